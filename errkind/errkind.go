@@ -1,0 +1,64 @@
+package errkind
+
+import (
+	"errors"
+	"fmt"
+)
+
+// The kinds. PROTOCOL.md §6 and §7 give the HTTP status and PlaceOS error code of each.
+var (
+	NotFound     = errors.New("not found")          // 404; module_not_found / system_not_found
+	BadRequest   = errors.New("bad request")        // 400; bad_request (no such function, bad arguments)
+	Unauthorized = errors.New("unauthorized")       // 401; missing or invalid credentials
+	Forbidden    = errors.New("access denied")      // 403; access_denied
+	Conflict     = errors.New("conflict")           // 409
+	Unavailable  = errors.New("unavailable")        // 503; owner unreachable, driver restarting
+	Timeout      = errors.New("deadline exceeded")  // 504
+	Internal     = errors.New("unexpected failure") // 500; unexpected_failure
+)
+
+// kindError is a sentinel that belongs to a kind.
+type kindError struct {
+	kind error
+	msg  string
+}
+
+func (e *kindError) Error() string { return e.msg }
+func (e *kindError) Unwrap() error { return e.kind }
+
+// New returns a sentinel error with message msg that is of the given kind.
+func New(kind error, msg string) error { return &kindError{kind: kind, msg: msg} }
+
+// Wrap returns an error of the given kind with a formatted message wrapping err (which may be nil).
+func Wrap(kind error, err error, format string, args ...any) error {
+	msg := fmt.Sprintf(format, args...)
+	if err == nil {
+		return &kindError{kind: kind, msg: msg}
+	}
+	return fmt.Errorf("%s: %w", msg, &wrapped{kind: kind, err: err})
+}
+
+type wrapped struct {
+	kind error
+	err  error
+}
+
+func (w *wrapped) Error() string   { return w.err.Error() }
+func (w *wrapped) Unwrap() []error { return []error{w.err, w.kind} }
+
+// DriverError is a failure raised inside a driver function: the caller gets it as a result with
+// the driver's class, message and backtrace (HTTP 500 unless the driver chose a code;
+// request_failed on the WebSocket).
+type DriverError struct {
+	Class     string
+	Message   string
+	Backtrace []string
+	Code      int
+}
+
+func (e *DriverError) Error() string {
+	if e.Class == "" {
+		return e.Message
+	}
+	return e.Message + " (" + e.Class + ")"
+}

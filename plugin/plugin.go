@@ -1,0 +1,184 @@
+package plugin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	goplugin "github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
+
+	"github.com/placeos-go/engine/plugin/proto"
+)
+
+// ProtocolVersion is bumped on any incompatible change to proto/driver.proto.
+const ProtocolVersion = 1
+
+// Name is the single plugin a driver binary serves.
+const Name = "driver"
+
+// MaxMessageSize bounds every gRPC message in both directions (arguments, results, metadata).
+// gRPC's default of 4 MiB is too small for a driver returning a file or a large status.
+const MaxMessageSize = 64 << 20
+
+// Handshake is shared by the host and every driver binary. The cookie stops a driver binary that
+// is run by hand from waiting for a host that will never come.
+var Handshake = goplugin.HandshakeConfig{
+	ProtocolVersion:  ProtocolVersion,
+	MagicCookieKey:   "ENGINE_DRIVER_PLUGIN",
+	MagicCookieValue: "9b6f0a5e-placeos-go-engine-driver",
+}
+
+// ErrNotConnected is returned by the host client before Init has completed.
+var ErrNotConnected = errors.New("plugin: driver not connected")
+
+// Driver is what a driver process implements (the SDK does it for authors). Connect is called once
+// with the host's callback client before the host calls anything else.
+type Driver interface {
+	Connect(host proto.HostClient)
+	Start(context.Context, *proto.StartRequest) (*proto.Empty, error)
+	Update(context.Context, *proto.StartRequest) (*proto.Empty, error)
+	Stop(context.Context, *proto.ModuleRequest) (*proto.Empty, error)
+	Exec(context.Context, *proto.ExecRequest) (*proto.ExecResponse, error)
+	Debug(context.Context, *proto.ModuleRequest) (*proto.Empty, error)
+	Ignore(context.Context, *proto.ModuleRequest) (*proto.Empty, error)
+	Metadata(context.Context, *proto.Empty) (*proto.MetadataResponse, error)
+	Info(context.Context, *proto.Empty) (*proto.InfoResponse, error)
+	Terminate(context.Context, *proto.Empty) (*proto.Empty, error)
+}
+
+// ServerOptions are the gRPC options of every server on either side of the wire.
+func ServerOptions(opts []grpc.ServerOption) []grpc.ServerOption {
+	return append(opts, grpc.MaxRecvMsgSize(MaxMessageSize), grpc.MaxSendMsgSize(MaxMessageSize))
+}
+
+// DialOptions are the gRPC options of every client on either side of the wire.
+func DialOptions() []grpc.DialOption {
+	return []grpc.DialOption{grpc.WithDefaultCallOptions(
+		grpc.MaxCallRecvMsgSize(MaxMessageSize), grpc.MaxCallSendMsgSize(MaxMessageSize))}
+}
+
+// DriverPlugin is the go-plugin glue. A driver process sets Impl; the host sets Host.
+type DriverPlugin struct {
+	goplugin.NetRPCUnsupportedPlugin
+
+	Impl Driver           // driver side
+	Host proto.HostServer // host side: served on the broker for this process
+}
+
+// GRPCServer runs in the driver process.
+func (p *DriverPlugin) GRPCServer(broker *goplugin.GRPCBroker, s *grpc.Server) error {
+	if p.Impl == nil {
+		return errors.New("plugin: DriverPlugin.Impl is nil")
+	}
+	proto.RegisterDriverServer(s, &driverServer{impl: p.Impl, broker: broker})
+	return nil
+}
+
+// GRPCClient runs in the host: it serves the Host service on the broker and returns the client.
+// The driver learns the broker id through Init, which the host calls in Client.Init.
+func (p *DriverPlugin) GRPCClient(ctx context.Context, broker *goplugin.GRPCBroker, conn *grpc.ClientConn) (any, error) {
+	if p.Host == nil {
+		return nil, errors.New("plugin: DriverPlugin.Host is nil")
+	}
+	id := broker.NextId()
+	go broker.AcceptAndServe(id, func(opts []grpc.ServerOption) *grpc.Server {
+		s := grpc.NewServer(ServerOptions(opts)...)
+		proto.RegisterHostServer(s, p.Host)
+		return s
+	})
+	return &Client{DriverClient: proto.NewDriverClient(conn), brokerID: id}, nil
+}
+
+// Client is the host's handle on one driver process.
+type Client struct {
+	proto.DriverClient
+	brokerID uint32
+}
+
+// Init tells the driver where the Host service is; call it once right after Dispense.
+func (c *Client) Init(ctx context.Context) error {
+	_, err := c.DriverClient.Init(ctx, &proto.InitRequest{HostBrokerId: c.brokerID})
+	return err
+}
+
+type driverServer struct {
+	proto.UnimplementedDriverServer
+	impl   Driver
+	broker *goplugin.GRPCBroker
+
+	once sync.Once
+	err  error
+}
+
+func (s *driverServer) Init(_ context.Context, req *proto.InitRequest) (*proto.Empty, error) {
+	s.once.Do(func() {
+		conn, err := s.broker.DialWithOptions(req.HostBrokerId, DialOptions()...)
+		if err != nil {
+			s.err = fmt.Errorf("plugin: dial host callback service: %w", err)
+			return
+		}
+		s.impl.Connect(proto.NewHostClient(conn))
+	})
+	return &proto.Empty{}, s.err
+}
+
+func (s *driverServer) Start(ctx context.Context, r *proto.StartRequest) (*proto.Empty, error) {
+	return s.impl.Start(ctx, r)
+}
+func (s *driverServer) Update(ctx context.Context, r *proto.StartRequest) (*proto.Empty, error) {
+	return s.impl.Update(ctx, r)
+}
+func (s *driverServer) Stop(ctx context.Context, r *proto.ModuleRequest) (*proto.Empty, error) {
+	return s.impl.Stop(ctx, r)
+}
+func (s *driverServer) Exec(ctx context.Context, r *proto.ExecRequest) (*proto.ExecResponse, error) {
+	return s.impl.Exec(ctx, r)
+}
+func (s *driverServer) Debug(ctx context.Context, r *proto.ModuleRequest) (*proto.Empty, error) {
+	return s.impl.Debug(ctx, r)
+}
+func (s *driverServer) Ignore(ctx context.Context, r *proto.ModuleRequest) (*proto.Empty, error) {
+	return s.impl.Ignore(ctx, r)
+}
+func (s *driverServer) Metadata(ctx context.Context, r *proto.Empty) (*proto.MetadataResponse, error) {
+	return s.impl.Metadata(ctx, r)
+}
+func (s *driverServer) Info(ctx context.Context, r *proto.Empty) (*proto.InfoResponse, error) {
+	return s.impl.Info(ctx, r)
+}
+func (s *driverServer) Terminate(ctx context.Context, r *proto.Empty) (*proto.Empty, error) {
+	return s.impl.Terminate(ctx, r)
+}
+
+// Serve runs a driver process until the host stops it or goes away. go-plugin owns stdout for
+// its handshake, so a driver must never write to stdout itself; logger should write to stderr,
+// where go-plugin lifts the lines into the host's log.
+func Serve(impl Driver, logger hclog.Logger) {
+	go exitWithParent(logger)
+	goplugin.Serve(&goplugin.ServeConfig{
+		HandshakeConfig: Handshake,
+		Plugins:         goplugin.PluginSet{Name: &DriverPlugin{Impl: impl}},
+		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
+			return grpc.NewServer(ServerOptions(opts)...)
+		},
+		Logger: logger,
+	})
+}
+
+// exitWithParent ends the process once the host that launched it is gone (the process was
+// re-parented), so a host killed with SIGKILL leaves no driver behind for long.
+func exitWithParent(logger hclog.Logger) {
+	parent := os.Getppid()
+	for range time.Tick(500 * time.Millisecond) {
+		if os.Getppid() != parent {
+			logger.Error("host process is gone, exiting", "parent_pid", parent)
+			os.Exit(3)
+		}
+	}
+}
