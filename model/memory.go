@@ -1,0 +1,100 @@
+package model
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"sync"
+)
+
+// Memory is an in-process model store. Writers serialise on a mutex; readers get the current
+// immutable Model; watchers are told (coalesced) that something changed.
+type Memory struct {
+	mu       sync.Mutex
+	cur      *Model
+	version  uint64
+	watchers map[chan struct{}]struct{}
+}
+
+// NewMemory returns a store holding an empty model.
+func NewMemory() *Memory {
+	return &Memory{cur: New(), watchers: map[chan struct{}]struct{}{}}
+}
+
+// Model returns the current model and its version (incremented by every write).
+func (s *Memory) Model() (*Model, uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cur, s.version
+}
+
+// Watch returns a channel that receives a value after every change (several changes may
+// coalesce into one value). It is closed when ctx is done.
+func (s *Memory) Watch(ctx context.Context) <-chan struct{} {
+	ch := make(chan struct{}, 1)
+	s.mu.Lock()
+	s.watchers[ch] = struct{}{}
+	s.mu.Unlock()
+	go func() {
+		<-ctx.Done()
+		s.mu.Lock()
+		delete(s.watchers, ch)
+		s.mu.Unlock()
+		close(ch)
+	}()
+	return ch
+}
+
+// Update applies fn to a copy of the model and publishes it if fn succeeds and the result is
+// valid.
+func (s *Memory) Update(_ context.Context, fn func(*Model) (*Model, error)) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	next, err := fn(s.cur)
+	if err != nil {
+		return err
+	}
+	if err := next.Validate(); err != nil {
+		return err
+	}
+	s.cur = next
+	s.version++
+	for ch := range s.watchers {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+	return nil
+}
+
+// Apply creates or replaces every entity in f by id.
+func (s *Memory) Apply(ctx context.Context, f *File) error {
+	return s.Update(ctx, func(m *Model) (*Model, error) { return m.Upsert(f), nil })
+}
+
+// SaveSetting sets one top-level key of a module's own settings (a driver saving a setting).
+func (s *Memory) SaveSetting(ctx context.Context, moduleID, name string, value json.RawMessage) error {
+	return s.Update(ctx, func(m *Model) (*Model, error) { return m.WithSetting(moduleID, name, value) })
+}
+
+// WithSetting returns a copy of m in which the module's own setting name is value.
+func (m *Model) WithSetting(moduleID, name string, value json.RawMessage) (*Model, error) {
+	mod := m.Modules[moduleID]
+	if mod == nil {
+		return nil, fmt.Errorf("module %q: %w", moduleID, ErrNotFound)
+	}
+	if !json.Valid(value) {
+		return nil, fmt.Errorf("%w: setting %q of module %q is not valid JSON", ErrInvalid, name, moduleID)
+	}
+	next := m.Clone()
+	cp := *mod
+	cp.Settings = maps.Clone(mod.Settings)
+	if cp.Settings == nil {
+		cp.Settings = Settings{}
+	}
+	cp.Settings[name] = value
+	next.Modules[moduleID] = &cp
+	return next, nil
+}

@@ -1,0 +1,154 @@
+package model
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"maps"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/placeos-go/engine/errkind"
+)
+
+const sample = `
+drivers:
+  - {id: drv-display, module_name: Display, role: device, binary: /bin/display, settings: {a: 1, b: 1, c: 1, d: 1}}
+  - {id: drv-camera, module_name: Camera, role: device, binary: /bin/camera}
+  - {id: drv-room, module_name: Room, role: logic, binary: /bin/room, settings: {a: 1, b: 1, c: 1, d: 1}}
+zones:
+  - {id: zone-1, name: Building, settings: {a: 2, b: 2, c: 2}}
+  - {id: zone-2, name: Floor, settings: {a: 3, b: 3}}
+systems:
+  - {id: sys-1, name: Room 1, modules: [mod-a, mod-cam, mod-b, mod-room], zones: [zone-1, zone-2], settings: {a: 4}}
+modules:
+  - {id: mod-a, driver_id: drv-display, running: true, settings: {a: 9}}
+  - {id: mod-b, driver_id: drv-display, running: true}
+  - {id: mod-cam, driver_id: drv-camera}
+  - {id: mod-room, driver_id: drv-room, control_system_id: sys-1, running: true}
+`
+
+func load(t *testing.T) *Model {
+	t.Helper()
+	f, err := ParseFile([]byte(sample))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := New().Upsert(f)
+	if err := m.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func TestLookupNumbersEachNameInOrder(t *testing.T) {
+	t.Parallel()
+	m := load(t)
+	got := m.Lookup(m.Systems["sys-1"])
+	want := map[string]string{"Display/1": "mod-a", "Camera/1": "mod-cam", "Display/2": "mod-b", "Room/1": "mod-room"}
+	if !maps.Equal(got, want) {
+		t.Fatalf("lookup = %v, want %v", got, want)
+	}
+	// A custom name takes precedence and gets its own numbering.
+	m = m.Clone()
+	b := *m.Modules["mod-b"]
+	b.CustomName = "Projector"
+	m.Modules["mod-b"] = &b
+	if got := m.Lookup(m.Systems["sys-1"]); got["Projector/1"] != "mod-b" || got["Display/2"] != "" {
+		t.Fatalf("custom name lookup = %v", got)
+	}
+}
+
+func TestMergedSettingsPrecedence(t *testing.T) {
+	t.Parallel()
+	m := load(t)
+	tests := []struct {
+		module string
+		want   map[string]string
+	}{
+		// Device modules see module > driver only.
+		{"mod-a", map[string]string{"a": "9", "b": "1", "c": "1", "d": "1"}},
+		// Logic modules: module > system > last zone > first zone > driver.
+		{"mod-room", map[string]string{"a": "4", "b": "3", "c": "2", "d": "1"}},
+	}
+	for _, tt := range tests {
+		got := map[string]string{}
+		for k, v := range m.MergedSettings(m.Modules[tt.module]) {
+			got[k] = string(v)
+		}
+		if !maps.Equal(got, tt.want) {
+			t.Errorf("%s: merged = %v, want %v", tt.module, got, tt.want)
+		}
+	}
+}
+
+func TestValidateNamesTheField(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ yaml, want string }{
+		{`modules: [{id: m1, driver_id: nope}]`, `module "m1": driver_id: no driver "nope"`},
+		{`drivers: [{id: d1, module_name: X, role: toaster, binary: /x}]`, `driver "d1": role`},
+		{`drivers: [{id: d1, module_name: X, role: device}]`, `needs either binary or repository_id`},
+		{`systems: [{id: s1, name: S, modules: [ghost]}]`, `system "s1": modules[0]: no module "ghost"`},
+		{`zones: [{id: "../etc", name: Z}]`, `zone "../etc": id`},
+		{"drivers: [{id: d1, module_name: L, role: logic, binary: /x}]\nmodules: [{id: m1, driver_id: d1}]", `control_system_id: is required`},
+	}
+	for _, tt := range tests {
+		f, err := ParseFile([]byte(tt.yaml))
+		if err != nil {
+			t.Fatalf("%s: %v", tt.yaml, err)
+		}
+		err = New().Upsert(f).Validate()
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: error %v, want it to contain %q", tt.yaml, err, tt.want)
+		}
+		if !errors.Is(err, errkind.BadRequest) {
+			t.Errorf("%s: error %v is not a bad request", tt.yaml, err)
+		}
+	}
+}
+
+func TestParseFileRejectsUnknownFields(t *testing.T) {
+	t.Parallel()
+	if _, err := ParseFile([]byte(`modules: [{id: m1, driverid: d}]`)); err == nil {
+		t.Fatal("want an error for the unknown field driverid")
+	}
+	if _, err := ParseFile([]byte(`{"modules": [`)); err == nil {
+		t.Fatal("want an error for truncated JSON")
+	}
+}
+
+func TestMemoryStoreWatchAndSaveSetting(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s := NewMemory()
+	ch := s.Watch(ctx)
+	f, _ := ParseFile([]byte(sample))
+	if err := s.Apply(ctx, f); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-ch:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no change notification")
+	}
+	if err := s.SaveSetting(ctx, "mod-b", "volume", json.RawMessage(`30`)); err != nil {
+		t.Fatal(err)
+	}
+	m, v := s.Model()
+	if v != 2 || string(m.Modules["mod-b"].Settings["volume"]) != "30" {
+		t.Fatalf("version %d, settings %v", v, m.Modules["mod-b"].Settings)
+	}
+	if err := s.SaveSetting(ctx, "ghost", "x", json.RawMessage(`1`)); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("save on unknown module: %v", err)
+	}
+	// An invalid write is refused and leaves the model as it was.
+	bad, _ := ParseFile([]byte(`modules: [{id: m9, driver_id: nope}]`))
+	if err := s.Apply(ctx, bad); err == nil {
+		t.Fatal("invalid apply accepted")
+	}
+	if _, v2 := s.Model(); v2 != v {
+		t.Fatalf("version moved to %d after a refused write", v2)
+	}
+}
