@@ -1,0 +1,45 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/gorilla/mux"
+)
+
+func moduleTarget(r *http.Request) target { return target{ModuleID: mux.Vars(r)["id"]} }
+
+// POST /modules/{id}/exec/{fn}: execute by module id, no system needed.
+func (s *Server) handleModuleExec(w http.ResponseWriter, r *http.Request) {
+	s.serveExec(w, r, moduleTarget(r), mux.Vars(r)["fn"])
+}
+
+// GET /modules/{id}/state
+func (s *Server) handleModuleState(w http.ResponseWriter, r *http.Request) {
+	s.serveState(w, r, moduleTarget(r))
+}
+
+// GET /modules/{id}/state/{status}: the parsed value, as on the system route. (PlaceOS wraps it
+// in a JSON string here; that quirk is not copied.)
+func (s *Server) handleModuleStatus(w http.ResponseWriter, r *http.Request) {
+	s.serveStatus(w, r, moduleTarget(r), mux.Vars(r)["status"])
+}
+
+// POST /modules/{id}/start
+func (s *Server) handleModuleStart(w http.ResponseWriter, r *http.Request) {
+	t := moduleTarget(r)
+	if err := s.cfg.Modules.StartModule(r.Context(), t.ModuleID); err != nil {
+		s.writeError(w, r, err, t)
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+// POST /modules/{id}/stop
+func (s *Server) handleModuleStop(w http.ResponseWriter, r *http.Request) {
+	t := moduleTarget(r)
+	if err := s.cfg.Modules.StopModule(r.Context(), t.ModuleID); err != nil {
+		s.writeError(w, r, err, t)
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+}

@@ -1,0 +1,78 @@
+package httpapi
+
+import (
+	"net/http"
+)
+
+// GET / : liveness. The process answers, so it is alive; readiness is a separate question.
+func (s *Server) handleRoot(w http.ResponseWriter, r *http.Request) {
+	w.WriteHeader(http.StatusOK)
+}
+
+// GET /api/core/v1/ready: 200 once this node has reconciled its share for the current epoch.
+func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.Node.Ready() {
+		writeRaw(w, http.StatusOK, []byte(`{"ready":true}`))
+		return
+	}
+	writeRaw(w, http.StatusServiceUnavailable, []byte(`{"ready":false}`))
+}
+
+// GET /api/core/v1/status
+func (s *Server) handleNodeStatus(w http.ResponseWriter, r *http.Request) {
+	st, err := s.cfg.Node.NodeStatus(r.Context())
+	if err != nil {
+		s.writeError(w, r, err, target{})
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+// GET /api/core/v1/status/loaded: {driver_key: [module ids]}
+func (s *Server) handleLoaded(w http.ResponseWriter, r *http.Request) {
+	loaded := s.cfg.Node.Loaded()
+	if loaded == nil {
+		loaded = map[string][]string{}
+	}
+	writeJSON(w, http.StatusOK, loaded)
+}
+
+// driverKey reads the required ?path= naming a driver.
+func driverKey(r *http.Request) (string, error) {
+	key := r.URL.Query().Get("path")
+	if key == "" {
+		return "", fail(ErrBadParameter, nil, "query parameter path (the driver key) is required")
+	}
+	return key, nil
+}
+
+// GET /api/core/v1/status/driver?path={driver_key}
+func (s *Server) handleDriverStatus(w http.ResponseWriter, r *http.Request) {
+	key, err := driverKey(r)
+	if err != nil {
+		s.writeError(w, r, err, target{})
+		return
+	}
+	st, ok := s.cfg.Node.DriverStatus(key)
+	if !ok {
+		s.writeError(w, r, fail(ErrDriverNotFound, nil, "driver %s is not loaded on this node", key), target{})
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+// POST /api/core/v1/chaos/terminate?path={driver_key}: SIGKILL the driver process; the
+// supervisor is expected to restart it.
+func (s *Server) handleChaosTerminate(w http.ResponseWriter, r *http.Request) {
+	key, err := driverKey(r)
+	if err != nil {
+		s.writeError(w, r, err, target{})
+		return
+	}
+	if err := s.cfg.Node.KillDriver(key); err != nil {
+		s.writeError(w, r, err, target{})
+		return
+	}
+	s.log.Warn("chaos: driver process killed on request", "driver", key, "request_id", RequestID(r.Context()))
+	w.WriteHeader(http.StatusOK)
+}

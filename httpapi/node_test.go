@@ -1,0 +1,55 @@
+package httpapi
+
+import (
+	"net/http"
+	"testing"
+)
+
+func TestNodeRoutes(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, method, path string
+		ready              bool
+		status             int
+		want               string
+	}{
+		{"liveness", "GET", "/", false, 200, ``},
+		{"liveness head", "HEAD", "/", false, 200, ``},
+		{"ready", "GET", NodeBase + "/ready", true, 200, `{"ready":true}`},
+		{"not ready", "GET", NodeBase + "/ready", false, 503, `{"ready":false}`},
+		{"status", "GET", NodeBase + "/status", true, 200, `{"build_failures":[],"drivers":["drv/display"]}`},
+		{"loaded", "GET", NodeBase + "/status/loaded", true, 200, `{"drv/display":["mod-1"]}`},
+		{"driver", "GET", NodeBase + "/status/driver?path=drv/display", true, 200, `{"pid":42,"running":true,"state":"running"}`},
+		{"driver unknown", "GET", NodeBase + "/status/driver?path=drv/x", true, 404,
+			`{"error":"module_not_found","message":"driver drv/x is not loaded on this node"}`},
+		{"driver without path", "GET", NodeBase + "/status/driver", true, 400,
+			`{"error":"bad_request","message":"query parameter path (the driver key) is required"}`},
+		{"chaos", "POST", NodeBase + "/chaos/terminate?path=drv/display", true, 200, ``},
+		{"chaos unknown", "POST", NodeBase + "/chaos/terminate?path=drv/x", true, 404,
+			`{"error":"module_not_found","message":"driver drv/x not loaded"}`},
+		{"chaos by GET", "GET", NodeBase + "/chaos/terminate?path=drv/display", true, 405,
+			`{"error":"bad_request","message":"method GET not allowed on /api/core/v1/chaos/terminate"}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			hs := newHarness(t)
+			hs.node.ready = tt.ready
+			code, body, _ := hs.do(t, tt.method, tt.path, "")
+			if code != tt.status || body != tt.want {
+				t.Fatalf("got %d %s\nwant %d %s", code, body, tt.status, tt.want)
+			}
+		})
+	}
+}
+
+func TestChaosTerminateKills(t *testing.T) {
+	t.Parallel()
+	hs := newHarness(t)
+	if code, _, _ := hs.do(t, http.MethodPost, NodeBase+"/chaos/terminate?path=drv/display", ""); code != 200 {
+		t.Fatal(code)
+	}
+	if len(hs.node.killed) != 1 || hs.node.killed[0] != "drv/display" {
+		t.Fatalf("killed %v", hs.node.killed)
+	}
+}

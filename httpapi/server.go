@@ -1,0 +1,239 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/hashicorp/go-hclog"
+)
+
+// Defaults for Config's zero values.
+const (
+	// DefaultAddr is loopback because nothing authenticates callers yet.
+	DefaultAddr = "127.0.0.1:8080"
+	// DefaultMaxBodyBytes bounds request bodies. Large enough for bulk arguments (a multi-MiB
+	// blob for a driver) yet small enough that a hostile client cannot exhaust memory.
+	DefaultMaxBodyBytes = 8 << 20
+	// DefaultExecTimeout bounds a REST execute; a caller may ask for less with ?timeout=<ms>.
+	DefaultExecTimeout = 30 * time.Second
+)
+
+// Base paths of the two route families.
+const (
+	ClientBase = "/api/engine/v2"
+	NodeBase   = "/api/core/v1"
+)
+
+// Config configures a Server. Zero values take the defaults above.
+type Config struct {
+	Logger  hclog.Logger
+	Modules Modules
+	Node    Node
+
+	// Addr is the listen address for Start. A non-loopback address is refused unless
+	// AllowRemote is set, because until authentication exists every caller is an admin.
+	Addr        string
+	AllowRemote bool
+
+	// MaxBodyBytes limits every request body; a larger one gets 413.
+	MaxBodyBytes int64
+	// ExecTimeout is the longest a REST execute may take (504 after it).
+	ExecTimeout time.Duration
+
+	// Authenticate identifies the caller of a request. Nil treats every caller as an admin with
+	// no user id (development, loopback only). An error is answered through the error mapping
+	// (wrap errkind.Unauthorized for 401).
+	Authenticate func(r *http.Request) (Caller, error)
+}
+
+// Server is the engine's HTTP front door.
+type Server struct {
+	cfg     Config
+	log     hclog.Logger
+	handler http.Handler
+	meta    metaCache
+
+	mu    sync.Mutex
+	srv   *http.Server
+	ln    net.Listener
+	serve sync.WaitGroup
+}
+
+// New builds a Server; it starts nothing until Start. Modules and Node are required.
+func New(cfg Config) *Server {
+	if cfg.Modules == nil || cfg.Node == nil {
+		panic("httpapi: Config.Modules and Config.Node are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = hclog.NewNullLogger()
+	}
+	if cfg.Addr == "" {
+		cfg.Addr = DefaultAddr
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if cfg.ExecTimeout <= 0 {
+		cfg.ExecTimeout = DefaultExecTimeout
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger.Named("http")}
+	s.handler = s.middleware(s.routes())
+	return s
+}
+
+// Handler is the whole API with its middleware, for tests and for mounting elsewhere.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// routes registers every route. Within a path shape gorilla/mux takes the first match, so static
+// segments (types, functions, and later control, zones, ...) must be registered before the
+// {slug} routes they would otherwise be swallowed by.
+func (s *Server) routes() *mux.Router {
+	r := mux.NewRouter()
+	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, fail(ErrRouteNotFound, nil, "no route for %s %s", r.Method, r.URL.Path), target{})
+	})
+	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, fail(ErrMethodNotAllowed, nil, "method %s not allowed on %s", r.Method, r.URL.Path), target{})
+	})
+
+	// Full paths on the root router rather than PathPrefix subrouters: gorilla/mux answers 404
+	// instead of 405 for a wrong method on a subrouter route.
+	handle := func(method, path string, h http.HandlerFunc) {
+		methods := []string{method}
+		if method == http.MethodGet {
+			methods = append(methods, http.MethodHead) // probes and curl -I
+		}
+		r.HandleFunc(path, h).Methods(methods...)
+	}
+	handle(http.MethodGet, "/", s.handleRoot)
+
+	c := ClientBase
+	handle(http.MethodGet, c+"/systems/{sys}/types", s.handleTypes)
+	handle(http.MethodGet, c+"/systems/{sys}/functions/{slug}", s.handleFunctions)
+	handle(http.MethodGet, c+"/systems/{sys}/{slug}", s.handleSystemState)
+	handle(http.MethodGet, c+"/systems/{sys}/{slug}/{status}", s.handleSystemStatus)
+	handle(http.MethodPost, c+"/systems/{sys}/{slug}/{fn}", s.handleSystemExec)
+	handle(http.MethodPost, c+"/modules/{id}/exec/{fn}", s.handleModuleExec)
+	handle(http.MethodGet, c+"/modules/{id}/state", s.handleModuleState)
+	handle(http.MethodGet, c+"/modules/{id}/state/{status}", s.handleModuleStatus)
+	handle(http.MethodPost, c+"/modules/{id}/start", s.handleModuleStart)
+	handle(http.MethodPost, c+"/modules/{id}/stop", s.handleModuleStop)
+
+	n := NodeBase
+	handle(http.MethodGet, n+"/ready", s.handleReady)
+	handle(http.MethodGet, n+"/status", s.handleNodeStatus)
+	handle(http.MethodGet, n+"/status/loaded", s.handleLoaded)
+	handle(http.MethodGet, n+"/status/driver", s.handleDriverStatus)
+	handle(http.MethodPost, n+"/chaos/terminate", s.handleChaosTerminate)
+	return r
+}
+
+// Start listens on Config.Addr and serves in the background until Close.
+func (s *Server) Start() error {
+	if err := checkLoopback(s.cfg.Addr, s.cfg.AllowRemote); err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", s.cfg.Addr, err)
+	}
+	return s.Serve(ln)
+}
+
+// Serve serves on ln in the background until Close. The caller hands over ln.
+func (s *Server) Serve(ln net.Listener) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.srv != nil {
+		_ = ln.Close()
+		return errors.New("httpapi: server already started")
+	}
+	s.ln = ln
+	s.srv = &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    1 << 20,
+		ErrorLog:          s.log.StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true}),
+		// No WriteTimeout: executes have their own deadline and WebSocket streams live long.
+	}
+	srv := s.srv
+	s.serve.Add(1)
+	go func() {
+		defer s.serve.Done()
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("http server stopped", "error", err)
+		}
+	}()
+	s.log.Info("listening", "addr", ln.Addr().String())
+	return nil
+}
+
+// Addr is the address being served, nil before Start.
+func (s *Server) Addr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ln == nil {
+		return nil
+	}
+	return s.ln.Addr()
+}
+
+// Close stops accepting, lets in-flight requests finish until ctx ends (then drops them), and
+// waits for the serving goroutine.
+func (s *Server) Close(ctx context.Context) error {
+	s.mu.Lock()
+	srv := s.srv
+	s.mu.Unlock()
+	if srv == nil {
+		return nil
+	}
+	err := srv.Shutdown(ctx)
+	if err != nil {
+		err = errors.Join(err, srv.Close())
+	}
+	s.serve.Wait()
+	return err
+}
+
+func checkLoopback(addr string, allowRemote bool) error {
+	if allowRemote {
+		return nil
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("http address %q: %w", addr, err)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("http address %q is not loopback: callers are not authenticated yet, set AllowRemote to expose it anyway", addr)
+}
+
+// writeJSON encodes v as the response body.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		// Only a bug in a Node implementation gets here; answer something valid.
+		status = http.StatusInternalServerError
+		body = []byte(`{"error":"unexpected_failure","message":"response does not encode as JSON"}`)
+	}
+	writeRaw(w, status, body)
+}
+
+// writeRaw sends JSON text as is: driver results are passed through unchanged.
+func writeRaw(w http.ResponseWriter, status int, body []byte) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}

@@ -1,0 +1,297 @@
+// Command testdriver is a driver binary for the engine's own tests. It implements plugin.Driver
+// directly on plugin/proto (not through sdk) so the supervisor and the wire can be tested on
+// their own. Functions (positional JSON arguments):
+//
+//	echo(args...)            returns its argument array
+//	sleep(ms)                sleeps, honouring the call's deadline
+//	slow(ms)                 sets status "busy" to true through the host, then sleeps like sleep
+//	hang(ms)                 sleeps, deaf to the deadline (a stuck driver function)
+//	panic()                  panics in the handler, which crashes the process
+//	exit(code)               exits the process with code
+//	fail()                   returns a driver error (class RuntimeError, code 500)
+//	pid()                    the process id
+//	settings()               the module's settings JSON
+//	big(n)                   a JSON string of n bytes
+//	set(name, value)         Host.SetStatus (value null deletes)
+//	get(module, name)        Host.GetStatus
+//	call(module, fn, args)   Host.Exec on another module
+//	log(msg)                 Host.Log, only while debug is on
+//	save(name, value)        Host.SaveSetting
+//	publish(channel, msg)    Host.Publish
+//	subscribe(module, name, n)  Host.Subscribe, returns the first n values
+//	monitor(channel, n)      Host.Monitor, returns the first n messages
+//
+// Environment: TESTDRIVER_HANG_INFO=1 makes Info hang forever (a hung process for the probe);
+// TESTDRIVER_CRASH_ON_START=1 exits at once with status 2 (a crash loop).
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/placeos-go/engine/plugin"
+	"github.com/placeos-go/engine/plugin/proto"
+)
+
+func main() {
+	logger := hclog.New(&hclog.LoggerOptions{Name: "testdriver", Output: os.Stderr, JSONFormat: true, Level: hclog.Debug})
+	if os.Getenv("TESTDRIVER_CRASH_ON_START") == "1" {
+		logger.Error("crashing on start as asked")
+		os.Exit(2)
+	}
+	plugin.Serve(&driver{modules: map[string]*proto.Module{}, debug: map[string]bool{}}, logger)
+}
+
+type driver struct {
+	mu      sync.Mutex
+	host    proto.HostClient
+	modules map[string]*proto.Module
+	debug   map[string]bool
+}
+
+func (d *driver) Connect(host proto.HostClient) {
+	d.mu.Lock()
+	d.host = host
+	d.mu.Unlock()
+}
+
+func (d *driver) Start(_ context.Context, r *proto.StartRequest) (*proto.Empty, error) {
+	if r.GetModule().GetId() == "" {
+		return nil, errors.New("testdriver: start without a module id")
+	}
+	d.mu.Lock()
+	d.modules[r.Module.Id] = r.Module
+	d.mu.Unlock()
+	return &proto.Empty{}, nil
+}
+
+func (d *driver) Update(ctx context.Context, r *proto.StartRequest) (*proto.Empty, error) {
+	return d.Start(ctx, r)
+}
+
+func (d *driver) Stop(_ context.Context, r *proto.ModuleRequest) (*proto.Empty, error) {
+	d.mu.Lock()
+	delete(d.modules, r.ModuleId)
+	delete(d.debug, r.ModuleId)
+	d.mu.Unlock()
+	return &proto.Empty{}, nil
+}
+
+func (d *driver) Debug(_ context.Context, r *proto.ModuleRequest) (*proto.Empty, error) {
+	d.mu.Lock()
+	d.debug[r.ModuleId] = true
+	d.mu.Unlock()
+	return &proto.Empty{}, nil
+}
+
+func (d *driver) Ignore(_ context.Context, r *proto.ModuleRequest) (*proto.Empty, error) {
+	d.mu.Lock()
+	delete(d.debug, r.ModuleId)
+	d.mu.Unlock()
+	return &proto.Empty{}, nil
+}
+
+// metadata declares the functions the engine's end-to-end tests call through the REST API, which
+// checks calls against it before they reach the driver.
+const metadata = `{
+  "interface": {"echo": {"value": {}}, "sleep": {"ms": {"type": "integer", "title": "int"}},
+    "slow": {"ms": {"type": "integer", "title": "int"}}, "settings": {}, "pid": {}, "fail": {}},
+  "functions": {"echo": {"value": ["any"]}, "sleep": {"ms": ["int"]}, "slow": {"ms": ["int"]},
+    "settings": {}, "pid": {}, "fail": {}},
+  "implements": [], "requirements": {}, "security": {},
+  "versions": {"driver": "testdriver"}
+}`
+
+func (d *driver) Metadata(context.Context, *proto.Empty) (*proto.MetadataResponse, error) {
+	return &proto.MetadataResponse{Json: []byte(metadata)}, nil
+}
+
+func (d *driver) Info(ctx context.Context, _ *proto.Empty) (*proto.InfoResponse, error) {
+	if os.Getenv("TESTDRIVER_HANG_INFO") == "1" {
+		select {} // deliberately deaf to ctx: a hung process does not honour deadlines
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	ids := make([]string, 0, len(d.modules))
+	for id := range d.modules {
+		ids = append(ids, id)
+	}
+	return &proto.InfoResponse{ModuleIds: ids}, nil
+}
+
+func (d *driver) Terminate(context.Context, *proto.Empty) (*proto.Empty, error) {
+	d.mu.Lock()
+	d.modules = map[string]*proto.Module{}
+	d.debug = map[string]bool{}
+	d.mu.Unlock()
+	return &proto.Empty{}, nil
+}
+
+func (d *driver) Exec(ctx context.Context, r *proto.ExecRequest) (*proto.ExecResponse, error) {
+	d.mu.Lock()
+	mod, ok := d.modules[r.ModuleId]
+	host := d.host
+	debug := d.debug[r.ModuleId]
+	d.mu.Unlock()
+	if !ok {
+		return raise(404, "NotFound", "module %q is not running", r.ModuleId), nil
+	}
+	var args []json.RawMessage
+	if len(r.ArgsJson) > 0 {
+		if err := json.Unmarshal(r.ArgsJson, &args); err != nil {
+			return raise(400, "ArgumentError", "arguments must be a JSON array: %v", err), nil
+		}
+	}
+	result, err := d.run(ctx, host, mod, debug, r, args)
+	if err != nil {
+		var de *driverErr
+		if errors.As(err, &de) {
+			return de.resp, nil
+		}
+		return raise(500, "RuntimeError", "%v", err), nil
+	}
+	return &proto.ExecResponse{ResultJson: result, Code: 200}, nil
+}
+
+type driverErr struct{ resp *proto.ExecResponse }
+
+func (e *driverErr) Error() string { return e.resp.Error.Message }
+
+func raise(code int32, class, format string, args ...any) *proto.ExecResponse {
+	return &proto.ExecResponse{ResultJson: []byte("null"), Code: code, Error: &proto.ExecError{
+		Class: class, Message: fmt.Sprintf(format, args...), Backtrace: []string{"testdriver/main.go"},
+	}}
+}
+
+func (d *driver) run(ctx context.Context, host proto.HostClient, mod *proto.Module, debug bool,
+	r *proto.ExecRequest, args []json.RawMessage) ([]byte, error) {
+	str := func(i int) string {
+		var s string
+		if i < len(args) {
+			_ = json.Unmarshal(args[i], &s)
+		}
+		return s
+	}
+	num := func(i int) int {
+		var n int
+		if i < len(args) {
+			_ = json.Unmarshal(args[i], &n)
+		}
+		return n
+	}
+	raw := func(i int) []byte {
+		if i < len(args) {
+			return args[i]
+		}
+		return []byte("null")
+	}
+	switch r.Function {
+	case "echo":
+		if len(r.ArgsJson) == 0 {
+			return []byte("[]"), nil
+		}
+		return r.ArgsJson, nil
+	case "slow":
+		if _, err := host.SetStatus(ctx, &proto.SetStatusRequest{ModuleId: mod.Id, Name: "busy", ValueJson: []byte("true")}); err != nil {
+			return nil, err
+		}
+		fallthrough
+	case "sleep":
+		select {
+		case <-time.After(time.Duration(num(0)) * time.Millisecond):
+			return []byte("null"), nil
+		case <-ctx.Done():
+			return nil, &driverErr{raise(504, "Timeout", "sleep interrupted: %v", ctx.Err())}
+		}
+	case "hang":
+		time.Sleep(time.Duration(num(0)) * time.Millisecond)
+		return []byte("null"), nil
+	case "panic":
+		panic("testdriver: panic requested")
+	case "exit":
+		os.Exit(num(0))
+	case "fail":
+		return nil, &driverErr{raise(500, "RuntimeError", "failure requested")}
+	case "pid":
+		return json.Marshal(os.Getpid())
+	case "settings":
+		if len(mod.SettingsJson) == 0 {
+			return []byte("{}"), nil
+		}
+		return mod.SettingsJson, nil
+	case "big":
+		return json.Marshal(strings.Repeat("x", num(0)))
+	case "set":
+		v := raw(1)
+		_, err := host.SetStatus(ctx, &proto.SetStatusRequest{ModuleId: mod.Id, Name: str(0), ValueJson: v, Delete: string(v) == "null"})
+		return []byte("null"), err
+	case "get":
+		resp, err := host.GetStatus(ctx, &proto.GetStatusRequest{FromModule: mod.Id, Target: &proto.Target{ModuleId: str(0)}, Name: str(1)})
+		if err != nil {
+			return nil, err
+		}
+		if !resp.Found {
+			return []byte("null"), nil
+		}
+		return resp.ValueJson, nil
+	case "call":
+		resp, err := host.Exec(ctx, &proto.HostExecRequest{FromModule: mod.Id, Target: &proto.Target{ModuleId: str(0)},
+			Function: str(1), ArgsJson: raw(2), UserId: r.UserId, RequestId: r.RequestId})
+		if err != nil {
+			return nil, err
+		}
+		if resp.Error != nil {
+			return nil, &driverErr{resp}
+		}
+		return resp.ResultJson, nil
+	case "log":
+		if debug {
+			_, err := host.Log(ctx, &proto.LogRequest{ModuleId: mod.Id, Level: "info", Message: str(0)})
+			return []byte("true"), err
+		}
+		return []byte("false"), nil
+	case "save":
+		_, err := host.SaveSetting(ctx, &proto.SaveSettingRequest{ModuleId: mod.Id, Name: str(0), ValueJson: raw(1)})
+		return []byte("null"), err
+	case "publish":
+		_, err := host.Publish(ctx, &proto.PublishRequest{FromModule: mod.Id, Channel: str(0), Message: []byte(str(1))})
+		return []byte("null"), err
+	case "subscribe":
+		stream, err := host.Subscribe(ctx, &proto.SubscribeRequest{FromModule: mod.Id, Target: &proto.Target{ModuleId: str(0)}, Name: str(1)})
+		if err != nil {
+			return nil, err
+		}
+		var values []json.RawMessage
+		for len(values) < num(2) {
+			v, err := stream.Recv()
+			if err != nil {
+				return nil, err
+			}
+			values = append(values, v.ValueJson)
+		}
+		return json.Marshal(values)
+	case "monitor":
+		stream, err := host.Monitor(ctx, &proto.MonitorRequest{FromModule: mod.Id, Channel: str(0)})
+		if err != nil {
+			return nil, err
+		}
+		var msgs []string
+		for len(msgs) < num(1) {
+			m, err := stream.Recv()
+			if err != nil {
+				return nil, err
+			}
+			msgs = append(msgs, string(m.Message))
+		}
+		return json.Marshal(msgs)
+	}
+	return nil, &driverErr{raise(400, "NoMethodError", "no function %q", r.Function)}
+}

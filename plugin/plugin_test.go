@@ -1,0 +1,342 @@
+package plugin_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	goplugin "github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
+	gproto "google.golang.org/protobuf/proto"
+
+	"github.com/placeos-go/engine/plugin"
+	"github.com/placeos-go/engine/plugin/proto"
+)
+
+// fakeDriver records every call it gets and echoes Exec arguments back.
+type fakeDriver struct {
+	mu    sync.Mutex
+	host  proto.HostClient
+	calls []string
+	last  map[string]gproto.Message
+}
+
+func (d *fakeDriver) record(name string, m gproto.Message) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.calls = append(d.calls, name)
+	d.last[name] = m
+}
+
+func (d *fakeDriver) lastCall(name string) gproto.Message {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.last[name]
+}
+
+func (d *fakeDriver) hostClient() proto.HostClient {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.host
+}
+
+func (d *fakeDriver) Connect(h proto.HostClient) { d.mu.Lock(); d.host = h; d.mu.Unlock() }
+func (d *fakeDriver) Start(_ context.Context, r *proto.StartRequest) (*proto.Empty, error) {
+	d.record("Start", r)
+	return &proto.Empty{}, nil
+}
+func (d *fakeDriver) Update(_ context.Context, r *proto.StartRequest) (*proto.Empty, error) {
+	d.record("Update", r)
+	return &proto.Empty{}, nil
+}
+func (d *fakeDriver) Stop(_ context.Context, r *proto.ModuleRequest) (*proto.Empty, error) {
+	d.record("Stop", r)
+	return &proto.Empty{}, nil
+}
+func (d *fakeDriver) Exec(_ context.Context, r *proto.ExecRequest) (*proto.ExecResponse, error) {
+	d.record("Exec", r)
+	if r.Function == "fail" {
+		return nil, errors.New("driver transport failure")
+	}
+	return &proto.ExecResponse{ResultJson: r.ArgsJson, Code: 200}, nil
+}
+func (d *fakeDriver) Debug(_ context.Context, r *proto.ModuleRequest) (*proto.Empty, error) {
+	d.record("Debug", r)
+	return &proto.Empty{}, nil
+}
+func (d *fakeDriver) Ignore(_ context.Context, r *proto.ModuleRequest) (*proto.Empty, error) {
+	d.record("Ignore", r)
+	return &proto.Empty{}, nil
+}
+func (d *fakeDriver) Metadata(_ context.Context, r *proto.Empty) (*proto.MetadataResponse, error) {
+	d.record("Metadata", r)
+	return &proto.MetadataResponse{Json: []byte(`{"functions":{}}`)}, nil
+}
+func (d *fakeDriver) Info(_ context.Context, r *proto.Empty) (*proto.InfoResponse, error) {
+	d.record("Info", r)
+	return &proto.InfoResponse{ModuleIds: []string{"mod-1"}}, nil
+}
+func (d *fakeDriver) Terminate(_ context.Context, r *proto.Empty) (*proto.Empty, error) {
+	d.record("Terminate", r)
+	return &proto.Empty{}, nil
+}
+
+// fakeHost records every callback.
+type fakeHost struct {
+	proto.UnimplementedHostServer
+	mu   sync.Mutex
+	last map[string]gproto.Message
+}
+
+func (h *fakeHost) record(name string, m gproto.Message) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.last[name] = m
+}
+
+func (h *fakeHost) lastCall(name string) gproto.Message {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.last[name]
+}
+
+func (h *fakeHost) SetStatus(_ context.Context, r *proto.SetStatusRequest) (*proto.Empty, error) {
+	h.record("SetStatus", r)
+	return &proto.Empty{}, nil
+}
+func (h *fakeHost) GetStatus(_ context.Context, r *proto.GetStatusRequest) (*proto.GetStatusResponse, error) {
+	h.record("GetStatus", r)
+	return &proto.GetStatusResponse{ValueJson: []byte(`"on"`), Found: true}, nil
+}
+func (h *fakeHost) Log(_ context.Context, r *proto.LogRequest) (*proto.Empty, error) {
+	h.record("Log", r)
+	return &proto.Empty{}, nil
+}
+func (h *fakeHost) Exec(_ context.Context, r *proto.HostExecRequest) (*proto.ExecResponse, error) {
+	h.record("Exec", r)
+	return &proto.ExecResponse{ResultJson: r.ArgsJson, Code: 200}, nil
+}
+func (h *fakeHost) Subscribe(r *proto.SubscribeRequest, s proto.Host_SubscribeServer) error {
+	h.record("Subscribe", r)
+	for _, v := range []string{`1`, `2`, `null`} {
+		if err := s.Send(&proto.StatusValue{ValueJson: []byte(v)}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+func (h *fakeHost) Publish(_ context.Context, r *proto.PublishRequest) (*proto.Empty, error) {
+	h.record("Publish", r)
+	return &proto.Empty{}, nil
+}
+func (h *fakeHost) Monitor(r *proto.MonitorRequest, s proto.Host_MonitorServer) error {
+	h.record("Monitor", r)
+	return s.Send(&proto.ChannelMessage{Message: []byte("msg-1")})
+}
+func (h *fakeHost) SaveSetting(_ context.Context, r *proto.SaveSettingRequest) (*proto.Empty, error) {
+	h.record("SaveSetting", r)
+	return &proto.Empty{}, nil
+}
+
+// connect serves drv in-process exactly as plugin.Serve does and attaches a host client to it,
+// so the real plugin set, gRPC options, broker and Init handshake are under test.
+func connect(t *testing.T) (*plugin.Client, *fakeDriver, *fakeHost) {
+	t.Helper()
+	drv := &fakeDriver{last: map[string]gproto.Message{}}
+	host := &fakeHost{last: map[string]gproto.Message{}}
+	logger := hclog.New(&hclog.LoggerOptions{Output: io.Discard})
+
+	ctx, cancel := context.WithCancel(context.Background())
+	reattach := make(chan *goplugin.ReattachConfig, 1)
+	closed := make(chan struct{})
+	go goplugin.Serve(&goplugin.ServeConfig{
+		HandshakeConfig: plugin.Handshake,
+		Plugins:         goplugin.PluginSet{plugin.Name: &plugin.DriverPlugin{Impl: drv}},
+		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
+			return grpc.NewServer(plugin.ServerOptions(opts)...)
+		},
+		Logger: logger,
+		Test:   &goplugin.ServeTestConfig{Context: ctx, ReattachConfigCh: reattach, CloseCh: closed},
+	})
+	var rc *goplugin.ReattachConfig
+	select {
+	case rc = <-reattach:
+	case <-time.After(10 * time.Second):
+		t.Fatal("in-process plugin server did not start")
+	}
+	cfg := plugin.ClientConfig(nil, host, logger, nil)
+	cfg.Cmd, cfg.Reattach = nil, rc
+	client := goplugin.NewClient(cfg)
+	t.Cleanup(func() {
+		client.Kill()
+		cancel()
+		<-closed
+	})
+	cctx, ccancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer ccancel()
+	dc, err := plugin.Connect(cctx, client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if drv.hostClient() == nil {
+		t.Fatal("Init did not hand the driver a host client")
+	}
+	return dc, drv, host
+}
+
+func TestHostToDriver(t *testing.T) {
+	t.Parallel()
+	dc, drv, _ := connect(t)
+	ctx := context.Background()
+	mod := &proto.Module{Id: "mod-1", Name: "Display", Role: "device", Ip: "10.0.0.5", Port: 4999, SettingsJson: []byte(`{"a":1}`)}
+	big := []byte(`["` + strings.Repeat("x", 5<<20) + `"]`)
+
+	tests := []struct {
+		name string
+		call func() (gproto.Message, error) // returns the response
+		sent gproto.Message                 // what the driver must have received
+		want gproto.Message                 // the response, when it carries data
+	}{
+		{"Start", func() (gproto.Message, error) { return dc.Start(ctx, &proto.StartRequest{Module: mod}) },
+			&proto.StartRequest{Module: mod}, nil},
+		{"Update", func() (gproto.Message, error) { return dc.Update(ctx, &proto.StartRequest{Module: mod}) },
+			&proto.StartRequest{Module: mod}, nil},
+		{"Exec", func() (gproto.Message, error) {
+			return dc.Exec(ctx, &proto.ExecRequest{ModuleId: "mod-1", Function: "power", ArgsJson: []byte(`[true]`), UserId: "u", RequestId: "r", TimeoutMs: 5})
+		}, &proto.ExecRequest{ModuleId: "mod-1", Function: "power", ArgsJson: []byte(`[true]`), UserId: "u", RequestId: "r", TimeoutMs: 5},
+			&proto.ExecResponse{ResultJson: []byte(`[true]`), Code: 200}},
+		{"Exec", func() (gproto.Message, error) {
+			return dc.Exec(ctx, &proto.ExecRequest{ModuleId: "mod-1", Function: "echo", ArgsJson: big})
+		}, &proto.ExecRequest{ModuleId: "mod-1", Function: "echo", ArgsJson: big},
+			&proto.ExecResponse{ResultJson: big, Code: 200}},
+		{"Debug", func() (gproto.Message, error) { return dc.Debug(ctx, &proto.ModuleRequest{ModuleId: "mod-1"}) },
+			&proto.ModuleRequest{ModuleId: "mod-1"}, nil},
+		{"Ignore", func() (gproto.Message, error) { return dc.Ignore(ctx, &proto.ModuleRequest{ModuleId: "mod-1"}) },
+			&proto.ModuleRequest{ModuleId: "mod-1"}, nil},
+		{"Metadata", func() (gproto.Message, error) { return dc.Metadata(ctx, &proto.Empty{}) },
+			&proto.Empty{}, &proto.MetadataResponse{Json: []byte(`{"functions":{}}`)}},
+		{"Info", func() (gproto.Message, error) { return dc.Info(ctx, &proto.Empty{}) },
+			&proto.Empty{}, &proto.InfoResponse{ModuleIds: []string{"mod-1"}}},
+		{"Stop", func() (gproto.Message, error) { return dc.Stop(ctx, &proto.ModuleRequest{ModuleId: "mod-1"}) },
+			&proto.ModuleRequest{ModuleId: "mod-1"}, nil},
+		{"Terminate", func() (gproto.Message, error) { return dc.Terminate(ctx, &proto.Empty{}) },
+			&proto.Empty{}, nil},
+	}
+	for _, tc := range tests {
+		resp, err := tc.call()
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if got := drv.lastCall(tc.name); !gproto.Equal(got, tc.sent) {
+			t.Errorf("%s: driver got %v", tc.name, summarize(got))
+		}
+		if tc.want != nil && !gproto.Equal(resp, tc.want) {
+			t.Errorf("%s: response %v", tc.name, summarize(resp))
+		}
+	}
+	if _, err := dc.Exec(ctx, &proto.ExecRequest{ModuleId: "mod-1", Function: "fail"}); err == nil ||
+		!strings.Contains(err.Error(), "driver transport failure") {
+		t.Errorf("a Go error from the driver: %v", err)
+	}
+}
+
+func TestDriverToHost(t *testing.T) {
+	t.Parallel()
+	_, drv, host := connect(t)
+	hc := drv.hostClient()
+	ctx := context.Background()
+	target := &proto.Target{SystemId: "sys-1", Name: "Display", Index: 2}
+	big := bytes.Repeat([]byte("y"), 5<<20)
+
+	unary := []struct {
+		name string
+		call func() (gproto.Message, error)
+		sent gproto.Message
+		want gproto.Message
+	}{
+		{"SetStatus", func() (gproto.Message, error) {
+			return hc.SetStatus(ctx, &proto.SetStatusRequest{ModuleId: "mod-1", Name: "power", ValueJson: []byte(`true`)})
+		}, &proto.SetStatusRequest{ModuleId: "mod-1", Name: "power", ValueJson: []byte(`true`)}, nil},
+		{"SetStatus", func() (gproto.Message, error) {
+			return hc.SetStatus(ctx, &proto.SetStatusRequest{ModuleId: "mod-1", Name: "blob", ValueJson: big})
+		}, &proto.SetStatusRequest{ModuleId: "mod-1", Name: "blob", ValueJson: big}, nil},
+		{"GetStatus", func() (gproto.Message, error) {
+			return hc.GetStatus(ctx, &proto.GetStatusRequest{FromModule: "mod-1", Target: target, Name: "power"})
+		}, &proto.GetStatusRequest{FromModule: "mod-1", Target: target, Name: "power"},
+			&proto.GetStatusResponse{ValueJson: []byte(`"on"`), Found: true}},
+		{"Log", func() (gproto.Message, error) {
+			return hc.Log(ctx, &proto.LogRequest{ModuleId: "mod-1", Level: "info", Message: "hello"})
+		}, &proto.LogRequest{ModuleId: "mod-1", Level: "info", Message: "hello"}, nil},
+		{"Exec", func() (gproto.Message, error) {
+			return hc.Exec(ctx, &proto.HostExecRequest{FromModule: "mod-1", Target: target, Function: "power", ArgsJson: []byte(`{"state":true}`), UserId: "u"})
+		}, &proto.HostExecRequest{FromModule: "mod-1", Target: target, Function: "power", ArgsJson: []byte(`{"state":true}`), UserId: "u"},
+			&proto.ExecResponse{ResultJson: []byte(`{"state":true}`), Code: 200}},
+		{"Publish", func() (gproto.Message, error) {
+			return hc.Publish(ctx, &proto.PublishRequest{FromModule: "mod-1", Channel: "c", Message: []byte("m")})
+		}, &proto.PublishRequest{FromModule: "mod-1", Channel: "c", Message: []byte("m")}, nil},
+		{"SaveSetting", func() (gproto.Message, error) {
+			return hc.SaveSetting(ctx, &proto.SaveSettingRequest{ModuleId: "mod-1", Name: "n", ValueJson: []byte(`5`)})
+		}, &proto.SaveSettingRequest{ModuleId: "mod-1", Name: "n", ValueJson: []byte(`5`)}, nil},
+	}
+	for _, tc := range unary {
+		resp, err := tc.call()
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if got := host.lastCall(tc.name); !gproto.Equal(got, tc.sent) {
+			t.Errorf("%s: host got %v", tc.name, summarize(got))
+		}
+		if tc.want != nil && !gproto.Equal(resp, tc.want) {
+			t.Errorf("%s: response %v", tc.name, summarize(resp))
+		}
+	}
+
+	sub, err := hc.Subscribe(ctx, &proto.SubscribeRequest{FromModule: "mod-1", Target: target, Name: "power"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var values []string
+	for {
+		v, err := sub.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		values = append(values, string(v.ValueJson))
+	}
+	if strings.Join(values, ",") != "1,2,null" {
+		t.Errorf("Subscribe values = %v", values)
+	}
+	if !gproto.Equal(host.lastCall("Subscribe"), &proto.SubscribeRequest{FromModule: "mod-1", Target: target, Name: "power"}) {
+		t.Errorf("Subscribe request = %v", host.lastCall("Subscribe"))
+	}
+
+	mon, err := hc.Monitor(ctx, &proto.MonitorRequest{FromModule: "mod-1", Channel: "c"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, err := mon.Recv()
+	if err != nil || string(msg.Message) != "msg-1" {
+		t.Errorf("Monitor = %v, %v", msg, err)
+	}
+}
+
+// summarize keeps a 5 MiB message out of the test output.
+func summarize(m gproto.Message) string {
+	s := ""
+	if m != nil {
+		s = m.(interface{ String() string }).String()
+	}
+	if len(s) > 200 {
+		return s[:200] + "…"
+	}
+	return s
+}

@@ -1,0 +1,93 @@
+package supervisor
+
+import (
+	"context"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	goplugin "github.com/hashicorp/go-plugin"
+
+	"github.com/placeos-go/engine/plugin/proto"
+)
+
+// Config configures a Supervisor. Zero durations and counts take the defaults below.
+type Config struct {
+	Logger hclog.Logger
+	// Host is the engine's callback service. The supervisor serves Log itself (debug fan-out)
+	// and passes every other call through; nil answers them Unimplemented.
+	Host proto.HostServer
+
+	ExecTimeout   time.Duration // default 60 s; a shorter deadline on the caller's ctx wins
+	ProbeInterval time.Duration // default 5 s
+	ProbeTimeout  time.Duration // default 3 s
+
+	BackoffInitial time.Duration // default 100 ms: delay before the second relaunch in a row
+	BackoffMax     time.Duration // default 30 s
+	StableAfter    time.Duration // default 1 min: a process up this long resets the backoff
+	CrashloopAfter int           // default 5 restarts within the unstable window
+
+	// RunDir holds a <pid>.pid file per running process, for orphan cleanup; "" disables it.
+	RunDir string
+	// OnModuleStart is called before every Start RPC, restarts included.
+	OnModuleStart func(ctx context.Context, moduleID string)
+	// SecureConfig optionally returns the checksum a binary must match; nil means none.
+	SecureConfig func(binary string) *goplugin.SecureConfig
+	// Env optionally returns extra environment (KEY=value) for a driver binary's processes.
+	Env func(binary string) []string
+}
+
+const (
+	defaultExecTimeout    = 60 * time.Second
+	defaultProbeInterval  = 5 * time.Second
+	defaultProbeTimeout   = 3 * time.Second
+	defaultBackoffInitial = 100 * time.Millisecond
+	defaultBackoffMax     = 30 * time.Second
+	defaultStableAfter    = time.Minute
+	defaultCrashloopAfter = 5
+
+	// terminateTimeout bounds the polite part of stopping a process before its group is killed.
+	terminateTimeout = 2 * time.Second
+)
+
+func (c *Config) setDefaults() {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&c.ExecTimeout, defaultExecTimeout)
+	def(&c.ProbeInterval, defaultProbeInterval)
+	def(&c.ProbeTimeout, defaultProbeTimeout)
+	def(&c.BackoffInitial, defaultBackoffInitial)
+	def(&c.BackoffMax, defaultBackoffMax)
+	def(&c.StableAfter, defaultStableAfter)
+	if c.CrashloopAfter <= 0 {
+		c.CrashloopAfter = defaultCrashloopAfter
+	}
+	if c.Logger == nil {
+		c.Logger = hclog.NewNullLogger()
+	}
+}
+
+// Driver process states (PROTOCOL §6 status/driver).
+const (
+	StateRunning    = "running"
+	StateRestarting = "restarting" // not serving yet: launching, or waiting to relaunch
+	StateCrashloop  = "crashloop"
+)
+
+// DriverStatus is one driver process as served by GET /api/core/v1/status/driver.
+type DriverStatus struct {
+	Driver          string `json:"driver"`
+	Running         bool   `json:"running"`
+	PID             int    `json:"pid"`
+	ModuleInstances int    `json:"module_instances"`
+	LaunchCount     int    `json:"launch_count"`
+	// LastExitCode is the exit status of the previous process; 128+n when signal n killed it.
+	LastExitCode int `json:"last_exit_code"`
+	// LaunchTime is when the current (or last) process started, in Unix seconds as PlaceOS has it.
+	LaunchTime   int64  `json:"launch_time"`
+	State        string `json:"state"`
+	RestartCount int    `json:"restart_count"`
+	LastError    string `json:"last_error"`
+}

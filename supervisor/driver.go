@@ -1,0 +1,360 @@
+package supervisor
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"google.golang.org/protobuf/proto"
+
+	pb "github.com/placeos-go/engine/plugin/proto"
+)
+
+// driver is one driver binary on this node and the goroutine (run) that keeps its process alive.
+// Fields below mu are guarded by Supervisor.mu.
+type driver struct {
+	s         *Supervisor
+	binary    string
+	log       hclog.Logger
+	pluginLog hclog.Logger
+
+	stop     chan struct{} // closed to make run stop the process and return
+	stopOnce sync.Once
+	done     chan struct{} // closed when run has returned
+
+	modules     map[string]*module
+	proc        *process // the current process, nil between processes
+	launching   int      // pid of a process still in its handshake, 0 if none
+	ready       bool     // proc has (re)started its modules and takes calls
+	stopped     bool
+	changed     chan struct{} // closed and replaced on every change of proc/ready/state
+	state       string
+	launchCount int
+	lastExit    int
+	launchTime  time.Time
+	lastError   string
+	restarts    int // unexpected exits since the last stable run
+	metadata    []byte
+	metaGen     uint64
+}
+
+// module is one module the supervisor runs. cfg is guarded by Supervisor.mu; op serialises the
+// module's Start/Update/Stop/Debug RPCs, and guards gen and sent.
+type module struct {
+	id  string
+	d   *driver
+	cfg *pb.Module
+
+	op   sync.Mutex
+	gen  uint64     // the process generation this module was started in (0: none)
+	sent *pb.Module // the configuration that process has
+}
+
+// notify wakes everyone waiting on a change. Caller holds s.mu.
+func (d *driver) notify() {
+	close(d.changed)
+	d.changed = make(chan struct{})
+}
+
+func (d *driver) moduleIDs() []string {
+	ids := make([]string, 0, len(d.modules))
+	for id := range d.modules {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+// await returns the process once it takes calls, waiting within ctx while it (re)launches.
+func (d *driver) await(ctx context.Context) (*process, error) {
+	s := d.s
+	for {
+		s.mu.Lock()
+		switch {
+		case d.stopped:
+			s.mu.Unlock()
+			return nil, fmt.Errorf("%w: driver %s stopped", ErrDriverNotRunning, d.binary)
+		case d.proc != nil && d.ready && !d.proc.hasExited():
+			p := d.proc
+			s.mu.Unlock()
+			return p, nil
+		case d.state == StateCrashloop:
+			err := fmt.Errorf("%w: driver %s is crash-looping (%d restarts): %s", ErrRestarting, d.binary, d.restarts, d.lastError)
+			s.mu.Unlock()
+			return nil, err
+		}
+		ch := d.changed
+		s.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w: driver %s not back within the call's deadline: %w", ErrRestarting, d.binary, ctx.Err())
+		}
+	}
+}
+
+// run launches the process and relaunches it until stop is closed.
+func (d *driver) run() {
+	defer d.s.wg.Done()
+	defer close(d.done)
+	defer func() {
+		d.s.mu.Lock()
+		d.stopped, d.proc, d.ready = true, nil, false
+		d.notify()
+		d.s.mu.Unlock()
+	}()
+	for {
+		select {
+		case <-d.stop:
+			return
+		default:
+		}
+		d.s.mu.Lock()
+		d.s.gen++
+		gen := d.s.gen
+		d.s.mu.Unlock()
+		p, err := d.s.launch(d, gen)
+		if err != nil {
+			d.failed(err)
+		} else if !d.serve(p) {
+			return
+		}
+		if delay := d.backoff(); delay > 0 {
+			t := time.NewTimer(delay)
+			select {
+			case <-t.C:
+			case <-d.stop:
+				t.Stop()
+				return
+			}
+		}
+	}
+}
+
+// backoff is the delay before the next launch: none after a stable run, then BackoffInitial
+// doubling up to BackoffMax.
+func (d *driver) backoff() time.Duration {
+	d.s.mu.Lock()
+	n := d.restarts
+	d.s.mu.Unlock()
+	if n <= 1 {
+		return 0
+	}
+	delay := d.s.cfg.BackoffInitial
+	for i := 2; i < n && delay < d.s.cfg.BackoffMax; i++ {
+		delay *= 2
+	}
+	return min(delay, d.s.cfg.BackoffMax)
+}
+
+func (d *driver) failedState() string {
+	if d.restarts >= d.s.cfg.CrashloopAfter {
+		return StateCrashloop
+	}
+	return StateRestarting
+}
+
+// failed records a launch that did not produce a working process.
+func (d *driver) failed(err error) {
+	s := d.s
+	s.mu.Lock()
+	d.restarts++
+	d.lastError = err.Error()
+	d.state = d.failedState()
+	d.notify()
+	restarts, mods, state := d.restarts, d.moduleIDs(), d.state
+	s.mu.Unlock()
+	d.log.Error("driver process failed to start", "error", err, "restart_count", restarts, "modules", mods, "state", state)
+}
+
+// serve runs one process until it exits (true: relaunch) or the driver is stopped (false).
+func (d *driver) serve(p *process) bool {
+	s := d.s
+	s.mu.Lock()
+	d.proc, d.ready = p, false
+	d.launchCount++
+	d.launchTime = p.started
+	d.notify()
+	launches := d.launchCount
+	s.mu.Unlock()
+	d.log.Info("driver process started", "pid", p.pid, "launch_count", launches)
+
+	d.restartModules(p)
+	s.mu.Lock()
+	if !p.hasExited() {
+		d.ready, d.state = true, StateRunning
+		d.notify()
+	}
+	s.mu.Unlock()
+
+	probeDone := make(chan struct{})
+	var probeWG sync.WaitGroup
+	probeWG.Add(1)
+	go func() {
+		defer probeWG.Done()
+		d.probe(p, probeDone)
+	}()
+	select {
+	case <-p.exited():
+		close(probeDone)
+		probeWG.Wait()
+		d.crashed(p)
+		return true
+	case <-d.stop:
+		close(probeDone)
+		probeWG.Wait()
+		d.shutdown(p)
+		return false
+	}
+}
+
+// restartModules starts every module the process does not have yet, re-enabling debug
+// forwarding for modules that still have listeners.
+func (d *driver) restartModules(p *process) {
+	s := d.s
+	s.mu.Lock()
+	mods := make([]*module, 0, len(d.modules))
+	for _, id := range d.moduleIDs() {
+		mods = append(mods, d.modules[id])
+	}
+	s.mu.Unlock()
+	for _, m := range mods {
+		if p.hasExited() {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ExecTimeout)
+		err := s.startOn(ctx, p, m)
+		cancel()
+		if err != nil {
+			d.log.Error("module failed to start", "module", m.id, "pid", p.pid, "error", err)
+		}
+	}
+}
+
+// crashed handles a process that exited without being asked to.
+func (d *driver) crashed(p *process) {
+	s := d.s
+	exitStatus, code := p.exitStatus()
+	reason := p.reason()
+	if reason == "" {
+		reason = exitStatus
+	} else {
+		reason = reason + " (" + exitStatus + ")"
+	}
+	s.mu.Lock()
+	if time.Since(p.started) >= s.cfg.StableAfter {
+		d.restarts = 0
+	}
+	d.restarts++
+	d.proc, d.ready = nil, false
+	d.lastExit = code
+	d.lastError = "driver process exited: " + reason
+	d.state = d.failedState()
+	d.metadata = nil
+	d.notify()
+	restarts, mods, state := d.restarts, d.moduleIDs(), d.state
+	s.mu.Unlock()
+
+	d.log.Error("driver process exited", "pid", p.pid, "exit_status", exitStatus, "exit_code", code,
+		"restart_count", restarts, "modules", mods, "reason", reason, "state", state,
+		"uptime", time.Since(p.started).Round(time.Millisecond).String())
+	p.cleanup()
+	s.removePidFile(p)
+}
+
+// shutdown stops a process on purpose: Terminate, go-plugin's graceful close, then the group.
+func (d *driver) shutdown(p *process) {
+	s := d.s
+	if !p.hasExited() {
+		ctx, cancel := context.WithTimeout(context.Background(), terminateTimeout)
+		if _, err := p.rpc.Terminate(ctx, &pb.Empty{}); err != nil && !p.hasExited() {
+			d.log.Warn("driver did not answer Terminate", "pid", p.pid, "error", err)
+		}
+		cancel()
+	}
+	p.mu.Lock()
+	p.killReason = "stopped"
+	p.mu.Unlock()
+	p.cleanup()
+	killGroup(p.pid) // anything the driver started in its group
+	select {
+	case <-p.exited():
+	case <-time.After(terminateTimeout):
+		d.log.Error("driver process did not exit after SIGKILL", "pid", p.pid)
+	}
+	s.removePidFile(p)
+	exitStatus, _ := p.exitStatus()
+	d.log.Info("driver process stopped", "pid", p.pid, "exit_status", exitStatus)
+}
+
+// probe calls Info every ProbeInterval and kills a process that does not answer in time.
+func (d *driver) probe(p *process, done <-chan struct{}) {
+	cfg := d.s.cfg
+	t := time.NewTicker(cfg.ProbeInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-p.exited():
+			return
+		case <-t.C:
+		}
+		ctx, cancel := context.WithTimeout(p.ctx, cfg.ProbeTimeout)
+		_, err := p.rpc.Info(ctx, &pb.Empty{})
+		cancel()
+		if err == nil || p.hasExited() {
+			continue
+		}
+		select {
+		case <-done:
+			return
+		default:
+		}
+		d.log.Error("driver process unresponsive, killing it", "pid", p.pid, "probe_timeout", cfg.ProbeTimeout.String(), "error", err)
+		p.kill(fmt.Sprintf("unresponsive: Info probe got no answer within %s", cfg.ProbeTimeout))
+		return
+	}
+}
+
+// startOn sends Start for m to p unless p already has it, calling OnModuleStart first, and
+// re-enables debug forwarding if m has listeners.
+func (s *Supervisor) startOn(ctx context.Context, p *process, m *module) error {
+	m.op.Lock()
+	defer m.op.Unlock()
+	s.mu.Lock()
+	current := s.modules[m.id] == m
+	cfg := m.cfg
+	s.mu.Unlock()
+	if !current {
+		return fmt.Errorf("%w: %s was stopped", ErrModuleNotRunning, m.id)
+	}
+	cctx, cancel := p.callCtx(ctx)
+	defer cancel()
+	if m.gen == p.gen {
+		if proto.Equal(m.sent, cfg) {
+			return nil
+		}
+		if _, err := p.rpc.Update(cctx, &pb.StartRequest{Module: cfg}); err != nil {
+			return p.callErr(ctx, err, "update "+m.id)
+		}
+		m.sent = cfg
+		return nil
+	}
+	if s.cfg.OnModuleStart != nil {
+		s.cfg.OnModuleStart(ctx, m.id)
+	}
+	if _, err := p.rpc.Start(cctx, &pb.StartRequest{Module: cfg}); err != nil {
+		return p.callErr(ctx, err, "start "+m.id)
+	}
+	m.gen, m.sent = p.gen, cfg
+	if s.hasListeners(m.id) {
+		if _, err := p.rpc.Debug(cctx, &pb.ModuleRequest{ModuleId: m.id}); err != nil {
+			return p.callErr(ctx, err, "debug "+m.id)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,23 @@
+package supervisor
+
+import "github.com/placeos-go/engine/errkind"
+
+var (
+	// ErrProcessExited is returned to calls in flight when the driver process dies under them.
+	ErrProcessExited = errkind.New(errkind.Unavailable, "driver process exited")
+	// ErrRestarting is returned to calls that arrive while the process is relaunched (after
+	// waiting for it within the call's deadline) or is crash-looping.
+	ErrRestarting = errkind.New(errkind.Unavailable, "driver process is restarting")
+	// ErrModuleNotRunning is returned for a module this supervisor does not run.
+	ErrModuleNotRunning = errkind.New(errkind.NotFound, "module not running")
+	// ErrDriverNotRunning is returned for a driver binary with no process on this node.
+	ErrDriverNotRunning = errkind.New(errkind.NotFound, "driver not running")
+	// ErrTimeout is returned when a call to a driver passes its deadline.
+	ErrTimeout = errkind.New(errkind.Timeout, "driver call deadline exceeded")
+	// ErrClosed is returned after Close.
+	ErrClosed = errkind.New(errkind.Unavailable, "supervisor closed")
+	// ErrInvalidModule is returned for a module without an id.
+	ErrInvalidModule = errkind.New(errkind.BadRequest, "invalid module")
+	// ErrChecksum is returned when a driver binary fails its checksum and is not launched.
+	ErrChecksum = errkind.New(errkind.Internal, "driver binary failed its checksum")
+)

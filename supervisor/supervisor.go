@@ -1,0 +1,398 @@
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"google.golang.org/protobuf/proto"
+
+	pb "github.com/placeos-go/engine/plugin/proto"
+)
+
+// Supervisor runs this node's driver processes. The driver key is the binary path.
+type Supervisor struct {
+	cfg  Config
+	log  hclog.Logger
+	host *hostServer
+	wg   sync.WaitGroup // driver goroutines
+
+	mu      sync.Mutex
+	closed  bool
+	gen     uint64 // process launches so far
+	drivers map[string]*driver
+	modules map[string]*module
+
+	dmu   sync.RWMutex
+	debug map[string]map[*listenerKey]func(level, msg string)
+}
+
+// New returns a supervisor. With a RunDir it first kills driver processes left there by an
+// engine that was killed.
+func New(cfg Config) (*Supervisor, error) {
+	cfg.setDefaults()
+	s := &Supervisor{
+		cfg:     cfg,
+		log:     cfg.Logger.Named("supervisor"),
+		drivers: map[string]*driver{},
+		modules: map[string]*module{},
+		debug:   map[string]map[*listenerKey]func(string, string){},
+	}
+	var inner pb.HostServer = pb.UnimplementedHostServer{}
+	if cfg.Host != nil {
+		inner = cfg.Host
+	}
+	s.host = &hostServer{HostServer: inner, s: s}
+	if cfg.RunDir != "" {
+		if err := s.killOrphans(); err != nil {
+			return nil, fmt.Errorf("supervisor: orphan cleanup in %s: %w", cfg.RunDir, err)
+		}
+	}
+	return s, nil
+}
+
+// driverLocked returns the driver of binary, creating it (and launching its process) if needed.
+// Caller holds s.mu.
+func (s *Supervisor) driverLocked(binary string) *driver {
+	if d := s.drivers[binary]; d != nil {
+		return d
+	}
+	log := s.log.With("driver", binary)
+	d := &driver{
+		s:         s,
+		binary:    binary,
+		log:       log,
+		pluginLog: s.cfg.Logger.Named(filepath.Base(binary)).With("driver", binary),
+		stop:      make(chan struct{}),
+		done:      make(chan struct{}),
+		modules:   map[string]*module{},
+		changed:   make(chan struct{}),
+		state:     StateRestarting,
+	}
+	s.drivers[binary] = d
+	s.wg.Add(1)
+	go d.run()
+	return d
+}
+
+// Start runs module m in a process of binary, launching the process if needed. Starting a
+// module that already runs with the same configuration does nothing; with another configuration
+// it is an Update; on another binary it is stopped there first. The module stays wanted even
+// when Start fails with ErrRestarting: it is started as soon as the process is back.
+func (s *Supervisor) Start(ctx context.Context, binary string, m *pb.Module) error {
+	if m.GetId() == "" {
+		return fmt.Errorf("%w: no module id", ErrInvalidModule)
+	}
+	m = proto.Clone(m).(*pb.Module)
+	for {
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			return ErrClosed
+		}
+		mod := s.modules[m.Id]
+		if mod != nil && mod.d.binary != binary {
+			s.mu.Unlock()
+			if err := s.Stop(ctx, m.Id); err != nil && !errors.Is(err, ErrModuleNotRunning) {
+				return fmt.Errorf("move %s to %s: %w", m.Id, binary, err)
+			}
+			continue
+		}
+		d := s.driverLocked(binary)
+		if mod == nil {
+			mod = &module{id: m.Id, d: d}
+			s.modules[m.Id] = mod
+			d.modules[m.Id] = mod
+		}
+		mod.cfg = m
+		s.mu.Unlock()
+
+		ctx, cancel := context.WithTimeout(ctx, s.cfg.ExecTimeout)
+		defer cancel()
+		p, err := d.await(ctx)
+		if err != nil {
+			return fmt.Errorf("start %s: %w", m.Id, err)
+		}
+		return s.startOn(ctx, p, mod)
+	}
+}
+
+// Update sends a module's new configuration to its process.
+func (s *Supervisor) Update(ctx context.Context, m *pb.Module) error {
+	s.mu.Lock()
+	mod := s.modules[m.GetId()]
+	if mod == nil {
+		s.mu.Unlock()
+		return fmt.Errorf("%w: %s", ErrModuleNotRunning, m.GetId())
+	}
+	mod.cfg = proto.Clone(m).(*pb.Module)
+	s.mu.Unlock()
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.ExecTimeout)
+	defer cancel()
+	p, err := mod.d.await(ctx)
+	if err != nil {
+		return fmt.Errorf("update %s: %w", m.Id, err)
+	}
+	return s.startOn(ctx, p, mod)
+}
+
+// Stop stops a module; when it was the last of its driver, the driver process is terminated.
+func (s *Supervisor) Stop(ctx context.Context, moduleID string) error {
+	s.mu.Lock()
+	mod := s.modules[moduleID]
+	if mod == nil {
+		s.mu.Unlock()
+		return fmt.Errorf("%w: %s", ErrModuleNotRunning, moduleID)
+	}
+	d := mod.d
+	delete(s.modules, moduleID)
+	delete(d.modules, moduleID)
+	last := len(d.modules) == 0
+	if last {
+		delete(s.drivers, d.binary)
+	}
+	p := d.proc
+	s.mu.Unlock()
+
+	var err error
+	if !last {
+		mod.op.Lock()
+		if p != nil && mod.gen == p.gen && !p.hasExited() {
+			ctx, cancel := context.WithTimeout(ctx, s.cfg.ExecTimeout)
+			cctx, ccancel := p.callCtx(ctx)
+			_, rerr := p.rpc.Stop(cctx, &pb.ModuleRequest{ModuleId: moduleID})
+			ccancel()
+			if rerr != nil && !p.hasExited() {
+				err = p.callErr(ctx, rerr, "stop "+moduleID)
+			}
+			cancel()
+		}
+		mod.op.Unlock()
+		return err
+	}
+	// Terminate stops every module of the process, this one included.
+	return d.close(ctx)
+}
+
+// close stops d's process and waits for its goroutine.
+func (d *driver) close(ctx context.Context) error {
+	d.stopOnce.Do(func() { close(d.stop) })
+	select {
+	case <-d.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("stop driver %s: %w", d.binary, ctx.Err())
+	}
+}
+
+func (s *Supervisor) module(id string) (*module, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, ErrClosed
+	}
+	if m := s.modules[id]; m != nil {
+		return m, nil
+	}
+	return nil, fmt.Errorf("%w: %s", ErrModuleNotRunning, id)
+}
+
+// Exec runs a function of a module. The call is bounded by ExecTimeout or ctx's deadline,
+// whichever is sooner; a failure the driver raised comes back in the response, not as an error.
+func (s *Supervisor) Exec(ctx context.Context, req *pb.ExecRequest) (*pb.ExecResponse, error) {
+	mod, err := s.module(req.GetModuleId())
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.ExecTimeout)
+	defer cancel()
+	p, err := mod.d.await(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("exec %s.%s: %w", req.ModuleId, req.Function, err)
+	}
+	r := &pb.ExecRequest{ModuleId: req.ModuleId, Function: req.Function, ArgsJson: req.ArgsJson,
+		UserId: req.UserId, RequestId: req.RequestId, TimeoutMs: req.TimeoutMs}
+	if dl, ok := ctx.Deadline(); ok {
+		r.TimeoutMs = max(time.Until(dl).Milliseconds(), 1)
+	}
+	cctx, ccancel := p.callCtx(ctx)
+	defer ccancel()
+	resp, err := p.rpc.Exec(cctx, r)
+	if err != nil {
+		return nil, p.callErr(ctx, err, fmt.Sprintf("exec %s.%s", req.ModuleId, req.Function))
+	}
+	return resp, nil
+}
+
+// Metadata returns the driver's metadata JSON, launching its process if needed; it is cached
+// for the life of the process.
+func (s *Supervisor) Metadata(ctx context.Context, binary string) ([]byte, error) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil, ErrClosed
+	}
+	d := s.driverLocked(binary)
+	s.mu.Unlock()
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.ExecTimeout)
+	defer cancel()
+	p, err := d.await(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("metadata of %s: %w", binary, err)
+	}
+	s.mu.Lock()
+	if d.metaGen == p.gen && d.metadata != nil {
+		md := d.metadata
+		s.mu.Unlock()
+		return md, nil
+	}
+	s.mu.Unlock()
+	cctx, ccancel := p.callCtx(ctx)
+	defer ccancel()
+	resp, err := p.rpc.Metadata(cctx, &pb.Empty{})
+	if err != nil {
+		return nil, p.callErr(ctx, err, "metadata")
+	}
+	s.mu.Lock()
+	d.metadata, d.metaGen = resp.Json, p.gen
+	s.mu.Unlock()
+	return resp.Json, nil
+}
+
+// Info asks a running driver process which modules it runs.
+func (s *Supervisor) Info(ctx context.Context, binary string) ([]string, error) {
+	s.mu.Lock()
+	d := s.drivers[binary]
+	s.mu.Unlock()
+	if d == nil {
+		return nil, fmt.Errorf("%w: %s", ErrDriverNotRunning, binary)
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.ExecTimeout)
+	defer cancel()
+	p, err := d.await(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cctx, ccancel := p.callCtx(ctx)
+	defer ccancel()
+	resp, err := p.rpc.Info(cctx, &pb.Empty{})
+	if err != nil {
+		return nil, p.callErr(ctx, err, "info")
+	}
+	return resp.ModuleIds, nil
+}
+
+// Loaded maps every driver binary with a process to its module ids (sorted).
+func (s *Supervisor) Loaded() map[string][]string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string][]string, len(s.drivers))
+	for b, d := range s.drivers {
+		out[b] = d.moduleIDs()
+	}
+	return out
+}
+
+// DriverStatus reports one driver binary's process.
+func (s *Supervisor) DriverStatus(binary string) (DriverStatus, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := s.drivers[binary]
+	if d == nil {
+		return DriverStatus{}, false
+	}
+	return d.statusLocked(), true
+}
+
+// Drivers reports every driver process, sorted by binary.
+func (s *Supervisor) Drivers() []DriverStatus {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]DriverStatus, 0, len(s.drivers))
+	for _, d := range s.drivers {
+		out = append(out, d.statusLocked())
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Driver < out[j].Driver })
+	return out
+}
+
+func (d *driver) statusLocked() DriverStatus {
+	st := DriverStatus{
+		Driver:          d.binary,
+		Running:         d.proc != nil && d.ready,
+		ModuleInstances: len(d.modules),
+		LaunchCount:     d.launchCount,
+		LastExitCode:    d.lastExit,
+		State:           d.state,
+		RestartCount:    d.restarts,
+		LastError:       d.lastError,
+	}
+	if d.proc != nil {
+		st.PID = d.proc.pid
+	}
+	if !d.launchTime.IsZero() {
+		st.LaunchTime = d.launchTime.Unix()
+	}
+	return st
+}
+
+// Kill SIGKILLs a driver's process group (chaos testing); the supervisor relaunches it.
+func (s *Supervisor) Kill(binary string) error {
+	s.mu.Lock()
+	d := s.drivers[binary]
+	var p *process
+	if d != nil {
+		p = d.proc
+	}
+	s.mu.Unlock()
+	if p == nil {
+		return fmt.Errorf("%w: %s", ErrDriverNotRunning, binary)
+	}
+	p.kill("killed on request")
+	return nil
+}
+
+// Close terminates every driver process (Terminate, then the process group is killed) and
+// waits for them. With ctx done first it kills what is left and returns ctx's error.
+func (s *Supervisor) Close(ctx context.Context) error {
+	s.mu.Lock()
+	s.closed = true
+	drivers := make([]*driver, 0, len(s.drivers))
+	for _, d := range s.drivers {
+		drivers = append(drivers, d)
+	}
+	s.drivers = map[string]*driver{}
+	s.modules = map[string]*module{}
+	s.mu.Unlock()
+
+	var wg sync.WaitGroup
+	errs := make([]error, len(drivers))
+	for i, d := range drivers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = d.close(ctx)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		for _, d := range drivers {
+			// A process still in its handshake is not d.proc yet; kill it by pid.
+			s.mu.Lock()
+			p, launching := d.proc, d.launching
+			s.mu.Unlock()
+			if p != nil {
+				p.kill("supervisor closed")
+			}
+			killGroup(launching)
+		}
+		return err
+	}
+	s.wg.Wait()
+	return nil
+}

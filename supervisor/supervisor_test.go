@@ -1,0 +1,397 @@
+package supervisor
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/placeos-go/engine/errkind"
+	"github.com/placeos-go/engine/internal/testutil"
+	pb "github.com/placeos-go/engine/plugin/proto"
+)
+
+func TestExec(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Config{ExecTimeout: 2 * time.Second})
+	f.start(t, testModule("mod-a", `{"volume":50}`))
+
+	tests := []struct {
+		name      string
+		mod, fn   string
+		args      []any
+		ctxTO     time.Duration
+		want      string // exact result JSON, when set
+		wantLen   int    // length of a returned JSON string, when set
+		wantClass string // a driver-raised error class, when set
+		wantErr   error
+	}{
+		{name: "echo", mod: "mod-a", fn: "echo", args: []any{1, "two"}, want: `[1,"two"]`},
+		{name: "settings", mod: "mod-a", fn: "settings", want: `{"volume":50}`},
+		{name: "driver error passes through", mod: "mod-a", fn: "fail", wantClass: "RuntimeError"},
+		{name: "unknown function", mod: "mod-a", fn: "nope", wantClass: "NoMethodError"},
+		{name: "5 MiB result", mod: "mod-a", fn: "big", args: []any{5 << 20}, wantLen: 5 << 20},
+		{name: "unknown module", mod: "mod-x", fn: "echo", wantErr: ErrModuleNotRunning},
+		{name: "caller deadline wins", mod: "mod-a", fn: "hang", args: []any{3000}, ctxTO: 100 * time.Millisecond, wantErr: ErrTimeout},
+		{name: "exec timeout", mod: "mod-a", fn: "hang", args: []any{3000}, wantErr: ErrTimeout},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			if tc.ctxTO > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, tc.ctxTO)
+				defer cancel()
+			}
+			began := time.Now()
+			resp, err := f.execErr(ctx, tc.mod, tc.fn, tc.args...)
+			if tc.wantErr != nil {
+				if !errors.Is(err, tc.wantErr) {
+					t.Fatalf("err = %v, want %v", err, tc.wantErr)
+				}
+				if errors.Is(tc.wantErr, ErrTimeout) && !errors.Is(err, errkind.Timeout) {
+					t.Fatalf("timeout error %v is not of kind Timeout", err)
+				}
+				if took := time.Since(began); took > 3*time.Second {
+					t.Fatalf("deadline not honoured: took %s", took)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch {
+			case tc.wantClass != "":
+				if resp.Error == nil || resp.Error.Class != tc.wantClass {
+					t.Fatalf("error = %v, want class %s", resp.Error, tc.wantClass)
+				}
+			case tc.wantLen > 0:
+				var s string
+				if err := json.Unmarshal(resp.ResultJson, &s); err != nil || len(s) != tc.wantLen {
+					t.Fatalf("result of %d bytes (err %v), want a string of %d", len(resp.ResultJson), err, tc.wantLen)
+				}
+			default:
+				if string(resp.ResultJson) != tc.want {
+					t.Fatalf("result = %s, want %s", resp.ResultJson, tc.want)
+				}
+			}
+		})
+	}
+}
+
+// TestHostCallbacks covers every driver -> host RPC through a real driver process.
+func TestHostCallbacks(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Config{})
+	f.start(t, testModule("mod-a", `{}`))
+	f.start(t, testModule("mod-b", `{}`))
+
+	f.exec(t, "mod-a", "set", "power", true)
+	if v, _ := f.host.statusOf("mod-a", "power"); v != "true" {
+		t.Fatalf("SetStatus: power = %q", v)
+	}
+	if got := f.exec(t, "mod-b", "get", "mod-a", "power"); got != "true" {
+		t.Fatalf("GetStatus = %s", got)
+	}
+	if got := f.exec(t, "mod-b", "call", "mod-a", "echo", []any{"hi"}); got != `["hi"]` {
+		t.Fatalf("Exec via host = %s", got)
+	}
+	f.exec(t, "mod-a", "save", "volume", 70)
+	if got := f.host.settings["mod-a/volume"]; got != "70" {
+		t.Fatalf("SaveSetting = %q", got)
+	}
+	if got := f.exec(t, "mod-b", "subscribe", "mod-a", "power", 2); got != `[true,null]` {
+		t.Fatalf("Subscribe = %s", got)
+	}
+
+	monitored := make(chan string, 1)
+	go func() {
+		resp, err := f.execErr(context.Background(), "mod-b", "monitor", "chan-1", 1)
+		if err != nil {
+			monitored <- err.Error()
+			return
+		}
+		monitored <- string(resp.ResultJson)
+	}()
+	eventually(t, 5*time.Second, "monitor subscription", func() bool { return f.host.monitors("chan-1") == 1 })
+	f.exec(t, "mod-a", "publish", "chan-1", "hello")
+	if got := <-monitored; got != `["hello"]` {
+		t.Fatalf("Monitor = %s", got)
+	}
+
+	f.exec(t, "mod-a", "set", "power", nil)
+	if _, ok := f.host.statusOf("mod-a", "power"); ok {
+		t.Fatal("SetStatus(null) did not delete")
+	}
+}
+
+func TestDebugRefCounted(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Config{})
+	var mu sync.Mutex
+	var got1, got2 []string
+	// A listener registered before the module starts is honoured when it starts.
+	cancel1 := f.sup.Debug("mod-a", func(level, msg string) { mu.Lock(); got1 = append(got1, level+":"+msg); mu.Unlock() })
+	f.start(t, testModule("mod-a", `{}`))
+	cancel2 := f.sup.Debug("mod-a", func(level, msg string) { mu.Lock(); got2 = append(got2, msg); mu.Unlock() })
+
+	if on := f.exec(t, "mod-a", "log", "one"); on != "true" {
+		t.Fatal("debug forwarding is off with two listeners")
+	}
+	cancel1()
+	cancel1() // idempotent
+	if on := f.exec(t, "mod-a", "log", "two"); on != "true" {
+		t.Fatal("debug forwarding is off with one listener left")
+	}
+	cancel2()
+	if on := f.exec(t, "mod-a", "log", "three"); on != "false" {
+		t.Fatal("debug forwarding still on without listeners")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !slices.Equal(got1, []string{"info:one"}) || !slices.Equal(got2, []string{"one", "two"}) {
+		t.Fatalf("listener 1 got %v, listener 2 got %v", got1, got2)
+	}
+}
+
+func TestLifecycle(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Config{})
+	ctx := context.Background()
+	f.start(t, testModule("mod-a", `{"v":1}`))
+	f.start(t, testModule("mod-b", `{}`))
+	pid := f.pid(t)
+
+	// One process hosts both modules.
+	ids, err := f.sup.Info(ctx, f.binary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(ids)
+	if !slices.Equal(ids, []string{"mod-a", "mod-b"}) {
+		t.Fatalf("Info = %v", ids)
+	}
+	if got := f.sup.Loaded()[f.binary]; !slices.Equal(got, []string{"mod-a", "mod-b"}) {
+		t.Fatalf("Loaded = %v", got)
+	}
+
+	md, err := f.sup.Metadata(ctx, f.binary)
+	if err != nil || !strings.Contains(string(md), `"functions"`) {
+		t.Fatalf("Metadata = %s, %v", md, err)
+	}
+
+	// Starting again with the same config is a no-op; with a new one it is an update.
+	f.start(t, testModule("mod-a", `{"v":1}`))
+	if n := f.startCount("mod-a"); n != 1 {
+		t.Fatalf("OnModuleStart called %d times for an idempotent start", n)
+	}
+	if err := f.sup.Update(ctx, testModule("mod-a", `{"v":2}`)); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.exec(t, "mod-a", "settings"); got != `{"v":2}` {
+		t.Fatalf("settings after update = %s", got)
+	}
+
+	if err := f.sup.Stop(ctx, "mod-a"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.execErr(ctx, "mod-a", "echo"); !errors.Is(err, ErrModuleNotRunning) {
+		t.Fatalf("exec on a stopped module: %v", err)
+	}
+	if !testutil.Alive(pid) {
+		t.Fatal("process stopped while a module remains")
+	}
+	if err := f.sup.Stop(ctx, "mod-b"); err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitGone(t, pid)
+	if _, ok := f.sup.DriverStatus(f.binary); ok {
+		t.Fatal("driver still listed after its last module stopped")
+	}
+	if err := f.sup.Stop(ctx, "mod-b"); !errors.Is(err, ErrModuleNotRunning) {
+		t.Fatalf("second stop: %v", err)
+	}
+}
+
+// TestKillDuringSlowCall is the crash scenario of the issue.
+func TestKillDuringSlowCall(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Config{})
+	f.start(t, testModule("mod-a", `{"ip":"10.0.0.5","volume":50}`))
+	f.start(t, testModule("mod-b", `{}`))
+	var mu sync.Mutex
+	var lines []string
+	defer f.sup.Debug("mod-a", func(_, msg string) { mu.Lock(); lines = append(lines, msg); mu.Unlock() })()
+	pid := f.pid(t)
+
+	type result struct {
+		err  error
+		took time.Duration
+	}
+	done := make(chan result, 1)
+	go func() {
+		began := time.Now()
+		_, err := f.execErr(context.Background(), "mod-a", "slow", 30000)
+		done <- result{err, time.Since(began)}
+	}()
+	// slow announces itself through the host once the driver is inside the call.
+	eventually(t, 5*time.Second, "call in flight", func() bool { _, ok := f.host.statusOf("mod-a", "busy"); return ok })
+	killed := time.Now()
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	var r result
+	select {
+	case r = <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("call in flight did not fail after the process was killed")
+	}
+	if !errors.Is(r.err, ErrProcessExited) || !errors.Is(r.err, errkind.Unavailable) {
+		t.Fatalf("call failed with %v, want ErrProcessExited", r.err)
+	}
+	if since := time.Since(killed); since > 2*time.Second {
+		t.Fatalf("call failed %s after the kill", since)
+	}
+
+	// The module answers again, in a new process, with its settings.
+	if got := f.exec(t, "mod-a", "settings"); got != `{"ip":"10.0.0.5","volume":50}` {
+		t.Fatalf("settings after restart = %s", got)
+	}
+	newPid := f.pid(t)
+	if newPid == pid {
+		t.Fatal("same pid after restart")
+	}
+	testutil.WaitGone(t, pid)
+	if got := f.exec(t, "mod-b", "echo", 1); got != "[1]" {
+		t.Fatalf("mod-b after restart = %s", got)
+	}
+	if f.startCount("mod-a") != 2 || f.startCount("mod-b") != 2 {
+		t.Fatalf("OnModuleStart calls: a=%d b=%d, want 2 each", f.startCount("mod-a"), f.startCount("mod-b"))
+	}
+	// Debug forwarding came back for the listener.
+	if on := f.exec(t, "mod-a", "log", "after restart"); on != "true" {
+		t.Fatal("debug forwarding not re-enabled after restart")
+	}
+
+	crashes := f.logs.find("driver process exited")
+	if len(crashes) != 1 {
+		t.Fatalf("%d crash log lines, want 1", len(crashes))
+	}
+	c := crashes[0]
+	if c["@level"] != "error" || c["driver"] != f.binary || c["pid"] != float64(pid) ||
+		c["exit_status"] != "signal: killed" || c["restart_count"] != float64(1) {
+		t.Fatalf("crash log line = %v", c)
+	}
+	if mods, _ := c["modules"].([]any); len(mods) != 2 {
+		t.Fatalf("crash log modules = %v", c["modules"])
+	}
+	st, _ := f.sup.DriverStatus(f.binary)
+	if st.LaunchCount != 2 || st.LastExitCode != 137 || st.State != StateRunning || !st.Running {
+		t.Fatalf("status after restart = %+v", st)
+	}
+}
+
+func TestHungProcessIsReplaced(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Config{
+		ProbeInterval: 100 * time.Millisecond,
+		ProbeTimeout:  100 * time.Millisecond,
+		Env:           func(string) []string { return []string{"TESTDRIVER_HANG_INFO=1"} },
+	})
+	f.start(t, testModule("mod-a", `{}`))
+	pid := f.pid(t)
+	eventually(t, 10*time.Second, "relaunch of the hung process", func() bool {
+		st, _ := f.sup.DriverStatus(f.binary)
+		return st.LaunchCount >= 2 && st.Running
+	})
+	testutil.WaitGone(t, pid)
+	if len(f.logs.find("driver process unresponsive, killing it")) == 0 {
+		t.Fatal("no log line for the hung process")
+	}
+	if got := f.exec(t, "mod-a", "echo", "x"); got != `["x"]` {
+		t.Fatalf("module after relaunch = %s", got)
+	}
+}
+
+func TestCrashloop(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Config{
+		BackoffInitial: 5 * time.Millisecond,
+		BackoffMax:     20 * time.Millisecond,
+		CrashloopAfter: 3,
+		Env:            func(string) []string { return []string{"TESTDRIVER_CRASH_ON_START=1"} },
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	err := f.sup.Start(ctx, f.binary, testModule("mod-a", `{}`))
+	if !errors.Is(err, ErrRestarting) {
+		t.Fatalf("start of a crashing driver: %v, want ErrRestarting", err)
+	}
+	st, ok := f.sup.DriverStatus(f.binary)
+	if !ok || st.State != StateCrashloop || st.LastError == "" || st.Running {
+		t.Fatalf("status = %+v", st)
+	}
+	// Calls fail at once rather than wait out their deadline.
+	began := time.Now()
+	if _, err := f.execErr(ctx, "mod-a", "echo"); !errors.Is(err, ErrRestarting) {
+		t.Fatalf("exec: %v", err)
+	}
+	if time.Since(began) > time.Second {
+		t.Fatal("exec on a crash-looping driver waited")
+	}
+	// It is still retried.
+	eventually(t, 10*time.Second, "more relaunch attempts", func() bool {
+		return len(f.logs.find("driver process failed to start")) > 4
+	})
+}
+
+func TestKillAndChaos(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Config{})
+	if err := f.sup.Kill(f.binary); !errors.Is(err, ErrDriverNotRunning) {
+		t.Fatalf("kill of an unknown driver: %v", err)
+	}
+	f.start(t, testModule("mod-a", `{}`))
+	pid := f.pid(t)
+	if err := f.sup.Kill(f.binary); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "relaunch", func() bool {
+		st, _ := f.sup.DriverStatus(f.binary)
+		return st.Running && st.PID != pid
+	})
+	if f.exec(t, "mod-a", "echo") != "[]" {
+		t.Fatal("module not answering")
+	}
+	c := f.logs.find("driver process exited")
+	if len(c) != 1 || !strings.Contains(c[0]["reason"].(string), "killed on request") {
+		t.Fatalf("crash log = %v", c)
+	}
+}
+
+func TestCloseStopsEverything(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Config{})
+	f.start(t, testModule("mod-a", `{}`))
+	pid := f.pid(t)
+	if _, err := f.sup.Metadata(context.Background(), f.binary); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := f.sup.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitGone(t, pid)
+	if err := f.sup.Start(ctx, f.binary, testModule("mod-b", `{}`)); !errors.Is(err, ErrClosed) {
+		t.Fatalf("start after close: %v", err)
+	}
+	if _, err := f.sup.Exec(ctx, &pb.ExecRequest{ModuleId: "mod-a"}); !errors.Is(err, ErrClosed) {
+		t.Fatalf("exec after close: %v", err)
+	}
+}
