@@ -1,0 +1,44 @@
+# engine: see README.md. `make run` starts the demo, `make test` runs the whole suite.
+GO        ?= go
+BIN       := bin
+DRIVERS   := $(notdir $(wildcard examples/drivers/*))
+SIMS      := $(notdir $(wildcard examples/sims/*))
+GOBIN_DIR := $(shell $(GO) env GOPATH)/bin
+
+.PHONY: help build run test test-deps proto lint bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-10s %s\n", $$1, $$2}'
+
+build: ## build bin/engine, bin/drivers/* and bin/sims/*
+	$(GO) build -o $(BIN)/engine ./cmd/engine
+	@for d in $(DRIVERS); do echo "$(GO) build -o $(BIN)/drivers/$$d ./examples/drivers/$$d"; $(GO) build -trimpath -o $(BIN)/drivers/$$d ./examples/drivers/$$d || exit 1; done
+	@for s in $(SIMS); do echo "$(GO) build -o $(BIN)/sims/$$s ./examples/sims/$$s"; $(GO) build -o $(BIN)/sims/$$s ./examples/sims/$$s || exit 1; done
+
+run: build ## start the demo: one node, embedded Redis, example drivers, simulated displays
+	$(BIN)/engine dev
+
+test: test-deps ## run the whole suite (real redis-server, real driver processes)
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 12m ./...
+
+test-deps: ## install redis-server when missing (needs root)
+	@scripts/install-deps.sh
+
+proto: ## regenerate plugin/proto from driver.proto
+	@command -v protoc >/dev/null || { echo "protoc missing: apt-get install -y protobuf-compiler"; exit 1; }
+	GOFLAGS= $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.11
+	GOFLAGS= $(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.6.2
+	PATH="$(GOBIN_DIR):$$PATH" protoc --go_out=. --go_opt=paths=source_relative \
+		--go-grpc_out=. --go-grpc_opt=paths=source_relative plugin/proto/driver.proto
+
+lint: ## gofmt, go vet, staticcheck
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
+	$(GO) vet ./...
+	GOFLAGS= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+
+bench: ## benchmarks: execute vs direct go-plugin call, crash recovery
+	$(GO) test -run '^$$' -bench . -benchtime 2000x ./scripts/bench/ ./supervisor/
+
+clean: ## remove build output
+	rm -rf $(BIN)

@@ -1,0 +1,72 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+)
+
+// options are the flags of `engine serve` and `engine dev` (PROTOCOL §1).
+type options struct {
+	NodeID      string
+	DataDir     string
+	HTTPAddr    string
+	RaftAddr    string
+	Redis       string
+	Model       string
+	LogLevel    string
+	LogFormat   string
+	DriverDir   string
+	ExecTimeout time.Duration
+	PprofAddr   string
+	Displays    int // dev only: how many simulated displays
+}
+
+func parseOptions(name string, args []string, dev bool) (*options, error) {
+	host, _ := os.Hostname()
+	o := &options{}
+	fs := flag.NewFlagSet("engine "+name, flag.ContinueOnError)
+	fs.StringVar(&o.NodeID, "node-id", host, "unique, stable node name")
+	fs.StringVar(&o.DataDir, "data-dir", "./data", "Raft log/snapshots, repositories, built binaries, pid files")
+	fs.StringVar(&o.HTTPAddr, "http-addr", "127.0.0.1:8080", "client, management and node-to-node HTTP address")
+	fs.StringVar(&o.RaftAddr, "raft-addr", "127.0.0.1:7000", "Raft TCP transport address (cluster issue)")
+	redisDefault := "redis://127.0.0.1:6379/0"
+	if dev {
+		redisDefault = "embedded"
+	}
+	fs.StringVar(&o.Redis, "redis", redisDefault, `Redis URL; "embedded" starts an in-process server (development only)`)
+	fs.StringVar(&o.Model, "model", "", "model file (YAML or JSON) applied once at start-up")
+	fs.StringVar(&o.LogLevel, "log-level", "info", "trace, debug, info, warn or error")
+	fs.StringVar(&o.LogFormat, "log-format", "text", "text or json")
+	fs.StringVar(&o.DriverDir, "driver-dir", "", "directory that relative driver binary paths are resolved against (default: beside the engine binary)")
+	fs.DurationVar(&o.ExecTimeout, "exec-timeout", 60*time.Second, "default deadline of an execute")
+	fs.StringVar(&o.PprofAddr, "pprof-addr", "", "serve net/http/pprof on this (loopback) address; off when empty")
+	if dev {
+		fs.IntVar(&o.Displays, "displays", 2, "number of simulated displays in the demo system")
+	}
+	// Environment first, so that flags given on the command line win.
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		env := "ENGINE_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v, ok := os.LookupEnv(env); ok {
+			if err := f.Value.Set(v); err != nil && envErr == nil {
+				envErr = fmt.Errorf("%s=%q: %w", env, v, err)
+			}
+		}
+	})
+	if envErr != nil {
+		return nil, envErr
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if o.LogFormat != "text" && o.LogFormat != "json" {
+		return nil, fmt.Errorf("--log-format must be text or json, not %q", o.LogFormat)
+	}
+	return o, nil
+}

@@ -1,0 +1,202 @@
+package core
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/placeos-go/engine/model"
+	"github.com/placeos-go/engine/plugin/proto"
+)
+
+// Config wires a Core. Logger, NodeID, Store and State are required.
+type Config struct {
+	Logger hclog.Logger
+	NodeID string
+	Store  ModelStore
+	State  State
+	// DriverDir resolves relative driver `binary` paths; empty means the working directory.
+	DriverDir string
+	// ExecTimeout bounds an execute whose context has no deadline (default 60 s).
+	ExecTimeout time.Duration
+	// Resync is how often the reconciler retries failed work without a model change (default 5 s).
+	Resync time.Duration
+	// Parallel bounds how many modules start at once (default 8).
+	Parallel int
+}
+
+// Core reconciles the model on this node and serves the engine's runtime interfaces.
+type Core struct {
+	cfg Config
+	log hclog.Logger
+	sup Supervisor
+
+	mu      sync.Mutex
+	modules map[string]*moduleState // modules this node runs or tried to run
+	lookups map[string]map[string]string
+	ready   atomic.Bool
+
+	kick   chan struct{}
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// moduleState is what this node knows about one module it hosts.
+type moduleState struct {
+	binary  string
+	config  *proto.Module
+	notes   string
+	running bool
+	err     error
+	since   time.Time
+}
+
+// NewSupervisor builds the node's supervisor once the host callback service exists: the
+// supervisor serves host to its driver processes and calls onStart before every module start.
+type NewSupervisor func(host proto.HostServer, onStart func(ctx context.Context, moduleID string)) (Supervisor, error)
+
+// New returns a Core; call Run to start reconciling. The supervisor and core refer to each
+// other (drivers call back into core), so core builds it through newSup.
+func New(cfg Config, newSup NewSupervisor) (*Core, error) {
+	if cfg.ExecTimeout <= 0 {
+		cfg.ExecTimeout = 60 * time.Second
+	}
+	if cfg.Resync <= 0 {
+		cfg.Resync = 5 * time.Second
+	}
+	if cfg.Parallel <= 0 {
+		cfg.Parallel = 8
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = hclog.NewNullLogger()
+	}
+	c := &Core{
+		cfg:     cfg,
+		log:     cfg.Logger.Named("core").With("node", cfg.NodeID),
+		modules: map[string]*moduleState{},
+		lookups: map[string]map[string]string{},
+		kick:    make(chan struct{}, 1),
+		done:    make(chan struct{}),
+	}
+	sup, err := newSup(c.Host(), c.OnModuleStart)
+	if err != nil {
+		return nil, err
+	}
+	c.sup = sup
+	return c, nil
+}
+
+// Run starts the reconcile loop in the background. It returns at once; Close stops it.
+func (c *Core) Run(ctx context.Context) {
+	ctx, c.cancel = context.WithCancel(ctx)
+	changes := c.cfg.Store.Watch(ctx)
+	go func() {
+		defer close(c.done)
+		tick := time.NewTicker(c.cfg.Resync)
+		defer tick.Stop()
+		for {
+			c.reconcile(ctx)
+			select {
+			case <-ctx.Done():
+				return
+			case <-changes:
+			case <-c.kick:
+			case <-tick.C:
+			}
+		}
+	}()
+}
+
+// Close stops the reconcile loop and waits for it. It does not stop driver processes: the
+// supervisor owns them.
+func (c *Core) Close() {
+	if c.cancel == nil {
+		return
+	}
+	c.cancel()
+	<-c.done
+}
+
+// Ready reports whether this node has reconciled its share of the model at least once.
+func (c *Core) Ready() bool { return c.ready.Load() }
+
+// OnModuleStart clears a module's status before a new instance of it starts (PROTOCOL §3).
+// The supervisor calls it before every Start, including restarts after a crash.
+func (c *Core) OnModuleStart(ctx context.Context, moduleID string) {
+	if err := c.cfg.State.ClearStatus(ctx, moduleID); err != nil {
+		c.log.Warn("clearing module status failed", "module", moduleID, "error", err)
+	}
+}
+
+func (c *Core) binaryPath(d *model.Driver) (string, error) {
+	if d.Binary == "" {
+		return "", fmt.Errorf("%w: driver %q is built from a repository, which this node cannot do yet", ErrDriverBinary, d.ID)
+	}
+	if filepath.IsAbs(d.Binary) || c.cfg.DriverDir == "" {
+		return filepath.Clean(d.Binary), nil
+	}
+	return filepath.Join(c.cfg.DriverDir, d.Binary), nil
+}
+
+// moduleConfig is the start payload of a module: its connection fields and merged settings.
+func moduleConfig(m *model.Model, mod *model.Module) (*proto.Module, error) {
+	d := m.Drivers[mod.DriverID]
+	settings, err := json.Marshal(m.MergedSettings(mod))
+	if err != nil {
+		return nil, fmt.Errorf("encode settings of module %q: %w", mod.ID, err)
+	}
+	cfg := &proto.Module{
+		Id:           mod.ID,
+		DriverId:     mod.DriverID,
+		Name:         m.ResolvedName(mod),
+		Role:         d.Role,
+		Ip:           mod.IP,
+		Port:         int32(mod.Port),
+		Tls:          mod.TLS,
+		Udp:          mod.UDP,
+		Makebreak:    mod.Makebreak,
+		Uri:          mod.URI,
+		CustomName:   mod.CustomName,
+		Notes:        mod.Notes,
+		SettingsJson: settings,
+	}
+	if cfg.Port == 0 {
+		cfg.Port = int32(d.DefaultPort)
+	}
+	if cfg.Uri == "" {
+		cfg.Uri = d.DefaultURI
+	}
+	if sys := m.Systems[mod.ControlSystemID]; sys != nil && d.Role == model.RoleLogic {
+		if cfg.ControlSystemJson, err = json.Marshal(sys); err != nil {
+			return nil, fmt.Errorf("encode system of module %q: %w", mod.ID, err)
+		}
+	}
+	return cfg, nil
+}
+
+// withNotes adds the module's notes to its driver's metadata (PROTOCOL §4).
+func withNotes(meta []byte, notes string) ([]byte, error) {
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(meta, &obj); err != nil {
+		return nil, fmt.Errorf("driver metadata is not a JSON object: %w", err)
+	}
+	if notes == "" {
+		delete(obj, "notes")
+	} else {
+		n, _ := json.Marshal(notes)
+		obj["notes"] = n
+	}
+	return json.Marshal(obj)
+}
+
+// isCanceled reports errors caused by shutting down, which are not worth an error log line.
+func isCanceled(ctx context.Context, err error) bool {
+	return ctx.Err() != nil && errors.Is(err, context.Canceled)
+}

@@ -1,0 +1,48 @@
+package core
+
+import (
+	"context"
+
+	"github.com/placeos-go/engine/model"
+	"github.com/placeos-go/engine/plugin/proto"
+	"github.com/placeos-go/engine/state"
+	"github.com/placeos-go/engine/supervisor"
+)
+
+// ModelStore holds the desired model (model.Memory on one node, the Raft FSM in a cluster).
+type ModelStore interface {
+	Model() (*model.Model, uint64)
+	// Watch signals (coalesced) after every change until ctx is done.
+	Watch(ctx context.Context) <-chan struct{}
+	// Update replaces the model with fn's result if it is valid.
+	Update(ctx context.Context, fn func(*model.Model) (*model.Model, error)) error
+}
+
+// Supervisor runs driver processes on this node.
+type Supervisor interface {
+	Start(ctx context.Context, binary string, m *proto.Module) error
+	Update(ctx context.Context, m *proto.Module) error
+	Stop(ctx context.Context, moduleID string) error
+	Exec(ctx context.Context, req *proto.ExecRequest) (*proto.ExecResponse, error)
+	Metadata(ctx context.Context, binary string) ([]byte, error)
+	Loaded() map[string][]string
+	DriverStatus(binary string) (supervisor.DriverStatus, bool)
+	Drivers() []supervisor.DriverStatus
+	Kill(binary string) error
+}
+
+// State is live module state in Redis.
+type State interface {
+	SetStatus(ctx context.Context, moduleID, name string, value []byte) (bool, error)
+	ClearStatus(ctx context.Context, moduleID string) error
+	Status(ctx context.Context, moduleID string) (map[string]string, error)
+	StatusValue(ctx context.Context, moduleID, name string) ([]byte, bool, error)
+	SetLookup(ctx context.Context, systemID string, entries map[string]string) error
+	DeleteLookup(ctx context.Context, systemID string) error
+	Lookup(ctx context.Context, systemID string) (map[string]string, error)
+	ResolveModule(ctx context.Context, systemID, name string, index int) (string, error)
+	SetMetadata(ctx context.Context, moduleID string, json []byte) error
+	Metadata(ctx context.Context, moduleID string) ([]byte, error)
+	Publish(ctx context.Context, channel string, msg []byte) error
+	Subscribe(channel string, fn func(msg []byte), opts ...state.SubOption) *state.Subscription
+}

@@ -1,0 +1,217 @@
+package core
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/placeos-go/engine/errkind"
+	"github.com/placeos-go/engine/model"
+	"github.com/placeos-go/engine/plugin/proto"
+)
+
+// Resolve maps a system, module name and 1-based index to a module id.
+func (c *Core) Resolve(ctx context.Context, systemID, name string, index int) (string, error) {
+	return c.cfg.State.ResolveModule(ctx, systemID, name, index)
+}
+
+// Exec runs fn on a module hosted by this node. A failure raised by the driver is returned as
+// *errkind.DriverError; a call the driver refused (unknown function, bad arguments) as a
+// BadRequest error.
+func (c *Core) Exec(ctx context.Context, moduleID, fn string, args json.RawMessage, userID, requestID string) (json.RawMessage, int, error) {
+	if err := c.hosted(moduleID); err != nil {
+		return nil, 0, err
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.cfg.ExecTimeout)
+		defer cancel()
+	}
+	var timeoutMS int64
+	if dl, ok := ctx.Deadline(); ok {
+		timeoutMS = time.Until(dl).Milliseconds()
+	}
+	resp, err := c.sup.Exec(ctx, &proto.ExecRequest{
+		ModuleId: moduleID, Function: fn, ArgsJson: args, UserId: userID, RequestId: requestID, TimeoutMs: timeoutMS,
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	if e := resp.GetError(); e != nil {
+		if resp.Code == 400 {
+			return nil, 0, errkind.Wrap(errkind.BadRequest, nil, "%s", e.Message)
+		}
+		return nil, 0, &errkind.DriverError{Class: e.Class, Message: e.Message, Backtrace: e.Backtrace, Code: int(resp.Code)}
+	}
+	code := int(resp.Code)
+	if code == 0 {
+		code = 200
+	}
+	result := json.RawMessage(resp.ResultJson)
+	if len(result) == 0 {
+		result = json.RawMessage("null")
+	}
+	return result, code, nil
+}
+
+// hosted returns nil if this node runs the module, else why not.
+func (c *Core) hosted(moduleID string) error {
+	c.mu.Lock()
+	st := c.modules[moduleID]
+	c.mu.Unlock()
+	if st != nil && st.running {
+		return nil
+	}
+	m, _ := c.cfg.Store.Model()
+	mod := m.Modules[moduleID]
+	switch {
+	case mod == nil:
+		return fmt.Errorf("%w: %q", ErrModuleNotFound, moduleID)
+	case st != nil && st.err != nil:
+		return fmt.Errorf("%w: %q: %w", ErrModuleStopped, moduleID, st.err)
+	case !mod.Running:
+		return fmt.Errorf("%w: %q is stopped", ErrModuleStopped, moduleID)
+	default:
+		return fmt.Errorf("%w: %q is starting", ErrModuleStopped, moduleID)
+	}
+}
+
+// State returns a module's status hash (values are JSON text).
+func (c *Core) State(ctx context.Context, moduleID string) (map[string]string, error) {
+	return c.cfg.State.Status(ctx, moduleID)
+}
+
+// StateValue returns one status value as JSON text.
+func (c *Core) StateValue(ctx context.Context, moduleID, name string) (json.RawMessage, bool, error) {
+	v, ok, err := c.cfg.State.StatusValue(ctx, moduleID, name)
+	return v, ok, err
+}
+
+// Metadata returns the module's metadata (PROTOCOL §4).
+func (c *Core) Metadata(ctx context.Context, moduleID string) (json.RawMessage, error) {
+	return c.cfg.State.Metadata(ctx, moduleID)
+}
+
+// Types counts the modules of each name in a system.
+func (c *Core) Types(ctx context.Context, systemID string) (map[string]int, error) {
+	lookup, err := c.cfg.State.Lookup(ctx, systemID)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]int{}
+	for key := range lookup {
+		if i := strings.LastIndexByte(key, '/'); i > 0 {
+			out[key[:i]]++
+		}
+	}
+	return out, nil
+}
+
+// StartModule marks a module running in the model; the reconciler starts it.
+func (c *Core) StartModule(ctx context.Context, moduleID string) error {
+	return c.setRunning(ctx, moduleID, true)
+}
+
+// StopModule marks a module stopped in the model; the reconciler stops it.
+func (c *Core) StopModule(ctx context.Context, moduleID string) error {
+	return c.setRunning(ctx, moduleID, false)
+}
+
+func (c *Core) setRunning(ctx context.Context, moduleID string, running bool) error {
+	err := c.cfg.Store.Update(ctx, func(m *model.Model) (*model.Model, error) {
+		mod := m.Modules[moduleID]
+		if mod == nil {
+			return nil, fmt.Errorf("%w: %q", ErrModuleNotFound, moduleID)
+		}
+		next := m.Clone()
+		cp := *mod
+		cp.Running = running
+		next.Modules[moduleID] = &cp
+		return next, nil
+	})
+	if err != nil {
+		return err
+	}
+	// The change notification reaches Run as well; kicking makes the wait below short.
+	select {
+	case c.kick <- struct{}{}:
+	default:
+	}
+	return c.waitRunning(ctx, moduleID, running)
+}
+
+// waitRunning waits until the reconciler has brought the module to the wanted state, so that a
+// client's start is followed by a module that answers.
+func (c *Core) waitRunning(ctx context.Context, moduleID string, running bool) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		c.mu.Lock()
+		st := c.modules[moduleID]
+		var now bool
+		var err error
+		if st != nil {
+			now, err = st.running, st.err
+		}
+		c.mu.Unlock()
+		if now == running {
+			return nil
+		}
+		if running && err != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w: waiting for module %q", errkind.Timeout, moduleID)
+		case <-tick.C:
+		}
+	}
+}
+
+// ModuleStatus is one module in the node status route.
+type ModuleStatus struct {
+	ID      string    `json:"id"`
+	Driver  string    `json:"driver"`
+	Running bool      `json:"running"`
+	Since   time.Time `json:"since,omitzero"`
+	Error   string    `json:"error,omitempty"`
+}
+
+// NodeStatus describes this node's drivers and modules (GET /api/core/v1/status).
+func (c *Core) NodeStatus(context.Context) (any, error) {
+	c.mu.Lock()
+	mods := make([]ModuleStatus, 0, len(c.modules))
+	var failed []ModuleStatus
+	for id, st := range c.modules {
+		ms := ModuleStatus{ID: id, Driver: st.binary, Running: st.running, Since: st.since}
+		if st.err != nil {
+			ms.Error = st.err.Error()
+			failed = append(failed, ms)
+		}
+		mods = append(mods, ms)
+	}
+	c.mu.Unlock()
+	sort.Slice(mods, func(i, j int) bool { return mods[i].ID < mods[j].ID })
+	sort.Slice(failed, func(i, j int) bool { return failed[i].ID < failed[j].ID })
+	return map[string]any{
+		"node":     c.cfg.NodeID,
+		"ready":    c.Ready(),
+		"drivers":  c.sup.Drivers(),
+		"modules":  mods,
+		"failures": failed,
+	}, nil
+}
+
+// Loaded maps each driver key to the module ids its process hosts.
+func (c *Core) Loaded() map[string][]string { return c.sup.Loaded() }
+
+// DriverStatus is the state of one driver process.
+func (c *Core) DriverStatus(key string) (any, bool) { return c.sup.DriverStatus(key) }
+
+// KillDriver SIGKILLs a driver process; the supervisor restarts it.
+func (c *Core) KillDriver(key string) error { return c.sup.Kill(key) }

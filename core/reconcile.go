@@ -1,0 +1,200 @@
+package core
+
+import (
+	"context"
+	"maps"
+	"sync"
+	"time"
+
+	gproto "google.golang.org/protobuf/proto"
+
+	"github.com/placeos-go/engine/model"
+	"github.com/placeos-go/engine/plugin/proto"
+)
+
+// desired is one module this node should run.
+type desired struct {
+	binary string
+	config *proto.Module
+	err    error
+}
+
+// reconcile makes this node true to the current model. It is only called from the Run loop, so
+// it never races with itself; c.mu guards the maps against concurrent readers.
+func (c *Core) reconcile(ctx context.Context) {
+	m, version := c.cfg.Store.Model()
+	want := c.desired(m)
+
+	c.mu.Lock()
+	var stop []string
+	for id, st := range c.modules {
+		w, ok := want[id]
+		if st.running && (!ok || w.err != nil || w.binary != st.binary) {
+			stop = append(stop, id)
+		}
+		if !ok {
+			delete(c.modules, id)
+		}
+	}
+	c.mu.Unlock()
+
+	for _, id := range stop {
+		if err := c.sup.Stop(ctx, id); err != nil && !isCanceled(ctx, err) {
+			c.log.Warn("stopping module failed", "module", id, "error", err)
+		}
+		c.setModule(id, func(st *moduleState) { st.running = false })
+	}
+
+	sem := make(chan struct{}, c.cfg.Parallel)
+	var wg sync.WaitGroup
+	for id, w := range want {
+		c.mu.Lock()
+		st := c.modules[id]
+		if st == nil {
+			st = &moduleState{}
+			c.modules[id] = st
+		}
+		running, same := st.running, st.config != nil && gproto.Equal(st.config, w.config)
+		c.mu.Unlock()
+		if w.err != nil {
+			c.setModule(id, func(st *moduleState) { st.err, st.config = w.err, w.config })
+			continue
+		}
+		if running && same {
+			continue
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if running {
+				c.updateModule(ctx, w)
+			} else {
+				c.startModule(ctx, w)
+			}
+		}()
+	}
+	wg.Wait()
+
+	c.reconcileLookups(ctx, m)
+	if ctx.Err() == nil && !c.ready.Load() {
+		c.ready.Store(true)
+		c.log.Info("node ready", "model_version", version, "modules", len(want))
+	}
+}
+
+// desired lists the modules this node should run, with their start payload or why it cannot be
+// built.
+func (c *Core) desired(m *model.Model) map[string]desired {
+	out := map[string]desired{}
+	for id, mod := range m.Modules {
+		if !mod.Running {
+			continue
+		}
+		var w desired
+		w.binary, w.err = c.binaryPath(m.Drivers[mod.DriverID])
+		if w.err == nil {
+			w.config, w.err = moduleConfig(m, mod)
+		}
+		out[id] = w
+	}
+	return out
+}
+
+func (c *Core) setModule(id string, fn func(*moduleState)) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if st := c.modules[id]; st != nil {
+		fn(st)
+	}
+}
+
+func (c *Core) startModule(ctx context.Context, w desired) {
+	id := w.config.Id
+	log := c.log.With("module", id, "driver", w.binary)
+	err := c.sup.Start(ctx, w.binary, w.config)
+	if err == nil {
+		err = c.writeMetadata(ctx, w)
+	}
+	if err != nil {
+		if !isCanceled(ctx, err) {
+			log.Error("starting module failed", "error", err)
+		}
+		c.setModule(id, func(st *moduleState) { st.err = err })
+		return
+	}
+	log.Info("module started")
+	c.setModule(id, func(st *moduleState) {
+		st.binary, st.config, st.running, st.err, st.since = w.binary, w.config, true, nil, time.Now()
+	})
+}
+
+func (c *Core) updateModule(ctx context.Context, w desired) {
+	id := w.config.Id
+	log := c.log.With("module", id, "driver", w.binary)
+	err := c.sup.Update(ctx, w.config)
+	if err == nil {
+		err = c.writeMetadata(ctx, w)
+	}
+	if err != nil {
+		if !isCanceled(ctx, err) {
+			log.Error("updating module failed", "error", err)
+		}
+		c.setModule(id, func(st *moduleState) { st.err = err })
+		return
+	}
+	log.Info("module updated")
+	c.setModule(id, func(st *moduleState) { st.config, st.err = w.config, nil })
+}
+
+func (c *Core) writeMetadata(ctx context.Context, w desired) error {
+	meta, err := c.sup.Metadata(ctx, w.binary)
+	if err != nil {
+		return err
+	}
+	if meta, err = withNotes(meta, w.config.Notes); err != nil {
+		return err
+	}
+	return c.cfg.State.SetMetadata(ctx, w.config.Id, meta)
+}
+
+// reconcileLookups writes the system/<id> hash of every system whose name table changed and
+// deletes those of removed systems. On the first pass every system is written, so Redis is made
+// true to the model after a restart.
+func (c *Core) reconcileLookups(ctx context.Context, m *model.Model) {
+	for id, sys := range m.Systems {
+		want := m.Lookup(sys)
+		c.mu.Lock()
+		have, ok := c.lookups[id]
+		c.mu.Unlock()
+		if ok && maps.Equal(have, want) {
+			continue
+		}
+		if err := c.cfg.State.SetLookup(ctx, id, want); err != nil {
+			if !isCanceled(ctx, err) {
+				c.log.Error("writing system lookup failed", "system", id, "error", err)
+			}
+			continue
+		}
+		c.mu.Lock()
+		c.lookups[id] = want
+		c.mu.Unlock()
+	}
+	c.mu.Lock()
+	var gone []string
+	for id := range c.lookups {
+		if m.Systems[id] == nil {
+			gone = append(gone, id)
+		}
+	}
+	c.mu.Unlock()
+	for _, id := range gone {
+		if err := c.cfg.State.DeleteLookup(ctx, id); err != nil {
+			c.log.Error("deleting system lookup failed", "system", id, "error", err)
+			continue
+		}
+		c.mu.Lock()
+		delete(c.lookups, id)
+		c.mu.Unlock()
+	}
+}

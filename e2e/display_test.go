@@ -1,0 +1,157 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/placeos-go/engine/examples/sims/display/displaysim"
+	"github.com/placeos-go/engine/internal/testutil"
+)
+
+// demo runs the display and room example drivers against a simulated display.
+func demo(t *testing.T) (*engine, *testutil.Redis, *displaysim.Sim) {
+	t.Helper()
+	redis := testutil.StartRedis(t)
+	sim, err := displaysim.New("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim.Start()
+	t.Cleanup(func() { _ = sim.Close() })
+	display := testutil.BuildBinary(t, "./examples/drivers/display")
+	room := testutil.BuildBinary(t, "./examples/drivers/room")
+	e := startEngine(t, redis.URL, fmt.Sprintf(`
+drivers:
+  - {id: drv-display, module_name: Display, role: device, binary: %q}
+  - {id: drv-room, module_name: Room, role: logic, binary: %q}
+modules:
+  - {id: mod-display, driver_id: drv-display, ip: 127.0.0.1, port: %d, running: true, notes: lobby screen}
+  - {id: mod-room, driver_id: drv-room, control_system_id: sys-1, running: true}
+systems:
+  - {id: sys-1, name: Lobby, modules: [mod-display, mod-room]}
+`, display, room, sim.Port()), t.TempDir())
+	e.waitFor(10*time.Second, "display connected", func() bool {
+		return e.do("GET", "/api/engine/v2/systems/sys-1/Display_1/connected", "").body == "true"
+	})
+	return e, redis, sim
+}
+
+// Execute through REST reaches the device; the status lands in Redis and is published; the room
+// driver's call into Display_1 works and its subscription follows Display_1's power.
+func TestExecuteStatusAndRoomLogic(t *testing.T) {
+	t.Parallel()
+	e, redis, sim := demo(t)
+	ctx := context.Background()
+	rc := redis.Client(t)
+	ps := rc.Subscribe(ctx, "status/mod-display/power")
+	defer ps.Close()
+	if _, err := ps.Receive(ctx); err != nil { // subscription confirmed
+		t.Fatal(err)
+	}
+
+	r := e.do("POST", "/api/engine/v2/systems/sys-1/Display_1/power", "[true]")
+	if r.status != 200 || r.body != "true" {
+		t.Fatalf("power(true): %d %s", r.status, r.body)
+	}
+	if r.header.Get("X-Request-ID") == "" {
+		t.Error("no X-Request-ID on the response")
+	}
+	if !sim.State().Power {
+		t.Error("the simulated display is not on")
+	}
+	if v, err := rc.HGet(ctx, "status/mod-display", "power").Result(); err != nil || v != "true" {
+		t.Fatalf("HGET status/mod-display power = %q, %v", v, err)
+	}
+	msgCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	msg, err := ps.ReceiveMessage(msgCtx)
+	if err != nil || msg.Payload != "true" {
+		t.Fatalf("published power change = %v, %v", msg, err)
+	}
+
+	// Named arguments, a default, and the state routes.
+	if r := e.do("POST", "/api/engine/v2/modules/mod-display/exec/volume", "{}"); r.status != 200 {
+		t.Fatalf("volume(): %d %s", r.status, r.body)
+	}
+	if r := e.do("GET", "/api/engine/v2/systems/sys-1/Display_1/volume", ""); r.body != "50" {
+		t.Fatalf("volume after the default = %s", r.body)
+	}
+	if r := e.do("GET", "/api/engine/v2/systems/sys-1/Display_1", ""); !strings.Contains(r.body, `"power":"true"`) {
+		t.Fatalf("state = %s", r.body)
+	}
+	if r := e.do("GET", "/api/engine/v2/systems/sys-1/types", ""); !jsonEqual(t, r.body, `{"Display":1,"Room":1}`) {
+		t.Fatalf("types = %s", r.body)
+	}
+	if meta, err := rc.Get(ctx, "interface/mod-display").Result(); err != nil || !strings.Contains(meta, `"notes":"lobby screen"`) {
+		t.Fatalf("interface/mod-display = %s, %v", meta, err)
+	}
+
+	// The room calls Display_1 through the host, and follows its power by subscription.
+	e.waitFor(10*time.Second, "room sees display on", func() bool {
+		return e.do("GET", "/api/engine/v2/systems/sys-1/Room_1/display_power", "").body == "true"
+	})
+	if r := e.do("POST", "/api/engine/v2/systems/sys-1/Room_1/power", `{"state": false}`); r.status != 200 {
+		t.Fatalf("room power(false): %d %s", r.status, r.body)
+	}
+	if sim.State().Power {
+		t.Error("the room's call did not turn the display off")
+	}
+	e.waitFor(10*time.Second, "room sees display off", func() bool {
+		return e.do("GET", "/api/engine/v2/systems/sys-1/Room_1/display_power", "").body == "false"
+	})
+	// A change made at the device itself travels the same way.
+	sim.SetPower(true)
+	if r := e.do("POST", "/api/engine/v2/systems/sys-1/Display_1/power", "[true]"); r.status != 200 {
+		t.Fatalf("power(true): %d %s", r.status, r.body)
+	}
+	e.waitFor(10*time.Second, "room sees display on again", func() bool {
+		return e.do("GET", "/api/engine/v2/systems/sys-1/Room_1/display_power", "").body == "true"
+	})
+}
+
+// Bad input gets the documented status and body, and the driver process stays up.
+func TestBadInput(t *testing.T) {
+	t.Parallel()
+	e, _, _ := demo(t)
+	display := testutil.BuildBinary(t, "./examples/drivers/display")
+	pid := e.driverPID(display)
+	big := `["` + strings.Repeat("x", 9<<20) + `"]`
+	tests := []struct {
+		name, method, path, body string
+		status                   int
+		kind                     string
+	}{
+		{"unknown system", "POST", "/api/engine/v2/systems/sys-nope/Display_1/power", "[true]", 404, "system_not_found"},
+		{"unknown module", "POST", "/api/engine/v2/systems/sys-1/Camera_1/power", "[true]", 404, "module_not_found"},
+		{"unknown module id", "POST", "/api/engine/v2/modules/mod-nope/exec/power", "[true]", 404, "module_not_found"},
+		{"unknown function", "POST", "/api/engine/v2/systems/sys-1/Display_1/explode", "[]", 400, "bad_request"},
+		{"too many arguments", "POST", "/api/engine/v2/systems/sys-1/Display_1/power", "[true, 1]", 400, "bad_request"},
+		{"missing argument", "POST", "/api/engine/v2/systems/sys-1/Display_1/power", "[]", 400, "bad_request"},
+		{"wrong type", "POST", "/api/engine/v2/systems/sys-1/Display_1/power", `["yes"]`, 400, "bad_request"},
+		{"wrong named type", "POST", "/api/engine/v2/systems/sys-1/Display_1/volume", `{"level": "loud"}`, 400, "bad_request"},
+		{"out of range", "POST", "/api/engine/v2/systems/sys-1/Display_1/volume", `[101]`, 400, "bad_request"},
+		{"malformed JSON", "POST", "/api/engine/v2/systems/sys-1/Display_1/power", `[tru`, 400, "parse_error"},
+		{"body not array or object", "POST", "/api/engine/v2/systems/sys-1/Display_1/power", `true`, 400, "bad_request"},
+		{"oversized body", "POST", "/api/engine/v2/systems/sys-1/Display_1/switch_to", big, 413, "bad_request"},
+	}
+	for _, tt := range tests {
+		r := e.do(tt.method, tt.path, tt.body)
+		if r.status != tt.status || !strings.Contains(r.body, `"error":"`+tt.kind+`"`) || !strings.Contains(r.body, `"message":"`) {
+			t.Errorf("%s: %d %s; want %d with error %q and a message", tt.name, r.status, r.body, tt.status, tt.kind)
+		}
+	}
+	// Names in the error body say what was asked for.
+	if r := e.do("POST", "/api/engine/v2/systems/sys-1/Camera_2/power", "[]"); !strings.Contains(r.body, `"sys_id":"sys-1"`) ||
+		!strings.Contains(r.body, `"module_name":"Camera"`) || !strings.Contains(r.body, `"index":2`) {
+		t.Errorf("error body does not name the module: %s", r.body)
+	}
+	if got := e.driverPID(display); got != pid {
+		t.Fatalf("driver pid changed from %d to %d: bad input must not crash it", pid, got)
+	}
+	if r := e.do("POST", "/api/engine/v2/systems/sys-1/Display_1/power", "[true]"); r.status != 200 {
+		t.Fatalf("driver no longer answers after bad input: %d %s", r.status, r.body)
+	}
+}

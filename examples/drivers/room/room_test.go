@@ -1,0 +1,88 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"reflect"
+	"testing"
+
+	"github.com/placeos-go/engine/errkind"
+	"github.com/placeos-go/engine/sdk"
+	"github.com/placeos-go/engine/sdk/sdktest"
+)
+
+func TestRoomDrivesDisplay(t *testing.T) {
+	t.Parallel()
+	h := sdktest.New(t, New, options...)
+	display := h.Mock("Display")
+	display.Set("power", false)
+	display.On("power", func(_ context.Context, args json.RawMessage) (any, error) {
+		var a []bool
+		if err := json.Unmarshal(args, &a); err != nil || len(a) != 1 {
+			return nil, &errkind.DriverError{Class: "BadRequest", Message: "want [bool]", Code: 400}
+		}
+		display.Set("power", a[0])
+		return a[0], nil
+	})
+	display.On("switch_to", func(_ context.Context, args json.RawMessage) (any, error) {
+		var a struct{ Input string }
+		_ = json.Unmarshal(args, &a)
+		return a.Input, nil
+	})
+	h.Start(sdktest.Module{Name: "Room", Logic: true})
+	h.WaitStatus("display_power", false) // the subscription delivers the current value first
+
+	if r := h.Exec("power", true); r.Err != nil || string(r.Value) != "true" {
+		t.Fatalf("power: %s", r)
+	}
+	h.WaitStatus("display_power", true)
+
+	display.Set("power", false) // changed behind the room's back
+	h.WaitStatus("display_power", false)
+
+	if r := h.Exec("switch_to", "hdmi2"); string(r.Value) != `"hdmi2"` {
+		t.Fatalf("switch_to: %s", r)
+	}
+	calls := display.Calls()
+	if len(calls) != 2 || calls[0].UserID != "user-test" || calls[0].From != h.ModuleID() ||
+		string(calls[1].Args) != `{"input":"hdmi2"}` {
+		t.Fatalf("calls: %+v", calls)
+	}
+}
+
+func TestRoomReportsDisplayErrors(t *testing.T) {
+	t.Parallel()
+	h := sdktest.New(t, New, options...)
+	h.Mock("Display").On("power", func(context.Context, json.RawMessage) (any, error) {
+		return nil, &errkind.DriverError{Class: "DeviceError", Message: "display refused", Code: 502}
+	})
+	h.Start(sdktest.Module{Name: "Room", Logic: true})
+	r := h.Exec("shutdown")
+	if r.Code != 502 || r.Err.GetClass() != "DeviceError" {
+		t.Fatalf("shutdown: %s", r)
+	}
+}
+
+func TestRoomWithoutDisplay(t *testing.T) {
+	t.Parallel()
+	h := sdktest.New(t, New, options...)
+	h.Start(sdktest.Module{Name: "Room", Logic: true})
+	if r := h.Exec("power", true); r.Code != 404 {
+		t.Fatalf("power with no display: %s", r)
+	}
+}
+
+func TestRoomMetadata(t *testing.T) {
+	t.Parallel()
+	m, err := sdk.Describe(New, options...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.Functions.Keys(); !reflect.DeepEqual(got, []string{"power", "switch_to", "shutdown"}) {
+		t.Fatalf("functions %v", got)
+	}
+	req, _ := m.Requirements.Get("Display")
+	if !reflect.DeepEqual(req, []string{"Powerable", "InputSelectable"}) || !reflect.DeepEqual(m.Implements, []string{"Powerable", "InputSelectable"}) {
+		t.Fatalf("requirements %v implements %v", req, m.Implements)
+	}
+}

@@ -1,0 +1,46 @@
+// Package sdk is what a driver author imports. A driver is an ordinary Go struct that embeds
+// sdk.Base; its exported methods are the functions callers execute. sdk.Serve runs the driver as a
+// go-plugin process that hosts many modules (one driver value per module).
+//
+// The package owns:
+//   - metadata derivation (PROTOCOL §4) from the Go declarations: function and parameter names,
+//     JSON Schema types, defaults, security levels, implemented interfaces, settings schema;
+//   - argument binding (PROTOCOL §5) and the exec result/error shape, including panics;
+//   - the module lifecycle (OnLoad/OnUpdate/OnUnload hooks, restart on connection changes);
+//   - status with change detection, typed settings, the per-module logger with debug forwarding;
+//   - calls, subscriptions and channels to other modules through the host;
+//   - a simple TCP transport (reconnect, delimiter framing, the "connected" status).
+//
+// # Functions
+//
+// An exposed function is an exported method on the driver's pointer type with the shape
+//
+//	func (d *D) Name([ctx context.Context,] [args ArgsStruct]) ([Result,] [error])
+//
+// Go reflection cannot see parameter names, so the fields of the argument struct are the
+// parameters, in declaration order. The wire name of a parameter is its json tag name, else the
+// snake_case of the field name; the wire name of a function is the snake_case of the method name
+// (SwitchTo -> switch_to). Field tags: default:"<JSON literal>" (a bare word is accepted for
+// string fields), minimum, maximum, enum:"a,b", description. Embedding sdk.Support or
+// sdk.Administrator in the argument struct sets the function's security level.
+//
+// Function order: reflection lists methods alphabetically, so the SDK orders functions by their
+// source position (file, then line) read from the binary's line table, which gives declaration
+// order within a file. Methods whose position cannot be found (rare promoted wrappers) follow in
+// alphabetical order. Parameter order is always declaration order, which positional binding needs.
+//
+// Methods that are hooks (OnLoad, OnUpdate, OnUnload, Received, Connected, Disconnected), that
+// come from sdk.Base, or whose signature does not fit the shape above are not exposed; the latter
+// are reported in a warning at start-up so an author notices.
+//
+// # Stdout
+//
+// go-plugin writes its handshake line to stdout (fd 1, read by the host), and right after the
+// handshake it replaces os.Stdout with a pipe that is streamed to the host over gRPC and
+// discarded there unless the host sets ClientConfig.SyncStdout (verified in go-plugin v1.8.0
+// server.go). So a stray fmt.Println cannot corrupt the protocol once serving. Before that, Serve
+// points os.Stdout at stderr while it prepares (options, metadata) and restores it only for
+// go-plugin's handshake; driver values are created only on Start, after the handshake. Only
+// package init code and writes to fd 1 by raw syscalls are outside this protection. Driver log
+// lines go to stderr as hclog JSON, which go-plugin lifts into the host log.
+package sdk

@@ -1,0 +1,261 @@
+package sdk
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"runtime/debug"
+	"strings"
+	"unicode"
+
+	"github.com/placeos-go/engine/errkind"
+	"github.com/placeos-go/engine/plugin/proto"
+)
+
+// bindError is a bad-arguments failure whose message names the function and parameter.
+type bindError struct {
+	msg  string
+	kind error
+}
+
+func (e *bindError) Error() string { return e.msg }
+func (e *bindError) Unwrap() error { return e.kind }
+
+func badArgs(format string, args ...any) error {
+	return &bindError{msg: fmt.Sprintf(format, args...), kind: ErrBadArguments}
+}
+
+// bind turns exec arguments (a JSON array, a JSON object, or nothing) into the argument struct.
+func (fn *function) bind(raw []byte) (reflect.Value, error) {
+	raw = bytes.TrimSpace(raw)
+	named := map[string]json.RawMessage{}
+	switch {
+	case len(raw) == 0 || bytes.Equal(raw, []byte("null")):
+	case raw[0] == '[':
+		var list []json.RawMessage
+		if err := json.Unmarshal(raw, &list); err != nil {
+			return reflect.Value{}, badArgs("arguments for '%s' are not valid JSON: %v", fn.name, err)
+		}
+		if len(list) > len(fn.params) {
+			return reflect.Value{}, badArgs("wrong number of arguments for '%s' (given %d, expected %d)", fn.name, len(list), len(fn.params))
+		}
+		for i, v := range list {
+			named[fn.params[i].name] = v
+		}
+	case raw[0] == '{':
+		if err := json.Unmarshal(raw, &named); err != nil {
+			return reflect.Value{}, badArgs("arguments for '%s' are not valid JSON: %v", fn.name, err)
+		}
+		for k := range named {
+			if !fn.hasParam(k) {
+				return reflect.Value{}, badArgs("unknown argument '%s' for '%s' (parameters: %s)", k, fn.name, fn.paramList())
+			}
+		}
+	default:
+		return reflect.Value{}, badArgs("arguments for '%s' must be a JSON array or object", fn.name)
+	}
+	if fn.args == nil {
+		return reflect.Value{}, nil
+	}
+	args := reflect.New(fn.args).Elem()
+	for i := range fn.params {
+		p := &fn.params[i]
+		v, ok := named[p.name]
+		if !ok {
+			if p.def == nil {
+				return reflect.Value{}, badArgs("missing argument '%s' for '%s'", p.name, fn.name)
+			}
+			v = p.def
+		}
+		if p.noNulls && bytes.Equal(bytes.TrimSpace(v), []byte("null")) {
+			return reflect.Value{}, badArgs("argument '%s' of '%s' must not be null (%s)", p.name, fn.name, p.schema.Title)
+		}
+		field := args.FieldByIndex(p.index)
+		if err := json.Unmarshal(v, field.Addr().Interface()); err != nil {
+			return reflect.Value{}, badArgs("argument '%s' of '%s': cannot use %s as %s", p.name, fn.name, abbreviate(v), p.schema.Title)
+		}
+		if err := p.check(field); err != nil {
+			return reflect.Value{}, badArgs("argument '%s' of '%s': %v", p.name, fn.name, err)
+		}
+	}
+	return args, nil
+}
+
+func (fn *function) hasParam(name string) bool {
+	for _, p := range fn.params {
+		if p.name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func (fn *function) paramList() string {
+	names := make([]string, len(fn.params))
+	for i, p := range fn.params {
+		names[i] = p.name
+	}
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, ", ")
+}
+
+func abbreviate(v []byte) string {
+	if len(v) > 64 {
+		return string(v[:61]) + "..."
+	}
+	return string(v)
+}
+
+// Exec runs a function of a module (plugin.Driver). Every failure is an ExecResponse, never a
+// gRPC error, so the host can tell a driver's answer from a broken connection.
+func (r *Runtime) Exec(ctx context.Context, req *proto.ExecRequest) (*proto.ExecResponse, error) {
+	m := r.module(req.GetModuleId())
+	if m == nil {
+		return failure(404, "ModuleNotFound", fmt.Sprintf("module %s is not running in this driver", req.GetModuleId()), nil), nil
+	}
+	fn := r.dt.byName[req.GetFunction()]
+	if fn == nil {
+		return failure(400, "BadRequest", fmt.Sprintf("execute requested for unknown function: '%s' on %s", req.GetFunction(), r.name), nil), nil
+	}
+	args, err := fn.bind(req.GetArgsJson())
+	if err != nil {
+		m.log.Debug("exec rejected", "function", fn.name, "error", err)
+		return failure(400, "BadRequest", err.Error(), nil), nil
+	}
+	ctx = WithUser(ctx, req.GetUserId(), req.GetRequestId())
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(m.ctx, cancel) // unloading the module aborts its calls
+	defer stop()
+
+	resp := m.call(ctx, fn, args)
+	// Statuses the function set reach the host before its caller sees the result.
+	if err := m.out.flush(ctx); err != nil {
+		m.log.Warn("statuses not flushed before exec returned", "function", fn.name, "error", err)
+	}
+	return resp, nil
+}
+
+func (m *module) call(ctx context.Context, fn *function, args reflect.Value) (resp *proto.ExecResponse) {
+	defer func() {
+		if p := recover(); p != nil {
+			stack := strings.Split(strings.TrimSpace(string(debug.Stack())), "\n")
+			m.log.Error("function panicked", "function", fn.name, "panic", fmt.Sprint(p), "stack", strings.Join(stack, "\n"))
+			resp = failure(500, "Panic", fmt.Sprint(p), stack)
+		}
+	}()
+	in := make([]reflect.Value, 0, 2)
+	if fn.hasCtx {
+		in = append(in, reflect.ValueOf(ctx))
+	}
+	if fn.args != nil {
+		in = append(in, args)
+	}
+	out := reflect.ValueOf(m.drv).Method(fn.index).Call(in)
+	if fn.hasErr {
+		if errv := out[len(out)-1]; !errv.IsNil() {
+			err := errv.Interface().(error)
+			m.log.Debug("function failed", "function", fn.name, "error", err)
+			return errorResponse(err)
+		}
+	}
+	result := []byte("null")
+	if fn.result {
+		b, err := json.Marshal(out[0].Interface())
+		if err != nil {
+			return failure(500, "EncodeError", fmt.Sprintf("result of '%s' cannot be encoded as JSON: %v", fn.name, err), nil)
+		}
+		result = b
+	}
+	return &proto.ExecResponse{ResultJson: result, Code: 200}
+}
+
+func failure(code int, class, msg string, backtrace []string) *proto.ExecResponse {
+	return &proto.ExecResponse{
+		ResultJson: []byte("null"),
+		Code:       int32(code),
+		Error:      &proto.ExecError{Class: class, Message: msg, Backtrace: backtrace},
+	}
+}
+
+// Error is a driver function failure with an explicit HTTP-style code and error class.
+type Error struct {
+	Status int    // HTTP-style code, 500 when zero
+	Kind   string // error class, "Error" when empty
+	Err    error
+}
+
+func (e *Error) Error() string { return e.Err.Error() }
+func (e *Error) Unwrap() error { return e.Err }
+
+// Code is the HTTP-style code the caller receives.
+func (e *Error) Code() int {
+	if e.Status == 0 {
+		return 500
+	}
+	return e.Status
+}
+
+// Class is the error class the caller receives.
+func (e *Error) Class() string {
+	if e.Kind == "" {
+		return "Error"
+	}
+	return e.Kind
+}
+
+// Errorf returns an error that reaches the caller with the given code, e.g.
+// sdk.Errorf(409, "display is warming up").
+func Errorf(code int, format string, args ...any) error {
+	return &Error{Status: code, Err: fmt.Errorf(format, args...)}
+}
+
+// errorResponse maps an error returned by a driver function. An error may choose its code with
+// Code() int, its class with Class() string and its backtrace with Backtrace() []string; a
+// failure of another module's function (*errkind.DriverError) passes through unchanged.
+func errorResponse(err error) *proto.ExecResponse {
+	code, class := 500, errorClass(err)
+	var backtrace []string
+	var de *errkind.DriverError
+	if errors.As(err, &de) {
+		class, backtrace = de.Class, de.Backtrace
+		if de.Code != 0 {
+			code = de.Code
+		}
+	}
+	var coder interface{ Code() int }
+	if errors.As(err, &coder) && coder.Code() != 0 {
+		code = coder.Code()
+	}
+	var classer interface{ Class() string }
+	if errors.As(err, &classer) {
+		class = classer.Class()
+	}
+	var tracer interface{ Backtrace() []string }
+	if errors.As(err, &tracer) {
+		backtrace = tracer.Backtrace()
+	}
+	return failure(code, class, err.Error(), backtrace)
+}
+
+func errorClass(err error) string {
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return "Timeout"
+	case errors.Is(err, context.Canceled):
+		return "Abort"
+	}
+	t := reflect.TypeOf(err)
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if name := t.Name(); name != "" && unicode.IsUpper(rune(name[0])) {
+		return name
+	}
+	return "Error"
+}

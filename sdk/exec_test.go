@@ -1,0 +1,181 @@
+package sdk_test
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/placeos-go/engine/sdk/sdktest"
+)
+
+func TestExecBinding(t *testing.T) {
+	t.Parallel()
+	h := sdktest.New(t, newTester)
+	h.Start(sdktest.Module{})
+	tests := []struct {
+		name, fn, args string
+		wantCode       int
+		wantValue      string
+		wantClass      string
+		wantMsg        string
+	}{
+		{"positional", "add", `[1, 5]`, 200, `6`, "", ""},
+		{"positional default", "add", `[1]`, 200, `3`, "", ""},
+		{"named", "add", `{"b": 10, "a": 1}`, 200, `11`, "", ""},
+		{"named default", "add", `{"a": 4}`, 200, `6`, "", ""},
+		{"missing", "add", `[]`, 400, "", "BadRequest", "missing argument 'a' for 'add'"},
+		{"too many", "add", `[1,2,3]`, 400, "", "BadRequest", "wrong number of arguments for 'add' (given 3, expected 2)"},
+		{"wrong type", "add", `["x"]`, 400, "", "BadRequest", "argument 'a' of 'add': cannot use \"x\" as int"},
+		{"float for int", "add", `[1.5]`, 400, "", "BadRequest", "argument 'a' of 'add'"},
+		{"null for int", "add", `[null]`, 400, "", "BadRequest", "argument 'a' of 'add' must not be null"},
+		{"unknown named", "add", `{"a":1,"c":2}`, 400, "", "BadRequest", "unknown argument 'c' for 'add'"},
+		{"not json", "add", `[1,`, 400, "", "BadRequest", "not valid JSON"},
+		{"scalar", "add", `5`, 400, "", "BadRequest", "must be a JSON array or object"},
+		{"unknown function", "nope", `[]`, 400, "", "BadRequest", "unknown function: 'nope'"},
+		{"snake field name", "echo", `{"text": "hi"}`, 200, `"hi"`, "", ""},
+		{"no result", "nothing", ``, 200, `null`, "", ""},
+		{"empty object", "nothing", `{}`, 200, `null`, "", ""},
+		{"args to no-arg function", "nothing", `[1]`, 400, "", "BadRequest", "given 1, expected 0"},
+		{"panic", "boom", `[]`, 500, "", "Panic", "kaboom"},
+		{"coded error", "fail", `[]`, 409, "", "Error", "busy warming up"},
+		{"plain error", "fail_plain", `[]`, 500, "", "Error", "plain failure"},
+		{"below minimum", "limits", `[-1]`, 400, "", "BadRequest", "-1 is below the minimum 0"},
+		{"above maximum", "limits", `[11]`, 400, "", "BadRequest", "11 is above the maximum 10"},
+		{"enum default", "limits", `[3]`, 200, `"slow"`, "", ""},
+		{"enum ok", "limits", `[3, "fast"]`, 200, `"fast"`, "", ""},
+		{"enum bad", "limits", `[3, "medium"]`, 400, "", "BadRequest", "medium is not one of"},
+		{"nullable", "maybe", `[null]`, 200, `null`, "", ""},
+		{"nullable set", "maybe", `[7]`, 200, `7`, "", ""},
+		{"context values", "whoami", `[]`, 200, `["user-test","req-test"]`, "", ""},
+		{"hook not exposed", "on_load", `[]`, 400, "", "BadRequest", "unknown function"},
+		{"base not exposed", "set", `[]`, 400, "", "BadRequest", "unknown function"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := h.ExecRaw(tc.fn, tc.args)
+			if r.Code != tc.wantCode {
+				t.Fatalf("code: got %s, want %d", r, tc.wantCode)
+			}
+			if tc.wantClass == "" {
+				if r.Err != nil || string(r.Value) != tc.wantValue {
+					t.Fatalf("got %s, want value %s", r, tc.wantValue)
+				}
+				return
+			}
+			if r.Err == nil || r.Err.GetClass() != tc.wantClass || !strings.Contains(r.Err.GetMessage(), tc.wantMsg) {
+				t.Fatalf("got %s, want %s containing %q", r, tc.wantClass, tc.wantMsg)
+			}
+		})
+	}
+}
+
+func TestPanicKeepsServingWithBacktrace(t *testing.T) {
+	t.Parallel()
+	h := sdktest.New(t, newTester)
+	h.Start(sdktest.Module{})
+	r := h.Exec("boom")
+	if r.Err == nil || r.Err.GetClass() != "Panic" {
+		t.Fatalf("got %s", r)
+	}
+	if !strings.Contains(strings.Join(r.Err.GetBacktrace(), "\n"), "Boom") {
+		t.Errorf("backtrace does not name the panicking method: %v", r.Err.GetBacktrace())
+	}
+	if r := h.Exec("add", 2, 2); string(r.Value) != "4" {
+		t.Fatalf("after panic: %s", r)
+	}
+}
+
+func TestUnknownModule(t *testing.T) {
+	t.Parallel()
+	h := sdktest.New(t, newTester)
+	r := h.Exec("add", 1) // nothing started
+	if r.Code != 404 || r.Err.GetClass() != "ModuleNotFound" {
+		t.Fatalf("got %s", r)
+	}
+}
+
+func TestStatusChangeDetection(t *testing.T) {
+	t.Parallel()
+	h := sdktest.New(t, newTester)
+	h.Start(sdktest.Module{})
+	for _, v := range []any{1, 1, 2, 2, 2, map[string]int{"a": 1}, map[string]int{"a": 1}} {
+		if r := h.ExecNamed("set_value", map[string]any{"name": "x", "value": v}); r.Err != nil {
+			t.Fatal(r)
+		}
+	}
+	h.ExecNamed("set_value", map[string]any{"name": "x", "value": nil}) // delete
+	h.ExecNamed("set_value", map[string]any{"name": "x", "value": nil}) // already gone: nothing
+	var got []string
+	for _, c := range h.Host.History() {
+		if c.Name == "x" {
+			got = append(got, string(c.Value))
+		}
+	}
+	want := []string{"1", "2", `{"a":1}`, "null"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("status changes sent: %v, want %v", got, want)
+	}
+	if _, ok := h.Status("x"); ok {
+		t.Fatal("deleted status still present")
+	}
+}
+
+func TestSettingsAndUpdate(t *testing.T) {
+	t.Parallel()
+	h := sdktest.New(t, newTester)
+	h.Start(sdktest.Module{Settings: map[string]any{"name": "a", "count": 1}})
+	var s testSettings
+	if err := h.Exec("conf").Decode(&s); err != nil || s != (testSettings{"a", 1}) {
+		t.Fatalf("settings %+v, %v", s, err)
+	}
+	h.Update(sdktest.Module{Settings: map[string]any{"name": "b", "count": "many"}})
+	r := h.Exec("conf")
+	if r.Err == nil || !strings.Contains(r.Err.GetMessage(), `setting "count"`) {
+		t.Fatalf("bad settings: got %s, want an error naming count", r)
+	}
+}
+
+func TestDebugForwarding(t *testing.T) {
+	t.Parallel()
+	h := sdktest.New(t, newTester)
+	h.Start(sdktest.Module{})
+	h.Exec("chatty")
+	h.Debug()
+	h.Exec("chatty")
+	ctx, cancel := contextWithTimeout()
+	defer cancel()
+	for {
+		logs := h.Host.Logs()
+		if len(logs) >= 2 {
+			if logs[0].Level != "debug" || logs[0].Message != "debug line n=1" || logs[1].Message != "info line" {
+				t.Fatalf("logs: %+v", logs)
+			}
+			if len(logs) != 2 {
+				t.Fatalf("lines before debug was enabled were forwarded: %+v", logs)
+			}
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("debug lines not forwarded: %+v", logs)
+		case <-tick():
+		}
+	}
+}
+
+func TestMetadataRPCMatchesDescribe(t *testing.T) {
+	t.Parallel()
+	h := sdktest.New(t, newTester)
+	var fromHost, direct json.RawMessage = h.Runtime.MetadataJSON(), nil
+	m, err := describeTester()
+	if err != nil {
+		t.Fatal(err)
+	}
+	direct, _ = json.Marshal(m)
+	if string(fromHost) != string(direct) {
+		t.Fatalf("metadata differs:\n%s\n%s", fromHost, direct)
+	}
+	if got := h.Metadata().Functions.Keys(); len(got) == 0 {
+		t.Fatal("no functions after parse")
+	}
+}

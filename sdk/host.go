@@ -1,0 +1,200 @@
+package sdk
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/placeos-go/engine/errkind"
+	"github.com/placeos-go/engine/plugin/proto"
+)
+
+// Named passed as the only argument of Base.Exec sends the arguments by name.
+type Named map[string]any
+
+func (b *Base) host(ctx context.Context) (proto.HostClient, error) {
+	if b.m == nil {
+		return nil, ErrNoHost
+	}
+	return b.m.rt.hostClient(ctx)
+}
+
+func (b *Base) systemID() string {
+	if sys, ok := b.ControlSystem(); ok {
+		return sys.ID
+	}
+	return ""
+}
+
+// Exec calls fn on another module through the host, with the same routing and checks as a
+// client call. The user id and request id of ctx (an exec context) travel with the call. A
+// failure of the remote function is returned as *errkind.DriverError.
+func (b *Base) Exec(ctx context.Context, t Target, fn string, args ...any) (json.RawMessage, error) {
+	host, err := b.host(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var payload any = args
+	if len(args) == 1 {
+		if n, ok := args[0].(Named); ok {
+			payload = map[string]any(n)
+		}
+	}
+	if args == nil {
+		payload = []any{}
+	}
+	raw, err := json.Marshal(payload)
+	if err != nil {
+		return nil, fmt.Errorf("%w: exec %s.%s: encode arguments: %w", ErrBadArguments, t, fn, err)
+	}
+	resp, err := host.Exec(ctx, &proto.HostExecRequest{
+		FromModule: b.m.id, Target: t.proto(b.systemID()), Function: fn, ArgsJson: raw,
+		UserId: UserID(ctx), RequestId: RequestID(ctx),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("exec %s.%s: %w", t, fn, err)
+	}
+	if e := resp.GetError(); e != nil {
+		return nil, &errkind.DriverError{Class: e.GetClass(), Message: e.GetMessage(), Backtrace: e.GetBacktrace(), Code: int(resp.GetCode())}
+	}
+	return resp.GetResultJson(), nil
+}
+
+// StatusOf reads status name of another module into v; found is false if it is not set.
+func (b *Base) StatusOf(ctx context.Context, t Target, name string, v any) (bool, error) {
+	host, err := b.host(ctx)
+	if err != nil {
+		return false, err
+	}
+	resp, err := host.GetStatus(ctx, &proto.GetStatusRequest{FromModule: b.m.id, Target: t.proto(b.systemID()), Name: name})
+	if err != nil {
+		return false, fmt.Errorf("status %s.%s: %w", t, name, err)
+	}
+	if !resp.GetFound() {
+		return false, nil
+	}
+	if err := json.Unmarshal(resp.GetValueJson(), v); err != nil {
+		return true, fmt.Errorf("status %s.%s: %w", t, name, err)
+	}
+	return true, nil
+}
+
+// Subscribe calls fn with the current value of status name of the target module (if set) and
+// then with every change (JSON "null" when deleted). It lasts until cancel is called, ctx ends or
+// the module stops; if the host's stream breaks meanwhile it is opened again. fn runs on one
+// goroutine, one value at a time; the same value is not delivered twice in a row.
+func (b *Base) Subscribe(ctx context.Context, t Target, name string, fn func(value json.RawMessage)) (cancel func()) {
+	req := &proto.SubscribeRequest{Target: t.proto(b.systemID()), Name: name}
+	var last json.RawMessage
+	return b.stream(ctx, "subscribe "+t.String()+"."+name, func(ctx context.Context, host proto.HostClient) (func() ([]byte, error), error) {
+		req.FromModule = b.m.id
+		s, err := host.Subscribe(ctx, req)
+		if err != nil {
+			return nil, err
+		}
+		return func() ([]byte, error) {
+			v, err := s.Recv()
+			return v.GetValueJson(), err
+		}, nil
+	}, func(v []byte) {
+		if last != nil && bytes.Equal(last, v) {
+			return
+		}
+		last = append(json.RawMessage(nil), v...)
+		fn(last)
+	})
+}
+
+// Publish sends message on a driver-to-driver channel.
+func (b *Base) Publish(ctx context.Context, channel string, message []byte) error {
+	host, err := b.host(ctx)
+	if err != nil {
+		return err
+	}
+	if _, err := host.Publish(ctx, &proto.PublishRequest{FromModule: b.m.id, Channel: channel, Message: message}); err != nil {
+		return fmt.Errorf("publish %s: %w", channel, err)
+	}
+	return nil
+}
+
+// Monitor calls fn with every message published on channel, until cancel, ctx ends or the module
+// stops.
+func (b *Base) Monitor(ctx context.Context, channel string, fn func(message []byte)) (cancel func()) {
+	return b.stream(ctx, "monitor "+channel, func(ctx context.Context, host proto.HostClient) (func() ([]byte, error), error) {
+		s, err := host.Monitor(ctx, &proto.MonitorRequest{FromModule: b.m.id, Channel: channel})
+		if err != nil {
+			return nil, err
+		}
+		return func() ([]byte, error) {
+			v, err := s.Recv()
+			return v.GetMessage(), err
+		}, nil
+	}, fn)
+}
+
+// SaveSetting stores a setting in the module's own settings; it comes back as an update.
+func (b *Base) SaveSetting(ctx context.Context, name string, value any) error {
+	host, err := b.host(ctx)
+	if err != nil {
+		return err
+	}
+	raw, err := json.Marshal(value)
+	if err != nil {
+		return fmt.Errorf("save setting %q: %w", name, err)
+	}
+	if _, err := host.SaveSetting(ctx, &proto.SaveSettingRequest{ModuleId: b.m.id, Name: name, ValueJson: raw}); err != nil {
+		return fmt.Errorf("save setting %q: %w", name, err)
+	}
+	return nil
+}
+
+// stream keeps a server stream open for the life of the module (or ctx, or until cancel),
+// re-opening it with backoff when it breaks.
+func (b *Base) stream(ctx context.Context, what string,
+	open func(context.Context, proto.HostClient) (func() ([]byte, error), error), deliver func([]byte)) func() {
+	if b.m == nil {
+		return func() {}
+	}
+	sctx, cancel := context.WithCancel(b.m.ctx)
+	stopAfter := context.AfterFunc(ctx, cancel)
+	b.Go(func(context.Context) {
+		defer stopAfter()
+		backoff := 100 * time.Millisecond
+		for sctx.Err() == nil {
+			host, err := b.m.rt.hostClient(sctx)
+			if err != nil {
+				return
+			}
+			recv, err := open(sctx, host)
+			for err == nil {
+				var v []byte
+				if v, err = recv(); err == nil {
+					backoff = 100 * time.Millisecond
+					b.safeDeliver(what, deliver, v)
+				}
+			}
+			if sctx.Err() != nil {
+				return
+			}
+			b.m.log.Warn("stream broke; reopening", "stream", what, "error", err, "backoff", backoff)
+			select {
+			case <-time.After(backoff):
+			case <-sctx.Done():
+				return
+			}
+			backoff = min(backoff*2, 5*time.Second)
+		}
+	})
+	return cancel
+}
+
+func (b *Base) safeDeliver(what string, deliver func([]byte), v []byte) {
+	defer func() {
+		if p := recover(); p != nil {
+			b.m.log.Error("callback panicked", "stream", what, "panic", fmt.Sprint(p))
+		}
+	}()
+	deliver(v)
+}

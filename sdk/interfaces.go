@@ -1,0 +1,67 @@
+package sdk
+
+import (
+	"context"
+	"reflect"
+)
+
+// Security markers: embed one in a function's argument struct to restrict who may call it
+// (PROTOCOL §8). A function with no marker is open to every authenticated caller.
+type (
+	// Support restricts a function to support and admin callers.
+	Support struct{}
+	// Administrator restricts a function to admin callers.
+	Administrator struct{}
+)
+
+// Security level names as they appear in metadata.
+const (
+	LevelSupport       = "support"
+	LevelAdministrator = "administrator"
+)
+
+// Standard interfaces. A driver whose pointer type satisfies one is reported under
+// "implements", so logic drivers and front-ends can rely on the function's name, arguments and
+// result without reading the driver. Use the Args types below as the argument struct so the
+// signature matches exactly.
+type (
+	// Powerable devices turn on and off; Power returns the new state.
+	Powerable interface {
+		Power(ctx context.Context, a PowerArgs) (bool, error)
+	}
+	// InputSelectable devices switch between named inputs; SwitchTo returns the selected input.
+	InputSelectable interface {
+		SwitchTo(ctx context.Context, a SwitchToArgs) (string, error)
+	}
+	// VolumeControl devices set an output level from 0 to 100; Volume returns the new level.
+	VolumeControl interface {
+		Volume(ctx context.Context, a VolumeArgs) (int, error)
+	}
+)
+
+// PowerArgs are the parameters of Powerable.Power.
+type PowerArgs struct {
+	State bool `json:"state" description:"true to turn on"`
+}
+
+// SwitchToArgs are the parameters of InputSelectable.SwitchTo.
+type SwitchToArgs struct {
+	Input string `json:"input" description:"input name, e.g. hdmi1"`
+}
+
+// VolumeArgs are the parameters of VolumeControl.Volume.
+type VolumeArgs struct {
+	Level int `json:"level" default:"50" minimum:"0" maximum:"100"`
+}
+
+type namedInterface struct {
+	name string
+	typ  reflect.Type
+}
+
+// standardInterfaces are checked in this order; the order is the order of "implements".
+var standardInterfaces = []namedInterface{
+	{"Powerable", reflect.TypeFor[Powerable]()},
+	{"InputSelectable", reflect.TypeFor[InputSelectable]()},
+	{"VolumeControl", reflect.TypeFor[VolumeControl]()},
+}

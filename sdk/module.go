@@ -1,0 +1,192 @@
+package sdk
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/placeos-go/engine/plugin/proto"
+)
+
+// hostCallTimeout bounds each call the SDK makes to the host on its own behalf (status, logs).
+const hostCallTimeout = 10 * time.Second
+
+// module is one loaded instance of the driver.
+type module struct {
+	rt  *Runtime
+	id  string
+	drv Driver
+
+	mu       sync.RWMutex
+	cfg      *proto.Module
+	settings json.RawMessage
+	system   *ControlSystem
+
+	ctx    context.Context // lives until the module stops
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // goroutines started through Base.Go
+
+	logRoot hclog.InterceptLogger
+	log     hclog.Logger
+	debugMu sync.Mutex
+	sink    *debugSink
+
+	statusMu sync.Mutex
+	status   map[string]json.RawMessage
+	out      *outbox
+}
+
+func newModule(r *Runtime, cfg *proto.Module) (*module, error) {
+	ctx, cancel := context.WithCancel(r.ctx)
+	m := &module{rt: r, id: cfg.GetId(), ctx: ctx, cancel: cancel, status: map[string]json.RawMessage{}}
+	if err := m.setConfig(cfg); err != nil {
+		cancel()
+		return nil, err
+	}
+	m.logRoot = hclog.NewInterceptLogger(&hclog.LoggerOptions{
+		Name: r.name, Level: r.opts.logLevel, Output: r.logOut, JSONFormat: true,
+	})
+	m.log = m.logRoot.With("driver", r.name, "module", m.id)
+	m.out = newOutbox(m)
+	m.drv = r.factory()
+	b := m.drv.sdkBase()
+	if b == nil {
+		cancel()
+		return nil, fmt.Errorf("%w: the factory returned a nil driver", ErrBadDriver)
+	}
+	b.m = m
+	return m, nil
+}
+
+func (m *module) config() *proto.Module {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.cfg
+}
+
+func (m *module) setConfig(cfg *proto.Module) error {
+	settings := json.RawMessage(cfg.GetSettingsJson())
+	if len(settings) == 0 {
+		settings = json.RawMessage("{}")
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(settings, &obj); err != nil {
+		return fmt.Errorf("module %s: settings are not a JSON object: %w", cfg.GetId(), ErrBadSettings)
+	}
+	var sys *ControlSystem
+	if raw := cfg.GetControlSystemJson(); len(raw) > 0 {
+		sys = &ControlSystem{}
+		if err := json.Unmarshal(raw, sys); err != nil {
+			return fmt.Errorf("module %s: control system JSON: %w: %w", cfg.GetId(), ErrBadSettings, err)
+		}
+		sys.Raw = append(json.RawMessage(nil), raw...)
+	}
+	m.mu.Lock()
+	m.cfg, m.settings, m.system = cfg, settings, sys
+	m.mu.Unlock()
+	return nil
+}
+
+// runHook runs a load/update hook on the module's context, waits for it up to the hook timeout,
+// and turns a panic or error into a log line: a failing hook leaves the module loaded (as in
+// PlaceOS) so a later update can fix it.
+func (m *module) runHook(ctx context.Context, name string, hook func(context.Context) error) {
+	done := make(chan struct{})
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		defer close(done)
+		defer func() {
+			if p := recover(); p != nil {
+				m.log.Error("hook panicked", "hook", name, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			}
+		}()
+		if err := hook(m.ctx); err != nil {
+			m.log.Error("hook failed", "hook", name, "error", err)
+		}
+	}()
+	timer := time.NewTimer(m.rt.opts.hookTimeout)
+	defer timer.Stop()
+	select {
+	case <-done:
+	case <-timer.C:
+		m.log.Warn("hook still running after timeout; continuing", "hook", name, "timeout", m.rt.opts.hookTimeout)
+	case <-ctx.Done():
+		m.log.Warn("caller gave up waiting for hook", "hook", name, "error", ctx.Err())
+	}
+}
+
+// stop cancels the module's goroutines, calls OnUnload, and flushes statuses to the host.
+func (m *module) stop(ctx context.Context) {
+	m.cancel()
+	waited := make(chan struct{})
+	go func() {
+		m.wg.Wait()
+		close(waited)
+	}()
+	wait := time.NewTimer(m.rt.opts.hookTimeout)
+	select {
+	case <-waited:
+	case <-wait.C:
+		// A goroutine that ignores its context must not block the host's Stop forever.
+		m.log.Error("module goroutines did not stop after their context ended; leaving them behind")
+	}
+	wait.Stop()
+	if h, ok := m.drv.(interface{ OnUnload(context.Context) }); ok {
+		hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.rt.opts.hookTimeout)
+		func() {
+			defer func() {
+				if p := recover(); p != nil {
+					m.log.Error("hook panicked", "hook", "OnUnload", "panic", fmt.Sprint(p))
+				}
+			}()
+			h.OnUnload(hctx)
+		}()
+		cancel()
+	}
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	m.out.close(fctx)
+	cancel()
+	m.setDebug(false)
+	m.log.Debug("module unloaded")
+}
+
+func (m *module) setDebug(on bool) {
+	m.debugMu.Lock()
+	defer m.debugMu.Unlock()
+	switch {
+	case on && m.sink == nil:
+		m.sink = &debugSink{m: m}
+		m.logRoot.RegisterSink(m.sink)
+	case !on && m.sink != nil:
+		m.logRoot.DeregisterSink(m.sink)
+		m.sink = nil
+	}
+}
+
+// debugSink forwards a module's log lines at debug and above to the host while debug is on.
+type debugSink struct{ m *module }
+
+func (s *debugSink) Accept(_ string, level hclog.Level, msg string, args ...any) {
+	if level < hclog.Debug {
+		return
+	}
+	line := msg
+	for i := 0; i+1 < len(args); i += 2 {
+		k := fmt.Sprint(args[i])
+		if k == "driver" || k == "module" {
+			continue
+		}
+		line += fmt.Sprintf(" %s=%v", k, args[i+1])
+	}
+	req := &proto.LogRequest{ModuleId: s.m.id, Level: level.String(), Message: line}
+	select {
+	case s.m.rt.logQ <- req:
+	default: // the host is not keeping up; drop rather than block the driver
+	}
+}

@@ -1,0 +1,314 @@
+package sdk
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"reflect"
+	"sort"
+	"sync"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/placeos-go/engine/plugin"
+	"github.com/placeos-go/engine/plugin/proto"
+)
+
+// Driver is satisfied by any pointer to a struct that embeds sdk.Base.
+type Driver interface {
+	sdkBase() *Base
+}
+
+// Runtime hosts the modules of one driver in one process: it is the plugin.Driver that Serve
+// serves, and what sdktest drives in-process.
+type Runtime struct {
+	opts    *options
+	dt      *driverType
+	factory func() Driver
+	name    string
+	logOut  io.Writer
+	log     hclog.Logger
+	metaRaw []byte
+
+	hostMu    sync.RWMutex
+	host      proto.HostClient
+	hostReady chan struct{} // closed by Connect
+
+	mu      sync.Mutex
+	modules map[string]*module
+	locks   map[string]*sync.Mutex // serialises Start/Update/Stop per module id
+
+	logQ   chan *proto.LogRequest
+	ctx    context.Context // the runtime's lifetime; Close cancels it
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	closeOnce sync.Once
+	exit      func() // set by Serve: ends the process after Terminate
+}
+
+var _ plugin.Driver = (*Runtime)(nil)
+
+// LogOutput sends the driver's log lines (hclog JSON) to w instead of stderr. sdktest uses it.
+func LogOutput(w io.Writer) Option { return func(o *options) { o.logOut = w } }
+
+// NewRuntime describes the driver that factory makes and returns a runtime ready to host its
+// modules. It fails when the driver's declarations are invalid (bad tags or defaults).
+func NewRuntime[D Driver](factory func() D, opts ...Option) (*Runtime, error) {
+	o := buildOptions(opts)
+	dt, err := describeType(reflect.TypeFor[D](), o)
+	if err != nil {
+		return nil, err
+	}
+	meta, err := dt.meta.marshal()
+	if err != nil {
+		return nil, fmt.Errorf("sdk: encode metadata: %w", err)
+	}
+	name := o.name
+	if name == "" {
+		name = SnakeCase(dt.typ.Elem().Name())
+	}
+	out := o.logOut
+	if out == nil {
+		out = os.Stderr
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &Runtime{
+		opts:      o,
+		dt:        dt,
+		factory:   func() Driver { return factory() },
+		name:      name,
+		logOut:    out,
+		metaRaw:   meta,
+		hostReady: make(chan struct{}),
+		modules:   map[string]*module{},
+		locks:     map[string]*sync.Mutex{},
+		logQ:      make(chan *proto.LogRequest, 1024),
+		ctx:       ctx,
+		cancel:    cancel,
+	}
+	r.log = hclog.New(&hclog.LoggerOptions{
+		Name: name, Level: o.logLevel, Output: out, JSONFormat: true,
+	}).With("driver", name)
+	for _, s := range dt.skipped {
+		r.log.Warn("exported method not exposed as a function", "method", s)
+	}
+	r.wg.Add(1)
+	go r.forwardLogs()
+	return r, nil
+}
+
+// Connect receives the host's callback client (plugin.Driver).
+func (r *Runtime) Connect(host proto.HostClient) {
+	r.hostMu.Lock()
+	defer r.hostMu.Unlock()
+	if r.host != nil {
+		return
+	}
+	r.host = host
+	close(r.hostReady)
+}
+
+// hostClient waits until the host is connected, ctx ends or the runtime closes.
+func (r *Runtime) hostClient(ctx context.Context) (proto.HostClient, error) {
+	select {
+	case <-r.hostReady:
+		r.hostMu.RLock()
+		defer r.hostMu.RUnlock()
+		return r.host, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("%w: %w", ErrNoHost, ctx.Err())
+	case <-r.ctx.Done():
+		return nil, ErrNoHost
+	}
+}
+
+func (r *Runtime) lockFor(id string) func() {
+	r.mu.Lock()
+	l, ok := r.locks[id]
+	if !ok {
+		l = &sync.Mutex{}
+		r.locks[id] = l
+	}
+	r.mu.Unlock()
+	l.Lock()
+	return l.Unlock
+}
+
+func (r *Runtime) module(id string) *module {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.modules[id]
+}
+
+// Start loads a module; a Start for a module that is already running is an Update.
+func (r *Runtime) Start(ctx context.Context, req *proto.StartRequest) (*proto.Empty, error) {
+	cfg := req.GetModule()
+	if cfg.GetId() == "" {
+		return nil, fmt.Errorf("%w: start without a module id", ErrBadSettings)
+	}
+	defer r.lockFor(cfg.GetId())()
+	if m := r.module(cfg.GetId()); m != nil {
+		return &proto.Empty{}, r.update(ctx, m, cfg)
+	}
+	return &proto.Empty{}, r.load(ctx, cfg)
+}
+
+// Update applies a new configuration to a running module.
+func (r *Runtime) Update(ctx context.Context, req *proto.StartRequest) (*proto.Empty, error) {
+	cfg := req.GetModule()
+	defer r.lockFor(cfg.GetId())()
+	m := r.module(cfg.GetId())
+	if m == nil {
+		return nil, fmt.Errorf("update %s: %w", cfg.GetId(), ErrModuleNotRunning)
+	}
+	return &proto.Empty{}, r.update(ctx, m, cfg)
+}
+
+// Stop unloads a module; stopping a module that is not running is not an error.
+func (r *Runtime) Stop(ctx context.Context, req *proto.ModuleRequest) (*proto.Empty, error) {
+	defer r.lockFor(req.GetModuleId())()
+	r.mu.Lock()
+	m := r.modules[req.GetModuleId()]
+	delete(r.modules, req.GetModuleId())
+	r.mu.Unlock()
+	if m != nil {
+		m.stop(ctx)
+	}
+	return &proto.Empty{}, nil
+}
+
+func (r *Runtime) load(ctx context.Context, cfg *proto.Module) error {
+	m, err := newModule(r, cfg)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.modules[m.id] = m
+	r.mu.Unlock()
+	m.log.Debug("module loaded")
+	if h, ok := m.drv.(interface{ OnLoad(context.Context) error }); ok {
+		m.runHook(ctx, "OnLoad", h.OnLoad)
+	}
+	return nil
+}
+
+func (r *Runtime) update(ctx context.Context, m *module, cfg *proto.Module) error {
+	if restartNeeded(m.config(), cfg) {
+		m.log.Info("connection settings changed, restarting module")
+		r.mu.Lock()
+		delete(r.modules, m.id)
+		r.mu.Unlock()
+		m.stop(ctx)
+		return r.load(ctx, cfg)
+	}
+	if err := m.setConfig(cfg); err != nil {
+		return err
+	}
+	if h, ok := m.drv.(interface{ OnUpdate(context.Context) error }); ok {
+		m.runHook(ctx, "OnUpdate", h.OnUpdate)
+	}
+	return nil
+}
+
+// restartNeeded reports a change of the fields that define the connection (PROTOCOL §5).
+func restartNeeded(a, b *proto.Module) bool {
+	return a.GetIp() != b.GetIp() || a.GetPort() != b.GetPort() || a.GetTls() != b.GetTls() ||
+		a.GetUdp() != b.GetUdp() || a.GetMakebreak() != b.GetMakebreak() ||
+		a.GetUri() != b.GetUri() || a.GetRole() != b.GetRole()
+}
+
+// Debug starts forwarding the module's log lines to the host.
+func (r *Runtime) Debug(_ context.Context, req *proto.ModuleRequest) (*proto.Empty, error) {
+	if m := r.module(req.GetModuleId()); m != nil {
+		m.setDebug(true)
+	}
+	return &proto.Empty{}, nil
+}
+
+// Ignore stops forwarding the module's log lines.
+func (r *Runtime) Ignore(_ context.Context, req *proto.ModuleRequest) (*proto.Empty, error) {
+	if m := r.module(req.GetModuleId()); m != nil {
+		m.setDebug(false)
+	}
+	return &proto.Empty{}, nil
+}
+
+// Metadata returns the driver's metadata JSON (without notes).
+func (r *Runtime) Metadata(context.Context, *proto.Empty) (*proto.MetadataResponse, error) {
+	return &proto.MetadataResponse{Json: r.metaRaw}, nil
+}
+
+// MetadataJSON is the driver's metadata as sent to the host.
+func (r *Runtime) MetadataJSON() []byte { return append([]byte(nil), r.metaRaw...) }
+
+// Info lists the running module ids, sorted.
+func (r *Runtime) Info(context.Context, *proto.Empty) (*proto.InfoResponse, error) {
+	r.mu.Lock()
+	ids := make([]string, 0, len(r.modules))
+	for id := range r.modules {
+		ids = append(ids, id)
+	}
+	r.mu.Unlock()
+	sort.Strings(ids)
+	return &proto.InfoResponse{ModuleIds: ids}, nil
+}
+
+// Terminate stops every module, then lets the process exit (when served by Serve).
+func (r *Runtime) Terminate(ctx context.Context, _ *proto.Empty) (*proto.Empty, error) {
+	r.stopAll(ctx)
+	if r.exit != nil {
+		r.exit()
+	}
+	return &proto.Empty{}, nil
+}
+
+func (r *Runtime) stopAll(ctx context.Context) {
+	r.mu.Lock()
+	mods := make([]*module, 0, len(r.modules))
+	for _, m := range r.modules {
+		mods = append(mods, m)
+	}
+	r.modules = map[string]*module{}
+	r.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, m := range mods {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			m.stop(ctx)
+		}()
+	}
+	wg.Wait()
+}
+
+// Close stops every module and the runtime's goroutines and waits for them.
+func (r *Runtime) Close() error {
+	r.closeOnce.Do(func() {
+		r.stopAll(context.Background())
+		r.cancel()
+		r.wg.Wait()
+	})
+	return nil
+}
+
+// forwardLogs sends debug lines to the host. The queue is bounded and lines are dropped when it is
+// full, so a module that floods its log cannot stall the driver.
+func (r *Runtime) forwardLogs() {
+	defer r.wg.Done()
+	host, err := r.hostClient(r.ctx)
+	if err != nil {
+		return
+	}
+	for {
+		select {
+		case <-r.ctx.Done():
+			return
+		case req := <-r.logQ:
+			ctx, cancel := context.WithTimeout(r.ctx, hostCallTimeout)
+			_, _ = host.Log(ctx, req)
+			cancel()
+		}
+	}
+}
