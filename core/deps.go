@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"encoding/json"
 
 	"github.com/placeos-go/engine/model"
 	"github.com/placeos-go/engine/plugin/proto"
@@ -14,8 +15,11 @@ type ModelStore interface {
 	Model() (*model.Model, uint64)
 	// Watch signals (coalesced) after every change until ctx is done.
 	Watch(ctx context.Context) <-chan struct{}
-	// Update replaces the model with fn's result if it is valid.
-	Update(ctx context.Context, fn func(*model.Model) (*model.Model, error)) error
+	// The writes: each is validated against the whole model and refused with a clear error.
+	Apply(ctx context.Context, f *model.File) error
+	Delete(ctx context.Context, kind model.Kind, id string) error
+	SetRunning(ctx context.Context, moduleID string, running bool) error
+	SaveSetting(ctx context.Context, moduleID, name string, value json.RawMessage) error
 }
 
 // Supervisor runs driver processes on this node.

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/placeos-go/engine/errkind"
-	"github.com/placeos-go/engine/model"
 	"github.com/placeos-go/engine/plugin/proto"
 )
 
@@ -121,18 +120,7 @@ func (c *Core) StopModule(ctx context.Context, moduleID string) error {
 }
 
 func (c *Core) setRunning(ctx context.Context, moduleID string, running bool) error {
-	err := c.cfg.Store.Update(ctx, func(m *model.Model) (*model.Model, error) {
-		mod := m.Modules[moduleID]
-		if mod == nil {
-			return nil, fmt.Errorf("%w: %q", ErrModuleNotFound, moduleID)
-		}
-		next := m.Clone()
-		cp := *mod
-		cp.Running = running
-		next.Modules[moduleID] = &cp
-		return next, nil
-	})
-	if err != nil {
+	if err := c.cfg.Store.SetRunning(ctx, moduleID, running); err != nil {
 		return err
 	}
 	// The change notification reaches Run as well; kicking makes the wait below short.

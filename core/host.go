@@ -7,7 +7,6 @@ import (
 	"fmt"
 
 	"github.com/placeos-go/engine/errkind"
-	"github.com/placeos-go/engine/model"
 	"github.com/placeos-go/engine/plugin/proto"
 	"github.com/placeos-go/engine/state"
 )
@@ -231,10 +230,7 @@ func (h *Host) Monitor(req *proto.MonitorRequest, stream proto.Host_MonitorServe
 }
 
 func (h *Host) SaveSetting(ctx context.Context, req *proto.SaveSettingRequest) (*proto.Empty, error) {
-	err := h.c.cfg.Store.Update(ctx, func(m *model.Model) (*model.Model, error) {
-		return m.WithSetting(req.ModuleId, req.Name, req.ValueJson)
-	})
-	return &proto.Empty{}, err
+	return &proto.Empty{}, h.c.cfg.Store.SaveSetting(ctx, req.ModuleId, req.Name, req.ValueJson)
 }
 
 // resolve finds the module a driver names: by id, or by name and index in a system (the calling

@@ -3,8 +3,6 @@ package model
 import (
 	"context"
 	"encoding/json"
-	"fmt"
-	"maps"
 	"sync"
 )
 
@@ -47,7 +45,7 @@ func (s *Memory) Watch(ctx context.Context) <-chan struct{} {
 }
 
 // Update applies fn to a copy of the model and publishes it if fn succeeds and the result is
-// valid.
+// valid. The other writes are built on it.
 func (s *Memory) Update(_ context.Context, fn func(*Model) (*Model, error)) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -74,27 +72,17 @@ func (s *Memory) Apply(ctx context.Context, f *File) error {
 	return s.Update(ctx, func(m *Model) (*Model, error) { return m.Upsert(f), nil })
 }
 
+// Delete removes an entity that nothing refers to.
+func (s *Memory) Delete(ctx context.Context, kind Kind, id string) error {
+	return s.Update(ctx, func(m *Model) (*Model, error) { return m.Without(kind, id) })
+}
+
+// SetRunning sets a module's desired state.
+func (s *Memory) SetRunning(ctx context.Context, moduleID string, running bool) error {
+	return s.Update(ctx, func(m *Model) (*Model, error) { return m.WithRunning(moduleID, running) })
+}
+
 // SaveSetting sets one top-level key of a module's own settings (a driver saving a setting).
 func (s *Memory) SaveSetting(ctx context.Context, moduleID, name string, value json.RawMessage) error {
 	return s.Update(ctx, func(m *Model) (*Model, error) { return m.WithSetting(moduleID, name, value) })
-}
-
-// WithSetting returns a copy of m in which the module's own setting name is value.
-func (m *Model) WithSetting(moduleID, name string, value json.RawMessage) (*Model, error) {
-	mod := m.Modules[moduleID]
-	if mod == nil {
-		return nil, fmt.Errorf("module %q: %w", moduleID, ErrNotFound)
-	}
-	if !json.Valid(value) {
-		return nil, fmt.Errorf("%w: setting %q of module %q is not valid JSON", ErrInvalid, name, moduleID)
-	}
-	next := m.Clone()
-	cp := *mod
-	cp.Settings = maps.Clone(mod.Settings)
-	if cp.Settings == nil {
-		cp.Settings = Settings{}
-	}
-	cp.Settings[name] = value
-	next.Modules[moduleID] = &cp
-	return next, nil
 }

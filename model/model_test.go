@@ -152,3 +152,36 @@ func TestMemoryStoreWatchAndSaveSetting(t *testing.T) {
 		t.Fatalf("version moved to %d after a refused write", v2)
 	}
 }
+
+func TestDeleteRefusesReferencedEntities(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := NewMemory()
+	f, _ := ParseFile([]byte(sample))
+	if err := s.Apply(ctx, f); err != nil {
+		t.Fatal(err)
+	}
+	err := s.Delete(ctx, KindDriver, "drv-display")
+	if !errors.Is(err, ErrReferenced) || !strings.Contains(err.Error(), `module "mod-a", module "mod-b"`) {
+		t.Fatalf("delete referenced driver: %v", err)
+	}
+	if err := s.Delete(ctx, KindZone, "zone-9"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("delete unknown zone: %v", err)
+	}
+	// Remove the system's use of the camera, then the camera itself.
+	m, _ := s.Model()
+	sys := *m.Systems["sys-1"]
+	sys.Modules = []string{"mod-a", "mod-b", "mod-room"}
+	if err := s.Apply(ctx, &File{Systems: []*System{&sys}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Delete(ctx, KindModule, "mod-cam"); err != nil {
+		t.Fatalf("delete unreferenced module: %v", err)
+	}
+	if err := s.SetRunning(ctx, "mod-a", false); err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := s.Model(); m.Modules["mod-cam"] != nil || m.Modules["mod-a"].Running {
+		t.Fatal("delete or set running did not take effect")
+	}
+}

@@ -1,0 +1,28 @@
+// Package builder keeps driver repositories present on this node and compiles the drivers that
+// modules use.
+//
+// It owns two folders of the data directory:
+//
+//	<data-dir>/repositories/<repository id>   bare go-git clones (full history); they survive restarts
+//	<data-dir>/drivers/<path-slug>_<commit7>_<os>-<arch>          compiled driver binaries
+//	<data-dir>/drivers/<...>.json             sidecar: full commit, repository, path, SHA-256
+//	<data-dir>/builds/                        per-build exports of one commit's tree (temporary)
+//
+// A build never touches the clone's files: it exports the tree of the exact commit into a build
+// directory of its own, points the driver module's requirement on github.com/placeos-go/engine at
+// the engine's own source (Config.SDKDir) with a `replace`, and runs `go build -trimpath` without a
+// shell and with a clean environment. The binary's SHA-256 is written to a sidecar next to it, so
+// a restarted node trusts nothing it cannot re-check: Verify and SecureConfig compare the file
+// against the recorded checksum before a launch.
+//
+// Builds are single-flight per (driver path, commit), limited by Config.MaxParallel and bounded by
+// Config.BuildTimeout; a failed build keeps the compiler output (BuildError, Status) and is not
+// retried for the same commit until Config.FailureRetry passes or Rebuild is called.
+//
+// Repositories given to SetRepositories are cloned in the background, retried with exponential
+// backoff when cloning or fetching fails, and fetched every Config.FetchInterval. Sync fetches one
+// on demand (the pull route).
+//
+// Everything that reaches git or go from the model is validated first (ValidateRepository,
+// ValidateDriverPath, ValidateBranch, ValidateCommit): no path traversal, no option injection.
+package builder

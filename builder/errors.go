@@ -1,0 +1,74 @@
+package builder
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/placeos-go/engine/errkind"
+)
+
+// Sentinel errors; each wraps an errkind so httpapi can map it without importing this package.
+var (
+	// ErrInvalid is wrapped by every validation failure (a *FieldError names the field).
+	ErrInvalid = errkind.New(errkind.BadRequest, "invalid")
+	// ErrRepositoryUnavailable means a repository is not cloned (yet): cloning failed or is
+	// still being retried. Status says why.
+	ErrRepositoryUnavailable = errkind.New(errkind.Unavailable, "repository unavailable")
+	// ErrRevisionNotFound means a branch, tag or commit does not exist in the repository, even
+	// after a fetch.
+	ErrRevisionNotFound = errkind.New(errkind.NotFound, "revision not found")
+	// ErrBuildFailed is wrapped by *BuildError: the driver did not compile (the source's fault,
+	// so a bad request rather than an engine failure).
+	ErrBuildFailed = errkind.New(errkind.BadRequest, "build failed")
+	// ErrBuildTimeout means a build ran longer than Config.BuildTimeout.
+	ErrBuildTimeout = errkind.New(errkind.Timeout, "build timed out")
+	// ErrChecksumMismatch means a binary on disk no longer matches the SHA-256 recorded when it
+	// was built: it was changed after the build and must not be launched.
+	ErrChecksumMismatch = errkind.New(errkind.Internal, "binary checksum mismatch")
+	// ErrNoModule means no go.mod was found at or above the driver path inside the repository.
+	ErrNoModule = errkind.New(errkind.BadRequest, "driver path is not inside a Go module")
+	// ErrClosed is returned by calls made after Close.
+	ErrClosed = errkind.New(errkind.Unavailable, "builder closed")
+)
+
+// FieldError is a validation failure of one field.
+type FieldError struct {
+	Field  string // e.g. "repository.uri", "driver.path"
+	Value  string
+	Reason string
+}
+
+func (e *FieldError) Error() string {
+	return fmt.Sprintf("invalid %s %q: %s", e.Field, e.Value, e.Reason)
+}
+
+// Unwrap makes every FieldError an ErrInvalid (and so an errkind.BadRequest).
+func (e *FieldError) Unwrap() error { return ErrInvalid }
+
+// BuildError is a failed compilation with the compiler's output.
+type BuildError struct {
+	Path   string // driver path
+	Commit string // full commit
+	Output string // combined stdout/stderr of the go tool (tail, bounded)
+	Err    error  // the underlying cause (exit status, timeout)
+}
+
+func (e *BuildError) Error() string {
+	return fmt.Sprintf("build of %s at %s failed: %v\n%s", e.Path, short(e.Commit), e.Err, e.Output)
+}
+
+// Unwrap reports the cause and, unless the build timed out (ErrBuildTimeout is its own kind),
+// ErrBuildFailed, so that each BuildError has exactly one errkind.
+func (e *BuildError) Unwrap() []error {
+	if errors.Is(e.Err, ErrBuildTimeout) {
+		return []error{e.Err}
+	}
+	return []error{ErrBuildFailed, e.Err}
+}
+
+func short(commit string) string {
+	if len(commit) > 7 {
+		return commit[:7]
+	}
+	return commit
+}

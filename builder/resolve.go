@@ -1,0 +1,170 @@
+package builder
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	git "github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/object"
+
+	"github.com/placeos-go/engine/model"
+)
+
+// Resolve turns ref into a full commit id. ref may be a commit (7 to 40 hex digits), a branch or
+// a tag; empty means the repository's pinned commit, else its branch (or the remote's default
+// branch) as of the last fetch. A commit that is not in the clone triggers one fetch. The
+// repository is cloned first if it is not yet.
+func (b *Builder) Resolve(ctx context.Context, r model.Repository, ref string) (string, error) {
+	if err := ValidateRepository(r); err != nil {
+		return "", err
+	}
+	if ref == "" {
+		ref = r.Commit
+	}
+	isHex := hexPattern.MatchString(ref)
+	if ref != "" && !isHex {
+		if err := ValidateBranch(ref); err != nil {
+			return "", err
+		}
+	}
+	st, err := b.ensureCloned(ctx, r)
+	if err != nil {
+		return "", err
+	}
+	for attempt := 0; ; attempt++ {
+		var commit string
+		err := b.withRepo(ctx, st, func(repo *git.Repository) error {
+			var err error
+			commit, err = resolveIn(repo, ref, r.Branch, isHex)
+			return err
+		})
+		if err == nil || !errors.Is(err, ErrRevisionNotFound) || !isHex || attempt > 0 {
+			return commit, err
+		}
+		// A pinned commit may be newer than our last fetch.
+		if _, err := b.sync(ctx, st); err != nil {
+			return "", err
+		}
+	}
+}
+
+func resolveIn(repo *git.Repository, ref, branch string, isHex bool) (string, error) {
+	if ref == "" {
+		_, head, err := branchHead(repo, branch)
+		return head, err
+	}
+	var candidates []string
+	if isHex {
+		candidates = append(candidates, ref)
+	}
+	candidates = append(candidates, "refs/remotes/origin/"+ref, "refs/tags/"+ref)
+	for _, c := range candidates {
+		h, err := repo.ResolveRevision(plumbing.Revision(c))
+		if err == nil {
+			return h.String(), nil
+		}
+	}
+	return "", fmt.Errorf("%w: %q", ErrRevisionNotFound, ref)
+}
+
+// ensureCloned returns the state of r after cloning it if needed.
+func (b *Builder) ensureCloned(ctx context.Context, r model.Repository) (*repoState, error) {
+	if b.closed() {
+		return nil, ErrClosed
+	}
+	st := b.state(r)
+	b.mu.Lock()
+	cloned := st.cloned
+	b.mu.Unlock()
+	if !cloned {
+		if _, err := b.sync(ctx, st); err != nil {
+			return nil, err
+		}
+	}
+	return st, nil
+}
+
+// withRepo runs fn with the repository opened and locked.
+func (b *Builder) withRepo(ctx context.Context, st *repoState, fn func(*git.Repository) error) error {
+	if err := st.acquire(ctx); err != nil {
+		return err
+	}
+	defer st.release()
+	if st.repo == nil {
+		b.mu.Lock()
+		id := st.spec.ID
+		b.mu.Unlock()
+		repo, err := git.PlainOpen(b.repoDir(id))
+		if err != nil {
+			return fmt.Errorf("%w: %s: %v", ErrRepositoryUnavailable, id, err)
+		}
+		st.repo = repo
+	}
+	return fn(st.repo)
+}
+
+// exportTree writes the tree of commit into dst, which must be empty. It writes regular files
+// only: symlinks and submodules are skipped (Go's module zips drop them too), and since no
+// symlink is ever created and every name is checked, nothing can be written outside dst.
+func exportTree(repo *git.Repository, commit string, dst string) (skipped int, err error) {
+	c, err := repo.CommitObject(plumbing.NewHash(commit))
+	if err != nil {
+		return 0, fmt.Errorf("%w: commit %s: %v", ErrRevisionNotFound, commit, err)
+	}
+	tree, err := c.Tree()
+	if err != nil {
+		return 0, fmt.Errorf("tree of %s: %w", commit, err)
+	}
+	err = tree.Files().ForEach(func(f *object.File) error {
+		if !safeTreePath(f.Name) {
+			return fmt.Errorf("unsafe path %q in commit %s", f.Name, short(commit))
+		}
+		var perm os.FileMode = 0o644
+		switch f.Mode {
+		case filemode.Executable:
+			perm = 0o755
+		case filemode.Regular, filemode.Deprecated:
+		default:
+			skipped++
+			return nil
+		}
+		target := filepath.Join(dst, filepath.FromSlash(f.Name))
+		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+			return err
+		}
+		rd, err := f.Reader()
+		if err != nil {
+			return err
+		}
+		defer rd.Close()
+		out, err := os.OpenFile(target, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+		if err != nil {
+			return err
+		}
+		if _, err := out.ReadFrom(rd); err != nil {
+			out.Close()
+			return err
+		}
+		return out.Close()
+	})
+	return skipped, err
+}
+
+func safeTreePath(p string) bool {
+	if p == "" || strings.HasPrefix(p, "/") || path.Clean(p) != p || strings.Contains(p, "\\") {
+		return false
+	}
+	for _, c := range strings.Split(p, "/") {
+		if c == ".." || c == "." || strings.EqualFold(c, ".git") {
+			return false
+		}
+	}
+	return true
+}

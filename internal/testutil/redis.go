@@ -1,0 +1,179 @@
+package testutil
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// redisInstallHint is the message a test fails with when redis-server is missing: the tests use
+// the real server on purpose, so a missing binary is a broken environment, not a reason to skip.
+const redisInstallHint = "redis-server not found: install it with `apt-get install -y redis-server` " +
+	"(or run `make test`, which installs it when run as root)"
+
+// Redis is a real redis-server on a loopback port, owned by one test.
+type Redis struct {
+	Addr string // 127.0.0.1:PORT
+	URL  string // redis://127.0.0.1:PORT/0
+
+	bin  string
+	dir  string
+	port int
+
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	exited chan error // receives the server's exit once
+}
+
+// StartRedis starts a redis-server without persistence in a temporary directory and stops it when
+// the test ends. It fails t (never skips) when redis-server is not installed.
+func StartRedis(t testing.TB) *Redis {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Fatal(redisInstallHint)
+	}
+	r := &Redis{bin: bin, dir: t.TempDir()}
+	t.Cleanup(r.stop)
+
+	// A free port found by binding :0 can be taken by someone else before redis-server binds it;
+	// a few attempts make that race harmless.
+	var lastErr error
+	for attempt := 0; attempt < 5; attempt++ {
+		port, err := freePort()
+		if err != nil {
+			t.Fatalf("find a free port for redis-server: %v", err)
+		}
+		r.port = port
+		r.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		r.URL = "redis://" + r.Addr + "/0"
+		if lastErr = r.start(); lastErr == nil {
+			return r
+		}
+	}
+	t.Fatalf("start redis-server: %v", lastErr)
+	return nil
+}
+
+// Restart stops the server and starts a fresh one on the same port, so clients see the
+// connection drop and must reconnect. Data is lost (there is no persistence), as after a real
+// crash of a cache-only Redis.
+func (r *Redis) Restart(t testing.TB) {
+	t.Helper()
+	r.stop()
+	// The old socket may linger briefly; redis-server sets SO_REUSEADDR, but retry to be safe.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := r.start()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("restart redis-server on %s: %v", r.Addr, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Stop stops the server (Restart or the test's cleanup may start/stop it again). Tests use it to
+// observe behaviour while Redis is down.
+func (r *Redis) Stop() { r.stop() }
+
+// Client returns a go-redis client for the server, closed when the test ends.
+func (r *Redis) Client(t testing.TB) *redis.Client {
+	t.Helper()
+	c := redis.NewClient(&redis.Options{Addr: r.Addr})
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+func (r *Redis) start() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	logFile := filepath.Join(r.dir, "redis.log")
+	cmd := exec.Command(r.bin,
+		"--port", strconv.Itoa(r.port),
+		"--bind", "127.0.0.1",
+		"--save", "",
+		"--appendonly", "no",
+		"--dir", r.dir,
+		"--logfile", logFile,
+		"--daemonize", "no",
+	)
+	// If the test binary dies without running cleanups the server must not outlive it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("exec %s: %w", r.bin, err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+
+	c := redis.NewClient(&redis.Options{Addr: r.Addr, MaxRetries: -1, DialTimeout: time.Second})
+	defer func() { _ = c.Close() }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		err := c.Ping(ctx).Err()
+		cancel()
+		if err == nil {
+			r.cmd = cmd
+			r.exited = exited
+			return nil
+		}
+		select {
+		case werr := <-exited:
+			log, _ := os.ReadFile(logFile)
+			return fmt.Errorf("redis-server exited before answering PING (%v): %s", werr, tail(log, 2000))
+		default:
+		}
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			<-exited
+			return errors.New("redis-server did not answer PING within 10s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (r *Redis) stop() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cmd == nil {
+		return
+	}
+	_ = r.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-r.exited:
+	case <-time.After(5 * time.Second):
+		_ = r.cmd.Process.Kill()
+		<-r.exited
+	}
+	r.cmd = nil
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = l.Close() }()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func tail(b []byte, n int) string {
+	if len(b) > n {
+		b = b[len(b)-n:]
+	}
+	return string(b)
+}

@@ -1,0 +1,117 @@
+package state
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/placeos-go/engine/internal/testutil"
+	"github.com/redis/go-redis/v9"
+)
+
+// countingHook counts commands and pipelines sent through a client: each is one round trip.
+type countingHook struct{ n atomic.Int64 }
+
+func (h *countingHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *countingHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		h.n.Add(1)
+		return next(ctx, cmd)
+	}
+}
+
+func (h *countingHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		h.n.Add(1)
+		return next(ctx, cmds)
+	}
+}
+
+func testLogger(t testing.TB) hclog.Logger {
+	return hclog.New(&hclog.LoggerOptions{Name: t.Name(), Level: hclog.Debug, Output: testWriter{t}})
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(string(p))
+	return len(p), nil
+}
+
+// newStore opens a Store on r through a client whose round trips hook counts.
+func newStore(t testing.TB, r *testutil.Redis, mod ...func(*Options)) (*Store, *countingHook) {
+	t.Helper()
+	hook := &countingHook{}
+	c := redis.NewClient(&redis.Options{Addr: r.Addr})
+	c.AddHook(hook)
+	opts := Options{Client: c, Logger: testLogger(t), NodeID: "n1"}
+	for _, m := range mod {
+		m(&opts)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s, err := New(ctx, opts)
+	if err != nil {
+		t.Fatalf("state.New: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = s.Close()
+		_ = c.Close()
+	})
+	return s, hook
+}
+
+func ctxT(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// eventually polls cond until it holds or 10 s pass.
+func eventually(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// rawSub subscribes a plain go-redis client (another "node") and returns its message channel.
+func rawSub(t testing.TB, r *testutil.Redis, patterns bool, names ...string) <-chan *redis.Message {
+	t.Helper()
+	c := r.Client(t)
+	ctx := ctxT(t)
+	var ps *redis.PubSub
+	if patterns {
+		ps = c.PSubscribe(ctx, names...)
+	} else {
+		ps = c.Subscribe(ctx, names...)
+	}
+	if _, err := ps.Receive(ctx); err != nil { // the subscribe confirmation
+		t.Fatalf("raw subscribe: %v", err)
+	}
+	for range names[1:] {
+		if _, err := ps.Receive(ctx); err != nil {
+			t.Fatalf("raw subscribe: %v", err)
+		}
+	}
+	t.Cleanup(func() { _ = ps.Close() })
+	return ps.Channel()
+}
+
+func recv(t testing.TB, ch <-chan *redis.Message) *redis.Message {
+	t.Helper()
+	select {
+	case m := <-ch:
+		return m
+	case <-time.After(5 * time.Second):
+		t.Fatal("no message within 5s")
+		return nil
+	}
+}

@@ -1,0 +1,36 @@
+package state
+
+import "strconv"
+
+// Channels of PROTOCOL §3, plus the engine's own metadata-invalidation channel.
+const (
+	// LookupChangeChannel carries a system id after its system/<id> hash changed.
+	LookupChangeChannel = "lookup-change"
+	// ReadyChannel carries "ready" once all live nodes are ready for the current membership.
+	ReadyChannel = "engine/system"
+	// ReadyMessage is the payload published on ReadyChannel.
+	ReadyMessage = "ready"
+	// InterfaceChangeChannel carries a module id after interface/<module> was written or deleted.
+	// It is not part of PlaceOS; it exists so every node can drop its cached metadata.
+	InterfaceChangeChannel = "engine/interface-change"
+)
+
+// StatusKey is the hash holding a module's status: field = status name, value = JSON text.
+func StatusKey(moduleID string) string { return "status/" + moduleID }
+
+// StatusChannel is where every change of one status value is published ("null" on delete).
+func StatusChannel(moduleID, name string) string { return "status/" + moduleID + "/" + name }
+
+// SystemKey is the hash mapping "Name/N" to module ids for one system.
+func SystemKey(systemID string) string { return "system/" + systemID }
+
+// InterfaceKey is the string holding a module's metadata JSON.
+func InterfaceKey(moduleID string) string { return "interface/" + moduleID }
+
+// LookupField is the system/<id> hash field for the index-th module called name (index < 1 means 1).
+func LookupField(name string, index int) string {
+	if index < 1 {
+		index = 1
+	}
+	return name + "/" + strconv.Itoa(index)
+}

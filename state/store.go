@@ -1,0 +1,429 @@
+package state
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/redis/go-redis/v9"
+)
+
+// Options configure a Store. Either URL or Client must be set.
+type Options struct {
+	// URL is a redis:// URL; the Store creates its own client and closes it on Close.
+	URL string
+	// Client is used instead of URL; the Store does not close it.
+	Client *redis.Client
+	Logger hclog.Logger
+	// NodeID names this node in logs and in the pub/sub connection's CLIENT name.
+	NodeID string
+	// QueueSize is the default per-listener queue length (default 256). A listener whose queue is
+	// full when a message arrives is dropped.
+	QueueSize int
+	// IdleTimeout is how long the pub/sub connection may stay silent before it is pinged; a second
+	// silent period with the ping unanswered counts as a dead connection (default 5s).
+	IdleTimeout time.Duration
+	// MaxBackoff caps the wait between pub/sub reconnect attempts (default 1s).
+	MaxBackoff time.Duration
+}
+
+// Store is the node's view of Redis. It is safe for concurrent use.
+type Store struct {
+	opts      Options
+	log       hclog.Logger
+	client    *redis.Client
+	ownClient bool
+	cache     *cache
+
+	ctx    context.Context // cancelled by Close; bounds the background goroutines
+	cancel context.CancelFunc
+	bg     sync.WaitGroup // reader and syncer
+	lwg    sync.WaitGroup // listener goroutines
+
+	ps     atomic.Pointer[redis.PubSub]
+	syncMu sync.Mutex // serialises SUBSCRIBE/UNSUBSCRIBE so Redis sees them in decision order
+	kick   chan struct{}
+
+	mu          sync.RWMutex // guards the pub/sub bookkeeping below
+	closed      bool
+	channels    map[string]*entry
+	patterns    map[string]*entry
+	dirty       map[*entry]struct{} // entries the syncer must look at
+	pending     map[string]int      // subscribe confirmations still expected, by entry key
+	unconfirmed int                 // sent entries not yet confirmed on the current connection
+	up          bool                // every sent subscription is confirmed on the current connection
+	everUp      bool
+	firstUp     chan struct{}
+	onRecon     map[*reconnectListener]struct{}
+	closeOnce   sync.Once
+}
+
+// New connects to Redis, opens the node's pub/sub connection and waits until it is subscribed to
+// the cache-invalidation channels, so the caches are usable as soon as New returns.
+func New(ctx context.Context, opts Options) (*Store, error) {
+	if opts.QueueSize <= 0 {
+		opts.QueueSize = 256
+	}
+	if opts.IdleTimeout <= 0 {
+		opts.IdleTimeout = 5 * time.Second
+	}
+	if opts.MaxBackoff <= 0 {
+		opts.MaxBackoff = time.Second
+	}
+	log := opts.Logger
+	if log == nil {
+		log = hclog.NewNullLogger()
+	}
+	log = log.Named("state")
+	if opts.NodeID != "" {
+		log = log.With("node", opts.NodeID)
+	}
+
+	s := &Store{
+		opts:     opts,
+		log:      log,
+		client:   opts.Client,
+		cache:    newCache(),
+		kick:     make(chan struct{}, 1),
+		channels: map[string]*entry{},
+		patterns: map[string]*entry{},
+		pending:  map[string]int{},
+		dirty:    map[*entry]struct{}{},
+		firstUp:  make(chan struct{}),
+		onRecon:  map[*reconnectListener]struct{}{},
+	}
+	if s.client == nil {
+		if opts.URL == "" {
+			return nil, errors.New("state: Options needs URL or Client")
+		}
+		ro, err := redis.ParseURL(opts.URL)
+		if err != nil {
+			return nil, fmt.Errorf("state: parse redis URL: %w", err)
+		}
+		s.client = redis.NewClient(ro)
+		s.ownClient = true
+	}
+	if err := s.client.Ping(ctx).Err(); err != nil {
+		s.closeClient()
+		return nil, redisErr("state: ping redis", err)
+	}
+
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.ps.Store(s.client.Subscribe(s.ctx))
+	for _, ch := range []string{LookupChangeChannel, InterfaceChangeChannel} {
+		e := newEntry(ch, false, true)
+		s.channels[ch] = e
+		s.dirty[e] = struct{}{}
+	}
+	s.bg.Add(2)
+	go s.readLoop()
+	go s.syncLoop()
+	s.kickSync()
+
+	if err := s.waitUp(ctx); err != nil {
+		_ = s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close stops the pub/sub reader, tells remaining listeners ErrClosed, waits for every goroutine
+// the Store started and closes the client if the Store created it.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		s.mu.Lock()
+		s.closed = true
+		var subs []*Subscription
+		for _, m := range []map[string]*entry{s.channels, s.patterns} {
+			for _, e := range m {
+				for sub := range e.subs {
+					subs = append(subs, sub)
+				}
+				clear(e.subs)
+			}
+		}
+		recon := make([]*reconnectListener, 0, len(s.onRecon))
+		for l := range s.onRecon {
+			recon = append(recon, l)
+		}
+		clear(s.onRecon)
+		s.mu.Unlock()
+
+		s.cancel()
+		// Under syncMu so a concurrent replacePubSub cannot swap in a connection nobody closes.
+		s.syncMu.Lock()
+		_ = s.ps.Load().Close() // unblocks the reader
+		s.syncMu.Unlock()
+		s.bg.Wait()
+		for _, sub := range subs {
+			sub.stop(ErrClosed)
+		}
+		for _, l := range recon {
+			l.stop()
+		}
+		s.lwg.Wait()
+		s.closeClient()
+	})
+	return nil
+}
+
+func (s *Store) closeClient() {
+	if s.ownClient {
+		_ = s.client.Close()
+	}
+}
+
+// Client is the underlying go-redis client, for health checks (PING) by the caller.
+func (s *Store) Client() *redis.Client { return s.client }
+
+// redisErr classifies a Redis failure: the caller's deadline is a timeout, anything else means
+// Redis is unavailable to us.
+func redisErr(op string, err error) error {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%s: %w: %w", op, ErrTimeout, err)
+	}
+	return fmt.Errorf("%s: %w: %w", op, ErrUnavailable, err)
+}
+
+// setStatusScript compares and sets in one atomic step, so "unchanged values are not written"
+// holds even with concurrent writers, and HSET+PUBLISH cost one round trip (EVALSHA; go-redis
+// falls back to EVAL after a Redis restart empties the script cache). A pipeline cannot compare
+// without a read first, which would be a second round trip and racy.
+var setStatusScript = redis.NewScript(`
+if ARGV[4] == '1' then
+  if redis.call('HDEL', KEYS[1], ARGV[1]) == 1 then
+    redis.call('PUBLISH', ARGV[3], 'null')
+    return 1
+  end
+  return 0
+end
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
+  return 0
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('PUBLISH', ARGV[3], ARGV[2])
+return 1
+`)
+
+// clearStatusScript deletes the hash and publishes null per field atomically, so no subscriber
+// can see a field vanish without its null.
+var clearStatusScript = redis.NewScript(`
+local fields = redis.call('HKEYS', KEYS[1])
+if #fields == 0 then
+  return 0
+end
+redis.call('DEL', KEYS[1])
+for _, f in ipairs(fields) do
+  redis.call('PUBLISH', ARGV[1] .. f, 'null')
+end
+return #fields
+`)
+
+var jsonNull = []byte("null")
+
+// SetStatus stores one status value (JSON text) and publishes it on StatusChannel. A nil value or
+// JSON null deletes the field and publishes "null". A value equal to the stored text, or a delete
+// of an absent field, is neither written nor published and reports changed == false.
+func (s *Store) SetStatus(ctx context.Context, moduleID, name string, value []byte) (changed bool, err error) {
+	del := "0"
+	trimmed := bytes.TrimSpace(value)
+	if value == nil || bytes.Equal(trimmed, jsonNull) {
+		del, value = "1", []byte{}
+	} else if !json.Valid(value) {
+		return false, fmt.Errorf("state: status %s.%s: %w", moduleID, name, ErrInvalidValue)
+	}
+	n, err := setStatusScript.Run(ctx, s.client,
+		[]string{StatusKey(moduleID)}, name, value, StatusChannel(moduleID, name), del).Int()
+	if err != nil {
+		return false, redisErr(fmt.Sprintf("state: set status %s.%s", moduleID, name), err)
+	}
+	return n == 1, nil
+}
+
+// ClearStatus deletes a module's whole status hash, publishing "null" for each field. Call it
+// when a new instance of the module starts.
+func (s *Store) ClearStatus(ctx context.Context, moduleID string) error {
+	err := clearStatusScript.Run(ctx, s.client,
+		[]string{StatusKey(moduleID)}, StatusChannel(moduleID, "")).Err()
+	if err != nil {
+		return redisErr("state: clear status "+moduleID, err)
+	}
+	return nil
+}
+
+// Status returns a module's status: name → JSON text; empty when the module has none.
+func (s *Store) Status(ctx context.Context, moduleID string) (map[string]string, error) {
+	m, err := s.client.HGetAll(ctx, StatusKey(moduleID)).Result()
+	if err != nil {
+		return nil, redisErr("state: read status "+moduleID, err)
+	}
+	return m, nil
+}
+
+// StatusValue returns one status value as JSON text; ok is false when it is not set.
+func (s *Store) StatusValue(ctx context.Context, moduleID, name string) (value []byte, ok bool, err error) {
+	v, err := s.client.HGet(ctx, StatusKey(moduleID), name).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, redisErr(fmt.Sprintf("state: read status %s.%s", moduleID, name), err)
+	}
+	return v, true, nil
+}
+
+// SetLookup replaces system/<systemID> with entries (field "Name/N" → module id) inside one
+// MULTI/EXEC, so readers see the old or the new hash and never a half-built one, and publishes
+// the system id on lookup-change in the same transaction.
+func (s *Store) SetLookup(ctx context.Context, systemID string, entries map[string]string) error {
+	key := SystemKey(systemID)
+	_, err := s.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Del(ctx, key)
+		if len(entries) > 0 {
+			p.HSet(ctx, key, entries)
+		}
+		p.Publish(ctx, LookupChangeChannel, systemID)
+		return nil
+	})
+	// Drop our copy at once: the lookup-change echo would do it too, but a read on this node right
+	// after SetLookup returns must see the new hash.
+	s.cache.invalidateSystem(systemID)
+	if err != nil {
+		return redisErr("state: set lookup "+systemID, err)
+	}
+	return nil
+}
+
+// DeleteLookup removes system/<systemID> and publishes lookup-change.
+func (s *Store) DeleteLookup(ctx context.Context, systemID string) error {
+	_, err := s.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Del(ctx, SystemKey(systemID))
+		p.Publish(ctx, LookupChangeChannel, systemID)
+		return nil
+	})
+	s.cache.invalidateSystem(systemID)
+	if err != nil {
+		return redisErr("state: delete lookup "+systemID, err)
+	}
+	return nil
+}
+
+// lookup returns the (possibly cached, shared: do not modify) lookup hash of a system.
+func (s *Store) lookup(ctx context.Context, systemID string) (map[string]string, error) {
+	if m, ok := s.cache.system(systemID); ok {
+		return m, nil
+	}
+	gen := s.cache.begin()
+	m, err := s.client.HGetAll(ctx, SystemKey(systemID)).Result()
+	if err != nil {
+		return nil, redisErr("state: read lookup "+systemID, err)
+	}
+	s.cache.putSystem(gen, systemID, m)
+	return m, nil
+}
+
+// Lookup returns a copy of system/<systemID> ("Name/N" → module id); ErrSystemNotFound when the
+// hash does not exist. Cached.
+func (s *Store) Lookup(ctx context.Context, systemID string) (map[string]string, error) {
+	m, err := s.lookup(ctx, systemID)
+	if err != nil {
+		return nil, err
+	}
+	if len(m) == 0 {
+		return nil, fmt.Errorf("state: %w: %s", ErrSystemNotFound, systemID)
+	}
+	return maps.Clone(m), nil
+}
+
+// ResolveModule returns the module id of the index-th module called name in a system (index < 1
+// means 1). ErrSystemNotFound when the system has no lookup, ErrModuleNotFound when it has no
+// such module. Cached: no Redis round trip while the lookup is unchanged.
+func (s *Store) ResolveModule(ctx context.Context, systemID, name string, index int) (string, error) {
+	m, err := s.lookup(ctx, systemID)
+	if err != nil {
+		return "", err
+	}
+	if len(m) == 0 {
+		return "", fmt.Errorf("state: %w: %s", ErrSystemNotFound, systemID)
+	}
+	field := LookupField(name, index)
+	id, ok := m[field]
+	if !ok {
+		return "", fmt.Errorf("state: %w: %s in %s", ErrModuleNotFound, field, systemID)
+	}
+	return id, nil
+}
+
+// SetMetadata stores a module's metadata JSON at interface/<moduleID> and announces it on
+// InterfaceChangeChannel (one MULTI/EXEC) so every node drops its cached copy.
+func (s *Store) SetMetadata(ctx context.Context, moduleID string, data []byte) error {
+	if !json.Valid(data) {
+		return fmt.Errorf("state: metadata of %s: %w", moduleID, ErrInvalidValue)
+	}
+	_, err := s.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Set(ctx, InterfaceKey(moduleID), data, 0)
+		p.Publish(ctx, InterfaceChangeChannel, moduleID)
+		return nil
+	})
+	s.cache.invalidateMetadata(moduleID)
+	if err != nil {
+		return redisErr("state: set metadata "+moduleID, err)
+	}
+	return nil
+}
+
+// DeleteMetadata removes interface/<moduleID> and announces it on InterfaceChangeChannel.
+func (s *Store) DeleteMetadata(ctx context.Context, moduleID string) error {
+	_, err := s.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Del(ctx, InterfaceKey(moduleID))
+		p.Publish(ctx, InterfaceChangeChannel, moduleID)
+		return nil
+	})
+	s.cache.invalidateMetadata(moduleID)
+	if err != nil {
+		return redisErr("state: delete metadata "+moduleID, err)
+	}
+	return nil
+}
+
+// Metadata returns a module's metadata JSON (shared with the cache: do not modify it);
+// ErrNoMetadata when absent. Cached.
+func (s *Store) Metadata(ctx context.Context, moduleID string) ([]byte, error) {
+	data, ok := s.cache.metadata(moduleID)
+	if !ok {
+		gen := s.cache.begin()
+		v, err := s.client.Get(ctx, InterfaceKey(moduleID)).Bytes()
+		switch {
+		case errors.Is(err, redis.Nil):
+			v = []byte{}
+		case err != nil:
+			return nil, redisErr("state: read metadata "+moduleID, err)
+		}
+		s.cache.putMetadata(gen, moduleID, v)
+		data = v
+	}
+	if len(data) == 0 {
+		return nil, fmt.Errorf("state: %w: %s", ErrNoMetadata, moduleID)
+	}
+	return data, nil
+}
+
+// Publish sends msg on a channel.
+func (s *Store) Publish(ctx context.Context, channel string, msg []byte) error {
+	if err := s.client.Publish(ctx, channel, msg).Err(); err != nil {
+		return redisErr("state: publish on "+channel, err)
+	}
+	return nil
+}
+
+// PublishReady announces on ReadyChannel that the cluster is ready (Raft leader only).
+func (s *Store) PublishReady(ctx context.Context) error {
+	return s.Publish(ctx, ReadyChannel, []byte(ReadyMessage))
+}
