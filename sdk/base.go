@@ -41,7 +41,8 @@ type ControlSystem struct {
 	Bookable    bool            `json:"bookable,omitempty"`
 	Capacity    int             `json:"capacity,omitempty"`
 	Timezone    string          `json:"timezone,omitempty"`
-	Raw         json.RawMessage `json:"-"` // the JSON as received
+	ModuleInfo  []SystemModule  `json:"module_info,omitempty"` // when the host sends it
+	Raw         json.RawMessage `json:"-"`                     // the JSON as received
 }
 
 var nullLogger = hclog.NewNullLogger()

@@ -8,8 +8,13 @@
 //   - argument binding (PROTOCOL §5) and the exec result/error shape, including panics;
 //   - the module lifecycle (OnLoad/OnUpdate/OnUnload hooks, restart on connection changes);
 //   - status with change detection, typed settings, the per-module logger with debug forwarding;
-//   - calls, subscriptions and channels to other modules through the host;
-//   - a simple TCP transport (reconnect, delimiter framing, the "connected" status).
+//   - calls, subscriptions and channels to other modules through the host, and the system
+//     proxy for logic drivers (by Name_N, by name, by interface, results gathered);
+//   - transports: TCP (+TLS, makebreak), UDP, HTTP client, WebSocket client and SSH shell, with
+//     reconnect backoff and the "connected" status; tokenizers that frame the byte stream;
+//   - the per-module command queue (priority, retries with a bonus, named commands, timeouts,
+//     delays, offline behaviour) and the scheduler (every / in / cron), both on a Clock that
+//     sdktest replaces with a virtual one.
 //
 // # Functions
 //

@@ -166,7 +166,16 @@ func (m *module) call(ctx context.Context, fn *function, args reflect.Value) (re
 	}
 	result := []byte("null")
 	if fn.result {
-		b, err := json.Marshal(out[0].Interface())
+		v := out[0].Interface()
+		if t, ok := v.(*Task); ok && t != nil {
+			// A function that returns its queued command answers with the command's outcome.
+			var err error
+			if v, err = t.Wait(ctx); err != nil {
+				m.log.Debug("command failed", "function", fn.name, "error", err)
+				return errorResponse(err)
+			}
+		}
+		b, err := json.Marshal(v)
 		if err != nil {
 			return failure(500, "EncodeError", fmt.Sprintf("result of '%s' cannot be encoded as JSON: %v", fn.name, err), nil)
 		}

@@ -37,7 +37,44 @@ type (
 	VolumeControl interface {
 		Volume(ctx context.Context, a VolumeArgs) (int, error)
 	}
+	// Muteable devices mute and unmute audio (and video, where the device can); Mute returns
+	// the new state.
+	Muteable interface {
+		Mute(ctx context.Context, a MuteArgs) (bool, error)
+	}
+	// CameraMoveable cameras pan and tilt; Move returns nothing.
+	CameraMoveable interface {
+		Move(ctx context.Context, a MoveArgs) error
+	}
+	// CameraZoomable cameras zoom to a position from 0 (wide) to 100 (tele).
+	CameraZoomable interface {
+		Zoom(ctx context.Context, a ZoomArgs) (int, error)
+	}
+	// Dimmable lights set a level from 0 to 100; Level returns the new level.
+	Dimmable interface {
+		Level(ctx context.Context, a LevelArgs) (int, error)
+	}
 )
+
+// MuteArgs are the parameters of Muteable.Mute.
+type MuteArgs struct {
+	State bool `json:"state" default:"true" description:"true to mute"`
+}
+
+// MoveArgs are the parameters of CameraMoveable.Move.
+type MoveArgs struct {
+	Direction string `json:"direction" enum:"up,down,left,right,stop" description:"stop ends a move"`
+}
+
+// ZoomArgs are the parameters of CameraZoomable.Zoom.
+type ZoomArgs struct {
+	Position int `json:"position" minimum:"0" maximum:"100"`
+}
+
+// LevelArgs are the parameters of Dimmable.Level.
+type LevelArgs struct {
+	Level int `json:"level" minimum:"0" maximum:"100"`
+}
 
 // PowerArgs are the parameters of Powerable.Power.
 type PowerArgs struct {
@@ -64,4 +101,8 @@ var standardInterfaces = []namedInterface{
 	{"Powerable", reflect.TypeFor[Powerable]()},
 	{"InputSelectable", reflect.TypeFor[InputSelectable]()},
 	{"VolumeControl", reflect.TypeFor[VolumeControl]()},
+	{"Muteable", reflect.TypeFor[Muteable]()},
+	{"CameraMoveable", reflect.TypeFor[CameraMoveable]()},
+	{"CameraZoomable", reflect.TypeFor[CameraZoomable]()},
+	{"Dimmable", reflect.TypeFor[Dimmable]()},
 }

@@ -39,6 +39,20 @@ type module struct {
 	statusMu sync.Mutex
 	status   map[string]json.RawMessage
 	out      *outbox
+
+	extMu sync.Mutex
+	q     *Queue
+	sched *Scheduler
+}
+
+// queue returns the module's command queue, made on first use.
+func (m *module) queue() *Queue {
+	m.extMu.Lock()
+	defer m.extMu.Unlock()
+	if m.q == nil {
+		m.q = newQueue(m, m.rt.clock())
+	}
+	return m.q
 }
 
 func newModule(r *Runtime, cfg *proto.Module) (*module, error) {
@@ -124,6 +138,15 @@ func (m *module) runHook(ctx context.Context, name string, hook func(context.Con
 // stop cancels the module's goroutines, calls OnUnload, and flushes statuses to the host.
 func (m *module) stop(ctx context.Context) {
 	m.cancel()
+	m.extMu.Lock()
+	q, sched := m.q, m.sched
+	m.extMu.Unlock()
+	if q != nil {
+		q.stop()
+	}
+	if sched != nil {
+		sched.Clear()
+	}
 	waited := make(chan struct{})
 	go func() {
 		m.wg.Wait()

@@ -24,6 +24,7 @@ type options struct {
 	hookTimeout time.Duration
 	name        string
 	logOut      io.Writer
+	clock       Clock
 }
 
 func buildOptions(opts []Option) *options {
@@ -37,6 +38,9 @@ func buildOptions(opts []Option) *options {
 	}
 	if o.version == "" {
 		o.version = buildVersion()
+	}
+	if o.clock == nil {
+		o.clock = WallClock{}
 	}
 	return o
 }

@@ -99,6 +99,8 @@ func NewRuntime[D Driver](factory func() D, opts ...Option) (*Runtime, error) {
 	return r, nil
 }
 
+func (r *Runtime) clock() Clock { return r.opts.clock }
+
 // Connect receives the host's callback client (plugin.Driver).
 func (r *Runtime) Connect(host proto.HostClient) {
 	r.hostMu.Lock()

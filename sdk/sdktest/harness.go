@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	goplugin "github.com/hashicorp/go-plugin"
 
 	"github.com/placeos-go/engine/plugin"
@@ -40,18 +41,25 @@ type Harness struct {
 	Host    *Host
 	Client  *plugin.Client
 
+	// User is the user id execs run as ("user-test" unless a test changes it).
+	User string
+
 	mu     sync.Mutex
 	cur    Module
 	mocks  map[string]int // name -> count
 	closer func()
+	device *Device
+	http   *HTTPServer
+	logs   *logCapture
 }
 
 // New starts the driver's runtime and connects it to a fake host over go-plugin's in-process
 // gRPC connection. Everything is torn down when the test ends.
 func New[D sdk.Driver](t testing.TB, factory func() D, opts ...sdk.Option) *Harness {
 	t.Helper()
-	lw := &testWriter{t: t}
-	rt, err := sdk.NewRuntime(factory, append([]sdk.Option{sdk.LogOutput(lw)}, opts...)...)
+	lw := &testWriter{t: t, capture: &logCapture{changed: make(chan struct{})}}
+	// Debug lines are captured (Logs, WaitLog); a test's own LogLevel option still wins.
+	rt, err := sdk.NewRuntime(factory, append([]sdk.Option{sdk.LogOutput(lw), sdk.LogLevel(hclog.Debug)}, opts...)...)
 	if err != nil {
 		t.Fatalf("sdktest: driver: %v", err)
 	}
@@ -68,7 +76,8 @@ func New[D sdk.Driver](t testing.TB, factory func() D, opts ...sdk.Option) *Harn
 	if err := client.Init(ctx); err != nil {
 		t.Fatalf("sdktest: init: %v", err)
 	}
-	h := &Harness{t: t, Runtime: rt, Host: host, Client: client, mocks: map[string]int{}}
+	h := &Harness{t: t, Runtime: rt, Host: host, Client: client, mocks: map[string]int{}, User: "user-test", logs: lw.capture}
+	host.onSave = h.applySaved
 	host.mu.Lock()
 	host.driver = func(ctx context.Context, r *proto.ExecRequest) (*proto.ExecResponse, error) {
 		return client.Exec(ctx, r)
@@ -122,6 +131,18 @@ func (h *Harness) protoModule(m Module) *proto.Module {
 			m.Role = "logic"
 		}
 	}
+	h.mu.Lock()
+	dev, srv := h.device, h.http
+	h.mu.Unlock()
+	if dev != nil && m.Port == 0 {
+		m.IP, m.Port, m.UDP = "127.0.0.1", dev.Port(), dev.udp
+	}
+	if srv != nil && m.URI == "" {
+		m.URI = srv.URL()
+		if m.Role == "device" {
+			m.Role = "service"
+		}
+	}
 	settings := []byte("{}")
 	if m.Settings != nil {
 		b, err := json.Marshal(m.Settings)
@@ -135,9 +156,16 @@ func (h *Harness) protoModule(m Module) *proto.Module {
 	h.Host.addModule(entry{id: m.ID, name: m.Name})
 	if m.Logic {
 		h.Host.mu.Lock()
-		sys := sdk.ControlSystem{ID: SystemID, Name: "Test system"}
+		sys := sdk.ControlSystem{ID: SystemID, Name: "Test system", Timezone: "UTC"}
+		count := map[string]int{}
 		for _, e := range h.Host.system {
 			sys.Modules = append(sys.Modules, e.id)
+			count[e.name]++
+			mi := sdk.SystemModule{ID: e.id, Name: e.name, Index: count[e.name]}
+			if e.mock != nil {
+				mi.Implements = e.mock.implements()
+			}
+			sys.ModuleInfo = append(sys.ModuleInfo, mi)
 		}
 		h.Host.mu.Unlock()
 		b, _ := json.Marshal(sys)
@@ -236,7 +264,7 @@ func (h *Harness) ExecRaw(fn, args string) Result {
 	ctx, cancel := h.ctx()
 	defer cancel()
 	resp, err := h.Client.Exec(ctx, &proto.ExecRequest{ModuleId: h.ModuleID(), Function: fn,
-		ArgsJson: []byte(args), UserId: "user-test", RequestId: "req-test"})
+		ArgsJson: []byte(args), UserId: h.User, RequestId: "req-test"})
 	if err != nil {
 		h.t.Fatalf("sdktest: exec %s: %v", fn, err)
 	}
@@ -301,14 +329,16 @@ func (h *Harness) Metadata() *sdk.Metadata {
 }
 
 // testWriter sends the driver's log lines to the test log until the harness closes, after
-// which testing.T must not be written to.
+// which testing.T must not be written to, and captures them.
 type testWriter struct {
-	mu     sync.Mutex
-	t      testing.TB
-	closed bool
+	mu      sync.Mutex
+	t       testing.TB
+	closed  bool
+	capture *logCapture
 }
 
 func (w *testWriter) Write(p []byte) (int, error) {
+	w.capture.add(p)
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if !w.closed {

@@ -46,6 +46,7 @@ type Host struct {
 	saved    []SavedSetting
 	system   []entry // the system's modules, in order
 	driver   func(context.Context, *proto.ExecRequest) (*proto.ExecResponse, error)
+	onSave   func(SavedSetting)
 }
 
 type entry struct {
@@ -358,8 +359,15 @@ func (h *Host) Monitor(r *proto.MonitorRequest, s grpc.ServerStreamingServer[pro
 // SaveSetting implements proto.HostServer.
 func (h *Host) SaveSetting(_ context.Context, r *proto.SaveSettingRequest) (*proto.Empty, error) {
 	h.mu.Lock()
-	h.saved = append(h.saved, SavedSetting{r.GetModuleId(), r.GetName(), r.GetValueJson()})
+	saved := SavedSetting{r.GetModuleId(), r.GetName(), r.GetValueJson()}
+	h.saved = append(h.saved, saved)
+	onSave := h.onSave
 	h.mu.Unlock()
+	if onSave != nil {
+		// As in the engine, a saved setting comes back as an update; asynchronously, because
+		// the driver may be saving from inside a hook that holds the module.
+		go onSave(saved)
+	}
 	return &proto.Empty{}, nil
 }
 

@@ -28,9 +28,26 @@ type Mock struct {
 	h        *Host
 	ID, Name string
 
-	mu    sync.Mutex
-	funcs map[string]Func
-	calls []Call
+	mu     sync.Mutex
+	funcs  map[string]Func
+	calls  []Call
+	ifaces []string
+}
+
+// Implements declares the interfaces the mock reports in the system's module info, for logic
+// drivers that call every module implementing one (SystemProxy.Implementing). Declare them
+// before starting the module under test.
+func (m *Mock) Implements(names ...string) *Mock {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.ifaces = append(m.ifaces, names...)
+	return m
+}
+
+func (m *Mock) implements() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]string(nil), m.ifaces...)
 }
 
 // On sets the handler of function fn.

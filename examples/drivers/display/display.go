@@ -33,9 +33,9 @@ var options = []sdk.Option{sdk.Version("1.0.0"), sdk.SettingsType[Settings]()}
 // commandTimeout bounds one command when the caller gave no deadline.
 const commandTimeout = 5 * time.Second
 
-// OnLoad connects to the device at the module's ip and port.
+// OnLoad connects to the device at the module's ip and port. Lines end in CRLF.
 func (d *Display) OnLoad(context.Context) error {
-	d.conn = sdk.NewTCP(&d.Base, sdk.TCPOptions{Received: d.received, OnConnect: d.query})
+	d.conn = sdk.NewTCP(&d.Base, sdk.TCPOptions{Tokenizer: sdk.Delimiter("\r\n"), Received: d.received, OnConnect: d.query})
 	return nil
 }
 
@@ -45,7 +45,8 @@ func (d *Display) Power(ctx context.Context, a sdk.PowerArgs) (bool, error) {
 	if a.State {
 		cmd = "POWER ON"
 	}
-	if err := d.command(ctx, cmd); err != nil {
+	// Power is urgent: it jumps ahead of queued input and volume changes.
+	if err := d.command(ctx, sdk.Command{Data: line(cmd), Priority: 80}); err != nil {
 		return false, err
 	}
 	var on bool
@@ -63,7 +64,7 @@ func (d *Display) SwitchTo(ctx context.Context, a sdk.SwitchToArgs) (string, err
 	if len(s.Inputs) > 0 && !slices.Contains(s.Inputs, input) {
 		return "", sdk.Errorf(400, "input %q is not one of %v", a.Input, s.Inputs)
 	}
-	if err := d.command(ctx, "INPUT "+input); err != nil {
+	if err := d.command(ctx, sdk.Command{Data: line("INPUT " + input)}); err != nil {
 		return "", err
 	}
 	var got string
@@ -71,9 +72,10 @@ func (d *Display) SwitchTo(ctx context.Context, a sdk.SwitchToArgs) (string, err
 	return got, nil
 }
 
-// Volume sets the output level and returns it.
+// Volume sets the output level and returns it. Volume commands are named: a slider dragged
+// quickly replaces the queued level instead of sending every step.
 func (d *Display) Volume(ctx context.Context, a sdk.VolumeArgs) (int, error) {
-	if err := d.command(ctx, "VOLUME "+strconv.Itoa(a.Level)); err != nil {
+	if err := d.command(ctx, sdk.Command{Name: "volume", Data: line("VOLUME " + strconv.Itoa(a.Level))}); err != nil {
 		return 0, err
 	}
 	var v int
@@ -84,25 +86,32 @@ func (d *Display) Volume(ctx context.Context, a sdk.VolumeArgs) (int, error) {
 // Reboot restarts the display; it drops the connection and the transport reconnects.
 func (d *Display) Reboot(ctx context.Context, _ struct{ sdk.Support }) error {
 	d.Logger().Info("rebooting display", "user", sdk.UserID(ctx))
-	return d.command(ctx, "REBOOT")
+	return d.command(ctx, sdk.Command{Data: line("REBOOT"), ClearQueue: true})
 }
 
-// command sends one line and applies the device's answer to the statuses.
-func (d *Display) command(ctx context.Context, cmd string) error {
+func line(s string) []byte { return []byte(s + "\r\n") }
+
+// command queues one command and waits for the device's answer, which response applies.
+func (d *Display) command(ctx context.Context, c sdk.Command) error {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, commandTimeout)
 		defer cancel()
 	}
-	resp, err := d.conn.Request(ctx, []byte(cmd+"\r\n"))
-	if err != nil {
-		return err
+	c.Response = d.response
+	_, err := d.Queue().Do(ctx, c)
+	return err
+}
+
+// response takes the device's answer to the running command: every command is answered with
+// one line, an echo of the new state or ERR.
+func (d *Display) response(frame []byte, t *sdk.Task) {
+	if msg, ok := strings.CutPrefix(string(frame), "ERR "); ok {
+		t.Fail(&sdk.Error{Status: 502, Kind: "DeviceError", Err: fmt.Errorf("display refused %q: %s", strings.TrimSpace(string(t.Command().Data)), msg)})
+		return
 	}
-	if msg, ok := strings.CutPrefix(string(resp), "ERR "); ok {
-		return &sdk.Error{Status: 502, Kind: "DeviceError", Err: fmt.Errorf("display refused %q: %s", cmd, msg)}
-	}
-	d.received(resp)
-	return nil
+	d.apply(frame)
+	t.Success(nil)
 }
 
 // query reads the whole state after every connect.
@@ -112,24 +121,27 @@ func (d *Display) query(ctx context.Context, conn *sdk.TCP) {
 		d.Logger().Warn("status query failed", "error", err)
 		return
 	}
-	d.received(resp)
+	d.apply(resp)
 }
 
-// received applies a line from the device, an answer or a front-panel change.
-func (d *Display) received(frame []byte) {
+// received takes lines no command claimed: front-panel changes.
+func (d *Display) received(frame []byte, _ *sdk.Task) { d.apply(frame) }
+
+// apply applies a line from the device, an answer or a front-panel change.
+func (d *Display) apply(frame []byte) {
 	line := strings.TrimSpace(string(frame))
 	if rest, ok := strings.CutPrefix(line, "STATUS "); ok {
 		for _, kv := range strings.Fields(rest) {
 			k, v, _ := strings.Cut(kv, "=")
-			d.apply(k, v)
+			d.set(k, v)
 		}
 		return
 	}
 	k, v, _ := strings.Cut(line, " ")
-	d.apply(k, v)
+	d.set(k, v)
 }
 
-func (d *Display) apply(key, value string) {
+func (d *Display) set(key, value string) {
 	switch key {
 	case "POWER":
 		d.Set("power", value == "ON")

@@ -145,7 +145,7 @@ func TestDeviceDown(t *testing.T) {
 	h := sdktest.New(t, New, options...)
 	h.Start(sdktest.Module{Name: "Display", IP: "127.0.0.1", Port: port})
 	h.WaitStatus("connected", false)
-	if r := h.Exec("power", true); r.Code != 500 || !strings.Contains(r.Err.GetMessage(), "not connected") {
+	if r := h.Exec("power", true); r.Code != 503 || !strings.Contains(r.Err.GetMessage(), "offline") {
 		t.Fatalf("power with the device down: %s", r)
 	}
 }

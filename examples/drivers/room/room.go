@@ -58,3 +58,14 @@ func (r *Room) Shutdown(ctx context.Context) error {
 	_, err := r.Power(ctx, sdk.PowerArgs{State: false})
 	return err
 }
+
+// AllOff turns off every module of the room whose driver is Powerable (displays, projectors,
+// lights…) at once and reports which answered; it fails if any did not.
+func (r *Room) AllOff(ctx context.Context) (map[string]bool, error) {
+	outcomes := r.System().Implementing("Powerable").Exec(ctx, "power", false)
+	done := make(map[string]bool, len(outcomes))
+	for _, o := range outcomes {
+		done[o.Target.String()] = o.Err == nil
+	}
+	return done, sdk.Err(outcomes)
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/placeos-go/engine/errkind"
@@ -78,11 +79,33 @@ func TestRoomMetadata(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := m.Functions.Keys(); !reflect.DeepEqual(got, []string{"power", "switch_to", "shutdown"}) {
+	if got := m.Functions.Keys(); !reflect.DeepEqual(got, []string{"power", "switch_to", "shutdown", "all_off"}) {
 		t.Fatalf("functions %v", got)
 	}
 	req, _ := m.Requirements.Get("Display")
 	if !reflect.DeepEqual(req, []string{"Powerable", "InputSelectable"}) || !reflect.DeepEqual(m.Implements, []string{"Powerable", "InputSelectable"}) {
 		t.Fatalf("requirements %v implements %v", req, m.Implements)
+	}
+}
+
+func TestRoomAllOffCallsEveryPowerable(t *testing.T) {
+	t.Parallel()
+	h := sdktest.New(t, New, options...)
+	off := func(context.Context, json.RawMessage) (any, error) { return false, nil }
+	h.Mock("Display").Implements("Powerable", "InputSelectable").On("power", off)
+	h.Mock("Display").Implements("Powerable").On("power", func(context.Context, json.RawMessage) (any, error) {
+		return nil, &errkind.DriverError{Class: "DeviceError", Message: "lamp cooling", Code: 502}
+	})
+	h.Mock("Projector").Implements("Powerable").On("power", off)
+	switcher := h.Mock("Switcher") // not Powerable: never called
+	h.Start(sdktest.Module{Name: "Room", Logic: true})
+	h.User = "user-ops"
+
+	r := h.Exec("all_off")
+	if r.Code != 502 || !strings.Contains(r.Err.GetMessage(), "1 of 3 calls failed") || !strings.Contains(r.Err.GetMessage(), "Display_2") {
+		t.Fatalf("all_off: %s", r)
+	}
+	if len(switcher.Calls()) != 0 {
+		t.Fatal("the switcher is not Powerable but was called")
 	}
 }

@@ -1,0 +1,247 @@
+package raftfsm
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/placeos-go/engine/errkind"
+)
+
+// httpForwarder is a minimal real HTTP implementation of Forwarder, like the one cmd/engine
+// wires: POST the command to the leader, which answers with the error's kind as the status.
+type httpForwarder struct{ client *http.Client }
+
+func (f httpForwarder) Forward(ctx context.Context, addr string, cmd []byte) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+"/apply", bytes.NewReader(cmd))
+	if err != nil {
+		return errkind.Wrap(errkind.Internal, err, "forward")
+	}
+	resp, err := f.client.Do(req)
+	if err != nil {
+		return errkind.Wrap(errkind.Unavailable, err, "forward to %s", addr)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	kinds := map[int]error{400: errkind.BadRequest, 404: errkind.NotFound, 409: errkind.Conflict, 503: errkind.Unavailable}
+	switch kind, ok := kinds[resp.StatusCode]; {
+	case resp.StatusCode == http.StatusNoContent:
+		return nil
+	case ok:
+		return errkind.New(kind, string(body))
+	default:
+		return errkind.New(errkind.Internal, string(body))
+	}
+}
+
+func statusOf(err error) int {
+	for _, k := range []struct {
+		kind   error
+		status int
+	}{{errkind.BadRequest, 400}, {errkind.NotFound, 404}, {errkind.Conflict, 409}, {errkind.Unavailable, 503}} {
+		if errors.Is(err, k.kind) {
+			return k.status
+		}
+	}
+	return 500
+}
+
+// testNode is one cluster member with a real HTTP listener for forwarded writes.
+type testNode struct {
+	id       string
+	dir      string
+	raftAddr string // fixed after the first start so that a restart reuses it
+	httpAddr string
+	srv      *http.Server
+	store    atomic.Pointer[Store]
+}
+
+func (n *testNode) s() *Store { return n.store.Load() }
+
+type cluster struct {
+	t     testing.TB
+	nodes []*testNode
+	cfg   func(*Config)
+}
+
+func testLogger(t testing.TB) hclog.Logger {
+	if os.Getenv("RAFT_TEST_LOG") == "" {
+		return hclog.NewNullLogger()
+	}
+	return hclog.New(&hclog.LoggerOptions{Name: t.Name(), Level: hclog.Info, Output: os.Stderr})
+}
+
+// newCluster makes n nodes (not started).
+func newCluster(t testing.TB, n int, cfg func(*Config)) *cluster {
+	t.Helper()
+	c := &cluster{t: t, cfg: cfg}
+	for i := range n {
+		c.nodes = append(c.nodes, &testNode{id: fmt.Sprintf("node%d", i+1), dir: t.TempDir(), raftAddr: "127.0.0.1:0"})
+	}
+	t.Cleanup(func() {
+		for _, n := range c.nodes {
+			c.stop(n)
+		}
+	})
+	return c
+}
+
+// start opens the node's store (from its data dir) and HTTP listener.
+func (c *cluster) start(n *testNode) {
+	c.t.Helper()
+	addr := n.httpAddr
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		c.t.Fatalf("%s: http listen: %v", n.id, err)
+	}
+	n.httpAddr = ln.Addr().String()
+	cfg := Config{
+		NodeID: n.id, DataDir: n.dir, RaftAddr: n.raftAddr, HTTPAddr: n.httpAddr,
+		DownAfter: time.Second, RemoveAfter: time.Minute,
+		Forwarder: httpForwarder{client: &http.Client{Timeout: 5 * time.Second}},
+		Logger:    testLogger(c.t),
+	}
+	if c.cfg != nil {
+		c.cfg(&cfg)
+	}
+	s, err := Open(cfg)
+	if err != nil {
+		_ = ln.Close()
+		c.t.Fatalf("%s: open: %v", n.id, err)
+	}
+	n.raftAddr = s.RaftAddr()
+	n.store.Store(s)
+	n.srv = &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if err := s.ApplyForwarded(r.Context(), body); err != nil {
+			http.Error(w, err.Error(), statusOf(err))
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})}
+	go func() { _ = n.srv.Serve(ln) }()
+}
+
+// stop closes the node without leaving (a crash as far as the others can tell).
+func (c *cluster) stop(n *testNode) {
+	if s := n.store.Swap(nil); s != nil {
+		_ = n.srv.Close()
+		if err := s.Close(); err != nil {
+			c.t.Errorf("%s: close: %v", n.id, err)
+		}
+	}
+}
+
+// bootstrap starts every node, bootstraps the first and joins the others through it.
+func (c *cluster) bootstrap(ctx context.Context) {
+	c.t.Helper()
+	for _, n := range c.nodes {
+		c.start(n)
+	}
+	first := c.nodes[0].s()
+	if err := first.Bootstrap(ctx); err != nil {
+		c.t.Fatal(err)
+	}
+	c.waitLeader(c.nodes[:1]...)
+	for _, n := range c.nodes[1:] {
+		if err := first.Join(ctx, n.id, n.raftAddr, n.httpAddr); err != nil {
+			c.t.Fatalf("join %s: %v", n.id, err)
+		}
+	}
+}
+
+// running returns the nodes whose store is open.
+func (c *cluster) running() []*testNode {
+	var out []*testNode
+	for _, n := range c.nodes {
+		if n.s() != nil {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// waitLeader waits until exactly one of nodes (default: the running ones) leads, with its
+// Barrier done, and every other one of them knows it.
+func (c *cluster) waitLeader(nodes ...*testNode) *testNode {
+	c.t.Helper()
+	if len(nodes) == 0 {
+		nodes = c.running()
+	}
+	var leader *testNode
+	waitFor(c.t, 10*time.Second, "a single leader known to all", func() bool {
+		leader = nil
+		for _, n := range nodes {
+			if n.s().IsLeader() {
+				if leader != nil {
+					return false
+				}
+				leader = n
+			}
+		}
+		if leader == nil {
+			return false
+		}
+		for _, n := range nodes {
+			if id, _ := n.s().Leader(); id != leader.id {
+				return false
+			}
+		}
+		return true
+	})
+	return leader
+}
+
+func (c *cluster) node(id string) *testNode {
+	for _, n := range c.nodes {
+		if n.id == id {
+			return n
+		}
+	}
+	c.t.Fatalf("no node %s", id)
+	return nil
+}
+
+func (c *cluster) followers() []*testNode {
+	var out []*testNode
+	for _, n := range c.running() {
+		if !n.s().IsLeader() {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", d, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func nodeState(s *Store, id string) (Node, bool) {
+	for _, n := range s.Nodes() {
+		if n.ID == id {
+			return n, true
+		}
+	}
+	return Node{}, false
+}

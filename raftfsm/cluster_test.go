@@ -1,0 +1,416 @@
+package raftfsm
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/placeos-go/engine/errkind"
+	"github.com/placeos-go/engine/model"
+)
+
+const testModel = `
+drivers:
+  - {id: drv-display, module_name: Display, role: device, binary: /bin/display}
+systems:
+  - {id: sys-1, name: Room 1, modules: [mod-a]}
+modules:
+  - {id: mod-a, driver_id: drv-display, running: true}
+`
+
+func parse(t *testing.T, y string) *model.File {
+	t.Helper()
+	f, err := model.ParseFile([]byte(y))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// waitModule waits until every given node has module id (or, with want false, lacks it).
+func waitModule(t *testing.T, nodes []*testNode, id string, want bool) {
+	t.Helper()
+	waitFor(t, 5*time.Second, "module "+id+" replicated", func() bool {
+		for _, n := range nodes {
+			m, _ := n.s().Model()
+			if (m.Modules[id] != nil) != want {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+func waitNodeUp(t *testing.T, s *Store, id string, up bool, within time.Duration) time.Duration {
+	t.Helper()
+	start := time.Now()
+	waitFor(t, within, "node "+id+" up="+map[bool]string{true: "true", false: "false"}[up], func() bool {
+		n, ok := nodeState(s, id)
+		return ok && n.Up == up
+	})
+	return time.Since(start)
+}
+
+func TestThreeNodesReplicateAndForward(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	c := newCluster(t, 3, nil)
+	// Join the third node through a follower: Join is forwarded to the leader.
+	for _, n := range c.nodes {
+		c.start(n)
+	}
+	n1, n2, n3 := c.nodes[0], c.nodes[1], c.nodes[2]
+	if err := n1.s().Bootstrap(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c.waitLeader(n1)
+	if err := n1.s().Join(ctx, n2.id, n2.raftAddr, n2.httpAddr); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "n2 knows the leader's address", func() bool { _, a := n2.s().Leader(); return a != "" })
+	if err := n2.s().Join(ctx, n3.id, n3.raftAddr, n3.httpAddr); err != nil {
+		t.Fatalf("join through a follower: %v", err)
+	}
+	// Joining again, from the node itself, is a no-op.
+	waitFor(t, 5*time.Second, "n3 knows the leader", func() bool { _, a := n3.s().Leader(); return a != "" })
+	if err := n3.s().Join(ctx, n3.id, n3.raftAddr, n3.httpAddr); err != nil {
+		t.Fatalf("repeated join: %v", err)
+	}
+	leader := c.waitLeader()
+	if leader != n1 {
+		t.Fatalf("leader is %s, want node1", leader.id)
+	}
+	servers, err := n1.s().Servers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	voters := 0
+	for _, s := range servers {
+		if s.Voter {
+			voters++
+		}
+	}
+	if voters != 3 {
+		t.Fatalf("configuration %+v, want 3 voters", servers)
+	}
+
+	// A write on a follower is forwarded and visible everywhere.
+	if err := n2.s().Apply(ctx, parse(t, testModel)); err != nil {
+		t.Fatalf("apply on follower: %v", err)
+	}
+	waitModule(t, c.nodes, "mod-a", true)
+	if err := n3.s().SaveSetting(ctx, "mod-a", "volume", json.RawMessage(`30`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := n3.s().SetRunning(ctx, "mod-a", false); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "setting and running replicated", func() bool {
+		for _, n := range c.nodes {
+			m, _ := n.s().Model()
+			if mod := m.Modules["mod-a"]; mod == nil || mod.Running || string(mod.Settings["volume"]) != "30" {
+				return false
+			}
+		}
+		return true
+	})
+
+	// Errors keep their kind and message across the forward.
+	err = n2.s().Apply(ctx, parse(t, `modules: [{id: m9, driver_id: nope}]`))
+	if !errors.Is(err, errkind.BadRequest) || !strings.Contains(err.Error(), `driver_id: no driver "nope"`) {
+		t.Fatalf("invalid write through a follower: %v", err)
+	}
+	err = n3.s().Delete(ctx, model.KindDriver, "drv-display")
+	if !errors.Is(err, errkind.BadRequest) || !strings.Contains(err.Error(), `module "mod-a"`) {
+		t.Fatalf("delete of a referenced driver through a follower: %v", err)
+	}
+
+	// The node table: three up nodes with their addresses; readiness for the current epoch.
+	waitFor(t, 5*time.Second, "three up nodes on every node", func() bool {
+		for _, n := range c.nodes {
+			nodes := n.s().Nodes()
+			if len(nodes) != 3 {
+				return false
+			}
+			for _, nd := range nodes {
+				if !nd.Up || nd.HTTPAddr != c.node(nd.ID).httpAddr || nd.RaftAddr != c.node(nd.ID).raftAddr {
+					return false
+				}
+			}
+		}
+		return true
+	})
+	epoch := n3.s().Epoch()
+	if err := n3.s().SetNodeReady(ctx, n3.id, epoch); err != nil {
+		t.Fatal(err)
+	}
+	if err := n3.s().SetNodeReady(ctx, n3.id, epoch+1); !errors.Is(err, errkind.Conflict) {
+		t.Fatalf("ready for a future epoch: %v", err)
+	}
+	waitFor(t, 5*time.Second, "ready replicated", func() bool {
+		nd, _ := nodeState(n1.s(), n3.id)
+		return nd.ReadyEpoch == epoch
+	})
+	// The node-to-node entry point refuses garbage and runs only on the leader.
+	for _, bad := range []string{`{"v":9,"op":"apply"}`, `{"v":1,"op":"explode","data":{}}`, `[`} {
+		if err := n1.s().ApplyForwarded(ctx, []byte(bad)); !errors.Is(err, ErrBadCommand) {
+			t.Fatalf("forwarded %s: %v", bad, err)
+		}
+	}
+	if err := n2.s().ApplyForwarded(ctx, SetRunningCommand("mod-a", true)); !errors.Is(err, ErrNotLeader) {
+		t.Fatalf("forwarded to a follower: %v", err)
+	}
+	if id, addr := n2.s().Leader(); id != n1.id || addr != n1.httpAddr {
+		t.Fatalf("Leader() on a follower = %s %s", id, addr)
+	}
+	if n2.s().State() != "Follower" || n1.s().State() != "Leader" {
+		t.Fatalf("states %s %s", n1.s().State(), n2.s().State())
+	}
+}
+
+func TestLeaderKilledNewLeaderKeepsWrites(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	c := newCluster(t, 3, nil)
+	c.bootstrap(ctx)
+	old := c.waitLeader()
+	if err := c.followers()[0].s().Apply(ctx, parse(t, testModel)); err != nil {
+		t.Fatal(err)
+	}
+	for i, id := range []string{"mod-b", "mod-c"} {
+		f := parse(t, `modules: [{id: `+id+`, driver_id: drv-display}]`)
+		if err := c.running()[i].s().Apply(ctx, f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	epoch := old.s().Epoch()
+
+	killed := time.Now()
+	c.stop(old)
+	leader := c.waitLeader()
+	t.Logf("new leader %s after %s", leader.id, time.Since(killed))
+	for _, id := range []string{"mod-a", "mod-b", "mod-c"} {
+		waitModule(t, c.running(), id, true)
+	}
+	// The new leader marks the old one down, which is a membership change.
+	waitNodeUp(t, leader.s(), old.id, false, 5*time.Second)
+	if leader.s().Epoch() <= epoch {
+		t.Fatalf("epoch %d did not grow past %d", leader.s().Epoch(), epoch)
+	}
+	// Writes go on with two of three.
+	if err := c.followers()[0].s().SetRunning(ctx, "mod-b", true); err != nil {
+		t.Fatal(err)
+	}
+	// The old leader comes back from its data dir, catches up and is marked up.
+	c.start(old)
+	waitNodeUp(t, leader.s(), old.id, true, 5*time.Second)
+	waitFor(t, 5*time.Second, "old leader caught up", func() bool {
+		m, _ := old.s().Model()
+		return m.Modules["mod-b"] != nil && m.Modules["mod-b"].Running
+	})
+}
+
+func TestFollowerDownThenBack(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	c := newCluster(t, 3, nil)
+	c.bootstrap(ctx)
+	leader := c.waitLeader()
+	f := c.followers()[0]
+	waitNodeUp(t, leader.s(), f.id, true, 5*time.Second)
+	epoch := leader.s().Epoch()
+
+	c.stop(f)
+	took := waitNodeUp(t, leader.s(), f.id, false, 4*time.Second)
+	t.Logf("follower marked down after %s (DownAfter 1s)", took)
+	if got := leader.s().Epoch(); got != epoch+1 {
+		t.Fatalf("epoch %d after a node went down, want %d", got, epoch+1)
+	}
+	if err := leader.s().Apply(ctx, parse(t, testModel)); err != nil {
+		t.Fatal(err)
+	}
+
+	c.start(f)
+	took = waitNodeUp(t, leader.s(), f.id, true, 5*time.Second)
+	t.Logf("follower marked up after %s", took)
+	waitModule(t, []*testNode{f}, "mod-a", true)
+	if got := leader.s().Epoch(); got != epoch+2 {
+		t.Fatalf("epoch %d after the node came back, want %d", got, epoch+2)
+	}
+
+	// Restarted with a new HTTP address and no explicit join: the node updates its own entry.
+	c.stop(f)
+	f.httpAddr = ""
+	c.start(f)
+	waitFor(t, 8*time.Second, "new http address in the node table", func() bool {
+		n, _ := nodeState(leader.s(), f.id)
+		return n.HTTPAddr == f.httpAddr && n.Up
+	})
+	if err := f.s().SetRunning(ctx, "mod-a", false); err != nil {
+		t.Fatalf("write from the restarted follower: %v", err)
+	}
+}
+
+func TestAllRestartFromDataDirs(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	c := newCluster(t, 3, nil)
+	c.bootstrap(ctx)
+	c.waitLeader()
+	if err := c.nodes[2].s().Apply(ctx, parse(t, testModel)); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.nodes[1].s().SaveSetting(ctx, "mod-a", "input", json.RawMessage(`"hdmi"`)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "setting everywhere", func() bool {
+		for _, n := range c.nodes {
+			m, _ := n.s().Model()
+			if m.Modules["mod-a"] == nil || string(m.Modules["mod-a"].Settings["input"]) != `"hdmi"` {
+				return false
+			}
+		}
+		return true
+	})
+	// Snapshot one node so that its restart goes through Restore as well as log replay.
+	if err := c.nodes[1].s().raft.Snapshot().Error(); err != nil {
+		t.Fatal(err)
+	}
+	want, version := c.nodes[0].s().Model()
+	for _, n := range c.nodes {
+		c.stop(n)
+	}
+	for _, n := range c.nodes {
+		c.start(n)
+		// Bootstrap again as an operator's unchanged start script would: a no-op.
+		if err := n.s().Bootstrap(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	leader := c.waitLeader()
+	t.Logf("leader after full restart: %s", leader.id)
+	for _, n := range c.nodes {
+		waitFor(t, 5*time.Second, n.id+" replayed the model", func() bool {
+			got, v := n.s().Model()
+			return v == version && jsonEqual(got.File(), want.File())
+		})
+	}
+	if err := c.nodes[0].s().SetRunning(ctx, "mod-a", false); err != nil {
+		t.Fatalf("write after restart: %v", err)
+	}
+	servers, _ := leader.s().Servers()
+	if len(servers) != 3 {
+		t.Fatalf("configuration after restart: %+v", servers)
+	}
+}
+
+func jsonEqual(a, b any) bool {
+	x, _ := json.Marshal(a)
+	y, _ := json.Marshal(b)
+	return string(x) == string(y)
+}
+
+func TestFollowerCutOffCannotWrite(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	c := newCluster(t, 3, nil)
+	c.bootstrap(ctx)
+	leader := c.waitLeader()
+	lone := c.followers()[0]
+	for _, n := range c.running() {
+		if n != lone {
+			c.stop(n)
+		}
+	}
+	_ = leader
+	// At first the follower may still try the old leader (an Unavailable forward error); once its
+	// heartbeat timeout passes it knows there is no leader and says so.
+	start := time.Now()
+	err := lone.s().Apply(ctx, parse(t, testModel))
+	if !errors.Is(err, errkind.Unavailable) {
+		t.Fatalf("write without a majority: %v, want an Unavailable error", err)
+	}
+	waitFor(t, 5*time.Second, "the lone follower sees no leader", func() bool { id, _ := lone.s().Leader(); return id == "" })
+	err = lone.s().SetRunning(ctx, "mod-a", true)
+	if !errors.Is(err, ErrNoLeader) || !errors.Is(err, errkind.Unavailable) || !strings.Contains(err.Error(), "not part of a majority") {
+		t.Fatalf("write without a majority: %v", err)
+	}
+	t.Logf("writes refused within %s", time.Since(start))
+	if m, _ := lone.s().Model(); m.Modules["mod-a"] != nil {
+		t.Fatal("a refused write changed the model")
+	}
+}
+
+func TestLeaderLeaveTransfersLeadership(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	c := newCluster(t, 3, nil)
+	c.bootstrap(ctx)
+	old := c.waitLeader()
+	if err := old.s().Leave(ctx); err != nil {
+		t.Fatalf("leave: %v", err)
+	}
+	c.stop(old)
+	leader := c.waitLeader()
+	if leader == old {
+		t.Fatal("the leaving node still leads")
+	}
+	servers, _ := leader.s().Servers()
+	if len(servers) != 2 {
+		t.Fatalf("configuration after leave: %+v", servers)
+	}
+	waitFor(t, 5*time.Second, "left node gone from the table", func() bool { _, ok := nodeState(leader.s(), old.id); return !ok })
+	// A follower can leave too, and the last voter cannot.
+	f := c.followers()[0]
+	if err := f.s().Leave(ctx); err != nil {
+		t.Fatalf("follower leave: %v", err)
+	}
+	c.stop(f)
+	if err := leader.s().Leave(ctx); !errors.Is(err, errkind.Conflict) {
+		t.Fatalf("last voter leave: %v", err)
+	}
+}
+
+func TestDeadNodeRemovedAndRejoinsAtNewAddress(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	c := newCluster(t, 3, func(cfg *Config) { cfg.RemoveAfter = 2 * time.Second })
+	c.bootstrap(ctx)
+	leader := c.waitLeader()
+	f := c.followers()[0]
+	c.stop(f)
+	waitFor(t, 8*time.Second, "dead follower removed from the configuration", func() bool {
+		servers, err := leader.s().Servers()
+		_, inTable := nodeState(leader.s(), f.id)
+		return err == nil && len(servers) == 2 && !inTable
+	})
+	// With two voters left and one more dead, removing it would leave no majority: it stays.
+	other := c.followers()[0]
+	c.stop(other)
+	time.Sleep(3 * time.Second) // longer than RemoveAfter: give the detector every chance to misbehave
+	if servers, _ := leader.s().Servers(); len(servers) != 2 {
+		t.Fatalf("a voter was removed below quorum: %+v", servers)
+	}
+	c.start(other)
+	c.waitLeader(leader, other)
+
+	// The removed node comes back with a new Raft address (fresh port) and the same data dir.
+	f.raftAddr = "127.0.0.1:0"
+	c.start(f)
+	if err := leader.s().Join(ctx, f.id, f.raftAddr, f.httpAddr); err != nil {
+		t.Fatal(err)
+	}
+	waitNodeUp(t, leader.s(), f.id, true, 5*time.Second)
+	servers, _ := leader.s().Servers()
+	for _, s := range servers {
+		if s.ID == f.id && s.RaftAddr != f.raftAddr {
+			t.Fatalf("stale address %s kept for %s", s.RaftAddr, f.id)
+		}
+	}
+	if len(servers) != 3 {
+		t.Fatalf("configuration after rejoin: %+v", servers)
+	}
+}

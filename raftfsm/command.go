@@ -1,0 +1,157 @@
+package raftfsm
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/placeos-go/engine/model"
+)
+
+// CommandVersion is the version of the command envelope this build writes. Apply refuses other
+// versions with an error result instead of guessing, so that a mixed-version cluster fails loudly
+// rather than diverging.
+const CommandVersion = 1
+
+// Ops carried in the envelope. The first group changes the FSM and goes through the Raft log; the
+// second is a request to the leader (a membership change), only ever forwarded, never logged.
+const (
+	OpApply        = "apply"
+	OpDelete       = "delete"
+	OpSetRunning   = "set_running"
+	OpSaveSetting  = "save_setting"
+	OpNodeUpsert   = "node_upsert"
+	OpNodeRemove   = "node_remove"
+	OpSetNodeUp    = "set_node_up"
+	OpSetNodeReady = "set_node_ready"
+
+	OpJoin  = "join"
+	OpLeave = "leave"
+)
+
+// envelope is the wire form of every command: {"v":1,"op":"...","data":...}.
+type envelope struct {
+	V    int             `json:"v"`
+	Op   string          `json:"op"`
+	Data json.RawMessage `json:"data"`
+}
+
+type deleteData struct {
+	Kind model.Kind `json:"kind"`
+	ID   string     `json:"id"`
+}
+
+type runningData struct {
+	Module  string `json:"module"`
+	Running bool   `json:"running"`
+}
+
+type settingData struct {
+	Module string          `json:"module"`
+	Name   string          `json:"name"`
+	Value  json.RawMessage `json:"value"`
+}
+
+// nodeData carries a node's identity and addresses (node_upsert, join).
+type nodeData struct {
+	ID       string `json:"id"`
+	HTTPAddr string `json:"http_addr"`
+	RaftAddr string `json:"raft_addr"`
+}
+
+type nodeIDData struct {
+	ID string `json:"id"`
+}
+
+type nodeUpData struct {
+	ID string `json:"id"`
+	Up bool   `json:"up"`
+}
+
+type nodeReadyData struct {
+	ID    string `json:"id"`
+	Epoch uint64 `json:"epoch"`
+}
+
+// encode builds a command whose payload cannot fail to marshal (plain structs).
+func encode(op string, data any) []byte {
+	out, err := marshal(op, data)
+	if err != nil {
+		panic(fmt.Sprintf("raftfsm: encode %s: %v", op, err))
+	}
+	return out
+}
+
+// marshal builds a command; it fails only for a payload carrying invalid raw JSON.
+func marshal(op string, data any) ([]byte, error) {
+	raw, err := json.Marshal(data)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrBadCommand, op, err)
+	}
+	return json.Marshal(envelope{V: CommandVersion, Op: op, Data: raw})
+}
+
+// decode parses the envelope and checks its version; the op is checked by the caller.
+func decode(cmd []byte) (envelope, error) {
+	var e envelope
+	if err := json.Unmarshal(cmd, &e); err != nil {
+		return e, fmt.Errorf("%w: %w", ErrBadCommand, err)
+	}
+	if e.V != CommandVersion {
+		return e, fmt.Errorf("%w: version %d is not supported (this node speaks %d)", ErrBadCommand, e.V, CommandVersion)
+	}
+	return e, nil
+}
+
+func decodeData(e envelope, into any) error {
+	if err := json.Unmarshal(e.Data, into); err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrBadCommand, e.Op, err)
+	}
+	return nil
+}
+
+// The public builders, for callers that forward a command or test the FSM.
+
+// ApplyCommand upserts every entity of f. It fails (BadRequest) when a settings value is not
+// valid JSON.
+func ApplyCommand(f *model.File) ([]byte, error) { return marshal(OpApply, f) }
+
+// DeleteCommand deletes one entity.
+func DeleteCommand(kind model.Kind, id string) []byte {
+	return encode(OpDelete, deleteData{Kind: kind, ID: id})
+}
+
+// SetRunningCommand sets a module's desired running state.
+func SetRunningCommand(moduleID string, running bool) []byte {
+	return encode(OpSetRunning, runningData{Module: moduleID, Running: running})
+}
+
+// SaveSettingCommand sets one of a module's own settings. It fails (BadRequest) when value is
+// not valid JSON.
+func SaveSettingCommand(moduleID, name string, value json.RawMessage) ([]byte, error) {
+	if !json.Valid(value) {
+		return nil, fmt.Errorf("%w: setting %q of module %q is not valid JSON", model.ErrInvalid, name, moduleID)
+	}
+	return marshal(OpSaveSetting, settingData{Module: moduleID, Name: name, Value: value})
+}
+
+// SetNodeUpCommand marks a node up or down.
+func SetNodeUpCommand(id string, up bool) []byte {
+	return encode(OpSetNodeUp, nodeUpData{ID: id, Up: up})
+}
+
+// SetNodeReadyCommand records that a node has reconciled its share for epoch.
+func SetNodeReadyCommand(id string, epoch uint64) []byte {
+	return encode(OpSetNodeReady, nodeReadyData{ID: id, Epoch: epoch})
+}
+
+func nodeUpsertCommand(id, httpAddr, raftAddr string) []byte {
+	return encode(OpNodeUpsert, nodeData{ID: id, HTTPAddr: httpAddr, RaftAddr: raftAddr})
+}
+
+func nodeRemoveCommand(id string) []byte { return encode(OpNodeRemove, nodeIDData{ID: id}) }
+
+func joinCommand(id, httpAddr, raftAddr string) []byte {
+	return encode(OpJoin, nodeData{ID: id, HTTPAddr: httpAddr, RaftAddr: raftAddr})
+}
+
+func leaveCommand(id string) []byte { return encode(OpLeave, nodeIDData{ID: id}) }

@@ -1,0 +1,28 @@
+// Package raftfsm owns the cluster's replicated, durable state: a hashicorp/raft node (TCP
+// transport, raft-boltdb/v2 log and stable store, file snapshots under <data-dir>/raft), the FSM
+// that holds the whole model and the node table, the versioned commands that change them, and the
+// duties only the leader performs (failure detection, joins, removals).
+//
+// Store implements core's ModelStore: reads are local (every node applies the same log, so a
+// follower may lag the leader by a few milliseconds); writes go through Raft on the leader. A
+// write made on a follower is handed to the Forwarder, which carries the encoded command to the
+// leader's HTTP address, where the receiving handler calls Store.ApplyForwarded. A node that
+// cannot see a leader (cut off from the majority) fails writes with ErrNoLeader, of kind
+// errkind.Unavailable.
+//
+// The node table (Nodes) lists every member with its addresses, whether the leader currently
+// sees it up, and the membership epoch it last reported ready for. The epoch (Epoch) grows every
+// time the set of up nodes changes, so "every up node is ready for the current epoch" means the
+// cluster has reconciled the latest membership.
+//
+// Timeouts are derived from one multiplier (Config.TimeoutScale, default 1) tuned for a LAN:
+// heartbeat and election timeouts of 250 ms, so a dead leader is replaced in well under a second
+// on loopback. Use 2-5 on a slow or busy network.
+//
+// Failure detection runs on the leader only. It follows Raft's own heartbeats through a
+// raft.Observer (FailedHeartbeatObservation / ResumedHeartbeatObservation): a follower whose
+// heartbeats have failed for Config.DownAfter since its last contact is marked down; one that
+// answers again (or that has produced no failure for a quiet period after a leader change) is
+// marked up. A node that stays down for Config.RemoveAfter is removed from the Raft configuration,
+// but only when the remaining live voters still form a majority of the smaller configuration.
+package raftfsm

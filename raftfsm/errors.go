@@ -1,0 +1,25 @@
+package raftfsm
+
+import "github.com/placeos-go/engine/errkind"
+
+var (
+	// ErrNoLeader is returned by writes on a node that cannot reach a leader, typically because it
+	// is cut off from the majority of the cluster.
+	ErrNoLeader = errkind.New(errkind.Unavailable, "no leader: this node is not part of a majority")
+	// ErrNotLeader is returned by leader-only calls (ApplyForwarded) made on a follower.
+	ErrNotLeader = errkind.New(errkind.Unavailable, "this node is not the leader")
+	// ErrClosed is returned after Close.
+	ErrClosed = errkind.New(errkind.Unavailable, "raft store is closed")
+	// ErrBadCommand is wrapped by every command that cannot be decoded: malformed JSON, an unknown
+	// version or an unknown op.
+	ErrBadCommand = errkind.New(errkind.BadRequest, "bad raft command")
+	// ErrUnknownNode is returned for a node id that is not in the node table or configuration.
+	ErrUnknownNode = errkind.New(errkind.NotFound, "unknown node")
+	// ErrMembership is returned for a membership change that is refused (the last voter leaving,
+	// replacing the leader's own entry, a stale or future ready epoch).
+	ErrMembership = errkind.New(errkind.Conflict, "membership change refused")
+	// ErrNoForwarder is returned by a follower write when no Forwarder was configured.
+	ErrNoForwarder = errkind.New(errkind.Unavailable, "this node cannot forward writes to the leader")
+	// ErrConfig is returned by Open for a missing or invalid setting.
+	ErrConfig = errkind.New(errkind.BadRequest, "invalid raft configuration")
+)

@@ -1,0 +1,284 @@
+package raftfsm
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// monitorLeadership turns Raft's leadership notifications into at most one running leader loop.
+func (s *Store) monitorLeadership() {
+	defer s.wg.Done()
+	var running *leaderRun
+	stop := func() {
+		if running != nil {
+			running.cancel()
+			<-running.done
+			running = nil
+			s.setLeading(false)
+		}
+	}
+	defer stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case isLeader := <-s.raftNotify:
+			switch {
+			case !isLeader && running != nil:
+				s.log.Info("lost leadership")
+				stop()
+			case isLeader && running == nil:
+				running = s.startLeaderLoop()
+			}
+		}
+	}
+}
+
+type leaderRun struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func (s *Store) startLeaderLoop() *leaderRun {
+	ctx, cancel := context.WithCancel(s.ctx)
+	run := &leaderRun{cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(run.done)
+		s.leaderLoop(ctx)
+	}()
+	return run
+}
+
+func (s *Store) setLeading(v bool) {
+	if s.leading.Swap(v) == v {
+		return
+	}
+	// Keep only the latest value in the channel: drain, then send.
+	select {
+	case <-s.leaderCh:
+	default:
+	}
+	s.leaderCh <- v
+	s.broadcast()
+}
+
+// leaderLoop runs the leader's duties until ctx is cancelled (leadership lost or Close).
+func (s *Store) leaderLoop(ctx context.Context) {
+	// The Barrier makes the FSM reflect everything committed by earlier leaders before this one
+	// judges membership or readiness from it.
+	for {
+		err := s.raft.Barrier(s.cfg.ApplyTimeout).Error()
+		if err == nil {
+			break
+		}
+		s.log.Warn("barrier after gaining leadership failed; retrying", "error", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(s.timing.heartbeat):
+		}
+	}
+	since := time.Now()
+	s.health.reset()
+	s.log.Info("leading the cluster", "epoch", s.fsm.Epoch())
+	s.ensureSelf(ctx)
+	s.setLeading(true)
+
+	t := time.NewTicker(s.timing.check)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s.checkHealth(ctx, since)
+		}
+	}
+}
+
+// ensureSelf keeps the leader's own node table entry current (first leadership after bootstrap,
+// or a restart with a new HTTP address).
+func (s *Store) ensureSelf(ctx context.Context) {
+	n, ok := s.fsm.Node(s.cfg.NodeID)
+	if ok && n.Up && n.RaftAddr == s.RaftAddr() && n.HTTPAddr == s.cfg.HTTPAddr {
+		return
+	}
+	if err := s.applyLocal(ctx, nodeUpsertCommand(s.cfg.NodeID, s.cfg.HTTPAddr, s.RaftAddr())); err != nil {
+		s.log.Warn("could not record this node in the node table", "error", err)
+	}
+}
+
+// checkHealth is one pass of the failure detector.
+func (s *Store) checkHealth(ctx context.Context, since time.Time) {
+	servers, err := s.configuration()
+	if err != nil {
+		return
+	}
+	now := time.Now()
+	nodes := map[string]Node{}
+	for _, n := range s.fsm.Nodes() {
+		nodes[n.ID] = n
+	}
+	voters, healthy := 0, 0
+	var stale []raft.ServerID
+	for _, srv := range servers {
+		if srv.Suffrage == raft.Voter {
+			voters++
+		}
+		if srv.ID == s.id {
+			healthy++
+			continue
+		}
+		p := s.health.get(srv.ID)
+		contact := p.lastContact
+		if contact.Before(since) {
+			contact = since
+		}
+		lastFailure := p.lastFailure
+		if lastFailure.Before(since) {
+			lastFailure = since
+		}
+		if !p.failing && srv.Suffrage == raft.Voter {
+			healthy++
+		}
+		n, known := nodes[string(srv.ID)]
+		switch {
+		case !known:
+		case p.failing && n.Up && now.Sub(contact) >= s.cfg.DownAfter:
+			s.log.Warn("node down: heartbeats failing", "id", srv.ID, "last_contact", p.lastContact)
+			if err := s.applyLocal(ctx, SetNodeUpCommand(n.ID, false)); err != nil {
+				s.log.Warn("could not mark node down", "id", srv.ID, "error", err)
+			}
+		case !p.failing && !n.Up && (p.resumed || now.Sub(lastFailure) >= s.timing.quiet):
+			s.log.Info("node up: heartbeats answered", "id", srv.ID)
+			if err := s.applyLocal(ctx, SetNodeUpCommand(n.ID, true)); err != nil {
+				s.log.Warn("could not mark node up", "id", srv.ID, "error", err)
+			}
+		}
+		if p.failing && now.Sub(contact) >= s.cfg.RemoveAfter {
+			stale = append(stale, srv.ID)
+		}
+	}
+	for _, id := range stale {
+		// Removing a failed voter must leave a configuration whose live voters are a majority.
+		if healthy < (voters-1)/2+1 {
+			s.log.Warn("node down too long but removing it would break quorum; keeping it", "id", id)
+			continue
+		}
+		s.log.Warn("removing node that stayed down", "id", id, "after", s.cfg.RemoveAfter)
+		if err := s.remove(ctx, id); err != nil {
+			s.log.Warn("could not remove node", "id", id, "error", err)
+			continue
+		}
+		voters--
+	}
+}
+
+// keepEntryCurrent re-joins this node (through the leader) when the node table holds it with
+// addresses other than its own, e.g. after a restart with a new --http-addr but no --join, so
+// that forwarding and routing reach it at its new address. The leader fixes its own entry in
+// ensureSelf.
+func (s *Store) keepEntryCurrent() {
+	defer s.wg.Done()
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+		}
+		n, ok := s.fsm.Node(s.cfg.NodeID)
+		if !ok || s.raft.State() != raft.Follower || (n.HTTPAddr == s.cfg.HTTPAddr && n.RaftAddr == s.RaftAddr()) {
+			continue
+		}
+		if id, _ := s.Leader(); id == "" {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(s.ctx, s.cfg.ApplyTimeout)
+		err := s.Join(ctx, s.cfg.NodeID, s.RaftAddr(), s.cfg.HTTPAddr)
+		cancel()
+		if err != nil {
+			s.log.Warn("could not update this node's addresses in the node table", "error", err)
+		} else {
+			s.log.Info("updated this node's addresses in the node table", "http_addr", s.cfg.HTTPAddr)
+		}
+	}
+}
+
+func (s *Store) consumeObservations() {
+	defer s.wg.Done()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case o := <-s.obsCh:
+			s.health.observe(o, time.Now())
+		}
+	}
+}
+
+// health is the leader's view of each follower's heartbeats, fed by raft observations.
+type health struct {
+	mu    sync.Mutex
+	peers map[raft.ServerID]*peerHealth
+}
+
+type peerHealth struct {
+	failing     bool      // the latest heartbeat failed
+	resumed     bool      // heartbeats resumed after failing (a positive "it answers" signal)
+	lastContact time.Time // last successful contact known
+	lastFailure time.Time
+}
+
+func newHealth() *health { return &health{peers: map[raft.ServerID]*peerHealth{}} }
+
+func (h *health) observe(o raft.Observation, now time.Time) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	switch d := o.Data.(type) {
+	case raft.FailedHeartbeatObservation:
+		p := h.peer(d.PeerID)
+		p.failing, p.resumed, p.lastFailure = true, false, now
+		if d.LastContact.After(p.lastContact) {
+			p.lastContact = d.LastContact
+		}
+	case raft.ResumedHeartbeatObservation:
+		p := h.peer(d.PeerID)
+		p.failing, p.resumed, p.lastContact = false, true, now
+	}
+}
+
+func (h *health) peer(id raft.ServerID) *peerHealth {
+	p := h.peers[id]
+	if p == nil {
+		p = &peerHealth{}
+		h.peers[id] = p
+	}
+	return p
+}
+
+// get returns a copy of the peer's health.
+func (h *health) get(id raft.ServerID) peerHealth {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if p := h.peers[id]; p != nil {
+		return *p
+	}
+	return peerHealth{}
+}
+
+func (h *health) forget(id raft.ServerID) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.peers, id)
+}
+
+func (h *health) reset() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	clear(h.peers)
+}

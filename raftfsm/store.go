@@ -1,0 +1,353 @@
+package raftfsm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+)
+
+// Forwarder carries a write made on a follower to the leader. The implementation (cmd/engine's
+// node-to-node HTTP client: POST /api/core/v1/cluster/apply with the cluster secret) sends cmd
+// as the request body to leaderHTTPAddr, where the handler calls Store.ApplyForwarded, and
+// returns that call's error with its errkind kind preserved (400 stays BadRequest, 404 NotFound,
+// 409 Conflict, 503 Unavailable); an unreachable leader is an errkind.Unavailable error.
+type Forwarder interface {
+	Forward(ctx context.Context, leaderHTTPAddr string, cmd []byte) error
+}
+
+// Config configures a Store. NodeID, DataDir, RaftAddr and HTTPAddr are required.
+type Config struct {
+	NodeID string
+	// DataDir is the node's data directory; Raft keeps raft.db and snapshots in DataDir/raft.
+	DataDir string
+	// RaftAddr is the TCP listen address of the transport ("127.0.0.1:7000"; port 0 picks one).
+	RaftAddr string
+	// AdvertiseRaft is the address peers dial; default the listen address.
+	AdvertiseRaft string
+	// HTTPAddr is this node's advertised HTTP address, recorded in the node table so that
+	// followers can forward to the leader and peers can route to owners.
+	HTTPAddr string
+	// TimeoutScale multiplies every Raft timeout; 1 (the default) suits a LAN.
+	TimeoutScale float64
+	// DownAfter is how long a follower's heartbeats must fail before the leader marks it down.
+	DownAfter time.Duration
+	// RemoveAfter is how long a node may stay down before the leader removes it from the Raft
+	// configuration (never below quorum).
+	RemoveAfter time.Duration
+	// ApplyTimeout bounds a write whose context has no deadline.
+	ApplyTimeout time.Duration
+	// Forwarder carries follower writes to the leader; without one a follower write fails.
+	Forwarder Forwarder
+	Logger    hclog.Logger
+}
+
+// Defaults.
+const (
+	DefaultDownAfter    = 2 * time.Second
+	DefaultRemoveAfter  = 5 * time.Minute
+	DefaultApplyTimeout = 5 * time.Second
+)
+
+// timing holds the timeouts derived from Config.TimeoutScale.
+type timing struct {
+	heartbeat, election, lease, commit time.Duration
+	transport                          time.Duration // RPC I/O deadline
+	quiet                              time.Duration // no failures for this long after a leader change means up
+	check                              time.Duration // failure detector period
+	leaderWait                         time.Duration // how long a write waits for a leader to appear
+}
+
+func newTiming(scale float64, downAfter time.Duration) timing {
+	d := func(base time.Duration) time.Duration { return time.Duration(float64(base) * scale) }
+	t := timing{
+		// A follower waits 1-2 heartbeat timeouts without contact before it stands for election;
+		// 250 ms gives a new leader in roughly 0.3-0.7 s on loopback or a quiet LAN.
+		heartbeat: d(250 * time.Millisecond),
+		election:  d(250 * time.Millisecond),
+		lease:     d(200 * time.Millisecond),
+		commit:    d(10 * time.Millisecond),
+		transport: d(time.Second),
+	}
+	t.quiet = t.transport + t.heartbeat
+	t.check = min(max(downAfter/8, 20*time.Millisecond), 250*time.Millisecond)
+	t.leaderWait = 2*t.heartbeat + 2*t.election
+	return t
+}
+
+// Store is a Raft node with its FSM. It implements core's ModelStore.
+type Store struct {
+	cfg    Config
+	log    hclog.Logger
+	timing timing
+	id     raft.ServerID
+
+	raft  *raft.Raft
+	fsm   *FSM
+	trans *raft.NetworkTransport
+	bolt  *raftboltdb.BoltStore
+	logs  raft.LogStore
+	snaps raft.SnapshotStore
+
+	raftNotify chan bool // raft's NotifyCh
+	leaderCh   chan bool // ours: 1-buffered, latest value wins
+	leading    atomic.Bool
+	obsCh      chan raft.Observation
+	observer   *raft.Observer
+	health     *health
+
+	watchMu  sync.Mutex
+	watchers map[chan struct{}]struct{}
+
+	ctx       context.Context
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	closed    atomic.Bool
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Open starts the Raft node: it opens (or creates) DataDir/raft and listens on RaftAddr. A new
+// node has no configuration until Bootstrap or until a leader adds it (Join).
+func Open(cfg Config) (*Store, error) {
+	switch {
+	case cfg.NodeID == "":
+		return nil, fmt.Errorf("%w: node id is required", ErrConfig)
+	case cfg.DataDir == "":
+		return nil, fmt.Errorf("%w: data dir is required", ErrConfig)
+	case cfg.RaftAddr == "":
+		return nil, fmt.Errorf("%w: raft address is required", ErrConfig)
+	case cfg.HTTPAddr == "":
+		return nil, fmt.Errorf("%w: http address is required", ErrConfig)
+	case cfg.TimeoutScale < 0:
+		return nil, fmt.Errorf("%w: timeout scale %v is negative", ErrConfig, cfg.TimeoutScale)
+	}
+	if cfg.TimeoutScale == 0 {
+		cfg.TimeoutScale = 1
+	}
+	if cfg.DownAfter <= 0 {
+		cfg.DownAfter = DefaultDownAfter
+	}
+	if cfg.RemoveAfter <= 0 {
+		cfg.RemoveAfter = DefaultRemoveAfter
+	}
+	if cfg.ApplyTimeout <= 0 {
+		cfg.ApplyTimeout = DefaultApplyTimeout
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = hclog.NewNullLogger()
+	}
+	log := cfg.Logger.Named("raft").With("node", cfg.NodeID)
+	s := &Store{
+		cfg:        cfg,
+		log:        log,
+		timing:     newTiming(cfg.TimeoutScale, cfg.DownAfter),
+		id:         raft.ServerID(cfg.NodeID),
+		raftNotify: make(chan bool, 1),
+		leaderCh:   make(chan bool, 1),
+		obsCh:      make(chan raft.Observation, 256),
+		health:     newHealth(),
+		watchers:   map[chan struct{}]struct{}{},
+	}
+	s.fsm = NewFSM(s.broadcast)
+	if err := s.open(); err != nil {
+		s.closeStores()
+		return nil, err
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.observer = raft.NewObserver(s.obsCh, false, func(o *raft.Observation) bool {
+		switch o.Data.(type) {
+		case raft.FailedHeartbeatObservation, raft.ResumedHeartbeatObservation:
+			return true
+		}
+		return false
+	})
+	s.raft.RegisterObserver(s.observer)
+	s.wg.Add(3)
+	go s.monitorLeadership()
+	go s.consumeObservations()
+	go s.keepEntryCurrent()
+	log.Info("raft started", "raft_addr", s.RaftAddr(), "http_addr", cfg.HTTPAddr)
+	return s, nil
+}
+
+func (s *Store) open() error {
+	dir := filepath.Join(s.cfg.DataDir, "raft")
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return fmt.Errorf("raftfsm: %w", err)
+	}
+	var err error
+	if s.bolt, err = raftboltdb.New(raftboltdb.Options{Path: filepath.Join(dir, "raft.db")}); err != nil {
+		return fmt.Errorf("raftfsm: open log store: %w", err)
+	}
+	if s.logs, err = raft.NewLogCache(512, s.bolt); err != nil {
+		return fmt.Errorf("raftfsm: %w", err)
+	}
+	if s.snaps, err = raft.NewFileSnapshotStoreWithLogger(dir, 2, s.log.Named("snapshots")); err != nil {
+		return fmt.Errorf("raftfsm: open snapshot store: %w", err)
+	}
+	var advertise net.Addr
+	if s.cfg.AdvertiseRaft != "" {
+		if advertise, err = net.ResolveTCPAddr("tcp", s.cfg.AdvertiseRaft); err != nil {
+			return fmt.Errorf("%w: advertise address %q: %w", ErrConfig, s.cfg.AdvertiseRaft, err)
+		}
+	}
+	if s.trans, err = raft.NewTCPTransportWithLogger(s.cfg.RaftAddr, advertise, 3, s.timing.transport, s.log.Named("transport")); err != nil {
+		return fmt.Errorf("raftfsm: raft transport on %s: %w", s.cfg.RaftAddr, err)
+	}
+	rc := raft.DefaultConfig()
+	rc.LocalID = s.id
+	rc.Logger = s.log
+	rc.NotifyCh = s.raftNotify
+	rc.HeartbeatTimeout = s.timing.heartbeat
+	rc.ElectionTimeout = s.timing.election
+	rc.LeaderLeaseTimeout = s.timing.lease
+	rc.CommitTimeout = s.timing.commit
+	if s.raft, err = raft.NewRaft(rc, s.fsm, s.logs, s.bolt, s.snaps, s.trans); err != nil {
+		return fmt.Errorf("raftfsm: start raft: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) closeStores() {
+	if s.raft == nil && s.trans != nil {
+		_ = s.trans.Close()
+	}
+	if s.bolt != nil {
+		_ = s.bolt.Close()
+	}
+}
+
+// Bootstrap makes this node the first voter of a new cluster. It does nothing when the node
+// already has Raft state (a restart, or a node that was joined before).
+func (s *Store) Bootstrap(_ context.Context) error {
+	has, err := raft.HasExistingState(s.logs, s.bolt, s.snaps)
+	if err != nil {
+		return fmt.Errorf("raftfsm: bootstrap: %w", err)
+	}
+	if has {
+		s.log.Info("bootstrap skipped: raft state exists")
+		return nil
+	}
+	err = s.raft.BootstrapCluster(raft.Configuration{Servers: []raft.Server{{
+		Suffrage: raft.Voter, ID: s.id, Address: s.trans.LocalAddr(),
+	}}}).Error()
+	if err != nil && !errors.Is(err, raft.ErrCantBootstrap) {
+		return fmt.Errorf("raftfsm: bootstrap: %w", err)
+	}
+	s.log.Info("bootstrapped a new cluster")
+	return nil
+}
+
+// Close stops the node without leaving the cluster (the others see it as failed). It waits for
+// every goroutine the Store started.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		s.closed.Store(true)
+		if err := s.raft.Shutdown().Error(); err != nil {
+			s.closeErr = fmt.Errorf("raftfsm: shutdown: %w", err)
+		}
+		s.raft.DeregisterObserver(s.observer)
+		s.cancel()
+		s.wg.Wait()
+		if err := s.bolt.Close(); err != nil && s.closeErr == nil {
+			s.closeErr = fmt.Errorf("raftfsm: close log store: %w", err)
+		}
+		s.log.Info("raft stopped")
+	})
+	return s.closeErr
+}
+
+// ID returns this node's id.
+func (s *Store) ID() string { return s.cfg.NodeID }
+
+// RaftAddr returns the address peers use to reach this node's transport.
+func (s *Store) RaftAddr() string { return string(s.trans.LocalAddr()) }
+
+// HTTPAddr returns this node's advertised HTTP address.
+func (s *Store) HTTPAddr() string { return s.cfg.HTTPAddr }
+
+// Nodes returns the node table, sorted by id.
+func (s *Store) Nodes() []Node { return s.fsm.Nodes() }
+
+// Epoch returns the membership epoch: it grows whenever the set of up nodes changes.
+func (s *Store) Epoch() uint64 { return s.fsm.Epoch() }
+
+// Leader returns the leader's id and HTTP address as this node knows them ("" when there is
+// none, e.g. during an election or when cut off from the majority).
+func (s *Store) Leader() (id, httpAddr string) {
+	_, lid := s.raft.LeaderWithID()
+	if lid == "" {
+		return "", ""
+	}
+	n, _ := s.fsm.Node(string(lid))
+	return string(lid), n.HTTPAddr
+}
+
+// IsLeader reports whether this node leads and has caught up with everything committed before
+// it took over (its Barrier completed).
+func (s *Store) IsLeader() bool { return s.leading.Load() && s.raft.State() == raft.Leader }
+
+// State is the Raft state: "Follower", "Candidate", "Leader" or "Shutdown".
+func (s *Store) State() string { return s.raft.State().String() }
+
+// LeaderCh delivers true when this node becomes leader (after its Barrier) and false when it
+// stops. It holds only the latest value, so a slow reader sees the current state, not history.
+func (s *Store) LeaderCh() <-chan bool { return s.leaderCh }
+
+// Server is one entry of the Raft configuration.
+type Server struct {
+	ID       string `json:"id"`
+	RaftAddr string `json:"raft_addr"`
+	Voter    bool   `json:"voter"`
+}
+
+// Servers returns the current Raft configuration.
+func (s *Store) Servers() ([]Server, error) {
+	f := s.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return nil, s.raftErr(err, "read configuration")
+	}
+	var out []Server
+	for _, srv := range f.Configuration().Servers {
+		out = append(out, Server{ID: string(srv.ID), RaftAddr: string(srv.Address), Voter: srv.Suffrage == raft.Voter})
+	}
+	return out, nil
+}
+
+// Watch signals (coalesced) after every change of the model, the node table or this node's
+// leadership, until ctx is done, when the channel is closed.
+func (s *Store) Watch(ctx context.Context) <-chan struct{} {
+	ch := make(chan struct{}, 1)
+	s.watchMu.Lock()
+	s.watchers[ch] = struct{}{}
+	s.watchMu.Unlock()
+	go func() {
+		<-ctx.Done()
+		s.watchMu.Lock()
+		delete(s.watchers, ch)
+		s.watchMu.Unlock()
+		close(ch)
+	}()
+	return ch
+}
+
+func (s *Store) broadcast() {
+	s.watchMu.Lock()
+	defer s.watchMu.Unlock()
+	for ch := range s.watchers {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+}

@@ -1,0 +1,273 @@
+package raftfsm
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/placeos-go/engine/errkind"
+	"github.com/placeos-go/engine/model"
+)
+
+// Model returns the current model and its version (grows on every model change).
+func (s *Store) Model() (*model.Model, uint64) { return s.fsm.Model() }
+
+// Apply creates or replaces every entity in f by id.
+func (s *Store) Apply(ctx context.Context, f *model.File) error {
+	cmd, err := ApplyCommand(f)
+	if err != nil {
+		return err
+	}
+	return s.propose(ctx, cmd)
+}
+
+// Delete removes an entity that nothing refers to.
+func (s *Store) Delete(ctx context.Context, kind model.Kind, id string) error {
+	return s.propose(ctx, DeleteCommand(kind, id))
+}
+
+// SetRunning sets a module's desired state.
+func (s *Store) SetRunning(ctx context.Context, moduleID string, running bool) error {
+	return s.propose(ctx, SetRunningCommand(moduleID, running))
+}
+
+// SaveSetting sets one top-level key of a module's own settings.
+func (s *Store) SaveSetting(ctx context.Context, moduleID, name string, value json.RawMessage) error {
+	cmd, err := SaveSettingCommand(moduleID, name, value)
+	if err != nil {
+		return err
+	}
+	return s.propose(ctx, cmd)
+}
+
+// SetNodeUp marks a node up or down (the leader's failure detector uses it; exported for
+// operators and tests).
+func (s *Store) SetNodeUp(ctx context.Context, id string, up bool) error {
+	return s.propose(ctx, SetNodeUpCommand(id, up))
+}
+
+// SetNodeReady records that node id has reconciled its share of the cluster for epoch.
+func (s *Store) SetNodeReady(ctx context.Context, id string, epoch uint64) error {
+	return s.propose(ctx, SetNodeReadyCommand(id, epoch))
+}
+
+// Join adds (or re-adds) a node as a voter and records its addresses; it can be called on any
+// member and is forwarded to the leader. It is idempotent, and a node that comes back with a new
+// address, or a new node on an old node's address, replaces the old entry.
+func (s *Store) Join(ctx context.Context, nodeID, raftAddr, httpAddr string) error {
+	if nodeID == "" || raftAddr == "" || httpAddr == "" {
+		return fmt.Errorf("%w: join needs a node id, a raft address and an http address", ErrMembership)
+	}
+	return s.propose(ctx, joinCommand(nodeID, httpAddr, raftAddr))
+}
+
+// RemoveNode removes another node from the Raft configuration and the node table (forwarded to
+// the leader). The leader cannot remove itself: it must Leave, which hands leadership over first.
+func (s *Store) RemoveNode(ctx context.Context, nodeID string) error {
+	return s.propose(ctx, leaveCommand(nodeID))
+}
+
+// Leave takes this node out of the cluster gracefully: a leader first transfers leadership, then
+// the (new) leader removes this node. Close the Store afterwards.
+func (s *Store) Leave(ctx context.Context) error {
+	if s.raft.State() == raft.Leader {
+		servers, err := s.Servers()
+		if err != nil {
+			return err
+		}
+		voters := 0
+		for _, srv := range servers {
+			if srv.Voter {
+				voters++
+			}
+		}
+		if voters <= 1 {
+			return fmt.Errorf("%w: %s is the last voter; it cannot leave", ErrMembership, s.cfg.NodeID)
+		}
+		s.log.Info("leaving: transferring leadership first")
+		if err := s.raft.LeadershipTransfer().Error(); err != nil {
+			return s.raftErr(err, "leadership transfer")
+		}
+	}
+	if err := s.RemoveNode(ctx, s.cfg.NodeID); err != nil {
+		return err
+	}
+	s.log.Info("left the cluster")
+	return nil
+}
+
+// ApplyForwarded runs a command that a follower forwarded (the body of the node-to-node apply
+// request). It runs only on the leader: a follower answers ErrNotLeader rather than forwarding
+// again, so a stale view of the leader can never make a request loop.
+func (s *Store) ApplyForwarded(ctx context.Context, cmd []byte) error {
+	if s.raft.State() != raft.Leader {
+		return ErrNotLeader
+	}
+	return s.lead(ctx, cmd)
+}
+
+// propose runs cmd on the leader: here, or through the Forwarder.
+func (s *Store) propose(ctx context.Context, cmd []byte) error {
+	if _, err := decode(cmd); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(s.timing.leaderWait)
+	for {
+		if s.closed.Load() {
+			return ErrClosed
+		}
+		if s.raft.State() == raft.Leader {
+			return s.lead(ctx, cmd)
+		}
+		if _, lid := s.raft.LeaderWithID(); lid != "" && lid != s.id {
+			n, ok := s.fsm.Node(string(lid))
+			if ok && n.HTTPAddr != "" {
+				if s.cfg.Forwarder == nil {
+					return ErrNoForwarder
+				}
+				if err := s.cfg.Forwarder.Forward(ctx, n.HTTPAddr, cmd); err != nil {
+					return fmt.Errorf("forwarded to leader %s at %s: %w", lid, n.HTTPAddr, err)
+				}
+				return nil
+			}
+		}
+		// No usable leader yet: an election may be under way. Wait a little for one, then give
+		// up with a clear error (a node cut off from the majority never sees one).
+		if time.Now().After(deadline) {
+			return ErrNoLeader
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w: %w", ErrNoLeader, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// lead runs a command on this node, which believes it is the leader.
+func (s *Store) lead(ctx context.Context, cmd []byte) error {
+	e, err := decode(cmd)
+	if err != nil {
+		return err
+	}
+	switch e.Op {
+	case OpJoin:
+		var d nodeData
+		if err := decodeData(e, &d); err != nil {
+			return err
+		}
+		return s.join(ctx, d)
+	case OpLeave:
+		var d nodeIDData
+		if err := decodeData(e, &d); err != nil {
+			return err
+		}
+		return s.remove(ctx, raft.ServerID(d.ID))
+	case OpApply, OpDelete, OpSetRunning, OpSaveSetting, OpNodeUpsert, OpNodeRemove, OpSetNodeUp, OpSetNodeReady:
+		return s.applyLocal(ctx, cmd)
+	}
+	// Refused before it reaches the log, where it would only be rejected by every node.
+	return fmt.Errorf("%w: unknown op %q", ErrBadCommand, e.Op)
+}
+
+// applyLocal appends cmd to the Raft log and returns the FSM's verdict.
+func (s *Store) applyLocal(ctx context.Context, cmd []byte) error {
+	timeout := s.cfg.ApplyTimeout
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = time.Until(dl)
+	}
+	if timeout <= 0 {
+		return errkind.Wrap(errkind.Timeout, ctx.Err(), "raft apply")
+	}
+	f := s.raft.Apply(cmd, timeout)
+	if err := f.Error(); err != nil {
+		return s.raftErr(err, "raft apply")
+	}
+	if err, ok := f.Response().(error); ok && err != nil {
+		return err
+	}
+	return nil
+}
+
+func (s *Store) join(ctx context.Context, d nodeData) error {
+	if d.ID == "" || d.RaftAddr == "" {
+		return fmt.Errorf("%w: join needs a node id and a raft address", ErrMembership)
+	}
+	id, addr := raft.ServerID(d.ID), raft.ServerAddress(d.RaftAddr)
+	servers, err := s.configuration()
+	if err != nil {
+		return err
+	}
+	member := false
+	for _, srv := range servers {
+		switch {
+		case srv.ID == id && srv.Address == addr:
+			member = true
+		case srv.ID == id || srv.Address == addr:
+			if srv.ID == s.id {
+				return fmt.Errorf("%w: %s at %s would replace the leader's own entry", ErrMembership, id, addr)
+			}
+			s.log.Info("replacing a stale member entry", "old_id", srv.ID, "old_addr", srv.Address, "id", id, "addr", addr)
+			if err := s.raft.RemoveServer(srv.ID, 0, s.cfg.ApplyTimeout).Error(); err != nil {
+				return s.raftErr(err, "remove stale entry")
+			}
+		}
+	}
+	if !member {
+		if err := s.raft.AddVoter(id, addr, 0, s.cfg.ApplyTimeout).Error(); err != nil {
+			return s.raftErr(err, "add voter")
+		}
+		s.log.Info("node joined", "id", id, "raft_addr", addr, "http_addr", d.HTTPAddr)
+	}
+	s.health.forget(id)
+	return s.applyLocal(ctx, nodeUpsertCommand(d.ID, d.HTTPAddr, d.RaftAddr))
+}
+
+func (s *Store) remove(ctx context.Context, id raft.ServerID) error {
+	if id == s.id {
+		return fmt.Errorf("%w: the leader cannot remove itself; it must leave (transferring leadership first)", ErrMembership)
+	}
+	servers, err := s.configuration()
+	if err != nil {
+		return err
+	}
+	for _, srv := range servers {
+		if srv.ID == id {
+			if err := s.raft.RemoveServer(id, 0, s.cfg.ApplyTimeout).Error(); err != nil {
+				return s.raftErr(err, "remove server")
+			}
+			s.log.Info("node removed", "id", id)
+		}
+	}
+	s.health.forget(id)
+	return s.applyLocal(ctx, nodeRemoveCommand(string(id)))
+}
+
+func (s *Store) configuration() ([]raft.Server, error) {
+	f := s.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return nil, s.raftErr(err, "read configuration")
+	}
+	return f.Configuration().Servers, nil
+}
+
+// raftErr gives a Raft error its kind: a lost or moved leadership is Unavailable (the caller may
+// retry on the new leader), a full queue is a Timeout.
+func (s *Store) raftErr(err error, op string) error {
+	switch {
+	case errors.Is(err, raft.ErrRaftShutdown):
+		return fmt.Errorf("%s: %w", op, ErrClosed)
+	case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipLost),
+		errors.Is(err, raft.ErrLeadershipTransferInProgress), errors.Is(err, raft.ErrAbortedByRestore):
+		return errkind.Wrap(errkind.Unavailable, err, "%s: leadership changed", op)
+	case errors.Is(err, raft.ErrEnqueueTimeout):
+		return errkind.Wrap(errkind.Timeout, err, "%s", op)
+	case errors.Is(err, raft.ErrNothingNewToSnapshot), errors.Is(err, raft.ErrCantBootstrap):
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	return errkind.Wrap(errkind.Unavailable, err, "%s", op)
+}

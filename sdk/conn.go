@@ -1,0 +1,335 @@
+package sdk
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"time"
+)
+
+// link is one open connection of a stream transport (TCP, TLS, UDP, WebSocket, SSH).
+type link interface {
+	// read returns the next chunk: what one socket read, datagram or message produced.
+	read() ([]byte, error)
+	write(ctx context.Context, data []byte) error
+	close() error
+}
+
+// connConfig is what every stream transport shares.
+type connConfig struct {
+	kind       string
+	addr       string
+	dial       func(ctx context.Context) (link, error)
+	tokenizer  *Tokenizer // nil: every chunk is a frame
+	received   func(frame []byte, t *Task)
+	onConnect  func(ctx context.Context, c *Conn)
+	minBackoff time.Duration
+	maxBackoff time.Duration
+	makebreak  bool
+	idle       time.Duration
+}
+
+// Conn is a connection-oriented transport owned by a module (TCP, UDP, WebSocket and SSH are
+// all a Conn). It connects with backoff on the module's clock, keeps the module's "connected"
+// status and its queue's online state, splits what arrives with its tokenizer and routes each
+// frame to the running command (Command.Response) or to the Received callback. It is the
+// module queue's sender: Command.Data is written here.
+//
+// With makebreak the connection is opened for a command and closed after it has been idle for
+// a while; the module counts as connected (as in PlaceOS) and the queue stays online.
+type Conn struct {
+	b   *Base
+	cfg connConfig
+	q   *Queue
+
+	mu        sync.Mutex
+	l         link
+	lost      chan struct{} // closed when l is lost
+	idleTimer Timer
+	readers   sync.WaitGroup
+}
+
+func newConn(b *Base, cfg connConfig) *Conn {
+	if cfg.minBackoff == 0 {
+		cfg.minBackoff = 250 * time.Millisecond
+	}
+	if cfg.maxBackoff == 0 {
+		cfg.maxBackoff = 5 * time.Second
+	}
+	if cfg.idle == 0 {
+		cfg.idle = 10 * time.Second
+	}
+	c := &Conn{b: b, cfg: cfg, q: b.Queue()}
+	c.q.setSender(c.Send)
+	if cfg.makebreak {
+		b.Set("connected", true)
+		c.q.SetOnline(true)
+		b.Go(func(ctx context.Context) {
+			<-ctx.Done()
+			c.Disconnect()
+			c.readers.Wait()
+		})
+		return c
+	}
+	b.Set("connected", false)
+	c.q.SetOnline(false)
+	b.Go(c.run)
+	return c
+}
+
+// Address is where the transport connects.
+func (c *Conn) Address() string { return c.cfg.addr }
+
+// Connected reports whether a connection is open.
+func (c *Conn) Connected() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.l != nil
+}
+
+// Disconnect closes the open connection; a persistent transport reconnects after its backoff.
+func (c *Conn) Disconnect() {
+	c.mu.Lock()
+	l := c.l
+	c.mu.Unlock()
+	if l != nil {
+		_ = l.close()
+	}
+}
+
+// Send writes data as is, outside the queue (add the delimiter yourself if the device wants
+// one). With makebreak it connects first.
+func (c *Conn) Send(ctx context.Context, data []byte) error {
+	c.mu.Lock()
+	l := c.l
+	c.mu.Unlock()
+	if l == nil {
+		if !c.cfg.makebreak {
+			return fmt.Errorf("%s %s: %w", c.cfg.kind, c.cfg.addr, ErrNotConnected)
+		}
+		var err error
+		if l, err = c.connectOnce(ctx); err != nil {
+			return err
+		}
+	}
+	c.touch()
+	if err := l.write(ctx, data); err != nil {
+		_ = l.close()
+		return fmt.Errorf("%s send to %s: %w: %w", c.cfg.kind, c.cfg.addr, ErrNotConnected, err)
+	}
+	return nil
+}
+
+// Request queues data as a command and returns the first frame received after it was sent
+// (waiting until ctx ends; the command's own timeout and retries apply).
+func (c *Conn) Request(ctx context.Context, data []byte) ([]byte, error) {
+	v, err := c.q.Do(ctx, Command{Data: data, Response: func(frame []byte, t *Task) { t.Success(frame) }})
+	if err != nil {
+		return nil, fmt.Errorf("%s request to %s: %w", c.cfg.kind, c.cfg.addr, err)
+	}
+	frame, _ := v.([]byte)
+	return frame, nil
+}
+
+func (c *Conn) run(ctx context.Context) {
+	log := c.b.Logger().With("transport", c.cfg.kind, "address", c.cfg.addr)
+	backoff := c.cfg.minBackoff
+	for ctx.Err() == nil {
+		l, err := c.cfg.dial(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			log.Debug("connect failed", "error", err, "retry_in", backoff)
+			if !sleep(c.b.Clock(), backoff, ctx.Done()) {
+				return
+			}
+			backoff = min(backoff*2, c.cfg.maxBackoff)
+			continue
+		}
+		backoff = c.cfg.minBackoff
+		log.Debug("connected")
+		c.serve(ctx, l, true)
+		log.Debug("disconnected", "reconnect_in", backoff)
+		// Pause before redialling: a device that accepts and drops at once must not be hammered.
+		if !sleep(c.b.Clock(), backoff, ctx.Done()) {
+			return
+		}
+	}
+}
+
+// connectOnce opens a makebreak connection for a command.
+func (c *Conn) connectOnce(ctx context.Context) (link, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.l != nil {
+		return c.l, nil
+	}
+	mctx := c.b.Context()
+	if mctx.Err() != nil {
+		return nil, ErrStopped
+	}
+	dctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(mctx, cancel)
+	defer stop()
+	l, err := c.cfg.dial(dctx)
+	if err != nil {
+		return nil, fmt.Errorf("%s connect to %s: %w: %w", c.cfg.kind, c.cfg.addr, ErrNotConnected, err)
+	}
+	c.l, c.lost = l, make(chan struct{})
+	if c.cfg.tokenizer != nil {
+		c.cfg.tokenizer.Reset()
+	}
+	c.readers.Add(1)
+	go func() {
+		defer c.readers.Done()
+		c.read(mctx, l)
+		c.dropped(l)
+	}()
+	return l, nil
+}
+
+// touch restarts the makebreak idle timer.
+func (c *Conn) touch() {
+	if !c.cfg.makebreak {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.idleTimer != nil {
+		c.idleTimer.Stop()
+	}
+	l := c.l
+	c.idleTimer = c.b.Clock().AfterFunc(c.cfg.idle, func() {
+		// Never cut a command short: wait for the queue to be idle.
+		if c.q.Current() != nil {
+			c.touch()
+			return
+		}
+		if l != nil {
+			_ = l.close()
+		}
+	})
+}
+
+// serve runs one persistent connection until it breaks or ctx ends.
+func (c *Conn) serve(ctx context.Context, l link, persistent bool) {
+	c.mu.Lock()
+	c.l, c.lost = l, make(chan struct{})
+	c.mu.Unlock()
+	if c.cfg.tokenizer != nil {
+		c.cfg.tokenizer.Reset()
+	}
+	c.b.Set("connected", true)
+	c.q.SetOnline(true)
+	stop := context.AfterFunc(ctx, func() { _ = l.close() })
+	defer stop()
+
+	var hooks sync.WaitGroup
+	if c.cfg.onConnect != nil {
+		hctx, cancel := context.WithCancel(ctx)
+		defer cancel() // a hook outliving its connection is cut short
+		hooks.Add(1)
+		go func() {
+			defer hooks.Done()
+			c.cfg.onConnect(hctx, c)
+		}()
+	}
+	c.read(ctx, l)
+	_ = l.close()
+	c.dropped(l)
+	if persistent {
+		c.q.SetOnline(false)
+		c.b.Set("connected", false)
+	}
+	hooks.Wait()
+}
+
+func (c *Conn) dropped(l link) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.l == l {
+		c.l = nil
+		close(c.lost)
+	}
+}
+
+func (c *Conn) read(ctx context.Context, l link) {
+	for {
+		chunk, err := l.read()
+		if len(chunk) > 0 {
+			c.touch()
+			c.deliver(chunk)
+		}
+		if err != nil {
+			if !errors.Is(err, net.ErrClosed) && !errors.Is(err, io.EOF) && ctx.Err() == nil {
+				c.b.Logger().Debug("read failed", "transport", c.cfg.kind, "address", c.cfg.addr, "error", err)
+			}
+			return
+		}
+	}
+}
+
+func (c *Conn) deliver(chunk []byte) {
+	if c.cfg.tokenizer == nil {
+		c.safeDeliver(chunk)
+		return
+	}
+	frames, err := c.cfg.tokenizer.Feed(chunk)
+	for _, f := range frames {
+		c.safeDeliver(f)
+	}
+	if err != nil {
+		c.b.Logger().Warn("dropping unframed data", "transport", c.cfg.kind, "error", err)
+	}
+}
+
+func (c *Conn) safeDeliver(frame []byte) {
+	defer func() {
+		if p := recover(); p != nil {
+			c.b.Logger().Error("received callback panicked", "panic", fmt.Sprint(p))
+		}
+	}()
+	c.q.deliver(frame, c.cfg.received)
+}
+
+// netLink is a net.Conn (TCP, TLS, UDP).
+type netLink struct {
+	conn net.Conn
+	buf  []byte
+	udp  bool
+}
+
+func (n *netLink) read() ([]byte, error) {
+	if n.buf == nil {
+		n.buf = make([]byte, 64<<10)
+	}
+	for {
+		k, err := n.conn.Read(n.buf)
+		if err != nil && n.udp && isRefused(err) {
+			continue // an ICMP "port unreachable" for an earlier datagram; UDP has no connection to lose
+		}
+		if k > 0 {
+			return append([]byte(nil), n.buf[:k]...), err
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+}
+
+func (n *netLink) write(ctx context.Context, data []byte) error {
+	if dl, ok := ctx.Deadline(); ok {
+		_ = n.conn.SetWriteDeadline(dl)
+	} else {
+		_ = n.conn.SetWriteDeadline(time.Time{})
+	}
+	_, err := n.conn.Write(data)
+	return err
+}
+
+func (n *netLink) close() error { return n.conn.Close() }
