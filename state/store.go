@@ -22,7 +22,8 @@ type Options struct {
 	// Client is used instead of URL; the Store does not close it.
 	Client *redis.Client
 	Logger hclog.Logger
-	// NodeID names this node in logs and in the pub/sub connection's CLIENT name.
+	// NodeID names this node in logs and, when the Store creates the client from URL, in the
+	// connections' CLIENT name ("engine-<NodeID>"), so CLIENT LIST shows which node is which.
 	NodeID string
 	// QueueSize is the default per-listener queue length (default 256). A listener whose queue is
 	// full when a message arrives is dropped.
@@ -106,6 +107,9 @@ func New(ctx context.Context, opts Options) (*Store, error) {
 		ro, err := redis.ParseURL(opts.URL)
 		if err != nil {
 			return nil, fmt.Errorf("state: parse redis URL: %w", err)
+		}
+		if ro.ClientName == "" && opts.NodeID != "" {
+			ro.ClientName = "engine-" + opts.NodeID
 		}
 		s.client = redis.NewClient(ro)
 		s.ownClient = true
