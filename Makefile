@@ -5,7 +5,7 @@ DRIVERS   := $(notdir $(wildcard examples/drivers/*))
 SIMS      := $(notdir $(wildcard examples/sims/*))
 GOBIN_DIR := $(shell $(GO) env GOPATH)/bin
 
-.PHONY: help build run test test-deps proto lint bench clean
+.PHONY: help build run cluster test test-deps proto lint bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-10s %s\n", $$1, $$2}'
@@ -17,6 +17,9 @@ build: ## build bin/engine, bin/drivers/* and bin/sims/*
 
 run: build ## start the demo: one node, embedded Redis, example drivers, simulated displays
 	$(BIN)/engine dev
+
+cluster: build ## a local 3-node cluster with Redis, simulated displays and the demo model
+	scripts/cluster.sh
 
 test: test-deps ## run the whole suite (real redis-server, real driver processes)
 	$(GO) vet ./...

@@ -30,6 +30,10 @@ type Config struct {
 	Resync time.Duration
 	// Parallel bounds how many modules start at once (default 8).
 	Parallel int
+	// Cluster is the membership (nil: a standalone node that owns every module and system).
+	Cluster Cluster
+	// Peers forwards executes to the node hosting a module (nil: everything runs here).
+	Peers Peers
 }
 
 // Core reconciles the model on this node and serves the engine's runtime interfaces.
@@ -39,9 +43,14 @@ type Core struct {
 	sup Supervisor
 
 	mu      sync.Mutex
-	modules map[string]*moduleState // modules this node runs or tried to run
-	lookups map[string]map[string]string
-	ready   atomic.Bool
+	modules map[string]*moduleState      // modules this node runs or tried to run
+	lookups map[string]map[string]string // systems whose lookup this node wrote, as written
+
+	view           atomic.Pointer[view]
+	ready          atomic.Bool   // reconciled at least once
+	readyEpoch     atomic.Uint64 // the membership epoch of the last completed pass
+	published      atomic.Bool   // standalone: ready announced
+	publishedEpoch atomic.Uint64 // leader: the epoch it announced ready for (0: none)
 
 	kick   chan struct{}
 	cancel context.CancelFunc
@@ -123,9 +132,6 @@ func (c *Core) Close() {
 	c.cancel()
 	<-c.done
 }
-
-// Ready reports whether this node has reconciled its share of the model at least once.
-func (c *Core) Ready() bool { return c.ready.Load() }
 
 // OnModuleStart clears a module's status before a new instance of it starts (PROTOCOL §3).
 // The supervisor calls it before every Start, including restarts after a crash.

@@ -17,10 +17,10 @@ func (c *Core) Resolve(ctx context.Context, systemID, name string, index int) (s
 	return c.cfg.State.ResolveModule(ctx, systemID, name, index)
 }
 
-// Exec runs fn on a module hosted by this node. A failure raised by the driver is returned as
-// *errkind.DriverError; a call the driver refused (unknown function, bad arguments) as a
-// BadRequest error.
-func (c *Core) Exec(ctx context.Context, moduleID, fn string, args json.RawMessage, userID, requestID string) (json.RawMessage, int, error) {
+// ExecLocal runs fn on a module hosted by this node. A failure raised by the driver is returned
+// as *errkind.DriverError; a call the driver refused (unknown function, bad arguments) as a
+// BadRequest error; a module hosted elsewhere as *NotHostedError.
+func (c *Core) ExecLocal(ctx context.Context, moduleID, fn string, args json.RawMessage, userID, requestID string) (json.RawMessage, int, error) {
 	if err := c.hosted(moduleID); err != nil {
 		return nil, 0, err
 	}
@@ -66,6 +66,9 @@ func (c *Core) hosted(moduleID string) error {
 	}
 	m, _ := c.cfg.Store.Model()
 	mod := m.Modules[moduleID]
+	if owner, addr := c.Owner(moduleID); mod != nil && owner != c.cfg.NodeID {
+		return &NotHostedError{Module: moduleID, Owner: owner, OwnerHTTP: addr}
+	}
 	switch {
 	case mod == nil:
 		return fmt.Errorf("%w: %q", ErrModuleNotFound, moduleID)
@@ -122,6 +125,9 @@ func (c *Core) StopModule(ctx context.Context, moduleID string) error {
 func (c *Core) setRunning(ctx context.Context, moduleID string, running bool) error {
 	if err := c.cfg.Store.SetRunning(ctx, moduleID, running); err != nil {
 		return err
+	}
+	if owner, _ := c.Owner(moduleID); owner != c.cfg.NodeID {
+		return nil // the owner's reconciler acts on the committed change
 	}
 	// The change notification reaches Run as well; kicking makes the wait below short.
 	select {

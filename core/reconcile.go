@@ -22,8 +22,9 @@ type desired struct {
 // reconcile makes this node true to the current model. It is only called from the Run loop, so
 // it never races with itself; c.mu guards the maps against concurrent readers.
 func (c *Core) reconcile(ctx context.Context) {
-	m, version := c.cfg.Store.Model()
-	want := c.desired(m)
+	m, _ := c.cfg.Store.Model()
+	v := c.refreshView()
+	want := c.desired(m, v)
 
 	c.mu.Lock()
 	var stop []string
@@ -76,19 +77,18 @@ func (c *Core) reconcile(ctx context.Context) {
 	}
 	wg.Wait()
 
-	c.reconcileLookups(ctx, m)
-	if ctx.Err() == nil && !c.ready.Load() {
-		c.ready.Store(true)
-		c.log.Info("node ready", "model_version", version, "modules", len(want))
+	c.reconcileLookups(ctx, m, v)
+	if ctx.Err() == nil {
+		c.markReady(ctx, v)
 	}
 }
 
-// desired lists the modules this node should run, with their start payload or why it cannot be
-// built.
-func (c *Core) desired(m *model.Model) map[string]desired {
+// desired lists the modules this node should run (running and owned here), with their start
+// payload or why it cannot be built.
+func (c *Core) desired(m *model.Model, v *view) map[string]desired {
 	out := map[string]desired{}
 	for id, mod := range m.Modules {
-		if !mod.Running {
+		if !mod.Running || !c.owns(v, id) {
 			continue
 		}
 		var w desired
@@ -158,11 +158,17 @@ func (c *Core) writeMetadata(ctx context.Context, w desired) error {
 	return c.cfg.State.SetMetadata(ctx, w.config.Id, meta)
 }
 
-// reconcileLookups writes the system/<id> hash of every system whose name table changed and
-// deletes those of removed systems. On the first pass every system is written, so Redis is made
-// true to the model after a restart.
-func (c *Core) reconcileLookups(ctx context.Context, m *model.Model) {
+// reconcileLookups writes the system/<id> hash of every system this node owns whose name table
+// changed, and deletes those of removed systems it wrote. The first pass after a start (or after
+// gaining a system) writes it unconditionally, so Redis is made true to the model.
+func (c *Core) reconcileLookups(ctx context.Context, m *model.Model, v *view) {
 	for id, sys := range m.Systems {
+		if !c.owns(v, id) {
+			c.mu.Lock()
+			delete(c.lookups, id) // the new owner writes it from now on
+			c.mu.Unlock()
+			continue
+		}
 		want := m.Lookup(sys)
 		c.mu.Lock()
 		have, ok := c.lookups[id]

@@ -23,6 +23,7 @@ import (
 // engine is one `engine serve` process under test.
 type engine struct {
 	t    *testing.T
+	spec nodeSpec
 	cmd  *exec.Cmd
 	base string // http://127.0.0.1:PORT
 	logs *syncBuffer
@@ -56,28 +57,50 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// startEngine runs `engine serve` with the given model and waits until it is ready. It is stopped
-// with SIGTERM at the end of the test, and every driver process it started must be gone then.
+// startEngine runs a single-node `engine serve` with the given model and waits until it is
+// ready. It is stopped with SIGTERM at the end of the test, and every driver process it started
+// must be gone then.
 func startEngine(t *testing.T, redisURL, modelYAML, dataDir string, extraEnv ...string) *engine {
 	t.Helper()
-	bin := testutil.BuildBinary(t, "./cmd/engine")
 	modelPath := filepath.Join(t.TempDir(), "model.yaml")
 	if err := os.WriteFile(modelPath, []byte(modelYAML), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	addr := freeAddr(t)
-	e := &engine{t: t, base: "http://" + addr, logs: &syncBuffer{}, done: make(chan struct{})}
-	e.cmd = exec.Command(bin, "serve", "--node-id", "e2e", "--http-addr", addr, "--redis", redisURL,
-		"--data-dir", dataDir, "--model", modelPath, "--log-level", "debug")
-	e.cmd.Env = append(os.Environ(), extraEnv...)
-	e.cmd.Stderr = io.MultiWriter(e.logs, testLogWriter{t})
+	e := launch(t, nodeSpec{id: "e2e", http: freeAddr(t), raft: "127.0.0.1:0", dataDir: dataDir, redisURL: redisURL, env: extraEnv},
+		"--bootstrap", "--model", modelPath)
+	e.waitReady()
+	return e
+}
+
+// nodeSpec is what stays the same across restarts of one node.
+type nodeSpec struct {
+	id, http, raft, dataDir, redisURL string
+	env                               []string
+}
+
+// launch starts `engine serve` for spec with extra flags; it does not wait for readiness.
+func launch(t *testing.T, spec nodeSpec, extra ...string) *engine {
+	t.Helper()
+	bin := testutil.BuildBinary(t, "./cmd/engine")
+	e := &engine{t: t, spec: spec, base: "http://" + spec.http, logs: &syncBuffer{}, done: make(chan struct{})}
+	args := append([]string{"serve", "--node-id", spec.id, "--http-addr", spec.http, "--raft-addr", spec.raft,
+		"--redis", spec.redisURL, "--data-dir", spec.dataDir, "--log-level", "debug"}, extra...)
+	e.cmd = exec.Command(bin, args...)
+	e.cmd.Env = append(os.Environ(), spec.env...)
+	e.cmd.Stderr = io.MultiWriter(e.logs, testLogWriter{t, spec.id})
 	e.cmd.Stdout = e.logs
 	if err := e.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	go func() { _ = e.cmd.Wait(); close(e.done) }()
 	t.Cleanup(e.stop)
-	e.waitFor(30*time.Second, "engine ready", func() bool {
+	return e
+}
+
+// waitReady waits until the node reports ready for the current epoch.
+func (e *engine) waitReady() {
+	e.t.Helper()
+	e.waitFor(30*time.Second, e.spec.id+" ready", func() bool {
 		resp, err := http.Get(e.base + "/api/core/v1/ready")
 		if err != nil {
 			return false
@@ -85,15 +108,17 @@ func startEngine(t *testing.T, redisURL, modelYAML, dataDir string, extraEnv ...
 		resp.Body.Close()
 		return resp.StatusCode == 200
 	})
-	return e
 }
 
 // testLogWriter copies the engine's log into the test log only when -v is given.
-type testLogWriter struct{ t *testing.T }
+type testLogWriter struct {
+	t    *testing.T
+	node string
+}
 
 func (w testLogWriter) Write(p []byte) (int, error) {
 	if testing.Verbose() {
-		w.t.Logf("engine: %s", strings.TrimRight(string(p), "\n"))
+		w.t.Logf("%s: %s", w.node, strings.TrimRight(string(p), "\n"))
 	}
 	return len(p), nil
 }
@@ -145,22 +170,32 @@ type response struct {
 	header http.Header
 }
 
+// do sends a request and fails the test if the node cannot be reached.
 func (e *engine) do(method, path, body string) response {
 	e.t.Helper()
+	r, err := e.try(method, path, body)
+	if err != nil {
+		e.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	return r
+}
+
+// try sends a request; an unreachable node is an error, not a failure.
+func (e *engine) try(method, path, body string) (response, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, method, e.base+path, strings.NewReader(body))
 	if err != nil {
-		e.t.Fatal(err)
+		return response{}, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		e.t.Fatalf("%s %s: %v", method, path, err)
+		return response{}, err
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	return response{status: resp.StatusCode, body: string(b), header: resp.Header}
+	return response{status: resp.StatusCode, body: string(b), header: resp.Header}, nil
 }
 
 // driverPID returns the pid of the driver process of the given binary.

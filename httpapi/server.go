@@ -47,6 +47,13 @@ type Config struct {
 	// ExecTimeout is the longest a REST execute may take (504 after it).
 	ExecTimeout time.Duration
 
+	// Cluster serves the node-to-node routes and GET /cluster; nil on a node outside a cluster.
+	Cluster Cluster
+	// Manager serves the management API; nil disables it.
+	Manager Manager
+	// ClusterSecret, when set, is required on every node-to-node call (ClusterSecretHeader).
+	ClusterSecret string
+
 	// Authenticate identifies the caller of a request. Nil treats every caller as an admin with
 	// no user id (development, loopback only). An error is answered through the error mapping
 	// (wrap errkind.Unauthorized for 401).
@@ -132,6 +139,9 @@ func (s *Server) routes() *mux.Router {
 	handle(http.MethodGet, n+"/status/loaded", s.handleLoaded)
 	handle(http.MethodGet, n+"/status/driver", s.handleDriverStatus)
 	handle(http.MethodPost, n+"/chaos/terminate", s.handleChaosTerminate)
+
+	s.clusterRoutes(handle)
+	s.manageRoutes(handle) // last: GET /systems/{id} would swallow static routes like /systems/control
 	return r
 }
 

@@ -99,16 +99,13 @@ func (b *Base) Context() context.Context {
 }
 
 // Go runs fn in a goroutine that belongs to the module: fn's context ends when the module stops,
-// and stopping waits for fn to return.
+// and stopping waits for fn to return. Once the module is stopping fn does not run at all.
 func (b *Base) Go(fn func(ctx context.Context)) {
 	if b.m == nil {
 		return
 	}
-	b.m.wg.Add(1)
-	go func() {
-		defer b.m.wg.Done()
-		fn(b.m.ctx)
-	}()
+	m := b.m
+	m.spawn(func() { fn(m.ctx) })
 }
 
 // Set sets a status. The value is JSON-encoded; only a change travels to the host. Statuses set

@@ -29,7 +29,11 @@ type module struct {
 
 	ctx    context.Context // lives until the module stops
 	cancel context.CancelFunc
-	wg     sync.WaitGroup // goroutines started through Base.Go
+	wg     sync.WaitGroup // goroutines started through spawn
+	// spawnMu orders spawn against stop: once stop has begun no goroutine joins wg, so its
+	// Wait never races an Add (a scheduler tick or a late transport callback after the stop).
+	spawnMu  sync.Mutex
+	stopping bool
 
 	logRoot hclog.InterceptLogger
 	log     hclog.Logger
@@ -43,6 +47,22 @@ type module struct {
 	extMu sync.Mutex
 	q     *Queue
 	sched *Scheduler
+}
+
+// spawn runs fn in a goroutine that stop waits for; it reports false (and does not run fn)
+// once the module is stopping.
+func (m *module) spawn(fn func()) bool {
+	m.spawnMu.Lock()
+	defer m.spawnMu.Unlock()
+	if m.stopping {
+		return false
+	}
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		fn()
+	}()
+	return true
 }
 
 // queue returns the module's command queue, made on first use.
@@ -111,9 +131,7 @@ func (m *module) setConfig(cfg *proto.Module) error {
 // PlaceOS) so a later update can fix it.
 func (m *module) runHook(ctx context.Context, name string, hook func(context.Context) error) {
 	done := make(chan struct{})
-	m.wg.Add(1)
-	go func() {
-		defer m.wg.Done()
+	if !m.spawn(func() {
 		defer close(done)
 		defer func() {
 			if p := recover(); p != nil {
@@ -123,7 +141,9 @@ func (m *module) runHook(ctx context.Context, name string, hook func(context.Con
 		if err := hook(m.ctx); err != nil {
 			m.log.Error("hook failed", "hook", name, "error", err)
 		}
-	}()
+	}) {
+		return
+	}
 	timer := time.NewTimer(m.rt.opts.hookTimeout)
 	defer timer.Stop()
 	select {
@@ -147,6 +167,9 @@ func (m *module) stop(ctx context.Context) {
 	if sched != nil {
 		sched.Clear()
 	}
+	m.spawnMu.Lock()
+	m.stopping = true
+	m.spawnMu.Unlock()
 	waited := make(chan struct{})
 	go func() {
 		m.wg.Wait()

@@ -336,17 +336,13 @@ func (q *Queue) startLocked() {
 	}
 	q.started = true
 	if q.m == nil {
-		go q.run(context.Background(), nil)
+		go q.run(context.Background())
 		return
 	}
-	q.m.wg.Add(1)
-	go q.run(q.m.ctx, q.m.wg.Done)
+	q.m.spawn(func() { q.run(q.m.ctx) })
 }
 
-func (q *Queue) run(ctx context.Context, done func()) {
-	if done != nil {
-		defer done()
-	}
+func (q *Queue) run(ctx context.Context) {
 	for {
 		t := q.next()
 		if t == nil {

@@ -18,9 +18,8 @@ type Scheduler struct {
 	m     *module
 	clock Clock
 
-	mu      sync.Mutex
-	jobs    map[*Job]struct{}
-	stopped bool
+	mu   sync.Mutex
+	jobs map[*Job]struct{}
 }
 
 // Job is a scheduled job.
@@ -169,18 +168,7 @@ func (s *Scheduler) armLocked(j *Job, next func(time.Time) time.Time, fn func(co
 }
 
 func (s *Scheduler) run(j *Job, fn func(context.Context)) {
-	ctx := context.Background()
-	if s.m != nil {
-		if s.m.ctx.Err() != nil {
-			return
-		}
-		ctx = s.m.ctx
-		s.m.wg.Add(1)
-	}
-	go func() {
-		if s.m != nil {
-			defer s.m.wg.Done()
-		}
+	body := func(ctx context.Context) {
 		defer func() {
 			if p := recover(); p != nil && s.m != nil {
 				s.m.log.Error("scheduled job panicked", "job", j.name, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
@@ -189,5 +177,11 @@ func (s *Scheduler) run(j *Job, fn func(context.Context)) {
 		j.runMu.Lock()
 		defer j.runMu.Unlock()
 		fn(ctx)
-	}()
+	}
+	if s.m == nil {
+		go body(context.Background())
+		return
+	}
+	// A run that falls due while the module stops is dropped, not started behind stop's back.
+	s.m.spawn(func() { body(s.m.ctx) })
 }

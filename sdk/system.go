@@ -157,23 +157,37 @@ func (c Collection) Exec(ctx context.Context, fn string, args ...any) []Outcome 
 	return res
 }
 
-// Err joins the failures of outcomes (nil when every call succeeded).
+// Err joins the failures of outcomes (nil when every call succeeded) into a *CollectionError.
 func Err(outcomes []Outcome) error {
-	var msgs []string
-	var first error
+	var failed []Outcome
 	for _, o := range outcomes {
 		if o.Err != nil {
-			if first == nil {
-				first = o.Err
-			}
-			msgs = append(msgs, o.Target.String()+": "+o.Err.Error())
+			failed = append(failed, o)
 		}
 	}
-	if first == nil {
+	if len(failed) == 0 {
 		return nil
 	}
-	return fmt.Errorf("%d of %d calls failed: %s: %w", len(msgs), len(outcomes), strings.Join(msgs, "; "), first)
+	return &CollectionError{Failed: failed, Total: len(outcomes)}
 }
+
+// CollectionError is the failure of a collection call: which members failed, and why. It
+// unwraps to the first failure, so the exec caller gets that module's error code and class.
+type CollectionError struct {
+	Failed []Outcome
+	Total  int
+}
+
+func (e *CollectionError) Error() string {
+	msgs := make([]string, len(e.Failed))
+	for i, o := range e.Failed {
+		msgs[i] = o.Target.String() + ": " + o.Err.Error()
+	}
+	return fmt.Sprintf("%d of %d calls failed: %s", len(e.Failed), e.Total, strings.Join(msgs, "; "))
+}
+
+// Unwrap returns the first failure.
+func (e *CollectionError) Unwrap() error { return e.Failed[0].Err }
 
 // absent reports an answer meaning "no module there" or "that module has no such function".
 func absent(err error) bool {

@@ -10,18 +10,24 @@ import (
 
 // options are the flags of `engine serve` and `engine dev` (PROTOCOL §1).
 type options struct {
-	NodeID      string
-	DataDir     string
-	HTTPAddr    string
-	RaftAddr    string
-	Redis       string
-	Model       string
-	LogLevel    string
-	LogFormat   string
-	DriverDir   string
-	ExecTimeout time.Duration
-	PprofAddr   string
-	Displays    int // dev only: how many simulated displays
+	NodeID        string
+	DataDir       string
+	HTTPAddr      string
+	RaftAddr      string
+	AdvertiseHTTP string
+	AdvertiseRaft string
+	Bootstrap     bool
+	Join          string
+	ClusterSecret string
+	RaftScale     float64
+	Redis         string
+	Model         string
+	LogLevel      string
+	LogFormat     string
+	DriverDir     string
+	ExecTimeout   time.Duration
+	PprofAddr     string
+	Displays      int // dev only: how many simulated displays
 }
 
 func parseOptions(name string, args []string, dev bool) (*options, error) {
@@ -29,9 +35,19 @@ func parseOptions(name string, args []string, dev bool) (*options, error) {
 	o := &options{}
 	fs := flag.NewFlagSet("engine "+name, flag.ContinueOnError)
 	fs.StringVar(&o.NodeID, "node-id", host, "unique, stable node name")
-	fs.StringVar(&o.DataDir, "data-dir", "./data", "Raft log/snapshots, repositories, built binaries, pid files")
+	dataDir, raftAddr := "./data", "127.0.0.1:7000"
+	if dev {
+		dataDir, raftAddr = "./data/dev", "127.0.0.1:0"
+	}
+	fs.StringVar(&o.DataDir, "data-dir", dataDir, "Raft log/snapshots, repositories, built binaries, pid files")
 	fs.StringVar(&o.HTTPAddr, "http-addr", "127.0.0.1:8080", "client, management and node-to-node HTTP address")
-	fs.StringVar(&o.RaftAddr, "raft-addr", "127.0.0.1:7000", "Raft TCP transport address (cluster issue)")
+	fs.StringVar(&o.RaftAddr, "raft-addr", raftAddr, "Raft TCP transport address")
+	fs.StringVar(&o.AdvertiseHTTP, "advertise-http", "", "HTTP address peers use to reach this node (default: --http-addr)")
+	fs.StringVar(&o.AdvertiseRaft, "advertise-raft", "", "Raft address peers use to reach this node (default: --raft-addr)")
+	fs.BoolVar(&o.Bootstrap, "bootstrap", dev, "start a new cluster with this node as its first voter (ignored when state exists)")
+	fs.StringVar(&o.Join, "join", "", "HTTP address of any cluster member to join through")
+	fs.StringVar(&o.ClusterSecret, "cluster-secret", "", "shared secret for node-to-node calls and joins")
+	fs.Float64Var(&o.RaftScale, "raft-timeout-scale", 1, "multiplier of the LAN-tuned Raft timeouts (use 2-5 on slow networks)")
 	redisDefault := "redis://127.0.0.1:6379/0"
 	if dev {
 		redisDefault = "embedded"

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 )
 
@@ -15,6 +16,8 @@ const usage = `engine: a clustered engine core for building automation
 Usage:
   engine serve [flags]   run a node
   engine dev [flags]     one-command demo: embedded Redis, example drivers, simulated displays
+  engine apply -f FILE   create or update model objects on a running cluster (--server URL)
+  engine status          nodes, drivers and modules as a table (--server URL)
   engine help            this text
 
 Run "engine serve -h" for the flags (each is also read from ENGINE_<NAME>, e.g. ENGINE_HTTP_ADDR).
@@ -29,14 +32,17 @@ func run(args []string) int {
 		fmt.Fprint(os.Stderr, usage)
 		return 2
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	ctx, sig := handleSignals()
 	var err error
 	switch args[0] {
 	case "serve":
-		err = serve(ctx, args[1:], false)
+		err = serve(ctx, args[1:], false, sig)
 	case "dev":
-		err = serve(ctx, args[1:], true)
+		err = serve(ctx, args[1:], true, sig)
+	case "apply":
+		err = apply(ctx, args[1:])
+	case "status":
+		err = status(ctx, args[1:])
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return 0
@@ -52,4 +58,46 @@ func run(args []string) int {
 		return 1
 	}
 	return 0
+}
+
+// signals turns SIGINT into a plain stop and SIGTERM (what service managers send) into a
+// graceful leave of the cluster followed by a stop. A second signal exits at once; driver
+// processes notice their host is gone and exit by themselves.
+type signals struct {
+	cancel  context.CancelFunc
+	mu      sync.Mutex
+	leaveOn bool
+}
+
+func handleSignals() (context.Context, *signals) {
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &signals{cancel: cancel}
+	ch := make(chan os.Signal, 2)
+	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		first := <-ch
+		if first == syscall.SIGTERM {
+			s.leave()
+		} else {
+			cancel()
+		}
+		<-ch
+		fmt.Fprintln(os.Stderr, "engine: second signal, exiting now")
+		os.Exit(130)
+	}()
+	return ctx, s
+}
+
+// leave asks the node to leave the cluster and stop.
+func (s *signals) leave() {
+	s.mu.Lock()
+	s.leaveOn = true
+	s.mu.Unlock()
+	s.cancel()
+}
+
+func (s *signals) leaving() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.leaveOn
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,16 +12,19 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/placeos-go/engine/core"
+	"github.com/placeos-go/engine/errkind"
 	"github.com/placeos-go/engine/httpapi"
 	"github.com/placeos-go/engine/model"
 	"github.com/placeos-go/engine/plugin/proto"
+	"github.com/placeos-go/engine/raftfsm"
 	"github.com/placeos-go/engine/state"
 	"github.com/placeos-go/engine/supervisor"
 )
 
-// serve runs one node until ctx is done (SIGINT/SIGTERM), then stops everything it started,
-// driver processes included.
-func serve(ctx context.Context, args []string, dev bool) error {
+// serve runs one node until ctx is done, then stops everything it started, driver processes
+// included. When leave is true at that point (SIGTERM, or POST /cluster/leave) the node first
+// leaves the cluster gracefully.
+func serve(ctx context.Context, args []string, dev bool, sig *signals) error {
 	name := "serve"
 	if dev {
 		name = "dev"
@@ -37,6 +41,9 @@ func serve(ctx context.Context, args []string, dev bool) error {
 	})
 	if o.DriverDir == "" {
 		o.DriverDir = defaultDriverDir()
+	}
+	if o.AdvertiseHTTP == "" {
+		o.AdvertiseHTTP = o.HTTPAddr
 	}
 	if err := os.MkdirAll(o.DataDir, 0o755); err != nil {
 		return fmt.Errorf("data dir: %w", err)
@@ -65,24 +72,24 @@ func serve(ctx context.Context, args []string, dev bool) error {
 	}
 	cleanups = append(cleanups, func() { _ = st.Close() })
 
-	store := model.NewMemory()
-	if dev {
-		f, stopSims, err := demoModel(o, log)
-		if err != nil {
-			return err
-		}
-		cleanups = append(cleanups, stopSims)
-		if err := store.Apply(ctx, f); err != nil {
-			return fmt.Errorf("demo model: %w", err)
-		}
+	peers := httpapi.NewPeerClient(o.ClusterSecret)
+	store, err := raftfsm.Open(raftfsm.Config{
+		NodeID:        o.NodeID,
+		DataDir:       o.DataDir,
+		RaftAddr:      o.RaftAddr,
+		AdvertiseRaft: o.AdvertiseRaft,
+		HTTPAddr:      o.AdvertiseHTTP,
+		TimeoutScale:  o.RaftScale,
+		Forwarder:     peers,
+		Logger:        log,
+	})
+	if err != nil {
+		return err
 	}
-	if o.Model != "" {
-		f, err := model.LoadFile(o.Model)
-		if err != nil {
+	cleanups = append(cleanups, func() { _ = store.Close() })
+	if o.Bootstrap {
+		if err := store.Bootstrap(ctx); err != nil {
 			return err
-		}
-		if err := store.Apply(ctx, f); err != nil {
-			return fmt.Errorf("model %s: %w", o.Model, err)
 		}
 	}
 
@@ -91,6 +98,8 @@ func serve(ctx context.Context, args []string, dev bool) error {
 		Logger:      log,
 		NodeID:      o.NodeID,
 		Store:       store,
+		Cluster:     store,
+		Peers:       peers,
 		State:       st,
 		DriverDir:   o.DriverDir,
 		ExecTimeout: o.ExecTimeout,
@@ -114,21 +123,30 @@ func serve(ctx context.Context, args []string, dev bool) error {
 			log.Error("stopping driver processes", "error", err)
 		}
 	})
-	c.Run(ctx)
-	cleanups = append(cleanups, c.Close)
 
+	glue := &clusterGlue{store: store, core: c, leave: sig.leave}
 	api := httpapi.New(httpapi.Config{
-		Logger:      log,
-		Modules:     c,
-		Node:        c,
-		Addr:        o.HTTPAddr,
-		ExecTimeout: o.ExecTimeout,
+		Logger:        log,
+		Modules:       c,
+		Node:          c,
+		Cluster:       glue,
+		Manager:       glue,
+		ClusterSecret: o.ClusterSecret,
+		Addr:          o.HTTPAddr,
+		ExecTimeout:   o.ExecTimeout,
 		// Authentication is not built yet, so the API refuses to listen beyond loopback.
 		AllowRemote: false,
 	})
 	if err := api.Start(); err != nil {
 		return err
 	}
+	cleanups = append(cleanups, func() {
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := api.Close(shutdownCtx); err != nil {
+			log.Warn("HTTP shutdown", "error", err)
+		}
+	})
 	if o.PprofAddr != "" {
 		stopPprof, err := servePprof(o.PprofAddr, log)
 		if err != nil {
@@ -136,18 +154,96 @@ func serve(ctx context.Context, args []string, dev bool) error {
 		}
 		cleanups = append(cleanups, stopPprof)
 	}
-	log.Info("engine listening", "node", o.NodeID, "http", "http://"+api.Addr().String())
+	if o.Join != "" {
+		if err := join(ctx, peers, o, store.RaftAddr(), log); err != nil {
+			return err
+		}
+	}
+
+	if dev {
+		f, stopSims, err := demoModel(o, log)
+		if err != nil {
+			return err
+		}
+		cleanups = append(cleanups, stopSims)
+		if err := applyWhenLed(ctx, store, f, log); err != nil {
+			return fmt.Errorf("demo model: %w", err)
+		}
+	}
+	if o.Model != "" {
+		f, err := model.LoadFile(o.Model)
+		if err != nil {
+			return err
+		}
+		if err := applyWhenLed(ctx, store, f, log); err != nil {
+			return fmt.Errorf("model %s: %w", o.Model, err)
+		}
+	}
+
+	c.Run(ctx)
+	cleanups = append(cleanups, c.Close)
+	log.Info("engine listening", "node", o.NodeID, "http", "http://"+api.Addr().String(), "raft", store.RaftAddr())
 	if dev {
 		printDemo(api.Addr().String())
 	}
+
 	<-ctx.Done()
-	log.Info("shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := api.Close(shutdownCtx); err != nil {
-		log.Warn("HTTP shutdown", "error", err)
+	if sig.leaving() {
+		leaveCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := store.Leave(leaveCtx); err != nil {
+			log.Warn("leaving the cluster failed; stopping anyway", "error", err)
+		} else {
+			log.Info("left the cluster")
+		}
+		cancel()
 	}
+	log.Info("shutting down")
 	return nil
+}
+
+// join asks a member to add this node, retrying while the cluster is electing or unreachable.
+func join(ctx context.Context, peers *httpapi.PeerClient, o *options, raftAddr string, log hclog.Logger) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	advRaft := o.AdvertiseRaft
+	if advRaft == "" {
+		advRaft = raftAddr
+	}
+	for wait := 100 * time.Millisecond; ; wait = min(wait*2, 2*time.Second) {
+		err := peers.Join(ctx, o.Join, o.NodeID, advRaft, o.AdvertiseHTTP)
+		if err == nil {
+			log.Info("joined the cluster", "via", o.Join)
+			return nil
+		}
+		if errors.Is(err, errkind.BadRequest) || errors.Is(err, errkind.Unauthorized) {
+			return fmt.Errorf("join via %s: %w", o.Join, err)
+		}
+		log.Warn("join failed; retrying", "via", o.Join, "error", err)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("join via %s: %w", o.Join, err)
+		case <-time.After(wait):
+		}
+	}
+}
+
+// applyWhenLed applies a model file once the cluster has a leader (a fresh bootstrap elects
+// itself within a second or so).
+func applyWhenLed(ctx context.Context, store *raftfsm.Store, f *model.File, log hclog.Logger) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for {
+		err := store.Apply(ctx, f)
+		if err == nil || !errors.Is(err, errkind.Unavailable) {
+			return err
+		}
+		log.Debug("waiting for a leader to apply the model", "error", err)
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // defaultDriverDir is bin/drivers beside bin/engine, where `make build` puts the example drivers.

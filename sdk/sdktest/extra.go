@@ -4,10 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/placeos-go/engine/plugin/proto"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/placeos-go/engine/plugin/proto"
 )
 
 func (h *Harness) setDevice(d *Device) {

@@ -32,6 +32,10 @@ type Module struct {
 	Settings       any // encoded as the merged settings object
 	// Logic modules: the module runs in the fake host's system (id SystemID).
 	Logic bool
+	// NoModuleInfo leaves module_info out of the control system JSON, as a host that does not
+	// know the other modules' names and interfaces does: the system proxy then finds them by
+	// probing (SystemProxy.All, SystemProxy.Implementing).
+	NoModuleInfo bool
 }
 
 // Harness runs one driver in-process against a fake host.
@@ -165,7 +169,9 @@ func (h *Harness) protoModule(m Module) *proto.Module {
 			if e.mock != nil {
 				mi.Implements = e.mock.implements()
 			}
-			sys.ModuleInfo = append(sys.ModuleInfo, mi)
+			if !m.NoModuleInfo {
+				sys.ModuleInfo = append(sys.ModuleInfo, mi)
+			}
 		}
 		h.Host.mu.Unlock()
 		b, _ := json.Marshal(sys)

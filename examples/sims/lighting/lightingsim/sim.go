@@ -32,6 +32,7 @@ type Sim struct {
 	mu       sync.Mutex
 	zones    map[string]*Zone
 	requests int
+	fail     int // answer every request with this status when non-zero
 }
 
 // New listens on addr ("127.0.0.1:0" for a free port) with zones 1-4 off.
@@ -78,13 +79,26 @@ func (s *Sim) Requests() int {
 	return s.requests
 }
 
+// Fail makes the gateway answer every request with status code (503: overloaded), until
+// Fail(0).
+func (s *Sim) Fail(code int) {
+	s.mu.Lock()
+	s.fail = code
+	s.mu.Unlock()
+}
+
 // Close stops the gateway.
 func (s *Sim) Close() error { return s.srv.Close() }
 
 func (s *Sim) serve(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.requests++
+	fail := s.fail
 	s.mu.Unlock()
+	if fail != 0 {
+		http.Error(w, `{"error":"gateway failure"}`, fail)
+		return
+	}
 	if s.password != "" {
 		if _, pw, ok := r.BasicAuth(); !ok || pw != s.password {
 			http.Error(w, `{"error":"unauthorized"}`, http.StatusUnauthorized)

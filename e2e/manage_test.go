@@ -1,0 +1,81 @@
+package e2e
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/placeos-go/engine/internal/testutil"
+)
+
+// The management API validates writes, names fields and references in its errors, and the CLI
+// applies model files and prints the cluster.
+func TestManagementAPIAndCLI(t *testing.T) {
+	t.Parallel()
+	redis := testutil.StartRedis(t)
+	drv := testutil.BuildBinary(t, "./internal/testdriver")
+	e := startEngine(t, redis.URL, testDriverModel(drv), t.TempDir())
+	api := "/api/engine/v2"
+	tests := []struct {
+		name, method, path, body string
+		status                   int
+		contains                 string
+	}{
+		{"list drivers", "GET", api + "/drivers", "", 200, `"id":"drv-test"`},
+		{"get module", "GET", api + "/modules/mod-test", "", 200, `"driver_id":"drv-test"`},
+		{"get unknown", "GET", api + "/zones/nope", "", 404, `zone \"nope\" not found`},
+		{"create zone", "POST", api + "/zones", `{"id": "zone-1", "name": "Level 1"}`, 201, `"name":"Level 1"`},
+		{"create again", "POST", api + "/zones", `{"id": "zone-1", "name": "Level 1"}`, 409, "already exists"},
+		{"replace zone", "PUT", api + "/zones/zone-1", `{"id": "zone-1", "name": "First floor"}`, 200, "First floor"},
+		{"id mismatch", "PUT", api + "/zones/zone-1", `{"id": "zone-2", "name": "x"}`, 400, "does not match"},
+		{"unknown field", "PUT", api + "/zones/zone-1", `{"id": "zone-1", "nmae": "x"}`, 400, "nmae"},
+		{"malformed", "PUT", api + "/zones/zone-1", `{"id": `, 400, "parse_error"},
+		{"bad reference", "PUT", api + "/modules/mod-x", `{"id": "mod-x", "driver_id": "drv-nope"}`, 400, `driver_id: no driver \"drv-nope\"`},
+		{"bad id", "POST", api + "/zones", `{"id": "../etc", "name": "x"}`, 400, `zone \"../etc\": id`},
+		{"delete referenced", "DELETE", api + "/drivers/drv-test", "", 400, `used by module \"mod-test\"`},
+		{"delete zone", "DELETE", api + "/zones/zone-1", "", 204, ""},
+		{"delete again", "DELETE", api + "/zones/zone-1", "", 404, "not found"},
+		{"bulk with cycle", "PUT", api + "/model", `{"systems": [{"id": "sys-l", "name": "L", "modules": ["mod-l"]}],
+			"modules": [{"id": "mod-l", "driver_id": "drv-test", "control_system_id": "sys-l"}]}`, 200, `"applied":true`},
+		{"stop module", "POST", api + "/modules/mod-test/stop", "", 200, ""},
+	}
+	for _, tt := range tests {
+		r := e.do(tt.method, tt.path, tt.body)
+		if r.status != tt.status || !strings.Contains(r.body, tt.contains) {
+			t.Errorf("%s: %d %s; want %d containing %q", tt.name, r.status, r.body, tt.status, tt.contains)
+		}
+	}
+	if r := e.do("POST", api+"/modules/mod-test/exec/pid", "[]"); r.status != 503 {
+		t.Errorf("exec on a stopped module: %d %s; want 503", r.status, r.body)
+	}
+	if r := e.do("POST", api+"/modules/mod-test/start", ""); r.status != 200 {
+		t.Fatalf("start: %d %s", r.status, r.body)
+	}
+	if r := e.do("POST", api+"/modules/mod-test/exec/pid", "[]"); r.status != 200 {
+		t.Errorf("exec after start: %d %s", r.status, r.body)
+	}
+
+	bin := testutil.BuildBinary(t, "./cmd/engine")
+	modelFile := filepath.Join(t.TempDir(), "more.yaml")
+	if err := os.WriteFile(modelFile, []byte("zones: [{id: zone-cli, name: From the CLI}]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(bin, "apply", "-f", modelFile, "--server", e.base).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "applied 0 repositories, 0 drivers, 1 zones") {
+		t.Fatalf("engine apply: %v\n%s", err, out)
+	}
+	if r := e.do("GET", api+"/zones/zone-cli", ""); r.status != 200 {
+		t.Fatalf("zone from engine apply: %d %s", r.status, r.body)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	_ = os.WriteFile(bad, []byte("modules: [{id: m, driver_id: ghost}]\n"), 0o644)
+	if out, err := exec.Command(bin, "apply", "-f", bad, "--server", e.base).CombinedOutput(); err == nil || !strings.Contains(string(out), `no driver \"ghost\"`) && !strings.Contains(string(out), `no driver "ghost"`) {
+		t.Fatalf("engine apply of a bad file: %v\n%s", err, out)
+	}
+	out, err = exec.Command(bin, "status", "--server", e.base).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "e2e") || !strings.Contains(string(out), "mod-test") {
+		t.Fatalf("engine status: %v\n%s", err, out)
+	}
+}

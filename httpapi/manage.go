@@ -1,0 +1,269 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+
+	"github.com/gorilla/mux"
+
+	"github.com/placeos-go/engine/errkind"
+	"github.com/placeos-go/engine/model"
+)
+
+// Manager is the model as the management API sees it (the Raft store implements it). Reads are
+// local: a follower may lag the leader by a few milliseconds. A caller who needs every write the
+// leader acknowledged asks with ?consistent=true and is redirected to the leader.
+type Manager interface {
+	Model() (*model.Model, uint64)
+	// Leader returns "" when this node leads, else the leader's HTTP address; errkind.Unavailable
+	// when there is no leader.
+	Leader(ctx context.Context) (string, error)
+	Apply(ctx context.Context, f *model.File) error
+	Delete(ctx context.Context, kind model.Kind, id string) error
+}
+
+// ErrNoManager is answered by the management routes of a node without a model store.
+var ErrNoManager = errkind.New(errkind.NotFound, "management API not enabled on this node")
+
+// manageRoutes registers CRUD for every kind and the bulk model routes. They come after the
+// other /systems and /modules routes, whose static segments ("control", "functions") must win.
+func (s *Server) manageRoutes(handle func(method, path string, h http.HandlerFunc)) {
+	c := ClientBase
+	handle(http.MethodGet, c+"/model", s.handleModelGet)
+	handle(http.MethodPut, c+"/model", s.handleModelPut)
+	for _, kind := range model.Kinds {
+		k := kind
+		base := c + "/" + string(k)
+		handle(http.MethodGet, base, func(w http.ResponseWriter, r *http.Request) { s.handleList(w, r, k) })
+		handle(http.MethodPost, base, func(w http.ResponseWriter, r *http.Request) { s.handlePut(w, r, k, true) })
+		handle(http.MethodGet, base+"/{id}", func(w http.ResponseWriter, r *http.Request) { s.handleGet(w, r, k) })
+		handle(http.MethodPut, base+"/{id}", func(w http.ResponseWriter, r *http.Request) { s.handlePut(w, r, k, false) })
+		handle(http.MethodDelete, base+"/{id}", func(w http.ResponseWriter, r *http.Request) { s.handleDelete(w, r, k) })
+	}
+}
+
+// readModel returns the model. With ?consistent=true a follower redirects the caller to the
+// leader (307) and readModel returns a nil model: the response is written.
+func (s *Server) readModel(w http.ResponseWriter, r *http.Request) (*model.Model, error) {
+	if s.cfg.Manager == nil {
+		return nil, ErrNoManager
+	}
+	if r.URL.Query().Get("consistent") == "true" {
+		leader, err := s.cfg.Manager.Leader(r.Context())
+		if err != nil {
+			return nil, err
+		}
+		if leader != "" {
+			http.Redirect(w, r, "http://"+leader+r.URL.RequestURI(), http.StatusTemporaryRedirect)
+			return nil, nil
+		}
+	}
+	m, _ := s.cfg.Manager.Model()
+	return m, nil
+}
+
+// entities returns one kind of the model as a list sorted by id, and the entity with id.
+func entities(m *model.Model, kind model.Kind) []any {
+	f := m.File()
+	var out []any
+	switch kind {
+	case model.KindRepository:
+		for _, e := range f.Repositories {
+			out = append(out, e)
+		}
+	case model.KindDriver:
+		for _, e := range f.Drivers {
+			out = append(out, e)
+		}
+	case model.KindModule:
+		for _, e := range f.Modules {
+			out = append(out, e)
+		}
+	case model.KindSystem:
+		for _, e := range f.Systems {
+			out = append(out, e)
+		}
+	case model.KindZone:
+		for _, e := range f.Zones {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func entity(m *model.Model, kind model.Kind, id string) (any, bool) {
+	switch kind {
+	case model.KindRepository:
+		e, ok := m.Repositories[id]
+		return e, ok
+	case model.KindDriver:
+		e, ok := m.Drivers[id]
+		return e, ok
+	case model.KindModule:
+		e, ok := m.Modules[id]
+		return e, ok
+	case model.KindSystem:
+		e, ok := m.Systems[id]
+		return e, ok
+	case model.KindZone:
+		e, ok := m.Zones[id]
+		return e, ok
+	}
+	return nil, false
+}
+
+func singular(kind model.Kind) string { return strings.TrimSuffix(string(kind), "s") }
+
+// GET /{kind}
+func (s *Server) handleList(w http.ResponseWriter, r *http.Request, kind model.Kind) {
+	m, err := s.readModel(w, r)
+	if err != nil {
+		s.writeError(w, r, err, target{})
+		return
+	}
+	if m == nil {
+		return
+	}
+	list := entities(m, kind)
+	if list == nil {
+		list = []any{}
+	}
+	writeJSON(w, http.StatusOK, list)
+}
+
+// GET /{kind}/{id}
+func (s *Server) handleGet(w http.ResponseWriter, r *http.Request, kind model.Kind) {
+	m, err := s.readModel(w, r)
+	if err != nil {
+		s.writeError(w, r, err, target{})
+		return
+	}
+	if m == nil {
+		return
+	}
+	id := mux.Vars(r)["id"]
+	e, ok := entity(m, kind, id)
+	if !ok {
+		s.writeError(w, r, fail(model.ErrNotFound, nil, "%s %q not found", singular(kind), id), target{})
+		return
+	}
+	writeJSON(w, http.StatusOK, e)
+}
+
+// POST /{kind} creates (409 when the id exists); PUT /{kind}/{id} creates or replaces.
+func (s *Server) handlePut(w http.ResponseWriter, r *http.Request, kind model.Kind, create bool) {
+	if s.cfg.Manager == nil {
+		s.writeError(w, r, ErrNoManager, target{})
+		return
+	}
+	f, id, err := decodeEntity(r, kind)
+	if err != nil {
+		s.writeError(w, r, err, target{})
+		return
+	}
+	if pathID := mux.Vars(r)["id"]; !create && id != pathID {
+		s.writeError(w, r, fail(ErrBadParameter, nil, "%s id %q in the body does not match %q in the path", singular(kind), id, pathID), target{})
+		return
+	}
+	if create {
+		if m, _ := s.cfg.Manager.Model(); m.Has(kind, id) {
+			s.writeError(w, r, fail(errkind.Conflict, nil, "%s %q already exists (PUT replaces it)", singular(kind), id), target{})
+			return
+		}
+	}
+	if err := s.cfg.Manager.Apply(r.Context(), f); err != nil {
+		s.writeError(w, r, err, target{})
+		return
+	}
+	m, _ := s.cfg.Manager.Model()
+	e, _ := entity(m, kind, id)
+	status := http.StatusOK
+	if create {
+		status = http.StatusCreated
+	}
+	writeJSON(w, status, e)
+}
+
+// decodeEntity reads one entity of kind, strictly (unknown fields are an error), into a model
+// file holding just it.
+func decodeEntity(r *http.Request, kind model.Kind) (*model.File, string, error) {
+	var raw json.RawMessage
+	if err := decodeBody(r, &raw); err != nil {
+		return nil, "", err
+	}
+	wrapped, _ := json.Marshal(map[string][]json.RawMessage{string(kind): {raw}})
+	f, err := model.ParseFile(wrapped)
+	if err != nil {
+		return nil, "", err
+	}
+	var id string
+	switch {
+	case len(f.Repositories) == 1:
+		id = f.Repositories[0].ID
+	case len(f.Drivers) == 1:
+		id = f.Drivers[0].ID
+	case len(f.Modules) == 1:
+		id = f.Modules[0].ID
+	case len(f.Systems) == 1:
+		id = f.Systems[0].ID
+	case len(f.Zones) == 1:
+		id = f.Zones[0].ID
+	}
+	if id == "" {
+		return nil, "", fail(ErrBadParameter, nil, "%s: field id is required", singular(kind))
+	}
+	return f, id, nil
+}
+
+// DELETE /{kind}/{id}: refused while something refers to it, naming the references.
+func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request, kind model.Kind) {
+	if s.cfg.Manager == nil {
+		s.writeError(w, r, ErrNoManager, target{})
+		return
+	}
+	if err := s.cfg.Manager.Delete(r.Context(), kind, mux.Vars(r)["id"]); err != nil {
+		s.writeError(w, r, err, target{})
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// GET /model: the whole model as a model file.
+func (s *Server) handleModelGet(w http.ResponseWriter, r *http.Request) {
+	m, err := s.readModel(w, r)
+	if err != nil {
+		s.writeError(w, r, err, target{})
+		return
+	}
+	if m == nil {
+		return
+	}
+	writeJSON(w, http.StatusOK, m.File())
+}
+
+// PUT /model: upsert every entity of a model file in one validated write (`engine apply`).
+// Entities that refer to each other (a system and its logic module) can only arrive together.
+func (s *Server) handleModelPut(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.Manager == nil {
+		s.writeError(w, r, ErrNoManager, target{})
+		return
+	}
+	var raw json.RawMessage
+	if err := decodeBody(r, &raw); err != nil {
+		s.writeError(w, r, err, target{})
+		return
+	}
+	f, err := model.ParseFile(raw)
+	if err != nil {
+		s.writeError(w, r, err, target{})
+		return
+	}
+	if err := s.cfg.Manager.Apply(r.Context(), f); err != nil {
+		s.writeError(w, r, err, target{})
+		return
+	}
+	_, version := s.cfg.Manager.Model()
+	writeJSON(w, http.StatusOK, map[string]any{"applied": true, "version": version})
+}
