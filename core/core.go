@@ -34,6 +34,11 @@ type Config struct {
 	Cluster Cluster
 	// Peers forwards executes to the node hosting a module (nil: everything runs here).
 	Peers Peers
+	// Builder compiles drivers that name a repository (nil: only prebuilt binaries run).
+	Builder Builder
+	// Authorize checks a driver-to-driver call with the clearance of the user it runs for
+	// (PROTOCOL §8); userID "" is an internal call. Nil allows every call.
+	Authorize func(ctx context.Context, userID, moduleID, fn string) error
 }
 
 // Core reconciles the model on this node and serves the engine's runtime interfaces.
@@ -45,6 +50,11 @@ type Core struct {
 	mu      sync.Mutex
 	modules map[string]*moduleState      // modules this node runs or tried to run
 	lookups map[string]map[string]string // systems whose lookup this node wrote, as written
+
+	builds   map[string]*buildState // driver id -> latest build
+	buildGen map[string]uint64      // repository id -> pulls and recompiles so far
+	bg       sync.WaitGroup         // background builds
+	runCtx   context.Context
 
 	view           atomic.Pointer[view]
 	ready          atomic.Bool   // reconciled at least once
@@ -87,12 +97,15 @@ func New(cfg Config, newSup NewSupervisor) (*Core, error) {
 		cfg.Logger = hclog.NewNullLogger()
 	}
 	c := &Core{
-		cfg:     cfg,
-		log:     cfg.Logger.Named("core").With("node", cfg.NodeID),
-		modules: map[string]*moduleState{},
-		lookups: map[string]map[string]string{},
-		kick:    make(chan struct{}, 1),
-		done:    make(chan struct{}),
+		cfg:      cfg,
+		log:      cfg.Logger.Named("core").With("node", cfg.NodeID),
+		modules:  map[string]*moduleState{},
+		lookups:  map[string]map[string]string{},
+		builds:   map[string]*buildState{},
+		buildGen: map[string]uint64{},
+		runCtx:   context.Background(),
+		kick:     make(chan struct{}, 1),
+		done:     make(chan struct{}),
 	}
 	sup, err := newSup(c.Host(), c.OnModuleStart)
 	if err != nil {
@@ -105,6 +118,7 @@ func New(cfg Config, newSup NewSupervisor) (*Core, error) {
 // Run starts the reconcile loop in the background. It returns at once; Close stops it.
 func (c *Core) Run(ctx context.Context) {
 	ctx, c.cancel = context.WithCancel(ctx)
+	c.runCtx = ctx
 	changes := c.cfg.Store.Watch(ctx)
 	go func() {
 		defer close(c.done)
@@ -131,6 +145,7 @@ func (c *Core) Close() {
 	}
 	c.cancel()
 	<-c.done
+	c.bg.Wait()
 }
 
 // OnModuleStart clears a module's status before a new instance of it starts (PROTOCOL §3).
@@ -141,9 +156,9 @@ func (c *Core) OnModuleStart(ctx context.Context, moduleID string) {
 	}
 }
 
-func (c *Core) binaryPath(d *model.Driver) (string, error) {
+func (c *Core) binaryPath(m *model.Model, d *model.Driver) (string, error) {
 	if d.Binary == "" {
-		return "", fmt.Errorf("%w: driver %q is built from a repository, which this node cannot do yet", ErrDriverBinary, d.ID)
+		return c.repositoryBinary(m, d)
 	}
 	if filepath.IsAbs(d.Binary) || c.cfg.DriverDir == "" {
 		return filepath.Clean(d.Binary), nil

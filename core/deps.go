@@ -25,6 +25,9 @@ type ModelStore interface {
 // Supervisor runs driver processes on this node.
 type Supervisor interface {
 	Start(ctx context.Context, binary string, m *proto.Module) error
+	// Move moves a running module to another binary, the new instance serving before the old
+	// one stops.
+	Move(ctx context.Context, binary string, m *proto.Module) error
 	Update(ctx context.Context, m *proto.Module) error
 	Stop(ctx context.Context, moduleID string) error
 	Exec(ctx context.Context, req *proto.ExecRequest) (*proto.ExecResponse, error)

@@ -192,20 +192,39 @@ func (c *Core) NodeStatus(context.Context) (any, error) {
 	c.mu.Unlock()
 	sort.Slice(mods, func(i, j int) bool { return mods[i].ID < mods[j].ID })
 	sort.Slice(failed, func(i, j int) bool { return failed[i].ID < failed[j].ID })
-	return map[string]any{
+	out := map[string]any{
 		"node":     c.cfg.NodeID,
 		"ready":    c.Ready(),
 		"drivers":  c.sup.Drivers(),
 		"modules":  mods,
 		"failures": failed,
-	}, nil
+	}
+	if c.cfg.Builder != nil {
+		b := c.cfg.Builder.Status()
+		out["repositories"], out["builds"] = b.Repositories, b.Builds
+	}
+	return out, nil
 }
 
 // Loaded maps each driver key to the module ids its process hosts.
 func (c *Core) Loaded() map[string][]string { return c.sup.Loaded() }
 
-// DriverStatus is the state of one driver process.
-func (c *Core) DriverStatus(key string) (any, bool) { return c.sup.DriverStatus(key) }
+// DriverStatus is the state of one driver process; for a repository driver whose build failed
+// (so no process exists) it is the build's status with the compiler output. key is the binary
+// path, or the driver's path in its repository.
+func (c *Core) DriverStatus(key string) (any, bool) {
+	if st, ok := c.sup.DriverStatus(key); ok {
+		return st, true
+	}
+	if c.cfg.Builder != nil {
+		for _, b := range c.cfg.Builder.Status().Builds {
+			if b.Path == key || b.Binary == key {
+				return b, true
+			}
+		}
+	}
+	return nil, false
+}
 
 // KillDriver SIGKILLs a driver process; the supervisor restarts it.
 func (c *Core) KillDriver(key string) error { return c.sup.Kill(key) }

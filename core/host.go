@@ -59,6 +59,9 @@ func (h *Host) Log(_ context.Context, req *proto.LogRequest) (*proto.Empty, erro
 // problems.
 func (h *Host) Exec(ctx context.Context, req *proto.HostExecRequest) (*proto.ExecResponse, error) {
 	id, err := h.resolve(ctx, req.FromModule, req.Target)
+	if err == nil && h.c.cfg.Authorize != nil {
+		err = h.c.cfg.Authorize(ctx, req.UserId, id, req.Function)
+	}
 	if err == nil {
 		var result json.RawMessage
 		var code int

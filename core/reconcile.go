@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"errors"
 	"maps"
 	"sync"
 	"time"
@@ -24,13 +25,18 @@ type desired struct {
 func (c *Core) reconcile(ctx context.Context) {
 	m, _ := c.cfg.Store.Model()
 	v := c.refreshView()
+	if c.cfg.Builder != nil {
+		c.cfg.Builder.SetRepositories(c.neededRepositories(m, v))
+	}
 	want := c.desired(m, v)
 
 	c.mu.Lock()
 	var stop []string
 	for id, st := range c.modules {
 		w, ok := want[id]
-		if st.running && (!ok || w.err != nil || w.binary != st.binary) {
+		// A module whose new binary is still building keeps running on the old one, and one
+		// whose binary changed moves to it without a gap (below); anything else unwanted stops.
+		if st.running && (!ok || (w.err != nil && !errors.Is(w.err, ErrBuilding))) {
 			stop = append(stop, id)
 		}
 		if !ok {
@@ -55,22 +61,29 @@ func (c *Core) reconcile(ctx context.Context) {
 			st = &moduleState{}
 			c.modules[id] = st
 		}
-		running, same := st.running, st.config != nil && gproto.Equal(st.config, w.config)
+		running := st.running
+		same := running && st.binary == w.binary && st.config != nil && gproto.Equal(st.config, w.config)
+		moved := running && w.err == nil && st.binary != w.binary
 		c.mu.Unlock()
 		if w.err != nil {
-			c.setModule(id, func(st *moduleState) { st.err, st.config = w.err, w.config })
+			if !running {
+				c.setModule(id, func(st *moduleState) { st.err, st.config = w.err, w.config })
+			}
 			continue
 		}
-		if running && same {
+		if same {
 			continue
 		}
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			if running {
+			switch {
+			case moved:
+				c.moveModule(ctx, w)
+			case running:
 				c.updateModule(ctx, w)
-			} else {
+			default:
 				c.startModule(ctx, w)
 			}
 		}()
@@ -92,7 +105,7 @@ func (c *Core) desired(m *model.Model, v *view) map[string]desired {
 			continue
 		}
 		var w desired
-		w.binary, w.err = c.binaryPath(m.Drivers[mod.DriverID])
+		w.binary, w.err = c.binaryPath(m, m.Drivers[mod.DriverID])
 		if w.err == nil {
 			w.config, w.err = moduleConfig(m, mod)
 		}
@@ -145,6 +158,28 @@ func (c *Core) updateModule(ctx context.Context, w desired) {
 	}
 	log.Info("module updated")
 	c.setModule(id, func(st *moduleState) { st.config, st.err = w.config, nil })
+}
+
+// moveModule moves a running module to a new binary of its driver (a new commit): the new
+// process serves it before the old instance stops.
+func (c *Core) moveModule(ctx context.Context, w desired) {
+	id := w.config.Id
+	log := c.log.With("module", id, "driver", w.binary)
+	err := c.sup.Move(ctx, w.binary, w.config)
+	if err == nil {
+		err = c.writeMetadata(ctx, w)
+	}
+	if err != nil {
+		if !isCanceled(ctx, err) {
+			log.Error("moving module to the new driver binary failed", "error", err)
+		}
+		c.setModule(id, func(st *moduleState) { st.err = err })
+		return
+	}
+	log.Info("module moved to the new driver binary")
+	c.setModule(id, func(st *moduleState) {
+		st.binary, st.config, st.running, st.err, st.since = w.binary, w.config, true, nil, time.Now()
+	})
 }
 
 func (c *Core) writeMetadata(ctx context.Context, w desired) error {

@@ -84,7 +84,7 @@ func launch(t *testing.T, spec nodeSpec, extra ...string) *engine {
 	bin := testutil.BuildBinary(t, "./cmd/engine")
 	e := &engine{t: t, spec: spec, base: "http://" + spec.http, logs: &syncBuffer{}, done: make(chan struct{})}
 	args := append([]string{"serve", "--node-id", spec.id, "--http-addr", spec.http, "--raft-addr", spec.raft,
-		"--redis", spec.redisURL, "--data-dir", spec.dataDir, "--log-level", "debug"}, extra...)
+		"--redis", spec.redisURL, "--data-dir", spec.dataDir, "--log-level", "debug", "--auth", "none"}, extra...)
 	e.cmd = exec.Command(bin, args...)
 	e.cmd.Env = append(os.Environ(), spec.env...)
 	e.cmd.Stderr = io.MultiWriter(e.logs, testLogWriter{t, spec.id})

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"io"
@@ -32,13 +31,10 @@ type Cluster interface {
 const (
 	// ClusterSecretHeader carries --cluster-secret on node-to-node calls.
 	ClusterSecretHeader = "X-Cluster-Secret"
-	// UserIDHeader carries the originating user of a forwarded execute; it is trusted only on
+	// UserIDHeader carries the originating user of a forwarded call; it is trusted only on
 	// requests that carry the cluster secret.
 	UserIDHeader = "X-User-ID"
 )
-
-// ErrClusterSecret is answered to a node-to-node call without the right secret.
-var ErrClusterSecret = errkind.New(errkind.Unauthorized, "missing or wrong cluster secret")
 
 // ErrNoCluster is answered by cluster routes on a node that is not part of a cluster.
 var ErrNoCluster = errkind.New(errkind.NotFound, "this node is not part of a cluster")
@@ -52,19 +48,16 @@ func (s *Server) clusterRoutes(handle func(method, path string, h http.HandlerFu
 	handle(http.MethodPost, n+"/cluster/apply", s.nodeOnly(s.handleApply))
 }
 
-// nodeOnly admits node-to-node calls: they must carry the cluster secret when one is set.
+// nodeOnly admits node-to-node calls only (the authentication middleware makes a request with
+// the right cluster secret a node caller), on a node that is part of a cluster.
 func (s *Server) nodeOnly(h http.HandlerFunc) http.HandlerFunc {
+	node := s.RequireNode(h)
 	return func(w http.ResponseWriter, r *http.Request) {
 		if s.cfg.Cluster == nil {
 			s.writeError(w, r, ErrNoCluster, target{})
 			return
 		}
-		if want := s.cfg.ClusterSecret; want != "" &&
-			subtle.ConstantTimeCompare([]byte(r.Header.Get(ClusterSecretHeader)), []byte(want)) != 1 {
-			s.writeError(w, r, ErrClusterSecret, target{})
-			return
-		}
-		h(w, r)
+		node(w, r)
 	}
 }
 

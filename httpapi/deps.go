@@ -68,6 +68,9 @@ func (c Clearance) String() string {
 type Caller struct {
 	UserID    string
 	Clearance Clearance
+	// Node marks a request from another node of the cluster (valid cluster secret, or --auth
+	// none); UserID and Clearance are then those of the caller it acts for.
+	Node bool
 }
 
 type callerKey struct{}

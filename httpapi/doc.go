@@ -8,7 +8,10 @@
 // itself is reached only through the small interfaces in deps.go, which use builtin and standard
 // library types so that core can satisfy them without importing this package.
 //
-// Authentication is not here yet: until it arrives every caller is treated as an admin, which is
-// why Start refuses a non-loopback address unless Config.AllowRemote is set. Config.Authenticate
-// is the seam where credentials will be checked.
+// It also serves the WebSocket control API (ws*.go: bind/unbind/exec/debug/ignore, one writer and
+// a bounded queue per session, slow clients disconnected) on top of a Watcher (package
+// subscriptions) and a Debugger, and owns authentication and clearance (auth*.go): API keys,
+// bearer tokens, the cluster secret of node-to-node calls, and the PROTOCOL §8 checks shared by
+// REST, WebSocket and driver-to-driver calls. With no Authenticate (--auth none) every caller is
+// an admin, which is why Start then refuses a non-loopback address.
 package httpapi

@@ -22,6 +22,10 @@ type Manager interface {
 	Leader(ctx context.Context) (string, error)
 	Apply(ctx context.Context, f *model.File) error
 	Delete(ctx context.Context, kind model.Kind, id string) error
+	// Pull fetches a repository now on this node (and rebuilds drivers following its branch).
+	Pull(ctx context.Context, repoID string) (any, error)
+	// Recompile builds a driver's current commit again on this node.
+	Recompile(ctx context.Context, driverID string) (any, error)
 }
 
 // ErrNoManager is answered by the management routes of a node without a model store.
@@ -31,16 +35,20 @@ var ErrNoManager = errkind.New(errkind.NotFound, "management API not enabled on 
 // other /systems and /modules routes, whose static segments ("control", "functions") must win.
 func (s *Server) manageRoutes(handle func(method, path string, h http.HandlerFunc)) {
 	c := ClientBase
-	handle(http.MethodGet, c+"/model", s.handleModelGet)
-	handle(http.MethodPut, c+"/model", s.handleModelPut)
+	// Reads are open to every authenticated caller; writes need admin.
+	h := func(method, path string, fn http.HandlerFunc) { handle(method, path, s.RequireWrites(fn)) }
+	h(http.MethodPost, c+"/repositories/{id}/pull", s.handleAction(func(m Manager) func(context.Context, string) (any, error) { return m.Pull }))
+	h(http.MethodPost, c+"/drivers/{id}/recompile", s.handleAction(func(m Manager) func(context.Context, string) (any, error) { return m.Recompile }))
+	h(http.MethodGet, c+"/model", s.handleModelGet)
+	h(http.MethodPut, c+"/model", s.handleModelPut)
 	for _, kind := range model.Kinds {
 		k := kind
 		base := c + "/" + string(k)
-		handle(http.MethodGet, base, func(w http.ResponseWriter, r *http.Request) { s.handleList(w, r, k) })
-		handle(http.MethodPost, base, func(w http.ResponseWriter, r *http.Request) { s.handlePut(w, r, k, true) })
-		handle(http.MethodGet, base+"/{id}", func(w http.ResponseWriter, r *http.Request) { s.handleGet(w, r, k) })
-		handle(http.MethodPut, base+"/{id}", func(w http.ResponseWriter, r *http.Request) { s.handlePut(w, r, k, false) })
-		handle(http.MethodDelete, base+"/{id}", func(w http.ResponseWriter, r *http.Request) { s.handleDelete(w, r, k) })
+		h(http.MethodGet, base, func(w http.ResponseWriter, r *http.Request) { s.handleList(w, r, k) })
+		h(http.MethodPost, base, func(w http.ResponseWriter, r *http.Request) { s.handlePut(w, r, k, true) })
+		h(http.MethodGet, base+"/{id}", func(w http.ResponseWriter, r *http.Request) { s.handleGet(w, r, k) })
+		h(http.MethodPut, base+"/{id}", func(w http.ResponseWriter, r *http.Request) { s.handlePut(w, r, k, false) })
+		h(http.MethodDelete, base+"/{id}", func(w http.ResponseWriter, r *http.Request) { s.handleDelete(w, r, k) })
 	}
 }
 
@@ -266,4 +274,20 @@ func (s *Server) handleModelPut(w http.ResponseWriter, r *http.Request) {
 	}
 	_, version := s.cfg.Manager.Model()
 	writeJSON(w, http.StatusOK, map[string]any{"applied": true, "version": version})
+}
+
+// handleAction serves POST /{kind}/{id}/{action} for the Manager method op picks.
+func (s *Server) handleAction(op func(Manager) func(context.Context, string) (any, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if s.cfg.Manager == nil {
+			s.writeError(w, r, ErrNoManager, target{})
+			return
+		}
+		out, err := op(s.cfg.Manager)(r.Context(), mux.Vars(r)["id"])
+		if err != nil {
+			s.writeError(w, r, err, target{})
+			return
+		}
+		writeJSON(w, http.StatusOK, out)
+	}
 }

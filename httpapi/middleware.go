@@ -82,22 +82,19 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 			r.Body = http.MaxBytesReader(rec, r.Body, s.cfg.MaxBodyBytes)
 		}
 
-		caller := Caller{Clearance: ClearanceAdmin}
-		if s.cfg.Authenticate != nil && !isProbe(r) {
-			c, err := s.cfg.Authenticate(r)
-			if err != nil {
-				s.writeError(rec, r, err, target{})
-				return
-			}
-			caller = c
+		caller, err := s.authenticate(r)
+		if err != nil {
+			s.writeError(rec, r, err, target{})
+			return
 		}
 		next.ServeHTTP(rec, r.WithContext(WithCaller(r.Context(), caller)))
 	})
 }
 
-// isProbe is true for liveness and readiness, which orchestrators call without credentials.
-func isProbe(r *http.Request) bool {
-	return r.URL.Path == "/" || r.URL.Path == NodeBase+"/ready"
+// isOpen is true for the routes anyone may call: liveness and readiness, which orchestrators
+// call without credentials, and the authority document front-ends load before they log in.
+func isOpen(r *http.Request) bool {
+	return r.URL.Path == "/" || r.URL.Path == NodeBase+"/ready" || r.URL.Path == AuthorityPath
 }
 
 // recorder remembers the status for the access log and whether a panic can still be answered.

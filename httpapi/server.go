@@ -54,10 +54,25 @@ type Config struct {
 	// ClusterSecret, when set, is required on every node-to-node call (ClusterSecretHeader).
 	ClusterSecret string
 
-	// Authenticate identifies the caller of a request. Nil treats every caller as an admin with
-	// no user id (development, loopback only). An error is answered through the error mapping
-	// (wrap errkind.Unauthorized for 401).
+	// Authenticate identifies the caller of a request. Nil (--auth none) treats every caller as
+	// an admin (development, loopback only). An error is answered through the error mapping
+	// (wrap errkind.Unauthorized for 401). Set Auth instead for --auth keys.
 	Authenticate func(r *http.Request) (Caller, error)
+	// Auth, when set, is --auth keys: it provides Authenticate (unless that is set too) and the
+	// clearance of users behind driver-to-driver calls (AuthorizeDriverCall).
+	Auth *Authenticator
+
+	// Watcher serves WebSocket binds; nil answers binds with an error.
+	Watcher Watcher
+	// Debugger serves WebSocket debug streams and the node debugger route; nil refuses them.
+	Debugger Debugger
+	// Authority is served at GET /auth/authority; zero fields take defaults.
+	Authority Authority
+	// WebSocket tuning; zero values take the WS* defaults.
+	WSQueueSize       int           // outgoing messages a session may have queued
+	WSPongInterval    time.Duration // unsolicited text "pong" to every session
+	WSMaxMessageBytes int64         // largest request frame
+	WSMaxInFlight     int           // concurrent execs per session
 }
 
 // Server is the engine's HTTP front door.
@@ -66,6 +81,7 @@ type Server struct {
 	log     hclog.Logger
 	handler http.Handler
 	meta    metaCache
+	ws      wsRegistry
 
 	mu    sync.Mutex
 	srv   *http.Server
@@ -90,7 +106,13 @@ func New(cfg Config) *Server {
 	if cfg.ExecTimeout <= 0 {
 		cfg.ExecTimeout = DefaultExecTimeout
 	}
+	if cfg.Auth != nil && cfg.Authenticate == nil {
+		cfg.Authenticate = cfg.Auth.Authenticate
+	}
+	cfg.wsDefaults()
+	cfg.Authority = cfg.Authority.withDefaults()
 	s := &Server{cfg: cfg, log: cfg.Logger.Named("http")}
+	s.ws.sessions = map[*wsSession]struct{}{}
 	s.handler = s.middleware(s.routes())
 	return s
 }
@@ -122,6 +144,8 @@ func (s *Server) routes() *mux.Router {
 	handle(http.MethodGet, "/", s.handleRoot)
 
 	c := ClientBase
+	handle(http.MethodGet, AuthorityPath, s.handleAuthority)
+	handle(http.MethodGet, c+"/systems/control", s.handleControl)
 	handle(http.MethodGet, c+"/systems/{sys}/types", s.handleTypes)
 	handle(http.MethodGet, c+"/systems/{sys}/functions/{slug}", s.handleFunctions)
 	handle(http.MethodGet, c+"/systems/{sys}/{slug}", s.handleSystemState)
@@ -138,7 +162,8 @@ func (s *Server) routes() *mux.Router {
 	handle(http.MethodGet, n+"/status", s.handleNodeStatus)
 	handle(http.MethodGet, n+"/status/loaded", s.handleLoaded)
 	handle(http.MethodGet, n+"/status/driver", s.handleDriverStatus)
-	handle(http.MethodPost, n+"/chaos/terminate", s.handleChaosTerminate)
+	handle(http.MethodPost, n+"/chaos/terminate", s.RequireClearance(ClearanceAdmin, s.handleChaosTerminate))
+	handle(http.MethodGet, n+"/command/{module}/debugger", s.RequireNode(s.handleNodeDebugger))
 
 	s.clusterRoutes(handle)
 	s.manageRoutes(handle) // last: GET /systems/{id} would swallow static routes like /systems/control
@@ -147,8 +172,11 @@ func (s *Server) routes() *mux.Router {
 
 // Start listens on Config.Addr and serves in the background until Close.
 func (s *Server) Start() error {
-	if err := checkLoopback(s.cfg.Addr, s.cfg.AllowRemote); err != nil {
+	if err := checkLoopback(s.cfg.Addr, s.cfg.AllowRemote || s.cfg.Authenticate != nil); err != nil {
 		return err
+	}
+	if s.cfg.Authenticate == nil {
+		s.log.Warn("AUTHENTICATION IS OFF (--auth none): every caller is an admin; serving on loopback only", "addr", s.cfg.Addr)
 	}
 	ln, err := net.Listen("tcp", s.cfg.Addr)
 	if err != nil {
@@ -196,12 +224,14 @@ func (s *Server) Addr() net.Addr {
 	return s.ln.Addr()
 }
 
-// Close stops accepting, lets in-flight requests finish until ctx ends (then drops them), and
-// waits for the serving goroutine.
+// Close stops accepting, lets in-flight requests finish until ctx ends (then drops them), closes
+// every WebSocket session (Shutdown does not track hijacked connections) and waits for the
+// serving goroutine.
 func (s *Server) Close(ctx context.Context) error {
 	s.mu.Lock()
 	srv := s.srv
 	s.mu.Unlock()
+	defer s.closeSessions()
 	if srv == nil {
 		return nil
 	}
@@ -227,7 +257,7 @@ func checkLoopback(addr string, allowRemote bool) error {
 	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
 		return nil
 	}
-	return fmt.Errorf("http address %q is not loopback: callers are not authenticated yet, set AllowRemote to expose it anyway", addr)
+	return fmt.Errorf("http address %q is not loopback: with --auth none every caller is an admin, so only loopback is served", addr)
 }
 
 // writeJSON encodes v as the response body.

@@ -46,7 +46,7 @@ node() { # node N [extra flags...]
 	local n=$1; shift
 	"$BIN/engine" serve --node-id "node-$n" --data-dir "$DATA/node-$n" \
 		--http-addr "127.0.0.1:$((HTTP_BASE + n - 1))" --raft-addr "127.0.0.1:$((RAFT_BASE + n - 1))" \
-		--redis "redis://127.0.0.1:$REDIS_PORT/0" --cluster-secret "$SECRET" --driver-dir "$BIN/drivers" "$@" \
+		--redis "redis://127.0.0.1:$REDIS_PORT/0" --cluster-secret "$SECRET" --auth none --driver-dir "$BIN/drivers" "$@" \
 		2>"$DATA/node-$n.log" &
 	pids+=($!)
 }

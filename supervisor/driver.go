@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -51,6 +52,8 @@ type module struct {
 	op   sync.Mutex
 	gen  uint64     // the process generation this module was started in (0: none)
 	sent *pb.Module // the configuration that process has
+
+	inflight atomic.Int64 // execs running on this instance; Move waits for them to finish
 }
 
 // notify wakes everyone waiting on a change. Caller holds s.mu.

@@ -209,6 +209,8 @@ func (s *Supervisor) Exec(ctx context.Context, req *pb.ExecRequest) (*pb.ExecRes
 	if err != nil {
 		return nil, err
 	}
+	mod.inflight.Add(1)
+	defer mod.inflight.Add(-1)
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.ExecTimeout)
 	defer cancel()
 	p, err := mod.d.await(ctx)

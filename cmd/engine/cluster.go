@@ -99,3 +99,11 @@ func (g *clusterGlue) Apply(ctx context.Context, f *model.File) error { return g
 func (g *clusterGlue) Delete(ctx context.Context, kind model.Kind, id string) error {
 	return g.store.Delete(ctx, kind, id)
 }
+
+func (g *clusterGlue) Pull(ctx context.Context, repoID string) (any, error) {
+	return g.core.Pull(ctx, repoID)
+}
+
+func (g *clusterGlue) Recompile(ctx context.Context, driverID string) (any, error) {
+	return g.core.Recompile(ctx, driverID)
+}

@@ -19,6 +19,12 @@ type options struct {
 	Bootstrap     bool
 	Join          string
 	ClusterSecret string
+	Auth          string
+	APIKeys       string
+	JWTSecret     string
+	JWTPublicKey  string
+	GitCreds      string
+	SDKDir        string
 	RaftScale     float64
 	Redis         string
 	Model         string
@@ -47,6 +53,16 @@ func parseOptions(name string, args []string, dev bool) (*options, error) {
 	fs.BoolVar(&o.Bootstrap, "bootstrap", dev, "start a new cluster with this node as its first voter (ignored when state exists)")
 	fs.StringVar(&o.Join, "join", "", "HTTP address of any cluster member to join through")
 	fs.StringVar(&o.ClusterSecret, "cluster-secret", "", "shared secret for node-to-node calls and joins")
+	authDefault := "keys"
+	if dev {
+		authDefault = "none"
+	}
+	fs.StringVar(&o.Auth, "auth", authDefault, "keys (API keys + JWT) or none (every caller is admin; loopback only)")
+	fs.StringVar(&o.APIKeys, "api-keys", "", `YAML file of API keys: - {key: "...", user_id: "...", role: user|support|admin}`)
+	fs.StringVar(&o.JWTSecret, "jwt-secret", "", "HS256 secret for bearer tokens")
+	fs.StringVar(&o.JWTPublicKey, "jwt-public-key", "", "RS256/ES256 public key file (PEM) for bearer tokens")
+	fs.StringVar(&o.GitCreds, "git-credentials", "", "YAML file of credentials for private driver repositories")
+	fs.StringVar(&o.SDKDir, "sdk-dir", "", "engine source the driver builds use for github.com/placeos-go/engine (default: the checkout the binary was built in)")
 	fs.Float64Var(&o.RaftScale, "raft-timeout-scale", 1, "multiplier of the LAN-tuned Raft timeouts (use 2-5 on slow networks)")
 	redisDefault := "redis://127.0.0.1:6379/0"
 	if dev {
@@ -80,6 +96,9 @@ func parseOptions(name string, args []string, dev bool) (*options, error) {
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if o.Auth != "keys" && o.Auth != "none" {
+		return nil, fmt.Errorf("--auth must be keys or none, not %q", o.Auth)
 	}
 	if o.LogFormat != "text" && o.LogFormat != "json" {
 		return nil, fmt.Errorf("--log-format must be text or json, not %q", o.LogFormat)

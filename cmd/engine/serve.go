@@ -11,6 +11,7 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/placeos-go/engine/builder"
 	"github.com/placeos-go/engine/core"
 	"github.com/placeos-go/engine/errkind"
 	"github.com/placeos-go/engine/httpapi"
@@ -18,6 +19,7 @@ import (
 	"github.com/placeos-go/engine/plugin/proto"
 	"github.com/placeos-go/engine/raftfsm"
 	"github.com/placeos-go/engine/state"
+	"github.com/placeos-go/engine/subscriptions"
 	"github.com/placeos-go/engine/supervisor"
 )
 
@@ -93,7 +95,25 @@ func serve(ctx context.Context, args []string, dev bool, sig *signals) error {
 		}
 	}
 
+	auth, err := authenticator(o, log)
+	if err != nil {
+		return err
+	}
+	if o.SDKDir == "" {
+		o.SDKDir = findSDKDir()
+	}
+	creds, err := loadCredentials(o.GitCreds)
+	if err != nil {
+		return err
+	}
+	bld, err := builder.New(builder.Config{DataDir: o.DataDir, SDKDir: o.SDKDir, Logger: log, Credentials: creds})
+	if err != nil {
+		return err
+	}
+	cleanups = append(cleanups, func() { _ = bld.Close() })
+
 	var sup *supervisor.Supervisor
+	var api *httpapi.Server // set below; drivers only call back once modules run
 	c, err := core.New(core.Config{
 		Logger:      log,
 		NodeID:      o.NodeID,
@@ -103,6 +123,10 @@ func serve(ctx context.Context, args []string, dev bool, sig *signals) error {
 		State:       st,
 		DriverDir:   o.DriverDir,
 		ExecTimeout: o.ExecTimeout,
+		Builder:     bld,
+		Authorize: func(ctx context.Context, userID, moduleID, fn string) error {
+			return api.AuthorizeDriverCall(ctx, userID, moduleID, fn)
+		},
 	}, func(host proto.HostServer, onStart func(context.Context, string)) (core.Supervisor, error) {
 		sup, err = supervisor.New(supervisor.Config{
 			Logger:        log,
@@ -110,6 +134,7 @@ func serve(ctx context.Context, args []string, dev bool, sig *signals) error {
 			ExecTimeout:   o.ExecTimeout,
 			RunDir:        filepath.Join(o.DataDir, "run"),
 			OnModuleStart: onStart,
+			SecureConfig:  bld.SecureConfig,
 		})
 		return sup, err
 	})
@@ -124,8 +149,10 @@ func serve(ctx context.Context, args []string, dev bool, sig *signals) error {
 		}
 	})
 
+	watcher := subscriptions.New(st, log)
+	cleanups = append(cleanups, func() { _ = watcher.Close() })
 	glue := &clusterGlue{store: store, core: c, leave: sig.leave}
-	api := httpapi.New(httpapi.Config{
+	api = httpapi.New(httpapi.Config{
 		Logger:        log,
 		Modules:       c,
 		Node:          c,
@@ -134,8 +161,9 @@ func serve(ctx context.Context, args []string, dev bool, sig *signals) error {
 		ClusterSecret: o.ClusterSecret,
 		Addr:          o.HTTPAddr,
 		ExecTimeout:   o.ExecTimeout,
-		// Authentication is not built yet, so the API refuses to listen beyond loopback.
-		AllowRemote: false,
+		Auth:          auth,
+		Watcher:       watcher,
+		Debugger:      &debugger{core: c, sup: sup, self: o.NodeID, secret: o.ClusterSecret},
 	})
 	if err := api.Start(); err != nil {
 		return err
@@ -155,6 +183,9 @@ func serve(ctx context.Context, args []string, dev bool, sig *signals) error {
 		cleanups = append(cleanups, stopPprof)
 	}
 	if o.Join != "" {
+		if auth != nil && o.ClusterSecret == "" {
+			return fmt.Errorf("a cluster with --auth keys needs --cluster-secret (node-to-node calls carry it)")
+		}
 		if err := join(ctx, peers, o, store.RaftAddr(), log); err != nil {
 			return err
 		}

@@ -156,7 +156,7 @@ systems: [{id: sys-bench, name: Bench, modules: [mod-bench]}]
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	cmd := exec.Command(bin, "serve", "--http-addr", addr, "--redis", redisURL, "--data-dir", dir, "--bootstrap", "--raft-addr", "127.0.0.1:0",
+	cmd := exec.Command(bin, "serve", "--http-addr", addr, "--redis", redisURL, "--data-dir", dir, "--bootstrap", "--raft-addr", "127.0.0.1:0", "--auth", "none",
 		"--model", modelPath, "--log-level", "warn")
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {

@@ -1,0 +1,158 @@
+package core
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/placeos-go/engine/builder"
+	"github.com/placeos-go/engine/errkind"
+	"github.com/placeos-go/engine/model"
+)
+
+// Builder keeps driver repositories cloned and compiles the drivers this node runs
+// (builder.Builder).
+type Builder interface {
+	SetRepositories(repos []model.Repository)
+	EnsureDriver(ctx context.Context, r model.Repository, d model.Driver) (builder.Binary, error)
+	Sync(ctx context.Context, r model.Repository) (builder.RepoStatus, error)
+	Resolve(ctx context.Context, r model.Repository, ref string) (string, error)
+	Rebuild(ctx context.Context, r model.Repository, driverPath, commit string) (builder.Binary, error)
+	Status() builder.Status
+}
+
+// ErrBuilding marks a module whose driver is still being fetched or compiled; it starts once
+// the binary is ready.
+var ErrBuilding = errkind.New(errkind.Unavailable, "driver is being compiled")
+
+// buildState is this node's latest attempt to get a repository driver's binary.
+type buildState struct {
+	key     string // the inputs it was built from; a different key means build again
+	running bool
+	binary  string
+	err     error
+}
+
+// buildKey is everything that decides which binary a repository driver needs. gen moves on a
+// pull or a recompile, so the branch head is resolved again.
+func buildKey(r *model.Repository, d *model.Driver, gen uint64) string {
+	return strings.Join([]string{r.URI, r.Branch, r.Commit, d.Path, d.Commit, fmt.Sprint(gen)}, "\x00")
+}
+
+// repositoryBinary returns the binary of a repository driver if it is built, else starts (or
+// waits for) a build in the background and returns ErrBuilding; the reconciler runs again when
+// it ends.
+func (c *Core) repositoryBinary(m *model.Model, d *model.Driver) (string, error) {
+	if c.cfg.Builder == nil {
+		return "", fmt.Errorf("%w: driver %q is built from a repository but this node has no builder", ErrDriverBinary, d.ID)
+	}
+	repo := m.Repositories[d.RepositoryID]
+	if repo == nil {
+		return "", fmt.Errorf("%w: driver %q: no repository %q", ErrDriverBinary, d.ID, d.RepositoryID)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	key := buildKey(repo, d, c.buildGen[repo.ID])
+	st := c.builds[d.ID]
+	switch {
+	case st != nil && st.key == key && st.running:
+		return "", fmt.Errorf("%w: %s", ErrBuilding, d.ID)
+	case st != nil && st.key == key:
+		return st.binary, st.err
+	}
+	next := &buildState{key: key, running: true}
+	c.builds[d.ID] = next
+	r, drv := *repo, *d
+	c.bg.Add(1)
+	go func() {
+		defer c.bg.Done()
+		bin, err := c.cfg.Builder.EnsureDriver(c.runCtx, r, drv)
+		c.mu.Lock()
+		next.running, next.binary, next.err = false, bin.Path, err
+		c.mu.Unlock()
+		if err != nil && c.runCtx.Err() == nil {
+			c.log.Error("driver build failed; its modules are not started", "driver", drv.ID, "path", drv.Path, "error", err)
+		}
+		c.Kick()
+	}()
+	return "", fmt.Errorf("%w: %s", ErrBuilding, d.ID)
+}
+
+// Kick makes the reconciler run a pass soon.
+func (c *Core) Kick() {
+	select {
+	case c.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Pull fetches a repository now and rebuilds the drivers of it that follow its branch; their
+// modules move to the new binaries without a gap. In a cluster it acts on this node only: pin
+// commits in the model to roll a new version out to every node.
+func (c *Core) Pull(ctx context.Context, repoID string) (any, error) {
+	if c.cfg.Builder == nil {
+		return nil, errkind.Wrap(errkind.NotFound, nil, "this node has no builder")
+	}
+	m, _ := c.cfg.Store.Model()
+	repo := m.Repositories[repoID]
+	if repo == nil {
+		return nil, fmt.Errorf("repository %q: %w", repoID, model.ErrNotFound)
+	}
+	st, err := c.cfg.Builder.Sync(ctx, *repo)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	c.buildGen[repoID]++
+	c.mu.Unlock()
+	c.Kick()
+	return st, nil
+}
+
+// Recompile builds a driver's current commit again, even if a binary or a failure is recorded.
+func (c *Core) Recompile(ctx context.Context, driverID string) (any, error) {
+	if c.cfg.Builder == nil {
+		return nil, errkind.Wrap(errkind.NotFound, nil, "this node has no builder")
+	}
+	m, _ := c.cfg.Store.Model()
+	d := m.Drivers[driverID]
+	if d == nil {
+		return nil, fmt.Errorf("driver %q: %w", driverID, model.ErrNotFound)
+	}
+	repo := m.Repositories[d.RepositoryID]
+	if repo == nil {
+		return nil, errkind.Wrap(errkind.BadRequest, nil, "driver %q is a prebuilt binary, not built from a repository", driverID)
+	}
+	ref := d.Commit
+	commit, err := c.cfg.Builder.Resolve(ctx, *repo, ref)
+	if err != nil {
+		return nil, err
+	}
+	bin, err := c.cfg.Builder.Rebuild(ctx, *repo, d.Path, commit)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	c.buildGen[repo.ID]++
+	c.mu.Unlock()
+	c.Kick()
+	return bin, nil
+}
+
+// neededRepositories lists the repositories of the drivers this node runs: each node clones and
+// builds only what its own modules need.
+func (c *Core) neededRepositories(m *model.Model, v *view) []model.Repository {
+	seen := map[string]bool{}
+	var out []model.Repository
+	for id, mod := range m.Modules {
+		d := m.Drivers[mod.DriverID]
+		if !mod.Running || d == nil || d.RepositoryID == "" || seen[d.RepositoryID] || !c.owns(v, id) {
+			continue
+		}
+		if r := m.Repositories[d.RepositoryID]; r != nil {
+			seen[r.ID] = true
+			out = append(out, *r)
+		}
+	}
+	return out
+}

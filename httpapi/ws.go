@@ -1,0 +1,364 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/hashicorp/go-hclog"
+)
+
+// WebSocket defaults (Config.WS* zero values).
+const (
+	// WSQueueSize bounds a session's outgoing queue; a client that lets it fill is disconnected.
+	WSQueueSize = 256
+	// WSPongInterval is PlaceOS's unsolicited "pong" period; clients treat it as a heartbeat.
+	WSPongInterval = 80 * time.Second
+	// WSMaxMessageBytes bounds a request frame (exec arguments included).
+	WSMaxMessageBytes = 1 << 20
+	// WSMaxInFlight bounds concurrent execs per session; past it the session stops reading.
+	WSMaxInFlight = 64
+	// wsWriteTimeout drops a client whose TCP window stays shut.
+	wsWriteTimeout = 10 * time.Second
+	// wsSocketBuffer fixes the kernel send buffer of a session. Autotuning would let each slow
+	// client park megabytes in the kernel (a node holds thousands of sessions), and it would
+	// hide a slow client from the queue bound for just as long.
+	wsSocketBuffer = 64 << 10
+)
+
+func (c *Config) wsDefaults() {
+	if c.WSQueueSize <= 0 {
+		c.WSQueueSize = WSQueueSize
+	}
+	if c.WSPongInterval <= 0 {
+		c.WSPongInterval = WSPongInterval
+	}
+	if c.WSMaxMessageBytes <= 0 {
+		c.WSMaxMessageBytes = WSMaxMessageBytes
+	}
+	if c.WSMaxInFlight <= 0 {
+		c.WSMaxInFlight = WSMaxInFlight
+	}
+}
+
+// wsRegistry tracks open sessions so Close can end them (hijacked connections are not the HTTP
+// server's any more).
+type wsRegistry struct {
+	mu       sync.Mutex
+	closed   bool
+	sessions map[*wsSession]struct{}
+	wg       sync.WaitGroup
+}
+
+// WSSessions is the number of open WebSocket sessions.
+func (s *Server) WSSessions() int {
+	s.ws.mu.Lock()
+	defer s.ws.mu.Unlock()
+	return len(s.ws.sessions)
+}
+
+func (s *Server) closeSessions() {
+	s.ws.mu.Lock()
+	s.ws.closed = true
+	for ss := range s.ws.sessions {
+		ss.kill("server closing")
+	}
+	s.ws.mu.Unlock()
+	s.ws.wg.Wait()
+}
+
+// checkOrigin refuses cross-site upgrades that would ride on a cookie credential (cross-site
+// WebSocket hijacking); header and query credentials cannot be sent by another site's page.
+func checkOrigin(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	if u, err := url.Parse(origin); err == nil && strings.EqualFold(u.Host, r.Host) {
+		return true
+	}
+	if r.Header.Get("Authorization") != "" || r.Header.Get(APIKeyHeader) != "" {
+		return true
+	}
+	q := r.URL.Query()
+	return q.Get(BearerParam) != "" || q.Get(APIKeyParam) != ""
+}
+
+// GET /api/engine/v2/systems/control: the WebSocket control API (PROTOCOL §7). The middleware
+// has authenticated the caller: a failure there is a plain 401 before any upgrade.
+func (s *Server) handleControl(w http.ResponseWriter, r *http.Request) {
+	up := websocket.Upgrader{
+		CheckOrigin:     checkOrigin,
+		ReadBufferSize:  4096,
+		WriteBufferSize: 4096,
+		Error: func(w http.ResponseWriter, r *http.Request, status int, reason error) {
+			s.writeError(w, r, fail(ErrBadParameter, reason, "websocket upgrade: %v", reason), target{})
+		},
+	}
+	s.ws.mu.Lock()
+	closed := s.ws.closed
+	s.ws.mu.Unlock()
+	if closed {
+		s.writeError(w, r, fail(ErrUnavailable, nil, "server is shutting down"), target{})
+		return
+	}
+	conn, err := up.Upgrade(w, r, nil)
+	if err != nil {
+		return // the upgrader answered
+	}
+	if tc, ok := conn.NetConn().(*net.TCPConn); ok {
+		_ = tc.SetWriteBuffer(wsSocketBuffer)
+	}
+	caller := CallerFrom(r.Context())
+	ctx, cancel := context.WithCancel(WithCaller(context.Background(), caller))
+	ss := &wsSession{
+		s:      s,
+		conn:   conn,
+		caller: caller,
+		ctx:    ctx,
+		cancel: cancel,
+		send:   make(chan []byte, s.cfg.WSQueueSize),
+		dead:   make(chan struct{}),
+		binds:  map[bindKey]*wsBinding{},
+		debugs: map[debugKey]func(){},
+		sem:    make(chan struct{}, s.cfg.WSMaxInFlight),
+		log: s.log.Named("ws").With("request_id", RequestID(r.Context()), "user", caller.UserID,
+			"remote", r.RemoteAddr),
+	}
+	s.ws.mu.Lock()
+	if s.ws.closed {
+		s.ws.mu.Unlock()
+		_ = conn.Close()
+		cancel()
+		return
+	}
+	s.ws.sessions[ss] = struct{}{}
+	s.ws.wg.Add(2)
+	s.ws.mu.Unlock()
+	ss.log.Debug("websocket session opened")
+	go ss.writeLoop()
+	go ss.readLoop()
+}
+
+type bindKey struct {
+	sys, mod string
+	index    int
+	name     string
+}
+
+type debugKey struct {
+	sys, mod string
+	index    int
+}
+
+// wsSession is one WebSocket client. One goroutine reads, one writes; execs run concurrently
+// on their own goroutines; everything sent goes through the bounded send queue.
+type wsSession struct {
+	s      *Server
+	conn   *websocket.Conn
+	caller Caller
+	ctx    context.Context // cancelled when the session ends: in-flight execs stop
+	cancel context.CancelFunc
+	log    hclog.Logger
+
+	send     chan []byte
+	dead     chan struct{}
+	killOnce sync.Once
+	why      string
+
+	mu     sync.Mutex // guards binds and debugs
+	binds  map[bindKey]*wsBinding
+	debugs map[debugKey]func()
+
+	sem   chan struct{}
+	execs sync.WaitGroup
+}
+
+// wsBinding holds notifications back until the bind's success has been queued, so a client
+// always sees success before the first notify.
+type wsBinding struct {
+	id     int64
+	meta   json.RawMessage
+	cancel func()
+
+	mu    sync.Mutex
+	ready bool
+	early [][]byte
+}
+
+// kill ends the session; safe from any goroutine, including delivery callbacks (it never blocks).
+func (ss *wsSession) kill(why string) {
+	ss.killOnce.Do(func() {
+		ss.why = why
+		close(ss.dead)
+	})
+}
+
+// enqueue queues a message without ever blocking: a client that does not read is disconnected,
+// so it slows neither the Redis reader nor other sessions.
+func (ss *wsSession) enqueue(msg []byte) {
+	select {
+	case <-ss.dead:
+		return
+	default:
+	}
+	select {
+	case ss.send <- msg:
+	default:
+		ss.log.Warn("websocket client too slow: outgoing queue full, disconnecting", "queue", cap(ss.send))
+		ss.kill("slow client")
+	}
+}
+
+func (ss *wsSession) reply(r wsReply) {
+	b, err := json.Marshal(r)
+	if err != nil {
+		// Only a value that is not valid JSON gets here: tell the client rather than go quiet.
+		ss.log.Error("reply does not encode", "error", err, "id", r.ID)
+		b, _ = json.Marshal(errorReply(r.ID, CodeUnexpectedFailure, http.StatusInternalServerError, "reply does not encode as JSON"))
+	}
+	ss.enqueue(b)
+}
+
+func (ss *wsSession) writeLoop() {
+	defer ss.s.ws.wg.Done()
+	t := time.NewTicker(ss.s.cfg.WSPongInterval)
+	defer t.Stop()
+	defer func() { _ = ss.conn.Close() }() // wakes the reader, which cleans up
+	write := func(b []byte) bool {
+		_ = ss.conn.SetWriteDeadline(time.Now().Add(wsWriteTimeout))
+		if err := ss.conn.WriteMessage(websocket.TextMessage, b); err != nil {
+			ss.kill("write failed: " + err.Error())
+			return false
+		}
+		return true
+	}
+	for {
+		select {
+		case b := <-ss.send:
+			if !write(b) {
+				return
+			}
+		case <-t.C:
+			if !write([]byte("pong")) {
+				return
+			}
+		case <-ss.dead:
+			_ = ss.conn.SetWriteDeadline(time.Now().Add(time.Second))
+			_ = ss.conn.WriteMessage(websocket.CloseMessage,
+				websocket.FormatCloseMessage(websocket.CloseGoingAway, truncate(ss.why, 100)))
+			return
+		}
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+func (ss *wsSession) readLoop() {
+	defer ss.s.ws.wg.Done()
+	defer ss.cleanup()
+	ss.conn.SetReadLimit(ss.s.cfg.WSMaxMessageBytes)
+	for {
+		typ, data, err := ss.conn.ReadMessage()
+		if err != nil {
+			if websocket.IsUnexpectedCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway, websocket.CloseNoStatusReceived) {
+				ss.log.Debug("websocket read ended", "error", err)
+			}
+			ss.kill("read ended")
+			return
+		}
+		if typ != websocket.TextMessage && typ != websocket.BinaryMessage {
+			continue
+		}
+		if string(data) == "ping" {
+			ss.enqueue([]byte("pong"))
+			continue
+		}
+		ss.handle(data)
+	}
+}
+
+// cleanup releases everything the session holds: bindings, debug streams, in-flight execs.
+func (ss *wsSession) cleanup() {
+	ss.kill("closed")
+	ss.cancel()
+	ss.mu.Lock()
+	binds, debugs := ss.binds, ss.debugs
+	ss.binds, ss.debugs = map[bindKey]*wsBinding{}, map[debugKey]func(){}
+	ss.mu.Unlock()
+	for _, b := range binds {
+		if b.cancel != nil {
+			b.cancel()
+		}
+	}
+	for _, c := range debugs {
+		c()
+	}
+	ss.execs.Wait()
+	s := ss.s
+	s.ws.mu.Lock()
+	delete(s.ws.sessions, ss)
+	s.ws.mu.Unlock()
+	ss.log.Debug("websocket session closed", "reason", ss.why, "bindings", len(binds), "debug_streams", len(debugs))
+}
+
+// handle answers one request frame. Execs run concurrently; the rest is quick and runs inline,
+// which also keeps bind/unbind of one key in the order the client sent them.
+func (ss *wsSession) handle(data []byte) {
+	req, err := parseWSRequest(data)
+	if err != nil {
+		pe := err.(*wsParseError)
+		ss.reply(errorReply(pe.id, pe.code, http.StatusBadRequest, pe.msg))
+		return
+	}
+	switch req.Cmd {
+	case "bind":
+		ss.bind(req)
+	case "unbind":
+		ss.unbind(req)
+	case "exec":
+		select {
+		case ss.sem <- struct{}{}:
+		case <-ss.dead:
+			return
+		}
+		ss.execs.Add(1)
+		go func() {
+			defer ss.execs.Done()
+			defer func() { <-ss.sem }()
+			ss.exec(req)
+		}()
+	case "debug":
+		ss.debug(req)
+	case "ignore":
+		ss.ignore(req)
+	}
+}
+
+// replyError answers a request with err mapped as for REST.
+func (ss *wsSession) replyError(req *wsRequest, err error, rid string) {
+	p := Classify(err)
+	msg := p.Message
+	log := ss.log.With("id", req.ID, "cmd", req.Cmd, "system", req.Sys, "module_name", req.Mod, "name", req.Name, "error", err)
+	if rid != "" {
+		log = log.With("exec_request_id", rid)
+	}
+	if p.Internal {
+		msg = "unexpected failure (request id " + rid + ")"
+		log.Error("websocket request failed")
+	} else {
+		log.Debug("websocket request failed")
+	}
+	ss.reply(errorReply(req.ID, p.Code, p.Status, msg))
+}

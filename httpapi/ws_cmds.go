@@ -1,0 +1,171 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// debugAttachTimeout bounds attaching a debug stream, which may mean dialling another node.
+const debugAttachTimeout = 10 * time.Second
+
+// bind: success with meta, then the current value once, then every change (PROTOCOL §7).
+func (ss *wsSession) bind(req *wsRequest) {
+	if protectedModule(req.Mod) && ss.caller.Clearance < ClearanceSupport {
+		ss.reply(errorReply(req.ID, CodeAccessDenied, http.StatusForbidden, "attempted to access protected module "+req.Mod))
+		return
+	}
+	if ss.s.cfg.Watcher == nil {
+		ss.reply(errorReply(req.ID, CodeUnexpectedFailure, http.StatusServiceUnavailable, "failed to bind: status subscriptions are not available"))
+		return
+	}
+	key := bindKey{req.Sys, req.Mod, req.Index, req.Name}
+	ss.mu.Lock()
+	if _, dup := ss.binds[key]; dup {
+		// Rebinding answers success again; the original binding (and its id) keeps delivering.
+		ss.mu.Unlock()
+		ss.reply(wsReply{ID: req.ID, Type: "success", Meta: req.meta})
+		return
+	}
+	b := &wsBinding{id: req.ID, meta: req.meta}
+	ss.binds[key] = b
+	ss.mu.Unlock()
+
+	cancel, err := ss.s.cfg.Watcher.WatchSystem(ss.ctx, req.Sys, req.Mod, req.Index, req.Name, func(v []byte) {
+		msg := ss.notify(b, v)
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		if !b.ready {
+			b.early = append(b.early, msg)
+			return
+		}
+		ss.enqueue(msg)
+	})
+	if err != nil {
+		ss.mu.Lock()
+		delete(ss.binds, key)
+		ss.mu.Unlock()
+		ss.log.Warn("bind failed", "system", req.Sys, "module_name", req.Mod, "index", req.Index, "status", req.Name, "error", err)
+		ss.reply(errorReply(req.ID, CodeUnexpectedFailure, http.StatusInternalServerError, "failed to bind"))
+		return
+	}
+	b.cancel = cancel
+	ss.reply(wsReply{ID: req.ID, Type: "success", Meta: req.meta})
+	b.mu.Lock()
+	for _, m := range b.early {
+		ss.enqueue(m)
+	}
+	b.ready, b.early = true, nil
+	b.mu.Unlock()
+
+}
+
+func (ss *wsSession) notify(b *wsBinding, v []byte) []byte {
+	if !json.Valid(v) {
+		// A status is always JSON text; anything else would break the client's parser.
+		ss.log.Warn("status value is not JSON; sending null", "id", b.id)
+		v = []byte("null")
+	}
+	// Built by hand: json.Marshal would re-validate and compact the value for every session of a
+	// fan-out, and the value is already JSON text.
+	msg := make([]byte, 0, len(v)+len(b.meta)+48)
+	msg = append(msg, `{"id":`...)
+	msg = strconv.AppendInt(msg, b.id, 10)
+	msg = append(msg, `,"type":"notify","meta":`...)
+	msg = append(msg, b.meta...)
+	msg = append(msg, `,"value":`...)
+	msg = append(msg, v...)
+	return append(msg, '}')
+}
+
+// unbind: always success.
+func (ss *wsSession) unbind(req *wsRequest) {
+	key := bindKey{req.Sys, req.Mod, req.Index, req.Name}
+	ss.mu.Lock()
+	b := ss.binds[key]
+	delete(ss.binds, key)
+	ss.mu.Unlock()
+	if b != nil && b.cancel != nil {
+		b.cancel()
+	}
+	ss.reply(wsReply{ID: req.ID, Type: "success"})
+}
+
+// exec: the same checked path as REST execute, with the session caller's clearance.
+func (ss *wsSession) exec(req *wsRequest) {
+	rid := newRequestID()
+	ctx := context.WithValue(ss.ctx, requestIDKey{}, rid)
+	t := target{SysID: req.Sys, Name: req.Mod, Index: req.Index}
+	id, err := ss.s.resolve(ctx, t)
+	if err != nil {
+		ss.replyError(req, err, rid)
+		return
+	}
+	res, code, err := ss.s.execute(ctx, id, req.Name, req.Args, ss.s.cfg.ExecTimeout)
+	if err != nil {
+		ss.replyError(req, err, rid)
+		return
+	}
+	if !json.Valid(res) {
+		ss.replyError(req, fail(errCorruptStatus, nil, "driver result is not valid JSON"), rid)
+		return
+	}
+	ss.reply(wsReply{ID: req.ID, Type: "success", Meta: req.meta, Value: res, Code: code})
+}
+
+// debug: mod carries the module id. Lines keep the first debug request's id.
+func (ss *wsSession) debug(req *wsRequest) {
+	if ss.caller.Clearance < ClearanceSupport {
+		ss.reply(errorReply(req.ID, CodeAccessDenied, http.StatusForbidden, "debug needs support clearance"))
+		return
+	}
+	if ss.s.cfg.Debugger == nil {
+		ss.reply(errorReply(req.ID, CodeUnexpectedFailure, http.StatusServiceUnavailable, "failed to attach debugger: not available"))
+		return
+	}
+	key := debugKey{req.Sys, req.Mod, req.Index}
+	ss.mu.Lock()
+	_, live := ss.debugs[key]
+	ss.mu.Unlock()
+	if live {
+		ss.reply(wsReply{ID: req.ID, Type: "success"})
+		return
+	}
+	id, mod, meta := req.ID, req.Mod, req.meta
+	ctx, cancelCtx := context.WithTimeout(ss.ctx, debugAttachTimeout)
+	defer cancelCtx()
+	cancel, err := ss.s.cfg.Debugger.Debug(ctx, req.Mod, func(level, msg string) {
+		ss.reply(wsReply{ID: id, Type: "debug", Mod: mod, Level: strings.ToLower(level), Msg: msg, Meta: meta})
+	})
+	if err != nil {
+		ss.log.Warn("debug attach failed", "module", req.Mod, "error", err)
+		p := Classify(err)
+		code := CodeUnexpectedFailure
+		if p.Code == CodeModuleNotFound {
+			code = p.Code
+		}
+		ss.reply(errorReply(req.ID, code, p.Status, "failed to attach debugger: "+p.Message))
+		return
+	}
+	// Commands run on the reader goroutine, which also runs cleanup: nothing races this.
+	ss.mu.Lock()
+	ss.debugs[key] = cancel
+	ss.mu.Unlock()
+	ss.reply(wsReply{ID: req.ID, Type: "success"})
+}
+
+// ignore: always success.
+func (ss *wsSession) ignore(req *wsRequest) {
+	key := debugKey{req.Sys, req.Mod, req.Index}
+	ss.mu.Lock()
+	cancel := ss.debugs[key]
+	delete(ss.debugs, key)
+	ss.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+	ss.reply(wsReply{ID: req.ID, Type: "success"})
+}
