@@ -41,7 +41,7 @@ lint: ## gofmt, go vet, staticcheck
 	GOFLAGS= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
 bench: ## benchmarks: execute vs direct go-plugin call, crash recovery
-	$(GO) test -run '^$$' -bench . -benchtime 2000x ./scripts/bench/ ./supervisor/
+	$(GO) test -run '^$$' -bench . -benchtime 2000x -timeout 20m ./scripts/bench/ ./supervisor/
 
 clean: ## remove build output
 	rm -rf $(BIN)

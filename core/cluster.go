@@ -161,9 +161,14 @@ func (c *Core) Exec(ctx context.Context, moduleID, fn string, args json.RawMessa
 			return nil, 0, errkind.Wrap(errkind.Unavailable, nil, "owner %q of module %q has no HTTP address", owner, moduleID)
 		}
 		res, code, err := c.cfg.Peers.Exec(ctx, addr, moduleID, fn, args, userID, requestID)
-		if attempt == 0 && errors.Is(err, errkind.Conflict) {
-			c.refreshView()
-			continue
+		if errors.Is(err, errkind.Conflict) {
+			if attempt == 0 {
+				c.refreshView()
+				continue
+			}
+			// The nodes do not agree yet on where the module lives (the ring is moving): that is
+			// a short, retryable unavailability for the caller, not a conflict.
+			return nil, 0, errkind.Wrap(errkind.Unavailable, err, "module %q is moving between nodes; retry", moduleID)
 		}
 		return res, code, err
 	}

@@ -91,7 +91,13 @@ func (c *Core) reconcile(ctx context.Context) {
 	wg.Wait()
 
 	c.reconcileLookups(ctx, m, v)
-	if ctx.Err() == nil {
+	// A module waiting for its driver's build is not reconciled yet; the build's end runs
+	// another pass.
+	building := false
+	for _, w := range want {
+		building = building || errors.Is(w.err, ErrBuilding)
+	}
+	if ctx.Err() == nil && !building {
 		c.markReady(ctx, v)
 	}
 }

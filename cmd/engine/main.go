@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"sync"
 	"syscall"
+	"time"
 )
 
 const usage = `engine: a clustered engine core for building automation
@@ -61,8 +62,8 @@ func run(args []string) int {
 }
 
 // signals turns SIGINT into a plain stop and SIGTERM (what service managers send) into a
-// graceful leave of the cluster followed by a stop. A second signal exits at once; driver
-// processes notice their host is gone and exit by themselves.
+// graceful leave of the cluster followed by a stop. A second signal more than a second later
+// exits at once; driver processes notice their host is gone and exit by themselves.
 type signals struct {
 	cancel  context.CancelFunc
 	mu      sync.Mutex
@@ -81,9 +82,15 @@ func handleSignals() (context.Context, *signals) {
 		} else {
 			cancel()
 		}
-		<-ch
-		fmt.Fprintln(os.Stderr, "engine: second signal, exiting now")
-		os.Exit(130)
+		// The same signal often arrives twice at once (sent to the process and to its group, as
+		// `timeout` and some supervisors do); only a later one means "stop now".
+		at := time.Now()
+		for range ch {
+			if time.Since(at) > time.Second {
+				fmt.Fprintln(os.Stderr, "engine: second signal, exiting now")
+				os.Exit(130)
+			}
+		}
 	}()
 	return ctx, s
 }

@@ -1,4 +1,13 @@
-// Package bench holds the engine's benchmarks that need the whole engine: REST execute against
-// a direct go-plugin gRPC call to the same driver (the bare baseline), measured side by side in
-// one run. Run them with `make bench`; they print a markdown table for the README.
+// Package bench holds the benchmarks that need the whole engine, each measured side by side with
+// its baseline in one run and printed as a markdown table for the README:
+//
+//   - BenchmarkExecute: REST execute against a direct go-plugin gRPC call to the same driver
+//     function, at 1 and 32 clients.
+//   - BenchmarkCluster*: on a local 3-node cluster, leader kill to new leader, node kill to its
+//     modules answering elsewhere, modules moved on join and leave against the ideal, and
+//     execute through a non-owner node against execute at the owner.
+//   - BenchmarkSDK*: commands per second through one module's queue, memory per idle module.
+//
+// Run them all with `make bench`, or one family with e.g.
+// `go test -run '^$' -bench Cluster -benchtime 1x ./scripts/bench/`.
 package bench

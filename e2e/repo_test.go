@@ -1,0 +1,196 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/placeos-go/engine/internal/testutil"
+)
+
+const helloGoMod = `module example.com/acme/drivers
+
+go 1.26
+
+require github.com/placeos-go/engine v0.0.0-00010101000000-000000000000
+
+replace github.com/placeos-go/engine => ../engine
+`
+
+const helloMain = `package main
+
+import (
+	"context"
+
+	"github.com/placeos-go/engine/sdk"
+)
+
+const version = "%s"
+
+// Hello answers with the version it was built from.
+type Hello struct{ sdk.Base }
+
+// Version returns the driver's version.
+func (h *Hello) Version(ctx context.Context) (string, error) { return version, nil }
+
+func main() { sdk.Serve(func() *Hello { return &Hello{} }) }
+`
+
+// driverRepo is a git repository of driver source in a temp dir.
+type driverRepo struct {
+	t   *testing.T
+	dir string
+}
+
+func newRepo(t *testing.T) *driverRepo {
+	t.Helper()
+	r := &driverRepo{t: t, dir: t.TempDir()}
+	r.git("init", "-q", "-b", "main")
+	root, err := testutil.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := os.ReadFile(filepath.Join(root, "go.sum"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.write("go.mod", helloGoMod)
+	r.write("go.sum", string(sum))
+	r.write("drivers/hello/main.go", fmt.Sprintf(helloMain, "v1"))
+	r.write("drivers/broken/main.go", "package main\n\nfunc main() { this does not compile }\n")
+	r.commit("drivers")
+	return r
+}
+
+func (r *driverRepo) write(name, content string) {
+	r.t.Helper()
+	p := filepath.Join(r.dir, name)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		r.t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+func (r *driverRepo) git(args ...string) {
+	r.t.Helper()
+	cmd := exec.Command("git", args...)
+	cmd.Dir = r.dir
+	cmd.Env = append(os.Environ(), "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1",
+		"GIT_AUTHOR_NAME=test", "GIT_AUTHOR_EMAIL=test@example.com",
+		"GIT_COMMITTER_NAME=test", "GIT_COMMITTER_EMAIL=test@example.com")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		r.t.Fatalf("git %v: %v\n%s (git is required: apt-get install -y git)", args, err, out)
+	}
+}
+
+func (r *driverRepo) commit(msg string) {
+	r.git("add", "-A")
+	r.git("commit", "-q", "-m", msg)
+}
+
+// A driver compiled from a git repository runs; a new commit pulled is rolled out with no failed
+// execute; a driver that does not compile shows the compiler output and harms nothing else; a
+// restarted node neither clones nor builds again.
+func TestDriversFromRepository(t *testing.T) {
+	t.Parallel()
+	redis := testutil.StartRedis(t)
+	repo := newRepo(t)
+	root, _ := testutil.ModuleRoot()
+	modelYAML := fmt.Sprintf(`
+repositories: [{id: repo-1, uri: %q}]
+drivers:
+  - {id: drv-hello, module_name: Hello, role: service, repository_id: repo-1, path: drivers/hello}
+  - {id: drv-broken, module_name: Broken, role: service, repository_id: repo-1, path: drivers/broken}
+modules:
+  - {id: mod-hello, driver_id: drv-hello, running: true}
+  - {id: mod-broken, driver_id: drv-broken, running: true}
+systems: [{id: sys-1, name: Lab, modules: [mod-hello, mod-broken]}]
+`, repo.dir)
+	dataDir := t.TempDir()
+	modelPath := filepath.Join(t.TempDir(), "model.yaml")
+	if err := os.WriteFile(modelPath, []byte(modelYAML), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	spec := nodeSpec{id: "builder", http: freeAddr(t), raft: freeAddr(t), dataDir: dataDir, redisURL: redis.URL}
+	e := launch(t, spec, "--bootstrap", "--model", modelPath, "--sdk-dir", root)
+	version := func() response {
+		r, err := e.try("POST", "/api/engine/v2/systems/sys-1/Hello_1/version", "[]")
+		if err != nil {
+			return response{status: 0, body: err.Error()}
+		}
+		return r
+	}
+	e.waitFor(90*time.Second, "hello v1 answering", func() bool { return version().body == `"v1"` })
+
+	// The broken driver: its module is not started, the reason and the compiler output show.
+	e.waitFor(30*time.Second, "build failure reported", func() bool {
+		r := e.do("GET", "/api/core/v1/status/driver?path=drivers/broken", "")
+		return r.status == 200 && strings.Contains(r.body, `"state":"failed"`) && strings.Contains(r.body, "syntax error")
+	})
+	if r := e.do("GET", "/api/core/v1/status", ""); !strings.Contains(r.body, "mod-broken") || !strings.Contains(r.body, "drivers/broken") {
+		t.Fatalf("node status does not show the broken module's reason: %s", r.body)
+	}
+	if r := e.do("POST", "/api/engine/v2/modules/mod-broken/exec/anything", "[]"); r.status < 400 {
+		t.Fatalf("exec on the module of a broken driver: %d %s", r.status, r.body)
+	}
+
+	// Roll out v2 while a client calls the module in a loop.
+	repo.write("drivers/hello/main.go", fmt.Sprintf(helloMain, "v2"))
+	repo.commit("v2")
+	var calls, failures atomic.Int64
+	var sawV2 atomic.Bool
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			r := version()
+			calls.Add(1)
+			switch r.body {
+			case `"v1"`:
+			case `"v2"`:
+				sawV2.Store(true)
+			default:
+				failures.Add(1)
+				t.Errorf("execute during the upgrade: %d %s", r.status, r.body)
+			}
+		}
+	}()
+	if r := e.do("POST", "/api/engine/v2/repositories/repo-1/pull", ""); r.status != 200 {
+		t.Fatalf("pull: %d %s", r.status, r.body)
+	}
+	e.waitFor(90*time.Second, "hello v2 answering", sawV2.Load)
+	close(stop)
+	wg.Wait()
+	if failures.Load() > 0 || calls.Load() < 10 {
+		t.Fatalf("%d of %d executes failed during the upgrade", failures.Load(), calls.Load())
+	}
+
+	// A restart finds the clone and the binaries: no clone, no build.
+	e.stop()
+	e2 := launch(t, spec, "--sdk-dir", root)
+	e2.waitReady()
+	if r, _ := e2.try("POST", "/api/engine/v2/systems/sys-1/Hello_1/version", "[]"); r.body != `"v2"` {
+		t.Fatalf("after restart: %d %s", r.status, r.body)
+	}
+	logs := e2.logs.String()
+	for _, s := range []string{"cloning", `compiling: commit`, "compiled:"} {
+		if strings.Contains(logs, s) && !strings.Contains(logs, "drivers/broken") {
+			t.Fatalf("restart logged %q: it should reuse the clone and binaries\n%s", s, tail(logs, 3000))
+		}
+	}
+}
