@@ -1,10 +1,21 @@
 package httpapi
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/placeos-go/engine/errkind"
+	"github.com/placeos-go/engine/model"
 )
 
 func TestParseSlug(t *testing.T) {
@@ -49,8 +60,14 @@ func TestParseSlug(t *testing.T) {
 	}
 }
 
+// FuzzParseSlug: every slug a URL can carry. Properties: a refusal is ErrBadSlug (400); an
+// accepted slug either is the whole name with index 1 (and then does not end in "_<integer>",
+// which would have been split), or is name + "_" + a suffix that reads as the index; and
+// formatting the result as Name_N parses back to the same name and index.
 func FuzzParseSlug(f *testing.F) {
-	for _, s := range []string{"Display_1", "Main_Display", "Display_0", "_1", "", "a_b_3", "x_-0", "Ü_2"} {
+	for _, s := range []string{"Display_1", "Main_Display", "Display_0", "_1", "", "a_b_3", "x_-0", "Ü_2",
+		"Display_", "Display__2", "Display_+2", "Display_ 2", "Display_2 ", "Display_99999999999999999999",
+		"Display_0x10", "Display_1_", "_", "__", "_Hidden", "Display_1e3", "D\x00_4"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, slug string) {
@@ -64,10 +81,20 @@ func FuzzParseSlug(f *testing.F) {
 		if name == "" || index < 1 {
 			t.Fatalf("ParseSlug(%q) = (%q, %d)", slug, name, index)
 		}
+		// Name_N is how clients write the result back (PROTOCOL §2): it must mean the same module.
+		canon := name + "_" + strconv.Itoa(index)
+		if n2, i2, err := ParseSlug(canon); err != nil || n2 != name || i2 != index {
+			t.Fatalf("ParseSlug(%q) = (%q, %d), but %q parses as (%q, %d, %v)", slug, name, index, canon, n2, i2, err)
+		}
 		// Either the slug is the whole name, or it is name + "_" + a suffix that reads as index.
 		if name == slug {
 			if index != 1 {
 				t.Fatalf("whole-slug name with index %d", index)
+			}
+			if i := strings.LastIndexByte(slug, '_'); i >= 0 {
+				if _, err := strconv.Atoi(slug[i+1:]); err == nil {
+					t.Fatalf("ParseSlug(%q) kept an integer suffix in the name", slug)
+				}
 			}
 			return
 		}
@@ -75,8 +102,172 @@ func FuzzParseSlug(f *testing.F) {
 		if !ok {
 			t.Fatalf("ParseSlug(%q): name %q is not a prefix", slug, name)
 		}
+		if strings.Contains(suffix, "_") {
+			t.Fatalf("ParseSlug(%q) split at %q, not at the last underscore", slug, suffix)
+		}
 		if n, err := strconv.Atoi(suffix); err != nil || n != index {
 			t.Fatalf("ParseSlug(%q): suffix %q does not read as %d", slug, suffix, index)
+		}
+	})
+}
+
+// fuzzModel is the management API's starting model in FuzzRESTRequest.
+const fuzzModel = `{
+  "drivers": [{"id": "drv-1", "module_name": "Display", "role": "device", "binary": "/bin/display"}],
+  "modules": [{"id": "mod-1", "driver_id": "drv-1", "running": true}],
+  "systems": [{"id": "sys-1", "name": "Room", "modules": ["mod-1"]}]
+}`
+
+// fuzzManager is the management API over an in-memory model store.
+type fuzzManager struct{ *model.Memory }
+
+func (fuzzManager) Leader(context.Context) (string, error) { return "", nil }
+
+func (m fuzzManager) Pull(_ context.Context, id string) (any, error) {
+	if mod, _ := m.Model(); !mod.Has(model.KindRepository, id) {
+		return nil, errkind.Wrap(errkind.NotFound, nil, "repository %s", id)
+	}
+	return map[string]string{"commit": "abc"}, nil
+}
+
+func (m fuzzManager) Recompile(_ context.Context, id string) (any, error) {
+	if mod, _ := m.Model(); !mod.Has(model.KindDriver, id) {
+		return nil, errkind.Wrap(errkind.NotFound, nil, "driver %s", id)
+	}
+	return map[string]string{"binary": "x"}, nil
+}
+
+// fuzzCluster answers the node-to-node routes as a one-node cluster hosting the fake modules.
+type fuzzCluster struct{ mods *fakeModules }
+
+func (c fuzzCluster) ExecLocal(ctx context.Context, moduleID, fn string, args json.RawMessage, userID, requestID string) (json.RawMessage, int, error) {
+	return c.mods.Exec(ctx, moduleID, fn, args, userID, requestID)
+}
+func (fuzzCluster) Join(context.Context, string, string, string) error { return nil }
+func (fuzzCluster) Leave(context.Context, string) error                { return nil }
+func (fuzzCluster) ApplyForwarded(_ context.Context, cmd []byte) error {
+	if !json.Valid(cmd) {
+		return errkind.Wrap(errkind.BadRequest, nil, "command is not JSON")
+	}
+	return nil
+}
+func (fuzzCluster) Info(context.Context) (any, error) { return map[string]any{"leader": "n1"}, nil }
+
+// panicWatch is a log sink that notices the middleware's panic recovery.
+type panicWatch struct{ panicked atomic.Bool }
+
+func (p *panicWatch) Write(b []byte) (int, error) {
+	if bytes.Contains(b, []byte("handler panicked")) {
+		p.panicked.Store(true)
+	}
+	return len(b), nil
+}
+
+var fuzzMethods = []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodHead, http.MethodPatch, http.MethodOptions}
+
+// FuzzRESTRequest sends arbitrary method, path (with query) and body through the whole handler:
+// routing, path variables and slugs, query parameters and body decoding, over fake engine,
+// management and cluster back ends. Properties: no handler panics (the recovery middleware would
+// answer 500); every answer carries X-Request-ID; every error answer is the PROTOCOL §6 error
+// body with a known error name and a message.
+func FuzzRESTRequest(f *testing.F) {
+	for _, s := range []struct {
+		method uint8
+		target string
+		body   string
+	}{
+		{1, ClientBase + "/systems/sys-1/Display_1/power", `[true]`},
+		{1, ClientBase + "/systems/sys-1/Display_2/volume?timeout=5", `{"level": 3}`},
+		{1, ClientBase + "/systems/sys-1/Display_0/power", ``},
+		{1, ClientBase + "/systems/sys-1/_1/power", `1`},
+		{1, ClientBase + "/systems/sys-1/Display_1/volume?timeout=-1", `[`},
+		{0, ClientBase + "/systems/sys-1/Display_1", ``},
+		{0, ClientBase + "/systems/sys-1/Display_1/broken", ``},
+		{0, ClientBase + "/systems/sys-1/functions/Display_99999999999999999999", ``},
+		{0, ClientBase + "/systems/nope/types", ``},
+		{0, ClientBase + "/systems/control", ``},
+		{0, ClientBase + "/modules/mod-gone/state", ``},
+		{1, ClientBase + "/modules/mod-1/exec/power", `[true, 1]`},
+		{1, ClientBase + "/modules/mod-gone/stop", ``},
+		{0, ClientBase + "/drivers?consistent=true", ``},
+		{1, ClientBase + "/drivers", `{"id": "drv-2", "module_name": "X", "role": "device", "binary": "/x"}`},
+		{1, ClientBase + "/drivers", `null`},
+		{1, ClientBase + "/systems", `{"id": "", "name": "x"}`},
+		{2, ClientBase + "/modules/mod-2", `{"id": "mod-3", "driver_id": "drv-1"}`},
+		{2, ClientBase + "/model", `{"zones": [{"id": "z", "name": "Z"}]}`},
+		{2, ClientBase + "/model", `{"drivers": [null]}`},
+		{3, ClientBase + "/drivers/drv-1", ``},
+		{1, ClientBase + "/repositories/r/pull", ``},
+		{1, ClientBase + "/drivers/drv-1/recompile", ``},
+		{0, ClientBase + "/cluster", ``},
+		{0, AuthorityPath, ``},
+		{4, "/", ``},
+		{0, NodeBase + "/status/driver?path=drv%2Fdisplay", ``},
+		{1, NodeBase + "/chaos/terminate?path=", ``},
+		{1, NodeBase + "/command/mod-1/execute", `{"__exec__": "power", "power": [true]}`},
+		{1, NodeBase + "/command/mod-1/execute", `{"__exec__": 1}`},
+		{1, NodeBase + "/cluster/join", `{"id": "n2"}`},
+		{1, NodeBase + "/cluster/leave", ``},
+		{1, NodeBase + "/cluster/apply", `{`},
+		{0, NodeBase + "/command/mod-1/debugger", ``},
+		{5, ClientBase + "/systems/sys-1/types", ``},
+		{0, "/api/engine/v2/systems/sys-1/Display_1/../Display_2", ``},
+		{0, "/api/engine/v2/systems/sys%2F1/Display%5F1", ``},
+		{0, "//api/engine/v2//systems", ``},
+	} {
+		f.Add(s.method, s.target, []byte(s.body))
+	}
+	f.Fuzz(func(t *testing.T, method uint8, target string, body []byte) {
+		req, err := http.NewRequest(fuzzMethods[int(method)%len(fuzzMethods)], "http://engine.test"+target, bytes.NewReader(body))
+		if err != nil || req.URL.Host != "engine.test" {
+			return // not a request a client can send
+		}
+		mods := newFakeModules()
+		store := model.NewMemory()
+		seed, _ := model.ParseFile([]byte(fuzzModel))
+		if err := store.Apply(context.Background(), seed); err != nil {
+			t.Fatal(err)
+		}
+		var pw panicWatch
+		srv := New(Config{
+			Logger:   hclog.New(&hclog.LoggerOptions{Output: &pw, Level: hclog.Error}),
+			Modules:  mods,
+			Node:     &fakeNode{ready: true},
+			Manager:  fuzzManager{store},
+			Cluster:  fuzzCluster{mods},
+			Debugger: &fakeDebugger{},
+		})
+		rec := httptest.NewRecorder()
+		srv.Handler().ServeHTTP(rec, req)
+
+		if pw.panicked.Load() {
+			t.Fatalf("%s %s (body %q): a handler panicked", req.Method, target, body)
+		}
+		if rec.Header().Get(RequestIDHeader) == "" {
+			t.Fatalf("%s %s: no %s", req.Method, target, RequestIDHeader)
+		}
+		if rec.Code < 100 || rec.Code > 599 {
+			t.Fatalf("%s %s: status %d", req.Method, target, rec.Code)
+		}
+		if rec.Code < 400 || req.Method == http.MethodHead || req.URL.Path == NodeBase+"/ready" {
+			return
+		}
+		if strings.HasPrefix(req.URL.Path, NodeBase+"/command/") && strings.HasSuffix(req.URL.Path, "/debugger") &&
+			rec.Code == http.StatusBadRequest {
+			// The node debugger's upgrader answers a failed upgrade in gorilla's plain text; it is a
+			// node-to-node route, outside the client error shape of PROTOCOL §6.
+			return
+		}
+		var eb ErrorBody
+		if err := json.Unmarshal(rec.Body.Bytes(), &eb); err != nil {
+			t.Fatalf("%s %s: %d with a body that is not the error shape: %q", req.Method, target, rec.Code, rec.Body)
+		}
+		known := false
+		for _, n := range codeNames {
+			known = known || eb.Error == n
+		}
+		if !known || eb.Message == "" {
+			t.Fatalf("%s %s: %d error body %q", req.Method, target, rec.Code, rec.Body)
 		}
 	})
 }

@@ -103,10 +103,15 @@ func parseWSRequest(data []byte) (*wsRequest, error) {
 	if !wsCommands[req.Cmd] {
 		return nil, &wsParseError{id: req.ID, code: CodeUnknownCommand, msg: fmt.Sprintf("unknown command %q", req.Cmd)}
 	}
+	// debug and ignore address a module by id in mod; sys and name are only echoed in meta.
+	moduleOnly := req.Cmd == "debug" || req.Cmd == "ignore"
 	for _, f := range []struct {
 		key string
 		dst *string
 	}{{"sys", &req.Sys}, {"mod", &req.Mod}, {"name", &req.Name}} {
+		if _, ok := fields[f.key]; !ok && moduleOnly && f.key != "mod" {
+			continue
+		}
 		if err := str(f.key, f.dst); err != nil {
 			return nil, err
 		}

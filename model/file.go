@@ -14,7 +14,37 @@ func ParseFile(data []byte) (*File, error) {
 	if err := yaml.UnmarshalStrict(data, &f); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
+	if err := f.checkEntries(); err != nil {
+		return nil, err
+	}
 	return &f, nil
+}
+
+// checkEntries refuses empty list entries (`drivers: [null]`), which decode as nil pointers.
+func (f *File) checkEntries() error {
+	lists := []struct {
+		kind  Kind
+		nulls int
+	}{
+		{KindRepository, countNil(f.Repositories)}, {KindDriver, countNil(f.Drivers)},
+		{KindModule, countNil(f.Modules)}, {KindSystem, countNil(f.Systems)}, {KindZone, countNil(f.Zones)},
+	}
+	for _, l := range lists {
+		if l.nulls > 0 {
+			return fmt.Errorf("%w: %s: %d empty (null) entries", ErrInvalid, l.kind, l.nulls)
+		}
+	}
+	return nil
+}
+
+func countNil[T any](list []*T) int {
+	n := 0
+	for _, e := range list {
+		if e == nil {
+			n++
+		}
+	}
+	return n
 }
 
 // LoadFile reads and parses the model file at path.
