@@ -54,8 +54,10 @@ func (f *fakeSup) Stop(_ context.Context, id string) error { f.record("stop %s",
 func (f *fakeSup) Exec(context.Context, *proto.ExecRequest) (*proto.ExecResponse, error) {
 	return &proto.ExecResponse{ResultJson: []byte("true"), Code: 200}, nil
 }
-func (f *fakeSup) Metadata(context.Context, string) ([]byte, error) { return []byte(`{"functions":{}}`), nil }
-func (f *fakeSup) Loaded() map[string][]string                    { return nil }
+func (f *fakeSup) Metadata(context.Context, string) ([]byte, error) {
+	return []byte(`{"functions":{}}`), nil
+}
+func (f *fakeSup) Loaded() map[string][]string { return nil }
 func (f *fakeSup) DriverStatus(string) (supervisor.DriverStatus, bool) {
 	return supervisor.DriverStatus{}, false
 }
@@ -70,9 +72,11 @@ type fakeState struct {
 	pubs    []string
 }
 
-func (s *fakeState) SetStatus(context.Context, string, string, []byte) (bool, error) { return true, nil }
-func (s *fakeState) ClearStatus(context.Context, string) error                     { return nil }
-func (s *fakeState) Status(context.Context, string) (map[string]string, error)     { return nil, nil }
+func (s *fakeState) SetStatus(context.Context, string, string, []byte) (bool, error) {
+	return true, nil
+}
+func (s *fakeState) ClearStatus(context.Context, string) error                 { return nil }
+func (s *fakeState) Status(context.Context, string) (map[string]string, error) { return nil, nil }
 func (s *fakeState) StatusValue(context.Context, string, string) ([]byte, bool, error) {
 	return nil, false, nil
 }
