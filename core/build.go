@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/placeos-go/engine/builder"
 	"github.com/placeos-go/engine/errkind"
@@ -19,6 +20,7 @@ type Builder interface {
 	Resolve(ctx context.Context, r model.Repository, ref string) (string, error)
 	Rebuild(ctx context.Context, r model.Repository, driverPath, commit string) (builder.Binary, error)
 	Status() builder.Status
+	Cleanup(olderThan time.Duration, inUse func(binaryPath string) bool) ([]string, error)
 }
 
 // ErrBuilding marks a module whose driver is still being fetched or compiled; it starts once
@@ -155,4 +157,31 @@ func (c *Core) neededRepositories(m *model.Model, v *view) []model.Repository {
 		}
 	}
 	return out
+}
+
+// cleanupBinaries removes built binaries that no module on this node has used for
+// Config.KeepBinaries (the previous commit of an upgraded driver, say).
+func (c *Core) cleanupBinaries() {
+	if c.cfg.Builder == nil || c.cfg.KeepBinaries <= 0 {
+		return
+	}
+	removed, err := c.cfg.Builder.Cleanup(c.cfg.KeepBinaries, func(p string) bool {
+		if _, ok := c.sup.DriverStatus(p); ok {
+			return true
+		}
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		for _, b := range c.builds {
+			if b.binary == p {
+				return true
+			}
+		}
+		return false
+	})
+	if err != nil {
+		c.log.Warn("removing old driver binaries failed", "error", err)
+	}
+	if len(removed) > 0 {
+		c.log.Info("removed old driver binaries", "binaries", removed)
+	}
 }

@@ -36,6 +36,8 @@ type Config struct {
 	Peers Peers
 	// Builder compiles drivers that name a repository (nil: only prebuilt binaries run).
 	Builder Builder
+	// KeepBinaries is how long a built driver binary no module uses is kept (0: forever).
+	KeepBinaries time.Duration
 	// Authorize checks a driver-to-driver call with the clearance of the user it runs for
 	// (PROTOCOL §8); userID "" is an internal call. Nil allows every call.
 	Authorize func(ctx context.Context, userID, moduleID, fn string) error
@@ -124,6 +126,8 @@ func (c *Core) Run(ctx context.Context) {
 		defer close(c.done)
 		tick := time.NewTicker(c.cfg.Resync)
 		defer tick.Stop()
+		clean := time.NewTicker(cleanupEvery(c.cfg.KeepBinaries))
+		defer clean.Stop()
 		for {
 			c.reconcile(ctx)
 			select {
@@ -132,9 +136,19 @@ func (c *Core) Run(ctx context.Context) {
 			case <-changes:
 			case <-c.kick:
 			case <-tick.C:
+			case <-clean.C:
+				c.cleanupBinaries()
 			}
 		}
 	}()
+}
+
+// cleanupEvery checks for old binaries a few times per keep period, at most every 10 minutes.
+func cleanupEvery(keep time.Duration) time.Duration {
+	if keep <= 0 {
+		return time.Hour
+	}
+	return min(max(keep/4, time.Second), 10*time.Minute)
 }
 
 // Close stops the reconcile loop and waits for it. It does not stop driver processes: the

@@ -25,6 +25,7 @@ type options struct {
 	JWTPublicKey  string
 	GitCreds      string
 	SDKDir        string
+	KeepBinaries  time.Duration
 	RaftScale     float64
 	Redis         string
 	Model         string
@@ -63,6 +64,7 @@ func parseOptions(name string, args []string, dev bool) (*options, error) {
 	fs.StringVar(&o.JWTPublicKey, "jwt-public-key", "", "RS256/ES256 public key file (PEM) for bearer tokens")
 	fs.StringVar(&o.GitCreds, "git-credentials", "", "YAML file of credentials for private driver repositories")
 	fs.StringVar(&o.SDKDir, "sdk-dir", "", "engine source the driver builds use for github.com/placeos-go/engine (default: the checkout the binary was built in)")
+	fs.DurationVar(&o.KeepBinaries, "keep-binaries", 24*time.Hour, "how long a built driver binary no module uses is kept (0: forever)")
 	fs.Float64Var(&o.RaftScale, "raft-timeout-scale", 1, "multiplier of the LAN-tuned Raft timeouts (use 2-5 on slow networks)")
 	redisDefault := "redis://127.0.0.1:6379/0"
 	if dev {
