@@ -72,56 +72,6 @@ func (s *Server) readModel(w http.ResponseWriter, r *http.Request) (*model.Model
 	return m, nil
 }
 
-// entities returns one kind of the model as a list sorted by id, and the entity with id.
-func entities(m *model.Model, kind model.Kind) []any {
-	f := m.File()
-	var out []any
-	switch kind {
-	case model.KindRepository:
-		for _, e := range f.Repositories {
-			out = append(out, e)
-		}
-	case model.KindDriver:
-		for _, e := range f.Drivers {
-			out = append(out, e)
-		}
-	case model.KindModule:
-		for _, e := range f.Modules {
-			out = append(out, e)
-		}
-	case model.KindSystem:
-		for _, e := range f.Systems {
-			out = append(out, e)
-		}
-	case model.KindZone:
-		for _, e := range f.Zones {
-			out = append(out, e)
-		}
-	}
-	return out
-}
-
-func entity(m *model.Model, kind model.Kind, id string) (any, bool) {
-	switch kind {
-	case model.KindRepository:
-		e, ok := m.Repositories[id]
-		return e, ok
-	case model.KindDriver:
-		e, ok := m.Drivers[id]
-		return e, ok
-	case model.KindModule:
-		e, ok := m.Modules[id]
-		return e, ok
-	case model.KindSystem:
-		e, ok := m.Systems[id]
-		return e, ok
-	case model.KindZone:
-		e, ok := m.Zones[id]
-		return e, ok
-	}
-	return nil, false
-}
-
 func singular(kind model.Kind) string { return strings.TrimSuffix(string(kind), "s") }
 
 // GET /{kind}
@@ -134,11 +84,7 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request, kind model.K
 	if m == nil {
 		return
 	}
-	list := entities(m, kind)
-	if list == nil {
-		list = []any{}
-	}
-	writeJSON(w, http.StatusOK, list)
+	writeJSON(w, http.StatusOK, m.List(kind))
 }
 
 // GET /{kind}/{id}
@@ -152,7 +98,7 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request, kind model.Ki
 		return
 	}
 	id := mux.Vars(r)["id"]
-	e, ok := entity(m, kind, id)
+	e, ok := m.Get(kind, id)
 	if !ok {
 		s.writeError(w, r, fail(model.ErrNotFound, nil, "%s %q not found", singular(kind), id), target{})
 		return
@@ -186,7 +132,7 @@ func (s *Server) handlePut(w http.ResponseWriter, r *http.Request, kind model.Ki
 		return
 	}
 	m, _ := s.cfg.Manager.Model()
-	e, _ := entity(m, kind, id)
+	e, _ := m.Get(kind, id)
 	status := http.StatusOK
 	if create {
 		status = http.StatusCreated
@@ -206,19 +152,11 @@ func decodeEntity(r *http.Request, kind model.Kind) (*model.File, string, error)
 	if err != nil {
 		return nil, "", err
 	}
-	var id string
-	switch {
-	case len(f.Repositories) == 1:
-		id = f.Repositories[0].ID
-	case len(f.Drivers) == 1:
-		id = f.Drivers[0].ID
-	case len(f.Modules) == 1:
-		id = f.Modules[0].ID
-	case len(f.Systems) == 1:
-		id = f.Systems[0].ID
-	case len(f.Zones) == 1:
-		id = f.Zones[0].ID
+	var ref struct {
+		ID string `json:"id"`
 	}
+	_ = json.Unmarshal(raw, &ref) // ParseFile accepted it, so it is an object
+	id := ref.ID
 	if id == "" {
 		return nil, "", fail(ErrBadParameter, nil, "%s: field id is required", singular(kind))
 	}

@@ -52,19 +52,56 @@ func (m *Model) Without(kind Kind, id string) (*Model, error) {
 
 // Has reports whether the entity exists.
 func (m *Model) Has(kind Kind, id string) bool {
+	_, ok := m.Get(kind, id)
+	return ok
+}
+
+// Get returns the entity of kind with id (a *Repository, *Driver, ...).
+func (m *Model) Get(kind Kind, id string) (any, bool) {
 	switch kind {
 	case KindRepository:
-		return m.Repositories[id] != nil
+		return lookup(m.Repositories, id)
 	case KindDriver:
-		return m.Drivers[id] != nil
+		return lookup(m.Drivers, id)
 	case KindModule:
-		return m.Modules[id] != nil
+		return lookup(m.Modules, id)
 	case KindSystem:
-		return m.Systems[id] != nil
+		return lookup(m.Systems, id)
 	case KindZone:
-		return m.Zones[id] != nil
+		return lookup(m.Zones, id)
 	}
-	return false
+	return nil, false
+}
+
+func lookup[T any](entities map[string]*T, id string) (any, bool) {
+	e, ok := entities[id]
+	return e, ok
+}
+
+// List returns every entity of kind, sorted by id.
+func (m *Model) List(kind Kind) []any {
+	f := m.File()
+	switch kind {
+	case KindRepository:
+		return anys(f.Repositories)
+	case KindDriver:
+		return anys(f.Drivers)
+	case KindModule:
+		return anys(f.Modules)
+	case KindSystem:
+		return anys(f.Systems)
+	case KindZone:
+		return anys(f.Zones)
+	}
+	return []any{}
+}
+
+func anys[T any](list []*T) []any {
+	out := make([]any, len(list))
+	for i, e := range list {
+		out[i] = e
+	}
+	return out
 }
 
 // References lists, sorted, the entities that refer to the given one ("module \"m1\"").
