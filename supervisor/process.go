@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -138,12 +139,15 @@ func (s *Supervisor) launch(d *driver, gen uint64) (*process, error) {
 	}
 	var pr *procRunner
 	cc := plugin.ClientConfig(exec.Command(d.binary), s.host, d.pluginLog, nil)
+	// Drivers are third-party code: they get go-plugin's handshake variables and driverEnv, never
+	// the engine's own environment (cluster secret, JWT secret, Redis URL).
+	cc.SkipHostEnv = true
 	// Our own runner, not go-plugin's: it runs the process in its own group, kills the whole
 	// group, and tells us the moment the process exits and with what status.
 	cc.Cmd = nil
 	cc.RunnerFunc = func(_ hclog.Logger, spec *exec.Cmd, _ string) (runner.Runner, error) {
 		cmd := exec.Command(d.binary)
-		cmd.Env = append(spec.Env, extraEnv...)
+		cmd.Env = append(append(spec.Env, driverEnv()...), extraEnv...)
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 		var err error
 		pr, err = newProcRunner(cmd)
@@ -260,4 +264,20 @@ func killGroup(pid int) {
 	}
 	_ = syscall.Kill(-pid, syscall.SIGKILL)
 	_ = syscall.Kill(pid, syscall.SIGKILL)
+}
+
+// driverEnv is the part of the engine's environment a driver process sees: what a program needs
+// to run (PATH, HOME, locale, time zone, temp dir) and variables meant for drivers
+// (ENGINE_DRIVER_*, e.g. ENGINE_DRIVER_LOG_LEVEL).
+func driverEnv() []string {
+	var out []string
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		switch {
+		case name == "PATH", name == "HOME", name == "TZ", name == "TMPDIR", name == "LANG",
+			strings.HasPrefix(name, "LC_"), strings.HasPrefix(name, "ENGINE_DRIVER_"):
+			out = append(out, kv)
+		}
+	}
+	return out
 }

@@ -10,6 +10,7 @@
 //	exit(code)               exits the process with code
 //	fail()                   returns a driver error (class RuntimeError, code 500)
 //	pid()                    the process id
+//	env(name)                the value of an environment variable in the driver process
 //	settings()               the module's settings JSON
 //	big(n)                   a JSON string of n bytes
 //	set(name, value)         Host.SetStatus (value null deletes)
@@ -220,6 +221,8 @@ func (d *driver) run(ctx context.Context, host proto.HostClient, mod *proto.Modu
 		os.Exit(num(0))
 	case "fail":
 		return nil, &driverErr{raise(500, "RuntimeError", "failure requested")}
+	case "env":
+		return json.Marshal(os.Getenv(str(0)))
 	case "pid":
 		return json.Marshal(os.Getpid())
 	case "settings":
