@@ -137,15 +137,23 @@ func parseWSRequest(data []byte) (*wsRequest, error) {
 	if isAbsent(index) {
 		index = json.RawMessage("1")
 	}
+	// debug and ignore may leave sys and name out; they are left out of meta too.
 	var m bytes.Buffer
-	m.WriteString(`{"sys":`)
-	m.Write(bytes.TrimSpace(fields["sys"]))
-	m.WriteString(`,"mod":`)
-	m.Write(bytes.TrimSpace(fields["mod"]))
-	m.WriteString(`,"index":`)
-	m.Write(bytes.TrimSpace(index))
-	m.WriteString(`,"name":`)
-	m.Write(bytes.TrimSpace(fields["name"]))
+	m.WriteByte('{')
+	for _, f := range []struct {
+		key string
+		raw json.RawMessage
+	}{{"sys", fields["sys"]}, {"mod", fields["mod"]}, {"index", index}, {"name", fields["name"]}} {
+		v := bytes.TrimSpace(f.raw)
+		if len(v) == 0 {
+			continue
+		}
+		if m.Len() > 1 {
+			m.WriteByte(',')
+		}
+		m.WriteString(`"` + f.key + `":`)
+		m.Write(v)
+	}
 	m.WriteByte('}')
 	req.meta = m.Bytes()
 	return req, nil

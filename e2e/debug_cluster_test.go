@@ -1,0 +1,230 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// debugClient is a front-end's WebSocket on one node; a goroutine turns frames into a channel
+// so that reads can have deadlines without killing the connection.
+type debugClient struct {
+	t      *testing.T
+	node   string
+	conn   *websocket.Conn
+	frames chan string
+}
+
+func dialControl(t *testing.T, e *engine) *debugClient {
+	t.Helper()
+	conn, resp, err := websocket.DefaultDialer.Dial("ws://"+e.spec.http+"/api/engine/v2/systems/control", nil)
+	if err != nil {
+		if resp != nil {
+			t.Fatalf("dial %s: %v (HTTP %d)", e.spec.id, err, resp.StatusCode)
+		}
+		t.Fatalf("dial %s: %v", e.spec.id, err)
+	}
+	c := &debugClient{t: t, node: e.spec.id, conn: conn, frames: make(chan string, 256)}
+	go func() {
+		defer close(c.frames)
+		for {
+			_, b, err := conn.ReadMessage()
+			if err != nil {
+				return
+			}
+			c.frames <- string(b)
+		}
+	}()
+	t.Cleanup(func() { _ = conn.Close() })
+	return c
+}
+
+func (c *debugClient) send(s string) {
+	c.t.Helper()
+	if err := c.conn.WriteMessage(websocket.TextMessage, []byte(s)); err != nil {
+		c.t.Fatalf("%s: send: %v", c.node, err)
+	}
+}
+
+// next is the next frame other than the periodic heartbeat.
+func (c *debugClient) next(what string) string {
+	c.t.Helper()
+	timeout := time.After(15 * time.Second)
+	for {
+		select {
+		case f, ok := <-c.frames:
+			if !ok {
+				c.t.Fatalf("%s: socket closed waiting for %s", c.node, what)
+			}
+			if f != "pong" {
+				return f
+			}
+		case <-timeout:
+			c.t.Fatalf("%s: no frame within 15s waiting for %s", c.node, what)
+		}
+	}
+}
+
+// quiet proves nothing is queued for the client: a ping's pong is the very next frame.
+func (c *debugClient) quiet() {
+	c.t.Helper()
+	c.send("ping")
+	select {
+	case f := <-c.frames:
+		if f != "pong" {
+			c.t.Fatalf("%s: expected nothing before pong, got %s", c.node, f)
+		}
+	case <-time.After(15 * time.Second):
+		c.t.Fatalf("%s: no pong", c.node)
+	}
+}
+
+// debugLine is a WebSocket debug frame (PROTOCOL §7).
+type debugLine struct {
+	ID    int64           `json:"id"`
+	Type  string          `json:"type"`
+	Mod   string          `json:"mod"`
+	Level string          `json:"level"`
+	Msg   string          `json:"msg"`
+	Meta  json.RawMessage `json:"meta"`
+}
+
+// expectLine reads the next frame and checks it is exactly the debug line wanted: these are the
+// fields (and only these) that PlaceOS front-ends read.
+func (c *debugClient) expectLine(id int64, mod, msg string) {
+	c.t.Helper()
+	f := c.next("debug line " + msg)
+	var keys map[string]json.RawMessage
+	var got debugLine
+	if err := json.Unmarshal([]byte(f), &keys); err != nil || json.Unmarshal([]byte(f), &got) != nil {
+		c.t.Fatalf("%s: frame %q is not a JSON object", c.node, f)
+	}
+	if k := slices.Sorted(maps.Keys(keys)); !slices.Equal(k, []string{"id", "level", "meta", "mod", "msg", "type"}) {
+		c.t.Fatalf("%s: debug frame keys %v in %s", c.node, k, f)
+	}
+	if got.ID != id || got.Type != "debug" || got.Mod != mod || got.Level != "info" || got.Msg != msg ||
+		string(got.Meta) != fmt.Sprintf(`{"sys":"sys-1","mod":%q,"index":1,"name":"debug"}`, mod) {
+		c.t.Fatalf("%s: got %s, want id %d, mod %s, level info, msg %q and the request's meta", c.node, f, id, mod, msg)
+	}
+}
+
+// logLine makes the module log msg through its owner's node-to-node execute route: the test
+// driver's log() is not in its metadata (the client routes refuse undeclared functions), and the
+// node route hands the call straight to the driver. It reports whether the driver had debug
+// forwarding on (log returns false without calling Host.Log otherwise).
+func logLine(t *testing.T, owner *engine, mod, msg string) bool {
+	t.Helper()
+	body := fmt.Sprintf(`{"__exec__": "log", "log": [%q]}`, msg)
+	r := owner.do("POST", "/api/core/v1/command/"+mod+"/execute", body)
+	if r.status != 200 {
+		t.Fatalf("log via %s: %d %s", owner.spec.id, r.status, r.body)
+	}
+	return strings.TrimSpace(r.body) == "true"
+}
+
+// TestClusterDebugFromAnotherNode: debug lines of a module hosted by node B reach WebSocket
+// clients on nodes A and C (streamed from B's debugger route); ignore stops them on A only, and
+// when the last remote listener leaves B turns forwarding off in the driver.
+func TestClusterDebugFromAnotherNode(t *testing.T) {
+	t.Parallel()
+	c := startCluster(t)
+	var owners map[string]string
+	c.nodes[0].waitFor(30*time.Second, "every module placed", func() bool {
+		owners = c.owners()
+		return len(owners) == clusterModules
+	})
+	// Node A is the first node; the module is the first (by id) that A does not host.
+	a := c.nodes[0]
+	ids := slices.Sorted(maps.Keys(owners))
+	var mod string
+	for _, id := range ids {
+		if owners[id] != a.spec.id {
+			mod = id
+			break
+		}
+	}
+	if mod == "" {
+		t.Fatalf("node %s hosts every module: %v", a.spec.id, owners)
+	}
+	_, b := c.node(owners[mod])
+	var other *engine
+	for _, n := range c.live() {
+		if n != a && n != b {
+			other = n
+		}
+	}
+	t.Logf("module %s on %s; listening on %s and %s", mod, b.spec.id, a.spec.id, other.spec.id)
+	if logLine(t, b, mod, "before anyone listens") {
+		t.Fatal("debug forwarding is on before anyone asked for it")
+	}
+
+	onA := dialControl(t, a)
+	// PlaceOS front-ends send sys and name along with the module id (PROTOCOL §7).
+	onA.send(fmt.Sprintf(`{"id":9,"cmd":"debug","sys":"sys-1","mod":%q,"name":"debug"}`, mod))
+	if f := onA.next("debug success"); f != `{"id":9,"type":"success"}` {
+		t.Fatalf("debug on %s: %s", a.spec.id, f)
+	}
+	// success means A's stream to B is open; B turns the driver's forwarding on as the stream
+	// attaches, so the first lines may still find it off.
+	var first string
+	a.waitFor(15*time.Second, "debug forwarding on in the driver", func() bool {
+		first = fmt.Sprintf("line %d", time.Now().UnixNano())
+		return logLine(t, b, mod, first)
+	})
+	onA.expectLine(9, mod, first)
+	logLine(t, b, mod, "second line")
+	onA.expectLine(9, mod, "second line")
+
+	// A second listener on another node: both get every line.
+	onC := dialControl(t, other)
+	onC.send(fmt.Sprintf(`{"id":3,"cmd":"debug","sys":"sys-1","mod":%q,"name":"debug"}`, mod))
+	if f := onC.next("debug success"); f != `{"id":3,"type":"success"}` {
+		t.Fatalf("debug on %s: %s", other.spec.id, f)
+	}
+	// C's stream may attach a moment after its success; lines logged before that reach only A.
+	var both string
+	other.waitFor(15*time.Second, "line on "+other.spec.id, func() bool {
+		both = fmt.Sprintf("both %d", time.Now().UnixNano())
+		if !logLine(t, b, mod, both) {
+			t.Fatal("forwarding went off while two nodes listen")
+		}
+		onA.expectLine(9, mod, both)
+		// Older lines may arrive first if C attached in between: skip to this one.
+		wait := time.After(300 * time.Millisecond)
+		for {
+			select {
+			case f := <-onC.frames:
+				var l debugLine
+				if json.Unmarshal([]byte(f), &l) == nil && l.Msg == both {
+					return true
+				}
+			case <-wait:
+				return false
+			}
+		}
+	})
+
+	// ignore on A: A gets nothing more, C still does, forwarding stays on.
+	onA.send(fmt.Sprintf(`{"id":10,"cmd":"ignore","sys":"sys-1","mod":%q,"name":"debug"}`, mod))
+	if f := onA.next("ignore success"); f != `{"id":10,"type":"success"}` {
+		t.Fatalf("ignore on %s: %s", a.spec.id, f)
+	}
+	if !logLine(t, b, mod, "only C") {
+		t.Fatal("forwarding went off while C still listens")
+	}
+	onC.expectLine(3, mod, "only C")
+	onA.quiet()
+
+	// C leaves by closing its socket: nobody listens any more, so B turns forwarding off.
+	_ = onC.conn.Close()
+	b.waitFor(15*time.Second, "debug forwarding off after the last listener left", func() bool {
+		return !logLine(t, b, mod, "after everyone left")
+	})
+	onA.quiet()
+}
