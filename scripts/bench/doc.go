@@ -7,6 +7,8 @@
 //     modules answering elsewhere, modules moved on join and leave against the ideal, and
 //     execute through a non-owner node against execute at the owner.
 //   - BenchmarkSDK*: commands per second through one module's queue, memory per idle module.
+//   - BenchmarkWS*: WebSocket notify fan-out to 1000 sessions against a bare gorilla hub, and
+//     memory per session.
 //
 // Run them all with `make bench`, or one family with e.g.
 // `go test -run '^$' -bench Cluster -benchtime 1x ./scripts/bench/`.
