@@ -5,7 +5,7 @@ DRIVERS   := $(notdir $(wildcard examples/drivers/*))
 SIMS      := $(notdir $(wildcard examples/sims/*))
 GOBIN_DIR := $(shell $(GO) env GOPATH)/bin
 
-.PHONY: help build run cluster test test-deps proto lint bench clean
+.PHONY: help build run cluster test test-deps proto lint bench fuzz clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-10s %s\n", $$1, $$2}'
@@ -27,6 +27,9 @@ test: test-deps ## run the whole suite (real redis-server, real driver processes
 
 test-deps: ## install redis-server when missing (needs root)
 	@scripts/install-deps.sh
+
+fuzz: ## run every fuzz target briefly (FUZZTIME=10s by default)
+	scripts/fuzz.sh
 
 proto: ## regenerate plugin/proto from driver.proto
 	@command -v protoc >/dev/null || { echo "protoc missing: apt-get install -y protobuf-compiler"; exit 1; }

@@ -167,6 +167,9 @@ func (b *Builder) fly(f *flight, name string, r model.Repository, driverPath, co
 	} else {
 		status = b.compile(name, r, driverPath, commit)
 		bin, err = status.binary(), status.err
+		if !errors.Is(err, ErrClosed) { // a build cut short by Close says nothing about the driver
+			b.cfg.Metrics.ObserveBuild(time.Duration(status.Seconds*float64(time.Second)), err)
+		}
 	}
 	if err == nil {
 		b.touch(bin.Path)

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/placeos-go/engine/metrics"
 )
 
 // EngineModule is the module path driver repositories require; builds replace it with SDKDir.
@@ -62,6 +64,9 @@ type Config struct {
 
 	// Credentials for private repositories; the first that matches a repository is used.
 	Credentials []Credential
+
+	// Metrics records compile durations and failures; nil records nothing.
+	Metrics *metrics.Metrics
 }
 
 func (c *Config) setDefaults() error {

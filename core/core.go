@@ -12,6 +12,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/placeos-go/engine/metrics"
 	"github.com/placeos-go/engine/model"
 	"github.com/placeos-go/engine/plugin/proto"
 )
@@ -41,6 +42,8 @@ type Config struct {
 	// Authorize checks a driver-to-driver call with the clearance of the user it runs for
 	// (PROTOCOL §8); userID "" is an internal call. Nil allows every call.
 	Authorize func(ctx context.Context, userID, moduleID, fn string) error
+	// Metrics records execute latency and modules by state; nil records nothing.
+	Metrics *metrics.Metrics
 }
 
 // Core reconciles the model on this node and serves the engine's runtime interfaces.

@@ -21,6 +21,13 @@ func (c *Core) Resolve(ctx context.Context, systemID, name string, index int) (s
 // as *errkind.DriverError; a call the driver refused (unknown function, bad arguments) as a
 // BadRequest error; a module hosted elsewhere as *NotHostedError.
 func (c *Core) ExecLocal(ctx context.Context, moduleID, fn string, args json.RawMessage, userID, requestID string) (json.RawMessage, int, error) {
+	start := time.Now()
+	res, code, err := c.execLocal(ctx, moduleID, fn, args, userID, requestID)
+	c.observeExec(moduleID, fn, err, time.Since(start))
+	return res, code, err
+}
+
+func (c *Core) execLocal(ctx context.Context, moduleID, fn string, args json.RawMessage, userID, requestID string) (json.RawMessage, int, error) {
 	if err := c.hosted(moduleID); err != nil {
 		return nil, 0, err
 	}

@@ -91,6 +91,7 @@ func (c *Core) reconcile(ctx context.Context) {
 	wg.Wait()
 
 	c.reconcileLookups(ctx, m, v)
+	c.recordModules()
 	// A module waiting for its driver's build is not reconciled yet; the build's end runs
 	// another pass.
 	building := false

@@ -12,6 +12,8 @@ import (
 
 	"github.com/gorilla/mux"
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/placeos-go/engine/metrics"
 )
 
 // Defaults for Config's zero values.
@@ -24,6 +26,9 @@ const (
 	// DefaultExecTimeout bounds a REST execute; a caller may ask for less with ?timeout=<ms>.
 	DefaultExecTimeout = 30 * time.Second
 )
+
+// MetricsPath serves the Prometheus metrics.
+const MetricsPath = "/metrics"
 
 // Base paths of the two route families.
 const (
@@ -73,6 +78,11 @@ type Config struct {
 	WSPongInterval    time.Duration // unsolicited text "pong" to every session
 	WSMaxMessageBytes int64         // largest request frame
 	WSMaxInFlight     int           // concurrent execs per session
+
+	// Metrics records WebSocket sessions, bindings and slow-client disconnects, and is served at
+	// GET /metrics (MetricsPath) to any authenticated caller; nil records nothing and leaves the
+	// route out.
+	Metrics *metrics.Metrics
 }
 
 // Server is the engine's HTTP front door.
@@ -145,6 +155,7 @@ func (s *Server) routes() *mux.Router {
 
 	c := ClientBase
 	handle(http.MethodGet, AuthorityPath, s.handleAuthority)
+	handle(http.MethodGet, OpenAPIPath, s.handleOpenAPI)
 	handle(http.MethodGet, c+"/systems/control", s.handleControl)
 	handle(http.MethodGet, c+"/systems/{sys}/types", s.handleTypes)
 	handle(http.MethodGet, c+"/systems/{sys}/functions/{slug}", s.handleFunctions)
@@ -164,6 +175,12 @@ func (s *Server) routes() *mux.Router {
 	handle(http.MethodGet, n+"/status/driver", s.handleDriverStatus)
 	handle(http.MethodPost, n+"/chaos/terminate", s.RequireClearance(ClearanceAdmin, s.handleChaosTerminate))
 	handle(http.MethodGet, n+"/command/{module}/debugger", s.RequireNode(s.handleNodeDebugger))
+	if s.cfg.Metrics != nil {
+		// Behind authentication like every other GET: a scraper sends an API key (X-API-Key or
+		// Authorization: Bearer). Under --auth none it is open, as everything is.
+		mh := s.cfg.Metrics.Handler()
+		handle(http.MethodGet, MetricsPath, mh.ServeHTTP)
+	}
 
 	s.clusterRoutes(handle)
 	s.manageRoutes(handle) // last: GET /systems/{id} would swallow static routes like /systems/control

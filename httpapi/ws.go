@@ -141,6 +141,7 @@ func (s *Server) handleControl(w http.ResponseWriter, r *http.Request) {
 	s.ws.sessions[ss] = struct{}{}
 	s.ws.wg.Add(2)
 	s.ws.mu.Unlock()
+	s.cfg.Metrics.AddWSSessions(1)
 	ss.log.Debug("websocket session opened")
 	go ss.writeLoop()
 	go ss.readLoop()
@@ -200,6 +201,15 @@ func (ss *wsSession) kill(why string) {
 	})
 }
 
+// killSlow ends a session whose client does not read, counting it once.
+func (ss *wsSession) killSlow() {
+	ss.killOnce.Do(func() {
+		ss.why = "slow client"
+		close(ss.dead)
+		ss.s.cfg.Metrics.WSSlowDisconnect()
+	})
+}
+
 // enqueue queues a message without ever blocking: a client that does not read is disconnected,
 // so it slows neither the Redis reader nor other sessions.
 func (ss *wsSession) enqueue(msg []byte) {
@@ -212,7 +222,7 @@ func (ss *wsSession) enqueue(msg []byte) {
 	case ss.send <- msg:
 	default:
 		ss.log.Warn("websocket client too slow: outgoing queue full, disconnecting", "queue", cap(ss.send))
-		ss.kill("slow client")
+		ss.killSlow()
 	}
 }
 
@@ -310,6 +320,8 @@ func (ss *wsSession) cleanup() {
 	s.ws.mu.Lock()
 	delete(s.ws.sessions, ss)
 	s.ws.mu.Unlock()
+	s.cfg.Metrics.AddWSSessions(-1)
+	s.cfg.Metrics.AddWSBindings(-len(binds))
 	ss.log.Debug("websocket session closed", "reason", ss.why, "bindings", len(binds), "debug_streams", len(debugs))
 }
 

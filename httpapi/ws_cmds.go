@@ -33,6 +33,7 @@ func (ss *wsSession) bind(req *wsRequest) {
 	b := &wsBinding{id: req.ID, meta: req.meta}
 	ss.binds[key] = b
 	ss.mu.Unlock()
+	ss.s.cfg.Metrics.AddWSBindings(1)
 
 	cancel, err := ss.s.cfg.Watcher.WatchSystem(ss.ctx, req.Sys, req.Mod, req.Index, req.Name, func(v []byte) {
 		msg := ss.notify(b, v)
@@ -48,6 +49,7 @@ func (ss *wsSession) bind(req *wsRequest) {
 		ss.mu.Lock()
 		delete(ss.binds, key)
 		ss.mu.Unlock()
+		ss.s.cfg.Metrics.AddWSBindings(-1)
 		ss.log.Warn("bind failed", "system", req.Sys, "module_name", req.Mod, "index", req.Index, "status", req.Name, "error", err)
 		ss.reply(errorReply(req.ID, CodeUnexpectedFailure, http.StatusInternalServerError, "failed to bind"))
 		return
@@ -88,6 +90,9 @@ func (ss *wsSession) unbind(req *wsRequest) {
 	b := ss.binds[key]
 	delete(ss.binds, key)
 	ss.mu.Unlock()
+	if b != nil {
+		ss.s.cfg.Metrics.AddWSBindings(-1)
+	}
 	if b != nil && b.cancel != nil {
 		b.cancel()
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/hashicorp/go-hclog"
 	"github.com/placeos-go/engine/internal/testutil"
+	"github.com/placeos-go/engine/metrics"
 	"github.com/placeos-go/engine/state"
 	"github.com/placeos-go/engine/subscriptions"
 )
@@ -342,6 +343,13 @@ func TestWSDebug(t *testing.T) {
 	}
 	c.send(`{"id":4,"cmd":"debug","sys":"sys-1","mod":"mod-none","index":1,"name":"debug"}`)
 	c.expect(`{"id":4,"type":"error","code":404,"error_code":6,"msg":"failed to attach debugger: module mod-none: module not found"}`)
+	// The short form (PROTOCOL §7: mod carries the module id) works too; meta echoes what was sent.
+	c.send(`{"id":5,"cmd":"debug","mod":"mod-1"}`)
+	c.expect(`{"id":5,"type":"success"}`)
+	if !env.dbg.emit("mod-1", "WARN", "no answer") {
+		t.Fatal("no debug listener for the short form")
+	}
+	c.expect(`{"id":5,"type":"debug","meta":{"mod":"mod-1","index":1},"msg":"no answer","mod":"mod-1","level":"warn"}`)
 }
 
 func TestWSCloseReleasesEverything(t *testing.T) {
@@ -400,7 +408,8 @@ func TestWSPeriodicPong(t *testing.T) {
 // receiving every change.
 func TestWSSlowClientDisconnected(t *testing.T) {
 	t.Parallel()
-	env := newWSEnv(t, func(c *Config) { c.WSQueueSize = 64 })
+	m := metrics.New()
+	env := newWSEnv(t, func(c *Config) { c.WSQueueSize = 64; c.Metrics = m })
 	env.set(t, "mod-1", "power", "0")
 	bind := `{"id":1,"cmd":"bind","sys":"sys-1","mod":"Display","index":1,"name":"power"}`
 
@@ -467,4 +476,7 @@ func TestWSSlowClientDisconnected(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitUntil(t, "slow client dropped", func() bool { return env.hs.srv.WSSessions() == n })
+	if got := metricValue(t, m, "engine_websocket_slow_disconnects_total"); got != 1 {
+		t.Fatalf("slow disconnects counted: %v, want 1", got)
+	}
 }

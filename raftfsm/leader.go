@@ -216,7 +216,16 @@ func (s *Store) consumeObservations() {
 		case <-s.ctx.Done():
 			return
 		case o := <-s.obsCh:
-			s.health.observe(o, time.Now())
+			switch d := o.Data.(type) {
+			case raft.RaftState:
+				s.cfg.Metrics.SetRaftState(d.String())
+			case raft.LeaderObservation:
+				if d.LeaderID != "" {
+					s.cfg.Metrics.RaftLeaderChange()
+				}
+			default:
+				s.health.observe(o, time.Now())
+			}
 		}
 	}
 }

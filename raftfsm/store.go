@@ -14,6 +14,8 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+
+	"github.com/placeos-go/engine/metrics"
 )
 
 // Forwarder carries a write made on a follower to the leader. The implementation (cmd/engine's
@@ -49,6 +51,8 @@ type Config struct {
 	// Forwarder carries follower writes to the leader; without one a follower write fails.
 	Forwarder Forwarder
 	Logger    hclog.Logger
+	// Metrics records the Raft state, leader changes and apply latency; nil records nothing.
+	Metrics *metrics.Metrics
 }
 
 // Defaults.
@@ -166,12 +170,14 @@ func Open(cfg Config) (*Store, error) {
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.observer = raft.NewObserver(s.obsCh, false, func(o *raft.Observation) bool {
 		switch o.Data.(type) {
-		case raft.FailedHeartbeatObservation, raft.ResumedHeartbeatObservation:
+		case raft.FailedHeartbeatObservation, raft.ResumedHeartbeatObservation,
+			raft.RaftState, raft.LeaderObservation:
 			return true
 		}
 		return false
 	})
 	s.raft.RegisterObserver(s.observer)
+	cfg.Metrics.SetRaftState(s.raft.State().String())
 	s.wg.Add(3)
 	go s.monitorLeadership()
 	go s.consumeObservations()

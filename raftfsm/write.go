@@ -183,10 +183,12 @@ func (s *Store) applyLocal(ctx context.Context, cmd []byte) error {
 	if timeout <= 0 {
 		return errkind.Wrap(errkind.Timeout, ctx.Err(), "raft apply")
 	}
+	start := time.Now()
 	f := s.raft.Apply(cmd, timeout)
 	if err := f.Error(); err != nil {
 		return s.raftErr(err, "raft apply")
 	}
+	s.cfg.Metrics.ObserveRaftApply(time.Since(start))
 	if err, ok := f.Response().(error); ok && err != nil {
 		return err
 	}

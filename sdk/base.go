@@ -83,6 +83,7 @@ func (b *Base) ControlSystem() (ControlSystem, bool) {
 
 // Logger is the module's logger. Lines go to the host log (hclog JSON on stderr, which go-plugin
 // lifts into the host's log) and, while debugging is on for the module, to debug listeners.
+// Inside a function prefer sdk.Log(ctx): the same logger with the request's request_id and user.
 func (b *Base) Logger() hclog.Logger {
 	if b.m == nil {
 		return nullLogger

@@ -38,6 +38,14 @@
 // come from sdk.Base, or whose signature does not fit the shape above are not exposed; the latter
 // are reported in a warning at start-up so an author notices.
 //
+// # Logging
+//
+// Log(ctx) is the logger to use inside a function: the module's logger (Base.Logger) with the
+// request_id and user of the call, so a request can be followed from the engine node that
+// received it into the driver's own lines. The SDK's own lines about a call (rejected arguments,
+// failures, panics) carry them too. The driver logs at ENGINE_DRIVER_LOG_LEVEL, which the engine
+// sets to its --log-level.
+//
 // # Stdout
 //
 // go-plugin writes its handshake line to stdout (fd 1, read by the host), and right after the

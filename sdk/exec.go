@@ -122,12 +122,15 @@ func (r *Runtime) Exec(ctx context.Context, req *proto.ExecRequest) (*proto.Exec
 	if fn == nil {
 		return failure(400, "BadRequest", fmt.Sprintf("execute requested for unknown function: '%s' on %s", req.GetFunction(), r.name), nil), nil
 	}
+	ctx = context.WithValue(ctx, callKey, &call{userID: req.GetUserId(), requestID: req.GetRequestId(), log: m.log})
 	args, err := fn.bind(req.GetArgsJson())
 	if err != nil {
-		m.log.Debug("exec rejected", "function", fn.name, "error", err)
+		Log(ctx).Debug("exec rejected", "function", fn.name, "error", err)
 		return failure(400, "BadRequest", err.Error(), nil), nil
 	}
-	ctx = WithUser(ctx, req.GetUserId(), req.GetRequestId())
+	if m.log.IsTrace() {
+		Log(ctx).Trace("exec", "function", fn.name)
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stop := context.AfterFunc(m.ctx, cancel) // unloading the module aborts its calls
@@ -136,7 +139,7 @@ func (r *Runtime) Exec(ctx context.Context, req *proto.ExecRequest) (*proto.Exec
 	resp := m.call(ctx, fn, args)
 	// Statuses the function set reach the host before its caller sees the result.
 	if err := m.out.flush(ctx); err != nil {
-		m.log.Warn("statuses not flushed before exec returned", "function", fn.name, "error", err)
+		Log(ctx).Warn("statuses not flushed before exec returned", "function", fn.name, "error", err)
 	}
 	return resp, nil
 }
@@ -145,7 +148,7 @@ func (m *module) call(ctx context.Context, fn *function, args reflect.Value) (re
 	defer func() {
 		if p := recover(); p != nil {
 			stack := strings.Split(strings.TrimSpace(string(debug.Stack())), "\n")
-			m.log.Error("function panicked", "function", fn.name, "panic", fmt.Sprint(p), "stack", strings.Join(stack, "\n"))
+			Log(ctx).Error("function panicked", "function", fn.name, "panic", fmt.Sprint(p), "stack", strings.Join(stack, "\n"))
 			resp = failure(500, "Panic", fmt.Sprint(p), stack)
 		}
 	}()
@@ -160,7 +163,7 @@ func (m *module) call(ctx context.Context, fn *function, args reflect.Value) (re
 	if fn.hasErr {
 		if errv := out[len(out)-1]; !errv.IsNil() {
 			err := errv.Interface().(error)
-			m.log.Debug("function failed", "function", fn.name, "error", err)
+			Log(ctx).Debug("function failed", "function", fn.name, "error", err)
 			return errorResponse(err)
 		}
 	}
@@ -171,7 +174,7 @@ func (m *module) call(ctx context.Context, fn *function, args reflect.Value) (re
 			// A function that returns its queued command answers with the command's outcome.
 			var err error
 			if v, err = t.Wait(ctx); err != nil {
-				m.log.Debug("command failed", "function", fn.name, "error", err)
+				Log(ctx).Debug("command failed", "function", fn.name, "error", err)
 				return errorResponse(err)
 			}
 		}

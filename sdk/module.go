@@ -86,6 +86,7 @@ func newModule(r *Runtime, cfg *proto.Module) (*module, error) {
 		Name: r.name, Level: r.opts.logLevel, Output: r.logOut, JSONFormat: true,
 	})
 	m.log = m.logRoot.With("driver", r.name, "module", m.id)
+	m.ctx = withModuleLog(m.ctx, m.log) // Log(b.Context()) is the module's logger
 	m.out = newOutbox(m)
 	m.drv = r.factory()
 	b := m.drv.sdkBase()

@@ -459,6 +459,7 @@ func (s *Store) lost(err error, resend bool) {
 	s.cache.reset(false)
 	s.mu.Unlock()
 	if wasUp {
+		s.opts.Metrics.RedisError("pubsub")
 		s.log.Warn("redis pub/sub connection lost; caches disabled until it is back", "error", err)
 	} else {
 		s.log.Debug("redis pub/sub still unavailable", "error", err)
@@ -508,6 +509,7 @@ func (s *Store) maybeUpLocked() {
 	s.up = true
 	s.cache.reset(true)
 	if s.everUp {
+		s.opts.Metrics.RedisReconnect()
 		s.log.Info("redis pub/sub connection re-established; caches emptied")
 		for l := range s.onRecon {
 			l.signal()

@@ -13,6 +13,8 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/placeos-go/engine/metrics"
 )
 
 // Options configure a Store. Either URL or Client must be set.
@@ -33,6 +35,9 @@ type Options struct {
 	IdleTimeout time.Duration
 	// MaxBackoff caps the wait between pub/sub reconnect attempts (default 1s).
 	MaxBackoff time.Duration
+	// Metrics counts Redis errors and pub/sub reconnects; nil records nothing. It hooks the
+	// go-redis client, so a Client passed in counts the errors of all its users.
+	Metrics *metrics.Metrics
 }
 
 // Store is the node's view of Redis. It is safe for concurrent use.
@@ -113,6 +118,9 @@ func New(ctx context.Context, opts Options) (*Store, error) {
 		}
 		s.client = redis.NewClient(ro)
 		s.ownClient = true
+	}
+	if opts.Metrics != nil {
+		s.client.AddHook(errorHook{opts.Metrics})
 	}
 	if err := s.client.Ping(ctx).Err(); err != nil {
 		s.closeClient()

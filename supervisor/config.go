@@ -7,6 +7,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	goplugin "github.com/hashicorp/go-plugin"
 
+	"github.com/placeos-go/engine/metrics"
 	"github.com/placeos-go/engine/plugin/proto"
 )
 
@@ -34,6 +35,8 @@ type Config struct {
 	SecureConfig func(binary string) *goplugin.SecureConfig
 	// Env optionally returns extra environment (KEY=value) for a driver binary's processes.
 	Env func(binary string) []string
+	// Metrics records process restarts and states; nil records nothing.
+	Metrics *metrics.Metrics
 }
 
 const (

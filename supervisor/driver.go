@@ -106,6 +106,7 @@ func (d *driver) run() {
 	defer func() {
 		d.s.mu.Lock()
 		d.stopped, d.proc, d.ready = true, nil, false
+		d.s.cfg.Metrics.DriverState(d.binary, d.state, "") // the driver is gone from this node
 		d.notify()
 		d.s.mu.Unlock()
 	}()
@@ -153,6 +154,12 @@ func (d *driver) backoff() time.Duration {
 	return min(delay, d.s.cfg.BackoffMax)
 }
 
+// setState changes the process state and its gauge. Caller holds s.mu.
+func (d *driver) setState(state string) {
+	d.s.cfg.Metrics.DriverState(d.binary, d.state, state)
+	d.state = state
+}
+
 func (d *driver) failedState() string {
 	if d.restarts >= d.s.cfg.CrashloopAfter {
 		return StateCrashloop
@@ -166,7 +173,8 @@ func (d *driver) failed(err error) {
 	s.mu.Lock()
 	d.restarts++
 	d.lastError = err.Error()
-	d.state = d.failedState()
+	d.setState(d.failedState())
+	s.cfg.Metrics.DriverRestarted(d.binary)
 	d.notify()
 	restarts, mods, state := d.restarts, d.moduleIDs(), d.state
 	s.mu.Unlock()
@@ -188,7 +196,8 @@ func (d *driver) serve(p *process) bool {
 	d.restartModules(p)
 	s.mu.Lock()
 	if !p.hasExited() {
-		d.ready, d.state = true, StateRunning
+		d.ready = true
+		d.setState(StateRunning)
 		d.notify()
 	}
 	s.mu.Unlock()
@@ -255,7 +264,8 @@ func (d *driver) crashed(p *process) {
 	d.proc, d.ready = nil, false
 	d.lastExit = code
 	d.lastError = "driver process exited: " + reason
-	d.state = d.failedState()
+	d.setState(d.failedState())
+	s.cfg.Metrics.DriverRestarted(d.binary)
 	d.metadata = nil
 	d.notify()
 	restarts, mods, state := d.restarts, d.moduleIDs(), d.state

@@ -72,8 +72,8 @@ func (s *Supervisor) driverLocked(binary string) *driver {
 		done:      make(chan struct{}),
 		modules:   map[string]*module{},
 		changed:   make(chan struct{}),
-		state:     StateRestarting,
 	}
+	d.setState(StateRestarting)
 	s.drivers[binary] = d
 	s.wg.Add(1)
 	go d.run()

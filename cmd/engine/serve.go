@@ -15,6 +15,7 @@ import (
 	"github.com/placeos-go/engine/core"
 	"github.com/placeos-go/engine/errkind"
 	"github.com/placeos-go/engine/httpapi"
+	"github.com/placeos-go/engine/metrics"
 	"github.com/placeos-go/engine/model"
 	"github.com/placeos-go/engine/plugin/proto"
 	"github.com/placeos-go/engine/raftfsm"
@@ -68,7 +69,9 @@ func serve(ctx context.Context, args []string, dev bool, sig *signals) error {
 		redisURL = "redis://" + mr.Addr() + "/0"
 		log.Warn("using embedded Redis: state is lost on exit (development only)", "addr", mr.Addr())
 	}
-	st, err := state.New(ctx, state.Options{URL: redisURL, Logger: log, NodeID: o.NodeID})
+	// One registry for the node, served at GET /metrics by the HTTP API.
+	met := metrics.New()
+	st, err := state.New(ctx, state.Options{URL: redisURL, Logger: log, NodeID: o.NodeID, Metrics: met})
 	if err != nil {
 		return fmt.Errorf("redis %s: %w", redisURL, err)
 	}
@@ -84,6 +87,7 @@ func serve(ctx context.Context, args []string, dev bool, sig *signals) error {
 		TimeoutScale:  o.RaftScale,
 		Forwarder:     peers,
 		Logger:        log,
+		Metrics:       met,
 	})
 	if err != nil {
 		return err
@@ -106,7 +110,7 @@ func serve(ctx context.Context, args []string, dev bool, sig *signals) error {
 	if err != nil {
 		return err
 	}
-	bld, err := builder.New(builder.Config{DataDir: o.DataDir, SDKDir: o.SDKDir, Logger: log, Credentials: creds})
+	bld, err := builder.New(builder.Config{DataDir: o.DataDir, SDKDir: o.SDKDir, Logger: log, Credentials: creds, Metrics: met})
 	if err != nil {
 		return err
 	}
@@ -115,18 +119,20 @@ func serve(ctx context.Context, args []string, dev bool, sig *signals) error {
 	var sup *supervisor.Supervisor
 	var api *httpapi.Server // set below; drivers only call back once modules run
 	c, err := core.New(core.Config{
-		Logger:      log,
-		NodeID:      o.NodeID,
-		Store:       store,
-		Cluster:     store,
-		Peers:       peers,
-		State:       st,
-		DriverDir:   o.DriverDir,
-		ExecTimeout: o.ExecTimeout,
-		Builder:     bld,
+		Logger:       log,
+		NodeID:       o.NodeID,
+		Store:        store,
+		Cluster:      store,
+		Peers:        peers,
+		State:        st,
+		DriverDir:    o.DriverDir,
+		ExecTimeout:  o.ExecTimeout,
+		Builder:      bld,
+		KeepBinaries: o.KeepBinaries,
 		Authorize: func(ctx context.Context, userID, moduleID, fn string) error {
 			return api.AuthorizeDriverCall(ctx, userID, moduleID, fn)
 		},
+		Metrics: met,
 	}, func(host proto.HostServer, onStart func(context.Context, string)) (core.Supervisor, error) {
 		sup, err = supervisor.New(supervisor.Config{
 			Logger:        log,
@@ -135,6 +141,10 @@ func serve(ctx context.Context, args []string, dev bool, sig *signals) error {
 			RunDir:        filepath.Join(o.DataDir, "run"),
 			OnModuleStart: onStart,
 			SecureConfig:  bld.SecureConfig,
+			Metrics:       met,
+			// Drivers log at the engine's level; their hclog JSON lines are lifted into the
+			// engine's log (JSON under --log-format json).
+			Env: func(string) []string { return []string{"ENGINE_DRIVER_LOG_LEVEL=" + o.LogLevel} },
 		})
 		return sup, err
 	})
@@ -164,6 +174,7 @@ func serve(ctx context.Context, args []string, dev bool, sig *signals) error {
 		Auth:          auth,
 		Watcher:       watcher,
 		Debugger:      &debugger{core: c, sup: sup, self: o.NodeID, secret: o.ClusterSecret},
+		Metrics:       met,
 	})
 	if err := api.Start(); err != nil {
 		return err

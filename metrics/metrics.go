@@ -1,0 +1,331 @@
+package metrics
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"path/filepath"
+	"regexp"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/placeos-go/engine/errkind"
+)
+
+// Exec results, the values of the exec histogram's result label.
+const (
+	ResultOK          = "ok"
+	ResultDriverError = "driver_error"
+	ResultBadRequest  = "bad_request"
+	ResultNotFound    = "not_found"
+	ResultUnavailable = "unavailable"
+	ResultTimeout     = "timeout"
+	ResultOther       = "other"
+)
+
+// Results lists every exec result label value.
+var Results = []string{ResultOK, ResultDriverError, ResultBadRequest, ResultNotFound, ResultUnavailable, ResultTimeout, ResultOther}
+
+// Raft states as labelled on raft_state (hashicorp/raft's RaftState names, lower case).
+var RaftStates = []string{"follower", "candidate", "leader", "shutdown"}
+
+const namespace = "engine"
+
+// Metrics holds the node's collectors. Build it with New; a nil *Metrics records nothing.
+type Metrics struct {
+	reg *prometheus.Registry
+
+	execDuration *prometheus.HistogramVec
+
+	driverRestarts *prometheus.CounterVec
+	driverStates   *prometheus.GaugeVec
+	modules        *prometheus.GaugeVec
+
+	wsSessions    prometheus.Gauge
+	wsBindings    prometheus.Gauge
+	wsSlowClients prometheus.Counter
+
+	redisErrors     *prometheus.CounterVec
+	redisReconnects prometheus.Counter
+
+	raftState         *prometheus.GaugeVec
+	raftLeaderChanges prometheus.Counter
+	raftApply         prometheus.Histogram
+
+	buildDuration *prometheus.HistogramVec
+	buildFailures prometheus.Counter
+}
+
+// New builds the collectors on a fresh registry, with the Go runtime and process collectors.
+func New() *Metrics {
+	m := &Metrics{
+		reg: prometheus.NewRegistry(),
+		execDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: namespace, Name: "exec_duration_seconds",
+			Help: "Executes run on this node, by driver, function and result.",
+			// From sub-millisecond local calls up to the 60 s default execute timeout.
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
+		}, []string{"driver", "function", "result"}),
+		driverRestarts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "driver_restarts_total",
+			Help: "Driver processes that exited unexpectedly or failed to launch, by driver.",
+		}, []string{"driver"}),
+		driverStates: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "driver_processes",
+			Help: "Driver processes on this node by driver and state (running, restarting, crashloop).",
+		}, []string{"driver", "state"}),
+		modules: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "modules",
+			Help: "Modules this node should run, by state (running, starting, building, failed).",
+		}, []string{"state"}),
+		wsSessions: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "websocket_sessions", Help: "Open WebSocket sessions.",
+		}),
+		wsBindings: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "websocket_bindings", Help: "Status bindings of open WebSocket sessions.",
+		}),
+		wsSlowClients: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: namespace, Name: "websocket_slow_disconnects_total",
+			Help: "WebSocket sessions closed because the client did not read fast enough.",
+		}),
+		redisErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "redis_errors_total",
+			Help: "Redis failures: commands that failed (source=command), pub/sub connections lost (source=pubsub).",
+		}, []string{"source"}),
+		redisReconnects: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: namespace, Name: "redis_reconnects_total",
+			Help: "Times the Redis pub/sub connection was re-established after a loss.",
+		}),
+		raftState: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "raft_state",
+			Help: "1 for this node's current Raft state, 0 for the others.",
+		}, []string{"state"}),
+		raftLeaderChanges: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: namespace, Name: "raft_leader_changes_total",
+			Help: "Leader changes this node has observed.",
+		}),
+		raftApply: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: namespace, Name: "raft_apply_duration_seconds",
+			Help:    "Time for a command to be committed and applied, measured on the leader.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}),
+		buildDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: namespace, Name: "build_duration_seconds",
+			Help:    "Driver compiles by result (ok, failed).",
+			Buckets: []float64{.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300},
+		}, []string{"result"}),
+		buildFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: namespace, Name: "build_failures_total", Help: "Driver compiles that failed.",
+		}),
+	}
+	m.reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		m.execDuration, m.driverRestarts, m.driverStates, m.modules,
+		m.wsSessions, m.wsBindings, m.wsSlowClients,
+		m.redisErrors, m.redisReconnects,
+		m.raftState, m.raftLeaderChanges, m.raftApply,
+		m.buildDuration, m.buildFailures,
+	)
+	// Series that exist from the start, so dashboards and alerts see zeros rather than gaps.
+	for _, s := range []string{"command", "pubsub"} {
+		m.redisErrors.WithLabelValues(s)
+	}
+	for _, s := range RaftStates {
+		m.raftState.WithLabelValues(s)
+	}
+	return m
+}
+
+// Handler serves the registry in the Prometheus text (or OpenMetrics) format.
+func (m *Metrics) Handler() http.Handler {
+	if m == nil {
+		return http.NotFoundHandler()
+	}
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+}
+
+// Registry is the registry the collectors live on, for tests and extra collectors.
+func (m *Metrics) Registry() *prometheus.Registry {
+	if m == nil {
+		return nil
+	}
+	return m.reg
+}
+
+// ExecResult classifies an execute's outcome into one of Results.
+func ExecResult(err error) string {
+	var de *errkind.DriverError
+	switch {
+	case err == nil:
+		return ResultOK
+	case errors.As(err, &de):
+		return ResultDriverError
+	case errors.Is(err, errkind.Timeout), errors.Is(err, context.DeadlineExceeded):
+		return ResultTimeout
+	case errors.Is(err, errkind.BadRequest):
+		return ResultBadRequest
+	case errors.Is(err, errkind.NotFound):
+		return ResultNotFound
+	case errors.Is(err, errkind.Unavailable):
+		return ResultUnavailable
+	default:
+		return ResultOther
+	}
+}
+
+// ObserveExec records one execute. The function label is dropped for refused calls (see the
+// package doc).
+func (m *Metrics) ObserveExec(driver, function string, err error, d time.Duration) {
+	if m == nil {
+		return
+	}
+	result := ExecResult(err)
+	if result == ResultBadRequest || result == ResultNotFound {
+		function = ""
+	}
+	m.execDuration.WithLabelValues(driver, function, result).Observe(d.Seconds())
+}
+
+// builtSuffix matches the builder's "_<commit>_<os>-<arch>" binary name suffix.
+var builtSuffix = regexp.MustCompile(`_[0-9a-f]{7,40}_[a-z0-9]+-[a-z0-9]+$`)
+
+// DriverName is the driver label of a driver binary: its file name without the builder's commit
+// and platform suffix.
+func DriverName(binary string) string {
+	return builtSuffix.ReplaceAllString(filepath.Base(binary), "")
+}
+
+// DriverRestarted counts an unexpected exit or failed launch of a driver binary's process.
+func (m *Metrics) DriverRestarted(binary string) {
+	if m == nil {
+		return
+	}
+	m.driverRestarts.WithLabelValues(DriverName(binary)).Inc()
+}
+
+// DriverState moves one driver process from state from to state to; "" is no state (a process
+// that appears or goes away). Counting rather than setting keeps two binaries of one driver
+// (old and new commit during a move) from overwriting each other.
+func (m *Metrics) DriverState(binary, from, to string) {
+	if m == nil || from == to {
+		return
+	}
+	name := DriverName(binary)
+	if from != "" {
+		m.driverStates.WithLabelValues(name, from).Dec()
+	}
+	if to != "" {
+		m.driverStates.WithLabelValues(name, to).Inc()
+	}
+}
+
+// SetModules replaces the modules-by-state gauge; states missing from counts are set to zero.
+func (m *Metrics) SetModules(counts map[string]int) {
+	if m == nil {
+		return
+	}
+	for _, s := range []string{"running", "starting", "building", "failed"} {
+		m.modules.WithLabelValues(s).Set(float64(counts[s]))
+	}
+	for s, n := range counts {
+		m.modules.WithLabelValues(s).Set(float64(n))
+	}
+}
+
+// AddWSSessions adds delta (+1 opened, -1 closed) to the WebSocket session gauge.
+func (m *Metrics) AddWSSessions(delta int) {
+	if m == nil {
+		return
+	}
+	m.wsSessions.Add(float64(delta))
+}
+
+// AddWSBindings adds delta to the WebSocket binding gauge.
+func (m *Metrics) AddWSBindings(delta int) {
+	if m == nil || delta == 0 {
+		return
+	}
+	m.wsBindings.Add(float64(delta))
+}
+
+// WSSlowDisconnect counts a session closed because its outgoing queue filled.
+func (m *Metrics) WSSlowDisconnect() {
+	if m == nil {
+		return
+	}
+	m.wsSlowClients.Inc()
+}
+
+// RedisError counts a Redis failure; source is "command" or "pubsub".
+func (m *Metrics) RedisError(source string) {
+	if m == nil {
+		return
+	}
+	m.redisErrors.WithLabelValues(source).Inc()
+}
+
+// RedisReconnect counts the pub/sub connection coming back after a loss.
+func (m *Metrics) RedisReconnect() {
+	if m == nil {
+		return
+	}
+	m.redisReconnects.Inc()
+}
+
+// SetRaftState sets the current Raft state (a hashicorp/raft RaftState's String(), any case).
+func (m *Metrics) SetRaftState(state string) {
+	if m == nil {
+		return
+	}
+	state = lower(state)
+	for _, s := range RaftStates {
+		v := 0.0
+		if s == state {
+			v = 1
+		}
+		m.raftState.WithLabelValues(s).Set(v)
+	}
+}
+
+// RaftLeaderChange counts a new leader observed by this node.
+func (m *Metrics) RaftLeaderChange() {
+	if m == nil {
+		return
+	}
+	m.raftLeaderChanges.Inc()
+}
+
+// ObserveRaftApply records how long one command took through the log.
+func (m *Metrics) ObserveRaftApply(d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.raftApply.Observe(d.Seconds())
+}
+
+// ObserveBuild records one driver compile; a failed one also counts as a failure.
+func (m *Metrics) ObserveBuild(d time.Duration, err error) {
+	if m == nil {
+		return
+	}
+	result := "ok"
+	if err != nil {
+		result = "failed"
+		m.buildFailures.Inc()
+	}
+	m.buildDuration.WithLabelValues(result).Observe(d.Seconds())
+}
+
+func lower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}

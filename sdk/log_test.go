@@ -1,0 +1,110 @@
+package sdk_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/placeos-go/engine/plugin/proto"
+	"github.com/placeos-go/engine/sdk"
+)
+
+// logDriver logs through sdk.Log in its hook and its functions.
+type logDriver struct{ sdk.Base }
+
+func (d *logDriver) OnLoad(ctx context.Context) error {
+	sdk.Log(ctx).Info("loaded")
+	return nil
+}
+
+func (d *logDriver) Greet(ctx context.Context) string {
+	sdk.Log(ctx).Info("greeting")
+	return "hi"
+}
+
+func (d *logDriver) Fail(ctx context.Context) error { return errors.New("no") }
+
+type lines struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *lines) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+// find returns the JSON log entries with message msg.
+func (l *lines) find(t *testing.T, msg string) []map[string]any {
+	t.Helper()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(l.buf.String()), "\n") {
+		var e map[string]any
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatalf("log line is not JSON: %q", line)
+		}
+		if e["@message"] == msg {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// Lines logged during an exec, by the function or by the SDK, carry the request's id and user;
+// lines of the module's own work carry its module id and no request.
+func TestLogCarriesRequestID(t *testing.T) {
+	t.Parallel()
+	out := &lines{}
+	rt, err := sdk.NewRuntime(func() *logDriver { return &logDriver{} }, sdk.LogOutput(out), sdk.LogLevel(hclog.Debug))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close()
+	ctx, cancel := contextWithTimeout()
+	defer cancel()
+	if _, err := rt.Start(ctx, &proto.StartRequest{Module: &proto.Module{Id: "m1"}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, fn := range []string{"greet", "fail"} {
+		if _, err := rt.Exec(ctx, &proto.ExecRequest{ModuleId: "m1", Function: fn, RequestId: "rid-" + fn, UserId: "user-1"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := rt.Exec(ctx, &proto.ExecRequest{ModuleId: "m1", Function: "greet", RequestId: "rid-internal"}); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, tc := range []struct {
+		msg, rid, user string
+	}{
+		{"greeting", "rid-greet", "user-1"},
+		{"function failed", "rid-fail", "user-1"},
+		{"greeting", "rid-internal", ""},
+		{"loaded", "", ""},
+	} {
+		var found bool
+		for _, e := range out.find(t, tc.msg) {
+			rid, _ := e["request_id"].(string)
+			user, _ := e["user"].(string)
+			if rid == tc.rid && user == tc.user && e["module"] == "m1" {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("no %q line with request_id %q, user %q and module m1: %v", tc.msg, tc.rid, tc.user, out.find(t, tc.msg))
+		}
+	}
+	sdk.Log(context.Background()).Info("outside any module goes nowhere")
+	if got := sdk.RequestID(sdk.WithUser(context.Background(), "u", "r")); got != "r" {
+		t.Errorf("RequestID after WithUser = %q", got)
+	}
+}

@@ -1,0 +1,53 @@
+package state
+
+import (
+	"bufio"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/placeos-go/engine/internal/testutil"
+	"github.com/placeos-go/engine/metrics"
+)
+
+func seriesValue(m *metrics.Metrics, line string) float64 {
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	sc := bufio.NewScanner(rec.Result().Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), line+" "); ok {
+			f, _ := strconv.ParseFloat(v, 64)
+			return f
+		}
+	}
+	return -1
+}
+
+// A missing value is an answer, not an error; a refused command is. A Redis restart counts the
+// lost pub/sub connection and its return.
+func TestMetricsErrorsAndReconnects(t *testing.T) {
+	t.Parallel()
+	r := testutil.StartRedis(t)
+	m := metrics.New()
+	s, _ := newStore(t, r, func(o *Options) { o.Metrics = m })
+	const cmdErrs, psErrs, recon = `engine_redis_errors_total{source="command"}`, `engine_redis_errors_total{source="pubsub"}`, "engine_redis_reconnects_total"
+
+	if _, _, err := s.StatusValue(ctxT(t), "mod-none", "power"); err != nil {
+		t.Fatal(err)
+	}
+	if v := seriesValue(m, cmdErrs); v != 0 {
+		t.Fatalf("a missing key counted as %v errors", v)
+	}
+	if err := s.Client().Do(ctxT(t), "NO-SUCH-COMMAND").Err(); err == nil {
+		t.Fatal("Redis accepted an unknown command")
+	}
+	if v := seriesValue(m, cmdErrs); v != 1 {
+		t.Fatalf("command errors = %v, want 1", v)
+	}
+
+	r.Restart(t)
+	eventually(t, "pub/sub loss and reconnect counted", func() bool {
+		return seriesValue(m, psErrs) >= 1 && seriesValue(m, recon) >= 1
+	})
+}

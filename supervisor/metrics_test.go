@@ -1,0 +1,81 @@
+package supervisor
+
+import (
+	"context"
+	"io"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/placeos-go/engine/metrics"
+)
+
+func scrapeMetrics(t *testing.T, m *metrics.Metrics) string {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	b, _ := io.ReadAll(rec.Result().Body)
+	return string(b)
+}
+
+// A process killed from outside counts one restart, and the state gauge follows the process
+// through restarting back to running; a stopped supervisor leaves no process counted.
+func TestMetricsRestartsAndStates(t *testing.T) {
+	t.Parallel()
+	m := metrics.New()
+	f := newFixture(t, Config{Metrics: m})
+	f.start(t, testModule("mod-a", `{}`))
+	name := metrics.DriverName(f.binary)
+	series := func(s string) string { return strings.ReplaceAll(s, "NAME", name) }
+
+	out := scrapeMetrics(t, m)
+	for _, want := range []string{
+		`engine_driver_processes{driver="NAME",state="running"} 1`,
+	} {
+		if !strings.Contains(out, series(want)) {
+			t.Fatalf("before the kill: exposition lacks %q:\n%s", series(want), grep(out, "engine_driver"))
+		}
+	}
+	if strings.Contains(out, series(`engine_driver_restarts_total{driver="NAME"}`)) {
+		t.Fatalf("a restart counted before any:\n%s", grep(out, "engine_driver"))
+	}
+
+	pid := f.pid(t)
+	if err := f.sup.Kill(f.binary); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "relaunch", func() bool {
+		st, _ := f.sup.DriverStatus(f.binary)
+		return st.Running && st.PID != pid && st.State == StateRunning
+	})
+	out = scrapeMetrics(t, m)
+	for _, want := range []string{
+		`engine_driver_restarts_total{driver="NAME"} 1`,
+		`engine_driver_processes{driver="NAME",state="running"} 1`,
+		`engine_driver_processes{driver="NAME",state="restarting"} 0`,
+	} {
+		if !strings.Contains(out, series(want)) {
+			t.Errorf("after the kill: exposition lacks %q:\n%s", series(want), grep(out, "engine_driver"))
+		}
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := f.sup.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if out = scrapeMetrics(t, m); !strings.Contains(out, series(`engine_driver_processes{driver="NAME",state="running"} 0`)) {
+		t.Errorf("after Close: %s", grep(out, "engine_driver"))
+	}
+}
+
+func grep(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
