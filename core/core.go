@@ -66,6 +66,7 @@ type Core struct {
 	readyEpoch     atomic.Uint64 // the membership epoch of the last completed pass
 	published      atomic.Bool   // standalone: ready announced
 	publishedEpoch atomic.Uint64 // leader: the epoch it announced ready for (0: none)
+	redisReset     atomic.Bool   // Redis reconnected: rewrite lookups and metadata
 
 	kick   chan struct{}
 	cancel context.CancelFunc
@@ -125,8 +126,14 @@ func (c *Core) Run(ctx context.Context) {
 	ctx, c.cancel = context.WithCancel(ctx)
 	c.runCtx = ctx
 	changes := c.cfg.Store.Watch(ctx)
+	// A Redis that restarted may have lost everything: write this node's share again.
+	stopReconnect := c.cfg.State.OnReconnect(func() {
+		c.redisReset.Store(true)
+		c.Kick()
+	})
 	go func() {
 		defer close(c.done)
+		defer stopReconnect()
 		tick := time.NewTicker(c.cfg.Resync)
 		defer tick.Stop()
 		clean := time.NewTicker(cleanupEvery(c.cfg.KeepBinaries))

@@ -52,4 +52,6 @@ type State interface {
 	Metadata(ctx context.Context, moduleID string) ([]byte, error)
 	Publish(ctx context.Context, channel string, msg []byte) error
 	Subscribe(channel string, fn func(msg []byte), opts ...state.SubOption) *state.Subscription
+	// OnReconnect calls fn after every Redis reconnect (once subscriptions are back).
+	OnReconnect(fn func()) (cancel func())
 }

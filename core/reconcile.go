@@ -23,6 +23,9 @@ type desired struct {
 // reconcile makes this node true to the current model. It is only called from the Run loop, so
 // it never races with itself; c.mu guards the maps against concurrent readers.
 func (c *Core) reconcile(ctx context.Context) {
+	if c.redisReset.Swap(false) {
+		c.rewriteRedis(ctx)
+	}
 	m, _ := c.cfg.Store.Model()
 	v := c.refreshView()
 	if c.cfg.Builder != nil {
@@ -245,4 +248,25 @@ func (c *Core) reconcileLookups(ctx context.Context, m *model.Model, v *view) {
 		delete(c.lookups, id)
 		c.mu.Unlock()
 	}
+}
+
+// rewriteRedis writes this node's share of Redis again after a reconnect: the metadata of every
+// module it runs now, and (by forgetting what it wrote) every system lookup it owns on this pass.
+// Statuses a restarted Redis lost come back as drivers change them.
+func (c *Core) rewriteRedis(ctx context.Context) {
+	c.mu.Lock()
+	c.lookups = map[string]map[string]string{}
+	var running []desired
+	for _, st := range c.modules {
+		if st.running && st.config != nil {
+			running = append(running, desired{binary: st.binary, config: st.config})
+		}
+	}
+	c.mu.Unlock()
+	for _, w := range running {
+		if err := c.writeMetadata(ctx, w); err != nil && !isCanceled(ctx, err) {
+			c.log.Warn("rewriting module metadata after a Redis reconnect failed", "module", w.config.Id, "error", err)
+		}
+	}
+	c.log.Info("Redis reconnected: rewrote metadata and lookups", "modules", len(running))
 }

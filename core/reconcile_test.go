@@ -120,6 +120,7 @@ func (s *fakeState) Publish(_ context.Context, ch string, msg []byte) error {
 func (s *fakeState) Subscribe(string, func([]byte), ...state.SubOption) *state.Subscription {
 	return nil
 }
+func (s *fakeState) OnReconnect(func()) func() { return func() {} }
 
 const baseModel = `
 drivers:

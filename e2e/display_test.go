@@ -155,3 +155,24 @@ func TestBadInput(t *testing.T) {
 		t.Fatalf("driver no longer answers after bad input: %d %s", r.status, r.body)
 	}
 }
+
+// A Redis that restarts empty is made whole again: lookups and metadata are rewritten, so
+// executes by system and name work again, and new status changes land and publish.
+func TestRedisRestartRecovers(t *testing.T) {
+	t.Parallel()
+	e, redis, _ := demo(t)
+	if r := e.do("POST", "/api/engine/v2/systems/sys-1/Display_1/power", "[true]"); r.status != 200 {
+		t.Fatalf("power before the restart: %d %s", r.status, r.body)
+	}
+	redis.Restart(t) // no persistence: everything is gone
+	e.waitFor(20*time.Second, "execute by system name after the Redis restart", func() bool {
+		r, err := e.try("POST", "/api/engine/v2/systems/sys-1/Display_1/power", "[false]")
+		return err == nil && r.status == 200
+	})
+	if r := e.do("GET", "/api/engine/v2/systems/sys-1/Display_1/power", ""); r.body != "false" {
+		t.Fatalf("power status after the restart = %s", r.body)
+	}
+	if r := e.do("GET", "/api/engine/v2/systems/sys-1/functions/Display_1", ""); r.status != 200 || !strings.Contains(r.body, "switch_to") {
+		t.Fatalf("function listing after the restart: %d %s", r.status, r.body)
+	}
+}
