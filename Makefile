@@ -5,7 +5,7 @@ DRIVERS   := $(notdir $(wildcard examples/drivers/*))
 SIMS      := $(notdir $(wildcard examples/sims/*))
 GOBIN_DIR := $(shell $(GO) env GOPATH)/bin
 
-.PHONY: help build run cluster test test-deps proto lint bench fuzz clean
+.PHONY: help build run cluster test test-deps proto lint bench fuzz chaos clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-10s %s\n", $$1, $$2}'
@@ -27,6 +27,9 @@ test: test-deps ## run the whole suite (real redis-server, real driver processes
 
 test-deps: ## install redis-server when missing (needs root)
 	@scripts/install-deps.sh
+
+chaos: ## the full fault suite on a local 3-node cluster (a few minutes; CHAOS_ROUNDS=3)
+	CHAOS=full $(GO) test ./scripts/chaos -run TestChaosFull -v -count=1 -timeout 20m
 
 fuzz: ## run every fuzz target briefly (FUZZTIME=10s by default)
 	scripts/fuzz.sh

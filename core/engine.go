@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -10,11 +11,24 @@ import (
 
 	"github.com/placeos-go/engine/errkind"
 	"github.com/placeos-go/engine/plugin/proto"
+	"github.com/placeos-go/engine/state"
 )
 
-// Resolve maps a system, module name and 1-based index to a module id.
+// Resolve maps a system, module name and 1-based index to a module id: from the lookup in
+// Redis (cached), else from the model, which the lookup is published from — it covers the moment
+// after a Redis restart before the system's owner has written the lookup again.
 func (c *Core) Resolve(ctx context.Context, systemID, name string, index int) (string, error) {
-	return c.cfg.State.ResolveModule(ctx, systemID, name, index)
+	id, err := c.cfg.State.ResolveModule(ctx, systemID, name, index)
+	if err == nil || !errors.Is(err, errkind.NotFound) {
+		return id, err
+	}
+	m, _ := c.cfg.Store.Model()
+	if sys := m.Systems[systemID]; sys != nil {
+		if id := m.Lookup(sys)[state.LookupField(name, index)]; id != "" {
+			return id, nil
+		}
+	}
+	return "", err
 }
 
 // ExecLocal runs fn on a module hosted by this node. A failure raised by the driver is returned
@@ -77,6 +91,9 @@ func (c *Core) hosted(moduleID string) error {
 		return &NotHostedError{Module: moduleID, Owner: owner, OwnerHTTP: addr}
 	}
 	switch {
+	case mod == nil && !c.Ready():
+		// A node that just started (or came back) may not have replayed the model yet.
+		return fmt.Errorf("%w: node %q is catching up with the cluster", ErrNodeStarting, c.cfg.NodeID)
 	case mod == nil:
 		return fmt.Errorf("%w: %q", ErrModuleNotFound, moduleID)
 	case st != nil && st.err != nil:
@@ -99,14 +116,42 @@ func (c *Core) StateValue(ctx context.Context, moduleID, name string) (json.RawM
 	return v, ok, err
 }
 
-// Metadata returns the module's metadata (PROTOCOL §4).
+// Metadata returns the module's metadata (PROTOCOL §4) from Redis, or, for a module this node
+// runs whose metadata is not (yet again) in Redis, from its driver.
 func (c *Core) Metadata(ctx context.Context, moduleID string) (json.RawMessage, error) {
-	return c.cfg.State.Metadata(ctx, moduleID)
+	meta, err := c.cfg.State.Metadata(ctx, moduleID)
+	if err == nil || !errors.Is(err, errkind.NotFound) {
+		return meta, err
+	}
+	c.mu.Lock()
+	st := c.modules[moduleID]
+	var binary, notes string
+	if st != nil && st.running && st.config != nil {
+		binary, notes = st.binary, st.config.Notes
+	}
+	c.mu.Unlock()
+	if binary != "" {
+		if raw, derr := c.sup.Metadata(ctx, binary); derr == nil {
+			return withNotes(raw, notes)
+		}
+	}
+	// A module that should run but has no metadata yet is starting (or its owner is writing
+	// Redis again after a restart): retryable, not missing.
+	if m, _ := c.cfg.Store.Model(); m.Modules[moduleID] != nil && m.Modules[moduleID].Running {
+		return nil, fmt.Errorf("%w: %q: its metadata is not published yet", ErrModuleStopped, moduleID)
+	}
+	return nil, err
 }
 
 // Types counts the modules of each name in a system.
 func (c *Core) Types(ctx context.Context, systemID string) (map[string]int, error) {
 	lookup, err := c.cfg.State.Lookup(ctx, systemID)
+	if errors.Is(err, errkind.NotFound) {
+		m, _ := c.cfg.Store.Model()
+		if sys := m.Systems[systemID]; sys != nil {
+			lookup, err = m.Lookup(sys), nil
+		}
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,286 @@
+package chaos
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/placeos-go/engine/internal/testutil"
+)
+
+// Targets: how long modules may take to answer again after each kind of fault. They follow the
+// engine's own timings (relaunch without backoff, Info probe every 5 s with a 3 s timeout, a
+// follower marked down after 2 s of failed heartbeats) with room for a busy two-core machine.
+const (
+	targetDriverKill = 10 * time.Second
+	targetHung       = 15 * time.Second
+	targetNodeLoss   = 15 * time.Second
+	targetReturn     = 20 * time.Second
+	targetRedis      = 10 * time.Second
+	targetBindings   = 15 * time.Second
+	isolateFor       = 5 * time.Second
+	diskFullFor      = 4 * time.Second
+)
+
+// fault is one fault: apply injects it, waits for the engine to recover and records phases.
+type fault struct {
+	name  string
+	apply func(s *suite, r *result)
+}
+
+// driverKills kills the test driver on n through the chaos route `times` times, each time
+// waiting until it is relaunched and its modules answer.
+func driverKills(pick func(*suite) *node, times int) fault {
+	return fault{name: fmt.Sprintf("test driver SIGKILL x%d (POST chaos/terminate)", times), apply: func(s *suite, r *result) {
+		c := s.c
+		n := pick(s)
+		r.note("node: %s", n.id)
+		for i := 1; i <= times; i++ {
+			old, err := c.driverPID(n, c.testDrv)
+			if err != nil || old == 0 {
+				r.fail("kill %d: no test driver pid on %s: %v", i, n.id, err)
+				return
+			}
+			at := time.Now()
+			code, body, err := request(s.l.ctx, n, http.MethodPost, "/api/core/v1/chaos/terminate?path="+c.testDrv, "", 5*time.Second)
+			if err != nil || code != 200 {
+				r.fail("kill %d: chaos/terminate on %s: %d %s %v", i, n.id, code, trim(body), err)
+				return
+			}
+			err = c.until(targetDriverKill, "test driver relaunched", func() bool {
+				pid, err := c.driverPID(n, c.testDrv)
+				return err == nil && pid != 0 && pid != old && !testutil.Alive(old)
+			})
+			took := time.Since(at)
+			if err != nil {
+				r.fail("kill %d: test driver on %s (pid %d) not relaunched within %s", i, n.id, old, targetDriverKill)
+				return
+			}
+			c.modulesPhase(r, fmt.Sprintf("kill %d: relaunched in %s, every module answering everywhere", i, ms(took)), at, targetDriverKill)
+		}
+	}}
+}
+
+// displayKill kills the display driver by pid, as an OOM killer or an operator would.
+var displayKill = fault{name: "display driver SIGKILL (kill by pid)", apply: func(s *suite, r *result) {
+	c := s.c
+	n, err := c.hostOf(c.display)
+	if err != nil {
+		r.fail("%v", err)
+		return
+	}
+	old, err := c.driverPID(n, c.display)
+	if err != nil || old == 0 {
+		r.fail("no display driver pid on %s: %v", n.id, err)
+		return
+	}
+	r.note("node: %s, pid %d", n.id, old)
+	at := time.Now()
+	if err := syscall.Kill(old, syscall.SIGKILL); err != nil {
+		r.fail("kill %d: %v", old, err)
+		return
+	}
+	err = c.until(targetDriverKill, "display driver relaunched", func() bool {
+		pid, err := c.driverPID(n, c.display)
+		return err == nil && pid != 0 && pid != old
+	})
+	r.phase("display driver relaunched", time.Since(at), targetDriverKill, err)
+}}
+
+// hungDriver stops a test driver process with SIGSTOP: it keeps its sockets but answers
+// nothing, which only the supervisor's Info probe can notice.
+func hungDriver(pick func(*suite) *node) fault {
+	return fault{name: "hung test driver (SIGSTOP; the Info probe must kill and relaunch it)", apply: func(s *suite, r *result) {
+		c := s.c
+		n := pick(s)
+		old, err := c.driverPID(n, c.testDrv)
+		if err != nil || old == 0 {
+			r.fail("no test driver pid on %s: %v", n.id, err)
+			return
+		}
+		r.note("node: %s, pid %d", n.id, old)
+		// Should the probe never fire, the stopped process must still not outlive the suite.
+		s.t.Cleanup(func() { killIfOurs(c, old) })
+		at := time.Now()
+		if err := syscall.Kill(old, syscall.SIGSTOP); err != nil {
+			r.fail("SIGSTOP %d: %v", old, err)
+			return
+		}
+		err = c.until(targetHung, "hung driver replaced", func() bool {
+			pid, err := c.driverPID(n, c.testDrv)
+			return err == nil && pid != 0 && pid != old && !testutil.Alive(old)
+		})
+		r.phase("hung driver killed and relaunched", time.Since(at), targetHung, err)
+		if err != nil {
+			killIfOurs(c, old)
+			return
+		}
+		c.modulesPhase(r, "every module answering everywhere", at, targetHung)
+	}}
+}
+
+// killIfOurs SIGKILLs pid only if it still is one of this run's driver processes.
+func killIfOurs(c *cluster, pid int) {
+	for _, p := range c.driverProcs() {
+		if p.pid == pid {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+}
+
+// nodeKill SIGKILLs the leader or a follower, waits for the survivors to take over its modules,
+// then starts it again from its data directory.
+func nodeKill(leader bool) fault {
+	name := "follower kill and return"
+	if leader {
+		name = "leader kill and return"
+	}
+	return fault{name: name, apply: func(s *suite, r *result) {
+		c := s.c
+		victim := s.pickNode(leader)
+		r.note("node: %s", victim.id)
+		at := time.Now()
+		c.kill(victim)
+		if leader {
+			var newLeader string
+			err := c.until(targetNodeLoss, "new leader", func() bool {
+				for _, n := range c.live() {
+					if ci, err := c.info(n); err == nil && ci.Leader != "" && ci.Leader != victim.id {
+						newLeader = ci.Leader
+						return true
+					}
+				}
+				return false
+			})
+			r.phase("new leader "+newLeader+" elected", time.Since(at), targetNodeLoss, err)
+		}
+		c.waitHealthy(2, 60*time.Second)
+		c.modulesPhase(r, "survivors ready, every module answering through both", at, targetNodeLoss)
+		ret := time.Now()
+		c.restart(victim)
+		c.waitHealthy(3, 60*time.Second)
+		c.modulesPhase(r, victim.id+" back, every module answering through all 3", ret, targetReturn)
+	}}
+}
+
+// redisRestart replaces Redis with a fresh, empty server on the same port.
+var redisRestart = fault{name: "Redis restart (empty, same port)", apply: func(s *suite, r *result) {
+	at := time.Now()
+	s.c.redis.Restart(s.t)
+	r.note("redis down and back in %s", ms(time.Since(at)))
+	s.c.modulesPhase(r, "every module answering everywhere (system lookups rebuilt)", at, targetRedis)
+}}
+
+// isolate freezes one node's engine process for isolateFor (see the package doc for why this
+// stands in for a network partition) and resumes it.
+func isolate(leader bool) fault {
+	role := "a follower"
+	if leader {
+		role = "the leader"
+	}
+	return fault{name: fmt.Sprintf("%s isolated %s (SIGSTOP/SIGCONT of its engine)", role, isolateFor), apply: func(s *suite, r *result) {
+		c := s.c
+		victim := s.pickNode(leader)
+		r.note("node: %s", victim.id)
+		at := time.Now()
+		c.freeze(victim)
+		// Still frozen if the suite fails from here on: the cleanup resumes it before SIGTERM.
+		var markedDown time.Duration
+		_ = c.until(isolateFor, victim.id+" marked down", func() bool {
+			for _, n := range c.live() {
+				if ci, err := c.info(n); err == nil && ci.Leader != victim.id && ci.state(victim.id) == "down" {
+					markedDown = time.Since(at)
+					return true
+				}
+			}
+			return false
+		})
+		if markedDown > 0 {
+			r.note("marked down by the others after %s", ms(markedDown))
+		} else {
+			r.note("not marked down within %s", isolateFor)
+		}
+		if wait := time.Until(at.Add(isolateFor)); wait > 0 {
+			time.Sleep(wait) // the fault's duration, not a synchronisation
+		}
+		ret := time.Now()
+		c.thaw(victim)
+		c.waitHealthy(3, 60*time.Second)
+		c.modulesPhase(r, victim.id+" resumed, every module answering through all 3", ret, targetReturn)
+	}}
+}
+
+// diskFull fills node 3's data directory (a tmpfs) for diskFullFor, then frees it.
+var diskFull = fault{name: "node-3's disk full", apply: func(s *suite, r *result) {
+	c := s.c
+	if c.diskErr != "" {
+		r.note("NOT APPLIED: %s", c.diskErr)
+		return
+	}
+	n := c.nodes[2]
+	if l := c.leader(); l == n {
+		r.note("node-3 is the leader")
+	}
+	filler := filepath.Join(n.dataDir, "chaos-filler")
+	size, err := fill(filler)
+	if err != nil {
+		r.fail("fill %s: %v", n.dataDir, err)
+		return
+	}
+	r.note("filled with %d MiB", size>>20)
+	before := len(s.l.ackedZones())
+	at := time.Now()
+	time.Sleep(diskFullFor) // the fault's duration, not a synchronisation
+	r.note("writes acknowledged while full: %d", len(s.l.ackedZones())-before)
+	if ci, err := c.info(n); err == nil {
+		r.note("node-3 while full: sees leader %q, itself %s", ci.Leader, ci.state(n.id))
+	} else {
+		r.note("node-3 while full: cluster info unreadable: %v", err)
+	}
+	if err := os.Remove(filler); err != nil {
+		r.fail("free %s: %v", filler, err)
+	}
+	ret := time.Now()
+	if !n.running() {
+		r.fail("node-3 exited while its disk was full\n%s", n.logTail(3000))
+		c.restart(n)
+	}
+	r.note("disk-space errors in node-3's log: %d", strings.Count(n.logTail(1<<20), "no space left"))
+	c.waitHealthy(3, 60*time.Second)
+	missing := c.missingWrites(s.l.ackedZones(), 15*time.Second)
+	if len(missing[n.id]) > 0 {
+		r.fail("node-3 did not catch up after the disk was freed: %d acknowledged zones missing", len(missing[n.id]))
+	} else {
+		r.note("node-3 caught up %s after the disk was freed (%s after it filled)", ms(time.Since(ret)), ms(time.Since(at)))
+	}
+}}
+
+// fill writes path until the file system is full and returns how much it wrote.
+func fill(path string) (int64, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	var total int64
+	for _, chunk := range []int{1 << 20, 4 << 10, 512} {
+		buf := bytes.Repeat([]byte{0xcc}, chunk)
+		for {
+			k, err := f.Write(buf)
+			total += int64(k)
+			if errors.Is(err, syscall.ENOSPC) {
+				break
+			}
+			if err != nil {
+				return total, err
+			}
+		}
+	}
+	return total, nil
+}

@@ -1,0 +1,247 @@
+package chaos
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// result is what one fault did to the invariants.
+type result struct {
+	name string
+	// modulesChecked says the fault measured its modules answering itself, so the generic check
+	// after it is not repeated (a failing one would only spend its whole budget again).
+	modulesChecked bool
+	// modulesDown says modules were still not answering when the checks ended.
+	modulesDown bool
+	lines       []string // phases and notes, printed in order
+	broken      []string
+}
+
+func (r *result) note(format string, args ...any) {
+	r.lines = append(r.lines, fmt.Sprintf(format, args...))
+}
+
+func (r *result) fail(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	r.broken = append(r.broken, msg)
+	r.lines = append(r.lines, "BROKEN: "+msg)
+}
+
+// phase records how long one step of the recovery took against its target.
+func (r *result) phase(what string, took, target time.Duration, err error) {
+	switch {
+	case err != nil:
+		r.fail("%s: %v", what, err)
+	case took > target:
+		r.fail("%s took %s, target %s", what, ms(took), ms(target))
+	default:
+		r.note("%s: %s (target %s)", what, ms(took), ms(target))
+	}
+}
+
+func ms(d time.Duration) string {
+	if d < 10*time.Second {
+		return fmt.Sprintf("%d ms", d.Milliseconds())
+	}
+	return d.Round(100 * time.Millisecond).String()
+}
+
+// modulesPhase measures modules answering again as one phase of r.
+func (c *cluster) modulesPhase(r *result, what string, since time.Time, target time.Duration) {
+	took, err := c.modulesBack(since, target)
+	r.phase(what, took, target, err)
+	r.modulesChecked = true
+	r.modulesDown = err != nil
+}
+
+// modulesBack waits until every test module answers echo through every live node and returns
+// the time since `since`; it gives up at since+target (plus one probe round).
+func (c *cluster) modulesBack(since time.Time, target time.Duration) (time.Duration, error) {
+	var last string
+	pending := map[string]bool{}
+	for _, n := range c.live() {
+		for k := 1; k <= testModules; k++ {
+			pending[fmt.Sprintf("%s Test_%d", n.id, k)] = true
+		}
+	}
+	deadline := since.Add(target + 2*time.Second)
+	for len(pending) > 0 {
+		for _, n := range c.live() {
+			for k := 1; k <= testModules; k++ {
+				key := fmt.Sprintf("%s Test_%d", n.id, k)
+				if !pending[key] {
+					continue
+				}
+				path := fmt.Sprintf("/api/engine/v2/systems/%s/Test_%d/echo?timeout=1000", systemID, k)
+				code, body, err := request(context.Background(), n, http.MethodPost, path, fmt.Sprintf("[%d]", k), 2*time.Second)
+				if err == nil && code == 200 {
+					delete(pending, key)
+					continue
+				}
+				last = fmt.Sprintf("Test_%d via %s: %d %s %v", k, n.id, code, trim(body), err)
+			}
+		}
+		if len(pending) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			return time.Since(since), fmt.Errorf("%d module/node pairs not answering after %s; last: %s", len(pending), ms(time.Since(since)), last)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return time.Since(since), nil
+}
+
+// missingWrites waits up to d for every acknowledged zone to be on every live node and returns,
+// per node, the ones still missing.
+func (c *cluster) missingWrites(acked []string, d time.Duration) map[string][]string {
+	missing := map[string][]string{}
+	deadline := time.Now().Add(d)
+	for _, n := range c.live() {
+		for {
+			var zones []struct {
+				ID string `json:"id"`
+			}
+			code, body, err := request(context.Background(), n, http.MethodGet, "/api/engine/v2/zones", "", 5*time.Second)
+			var gone []string
+			if err == nil && code == 200 && json.Unmarshal(body, &zones) == nil {
+				have := map[string]bool{}
+				for _, z := range zones {
+					have[z.ID] = true
+				}
+				for _, id := range acked {
+					if !have[id] {
+						gone = append(gone, id)
+					}
+				}
+			} else {
+				gone = []string{fmt.Sprintf("(zone list unreadable: %d %v)", code, err)}
+			}
+			if len(gone) == 0 {
+				delete(missing, n.id)
+				break
+			}
+			missing[n.id] = gone
+			if time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	return missing
+}
+
+// driverProc is a running process of a driver binary started by one of this run's engines.
+type driverProc struct {
+	pid, ppid int
+	exe       string
+	state     byte
+}
+
+// driverProcs lists this run's driver processes: those whose environment carries the run marker
+// (inherited from the engine) and that run one of the driver binaries.
+func (c *cluster) driverProcs() []driverProc {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	bins := map[string]bool{}
+	for _, b := range []string{c.testDrv, c.display} {
+		if p, err := filepath.EvalSymlinks(b); err == nil {
+			b = p
+		}
+		bins[b] = true
+	}
+	marker := []byte(runMarker + "=" + c.runID + "\x00")
+	var out []driverProc
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		exe, err := os.Readlink("/proc/" + e.Name() + "/exe")
+		if err != nil || !bins[strings.TrimSuffix(exe, " (deleted)")] {
+			continue
+		}
+		env, err := os.ReadFile("/proc/" + e.Name() + "/environ")
+		if err != nil || !bytes.Contains(env, marker) {
+			continue
+		}
+		state, ppid, ok := procStat(pid)
+		if !ok || state == 'Z' || state == 'X' {
+			continue
+		}
+		out = append(out, driverProc{pid: pid, ppid: ppid, exe: filepath.Base(exe), state: state})
+	}
+	return out
+}
+
+// procStat reads a process's state and parent from /proc/<pid>/stat (the command name is in
+// parentheses and may itself hold spaces or parentheses).
+func procStat(pid int) (byte, int, bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, 0, false
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, 0, false
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 2 || len(f[0]) == 0 {
+		return 0, 0, false
+	}
+	ppid, err := strconv.Atoi(f[1])
+	return f[0][0], ppid, err == nil
+}
+
+// orphanProblems describes every driver process of this run that has no live engine of this run
+// as its parent, is stopped, or duplicates its driver under one engine.
+func (c *cluster) orphanProblems() (problems []string, drivers int) {
+	engines := map[int]string{}
+	for _, n := range c.nodes {
+		if n.running() {
+			engines[n.pid()] = n.id
+		}
+	}
+	per := map[string]int{}
+	procs := c.driverProcs()
+	for _, p := range procs {
+		owner, ok := engines[p.ppid]
+		switch {
+		case !ok:
+			problems = append(problems, fmt.Sprintf("%s pid %d orphaned (parent %d is no engine of this run)", p.exe, p.pid, p.ppid))
+		case p.state == 'T' || p.state == 't':
+			problems = append(problems, fmt.Sprintf("%s pid %d under %s is still stopped", p.exe, p.pid, owner))
+		}
+		per[fmt.Sprintf("%s under %s", p.exe, owner)]++
+	}
+	for k, v := range per {
+		if v > 1 {
+			problems = append(problems, fmt.Sprintf("%d processes of %s", v, k))
+		}
+	}
+	slices.Sort(problems)
+	return problems, len(procs)
+}
+
+// waitNoOrphans gives drivers of a killed engine time to notice and exit.
+func (c *cluster) waitNoOrphans(d time.Duration) (problems []string, drivers int) {
+	deadline := time.Now().Add(d)
+	for {
+		problems, drivers = c.orphanProblems()
+		if len(problems) == 0 || time.Now().After(deadline) {
+			return problems, drivers
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
