@@ -77,7 +77,6 @@ type Core struct {
 type moduleState struct {
 	binary  string
 	config  *proto.Module
-	notes   string
 	running bool
 	err     error
 	since   time.Time

@@ -18,9 +18,8 @@ import (
 
 // fakeSup records what the reconciler asks of the supervisor.
 type fakeSup struct {
-	mu      sync.Mutex
-	calls   []string
-	running map[string]*proto.Module
+	mu    sync.Mutex
+	calls []string
 }
 
 func (f *fakeSup) record(format string, args ...any) {

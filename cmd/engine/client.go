@@ -84,7 +84,8 @@ func status(ctx context.Context, args []string) error {
 	for _, n := range cl.Nodes {
 		fmt.Fprintf(w, "%s\t%s\t%s\t%v\t%v\t%d\n", n.ID, n.HTTPAddr, n.State, n.Ready, n.Leader, n.Modules)
 	}
-	var node struct {
+	// Drivers and modules come from every node that is up, so the table is the same from any node.
+	type nodeStatus struct {
 		Node    string `json:"node"`
 		Drivers []struct {
 			Driver          string `json:"driver"`
@@ -95,21 +96,48 @@ func status(ctx context.Context, args []string) error {
 			LastError       string `json:"last_error"`
 		} `json:"drivers"`
 		Modules []struct {
-			ID, Driver, Error string
-			Running           bool
+			ID      string `json:"id"`
+			Driver  string `json:"driver"`
+			Running bool   `json:"running"`
+			Error   string `json:"error"`
 		} `json:"modules"`
 	}
-	if err := call(ctx, http.MethodGet, *server+"/api/core/v1/status", nil, &node); err != nil {
-		return err
+	var nodes []nodeStatus
+	for _, n := range cl.Nodes {
+		if n.State != "up" {
+			continue
+		}
+		var ns nodeStatus
+		if err := call(ctx, http.MethodGet, "http://"+n.HTTPAddr+"/api/core/v1/status", nil, &ns); err != nil {
+			fmt.Fprintf(w, "\n%s: %v\n", n.ID, err)
+			continue
+		}
+		nodes = append(nodes, ns)
 	}
-	fmt.Fprintf(w, "\nnode %s drivers:\nDRIVER\tSTATE\tPID\tMODULES\tRESTARTS\tLAST ERROR\n", node.Node)
-	for _, d := range node.Drivers {
-		fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%d\t%s\n", d.Driver, d.State, d.PID, d.ModuleInstances, d.RestartCount, d.LastError)
+	fmt.Fprintln(w, "\nNODE\tDRIVER\tSTATE\tPID\tMODULES\tRESTARTS\tLAST ERROR")
+	for _, ns := range nodes {
+		for _, d := range ns.Drivers {
+			fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%d\t%d\t%s\n", ns.Node, d.Driver, d.State, d.PID, d.ModuleInstances, d.RestartCount, d.LastError)
+		}
 	}
-	sort.Slice(node.Modules, func(i, j int) bool { return node.Modules[i].ID < node.Modules[j].ID })
-	fmt.Fprintf(w, "\nnode %s modules:\nMODULE\tRUNNING\tERROR\n", node.Node)
-	for _, m := range node.Modules {
-		fmt.Fprintf(w, "%s\t%v\t%s\n", m.ID, m.Running, m.Error)
+	type row struct{ id, owner, state, err string }
+	var rows []row
+	for _, ns := range nodes {
+		for _, m := range ns.Modules {
+			state := "running"
+			if !m.Running {
+				state = "stopped"
+			}
+			if m.Error != "" {
+				state = "failed"
+			}
+			rows = append(rows, row{m.ID, ns.Node, state, m.Error})
+		}
+	}
+	sort.Slice(rows, func(i, j int) bool { return rows[i].id < rows[j].id })
+	fmt.Fprintln(w, "\nMODULE\tOWNER\tSTATE\tLAST ERROR")
+	for _, r := range rows {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", r.id, r.owner, r.state, firstLine(r.err))
 	}
 	return w.Flush()
 }
@@ -147,4 +175,10 @@ func call(ctx context.Context, method, url string, body []byte, out any) error {
 		return nil
 	}
 	return json.Unmarshal(data, out)
+}
+
+// firstLine keeps a table row on one line (build errors carry the compiler output).
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
 }
