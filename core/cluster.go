@@ -168,7 +168,8 @@ func (c *Core) Exec(ctx context.Context, moduleID, fn string, args json.RawMessa
 			}
 			// The nodes do not agree yet on where the module lives (the ring is moving): that is
 			// a short, retryable unavailability for the caller, not a conflict.
-			return nil, 0, errkind.Wrap(errkind.Unavailable, err, "module %q is moving between nodes; retry", moduleID)
+			// The cause is kept as text only: it is a Conflict, which must not reach the client.
+			return nil, 0, errkind.Wrap(errkind.Unavailable, nil, "module %q is moving between nodes; retry (%v)", moduleID, err)
 		}
 		return res, code, err
 	}

@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -10,8 +11,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/placeos-go/engine/errkind"
 	"github.com/placeos-go/engine/model"
 	"github.com/placeos-go/engine/plugin/proto"
+	"github.com/placeos-go/engine/raftfsm"
 	"github.com/placeos-go/engine/state"
 	"github.com/placeos-go/engine/supervisor"
 )
@@ -227,3 +232,42 @@ func TestExecLocalRequiresARunningModule(t *testing.T) {
 		t.Fatal("exec on an unknown module succeeded")
 	}
 }
+
+// conflictPeers always answers that another node hosts the module.
+type conflictPeers struct{ calls int }
+
+func (p *conflictPeers) Exec(context.Context, string, string, string, json.RawMessage, string, string) (json.RawMessage, int, error) {
+	p.calls++
+	return nil, 0, errkind.Wrap(errkind.Conflict, nil, "module is hosted by node n3")
+}
+
+// While nodes disagree on where a module lives, a client gets a retryable 503, never the 409 of
+// the node-to-node route.
+func TestExecWhileModuleMovesIsUnavailable(t *testing.T) {
+	t.Parallel()
+	c := &Core{cfg: Config{NodeID: "n1", Peers: &conflictPeers{}}, log: hclog.NewNullLogger()}
+	c.cfg.Cluster = fakeCluster{nodes: []raftfsm.Node{{ID: "n1", Up: true}, {ID: "n2", HTTPAddr: "n2:80", Up: true}}}
+	var mod string
+	for i := 0; ; i++ { // a module id the ring gives to n2
+		mod = fmt.Sprintf("m%d", i)
+		c.refreshView()
+		if owner, _ := c.Owner(mod); owner == "n2" {
+			break
+		}
+	}
+	_, _, err := c.Exec(context.Background(), mod, "power", nil, "", "")
+	if !errors.Is(err, errkind.Unavailable) || errors.Is(err, errkind.Conflict) {
+		t.Fatalf("exec while moving: %v; want Unavailable and not Conflict", err)
+	}
+	if n := c.cfg.Peers.(*conflictPeers).calls; n != 2 {
+		t.Fatalf("peer called %d times, want 2 (one retry)", n)
+	}
+}
+
+type fakeCluster struct{ nodes []raftfsm.Node }
+
+func (f fakeCluster) Nodes() []raftfsm.Node                              { return f.nodes }
+func (f fakeCluster) Epoch() uint64                                      { return 1 }
+func (f fakeCluster) IsLeader() bool                                     { return false }
+func (f fakeCluster) Leader() (string, string)                           { return "", "" }
+func (f fakeCluster) SetNodeReady(context.Context, string, uint64) error { return nil }
