@@ -46,8 +46,8 @@ lint: ## gofmt, go vet, staticcheck
 	$(GO) vet ./...
 	GOFLAGS= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
-bench: ## benchmarks: execute vs direct go-plugin call, crash recovery
-	$(GO) test -run '^$$' -bench . -benchtime 2000x -timeout 20m ./scripts/bench/ ./supervisor/
+bench: ## every benchmark side by side with its baseline; writes BENCHMARKS.md (about 3 minutes)
+	scripts/bench.sh
 
 clean: ## remove build output
 	rm -rf $(BIN)

@@ -9,7 +9,9 @@
 //   - BenchmarkSDK*: commands per second through one module's queue, memory per idle module.
 //   - BenchmarkWS*: WebSocket notify fan-out to 1000 sessions against a bare gorilla hub, and
 //     memory per session.
+//   - BenchmarkStartup1000Modules: one node starting 1000 modules against the same modules
+//     started directly through go-plugin, with memory.
 //
-// Run them all with `make bench`, or one family with e.g.
-// `go test -run '^$' -bench Cluster -benchtime 1x ./scripts/bench/`.
+// Run them all with `make bench` (scripts/bench.sh, which writes BENCHMARKS.md), or one family
+// with e.g. `go test -run '^$' -bench '^BenchmarkCluster' -benchtime 1x ./scripts/bench/`.
 package bench

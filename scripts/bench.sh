@@ -1,0 +1,315 @@
+#!/usr/bin/env bash
+# bench.sh runs every benchmark family of the engine, each measured against its baseline in the
+# same run, and writes BENCHMARKS.md: per family the command that reproduces it, a headline table
+# (ratio against the baseline or target first, absolute numbers second), the tables the benchmark
+# itself printed, and its raw `go test -bench` result lines.
+#
+#   scripts/bench.sh                    # every family (about 3 minutes on 2 cores)
+#   scripts/bench.sh execute startup    # only these families (BENCHMARKS.md holds only them)
+#
+# Families: execute crash failover cluster ws sdk startup placement builder.
+# Environment: GO (default go), BENCH_OUT (default BENCHMARKS.md at the repository root).
+# Exits non-zero when any benchmark fails; BENCHMARKS.md is written anyway and names the failure.
+set -uo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root" || exit 2
+GO=${GO:-go}
+out=${BENCH_OUT:-$root/BENCHMARKS.md}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+all_families=(execute crash failover cluster ws sdk startup placement builder)
+if (($# > 0)); then
+	families=("$@")
+else
+	families=("${all_families[@]}")
+fi
+for f in "${families[@]}"; do
+	[[ " ${all_families[*]} " == *" $f "* ]] || { echo "bench.sh: unknown family $f (have: ${all_families[*]})" >&2; exit 2; }
+done
+
+failed=()
+
+# run FAMILY CMD...: runs one `go test` command, showing its output live and keeping it in
+# $work/FAMILY.out (appended, so a family may run several commands). The command line, as a
+# reader would paste it, goes to $work/FAMILY.cmd.
+run() {
+	local fam=$1
+	shift
+	local shown='' a
+	for a in "$@"; do
+		if [[ $a =~ ^[A-Za-z0-9_./=:,+-]+$ ]]; then shown+="$a "; else shown+="'$a' "; fi
+	done
+	shown=${shown% }
+	echo "$shown" >>"$work/$fam.cmd"
+	echo "==> $fam: $shown" >&2
+	local began=$SECONDS
+	"$@" 2>&1 | tee -a "$work/$fam.out" >&2
+	local rc=${PIPESTATUS[0]}
+	echo "<== $fam: exit $rc after $((SECONDS - began)) s" >&2
+	if ((rc != 0)); then
+		failed+=("$fam")
+		echo "$rc" >"$work/$fam.failed"
+	fi
+}
+
+# metrics FAMILY: every reported metric of the family's benchmarks as "benchmark unit value"
+# lines. A benchmark that logs while it runs splits its result line (name, then log lines, then
+# the numbers), so the name is remembered until the numbers come.
+metrics() {
+	awk '
+		function emit(s,   n, f, i) {
+			n = split(s, f, /[ \t]+/)
+			for (i = 1; i < n; i++) if (f[i] ~ /^-?[0-9.]+(e[-+]?[0-9]+)?$/ && f[i+1] !~ /^[0-9.]+$/) { print name, f[i+1], f[i]; i++ }
+		}
+		/^Benchmark/ {
+			name = $1; sub(/-[0-9]+$/, "", name)
+			rest = substr($0, length($1) + 1)
+			if (rest ~ /^[ \t]+[0-9]+[ \t]+-?[0-9.]+(e[-+]?[0-9]+)? [^ \t]/) { emit(rest); name = "" }
+			next
+		}
+		name != "" && /^[ \t]+[0-9]+[ \t]+-?[0-9.]+(e[-+]?[0-9]+)? [^ \t]/ { emit($0); name = "" }
+	' "$work/$1.out" 2>/dev/null
+}
+
+# metric FAMILY BENCHMARK UNIT: one value, empty when missing.
+metric() {
+	metrics "$1" | awk -v b="$2" -v u="$3" '$1 == b && $2 == u { print $3; exit }'
+}
+
+# result_lines FAMILY: the raw result lines, joined again where log lines split them.
+result_lines() {
+	awk '
+		/^Benchmark/ {
+			name = $1; rest = substr($0, length($1) + 1)
+			if (rest ~ /^[ \t]+[0-9]+[ \t]+-?[0-9.]+(e[-+]?[0-9]+)? [^ \t]/) { print; name = "" }
+			next
+		}
+		name != "" && /^[ \t]+[0-9]+[ \t]+-?[0-9.]+(e[-+]?[0-9]+)? [^ \t]/ { printf "%-40s%s\n", name, $0; name = "" }
+	' "$work/$1.out" 2>/dev/null
+}
+
+# printed FAMILY: the markdown the benchmarks printed (tables and the prose around them), without
+# go test's own lines and the engines' log lines. A benchmark that the framework runs twice (b.N
+# = 1 first) prints its table twice; only the last table under each header is kept.
+printed() {
+	awk '
+		function flush() {
+			if (blk != "" && key != "") { if (!(key in pos)) order[++n] = key; pos[key] = blk }
+			blk = ""; key = ""
+		}
+		/^(goos|goarch|pkg|cpu):|^Benchmark|^--- |^=== |^(PASS|FAIL|ok |exit status)|^[ \t]|^[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]|^[{[]/ { flush(); next }
+		/^\|/ && key == "" { key = $0 }
+		{ blk = blk $0 "\n" }
+		END { flush(); for (i = 1; i <= n; i++) printf "%s\n", pos[order[i]] }
+	' "$work/$1.out" 2>/dev/null | awk 'NF || prev { print } { prev = NF }' | sed -e '/./,$!d'
+}
+
+# ratio A B: A/B as "0.42×", or "—" when either is missing.
+ratio() {
+	awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "—"; else printf "%.2f×\n", a / b }'
+}
+
+# num VALUE FORMAT [SCALE]: VALUE (times SCALE) formatted, or "—" when missing.
+num() {
+	awk -v v="$1" -v f="$2" -v k="${3:-1}" 'BEGIN { if (v == "") print "—"; else printf f "\n", v * k }'
+}
+
+headline_begin() {
+	printf '| measure | ratio | against | value |\n|---|---|---|---|\n'
+}
+
+headline() { printf '| %s | %s | %s | %s |\n' "$1" "$2" "$3" "$4"; }
+
+# --- the families --------------------------------------------------------------------------
+# Small -benchtime values where one iteration is a whole cluster or 1000 modules: those
+# benchmarks measure once per process whatever b.N is.
+
+bench=(-run '^$' -bench)
+
+fam_execute() {
+	run execute "$GO" test "${bench[@]}" '^BenchmarkExecute$' -benchtime 5000x -timeout 5m ./scripts/bench/
+}
+head_execute() {
+	headline_begin
+	headline "REST execute throughput, 1 client" "$(num "$(metric execute BenchmarkExecute ratio-c1)" '%.2f×')" "direct go-plugin gRPC call" "see below"
+	headline "REST execute throughput, 32 clients" "$(num "$(metric execute BenchmarkExecute ratio-c32)" '%.2f×')" "direct go-plugin gRPC call" "see below"
+}
+
+fam_crash() {
+	run crash "$GO" test "${bench[@]}" KillToAnswer -benchtime 20x -timeout 5m ./supervisor/
+}
+head_crash() {
+	local v
+	v=$(metric crash BenchmarkKillToAnswer ms/recovery)
+	headline_begin
+	headline "driver SIGKILL → module answering from a new process (median of 20)" "$(ratio "$v" 100)" "target 100 ms" "$(num "$v" '%.1f ms')"
+}
+
+fam_failover() {
+	run failover "$GO" test "${bench[@]}" LeaderFailover -benchtime 9x -timeout 5m ./raftfsm/
+}
+head_failover() {
+	local med max
+	med=$(metric failover BenchmarkLeaderFailover ms-median)
+	max=$(metric failover BenchmarkLeaderFailover ms-max)
+	headline_begin
+	headline "Raft leader stopped → survivor leads, barrier done (median of 9)" "$(ratio "$med" 1000)" "target 1000 ms" "$(num "$med" '%.0f ms')"
+	headline "the same, worst round" "$(ratio "$max" 1000)" "target 1000 ms" "$(num "$max" '%.0f ms')"
+}
+
+fam_cluster() {
+	run cluster "$GO" test "${bench[@]}" '^BenchmarkCluster' -benchtime 1x -timeout 10m ./scripts/bench/
+}
+head_cluster() {
+	local lk nk
+	lk=$(metric cluster BenchmarkClusterLeaderKill ms-leader-median)
+	nk=$(metric cluster BenchmarkClusterNodeKill ms-answering-median)
+	headline_begin
+	headline "leader SIGKILL → new leader seen by both survivors (median)" "$(ratio "$lk" 1000)" "target 1000 ms" "$(num "$lk" '%.0f ms')"
+	headline "node SIGKILL → all its modules answering on the survivors (median)" "$(ratio "$nk" 3000)" "target 3000 ms" "$(num "$nk" '%.0f ms')"
+	headline "modules moved when a 4th node joins" "$(num "$(metric cluster BenchmarkClusterMovement join-x-ideal)" '%.2f×')" "the ideal 1/4 (target ≤ 1.3×)" "see below"
+	headline "modules moved when one of 3 leaves" "$(num "$(metric cluster BenchmarkClusterMovement leave-x-ideal)" '%.2f×')" "the ideal 1/3 (target ≤ 1.3×)" "see below"
+	headline "execute through a non-owner, 1 client" "$(num "$(metric cluster BenchmarkClusterExecuteNonOwner ratio-c1)" '%.2f×')" "execute at the owner (target ≥ 0.5×)" "see below"
+	headline "execute through a non-owner, 16 clients" "$(num "$(metric cluster BenchmarkClusterExecuteNonOwner ratio-c16)" '%.2f×')" "execute at the owner (target ≥ 0.5×)" "see below"
+}
+
+fam_ws() {
+	run ws "$GO" test "${bench[@]}" '^BenchmarkWS' -benchtime 1x -timeout 10m ./scripts/bench/
+}
+head_ws() {
+	headline_begin
+	headline "notify fan-out p99, 1000 sessions" "$(num "$(metric ws BenchmarkWSFanout p99-ratio)" '%.2f×')" "bare gorilla/websocket hub (target ≤ 1.5×)" "$(num "$(metric ws BenchmarkWSFanout engine-p99-ms)" '%.1f ms')"
+	headline "idle sessions (1 binding) per GiB" "—" "" "$(num "$(metric ws BenchmarkWSSessionMemory sessions/GiB)" '%.0f')"
+}
+
+fam_sdk() {
+	run sdk "$GO" test "${bench[@]}" '^BenchmarkSDK' -benchtime 20000x -timeout 10m ./scripts/bench/
+}
+head_sdk() {
+	local w1 w32 rss heap
+	w1=$(metric sdk BenchmarkSDKQueueThroughput/window-1 cmds/s)
+	w32=$(metric sdk BenchmarkSDKQueueThroughput/window-32 cmds/s)
+	rss=$(metric sdk BenchmarkSDKIdleModuleProcessRSS KiB/module)
+	heap=$(metric sdk BenchmarkSDKIdleModuleHeap KiB/module)
+	headline_begin
+	headline "one module's queue, caller waiting for each command" "1.00×" "itself" "$(num "$w1" '%.0f cmds/s')"
+	headline "one module's queue, 32 commands queued at once" "$(ratio "$w32" "$w1")" "caller waiting for each" "$(num "$w32" '%.0f cmds/s')"
+	headline "idle module, driver process RSS (1000 modules in one process)" "$(ratio "$rss" 256)" "target 256 KiB" "$(num "$rss" '%.1f KiB')"
+	headline "idle module, Go heap and stacks" "$(ratio "$heap" 256)" "target 256 KiB" "$(num "$heap" '%.1f KiB')"
+}
+
+fam_startup() {
+	run startup "$GO" test "${bench[@]}" '^BenchmarkStartup' -benchtime 1x -timeout 5m ./scripts/bench/
+}
+head_startup() {
+	headline_begin
+	headline "process start → 1000 modules started" "$(num "$(metric startup BenchmarkStartup1000Modules started-ratio)" '%.2f×')" "the same modules started through go-plugin directly" "$(num "$(metric startup BenchmarkStartup1000Modules ms-started)" '%.0f ms')"
+	headline "driver process up → 1000 modules started (the module starts alone)" "$(num "$(metric startup BenchmarkStartup1000Modules phase-ratio)" '%.2f×')" "the same through go-plugin directly" "$(num "$(metric startup BenchmarkStartup1000Modules ms-phase)" '%.0f ms')"
+	headline "driver process RSS with 1000 modules" "$(ratio "$(metric startup BenchmarkStartup1000Modules MiB-driver-rss)" "$(metric startup BenchmarkStartup1000Modules MiB-direct-driver-rss)")" "the same driver started directly" "$(num "$(metric startup BenchmarkStartup1000Modules MiB-driver-rss)" '%.1f MiB')"
+	headline "engine process RSS with 1000 modules" "—" "" "$(num "$(metric startup BenchmarkStartup1000Modules MiB-engine-rss)" '%.1f MiB')"
+}
+
+fam_placement() {
+	run placement "$GO" test -count=1 -v -run '^TestChooseConfig$' ./placement/
+}
+head_placement() {
+	# "chosen: balance 1.143, join 1.034 x ideal, leave 1.023 x ideal"
+	local line b j l
+	line=$(grep -m1 'chosen: balance' "$work/placement.out" 2>/dev/null)
+	read -r b j l < <(echo "$line" | sed -E 's/.*balance ([0-9.]+), join ([0-9.]+) x ideal, leave ([0-9.]+) x ideal.*/\1 \2 \3/')
+	[[ $line ]] || b='' j='' l=''
+	headline_begin
+	headline "largest node share, 1000 modules on 3 nodes (worst of 8 name sets)" "$(num "$b" '%.2f×')" "the mean share" "—"
+	headline "modules moved when a node joins" "$(num "$j" '%.2f×')" "the ideal" "—"
+	headline "modules moved when a node leaves" "$(num "$l" '%.2f×')" "the ideal" "—"
+}
+
+fam_builder() {
+	run builder "$GO" test "${bench[@]}" 'FirstBinary$|WarmBinary' -benchtime 5x -timeout 5m ./builder/
+	# A brand-new node: the SDK and its gRPC dependencies compile from nothing (about 30 s).
+	run builder "$GO" test "${bench[@]}" 'FirstBinaryColdCache' -benchtime 1x -timeout 5m ./builder/
+}
+head_builder() {
+	local warm first cold
+	warm=$(metric builder BenchmarkWarmBinary ns/op)
+	first=$(metric builder BenchmarkFirstBinary ns/op)
+	cold=$(metric builder BenchmarkFirstBinaryColdCache ns/op)
+	headline_begin
+	headline "binary already on disk (a restart)" "1.00×" "itself" "$(num "$warm" '%.0f ms' 1e-6)"
+	headline "empty data directory → verified binary (clone + build, Go build cache warm)" "$(ratio "$first" "$warm")" "binary on disk" "$(num "$first" '%.0f ms' 1e-6)"
+	headline "brand-new node, empty Go build cache too" "$(ratio "$cold" "$warm")" "binary on disk" "$(num "$cold" '%.1f s' 1e-9)"
+}
+
+declare -A titles=(
+	[execute]="Execute: REST execute vs direct go-plugin call"
+	[crash]="Crash recovery: driver SIGKILL → answering"
+	[failover]="Raft leader failover (raftfsm, in process)"
+	[cluster]="Cluster: leader kill, node kill, movement, execute through a non-owner (3 nodes on loopback)"
+	[ws]="WebSocket notify fan-out and session memory"
+	[sdk]="SDK: queue throughput and idle module memory"
+	[startup]="1000 modules: start-up and memory"
+	[placement]="Placement balance"
+	[builder]="Driver builds"
+)
+
+began=$SECONDS
+for f in "${families[@]}"; do
+	: >"$work/$f.out"
+	"fam_$f"
+done
+took=$((SECONDS - began))
+
+{
+	echo "# Benchmarks"
+	echo
+	echo "Generated by \`scripts/bench.sh\` (\`make bench\`); each benchmark is measured against its baseline"
+	echo "in the same run. Ratios first, absolute numbers second."
+	echo
+	echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+	echo "- commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo ' (with uncommitted changes)')"
+	echo "- machine: $(nproc) cores, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null), $(awk '/^MemTotal/ { printf "%.1f GiB RAM", $2 / 1048576 }' /proc/meminfo 2>/dev/null)"
+	echo "- $($GO version)"
+	echo "- whole run: ${took} s"
+	if ((${#failed[@]} > 0)); then
+		echo
+		echo "**FAILED: ${failed[*]}** (their sections below show the end of the output)."
+	fi
+	for f in "${families[@]}"; do
+		echo
+		echo "## ${titles[$f]}"
+		echo
+		echo '```'
+		cat "$work/$f.cmd"
+		echo '```'
+		echo
+		if [[ -f $work/$f.failed ]]; then
+			echo "**FAILED** (exit $(cat "$work/$f.failed")). End of the output:"
+			echo
+			echo '```'
+			tail -n 40 "$work/$f.out"
+			echo '```'
+			echo
+		fi
+		"head_$f"
+		text=$(printed "$f")
+		if [[ -n $text ]]; then
+			echo
+			echo "$text"
+		fi
+		lines=$(result_lines "$f")
+		if [[ -n $lines ]]; then
+			echo
+			echo '```'
+			echo "$lines"
+			echo '```'
+		fi
+	done
+} >"$out.tmp" && mv "$out.tmp" "$out"
+
+echo "bench.sh: wrote $out in ${took} s" >&2
+if ((${#failed[@]} > 0)); then
+	echo "bench.sh: FAILED: ${failed[*]}" >&2
+	exit 1
+fi
