@@ -20,6 +20,8 @@ type Cluster interface {
 	IsLeader() bool
 	Leader() (id, httpAddr string)
 	SetNodeReady(ctx context.Context, id string, epoch uint64) error
+	// CaughtUp is false while a restarted node replays its log: its model is not current yet.
+	CaughtUp() bool
 }
 
 // Peers carries an execute to the node that hosts the module (POST

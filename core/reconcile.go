@@ -26,6 +26,9 @@ func (c *Core) reconcile(ctx context.Context) {
 	if c.redisReset.Swap(false) {
 		c.rewriteRedis(ctx)
 	}
+	// Read before the model: a pass that started on a model still being replayed must not mark
+	// the node ready, even if the replay ends while it runs.
+	caughtUp := c.cfg.Cluster == nil || c.cfg.Cluster.CaughtUp()
 	m, _ := c.cfg.Store.Model()
 	v := c.refreshView()
 	if c.cfg.Builder != nil {
@@ -101,7 +104,7 @@ func (c *Core) reconcile(ctx context.Context) {
 	for _, w := range want {
 		building = building || errors.Is(w.err, ErrBuilding)
 	}
-	if ctx.Err() == nil && !building {
+	if ctx.Err() == nil && !building && caughtUp {
 		c.markReady(ctx, v)
 	}
 }

@@ -271,3 +271,4 @@ func (f fakeCluster) Epoch() uint64                                      { retur
 func (f fakeCluster) IsLeader() bool                                     { return false }
 func (f fakeCluster) Leader() (string, string)                           { return "", "" }
 func (f fakeCluster) SetNodeReady(context.Context, string, uint64) error { return nil }
+func (f fakeCluster) CaughtUp() bool                                     { return true }

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/hashicorp/raft"
 
@@ -41,6 +42,8 @@ type FSM struct {
 
 	// changed is called (outside the lock) after every state change.
 	changed func()
+	// applied is the index of the last command applied (before changed is called).
+	applied atomic.Uint64
 }
 
 // NewFSM returns an empty FSM; changed (may be nil) is called after every change.
@@ -92,6 +95,7 @@ func (f *FSM) Apply(l *raft.Log) any {
 		return nil
 	}
 	changed, err := f.apply(l.Data)
+	f.applied.Store(l.Index)
 	if changed {
 		f.changed()
 	}
