@@ -206,7 +206,7 @@ func TestNoHostImports(t *testing.T) {
 		t.Fatalf("go list: %v\n%s", err, out)
 	}
 	for _, dep := range strings.Fields(string(out)) {
-		for _, banned := range []string{"supervisor", "raftfsm", "placement", "state", "builder", "core", "httpapi", "cmd/"} {
+		for _, banned := range []string{"supervisor", "raftfsm", "placement", "state", "builder", "core", "httpapi", "subscriptions", "metrics", "model", "cmd/"} {
 			if strings.HasPrefix(dep, "github.com/placeos-go/engine/"+banned) {
 				t.Errorf("sdk depends on host package %s", dep)
 			}
