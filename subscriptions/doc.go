@@ -19,6 +19,13 @@
 // on the stored value). Closing that window needs a barrier on the pub/sub connection (a PING
 // whose reply is queued behind the messages), which package state does not offer yet.
 //
-// Delivery never blocks the Redis reader: state gives every watch a bounded queue, and callers'
-// callbacks must themselves only enqueue (a WebSocket session drops a client that does not read).
+// Watches of the same status channel share one state subscription (ref-counted: the first watch
+// creates it, the last cancels it); its goroutine hands each message to every attached watch in
+// turn. A watch attaching to a channel that is already live still gets its current value once,
+// with the no-gap read above. If state drops the shared subscription (its queue overflowed,
+// messages were lost), every watch still attached subscribes again and re-reads its value.
+//
+// Delivery never blocks the Redis reader: state gives every subscription a bounded queue, and
+// callers' callbacks must themselves only enqueue (a WebSocket session drops a client that does
+// not read); a callback that blocks holds up every watch of its channel.
 package subscriptions

@@ -35,6 +35,9 @@ type Manager struct {
 
 	lookups     *state.Subscription
 	reconCancel func()
+
+	chMu     sync.Mutex          // guards channels (see channel for the lock order)
+	channels map[string]*channel // live status channels by name, each shared by its watches
 }
 
 // New starts a Manager on store: it listens to lookup-change and to reconnects right away.
@@ -47,6 +50,7 @@ func New(store *state.Store, logger hclog.Logger) *Manager {
 		log:      logger.Named("subscriptions"),
 		watches:  map[*watch]struct{}{},
 		bySystem: map[string]map[*watch]struct{}{},
+		channels: map[string]*channel{},
 	}
 	m.ctx, m.cancel = context.WithCancel(context.Background())
 	m.subscribeLookups()
@@ -206,10 +210,11 @@ type watch struct {
 	mu       sync.Mutex // guards the fields below and every fn call
 	closed   bool
 	moduleID string
-	sub      *state.Subscription
-	agen     uint64 // bumped per attach: messages of a previous module's channel drop out
-	gen      uint64 // bumped per attach and per re-read: a stale read drops out
-	syncing  bool   // a read is under way: messages wait in pending
+	ch       *channel // the shared channel of moduleID's status; nil when detached or dropped
+	chIdx    int      // position in ch.list, guarded by ch.mu
+	agen     uint64   // bumped per attach: messages of a previous module's channel drop out
+	gen      uint64   // bumped per attach and per re-read: a stale read drops out
+	syncing  bool     // a read is under way: messages wait in pending
 	pending  [][]byte
 	hasLast  bool
 	last     []byte
@@ -219,9 +224,9 @@ func (w *watch) stop() {
 	w.cancelCtx()
 	w.mu.Lock()
 	w.closed = true
-	if w.sub != nil {
-		w.sub.Cancel()
-		w.sub = nil
+	if w.ch != nil {
+		w.m.leave(w, w.ch)
+		w.ch = nil
 	}
 	w.pending = nil
 	w.mu.Unlock()
@@ -264,7 +269,7 @@ func (w *watch) refresh(force bool) {
 		w.mu.Unlock()
 		return
 	}
-	moved := id != w.moduleID || (id != "" && w.sub == nil)
+	moved := id != w.moduleID || (id != "" && w.ch == nil)
 	if !moved && !force {
 		w.mu.Unlock()
 		return
@@ -277,14 +282,17 @@ func (w *watch) refresh(force bool) {
 		return
 	}
 	w.gen++
-	gen, sub := w.gen, w.sub
+	gen, sub := w.gen, w.ch.sub
 	w.syncing, w.pending = true, nil
 	w.mu.Unlock()
 
-	// Subscribe is confirmed before the read, so every change after the read is delivered.
+	// Subscribe is confirmed before the read, so every change after the read is delivered. (A
+	// channel shared with earlier watches is usually confirmed already.)
 	if err := sub.Wait(w.ctx); err != nil {
 		if w.ctx.Err() == nil {
-			w.logger().Debug("subscription not confirmed; waiting for redis to come back", "error", err)
+			// Redis is down (the reconnect refresh reads again) or the channel was dropped (its
+			// drop handler refreshes every watch attached).
+			w.logger().Debug("subscription not confirmed; waiting for it to be re-established", "error", err)
 		}
 		return
 	}
@@ -314,40 +322,31 @@ func (w *watch) refresh(force bool) {
 // after the value read, which still ends on the stored value.
 const maxReadAttempts = 20
 
-// attachLocked moves the subscription to module id ("" detaches). A new module is a fresh start:
-// its current value is delivered even if it equals the old module's.
+// attachLocked moves the watch to the channel of module id ("" detaches). A new module is a
+// fresh start: its current value is delivered even if it equals the old module's. Attaching again
+// to the same module (its channel was dropped) keeps the value last delivered, so the re-read
+// delivers only what changed meanwhile.
 func (w *watch) attachLocked(id string) {
-	if w.sub != nil {
-		w.sub.Cancel()
-		w.sub = nil
+	if w.ch != nil {
+		w.m.leave(w, w.ch)
+		w.ch = nil
+	}
+	if id != w.moduleID {
+		w.hasLast, w.last = false, nil
 	}
 	w.moduleID = id
-	w.hasLast, w.last = false, nil
 	w.syncing, w.pending = false, nil
 	w.gen++
 	w.agen++
 	if id == "" {
 		return
 	}
-	agen := w.agen
-	w.sub = w.m.store.Subscribe(state.StatusChannel(id, w.name), func(msg []byte) {
-		w.onMessage(agen, msg)
-	}, state.WithOnDrop(func(err error) {
-		if errors.Is(err, state.ErrClosed) {
-			return
-		}
-		w.logger().Warn("status listener dropped; subscribing again", "error", err)
-		w.mu.Lock()
-		if w.agen == agen {
-			w.sub = nil // refresh sees "attached to id without a subscription" and re-attaches
-		}
-		w.mu.Unlock()
-		w.m.refreshAll(func(x *watch) bool { return x == w }, true)
-	}))
+	w.ch = w.m.join(w, state.StatusChannel(id, w.name))
 }
 
-// onMessage handles a published change. agen ties it to the subscription it came from: after a
-// move, stragglers of the old module's channel are dropped.
+// onMessage handles a published change, on the goroutine of the channel's shared subscription,
+// so it must never block. agen ties it to the attachment it came from: after a move, stragglers of
+// the old module's channel are dropped.
 func (w *watch) onMessage(agen uint64, msg []byte) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
