@@ -47,42 +47,32 @@ func (s *Server) resolveForState(r *http.Request, t target) (string, bool, error
 
 // GET /systems/{sys}/{Name_N}: the module's status with values as JSON text.
 func (s *Server) handleSystemState(w http.ResponseWriter, r *http.Request) {
-	t, err := slugTarget(r)
-	if err != nil {
-		s.writeError(w, r, err, t)
-		return
-	}
-	id, ok, err := s.resolveForState(r, t)
-	if err != nil {
-		s.writeError(w, r, err, t)
-		return
-	}
-	if !ok {
-		writeRaw(w, http.StatusOK, []byte("{}"))
-		return
-	}
-	t.ModuleID = id
-	s.serveState(w, r, t)
+	s.withSystemModule(w, r, "{}", func(t target) { s.serveState(w, r, t) })
 }
 
 // GET /systems/{sys}/{Name_N}/{status}: one status, parsed, or null.
 func (s *Server) handleSystemStatus(w http.ResponseWriter, r *http.Request) {
+	s.withSystemModule(w, r, "null", func(t target) { s.serveStatus(w, r, t, mux.Vars(r)["status"]) })
+}
+
+// withSystemModule resolves the module a state route names and hands it to serve; a module that
+// is not in the system answers missing ({} or null), as PlaceOS does.
+func (s *Server) withSystemModule(w http.ResponseWriter, r *http.Request, missing string, serve func(target)) {
 	t, err := slugTarget(r)
 	if err != nil {
 		s.writeError(w, r, err, t)
 		return
 	}
 	id, ok, err := s.resolveForState(r, t)
-	if err != nil {
+	switch {
+	case err != nil:
 		s.writeError(w, r, err, t)
-		return
+	case !ok:
+		writeRaw(w, http.StatusOK, []byte(missing))
+	default:
+		t.ModuleID = id
+		serve(t)
 	}
-	if !ok {
-		writeRaw(w, http.StatusOK, []byte("null"))
-		return
-	}
-	t.ModuleID = id
-	s.serveStatus(w, r, t, mux.Vars(r)["status"])
 }
 
 func (s *Server) serveState(w http.ResponseWriter, r *http.Request, t target) {
