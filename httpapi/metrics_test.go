@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"bufio"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -15,17 +14,8 @@ import (
 // metricValue is the value of an unlabelled series in m's exposition (-1 when absent).
 func metricValue(t *testing.T, m *metrics.Metrics, name string) float64 {
 	t.Helper()
-	rec := httptest.NewRecorder()
-	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", MetricsPath, nil))
-	sc := bufio.NewScanner(rec.Result().Body)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				t.Fatalf("%s: %v", sc.Text(), err)
-			}
-			return f
-		}
+	if v, ok := m.Value(name); ok {
+		return v
 	}
 	return -1
 }

@@ -3,9 +3,11 @@ package metrics
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -328,4 +330,44 @@ func lower(s string) string {
 		}
 	}
 	return string(b)
+}
+
+// Value is the current value of one series, named as in the text exposition
+// (`engine_redis_errors_total{source="command"}`); false when the series does not exist. It is
+// for tests and tools that read a node's own numbers. A histogram answers as `<name>_count` and
+// `<name>_sum`.
+func (m *Metrics) Value(series string) (float64, bool) {
+	if m == nil {
+		return 0, false
+	}
+	families, err := m.reg.Gather()
+	if err != nil {
+		return 0, false
+	}
+	for _, f := range families {
+		for _, mt := range f.GetMetric() {
+			var labels string
+			if ls := mt.GetLabel(); len(ls) > 0 {
+				parts := make([]string, len(ls))
+				for i, l := range ls {
+					parts[i] = fmt.Sprintf("%s=%q", l.GetName(), l.GetValue())
+				}
+				labels = "{" + strings.Join(parts, ",") + "}"
+			}
+			name := f.GetName()
+			switch {
+			case mt.Counter != nil && series == name+labels:
+				return mt.GetCounter().GetValue(), true
+			case mt.Gauge != nil && series == name+labels:
+				return mt.GetGauge().GetValue(), true
+			case mt.Untyped != nil && series == name+labels:
+				return mt.GetUntyped().GetValue(), true
+			case mt.Histogram != nil && series == name+"_count"+labels:
+				return float64(mt.GetHistogram().GetSampleCount()), true
+			case mt.Histogram != nil && series == name+"_sum"+labels:
+				return mt.GetHistogram().GetSampleSum(), true
+			}
+		}
+	}
+	return 0, false
 }

@@ -156,3 +156,32 @@ func TestExposition(t *testing.T) {
 		t.Error("a refused call's function name became a label value")
 	}
 }
+
+// Value reads counters, labelled gauges and histograms the way they are exposed.
+func TestValue(t *testing.T) {
+	t.Parallel()
+	m := New()
+	m.RaftLeaderChange()
+	m.RaftLeaderChange()
+	m.SetModules(map[string]int{"running": 3})
+	m.ObserveRaftApply(2 * time.Millisecond)
+	tests := []struct {
+		series string
+		want   float64
+		ok     bool
+	}{
+		{"engine_raft_leader_changes_total", 2, true},
+		{`engine_modules{state="running"}`, 3, true},
+		{"engine_raft_apply_duration_seconds_count", 1, true},
+		{"engine_raft_apply_duration_seconds_sum", 0.002, true},
+		{"engine_nope", 0, false},
+	}
+	for _, tt := range tests {
+		if v, ok := m.Value(tt.series); ok != tt.ok || v != tt.want {
+			t.Errorf("Value(%s) = %v, %v; want %v, %v", tt.series, v, ok, tt.want, tt.ok)
+		}
+	}
+	if _, ok := (*Metrics)(nil).Value("engine_modules"); ok {
+		t.Error("a nil Metrics has values")
+	}
+}

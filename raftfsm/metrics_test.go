@@ -1,11 +1,7 @@
 package raftfsm
 
 import (
-	"bufio"
 	"context"
-	"net/http/httptest"
-	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -15,14 +11,8 @@ import (
 
 // series is the value of one series line (name with labels) in m's exposition, -1 if absent.
 func series(m *metrics.Metrics, line string) float64 {
-	rec := httptest.NewRecorder()
-	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
-	sc := bufio.NewScanner(rec.Result().Body)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), line+" "); ok {
-			f, _ := strconv.ParseFloat(v, 64)
-			return f
-		}
+	if v, ok := m.Value(line); ok {
+		return v
 	}
 	return -1
 }

@@ -1,25 +1,16 @@
 package state
 
 import (
-	"bufio"
-	"net/http/httptest"
-	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/placeos-go/engine/internal/testutil"
 	"github.com/placeos-go/engine/metrics"
 )
 
+// seriesValue is the value of one series, -1 when absent.
 func seriesValue(m *metrics.Metrics, line string) float64 {
-	rec := httptest.NewRecorder()
-	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
-	sc := bufio.NewScanner(rec.Result().Body)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), line+" "); ok {
-			f, _ := strconv.ParseFloat(v, 64)
-			return f
-		}
+	if v, ok := m.Value(line); ok {
+		return v
 	}
 	return -1
 }
