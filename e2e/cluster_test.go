@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"maps"
 	"net/http"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/placeos-go/engine/internal/enginetest"
 	"github.com/placeos-go/engine/internal/testutil"
 )
 
@@ -71,34 +71,11 @@ func startCluster(t *testing.T) *cluster {
 	return c
 }
 
-// clusterInfo is GET /api/engine/v2/cluster.
-type clusterInfo struct {
-	Leader string `json:"leader"`
-	Epoch  uint64 `json:"epoch"`
-	Ready  bool   `json:"ready"`
-	Nodes  []struct {
-		ID      string `json:"id"`
-		State   string `json:"state"`
-		Ready   bool   `json:"ready"`
-		Leader  bool   `json:"leader"`
-		Modules int    `json:"modules"`
-	} `json:"nodes"`
-}
+type clusterInfo = enginetest.ClusterInfo
 
 func (e *engine) cluster() (clusterInfo, bool) {
-	var ci clusterInfo
-	r, err := e.try("GET", "/api/engine/v2/cluster", "")
-	return ci, err == nil && r.status == 200 && json.Unmarshal([]byte(r.body), &ci) == nil
-}
-
-func (ci clusterInfo) up() int {
-	n := 0
-	for _, node := range ci.Nodes {
-		if node.State == "up" {
-			n++
-		}
-	}
-	return n
+	ci, err := enginetest.Cluster(http.DefaultClient, e.base, 30*time.Second)
+	return ci, err == nil
 }
 
 // live returns the running nodes.
@@ -121,7 +98,7 @@ func (c *cluster) waitClusterReady(up int) clusterInfo {
 		n.waitFor(30*time.Second, fmt.Sprintf("%d nodes up and ready", up), func() bool {
 			var ok bool
 			ci, ok = n.cluster()
-			return ok && ci.Ready && ci.Leader != "" && ci.up() == up
+			return ok && ci.Ready && ci.Leader != "" && ci.Up() == up
 		})
 	}
 	return ci
@@ -157,18 +134,12 @@ func (c *cluster) owners() map[string]string {
 	c.t.Helper()
 	out := map[string]string{}
 	for _, n := range c.live() {
-		var loaded map[string][]string
-		r := n.do("GET", "/api/core/v1/status/loaded", "")
-		if err := json.Unmarshal([]byte(r.body), &loaded); err != nil {
-			c.t.Fatalf("%s loaded: %s", n.spec.id, r.body)
+		loaded, err := enginetest.Loaded(http.DefaultClient, n.base, 30*time.Second)
+		if err != nil {
+			c.t.Fatalf("%s loaded: %v", n.spec.id, err)
 		}
-		for _, mods := range loaded {
-			for _, m := range mods {
-				if prev, dup := out[m]; dup {
-					c.t.Fatalf("module %s runs on both %s and %s", m, prev, n.spec.id)
-				}
-				out[m] = n.spec.id
-			}
+		if m := enginetest.AddOwners(out, n.spec.id, loaded); m != "" {
+			c.t.Fatalf("module %s runs on both %s and %s", m, out[m], n.spec.id)
 		}
 	}
 	return out
@@ -222,7 +193,7 @@ func TestClusterFormsRoutesAndSpreadsModules(t *testing.T) {
 	c := startCluster(t)
 	c.waitReadyMessage(10 * time.Second)
 	ci, _ := c.nodes[0].cluster()
-	if len(ci.Nodes) != 3 || ci.up() != 3 {
+	if len(ci.Nodes) != 3 || ci.Up() != 3 {
 		t.Fatalf("cluster = %+v", ci)
 	}
 	leaders := 0

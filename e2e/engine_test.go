@@ -1,22 +1,19 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/placeos-go/engine/internal/enginetest"
 	"github.com/placeos-go/engine/internal/testutil"
 )
 
@@ -26,36 +23,11 @@ type engine struct {
 	spec nodeSpec
 	cmd  *exec.Cmd
 	base string // http://127.0.0.1:PORT
-	logs *syncBuffer
+	logs *enginetest.LockedBuffer
 	done chan struct{}
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
+func freeAddr(t *testing.T) string { return enginetest.FreeAddr(t) }
 
 // startEngine runs a single-node `engine serve` with the given model and waits until it is
 // ready. It is stopped with SIGTERM at the end of the test, and every driver process it started
@@ -82,17 +54,12 @@ type nodeSpec struct {
 func launch(t *testing.T, spec nodeSpec, extra ...string) *engine {
 	t.Helper()
 	bin := testutil.BuildBinary(t, "./cmd/engine")
-	e := &engine{t: t, spec: spec, base: "http://" + spec.http, logs: &syncBuffer{}, done: make(chan struct{})}
-	args := append([]string{"serve", "--node-id", spec.id, "--http-addr", spec.http, "--raft-addr", spec.raft,
-		"--redis", spec.redisURL, "--data-dir", spec.dataDir, "--log-level", "debug", "--auth", "none"}, extra...)
-	e.cmd = exec.Command(bin, args...)
+	e := &engine{t: t, spec: spec, base: "http://" + spec.http, logs: &enginetest.LockedBuffer{}}
+	e.cmd = exec.Command(bin, enginetest.ServeArgs(spec.id, spec.http, spec.raft, spec.redisURL, spec.dataDir, "debug", extra...)...)
 	e.cmd.Env = append(os.Environ(), spec.env...)
 	e.cmd.Stderr = io.MultiWriter(e.logs, testLogWriter{t, spec.id})
 	e.cmd.Stdout = e.logs
-	if err := e.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = e.cmd.Wait(); close(e.done) }()
+	e.done = enginetest.Start(t, e.cmd)
 	t.Cleanup(e.stop)
 	return e
 }
@@ -124,23 +91,7 @@ func (w testLogWriter) Write(p []byte) (int, error) {
 }
 
 // stop sends SIGTERM and checks that the engine stopped every driver process it started.
-func (e *engine) stop() {
-	select {
-	case <-e.done:
-		return
-	default:
-	}
-	drivers := testutil.Children(e.cmd.Process.Pid)
-	_ = e.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-e.done:
-	case <-time.After(20 * time.Second):
-		_ = e.cmd.Process.Kill()
-		e.t.Errorf("engine did not stop within 20s of SIGTERM")
-		<-e.done
-	}
-	testutil.WaitGone(e.t, drivers...)
-}
+func (e *engine) stop() { enginetest.Terminate(e.t, "engine "+e.spec.id, e.cmd, e.done) }
 
 func (e *engine) waitFor(d time.Duration, what string, cond func() bool) {
 	e.t.Helper()
@@ -182,20 +133,11 @@ func (e *engine) do(method, path, body string) response {
 
 // try sends a request; an unreachable node is an error, not a failure.
 func (e *engine) try(method, path, body string) (response, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, e.base+path, strings.NewReader(body))
-	if err != nil {
+	r, err := enginetest.Do(context.Background(), http.DefaultClient, method, e.base+path, body, 30*time.Second)
+	if err != nil && r.Status == 0 {
 		return response{}, err
 	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return response{}, err
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return response{status: resp.StatusCode, body: string(b), header: resp.Header}, nil
+	return response{status: r.Status, body: string(r.Body), header: r.Header}, nil
 }
 
 // driverPID returns the pid of the driver process of the given binary.

@@ -1,12 +1,8 @@
 package bench
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -18,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/placeos-go/engine/internal/enginetest"
 	"github.com/placeos-go/engine/internal/testutil"
 )
 
@@ -29,28 +26,6 @@ const benchModules = 120
 // 16-client throughput runs reuse its connections.
 var clusterHTTP = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, MaxConnsPerHost: 64}}
 
-// lockedBuffer collects one engine's log so that a failure can show its tail.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) tail(n int) string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	s := l.b.String()
-	if len(s) > n {
-		s = s[len(s)-n:]
-	}
-	return s
-}
-
 // benchNode is one cluster member: what survives its restarts (id, addresses, data dir) and the
 // process currently running it (nil cmd while stopped).
 type benchNode struct {
@@ -59,7 +34,7 @@ type benchNode struct {
 	cmd                     *exec.Cmd
 	done                    chan struct{}
 	wanted                  bool // false once the benchmark stopped or killed it on purpose
-	logs                    *lockedBuffer
+	logs                    *enginetest.LockedBuffer
 }
 
 func (n *benchNode) running() bool {
@@ -130,21 +105,11 @@ func startBenchCluster(b *testing.B, size int, prefix string) *benchCluster {
 	return c
 }
 
-func freeTCPAddr(b *testing.B) string {
-	b.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // addNode creates a new member (fresh data dir and addresses) and starts it with extra flags.
 func (c *benchCluster) addNode(prefix string, extra ...string) *benchNode {
 	c.b.Helper()
-	addr := freeTCPAddr(c.b)
-	n := &benchNode{id: fmt.Sprintf("%s-%d", prefix, len(c.nodes)+1), http: addr, raft: freeTCPAddr(c.b),
+	addr := enginetest.FreeAddr(c.b)
+	n := &benchNode{id: fmt.Sprintf("%s-%d", prefix, len(c.nodes)+1), http: addr, raft: enginetest.FreeAddr(c.b),
 		dataDir: c.b.TempDir(), base: "http://" + addr}
 	c.nodes = append(c.nodes, n)
 	c.start(n, extra...)
@@ -154,42 +119,15 @@ func (c *benchCluster) addNode(prefix string, extra ...string) *benchNode {
 // start runs n's process from its data dir; the process is stopped when the benchmark ends.
 func (c *benchCluster) start(n *benchNode, extra ...string) {
 	c.b.Helper()
-	args := append([]string{"serve", "--node-id", n.id, "--http-addr", n.http, "--raft-addr", n.raft,
-		"--redis", c.redisURL, "--data-dir", n.dataDir, "--log-level", "info", "--auth", "none"}, extra...)
-	n.cmd = exec.Command(c.bin, args...)
-	n.logs = &lockedBuffer{}
+	n.cmd = exec.Command(c.bin, enginetest.ServeArgs(n.id, n.http, n.raft, c.redisURL, n.dataDir, "info", extra...)...)
+	n.logs = &enginetest.LockedBuffer{}
 	n.cmd.Stdout, n.cmd.Stderr = n.logs, n.logs
 	// If the benchmark binary dies without its cleanups, the engine must not outlive it.
 	n.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := n.cmd.Start(); err != nil {
-		c.b.Fatal(err)
-	}
-	done := make(chan struct{})
+	cmd, done := n.cmd, enginetest.Start(c.b, n.cmd)
 	n.done = done
 	n.wanted = true
-	cmd := n.cmd
-	go func() { _ = cmd.Wait(); close(done) }()
-	c.b.Cleanup(func() { c.terminate(cmd, done) })
-}
-
-// terminate stops one engine process gracefully (SIGKILL after 20 s) and waits for every driver
-// process it started to exit. A process already gone is left alone.
-func (c *benchCluster) terminate(cmd *exec.Cmd, done chan struct{}) {
-	select {
-	case <-done:
-		return
-	default:
-	}
-	drivers := testutil.Children(cmd.Process.Pid)
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-done:
-	case <-time.After(20 * time.Second):
-		_ = cmd.Process.Kill()
-		c.b.Errorf("engine pid %d did not stop within 20s of SIGTERM", cmd.Process.Pid)
-		<-done
-	}
-	testutil.WaitGone(c.b, drivers...)
+	c.b.Cleanup(func() { enginetest.Terminate(c.b, "engine "+n.id, cmd, done) })
 }
 
 // kill SIGKILLs n (no graceful leave) and returns the moment of the signal once the engine
@@ -211,7 +149,7 @@ func (c *benchCluster) kill(n *benchNode) (time.Time, []int) {
 func (c *benchCluster) stop(n *benchNode) {
 	c.b.Helper()
 	n.wanted = false
-	c.terminate(n.cmd, n.done)
+	enginetest.Terminate(c.b, "engine "+n.id, n.cmd, n.done)
 }
 
 func (c *benchCluster) live() []*benchNode {
@@ -236,20 +174,8 @@ func (c *benchCluster) byID(id string) *benchNode {
 
 // request sends one request bounded by timeout; an unreachable node is an error, not a failure.
 func (c *benchCluster) request(n *benchNode, method, path, body string, timeout time.Duration) (int, []byte, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, n.base+path, strings.NewReader(body))
-	if err != nil {
-		return 0, nil, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := clusterHTTP.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, b, err
+	r, err := enginetest.Do(context.Background(), clusterHTTP, method, n.base+path, body, timeout)
+	return r.Status, r.Body, err
 }
 
 func (c *benchCluster) get(n *benchNode, path string, timeout time.Duration) (int, []byte, error) {
@@ -268,47 +194,8 @@ func (c *benchCluster) execEcho(n *benchNode, module string, timeout time.Durati
 	return code, nil
 }
 
-// benchClusterInfo is GET /api/engine/v2/cluster.
-type benchClusterInfo struct {
-	Leader string `json:"leader"`
-	Epoch  uint64 `json:"epoch"`
-	Ready  bool   `json:"ready"`
-	Nodes  []struct {
-		ID    string `json:"id"`
-		State string `json:"state"`
-		Ready bool   `json:"ready"`
-	} `json:"nodes"`
-}
-
-func (ci benchClusterInfo) up() int {
-	k := 0
-	for _, n := range ci.Nodes {
-		if n.State == "up" {
-			k++
-		}
-	}
-	return k
-}
-
-func (ci benchClusterInfo) state(id string) string {
-	for _, n := range ci.Nodes {
-		if n.ID == id {
-			return n.State
-		}
-	}
-	return ""
-}
-
-func (c *benchCluster) info(n *benchNode, timeout time.Duration) (benchClusterInfo, error) {
-	var ci benchClusterInfo
-	code, body, err := c.get(n, "/api/engine/v2/cluster", timeout)
-	if err != nil {
-		return ci, err
-	}
-	if code != 200 {
-		return ci, fmt.Errorf("GET cluster on %s: %d %s", n.id, code, body)
-	}
-	return ci, json.Unmarshal(body, &ci)
+func (c *benchCluster) info(n *benchNode, timeout time.Duration) (enginetest.ClusterInfo, error) {
+	return enginetest.Cluster(clusterHTTP, n.base, timeout)
 }
 
 // placementNow maps every running module to the node that has it loaded, and reports whether
@@ -316,21 +203,9 @@ func (c *benchCluster) info(n *benchNode, timeout time.Duration) (benchClusterIn
 func (c *benchCluster) placementNow() (map[string]string, bool) {
 	out := map[string]string{}
 	for _, n := range c.live() {
-		code, body, err := c.get(n, "/api/core/v1/status/loaded", 2*time.Second)
-		if err != nil || code != 200 {
+		loaded, err := enginetest.Loaded(clusterHTTP, n.base, 2*time.Second)
+		if err != nil || enginetest.AddOwners(out, n.id, loaded) != "" {
 			return nil, false
-		}
-		var loaded map[string][]string
-		if json.Unmarshal(body, &loaded) != nil {
-			return nil, false
-		}
-		for _, mods := range loaded {
-			for _, m := range mods {
-				if _, dup := out[m]; dup {
-					return nil, false
-				}
-				out[m] = n.id
-			}
 		}
 	}
 	return out, true
@@ -345,7 +220,7 @@ func (c *benchCluster) waitHealthy(up int, d time.Duration) map[string]string {
 		leader := ""
 		for _, n := range c.live() {
 			ci, err := c.info(n, time.Second)
-			if err != nil || !ci.Ready || ci.Leader == "" || ci.up() != up || (leader != "" && ci.Leader != leader) {
+			if err != nil || !ci.Ready || ci.Leader == "" || ci.Up() != up || (leader != "" && ci.Leader != leader) {
 				return false
 			}
 			leader = ci.Leader
@@ -388,7 +263,7 @@ func (c *benchCluster) logTails() string {
 	var sb strings.Builder
 	for _, n := range c.nodes {
 		if n.logs != nil {
-			fmt.Fprintf(&sb, "--- %s log tail:\n%s\n", n.id, n.logs.tail(2000))
+			fmt.Fprintf(&sb, "--- %s log tail:\n%s\n", n.id, n.logs.Tail(2000))
 		}
 	}
 	return sb.String()

@@ -66,7 +66,7 @@ func BenchmarkClusterLeaderKill(b *testing.B) {
 						if err == nil && ci.Leader != "" && ci.Leader != old.id && seen[i] == 0 {
 							seen[i] = time.Since(at)
 						}
-						if err == nil && seen[i] > 0 && ci.Ready && ci.up() == 2 && ci.state(old.id) == "down" {
+						if err == nil && seen[i] > 0 && ci.Ready && ci.Up() == 2 && ci.State(old.id) == "down" {
 							readyAt[i] = time.Since(at)
 							return true
 						}
@@ -146,7 +146,7 @@ func BenchmarkClusterNodeKill(b *testing.B) {
 			observers := []func() error{func() error {
 				return c.until(30*time.Second, pollEvery, "a survivor shows "+victim.id+" down", func() bool {
 					ci, err := c.info(survivors[0], 200*time.Millisecond)
-					if err == nil && ci.state(victim.id) == "down" {
+					if err == nil && ci.State(victim.id) == "down" {
 						downAt = time.Since(at)
 						return true
 					}

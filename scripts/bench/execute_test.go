@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -18,6 +17,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	goplugin "github.com/hashicorp/go-plugin"
 
+	"github.com/placeos-go/engine/internal/enginetest"
 	"github.com/placeos-go/engine/internal/testutil"
 	"github.com/placeos-go/engine/plugin"
 	"github.com/placeos-go/engine/plugin/proto"
@@ -150,12 +150,7 @@ systems: [{id: sys-bench, name: Bench, modules: [mod-bench]}]
 	if err := os.WriteFile(modelPath, []byte(model), 0o644); err != nil {
 		b.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := enginetest.FreeAddr(b)
 	cmd := exec.Command(bin, "serve", "--http-addr", addr, "--redis", redisURL, "--data-dir", dir, "--bootstrap", "--raft-addr", "127.0.0.1:0", "--auth", "none",
 		"--model", modelPath, "--log-level", "warn")
 	cmd.Stderr = os.Stderr

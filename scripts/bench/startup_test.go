@@ -19,6 +19,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	goplugin "github.com/hashicorp/go-plugin"
 
+	"github.com/placeos-go/engine/internal/enginetest"
 	"github.com/placeos-go/engine/internal/testutil"
 	"github.com/placeos-go/engine/plugin"
 	"github.com/placeos-go/engine/plugin/proto"
@@ -148,7 +149,7 @@ func startupEngine(b *testing.B, bin, drv, redisURL string, n int) startupRun {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	logs := &lockedBuffer{}
+	logs := &enginetest.LockedBuffer{}
 	cmd := exec.Command(bin, "serve", "--http-addr", addr, "--redis", redisURL, "--data-dir", dir,
 		"--bootstrap", "--raft-addr", "127.0.0.1:0", "--auth", "none", "--model", modelPath,
 		"--log-level", "info", "--log-format", "json") // info for the start phase's timestamps
@@ -169,7 +170,7 @@ func startupEngine(b *testing.B, bin, drv, redisURL string, n int) startupRun {
 	b.Cleanup(stop)
 	fail := func(format string, args ...any) {
 		b.Helper()
-		b.Fatalf("engine with %d modules: %s\nengine log tail:\n%s", n, fmt.Sprintf(format, args...), logs.tail(4000))
+		b.Fatalf("engine with %d modules: %s\nengine log tail:\n%s", n, fmt.Sprintf(format, args...), logs.Tail(4000))
 	}
 	base := "http://" + addr
 	var r startupRun
@@ -234,7 +235,7 @@ func startupEngine(b *testing.B, bin, drv, redisURL string, n int) startupRun {
 	if ds.PID <= 0 || ds.ModuleInstances != n {
 		fail("driver status: pid %d with %d modules, want %d", ds.PID, ds.ModuleInstances, n)
 	}
-	if r.phase, err = startupPhase(logs.tail(math.MaxInt), n); err != nil {
+	if r.phase, err = startupPhase(logs.Tail(math.MaxInt), n); err != nil {
 		fail("%v", err)
 	}
 	r.engineRSS = settledRSS(b, cmd.Process.Pid)

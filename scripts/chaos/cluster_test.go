@@ -1,14 +1,12 @@
 package chaos
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -22,6 +20,7 @@ import (
 	"time"
 
 	"github.com/placeos-go/engine/examples/sims/display/displaysim"
+	"github.com/placeos-go/engine/internal/enginetest"
 	"github.com/placeos-go/engine/internal/testutil"
 )
 
@@ -41,28 +40,6 @@ const (
 var httpClient = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 32, MaxConnsPerHost: 32,
 	DialContext: (&net.Dialer{Timeout: 2 * time.Second}).DialContext}}
 
-// logBuffer keeps one engine's log so that a failure can show its tail.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) tail(n int) string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	s := l.b.String()
-	if len(s) > n {
-		s = s[len(s)-n:]
-	}
-	return s
-}
-
 // node is one member: what survives restarts, and the process currently running it.
 type node struct {
 	id, http, raft, dataDir, base string
@@ -71,7 +48,7 @@ type node struct {
 	cmd    *exec.Cmd
 	done   chan struct{}
 	frozen bool
-	logs   *logBuffer
+	logs   *enginetest.LockedBuffer
 
 	// gen changes whenever the suite kills, freezes, restarts or resumes the node: a request
 	// whose target's gen changed while it was in flight was cut off by the suite, not the engine.
@@ -96,7 +73,7 @@ func (n *node) logTail(k int) string {
 	if logs == nil {
 		return ""
 	}
-	return logs.tail(k)
+	return logs.Tail(k)
 }
 
 func (n *node) running() bool {
@@ -126,16 +103,6 @@ type cluster struct {
 	model   string
 	// diskErr is why the disk-full fault cannot run ("" when node 3's data dir is a tmpfs).
 	diskErr string
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 // chaosModel is the test modules and the displays in one system, so that system slugs resolve
@@ -186,7 +153,7 @@ func startCluster(t *testing.T) *cluster {
 		t.Fatal(err)
 	}
 	for i := 1; i <= 3; i++ {
-		n := &node{id: fmt.Sprintf("node-%d", i), http: freeAddr(t), raft: freeAddr(t), dataDir: t.TempDir()}
+		n := &node{id: fmt.Sprintf("node-%d", i), http: enginetest.FreeAddr(t), raft: enginetest.FreeAddr(t), dataDir: t.TempDir()}
 		n.base = "http://" + n.http
 		c.nodes = append(c.nodes, n)
 	}
@@ -222,19 +189,13 @@ func mountTmpfs(t *testing.T, dir string) string {
 // start runs n from its data dir with extra flags; the process is stopped when the test ends.
 func (c *cluster) start(n *node, extra ...string) {
 	c.t.Helper()
-	args := append([]string{"serve", "--node-id", n.id, "--http-addr", n.http, "--raft-addr", n.raft,
-		"--redis", c.redis.URL, "--data-dir", n.dataDir, "--log-level", "info", "--auth", "none"}, extra...)
-	cmd := exec.Command(c.bin, args...)
-	logs := &logBuffer{}
+	cmd := exec.Command(c.bin, enginetest.ServeArgs(n.id, n.http, n.raft, c.redis.URL, n.dataDir, "info", extra...)...)
+	logs := &enginetest.LockedBuffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	cmd.Env = append(os.Environ(), runMarker+"="+c.runID)
 	// If the test binary dies without its cleanups, the engine must not outlive it.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		c.t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
+	done := enginetest.Start(c.t, cmd)
 	n.mu.Lock()
 	n.cmd, n.done, n.logs, n.frozen = cmd, done, logs, false
 	n.mu.Unlock()
@@ -252,16 +213,7 @@ func (c *cluster) terminate(n *node, cmd *exec.Cmd, done chan struct{}) {
 	}
 	n.avail.Store(false)
 	_ = cmd.Process.Signal(syscall.SIGCONT)
-	drivers := testutil.Children(cmd.Process.Pid)
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-done:
-	case <-time.After(20 * time.Second):
-		_ = cmd.Process.Kill()
-		c.t.Errorf("%s (pid %d) did not stop within 20s of SIGTERM", n.id, cmd.Process.Pid)
-		<-done
-	}
-	testutil.WaitGone(c.t, drivers...)
+	enginetest.Terminate(c.t, n.id, cmd, done)
 }
 
 // kill SIGKILLs n: no graceful leave, as when a machine dies.
@@ -313,20 +265,8 @@ func (c *cluster) thaw(n *node) {
 
 // request sends one request bounded by timeout; an unreachable node is an error, not a failure.
 func request(ctx context.Context, n *node, method, path, body string, timeout time.Duration) (int, []byte, error) {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, n.base+path, strings.NewReader(body))
-	if err != nil {
-		return 0, nil, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := httpClient.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, b, err
+	r, err := enginetest.Do(ctx, httpClient, method, n.base+path, body, timeout)
+	return r.Status, r.Body, err
 }
 
 func (c *cluster) get(n *node, path string) (int, []byte, error) {
@@ -338,47 +278,8 @@ func (c *cluster) ready(n *node) bool {
 	return err == nil && code == 200
 }
 
-// clusterInfo is GET /api/engine/v2/cluster.
-type clusterInfo struct {
-	Leader string `json:"leader"`
-	Epoch  uint64 `json:"epoch"`
-	Ready  bool   `json:"ready"`
-	Nodes  []struct {
-		ID    string `json:"id"`
-		State string `json:"state"`
-		Ready bool   `json:"ready"`
-	} `json:"nodes"`
-}
-
-func (ci clusterInfo) up() int {
-	k := 0
-	for _, n := range ci.Nodes {
-		if n.State == "up" {
-			k++
-		}
-	}
-	return k
-}
-
-func (ci clusterInfo) state(id string) string {
-	for _, n := range ci.Nodes {
-		if n.ID == id {
-			return n.State
-		}
-	}
-	return ""
-}
-
-func (c *cluster) info(n *node) (clusterInfo, error) {
-	var ci clusterInfo
-	code, body, err := c.get(n, "/api/engine/v2/cluster")
-	if err != nil {
-		return ci, err
-	}
-	if code != 200 {
-		return ci, fmt.Errorf("GET cluster on %s: %d %s", n.id, code, body)
-	}
-	return ci, json.Unmarshal(body, &ci)
+func (c *cluster) info(n *node) (enginetest.ClusterInfo, error) {
+	return enginetest.Cluster(httpClient, n.base, 2*time.Second)
 }
 
 // live is the nodes whose process runs and is not frozen.
@@ -423,21 +324,9 @@ func (c *cluster) leader() *node {
 func (c *cluster) placement() (map[string]string, bool) {
 	out := map[string]string{}
 	for _, n := range c.live() {
-		code, body, err := c.get(n, "/api/core/v1/status/loaded")
-		if err != nil || code != 200 {
+		loaded, err := enginetest.Loaded(httpClient, n.base, 2*time.Second)
+		if err != nil || enginetest.AddOwners(out, n.id, loaded) != "" {
 			return nil, false
-		}
-		var loaded map[string][]string
-		if json.Unmarshal(body, &loaded) != nil {
-			return nil, false
-		}
-		for _, mods := range loaded {
-			for _, m := range mods {
-				if _, dup := out[m]; dup {
-					return nil, false
-				}
-				out[m] = n.id
-			}
 		}
 	}
 	return out, true
@@ -451,7 +340,7 @@ func (c *cluster) waitHealthy(up int, d time.Duration) {
 		leader := ""
 		for _, n := range c.live() {
 			ci, err := c.info(n)
-			if err != nil || !ci.Ready || ci.Leader == "" || ci.up() != up || (leader != "" && ci.Leader != leader) {
+			if err != nil || !ci.Ready || ci.Leader == "" || ci.Up() != up || (leader != "" && ci.Leader != leader) {
 				return false
 			}
 			leader = ci.Leader
@@ -491,12 +380,7 @@ func (c *cluster) driverPID(n *node, binary string) (int, error) {
 // hostOf is a live node running modules of binary.
 func (c *cluster) hostOf(binary string) (*node, error) {
 	for _, n := range c.live() {
-		code, body, err := c.get(n, "/api/core/v1/status/loaded")
-		if err != nil || code != 200 {
-			continue
-		}
-		var loaded map[string][]string
-		if json.Unmarshal(body, &loaded) == nil && len(loaded[binary]) > 0 {
+		if loaded, err := enginetest.Loaded(httpClient, n.base, 2*time.Second); err == nil && len(loaded[binary]) > 0 {
 			return n, nil
 		}
 	}

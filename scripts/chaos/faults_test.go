@@ -194,7 +194,7 @@ func isolate(leader bool) fault {
 		var markedDown time.Duration
 		_ = c.until(isolateFor, victim.id+" marked down", func() bool {
 			for _, n := range c.live() {
-				if ci, err := c.info(n); err == nil && ci.Leader != victim.id && ci.state(victim.id) == "down" {
+				if ci, err := c.info(n); err == nil && ci.Leader != victim.id && ci.State(victim.id) == "down" {
 					markedDown = time.Since(at)
 					return true
 				}
@@ -239,7 +239,7 @@ var diskFull = fault{name: "node-3's disk full", apply: func(s *suite, r *result
 	time.Sleep(diskFullFor) // the fault's duration, not a synchronisation
 	r.note("writes acknowledged while full: %d", len(s.l.ackedZones())-before)
 	if ci, err := c.info(n); err == nil {
-		r.note("node-3 while full: sees leader %q, itself %s", ci.Leader, ci.state(n.id))
+		r.note("node-3 while full: sees leader %q, itself %s", ci.Leader, ci.State(n.id))
 	} else {
 		r.note("node-3 while full: cluster info unreadable: %v", err)
 	}
