@@ -2,6 +2,7 @@ package builder
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -39,10 +40,65 @@ func (w *testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+var (
+	warmOnce sync.Once
+	warmErr  error
+)
+
+// warmModuleCache builds the example display driver once as a driver module, with the go tool's
+// own proxy settings, so that the GOPROXY=off builds of the tests find every go.mod they need: a
+// driver module reads go.mod files the engine's own (pruned) builds never do, so a fresh
+// machine's cache lacks them until something downloads them.
+func warmModuleCache(t testing.TB) {
+	t.Helper()
+	warmOnce.Do(func() { warmErr = buildDriverModule(engineRoot(t)) })
+	if warmErr != nil {
+		t.Fatalf("filling the module cache for driver builds (needs the Go module proxy once): %v", warmErr)
+	}
+}
+
+func buildDriverModule(root string) error {
+	dir, err := os.MkdirTemp("", "warm-modcache-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	files := map[string]string{"go.mod": strings.Replace(driverGoMod, "=> ../engine", "=> "+root, 1)}
+	sum, err := os.ReadFile(filepath.Join(root, "go.sum"))
+	if err != nil {
+		return err
+	}
+	files["go.sum"] = string(sum)
+	for _, f := range []string{"main.go", "display.go"} {
+		src, err := os.ReadFile(filepath.Join(root, "examples", "drivers", "display", f))
+		if err != nil {
+			return err
+		}
+		files[filepath.Join("drivers", "display", f)] = string(src)
+	}
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			return err
+		}
+	}
+	cmd := exec.Command("go", "build", "-o", os.DevNull, "./drivers/display")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOWORK=off")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build of a driver module: %w\n%s", err, out)
+	}
+	return nil
+}
+
 // newBuilder makes a builder on dataDir that never touches the network (GOPROXY=off) and shares
 // the go tool's own build cache, so only the first build of a run compiles the SDK.
 func newBuilder(t testing.TB, dataDir string, mod func(*Config)) *Builder {
 	t.Helper()
+	warmModuleCache(t)
 	w := &testWriter{t: t}
 	cfg := Config{
 		DataDir:  dataDir,
