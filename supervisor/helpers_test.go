@@ -1,7 +1,6 @@
 package supervisor
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -31,24 +30,10 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// logBuffer collects JSON log lines for assertions.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// find returns the log entries whose message is msg.
-func (b *logBuffer) find(msg string) []map[string]any {
-	b.mu.Lock()
-	defer b.mu.Unlock()
+// findLogs returns the entries of the JSON log collected in logs whose message is msg.
+func findLogs(logs *testutil.LockedBuffer, msg string) []map[string]any {
 	var out []map[string]any
-	for _, line := range strings.Split(b.buf.String(), "\n") {
+	for _, line := range strings.Split(logs.String(), "\n") {
 		var e map[string]any
 		if json.Unmarshal([]byte(line), &e) == nil && e["@message"] == msg {
 			out = append(out, e)
@@ -159,7 +144,7 @@ func (h *fakeHost) SaveSetting(_ context.Context, r *pb.SaveSettingRequest) (*pb
 type fixture struct {
 	sup    *Supervisor
 	host   *fakeHost
-	logs   *logBuffer
+	logs   *testutil.LockedBuffer
 	binary string
 
 	mu     sync.Mutex
@@ -170,7 +155,7 @@ type fixture struct {
 // to leave no process behind) at the end of the test.
 func newFixture(t testing.TB, cfg Config) *fixture {
 	t.Helper()
-	f := &fixture{host: newFakeHost(), logs: &logBuffer{}, binary: testutil.BuildBinary(t, driverPkg), starts: map[string]int{}}
+	f := &fixture{host: newFakeHost(), logs: &testutil.LockedBuffer{}, binary: testutil.BuildBinary(t, driverPkg), starts: map[string]int{}}
 	cfg.Logger = hclog.New(&hclog.LoggerOptions{Output: f.logs, JSONFormat: true, Level: hclog.Debug})
 	cfg.Host = f.host
 	cfg.OnModuleStart = func(_ context.Context, id string) {
@@ -252,16 +237,4 @@ func (f *fixture) pid(t testing.TB) int {
 		t.Fatalf("driver not running: %+v", st)
 	}
 	return st.PID
-}
-
-// eventually polls cond until it holds or the deadline passes.
-func eventually(t testing.TB, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", within, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/placeos-go/engine/internal/testutil"
 	"github.com/placeos-go/engine/metrics"
 )
 
@@ -15,7 +16,10 @@ func scrapeMetrics(t *testing.T, m *metrics.Metrics) string {
 	t.Helper()
 	rec := httptest.NewRecorder()
 	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
-	b, _ := io.ReadAll(rec.Result().Body)
+	b, err := io.ReadAll(rec.Result().Body)
+	if err != nil {
+		t.Fatalf("read the exposition: %v", err)
+	}
 	return string(b)
 }
 
@@ -45,7 +49,7 @@ func TestMetricsRestartsAndStates(t *testing.T) {
 	if err := f.sup.Kill(f.binary); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "relaunch", func() bool {
+	testutil.Eventually(t, 10*time.Second, "relaunch", func() bool {
 		st, _ := f.sup.DriverStatus(f.binary)
 		return st.Running && st.PID != pid && st.State == StateRunning
 	})

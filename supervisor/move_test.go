@@ -58,7 +58,7 @@ func TestMoveWithoutFailedCalls(t *testing.T) {
 			}
 		}()
 	}
-	eventually(t, 5*time.Second, "calls running", func() bool { return calls.Load() > 20 })
+	testutil.Eventually(t, 5*time.Second, "calls running", func() bool { return calls.Load() > 20 })
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	for _, m := range []string{"mod-a", "mod-b"} {
@@ -68,7 +68,7 @@ func TestMoveWithoutFailedCalls(t *testing.T) {
 		}
 	}
 	before := calls.Load()
-	eventually(t, 5*time.Second, "calls after the move", func() bool { return calls.Load() > before+20 })
+	testutil.Eventually(t, 5*time.Second, "calls after the move", func() bool { return calls.Load() > before+20 })
 	close(stop)
 	wg.Wait()
 	if failures.Load() != 0 {

@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"context"
 	"io"
 	"os"
 	"os/exec"
@@ -29,6 +30,8 @@ func startOrphan(t *testing.T, binary string) *exec.Cmd {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
+		// Best effort: the supervisor under test normally killed it already, and Wait then
+		// reports the signal.
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 	})
@@ -46,7 +49,7 @@ func TestOrphansKilledAtStartup(t *testing.T) {
 	if err := stranger.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = stranger.Process.Kill(); _ = stranger.Wait() })
+	t.Cleanup(func() { _ = stranger.Process.Kill(); _ = stranger.Wait() }) // best effort; Wait reports the kill
 
 	write := func(pid int, content string) string {
 		path := filepath.Join(runDir, strconv.Itoa(pid)+".pid")
@@ -60,17 +63,22 @@ func TestOrphansKilledAtStartup(t *testing.T) {
 		write(stranger.Process.Pid, binary),
 		write(999999999, binary), // long gone
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for !testutil.Alive(orphan.Process.Pid) && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
+	testutil.Eventually(t, 5*time.Second, "the orphan driver process running", func() bool {
+		return testutil.Alive(orphan.Process.Pid)
+	})
 
-	logs := &logBuffer{}
+	logs := &testutil.LockedBuffer{}
 	sup, err := New(Config{RunDir: runDir, Logger: hclog.New(&hclog.LoggerOptions{Output: logs, JSONFormat: true})})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer sup.Close(t.Context())
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := sup.Close(ctx); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	}()
 
 	testutil.WaitGone(t, orphan.Process.Pid)
 	if !testutil.Alive(stranger.Process.Pid) {
@@ -81,7 +89,7 @@ func TestOrphansKilledAtStartup(t *testing.T) {
 			t.Fatalf("pid file %s left: %v", f, err)
 		}
 	}
-	if len(logs.find("killed driver process left by a previous engine")) != 1 {
+	if len(findLogs(logs, "killed driver process left by a previous engine")) != 1 {
 		t.Fatal("orphan kill not logged")
 	}
 }

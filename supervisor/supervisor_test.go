@@ -37,7 +37,11 @@ func TestExec(t *testing.T) {
 		{name: "unknown function", mod: "mod-a", fn: "nope", wantClass: "NoMethodError"},
 		{name: "5 MiB result", mod: "mod-a", fn: "big", args: []any{5 << 20}, wantLen: 5 << 20},
 		{name: "unknown module", mod: "mod-x", fn: "echo", wantErr: ErrModuleNotRunning},
-		{name: "caller deadline wins", mod: "mod-a", fn: "hang", args: []any{3000}, ctxTO: 100 * time.Millisecond, wantErr: ErrTimeout},
+		// hang ignores its deadline and then succeeds. Each hang outlasts the deadline under test
+		// and ends before any other one (caller 100 ms < hang 1 s < ExecTimeout 2 s < hang 3 s <
+		// execErr's 20 s), so ErrTimeout rather than a result shows that this deadline cut the
+		// call off, however slow the machine.
+		{name: "caller deadline wins", mod: "mod-a", fn: "hang", args: []any{1000}, ctxTO: 100 * time.Millisecond, wantErr: ErrTimeout},
 		{name: "exec timeout", mod: "mod-a", fn: "hang", args: []any{3000}, wantErr: ErrTimeout},
 	}
 	for _, tc := range tests {
@@ -48,7 +52,6 @@ func TestExec(t *testing.T) {
 				ctx, cancel = context.WithTimeout(ctx, tc.ctxTO)
 				defer cancel()
 			}
-			began := time.Now()
 			resp, err := f.execErr(ctx, tc.mod, tc.fn, tc.args...)
 			if tc.wantErr != nil {
 				if !errors.Is(err, tc.wantErr) {
@@ -56,9 +59,6 @@ func TestExec(t *testing.T) {
 				}
 				if errors.Is(tc.wantErr, ErrTimeout) && !errors.Is(err, errkind.Timeout) {
 					t.Fatalf("timeout error %v is not of kind Timeout", err)
-				}
-				if took := time.Since(began); took > 3*time.Second {
-					t.Fatalf("deadline not honoured: took %s", took)
 				}
 				return
 			}
@@ -118,7 +118,7 @@ func TestHostCallbacks(t *testing.T) {
 		}
 		monitored <- string(resp.ResultJson)
 	}()
-	eventually(t, 5*time.Second, "monitor subscription", func() bool { return f.host.monitors("chan-1") == 1 })
+	testutil.Eventually(t, 5*time.Second, "monitor subscription", func() bool { return f.host.monitors("chan-1") == 1 })
 	f.exec(t, "mod-a", "publish", "chan-1", "hello")
 	if got := <-monitored; got != `["hello"]` {
 		t.Fatalf("Monitor = %s", got)
@@ -229,33 +229,26 @@ func TestKillDuringSlowCall(t *testing.T) {
 	defer f.sup.Debug("mod-a", func(_, msg string) { mu.Lock(); lines = append(lines, msg); mu.Unlock() })()
 	pid := f.pid(t)
 
-	type result struct {
-		err  error
-		took time.Duration
-	}
-	done := make(chan result, 1)
+	done := make(chan error, 1)
 	go func() {
-		began := time.Now()
 		_, err := f.execErr(context.Background(), "mod-a", "slow", 30000)
-		done <- result{err, time.Since(began)}
+		done <- err
 	}()
 	// slow announces itself through the host once the driver is inside the call.
-	eventually(t, 5*time.Second, "call in flight", func() bool { _, ok := f.host.statusOf("mod-a", "busy"); return ok })
-	killed := time.Now()
+	testutil.Eventually(t, 5*time.Second, "call in flight", func() bool { _, ok := f.host.statusOf("mod-a", "busy"); return ok })
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	var r result
+	// The call would otherwise run into its 20 s deadline (slow takes 30 s) and fail with
+	// ErrTimeout: ErrProcessExited shows that the crash was detected while the call was in flight.
+	var err error
 	select {
-	case r = <-done:
-	case <-time.After(5 * time.Second):
-		t.Fatal("call in flight did not fail after the process was killed")
+	case err = <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("call in flight did not return after the process was killed")
 	}
-	if !errors.Is(r.err, ErrProcessExited) || !errors.Is(r.err, errkind.Unavailable) {
-		t.Fatalf("call failed with %v, want ErrProcessExited", r.err)
-	}
-	if since := time.Since(killed); since > 2*time.Second {
-		t.Fatalf("call failed %s after the kill", since)
+	if !errors.Is(err, ErrProcessExited) || !errors.Is(err, errkind.Unavailable) {
+		t.Fatalf("call failed with %v, want ErrProcessExited", err)
 	}
 
 	// The module answers again, in a new process, with its settings.
@@ -278,7 +271,7 @@ func TestKillDuringSlowCall(t *testing.T) {
 		t.Fatal("debug forwarding not re-enabled after restart")
 	}
 
-	crashes := f.logs.find("driver process exited")
+	crashes := findLogs(f.logs, "driver process exited")
 	if len(crashes) != 1 {
 		t.Fatalf("%d crash log lines, want 1", len(crashes))
 	}
@@ -305,12 +298,12 @@ func TestHungProcessIsReplaced(t *testing.T) {
 	})
 	f.start(t, testModule("mod-a", `{}`))
 	pid := f.pid(t)
-	eventually(t, 10*time.Second, "relaunch of the hung process", func() bool {
+	testutil.Eventually(t, 10*time.Second, "relaunch of the hung process", func() bool {
 		st, _ := f.sup.DriverStatus(f.binary)
 		return st.LaunchCount >= 2 && st.Running
 	})
 	testutil.WaitGone(t, pid)
-	if len(f.logs.find("driver process unresponsive, killing it")) == 0 {
+	if len(findLogs(f.logs, "driver process unresponsive, killing it")) == 0 {
 		t.Fatal("no log line for the hung process")
 	}
 	if got := f.exec(t, "mod-a", "echo", "x"); got != `["x"]` {
@@ -336,17 +329,17 @@ func TestCrashloop(t *testing.T) {
 	if !ok || st.State != StateCrashloop || st.LastError == "" || st.Running {
 		t.Fatalf("status = %+v", st)
 	}
-	// Calls fail at once rather than wait out their deadline.
-	began := time.Now()
-	if _, err := f.execErr(ctx, "mod-a", "echo"); !errors.Is(err, ErrRestarting) {
-		t.Fatalf("exec: %v", err)
+	// Calls fail at once rather than wait out their deadline: a call that waited for the driver
+	// would fail only when its deadline passed, with an error wrapping context.DeadlineExceeded.
+	if _, err := f.execErr(ctx, "mod-a", "echo"); !errors.Is(err, ErrRestarting) || errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("exec: %v, want ErrRestarting before the call's deadline", err)
 	}
-	if time.Since(began) > time.Second {
-		t.Fatal("exec on a crash-looping driver waited")
+	if ctx.Err() != nil {
+		t.Fatalf("exec on a crash-looping driver waited out the deadline: %v", ctx.Err())
 	}
 	// It is still retried.
-	eventually(t, 10*time.Second, "more relaunch attempts", func() bool {
-		return len(f.logs.find("driver process failed to start")) > 4
+	testutil.Eventually(t, 10*time.Second, "more relaunch attempts", func() bool {
+		return len(findLogs(f.logs, "driver process failed to start")) > 4
 	})
 }
 
@@ -361,14 +354,14 @@ func TestKillAndChaos(t *testing.T) {
 	if err := f.sup.Kill(f.binary); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "relaunch", func() bool {
+	testutil.Eventually(t, 10*time.Second, "relaunch", func() bool {
 		st, _ := f.sup.DriverStatus(f.binary)
 		return st.Running && st.PID != pid
 	})
 	if f.exec(t, "mod-a", "echo") != "[]" {
 		t.Fatal("module not answering")
 	}
-	c := f.logs.find("driver process exited")
+	c := findLogs(f.logs, "driver process exited")
 	if len(c) != 1 || !strings.Contains(c[0]["reason"].(string), "killed on request") {
 		t.Fatalf("crash log = %v", c)
 	}
