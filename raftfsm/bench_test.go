@@ -5,6 +5,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/placeos-go/engine/internal/testutil"
 )
 
 // BenchmarkLeaderFailover kills the leader of a 3-node loopback cluster (Close, no leave) and
@@ -20,7 +22,7 @@ func BenchmarkLeaderFailover(b *testing.B) {
 		b.StopTimer()
 		old := c.waitLeader()
 		// Let the restarted node catch up, so that every round starts from a healthy cluster.
-		waitFor(c.t, 10*time.Second, "all nodes up", func() bool {
+		testutil.Eventually(b, 10*time.Second, "all nodes up", func() bool {
 			nodes := old.s().Nodes()
 			return len(nodes) == 3 && nodes[0].Up && nodes[1].Up && nodes[2].Up
 		})

@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/placeos-go/engine/errkind"
+	"github.com/placeos-go/engine/internal/testutil"
 )
 
 // httpForwarder is a minimal real HTTP implementation of Forwarder, like the one cmd/engine
@@ -32,7 +33,10 @@ func (f httpForwarder) Forward(ctx context.Context, addr string, cmd []byte) err
 		return errkind.Wrap(errkind.Unavailable, err, "forward to %s", addr)
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return errkind.Wrap(errkind.Unavailable, err, "forward to %s: read the answer", addr)
+	}
 	kinds := map[int]error{400: errkind.BadRequest, 404: errkind.NotFound, 409: errkind.Conflict, 503: errkind.Unavailable}
 	switch kind, ok := kinds[resp.StatusCode]; {
 	case resp.StatusCode == http.StatusNoContent:
@@ -125,7 +129,11 @@ func (c *cluster) start(n *testNode) {
 	n.raftAddr = s.RaftAddr()
 	n.store.Store(s)
 	n.srv = &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
 		if err := s.ApplyForwarded(r.Context(), body); err != nil {
 			http.Error(w, err.Error(), statusOf(err))
 			return
@@ -182,7 +190,7 @@ func (c *cluster) waitLeader(nodes ...*testNode) *testNode {
 		nodes = c.running()
 	}
 	var leader *testNode
-	waitFor(c.t, 10*time.Second, "a single leader known to all", func() bool {
+	testutil.Eventually(c.t, 10*time.Second, "a single leader known to all", func() bool {
 		leader = nil
 		for _, n := range nodes {
 			if n.s().IsLeader() {
@@ -223,18 +231,6 @@ func (c *cluster) followers() []*testNode {
 		}
 	}
 	return out
-}
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 func nodeState(s *Store, id string) (Node, bool) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -240,7 +241,7 @@ func TestFSMSnapshotRestoreRoundTrip(t *testing.T) {
 	if err := gm.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if g.Epoch() != 3 || !jsonEqual(g.Nodes(), []Node{
+	if g.Epoch() != 3 || !jsonEqual(t, g.Nodes(), []Node{
 		{ID: "n1", HTTPAddr: "127.0.0.1:8080", RaftAddr: "127.0.0.1:7000", Up: true, ReadyEpoch: 3},
 		{ID: "n2", HTTPAddr: "127.0.0.1:8081", RaftAddr: "127.0.0.1:7001", Up: false},
 	}) {
@@ -272,15 +273,20 @@ func TestFSMApplyIsDeterministic(t *testing.T) {
 	var dumps []string
 	for range 3 {
 		f := NewFSM(nil)
+		// Some commands are refused on purpose: the replay must refuse them the same way.
+		var results []string
 		for _, c := range cmds {
-			_ = applyCmd(f, c)
+			results = append(results, fmt.Sprint(applyCmd(f, c)))
 		}
-		snap, _ := f.Snapshot()
+		snap, err := f.Snapshot()
+		if err != nil {
+			t.Fatal(err)
+		}
 		var sink memSink
 		if err := snap.Persist(&sink); err != nil {
 			t.Fatal(err)
 		}
-		dumps = append(dumps, sink.String())
+		dumps = append(dumps, strings.Join(results, "\n")+"\n"+sink.String())
 	}
 	if dumps[0] != dumps[1] || dumps[1] != dumps[2] {
 		t.Fatalf("replays differ:\n%s\n%s", dumps[0], dumps[1])

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/placeos-go/engine/internal/testutil"
 	"github.com/placeos-go/engine/metrics"
 )
 
@@ -47,7 +48,7 @@ func TestMetricsStateLeaderChangesApply(t *testing.T) {
 		if n == first {
 			continue
 		}
-		waitFor(t, 10*time.Second, n.id+" follower gauge and one leader seen", func() bool {
+		testutil.Eventually(t, 10*time.Second, n.id+" follower gauge and one leader seen", func() bool {
 			return series(met[n.id], follower) == 1 && series(met[n.id], leader) == 0 &&
 				series(met[n.id], "engine_raft_leader_changes_total") >= 1
 		})
@@ -59,7 +60,7 @@ func TestMetricsStateLeaderChangesApply(t *testing.T) {
 		t.Fatalf("new leader %s: leader gauge %v", second.id, v)
 	}
 	for _, n := range c.running() {
-		waitFor(t, 10*time.Second, n.id+" counts the second leader", func() bool {
+		testutil.Eventually(t, 10*time.Second, n.id+" counts the second leader", func() bool {
 			return series(met[n.id], "engine_raft_leader_changes_total") >= 2
 		})
 	}
