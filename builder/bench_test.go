@@ -15,7 +15,9 @@ func BenchmarkFirstBinary(b *testing.B) {
 		if _, err := bl.Build(context.Background(), repo, "drivers/display", head); err != nil {
 			b.Fatal(err)
 		}
-		_ = bl.Close()
+		if err := bl.Close(); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
 
@@ -29,7 +31,9 @@ func BenchmarkFirstBinaryColdCache(b *testing.B) {
 		if _, err := bl.Build(context.Background(), repo, "drivers/display", head); err != nil {
 			b.Fatal(err)
 		}
-		_ = bl.Close()
+		if err := bl.Close(); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
 

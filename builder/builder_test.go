@@ -211,13 +211,17 @@ func TestCompileErrorAndTamper(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, _ = f.Write([]byte{0})
-	_ = f.Close()
+	if _, err := f.Write([]byte{0}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
 	if err := b.Verify(good); !errors.Is(err, ErrChecksumMismatch) {
 		t.Fatalf("Verify of a tampered binary: %v", err)
 	}
-	if ok, _ := b.SecureConfig(good.Path).Check(good.Path); ok {
-		t.Fatal("SecureConfig accepts a tampered binary")
+	if ok, err := b.SecureConfig(good.Path).Check(good.Path); ok || err != nil {
+		t.Fatalf("SecureConfig check of a tampered binary: %v, %v; want a mismatch", ok, err)
 	}
 	again, err := b.Build(ctx, repo, "drivers/display", head)
 	if err != nil {
@@ -231,7 +235,9 @@ func TestCompileErrorAndTamper(t *testing.T) {
 	}
 
 	// A binary of ours without its record is refused, a foreign one is not checked.
-	_ = os.Remove(again.Path + ".json")
+	if err := os.Remove(again.Path + ".json"); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := b.SecureConfig(again.Path).Check(again.Path); !errors.Is(err, goplugin.ErrSecureConfigNoChecksum) {
 		t.Fatalf("binary without sidecar: %v", err)
 	}

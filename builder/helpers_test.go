@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -231,16 +232,28 @@ func metadata(t testing.TB, bin string) string {
 	return string(out)
 }
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
+// commandsContaining lists the running processes whose command line contains s, as pgrep -f
+// would, read from /proc so the test does not depend on procps being installed.
+func commandsContaining(t testing.TB, s string) []string {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(20 * time.Millisecond)
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
 	}
+	var out []string
+	for _, e := range entries {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil {
+			continue // the process has exited since ReadDir
+		}
+		if c := strings.ReplaceAll(string(cmdline), "\x00", " "); strings.Contains(c, s) {
+			out = append(out, e.Name()+": "+c)
+		}
+	}
+	return out
 }
 
 func repoOf(id, dir string) model.Repository { return model.Repository{ID: id, URI: dir} }

@@ -4,13 +4,12 @@ import (
 	"context"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/placeos-go/engine/errkind"
+	"github.com/placeos-go/engine/internal/testutil"
 	"github.com/placeos-go/engine/model"
 )
 
@@ -23,7 +22,7 @@ func TestCloneFailureRetried(t *testing.T) {
 	b := newBuilder(t, t.TempDir(), nil)
 	b.SetRepositories([]model.Repository{repo})
 
-	waitFor(t, 10*time.Second, "two failed clone attempts", func() bool {
+	testutil.Eventually(t, 10*time.Second, "two failed clone attempts", func() bool {
 		s, _ := b.RepoStatus("later")
 		return s.Failures >= 2
 	})
@@ -40,7 +39,7 @@ func TestCloneFailureRetried(t *testing.T) {
 	if err := os.Rename(mustDriverRepo(t), missing); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "the clone after the repository appeared", func() bool {
+	testutil.Eventually(t, 10*time.Second, "the clone after the repository appeared", func() bool {
 		s, _ := b.RepoStatus("later")
 		return s.State == StateReady && s.Cloned && s.Head != ""
 	})
@@ -60,12 +59,12 @@ func TestPeriodicFetch(t *testing.T) {
 	src, first := newDriverRepo(t)
 	b := newBuilder(t, t.TempDir(), func(c *Config) { c.FetchInterval = 50 * time.Millisecond })
 	b.SetRepositories([]model.Repository{repoOf("auto", src)})
-	waitFor(t, 10*time.Second, "clone", func() bool {
+	testutil.Eventually(t, 10*time.Second, "clone", func() bool {
 		s, _ := b.RepoStatus("auto")
 		return s.Head == first
 	})
 	second := setVersion(t, src, "1.1.0")
-	waitFor(t, 10*time.Second, "periodic fetch of the new commit", func() bool {
+	testutil.Eventually(t, 10*time.Second, "periodic fetch of the new commit", func() bool {
 		s, _ := b.RepoStatus("auto")
 		return s.Head == second
 	})
@@ -97,8 +96,7 @@ func TestBuildTimeout(t *testing.T) {
 		t.Fatalf("want a build timeout, got %v", err)
 	}
 	// No compiler of ours is left running.
-	waitFor(t, 10*time.Second, "compiler processes to exit", func() bool {
-		out, _ := exec.Command("pgrep", "-f", filepath.Join(b.buildsDir(), "")).Output()
-		return strings.TrimSpace(string(out)) == ""
+	testutil.Eventually(t, 10*time.Second, "compiler processes to exit", func() bool {
+		return len(commandsContaining(t, filepath.Join(b.buildsDir(), ""))) == 0
 	})
 }
