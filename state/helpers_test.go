@@ -58,7 +58,9 @@ func newStore(t testing.TB, r *testutil.Redis, mod ...func(*Options)) (*Store, *
 		t.Fatalf("state.New: %v", err)
 	}
 	t.Cleanup(func() {
-		_ = s.Close()
+		if err := s.Close(); err != nil {
+			t.Errorf("close the store: %v", err)
+		}
 		_ = c.Close()
 	})
 	return s, hook
@@ -68,18 +70,6 @@ func ctxT(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	t.Cleanup(cancel)
 	return ctx
-}
-
-// eventually polls cond until it holds or 10 s pass.
-func eventually(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // rawSub subscribes a plain go-redis client (another "node") and returns its message channel.

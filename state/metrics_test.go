@@ -2,6 +2,7 @@ package state
 
 import (
 	"testing"
+	"time"
 
 	"github.com/placeos-go/engine/internal/testutil"
 	"github.com/placeos-go/engine/metrics"
@@ -38,7 +39,7 @@ func TestMetricsErrorsAndReconnects(t *testing.T) {
 	}
 
 	r.Restart(t)
-	eventually(t, "pub/sub loss and reconnect counted", func() bool {
+	testutil.Eventually(t, 10*time.Second, "pub/sub loss and reconnect counted", func() bool {
 		return seriesValue(m, psErrs) >= 1 && seriesValue(m, recon) >= 1
 	})
 }

@@ -65,7 +65,7 @@ func TestFanOutToManyListeners(t *testing.T) {
 		}
 	}
 	for i, c := range cols {
-		eventually(t, fmt.Sprintf("listener %d to get every message", i), func() bool { return c.len() == messages })
+		testutil.Eventually(t, 10*time.Second, fmt.Sprintf("listener %d to get every message", i), func() bool { return c.len() == messages })
 		for j, m := range c.snapshot() {
 			if m != strconv.Itoa(j) {
 				t.Fatalf("listener %d message %d = %q: out of order", i, j, m)
@@ -120,7 +120,7 @@ func TestSlowListenerIsDroppedWithoutDelayingOthers(t *testing.T) {
 		}
 	}
 	// The fast listener gets everything while the slow one is still stuck in its callback.
-	eventually(t, "fast listener to get every message", func() bool { return fast.len() == messages })
+	testutil.Eventually(t, 10*time.Second, "fast listener to get every message", func() bool { return fast.len() == messages })
 	select {
 	case <-slow.Done():
 	case <-time.After(5 * time.Second):
@@ -172,7 +172,7 @@ func TestRefCountedSubscriptions(t *testing.T) {
 	if err := raw.Publish(ctx, "chan-rc", "one").Err(); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "b to get the message", func() bool { return b.len() == 1 })
+	testutil.Eventually(t, 10*time.Second, "b to get the message", func() bool { return b.len() == 1 })
 	if a.len() != 0 {
 		t.Fatal("cancelled listener still received")
 	}
@@ -180,7 +180,7 @@ func TestRefCountedSubscriptions(t *testing.T) {
 		t.Fatalf("NUMSUB = %d with one listener left, want 1", n)
 	}
 	subB.Cancel()
-	eventually(t, "UNSUBSCRIBE after the last listener", func() bool { return numsub() == 0 })
+	testutil.Eventually(t, 10*time.Second, "UNSUBSCRIBE after the last listener", func() bool { return numsub() == 0 })
 
 	// Subscribing again after the UNSUBSCRIBE works.
 	c := &collector{}
@@ -188,7 +188,7 @@ func TestRefCountedSubscriptions(t *testing.T) {
 	if err := raw.Publish(ctx, "chan-rc", "two").Err(); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "re-subscribed listener to get the message", func() bool { return c.len() == 1 })
+	testutil.Eventually(t, 10*time.Second, "re-subscribed listener to get the message", func() bool { return c.len() == 1 })
 }
 
 // Rapid subscribe/cancel churn on one channel must leave the last listener confirmed and live.
@@ -205,7 +205,7 @@ func TestSubscribeChurn(t *testing.T) {
 	if err := r.Client(t).Publish(ctxT(t), "chan-churn", "x").Err(); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "message after churn", func() bool { return c.len() == 1 })
+	testutil.Eventually(t, 10*time.Second, "message after churn", func() bool { return c.len() == 1 })
 }
 
 func TestPatternSubscribe(t *testing.T) {
@@ -244,7 +244,7 @@ func TestWaitThenPublishIsDelivered(t *testing.T) {
 		if err := raw.Publish(ctx, name, "v").Err(); err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, "delivery right after Wait", func() bool { return c.len() == 1 })
+		testutil.Eventually(t, 10*time.Second, "delivery right after Wait", func() bool { return c.len() == 1 })
 		sub.Cancel()
 	}
 }
@@ -268,12 +268,13 @@ func TestRedisRestart(t *testing.T) {
 	}
 
 	r.Stop()
-	eventually(t, "the store to notice Redis is gone", func() bool { return !s.Connected() })
+	testutil.Eventually(t, 10*time.Second, "the store to notice Redis is gone", func() bool { return !s.Connected() })
 	// With the pub/sub connection down the cache is not trusted: the lookup goes to Redis and fails.
 	if _, err := s.ResolveModule(ctx, "sys-rr", "Display", 1); !errors.Is(err, errkind.Unavailable) {
 		t.Fatalf("resolve while Redis is down: %v", err)
 	}
-	// A listener added while Redis is down stays registered and is established later.
+	// A listener added while Redis is down stays registered and is established later. Wait
+	// cannot succeed while Redis is stopped, so a short bounded wait is enough to see it fail.
 	during := &collector{}
 	subDuring := s.Subscribe("chan-during", during.add)
 	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
@@ -284,7 +285,7 @@ func TestRedisRestart(t *testing.T) {
 	}
 
 	r.Restart(t)
-	eventually(t, "OnReconnect", func() bool { return reconnects.Load() == 1 })
+	testutil.Eventually(t, 10*time.Second, "OnReconnect", func() bool { return reconnects.Load() == 1 })
 	if !s.Connected() {
 		t.Fatal("not connected after OnReconnect")
 	}
@@ -295,8 +296,8 @@ func TestRedisRestart(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	eventually(t, "old subscription resumed", func() bool { return before.len() == 1 })
-	eventually(t, "subscription made while down established", func() bool { return during.len() == 1 })
+	testutil.Eventually(t, 10*time.Second, "old subscription resumed", func() bool { return before.len() == 1 })
+	testutil.Eventually(t, 10*time.Second, "subscription made while down established", func() bool { return during.len() == 1 })
 	// Redis lost its data (no persistence); a stale cache would still answer mod-rr.
 	if _, err := s.ResolveModule(ctx, "sys-rr", "Display", 1); !errors.Is(err, ErrSystemNotFound) {
 		t.Fatalf("resolve after restart: %v (cache not dropped?)", err)
@@ -308,7 +309,7 @@ func TestRedisRestart(t *testing.T) {
 	if err := raw.Publish(ctx, LookupChangeChannel, "sys-rr").Err(); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "lookup-change honoured after reconnect", func() bool {
+	testutil.Eventually(t, 10*time.Second, "lookup-change honoured after reconnect", func() bool {
 		id, _ := s.ResolveModule(ctx, "sys-rr", "Display", 1)
 		return id == "mod-new"
 	})
@@ -329,11 +330,11 @@ func TestSilentConnectionIsReplaced(t *testing.T) {
 	if err := raw.Do(ctx, "CLIENT", "PAUSE", "600", "ALL").Err(); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "reconnect after the pause", func() bool { return reconnects.Load() >= 1 })
+	testutil.Eventually(t, 10*time.Second, "reconnect after the pause", func() bool { return reconnects.Load() >= 1 })
 	if err := raw.Publish(ctx, "chan-silent", "x").Err(); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "delivery on the new connection", func() bool { return c.len() == 1 })
+	testutil.Eventually(t, 10*time.Second, "delivery on the new connection", func() bool { return c.len() == 1 })
 	if n := pubsubClients(t, raw); n != 1 {
 		t.Fatalf("%d pub/sub connections after replacement, want 1", n)
 	}
@@ -362,5 +363,7 @@ func TestCloseTellsListeners(t *testing.T) {
 	if !errors.Is(after.Err(), ErrClosed) {
 		t.Fatalf("Subscribe after Close: Err() = %v", after.Err())
 	}
-	_ = s.Close() // idempotent
+	if err := s.Close(); err != nil {
+		t.Fatalf("second Close: %v", err) // idempotent
+	}
 }

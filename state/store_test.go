@@ -7,6 +7,7 @@ import (
 	"maps"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/placeos-go/engine/errkind"
 	"github.com/placeos-go/engine/internal/testutil"
@@ -307,8 +308,12 @@ func TestCacheInvalidatedByOtherNode(t *testing.T) {
 	}
 	// Both answers are cached on b now.
 	before := hookB.n.Load()
-	_, _ = b.ResolveModule(ctx, "sys-x", "Display", 1)
-	_, _ = b.Metadata(ctx, "mod-1")
+	if id, err := b.ResolveModule(ctx, "sys-x", "Display", 1); err != nil || id != "mod-1" {
+		t.Fatalf("b resolve again = %q, %v", id, err)
+	}
+	if md, err := b.Metadata(ctx, "mod-1"); err != nil || string(md) != `{"v":1}` {
+		t.Fatalf("b metadata again = %s, %v", md, err)
+	}
 	if hookB.n.Load() != before {
 		t.Fatal("b did not cache")
 	}
@@ -316,28 +321,28 @@ func TestCacheInvalidatedByOtherNode(t *testing.T) {
 	if err := a.SetLookup(ctx, "sys-x", map[string]string{"Display/1": "mod-2"}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "b to see the new lookup", func() bool {
+	testutil.Eventually(t, 10*time.Second, "b to see the new lookup", func() bool {
 		id, _ := b.ResolveModule(ctx, "sys-x", "Display", 1)
 		return id == "mod-2"
 	})
 	if err := a.SetMetadata(ctx, "mod-1", []byte(`{"v":2}`)); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "b to see the new metadata", func() bool {
+	testutil.Eventually(t, 10*time.Second, "b to see the new metadata", func() bool {
 		md, _ := b.Metadata(ctx, "mod-1")
 		return string(md) == `{"v":2}`
 	})
 	if err := a.DeleteMetadata(ctx, "mod-1"); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "b to see metadata deleted", func() bool {
+	testutil.Eventually(t, 10*time.Second, "b to see metadata deleted", func() bool {
 		_, err := b.Metadata(ctx, "mod-1")
 		return errors.Is(err, ErrNoMetadata)
 	})
 	if err := a.DeleteLookup(ctx, "sys-x"); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "b to see the lookup deleted", func() bool {
+	testutil.Eventually(t, 10*time.Second, "b to see the lookup deleted", func() bool {
 		_, err := b.ResolveModule(ctx, "sys-x", "Display", 1)
 		return errors.Is(err, ErrSystemNotFound)
 	})
