@@ -22,7 +22,9 @@ func liveChannel(m *Manager, mod, name string) *channel {
 
 func wantChannels(t testing.TB, m *Manager, want map[string]int) {
 	t.Helper()
-	waitFor(t, fmt.Sprintf("channels %v", want), func() bool { return fmt.Sprint(m.channelWatches()) == fmt.Sprint(want) })
+	testutil.Eventually(t, 10*time.Second, fmt.Sprintf("channels %v", want), func() bool {
+		return fmt.Sprint(m.channelWatches()) == fmt.Sprint(want)
+	})
 }
 
 func TestWatchesShareOneChannel(t *testing.T) {
@@ -37,10 +39,7 @@ func TestWatchesShareOneChannel(t *testing.T) {
 			cancels := make([]func(), n)
 			for i := range recs {
 				recs[i] = &recorder{}
-				var err error
-				if cancels[i], err = m.WatchModule(context.Background(), "mod-1", "power", recs[i].fn); err != nil {
-					t.Fatal(err)
-				}
+				cancels[i] = watchModule(t, m, "mod-1", "power", recs[i].fn)
 				// Each watch gets the current value once, whether it created the channel or joined it.
 				waitVals(t, recs[i], "1")
 			}
@@ -88,35 +87,23 @@ func TestJoinLiveChannelNoGap(t *testing.T) {
 	t.Parallel()
 	m, st, _ := newManager(t)
 	base := &recorder{}
-	stopBase, _ := m.WatchModule(context.Background(), "mod-r", "level", base.fn)
-	defer stopBase()
+	defer watchModule(t, m, "mod-r", "level", base.fn)()
 	set(t, st, "mod-r", "level", "0")
 	waitVals(t, base, "0")
-	n := 0
+	n := 0 // values never repeat across the rounds
 	for i := 0; i < 20; i++ {
 		stop, done := make(chan struct{}), make(chan struct{})
-		go func() {
-			defer close(done)
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				n++
-				_, _ = st.SetStatus(context.Background(), "mod-r", "level", []byte(fmt.Sprint(n)))
-			}
-		}()
+		go hammer(t, st, "mod-r", "level", &n, stop, done)
 		rec := &recorder{}
-		cancel, _ := m.WatchModule(context.Background(), "mod-r", "level", rec.fn)
-		waitFor(t, "first value", func() bool { return len(rec.get()) > 0 })
+		cancel := watchModule(t, m, "mod-r", "level", rec.fn)
+		testutil.Eventually(t, 10*time.Second, "first value", func() bool { return len(rec.get()) > 0 })
 		close(stop)
 		<-done
-		final, _, _ := st.StatusValue(context.Background(), "mod-r", "level")
+		final := stored(t, st, "mod-r", "level")
 		for _, r := range []*recorder{rec, base} {
-			waitFor(t, "final value "+string(final), func() bool {
+			testutil.Eventually(t, 10*time.Second, "final value "+final, func() bool {
 				v := r.get()
-				return v[len(v)-1] == string(final)
+				return v[len(v)-1] == final
 			})
 		}
 		if c := m.channelWatches()[state.StatusChannel("mod-r", "level")]; c != 2 {
@@ -140,10 +127,8 @@ func TestSystemWatchesShareAndSplit(t *testing.T) {
 		}
 	}
 	r1, r2 := &recorder{}, &recorder{}
-	c1, _ := m.WatchSystem(ctx, "sys-1", "Display", 1, "power", r1.fn)
-	defer c1()
-	c2, _ := m.WatchSystem(ctx, "sys-2", "Display", 1, "power", r2.fn)
-	defer c2()
+	defer watchSystem(t, m, "sys-1", "Display", 1, "power", r1.fn)()
+	defer watchSystem(t, m, "sys-2", "Display", 1, "power", r2.fn)()
 	waitVals(t, r1, "true")
 	waitVals(t, r2, "true")
 	chA, chB := state.StatusChannel("mod-a", "power"), state.StatusChannel("mod-b", "power")
@@ -200,14 +185,17 @@ func TestDroppedChannelSubscribesAgain(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = st.Close() })
 	m := New(st, log)
-	t.Cleanup(func() { _ = m.Close() })
+	t.Cleanup(func() {
+		if err := m.Close(); err != nil {
+			t.Errorf("close the manager: %v", err)
+		}
+	})
 
 	set(t, st, "mod-1", "power", "0")
 	gated, plain, other := newGated(), &recorder{}, &recorder{}
-	cg, _ := m.WatchModule(ctx, "mod-1", "power", gated.fn)
-	cp, _ := m.WatchModule(ctx, "mod-1", "power", plain.fn)
-	co, _ := m.WatchModule(ctx, "mod-1", "volume", other.fn) // another channel: unaffected
-	defer co()
+	cg := watchModule(t, m, "mod-1", "power", gated.fn)
+	cp := watchModule(t, m, "mod-1", "power", plain.fn)
+	defer watchModule(t, m, "mod-1", "volume", other.fn)() // another channel: unaffected
 	waitVals(t, &gated.recorder, "0")
 	waitVals(t, plain, "0")
 	old := liveChannel(m, "mod-1", "power")
@@ -219,15 +207,17 @@ func TestDroppedChannelSubscribesAgain(t *testing.T) {
 	for i := 2; i <= 30; i++ {
 		set(t, st, "mod-1", "power", fmt.Sprint(i))
 	}
-	waitFor(t, "subscription dropped", func() bool { return errors.Is(old.sub.Err(), state.ErrSlowListener) })
+	testutil.Eventually(t, 10*time.Second, "subscription dropped", func() bool {
+		return errors.Is(old.sub.Err(), state.ErrSlowListener)
+	})
 	close(gated.release)
 
-	waitFor(t, "a new shared channel", func() bool {
+	testutil.Eventually(t, 10*time.Second, "a new shared channel", func() bool {
 		ch := liveChannel(m, "mod-1", "power")
 		return ch != nil && ch != old
 	})
 	for _, rec := range []*recorder{&gated.recorder, plain} {
-		waitFor(t, "stored value after the drop", func() bool {
+		testutil.Eventually(t, 10*time.Second, "stored value after the drop", func() bool {
 			v := rec.get()
 			return v[len(v)-1] == "30"
 		})
@@ -236,7 +226,7 @@ func TestDroppedChannelSubscribesAgain(t *testing.T) {
 	wantChannels(t, m, map[string]int{chPower: 2, chVolume: 1})
 	set(t, st, "mod-1", "power", "31")
 	for _, rec := range []*recorder{&gated.recorder, plain} {
-		waitFor(t, "change after the drop", func() bool {
+		testutil.Eventually(t, 10*time.Second, "change after the drop", func() bool {
 			v := rec.get()
 			return v[len(v)-1] == "31"
 		})
@@ -262,17 +252,7 @@ func TestChannelChurn(t *testing.T) {
 	ctx := context.Background()
 	set(t, st, "mod-1", "power", "0")
 	stop, done := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(done)
-		for n := 1; ; n++ {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			_, _ = st.SetStatus(ctx, "mod-1", "power", []byte(fmt.Sprint(n)))
-		}
-	}()
+	go hammer(t, st, "mod-1", "power", new(int), stop, done)
 	var wg sync.WaitGroup
 	for g := 0; g < 8; g++ {
 		wg.Add(1)
@@ -292,14 +272,14 @@ func TestChannelChurn(t *testing.T) {
 		}()
 	}
 	keep := &recorder{}
-	ck, _ := m.WatchModule(ctx, "mod-1", "power", keep.fn)
+	ck := watchModule(t, m, "mod-1", "power", keep.fn)
 	wg.Wait()
 	close(stop)
 	<-done
-	final, _, _ := st.StatusValue(ctx, "mod-1", "power")
-	waitFor(t, "final value", func() bool {
+	final := stored(t, st, "mod-1", "power")
+	testutil.Eventually(t, 10*time.Second, "final value", func() bool {
 		v := keep.get()
-		return len(v) > 0 && v[len(v)-1] == string(final)
+		return len(v) > 0 && v[len(v)-1] == final
 	})
 	wantChannels(t, m, map[string]int{state.StatusChannel("mod-1", "power"): 1})
 	ck()

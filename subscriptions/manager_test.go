@@ -38,7 +38,11 @@ func newManager(t testing.TB) (*Manager, *state.Store, *testutil.Redis) {
 	r := testutil.StartRedis(t)
 	st := newStore(t, r)
 	m := New(st, hclog.New(&hclog.LoggerOptions{Level: hclog.Debug, Output: testWriter{t}}))
-	t.Cleanup(func() { _ = m.Close() })
+	t.Cleanup(func() {
+		if err := m.Close(); err != nil {
+			t.Errorf("close the manager: %v", err)
+		}
+	})
 	return m, st, r
 }
 
@@ -60,21 +64,10 @@ func (r *recorder) get() []string {
 	return append([]string(nil), r.vals...)
 }
 
-// waitFor polls until cond holds or fails t after a deadline.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
+// waitVals waits until r has received exactly want.
 func waitVals(t testing.TB, r *recorder, want ...string) {
 	t.Helper()
-	waitFor(t, fmt.Sprintf("values %q", want), func() bool { return fmt.Sprint(r.get()) == fmt.Sprint(want) })
+	testutil.Eventually(t, 10*time.Second, fmt.Sprintf("values %q", want), func() bool { return fmt.Sprint(r.get()) == fmt.Sprint(want) })
 }
 
 // settle proves that nothing more is delivered: a marker change on another status of the same
@@ -83,12 +76,59 @@ func settle(t testing.TB, m *Manager, st *state.Store, mod string, r *recorder) 
 	t.Helper()
 	before := len(r.get())
 	marker := &recorder{}
-	cancel, _ := m.WatchModule(context.Background(), mod, "zz_marker", marker.fn)
-	defer cancel()
+	defer watchModule(t, m, mod, "zz_marker", marker.fn)()
 	set(t, st, mod, "zz_marker", fmt.Sprintf("%d", time.Now().UnixNano()))
-	waitFor(t, "marker", func() bool { return len(marker.get()) > 0 })
+	testutil.Eventually(t, 10*time.Second, "marker", func() bool { return len(marker.get()) > 0 })
 	if got := r.get(); len(got) != before {
 		t.Fatalf("unexpected deliveries: %q", got[before:])
+	}
+}
+
+// watchModule starts a watch of mod's status name and returns its cancel.
+func watchModule(t testing.TB, m *Manager, mod, name string, fn func([]byte)) (cancel func()) {
+	t.Helper()
+	cancel, err := m.WatchModule(context.Background(), mod, name, fn)
+	if err != nil {
+		t.Fatalf("watch %s/%s: %v", mod, name, err)
+	}
+	return cancel
+}
+
+// watchSystem starts a watch of status name of the module sys calls module/index.
+func watchSystem(t testing.TB, m *Manager, sys, module string, index int, name string, fn func([]byte)) (cancel func()) {
+	t.Helper()
+	cancel, err := m.WatchSystem(context.Background(), sys, module, index, name, fn)
+	if err != nil {
+		t.Fatalf("watch %s %s/%d %s: %v", sys, module, index, name, err)
+	}
+	return cancel
+}
+
+// stored is the value of mod's status name in Redis, which must be set.
+func stored(t testing.TB, st *state.Store, mod, name string) string {
+	t.Helper()
+	v, ok, err := st.StatusValue(context.Background(), mod, name)
+	if err != nil || !ok {
+		t.Fatalf("status %s/%s: %q, set %v, %v", mod, name, v, ok, err)
+	}
+	return string(v)
+}
+
+// hammer sets mod's status name to *n+1, *n+2, ... (counting in *n) as fast as it can until
+// stop is closed, then closes done.
+func hammer(t testing.TB, st *state.Store, mod, name string, n *int, stop <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
+	for {
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		*n++
+		if _, err := st.SetStatus(context.Background(), mod, name, []byte(fmt.Sprint(*n))); err != nil {
+			t.Errorf("set %s/%s: %v", mod, name, err)
+			return
+		}
 	}
 }
 
@@ -130,8 +170,7 @@ func TestWatchMissingStatusSendsNothingFirst(t *testing.T) {
 	t.Parallel()
 	m, st, _ := newManager(t)
 	rec := &recorder{}
-	cancel, _ := m.WatchModule(context.Background(), "mod-1", "input", rec.fn)
-	defer cancel()
+	defer watchModule(t, m, "mod-1", "input", rec.fn)()
 	settle(t, m, st, "mod-1", rec)
 	set(t, st, "mod-1", "input", `"hdmi"`)
 	waitVals(t, rec, `"hdmi"`)
@@ -146,28 +185,17 @@ func TestNoGap(t *testing.T) {
 	for i := 0; i < 30; i++ {
 		name := fmt.Sprintf("level%d", i)
 		set(t, st, "mod-r", name, "0")
-		stop := make(chan struct{})
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			for n := 1; ; n++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				_, _ = st.SetStatus(context.Background(), "mod-r", name, []byte(fmt.Sprint(n)))
-			}
-		}()
+		stop, done := make(chan struct{}), make(chan struct{})
+		go hammer(t, st, "mod-r", name, new(int), stop, done)
 		rec := &recorder{}
-		cancel, _ := m.WatchModule(context.Background(), "mod-r", name, rec.fn)
-		waitFor(t, "first value", func() bool { return len(rec.get()) > 0 })
+		cancel := watchModule(t, m, "mod-r", name, rec.fn)
+		testutil.Eventually(t, 10*time.Second, "first value", func() bool { return len(rec.get()) > 0 })
 		close(stop)
 		<-done
-		final, _, _ := st.StatusValue(context.Background(), "mod-r", name)
-		waitFor(t, "final value "+string(final), func() bool {
+		final := stored(t, st, "mod-r", name)
+		testutil.Eventually(t, 10*time.Second, "final value "+final, func() bool {
 			v := rec.get()
-			return v[len(v)-1] == string(final)
+			return v[len(v)-1] == final
 		})
 		cancel()
 	}
@@ -205,7 +233,7 @@ func TestWatchSystemFollowsLookup(t *testing.T) {
 	if err := st.SetLookup(ctx, "sys-1", map[string]string{"Display/1": "mod-a"}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "detach", func() bool {
+	testutil.Eventually(t, 10*time.Second, "detach", func() bool {
 		for w := range m.watches {
 			w.mu.Lock()
 			id := w.moduleID
@@ -232,22 +260,19 @@ func TestWatchSurvivesRedisRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	direct, indirect, pendingFirst := &recorder{}, &recorder{}, &recorder{}
-	c1, _ := m.WatchModule(ctx, "mod-a", "power", direct.fn)
-	defer c1()
-	c2, _ := m.WatchSystem(ctx, "sys-1", "Display", 1, "power", indirect.fn)
-	defer c2()
+	defer watchModule(t, m, "mod-a", "power", direct.fn)()
+	defer watchSystem(t, m, "sys-1", "Display", 1, "power", indirect.fn)()
 	waitVals(t, direct, "true")
 	waitVals(t, indirect, "true")
 
 	r.Stop()
 	// A watch made while Redis is down gets its first value once Redis is back.
-	c3, _ := m.WatchModule(ctx, "mod-a", "volume", pendingFirst.fn)
-	defer c3()
+	defer watchModule(t, m, "mod-a", "volume", pendingFirst.fn)()
 	r.Restart(t)
 
 	// The restarted Redis lost everything: the delivered value is gone, which watchers hear as null.
 	waitVals(t, direct, "true", "null")
-	waitFor(t, "redis up", st.Connected)
+	testutil.Eventually(t, 10*time.Second, "redis up", st.Connected)
 	set(t, st, "mod-a", "volume", "40")
 	waitVals(t, pendingFirst, "40")
 	set(t, st, "mod-a", "power", "false")
@@ -257,7 +282,7 @@ func TestWatchSurvivesRedisRestart(t *testing.T) {
 	if err := st.SetLookup(ctx, "sys-1", map[string]string{"Display/1": "mod-a"}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "indirect after restart", func() bool {
+	testutil.Eventually(t, 10*time.Second, "indirect after restart", func() bool {
 		v := indirect.get()
 		return v[len(v)-1] == "false"
 	})
