@@ -24,7 +24,10 @@ func scrape(t *testing.T, h http.Handler) string {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("scrape: read the body: %v", err)
+	}
 	if resp.StatusCode != 200 {
 		t.Fatalf("scrape: %d %s", resp.StatusCode, b)
 	}

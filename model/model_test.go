@@ -124,7 +124,10 @@ func TestMemoryStoreWatchAndSaveSetting(t *testing.T) {
 	defer cancel()
 	s := NewMemory()
 	ch := s.Watch(ctx)
-	f, _ := ParseFile([]byte(sample))
+	f, err := ParseFile([]byte(sample))
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := s.Apply(ctx, f); err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +147,10 @@ func TestMemoryStoreWatchAndSaveSetting(t *testing.T) {
 		t.Fatalf("save on unknown module: %v", err)
 	}
 	// An invalid write is refused and leaves the model as it was.
-	bad, _ := ParseFile([]byte(`modules: [{id: m9, driver_id: nope}]`))
+	bad, err := ParseFile([]byte(`modules: [{id: m9, driver_id: nope}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := s.Apply(ctx, bad); err == nil {
 		t.Fatal("invalid apply accepted")
 	}
@@ -157,11 +163,14 @@ func TestDeleteRefusesReferencedEntities(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s := NewMemory()
-	f, _ := ParseFile([]byte(sample))
+	f, err := ParseFile([]byte(sample))
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := s.Apply(ctx, f); err != nil {
 		t.Fatal(err)
 	}
-	err := s.Delete(ctx, KindDriver, "drv-display")
+	err = s.Delete(ctx, KindDriver, "drv-display")
 	if !errors.Is(err, ErrReferenced) || !strings.Contains(err.Error(), `module "mod-a", module "mod-b"`) {
 		t.Fatalf("delete referenced driver: %v", err)
 	}
