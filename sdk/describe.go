@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/placeos-go/engine/plugin/metadata"
 )
 
 var (
@@ -30,7 +32,7 @@ type param struct {
 	name    string
 	index   []int
 	typ     reflect.Type
-	schema  *Schema
+	schema  *metadata.Schema
 	def     json.RawMessage // nil: required
 	enum    []any           // decoded enum values, compared with the bound value
 	min     *float64
@@ -59,7 +61,7 @@ type driverType struct {
 	funcs   []*function
 	byName  map[string]*function
 	skipped []string // why some exported methods are not exposed
-	meta    *Metadata
+	meta    *metadata.Metadata
 }
 
 func describeType(t reflect.Type, o *options) (*driverType, error) {
@@ -161,10 +163,10 @@ func describeParams(fn *function) error {
 		f := fn.args.Field(i)
 		switch {
 		case f.Anonymous && f.Type == supportType:
-			fn.security = LevelSupport
+			fn.security = metadata.LevelSupport
 			continue
 		case f.Anonymous && f.Type == adminType:
-			fn.security = LevelAdministrator
+			fn.security = metadata.LevelAdministrator
 			continue
 		case f.Anonymous:
 			return fmt.Errorf("%w: %s: embedded field %s in the argument struct is not supported", ErrBadDriver, fn.method, f.Name)
@@ -193,7 +195,7 @@ func describeParams(fn *function) error {
 }
 
 func describeParam(method, name string, f reflect.StructField) (param, error) {
-	p := param{name: name, index: f.Index, typ: f.Type, schema: SchemaOf(f.Type)}
+	p := param{name: name, index: f.Index, typ: f.Type, schema: schemaOf(f.Type)}
 	bad := func(format string, args ...any) (param, error) {
 		return param{}, fmt.Errorf("%w: %s parameter %q: %s", ErrBadDriver, method, name, fmt.Sprintf(format, args...))
 	}

@@ -12,6 +12,7 @@ import (
 
 	"google.golang.org/grpc"
 
+	"github.com/placeos-go/engine/plugin/metadata"
 	"github.com/placeos-go/engine/plugin/proto"
 	"github.com/placeos-go/engine/sdk"
 	"github.com/placeos-go/engine/sdk/sdktest"
@@ -23,7 +24,7 @@ func contextWithTimeout() (context.Context, context.CancelFunc) {
 
 func tick() <-chan time.Time { return time.After(10 * time.Millisecond) }
 
-func describeTester() (*sdk.Metadata, error) { return sdk.Describe(newTester) }
+func describeTester() (*metadata.Metadata, error) { return sdk.Describe(newTester) }
 
 func TestLifecycleHooks(t *testing.T) {
 	t.Parallel()
@@ -101,11 +102,11 @@ func TestMetadataDerivation(t *testing.T) {
 			t.Errorf("metadata lacks %s:\n%s", frag, b)
 		}
 	}
-	back, err := sdk.ParseMetadata(b)
-	if err != nil {
+	var back metadata.Metadata
+	if err := json.Unmarshal(b, &back); err != nil {
 		t.Fatal(err)
 	}
-	again, _ := json.Marshal(back)
+	again, _ := json.Marshal(&back)
 	if string(again) != string(b) {
 		t.Fatalf("metadata does not round-trip:\n%s\n%s", b, again)
 	}

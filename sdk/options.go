@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/placeos-go/engine/plugin/metadata"
 )
 
 // SDKVersion is reported under versions.sdk in every driver's metadata.
@@ -17,7 +19,7 @@ type Option func(*options)
 
 type options struct {
 	version     string
-	requires    Ordered[[]string]
+	requires    metadata.Ordered[[]string]
 	settings    reflect.Type
 	interfaces  []namedInterface
 	logLevel    hclog.Level

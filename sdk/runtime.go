@@ -2,6 +2,7 @@ package sdk
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -61,7 +62,7 @@ func NewRuntime[D Driver](factory func() D, opts ...Option) (*Runtime, error) {
 	if err != nil {
 		return nil, err
 	}
-	meta, err := dt.meta.marshal()
+	meta, err := json.Marshal(dt.meta)
 	if err != nil {
 		return nil, fmt.Errorf("sdk: encode metadata: %w", err)
 	}

@@ -13,6 +13,7 @@ import (
 	goplugin "github.com/hashicorp/go-plugin"
 
 	"github.com/placeos-go/engine/plugin"
+	"github.com/placeos-go/engine/plugin/metadata"
 	"github.com/placeos-go/engine/plugin/proto"
 	"github.com/placeos-go/engine/sdk"
 )
@@ -319,7 +320,7 @@ func (h *Harness) Mock(name string) *Mock {
 }
 
 // Metadata returns the driver's metadata as the host receives it.
-func (h *Harness) Metadata() *sdk.Metadata {
+func (h *Harness) Metadata() *metadata.Metadata {
 	h.t.Helper()
 	ctx, cancel := h.ctx()
 	defer cancel()
@@ -327,11 +328,11 @@ func (h *Harness) Metadata() *sdk.Metadata {
 	if err != nil {
 		h.t.Fatalf("sdktest: metadata: %v", err)
 	}
-	m, err := sdk.ParseMetadata(resp.GetJson())
-	if err != nil {
-		h.t.Fatal(err)
+	var m metadata.Metadata
+	if err := json.Unmarshal(resp.GetJson(), &m); err != nil {
+		h.t.Fatalf("sdktest: parse metadata: %v", err)
 	}
-	return m
+	return &m
 }
 
 // testWriter sends the driver's log lines to the test log until the harness closes, after
