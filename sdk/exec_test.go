@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/placeos-go/engine/plugin/proto"
 	"github.com/placeos-go/engine/sdk/sdktest"
 )
 
@@ -163,17 +164,23 @@ func TestDebugForwarding(t *testing.T) {
 	}
 }
 
-func TestMetadataRPCMatchesDescribe(t *testing.T) {
+// Golden metadata files are written from Harness.Metadata, so the document the host receives
+// must survive decoding and encoding byte for byte.
+func TestMetadataRPCRoundTrips(t *testing.T) {
 	t.Parallel()
 	h := sdktest.New(t, newTester)
-	var fromHost, direct json.RawMessage = h.Runtime.MetadataJSON(), nil
-	m, err := describeTester()
+	ctx, cancel := contextWithTimeout()
+	defer cancel()
+	resp, err := h.Client.Metadata(ctx, &proto.Empty{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	direct, _ = json.Marshal(m)
-	if string(fromHost) != string(direct) {
-		t.Fatalf("metadata differs:\n%s\n%s", fromHost, direct)
+	parsed, err := json.Marshal(h.Metadata())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(resp.GetJson()) != string(parsed) {
+		t.Fatalf("metadata differs after parsing:\n%s\n%s", resp.GetJson(), parsed)
 	}
 	if got := h.Metadata().Functions.Keys(); len(got) == 0 {
 		t.Fatal("no functions after parse")

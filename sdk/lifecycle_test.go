@@ -3,6 +3,7 @@ package sdk_test
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"os/exec"
 	"reflect"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"github.com/placeos-go/engine/plugin/metadata"
 	"github.com/placeos-go/engine/plugin/proto"
 	"github.com/placeos-go/engine/sdk"
+	"github.com/placeos-go/engine/sdk/internal/driverrt"
 	"github.com/placeos-go/engine/sdk/sdktest"
 )
 
@@ -127,6 +129,17 @@ func TestBadDeclarationsFail(t *testing.T) {
 	}
 }
 
+// driverrt.New takes its arguments untyped; a wrong type is an error, not a panic.
+func TestRuntimeRefusesWrongTypes(t *testing.T) {
+	t.Parallel()
+	if _, err := driverrt.New(func() tester { return tester{} }, io.Discard); err == nil {
+		t.Error("a factory of a non-driver type was accepted")
+	}
+	if _, err := driverrt.New(newTester, io.Discard, "verbose"); err == nil {
+		t.Error("an option that is not an sdk.Option was accepted")
+	}
+}
+
 func TestSnakeCase(t *testing.T) {
 	t.Parallel()
 	for in, want := range map[string]string{
@@ -168,7 +181,7 @@ func (r *recordingHost) SetStatus(_ context.Context, in *proto.SetStatusRequest,
 
 func TestStatusBeforeHostConnects(t *testing.T) {
 	t.Parallel()
-	rt, err := sdk.NewRuntime(newTester, sdk.LogOutput(testLog{t}))
+	rt, err := driverrt.New(newTester, testLog{t})
 	if err != nil {
 		t.Fatal(err)
 	}

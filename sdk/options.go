@@ -14,7 +14,7 @@ import (
 // SDKVersion is reported under versions.sdk in every driver's metadata.
 const SDKVersion = "0.1.0"
 
-// Option configures Serve, NewRuntime and Describe.
+// Option configures Serve (and sdktest.New, which runs the driver as Serve would).
 type Option func(*options)
 
 type options struct {

@@ -12,8 +12,8 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/placeos-go/engine/plugin"
 	"github.com/placeos-go/engine/plugin/proto"
+	"github.com/placeos-go/engine/sdk/internal/driverrt"
 )
 
 // Driver is satisfied by any pointer to a struct that embeds sdk.Base.
@@ -21,9 +21,9 @@ type Driver interface {
 	sdkBase() *Base
 }
 
-// Runtime hosts the modules of one driver in one process: it is the plugin.Driver that Serve
-// serves, and what sdktest drives in-process.
-type Runtime struct {
+// driverRuntime hosts the modules of one driver in one process: it is the plugin.Driver that Serve
+// serves, and what sdktest drives in-process through driverrt.New.
+type driverRuntime struct {
 	opts    *options
 	dt      *driverType
 	factory func() Driver
@@ -49,16 +49,36 @@ type Runtime struct {
 	exit      func() // set by Serve: ends the process after Terminate
 }
 
-var _ plugin.Driver = (*Runtime)(nil)
+var _ driverrt.Runtime = (*driverRuntime)(nil)
 
-// LogOutput sends the driver's log lines (hclog JSON) to w instead of stderr. sdktest uses it.
-func LogOutput(w io.Writer) Option { return func(o *options) { o.logOut = w } }
+func init() { driverrt.New = newRuntimeOf }
 
-// NewRuntime describes the driver that factory makes and returns a runtime ready to host its
-// modules. It fails when the driver's declarations are invalid (bad tags or defaults).
-func NewRuntime[D Driver](factory func() D, opts ...Option) (*Runtime, error) {
-	o := buildOptions(opts)
-	dt, err := describeType(reflect.TypeFor[D](), o)
+var driverInterface = reflect.TypeFor[Driver]()
+
+// newRuntimeOf is driverrt.New. Its arguments arrive untyped, so the driver type comes from the
+// factory's signature.
+func newRuntimeOf(factory any, logOut io.Writer, opts ...any) (driverrt.Runtime, error) {
+	fv := reflect.ValueOf(factory)
+	if fv.Kind() != reflect.Func || fv.Type().NumIn() != 0 || fv.Type().NumOut() != 1 || !fv.Type().Out(0).Implements(driverInterface) {
+		return nil, fmt.Errorf("%w: the factory is a %T, not a func() D for a driver type D", ErrBadDriver, factory)
+	}
+	sdkOpts := make([]Option, len(opts))
+	for i, opt := range opts {
+		var ok bool
+		if sdkOpts[i], ok = opt.(Option); !ok {
+			return nil, fmt.Errorf("%w: option %d is a %T, not an sdk.Option", ErrBadDriver, i, opt)
+		}
+	}
+	o := buildOptions(sdkOpts)
+	o.logOut = logOut
+	return newRuntime(fv.Type().Out(0), func() Driver { return fv.Call(nil)[0].Interface().(Driver) }, o)
+}
+
+// newRuntime describes driver type t and returns a runtime ready to host its modules, each a
+// value factory makes. It fails when the driver's declarations are invalid (bad tags or
+// defaults).
+func newRuntime(t reflect.Type, factory func() Driver, o *options) (*driverRuntime, error) {
+	dt, err := describeType(t, o)
 	if err != nil {
 		return nil, err
 	}
@@ -75,10 +95,10 @@ func NewRuntime[D Driver](factory func() D, opts ...Option) (*Runtime, error) {
 		out = os.Stderr
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &Runtime{
+	r := &driverRuntime{
 		opts:      o,
 		dt:        dt,
-		factory:   func() Driver { return factory() },
+		factory:   factory,
 		name:      name,
 		logOut:    out,
 		metaRaw:   meta,
@@ -100,10 +120,10 @@ func NewRuntime[D Driver](factory func() D, opts ...Option) (*Runtime, error) {
 	return r, nil
 }
 
-func (r *Runtime) clock() Clock { return r.opts.clock }
+func (r *driverRuntime) clock() Clock { return r.opts.clock }
 
 // Connect receives the host's callback client (plugin.Driver).
-func (r *Runtime) Connect(host proto.HostClient) {
+func (r *driverRuntime) Connect(host proto.HostClient) {
 	r.hostMu.Lock()
 	defer r.hostMu.Unlock()
 	if r.host != nil {
@@ -114,7 +134,7 @@ func (r *Runtime) Connect(host proto.HostClient) {
 }
 
 // hostClient waits until the host is connected, ctx ends or the runtime closes.
-func (r *Runtime) hostClient(ctx context.Context) (proto.HostClient, error) {
+func (r *driverRuntime) hostClient(ctx context.Context) (proto.HostClient, error) {
 	select {
 	case <-r.hostReady:
 		r.hostMu.RLock()
@@ -127,7 +147,7 @@ func (r *Runtime) hostClient(ctx context.Context) (proto.HostClient, error) {
 	}
 }
 
-func (r *Runtime) lockFor(id string) func() {
+func (r *driverRuntime) lockFor(id string) func() {
 	r.mu.Lock()
 	l, ok := r.locks[id]
 	if !ok {
@@ -139,14 +159,14 @@ func (r *Runtime) lockFor(id string) func() {
 	return l.Unlock
 }
 
-func (r *Runtime) module(id string) *module {
+func (r *driverRuntime) module(id string) *module {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.modules[id]
 }
 
 // Start loads a module; a Start for a module that is already running is an Update.
-func (r *Runtime) Start(ctx context.Context, req *proto.StartRequest) (*proto.Empty, error) {
+func (r *driverRuntime) Start(ctx context.Context, req *proto.StartRequest) (*proto.Empty, error) {
 	cfg := req.GetModule()
 	if cfg.GetId() == "" {
 		return nil, fmt.Errorf("%w: start without a module id", ErrBadSettings)
@@ -159,7 +179,7 @@ func (r *Runtime) Start(ctx context.Context, req *proto.StartRequest) (*proto.Em
 }
 
 // Update applies a new configuration to a running module.
-func (r *Runtime) Update(ctx context.Context, req *proto.StartRequest) (*proto.Empty, error) {
+func (r *driverRuntime) Update(ctx context.Context, req *proto.StartRequest) (*proto.Empty, error) {
 	cfg := req.GetModule()
 	defer r.lockFor(cfg.GetId())()
 	m := r.module(cfg.GetId())
@@ -170,7 +190,7 @@ func (r *Runtime) Update(ctx context.Context, req *proto.StartRequest) (*proto.E
 }
 
 // Stop unloads a module; stopping a module that is not running is not an error.
-func (r *Runtime) Stop(ctx context.Context, req *proto.ModuleRequest) (*proto.Empty, error) {
+func (r *driverRuntime) Stop(ctx context.Context, req *proto.ModuleRequest) (*proto.Empty, error) {
 	defer r.lockFor(req.GetModuleId())()
 	r.mu.Lock()
 	m := r.modules[req.GetModuleId()]
@@ -182,7 +202,7 @@ func (r *Runtime) Stop(ctx context.Context, req *proto.ModuleRequest) (*proto.Em
 	return &proto.Empty{}, nil
 }
 
-func (r *Runtime) load(ctx context.Context, cfg *proto.Module) error {
+func (r *driverRuntime) load(ctx context.Context, cfg *proto.Module) error {
 	m, err := newModule(r, cfg)
 	if err != nil {
 		return err
@@ -197,7 +217,7 @@ func (r *Runtime) load(ctx context.Context, cfg *proto.Module) error {
 	return nil
 }
 
-func (r *Runtime) update(ctx context.Context, m *module, cfg *proto.Module) error {
+func (r *driverRuntime) update(ctx context.Context, m *module, cfg *proto.Module) error {
 	if restartNeeded(m.config(), cfg) {
 		m.log.Info("connection settings changed, restarting module")
 		r.mu.Lock()
@@ -223,7 +243,7 @@ func restartNeeded(a, b *proto.Module) bool {
 }
 
 // Debug starts forwarding the module's log lines to the host.
-func (r *Runtime) Debug(_ context.Context, req *proto.ModuleRequest) (*proto.Empty, error) {
+func (r *driverRuntime) Debug(_ context.Context, req *proto.ModuleRequest) (*proto.Empty, error) {
 	if m := r.module(req.GetModuleId()); m != nil {
 		m.setDebug(true)
 	}
@@ -231,7 +251,7 @@ func (r *Runtime) Debug(_ context.Context, req *proto.ModuleRequest) (*proto.Emp
 }
 
 // Ignore stops forwarding the module's log lines.
-func (r *Runtime) Ignore(_ context.Context, req *proto.ModuleRequest) (*proto.Empty, error) {
+func (r *driverRuntime) Ignore(_ context.Context, req *proto.ModuleRequest) (*proto.Empty, error) {
 	if m := r.module(req.GetModuleId()); m != nil {
 		m.setDebug(false)
 	}
@@ -239,15 +259,12 @@ func (r *Runtime) Ignore(_ context.Context, req *proto.ModuleRequest) (*proto.Em
 }
 
 // Metadata returns the driver's metadata JSON (without notes).
-func (r *Runtime) Metadata(context.Context, *proto.Empty) (*proto.MetadataResponse, error) {
+func (r *driverRuntime) Metadata(context.Context, *proto.Empty) (*proto.MetadataResponse, error) {
 	return &proto.MetadataResponse{Json: r.metaRaw}, nil
 }
 
-// MetadataJSON is the driver's metadata as sent to the host.
-func (r *Runtime) MetadataJSON() []byte { return append([]byte(nil), r.metaRaw...) }
-
 // Info lists the running module ids, sorted.
-func (r *Runtime) Info(context.Context, *proto.Empty) (*proto.InfoResponse, error) {
+func (r *driverRuntime) Info(context.Context, *proto.Empty) (*proto.InfoResponse, error) {
 	r.mu.Lock()
 	ids := make([]string, 0, len(r.modules))
 	for id := range r.modules {
@@ -259,7 +276,7 @@ func (r *Runtime) Info(context.Context, *proto.Empty) (*proto.InfoResponse, erro
 }
 
 // Terminate stops every module, then lets the process exit (when served by Serve).
-func (r *Runtime) Terminate(ctx context.Context, _ *proto.Empty) (*proto.Empty, error) {
+func (r *driverRuntime) Terminate(ctx context.Context, _ *proto.Empty) (*proto.Empty, error) {
 	r.stopAll(ctx)
 	if r.exit != nil {
 		r.exit()
@@ -267,7 +284,7 @@ func (r *Runtime) Terminate(ctx context.Context, _ *proto.Empty) (*proto.Empty, 
 	return &proto.Empty{}, nil
 }
 
-func (r *Runtime) stopAll(ctx context.Context) {
+func (r *driverRuntime) stopAll(ctx context.Context) {
 	r.mu.Lock()
 	mods := make([]*module, 0, len(r.modules))
 	for _, m := range r.modules {
@@ -287,7 +304,7 @@ func (r *Runtime) stopAll(ctx context.Context) {
 }
 
 // Close stops every module and the runtime's goroutines and waits for them.
-func (r *Runtime) Close() error {
+func (r *driverRuntime) Close() error {
 	r.closeOnce.Do(func() {
 		r.stopAll(context.Background())
 		r.cancel()
@@ -298,7 +315,7 @@ func (r *Runtime) Close() error {
 
 // forwardLogs sends debug lines to the host. The queue is bounded and lines are dropped when it is
 // full, so a module that floods its log cannot stall the driver.
-func (r *Runtime) forwardLogs() {
+func (r *driverRuntime) forwardLogs() {
 	defer r.wg.Done()
 	host, err := r.hostClient(r.ctx)
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/placeos-go/engine/plugin/metadata"
 	"github.com/placeos-go/engine/plugin/proto"
 	"github.com/placeos-go/engine/sdk"
+	"github.com/placeos-go/engine/sdk/internal/driverrt"
 )
 
 // Timeout bounds every harness call and wait.
@@ -41,10 +42,10 @@ type Module struct {
 
 // Harness runs one driver in-process against a fake host.
 type Harness struct {
-	t       testing.TB
-	Runtime *sdk.Runtime
-	Host    *Host
-	Client  *plugin.Client
+	t      testing.TB
+	rt     driverrt.Runtime
+	Host   *Host
+	Client *plugin.Client
 
 	// User is the user id execs run as ("user-test" unless a test changes it).
 	User string
@@ -64,7 +65,11 @@ func New[D sdk.Driver](t testing.TB, factory func() D, opts ...sdk.Option) *Harn
 	t.Helper()
 	lw := &testWriter{t: t, capture: &logCapture{changed: make(chan struct{})}}
 	// Debug lines are captured (Logs, WaitLog); a test's own LogLevel option still wins.
-	rt, err := sdk.NewRuntime(factory, append([]sdk.Option{sdk.LogOutput(lw), sdk.LogLevel(hclog.Debug)}, opts...)...)
+	all := []any{sdk.LogLevel(hclog.Debug)}
+	for _, o := range opts {
+		all = append(all, o)
+	}
+	rt, err := driverrt.New(factory, lw, all...)
 	if err != nil {
 		t.Fatalf("sdktest: driver: %v", err)
 	}
@@ -81,7 +86,7 @@ func New[D sdk.Driver](t testing.TB, factory func() D, opts ...sdk.Option) *Harn
 	if err := client.Init(ctx); err != nil {
 		t.Fatalf("sdktest: init: %v", err)
 	}
-	h := &Harness{t: t, Runtime: rt, Host: host, Client: client, mocks: map[string]int{}, User: "user-test", logs: lw.capture}
+	h := &Harness{t: t, rt: rt, Host: host, Client: client, mocks: map[string]int{}, User: "user-test", logs: lw.capture}
 	host.onSave = h.applySaved
 	host.mu.Lock()
 	host.driver = func(ctx context.Context, r *proto.ExecRequest) (*proto.ExecResponse, error) {
