@@ -1,11 +1,9 @@
 package sdk_test
 
 import (
-	"encoding/json"
 	"strings"
 	"testing"
 
-	"github.com/placeos-go/engine/plugin/proto"
 	"github.com/placeos-go/engine/sdk/sdktest"
 )
 
@@ -161,28 +159,5 @@ func TestDebugForwarding(t *testing.T) {
 			t.Fatalf("debug lines not forwarded: %+v", logs)
 		case <-tick():
 		}
-	}
-}
-
-// Golden metadata files are written from Harness.Metadata, so the document the host receives
-// must survive decoding and encoding byte for byte.
-func TestMetadataRPCRoundTrips(t *testing.T) {
-	t.Parallel()
-	h := sdktest.New(t, newTester)
-	ctx, cancel := contextWithTimeout()
-	defer cancel()
-	resp, err := h.Client.Metadata(ctx, &proto.Empty{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	parsed, err := json.Marshal(h.Metadata())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(resp.GetJson()) != string(parsed) {
-		t.Fatalf("metadata differs after parsing:\n%s\n%s", resp.GetJson(), parsed)
-	}
-	if got := h.Metadata().Functions.Keys(); len(got) == 0 {
-		t.Fatal("no functions after parse")
 	}
 }

@@ -32,7 +32,7 @@ func buildMetadata(dt *driverType, o *options) (*metadata.Metadata, error) {
 	}
 	for _, ni := range o.interfaces {
 		if ni.typ.Kind() != reflect.Interface {
-			return nil, fmt.Errorf("%w: DeclareInterface %q: %s is not an interface type", ErrBadDriver, ni.name, ni.typ)
+			return nil, fmt.Errorf("%w: DeclareInterface %q: %s is not an interface type", errBadDriver, ni.name, ni.typ)
 		}
 		if dt.typ.Implements(ni.typ) {
 			m.Implements = append(m.Implements, ni.name)
@@ -44,14 +44,4 @@ func buildMetadata(dt *driverType, o *options) (*metadata.Metadata, error) {
 		m.JSONSchema = &metadata.Schema{Type: "object", Properties: &metadata.Ordered[*metadata.Schema]{}}
 	}
 	return m, nil
-}
-
-// Describe derives the metadata of the driver that factory makes, without serving it. Tests use
-// it for golden files; `engine` tooling can use it to list a driver's functions.
-func Describe[D Driver](factory func() D, opts ...Option) (*metadata.Metadata, error) {
-	dt, err := describeType(reflect.TypeFor[D](), buildOptions(opts))
-	if err != nil {
-		return nil, err
-	}
-	return dt.meta, nil
 }

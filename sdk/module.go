@@ -92,7 +92,7 @@ func newModule(r *driverRuntime, cfg *proto.Module) (*module, error) {
 	b := m.drv.sdkBase()
 	if b == nil {
 		cancel()
-		return nil, fmt.Errorf("%w: the factory returned a nil driver", ErrBadDriver)
+		return nil, fmt.Errorf("%w: the factory returned a nil driver", errBadDriver)
 	}
 	b.m = m
 	return m, nil

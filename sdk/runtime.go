@@ -12,6 +12,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/placeos-go/engine/errkind"
 	"github.com/placeos-go/engine/plugin/proto"
 	"github.com/placeos-go/engine/sdk/internal/driverrt"
 )
@@ -49,6 +50,9 @@ type driverRuntime struct {
 	exit      func() // set by Serve: ends the process after Terminate
 }
 
+// errModuleNotRunning answers the host's calls naming a module this process does not host.
+var errModuleNotRunning = errkind.New(errkind.NotFound, "module not running in this driver")
+
 var _ driverrt.Runtime = (*driverRuntime)(nil)
 
 func init() { driverrt.New = newRuntimeOf }
@@ -60,13 +64,13 @@ var driverInterface = reflect.TypeFor[Driver]()
 func newRuntimeOf(factory any, logOut io.Writer, opts ...any) (driverrt.Runtime, error) {
 	fv := reflect.ValueOf(factory)
 	if fv.Kind() != reflect.Func || fv.Type().NumIn() != 0 || fv.Type().NumOut() != 1 || !fv.Type().Out(0).Implements(driverInterface) {
-		return nil, fmt.Errorf("%w: the factory is a %T, not a func() D for a driver type D", ErrBadDriver, factory)
+		return nil, fmt.Errorf("%w: the factory is a %T, not a func() D for a driver type D", errBadDriver, factory)
 	}
 	sdkOpts := make([]Option, len(opts))
 	for i, opt := range opts {
 		var ok bool
 		if sdkOpts[i], ok = opt.(Option); !ok {
-			return nil, fmt.Errorf("%w: option %d is a %T, not an sdk.Option", ErrBadDriver, i, opt)
+			return nil, fmt.Errorf("%w: option %d is a %T, not an sdk.Option", errBadDriver, i, opt)
 		}
 	}
 	o := buildOptions(sdkOpts)
@@ -88,7 +92,7 @@ func newRuntime(t reflect.Type, factory func() Driver, o *options) (*driverRunti
 	}
 	name := o.name
 	if name == "" {
-		name = SnakeCase(dt.typ.Elem().Name())
+		name = snakeCase(dt.typ.Elem().Name())
 	}
 	out := o.logOut
 	if out == nil {
@@ -184,7 +188,7 @@ func (r *driverRuntime) Update(ctx context.Context, req *proto.StartRequest) (*p
 	defer r.lockFor(cfg.GetId())()
 	m := r.module(cfg.GetId())
 	if m == nil {
-		return nil, fmt.Errorf("update %s: %w", cfg.GetId(), ErrModuleNotRunning)
+		return nil, fmt.Errorf("update %s: %w", cfg.GetId(), errModuleNotRunning)
 	}
 	return &proto.Empty{}, r.update(ctx, m, cfg)
 }

@@ -15,6 +15,7 @@
 //   - mock modules in a mock system (Mock) answering driver-to-driver calls and declaring
 //     interfaces, with the system's module_info for SystemProxy.All and Implementing;
 //   - captured driver logs (Logs, WaitLog) and forwarded debug lines (Host.Logs);
+//   - the driver's metadata as the host receives it (Metadata), for golden files;
 //   - a virtual clock (NewClock with sdk.WithClock) driving queue timeouts, retries, delays,
 //     reconnect backoff and schedules, so tests never sleep.
 package sdktest
