@@ -62,8 +62,9 @@ var driverInterface = reflect.TypeFor[Driver]()
 // newRuntimeOf is driverrt.New. Its arguments arrive untyped, so the driver type comes from the
 // factory's signature.
 func newRuntimeOf(factory any, logOut io.Writer, opts ...any) (driverrt.Runtime, error) {
-	fv := reflect.ValueOf(factory)
-	if fv.Kind() != reflect.Func || fv.Type().NumIn() != 0 || fv.Type().NumOut() != 1 || !fv.Type().Out(0).Implements(driverInterface) {
+	ft := reflect.TypeOf(factory)
+	if ft == nil || ft.Kind() != reflect.Func || ft.NumIn() != 0 || ft.NumOut() != 1 ||
+		!ft.Out(0).Implements(driverInterface) {
 		return nil, fmt.Errorf("%w: the factory is a %T, not a func() D for a driver type D", errBadDriver, factory)
 	}
 	sdkOpts := make([]Option, len(opts))
@@ -75,7 +76,8 @@ func newRuntimeOf(factory any, logOut io.Writer, opts ...any) (driverrt.Runtime,
 	}
 	o := buildOptions(sdkOpts)
 	o.logOut = logOut
-	return newRuntime(fv.Type().Out(0), func() Driver { return fv.Call(nil)[0].Interface().(Driver) }, o)
+	fv := reflect.ValueOf(factory)
+	return newRuntime(ft.Out(0), func() Driver { return fv.Call(nil)[0].Interface().(Driver) }, o)
 }
 
 // newRuntime describes driver type t and returns a runtime ready to host its modules, each a
