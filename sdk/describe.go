@@ -9,7 +9,14 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/placeos-go/engine/errkind"
+	"github.com/placeos-go/engine/plugin/metadata"
 )
+
+// errBadDriver is returned when a driver type cannot be described (bad tags, bad defaults). Serve
+// exits with it and sdktest fails the test, so no author code ever holds it.
+var errBadDriver = errkind.New(errkind.Internal, "invalid driver declaration")
 
 var (
 	contextType = reflect.TypeFor[context.Context]()
@@ -30,7 +37,7 @@ type param struct {
 	name    string
 	index   []int
 	typ     reflect.Type
-	schema  *Schema
+	schema  *metadata.Schema
 	def     json.RawMessage // nil: required
 	enum    []any           // decoded enum values, compared with the bound value
 	min     *float64
@@ -59,12 +66,12 @@ type driverType struct {
 	funcs   []*function
 	byName  map[string]*function
 	skipped []string // why some exported methods are not exposed
-	meta    *Metadata
+	meta    *metadata.Metadata
 }
 
 func describeType(t reflect.Type, o *options) (*driverType, error) {
 	if t.Kind() != reflect.Pointer || t.Elem().Kind() != reflect.Struct {
-		return nil, fmt.Errorf("%w: driver type %s must be a pointer to a struct", ErrBadDriver, t)
+		return nil, fmt.Errorf("%w: driver type %s must be a pointer to a struct", errBadDriver, t)
 	}
 	dt := &driverType{typ: t, byName: map[string]*function{}}
 	for i := range t.NumMethod() {
@@ -85,7 +92,7 @@ func describeType(t reflect.Type, o *options) (*driverType, error) {
 		}
 		fn.file, fn.line = declPos(t.Elem(), m.Name, 0)
 		if prev, dup := dt.byName[fn.name]; dup {
-			return nil, fmt.Errorf("%w: methods %s and %s share the wire name %q", ErrBadDriver, prev.method, fn.method, fn.name)
+			return nil, fmt.Errorf("%w: methods %s and %s share the wire name %q", errBadDriver, prev.method, fn.method, fn.name)
 		}
 		dt.byName[fn.name] = fn
 		dt.funcs = append(dt.funcs, fn)
@@ -112,7 +119,7 @@ func describeType(t reflect.Type, o *options) (*driverType, error) {
 // describeMethod returns nil and a reason when m does not have an exposable signature.
 func describeMethod(m reflect.Method) (*function, string, error) {
 	mt := m.Type
-	fn := &function{name: SnakeCase(m.Name), method: m.Name, index: m.Index}
+	fn := &function{name: snakeCase(m.Name), method: m.Name, index: m.Index}
 	in := 1 // skip the receiver
 	if in < mt.NumIn() && mt.In(in) == contextType {
 		fn.hasCtx = true
@@ -161,13 +168,13 @@ func describeParams(fn *function) error {
 		f := fn.args.Field(i)
 		switch {
 		case f.Anonymous && f.Type == supportType:
-			fn.security = LevelSupport
+			fn.security = metadata.LevelSupport
 			continue
 		case f.Anonymous && f.Type == adminType:
-			fn.security = LevelAdministrator
+			fn.security = metadata.LevelAdministrator
 			continue
 		case f.Anonymous:
-			return fmt.Errorf("%w: %s: embedded field %s in the argument struct is not supported", ErrBadDriver, fn.method, f.Name)
+			return fmt.Errorf("%w: %s: embedded field %s in the argument struct is not supported", errBadDriver, fn.method, f.Name)
 		case !f.IsExported():
 			continue
 		}
@@ -177,10 +184,10 @@ func describeParams(fn *function) error {
 		}
 		name, _, _ := strings.Cut(tag, ",")
 		if name == "" {
-			name = SnakeCase(f.Name)
+			name = snakeCase(f.Name)
 		}
 		if seen[name] {
-			return fmt.Errorf("%w: %s: two parameters named %q", ErrBadDriver, fn.method, name)
+			return fmt.Errorf("%w: %s: two parameters named %q", errBadDriver, fn.method, name)
 		}
 		seen[name] = true
 		p, err := describeParam(fn.method, name, f)
@@ -193,9 +200,9 @@ func describeParams(fn *function) error {
 }
 
 func describeParam(method, name string, f reflect.StructField) (param, error) {
-	p := param{name: name, index: f.Index, typ: f.Type, schema: SchemaOf(f.Type)}
+	p := param{name: name, index: f.Index, typ: f.Type, schema: schemaOf(f.Type)}
 	bad := func(format string, args ...any) (param, error) {
-		return param{}, fmt.Errorf("%w: %s parameter %q: %s", ErrBadDriver, method, name, fmt.Sprintf(format, args...))
+		return param{}, fmt.Errorf("%w: %s parameter %q: %s", errBadDriver, method, name, fmt.Sprintf(format, args...))
 	}
 	switch f.Type.Kind() {
 	case reflect.Pointer, reflect.Interface, reflect.Map, reflect.Slice:

@@ -3,9 +3,10 @@
 // go-plugin process that hosts many modules (one driver value per module).
 //
 // The package owns:
-//   - metadata derivation (PROTOCOL §4) from the Go declarations: function and parameter names,
-//     JSON Schema types, defaults, security levels, implemented interfaces, settings schema;
-//   - argument binding (PROTOCOL §5) and the exec result/error shape, including panics;
+//   - metadata derivation (docs/protocol.md §4): the plugin/metadata document built from the Go
+//     declarations (function and parameter names, JSON Schema types, defaults, security levels,
+//     implemented interfaces, settings schema);
+//   - argument binding (docs/protocol.md §5) and the exec result/error shape, including panics;
 //   - the module lifecycle (OnLoad/OnUpdate/OnUnload hooks, restart on connection changes);
 //   - status with change detection, typed settings, the per-module logger with debug forwarding;
 //   - calls, subscriptions and channels to other modules through the host, and the system
@@ -15,6 +16,10 @@
 //   - the per-module command queue (priority, retries with a bonus, named commands, timeouts,
 //     delays, offline behaviour) and the scheduler (every / in / cron), both on a Clock that
 //     sdktest replaces with a virtual one.
+//
+// Only what a driver author writes against is exported. The runtime that hosts the modules (the
+// plugin.Driver that Serve serves) is reached by sdk/sdktest through sdk/internal/driverrt, and
+// the metadata document's types are in plugin/metadata, shared with the engine.
 //
 // # Functions
 //

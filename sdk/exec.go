@@ -113,7 +113,7 @@ func abbreviate(v []byte) string {
 
 // Exec runs a function of a module (plugin.Driver). Every failure is an ExecResponse, never a
 // gRPC error, so the host can tell a driver's answer from a broken connection.
-func (r *Runtime) Exec(ctx context.Context, req *proto.ExecRequest) (*proto.ExecResponse, error) {
+func (r *driverRuntime) Exec(ctx context.Context, req *proto.ExecRequest) (*proto.ExecResponse, error) {
 	m := r.module(req.GetModuleId())
 	if m == nil {
 		return failure(404, "ModuleNotFound", fmt.Sprintf("module %s is not running in this driver", req.GetModuleId()), nil), nil

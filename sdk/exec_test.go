@@ -1,7 +1,6 @@
 package sdk_test
 
 import (
-	"encoding/json"
 	"strings"
 	"testing"
 
@@ -160,22 +159,5 @@ func TestDebugForwarding(t *testing.T) {
 			t.Fatalf("debug lines not forwarded: %+v", logs)
 		case <-tick():
 		}
-	}
-}
-
-func TestMetadataRPCMatchesDescribe(t *testing.T) {
-	t.Parallel()
-	h := sdktest.New(t, newTester)
-	var fromHost, direct json.RawMessage = h.Runtime.MetadataJSON(), nil
-	m, err := describeTester()
-	if err != nil {
-		t.Fatal(err)
-	}
-	direct, _ = json.Marshal(m)
-	if string(fromHost) != string(direct) {
-		t.Fatalf("metadata differs:\n%s\n%s", fromHost, direct)
-	}
-	if got := h.Metadata().Functions.Keys(); len(got) == 0 {
-		t.Fatal("no functions after parse")
 	}
 }

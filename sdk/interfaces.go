@@ -14,12 +14,6 @@ type (
 	Administrator struct{}
 )
 
-// Security level names as they appear in metadata.
-const (
-	LevelSupport       = "support"
-	LevelAdministrator = "administrator"
-)
-
 // Standard interfaces. A driver whose pointer type satisfies one is reported under
 // "implements", so logic drivers and front-ends can rely on the function's name, arguments and
 // result without reading the driver. Use the Args types below as the argument struct so the

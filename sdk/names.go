@@ -5,9 +5,9 @@ import (
 	"unicode"
 )
 
-// SnakeCase converts a Go identifier to its wire name: SwitchTo -> switch_to, HDMIInput ->
+// snakeCase converts a Go identifier to its wire name: SwitchTo -> switch_to, HDMIInput ->
 // hdmi_input, Volume2 -> volume2.
-func SnakeCase(s string) string {
+func snakeCase(s string) string {
 	rs := []rune(s)
 	var b strings.Builder
 	for i, r := range rs {

@@ -7,17 +7,19 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/placeos-go/engine/plugin/metadata"
 )
 
 // SDKVersion is reported under versions.sdk in every driver's metadata.
 const SDKVersion = "0.1.0"
 
-// Option configures Serve, NewRuntime and Describe.
+// Option configures Serve (and sdktest.New, which runs the driver as Serve would).
 type Option func(*options)
 
 type options struct {
 	version     string
-	requires    Ordered[[]string]
+	requires    metadata.Ordered[[]string]
 	settings    reflect.Type
 	interfaces  []namedInterface
 	logLevel    hclog.Level

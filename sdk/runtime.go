@@ -2,6 +2,7 @@ package sdk
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -11,8 +12,9 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/placeos-go/engine/plugin"
+	"github.com/placeos-go/engine/errkind"
 	"github.com/placeos-go/engine/plugin/proto"
+	"github.com/placeos-go/engine/sdk/internal/driverrt"
 )
 
 // Driver is satisfied by any pointer to a struct that embeds sdk.Base.
@@ -20,9 +22,9 @@ type Driver interface {
 	sdkBase() *Base
 }
 
-// Runtime hosts the modules of one driver in one process: it is the plugin.Driver that Serve
-// serves, and what sdktest drives in-process.
-type Runtime struct {
+// driverRuntime hosts the modules of one driver in one process: it is the plugin.Driver that Serve
+// serves, and what sdktest drives in-process through driverrt.New.
+type driverRuntime struct {
 	opts    *options
 	dt      *driverType
 	factory func() Driver
@@ -48,36 +50,61 @@ type Runtime struct {
 	exit      func() // set by Serve: ends the process after Terminate
 }
 
-var _ plugin.Driver = (*Runtime)(nil)
+// errModuleNotRunning answers the host's calls naming a module this process does not host.
+var errModuleNotRunning = errkind.New(errkind.NotFound, "module not running in this driver")
 
-// LogOutput sends the driver's log lines (hclog JSON) to w instead of stderr. sdktest uses it.
-func LogOutput(w io.Writer) Option { return func(o *options) { o.logOut = w } }
+var _ driverrt.Runtime = (*driverRuntime)(nil)
 
-// NewRuntime describes the driver that factory makes and returns a runtime ready to host its
-// modules. It fails when the driver's declarations are invalid (bad tags or defaults).
-func NewRuntime[D Driver](factory func() D, opts ...Option) (*Runtime, error) {
-	o := buildOptions(opts)
-	dt, err := describeType(reflect.TypeFor[D](), o)
+func init() { driverrt.New = newRuntimeOf }
+
+var driverInterface = reflect.TypeFor[Driver]()
+
+// newRuntimeOf is driverrt.New. Its arguments arrive untyped, so the driver type comes from the
+// factory's signature.
+func newRuntimeOf(factory any, logOut io.Writer, opts ...any) (driverrt.Runtime, error) {
+	ft := reflect.TypeOf(factory)
+	if ft == nil || ft.Kind() != reflect.Func || ft.NumIn() != 0 || ft.NumOut() != 1 ||
+		!ft.Out(0).Implements(driverInterface) {
+		return nil, fmt.Errorf("%w: the factory is a %T, not a func() D for a driver type D", errBadDriver, factory)
+	}
+	sdkOpts := make([]Option, len(opts))
+	for i, opt := range opts {
+		var ok bool
+		if sdkOpts[i], ok = opt.(Option); !ok {
+			return nil, fmt.Errorf("%w: option %d is a %T, not an sdk.Option", errBadDriver, i, opt)
+		}
+	}
+	o := buildOptions(sdkOpts)
+	o.logOut = logOut
+	fv := reflect.ValueOf(factory)
+	return newRuntime(ft.Out(0), func() Driver { return fv.Call(nil)[0].Interface().(Driver) }, o)
+}
+
+// newRuntime describes driver type t and returns a runtime ready to host its modules, each a
+// value factory makes. It fails when the driver's declarations are invalid (bad tags or
+// defaults).
+func newRuntime(t reflect.Type, factory func() Driver, o *options) (*driverRuntime, error) {
+	dt, err := describeType(t, o)
 	if err != nil {
 		return nil, err
 	}
-	meta, err := dt.meta.marshal()
+	meta, err := json.Marshal(dt.meta)
 	if err != nil {
 		return nil, fmt.Errorf("sdk: encode metadata: %w", err)
 	}
 	name := o.name
 	if name == "" {
-		name = SnakeCase(dt.typ.Elem().Name())
+		name = snakeCase(dt.typ.Elem().Name())
 	}
 	out := o.logOut
 	if out == nil {
 		out = os.Stderr
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &Runtime{
+	r := &driverRuntime{
 		opts:      o,
 		dt:        dt,
-		factory:   func() Driver { return factory() },
+		factory:   factory,
 		name:      name,
 		logOut:    out,
 		metaRaw:   meta,
@@ -99,10 +126,10 @@ func NewRuntime[D Driver](factory func() D, opts ...Option) (*Runtime, error) {
 	return r, nil
 }
 
-func (r *Runtime) clock() Clock { return r.opts.clock }
+func (r *driverRuntime) clock() Clock { return r.opts.clock }
 
 // Connect receives the host's callback client (plugin.Driver).
-func (r *Runtime) Connect(host proto.HostClient) {
+func (r *driverRuntime) Connect(host proto.HostClient) {
 	r.hostMu.Lock()
 	defer r.hostMu.Unlock()
 	if r.host != nil {
@@ -113,7 +140,7 @@ func (r *Runtime) Connect(host proto.HostClient) {
 }
 
 // hostClient waits until the host is connected, ctx ends or the runtime closes.
-func (r *Runtime) hostClient(ctx context.Context) (proto.HostClient, error) {
+func (r *driverRuntime) hostClient(ctx context.Context) (proto.HostClient, error) {
 	select {
 	case <-r.hostReady:
 		r.hostMu.RLock()
@@ -126,7 +153,7 @@ func (r *Runtime) hostClient(ctx context.Context) (proto.HostClient, error) {
 	}
 }
 
-func (r *Runtime) lockFor(id string) func() {
+func (r *driverRuntime) lockFor(id string) func() {
 	r.mu.Lock()
 	l, ok := r.locks[id]
 	if !ok {
@@ -138,14 +165,14 @@ func (r *Runtime) lockFor(id string) func() {
 	return l.Unlock
 }
 
-func (r *Runtime) module(id string) *module {
+func (r *driverRuntime) module(id string) *module {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.modules[id]
 }
 
 // Start loads a module; a Start for a module that is already running is an Update.
-func (r *Runtime) Start(ctx context.Context, req *proto.StartRequest) (*proto.Empty, error) {
+func (r *driverRuntime) Start(ctx context.Context, req *proto.StartRequest) (*proto.Empty, error) {
 	cfg := req.GetModule()
 	if cfg.GetId() == "" {
 		return nil, fmt.Errorf("%w: start without a module id", ErrBadSettings)
@@ -158,18 +185,18 @@ func (r *Runtime) Start(ctx context.Context, req *proto.StartRequest) (*proto.Em
 }
 
 // Update applies a new configuration to a running module.
-func (r *Runtime) Update(ctx context.Context, req *proto.StartRequest) (*proto.Empty, error) {
+func (r *driverRuntime) Update(ctx context.Context, req *proto.StartRequest) (*proto.Empty, error) {
 	cfg := req.GetModule()
 	defer r.lockFor(cfg.GetId())()
 	m := r.module(cfg.GetId())
 	if m == nil {
-		return nil, fmt.Errorf("update %s: %w", cfg.GetId(), ErrModuleNotRunning)
+		return nil, fmt.Errorf("update %s: %w", cfg.GetId(), errModuleNotRunning)
 	}
 	return &proto.Empty{}, r.update(ctx, m, cfg)
 }
 
 // Stop unloads a module; stopping a module that is not running is not an error.
-func (r *Runtime) Stop(ctx context.Context, req *proto.ModuleRequest) (*proto.Empty, error) {
+func (r *driverRuntime) Stop(ctx context.Context, req *proto.ModuleRequest) (*proto.Empty, error) {
 	defer r.lockFor(req.GetModuleId())()
 	r.mu.Lock()
 	m := r.modules[req.GetModuleId()]
@@ -181,7 +208,7 @@ func (r *Runtime) Stop(ctx context.Context, req *proto.ModuleRequest) (*proto.Em
 	return &proto.Empty{}, nil
 }
 
-func (r *Runtime) load(ctx context.Context, cfg *proto.Module) error {
+func (r *driverRuntime) load(ctx context.Context, cfg *proto.Module) error {
 	m, err := newModule(r, cfg)
 	if err != nil {
 		return err
@@ -196,7 +223,7 @@ func (r *Runtime) load(ctx context.Context, cfg *proto.Module) error {
 	return nil
 }
 
-func (r *Runtime) update(ctx context.Context, m *module, cfg *proto.Module) error {
+func (r *driverRuntime) update(ctx context.Context, m *module, cfg *proto.Module) error {
 	if restartNeeded(m.config(), cfg) {
 		m.log.Info("connection settings changed, restarting module")
 		r.mu.Lock()
@@ -222,7 +249,7 @@ func restartNeeded(a, b *proto.Module) bool {
 }
 
 // Debug starts forwarding the module's log lines to the host.
-func (r *Runtime) Debug(_ context.Context, req *proto.ModuleRequest) (*proto.Empty, error) {
+func (r *driverRuntime) Debug(_ context.Context, req *proto.ModuleRequest) (*proto.Empty, error) {
 	if m := r.module(req.GetModuleId()); m != nil {
 		m.setDebug(true)
 	}
@@ -230,7 +257,7 @@ func (r *Runtime) Debug(_ context.Context, req *proto.ModuleRequest) (*proto.Emp
 }
 
 // Ignore stops forwarding the module's log lines.
-func (r *Runtime) Ignore(_ context.Context, req *proto.ModuleRequest) (*proto.Empty, error) {
+func (r *driverRuntime) Ignore(_ context.Context, req *proto.ModuleRequest) (*proto.Empty, error) {
 	if m := r.module(req.GetModuleId()); m != nil {
 		m.setDebug(false)
 	}
@@ -238,15 +265,12 @@ func (r *Runtime) Ignore(_ context.Context, req *proto.ModuleRequest) (*proto.Em
 }
 
 // Metadata returns the driver's metadata JSON (without notes).
-func (r *Runtime) Metadata(context.Context, *proto.Empty) (*proto.MetadataResponse, error) {
+func (r *driverRuntime) Metadata(context.Context, *proto.Empty) (*proto.MetadataResponse, error) {
 	return &proto.MetadataResponse{Json: r.metaRaw}, nil
 }
 
-// MetadataJSON is the driver's metadata as sent to the host.
-func (r *Runtime) MetadataJSON() []byte { return append([]byte(nil), r.metaRaw...) }
-
 // Info lists the running module ids, sorted.
-func (r *Runtime) Info(context.Context, *proto.Empty) (*proto.InfoResponse, error) {
+func (r *driverRuntime) Info(context.Context, *proto.Empty) (*proto.InfoResponse, error) {
 	r.mu.Lock()
 	ids := make([]string, 0, len(r.modules))
 	for id := range r.modules {
@@ -258,7 +282,7 @@ func (r *Runtime) Info(context.Context, *proto.Empty) (*proto.InfoResponse, erro
 }
 
 // Terminate stops every module, then lets the process exit (when served by Serve).
-func (r *Runtime) Terminate(ctx context.Context, _ *proto.Empty) (*proto.Empty, error) {
+func (r *driverRuntime) Terminate(ctx context.Context, _ *proto.Empty) (*proto.Empty, error) {
 	r.stopAll(ctx)
 	if r.exit != nil {
 		r.exit()
@@ -266,7 +290,7 @@ func (r *Runtime) Terminate(ctx context.Context, _ *proto.Empty) (*proto.Empty, 
 	return &proto.Empty{}, nil
 }
 
-func (r *Runtime) stopAll(ctx context.Context) {
+func (r *driverRuntime) stopAll(ctx context.Context) {
 	r.mu.Lock()
 	mods := make([]*module, 0, len(r.modules))
 	for _, m := range r.modules {
@@ -286,7 +310,7 @@ func (r *Runtime) stopAll(ctx context.Context) {
 }
 
 // Close stops every module and the runtime's goroutines and waits for them.
-func (r *Runtime) Close() error {
+func (r *driverRuntime) Close() error {
 	r.closeOnce.Do(func() {
 		r.stopAll(context.Background())
 		r.cancel()
@@ -297,7 +321,7 @@ func (r *Runtime) Close() error {
 
 // forwardLogs sends debug lines to the host. The queue is bounded and lines are dropped when it is
 // full, so a module that floods its log cannot stall the driver.
-func (r *Runtime) forwardLogs() {
+func (r *driverRuntime) forwardLogs() {
 	defer r.wg.Done()
 	host, err := r.hostClient(r.ctx)
 	if err != nil {

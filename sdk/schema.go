@@ -6,23 +6,9 @@ import (
 	"reflect"
 	"strings"
 	"time"
-)
 
-// Schema is the subset of JSON Schema the SDK derives from Go types. Title is the Go type's name
-// (bool, int, []string, a struct's name), which PlaceOS shows in its function listings.
-type Schema struct {
-	Type                 any               `json:"type,omitempty"` // string, or [type, "null"] for pointers
-	Title                string            `json:"title,omitempty"`
-	Description          string            `json:"description,omitempty"`
-	Format               string            `json:"format,omitempty"`
-	Enum                 []any             `json:"enum,omitempty"`
-	Minimum              *float64          `json:"minimum,omitempty"`
-	Maximum              *float64          `json:"maximum,omitempty"`
-	Default              json.RawMessage   `json:"default,omitempty"`
-	Items                *Schema           `json:"items,omitempty"`
-	Properties           *Ordered[*Schema] `json:"properties,omitempty"`
-	AdditionalProperties *Schema           `json:"additionalProperties,omitempty"`
-}
+	"github.com/placeos-go/engine/plugin/metadata"
+)
 
 var (
 	timeType     = reflect.TypeFor[time.Time]()
@@ -30,11 +16,13 @@ var (
 	rawType      = reflect.TypeFor[json.RawMessage]()
 )
 
-// SchemaOf derives the JSON Schema of a Go type as the SDK reports it in metadata.
-func SchemaOf(t reflect.Type) *Schema { return schemaOf(t, map[reflect.Type]bool{}) }
+// schemaOf derives the JSON Schema of a Go type as the SDK reports it in metadata.
+func schemaOf(t reflect.Type) *metadata.Schema { return schemaIn(t, map[reflect.Type]bool{}) }
 
-func schemaOf(t reflect.Type, stack map[reflect.Type]bool) *Schema {
-	s := &Schema{Title: typeTitle(t)}
+// schemaIn is schemaOf within the struct types being described (stack), where a recursive type
+// stops.
+func schemaIn(t reflect.Type, stack map[reflect.Type]bool) *metadata.Schema {
+	s := &metadata.Schema{Title: typeTitle(t)}
 	switch t {
 	case timeType:
 		s.Type, s.Format = "string", "date-time"
@@ -61,10 +49,10 @@ func schemaOf(t reflect.Type, stack map[reflect.Type]bool) *Schema {
 			return s
 		}
 		s.Type = "array"
-		s.Items = schemaOf(t.Elem(), stack)
+		s.Items = schemaIn(t.Elem(), stack)
 	case reflect.Map:
 		s.Type = "object"
-		s.AdditionalProperties = schemaOf(t.Elem(), stack)
+		s.AdditionalProperties = schemaIn(t.Elem(), stack)
 	case reflect.Struct:
 		s.Type = "object"
 		if stack[t] {
@@ -72,11 +60,11 @@ func schemaOf(t reflect.Type, stack map[reflect.Type]bool) *Schema {
 		}
 		stack[t] = true
 		defer delete(stack, t)
-		props := &Ordered[*Schema]{}
+		props := &metadata.Ordered[*metadata.Schema]{}
 		addStructProperties(t, props, stack)
 		s.Properties = props
 	case reflect.Pointer:
-		inner := schemaOf(t.Elem(), stack)
+		inner := schemaIn(t.Elem(), stack)
 		inner.Title = s.Title
 		if typ, ok := inner.Type.(string); ok {
 			inner.Type = []string{typ, "null"}
@@ -92,7 +80,7 @@ func schemaOf(t reflect.Type, stack map[reflect.Type]bool) *Schema {
 
 // addStructProperties follows encoding/json's naming (tag name, else the Go field name), since
 // nested values are decoded by encoding/json.
-func addStructProperties(t reflect.Type, props *Ordered[*Schema], stack map[reflect.Type]bool) {
+func addStructProperties(t reflect.Type, props *metadata.Ordered[*metadata.Schema], stack map[reflect.Type]bool) {
 	for i := range t.NumField() {
 		f := t.Field(i)
 		name, skip := jsonFieldName(f, f.Name)
@@ -112,7 +100,7 @@ func addStructProperties(t reflect.Type, props *Ordered[*Schema], stack map[refl
 		if name == "" {
 			name = f.Name
 		}
-		ps := schemaOf(f.Type, stack)
+		ps := schemaIn(f.Type, stack)
 		if d := f.Tag.Get("description"); d != "" {
 			ps.Description = d
 		}

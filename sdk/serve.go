@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"reflect"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -23,14 +24,14 @@ func Serve[D Driver](factory func() D, opts ...Option) {
 	if lvl := os.Getenv("ENGINE_DRIVER_LOG_LEVEL"); lvl != "" {
 		opts = append(opts, LogLevel(hclog.LevelFromString(lvl)))
 	}
-	rt, err := NewRuntime(factory, opts...)
+	rt, err := newRuntime(reflect.TypeFor[D](), func() Driver { return factory() }, buildOptions(opts))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "driver:", err)
 		os.Exit(2)
 	}
 	for _, a := range os.Args[1:] {
 		if a == "--metadata" || a == "-m" {
-			_, _ = handshake.Write(append(rt.MetadataJSON(), '\n'))
+			_, _ = handshake.Write(append(rt.metaRaw, '\n'))
 			os.Exit(0)
 		}
 	}

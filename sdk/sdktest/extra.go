@@ -106,7 +106,7 @@ func (h *Harness) applySaved(s SavedSetting) {
 	defer cancel()
 	pm := h.protoModuleNoT(m)
 	if _, err := h.Client.Update(ctx, startReq(pm)); err != nil {
-		h.Runtime.Close() // nothing sensible to report to: the test will see the settings missing
+		h.rt.Close() // nothing sensible to report to: the test will see the settings missing
 	}
 }
 

@@ -13,8 +13,10 @@ import (
 	goplugin "github.com/hashicorp/go-plugin"
 
 	"github.com/placeos-go/engine/plugin"
+	"github.com/placeos-go/engine/plugin/metadata"
 	"github.com/placeos-go/engine/plugin/proto"
 	"github.com/placeos-go/engine/sdk"
+	"github.com/placeos-go/engine/sdk/internal/driverrt"
 )
 
 // Timeout bounds every harness call and wait.
@@ -40,10 +42,10 @@ type Module struct {
 
 // Harness runs one driver in-process against a fake host.
 type Harness struct {
-	t       testing.TB
-	Runtime *sdk.Runtime
-	Host    *Host
-	Client  *plugin.Client
+	t      testing.TB
+	rt     driverrt.Runtime
+	Host   *Host
+	Client *plugin.Client
 
 	// User is the user id execs run as ("user-test" unless a test changes it).
 	User string
@@ -63,7 +65,11 @@ func New[D sdk.Driver](t testing.TB, factory func() D, opts ...sdk.Option) *Harn
 	t.Helper()
 	lw := &testWriter{t: t, capture: &logCapture{changed: make(chan struct{})}}
 	// Debug lines are captured (Logs, WaitLog); a test's own LogLevel option still wins.
-	rt, err := sdk.NewRuntime(factory, append([]sdk.Option{sdk.LogOutput(lw), sdk.LogLevel(hclog.Debug)}, opts...)...)
+	all := []any{sdk.LogLevel(hclog.Debug)}
+	for _, o := range opts {
+		all = append(all, o)
+	}
+	rt, err := driverrt.New(factory, lw, all...)
 	if err != nil {
 		t.Fatalf("sdktest: driver: %v", err)
 	}
@@ -80,7 +86,7 @@ func New[D sdk.Driver](t testing.TB, factory func() D, opts ...sdk.Option) *Harn
 	if err := client.Init(ctx); err != nil {
 		t.Fatalf("sdktest: init: %v", err)
 	}
-	h := &Harness{t: t, Runtime: rt, Host: host, Client: client, mocks: map[string]int{}, User: "user-test", logs: lw.capture}
+	h := &Harness{t: t, rt: rt, Host: host, Client: client, mocks: map[string]int{}, User: "user-test", logs: lw.capture}
 	host.onSave = h.applySaved
 	host.mu.Lock()
 	host.driver = func(ctx context.Context, r *proto.ExecRequest) (*proto.ExecResponse, error) {
@@ -319,7 +325,7 @@ func (h *Harness) Mock(name string) *Mock {
 }
 
 // Metadata returns the driver's metadata as the host receives it.
-func (h *Harness) Metadata() *sdk.Metadata {
+func (h *Harness) Metadata() *metadata.Metadata {
 	h.t.Helper()
 	ctx, cancel := h.ctx()
 	defer cancel()
@@ -327,11 +333,11 @@ func (h *Harness) Metadata() *sdk.Metadata {
 	if err != nil {
 		h.t.Fatalf("sdktest: metadata: %v", err)
 	}
-	m, err := sdk.ParseMetadata(resp.GetJson())
-	if err != nil {
-		h.t.Fatal(err)
+	var m metadata.Metadata
+	if err := json.Unmarshal(resp.GetJson(), &m); err != nil {
+		h.t.Fatalf("sdktest: parse metadata: %v", err)
 	}
-	return m
+	return &m
 }
 
 // testWriter sends the driver's log lines to the test log until the harness closes, after

@@ -153,10 +153,7 @@ func TestAgainstSimulator(t *testing.T) {
 
 func TestMetadata(t *testing.T) {
 	t.Parallel()
-	m, err := sdk.Describe(New, options...)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := sdktest.New(t, New, options...).Metadata()
 	if !reflect.DeepEqual(m.Implements, []string{"Powerable", "CameraMoveable", "CameraZoomable"}) ||
 		!reflect.DeepEqual(m.Functions.Keys(), []string{"power", "zoom", "move", "preset", "save_preset", "query"}) {
 		t.Fatalf("implements %v functions %v", m.Implements, m.Functions.Keys())

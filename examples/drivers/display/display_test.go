@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/placeos-go/engine/examples/sims/display/displaysim"
-	"github.com/placeos-go/engine/sdk"
 	"github.com/placeos-go/engine/sdk/sdktest"
 )
 
@@ -18,10 +17,7 @@ var update = flag.Bool("update", false, "rewrite testdata/metadata.golden.json")
 
 func TestMetadataGolden(t *testing.T) {
 	t.Parallel()
-	m, err := sdk.Describe(New, options...)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := sdktest.New(t, New, options...).Metadata()
 	got, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		t.Fatal(err)

@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/placeos-go/engine/errkind"
-	"github.com/placeos-go/engine/sdk"
 	"github.com/placeos-go/engine/sdk/sdktest"
 )
 
@@ -75,10 +74,7 @@ func TestRoomWithoutDisplay(t *testing.T) {
 
 func TestRoomMetadata(t *testing.T) {
 	t.Parallel()
-	m, err := sdk.Describe(New, options...)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := sdktest.New(t, New, options...).Metadata()
 	if got := m.Functions.Keys(); !reflect.DeepEqual(got, []string{"power", "switch_to", "shutdown", "all_off"}) {
 		t.Fatalf("functions %v", got)
 	}
