@@ -74,7 +74,7 @@ func startCluster(t *testing.T) *cluster {
 type clusterInfo = enginetest.ClusterInfo
 
 func (e *engine) cluster() (clusterInfo, bool) {
-	ci, err := enginetest.Cluster(http.DefaultClient, e.base, 30*time.Second)
+	ci, err := enginetest.LegacyCluster(http.DefaultClient, e.base, 30*time.Second)
 	return ci, err == nil
 }
 

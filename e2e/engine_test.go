@@ -133,7 +133,7 @@ func (e *engine) do(method, path, body string) response {
 
 // try sends a request; an unreachable node is an error, not a failure.
 func (e *engine) try(method, path, body string) (response, error) {
-	r, err := enginetest.Do(context.Background(), http.DefaultClient, method, e.base+path, body, 30*time.Second)
+	r, err := enginetest.LegacyDo(context.Background(), http.DefaultClient, method, e.base+path, body, 30*time.Second)
 	if err != nil && r.Status == 0 {
 		return response{}, err
 	}

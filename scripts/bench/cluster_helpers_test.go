@@ -174,7 +174,7 @@ func (c *benchCluster) byID(id string) *benchNode {
 
 // request sends one request bounded by timeout; an unreachable node is an error, not a failure.
 func (c *benchCluster) request(n *benchNode, method, path, body string, timeout time.Duration) (int, []byte, error) {
-	r, err := enginetest.Do(context.Background(), clusterHTTP, method, n.base+path, body, timeout)
+	r, err := enginetest.LegacyDo(context.Background(), clusterHTTP, method, n.base+path, body, timeout)
 	return r.Status, r.Body, err
 }
 
@@ -195,7 +195,7 @@ func (c *benchCluster) execEcho(n *benchNode, module string, timeout time.Durati
 }
 
 func (c *benchCluster) info(n *benchNode, timeout time.Duration) (enginetest.ClusterInfo, error) {
-	return enginetest.Cluster(clusterHTTP, n.base, timeout)
+	return enginetest.LegacyCluster(clusterHTTP, n.base, timeout)
 }
 
 // placementNow maps every running module to the node that has it loaded, and reports whether

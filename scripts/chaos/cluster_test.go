@@ -265,7 +265,7 @@ func (c *cluster) thaw(n *node) {
 
 // request sends one request bounded by timeout; an unreachable node is an error, not a failure.
 func request(ctx context.Context, n *node, method, path, body string, timeout time.Duration) (int, []byte, error) {
-	r, err := enginetest.Do(ctx, httpClient, method, n.base+path, body, timeout)
+	r, err := enginetest.LegacyDo(ctx, httpClient, method, n.base+path, body, timeout)
 	return r.Status, r.Body, err
 }
 
@@ -279,7 +279,7 @@ func (c *cluster) ready(n *node) bool {
 }
 
 func (c *cluster) info(n *node) (enginetest.ClusterInfo, error) {
-	return enginetest.Cluster(httpClient, n.base, 2*time.Second)
+	return enginetest.LegacyCluster(httpClient, n.base, 2*time.Second)
 }
 
 // live is the nodes whose process runs and is not frozen.

@@ -1,3 +1,6 @@
+// The helpers below are the ones scripts/bench and scripts/chaos used before the harness;
+// they go once both suites run on it.
+
 package enginetest
 
 import (
@@ -6,7 +9,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os/exec"
 	"strings"
@@ -17,17 +19,6 @@ import (
 
 	"github.com/placeos-go/engine/internal/testutil"
 )
-
-// FreeAddr returns a loopback address that was free a moment ago.
-func FreeAddr(tb testing.TB) string {
-	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
 
 // LockedBuffer collects an engine's log; the process writes while the test reads the tail.
 type LockedBuffer struct {
@@ -94,34 +85,34 @@ func Terminate(tb testing.TB, name string, cmd *exec.Cmd, done <-chan struct{}) 
 	testutil.WaitGone(tb, drivers...)
 }
 
-// Response is one answer of an engine.
-type Response struct {
+// LegacyResponse is one answer of an engine.
+type LegacyResponse struct {
 	Status int
 	Body   []byte
 	Header http.Header
 }
 
-// Do sends one JSON request bounded by timeout; an unreachable node is an error.
-func Do(ctx context.Context, client *http.Client, method, url, body string, timeout time.Duration) (Response, error) {
+// LegacyDo sends one JSON request bounded by timeout; an unreachable node is an error.
+func LegacyDo(ctx context.Context, client *http.Client, method, url, body string, timeout time.Duration) (LegacyResponse, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, method, url, strings.NewReader(body))
 	if err != nil {
-		return Response{}, err
+		return LegacyResponse{}, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := client.Do(req)
 	if err != nil {
-		return Response{}, err
+		return LegacyResponse{}, err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
-	return Response{Status: resp.StatusCode, Body: b, Header: resp.Header}, err
+	return LegacyResponse{Status: resp.StatusCode, Body: b, Header: resp.Header}, err
 }
 
 // getJSON decodes a 200 answer to GET base+path into v.
 func getJSON(client *http.Client, base, path string, timeout time.Duration, v any) error {
-	r, err := Do(context.Background(), client, http.MethodGet, base+path, "", timeout)
+	r, err := LegacyDo(context.Background(), client, http.MethodGet, base+path, "", timeout)
 	if err != nil {
 		return err
 	}
@@ -131,46 +122,8 @@ func getJSON(client *http.Client, base, path string, timeout time.Duration, v an
 	return json.Unmarshal(r.Body, v)
 }
 
-// ClusterInfo is GET /api/engine/v2/cluster.
-type ClusterInfo struct {
-	Leader string        `json:"leader"`
-	Epoch  uint64        `json:"epoch"`
-	Ready  bool          `json:"ready"`
-	Nodes  []ClusterNode `json:"nodes"`
-}
-
-// ClusterNode is one member as a node sees it.
-type ClusterNode struct {
-	ID      string `json:"id"`
-	State   string `json:"state"`
-	Ready   bool   `json:"ready"`
-	Leader  bool   `json:"leader"`
-	Modules int    `json:"modules"`
-}
-
-// Up counts the members in state up.
-func (ci ClusterInfo) Up() int {
-	k := 0
-	for _, n := range ci.Nodes {
-		if n.State == "up" {
-			k++
-		}
-	}
-	return k
-}
-
-// State is member id's state ("" if it is not a member).
-func (ci ClusterInfo) State(id string) string {
-	for _, n := range ci.Nodes {
-		if n.ID == id {
-			return n.State
-		}
-	}
-	return ""
-}
-
-// Cluster fetches the cluster view of the node at base.
-func Cluster(client *http.Client, base string, timeout time.Duration) (ClusterInfo, error) {
+// LegacyCluster fetches the cluster view of the node at base.
+func LegacyCluster(client *http.Client, base string, timeout time.Duration) (ClusterInfo, error) {
 	var ci ClusterInfo
 	err := getJSON(client, base, "/api/engine/v2/cluster", timeout, &ci)
 	return ci, err
