@@ -123,23 +123,29 @@ func (c *Cluster) Placement() (map[string]string, error) {
 	return out, nil
 }
 
-// WaitHealthy waits until every live node sees up nodes up, the same leader and the cluster
-// ready, and every module of the model runs exactly once; it returns the placement.
+// WaitHealthy waits until the cluster is Healthy with up nodes up and returns the placement.
 func (c *Cluster) WaitHealthy(up int) map[string]string {
 	c.tb.Helper()
 	var place map[string]string
 	c.Eventually(HealthyWithin, fmt.Sprintf("%d nodes up, ready, %d modules placed once", up, c.modules), func() bool {
-		leader := ""
-		for _, n := range c.Live() {
-			ci, err := n.Info()
-			if err != nil || !ci.Ready || ci.Leader == "" || ci.Up() != up || (leader != "" && ci.Leader != leader) {
-				return false
-			}
-			leader = ci.Leader
-		}
-		var err error
-		place, err = c.Placement()
-		return err == nil && len(place) == c.modules
+		var ok bool
+		place, ok = c.Healthy(up)
+		return ok
 	})
 	return place
+}
+
+// Healthy reports whether every live node sees up nodes up, the same leader and the cluster
+// ready, and every module of the model runs exactly once; it returns the placement then.
+func (c *Cluster) Healthy(up int) (map[string]string, bool) {
+	leader := ""
+	for _, n := range c.Live() {
+		ci, err := n.Info()
+		if err != nil || !ci.Ready || ci.Leader == "" || ci.Up() != up || (leader != "" && ci.Leader != leader) {
+			return nil, false
+		}
+		leader = ci.Leader
+	}
+	place, err := c.Placement()
+	return place, err == nil && len(place) == c.modules
 }
