@@ -8,16 +8,17 @@
 //     Stop (SIGTERM), Kill (SIGKILL), Pause and Resume (SIGSTOP, SIGCONT) and Restart act on its
 //     process; every process started is stopped when the test ends, and the test fails unless
 //     the driver processes of every engine it stopped or killed are gone. StartEngine is a
-//     single node bootstrapped with a model and ready.
+//     single node bootstrapped with a model and ready; WriteModel writes a --model file.
 //   - Cluster (cluster.go): nodes on one Redis; Start bootstraps the first with a model, joins
-//     the others and waits until the cluster is healthy: one agreed leader, every node up and
-//     ready, every module running exactly once. Join adds a node; Live, Node, Leader and
-//     Placement find nodes and module owners.
+//     the others and waits until the cluster is healthy (WaitHealthy; Healthy checks once): one
+//     agreed leader, every node up and ready, every module running exactly once. Join adds a
+//     node; Live, Node, Leader and Placement find nodes and module owners.
 //   - Waiting (wait.go): Node.Eventually and Cluster.Eventually are testutil.Eventually that
 //     also fails at once when an engine exits on its own; Within returns a timeout as an error
 //     for suites that record it and go on. A test that fails logs the tail of every engine's
 //     log.
-//   - HTTP (http.go): Do, and on a Node Do, Try, Request and GetJSON, with optional headers
-//     (APIKey, RequestID); the decoded cluster view (Info), loaded modules (Loaded) and driver
-//     status (Driver, DriverPID); JSONEqual.
+//   - HTTP (http.go): on a Node, Do (failing the test when the node is unreachable), Try,
+//     Request (own context and timeout) and GetJSON, with optional headers (APIKey,
+//     RequestID); the decoded cluster view (Info), loaded modules (Loaded), driver status
+//     (Driver, DriverPID) and readiness (Ready); JSONEqual.
 package enginetest

@@ -27,8 +27,8 @@ func APIKey(key string) Header { return Header{"X-API-Key", key} }
 // RequestID sets the id the engine logs the request under.
 func RequestID(id string) Header { return Header{"X-Request-ID", id} }
 
-// Do sends one JSON request bounded by timeout; an unreachable node is an error.
-func Do(ctx context.Context, client *http.Client, method, url, body string, timeout time.Duration, h ...Header) (Response, error) {
+// do sends one JSON request bounded by timeout; an unreachable node is an error.
+func do(ctx context.Context, client *http.Client, method, url, body string, timeout time.Duration, h ...Header) (Response, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, method, url, strings.NewReader(body))
@@ -52,7 +52,7 @@ func Do(ctx context.Context, client *http.Client, method, url, body string, time
 
 // Request sends one request to the node with its own context and timeout.
 func (n *Node) Request(ctx context.Context, method, path, body string, timeout time.Duration, h ...Header) (Response, error) {
-	return Do(ctx, n.cfg.Client, method, n.Base+path, body, timeout, h...)
+	return do(ctx, n.cfg.Client, method, n.Base+path, body, timeout, h...)
 }
 
 // Try sends one request to the node bounded by Config.Timeout; an unreachable node is an error.

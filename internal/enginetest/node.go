@@ -1,6 +1,7 @@
 package enginetest
 
 import (
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -82,8 +83,8 @@ func NewNode(tb testing.TB, cfg Config, id string) *Node {
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 30 * time.Second
 	}
-	addr := FreeAddr(tb)
-	return &Node{ID: id, HTTP: addr, Raft: FreeAddr(tb), DataDir: tb.TempDir(), Base: "http://" + addr,
+	addr := freeAddr(tb)
+	return &Node{ID: id, HTTP: addr, Raft: freeAddr(tb), DataDir: tb.TempDir(), Base: "http://" + addr,
 		tb: tb, cfg: cfg, bin: testutil.BuildBinary(tb, "./cmd/engine")}
 }
 
@@ -108,8 +109,8 @@ func WriteModel(tb testing.TB, yaml string) string {
 	return p
 }
 
-// FreeAddr returns a loopback address that was free a moment ago.
-func FreeAddr(tb testing.TB) string {
+// freeAddr returns a loopback address that was free a moment ago.
+func freeAddr(tb testing.TB) string {
 	tb.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -296,7 +297,7 @@ func terminate(tb testing.TB, name string, p *process) {
 	drivers := testutil.Children(p.cmd.Process.Pid)
 	// A paused engine handles SIGTERM only once it runs again.
 	for _, sig := range []syscall.Signal{syscall.SIGCONT, syscall.SIGTERM} {
-		if err := p.cmd.Process.Signal(sig); err != nil && !p.exited() {
+		if err := p.cmd.Process.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
 			tb.Errorf("%s %s: %v", sig, name, err)
 		}
 	}
@@ -304,7 +305,7 @@ func terminate(tb testing.TB, name string, p *process) {
 	case <-p.done:
 	case <-time.After(20 * time.Second):
 		tb.Errorf("%s (pid %d) did not stop within 20s of SIGTERM", name, p.cmd.Process.Pid)
-		if err := p.cmd.Process.Kill(); err != nil && !p.exited() {
+		if err := p.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
 			tb.Errorf("kill %s: %v", name, err)
 		}
 		<-p.done

@@ -13,6 +13,7 @@ import (
 func (n *Node) Eventually(within time.Duration, what string, cond func() bool) {
 	n.tb.Helper()
 	testutil.Eventually(n.tb, within, what, func() bool {
+		n.tb.Helper()
 		n.mustRun(what)
 		return cond()
 	})
@@ -23,6 +24,7 @@ func (n *Node) Eventually(within time.Duration, what string, cond func() bool) {
 func (c *Cluster) Eventually(within time.Duration, what string, cond func() bool) {
 	c.tb.Helper()
 	testutil.Eventually(c.tb, within, what, func() bool {
+		c.tb.Helper()
 		for _, n := range c.Nodes {
 			n.mustRun(what)
 		}
