@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/placeos-go/engine/examples/sims/display/displaysim"
 	"github.com/placeos-go/engine/internal/enginetest"
 	"github.com/placeos-go/engine/internal/testutil"
@@ -44,9 +46,9 @@ systems:
 // driver's call into Display_1 works and its subscription follows Display_1's power.
 func TestExecuteStatusAndRoomLogic(t *testing.T) {
 	t.Parallel()
-	e, redis, sim := demo(t)
+	e, rds, sim := demo(t)
 	ctx := context.Background()
-	rc := redis.Client(t)
+	rc := rds.Client(t)
 	ps := rc.Subscribe(ctx, "status/mod-display/power")
 	defer ps.Close()
 	if _, err := ps.Receive(ctx); err != nil { // subscription confirmed
@@ -66,11 +68,18 @@ func TestExecuteStatusAndRoomLogic(t *testing.T) {
 	if v, err := rc.HGet(ctx, "status/mod-display", "power").Result(); err != nil || v != "true" {
 		t.Fatalf("HGET status/mod-display power = %q, %v", v, err)
 	}
-	msgCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	msg, err := ps.ReceiveMessage(msgCtx)
-	if err != nil || msg.Payload != "true" {
-		t.Fatalf("published power change = %v, %v", msg, err)
+	published := ps.Channel()
+	var msg *redis.Message
+	e.Eventually(10*time.Second, "the power change published", func() bool {
+		select {
+		case msg = <-published:
+			return true
+		default:
+			return false
+		}
+	})
+	if msg.Payload != "true" {
+		t.Fatalf("published power change = %v", msg)
 	}
 
 	// Named arguments, a default, and the state routes.
