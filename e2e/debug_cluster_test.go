@@ -10,6 +10,9 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/placeos-go/engine/internal/enginetest"
+	"github.com/placeos-go/engine/internal/testutil"
 )
 
 // debugClient is a front-end's WebSocket on one node; a goroutine turns frames into a channel
@@ -21,16 +24,16 @@ type debugClient struct {
 	frames chan string
 }
 
-func dialControl(t *testing.T, e *engine) *debugClient {
+func dialControl(t *testing.T, e *enginetest.Node) *debugClient {
 	t.Helper()
-	conn, resp, err := websocket.DefaultDialer.Dial("ws://"+e.spec.http+"/api/engine/v2/systems/control", nil)
+	conn, resp, err := websocket.DefaultDialer.Dial("ws://"+e.HTTP+"/api/engine/v2/systems/control", nil)
 	if err != nil {
 		if resp != nil {
-			t.Fatalf("dial %s: %v (HTTP %d)", e.spec.id, err, resp.StatusCode)
+			t.Fatalf("dial %s: %v (HTTP %d)", e.ID, err, resp.StatusCode)
 		}
-		t.Fatalf("dial %s: %v", e.spec.id, err)
+		t.Fatalf("dial %s: %v", e.ID, err)
 	}
-	c := &debugClient{t: t, node: e.spec.id, conn: conn, frames: make(chan string, 256)}
+	c := &debugClient{t: t, node: e.ID, conn: conn, frames: make(chan string, 256)}
 	go func() {
 		defer close(c.frames)
 		for {
@@ -52,36 +55,47 @@ func (c *debugClient) send(s string) {
 	}
 }
 
+// frameWithin is how long a client waits for a frame.
+const frameWithin = 15 * time.Second
+
+// poll takes the next frame if one has arrived, failing the test if the socket closed.
+func (c *debugClient) poll(what string) (string, bool) {
+	c.t.Helper()
+	select {
+	case f, ok := <-c.frames:
+		if !ok {
+			c.t.Fatalf("%s: socket closed waiting for %s", c.node, what)
+		}
+		return f, true
+	default:
+		return "", false
+	}
+}
+
 // next is the next frame other than the periodic heartbeat.
 func (c *debugClient) next(what string) string {
 	c.t.Helper()
-	timeout := time.After(15 * time.Second)
-	for {
-		select {
-		case f, ok := <-c.frames:
-			if !ok {
-				c.t.Fatalf("%s: socket closed waiting for %s", c.node, what)
-			}
-			if f != "pong" {
-				return f
-			}
-		case <-timeout:
-			c.t.Fatalf("%s: no frame within 15s waiting for %s", c.node, what)
-		}
-	}
+	var f string
+	testutil.Eventually(c.t, frameWithin, c.node+": a frame, "+what, func() bool {
+		var ok bool
+		f, ok = c.poll(what)
+		return ok && f != "pong"
+	})
+	return f
 }
 
 // quiet proves nothing is queued for the client: a ping's pong is the very next frame.
 func (c *debugClient) quiet() {
 	c.t.Helper()
 	c.send("ping")
-	select {
-	case f := <-c.frames:
-		if f != "pong" {
-			c.t.Fatalf("%s: expected nothing before pong, got %s", c.node, f)
-		}
-	case <-time.After(15 * time.Second):
-		c.t.Fatalf("%s: no pong", c.node)
+	var f string
+	testutil.Eventually(c.t, frameWithin, c.node+": pong", func() bool {
+		var ok bool
+		f, ok = c.poll("pong")
+		return ok
+	})
+	if f != "pong" {
+		c.t.Fatalf("%s: expected nothing before pong, got %s", c.node, f)
 	}
 }
 
@@ -118,14 +132,14 @@ func (c *debugClient) expectLine(id int64, mod, msg string) {
 // driver's log() is not in its metadata (the client routes refuse undeclared functions), and the
 // node route hands the call straight to the driver. It reports whether the driver had debug
 // forwarding on (log returns false without calling Host.Log otherwise).
-func logLine(t *testing.T, owner *engine, mod, msg string) bool {
+func logLine(t *testing.T, owner *enginetest.Node, mod, msg string) bool {
 	t.Helper()
 	body := fmt.Sprintf(`{"__exec__": "log", "log": [%q]}`, msg)
-	r := owner.do("POST", "/api/core/v1/command/"+mod+"/execute", body)
-	if r.status != 200 {
-		t.Fatalf("log via %s: %d %s", owner.spec.id, r.status, r.body)
+	r := owner.Do("POST", "/api/core/v1/command/"+mod+"/execute", body)
+	if r.Status != 200 {
+		t.Fatalf("log via %s: %d %s", owner.ID, r.Status, r.Body)
 	}
-	return strings.TrimSpace(r.body) == "true"
+	return strings.TrimSpace(r.Body) == "true"
 }
 
 // TestClusterDebugFromAnotherNode: debug lines of a module hosted by node B reach WebSocket
@@ -135,31 +149,31 @@ func TestClusterDebugFromAnotherNode(t *testing.T) {
 	t.Parallel()
 	c := startCluster(t)
 	var owners map[string]string
-	c.nodes[0].waitFor(30*time.Second, "every module placed", func() bool {
+	c.Nodes[0].Eventually(30*time.Second, "every module placed", func() bool {
 		owners = c.owners()
 		return len(owners) == clusterModules
 	})
 	// Node A is the first node; the module is the first (by id) that A does not host.
-	a := c.nodes[0]
+	a := c.Nodes[0]
 	ids := slices.Sorted(maps.Keys(owners))
 	var mod string
 	for _, id := range ids {
-		if owners[id] != a.spec.id {
+		if owners[id] != a.ID {
 			mod = id
 			break
 		}
 	}
 	if mod == "" {
-		t.Fatalf("node %s hosts every module: %v", a.spec.id, owners)
+		t.Fatalf("node %s hosts every module: %v", a.ID, owners)
 	}
-	_, b := c.node(owners[mod])
-	var other *engine
-	for _, n := range c.live() {
+	b := c.Node(owners[mod])
+	var other *enginetest.Node
+	for _, n := range c.Live() {
 		if n != a && n != b {
 			other = n
 		}
 	}
-	t.Logf("module %s on %s; listening on %s and %s", mod, b.spec.id, a.spec.id, other.spec.id)
+	t.Logf("module %s on %s; listening on %s and %s", mod, b.ID, a.ID, other.ID)
 	if logLine(t, b, mod, "before anyone listens") {
 		t.Fatal("debug forwarding is on before anyone asked for it")
 	}
@@ -168,12 +182,12 @@ func TestClusterDebugFromAnotherNode(t *testing.T) {
 	// PlaceOS front-ends send sys and name along with the module id (PROTOCOL §7).
 	onA.send(fmt.Sprintf(`{"id":9,"cmd":"debug","sys":"sys-1","mod":%q,"name":"debug"}`, mod))
 	if f := onA.next("debug success"); f != `{"id":9,"type":"success"}` {
-		t.Fatalf("debug on %s: %s", a.spec.id, f)
+		t.Fatalf("debug on %s: %s", a.ID, f)
 	}
 	// success means A's stream to B is open; B turns the driver's forwarding on as the stream
 	// attaches, so the first lines may still find it off.
 	var first string
-	a.waitFor(15*time.Second, "debug forwarding on in the driver", func() bool {
+	a.Eventually(15*time.Second, "debug forwarding on in the driver", func() bool {
 		first = fmt.Sprintf("line %d", time.Now().UnixNano())
 		return logLine(t, b, mod, first)
 	})
@@ -185,35 +199,39 @@ func TestClusterDebugFromAnotherNode(t *testing.T) {
 	onC := dialControl(t, other)
 	onC.send(fmt.Sprintf(`{"id":3,"cmd":"debug","sys":"sys-1","mod":%q,"name":"debug"}`, mod))
 	if f := onC.next("debug success"); f != `{"id":3,"type":"success"}` {
-		t.Fatalf("debug on %s: %s", other.spec.id, f)
+		t.Fatalf("debug on %s: %s", other.ID, f)
 	}
 	// C's stream may attach a moment after its success; lines logged before that reach only A.
+	// Each attempt logs a new line (A gets every one) and gives C 300 ms for it, skipping older
+	// lines C may still receive first: once C has the newest, nothing more is queued for it.
 	var both string
-	other.waitFor(15*time.Second, "line on "+other.spec.id, func() bool {
-		both = fmt.Sprintf("both %d", time.Now().UnixNano())
-		if !logLine(t, b, mod, both) {
-			t.Fatal("forwarding went off while two nodes listen")
-		}
-		onA.expectLine(9, mod, both)
-		// Older lines may arrive first if C attached in between: skip to this one.
-		wait := time.After(300 * time.Millisecond)
+	var loggedAt time.Time
+	other.Eventually(frameWithin, "line on "+other.ID, func() bool {
 		for {
-			select {
-			case f := <-onC.frames:
-				var l debugLine
-				if json.Unmarshal([]byte(f), &l) == nil && l.Msg == both {
-					return true
-				}
-			case <-wait:
-				return false
+			f, ok := onC.poll("line " + both)
+			if !ok {
+				break
+			}
+			var l debugLine
+			if both != "" && json.Unmarshal([]byte(f), &l) == nil && l.Msg == both {
+				return true
 			}
 		}
+		if both == "" || time.Since(loggedAt) > 300*time.Millisecond {
+			both = fmt.Sprintf("both %d", time.Now().UnixNano())
+			loggedAt = time.Now()
+			if !logLine(t, b, mod, both) {
+				t.Fatal("forwarding went off while two nodes listen")
+			}
+			onA.expectLine(9, mod, both)
+		}
+		return false
 	})
 
 	// ignore on A: A gets nothing more, C still does, forwarding stays on.
 	onA.send(fmt.Sprintf(`{"id":10,"cmd":"ignore","sys":"sys-1","mod":%q,"name":"debug"}`, mod))
 	if f := onA.next("ignore success"); f != `{"id":10,"type":"success"}` {
-		t.Fatalf("ignore on %s: %s", a.spec.id, f)
+		t.Fatalf("ignore on %s: %s", a.ID, f)
 	}
 	if !logLine(t, b, mod, "only C") {
 		t.Fatal("forwarding went off while C still listens")
@@ -222,8 +240,10 @@ func TestClusterDebugFromAnotherNode(t *testing.T) {
 	onA.quiet()
 
 	// C leaves by closing its socket: nobody listens any more, so B turns forwarding off.
-	_ = onC.conn.Close()
-	b.waitFor(15*time.Second, "debug forwarding off after the last listener left", func() bool {
+	if err := onC.conn.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b.Eventually(15*time.Second, "debug forwarding off after the last listener left", func() bool {
 		return !logLine(t, b, mod, "after everyone left")
 	})
 	onA.quiet()

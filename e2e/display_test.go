@@ -7,12 +7,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/placeos-go/engine/examples/sims/display/displaysim"
+	"github.com/placeos-go/engine/internal/enginetest"
 	"github.com/placeos-go/engine/internal/testutil"
 )
 
 // demo runs the display and room example drivers against a simulated display.
-func demo(t *testing.T) (*engine, *testutil.Redis, *displaysim.Sim) {
+func demo(t *testing.T) (*enginetest.Node, *testutil.Redis, *displaysim.Sim) {
 	t.Helper()
 	redis := testutil.StartRedis(t)
 	sim, err := displaysim.New("127.0.0.1:0")
@@ -32,9 +35,9 @@ modules:
   - {id: mod-room, driver_id: drv-room, control_system_id: sys-1, running: true}
 systems:
   - {id: sys-1, name: Lobby, modules: [mod-display, mod-room]}
-`, display, room, sim.Port()), t.TempDir())
-	e.waitFor(10*time.Second, "display connected", func() bool {
-		return e.do("GET", "/api/engine/v2/systems/sys-1/Display_1/connected", "").body == "true"
+`, display, room, sim.Port()))
+	e.Eventually(10*time.Second, "display connected", func() bool {
+		return e.Do("GET", "/api/engine/v2/systems/sys-1/Display_1/connected", "").Body == "true"
 	})
 	return e, redis, sim
 }
@@ -43,20 +46,20 @@ systems:
 // driver's call into Display_1 works and its subscription follows Display_1's power.
 func TestExecuteStatusAndRoomLogic(t *testing.T) {
 	t.Parallel()
-	e, redis, sim := demo(t)
+	e, rds, sim := demo(t)
 	ctx := context.Background()
-	rc := redis.Client(t)
+	rc := rds.Client(t)
 	ps := rc.Subscribe(ctx, "status/mod-display/power")
 	defer ps.Close()
 	if _, err := ps.Receive(ctx); err != nil { // subscription confirmed
 		t.Fatal(err)
 	}
 
-	r := e.do("POST", "/api/engine/v2/systems/sys-1/Display_1/power", "[true]")
-	if r.status != 200 || r.body != "true" {
-		t.Fatalf("power(true): %d %s", r.status, r.body)
+	r := e.Do("POST", "/api/engine/v2/systems/sys-1/Display_1/power", "[true]")
+	if r.Status != 200 || r.Body != "true" {
+		t.Fatalf("power(true): %d %s", r.Status, r.Body)
 	}
-	if r.header.Get("X-Request-ID") == "" {
+	if r.Header.Get("X-Request-ID") == "" {
 		t.Error("no X-Request-ID on the response")
 	}
 	if !sim.State().Power {
@@ -65,50 +68,57 @@ func TestExecuteStatusAndRoomLogic(t *testing.T) {
 	if v, err := rc.HGet(ctx, "status/mod-display", "power").Result(); err != nil || v != "true" {
 		t.Fatalf("HGET status/mod-display power = %q, %v", v, err)
 	}
-	msgCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	msg, err := ps.ReceiveMessage(msgCtx)
-	if err != nil || msg.Payload != "true" {
-		t.Fatalf("published power change = %v, %v", msg, err)
+	published := ps.Channel()
+	var msg *redis.Message
+	e.Eventually(10*time.Second, "the power change published", func() bool {
+		select {
+		case msg = <-published:
+			return true
+		default:
+			return false
+		}
+	})
+	if msg.Payload != "true" {
+		t.Fatalf("published power change = %v", msg)
 	}
 
 	// Named arguments, a default, and the state routes.
-	if r := e.do("POST", "/api/engine/v2/modules/mod-display/exec/volume", "{}"); r.status != 200 {
-		t.Fatalf("volume(): %d %s", r.status, r.body)
+	if r := e.Do("POST", "/api/engine/v2/modules/mod-display/exec/volume", "{}"); r.Status != 200 {
+		t.Fatalf("volume(): %d %s", r.Status, r.Body)
 	}
-	if r := e.do("GET", "/api/engine/v2/systems/sys-1/Display_1/volume", ""); r.body != "50" {
-		t.Fatalf("volume after the default = %s", r.body)
+	if r := e.Do("GET", "/api/engine/v2/systems/sys-1/Display_1/volume", ""); r.Body != "50" {
+		t.Fatalf("volume after the default = %s", r.Body)
 	}
-	if r := e.do("GET", "/api/engine/v2/systems/sys-1/Display_1", ""); !strings.Contains(r.body, `"power":"true"`) {
-		t.Fatalf("state = %s", r.body)
+	if r := e.Do("GET", "/api/engine/v2/systems/sys-1/Display_1", ""); !strings.Contains(r.Body, `"power":"true"`) {
+		t.Fatalf("state = %s", r.Body)
 	}
-	if r := e.do("GET", "/api/engine/v2/systems/sys-1/types", ""); !jsonEqual(t, r.body, `{"Display":1,"Room":1}`) {
-		t.Fatalf("types = %s", r.body)
+	if r := e.Do("GET", "/api/engine/v2/systems/sys-1/types", ""); !enginetest.JSONEqual(r.Body, `{"Display":1,"Room":1}`) {
+		t.Fatalf("types = %s", r.Body)
 	}
 	if meta, err := rc.Get(ctx, "interface/mod-display").Result(); err != nil || !strings.Contains(meta, `"notes":"lobby screen"`) {
 		t.Fatalf("interface/mod-display = %s, %v", meta, err)
 	}
 
 	// The room calls Display_1 through the host, and follows its power by subscription.
-	e.waitFor(10*time.Second, "room sees display on", func() bool {
-		return e.do("GET", "/api/engine/v2/systems/sys-1/Room_1/display_power", "").body == "true"
+	e.Eventually(10*time.Second, "room sees display on", func() bool {
+		return e.Do("GET", "/api/engine/v2/systems/sys-1/Room_1/display_power", "").Body == "true"
 	})
-	if r := e.do("POST", "/api/engine/v2/systems/sys-1/Room_1/power", `{"state": false}`); r.status != 200 {
-		t.Fatalf("room power(false): %d %s", r.status, r.body)
+	if r := e.Do("POST", "/api/engine/v2/systems/sys-1/Room_1/power", `{"state": false}`); r.Status != 200 {
+		t.Fatalf("room power(false): %d %s", r.Status, r.Body)
 	}
 	if sim.State().Power {
 		t.Error("the room's call did not turn the display off")
 	}
-	e.waitFor(10*time.Second, "room sees display off", func() bool {
-		return e.do("GET", "/api/engine/v2/systems/sys-1/Room_1/display_power", "").body == "false"
+	e.Eventually(10*time.Second, "room sees display off", func() bool {
+		return e.Do("GET", "/api/engine/v2/systems/sys-1/Room_1/display_power", "").Body == "false"
 	})
 	// A change made at the device itself travels the same way.
 	sim.SetPower(true)
-	if r := e.do("POST", "/api/engine/v2/systems/sys-1/Display_1/power", "[true]"); r.status != 200 {
-		t.Fatalf("power(true): %d %s", r.status, r.body)
+	if r := e.Do("POST", "/api/engine/v2/systems/sys-1/Display_1/power", "[true]"); r.Status != 200 {
+		t.Fatalf("power(true): %d %s", r.Status, r.Body)
 	}
-	e.waitFor(10*time.Second, "room sees display on again", func() bool {
-		return e.do("GET", "/api/engine/v2/systems/sys-1/Room_1/display_power", "").body == "true"
+	e.Eventually(10*time.Second, "room sees display on again", func() bool {
+		return e.Do("GET", "/api/engine/v2/systems/sys-1/Room_1/display_power", "").Body == "true"
 	})
 }
 
@@ -117,7 +127,7 @@ func TestBadInput(t *testing.T) {
 	t.Parallel()
 	e, _, _ := demo(t)
 	display := testutil.BuildBinary(t, "./examples/drivers/display")
-	pid := e.driverPID(display)
+	pid := e.DriverPID(display)
 	big := `["` + strings.Repeat("x", 9<<20) + `"]`
 	tests := []struct {
 		name, method, path, body string
@@ -138,21 +148,21 @@ func TestBadInput(t *testing.T) {
 		{"oversized body", "POST", "/api/engine/v2/systems/sys-1/Display_1/switch_to", big, 413, "bad_request"},
 	}
 	for _, tt := range tests {
-		r := e.do(tt.method, tt.path, tt.body)
-		if r.status != tt.status || !strings.Contains(r.body, `"error":"`+tt.kind+`"`) || !strings.Contains(r.body, `"message":"`) {
-			t.Errorf("%s: %d %s; want %d with error %q and a message", tt.name, r.status, r.body, tt.status, tt.kind)
+		r := e.Do(tt.method, tt.path, tt.body)
+		if r.Status != tt.status || !strings.Contains(r.Body, `"error":"`+tt.kind+`"`) || !strings.Contains(r.Body, `"message":"`) {
+			t.Errorf("%s: %d %s; want %d with error %q and a message", tt.name, r.Status, r.Body, tt.status, tt.kind)
 		}
 	}
 	// Names in the error body say what was asked for.
-	if r := e.do("POST", "/api/engine/v2/systems/sys-1/Camera_2/power", "[]"); !strings.Contains(r.body, `"sys_id":"sys-1"`) ||
-		!strings.Contains(r.body, `"module_name":"Camera"`) || !strings.Contains(r.body, `"index":2`) {
-		t.Errorf("error body does not name the module: %s", r.body)
+	if r := e.Do("POST", "/api/engine/v2/systems/sys-1/Camera_2/power", "[]"); !strings.Contains(r.Body, `"sys_id":"sys-1"`) ||
+		!strings.Contains(r.Body, `"module_name":"Camera"`) || !strings.Contains(r.Body, `"index":2`) {
+		t.Errorf("error body does not name the module: %s", r.Body)
 	}
-	if got := e.driverPID(display); got != pid {
+	if got := e.DriverPID(display); got != pid {
 		t.Fatalf("driver pid changed from %d to %d: bad input must not crash it", pid, got)
 	}
-	if r := e.do("POST", "/api/engine/v2/systems/sys-1/Display_1/power", "[true]"); r.status != 200 {
-		t.Fatalf("driver no longer answers after bad input: %d %s", r.status, r.body)
+	if r := e.Do("POST", "/api/engine/v2/systems/sys-1/Display_1/power", "[true]"); r.Status != 200 {
+		t.Fatalf("driver no longer answers after bad input: %d %s", r.Status, r.Body)
 	}
 }
 
@@ -161,18 +171,18 @@ func TestBadInput(t *testing.T) {
 func TestRedisRestartRecovers(t *testing.T) {
 	t.Parallel()
 	e, redis, _ := demo(t)
-	if r := e.do("POST", "/api/engine/v2/systems/sys-1/Display_1/power", "[true]"); r.status != 200 {
-		t.Fatalf("power before the restart: %d %s", r.status, r.body)
+	if r := e.Do("POST", "/api/engine/v2/systems/sys-1/Display_1/power", "[true]"); r.Status != 200 {
+		t.Fatalf("power before the restart: %d %s", r.Status, r.Body)
 	}
 	redis.Restart(t) // no persistence: everything is gone
-	e.waitFor(20*time.Second, "execute by system name after the Redis restart", func() bool {
-		r, err := e.try("POST", "/api/engine/v2/systems/sys-1/Display_1/power", "[false]")
-		return err == nil && r.status == 200
+	e.Eventually(20*time.Second, "execute by system name after the Redis restart", func() bool {
+		r, err := e.Try("POST", "/api/engine/v2/systems/sys-1/Display_1/power", "[false]")
+		return err == nil && r.Status == 200
 	})
-	if r := e.do("GET", "/api/engine/v2/systems/sys-1/Display_1/power", ""); r.body != "false" {
-		t.Fatalf("power status after the restart = %s", r.body)
+	if r := e.Do("GET", "/api/engine/v2/systems/sys-1/Display_1/power", ""); r.Body != "false" {
+		t.Fatalf("power status after the restart = %s", r.Body)
 	}
-	if r := e.do("GET", "/api/engine/v2/systems/sys-1/functions/Display_1", ""); r.status != 200 || !strings.Contains(r.body, "switch_to") {
-		t.Fatalf("function listing after the restart: %d %s", r.status, r.body)
+	if r := e.Do("GET", "/api/engine/v2/systems/sys-1/functions/Display_1", ""); r.Status != 200 || !strings.Contains(r.Body, "switch_to") {
+		t.Fatalf("function listing after the restart: %d %s", r.Status, r.Body)
 	}
 }

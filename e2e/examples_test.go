@@ -9,6 +9,7 @@ import (
 	"github.com/placeos-go/engine/examples/sims/camera/camerasim"
 	"github.com/placeos-go/engine/examples/sims/display/displaysim"
 	"github.com/placeos-go/engine/examples/sims/lighting/lightingsim"
+	"github.com/placeos-go/engine/internal/enginetest"
 	"github.com/placeos-go/engine/internal/testutil"
 )
 
@@ -54,11 +55,11 @@ modules:
   - {id: mod-room, driver_id: drv-room, control_system_id: sys-ex, running: true}
 systems:
   - {id: sys-ex, name: Boardroom, modules: [mod-display, mod-lights, mod-camera, mod-room]}
-`, bins["display"], bins["lighting"], bins["camera"], bins["room"], display.Port(), gateway.URL(), camera.Port()), t.TempDir())
+`, bins["display"], bins["lighting"], bins["camera"], bins["room"], display.Port(), gateway.URL(), camera.Port()))
 
 	const sys = "/api/engine/v2/systems/sys-ex/"
-	status := func(mod, name string) string { return e.do("GET", sys+mod+"/"+name, "").body }
-	e.waitFor(15*time.Second, "every module up", func() bool {
+	status := func(mod, name string) string { return e.Do("GET", sys+mod+"/"+name, "").Body }
+	e.Eventually(15*time.Second, "every module up", func() bool {
 		return status("Display_1", "connected") == "true" && status("Lighting_1", "power") == "false" &&
 			status("Camera_1", "power") == "false"
 	})
@@ -84,15 +85,15 @@ systems:
 		{"room all_off", "Room_1", "all_off", `[]`, 200, `{"mod-display": true, "mod-lights": true, "mod-camera": true}`},
 	}
 	for _, tc := range tests {
-		r := e.do("POST", sys+tc.module+"/"+tc.fn, tc.args)
-		ok := r.status == tc.status
+		r := e.Do("POST", sys+tc.module+"/"+tc.fn, tc.args)
+		ok := r.Status == tc.status
 		if tc.status < 400 {
-			ok = ok && jsonEqual(t, r.body, tc.body)
+			ok = ok && enginetest.JSONEqual(r.Body, tc.body)
 		} else {
-			ok = ok && strings.Contains(r.body, tc.body)
+			ok = ok && strings.Contains(r.Body, tc.body)
 		}
 		if !ok {
-			t.Errorf("%s: %s.%s %s = %d %s; want %d %s", tc.name, tc.module, tc.fn, tc.args, r.status, r.body, tc.status, tc.body)
+			t.Errorf("%s: %s.%s %s = %d %s; want %d %s", tc.name, tc.module, tc.fn, tc.args, r.Status, r.Body, tc.status, tc.body)
 		}
 	}
 
@@ -111,18 +112,18 @@ systems:
 		{"Lighting_1", "level", "40"}, {"Lighting_1", "power", "false"},
 		{"Camera_1", "power", "false"}, {"Camera_1", "zoom", "50"}, {"Camera_1", "moving", "false"},
 	} {
-		e.waitFor(5*time.Second, s.module+"."+s.name+" = "+s.want, func() bool { return status(s.module, s.name) == s.want })
+		e.Eventually(5*time.Second, s.module+"."+s.name+" = "+s.want, func() bool { return status(s.module, s.name) == s.want })
 	}
 
 	// One Powerable failing fails all_off with the device's code and names the module, as the
 	// room's harness test has it; the others are still switched off.
-	if r := e.do("POST", sys+"Display_1/power", `[true]`); r.status != 200 {
-		t.Fatalf("display on: %d %s", r.status, r.body)
+	if r := e.Do("POST", sys+"Display_1/power", `[true]`); r.Status != 200 {
+		t.Fatalf("display on: %d %s", r.Status, r.Body)
 	}
 	gateway.Fail(503)
-	r := e.do("POST", sys+"Room_1/all_off", `[]`)
-	if r.status != 502 || !strings.Contains(r.body, "1 of 3 calls failed") || !strings.Contains(r.body, "mod-lights") {
-		t.Errorf("all_off with the gateway failing: %d %s", r.status, r.body)
+	r := e.Do("POST", sys+"Room_1/all_off", `[]`)
+	if r.Status != 502 || !strings.Contains(r.Body, "1 of 3 calls failed") || !strings.Contains(r.Body, "mod-lights") {
+		t.Errorf("all_off with the gateway failing: %d %s", r.Status, r.Body)
 	}
 	if display.State().Power {
 		t.Error("all_off did not turn the display off while the gateway failed")

@@ -16,7 +16,7 @@ func TestManagementAPIAndCLI(t *testing.T) {
 	t.Parallel()
 	redis := testutil.StartRedis(t)
 	drv := testutil.BuildBinary(t, "./internal/testdriver")
-	e := startEngine(t, redis.URL, testDriverModel(drv), t.TempDir())
+	e := startEngine(t, redis.URL, testDriverModel(drv))
 	api := "/api/engine/v2"
 	tests := []struct {
 		name, method, path, body string
@@ -42,19 +42,19 @@ func TestManagementAPIAndCLI(t *testing.T) {
 		{"stop module", "POST", api + "/modules/mod-test/stop", "", 200, ""},
 	}
 	for _, tt := range tests {
-		r := e.do(tt.method, tt.path, tt.body)
-		if r.status != tt.status || !strings.Contains(r.body, tt.contains) {
-			t.Errorf("%s: %d %s; want %d containing %q", tt.name, r.status, r.body, tt.status, tt.contains)
+		r := e.Do(tt.method, tt.path, tt.body)
+		if r.Status != tt.status || !strings.Contains(r.Body, tt.contains) {
+			t.Errorf("%s: %d %s; want %d containing %q", tt.name, r.Status, r.Body, tt.status, tt.contains)
 		}
 	}
-	if r := e.do("POST", api+"/modules/mod-test/exec/pid", "[]"); r.status != 503 {
-		t.Errorf("exec on a stopped module: %d %s; want 503", r.status, r.body)
+	if r := e.Do("POST", api+"/modules/mod-test/exec/pid", "[]"); r.Status != 503 {
+		t.Errorf("exec on a stopped module: %d %s; want 503", r.Status, r.Body)
 	}
-	if r := e.do("POST", api+"/modules/mod-test/start", ""); r.status != 200 {
-		t.Fatalf("start: %d %s", r.status, r.body)
+	if r := e.Do("POST", api+"/modules/mod-test/start", ""); r.Status != 200 {
+		t.Fatalf("start: %d %s", r.Status, r.Body)
 	}
-	if r := e.do("POST", api+"/modules/mod-test/exec/pid", "[]"); r.status != 200 {
-		t.Errorf("exec after start: %d %s", r.status, r.body)
+	if r := e.Do("POST", api+"/modules/mod-test/exec/pid", "[]"); r.Status != 200 {
+		t.Errorf("exec after start: %d %s", r.Status, r.Body)
 	}
 
 	bin := testutil.BuildBinary(t, "./cmd/engine")
@@ -62,19 +62,21 @@ func TestManagementAPIAndCLI(t *testing.T) {
 	if err := os.WriteFile(modelFile, []byte("zones: [{id: zone-cli, name: From the CLI}]\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command(bin, "apply", "-f", modelFile, "--server", e.base).CombinedOutput()
+	out, err := exec.Command(bin, "apply", "-f", modelFile, "--server", e.Base).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "applied 0 repositories, 0 drivers, 1 zones") {
 		t.Fatalf("engine apply: %v\n%s", err, out)
 	}
-	if r := e.do("GET", api+"/zones/zone-cli", ""); r.status != 200 {
-		t.Fatalf("zone from engine apply: %d %s", r.status, r.body)
+	if r := e.Do("GET", api+"/zones/zone-cli", ""); r.Status != 200 {
+		t.Fatalf("zone from engine apply: %d %s", r.Status, r.Body)
 	}
 	bad := filepath.Join(t.TempDir(), "bad.yaml")
-	_ = os.WriteFile(bad, []byte("modules: [{id: m, driver_id: ghost}]\n"), 0o644)
-	if out, err := exec.Command(bin, "apply", "-f", bad, "--server", e.base).CombinedOutput(); err == nil || !strings.Contains(string(out), `no driver \"ghost\"`) && !strings.Contains(string(out), `no driver "ghost"`) {
+	if err := os.WriteFile(bad, []byte("modules: [{id: m, driver_id: ghost}]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(bin, "apply", "-f", bad, "--server", e.Base).CombinedOutput(); err == nil || !strings.Contains(string(out), `no driver \"ghost\"`) && !strings.Contains(string(out), `no driver "ghost"`) {
 		t.Fatalf("engine apply of a bad file: %v\n%s", err, out)
 	}
-	out, err = exec.Command(bin, "status", "--server", e.base).CombinedOutput()
+	out, err = exec.Command(bin, "status", "--server", e.Base).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "e2e") || !strings.Contains(string(out), "mod-test") {
 		t.Fatalf("engine status: %v\n%s", err, out)
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/placeos-go/engine/internal/enginetest"
 	"github.com/placeos-go/engine/internal/testutil"
 )
 
@@ -103,7 +104,10 @@ func TestDriversFromRepository(t *testing.T) {
 	t.Parallel()
 	redis := testutil.StartRedis(t)
 	repo := newRepo(t)
-	root, _ := testutil.ModuleRoot()
+	root, err := testutil.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
 	modelYAML := fmt.Sprintf(`
 repositories: [{id: repo-1, uri: %q}]
 drivers:
@@ -114,32 +118,28 @@ modules:
   - {id: mod-broken, driver_id: drv-broken, running: true}
 systems: [{id: sys-1, name: Lab, modules: [mod-hello, mod-broken]}]
 `, repo.dir)
-	dataDir := t.TempDir()
-	modelPath := filepath.Join(t.TempDir(), "model.yaml")
-	if err := os.WriteFile(modelPath, []byte(modelYAML), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	spec := nodeSpec{id: "builder", http: freeAddr(t), raft: freeAddr(t), dataDir: dataDir, redisURL: redis.URL}
-	e := launch(t, spec, "--bootstrap", "--model", modelPath, "--sdk-dir", root)
-	version := func() response {
-		r, err := e.try("POST", "/api/engine/v2/systems/sys-1/Hello_1/version", "[]")
+	e := enginetest.NewNode(t, config(redis.URL, "--sdk-dir", root), "builder")
+	// Not waited for: the test waits for the driver the node builds to answer.
+	e.Start("--bootstrap", "--model", enginetest.WriteModel(t, modelYAML))
+	version := func() enginetest.Response {
+		r, err := e.Try("POST", "/api/engine/v2/systems/sys-1/Hello_1/version", "[]")
 		if err != nil {
-			return response{status: 0, body: err.Error()}
+			return enginetest.Response{Body: err.Error()}
 		}
 		return r
 	}
-	e.waitFor(90*time.Second, "hello v1 answering", func() bool { return version().body == `"v1"` })
+	e.Eventually(90*time.Second, "hello v1 answering", func() bool { return version().Body == `"v1"` })
 
 	// The broken driver: its module is not started, the reason and the compiler output show.
-	e.waitFor(30*time.Second, "build failure reported", func() bool {
-		r := e.do("GET", "/api/core/v1/status/driver?path=drivers/broken", "")
-		return r.status == 200 && strings.Contains(r.body, `"state":"failed"`) && strings.Contains(r.body, "syntax error")
+	e.Eventually(30*time.Second, "build failure reported", func() bool {
+		r := e.Do("GET", "/api/core/v1/status/driver?path=drivers/broken", "")
+		return r.Status == 200 && strings.Contains(r.Body, `"state":"failed"`) && strings.Contains(r.Body, "syntax error")
 	})
-	if r := e.do("GET", "/api/core/v1/status", ""); !strings.Contains(r.body, "mod-broken") || !strings.Contains(r.body, "drivers/broken") {
-		t.Fatalf("node status does not show the broken module's reason: %s", r.body)
+	if r := e.Do("GET", "/api/core/v1/status", ""); !strings.Contains(r.Body, "mod-broken") || !strings.Contains(r.Body, "drivers/broken") {
+		t.Fatalf("node status does not show the broken module's reason: %s", r.Body)
 	}
-	if r := e.do("POST", "/api/engine/v2/modules/mod-broken/exec/anything", "[]"); r.status < 400 {
-		t.Fatalf("exec on the module of a broken driver: %d %s", r.status, r.body)
+	if r := e.Do("POST", "/api/engine/v2/modules/mod-broken/exec/anything", "[]"); r.Status < 400 {
+		t.Fatalf("exec on the module of a broken driver: %d %s", r.Status, r.Body)
 	}
 
 	// Roll out v2 while a client calls the module in a loop.
@@ -160,20 +160,20 @@ systems: [{id: sys-1, name: Lab, modules: [mod-hello, mod-broken]}]
 			}
 			r := version()
 			calls.Add(1)
-			switch r.body {
+			switch r.Body {
 			case `"v1"`:
 			case `"v2"`:
 				sawV2.Store(true)
 			default:
 				failures.Add(1)
-				t.Errorf("execute during the upgrade: %d %s", r.status, r.body)
+				t.Errorf("execute during the upgrade: %d %s", r.Status, r.Body)
 			}
 		}
 	}()
-	if r := e.do("POST", "/api/engine/v2/repositories/repo-1/pull", ""); r.status != 200 {
-		t.Fatalf("pull: %d %s", r.status, r.body)
+	if r := e.Do("POST", "/api/engine/v2/repositories/repo-1/pull", ""); r.Status != 200 {
+		t.Fatalf("pull: %d %s", r.Status, r.Body)
 	}
-	e.waitFor(90*time.Second, "hello v2 answering", sawV2.Load)
+	e.Eventually(90*time.Second, "hello v2 answering", sawV2.Load)
 	close(stop)
 	wg.Wait()
 	if failures.Load() > 0 || calls.Load() < 10 {
@@ -181,16 +181,14 @@ systems: [{id: sys-1, name: Lab, modules: [mod-hello, mod-broken]}]
 	}
 
 	// A restart finds the clone and the binaries: no clone, no build.
-	e.stop()
-	e2 := launch(t, spec, "--sdk-dir", root)
-	e2.waitReady()
-	if r, _ := e2.try("POST", "/api/engine/v2/systems/sys-1/Hello_1/version", "[]"); r.body != `"v2"` {
-		t.Fatalf("after restart: %d %s", r.status, r.body)
+	e.Restart()
+	if r := e.Do("POST", "/api/engine/v2/systems/sys-1/Hello_1/version", "[]"); r.Body != `"v2"` {
+		t.Fatalf("after restart: %d %s", r.Status, r.Body)
 	}
-	logs := e2.logs.String()
+	logs := e.Logs().String()
 	for _, s := range []string{"cloning", `compiling: commit`, "compiled:"} {
 		if strings.Contains(logs, s) && !strings.Contains(logs, "drivers/broken") {
-			t.Fatalf("restart logged %q: it should reuse the clone and binaries\n%s", s, tail(logs, 3000))
+			t.Fatalf("restart logged %q: it should reuse the clone and binaries\n%s", s, e.Logs().Tail(3000))
 		}
 	}
 }

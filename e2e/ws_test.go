@@ -3,8 +3,6 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +12,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/placeos-go/engine/examples/sims/display/displaysim"
+	"github.com/placeos-go/engine/internal/enginetest"
 	"github.com/placeos-go/engine/internal/testutil"
 )
 
@@ -24,7 +23,7 @@ const (
 )
 
 // securedDemo runs the display driver against a simulator on a node with --auth keys.
-func securedDemo(t *testing.T) *engine {
+func securedDemo(t *testing.T) *enginetest.Node {
 	t.Helper()
 	redis := testutil.StartRedis(t)
 	sim, err := displaysim.New("127.0.0.1:0")
@@ -33,8 +32,7 @@ func securedDemo(t *testing.T) *engine {
 	}
 	sim.Start()
 	t.Cleanup(func() { _ = sim.Close() })
-	dir := t.TempDir()
-	keys := filepath.Join(dir, "keys.yaml")
+	keys := filepath.Join(t.TempDir(), "keys.yaml")
 	if err := os.WriteFile(keys, []byte(fmt.Sprintf(`
 - {key: %q, user_id: ursula, role: user}
 - {key: %q, user_id: sam, role: support}
@@ -42,42 +40,21 @@ func securedDemo(t *testing.T) *engine {
 `, userKey, supportKey, adminKey)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	modelPath := filepath.Join(dir, "model.yaml")
 	display := testutil.BuildBinary(t, "./examples/drivers/display")
-	if err := os.WriteFile(modelPath, []byte(fmt.Sprintf(`
+	model := fmt.Sprintf(`
 drivers: [{id: drv-display, module_name: Display, role: device, binary: %q}]
 modules: [{id: mod-display, driver_id: drv-display, ip: 127.0.0.1, port: %d, running: true}]
 systems: [{id: sys-1, name: Lobby, modules: [mod-display]}]
-`, display, sim.Port())), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	e := launch(t, nodeSpec{id: "secure", http: freeAddr(t), raft: "127.0.0.1:0", dataDir: dir, redisURL: redis.URL},
-		"--bootstrap", "--model", modelPath, "--auth", "keys", "--api-keys", keys)
-	e.waitReady()
-	return e
-}
-
-func (e *engine) doAs(key, method, path, body string) response {
-	e.t.Helper()
-	req, _ := http.NewRequest(method, e.base+path, strings.NewReader(body))
-	if key != "" {
-		req.Header.Set("X-API-Key", key)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return response{status: resp.StatusCode, body: string(b)}
+`, display, sim.Port())
+	return enginetest.StartEngine(t, config(redis.URL), "secure", model, "--auth", "keys", "--api-keys", keys)
 }
 
 // The clearance matrix through REST, against a real driver's metadata.
 func TestAuthMatrix(t *testing.T) {
 	t.Parallel()
 	e := securedDemo(t)
-	e.waitFor(10*time.Second, "display connected", func() bool {
-		return e.doAs(userKey, "GET", "/api/engine/v2/systems/sys-1/Display_1/connected", "").body == "true"
+	e.Eventually(10*time.Second, "display connected", func() bool {
+		return e.Do("GET", "/api/engine/v2/systems/sys-1/Display_1/connected", "", enginetest.APIKey(userKey)).Body == "true"
 	})
 	sys := "/api/engine/v2/systems/sys-1/Display_1"
 	tests := []struct {
@@ -97,18 +74,18 @@ func TestAuthMatrix(t *testing.T) {
 		{"authority stays open", "", "GET", "/auth/authority", "", 200},
 	}
 	for _, tt := range tests {
-		if r := e.doAs(tt.key, tt.method, tt.path, tt.body); r.status != tt.status {
-			t.Errorf("%s: %d %s; want %d", tt.name, r.status, r.body, tt.status)
+		if r := e.Do(tt.method, tt.path, tt.body, enginetest.APIKey(tt.key)); r.Status != tt.status {
+			t.Errorf("%s: %d %s; want %d", tt.name, r.Status, r.Body, tt.status)
 		}
 	}
 	// The function listing hides what the caller may not call.
-	user := e.doAs(userKey, "GET", "/api/engine/v2/systems/sys-1/functions/Display_1", "").body
-	support := e.doAs(supportKey, "GET", "/api/engine/v2/systems/sys-1/functions/Display_1", "").body
+	user := e.Do("GET", "/api/engine/v2/systems/sys-1/functions/Display_1", "", enginetest.APIKey(userKey)).Body
+	support := e.Do("GET", "/api/engine/v2/systems/sys-1/functions/Display_1", "", enginetest.APIKey(supportKey)).Body
 	if strings.Contains(user, "reboot") || !strings.Contains(support, "reboot") || !strings.Contains(user, "power") {
 		t.Fatalf("function listing: user sees %s; support sees %s", user, support)
 	}
-	if r := e.doAs("", "GET", "/auth/authority", ""); !strings.Contains(r.body, `"version":"2.`) {
-		t.Fatalf("authority: %s", r.body)
+	if r := e.Do("GET", "/auth/authority", ""); !strings.Contains(r.Body, `"version":"2.`) {
+		t.Fatalf("authority: %s", r.Body)
 	}
 }
 
@@ -116,8 +93,8 @@ func TestAuthMatrix(t *testing.T) {
 func TestWebSocketSession(t *testing.T) {
 	t.Parallel()
 	e := securedDemo(t)
-	url := "ws" + strings.TrimPrefix(e.base, "http") + "/api/engine/v2/systems/control?api-key=" + userKey
-	if _, resp, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(e.base, "http")+"/api/engine/v2/systems/control", nil); err == nil || resp.StatusCode != 401 {
+	url := "ws" + strings.TrimPrefix(e.Base, "http") + "/api/engine/v2/systems/control?api-key=" + userKey
+	if _, resp, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(e.Base, "http")+"/api/engine/v2/systems/control", nil); err == nil || resp.StatusCode != 401 {
 		t.Fatalf("WebSocket without credentials: %v %v", resp, err)
 	}
 	ws, _, err := websocket.DefaultDialer.Dial(url, nil)
@@ -125,7 +102,9 @@ func TestWebSocketSession(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ws.Close()
-	_ = ws.SetReadDeadline(time.Now().Add(20 * time.Second))
+	if err := ws.SetReadDeadline(time.Now().Add(20 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
 	read := func() map[string]any {
 		t.Helper()
 		for {

@@ -1,5 +1,24 @@
-// Package enginetest holds what the end-to-end, benchmark and chaos tests share for running
-// real `engine serve` processes: loopback addresses, log capture, starting and stopping an
-// engine (checking that its driver processes go with it) and decoding the cluster and
-// placement endpoints. It is imported only from _test.go files.
+// Package enginetest runs real `engine serve` processes for the end-to-end tests (e2e), the
+// benchmarks (scripts/bench) and the fault suite (scripts/chaos). It is imported only from
+// _test.go files.
+//
+// What it offers:
+//
+//   - Node (node.go): one engine with its loopback addresses, data directory and log. Start,
+//     Stop (SIGTERM), Kill (SIGKILL), Pause and Resume (SIGSTOP, SIGCONT) and Restart act on its
+//     process; every process started is stopped when the test ends, and the test fails unless
+//     the driver processes of every engine it stopped or killed are gone. StartEngine is a
+//     single node bootstrapped with a model and ready; WriteModel writes a --model file.
+//   - Cluster (cluster.go): nodes on one Redis; Start bootstraps the first with a model, joins
+//     the others and waits until the cluster is healthy (WaitHealthy; Healthy checks once): one
+//     agreed leader, every node up and ready, every module running exactly once. Join adds a
+//     node; Live, Node, Leader and Placement find nodes and module owners.
+//   - Waiting (wait.go): Node.Eventually and Cluster.Eventually are testutil.Eventually that
+//     also fails at once when an engine exits on its own; Within returns a timeout as an error
+//     for suites that record it and go on. A test that fails logs the tail of every engine's
+//     log.
+//   - HTTP (http.go): on a Node, Do (failing the test when the node is unreachable), Try,
+//     Request (own context and timeout) and GetJSON, with optional headers (APIKey,
+//     RequestID); the decoded cluster view (Info), loaded modules (Loaded), driver status
+//     (Driver, DriverPID) and readiness (Ready); JSONEqual.
 package enginetest

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/placeos-go/engine/internal/enginetest"
 	"github.com/placeos-go/engine/internal/testutil"
 	"github.com/placeos-go/engine/placement"
 )
@@ -44,43 +45,33 @@ func BenchmarkClusterLeaderKill(b *testing.B) {
 		c := startBenchCluster(b, 3, "lk")
 		var first, all, ready []time.Duration
 		for range leaderKillRounds {
-			ci, err := c.info(c.nodes[0], time.Second)
-			if err != nil {
-				b.Fatal(err)
-			}
-			old := c.byID(ci.Leader)
-			var survivors []*benchNode
-			for _, n := range c.live() {
-				if n != old {
-					survivors = append(survivors, n)
-				}
-			}
-			at, drivers := c.kill(old)
+			old := c.Leader()
+			survivors := others(c, old)
+			at := time.Now()
+			drivers := old.Kill()
 			seen := make([]time.Duration, len(survivors))
 			readyAt := make([]time.Duration, len(survivors))
-			var observers []func() error
+			var probes []probe
 			for i, n := range survivors {
-				observers = append(observers, func() error {
-					return c.until(30*time.Second, pollEvery, n.id+" sees a new leader and the cluster ready", func() bool {
-						ci, err := c.info(n, 200*time.Millisecond)
-						if err == nil && ci.Leader != "" && ci.Leader != old.id && seen[i] == 0 {
-							seen[i] = time.Since(at)
-						}
-						if err == nil && seen[i] > 0 && ci.Ready && ci.Up() == 2 && ci.State(old.id) == "down" {
-							readyAt[i] = time.Since(at)
-							return true
-						}
-						return false
-					})
-				})
+				probes = append(probes, probe{pollEvery, func() bool {
+					ci, err := n.InfoWithin(200 * time.Millisecond)
+					if err == nil && ci.Leader != "" && ci.Leader != old.ID && seen[i] == 0 {
+						seen[i] = time.Since(at)
+					}
+					if err == nil && seen[i] > 0 && ci.Ready && ci.Up() == 2 && ci.State(old.ID) == "down" {
+						readyAt[i] = time.Since(at)
+						return true
+					}
+					return false
+				}})
 			}
-			c.observe(observers...)
+			observe(c.Eventually, 30*time.Second, "both survivors see a new leader and the cluster ready", probes...)
 			testutil.WaitGone(b, drivers...)
 			first = append(first, slices.Min(seen))
 			all = append(all, slices.Max(seen))
 			ready = append(ready, slices.Max(readyAt))
-			c.start(old)
-			c.waitHealthy(3, 60*time.Second)
+			old.Start()
+			c.WaitHealthy(3)
 		}
 		var sb strings.Builder
 		fmt.Fprintf(&sb, "\n| leader kill (SIGKILL), %d rounds | median | min | max | target |\n|---|---|---|---|---|\n", leaderKillRounds)
@@ -112,83 +103,66 @@ func BenchmarkClusterNodeKill(b *testing.B) {
 		examples := map[string]string{}
 		var mu sync.Mutex
 		for round := range nodeKillRounds {
-			place := c.waitHealthy(3, 60*time.Second)
-			ci, err := c.info(c.nodes[0], time.Second)
-			if err != nil {
-				b.Fatal(err)
-			}
+			place := c.WaitHealthy(3)
 			// Take followers in turn, so that every round starts from a healthy leader.
-			var followers []*benchNode
-			for _, n := range c.live() {
-				if n.id != ci.Leader {
-					followers = append(followers, n)
-				}
-			}
+			followers := others(c, c.Leader())
 			victim := followers[round%len(followers)]
 			var modules []string
 			for m, n := range place {
-				if n == victim.id {
+				if n == victim.ID {
 					modules = append(modules, m)
 				}
 			}
 			slices.Sort(modules)
 			lost = append(lost, len(modules))
-			var survivors []*benchNode
-			for _, n := range c.live() {
-				if n != victim {
-					survivors = append(survivors, n)
-				}
-			}
+			survivors := others(c, victim)
 
-			at, drivers := c.kill(victim)
+			at := time.Now()
+			drivers := victim.Kill()
 			var downAt time.Duration
 			perModule := map[string]time.Duration{} // latest first answer over the survivors
-			observers := []func() error{func() error {
-				return c.until(30*time.Second, pollEvery, "a survivor shows "+victim.id+" down", func() bool {
-					ci, err := c.info(survivors[0], 200*time.Millisecond)
-					if err == nil && ci.State(victim.id) == "down" {
-						downAt = time.Since(at)
-						return true
-					}
-					return false
-				})
-			}}
+			probes := []probe{{pollEvery, func() bool {
+				ci, err := survivors[0].InfoWithin(200 * time.Millisecond)
+				if err == nil && ci.State(victim.ID) == "down" {
+					downAt = time.Since(at)
+					return true
+				}
+				return false
+			}}}
 			// One sweeper per survivor walks the modules still unanswered through it, pausing
 			// between sweeps so that the callers do not starve the cluster's own recovery of CPU;
 			// the pause plus a sweep (a few ms of fast failures) bounds the resolution.
 			for _, n := range survivors {
 				pending := slices.Clone(modules)
-				observers = append(observers, func() error {
-					return c.until(30*time.Second, sweepEvery, "every module of "+victim.id+" answering through "+n.id, func() bool {
-						pending = slices.DeleteFunc(pending, func(m string) bool {
-							code, err := c.execEcho(n, m, time.Second)
-							d := time.Since(at)
-							mu.Lock()
-							defer mu.Unlock()
-							if err != nil {
-								kind := failureKind(code, err)
-								if failures[kind] == 0 {
-									examples[kind] = err.Error()
-								}
-								failures[kind]++
-								return false
+				probes = append(probes, probe{sweepEvery, func() bool {
+					pending = slices.DeleteFunc(pending, func(m string) bool {
+						code, err := execEcho(n, m, time.Second)
+						d := time.Since(at)
+						mu.Lock()
+						defer mu.Unlock()
+						if err != nil {
+							kind := failureKind(code, err)
+							if failures[kind] == 0 {
+								examples[kind] = err.Error()
 							}
-							perModule[m] = max(perModule[m], d)
-							return true
-						})
-						return len(pending) == 0
+							failures[kind]++
+							return false
+						}
+						perModule[m] = max(perModule[m], d)
+						return true
 					})
-				})
+					return len(pending) == 0
+				}})
 			}
-			c.observe(observers...)
+			observe(c.Eventually, 30*time.Second, "a survivor showing "+victim.ID+" down and every module of it answering through both survivors", probes...)
 			testutil.WaitGone(b, drivers...)
 			times := slices.Collect(maps.Values(perModule))
 			down = append(down, downAt)
 			answered = append(answered, slices.Max(times))
 			medianModule = append(medianModule, median(times))
-			c.start(victim)
+			victim.Start()
 		}
-		c.waitHealthy(3, 60*time.Second)
+		c.WaitHealthy(3)
 
 		var sb strings.Builder
 		fmt.Fprintf(&sb, "\n| follower kill (SIGKILL), %d rounds, %d modules in all | median | min | max | target |\n|---|---|---|---|---|\n", nodeKillRounds, benchModules)
@@ -241,28 +215,25 @@ func BenchmarkClusterMovement(b *testing.B) {
 	runOnce(b, func(b *testing.B) (string, []clusterMetric) {
 		c := startBenchCluster(b, 3, "mv")
 		ids := benchModuleIDs()
-		three := []string{c.nodes[0].id, c.nodes[1].id, c.nodes[2].id}
-		p3 := c.waitHealthy(3, 60*time.Second)
+		three := []string{c.Nodes[0].ID, c.Nodes[1].ID, c.Nodes[2].ID}
+		p3 := c.WaitHealthy(3)
 		checkRing(b, p3, three)
 
 		began := time.Now()
-		c.addNode("mv", "--join", c.nodes[0].http)
-		p4 := c.waitHealthy(4, 60*time.Second)
-		joinTook := time.Since(began)
-		four := append(slices.Clone(three), c.nodes[3].id)
+		fourth := c.Join()
+		p4, joinTook := healthyAfter(c, 4, began)
+		four := append(slices.Clone(three), fourth.ID)
 		checkRing(b, p4, four)
 
 		began = time.Now()
-		c.stop(c.nodes[3])
-		p3again := c.waitHealthy(3, 60*time.Second)
-		leave4Took := time.Since(began)
+		fourth.Stop()
+		p3again, leave4Took := healthyAfter(c, 3, began)
 
 		// The bootstrap node usually leads, so its leave also exercises leadership transfer.
-		leaver := c.nodes[0]
+		leaver := c.Nodes[0]
 		began = time.Now()
-		c.stop(leaver)
-		p2 := c.waitHealthy(2, 60*time.Second)
-		leave3Took := time.Since(began)
+		leaver.Stop()
+		p2, leave3Took := healthyAfter(c, 2, began)
 		two := []string{three[1], three[2]}
 		checkRing(b, p2, two)
 
@@ -283,7 +254,7 @@ func BenchmarkClusterMovement(b *testing.B) {
 		fmt.Fprintf(&sb, "| 4th node joins 3 (ideal 1/4) | %.3f | %.2f× | %.2f× | %s | <= 1.3× |\n", shareMoved(p3, p4), join, ringJoin, ms(joinTook))
 		fmt.Fprintf(&sb, "| the 4th leaves again (ideal 1/4) | %.3f | %.2f× | %.2f× | %s | |\n", shareMoved(p4, p3again), back, ringJoin, ms(leave4Took))
 		fmt.Fprintf(&sb, "| %s leaves 3 (ideal 1/3) | %.3f | %.2f× | %.2f× (by leaver: %s) | %s | <= 1.3× |\n",
-			leaver.id, shareMoved(p3again, p2), leave, ringLeave, strings.Join(ringLeaves, ", "), ms(leave3Took))
+			leaver.ID, shareMoved(p3again, p2), leave, ringLeave, strings.Join(ringLeaves, ", "), ms(leave3Took))
 		fmt.Fprintf(&sb, "\nPlacement after the 4th node left equals the placement before it joined: %v.\n", shareMoved(p3, p3again) == 0)
 		return sb.String(), []clusterMetric{
 			{join, "join-x-ideal"},
@@ -291,6 +262,21 @@ func BenchmarkClusterMovement(b *testing.B) {
 			{back, "unjoin-x-ideal"},
 		}
 	})
+}
+
+// healthyAfter waits until c is healthy with up nodes, checking every 10 ms, and returns the
+// placement and the time from began to the first healthy check.
+func healthyAfter(c *enginetest.Cluster, up int, began time.Time) (map[string]string, time.Duration) {
+	var place map[string]string
+	var took time.Duration
+	observe(c.Eventually, enginetest.HealthyWithin, fmt.Sprintf("%d nodes healthy", up), probe{10 * time.Millisecond, func() bool {
+		p, ok := c.Healthy(up)
+		if ok {
+			place, took = p, time.Since(began)
+		}
+		return ok
+	}})
+	return place, took
 }
 
 // checkRing fails the benchmark unless the modules run where placement's ring over nodes puts
@@ -323,25 +309,25 @@ func ringMoved(ids, from, to []string) float64 {
 func BenchmarkClusterExecuteNonOwner(b *testing.B) {
 	runOnce(b, func(b *testing.B) (string, []clusterMetric) {
 		c := startBenchCluster(b, 3, "ex")
-		place := c.waitHealthy(3, 60*time.Second)
-		owner := c.nodes[0]
-		other := c.nodes[1]
+		place := c.WaitHealthy(3)
+		owner := c.Nodes[0]
+		other := c.Nodes[1]
 		var mods []string
 		for m, n := range place {
-			if n == owner.id {
+			if n == owner.ID {
 				mods = append(mods, m)
 			}
 		}
 		slices.Sort(mods)
 		var k sync.Mutex
 		next := 0
-		callThrough := func(n *benchNode) func() error {
+		callThrough := func(n *enginetest.Node) func() error {
 			return func() error {
 				k.Lock()
 				m := mods[next%len(mods)]
 				next++
 				k.Unlock()
-				_, err := c.execEcho(n, m, 10*time.Second)
+				_, err := execEcho(n, m, 10*time.Second)
 				return err
 			}
 		}
@@ -374,7 +360,7 @@ func BenchmarkClusterExecuteNonOwner(b *testing.B) {
 			}
 			metrics = append(metrics, clusterMetric{ft.throughput / bt.throughput, fmt.Sprintf("ratio-c%d", clients)})
 		}
-		fmt.Fprintf(&sb, "\nOwner %s hosts %d modules; all processes (3 engines, their drivers, Redis, the clients) share this machine's CPUs.\n", owner.id, len(mods))
+		fmt.Fprintf(&sb, "\nOwner %s hosts %d modules; all processes (3 engines, their drivers, Redis, the clients) share this machine's CPUs.\n", owner.ID, len(mods))
 		return sb.String(), metrics
 	})
 }

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -88,8 +87,11 @@ func BenchmarkExecute(b *testing.B) {
 		if err != nil {
 			return err
 		}
-		body, _ := io.ReadAll(resp.Body)
+		body, err := io.ReadAll(resp.Body)
 		resp.Body.Close()
+		if err != nil {
+			return err
+		}
 		if resp.StatusCode != 200 || string(body) != "[1]" {
 			return fmt.Errorf("REST echo: %d %s", resp.StatusCode, body)
 		}
@@ -136,46 +138,16 @@ func BenchmarkExecute(b *testing.B) {
 	fmt.Print(sb.String())
 }
 
-// startEngine runs the engine binary with one test-driver module in system sys-bench.
+// startEngine runs the engine binary with one test-driver module in system sys-bench and returns
+// its base URL.
 func startEngine(b *testing.B, redisURL, drv string) string {
 	b.Helper()
-	bin := testutil.BuildBinary(b, "./cmd/engine")
-	dir := b.TempDir()
-	modelPath := filepath.Join(dir, "model.yaml")
 	model := fmt.Sprintf(`
 drivers: [{id: drv-bench, module_name: Test, role: service, binary: %q}]
 modules: [{id: mod-bench, driver_id: drv-bench, running: true}]
 systems: [{id: sys-bench, name: Bench, modules: [mod-bench]}]
 `, drv)
-	if err := os.WriteFile(modelPath, []byte(model), 0o644); err != nil {
-		b.Fatal(err)
-	}
-	addr := enginetest.FreeAddr(b)
-	cmd := exec.Command(bin, "serve", "--http-addr", addr, "--redis", redisURL, "--data-dir", dir, "--bootstrap", "--raft-addr", "127.0.0.1:0", "--auth", "none",
-		"--model", modelPath, "--log-level", "warn")
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		_ = cmd.Wait()
-	})
-	base := "http://" + addr
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get(base + "/api/core/v1/ready")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return base
-			}
-		}
-		if time.Now().After(deadline) {
-			b.Fatal("engine not ready after 30s")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return enginetest.StartEngine(b, enginetest.Config{Redis: redisURL, LogLevel: "warn"}, "bench", model).Base
 }
 
 // startDirect launches the driver binary through go-plugin with no engine in between.

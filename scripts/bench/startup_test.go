@@ -4,13 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"math"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -61,6 +57,9 @@ type startupRun struct {
 	driverRSS int // KiB, settled
 }
 
+// startupPollEvery is how often the start-up polls ask; it bounds the timings' resolution.
+const startupPollEvery = 10 * time.Millisecond
+
 // startupHTTP serves the status polls and the echo sweep; 8 sweeping callers keep their
 // connections.
 var startupHTTP = &http.Client{Timeout: 10 * time.Second,
@@ -74,14 +73,13 @@ func BenchmarkStartup1000Modules(b *testing.B) {
 	runOnce(b, func(b *testing.B) (string, []clusterMetric) {
 		redis := testutil.StartRedis(b)
 		drv := testutil.BuildBinary(b, "./internal/testdriver")
-		bin := testutil.BuildBinary(b, "./cmd/engine")
 
 		direct1 := startupDirect(b, drv, 1)
 		direct := startupDirect(b, drv, startupModules)
 		// Each engine gets its own Redis database, so the second does not find the first's
 		// lookups and statuses.
-		engine1 := startupEngine(b, bin, drv, strings.TrimSuffix(redis.URL, "/0")+"/1", 1)
-		engine := startupEngine(b, bin, drv, strings.TrimSuffix(redis.URL, "/0")+"/2", startupModules)
+		engine1 := startupEngine(b, drv, strings.TrimSuffix(redis.URL, "/0")+"/1", 1)
+		engine := startupEngine(b, drv, strings.TrimSuffix(redis.URL, "/0")+"/2", startupModules)
 
 		perModule := func(n, one int) float64 { return float64(n-one) / float64(startupModules-1) }
 		ratio := func(e, d float64) string {
@@ -128,9 +126,8 @@ func BenchmarkStartup1000Modules(b *testing.B) {
 
 // startupEngine runs `engine serve` with n test-driver modules in one system, measures it, and
 // stops it (waiting for its driver process to be gone) before returning.
-func startupEngine(b *testing.B, bin, drv, redisURL string, n int) startupRun {
+func startupEngine(b *testing.B, drv, redisURL string, n int) startupRun {
 	b.Helper()
-	dir := b.TempDir()
 	var model strings.Builder
 	fmt.Fprintf(&model, "drivers: [{id: drv-bench, module_name: Test, role: service, binary: %q}]\nmodules:\n", drv)
 	ids := make([]string, n)
@@ -139,51 +136,17 @@ func startupEngine(b *testing.B, bin, drv, redisURL string, n int) startupRun {
 		fmt.Fprintf(&model, "  - {id: %s, driver_id: drv-bench, running: true}\n", ids[i])
 	}
 	fmt.Fprintf(&model, "systems: [{id: sys-bench, name: Bench, modules: [%s]}]\n", strings.Join(ids, ", "))
-	modelPath := filepath.Join(dir, "model.yaml")
-	if err := os.WriteFile(modelPath, []byte(model.String()), 0o644); err != nil {
-		b.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	logs := &enginetest.LockedBuffer{}
-	cmd := exec.Command(bin, "serve", "--http-addr", addr, "--redis", redisURL, "--data-dir", dir,
-		"--bootstrap", "--raft-addr", "127.0.0.1:0", "--auth", "none", "--model", modelPath,
-		"--log-level", "info", "--log-format", "json") // info for the start phase's timestamps
-	cmd.Stdout, cmd.Stderr = logs, logs
-	began := time.Now()
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	stopped := false
-	stop := func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		_ = cmd.Process.Signal(os.Interrupt)
-		_ = cmd.Wait()
-	}
-	b.Cleanup(stop)
+	modelPath := enginetest.WriteModel(b, model.String())
+	cfg := enginetest.Config{Redis: redisURL, Client: startupHTTP, Timeout: 10 * time.Second,
+		LogLevel: "info", Flags: []string{"--log-format", "json"}} // info for the start phase's timestamps
+	e := enginetest.NewNode(b, cfg, fmt.Sprintf("startup-%d", n))
+	e.Raft = "127.0.0.1:0"
 	fail := func(format string, args ...any) {
 		b.Helper()
-		b.Fatalf("engine with %d modules: %s\nengine log tail:\n%s", n, fmt.Sprintf(format, args...), logs.Tail(4000))
+		b.Fatalf("engine with %d modules: %s", n, fmt.Sprintf(format, args...)) // the harness logs the engine's log tail
 	}
-	base := "http://" + addr
 	var r startupRun
-
-	r.ready = startupPoll(b, began, 60*time.Second, func() (bool, error) {
-		resp, err := startupHTTP.Get(base + "/api/core/v1/ready")
-		if err != nil {
-			return false, nil // not listening yet
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK, nil
-	}, fail)
+	var pollErr error
 
 	var status struct {
 		Modules []struct {
@@ -192,61 +155,79 @@ func startupEngine(b *testing.B, bin, drv, redisURL string, n int) startupRun {
 			Error   string `json:"error"`
 		} `json:"modules"`
 	}
-	r.started = startupPoll(b, began, 60*time.Second, func() (bool, error) {
-		if err := startupGetJSON(base+"/api/core/v1/status", &status); err != nil {
-			return false, err
+	began := time.Now()
+	e.Start("--bootstrap", "--model", modelPath)
+	// One probe, first until GET /ready answers 200, then until GET /status lists every module
+	// running: each timing is as fine as the polling.
+	observe(e.Eventually, 60*time.Second, fmt.Sprintf("ready with %d modules running", n), probe{startupPollEvery, func() bool {
+		if r.ready == 0 {
+			if !e.Ready() {
+				return false
+			}
+			r.ready = time.Since(began)
+		}
+		if pollErr = e.GetJSON("/api/core/v1/status", &status); pollErr != nil {
+			return true
 		}
 		running := 0
 		for _, m := range status.Modules {
 			if m.Error != "" {
-				return false, fmt.Errorf("module %s: %s", m.ID, m.Error)
+				pollErr = fmt.Errorf("module %s: %s", m.ID, m.Error)
+				return true
 			}
 			if m.Running {
 				running++
 			}
 		}
-		return running == n, nil
-	}, fail)
+		if running != n {
+			return false
+		}
+		r.started = time.Since(began)
+		return true
+	}})
+	if pollErr != nil {
+		fail("%v", pollErr)
+	}
 
-	err = startupSweep(n, func(i int) error {
-		resp, err := startupHTTP.Post(base+"/api/engine/v2/modules/"+startupModuleID(i)+"/exec/echo", "application/json", strings.NewReader(`[1]`))
+	// The sweep starts once the wait has seen the probe done; counting from the probe's own
+	// timing leaves the wait's polling out.
+	sweepBegan := time.Now()
+	err := startupSweep(n, func(i int) error {
+		resp, err := e.Request(context.Background(), http.MethodPost, "/api/engine/v2/modules/"+startupModuleID(i)+"/exec/echo", `[1]`, 10*time.Second)
 		if err != nil {
 			return err
 		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK || string(body) != "[1]" {
-			return fmt.Errorf("echo on %s: %d %s", startupModuleID(i), resp.StatusCode, body)
+		if resp.Status != http.StatusOK || resp.Body != "[1]" {
+			return fmt.Errorf("echo on %s: %d %s", startupModuleID(i), resp.Status, resp.Body)
 		}
 		return nil
 	})
 	if err != nil {
 		fail("%v", err)
 	}
-	r.answered = time.Since(began)
+	r.answered = r.started + time.Since(sweepBegan)
 
 	var ds struct {
 		PID             int `json:"pid"`
 		ModuleInstances int `json:"module_instances"`
 	}
-	if err := startupGetJSON(base+"/api/core/v1/status/driver?path="+drv, &ds); err != nil {
+	if err := e.GetJSON("/api/core/v1/status/driver?path="+drv, &ds); err != nil {
 		fail("driver status: %v", err)
 	}
 	if ds.PID <= 0 || ds.ModuleInstances != n {
 		fail("driver status: pid %d with %d modules, want %d", ds.PID, ds.ModuleInstances, n)
 	}
-	if r.phase, err = startupPhase(logs.Tail(math.MaxInt), n); err != nil {
+	if r.phase, err = startupPhase(e.Logs().String(), n); err != nil {
 		fail("%v", err)
 	}
-	r.engineRSS = settledRSS(b, cmd.Process.Pid)
+	r.engineRSS = settledRSS(b, e.PID())
 	r.driverRSS = settledRSS(b, ds.PID)
 	b.Logf("engine with %d modules: ready %v, all running %v, all answered %v, engine RSS %d KiB, driver RSS %d KiB",
 		n, r.ready, r.started, r.answered, r.engineRSS, r.driverRSS)
 
 	// Stop now rather than at the end of the benchmark: the next engine should not share the
-	// two cores with this one's idle work.
-	stop()
-	testutil.WaitGone(b, ds.PID)
+	// two cores with this one's idle work. Stop waits for the driver process to be gone.
+	e.Stop()
 	return r
 }
 
@@ -331,42 +312,6 @@ func startupPhase(log string, n int) (time.Duration, error) {
 		return 0, fmt.Errorf("engine log: driver process started %v, %d of %d modules started", !up.IsZero(), started, n)
 	}
 	return last.Sub(up), nil
-}
-
-// startupPoll calls check every 10 ms until it reports done, and returns the time since began;
-// a check error or the deadline fails the benchmark through fail.
-func startupPoll(b *testing.B, began time.Time, within time.Duration, check func() (bool, error), fail func(string, ...any)) time.Duration {
-	b.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		done, err := check()
-		if err != nil {
-			fail("%v", err)
-		}
-		if done {
-			return time.Since(began)
-		}
-		if time.Now().After(deadline) {
-			fail("not done within %v", within)
-		}
-		time.Sleep(10 * time.Millisecond) // polling an HTTP endpoint
-	}
-}
-
-func startupGetJSON(url string, into any) error {
-	resp, err := startupHTTP.Get(url)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: %d %s", url, resp.StatusCode, body)
-	}
-	return json.Unmarshal(body, into)
 }
 
 // startupSweep calls f for 0..n-1 from startupClients goroutines and returns the first error.

@@ -156,7 +156,10 @@ type wsbClient struct {
 // read collects the latencies of changes from..to and returns when it has read change to.
 func (c *wsbClient) read(from, to int) {
 	c.lat = c.lat[:0]
-	_ = c.conn.SetReadDeadline(time.Now().Add(time.Duration(to-from+1)*time.Second/10 + 30*time.Second))
+	if err := c.conn.SetReadDeadline(time.Now().Add(time.Duration(to-from+1)*time.Second/10 + 30*time.Second)); err != nil {
+		c.err = err
+		return
+	}
 	// One buffer per client, reused: allocating per message would make the clients' garbage,
 	// not the servers, set the tail in a process that hosts both ends.
 	var buf bytes.Buffer
@@ -202,7 +205,9 @@ func wsbDial(b *testing.B, url string, n int, bind bool) []*wsbClient {
 			b.Fatal(err)
 		}
 		// success, then the current value (change 0)
-		_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if err := conn.SetReadDeadline(time.Now().Add(10 * time.Second)); err != nil {
+			b.Fatal(err)
+		}
 		for _, want := range []string{`"type":"success"`, `"seq":0`} {
 			if _, msg, err := conn.ReadMessage(); err != nil || !bytes.Contains(msg, []byte(want)) {
 				b.Fatalf("bind %d: %s %v (want %s)", i, msg, err, want)
@@ -240,8 +245,7 @@ func startWSHub(b *testing.B) *wsbHub {
 		go func() {
 			defer h.wg.Done()
 			for msg := range send {
-				_ = conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
-				if conn.WriteMessage(websocket.TextMessage, msg) != nil {
+				if conn.SetWriteDeadline(time.Now().Add(10*time.Second)) != nil || conn.WriteMessage(websocket.TextMessage, msg) != nil {
 					break
 				}
 			}
@@ -395,13 +399,10 @@ func measureFanout(b *testing.B) (string, []clusterMetric) {
 	if n := eng.subs.Count(); n != sessions || eng.srv.WSSessions() != sessions {
 		b.Fatalf("engine: %d sessions, %d watches; want %d", eng.srv.WSSessions(), n, sessions)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for hub.sessions() != sessions {
-		if time.Now().After(deadline) {
-			b.Fatalf("hub: %d sessions, want %d", hub.sessions(), sessions)
-		}
-		time.Sleep(5 * time.Millisecond) // the hub registers connections after the handshake
-	}
+	// The hub registers connections after the handshake.
+	testutil.Eventually(b, 10*time.Second, fmt.Sprintf("the hub holding %d sessions", sessions), func() bool {
+		return hub.sessions() == sessions
+	})
 
 	// Alternate halves so that machine noise hits both sides alike; each half warms up first.
 	half := max(rate*seconds/2, 20)
@@ -463,11 +464,17 @@ func TestWSBenchClientProcess(t *testing.T) {
 	if url == "" {
 		return // only the memory benchmark runs it, as its child
 	}
-	n, _ := strconv.Atoi(os.Getenv(wsbChildN))
 	out := bufio.NewWriter(os.Stdout)
 	say := func(format string, args ...any) {
 		fmt.Fprintf(out, format+"\n", args...)
-		_ = out.Flush()
+		if err := out.Flush(); err != nil {
+			t.Errorf("client process: write to the benchmark: %v", err)
+		}
+	}
+	n, err := strconv.Atoi(os.Getenv(wsbChildN))
+	if err != nil {
+		say("error %s: %v", wsbChildN, err)
+		return
 	}
 	d := websocket.Dialer{HandshakeTimeout: 10 * time.Second, ReadBufferSize: 1024, WriteBufferSize: 1024}
 	conns := make([]*websocket.Conn, 0, n)
@@ -482,7 +489,9 @@ func TestWSBenchClientProcess(t *testing.T) {
 		if err := c.WriteMessage(websocket.TextMessage, []byte(req)); err != nil {
 			return err
 		}
-		_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if err := c.SetReadDeadline(time.Now().Add(10 * time.Second)); err != nil {
+			return err
+		}
 		_, msg, err := c.ReadMessage()
 		if err == nil && !bytes.Contains(msg, []byte(`"type":"success"`)) {
 			err = fmt.Errorf("bind: %s", msg)

@@ -50,7 +50,7 @@ func (s *suite) checkDriverMarker() {
 	var children int
 	for _, n := range s.c.nodes {
 		for _, p := range procs {
-			if p.ppid == n.pid() {
+			if p.ppid == n.PID() {
 				children++
 			}
 		}
@@ -58,11 +58,12 @@ func (s *suite) checkDriverMarker() {
 	if len(procs) < 2 || children != len(procs) {
 		var seen []string
 		for _, n := range s.c.nodes {
-			for _, pid := range testutil.Children(n.pid()) {
-				env, _ := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
-				exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
-				seen = append(seen, fmt.Sprintf("%s: pid %d runs %q (marker in env: %v)", n.id, pid, exe,
-					strings.Contains(string(env), runMarker+"="+s.c.runID)))
+			for _, pid := range testutil.Children(n.PID()) {
+				marker := "environment unreadable"
+				if env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid)); err == nil {
+					marker = fmt.Sprintf("marker in env: %v", strings.Contains(string(env), runMarker+"="+s.c.runID))
+				}
+				seen = append(seen, fmt.Sprintf("%s: pid %d runs %q (%s)", n.ID, pid, testutil.Exe(pid), marker))
 			}
 		}
 		s.t.Fatalf("orphan check: found %d driver processes by the %s marker, %d of them under this run's engines; "+
@@ -101,7 +102,7 @@ func (s *suite) run(f fault) {
 	r := &result{name: f.name}
 	start := time.Now()
 	f.apply(s, r)
-	c.waitHealthy(3, 60*time.Second)
+	c.waitHealthy(3)
 	if !r.modulesChecked {
 		c.modulesPhase(r, "every module answering everywhere", start, targetReturn)
 	}
@@ -147,7 +148,7 @@ func (s *suite) run(f fault) {
 		for _, p := range probs {
 			r.fail("binding: %s", p)
 		}
-		r.lines = append(r.lines, fmt.Sprintf("session via %s: %d connects so far", ss.n.id, connects))
+		r.lines = append(r.lines, fmt.Sprintf("session via %s: %d connects so far", ss.n.ID, connects))
 	}
 	r.note("driver processes: %d, none orphaned, stopped or duplicated: %v", drivers, len(problems) == 0)
 	s.results = append(s.results, r)
@@ -160,9 +161,9 @@ func (s *suite) repair(r *result) {
 	for _, n := range s.c.nodes {
 		s.c.kill(n)
 		s.c.restart(n)
-		s.c.waitHealthy(3, 60*time.Second)
+		s.c.waitHealthy(3)
 		if _, err := s.c.modulesBack(time.Now(), targetReturn); err == nil {
-			r.note("repaired by restarting the nodes up to %s", n.id)
+			r.note("repaired by restarting the nodes up to %s", n.ID)
 			return
 		}
 	}
@@ -205,9 +206,6 @@ func (s *suite) finish() {
 	s.t.Log(b.String())
 	for id, m := range missing {
 		s.t.Errorf("acknowledged writes lost on %s: %d, e.g. %v", id, len(m), head(m, 5))
-	}
-	if s.t.Failed() {
-		s.t.Logf("engine logs:\n%s", s.c.logTails())
 	}
 }
 

@@ -1,19 +1,13 @@
 package chaos
 
 import (
-	"context"
 	"crypto/rand"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -40,15 +34,9 @@ const (
 var httpClient = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 32, MaxConnsPerHost: 32,
 	DialContext: (&net.Dialer{Timeout: 2 * time.Second}).DialContext}}
 
-// node is one member: what survives restarts, and the process currently running it.
+// node is one member: the harness's node and what the load knows of it.
 type node struct {
-	id, http, raft, dataDir, base string
-
-	mu     sync.Mutex
-	cmd    *exec.Cmd
-	done   chan struct{}
-	frozen bool
-	logs   *enginetest.LockedBuffer
+	*enginetest.Node
 
 	// gen changes whenever the suite kills, freezes, restarts or resumes the node: a request
 	// whose target's gen changed while it was in flight was cut off by the suite, not the engine.
@@ -57,50 +45,16 @@ type node struct {
 	avail atomic.Bool
 }
 
-func (n *node) pid() int {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.cmd == nil {
-		return 0
-	}
-	return n.cmd.Process.Pid
-}
-
-func (n *node) logTail(k int) string {
-	n.mu.Lock()
-	logs := n.logs
-	n.mu.Unlock()
-	if logs == nil {
-		return ""
-	}
-	return logs.Tail(k)
-}
-
-func (n *node) running() bool {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.cmd == nil {
-		return false
-	}
-	select {
-	case <-n.done:
-		return false
-	default:
-		return true
-	}
-}
-
 // cluster is three engine nodes, their Redis, the display simulators and the suite's binaries.
 type cluster struct {
 	t       *testing.T
-	bin     string
+	h       *enginetest.Cluster
+	nodes   []*node
 	testDrv string
 	display string
 	redis   *testutil.Redis
 	sims    []*displaysim.Sim
-	nodes   []*node
 	runID   string
-	model   string
 	// diskErr is why the disk-full fault cannot run ("" when node 3's data dir is a tmpfs).
 	diskErr string
 }
@@ -126,17 +80,13 @@ func chaosModel(testDrv, display string, simPorts []int) string {
 	return b.String()
 }
 
-// startCluster builds the binaries, starts Redis, the simulators and three nodes (node 1
+// startCluster builds the drivers, starts Redis, the simulators and three nodes (node 1
 // bootstraps with the model, 2 and 3 join) and waits until the cluster is healthy.
 func startCluster(t *testing.T) *cluster {
 	t.Helper()
-	c := &cluster{t: t, redis: testutil.StartRedis(t)}
-	c.bin = testutil.BuildBinary(t, "./cmd/engine")
+	c := &cluster{t: t, redis: testutil.StartRedis(t), runID: rand.Text()}
 	c.testDrv = testutil.BuildBinary(t, "./internal/testdriver")
 	c.display = testutil.BuildBinary(t, "./examples/drivers/display")
-	var id [6]byte
-	_, _ = rand.Read(id[:])
-	c.runID = hex.EncodeToString(id[:])
 	var ports []int
 	for range displays {
 		sim, err := displaysim.New("127.0.0.1:0")
@@ -148,22 +98,18 @@ func startCluster(t *testing.T) *cluster {
 		c.sims = append(c.sims, sim)
 		ports = append(ports, sim.Port())
 	}
-	c.model = filepath.Join(t.TempDir(), "model.yaml")
-	if err := os.WriteFile(c.model, []byte(chaosModel(c.testDrv, c.display, ports)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	for i := 1; i <= 3; i++ {
-		n := &node{id: fmt.Sprintf("node-%d", i), http: enginetest.FreeAddr(t), raft: enginetest.FreeAddr(t), dataDir: t.TempDir()}
-		n.base = "http://" + n.http
-		c.nodes = append(c.nodes, n)
+	c.h = enginetest.NewCluster(t, enginetest.Config{Redis: c.redis.URL, Env: []string{runMarker + "=" + c.runID},
+		Client: httpClient, Timeout: 2 * time.Second}, "node", 3)
+	for _, n := range c.h.Nodes {
+		c.nodes = append(c.nodes, &node{Node: n})
 	}
 	// Registered before node 3 starts, so it runs after node 3 has stopped.
-	c.diskErr = mountTmpfs(t, c.nodes[2].dataDir)
-	c.start(c.nodes[0], "--bootstrap", "--model", c.model)
-	c.waitFor(60*time.Second, "node-1 ready", func() bool { return c.ready(c.nodes[0]) })
-	c.start(c.nodes[1], "--join", c.nodes[0].http)
-	c.start(c.nodes[2], "--join", c.nodes[0].http)
-	c.waitHealthy(3, 60*time.Second)
+	c.diskErr = mountTmpfs(t, c.nodes[2].DataDir)
+	c.h.Start(chaosModel(c.testDrv, c.display, ports), totalModules)
+	for _, n := range c.nodes {
+		n.gen.Add(1)
+		n.avail.Store(true)
+	}
 	return c
 }
 
@@ -186,55 +132,20 @@ func mountTmpfs(t *testing.T, dir string) string {
 	return ""
 }
 
-// start runs n from its data dir with extra flags; the process is stopped when the test ends.
-func (c *cluster) start(n *node, extra ...string) {
-	c.t.Helper()
-	cmd := exec.Command(c.bin, enginetest.ServeArgs(n.id, n.http, n.raft, c.redis.URL, n.dataDir, "info", extra...)...)
-	logs := &enginetest.LockedBuffer{}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	cmd.Env = append(os.Environ(), runMarker+"="+c.runID)
-	// If the test binary dies without its cleanups, the engine must not outlive it.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	done := enginetest.Start(c.t, cmd)
-	n.mu.Lock()
-	n.cmd, n.done, n.logs, n.frozen = cmd, done, logs, false
-	n.mu.Unlock()
-	n.gen.Add(1)
-	c.t.Cleanup(func() { c.terminate(n, cmd, done) })
-}
-
-// terminate stops one engine process gracefully (SIGKILL after 20 s) and waits for the driver
-// processes it started to exit. A frozen engine is resumed first: SIGTERM waits on SIGCONT.
-func (c *cluster) terminate(n *node, cmd *exec.Cmd, done chan struct{}) {
-	select {
-	case <-done:
-		return
-	default:
-	}
-	n.avail.Store(false)
-	_ = cmd.Process.Signal(syscall.SIGCONT)
-	enginetest.Terminate(c.t, n.id, cmd, done)
-}
-
-// kill SIGKILLs n: no graceful leave, as when a machine dies.
+// kill SIGKILLs n: no graceful leave, as when a machine dies. Its drivers are left to exit on
+// their own, which the orphan check verifies.
 func (c *cluster) kill(n *node) {
 	c.t.Helper()
 	n.avail.Store(false)
 	n.gen.Add(1)
-	n.mu.Lock()
-	cmd, done := n.cmd, n.done
-	n.mu.Unlock()
-	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		c.t.Fatalf("kill %s: %v", n.id, err)
-	}
-	<-done
+	n.Kill()
 }
 
 // restart starts n again from its data directory and waits until it is ready.
 func (c *cluster) restart(n *node) {
 	c.t.Helper()
-	c.start(n)
-	c.waitFor(60*time.Second, n.id+" ready after restart", func() bool { return c.ready(n) })
+	n.gen.Add(1)
+	n.Restart()
 	n.avail.Store(true)
 }
 
@@ -243,136 +154,56 @@ func (c *cluster) freeze(n *node) {
 	c.t.Helper()
 	n.avail.Store(false)
 	n.gen.Add(1)
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if err := n.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
-		c.t.Fatalf("SIGSTOP %s: %v", n.id, err)
-	}
-	n.frozen = true
+	n.Pause()
 }
 
 func (c *cluster) thaw(n *node) {
 	c.t.Helper()
-	n.mu.Lock()
-	if err := n.cmd.Process.Signal(syscall.SIGCONT); err != nil {
-		n.mu.Unlock()
-		c.t.Fatalf("SIGCONT %s: %v", n.id, err)
-	}
-	n.frozen = false
-	n.mu.Unlock()
+	n.Resume()
 	n.gen.Add(1)
 }
 
-// request sends one request bounded by timeout; an unreachable node is an error, not a failure.
-func request(ctx context.Context, n *node, method, path, body string, timeout time.Duration) (int, []byte, error) {
-	r, err := enginetest.Do(ctx, httpClient, method, n.base+path, body, timeout)
-	return r.Status, r.Body, err
-}
-
-func (c *cluster) get(n *node, path string) (int, []byte, error) {
-	return request(context.Background(), n, http.MethodGet, path, "", 2*time.Second)
-}
-
-func (c *cluster) ready(n *node) bool {
-	code, _, err := c.get(n, "/api/core/v1/ready")
-	return err == nil && code == 200
-}
-
-func (c *cluster) info(n *node) (enginetest.ClusterInfo, error) {
-	return enginetest.Cluster(httpClient, n.base, 2*time.Second)
+// wrap is the suite's node for the harness's.
+func (c *cluster) wrap(hn *enginetest.Node) *node {
+	for _, n := range c.nodes {
+		if n.Node == hn {
+			return n
+		}
+	}
+	c.t.Fatalf("node %s is not one of the suite's", hn.ID)
+	return nil
 }
 
 // live is the nodes whose process runs and is not frozen.
 func (c *cluster) live() []*node {
 	var out []*node
-	for _, n := range c.nodes {
-		n.mu.Lock()
-		frozen := n.frozen
-		n.mu.Unlock()
-		if n.running() && !frozen {
-			out = append(out, n)
-		}
+	for _, n := range c.h.Live() {
+		out = append(out, c.wrap(n))
 	}
 	return out
-}
-
-func (c *cluster) byID(id string) *node {
-	for _, n := range c.nodes {
-		if n.id == id {
-			return n
-		}
-	}
-	return nil
 }
 
 // leader is the node the first live node names as leader.
 func (c *cluster) leader() *node {
 	c.t.Helper()
-	for _, n := range c.live() {
-		if ci, err := c.info(n); err == nil && ci.Leader != "" {
-			if l := c.byID(ci.Leader); l != nil {
-				return l
-			}
-		}
-	}
-	c.t.Fatalf("no node names a leader\n%s", c.logTails())
-	return nil
-}
-
-// placement maps every running module to the node that has it loaded; ok is false when a node
-// did not answer or a module runs twice.
-func (c *cluster) placement() (map[string]string, bool) {
-	out := map[string]string{}
-	for _, n := range c.live() {
-		loaded, err := enginetest.Loaded(httpClient, n.base, 2*time.Second)
-		if err != nil || enginetest.AddOwners(out, n.id, loaded) != "" {
-			return nil, false
-		}
-	}
-	return out, true
+	return c.wrap(c.h.Leader())
 }
 
 // waitHealthy waits until every live node sees `up` nodes up, one agreed leader and the cluster
 // ready, and every module runs exactly once; then the live nodes take load again.
-func (c *cluster) waitHealthy(up int, d time.Duration) {
+func (c *cluster) waitHealthy(up int) {
 	c.t.Helper()
-	if err := c.until(d, fmt.Sprintf("%d nodes up, ready, %d modules placed once", up, totalModules), func() bool {
-		leader := ""
-		for _, n := range c.live() {
-			ci, err := c.info(n)
-			if err != nil || !ci.Ready || ci.Leader == "" || ci.Up() != up || (leader != "" && ci.Leader != leader) {
-				return false
-			}
-			leader = ci.Leader
-		}
-		place, ok := c.placement()
-		return ok && len(place) == totalModules
-	}); err != nil {
-		c.t.Fatal(err)
-	}
+	c.h.WaitHealthy(up)
 	for _, n := range c.live() {
 		n.avail.Store(true)
 	}
 }
 
 // driverPID is the pid of binary's process on n (0 if none runs).
-func (c *cluster) driverPID(n *node, binary string) (int, error) {
-	code, body, err := c.get(n, "/api/core/v1/status/driver?path="+binary)
-	if err != nil {
+func driverPID(n *node, binary string) (int, error) {
+	st, err := n.Driver(binary)
+	if err != nil || !st.Running {
 		return 0, err
-	}
-	if code != 200 {
-		return 0, fmt.Errorf("driver status on %s: %d %s", n.id, code, body)
-	}
-	var st struct {
-		PID     int  `json:"pid"`
-		Running bool `json:"running"`
-	}
-	if err := json.Unmarshal(body, &st); err != nil {
-		return 0, err
-	}
-	if !st.Running {
-		return 0, nil
 	}
 	return st.PID, nil
 }
@@ -380,36 +211,16 @@ func (c *cluster) driverPID(n *node, binary string) (int, error) {
 // hostOf is a live node running modules of binary.
 func (c *cluster) hostOf(binary string) (*node, error) {
 	for _, n := range c.live() {
-		if loaded, err := enginetest.Loaded(httpClient, n.base, 2*time.Second); err == nil && len(loaded[binary]) > 0 {
+		if loaded, err := n.Loaded(); err == nil && len(loaded[binary]) > 0 {
 			return n, nil
 		}
 	}
 	return nil, errors.New("no live node runs " + filepath.Base(binary))
 }
 
-func (c *cluster) waitFor(d time.Duration, what string, cond func() bool) {
-	c.t.Helper()
-	if err := c.until(d, what, cond); err != nil {
-		c.t.Fatal(err)
-	}
-}
-
-// until polls cond every 50 ms; after d it returns an error carrying the nodes' log tails.
+// until waits for cond as testutil.Eventually does, but returns the timeout as an error: the
+// suite records it against the fault and goes on.
 func (c *cluster) until(d time.Duration, what string, cond func() bool) error {
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return fmt.Errorf("timed out after %s waiting for %s\n%s", d, what, c.logTails())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return nil
-}
-
-func (c *cluster) logTails() string {
-	var sb strings.Builder
-	for _, n := range c.nodes {
-		fmt.Fprintf(&sb, "--- %s log tail:\n%s\n", n.id, n.logTail(3000))
-	}
-	return sb.String()
+	c.t.Helper()
+	return enginetest.Within(c.t, d, what, cond)
 }

@@ -40,26 +40,26 @@ func driverKills(pick func(*suite) *node, times int) fault {
 	return fault{name: fmt.Sprintf("test driver SIGKILL x%d (POST chaos/terminate)", times), apply: func(s *suite, r *result) {
 		c := s.c
 		n := pick(s)
-		r.note("node: %s", n.id)
+		r.note("node: %s", n.ID)
 		for i := 1; i <= times; i++ {
-			old, err := c.driverPID(n, c.testDrv)
+			old, err := driverPID(n, c.testDrv)
 			if err != nil || old == 0 {
-				r.fail("kill %d: no test driver pid on %s: %v", i, n.id, err)
+				r.fail("kill %d: no test driver pid on %s: %v", i, n.ID, err)
 				return
 			}
 			at := time.Now()
-			code, body, err := request(s.l.ctx, n, http.MethodPost, "/api/core/v1/chaos/terminate?path="+c.testDrv, "", 5*time.Second)
-			if err != nil || code != 200 {
-				r.fail("kill %d: chaos/terminate on %s: %d %s %v", i, n.id, code, trim(body), err)
+			resp, err := n.Request(s.l.ctx, http.MethodPost, "/api/core/v1/chaos/terminate?path="+c.testDrv, "", 5*time.Second)
+			if err != nil || resp.Status != 200 {
+				r.fail("kill %d: chaos/terminate on %s: %d %s %v", i, n.ID, resp.Status, trim(resp.Body), err)
 				return
 			}
 			err = c.until(targetDriverKill, "test driver relaunched", func() bool {
-				pid, err := c.driverPID(n, c.testDrv)
+				pid, err := driverPID(n, c.testDrv)
 				return err == nil && pid != 0 && pid != old && !testutil.Alive(old)
 			})
 			took := time.Since(at)
 			if err != nil {
-				r.fail("kill %d: test driver on %s (pid %d) not relaunched within %s", i, n.id, old, targetDriverKill)
+				r.fail("kill %d: test driver on %s (pid %d) not relaunched within %s", i, n.ID, old, targetDriverKill)
 				return
 			}
 			c.modulesPhase(r, fmt.Sprintf("kill %d: relaunched in %s, every module answering everywhere", i, ms(took)), at, targetDriverKill)
@@ -75,19 +75,19 @@ var displayKill = fault{name: "display driver SIGKILL (kill by pid)", apply: fun
 		r.fail("%v", err)
 		return
 	}
-	old, err := c.driverPID(n, c.display)
+	old, err := driverPID(n, c.display)
 	if err != nil || old == 0 {
-		r.fail("no display driver pid on %s: %v", n.id, err)
+		r.fail("no display driver pid on %s: %v", n.ID, err)
 		return
 	}
-	r.note("node: %s, pid %d", n.id, old)
+	r.note("node: %s, pid %d", n.ID, old)
 	at := time.Now()
 	if err := syscall.Kill(old, syscall.SIGKILL); err != nil {
 		r.fail("kill %d: %v", old, err)
 		return
 	}
 	err = c.until(targetDriverKill, "display driver relaunched", func() bool {
-		pid, err := c.driverPID(n, c.display)
+		pid, err := driverPID(n, c.display)
 		return err == nil && pid != 0 && pid != old
 	})
 	r.phase("display driver relaunched", time.Since(at), targetDriverKill, err)
@@ -99,12 +99,12 @@ func hungDriver(pick func(*suite) *node) fault {
 	return fault{name: "hung test driver (SIGSTOP; the Info probe must kill and relaunch it)", apply: func(s *suite, r *result) {
 		c := s.c
 		n := pick(s)
-		old, err := c.driverPID(n, c.testDrv)
+		old, err := driverPID(n, c.testDrv)
 		if err != nil || old == 0 {
-			r.fail("no test driver pid on %s: %v", n.id, err)
+			r.fail("no test driver pid on %s: %v", n.ID, err)
 			return
 		}
-		r.note("node: %s, pid %d", n.id, old)
+		r.note("node: %s, pid %d", n.ID, old)
 		// Should the probe never fire, the stopped process must still not outlive the suite.
 		s.t.Cleanup(func() { killIfOurs(c, old) })
 		at := time.Now()
@@ -113,7 +113,7 @@ func hungDriver(pick func(*suite) *node) fault {
 			return
 		}
 		err = c.until(targetHung, "hung driver replaced", func() bool {
-			pid, err := c.driverPID(n, c.testDrv)
+			pid, err := driverPID(n, c.testDrv)
 			return err == nil && pid != 0 && pid != old && !testutil.Alive(old)
 		})
 		r.phase("hung driver killed and relaunched", time.Since(at), targetHung, err)
@@ -144,14 +144,14 @@ func nodeKill(leader bool) fault {
 	return fault{name: name, apply: func(s *suite, r *result) {
 		c := s.c
 		victim := s.pickNode(leader)
-		r.note("node: %s", victim.id)
+		r.note("node: %s", victim.ID)
 		at := time.Now()
 		c.kill(victim)
 		if leader {
 			var newLeader string
 			err := c.until(targetNodeLoss, "new leader", func() bool {
 				for _, n := range c.live() {
-					if ci, err := c.info(n); err == nil && ci.Leader != "" && ci.Leader != victim.id {
+					if ci, err := n.Info(); err == nil && ci.Leader != "" && ci.Leader != victim.ID {
 						newLeader = ci.Leader
 						return true
 					}
@@ -160,12 +160,12 @@ func nodeKill(leader bool) fault {
 			})
 			r.phase("new leader "+newLeader+" elected", time.Since(at), targetNodeLoss, err)
 		}
-		c.waitHealthy(2, 60*time.Second)
+		c.waitHealthy(2)
 		c.modulesPhase(r, "survivors ready, every module answering through both", at, targetNodeLoss)
 		ret := time.Now()
 		c.restart(victim)
-		c.waitHealthy(3, 60*time.Second)
-		c.modulesPhase(r, victim.id+" back, every module answering through all 3", ret, targetReturn)
+		c.waitHealthy(3)
+		c.modulesPhase(r, victim.ID+" back, every module answering through all 3", ret, targetReturn)
 	}}
 }
 
@@ -187,32 +187,31 @@ func isolate(leader bool) fault {
 	return fault{name: fmt.Sprintf("%s isolated %s (SIGSTOP/SIGCONT of its engine)", role, isolateFor), apply: func(s *suite, r *result) {
 		c := s.c
 		victim := s.pickNode(leader)
-		r.note("node: %s", victim.id)
+		r.note("node: %s", victim.ID)
 		at := time.Now()
 		c.freeze(victim)
 		// Still frozen if the suite fails from here on: the cleanup resumes it before SIGTERM.
 		var markedDown time.Duration
-		_ = c.until(isolateFor, victim.id+" marked down", func() bool {
+		if err := c.until(isolateFor, victim.ID+" marked down", func() bool {
 			for _, n := range c.live() {
-				if ci, err := c.info(n); err == nil && ci.Leader != victim.id && ci.State(victim.id) == "down" {
+				if ci, err := n.Info(); err == nil && ci.Leader != victim.ID && ci.State(victim.ID) == "down" {
 					markedDown = time.Since(at)
 					return true
 				}
 			}
 			return false
-		})
-		if markedDown > 0 {
-			r.note("marked down by the others after %s", ms(markedDown))
-		} else {
+		}); err != nil {
 			r.note("not marked down within %s", isolateFor)
+		} else {
+			r.note("marked down by the others after %s", ms(markedDown))
 		}
 		if wait := time.Until(at.Add(isolateFor)); wait > 0 {
 			time.Sleep(wait) // the fault's duration, not a synchronisation
 		}
 		ret := time.Now()
 		c.thaw(victim)
-		c.waitHealthy(3, 60*time.Second)
-		c.modulesPhase(r, victim.id+" resumed, every module answering through all 3", ret, targetReturn)
+		c.waitHealthy(3)
+		c.modulesPhase(r, victim.ID+" resumed, every module answering through all 3", ret, targetReturn)
 	}}
 }
 
@@ -227,10 +226,10 @@ var diskFull = fault{name: "node-3's disk full", apply: func(s *suite, r *result
 	if l := c.leader(); l == n {
 		r.note("node-3 is the leader")
 	}
-	filler := filepath.Join(n.dataDir, "chaos-filler")
+	filler := filepath.Join(n.DataDir, "chaos-filler")
 	size, err := fill(filler)
 	if err != nil {
-		r.fail("fill %s: %v", n.dataDir, err)
+		r.fail("fill %s: %v", n.DataDir, err)
 		return
 	}
 	r.note("filled with %d MiB", size>>20)
@@ -238,8 +237,8 @@ var diskFull = fault{name: "node-3's disk full", apply: func(s *suite, r *result
 	at := time.Now()
 	time.Sleep(diskFullFor) // the fault's duration, not a synchronisation
 	r.note("writes acknowledged while full: %d", len(s.l.ackedZones())-before)
-	if ci, err := c.info(n); err == nil {
-		r.note("node-3 while full: sees leader %q, itself %s", ci.Leader, ci.State(n.id))
+	if ci, err := n.Info(); err == nil {
+		r.note("node-3 while full: sees leader %q, itself %s", ci.Leader, ci.State(n.ID))
 	} else {
 		r.note("node-3 while full: cluster info unreadable: %v", err)
 	}
@@ -247,15 +246,15 @@ var diskFull = fault{name: "node-3's disk full", apply: func(s *suite, r *result
 		r.fail("free %s: %v", filler, err)
 	}
 	ret := time.Now()
-	if !n.running() {
-		r.fail("node-3 exited while its disk was full\n%s", n.logTail(3000))
+	if !n.Running() {
+		r.fail("node-3 exited while its disk was full\n%s", n.Logs().Tail(3000))
 		c.restart(n)
 	}
-	r.note("disk-space errors in node-3's log: %d", strings.Count(n.logTail(1<<20), "no space left"))
-	c.waitHealthy(3, 60*time.Second)
+	r.note("disk-space errors in node-3's log: %d", strings.Count(n.Logs().Tail(1<<20), "no space left"))
+	c.waitHealthy(3)
 	missing := c.missingWrites(s.l.ackedZones(), 15*time.Second)
-	if len(missing[n.id]) > 0 {
-		r.fail("node-3 did not catch up after the disk was freed: %d acknowledged zones missing", len(missing[n.id]))
+	if len(missing[n.ID]) > 0 {
+		r.fail("node-3 did not catch up after the disk was freed: %d acknowledged zones missing", len(missing[n.ID]))
 	} else {
 		r.note("node-3 caught up %s after the disk was freed (%s after it filled)", ms(time.Since(ret)), ms(time.Since(at)))
 	}

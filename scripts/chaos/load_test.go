@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/placeos-go/engine/internal/enginetest"
 )
 
 const (
@@ -129,12 +131,12 @@ type errorBody struct {
 	Message string `json:"message"`
 }
 
-func documentedError(code int, body []byte) bool {
-	if code != http.StatusBadGateway && code != http.StatusServiceUnavailable && code != http.StatusGatewayTimeout {
+func documentedError(r enginetest.Response) bool {
+	if r.Status != http.StatusBadGateway && r.Status != http.StatusServiceUnavailable && r.Status != http.StatusGatewayTimeout {
 		return false
 	}
 	var eb errorBody
-	return json.Unmarshal(body, &eb) == nil && eb.Error != "" && eb.Message != ""
+	return json.Unmarshal([]byte(r.Body), &eb) == nil && eb.Error != "" && eb.Message != ""
 }
 
 // execLoop calls echo([seq]) on the test modules in turn through n, each call with a deadline.
@@ -152,7 +154,7 @@ func (l *load) execLoop(n *node, worker int) {
 		args := fmt.Sprintf("[%d]", seq)
 		start := time.Now()
 		// The client waits longer than the deadline, so a late answer is seen and counted.
-		code, body, err := request(l.ctx, n, http.MethodPost, path, args, execTimeout+3*time.Second)
+		resp, err := n.Request(l.ctx, http.MethodPost, path, args, execTimeout+3*time.Second)
 		took := time.Since(start)
 		if l.ctx.Err() != nil {
 			return
@@ -166,18 +168,18 @@ func (l *load) execLoop(n *node, worker int) {
 		case err != nil && cutOff:
 			t.excused++
 		case err != nil:
-			t.violate("%s via %s: no answer after %s: %v", slug, n.id, took.Round(time.Millisecond), err)
+			t.violate("%s via %s: no answer after %s: %v", slug, n.ID, took.Round(time.Millisecond), err)
 		default:
-			t.status(code)
+			t.status(resp.Status)
 			switch {
 			case took > execTimeout+execSlack:
-				t.violate("%s via %s: answered %d after %s, deadline %s: %s", slug, n.id, code, took.Round(time.Millisecond), execTimeout, trim(body))
-			case code == 200 && jsonEqual(body, args):
+				t.violate("%s via %s: answered %d after %s, deadline %s: %s", slug, n.ID, resp.Status, took.Round(time.Millisecond), execTimeout, trim(resp.Body))
+			case resp.Status == 200 && enginetest.JSONEqual(resp.Body, args):
 				t.ok++
-			case code == 200:
-				t.violate("%s via %s: echo(%s) returned %s", slug, n.id, args, trim(body))
-			case !documentedError(code, body):
-				t.violate("%s via %s: undocumented answer %d %s", slug, n.id, code, trim(body))
+			case resp.Status == 200:
+				t.violate("%s via %s: echo(%s) returned %s", slug, n.ID, args, trim(resp.Body))
+			case !documentedError(resp):
+				t.violate("%s via %s: undocumented answer %d %s", slug, n.ID, resp.Status, trim(resp.Body))
 			}
 		}
 		l.mu.Unlock()
@@ -206,7 +208,7 @@ func (l *load) writeLoop() {
 		id := fmt.Sprintf("chaos-z-%05d", seq)
 		body := fmt.Sprintf(`{"id": %q, "name": "chaos write %d"}`, id, seq)
 		start := time.Now()
-		code, resp, err := request(l.ctx, n, http.MethodPut, "/api/engine/v2/zones/"+id, body, writeTimeout)
+		resp, err := n.Request(l.ctx, http.MethodPut, "/api/engine/v2/zones/"+id, body, writeTimeout)
 		took := time.Since(start)
 		if l.ctx.Err() != nil {
 			return
@@ -220,35 +222,25 @@ func (l *load) writeLoop() {
 		case err != nil && cutOff:
 			t.excused++
 		case err != nil:
-			t.violate("PUT %s via %s: no answer after %s: %v", id, n.id, took.Round(time.Millisecond), err)
-		case code == 200:
-			t.status(code)
+			t.violate("PUT %s via %s: no answer after %s: %v", id, n.ID, took.Round(time.Millisecond), err)
+		case resp.Status == 200:
+			t.status(resp.Status)
 			t.ok++
 			l.acked = append(l.acked, id)
 		default:
 			// A refused write is fine (it was not acknowledged); an undocumented refusal is not.
-			t.status(code)
+			t.status(resp.Status)
 			var eb errorBody
-			if json.Unmarshal(resp, &eb) != nil || eb.Error == "" || code < 500 {
-				t.violate("PUT %s via %s: %d %s", id, n.id, code, trim(resp))
+			if json.Unmarshal([]byte(resp.Body), &eb) != nil || eb.Error == "" || resp.Status < 500 {
+				t.violate("PUT %s via %s: %d %s", id, n.ID, resp.Status, trim(resp.Body))
 			}
 		}
 		l.mu.Unlock()
 	}
 }
 
-func jsonEqual(a []byte, b string) bool {
-	var x, y any
-	if json.Unmarshal(a, &x) != nil || json.Unmarshal([]byte(b), &y) != nil {
-		return false
-	}
-	xb, _ := json.Marshal(x)
-	yb, _ := json.Marshal(y)
-	return string(xb) == string(yb)
-}
-
-func trim(b []byte) string {
-	s := strings.TrimSpace(string(b))
+func trim(body string) string {
+	s := strings.TrimSpace(body)
 	if len(s) > 200 {
 		s = s[:200] + "…"
 	}

@@ -47,7 +47,7 @@ type wsReply struct {
 // connect runs one connection until it breaks or the load stops.
 func (s *session) connect() {
 	d := websocket.Dialer{HandshakeTimeout: 3 * time.Second}
-	conn, _, err := d.DialContext(s.l.ctx, "ws://"+s.n.http+"/api/engine/v2/systems/control", nil)
+	conn, _, err := d.DialContext(s.l.ctx, "ws://"+s.n.HTTP+"/api/engine/v2/systems/control", nil)
 	if err != nil {
 		return
 	}
@@ -61,8 +61,7 @@ func (s *session) connect() {
 	s.mu.Unlock()
 	for k := 1; k <= displays; k++ {
 		req := fmt.Sprintf(`{"id": %d, "cmd": "bind", "sys": %q, "mod": "Display", "index": %d, "name": "volume"}`, k, systemID, k)
-		_ = conn.SetWriteDeadline(time.Now().Add(3 * time.Second))
-		if err := conn.WriteMessage(websocket.TextMessage, []byte(req)); err != nil {
+		if conn.SetWriteDeadline(time.Now().Add(3*time.Second)) != nil || conn.WriteMessage(websocket.TextMessage, []byte(req)) != nil {
 			return
 		}
 	}
@@ -79,7 +78,7 @@ func (s *session) connect() {
 		}
 		var r wsReply
 		if err := json.Unmarshal(data, &r); err != nil {
-			s.problem("reply %q via %s does not parse: %v", data, s.n.id, err)
+			s.problem("reply %q via %s does not parse: %v", data, s.n.ID, err)
 			continue
 		}
 		s.mu.Lock()
@@ -93,7 +92,7 @@ func (s *session) connect() {
 			}
 		case "error":
 			s.mu.Unlock()
-			s.problem("bind %d via %s answered error %d %s", r.ID, s.n.id, r.Code, r.Msg)
+			s.problem("bind %d via %s answered error %d %s", r.ID, s.n.ID, r.Code, r.Msg)
 			continue
 		}
 		s.mu.Unlock()
@@ -135,8 +134,11 @@ func (l *load) checkBindings(target time.Duration) (time.Duration, error) {
 		}
 	}
 	for _, s := range active {
-		if err := l.c.until(time.Until(deadline), "session via "+s.n.id+" bound", s.boundAll); err != nil {
-			return 0, fmt.Errorf("WebSocket session via %s not bound again within %s (%d connects)", s.n.id, target, s.connects)
+		if err := l.c.until(time.Until(deadline), "session via "+s.n.ID+" bound", s.boundAll); err != nil {
+			s.mu.Lock()
+			connects := s.connects
+			s.mu.Unlock()
+			return 0, fmt.Errorf("WebSocket session via %s not bound again within %s (%d connects)", s.n.ID, target, connects)
 		}
 	}
 	for k := 1; k <= displays; k++ {
@@ -146,11 +148,11 @@ func (l *load) checkBindings(target time.Duration) (time.Duration, error) {
 		var last string
 		err := l.c.until(time.Until(deadline), slug+" volume set", func() bool {
 			for _, n := range l.c.live() {
-				code, body, err := request(l.ctx, n, http.MethodPost, fmt.Sprintf("/api/engine/v2/systems/%s/%s/volume", systemID, slug), "["+v+"]", 3*time.Second)
-				if err == nil && code == 200 {
+				resp, err := n.Request(l.ctx, http.MethodPost, fmt.Sprintf("/api/engine/v2/systems/%s/%s/volume", systemID, slug), "["+v+"]", 3*time.Second)
+				if err == nil && resp.Status == 200 {
 					return true
 				}
-				last = fmt.Sprintf("via %s: %d %s %v", n.id, code, trim(body), err)
+				last = fmt.Sprintf("via %s: %d %s %v", n.ID, resp.Status, trim(resp.Body), err)
 			}
 			return false
 		})
@@ -159,7 +161,7 @@ func (l *load) checkBindings(target time.Duration) (time.Duration, error) {
 		}
 		for _, s := range active {
 			if err := l.c.until(time.Until(deadline), "notify", func() bool { return s.value(k) == v }); err != nil {
-				return 0, fmt.Errorf("session via %s: no notify of %s volume %s within %s (last value %q)", s.n.id, slug, v, target, s.value(k))
+				return 0, fmt.Errorf("session via %s: no notify of %s volume %s within %s (last value %q)", s.n.ID, slug, v, target, s.value(k))
 			}
 		}
 	}
