@@ -4,24 +4,10 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"time"
 
-	"github.com/placeos-go/engine/builder"
 	"github.com/placeos-go/engine/errkind"
 	"github.com/placeos-go/engine/model"
 )
-
-// Builder keeps driver repositories cloned and compiles the drivers this node runs
-// (builder.Builder).
-type Builder interface {
-	SetRepositories(repos []model.Repository)
-	EnsureDriver(ctx context.Context, r model.Repository, d model.Driver) (builder.Binary, error)
-	Sync(ctx context.Context, r model.Repository) (builder.RepoStatus, error)
-	Resolve(ctx context.Context, r model.Repository, ref string) (string, error)
-	Rebuild(ctx context.Context, r model.Repository, driverPath, commit string) (builder.Binary, error)
-	Status() builder.Status
-	Cleanup(olderThan time.Duration, inUse func(binaryPath string) bool) ([]string, error)
-}
 
 // ErrBuilding marks a module whose driver is still being fetched or compiled; it starts once
 // the binary is ready.
@@ -93,7 +79,7 @@ func (c *Core) Kick() {
 // commits in the model to roll a new version out to every node.
 func (c *Core) Pull(ctx context.Context, repoID string) (any, error) {
 	if c.cfg.Builder == nil {
-		return nil, errkind.Wrap(errkind.NotFound, nil, "this node has no builder")
+		return nil, ErrNoBuilder
 	}
 	m, _ := c.cfg.Store.Model()
 	repo := m.Repositories[repoID]
@@ -114,7 +100,7 @@ func (c *Core) Pull(ctx context.Context, repoID string) (any, error) {
 // Recompile builds a driver's current commit again, even if a binary or a failure is recorded.
 func (c *Core) Recompile(ctx context.Context, driverID string) (any, error) {
 	if c.cfg.Builder == nil {
-		return nil, errkind.Wrap(errkind.NotFound, nil, "this node has no builder")
+		return nil, ErrNoBuilder
 	}
 	m, _ := c.cfg.Store.Model()
 	d := m.Drivers[driverID]

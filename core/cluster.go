@@ -2,34 +2,12 @@ package core
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
 
 	"github.com/placeos-go/engine/errkind"
 	"github.com/placeos-go/engine/placement"
 	"github.com/placeos-go/engine/raftfsm"
 	"github.com/placeos-go/engine/state"
 )
-
-// Cluster is the membership a node reconciles against (raftfsm.Store). A Core without one is a
-// standalone node that owns everything.
-type Cluster interface {
-	Nodes() []raftfsm.Node
-	Epoch() uint64
-	IsLeader() bool
-	Leader() (id, httpAddr string)
-	SetNodeReady(ctx context.Context, id string, epoch uint64) error
-	// CaughtUp is false while a restarted node replays its log: its model is not current yet.
-	CaughtUp() bool
-}
-
-// Peers carries an execute to the node that hosts the module (POST
-// /api/core/v1/command/{module}/execute). A peer that does not host the module answers with an
-// errkind.Conflict error.
-type Peers interface {
-	Exec(ctx context.Context, httpAddr, moduleID, fn string, args json.RawMessage, userID, requestID string) (json.RawMessage, int, error)
-}
 
 // view is the membership as of one reconcile pass: the ring over the up nodes.
 type view struct {
@@ -137,42 +115,57 @@ func (c *Core) Ready() bool {
 	return c.readyEpoch.Load() == c.cfg.Cluster.Epoch()
 }
 
-// ErrNotHosted is returned (409) by a node asked to run a module it does not host.
-var ErrNotHosted = errkind.New(errkind.Conflict, "module is not hosted on this node")
+// ErrNoCluster: the node runs standalone.
+var ErrNoCluster = errkind.New(errkind.NotFound, "this node is not part of a cluster")
 
-// NotHostedError names the node that does host the module, so the caller can retry there.
-type NotHostedError struct {
-	Module, Owner, OwnerHTTP string
+// ClusterInfo is GET /api/engine/v2/cluster (docs/protocol.md §6).
+type ClusterInfo struct {
+	Leader string        `json:"leader"`
+	Epoch  uint64        `json:"epoch"`
+	Ready  bool          `json:"ready"`
+	Nodes  []ClusterNode `json:"nodes"`
 }
 
-func (e *NotHostedError) Error() string {
-	return fmt.Sprintf("module %q is hosted by node %q", e.Module, e.Owner)
+// ClusterNode is one node of ClusterInfo. Modules counts the running modules placed on it by the
+// ring this node routes with.
+type ClusterNode struct {
+	ID       string `json:"id"`
+	HTTPAddr string `json:"http_addr"`
+	RaftAddr string `json:"raft_addr"`
+	State    string `json:"state"` // up | down
+	Ready    bool   `json:"ready"`
+	Leader   bool   `json:"leader"`
+	Modules  int    `json:"modules"`
 }
 
-func (e *NotHostedError) Unwrap() error { return ErrNotHosted }
-
-// Exec runs fn on a module wherever it is hosted: here, or on its owner through Peers. A peer
-// that says it no longer hosts the module (the ring moved) gets one retry with a fresh ring.
-func (c *Core) Exec(ctx context.Context, moduleID, fn string, args json.RawMessage, userID, requestID string) (json.RawMessage, int, error) {
-	for attempt := 0; ; attempt++ {
-		owner, addr := c.Owner(moduleID)
-		if owner == c.cfg.NodeID || c.cfg.Peers == nil {
-			return c.ExecLocal(ctx, moduleID, fn, args, userID, requestID)
-		}
-		if addr == "" {
-			return nil, 0, errkind.Wrap(errkind.Unavailable, nil, "owner %q of module %q has no HTTP address", owner, moduleID)
-		}
-		res, code, err := c.cfg.Peers.Exec(ctx, addr, moduleID, fn, args, userID, requestID)
-		if errors.Is(err, errkind.Conflict) {
-			if attempt == 0 {
-				c.refreshView()
-				continue
-			}
-			// The nodes do not agree yet on where the module lives (the ring is moving): that is
-			// a short, retryable unavailability for the caller, not a conflict.
-			// The cause is kept as text only: it is a Conflict, which must not reach the client.
-			return nil, 0, errkind.Wrap(errkind.Unavailable, nil, "module %q is moving between nodes; retry (%v)", moduleID, err)
-		}
-		return res, code, err
+// Cluster describes the cluster as this node sees it: committed membership and readiness, and
+// where its ring places the running modules.
+func (c *Core) Cluster(context.Context) (any, error) {
+	cl := c.cfg.Cluster
+	if cl == nil {
+		return nil, ErrNoCluster
 	}
+	leader, _ := cl.Leader()
+	epoch := cl.Epoch()
+	v := c.view.Load()
+	counts := map[string]int{}
+	m, _ := c.cfg.Store.Model()
+	for id, mod := range m.Modules {
+		if mod.Running {
+			owner, _ := v.owner(c.cfg.NodeID, id)
+			counts[owner]++
+		}
+	}
+	nodes := cl.Nodes()
+	info := ClusterInfo{Leader: leader, Epoch: epoch, Ready: len(nodes) > 0, Nodes: make([]ClusterNode, 0, len(nodes))}
+	for _, n := range nodes {
+		cn := ClusterNode{ID: n.ID, HTTPAddr: n.HTTPAddr, RaftAddr: n.RaftAddr, State: "down",
+			Ready: n.ReadyFor(epoch), Leader: n.ID == leader, Modules: counts[n.ID]}
+		if n.Up {
+			cn.State = "up"
+			info.Ready = info.Ready && cn.Ready
+		}
+		info.Nodes = append(info.Nodes, cn)
+	}
+	return info, nil
 }

@@ -25,7 +25,7 @@ type Config struct {
 	State  State
 	// DriverDir resolves relative driver `binary` paths; empty means the working directory.
 	DriverDir string
-	// ExecTimeout bounds an execute whose context has no deadline (default 60 s).
+	// ExecTimeout bounds every execute (default DefaultExecTimeout); a caller may ask for less.
 	ExecTimeout time.Duration
 	// Resync is how often the reconciler retries failed work without a model change (default 5 s).
 	Resync time.Duration
@@ -39,9 +39,8 @@ type Config struct {
 	Builder Builder
 	// KeepBinaries is how long a built driver binary no module uses is kept (0: forever).
 	KeepBinaries time.Duration
-	// Authorize checks a driver-to-driver call with the clearance of the user it runs for
-	// (PROTOCOL §8); userID "" is an internal call. Nil allows every call.
-	Authorize func(ctx context.Context, userID, moduleID, fn string) error
+	// Watcher serves drivers' status subscriptions; nil refuses them.
+	Watcher Watcher
 	// Metrics records execute latency and modules by state; nil records nothing.
 	Metrics *metrics.Metrics
 }
@@ -60,6 +59,9 @@ type Core struct {
 	buildGen map[string]uint64      // repository id -> pulls and recompiles so far
 	bg       sync.WaitGroup         // background builds
 	runCtx   context.Context
+
+	fnCache functionCache // parsed metadata of modules called
+	calls   calls         // executes running here and whom they are for
 
 	view           atomic.Pointer[view]
 	ready          atomic.Bool   // reconciled at least once
@@ -90,7 +92,7 @@ type NewSupervisor func(host proto.HostServer, onStart func(ctx context.Context,
 // other (drivers call back into core), so core builds it through newSup.
 func New(cfg Config, newSup NewSupervisor) (*Core, error) {
 	if cfg.ExecTimeout <= 0 {
-		cfg.ExecTimeout = 60 * time.Second
+		cfg.ExecTimeout = DefaultExecTimeout
 	}
 	if cfg.Resync <= 0 {
 		cfg.Resync = 5 * time.Second

@@ -3,9 +3,13 @@ package core
 import (
 	"context"
 	"encoding/json"
+	"time"
 
+	"github.com/placeos-go/engine/builder"
+	"github.com/placeos-go/engine/call"
 	"github.com/placeos-go/engine/model"
 	"github.com/placeos-go/engine/plugin/proto"
+	"github.com/placeos-go/engine/raftfsm"
 	"github.com/placeos-go/engine/state"
 	"github.com/placeos-go/engine/supervisor"
 )
@@ -30,8 +34,11 @@ type Supervisor interface {
 	Move(ctx context.Context, binary string, m *proto.Module) error
 	Update(ctx context.Context, m *proto.Module) error
 	Stop(ctx context.Context, moduleID string) error
+	// Exec runs a call within ctx's deadline; a failure the driver raised is in the response.
 	Exec(ctx context.Context, req *proto.ExecRequest) (*proto.ExecResponse, error)
 	Metadata(ctx context.Context, binary string) ([]byte, error)
+	// Debug hands moduleID's log lines to fn while it is registered; fn must not block.
+	Debug(moduleID string, fn func(level, msg string)) (cancel func())
 	Loaded() map[string][]string
 	DriverStatus(binary string) (supervisor.DriverStatus, bool)
 	Drivers() []supervisor.DriverStatus
@@ -54,4 +61,45 @@ type State interface {
 	Subscribe(channel string, fn func(msg []byte), opts ...state.SubOption) *state.Subscription
 	// OnReconnect calls fn after every Redis reconnect (once subscriptions are back).
 	OnReconnect(fn func()) (cancel func())
+}
+
+// Watcher watches module statuses for drivers (package subscriptions, which serves WebSocket
+// binds the same way): the current value first, then every change, re-read after a Redis
+// reconnect. fn must not block.
+type Watcher interface {
+	WatchModule(ctx context.Context, moduleID, status string, fn func(value []byte)) (cancel func(), err error)
+	WatchSystem(ctx context.Context, systemID, module string, index int, status string, fn func(value []byte)) (cancel func(), err error)
+}
+
+// Cluster is the membership a node reconciles against (raftfsm.Store). A Core without one is a
+// standalone node that owns everything.
+type Cluster interface {
+	Nodes() []raftfsm.Node
+	Epoch() uint64
+	IsLeader() bool
+	Leader() (id, httpAddr string)
+	SetNodeReady(ctx context.Context, id string, epoch uint64) error
+	// CaughtUp is false while a restarted node replays its log: its model is not current yet.
+	CaughtUp() bool
+}
+
+// Peers reaches the other nodes of the cluster (package peer).
+type Peers interface {
+	// Exec runs a checked call on the node at httpAddr, which hosts req.Target.ModuleID; a node
+	// that does not host it answers with an errkind.Conflict error.
+	Exec(ctx context.Context, httpAddr string, req call.Request) (call.Result, error)
+	// Debug streams a module's log lines from the node at httpAddr until cancel.
+	Debug(ctx context.Context, httpAddr, moduleID string, fn func(level, msg string)) (cancel func(), err error)
+}
+
+// Builder keeps driver repositories cloned and compiles the drivers this node runs
+// (builder.Builder).
+type Builder interface {
+	SetRepositories(repos []model.Repository)
+	EnsureDriver(ctx context.Context, r model.Repository, d model.Driver) (builder.Binary, error)
+	Sync(ctx context.Context, r model.Repository) (builder.RepoStatus, error)
+	Resolve(ctx context.Context, r model.Repository, ref string) (string, error)
+	Rebuild(ctx context.Context, r model.Repository, driverPath, commit string) (builder.Binary, error)
+	Status() builder.Status
+	Cleanup(olderThan time.Duration, inUse func(binaryPath string) bool) ([]string, error)
 }

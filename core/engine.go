@@ -10,100 +10,7 @@ import (
 	"time"
 
 	"github.com/placeos-go/engine/errkind"
-	"github.com/placeos-go/engine/plugin/proto"
-	"github.com/placeos-go/engine/state"
 )
-
-// Resolve maps a system, module name and 1-based index to a module id: from the lookup in
-// Redis (cached), else from the model, which the lookup is published from — it covers the moment
-// after a Redis restart before the system's owner has written the lookup again.
-func (c *Core) Resolve(ctx context.Context, systemID, name string, index int) (string, error) {
-	id, err := c.cfg.State.ResolveModule(ctx, systemID, name, index)
-	if err == nil || !errors.Is(err, errkind.NotFound) {
-		return id, err
-	}
-	m, _ := c.cfg.Store.Model()
-	if sys := m.Systems[systemID]; sys != nil {
-		if id := m.Lookup(sys)[state.LookupField(name, index)]; id != "" {
-			return id, nil
-		}
-	}
-	return "", err
-}
-
-// ExecLocal runs fn on a module hosted by this node. A failure raised by the driver is returned
-// as *errkind.DriverError; a call the driver refused (unknown function, bad arguments) as a
-// BadRequest error; a module hosted elsewhere as *NotHostedError.
-func (c *Core) ExecLocal(ctx context.Context, moduleID, fn string, args json.RawMessage, userID, requestID string) (json.RawMessage, int, error) {
-	start := time.Now()
-	res, code, err := c.execLocal(ctx, moduleID, fn, args, userID, requestID)
-	c.observeExec(moduleID, fn, err, time.Since(start))
-	return res, code, err
-}
-
-func (c *Core) execLocal(ctx context.Context, moduleID, fn string, args json.RawMessage, userID, requestID string) (json.RawMessage, int, error) {
-	if err := c.hosted(moduleID); err != nil {
-		return nil, 0, err
-	}
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, c.cfg.ExecTimeout)
-		defer cancel()
-	}
-	var timeoutMS int64
-	if dl, ok := ctx.Deadline(); ok {
-		timeoutMS = time.Until(dl).Milliseconds()
-	}
-	resp, err := c.sup.Exec(ctx, &proto.ExecRequest{
-		ModuleId: moduleID, Function: fn, ArgsJson: args, UserId: userID, RequestId: requestID, TimeoutMs: timeoutMS,
-	})
-	if err != nil {
-		return nil, 0, err
-	}
-	if e := resp.GetError(); e != nil {
-		if resp.Code == 400 {
-			return nil, 0, errkind.Wrap(errkind.BadRequest, nil, "%s", e.Message)
-		}
-		return nil, 0, &errkind.DriverError{Class: e.Class, Message: e.Message, Backtrace: e.Backtrace, Code: int(resp.Code)}
-	}
-	code := int(resp.Code)
-	if code == 0 {
-		code = 200
-	}
-	result := json.RawMessage(resp.ResultJson)
-	if len(result) == 0 {
-		result = json.RawMessage("null")
-	}
-	return result, code, nil
-}
-
-// hosted returns nil if this node runs the module, else why not.
-func (c *Core) hosted(moduleID string) error {
-	c.mu.Lock()
-	st := c.modules[moduleID]
-	c.mu.Unlock()
-	if st != nil && st.running {
-		return nil
-	}
-	m, _ := c.cfg.Store.Model()
-	mod := m.Modules[moduleID]
-	if owner, addr := c.Owner(moduleID); mod != nil && owner != c.cfg.NodeID {
-		return &NotHostedError{Module: moduleID, Owner: owner, OwnerHTTP: addr}
-	}
-	switch {
-	case mod == nil && !c.Ready():
-		// A node that just started (or came back) may not have replayed the model yet.
-		return fmt.Errorf("%w: node %q is catching up with the cluster", ErrNodeStarting, c.cfg.NodeID)
-	case mod == nil:
-		return fmt.Errorf("%w: %q", ErrModuleNotFound, moduleID)
-	case st != nil && st.err != nil:
-		return fmt.Errorf("%w: %q: %w", ErrModuleStopped, moduleID, st.err)
-	case !mod.Running:
-		return fmt.Errorf("%w: %q is stopped", ErrModuleStopped, moduleID)
-	default:
-		return fmt.Errorf("%w: %q is starting", ErrModuleStopped, moduleID)
-	}
-}
 
 // State returns a module's status hash (values are JSON text).
 func (c *Core) State(ctx context.Context, moduleID string) (map[string]string, error) {
@@ -280,3 +187,25 @@ func (c *Core) DriverStatus(key string) (any, bool) {
 
 // KillDriver SIGKILLs a driver process; the supervisor restarts it.
 func (c *Core) KillDriver(key string) error { return c.sup.Kill(key) }
+
+// Debug streams a module's log lines to fn from wherever it runs: this node's driver process, or
+// its owner's over the node-to-node channel. fn must not block.
+func (c *Core) Debug(ctx context.Context, moduleID string, fn func(level, msg string)) (cancel func(), err error) {
+	owner, addr := c.Owner(moduleID)
+	if owner == c.cfg.NodeID || c.cfg.Peers == nil {
+		return c.sup.Debug(moduleID, fn), nil
+	}
+	if addr == "" {
+		return nil, errkind.Wrap(ErrNotReachable, nil, "owner %q of module %q has no HTTP address", owner, moduleID)
+	}
+	return c.cfg.Peers.Debug(ctx, addr, moduleID, fn)
+}
+
+// DebugHere is Debug for another node's request: only this node's driver processes are asked. A
+// module owned elsewhere is a *NotHostedError. Lines start once the module runs here.
+func (c *Core) DebugHere(_ context.Context, moduleID string, fn func(level, msg string)) (cancel func(), err error) {
+	if owner, addr := c.Owner(moduleID); owner != c.cfg.NodeID {
+		return nil, &NotHostedError{Module: moduleID, Owner: owner, OwnerHTTP: addr}
+	}
+	return c.sup.Debug(moduleID, fn), nil
+}

@@ -3,9 +3,10 @@ package core
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
+	"sync"
 
+	"github.com/placeos-go/engine/call"
 	"github.com/placeos-go/engine/errkind"
 	"github.com/placeos-go/engine/plugin/proto"
 	"github.com/placeos-go/engine/state"
@@ -21,8 +22,6 @@ type Host struct {
 // Host returns the driver callback service of this node.
 func (c *Core) Host() *Host { return &Host{c: c} }
 
-var nullJSON = []byte("null")
-
 func (h *Host) SetStatus(ctx context.Context, req *proto.SetStatusRequest) (*proto.Empty, error) {
 	var value []byte
 	if !req.Delete {
@@ -36,7 +35,11 @@ func (h *Host) SetStatus(ctx context.Context, req *proto.SetStatusRequest) (*pro
 }
 
 func (h *Host) GetStatus(ctx context.Context, req *proto.GetStatusRequest) (*proto.GetStatusResponse, error) {
-	id, err := h.resolve(ctx, req.FromModule, req.Target)
+	t, err := h.target(req.FromModule, req.Target)
+	if err != nil {
+		return nil, err
+	}
+	id, err := h.c.Resolve(ctx, t)
 	if err != nil {
 		return nil, err
 	}
@@ -54,212 +57,133 @@ func (h *Host) Log(_ context.Context, req *proto.LogRequest) (*proto.Empty, erro
 	return &proto.Empty{}, nil
 }
 
-// Exec is a driver-to-driver call: the same path as a client's execute. Failures come back as an
-// ExecResponse error so the calling driver can tell "the other module raised" from transport
-// problems.
+// Exec is a driver-to-driver call: the same Execute as a client's, for the caller the calling
+// module is serving. Failures come back as an ExecResponse error, so that the calling driver can
+// tell "the other module raised" from transport problems.
 func (h *Host) Exec(ctx context.Context, req *proto.HostExecRequest) (*proto.ExecResponse, error) {
-	id, err := h.resolve(ctx, req.FromModule, req.Target)
-	if err == nil && h.c.cfg.Authorize != nil {
-		err = h.c.cfg.Authorize(ctx, req.UserId, id, req.Function)
-	}
+	t, err := h.target(req.FromModule, req.Target)
 	if err == nil {
-		var result json.RawMessage
-		var code int
-		result, code, err = h.c.Exec(ctx, id, req.Function, req.ArgsJson, req.UserId, req.RequestId)
+		var res call.Result
+		res, err = h.c.Execute(ctx, call.Request{
+			Target: t, Function: req.Function, Args: req.ArgsJson, RequestID: req.RequestId,
+			Caller: h.c.calls.callerOf(req.FromModule, req.RequestId, req.UserId),
+		})
 		if err == nil {
-			return &proto.ExecResponse{ResultJson: result, Code: int32(code)}, nil
+			return &proto.ExecResponse{ResultJson: res.Value, Code: int32(res.Code)}, nil
 		}
 	}
-	var de *errkind.DriverError
-	if errors.As(err, &de) {
-		return &proto.ExecResponse{Code: int32(de.Code), Error: &proto.ExecError{Class: de.Class, Message: de.Message, Backtrace: de.Backtrace}}, nil
-	}
-	class, code := classify(err)
-	return &proto.ExecResponse{Code: int32(code), Error: &proto.ExecError{Class: class, Message: err.Error()}}, nil
+	p := errkind.Classify(err)
+	return &proto.ExecResponse{Code: int32(p.Status), Error: &proto.ExecError{Class: p.Class, Message: p.Message, Backtrace: p.Backtrace}}, nil
 }
 
-// classify names an engine error for a driver. It mirrors the HTTP mapping of PROTOCOL §6.
-func classify(err error) (string, int) {
-	switch {
-	case errors.Is(err, errkind.NotFound):
-		return "NotFound", 404
-	case errors.Is(err, errkind.BadRequest):
-		return "BadRequest", 400
-	case errors.Is(err, errkind.Forbidden):
-		return "AccessDenied", 403
-	case errors.Is(err, errkind.Unavailable):
-		return "Unavailable", 503
-	case errors.Is(err, errkind.Timeout), errors.Is(err, context.DeadlineExceeded):
-		return "Timeout", 504
-	default:
-		return "UnexpectedFailure", 500
-	}
-}
+// subscribeQueue bounds the values waiting for a slow subscriber's stream.
+const subscribeQueue = 256
 
-// Subscribe streams a status value: the current value first, then each change. A target given by
-// system and name follows the system: when its lookup changes, the stream switches to the module
-// now at that place and sends its current value (null when it has none or the place is empty).
+// ErrSubscriberBehind ends a driver's subscription that does not keep up; the SDK subscribes
+// again and gets the current value.
+var ErrSubscriberBehind = errkind.New(errkind.Unavailable, "subscriber fell behind")
+
+// Subscribe streams a status value through the node's one subscription path (Config.Watcher):
+// the current value first, then each change; after a Redis reconnect the value is read again. A
+// target given by system and name follows the system: when its lookup changes, the stream moves
+// to the module now at that place (null when the place empties or the module has no value).
 func (h *Host) Subscribe(req *proto.SubscribeRequest, stream proto.Host_SubscribeServer) error {
+	if h.c.cfg.Watcher == nil {
+		return errkind.Wrap(errkind.Unavailable, nil, "status subscriptions are not available on this node")
+	}
 	ctx := stream.Context()
-	st := h.c.cfg.State
-	send := func(v []byte) error { return stream.Send(&proto.StatusValue{ValueJson: v}) }
-	events, deliver, dropped, onDrop := eventLoop(ctx)
-
-	indirect := req.Target.GetModuleId() == ""
-	var system string
-	if indirect {
-		system = h.systemOf(req.FromModule, req.Target)
-		// Listen for lookup changes before resolving, so a change in between is not missed.
-		lookups := st.Subscribe(state.LookupChangeChannel, func(msg []byte) {
-			if string(msg) == system {
-				deliver(nil)
-			}
-		}, onDrop)
-		defer lookups.Cancel()
-		if err := lookups.Wait(ctx); err != nil {
-			return err
-		}
-	}
-
-	var moduleID string
-	var sub *state.Subscription
-	defer func() {
-		if sub != nil {
-			sub.Cancel()
-		}
-	}()
-	follow := func(first bool) error {
-		id, err := h.resolve(ctx, req.FromModule, req.Target)
-		if err != nil {
-			id = "" // not (yet) in the system: deliver once it is added
-		}
-		if !first && id == moduleID {
-			return nil
-		}
-		if sub != nil {
-			sub.Cancel()
-			sub = nil
-		}
-		moduleID = id
-		if id == "" {
-			if first {
-				return nil
-			}
-			return send(nullJSON)
-		}
-		// Listen first, then read: a change between the two arrives as an event, so none is lost.
-		sub = st.Subscribe(state.StatusChannel(id, req.Name), func(msg []byte) {
-			deliver(func() error { return send(msg) })
-		}, onDrop)
-		if err := sub.Wait(ctx); err != nil {
-			return err
-		}
-		v, ok, err := st.StatusValue(ctx, id, req.Name)
-		switch {
-		case err != nil:
-			return err
-		case ok:
-			return send(v)
-		case !first:
-			return send(nullJSON)
-		}
-		return nil
-	}
-	if err := follow(true); err != nil {
+	t, err := h.target(req.FromModule, req.Target)
+	if err != nil {
 		return err
 	}
+	q := newStreamQueue()
+	var cancel func()
+	if t.ModuleID != "" {
+		cancel, err = h.c.cfg.Watcher.WatchModule(ctx, t.ModuleID, req.Name, q.put)
+	} else {
+		cancel, err = h.c.cfg.Watcher.WatchSystem(ctx, t.SystemID, t.Name, t.Index, req.Name, q.put)
+	}
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	return q.drain(ctx, func(v []byte) error { return stream.Send(&proto.StatusValue{ValueJson: v}) })
+}
+
+// streamQueue hands values from fan-out callbacks (which must not block) to a stream's own
+// goroutine, where all sending happens. A subscriber that lets it fill is cut off.
+type streamQueue struct {
+	values chan []byte
+	behind chan struct{}
+	once   sync.Once
+}
+
+func newStreamQueue() *streamQueue {
+	return &streamQueue{values: make(chan []byte, subscribeQueue), behind: make(chan struct{})}
+}
+
+func (q *streamQueue) put(v []byte) {
+	select {
+	case q.values <- v:
+	default:
+		q.once.Do(func() { close(q.behind) })
+	}
+}
+
+// drain sends every value until ctx ends (nil), a send fails, or the queue overflowed
+// (ErrSubscriberBehind). An overflow ends the stream as soon as the send under way returns: the
+// values still queued are stale by then.
+func (q *streamQueue) drain(ctx context.Context, send func([]byte) error) error {
 	for {
+		select {
+		case <-q.behind:
+			return ErrSubscriberBehind
+		default:
+		}
 		select {
 		case <-ctx.Done():
 			return nil
-		case err := <-dropped:
-			return err
-		case fn := <-events:
-			if fn == nil {
-				fn = func() error { return follow(false) }
-			}
-			if err := fn(); err != nil {
+		case <-q.behind:
+			return ErrSubscriberBehind
+		case v := <-q.values:
+			if err := send(v); err != nil {
 				return err
 			}
 		}
 	}
-}
-
-// eventLoop hands work from fan-out callbacks (which run on the state package's goroutines) to
-// the stream's own goroutine, where all sending happens. A listener that falls behind is dropped
-// by state; dropped then ends the stream and the driver's SDK subscribes again.
-func eventLoop(ctx context.Context) (<-chan func() error, func(func() error), <-chan error, state.SubOption) {
-	events := make(chan func() error)
-	deliver := func(fn func() error) {
-		select {
-		case events <- fn:
-		case <-ctx.Done():
-		}
-	}
-	dropped := make(chan error, 1)
-	onDrop := state.WithOnDrop(func(err error) {
-		select {
-		case dropped <- err:
-		default:
-		}
-	})
-	return events, deliver, dropped, onDrop
-}
-
-func (h *Host) Publish(ctx context.Context, req *proto.PublishRequest) (*proto.Empty, error) {
-	return &proto.Empty{}, h.c.cfg.State.Publish(ctx, req.Channel, req.Message)
 }
 
 // Monitor streams the messages published on a channel from now on.
 func (h *Host) Monitor(req *proto.MonitorRequest, stream proto.Host_MonitorServer) error {
 	ctx := stream.Context()
-	events, deliver, dropped, onDrop := eventLoop(ctx)
-	sub := h.c.cfg.State.Subscribe(req.Channel, func(msg []byte) {
-		deliver(func() error { return stream.Send(&proto.ChannelMessage{Message: msg}) })
-	}, onDrop)
+	q := newStreamQueue()
+	sub := h.c.cfg.State.Subscribe(req.Channel, q.put, state.WithOnDrop(func(error) { q.once.Do(func() { close(q.behind) }) }))
 	defer sub.Cancel()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case err := <-dropped:
-			return err
-		case fn := <-events:
-			if err := fn(); err != nil {
-				return err
-			}
-		}
-	}
+	return q.drain(ctx, func(msg []byte) error { return stream.Send(&proto.ChannelMessage{Message: msg}) })
 }
 
 func (h *Host) SaveSetting(ctx context.Context, req *proto.SaveSettingRequest) (*proto.Empty, error) {
 	return &proto.Empty{}, h.c.cfg.Store.SaveSetting(ctx, req.ModuleId, req.Name, req.ValueJson)
 }
 
-// resolve finds the module a driver names: by id, or by name and index in a system (the calling
+// target reads the module a driver names: by id, or by name and index in a system (the calling
 // module's own system when none is given).
-func (h *Host) resolve(ctx context.Context, from string, t *proto.Target) (string, error) {
+func (h *Host) target(from string, t *proto.Target) (call.Target, error) {
 	if t == nil {
-		return "", ErrBadTarget
+		return call.Target{}, ErrBadTarget
 	}
 	if t.ModuleId != "" {
-		return t.ModuleId, nil
+		return call.Target{ModuleID: t.ModuleId}, nil
 	}
-	sys := h.systemOf(from, t)
+	sys := t.SystemId
+	if sys == "" {
+		m, _ := h.c.cfg.Store.Model()
+		if mod := m.Modules[from]; mod != nil {
+			sys = mod.ControlSystemID
+		}
+	}
 	if sys == "" || t.Name == "" {
-		return "", fmt.Errorf("%w (module %q)", ErrBadTarget, from)
+		return call.Target{}, errkind.Wrap(ErrBadTarget, nil, "module %q named no module by id, and neither a system and module name", from)
 	}
-	return h.c.Resolve(ctx, sys, t.Name, int(t.Index))
-}
-
-// systemOf is the system a target names, defaulting to the calling module's own system.
-func (h *Host) systemOf(from string, t *proto.Target) string {
-	if t.GetSystemId() != "" {
-		return t.SystemId
-	}
-	m, _ := h.c.cfg.Store.Model()
-	if mod := m.Modules[from]; mod != nil {
-		return mod.ControlSystemID
-	}
-	return ""
+	return call.Target{SystemID: sys, Name: t.Name, Index: max(int(t.Index), 1)}, nil
 }

@@ -3,128 +3,12 @@ package core
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
-	"maps"
 	"slices"
-	"sync"
 	"testing"
-	"time"
 
-	"github.com/hashicorp/go-hclog"
-
-	"github.com/placeos-go/engine/errkind"
 	"github.com/placeos-go/engine/model"
 	"github.com/placeos-go/engine/plugin/proto"
-	"github.com/placeos-go/engine/raftfsm"
-	"github.com/placeos-go/engine/state"
-	"github.com/placeos-go/engine/supervisor"
 )
-
-// fakeSup records what the reconciler asks of the supervisor.
-type fakeSup struct {
-	mu    sync.Mutex
-	calls []string
-}
-
-func (f *fakeSup) record(format string, args ...any) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.calls = append(f.calls, fmt.Sprintf(format, args...))
-}
-
-func (f *fakeSup) take() []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	out := f.calls
-	f.calls = nil
-	slices.Sort(out)
-	return out
-}
-
-func (f *fakeSup) Start(_ context.Context, binary string, m *proto.Module) error {
-	f.record("start %s %s %s", m.Id, binary, m.SettingsJson)
-	return nil
-}
-func (f *fakeSup) Move(_ context.Context, binary string, m *proto.Module) error {
-	f.record("move %s %s", m.Id, binary)
-	return nil
-}
-func (f *fakeSup) Update(_ context.Context, m *proto.Module) error {
-	f.record("update %s %s", m.Id, m.SettingsJson)
-	return nil
-}
-func (f *fakeSup) Stop(_ context.Context, id string) error { f.record("stop %s", id); return nil }
-func (f *fakeSup) Exec(context.Context, *proto.ExecRequest) (*proto.ExecResponse, error) {
-	return &proto.ExecResponse{ResultJson: []byte("true"), Code: 200}, nil
-}
-func (f *fakeSup) Metadata(context.Context, string) ([]byte, error) {
-	return []byte(`{"functions":{}}`), nil
-}
-func (f *fakeSup) Loaded() map[string][]string { return nil }
-func (f *fakeSup) DriverStatus(string) (supervisor.DriverStatus, bool) {
-	return supervisor.DriverStatus{}, false
-}
-func (f *fakeSup) Drivers() []supervisor.DriverStatus { return nil }
-func (f *fakeSup) Kill(string) error                  { return nil }
-
-// fakeState keeps lookups and metadata in memory.
-type fakeState struct {
-	mu      sync.Mutex
-	lookups map[string]map[string]string
-	meta    map[string]string
-	pubs    []string
-}
-
-func (s *fakeState) SetStatus(context.Context, string, string, []byte) (bool, error) {
-	return true, nil
-}
-func (s *fakeState) ClearStatus(context.Context, string) error                 { return nil }
-func (s *fakeState) Status(context.Context, string) (map[string]string, error) { return nil, nil }
-func (s *fakeState) StatusValue(context.Context, string, string) ([]byte, bool, error) {
-	return nil, false, nil
-}
-func (s *fakeState) SetLookup(_ context.Context, id string, e map[string]string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.lookups[id] = maps.Clone(e)
-	return nil
-}
-func (s *fakeState) DeleteLookup(_ context.Context, id string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.lookups, id)
-	return nil
-}
-func (s *fakeState) Lookup(_ context.Context, id string) (map[string]string, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return maps.Clone(s.lookups[id]), nil
-}
-func (s *fakeState) ResolveModule(context.Context, string, string, int) (string, error) {
-	return "", nil
-}
-func (s *fakeState) SetMetadata(_ context.Context, id string, b []byte) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.meta[id] = string(b)
-	return nil
-}
-func (s *fakeState) Metadata(_ context.Context, id string) ([]byte, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return []byte(s.meta[id]), nil
-}
-func (s *fakeState) Publish(_ context.Context, ch string, msg []byte) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.pubs = append(s.pubs, ch+" "+string(msg))
-	return nil
-}
-func (s *fakeState) Subscribe(string, func([]byte), ...state.SubOption) *state.Subscription {
-	return nil
-}
-func (s *fakeState) OnReconnect(func()) func() { return func() {} }
 
 const baseModel = `
 drivers:
@@ -137,17 +21,6 @@ systems:
   - {id: s1, name: S, modules: [m1, m2, m3]}
 `
 
-func apply(t *testing.T, store *model.Memory, yaml string) {
-	t.Helper()
-	f, err := model.ParseFile([]byte(yaml))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := store.Apply(context.Background(), f); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // The reconciler starts what should run with merged settings, updates settings changes in
 // place, moves modules to a new binary, stops what should not run, and keeps lookups true.
 func TestReconcileDecisions(t *testing.T) {
@@ -156,7 +29,7 @@ func TestReconcileDecisions(t *testing.T) {
 	store := model.NewMemory()
 	apply(t, store, baseModel)
 	sup := &fakeSup{}
-	st := &fakeState{lookups: map[string]map[string]string{}, meta: map[string]string{}}
+	st := newFakeState()
 	c, err := New(Config{NodeID: "n1", Store: store, State: st},
 		func(proto.HostServer, func(context.Context, string)) (Supervisor, error) { return sup, nil })
 	if err != nil {
@@ -207,68 +80,7 @@ func TestReconcileDecisions(t *testing.T) {
 	if _, ok := st.lookups["s1"]; ok {
 		t.Fatal("lookup of a removed system is still there")
 	}
-	if len(st.pubs) != 1 || st.pubs[0] != "engine/system ready" {
-		t.Fatalf("published %v; want one ready", st.pubs)
+	if pubs := st.published(); len(pubs) != 1 || pubs[0] != "engine/system ready" {
+		t.Fatalf("published %v; want one ready", pubs)
 	}
 }
-
-// Exec through core maps the driver's refusals and failures to the error kinds httpapi needs.
-func TestExecLocalRequiresARunningModule(t *testing.T) {
-	t.Parallel()
-	store := model.NewMemory()
-	apply(t, store, baseModel)
-	c, _ := New(Config{NodeID: "n1", Store: store, State: &fakeState{lookups: map[string]map[string]string{}, meta: map[string]string{}}},
-		func(proto.HostServer, func(context.Context, string)) (Supervisor, error) { return &fakeSup{}, nil })
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if _, _, err := c.ExecLocal(ctx, "m1", "power", nil, "", ""); err == nil {
-		t.Fatal("exec before the module started succeeded")
-	}
-	c.reconcile(ctx)
-	if res, code, err := c.ExecLocal(ctx, "m1", "power", nil, "", ""); err != nil || code != 200 || string(res) != "true" {
-		t.Fatalf("exec = %s %d %v", res, code, err)
-	}
-	if _, _, err := c.ExecLocal(ctx, "ghost", "power", nil, "", ""); err == nil {
-		t.Fatal("exec on an unknown module succeeded")
-	}
-}
-
-// conflictPeers always answers that another node hosts the module.
-type conflictPeers struct{ calls int }
-
-func (p *conflictPeers) Exec(context.Context, string, string, string, json.RawMessage, string, string) (json.RawMessage, int, error) {
-	p.calls++
-	return nil, 0, errkind.Wrap(errkind.Conflict, nil, "module is hosted by node n3")
-}
-
-// While nodes disagree on where a module lives, a client gets a retryable 503, never the 409 of
-// the node-to-node route.
-func TestExecWhileModuleMovesIsUnavailable(t *testing.T) {
-	t.Parallel()
-	c := &Core{cfg: Config{NodeID: "n1", Peers: &conflictPeers{}}, log: hclog.NewNullLogger()}
-	c.cfg.Cluster = fakeCluster{nodes: []raftfsm.Node{{ID: "n1", Up: true}, {ID: "n2", HTTPAddr: "n2:80", Up: true}}}
-	var mod string
-	for i := 0; ; i++ { // a module id the ring gives to n2
-		mod = fmt.Sprintf("m%d", i)
-		c.refreshView()
-		if owner, _ := c.Owner(mod); owner == "n2" {
-			break
-		}
-	}
-	_, _, err := c.Exec(context.Background(), mod, "power", nil, "", "")
-	if !errors.Is(err, errkind.Unavailable) || errors.Is(err, errkind.Conflict) {
-		t.Fatalf("exec while moving: %v; want Unavailable and not Conflict", err)
-	}
-	if n := c.cfg.Peers.(*conflictPeers).calls; n != 2 {
-		t.Fatalf("peer called %d times, want 2 (one retry)", n)
-	}
-}
-
-type fakeCluster struct{ nodes []raftfsm.Node }
-
-func (f fakeCluster) Nodes() []raftfsm.Node                              { return f.nodes }
-func (f fakeCluster) Epoch() uint64                                      { return 1 }
-func (f fakeCluster) IsLeader() bool                                     { return false }
-func (f fakeCluster) Leader() (string, string)                           { return "", "" }
-func (f fakeCluster) SetNodeReady(context.Context, string, uint64) error { return nil }
-func (f fakeCluster) CaughtUp() bool                                     { return true }

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/placeos-go/engine/auth"
 )
 
 const testSecret = "0123456789abcdef0123456789abcdef"
@@ -19,9 +21,11 @@ func token(t *testing.T, claims jwt.MapClaims, secret string) string {
 	return s
 }
 
+// TestAuthMatrixREST: each way a caller presents itself over REST, and what the engine is told
+// about the caller (the core applies the clearance; see package core and e2e for the matrix).
 func TestAuthMatrixREST(t *testing.T) {
 	t.Parallel()
-	keys, err := ParseAPIKeys([]byte(`
+	keys, err := auth.ParseAPIKeys([]byte(`
 - {key: "user-key-0123456789", user_id: u1, role: user}
 - {key: "support-key-0123456789", user_id: s1, role: support}
 - {key: "admin-key-0123456789", user_id: a1, role: admin}
@@ -29,12 +33,14 @@ func TestAuthMatrixREST(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := NewJWTVerifier(JWTConfig{Secret: []byte(testSecret)})
+	v, err := auth.NewJWTVerifier(auth.JWTConfig{Secret: []byte(testSecret)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	auth := NewAuthenticator(AuthConfig{APIKeys: keys, JWT: v})
-	hs := newHarness(t, func(c *Config) { c.Auth = auth; c.ClusterSecret = "cluster-secret" })
+	authn, err := auth.New(auth.Config{APIKeys: keys, JWT: v, ClusterSecret: "cluster-secret"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	now := time.Now()
 	valid := func(extra jwt.MapClaims) string {
 		c := jwt.MapClaims{"sub": "tok-user", "exp": now.Add(time.Hour).Unix()}
@@ -43,60 +49,76 @@ func TestAuthMatrixREST(t *testing.T) {
 		}
 		return token(t, c, testSecret)
 	}
-	reboot := base + "/systems/sys-1/Display_1/reboot" // support
-	reset := base + "/systems/sys-1/Display_1/factory_reset"
 	power := base + "/systems/sys-1/Display_1/power"
+	user := func(id string, c auth.Clearance) auth.Caller { return auth.Caller{UserID: id, Clearance: c} }
 	tests := []struct {
 		name, path string
 		hdr        []string
 		status     int
+		caller     auth.Caller
 	}{
-		{"no credentials", power, nil, 401},
-		{"unknown key", power, []string{APIKeyHeader, "nope-nope-nope-nope"}, 401},
-		{"bad signature", power, []string{"Authorization", "Bearer " + token(t, jwt.MapClaims{"sub": "x", "exp": now.Add(time.Hour).Unix()}, testSecret+"x")}, 401},
-		{"expired", power, []string{"Authorization", "Bearer " + valid(jwt.MapClaims{"exp": now.Add(-time.Hour).Unix()})}, 401},
-		{"not yet valid", power, []string{"Authorization", "Bearer " + valid(jwt.MapClaims{"nbf": now.Add(time.Hour).Unix()})}, 401},
-		{"no exp", power, []string{"Authorization", "Bearer " + token(t, jwt.MapClaims{"sub": "x"}, testSecret)}, 401},
-		{"user open fn", power, []string{APIKeyHeader, "user-key-0123456789"}, 200},
-		{"user support fn", reboot, []string{APIKeyHeader, "user-key-0123456789"}, 403},
-		{"support support fn", reboot, []string{APIKeyHeader, "support-key-0123456789"}, 200}, // also listed under administrator: the first level wins
-		{"admin admin fn", reset, []string{APIKeyHeader, "admin-key-0123456789"}, 200},
-		{"support admin fn", reset, []string{APIKeyHeader, "support-key-0123456789"}, 403},
-		{"jwt u.p support", reboot, []string{"Authorization", "Bearer " + valid(jwt.MapClaims{"u": map[string]any{"p": 1}})}, 200},
-		{"jwt role admin", reset, []string{"Authorization", "Bearer " + valid(jwt.MapClaims{"role": "admin"})}, 200},
-		{"jwt user", reboot, []string{"Authorization", "Bearer " + valid(nil)}, 403},
-		{"query token", power + "?bearer_token=" + valid(nil), nil, 200},
-		{"cluster secret", power, []string{ClusterSecretHeader, "cluster-secret"}, 200},
-		{"wrong cluster secret", power, []string{ClusterSecretHeader, "nope"}, 401},
+		{"no credentials", power, nil, 401, auth.Caller{}},
+		{"unknown key", power, []string{auth.APIKeyHeader, "nope-nope-nope-nope"}, 401, auth.Caller{}},
+		{"bad signature", power, []string{"Authorization", "Bearer " + token(t, jwt.MapClaims{"sub": "x", "exp": now.Add(time.Hour).Unix()}, testSecret+"x")}, 401, auth.Caller{}},
+		{"expired", power, []string{"Authorization", "Bearer " + valid(jwt.MapClaims{"exp": now.Add(-time.Hour).Unix()})}, 401, auth.Caller{}},
+		{"not yet valid", power, []string{"Authorization", "Bearer " + valid(jwt.MapClaims{"nbf": now.Add(time.Hour).Unix()})}, 401, auth.Caller{}},
+		{"no exp", power, []string{"Authorization", "Bearer " + token(t, jwt.MapClaims{"sub": "x"}, testSecret)}, 401, auth.Caller{}},
+		{"alg none", power, []string{"Authorization", "Bearer " + noneToken(t)}, 401, auth.Caller{}},
+		{"basic auth", power, []string{"Authorization", "Basic dTpw"}, 401, auth.Caller{}},
+		{"user key", power, []string{auth.APIKeyHeader, "user-key-0123456789"}, 200, user("u1", auth.ClearanceUser)},
+		{"support key", power, []string{auth.APIKeyHeader, "support-key-0123456789"}, 200, user("s1", auth.ClearanceSupport)},
+		{"admin key", power, []string{auth.APIKeyHeader, "admin-key-0123456789"}, 200, user("a1", auth.ClearanceAdmin)},
+		{"key in the query", power + "?api-key=admin-key-0123456789", nil, 200, user("a1", auth.ClearanceAdmin)},
+		{"key wins over a token", power, []string{auth.APIKeyHeader, "user-key-0123456789", "Authorization", "Bearer " + valid(jwt.MapClaims{"role": "admin"})}, 200, user("u1", auth.ClearanceUser)},
+		{"jwt u.p support", power, []string{"Authorization", "Bearer " + valid(jwt.MapClaims{"u": map[string]any{"p": 1}})}, 200, user("tok-user", auth.ClearanceSupport)},
+		{"jwt u.p admin", power, []string{"Authorization", "Bearer " + valid(jwt.MapClaims{"u": map[string]any{"p": 3}})}, 200, user("tok-user", auth.ClearanceAdmin)},
+		{"jwt role admin", power, []string{"Authorization", "Bearer " + valid(jwt.MapClaims{"role": "admin"})}, 200, user("tok-user", auth.ClearanceAdmin)},
+		{"jwt unknown role", power, []string{"Authorization", "Bearer " + valid(jwt.MapClaims{"role": "root"})}, 401, auth.Caller{}},
+		{"jwt user", power, []string{"Authorization", "Bearer " + valid(nil)}, 200, user("tok-user", auth.ClearanceUser)},
+		{"query token", power + "?bearer_token=" + valid(nil), nil, 200, user("tok-user", auth.ClearanceUser)},
+		{"node acting for a user", power, []string{auth.ClusterSecretHeader, "cluster-secret", auth.UserIDHeader, "u1", auth.ClearanceHeader, "support"}, 200,
+			auth.Caller{UserID: "u1", Clearance: auth.ClearanceSupport, Node: true}},
+		{"node with a garbled clearance", power, []string{auth.ClusterSecretHeader, "cluster-secret", auth.UserIDHeader, "u1", auth.ClearanceHeader, "root"}, 200,
+			auth.Caller{UserID: "u1", Clearance: auth.ClearanceUser, Node: true}},
+		{"node itself", power, []string{auth.ClusterSecretHeader, "cluster-secret"}, 200, auth.Caller{Clearance: auth.ClearanceAdmin, Node: true}},
+		{"wrong cluster secret", power, []string{auth.ClusterSecretHeader, "nope", auth.ClearanceHeader, "admin"}, 401, auth.Caller{}},
+		{"forwarding headers without the secret", power, []string{auth.APIKeyHeader, "user-key-0123456789", auth.ClearanceHeader, "admin", auth.UserIDHeader, "a1"}, 200, user("u1", auth.ClearanceUser)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
+			hs := newHarness(t, func(c *Config) { c.Auth = authn })
 			code, body, _ := hs.do(t, http.MethodPost, tt.path, `[true]`, tt.hdr...)
-			if tt.path == reboot || tt.path == reset {
-				code, body, _ = hs.do(t, http.MethodPost, tt.path, ``, tt.hdr...)
-			}
 			if code != tt.status {
 				t.Fatalf("got %d %s, want %d", code, body, tt.status)
+			}
+			if code == 200 {
+				if got := hs.eng.lastCall(t).Caller; got != tt.caller {
+					t.Fatalf("the engine was told %+v, want %+v", got, tt.caller)
+				}
+			} else if hs.eng.callCount() != 0 {
+				t.Fatal("an unauthenticated request reached the engine")
 			}
 		})
 	}
 	// Open routes stay open.
-	for _, p := range []string{"/", AuthorityPath} {
+	hs := newHarness(t, func(c *Config) { c.Auth = authn })
+	for _, p := range []string{"/", AuthorityPath, NodeBase + "/ready"} {
 		if code, body, _ := hs.do(t, http.MethodGet, p, ""); code != 200 {
 			t.Fatalf("%s: %d %s", p, code, body)
 		}
 	}
-	// Driver-to-driver: the originating user's clearance, internal calls allowed.
-	if err := hs.srv.AuthorizeDriverCall(t.Context(), "", "mod-1", "factory_reset"); err != nil {
-		t.Fatalf("internal call: %v", err)
+}
+
+// noneToken is an unsigned token claiming admin ("alg": "none").
+func noneToken(t *testing.T) string {
+	t.Helper()
+	s, err := jwt.NewWithClaims(jwt.SigningMethodNone, jwt.MapClaims{"sub": "x", "role": "admin",
+		"exp": time.Now().Add(time.Hour).Unix()}).SignedString(jwt.UnsafeAllowNoneSignatureType)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if err := hs.srv.AuthorizeDriverCall(t.Context(), "u1", "mod-1", "reboot"); err == nil {
-		t.Fatal("user allowed a support function driver-to-driver")
-	}
-	if err := hs.srv.AuthorizeDriverCall(t.Context(), "a1", "mod-1", "factory_reset"); err != nil {
-		t.Fatalf("admin driver-to-driver: %v", err)
-	}
+	return s
 }
 
 func TestAuthority(t *testing.T) {

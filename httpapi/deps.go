@@ -3,32 +3,37 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
+	"net/http"
+
+	"github.com/placeos-go/engine/auth"
+	"github.com/placeos-go/engine/call"
+	"github.com/placeos-go/engine/model"
 )
 
-// Modules is the engine as clients see it (core implements it). Errors wrap an errkind kind so
-// that errors.go can classify them.
-type Modules interface {
-	// Resolve maps a system + module name + 1-based index to a module id (cached, no Redis
-	// round trip). An unknown system or module is an errkind.NotFound error.
-	Resolve(ctx context.Context, systemID, name string, index int) (string, error)
-	// Exec runs fn; args is a JSON array (positional) or object (named), nil for none.
-	// A driver-raised failure is returned as *errkind.DriverError (Class, Message, Backtrace, Code).
-	Exec(ctx context.Context, moduleID, fn string, args json.RawMessage, userID, requestID string) (result json.RawMessage, code int, err error)
+// Engine is the engine as clients see it (package core). Errors wrap an errkind kind, which the
+// one error mapping (errkind.Classify) presents.
+type Engine interface {
+	// Execute is the one execute path: it resolves the target, checks the caller's clearance and
+	// the arguments, and runs the call on the node that hosts the module.
+	Execute(ctx context.Context, req call.Request) (call.Result, error)
+	// Resolve maps a target to a module id, telling a missing system (errkind.SystemNotFound)
+	// from a missing module (errkind.NotFound).
+	Resolve(ctx context.Context, t call.Target) (string, error)
+	// Functions lists the functions of a module the caller may call, in declaration order.
+	Functions(ctx context.Context, t call.Target, caller auth.Caller) ([]call.Function, error)
 	// State is the module's status hash: name -> JSON text.
 	State(ctx context.Context, moduleID string) (map[string]string, error)
 	// StateValue is one status as JSON text; found is false when it is not set.
 	StateValue(ctx context.Context, moduleID, name string) (value json.RawMessage, found bool, err error)
-	// Metadata is the module's driver metadata (PROTOCOL §4); errkind.NotFound when there is none.
-	Metadata(ctx context.Context, moduleID string) (json.RawMessage, error)
-	// Types counts the modules of a system by resolved name. An unknown system must be an
-	// errkind.NotFound error: httpapi also uses it to tell "no such system" from "no such module"
-	// after Resolve fails.
+	// Types counts the modules of a system by resolved name; errkind.NotFound for no system.
 	Types(ctx context.Context, systemID string) (map[string]int, error)
 	StartModule(ctx context.Context, moduleID string) error
 	StopModule(ctx context.Context, moduleID string) error
+	// Debug streams a module's log lines from wherever it runs; fn must not block.
+	Debug(ctx context.Context, moduleID string, fn func(level, msg string)) (cancel func(), err error)
 }
 
-// Node is this node's runtime (core implements it).
+// Node is this node's runtime (package core).
 type Node interface {
 	// Ready reports whether this node has reconciled its share for the current epoch.
 	Ready() bool
@@ -36,53 +41,48 @@ type Node interface {
 	NodeStatus(ctx context.Context) (any, error)
 	// Loaded maps driver key -> module ids running on this node.
 	Loaded() map[string][]string
-	// DriverStatus is JSON-encodable in the PROTOCOL §6 shape; false when the driver is unknown.
+	// DriverStatus is JSON-encodable in the docs/protocol.md §6 shape; false when unknown.
 	DriverStatus(key string) (any, bool)
 	// KillDriver SIGKILLs the driver process; errkind.NotFound when the driver is unknown.
 	KillDriver(key string) error
+	// Cluster is the GET /api/engine/v2/cluster document; errkind.NotFound when standalone.
+	Cluster(ctx context.Context) (any, error)
+	// Pull fetches a repository now on this node (and rebuilds drivers following its branch).
+	Pull(ctx context.Context, repoID string) (any, error)
+	// Recompile builds a driver's current commit again on this node.
+	Recompile(ctx context.Context, driverID string) (any, error)
 }
 
-// Clearance is what a caller may do with driver functions (PROTOCOL §8).
-type Clearance int
-
-// Clearance levels, lowest first.
-const (
-	ClearanceUser Clearance = iota
-	ClearanceSupport
-	ClearanceAdmin
-)
-
-func (c Clearance) String() string {
-	switch c {
-	case ClearanceUser:
-		return "user"
-	case ClearanceSupport:
-		return "support"
-	case ClearanceAdmin:
-		return "admin"
-	}
-	return "unknown"
+// Models is the replicated model as the management API sees it (package raftfsm). Reads are
+// local: a follower may lag the leader by a few milliseconds; a caller who needs every write the
+// leader acknowledged asks with ?consistent=true and is redirected to the leader.
+type Models interface {
+	Model() (*model.Model, uint64)
+	Apply(ctx context.Context, f *model.File) error
+	Delete(ctx context.Context, kind model.Kind, id string) error
+	IsLeader() bool
+	// Leader is the leader's id and HTTP address, empty when there is none.
+	Leader() (id, httpAddr string)
 }
 
-// Caller is the authenticated identity behind a request.
-type Caller struct {
-	UserID    string
-	Clearance Clearance
-	// Node marks a request from another node of the cluster (valid cluster secret, or --auth
-	// none); UserID and Clearance are then those of the caller it acts for.
-	Node bool
+// Watcher serves WebSocket binds (package subscriptions).
+type Watcher interface {
+	// WatchSystem calls fn with the current value of a status (if set) and then with every
+	// change ("null" on delete), with no gap between the two, for the module a system names. A
+	// module not (yet) in the system is not an error: values start when it is mapped. fn calls
+	// are serial and must not block; none starts after cancel returns.
+	WatchSystem(ctx context.Context, systemID, module string, index int, status string, fn func(value []byte)) (cancel func(), err error)
 }
 
-type callerKey struct{}
-
-// WithCaller returns ctx carrying c.
-func WithCaller(ctx context.Context, c Caller) context.Context {
-	return context.WithValue(ctx, callerKey{}, c)
+// Authenticator identifies the caller of a request (package auth).
+type Authenticator interface {
+	Authenticate(r *http.Request) (auth.Caller, error)
+	// Disabled is --auth none: every caller is an admin, so only loopback is served.
+	Disabled() bool
 }
 
-// CallerFrom returns the caller of a request. A context without one yields a user-level caller
-// with no id, so a forgotten authentication step fails closed.
-func CallerFrom(ctx context.Context) Caller {
-	c, _ := ctx.Value(callerKey{}).(Caller)
-	return c
+// Routes is a family of routes another package serves on this server (the node-to-node routes
+// of package peer), behind the same middleware: request ids, body limits, authentication.
+type Routes interface {
+	Routes(handle func(method, path string, h http.HandlerFunc))
 }

@@ -12,103 +12,147 @@ import (
 	"testing"
 
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/placeos-go/engine/auth"
+	"github.com/placeos-go/engine/call"
 	"github.com/placeos-go/engine/errkind"
 )
 
-// displayMeta is metadata as a Go driver publishes it (PROTOCOL §4), with functions and
-// parameters deliberately out of alphabetical order so that order bugs show.
-const displayMeta = `{
-  "interface": {
-    "volume": {"level": {"type": "integer", "title": "int", "minimum": 0}, "ramp": {"type": "boolean", "title": "bool", "default": false}},
-    "power": {"state": {"type": "boolean", "title": "bool"}},
-    "input": {"name": {"type": "string", "title": "string"}, "extra": {"title": "any"}},
-    "reboot": {},
-    "factory_reset": {},
-    "secret": {},
-    "mix": {"gain": {"type": ["number", "null"], "title": "*float64", "default": 1.5}}
-  },
-  "functions": {"volume": {"level": ["int"], "ramp": ["bool", false]}},
-  "implements": ["Powerable"],
-  "security": {"support": ["reboot"], "administrator": ["factory_reset", "reboot"], "hidden": ["secret"]}
-}`
-
-// fakeModules is an in-memory engine: one system "sys-1" with Display_1 (mod-1, running),
-// Display_2 (mod-2, never started: no metadata) and an empty system "sys-empty".
-type fakeModules struct {
+// fakeEngine stands in for the engine core: one system "sys-1" with Display_1 (mod-1) and
+// Display_2 (mod-2), and an empty system "sys-empty". It resolves targets as the core does, and
+// records every execute; what the core decides (clearance, argument binding, routing) is the
+// core's to test. Here the question is whether HTTP reaches it and its answers reach HTTP.
+type fakeEngine struct {
 	mu       sync.Mutex
 	systems  map[string]map[string]string // sys -> "Name/N" -> module id
-	meta     map[string]string
 	state    map[string]map[string]string
-	execFn   func(ctx context.Context, moduleID, fn string, args json.RawMessage) (json.RawMessage, int, error)
-	calls    []execCall
+	fns      []call.Function
+	levels   map[string]string // function -> security level, for the listing
+	execFn   func(ctx context.Context, req call.Request) (call.Result, error)
+	calls    []call.Request
 	started  []string
 	stopped  []string
 	panicky  bool
 	startErr error
+	debugFn  func(ctx context.Context, moduleID string, fn func(level, msg string)) (func(), error)
+
+	// Node
+	ready  bool
+	killed []string
 }
 
-type execCall struct {
-	ModuleID, Fn, Args, UserID, RequestID string
-}
-
-func newFakeModules() *fakeModules {
-	return &fakeModules{
+func newFakeEngine() *fakeEngine {
+	schema := func(s string) json.RawMessage { return json.RawMessage(s) }
+	return &fakeEngine{
 		systems: map[string]map[string]string{
 			"sys-1":     {"Display/1": "mod-1", "Display/2": "mod-2"},
 			"sys-empty": {},
 		},
-		meta: map[string]string{"mod-1": displayMeta},
 		state: map[string]map[string]string{
 			"mod-1": {"power": "true", "input": `"hdmi"`, "broken": `{not json`},
 		},
+		fns: []call.Function{
+			{Name: "volume", Params: []call.Param{
+				{Name: "level", Schema: schema(`{"type": "integer", "title": "int", "minimum": 0}`)},
+				{Name: "ramp", Schema: schema(`{"type":"boolean","title":"bool","default":false}`)}}},
+			{Name: "power", Params: []call.Param{{Name: "state", Schema: schema(`{"type": "boolean", "title": "bool"}`)}}},
+			{Name: "legacy", Params: []call.Param{{Name: "b"}, {Name: "a"}}},
+			{Name: "reboot"},
+			{Name: "factory_reset"},
+		},
+		levels: map[string]string{"reboot": "support", "factory_reset": "administrator"},
+		ready:  true,
 	}
 }
 
-func (f *fakeModules) Resolve(_ context.Context, sys, name string, index int) (string, error) {
+func (f *fakeEngine) Resolve(_ context.Context, t call.Target) (string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.panicky {
 		panic("resolver exploded")
 	}
-	m, ok := f.systems[sys]
-	if !ok {
-		return "", errkind.Wrap(errkind.NotFound, nil, "no lookup for %s", sys)
+	if t.ModuleID != "" {
+		return t.ModuleID, nil
 	}
-	id, ok := m[fmt.Sprintf("%s/%d", name, index)]
+	index := max(t.Index, 1)
+	m, ok := f.systems[t.SystemID]
 	if !ok {
-		return "", errkind.Wrap(errkind.NotFound, nil, "no %s/%d in %s", name, index, sys)
+		return "", errkind.Wrap(errkind.SystemNotFound, nil, "could not find system %s", t.SystemID)
+	}
+	id, ok := m[fmt.Sprintf("%s/%d", t.Name, index)]
+	if !ok {
+		return "", errkind.Wrap(errkind.NotFound, nil, "could not find module %s_%d in system %s", t.Name, index, t.SystemID)
 	}
 	return id, nil
 }
 
-func (f *fakeModules) Exec(ctx context.Context, moduleID, fn string, args json.RawMessage, userID, requestID string) (json.RawMessage, int, error) {
+func (f *fakeEngine) Execute(ctx context.Context, req call.Request) (call.Result, error) {
+	id, err := f.Resolve(ctx, req.Target)
+	if err != nil {
+		return call.Result{}, err
+	}
 	f.mu.Lock()
-	f.calls = append(f.calls, execCall{moduleID, fn, string(args), userID, requestID})
+	req.Target.ModuleID = id
+	f.calls = append(f.calls, req)
 	h := f.execFn
 	f.mu.Unlock()
 	if h != nil {
-		return h(ctx, moduleID, fn, args)
+		res, err := h(ctx, req)
+		res.ModuleID = id
+		return res, err
 	}
-	return json.RawMessage(`{"ok": true}`), 200, nil
+	return call.Result{ModuleID: id, Value: json.RawMessage(`{"ok": true}`), Code: 200}, nil
 }
 
-func (f *fakeModules) lastCall(t *testing.T) execCall {
+func (f *fakeEngine) lastCall(t *testing.T) call.Request {
 	t.Helper()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if len(f.calls) == 0 {
-		t.Fatal("driver was not called")
+		t.Fatal("the engine was not called")
 	}
 	return f.calls[len(f.calls)-1]
 }
 
-func (f *fakeModules) callCount() int {
+// callOf is the last call of function fn (tests name functions after themselves to tell their
+// calls apart on a shared engine).
+func (f *fakeEngine) callOf(t *testing.T, fn string) call.Request {
+	t.Helper()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i := len(f.calls) - 1; i >= 0; i-- {
+		if f.calls[i].Function == fn {
+			return f.calls[i]
+		}
+	}
+	t.Fatalf("the engine was not called for %s", fn)
+	return call.Request{}
+}
+
+func (f *fakeEngine) callCount() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return len(f.calls)
 }
 
-func (f *fakeModules) State(_ context.Context, moduleID string) (map[string]string, error) {
+func (f *fakeEngine) Functions(ctx context.Context, t call.Target, c auth.Caller) ([]call.Function, error) {
+	id, err := f.Resolve(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	if id == "mod-2" {
+		return nil, errkind.Wrap(errkind.NotFound, nil, "could not find module mod-2: it has no metadata (never started?)")
+	}
+	var out []call.Function
+	for _, fn := range f.fns {
+		if auth.Allowed(f.levels[fn.Name], c.Clearance) {
+			out = append(out, fn)
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeEngine) State(_ context.Context, moduleID string) (map[string]string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if moduleID == "mod-gone" {
@@ -117,24 +161,14 @@ func (f *fakeModules) State(_ context.Context, moduleID string) (map[string]stri
 	return f.state[moduleID], nil
 }
 
-func (f *fakeModules) StateValue(_ context.Context, moduleID, name string) (json.RawMessage, bool, error) {
+func (f *fakeEngine) StateValue(_ context.Context, moduleID, name string) (json.RawMessage, bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	v, ok := f.state[moduleID][name]
 	return json.RawMessage(v), ok, nil
 }
 
-func (f *fakeModules) Metadata(_ context.Context, moduleID string) (json.RawMessage, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	m, ok := f.meta[moduleID]
-	if !ok {
-		return nil, errkind.Wrap(errkind.NotFound, nil, "no interface/%s", moduleID)
-	}
-	return json.RawMessage(m), nil
-}
-
-func (f *fakeModules) Types(_ context.Context, sys string) (map[string]int, error) {
+func (f *fakeEngine) Types(_ context.Context, sys string) (map[string]int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	m, ok := f.systems[sys]
@@ -148,7 +182,7 @@ func (f *fakeModules) Types(_ context.Context, sys string) (map[string]int, erro
 	return out, nil
 }
 
-func (f *fakeModules) StartModule(_ context.Context, id string) error {
+func (f *fakeEngine) StartModule(_ context.Context, id string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.startErr != nil {
@@ -158,7 +192,7 @@ func (f *fakeModules) StartModule(_ context.Context, id string) error {
 	return nil
 }
 
-func (f *fakeModules) StopModule(_ context.Context, id string) error {
+func (f *fakeEngine) StopModule(_ context.Context, id string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if id == "mod-gone" {
@@ -168,58 +202,95 @@ func (f *fakeModules) StopModule(_ context.Context, id string) error {
 	return nil
 }
 
-type fakeNode struct {
-	mu     sync.Mutex
-	ready  bool
-	killed []string
+func (f *fakeEngine) Debug(ctx context.Context, moduleID string, fn func(level, msg string)) (func(), error) {
+	f.mu.Lock()
+	h := f.debugFn
+	f.mu.Unlock()
+	if h == nil {
+		return nil, errkind.New(errkind.Unavailable, "no debugging in this fake")
+	}
+	return h(ctx, moduleID, fn)
 }
 
-func (n *fakeNode) Ready() bool {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.ready
+func (f *fakeEngine) Ready() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.ready
 }
 
-func (n *fakeNode) NodeStatus(context.Context) (any, error) {
+func (f *fakeEngine) NodeStatus(context.Context) (any, error) {
 	return map[string]any{"drivers": []string{"drv/display"}, "build_failures": []string{}}, nil
 }
 
-func (n *fakeNode) Loaded() map[string][]string {
+func (f *fakeEngine) Loaded() map[string][]string {
 	return map[string][]string{"drv/display": {"mod-1"}}
 }
 
-func (n *fakeNode) DriverStatus(key string) (any, bool) {
+func (f *fakeEngine) DriverStatus(key string) (any, bool) {
 	if key != "drv/display" {
 		return nil, false
 	}
 	return map[string]any{"running": true, "pid": 42, "state": "running"}, true
 }
 
-func (n *fakeNode) KillDriver(key string) error {
+func (f *fakeEngine) KillDriver(key string) error {
 	if key != "drv/display" {
 		return errkind.Wrap(errkind.NotFound, nil, "driver %s not loaded", key)
 	}
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	n.killed = append(n.killed, key)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.killed = append(f.killed, key)
 	return nil
 }
 
-// harness is a server over fakes; mutate cfg through opts before it is built.
+func (f *fakeEngine) Cluster(context.Context) (any, error) {
+	return nil, errkind.New(errkind.NotFound, "this node is not part of a cluster")
+}
+
+func (f *fakeEngine) Pull(_ context.Context, id string) (any, error) {
+	return map[string]string{"pulled": id}, nil
+}
+
+func (f *fakeEngine) Recompile(_ context.Context, id string) (any, error) {
+	return map[string]string{"recompiled": id}, nil
+}
+
+// fakeAuth authenticates with fn; nil fn is --auth none.
+type fakeAuth struct {
+	fn func(r *http.Request) (auth.Caller, error)
+}
+
+func (a fakeAuth) Authenticate(r *http.Request) (auth.Caller, error) {
+	if a.fn == nil {
+		return auth.Caller{UserID: r.Header.Get(auth.UserIDHeader), Clearance: auth.ClearanceAdmin, Node: true}, nil
+	}
+	return a.fn(r)
+}
+
+func (a fakeAuth) Disabled() bool { return a.fn == nil }
+
+// as authenticates every request as a caller of clearance c.
+func as(c auth.Clearance) func(*Config) {
+	return func(cfg *Config) {
+		cfg.Auth = fakeAuth{fn: func(*http.Request) (auth.Caller, error) { return auth.Caller{UserID: "u-1", Clearance: c}, nil }}
+	}
+}
+
+// harness is a server over the fake engine; mutate cfg through opts before it is built.
 type harness struct {
-	mods *fakeModules
-	node *fakeNode
-	srv  *Server
-	h    http.Handler
+	eng *fakeEngine
+	srv *Server
+	h   http.Handler
 }
 
 func newHarness(t *testing.T, opts ...func(*Config)) *harness {
 	t.Helper()
-	hs := &harness{mods: newFakeModules(), node: &fakeNode{ready: true}}
+	hs := &harness{eng: newFakeEngine()}
 	cfg := Config{
-		Logger:  hclog.New(&hclog.LoggerOptions{Output: testWriter{t}, Level: hclog.Debug}),
-		Modules: hs.mods,
-		Node:    hs.node,
+		Logger: hclog.New(&hclog.LoggerOptions{Output: testWriter{t}, Level: hclog.Debug}),
+		Engine: hs.eng,
+		Node:   hs.eng,
+		Auth:   fakeAuth{},
 	}
 	for _, o := range opts {
 		o(&cfg)

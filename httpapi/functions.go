@@ -3,11 +3,11 @@ package httpapi
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"strconv"
 
-	"github.com/placeos-go/engine/errkind"
+	"github.com/placeos-go/engine/auth"
+	"github.com/placeos-go/engine/call"
 )
 
 // GET /systems/{sys}/functions/{Name_N}: the functions the caller may call, in declaration order.
@@ -17,57 +17,44 @@ func (s *Server) handleFunctions(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err, t)
 		return
 	}
-	if t.ModuleID, err = s.resolve(r.Context(), t); err != nil {
-		s.writeError(w, r, err, t)
-		return
-	}
-	md, err := s.loadMetadata(r.Context(), t.ModuleID)
-	if errors.Is(err, errkind.NotFound) {
-		err = fail(ErrModuleNotFound, err, "metadata not found for %s_%d on %s", t.Name, t.Index, t.SysID)
-	}
+	fns, err := s.cfg.Engine.Functions(r.Context(), t, auth.CallerFrom(r.Context()))
 	if err != nil {
 		s.writeError(w, r, err, t)
 		return
 	}
-	writeRaw(w, http.StatusOK, functionListing(md, CallerFrom(r.Context()).Clearance))
+	writeRaw(w, http.StatusOK, functionListing(fns))
 }
 
-// functionListing renders {fn: {"arity": n, "params": {name: schema}, "order": [names]}} for the
-// functions visible at clearance c. It writes the JSON by hand because both the functions and
-// their parameters must stay in declaration order, which encoding/json maps would sort away.
-func functionListing(md *metadata, c Clearance) []byte {
+// functionListing renders {fn: {"arity": n, "params": {name: schema}, "order": [names]}}. It
+// writes the JSON by hand because both the functions and their parameters must stay in
+// declaration order, which encoding/json maps would sort away.
+func functionListing(fns []call.Function) []byte {
 	var b bytes.Buffer
 	b.WriteByte('{')
-	first := true
-	for _, name := range md.order {
-		if !md.allowed(name, c) {
-			continue
-		}
-		f := md.funcs[name]
-		if !first {
+	for i, f := range fns {
+		if i > 0 {
 			b.WriteByte(',')
 		}
-		first = false
-		writeString(&b, name)
+		writeString(&b, f.Name)
 		b.WriteString(`:{"arity":`)
-		b.WriteString(strconv.Itoa(len(f.params)))
+		b.WriteString(strconv.Itoa(len(f.Params)))
 		b.WriteString(`,"params":{`)
-		for i, p := range f.params {
+		for i, p := range f.Params {
 			if i > 0 {
 				b.WriteByte(',')
 			}
-			writeString(&b, p.name)
+			writeString(&b, p.Name)
 			b.WriteByte(':')
-			if p.schema == nil || json.Compact(&b, p.schema) != nil {
+			if p.Schema == nil || json.Compact(&b, p.Schema) != nil {
 				b.WriteString("{}") // legacy metadata has no schema to show
 			}
 		}
 		b.WriteString(`},"order":[`)
-		for i, p := range f.params {
+		for i, p := range f.Params {
 			if i > 0 {
 				b.WriteByte(',')
 			}
-			writeString(&b, p.name)
+			writeString(&b, p.Name)
 		}
 		b.WriteString("]}")
 	}

@@ -8,28 +8,11 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/placeos-go/engine/call"
 	"github.com/placeos-go/engine/errkind"
+	"github.com/placeos-go/engine/httpwire"
 	"github.com/placeos-go/engine/model"
 )
-
-// Manager is the model as the management API sees it (the Raft store implements it). Reads are
-// local: a follower may lag the leader by a few milliseconds. A caller who needs every write the
-// leader acknowledged asks with ?consistent=true and is redirected to the leader.
-type Manager interface {
-	Model() (*model.Model, uint64)
-	// Leader returns "" when this node leads, else the leader's HTTP address; errkind.Unavailable
-	// when there is no leader.
-	Leader(ctx context.Context) (string, error)
-	Apply(ctx context.Context, f *model.File) error
-	Delete(ctx context.Context, kind model.Kind, id string) error
-	// Pull fetches a repository now on this node (and rebuilds drivers following its branch).
-	Pull(ctx context.Context, repoID string) (any, error)
-	// Recompile builds a driver's current commit again on this node.
-	Recompile(ctx context.Context, driverID string) (any, error)
-}
-
-// ErrNoManager is answered by the management routes of a node without a model store.
-var ErrNoManager = errkind.New(errkind.NotFound, "management API not enabled on this node")
 
 // manageRoutes registers CRUD for every kind and the bulk model routes. They come after the
 // other /systems and /modules routes, whose static segments ("control", "functions") must win.
@@ -37,8 +20,8 @@ func (s *Server) manageRoutes(handle func(method, path string, h http.HandlerFun
 	c := ClientBase
 	// Reads are open to every authenticated caller; writes need admin.
 	h := func(method, path string, fn http.HandlerFunc) { handle(method, path, s.RequireWrites(fn)) }
-	h(http.MethodPost, c+"/repositories/{id}/pull", s.handleAction(func(m Manager) func(context.Context, string) (any, error) { return m.Pull }))
-	h(http.MethodPost, c+"/drivers/{id}/recompile", s.handleAction(func(m Manager) func(context.Context, string) (any, error) { return m.Recompile }))
+	h(http.MethodPost, c+"/repositories/{id}/pull", s.handleAction(s.cfg.Node.Pull))
+	h(http.MethodPost, c+"/drivers/{id}/recompile", s.handleAction(s.cfg.Node.Recompile))
 	h(http.MethodGet, c+"/model", s.handleModelGet)
 	h(http.MethodPut, c+"/model", s.handleModelPut)
 	for _, kind := range model.Kinds {
@@ -55,20 +38,18 @@ func (s *Server) manageRoutes(handle func(method, path string, h http.HandlerFun
 // readModel returns the model. With ?consistent=true a follower redirects the caller to the
 // leader (307) and readModel returns a nil model: the response is written.
 func (s *Server) readModel(w http.ResponseWriter, r *http.Request) (*model.Model, error) {
-	if s.cfg.Manager == nil {
+	if s.cfg.Models == nil {
 		return nil, ErrNoManager
 	}
-	if r.URL.Query().Get("consistent") == "true" {
-		leader, err := s.cfg.Manager.Leader(r.Context())
-		if err != nil {
-			return nil, err
+	if r.URL.Query().Get("consistent") == "true" && !s.cfg.Models.IsLeader() {
+		_, leader := s.cfg.Models.Leader()
+		if leader == "" {
+			return nil, errkind.Wrap(errkind.Unavailable, nil, "no leader: this node is not part of a majority")
 		}
-		if leader != "" {
-			http.Redirect(w, r, "http://"+leader+r.URL.RequestURI(), http.StatusTemporaryRedirect)
-			return nil, nil
-		}
+		http.Redirect(w, r, "http://"+leader+r.URL.RequestURI(), http.StatusTemporaryRedirect)
+		return nil, nil
 	}
-	m, _ := s.cfg.Manager.Model()
+	m, _ := s.cfg.Models.Model()
 	return m, nil
 }
 
@@ -78,7 +59,7 @@ func singular(kind model.Kind) string { return strings.TrimSuffix(string(kind), 
 func (s *Server) handleList(w http.ResponseWriter, r *http.Request, kind model.Kind) {
 	m, err := s.readModel(w, r)
 	if err != nil {
-		s.writeError(w, r, err, target{})
+		s.writeError(w, r, err, call.Target{})
 		return
 	}
 	if m == nil {
@@ -91,7 +72,7 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request, kind model.K
 func (s *Server) handleGet(w http.ResponseWriter, r *http.Request, kind model.Kind) {
 	m, err := s.readModel(w, r)
 	if err != nil {
-		s.writeError(w, r, err, target{})
+		s.writeError(w, r, err, call.Target{})
 		return
 	}
 	if m == nil {
@@ -100,7 +81,7 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request, kind model.Ki
 	id := mux.Vars(r)["id"]
 	e, ok := m.Get(kind, id)
 	if !ok {
-		s.writeError(w, r, fail(model.ErrNotFound, nil, "%s %q not found", singular(kind), id), target{})
+		s.writeError(w, r, errkind.Wrap(model.ErrNotFound, nil, "%s %q not found", singular(kind), id), call.Target{})
 		return
 	}
 	writeJSON(w, http.StatusOK, e)
@@ -108,30 +89,30 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request, kind model.Ki
 
 // POST /{kind} creates (409 when the id exists); PUT /{kind}/{id} creates or replaces.
 func (s *Server) handlePut(w http.ResponseWriter, r *http.Request, kind model.Kind, create bool) {
-	if s.cfg.Manager == nil {
-		s.writeError(w, r, ErrNoManager, target{})
+	if s.cfg.Models == nil {
+		s.writeError(w, r, ErrNoManager, call.Target{})
 		return
 	}
 	f, id, err := decodeEntity(r, kind)
 	if err != nil {
-		s.writeError(w, r, err, target{})
+		s.writeError(w, r, err, call.Target{})
 		return
 	}
 	if pathID := mux.Vars(r)["id"]; !create && id != pathID {
-		s.writeError(w, r, fail(ErrBadParameter, nil, "%s id %q in the body does not match %q in the path", singular(kind), id, pathID), target{})
+		s.writeError(w, r, errkind.Wrap(httpwire.ErrBadParameter, nil, "%s id %q in the body does not match %q in the path", singular(kind), id, pathID), call.Target{})
 		return
 	}
 	if create {
-		if m, _ := s.cfg.Manager.Model(); m.Has(kind, id) {
-			s.writeError(w, r, fail(errkind.Conflict, nil, "%s %q already exists (PUT replaces it)", singular(kind), id), target{})
+		if m, _ := s.cfg.Models.Model(); m.Has(kind, id) {
+			s.writeError(w, r, errkind.Wrap(errkind.Conflict, nil, "%s %q already exists (PUT replaces it)", singular(kind), id), call.Target{})
 			return
 		}
 	}
-	if err := s.cfg.Manager.Apply(r.Context(), f); err != nil {
-		s.writeError(w, r, err, target{})
+	if err := s.cfg.Models.Apply(r.Context(), f); err != nil {
+		s.writeError(w, r, err, call.Target{})
 		return
 	}
-	m, _ := s.cfg.Manager.Model()
+	m, _ := s.cfg.Models.Model()
 	e, _ := m.Get(kind, id)
 	status := http.StatusOK
 	if create {
@@ -144,7 +125,7 @@ func (s *Server) handlePut(w http.ResponseWriter, r *http.Request, kind model.Ki
 // file holding just it.
 func decodeEntity(r *http.Request, kind model.Kind) (*model.File, string, error) {
 	var raw json.RawMessage
-	if err := decodeBody(r, &raw); err != nil {
+	if err := httpwire.DecodeJSON(r, &raw); err != nil {
 		return nil, "", err
 	}
 	wrapped, _ := json.Marshal(map[string][]json.RawMessage{string(kind): {raw}})
@@ -158,19 +139,19 @@ func decodeEntity(r *http.Request, kind model.Kind) (*model.File, string, error)
 	_ = json.Unmarshal(raw, &ref) // ParseFile accepted it, so it is an object
 	id := ref.ID
 	if id == "" {
-		return nil, "", fail(ErrBadParameter, nil, "%s: field id is required", singular(kind))
+		return nil, "", errkind.Wrap(httpwire.ErrBadParameter, nil, "%s: field id is required", singular(kind))
 	}
 	return f, id, nil
 }
 
 // DELETE /{kind}/{id}: refused while something refers to it, naming the references.
 func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request, kind model.Kind) {
-	if s.cfg.Manager == nil {
-		s.writeError(w, r, ErrNoManager, target{})
+	if s.cfg.Models == nil {
+		s.writeError(w, r, ErrNoManager, call.Target{})
 		return
 	}
-	if err := s.cfg.Manager.Delete(r.Context(), kind, mux.Vars(r)["id"]); err != nil {
-		s.writeError(w, r, err, target{})
+	if err := s.cfg.Models.Delete(r.Context(), kind, mux.Vars(r)["id"]); err != nil {
+		s.writeError(w, r, err, call.Target{})
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -180,7 +161,7 @@ func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request, kind model
 func (s *Server) handleModelGet(w http.ResponseWriter, r *http.Request) {
 	m, err := s.readModel(w, r)
 	if err != nil {
-		s.writeError(w, r, err, target{})
+		s.writeError(w, r, err, call.Target{})
 		return
 	}
 	if m == nil {
@@ -192,38 +173,34 @@ func (s *Server) handleModelGet(w http.ResponseWriter, r *http.Request) {
 // PUT /model: upsert every entity of a model file in one validated write (`engine apply`).
 // Entities that refer to each other (a system and its logic module) can only arrive together.
 func (s *Server) handleModelPut(w http.ResponseWriter, r *http.Request) {
-	if s.cfg.Manager == nil {
-		s.writeError(w, r, ErrNoManager, target{})
+	if s.cfg.Models == nil {
+		s.writeError(w, r, ErrNoManager, call.Target{})
 		return
 	}
 	var raw json.RawMessage
-	if err := decodeBody(r, &raw); err != nil {
-		s.writeError(w, r, err, target{})
+	if err := httpwire.DecodeJSON(r, &raw); err != nil {
+		s.writeError(w, r, err, call.Target{})
 		return
 	}
 	f, err := model.ParseFile(raw)
 	if err != nil {
-		s.writeError(w, r, err, target{})
+		s.writeError(w, r, err, call.Target{})
 		return
 	}
-	if err := s.cfg.Manager.Apply(r.Context(), f); err != nil {
-		s.writeError(w, r, err, target{})
+	if err := s.cfg.Models.Apply(r.Context(), f); err != nil {
+		s.writeError(w, r, err, call.Target{})
 		return
 	}
-	_, version := s.cfg.Manager.Model()
+	_, version := s.cfg.Models.Model()
 	writeJSON(w, http.StatusOK, map[string]any{"applied": true, "version": version})
 }
 
-// handleAction serves POST /{kind}/{id}/{action} for the Manager method op picks.
-func (s *Server) handleAction(op func(Manager) func(context.Context, string) (any, error)) http.HandlerFunc {
+// handleAction serves POST /{kind}/{id}/{action}: op on this node.
+func (s *Server) handleAction(op func(context.Context, string) (any, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if s.cfg.Manager == nil {
-			s.writeError(w, r, ErrNoManager, target{})
-			return
-		}
-		out, err := op(s.cfg.Manager)(r.Context(), mux.Vars(r)["id"])
+		out, err := op(r.Context(), mux.Vars(r)["id"])
 		if err != nil {
-			s.writeError(w, r, err, target{})
+			s.writeError(w, r, err, call.Target{})
 			return
 		}
 		writeJSON(w, http.StatusOK, out)

@@ -7,7 +7,10 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/placeos-go/engine/auth"
+	"github.com/placeos-go/engine/internal/testutil"
 	"github.com/placeos-go/engine/metrics"
 )
 
@@ -50,7 +53,7 @@ func TestWSMetricsAndRoute(t *testing.T) {
 	}
 
 	_ = c.conn.Close()
-	waitUntil(t, "gauges back to zero", func() bool {
+	testutil.Eventually(t, 10*time.Second, "gauges back to zero", func() bool {
 		return metricValue(t, m, "engine_websocket_sessions") == 0 && metricValue(t, m, "engine_websocket_bindings") == 0
 	})
 }
@@ -71,12 +74,12 @@ func TestMetricsRouteIsAuthenticated(t *testing.T) {
 	t.Parallel()
 	hs := newHarness(t, func(c *Config) {
 		c.Metrics = metrics.New()
-		c.Authenticate = func(r *http.Request) (Caller, error) {
-			if r.Header.Get(APIKeyHeader) != "scraper-key" {
-				return Caller{}, fail(ErrUnauthenticated, nil, "no key")
+		c.Auth = fakeAuth{fn: func(r *http.Request) (auth.Caller, error) {
+			if r.Header.Get(auth.APIKeyHeader) != "scraper-key" {
+				return auth.Caller{}, auth.ErrUnauthenticated
 			}
-			return Caller{UserID: "prometheus", Clearance: ClearanceUser}, nil
-		}
+			return auth.Caller{UserID: "prometheus", Clearance: auth.ClearanceUser}, nil
+		}}
 	})
 	for _, tc := range []struct {
 		key  string
@@ -84,7 +87,7 @@ func TestMetricsRouteIsAuthenticated(t *testing.T) {
 	}{{"", http.StatusUnauthorized}, {"scraper-key", http.StatusOK}} {
 		req := httptest.NewRequest("GET", MetricsPath, nil)
 		if tc.key != "" {
-			req.Header.Set(APIKeyHeader, tc.key)
+			req.Header.Set(auth.APIKeyHeader, tc.key)
 		}
 		rec := httptest.NewRecorder()
 		hs.srv.Handler().ServeHTTP(rec, req)

@@ -3,48 +3,22 @@ package httpapi
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"net"
 	"net/http"
 	"runtime/debug"
 	"time"
+
+	"github.com/placeos-go/engine/auth"
+	"github.com/placeos-go/engine/call"
+	"github.com/placeos-go/engine/httpwire"
 )
 
 // RequestIDHeader carries the request id in and out of every request.
-const RequestIDHeader = "X-Request-ID"
-
-type requestIDKey struct{}
+const RequestIDHeader = httpwire.RequestIDHeader
 
 // RequestID is the id of the request ctx belongs to ("" outside a request).
-func RequestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey{}).(string)
-	return id
-}
-
-// newRequestID is a random UUID (version 4), the form PlaceOS clients expect.
-func newRequestID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
-}
-
-// acceptableRequestID keeps a caller's id only when it is safe to echo into headers and logs.
-func acceptableRequestID(id string) bool {
-	if id == "" || len(id) > 128 {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		if id[i] < 0x21 || id[i] > 0x7e {
-			return false
-		}
-	}
-	return true
-}
+func RequestID(ctx context.Context) string { return httpwire.RequestID(ctx) }
 
 // middleware wraps the router. It wraps the router as a whole (rather than mux.Use) so that the
 // not-found and method-not-allowed answers also get a request id, a log line and panic safety.
@@ -52,11 +26,11 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rid := r.Header.Get(RequestIDHeader)
-		if !acceptableRequestID(rid) {
-			rid = newRequestID()
+		if !httpwire.AcceptableRequestID(rid) {
+			rid = httpwire.NewRequestID()
 		}
 		w.Header().Set(RequestIDHeader, rid)
-		r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, rid))
+		r = r.WithContext(httpwire.WithRequestID(r.Context(), rid))
 		rec := &recorder{ResponseWriter: w}
 
 		defer func() {
@@ -67,7 +41,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 				s.log.Error("handler panicked", "request_id", rid, "method", r.Method, "path", r.URL.Path,
 					"panic", v, "stack", string(debug.Stack()))
 				if !rec.wrote {
-					s.writeError(rec, r, errPanic, target{})
+					s.writeError(rec, r, errPanic, call.Target{})
 				}
 			}
 			s.log.Debug("request", "request_id", rid, "method", r.Method, "path", r.URL.Path,
@@ -75,19 +49,20 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		}()
 
 		if r.ContentLength > s.cfg.MaxBodyBytes {
-			s.writeError(rec, r, &http.MaxBytesError{Limit: s.cfg.MaxBodyBytes}, target{})
+			s.writeError(rec, r, &http.MaxBytesError{Limit: s.cfg.MaxBodyBytes}, call.Target{})
 			return
 		}
 		if r.Body != nil {
 			r.Body = http.MaxBytesReader(rec, r.Body, s.cfg.MaxBodyBytes)
 		}
 
-		caller, err := s.authenticate(r)
-		if err != nil {
-			s.writeError(rec, r, err, target{})
+		caller, err := s.cfg.Auth.Authenticate(r)
+		if err != nil && !isOpen(r) {
+			s.writeError(rec, r, err, call.Target{})
 			return
 		}
-		next.ServeHTTP(rec, r.WithContext(WithCaller(r.Context(), caller)))
+		// On an open route a caller without valid credentials is anonymous (a user with no id).
+		next.ServeHTTP(rec, r.WithContext(auth.WithCaller(r.Context(), caller)))
 	})
 }
 

@@ -4,9 +4,11 @@ import (
 	"net/http"
 
 	"github.com/gorilla/mux"
+
+	"github.com/placeos-go/engine/call"
 )
 
-func moduleTarget(r *http.Request) target { return target{ModuleID: mux.Vars(r)["id"]} }
+func moduleTarget(r *http.Request) call.Target { return call.Target{ModuleID: mux.Vars(r)["id"]} }
 
 // POST /modules/{id}/exec/{fn}: execute by module id, no system needed.
 func (s *Server) handleModuleExec(w http.ResponseWriter, r *http.Request) {
@@ -27,7 +29,7 @@ func (s *Server) handleModuleStatus(w http.ResponseWriter, r *http.Request) {
 // POST /modules/{id}/start
 func (s *Server) handleModuleStart(w http.ResponseWriter, r *http.Request) {
 	t := moduleTarget(r)
-	if err := s.cfg.Modules.StartModule(r.Context(), t.ModuleID); err != nil {
+	if err := s.cfg.Engine.StartModule(r.Context(), t.ModuleID); err != nil {
 		s.writeError(w, r, err, t)
 		return
 	}
@@ -37,7 +39,7 @@ func (s *Server) handleModuleStart(w http.ResponseWriter, r *http.Request) {
 // POST /modules/{id}/stop
 func (s *Server) handleModuleStop(w http.ResponseWriter, r *http.Request) {
 	t := moduleTarget(r)
-	if err := s.cfg.Modules.StopModule(r.Context(), t.ModuleID); err != nil {
+	if err := s.cfg.Engine.StopModule(r.Context(), t.ModuleID); err != nil {
 		s.writeError(w, r, err, t)
 		return
 	}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/placeos-go/engine/call"
 	"github.com/placeos-go/engine/errkind"
 )
 
@@ -17,12 +18,6 @@ func TestModuleRoutes(t *testing.T) {
 		want                     string
 	}{
 		{"exec", "POST", "/modules/mod-1/exec/power", `{"state": false}`, 200, `{"ok": true}`},
-		{"exec unknown module", "POST", "/modules/mod-9/exec/power", `[true]`, 404,
-			`{"error":"module_not_found","message":"could not find module mod-9: it has no metadata (never started?)","module_id":"mod-9"}`},
-		{"exec unknown function", "POST", "/modules/mod-1/exec/fly", `[]`, 400,
-			`{"error":"bad_request","message":"could not find function fly","module_id":"mod-1"}`},
-		{"exec bad types", "POST", "/modules/mod-1/exec/volume", `["loud"]`, 400,
-			`{"error":"bad_request","message":"argument 'level' for 'volume' must be integer, got string","module_id":"mod-1"}`},
 		{"exec malformed", "POST", "/modules/mod-1/exec/volume", `{"level":`, 400,
 			`{"error":"parse_error","message":"request body is not valid JSON: unexpected end of JSON input","module_id":"mod-1"}`},
 		{"state", "GET", "/modules/mod-1/state", "", 200, `{"broken":"{not json","input":"\"hdmi\"","power":"true"}`},
@@ -53,10 +48,10 @@ func TestModuleStartStopReachEngine(t *testing.T) {
 	hs := newHarness(t)
 	hs.do(t, "POST", base+"/modules/mod-1/start", "")
 	hs.do(t, "POST", base+"/modules/mod-2/stop", "")
-	if len(hs.mods.started) != 1 || hs.mods.started[0] != "mod-1" || len(hs.mods.stopped) != 1 || hs.mods.stopped[0] != "mod-2" {
-		t.Fatalf("started %v stopped %v", hs.mods.started, hs.mods.stopped)
+	if len(hs.eng.started) != 1 || hs.eng.started[0] != "mod-1" || len(hs.eng.stopped) != 1 || hs.eng.stopped[0] != "mod-2" {
+		t.Fatalf("started %v stopped %v", hs.eng.started, hs.eng.stopped)
 	}
-	hs.mods.startErr = errkind.New(errkind.Unavailable, "driver is restarting")
+	hs.eng.startErr = errkind.New(errkind.Unavailable, "driver is restarting")
 	code, body, rec := hs.do(t, "POST", base+"/modules/mod-1/start", "")
 	if code != 503 || rec.Header().Get("Retry-After") != "1" ||
 		body != `{"error":"unexpected_failure","message":"driver is restarting","module_id":"mod-1"}` {
@@ -67,8 +62,8 @@ func TestModuleStartStopReachEngine(t *testing.T) {
 func TestModuleExecRawResult(t *testing.T) {
 	t.Parallel()
 	hs := newHarness(t)
-	hs.mods.execFn = func(context.Context, string, string, json.RawMessage) (json.RawMessage, int, error) {
-		return json.RawMessage(`[3,  1, {"b":2,"a":1}]`), 200, nil
+	hs.eng.execFn = func(context.Context, call.Request) (call.Result, error) {
+		return call.Result{Value: json.RawMessage(`[3,  1, {"b":2,"a":1}]`), Code: 200}, nil
 	}
 	code, body, _ := hs.do(t, http.MethodPost, base+"/modules/mod-1/exec/reboot", ``)
 	if code != 200 || body != `[3,  1, {"b":2,"a":1}]` {

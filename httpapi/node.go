@@ -2,6 +2,10 @@ package httpapi
 
 import (
 	"net/http"
+
+	"github.com/placeos-go/engine/call"
+	"github.com/placeos-go/engine/errkind"
+	"github.com/placeos-go/engine/httpwire"
 )
 
 // GET / : liveness. The process answers, so it is alive; readiness is a separate question.
@@ -22,7 +26,7 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleNodeStatus(w http.ResponseWriter, r *http.Request) {
 	st, err := s.cfg.Node.NodeStatus(r.Context())
 	if err != nil {
-		s.writeError(w, r, err, target{})
+		s.writeError(w, r, err, call.Target{})
 		return
 	}
 	writeJSON(w, http.StatusOK, st)
@@ -41,7 +45,7 @@ func (s *Server) handleLoaded(w http.ResponseWriter, r *http.Request) {
 func driverKey(r *http.Request) (string, error) {
 	key := r.URL.Query().Get("path")
 	if key == "" {
-		return "", fail(ErrBadParameter, nil, "query parameter path (the driver key) is required")
+		return "", errkind.Wrap(httpwire.ErrBadParameter, nil, "query parameter path (the driver key) is required")
 	}
 	return key, nil
 }
@@ -50,12 +54,12 @@ func driverKey(r *http.Request) (string, error) {
 func (s *Server) handleDriverStatus(w http.ResponseWriter, r *http.Request) {
 	key, err := driverKey(r)
 	if err != nil {
-		s.writeError(w, r, err, target{})
+		s.writeError(w, r, err, call.Target{})
 		return
 	}
 	st, ok := s.cfg.Node.DriverStatus(key)
 	if !ok {
-		s.writeError(w, r, fail(ErrDriverNotFound, nil, "driver %s is not loaded on this node", key), target{})
+		s.writeError(w, r, errkind.Wrap(ErrDriverNotFound, nil, "driver %s is not loaded on this node", key), call.Target{})
 		return
 	}
 	writeJSON(w, http.StatusOK, st)
@@ -66,13 +70,23 @@ func (s *Server) handleDriverStatus(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleChaosTerminate(w http.ResponseWriter, r *http.Request) {
 	key, err := driverKey(r)
 	if err != nil {
-		s.writeError(w, r, err, target{})
+		s.writeError(w, r, err, call.Target{})
 		return
 	}
 	if err := s.cfg.Node.KillDriver(key); err != nil {
-		s.writeError(w, r, err, target{})
+		s.writeError(w, r, err, call.Target{})
 		return
 	}
 	s.log.Warn("chaos: driver process killed on request", "driver", key, "request_id", RequestID(r.Context()))
 	w.WriteHeader(http.StatusOK)
+}
+
+// GET /api/engine/v2/cluster
+func (s *Server) handleCluster(w http.ResponseWriter, r *http.Request) {
+	info, err := s.cfg.Node.Cluster(r.Context())
+	if err != nil {
+		s.writeError(w, r, err, call.Target{})
+		return
+	}
+	writeJSON(w, http.StatusOK, info)
 }

@@ -34,7 +34,7 @@ func TestNodeRoutes(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			hs := newHarness(t)
-			hs.node.ready = tt.ready
+			hs.eng.ready = tt.ready
 			code, body, _ := hs.do(t, tt.method, tt.path, "")
 			if code != tt.status || body != tt.want {
 				t.Fatalf("got %d %s\nwant %d %s", code, body, tt.status, tt.want)
@@ -49,7 +49,16 @@ func TestChaosTerminateKills(t *testing.T) {
 	if code, _, _ := hs.do(t, http.MethodPost, NodeBase+"/chaos/terminate?path=drv/display", ""); code != 200 {
 		t.Fatal(code)
 	}
-	if len(hs.node.killed) != 1 || hs.node.killed[0] != "drv/display" {
-		t.Fatalf("killed %v", hs.node.killed)
+	if len(hs.eng.killed) != 1 || hs.eng.killed[0] != "drv/display" {
+		t.Fatalf("killed %v", hs.eng.killed)
+	}
+}
+
+func TestClusterRouteStandalone(t *testing.T) {
+	t.Parallel()
+	hs := newHarness(t)
+	code, body, _ := hs.do(t, http.MethodGet, base+"/cluster", "")
+	if code != 404 || body != `{"error":"module_not_found","message":"this node is not part of a cluster"}` {
+		t.Fatalf("got %d %s", code, body)
 	}
 }

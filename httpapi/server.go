@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -13,18 +12,20 @@ import (
 	"github.com/gorilla/mux"
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/placeos-go/engine/auth"
+	"github.com/placeos-go/engine/call"
+	"github.com/placeos-go/engine/errkind"
+	"github.com/placeos-go/engine/httpwire"
 	"github.com/placeos-go/engine/metrics"
 )
 
 // Defaults for Config's zero values.
 const (
-	// DefaultAddr is loopback because nothing authenticates callers yet.
+	// DefaultAddr is loopback: a node is exposed beyond its host only by choice.
 	DefaultAddr = "127.0.0.1:8080"
 	// DefaultMaxBodyBytes bounds request bodies. Large enough for bulk arguments (a multi-MiB
 	// blob for a driver) yet small enough that a hostile client cannot exhaust memory.
 	DefaultMaxBodyBytes = 8 << 20
-	// DefaultExecTimeout bounds a REST execute; a caller may ask for less with ?timeout=<ms>.
-	DefaultExecTimeout = 30 * time.Second
 )
 
 // MetricsPath serves the Prometheus metrics.
@@ -32,45 +33,29 @@ const MetricsPath = "/metrics"
 
 // Base paths of the two route families.
 const (
-	ClientBase = "/api/engine/v2"
-	NodeBase   = "/api/core/v1"
+	ClientBase = httpwire.ClientBase
+	NodeBase   = httpwire.NodeBase
 )
 
 // Config configures a Server. Zero values take the defaults above.
 type Config struct {
-	Logger  hclog.Logger
-	Modules Modules
-	Node    Node
-
-	// Addr is the listen address for Start. A non-loopback address is refused unless
-	// AllowRemote is set, because until authentication exists every caller is an admin.
-	Addr        string
-	AllowRemote bool
-
-	// MaxBodyBytes limits every request body; a larger one gets 413.
-	MaxBodyBytes int64
-	// ExecTimeout is the longest a REST execute may take (504 after it).
-	ExecTimeout time.Duration
-
-	// Cluster serves the node-to-node routes and GET /cluster; nil on a node outside a cluster.
-	Cluster Cluster
-	// Manager serves the management API; nil disables it.
-	Manager Manager
-	// ClusterSecret, when set, is required on every node-to-node call (ClusterSecretHeader).
-	ClusterSecret string
-
-	// Authenticate identifies the caller of a request. Nil (--auth none) treats every caller as
-	// an admin (development, loopback only). An error is answered through the error mapping
-	// (wrap errkind.Unauthorized for 401). Set Auth instead for --auth keys.
-	Authenticate func(r *http.Request) (Caller, error)
-	// Auth, when set, is --auth keys: it provides Authenticate (unless that is set too) and the
-	// clearance of users behind driver-to-driver calls (AuthorizeDriverCall).
-	Auth *Authenticator
-
+	Logger hclog.Logger
+	// Engine, Node and Auth are required.
+	Engine Engine
+	Node   Node
+	Auth   Authenticator
+	// Models serves the management API; nil disables it.
+	Models Models
+	// Peers are the node-to-node routes (package peer); nil on a node outside a cluster.
+	Peers Routes
 	// Watcher serves WebSocket binds; nil answers binds with an error.
 	Watcher Watcher
-	// Debugger serves WebSocket debug streams and the node debugger route; nil refuses them.
-	Debugger Debugger
+
+	// Addr is the listen address for Start. Under --auth none only loopback is served.
+	Addr string
+	// MaxBodyBytes limits every request body; a larger one gets 413.
+	MaxBodyBytes int64
+
 	// Authority is served at GET /auth/authority; zero fields take defaults.
 	Authority Authority
 	// WebSocket tuning; zero values take the WS* defaults.
@@ -90,7 +75,6 @@ type Server struct {
 	cfg     Config
 	log     hclog.Logger
 	handler http.Handler
-	meta    metaCache
 	ws      wsRegistry
 
 	mu    sync.Mutex
@@ -99,10 +83,10 @@ type Server struct {
 	serve sync.WaitGroup
 }
 
-// New builds a Server; it starts nothing until Start. Modules and Node are required.
+// New builds a Server; it starts nothing until Start.
 func New(cfg Config) *Server {
-	if cfg.Modules == nil || cfg.Node == nil {
-		panic("httpapi: Config.Modules and Config.Node are required")
+	if cfg.Engine == nil || cfg.Node == nil || cfg.Auth == nil {
+		panic("httpapi: Config.Engine, Config.Node and Config.Auth are required")
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = hclog.NewNullLogger()
@@ -112,12 +96,6 @@ func New(cfg Config) *Server {
 	}
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
-	}
-	if cfg.ExecTimeout <= 0 {
-		cfg.ExecTimeout = DefaultExecTimeout
-	}
-	if cfg.Auth != nil && cfg.Authenticate == nil {
-		cfg.Authenticate = cfg.Auth.Authenticate
 	}
 	cfg.wsDefaults()
 	cfg.Authority = cfg.Authority.withDefaults()
@@ -131,15 +109,15 @@ func New(cfg Config) *Server {
 func (s *Server) Handler() http.Handler { return s.handler }
 
 // routes registers every route. Within a path shape gorilla/mux takes the first match, so static
-// segments (types, functions, and later control, zones, ...) must be registered before the
-// {slug} routes they would otherwise be swallowed by.
+// segments (control, types, functions) must be registered before the {slug} routes they would
+// otherwise be swallowed by.
 func (s *Server) routes() *mux.Router {
 	r := mux.NewRouter()
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.writeError(w, r, fail(ErrRouteNotFound, nil, "no route for %s %s", r.Method, r.URL.Path), target{})
+		s.writeError(w, r, errkind.Wrap(ErrRouteNotFound, nil, "no route for %s %s", r.Method, r.URL.Path), call.Target{})
 	})
 	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.writeError(w, r, fail(ErrMethodNotAllowed, nil, "method %s not allowed on %s", r.Method, r.URL.Path), target{})
+		s.writeError(w, r, errkind.Wrap(ErrMethodNotAllowed, nil, "method %s not allowed on %s", r.Method, r.URL.Path), call.Target{})
 	})
 
 	// Full paths on the root router rather than PathPrefix subrouters: gorilla/mux answers 404
@@ -156,6 +134,7 @@ func (s *Server) routes() *mux.Router {
 	c := ClientBase
 	handle(http.MethodGet, AuthorityPath, s.handleAuthority)
 	handle(http.MethodGet, OpenAPIPath, s.handleOpenAPI)
+	handle(http.MethodGet, c+"/cluster", s.handleCluster)
 	handle(http.MethodGet, c+"/systems/control", s.handleControl)
 	handle(http.MethodGet, c+"/systems/{sys}/types", s.handleTypes)
 	handle(http.MethodGet, c+"/systems/{sys}/functions/{slug}", s.handleFunctions)
@@ -173,26 +152,26 @@ func (s *Server) routes() *mux.Router {
 	handle(http.MethodGet, n+"/status", s.handleNodeStatus)
 	handle(http.MethodGet, n+"/status/loaded", s.handleLoaded)
 	handle(http.MethodGet, n+"/status/driver", s.handleDriverStatus)
-	handle(http.MethodPost, n+"/chaos/terminate", s.RequireClearance(ClearanceAdmin, s.handleChaosTerminate))
-	handle(http.MethodGet, n+"/command/{module}/debugger", s.RequireNode(s.handleNodeDebugger))
+	handle(http.MethodPost, n+"/chaos/terminate", s.RequireClearance(auth.ClearanceAdmin, s.handleChaosTerminate))
+	if s.cfg.Peers != nil {
+		s.cfg.Peers.Routes(handle)
+	}
 	if s.cfg.Metrics != nil {
 		// Behind authentication like every other GET: a scraper sends an API key (X-API-Key or
 		// Authorization: Bearer). Under --auth none it is open, as everything is.
 		mh := s.cfg.Metrics.Handler()
 		handle(http.MethodGet, MetricsPath, mh.ServeHTTP)
 	}
-
-	s.clusterRoutes(handle)
 	s.manageRoutes(handle) // last: GET /systems/{id} would swallow static routes like /systems/control
 	return r
 }
 
 // Start listens on Config.Addr and serves in the background until Close.
 func (s *Server) Start() error {
-	if err := checkLoopback(s.cfg.Addr, s.cfg.AllowRemote || s.cfg.Authenticate != nil); err != nil {
+	if err := checkLoopback(s.cfg.Addr, !s.cfg.Auth.Disabled()); err != nil {
 		return err
 	}
-	if s.cfg.Authenticate == nil {
+	if s.cfg.Auth.Disabled() {
 		s.log.Warn("AUTHENTICATION IS OFF (--auth none): every caller is an admin; serving on loopback only", "addr", s.cfg.Addr)
 	}
 	ln, err := net.Listen("tcp", s.cfg.Addr)
@@ -277,20 +256,6 @@ func checkLoopback(addr string, allowRemote bool) error {
 	return fmt.Errorf("http address %q is not loopback: with --auth none every caller is an admin, so only loopback is served", addr)
 }
 
-// writeJSON encodes v as the response body.
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	body, err := json.Marshal(v)
-	if err != nil {
-		// Only a bug in a Node implementation gets here; answer something valid.
-		status = http.StatusInternalServerError
-		body = []byte(`{"error":"unexpected_failure","message":"response does not encode as JSON"}`)
-	}
-	writeRaw(w, status, body)
-}
+func writeJSON(w http.ResponseWriter, status int, v any) { httpwire.WriteJSON(w, status, v) }
 
-// writeRaw sends JSON text as is: driver results are passed through unchanged.
-func writeRaw(w http.ResponseWriter, status int, body []byte) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, _ = w.Write(body)
-}
+func writeRaw(w http.ResponseWriter, status int, body []byte) { httpwire.WriteRaw(w, status, body) }

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/placeos-go/engine/auth"
 	"github.com/placeos-go/engine/errkind"
 )
 
@@ -99,7 +101,7 @@ func TestBodyLimit(t *testing.T) {
 			if rec.Code != http.StatusRequestEntityTooLarge || !strings.HasPrefix(body, want[:len(want)-1]) {
 				t.Fatalf("got %d %s", rec.Code, body)
 			}
-			if hs.mods.callCount() != 0 {
+			if hs.eng.callCount() != 0 {
 				t.Fatal("oversized call reached the driver")
 			}
 		})
@@ -118,7 +120,7 @@ func TestBodyLimit(t *testing.T) {
 func TestPanicRecovery(t *testing.T) {
 	t.Parallel()
 	hs := newHarness(t)
-	hs.mods.panicky = true
+	hs.eng.panicky = true
 	code, body, rec := hs.do(t, http.MethodPost, base+"/systems/sys-1/Display_1/power", `[true]`, RequestIDHeader, "boom")
 	if code != 500 || body != `{"error":"unexpected_failure","message":"unexpected failure (request id boom)"}` {
 		t.Fatalf("got %d %s", code, body)
@@ -127,9 +129,9 @@ func TestPanicRecovery(t *testing.T) {
 		t.Fatal("panic lost the request id")
 	}
 	// The server keeps serving.
-	hs.mods.mu.Lock()
-	hs.mods.panicky = false
-	hs.mods.mu.Unlock()
+	hs.eng.mu.Lock()
+	hs.eng.panicky = false
+	hs.eng.mu.Unlock()
 	if code, body, _ := hs.do(t, http.MethodPost, base+"/systems/sys-1/Display_1/power", `[true]`); code != 200 {
 		t.Fatalf("after panic: %d %s", code, body)
 	}
@@ -138,12 +140,12 @@ func TestPanicRecovery(t *testing.T) {
 func TestAuthenticateHook(t *testing.T) {
 	t.Parallel()
 	hs := newHarness(t, func(c *Config) {
-		c.Authenticate = func(r *http.Request) (Caller, error) {
+		c.Auth = fakeAuth{fn: func(r *http.Request) (auth.Caller, error) {
 			if r.Header.Get("Authorization") == "" {
-				return Caller{}, errkind.New(errkind.Unauthorized, "missing credentials")
+				return auth.Caller{}, errkind.New(errkind.Unauthorized, "missing credentials")
 			}
-			return Caller{UserID: "u", Clearance: ClearanceUser}, nil
-		}
+			return auth.Caller{UserID: "u", Clearance: auth.ClearanceUser}, nil
+		}}
 	})
 	if code, body, _ := hs.do(t, http.MethodGet, base+"/systems/sys-1/types", ""); code != 401 ||
 		body != `{"error":"access_denied","message":"missing credentials"}` {
@@ -162,19 +164,27 @@ func TestAuthenticateHook(t *testing.T) {
 
 func TestStartServesOnLoopbackAndCloses(t *testing.T) {
 	t.Parallel()
-	srv := New(Config{Modules: newFakeModules(), Node: &fakeNode{ready: true}, Addr: "127.0.0.1:0", Logger: hclog.NewNullLogger()})
+	eng := newFakeEngine()
+	srv := New(Config{Engine: eng, Node: eng, Auth: fakeAuth{}, Addr: "127.0.0.1:0", Logger: hclog.NewNullLogger()})
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = srv.Close(context.Background()) })
+	t.Cleanup(func() {
+		if err := srv.Close(context.Background()); err != nil {
+			t.Error(err)
+		}
+	})
 	url := "http://" + srv.Addr().String()
 
 	resp, err := http.Post(url+base+"/systems/sys-1/Display_1/volume", "application/json", strings.NewReader(`[10]`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	body, _ := io.ReadAll(resp.Body)
+	body, err := io.ReadAll(resp.Body)
 	_ = resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if resp.StatusCode != 200 || string(body) != `{"ok": true}` || resp.Header.Get(RequestIDHeader) == "" {
 		t.Fatalf("got %d %s %v", resp.StatusCode, body, resp.Header)
 	}
@@ -230,10 +240,10 @@ func TestNewRequiresDependencies(t *testing.T) {
 	t.Parallel()
 	defer func() {
 		if recover() == nil {
-			t.Fatal("New accepted a nil Modules")
+			t.Fatal("New accepted a nil Engine")
 		}
 	}()
-	New(Config{Node: &fakeNode{}})
+	New(Config{Node: newFakeEngine(), Auth: fakeAuth{}})
 }
 
 func mustRequest(t *testing.T, method, path string, body io.Reader) *http.Request {

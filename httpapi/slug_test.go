@@ -14,8 +14,11 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/placeos-go/engine/call"
 	"github.com/placeos-go/engine/errkind"
+	"github.com/placeos-go/engine/httpwire"
 	"github.com/placeos-go/engine/model"
+	"github.com/placeos-go/engine/peer"
 )
 
 func TestParseSlug(t *testing.T) {
@@ -81,7 +84,7 @@ func FuzzParseSlug(f *testing.F) {
 		if name == "" || index < 1 {
 			t.Fatalf("ParseSlug(%q) = (%q, %d)", slug, name, index)
 		}
-		// Name_N is how clients write the result back (PROTOCOL §2): it must mean the same module.
+		// Name_N is how clients write the result back (docs/protocol.md §2): it must mean the same module.
 		canon := name + "_" + strconv.Itoa(index)
 		if n2, i2, err := ParseSlug(canon); err != nil || n2 != name || i2 != index {
 			t.Fatalf("ParseSlug(%q) = (%q, %d), but %q parses as (%q, %d, %v)", slug, name, index, canon, n2, i2, err)
@@ -118,40 +121,30 @@ const fuzzModel = `{
   "systems": [{"id": "sys-1", "name": "Room", "modules": ["mod-1"]}]
 }`
 
-// fuzzManager is the management API over an in-memory model store.
-type fuzzManager struct{ *model.Memory }
+// fuzzModels is the management API over an in-memory model store, on the leader.
+type fuzzModels struct{ *model.Memory }
 
-func (fuzzManager) Leader(context.Context) (string, error) { return "", nil }
+func (fuzzModels) IsLeader() bool           { return true }
+func (fuzzModels) Leader() (string, string) { return "n1", "" }
 
-func (m fuzzManager) Pull(_ context.Context, id string) (any, error) {
-	if mod, _ := m.Model(); !mod.Has(model.KindRepository, id) {
-		return nil, errkind.Wrap(errkind.NotFound, nil, "repository %s", id)
-	}
-	return map[string]string{"commit": "abc"}, nil
+// fuzzLocal answers the node-to-node routes as a one-node cluster hosting the fake modules.
+type fuzzLocal struct{ eng *fakeEngine }
+
+func (l fuzzLocal) ExecuteHere(ctx context.Context, req call.Request) (call.Result, error) {
+	return l.eng.Execute(ctx, req)
 }
-
-func (m fuzzManager) Recompile(_ context.Context, id string) (any, error) {
-	if mod, _ := m.Model(); !mod.Has(model.KindDriver, id) {
-		return nil, errkind.Wrap(errkind.NotFound, nil, "driver %s", id)
-	}
-	return map[string]string{"binary": "x"}, nil
+func (l fuzzLocal) DebugHere(ctx context.Context, id string, fn func(level, msg string)) (func(), error) {
+	return l.eng.Debug(ctx, id, fn)
 }
-
-// fuzzCluster answers the node-to-node routes as a one-node cluster hosting the fake modules.
-type fuzzCluster struct{ mods *fakeModules }
-
-func (c fuzzCluster) ExecLocal(ctx context.Context, moduleID, fn string, args json.RawMessage, userID, requestID string) (json.RawMessage, int, error) {
-	return c.mods.Exec(ctx, moduleID, fn, args, userID, requestID)
-}
-func (fuzzCluster) Join(context.Context, string, string, string) error { return nil }
-func (fuzzCluster) Leave(context.Context, string) error                { return nil }
-func (fuzzCluster) ApplyForwarded(_ context.Context, cmd []byte) error {
+func (fuzzLocal) ID() string                                         { return "n1" }
+func (fuzzLocal) Join(context.Context, string, string, string) error { return nil }
+func (fuzzLocal) RemoveNode(context.Context, string) error           { return nil }
+func (fuzzLocal) ApplyForwarded(_ context.Context, cmd []byte) error {
 	if !json.Valid(cmd) {
 		return errkind.Wrap(errkind.BadRequest, nil, "command is not JSON")
 	}
 	return nil
 }
-func (fuzzCluster) Info(context.Context) (any, error) { return map[string]any{"leader": "n1"}, nil }
 
 // panicWatch is a log sink that notices the middleware's panic recovery.
 type panicWatch struct{ panicked atomic.Bool }
@@ -168,7 +161,7 @@ var fuzzMethods = []string{http.MethodGet, http.MethodPost, http.MethodPut, http
 // FuzzRESTRequest sends arbitrary method, path (with query) and body through the whole handler:
 // routing, path variables and slugs, query parameters and body decoding, over fake engine,
 // management and cluster back ends. Properties: no handler panics (the recovery middleware would
-// answer 500); every answer carries X-Request-ID; every error answer is the PROTOCOL §6 error
+// answer 500); every answer carries X-Request-ID; every error answer is the docs/protocol.md §6 error
 // body with a known error name and a message.
 func FuzzRESTRequest(f *testing.F) {
 	for _, s := range []struct {
@@ -222,20 +215,21 @@ func FuzzRESTRequest(f *testing.F) {
 		if err != nil || req.URL.Host != "engine.test" {
 			return // not a request a client can send
 		}
-		mods := newFakeModules()
+		eng := newFakeEngine()
 		store := model.NewMemory()
 		seed, _ := model.ParseFile([]byte(fuzzModel))
 		if err := store.Apply(context.Background(), seed); err != nil {
 			t.Fatal(err)
 		}
 		var pw panicWatch
+		log := hclog.New(&hclog.LoggerOptions{Output: &pw, Level: hclog.Error})
 		srv := New(Config{
-			Logger:   hclog.New(&hclog.LoggerOptions{Output: &pw, Level: hclog.Error}),
-			Modules:  mods,
-			Node:     &fakeNode{ready: true},
-			Manager:  fuzzManager{store},
-			Cluster:  fuzzCluster{mods},
-			Debugger: &fakeDebugger{},
+			Logger: log,
+			Engine: eng,
+			Node:   eng,
+			Auth:   fakeAuth{},
+			Models: fuzzModels{store},
+			Peers:  peer.NewServer(peer.ServerConfig{Logger: log, Local: fuzzLocal{eng}, Members: fuzzLocal{eng}, Leave: func() {}}),
 		})
 		rec := httptest.NewRecorder()
 		srv.Handler().ServeHTTP(rec, req)
@@ -255,16 +249,16 @@ func FuzzRESTRequest(f *testing.F) {
 		if strings.HasPrefix(req.URL.Path, NodeBase+"/command/") && strings.HasSuffix(req.URL.Path, "/debugger") &&
 			rec.Code == http.StatusBadRequest {
 			// The node debugger's upgrader answers a failed upgrade in gorilla's plain text; it is a
-			// node-to-node route, outside the client error shape of PROTOCOL §6.
+			// node-to-node route, outside the client error shape of docs/protocol.md §6.
 			return
 		}
-		var eb ErrorBody
+		var eb httpwire.ErrorBody
 		if err := json.Unmarshal(rec.Body.Bytes(), &eb); err != nil {
 			t.Fatalf("%s %s: %d with a body that is not the error shape: %q", req.Method, target, rec.Code, rec.Body)
 		}
 		known := false
-		for _, n := range codeNames {
-			known = known || eb.Error == n
+		for c := errkind.CodeParseError; c <= errkind.CodeUnexpectedFailure; c++ {
+			known = known || eb.Error == c.String()
 		}
 		if !known || eb.Message == "" {
 			t.Fatalf("%s %s: %d error body %q", req.Method, target, rec.Code, rec.Body)

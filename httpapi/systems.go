@@ -6,13 +6,15 @@ import (
 	"net/http"
 
 	"github.com/gorilla/mux"
+
+	"github.com/placeos-go/engine/call"
 	"github.com/placeos-go/engine/errkind"
 )
 
 // slugTarget reads {sys} and {slug} from the route.
-func slugTarget(r *http.Request) (target, error) {
+func slugTarget(r *http.Request) (call.Target, error) {
 	v := mux.Vars(r)
-	t := target{SysID: v["sys"]}
+	t := call.Target{SystemID: v["sys"]}
 	name, index, err := ParseSlug(v["slug"])
 	if err != nil {
 		t.Name = v["slug"]
@@ -32,51 +34,38 @@ func (s *Server) handleSystemExec(w http.ResponseWriter, r *http.Request) {
 	s.serveExec(w, r, t, mux.Vars(r)["fn"])
 }
 
-// resolveForState resolves like resolve, except that a missing module is not an error: the state
-// routes answer an empty state for it (PlaceOS never 404s there). A missing system still is.
-func (s *Server) resolveForState(r *http.Request, t target) (string, bool, error) {
-	id, err := s.resolve(r.Context(), t)
-	switch {
-	case err == nil:
-		return id, true, nil
-	case errors.Is(err, ErrModuleNotFound):
-		return "", false, nil
-	}
-	return "", false, err
-}
-
 // GET /systems/{sys}/{Name_N}: the module's status with values as JSON text.
 func (s *Server) handleSystemState(w http.ResponseWriter, r *http.Request) {
-	s.withSystemModule(w, r, "{}", func(t target) { s.serveState(w, r, t) })
+	s.withSystemModule(w, r, "{}", func(t call.Target) { s.serveState(w, r, t) })
 }
 
 // GET /systems/{sys}/{Name_N}/{status}: one status, parsed, or null.
 func (s *Server) handleSystemStatus(w http.ResponseWriter, r *http.Request) {
-	s.withSystemModule(w, r, "null", func(t target) { s.serveStatus(w, r, t, mux.Vars(r)["status"]) })
+	s.withSystemModule(w, r, "null", func(t call.Target) { s.serveStatus(w, r, t, mux.Vars(r)["status"]) })
 }
 
-// withSystemModule resolves the module a state route names and hands it to serve; a module that
-// is not in the system answers missing ({} or null), as PlaceOS does.
-func (s *Server) withSystemModule(w http.ResponseWriter, r *http.Request, missing string, serve func(target)) {
+// withSystemModule resolves the module a state route names and hands it to serve. A module that
+// is not in the system answers missing ({} or null), as PlaceOS does; a missing system is a 404.
+func (s *Server) withSystemModule(w http.ResponseWriter, r *http.Request, missing string, serve func(call.Target)) {
 	t, err := slugTarget(r)
 	if err != nil {
 		s.writeError(w, r, err, t)
 		return
 	}
-	id, ok, err := s.resolveForState(r, t)
+	id, err := s.cfg.Engine.Resolve(r.Context(), t)
 	switch {
-	case err != nil:
-		s.writeError(w, r, err, t)
-	case !ok:
-		writeRaw(w, http.StatusOK, []byte(missing))
-	default:
+	case err == nil:
 		t.ModuleID = id
 		serve(t)
+	case errors.Is(err, errkind.NotFound) && !errors.Is(err, errkind.SystemNotFound):
+		writeRaw(w, http.StatusOK, []byte(missing))
+	default:
+		s.writeError(w, r, err, t)
 	}
 }
 
-func (s *Server) serveState(w http.ResponseWriter, r *http.Request, t target) {
-	state, err := s.cfg.Modules.State(r.Context(), t.ModuleID)
+func (s *Server) serveState(w http.ResponseWriter, r *http.Request, t call.Target) {
+	state, err := s.cfg.Engine.State(r.Context(), t.ModuleID)
 	if err != nil {
 		s.writeError(w, r, err, t)
 		return
@@ -87,8 +76,8 @@ func (s *Server) serveState(w http.ResponseWriter, r *http.Request, t target) {
 	writeJSON(w, http.StatusOK, state)
 }
 
-func (s *Server) serveStatus(w http.ResponseWriter, r *http.Request, t target, name string) {
-	val, found, err := s.cfg.Modules.StateValue(r.Context(), t.ModuleID, name)
+func (s *Server) serveStatus(w http.ResponseWriter, r *http.Request, t call.Target, name string) {
+	val, found, err := s.cfg.Engine.StateValue(r.Context(), t.ModuleID, name)
 	if err != nil {
 		s.writeError(w, r, err, t)
 		return
@@ -98,7 +87,7 @@ func (s *Server) serveStatus(w http.ResponseWriter, r *http.Request, t target, n
 		return
 	}
 	if !json.Valid(val) {
-		s.writeError(w, r, fail(errCorruptStatus, nil, "status %s of module %s is not valid JSON", name, t.ModuleID), t)
+		s.writeError(w, r, errkind.Wrap(errCorruptStatus, nil, "status %s of module %s is not valid JSON", name, t.ModuleID), t)
 		return
 	}
 	writeRaw(w, http.StatusOK, val)
@@ -106,10 +95,10 @@ func (s *Server) serveStatus(w http.ResponseWriter, r *http.Request, t target, n
 
 // GET /systems/{sys}/types: module counts by resolved name.
 func (s *Server) handleTypes(w http.ResponseWriter, r *http.Request) {
-	t := target{SysID: mux.Vars(r)["sys"]}
-	types, err := s.cfg.Modules.Types(r.Context(), t.SysID)
+	t := call.Target{SystemID: mux.Vars(r)["sys"]}
+	types, err := s.cfg.Engine.Types(r.Context(), t.SystemID)
 	if errors.Is(err, errkind.NotFound) {
-		err = fail(ErrSystemNotFound, err, "could not find system %s", t.SysID)
+		err = errkind.Wrap(errkind.SystemNotFound, nil, "could not find system %s", t.SystemID)
 	}
 	if err != nil {
 		s.writeError(w, r, err, t)

@@ -12,6 +12,11 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/placeos-go/engine/auth"
+	"github.com/placeos-go/engine/call"
+	"github.com/placeos-go/engine/errkind"
+	"github.com/placeos-go/engine/httpwire"
 )
 
 // WebSocket defaults (Config.WS* zero values).
@@ -83,14 +88,14 @@ func checkOrigin(r *http.Request) bool {
 	if u, err := url.Parse(origin); err == nil && strings.EqualFold(u.Host, r.Host) {
 		return true
 	}
-	if r.Header.Get("Authorization") != "" || r.Header.Get(APIKeyHeader) != "" {
+	if r.Header.Get("Authorization") != "" || r.Header.Get(auth.APIKeyHeader) != "" {
 		return true
 	}
 	q := r.URL.Query()
-	return q.Get(BearerParam) != "" || q.Get(APIKeyParam) != ""
+	return q.Get(auth.BearerParam) != "" || q.Get(auth.APIKeyParam) != ""
 }
 
-// GET /api/engine/v2/systems/control: the WebSocket control API (PROTOCOL §7). The middleware
+// GET /api/engine/v2/systems/control: the WebSocket control API (docs/protocol.md §7). The middleware
 // has authenticated the caller: a failure there is a plain 401 before any upgrade.
 func (s *Server) handleControl(w http.ResponseWriter, r *http.Request) {
 	up := websocket.Upgrader{
@@ -98,14 +103,14 @@ func (s *Server) handleControl(w http.ResponseWriter, r *http.Request) {
 		ReadBufferSize:  4096,
 		WriteBufferSize: 4096,
 		Error: func(w http.ResponseWriter, r *http.Request, status int, reason error) {
-			s.writeError(w, r, fail(ErrBadParameter, reason, "websocket upgrade: %v", reason), target{})
+			s.writeError(w, r, errkind.Wrap(httpwire.ErrBadParameter, reason, "websocket upgrade"), call.Target{})
 		},
 	}
 	s.ws.mu.Lock()
 	closed := s.ws.closed
 	s.ws.mu.Unlock()
 	if closed {
-		s.writeError(w, r, fail(ErrUnavailable, nil, "server is shutting down"), target{})
+		s.writeError(w, r, errkind.Wrap(ErrUnavailable, nil, "server is shutting down"), call.Target{})
 		return
 	}
 	conn, err := up.Upgrade(w, r, nil)
@@ -115,8 +120,8 @@ func (s *Server) handleControl(w http.ResponseWriter, r *http.Request) {
 	if tc, ok := conn.NetConn().(*net.TCPConn); ok {
 		_ = tc.SetWriteBuffer(wsSocketBuffer)
 	}
-	caller := CallerFrom(r.Context())
-	ctx, cancel := context.WithCancel(WithCaller(context.Background(), caller))
+	caller := auth.CallerFrom(r.Context())
+	ctx, cancel := context.WithCancel(auth.WithCaller(context.Background(), caller))
 	ss := &wsSession{
 		s:      s,
 		conn:   conn,
@@ -163,7 +168,7 @@ type debugKey struct {
 type wsSession struct {
 	s      *Server
 	conn   *websocket.Conn
-	caller Caller
+	caller auth.Caller
 	ctx    context.Context // cancelled when the session ends: in-flight execs stop
 	cancel context.CancelFunc
 	log    hclog.Logger
@@ -231,7 +236,7 @@ func (ss *wsSession) reply(r wsReply) {
 	if err != nil {
 		// Only a value that is not valid JSON gets here: tell the client rather than go quiet.
 		ss.log.Error("reply does not encode", "error", err, "id", r.ID)
-		b, _ = json.Marshal(errorReply(r.ID, CodeUnexpectedFailure, http.StatusInternalServerError, "reply does not encode as JSON"))
+		b, _ = json.Marshal(errorReply(r.ID, errkind.CodeUnexpectedFailure, http.StatusInternalServerError, "reply does not encode as JSON"))
 	}
 	ss.enqueue(b)
 }
@@ -360,7 +365,7 @@ func (ss *wsSession) handle(data []byte) {
 
 // replyError answers a request with err mapped as for REST.
 func (ss *wsSession) replyError(req *wsRequest, err error, rid string) {
-	p := Classify(err)
+	p := errkind.Classify(err)
 	msg := p.Message
 	log := ss.log.With("id", req.ID, "cmd", req.Cmd, "system", req.Sys, "module_name", req.Mod, "name", req.Name, "error", err)
 	if rid != "" {

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,10 +12,14 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/gorilla/websocket"
+
+	"github.com/placeos-go/engine/auth"
+	"github.com/placeos-go/engine/internal/testutil"
 )
 
-// The security matrix of PROTOCOL §8 over the WebSocket, checked against REST and
-// driver-to-driver in the same table: one clearance rule, three ways in, the same answers.
+// Who the WebSocket says the caller is, and the checks that are the WebSocket's own: binding a
+// protected (_-prefixed) module and debugging need support. The clearance of driver functions is
+// the engine core's (one rule for REST, WebSocket and driver-to-driver calls; see e2e).
 
 const (
 	wsaUserKey    = "ws-user-key-0123456789"
@@ -27,7 +30,7 @@ const (
 // wsAuthEnv is newWSEnv behind --auth keys: the three API keys above and HS256 bearer tokens.
 func wsAuthEnv(t *testing.T) *wsEnv {
 	t.Helper()
-	keys, err := ParseAPIKeys([]byte(fmt.Sprintf(`
+	keys, err := auth.ParseAPIKeys([]byte(fmt.Sprintf(`
 - {key: %q, user_id: ws-u, role: user}
 - {key: %q, user_id: ws-s, role: support}
 - {key: %q, user_id: ws-a, role: admin}
@@ -35,12 +38,15 @@ func wsAuthEnv(t *testing.T) *wsEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := NewJWTVerifier(JWTConfig{Secret: []byte(testSecret)})
+	v, err := auth.NewJWTVerifier(auth.JWTConfig{Secret: []byte(testSecret)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	auth := NewAuthenticator(AuthConfig{APIKeys: keys, JWT: v})
-	return newWSEnv(t, func(c *Config) { c.Auth = auth })
+	authn, err := auth.New(auth.Config{APIKeys: keys, JWT: v})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return newWSEnv(t, func(c *Config) { c.Auth = authn })
 }
 
 // wsaToken is a bearer token for sub with role, valid for an hour unless claims say otherwise.
@@ -59,105 +65,53 @@ func wsaToken(t *testing.T, sub, role string, claims jwt.MapClaims) string {
 // wsaCredential is one way a role's caller presents itself.
 type wsaCredential struct {
 	kind   string
-	userID string // what AuthorizeDriverCall is handed for this caller
+	userID string // the user id the engine is told
 	hdr    []string
 }
 
-func wsaCredentials(t *testing.T, role Clearance) []wsaCredential {
-	key := map[Clearance]string{ClearanceUser: wsaUserKey, ClearanceSupport: wsaSupportKey, ClearanceAdmin: wsaAdminKey}[role]
-	keyUser := map[Clearance]string{ClearanceUser: "ws-u", ClearanceSupport: "ws-s", ClearanceAdmin: "ws-a"}[role]
+func wsaCredentials(t *testing.T, role auth.Clearance) []wsaCredential {
+	key := map[auth.Clearance]string{auth.ClearanceUser: wsaUserKey, auth.ClearanceSupport: wsaSupportKey, auth.ClearanceAdmin: wsaAdminKey}[role]
+	keyUser := map[auth.Clearance]string{auth.ClearanceUser: "ws-u", auth.ClearanceSupport: "ws-s", auth.ClearanceAdmin: "ws-a"}[role]
 	tokUser := "jwt-" + role.String()
 	// The user role travels as PlaceOS does (no role claim, no u.p flags); support as u.p
 	// flags; admin as a role claim.
 	var tok string
 	switch role {
-	case ClearanceUser:
+	case auth.ClearanceUser:
 		tok = wsaToken(t, tokUser, "", nil)
-	case ClearanceSupport:
+	case auth.ClearanceSupport:
 		tok = wsaToken(t, tokUser, "", jwt.MapClaims{"u": map[string]any{"p": 1}})
 	default:
 		tok = wsaToken(t, tokUser, "admin", nil)
 	}
 	return []wsaCredential{
-		{"api key", keyUser, []string{APIKeyHeader, key}},
+		{"api key", keyUser, []string{auth.APIKeyHeader, key}},
 		{"bearer token", tokUser, []string{"Authorization", "Bearer " + tok}},
 	}
 }
 
-// wsaCalls counts the calls of fn that reached the driver for one user (subtests share the fake).
-func wsaCalls(f *fakeModules, userID, fn string) int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	n := 0
-	for _, c := range f.calls {
-		if c.UserID == userID && c.Fn == fn {
-			n++
-		}
-	}
-	return n
-}
-
-// TestWSSecurityMatrix: user / support / admin × open / support / administrator function, each
-// through WebSocket exec, REST execute and a driver-to-driver call; plus _-prefixed binds and
-// debug, which need support.
+// TestWSSecurityMatrix: user / support / admin by API key and by bearer token: the engine is told
+// who calls (user id and clearance), _-prefixed binds and debug need support.
 func TestWSSecurityMatrix(t *testing.T) {
 	t.Parallel()
 	env := wsAuthEnv(t)
-	// displayMeta: power is open, reboot needs support, factory_reset needs administrator.
-	functions := []struct {
-		fn, args string
-		needs    Clearance
-	}{
-		{"power", `[true]`, ClearanceUser},
-		{"reboot", `[]`, ClearanceSupport},
-		{"factory_reset", `[]`, ClearanceAdmin},
-	}
-	for _, role := range []Clearance{ClearanceUser, ClearanceSupport, ClearanceAdmin} {
+	for _, role := range []auth.Clearance{auth.ClearanceUser, auth.ClearanceSupport, auth.ClearanceAdmin} {
 		for _, cred := range wsaCredentials(t, role) {
 			t.Run(role.String()+" by "+cred.kind, func(t *testing.T) {
 				t.Parallel()
 				c := env.dial(t, cred.hdr...)
-				id := 0
-				for _, f := range functions {
-					id++
-					allowed := role >= f.needs
-					before := wsaCalls(env.hs.mods, cred.userID, f.fn)
-
-					c.send(fmt.Sprintf(`{"id":%d,"cmd":"exec","sys":"sys-1","mod":"Display","index":1,"name":%q,"args":%s}`, id, f.fn, f.args))
-					meta := fmt.Sprintf(`{"sys":"sys-1","mod":"Display","index":1,"name":%q}`, f.fn)
-					if allowed {
-						c.expect(fmt.Sprintf(`{"id":%d,"type":"success","meta":%s,"value":{"ok":true},"code":200}`, id, meta))
-					} else {
-						c.expect(fmt.Sprintf(`{"id":%d,"type":"error","code":403,"error_code":2,"msg":"attempted to access privileged function %s"}`, id, f.fn))
-						if n := wsaCalls(env.hs.mods, cred.userID, f.fn); n != before {
-							t.Fatalf("ws exec %s: refused, yet the driver was called", f.fn)
-						}
-					}
-
-					code, body, _ := env.hs.do(t, http.MethodPost, ClientBase+"/systems/sys-1/Display_1/"+f.fn, f.args, cred.hdr...)
-					if want := map[bool]int{true: 200, false: 403}[allowed]; code != want {
-						t.Fatalf("REST %s: %d %s, want %d", f.fn, code, body, want)
-					}
-					if !allowed && !strings.Contains(body, `"access_denied"`) {
-						t.Fatalf("REST %s: refused with %s, want access_denied", f.fn, body)
-					}
-
-					// The session above authenticated this caller, so the engine knows its
-					// clearance when one of its calls goes on from driver to driver.
-					err := env.hs.srv.AuthorizeDriverCall(t.Context(), cred.userID, "mod-1", f.fn)
-					switch {
-					case allowed && err != nil:
-						t.Fatalf("driver-to-driver %s as %s: %v", f.fn, cred.userID, err)
-					case !allowed && !errors.Is(err, ErrAccessDenied):
-						t.Fatalf("driver-to-driver %s as %s: %v, want access denied", f.fn, cred.userID, err)
-					}
+				id := 1
+				c.send(`{"id":1,"cmd":"exec","sys":"sys-1","mod":"Display","index":2,"name":"` + cred.userID + `","args":[]}`)
+				c.expect(`{"id":1,"type":"success","meta":{"sys":"sys-1","mod":"Display","index":2,"name":"` + cred.userID + `"},"value":{"ok":true},"code":200}`)
+				if got := env.hs.eng.callOf(t, cred.userID).Caller; got != (auth.Caller{UserID: cred.userID, Clearance: role}) {
+					t.Fatalf("the engine was told %+v", got)
 				}
 
 				// A _-prefixed module (internal logic) needs support to bind; a plain one does not.
 				id++
 				lm := `{"sys":"sys-1","mod":"_Logic","index":1,"name":"state"}`
 				c.send(fmt.Sprintf(`{"id":%d,"cmd":"bind","sys":"sys-1","mod":"_Logic","index":1,"name":"state"}`, id))
-				if role >= ClearanceSupport {
+				if role >= auth.ClearanceSupport {
 					c.expect(fmt.Sprintf(`{"id":%d,"type":"success","meta":%s}`, id, lm))
 				} else {
 					c.expect(fmt.Sprintf(`{"id":%d,"type":"error","code":403,"error_code":2,"msg":"attempted to access protected module _Logic"}`, id))
@@ -171,7 +125,7 @@ func TestWSSecurityMatrix(t *testing.T) {
 				id++
 				mod := "mod-dbg-" + cred.userID
 				c.send(fmt.Sprintf(`{"id":%d,"cmd":"debug","sys":"sys-1","mod":%q,"name":"debug"}`, id, mod))
-				if role >= ClearanceSupport {
+				if role >= auth.ClearanceSupport {
 					c.expect(fmt.Sprintf(`{"id":%d,"type":"success"}`, id))
 					if !env.dbg.emit(mod, "WARN", "line") {
 						t.Fatal("debug success without a listener")
@@ -216,19 +170,19 @@ func TestWSUpgradeCredentials(t *testing.T) {
 	}{
 		{"no credentials", "", nil, nil, 401},
 		{"expired bearer token", "", []string{"Authorization", "Bearer " + expired}, nil, 401},
-		{"expired token in the query", BearerParam + "=" + expired, nil, nil, 401},
-		{"expired token in a cookie", "", nil, &http.Cookie{Name: BearerParam, Value: expired}, 401},
+		{"expired token in the query", auth.BearerParam + "=" + expired, nil, nil, 401},
+		{"expired token in a cookie", "", nil, &http.Cookie{Name: auth.BearerParam, Value: expired}, 401},
 		{"token not valid yet", "", []string{"Authorization", "Bearer " + future}, nil, 401},
 		{"token signed with another key", "", []string{"Authorization", "Bearer " + wrongKey}, nil, 401},
-		{"wrongly signed token in the query", BearerParam + "=" + wrongKey, nil, nil, 401},
+		{"wrongly signed token in the query", auth.BearerParam + "=" + wrongKey, nil, nil, 401},
 		{"alg none", "", []string{"Authorization", "Bearer " + none}, nil, 401},
 		{"forged payload", "", []string{"Authorization", "Bearer " + strings.Join(forged, ".")}, nil, 401},
 		{"garbage token", "", []string{"Authorization", "Bearer not.a.jwt"}, nil, 401},
-		{"unknown API key", "", []string{APIKeyHeader, "ws-nobody-0123456789"}, nil, 401},
-		{"unknown API key in the query", APIKeyParam + "=ws-nobody-0123456789", nil, nil, 401},
+		{"unknown API key", "", []string{auth.APIKeyHeader, "ws-nobody-0123456789"}, nil, 401},
+		{"unknown API key in the query", auth.APIKeyParam + "=ws-nobody-0123456789", nil, nil, 401},
 		{"basic auth", "", []string{"Authorization", "Basic dXNlcjpwYXNz"}, nil, 401},
 		// Cross-site WebSocket hijacking: a page on another site rides the user's cookie.
-		{"cookie from a foreign origin", "", []string{"Origin", "https://evil.example"}, &http.Cookie{Name: APIKeyParam, Value: wsaUserKey}, 400},
+		{"cookie from a foreign origin", "", []string{"Origin", "https://evil.example"}, &http.Cookie{Name: auth.APIKeyParam, Value: wsaUserKey}, 400},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -269,14 +223,14 @@ func TestWSUpgradeCredentials(t *testing.T) {
 	t.Run("valid credentials upgrade", func(t *testing.T) {
 		t.Parallel()
 		for _, hdr := range [][]string{
-			{APIKeyHeader, wsaUserKey},
+			{auth.APIKeyHeader, wsaUserKey},
 			{"Authorization", "Bearer " + valid},
 			// A cookie is accepted from the engine's own origin.
-			{"Cookie", (&http.Cookie{Name: BearerParam, Value: valid}).String(), "Origin", "http://" + env.hs.srv.Addr().String()},
+			{"Cookie", (&http.Cookie{Name: auth.BearerParam, Value: valid}).String(), "Origin", "http://" + env.hs.srv.Addr().String()},
 		} {
 			env.dial(t, hdr...).quiet()
 		}
-		q := url.Values{BearerParam: {valid}}
+		q := url.Values{auth.BearerParam: {valid}}
 		conn, _, err := websocket.DefaultDialer.Dial(env.url+"?"+q.Encode(), nil)
 		if err != nil {
 			t.Fatalf("token in the query: %v", err)
@@ -285,44 +239,6 @@ func TestWSUpgradeCredentials(t *testing.T) {
 	})
 	t.Cleanup(func() {
 		// Refused attempts never became sessions (the valid ones close with their tests).
-		waitUntil(t, "no sessions", func() bool { return env.hs.srv.WSSessions() == 0 })
+		testutil.Eventually(t, 10*time.Second, "no sessions", func() bool { return env.hs.srv.WSSessions() == 0 })
 	})
-}
-
-// TestDriverCallClearance: the driver-to-driver column on its own, for callers the engine learnt
-// about in different ways, and with --auth none.
-func TestDriverCallClearance(t *testing.T) {
-	t.Parallel()
-	env := wsAuthEnv(t)
-	// A bearer-token user is known only after it authenticated once.
-	if code, body, _ := env.hs.do(t, http.MethodGet, ClientBase+"/systems/sys-1/Display_1",
-		"", "Authorization", "Bearer "+wsaToken(t, "tok-support", "support", nil)); code != 200 {
-		t.Fatalf("authenticate: %d %s", code, body)
-	}
-	none := newHarness(t) // --auth none: everyone is an admin
-	tests := []struct {
-		name, user, fn string
-		srv            *Server
-		allowed        bool
-	}{
-		{"internal call to an admin function", "", "factory_reset", env.hs.srv, true},
-		{"internal call to a hidden function", "", "secret", env.hs.srv, true}, // internal calls are not checked
-		{"unknown user, open function", "stranger", "power", env.hs.srv, true},
-		{"unknown user, support function", "stranger", "reboot", env.hs.srv, false},
-		{"token user seen as support", "tok-support", "reboot", env.hs.srv, true},
-		{"token user seen as support, admin function", "tok-support", "factory_reset", env.hs.srv, false},
-		{"auth none, admin function", "anyone", "factory_reset", none.srv, true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			err := tt.srv.AuthorizeDriverCall(t.Context(), tt.user, "mod-1", tt.fn)
-			if tt.allowed != (err == nil) {
-				t.Fatalf("AuthorizeDriverCall(%q, %s) = %v, want allowed=%v", tt.user, tt.fn, err, tt.allowed)
-			}
-		})
-	}
-	if err := env.hs.srv.AuthorizeDriverCall(t.Context(), "ws-u", "mod-1", "nope"); !errors.Is(err, ErrFunctionNotFound) {
-		t.Fatalf("unknown function driver-to-driver: %v", err)
-	}
 }

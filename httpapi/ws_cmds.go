@@ -7,19 +7,24 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/placeos-go/engine/auth"
+	"github.com/placeos-go/engine/call"
+	"github.com/placeos-go/engine/errkind"
+	"github.com/placeos-go/engine/httpwire"
 )
 
 // debugAttachTimeout bounds attaching a debug stream, which may mean dialling another node.
 const debugAttachTimeout = 10 * time.Second
 
-// bind: success with meta, then the current value once, then every change (PROTOCOL §7).
+// bind: success with meta, then the current value once, then every change (docs/protocol.md §7).
 func (ss *wsSession) bind(req *wsRequest) {
-	if protectedModule(req.Mod) && ss.caller.Clearance < ClearanceSupport {
-		ss.reply(errorReply(req.ID, CodeAccessDenied, http.StatusForbidden, "attempted to access protected module "+req.Mod))
+	if auth.ProtectedModule(req.Mod) && ss.caller.Clearance < auth.ClearanceSupport {
+		ss.reply(errorReply(req.ID, errkind.CodeAccessDenied, http.StatusForbidden, "attempted to access protected module "+req.Mod))
 		return
 	}
 	if ss.s.cfg.Watcher == nil {
-		ss.reply(errorReply(req.ID, CodeUnexpectedFailure, http.StatusServiceUnavailable, "failed to bind: status subscriptions are not available"))
+		ss.reply(errorReply(req.ID, errkind.CodeUnexpectedFailure, http.StatusServiceUnavailable, "failed to bind: status subscriptions are not available"))
 		return
 	}
 	key := bindKey{req.Sys, req.Mod, req.Index, req.Name}
@@ -51,7 +56,7 @@ func (ss *wsSession) bind(req *wsRequest) {
 		ss.mu.Unlock()
 		ss.s.cfg.Metrics.AddWSBindings(-1)
 		ss.log.Warn("bind failed", "system", req.Sys, "module_name", req.Mod, "index", req.Index, "status", req.Name, "error", err)
-		ss.reply(errorReply(req.ID, CodeUnexpectedFailure, http.StatusInternalServerError, "failed to bind"))
+		ss.reply(errorReply(req.ID, errkind.CodeUnexpectedFailure, http.StatusInternalServerError, "failed to bind"))
 		return
 	}
 	b.cancel = cancel
@@ -99,36 +104,27 @@ func (ss *wsSession) unbind(req *wsRequest) {
 	ss.reply(wsReply{ID: req.ID, Type: "success"})
 }
 
-// exec: the same checked path as REST execute, with the session caller's clearance.
+// exec: the engine's one execute path, as for REST, with the session caller's clearance.
 func (ss *wsSession) exec(req *wsRequest) {
-	rid := newRequestID()
-	ctx := context.WithValue(ss.ctx, requestIDKey{}, rid)
-	t := target{SysID: req.Sys, Name: req.Mod, Index: req.Index}
-	id, err := ss.s.resolve(ctx, t)
+	rid := httpwire.NewRequestID()
+	res, err := ss.s.cfg.Engine.Execute(ss.ctx, call.Request{
+		Target:   call.Target{SystemID: req.Sys, Name: req.Mod, Index: req.Index},
+		Function: req.Name, Args: req.Args, Caller: ss.caller, RequestID: rid,
+	})
+	if err == nil && !json.Valid(res.Value) {
+		err = errkind.Wrap(errCorruptStatus, nil, "driver result is not valid JSON")
+	}
 	if err != nil {
 		ss.replyError(req, err, rid)
 		return
 	}
-	res, code, err := ss.s.execute(ctx, id, req.Name, req.Args, ss.s.cfg.ExecTimeout)
-	if err != nil {
-		ss.replyError(req, err, rid)
-		return
-	}
-	if !json.Valid(res) {
-		ss.replyError(req, fail(errCorruptStatus, nil, "driver result is not valid JSON"), rid)
-		return
-	}
-	ss.reply(wsReply{ID: req.ID, Type: "success", Meta: req.meta, Value: res, Code: code})
+	ss.reply(wsReply{ID: req.ID, Type: "success", Meta: req.meta, Value: res.Value, Code: res.Code})
 }
 
 // debug: mod carries the module id. Lines keep the first debug request's id.
 func (ss *wsSession) debug(req *wsRequest) {
-	if ss.caller.Clearance < ClearanceSupport {
-		ss.reply(errorReply(req.ID, CodeAccessDenied, http.StatusForbidden, "debug needs support clearance"))
-		return
-	}
-	if ss.s.cfg.Debugger == nil {
-		ss.reply(errorReply(req.ID, CodeUnexpectedFailure, http.StatusServiceUnavailable, "failed to attach debugger: not available"))
+	if ss.caller.Clearance < auth.ClearanceSupport {
+		ss.reply(errorReply(req.ID, errkind.CodeAccessDenied, http.StatusForbidden, "debug needs support clearance"))
 		return
 	}
 	key := debugKey{req.Sys, req.Mod, req.Index}
@@ -142,14 +138,14 @@ func (ss *wsSession) debug(req *wsRequest) {
 	id, mod, meta := req.ID, req.Mod, req.meta
 	ctx, cancelCtx := context.WithTimeout(ss.ctx, debugAttachTimeout)
 	defer cancelCtx()
-	cancel, err := ss.s.cfg.Debugger.Debug(ctx, req.Mod, func(level, msg string) {
+	cancel, err := ss.s.cfg.Engine.Debug(ctx, req.Mod, func(level, msg string) {
 		ss.reply(wsReply{ID: id, Type: "debug", Mod: mod, Level: strings.ToLower(level), Msg: msg, Meta: meta})
 	})
 	if err != nil {
 		ss.log.Warn("debug attach failed", "module", req.Mod, "error", err)
-		p := Classify(err)
-		code := CodeUnexpectedFailure
-		if p.Code == CodeModuleNotFound {
+		p := errkind.Classify(err)
+		code := errkind.CodeUnexpectedFailure
+		if p.Code == errkind.CodeModuleNotFound {
 			code = p.Code
 		}
 		ss.reply(errorReply(req.ID, code, p.Status, "failed to attach debugger: "+p.Message))

@@ -12,6 +12,8 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/placeos-go/engine/errkind"
 )
 
 // wsFuzzSeeds are requests a PlaceOS front-end sends, and the mistakes clients make.
@@ -43,7 +45,7 @@ var wsFuzzSeeds = []string{
 	`[]`, `null`, `1`, `"ping"`, `ping`, `pong`, ``, `{`, "\xff\xfe",
 }
 
-// FuzzParseWSRequest: the parser of every WebSocket frame (PROTOCOL §7).
+// FuzzParseWSRequest: the parser of every WebSocket frame (docs/protocol.md §7).
 //
 // Properties:
 //   - never panics; a refusal is a *wsParseError with code parse_error or unknown_command, a
@@ -92,7 +94,7 @@ func checkWSParseError(t *testing.T, data []byte, err error) {
 	if !errors.As(err, &pe) {
 		t.Fatalf("error %v is not a *wsParseError", err)
 	}
-	if pe.code != CodeParseError && pe.code != CodeUnknownCommand {
+	if pe.code != errkind.CodeParseError && pe.code != errkind.CodeUnknownCommand {
 		t.Fatalf("parse error code %v", pe.code)
 	}
 	if pe.msg == "" {
@@ -167,17 +169,19 @@ func jsonEqual(a, b json.RawMessage) bool {
 }
 
 // FuzzWSSession sends each input as a frame to a served session (fake engine, no Redis) and
-// holds the session to PROTOCOL §7: every frame that is not "ping" gets exactly one success or
+// holds the session to docs/protocol.md §7: every frame that is not "ping" gets exactly one success or
 // error reply carrying the request's id, a frame that does not parse gets an error (never
 // silence), every message is JSON, and the session survives to answer the next frame.
 func FuzzWSSession(f *testing.F) {
 	for _, s := range wsFuzzSeeds {
 		f.Add([]byte(s))
 	}
+	eng := newFakeEngine()
+	eng.debugFn = (&fakeDebugger{}).Debug
 	srv := New(Config{
-		Modules:        newFakeModules(),
-		Node:           &fakeNode{ready: true},
-		Debugger:       &fakeDebugger{},
+		Engine:         eng,
+		Node:           eng,
+		Auth:           fakeAuth{},
 		Addr:           "127.0.0.1:0",
 		Logger:         hclog.NewNullLogger(),
 		WSPongInterval: time.Hour, // no heartbeat pongs to tell apart from answers
@@ -188,7 +192,9 @@ func FuzzWSSession(f *testing.F) {
 	f.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		_ = srv.Close(ctx)
+		if err := srv.Close(ctx); err != nil {
+			f.Error(err)
+		}
 	})
 	url := "ws://" + srv.Addr().String() + ClientBase + "/systems/control"
 

@@ -2,29 +2,14 @@ package httpapi
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
+
+	"github.com/placeos-go/engine/errkind"
 )
 
-// Watcher serves WebSocket binds (subscriptions.Manager implements it).
-type Watcher interface {
-	// WatchSystem calls fn with the current value of a status (if set) and then with every
-	// change ("null" on delete), with no gap between the two, for the module a system names. A
-	// module not (yet) in the system is not an error: values start when it is mapped. fn calls
-	// are serial and must not block; none starts after cancel returns.
-	WatchSystem(ctx context.Context, systemID, module string, index int, status string, fn func(value []byte)) (cancel func(), err error)
-}
-
-// Debugger streams a module's log lines while someone listens (reference-counted in the
-// supervisor). The implementation decides where the module runs: a module hosted by another node
-// is streamed from that node's /api/core/v1/command/{module}/debugger (DialDebugger).
-type Debugger interface {
-	Debug(ctx context.Context, moduleID string, fn func(level, msg string)) (cancel func(), err error)
-}
-
-// wsRequest is one parsed client request (PROTOCOL §7).
+// wsRequest is one parsed client request (docs/protocol.md §7).
 type wsRequest struct {
 	ID    int64
 	Cmd   string
@@ -43,7 +28,7 @@ type wsReply struct {
 	Meta      json.RawMessage `json:"meta,omitempty"`
 	Value     json.RawMessage `json:"value,omitempty"`
 	Code      int             `json:"code,omitempty"`
-	ErrorCode *ErrorCode      `json:"error_code,omitempty"`
+	ErrorCode *errkind.Code   `json:"error_code,omitempty"`
 	Msg       string          `json:"msg,omitempty"`
 	Mod       string          `json:"mod,omitempty"`
 	Level     string          `json:"level,omitempty"`
@@ -52,7 +37,7 @@ type wsReply struct {
 // wsParseError is a request that cannot be served; id is the request's when it could be read.
 type wsParseError struct {
 	id   int64
-	code ErrorCode
+	code errkind.Code
 	msg  string
 }
 
@@ -65,19 +50,19 @@ var wsCommands = map[string]bool{"bind": true, "unbind": true, "exec": true, "de
 func parseWSRequest(data []byte) (*wsRequest, error) {
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(data, &fields); err != nil || fields == nil {
-		return nil, &wsParseError{code: CodeParseError, msg: "request is not a JSON object"}
+		return nil, &wsParseError{code: errkind.CodeParseError, msg: "request is not a JSON object"}
 	}
 	req := &wsRequest{Index: 1}
 	// The id first, so that every later error can name it.
 	if raw, ok := fields["id"]; ok {
 		if err := json.Unmarshal(raw, &req.ID); err != nil {
-			return nil, &wsParseError{code: CodeParseError, msg: "id must be an integer"}
+			return nil, &wsParseError{code: errkind.CodeParseError, msg: "id must be an integer"}
 		}
 	} else {
-		return nil, &wsParseError{code: CodeParseError, msg: "id is required"}
+		return nil, &wsParseError{code: errkind.CodeParseError, msg: "id is required"}
 	}
 	bad := func(format string, args ...any) error {
-		return &wsParseError{id: req.ID, code: CodeParseError, msg: fmt.Sprintf(format, args...)}
+		return &wsParseError{id: req.ID, code: errkind.CodeParseError, msg: fmt.Sprintf(format, args...)}
 	}
 	for k := range fields {
 		switch k {
@@ -101,7 +86,7 @@ func parseWSRequest(data []byte) (*wsRequest, error) {
 	}
 	req.Cmd = strings.ToLower(req.Cmd)
 	if !wsCommands[req.Cmd] {
-		return nil, &wsParseError{id: req.ID, code: CodeUnknownCommand, msg: fmt.Sprintf("unknown command %q", req.Cmd)}
+		return nil, &wsParseError{id: req.ID, code: errkind.CodeUnknownCommand, msg: fmt.Sprintf("unknown command %q", req.Cmd)}
 	}
 	// debug and ignore address a module by id in mod; sys and name are only echoed in meta.
 	moduleOnly := req.Cmd == "debug" || req.Cmd == "ignore"
@@ -159,7 +144,13 @@ func parseWSRequest(data []byte) (*wsRequest, error) {
 	return req, nil
 }
 
-func errorReply(id int64, code ErrorCode, status int, msg string) wsReply {
+func errorReply(id int64, code errkind.Code, status int, msg string) wsReply {
 	c := code
 	return wsReply{ID: id, Type: "error", ErrorCode: &c, Code: status, Msg: msg}
+}
+
+// isAbsent is a field left out or given as null.
+func isAbsent(raw json.RawMessage) bool {
+	t := bytes.TrimSpace(raw)
+	return len(t) == 0 || bytes.Equal(t, []byte("null"))
 }

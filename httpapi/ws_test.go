@@ -14,6 +14,10 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/placeos-go/engine/auth"
+	"github.com/placeos-go/engine/call"
+	"github.com/placeos-go/engine/errkind"
 	"github.com/placeos-go/engine/internal/testutil"
 	"github.com/placeos-go/engine/metrics"
 	"github.com/placeos-go/engine/state"
@@ -40,22 +44,32 @@ func newWSEnv(t *testing.T, opts ...func(*Config)) *wsEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = st.Close() })
+	t.Cleanup(func() {
+		if err := st.Close(); err != nil {
+			t.Error(err)
+		}
+	})
 	m := subscriptions.New(st, log)
-	t.Cleanup(func() { _ = m.Close() })
+	t.Cleanup(func() {
+		if err := m.Close(); err != nil {
+			t.Error(err)
+		}
+	})
 	env := &wsEnv{store: st, subs: m, redis: r, dbg: &fakeDebugger{}}
 	env.hs = newHarness(t, append([]func(*Config){func(c *Config) {
 		c.Watcher = m
-		c.Debugger = env.dbg
 		c.Addr = "127.0.0.1:0"
 	}}, opts...)...)
+	env.hs.eng.debugFn = env.dbg.Debug
 	if err := env.hs.srv.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		_ = env.hs.srv.Close(ctx)
+		if err := env.hs.srv.Close(ctx); err != nil {
+			t.Error(err)
+		}
 	})
 	env.url = "ws://" + env.hs.srv.Addr().String() + ClientBase + "/systems/control"
 	if err := st.SetLookup(ctx, "sys-1", map[string]string{"Display/1": "mod-1", "Display/2": "mod-2", "_Logic/1": "mod-l"}); err != nil {
@@ -139,7 +153,7 @@ func (d *fakeDebugger) Debug(_ context.Context, moduleID string, fn func(level, 
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if moduleID == "mod-none" {
-		return nil, fmt.Errorf("module %s: %w", moduleID, ErrModuleNotFound)
+		return nil, errkind.Wrap(errkind.NotFound, nil, "could not find module %s", moduleID)
 	}
 	if d.fns == nil {
 		d.fns = map[string]func(string, string){}
@@ -169,17 +183,6 @@ func (d *fakeDebugger) listeners() int {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.count
-}
-
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 const meta1 = `{"sys":"sys-1","mod":"Display","index":1,"name":"power"}`
@@ -261,7 +264,7 @@ func TestWSBindSurvivesRedisRestart(t *testing.T) {
 	c.expect(`{"id":1,"type":"success","meta":` + meta1 + `}`)
 	c.expect(`{"id":1,"type":"notify","meta":` + meta1 + `,"value":true}`)
 	env.redis.Restart(t)
-	waitUntil(t, "redis up", env.store.Connected)
+	testutil.Eventually(t, 10*time.Second, "redis up", env.store.Connected)
 	// The restarted Redis lost the system lookup too: the binding waits for it (no null), and
 	// follows it when the owner rebuilds it.
 	if err := env.store.SetLookup(context.Background(), "sys-1", map[string]string{"Display/1": "mod-1"}); err != nil {
@@ -271,9 +274,24 @@ func TestWSBindSurvivesRedisRestart(t *testing.T) {
 	c.expect(`{"id":1,"type":"notify","meta":` + meta1 + `,"value":false}`)
 }
 
+// TestWSExec: an exec goes through the engine's execute for the session's caller, and every
+// refusal comes back in the WebSocket error shape with its PlaceOS code.
 func TestWSExec(t *testing.T) {
 	t.Parallel()
-	env := newWSEnv(t)
+	env := newWSEnv(t, as(auth.ClearanceSupport))
+	env.hs.eng.execFn = func(_ context.Context, req call.Request) (call.Result, error) {
+		switch req.Function {
+		case "nope":
+			return call.Result{}, errkind.Wrap(errkind.BadRequest, nil, "could not find function nope")
+		case "volume":
+			return call.Result{}, errkind.Wrap(errkind.BadRequest, nil, "argument 'level' for 'volume' must be integer, got string")
+		case "secret":
+			return call.Result{}, errkind.Wrap(errkind.Forbidden, nil, "attempted to access privileged function secret")
+		case "raise":
+			return call.Result{}, &errkind.DriverError{Class: "IOError", Message: "socket closed"}
+		}
+		return call.Result{Value: json.RawMessage(`{"ok":true}`), Code: 200}, nil
+	}
 	c := env.dial(t)
 	m := func(name string) string {
 		return `{"sys":"sys-1","mod":"Display","index":1,"name":"` + name + `"}`
@@ -291,10 +309,16 @@ func TestWSExec(t *testing.T) {
 			`{"id":5,"type":"error","code":404,"error_code":5,"msg":"could not find system sys-nope"}`},
 		{`{"id":6,"cmd":"exec","sys":"sys-1","mod":"Display","index":9,"name":"power","args":[true]}`,
 			`{"id":6,"type":"error","code":404,"error_code":6,"msg":"could not find module Display_9 in system sys-1"}`},
+		{`{"id":7,"cmd":"exec","sys":"sys-1","mod":"Display","name":"raise"}`,
+			`{"id":7,"type":"error","code":500,"error_code":3,"msg":"socket closed (IOError)"}`},
 	}
 	for _, tt := range tests {
 		c.send(tt.req)
 		c.expect(tt.want)
+	}
+	got := env.hs.eng.lastCall(t)
+	if got.Caller != (auth.Caller{UserID: "u-1", Clearance: auth.ClearanceSupport}) || got.RequestID == "" || got.Timeout != 0 {
+		t.Fatalf("the engine got %+v", got)
 	}
 }
 
@@ -342,8 +366,8 @@ func TestWSDebug(t *testing.T) {
 		t.Fatalf("listeners after ignore = %d", env.dbg.listeners())
 	}
 	c.send(`{"id":4,"cmd":"debug","sys":"sys-1","mod":"mod-none","index":1,"name":"debug"}`)
-	c.expect(`{"id":4,"type":"error","code":404,"error_code":6,"msg":"failed to attach debugger: module mod-none: module not found"}`)
-	// The short form (PROTOCOL §7: mod carries the module id) works too; meta echoes what was sent.
+	c.expect(`{"id":4,"type":"error","code":404,"error_code":6,"msg":"failed to attach debugger: could not find module mod-none"}`)
+	// The short form (docs/protocol.md §7: mod carries the module id) works too; meta echoes what was sent.
 	c.send(`{"id":5,"cmd":"debug","mod":"mod-1"}`)
 	c.expect(`{"id":5,"type":"success"}`)
 	if !env.dbg.emit("mod-1", "WARN", "no answer") {
@@ -366,7 +390,7 @@ func TestWSCloseReleasesEverything(t *testing.T) {
 		t.Fatalf("before close: watches %d, debug %d, sessions %d", env.subs.Count(), env.dbg.listeners(), env.hs.srv.WSSessions())
 	}
 	_ = c.conn.Close()
-	waitUntil(t, "release", func() bool {
+	testutil.Eventually(t, 10*time.Second, "release", func() bool {
 		return env.subs.Count() == 0 && env.dbg.listeners() == 0 && env.hs.srv.WSSessions() == 0
 	})
 }
@@ -376,18 +400,18 @@ func TestWSConcurrentExec(t *testing.T) {
 	t.Parallel()
 	release := make(chan struct{})
 	env := newWSEnv(t)
-	env.hs.mods.mu.Lock()
-	env.hs.mods.execFn = func(ctx context.Context, _, fn string, _ json.RawMessage) (json.RawMessage, int, error) {
-		if fn == "reboot" {
+	env.hs.eng.mu.Lock()
+	env.hs.eng.execFn = func(ctx context.Context, req call.Request) (call.Result, error) {
+		if req.Function == "reboot" {
 			select {
 			case <-release:
 			case <-ctx.Done():
-				return nil, 0, ctx.Err()
+				return call.Result{}, ctx.Err()
 			}
 		}
-		return json.RawMessage(`"` + fn + `"`), 200, nil
+		return call.Result{Value: json.RawMessage(`"` + req.Function + `"`), Code: 200}, nil
 	}
-	env.hs.mods.mu.Unlock()
+	env.hs.eng.mu.Unlock()
 	c := env.dial(t)
 	c.send(`{"id":1,"cmd":"exec","sys":"sys-1","mod":"Display","name":"reboot","args":[]}`)
 	c.send(`{"id":2,"cmd":"exec","sys":"sys-1","mod":"Display","name":"power","args":[true]}`)
@@ -439,7 +463,7 @@ func TestWSSlowClientDisconnected(t *testing.T) {
 		clients[i].read() // success
 		clients[i].read() // current value
 	}
-	waitUntil(t, "all bound", func() bool { return env.subs.Count() == n+1 })
+	testutil.Eventually(t, 10*time.Second, "all bound", func() bool { return env.subs.Count() == n+1 })
 	big := `"` + strings.Repeat("x", 4000) + `"`
 	const changes = 200
 	var wg sync.WaitGroup
@@ -475,7 +499,7 @@ func TestWSSlowClientDisconnected(t *testing.T) {
 	for err := range errs {
 		t.Fatal(err)
 	}
-	waitUntil(t, "slow client dropped", func() bool { return env.hs.srv.WSSessions() == n })
+	testutil.Eventually(t, 10*time.Second, "slow client dropped", func() bool { return env.hs.srv.WSSessions() == n })
 	if got := metricValue(t, m, "engine_websocket_slow_disconnects_total"); got != 1 {
 		t.Fatalf("slow disconnects counted: %v, want 1", got)
 	}

@@ -1,5 +1,6 @@
 // Package subscriptions turns the node's single Redis pub/sub connection (package state) into
-// status watches with the guarantees clients and drivers rely on (PROTOCOL §7):
+// status watches with the guarantees clients and drivers rely on. WebSocket binds and drivers'
+// subscriptions to other modules both go through it (docs/protocol.md §7):
 //
 //   - no gap: a watch subscribes, waits for Redis to confirm, and only then reads the current
 //     value, so a change made while it starts is either in the value read or delivered after it;
@@ -7,8 +8,11 @@
 //     those the read already covers, so the last value delivered is always the stored one;
 //   - first value once: the current value (if the status exists) is delivered once; later
 //     deliveries are changes only (a repeat of the value last delivered is suppressed);
-//   - indirect watches (system + module name + index) re-resolve on lookup-change: a module added
-//     to the system later starts delivering its current value, a removed one stops delivering;
+//   - indirect watches (system + module name + index) follow the place, not the module: they
+//     re-resolve on lookup-change, a module added to the system later starts delivering its
+//     current value, a different module at the place delivers its value if it differs (null if
+//     it has none), and a place a lookup-change empties delivers null, as a deleted status does
+//     (a lookup missing after a Redis restart is not a removal: the owner writes it again);
 //   - Redis reconnects: messages published while the connection was down are lost, so after it is
 //     back every watch re-reads its value (and re-resolves its module) and delivers what changed,
 //     including watches that never got their first value.

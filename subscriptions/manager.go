@@ -19,9 +19,21 @@ var ErrClosed = errkind.New(errkind.Unavailable, "subscription manager closed")
 // delivered disappeared while Redis was unreachable.
 var nullValue = []byte("null")
 
-// Manager owns every status watch of this node. It is safe for concurrent use.
+// Store is the part of package state a Manager needs: the node's one pub/sub connection and the
+// reads that follow a change.
+type Store interface {
+	// Subscribe listens on a channel through the node's single pub/sub connection.
+	Subscribe(channel string, fn func(msg []byte), opts ...state.SubOption) *state.Subscription
+	// OnReconnect calls fn after every Redis reconnect, once subscriptions are back.
+	OnReconnect(fn func()) (cancel func())
+	ResolveModule(ctx context.Context, systemID, name string, index int) (string, error)
+	StatusValue(ctx context.Context, moduleID, name string) ([]byte, bool, error)
+}
+
+// Manager owns every status watch of this node, for WebSocket sessions and drivers alike. It is
+// safe for concurrent use.
 type Manager struct {
-	store *state.Store
+	store Store
 	log   hclog.Logger
 
 	ctx    context.Context // cancelled by Close: ends every refresh
@@ -41,7 +53,7 @@ type Manager struct {
 }
 
 // New starts a Manager on store: it listens to lookup-change and to reconnects right away.
-func New(store *state.Store, logger hclog.Logger) *Manager {
+func New(store Store, logger hclog.Logger) *Manager {
 	if logger == nil {
 		logger = hclog.NewNullLogger()
 	}
@@ -92,8 +104,9 @@ func (m *Manager) WatchModule(ctx context.Context, moduleID, name string, fn fun
 }
 
 // WatchSystem is WatchModule for the module a system names (module name + 1-based index). A
-// module not (yet) in the system is not an error: delivery starts when a lookup-change maps it,
-// moves to another module when the mapping changes and stops when the module is removed.
+// module not (yet) in the system is not an error: delivery starts when a lookup-change maps it.
+// When the mapping changes the watch follows the place: the new module's value if it differs
+// (null if it has none), and null when the place empties.
 func (m *Manager) WatchSystem(ctx context.Context, systemID, module string, index int, name string, fn func(value []byte)) (cancel func(), err error) {
 	if index < 1 {
 		index = 1
@@ -278,6 +291,15 @@ func (w *watch) refresh(force bool) {
 		w.attachLocked(id)
 	}
 	if id == "" {
+		// A lookup-change that empties the place takes its value away. After a reconnect (force)
+		// a missing lookup means Redis lost it, and the system's owner writes it again: the
+		// watch waits for that rather than announce a removal that did not happen.
+		switch {
+		case moved && force:
+			w.hasLast, w.last = false, nil // start afresh when the lookup is back
+		case moved && w.hasLast:
+			w.deliverLocked(nullValue)
+		}
 		w.mu.Unlock()
 		return
 	}
@@ -322,17 +344,14 @@ func (w *watch) refresh(force bool) {
 // after the value read, which still ends on the stored value.
 const maxReadAttempts = 20
 
-// attachLocked moves the watch to the channel of module id ("" detaches). A new module is a
-// fresh start: its current value is delivered even if it equals the old module's. Attaching again
-// to the same module (its channel was dropped) keeps the value last delivered, so the re-read
-// delivers only what changed meanwhile.
+// attachLocked moves the watch to the channel of module id ("" detaches). The watch follows the
+// value at its place, whichever module fills it: the value last delivered is kept across a move,
+// so the re-read that follows delivers the new module's value only if it differs (null if the new
+// module has none), and a place that empties delivers null.
 func (w *watch) attachLocked(id string) {
 	if w.ch != nil {
 		w.m.leave(w, w.ch)
 		w.ch = nil
-	}
-	if id != w.moduleID {
-		w.hasLast, w.last = false, nil
 	}
 	w.moduleID = id
 	w.syncing, w.pending = false, nil

@@ -229,24 +229,27 @@ func TestWatchSystemFollowsLookup(t *testing.T) {
 	set(t, st, "mod-a", "power", "false") // no longer watched
 	set(t, st, "mod-b", "power", "true")
 	waitVals(t, rec, "true", "false", "true")
-	// Removed: delivery stops, with no null.
+	// Remapped to a module without the status: the place has no value now, so null.
+	if err := st.SetLookup(ctx, "sys-1", map[string]string{"Display/1": "mod-a", "Display/2": "mod-c"}); err != nil {
+		t.Fatal(err)
+	}
+	waitVals(t, rec, "true", "false", "true", "null")
+	set(t, st, "mod-c", "power", "true")
+	waitVals(t, rec, "true", "false", "true", "null", "true")
+	// Remapped to a module with the same value: nothing new to say.
+	if err := st.SetLookup(ctx, "sys-1", map[string]string{"Display/1": "mod-a", "Display/2": "mod-b"}); err != nil {
+		t.Fatal(err)
+	}
+	set(t, st, "mod-b", "power", "true")
+	settle(t, m, st, "mod-b", rec)
+	// Removed: the place emptied, which reads as null; then delivery stops.
 	if err := st.SetLookup(ctx, "sys-1", map[string]string{"Display/1": "mod-a"}); err != nil {
 		t.Fatal(err)
 	}
-	testutil.Eventually(t, 10*time.Second, "detach", func() bool {
-		for w := range m.watches {
-			w.mu.Lock()
-			id := w.moduleID
-			w.mu.Unlock()
-			if id == "" {
-				return true
-			}
-		}
-		return false
-	})
+	waitVals(t, rec, "true", "false", "true", "null", "true", "null")
 	set(t, st, "mod-b", "power", "false")
 	settle(t, m, st, "mod-b", rec)
-	if got := rec.get(); len(got) != 3 {
+	if got := rec.get(); len(got) != 6 {
 		t.Fatalf("got %q", got)
 	}
 }

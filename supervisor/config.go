@@ -18,7 +18,10 @@ type Config struct {
 	// and passes every other call through; nil answers them Unimplemented.
 	Host proto.HostServer
 
-	ExecTimeout   time.Duration // default 60 s; a shorter deadline on the caller's ctx wins
+	// CallTimeout bounds the lifecycle calls (Start, Update, Stop, Move, Metadata, Info) and a
+	// driver's startup; default 60 s. Exec is not one of them: its caller (the engine core)
+	// sets the one execute deadline.
+	CallTimeout   time.Duration
 	ProbeInterval time.Duration // default 5 s
 	ProbeTimeout  time.Duration // default 3 s
 
@@ -40,7 +43,7 @@ type Config struct {
 }
 
 const (
-	defaultExecTimeout    = 60 * time.Second
+	defaultCallTimeout    = 60 * time.Second
 	defaultProbeInterval  = 5 * time.Second
 	defaultProbeTimeout   = 3 * time.Second
 	defaultBackoffInitial = 100 * time.Millisecond
@@ -58,7 +61,7 @@ func (c *Config) setDefaults() {
 			*d = v
 		}
 	}
-	def(&c.ExecTimeout, defaultExecTimeout)
+	def(&c.CallTimeout, defaultCallTimeout)
 	def(&c.ProbeInterval, defaultProbeInterval)
 	def(&c.ProbeTimeout, defaultProbeTimeout)
 	def(&c.BackoffInitial, defaultBackoffInitial)

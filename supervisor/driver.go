@@ -237,7 +237,7 @@ func (d *driver) restartModules(p *process) {
 		if p.hasExited() {
 			return
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ExecTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.CallTimeout)
 		err := s.startOn(ctx, p, m)
 		cancel()
 		if err != nil {

@@ -29,7 +29,7 @@ func (s *Supervisor) Move(ctx context.Context, binary string, m *pb.Module) erro
 	d := s.driverLocked(binary)
 	s.mu.Unlock()
 
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.ExecTimeout)
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.CallTimeout)
 	defer cancel()
 	p, err := d.await(ctx)
 	if err != nil {

@@ -167,7 +167,7 @@ func (s *Supervisor) launch(d *driver, gen uint64) (*process, error) {
 		s.mu.Unlock()
 	}()
 	client := goplugin.NewClient(cc)
-	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ExecTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.CallTimeout)
 	defer cancel()
 	rpc, err := plugin.Connect(ctx, client)
 	if err != nil {

@@ -112,7 +112,7 @@ func (s *Supervisor) Start(ctx context.Context, binary string, m *pb.Module) err
 		mod.cfg = m
 		s.mu.Unlock()
 
-		ctx, cancel := context.WithTimeout(ctx, s.cfg.ExecTimeout)
+		ctx, cancel := context.WithTimeout(ctx, s.cfg.CallTimeout)
 		defer cancel()
 		p, err := d.await(ctx)
 		if err != nil {
@@ -132,7 +132,7 @@ func (s *Supervisor) Update(ctx context.Context, m *pb.Module) error {
 	}
 	mod.cfg = proto.Clone(m).(*pb.Module)
 	s.mu.Unlock()
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.ExecTimeout)
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.CallTimeout)
 	defer cancel()
 	p, err := mod.d.await(ctx)
 	if err != nil {
@@ -163,7 +163,7 @@ func (s *Supervisor) Stop(ctx context.Context, moduleID string) error {
 	if !last {
 		mod.op.Lock()
 		if p != nil && mod.gen == p.gen && !p.hasExited() {
-			ctx, cancel := context.WithTimeout(ctx, s.cfg.ExecTimeout)
+			ctx, cancel := context.WithTimeout(ctx, s.cfg.CallTimeout)
 			cctx, ccancel := p.callCtx(ctx)
 			_, rerr := p.rpc.Stop(cctx, &pb.ModuleRequest{ModuleId: moduleID})
 			ccancel()
@@ -202,8 +202,9 @@ func (s *Supervisor) module(id string) (*module, error) {
 	return nil, fmt.Errorf("%w: %s", ErrModuleNotRunning, id)
 }
 
-// Exec runs a function of a module. The call is bounded by ExecTimeout or ctx's deadline,
-// whichever is sooner; a failure the driver raised comes back in the response, not as an error.
+// Exec runs a function of a module within ctx's deadline, which the driver also hears (as
+// timeout_ms); a failure the driver raised comes back in the response, not as an error. A hung
+// driver process is found by the liveness probe, which fails its in-flight calls.
 func (s *Supervisor) Exec(ctx context.Context, req *pb.ExecRequest) (*pb.ExecResponse, error) {
 	mod, err := s.module(req.GetModuleId())
 	if err != nil {
@@ -211,14 +212,12 @@ func (s *Supervisor) Exec(ctx context.Context, req *pb.ExecRequest) (*pb.ExecRes
 	}
 	mod.inflight.Add(1)
 	defer mod.inflight.Add(-1)
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.ExecTimeout)
-	defer cancel()
 	p, err := mod.d.await(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("exec %s.%s: %w", req.ModuleId, req.Function, err)
 	}
 	r := &pb.ExecRequest{ModuleId: req.ModuleId, Function: req.Function, ArgsJson: req.ArgsJson,
-		UserId: req.UserId, RequestId: req.RequestId, TimeoutMs: req.TimeoutMs}
+		UserId: req.UserId, RequestId: req.RequestId}
 	if dl, ok := ctx.Deadline(); ok {
 		r.TimeoutMs = max(time.Until(dl).Milliseconds(), 1)
 	}
@@ -241,7 +240,7 @@ func (s *Supervisor) Metadata(ctx context.Context, binary string) ([]byte, error
 	}
 	d := s.driverLocked(binary)
 	s.mu.Unlock()
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.ExecTimeout)
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.CallTimeout)
 	defer cancel()
 	p, err := d.await(ctx)
 	if err != nil {
@@ -274,7 +273,7 @@ func (s *Supervisor) Info(ctx context.Context, binary string) ([]string, error) 
 	if d == nil {
 		return nil, fmt.Errorf("%w: %s", ErrDriverNotRunning, binary)
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.ExecTimeout)
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.CallTimeout)
 	defer cancel()
 	p, err := d.await(ctx)
 	if err != nil {

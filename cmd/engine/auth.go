@@ -1,43 +1,33 @@
 package main
 
 import (
-	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 
-	"github.com/hashicorp/go-hclog"
-
+	"github.com/placeos-go/engine/auth"
 	"github.com/placeos-go/engine/builder"
-	"github.com/placeos-go/engine/core"
-	"github.com/placeos-go/engine/httpapi"
-	"github.com/placeos-go/engine/supervisor"
 )
 
-// authenticator builds --auth keys; nil means --auth none (every caller is an admin, and the
-// API refuses to listen beyond loopback).
-func authenticator(o *options, log hclog.Logger) (*httpapi.Authenticator, error) {
-	if o.Auth == "none" {
-		return nil, nil
-	}
-	cfg := httpapi.AuthConfig{Logger: log}
-	if o.APIKeys != "" {
-		keys, err := httpapi.LoadAPIKeys(o.APIKeys)
+// authenticator builds the --auth mode: keys (API keys and bearer tokens) or none (every caller
+// is an admin, and the API refuses to listen beyond loopback).
+func authenticator(o *options) (*auth.Authenticator, error) {
+	cfg := auth.Config{Disabled: o.Auth == "none", ClusterSecret: o.ClusterSecret}
+	if !cfg.Disabled {
+		if o.APIKeys != "" {
+			keys, err := auth.LoadAPIKeys(o.APIKeys)
+			if err != nil {
+				return nil, err
+			}
+			cfg.APIKeys = keys
+		}
+		jwt, err := auth.LoadJWTVerifier(o.JWTSecret, o.JWTPublicKey)
 		if err != nil {
 			return nil, err
 		}
-		cfg.APIKeys = keys
+		cfg.JWT = jwt
 	}
-	jwt, err := httpapi.LoadJWTVerifier(o.JWTSecret, o.JWTPublicKey)
-	if err != nil {
-		return nil, err
-	}
-	cfg.JWT = jwt
-	if cfg.APIKeys == nil && cfg.JWT == nil {
-		return nil, fmt.Errorf("--auth keys needs --api-keys, --jwt-secret or --jwt-public-key (or --auth none, loopback only, for development)")
-	}
-	return httpapi.NewAuthenticator(cfg), nil
+	return auth.New(cfg)
 }
 
 func loadCredentials(path string) ([]builder.Credential, error) {
@@ -63,21 +53,4 @@ func findSDKDir() string {
 			return ""
 		}
 	}
-}
-
-// debugger streams a module's debug lines from wherever it runs: this node's supervisor, or
-// the owner node's debugger route.
-type debugger struct {
-	core   *core.Core
-	sup    *supervisor.Supervisor
-	self   string
-	secret string
-}
-
-func (d *debugger) Debug(ctx context.Context, moduleID string, fn func(level, msg string)) (func(), error) {
-	owner, addr := d.core.Owner(moduleID)
-	if owner == d.self {
-		return d.sup.Debug(moduleID, fn), nil
-	}
-	return httpapi.DialDebugger(ctx, addr, d.secret, moduleID, fn)
 }

@@ -2,13 +2,16 @@ package main
 
 import (
 	"flag"
+
 	"fmt"
 	"os"
 	"strings"
 	"time"
+
+	"github.com/placeos-go/engine/core"
 )
 
-// options are the flags of `engine serve` and `engine dev` (PROTOCOL §1).
+// options are the flags of `engine serve` and `engine dev` (docs/protocol.md §1).
 type options struct {
 	NodeID        string
 	DataDir       string
@@ -75,7 +78,7 @@ func parseOptions(name string, args []string, dev bool) (*options, error) {
 	fs.StringVar(&o.LogLevel, "log-level", "info", "trace, debug, info, warn or error")
 	fs.StringVar(&o.LogFormat, "log-format", "text", "text or json")
 	fs.StringVar(&o.DriverDir, "driver-dir", "", "directory that relative driver binary paths are resolved against (default: beside the engine binary)")
-	fs.DurationVar(&o.ExecTimeout, "exec-timeout", 60*time.Second, "default deadline of an execute")
+	fs.DurationVar(&o.ExecTimeout, "exec-timeout", core.DefaultExecTimeout, "longest an execute may take; callers may ask for less")
 	fs.StringVar(&o.PprofAddr, "pprof-addr", "", "serve net/http/pprof on this (loopback) address; off when empty")
 	if dev {
 		fs.IntVar(&o.Displays, "displays", 2, "number of simulated displays in the demo system")
@@ -104,6 +107,22 @@ func parseOptions(name string, args []string, dev bool) (*options, error) {
 	}
 	if o.LogFormat != "text" && o.LogFormat != "json" {
 		return nil, fmt.Errorf("--log-format must be text or json, not %q", o.LogFormat)
+	}
+	if o.ExecTimeout <= 0 {
+		return nil, fmt.Errorf("--exec-timeout must be positive, not %s", o.ExecTimeout)
+	}
+	if o.Join != "" && o.Auth == "keys" && o.ClusterSecret == "" {
+		return nil, fmt.Errorf("a cluster with --auth keys needs --cluster-secret (node-to-node calls carry it)")
+	}
+	// Defaults that depend on other flags or on where the binary is.
+	if o.DriverDir == "" {
+		o.DriverDir = defaultDriverDir()
+	}
+	if o.AdvertiseHTTP == "" {
+		o.AdvertiseHTTP = o.HTTPAddr
+	}
+	if o.SDKDir == "" {
+		o.SDKDir = findSDKDir()
 	}
 	return o, nil
 }

@@ -21,6 +21,8 @@
 //	publish(channel, msg)    Host.Publish
 //	subscribe(module, name, n)  Host.Subscribe, returns the first n values
 //	monitor(channel, n)      Host.Monitor, returns the first n messages
+//	support_only()           returns its name; listed under the support security level
+//	admin_only()             returns its name; listed under the administrator security level
 //
 // Environment: TESTDRIVER_HANG_INFO=1 makes Info hang forever (a hung process for the probe);
 // TESTDRIVER_CRASH_ON_START=1 exits at once with status 2 (a crash loop).
@@ -102,12 +104,34 @@ func (d *driver) Ignore(_ context.Context, r *proto.ModuleRequest) (*proto.Empty
 
 // metadata declares the functions the engine's end-to-end tests call through the REST API, which
 // checks calls against it before they reach the driver.
+// metadata lists every function with the engine's schema form (its pre-check binds against it),
+// and two functions behind security levels for the clearance tests.
 const metadata = `{
-  "interface": {"echo": {"value": {}}, "sleep": {"ms": {"type": "integer", "title": "int"}},
-    "slow": {"ms": {"type": "integer", "title": "int"}}, "settings": {}, "pid": {}, "fail": {}},
-  "functions": {"echo": {"value": ["any"]}, "sleep": {"ms": ["int"]}, "slow": {"ms": ["int"]},
-    "settings": {}, "pid": {}, "fail": {}},
-  "implements": [], "requirements": {}, "security": {},
+  "interface": {
+    "echo": {"value": {"title": "any", "default": null}},
+    "sleep": {"ms": {"type": "integer", "title": "int"}},
+    "slow": {"ms": {"type": "integer", "title": "int"}},
+    "hang": {"ms": {"type": "integer", "title": "int"}},
+    "panic": {},
+    "exit": {"code": {"type": "integer", "title": "int", "default": 0}},
+    "fail": {},
+    "pid": {},
+    "env": {"name": {"type": "string", "title": "string"}},
+    "settings": {},
+    "big": {"n": {"type": "integer", "title": "int"}},
+    "set": {"name": {"type": "string", "title": "string"}, "value": {"title": "any", "default": null}},
+    "get": {"module": {"type": "string", "title": "string"}, "name": {"type": "string", "title": "string"}},
+    "call": {"module": {"type": "string", "title": "string"}, "fn": {"type": "string", "title": "string"}, "args": {"title": "any", "default": []}},
+    "log": {"msg": {"type": "string", "title": "string"}},
+    "save": {"name": {"type": "string", "title": "string"}, "value": {"title": "any"}},
+    "publish": {"channel": {"type": "string", "title": "string"}, "msg": {"type": "string", "title": "string"}},
+    "subscribe": {"module": {"type": "string", "title": "string"}, "name": {"type": "string", "title": "string"}, "n": {"type": "integer", "title": "int"}},
+    "monitor": {"channel": {"type": "string", "title": "string"}, "n": {"type": "integer", "title": "int"}},
+    "support_only": {},
+    "admin_only": {}
+  },
+  "implements": [], "requirements": {},
+  "security": {"support": ["support_only"], "administrator": ["admin_only"]},
   "versions": {"driver": "testdriver"}
 }`
 
@@ -221,6 +245,8 @@ func (d *driver) run(ctx context.Context, host proto.HostClient, mod *proto.Modu
 		os.Exit(num(0))
 	case "fail":
 		return nil, &driverErr{raise(500, "RuntimeError", "failure requested")}
+	case "support_only", "admin_only":
+		return json.Marshal(r.Function)
 	case "env":
 		return json.Marshal(os.Getenv(str(0)))
 	case "pid":

@@ -24,6 +24,8 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/placeos-go/engine/auth"
+	"github.com/placeos-go/engine/call"
 	"github.com/placeos-go/engine/errkind"
 	"github.com/placeos-go/engine/httpapi"
 	"github.com/placeos-go/engine/internal/testutil"
@@ -60,7 +62,7 @@ func wsbEnvInt(name string, def int) int {
 }
 
 // wsbEngine is the engine's WebSocket path in process: the real httpapi.Server, the real
-// subscriptions.Manager and state.Store on a real Redis. Modules and Node are stubs: binds
+// subscriptions.Manager and state.Store on a real Redis. Engine and Node are stubs: binds
 // resolve through the system lookup in Redis, as they do in `engine serve`.
 type wsbEngine struct {
 	url   string
@@ -82,7 +84,11 @@ func startWSEngine(b *testing.B) *wsbEngine {
 	b.Cleanup(func() { _ = st.Close() })
 	subs := subscriptions.New(st, log)
 	b.Cleanup(func() { _ = subs.Close() })
-	srv := httpapi.New(httpapi.Config{Logger: log, Modules: wsbModules{}, Node: wsbNode{}, Watcher: subs, Addr: "127.0.0.1:0"})
+	authn, err := auth.New(auth.Config{Disabled: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := httpapi.New(httpapi.Config{Logger: log, Engine: wsbStub{}, Node: wsbStub{}, Auth: authn, Watcher: subs, Addr: "127.0.0.1:0"})
 	if err := srv.Start(); err != nil {
 		b.Fatal(err)
 	}
@@ -99,31 +105,34 @@ func startWSEngine(b *testing.B) *wsbEngine {
 
 var errWSBStub = errkind.New(errkind.NotFound, "not served by the benchmark")
 
-// wsbModules serves nothing: the benchmarks only bind.
-type wsbModules struct{}
+// wsbStub is the engine and node behind the server: it serves nothing, the benchmarks only bind.
+type wsbStub struct{}
 
-func (wsbModules) Resolve(context.Context, string, string, int) (string, error) {
-	return "", errWSBStub
+func (wsbStub) Execute(context.Context, call.Request) (call.Result, error) {
+	return call.Result{}, errWSBStub
 }
-func (wsbModules) Exec(context.Context, string, string, json.RawMessage, string, string) (json.RawMessage, int, error) {
-	return nil, 0, errWSBStub
+func (wsbStub) Resolve(context.Context, call.Target) (string, error) { return "", errWSBStub }
+func (wsbStub) Functions(context.Context, call.Target, auth.Caller) ([]call.Function, error) {
+	return nil, errWSBStub
 }
-func (wsbModules) State(context.Context, string) (map[string]string, error) { return nil, errWSBStub }
-func (wsbModules) StateValue(context.Context, string, string) (json.RawMessage, bool, error) {
+func (wsbStub) State(context.Context, string) (map[string]string, error) { return nil, errWSBStub }
+func (wsbStub) StateValue(context.Context, string, string) (json.RawMessage, bool, error) {
 	return nil, false, errWSBStub
 }
-func (wsbModules) Metadata(context.Context, string) (json.RawMessage, error) { return nil, errWSBStub }
-func (wsbModules) Types(context.Context, string) (map[string]int, error)     { return nil, errWSBStub }
-func (wsbModules) StartModule(context.Context, string) error                 { return errWSBStub }
-func (wsbModules) StopModule(context.Context, string) error                  { return errWSBStub }
-
-type wsbNode struct{}
-
-func (wsbNode) Ready() bool                             { return true }
-func (wsbNode) NodeStatus(context.Context) (any, error) { return map[string]any{}, nil }
-func (wsbNode) Loaded() map[string][]string             { return nil }
-func (wsbNode) DriverStatus(string) (any, bool)         { return nil, false }
-func (wsbNode) KillDriver(string) error                 { return errWSBStub }
+func (wsbStub) Types(context.Context, string) (map[string]int, error) { return nil, errWSBStub }
+func (wsbStub) StartModule(context.Context, string) error             { return errWSBStub }
+func (wsbStub) StopModule(context.Context, string) error              { return errWSBStub }
+func (wsbStub) Debug(context.Context, string, func(string, string)) (func(), error) {
+	return nil, errWSBStub
+}
+func (wsbStub) Ready() bool                                    { return true }
+func (wsbStub) NodeStatus(context.Context) (any, error)        { return map[string]any{}, nil }
+func (wsbStub) Loaded() map[string][]string                    { return nil }
+func (wsbStub) DriverStatus(string) (any, bool)                { return nil, false }
+func (wsbStub) KillDriver(string) error                        { return errWSBStub }
+func (wsbStub) Cluster(context.Context) (any, error)           { return nil, errWSBStub }
+func (wsbStub) Pull(context.Context, string) (any, error)      { return nil, errWSBStub }
+func (wsbStub) Recompile(context.Context, string) (any, error) { return nil, errWSBStub }
 
 // wsbValue is the status value of change seq, stamped with the time the change was made.
 func wsbValue(seq int, at time.Time) []byte {

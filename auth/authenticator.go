@@ -1,0 +1,151 @@
+package auth
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"net/http"
+	"strings"
+)
+
+// Where credentials travel, as PlaceOS clients send them (docs/protocol.md §7).
+const (
+	APIKeyHeader = "X-API-Key"
+	APIKeyParam  = "api-key"      // query parameter and cookie
+	BearerParam  = "bearer_token" // query parameter and cookie
+)
+
+// Node-to-node credentials: a node proves itself with the cluster secret and names the caller it
+// acts for. UserIDHeader and ClearanceHeader are believed only next to a valid secret (or under
+// --auth none, where everyone is an admin anyway).
+const (
+	ClusterSecretHeader = "X-Cluster-Secret"
+	UserIDHeader        = "X-User-ID"
+	ClearanceHeader     = "X-Engine-Clearance"
+)
+
+// ErrNoCredentialSource: --auth keys without any way to authenticate a user.
+var ErrNoCredentialSource = errors.New("--auth keys needs --api-keys, --jwt-secret or --jwt-public-key (or --auth none, loopback only, for development)")
+
+// Config configures an Authenticator.
+type Config struct {
+	// Disabled is --auth none: every caller is an admin, node routes included. For development
+	// on loopback only; the HTTP server refuses any other address.
+	Disabled bool
+	APIKeys  *APIKeys
+	JWT      *JWTVerifier
+	// ClusterSecret authenticates other nodes; "" accepts no node credentials.
+	ClusterSecret string
+}
+
+// Authenticator identifies the caller of a request.
+type Authenticator struct {
+	cfg Config
+}
+
+// New builds an Authenticator. Unless it is disabled it needs API keys or a JWT verifier.
+func New(cfg Config) (*Authenticator, error) {
+	if !cfg.Disabled && cfg.APIKeys == nil && cfg.JWT == nil {
+		return nil, ErrNoCredentialSource
+	}
+	return &Authenticator{cfg: cfg}, nil
+}
+
+// Disabled reports --auth none.
+func (a *Authenticator) Disabled() bool { return a.cfg.Disabled }
+
+// Authenticate identifies r's caller. A node presents the cluster secret and acts for the caller
+// named in its headers; a user presents an API key or else a bearer token, from a header, else
+// the query parameter, else the cookie.
+func (a *Authenticator) Authenticate(r *http.Request) (Caller, error) {
+	if got := r.Header.Get(ClusterSecretHeader); got != "" {
+		if !ValidSecret(a.cfg.ClusterSecret, got) {
+			return Caller{}, unauthenticated(nil, "invalid cluster secret")
+		}
+		return forwardedCaller(r.Header), nil
+	}
+	if a.cfg.Disabled {
+		// A dev cluster on loopback runs without a cluster secret: its forwarded calls name
+		// their user like any other node's.
+		return Caller{UserID: r.Header.Get(UserIDHeader), Clearance: ClearanceAdmin, Node: true}, nil
+	}
+	if key := credential(r, APIKeyHeader, APIKeyParam); key != "" {
+		c, ok := a.cfg.APIKeys.Lookup(key)
+		if !ok {
+			return Caller{}, unauthenticated(nil, "unknown API key")
+		}
+		return c, nil
+	}
+	token := ""
+	if h := r.Header.Get("Authorization"); h != "" {
+		scheme, rest, _ := strings.Cut(h, " ")
+		if !strings.EqualFold(scheme, "Bearer") && !strings.EqualFold(scheme, "Token") {
+			return Caller{}, unauthenticated(nil, "unsupported Authorization scheme "+quote(scheme)+" (want Bearer)")
+		}
+		token = strings.TrimSpace(rest)
+	} else {
+		token = credential(r, "", BearerParam)
+	}
+	if token == "" {
+		return Caller{}, unauthenticated(nil, "credentials required: an API key ("+APIKeyHeader+") or a bearer token")
+	}
+	if a.cfg.JWT == nil {
+		return Caller{}, unauthenticated(nil, "bearer tokens are not accepted by this engine")
+	}
+	return a.cfg.JWT.Verify(token)
+}
+
+func quote(s string) string { return `"` + s + `"` }
+
+// credential reads a credential from a header, else the query parameter, else the cookie.
+func credential(r *http.Request, header, param string) string {
+	if header != "" {
+		if v := r.Header.Get(header); v != "" {
+			return v
+		}
+	}
+	if v := r.URL.Query().Get(param); v != "" {
+		return v
+	}
+	if ck, err := r.Cookie(param); err == nil {
+		return ck.Value
+	}
+	return ""
+}
+
+// forwardedCaller is the caller a node-to-node request acts for. Without a clearance header it is
+// the node itself, trusted as an admin (a membership change, a forwarded model write).
+func forwardedCaller(h http.Header) Caller {
+	c := Caller{Node: true, UserID: h.Get(UserIDHeader), Clearance: ClearanceAdmin}
+	if v := h.Get(ClearanceHeader); v != "" {
+		if v == ClearanceInternal.String() {
+			c.Clearance = ClearanceInternal // a driver's own call, forwarded to its target's node
+		} else if cl, err := ParseClearance(v); err == nil {
+			c.Clearance = cl
+		} else {
+			c.Clearance = ClearanceUser // fail closed on a garbled header
+		}
+	}
+	return c
+}
+
+// SetNodeCredentials prepares a node-to-node request: the cluster secret, and the caller it is
+// made for, whose clearance the receiving node applies.
+func SetNodeCredentials(h http.Header, secret string, c Caller) {
+	if secret != "" {
+		h.Set(ClusterSecretHeader, secret)
+	}
+	if c.UserID != "" {
+		h.Set(UserIDHeader, c.UserID)
+	}
+	h.Set(ClearanceHeader, c.Clearance.String())
+}
+
+// ValidSecret compares in constant time; an unset secret matches nothing.
+func ValidSecret(want, got string) bool {
+	if want == "" {
+		return false
+	}
+	w, g := sha256.Sum256([]byte(want)), sha256.Sum256([]byte(got))
+	return subtle.ConstantTimeCompare(w[:], g[:]) == 1
+}

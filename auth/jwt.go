@@ -1,0 +1,129 @@
+package auth
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// JWTConfig configures bearer token verification. Exactly one of Secret and PublicKeyPEM is set.
+type JWTConfig struct {
+	Secret       []byte // HS256
+	PublicKeyPEM []byte // RS256 (RSA key) or ES256 (ECDSA P-256 key), PEM
+	// Issuer and Audience are checked when set (PlaceOS issues "POS" tokens for its domain).
+	Issuer   string
+	Audience string
+	// Leeway tolerates clock skew on exp/nbf/iat (default 30s).
+	Leeway time.Duration
+}
+
+// JWTVerifier checks bearer tokens.
+type JWTVerifier struct {
+	cfg    JWTConfig
+	key    any
+	parser *jwt.Parser
+}
+
+// NewJWTVerifier builds a verifier. Only the algorithm that fits the key is accepted, so a token
+// cannot pick a weaker one (the "alg": "none" and HS256-with-a-public-key attacks).
+func NewJWTVerifier(cfg JWTConfig) (*JWTVerifier, error) {
+	if (len(cfg.Secret) == 0) == (len(cfg.PublicKeyPEM) == 0) {
+		return nil, fmt.Errorf("%w: set exactly one of the JWT secret and the JWT public key", ErrBadConfig)
+	}
+	if cfg.Leeway <= 0 {
+		cfg.Leeway = 30 * time.Second
+	}
+	v := &JWTVerifier{cfg: cfg}
+	var method string
+	switch {
+	case len(cfg.Secret) > 0:
+		if len(cfg.Secret) < 32 {
+			return nil, fmt.Errorf("%w: the HS256 secret must be at least 32 bytes", ErrBadConfig)
+		}
+		v.key, method = cfg.Secret, jwt.SigningMethodHS256.Alg()
+	default:
+		if k, err := jwt.ParseRSAPublicKeyFromPEM(cfg.PublicKeyPEM); err == nil {
+			v.key, method = k, jwt.SigningMethodRS256.Alg()
+		} else if k, err := jwt.ParseECPublicKeyFromPEM(cfg.PublicKeyPEM); err == nil {
+			if k.Curve.Params().BitSize != 256 {
+				return nil, fmt.Errorf("%w: ES256 needs a P-256 key", ErrBadConfig)
+			}
+			v.key, method = k, jwt.SigningMethodES256.Alg()
+		} else {
+			return nil, fmt.Errorf("%w: the JWT public key is neither an RSA nor an ECDSA PEM key", ErrBadConfig)
+		}
+	}
+	opts := []jwt.ParserOption{
+		jwt.WithValidMethods([]string{method}),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
+		jwt.WithLeeway(cfg.Leeway),
+	}
+	if cfg.Issuer != "" {
+		opts = append(opts, jwt.WithIssuer(cfg.Issuer))
+	}
+	if cfg.Audience != "" {
+		opts = append(opts, jwt.WithAudience(cfg.Audience))
+	}
+	v.parser = jwt.NewParser(opts...)
+	return v, nil
+}
+
+// LoadJWTVerifier is NewJWTVerifier from the command-line flags: --jwt-secret (the secret itself)
+// or --jwt-public-key (a PEM file). Both empty returns nil: bearer tokens are not accepted.
+func LoadJWTVerifier(secret, publicKeyPath string) (*JWTVerifier, error) {
+	cfg := JWTConfig{Secret: []byte(secret)}
+	if publicKeyPath != "" {
+		pem, err := os.ReadFile(publicKeyPath)
+		if err != nil {
+			return nil, fmt.Errorf("jwt public key: %w", err)
+		}
+		cfg.PublicKeyPEM = pem
+	}
+	if len(cfg.Secret) == 0 && len(cfg.PublicKeyPEM) == 0 {
+		return nil, nil
+	}
+	return NewJWTVerifier(cfg)
+}
+
+// tokenClaims are the claims a PlaceOS token carries, plus a plain "role".
+type tokenClaims struct {
+	jwt.RegisteredClaims
+	Role string `json:"role,omitempty"`
+	U    *struct {
+		P int `json:"p"`
+	} `json:"u,omitempty"`
+}
+
+// Verify checks a token's signature, expiry and not-before, and reads the caller from it: the
+// user id from "sub", the clearance from "role" or else PlaceOS's u.p flags (1 support, 2 admin).
+func (v *JWTVerifier) Verify(token string) (Caller, error) {
+	var cl tokenClaims
+	_, err := v.parser.ParseWithClaims(token, &cl, func(*jwt.Token) (any, error) { return v.key, nil })
+	switch {
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return Caller{}, unauthenticated(err, "bearer token has expired")
+	case errors.Is(err, jwt.ErrTokenNotValidYet), errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
+		return Caller{}, unauthenticated(err, "bearer token is not valid yet")
+	case err != nil:
+		return Caller{}, unauthenticated(err, "bearer token is invalid")
+	}
+	if cl.Subject == "" {
+		return Caller{}, unauthenticated(nil, "bearer token has no subject")
+	}
+	c := Caller{UserID: cl.Subject}
+	switch {
+	case cl.Role != "":
+		if c.Clearance, err = ParseClearance(cl.Role); err != nil {
+			return Caller{}, unauthenticated(err, "bearer token: "+err.Error())
+		}
+	case cl.U != nil && cl.U.P&2 != 0:
+		c.Clearance = ClearanceAdmin
+	case cl.U != nil && cl.U.P&1 != 0:
+		c.Clearance = ClearanceSupport
+	}
+	return c, nil
+}

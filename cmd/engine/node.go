@@ -1,0 +1,204 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/placeos-go/engine/builder"
+	"github.com/placeos-go/engine/core"
+	"github.com/placeos-go/engine/errkind"
+	"github.com/placeos-go/engine/httpapi"
+	"github.com/placeos-go/engine/metrics"
+	"github.com/placeos-go/engine/peer"
+	"github.com/placeos-go/engine/plugin/proto"
+	"github.com/placeos-go/engine/raftfsm"
+	"github.com/placeos-go/engine/state"
+	"github.com/placeos-go/engine/subscriptions"
+	"github.com/placeos-go/engine/supervisor"
+)
+
+// node is one running `engine serve`: every component, wired, and how to stop them.
+type node struct {
+	log    hclog.Logger
+	store  *raftfsm.Store
+	core   *core.Core
+	api    *httpapi.Server
+	peers  *peer.Client
+	closer []func() // run in reverse order by close
+}
+
+// onClose registers fn to run when the node stops, after everything started later.
+func (n *node) onClose(fn func()) { n.closer = append(n.closer, fn) }
+
+// close stops everything the node started, driver processes included, newest first.
+func (n *node) close() {
+	for i := len(n.closer) - 1; i >= 0; i-- {
+		n.closer[i]()
+	}
+	n.closer = nil
+}
+
+// startNode builds and starts a node: Redis, the Raft store, the supervisor and core, the HTTP
+// API (client, management and node-to-node routes). It does not reconcile yet (run does). On
+// error everything started so far is stopped again.
+func startNode(ctx context.Context, o *options, log hclog.Logger, leave func()) (n *node, err error) {
+	n = &node{log: log}
+	defer func() {
+		if err != nil {
+			n.close()
+		}
+	}()
+	authn, err := authenticator(o)
+	if err != nil {
+		return n, err
+	}
+	creds, err := loadCredentials(o.GitCreds)
+	if err != nil {
+		return n, err
+	}
+	redisURL, err := n.redis(o.Redis)
+	if err != nil {
+		return n, err
+	}
+	met := metrics.New() // one registry for the node, served at GET /metrics
+	st, err := state.New(ctx, state.Options{URL: redisURL, Logger: log, NodeID: o.NodeID, Metrics: met})
+	if err != nil {
+		return n, fmt.Errorf("redis %s: %w", redisURL, err)
+	}
+	n.onClose(func() { _ = st.Close() })
+
+	n.peers = peer.NewClient(o.ClusterSecret)
+	n.store, err = raftfsm.Open(raftfsm.Config{
+		NodeID: o.NodeID, DataDir: o.DataDir, RaftAddr: o.RaftAddr, AdvertiseRaft: o.AdvertiseRaft,
+		HTTPAddr: o.AdvertiseHTTP, TimeoutScale: o.RaftScale, Forwarder: n.peers, Logger: log, Metrics: met,
+	})
+	if err != nil {
+		return n, err
+	}
+	n.onClose(func() { _ = n.store.Close() })
+	if o.Bootstrap {
+		if err := n.store.Bootstrap(ctx); err != nil {
+			return n, err
+		}
+	}
+
+	bld, err := builder.New(builder.Config{DataDir: o.DataDir, SDKDir: o.SDKDir, Logger: log, Credentials: creds, Metrics: met})
+	if err != nil {
+		return n, err
+	}
+	n.onClose(func() { _ = bld.Close() })
+	watcher := subscriptions.New(st, log)
+	n.onClose(func() { _ = watcher.Close() })
+
+	n.core, err = core.New(core.Config{
+		Logger: log, NodeID: o.NodeID, Store: n.store, Cluster: n.store, Peers: n.peers, State: st,
+		Watcher: watcher, Builder: bld, DriverDir: o.DriverDir, ExecTimeout: o.ExecTimeout,
+		KeepBinaries: o.KeepBinaries, Metrics: met,
+	}, func(host proto.HostServer, onStart func(context.Context, string)) (core.Supervisor, error) {
+		sup, err := supervisor.New(supervisor.Config{
+			Logger: log, Host: host, OnModuleStart: onStart, SecureConfig: bld.SecureConfig, Metrics: met,
+			RunDir: filepath.Join(o.DataDir, "run"),
+			// Drivers log at the engine's level; their hclog JSON lines are lifted into the
+			// engine's log (JSON under --log-format json).
+			Env: func(string) []string { return []string{"ENGINE_DRIVER_LOG_LEVEL=" + o.LogLevel} },
+		})
+		if err == nil {
+			n.onClose(func() {
+				stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				if err := sup.Close(stopCtx); err != nil {
+					log.Error("stopping driver processes", "error", err)
+				}
+			})
+		}
+		return sup, err
+	})
+	if err != nil {
+		return n, err
+	}
+
+	n.api = httpapi.New(httpapi.Config{
+		Logger: log, Engine: n.core, Node: n.core, Auth: authn, Models: n.store, Watcher: watcher,
+		Peers: peer.NewServer(peer.ServerConfig{Logger: log, Local: n.core, Members: n.store, Leave: leave}),
+		Addr:  o.HTTPAddr, Metrics: met,
+	})
+	if err := n.api.Start(); err != nil {
+		return n, err
+	}
+	n.onClose(func() {
+		stopCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := n.api.Close(stopCtx); err != nil {
+			log.Warn("HTTP shutdown", "error", err)
+		}
+	})
+	if o.PprofAddr != "" {
+		stopPprof, err := servePprof(o.PprofAddr, log)
+		if err != nil {
+			return n, err
+		}
+		n.onClose(stopPprof)
+	}
+	if o.Join != "" {
+		if err := n.join(ctx, o); err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// redis returns the Redis URL to use, starting the embedded server for "embedded".
+func (n *node) redis(url string) (string, error) {
+	if url != "embedded" {
+		return url, nil
+	}
+	mr := miniredis.NewMiniRedis()
+	if err := mr.StartAddr("127.0.0.1:0"); err != nil {
+		return "", fmt.Errorf("embedded redis: %w", err)
+	}
+	n.onClose(mr.Close)
+	n.log.Warn("using embedded Redis: state is lost on exit (development only)", "addr", mr.Addr())
+	return "redis://" + mr.Addr() + "/0", nil
+}
+
+// join asks a member to add this node, retrying while the cluster is electing or unreachable.
+func (n *node) join(ctx context.Context, o *options) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	advRaft := o.AdvertiseRaft
+	if advRaft == "" {
+		advRaft = n.store.RaftAddr()
+	}
+	for wait := 100 * time.Millisecond; ; wait = min(wait*2, 2*time.Second) {
+		err := n.peers.Join(ctx, o.Join, o.NodeID, advRaft, o.AdvertiseHTTP)
+		if err == nil {
+			n.log.Info("joined the cluster", "via", o.Join)
+			return nil
+		}
+		if errors.Is(err, errkind.BadRequest) || errors.Is(err, errkind.Unauthorized) {
+			return fmt.Errorf("join via %s: %w", o.Join, err)
+		}
+		n.log.Warn("join failed; retrying", "via", o.Join, "error", err)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("join via %s: %w", o.Join, err)
+		case <-time.After(wait):
+		}
+	}
+}
+
+// defaultDriverDir is bin/drivers beside bin/engine, where `make build` puts the example drivers.
+func defaultDriverDir() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return "drivers"
+	}
+	return filepath.Join(filepath.Dir(exe), "drivers")
+}

@@ -1,0 +1,241 @@
+package core
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/placeos-go/engine/auth"
+	"github.com/placeos-go/engine/call"
+	"github.com/placeos-go/engine/errkind"
+	"github.com/placeos-go/engine/plugin/proto"
+	"github.com/placeos-go/engine/state"
+)
+
+// DefaultExecTimeout bounds an execute unless the operator chooses otherwise (--exec-timeout).
+const DefaultExecTimeout = 60 * time.Second
+
+// Execute runs a driver function wherever its module is hosted. It is the one path of every
+// execute — a REST request, a WebSocket exec, a driver calling another module — so each gets the
+// same deadline, resolution, clearance and argument checks:
+//
+//  1. one deadline: the engine's execute timeout, or less if the caller asked for less;
+//  2. resolve the target to a module id (system + name + index, or the id itself);
+//  3. check the function against the module's metadata: it exists, the caller's clearance
+//     reaches its security level, the arguments bind;
+//  4. run it here if this node hosts the module, else forward it to the owner (one retry with a
+//     fresh ring if the owner says the module moved).
+func (c *Core) Execute(ctx context.Context, req call.Request) (call.Result, error) {
+	return c.execute(ctx, req, true)
+}
+
+// ExecuteHere is Execute for a call another node forwarded: the same checks, but it runs only on
+// this node. A module hosted elsewhere is a *NotHostedError (a Conflict) naming the owner, so the
+// forwarding node can retry there.
+func (c *Core) ExecuteHere(ctx context.Context, req call.Request) (call.Result, error) {
+	return c.execute(ctx, req, false)
+}
+
+func (c *Core) execute(ctx context.Context, req call.Request, forward bool) (call.Result, error) {
+	timeout := c.cfg.ExecTimeout
+	if req.Timeout > 0 && req.Timeout < timeout {
+		timeout = req.Timeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	res, err := c.route(ctx, req, forward)
+	if err != nil {
+		res.Value, res.Code = nil, 0
+		var de *errkind.DriverError
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) && !errors.As(err, &de) {
+			// Whatever layer noticed first, the caller's story is that the call ran out of time.
+			err = errkind.Wrap(ErrTimeout, err, "%s did not answer within %s", req.Function, timeout)
+		}
+	}
+	return res, err
+}
+
+// route resolves and checks the call, then runs it here or on the owner. The result names the
+// module the target resolved to, also on failure.
+func (c *Core) route(ctx context.Context, req call.Request, forward bool) (call.Result, error) {
+	id, err := c.Resolve(ctx, req.Target)
+	if err != nil {
+		return call.Result{}, err
+	}
+	res, err := c.checkAndRun(ctx, id, req, forward)
+	res.ModuleID = id
+	return res, err
+}
+
+func (c *Core) checkAndRun(ctx context.Context, id string, req call.Request, forward bool) (call.Result, error) {
+	fs, err := c.functions(ctx, id)
+	if err != nil {
+		return call.Result{}, err
+	}
+	if err := fs.check(req.Function, req.Caller.Clearance, req.Args); err != nil {
+		return call.Result{}, err
+	}
+	req.Target = call.Target{ModuleID: id}
+	for attempt := 0; ; attempt++ {
+		owner, addr := c.Owner(id)
+		if owner == c.cfg.NodeID || c.cfg.Peers == nil || !forward {
+			return c.runHere(ctx, id, req)
+		}
+		if addr == "" {
+			return call.Result{}, errkind.Wrap(ErrNotReachable, nil, "owner %q of module %q has no HTTP address", owner, id)
+		}
+		res, err := c.cfg.Peers.Exec(ctx, addr, req)
+		if !errors.Is(err, errkind.Conflict) {
+			return res, err
+		}
+		if attempt == 0 {
+			c.refreshView()
+			continue
+		}
+		// The nodes do not agree yet on where the module lives (the ring is moving): a short,
+		// retryable unavailability for the caller. The cause is kept as text only: it is a
+		// Conflict, which must not reach the client.
+		return call.Result{}, errkind.Wrap(ErrMoving, nil, "module %q is moving between nodes; retry (%v)", id, err)
+	}
+}
+
+// runHere runs a checked call on a module this node hosts.
+func (c *Core) runHere(ctx context.Context, moduleID string, req call.Request) (call.Result, error) {
+	start := time.Now()
+	res, err := c.runLocal(ctx, moduleID, req)
+	c.observeExec(moduleID, req.Function, err, time.Since(start))
+	return res, err
+}
+
+func (c *Core) runLocal(ctx context.Context, moduleID string, req call.Request) (call.Result, error) {
+	if err := c.hosted(moduleID); err != nil {
+		return call.Result{}, err
+	}
+	done := c.calls.enter(moduleID, req.RequestID, req.Caller)
+	defer done()
+	resp, err := c.sup.Exec(ctx, &proto.ExecRequest{
+		ModuleId: moduleID, Function: req.Function, ArgsJson: req.Args,
+		UserId: req.Caller.UserID, RequestId: req.RequestID,
+	})
+	if err != nil {
+		return call.Result{}, err
+	}
+	if e := resp.GetError(); e != nil {
+		if resp.Code == 400 {
+			return call.Result{}, errkind.Wrap(ErrBadArguments, nil, "%s", e.Message)
+		}
+		return call.Result{}, &errkind.DriverError{Class: e.Class, Message: e.Message, Backtrace: e.Backtrace, Code: int(resp.Code)}
+	}
+	res := call.Result{ModuleID: moduleID, Value: resp.ResultJson, Code: int(resp.Code)}
+	if res.Code < 200 || res.Code > 599 {
+		res.Code = 200
+	}
+	if len(res.Value) == 0 {
+		res.Value = json.RawMessage("null")
+	}
+	return res, nil
+}
+
+// hosted returns nil if this node runs the module, else why not.
+func (c *Core) hosted(moduleID string) error {
+	c.mu.Lock()
+	st := c.modules[moduleID]
+	c.mu.Unlock()
+	if st != nil && st.running {
+		return nil
+	}
+	m, _ := c.cfg.Store.Model()
+	mod := m.Modules[moduleID]
+	if owner, addr := c.Owner(moduleID); mod != nil && owner != c.cfg.NodeID {
+		return &NotHostedError{Module: moduleID, Owner: owner, OwnerHTTP: addr}
+	}
+	switch {
+	case mod == nil && !c.Ready():
+		// A node that just started (or came back) may not have replayed the model yet.
+		return errkind.Wrap(ErrNodeStarting, nil, "node %q is catching up with the cluster", c.cfg.NodeID)
+	case mod == nil:
+		return errkind.Wrap(ErrModuleNotFound, nil, "could not find module %s", moduleID)
+	case st != nil && st.err != nil:
+		return errkind.Wrap(ErrModuleStopped, st.err, "module %q is not running", moduleID)
+	case !mod.Running:
+		return errkind.Wrap(ErrModuleStopped, nil, "module %q is stopped", moduleID)
+	default:
+		return errkind.Wrap(ErrModuleStopped, nil, "module %q is starting", moduleID)
+	}
+}
+
+// NotHostedError names the node that does host a module, so the caller can retry there.
+type NotHostedError struct {
+	Module, Owner, OwnerHTTP string
+}
+
+func (e *NotHostedError) Error() string {
+	return fmt.Sprintf("module %q is hosted by node %q", e.Module, e.Owner)
+}
+
+func (e *NotHostedError) Unwrap() error { return ErrNotHosted }
+
+// Resolve maps a target to a module id. A place in a system is looked up in Redis (cached), else
+// in the model the lookups are written from, which covers the moment after a Redis restart before
+// the system's owner has written them again. It tells a missing system from a missing module.
+func (c *Core) Resolve(ctx context.Context, t call.Target) (string, error) {
+	if t.ModuleID != "" {
+		return t.ModuleID, nil
+	}
+	if t.SystemID == "" || t.Name == "" {
+		return "", ErrBadTarget
+	}
+	index := max(t.Index, 1)
+	id, err := c.cfg.State.ResolveModule(ctx, t.SystemID, t.Name, index)
+	if err == nil || !errors.Is(err, errkind.NotFound) {
+		return id, err
+	}
+	m, _ := c.cfg.Store.Model()
+	sys := m.Systems[t.SystemID]
+	if sys != nil {
+		if id := m.Lookup(sys)[state.LookupField(t.Name, index)]; id != "" {
+			return id, nil
+		}
+		return "", errkind.Wrap(ErrModuleNotFound, err, "could not find module %s_%d in system %s", t.Name, index, t.SystemID)
+	}
+	if _, lerr := c.cfg.State.Lookup(ctx, t.SystemID); lerr == nil {
+		// The owner published the system, but this node's model does not have it yet.
+		return "", errkind.Wrap(ErrModuleNotFound, err, "could not find module %s_%d in system %s", t.Name, index, t.SystemID)
+	}
+	if !c.Ready() {
+		return "", errkind.Wrap(ErrNodeStarting, nil, "node %q is catching up with the cluster", c.cfg.NodeID)
+	}
+	return "", errkind.Wrap(ErrSystemNotFound, err, "could not find system %s", t.SystemID)
+}
+
+// functions is a module's parsed metadata; no metadata means the module never started.
+func (c *Core) functions(ctx context.Context, moduleID string) (*functions, error) {
+	raw, err := c.Metadata(ctx, moduleID)
+	if errors.Is(err, errkind.NotFound) {
+		return nil, errkind.Wrap(ErrModuleNotFound, err, "could not find module %s: it has no metadata (never started?)", moduleID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	fs, err := c.fnCache.get(moduleID, raw)
+	if err != nil {
+		return nil, errkind.Wrap(ErrBadMetadata, err, "metadata of module %s", moduleID)
+	}
+	return fs, nil
+}
+
+// Functions lists the functions of the module t names that the caller may call, in declaration
+// order.
+func (c *Core) Functions(ctx context.Context, t call.Target, caller auth.Caller) ([]call.Function, error) {
+	id, err := c.Resolve(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	fs, err := c.functions(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return fs.visible(caller.Clearance), nil
+}

@@ -1,0 +1,345 @@
+package core
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/placeos-go/engine/call"
+	"github.com/placeos-go/engine/errkind"
+	"github.com/placeos-go/engine/model"
+	"github.com/placeos-go/engine/plugin/proto"
+	"github.com/placeos-go/engine/raftfsm"
+	"github.com/placeos-go/engine/state"
+	"github.com/placeos-go/engine/supervisor"
+)
+
+// The fakes stand in for core's collaborators through the interfaces in deps.go, so that core's
+// own decisions can be tested without Redis, Raft or driver processes. The engine's real parts
+// are tested together in e2e and cmd/engine.
+
+// fakeSup records what the reconciler asks of the supervisor and answers executes with exec.
+type fakeSup struct {
+	mu    sync.Mutex
+	calls []string
+	execs []*proto.ExecRequest
+	meta  string // the metadata of every binary; `{"functions":{}}` when empty
+	exec  func(ctx context.Context, req *proto.ExecRequest) (*proto.ExecResponse, error)
+	debug map[string]func(level, msg string)
+}
+
+func (f *fakeSup) record(format string, args ...any) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, fmt.Sprintf(format, args...))
+}
+
+func (f *fakeSup) take() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := f.calls
+	f.calls = nil
+	slices.Sort(out)
+	return out
+}
+
+func (f *fakeSup) Start(_ context.Context, binary string, m *proto.Module) error {
+	f.record("start %s %s %s", m.Id, binary, m.SettingsJson)
+	return nil
+}
+func (f *fakeSup) Move(_ context.Context, binary string, m *proto.Module) error {
+	f.record("move %s %s", m.Id, binary)
+	return nil
+}
+func (f *fakeSup) Update(_ context.Context, m *proto.Module) error {
+	f.record("update %s %s", m.Id, m.SettingsJson)
+	return nil
+}
+func (f *fakeSup) Stop(_ context.Context, id string) error { f.record("stop %s", id); return nil }
+func (f *fakeSup) Exec(ctx context.Context, req *proto.ExecRequest) (*proto.ExecResponse, error) {
+	f.mu.Lock()
+	f.execs = append(f.execs, req)
+	h := f.exec
+	f.mu.Unlock()
+	if h != nil {
+		return h(ctx, req)
+	}
+	return &proto.ExecResponse{ResultJson: []byte("true"), Code: 200}, nil
+}
+
+// executed lists the functions the driver ran, as "module.function(user)".
+func (f *fakeSup) executed() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]string, len(f.execs))
+	for i, r := range f.execs {
+		out[i] = fmt.Sprintf("%s.%s(%s)", r.ModuleId, r.Function, r.UserId)
+	}
+	return out
+}
+
+func (f *fakeSup) Metadata(context.Context, string) ([]byte, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.meta == "" {
+		return []byte(`{"functions":{}}`), nil
+	}
+	return []byte(f.meta), nil
+}
+func (f *fakeSup) Debug(moduleID string, fn func(level, msg string)) func() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.debug == nil {
+		f.debug = map[string]func(string, string){}
+	}
+	f.debug[moduleID] = fn
+	return func() {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		delete(f.debug, moduleID)
+	}
+}
+func (f *fakeSup) Loaded() map[string][]string { return nil }
+func (f *fakeSup) DriverStatus(string) (supervisor.DriverStatus, bool) {
+	return supervisor.DriverStatus{}, false
+}
+func (f *fakeSup) Drivers() []supervisor.DriverStatus { return nil }
+func (f *fakeSup) Kill(string) error                  { return nil }
+
+// fakeState keeps statuses, lookups and metadata in memory, answering misses with
+// errkind.NotFound as package state does.
+type fakeState struct {
+	mu      sync.Mutex
+	lookups map[string]map[string]string
+	meta    map[string]string
+	status  map[string]map[string]string
+	pubs    []string
+}
+
+func newFakeState() *fakeState {
+	return &fakeState{lookups: map[string]map[string]string{}, meta: map[string]string{}, status: map[string]map[string]string{}}
+}
+
+func (s *fakeState) SetStatus(_ context.Context, mod, name string, v []byte) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.status[mod] == nil {
+		s.status[mod] = map[string]string{}
+	}
+	s.status[mod][name] = string(v)
+	return true, nil
+}
+func (s *fakeState) ClearStatus(context.Context, string) error { return nil }
+func (s *fakeState) Status(_ context.Context, mod string) (map[string]string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.status[mod]), nil
+}
+func (s *fakeState) StatusValue(_ context.Context, mod, name string) ([]byte, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, ok := s.status[mod][name]
+	return []byte(v), ok, nil
+}
+func (s *fakeState) SetLookup(_ context.Context, id string, e map[string]string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lookups[id] = maps.Clone(e)
+	return nil
+}
+func (s *fakeState) DeleteLookup(_ context.Context, id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.lookups, id)
+	return nil
+}
+func (s *fakeState) Lookup(_ context.Context, id string) (map[string]string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l, ok := s.lookups[id]
+	if !ok {
+		return nil, errkind.Wrap(errkind.NotFound, nil, "no lookup of %s", id)
+	}
+	return maps.Clone(l), nil
+}
+func (s *fakeState) ResolveModule(ctx context.Context, sys, name string, index int) (string, error) {
+	l, err := s.Lookup(ctx, sys)
+	if err != nil {
+		return "", err
+	}
+	id, ok := l[state.LookupField(name, index)]
+	if !ok {
+		return "", errkind.Wrap(errkind.NotFound, nil, "no %s_%d in %s", name, index, sys)
+	}
+	return id, nil
+}
+func (s *fakeState) SetMetadata(_ context.Context, id string, b []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.meta[id] = string(b)
+	return nil
+}
+func (s *fakeState) Metadata(_ context.Context, id string) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, ok := s.meta[id]
+	if !ok {
+		return nil, errkind.Wrap(errkind.NotFound, nil, "no interface/%s", id)
+	}
+	return []byte(m), nil
+}
+func (s *fakeState) Publish(_ context.Context, ch string, msg []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.pubs = append(s.pubs, ch+" "+string(msg))
+	return nil
+}
+func (s *fakeState) published() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.pubs)
+}
+func (s *fakeState) Subscribe(string, func([]byte), ...state.SubOption) *state.Subscription {
+	return nil
+}
+func (s *fakeState) OnReconnect(func()) func() { return func() {} }
+
+// fakeCluster is a membership that tests change between reconcile passes.
+type fakeCluster struct {
+	mu       sync.Mutex
+	nodes    []raftfsm.Node
+	epoch    uint64
+	leader   bool
+	caughtUp bool
+	readied  []string // "node@epoch" per SetNodeReady
+}
+
+func (f *fakeCluster) Nodes() []raftfsm.Node {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.nodes)
+}
+func (f *fakeCluster) Epoch() uint64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.epoch
+}
+func (f *fakeCluster) IsLeader() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.leader
+}
+func (f *fakeCluster) Leader() (string, string) { return "", "" }
+func (f *fakeCluster) SetNodeReady(_ context.Context, id string, epoch uint64) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.readied = append(f.readied, fmt.Sprintf("%s@%d", id, epoch))
+	for i := range f.nodes {
+		if f.nodes[i].ID == id {
+			f.nodes[i].ReadyEpoch = epoch
+		}
+	}
+	return nil
+}
+func (f *fakeCluster) CaughtUp() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.caughtUp
+}
+
+// fakePeers records forwarded calls and answers them with exec.
+type fakePeers struct {
+	mu    sync.Mutex
+	calls []string
+	reqs  []call.Request
+	exec  func(addr string, req call.Request) (call.Result, error)
+}
+
+func (p *fakePeers) Exec(ctx context.Context, addr string, req call.Request) (call.Result, error) {
+	p.mu.Lock()
+	p.calls = append(p.calls, addr+" "+req.Target.ModuleID+"."+req.Function)
+	p.reqs = append(p.reqs, req)
+	h := p.exec
+	p.mu.Unlock()
+	if h != nil {
+		return h(addr, req)
+	}
+	return call.Result{ModuleID: req.Target.ModuleID, Value: json.RawMessage(`"remote"`), Code: 200}, nil
+}
+func (p *fakePeers) Debug(context.Context, string, string, func(level, msg string)) (func(), error) {
+	return func() {}, nil
+}
+
+// fakeWatcher records watches; tests deliver values through the fn it kept.
+type fakeWatcher struct {
+	mu      sync.Mutex
+	watches []string
+	fns     []func([]byte)
+	stopped int
+}
+
+func (w *fakeWatcher) add(desc string, fn func([]byte)) func() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.watches = append(w.watches, desc)
+	w.fns = append(w.fns, fn)
+	return func() {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		w.stopped++
+	}
+}
+func (w *fakeWatcher) WatchModule(_ context.Context, mod, status string, fn func([]byte)) (func(), error) {
+	return w.add("module "+mod+" "+status, fn), nil
+}
+func (w *fakeWatcher) WatchSystem(_ context.Context, sys, mod string, index int, status string, fn func([]byte)) (func(), error) {
+	return w.add(fmt.Sprintf("system %s %s_%d %s", sys, mod, index, status), fn), nil
+}
+func (w *fakeWatcher) snapshot() ([]string, []func([]byte), int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.watches), slices.Clone(w.fns), w.stopped
+}
+
+// testCore is a Core over fakes with the model of yaml applied.
+type testCore struct {
+	*Core
+	store *model.Memory
+	sup   *fakeSup
+	state *fakeState
+}
+
+func newTestCore(t *testing.T, yaml string, mod func(*Config)) *testCore {
+	t.Helper()
+	tc := &testCore{store: model.NewMemory(), sup: &fakeSup{}, state: newFakeState()}
+	if yaml != "" {
+		apply(t, tc.store, yaml)
+	}
+	cfg := Config{NodeID: "n1", Store: tc.store, State: tc.state, Logger: hclog.NewNullLogger()}
+	if mod != nil {
+		mod(&cfg)
+	}
+	c, err := New(cfg, func(proto.HostServer, func(context.Context, string)) (Supervisor, error) { return tc.sup, nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc.Core = c
+	return tc
+}
+
+func apply(t *testing.T, store *model.Memory, yaml string) {
+	t.Helper()
+	f, err := model.ParseFile([]byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Apply(context.Background(), f); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,293 @@
+package core
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/placeos-go/engine/auth"
+	"github.com/placeos-go/engine/call"
+	"github.com/placeos-go/engine/errkind"
+	"github.com/placeos-go/engine/plugin/metadata"
+)
+
+// functions is the part of a driver's metadata (docs/protocol.md §4) an execute needs, in
+// declaration order: positional arguments bind in that order and the function listing shows it.
+type functions struct {
+	order []string // function names in declaration order
+	funcs map[string]*function
+	// level is the security level that governs each listed function: the first level (in the
+	// metadata's order) whose list names it.
+	level map[string]string
+}
+
+type function struct {
+	name   string
+	params []param
+}
+
+type param struct {
+	name     string
+	schema   json.RawMessage // nil when only the legacy "functions" form was given
+	types    []string        // JSON schema "type" values; empty means anything goes
+	required bool
+}
+
+// parseFunctions reads the "interface" (a schema per parameter) and falls back to the legacy
+// "functions" form (type names and defaults) for drivers that publish only that.
+func parseFunctions(raw json.RawMessage) (*functions, error) {
+	var top struct {
+		Interface metadata.Ordered[metadata.Ordered[json.RawMessage]] `json:"interface"`
+		Functions metadata.Ordered[metadata.Ordered[json.RawMessage]] `json:"functions"`
+		Security  metadata.Ordered[[]string]                          `json:"security"`
+	}
+	if err := json.Unmarshal(raw, &top); err != nil {
+		return nil, err
+	}
+	fs := &functions{funcs: map[string]*function{}, level: map[string]string{}}
+	src, legacy := top.Interface, top.Interface.Len() == 0
+	if legacy {
+		src = top.Functions
+	}
+	for _, name := range src.Keys() {
+		params, _ := src.Get(name)
+		f, err := parseFunction(name, params, legacy)
+		if err != nil {
+			return nil, err
+		}
+		fs.order = append(fs.order, name)
+		fs.funcs[name] = f
+	}
+	for _, lv := range top.Security.Keys() {
+		names, _ := top.Security.Get(lv)
+		for _, n := range names {
+			if _, seen := fs.level[n]; !seen {
+				fs.level[n] = lv
+			}
+		}
+	}
+	return fs, nil
+}
+
+func parseFunction(name string, params metadata.Ordered[json.RawMessage], legacy bool) (*function, error) {
+	f := &function{name: name}
+	for _, pn := range params.Keys() {
+		val, _ := params.Get(pn)
+		p := param{name: pn}
+		if legacy {
+			// ["type"] is required, ["type", default] is optional.
+			var tuple []json.RawMessage
+			if err := json.Unmarshal(val, &tuple); err != nil {
+				return nil, fmt.Errorf("function %q parameter %q: %w", name, pn, err)
+			}
+			p.required = len(tuple) < 2
+		} else {
+			var schema struct {
+				Type    json.RawMessage `json:"type"`
+				Default json.RawMessage `json:"default"`
+			}
+			if err := json.Unmarshal(val, &schema); err != nil {
+				return nil, fmt.Errorf("function %q parameter %q: %w", name, pn, err)
+			}
+			p.schema = val
+			p.required = schema.Default == nil
+			p.types = schemaTypes(schema.Type)
+		}
+		f.params = append(f.params, p)
+	}
+	return f, nil
+}
+
+// schemaTypes reads a schema "type", which is a name or a list of names.
+func schemaTypes(raw json.RawMessage) []string {
+	if len(raw) == 0 {
+		return nil
+	}
+	var one string
+	if json.Unmarshal(raw, &one) == nil {
+		return []string{one}
+	}
+	var many []string
+	_ = json.Unmarshal(raw, &many) // anything else: no type constraint
+	return many
+}
+
+// allowed is the clearance rule for one function (auth.Allowed with its level).
+func (fs *functions) allowed(fn string, c auth.Clearance) bool {
+	return auth.Allowed(fs.level[fn], c)
+}
+
+// visible lists the functions a caller of clearance c may call, in declaration order.
+func (fs *functions) visible(c auth.Clearance) []call.Function {
+	out := make([]call.Function, 0, len(fs.order))
+	for _, name := range fs.order {
+		if !fs.allowed(name, c) {
+			continue
+		}
+		f := fs.funcs[name]
+		cf := call.Function{Name: name, Params: make([]call.Param, len(f.params))}
+		for i, p := range f.params {
+			cf.Params[i] = call.Param{Name: p.name, Schema: p.schema}
+		}
+		out = append(out, cf)
+	}
+	return out
+}
+
+// check finds fn and applies the caller's clearance and the argument rules to it.
+func (fs *functions) check(fn string, c auth.Clearance, args json.RawMessage) error {
+	f := fs.funcs[fn]
+	if f == nil {
+		return errkind.Wrap(ErrFunctionNotFound, nil, "could not find function %s", fn)
+	}
+	if !fs.allowed(fn, c) {
+		return errkind.Wrap(ErrAccessDenied, nil, "attempted to access privileged function %s", fn)
+	}
+	return f.checkArgs(args)
+}
+
+// checkArgs rejects calls the driver would refuse anyway (the argument binding of
+// docs/protocol.md §5, with the sdk's messages), so the caller gets a 400 naming the parameter
+// without a round trip to the driver process. Only the JSON kind is checked; ranges, enums and
+// nested shapes stay the driver's business, and a parameter without a schema type (legacy
+// metadata, `any`) takes anything.
+func (f *function) checkArgs(args json.RawMessage) error {
+	trimmed := bytes.TrimSpace(args)
+	if len(trimmed) == 0 || bytes.Equal(trimmed, []byte("null")) {
+		return f.missingFrom(0, nil)
+	}
+	switch trimmed[0] {
+	case '[':
+		var list []json.RawMessage
+		if err := json.Unmarshal(trimmed, &list); err != nil {
+			return errkind.Wrap(ErrMalformedArgs, nil, "arguments are not valid JSON: %v", err)
+		}
+		if len(list) > len(f.params) {
+			return errkind.Wrap(ErrBadArguments, nil, "wrong number of arguments for '%s' (given %d, expected %d)",
+				f.name, len(list), len(f.params))
+		}
+		for i, v := range list {
+			if err := f.params[i].check(f.name, v); err != nil {
+				return err
+			}
+		}
+		return f.missingFrom(len(list), nil)
+	case '{':
+		var named metadata.Ordered[json.RawMessage]
+		if err := json.Unmarshal(trimmed, &named); err != nil {
+			return errkind.Wrap(ErrMalformedArgs, nil, "arguments are not valid JSON: %v", err)
+		}
+		byName := make(map[string]json.RawMessage, named.Len())
+		for _, k := range named.Keys() {
+			v, _ := named.Get(k)
+			p, ok := f.param(k)
+			if !ok {
+				return errkind.Wrap(ErrBadArguments, nil, "unknown argument '%s' for '%s'", k, f.name)
+			}
+			if err := p.check(f.name, v); err != nil {
+				return err
+			}
+			byName[k] = v
+		}
+		return f.missingFrom(0, byName)
+	}
+	return errkind.Wrap(ErrBadArguments, nil, "arguments must be a JSON array or object")
+}
+
+// missingFrom reports the first required parameter from position i on that named lacks.
+func (f *function) missingFrom(i int, named map[string]json.RawMessage) error {
+	for _, p := range f.params[i:] {
+		if _, ok := named[p.name]; ok || !p.required {
+			continue
+		}
+		return errkind.Wrap(ErrBadArguments, nil, "missing argument '%s' for '%s'", p.name, f.name)
+	}
+	return nil
+}
+
+func (f *function) param(name string) (param, bool) {
+	for _, p := range f.params {
+		if p.name == name {
+			return p, true
+		}
+	}
+	return param{}, false
+}
+
+func (p param) check(fn string, v json.RawMessage) error {
+	if len(p.types) == 0 {
+		return nil
+	}
+	kind := jsonKind(v)
+	for _, t := range p.types {
+		if t == kind || (t == "number" && kind == "integer") {
+			return nil
+		}
+		switch t {
+		case "boolean", "integer", "number", "string", "array", "object", "null":
+		default:
+			return nil // a type this check does not know: let the driver judge
+		}
+	}
+	return errkind.Wrap(ErrBadArguments, nil, "argument '%s' for '%s' must be %s, got %s",
+		p.name, fn, strings.Join(p.types, " or "), kind)
+}
+
+// jsonKind names a valid JSON value's schema type from its first byte, telling integers from
+// other numbers the way Go decoding into an int does.
+func jsonKind(v json.RawMessage) string {
+	t := bytes.TrimSpace(v)
+	switch t[0] {
+	case '{':
+		return "object"
+	case '[':
+		return "array"
+	case '"':
+		return "string"
+	case 't', 'f':
+		return "boolean"
+	case 'n':
+		return "null"
+	}
+	if bytes.ContainsAny(t, ".eE") {
+		return "number"
+	}
+	return "integer"
+}
+
+// functionCache keeps parsed metadata per module. The raw JSON is cached already (package state),
+// so a hit costs one byte comparison instead of an order-preserving parse on every execute.
+type functionCache struct {
+	mu      sync.Mutex
+	entries map[string]functionEntry
+}
+
+type functionEntry struct {
+	raw json.RawMessage
+	fs  *functions
+}
+
+// functionCacheMax bounds the cache; modules removed from the model would otherwise stay forever.
+const functionCacheMax = 4096
+
+func (c *functionCache) get(moduleID string, raw json.RawMessage) (*functions, error) {
+	c.mu.Lock()
+	e, ok := c.entries[moduleID]
+	c.mu.Unlock()
+	if ok && bytes.Equal(e.raw, raw) {
+		return e.fs, nil
+	}
+	fs, err := parseFunctions(raw)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.entries == nil || len(c.entries) >= functionCacheMax {
+		c.entries = make(map[string]functionEntry)
+	}
+	c.entries[moduleID] = functionEntry{raw: bytes.Clone(raw), fs: fs}
+	return fs, nil
+}

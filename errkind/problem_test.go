@@ -1,0 +1,103 @@
+package errkind
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"testing"
+)
+
+// TestClassify covers every kind: REST, the WebSocket, drivers and peers all read this table.
+func TestClassify(t *testing.T) {
+	t.Parallel()
+	sentinel := func(kind error) error { return Wrap(New(kind, "sentinel"), nil, "x") }
+	tests := []struct {
+		name     string
+		err      error
+		status   int
+		code     Code
+		class    string
+		internal bool
+	}{
+		{"system not found", sentinel(SystemNotFound), 404, CodeSystemNotFound, "NotFound", false},
+		{"module not found", sentinel(NotFound), 404, CodeModuleNotFound, "NotFound", false},
+		{"no route", sentinel(NoRoute), 404, CodeBadRequest, "NotFound", false},
+		{"bad request", sentinel(BadRequest), 400, CodeBadRequest, "BadRequest", false},
+		{"malformed", sentinel(Malformed), 400, CodeParseError, "BadRequest", false},
+		{"method", sentinel(MethodNotAllowed), 405, CodeBadRequest, "BadRequest", false},
+		{"too large", sentinel(TooLarge), 413, CodeBadRequest, "BadRequest", false},
+		{"max bytes", &http.MaxBytesError{Limit: 1}, 413, CodeBadRequest, "BadRequest", false},
+		{"max bytes wrapped", fmt.Errorf("read: %w", &http.MaxBytesError{Limit: 1}), 413, CodeBadRequest, "BadRequest", false},
+		{"unauthorized", New(Unauthorized, "x"), 401, CodeAccessDenied, "Unauthorized", false},
+		{"forbidden", New(Forbidden, "x"), 403, CodeAccessDenied, "AccessDenied", false},
+		{"conflict", New(Conflict, "x"), 409, CodeBadRequest, "Conflict", false},
+		{"unavailable", New(Unavailable, "x"), 503, CodeUnexpectedFailure, "Unavailable", false},
+		{"timeout", New(Timeout, "x"), 504, CodeUnexpectedFailure, "Timeout", false},
+		{"deadline", fmt.Errorf("exec: %w", context.DeadlineExceeded), 504, CodeUnexpectedFailure, "Timeout", false},
+		{"unavailable after a deadline", Wrap(Unavailable, context.DeadlineExceeded, "x"), 504, CodeUnexpectedFailure, "Timeout", false},
+		{"cancelled", context.Canceled, StatusClientClosedRequest, CodeUnexpectedFailure, "Canceled", false},
+		{"driver raised", &DriverError{Class: "E", Message: "m"}, 500, CodeRequestFailed, "E", false},
+		{"driver code", &DriverError{Message: "m", Code: 409}, 409, CodeRequestFailed, "", false},
+		{"driver code 400", &DriverError{Message: "m", Code: 400}, 400, CodeBadRequest, "", false},
+		{"driver code nonsense", &DriverError{Message: "m", Code: 42}, 500, CodeRequestFailed, "", false},
+		{"argument error", &DriverError{Class: "ArgumentError", Message: "m"}, 400, CodeBadRequest, "ArgumentError", false},
+		{"internal", New(Internal, "x"), 500, CodeUnexpectedFailure, "UnexpectedFailure", true},
+		{"plain", errors.New("who knows"), 500, CodeUnexpectedFailure, "UnexpectedFailure", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			p := Classify(tt.err)
+			if p.Status != tt.status || p.Code != tt.code || p.Class != tt.class || p.Internal != tt.internal {
+				t.Fatalf("Classify(%v) = %+v, want status %d code %v class %q internal %v",
+					tt.err, p, tt.status, tt.code, tt.class, tt.internal)
+			}
+			if p.Internal && p.Message != "unexpected failure" {
+				t.Fatalf("an internal failure shows its message: %q", p.Message)
+			}
+		})
+	}
+}
+
+// TestFromProblemRoundTrip: what one node answers, the forwarding node turns back into an error
+// that classifies the same, so the caller cannot tell which node failed.
+func TestFromProblemRoundTrip(t *testing.T) {
+	t.Parallel()
+	for _, err := range []error{
+		New(SystemNotFound, "no system"), New(NotFound, "no module"), New(BadRequest, "bad"),
+		New(Malformed, "bad json"), New(TooLarge, "big"), New(Unauthorized, "who"), New(Forbidden, "no"),
+		New(Conflict, "elsewhere"), New(Unavailable, "restarting"), New(Timeout, "slow"),
+		&DriverError{Message: "raised", Backtrace: []string{"a.go:1"}, Code: 500},
+		&DriverError{Message: "teapot", Code: 418},
+	} {
+		p := Classify(err)
+		back := Classify(FromProblem(p.Status, p.Code.String(), p.Message, p.Backtrace))
+		if back.Status != p.Status || back.Code != p.Code || back.Message != p.Message || len(back.Backtrace) != len(p.Backtrace) {
+			t.Errorf("%v: %+v came back as %+v", err, p, back)
+		}
+	}
+	if !errors.Is(FromProblem(502, "", "bad gateway", nil), Unavailable) {
+		t.Error("502 is not unavailable")
+	}
+	if p := Classify(FromProblem(500, "unexpected_failure", "secret path /x", nil)); !p.Internal {
+		t.Errorf("a peer's internal failure is shown: %+v", p)
+	}
+	if !errors.Is(FromProblem(409, "bad_request", "moved", nil), Conflict) {
+		t.Error("409 is not a conflict")
+	}
+}
+
+func TestCodeNames(t *testing.T) {
+	t.Parallel()
+	want := []string{"parse_error", "bad_request", "access_denied", "request_failed",
+		"unknown_command", "system_not_found", "module_not_found", "unexpected_failure"}
+	for i, w := range want {
+		if got := Code(i).String(); got != w {
+			t.Fatalf("Code(%d) = %q, want %q", i, got, w)
+		}
+	}
+	if Code(99).String() != "unexpected_failure" {
+		t.Fatal("out-of-range code")
+	}
+}

@@ -1,0 +1,212 @@
+package httpwire
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/placeos-go/engine/call"
+	"github.com/placeos-go/engine/errkind"
+)
+
+// Base paths of the two route families.
+const (
+	ClientBase = "/api/engine/v2" // the PlaceOS-compatible client API
+	NodeBase   = "/api/core/v1"   // this node: health, drivers, and the node-to-node routes
+)
+
+// RequestIDHeader carries the request id in and out of every request.
+const RequestIDHeader = "X-Request-ID"
+
+var (
+	// ErrBadBody: a body that cannot be read or has the wrong shape.
+	ErrBadBody = errkind.New(errkind.BadRequest, "bad request body")
+	// ErrMalformedJSON: a body that is not JSON.
+	ErrMalformedJSON = errkind.New(errkind.Malformed, "malformed JSON")
+	// ErrBadParameter: a query or path parameter with a bad value.
+	ErrBadParameter = errkind.New(errkind.BadRequest, "bad parameter")
+)
+
+type requestIDKey struct{}
+
+// WithRequestID returns ctx carrying the request id.
+func WithRequestID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, requestIDKey{}, id)
+}
+
+// RequestID is the id of the request ctx belongs to ("" outside a request).
+func RequestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
+}
+
+// NewRequestID is a random UUID (version 4), the form PlaceOS clients expect.
+func NewRequestID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+}
+
+// AcceptableRequestID keeps a caller's id only when it is safe to echo into headers and logs.
+func AcceptableRequestID(id string) bool {
+	if id == "" || len(id) > 128 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if id[i] < 0x21 || id[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// ErrorBody is the JSON body of every error response (docs/protocol.md §6). Fields that do not
+// apply to the route are omitted.
+type ErrorBody struct {
+	Error      string   `json:"error"`
+	Message    string   `json:"message"`
+	SysID      string   `json:"sys_id,omitempty"`
+	ModuleName string   `json:"module_name,omitempty"`
+	Index      int      `json:"index,omitempty"`
+	ModuleID   string   `json:"module_id,omitempty"`
+	Backtrace  []string `json:"backtrace,omitempty"`
+}
+
+// WriteError answers r with err as errkind.Classify presents it, echoing the target the request
+// addressed, and logs it at a level matching whose fault it is.
+func WriteError(w http.ResponseWriter, r *http.Request, log hclog.Logger, err error, t call.Target) {
+	p := errkind.Classify(err)
+	rid := RequestID(r.Context())
+	msg := p.Message
+	if p.Internal {
+		msg = fmt.Sprintf("unexpected failure (request id %s)", rid)
+	}
+	body := ErrorBody{
+		Error: p.Code.String(), Message: msg,
+		SysID: t.SystemID, ModuleName: t.Name, Index: t.Index, ModuleID: t.ModuleID,
+		Backtrace: p.Backtrace,
+	}
+	if p.Status == http.StatusServiceUnavailable {
+		// Driver restarts and re-elections are short; tell well-behaved clients when to retry.
+		w.Header().Set("Retry-After", "1")
+	}
+	l := log.With("request_id", rid, "method", r.Method, "path", r.URL.Path, "status", p.Status, "error", err)
+	if t.ModuleID != "" {
+		l = l.With("module", t.ModuleID)
+	}
+	switch {
+	case p.Internal:
+		l.Error("request failed")
+	case p.Status >= 500 && p.Status != http.StatusInternalServerError:
+		l.Warn("request failed")
+	default:
+		l.Debug("request failed")
+	}
+	WriteJSON(w, p.Status, body)
+}
+
+// ProblemOf reads an error response back into an error of the kind that caused it (for a node
+// that forwarded the request, so that its caller sees the failure as if it happened there).
+func ProblemOf(status int, body []byte, from string) error {
+	var eb ErrorBody
+	if json.Unmarshal(body, &eb) != nil || eb.Message == "" {
+		eb.Message = fmt.Sprintf("node %s answered %d", from, status)
+	}
+	return errkind.FromProblem(status, eb.Error, eb.Message, eb.Backtrace)
+}
+
+// WriteJSON encodes v as the response body.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		// Only a bug in the engine gets here; answer something valid.
+		status = http.StatusInternalServerError
+		body = []byte(`{"error":"unexpected_failure","message":"response does not encode as JSON"}`)
+	}
+	WriteRaw(w, status, body)
+}
+
+// WriteRaw sends JSON text as is: driver results are passed through unchanged.
+func WriteRaw(w http.ResponseWriter, status int, body []byte) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// ReadBody reads a request body, keeping a body-too-large error as it is (it answers 413).
+func ReadBody(r *http.Request) ([]byte, error) {
+	if r.Body == nil {
+		return nil, nil
+	}
+	data, err := io.ReadAll(r.Body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, err
+		}
+		return nil, errkind.Wrap(ErrBadBody, err, "reading the request body")
+	}
+	return data, nil
+}
+
+// DecodeJSON reads a JSON body into v.
+func DecodeJSON(r *http.Request, v any) error {
+	data, err := ReadBody(r)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return errkind.Wrap(ErrMalformedJSON, nil, "malformed JSON body: %v", err)
+	}
+	return nil
+}
+
+// ReadArgs reads an execute body: a JSON array (positional), a JSON object (named), or nothing
+// at all (no arguments). The Content-Type is not checked: `curl -d '[]'` sends a form type and
+// refusing it would only trip people up.
+func ReadArgs(r *http.Request) (json.RawMessage, error) {
+	body, err := ReadBody(r)
+	if err != nil {
+		return nil, err
+	}
+	body = bytes.TrimSpace(body)
+	if len(body) == 0 {
+		return nil, nil
+	}
+	if !json.Valid(body) {
+		var probe json.RawMessage
+		err := json.Unmarshal(body, &probe)
+		return nil, errkind.Wrap(ErrMalformedJSON, nil, "request body is not valid JSON: %v", err)
+	}
+	if body[0] != '[' && body[0] != '{' {
+		return nil, errkind.Wrap(ErrBadBody, nil, "request body must be a JSON array (positional arguments) or object (named arguments)")
+	}
+	return body, nil
+}
+
+// Timeout reads ?timeout=<milliseconds>, the deadline a caller asks for; zero when absent. The
+// engine caps it at its own execute timeout: a caller can shorten the deadline, never extend it.
+func Timeout(r *http.Request) (time.Duration, error) {
+	q := r.URL.Query().Get("timeout")
+	if q == "" {
+		return 0, nil
+	}
+	ms, err := strconv.ParseInt(q, 10, 64)
+	if err != nil || ms <= 0 || ms > int64(time.Duration(1<<62)/time.Millisecond) {
+		return 0, errkind.Wrap(ErrBadParameter, nil, "timeout must be a positive number of milliseconds, got %q", q)
+	}
+	return time.Duration(ms) * time.Millisecond, nil
+}
