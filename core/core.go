@@ -173,7 +173,7 @@ func (c *Core) Close() {
 	c.bg.Wait()
 }
 
-// OnModuleStart clears a module's status before a new instance of it starts (PROTOCOL §3).
+// OnModuleStart clears a module's status before a new instance of it starts (docs/protocol.md §3).
 // The supervisor calls it before every Start, including restarts after a crash.
 func (c *Core) OnModuleStart(ctx context.Context, moduleID string) {
 	if err := c.cfg.State.ClearStatus(ctx, moduleID); err != nil {
@@ -227,7 +227,7 @@ func moduleConfig(m *model.Model, mod *model.Module) (*proto.Module, error) {
 	return cfg, nil
 }
 
-// withNotes adds the module's notes to its driver's metadata (PROTOCOL §4).
+// withNotes adds the module's notes to its driver's metadata (docs/protocol.md §4).
 func withNotes(meta []byte, notes string) ([]byte, error) {
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(meta, &obj); err != nil {

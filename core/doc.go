@@ -1,12 +1,20 @@
-// Package core is the reconciler: it watches the desired model and makes this node true to it.
+// Package core is the engine core: it makes this node true to the desired model and serves the
+// engine at run time.
 //
-// For every module marked running (and, once the cluster exists, owned by this node) it starts the
-// module in its driver's process with merged settings, sends settings and connection changes as
-// updates, stops modules that should no longer run, writes each module's metadata to Redis, and
-// builds the `system/<id>` lookup hashes. It then reports the node ready.
+// The reconciler (reconcile.go, build.go) watches the model and the cluster's membership. For
+// every module marked running and owned by this node (placement's ring over the up nodes) it
+// starts the module in its driver's process with merged settings, sends settings and connection
+// changes as updates, moves modules to new driver binaries without a gap, stops what should no
+// longer run, writes each module's metadata and the system lookups this node owns to Redis, and
+// then marks the node ready for the membership epoch through Raft (cluster.go).
 //
-// core also serves the two faces of a running engine: the engine as clients see it (resolve a
-// module, execute, read status; consumed by httpapi) and the host callback service drivers call
-// (status, logs, calls to other modules, subscriptions, settings). It never speaks HTTP and never
-// touches Redis or driver processes directly: it goes through the small interfaces in deps.go.
+// At run time it is the one path of every execute (execute.go): REST, WebSocket, drivers calling
+// other modules and calls forwarded by other nodes all go through Execute, which resolves the
+// target, checks the function, the caller's clearance and the arguments against the module's
+// metadata (functions.go), and runs the call here or forwards it to the owner. Driver callbacks
+// (host.go: statuses, calls, subscriptions, settings) come in through the supervisor; a driver's
+// calls act for the caller of the execute it is serving (calls.go).
+//
+// It never speaks HTTP and never touches Redis, Raft or driver processes directly: it goes
+// through the small interfaces of deps.go, wired in cmd/engine.
 package core

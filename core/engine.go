@@ -23,7 +23,7 @@ func (c *Core) StateValue(ctx context.Context, moduleID, name string) (json.RawM
 	return v, ok, err
 }
 
-// Metadata returns the module's metadata (PROTOCOL §4) from Redis, or, for a module this node
+// Metadata returns the module's metadata (docs/protocol.md §4) from Redis, or, for a module this node
 // runs whose metadata is not (yet again) in Redis, from its driver.
 func (c *Core) Metadata(ctx context.Context, moduleID string) (json.RawMessage, error) {
 	meta, err := c.cfg.State.Metadata(ctx, moduleID)

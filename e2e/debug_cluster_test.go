@@ -99,7 +99,7 @@ func (c *debugClient) quiet() {
 	}
 }
 
-// debugLine is a WebSocket debug frame (PROTOCOL §7).
+// debugLine is a WebSocket debug frame (docs/protocol.md §7).
 type debugLine struct {
 	ID    int64           `json:"id"`
 	Type  string          `json:"type"`
@@ -179,7 +179,7 @@ func TestClusterDebugFromAnotherNode(t *testing.T) {
 	}
 
 	onA := dialControl(t, a)
-	// PlaceOS front-ends send sys and name along with the module id (PROTOCOL §7).
+	// PlaceOS front-ends send sys and name along with the module id (docs/protocol.md §7).
 	onA.send(fmt.Sprintf(`{"id":9,"cmd":"debug","sys":"sys-1","mod":%q,"name":"debug"}`, mod))
 	if f := onA.next("debug success"); f != `{"id":9,"type":"success"}` {
 		t.Fatalf("debug on %s: %s", a.ID, f)

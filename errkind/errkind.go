@@ -5,7 +5,7 @@ import (
 	"fmt"
 )
 
-// The kinds. PROTOCOL.md §6 and §7 give the HTTP status and PlaceOS error code of each.
+// The kinds. docs/protocol.md §6 and §7 give the HTTP status and PlaceOS error code of each.
 var (
 	NotFound     = errors.New("not found")          // 404; module_not_found / system_not_found
 	BadRequest   = errors.New("bad request")        // 400; bad_request (no such function, bad arguments)

@@ -1,17 +1,19 @@
-// Package httpapi serves the engine's HTTP surface: the PlaceOS-compatible client routes under
-// /api/engine/v2 (execute, status, function listing, types, module control) and this node's routes
-// under /api/core/v1 (liveness, readiness, loaded drivers, driver status, chaos).
+// Package httpapi is the engine's HTTP front door for clients and operators: the PlaceOS-compatible
+// client routes under /api/engine/v2 (execute, status, function listing, types, module control,
+// the WebSocket control API), the management API (the model's entities, pull, recompile), this
+// node's operator routes under /api/core/v1 (liveness, readiness, drivers, chaos), /metrics, the
+// OpenAPI document and /auth/authority.
 //
-// It owns the translation between HTTP and the engine: routing, module slug parsing, request ids,
-// body limits, argument pre-checks against driver metadata, function security, and the single
-// place (errors.go) that turns any error into an HTTP status and a PlaceOS error body. The engine
-// itself is reached only through the small interfaces in deps.go, which use builtin and standard
-// library types so that core can satisfy them without importing this package.
+// It parses and maps; it decides nothing. A request is authenticated (Config.Auth, package auth),
+// parsed into a call.Request or a model change, and handed to the engine through the small
+// interfaces of deps.go (package core implements Engine and Node, package raftfsm Models, package
+// subscriptions Watcher); errors reach the caller through httpwire.WriteError and
+// errkind.Classify, the one error mapping. The node-to-node routes are package peer's, mounted on
+// the same server (Config.Peers) behind the same middleware.
 //
-// It also serves the WebSocket control API (ws*.go: bind/unbind/exec/debug/ignore, one writer and
-// a bounded queue per session, slow clients disconnected) on top of a Watcher (package
-// subscriptions) and a Debugger, and owns authentication and clearance (auth*.go): API keys,
-// bearer tokens, the cluster secret of node-to-node calls, and the PROTOCOL §8 checks shared by
-// REST, WebSocket and driver-to-driver calls. With no Authenticate (--auth none) every caller is
-// an admin, which is why Start then refuses a non-loopback address.
+// The WebSocket control API (ws*.go) runs each session with one reader, one writer and a bounded
+// queue: a client that does not read is disconnected, never slowing the others. Binds are status
+// watches (Watcher), execs go through the engine's one execute path with the session's caller.
+// Under --auth none every caller is an admin, which is why Start then refuses a non-loopback
+// address.
 package httpapi

@@ -1,5 +1,5 @@
 // Package model owns the desired state of the engine: repositories, drivers, modules, systems and
-// zones (PROTOCOL.md §2), their validation, the model file format, and the views derived from
+// zones (docs/protocol.md §2), their validation, the model file format, and the views derived from
 // them — module names in a system (Display_1, Display_2) and the merged settings a module
 // receives.
 //

@@ -8,7 +8,7 @@ import (
 	"strings"
 )
 
-// Roles of a driver (PROTOCOL §2).
+// Roles of a driver (docs/protocol.md §2).
 const (
 	RoleSSH       = "ssh"
 	RoleDevice    = "device"

@@ -60,7 +60,7 @@ func (*bindFuzzDriver) Renamed(struct {
 func (*bindFuzzDriver) NoArgs() {}
 
 // FuzzBind feeds arbitrary exec arguments to every function of a driver. Arguments come from any
-// client over REST, the WebSocket or another driver, and PROTOCOL §5 promises that none of them
+// client over REST, the WebSocket or another driver, and docs/protocol.md §5 promises that none of them
 // crashes the driver and every refusal is a bad-arguments error naming the function.
 //
 // Properties:

@@ -6,7 +6,7 @@ import (
 )
 
 // Security markers: embed one in a function's argument struct to restrict who may call it
-// (PROTOCOL §8). A function with no marker is open to every authenticated caller.
+// (docs/protocol.md §8). A function with no marker is open to every authenticated caller.
 type (
 	// Support restricts a function to support and admin callers.
 	Support struct{}

@@ -241,7 +241,7 @@ func (r *driverRuntime) update(ctx context.Context, m *module, cfg *proto.Module
 	return nil
 }
 
-// restartNeeded reports a change of the fields that define the connection (PROTOCOL §5).
+// restartNeeded reports a change of the fields that define the connection (docs/protocol.md §5).
 func restartNeeded(a, b *proto.Module) bool {
 	return a.GetIp() != b.GetIp() || a.GetPort() != b.GetPort() || a.GetTls() != b.GetTls() ||
 		a.GetUdp() != b.GetUdp() || a.GetMakebreak() != b.GetMakebreak() ||

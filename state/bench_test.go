@@ -10,7 +10,7 @@ import (
 )
 
 // Benchmarks report ratios against a bare go-redis baseline measured in the same run
-// (DESIGN §7): compare ns/op of the Store benchmark with its Baseline sibling.
+// (docs/architecture.md, performance): compare ns/op of the Store benchmark with its Baseline sibling.
 
 func BenchmarkSetStatus(b *testing.B) {
 	r := testutil.StartRedis(b)

@@ -1,4 +1,4 @@
-// Package state is the only package that speaks Redis (PROTOCOL §3). It owns:
+// Package state is the only package that speaks Redis (docs/protocol.md §3). It owns:
 //
 //   - module status: the hash status/<module> and the channel status/<module>/<name>, written with
 //     a compare-and-set script so an unchanged value is neither written nor published;

@@ -2,7 +2,7 @@ package state
 
 import "strconv"
 
-// Channels of PROTOCOL §3, plus the engine's own metadata-invalidation channel.
+// Channels of docs/protocol.md §3, plus the engine's own metadata-invalidation channel.
 const (
 	// LookupChangeChannel carries a system id after its system/<id> hash changed.
 	LookupChangeChannel = "lookup-change"
@@ -10,7 +10,7 @@ const (
 	ReadyChannel = "engine/system"
 	// ReadyMessage is the payload published on ReadyChannel.
 	ReadyMessage = "ready"
-	// InterfaceChangeChannel carries a module id after interface/<module> was written or deleted.
+	// InterfaceChangeChannel carries a module id after interface/<module> was written.
 	// It is not part of PlaceOS; it exists so every node can drop its cached metadata.
 	InterfaceChangeChannel = "engine/interface-change"
 )

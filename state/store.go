@@ -391,20 +391,6 @@ func (s *Store) SetMetadata(ctx context.Context, moduleID string, data []byte) e
 	return nil
 }
 
-// DeleteMetadata removes interface/<moduleID> and announces it on InterfaceChangeChannel.
-func (s *Store) DeleteMetadata(ctx context.Context, moduleID string) error {
-	_, err := s.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.Del(ctx, InterfaceKey(moduleID))
-		p.Publish(ctx, InterfaceChangeChannel, moduleID)
-		return nil
-	})
-	s.cache.invalidateMetadata(moduleID)
-	if err != nil {
-		return redisErr("state: delete metadata "+moduleID, err)
-	}
-	return nil
-}
-
 // Metadata returns a module's metadata JSON (shared with the cache: do not modify it);
 // ErrNoMetadata when absent. Cached.
 func (s *Store) Metadata(ctx context.Context, moduleID string) ([]byte, error) {
@@ -433,9 +419,4 @@ func (s *Store) Publish(ctx context.Context, channel string, msg []byte) error {
 		return redisErr("state: publish on "+channel, err)
 	}
 	return nil
-}
-
-// PublishReady announces on ReadyChannel that the cluster is ready (Raft leader only).
-func (s *Store) PublishReady(ctx context.Context) error {
-	return s.Publish(ctx, ReadyChannel, []byte(ReadyMessage))
 }

@@ -75,7 +75,7 @@ func (c *Config) setDefaults() {
 	}
 }
 
-// Driver process states (PROTOCOL §6 status/driver).
+// Driver process states (docs/protocol.md §6 status/driver).
 const (
 	StateRunning    = "running"
 	StateRestarting = "restarting" // not serving yet: launching, or waiting to relaunch

@@ -2,6 +2,7 @@ package main
 
 import (
 	"flag"
+	"net"
 
 	"fmt"
 	"os"
@@ -111,6 +112,13 @@ func parseOptions(name string, args []string, dev bool) (*options, error) {
 	if o.ExecTimeout <= 0 {
 		return nil, fmt.Errorf("--exec-timeout must be positive, not %s", o.ExecTimeout)
 	}
+	if o.Join != "" {
+		join, err := memberAddr(o.Join)
+		if err != nil {
+			return nil, err
+		}
+		o.Join = join
+	}
 	if o.Join != "" && o.Auth == "keys" && o.ClusterSecret == "" {
 		return nil, fmt.Errorf("a cluster with --auth keys needs --cluster-secret (node-to-node calls carry it)")
 	}
@@ -125,4 +133,23 @@ func parseOptions(name string, args []string, dev bool) (*options, error) {
 		o.SDKDir = findSDKDir()
 	}
 	return o, nil
+}
+
+// memberAddr reads --join: a member's HTTP address as host:port, or as the URL people copy from a
+// browser (http://host:port/). Node-to-node calls are plain HTTP, so another scheme is refused
+// rather than silently downgraded.
+func memberAddr(s string) (string, error) {
+	addr := strings.TrimSpace(s)
+	if scheme, rest, ok := strings.Cut(addr, "://"); ok {
+		if !strings.EqualFold(scheme, "http") {
+			return "", fmt.Errorf("--join %q: node-to-node calls use http, not %s; give host:port", s, scheme)
+		}
+		addr = rest
+	}
+	addr = strings.TrimSuffix(addr, "/")
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || host == "" || port == "" || strings.ContainsAny(addr, "/?#@") {
+		return "", fmt.Errorf("--join %q: want the HTTP address of a member as host:port, e.g. 10.0.0.1:8080", s)
+	}
+	return addr, nil
 }

@@ -46,8 +46,8 @@ func (n *node) close() {
 }
 
 // startNode builds and starts a node: Redis, the Raft store, the supervisor and core, the HTTP
-// API (client, management and node-to-node routes). It does not reconcile yet (run does). On
-// error everything started so far is stopped again.
+// API (client, management and node-to-node routes). It does not reconcile yet (serve runs the
+// core once the models are applied). On error everything started so far is stopped again.
 func startNode(ctx context.Context, o *options, log hclog.Logger, leave func()) (n *node, err error) {
 	n = &node{log: log}
 	defer func() {
@@ -62,6 +62,10 @@ func startNode(ctx context.Context, o *options, log hclog.Logger, leave func()) 
 	creds, err := loadCredentials(o.GitCreds)
 	if err != nil {
 		return n, err
+	}
+	// Everything a flag names was read without error: only now is anything created.
+	if err := os.MkdirAll(o.DataDir, 0o755); err != nil {
+		return n, fmt.Errorf("data dir: %w", err)
 	}
 	redisURL, err := n.redis(o.Redis)
 	if err != nil {

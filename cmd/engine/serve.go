@@ -32,9 +32,6 @@ func serve(ctx context.Context, args []string, dev bool, sig *signals) error {
 		JSONFormat: o.LogFormat == "json",
 		Output:     os.Stderr,
 	})
-	if err := os.MkdirAll(o.DataDir, 0o755); err != nil {
-		return fmt.Errorf("data dir: %w", err)
-	}
 	n, err := startNode(ctx, o, log, sig.leave)
 	defer n.close()
 	if err != nil {

@@ -1,4 +1,4 @@
-// The wire between the engine (host) and a driver process. See PROTOCOL.md section 5.
+// The wire between the engine (host) and a driver process. See docs/protocol.md §5.
 //
 // One driver process hosts many modules, so every call names its module. Values that are
 // arbitrary JSON travel as JSON text in `bytes` fields: the host stores them in Redis as text and
@@ -550,7 +550,7 @@ func (x *ExecResponse) GetError() *ExecError {
 
 type MetadataResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Json          []byte                 `protobuf:"bytes,1,opt,name=json,proto3" json:"json,omitempty"` // PROTOCOL section 4, without the module's notes
+	Json          []byte                 `protobuf:"bytes,1,opt,name=json,proto3" json:"json,omitempty"` // docs/protocol.md §4, without the module's notes
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }

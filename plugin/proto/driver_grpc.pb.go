@@ -1,4 +1,4 @@
-// The wire between the engine (host) and a driver process. See PROTOCOL.md section 5.
+// The wire between the engine (host) and a driver process. See docs/protocol.md §5.
 //
 // One driver process hosts many modules, so every call names its module. Values that are
 // arbitrary JSON travel as JSON text in `bytes` fields: the host stores them in Redis as text and
