@@ -3,8 +3,6 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -23,14 +21,7 @@ import (
 func TestOneClearanceRuleThreeWaysIn(t *testing.T) {
 	t.Parallel()
 	redis := testutil.StartRedis(t)
-	keys := filepath.Join(t.TempDir(), "keys.yaml")
-	if err := os.WriteFile(keys, []byte(fmt.Sprintf(`
-- {key: %q, user_id: ursula, role: user}
-- {key: %q, user_id: sam, role: support}
-- {key: %q, user_id: ada, role: admin}
-`, userKey, supportKey, adminKey)), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	keys := apiKeysFile(t)
 	drv := testutil.BuildBinary(t, "./internal/testdriver")
 	model := fmt.Sprintf(`
 drivers: [{id: drv-test, module_name: Test, role: device, binary: %q}]

@@ -22,6 +22,20 @@ const (
 	adminKey   = "admin-key-0123456789abcdef"
 )
 
+// apiKeysFile writes an --api-keys file with userKey (ursula), supportKey (sam) and adminKey (ada).
+func apiKeysFile(t *testing.T) string {
+	t.Helper()
+	keys := filepath.Join(t.TempDir(), "keys.yaml")
+	if err := os.WriteFile(keys, []byte(fmt.Sprintf(`
+- {key: %q, user_id: ursula, role: user}
+- {key: %q, user_id: sam, role: support}
+- {key: %q, user_id: ada, role: admin}
+`, userKey, supportKey, adminKey)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return keys
+}
+
 // securedDemo runs the display driver against a simulator on a node with --auth keys.
 func securedDemo(t *testing.T) *enginetest.Node {
 	t.Helper()
@@ -32,14 +46,7 @@ func securedDemo(t *testing.T) *enginetest.Node {
 	}
 	sim.Start()
 	t.Cleanup(func() { _ = sim.Close() })
-	keys := filepath.Join(t.TempDir(), "keys.yaml")
-	if err := os.WriteFile(keys, []byte(fmt.Sprintf(`
-- {key: %q, user_id: ursula, role: user}
-- {key: %q, user_id: sam, role: support}
-- {key: %q, user_id: ada, role: admin}
-`, userKey, supportKey, adminKey)), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	keys := apiKeysFile(t)
 	display := testutil.BuildBinary(t, "./examples/drivers/display")
 	model := fmt.Sprintf(`
 drivers: [{id: drv-display, module_name: Display, role: device, binary: %q}]
