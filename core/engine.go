@@ -23,9 +23,9 @@ func (c *Core) StateValue(ctx context.Context, moduleID, name string) (json.RawM
 	return v, ok, err
 }
 
-// Metadata returns the module's metadata (docs/protocol.md §4) from Redis, or, for a module this node
+// metadata returns the module's metadata (docs/protocol.md §4) from Redis, or, for a module this node
 // runs whose metadata is not (yet again) in Redis, from its driver.
-func (c *Core) Metadata(ctx context.Context, moduleID string) (json.RawMessage, error) {
+func (c *Core) metadata(ctx context.Context, moduleID string) (json.RawMessage, error) {
 	meta, err := c.cfg.State.Metadata(ctx, moduleID)
 	if err == nil || !errors.Is(err, errkind.NotFound) {
 		return meta, err

@@ -212,7 +212,7 @@ func (c *Core) Resolve(ctx context.Context, t call.Target) (string, error) {
 
 // functions is a module's parsed metadata; no metadata means the module never started.
 func (c *Core) functions(ctx context.Context, moduleID string) (*functions, error) {
-	raw, err := c.Metadata(ctx, moduleID)
+	raw, err := c.metadata(ctx, moduleID)
 	if errors.Is(err, errkind.NotFound) {
 		return nil, errkind.Wrap(ErrModuleNotFound, err, "could not find module %s: it has no metadata (never started?)", moduleID)
 	}

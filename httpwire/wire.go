@@ -28,15 +28,6 @@ const (
 // RequestIDHeader carries the request id in and out of every request.
 const RequestIDHeader = "X-Request-ID"
 
-var (
-	// ErrBadBody: a body that cannot be read or has the wrong shape.
-	ErrBadBody = errkind.New(errkind.BadRequest, "bad request body")
-	// ErrMalformedJSON: a body that is not JSON.
-	ErrMalformedJSON = errkind.New(errkind.Malformed, "malformed JSON")
-	// ErrBadParameter: a query or path parameter with a bad value.
-	ErrBadParameter = errkind.New(errkind.BadRequest, "bad parameter")
-)
-
 type requestIDKey struct{}
 
 // WithRequestID returns ctx carrying the request id.

@@ -52,9 +52,6 @@ type Server struct {
 	log hclog.Logger
 }
 
-// ErrNodesOnly refuses a node-to-node route to anyone but another node.
-var ErrNodesOnly = errkind.New(errkind.Forbidden, "node-to-node route: the cluster secret is required")
-
 // NewServer returns the node-to-node routes of this node.
 func NewServer(cfg ServerConfig) *Server {
 	if cfg.Logger == nil {

@@ -1,16 +1,15 @@
 package sdk_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/placeos-go/engine/internal/testutil"
 	"github.com/placeos-go/engine/plugin/proto"
 	"github.com/placeos-go/engine/sdk"
 	"github.com/placeos-go/engine/sdk/internal/driverrt"
@@ -31,24 +30,14 @@ func (d *logDriver) Greet(ctx context.Context) string {
 
 func (d *logDriver) Fail(ctx context.Context) error { return errors.New("no") }
 
-type lines struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *lines) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
+// lines is the driver's JSON log, written by the runtime's goroutines while the test reads it.
+type lines struct{ testutil.LockedBuffer }
 
 // find returns the JSON log entries with message msg.
 func (l *lines) find(t *testing.T, msg string) []map[string]any {
 	t.Helper()
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	var out []map[string]any
-	for _, line := range strings.Split(strings.TrimSpace(l.buf.String()), "\n") {
+	for _, line := range strings.Split(strings.TrimSpace(l.String()), "\n") {
 		var e map[string]any
 		if err := json.Unmarshal([]byte(line), &e); err != nil {
 			t.Fatalf("log line is not JSON: %q", line)

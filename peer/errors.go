@@ -1,0 +1,6 @@
+package peer
+
+import "github.com/placeos-go/engine/errkind"
+
+// ErrNodesOnly refuses a node-to-node route to anyone but another node.
+var ErrNodesOnly = errkind.New(errkind.Forbidden, "node-to-node route: the cluster secret is required")
