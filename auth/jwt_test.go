@@ -1,0 +1,356 @@
+package auth_test
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/placeos-go/engine/auth"
+	"github.com/placeos-go/engine/errkind"
+)
+
+// hsSecret is a valid HS256 secret (32 bytes).
+const hsSecret = "0123456789abcdef0123456789abcdef"
+
+// testKeys are generated once for the whole package: RSA key generation is slow under -race.
+type testKeys struct {
+	rsa, rsaOther      *rsa.PrivateKey
+	ec, ecOther, ec384 *ecdsa.PrivateKey
+}
+
+var keys = sync.OnceValues(func() (*testKeys, error) {
+	var k testKeys
+	var err error
+	if k.rsa, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
+		return nil, err
+	}
+	if k.rsaOther, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
+		return nil, err
+	}
+	if k.ec, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader); err != nil {
+		return nil, err
+	}
+	if k.ecOther, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader); err != nil {
+		return nil, err
+	}
+	if k.ec384, err = ecdsa.GenerateKey(elliptic.P384(), rand.Reader); err != nil {
+		return nil, err
+	}
+	return &k, nil
+})
+
+func mustKeys(t *testing.T) *testKeys {
+	t.Helper()
+	k, err := keys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// publicPEM encodes a public key as a PKIX "PUBLIC KEY" PEM block.
+func publicPEM(t *testing.T, pub any) []byte {
+	t.Helper()
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
+}
+
+func sign(t *testing.T, m jwt.SigningMethod, key any, claims jwt.MapClaims) string {
+	t.Helper()
+	s, err := jwt.NewWithClaims(m, claims).SignedString(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// claims is a valid claim set for user "tok-user" with extra merged in (a nil value deletes).
+func claims(extra jwt.MapClaims) jwt.MapClaims {
+	c := jwt.MapClaims{"sub": "tok-user", "exp": time.Now().Add(time.Hour).Unix()}
+	for k, v := range extra {
+		if v == nil {
+			delete(c, k)
+			continue
+		}
+		c[k] = v
+	}
+	return c
+}
+
+func newVerifier(t *testing.T, cfg auth.JWTConfig) *auth.JWTVerifier {
+	t.Helper()
+	v, err := auth.NewJWTVerifier(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// wantUnauthenticated checks that err is a 401 mentioning msg.
+func wantUnauthenticated(t *testing.T, err error, msg string) {
+	t.Helper()
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	if !errors.Is(err, auth.ErrUnauthenticated) || !errors.Is(err, errkind.Unauthorized) {
+		t.Fatalf("%v is not ErrUnauthenticated", err)
+	}
+	if p := errkind.Classify(err); p.Status != http.StatusUnauthorized || p.Internal {
+		t.Fatalf("classified as %+v, want a 401", p)
+	}
+	if !strings.Contains(err.Error(), msg) {
+		t.Fatalf("error %q does not mention %q", err, msg)
+	}
+}
+
+func TestJWTAlgorithms(t *testing.T) {
+	t.Parallel()
+	k := mustKeys(t)
+	hs := newVerifier(t, auth.JWTConfig{Secret: []byte(hsSecret)})
+	rs := newVerifier(t, auth.JWTConfig{PublicKeyPEM: publicPEM(t, &k.rsa.PublicKey)})
+	es := newVerifier(t, auth.JWTConfig{PublicKeyPEM: publicPEM(t, &k.ec.PublicKey)})
+	rsPKCS1 := newVerifier(t, auth.JWTConfig{PublicKeyPEM: pem.EncodeToMemory(&pem.Block{
+		Type: "RSA PUBLIC KEY", Bytes: x509.MarshalPKCS1PublicKey(&k.rsa.PublicKey)})})
+
+	rsaPEM := publicPEM(t, &k.rsa.PublicKey)
+	none, err := jwt.NewWithClaims(jwt.SigningMethodNone, claims(jwt.MapClaims{"role": "admin"})).
+		SignedString(jwt.UnsafeAllowNoneSignatureType)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name  string
+		v     *auth.JWTVerifier
+		token string
+		ok    bool
+	}{
+		{"HS256", hs, sign(t, jwt.SigningMethodHS256, []byte(hsSecret), claims(nil)), true},
+		{"RS256", rs, sign(t, jwt.SigningMethodRS256, k.rsa, claims(nil)), true},
+		{"RS256, PKCS#1 public key", rsPKCS1, sign(t, jwt.SigningMethodRS256, k.rsa, claims(nil)), true},
+		{"ES256", es, sign(t, jwt.SigningMethodES256, k.ec, claims(nil)), true},
+
+		{"alg none against HS256", hs, none, false},
+		{"alg none against RS256", rs, none, false},
+		{"alg none against ES256", es, none, false},
+		// Key confusion: an HS256 token whose HMAC key is the verifier's public key.
+		{"HS256 with the RSA public key against RS256", rs, sign(t, jwt.SigningMethodHS256, rsaPEM, claims(nil)), false},
+		{"HS512 against HS256", hs, sign(t, jwt.SigningMethodHS512, []byte(hsSecret), claims(nil)), false},
+		{"RS512 against RS256", rs, sign(t, jwt.SigningMethodRS512, k.rsa, claims(nil)), false},
+		{"PS256 against RS256", rs, sign(t, jwt.SigningMethodPS256, k.rsa, claims(nil)), false},
+		{"ES256 against RS256", rs, sign(t, jwt.SigningMethodES256, k.ec, claims(nil)), false},
+		{"RS256 against ES256", es, sign(t, jwt.SigningMethodRS256, k.rsa, claims(nil)), false},
+		{"RS256 against HS256", hs, sign(t, jwt.SigningMethodRS256, k.rsa, claims(nil)), false},
+
+		{"HS256 wrong secret", hs, sign(t, jwt.SigningMethodHS256, []byte(hsSecret+"x"), claims(nil)), false},
+		{"RS256 wrong key", rs, sign(t, jwt.SigningMethodRS256, k.rsaOther, claims(nil)), false},
+		{"ES256 wrong key", es, sign(t, jwt.SigningMethodES256, k.ecOther, claims(nil)), false},
+
+		{"garbage", hs, "not.a.token", false},
+		{"empty", hs, "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c, err := tt.v.Verify(tt.token)
+			if !tt.ok {
+				wantUnauthenticated(t, err, "bearer token is invalid")
+				if c != (auth.Caller{}) {
+					t.Fatalf("a refused token yielded %+v", c)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := (auth.Caller{UserID: "tok-user", Clearance: auth.ClearanceUser}); c != want {
+				t.Fatalf("got %+v, want %+v", c, want)
+			}
+		})
+	}
+}
+
+func TestJWTClaims(t *testing.T) {
+	t.Parallel()
+	v := newVerifier(t, auth.JWTConfig{Secret: []byte(hsSecret)})
+	now := time.Now()
+	up := func(p int) map[string]any { return map[string]any{"p": p} }
+	tests := []struct {
+		name  string
+		extra jwt.MapClaims
+		want  auth.Clearance
+		err   string // "" accepts
+	}{
+		{"plain user", nil, auth.ClearanceUser, ""},
+		{"role user", jwt.MapClaims{"role": "user"}, auth.ClearanceUser, ""},
+		{"role support", jwt.MapClaims{"role": "support"}, auth.ClearanceSupport, ""},
+		{"role admin", jwt.MapClaims{"role": "admin"}, auth.ClearanceAdmin, ""},
+		{"role administrator", jwt.MapClaims{"role": "administrator"}, auth.ClearanceAdmin, ""},
+		{"role Admin", jwt.MapClaims{"role": "Admin"}, auth.ClearanceAdmin, ""},
+		{"unknown role", jwt.MapClaims{"role": "root"}, 0, `bearer token: unknown role "root"`},
+		{"role internal", jwt.MapClaims{"role": "internal"}, 0, `unknown role "internal"`},
+		{"u.p 0", jwt.MapClaims{"u": up(0)}, auth.ClearanceUser, ""},
+		{"u.p 1 support", jwt.MapClaims{"u": up(1)}, auth.ClearanceSupport, ""},
+		{"u.p 2 admin", jwt.MapClaims{"u": up(2)}, auth.ClearanceAdmin, ""},
+		{"u.p 3 admin", jwt.MapClaims{"u": up(3)}, auth.ClearanceAdmin, ""},
+		{"u.p 4 user", jwt.MapClaims{"u": up(4)}, auth.ClearanceUser, ""},
+		{"u without p", jwt.MapClaims{"u": map[string]any{"n": "Bob"}}, auth.ClearanceUser, ""},
+		{"role wins over u.p", jwt.MapClaims{"role": "user", "u": up(2)}, auth.ClearanceUser, ""},
+
+		{"expired", jwt.MapClaims{"exp": now.Add(-time.Hour).Unix()}, 0, "bearer token has expired"},
+		{"expired within the leeway", jwt.MapClaims{"exp": now.Add(-5 * time.Second).Unix()}, auth.ClearanceUser, ""},
+		{"not yet valid", jwt.MapClaims{"nbf": now.Add(time.Hour).Unix()}, 0, "bearer token is not valid yet"},
+		{"nbf within the leeway", jwt.MapClaims{"nbf": now.Add(5 * time.Second).Unix()}, auth.ClearanceUser, ""},
+		{"issued in the future", jwt.MapClaims{"iat": now.Add(time.Hour).Unix()}, 0, "bearer token is not valid yet"},
+		{"no exp", jwt.MapClaims{"exp": nil}, 0, "bearer token is invalid"},
+		{"exp not a number", jwt.MapClaims{"exp": "tomorrow"}, 0, "bearer token is invalid"},
+		{"no sub", jwt.MapClaims{"sub": nil}, 0, "bearer token has no subject"},
+		{"empty sub", jwt.MapClaims{"sub": ""}, 0, "bearer token has no subject"},
+		// Without a configured issuer or audience, whatever the token says is accepted.
+		{"any issuer", jwt.MapClaims{"iss": "someone"}, auth.ClearanceUser, ""},
+		{"any audience", jwt.MapClaims{"aud": "elsewhere"}, auth.ClearanceUser, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c, err := v.Verify(sign(t, jwt.SigningMethodHS256, []byte(hsSecret), claims(tt.extra)))
+			if tt.err != "" {
+				wantUnauthenticated(t, err, tt.err)
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := (auth.Caller{UserID: "tok-user", Clearance: tt.want}); c != want {
+				t.Fatalf("got %+v, want %+v", c, want)
+			}
+		})
+	}
+}
+
+func TestJWTLeeway(t *testing.T) {
+	t.Parallel()
+	v := newVerifier(t, auth.JWTConfig{Secret: []byte(hsSecret), Leeway: time.Hour})
+	tok := sign(t, jwt.SigningMethodHS256, []byte(hsSecret), claims(jwt.MapClaims{"exp": time.Now().Add(-30 * time.Minute).Unix()}))
+	if _, err := v.Verify(tok); err != nil {
+		t.Fatalf("an hour of leeway refused a token expired 30 minutes ago: %v", err)
+	}
+}
+
+func TestJWTIssuerAudience(t *testing.T) {
+	t.Parallel()
+	v := newVerifier(t, auth.JWTConfig{Secret: []byte(hsSecret), Issuer: "POS", Audience: "example.com"})
+	tests := []struct {
+		name  string
+		extra jwt.MapClaims
+		ok    bool
+	}{
+		{"both right", jwt.MapClaims{"iss": "POS", "aud": "example.com"}, true},
+		{"audience in a list", jwt.MapClaims{"iss": "POS", "aud": []string{"other.com", "example.com"}}, true},
+		{"wrong issuer", jwt.MapClaims{"iss": "EVIL", "aud": "example.com"}, false},
+		{"no issuer", jwt.MapClaims{"aud": "example.com"}, false},
+		{"wrong audience", jwt.MapClaims{"iss": "POS", "aud": "evil.com"}, false},
+		{"no audience", jwt.MapClaims{"iss": "POS"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c, err := v.Verify(sign(t, jwt.SigningMethodHS256, []byte(hsSecret), claims(tt.extra)))
+			if !tt.ok {
+				wantUnauthenticated(t, err, "bearer token is invalid")
+				return
+			}
+			if err != nil || c.UserID != "tok-user" {
+				t.Fatalf("got %+v, %v", c, err)
+			}
+		})
+	}
+}
+
+func TestNewJWTVerifierRefusals(t *testing.T) {
+	t.Parallel()
+	k := mustKeys(t)
+	tests := []struct {
+		name string
+		cfg  auth.JWTConfig
+		want string
+	}{
+		{"neither", auth.JWTConfig{}, "set exactly one"},
+		{"both", auth.JWTConfig{Secret: []byte(hsSecret), PublicKeyPEM: publicPEM(t, &k.rsa.PublicKey)}, "set exactly one"},
+		{"secret of 31 bytes", auth.JWTConfig{Secret: []byte(hsSecret[:31])}, "at least 32 bytes"},
+		{"ES key on P-384", auth.JWTConfig{PublicKeyPEM: publicPEM(t, &k.ec384.PublicKey)}, "ES256 needs a P-256 key"},
+		{"not PEM", auth.JWTConfig{PublicKeyPEM: []byte("not a key")}, "neither an RSA nor an ECDSA PEM key"},
+		{"a private key", auth.JWTConfig{PublicKeyPEM: pem.EncodeToMemory(&pem.Block{
+			Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(k.rsa)})}, "neither an RSA nor an ECDSA PEM key"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			v, err := auth.NewJWTVerifier(tt.cfg)
+			if err == nil {
+				t.Fatalf("accepted: %+v", v)
+			}
+			if !errors.Is(err, auth.ErrBadConfig) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("got %v, want ErrBadConfig mentioning %q", err, tt.want)
+			}
+		})
+	}
+	// 32 bytes is enough.
+	newVerifier(t, auth.JWTConfig{Secret: []byte(hsSecret)})
+}
+
+func TestLoadJWTVerifier(t *testing.T) {
+	t.Parallel()
+	k := mustKeys(t)
+	v, err := auth.LoadJWTVerifier("", "")
+	if v != nil || err != nil {
+		t.Fatalf("neither flag: got %v, %v; want nil, nil", v, err)
+	}
+
+	v, err = auth.LoadJWTVerifier(hsSecret, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err := v.Verify(sign(t, jwt.SigningMethodHS256, []byte(hsSecret), claims(nil))); err != nil || c.UserID != "tok-user" {
+		t.Fatalf("secret verifier: %+v, %v", c, err)
+	}
+
+	if _, err := auth.LoadJWTVerifier("short", ""); !errors.Is(err, auth.ErrBadConfig) {
+		t.Fatalf("short secret: %v", err)
+	}
+
+	dir := t.TempDir()
+	path := filepath.Join(dir, "jwt.pem")
+	if err := os.WriteFile(path, publicPEM(t, &k.ec.PublicKey), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	v, err = auth.LoadJWTVerifier("", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err := v.Verify(sign(t, jwt.SigningMethodES256, k.ec, claims(nil))); err != nil || c.UserID != "tok-user" {
+		t.Fatalf("public key verifier: %+v, %v", c, err)
+	}
+
+	if _, err := auth.LoadJWTVerifier(hsSecret, path); !errors.Is(err, auth.ErrBadConfig) {
+		t.Fatalf("both flags: %v, want ErrBadConfig", err)
+	}
+	if _, err := auth.LoadJWTVerifier("", filepath.Join(dir, "missing.pem")); err == nil || !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("missing key file: %v", err)
+	}
+}

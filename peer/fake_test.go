@@ -1,0 +1,306 @@
+package peer_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/placeos-go/engine/auth"
+	"github.com/placeos-go/engine/call"
+	"github.com/placeos-go/engine/errkind"
+	"github.com/placeos-go/engine/httpapi"
+	"github.com/placeos-go/engine/httpwire"
+	"github.com/placeos-go/engine/peer"
+)
+
+// The credentials of every test node.
+const (
+	secret   = "s3cret-of-the-test-cluster"
+	userKey  = "user-key-0123456789"
+	adminKey = "admin-key-0123456789"
+	nodeID   = "n1"
+)
+
+// errNotInThisTest answers every client route: these tests serve only the node-to-node routes.
+var errNotInThisTest = errkind.New(errkind.NotFound, "not served in the peer tests")
+
+// clientSide is the part of the engine the HTTP server needs besides the peer routes; no test
+// here calls it.
+type clientSide struct{}
+
+func (clientSide) Execute(context.Context, call.Request) (call.Result, error) {
+	return call.Result{}, errNotInThisTest
+}
+func (clientSide) Resolve(context.Context, call.Target) (string, error) { return "", errNotInThisTest }
+func (clientSide) Functions(context.Context, call.Target, auth.Caller) ([]call.Function, error) {
+	return nil, errNotInThisTest
+}
+func (clientSide) State(context.Context, string) (map[string]string, error) {
+	return nil, errNotInThisTest
+}
+func (clientSide) StateValue(context.Context, string, string) (json.RawMessage, bool, error) {
+	return nil, false, errNotInThisTest
+}
+func (clientSide) Types(context.Context, string) (map[string]int, error) {
+	return nil, errNotInThisTest
+}
+func (clientSide) StartModule(context.Context, string) error { return errNotInThisTest }
+func (clientSide) StopModule(context.Context, string) error  { return errNotInThisTest }
+func (clientSide) Debug(context.Context, string, func(level, msg string)) (func(), error) {
+	return nil, errNotInThisTest
+}
+func (clientSide) Ready() bool                                    { return true }
+func (clientSide) NodeStatus(context.Context) (any, error)        { return nil, errNotInThisTest }
+func (clientSide) Loaded() map[string][]string                    { return nil }
+func (clientSide) DriverStatus(string) (any, bool)                { return nil, false }
+func (clientSide) KillDriver(string) error                        { return errNotInThisTest }
+func (clientSide) Cluster(context.Context) (any, error)           { return nil, errNotInThisTest }
+func (clientSide) Pull(context.Context, string) (any, error)      { return nil, errNotInThisTest }
+func (clientSide) Recompile(context.Context, string) (any, error) { return nil, errNotInThisTest }
+
+var (
+	_ httpapi.Engine = clientSide{}
+	_ httpapi.Node   = clientSide{}
+)
+
+// fakeLocal is this node's engine as peer.Server sees it: it records what reaches it.
+type fakeLocal struct {
+	mu     sync.Mutex
+	execs  []call.Request
+	execFn func(ctx context.Context, req call.Request) (call.Result, error)
+
+	debugErr   error
+	debugEmit  []string // lines DebugHere sends ("level msg") before it returns
+	debugs     []debugAttach
+	debugFn    func(level, msg string) // the last attached stream
+	debugEnded atomic.Int32            // cancels run
+}
+
+type debugAttach struct {
+	moduleID  string
+	caller    auth.Caller
+	requestID string
+}
+
+func (l *fakeLocal) ExecuteHere(ctx context.Context, req call.Request) (call.Result, error) {
+	l.mu.Lock()
+	l.execs = append(l.execs, req)
+	fn := l.execFn
+	l.mu.Unlock()
+	if fn != nil {
+		return fn(ctx, req)
+	}
+	return call.Result{ModuleID: req.Target.ModuleID, Value: json.RawMessage(`{"ok":true}`), Code: http.StatusOK}, nil
+}
+
+func (l *fakeLocal) DebugHere(ctx context.Context, moduleID string, fn func(level, msg string)) (func(), error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.debugs = append(l.debugs, debugAttach{moduleID, auth.CallerFrom(ctx), httpwire.RequestID(ctx)})
+	if l.debugErr != nil {
+		return nil, l.debugErr
+	}
+	for _, line := range l.debugEmit {
+		level, msg, _ := strings.Cut(line, " ")
+		fn(level, msg)
+	}
+	l.debugFn = fn
+	var once sync.Once
+	return func() { once.Do(func() { l.debugEnded.Add(1) }) }, nil
+}
+
+func (l *fakeLocal) onExec(fn func(ctx context.Context, req call.Request) (call.Result, error)) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.execFn = fn
+}
+
+// onDebug makes DebugHere fail with err, or else send lines ("level msg") before it returns.
+func (l *fakeLocal) onDebug(err error, lines ...string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.debugErr, l.debugEmit = err, lines
+}
+
+func (l *fakeLocal) execCalls() []call.Request {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]call.Request(nil), l.execs...)
+}
+
+func (l *fakeLocal) attached() []debugAttach {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]debugAttach(nil), l.debugs...)
+}
+
+// emit sends a line down the last attached stream.
+func (l *fakeLocal) emit(level, msg string) {
+	l.mu.Lock()
+	fn := l.debugFn
+	l.mu.Unlock()
+	fn(level, msg)
+}
+
+// fakeMembers records the membership changes and Raft commands it is asked for.
+type fakeMembers struct {
+	mu      sync.Mutex
+	err     error
+	joins   [][3]string
+	removes []string
+	applies [][]byte
+	callers []auth.Caller
+	rids    []string
+}
+
+func (m *fakeMembers) ID() string { return nodeID }
+
+func (m *fakeMembers) record(ctx context.Context) error {
+	m.callers = append(m.callers, auth.CallerFrom(ctx))
+	m.rids = append(m.rids, httpwire.RequestID(ctx))
+	return m.err
+}
+
+func (m *fakeMembers) Join(ctx context.Context, id, raftAddr, httpAddr string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.joins = append(m.joins, [3]string{id, raftAddr, httpAddr})
+	return m.record(ctx)
+}
+
+func (m *fakeMembers) RemoveNode(ctx context.Context, id string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.removes = append(m.removes, id)
+	return m.record(ctx)
+}
+
+func (m *fakeMembers) ApplyForwarded(ctx context.Context, cmd []byte) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.applies = append(m.applies, cmd)
+	return m.record(ctx)
+}
+
+// calls is how many times any method but ID ran.
+func (m *fakeMembers) calls() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.callers)
+}
+
+// membersSeen is a copy of what a fakeMembers recorded.
+type membersSeen struct {
+	joins   [][3]string
+	removes []string
+	applies [][]byte
+	callers []auth.Caller
+	rids    []string
+}
+
+func (m *fakeMembers) seen() membersSeen {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return membersSeen{slices.Clone(m.joins), slices.Clone(m.removes), slices.Clone(m.applies), slices.Clone(m.callers), slices.Clone(m.rids)}
+}
+
+func (m *fakeMembers) fail(err error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.err = err
+}
+
+// testNode is a real HTTP server (httpapi with the peer routes) over the fakes.
+type testNode struct {
+	addr    string // host:port
+	url     string // http://host:port
+	local   *fakeLocal
+	members *fakeMembers
+	leaves  atomic.Int32
+}
+
+// setup is what a test may change before its node is built.
+type setup struct {
+	auth auth.Config
+	http httpapi.Config
+	peer peer.ServerConfig
+}
+
+func newNode(t *testing.T, opts ...func(*setup)) *testNode {
+	t.Helper()
+	keys, err := auth.ParseAPIKeys([]byte(`
+- {key: "` + userKey + `", user_id: u1, role: user}
+- {key: "` + adminKey + `", user_id: a1, role: admin}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := &testNode{local: &fakeLocal{}, members: &fakeMembers{}}
+	s := setup{
+		auth: auth.Config{APIKeys: keys, ClusterSecret: secret},
+		http: httpapi.Config{Engine: clientSide{}, Node: clientSide{}},
+		peer: peer.ServerConfig{Local: n.local, Members: n.members, Leave: func() { n.leaves.Add(1) }},
+	}
+	for _, o := range opts {
+		o(&s)
+	}
+	a, err := auth.New(s.auth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.http.Auth = a
+	s.http.Peers = peer.NewServer(s.peer)
+	ts := httptest.NewServer(httpapi.New(s.http).Handler())
+	t.Cleanup(ts.Close)
+	n.url = ts.URL
+	n.addr = strings.TrimPrefix(ts.URL, "http://")
+	return n
+}
+
+// do sends one plain HTTP request (headers as name, value pairs) and returns status and body.
+func do(t *testing.T, method, url, body string, hdr ...string) (int, string) {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(t.Context(), method, url, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(b)
+}
+
+// wantKind checks that err is of kind and presents with status.
+func wantKind(t *testing.T, err, kind error, status int) {
+	t.Helper()
+	if err == nil {
+		t.Fatal("no error")
+	}
+	if !errors.Is(err, kind) {
+		t.Fatalf("%v is not %v", err, kind)
+	}
+	if p := errkind.Classify(err); p.Status != status {
+		t.Fatalf("%v presents as %d, want %d", err, p.Status, status)
+	}
+}
