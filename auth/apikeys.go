@@ -72,3 +72,5 @@ func (k *APIKeys) Lookup(key string) (Caller, bool) {
 	c, ok := k.byDigest[sha256.Sum256([]byte(key))]
 	return c, ok
 }
+
+func (k *APIKeys) empty() bool { return k == nil || len(k.byDigest) == 0 }

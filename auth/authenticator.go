@@ -45,7 +45,8 @@ type Authenticator struct {
 
 // New builds an Authenticator. Unless it is disabled it needs API keys or a JWT verifier.
 func New(cfg Config) (*Authenticator, error) {
-	if !cfg.Disabled && cfg.APIKeys == nil && cfg.JWT == nil {
+	if !cfg.Disabled && cfg.APIKeys.empty() && cfg.JWT == nil {
+		// An empty keys file would turn every request away: say so at start-up instead.
 		return nil, ErrNoCredentialSource
 	}
 	return &Authenticator{cfg: cfg}, nil

@@ -59,12 +59,18 @@ func TestNewNeedsACredentialSource(t *testing.T) {
 	t.Parallel()
 	keys := testAPIKeys(t)
 	v := newVerifier(t, auth.JWTConfig{Secret: []byte(hsSecret)})
+	none, err := auth.ParseAPIKeys([]byte(""))
+	if err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name string
 		cfg  auth.Config
 		ok   bool
 	}{
 		{"nothing", auth.Config{}, false},
+		{"an empty keys file", auth.Config{APIKeys: none}, false},
+		{"an empty keys file and a token verifier", auth.Config{APIKeys: none, JWT: v}, true},
 		{"a cluster secret only", auth.Config{ClusterSecret: clusterSecret}, false},
 		{"api keys", auth.Config{APIKeys: keys}, true},
 		{"jwt", auth.Config{JWT: v}, true},

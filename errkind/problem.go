@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 )
 
 // Refinements of the kinds above: each is also its parent kind (errors.Is finds both), and tells
@@ -60,6 +61,8 @@ type Problem struct {
 	// Internal marks failures that are the engine's fault: logged at ERROR, and the message is
 	// replaced so that internals (addresses, file paths) do not leak to callers.
 	Internal bool
+	// Raised marks a failure a driver raised (Class is then the driver's).
+	Raised bool
 }
 
 // mapping is the one table between kinds and what callers see, most specific first. Classify
@@ -91,15 +94,18 @@ var mapping = []struct {
 func Classify(err error) Problem {
 	var de *DriverError
 	if errors.As(err, &de) {
+		// The driver's own code wins; else argument binding failures, raised inside the driver,
+		// are bad input for the caller, the same as the engine's own pre-check.
 		p := Problem{Status: http.StatusInternalServerError, Code: CodeRequestFailed, Class: de.Class,
-			Message: de.Error(), Backtrace: de.Backtrace}
-		// Argument binding failures are raised inside the driver, but for the caller they are
-		// bad input, the same as the engine's own pre-check.
-		if de.Class == "BadRequest" || de.Class == "ArgumentError" || de.Code == http.StatusBadRequest {
-			p.Status, p.Code = http.StatusBadRequest, CodeBadRequest
-		}
-		if de.Code >= 400 && de.Code <= 599 {
+			Message: de.Error(), Backtrace: de.Backtrace, Raised: true}
+		switch {
+		case de.Code >= 400 && de.Code <= 599 && de.Code != http.StatusInternalServerError:
 			p.Status = de.Code
+		case de.Class == "BadRequest" || de.Class == "ArgumentError":
+			p.Status = http.StatusBadRequest
+		}
+		if p.Status == http.StatusBadRequest {
+			p.Code = CodeBadRequest
 		}
 		return p
 	}
@@ -122,10 +128,11 @@ func Classify(err error) Problem {
 
 // FromProblem turns the answer of another node back into an error of the kind it came from, so
 // that a failure reaches the original caller as if it had happened on this node. code is the
-// PlaceOS code name of the answer ("" if it had none).
-func FromProblem(status int, code, message string, backtrace []string) error {
-	if code == CodeRequestFailed.String() {
-		return &DriverError{Message: message, Backtrace: backtrace, Code: status}
+// PlaceOS code name of the answer ("" if it had none); class is the class of a failure a driver
+// raised ("" for the engine's own).
+func FromProblem(status int, code, message, class string, backtrace []string) error {
+	if class != "" || code == CodeRequestFailed.String() {
+		return &DriverError{Class: class, Message: strings.TrimSuffix(message, " ("+class+")"), Backtrace: backtrace, Code: status}
 	}
 	kind := Internal
 	for _, m := range mapping {

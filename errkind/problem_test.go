@@ -42,6 +42,8 @@ func TestClassify(t *testing.T) {
 		{"driver code 400", &DriverError{Message: "m", Code: 400}, 400, CodeBadRequest, "", false},
 		{"driver code nonsense", &DriverError{Message: "m", Code: 42}, 500, CodeRequestFailed, "", false},
 		{"argument error", &DriverError{Class: "ArgumentError", Message: "m"}, 400, CodeBadRequest, "ArgumentError", false},
+		{"argument error with the default code", &DriverError{Class: "ArgumentError", Message: "m", Code: 500}, 400, CodeBadRequest, "ArgumentError", false},
+		{"argument error with its own code", &DriverError{Class: "ArgumentError", Message: "m", Code: 422}, 422, CodeRequestFailed, "ArgumentError", false},
 		{"internal", New(Internal, "x"), 500, CodeUnexpectedFailure, "UnexpectedFailure", true},
 		{"plain", errors.New("who knows"), 500, CodeUnexpectedFailure, "UnexpectedFailure", true},
 	}
@@ -70,20 +72,28 @@ func TestFromProblemRoundTrip(t *testing.T) {
 		New(Conflict, "elsewhere"), New(Unavailable, "restarting"), New(Timeout, "slow"),
 		&DriverError{Message: "raised", Backtrace: []string{"a.go:1"}, Code: 500},
 		&DriverError{Message: "teapot", Code: 418},
+		&DriverError{Class: "DeviceError", Message: "jammed", Code: 500},
+		&DriverError{Class: "ArgumentError", Message: "level must be an integer", Code: 500},
+		&DriverError{Class: "ArgumentError", Message: "level must be an integer"},
 	} {
 		p := Classify(err)
-		back := Classify(FromProblem(p.Status, p.Code.String(), p.Message, p.Backtrace))
-		if back.Status != p.Status || back.Code != p.Code || back.Message != p.Message || len(back.Backtrace) != len(p.Backtrace) {
+		class := ""
+		if p.Raised {
+			class = p.Class
+		}
+		back := Classify(FromProblem(p.Status, p.Code.String(), p.Message, class, p.Backtrace))
+		if len(back.Backtrace) != len(p.Backtrace) || back.Status != p.Status || back.Code != p.Code ||
+			back.Message != p.Message || back.Class != p.Class || back.Raised != p.Raised {
 			t.Errorf("%v: %+v came back as %+v", err, p, back)
 		}
 	}
-	if !errors.Is(FromProblem(502, "", "bad gateway", nil), Unavailable) {
+	if !errors.Is(FromProblem(502, "", "bad gateway", "", nil), Unavailable) {
 		t.Error("502 is not unavailable")
 	}
-	if p := Classify(FromProblem(500, "unexpected_failure", "secret path /x", nil)); !p.Internal {
+	if p := Classify(FromProblem(500, "unexpected_failure", "secret path /x", "", nil)); !p.Internal {
 		t.Errorf("a peer's internal failure is shown: %+v", p)
 	}
-	if !errors.Is(FromProblem(409, "bad_request", "moved", nil), Conflict) {
+	if !errors.Is(FromProblem(409, "bad_request", "moved", "", nil), Conflict) {
 		t.Error("409 is not a conflict")
 	}
 }

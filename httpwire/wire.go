@@ -67,13 +67,15 @@ func AcceptableRequestID(id string) bool {
 // ErrorBody is the JSON body of every error response (docs/protocol.md §6). Fields that do not
 // apply to the route are omitted.
 type ErrorBody struct {
-	Error      string   `json:"error"`
-	Message    string   `json:"message"`
-	SysID      string   `json:"sys_id,omitempty"`
-	ModuleName string   `json:"module_name,omitempty"`
-	Index      int      `json:"index,omitempty"`
-	ModuleID   string   `json:"module_id,omitempty"`
-	Backtrace  []string `json:"backtrace,omitempty"`
+	Error      string `json:"error"`
+	Message    string `json:"message"`
+	SysID      string `json:"sys_id,omitempty"`
+	ModuleName string `json:"module_name,omitempty"`
+	Index      int    `json:"index,omitempty"`
+	ModuleID   string `json:"module_id,omitempty"`
+	// Class is the class of a failure the driver raised (e.g. "ArgumentError"), absent otherwise.
+	Class     string   `json:"class,omitempty"`
+	Backtrace []string `json:"backtrace,omitempty"`
 }
 
 // WriteError answers r with err as errkind.Classify presents it, echoing the target the request
@@ -89,6 +91,9 @@ func WriteError(w http.ResponseWriter, r *http.Request, log hclog.Logger, err er
 		Error: p.Code.String(), Message: msg,
 		SysID: t.SystemID, ModuleName: t.Name, Index: t.Index, ModuleID: t.ModuleID,
 		Backtrace: p.Backtrace,
+	}
+	if p.Raised {
+		body.Class = p.Class
 	}
 	if p.Status == http.StatusServiceUnavailable {
 		// Driver restarts and re-elections are short; tell well-behaved clients when to retry.
@@ -116,7 +121,7 @@ func ProblemOf(status int, body []byte, from string) error {
 	if json.Unmarshal(body, &eb) != nil || eb.Message == "" {
 		eb.Message = fmt.Sprintf("node %s answered %d", from, status)
 	}
-	return errkind.FromProblem(status, eb.Error, eb.Message, eb.Backtrace)
+	return errkind.FromProblem(status, eb.Error, eb.Message, eb.Class, eb.Backtrace)
 }
 
 // WriteJSON encodes v as the response body.

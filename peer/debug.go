@@ -3,7 +3,7 @@ package peer
 import (
 	"context"
 	"encoding/json"
-	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -13,6 +13,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/placeos-go/engine/auth"
+	"github.com/placeos-go/engine/errkind"
 	"github.com/placeos-go/engine/httpwire"
 )
 
@@ -50,13 +51,13 @@ func (p *Client) Debug(ctx context.Context, httpAddr, moduleID string, fn func(l
 	}
 	u, err := url.Parse(base)
 	if err != nil {
-		return nil, fmt.Errorf("debugger address %q: %w", httpAddr, err)
+		return nil, errkind.Wrap(errkind.BadRequest, err, "debugger address %q", httpAddr)
 	}
 	u.Scheme = map[string]string{"https": "wss"}[u.Scheme]
 	if u.Scheme == "" {
 		u.Scheme = "ws"
 	}
-	u.Path = httpwire.NodeBase + "/command/" + url.PathEscape(moduleID) + "/debugger"
+	u.Path = httpwire.NodeBase + "/command/" + moduleID + "/debugger" // URL.String escapes it
 	h := http.Header{}
 	if p.secret != "" {
 		h.Set(auth.ClusterSecretHeader, p.secret)
@@ -66,10 +67,16 @@ func (p *Client) Debug(ctx context.Context, httpAddr, moduleID string, fn func(l
 	}
 	conn, resp, err := websocket.DefaultDialer.DialContext(ctx, u.String(), h)
 	if err != nil {
-		if resp != nil {
-			return nil, fmt.Errorf("debugger on %s: HTTP %d: %w", httpAddr, resp.StatusCode, err)
+		switch {
+		case resp != nil:
+			// The node answered instead of upgrading: its error body says why, as for an execute.
+			body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+			_ = resp.Body.Close()
+			return nil, httpwire.ProblemOf(resp.StatusCode, body, httpAddr)
+		case ctx.Err() != nil:
+			return nil, errkind.Wrap(errkind.Timeout, ctx.Err(), "node %s did not answer in time", httpAddr)
 		}
-		return nil, fmt.Errorf("debugger on %s: %w", httpAddr, err)
+		return nil, errkind.Wrap(errkind.Unavailable, err, "node %s is unreachable", httpAddr)
 	}
 	done := make(chan struct{})
 	go func() {

@@ -154,6 +154,7 @@ func TestExecErrors(t *testing.T) {
 		{"driver error with its own code", &errkind.DriverError{Class: "DeviceError", Message: "jammed", Backtrace: backtrace, Code: 422},
 			nil, ""},
 		{"driver error without a class", &errkind.DriverError{Message: "jammed", Backtrace: backtrace, Code: 500}, nil, ""},
+		{"driver argument error", &errkind.DriverError{Class: "ArgumentError", Message: "level must be an integer", Backtrace: backtrace, Code: 500}, nil, ""},
 		{"internal", errors.New("open /var/lib/engine/secret.db: permission denied"), errkind.Internal, "UnexpectedFailure"},
 	}
 	for _, tt := range tests {
@@ -173,13 +174,9 @@ func TestExecErrors(t *testing.T) {
 				if !errors.As(err, &gotDE) {
 					t.Fatalf("%T %v is not a *errkind.DriverError", err, err)
 				}
-				if gotDE.Error() != de.Error() || !slices.Equal(gotDE.Backtrace, backtrace) || gotDE.Code != want.Status {
+				if gotDE.Error() != de.Error() || gotDE.Class != de.Class || !slices.Equal(gotDE.Backtrace, backtrace) || gotDE.Code != want.Status {
 					t.Fatalf("got %+v, want %+v", gotDE, de)
 				}
-				// The driver's class travels only inside the message ("jammed (DeviceError)"):
-				// httpwire.ErrorBody has no class field, so the calling node's DriverError has
-				// Class "". Everything else must match.
-				got.Class, want.Class = "", ""
 			} else if !errors.Is(err, tt.kind) {
 				t.Fatalf("%v is not %v", err, tt.kind)
 			} else if got.Class != tt.class {

@@ -127,20 +127,15 @@ func (s *Server) handleExecute(w http.ResponseWriter, r *http.Request) {
 }
 
 // GET /api/core/v1/command/{module}/debugger: a WebSocket of [severity, "line"] frames for a
-// module this node hosts, for as long as the caller keeps it open.
+// module this node hosts, for as long as the caller keeps it open. It attaches before upgrading,
+// so a module this node does not host is an ordinary error answer the caller can read.
 func (s *Server) handleDebugger(w http.ResponseWriter, r *http.Request) {
-	moduleID := mux.Vars(r)["module"]
-	up := websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }} // nodes only
-	conn, err := up.Upgrade(w, r, nil)
-	if err != nil {
-		return // the upgrader answered
-	}
-	defer func() { _ = conn.Close() }()
+	t := call.Target{ModuleID: mux.Vars(r)["module"]}
 	lines := make(chan []byte, s.cfg.DebugQueue)
 	slow := make(chan struct{})
 	var once sync.Once
 	ctx, cancelCtx := context.WithTimeout(r.Context(), debugAttachTimeout)
-	cancel, err := s.cfg.Local.DebugHere(ctx, moduleID, func(level, msg string) {
+	cancel, err := s.cfg.Local.DebugHere(ctx, t.ModuleID, func(level, msg string) {
 		b, _ := json.Marshal([]any{severityNumber(level), msg})
 		select {
 		case lines <- b:
@@ -150,14 +145,16 @@ func (s *Server) handleDebugger(w http.ResponseWriter, r *http.Request) {
 	})
 	cancelCtx()
 	if err != nil {
-		msg := errkind.Classify(err).Message
-		if len(msg) > 100 {
-			msg = msg[:100]
-		}
-		_ = conn.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseInternalServerErr, msg))
+		s.fail(w, r, err, t)
 		return
 	}
 	defer cancel()
+	up := websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }} // nodes only
+	conn, err := up.Upgrade(w, r, nil)
+	if err != nil {
+		return // the upgrader answered
+	}
+	defer func() { _ = conn.Close() }()
 	// The reader only notices the peer closing.
 	gone := make(chan struct{})
 	go func() {
@@ -176,7 +173,7 @@ func (s *Server) handleDebugger(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		case <-slow:
-			s.log.Warn("debugger peer too slow, closing the stream", "module", moduleID)
+			s.log.Warn("debugger peer too slow, closing the stream", "module", t.ModuleID)
 			return
 		case <-gone:
 			return
