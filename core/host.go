@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -73,6 +74,10 @@ func (h *Host) Exec(ctx context.Context, req *proto.HostExecRequest) (*proto.Exe
 		}
 	}
 	p := errkind.Classify(err)
+	var de *errkind.DriverError
+	if errors.As(err, &de) {
+		p.Message = de.Message // the class travels in its own field
+	}
 	return &proto.ExecResponse{Code: int32(p.Status), Error: &proto.ExecError{Class: p.Class, Message: p.Message, Backtrace: p.Backtrace}}, nil
 }
 
