@@ -157,7 +157,8 @@ func (c *Core) Cluster(context.Context) (any, error) {
 		}
 	}
 	nodes := cl.Nodes()
-	info := ClusterInfo{Leader: leader, Epoch: epoch, Ready: len(nodes) > 0, Nodes: make([]ClusterNode, 0, len(nodes))}
+	// Without a leader nothing can change: no node is marked down, no module moves.
+	info := ClusterInfo{Leader: leader, Epoch: epoch, Ready: len(nodes) > 0 && leader != "", Nodes: make([]ClusterNode, 0, len(nodes))}
 	for _, n := range nodes {
 		cn := ClusterNode{ID: n.ID, HTTPAddr: n.HTTPAddr, RaftAddr: n.RaftAddr, State: "down",
 			Ready: n.ReadyFor(epoch), Leader: n.ID == leader, Modules: counts[n.ID]}

@@ -168,8 +168,10 @@ func (s *Server) routes() *mux.Router {
 
 // Start listens on Config.Addr and serves in the background until Close.
 func (s *Server) Start() error {
-	if err := checkLoopback(s.cfg.Addr, !s.cfg.Auth.Disabled()); err != nil {
-		return err
+	if s.cfg.Auth.Disabled() {
+		if err := LoopbackOnly(s.cfg.Addr); err != nil {
+			return err
+		}
 	}
 	if s.cfg.Auth.Disabled() {
 		s.log.Warn("AUTHENTICATION IS OFF (--auth none): every caller is an admin; serving on loopback only", "addr", s.cfg.Addr)
@@ -239,10 +241,9 @@ func (s *Server) Close(ctx context.Context) error {
 	return err
 }
 
-func checkLoopback(addr string, allowRemote bool) error {
-	if allowRemote {
-		return nil
-	}
+// LoopbackOnly refuses a listen address beyond loopback: with --auth none every caller is an
+// admin, so only this host may reach the API.
+func LoopbackOnly(addr string) error {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		return fmt.Errorf("http address %q: %w", addr, err)

@@ -90,7 +90,7 @@ func newCluster(t testing.TB, n int, cfg func(*Config)) *cluster {
 	t.Helper()
 	c := &cluster{t: t, cfg: cfg}
 	for i := range n {
-		c.nodes = append(c.nodes, &testNode{id: fmt.Sprintf("node%d", i+1), dir: t.TempDir(), raftAddr: "127.0.0.1:0"})
+		c.nodes = append(c.nodes, &testNode{id: fmt.Sprintf("node%d", i+1), dir: t.TempDir(), raftAddr: testutil.FreeAddr(t)})
 	}
 	t.Cleanup(func() {
 		for _, n := range c.nodes {
@@ -105,7 +105,7 @@ func (c *cluster) start(n *testNode) {
 	c.t.Helper()
 	addr := n.httpAddr
 	if addr == "" {
-		addr = "127.0.0.1:0"
+		addr = testutil.FreeAddr(c.t)
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {

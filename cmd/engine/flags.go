@@ -9,7 +9,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/placeos-go/engine/auth"
 	"github.com/placeos-go/engine/core"
+	"github.com/placeos-go/engine/httpapi"
 )
 
 // options are the flags of `engine serve` and `engine dev` (docs/protocol.md §1).
@@ -103,7 +105,16 @@ func parseOptions(name string, args []string, dev bool) (*options, error) {
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	if o.Auth != "keys" && o.Auth != "none" {
+	switch o.Auth {
+	case "none":
+		if err := httpapi.LoopbackOnly(o.HTTPAddr); err != nil {
+			return nil, err
+		}
+	case "keys":
+		if o.APIKeys == "" && o.JWTSecret == "" && o.JWTPublicKey == "" {
+			return nil, auth.ErrNoCredentialSource
+		}
+	default:
 		return nil, fmt.Errorf("--auth must be keys or none, not %q", o.Auth)
 	}
 	if o.LogFormat != "text" && o.LogFormat != "json" {

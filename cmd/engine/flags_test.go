@@ -49,6 +49,7 @@ func TestBadFlagsTouchNothing(t *testing.T) {
 		"zero exec timeout":             {"--auth", "none", "--exec-timeout", "0s", "--bootstrap"},
 		"keys without keys":             {"--auth", "keys", "--bootstrap"},
 		"unknown log format":            {"--log-format", "xml", "--bootstrap"},
+		"no auth beyond loopback":       {"--auth", "none", "--http-addr", "0.0.0.0:0", "--bootstrap"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()

@@ -3,7 +3,6 @@ package enginetest
 import (
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -83,8 +82,8 @@ func NewNode(tb testing.TB, cfg Config, id string) *Node {
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 30 * time.Second
 	}
-	addr := freeAddr(tb)
-	return &Node{ID: id, HTTP: addr, Raft: freeAddr(tb), DataDir: tb.TempDir(), Base: "http://" + addr,
+	addr := testutil.FreeAddr(tb)
+	return &Node{ID: id, HTTP: addr, Raft: testutil.FreeAddr(tb), DataDir: tb.TempDir(), Base: "http://" + addr,
 		tb: tb, cfg: cfg, bin: testutil.BuildBinary(tb, "./cmd/engine")}
 }
 
@@ -107,17 +106,6 @@ func WriteModel(tb testing.TB, yaml string) string {
 		tb.Fatal(err)
 	}
 	return p
-}
-
-// freeAddr returns a loopback address that was free a moment ago.
-func freeAddr(tb testing.TB) string {
-	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 // Start runs the node's engine from its data directory with Config.Flags and extra, the flags

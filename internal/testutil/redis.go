@@ -51,7 +51,7 @@ func StartRedis(t testing.TB) *Redis {
 	// a few attempts make that race harmless.
 	var lastErr error
 	for attempt := 0; attempt < 5; attempt++ {
-		port, err := freePort()
+		port, err := FreePort()
 		if err != nil {
 			t.Fatalf("find a free port for redis-server: %v", err)
 		}
@@ -160,15 +160,6 @@ func (r *Redis) stop() {
 		<-r.exited
 	}
 	r.cmd = nil
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer func() { _ = l.Close() }()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func tail(b []byte, n int) string {
