@@ -83,6 +83,11 @@ func (c *Core) StopModule(ctx context.Context, moduleID string) error {
 
 func (c *Core) setRunning(ctx context.Context, moduleID string, running bool) error {
 	if err := c.cfg.Store.SetRunning(ctx, moduleID, running); err != nil {
+		if errors.Is(err, errkind.EntityNotFound) {
+			// The model calls any missing entity not_found; on this client route it is a module
+			// that is missing, named as on every other module route.
+			return errkind.Wrap(ErrModuleNotFound, nil, "could not find module %s", moduleID)
+		}
 		return err
 	}
 	if owner, _ := c.Owner(moduleID); owner != c.cfg.NodeID {

@@ -11,7 +11,11 @@ import (
 // Refinements of the kinds above: each is also its parent kind (errors.Is finds both), and tells
 // the mapping below something its parent cannot.
 var (
-	SystemNotFound   = New(NotFound, "system not found")     // 404 system_not_found
+	SystemNotFound = New(NotFound, "system not found") // 404 system_not_found
+	// EntityNotFound is a management entity (repository, driver, zone, system or module of the
+	// model) that does not exist: 404 not_found on REST. Calling a missing zone a missing module
+	// would send a client looking in the wrong place.
+	EntityNotFound   = New(NotFound, "not found")
 	NoRoute          = New(NotFound, "no such route")        // 404 bad_request: a wrong URL, not a missing module
 	Malformed        = New(BadRequest, "malformed JSON")     // 400 parse_error
 	TooLarge         = New(BadRequest, "too large")          // 413
@@ -46,6 +50,14 @@ func (c Code) String() string {
 	return codeNames[c]
 }
 
+// REST error names that refine a PlaceOS code. PlaceOS's WebSocket error_code set is fixed (0–7)
+// and has no "not authenticated" or "not found, and not a module", so the WebSocket keeps the
+// nearest code while REST names the failure exactly (docs/protocol.md §6.2, §7.6).
+const (
+	NameUnauthorized   = "unauthorized" // 401: missing or invalid credentials (code access_denied)
+	NameEntityNotFound = "not_found"    // 404: a management entity (code module_not_found)
+)
+
 // StatusClientClosedRequest is logged (never really seen by anyone) when the caller went away
 // before the answer was ready; the nginx convention keeps such lines apart from real failures.
 const StatusClientClosedRequest = 499
@@ -54,7 +66,8 @@ const StatusClientClosedRequest = 499
 // driver that called another module, or the node that forwarded a call here.
 type Problem struct {
 	Status    int    // HTTP status (the WebSocket's "code", the driver's ExecResponse code)
-	Code      Code   // PlaceOS error code
+	Code      Code   // PlaceOS error code: the WebSocket's error_code
+	Name      string // REST's "error": Code's name, or a finer one (NameUnauthorized, NameEntityNotFound)
 	Class     string // the class a calling driver sees, e.g. "NotFound", or the one a driver raised
 	Message   string // safe to show the caller unless Internal
 	Backtrace []string
@@ -71,22 +84,32 @@ var mapping = []struct {
 	kind   error
 	status int
 	code   Code
+	name   string // REST's "error" when finer than the code's name
 	class  string
 	also   error // a standard library error that counts as this kind
 }{
-	{TooLarge, http.StatusRequestEntityTooLarge, CodeBadRequest, "BadRequest", nil},
-	{Malformed, http.StatusBadRequest, CodeParseError, "BadRequest", nil},
-	{NoRoute, http.StatusNotFound, CodeBadRequest, "NotFound", nil},
-	{MethodNotAllowed, http.StatusMethodNotAllowed, CodeBadRequest, "BadRequest", nil},
-	{SystemNotFound, http.StatusNotFound, CodeSystemNotFound, "NotFound", nil},
-	{NotFound, http.StatusNotFound, CodeModuleNotFound, "NotFound", nil},
-	{BadRequest, http.StatusBadRequest, CodeBadRequest, "BadRequest", nil},
-	{Unauthorized, http.StatusUnauthorized, CodeAccessDenied, "Unauthorized", nil},
-	{Forbidden, http.StatusForbidden, CodeAccessDenied, "AccessDenied", nil},
-	{Conflict, http.StatusConflict, CodeBadRequest, "Conflict", nil},
-	{Timeout, http.StatusGatewayTimeout, CodeUnexpectedFailure, "Timeout", context.DeadlineExceeded},
-	{Unavailable, http.StatusServiceUnavailable, CodeUnexpectedFailure, "Unavailable", nil},
-	{Internal, http.StatusInternalServerError, CodeUnexpectedFailure, "UnexpectedFailure", nil},
+	{TooLarge, http.StatusRequestEntityTooLarge, CodeBadRequest, "", "BadRequest", nil},
+	{Malformed, http.StatusBadRequest, CodeParseError, "", "BadRequest", nil},
+	{NoRoute, http.StatusNotFound, CodeBadRequest, "", "NotFound", nil},
+	{MethodNotAllowed, http.StatusMethodNotAllowed, CodeBadRequest, "", "BadRequest", nil},
+	{SystemNotFound, http.StatusNotFound, CodeSystemNotFound, "", "NotFound", nil},
+	{EntityNotFound, http.StatusNotFound, CodeModuleNotFound, NameEntityNotFound, "NotFound", nil},
+	{NotFound, http.StatusNotFound, CodeModuleNotFound, "", "NotFound", nil},
+	{BadRequest, http.StatusBadRequest, CodeBadRequest, "", "BadRequest", nil},
+	{Unauthorized, http.StatusUnauthorized, CodeAccessDenied, NameUnauthorized, "Unauthorized", nil},
+	{Forbidden, http.StatusForbidden, CodeAccessDenied, "", "AccessDenied", nil},
+	{Conflict, http.StatusConflict, CodeBadRequest, "", "Conflict", nil},
+	{Timeout, http.StatusGatewayTimeout, CodeUnexpectedFailure, "", "Timeout", context.DeadlineExceeded},
+	{Unavailable, http.StatusServiceUnavailable, CodeUnexpectedFailure, "", "Unavailable", nil},
+	{Internal, http.StatusInternalServerError, CodeUnexpectedFailure, "", "UnexpectedFailure", nil},
+}
+
+// restName is the REST error name of a code, refined by name when the mapping has one.
+func restName(code Code, name string) string {
+	if name != "" {
+		return name
+	}
+	return code.String()
 }
 
 // Classify maps any error to its Problem. It is the single source of the error mapping: REST,
@@ -107,36 +130,38 @@ func Classify(err error) Problem {
 		if p.Status == http.StatusBadRequest {
 			p.Code = CodeBadRequest
 		}
+		p.Name = p.Code.String()
 		return p
 	}
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
-		return Problem{Status: http.StatusRequestEntityTooLarge, Code: CodeBadRequest, Class: "BadRequest",
-			Message: fmt.Sprintf("request body exceeds %d bytes", mbe.Limit)}
+		return Problem{Status: http.StatusRequestEntityTooLarge, Code: CodeBadRequest, Name: CodeBadRequest.String(),
+			Class: "BadRequest", Message: fmt.Sprintf("request body exceeds %d bytes", mbe.Limit)}
 	}
 	for _, m := range mapping {
 		if m.kind != Internal && (errors.Is(err, m.kind) || (m.also != nil && errors.Is(err, m.also))) {
-			return Problem{Status: m.status, Code: m.code, Class: m.class, Message: err.Error()}
+			return Problem{Status: m.status, Code: m.code, Name: restName(m.code, m.name), Class: m.class, Message: err.Error()}
 		}
 	}
 	if errors.Is(err, context.Canceled) {
-		return Problem{Status: StatusClientClosedRequest, Code: CodeUnexpectedFailure, Class: "Canceled", Message: "request cancelled"}
+		return Problem{Status: StatusClientClosedRequest, Code: CodeUnexpectedFailure, Name: CodeUnexpectedFailure.String(),
+			Class: "Canceled", Message: "request cancelled"}
 	}
-	return Problem{Status: http.StatusInternalServerError, Code: CodeUnexpectedFailure, Class: "UnexpectedFailure",
-		Message: "unexpected failure", Internal: true}
+	return Problem{Status: http.StatusInternalServerError, Code: CodeUnexpectedFailure, Name: CodeUnexpectedFailure.String(),
+		Class: "UnexpectedFailure", Message: "unexpected failure", Internal: true}
 }
 
 // FromProblem turns the answer of another node back into an error of the kind it came from, so
-// that a failure reaches the original caller as if it had happened on this node. code is the
-// PlaceOS code name of the answer ("" if it had none); class is the class of a failure a driver
-// raised ("" for the engine's own).
-func FromProblem(status int, code, message, class string, backtrace []string) error {
-	if class != "" || code == CodeRequestFailed.String() {
+// that a failure reaches the original caller as if it had happened on this node. name is the
+// REST error name of the answer (Problem.Name; "" if it had none); class is the class of a
+// failure a driver raised ("" for the engine's own).
+func FromProblem(status int, name, message, class string, backtrace []string) error {
+	if class != "" || name == CodeRequestFailed.String() {
 		return &DriverError{Class: class, Message: strings.TrimSuffix(message, " ("+class+")"), Backtrace: backtrace, Code: status}
 	}
 	kind := Internal
 	for _, m := range mapping {
-		if m.status == status && m.code.String() == code {
+		if m.status == status && restName(m.code, m.name) == name {
 			kind = m.kind
 			break
 		}

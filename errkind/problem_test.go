@@ -21,6 +21,8 @@ func TestClassify(t *testing.T) {
 		internal bool
 	}{
 		{"system not found", sentinel(SystemNotFound), 404, CodeSystemNotFound, "NotFound", false},
+		{"entity not found", sentinel(EntityNotFound), 404, CodeModuleNotFound, "NotFound", false},
+		{"entity not found, wrapped by fmt", fmt.Errorf("zone %q: %w", "z9", New(EntityNotFound, "not found")), 404, CodeModuleNotFound, "NotFound", false},
 		{"module not found", sentinel(NotFound), 404, CodeModuleNotFound, "NotFound", false},
 		{"no route", sentinel(NoRoute), 404, CodeBadRequest, "NotFound", false},
 		{"bad request", sentinel(BadRequest), 400, CodeBadRequest, "BadRequest", false},
@@ -58,7 +60,40 @@ func TestClassify(t *testing.T) {
 			if p.Internal && p.Message != "unexpected failure" {
 				t.Fatalf("an internal failure shows its message: %q", p.Message)
 			}
+			// REST names the failure with the code's name unless the mapping refines it.
+			want := tt.code.String()
+			switch {
+			case tt.status == 401:
+				want = NameUnauthorized
+			case errors.Is(tt.err, EntityNotFound):
+				want = NameEntityNotFound
+			}
+			if p.Name != want {
+				t.Fatalf("Classify(%v).Name = %q, want %q", tt.err, p.Name, want)
+			}
 		})
+	}
+}
+
+// TestRESTNames: 401 is not "access_denied" and a missing management entity is not
+// "module_not_found" on REST, while the WebSocket's error_code stays one of PlaceOS's 0–7.
+func TestRESTNames(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		err  error
+		name string
+		code Code
+	}{
+		{New(Unauthorized, "who"), "unauthorized", CodeAccessDenied},
+		{New(Forbidden, "no"), "access_denied", CodeAccessDenied},
+		{New(EntityNotFound, "no zone"), "not_found", CodeModuleNotFound},
+		{New(NotFound, "no module"), "module_not_found", CodeModuleNotFound},
+		{New(SystemNotFound, "no system"), "system_not_found", CodeSystemNotFound},
+	} {
+		p := Classify(tt.err)
+		if p.Name != tt.name || p.Code != tt.code || p.Code < CodeParseError || p.Code > CodeUnexpectedFailure {
+			t.Errorf("%v: name %q code %d, want %q and %d", tt.err, p.Name, p.Code, tt.name, tt.code)
+		}
 	}
 }
 
@@ -67,7 +102,7 @@ func TestClassify(t *testing.T) {
 func TestFromProblemRoundTrip(t *testing.T) {
 	t.Parallel()
 	for _, err := range []error{
-		New(SystemNotFound, "no system"), New(NotFound, "no module"), New(BadRequest, "bad"),
+		New(SystemNotFound, "no system"), New(NotFound, "no module"), New(EntityNotFound, "no zone"), New(BadRequest, "bad"),
 		New(Malformed, "bad json"), New(TooLarge, "big"), New(Unauthorized, "who"), New(Forbidden, "no"),
 		New(Conflict, "elsewhere"), New(Unavailable, "restarting"), New(Timeout, "slow"),
 		&DriverError{Message: "raised", Backtrace: []string{"a.go:1"}, Code: 500},
@@ -81,8 +116,8 @@ func TestFromProblemRoundTrip(t *testing.T) {
 		if p.Raised {
 			class = p.Class
 		}
-		back := Classify(FromProblem(p.Status, p.Code.String(), p.Message, class, p.Backtrace))
-		if len(back.Backtrace) != len(p.Backtrace) || back.Status != p.Status || back.Code != p.Code ||
+		back := Classify(FromProblem(p.Status, p.Name, p.Message, class, p.Backtrace))
+		if len(back.Backtrace) != len(p.Backtrace) || back.Status != p.Status || back.Code != p.Code || back.Name != p.Name ||
 			back.Message != p.Message || back.Class != p.Class || back.Raised != p.Raised {
 			t.Errorf("%v: %+v came back as %+v", err, p, back)
 		}
@@ -95,6 +130,10 @@ func TestFromProblemRoundTrip(t *testing.T) {
 	}
 	if !errors.Is(FromProblem(409, "bad_request", "moved", "", nil), Conflict) {
 		t.Error("409 is not a conflict")
+	}
+	// A node of the previous version names a 401 access_denied: still unauthorized.
+	if p := Classify(FromProblem(401, "access_denied", "who", "", nil)); p.Status != 401 || p.Name != NameUnauthorized {
+		t.Errorf("an older node's 401: %+v", p)
 	}
 }
 

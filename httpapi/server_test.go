@@ -148,7 +148,7 @@ func TestAuthenticateHook(t *testing.T) {
 		}}
 	})
 	if code, body, _ := hs.do(t, http.MethodGet, base+"/systems/sys-1/types", ""); code != 401 ||
-		body != `{"error":"access_denied","message":"missing credentials"}` {
+		body != `{"error":"unauthorized","message":"missing credentials"}` {
 		t.Fatalf("got %d %s", code, body)
 	}
 	if code, _, _ := hs.do(t, http.MethodGet, base+"/systems/sys-1/types", "", "Authorization", "x"); code != 200 {

@@ -190,6 +190,7 @@ func FuzzRESTRequest(f *testing.F) {
 		{2, ClientBase + "/model", `{"zones": [{"id": "z", "name": "Z"}]}`},
 		{2, ClientBase + "/model", `{"drivers": [null]}`},
 		{3, ClientBase + "/drivers/drv-1", ``},
+		{3, ClientBase + "/zones/nope", ``},
 		{1, ClientBase + "/repositories/r/pull", ``},
 		{1, ClientBase + "/drivers/drv-1/recompile", ``},
 		{0, ClientBase + "/cluster", ``},
@@ -256,7 +257,8 @@ func FuzzRESTRequest(f *testing.F) {
 		if err := json.Unmarshal(rec.Body.Bytes(), &eb); err != nil {
 			t.Fatalf("%s %s: %d with a body that is not the error shape: %q", req.Method, target, rec.Code, rec.Body)
 		}
-		known := false
+		// PlaceOS's names, and the two REST refines (docs/protocol.md §6.2).
+		known := eb.Error == errkind.NameUnauthorized || eb.Error == errkind.NameEntityNotFound
 		for c := errkind.CodeParseError; c <= errkind.CodeUnexpectedFailure; c++ {
 			known = known || eb.Error == c.String()
 		}

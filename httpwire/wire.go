@@ -88,7 +88,7 @@ func WriteError(w http.ResponseWriter, r *http.Request, log hclog.Logger, err er
 		msg = fmt.Sprintf("unexpected failure (request id %s)", rid)
 	}
 	body := ErrorBody{
-		Error: p.Code.String(), Message: msg,
+		Error: p.Name, Message: msg,
 		SysID: t.SystemID, ModuleName: t.Name, Index: t.Index, ModuleID: t.ModuleID,
 		Backtrace: p.Backtrace,
 	}

@@ -259,7 +259,7 @@ func TestNodeRoutesAuthentication(t *testing.T) {
 			{"admin key posing as a node", []string{auth.APIKeyHeader, adminKey, auth.UserIDHeader, "a1", auth.ClearanceHeader, "admin"}, 403,
 				`{"error":"access_denied","message":"node-to-node route: the cluster secret is required"}`},
 			{"nothing", nil, 401,
-				`{"error":"access_denied","message":"credentials required: an API key (X-API-Key) or a bearer token"}`},
+				`{"error":"unauthorized","message":"credentials required: an API key (X-API-Key) or a bearer token"}`},
 		}
 		for _, r := range routes {
 			for _, cr := range creds {
