@@ -55,9 +55,10 @@ func New(cfg Config) (*Authenticator, error) {
 // Disabled reports --auth none.
 func (a *Authenticator) Disabled() bool { return a.cfg.Disabled }
 
-// Authenticate identifies r's caller. A node presents the cluster secret and acts for the caller
-// named in its headers; a user presents an API key or else a bearer token, from a header, else
-// the query parameter, else the cookie.
+// Authenticate identifies r's caller, and says where the credential that did it travelled
+// (Caller.From): only the one credential judged counts, whatever else the request carries. A
+// node presents the cluster secret and acts for the caller named in its headers; a user presents
+// an API key or else a bearer token, from a header, else the query parameter, else the cookie.
 func (a *Authenticator) Authenticate(r *http.Request) (Caller, error) {
 	if got := r.Header.Get(ClusterSecretHeader); got != "" {
 		if !ValidSecret(a.cfg.ClusterSecret, got) {
@@ -68,16 +69,17 @@ func (a *Authenticator) Authenticate(r *http.Request) (Caller, error) {
 	if a.cfg.Disabled {
 		// A dev cluster on loopback runs without a cluster secret: its forwarded calls name
 		// their user like any other node's.
-		return Caller{UserID: r.Header.Get(UserIDHeader), Clearance: ClearanceAdmin, Node: true}, nil
+		return Caller{UserID: r.Header.Get(UserIDHeader), Clearance: ClearanceAdmin, Node: true, From: FromNowhere}, nil
 	}
-	if key := credential(r, APIKeyHeader, APIKeyParam); key != "" {
+	if key, from := credential(r, APIKeyHeader, APIKeyParam); key != "" {
 		c, ok := a.cfg.APIKeys.Lookup(key)
 		if !ok {
 			return Caller{}, unauthenticated(nil, "unknown API key")
 		}
+		c.From = from
 		return c, nil
 	}
-	token := ""
+	token, from := "", FromHeader
 	if h := r.Header.Get("Authorization"); h != "" {
 		scheme, rest, _ := strings.Cut(h, " ")
 		if !strings.EqualFold(scheme, "Bearer") && !strings.EqualFold(scheme, "Token") {
@@ -85,7 +87,7 @@ func (a *Authenticator) Authenticate(r *http.Request) (Caller, error) {
 		}
 		token = strings.TrimSpace(rest)
 	} else {
-		token = credential(r, "", BearerParam)
+		token, from = credential(r, "", BearerParam)
 	}
 	if token == "" {
 		return Caller{}, unauthenticated(nil, "credentials required: an API key ("+APIKeyHeader+") or a bearer token")
@@ -93,31 +95,37 @@ func (a *Authenticator) Authenticate(r *http.Request) (Caller, error) {
 	if a.cfg.JWT == nil {
 		return Caller{}, unauthenticated(nil, "bearer tokens are not accepted by this engine")
 	}
-	return a.cfg.JWT.Verify(token)
+	c, err := a.cfg.JWT.Verify(token)
+	if err != nil {
+		return Caller{}, err
+	}
+	c.From = from
+	return c, nil
 }
 
 func quote(s string) string { return `"` + s + `"` }
 
-// credential reads a credential from a header, else the query parameter, else the cookie.
-func credential(r *http.Request, header, param string) string {
+// credential reads a credential from a header, else the query parameter, else the cookie, and
+// says which it was.
+func credential(r *http.Request, header, param string) (string, Source) {
 	if header != "" {
 		if v := r.Header.Get(header); v != "" {
-			return v
+			return v, FromHeader
 		}
 	}
 	if v := r.URL.Query().Get(param); v != "" {
-		return v
+		return v, FromQuery
 	}
-	if ck, err := r.Cookie(param); err == nil {
-		return ck.Value
+	if ck, err := r.Cookie(param); err == nil && ck.Value != "" {
+		return ck.Value, FromCookie
 	}
-	return ""
+	return "", ""
 }
 
 // forwardedCaller is the caller a node-to-node request acts for. Without a clearance header it is
 // the node itself, trusted as an admin (a membership change, a forwarded model write).
 func forwardedCaller(h http.Header) Caller {
-	c := Caller{Node: true, UserID: h.Get(UserIDHeader), Clearance: ClearanceAdmin}
+	c := Caller{Node: true, UserID: h.Get(UserIDHeader), Clearance: ClearanceAdmin, From: FromHeader}
 	if v := h.Get(ClearanceHeader); v != "" {
 		if v == ClearanceInternal.String() {
 			c.Clearance = ClearanceInternal // a driver's own call, forwarded to its target's node

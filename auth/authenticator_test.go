@@ -235,10 +235,76 @@ func TestAuthenticate(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			// Where the credential travelled is TestCredentialSource's.
+			if c.From == "" {
+				t.Fatalf("an accepted caller has no source: %+v", c)
+			}
+			c.From = ""
 			if c != tt.want {
 				t.Fatalf("got %+v, want %+v", c, tt.want)
 			}
 		})
+	}
+}
+
+// TestCredentialSource: the caller says where the one credential that authenticated it
+// travelled, whatever else the request carries. The HTTP server's browser rule (docs/protocol.md
+// §8.5) reads it, so a cookie that authenticates next to an ignored query parameter is a cookie.
+func TestCredentialSource(t *testing.T) {
+	t.Parallel()
+	tok := func(sub string) string {
+		c := claims(nil)
+		c["sub"] = sub
+		return sign(t, jwt.SigningMethodHS256, []byte(hsSecret), c)
+	}
+	good := tok("t-user")
+	keys := testAPIKeys(t)
+	v := newVerifier(t, auth.JWTConfig{Secret: []byte(hsSecret)})
+	a := newAuthenticator(t, auth.Config{APIKeys: keys, JWT: v, ClusterSecret: clusterSecret})
+	disabled := newAuthenticator(t, auth.Config{Disabled: true, ClusterSecret: clusterSecret})
+	tests := []struct {
+		name    string
+		a       *auth.Authenticator
+		query   string
+		hdr     []string
+		cookies []string
+		user    string
+		want    auth.Source
+	}{
+		{"key header", a, "", []string{auth.APIKeyHeader, userKey}, nil, "u1", auth.FromHeader},
+		{"key query", a, "?api-key=" + userKey, nil, nil, "u1", auth.FromQuery},
+		{"key cookie", a, "", nil, []string{auth.APIKeyParam, userKey}, "u1", auth.FromCookie},
+		{"bearer header", a, "", []string{"Authorization", "Bearer " + good}, nil, "t-user", auth.FromHeader},
+		{"bearer query", a, "?bearer_token=" + good, nil, nil, "t-user", auth.FromQuery},
+		{"bearer cookie", a, "", nil, []string{auth.BearerParam, good}, "t-user", auth.FromCookie},
+		// The key is judged before any token: a token elsewhere is ignored, and the source is the key's.
+		{"key cookie next to a garbage query token", a, "?bearer_token=garbage", nil, []string{auth.APIKeyParam, userKey}, "u1", auth.FromCookie},
+		{"key cookie next to a valid query token", a, "?bearer_token=" + good, nil, []string{auth.APIKeyParam, userKey}, "u1", auth.FromCookie},
+		{"key cookie next to a bearer header", a, "", []string{"Authorization", "Bearer " + good}, []string{auth.APIKeyParam, userKey}, "u1", auth.FromCookie},
+		{"key query over a key cookie", a, "?api-key=" + supportKey, nil, []string{auth.APIKeyParam, userKey}, "s1", auth.FromQuery},
+		{"bearer query over a bearer cookie", a, "?bearer_token=" + good, nil, []string{auth.BearerParam, tok("other")}, "t-user", auth.FromQuery},
+		{"an empty query parameter is not a credential", a, "?api-key=", nil, []string{auth.APIKeyParam, userKey}, "u1", auth.FromCookie},
+		{"node", a, "", []string{auth.ClusterSecretHeader, clusterSecret, auth.UserIDHeader, "u9", auth.ClearanceHeader, "user"},
+			[]string{auth.APIKeyParam, adminKey}, "u9", auth.FromHeader},
+		{"auth none", disabled, "", nil, []string{auth.APIKeyParam, userKey}, "", auth.FromNowhere},
+		{"auth none, a node", disabled, "", []string{auth.ClusterSecretHeader, clusterSecret}, nil, "", auth.FromHeader},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c, err := tt.a.Authenticate(request(tt.query, tt.hdr, tt.cookies))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.From != tt.want || c.UserID != tt.user {
+				t.Fatalf("got %+v, want user %q from %q", c, tt.user, tt.want)
+			}
+		})
+	}
+	// A refused credential has no source: nothing authenticated.
+	c, err := a.Authenticate(request("?bearer_token=garbage", nil, []string{auth.APIKeyParam, "nope-nope-nope-nope"}))
+	if err == nil || c.From != "" {
+		t.Fatalf("refused: %+v, %v", c, err)
 	}
 }
 
@@ -265,7 +331,7 @@ func TestNodeCredentialsRoundTrip(t *testing.T) {
 				t.Fatal(err)
 			}
 			want := c
-			want.Node = true
+			want.Node, want.From = true, auth.FromHeader
 			if got != want {
 				t.Fatalf("sent %+v, received %+v", c, got)
 			}

@@ -48,6 +48,24 @@ func ParseClearance(s string) (Clearance, error) {
 	return ClearanceUser, fmt.Errorf("unknown role %q (want user, support or admin)", s)
 }
 
+// Source is where the credential that authenticated a request travelled. It matters to browser
+// safety (docs/protocol.md §8.5): a browser attaches a cookie to every request to the engine,
+// those another site's page makes included; a header only when a script of the page's own origin
+// sets it; a query parameter is in the URL, which a foreign page can write (a form's action) but
+// only if it knows the credential.
+type Source string
+
+// The sources of a credential. The zero value is no credential at all (an anonymous caller on
+// an open route, or a call that did not come from a request).
+const (
+	FromHeader Source = "header" // X-API-Key, Authorization, or a node's X-Cluster-Secret
+	FromQuery  Source = "query"  // the api-key or bearer_token query parameter
+	FromCookie Source = "cookie" // the api-key or bearer_token cookie
+	// FromNowhere is --auth none: no credential is asked for, so whoever reaches the (loopback)
+	// listener is an admin — every page a browser on that host loads included.
+	FromNowhere Source = "none"
+)
+
 // Caller is the identity behind a request or a call.
 type Caller struct {
 	UserID    string
@@ -55,6 +73,8 @@ type Caller struct {
 	// Node marks a request from another node of the cluster (valid cluster secret, or any caller
 	// under --auth none); UserID and Clearance are then those of the caller it acts for.
 	Node bool
+	// From is where the request's credential travelled; the HTTP server's origin rule reads it.
+	From Source
 }
 
 type callerKey struct{}
@@ -91,5 +111,21 @@ func Allowed(level string, c Clearance) bool {
 }
 
 // ProtectedModule is PlaceOS's rule that modules named with a leading "_" (internal logic,
-// triggers) need support clearance to bind.
+// triggers) are protected: see ModuleAllowed.
 func ProtectedModule(name string) bool { return strings.HasPrefix(name, "_") }
+
+// ModuleAllowed is the one rule for reaching a module by its name (docs/protocol.md §8.3): a
+// protected module's statuses, functions and executes need support or admin clearance — on
+// REST, the WebSocket and driver-to-driver calls alike — and a driver's own calls (internal)
+// pass. Any other module is open to every caller. name is the module's resolved name: the name
+// its system gives it, or custom_name else the driver's module_name.
+func ModuleAllowed(name string, c Clearance) bool {
+	if !ProtectedModule(name) {
+		return true
+	}
+	switch c {
+	case ClearanceSupport, ClearanceAdmin, ClearanceInternal:
+		return true
+	}
+	return false // user, and any value outside the enum: fail closed
+}

@@ -151,3 +151,32 @@ func TestProtectedModule(t *testing.T) {
 		}
 	}
 }
+
+// TestModuleAllowed: a protected (_-prefixed) module needs support or admin, or is a driver's own
+// call; other modules are open to everyone (docs/protocol.md §8.3).
+func TestModuleAllowed(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name string
+		want [4]bool // user, support, admin, internal
+	}{
+		{"_Logic", [4]bool{false, true, true, true}},
+		{"__Trigger", [4]bool{false, true, true, true}},
+		{"_", [4]bool{false, true, true, true}},
+		{"Display", [4]bool{true, true, true, true}},
+		{"Logic_", [4]bool{true, true, true, true}},
+		{"", [4]bool{true, true, true, true}},
+	} {
+		for i, c := range allClearances {
+			if got := auth.ModuleAllowed(tt.name, c); got != tt.want[i] {
+				t.Errorf("ModuleAllowed(%q, %s) = %v, want %v", tt.name, c, got, tt.want[i])
+			}
+		}
+	}
+	// A clearance outside the enum (a bug elsewhere) does not open a protected module.
+	for _, c := range []auth.Clearance{-1, 42} {
+		if auth.ModuleAllowed("_Logic", c) {
+			t.Errorf("ModuleAllowed(_Logic, %d) = true", c)
+		}
+	}
+}

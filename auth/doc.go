@@ -3,11 +3,15 @@
 // Callers are users (an API key from the --api-keys file, or a bearer token: an HS256, RS256 or
 // ES256 JWT) or other nodes of the cluster (the cluster secret, acting for the user whose call
 // they forward). Authenticator reads the credential from a request — header first, then query
-// parameter, then cookie, as PlaceOS clients send them — and yields a Caller: a user id and a
-// Clearance (user, support, admin). Under --auth none every caller is an admin.
+// parameter, then cookie, as PlaceOS clients send them — and yields a Caller: a user id, a
+// Clearance (user, support, admin) and where the credential that authenticated it travelled
+// (header, query, cookie), which the HTTP server's browser-safety rule needs. Under --auth none
+// every caller is an admin.
 //
-// Allowed is the one clearance rule for driver functions (docs/protocol.md §8): the engine core
-// applies it to every execute, whether it came over REST, the WebSocket or from another driver.
+// Allowed is the one clearance rule for driver functions, and ModuleAllowed the one rule for
+// protected (_-prefixed) modules (docs/protocol.md §8): the engine core applies both to every
+// execute, whether it came over REST, the WebSocket or from another driver, and ModuleAllowed to
+// status reads and function listings too.
 //
 // The package knows nothing of routes: which routes are open to anonymous callers is the HTTP
 // server's business.

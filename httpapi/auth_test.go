@@ -50,7 +50,10 @@ func TestAuthMatrixREST(t *testing.T) {
 		return token(t, c, testSecret)
 	}
 	power := base + "/systems/sys-1/Display_1/power"
-	user := func(id string, c auth.Clearance) auth.Caller { return auth.Caller{UserID: id, Clearance: c} }
+	user := func(id string, c auth.Clearance) auth.Caller {
+		return auth.Caller{UserID: id, Clearance: c, From: auth.FromHeader}
+	}
+	inQuery := func(c auth.Caller) auth.Caller { c.From = auth.FromQuery; return c }
 	tests := []struct {
 		name, path string
 		hdr        []string
@@ -68,19 +71,19 @@ func TestAuthMatrixREST(t *testing.T) {
 		{"user key", power, []string{auth.APIKeyHeader, "user-key-0123456789"}, 200, user("u1", auth.ClearanceUser)},
 		{"support key", power, []string{auth.APIKeyHeader, "support-key-0123456789"}, 200, user("s1", auth.ClearanceSupport)},
 		{"admin key", power, []string{auth.APIKeyHeader, "admin-key-0123456789"}, 200, user("a1", auth.ClearanceAdmin)},
-		{"key in the query", power + "?api-key=admin-key-0123456789", nil, 200, user("a1", auth.ClearanceAdmin)},
+		{"key in the query", power + "?api-key=admin-key-0123456789", nil, 200, inQuery(user("a1", auth.ClearanceAdmin))},
 		{"key wins over a token", power, []string{auth.APIKeyHeader, "user-key-0123456789", "Authorization", "Bearer " + valid(jwt.MapClaims{"role": "admin"})}, 200, user("u1", auth.ClearanceUser)},
 		{"jwt u.p support", power, []string{"Authorization", "Bearer " + valid(jwt.MapClaims{"u": map[string]any{"p": 1}})}, 200, user("tok-user", auth.ClearanceSupport)},
 		{"jwt u.p admin", power, []string{"Authorization", "Bearer " + valid(jwt.MapClaims{"u": map[string]any{"p": 3}})}, 200, user("tok-user", auth.ClearanceAdmin)},
 		{"jwt role admin", power, []string{"Authorization", "Bearer " + valid(jwt.MapClaims{"role": "admin"})}, 200, user("tok-user", auth.ClearanceAdmin)},
 		{"jwt unknown role", power, []string{"Authorization", "Bearer " + valid(jwt.MapClaims{"role": "root"})}, 401, auth.Caller{}},
 		{"jwt user", power, []string{"Authorization", "Bearer " + valid(nil)}, 200, user("tok-user", auth.ClearanceUser)},
-		{"query token", power + "?bearer_token=" + valid(nil), nil, 200, user("tok-user", auth.ClearanceUser)},
+		{"query token", power + "?bearer_token=" + valid(nil), nil, 200, inQuery(user("tok-user", auth.ClearanceUser))},
 		{"node acting for a user", power, []string{auth.ClusterSecretHeader, "cluster-secret", auth.UserIDHeader, "u1", auth.ClearanceHeader, "support"}, 200,
-			auth.Caller{UserID: "u1", Clearance: auth.ClearanceSupport, Node: true}},
+			auth.Caller{UserID: "u1", Clearance: auth.ClearanceSupport, Node: true, From: auth.FromHeader}},
 		{"node with a garbled clearance", power, []string{auth.ClusterSecretHeader, "cluster-secret", auth.UserIDHeader, "u1", auth.ClearanceHeader, "root"}, 200,
-			auth.Caller{UserID: "u1", Clearance: auth.ClearanceUser, Node: true}},
-		{"node itself", power, []string{auth.ClusterSecretHeader, "cluster-secret"}, 200, auth.Caller{Clearance: auth.ClearanceAdmin, Node: true}},
+			auth.Caller{UserID: "u1", Clearance: auth.ClearanceUser, Node: true, From: auth.FromHeader}},
+		{"node itself", power, []string{auth.ClusterSecretHeader, "cluster-secret"}, 200, auth.Caller{Clearance: auth.ClearanceAdmin, Node: true, From: auth.FromHeader}},
 		{"wrong cluster secret", power, []string{auth.ClusterSecretHeader, "nope", auth.ClearanceHeader, "admin"}, 401, auth.Caller{}},
 		{"forwarding headers without the secret", power, []string{auth.APIKeyHeader, "user-key-0123456789", auth.ClearanceHeader, "admin", auth.UserIDHeader, "a1"}, 200, user("u1", auth.ClearanceUser)},
 	}

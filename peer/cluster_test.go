@@ -14,7 +14,7 @@ import (
 )
 
 // asNode is the node acting for itself, as Join and Forward call.
-var asNode = auth.Caller{Clearance: auth.ClearanceAdmin, Node: true}
+var asNode = auth.Caller{Clearance: auth.ClearanceAdmin, Node: true, From: auth.FromHeader}
 
 func TestJoin(t *testing.T) {
 	t.Parallel()

@@ -63,7 +63,7 @@ func TestDebugStream(t *testing.T) {
 			}
 			defer cancel()
 			testutil.Eventually(t, within, "the owner to attach", func() bool { return len(n.local.attached()) == 1 })
-			if a := n.local.attached()[0]; a != (debugAttach{"mod-1", auth.Caller{Clearance: auth.ClearanceAdmin, Node: true}, "debug-rid"}) {
+			if a := n.local.attached()[0]; a != (debugAttach{"mod-1", auth.Caller{Clearance: auth.ClearanceAdmin, Node: true, From: auth.FromHeader}, "debug-rid"}) {
 				t.Fatalf("attached %+v", a)
 			}
 

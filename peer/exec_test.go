@@ -92,7 +92,7 @@ func TestExecRoundTrip(t *testing.T) {
 				t.Fatalf("the owner got %+v %q %s, want %s %q %s", got.Target, got.Function, got.Args, req.Target.ModuleID, req.Function, tt.wantArgs)
 			}
 			wantCaller := req.Caller
-			wantCaller.Node = true
+			wantCaller.Node, wantCaller.From = true, auth.FromHeader
 			if got.Caller != wantCaller {
 				t.Fatalf("the owner got caller %+v, want %+v", got.Caller, wantCaller)
 			}
@@ -282,7 +282,7 @@ func TestNodeRoutesAuthentication(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := n.local.execCalls()[0].Caller; got != (auth.Caller{UserID: "u1", Clearance: auth.ClearanceAdmin, Node: true}) {
+		if got := n.local.execCalls()[0].Caller; got != (auth.Caller{UserID: "u1", Clearance: auth.ClearanceAdmin, Node: true, From: auth.FromNowhere}) {
 			t.Fatalf("caller %+v", got)
 		}
 	})
