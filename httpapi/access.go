@@ -1,7 +1,13 @@
 package httpapi
 
 import (
+	"fmt"
+	"net"
 	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/gorilla/websocket"
 
 	"github.com/placeos-go/engine/auth"
 	"github.com/placeos-go/engine/call"
@@ -85,4 +91,138 @@ func (s *Server) RequireWrites(h http.HandlerFunc) http.HandlerFunc {
 		}
 		admin(w, r)
 	}
+}
+
+// Origins is the set of browser origins, besides the node's own, whose pages may use the
+// credentials a browser adds by itself (--allowed-origins; docs/protocol.md §8.5). The zero value
+// allows none.
+type Origins struct{ set map[string]bool }
+
+// ParseOrigins reads --allowed-origins: a comma list of scheme://host[:port] (http or https, no
+// path, query or user). Each is kept as a browser serializes an Origin header — lower case, the
+// scheme's default port left out — so that a lookup is one comparison. "" allows none.
+func ParseOrigins(list string) (Origins, error) {
+	o := Origins{set: map[string]bool{}}
+	if strings.TrimSpace(list) == "" {
+		return o, nil
+	}
+	for _, item := range strings.Split(list, ",") {
+		origin, err := normalOrigin(strings.TrimSpace(item))
+		if err != nil {
+			return Origins{}, fmt.Errorf("origin %q: %w", strings.TrimSpace(item), err)
+		}
+		o.set[origin] = true
+	}
+	return o, nil
+}
+
+// normalOrigin reads scheme://host[:port] as a browser would send it in an Origin header.
+func normalOrigin(s string) (string, error) {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "", err
+	}
+	scheme := strings.ToLower(u.Scheme)
+	switch {
+	case scheme != "http" && scheme != "https":
+		return "", fmt.Errorf("want http://host[:port] or https://host[:port]")
+	case u.Hostname() == "" || u.Opaque != "" || u.User != nil:
+		return "", fmt.Errorf("want scheme://host[:port]")
+	case (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.ForceQuery:
+		return "", fmt.Errorf("an origin has no path, query or fragment")
+	}
+	if strings.Trim(u.Port(), "0123456789") != "" {
+		return "", fmt.Errorf("bad port")
+	}
+	return scheme + "://" + hostPort(scheme, u.Host), nil
+}
+
+// hostPort is host[:port] in lower case, without the scheme's default port (browsers leave it
+// out of an Origin header; some clients put it in Host).
+func hostPort(scheme, hp string) string {
+	hp = strings.ToLower(hp)
+	h, port, err := net.SplitHostPort(hp)
+	if err != nil || port != map[string]string{"http": "80", "https": "443"}[scheme] {
+		return hp
+	}
+	if strings.Contains(h, ":") {
+		return "[" + h + "]" // IPv6
+	}
+	return h
+}
+
+// allowed reports whether a page of origin (an Origin header, or a Referer) may make the request:
+// it is the node's own — the host and port the request was sent to (r.Host), whatever the
+// scheme, since a TLS-terminating proxy changes the scheme and not the host — or it is listed.
+func (o Origins) allowed(origin string, r *http.Request) bool {
+	u, err := url.Parse(origin)
+	if err != nil || u.Hostname() == "" || u.User != nil {
+		return false // "null" (sandboxed frames, file: pages) and anything unreadable are foreign
+	}
+	scheme := strings.ToLower(u.Scheme)
+	if scheme != "http" && scheme != "https" {
+		return false
+	}
+	if hostPort(scheme, u.Host) == hostPort(scheme, r.Host) {
+		return true
+	}
+	return o.set[scheme+"://"+hostPort(scheme, u.Host)]
+}
+
+// checkBrowser is the browser-safety rule (docs/protocol.md §8.5), applied to every request once
+// its caller is known. A browser adds some credentials by itself, on a request any site's page
+// makes: the cookie — and, under --auth none, merely reaching the loopback listener. A request
+// that changes something (any method but GET, HEAD, OPTIONS) or opens a WebSocket on such a
+// credential must come from an allowed origin; a cross-site GET changes nothing and its answer
+// is not readable by the foreign page. Which credential counts is the one that authenticated
+// (Caller.From), not whatever else the URL carries.
+//
+//   - header credentials pass: a foreign page cannot set them;
+//   - a query credential on an unsafe request needs an allowed Origin when there is one: a foreign
+//     form's action can carry it, though only if the page knows it; a WebSocket client's query
+//     token is how PlaceOS front-ends on other origins connect, and passes;
+//   - a cookie needs an allowed Origin; on an unsafe request without one (old browsers leave it
+//     out of same-origin requests) an allowed Referer will do, else it is refused; a WebSocket
+//     upgrade without an Origin is not a browser's and passes;
+//   - --auth none is treated as the cookie, except that a request without Origin passes (curl,
+//     engine apply): every browser sends one on a cross-site unsafe request or upgrade.
+func (s *Server) checkBrowser(r *http.Request, c auth.Caller) error {
+	upgrade := websocket.IsWebSocketUpgrade(r)
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		if !upgrade {
+			return nil
+		}
+	}
+	origin := r.Header.Get("Origin")
+	switch c.From {
+	case auth.FromCookie, auth.FromNowhere:
+	case auth.FromQuery:
+		if upgrade {
+			return nil
+		}
+	default:
+		return nil
+	}
+	if origin != "" {
+		if s.cfg.AllowedOrigins.allowed(origin, r) {
+			return nil
+		}
+		return errkind.Wrap(ErrAccessDenied, nil, "cross-site request refused: a page of origin %q %s (list the origin in --allowed-origins)",
+			origin, whatCrossSite[c.From])
+	}
+	if upgrade || c.From != auth.FromCookie {
+		return nil
+	}
+	if ref := r.Header.Get("Referer"); ref != "" && s.cfg.AllowedOrigins.allowed(ref, r) {
+		return nil
+	}
+	return errkind.Wrap(ErrAccessDenied, nil, "request refused: a cookie credential on %s needs an Origin or Referer header naming an allowed origin", r.Method)
+}
+
+// whatCrossSite says what a foreign page may not do, by the credential that authenticated.
+var whatCrossSite = map[auth.Source]string{
+	auth.FromCookie:  "may not use this node's cookie credentials (send credentials in a header)",
+	auth.FromQuery:   "may not send query credentials with a write (send credentials in a header)",
+	auth.FromNowhere: "may not call a node that runs without authentication (--auth none)",
 }

@@ -61,6 +61,10 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 			s.writeError(rec, r, err, call.Target{})
 			return
 		}
+		if err := s.checkBrowser(r, caller); err != nil {
+			s.writeError(rec, r, err, call.Target{})
+			return
+		}
 		// On an open route a caller without valid credentials is anonymous (a user with no id).
 		next.ServeHTTP(rec, r.WithContext(auth.WithCaller(r.Context(), caller)))
 	})

@@ -68,6 +68,10 @@ type Config struct {
 	// GET /metrics (MetricsPath) to any authenticated caller; nil records nothing and leaves the
 	// route out.
 	Metrics *metrics.Metrics
+
+	// AllowedOrigins are the browser origins besides the node's own whose pages may send
+	// cookie-authenticated writes and WebSocket upgrades (--allowed-origins, ParseOrigins).
+	AllowedOrigins Origins
 }
 
 // Server is the engine's HTTP front door.

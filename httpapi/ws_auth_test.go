@@ -182,7 +182,7 @@ func TestWSUpgradeCredentials(t *testing.T) {
 		{"unknown API key in the query", auth.APIKeyParam + "=ws-nobody-0123456789", nil, nil, 401},
 		{"basic auth", "", []string{"Authorization", "Basic dXNlcjpwYXNz"}, nil, 401},
 		// Cross-site WebSocket hijacking: a page on another site rides the user's cookie.
-		{"cookie from a foreign origin", "", []string{"Origin", "https://evil.example"}, &http.Cookie{Name: auth.APIKeyParam, Value: wsaUserKey}, 400},
+		{"cookie from a foreign origin", "", []string{"Origin", "https://evil.example"}, &http.Cookie{Name: auth.APIKeyParam, Value: wsaUserKey}, 403},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

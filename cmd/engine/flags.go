@@ -41,6 +41,9 @@ type options struct {
 	ExecTimeout   time.Duration
 	PprofAddr     string
 	Displays      int // dev only: how many simulated displays
+	// AllowedOrigins: browser origins besides the node's own whose pages may send
+	// cookie-authenticated writes (--allowed-origins; docs/protocol.md §8.5).
+	AllowedOrigins httpapi.Origins
 }
 
 func parseOptions(name string, args []string, dev bool) (*options, error) {
@@ -86,6 +89,8 @@ func parseOptions(name string, args []string, dev bool) (*options, error) {
 	if dev {
 		fs.IntVar(&o.Displays, "displays", 2, "number of simulated displays in the demo system")
 	}
+	fs.Func("allowed-origins", "comma list of scheme://host[:port] whose pages may send cookie-authenticated writes and WebSocket upgrades, besides the node's own",
+		func(v string) (err error) { o.AllowedOrigins, err = httpapi.ParseOrigins(v); return err })
 	// Environment first, so that flags given on the command line win.
 	var envErr error
 	fs.VisitAll(func(f *flag.Flag) {

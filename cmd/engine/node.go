@@ -132,6 +132,7 @@ func startNode(ctx context.Context, o *options, log hclog.Logger, leave func()) 
 		Logger: log, Engine: n.core, Node: n.core, Auth: authn, Models: n.store, Watcher: watcher,
 		Peers: peer.NewServer(peer.ServerConfig{Logger: log, Local: n.core, Members: n.store, Leave: leave}),
 		Addr:  o.HTTPAddr, Metrics: met,
+		AllowedOrigins: o.AllowedOrigins,
 	})
 	if err := n.api.Start(); err != nil {
 		return n, err
