@@ -9,17 +9,29 @@ import (
 	"strings"
 	"time"
 
+	"github.com/placeos-go/engine/auth"
+	"github.com/placeos-go/engine/call"
 	"github.com/placeos-go/engine/errkind"
 )
 
-// State returns a module's status hash (values are JSON text).
-func (c *Core) State(ctx context.Context, moduleID string) (map[string]string, error) {
-	return c.cfg.State.Status(ctx, moduleID)
+// State returns the status hash (values are JSON text) of the module t names, once the caller
+// may reach it (a protected module needs support; see reach). A place in a system with no module
+// is errkind.NotFound, a missing system errkind.SystemNotFound.
+func (c *Core) State(ctx context.Context, t call.Target, caller auth.Caller) (map[string]string, error) {
+	id, err := c.reach(ctx, t, caller)
+	if err != nil {
+		return nil, err
+	}
+	return c.cfg.State.Status(ctx, id)
 }
 
-// StateValue returns one status value as JSON text.
-func (c *Core) StateValue(ctx context.Context, moduleID, name string) (json.RawMessage, bool, error) {
-	v, ok, err := c.cfg.State.StatusValue(ctx, moduleID, name)
+// StateValue returns one status value of the module t names as JSON text, as State.
+func (c *Core) StateValue(ctx context.Context, t call.Target, caller auth.Caller, name string) (json.RawMessage, bool, error) {
+	id, err := c.reach(ctx, t, caller)
+	if err != nil {
+		return nil, false, err
+	}
+	v, ok, err := c.cfg.State.StatusValue(ctx, id, name)
 	return v, ok, err
 }
 

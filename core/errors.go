@@ -13,7 +13,8 @@ var (
 	ErrBadArguments = errkind.New(errkind.BadRequest, "bad arguments")
 	// ErrMalformedArgs: the arguments are not JSON.
 	ErrMalformedArgs = errkind.New(errkind.Malformed, "malformed arguments")
-	// ErrAccessDenied: the caller's clearance is below the function's security level.
+	// ErrAccessDenied: the caller's clearance is below the function's security level, or the
+	// module is protected (_-prefixed) and the caller below support.
 	ErrAccessDenied = errkind.New(errkind.Forbidden, "access denied")
 	// ErrBadMetadata: the driver's metadata does not parse.
 	ErrBadMetadata = errkind.New(errkind.Internal, "driver metadata does not parse")

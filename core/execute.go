@@ -22,7 +22,8 @@ const DefaultExecTimeout = 60 * time.Second
 // same deadline, resolution, clearance and argument checks:
 //
 //  1. one deadline: the engine's execute timeout, or less if the caller asked for less;
-//  2. resolve the target to a module id (system + name + index, or the id itself);
+//  2. resolve the target to a module id (system + name + index, or the id itself), and apply the
+//     protected-module rule to the module's resolved name (reach);
 //  3. check the function against the module's metadata: it exists, the caller's clearance
 //     reaches its security level, the arguments bind;
 //  4. run it here if this node hosts the module, else forward it to the owner (one retry with a
@@ -60,9 +61,9 @@ func (c *Core) execute(ctx context.Context, req call.Request, forward bool) (cal
 // route resolves and checks the call, then runs it here or on the owner. The result names the
 // module the target resolved to, also on failure.
 func (c *Core) route(ctx context.Context, req call.Request, forward bool) (call.Result, error) {
-	id, err := c.Resolve(ctx, req.Target)
+	id, err := c.reach(ctx, req.Target, req.Caller)
 	if err != nil {
-		return call.Result{}, err
+		return call.Result{ModuleID: id}, err
 	}
 	res, err := c.checkAndRun(ctx, id, req, forward)
 	res.ModuleID = id
@@ -210,6 +211,44 @@ func (c *Core) Resolve(ctx context.Context, t call.Target) (string, error) {
 	return "", errkind.Wrap(ErrSystemNotFound, err, "could not find system %s", t.SystemID)
 }
 
+// reach resolves t for caller, applying PlaceOS's protected-module rule (auth.ModuleAllowed,
+// docs/protocol.md §8.3) to the module's resolved name: the name t gives when it names a place in
+// a system — checked before anything is looked up, so a refusal does not tell whether such a
+// module exists, as for a WebSocket bind — else the name the model gives the module id
+// (custom_name, else the driver's module_name). Every execute (REST, WebSocket, driver-to-driver,
+// forwarded), status read and function listing reaches its module through here, so the rule is
+// the same on every route. The id is returned when known, also with a refusal.
+func (c *Core) reach(ctx context.Context, t call.Target, caller auth.Caller) (string, error) {
+	if t.ModuleID == "" && !auth.ModuleAllowed(t.Name, caller.Clearance) {
+		return "", protected(t.Name)
+	}
+	id, err := c.Resolve(ctx, t)
+	if err != nil {
+		return "", err
+	}
+	if t.ModuleID != "" {
+		// A module this node's model does not know (yet) has no name to protect; if it runs
+		// elsewhere, its owner checks again with its own model before anything runs.
+		if name := c.resolvedName(id); !auth.ModuleAllowed(name, caller.Clearance) {
+			return id, protected(name)
+		}
+	}
+	return id, nil
+}
+
+// resolvedName is the name the model gives a module in a system ("" for an unknown module).
+func (c *Core) resolvedName(moduleID string) string {
+	m, _ := c.cfg.Store.Model()
+	if mod := m.Modules[moduleID]; mod != nil {
+		return m.ResolvedName(mod)
+	}
+	return ""
+}
+
+func protected(name string) error {
+	return errkind.Wrap(ErrAccessDenied, nil, "attempted to access protected module %s", name)
+}
+
 // functions is a module's parsed metadata; no metadata means the module never started.
 func (c *Core) functions(ctx context.Context, moduleID string) (*functions, error) {
 	raw, err := c.metadata(ctx, moduleID)
@@ -227,9 +266,9 @@ func (c *Core) functions(ctx context.Context, moduleID string) (*functions, erro
 }
 
 // Functions lists the functions of the module t names that the caller may call, in declaration
-// order.
+// order (a protected module's none, to a caller who may not reach it: that is a refusal).
 func (c *Core) Functions(ctx context.Context, t call.Target, caller auth.Caller) ([]call.Function, error) {
-	id, err := c.Resolve(ctx, t)
+	id, err := c.reach(ctx, t, caller)
 	if err != nil {
 		return nil, err
 	}

@@ -71,13 +71,21 @@ func (s *Server) handleAuthority(w http.ResponseWriter, r *http.Request) {
 // the node routes use it too). Authentication already happened: a missing caller is 401.
 func (s *Server) RequireClearance(min auth.Clearance, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		c := auth.CallerFrom(r.Context())
-		if c.Clearance < min {
-			s.writeError(w, r, errkind.Wrap(ErrAccessDenied, nil, "%s clearance required, caller has %s", min, c.Clearance), call.Target{})
+		if err := needClearance(r, min); err != nil {
+			s.writeError(w, r, err, call.Target{})
 			return
 		}
 		h(w, r)
 	}
+}
+
+// needClearance is the clearance rule of the routes that are not driver functions
+// (docs/protocol.md §8.3): the caller of r needs at least min.
+func needClearance(r *http.Request, min auth.Clearance) error {
+	if c := auth.CallerFrom(r.Context()); c.Clearance < min {
+		return errkind.Wrap(ErrAccessDenied, nil, "%s clearance required, caller has %s", min, c.Clearance)
+	}
+	return nil
 }
 
 // RequireWrites wraps a management route: reads need an authenticated caller, writes (anything

@@ -16,17 +16,18 @@ type Engine interface {
 	// Execute is the one execute path: it resolves the target, checks the caller's clearance and
 	// the arguments, and runs the call on the node that hosts the module.
 	Execute(ctx context.Context, req call.Request) (call.Result, error)
-	// Resolve maps a target to a module id, telling a missing system (errkind.SystemNotFound)
-	// from a missing module (errkind.NotFound).
-	Resolve(ctx context.Context, t call.Target) (string, error)
 	// Functions lists the functions of a module the caller may call, in declaration order.
 	Functions(ctx context.Context, t call.Target, caller auth.Caller) ([]call.Function, error)
-	// State is the module's status hash: name -> JSON text.
-	State(ctx context.Context, moduleID string) (map[string]string, error)
-	// StateValue is one status as JSON text; found is false when it is not set.
-	StateValue(ctx context.Context, moduleID, name string) (value json.RawMessage, found bool, err error)
+	// State is the status hash (name -> JSON text) of the module t names (by system and name, or
+	// by id), if the caller may reach it. Errors tell a missing system (errkind.SystemNotFound)
+	// from a missing module (errkind.NotFound) and a protected one (errkind.Forbidden).
+	State(ctx context.Context, t call.Target, caller auth.Caller) (map[string]string, error)
+	// StateValue is one status as JSON text, as State; found is false when it is not set.
+	StateValue(ctx context.Context, t call.Target, caller auth.Caller, name string) (value json.RawMessage, found bool, err error)
 	// Types counts the modules of a system by resolved name; errkind.NotFound for no system.
 	Types(ctx context.Context, systemID string) (map[string]int, error)
+	// StartModule and StopModule set a module's running in the model (the HTTP server requires
+	// support clearance first).
 	StartModule(ctx context.Context, moduleID string) error
 	StopModule(ctx context.Context, moduleID string) error
 	// Debug streams a module's log lines from wherever it runs; fn must not block.

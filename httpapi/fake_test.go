@@ -30,6 +30,7 @@ type fakeEngine struct {
 	levels   map[string]string // function -> security level, for the listing
 	execFn   func(ctx context.Context, req call.Request) (call.Result, error)
 	calls    []call.Request
+	readers  []auth.Caller // callers of State and StateValue
 	started  []string
 	stopped  []string
 	panicky  bool
@@ -152,20 +153,43 @@ func (f *fakeEngine) Functions(ctx context.Context, t call.Target, c auth.Caller
 	return out, nil
 }
 
-func (f *fakeEngine) State(_ context.Context, moduleID string) (map[string]string, error) {
+// State resolves the target as the core does and records who read; whether the caller may read a
+// protected module is the core's decision (package core and e2e test it).
+func (f *fakeEngine) State(ctx context.Context, t call.Target, c auth.Caller) (map[string]string, error) {
+	moduleID, err := f.Resolve(ctx, t)
+	if err != nil {
+		return nil, err
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.readers = append(f.readers, c)
 	if moduleID == "mod-gone" {
 		return nil, errkind.Wrap(errkind.NotFound, nil, "module %s does not exist", moduleID)
 	}
 	return f.state[moduleID], nil
 }
 
-func (f *fakeEngine) StateValue(_ context.Context, moduleID, name string) (json.RawMessage, bool, error) {
+func (f *fakeEngine) StateValue(ctx context.Context, t call.Target, c auth.Caller, name string) (json.RawMessage, bool, error) {
+	moduleID, err := f.Resolve(ctx, t)
+	if err != nil {
+		return nil, false, err
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.readers = append(f.readers, c)
 	v, ok := f.state[moduleID][name]
 	return json.RawMessage(v), ok, nil
+}
+
+// lastReader is the caller of the last state read.
+func (f *fakeEngine) lastReader(t *testing.T) auth.Caller {
+	t.Helper()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.readers) == 0 {
+		t.Fatal("no state was read")
+	}
+	return f.readers[len(f.readers)-1]
 }
 
 func (f *fakeEngine) Types(_ context.Context, sys string) (map[string]int, error) {

@@ -1,10 +1,12 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/gorilla/mux"
 
+	"github.com/placeos-go/engine/auth"
 	"github.com/placeos-go/engine/call"
 )
 
@@ -26,20 +28,24 @@ func (s *Server) handleModuleStatus(w http.ResponseWriter, r *http.Request) {
 	s.serveStatus(w, r, moduleTarget(r), mux.Vars(r)["status"])
 }
 
-// POST /modules/{id}/start
+// POST /modules/{id}/start: support or admin, as PlaceOS asks (a persistent change of the model
+// that every node acts on).
 func (s *Server) handleModuleStart(w http.ResponseWriter, r *http.Request) {
+	s.setRunning(w, r, s.cfg.Engine.StartModule)
+}
+
+// POST /modules/{id}/stop: support or admin, as start.
+func (s *Server) handleModuleStop(w http.ResponseWriter, r *http.Request) {
+	s.setRunning(w, r, s.cfg.Engine.StopModule)
+}
+
+func (s *Server) setRunning(w http.ResponseWriter, r *http.Request, set func(context.Context, string) error) {
 	t := moduleTarget(r)
-	if err := s.cfg.Engine.StartModule(r.Context(), t.ModuleID); err != nil {
+	if err := needClearance(r, auth.ClearanceSupport); err != nil {
 		s.writeError(w, r, err, t)
 		return
 	}
-	w.WriteHeader(http.StatusOK)
-}
-
-// POST /modules/{id}/stop
-func (s *Server) handleModuleStop(w http.ResponseWriter, r *http.Request) {
-	t := moduleTarget(r)
-	if err := s.cfg.Engine.StopModule(r.Context(), t.ModuleID); err != nil {
+	if err := set(r.Context(), t.ModuleID); err != nil {
 		s.writeError(w, r, err, t)
 		return
 	}

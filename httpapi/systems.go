@@ -3,10 +3,12 @@ package httpapi
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 
 	"github.com/gorilla/mux"
 
+	"github.com/placeos-go/engine/auth"
 	"github.com/placeos-go/engine/call"
 	"github.com/placeos-go/engine/errkind"
 )
@@ -36,36 +38,38 @@ func (s *Server) handleSystemExec(w http.ResponseWriter, r *http.Request) {
 
 // GET /systems/{sys}/{Name_N}: the module's status with values as JSON text.
 func (s *Server) handleSystemState(w http.ResponseWriter, r *http.Request) {
-	s.withSystemModule(w, r, "{}", func(t call.Target) { s.serveState(w, r, t) })
-}
-
-// GET /systems/{sys}/{Name_N}/{status}: one status, parsed, or null.
-func (s *Server) handleSystemStatus(w http.ResponseWriter, r *http.Request) {
-	s.withSystemModule(w, r, "null", func(t call.Target) { s.serveStatus(w, r, t, mux.Vars(r)["status"]) })
-}
-
-// withSystemModule resolves the module a state route names and hands it to serve. A module that
-// is not in the system answers missing ({} or null), as PlaceOS does; a missing system is a 404.
-func (s *Server) withSystemModule(w http.ResponseWriter, r *http.Request, missing string, serve func(call.Target)) {
 	t, err := slugTarget(r)
 	if err != nil {
 		s.writeError(w, r, err, t)
 		return
 	}
-	id, err := s.cfg.Engine.Resolve(r.Context(), t)
-	switch {
-	case err == nil:
-		t.ModuleID = id
-		serve(t)
-	case errors.Is(err, errkind.NotFound) && !errors.Is(err, errkind.SystemNotFound):
-		writeRaw(w, http.StatusOK, []byte(missing))
-	default:
-		s.writeError(w, r, err, t)
-	}
+	s.serveState(w, r, t)
 }
 
+// GET /systems/{sys}/{Name_N}/{status}: one status, parsed, or null.
+func (s *Server) handleSystemStatus(w http.ResponseWriter, r *http.Request) {
+	t, err := slugTarget(r)
+	if err != nil {
+		s.writeError(w, r, err, t)
+		return
+	}
+	s.serveStatus(w, r, t, mux.Vars(r)["status"])
+}
+
+// notInSystem is a place in a system with no module, which a state route answers as missing ({}
+// or null), as PlaceOS does; a missing system, or a module named by id, is a 404.
+func notInSystem(t call.Target, err error) bool {
+	return t.ModuleID == "" && errors.Is(err, errkind.NotFound) && !errors.Is(err, errkind.SystemNotFound)
+}
+
+// serveState answers a module's status hash. The engine resolves the target and decides whether
+// the caller may read it (a protected module needs support), the same for every route.
 func (s *Server) serveState(w http.ResponseWriter, r *http.Request, t call.Target) {
-	state, err := s.cfg.Engine.State(r.Context(), t.ModuleID)
+	state, err := s.cfg.Engine.State(r.Context(), t, auth.CallerFrom(r.Context()))
+	if notInSystem(t, err) {
+		writeRaw(w, http.StatusOK, []byte("{}"))
+		return
+	}
 	if err != nil {
 		s.writeError(w, r, err, t)
 		return
@@ -77,7 +81,11 @@ func (s *Server) serveState(w http.ResponseWriter, r *http.Request, t call.Targe
 }
 
 func (s *Server) serveStatus(w http.ResponseWriter, r *http.Request, t call.Target, name string) {
-	val, found, err := s.cfg.Engine.StateValue(r.Context(), t.ModuleID, name)
+	val, found, err := s.cfg.Engine.StateValue(r.Context(), t, auth.CallerFrom(r.Context()), name)
+	if notInSystem(t, err) {
+		writeRaw(w, http.StatusOK, []byte("null"))
+		return
+	}
 	if err != nil {
 		s.writeError(w, r, err, t)
 		return
@@ -87,10 +95,18 @@ func (s *Server) serveStatus(w http.ResponseWriter, r *http.Request, t call.Targ
 		return
 	}
 	if !json.Valid(val) {
-		s.writeError(w, r, errkind.Wrap(errCorruptStatus, nil, "status %s of module %s is not valid JSON", name, t.ModuleID), t)
+		s.writeError(w, r, errkind.Wrap(errCorruptStatus, nil, "status %s of module %s is not valid JSON", name, describe(t)), t)
 		return
 	}
 	writeRaw(w, http.StatusOK, val)
+}
+
+// describe names the module a target addresses, for messages.
+func describe(t call.Target) string {
+	if t.ModuleID != "" {
+		return t.ModuleID
+	}
+	return fmt.Sprintf("%s_%d in system %s", t.Name, max(t.Index, 1), t.SystemID)
 }
 
 // GET /systems/{sys}/types: module counts by resolved name.

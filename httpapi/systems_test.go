@@ -173,7 +173,7 @@ func TestSystemState(t *testing.T) {
 		{"missing status", "/systems/sys-1/Display_1/volume", 200, `null`},
 		{"status of unknown module", "/systems/sys-1/Camera_2/power", 200, `null`},
 		{"corrupt status", "/systems/sys-1/Display_1/broken", 500,
-			`{"error":"unexpected_failure","message":"unexpected failure (request id r)","sys_id":"sys-1","module_name":"Display","index":1,"module_id":"mod-1"}`},
+			`{"error":"unexpected_failure","message":"unexpected failure (request id r)","sys_id":"sys-1","module_name":"Display","index":1}`},
 		{"types", "/systems/sys-1/types", 200, `{"Display":2}`},
 		{"types of empty system", "/systems/sys-empty/types", 200, `{}`},
 		{"types of unknown system", "/systems/sys-nope/types", 404,

@@ -19,7 +19,7 @@ const debugAttachTimeout = 10 * time.Second
 
 // bind: success with meta, then the current value once, then every change (docs/protocol.md §7).
 func (ss *wsSession) bind(req *wsRequest) {
-	if auth.ProtectedModule(req.Mod) && ss.caller.Clearance < auth.ClearanceSupport {
+	if !auth.ModuleAllowed(req.Mod, ss.caller.Clearance) {
 		ss.reply(errorReply(req.ID, errkind.CodeAccessDenied, http.StatusForbidden, "attempted to access protected module "+req.Mod))
 		return
 	}

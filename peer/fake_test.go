@@ -39,14 +39,13 @@ type clientSide struct{}
 func (clientSide) Execute(context.Context, call.Request) (call.Result, error) {
 	return call.Result{}, errNotInThisTest
 }
-func (clientSide) Resolve(context.Context, call.Target) (string, error) { return "", errNotInThisTest }
 func (clientSide) Functions(context.Context, call.Target, auth.Caller) ([]call.Function, error) {
 	return nil, errNotInThisTest
 }
-func (clientSide) State(context.Context, string) (map[string]string, error) {
+func (clientSide) State(context.Context, call.Target, auth.Caller) (map[string]string, error) {
 	return nil, errNotInThisTest
 }
-func (clientSide) StateValue(context.Context, string, string) (json.RawMessage, bool, error) {
+func (clientSide) StateValue(context.Context, call.Target, auth.Caller, string) (json.RawMessage, bool, error) {
 	return nil, false, errNotInThisTest
 }
 func (clientSide) Types(context.Context, string) (map[string]int, error) {

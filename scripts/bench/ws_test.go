@@ -111,12 +111,13 @@ type wsbStub struct{}
 func (wsbStub) Execute(context.Context, call.Request) (call.Result, error) {
 	return call.Result{}, errWSBStub
 }
-func (wsbStub) Resolve(context.Context, call.Target) (string, error) { return "", errWSBStub }
 func (wsbStub) Functions(context.Context, call.Target, auth.Caller) ([]call.Function, error) {
 	return nil, errWSBStub
 }
-func (wsbStub) State(context.Context, string) (map[string]string, error) { return nil, errWSBStub }
-func (wsbStub) StateValue(context.Context, string, string) (json.RawMessage, bool, error) {
+func (wsbStub) State(context.Context, call.Target, auth.Caller) (map[string]string, error) {
+	return nil, errWSBStub
+}
+func (wsbStub) StateValue(context.Context, call.Target, auth.Caller, string) (json.RawMessage, bool, error) {
 	return nil, false, errWSBStub
 }
 func (wsbStub) Types(context.Context, string) (map[string]int, error) { return nil, errWSBStub }

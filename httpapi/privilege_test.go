@@ -1,0 +1,63 @@
+package httpapi
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/placeos-go/engine/auth"
+)
+
+// TestStartStopNeedSupport: starting or stopping a module writes the model every node acts on, so
+// it needs support or admin, as PlaceOS asks (docs/protocol.md §8.3); a user is refused before the
+// engine is asked.
+func TestStartStopNeedSupport(t *testing.T) {
+	t.Parallel()
+	for _, c := range []auth.Clearance{auth.ClearanceUser, auth.ClearanceSupport, auth.ClearanceAdmin} {
+		hs := newHarness(t, as(c))
+		for _, op := range []string{"start", "stop"} {
+			code, body, _ := hs.do(t, http.MethodPost, base+"/modules/mod-1/"+op, "")
+			want := http.StatusOK
+			if c == auth.ClearanceUser {
+				want = http.StatusForbidden
+			}
+			if code != want {
+				t.Errorf("%s %s: %d %s, want %d", c, op, code, body, want)
+			}
+			if code == http.StatusForbidden && body != `{"error":"access_denied","message":"support clearance required, caller has user","module_id":"mod-1"}` {
+				t.Errorf("%s %s: %s", c, op, body)
+			}
+		}
+		hs.eng.mu.Lock()
+		started, stopped := len(hs.eng.started), len(hs.eng.stopped)
+		hs.eng.mu.Unlock()
+		if c == auth.ClearanceUser && started+stopped != 0 {
+			t.Fatalf("a user's start or stop reached the engine: %d, %d", started, stopped)
+		}
+		if c != auth.ClearanceUser && (started != 1 || stopped != 1) {
+			t.Fatalf("%s: started %d, stopped %d", c, started, stopped)
+		}
+	}
+}
+
+// TestStateReadsTellTheCaller: every state route hands the engine the caller, who decides (one
+// rule, in the core) whether a protected module may be read; a refusal is the engine's 403.
+func TestStateReadsTellTheCaller(t *testing.T) {
+	t.Parallel()
+	hs := newHarness(t, as(auth.ClearanceSupport))
+	for _, p := range []string{"/systems/sys-1/Display_1", "/systems/sys-1/Display_1/power", "/modules/mod-1/state", "/modules/mod-1/state/power"} {
+		if code, body, _ := hs.do(t, http.MethodGet, base+p, ""); code != 200 {
+			t.Fatalf("%s: %d %s", p, code, body)
+		}
+		if got := hs.eng.lastReader(t); got != (auth.Caller{UserID: "u-1", Clearance: auth.ClearanceSupport}) {
+			t.Fatalf("%s: the engine was told %+v", p, got)
+		}
+	}
+	// A system slug may start with "_" (a protected module's place).
+	hs.eng.mu.Lock()
+	hs.eng.systems["sys-1"]["_Logic/1"] = "mod-1"
+	hs.eng.mu.Unlock()
+	if code, body, _ := hs.do(t, http.MethodGet, base+"/systems/sys-1/_Logic_1/power", ""); code != 200 || !strings.Contains(body, "true") {
+		t.Fatalf("_Logic_1: %d %s", code, body)
+	}
+}
