@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -13,13 +14,11 @@ import (
 	"github.com/placeos-go/engine/internal/testutil"
 )
 
-// TestOneClearanceRuleThreeWaysIn: a REST execute, a WebSocket exec and a driver calling another
-// module for the user all go through the engine's one execute path, so each applies the same
-// clearance rule to the same function. Test_2's driver lists support_only under "support" and
-// admin_only under "administrator"; echo is open. The driver-to-driver call is Test_1's call
-// function, run by the user, calling Test_2.
-func TestOneClearanceRuleThreeWaysIn(t *testing.T) {
-	t.Parallel()
+// clearanceEngine runs the test driver behind --auth keys: Test_1 (mod-a) and Test_2 (mod-b) in
+// sys-1, a protected module _Logic_1 (mod-l: the same driver under a custom name starting with
+// "_"), and mod-s, which only the start/stop rows touch.
+func clearanceEngine(t *testing.T, name string, flags ...string) *enginetest.Node {
+	t.Helper()
 	redis := testutil.StartRedis(t)
 	keys := apiKeysFile(t)
 	drv := testutil.BuildBinary(t, "./internal/testdriver")
@@ -28,9 +27,25 @@ drivers: [{id: drv-test, module_name: Test, role: device, binary: %q}]
 modules:
   - {id: mod-a, driver_id: drv-test, running: true}
   - {id: mod-b, driver_id: drv-test, running: true}
-systems: [{id: sys-1, name: Room, modules: [mod-a, mod-b]}]
+  - {id: mod-l, driver_id: drv-test, custom_name: _Logic, running: true}
+  - {id: mod-s, driver_id: drv-test, running: true}
+systems: [{id: sys-1, name: Room, modules: [mod-a, mod-b, mod-l, mod-s]}]
 `, drv)
-	e := enginetest.StartEngine(t, config(redis.URL), "clearance", model, "--auth", "keys", "--api-keys", keys)
+	e := enginetest.StartEngine(t, config(redis.URL), name, model, append([]string{"--auth", "keys", "--api-keys", keys}, flags...)...)
+	e.Eventually(20*time.Second, "the protected module answers", func() bool {
+		return e.Do("POST", "/api/engine/v2/modules/mod-l/exec/echo", "[]", enginetest.APIKey(adminKey)).Status == 200
+	})
+	return e
+}
+
+// TestOneClearanceRuleThreeWaysIn: a REST execute, a WebSocket exec and a driver calling another
+// module for the user all go through the engine's one execute path, so each applies the same
+// clearance rule to the same function. Test_2's driver lists support_only under "support" and
+// admin_only under "administrator"; echo is open. The driver-to-driver call is Test_1's call
+// function, run by the user, calling Test_2.
+func TestOneClearanceRuleThreeWaysIn(t *testing.T) {
+	t.Parallel()
+	e := clearanceEngine(t, "clearance")
 
 	roles := []struct {
 		name, key string
@@ -67,6 +82,165 @@ systems: [{id: sys-1, name: Room, modules: [mod-a, mod-b]}]
 	}
 }
 
+// TestLeastPrivilege: what PlaceOS asks clearance for besides driver functions, for each role.
+// Starting or stopping a module (a persistent model write) needs support. A protected module
+// (_Logic_1: its resolved name starts with "_") needs support for everything — REST execute,
+// state and function listing by system and by module id, a WebSocket exec and bind, and a driver
+// calling it for the user (Test_1's call function, which names it by module id, so the core
+// judges the name the model gives mod-l).
+func TestLeastPrivilege(t *testing.T) {
+	t.Parallel()
+	e := clearanceEngine(t, "privilege")
+	for _, role := range []struct {
+		name, key string
+		cleared   bool // support or above
+	}{{"user", userKey, false}, {"support", supportKey, true}, {"admin", adminKey, true}} {
+		t.Run(role.name, func(t *testing.T) {
+			t.Parallel()
+			want := 403
+			if role.cleared {
+				want = 200
+			}
+			key := enginetest.APIKey(role.key)
+			// The protected module, every way in.
+			rest := []struct{ method, path, body string }{
+				{"POST", "/api/engine/v2/systems/sys-1/_Logic_1/echo", "[]"},
+				{"POST", "/api/engine/v2/modules/mod-l/exec/echo", "[]"},
+				{"GET", "/api/engine/v2/systems/sys-1/_Logic_1", ""},
+				{"GET", "/api/engine/v2/systems/sys-1/_Logic_1/power", ""},
+				{"GET", "/api/engine/v2/modules/mod-l/state", ""},
+				{"GET", "/api/engine/v2/modules/mod-l/state/power", ""},
+				{"GET", "/api/engine/v2/systems/sys-1/functions/_Logic_1", ""},
+			}
+			for _, r := range rest {
+				got := e.Do(r.method, r.path, r.body, key)
+				if got.Status != want {
+					t.Errorf("%s %s %s: %d %s; want %d", role.name, r.method, r.path, got.Status, got.Body, want)
+				}
+				if want == 403 && !strings.Contains(got.Body, "attempted to access protected module _Logic") {
+					t.Errorf("%s %s %s: the refusal does not name the module: %s", role.name, r.method, r.path, got.Body)
+				}
+			}
+			ws := dialWS(t, e, role.key)
+			if code := ws.exec(1, "_Logic", 1, "echo", "[]"); code != want {
+				t.Errorf("%s: WebSocket exec of _Logic_1: %d; want %d", role.name, code, want)
+			}
+			if code := ws.request(2, `{"id": 2, "cmd": "bind", "sys": "sys-1", "mod": "_Logic", "index": 1, "name": "power"}`); code != want {
+				t.Errorf("%s: WebSocket bind of _Logic_1: %d; want %d", role.name, code, want)
+			}
+			d2d := e.Do("POST", "/api/engine/v2/systems/sys-1/Test_1/call", `["mod-l", "echo", []]`, key)
+			if d2d.Status != want {
+				t.Errorf("%s: driver-to-driver call of the protected module: %d %s; want %d", role.name, d2d.Status, d2d.Body, want)
+			}
+			// A plain module next to it stays open to everyone.
+			if r := e.Do("GET", "/api/engine/v2/modules/mod-a/state", "", key); r.Status != 200 {
+				t.Errorf("%s: state of a plain module: %d %s", role.name, r.Status, r.Body)
+			}
+		})
+	}
+	// Start and stop: a user may not; support may (one role at a time: the module is shared).
+	for _, op := range []string{"stop", "start"} {
+		if r := e.Do("POST", "/api/engine/v2/modules/mod-s/"+op, "", enginetest.APIKey(userKey)); r.Status != 403 ||
+			!strings.Contains(r.Body, "support clearance required") {
+			t.Errorf("user %s: %d %s; want 403", op, r.Status, r.Body)
+		}
+	}
+	if r := e.Do("POST", "/api/engine/v2/modules/mod-s/exec/echo", "[]", enginetest.APIKey(userKey)); r.Status != 200 {
+		t.Fatalf("a user's refused stop stopped the module: %d %s", r.Status, r.Body)
+	}
+	for _, op := range []string{"stop", "start"} {
+		if r := e.Do("POST", "/api/engine/v2/modules/mod-s/"+op, "", enginetest.APIKey(supportKey)); r.Status != 200 {
+			t.Errorf("support %s: %d %s; want 200", op, r.Status, r.Body)
+		}
+	}
+}
+
+// TestBrowserCredentials: a page of another site can make the browser send the engine's cookie;
+// a write or a WebSocket upgrade that the cookie authenticates must come from the node's own
+// origin or one of --allowed-origins (docs/protocol.md §8.5). A header credential works from
+// anywhere (a foreign page cannot set one).
+func TestBrowserCredentials(t *testing.T) {
+	t.Parallel()
+	const allowed, evil = "https://ui.example", "https://evil.example"
+	e := clearanceEngine(t, "browser", "--allowed-origins", allowed)
+	cookie := func(key string) enginetest.Header {
+		return enginetest.Header{Name: "Cookie", Value: (&http.Cookie{Name: "api-key", Value: key}).String()}
+	}
+	origin := func(o string) enginetest.Header { return enginetest.Header{Name: "Origin", Value: o} }
+	writes := []struct{ name, method, path, body string }{
+		{"execute", "POST", "/api/engine/v2/systems/sys-1/Test_1/echo", "[1]"},
+		{"execute by id", "POST", "/api/engine/v2/modules/mod-a/exec/echo", "[1]"},
+		{"model write", "PUT", "/api/engine/v2/zones/z-browser", `{"id": "z-browser", "name": "Z"}`},
+		{"stop", "POST", "/api/engine/v2/modules/mod-s/stop", ""},
+		{"start", "POST", "/api/engine/v2/modules/mod-s/start", ""},
+	}
+	for _, tt := range []struct {
+		name string
+		hdr  []enginetest.Header
+		want int
+	}{
+		{"admin cookie from a foreign origin", []enginetest.Header{cookie(adminKey), origin(evil)}, 403},
+		{"admin cookie without an origin", []enginetest.Header{cookie(adminKey)}, 403},
+		{"admin cookie from the node's own origin", []enginetest.Header{cookie(adminKey), origin(e.Base)}, 200},
+		{"admin cookie from an allowed origin", []enginetest.Header{cookie(adminKey), origin(allowed)}, 200},
+		{"admin key header from a foreign origin", []enginetest.Header{enginetest.APIKey(adminKey), origin(evil)}, 200},
+	} {
+		for _, w := range writes {
+			r := e.Do(w.method, w.path, w.body, tt.hdr...)
+			if r.Status != tt.want {
+				t.Errorf("%s, %s: %d %s; want %d", tt.name, w.name, r.Status, r.Body, tt.want)
+			}
+			if tt.want == 403 && !strings.Contains(r.Body, `"error":"access_denied"`) {
+				t.Errorf("%s, %s: %s", tt.name, w.name, r.Body)
+			}
+		}
+		if tt.want == 403 {
+			// Nothing happened: no zone, the module still runs.
+			if r := e.Do("GET", "/api/engine/v2/zones/z-browser", "", enginetest.APIKey(adminKey)); r.Status != 404 {
+				t.Fatalf("%s: the refused model write happened: %d %s", tt.name, r.Status, r.Body)
+			}
+		}
+	}
+	// A cookie read from a foreign origin changes nothing and its answer is not readable there.
+	if r := e.Do("GET", "/api/engine/v2/modules/mod-a/state", "", cookie(userKey), origin(evil)); r.Status != 200 {
+		t.Errorf("cookie read: %d %s", r.Status, r.Body)
+	}
+
+	// The WebSocket: the cookie is what authenticates, whatever bearer_token the URL carries.
+	ws := "ws" + strings.TrimPrefix(e.Base, "http") + "/api/engine/v2/systems/control"
+	dial := func(query string, hdr ...string) (int, error) {
+		h := http.Header{}
+		for i := 0; i+1 < len(hdr); i += 2 {
+			h.Set(hdr[i], hdr[i+1])
+		}
+		conn, resp, err := websocket.DefaultDialer.Dial(ws+query, h)
+		if err == nil {
+			_ = conn.Close()
+			return http.StatusSwitchingProtocols, nil
+		}
+		if resp == nil {
+			return 0, err
+		}
+		return resp.StatusCode, nil
+	}
+	userCookie := (&http.Cookie{Name: "api-key", Value: userKey}).String()
+	for _, tt := range []struct {
+		name, query string
+		hdr         []string
+		want        int
+	}{
+		{"cookie and an invalid bearer_token, foreign origin", "?bearer_token=not-a-token", []string{"Cookie", userCookie, "Origin", evil}, 403},
+		{"cookie, foreign origin", "", []string{"Cookie", userCookie, "Origin", evil}, 403},
+		{"cookie, own origin", "", []string{"Cookie", userCookie, "Origin", e.Base}, 101},
+		{"cookie, allowed origin", "", []string{"Cookie", userCookie, "Origin", allowed}, 101},
+		{"query key, foreign origin", "?api-key=" + userKey, []string{"Origin", evil}, 101},
+	} {
+		if got, err := dial(tt.query, tt.hdr...); got != tt.want {
+			t.Errorf("WebSocket, %s: %d %v; want %d", tt.name, got, err, tt.want)
+		}
+	}
+}
+
 // wsSession is a WebSocket client that reads only the replies it waits for.
 type wsSession struct {
 	t    *testing.T
@@ -87,7 +261,12 @@ func dialWS(t *testing.T, e *enginetest.Node, key string) *wsSession {
 // exec runs fn on mod_index and returns the reply's code (200 on success).
 func (s *wsSession) exec(id int, mod string, index int, fn, args string) int {
 	s.t.Helper()
-	req := fmt.Sprintf(`{"id": %d, "cmd": "exec", "sys": "sys-1", "mod": %q, "index": %d, "name": %q, "args": %s}`, id, mod, index, fn, args)
+	return s.request(id, fmt.Sprintf(`{"id": %d, "cmd": "exec", "sys": "sys-1", "mod": %q, "index": %d, "name": %q, "args": %s}`, id, mod, index, fn, args))
+}
+
+// request sends req (whose id is id) and returns the code of its first reply (200 on success).
+func (s *wsSession) request(id int, req string) int {
+	s.t.Helper()
 	if err := s.conn.WriteMessage(websocket.TextMessage, []byte(req)); err != nil {
 		s.t.Fatal(err)
 	}
