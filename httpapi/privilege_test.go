@@ -1,11 +1,13 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/placeos-go/engine/auth"
+	"github.com/placeos-go/engine/model"
 )
 
 // TestStartStopNeedSupport: starting or stopping a module writes the model every node acts on, so
@@ -59,5 +61,41 @@ func TestStateReadsTellTheCaller(t *testing.T) {
 	hs.eng.mu.Unlock()
 	if code, body, _ := hs.do(t, http.MethodGet, base+"/systems/sys-1/_Logic_1/power", ""); code != 200 || !strings.Contains(body, "true") {
 		t.Fatalf("_Logic_1: %d %s", code, body)
+	}
+}
+
+// TestAdminWrites: every other write PlaceOS keeps for administrators — the model (each kind, and
+// the whole file), pull, recompile, chaos — refuses user and support before anything is done.
+func TestAdminWrites(t *testing.T) {
+	t.Parallel()
+	writes := []struct{ method, path, body string }{
+		{http.MethodPost, base + "/zones", `{"id": "z-new", "name": "Z"}`},
+		{http.MethodPut, base + "/zones/z-new", `{"id": "z-new", "name": "Z"}`},
+		{http.MethodDelete, base + "/drivers/drv-1", ``},
+		{http.MethodPut, base + "/model", `{"zones": [{"id": "z-new", "name": "Z"}]}`},
+		{http.MethodPost, base + "/repositories/r/pull", ``},
+		{http.MethodPost, base + "/drivers/drv-1/recompile", ``},
+		{http.MethodPost, NodeBase + "/chaos/terminate?path=drv%2Fdisplay", ``},
+	}
+	for _, c := range []auth.Clearance{auth.ClearanceUser, auth.ClearanceSupport} {
+		store := model.NewMemory()
+		seed, err := model.ParseFile([]byte(fuzzModel))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := store.Apply(context.Background(), seed); err != nil {
+			t.Fatal(err)
+		}
+		hs := newHarness(t, as(c), func(cfg *Config) { cfg.Models = fuzzModels{store} })
+		for _, w := range writes {
+			code, body, _ := hs.do(t, w.method, w.path, w.body)
+			if code != http.StatusForbidden || !strings.Contains(body, "admin clearance required") {
+				t.Errorf("%s: %s %s: %d %s, want 403", c, w.method, w.path, code, body)
+			}
+		}
+		m, _ := store.Model()
+		if m.Zones["z-new"] != nil || m.Drivers["drv-1"] == nil || len(hs.eng.killed) != 0 {
+			t.Fatalf("%s: a refused write happened", c)
+		}
 	}
 }
