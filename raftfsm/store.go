@@ -16,6 +16,7 @@ import (
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 
 	"github.com/placeos-go/engine/metrics"
+	"github.com/placeos-go/engine/model"
 )
 
 // Forwarder carries a write made on a follower to the leader. The implementation (cmd/engine's
@@ -53,6 +54,10 @@ type Config struct {
 	Logger    hclog.Logger
 	// Metrics records the Raft state, leader changes and apply latency; nil records nothing.
 	Metrics *metrics.Metrics
+	// Secrets seals the protected settings of every write this node accepts before it enters
+	// the Raft log, and opens them for readers cleared to see them. Every node of a cluster needs
+	// the same key; nil refuses writes that carry protected settings.
+	Secrets *model.Keyring
 }
 
 // Defaults.
@@ -223,11 +228,50 @@ func (s *Store) open() error {
 		return fmt.Errorf("raftfsm: start raft: %w", err)
 	}
 	s.openIndex = s.lastCommandAfterSnapshot()
+	if err := s.checkSecretsKey(); err != nil {
+		return fmt.Errorf("raftfsm: the Raft state in %s: %w", dir, err)
+	}
+	return nil
+}
+
+// checkSecretsKey refuses to open state that holds protected settings this node's key cannot
+// open (it has another key, or none): such a node could start none of those modules and would
+// answer admins with errors, so it is better told at start-up. NewRaft has restored the latest
+// snapshot into the FSM; the commands after it are read from the log.
+func (s *Store) checkSecretsKey() error {
+	m, _ := s.fsm.Model()
+	if err := m.File().CheckSealed(s.cfg.Secrets); err != nil {
+		return err
+	}
+	var snapIndex uint64
+	if metas, err := s.snaps.List(); err == nil && len(metas) > 0 {
+		snapIndex = metas[0].Index
+	}
+	first, err1 := s.logs.FirstIndex()
+	last, err2 := s.logs.LastIndex()
+	if err1 != nil || err2 != nil || last == 0 {
+		return nil
+	}
+	for i := max(first, snapIndex+1); i <= last; i++ {
+		var l raft.Log
+		if s.logs.GetLog(i, &l) != nil || l.Type != raft.LogCommand {
+			continue
+		}
+		if f, ok := applyFile(l.Data); ok {
+			if err := f.CheckSealed(s.cfg.Secrets); err != nil {
+				return err
+			}
+		}
+	}
 	return nil
 }
 
 func (s *Store) closeStores() {
-	if s.raft == nil && s.trans != nil {
+	if s.raft != nil {
+		// Raft started but the node is refused (checkSecretsKey): its shutdown closes the
+		// transport too.
+		_ = s.raft.Shutdown().Error()
+	} else if s.trans != nil {
 		_ = s.trans.Close()
 	}
 	if s.bolt != nil {
