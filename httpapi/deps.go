@@ -58,6 +58,9 @@ type Node interface {
 // leader acknowledged asks with ?consistent=true and is redirected to the leader.
 type Models interface {
 	Model() (*model.Model, uint64)
+	// ModelFor is the model as a caller of clearance c may read it (model.Model.Redacted):
+	// every read answers from it, so no route shows a secret above the caller's clearance.
+	ModelFor(c auth.Clearance) (*model.Model, error)
 	Apply(ctx context.Context, f *model.File) error
 	Delete(ctx context.Context, kind model.Kind, id string) error
 	IsLeader() bool
