@@ -41,6 +41,14 @@ type options struct {
 	ExecTimeout   time.Duration
 	PprofAddr     string
 	Displays      int // dev only: how many simulated displays
+
+	// Secrets (docs/protocol.md §1.4): files keep them out of ps and /proc/<pid>/cmdline.
+	ClusterSecretFile string
+	JWTSecretFile     string
+	SecretsKeyFile    string
+	// secretWarnings are logged once the logger exists (secrets on the command line, files
+	// others may read).
+	secretWarnings []string
 }
 
 func parseOptions(name string, args []string, dev bool) (*options, error) {
@@ -86,6 +94,9 @@ func parseOptions(name string, args []string, dev bool) (*options, error) {
 	if dev {
 		fs.IntVar(&o.Displays, "displays", 2, "number of simulated displays in the demo system")
 	}
+	fs.StringVar(&o.ClusterSecretFile, "cluster-secret-file", "", "file holding --cluster-secret (kept out of ps)")
+	fs.StringVar(&o.JWTSecretFile, "jwt-secret-file", "", "file holding --jwt-secret (kept out of ps)")
+	fs.StringVar(&o.SecretsKeyFile, "secrets-key-file", "", "key that encrypts protected settings: 32 random bytes as 64 hex digits, the same on every node (engine secrets init)")
 	// Environment first, so that flags given on the command line win.
 	var envErr error
 	fs.VisitAll(func(f *flag.Flag) {
@@ -104,6 +115,9 @@ func parseOptions(name string, args []string, dev bool) (*options, error) {
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if err := o.readSecrets(fs); err != nil {
+		return nil, err
 	}
 	switch o.Auth {
 	case "none":

@@ -63,6 +63,15 @@ func startNode(ctx context.Context, o *options, log hclog.Logger, leave func()) 
 	if err != nil {
 		return n, err
 	}
+	secretsKey, err := loadKeyring(o.SecretsKeyFile)
+	if err != nil {
+		return n, err
+	}
+	if secretsKey == nil {
+		log.Info("no --secrets-key-file: writes carrying protected settings are refused")
+	} else {
+		log.Info("protected settings are sealed with the secrets key", "key_id", secretsKey.ID())
+	}
 	// Everything a flag names was read without error: only now is anything created.
 	if err := os.MkdirAll(o.DataDir, 0o755); err != nil {
 		return n, fmt.Errorf("data dir: %w", err)
@@ -82,6 +91,7 @@ func startNode(ctx context.Context, o *options, log hclog.Logger, leave func()) 
 	n.store, err = raftfsm.Open(raftfsm.Config{
 		NodeID: o.NodeID, DataDir: o.DataDir, RaftAddr: o.RaftAddr, AdvertiseRaft: o.AdvertiseRaft,
 		HTTPAddr: o.AdvertiseHTTP, TimeoutScale: o.RaftScale, Forwarder: n.peers, Logger: log, Metrics: met,
+		Secrets: secretsKey,
 	})
 	if err != nil {
 		return n, err
@@ -104,7 +114,7 @@ func startNode(ctx context.Context, o *options, log hclog.Logger, leave func()) 
 	n.core, err = core.New(core.Config{
 		Logger: log, NodeID: o.NodeID, Store: n.store, Cluster: n.store, Peers: n.peers, State: st,
 		Watcher: watcher, Builder: bld, DriverDir: o.DriverDir, ExecTimeout: o.ExecTimeout,
-		KeepBinaries: o.KeepBinaries, Metrics: met,
+		KeepBinaries: o.KeepBinaries, Metrics: met, Secrets: secretsKey,
 	}, func(host proto.HostServer, onStart func(context.Context, string)) (core.Supervisor, error) {
 		sup, err := supervisor.New(supervisor.Config{
 			Logger: log, Host: host, OnModuleStart: onStart, SecureConfig: bld.SecureConfig, Metrics: met,
