@@ -83,9 +83,3 @@ type Authenticator interface {
 	// Disabled is --auth none: every caller is an admin, so only loopback is served.
 	Disabled() bool
 }
-
-// Routes is a family of routes another package serves on this server (the node-to-node routes
-// of package peer), behind the same middleware: request ids, body limits, authentication.
-type Routes interface {
-	Routes(handle func(method, path string, h http.HandlerFunc))
-}

@@ -140,12 +140,12 @@ func (s *Store) propose(ctx context.Context, cmd []byte) error {
 		}
 		if _, lid := s.raft.LeaderWithID(); lid != "" && lid != s.id {
 			n, ok := s.fsm.Node(string(lid))
-			if ok && n.HTTPAddr != "" {
+			if ok && n.RaftAddr != "" {
 				if s.cfg.Forwarder == nil {
 					return ErrNoForwarder
 				}
-				if err := s.cfg.Forwarder.Forward(ctx, n.HTTPAddr, cmd); err != nil {
-					return fmt.Errorf("forwarded to leader %s at %s: %w", lid, n.HTTPAddr, err)
+				if err := s.cfg.Forwarder.Forward(ctx, n.RaftAddr, cmd); err != nil {
+					return fmt.Errorf("forwarded to leader %s at %s: %w", lid, n.RaftAddr, err)
 				}
 				return nil
 			}

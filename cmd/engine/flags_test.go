@@ -17,6 +17,7 @@ func TestJoinAddressForms(t *testing.T) {
 		"http://10.0.0.1:8080":   "10.0.0.1:8080",
 		"http://10.0.0.1:8080/":  "10.0.0.1:8080",
 		"HTTP://node-1:8080":     "node-1:8080",
+		"https://node-1:7000/":   "node-1:7000",
 		" node-1:8080 ":          "node-1:8080",
 		"[::1]:8080":             "[::1]:8080",
 		"http://[fe80::1]:8080/": "[fe80::1]:8080",
@@ -25,7 +26,7 @@ func TestJoinAddressForms(t *testing.T) {
 			t.Errorf("--join %q = %q, %v; want %q", in, got, err, want)
 		}
 	}
-	for _, in := range []string{"10.0.0.1", "https://10.0.0.1:8080", "http://10.0.0.1:8080/api", "user@host:80", ":8080", "host:", "ftp://h:1"} {
+	for _, in := range []string{"10.0.0.1", "http://10.0.0.1:8080/api", "user@host:80", ":8080", "host:", "ftp://h:1", "ws://h:1"} {
 		if got, err := memberAddr(in); err == nil {
 			t.Errorf("--join %q accepted as %q", in, got)
 		} else if !strings.Contains(err.Error(), "--join") {
@@ -44,7 +45,9 @@ func TestBadFlagsTouchNothing(t *testing.T) {
 	}
 	for name, args := range map[string][]string{
 		"join without a cluster secret": {"--auth", "keys", "--api-keys", keys, "--join", "127.0.0.1:1", "--bootstrap"},
-		"join by https":                 {"--auth", "none", "--join", "https://127.0.0.1:1"},
+		"join by ftp":                   {"--auth", "none", "--join", "ftp://127.0.0.1:1"},
+		"open cluster port":             {"--auth", "none", "--raft-addr", "0.0.0.0:7000", "--bootstrap"},
+		"half the TLS files":            {"--auth", "none", "--tls-ca", "ca.pem", "--bootstrap"},
 		"unknown auth":                  {"--auth", "open", "--bootstrap"},
 		"zero exec timeout":             {"--auth", "none", "--exec-timeout", "0s", "--bootstrap"},
 		"keys without keys":             {"--auth", "keys", "--bootstrap"},
