@@ -58,7 +58,7 @@ type Source string
 // The sources of a credential. The zero value is no credential at all (an anonymous caller on
 // an open route, or a call that did not come from a request).
 const (
-	FromHeader Source = "header" // X-API-Key, Authorization, or a node's X-Cluster-Secret
+	FromHeader Source = "header" // X-API-Key or Authorization
 	FromQuery  Source = "query"  // the api-key or bearer_token query parameter
 	FromCookie Source = "cookie" // the api-key or bearer_token cookie
 	// FromNowhere is --auth none: no credential is asked for, so whoever reaches the (loopback)
@@ -70,8 +70,8 @@ const (
 type Caller struct {
 	UserID    string
 	Clearance Clearance
-	// Node marks a request from another node of the cluster (valid cluster secret, or any caller
-	// under --auth none); UserID and Clearance are then those of the caller it acts for.
+	// Node marks a request from another node of the cluster (on the cluster port); UserID and
+	// Clearance are then those of the caller it acts for.
 	Node bool
 	// From is where the request's credential travelled; the HTTP server's origin rule reads it.
 	From Source

@@ -7,7 +7,7 @@ import (
 
 // The kinds. docs/protocol.md §6 and §7 give the HTTP status and PlaceOS error code of each.
 var (
-	NotFound     = errors.New("not found")          // 404; module_not_found / system_not_found
+	NotFound     = errors.New("not found")          // 404; module_not_found / system_not_found / not_found
 	BadRequest   = errors.New("bad request")        // 400; bad_request (no such function, bad arguments)
 	Unauthorized = errors.New("unauthorized")       // 401; missing or invalid credentials
 	Forbidden    = errors.New("access denied")      // 403; access_denied

@@ -42,7 +42,7 @@ func originAuth(t *testing.T) *auth.Authenticator {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := auth.New(auth.Config{APIKeys: keys, JWT: v, ClusterSecret: "cluster-secret"})
+	a, err := auth.New(auth.Config{APIKeys: keys, JWT: v})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +182,6 @@ func TestBrowserSafetyREST(t *testing.T) {
 		{"header key from a foreign origin", false, "", []string{auth.APIKeyHeader, originAdminKey, "Origin", evilOrigin}, writes, 200},
 		{"bearer header from a foreign origin", false, "", []string{"Authorization", "Bearer " + adminToken, "Origin", evilOrigin}, writes, 200},
 		{"header key over a cookie, foreign origin", false, "", with(adminCookie, auth.APIKeyHeader, originAdminKey, "Origin", evilOrigin), writes, 200},
-		{"node from a foreign origin", false, "", []string{auth.ClusterSecretHeader, "cluster-secret", "Origin", evilOrigin}, writes, 200},
 		// The query: a foreign form's action can carry it.
 		{"query key from a foreign origin", false, "?api-key=" + originAdminKey, []string{"Origin", evilOrigin}, writes, 403},
 		{"query key from an allowed origin", false, "?api-key=" + originAdminKey, []string{"Origin", uiOrigin}, writes, 200},
