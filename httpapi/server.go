@@ -88,6 +88,10 @@ type Config struct {
 	WSPongInterval    time.Duration // unsolicited text "pong" to every session
 	WSMaxMessageBytes int64         // largest request frame
 	WSMaxInFlight     int           // concurrent execs per session
+	// WebSocket limits (docs/protocol.md §7.7); zero values take the WS* defaults.
+	WSMaxBinds           int // bindings per session; past it a bind is refused (429)
+	WSMaxSessionsPerUser int // sessions per user id (not under --auth none); past it an upgrade is refused (429)
+	WSMaxSessions        int // sessions on this node; past it an upgrade is refused (429)
 
 	// Metrics records WebSocket sessions, bindings and slow-client disconnects, and is served at
 	// GET /metrics (MetricsPath) to any authenticated caller; nil records nothing and leaves the
@@ -101,6 +105,8 @@ type Server struct {
 	log     hclog.Logger
 	handler http.Handler
 	ws      wsRegistry
+	// limitLog spaces out the log lines of refusals by a WebSocket limit.
+	limitLog every
 
 	mu    sync.Mutex
 	srv   *http.Server
@@ -128,6 +134,7 @@ func New(cfg Config) *Server {
 	cfg.Authority = cfg.Authority.withDefaults()
 	s.cfg = cfg
 	s.ws.sessions = map[*wsSession]struct{}{}
+	s.ws.perUser = map[string]int{}
 	s.handler = s.bounded(s.middleware(s.routes()))
 	return s
 }
