@@ -41,6 +41,16 @@ type options struct {
 	ExecTimeout   time.Duration
 	PprofAddr     string
 	Displays      int // dev only: how many simulated displays
+
+	// Bounded resources (docs/protocol.md §6.1, §7.7).
+	HTTPReadTimeout      time.Duration
+	HTTPWriteTimeout     time.Duration
+	HTTPIdleTimeout      time.Duration
+	HTTPMaxConns         int
+	HTTPMaxConnsPerIP    int
+	WSMaxBinds           int
+	WSMaxSessionsPerUser int
+	WSMaxSessions        int
 }
 
 func parseOptions(name string, args []string, dev bool) (*options, error) {
@@ -86,6 +96,14 @@ func parseOptions(name string, args []string, dev bool) (*options, error) {
 	if dev {
 		fs.IntVar(&o.Displays, "displays", 2, "number of simulated displays in the demo system")
 	}
+	fs.DurationVar(&o.HTTPReadTimeout, "http-read-timeout", httpapi.DefaultReadTimeout, "longest reading a request may take, body included (not a WebSocket once upgraded)")
+	fs.DurationVar(&o.HTTPWriteTimeout, "http-write-timeout", 0, "longest a response may take from the start of its request (0: --exec-timeout + 1m)")
+	fs.DurationVar(&o.HTTPIdleTimeout, "http-idle-timeout", httpapi.DefaultIdleTimeout, "how long a keep-alive connection may wait for its next request")
+	fs.IntVar(&o.HTTPMaxConns, "http-max-conns", httpapi.DefaultMaxConns, "most open HTTP connections, WebSocket sessions included (lowered to fit the open-files limit)")
+	fs.IntVar(&o.HTTPMaxConnsPerIP, "http-max-conns-per-ip", 0, "most open HTTP connections from one address or IPv6 /64 (0: half of --http-max-conns)")
+	fs.IntVar(&o.WSMaxBinds, "ws-max-binds", httpapi.WSMaxBinds, "most status bindings one WebSocket session may hold")
+	fs.IntVar(&o.WSMaxSessionsPerUser, "ws-max-sessions-per-user", httpapi.WSMaxSessionsPerUser, "most WebSocket sessions one user may hold on this node")
+	fs.IntVar(&o.WSMaxSessions, "ws-max-sessions", httpapi.WSMaxSessions, "most WebSocket sessions on this node")
 	// Environment first, so that flags given on the command line win.
 	var envErr error
 	fs.VisitAll(func(f *flag.Flag) {
@@ -123,6 +141,9 @@ func parseOptions(name string, args []string, dev bool) (*options, error) {
 	if o.ExecTimeout <= 0 {
 		return nil, fmt.Errorf("--exec-timeout must be positive, not %s", o.ExecTimeout)
 	}
+	if err := o.checkLimits(); err != nil {
+		return nil, err
+	}
 	if o.Join != "" {
 		join, err := memberAddr(o.Join)
 		if err != nil {
@@ -144,6 +165,36 @@ func parseOptions(name string, args []string, dev bool) (*options, error) {
 		o.SDKDir = findSDKDir()
 	}
 	return o, nil
+}
+
+// checkLimits refuses limits that would disable themselves, and derives --http-write-timeout.
+func (o *options) checkLimits() error {
+	for _, d := range []struct {
+		flag string
+		v    time.Duration
+	}{{"--http-read-timeout", o.HTTPReadTimeout}, {"--http-idle-timeout", o.HTTPIdleTimeout}} {
+		if d.v <= 0 {
+			return fmt.Errorf("%s must be positive, not %s", d.flag, d.v)
+		}
+	}
+	if o.HTTPWriteTimeout == 0 {
+		o.HTTPWriteTimeout = o.ExecTimeout + time.Minute
+	}
+	if o.HTTPWriteTimeout <= o.ExecTimeout {
+		return fmt.Errorf("--http-write-timeout (%s) must be longer than --exec-timeout (%s), or executes are cut off", o.HTTPWriteTimeout, o.ExecTimeout)
+	}
+	for _, n := range []struct {
+		flag string
+		v    int
+	}{{"--http-max-conns", o.HTTPMaxConns}, {"--ws-max-binds", o.WSMaxBinds}, {"--ws-max-sessions-per-user", o.WSMaxSessionsPerUser}, {"--ws-max-sessions", o.WSMaxSessions}} {
+		if n.v <= 0 {
+			return fmt.Errorf("%s must be positive, not %d", n.flag, n.v)
+		}
+	}
+	if o.HTTPMaxConnsPerIP < 0 {
+		return fmt.Errorf("--http-max-conns-per-ip must be 0 (half of --http-max-conns) or positive, not %d", o.HTTPMaxConnsPerIP)
+	}
+	return nil
 }
 
 // memberAddr reads --join: a member's HTTP address as host:port, or as the URL people copy from a

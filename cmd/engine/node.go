@@ -132,6 +132,9 @@ func startNode(ctx context.Context, o *options, log hclog.Logger, leave func()) 
 		Logger: log, Engine: n.core, Node: n.core, Auth: authn, Models: n.store, Watcher: watcher,
 		Peers: peer.NewServer(peer.ServerConfig{Logger: log, Local: n.core, Members: n.store, Leave: leave}),
 		Addr:  o.HTTPAddr, Metrics: met,
+		ReadTimeout: o.HTTPReadTimeout, WriteTimeout: o.HTTPWriteTimeout, IdleTimeout: o.HTTPIdleTimeout,
+		MaxConns: o.HTTPMaxConns, MaxConnsPerIP: o.HTTPMaxConnsPerIP,
+		WSMaxBinds: o.WSMaxBinds, WSMaxSessionsPerUser: o.WSMaxSessionsPerUser, WSMaxSessions: o.WSMaxSessions,
 	})
 	if err := n.api.Start(); err != nil {
 		return n, err
