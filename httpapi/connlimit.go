@@ -193,6 +193,15 @@ func (c *limitedConn) SetWriteDeadline(t time.Time) error {
 	return c.Conn.SetWriteDeadline(c.clamp(t))
 }
 
+// CloseWrite half-closes the connection, as net/http does before closing one whose client may
+// still be sending (so that the client reads the answer rather than a reset).
+func (c *limitedConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
 // NetConn is the connection underneath (as tls.Conn names it).
 func (c *limitedConn) NetConn() net.Conn { return c.Conn }
 

@@ -655,3 +655,23 @@ func TestWSSessionLimitsAuthNone(t *testing.T) {
 func testLogger(t *testing.T) hclog.Logger {
 	return hclog.New(&hclog.LoggerOptions{Output: testWriter{t}, Level: hclog.Debug})
 }
+
+// A client still sending a body the server will not read (here 9 MiB against the 8 MiB limit)
+// reads the answer: the connection is closed gracefully, not reset under it.
+func TestRefusedBodyAnswerReadable(t *testing.T) {
+	t.Parallel()
+	_, addr := liveServer(t)
+	big := `["` + strings.Repeat("x", 9<<20) + `"]`
+	client := &http.Client{Timeout: 15 * time.Second}
+	for range 10 {
+		resp, err := client.Post("http://"+addr+ClientBase+"/systems/sys-1/Display_1/power", "", strings.NewReader(big))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusRequestEntityTooLarge {
+			t.Fatalf("%d, want 413", resp.StatusCode)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -286,7 +287,7 @@ func (s *Server) bounded(next http.Handler) http.Handler {
 			w.Header().Set("Connection", "close")
 			if !isProbe(r) {
 				s.cfg.Metrics.HTTPConnRefused(metrics.ConnRefusedBusy)
-				_ = rc.SetReadDeadline(time.Now())
+				closeAfter(w, rc)
 				rid := httpwire.NewRequestID()
 				w.Header().Set(RequestIDHeader, rid)
 				r = r.WithContext(httpwire.WithRequestID(r.Context(), rid))
@@ -302,11 +303,20 @@ func (s *Server) bounded(next http.Handler) http.Handler {
 		hw := &hijackWatch{ResponseWriter: w}
 		next.ServeHTTP(hw, r)
 		if body != nil && !body.done() && !hw.hijacked {
-			// A deadline in the past ends net/http's drain of the rest at once; the failed read
-			// makes it close the connection after the answer.
-			_ = rc.SetReadDeadline(time.Now())
+			closeAfter(w, rc)
 		}
 	})
+}
+
+// closeAfter makes net/http close the connection once the answer is written, reading nothing
+// more of the request body. http.MaxBytesReader is the documented way to tell a ResponseWriter
+// to close its connection (one byte past a limit of zero trips it): net/http then skips its drain
+// and closes with a FIN and a short linger, so that a client still sending reads the answer
+// rather than a reset. The read deadline in the past ends the little reading net/http still does
+// when it closes the body.
+func closeAfter(w http.ResponseWriter, rc *http.ResponseController) {
+	_, _ = http.MaxBytesReader(w, io.NopCloser(strings.NewReader("x")), 0).Read(make([]byte, 1))
+	_ = rc.SetReadDeadline(time.Now())
 }
 
 // watchedBody tells whether the handler read the request body to its end. Its Close is left to
