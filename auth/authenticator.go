@@ -15,9 +15,9 @@ const (
 	BearerParam  = "bearer_token" // query parameter and cookie
 )
 
-// Node-to-node credentials: a node proves itself with the cluster secret and names the caller it
-// acts for. UserIDHeader and ClearanceHeader are believed only next to a valid secret (or under
-// --auth none, where everyone is an admin anyway).
+// Node-to-node headers: the caller a node acts for, and (on a cluster port without TLS) the
+// cluster secret. They are read only on the cluster port, where the caller is a node already (its
+// certificate or the secret proved it); the client API ignores them.
 const (
 	ClusterSecretHeader = "X-Cluster-Secret"
 	UserIDHeader        = "X-User-ID"
@@ -34,8 +34,6 @@ type Config struct {
 	Disabled bool
 	APIKeys  *APIKeys
 	JWT      *JWTVerifier
-	// ClusterSecret authenticates other nodes; "" accepts no node credentials.
-	ClusterSecret string
 }
 
 // Authenticator identifies the caller of a request.
@@ -55,20 +53,12 @@ func New(cfg Config) (*Authenticator, error) {
 // Disabled reports --auth none.
 func (a *Authenticator) Disabled() bool { return a.cfg.Disabled }
 
-// Authenticate identifies r's caller. A node presents the cluster secret and acts for the caller
-// named in its headers; a user presents an API key or else a bearer token, from a header, else
-// the query parameter, else the cookie.
+// Authenticate identifies the caller of a client request: an API key or else a bearer token, from
+// a header, else the query parameter, else the cookie. (Other nodes call on the cluster port,
+// never here.)
 func (a *Authenticator) Authenticate(r *http.Request) (Caller, error) {
-	if got := r.Header.Get(ClusterSecretHeader); got != "" {
-		if !ValidSecret(a.cfg.ClusterSecret, got) {
-			return Caller{}, unauthenticated(nil, "invalid cluster secret")
-		}
-		return forwardedCaller(r.Header), nil
-	}
 	if a.cfg.Disabled {
-		// A dev cluster on loopback runs without a cluster secret: its forwarded calls name
-		// their user like any other node's.
-		return Caller{UserID: r.Header.Get(UserIDHeader), Clearance: ClearanceAdmin, Node: true}, nil
+		return Caller{Clearance: ClearanceAdmin}, nil
 	}
 	if key := credential(r, APIKeyHeader, APIKeyParam); key != "" {
 		c, ok := a.cfg.APIKeys.Lookup(key)
@@ -114,9 +104,10 @@ func credential(r *http.Request, header, param string) string {
 	return ""
 }
 
-// forwardedCaller is the caller a node-to-node request acts for. Without a clearance header it is
-// the node itself, trusted as an admin (a membership change, a forwarded model write).
-func forwardedCaller(h http.Header) Caller {
+// NodeCaller is the caller a request from another node acts for, read from its headers. Without
+// a clearance header it is the node itself, trusted as an admin (a membership change, a forwarded
+// model write). Call it only for a request that proved it comes from a node.
+func NodeCaller(h http.Header) Caller {
 	c := Caller{Node: true, UserID: h.Get(UserIDHeader), Clearance: ClearanceAdmin}
 	if v := h.Get(ClearanceHeader); v != "" {
 		if v == ClearanceInternal.String() {

@@ -52,8 +52,8 @@ func ParseClearance(s string) (Clearance, error) {
 type Caller struct {
 	UserID    string
 	Clearance Clearance
-	// Node marks a request from another node of the cluster (valid cluster secret, or any caller
-	// under --auth none); UserID and Clearance are then those of the caller it acts for.
+	// Node marks a request from another node of the cluster (on the cluster port); UserID and
+	// Clearance are then those of the caller it acts for.
 	Node bool
 }
 

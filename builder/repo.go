@@ -20,7 +20,7 @@ import (
 // RepoStatus is what the status and repository routes show about one repository.
 type RepoStatus struct {
 	ID        string    `json:"id"`
-	URI       string    `json:"uri"`              // any embedded password redacted
+	URI       string    `json:"uri"`              // embedded credentials redacted (model.RedactURI)
 	Branch    string    `json:"branch,omitempty"` // configured, else the remote's default
 	State     string    `json:"state"`            // pending | cloning | fetching | ready | error
 	Cloned    bool      `json:"cloned"`
@@ -196,7 +196,7 @@ func (b *Builder) sync(ctx context.Context, st *repoState) (RepoStatus, error) {
 
 	gctx, cancel := context.WithTimeout(ctx, b.cfg.GitTimeout)
 	defer cancel()
-	log := b.log.With("repository", spec.ID, "uri", redactURI(spec.URI))
+	log := b.log.With("repository", spec.ID, "uri", model.RedactURI(spec.URI))
 	var err error
 	if cloned {
 		err = b.fetch(gctx, st, spec)
@@ -217,7 +217,7 @@ func (b *Builder) sync(ctx context.Context, st *repoState) (RepoStatus, error) {
 	if err != nil {
 		st.failures++
 		st.nextTry = time.Now().Add(b.backoff(st.failures))
-		st.lastErr = strings.ReplaceAll(err.Error(), spec.URI, redactURI(spec.URI))
+		st.lastErr = strings.ReplaceAll(err.Error(), spec.URI, model.RedactURI(spec.URI))
 		st.cloned = cloned
 		b.mu.Unlock()
 		log.Error("repository sync failed", "error", st.lastErr, "failures", st.failures,
@@ -350,7 +350,7 @@ func (b *Builder) RepoStatus(id string) (RepoStatus, bool) {
 func (b *Builder) repoStatus(st *repoState) RepoStatus {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	s := RepoStatus{ID: st.spec.ID, URI: redactURI(st.spec.URI), Branch: st.branch, Cloned: st.cloned,
+	s := RepoStatus{ID: st.spec.ID, URI: model.RedactURI(st.spec.URI), Branch: st.branch, Cloned: st.cloned,
 		Head: st.head, LastFetch: st.lastFetch, LastError: st.lastErr, Failures: st.failures, NextRetry: st.nextTry}
 	if st.spec.Branch != "" {
 		s.Branch = st.spec.Branch

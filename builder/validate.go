@@ -81,10 +81,10 @@ func ValidateURI(uri string) error {
 	}
 	u, err := url.Parse(uri)
 	if err != nil {
-		return fieldErr(field, redactURI(uri), "does not parse: "+err.Error())
+		return fieldErr(field, model.RedactURI(uri), "does not parse: "+err.Error())
 	}
 	if !allowedSchemes[u.Scheme] {
-		return fieldErr(field, redactURI(uri), "scheme must be https, http, ssh, git or file")
+		return fieldErr(field, model.RedactURI(uri), "scheme must be https, http, ssh, git or file")
 	}
 	if u.Scheme == "file" {
 		if u.Host != "" && u.Host != "localhost" {
@@ -96,10 +96,10 @@ func ValidateURI(uri string) error {
 		return nil
 	}
 	if u.Hostname() == "" {
-		return fieldErr(field, redactURI(uri), "must name a host")
+		return fieldErr(field, model.RedactURI(uri), "must name a host")
 	}
 	if strings.HasPrefix(u.Hostname(), "-") || strings.HasPrefix(u.User.Username(), "-") {
-		return fieldErr(field, redactURI(uri), "host and user must not start with '-'")
+		return fieldErr(field, model.RedactURI(uri), "host and user must not start with '-'")
 	}
 	return nil
 }
@@ -196,16 +196,4 @@ func hasControlOrSpace(s string) bool {
 		}
 	}
 	return false
-}
-
-// redactURI hides a password embedded in a URL so it never reaches a log or a status.
-func redactURI(uri string) string {
-	u, err := url.Parse(uri)
-	if err != nil || u.User == nil {
-		if i := strings.Index(uri, "@"); i >= 0 && strings.Contains(uri[:i], "://") {
-			return uri[:strings.Index(uri, "://")+3] + "xxxxx" + uri[i:]
-		}
-		return uri
-	}
-	return u.Redacted()
 }

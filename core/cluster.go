@@ -35,14 +35,14 @@ func (c *Core) refreshView() *view {
 	return v
 }
 
-// owner names the node that hosts key (a module or system id) and its HTTP address. Standalone
-// nodes own everything.
+// owner names the node that hosts key (a module or system id) and the address of its cluster
+// port (its Raft address), where node-to-node calls go. Standalone nodes own everything.
 func (v *view) owner(self, key string) (string, string) {
 	if v == nil || v.ring == nil {
 		return self, ""
 	}
 	id := v.ring.Owner(key)
-	return id, v.nodes[id].HTTPAddr
+	return id, v.nodes[id].RaftAddr
 }
 
 func (c *Core) owns(v *view, key string) bool {
@@ -50,7 +50,7 @@ func (c *Core) owns(v *view, key string) bool {
 	return id == c.cfg.NodeID
 }
 
-// Owner returns the node id and HTTP address that hosts the module.
+// Owner returns the node that hosts the module and the address of its cluster port.
 func (c *Core) Owner(moduleID string) (string, string) {
 	return c.view.Load().owner(c.cfg.NodeID, moduleID)
 }

@@ -43,6 +43,9 @@ type Config struct {
 	Watcher Watcher
 	// Metrics records execute latency and modules by state; nil records nothing.
 	Metrics *metrics.Metrics
+	// Secrets opens the protected settings merged into a module's start payload; nil: a module
+	// that has any cannot start (its error says so).
+	Secrets *model.Keyring
 }
 
 // Core reconciles the model on this node and serves the engine's runtime interfaces.
@@ -191,10 +194,15 @@ func (c *Core) binaryPath(m *model.Model, d *model.Driver) (string, error) {
 	return filepath.Join(c.cfg.DriverDir, d.Binary), nil
 }
 
-// moduleConfig is the start payload of a module: its connection fields and merged settings.
-func moduleConfig(m *model.Model, mod *model.Module) (*proto.Module, error) {
+// moduleConfig is the start payload of a module: its connection fields and merged settings,
+// protected ones opened with k — the only place a secret leaves its sealed form for a driver.
+func moduleConfig(m *model.Model, mod *model.Module, k *model.Keyring) (*proto.Module, error) {
 	d := m.Drivers[mod.DriverID]
-	settings, err := json.Marshal(m.MergedSettings(mod))
+	merged, err := m.MergedSettings(mod, k)
+	if err != nil {
+		return nil, fmt.Errorf("settings of module %q: %w", mod.ID, err)
+	}
+	settings, err := json.Marshal(merged)
 	if err != nil {
 		return nil, fmt.Errorf("encode settings of module %q: %w", mod.ID, err)
 	}
@@ -220,7 +228,11 @@ func moduleConfig(m *model.Model, mod *model.Module) (*proto.Module, error) {
 		cfg.Uri = d.DefaultURI
 	}
 	if sys := m.Systems[mod.ControlSystemID]; sys != nil && d.Role == model.RoleLogic {
-		if cfg.ControlSystemJson, err = json.Marshal(sys); err != nil {
+		// The system's protected settings reach the module merged and opened, never as the
+		// sealed values the model holds.
+		cs := *sys
+		cs.ProtectedSettings = nil
+		if cfg.ControlSystemJson, err = json.Marshal(&cs); err != nil {
 			return nil, fmt.Errorf("encode system of module %q: %w", mod.ID, err)
 		}
 	}

@@ -81,15 +81,17 @@ type Cluster interface {
 	SetNodeReady(ctx context.Context, id string, epoch uint64) error
 	// CaughtUp is false while a restarted node replays its log: its model is not current yet.
 	CaughtUp() bool
+	// Term is the Raft term this node is in.
+	Term() uint64
 }
 
 // Peers reaches the other nodes of the cluster (package peer).
 type Peers interface {
-	// Exec runs a checked call on the node at httpAddr, which hosts req.Target.ModuleID; a node
-	// that does not host it answers with an errkind.Conflict error.
-	Exec(ctx context.Context, httpAddr string, req call.Request) (call.Result, error)
-	// Debug streams a module's log lines from the node at httpAddr until cancel.
-	Debug(ctx context.Context, httpAddr, moduleID string, fn func(level, msg string)) (cancel func(), err error)
+	// Exec runs a checked call on the node whose cluster port is at addr, which hosts
+	// req.Target.ModuleID; a node that does not host it answers with an errkind.Conflict error.
+	Exec(ctx context.Context, addr string, req call.Request) (call.Result, error)
+	// Debug streams a module's log lines from the node whose cluster port is at addr until cancel.
+	Debug(ctx context.Context, addr, moduleID string, fn func(level, msg string)) (cancel func(), err error)
 }
 
 // Builder keeps driver repositories cloned and compiles the drivers this node runs

@@ -162,6 +162,9 @@ func (c *Core) NodeStatus(context.Context) (any, error) {
 		b := c.cfg.Builder.Status()
 		out["repositories"], out["builds"] = b.Repositories, b.Builds
 	}
+	if c.cfg.Cluster != nil {
+		out["raft_term"] = c.cfg.Cluster.Term()
+	}
 	return out, nil
 }
 
@@ -196,7 +199,7 @@ func (c *Core) Debug(ctx context.Context, moduleID string, fn func(level, msg st
 		return c.sup.Debug(moduleID, fn), nil
 	}
 	if addr == "" {
-		return nil, errkind.Wrap(ErrNotReachable, nil, "owner %q of module %q has no HTTP address", owner, moduleID)
+		return nil, errkind.Wrap(ErrNotReachable, nil, "owner %q of module %q has no cluster address", owner, moduleID)
 	}
 	return c.cfg.Peers.Debug(ctx, addr, moduleID, fn)
 }
@@ -205,7 +208,7 @@ func (c *Core) Debug(ctx context.Context, moduleID string, fn func(level, msg st
 // module owned elsewhere is a *NotHostedError. Lines start once the module runs here.
 func (c *Core) DebugHere(_ context.Context, moduleID string, fn func(level, msg string)) (cancel func(), err error) {
 	if owner, addr := c.Owner(moduleID); owner != c.cfg.NodeID {
-		return nil, &NotHostedError{Module: moduleID, Owner: owner, OwnerHTTP: addr}
+		return nil, &NotHostedError{Module: moduleID, Owner: owner, OwnerAddr: addr}
 	}
 	return c.sup.Debug(moduleID, fn), nil
 }

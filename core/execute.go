@@ -84,7 +84,7 @@ func (c *Core) checkAndRun(ctx context.Context, id string, req call.Request, for
 			return c.runHere(ctx, id, req)
 		}
 		if addr == "" {
-			return call.Result{}, errkind.Wrap(ErrNotReachable, nil, "owner %q of module %q has no HTTP address", owner, id)
+			return call.Result{}, errkind.Wrap(ErrNotReachable, nil, "owner %q of module %q has no cluster address", owner, id)
 		}
 		res, err := c.cfg.Peers.Exec(ctx, addr, req)
 		if !errors.Is(err, errkind.Conflict) {
@@ -149,7 +149,7 @@ func (c *Core) hosted(moduleID string) error {
 	m, _ := c.cfg.Store.Model()
 	mod := m.Modules[moduleID]
 	if owner, addr := c.Owner(moduleID); mod != nil && owner != c.cfg.NodeID {
-		return &NotHostedError{Module: moduleID, Owner: owner, OwnerHTTP: addr}
+		return &NotHostedError{Module: moduleID, Owner: owner, OwnerAddr: addr}
 	}
 	switch {
 	case mod == nil && !c.Ready():
@@ -168,7 +168,7 @@ func (c *Core) hosted(moduleID string) error {
 
 // NotHostedError names the node that does host a module, so the caller can retry there.
 type NotHostedError struct {
-	Module, Owner, OwnerHTTP string
+	Module, Owner, OwnerAddr string // OwnerAddr: the owner's cluster port
 }
 
 func (e *NotHostedError) Error() string {

@@ -250,7 +250,7 @@ func TestExecuteDriverAnswers(t *testing.T) {
 // twoNodes is a cluster of n1 (this core) and n2, and a module the ring gives to n2.
 func twoNodes(t *testing.T, peers *fakePeers) (*testCore, string) {
 	t.Helper()
-	cl := &fakeCluster{epoch: 1, caughtUp: true, nodes: []raftfsm.Node{{ID: "n1", HTTPAddr: "n1:80", Up: true}, {ID: "n2", HTTPAddr: "n2:80", Up: true}}}
+	cl := &fakeCluster{epoch: 1, caughtUp: true, nodes: []raftfsm.Node{{ID: "n1", RaftAddr: "n1:7000", Up: true}, {ID: "n2", RaftAddr: "n2:7000", Up: true}}}
 	var mods strings.Builder
 	for i := range 20 {
 		fmt.Fprintf(&mods, "  - {id: mod-%d, driver_id: drv-d, running: true}\n", i)
@@ -285,7 +285,7 @@ func TestExecuteForwardsToTheOwner(t *testing.T) {
 	if err != nil || string(res.Value) != `"remote"` || res.ModuleID != mod {
 		t.Fatalf("forwarded: %+v %v", res, err)
 	}
-	if len(peers.reqs) != 1 || peers.calls[0] != "n2:80 "+mod+".reboot" || peers.reqs[0].Caller != caller || peers.reqs[0].RequestID != "rid-1" {
+	if len(peers.reqs) != 1 || peers.calls[0] != "n2:7000 "+mod+".reboot" || peers.reqs[0].Caller != caller || peers.reqs[0].RequestID != "rid-1" {
 		t.Fatalf("forwarded %v %+v", peers.calls, peers.reqs)
 	}
 	if len(tc.sup.executed()) != 0 {

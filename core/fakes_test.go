@@ -236,6 +236,7 @@ func (f *fakeCluster) IsLeader() bool {
 	return f.leader
 }
 func (f *fakeCluster) Leader() (string, string) { return "", "" }
+func (f *fakeCluster) Term() uint64             { return 1 }
 func (f *fakeCluster) SetNodeReady(_ context.Context, id string, epoch uint64) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -120,7 +120,7 @@ func (c *Core) desired(m *model.Model, v *view) map[string]desired {
 		var w desired
 		w.binary, w.err = c.binaryPath(m, m.Drivers[mod.DriverID])
 		if w.err == nil {
-			w.config, w.err = moduleConfig(m, mod)
+			w.config, w.err = moduleConfig(m, mod, c.cfg.Secrets)
 		}
 		out[id] = w
 	}

@@ -134,8 +134,7 @@ func (c *debugClient) expectLine(id int64, mod, msg string) {
 // forwarding on (log returns false without calling Host.Log otherwise).
 func logLine(t *testing.T, owner *enginetest.Node, mod, msg string) bool {
 	t.Helper()
-	body := fmt.Sprintf(`{"__exec__": "log", "log": [%q]}`, msg)
-	r := owner.Do("POST", "/api/core/v1/command/"+mod+"/execute", body)
+	r := owner.Do("POST", "/api/engine/v2/modules/"+mod+"/exec/log", fmt.Sprintf(`[%q]`, msg))
 	if r.Status != 200 {
 		t.Fatalf("log via %s: %d %s", owner.ID, r.Status, r.Body)
 	}

@@ -37,7 +37,7 @@ func TestAuthMatrixREST(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	authn, err := auth.New(auth.Config{APIKeys: keys, JWT: v, ClusterSecret: "cluster-secret"})
+	authn, err := auth.New(auth.Config{APIKeys: keys, JWT: v})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,13 +76,8 @@ func TestAuthMatrixREST(t *testing.T) {
 		{"jwt unknown role", power, []string{"Authorization", "Bearer " + valid(jwt.MapClaims{"role": "root"})}, 401, auth.Caller{}},
 		{"jwt user", power, []string{"Authorization", "Bearer " + valid(nil)}, 200, user("tok-user", auth.ClearanceUser)},
 		{"query token", power + "?bearer_token=" + valid(nil), nil, 200, user("tok-user", auth.ClearanceUser)},
-		{"node acting for a user", power, []string{auth.ClusterSecretHeader, "cluster-secret", auth.UserIDHeader, "u1", auth.ClearanceHeader, "support"}, 200,
-			auth.Caller{UserID: "u1", Clearance: auth.ClearanceSupport, Node: true}},
-		{"node with a garbled clearance", power, []string{auth.ClusterSecretHeader, "cluster-secret", auth.UserIDHeader, "u1", auth.ClearanceHeader, "root"}, 200,
-			auth.Caller{UserID: "u1", Clearance: auth.ClearanceUser, Node: true}},
-		{"node itself", power, []string{auth.ClusterSecretHeader, "cluster-secret"}, 200, auth.Caller{Clearance: auth.ClearanceAdmin, Node: true}},
-		{"wrong cluster secret", power, []string{auth.ClusterSecretHeader, "nope", auth.ClearanceHeader, "admin"}, 401, auth.Caller{}},
-		{"forwarding headers without the secret", power, []string{auth.APIKeyHeader, "user-key-0123456789", auth.ClearanceHeader, "admin", auth.UserIDHeader, "a1"}, 200, user("u1", auth.ClearanceUser)},
+		{"node credentials are not for the client API", power, []string{auth.ClusterSecretHeader, "cluster-secret", auth.UserIDHeader, "a1", auth.ClearanceHeader, "admin"}, 401, auth.Caller{}},
+		{"forwarding headers next to a key", power, []string{auth.APIKeyHeader, "user-key-0123456789", auth.ClearanceHeader, "admin", auth.UserIDHeader, "a1"}, 200, user("u1", auth.ClearanceUser)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

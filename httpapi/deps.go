@@ -58,6 +58,9 @@ type Node interface {
 // leader acknowledged asks with ?consistent=true and is redirected to the leader.
 type Models interface {
 	Model() (*model.Model, uint64)
+	// ModelFor is the model as a caller of clearance c may read it (model.Model.Redacted):
+	// every read answers from it, so no route shows a secret above the caller's clearance.
+	ModelFor(c auth.Clearance) (*model.Model, error)
 	Apply(ctx context.Context, f *model.File) error
 	Delete(ctx context.Context, kind model.Kind, id string) error
 	IsLeader() bool
@@ -79,10 +82,4 @@ type Authenticator interface {
 	Authenticate(r *http.Request) (auth.Caller, error)
 	// Disabled is --auth none: every caller is an admin, so only loopback is served.
 	Disabled() bool
-}
-
-// Routes is a family of routes another package serves on this server (the node-to-node routes
-// of package peer), behind the same middleware: request ids, body limits, authentication.
-type Routes interface {
-	Routes(handle func(method, path string, h http.HandlerFunc))
 }

@@ -8,8 +8,10 @@
 // parsed into a call.Request or a model change, and handed to the engine through the small
 // interfaces of deps.go (package core implements Engine and Node, package raftfsm Models, package
 // subscriptions Watcher); errors reach the caller through httpwire.WriteError and
-// errkind.Classify, the one error mapping. The node-to-node routes are package peer's, mounted on
-// the same server (Config.Peers) behind the same middleware.
+// errkind.Classify, the one error mapping. Every management read answers from the model as the
+// caller's clearance may read it (Models.ModelFor: protected settings and repository credentials
+// above it redacted). Other nodes never call this server: node-to-node calls go to the cluster
+// port (package peer).
 //
 // The WebSocket control API (ws*.go) runs each session with one reader, one writer and a bounded
 // queue: a client that does not read is disconnected, never slowing the others. Binds are status

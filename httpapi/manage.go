@@ -8,6 +8,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/placeos-go/engine/auth"
 	"github.com/placeos-go/engine/call"
 	"github.com/placeos-go/engine/errkind"
 	"github.com/placeos-go/engine/httpwire"
@@ -35,8 +36,9 @@ func (s *Server) manageRoutes(handle func(method, path string, h http.HandlerFun
 	}
 }
 
-// readModel returns the model. With ?consistent=true a follower redirects the caller to the
-// leader (307) and readModel returns a nil model: the response is written.
+// readModel returns the model as the caller may read it (protected settings above its clearance
+// redacted). With ?consistent=true a follower redirects the caller to the leader (307) and
+// readModel returns a nil model: the response is written.
 func (s *Server) readModel(w http.ResponseWriter, r *http.Request) (*model.Model, error) {
 	if s.cfg.Models == nil {
 		return nil, ErrNoManager
@@ -49,8 +51,7 @@ func (s *Server) readModel(w http.ResponseWriter, r *http.Request) (*model.Model
 		http.Redirect(w, r, "http://"+leader+r.URL.RequestURI(), http.StatusTemporaryRedirect)
 		return nil, nil
 	}
-	m, _ := s.cfg.Models.Model()
-	return m, nil
+	return s.cfg.Models.ModelFor(auth.CallerFrom(r.Context()).Clearance)
 }
 
 func singular(kind model.Kind) string { return strings.TrimSuffix(string(kind), "s") }
@@ -112,7 +113,12 @@ func (s *Server) handlePut(w http.ResponseWriter, r *http.Request, kind model.Ki
 		s.writeError(w, r, err, call.Target{})
 		return
 	}
-	m, _ := s.cfg.Models.Model()
+	// The stored entity, as every read shows it to this caller.
+	m, err := s.cfg.Models.ModelFor(auth.CallerFrom(r.Context()).Clearance)
+	if err != nil {
+		s.writeError(w, r, err, call.Target{})
+		return
+	}
 	e, _ := m.Get(kind, id)
 	status := http.StatusOK
 	if create {

@@ -14,7 +14,6 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/placeos-go/engine/metrics"
-	"github.com/placeos-go/engine/peer"
 )
 
 // openAPIMethods are the operation keys of an OpenAPI path item.
@@ -84,11 +83,7 @@ func documentedSet(t *testing.T, doc *openAPIDocument) map[string]bool {
 func TestOpenAPIMatchesRoutes(t *testing.T) {
 	t.Parallel()
 	// Every optional dependency set, so that routes registered only with them are walked too.
-	// A node of a cluster: its node-to-node routes are served too.
-	hs := newHarness(t, func(c *Config) {
-		c.Metrics = metrics.New()
-		c.Peers = peer.NewServer(peer.ServerConfig{Local: fuzzLocal{}, Members: fuzzLocal{}})
-	})
+	hs := newHarness(t, func(c *Config) { c.Metrics = metrics.New() })
 	routes := routeSet(t, hs.srv.routes())
 	if !routes[http.MethodGet+" "+OpenAPIPath] {
 		// Until server.go registers it, the document's own route is the one expected absentee.

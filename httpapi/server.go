@@ -59,8 +59,6 @@ type Config struct {
 	Auth   Authenticator
 	// Models serves the management API; nil disables it.
 	Models Models
-	// Peers are the node-to-node routes (package peer); nil on a node outside a cluster.
-	Peers Routes
 	// Watcher serves WebSocket binds; nil answers binds with an error.
 	Watcher Watcher
 
@@ -211,9 +209,6 @@ func (s *Server) routes() *mux.Router {
 	handle(http.MethodGet, n+"/status/loaded", s.handleLoaded)
 	handle(http.MethodGet, n+"/status/driver", s.handleDriverStatus)
 	handle(http.MethodPost, n+"/chaos/terminate", s.RequireClearance(auth.ClearanceAdmin, s.handleChaosTerminate))
-	if s.cfg.Peers != nil {
-		s.cfg.Peers.Routes(handle)
-	}
 	if s.cfg.Metrics != nil {
 		// Behind authentication like every other GET: a scraper sends an API key (X-API-Key or
 		// Authorization: Bearer). Under --auth none it is open, as everything is.

@@ -14,11 +14,9 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/placeos-go/engine/call"
 	"github.com/placeos-go/engine/errkind"
 	"github.com/placeos-go/engine/httpwire"
 	"github.com/placeos-go/engine/model"
-	"github.com/placeos-go/engine/peer"
 )
 
 func TestParseSlug(t *testing.T) {
@@ -127,25 +125,6 @@ type fuzzModels struct{ *model.Memory }
 func (fuzzModels) IsLeader() bool           { return true }
 func (fuzzModels) Leader() (string, string) { return "n1", "" }
 
-// fuzzLocal answers the node-to-node routes as a one-node cluster hosting the fake modules.
-type fuzzLocal struct{ eng *fakeEngine }
-
-func (l fuzzLocal) ExecuteHere(ctx context.Context, req call.Request) (call.Result, error) {
-	return l.eng.Execute(ctx, req)
-}
-func (l fuzzLocal) DebugHere(ctx context.Context, id string, fn func(level, msg string)) (func(), error) {
-	return l.eng.Debug(ctx, id, fn)
-}
-func (fuzzLocal) ID() string                                         { return "n1" }
-func (fuzzLocal) Join(context.Context, string, string, string) error { return nil }
-func (fuzzLocal) RemoveNode(context.Context, string) error           { return nil }
-func (fuzzLocal) ApplyForwarded(_ context.Context, cmd []byte) error {
-	if !json.Valid(cmd) {
-		return errkind.Wrap(errkind.BadRequest, nil, "command is not JSON")
-	}
-	return nil
-}
-
 // panicWatch is a log sink that notices the middleware's panic recovery.
 type panicWatch struct{ panicked atomic.Bool }
 
@@ -159,8 +138,8 @@ func (p *panicWatch) Write(b []byte) (int, error) {
 var fuzzMethods = []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodHead, http.MethodPatch, http.MethodOptions}
 
 // FuzzRESTRequest sends arbitrary method, path (with query) and body through the whole handler:
-// routing, path variables and slugs, query parameters and body decoding, over fake engine,
-// management and cluster back ends. Properties: no handler panics (the recovery middleware would
+// routing, path variables and slugs, query parameters and body decoding, over fake engine
+// and management back ends. Properties: no handler panics (the recovery middleware would
 // answer 500); every answer carries X-Request-ID; every error answer is the docs/protocol.md §6 error
 // body with a known error name and a message.
 func FuzzRESTRequest(f *testing.F) {
@@ -197,12 +176,6 @@ func FuzzRESTRequest(f *testing.F) {
 		{4, "/", ``},
 		{0, NodeBase + "/status/driver?path=drv%2Fdisplay", ``},
 		{1, NodeBase + "/chaos/terminate?path=", ``},
-		{1, NodeBase + "/command/mod-1/execute", `{"__exec__": "power", "power": [true]}`},
-		{1, NodeBase + "/command/mod-1/execute", `{"__exec__": 1}`},
-		{1, NodeBase + "/cluster/join", `{"id": "n2"}`},
-		{1, NodeBase + "/cluster/leave", ``},
-		{1, NodeBase + "/cluster/apply", `{`},
-		{0, NodeBase + "/command/mod-1/debugger", ``},
 		{5, ClientBase + "/systems/sys-1/types", ``},
 		{0, "/api/engine/v2/systems/sys-1/Display_1/../Display_2", ``},
 		{0, "/api/engine/v2/systems/sys%2F1/Display%5F1", ``},
@@ -229,7 +202,6 @@ func FuzzRESTRequest(f *testing.F) {
 			Node:   eng,
 			Auth:   fakeAuth{},
 			Models: fuzzModels{store},
-			Peers:  peer.NewServer(peer.ServerConfig{Logger: log, Local: fuzzLocal{eng}, Members: fuzzLocal{eng}, Leave: func() {}}),
 		})
 		rec := httptest.NewRecorder()
 		srv.Handler().ServeHTTP(rec, req)
@@ -244,12 +216,6 @@ func FuzzRESTRequest(f *testing.F) {
 			t.Fatalf("%s %s: status %d", req.Method, target, rec.Code)
 		}
 		if rec.Code < 400 || req.Method == http.MethodHead || req.URL.Path == NodeBase+"/ready" {
-			return
-		}
-		if strings.HasPrefix(req.URL.Path, NodeBase+"/command/") && strings.HasSuffix(req.URL.Path, "/debugger") &&
-			rec.Code == http.StatusBadRequest {
-			// The node debugger's upgrader answers a failed upgrade in gorilla's plain text; it is a
-			// node-to-node route, outside the client error shape of docs/protocol.md §6.
 			return
 		}
 		var eb httpwire.ErrorBody

@@ -6,4 +6,12 @@
 // A Model value is immutable once published by a store: readers share it without locks, writers
 // build a new one (Clone, change, publish). Memory is the in-process store used by a single node
 // and by tests; the Raft FSM is the clustered store (issue 3). Both satisfy core's store interface.
+//
+// Protected settings (levels support, admin, never_displayed) are kept sealed: a store holds
+// only values that Keyring encrypted (AES-256-GCM, bound to their entity, level and key), so
+// neither the Raft log nor a snapshot holds one in clear. File.Seal runs on the node that accepts
+// a write, before it is proposed; MergedSettings opens them for a module's start payload; and
+// Model.Redacted is the one view every management read returns — values the caller's clearance
+// reaches opened, the others (never_displayed always) replaced by RedactedValue, repository
+// credentials hidden below admin (RedactURI, which the builder uses for its logs and statuses).
 package model

@@ -41,6 +41,10 @@ func FuzzParseFile(f *testing.F) {
 		"a: &x {id: z}\nzones: [*x, *x]",
 		"zones: [{<<: {id: z1}, name: Z}]",
 		`modules: [{id: m1, driver_id: d1, running: yes, settings: {"1": 0x10, n: .inf}}]`,
+		// Protected settings: unknown and duplicate levels, values in clear, a sealed one.
+		`zones: [{id: z1, name: Z, protected_settings: [{level: admin, settings: {p: 1}}, {level: admin}, {level: root, settings: null}]}]`,
+		`zones: [{id: z1, name: Z, protected_settings: [{level: never_displayed, settings: {p: "sealed:v1:00ff00ff:AAAA"}}, null]}]`,
+		`drivers: [{id: d1, module_name: X, role: device, binary: /x, protected_settings: {level: support}}]`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -89,7 +93,15 @@ func checkValidModel(t *testing.T, m *Model) {
 		if m.ResolvedName(mod) == "" {
 			t.Fatalf("valid model: module %q resolves to an empty name", id)
 		}
-		for k, v := range m.MergedSettings(mod) {
+		merged, err := m.MergedSettings(mod, nil)
+		if err != nil {
+			// Without a key only sealed protected values can stand in the way.
+			if !errors.Is(err, ErrNoSecretsKey) {
+				t.Fatalf("valid model: merging %q: %v", id, err)
+			}
+			continue
+		}
+		for k, v := range merged {
 			if !json.Valid(v) {
 				t.Fatalf("valid model: merged setting %q of %q is not JSON: %q", k, id, v)
 			}

@@ -4,20 +4,28 @@ import (
 	"context"
 	"encoding/json"
 	"sync"
+
+	"github.com/placeos-go/engine/auth"
 )
 
 // Memory is an in-process model store. Writers serialise on a mutex; readers get the current
-// immutable Model; watchers are told (coalesced) that something changed.
+// immutable Model; watchers are told (coalesced) that something changed. Like the Raft store it
+// seals protected settings with its keyring before a write and opens them for readers.
 type Memory struct {
 	mu       sync.Mutex
+	keys     *Keyring
 	cur      *Model
 	version  uint64
 	watchers map[chan struct{}]struct{}
 }
 
-// NewMemory returns a store holding an empty model.
-func NewMemory() *Memory {
-	return &Memory{cur: New(), watchers: map[chan struct{}]struct{}{}}
+// NewMemory returns a store holding an empty model, without a secrets key (writes carrying
+// protected settings are refused).
+func NewMemory() *Memory { return NewMemoryWithKeys(nil) }
+
+// NewMemoryWithKeys returns a store holding an empty model that seals protected settings with k.
+func NewMemoryWithKeys(k *Keyring) *Memory {
+	return &Memory{keys: k, cur: New(), watchers: map[chan struct{}]struct{}{}}
 }
 
 // Model returns the current model and its version (incremented by every write).
@@ -25,6 +33,12 @@ func (s *Memory) Model() (*Model, uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.cur, s.version
+}
+
+// ModelFor returns the current model as a caller of clearance c may read it (Model.Redacted).
+func (s *Memory) ModelFor(c auth.Clearance) (*Model, error) {
+	m, _ := s.Model()
+	return m.Redacted(c, s.keys)
 }
 
 // Watch returns a channel that receives a value after every change (several changes may
@@ -67,9 +81,15 @@ func (s *Memory) Update(_ context.Context, fn func(*Model) (*Model, error)) erro
 	return nil
 }
 
-// Apply creates or replaces every entity in f by id.
+// Apply creates or replaces every entity in f by id, sealing its protected settings first.
 func (s *Memory) Apply(ctx context.Context, f *File) error {
-	return s.Update(ctx, func(m *Model) (*Model, error) { return m.Upsert(f), nil })
+	return s.Update(ctx, func(m *Model) (*Model, error) {
+		sealed, err := f.Seal(m, s.keys)
+		if err != nil {
+			return nil, err
+		}
+		return m.Upsert(sealed), nil
+	})
 }
 
 // Delete removes an entity that nothing refers to.

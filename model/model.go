@@ -42,6 +42,8 @@ type Driver struct {
 	DefaultPort  int      `json:"default_port,omitempty"`
 	DefaultURI   string   `json:"default_uri,omitempty"`
 	Settings     Settings `json:"settings,omitempty"`
+	// ProtectedSettings are settings above level none (docs/protocol.md §2.5), sealed in the store.
+	ProtectedSettings []Protected `json:"protected_settings,omitempty"`
 }
 
 // Module is one configured device or service.
@@ -59,6 +61,8 @@ type Module struct {
 	Running         bool     `json:"running"`
 	Notes           string   `json:"notes,omitempty"`
 	Settings        Settings `json:"settings,omitempty"`
+	// ProtectedSettings are settings above level none (docs/protocol.md §2.5), sealed in the store.
+	ProtectedSettings []Protected `json:"protected_settings,omitempty"`
 }
 
 // System is a room: an ordered list of modules.
@@ -74,6 +78,8 @@ type System struct {
 	Bookable    bool     `json:"bookable,omitempty"`
 	Capacity    int      `json:"capacity,omitempty"`
 	Timezone    string   `json:"timezone,omitempty"`
+	// ProtectedSettings are settings above level none (docs/protocol.md §2.5), sealed in the store.
+	ProtectedSettings []Protected `json:"protected_settings,omitempty"`
 }
 
 // Zone groups systems and carries settings.
@@ -82,6 +88,8 @@ type Zone struct {
 	Name        string   `json:"name"`
 	Description string   `json:"description,omitempty"`
 	Settings    Settings `json:"settings,omitempty"`
+	// ProtectedSettings are settings above level none (docs/protocol.md §2.5), sealed in the store.
+	ProtectedSettings []Protected `json:"protected_settings,omitempty"`
 }
 
 // Model is the whole desired state. Treat a published Model as read-only.
@@ -174,25 +182,36 @@ func (m *Model) Lookup(sys *System) map[string]string {
 	return out
 }
 
-// MergedSettings returns the settings a module receives, merged shallowly (top-level keys),
-// highest precedence first: module, system (logic modules only), zones (the last zone in the
-// system's list highest), driver.
-func (m *Model) MergedSettings(mod *Module) Settings {
+// MergedSettings returns the settings a module receives (docs/protocol.md §2.5), merged
+// shallowly (top-level keys), highest precedence first: module, system (logic modules only),
+// zones (the last zone in the system's list highest), driver. Within each of them the protected
+// levels rank above the plain settings, never_displayed over admin over support. Protected
+// values are opened with k; one that does not open (no key, another key) fails the merge, so a
+// module never starts with a secret silently missing.
+func (m *Model) MergedSettings(mod *Module, k *Keyring) (Settings, error) {
 	out := Settings{}
-	apply := func(s Settings) { maps.Copy(out, s) }
-	if d := m.Drivers[mod.DriverID]; d != nil {
-		apply(d.Settings)
+	d := m.Drivers[mod.DriverID]
+	if d != nil {
+		if err := mergeOwner(out, k, KindDriver, d.ID, d.Settings, d.ProtectedSettings); err != nil {
+			return nil, err
+		}
 	}
-	if d := m.Drivers[mod.DriverID]; d != nil && d.Role == RoleLogic {
+	if d != nil && d.Role == RoleLogic {
 		if sys := m.Systems[mod.ControlSystemID]; sys != nil {
 			for _, zid := range sys.Zones {
 				if z := m.Zones[zid]; z != nil {
-					apply(z.Settings)
+					if err := mergeOwner(out, k, KindZone, z.ID, z.Settings, z.ProtectedSettings); err != nil {
+						return nil, err
+					}
 				}
 			}
-			apply(sys.Settings)
+			if err := mergeOwner(out, k, KindSystem, sys.ID, sys.Settings, sys.ProtectedSettings); err != nil {
+				return nil, err
+			}
 		}
 	}
-	apply(mod.Settings)
-	return out
+	if err := mergeOwner(out, k, KindModule, mod.ID, mod.Settings, mod.ProtectedSettings); err != nil {
+		return nil, err
+	}
+	return out, nil
 }

@@ -74,7 +74,11 @@ func TestMergedSettingsPrecedence(t *testing.T) {
 	}
 	for _, tt := range tests {
 		got := map[string]string{}
-		for k, v := range m.MergedSettings(m.Modules[tt.module]) {
+		merged, err := m.MergedSettings(m.Modules[tt.module], nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range merged {
 			got[k] = string(v)
 		}
 		if !maps.Equal(got, tt.want) {

@@ -3,7 +3,9 @@ package model
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 )
 
 // idPattern keeps ids safe to use in Redis keys, URLs and file names.
@@ -36,6 +38,7 @@ func (m *Model) Validate() error {
 	}
 	for k, d := range m.Drivers {
 		checkID("driver", k, d.ID)
+		checkProtected(add, "driver", d.ID, d.ProtectedSettings)
 		if d.ModuleName == "" {
 			add(invalid("driver", d.ID, "module_name", "is required"))
 		}
@@ -55,6 +58,7 @@ func (m *Model) Validate() error {
 	}
 	for k, mod := range m.Modules {
 		checkID("module", k, mod.ID)
+		checkProtected(add, "module", mod.ID, mod.ProtectedSettings)
 		d := m.Drivers[mod.DriverID]
 		if d == nil {
 			add(invalid("module", mod.ID, "driver_id", "no driver %q", mod.DriverID))
@@ -71,6 +75,7 @@ func (m *Model) Validate() error {
 	}
 	for k, s := range m.Systems {
 		checkID("system", k, s.ID)
+		checkProtected(add, "system", s.ID, s.ProtectedSettings)
 		for i, id := range s.Modules {
 			if m.Modules[id] == nil {
 				add(invalid("system", s.ID, fmt.Sprintf("modules[%d]", i), "no module %q", id))
@@ -84,6 +89,33 @@ func (m *Model) Validate() error {
 	}
 	for k, z := range m.Zones {
 		checkID("zone", k, z.ID)
+		checkProtected(add, "zone", z.ID, z.ProtectedSettings)
 	}
 	return errors.Join(errs...)
+}
+
+// checkProtected checks an entity's protected settings: known levels, each at most once (so a
+// key cannot be given twice at one level), and every value sealed — a store never holds a
+// protected value in clear (File.Seal runs before a write is proposed).
+func checkProtected(add func(error), kind, id string, ps []Protected) {
+	seen := map[Level]int{}
+	for i, p := range ps {
+		field := fmt.Sprintf("protected_settings[%d]", i)
+		switch {
+		case p.Level == LevelNone:
+			add(invalid(kind, id, field+".level", "none is the level of the plain settings field; use settings"))
+		case !slices.Contains(protectedLevels, p.Level):
+			add(invalid(kind, id, field+".level", "%q is not one of support, admin, never_displayed", p.Level))
+		}
+		if j, dup := seen[p.Level]; dup {
+			add(invalid(kind, id, field+".level", "%s is already given in protected_settings[%d]; put its settings in one entry", p.Level, j))
+		} else {
+			seen[p.Level] = i
+		}
+		for _, key := range slices.Sorted(maps.Keys(p.Settings)) {
+			if _, err := sealedKeyID(p.Settings[key]); err != nil {
+				add(invalid(kind, id, field+".settings."+key, "is not sealed (protected values are stored encrypted by the node that accepts the write)"))
+			}
+		}
+	}
 }

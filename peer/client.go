@@ -6,28 +6,45 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"time"
 
 	"github.com/placeos-go/engine/auth"
 	"github.com/placeos-go/engine/call"
+	"github.com/placeos-go/engine/clustertls"
 	"github.com/placeos-go/engine/errkind"
 	"github.com/placeos-go/engine/httpwire"
 )
 
-// Client makes node-to-node calls. It keeps connections to peers open for reuse.
+// Client makes node-to-node calls to other nodes' cluster ports. It keeps connections to peers
+// open for reuse.
 type Client struct {
 	secret string
+	mat    *clustertls.Material // nil: plain TCP
+	scheme string               // http or https
 	hc     *http.Client
 }
 
-// NewClient returns a client that sends the cluster secret with every call.
-func NewClient(secret string) *Client {
-	return &Client{secret: secret, hc: &http.Client{Transport: &http.Transport{
+// NewClient returns a client that presents this node's certificate (mat, nil on a cluster
+// without TLS) and, without TLS, the cluster secret (when set).
+func NewClient(secret string, mat *clustertls.Material) *Client {
+	tr := &http.Transport{
 		MaxIdleConnsPerHost: 64,
 		IdleConnTimeout:     90 * time.Second,
-	}}}
+		Proxy:               nil, // node-to-node calls never go through a proxy
+	}
+	c := &Client{secret: secret, mat: mat, scheme: "http"}
+	if mat != nil {
+		c.scheme = "https"
+		// Dialled per connection, so that a certificate reloaded on SIGHUP is used from then on.
+		tr.DialTLSContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			return mat.Dial(ctx, addr, 0)
+		}
+	}
+	c.hc = &http.Client{Transport: tr}
+	return c
 }
 
 // Exec runs a checked call on the node at addr, which should host req.Target.ModuleID, for
@@ -84,16 +101,20 @@ func (p *Client) postOK(ctx context.Context, addr, path string, body []byte) err
 
 // post sends body to addr as the node itself (caller nil) or for caller.
 func (p *Client) post(ctx context.Context, addr, path string, body []byte, caller *auth.Caller, requestID string) (int, []byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+path, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.scheme+"://"+addr+path, bytes.NewReader(body))
 	if err != nil {
 		return 0, nil, errkind.Wrap(errkind.BadRequest, err, "request to node %s", addr)
 	}
 	req.Header.Set("Content-Type", "application/json")
+	secret := p.secret
+	if p.mat != nil {
+		secret = "" // the certificate proves the node; a secret would only travel for nothing
+	}
 	if caller != nil {
-		auth.SetNodeCredentials(req.Header, p.secret, *caller)
-	} else if p.secret != "" {
+		auth.SetNodeCredentials(req.Header, secret, *caller)
+	} else if secret != "" {
 		// The node acting for itself: the receiving node trusts it as an admin.
-		req.Header.Set(auth.ClusterSecretHeader, p.secret)
+		req.Header.Set(auth.ClusterSecretHeader, secret)
 	}
 	if requestID != "" {
 		req.Header.Set(httpwire.RequestIDHeader, requestID)

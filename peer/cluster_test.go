@@ -20,7 +20,7 @@ func TestJoin(t *testing.T) {
 	t.Parallel()
 	n := newNode(t)
 	ctx := httpwire.WithRequestID(t.Context(), "join-rid")
-	if err := peer.NewClient(secret).Join(ctx, n.addr, "n2", "10.0.0.2:7000", "10.0.0.2:8080"); err != nil {
+	if err := peer.NewClient(secret, nil).Join(ctx, n.addr, "n2", "10.0.0.2:7000", "10.0.0.2:8080"); err != nil {
 		t.Fatal(err)
 	}
 	m := n.members.seen()
@@ -37,7 +37,7 @@ func TestJoinErrors(t *testing.T) {
 	t.Run("missing fields", func(t *testing.T) {
 		t.Parallel()
 		n := newNode(t)
-		c := peer.NewClient(secret)
+		c := peer.NewClient(secret, nil)
 		for _, args := range [][3]string{{"", "r:1", "h:1"}, {"n2", "", "h:1"}, {"n2", "r:1", ""}} {
 			err := c.Join(t.Context(), n.addr, args[0], args[1], args[2])
 			wantKind(t, err, errkind.BadRequest, http.StatusBadRequest)
@@ -53,7 +53,7 @@ func TestJoinErrors(t *testing.T) {
 		t.Parallel()
 		n := newNode(t)
 		n.members.fail(errkind.Wrap(errkind.Unavailable, nil, "not the leader"))
-		err := peer.NewClient(secret).Join(t.Context(), n.addr, "n2", "r:1", "h:1")
+		err := peer.NewClient(secret, nil).Join(t.Context(), n.addr, "n2", "r:1", "h:1")
 		wantKind(t, err, errkind.Unavailable, http.StatusServiceUnavailable)
 		if !strings.Contains(err.Error(), "not the leader") {
 			t.Fatal(err)
@@ -85,7 +85,7 @@ func TestForward(t *testing.T) {
 		n := newNode(t)
 		cmd := []byte("{\"op\":\"apply\",\"file\":{\"kind\":\"system\"}}\n\x00binary-ish")
 		ctx := httpwire.WithRequestID(t.Context(), "apply-rid")
-		if err := peer.NewClient(secret).Forward(ctx, n.addr, cmd); err != nil {
+		if err := peer.NewClient(secret, nil).Forward(ctx, n.addr, cmd); err != nil {
 			t.Fatal(err)
 		}
 		m := n.members.seen()
@@ -108,7 +108,7 @@ func TestForward(t *testing.T) {
 		} {
 			n := newNode(t)
 			n.members.fail(tt.err)
-			err := peer.NewClient(secret).Forward(t.Context(), n.addr, []byte(`{}`))
+			err := peer.NewClient(secret, nil).Forward(t.Context(), n.addr, []byte(`{}`))
 			wantKind(t, err, tt.kind, tt.status)
 			if errkind.Classify(err).Message != tt.err.Error() {
 				t.Fatalf("message %q, want %q", errkind.Classify(err).Message, tt.err.Error())
@@ -117,8 +117,8 @@ func TestForward(t *testing.T) {
 	})
 	t.Run("too large", func(t *testing.T) {
 		t.Parallel()
-		n := newNode(t, func(s *setup) { s.http.MaxBodyBytes = 64 })
-		err := peer.NewClient(secret).Forward(t.Context(), n.addr, []byte(strings.Repeat("x", 65)))
+		n := newNode(t, func(s *setup) { s.peer.MaxBodyBytes = 64 })
+		err := peer.NewClient(secret, nil).Forward(t.Context(), n.addr, []byte(strings.Repeat("x", 65)))
 		wantKind(t, err, errkind.TooLarge, http.StatusRequestEntityTooLarge)
 		if n.members.calls() != 0 {
 			t.Fatal("a body over the limit was applied")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -41,42 +42,36 @@ func severityName(n int) string {
 	return severities[n]
 }
 
-// Debug streams the log lines of a module hosted by the node at httpAddr (host:port, or an
-// http(s):// URL) from its debugger route. fn runs on the stream's goroutine; cancel closes the
+// Debug streams the log lines of a module hosted by the node whose cluster port is at addr
+// (host:port) from its debugger route. fn runs on the stream's goroutine; cancel closes the
 // stream and waits for it.
-func (p *Client) Debug(ctx context.Context, httpAddr, moduleID string, fn func(level, msg string)) (cancel func(), err error) {
-	base := httpAddr
-	if !strings.Contains(base, "://") {
-		base = "http://" + base
-	}
-	u, err := url.Parse(base)
-	if err != nil {
-		return nil, errkind.Wrap(errkind.BadRequest, err, "debugger address %q", httpAddr)
-	}
-	u.Scheme = map[string]string{"https": "wss"}[u.Scheme]
-	if u.Scheme == "" {
-		u.Scheme = "ws"
-	}
-	u.Path = httpwire.NodeBase + "/command/" + moduleID + "/debugger" // URL.String escapes it
+func (p *Client) Debug(ctx context.Context, addr, moduleID string, fn func(level, msg string)) (cancel func(), err error) {
+	u := url.URL{Scheme: "ws", Host: addr, Path: httpwire.NodeBase + "/command/" + moduleID + "/debugger"} // String escapes the path
+	dialer := *websocket.DefaultDialer
 	h := http.Header{}
-	if p.secret != "" {
+	if p.mat != nil {
+		u.Scheme = "wss"
+		dialer.NetDialTLSContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			return p.mat.Dial(ctx, addr, 0)
+		}
+	} else if p.secret != "" {
 		h.Set(auth.ClusterSecretHeader, p.secret)
 	}
 	if rid := httpwire.RequestID(ctx); rid != "" {
 		h.Set(httpwire.RequestIDHeader, rid)
 	}
-	conn, resp, err := websocket.DefaultDialer.DialContext(ctx, u.String(), h)
+	conn, resp, err := dialer.DialContext(ctx, u.String(), h)
 	if err != nil {
 		switch {
 		case resp != nil:
 			// The node answered instead of upgrading: its error body says why, as for an execute.
 			body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 			_ = resp.Body.Close()
-			return nil, httpwire.ProblemOf(resp.StatusCode, body, httpAddr)
+			return nil, httpwire.ProblemOf(resp.StatusCode, body, addr)
 		case ctx.Err() != nil:
-			return nil, errkind.Wrap(errkind.Timeout, ctx.Err(), "node %s did not answer in time", httpAddr)
+			return nil, errkind.Wrap(errkind.Timeout, ctx.Err(), "node %s did not answer in time", addr)
 		}
-		return nil, errkind.Wrap(errkind.Unavailable, err, "node %s is unreachable", httpAddr)
+		return nil, errkind.Wrap(errkind.Unavailable, err, "node %s is unreachable", addr)
 	}
 	done := make(chan struct{})
 	go func() {

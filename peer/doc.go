@@ -1,17 +1,25 @@
-// Package peer is the node-to-node channel: the client one node uses to reach another, and the
-// routes that answer it.
+// Package peer is the node-to-node channel: the cluster port every node listens on, the routes it
+// serves to the other nodes, and the client a node uses to reach them.
+//
+// The cluster port (Port, --raft-addr) is one TCP listener that carries Raft and the node-to-node
+// HTTP routes. With the cluster's certificates (package clustertls) every connection first
+// completes a mutual TLS handshake — a process without a certificate of the cluster's CA is turned
+// away before a byte it sends is read — and its first byte then tells a Raft RPC (a small type
+// number) from an HTTP request (a method name). Without certificates the port is plain TCP,
+// allowed on loopback (or with --insecure-cluster), and the routes demand the cluster secret.
+//
+// The routes (Server):
 //
 //   - POST /api/core/v1/command/{module}/execute: a checked execute forwarded to the module's owner
 //     (Client.Exec). The owner runs it through the same core path, for the caller named in the
-//     request (auth.SetNodeCredentials); a node that does not host the module answers 409 so the
-//     sender can retry with a fresh ring.
+//     request (auth.SetNodeCredentials, auth.NodeCaller); a node that does not host the module
+//     answers 409 so the sender can retry with a fresh ring.
 //   - GET /api/core/v1/command/{module}/debugger: a WebSocket of [severity, "line"] frames, the
 //     module's log lines from its owner (Client.Debug).
-//   - POST /api/core/v1/cluster/join, /leave, /apply: membership changes and Raft commands a
-//     follower forwards to the leader (Client.Join, Client.Forward).
+//   - POST /api/core/v1/cluster/join, /leave, /apply: membership changes (a certificate joins only
+//     as its own node) and Raft commands a follower forwards to the leader (Client.Join,
+//     Client.Forward).
 //
-// Every route is for nodes only: the caller must have authenticated with the cluster secret (or
-// the engine runs with --auth none). Errors travel as the engine's error body and come back out
-// of the client as errors of the same kind (httpwire.ProblemOf), so a caller cannot tell which
-// node failed.
+// Errors travel as the engine's error body and come back out of the client as errors of the same
+// kind (httpwire.ProblemOf), so a caller cannot tell which node failed.
 package peer

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
@@ -15,8 +14,8 @@ import (
 
 	"github.com/placeos-go/engine/auth"
 	"github.com/placeos-go/engine/call"
+	"github.com/placeos-go/engine/clustertls"
 	"github.com/placeos-go/engine/errkind"
-	"github.com/placeos-go/engine/httpapi"
 	"github.com/placeos-go/engine/httpwire"
 	"github.com/placeos-go/engine/peer"
 )
@@ -27,48 +26,6 @@ const (
 	userKey  = "user-key-0123456789"
 	adminKey = "admin-key-0123456789"
 	nodeID   = "n1"
-)
-
-// errNotInThisTest answers every client route: these tests serve only the node-to-node routes.
-var errNotInThisTest = errkind.New(errkind.NotFound, "not served in the peer tests")
-
-// clientSide is the part of the engine the HTTP server needs besides the peer routes; no test
-// here calls it.
-type clientSide struct{}
-
-func (clientSide) Execute(context.Context, call.Request) (call.Result, error) {
-	return call.Result{}, errNotInThisTest
-}
-func (clientSide) Resolve(context.Context, call.Target) (string, error) { return "", errNotInThisTest }
-func (clientSide) Functions(context.Context, call.Target, auth.Caller) ([]call.Function, error) {
-	return nil, errNotInThisTest
-}
-func (clientSide) State(context.Context, string) (map[string]string, error) {
-	return nil, errNotInThisTest
-}
-func (clientSide) StateValue(context.Context, string, string) (json.RawMessage, bool, error) {
-	return nil, false, errNotInThisTest
-}
-func (clientSide) Types(context.Context, string) (map[string]int, error) {
-	return nil, errNotInThisTest
-}
-func (clientSide) StartModule(context.Context, string) error { return errNotInThisTest }
-func (clientSide) StopModule(context.Context, string) error  { return errNotInThisTest }
-func (clientSide) Debug(context.Context, string, func(level, msg string)) (func(), error) {
-	return nil, errNotInThisTest
-}
-func (clientSide) Ready() bool                                    { return true }
-func (clientSide) NodeStatus(context.Context) (any, error)        { return nil, errNotInThisTest }
-func (clientSide) Loaded() map[string][]string                    { return nil }
-func (clientSide) DriverStatus(string) (any, bool)                { return nil, false }
-func (clientSide) KillDriver(string) error                        { return errNotInThisTest }
-func (clientSide) Cluster(context.Context) (any, error)           { return nil, errNotInThisTest }
-func (clientSide) Pull(context.Context, string) (any, error)      { return nil, errNotInThisTest }
-func (clientSide) Recompile(context.Context, string) (any, error) { return nil, errNotInThisTest }
-
-var (
-	_ httpapi.Engine = clientSide{}
-	_ httpapi.Node   = clientSide{}
 )
 
 // fakeLocal is this node's engine as peer.Server sees it: it records what reaches it.
@@ -218,50 +175,49 @@ func (m *fakeMembers) fail(err error) {
 	m.err = err
 }
 
-// testNode is a real HTTP server (httpapi with the peer routes) over the fakes.
+// testNode is a real cluster port with the node-to-node server on it, over the fakes.
 type testNode struct {
-	addr    string // host:port
-	url     string // http://host:port
+	addr    string // host:port of the cluster port
+	url     string // http://host:port (https:// with TLS)
 	local   *fakeLocal
 	members *fakeMembers
 	leaves  atomic.Int32
+	port    *peer.Port
 }
 
 // setup is what a test may change before its node is built.
 type setup struct {
-	auth auth.Config
-	http httpapi.Config
 	peer peer.ServerConfig
+	tls  *clustertls.Material // nil: plain TCP with the cluster secret
 }
 
 func newNode(t *testing.T, opts ...func(*setup)) *testNode {
 	t.Helper()
-	keys, err := auth.ParseAPIKeys([]byte(`
-- {key: "` + userKey + `", user_id: u1, role: user}
-- {key: "` + adminKey + `", user_id: a1, role: admin}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
 	n := &testNode{local: &fakeLocal{}, members: &fakeMembers{}}
-	s := setup{
-		auth: auth.Config{APIKeys: keys, ClusterSecret: secret},
-		http: httpapi.Config{Engine: clientSide{}, Node: clientSide{}},
-		peer: peer.ServerConfig{Local: n.local, Members: n.members, Leave: func() { n.leaves.Add(1) }},
-	}
+	s := setup{peer: peer.ServerConfig{Local: n.local, Members: n.members, Leave: func() { n.leaves.Add(1) }, Secret: secret}}
 	for _, o := range opts {
 		o(&s)
 	}
-	a, err := auth.New(s.auth)
+	port, err := peer.Listen("127.0.0.1:0", s.tls, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.http.Auth = a
-	s.http.Peers = peer.NewServer(s.peer)
-	ts := httptest.NewServer(httpapi.New(s.http).Handler())
-	t.Cleanup(ts.Close)
-	n.url = ts.URL
-	n.addr = strings.TrimPrefix(ts.URL, "http://")
+	srv := peer.NewServer(s.peer)
+	srv.Serve(port)
+	t.Cleanup(func() {
+		if err := srv.Close(context.Background()); err != nil {
+			t.Error(err)
+		}
+		if err := port.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	n.port = port
+	n.addr = port.Addr().String()
+	n.url = "http://" + n.addr
+	if s.tls != nil {
+		n.url = "https://" + n.addr
+	}
 	return n
 }
 

@@ -2,8 +2,12 @@ package peer
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
+	"errors"
+	"net"
 	"net/http"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -13,6 +17,7 @@ import (
 
 	"github.com/placeos-go/engine/auth"
 	"github.com/placeos-go/engine/call"
+	"github.com/placeos-go/engine/clustertls"
 	"github.com/placeos-go/engine/errkind"
 	"github.com/placeos-go/engine/httpwire"
 )
@@ -35,21 +40,32 @@ type Membership interface {
 	ApplyForwarded(ctx context.Context, cmd []byte) error
 }
 
-// ServerConfig configures a Server. Logger, Local and Members are required.
+// ServerConfig configures a Server. Local and Members are required.
 type ServerConfig struct {
 	Logger  hclog.Logger
 	Local   Local
 	Members Membership
 	// Leave starts this node's graceful leave and shutdown (POST /cluster/leave naming it).
 	Leave func()
+	// Secret, when set, is required of every caller as X-Cluster-Secret on a port without TLS
+	// (with TLS the certificate is what proves a node).
+	Secret string
 	// DebugQueue bounds the lines waiting for a slow debugger peer (default 256).
 	DebugQueue int
+	// MaxBodyBytes limits a request body (default 32 MiB: a forwarded model write or execute
+	// carries what a client may send, 8 MiB, and its encoding).
+	MaxBodyBytes int64
 }
 
-// Server answers the node-to-node routes.
+// Server answers the node-to-node routes on the cluster port.
 type Server struct {
-	cfg ServerConfig
-	log hclog.Logger
+	cfg     ServerConfig
+	log     hclog.Logger
+	handler http.Handler
+
+	mu   sync.Mutex
+	srv  *http.Server
+	done chan struct{}
 }
 
 // NewServer returns the node-to-node routes of this node.
@@ -60,7 +76,84 @@ func NewServer(cfg ServerConfig) *Server {
 	if cfg.DebugQueue <= 0 {
 		cfg.DebugQueue = 256
 	}
-	return &Server{cfg: cfg, log: cfg.Logger.Named("peer")}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = 32 << 20
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger.Named("peer")}
+	r := mux.NewRouter()
+	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.fail(w, r, errkind.Wrap(errkind.NoRoute, nil, "no route for %s %s", r.Method, r.URL.Path), call.Target{})
+	})
+	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.fail(w, r, errkind.Wrap(errkind.MethodNotAllowed, nil, "method %s not allowed on %s", r.Method, r.URL.Path), call.Target{})
+	})
+	n := httpwire.NodeBase
+	r.HandleFunc(n+"/command/{module}/execute", s.handleExecute).Methods(http.MethodPost)
+	r.HandleFunc(n+"/command/{module}/debugger", s.handleDebugger).Methods(http.MethodGet)
+	r.HandleFunc(n+"/cluster/join", s.handleJoin).Methods(http.MethodPost)
+	r.HandleFunc(n+"/cluster/leave", s.handleLeave).Methods(http.MethodPost)
+	r.HandleFunc(n+"/cluster/apply", s.handleApply).Methods(http.MethodPost)
+	s.handler = s.middleware(r)
+	return s
+}
+
+// Handler is the node-to-node routes with their middleware. A request carries the TLS state of
+// its connection in its context (Serve puts it there; WithTLS for tests); none means plain TCP.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Serve answers the HTTP connections of port in the background until Close.
+func (s *Server) Serve(port *Port) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.srv = &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          s.log.StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true}),
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			if p, ok := c.(*peeked); ok {
+				return WithTLS(ctx, p.tlsState())
+			}
+			return ctx
+		},
+	}
+	srv, done := s.srv, make(chan struct{})
+	s.done = done
+	go func() {
+		defer close(done)
+		if err := srv.Serve(port.HTTP()); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
+			s.log.Error("node-to-node server stopped", "error", err)
+		}
+	}()
+}
+
+// Close stops serving, lets requests in flight finish until ctx ends, and waits.
+func (s *Server) Close(ctx context.Context) error {
+	s.mu.Lock()
+	srv, done := s.srv, s.done
+	s.mu.Unlock()
+	if srv == nil {
+		return nil
+	}
+	err := srv.Shutdown(ctx)
+	if err != nil {
+		err = errors.Join(err, srv.Close())
+	}
+	<-done
+	return err
+}
+
+type tlsKey struct{}
+
+// WithTLS returns ctx carrying the TLS state of the connection a request came on (nil: plain TCP).
+func WithTLS(ctx context.Context, cs *tls.ConnectionState) context.Context {
+	return context.WithValue(ctx, tlsKey{}, cs)
+}
+
+func tlsFrom(ctx context.Context) *tls.ConnectionState {
+	cs, _ := ctx.Value(tlsKey{}).(*tls.ConnectionState)
+	return cs
 }
 
 // debugAttachTimeout bounds attaching to a module's log lines.
@@ -69,31 +162,54 @@ const debugAttachTimeout = 10 * time.Second
 // writeTimeout drops a debugger peer whose TCP window stays shut.
 const writeTimeout = 10 * time.Second
 
-// Routes registers the node-to-node routes through handle (the HTTP server's, which
-// authenticates every request first).
-func (s *Server) Routes(handle func(method, path string, h http.HandlerFunc)) {
-	n := httpwire.NodeBase
-	handle(http.MethodPost, n+"/command/{module}/execute", s.nodesOnly(s.handleExecute))
-	handle(http.MethodGet, n+"/command/{module}/debugger", s.nodesOnly(s.handleDebugger))
-	handle(http.MethodPost, n+"/cluster/join", s.nodesOnly(s.handleJoin))
-	handle(http.MethodPost, n+"/cluster/leave", s.nodesOnly(s.handleLeave))
-	handle(http.MethodPost, n+"/cluster/apply", s.nodesOnly(s.handleApply))
-}
-
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error, t call.Target) {
 	httpwire.WriteError(w, r, s.log, err, t)
 }
 
-// nodesOnly admits requests from other nodes (the authentication middleware makes a request with
-// the right cluster secret a node caller); users get 403, even admins.
-func (s *Server) nodesOnly(h http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if !auth.CallerFrom(r.Context()).Node {
-			s.fail(w, r, ErrNodesOnly, call.Target{})
+// middleware gives every request an id and a body limit, recovers a panicking handler, and
+// admits only other nodes: over TLS the handshake already demanded a certificate of the cluster;
+// over plain TCP the cluster secret, when one is configured. The caller a node acts for comes from
+// its headers (auth.NodeCaller).
+func (s *Server) middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rid := r.Header.Get(httpwire.RequestIDHeader)
+		if !httpwire.AcceptableRequestID(rid) {
+			rid = httpwire.NewRequestID()
+		}
+		w.Header().Set(httpwire.RequestIDHeader, rid)
+		r = r.WithContext(httpwire.WithRequestID(r.Context(), rid))
+		defer func() {
+			s.log.Debug("request", "request_id", rid, "method", r.Method, "path", r.URL.Path,
+				"node", clustertls.PeerNode(tlsFrom(r.Context())), "duration", time.Since(start))
+		}()
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler { //nolint:errorlint // sentinel panic value, compared as net/http does
+					panic(v)
+				}
+				s.log.Error("handler panicked", "request_id", rid, "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
+				s.fail(w, r, errkind.New(errkind.Internal, "handler panicked"), call.Target{})
+			}
+		}()
+		if r.ContentLength > s.cfg.MaxBodyBytes {
+			s.fail(w, r, &http.MaxBytesError{Limit: s.cfg.MaxBodyBytes}, call.Target{})
 			return
 		}
-		h(w, r)
-	}
+		if r.Body != nil {
+			r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+		}
+		cs := tlsFrom(r.Context())
+		switch {
+		case cs != nil && clustertls.PeerNode(cs) == "":
+			s.fail(w, r, ErrNodesOnly, call.Target{})
+			return
+		case cs == nil && s.cfg.Secret != "" && !auth.ValidSecret(s.cfg.Secret, r.Header.Get(auth.ClusterSecretHeader)):
+			s.fail(w, r, errkind.Wrap(auth.ErrUnauthenticated, nil, "invalid cluster secret"), call.Target{})
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(auth.WithCaller(r.Context(), auth.NodeCaller(r.Header))))
+	})
 }
 
 // POST /api/core/v1/command/{module}/execute, body {"__exec__": fn, fn: args}: runs here if this
@@ -190,6 +306,10 @@ func (s *Server) handleJoin(w http.ResponseWriter, r *http.Request) {
 	}
 	if req.ID == "" || req.RaftAddr == "" || req.HTTPAddr == "" {
 		s.fail(w, r, errkind.Wrap(httpwire.ErrBadParameter, nil, "join needs id, raft_addr and http_addr"), call.Target{})
+		return
+	}
+	if node := clustertls.PeerNode(tlsFrom(r.Context())); node != "" && node != req.ID {
+		s.fail(w, r, errkind.Wrap(ErrNodesOnly, nil, "the certificate of node %q cannot join as %q", node, req.ID), call.Target{})
 		return
 	}
 	if err := s.cfg.Members.Join(r.Context(), req.ID, req.RaftAddr, req.HTTPAddr); err != nil {

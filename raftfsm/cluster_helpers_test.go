@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -20,10 +21,16 @@ import (
 )
 
 // httpForwarder is a minimal real HTTP implementation of Forwarder, like the one cmd/engine
-// wires: POST the command to the leader, which answers with the error's kind as the status.
-type httpForwarder struct{ client *http.Client }
+// wires: POST the command to the leader, which answers with the error's kind as the status. The
+// engine reaches the leader on its cluster port (its Raft address); these tests serve the apply
+// route on a listener of its own, which httpOf finds from the Raft address.
+type httpForwarder struct {
+	client *http.Client
+	httpOf func(raftAddr string) string
+}
 
-func (f httpForwarder) Forward(ctx context.Context, addr string, cmd []byte) error {
+func (f httpForwarder) Forward(ctx context.Context, raftAddr string, cmd []byte) error {
+	addr := f.httpOf(raftAddr)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+"/apply", bytes.NewReader(cmd))
 	if err != nil {
 		return errkind.Wrap(errkind.Internal, err, "forward")
@@ -76,6 +83,7 @@ type cluster struct {
 	t     testing.TB
 	nodes []*testNode
 	cfg   func(*Config)
+	mu    sync.Mutex // guards the nodes' addresses, which forwarders read
 }
 
 func testLogger(t testing.TB) hclog.Logger {
@@ -100,6 +108,18 @@ func newCluster(t testing.TB, n int, cfg func(*Config)) *cluster {
 	return c
 }
 
+// httpOf is the apply listener of the node whose Raft address is raftAddr.
+func (c *cluster) httpOf(raftAddr string) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, n := range c.nodes {
+		if n.raftAddr == raftAddr {
+			return n.httpAddr
+		}
+	}
+	return raftAddr
+}
+
 // start opens the node's store (from its data dir) and HTTP listener.
 func (c *cluster) start(n *testNode) {
 	c.t.Helper()
@@ -111,11 +131,13 @@ func (c *cluster) start(n *testNode) {
 	if err != nil {
 		c.t.Fatalf("%s: http listen: %v", n.id, err)
 	}
+	c.mu.Lock()
 	n.httpAddr = ln.Addr().String()
+	c.mu.Unlock()
 	cfg := Config{
 		NodeID: n.id, DataDir: n.dir, RaftAddr: n.raftAddr, HTTPAddr: n.httpAddr,
 		DownAfter: time.Second, RemoveAfter: time.Minute,
-		Forwarder: httpForwarder{client: &http.Client{Timeout: 5 * time.Second}},
+		Forwarder: httpForwarder{client: &http.Client{Timeout: 5 * time.Second}, httpOf: c.httpOf},
 		Logger:    testLogger(c.t),
 	}
 	if c.cfg != nil {
@@ -126,7 +148,9 @@ func (c *cluster) start(n *testNode) {
 		_ = ln.Close()
 		c.t.Fatalf("%s: open: %v", n.id, err)
 	}
+	c.mu.Lock()
 	n.raftAddr = s.RaftAddr()
+	c.mu.Unlock()
 	n.store.Store(s)
 	n.srv = &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(r.Body)

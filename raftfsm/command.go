@@ -109,10 +109,23 @@ func decodeData(e envelope, into any) error {
 	return nil
 }
 
+// applyFile returns the model file an apply command carries (ok false for any other command).
+func applyFile(cmd []byte) (*model.File, bool) {
+	e, err := decode(cmd)
+	if err != nil || e.Op != OpApply {
+		return nil, false
+	}
+	var f model.File
+	if decodeData(e, &f) != nil {
+		return nil, false
+	}
+	return &f, true
+}
+
 // The public builders, for callers that forward a command or test the FSM.
 
 // ApplyCommand upserts every entity of f. It fails (BadRequest) when a settings value is not
-// valid JSON.
+// valid JSON. Protected settings must already be sealed (model.File.Seal; Store.Apply does it).
 func ApplyCommand(f *model.File) ([]byte, error) { return marshal(OpApply, f) }
 
 // DeleteCommand deletes one entity.

@@ -10,6 +10,13 @@
 // cannot see a leader (cut off from the majority) fails writes with ErrNoLeader, of kind
 // errkind.Unavailable.
 //
+// Protected settings never enter the log in clear: Store.Apply seals them (model.File.Seal, with
+// Config.Secrets) on the node that accepts the write, before it is proposed or forwarded; the
+// leader refuses a command sealed with a key other than its own before it reaches the log; and
+// Open refuses a data directory whose snapshot or log holds values this node's key cannot open.
+// Snapshots hold the model as the FSM does, sealed. ModelFor is the model as a caller of a given
+// clearance may read it.
+//
 // The node table (Nodes) lists every member with its addresses, whether the leader currently
 // sees it up, and the membership epoch it last reported ready for. The epoch (Epoch) grows every
 // time the set of up nodes changes, so "every up node is ready for the current epoch" means the

@@ -16,15 +16,25 @@ import (
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 
 	"github.com/placeos-go/engine/metrics"
+	"github.com/placeos-go/engine/model"
 )
 
-// Forwarder carries a write made on a follower to the leader. The implementation (cmd/engine's
-// node-to-node HTTP client: POST /api/core/v1/cluster/apply with the cluster secret) sends cmd
-// as the request body to leaderHTTPAddr, where the handler calls Store.ApplyForwarded, and
-// returns that call's error with its errkind kind preserved (400 stays BadRequest, 404 NotFound,
-// 409 Conflict, 503 Unavailable); an unreachable leader is an errkind.Unavailable error.
+// Forwarder carries a write made on a follower to the leader. The implementation (package peer:
+// POST /api/core/v1/cluster/apply on the leader's cluster port) sends cmd to leaderAddr — the
+// leader's Raft address, which is its cluster port — where the handler calls
+// Store.ApplyForwarded, and returns that call's error with its errkind kind preserved (400 stays
+// BadRequest, 404 NotFound, 409 Conflict, 503 Unavailable); an unreachable leader is an
+// errkind.Unavailable error.
 type Forwarder interface {
-	Forward(ctx context.Context, leaderHTTPAddr string, cmd []byte) error
+	Forward(ctx context.Context, leaderAddr string, cmd []byte) error
+}
+
+// Network is the cluster port the Raft transport shares with the node-to-node calls (package
+// peer): the connections that carry Raft, and a dialer that reaches the other nodes' ports (with
+// this node's certificate when the cluster has TLS).
+type Network interface {
+	Raft() net.Listener
+	Dial(ctx context.Context, addr string, timeout time.Duration) (net.Conn, error)
 }
 
 // Config configures a Store. NodeID, DataDir, RaftAddr and HTTPAddr are required.
@@ -32,8 +42,11 @@ type Config struct {
 	NodeID string
 	// DataDir is the node's data directory; Raft keeps raft.db and snapshots in DataDir/raft.
 	DataDir string
-	// RaftAddr is the TCP listen address of the transport ("127.0.0.1:7000"; port 0 picks one).
+	// RaftAddr is the TCP listen address of the transport ("127.0.0.1:7000"; port 0 picks one)
+	// when there is no Network.
 	RaftAddr string
+	// Network, when set, carries the transport instead of a listener of its own on RaftAddr.
+	Network Network
 	// AdvertiseRaft is the address peers dial; default the listen address.
 	AdvertiseRaft string
 	// HTTPAddr is this node's advertised HTTP address, recorded in the node table so that
@@ -53,6 +66,10 @@ type Config struct {
 	Logger    hclog.Logger
 	// Metrics records the Raft state, leader changes and apply latency; nil records nothing.
 	Metrics *metrics.Metrics
+	// Secrets seals the protected settings of every write this node accepts before it enters
+	// the Raft log, and opens them for readers cleared to see them. Every node of a cluster needs
+	// the same key; nil refuses writes that carry protected settings.
+	Secrets *model.Keyring
 }
 
 // Defaults.
@@ -129,7 +146,7 @@ func Open(cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("%w: node id is required", ErrConfig)
 	case cfg.DataDir == "":
 		return nil, fmt.Errorf("%w: data dir is required", ErrConfig)
-	case cfg.RaftAddr == "":
+	case cfg.RaftAddr == "" && cfg.Network == nil:
 		return nil, fmt.Errorf("%w: raft address is required", ErrConfig)
 	case cfg.HTTPAddr == "":
 		return nil, fmt.Errorf("%w: http address is required", ErrConfig)
@@ -208,7 +225,15 @@ func (s *Store) open() error {
 			return fmt.Errorf("%w: advertise address %q: %w", ErrConfig, s.cfg.AdvertiseRaft, err)
 		}
 	}
-	if s.trans, err = raft.NewTCPTransportWithLogger(s.cfg.RaftAddr, advertise, 3, s.timing.transport, s.log.Named("transport")); err != nil {
+	if s.cfg.Network != nil {
+		layer := &streamLayer{Listener: s.cfg.Network.Raft(), dial: s.cfg.Network.Dial, advertise: advertise}
+		if tcp, ok := layer.Addr().(*net.TCPAddr); !ok || tcp.IP.IsUnspecified() {
+			return fmt.Errorf("%w: the cluster port listens on %s, which other nodes cannot dial: give the address they use (--advertise-raft)", ErrConfig, layer.Addr())
+		}
+		s.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+			Stream: layer, MaxPool: 3, Timeout: s.timing.transport, Logger: s.log.Named("transport"),
+		})
+	} else if s.trans, err = raft.NewTCPTransportWithLogger(s.cfg.RaftAddr, advertise, 3, s.timing.transport, s.log.Named("transport")); err != nil {
 		return fmt.Errorf("raftfsm: raft transport on %s: %w", s.cfg.RaftAddr, err)
 	}
 	rc := raft.DefaultConfig()
@@ -223,11 +248,50 @@ func (s *Store) open() error {
 		return fmt.Errorf("raftfsm: start raft: %w", err)
 	}
 	s.openIndex = s.lastCommandAfterSnapshot()
+	if err := s.checkSecretsKey(); err != nil {
+		return fmt.Errorf("raftfsm: the Raft state in %s: %w", dir, err)
+	}
+	return nil
+}
+
+// checkSecretsKey refuses to open state that holds protected settings this node's key cannot
+// open (it has another key, or none): such a node could start none of those modules and would
+// answer admins with errors, so it is better told at start-up. NewRaft has restored the latest
+// snapshot into the FSM; the commands after it are read from the log.
+func (s *Store) checkSecretsKey() error {
+	m, _ := s.fsm.Model()
+	if err := m.File().CheckSealed(s.cfg.Secrets); err != nil {
+		return err
+	}
+	var snapIndex uint64
+	if metas, err := s.snaps.List(); err == nil && len(metas) > 0 {
+		snapIndex = metas[0].Index
+	}
+	first, err1 := s.logs.FirstIndex()
+	last, err2 := s.logs.LastIndex()
+	if err1 != nil || err2 != nil || last == 0 {
+		return nil
+	}
+	for i := max(first, snapIndex+1); i <= last; i++ {
+		var l raft.Log
+		if s.logs.GetLog(i, &l) != nil || l.Type != raft.LogCommand {
+			continue
+		}
+		if f, ok := applyFile(l.Data); ok {
+			if err := f.CheckSealed(s.cfg.Secrets); err != nil {
+				return err
+			}
+		}
+	}
 	return nil
 }
 
 func (s *Store) closeStores() {
-	if s.raft == nil && s.trans != nil {
+	if s.raft != nil {
+		// Raft started but the node is refused (checkSecretsKey): its shutdown closes the
+		// transport too.
+		_ = s.raft.Shutdown().Error()
+	} else if s.trans != nil {
 		_ = s.trans.Close()
 	}
 	if s.bolt != nil {
@@ -280,6 +344,10 @@ func (s *Store) ID() string { return s.cfg.NodeID }
 
 // RaftAddr returns the address peers use to reach this node's transport.
 func (s *Store) RaftAddr() string { return string(s.trans.LocalAddr()) }
+
+// Term is the Raft term this node is in: it moves only with elections, so an unexpected change
+// is worth an operator's look.
+func (s *Store) Term() uint64 { return s.raft.CurrentTerm() }
 
 // HTTPAddr returns this node's advertised HTTP address.
 func (s *Store) HTTPAddr() string { return s.cfg.HTTPAddr }
@@ -386,4 +454,22 @@ func (s *Store) broadcast() {
 		default:
 		}
 	}
+}
+
+// streamLayer is the Raft transport over a Network.
+type streamLayer struct {
+	net.Listener
+	dial      func(ctx context.Context, addr string, timeout time.Duration) (net.Conn, error)
+	advertise net.Addr // nil: the listener's
+}
+
+func (l *streamLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
+	return l.dial(context.Background(), string(addr), timeout)
+}
+
+func (l *streamLayer) Addr() net.Addr {
+	if l.advertise != nil {
+		return l.advertise
+	}
+	return l.Listener.Addr()
 }

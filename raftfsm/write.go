@@ -9,6 +9,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/placeos-go/engine/auth"
 	"github.com/placeos-go/engine/errkind"
 	"github.com/placeos-go/engine/model"
 )
@@ -16,9 +17,23 @@ import (
 // Model returns the current model and its version (grows on every model change).
 func (s *Store) Model() (*model.Model, uint64) { return s.fsm.Model() }
 
-// Apply creates or replaces every entity in f by id.
+// ModelFor returns the current model as a caller of clearance c may read it: protected values
+// opened up to c, the rest redacted (model.Model.Redacted).
+func (s *Store) ModelFor(c auth.Clearance) (*model.Model, error) {
+	m, _ := s.fsm.Model()
+	return m.Redacted(c, s.cfg.Secrets)
+}
+
+// Apply creates or replaces every entity in f by id. Protected settings are sealed here, on the
+// node that accepts the write, so that neither the command forwarded to the leader nor the Raft
+// log ever holds them in clear (and Apply on every node stays deterministic).
 func (s *Store) Apply(ctx context.Context, f *model.File) error {
-	cmd, err := ApplyCommand(f)
+	cur, _ := s.fsm.Model()
+	sealed, err := f.Seal(cur, s.cfg.Secrets)
+	if err != nil {
+		return err
+	}
+	cmd, err := ApplyCommand(sealed)
 	if err != nil {
 		return err
 	}
@@ -125,12 +140,12 @@ func (s *Store) propose(ctx context.Context, cmd []byte) error {
 		}
 		if _, lid := s.raft.LeaderWithID(); lid != "" && lid != s.id {
 			n, ok := s.fsm.Node(string(lid))
-			if ok && n.HTTPAddr != "" {
+			if ok && n.RaftAddr != "" {
 				if s.cfg.Forwarder == nil {
 					return ErrNoForwarder
 				}
-				if err := s.cfg.Forwarder.Forward(ctx, n.HTTPAddr, cmd); err != nil {
-					return fmt.Errorf("forwarded to leader %s at %s: %w", lid, n.HTTPAddr, err)
+				if err := s.cfg.Forwarder.Forward(ctx, n.RaftAddr, cmd); err != nil {
+					return fmt.Errorf("forwarded to leader %s at %s: %w", lid, n.RaftAddr, err)
 				}
 				return nil
 			}
@@ -167,7 +182,17 @@ func (s *Store) lead(ctx context.Context, cmd []byte) error {
 			return err
 		}
 		return s.remove(ctx, raft.ServerID(d.ID))
-	case OpApply, OpDelete, OpSetRunning, OpSaveSetting, OpNodeUpsert, OpNodeRemove, OpSetNodeUp, OpSetNodeReady:
+	case OpApply:
+		// A forwarded write was sealed by the follower that accepted it: refuse it before it
+		// reaches the log if that node's key is not this one's (or this node has none), rather
+		// than commit values the cluster cannot open.
+		if f, ok := applyFile(cmd); ok {
+			if err := f.CheckSealed(s.cfg.Secrets); err != nil {
+				return err
+			}
+		}
+		return s.applyLocal(ctx, cmd)
+	case OpDelete, OpSetRunning, OpSaveSetting, OpNodeUpsert, OpNodeRemove, OpSetNodeUp, OpSetNodeReady:
 		return s.applyLocal(ctx, cmd)
 	}
 	// Refused before it reaches the log, where it would only be rejected by every node.

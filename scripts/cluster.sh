@@ -8,10 +8,11 @@ DATA=${DATA:-data/cluster}
 REDIS_PORT=${REDIS_PORT:-6390}
 HTTP_BASE=${HTTP_BASE:-8081}
 RAFT_BASE=${RAFT_BASE:-7001}
-SECRET=${SECRET:-local-cluster-secret}
 
 command -v redis-server >/dev/null || { echo "redis-server missing: apt-get install -y redis-server" >&2; exit 1; }
 mkdir -p "$DATA"
+# The nodes talk to each other over mutual TLS, with certificates of the cluster's own CA.
+"$BIN/engine" tls init --out "$DATA/tls" --nodes node-1,node-2,node-3 >/dev/null
 pids=()
 cleanup() {
 	trap - INT TERM EXIT
@@ -46,14 +47,15 @@ node() { # node N [extra flags...]
 	local n=$1; shift
 	"$BIN/engine" serve --node-id "node-$n" --data-dir "$DATA/node-$n" \
 		--http-addr "127.0.0.1:$((HTTP_BASE + n - 1))" --raft-addr "127.0.0.1:$((RAFT_BASE + n - 1))" \
-		--redis "redis://127.0.0.1:$REDIS_PORT/0" --cluster-secret "$SECRET" --auth none --driver-dir "$BIN/drivers" "$@" \
+		--redis "redis://127.0.0.1:$REDIS_PORT/0" --auth none --driver-dir "$BIN/drivers" \
+		--tls-ca "$DATA/tls/ca.pem" --tls-cert "$DATA/tls/node-$n.pem" --tls-key "$DATA/tls/node-$n-key.pem" "$@" \
 		2>"$DATA/node-$n.log" &
 	pids+=($!)
 }
 node 1 --bootstrap --model "$model"
 until curl -sf "http://127.0.0.1:$HTTP_BASE/api/core/v1/ready" >/dev/null; do sleep 0.2; done
-node 2 --join "127.0.0.1:$HTTP_BASE"
-node 3 --join "127.0.0.1:$HTTP_BASE"
+node 2 --join "127.0.0.1:$RAFT_BASE"
+node 3 --join "127.0.0.1:$RAFT_BASE"
 for n in 1 2 3; do
 	until curl -sf "http://127.0.0.1:$((HTTP_BASE + n - 1))/api/core/v1/ready" >/dev/null; do sleep 0.2; done
 done
@@ -65,6 +67,7 @@ cat <<TXT
   node-2  http://127.0.0.1:$((HTTP_BASE + 1))
   node-3  http://127.0.0.1:$((HTTP_BASE + 2))
   redis   redis://127.0.0.1:$REDIS_PORT/0
+  cluster ports 127.0.0.1:$RAFT_BASE-$((RAFT_BASE + 2)) (mutual TLS, certificates in $DATA/tls)
 
 Try:
   $BIN/engine status --server http://127.0.0.1:$((HTTP_BASE + 1))

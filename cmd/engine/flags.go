@@ -25,22 +25,35 @@ type options struct {
 	Bootstrap     bool
 	Join          string
 	ClusterSecret string
-	Auth          string
-	APIKeys       string
-	JWTSecret     string
-	JWTPublicKey  string
-	GitCreds      string
-	SDKDir        string
-	KeepBinaries  time.Duration
-	RaftScale     float64
-	Redis         string
-	Model         string
-	LogLevel      string
-	LogFormat     string
-	DriverDir     string
-	ExecTimeout   time.Duration
-	PprofAddr     string
-	Displays      int // dev only: how many simulated displays
+	TLSCA         string
+	TLSCert       string
+	TLSKey        string
+	// InsecureCluster allows a cluster port beyond loopback without TLS.
+	InsecureCluster bool
+	Auth            string
+	APIKeys         string
+	JWTSecret       string
+	JWTPublicKey    string
+	GitCreds        string
+	SDKDir          string
+	KeepBinaries    time.Duration
+	RaftScale       float64
+	Redis           string
+	Model           string
+	LogLevel        string
+	LogFormat       string
+	DriverDir       string
+	ExecTimeout     time.Duration
+	PprofAddr       string
+	Displays        int // dev only: how many simulated displays
+
+	// Secrets (docs/protocol.md §1.4): files keep them out of ps and /proc/<pid>/cmdline.
+	ClusterSecretFile string
+	JWTSecretFile     string
+	SecretsKeyFile    string
+	// secretWarnings are logged once the logger exists (secrets on the command line, files
+	// others may read).
+	secretWarnings []string
 
 	// Bounded resources (docs/protocol.md §6.1, §7.7).
 	HTTPReadTimeout      time.Duration
@@ -63,13 +76,17 @@ func parseOptions(name string, args []string, dev bool) (*options, error) {
 		dataDir, raftAddr = "./data/dev", "127.0.0.1:0"
 	}
 	fs.StringVar(&o.DataDir, "data-dir", dataDir, "Raft log/snapshots, repositories, built binaries, pid files")
-	fs.StringVar(&o.HTTPAddr, "http-addr", "127.0.0.1:8080", "client, management and node-to-node HTTP address")
-	fs.StringVar(&o.RaftAddr, "raft-addr", raftAddr, "Raft TCP transport address")
-	fs.StringVar(&o.AdvertiseHTTP, "advertise-http", "", "HTTP address peers use to reach this node (default: --http-addr)")
-	fs.StringVar(&o.AdvertiseRaft, "advertise-raft", "", "Raft address peers use to reach this node (default: --raft-addr)")
+	fs.StringVar(&o.HTTPAddr, "http-addr", "127.0.0.1:8080", "client and management API address")
+	fs.StringVar(&o.RaftAddr, "raft-addr", raftAddr, "cluster port: Raft and node-to-node calls, mutual TLS")
+	fs.StringVar(&o.AdvertiseHTTP, "advertise-http", "", "API address clients are sent to for this node (default: --http-addr)")
+	fs.StringVar(&o.AdvertiseRaft, "advertise-raft", "", "cluster port address other nodes dial (default: --raft-addr)")
 	fs.BoolVar(&o.Bootstrap, "bootstrap", dev, "start a new cluster with this node as its first voter (ignored when state exists)")
-	fs.StringVar(&o.Join, "join", "", "HTTP address of any cluster member to join through")
-	fs.StringVar(&o.ClusterSecret, "cluster-secret", "", "shared secret for node-to-node calls and joins")
+	fs.StringVar(&o.Join, "join", "", "cluster port (--raft-addr) of any member to join through")
+	fs.StringVar(&o.ClusterSecret, "cluster-secret", "", "without TLS: shared secret every node-to-node call carries")
+	fs.StringVar(&o.TLSCA, "tls-ca", "", "the cluster CA certificate (PEM), from `engine tls init`")
+	fs.StringVar(&o.TLSCert, "tls-cert", "", "this node's certificate (PEM)")
+	fs.StringVar(&o.TLSKey, "tls-key", "", "this node's private key (PEM)")
+	fs.BoolVar(&o.InsecureCluster, "insecure-cluster", false, "allow a cluster port beyond loopback without TLS (anyone who reaches it is a node)")
 	authDefault := "keys"
 	if dev {
 		authDefault = "none"
@@ -96,6 +113,9 @@ func parseOptions(name string, args []string, dev bool) (*options, error) {
 	if dev {
 		fs.IntVar(&o.Displays, "displays", 2, "number of simulated displays in the demo system")
 	}
+	fs.StringVar(&o.ClusterSecretFile, "cluster-secret-file", "", "file holding --cluster-secret (kept out of ps)")
+	fs.StringVar(&o.JWTSecretFile, "jwt-secret-file", "", "file holding --jwt-secret (kept out of ps)")
+	fs.StringVar(&o.SecretsKeyFile, "secrets-key-file", "", "key that encrypts protected settings: 32 random bytes as 64 hex digits, the same on every node (engine secrets init)")
 	fs.DurationVar(&o.HTTPReadTimeout, "http-read-timeout", httpapi.DefaultReadTimeout, "longest reading a request may take, body included (not a WebSocket once upgraded)")
 	fs.DurationVar(&o.HTTPWriteTimeout, "http-write-timeout", 0, "longest a response may take from the start of its request (0: --exec-timeout + 1m)")
 	fs.DurationVar(&o.HTTPIdleTimeout, "http-idle-timeout", httpapi.DefaultIdleTimeout, "how long a keep-alive connection may wait for its next request")
@@ -122,6 +142,9 @@ func parseOptions(name string, args []string, dev bool) (*options, error) {
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if err := o.readSecrets(fs); err != nil {
+		return nil, err
 	}
 	switch o.Auth {
 	case "none":
@@ -151,8 +174,8 @@ func parseOptions(name string, args []string, dev bool) (*options, error) {
 		}
 		o.Join = join
 	}
-	if o.Join != "" && o.Auth == "keys" && o.ClusterSecret == "" {
-		return nil, fmt.Errorf("a cluster with --auth keys needs --cluster-secret (node-to-node calls carry it)")
+	if err := o.checkCluster(); err != nil {
+		return nil, err
 	}
 	// Defaults that depend on other flags or on where the binary is.
 	if o.DriverDir == "" {
@@ -197,21 +220,51 @@ func (o *options) checkLimits() error {
 	return nil
 }
 
-// memberAddr reads --join: a member's HTTP address as host:port, or as the URL people copy from a
-// browser (http://host:port/). Node-to-node calls are plain HTTP, so another scheme is refused
-// rather than silently downgraded.
+// checkCluster refuses a cluster port that anyone could join: beyond loopback it needs the
+// cluster's certificates, or --insecure-cluster said on purpose; without certificates a cluster
+// with --auth keys needs at least the cluster secret on its node-to-node calls.
+func (o *options) checkCluster() error {
+	set := 0
+	for _, f := range []string{o.TLSCA, o.TLSCert, o.TLSKey} {
+		if f != "" {
+			set++
+		}
+	}
+	switch {
+	case set == 3:
+		return nil
+	case set > 0:
+		return fmt.Errorf("--tls-ca, --tls-cert and --tls-key go together (make them with `engine tls init`)")
+	}
+	for _, a := range []string{o.RaftAddr, o.AdvertiseRaft} {
+		if a != "" && httpapi.LoopbackOnly(a) != nil && !o.InsecureCluster {
+			return fmt.Errorf("cluster port %q is not loopback and has no TLS: give --tls-ca, --tls-cert and --tls-key "+
+				"(`engine tls init` makes them), or --insecure-cluster to accept that anyone who reaches it is a node", a)
+		}
+	}
+	if o.Join != "" && o.Auth == "keys" && o.ClusterSecret == "" {
+		return fmt.Errorf("a cluster with --auth keys needs TLS (--tls-ca, --tls-cert, --tls-key) or at least --cluster-secret")
+	}
+	return nil
+}
+
+// tlsFiles reports whether the cluster port runs mutual TLS.
+func (o *options) tlsFiles() bool { return o.TLSCA != "" }
+
+// memberAddr reads --join: a member's cluster port as host:port, or as a URL (http:// or
+// https://host:port/), which people type too.
 func memberAddr(s string) (string, error) {
 	addr := strings.TrimSpace(s)
 	if scheme, rest, ok := strings.Cut(addr, "://"); ok {
-		if !strings.EqualFold(scheme, "http") {
-			return "", fmt.Errorf("--join %q: node-to-node calls use http, not %s; give host:port", s, scheme)
+		if !strings.EqualFold(scheme, "http") && !strings.EqualFold(scheme, "https") {
+			return "", fmt.Errorf("--join %q: want the member's cluster port as host:port, not a %s URL", s, scheme)
 		}
 		addr = rest
 	}
 	addr = strings.TrimSuffix(addr, "/")
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil || host == "" || port == "" || strings.ContainsAny(addr, "/?#@") {
-		return "", fmt.Errorf("--join %q: want the HTTP address of a member as host:port, e.g. 10.0.0.1:8080", s)
+		return "", fmt.Errorf("--join %q: want the cluster port (--raft-addr) of a member as host:port, e.g. 10.0.0.1:7000", s)
 	}
 	return addr, nil
 }

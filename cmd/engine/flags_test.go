@@ -17,6 +17,7 @@ func TestJoinAddressForms(t *testing.T) {
 		"http://10.0.0.1:8080":   "10.0.0.1:8080",
 		"http://10.0.0.1:8080/":  "10.0.0.1:8080",
 		"HTTP://node-1:8080":     "node-1:8080",
+		"https://node-1:7000/":   "node-1:7000",
 		" node-1:8080 ":          "node-1:8080",
 		"[::1]:8080":             "[::1]:8080",
 		"http://[fe80::1]:8080/": "[fe80::1]:8080",
@@ -25,7 +26,7 @@ func TestJoinAddressForms(t *testing.T) {
 			t.Errorf("--join %q = %q, %v; want %q", in, got, err, want)
 		}
 	}
-	for _, in := range []string{"10.0.0.1", "https://10.0.0.1:8080", "http://10.0.0.1:8080/api", "user@host:80", ":8080", "host:", "ftp://h:1"} {
+	for _, in := range []string{"10.0.0.1", "http://10.0.0.1:8080/api", "user@host:80", ":8080", "host:", "ftp://h:1", "ws://h:1"} {
 		if got, err := memberAddr(in); err == nil {
 			t.Errorf("--join %q accepted as %q", in, got)
 		} else if !strings.Contains(err.Error(), "--join") {
@@ -44,12 +45,17 @@ func TestBadFlagsTouchNothing(t *testing.T) {
 	}
 	for name, args := range map[string][]string{
 		"join without a cluster secret": {"--auth", "keys", "--api-keys", keys, "--join", "127.0.0.1:1", "--bootstrap"},
-		"join by https":                 {"--auth", "none", "--join", "https://127.0.0.1:1"},
+		"join by ftp":                   {"--auth", "none", "--join", "ftp://127.0.0.1:1"},
+		"open cluster port":             {"--auth", "none", "--raft-addr", "0.0.0.0:7000", "--bootstrap"},
+		"half the TLS files":            {"--auth", "none", "--tls-ca", "ca.pem", "--bootstrap"},
 		"unknown auth":                  {"--auth", "open", "--bootstrap"},
 		"zero exec timeout":             {"--auth", "none", "--exec-timeout", "0s", "--bootstrap"},
 		"keys without keys":             {"--auth", "keys", "--bootstrap"},
 		"unknown log format":            {"--log-format", "xml", "--bootstrap"},
 		"no auth beyond loopback":       {"--auth", "none", "--http-addr", "0.0.0.0:0", "--bootstrap"},
+		"unusable secrets key":          {"--auth", "none", "--bootstrap", "--secrets-key-file", keys},
+		"missing secrets key":           {"--auth", "none", "--bootstrap", "--secrets-key-file", keys + ".missing"},
+		"cluster secret twice":          {"--auth", "none", "--bootstrap", "--cluster-secret", "s", "--cluster-secret-file", keys},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
@@ -65,5 +71,91 @@ func TestBadFlagsTouchNothing(t *testing.T) {
 				t.Fatalf("refused with %v, but the data directory was created", err)
 			}
 		})
+	}
+}
+
+// TestSecretsFromFilesAndEnvironment: secrets come from files or the environment quietly; on the
+// command line they work but are warned about; a file others may read is warned about; a secret
+// given twice is refused.
+func TestSecretsFromFilesAndEnvironment(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string, mode os.FileMode) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(p, mode); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	cluster := write("cluster", "cluster-from-file\n", 0o600)
+	jwt := write("jwt", "  jwt-secret-from-a-file-0123456789abcdef \n", 0o644)
+	o, err := parseOptions("serve", []string{"--auth", "keys", "--cluster-secret-file", cluster, "--jwt-secret-file", jwt}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.ClusterSecret != "cluster-from-file" || o.JWTSecret != "jwt-secret-from-a-file-0123456789abcdef" {
+		t.Fatalf("secrets read from files: %q, %q", o.ClusterSecret, o.JWTSecret)
+	}
+	if len(o.secretWarnings) != 1 || !strings.Contains(o.secretWarnings[0], "--jwt-secret-file "+jwt+" is readable by other users") {
+		t.Fatalf("warnings for files: %q", o.secretWarnings)
+	}
+
+	o, err = parseOptions("serve", []string{"--auth", "none", "--cluster-secret", "on-the-command-line"}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.ClusterSecret != "on-the-command-line" || len(o.secretWarnings) != 1 || !strings.Contains(o.secretWarnings[0], "--cluster-secret was given on the command line") {
+		t.Fatalf("command-line secret: %q, warnings %q", o.ClusterSecret, o.secretWarnings)
+	}
+
+	t.Setenv("ENGINE_CLUSTER_SECRET", "from-the-environment")
+	o, err = parseOptions("serve", []string{"--auth", "none"}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.ClusterSecret != "from-the-environment" || len(o.secretWarnings) != 0 {
+		t.Fatalf("environment secret: %q, warnings %q", o.ClusterSecret, o.secretWarnings)
+	}
+	_, err = parseOptions("serve", []string{"--auth", "none", "--cluster-secret-file", cluster}, false)
+	if err == nil || !strings.Contains(err.Error(), "ENGINE_CLUSTER_SECRET") {
+		t.Fatalf("secret in the environment and a file: %v", err)
+	}
+	t.Setenv("ENGINE_CLUSTER_SECRET", "")
+	if _, err := parseOptions("serve", []string{"--auth", "none", "--cluster-secret-file", write("empty", "\n", 0o600)}, false); err == nil || !strings.Contains(err.Error(), "empty") {
+		t.Fatalf("empty secret file: %v", err)
+	}
+}
+
+// TestSecretsInit: `engine secrets init` writes a key only its owner reads, which loads, and
+// never overwrites a file.
+func TestSecretsInit(t *testing.T) {
+	t.Parallel()
+	out := filepath.Join(t.TempDir(), "secrets.key")
+	if err := secrets([]string{"init", "--out", out}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o600 {
+		t.Fatalf("key file mode %v", st.Mode().Perm())
+	}
+	if k, err := loadKeyring(out); err != nil || k == nil {
+		t.Fatalf("load the new key: %v", err)
+	}
+	before, _ := os.ReadFile(out)
+	if err := secrets([]string{"init", "--out", out}); err == nil {
+		t.Fatal("an existing key file was overwritten")
+	}
+	if after, _ := os.ReadFile(out); string(after) != string(before) {
+		t.Fatal("the existing key changed")
+	}
+	for _, args := range [][]string{nil, {"init"}, {"rotate", "--out", out}} {
+		if err := secrets(args); err == nil {
+			t.Errorf("secrets %q accepted", args)
+		}
 	}
 }

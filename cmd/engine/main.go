@@ -19,6 +19,9 @@ Usage:
   engine dev [flags]     one-command demo: embedded Redis, example drivers, simulated displays
   engine apply -f FILE   create or update model objects on a running cluster (--server URL)
   engine status          nodes, drivers and modules as a table (--server URL)
+  engine tls init        the cluster's CA and node certificates (--out DIR --nodes n1,n2,n3)
+  engine secrets init --out FILE
+                         a new key for --secrets-key-file (the same file on every node)
   engine help            this text
 
 Run "engine serve -h" for the flags (each is also read from ENGINE_<NAME>, e.g. ENGINE_HTTP_ADDR).
@@ -44,6 +47,10 @@ func run(args []string) int {
 		err = apply(ctx, args[1:])
 	case "status":
 		err = status(ctx, args[1:])
+	case "tls":
+		err = tlsCommand(args[1:])
+	case "secrets":
+		err = secrets(args[1:])
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return 0

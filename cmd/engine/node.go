@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/placeos-go/engine/builder"
+	"github.com/placeos-go/engine/clustertls"
 	"github.com/placeos-go/engine/core"
 	"github.com/placeos-go/engine/errkind"
 	"github.com/placeos-go/engine/httpapi"
@@ -27,6 +28,8 @@ import (
 // node is one running `engine serve`: every component, wired, and how to stop them.
 type node struct {
 	log    hclog.Logger
+	tls    *clustertls.Material // nil: the cluster port runs without TLS
+	port   *peer.Port
 	store  *raftfsm.Store
 	core   *core.Core
 	api    *httpapi.Server
@@ -63,6 +66,21 @@ func startNode(ctx context.Context, o *options, log hclog.Logger, leave func()) 
 	if err != nil {
 		return n, err
 	}
+	secretsKey, err := loadKeyring(o.SecretsKeyFile)
+	if err != nil {
+		return n, err
+	}
+	if secretsKey == nil {
+		log.Info("no --secrets-key-file: writes carrying protected settings are refused")
+	} else {
+		log.Info("protected settings are sealed with the secrets key", "key_id", secretsKey.ID())
+	}
+	if n.tls, err = clusterTLS(o); err != nil {
+		return n, err
+	}
+	if n.tls != nil {
+		n.onClose(reloadOnHUP(n.tls, log))
+	}
 	// Everything a flag names was read without error: only now is anything created.
 	if err := os.MkdirAll(o.DataDir, 0o755); err != nil {
 		return n, fmt.Errorf("data dir: %w", err)
@@ -78,10 +96,20 @@ func startNode(ctx context.Context, o *options, log hclog.Logger, leave func()) 
 	}
 	n.onClose(func() { _ = st.Close() })
 
-	n.peers = peer.NewClient(o.ClusterSecret)
+	// The cluster port carries Raft and the node-to-node calls; with TLS nothing reaches either
+	// without a certificate of the cluster.
+	if n.port, err = peer.Listen(o.RaftAddr, n.tls, log); err != nil {
+		return n, fmt.Errorf("cluster port %s: %w", o.RaftAddr, err)
+	}
+	n.onClose(func() { _ = n.port.Close() })
+	if n.tls == nil {
+		log.Warn("the cluster port runs WITHOUT TLS: any process that reaches it is taken for a node", "addr", n.port.Addr().String())
+	}
+	n.peers = peer.NewClient(o.ClusterSecret, n.tls)
 	n.store, err = raftfsm.Open(raftfsm.Config{
-		NodeID: o.NodeID, DataDir: o.DataDir, RaftAddr: o.RaftAddr, AdvertiseRaft: o.AdvertiseRaft,
+		NodeID: o.NodeID, DataDir: o.DataDir, Network: n.port, AdvertiseRaft: o.AdvertiseRaft,
 		HTTPAddr: o.AdvertiseHTTP, TimeoutScale: o.RaftScale, Forwarder: n.peers, Logger: log, Metrics: met,
+		Secrets: secretsKey,
 	})
 	if err != nil {
 		return n, err
@@ -104,7 +132,7 @@ func startNode(ctx context.Context, o *options, log hclog.Logger, leave func()) 
 	n.core, err = core.New(core.Config{
 		Logger: log, NodeID: o.NodeID, Store: n.store, Cluster: n.store, Peers: n.peers, State: st,
 		Watcher: watcher, Builder: bld, DriverDir: o.DriverDir, ExecTimeout: o.ExecTimeout,
-		KeepBinaries: o.KeepBinaries, Metrics: met,
+		KeepBinaries: o.KeepBinaries, Metrics: met, Secrets: secretsKey,
 	}, func(host proto.HostServer, onStart func(context.Context, string)) (core.Supervisor, error) {
 		sup, err := supervisor.New(supervisor.Config{
 			Logger: log, Host: host, OnModuleStart: onStart, SecureConfig: bld.SecureConfig, Metrics: met,
@@ -128,10 +156,16 @@ func startNode(ctx context.Context, o *options, log hclog.Logger, leave func()) 
 		return n, err
 	}
 
+	nodes := peer.NewServer(peer.ServerConfig{Logger: log, Local: n.core, Members: n.store, Leave: leave, Secret: o.ClusterSecret})
+	nodes.Serve(n.port)
+	n.onClose(func() {
+		stopCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = nodes.Close(stopCtx)
+	})
 	n.api = httpapi.New(httpapi.Config{
 		Logger: log, Engine: n.core, Node: n.core, Auth: authn, Models: n.store, Watcher: watcher,
-		Peers: peer.NewServer(peer.ServerConfig{Logger: log, Local: n.core, Members: n.store, Leave: leave}),
-		Addr:  o.HTTPAddr, Metrics: met,
+		Addr: o.HTTPAddr, Metrics: met,
 		ReadTimeout: o.HTTPReadTimeout, WriteTimeout: o.HTTPWriteTimeout, IdleTimeout: o.HTTPIdleTimeout,
 		MaxConns: o.HTTPMaxConns, MaxConnsPerIP: o.HTTPMaxConnsPerIP,
 		WSMaxBinds: o.WSMaxBinds, WSMaxSessionsPerUser: o.WSMaxSessionsPerUser, WSMaxSessions: o.WSMaxSessions,

@@ -32,6 +32,9 @@ func serve(ctx context.Context, args []string, dev bool, sig *signals) error {
 		JSONFormat: o.LogFormat == "json",
 		Output:     os.Stderr,
 	})
+	for _, w := range o.secretWarnings {
+		log.Warn(w)
+	}
 	n, err := startNode(ctx, o, log, sig.leave)
 	defer n.close()
 	if err != nil {

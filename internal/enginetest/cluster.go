@@ -2,14 +2,17 @@ package enginetest
 
 import (
 	"fmt"
+	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/placeos-go/engine/clustertls"
 )
 
 // HealthyWithin is how long WaitHealthy gives a cluster.
 const HealthyWithin = 60 * time.Second
 
-// Cluster is engine nodes on loopback sharing one Redis.
+// Cluster is engine nodes on loopback sharing one Redis, their cluster ports behind mutual TLS.
 type Cluster struct {
 	Nodes []*Node
 
@@ -17,6 +20,7 @@ type Cluster struct {
 	cfg     Config
 	prefix  string
 	modules int
+	tlsDir  string
 }
 
 // NewCluster makes size nodes named prefix-1, prefix-2, ... ("node" when prefix is empty); it
@@ -26,12 +30,27 @@ func NewCluster(tb testing.TB, cfg Config, prefix string, size int) *Cluster {
 	if prefix == "" {
 		prefix = "node"
 	}
-	c := &Cluster{tb: tb, cfg: cfg, prefix: prefix}
+	c := &Cluster{tb: tb, cfg: cfg, prefix: prefix, tlsDir: filepath.Join(tb.TempDir(), "tls")}
 	for range size {
-		c.Nodes = append(c.Nodes, NewNode(tb, cfg, c.nextID()))
+		c.Nodes = append(c.Nodes, c.newNode())
 	}
 	return c
 }
+
+// newNode is the next node, with a certificate of the cluster's CA (made as `engine tls init`
+// does): a cluster's nodes talk to each other over mutual TLS.
+func (c *Cluster) newNode() *Node {
+	c.tb.Helper()
+	n := NewNode(c.tb, c.cfg, c.nextID())
+	if _, err := clustertls.Init(c.tlsDir, []string{n.ID}, time.Now()); err != nil {
+		c.tb.Fatalf("certificates for %s: %v", n.ID, err)
+	}
+	n.TLSDir = c.tlsDir
+	return n
+}
+
+// TLSDir is the folder of the cluster's CA and node certificates.
+func (c *Cluster) TLSDir() string { return c.tlsDir }
 
 // StartCluster is NewCluster and Start.
 func StartCluster(tb testing.TB, cfg Config, prefix string, size int, model string, modules int) *Cluster {
@@ -52,7 +71,7 @@ func (c *Cluster) Start(model string, modules int) {
 	first.Start("--bootstrap", "--model", WriteModel(c.tb, model))
 	first.WaitReady()
 	for _, n := range c.Nodes[1:] {
-		n.Start("--join", first.HTTP)
+		n.Start("--join", first.Raft)
 	}
 	c.WaitHealthy(len(c.Nodes))
 }
@@ -61,9 +80,9 @@ func (c *Cluster) Start(model string, modules int) {
 // first node; it does not wait.
 func (c *Cluster) Join() *Node {
 	c.tb.Helper()
-	n := NewNode(c.tb, c.cfg, c.nextID())
+	n := c.newNode()
 	c.Nodes = append(c.Nodes, n)
-	n.Start("--join", c.Nodes[0].HTTP)
+	n.Start("--join", c.Nodes[0].Raft)
 	return n
 }
 

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/placeos-go/engine/clustertls"
 	"github.com/placeos-go/engine/internal/testutil"
 )
 
@@ -42,6 +43,9 @@ type Node struct {
 	Raft    string // 127.0.0.1:PORT; set before the first Start to change it
 	DataDir string
 	Base    string // http://127.0.0.1:PORT
+	// TLSDir holds the cluster's certificates (`engine tls init`); the node starts with its own
+	// when set (a Cluster sets it), else its cluster port runs without TLS (on loopback).
+	TLSDir string
 
 	tb  testing.TB
 	cfg Config
@@ -118,9 +122,13 @@ func (n *Node) Start(extra ...string) {
 	if n.p != nil && !n.p.exited() {
 		n.tb.Fatalf("start %s: its engine is running", n.ID)
 	}
-	args := append([]string{"serve", "--node-id", n.ID, "--http-addr", n.HTTP, "--raft-addr", n.Raft,
-		"--redis", n.cfg.Redis, "--data-dir", n.DataDir, "--log-level", n.cfg.LogLevel, "--auth", "none"},
-		slices.Concat(n.cfg.Flags, extra)...)
+	args := []string{"serve", "--node-id", n.ID, "--http-addr", n.HTTP, "--raft-addr", n.Raft,
+		"--redis", n.cfg.Redis, "--data-dir", n.DataDir, "--log-level", n.cfg.LogLevel, "--auth", "none"}
+	if n.TLSDir != "" {
+		args = append(args, "--tls-ca", clustertls.CAFile(n.TLSDir),
+			"--tls-cert", clustertls.CertFile(n.TLSDir, n.ID), "--tls-key", clustertls.KeyFile(n.TLSDir, n.ID))
+	}
+	args = append(args, slices.Concat(n.cfg.Flags, extra)...)
 	cmd := exec.Command(n.bin, args...)
 	cmd.Env = append(os.Environ(), n.cfg.Env...)
 	logs := &testutil.LockedBuffer{}

@@ -1,6 +1,8 @@
 package testutil
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
@@ -67,12 +69,19 @@ func build(pkg string) (string, error) {
 	return out, nil
 }
 
+// binDir is per checkout: two checkouts testing at once (a second worktree, say) would otherwise
+// overwrite each other's binaries under the same names.
 func binDir() (string, error) {
 	base, err := os.UserCacheDir()
 	if err != nil {
 		base = os.TempDir()
 	}
-	dir := filepath.Join(base, "placeos-go-engine", "testbin")
+	root, err := ModuleRoot()
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256([]byte(root))
+	dir := filepath.Join(base, "placeos-go-engine", "testbin", hex.EncodeToString(sum[:6]))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", fmt.Errorf("binary cache folder: %w", err)
 	}

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/placeos-go/engine/clustertls"
+)
+
+// tlsCommand is `engine tls init --out DIR --nodes n1,n2,n3`: the cluster's CA and a certificate
+// per node, made here with crypto/x509. Run it again with more nodes to add them: the CA and the
+// certificates already in DIR are kept.
+func tlsCommand(args []string) error {
+	if len(args) == 0 || args[0] != "init" {
+		return fmt.Errorf("usage: engine tls init --out DIR --nodes n1,n2,n3")
+	}
+	fs := flag.NewFlagSet("engine tls init", flag.ContinueOnError)
+	out := fs.String("out", "tls", "folder for ca.pem, ca-key.pem, <node>.pem and <node>-key.pem")
+	nodes := fs.String("nodes", "", "comma-separated node ids (their --node-id)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	var list []string
+	for _, n := range strings.Split(*nodes, ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			list = append(list, n)
+		}
+	}
+	if len(list) == 0 {
+		return fmt.Errorf("--nodes is required: the node ids to make certificates for, e.g. --nodes n1,n2,n3")
+	}
+	wrote, err := clustertls.Init(*out, list, time.Now())
+	if err != nil {
+		return err
+	}
+	for _, f := range wrote {
+		fmt.Println("wrote", f)
+	}
+	if len(wrote) == 0 {
+		fmt.Println("nothing to write: every node already has its certificate in", *out)
+	}
+	fmt.Printf("\nStart each node with --tls-ca %s --tls-cert %s --tls-key %s (its own files);\n"+
+		"keep %s off the nodes: it signs new certificates.\n",
+		clustertls.CAFile(*out), clustertls.CertFile(*out, "<node>"), clustertls.KeyFile(*out, "<node>"), clustertls.CAKeyFile(*out))
+	return nil
+}
+
+// reloadOnHUP reads the cluster's certificates again on SIGHUP, so they can be rotated without a
+// restart. It returns the function that stops listening.
+func reloadOnHUP(m *clustertls.Material, log hclog.Logger) (stop func()) {
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, syscall.SIGHUP)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-done:
+				return
+			case <-ch:
+				if err := m.Reload(); err != nil {
+					log.Error("reloading the cluster certificates failed; keeping the ones in use", "error", err)
+					continue
+				}
+				log.Info("cluster certificates reloaded", "node", m.Node(), "expires", m.Expires())
+			}
+		}
+	}()
+	return func() {
+		signal.Stop(ch)
+		close(done)
+	}
+}

@@ -1,0 +1,340 @@
+package model
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"net/url"
+	"strings"
+
+	"github.com/placeos-go/engine/auth"
+)
+
+// Level is how protected a group of settings is (PlaceOS's encryption levels). Plain `settings`
+// are level none; `protected_settings` hold the three others (docs/protocol.md §2.5).
+type Level string
+
+// The levels, lowest first.
+const (
+	LevelNone           Level = "none"
+	LevelSupport        Level = "support"
+	LevelAdmin          Level = "admin"
+	LevelNeverDisplayed Level = "never_displayed"
+)
+
+// protectedLevels are the levels protected_settings may name, in merge order: within one owner a
+// later level wins over an earlier one, as in PlaceOS.
+var protectedLevels = []Level{LevelSupport, LevelAdmin, LevelNeverDisplayed}
+
+// readableBy reports whether a caller of clearance c may read values of the level. Nobody reads
+// never_displayed values: only the module they are merged into receives them.
+func (l Level) readableBy(c auth.Clearance) bool {
+	switch l {
+	case LevelNone:
+		return true
+	case LevelSupport:
+		return c >= auth.ClearanceSupport
+	case LevelAdmin:
+		return c >= auth.ClearanceAdmin
+	}
+	return false
+}
+
+// Protected is one level of an entity's protected settings. In a model held by a store every
+// value is sealed (a JSON string made by Keyring); in requests, model files and reads it is the
+// plain value, or RedactedValue.
+type Protected struct {
+	Level    Level    `json:"level"`
+	Settings Settings `json:"settings"`
+}
+
+// RedactedValue replaces every protected value a reader may not see. Written back (a model read
+// and applied again), it keeps the value stored under the same entity, level and key, so a round
+// trip never loses a secret the writer could not see.
+const RedactedValue = "[redacted]"
+
+var redactedJSON = json.RawMessage(`"` + RedactedValue + `"`)
+
+func isRedacted(v json.RawMessage) bool {
+	var s string
+	return json.Unmarshal(v, &s) == nil && s == RedactedValue
+}
+
+// The entities that carry protected settings.
+
+func (d *Driver) owner() (Kind, string)         { return KindDriver, d.ID }
+func (d *Driver) protected() []Protected        { return d.ProtectedSettings }
+func (d *Driver) setProtected(ps []Protected)   { d.ProtectedSettings = ps }
+func (mod *Module) owner() (Kind, string)       { return KindModule, mod.ID }
+func (mod *Module) protected() []Protected      { return mod.ProtectedSettings }
+func (mod *Module) setProtected(ps []Protected) { mod.ProtectedSettings = ps }
+func (s *System) owner() (Kind, string)         { return KindSystem, s.ID }
+func (s *System) protected() []Protected        { return s.ProtectedSettings }
+func (s *System) setProtected(ps []Protected)   { s.ProtectedSettings = ps }
+func (z *Zone) owner() (Kind, string)           { return KindZone, z.ID }
+func (z *Zone) protected() []Protected          { return z.ProtectedSettings }
+func (z *Zone) setProtected(ps []Protected)     { z.ProtectedSettings = ps }
+
+// protectedOwner is a pointer to an entity that carries protected settings.
+type protectedOwner[T any] interface {
+	*T
+	owner() (Kind, string)
+	protected() []Protected
+	setProtected([]Protected)
+}
+
+// rewriteFunc turns one entity's protected settings into new ones, each value through fn.
+type rewriteFunc func(kind Kind, id string, level Level, key string, v json.RawMessage) (json.RawMessage, error)
+
+// rewrite applies fn to every protected value of e; it returns e itself when it has none (so
+// entities without secrets stay shared), else a copy.
+func rewrite[T any, P protectedOwner[T]](e *T, fn rewriteFunc) (*T, error) {
+	ps := P(e).protected()
+	if len(ps) == 0 {
+		return e, nil
+	}
+	kind, id := P(e).owner()
+	out := make([]Protected, len(ps))
+	for i, p := range ps {
+		s := make(Settings, len(p.Settings))
+		for key, v := range p.Settings {
+			nv, err := fn(kind, id, p.Level, key, v)
+			if err != nil {
+				return nil, fmt.Errorf("%s %q: protected setting %q (%s): %w", singular(kind), id, key, p.Level, err)
+			}
+			s[key] = nv
+		}
+		out[i] = Protected{Level: p.Level, Settings: s}
+	}
+	cp := *e
+	P(&cp).setProtected(out)
+	return &cp, nil
+}
+
+func rewriteMap[T any, P protectedOwner[T]](in map[string]*T, fn rewriteFunc) (map[string]*T, error) {
+	out := make(map[string]*T, len(in))
+	for k, e := range in {
+		ne, err := rewrite[T, P](e, fn)
+		if err != nil {
+			return nil, err
+		}
+		out[k] = ne
+	}
+	return out, nil
+}
+
+func rewriteList[T any, P protectedOwner[T]](in []*T, fn rewriteFunc) ([]*T, error) {
+	out := make([]*T, len(in))
+	for i, e := range in {
+		ne, err := rewrite[T, P](e, fn)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = ne
+	}
+	return out, nil
+}
+
+// rewriteModel applies fn to every protected value of m, returning a new model.
+func (m *Model) rewriteModel(fn rewriteFunc) (*Model, error) {
+	out := m.Clone()
+	var err error
+	if out.Drivers, err = rewriteMap(m.Drivers, fn); err != nil {
+		return nil, err
+	}
+	if out.Modules, err = rewriteMap(m.Modules, fn); err != nil {
+		return nil, err
+	}
+	if out.Systems, err = rewriteMap(m.Systems, fn); err != nil {
+		return nil, err
+	}
+	if out.Zones, err = rewriteMap(m.Zones, fn); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// rewriteFile applies fn to every protected value of f, returning a new file.
+func (f *File) rewriteFile(fn rewriteFunc) (*File, error) {
+	out := *f
+	var err error
+	if out.Drivers, err = rewriteList(f.Drivers, fn); err != nil {
+		return nil, err
+	}
+	if out.Modules, err = rewriteList(f.Modules, fn); err != nil {
+		return nil, err
+	}
+	if out.Systems, err = rewriteList(f.Systems, fn); err != nil {
+		return nil, err
+	}
+	if out.Zones, err = rewriteList(f.Zones, fn); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+func singular(kind Kind) string { return strings.TrimSuffix(string(kind), "s") }
+
+// protectedOf returns the stored protected settings of an entity (nil when it has none).
+func (m *Model) protectedOf(kind Kind, id string) []Protected {
+	e, ok := m.Get(kind, id)
+	if !ok {
+		return nil
+	}
+	if o, ok := e.(interface{ protected() []Protected }); ok {
+		return o.protected()
+	}
+	return nil
+}
+
+// storedValue is the sealed value m holds for an entity's key at a level.
+func (m *Model) storedValue(kind Kind, id string, level Level, key string) (json.RawMessage, bool) {
+	for _, p := range m.protectedOf(kind, id) {
+		if p.Level == level {
+			v, ok := p.Settings[key]
+			return v, ok
+		}
+	}
+	return nil, false
+}
+
+// Seal returns a copy of f, a write about to be stored, with every protected value sealed by k.
+// A value that is RedactedValue keeps the value cur (the stored model) holds for the same
+// entity, level and key. It fails with ErrNoSecretsKey when f has protected settings and k is
+// nil, so that a node without a key never stores a secret in clear. Sealing happens before a
+// write is proposed, never in a store's Apply, which must stay deterministic.
+func (f *File) Seal(cur *Model, k *Keyring) (*File, error) {
+	return f.rewriteFile(func(kind Kind, id string, level Level, key string, v json.RawMessage) (json.RawMessage, error) {
+		if k == nil {
+			return nil, ErrNoSecretsKey
+		}
+		if isRedacted(v) {
+			stored, ok := cur.storedValue(kind, id, level, key)
+			if !ok {
+				return nil, fmt.Errorf("%w: %q keeps the stored value, but none is stored", ErrInvalid, RedactedValue)
+			}
+			return stored, nil
+		}
+		sealed, err := k.seal(valueAAD(kind, id, level, key), v)
+		if err != nil {
+			return nil, err
+		}
+		return json.Marshal(sealed)
+	})
+}
+
+// CheckSealed verifies, without opening anything, that every protected value of f is sealed
+// with k's key: what a leader checks before a write enters the Raft log, and a node checks of
+// the state it opens, so that a node with another key (or none) is told at once.
+func (f *File) CheckSealed(k *Keyring) error {
+	_, err := f.rewriteFile(func(_ Kind, _ string, _ Level, _ string, v json.RawMessage) (json.RawMessage, error) {
+		kid, err := sealedKeyID(v)
+		switch {
+		case err != nil:
+			return nil, err
+		case k == nil:
+			return nil, fmt.Errorf("%w: the value is sealed with key %s", ErrNoSecretsKey, kid)
+		case kid != k.ID():
+			return nil, fmt.Errorf("%w: sealed with key %s, this node's key is %s (every node needs the same secrets key)", ErrSecretsKey, kid, k.ID())
+		}
+		return v, nil
+	})
+	return err
+}
+
+// sealedKeyID reads the key id of a sealed value (a JSON string).
+func sealedKeyID(v json.RawMessage) (string, error) {
+	var s string
+	if err := json.Unmarshal(v, &s); err != nil {
+		return "", fmt.Errorf("%w: not a sealed value", ErrSecretsKey)
+	}
+	kid, _, err := parseSealed(s)
+	return kid, err
+}
+
+// openValue opens one sealed protected value.
+func openValue(k *Keyring, kind Kind, id string, level Level, key string, v json.RawMessage) (json.RawMessage, error) {
+	var s string
+	if err := json.Unmarshal(v, &s); err != nil {
+		return nil, fmt.Errorf("%w: not a sealed value", ErrSecretsKey)
+	}
+	plain, err := k.open(valueAAD(kind, id, level, key), s)
+	if err != nil {
+		return nil, err
+	}
+	if !json.Valid(plain) {
+		return nil, fmt.Errorf("%w: the opened value is not JSON", ErrSecretsKey)
+	}
+	return plain, nil
+}
+
+// Redacted returns the model as a caller of clearance c may read it; every management read
+// (lists, single entities, the model file, the entity a write echoes) goes through it.
+// Protected values of a level the caller may read are opened with k; all others — never_displayed
+// always, even for admins — become RedactedValue, keeping their keys so that the reader knows
+// they are set. Below admin, credentials inside repository URIs are redacted too (RedactURI).
+func (m *Model) Redacted(c auth.Clearance, k *Keyring) (*Model, error) {
+	out, err := m.rewriteModel(func(kind Kind, id string, level Level, key string, v json.RawMessage) (json.RawMessage, error) {
+		if !level.readableBy(c) {
+			return redactedJSON, nil
+		}
+		return openValue(k, kind, id, level, key, v)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if c < auth.ClearanceAdmin {
+		out.Repositories = maps.Clone(out.Repositories)
+		for id, r := range out.Repositories {
+			if red := RedactURI(r.URI); red != r.URI {
+				cp := *r
+				cp.URI = red
+				out.Repositories[id] = &cp
+			}
+		}
+	}
+	return out, nil
+}
+
+// RedactURI hides credentials embedded in a repository URI, for logs, statuses and readers below
+// admin. In an http(s) URL the whole user information goes (a token is often the user name:
+// https://TOKEN@host/...); in other URLs the password does (ssh://git@host keeps its user).
+func RedactURI(uri string) string {
+	u, err := url.Parse(uri)
+	if err != nil {
+		// Unparsable: hide anything between the scheme and an '@'.
+		if i, j := strings.Index(uri, "://"), strings.LastIndex(uri, "@"); i >= 0 && j > i {
+			return uri[:i+3] + "xxxxx" + uri[j:]
+		}
+		return uri
+	}
+	if u.User == nil {
+		return uri
+	}
+	if u.Scheme == "http" || u.Scheme == "https" {
+		u.User = url.User("xxxxx")
+		return u.String()
+	}
+	return u.Redacted()
+}
+
+// mergeOwner merges one owner's settings into out: plain settings first, then each protected
+// level in ascending order, so that within an owner a higher level wins.
+func mergeOwner(out Settings, k *Keyring, kind Kind, id string, plain Settings, ps []Protected) error {
+	maps.Copy(out, plain)
+	for _, level := range protectedLevels {
+		for _, p := range ps {
+			if p.Level != level {
+				continue
+			}
+			for key, v := range p.Settings {
+				plain, err := openValue(k, kind, id, level, key, v)
+				if err != nil {
+					return fmt.Errorf("%s %q: protected setting %q (%s): %w", singular(kind), id, key, level, err)
+				}
+				out[key] = plain
+			}
+		}
+	}
+	return nil
+}

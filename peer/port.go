@@ -1,0 +1,222 @@
+package peer
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/placeos-go/engine/clustertls"
+)
+
+// Port is this node's cluster port: one TCP listener that carries both Raft and the node-to-node
+// HTTP routes, behind mutual TLS when the cluster has certificates. A connection proves itself
+// in the TLS handshake, before a byte of it is read; its first byte then tells the two protocols
+// apart (a Raft RPC starts with a small type number, an HTTP request with a method name).
+type Port struct {
+	ln     net.Listener
+	mat    *clustertls.Material // nil: plain TCP (loopback, or --insecure-cluster)
+	log    hclog.Logger
+	raft   *queue
+	http   *queue
+	sem    chan struct{} // connections still in their handshake
+	wg     sync.WaitGroup
+	closed atomic.Bool
+
+	refused   atomic.Uint64
+	lastWarnN atomic.Int64 // unix nanos of the last refusal logged at WARN
+}
+
+// Bounds of the connections that have not proved themselves yet.
+const (
+	handshakeTimeout = 10 * time.Second
+	maxHandshakes    = 256
+)
+
+// Listen opens the cluster port on addr. mat nil serves plain TCP.
+func Listen(addr string, mat *clustertls.Material, log hclog.Logger) (*Port, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = hclog.NewNullLogger()
+	}
+	p := &Port{ln: ln, mat: mat, log: log.Named("cluster-port"), sem: make(chan struct{}, maxHandshakes)}
+	p.raft, p.http = newQueue(p), newQueue(p)
+	p.wg.Add(1)
+	go p.accept()
+	return p, nil
+}
+
+// Addr is the address the port listens on.
+func (p *Port) Addr() net.Addr { return p.ln.Addr() }
+
+// Secure reports whether the port demands cluster certificates.
+func (p *Port) Secure() bool { return p.mat != nil }
+
+// Raft is the listener of the Raft transport's connections.
+func (p *Port) Raft() net.Listener { return p.raft }
+
+// HTTP is the listener of the node-to-node HTTP server.
+func (p *Port) HTTP() net.Listener { return p.http }
+
+// Refused counts the connections turned away (no certificate of the cluster, or neither Raft nor
+// HTTP).
+func (p *Port) Refused() uint64 { return p.refused.Load() }
+
+// Close stops accepting and waits for connections still in their handshake.
+func (p *Port) Close() error {
+	if !p.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	err := p.ln.Close()
+	p.raft.close()
+	p.http.close()
+	p.wg.Wait()
+	return err
+}
+
+// Dial opens a connection to another node's cluster port, with this node's certificate when the
+// cluster has them.
+func (p *Port) Dial(ctx context.Context, addr string, timeout time.Duration) (net.Conn, error) {
+	if p.mat != nil {
+		return p.mat.Dial(ctx, addr, timeout)
+	}
+	d := net.Dialer{Timeout: timeout}
+	return d.DialContext(ctx, "tcp", addr)
+}
+
+func (p *Port) accept() {
+	defer p.wg.Done()
+	for {
+		conn, err := p.ln.Accept()
+		if err != nil {
+			if p.closed.Load() || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			p.log.Warn("accept failed", "error", err)
+			time.Sleep(10 * time.Millisecond) // e.g. out of file descriptors: do not spin
+			continue
+		}
+		select {
+		case p.sem <- struct{}{}:
+		default:
+			p.refuse(conn, errors.New("too many connections in their handshake"))
+			continue
+		}
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			defer func() { <-p.sem }()
+			p.sort(conn)
+		}()
+	}
+}
+
+// sort completes the handshake and hands the connection to Raft or HTTP by its first byte.
+func (p *Port) sort(conn net.Conn) {
+	_ = conn.SetDeadline(time.Now().Add(handshakeTimeout))
+	if p.mat != nil {
+		tc := tls.Server(conn, p.mat.ServerConfig())
+		if err := tc.Handshake(); err != nil {
+			p.refuse(conn, err)
+			return
+		}
+		conn = tc
+	}
+	br := bufio.NewReader(conn)
+	first, err := br.Peek(1)
+	if err != nil {
+		p.refuse(conn, err)
+		return
+	}
+	_ = conn.SetDeadline(time.Time{})
+	c := &peeked{Conn: conn, r: br}
+	switch b := first[0]; {
+	case b < 0x20: // a Raft RPC type
+		p.raft.put(c)
+	case b >= 'A' && b <= 'Z': // an HTTP method
+		p.http.put(c)
+	default:
+		p.refuse(conn, errors.New("neither a Raft RPC nor an HTTP request"))
+	}
+}
+
+// refuse closes a connection that did not prove itself, and says so in the log (at most once a
+// second at WARN, so that a scanner cannot flood it).
+func (p *Port) refuse(conn net.Conn, why error) {
+	_ = conn.Close()
+	p.refused.Add(1)
+	now := time.Now().UnixNano()
+	if last := p.lastWarnN.Load(); now-last > int64(time.Second) && p.lastWarnN.CompareAndSwap(last, now) {
+		p.log.Warn("cluster connection refused", "remote", conn.RemoteAddr().String(), "reason", why.Error(),
+			"refused_so_far", p.refused.Load())
+		return
+	}
+	p.log.Debug("cluster connection refused", "remote", conn.RemoteAddr().String(), "reason", why.Error())
+}
+
+// peeked is a connection whose first bytes were read to sort it; reads start with them.
+type peeked struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (c *peeked) Read(b []byte) (int, error) { return c.r.Read(b) }
+
+// tlsState is the connection's TLS state, nil on plain TCP. (net/http fills Request.TLS only for
+// a *tls.Conn, which a peeked connection is not; the node server reads this instead.)
+func (c *peeked) tlsState() *tls.ConnectionState {
+	if tc, ok := c.Conn.(*tls.Conn); ok {
+		cs := tc.ConnectionState()
+		return &cs
+	}
+	return nil
+}
+
+// queue is a net.Listener fed by the port's sorter.
+type queue struct {
+	p     *Port
+	conns chan net.Conn
+	done  chan struct{}
+	once  sync.Once
+}
+
+func newQueue(p *Port) *queue {
+	return &queue{p: p, conns: make(chan net.Conn, 64), done: make(chan struct{})}
+}
+
+func (q *queue) put(c net.Conn) {
+	select {
+	case q.conns <- c:
+	case <-q.done:
+		_ = c.Close()
+	}
+}
+
+func (q *queue) Accept() (net.Conn, error) {
+	select {
+	case c := <-q.conns:
+		return c, nil
+	case <-q.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (q *queue) close() { q.once.Do(func() { close(q.done) }) }
+
+// Close stops handing connections to this side (Raft or HTTP, whichever stops); the port keeps
+// its socket until Port.Close.
+func (q *queue) Close() error {
+	q.close()
+	return nil
+}
+
+func (q *queue) Addr() net.Addr { return q.p.Addr() }

@@ -1,0 +1,168 @@
+package peer_test
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"net"
+	"net/http"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/placeos-go/engine/auth"
+	"github.com/placeos-go/engine/call"
+	"github.com/placeos-go/engine/clustertls"
+	"github.com/placeos-go/engine/errkind"
+	"github.com/placeos-go/engine/internal/testutil"
+	"github.com/placeos-go/engine/peer"
+)
+
+// cluster makes a CA and certificates for nodes in a fresh folder and loads one node's.
+type certs struct{ dir string }
+
+func newCerts(t *testing.T, nodes ...string) certs {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "tls")
+	if _, err := clustertls.Init(dir, nodes, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	return certs{dir}
+}
+
+func (c certs) of(t *testing.T, node string) *clustertls.Material {
+	t.Helper()
+	m, err := clustertls.Load(clustertls.CAFile(c.dir), clustertls.CertFile(c.dir, node), clustertls.KeyFile(c.dir, node))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// TestClusterPortOverTLS: nodes of one CA reach each other's node routes (executes, debug
+// streams, joins) with no secret, the certificate naming the node; anything else is turned away
+// in the handshake, before a byte of its request is read.
+func TestClusterPortOverTLS(t *testing.T) {
+	t.Parallel()
+	cs := newCerts(t, "n1", "n2")
+	n := newNode(t, func(s *setup) { s.tls = cs.of(t, "n1"); s.peer.Secret = "" })
+	c := peer.NewClient("", cs.of(t, "n2"))
+
+	caller := auth.Caller{UserID: "u1", Clearance: auth.ClearanceSupport}
+	res, err := c.Exec(t.Context(), n.addr, call.Request{Target: call.Target{ModuleID: "mod-1"}, Function: "power", Caller: caller})
+	if err != nil || res.Code != http.StatusOK {
+		t.Fatalf("exec over TLS: %+v %v", res, err)
+	}
+	if got := n.local.execCalls()[0].Caller; got != (auth.Caller{UserID: "u1", Clearance: auth.ClearanceSupport, Node: true}) {
+		t.Fatalf("caller %+v", got)
+	}
+	n.local.onDebug(nil, "info hello")
+	var got lines
+	cancel, err := c.Debug(t.Context(), n.addr, "mod-1", got.fn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, within, "the line over wss", func() bool { return len(got.all()) == 1 })
+	cancel()
+	// A node joins as itself only: the certificate of n2 cannot add a node called n3.
+	if err := c.Join(t.Context(), n.addr, "n2", "127.0.0.1:7002", "127.0.0.1:8082"); err != nil {
+		t.Fatalf("join as itself: %v", err)
+	}
+	wantKind(t, c.Join(t.Context(), n.addr, "n3", "127.0.0.1:7003", "127.0.0.1:8083"), errkind.Forbidden, http.StatusForbidden)
+	if joins := n.members.seen().joins; len(joins) != 1 || joins[0][0] != "n2" {
+		t.Fatalf("joins %v", joins)
+	}
+
+	refusedBefore := n.port.Refused()
+	// A node of another cluster: its own CA signed it, not ours.
+	other := peer.NewClient("", newCerts(t, "n2").of(t, "n2"))
+	if _, err := other.Exec(t.Context(), n.addr, call.Request{Target: call.Target{ModuleID: "mod-1"}, Function: "power"}); err == nil {
+		t.Fatal("a node of another cluster was served")
+	}
+	// A client with no certificate, and one that does not speak TLS at all.
+	raw, err := tls.Dial("tcp", n.addr, &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // the attacker's side
+	if err == nil {
+		_, err = raw.Write([]byte("POST /api/core/v1/cluster/apply HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}"))
+		if err == nil {
+			_, err = raw.Read(make([]byte, 1))
+		}
+		_ = raw.Close()
+	}
+	if err == nil {
+		t.Fatal("a client without a certificate was answered")
+	}
+	plain, err := net.Dial("tcp", n.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := plain.Write([]byte("POST /api/core/v1/cluster/apply HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}")); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 64)
+	_ = plain.SetReadDeadline(time.Now().Add(within))
+	if k, err := plain.Read(buf); err == nil && k > 0 && string(buf[:4]) == "HTTP" {
+		t.Fatalf("plain HTTP was answered: %q", buf[:k])
+	}
+	_ = plain.Close()
+	testutil.Eventually(t, within, "three connections refused", func() bool { return n.port.Refused() >= refusedBefore+3 })
+	if len(n.local.execCalls()) != 1 || len(n.members.seen().applies) != 0 {
+		t.Fatal("a refused connection reached the engine")
+	}
+}
+
+// TestClusterPortSortsRaftFromHTTP: connections whose first byte is a Raft RPC type go to the Raft
+// listener, HTTP requests to the server; anything else is refused.
+func TestClusterPortSortsRaftFromHTTP(t *testing.T) {
+	t.Parallel()
+	port, err := peer.Listen("127.0.0.1:0", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer port.Close()
+	accepted := make(chan []byte, 1)
+	go func() {
+		c, err := port.Raft().Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		b := make([]byte, 3)
+		if _, err := c.Read(b); err == nil {
+			accepted <- b
+		}
+	}()
+	c, err := port.Dial(context.Background(), port.Addr().String(), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write([]byte{0, 7, 9}); err != nil { // rpcAppendEntries and two bytes of it
+		t.Fatal(err)
+	}
+	select {
+	case b := <-accepted:
+		if b[0] != 0 || b[1] != 7 || b[2] != 9 {
+			t.Fatalf("raft got %v: the peeked byte was lost", b)
+		}
+	case <-time.After(within):
+		t.Fatal("the Raft listener got nothing")
+	}
+	junk, err := net.Dial("tcp", port.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := junk.Write([]byte("\xff\xfe")); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, within, "junk refused", func() bool { return port.Refused() == 1 })
+	if _, err := junk.Read(make([]byte, 1)); err == nil {
+		t.Fatal("junk connection left open")
+	}
+	_ = junk.Close()
+	if err := port.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := port.HTTP().Accept(); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("accept after close: %v", err)
+	}
+}
