@@ -244,6 +244,8 @@ func (s *Server) Serve(ln net.Listener) error {
 		_ = ln.Close()
 		return errors.New("httpapi: server already started")
 	}
+	// The limits wrap the TCP listener itself; TLS, when served, belongs on top of them
+	// (tls.NewListener of this one), so that net/http still sees a *tls.Conn.
 	ln = newConnLimiter(ln, s.cfg.MaxConns, s.cfg.MaxConnsPerIP, s.cfg.Metrics, s.log)
 	s.ln = ln
 	s.srv = &http.Server{
