@@ -16,6 +16,10 @@ type Engine interface {
 	// Execute is the one execute path: it resolves the target, checks the caller's clearance and
 	// the arguments, and runs the call on the node that hosts the module.
 	Execute(ctx context.Context, req call.Request) (call.Result, error)
+	// Resolve maps a target to a module id, telling a missing system (errkind.SystemNotFound)
+	// from a missing module (errkind.NotFound). It applies no clearance: the WebSocket bind uses
+	// it only to tell whether the system exists.
+	Resolve(ctx context.Context, t call.Target) (string, error)
 	// Functions lists the functions of a module the caller may call, in declaration order.
 	Functions(ctx context.Context, t call.Target, caller auth.Caller) ([]call.Function, error)
 	// State is the status hash (name -> JSON text) of the module t names (by system and name, or

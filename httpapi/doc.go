@@ -18,4 +18,9 @@
 // watches (Watcher), execs go through the engine's one execute path with the session's caller.
 // Under --auth none every caller is an admin, which is why Start then refuses a non-loopback
 // address.
+//
+// Resources are bounded (docs/protocol.md §6.1, §7.7): read, write and idle timeouts; no drain
+// of a body a handler left unread (bounded, in server.go); a connection limit in all and per
+// address, with a small reserve that serves only liveness and readiness probes (connlimit.go);
+// and limits on bindings per session and sessions per user and per node, refused with 429.
 package httpapi

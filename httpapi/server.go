@@ -1,11 +1,14 @@
 package httpapi
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -26,6 +29,16 @@ const (
 	// DefaultMaxBodyBytes bounds request bodies. Large enough for bulk arguments (a multi-MiB
 	// blob for a driver) yet small enough that a hostile client cannot exhaust memory.
 	DefaultMaxBodyBytes = 8 << 20
+	// DefaultReadTimeout bounds reading a whole request, body included: a client trickling its
+	// body cannot hold a connection longer (8 MiB in 30 s is about 280 KB/s).
+	DefaultReadTimeout = 30 * time.Second
+	// DefaultWriteTimeout bounds a response from the start of its request: the default
+	// --exec-timeout (60 s) plus a minute for start/stop waits, pulls and builds.
+	DefaultWriteTimeout = 2 * time.Minute
+	// DefaultIdleTimeout closes a keep-alive connection that sends no new request.
+	DefaultIdleTimeout = 2 * time.Minute
+	// readHeaderTimeout bounds the request line and headers (a slowloris client).
+	readHeaderTimeout = 10 * time.Second
 )
 
 // MetricsPath serves the Prometheus metrics.
@@ -54,6 +67,19 @@ type Config struct {
 	// MaxBodyBytes limits every request body; a larger one gets 413.
 	MaxBodyBytes int64
 
+	// Connection limits of the listener (docs/protocol.md §6.1). MaxConns bounds open connections,
+	// WebSocket sessions included (zero: DefaultMaxConns), lowered to fit the open-files limit;
+	// MaxConnsPerIP bounds one remote address, an IPv6 /64 (zero: half of MaxConns).
+	MaxConns      int
+	MaxConnsPerIP int
+	// Timeouts (zero: the Default* above). ReadTimeout bounds reading a request, body included;
+	// a WebSocket is no longer subject to it once upgraded. WriteTimeout bounds each response from
+	// the start of its request (WebSocket frames have their own). IdleTimeout closes a keep-alive
+	// connection without a request.
+	ReadTimeout  time.Duration
+	WriteTimeout time.Duration
+	IdleTimeout  time.Duration
+
 	// Authority is served at GET /auth/authority; zero fields take defaults.
 	Authority Authority
 	// WebSocket tuning; zero values take the WS* defaults.
@@ -61,6 +87,10 @@ type Config struct {
 	WSPongInterval    time.Duration // unsolicited text "pong" to every session
 	WSMaxMessageBytes int64         // largest request frame
 	WSMaxInFlight     int           // concurrent execs per session
+	// WebSocket limits (docs/protocol.md §7.7); zero values take the WS* defaults.
+	WSMaxBinds           int // bindings per session; past it a bind is refused (429)
+	WSMaxSessionsPerUser int // sessions per user id (not under --auth none); past it an upgrade is refused (429)
+	WSMaxSessions        int // sessions on this node; past it an upgrade is refused (429)
 
 	// Metrics records WebSocket sessions, bindings and slow-client disconnects, and is served at
 	// GET /metrics (MetricsPath) to any authenticated caller; nil records nothing and leaves the
@@ -78,6 +108,8 @@ type Server struct {
 	log     hclog.Logger
 	handler http.Handler
 	ws      wsRegistry
+	// limitLog spaces out the log lines of refusals by a WebSocket limit.
+	limitLog every
 
 	mu    sync.Mutex
 	srv   *http.Server
@@ -99,12 +131,38 @@ func New(cfg Config) *Server {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
 	}
+	s := &Server{log: cfg.Logger.Named("http")}
+	cfg.limitDefaults(s.log)
 	cfg.wsDefaults()
 	cfg.Authority = cfg.Authority.withDefaults()
-	s := &Server{cfg: cfg, log: cfg.Logger.Named("http")}
+	s.cfg = cfg
 	s.ws.sessions = map[*wsSession]struct{}{}
-	s.handler = s.middleware(s.routes())
+	s.ws.perUser = map[string]int{}
+	s.handler = s.bounded(s.middleware(s.routes()))
 	return s
+}
+
+func (c *Config) limitDefaults(log hclog.Logger) {
+	if c.ReadTimeout <= 0 {
+		c.ReadTimeout = DefaultReadTimeout
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = DefaultWriteTimeout
+	}
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = DefaultIdleTimeout
+	}
+	if c.MaxConns <= 0 {
+		c.MaxConns = DefaultMaxConns
+	}
+	if budget := fdBudget(); budget > 0 && c.MaxConns > budget {
+		log.Warn("connection limit lowered to fit the open-files limit (raise it with ulimit -n or LimitNOFILE=)",
+			"max_conns", c.MaxConns, "lowered_to", budget)
+		c.MaxConns = budget
+	}
+	if c.MaxConnsPerIP <= 0 {
+		c.MaxConnsPerIP = max(c.MaxConns/2, 1)
+	}
 }
 
 // Handler is the whole API with its middleware, for tests and for mounting elsewhere.
@@ -190,14 +248,20 @@ func (s *Server) Serve(ln net.Listener) error {
 		_ = ln.Close()
 		return errors.New("httpapi: server already started")
 	}
+	// The limits wrap the TCP listener itself; TLS, when served, belongs on top of them
+	// (tls.NewListener of this one), so that net/http still sees a *tls.Conn.
+	ln = newConnLimiter(ln, s.cfg.MaxConns, s.cfg.MaxConnsPerIP, s.cfg.Metrics, s.log)
 	s.ln = ln
 	s.srv = &http.Server{
 		Handler:           s.handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       s.cfg.ReadTimeout,
+		IdleTimeout:       s.cfg.IdleTimeout,
 		MaxHeaderBytes:    1 << 20,
+		ConnContext:       connContext,
 		ErrorLog:          s.log.StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true}),
-		// No WriteTimeout: executes have their own deadline and WebSocket streams live long.
+		// No server-wide WriteTimeout: it would also cut WebSocket sessions, which live for
+		// hours. bounded gives every response its own write deadline instead.
 	}
 	srv := s.srv
 	s.serve.Add(1)
@@ -207,8 +271,98 @@ func (s *Server) Serve(ln net.Listener) error {
 			s.log.Error("http server stopped", "error", err)
 		}
 	}()
-	s.log.Info("listening", "addr", ln.Addr().String())
+	s.log.Info("listening", "addr", ln.Addr().String(), "max_conns", s.cfg.MaxConns, "max_conns_per_ip", s.cfg.MaxConnsPerIP)
 	return nil
+}
+
+// bounded is the outermost handler (docs/protocol.md §6.1). It gives each response its write
+// deadline; on a connection admitted on the probe reserve it serves probes only, and closes the
+// connection after one request; and it never drains a request body the handler left unread:
+// such a connection is closed after the answer instead, so an unauthenticated or refused
+// request cannot hold it by trickling its body.
+func (s *Server) bounded(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rc := http.NewResponseController(w)
+		_ = rc.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout)) // a WebSocket upgrade clears it
+		if onReserve(r.Context()) {
+			w.Header().Set("Connection", "close")
+			if !isProbe(r) {
+				s.cfg.Metrics.HTTPConnRefused(metrics.ConnRefusedBusy)
+				closeAfter(w, rc)
+				rid := httpwire.NewRequestID()
+				w.Header().Set(RequestIDHeader, rid)
+				r = r.WithContext(httpwire.WithRequestID(r.Context(), rid))
+				s.writeError(w, r, errkind.Wrap(ErrUnavailable, nil, "the server is at its connection limit; only probes are served"), call.Target{})
+				return
+			}
+		}
+		var body *watchedBody
+		if r.Body != nil && r.Body != http.NoBody {
+			body = &watchedBody{rc: r.Body, length: r.ContentLength}
+			r.Body = body
+		}
+		hw := &hijackWatch{ResponseWriter: w}
+		next.ServeHTTP(hw, r)
+		if body != nil && !body.done() && !hw.hijacked {
+			closeAfter(w, rc)
+		}
+	})
+}
+
+// closeAfter makes net/http close the connection once the answer is written, reading nothing
+// more of the request body. http.MaxBytesReader is the documented way to tell a ResponseWriter
+// to close its connection (one byte past a limit of zero trips it): net/http then skips its drain
+// and closes with a FIN and a short linger, so that a client still sending reads the answer
+// rather than a reset. The read deadline in the past ends the little reading net/http still does
+// when it closes the body.
+func closeAfter(w http.ResponseWriter, rc *http.ResponseController) {
+	_, _ = http.MaxBytesReader(w, io.NopCloser(strings.NewReader("x")), 0).Read(make([]byte, 1))
+	_ = rc.SetReadDeadline(time.Now())
+}
+
+// watchedBody tells whether the handler read the request body to its end. Its Close is left to
+// net/http (which would otherwise drain the rest inside the handler).
+type watchedBody struct {
+	rc     io.ReadCloser
+	length int64 // Content-Length, -1 when unknown
+	n      int64
+	eof    bool
+}
+
+func (b *watchedBody) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	b.n += int64(n)
+	if errors.Is(err, io.EOF) {
+		b.eof = true
+	}
+	return n, err
+}
+
+func (b *watchedBody) Close() error { return nil }
+
+func (b *watchedBody) done() bool { return b.eof || (b.length >= 0 && b.n >= b.length) }
+
+// hijackWatch notes a WebSocket upgrade: a hijacked connection is no longer the server's.
+type hijackWatch struct {
+	http.ResponseWriter
+	hijacked bool
+}
+
+func (w *hijackWatch) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (w *hijackWatch) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (w *hijackWatch) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	h, ok := w.ResponseWriter.(http.Hijacker)
+	if !ok {
+		return nil, nil, errors.New("httpapi: connection cannot be hijacked")
+	}
+	w.hijacked = true
+	return h.Hijack()
 }
 
 // Addr is the address being served, nil before Start.

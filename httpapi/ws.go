@@ -3,9 +3,10 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
-	"net"
+	"fmt"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -15,6 +16,7 @@ import (
 	"github.com/placeos-go/engine/call"
 	"github.com/placeos-go/engine/errkind"
 	"github.com/placeos-go/engine/httpwire"
+	"github.com/placeos-go/engine/metrics"
 )
 
 // WebSocket defaults (Config.WS* zero values).
@@ -27,6 +29,12 @@ const (
 	WSMaxMessageBytes = 1 << 20
 	// WSMaxInFlight bounds concurrent execs per session; past it the session stops reading.
 	WSMaxInFlight = 64
+	// WSMaxBinds bounds the bindings of one session; a bind past it is refused.
+	WSMaxBinds = 1000
+	// WSMaxSessionsPerUser bounds the sessions of one user id; an upgrade past it is refused.
+	WSMaxSessionsPerUser = 100
+	// WSMaxSessions bounds the sessions of this node; an upgrade past it is refused.
+	WSMaxSessions = 10000
 	// wsWriteTimeout drops a client whose TCP window stays shut.
 	wsWriteTimeout = 10 * time.Second
 	// wsSocketBuffer fixes the kernel send buffer of a session. Autotuning would let each slow
@@ -48,6 +56,15 @@ func (c *Config) wsDefaults() {
 	if c.WSMaxInFlight <= 0 {
 		c.WSMaxInFlight = WSMaxInFlight
 	}
+	if c.WSMaxBinds <= 0 {
+		c.WSMaxBinds = WSMaxBinds
+	}
+	if c.WSMaxSessionsPerUser <= 0 {
+		c.WSMaxSessionsPerUser = WSMaxSessionsPerUser
+	}
+	if c.WSMaxSessions <= 0 {
+		c.WSMaxSessions = WSMaxSessions
+	}
 }
 
 // wsRegistry tracks open sessions so Close can end them (hijacked connections are not the HTTP
@@ -57,6 +74,9 @@ type wsRegistry struct {
 	closed   bool
 	sessions map[*wsSession]struct{}
 	wg       sync.WaitGroup
+	// Places taken against the session limits, from before the upgrade until the session ends.
+	places  int
+	perUser map[string]int
 }
 
 // WSSessions is the number of open WebSocket sessions.
@@ -89,21 +109,18 @@ func (s *Server) handleControl(w http.ResponseWriter, r *http.Request) {
 			s.writeError(w, r, errkind.Wrap(httpwire.ErrBadParameter, reason, "websocket upgrade"), call.Target{})
 		},
 	}
-	s.ws.mu.Lock()
-	closed := s.ws.closed
-	s.ws.mu.Unlock()
-	if closed {
-		s.writeError(w, r, errkind.Wrap(ErrUnavailable, nil, "server is shutting down"), call.Target{})
+	caller := auth.CallerFrom(r.Context())
+	if !s.takePlace(w, r, caller) {
 		return
 	}
 	conn, err := up.Upgrade(w, r, nil)
 	if err != nil {
+		s.releasePlace(caller)
 		return // the upgrader answered
 	}
-	if tc, ok := conn.NetConn().(*net.TCPConn); ok {
+	if tc := tcpConn(conn.NetConn()); tc != nil {
 		_ = tc.SetWriteBuffer(wsSocketBuffer)
 	}
-	caller := auth.CallerFrom(r.Context())
 	ctx, cancel := context.WithCancel(auth.WithCaller(context.Background(), caller))
 	ss := &wsSession{
 		s:      s,
@@ -124,6 +141,7 @@ func (s *Server) handleControl(w http.ResponseWriter, r *http.Request) {
 		s.ws.mu.Unlock()
 		_ = conn.Close()
 		cancel()
+		s.releasePlace(caller)
 		return
 	}
 	s.ws.sessions[ss] = struct{}{}
@@ -133,6 +151,66 @@ func (s *Server) handleControl(w http.ResponseWriter, r *http.Request) {
 	ss.log.Debug("websocket session opened")
 	go ss.writeLoop()
 	go ss.readLoop()
+}
+
+// takePlace counts a session against the node's and the user's session limits before the
+// upgrade, answering 503 (shutting down) or 429 (a limit reached) when there is none.
+func (s *Server) takePlace(w http.ResponseWriter, r *http.Request, caller auth.Caller) bool {
+	perUser := !s.cfg.Auth.Disabled() // under --auth none every caller is the same anonymous admin
+	s.ws.mu.Lock()
+	closed := s.ws.closed
+	var limit, msg string
+	switch {
+	case closed:
+	case s.ws.places >= s.cfg.WSMaxSessions:
+		limit, msg = metrics.WSLimitNodeSessions, fmt.Sprintf("too many WebSocket sessions on this node (limit %d)", s.cfg.WSMaxSessions)
+	case perUser && s.ws.perUser[caller.UserID] >= s.cfg.WSMaxSessionsPerUser:
+		limit, msg = metrics.WSLimitUserSessions, fmt.Sprintf("too many WebSocket sessions for user %q (limit %d)", caller.UserID, s.cfg.WSMaxSessionsPerUser)
+	default:
+		s.ws.places++
+		s.ws.perUser[caller.UserID]++
+	}
+	s.ws.mu.Unlock()
+	switch {
+	case closed:
+		s.writeError(w, r, errkind.Wrap(ErrUnavailable, nil, "server is shutting down"), call.Target{})
+		return false
+	case limit != "":
+		s.cfg.Metrics.WSRefused(limit)
+		s.refuseLimit(w, r, limit, msg)
+		return false
+	}
+	return true
+}
+
+// releasePlace gives back what takePlace took.
+func (s *Server) releasePlace(caller auth.Caller) {
+	s.ws.mu.Lock()
+	defer s.ws.mu.Unlock()
+	s.ws.places--
+	if s.ws.perUser[caller.UserID]--; s.ws.perUser[caller.UserID] <= 0 {
+		delete(s.ws.perUser, caller.UserID)
+	}
+}
+
+// refuseLimit answers 429 with the error body of docs/protocol.md §6.2 (bad_request). The
+// error mapping has no kind for a limit, so the body is written here.
+func (s *Server) refuseLimit(w http.ResponseWriter, r *http.Request, limit, msg string) {
+	if s.limitLog.ok() {
+		s.log.Warn("limit reached: refused (counted in engine_websocket_refused_total; this line at most every 10 s)",
+			"limit", limit, "message", msg, "request_id", RequestID(r.Context()), "remote", r.RemoteAddr)
+	}
+	writeJSON(w, http.StatusTooManyRequests, httpwire.ErrorBody{Error: errkind.CodeBadRequest.String(), Message: msg})
+}
+
+// every lets something happen at most once per period (log lines about floods).
+type every struct{ last atomic.Int64 }
+
+func (e *every) ok() bool {
+	const period = int64(10 * time.Second)
+	now := time.Now().UnixNano()
+	last := e.last.Load()
+	return now-last >= period && e.last.CompareAndSwap(last, now)
 }
 
 type bindKey struct {
@@ -308,6 +386,7 @@ func (ss *wsSession) cleanup() {
 	s.ws.mu.Lock()
 	delete(s.ws.sessions, ss)
 	s.ws.mu.Unlock()
+	s.releasePlace(ss.caller)
 	s.cfg.Metrics.AddWSSessions(-1)
 	s.cfg.Metrics.AddWSBindings(-len(binds))
 	ss.log.Debug("websocket session closed", "reason", ss.why, "bindings", len(binds), "debug_streams", len(debugs))

@@ -3,6 +3,8 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -12,10 +14,14 @@ import (
 	"github.com/placeos-go/engine/call"
 	"github.com/placeos-go/engine/errkind"
 	"github.com/placeos-go/engine/httpwire"
+	"github.com/placeos-go/engine/metrics"
 )
 
 // debugAttachTimeout bounds attaching a debug stream, which may mean dialling another node.
 const debugAttachTimeout = 10 * time.Second
+
+// bindCheckTimeout bounds the look-up of a bind's system (the reader waits for it).
+const bindCheckTimeout = 5 * time.Second
 
 // bind: success with meta, then the current value once, then every change (docs/protocol.md §7).
 func (ss *wsSession) bind(req *wsRequest) {
@@ -29,13 +35,32 @@ func (ss *wsSession) bind(req *wsRequest) {
 	}
 	key := bindKey{req.Sys, req.Mod, req.Index, req.Name}
 	ss.mu.Lock()
-	if _, dup := ss.binds[key]; dup {
+	_, dup := ss.binds[key]
+	full := len(ss.binds) >= ss.s.cfg.WSMaxBinds
+	ss.mu.Unlock()
+	switch {
+	case dup:
 		// Rebinding answers success again; the original binding (and its id) keeps delivering.
-		ss.mu.Unlock()
 		ss.reply(wsReply{ID: req.ID, Type: "success", Meta: req.meta})
 		return
+	case full:
+		ss.s.cfg.Metrics.WSRefused(metrics.WSLimitBinds)
+		if ss.s.limitLog.ok() {
+			ss.log.Warn("limit reached: bind refused (counted in engine_websocket_refused_total; this line at most every 10 s)",
+				"limit", metrics.WSLimitBinds, "max", ss.s.cfg.WSMaxBinds)
+		}
+		ss.reply(errorReply(req.ID, errkind.CodeBadRequest, http.StatusTooManyRequests,
+			fmt.Sprintf("too many bindings: a session may hold %d", ss.s.cfg.WSMaxBinds)))
+		return
 	}
+	if err := ss.systemExists(req); err != nil {
+		ss.replyError(req, err, "")
+		return
+	}
+	// Commands other than exec run on the reader goroutine, one at a time: nothing bound the
+	// key or filled the session since the check above.
 	b := &wsBinding{id: req.ID, meta: req.meta}
+	ss.mu.Lock()
 	ss.binds[key] = b
 	ss.mu.Unlock()
 	ss.s.cfg.Metrics.AddWSBindings(1)
@@ -68,6 +93,22 @@ func (ss *wsSession) bind(req *wsRequest) {
 	b.ready, b.early = true, nil
 	b.mu.Unlock()
 
+}
+
+// systemExists refuses a bind to a system that does not exist (error 5). A module not (yet) in
+// an existing system is fine: the binding delivers once the system maps it. When the engine
+// cannot tell (Redis down, the node catching up), the bind goes ahead and follows the system.
+func (ss *wsSession) systemExists(req *wsRequest) error {
+	ctx, cancel := context.WithTimeout(ss.ctx, bindCheckTimeout)
+	defer cancel()
+	_, err := ss.s.cfg.Engine.Resolve(ctx, call.Target{SystemID: req.Sys, Name: req.Mod, Index: req.Index})
+	if errors.Is(err, errkind.SystemNotFound) {
+		return err
+	}
+	if err != nil && !errors.Is(err, errkind.NotFound) {
+		ss.log.Debug("bind: could not check the system; binding anyway", "system", req.Sys, "error", err)
+	}
+	return nil
 }
 
 func (ss *wsSession) notify(b *wsBinding, v []byte) []byte {

@@ -34,6 +34,27 @@ var Results = []string{ResultOK, ResultDriverError, ResultBadRequest, ResultNotF
 // Raft states as labelled on raft_state (hashicorp/raft's RaftState names, lower case).
 var RaftStates = []string{"follower", "candidate", "leader", "shutdown"}
 
+// Why the HTTP server refused a connection, the values of http_connections_refused_total's
+// reason label.
+const (
+	ConnRefusedPerIP = "per_ip" // the remote address already holds its share of connections
+	ConnRefusedLimit = "limit"  // the server holds its maximum and its probe reserve is full
+	ConnRefusedBusy  = "busy"   // admitted on the probe reserve, but the request was not a probe (503)
+)
+
+// ConnRefusedReasons lists every reason label value.
+var ConnRefusedReasons = []string{ConnRefusedPerIP, ConnRefusedLimit, ConnRefusedBusy}
+
+// WebSocket limits, the values of websocket_refused_total's limit label.
+const (
+	WSLimitBinds        = "binds_per_session" // a bind past the session's binding limit
+	WSLimitUserSessions = "sessions_per_user" // an upgrade past the user's session limit
+	WSLimitNodeSessions = "sessions_per_node" // an upgrade past the node's session limit
+)
+
+// WSLimits lists every limit label value.
+var WSLimits = []string{WSLimitBinds, WSLimitUserSessions, WSLimitNodeSessions}
+
 const namespace = "engine"
 
 // Metrics holds the node's collectors. Build it with New; a nil *Metrics records nothing.
@@ -49,6 +70,10 @@ type Metrics struct {
 	wsSessions    prometheus.Gauge
 	wsBindings    prometheus.Gauge
 	wsSlowClients prometheus.Counter
+	wsRefused     *prometheus.CounterVec
+
+	httpConns        prometheus.Gauge
+	httpConnsRefused *prometheus.CounterVec
 
 	redisErrors     *prometheus.CounterVec
 	redisReconnects prometheus.Counter
@@ -93,6 +118,18 @@ func New() *Metrics {
 			Namespace: namespace, Name: "websocket_slow_disconnects_total",
 			Help: "WebSocket sessions closed because the client did not read fast enough.",
 		}),
+		wsRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "websocket_refused_total",
+			Help: "WebSocket binds and sessions refused by a limit (binds_per_session, sessions_per_user, sessions_per_node).",
+		}, []string{"limit"}),
+		httpConns: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "http_connections",
+			Help: "Open connections of the HTTP API listener, WebSocket sessions included.",
+		}),
+		httpConnsRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "http_connections_refused_total",
+			Help: "HTTP connections refused by the connection limits, by reason (per_ip, limit, busy).",
+		}, []string{"reason"}),
 		redisErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "redis_errors_total",
 			Help: "Redis failures: commands that failed (source=command), pub/sub connections lost (source=pubsub).",
@@ -127,7 +164,8 @@ func New() *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.execDuration, m.driverRestarts, m.driverStates, m.modules,
-		m.wsSessions, m.wsBindings, m.wsSlowClients,
+		m.wsSessions, m.wsBindings, m.wsSlowClients, m.wsRefused,
+		m.httpConns, m.httpConnsRefused,
 		m.redisErrors, m.redisReconnects,
 		m.raftState, m.raftLeaderChanges, m.raftApply,
 		m.buildDuration, m.buildFailures,
@@ -138,6 +176,12 @@ func New() *Metrics {
 	}
 	for _, s := range RaftStates {
 		m.raftState.WithLabelValues(s)
+	}
+	for _, s := range WSLimits {
+		m.wsRefused.WithLabelValues(s)
+	}
+	for _, s := range ConnRefusedReasons {
+		m.httpConnsRefused.WithLabelValues(s)
 	}
 	return m
 }
@@ -260,6 +304,31 @@ func (m *Metrics) WSSlowDisconnect() {
 		return
 	}
 	m.wsSlowClients.Inc()
+}
+
+// WSRefused counts a bind or session refused by a limit; limit is one of WSLimits.
+func (m *Metrics) WSRefused(limit string) {
+	if m == nil {
+		return
+	}
+	m.wsRefused.WithLabelValues(limit).Inc()
+}
+
+// AddHTTPConnections adds delta (+1 accepted, -1 closed) to the open connection gauge.
+func (m *Metrics) AddHTTPConnections(delta int) {
+	if m == nil {
+		return
+	}
+	m.httpConns.Add(float64(delta))
+}
+
+// HTTPConnRefused counts a connection (or, for ConnRefusedBusy, its request) refused by the
+// connection limits; reason is one of ConnRefusedReasons.
+func (m *Metrics) HTTPConnRefused(reason string) {
+	if m == nil {
+		return
+	}
+	m.httpConnsRefused.WithLabelValues(reason).Inc()
 }
 
 // RedisError counts a Redis failure; source is "command" or "pubsub".

@@ -45,6 +45,9 @@ func TestNilIsSafe(t *testing.T) {
 	m.AddWSSessions(1)
 	m.AddWSBindings(1)
 	m.WSSlowDisconnect()
+	m.WSRefused(WSLimitBinds)
+	m.AddHTTPConnections(1)
+	m.HTTPConnRefused(ConnRefusedLimit)
 	m.RedisError("command")
 	m.RedisReconnect()
 	m.SetRaftState("Leader")
@@ -116,6 +119,9 @@ func TestExposition(t *testing.T) {
 	m.AddWSSessions(-1)
 	m.AddWSBindings(5)
 	m.WSSlowDisconnect()
+	m.WSRefused(WSLimitBinds)
+	m.AddHTTPConnections(1)
+	m.HTTPConnRefused(ConnRefusedLimit)
 	m.RedisError("command")
 	m.RedisReconnect()
 	m.SetRaftState("Leader")
@@ -138,6 +144,13 @@ func TestExposition(t *testing.T) {
 		`engine_websocket_sessions 1`,
 		`engine_websocket_bindings 5`,
 		`engine_websocket_slow_disconnects_total 1`,
+		`engine_websocket_refused_total{limit="binds_per_session"} 1`,
+		`engine_websocket_refused_total{limit="sessions_per_user"} 0`,
+		`engine_websocket_refused_total{limit="sessions_per_node"} 0`,
+		`engine_http_connections 1`,
+		`engine_http_connections_refused_total{reason="limit"} 1`,
+		`engine_http_connections_refused_total{reason="per_ip"} 0`,
+		`engine_http_connections_refused_total{reason="busy"} 0`,
 		`engine_redis_errors_total{source="command"} 1`,
 		`engine_redis_errors_total{source="pubsub"} 0`,
 		`engine_redis_reconnects_total 1`,

@@ -108,9 +108,12 @@ func (s *Server) Serve(port *Port) {
 	s.srv = &http.Server{
 		Handler:           s.handler,
 		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          s.log.StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true}),
+		// The whole request, body included; a debugger WebSocket is free of it once upgraded. No
+		// write timeout: a forwarded execute answers within its own deadline.
+		ReadTimeout:    30 * time.Second,
+		IdleTimeout:    2 * time.Minute,
+		MaxHeaderBytes: 64 << 10,
+		ErrorLog:       s.log.StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true}),
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
 			if p, ok := c.(*peeked); ok {
 				return WithTLS(ctx, p.tlsState())

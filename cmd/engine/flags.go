@@ -55,6 +55,16 @@ type options struct {
 	// others may read).
 	secretWarnings []string
 
+	// Bounded resources (docs/protocol.md §6.1, §7.7).
+	HTTPReadTimeout      time.Duration
+	HTTPWriteTimeout     time.Duration
+	HTTPIdleTimeout      time.Duration
+	HTTPMaxConns         int
+	HTTPMaxConnsPerIP    int
+	WSMaxBinds           int
+	WSMaxSessionsPerUser int
+	WSMaxSessions        int
+
 	// AllowedOrigins: browser origins besides the node's own whose pages may send
 	// cookie-authenticated writes and WebSocket upgrades (--allowed-origins; docs/protocol.md §8.5).
 	AllowedOrigins httpapi.Origins
@@ -110,6 +120,14 @@ func parseOptions(name string, args []string, dev bool) (*options, error) {
 	fs.StringVar(&o.ClusterSecretFile, "cluster-secret-file", "", "file holding --cluster-secret (kept out of ps)")
 	fs.StringVar(&o.JWTSecretFile, "jwt-secret-file", "", "file holding --jwt-secret (kept out of ps)")
 	fs.StringVar(&o.SecretsKeyFile, "secrets-key-file", "", "key that encrypts protected settings: 32 random bytes as 64 hex digits, the same on every node (engine secrets init)")
+	fs.DurationVar(&o.HTTPReadTimeout, "http-read-timeout", httpapi.DefaultReadTimeout, "longest reading a request may take, body included (not a WebSocket once upgraded)")
+	fs.DurationVar(&o.HTTPWriteTimeout, "http-write-timeout", 0, "longest a response may take from the start of its request (0: --exec-timeout + 1m)")
+	fs.DurationVar(&o.HTTPIdleTimeout, "http-idle-timeout", httpapi.DefaultIdleTimeout, "how long a keep-alive connection may wait for its next request")
+	fs.IntVar(&o.HTTPMaxConns, "http-max-conns", httpapi.DefaultMaxConns, "most open HTTP connections, WebSocket sessions included (lowered to fit the open-files limit)")
+	fs.IntVar(&o.HTTPMaxConnsPerIP, "http-max-conns-per-ip", 0, "most open HTTP connections from one address or IPv6 /64 (0: half of --http-max-conns)")
+	fs.IntVar(&o.WSMaxBinds, "ws-max-binds", httpapi.WSMaxBinds, "most status bindings one WebSocket session may hold")
+	fs.IntVar(&o.WSMaxSessionsPerUser, "ws-max-sessions-per-user", httpapi.WSMaxSessionsPerUser, "most WebSocket sessions one user may hold on this node")
+	fs.IntVar(&o.WSMaxSessions, "ws-max-sessions", httpapi.WSMaxSessions, "most WebSocket sessions on this node")
 	fs.Func("allowed-origins", "comma list of scheme://host[:port] whose pages may send cookie-authenticated writes and WebSocket upgrades, besides the node's own",
 		func(v string) (err error) { o.AllowedOrigins, err = httpapi.ParseOrigins(v); return err })
 	// Environment first, so that flags given on the command line win.
@@ -152,6 +170,9 @@ func parseOptions(name string, args []string, dev bool) (*options, error) {
 	if o.ExecTimeout <= 0 {
 		return nil, fmt.Errorf("--exec-timeout must be positive, not %s", o.ExecTimeout)
 	}
+	if err := o.checkLimits(); err != nil {
+		return nil, err
+	}
 	if o.Join != "" {
 		join, err := memberAddr(o.Join)
 		if err != nil {
@@ -173,6 +194,36 @@ func parseOptions(name string, args []string, dev bool) (*options, error) {
 		o.SDKDir = findSDKDir()
 	}
 	return o, nil
+}
+
+// checkLimits refuses limits that would disable themselves, and derives --http-write-timeout.
+func (o *options) checkLimits() error {
+	for _, d := range []struct {
+		flag string
+		v    time.Duration
+	}{{"--http-read-timeout", o.HTTPReadTimeout}, {"--http-idle-timeout", o.HTTPIdleTimeout}} {
+		if d.v <= 0 {
+			return fmt.Errorf("%s must be positive, not %s", d.flag, d.v)
+		}
+	}
+	if o.HTTPWriteTimeout == 0 {
+		o.HTTPWriteTimeout = o.ExecTimeout + time.Minute
+	}
+	if o.HTTPWriteTimeout <= o.ExecTimeout {
+		return fmt.Errorf("--http-write-timeout (%s) must be longer than --exec-timeout (%s), or executes are cut off", o.HTTPWriteTimeout, o.ExecTimeout)
+	}
+	for _, n := range []struct {
+		flag string
+		v    int
+	}{{"--http-max-conns", o.HTTPMaxConns}, {"--ws-max-binds", o.WSMaxBinds}, {"--ws-max-sessions-per-user", o.WSMaxSessionsPerUser}, {"--ws-max-sessions", o.WSMaxSessions}} {
+		if n.v <= 0 {
+			return fmt.Errorf("%s must be positive, not %d", n.flag, n.v)
+		}
+	}
+	if o.HTTPMaxConnsPerIP < 0 {
+		return fmt.Errorf("--http-max-conns-per-ip must be 0 (half of --http-max-conns) or positive, not %d", o.HTTPMaxConnsPerIP)
+	}
+	return nil
 }
 
 // checkCluster refuses a cluster port that anyone could join: beyond loopback it needs the

@@ -166,6 +166,9 @@ func startNode(ctx context.Context, o *options, log hclog.Logger, leave func()) 
 	n.api = httpapi.New(httpapi.Config{
 		Logger: log, Engine: n.core, Node: n.core, Auth: authn, Models: n.store, Watcher: watcher,
 		Addr: o.HTTPAddr, Metrics: met,
+		ReadTimeout: o.HTTPReadTimeout, WriteTimeout: o.HTTPWriteTimeout, IdleTimeout: o.HTTPIdleTimeout,
+		MaxConns: o.HTTPMaxConns, MaxConnsPerIP: o.HTTPMaxConnsPerIP,
+		WSMaxBinds: o.WSMaxBinds, WSMaxSessionsPerUser: o.WSMaxSessionsPerUser, WSMaxSessions: o.WSMaxSessions,
 		AllowedOrigins: o.AllowedOrigins,
 	})
 	if err := n.api.Start(); err != nil {

@@ -111,6 +111,7 @@ type wsbStub struct{}
 func (wsbStub) Execute(context.Context, call.Request) (call.Result, error) {
 	return call.Result{}, errWSBStub
 }
+func (wsbStub) Resolve(context.Context, call.Target) (string, error) { return "", errWSBStub }
 func (wsbStub) Functions(context.Context, call.Target, auth.Caller) ([]call.Function, error) {
 	return nil, errWSBStub
 }
