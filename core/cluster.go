@@ -116,7 +116,7 @@ func (c *Core) Ready() bool {
 }
 
 // ErrNoCluster: the node runs standalone.
-var ErrNoCluster = errkind.New(errkind.NotFound, "this node is not part of a cluster")
+var ErrNoCluster = errkind.New(errkind.EntityNotFound, "this node is not part of a cluster")
 
 // ClusterInfo is GET /api/engine/v2/cluster (docs/protocol.md §6).
 type ClusterInfo struct {

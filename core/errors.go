@@ -35,5 +35,5 @@ var (
 	// ErrNotReachable: a module's owner has no address this node can reach it on.
 	ErrNotReachable = errkind.New(errkind.Unavailable, "module owner unreachable")
 	// ErrNoBuilder: this node compiles no drivers.
-	ErrNoBuilder = errkind.New(errkind.NotFound, "this node has no builder")
+	ErrNoBuilder = errkind.New(errkind.EntityNotFound, "this node has no builder")
 )

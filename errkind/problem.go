@@ -20,6 +20,8 @@ var (
 	Malformed        = New(BadRequest, "malformed JSON")     // 400 parse_error
 	TooLarge         = New(BadRequest, "too large")          // 413
 	MethodNotAllowed = New(BadRequest, "method not allowed") // 405
+	// TooMany is a limit the caller reached (sessions, bindings): 429, retry later or use less.
+	TooMany = New(BadRequest, "too many")
 )
 
 // Code is a PlaceOS error code: the WebSocket sends the number as error_code, REST sends the
@@ -92,6 +94,7 @@ var mapping = []struct {
 	{Malformed, http.StatusBadRequest, CodeParseError, "", "BadRequest", nil},
 	{NoRoute, http.StatusNotFound, CodeBadRequest, "", "NotFound", nil},
 	{MethodNotAllowed, http.StatusMethodNotAllowed, CodeBadRequest, "", "BadRequest", nil},
+	{TooMany, http.StatusTooManyRequests, CodeBadRequest, "", "TooMany", nil},
 	{SystemNotFound, http.StatusNotFound, CodeSystemNotFound, "", "NotFound", nil},
 	{EntityNotFound, http.StatusNotFound, CodeModuleNotFound, NameEntityNotFound, "NotFound", nil},
 	{NotFound, http.StatusNotFound, CodeModuleNotFound, "", "NotFound", nil},

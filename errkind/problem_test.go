@@ -29,6 +29,7 @@ func TestClassify(t *testing.T) {
 		{"malformed", sentinel(Malformed), 400, CodeParseError, "BadRequest", false},
 		{"method", sentinel(MethodNotAllowed), 405, CodeBadRequest, "BadRequest", false},
 		{"too large", sentinel(TooLarge), 413, CodeBadRequest, "BadRequest", false},
+		{"too many", sentinel(TooMany), 429, CodeBadRequest, "TooMany", false},
 		{"max bytes", &http.MaxBytesError{Limit: 1}, 413, CodeBadRequest, "BadRequest", false},
 		{"max bytes wrapped", fmt.Errorf("read: %w", &http.MaxBytesError{Limit: 1}), 413, CodeBadRequest, "BadRequest", false},
 		{"unauthorized", New(Unauthorized, "x"), 401, CodeAccessDenied, "Unauthorized", false},

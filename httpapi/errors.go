@@ -15,7 +15,7 @@ var (
 	ErrMethodNotAllowed = errkind.New(errkind.MethodNotAllowed, "method not allowed")
 	ErrBadSlug          = errkind.New(errkind.BadRequest, "bad module slug")
 	ErrAccessDenied     = errkind.New(errkind.Forbidden, "access denied")
-	ErrDriverNotFound   = errkind.New(errkind.NotFound, "driver not loaded on this node")
+	ErrDriverNotFound   = errkind.New(errkind.EntityNotFound, "driver not loaded on this node")
 	ErrUnavailable      = errkind.New(errkind.Unavailable, "not available on this engine")
 	ErrNoManager        = errkind.New(errkind.NotFound, "management API not enabled on this node")
 	errCorruptStatus    = errkind.New(errkind.Internal, "stored status is not valid JSON")

@@ -54,7 +54,13 @@ func (s *Server) readModel(w http.ResponseWriter, r *http.Request) (*model.Model
 	return s.cfg.Models.ModelFor(auth.CallerFrom(r.Context()).Clearance)
 }
 
-func singular(kind model.Kind) string { return strings.TrimSuffix(string(kind), "s") }
+// singular names one entity of kind in messages.
+func singular(kind model.Kind) string {
+	if kind == model.KindRepository {
+		return "repository"
+	}
+	return strings.TrimSuffix(string(kind), "s")
+}
 
 // GET /{kind}
 func (s *Server) handleList(w http.ResponseWriter, r *http.Request, kind model.Kind) {

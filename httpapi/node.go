@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"errors"
 	"net/http"
 
 	"github.com/placeos-go/engine/call"
@@ -74,6 +75,9 @@ func (s *Server) handleChaosTerminate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := s.cfg.Node.KillDriver(key); err != nil {
+		if errors.Is(err, errkind.NotFound) {
+			err = errkind.Wrap(ErrDriverNotFound, nil, "driver %s is not loaded on this node", key)
+		}
 		s.writeError(w, r, err, call.Target{})
 		return
 	}

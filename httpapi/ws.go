@@ -193,14 +193,14 @@ func (s *Server) releasePlace(caller auth.Caller) {
 	}
 }
 
-// refuseLimit answers 429 with the error body of docs/protocol.md §6.2 (bad_request). The
-// error mapping has no kind for a limit, so the body is written here.
+// refuseLimit answers 429 (errkind.TooMany) and says so in the log at most every 10 s: a flood
+// must not flood the log too.
 func (s *Server) refuseLimit(w http.ResponseWriter, r *http.Request, limit, msg string) {
 	if s.limitLog.ok() {
 		s.log.Warn("limit reached: refused (counted in engine_websocket_refused_total; this line at most every 10 s)",
 			"limit", limit, "message", msg, "request_id", RequestID(r.Context()), "remote", r.RemoteAddr)
 	}
-	writeJSON(w, http.StatusTooManyRequests, httpwire.ErrorBody{Error: errkind.CodeBadRequest.String(), Message: msg})
+	s.writeError(w, r, errkind.Wrap(errkind.TooMany, nil, "%s", msg), call.Target{})
 }
 
 // every lets something happen at most once per period (log lines about floods).

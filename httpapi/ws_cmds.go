@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -49,8 +48,7 @@ func (ss *wsSession) bind(req *wsRequest) {
 			ss.log.Warn("limit reached: bind refused (counted in engine_websocket_refused_total; this line at most every 10 s)",
 				"limit", metrics.WSLimitBinds, "max", ss.s.cfg.WSMaxBinds)
 		}
-		ss.reply(errorReply(req.ID, errkind.CodeBadRequest, http.StatusTooManyRequests,
-			fmt.Sprintf("too many bindings: a session may hold %d", ss.s.cfg.WSMaxBinds)))
+		ss.replyError(req, errkind.Wrap(errkind.TooMany, nil, "too many bindings: a session may hold %d", ss.s.cfg.WSMaxBinds), "")
 		return
 	}
 	if err := ss.systemExists(req); err != nil {
