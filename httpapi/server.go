@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -64,6 +65,8 @@ type Config struct {
 
 	// Addr is the listen address for Start. Under --auth none only loopback is served.
 	Addr string
+	// TLS, when set, serves HTTPS (--http-tls-cert, --http-tls-key).
+	TLS *tls.Config
 	// MaxBodyBytes limits every request body; a larger one gets 413.
 	MaxBodyBytes int64
 
@@ -248,9 +251,12 @@ func (s *Server) Serve(ln net.Listener) error {
 		_ = ln.Close()
 		return errors.New("httpapi: server already started")
 	}
-	// The limits wrap the TCP listener itself; TLS, when served, belongs on top of them
-	// (tls.NewListener of this one), so that net/http still sees a *tls.Conn.
+	// The limits wrap the TCP listener itself; TLS goes on top of them, so that net/http still
+	// sees a *tls.Conn (and a flood is counted before any handshake is paid for).
 	ln = newConnLimiter(ln, s.cfg.MaxConns, s.cfg.MaxConnsPerIP, s.cfg.Metrics, s.log)
+	if s.cfg.TLS != nil {
+		ln = tls.NewListener(ln, s.cfg.TLS)
+	}
 	s.ln = ln
 	s.srv = &http.Server{
 		Handler:           s.handler,
@@ -271,7 +277,7 @@ func (s *Server) Serve(ln net.Listener) error {
 			s.log.Error("http server stopped", "error", err)
 		}
 	}()
-	s.log.Info("listening", "addr", ln.Addr().String(), "max_conns", s.cfg.MaxConns, "max_conns_per_ip", s.cfg.MaxConnsPerIP)
+	s.log.Info("listening", "addr", ln.Addr().String(), "https", s.cfg.TLS != nil, "max_conns", s.cfg.MaxConns, "max_conns_per_ip", s.cfg.MaxConnsPerIP)
 	return nil
 }
 

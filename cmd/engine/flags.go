@@ -30,6 +30,8 @@ type options struct {
 	TLSKey        string
 	// InsecureCluster allows a cluster port beyond loopback without TLS.
 	InsecureCluster bool
+	HTTPTLSCert     string
+	HTTPTLSKey      string
 	Auth            string
 	APIKeys         string
 	JWTSecret       string
@@ -91,6 +93,8 @@ func parseOptions(name string, args []string, dev bool) (*options, error) {
 	fs.StringVar(&o.TLSCert, "tls-cert", "", "this node's certificate (PEM)")
 	fs.StringVar(&o.TLSKey, "tls-key", "", "this node's private key (PEM)")
 	fs.BoolVar(&o.InsecureCluster, "insecure-cluster", false, "allow a cluster port beyond loopback without TLS (anyone who reaches it is a node)")
+	fs.StringVar(&o.HTTPTLSCert, "http-tls-cert", "", "serve the client API over HTTPS with this certificate (PEM, any CA)")
+	fs.StringVar(&o.HTTPTLSKey, "http-tls-key", "", "the key of --http-tls-cert (PEM)")
 	authDefault := "keys"
 	if dev {
 		authDefault = "none"
@@ -235,6 +239,9 @@ func (o *options) checkCluster() error {
 		if f != "" {
 			set++
 		}
+	}
+	if (o.HTTPTLSCert == "") != (o.HTTPTLSKey == "") {
+		return fmt.Errorf("--http-tls-cert and --http-tls-key go together")
 	}
 	switch {
 	case set == 3:

@@ -78,8 +78,22 @@ func startNode(ctx context.Context, o *options, log hclog.Logger, leave func()) 
 	if n.tls, err = clusterTLS(o); err != nil {
 		return n, err
 	}
+	var https *clustertls.KeyPair
+	if o.HTTPTLSCert != "" {
+		if https, err = clustertls.LoadKeyPair(o.HTTPTLSCert, o.HTTPTLSKey); err != nil {
+			return n, err
+		}
+	}
+	// SIGHUP reads the certificates again: they can be rotated without a restart.
+	var reload []reloader
 	if n.tls != nil {
-		n.onClose(reloadOnHUP(n.tls, log))
+		reload = append(reload, n.tls)
+	}
+	if https != nil {
+		reload = append(reload, https)
+	}
+	if len(reload) > 0 {
+		n.onClose(reloadOnHUP(log, reload...))
 	}
 	// Everything a flag names was read without error: only now is anything created.
 	if err := os.MkdirAll(o.DataDir, 0o755); err != nil {
@@ -165,7 +179,7 @@ func startNode(ctx context.Context, o *options, log hclog.Logger, leave func()) 
 	})
 	n.api = httpapi.New(httpapi.Config{
 		Logger: log, Engine: n.core, Node: n.core, Auth: authn, Models: n.store, Watcher: watcher,
-		Addr: o.HTTPAddr, Metrics: met,
+		Addr: o.HTTPAddr, TLS: httpsConfig(https), Metrics: met,
 		ReadTimeout: o.HTTPReadTimeout, WriteTimeout: o.HTTPWriteTimeout, IdleTimeout: o.HTTPIdleTimeout,
 		MaxConns: o.HTTPMaxConns, MaxConnsPerIP: o.HTTPMaxConnsPerIP,
 		WSMaxBinds: o.WSMaxBinds, WSMaxSessionsPerUser: o.WSMaxSessionsPerUser, WSMaxSessions: o.WSMaxSessions,

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"flag"
 	"fmt"
 	"os"
@@ -55,9 +56,20 @@ func tlsCommand(args []string) error {
 	return nil
 }
 
-// reloadOnHUP reads the cluster's certificates again on SIGHUP, so they can be rotated without a
-// restart. It returns the function that stops listening.
-func reloadOnHUP(m *clustertls.Material, log hclog.Logger) (stop func()) {
+// reloader is certificate material that can be read again (the cluster's, the client API's).
+type reloader interface{ Reload() error }
+
+// httpsConfig is the client API's TLS, nil without --http-tls-cert.
+func httpsConfig(k *clustertls.KeyPair) *tls.Config {
+	if k == nil {
+		return nil
+	}
+	return k.ServerConfig()
+}
+
+// reloadOnHUP reads the certificates again on SIGHUP, so they can be rotated without a restart.
+// It returns the function that stops listening.
+func reloadOnHUP(log hclog.Logger, rs ...reloader) (stop func()) {
 	ch := make(chan os.Signal, 1)
 	signal.Notify(ch, syscall.SIGHUP)
 	done := make(chan struct{})
@@ -67,11 +79,17 @@ func reloadOnHUP(m *clustertls.Material, log hclog.Logger) (stop func()) {
 			case <-done:
 				return
 			case <-ch:
-				if err := m.Reload(); err != nil {
-					log.Error("reloading the cluster certificates failed; keeping the ones in use", "error", err)
-					continue
+				for _, r := range rs {
+					if err := r.Reload(); err != nil {
+						log.Error("reloading certificates failed; keeping the ones in use", "error", err)
+						continue
+					}
+					if m, ok := r.(*clustertls.Material); ok {
+						log.Info("cluster certificates reloaded", "node", m.Node(), "expires", m.Expires())
+					} else {
+						log.Info("client API certificate reloaded")
+					}
 				}
-				log.Info("cluster certificates reloaded", "node", m.Node(), "expires", m.Expires())
 			}
 		}
 	}()

@@ -196,6 +196,9 @@ func (n *Node) Pause() { n.signal(syscall.SIGSTOP, true) }
 // Resume continues an engine Pause stopped (SIGCONT).
 func (n *Node) Resume() { n.signal(syscall.SIGCONT, false) }
 
+// Reload sends SIGHUP: the engine reads its certificates again.
+func (n *Node) Reload() { n.signal(syscall.SIGHUP, false) }
+
 func (n *Node) signal(sig syscall.Signal, paused bool) {
 	n.tb.Helper()
 	n.mu.Lock()
