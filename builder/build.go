@@ -63,7 +63,7 @@ type flight struct {
 }
 
 // BinaryName is the file name of driverPath built at commit on this node's platform:
-// <path-slug>_<commit7>_<os>-<arch>, with '/' in the path written as '+' (which ValidateDriverPath
+// <path-slug>_<commit7>_<os>-<arch>, with '/' in the path written as '+' (which model.ValidateDriverPath
 // keeps out of paths, so names never collide).
 func BinaryName(driverPath, commit string) string {
 	slug := strings.ReplaceAll(driverPath, "/", "+")
@@ -76,7 +76,7 @@ func BinaryName(driverPath, commit string) string {
 // EnsureDriver returns the binary of a repository driver, building it if needed: the commit is
 // the driver's, else the repository's pin, else its branch head as of the last fetch.
 func (b *Builder) EnsureDriver(ctx context.Context, r model.Repository, d model.Driver) (Binary, error) {
-	if err := ValidateDriver(d); err != nil {
+	if err := model.ValidateDriverSource(d); err != nil {
 		return Binary{}, err
 	}
 	commit, err := b.Resolve(ctx, r, d.Commit)
@@ -101,13 +101,13 @@ func (b *Builder) Rebuild(ctx context.Context, r model.Repository, driverPath, c
 }
 
 func (b *Builder) build(ctx context.Context, r model.Repository, driverPath, commit string, force bool) (Binary, error) {
-	if err := ValidateRepository(r); err != nil {
+	if err := model.ValidateRepository(r); err != nil {
 		return Binary{}, err
 	}
-	if err := ValidateDriverPath(driverPath); err != nil {
+	if err := model.ValidateDriverPath(driverPath); err != nil {
 		return Binary{}, err
 	}
-	if err := ValidateCommit(commit); err != nil {
+	if err := model.ValidateCommit(commit); err != nil {
 		return Binary{}, err
 	}
 	if len(commit) < 40 {

@@ -23,6 +23,8 @@
 // backoff when cloning or fetching fails, and fetched every Config.FetchInterval. Sync fetches one
 // on demand (the pull route).
 //
-// Everything that reaches git or go from the model is validated first (ValidateRepository,
-// ValidateDriverPath, ValidateBranch, ValidateCommit): no path traversal, no option injection.
+// Everything that reaches git or go from the model is validated first, with the model's own rules
+// (model.ValidateRepository, ValidateDriverSource, ValidateDriverPath, ValidateBranch,
+// ValidateCommit), the same that refuse a bad model write: no path traversal, no option
+// injection.
 package builder

@@ -9,7 +9,9 @@ import (
 
 // Sentinel errors; each wraps an errkind so httpapi can map it without importing this package.
 var (
-	// ErrInvalid is wrapped by every validation failure (a *FieldError names the field).
+	// ErrInvalid: a driver path that is no folder at the commit being built. Fields refused
+	// before git or go runs are the model's own errors (*model.FieldError, model.ErrInvalid):
+	// the builder applies the model's rules rather than rules of its own.
 	ErrInvalid = errkind.New(errkind.BadRequest, "invalid")
 	// ErrRepositoryUnavailable means a repository is not cloned (yet): cloning failed or is
 	// still being retried. Status says why.
@@ -30,20 +32,6 @@ var (
 	// ErrClosed is returned by calls made after Close.
 	ErrClosed = errkind.New(errkind.Unavailable, "builder closed")
 )
-
-// FieldError is a validation failure of one field.
-type FieldError struct {
-	Field  string // e.g. "repository.uri", "driver.path"
-	Value  string
-	Reason string
-}
-
-func (e *FieldError) Error() string {
-	return fmt.Sprintf("invalid %s %q: %s", e.Field, e.Value, e.Reason)
-}
-
-// Unwrap makes every FieldError an ErrInvalid (and so an errkind.BadRequest).
-func (e *FieldError) Unwrap() error { return ErrInvalid }
 
 // BuildError is a failed compilation with the compiler's output.
 type BuildError struct {

@@ -94,7 +94,7 @@ func (b *Builder) discoverRepos() error {
 		return fmt.Errorf("builder: %w", err)
 	}
 	for _, e := range entries {
-		if !e.IsDir() || !idPattern.MatchString(e.Name()) {
+		if !e.IsDir() || !model.ValidID(e.Name()) {
 			continue
 		}
 		if _, err := os.Stat(filepath.Join(b.repoDir(e.Name()), "HEAD")); err != nil {
@@ -132,8 +132,8 @@ func (b *Builder) state(r model.Repository) *repoState {
 func (b *Builder) SetRepositories(repos []model.Repository) {
 	seen := map[string]bool{}
 	for _, r := range repos {
-		err := ValidateRepository(r)
-		if err != nil && !idPattern.MatchString(r.ID) {
+		err := model.ValidateRepository(r)
+		if err != nil && !model.ValidID(r.ID) {
 			b.log.Error("repository refused", "repository", r.ID, "error", err)
 			continue
 		}
@@ -163,7 +163,7 @@ func (b *Builder) SetRepositories(repos []model.Repository) {
 // the fetch that is running. A failure is recorded in the status and retried with backoff if r
 // is tracked.
 func (b *Builder) Sync(ctx context.Context, r model.Repository) (RepoStatus, error) {
-	if err := ValidateRepository(r); err != nil {
+	if err := model.ValidateRepository(r); err != nil {
 		return RepoStatus{}, err
 	}
 	if b.closed() {

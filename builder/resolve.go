@@ -22,15 +22,15 @@ import (
 // branch) as of the last fetch. A commit that is not in the clone triggers one fetch. The
 // repository is cloned first if it is not yet.
 func (b *Builder) Resolve(ctx context.Context, r model.Repository, ref string) (string, error) {
-	if err := ValidateRepository(r); err != nil {
+	if err := model.ValidateRepository(r); err != nil {
 		return "", err
 	}
 	if ref == "" {
 		ref = r.Commit
 	}
-	isHex := hexPattern.MatchString(ref)
+	isHex := model.IsCommit(ref)
 	if ref != "" && !isHex {
-		if err := ValidateBranch(ref); err != nil {
+		if err := model.ValidateBranch(ref); err != nil {
 			return "", err
 		}
 	}

@@ -34,6 +34,12 @@ func TestManagementAPIAndCLI(t *testing.T) {
 		{"malformed", "PUT", api + "/zones/zone-1", `{"id": `, 400, "parse_error"},
 		{"bad reference", "PUT", api + "/modules/mod-x", `{"id": "mod-x", "driver_id": "drv-nope"}`, 400, `driver_id: no driver \"drv-nope\"`},
 		{"bad id", "POST", api + "/zones", `{"id": "../etc", "name": "x"}`, 400, `zone \"../etc\": id`},
+		// The builder's own rules, at the API: a 400 now rather than a failed build later.
+		{"uri helper", "POST", api + "/repositories", `{"id": "r1", "uri": "ext::sh -c touch% /tmp/pwned"}`, 400, `repository \"r1\": uri`},
+		{"uri option", "PUT", api + "/repositories/r1", `{"id": "r1", "uri": "--upload-pack=x"}`, 400, `must not start with '-'`},
+		{"driver path traversal", "PUT", api + "/model", `{"repositories": [{"id": "r1", "uri": "https://git.example.com/r1.git"}],
+			"drivers": [{"id": "d1", "module_name": "D", "role": "device", "repository_id": "r1", "path": "../x"}]}`, 400, `driver \"d1\": path \"../x\"`},
+		{"duplicate ids", "PUT", api + "/model", `{"zones": [{"id": "zone-d", "name": "A"}, {"id": "zone-d", "name": "B"}]}`, 400, `zone \"zone-d\": id: given more than once`},
 		{"delete referenced", "DELETE", api + "/drivers/drv-test", "", 400, `used by module \"mod-test\"`},
 		{"delete zone", "DELETE", api + "/zones/zone-1", "", 204, ""},
 		{"delete again", "DELETE", api + "/zones/zone-1", "", 404, "not found"},

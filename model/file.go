@@ -1,6 +1,7 @@
 package model
 
 import (
+	"errors"
 	"fmt"
 	"os"
 
@@ -20,21 +21,35 @@ func ParseFile(data []byte) (*File, error) {
 	return &f, nil
 }
 
-// checkEntries refuses empty list entries (`drivers: [null]`), which decode as nil pointers.
+// checkEntries refuses empty list entries (`drivers: [null]`), which decode as nil pointers, and
+// an id given twice in one list: applying the file would keep only the last of them, silently
+// dropping what the author wrote first. Every problem is reported at once.
 func (f *File) checkEntries() error {
 	lists := []struct {
-		kind  Kind
+		kind  string
 		nulls int
+		ids   []string
 	}{
-		{KindRepository, countNil(f.Repositories)}, {KindDriver, countNil(f.Drivers)},
-		{KindModule, countNil(f.Modules)}, {KindSystem, countNil(f.Systems)}, {KindZone, countNil(f.Zones)},
+		{"repository", countNil(f.Repositories), entryIDs(f.Repositories, func(r *Repository) string { return r.ID })},
+		{"driver", countNil(f.Drivers), entryIDs(f.Drivers, func(d *Driver) string { return d.ID })},
+		{"module", countNil(f.Modules), entryIDs(f.Modules, func(m *Module) string { return m.ID })},
+		{"system", countNil(f.Systems), entryIDs(f.Systems, func(s *System) string { return s.ID })},
+		{"zone", countNil(f.Zones), entryIDs(f.Zones, func(z *Zone) string { return z.ID })},
 	}
+	var errs []error
 	for _, l := range lists {
 		if l.nulls > 0 {
-			return fmt.Errorf("%w: %s: %d empty (null) entries", ErrInvalid, l.kind, l.nulls)
+			errs = append(errs, fmt.Errorf("%w: %s: %d empty (null) entries", ErrInvalid, l.kind, l.nulls))
+		}
+		seen := map[string]int{}
+		for _, id := range l.ids {
+			seen[id]++
+			if seen[id] == 2 { // once per id, in the order of the file
+				errs = append(errs, fmt.Errorf("%w: %s %q: id: given more than once in the file", ErrInvalid, l.kind, id))
+			}
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 func countNil[T any](list []*T) int {
@@ -45,6 +60,17 @@ func countNil[T any](list []*T) int {
 		}
 	}
 	return n
+}
+
+// entryIDs lists the ids of the entries of list that are not nil.
+func entryIDs[T any](list []*T, id func(*T) string) []string {
+	out := make([]string, 0, len(list))
+	for _, e := range list {
+		if e != nil {
+			out = append(out, id(e))
+		}
+	}
+	return out
 }
 
 // LoadFile reads and parses the model file at path.

@@ -301,8 +301,9 @@ func (m *Model) Redacted(c auth.Clearance, k *Keyring) (*Model, error) {
 // https://TOKEN@host/...); in other URLs the password does (ssh://git@host keeps its user).
 func RedactURI(uri string) string {
 	u, err := url.Parse(uri)
-	if err != nil {
-		// Unparsable: hide anything between the scheme and an '@'.
+	if err != nil || (u.User == nil && u.Opaque != "") {
+		// Unparsable, or a URL behind a transport helper (ext::https://u:p@host/..., which net/url
+		// reads as an opaque "ext:" URL): hide anything between the scheme and an '@'.
 		if i, j := strings.Index(uri, "://"), strings.LastIndex(uri, "@"); i >= 0 && j > i {
 			return uri[:i+3] + "xxxxx" + uri[j:]
 		}

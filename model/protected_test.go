@@ -457,6 +457,7 @@ func TestRedactURI(t *testing.T) {
 		"https://git.example.com/a.git":           "https://git.example.com/a.git",
 		"/srv/repos/a":                            "/srv/repos/a",
 		"https://us er:p%zz@host/x":               "https://xxxxx@host/x",
+		"ext::https://u:p@host/x":                 "ext::https://xxxxx@host/x",
 	} {
 		if got := RedactURI(in); got != want {
 			t.Errorf("RedactURI(%q) = %q, want %q", in, got, want)

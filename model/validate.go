@@ -30,10 +30,25 @@ func (m *Model) Validate() error {
 			add(invalid(kind, id, "id", "stored under %q", key))
 		}
 	}
+	// source reports a field that reaches git, the go tool or the file system and breaks its
+	// rule (source.go, the rules the builder applies too).
+	source := func(kind, id, field, value, problem string) {
+		switch {
+		case problem == "":
+		case value == "":
+			add(invalid(kind, id, field, "%s", problem))
+		default:
+			add(invalid(kind, id, fmt.Sprintf("%s %q", field, value), "%s", problem))
+		}
+	}
 	for k, r := range m.Repositories {
 		checkID("repository", k, r.ID)
-		if r.URI == "" {
-			add(invalid("repository", r.ID, "uri", "is required"))
+		source("repository", r.ID, "uri", RedactURI(r.URI), uriProblem(r.URI))
+		if r.Branch != "" {
+			source("repository", r.ID, "branch", r.Branch, branchProblem(r.Branch))
+		}
+		if r.Commit != "" {
+			source("repository", r.ID, "commit", r.Commit, commitProblem(r.Commit))
 		}
 	}
 	for k, d := range m.Drivers {
@@ -54,6 +69,12 @@ func (m *Model) Validate() error {
 			add(invalid("driver", d.ID, "repository_id", "no repository %q", d.RepositoryID))
 		case d.RepositoryID != "" && d.Path == "":
 			add(invalid("driver", d.ID, "path", "is required with repository_id"))
+		}
+		if d.Path != "" {
+			source("driver", d.ID, "path", d.Path, driverPathProblem(d.Path))
+		}
+		if d.Commit != "" {
+			source("driver", d.ID, "commit", d.Commit, commitProblem(d.Commit))
 		}
 	}
 	for k, mod := range m.Modules {

@@ -6,6 +6,7 @@ import (
 
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -196,6 +197,9 @@ func parseOptions(name string, args []string, dev bool) (*options, error) {
 	}
 	if o.SDKDir == "" {
 		o.SDKDir = findSDKDir()
+	} else if abs, err := filepath.Abs(o.SDKDir); err == nil {
+		// engine dev names it as a repository URI, which must be an absolute path (§2.3).
+		o.SDKDir = abs
 	}
 	return o, nil
 }
