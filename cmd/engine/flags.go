@@ -188,6 +188,9 @@ func parseOptions(name string, args []string, dev bool) (*options, error) {
 	if err := o.checkCluster(); err != nil {
 		return nil, err
 	}
+	if err := o.checkExposure(); err != nil {
+		return nil, err
+	}
 	// Defaults that depend on other flags or on where the binary is.
 	if o.DriverDir == "" {
 		o.DriverDir = defaultDriverDir()
@@ -284,4 +287,15 @@ func memberAddr(s string) (string, error) {
 		return "", fmt.Errorf("--join %q: want the cluster port (--raft-addr) of a member as host:port, e.g. 10.0.0.1:7000", s)
 	}
 	return addr, nil
+}
+
+// checkExposure refuses flags that would expose more than the operator meant: a profiler beyond
+// loopback.
+func (o *options) checkExposure() error {
+	if o.PprofAddr != "" {
+		if err := checkPprofAddr(o.PprofAddr); err != nil {
+			return err
+		}
+	}
+	return nil
 }

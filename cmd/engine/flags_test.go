@@ -2,11 +2,17 @@ package main
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/placeos-go/engine/errkind"
+	"github.com/placeos-go/engine/internal/testutil"
 )
 
 // TestJoinAddressForms: --join in the forms people type.
@@ -56,6 +62,8 @@ func TestBadFlagsTouchNothing(t *testing.T) {
 		"unusable secrets key":          {"--auth", "none", "--bootstrap", "--secrets-key-file", keys},
 		"missing secrets key":           {"--auth", "none", "--bootstrap", "--secrets-key-file", keys + ".missing"},
 		"cluster secret twice":          {"--auth", "none", "--bootstrap", "--cluster-secret", "s", "--cluster-secret-file", keys},
+		"pprof on every interface":      {"--auth", "none", "--pprof-addr", ":6060", "--bootstrap"},
+		"pprof beyond loopback":         {"--auth", "none", "--pprof-addr", "0.0.0.0:6060", "--bootstrap"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
@@ -157,5 +165,38 @@ func TestSecretsInit(t *testing.T) {
 		if err := secrets(args); err == nil {
 			t.Errorf("secrets %q accepted", args)
 		}
+	}
+}
+
+// TestPprofAddressForms: --pprof-addr in the forms people type. Loopback is served; every
+// interface, another host or a name other than localhost is refused with an error that names
+// the flag and says what to give.
+func TestPprofAddressForms(t *testing.T) {
+	t.Parallel()
+	for _, ok := range []string{"localhost:6060", "127.0.0.1:6060", "[::1]:6060", "127.0.0.1:0", "127.1.2.3:6060"} {
+		if err := checkPprofAddr(ok); err != nil {
+			t.Errorf("--pprof-addr %q refused: %v", ok, err)
+		}
+	}
+	for _, bad := range []string{":6060", "0.0.0.0:6060", "[::]:6060", "10.0.0.1:6060", "example.com:6060", "[fe80::1]:6060", "6060", "localhost"} {
+		err := checkPprofAddr(bad)
+		switch {
+		case err == nil:
+			t.Errorf("--pprof-addr %q accepted", bad)
+		case !errors.Is(err, errNotLoopback) || !errors.Is(err, errkind.BadRequest):
+			t.Errorf("--pprof-addr %q: %v is not an errNotLoopback", bad, err)
+		case !strings.Contains(err.Error(), "--pprof-addr") || !strings.Contains(err.Error(), "127.0.0.1"):
+			t.Errorf("--pprof-addr %q: the error does not name the flag and a loopback example: %v", bad, err)
+		}
+	}
+	// The listener is checked too: it serves, and says where.
+	var logs testutil.LockedBuffer
+	stop, err := servePprof("localhost:0", hclog.New(&hclog.LoggerOptions{Output: &logs}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop()
+	if !strings.Contains(logs.String(), "pprof listening") {
+		t.Fatalf("no pprof log line: %s", logs.String())
 	}
 }

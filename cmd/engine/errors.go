@@ -1,0 +1,13 @@
+package main
+
+import "github.com/placeos-go/engine/errkind"
+
+// Sentinel errors of the command line. Start-up refusals wrap them (errkind.Wrap) with a message
+// that names the flag and says what to give instead.
+var (
+	// errNotLoopback: a listener that has no authentication of its own (the profiler) was given
+	// an address other hosts could reach.
+	errNotLoopback = errkind.New(errkind.BadRequest, "address is not loopback")
+	// errBadFlag: a flag's value, or a combination of flags, that cannot work.
+	errBadFlag = errkind.New(errkind.BadRequest, "bad flag")
+)
