@@ -72,10 +72,11 @@ func NewJWTVerifier(cfg JWTConfig) (*JWTVerifier, error) {
 	return v, nil
 }
 
-// LoadJWTVerifier is NewJWTVerifier from the command-line flags: --jwt-secret (the secret itself)
-// or --jwt-public-key (a PEM file). Both empty returns nil: bearer tokens are not accepted.
-func LoadJWTVerifier(secret, publicKeyPath string) (*JWTVerifier, error) {
-	cfg := JWTConfig{Secret: []byte(secret)}
+// LoadJWTVerifier is NewJWTVerifier from the command-line flags: cfg carries --jwt-secret (the
+// secret itself), --jwt-issuer and --jwt-audience; publicKeyPath is --jwt-public-key (a PEM file,
+// read into cfg.PublicKeyPEM). Neither a secret nor a key returns nil: bearer tokens are not
+// accepted.
+func LoadJWTVerifier(cfg JWTConfig, publicKeyPath string) (*JWTVerifier, error) {
 	if publicKeyPath != "" {
 		pem, err := os.ReadFile(publicKeyPath)
 		if err != nil {

@@ -317,12 +317,12 @@ func TestNewJWTVerifierRefusals(t *testing.T) {
 func TestLoadJWTVerifier(t *testing.T) {
 	t.Parallel()
 	k := mustKeys(t)
-	v, err := auth.LoadJWTVerifier("", "")
+	v, err := auth.LoadJWTVerifier(auth.JWTConfig{}, "")
 	if v != nil || err != nil {
 		t.Fatalf("neither flag: got %v, %v; want nil, nil", v, err)
 	}
 
-	v, err = auth.LoadJWTVerifier(hsSecret, "")
+	v, err = auth.LoadJWTVerifier(auth.JWTConfig{Secret: []byte(hsSecret)}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -330,7 +330,7 @@ func TestLoadJWTVerifier(t *testing.T) {
 		t.Fatalf("secret verifier: %+v, %v", c, err)
 	}
 
-	if _, err := auth.LoadJWTVerifier("short", ""); !errors.Is(err, auth.ErrBadConfig) {
+	if _, err := auth.LoadJWTVerifier(auth.JWTConfig{Secret: []byte("short")}, ""); !errors.Is(err, auth.ErrBadConfig) {
 		t.Fatalf("short secret: %v", err)
 	}
 
@@ -339,7 +339,7 @@ func TestLoadJWTVerifier(t *testing.T) {
 	if err := os.WriteFile(path, publicPEM(t, &k.ec.PublicKey), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	v, err = auth.LoadJWTVerifier("", path)
+	v, err = auth.LoadJWTVerifier(auth.JWTConfig{}, path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -347,10 +347,22 @@ func TestLoadJWTVerifier(t *testing.T) {
 		t.Fatalf("public key verifier: %+v, %v", c, err)
 	}
 
-	if _, err := auth.LoadJWTVerifier(hsSecret, path); !errors.Is(err, auth.ErrBadConfig) {
+	// The issuer and audience of the flags reach the verifier, whichever key it has.
+	v, err = auth.LoadJWTVerifier(auth.JWTConfig{Issuer: "POS", Audience: "engine.example.com"}, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Verify(sign(t, jwt.SigningMethodES256, k.ec, claims(jwt.MapClaims{"iss": "POS"}))); err == nil {
+		t.Fatal("a token without the audience passed a verifier loaded with --jwt-audience")
+	}
+	if c, err := v.Verify(sign(t, jwt.SigningMethodES256, k.ec, claims(jwt.MapClaims{"iss": "POS", "aud": "engine.example.com"}))); err != nil || c.UserID != "tok-user" {
+		t.Fatalf("issuer and audience right: %+v, %v", c, err)
+	}
+
+	if _, err := auth.LoadJWTVerifier(auth.JWTConfig{Secret: []byte(hsSecret)}, path); !errors.Is(err, auth.ErrBadConfig) {
 		t.Fatalf("both flags: %v, want ErrBadConfig", err)
 	}
-	if _, err := auth.LoadJWTVerifier("", filepath.Join(dir, "missing.pem")); err == nil || !errors.Is(err, os.ErrNotExist) {
+	if _, err := auth.LoadJWTVerifier(auth.JWTConfig{}, filepath.Join(dir, "missing.pem")); err == nil || !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("missing key file: %v", err)
 	}
 }

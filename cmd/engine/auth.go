@@ -23,7 +23,7 @@ func authenticator(o *options) (*auth.Authenticator, error) {
 			}
 			cfg.APIKeys = keys
 		}
-		jwt, err := auth.LoadJWTVerifier(o.JWTSecret, o.JWTPublicKey)
+		jwt, err := auth.LoadJWTVerifier(auth.JWTConfig{Secret: []byte(o.JWTSecret), Issuer: o.JWTIssuer, Audience: o.JWTAudience}, o.JWTPublicKey)
 		if err != nil {
 			return nil, err
 		}

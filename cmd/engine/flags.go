@@ -12,6 +12,7 @@ import (
 
 	"github.com/placeos-go/engine/auth"
 	"github.com/placeos-go/engine/core"
+	"github.com/placeos-go/engine/errkind"
 	"github.com/placeos-go/engine/httpapi"
 )
 
@@ -71,6 +72,10 @@ type options struct {
 	// AllowedOrigins: browser origins besides the node's own whose pages may send
 	// cookie-authenticated writes and WebSocket upgrades (--allowed-origins; docs/protocol.md §8.5).
 	AllowedOrigins httpapi.Origins
+
+	// Least exposure (issue 11, small holes): token claims and the public URL.
+	JWTIssuer   string
+	JWTAudience string
 }
 
 func parseOptions(name string, args []string, dev bool) (*options, error) {
@@ -135,6 +140,8 @@ func parseOptions(name string, args []string, dev bool) (*options, error) {
 	fs.IntVar(&o.WSMaxSessions, "ws-max-sessions", httpapi.WSMaxSessions, "most WebSocket sessions on this node")
 	fs.Func("allowed-origins", "comma list of scheme://host[:port] whose pages may send cookie-authenticated writes and WebSocket upgrades, besides the node's own",
 		func(v string) (err error) { o.AllowedOrigins, err = httpapi.ParseOrigins(v); return err })
+	fs.StringVar(&o.JWTIssuer, "jwt-issuer", "", `bearer tokens must carry this "iss" (checked when set)`)
+	fs.StringVar(&o.JWTAudience, "jwt-audience", "", `bearer tokens must list this in "aud" (checked when set)`)
 	// Environment first, so that flags given on the command line win.
 	var envErr error
 	fs.VisitAll(func(f *flag.Flag) {
@@ -290,12 +297,15 @@ func memberAddr(s string) (string, error) {
 }
 
 // checkExposure refuses flags that would expose more than the operator meant: a profiler beyond
-// loopback.
+// loopback, token claims to check without a token key (the check would silently not happen).
 func (o *options) checkExposure() error {
 	if o.PprofAddr != "" {
 		if err := checkPprofAddr(o.PprofAddr); err != nil {
 			return err
 		}
+	}
+	if (o.JWTIssuer != "" || o.JWTAudience != "") && o.JWTSecret == "" && o.JWTPublicKey == "" {
+		return errkind.Wrap(errBadFlag, nil, "--jwt-issuer and --jwt-audience are checked on bearer tokens: give --jwt-secret or --jwt-public-key too")
 	}
 	return nil
 }

@@ -64,6 +64,8 @@ func TestBadFlagsTouchNothing(t *testing.T) {
 		"cluster secret twice":          {"--auth", "none", "--bootstrap", "--cluster-secret", "s", "--cluster-secret-file", keys},
 		"pprof on every interface":      {"--auth", "none", "--pprof-addr", ":6060", "--bootstrap"},
 		"pprof beyond loopback":         {"--auth", "none", "--pprof-addr", "0.0.0.0:6060", "--bootstrap"},
+		"jwt issuer without a jwt key":  {"--auth", "keys", "--api-keys", keys, "--jwt-issuer", "POS", "--bootstrap"},
+		"jwt audience without a key":    {"--auth", "keys", "--api-keys", keys, "--jwt-audience", "engine.example.com", "--bootstrap"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
