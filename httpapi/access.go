@@ -20,13 +20,19 @@ const AuthorityPath = "/auth/authority"
 // AuthorityVersion makes PlaceOS clients pick the /api/engine/v2 routes.
 const AuthorityVersion = "2.0.0"
 
-// Authority is the GET /auth/authority document (docs/protocol.md §6). Session is filled per request:
-// whether the caller presented valid credentials.
+// Authority is the GET /auth/authority document (docs/protocol.md §6.10). Session is filled per
+// request: whether the caller presented valid credentials. Nothing else comes from the request:
+// a document that echoed the Host header would send a front-end wherever a forged Host (or a
+// poisoned cache) pointed it.
 type Authority struct {
+	// PublicURL is where clients reach the engine (--public-url, e.g. https://engine.example.com):
+	// when set, Domain is its host and the login and logout URLs are absolute URLs under it.
+	PublicURL string `json:"-"`
+
 	ID          string         `json:"id"`
 	Name        string         `json:"name"`
 	Description string         `json:"description"`
-	Domain      string         `json:"domain"` // empty: the request's Host
+	Domain      string         `json:"domain"` // empty: PublicURL's host, else the listen address
 	LoginURL    string         `json:"login_url"`
 	LogoutURL   string         `json:"logout_url"`
 	Production  bool           `json:"production"`
@@ -36,6 +42,18 @@ type Authority struct {
 }
 
 func (a Authority) withDefaults() Authority {
+	if a.PublicURL != "" {
+		base := strings.TrimSuffix(a.PublicURL, "/")
+		if u, err := url.Parse(base); err == nil && a.Domain == "" {
+			a.Domain = u.Host
+		}
+		if a.LoginURL == "" {
+			a.LoginURL = base + "/login?continue={{url}}"
+		}
+		if a.LogoutURL == "" {
+			a.LogoutURL = base + "/logout"
+		}
+	}
 	if a.ID == "" {
 		a.ID = "authority-engine"
 	}
@@ -61,7 +79,10 @@ func (a Authority) withDefaults() Authority {
 func (s *Server) handleAuthority(w http.ResponseWriter, r *http.Request) {
 	a := s.cfg.Authority
 	if a.Domain == "" {
-		a.Domain = r.Host
+		a.Domain = s.cfg.Addr // what this node listens on, never the request's Host
+		if ln := s.Addr(); ln != nil {
+			a.Domain = ln.String()
+		}
 	}
 	a.Session = auth.CallerFrom(r.Context()).UserID != "" || s.cfg.Auth.Disabled()
 	writeJSON(w, http.StatusOK, a)

@@ -119,12 +119,20 @@ func noneToken(t *testing.T) string {
 	return s
 }
 
+// TestAuthority: the document names the configured public URL, or else the node's own address,
+// never the request's Host (httptest's requests say example.com).
 func TestAuthority(t *testing.T) {
 	t.Parallel()
 	hs := newHarness(t)
 	code, body, _ := hs.do(t, http.MethodGet, AuthorityPath, "")
-	want := `{"id":"authority-engine","name":"PlaceOS Go engine","description":"","domain":"example.com","login_url":"/login?continue={{url}}","logout_url":"/logout","production":false,"session":true,"config":{},"version":"2.0.0"}`
+	want := `{"id":"authority-engine","name":"PlaceOS Go engine","description":"","domain":"127.0.0.1:8080","login_url":"/login?continue={{url}}","logout_url":"/logout","production":false,"session":true,"config":{},"version":"2.0.0"}`
 	if code != 200 || body != want {
 		t.Fatalf("got %d %s", code, body)
+	}
+	hs = newHarness(t, func(c *Config) { c.Authority.PublicURL = "https://engine.example.com/" })
+	code, body, _ = hs.do(t, http.MethodGet, AuthorityPath, "")
+	want = `{"id":"authority-engine","name":"PlaceOS Go engine","description":"","domain":"engine.example.com","login_url":"https://engine.example.com/login?continue={{url}}","logout_url":"https://engine.example.com/logout","production":false,"session":true,"config":{},"version":"2.0.0"}`
+	if code != 200 || body != want {
+		t.Fatalf("with a public URL: got %d %s", code, body)
 	}
 }

@@ -2,9 +2,9 @@ package main
 
 import (
 	"flag"
-	"net"
-
 	"fmt"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -76,6 +76,7 @@ type options struct {
 	// Least exposure (issue 11, small holes): token claims and the public URL.
 	JWTIssuer   string
 	JWTAudience string
+	PublicURL   string
 }
 
 func parseOptions(name string, args []string, dev bool) (*options, error) {
@@ -142,6 +143,7 @@ func parseOptions(name string, args []string, dev bool) (*options, error) {
 		func(v string) (err error) { o.AllowedOrigins, err = httpapi.ParseOrigins(v); return err })
 	fs.StringVar(&o.JWTIssuer, "jwt-issuer", "", `bearer tokens must carry this "iss" (checked when set)`)
 	fs.StringVar(&o.JWTAudience, "jwt-audience", "", `bearer tokens must list this in "aud" (checked when set)`)
+	fs.StringVar(&o.PublicURL, "public-url", "", "URL clients reach the engine at, e.g. https://engine.example.com (named by GET /auth/authority)")
 	// Environment first, so that flags given on the command line win.
 	var envErr error
 	fs.VisitAll(func(f *flag.Flag) {
@@ -297,8 +299,17 @@ func memberAddr(s string) (string, error) {
 }
 
 // checkExposure refuses flags that would expose more than the operator meant: a profiler beyond
-// loopback, token claims to check without a token key (the check would silently not happen).
+// loopback, token claims to check without a token key (the check would silently not happen), a
+// public URL front-ends could not use.
 func (o *options) checkExposure() error {
+	if o.PublicURL != "" {
+		u, err := url.Parse(o.PublicURL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" ||
+			u.User != nil || u.RawQuery != "" || u.Fragment != "" || strings.HasSuffix(u.Host, ":") {
+			return errkind.Wrap(errBadFlag, nil, "--public-url %q: want the http(s) URL clients reach the engine at, e.g. https://engine.example.com (no user, query or fragment)", o.PublicURL)
+		}
+		o.PublicURL = strings.TrimSuffix(u.String(), "/")
+	}
 	if o.PprofAddr != "" {
 		if err := checkPprofAddr(o.PprofAddr); err != nil {
 			return err

@@ -66,6 +66,8 @@ func TestBadFlagsTouchNothing(t *testing.T) {
 		"pprof beyond loopback":         {"--auth", "none", "--pprof-addr", "0.0.0.0:6060", "--bootstrap"},
 		"jwt issuer without a jwt key":  {"--auth", "keys", "--api-keys", keys, "--jwt-issuer", "POS", "--bootstrap"},
 		"jwt audience without a key":    {"--auth", "keys", "--api-keys", keys, "--jwt-audience", "engine.example.com", "--bootstrap"},
+		"public url without a scheme":   {"--auth", "none", "--public-url", "engine.example.com", "--bootstrap"},
+		"public url with a query":       {"--auth", "none", "--public-url", "https://engine.example.com/?x=1", "--bootstrap"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
@@ -200,5 +202,30 @@ func TestPprofAddressForms(t *testing.T) {
 	stop()
 	if !strings.Contains(logs.String(), "pprof listening") {
 		t.Fatalf("no pprof log line: %s", logs.String())
+	}
+}
+
+// TestAuthorityNamesConfiguration: without --public-url the authority document names the
+// advertised HTTP address (or, for port 0, whatever the server bound), never a request's Host.
+func TestAuthorityNamesConfiguration(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		args   []string
+		public string
+		domain string
+	}{
+		{[]string{"--public-url", "https://engine.example.com/"}, "https://engine.example.com", ""},
+		{[]string{"--public-url", "http://10.0.0.1:8080/placeos"}, "http://10.0.0.1:8080/placeos", ""},
+		{[]string{"--http-addr", "127.0.0.1:8080", "--advertise-http", "10.0.0.1:8080"}, "", "10.0.0.1:8080"},
+		{[]string{"--http-addr", "127.0.0.1:8080"}, "", "127.0.0.1:8080"},
+		{[]string{"--http-addr", "127.0.0.1:0"}, "", ""},
+	} {
+		o, err := parseOptions("serve", append([]string{"--auth", "none"}, tt.args...), false)
+		if err != nil {
+			t.Fatalf("%v: %v", tt.args, err)
+		}
+		if a := authority(o); a.PublicURL != tt.public || a.Domain != tt.domain {
+			t.Errorf("%v: authority %+v, want public URL %q and domain %q", tt.args, a, tt.public, tt.domain)
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -179,7 +180,7 @@ func startNode(ctx context.Context, o *options, log hclog.Logger, leave func()) 
 	})
 	n.api = httpapi.New(httpapi.Config{
 		Logger: log, Engine: n.core, Node: n.core, Auth: authn, Models: n.store, Watcher: watcher,
-		Addr: o.HTTPAddr, TLS: httpsConfig(https), Metrics: met,
+		Addr: o.HTTPAddr, TLS: httpsConfig(https), Metrics: met, Authority: authority(o),
 		ReadTimeout: o.HTTPReadTimeout, WriteTimeout: o.HTTPWriteTimeout, IdleTimeout: o.HTTPIdleTimeout,
 		MaxConns: o.HTTPMaxConns, MaxConnsPerIP: o.HTTPMaxConnsPerIP,
 		WSMaxBinds: o.WSMaxBinds, WSMaxSessionsPerUser: o.WSMaxSessionsPerUser, WSMaxSessions: o.WSMaxSessions,
@@ -257,4 +258,15 @@ func defaultDriverDir() string {
 		return "drivers"
 	}
 	return filepath.Join(filepath.Dir(exe), "drivers")
+}
+
+// authority is what GET /auth/authority names: the --public-url, else this node's advertised HTTP
+// address — configuration, never the Host a request claims. A port 0 (any free port) is left to
+// the server, which names the address it got.
+func authority(o *options) httpapi.Authority {
+	a := httpapi.Authority{PublicURL: o.PublicURL}
+	if o.PublicURL == "" && !strings.HasSuffix(o.AdvertiseHTTP, ":0") {
+		a.Domain = o.AdvertiseHTTP
+	}
+	return a
 }
