@@ -283,7 +283,7 @@ func (b *Builder) export(ctx context.Context, r model.Repository, commit, dst st
 		if err := os.RemoveAll(dst); err != nil {
 			return err
 		}
-		if err := os.Mkdir(dst, 0o755); err != nil {
+		if err := os.Mkdir(dst, 0o700); err != nil {
 			return err
 		}
 	}

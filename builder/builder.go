@@ -63,7 +63,9 @@ func New(cfg Config) (*Builder, error) {
 	}
 	for _, d := range []string{b.reposDir(), b.driversDir(), b.buildsDir(),
 		filepath.Join(b.buildsDir(), "home"), filepath.Join(b.buildsDir(), "tmp")} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
+		// Private to the engine's user, like the whole data directory: clones may be private
+		// source, and binaries run as this user.
+		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, fmt.Errorf("builder: %w", err)
 		}
 	}

@@ -107,6 +107,15 @@ func TestCloneBuildUpgradeRestart(t *testing.T) {
 	if s := b.Stats(); s.Clones != 1 || s.Builds != 3 {
 		t.Fatalf("stats %+v", s)
 	}
+	// Clone (fetched twice since), binaries and sidecars are the engine's user's alone, whatever
+	// the umask of this test (go-git makes packs 0444 past any umask). What the go tool writes
+	// itself under builds/ (telemetry in its HOME) follows the umask, which the engine sets to
+	// 077 (cmd/engine's tests check the whole data directory after a real run).
+	assertPrivate(t, filepath.Join(data, "repositories"))
+	assertPrivate(t, filepath.Join(data, "drivers"))
+	if fi, err := os.Stat(v3.Path); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Fatalf("binary %v %v, want 0700", fi.Mode(), err)
+	}
 	if err := b.Close(); err != nil {
 		t.Fatal(err)
 	}

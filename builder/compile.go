@@ -61,7 +61,7 @@ func (b *Builder) compile(name string, r model.Repository, driverPath, commit st
 	}
 	defer os.RemoveAll(work)
 	src := filepath.Join(work, "src")
-	if err := os.Mkdir(src, 0o755); err != nil {
+	if err := os.Mkdir(src, 0o700); err != nil {
 		return fail(err, "")
 	}
 	if err := b.export(ctx, r, commit, src); err != nil {
@@ -112,9 +112,13 @@ func (b *Builder) timeoutOr(ctx context.Context, err error) error {
 }
 
 // install moves the binary into drivers/ and writes its sidecar last: a binary without sidecar
-// (a crash between the two) is never trusted.
+// (a crash between the two) is never trusted. Both are the engine's user's alone: the binary
+// 0700 (the go tool writes 0755 less the umask), the sidecar 0600 (CreateTemp's mode).
 func (b *Builder) install(name, exe string, sc sidecar) error {
 	dst := b.binPath(name)
+	if err := os.Chmod(exe, 0o700); err != nil {
+		return fmt.Errorf("install binary: %w", err)
+	}
 	if err := os.Rename(exe, dst); err != nil {
 		return fmt.Errorf("install binary: %w", err)
 	}

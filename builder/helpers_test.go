@@ -3,6 +3,7 @@ package builder
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -257,3 +258,26 @@ func commandsContaining(t testing.TB, s string) []string {
 }
 
 func repoOf(id, dir string) model.Repository { return model.Repository{ID: id, URI: dir} }
+
+// assertPrivate fails t for every entry under dir (symbolic links excepted) that group or others
+// may read, write or enter.
+func assertPrivate(t testing.TB, dir string) {
+	t.Helper()
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.Type()&fs.ModeSymlink != 0 {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if perm := info.Mode().Perm(); perm&0o077 != 0 {
+			rel, _ := filepath.Rel(dir, p)
+			t.Errorf("%s is %s: readable beyond the engine's user", rel, perm)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -266,6 +267,9 @@ func (b *Builder) clone(ctx context.Context, st *repoState, spec model.Repositor
 	if _, err := git.PlainCloneContext(ctx, tmp, true, opts); err != nil {
 		return fmt.Errorf("clone: %w", err)
 	}
+	if err := privateTree(tmp); err != nil {
+		return fmt.Errorf("clone: %w", err)
+	}
 	dir := b.repoDir(spec.ID)
 	_ = os.RemoveAll(dir) // a folder without HEAD is not a clone
 	if err := os.Rename(tmp, dir); err != nil {
@@ -302,7 +306,32 @@ func (b *Builder) fetch(ctx context.Context, st *repoState, spec model.Repositor
 		return fmt.Errorf("fetch: %w", err)
 	}
 	b.stats.fetches.Add(1)
+	if err == nil { // something new was written
+		if err := privateTree(b.repoDir(spec.ID)); err != nil {
+			return fmt.Errorf("fetch: %w", err)
+		}
+	}
 	return nil
+}
+
+// privateTree takes group and other permissions away from everything under dir. go-git makes
+// the packs and objects it writes read-only for everyone (0444, as git does), past any umask;
+// a clone may be private source, readable by the engine's user alone. Symbolic links are left
+// (chmod would follow them).
+func privateTree(dir string) error {
+	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.Type()&fs.ModeSymlink != 0 {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if perm := info.Mode().Perm(); perm&0o077 != 0 {
+			return os.Chmod(p, perm&^0o077)
+		}
+		return nil
+	})
 }
 
 // setOrigin points the clone's origin at uri when the model moved the repository.

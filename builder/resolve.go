@@ -126,17 +126,18 @@ func exportTree(repo *git.Repository, commit string, dst string) (skipped int, e
 		if !safeTreePath(f.Name) {
 			return fmt.Errorf("unsafe path %q in commit %s", f.Name, short(commit))
 		}
-		var perm os.FileMode = 0o644
+		// The engine's user alone reads a build's source, as it does the clone it came from.
+		var perm os.FileMode = 0o600
 		switch f.Mode {
 		case filemode.Executable:
-			perm = 0o755
+			perm = 0o700
 		case filemode.Regular, filemode.Deprecated:
 		default:
 			skipped++
 			return nil
 		}
 		target := filepath.Join(dst, filepath.FromSlash(f.Name))
-		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Dir(target), 0o700); err != nil {
 			return err
 		}
 		rd, err := f.Reader()

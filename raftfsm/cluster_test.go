@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -283,6 +285,27 @@ func TestAllRestartFromDataDirs(t *testing.T) {
 	// Snapshot one node so that its restart goes through Restore as well as log replay.
 	if err := c.nodes[1].s().raft.Snapshot().Error(); err != nil {
 		t.Fatal(err)
+	}
+	// The log and the snapshot are the engine's user's alone, whatever this test's umask.
+	snapshots := 0
+	err := filepath.WalkDir(filepath.Join(c.nodes[1].dir, "raft"), func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if d.Name() == "state.bin" {
+			snapshots++
+		}
+		if perm := info.Mode().Perm(); perm&0o077 != 0 {
+			t.Errorf("%s is %s: readable beyond the engine's user", p, perm)
+		}
+		return nil
+	})
+	if err != nil || snapshots == 0 {
+		t.Fatalf("walking the Raft folder: %v, %d snapshots", err, snapshots)
 	}
 	want, version := c.nodes[0].s().Model()
 	for _, n := range c.nodes {

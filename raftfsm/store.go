@@ -206,7 +206,9 @@ func Open(cfg Config) (*Store, error) {
 
 func (s *Store) open() error {
 	dir := filepath.Join(s.cfg.DataDir, "raft")
-	if err := os.MkdirAll(dir, 0o750); err != nil {
+	// The log and snapshots hold the whole model, settings included: the engine's user alone
+	// reads them (bolt opens raft.db 0600, privateSnapshots makes snapshots private).
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("raftfsm: %w", err)
 	}
 	var err error
@@ -216,8 +218,12 @@ func (s *Store) open() error {
 	if s.logs, err = raft.NewLogCache(512, s.bolt); err != nil {
 		return fmt.Errorf("raftfsm: %w", err)
 	}
-	if s.snaps, err = raft.NewFileSnapshotStoreWithLogger(dir, 2, s.log.Named("snapshots")); err != nil {
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(dir, 2, s.log.Named("snapshots"))
+	if err != nil {
 		return fmt.Errorf("raftfsm: open snapshot store: %w", err)
+	}
+	if s.snaps, err = newPrivateSnapshots(dir, snaps); err != nil {
+		return err
 	}
 	var advertise net.Addr
 	if s.cfg.AdvertiseRaft != "" {

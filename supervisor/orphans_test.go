@@ -96,7 +96,7 @@ func TestOrphansKilledAtStartup(t *testing.T) {
 
 func TestPidFiles(t *testing.T) {
 	t.Parallel()
-	runDir := t.TempDir()
+	runDir := filepath.Join(t.TempDir(), "run")
 	f := newFixture(t, Config{RunDir: runDir})
 	f.start(t, testModule("mod-a", `{}`))
 	pid := f.pid(t)
@@ -104,6 +104,14 @@ func TestPidFiles(t *testing.T) {
 	content, err := os.ReadFile(file)
 	if err != nil || string(content) != f.binary+"\n" {
 		t.Fatalf("pid file: %q, %v", content, err)
+	}
+	// The engine's user's alone: the folder the supervisor made, and the file.
+	for p, want := range map[string]os.FileMode{runDir: 0o700, file: 0o600} {
+		if fi, err := os.Stat(p); err != nil {
+			t.Error(err)
+		} else if fi.Mode().Perm() != want {
+			t.Errorf("%s is %v, want %v", p, fi.Mode().Perm(), want)
+		}
 	}
 	if err := f.sup.Stop(t.Context(), "mod-a"); err != nil {
 		t.Fatal(err)

@@ -15,7 +15,9 @@ func (s *Supervisor) writePidFile(p *process) {
 	if s.cfg.RunDir == "" {
 		return
 	}
-	if err := os.WriteFile(s.pidFile(p.pid), []byte(p.binary+"\n"), 0o644); err != nil {
+	// Private to the engine's user: it says what runs, and no one else should edit what the
+	// next start will kill.
+	if err := os.WriteFile(s.pidFile(p.pid), []byte(p.binary+"\n"), 0o600); err != nil {
 		s.log.Warn("cannot write pid file; the process would not be cleaned up after an engine crash",
 			"driver", p.binary, "pid", p.pid, "error", err)
 	}
@@ -34,7 +36,7 @@ func (s *Supervisor) removePidFile(p *process) {
 // (killed, or crashed). A pid file whose pid now belongs to another program is only removed: pids
 // are reused, and killing a stranger would be far worse than leaving a driver running.
 func (s *Supervisor) killOrphans() error {
-	if err := os.MkdirAll(s.cfg.RunDir, 0o755); err != nil {
+	if err := os.MkdirAll(s.cfg.RunDir, 0o700); err != nil {
 		return err
 	}
 	entries, err := os.ReadDir(s.cfg.RunDir)

@@ -96,9 +96,11 @@ func startNode(ctx context.Context, o *options, log hclog.Logger, leave func()) 
 	if len(reload) > 0 {
 		n.onClose(reloadOnHUP(log, reload...))
 	}
-	// Everything a flag names was read without error: only now is anything created.
-	if err := os.MkdirAll(o.DataDir, 0o755); err != nil {
-		return n, fmt.Errorf("data dir: %w", err)
+	// Everything a flag names was read without error: only now is anything created, and all of
+	// it private to the engine's user.
+	privateUmask()
+	if err := privateDataDir(o.DataDir, log); err != nil {
+		return n, err
 	}
 	redisURL, err := n.redis(o.Redis)
 	if err != nil {
