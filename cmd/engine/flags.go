@@ -316,7 +316,7 @@ func (o *options) checkExposure() error {
 		}
 	}
 	if (o.JWTIssuer != "" || o.JWTAudience != "") && o.JWTSecret == "" && o.JWTPublicKey == "" {
-		return errkind.Wrap(errBadFlag, nil, "--jwt-issuer and --jwt-audience are checked on bearer tokens: give --jwt-secret or --jwt-public-key too")
+		return errkind.Wrap(errBadFlag, nil, "--jwt-issuer and --jwt-audience are checked on bearer tokens: give --jwt-secret (or --jwt-secret-file) or --jwt-public-key too")
 	}
 	return nil
 }

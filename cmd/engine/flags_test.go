@@ -205,6 +205,26 @@ func TestPprofAddressForms(t *testing.T) {
 	}
 }
 
+// TestJWTClaimsWithASecretFile: --jwt-issuer and --jwt-audience count a secret read from
+// --jwt-secret-file as the key they are checked with.
+func TestJWTClaimsWithASecretFile(t *testing.T) {
+	t.Parallel()
+	secret := filepath.Join(t.TempDir(), "jwt")
+	if err := os.WriteFile(secret, []byte("0123456789abcdef0123456789abcdef-jwt\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	o, err := parseOptions("serve", []string{"--auth", "keys", "--jwt-secret-file", secret, "--jwt-issuer", "POS", "--jwt-audience", "engine.example.com"}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := authenticator(o); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := parseOptions("serve", []string{"--auth", "none", "--jwt-audience", "engine.example.com"}, false); err == nil || !strings.Contains(err.Error(), "--jwt-secret-file") {
+		t.Fatalf("an audience without a key: %v", err)
+	}
+}
+
 // TestAuthorityNamesConfiguration: without --public-url the authority document names the
 // advertised HTTP address (or, for port 0, whatever the server bound), never a request's Host.
 func TestAuthorityNamesConfiguration(t *testing.T) {
