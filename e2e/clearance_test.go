@@ -292,3 +292,77 @@ func (s *wsSession) request(id int, req string) int {
 		return m.Code
 	}
 }
+
+// TestOneClearanceRuleAcrossNodes: the same rule when the module lives on another node than the
+// one the client called. Node 1 forwards the checked call to node 2 over the cluster port with the
+// caller's clearance, and node 2 checks it again; a driver on node 1 calling a module of node 2
+// for the user it serves carries that user's clearance across. Start and stop through a node
+// that does not host the module follow the same rules.
+func TestOneClearanceRuleAcrossNodes(t *testing.T) {
+	t.Parallel()
+	redis := testutil.StartRedis(t)
+	cfg := config(redis.URL, "--auth", "keys", "--api-keys", apiKeysFile(t))
+	cfg.APIKey = adminKey
+	drv := testutil.BuildBinary(t, "./internal/testdriver")
+	c := enginetest.StartCluster(t, cfg, "xnode", 2, clusterModel(drv), clusterModules)
+	n1 := c.Nodes[0]
+	placed, err := c.Placement()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A target on node 2 and a calling module on node 1 (modules mod-01..mod-12 are Test_1..12).
+	var target, caller string
+	index := 0
+	for i := 1; i <= clusterModules; i++ {
+		id := fmt.Sprintf("mod-%02d", i)
+		switch {
+		case placed[id] == c.Nodes[1].ID && target == "":
+			target, index = id, i
+		case placed[id] == n1.ID && caller == "":
+			caller = id
+		}
+	}
+	if target == "" || caller == "" {
+		t.Fatalf("placement %v has no module on each node", placed)
+	}
+	t.Logf("target %s (Test_%d) on %s; calling module %s on %s; every request to %s", target, index, c.Nodes[1].ID, caller, n1.ID, n1.ID)
+
+	for _, role := range []struct {
+		name, key string
+		allowed   map[string]bool
+	}{
+		{"user", userKey, map[string]bool{"echo": true}},
+		{"support", supportKey, map[string]bool{"echo": true, "support_only": true, "stop": true}},
+		{"admin", adminKey, map[string]bool{"echo": true, "support_only": true, "admin_only": true, "stop": true}},
+	} {
+		t.Run(role.name, func(t *testing.T) {
+			ws := dialWS(t, n1, role.key)
+			for id, fn := range []string{"echo", "support_only", "admin_only"} {
+				want := 403
+				if role.allowed[fn] {
+					want = 200
+				}
+				rest := n1.Do("POST", "/api/engine/v2/modules/"+target+"/exec/"+fn, "[]", enginetest.APIKey(role.key))
+				wsCode := ws.exec(id+1, "Test", index, fn, "[]")
+				d2d := n1.Do("POST", "/api/engine/v2/modules/"+caller+"/exec/call", fmt.Sprintf(`[%q, %q, []]`, target, fn), enginetest.APIKey(role.key))
+				if rest.Status != want || wsCode != want || d2d.Status != want {
+					t.Errorf("%s calling %s on the other node: REST %d, WebSocket %d, driver-to-driver %d; want %d\nREST %s\ndriver-to-driver %s",
+						role.name, fn, rest.Status, wsCode, d2d.Status, want, rest.Body, d2d.Body)
+				}
+			}
+			want := 403
+			if role.allowed["stop"] {
+				want = 200
+			}
+			if r := n1.Do("POST", "/api/engine/v2/modules/"+target+"/stop", "", enginetest.APIKey(role.key)); r.Status != want {
+				t.Errorf("%s stopping a module of the other node: %d %s; want %d", role.name, r.Status, r.Body, want)
+			}
+			if r := n1.Do("POST", "/api/engine/v2/modules/"+target+"/start", "", enginetest.APIKey(role.key)); r.Status != want {
+				t.Errorf("%s starting a module of the other node: %d %s; want %d", role.name, r.Status, r.Body, want)
+			}
+			n1.Eventually(30*time.Second, target+" running again", func() bool {
+				return n1.Do("POST", "/api/engine/v2/modules/"+target+"/exec/echo", "[]", enginetest.APIKey(adminKey)).Status == 200
+			})
+		})
+	}
+}

@@ -76,7 +76,7 @@ func (n *Node) GetJSON(path string, v any) error {
 }
 
 func (n *Node) getJSON(path string, timeout time.Duration, v any) error {
-	r, err := n.Request(context.Background(), http.MethodGet, path, "", timeout)
+	r, err := n.Request(context.Background(), http.MethodGet, path, "", timeout, APIKey(n.cfg.APIKey))
 	if err != nil {
 		return err
 	}

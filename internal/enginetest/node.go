@@ -30,6 +30,9 @@ type Config struct {
 	Timeout time.Duration
 	// LogToTest copies every engine's log into the test log when go test runs with -v.
 	LogToTest bool
+	// APIKey authenticates the harness's own reads (readiness, the cluster view, drivers) on
+	// engines started with --auth keys (given in Flags).
+	APIKey string
 }
 
 // ReadyWithin is how long WaitReady, Restart and Cluster.Start give a node to become ready.
