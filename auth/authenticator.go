@@ -1,8 +1,6 @@
 package auth
 
 import (
-	"crypto/sha256"
-	"crypto/subtle"
 	"errors"
 	"net/http"
 	"strings"
@@ -15,13 +13,11 @@ const (
 	BearerParam  = "bearer_token" // query parameter and cookie
 )
 
-// Node-to-node headers: the caller a node acts for, and (on a cluster port without TLS) the
-// cluster secret. They are read only on the cluster port, where the caller is a node already (its
-// certificate or the secret proved it); the client API ignores them.
+// Node-to-node headers: the caller a node acts for. They are read only on the cluster port, where
+// the connection proved already that a node opened it; the client API ignores them.
 const (
-	ClusterSecretHeader = "X-Cluster-Secret"
-	UserIDHeader        = "X-User-ID"
-	ClearanceHeader     = "X-Engine-Clearance"
+	UserIDHeader    = "X-User-ID"
+	ClearanceHeader = "X-Engine-Clearance"
 )
 
 // ErrNoCredentialSource: --auth keys without any way to authenticate a user.
@@ -129,23 +125,11 @@ func NodeCaller(h http.Header) Caller {
 	return c
 }
 
-// SetNodeCredentials prepares a node-to-node request: the cluster secret, and the caller it is
-// made for, whose clearance the receiving node applies.
-func SetNodeCredentials(h http.Header, secret string, c Caller) {
-	if secret != "" {
-		h.Set(ClusterSecretHeader, secret)
-	}
+// SetNodeCredentials names, on a node-to-node request, the caller it is made for, whose
+// clearance the receiving node applies.
+func SetNodeCredentials(h http.Header, c Caller) {
 	if c.UserID != "" {
 		h.Set(UserIDHeader, c.UserID)
 	}
 	h.Set(ClearanceHeader, c.Clearance.String())
-}
-
-// ValidSecret compares in constant time; an unset secret matches nothing.
-func ValidSecret(want, got string) bool {
-	if want == "" {
-		return false
-	}
-	w, g := sha256.Sum256([]byte(want)), sha256.Sum256([]byte(got))
-	return subtle.ConstantTimeCompare(w[:], g[:]) == 1
 }

@@ -108,7 +108,7 @@ func TestAuthenticate(t *testing.T) {
 	expired := tok("t-old", jwt.MapClaims{"exp": time.Now().Add(-time.Hour).Unix()})
 
 	user := func(id string, c auth.Clearance) auth.Caller { return auth.Caller{UserID: id, Clearance: c} }
-	sec := auth.ClusterSecretHeader
+	sec := "X-Cluster-Secret" // node headers of older versions: never a credential on the client API
 
 	keys := testAPIKeys(t)
 	v := newVerifier(t, auth.JWTConfig{Secret: []byte(hsSecret)})
@@ -246,7 +246,7 @@ func TestCredentialSource(t *testing.T) {
 		{"bearer query over a bearer cookie", a, "?bearer_token=" + good, nil, []string{auth.BearerParam, tok("other")}, "t-user", auth.FromQuery},
 		{"an empty query parameter is not a credential", a, "?api-key=", nil, []string{auth.APIKeyParam, userKey}, "u1", auth.FromCookie},
 		// Node headers are not client credentials: next to a cookie, the cookie is what counts.
-		{"node headers next to a key cookie", a, "", []string{auth.ClusterSecretHeader, clusterSecret, auth.UserIDHeader, "u9", auth.ClearanceHeader, "admin"},
+		{"node headers next to a key cookie", a, "", []string{auth.UserIDHeader, "u9", auth.ClearanceHeader, "admin"},
 			[]string{auth.APIKeyParam, userKey}, "u1", auth.FromCookie},
 		{"auth none", disabled, "", nil, []string{auth.APIKeyParam, userKey}, "", auth.FromNowhere},
 	}
@@ -283,23 +283,15 @@ func TestNodeCredentialsRoundTrip(t *testing.T) {
 	}
 	for _, c := range callers {
 		r := request("", nil, nil)
-		auth.SetNodeCredentials(r.Header, clusterSecret, c)
+		auth.SetNodeCredentials(r.Header, c)
 		want := c
 		want.Node = true
 		if got := auth.NodeCaller(r.Header); got != want {
 			t.Errorf("sent %+v, received %+v", c, got)
 		}
-		if r.Header.Get(auth.ClusterSecretHeader) != clusterSecret {
-			t.Errorf("secret header %q", r.Header.Get(auth.ClusterSecretHeader))
-		}
 		if c.UserID == "" && r.Header.Get(auth.UserIDHeader) != "" {
 			t.Errorf("an empty user id was sent as %q", r.Header.Get(auth.UserIDHeader))
 		}
-	}
-	r := request("", nil, nil)
-	auth.SetNodeCredentials(r.Header, "", auth.Caller{UserID: "a1", Clearance: auth.ClearanceAdmin})
-	if v := r.Header.Get(auth.ClusterSecretHeader); v != "" {
-		t.Fatalf("secret header %q without a secret", v)
 	}
 	for _, tt := range []struct {
 		hdr  []string
@@ -313,27 +305,6 @@ func TestNodeCredentialsRoundTrip(t *testing.T) {
 	} {
 		if got := auth.NodeCaller(request("", tt.hdr, nil).Header); got != tt.want {
 			t.Errorf("%v: %+v, want %+v", tt.hdr, got, tt.want)
-		}
-	}
-}
-
-func TestValidSecret(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		want, got string
-		ok        bool
-	}{
-		{"", "", false},
-		{"", "anything", false},
-		{clusterSecret, clusterSecret, true},
-		{clusterSecret, clusterSecret + "x", false},
-		{clusterSecret, clusterSecret[:len(clusterSecret)-1], false},
-		{clusterSecret, "", false},
-		{"a", "A", false},
-	}
-	for _, tt := range tests {
-		if got := auth.ValidSecret(tt.want, tt.got); got != tt.ok {
-			t.Errorf("ValidSecret(%q, %q) = %v, want %v", tt.want, tt.got, got, tt.ok)
 		}
 	}
 }

@@ -79,7 +79,7 @@ func TestAuthMatrixREST(t *testing.T) {
 		{"jwt unknown role", power, []string{"Authorization", "Bearer " + valid(jwt.MapClaims{"role": "root"})}, 401, auth.Caller{}},
 		{"jwt user", power, []string{"Authorization", "Bearer " + valid(nil)}, 200, user("tok-user", auth.ClearanceUser)},
 		{"query token", power + "?bearer_token=" + valid(nil), nil, 200, inQuery(user("tok-user", auth.ClearanceUser))},
-		{"node credentials are not for the client API", power, []string{auth.ClusterSecretHeader, "cluster-secret", auth.UserIDHeader, "a1", auth.ClearanceHeader, "admin"}, 401, auth.Caller{}},
+		{"node credentials are not for the client API", power, []string{"X-Cluster-Secret", "cluster-secret", auth.UserIDHeader, "a1", auth.ClearanceHeader, "admin"}, 401, auth.Caller{}},
 		{"forwarding headers next to a key", power, []string{auth.APIKeyHeader, "user-key-0123456789", auth.ClearanceHeader, "admin", auth.UserIDHeader, "a1"}, 200, user("u1", auth.ClearanceUser)},
 	}
 	for _, tt := range tests {

@@ -4,16 +4,17 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
+	"syscall"
 	"time"
 
 	"github.com/placeos-go/engine/auth"
 	"github.com/placeos-go/engine/call"
-	"github.com/placeos-go/engine/clustertls"
 	"github.com/placeos-go/engine/errkind"
 	"github.com/placeos-go/engine/httpwire"
 )
@@ -21,27 +22,29 @@ import (
 // Client makes node-to-node calls to other nodes' cluster ports. It keeps connections to peers
 // open for reuse.
 type Client struct {
-	secret string
-	mat    *clustertls.Material // nil: plain TCP
-	scheme string               // http or https
+	proof  Proof
+	scheme string // http or https
 	hc     *http.Client
 }
 
-// NewClient returns a client that presents this node's certificate (mat, nil on a cluster
-// without TLS) and, without TLS, the cluster secret (when set).
-func NewClient(secret string, mat *clustertls.Material) *Client {
+// NewClient returns a client that proves this node on every connection it opens (its
+// certificate, or the cluster greeting), as the other nodes' ports demand.
+func NewClient(proof Proof) *Client {
+	// Dialled per connection, so that a certificate reloaded on SIGHUP is used from then on.
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		return proof.Dial(ctx, addr, 0)
+	}
 	tr := &http.Transport{
 		MaxIdleConnsPerHost: 64,
 		IdleConnTimeout:     90 * time.Second,
 		Proxy:               nil, // node-to-node calls never go through a proxy
 	}
-	c := &Client{secret: secret, mat: mat, scheme: "http"}
-	if mat != nil {
+	c := &Client{proof: proof, scheme: "http"}
+	if proof.TLS != nil {
 		c.scheme = "https"
-		// Dialled per connection, so that a certificate reloaded on SIGHUP is used from then on.
-		tr.DialTLSContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
-			return mat.Dial(ctx, addr, 0)
-		}
+		tr.DialTLSContext = dial
+	} else {
+		tr.DialContext = dial
 	}
 	c.hc = &http.Client{Transport: tr}
 	return c
@@ -106,16 +109,9 @@ func (p *Client) post(ctx context.Context, addr, path string, body []byte, calle
 		return 0, nil, errkind.Wrap(errkind.BadRequest, err, "request to node %s", addr)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	secret := p.secret
-	if p.mat != nil {
-		secret = "" // the certificate proves the node; a secret would only travel for nothing
-	}
 	if caller != nil {
-		auth.SetNodeCredentials(req.Header, secret, *caller)
-	} else if secret != "" {
-		// The node acting for itself: the receiving node trusts it as an admin.
-		req.Header.Set(auth.ClusterSecretHeader, secret)
-	}
+		auth.SetNodeCredentials(req.Header, *caller)
+	} // else the node acting for itself: the receiving node trusts it as an admin
 	if requestID != "" {
 		req.Header.Set(httpwire.RequestIDHeader, requestID)
 	}
@@ -124,7 +120,7 @@ func (p *Client) post(ctx context.Context, addr, path string, body []byte, calle
 		if ctx.Err() != nil {
 			return 0, nil, errkind.Wrap(errkind.Timeout, ctx.Err(), "node %s did not answer in time", addr)
 		}
-		return 0, nil, errkind.Wrap(errkind.Unavailable, err, "node %s is unreachable", addr)
+		return 0, nil, p.unreachable(addr, err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(resp.Body)
@@ -138,4 +134,15 @@ type joinRequest struct {
 	ID       string `json:"id"`
 	RaftAddr string `json:"raft_addr"`
 	HTTPAddr string `json:"http_addr"`
+}
+
+// unreachable is the error of a node that did not answer. Without TLS, a node that closes the
+// connection without a word most likely refused this node's greeting: say so, since nothing else
+// would tell an operator that the secrets differ.
+func (p *Client) unreachable(addr string, err error) error {
+	if p.proof.TLS == nil && (errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)) {
+		return errkind.Wrap(errkind.Unavailable, err,
+			"node %s is unreachable: it closed the connection at once (does it have the same --cluster-secret as this node?)", addr)
+	}
+	return errkind.Wrap(errkind.Unavailable, err, "node %s is unreachable", addr)
 }

@@ -20,7 +20,7 @@ func TestJoin(t *testing.T) {
 	t.Parallel()
 	n := newNode(t)
 	ctx := httpwire.WithRequestID(t.Context(), "join-rid")
-	if err := peer.NewClient(secret, nil).Join(ctx, n.addr, "n2", "10.0.0.2:7000", "10.0.0.2:8080"); err != nil {
+	if err := peer.NewClient(proved).Join(ctx, n.addr, "n2", "10.0.0.2:7000", "10.0.0.2:8080"); err != nil {
 		t.Fatal(err)
 	}
 	m := n.members.seen()
@@ -37,7 +37,7 @@ func TestJoinErrors(t *testing.T) {
 	t.Run("missing fields", func(t *testing.T) {
 		t.Parallel()
 		n := newNode(t)
-		c := peer.NewClient(secret, nil)
+		c := peer.NewClient(proved)
 		for _, args := range [][3]string{{"", "r:1", "h:1"}, {"n2", "", "h:1"}, {"n2", "r:1", ""}} {
 			err := c.Join(t.Context(), n.addr, args[0], args[1], args[2])
 			wantKind(t, err, errkind.BadRequest, http.StatusBadRequest)
@@ -53,7 +53,7 @@ func TestJoinErrors(t *testing.T) {
 		t.Parallel()
 		n := newNode(t)
 		n.members.fail(errkind.Wrap(errkind.Unavailable, nil, "not the leader"))
-		err := peer.NewClient(secret, nil).Join(t.Context(), n.addr, "n2", "r:1", "h:1")
+		err := peer.NewClient(proved).Join(t.Context(), n.addr, "n2", "r:1", "h:1")
 		wantKind(t, err, errkind.Unavailable, http.StatusServiceUnavailable)
 		if !strings.Contains(err.Error(), "not the leader") {
 			t.Fatal(err)
@@ -67,7 +67,7 @@ func TestJoinErrors(t *testing.T) {
 			{`["n2"]`, `{"error":"parse_error","message":"malformed JSON body: json: cannot unmarshal array into Go value of type peer.joinRequest"}`},
 			{`{"id":"n2"}`, `{"error":"bad_request","message":"join needs id, raft_addr and http_addr"}`},
 		} {
-			code, body := do(t, http.MethodPost, n.url+httpapi.NodeBase+"/cluster/join", tt.body, auth.ClusterSecretHeader, secret)
+			code, body := do(t, proved, http.MethodPost, n.url+httpapi.NodeBase+"/cluster/join", tt.body)
 			if code != http.StatusBadRequest || body != tt.want {
 				t.Errorf("%s: %d %s, want 400 %s", tt.body, code, body, tt.want)
 			}
@@ -85,7 +85,7 @@ func TestForward(t *testing.T) {
 		n := newNode(t)
 		cmd := []byte("{\"op\":\"apply\",\"file\":{\"kind\":\"system\"}}\n\x00binary-ish")
 		ctx := httpwire.WithRequestID(t.Context(), "apply-rid")
-		if err := peer.NewClient(secret, nil).Forward(ctx, n.addr, cmd); err != nil {
+		if err := peer.NewClient(proved).Forward(ctx, n.addr, cmd); err != nil {
 			t.Fatal(err)
 		}
 		m := n.members.seen()
@@ -108,7 +108,7 @@ func TestForward(t *testing.T) {
 		} {
 			n := newNode(t)
 			n.members.fail(tt.err)
-			err := peer.NewClient(secret, nil).Forward(t.Context(), n.addr, []byte(`{}`))
+			err := peer.NewClient(proved).Forward(t.Context(), n.addr, []byte(`{}`))
 			wantKind(t, err, tt.kind, tt.status)
 			if errkind.Classify(err).Message != tt.err.Error() {
 				t.Fatalf("message %q, want %q", errkind.Classify(err).Message, tt.err.Error())
@@ -118,7 +118,7 @@ func TestForward(t *testing.T) {
 	t.Run("too large", func(t *testing.T) {
 		t.Parallel()
 		n := newNode(t, func(s *setup) { s.peer.MaxBodyBytes = 64 })
-		err := peer.NewClient(secret, nil).Forward(t.Context(), n.addr, []byte(strings.Repeat("x", 65)))
+		err := peer.NewClient(proved).Forward(t.Context(), n.addr, []byte(strings.Repeat("x", 65)))
 		wantKind(t, err, errkind.TooLarge, http.StatusRequestEntityTooLarge)
 		if n.members.calls() != 0 {
 			t.Fatal("a body over the limit was applied")
@@ -161,7 +161,7 @@ func TestLeave(t *testing.T) {
 			if !tt.memberOK {
 				n.members.fail(errkind.Wrap(errkind.Unavailable, nil, "not the leader"))
 			}
-			code, body := do(t, http.MethodPost, n.url+httpapi.NodeBase+"/cluster/leave", tt.body, auth.ClusterSecretHeader, secret)
+			code, body := do(t, proved, http.MethodPost, n.url+httpapi.NodeBase+"/cluster/leave", tt.body)
 			if code != tt.status || body != tt.answer {
 				t.Fatalf("got %d %s, want %d %s", code, body, tt.status, tt.answer)
 			}

@@ -13,7 +13,6 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/placeos-go/engine/auth"
 	"github.com/placeos-go/engine/errkind"
 	"github.com/placeos-go/engine/httpwire"
 )
@@ -49,13 +48,14 @@ func (p *Client) Debug(ctx context.Context, addr, moduleID string, fn func(level
 	u := url.URL{Scheme: "ws", Host: addr, Path: httpwire.NodeBase + "/command/" + moduleID + "/debugger"} // String escapes the path
 	dialer := *websocket.DefaultDialer
 	h := http.Header{}
-	if p.mat != nil {
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		return p.proof.Dial(ctx, addr, 0)
+	}
+	if p.proof.TLS != nil {
 		u.Scheme = "wss"
-		dialer.NetDialTLSContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
-			return p.mat.Dial(ctx, addr, 0)
-		}
-	} else if p.secret != "" {
-		h.Set(auth.ClusterSecretHeader, p.secret)
+		dialer.NetDialTLSContext = dial
+	} else {
+		dialer.NetDialContext = dial
 	}
 	if rid := httpwire.RequestID(ctx); rid != "" {
 		h.Set(httpwire.RequestIDHeader, rid)
@@ -71,7 +71,7 @@ func (p *Client) Debug(ctx context.Context, addr, moduleID string, fn func(level
 		case ctx.Err() != nil:
 			return nil, errkind.Wrap(errkind.Timeout, ctx.Err(), "node %s did not answer in time", addr)
 		}
-		return nil, errkind.Wrap(errkind.Unavailable, err, "node %s is unreachable", addr)
+		return nil, p.unreachable(addr, err)
 	}
 	done := make(chan struct{})
 	go func() {

@@ -1,8 +1,10 @@
 package peer_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -52,7 +54,7 @@ func TestDebugStream(t *testing.T) {
 			addr := n.addr
 			var got lines
 			ctx := httpwire.WithRequestID(t.Context(), "debug-rid")
-			cancel, err := peer.NewClient(secret, nil).Debug(ctx, addr, "mod-1", got.fn)
+			cancel, err := peer.NewClient(proved).Debug(ctx, addr, "mod-1", got.fn)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -105,14 +107,13 @@ func TestDebugAttachFails(t *testing.T) {
 			t.Parallel()
 			n := newNode(t)
 			n.local.onDebug(attachErr)
-			h := http.Header{}
-			h.Set(auth.ClusterSecretHeader, secret)
-			_, resp, err := websocket.DefaultDialer.DialContext(t.Context(), "ws://"+n.addr+httpapi.NodeBase+"/command/mod-1/debugger", h)
+			dialer := websocket.Dialer{NetDialContext: func(ctx context.Context, _, addr string) (net.Conn, error) { return proved.Dial(ctx, addr, 0) }}
+			_, resp, err := dialer.DialContext(t.Context(), "ws://"+n.addr+httpapi.NodeBase+"/command/mod-1/debugger", nil)
 			if err == nil || resp == nil || resp.StatusCode != errkind.Classify(attachErr).Status {
 				t.Fatalf("route answered %v, %v; want status %d", resp, err, errkind.Classify(attachErr).Status)
 			}
 			var got lines
-			cancel, err := peer.NewClient(secret, nil).Debug(t.Context(), n.addr, "mod-1", got.fn)
+			cancel, err := peer.NewClient(proved).Debug(t.Context(), n.addr, "mod-1", got.fn)
 			if err == nil {
 				cancel()
 				t.Fatal("Debug succeeded")
@@ -139,7 +140,7 @@ func TestDebugSlowPeer(t *testing.T) {
 	}
 	n.local.onDebug(nil, burst...)
 	var got lines
-	cancel, err := peer.NewClient(secret, nil).Debug(t.Context(), n.addr, "mod-1", got.fn)
+	cancel, err := peer.NewClient(proved).Debug(t.Context(), n.addr, "mod-1", got.fn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,21 +156,21 @@ func TestDebugRefused(t *testing.T) {
 	tests := []struct {
 		name, secret, want string
 	}{
-		{"wrong secret", secret + "x", "invalid cluster secret"},
-		{"no secret", "", "invalid cluster secret"},
+		{"wrong secret", secret + "x", "unreachable"},
+		{"no secret", "", "unreachable"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			n := newNode(t)
 			var got lines
-			cancel, err := peer.NewClient(tt.secret, nil).Debug(t.Context(), n.addr, "mod-1", got.fn)
+			cancel, err := peer.NewClient(peer.Proof{Secret: tt.secret}).Debug(t.Context(), n.addr, "mod-1", got.fn)
 			if err == nil {
 				cancel()
 				t.Fatal("attached")
 			}
-			if !strings.Contains(err.Error(), tt.want) || !errors.Is(err, errkind.Unauthorized) {
-				t.Fatalf("error %q is not an Unauthorized %q", err, tt.want)
+			if !strings.Contains(err.Error(), tt.want) || !errors.Is(err, errkind.Unavailable) {
+				t.Fatalf("error %q is not an Unavailable %q", err, tt.want)
 			}
 			if len(n.local.attached()) != 0 {
 				t.Fatal("the owner was asked to attach")
@@ -181,7 +182,7 @@ func TestDebugRefused(t *testing.T) {
 		ts := httptest.NewServer(http.NotFoundHandler())
 		addr := strings.TrimPrefix(ts.URL, "http://")
 		ts.Close()
-		if _, err := peer.NewClient(secret, nil).Debug(t.Context(), addr, "mod-1", func(string, string) {}); err == nil {
+		if _, err := peer.NewClient(proved).Debug(t.Context(), addr, "mod-1", func(string, string) {}); err == nil {
 			t.Fatal("attached to a closed server")
 		}
 	})
@@ -233,12 +234,13 @@ func TestDebugFrames(t *testing.T) {
 	// Any id the model allows (letters, digits, "_", ".", "-"). An id that needs escaping would
 	// arrive escaped twice: Debug puts url.PathEscape(moduleID) in url.URL.Path, which String
 	// escapes again.
-	cancel, err := peer.NewClient(secret, nil).Debug(ctx, strings.TrimPrefix(ts.URL, "http://"), "Mod_1.x-y", got.fn)
+	// A bare server reads no greeting: the client proves nothing (an open port's client).
+	cancel, err := peer.NewClient(peer.Proof{Open: true}).Debug(ctx, strings.TrimPrefix(ts.URL, "http://"), "Mod_1.x-y", got.fn)
 	if err != nil {
 		t.Fatal(err)
 	}
 	r := <-reqs
-	if r.URL.EscapedPath() != httpapi.NodeBase+"/command/Mod_1.x-y/debugger" || r.Header.Get(auth.ClusterSecretHeader) != secret ||
+	if r.URL.EscapedPath() != httpapi.NodeBase+"/command/Mod_1.x-y/debugger" ||
 		r.Header.Get(httpwire.RequestIDHeader) != "frames-rid" {
 		t.Fatalf("request %s with %v", r.URL.EscapedPath(), r.Header)
 	}

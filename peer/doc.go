@@ -2,11 +2,12 @@
 // serves to the other nodes, and the client a node uses to reach them.
 //
 // The cluster port (Port, --raft-addr) is one TCP listener that carries Raft and the node-to-node
-// HTTP routes. With the cluster's certificates (package clustertls) every connection first
-// completes a mutual TLS handshake — a process without a certificate of the cluster's CA is turned
-// away before a byte it sends is read — and its first byte then tells a Raft RPC (a small type
-// number) from an HTTP request (a method name). Without certificates the port is plain TCP,
-// allowed on loopback (or with --insecure-cluster), and the routes demand the cluster secret.
+// HTTP routes. Every connection first proves that a node of the cluster opened it (Proof): with
+// the cluster's certificates (package clustertls) a mutual TLS handshake, else a greeting derived
+// from the cluster secret; a process that cannot is turned away before anything else it sends is
+// read, Raft and HTTP alike. Its first byte then tells a Raft RPC (a small type number) from an
+// HTTP request (a method name). A node with neither certificates nor secret takes no connection
+// (under --auth none, every one). Plain TCP is allowed on loopback, or with --insecure-cluster.
 //
 // The routes (Server):
 //

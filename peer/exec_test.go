@@ -75,7 +75,7 @@ func TestExecRoundTrip(t *testing.T) {
 				ctx, cancel = context.WithTimeout(ctx, tt.deadline)
 				defer cancel()
 			}
-			res, err := peer.NewClient(secret, nil).Exec(ctx, n.addr, req)
+			res, err := peer.NewClient(proved).Exec(ctx, n.addr, req)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -115,7 +115,7 @@ func TestExecRoundTrip(t *testing.T) {
 func TestExecRequestID(t *testing.T) {
 	t.Parallel()
 	n := newNode(t)
-	c := peer.NewClient(secret, nil)
+	c := peer.NewClient(proved)
 	ctx := httpwire.WithRequestID(t.Context(), "ctx-rid")
 	if _, err := c.Exec(ctx, n.addr, call.Request{Target: call.Target{ModuleID: "mod-1"}, Function: "a"}); err != nil {
 		t.Fatal(err)
@@ -162,7 +162,7 @@ func TestExecErrors(t *testing.T) {
 			t.Parallel()
 			n := newNode(t)
 			n.local.onExec(func(context.Context, call.Request) (call.Result, error) { return call.Result{}, tt.err })
-			_, err := peer.NewClient(secret, nil).Exec(t.Context(), n.addr, call.Request{Target: call.Target{ModuleID: "mod-1"}, Function: "power"})
+			_, err := peer.NewClient(proved).Exec(t.Context(), n.addr, call.Request{Target: call.Target{ModuleID: "mod-1"}, Function: "power"})
 			if err == nil {
 				t.Fatal("no error")
 			}
@@ -197,27 +197,31 @@ func TestExecTooLarge(t *testing.T) {
 	t.Parallel()
 	n := newNode(t, func(s *setup) { s.peer.MaxBodyBytes = 1024 })
 	args := json.RawMessage(`["` + strings.Repeat("x", 2048) + `"]`)
-	_, err := peer.NewClient(secret, nil).Exec(t.Context(), n.addr, call.Request{Target: call.Target{ModuleID: "mod-1"}, Function: "f", Args: args})
+	_, err := peer.NewClient(proved).Exec(t.Context(), n.addr, call.Request{Target: call.Target{ModuleID: "mod-1"}, Function: "f", Args: args})
 	wantKind(t, err, errkind.TooLarge, http.StatusRequestEntityTooLarge)
 	if len(n.local.execCalls()) != 0 {
 		t.Fatal("a body over the limit reached the owner")
 	}
 }
 
-// TestNodeRoutesAuthentication: without TLS only a caller with the cluster secret gets past the
-// node routes; the caller it names is then believed.
+// TestNodeRoutesAuthentication: without TLS only a connection that opens with the cluster
+// greeting gets to the node routes; the caller it names is then believed. Nothing without it —
+// not a user's API key, not a claimed caller — is read past the greeting.
 func TestNodeRoutesAuthentication(t *testing.T) {
 	t.Parallel()
 	for _, tt := range []struct{ name, secret string }{{"wrong secret", secret + "x"}, {"no secret", ""}} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			n := newNode(t)
-			c := peer.NewClient(tt.secret, nil)
+			c := peer.NewClient(peer.Proof{Secret: tt.secret})
 			_, err := c.Exec(t.Context(), n.addr, call.Request{Target: call.Target{ModuleID: "mod-1"}, Function: "power",
 				Caller: auth.Caller{UserID: "a1", Clearance: auth.ClearanceAdmin}})
-			wantKind(t, err, errkind.Unauthorized, http.StatusUnauthorized)
-			wantKind(t, c.Join(t.Context(), n.addr, "n2", "r:1", "h:1"), errkind.Unauthorized, http.StatusUnauthorized)
-			wantKind(t, c.Forward(t.Context(), n.addr, []byte(`{}`)), errkind.Unauthorized, http.StatusUnauthorized)
+			wantKind(t, err, errkind.Unavailable, http.StatusServiceUnavailable)
+			if !strings.Contains(err.Error(), "--cluster-secret") {
+				t.Errorf("the error does not point at the cluster secret: %v", err)
+			}
+			wantKind(t, c.Join(t.Context(), n.addr, "n2", "r:1", "h:1"), errkind.Unavailable, http.StatusServiceUnavailable)
+			wantKind(t, c.Forward(t.Context(), n.addr, []byte(`{}`)), errkind.Unavailable, http.StatusServiceUnavailable)
 			if len(n.local.execCalls()) != 0 || n.members.calls() != 0 {
 				t.Fatal("a request without the secret got through")
 			}
@@ -226,31 +230,47 @@ func TestNodeRoutesAuthentication(t *testing.T) {
 	t.Run("every route", func(t *testing.T) {
 		t.Parallel()
 		n := newNode(t)
+		refused := n.port.Refused()
 		b := n.url + httpapi.NodeBase
-		for _, r := range []struct{ method, path, body string }{
+		routes := []struct{ method, path, body string }{
 			{http.MethodPost, b + "/command/mod-1/execute", `{"__exec__":"power","power":[]}`},
 			{http.MethodGet, b + "/command/mod-1/debugger", ``},
 			{http.MethodPost, b + "/cluster/join", `{"id":"n2","raft_addr":"r:1","http_addr":"h:1"}`},
 			{http.MethodPost, b + "/cluster/leave", `{"id":"n2"}`},
 			{http.MethodPost, b + "/cluster/apply", `{}`},
-		} {
-			// Whatever else a request carries (a user's API key, a caller it claims to act for),
-			// without the secret it is refused.
-			code, body := do(t, r.method, r.path, r.body, auth.APIKeyHeader, "admin-key-0123456789", auth.UserIDHeader, "a1", auth.ClearanceHeader, "admin")
-			if code != 401 || body != `{"error":"unauthorized","message":"invalid cluster secret"}` {
-				t.Errorf("%s %s: %d %s", r.method, r.path, code, body)
+		}
+		for _, r := range routes {
+			// Whatever else a request carries (a user's API key, the header older versions sent the
+			// secret in, a caller it claims to act for), without the greeting it is not answered.
+			code, body, err := send(t, peer.Proof{Open: true}, r.method, r.path, r.body, auth.APIKeyHeader, "admin-key-0123456789",
+				"X-Cluster-Secret", secret, auth.UserIDHeader, "a1", auth.ClearanceHeader, "admin")
+			if err == nil {
+				t.Errorf("%s %s was answered: %d %s", r.method, r.path, code, body)
 			}
 		}
+		testutil.Eventually(t, within, "every connection refused", func() bool { return n.port.Refused() >= refused+uint64(len(routes)) })
 		if len(n.local.execCalls()) != 0 || len(n.local.attached()) != 0 || n.members.calls() != 0 || n.leaves.Load() != 0 {
 			t.Fatal("a request without the secret reached a node route")
 		}
 	})
-	// A cluster port without TLS and without a secret (loopback development) takes every caller
-	// for a node; the caller it names is believed.
-	t.Run("no secret configured", func(t *testing.T) {
+	// A port with no way to tell a node (no TLS, no secret, --auth keys) takes no connection, not
+	// even one that offers a greeting; an open port (--auth none) takes every one and believes the
+	// caller it names.
+	t.Run("no proof configured", func(t *testing.T) {
 		t.Parallel()
-		n := newNode(t, func(s *setup) { s.peer.Secret = "" })
-		_, err := peer.NewClient("", nil).Exec(t.Context(), n.addr, call.Request{Target: call.Target{ModuleID: "mod-1"}, Function: "power",
+		n := newNode(t, func(s *setup) { s.proof = peer.Proof{} })
+		for _, p := range []peer.Proof{{}, proved} {
+			_, err := peer.NewClient(p).Exec(t.Context(), n.addr, call.Request{Target: call.Target{ModuleID: "mod-1"}, Function: "power"})
+			wantKind(t, err, errkind.Unavailable, http.StatusServiceUnavailable)
+		}
+		if len(n.local.execCalls()) != 0 {
+			t.Fatal("a closed port served an execute")
+		}
+	})
+	t.Run("open", func(t *testing.T) {
+		t.Parallel()
+		n := newNode(t, func(s *setup) { s.proof = peer.Proof{Open: true} })
+		_, err := peer.NewClient(peer.Proof{Open: true}).Exec(t.Context(), n.addr, call.Request{Target: call.Target{ModuleID: "mod-1"}, Function: "power",
 			Caller: auth.Caller{UserID: "u1", Clearance: auth.ClearanceUser}})
 		if err != nil {
 			t.Fatal(err)
@@ -271,7 +291,7 @@ func TestExecUnreachable(t *testing.T) {
 	if err := ln.Close(); err != nil {
 		t.Fatal(err)
 	}
-	c := peer.NewClient(secret, nil)
+	c := peer.NewClient(proved)
 	_, err = c.Exec(t.Context(), addr, call.Request{Target: call.Target{ModuleID: "mod-1"}, Function: "power"})
 	wantKind(t, err, errkind.Unavailable, http.StatusServiceUnavailable)
 	wantKind(t, c.Join(t.Context(), addr, "n2", "r:1", "h:1"), errkind.Unavailable, http.StatusServiceUnavailable)
@@ -285,7 +305,7 @@ func TestExecDeadline(t *testing.T) {
 		n := newNode(t)
 		ctx, cancel := context.WithDeadline(t.Context(), time.Now().Add(-time.Second))
 		defer cancel()
-		_, err := peer.NewClient(secret, nil).Exec(ctx, n.addr, call.Request{Target: call.Target{ModuleID: "mod-1"}, Function: "power"})
+		_, err := peer.NewClient(proved).Exec(ctx, n.addr, call.Request{Target: call.Target{ModuleID: "mod-1"}, Function: "power"})
 		wantKind(t, err, errkind.Timeout, http.StatusGatewayTimeout)
 		if len(n.local.execCalls()) != 0 {
 			t.Fatal("a call past its deadline reached the owner")
@@ -305,7 +325,7 @@ func TestExecDeadline(t *testing.T) {
 		})
 		ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
 		defer cancel()
-		_, err := peer.NewClient(secret, nil).Exec(ctx, n.addr, call.Request{Target: call.Target{ModuleID: "mod-1"}, Function: "power"})
+		_, err := peer.NewClient(proved).Exec(ctx, n.addr, call.Request{Target: call.Target{ModuleID: "mod-1"}, Function: "power"})
 		wantKind(t, err, errkind.Timeout, http.StatusGatewayTimeout)
 		if !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("%v does not wrap the deadline", err)
@@ -331,7 +351,7 @@ func TestExecDeadline(t *testing.T) {
 		defer cancel()
 		errc := make(chan error, 1)
 		go func() {
-			_, err := peer.NewClient(secret, nil).Exec(ctx, n.addr, call.Request{Target: call.Target{ModuleID: "mod-1"}, Function: "power"})
+			_, err := peer.NewClient(proved).Exec(ctx, n.addr, call.Request{Target: call.Target{ModuleID: "mod-1"}, Function: "power"})
 			errc <- err
 		}()
 		<-started
@@ -380,7 +400,8 @@ func TestExecNotAnEngine(t *testing.T) {
 			}))
 			defer ts.Close()
 			addr := strings.TrimPrefix(ts.URL, "http://")
-			_, err := peer.NewClient(secret, nil).Exec(t.Context(), addr, call.Request{Target: call.Target{ModuleID: "mod-1"}, Function: "power"})
+			// A bare server reads no greeting: the client of an open port sends none.
+			_, err := peer.NewClient(peer.Proof{Open: true}).Exec(t.Context(), addr, call.Request{Target: call.Target{ModuleID: "mod-1"}, Function: "power"})
 			if !errors.Is(err, tt.kind) {
 				t.Fatalf("%v is not %v", err, tt.kind)
 			}
@@ -414,7 +435,7 @@ func TestExecuteRouteBadRequests(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			n := newNode(t)
-			code, body := do(t, http.MethodPost, n.url+httpapi.NodeBase+"/command/mod-1/execute"+tt.query, tt.body, auth.ClusterSecretHeader, secret)
+			code, body := do(t, proved, http.MethodPost, n.url+httpapi.NodeBase+"/command/mod-1/execute"+tt.query, tt.body)
 			if code != http.StatusBadRequest || body != tt.want {
 				t.Fatalf("got %d %s\nwant 400 %s", code, body, tt.want)
 			}
@@ -427,8 +448,7 @@ func TestExecuteRouteBadRequests(t *testing.T) {
 	t.Run("no args", func(t *testing.T) {
 		t.Parallel()
 		n := newNode(t)
-		code, body := do(t, http.MethodPost, n.url+httpapi.NodeBase+"/command/mod-1/execute?timeout=1500", `{"__exec__":"power"}`,
-			auth.ClusterSecretHeader, secret)
+		code, body := do(t, proved, http.MethodPost, n.url+httpapi.NodeBase+"/command/mod-1/execute?timeout=1500", `{"__exec__":"power"}`)
 		if code != http.StatusOK || body != `{"ok":true}` {
 			t.Fatalf("got %d %s", code, body)
 		}
@@ -440,6 +460,6 @@ func TestExecuteRouteBadRequests(t *testing.T) {
 
 func TestExecBadAddress(t *testing.T) {
 	t.Parallel()
-	_, err := peer.NewClient(secret, nil).Exec(t.Context(), "bad host:80", call.Request{Target: call.Target{ModuleID: "mod-1"}, Function: "power"})
+	_, err := peer.NewClient(proved).Exec(t.Context(), "bad host:80", call.Request{Target: call.Target{ModuleID: "mod-1"}, Function: "power"})
 	wantKind(t, err, errkind.BadRequest, http.StatusBadRequest)
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -14,7 +15,6 @@ import (
 
 	"github.com/placeos-go/engine/auth"
 	"github.com/placeos-go/engine/call"
-	"github.com/placeos-go/engine/clustertls"
 	"github.com/placeos-go/engine/errkind"
 	"github.com/placeos-go/engine/httpwire"
 	"github.com/placeos-go/engine/peer"
@@ -185,20 +185,23 @@ type testNode struct {
 	port    *peer.Port
 }
 
+// proved is how the test nodes' clients prove themselves, unless a test says otherwise.
+var proved = peer.Proof{Secret: secret}
+
 // setup is what a test may change before its node is built.
 type setup struct {
-	peer peer.ServerConfig
-	tls  *clustertls.Material // nil: plain TCP with the cluster secret
+	peer  peer.ServerConfig
+	proof peer.Proof // proved unless set
 }
 
 func newNode(t *testing.T, opts ...func(*setup)) *testNode {
 	t.Helper()
 	n := &testNode{local: &fakeLocal{}, members: &fakeMembers{}}
-	s := setup{peer: peer.ServerConfig{Local: n.local, Members: n.members, Leave: func() { n.leaves.Add(1) }, Secret: secret}}
+	s := setup{peer: peer.ServerConfig{Local: n.local, Members: n.members, Leave: func() { n.leaves.Add(1) }}, proof: proved}
 	for _, o := range opts {
 		o(&s)
 	}
-	port, err := peer.Listen("127.0.0.1:0", s.tls, nil)
+	port, err := peer.Listen("127.0.0.1:0", s.proof, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,14 +218,25 @@ func newNode(t *testing.T, opts ...func(*setup)) *testNode {
 	n.port = port
 	n.addr = port.Addr().String()
 	n.url = "http://" + n.addr
-	if s.tls != nil {
+	if s.proof.TLS != nil {
 		n.url = "https://" + n.addr
 	}
 	return n
 }
 
-// do sends one plain HTTP request (headers as name, value pairs) and returns status and body.
-func do(t *testing.T, method, url, body string, hdr ...string) (int, string) {
+// do sends one HTTP request (headers as name, value pairs) on a connection proved with proof and
+// returns status and body.
+func do(t *testing.T, proof peer.Proof, method, url, body string, hdr ...string) (int, string) {
+	t.Helper()
+	code, b, err := send(t, proof, method, url, body, hdr...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return code, b
+}
+
+// send is do that returns the error of a request that got no answer.
+func send(t *testing.T, proof peer.Proof, method, url, body string, hdr ...string) (int, string, error) {
 	t.Helper()
 	var rd io.Reader
 	if body != "" {
@@ -235,16 +249,20 @@ func do(t *testing.T, method, url, body string, hdr ...string) (int, string) {
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
-	resp, err := http.DefaultClient.Do(req)
+	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
+		return proof.Dial(ctx, addr, 0)
+	}}}
+	defer hc.CloseIdleConnections()
+	resp, err := hc.Do(req)
 	if err != nil {
-		t.Fatal(err)
+		return 0, "", err
 	}
 	defer func() { _ = resp.Body.Close() }()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return resp.StatusCode, string(b)
+	return resp.StatusCode, string(b), nil
 }
 
 // wantKind checks that err is of kind and presents with status.

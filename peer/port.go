@@ -11,17 +11,16 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-
-	"github.com/placeos-go/engine/clustertls"
 )
 
 // Port is this node's cluster port: one TCP listener that carries both Raft and the node-to-node
-// HTTP routes, behind mutual TLS when the cluster has certificates. A connection proves itself
-// in the TLS handshake, before a byte of it is read; its first byte then tells the two protocols
-// apart (a Raft RPC starts with a small type number, an HTTP request with a method name).
+// HTTP routes. A connection proves it comes from a node (Proof: the TLS handshake, or the
+// cluster greeting) before anything else it sends is read; its first byte then tells the two
+// protocols apart (a Raft RPC starts with a small type number, an HTTP request with a method
+// name).
 type Port struct {
 	ln     net.Listener
-	mat    *clustertls.Material // nil: plain TCP (loopback, or --insecure-cluster)
+	proof  Proof
 	log    hclog.Logger
 	raft   *queue
 	http   *queue
@@ -39,8 +38,8 @@ const (
 	maxHandshakes    = 256
 )
 
-// Listen opens the cluster port on addr. mat nil serves plain TCP.
-func Listen(addr string, mat *clustertls.Material, log hclog.Logger) (*Port, error) {
+// Listen opens the cluster port on addr, admitting the connections that show proof.
+func Listen(addr string, proof Proof, log hclog.Logger) (*Port, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
@@ -48,7 +47,7 @@ func Listen(addr string, mat *clustertls.Material, log hclog.Logger) (*Port, err
 	if log == nil {
 		log = hclog.NewNullLogger()
 	}
-	p := &Port{ln: ln, mat: mat, log: log.Named("cluster-port"), sem: make(chan struct{}, maxHandshakes)}
+	p := &Port{ln: ln, proof: proof, log: log.Named("cluster-port"), sem: make(chan struct{}, maxHandshakes)}
 	p.raft, p.http = newQueue(p), newQueue(p)
 	p.wg.Add(1)
 	go p.accept()
@@ -59,7 +58,7 @@ func Listen(addr string, mat *clustertls.Material, log hclog.Logger) (*Port, err
 func (p *Port) Addr() net.Addr { return p.ln.Addr() }
 
 // Secure reports whether the port demands cluster certificates.
-func (p *Port) Secure() bool { return p.mat != nil }
+func (p *Port) Secure() bool { return p.proof.TLS != nil }
 
 // Raft is the listener of the Raft transport's connections.
 func (p *Port) Raft() net.Listener { return p.raft }
@@ -67,8 +66,7 @@ func (p *Port) Raft() net.Listener { return p.raft }
 // HTTP is the listener of the node-to-node HTTP server.
 func (p *Port) HTTP() net.Listener { return p.http }
 
-// Refused counts the connections turned away (no certificate of the cluster, or neither Raft nor
-// HTTP).
+// Refused counts the connections turned away (no proof of a node, or neither Raft nor HTTP).
 func (p *Port) Refused() uint64 { return p.refused.Load() }
 
 // Close stops accepting and waits for connections still in their handshake.
@@ -83,14 +81,9 @@ func (p *Port) Close() error {
 	return err
 }
 
-// Dial opens a connection to another node's cluster port, with this node's certificate when the
-// cluster has them.
+// Dial opens a connection to another node's cluster port and proves this node on it.
 func (p *Port) Dial(ctx context.Context, addr string, timeout time.Duration) (net.Conn, error) {
-	if p.mat != nil {
-		return p.mat.Dial(ctx, addr, timeout)
-	}
-	d := net.Dialer{Timeout: timeout}
-	return d.DialContext(ctx, "tcp", addr)
+	return p.proof.Dial(ctx, addr, timeout)
 }
 
 func (p *Port) accept() {
@@ -120,17 +113,15 @@ func (p *Port) accept() {
 	}
 }
 
-// sort completes the handshake and hands the connection to Raft or HTTP by its first byte.
+// sort checks the connection's proof and hands it to Raft or HTTP by its first byte.
 func (p *Port) sort(conn net.Conn) {
 	_ = conn.SetDeadline(time.Now().Add(handshakeTimeout))
-	if p.mat != nil {
-		tc := tls.Server(conn, p.mat.ServerConfig())
-		if err := tc.Handshake(); err != nil {
-			p.refuse(conn, err)
-			return
-		}
-		conn = tc
+	proved, err := p.proof.check(conn)
+	if err != nil {
+		p.refuse(conn, err)
+		return
 	}
+	conn = proved
 	br := bufio.NewReader(conn)
 	first, err := br.Peek(1)
 	if err != nil {

@@ -47,9 +47,6 @@ type ServerConfig struct {
 	Members Membership
 	// Leave starts this node's graceful leave and shutdown (POST /cluster/leave naming it).
 	Leave func()
-	// Secret, when set, is required of every caller as X-Cluster-Secret on a port without TLS
-	// (with TLS the certificate is what proves a node).
-	Secret string
 	// DebugQueue bounds the lines waiting for a slow debugger peer (default 256).
 	DebugQueue int
 	// MaxBodyBytes limits a request body (default 32 MiB: a forwarded model write or execute
@@ -169,10 +166,9 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error, t call.
 	httpwire.WriteError(w, r, s.log, err, t)
 }
 
-// middleware gives every request an id and a body limit, recovers a panicking handler, and
-// admits only other nodes: over TLS the handshake already demanded a certificate of the cluster;
-// over plain TCP the cluster secret, when one is configured. The caller a node acts for comes from
-// its headers (auth.NodeCaller).
+// middleware gives every request an id and a body limit and recovers a panicking handler. The
+// port admitted only connections that proved a node opened them (Proof); over TLS the certificate
+// must also name a node. The caller a node acts for comes from its headers (auth.NodeCaller).
 func (s *Server) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -202,13 +198,8 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		if r.Body != nil {
 			r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
 		}
-		cs := tlsFrom(r.Context())
-		switch {
-		case cs != nil && clustertls.PeerNode(cs) == "":
+		if cs := tlsFrom(r.Context()); cs != nil && clustertls.PeerNode(cs) == "" {
 			s.fail(w, r, ErrNodesOnly, call.Target{})
-			return
-		case cs == nil && s.cfg.Secret != "" && !auth.ValidSecret(s.cfg.Secret, r.Header.Get(auth.ClusterSecretHeader)):
-			s.fail(w, r, errkind.Wrap(auth.ErrUnauthenticated, nil, "invalid cluster secret"), call.Target{})
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(auth.WithCaller(r.Context(), auth.NodeCaller(r.Header))))

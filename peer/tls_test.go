@@ -1,9 +1,11 @@
 package peer_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -45,8 +47,8 @@ func (c certs) of(t *testing.T, node string) *clustertls.Material {
 func TestClusterPortOverTLS(t *testing.T) {
 	t.Parallel()
 	cs := newCerts(t, "n1", "n2")
-	n := newNode(t, func(s *setup) { s.tls = cs.of(t, "n1"); s.peer.Secret = "" })
-	c := peer.NewClient("", cs.of(t, "n2"))
+	n := newNode(t, func(s *setup) { s.proof = peer.Proof{TLS: cs.of(t, "n1")} })
+	c := peer.NewClient(peer.Proof{TLS: cs.of(t, "n2")})
 
 	caller := auth.Caller{UserID: "u1", Clearance: auth.ClearanceSupport}
 	res, err := c.Exec(t.Context(), n.addr, call.Request{Target: call.Target{ModuleID: "mod-1"}, Function: "power", Caller: caller})
@@ -75,7 +77,7 @@ func TestClusterPortOverTLS(t *testing.T) {
 
 	refusedBefore := n.port.Refused()
 	// A node of another cluster: its own CA signed it, not ours.
-	other := peer.NewClient("", newCerts(t, "n2").of(t, "n2"))
+	other := peer.NewClient(peer.Proof{TLS: newCerts(t, "n2").of(t, "n2")})
 	if _, err := other.Exec(t.Context(), n.addr, call.Request{Target: call.Target{ModuleID: "mod-1"}, Function: "power"}); err == nil {
 		t.Fatal("a node of another cluster was served")
 	}
@@ -114,23 +116,7 @@ func TestClusterPortOverTLS(t *testing.T) {
 // listener, HTTP requests to the server; anything else is refused.
 func TestClusterPortSortsRaftFromHTTP(t *testing.T) {
 	t.Parallel()
-	port, err := peer.Listen("127.0.0.1:0", nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer port.Close()
-	accepted := make(chan []byte, 1)
-	go func() {
-		c, err := port.Raft().Accept()
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		b := make([]byte, 3)
-		if _, err := c.Read(b); err == nil {
-			accepted <- b
-		}
-	}()
+	port, accepted := raftPort(t, peer.Proof{Open: true}, 3)
 	c, err := port.Dial(context.Background(), port.Addr().String(), time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -165,4 +151,85 @@ func TestClusterPortSortsRaftFromHTTP(t *testing.T) {
 	if _, err := port.HTTP().Accept(); !errors.Is(err, net.ErrClosed) {
 		t.Fatalf("accept after close: %v", err)
 	}
+}
+
+// TestClusterPortGreeting: without TLS, a Raft connection reaches the Raft listener only when it
+// opens with the greeting of the port's cluster secret; one without (a stock Raft transport) or
+// with another secret's is refused, as is every connection to a port that has no way to tell a
+// node.
+func TestClusterPortGreeting(t *testing.T) {
+	t.Parallel()
+	rpc := append([]byte{0, 7, 9}, make([]byte, 125)...) // an AppendEntries-sized write
+	for _, tt := range []struct {
+		name       string
+		port, dial peer.Proof
+		through    bool
+	}{
+		{"the port's secret", proved, proved, true},
+		{"another secret", proved, peer.Proof{Secret: secret + "x"}, false},
+		{"no greeting", proved, peer.Proof{}, false},
+		{"a port with no proof", peer.Proof{}, proved, false},
+		{"a port with no proof, no greeting", peer.Proof{}, peer.Proof{}, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			port, accepted := raftPort(t, tt.port, len(rpc))
+			// A port with no proof closes at once: the writes may fail, the refusal is what counts.
+			c, err := tt.dial.Dial(t.Context(), port.Addr().String(), time.Second)
+			if err == nil {
+				defer c.Close()
+				_, err = c.Write(rpc)
+			}
+			if err != nil && tt.through {
+				t.Fatal(err)
+			}
+			if tt.through {
+				select {
+				case b := <-accepted:
+					if !bytes.Equal(b, rpc) {
+						t.Fatalf("raft got %v", b[:3])
+					}
+				case <-time.After(within):
+					t.Fatal("the Raft listener got nothing")
+				}
+				return
+			}
+			testutil.Eventually(t, within, "the connection refused", func() bool { return port.Refused() == 1 })
+			if c != nil {
+				_ = c.SetReadDeadline(time.Now().Add(within))
+				if _, err := c.Read(make([]byte, 1)); err == nil {
+					t.Fatal("the refused connection was left open")
+				}
+			}
+			select {
+			case <-accepted:
+				t.Fatal("a refused connection reached Raft")
+			default:
+			}
+		})
+	}
+}
+
+// raftPort is a cluster port admitting proof, and the first n bytes its Raft listener receives on
+// the first connection it accepts.
+func raftPort(t *testing.T, proof peer.Proof, n int) (*peer.Port, <-chan []byte) {
+	t.Helper()
+	port, err := peer.Listen("127.0.0.1:0", proof, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = port.Close() })
+	accepted := make(chan []byte, 1)
+	go func() {
+		c, err := port.Raft().Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		b := make([]byte, n)
+		if _, err := io.ReadFull(c, b); err == nil {
+			accepted <- b
+		}
+	}()
+	return port, accepted
 }

@@ -113,16 +113,23 @@ func startNode(ctx context.Context, o *options, log hclog.Logger, leave func()) 
 	}
 	n.onClose(func() { _ = st.Close() })
 
-	// The cluster port carries Raft and the node-to-node calls; with TLS nothing reaches either
-	// without a certificate of the cluster.
-	if n.port, err = peer.Listen(o.RaftAddr, n.tls, log); err != nil {
+	// The cluster port carries Raft and the node-to-node calls; nothing reaches either without
+	// proving a node opened the connection.
+	proof := peer.Proof{TLS: n.tls, Secret: o.ClusterSecret, Open: o.Auth == "none"}
+	if n.port, err = peer.Listen(o.RaftAddr, proof, log); err != nil {
 		return n, fmt.Errorf("cluster port %s: %w", o.RaftAddr, err)
 	}
 	n.onClose(func() { _ = n.port.Close() })
-	if n.tls == nil {
-		log.Warn("the cluster port runs WITHOUT TLS: any process that reaches it is taken for a node", "addr", n.port.Addr().String())
+	switch addr := n.port.Addr().String(); {
+	case proof.TLS != nil:
+	case proof.Secret != "":
+		log.Warn("the cluster port runs WITHOUT TLS: the cluster secret keeps out whoever cannot read its traffic, no one else", "addr", addr)
+	case proof.Open:
+		log.Warn("the cluster port runs WITHOUT TLS or cluster secret: any process that reaches it is taken for a node", "addr", addr)
+	default:
+		log.Info("the cluster port takes no connection: this node has neither TLS nor a cluster secret, so it runs alone", "addr", addr)
 	}
-	n.peers = peer.NewClient(o.ClusterSecret, n.tls)
+	n.peers = peer.NewClient(proof)
 	n.store, err = raftfsm.Open(raftfsm.Config{
 		NodeID: o.NodeID, DataDir: o.DataDir, Network: n.port, AdvertiseRaft: o.AdvertiseRaft,
 		HTTPAddr: o.AdvertiseHTTP, TimeoutScale: o.RaftScale, Forwarder: n.peers, Logger: log, Metrics: met,
@@ -173,7 +180,7 @@ func startNode(ctx context.Context, o *options, log hclog.Logger, leave func()) 
 		return n, err
 	}
 
-	nodes := peer.NewServer(peer.ServerConfig{Logger: log, Local: n.core, Members: n.store, Leave: leave, Secret: o.ClusterSecret})
+	nodes := peer.NewServer(peer.ServerConfig{Logger: log, Local: n.core, Members: n.store, Leave: leave})
 	nodes.Serve(n.port)
 	n.onClose(func() {
 		stopCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -241,7 +248,7 @@ func (n *node) join(ctx context.Context, o *options) error {
 			n.log.Info("joined the cluster", "via", o.Join)
 			return nil
 		}
-		if errors.Is(err, errkind.BadRequest) || errors.Is(err, errkind.Unauthorized) {
+		if errors.Is(err, errkind.BadRequest) || errors.Is(err, errkind.Unauthorized) || errors.Is(err, errkind.Forbidden) {
 			return fmt.Errorf("join via %s: %w", o.Join, err)
 		}
 		n.log.Warn("join failed; retrying", "via", o.Join, "error", err)
