@@ -82,8 +82,15 @@ func TestManagementAPIAndCLI(t *testing.T) {
 	if out, err := exec.Command(bin, "apply", "-f", bad, "--server", e.Base).CombinedOutput(); err == nil || !strings.Contains(string(out), `no driver \"ghost\"`) && !strings.Contains(string(out), `no driver "ghost"`) {
 		t.Fatalf("engine apply of a bad file: %v\n%s", err, out)
 	}
-	out, err = exec.Command(bin, "status", "--server", e.Base).CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "e2e") || !strings.Contains(string(out), "mod-test") {
-		t.Fatalf("engine status: %v\n%s", err, out)
+	// --server as people type it: a URL, or host:port with a trailing slash.
+	for _, server := range []string{e.Base, strings.TrimPrefix(e.Base, "http://") + "/"} {
+		out, err = exec.Command(bin, "status", "--server", server).CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "e2e") || !strings.Contains(string(out), "mod-test") {
+			t.Fatalf("engine status --server %s: %v\n%s", server, err, out)
+		}
+	}
+	if out, err := exec.Command(bin, "status", "--server", "ftp://"+strings.TrimPrefix(e.Base, "http://")).CombinedOutput(); err == nil ||
+		!strings.Contains(string(out), "want a node's client API") {
+		t.Fatalf("engine status with an ftp URL: %v\n%s", err, out)
 	}
 }

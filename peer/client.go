@@ -10,11 +10,13 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/placeos-go/engine/auth"
 	"github.com/placeos-go/engine/call"
+	"github.com/placeos-go/engine/clustertls"
 	"github.com/placeos-go/engine/errkind"
 	"github.com/placeos-go/engine/httpwire"
 )
@@ -136,13 +138,20 @@ type joinRequest struct {
 	HTTPAddr string `json:"http_addr"`
 }
 
-// unreachable is the error of a node that did not answer. Without TLS, a node that closes the
-// connection without a word most likely refused this node's greeting: say so, since nothing else
-// would tell an operator that the secrets differ.
+// unreachable is the error of a node that did not answer. Where the failure says why — a
+// certificate of another cluster, a plain HTTP server where a cluster port was expected, a connection closed
+// before a word (a greeting refused) — the message says so, since nothing else would tell an
+// operator that the nodes are set up differently.
 func (p *Client) unreachable(addr string, err error) error {
-	if p.proof.TLS == nil && (errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)) {
+	switch {
+	case errors.Is(err, clustertls.ErrNotACluster):
+		return errkind.Wrap(errkind.Unavailable, err, "node %s is not of this cluster", addr)
+	case p.proof.TLS != nil && strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
+		return errkind.Wrap(ErrNotClusterPort, err,
+			"%s answered plain HTTP: it is not a cluster port (a client API? name a member's --raft-addr)", addr)
+	case p.proof.TLS == nil && (errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)):
 		return errkind.Wrap(errkind.Unavailable, err,
-			"node %s is unreachable: it closed the connection at once (does it have the same --cluster-secret as this node?)", addr)
+			"node %s is unreachable: it closed the connection at once (does it run TLS, or have another --cluster-secret?)", addr)
 	}
 	return errkind.Wrap(errkind.Unavailable, err, "node %s is unreachable", addr)
 }

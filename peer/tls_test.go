@@ -8,7 +8,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -80,6 +82,8 @@ func TestClusterPortOverTLS(t *testing.T) {
 	other := peer.NewClient(peer.Proof{TLS: newCerts(t, "n2").of(t, "n2")})
 	if _, err := other.Exec(t.Context(), n.addr, call.Request{Target: call.Target{ModuleID: "mod-1"}, Function: "power"}); err == nil {
 		t.Fatal("a node of another cluster was served")
+	} else if !errors.Is(err, clustertls.ErrNotACluster) || !strings.Contains(err.Error(), "is not of this cluster") {
+		t.Fatalf("the error does not say the node is of another cluster: %v", err)
 	}
 	// A client with no certificate, and one that does not speak TLS at all.
 	raw, err := tls.Dial("tcp", n.addr, &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // the attacker's side
@@ -232,4 +236,17 @@ func raftPort(t *testing.T, proof peer.Proof, n int) (*peer.Port, <-chan []byte)
 		}
 	}()
 	return port, accepted
+}
+
+// TestJoinThroughAClientAPI: a node with certificates that calls a plain HTTP server (a member's
+// client API, given to --join by mistake) gets an error saying so, which a join does not retry.
+func TestJoinThroughAClientAPI(t *testing.T) {
+	t.Parallel()
+	ts := httptest.NewServer(http.NotFoundHandler())
+	defer ts.Close()
+	c := peer.NewClient(peer.Proof{TLS: newCerts(t, "n2").of(t, "n2")})
+	err := c.Join(t.Context(), strings.TrimPrefix(ts.URL, "http://"), "n2", "127.0.0.1:7002", "127.0.0.1:8082")
+	if !errors.Is(err, peer.ErrNotClusterPort) || !strings.Contains(err.Error(), "--raft-addr") {
+		t.Fatalf("join through a plain HTTP server: %v", err)
+	}
 }

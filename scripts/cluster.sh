@@ -22,7 +22,7 @@ cleanup() {
 }
 trap cleanup INT TERM EXIT
 
-redis-server --port "$REDIS_PORT" --save "" --appendonly no --daemonize no >"$DATA/redis.log" 2>&1 &
+redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save "" --appendonly no --daemonize no >"$DATA/redis.log" 2>&1 &
 pids+=($!)
 until redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1; do sleep 0.1; done
 

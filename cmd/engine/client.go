@@ -3,13 +3,16 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"sort"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -23,7 +26,20 @@ func clientFlags(name string) (*flag.FlagSet, *string) {
 	if server == "" {
 		server = "http://127.0.0.1:8080"
 	}
-	return fs, fs.String("server", server, "any node's HTTP address (env ENGINE_SERVER)")
+	return fs, fs.String("server", server, "any node's client API: http(s)://host:port or host:port (env ENGINE_SERVER)")
+}
+
+// serverURL reads --server as people type it: a URL, or host:port meaning http://host:port.
+func serverURL(s string) (string, error) {
+	raw := strings.TrimSpace(s)
+	if !strings.Contains(raw, "://") {
+		raw = "http://" + raw
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "http" && u.Scheme != "https" || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return "", fmt.Errorf("--server %q: want a node's client API as http(s)://host:port or host:port", s)
+	}
+	return u.Scheme + "://" + u.Host + strings.TrimSuffix(u.Path, "/"), nil
 }
 
 // apply creates or updates the model objects of a file on a running cluster: one validated
@@ -32,6 +48,10 @@ func apply(ctx context.Context, args []string) error {
 	fs, server := clientFlags("apply")
 	file := fs.String("f", "", "model file (YAML or JSON)")
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	base, err := serverURL(*server)
+	if err != nil {
 		return err
 	}
 	if *file == "" {
@@ -48,7 +68,7 @@ func apply(ctx context.Context, args []string) error {
 	var out struct {
 		Version uint64 `json:"version"`
 	}
-	if err := call(ctx, http.MethodPut, *server+"/api/engine/v2/model", body, &out); err != nil {
+	if err := call(ctx, http.MethodPut, base+"/api/engine/v2/model", body, &out); err != nil {
 		return err
 	}
 	fmt.Printf("applied %d repositories, %d drivers, %d zones, %d systems, %d modules (model version %d)\n",
@@ -60,6 +80,10 @@ func apply(ctx context.Context, args []string) error {
 func status(ctx context.Context, args []string) error {
 	fs, server := clientFlags("status")
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	base, err := serverURL(*server)
+	if err != nil {
 		return err
 	}
 	var cl struct {
@@ -75,7 +99,7 @@ func status(ctx context.Context, args []string) error {
 			Modules  int    `json:"modules"`
 		} `json:"nodes"`
 	}
-	if err := call(ctx, http.MethodGet, *server+"/api/engine/v2/cluster", nil, &cl); err != nil {
+	if err := call(ctx, http.MethodGet, base+"/api/engine/v2/cluster", nil, &cl); err != nil {
 		return err
 	}
 	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
@@ -160,16 +184,24 @@ func call(ctx context.Context, method, url string, body []byte, out any) error {
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) {
+			// What a cluster port does to a client: no answer at all.
+			return fmt.Errorf("%w (is --server a node's client API, its --http-addr?)", err)
+		}
 		return err
 	}
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode >= 300 {
+		hint := ""
+		if resp.StatusCode == http.StatusUnauthorized && os.Getenv("ENGINE_API_KEY") == "" {
+			hint = "; set ENGINE_API_KEY to an API key"
+		}
 		var e struct{ Error, Message string }
 		if json.Unmarshal(data, &e) == nil && e.Message != "" {
-			return fmt.Errorf("%s: %s (%s, HTTP %d)", url, e.Message, e.Error, resp.StatusCode)
+			return fmt.Errorf("%s: %s (%s, HTTP %d)%s", url, e.Message, e.Error, resp.StatusCode, hint)
 		}
-		return fmt.Errorf("%s: HTTP %d: %s", url, resp.StatusCode, strings.TrimSpace(string(data)))
+		return fmt.Errorf("%s: HTTP %d: %s%s", url, resp.StatusCode, strings.TrimSpace(string(data)), hint)
 	}
 	if out == nil {
 		return nil

@@ -144,6 +144,9 @@ func startNode(ctx context.Context, o *options, log hclog.Logger, leave func()) 
 			return n, err
 		}
 	}
+	if o.Join == "" {
+		n.warnIfOutside()
+	}
 
 	bld, err := builder.New(builder.Config{DataDir: o.DataDir, SDKDir: o.SDKDir, Logger: log, Credentials: creds, Metrics: met})
 	if err != nil {
@@ -234,6 +237,28 @@ func (n *node) redis(url string) (string, error) {
 	return "redis://" + mr.Addr() + "/0", nil
 }
 
+// warnIfOutside says what to do when this node, started without --join, is in no Raft
+// configuration (a new node without --bootstrap) or not in the one it last knew (it left
+// gracefully on SIGTERM, or was removed): it would otherwise wait, saying nothing, for an election
+// it can never take part in.
+func (n *node) warnIfOutside() {
+	servers, err := n.store.Servers()
+	if err != nil {
+		return
+	}
+	for _, s := range servers {
+		if s.ID == n.store.ID() {
+			return
+		}
+	}
+	if len(servers) == 0 {
+		n.log.Warn("this node has no cluster: give --bootstrap to start a new one, or --join naming a member's cluster port (--raft-addr)")
+		return
+	}
+	n.log.Warn("this node is not a member of the cluster it knew (it left, or was removed): "+
+		"start it with --join naming another member's cluster port (--raft-addr) to rejoin", "known_members", len(servers))
+}
+
 // join asks a member to add this node, retrying while the cluster is electing or unreachable.
 func (n *node) join(ctx context.Context, o *options) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
@@ -248,7 +273,9 @@ func (n *node) join(ctx context.Context, o *options) error {
 			n.log.Info("joined the cluster", "via", o.Join)
 			return nil
 		}
-		if errors.Is(err, errkind.BadRequest) || errors.Is(err, errkind.Unauthorized) || errors.Is(err, errkind.Forbidden) {
+		// Answers that retrying cannot change: refused, or not a cluster port at all.
+		if errors.Is(err, errkind.BadRequest) || errors.Is(err, errkind.Unauthorized) || errors.Is(err, errkind.Forbidden) ||
+			errors.Is(err, peer.ErrNotClusterPort) {
 			return fmt.Errorf("join via %s: %w", o.Join, err)
 		}
 		n.log.Warn("join failed; retrying", "via", o.Join, "error", err)

@@ -1,0 +1,68 @@
+package main
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+func TestServerURL(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"http://127.0.0.1:8080", "http://127.0.0.1:8080"},
+		{"127.0.0.1:8080", "http://127.0.0.1:8080"},
+		{" https://engine.example.com/ ", "https://engine.example.com"},
+		{"HTTP://node-1:8080/", "http://node-1:8080"},
+		{"https://example.com/engine/", "https://example.com/engine"},
+		{"ftp://node-1:21", ""},
+		{"http://", ""},
+		{"node-1:8080/?x=1", ""},
+	} {
+		got, err := serverURL(tt.in)
+		if tt.want == "" {
+			if err == nil || !strings.Contains(err.Error(), "http(s)://host:port or host:port") {
+				t.Errorf("serverURL(%q) = %q, %v; want an error naming the forms", tt.in, got, err)
+			}
+			continue
+		}
+		if err != nil || got != tt.want {
+			t.Errorf("serverURL(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
+		}
+	}
+}
+
+// TestCallHints: the client subcommands say what to fix for the two usual mistakes: no API key,
+// and --server naming a cluster port (which answers no one but nodes).
+func TestCallHints(t *testing.T) {
+	t.Setenv("ENGINE_API_KEY", "")
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusUnauthorized)
+		_, _ = w.Write([]byte(`{"error":"unauthorized","message":"credentials required"}`))
+	}))
+	defer ts.Close()
+	if err := call(context.Background(), http.MethodGet, ts.URL+"/api/engine/v2/cluster", nil, nil); err == nil ||
+		!strings.Contains(err.Error(), "set ENGINE_API_KEY") {
+		t.Fatalf("401 without a key: %v", err)
+	}
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			_ = c.Close() // a cluster port refusing a connection without proof
+		}
+	}()
+	if err := call(context.Background(), http.MethodGet, "http://"+ln.Addr().String()+"/api/engine/v2/cluster", nil, nil); err == nil ||
+		!strings.Contains(err.Error(), "--http-addr") {
+		t.Fatalf("a cluster port as --server: %v", err)
+	}
+}
