@@ -89,7 +89,12 @@ func applyWhenLed(ctx context.Context, store *raftfsm.Store, f *model.File, log 
 	defer cancel()
 	for {
 		err := store.Apply(ctx, f)
-		if err == nil || !errors.Is(err, errkind.Unavailable) {
+		if err == nil {
+			log.Info("model file applied", "repositories", len(f.Repositories), "drivers", len(f.Drivers),
+				"zones", len(f.Zones), "systems", len(f.Systems), "modules", len(f.Modules))
+			return nil
+		}
+		if !errors.Is(err, errkind.Unavailable) {
 			return err
 		}
 		log.Debug("waiting for a leader to apply the model", "error", err)
