@@ -11,6 +11,7 @@ import (
 	"time"
 
 	goplugin "github.com/hashicorp/go-plugin"
+	"github.com/placeos-go/engine/model"
 )
 
 // Verify checks that the file at bin.Path still has the SHA-256 recorded when it was built.
@@ -119,4 +120,39 @@ func (b *Builder) Status() Status {
 	sort.Slice(s.Repositories, func(i, j int) bool { return s.Repositories[i].ID < s.Repositories[j].ID })
 	sort.Slice(s.Builds, func(i, j int) bool { return s.Builds[i].Name < s.Builds[j].Name })
 	return s
+}
+
+// LastGood is the binary of driverPath in repository r that was built or used most recently on
+// this node (its sidecar's time, which every use refreshes), verified against its checksum: what
+// the driver's modules should keep running when a newer commit does not build. false when there
+// is none.
+func (b *Builder) LastGood(r model.Repository, driverPath string) (Binary, bool) {
+	entries, err := os.ReadDir(b.driversDir())
+	if err != nil {
+		return Binary{}, false
+	}
+	type candidate struct {
+		name, commit string
+		at           time.Time
+	}
+	var found []candidate
+	for _, e := range entries {
+		name, ok := strings.CutSuffix(e.Name(), ".json")
+		if !ok || strings.Contains(name, ".tmp-") {
+			continue
+		}
+		sc, err := readSidecar(b.binPath(name))
+		info, ierr := e.Info()
+		if err != nil || ierr != nil || sc.RepositoryID != r.ID || sc.Path != driverPath {
+			continue
+		}
+		found = append(found, candidate{name, sc.Commit, info.ModTime()})
+	}
+	sort.Slice(found, func(i, j int) bool { return found[i].at.After(found[j].at) })
+	for _, c := range found {
+		if bin, err := b.load(c.name, c.commit); err == nil {
+			return bin, true
+		}
+	}
+	return Binary{}, false
 }

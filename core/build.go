@@ -2,9 +2,12 @@ package core
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
+	"time"
 
+	"github.com/placeos-go/engine/builder"
 	"github.com/placeos-go/engine/errkind"
 	"github.com/placeos-go/engine/model"
 )
@@ -19,6 +22,21 @@ type buildState struct {
 	running bool
 	binary  string
 	err     error
+	// After a failure: the last good binary the driver's modules keep running ("" when this node
+	// has none), and what failed, for the status routes.
+	fallback string
+	failure  *BuildFailure
+}
+
+// BuildFailure is a repository driver's latest build on this node that failed. Its modules keep
+// running the last good build (Running), when this node has one.
+type BuildFailure struct {
+	DriverID string    `json:"driver_id"`
+	Commit   string    `json:"commit,omitempty"`
+	Error    string    `json:"error"`
+	Output   string    `json:"output,omitempty"` // the compiler's, for a driver that did not compile
+	At       time.Time `json:"at"`
+	Running  string    `json:"running,omitempty"` // the last good binary, still serving
 }
 
 // buildKey is everything that decides which binary a repository driver needs. gen moves on a
@@ -45,6 +63,8 @@ func (c *Core) repositoryBinary(m *model.Model, d *model.Driver) (string, error)
 	switch {
 	case st != nil && st.key == key && st.running:
 		return "", fmt.Errorf("%w: %s", ErrBuilding, d.ID)
+	case st != nil && st.key == key && st.err != nil && st.fallback != "":
+		return st.fallback, nil // the room keeps working on the last good build
 	case st != nil && st.key == key:
 		return st.binary, st.err
 	}
@@ -55,15 +75,53 @@ func (c *Core) repositoryBinary(m *model.Model, d *model.Driver) (string, error)
 	go func() {
 		defer c.bg.Done()
 		bin, err := c.cfg.Builder.EnsureDriver(c.runCtx, r, drv)
+		var failure *BuildFailure
+		if err != nil && c.runCtx.Err() == nil {
+			failure = c.buildFailed(r, drv, err)
+		}
 		c.mu.Lock()
 		next.running, next.binary, next.err = false, bin.Path, err
-		c.mu.Unlock()
-		if err != nil && c.runCtx.Err() == nil {
-			c.log.Error("driver build failed; its modules are not started", "driver", drv.ID, "path", drv.Path, "error", err)
+		if failure != nil {
+			next.fallback, next.failure = failure.Running, failure
 		}
+		c.mu.Unlock()
+		c.cfg.Metrics.SetBuildFailed(drv.ID, err != nil)
 		c.Kick()
 	}()
 	return "", fmt.Errorf("%w: %s", ErrBuilding, d.ID)
+}
+
+// buildFailed records a failed build of a repository driver: it finds the last good binary its
+// modules keep running, and says so at ERROR with the commit and the compiler's complaint.
+func (c *Core) buildFailed(r model.Repository, d model.Driver, err error) *BuildFailure {
+	f := &BuildFailure{DriverID: d.ID, Error: err.Error(), At: time.Now()}
+	var be *builder.BuildError
+	if errors.As(err, &be) {
+		f.Commit, f.Output = be.Commit, be.Output
+		f.Error, _, _ = strings.Cut(f.Error, "\n") // the output has its own field
+	}
+	if prev, ok := c.cfg.Builder.LastGood(r, d.Path); ok {
+		f.Running = prev.Path
+		c.log.Error("driver build failed; its modules keep running the last good build", "driver", d.ID, "path", d.Path,
+			"commit", f.Commit, "running", prev.Path, "running_commit", prev.Commit, "error", err)
+		return f
+	}
+	c.log.Error("driver build failed and this node has no earlier build of it; its modules are not started",
+		"driver", d.ID, "path", d.Path, "commit", f.Commit, "error", err)
+	return f
+}
+
+// buildFailures lists the drivers whose latest build failed, by driver id.
+func (c *Core) buildFailures() map[string]*BuildFailure {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := map[string]*BuildFailure{}
+	for id, st := range c.builds {
+		if st.failure != nil && !st.running {
+			out[id] = st.failure
+		}
+	}
+	return out
 }
 
 // Kick makes the reconciler run a pass soon.

@@ -12,6 +12,7 @@ import (
 	"github.com/placeos-go/engine/auth"
 	"github.com/placeos-go/engine/call"
 	"github.com/placeos-go/engine/errkind"
+	"github.com/placeos-go/engine/supervisor"
 )
 
 // State returns the status hash (values are JSON text) of the module t names, once the caller
@@ -171,7 +172,7 @@ func (c *Core) NodeStatus(context.Context) (any, error) {
 	out := map[string]any{
 		"node":     c.cfg.NodeID,
 		"ready":    c.Ready(),
-		"drivers":  c.sup.Drivers(),
+		"drivers":  c.driverProcesses(c.sup.Drivers()...),
 		"modules":  mods,
 		"failures": failed,
 	}
@@ -185,6 +186,27 @@ func (c *Core) NodeStatus(context.Context) (any, error) {
 	return out, nil
 }
 
+// DriverProcess is a driver process's status and, when the latest build of a driver whose
+// modules it serves failed, that failure: the process runs the last good build meanwhile.
+type DriverProcess struct {
+	supervisor.DriverStatus
+	FailedBuild *BuildFailure `json:"failed_build,omitempty"`
+}
+
+func (c *Core) driverProcesses(sts ...supervisor.DriverStatus) []DriverProcess {
+	failures := c.buildFailures()
+	out := make([]DriverProcess, len(sts))
+	for i, st := range sts {
+		out[i].DriverStatus = st
+		for _, f := range failures {
+			if f.Running == st.Driver {
+				out[i].FailedBuild = f
+			}
+		}
+	}
+	return out
+}
+
 // Loaded maps each driver key to the module ids its process hosts.
 func (c *Core) Loaded() map[string][]string { return c.sup.Loaded() }
 
@@ -193,7 +215,7 @@ func (c *Core) Loaded() map[string][]string { return c.sup.Loaded() }
 // path, or the driver's path in its repository.
 func (c *Core) DriverStatus(key string) (any, bool) {
 	if st, ok := c.sup.DriverStatus(key); ok {
-		return st, true
+		return c.driverProcesses(st)[0], true
 	}
 	if c.cfg.Builder != nil {
 		for _, b := range c.cfg.Builder.Status().Builds {

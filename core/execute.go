@@ -12,6 +12,7 @@ import (
 	"github.com/placeos-go/engine/errkind"
 	"github.com/placeos-go/engine/plugin/proto"
 	"github.com/placeos-go/engine/state"
+	"github.com/placeos-go/engine/supervisor"
 )
 
 // DefaultExecTimeout bounds an execute unless the operator chooses otherwise (--exec-timeout).
@@ -120,6 +121,10 @@ func (c *Core) runLocal(ctx context.Context, moduleID string, req call.Request) 
 		ModuleId: moduleID, Function: req.Function, ArgsJson: req.Args,
 		UserId: req.Caller.UserID, RequestId: req.RequestID,
 	})
+	if errors.Is(err, supervisor.ErrModuleNotRunning) || errors.Is(err, supervisor.ErrDriverNotRunning) {
+		// Stopped between the check above and the call: unavailable for now, not missing.
+		return call.Result{}, errkind.Wrap(ErrModuleStopped, nil, "module %q stopped while it was called", moduleID)
+	}
 	if err != nil {
 		return call.Result{}, err
 	}
@@ -159,7 +164,9 @@ func (c *Core) hosted(moduleID string) error {
 	case mod == nil:
 		return errkind.Wrap(ErrModuleNotFound, nil, "could not find module %s", moduleID)
 	case st != nil && st.err != nil:
-		return errkind.Wrap(ErrModuleStopped, st.err, "module %q is not running", moduleID)
+		// The cause is told, not wrapped: its own kind (a build's bad request, say) must not
+		// decide the answer. The module is unavailable, and may be back once its driver builds.
+		return errkind.Wrap(ErrModuleStopped, nil, "module %q is not running: %v", moduleID, st.err)
 	case !mod.Running:
 		return errkind.Wrap(ErrModuleStopped, nil, "module %q is stopped", moduleID)
 	default:

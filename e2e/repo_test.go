@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -138,47 +139,15 @@ systems: [{id: sys-1, name: Lab, modules: [mod-hello, mod-broken]}]
 	if r := e.Do("GET", "/api/core/v1/status", ""); !strings.Contains(r.Body, "mod-broken") || !strings.Contains(r.Body, "drivers/broken") {
 		t.Fatalf("node status does not show the broken module's reason: %s", r.Body)
 	}
-	if r := e.Do("POST", "/api/engine/v2/modules/mod-broken/exec/anything", "[]"); r.Status < 400 {
-		t.Fatalf("exec on the module of a broken driver: %d %s", r.Status, r.Body)
+	// Not running is unavailable, to be retried — never a bad request of the caller's.
+	if r := e.Do("POST", "/api/engine/v2/modules/mod-broken/exec/anything", "[]"); r.Status != 503 || r.Header.Get("Retry-After") == "" {
+		t.Fatalf("exec on the module of a broken driver: %d (Retry-After %q) %s", r.Status, r.Header.Get("Retry-After"), r.Body)
 	}
 
 	// Roll out v2 while a client calls the module in a loop.
 	repo.write("drivers/hello/main.go", fmt.Sprintf(helloMain, "v2"))
 	repo.commit("v2")
-	var calls, failures atomic.Int64
-	var sawV2 atomic.Bool
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			r := version()
-			calls.Add(1)
-			switch r.Body {
-			case `"v1"`:
-			case `"v2"`:
-				sawV2.Store(true)
-			default:
-				failures.Add(1)
-				t.Errorf("execute during the upgrade: %d %s", r.Status, r.Body)
-			}
-		}
-	}()
-	if r := e.Do("POST", "/api/engine/v2/repositories/repo-1/pull", ""); r.Status != 200 {
-		t.Fatalf("pull: %d %s", r.Status, r.Body)
-	}
-	e.Eventually(90*time.Second, "hello v2 answering", sawV2.Load)
-	close(stop)
-	wg.Wait()
-	if failures.Load() > 0 || calls.Load() < 10 {
-		t.Fatalf("%d of %d executes failed during the upgrade", failures.Load(), calls.Load())
-	}
+	rollOut(t, e, version, "v1", "v2", func() bool { return version().Body == `"v2"` })
 
 	// A restart finds the clone and the binaries: no clone, no build.
 	e.Restart()
@@ -190,5 +159,89 @@ systems: [{id: sys-1, name: Lab, modules: [mod-hello, mod-broken]}]
 		if strings.Contains(logs, s) && !strings.Contains(logs, "drivers/broken") {
 			t.Fatalf("restart logged %q: it should reuse the clone and binaries\n%s", s, e.Logs().Tail(3000))
 		}
+	}
+
+	// A commit that does not compile: the room keeps working on v2, and the failure shows on the
+	// driver's status route, in /metrics, in `engine status` and in the log.
+	repo.write("drivers/hello/main.go", fmt.Sprintf(helloMain, "v3")+"\nfunc broken() { this does not compile }\n")
+	repo.commit("v3, broken")
+	hello := func() string {
+		loaded := e.Do("GET", "/api/core/v1/status/loaded", "").Body
+		for _, part := range strings.Split(loaded, `"`) {
+			if strings.Contains(part, "drivers+hello") || strings.Contains(part, "hello_") {
+				return part
+			}
+		}
+		return ""
+	}
+	failedBuild := func() bool {
+		r := e.Do("GET", "/api/core/v1/status/driver?path="+url.QueryEscape(hello()), "")
+		return strings.Contains(r.Body, `"failed_build":{"driver_id":"drv-hello"`) && strings.Contains(r.Body, "syntax error")
+	}
+	rollOut(t, e, version, "v2", "v2", failedBuild)
+	if !strings.Contains(e.Logs().String(), "driver build failed; its modules keep running the last good build") {
+		t.Fatalf("no ERROR line for the failed build:\n%s", e.Logs().Tail(3000))
+	}
+	if m := e.Do("GET", "/metrics", "").Body; !strings.Contains(m, `engine_driver_build_failed{driver="drv-hello"} 1`) {
+		t.Fatal("/metrics does not show the failed build of drv-hello")
+	}
+	bin := testutil.BuildBinary(t, "./cmd/engine")
+	if out, err := exec.Command(bin, "status", "--server", e.Base).CombinedOutput(); err != nil || !strings.Contains(string(out), "new build failed (commit") {
+		t.Fatalf("engine status does not show the failed build: %v\n%s", err, out)
+	}
+	// A node restarting while the branch head does not build starts the module on the last good
+	// binary it has.
+	e.Restart()
+	if r := version(); r.Body != `"v2"` {
+		t.Fatalf("after a restart on a broken head: %d %s", r.Status, r.Body)
+	}
+	e.Eventually(60*time.Second, "the failure shown again after the restart", failedBuild)
+
+	// The next good commit moves the module with no gap, and the failure is gone.
+	repo.write("drivers/hello/main.go", fmt.Sprintf(helloMain, "v4"))
+	repo.commit("v4")
+	rollOut(t, e, version, "v2", "v4", func() bool { return version().Body == `"v4"` })
+	if failedBuild() {
+		t.Fatal("the failed build still shows once a good one runs")
+	}
+	if m := e.Do("GET", "/metrics", "").Body; !strings.Contains(m, `engine_driver_build_failed{driver="drv-hello"} 0`) {
+		t.Fatal("/metrics still shows a failed build of drv-hello")
+	}
+}
+
+// rollOut pulls the repository while a client calls the module in a loop, until done: every call
+// must answer the version before or the version after.
+func rollOut(t *testing.T, e *enginetest.Node, version func() enginetest.Response, before, after string, done func() bool) {
+	t.Helper()
+	var calls, failures atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	// Stopped before the test goes on, and also when it fails: no call may outlive it.
+	end := sync.OnceFunc(func() { close(stop); wg.Wait() })
+	defer end()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			r := version()
+			calls.Add(1)
+			if r.Body != `"`+before+`"` && r.Body != `"`+after+`"` {
+				failures.Add(1)
+				t.Errorf("execute during the roll-out of %s: %d %s", after, r.Status, r.Body)
+			}
+		}
+	}()
+	if r := e.Do("POST", "/api/engine/v2/repositories/repo-1/pull", ""); r.Status != 200 {
+		t.Fatalf("pull: %d %s", r.Status, r.Body)
+	}
+	e.Eventually(90*time.Second, "the roll-out of "+after, done)
+	end()
+	if failures.Load() > 0 || calls.Load() < 10 {
+		t.Fatalf("%d of %d executes failed during the roll-out of %s", failures.Load(), calls.Load(), after)
 	}
 }

@@ -32,4 +32,5 @@
 //	raft_apply_duration_seconds                     histogram: one command through the log on the leader
 //	build_duration_seconds{result}                  histogram: driver compiles (ok, failed)
 //	build_failures_total                            counter
+//	driver_build_failed{driver}                     gauge: 1 while a repository driver's latest build failed (its modules run the last good build)
 package metrics

@@ -84,6 +84,7 @@ type Metrics struct {
 
 	buildDuration *prometheus.HistogramVec
 	buildFailures prometheus.Counter
+	buildFailed   *prometheus.GaugeVec
 }
 
 // New builds the collectors on a fresh registry, with the Go runtime and process collectors.
@@ -159,6 +160,10 @@ func New() *Metrics {
 		buildFailures: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: namespace, Name: "build_failures_total", Help: "Driver compiles that failed.",
 		}),
+		buildFailed: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "driver_build_failed",
+			Help: "1 while a repository driver's latest build on this node failed (its modules run the last good build, if any).",
+		}, []string{"driver"}),
 	}
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
@@ -168,7 +173,7 @@ func New() *Metrics {
 		m.httpConns, m.httpConnsRefused,
 		m.redisErrors, m.redisReconnects,
 		m.raftState, m.raftLeaderChanges, m.raftApply,
-		m.buildDuration, m.buildFailures,
+		m.buildDuration, m.buildFailures, m.buildFailed,
 	)
 	// Series that exist from the start, so dashboards and alerts see zeros rather than gaps.
 	for _, s := range []string{"command", "pubsub"} {
@@ -389,6 +394,18 @@ func (m *Metrics) ObserveBuild(d time.Duration, err error) {
 		m.buildFailures.Inc()
 	}
 	m.buildDuration.WithLabelValues(result).Observe(d.Seconds())
+}
+
+// SetBuildFailed records whether the latest build of a repository driver (by id) failed.
+func (m *Metrics) SetBuildFailed(driver string, failed bool) {
+	if m == nil {
+		return
+	}
+	v := 0.0
+	if failed {
+		v = 1
+	}
+	m.buildFailed.WithLabelValues(driver).Set(v)
 }
 
 func lower(s string) string {

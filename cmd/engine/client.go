@@ -118,6 +118,11 @@ func status(ctx context.Context, args []string) error {
 			ModuleInstances int    `json:"module_instances"`
 			RestartCount    int    `json:"restart_count"`
 			LastError       string `json:"last_error"`
+			FailedBuild     *struct {
+				Commit string    `json:"commit"`
+				Error  string    `json:"error"`
+				At     time.Time `json:"at"`
+			} `json:"failed_build"`
 		} `json:"drivers"`
 		Modules []struct {
 			ID      string `json:"id"`
@@ -141,7 +146,13 @@ func status(ctx context.Context, args []string) error {
 	fmt.Fprintln(w, "\nNODE\tDRIVER\tSTATE\tPID\tMODULES\tRESTARTS\tLAST ERROR")
 	for _, ns := range nodes {
 		for _, d := range ns.Drivers {
-			fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%d\t%d\t%s\n", ns.Node, d.Driver, d.State, d.PID, d.ModuleInstances, d.RestartCount, d.LastError)
+			last := d.LastError
+			if f := d.FailedBuild; f != nil {
+				// The room still works, on the last good build; say what did not build.
+				last = fmt.Sprintf("new build failed (commit %.7s, %s): %s; running the last good build",
+					f.Commit, f.At.Local().Format(time.DateTime), firstLine(f.Error))
+			}
+			fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%d\t%d\t%s\n", ns.Node, d.Driver, d.State, d.PID, d.ModuleInstances, d.RestartCount, last)
 		}
 	}
 	type row struct{ id, owner, state, err string }
