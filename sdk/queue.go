@@ -27,6 +27,8 @@ const (
 // Command is one unit of device I/O. The queue runs one command at a time per module: it sends,
 // waits for the response (matched by Response or the transport's Received callback, which
 // complete the Task), retries on timeout, and reports the outcome to whoever waits on the Task.
+// A panic in Send, Response or Received fails the command at once with class "Panic" (retrying
+// would panic again). A failure no exec waits for is logged at WARN, so a broken poll shows.
 type Command struct {
 	// Name makes the command replace a queued (not yet running) command of the same name, and
 	// keeps it queued while the transport is offline. Unnamed commands fail at once when offline.
@@ -195,6 +197,12 @@ func (t *Task) ResetTimer() {
 
 // Queue serialises a module's device I/O (Base.Queue). It processes commands while online; a
 // transport sets it online when connected, and logic or HTTP modules are always online.
+//
+// A command has a caller when an exec waits for it: Do or Task.Wait with the exec's context, or
+// a function that returns the Task. A command without one (queued by a scheduled job, a
+// connect hook or a Received callback) that fails — refused, out of retries, a send error or a
+// panic — is logged at WARN as "background command failed" with its name, the start of its data
+// and the module. The queue's own aborts (offline, replaced, cleared, stopped) are not logged.
 type Queue struct {
 	m     *module
 	clock Clock
