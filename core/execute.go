@@ -129,9 +129,8 @@ func (c *Core) runLocal(ctx context.Context, moduleID string, req call.Request) 
 		return call.Result{}, err
 	}
 	if e := resp.GetError(); e != nil {
-		if resp.Code == 400 {
-			return call.Result{}, errkind.Wrap(ErrBadArguments, nil, "%s", e.Message)
-		}
+		// Whatever its code, the failure stays the driver's: its class is what lets a caller
+		// tell one 400 from another.
 		return call.Result{}, &errkind.DriverError{Class: e.Class, Message: e.Message, Backtrace: e.Backtrace, Code: int(resp.Code)}
 	}
 	res := call.Result{ModuleID: moduleID, Value: resp.ResultJson, Code: int(resp.Code)}

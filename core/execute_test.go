@@ -214,7 +214,8 @@ func TestExecuteDeadline(t *testing.T) {
 }
 
 // TestExecuteDriverAnswers: results pass through raw with the driver's code; what the driver
-// raised keeps its class, message and backtrace; a driver's own 400 is bad input.
+// raised keeps its class, message and backtrace; a driver's own 400 is bad input that keeps its
+// class too.
 func TestExecuteDriverAnswers(t *testing.T) {
 	t.Parallel()
 	tc := runningRoom(t, nil)
@@ -239,7 +240,8 @@ func TestExecuteDriverAnswers(t *testing.T) {
 	if !errors.As(err, &de) || de.Class != "IOError" || de.Message != "socket closed" || len(de.Backtrace) != 1 {
 		t.Fatalf("reboot: %v", err)
 	}
-	if _, err := exec("input", `["x", 1]`); !errors.Is(err, errkind.BadRequest) || !strings.Contains(err.Error(), "no such input") {
+	_, err = exec("input", `["x", 1]`)
+	if p := errkind.Classify(err); !errors.As(err, &de) || de.Class != "ArgumentError" || p.Status != 400 || p.Name != "bad_request" {
 		t.Fatalf("input: %v", err)
 	}
 	if res, err := exec("mix", ``); err != nil || string(res.Value) != "null" || res.Code != 200 {

@@ -276,25 +276,16 @@ func (c *Conn) read(ctx context.Context, l link) {
 
 func (c *Conn) deliver(chunk []byte) {
 	if c.cfg.tokenizer == nil {
-		c.safeDeliver(chunk)
+		c.q.deliver(chunk, c.cfg.received)
 		return
 	}
 	frames, err := c.cfg.tokenizer.Feed(chunk)
 	for _, f := range frames {
-		c.safeDeliver(f)
+		c.q.deliver(f, c.cfg.received)
 	}
 	if err != nil {
 		c.b.Logger().Warn("dropping unframed data", "transport", c.cfg.kind, "error", err)
 	}
-}
-
-func (c *Conn) safeDeliver(frame []byte) {
-	defer func() {
-		if p := recover(); p != nil {
-			c.b.Logger().Error("received callback panicked", "panic", fmt.Sprint(p))
-		}
-	}()
-	c.q.deliver(frame, c.cfg.received)
 }
 
 // netLink is a net.Conn (TCP, TLS, UDP).

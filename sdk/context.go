@@ -15,6 +15,9 @@ const callKey ctxKey = iota
 type call struct {
 	userID, requestID string
 	log               hclog.Logger // the module's logger; nil outside a module
+	// exec marks an exec's context: a command waited for under it has a caller who hears how
+	// it ended, so its failure is not a background one (Queue).
+	exec bool
 }
 
 func callOf(ctx context.Context) *call {
@@ -44,7 +47,7 @@ func RequestID(ctx context.Context) string {
 func WithUser(ctx context.Context, userID, requestID string) context.Context {
 	c := &call{userID: userID, requestID: requestID}
 	if prev := callOf(ctx); prev != nil {
-		c.log = prev.log
+		c.log, c.exec = prev.log, prev.exec
 	}
 	return context.WithValue(ctx, callKey, c)
 }
@@ -53,7 +56,7 @@ func WithUser(ctx context.Context, userID, requestID string) context.Context {
 func withModuleLog(ctx context.Context, log hclog.Logger) context.Context {
 	c := &call{log: log}
 	if prev := callOf(ctx); prev != nil {
-		c.userID, c.requestID = prev.userID, prev.requestID
+		c.userID, c.requestID, c.exec = prev.userID, prev.requestID, prev.exec
 	}
 	return context.WithValue(ctx, callKey, c)
 }

@@ -122,7 +122,7 @@ func (r *driverRuntime) Exec(ctx context.Context, req *proto.ExecRequest) (*prot
 	if fn == nil {
 		return failure(400, "BadRequest", fmt.Sprintf("execute requested for unknown function: '%s' on %s", req.GetFunction(), r.name), nil), nil
 	}
-	ctx = context.WithValue(ctx, callKey, &call{userID: req.GetUserId(), requestID: req.GetRequestId(), log: m.log})
+	ctx = context.WithValue(ctx, callKey, &call{userID: req.GetUserId(), requestID: req.GetRequestId(), log: m.log, exec: true})
 	args, err := fn.bind(req.GetArgsJson())
 	if err != nil {
 		Log(ctx).Debug("exec rejected", "function", fn.name, "error", err)
@@ -147,7 +147,7 @@ func (r *driverRuntime) Exec(ctx context.Context, req *proto.ExecRequest) (*prot
 func (m *module) call(ctx context.Context, fn *function, args reflect.Value) (resp *proto.ExecResponse) {
 	defer func() {
 		if p := recover(); p != nil {
-			stack := strings.Split(strings.TrimSpace(string(debug.Stack())), "\n")
+			stack := panicStack()
 			Log(ctx).Error("function panicked", "function", fn.name, "panic", fmt.Sprint(p), "stack", strings.Join(stack, "\n"))
 			resp = failure(500, "Panic", fmt.Sprint(p), stack)
 		}
@@ -185,6 +185,12 @@ func (m *module) call(ctx context.Context, fn *function, args reflect.Value) (re
 		result = b
 	}
 	return &proto.ExecResponse{ResultJson: result, Code: 200}
+}
+
+// panicStack is the stack of a goroutine that is recovering from a panic, one line per element:
+// the frames of the code that panicked, with their file:line, are in it.
+func panicStack() []string {
+	return strings.Split(strings.TrimSpace(string(debug.Stack())), "\n")
 }
 
 func failure(code int, class, msg string, backtrace []string) *proto.ExecResponse {

@@ -4,8 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
+
+	"github.com/hashicorp/go-hclog"
 )
 
 // Queue defaults, as in PlaceOS.
@@ -23,6 +27,8 @@ const (
 // Command is one unit of device I/O. The queue runs one command at a time per module: it sends,
 // waits for the response (matched by Response or the transport's Received callback, which
 // complete the Task), retries on timeout, and reports the outcome to whoever waits on the Task.
+// A panic in Send, Response or Received fails the command at once with class "Panic" (retrying
+// would panic again). A failure no exec waits for is logged at WARN, so a broken poll shows.
 type Command struct {
 	// Name makes the command replace a queued (not yet running) command of the same name, and
 	// keeps it queued while the transport is offline. Unnamed commands fail at once when offline.
@@ -84,6 +90,7 @@ type Task struct {
 
 	// guarded by q.mu
 	attempt  int // attempts started
+	callers  int // execs waiting for the outcome (Wait or Do with an exec's context)
 	timer    Timer
 	finished bool
 	value    any
@@ -110,8 +117,19 @@ func (t *Task) Done() <-chan struct{} { return t.done }
 
 // Wait waits for the outcome: the Success value, or an error (*AbortError for aborts, offline
 // and the retry limit; the error given to Fail otherwise). ctx ending stops the wait, not the
-// command.
+// command. Waiting with an exec's context makes that exec the command's caller: its failure is
+// then not logged as a background one.
 func (t *Task) Wait(ctx context.Context) (any, error) {
+	if isExec(ctx) {
+		t.q.mu.Lock()
+		t.callers++
+		t.q.mu.Unlock()
+		defer t.leave()
+	}
+	return t.wait(ctx)
+}
+
+func (t *Task) wait(ctx context.Context) (any, error) {
 	select {
 	case <-t.done:
 		return t.value, t.err
@@ -128,6 +146,17 @@ func (t *Task) Result() (value any, err error, ok bool) {
 	default:
 		return nil, nil, false
 	}
+}
+
+func (t *Task) leave() {
+	t.q.mu.Lock()
+	t.callers--
+	t.q.mu.Unlock()
+}
+
+func isExec(ctx context.Context) bool {
+	c := callOf(ctx)
+	return c != nil && c.exec
 }
 
 // Success completes the task with value (code 200). Later calls are ignored.
@@ -168,6 +197,12 @@ func (t *Task) ResetTimer() {
 
 // Queue serialises a module's device I/O (Base.Queue). It processes commands while online; a
 // transport sets it online when connected, and logic or HTTP modules are always online.
+//
+// A command has a caller when an exec waits for it: Do or Task.Wait with the exec's context, or
+// a function that returns the Task. A command without one (queued by a scheduled job, a
+// connect hook or a Received callback) that fails — refused, out of retries, a send error or a
+// panic — is logged at WARN as "background command failed" with its name, the start of its data
+// and the module. The queue's own aborts (offline, replaced, cleared, stopped) are not logged.
 type Queue struct {
 	m     *module
 	clock Clock
@@ -199,7 +234,21 @@ func (b *Base) Queue() *Queue {
 
 // Add queues cmd and returns its task. A named command replaces a queued one of the same name
 // (which is aborted); an unnamed command added while offline fails at once.
-func (q *Queue) Add(cmd Command) *Task {
+func (q *Queue) Add(cmd Command) *Task { return q.add(cmd, 0) }
+
+// Do adds cmd and waits for its outcome (see Task.Wait).
+func (q *Queue) Do(ctx context.Context, cmd Command) (any, error) {
+	if !isExec(ctx) {
+		return q.Add(cmd).wait(ctx)
+	}
+	// The exec counts as waiting from the start, so a failure before the wait begins still
+	// reaches it alone.
+	t := q.add(cmd, 1)
+	defer t.leave()
+	return t.wait(ctx)
+}
+
+func (q *Queue) add(cmd Command, callers int) *Task {
 	if cmd.Priority == 0 {
 		cmd.Priority = DefaultPriority
 	}
@@ -214,7 +263,7 @@ func (q *Queue) Add(cmd Command) *Task {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.seq++
-	t := &Task{q: q, cmd: cmd, priority: cmd.Priority, seq: q.seq, done: make(chan struct{})}
+	t := &Task{q: q, cmd: cmd, priority: cmd.Priority, seq: q.seq, callers: callers, done: make(chan struct{})}
 	switch {
 	case q.stopped:
 		q.finishLocked(t, nil, 503, &AbortError{Reason: "module stopped", Status: 503, kind: ErrAborted})
@@ -237,9 +286,6 @@ func (q *Queue) Add(cmd Command) *Task {
 	q.signal()
 	return t
 }
-
-// Do adds cmd and waits for its outcome (see Task.Wait).
-func (q *Queue) Do(ctx context.Context, cmd Command) (any, error) { return q.Add(cmd).Wait(ctx) }
 
 // Clear aborts every queued command (not the one running).
 func (q *Queue) Clear() {
@@ -293,7 +339,8 @@ func (q *Queue) setSender(send func(ctx context.Context, data []byte) error) {
 }
 
 // deliver routes a received frame: to the running command's Response, else to fallback with
-// the running command (nil when none).
+// the running command (nil when none). A handler that panics fails the running command: the
+// next frame would most likely panic the same way, so waiting for a retry only delays the error.
 func (q *Queue) deliver(frame []byte, fallback func([]byte, *Task)) {
 	q.mu.Lock()
 	cur := q.current
@@ -301,13 +348,68 @@ func (q *Queue) deliver(frame []byte, fallback func([]byte, *Task)) {
 		cur = nil
 	}
 	q.mu.Unlock()
+	callback := "Received"
+	defer func() {
+		if p := recover(); p != nil {
+			err := q.panicked(cur, callback, p)
+			if cur != nil {
+				cur.Fail(err)
+			}
+		}
+	}()
 	if cur != nil && cur.cmd.Response != nil {
+		callback = "Response"
 		cur.cmd.Response(frame, cur)
 		return
 	}
 	if fallback != nil {
 		fallback(frame, cur)
 	}
+}
+
+// panicked logs a panic in a driver callback run for t (nil: no command) and returns the error
+// that fails t: class Panic, code 500, the stack as its backtrace, as for a function's panic.
+func (q *Queue) panicked(t *Task, callback string, p any) error {
+	stack := panicStack()
+	args := []any{"callback", callback, "panic", fmt.Sprint(p), "stack", strings.Join(stack, "\n")}
+	if t != nil {
+		args = append(args, "command", describe(t.cmd))
+	}
+	q.log().Error("callback panicked", args...)
+	return &panicError{msg: fmt.Sprintf("%s panicked: %v", callback, p), stack: stack}
+}
+
+// panicError is a command failed by a panic in its Send, Response or Received callback.
+type panicError struct {
+	msg   string
+	stack []string
+}
+
+func (e *panicError) Error() string       { return e.msg }
+func (e *panicError) Class() string       { return "Panic" }
+func (e *panicError) Code() int           { return 500 }
+func (e *panicError) Backtrace() []string { return e.stack }
+
+// describe names a command in log lines: its name and the start of its data, as far as it has them.
+func describe(cmd Command) string {
+	var parts []string
+	if cmd.Name != "" {
+		parts = append(parts, cmd.Name)
+	}
+	if len(cmd.Data) > 0 {
+		parts = append(parts, strconv.Quote(abbreviate(cmd.Data)))
+	}
+	if len(parts) == 0 {
+		return "(unnamed)"
+	}
+	return strings.Join(parts, " ")
+}
+
+func (q *Queue) log() hclog.Logger {
+	if q.m == nil {
+		return nullLogger
+	}
+	return q.m.log
 }
 
 // stop aborts everything; the worker exits.
@@ -412,7 +514,7 @@ func (q *Queue) send(ctx context.Context, t *Task) {
 func (q *Queue) safeSend(ctx context.Context, t *Task) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			err = fmt.Errorf("command %q panicked: %v", t.cmd.Name, p)
+			err = q.panicked(t, "Send", p)
 		}
 	}()
 	return t.cmd.Send(ctx, t)
@@ -437,7 +539,9 @@ func (q *Queue) retryLocked(t *Task, reason string) {
 		t.timer.Stop()
 	}
 	if t.attempt > t.cmd.Retries {
-		q.finishLocked(t, nil, 504, &AbortError{Reason: ErrRetryLimit.Error() + " (" + reason + ")", Status: 504, kind: ErrRetryLimit})
+		err := &AbortError{Reason: ErrRetryLimit.Error() + " (" + reason + ")", Status: 504, kind: ErrRetryLimit}
+		q.reportLocked(t, err)
+		q.finishLocked(t, nil, 504, err)
 		return
 	}
 	q.current = nil
@@ -465,7 +569,20 @@ func (q *Queue) complete(t *Task, value any, code int, err error) {
 			break
 		}
 	}
+	q.reportLocked(t, err)
 	q.finishLocked(t, value, code, err)
+}
+
+// reportLocked logs the failure of a command no exec waits for (a poll, a scheduled query):
+// nobody else would hear of it. It covers what the command itself ran into (a refusal, the
+// retry limit, a panic, a send error); the queue's own aborts (offline, replaced, cleared,
+// stopped) are its state, not a failure of the command, and are not logged. Logged before done
+// closes, so whoever sees the outcome finds the line written.
+func (q *Queue) reportLocked(t *Task, err error) {
+	if err == nil || t.finished || t.callers > 0 {
+		return
+	}
+	q.log().Warn("background command failed", "command", describe(t.cmd), "attempt", t.attempt, "error", err)
 }
 
 func (q *Queue) finishLocked(t *Task, value any, code int, err error) {

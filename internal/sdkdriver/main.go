@@ -3,6 +3,7 @@
 //
 //	greet(name)   logs "greeting" at info through sdk.Log(ctx) and returns "hello <name>"
 //	fail()        returns an error
+//	raise(code, class)  returns an *sdk.Error with that code and class
 package main
 
 import (
@@ -28,5 +29,16 @@ func (g *Greeter) Greet(ctx context.Context, a GreetArgs) (string, error) {
 
 // Fail always fails.
 func (g *Greeter) Fail(ctx context.Context) error { return errors.New("failing on purpose") }
+
+// RaiseArgs are raise's parameters.
+type RaiseArgs struct {
+	Code  int    `json:"code"`
+	Class string `json:"class"`
+}
+
+// Raise fails with the code and class it is asked for.
+func (g *Greeter) Raise(a RaiseArgs) error {
+	return &sdk.Error{Status: a.Code, Kind: a.Class, Err: errors.New("raised on purpose")}
+}
 
 func main() { sdk.Serve(func() *Greeter { return &Greeter{} }) }
