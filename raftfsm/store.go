@@ -86,6 +86,7 @@ type timing struct {
 	quiet                              time.Duration // no failures for this long after a leader change means up
 	check                              time.Duration // failure detector period
 	leaderWait                         time.Duration // how long a write waits for a leader to appear
+	forwardWait                        time.Duration // how long a forwarded write waits for the leader's answer
 }
 
 func newTiming(scale float64, downAfter time.Duration) timing {
@@ -102,6 +103,7 @@ func newTiming(scale float64, downAfter time.Duration) timing {
 	t.quiet = t.transport + t.heartbeat
 	t.check = min(max(downAfter/8, 20*time.Millisecond), 250*time.Millisecond)
 	t.leaderWait = 2*t.heartbeat + 2*t.election
+	t.forwardWait = t.leaderWait + t.transport
 	return t
 }
 

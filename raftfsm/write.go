@@ -125,12 +125,19 @@ func (s *Store) ApplyForwarded(ctx context.Context, cmd []byte) error {
 	return s.lead(ctx, cmd)
 }
 
-// propose runs cmd on the leader: here, or through the Forwarder.
+// propose runs cmd on the leader: here, or through the Forwarder. It never waits long for a leader
+// that does not answer (frozen, or cut off): each forward has forwardWait, and a write whose leader
+// did not answer in time goes once more to the next leader the cluster elects, else fails as
+// unavailable.
+// Commands are idempotent (upserts, deletes, node states), so a write the silent leader did
+// commit after all is harmless to send again.
 func (s *Store) propose(ctx context.Context, cmd []byte) error {
 	if _, err := decode(cmd); err != nil {
 		return err
 	}
 	deadline := time.Now().Add(s.timing.leaderWait)
+	var silent raft.ServerID // a leader that did not answer a forward
+	var silentErr error
 	for {
 		if s.closed.Load() {
 			return ErrClosed
@@ -138,21 +145,32 @@ func (s *Store) propose(ctx context.Context, cmd []byte) error {
 		if s.raft.State() == raft.Leader {
 			return s.lead(ctx, cmd)
 		}
-		if _, lid := s.raft.LeaderWithID(); lid != "" && lid != s.id {
+		if _, lid := s.raft.LeaderWithID(); lid != "" && lid != s.id && lid != silent {
 			n, ok := s.fsm.Node(string(lid))
 			if ok && n.RaftAddr != "" {
 				if s.cfg.Forwarder == nil {
 					return ErrNoForwarder
 				}
-				if err := s.cfg.Forwarder.Forward(ctx, n.RaftAddr, cmd); err != nil {
+				err := s.forward(ctx, n.RaftAddr, cmd)
+				switch {
+				case err == nil:
+					return nil
+				case ctx.Err() != nil || silent != "" || !errors.Is(err, errkind.Unavailable) && !errors.Is(err, errkind.Timeout):
 					return fmt.Errorf("forwarded to leader %s at %s: %w", lid, n.RaftAddr, err)
 				}
-				return nil
+				s.log.Warn("the leader did not take a forwarded write; waiting for the next one", "leader", lid, "error", err)
+				silent, silentErr = lid, err
+				deadline = time.Now().Add(s.timing.leaderWait)
+				continue
 			}
 		}
 		// No usable leader yet: an election may be under way. Wait a little for one, then give
 		// up with a clear error (a node cut off from the majority never sees one).
 		if time.Now().After(deadline) {
+			if silent != "" {
+				// Unavailable, not the forward's timeout: the client should retry shortly.
+				return errkind.Wrap(ErrNoLeader, nil, "leader %s did not answer (%v) and no other was elected", silent, silentErr)
+			}
 			return ErrNoLeader
 		}
 		select {
@@ -161,6 +179,14 @@ func (s *Store) propose(ctx context.Context, cmd []byte) error {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+}
+
+// forward sends cmd to the leader at addr, allowing it forwardWait: a healthy leader commits in
+// milliseconds, and one that takes seconds is most likely frozen or cut off.
+func (s *Store) forward(ctx context.Context, addr string, cmd []byte) error {
+	fctx, cancel := context.WithTimeout(ctx, s.timing.forwardWait)
+	defer cancel()
+	return s.cfg.Forwarder.Forward(fctx, addr, cmd)
 }
 
 // lead runs a command on this node, which believes it is the leader.
