@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -196,8 +197,14 @@ func TestClusterLeaderKillAndFollowerReturn(t *testing.T) {
 
 	c.kill(leader)
 	c.WaitHealthy(2)
-	if after := c.Leader(); after == leader {
+	after := c.Leader()
+	if after == leader {
 		t.Fatalf("leader after the kill = %s, the killed node", after.ID)
+	}
+	// The new leader knew the node was gone from its refused port, not from 2 s of silence.
+	down := regexp.MustCompile(`node down: heartbeats failing: .*\bid=` + regexp.QuoteMeta(leader.ID) + ` .*port_closed=true`)
+	if !down.MatchString(after.Logs().String()) {
+		t.Fatalf("%s did not mark %s down on its refused port:\n%s", after.ID, leader.ID, after.Logs().Tail(3000))
 	}
 	c.waitReadyMessage()
 	for _, n := range c.Live() {

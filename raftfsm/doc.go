@@ -28,7 +28,9 @@
 //
 // Failure detection runs on the leader only. It follows Raft's own heartbeats through a
 // raft.Observer (FailedHeartbeatObservation / ResumedHeartbeatObservation): a follower whose
-// heartbeats have failed for Config.DownAfter since its last contact is marked down; one that
+// heartbeats have failed for Config.DownAfter since its last contact is marked down — at once when
+// its cluster port refused a connection since then (the transport's dials report it: nothing
+// listens, so the process is gone, which a timeout cannot tell from a frozen node); one that
 // answers again (or that has produced no failure for a quiet period after a leader change) is
 // marked up. A node that stays down for Config.RemoveAfter is removed from the Raft configuration,
 // but only when the remaining live voters still form a majority of the smaller configuration.

@@ -145,10 +145,13 @@ func (s *Store) checkHealth(ctx context.Context, since time.Time) {
 			healthy++
 		}
 		n, known := nodes[string(srv.ID)]
+		// A heartbeat that failed because the node's port refused the connection, after the last
+		// contact: its process is gone, and waiting DownAfter would only keep its rooms dark.
+		gone := p.failing && s.health.refusedAfter(srv.Address, contact)
 		switch {
 		case !known:
-		case p.failing && n.Up && now.Sub(contact) >= s.cfg.DownAfter:
-			s.log.Warn("node down: heartbeats failing", "id", srv.ID, "last_contact", p.lastContact)
+		case p.failing && n.Up && (gone || now.Sub(contact) >= s.cfg.DownAfter):
+			s.log.Warn("node down: heartbeats failing", "id", srv.ID, "last_contact", p.lastContact, "port_closed", gone)
 			if err := s.applyLocal(ctx, SetNodeUpCommand(n.ID, false)); err != nil {
 				s.log.Warn("could not mark node down", "id", srv.ID, "error", err)
 			}
@@ -230,10 +233,12 @@ func (s *Store) consumeObservations() {
 	}
 }
 
-// health is the leader's view of each follower's heartbeats, fed by raft observations.
+// health is the leader's view of each follower's heartbeats, fed by raft observations, and of
+// the dials to them that were refused.
 type health struct {
-	mu    sync.Mutex
-	peers map[raft.ServerID]*peerHealth
+	mu      sync.Mutex
+	peers   map[raft.ServerID]*peerHealth
+	refusal map[raft.ServerAddress]time.Time // the latest refused dial to each address
 }
 
 type peerHealth struct {
@@ -243,7 +248,22 @@ type peerHealth struct {
 	lastFailure time.Time
 }
 
-func newHealth() *health { return &health{peers: map[raft.ServerID]*peerHealth{}} }
+func newHealth() *health {
+	return &health{peers: map[raft.ServerID]*peerHealth{}, refusal: map[raft.ServerAddress]time.Time{}}
+}
+
+func (h *health) refused(addr raft.ServerAddress, now time.Time) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.refusal[addr] = now
+}
+
+// refusedAfter reports a refused dial to addr later than t.
+func (h *health) refusedAfter(addr raft.ServerAddress, t time.Time) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.refusal[addr].After(t)
+}
 
 func (h *health) observe(o raft.Observation, now time.Time) {
 	h.mu.Lock()

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -101,7 +102,9 @@ func newTiming(scale float64, downAfter time.Duration) timing {
 		transport: d(time.Second),
 	}
 	t.quiet = t.transport + t.heartbeat
-	t.check = min(max(downAfter/8, 20*time.Millisecond), 250*time.Millisecond)
+	// Often: a pass only reads what the observations recorded, and a dead node is marked down on
+	// the first pass after its port refused a heartbeat.
+	t.check = min(max(downAfter/20, 20*time.Millisecond), 100*time.Millisecond)
 	t.leaderWait = 2*t.heartbeat + 2*t.election
 	t.forwardWait = t.leaderWait + t.transport
 	return t
@@ -234,7 +237,8 @@ func (s *Store) open() error {
 		}
 	}
 	if s.cfg.Network != nil {
-		layer := &streamLayer{Listener: s.cfg.Network.Raft(), dial: s.cfg.Network.Dial, advertise: advertise}
+		layer := &streamLayer{Listener: s.cfg.Network.Raft(), dial: s.cfg.Network.Dial, advertise: advertise,
+			refused: func(addr string) { s.health.refused(raft.ServerAddress(addr), time.Now()) }}
 		if tcp, ok := layer.Addr().(*net.TCPAddr); !ok || tcp.IP.IsUnspecified() {
 			return fmt.Errorf("%w: the cluster port listens on %s, which other nodes cannot dial: give the address they use (--advertise-raft)", ErrConfig, layer.Addr())
 		}
@@ -469,10 +473,17 @@ type streamLayer struct {
 	net.Listener
 	dial      func(ctx context.Context, addr string, timeout time.Duration) (net.Conn, error)
 	advertise net.Addr // nil: the listener's
+	// refused hears of every dial the other side's kernel refused: nothing listens there, so the
+	// node's process is gone — a surer sign than a timeout, which a frozen or cut-off node gives.
+	refused func(addr string)
 }
 
 func (l *streamLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
-	return l.dial(context.Background(), string(addr), timeout)
+	conn, err := l.dial(context.Background(), string(addr), timeout)
+	if err != nil && l.refused != nil && errors.Is(err, syscall.ECONNREFUSED) {
+		l.refused(string(addr))
+	}
+	return conn, err
 }
 
 func (l *streamLayer) Addr() net.Addr {
