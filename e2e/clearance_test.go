@@ -366,3 +366,23 @@ func TestOneClearanceRuleAcrossNodes(t *testing.T) {
 		})
 	}
 }
+
+// TestStoppedModuleIsUnavailableEveryWayIn: a stopped module is unavailable — 503, to be retried —
+// whichever way the call arrives, never a bad request of the caller's.
+func TestStoppedModuleIsUnavailableEveryWayIn(t *testing.T) {
+	t.Parallel()
+	e := clearanceEngine(t, "stopped")
+	if r := e.Do("POST", "/api/engine/v2/modules/mod-b/stop", "", enginetest.APIKey(adminKey)); r.Status != 200 {
+		t.Fatalf("stop: %d %s", r.Status, r.Body)
+	}
+	rest := e.Do("POST", "/api/engine/v2/systems/sys-1/Test_2/echo", "[]", enginetest.APIKey(adminKey))
+	if rest.Status != 503 || rest.Header.Get("Retry-After") == "" {
+		t.Errorf("REST: %d (Retry-After %q) %s", rest.Status, rest.Header.Get("Retry-After"), rest.Body)
+	}
+	if code := dialWS(t, e, adminKey).exec(1, "Test", 2, "echo", "[]"); code != 503 {
+		t.Errorf("WebSocket: %d", code)
+	}
+	if r := e.Do("POST", "/api/engine/v2/modules/mod-a/exec/call", `["mod-b", "echo", []]`, enginetest.APIKey(adminKey)); r.Status != 503 {
+		t.Errorf("driver-to-driver: %d %s", r.Status, r.Body)
+	}
+}
