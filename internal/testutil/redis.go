@@ -27,9 +27,10 @@ type Redis struct {
 	Addr string // 127.0.0.1:PORT
 	URL  string // redis://127.0.0.1:PORT/0
 
-	bin  string
-	dir  string
-	port int
+	bin   string
+	dir   string
+	port  int
+	extra []string // arguments after the standard ones (StartRedisWith)
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd
@@ -40,11 +41,23 @@ type Redis struct {
 // the test ends. It fails t (never skips) when redis-server is not installed.
 func StartRedis(t testing.TB) *Redis {
 	t.Helper()
+	return StartRedisWith(t)
+}
+
+// StartRedisWith is StartRedis with more redis-server arguments (`--replicaof 127.0.0.1 6379`),
+// given again on every Restart.
+func StartRedisWith(t testing.TB, extra ...string) *Redis {
+	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		t.Fatal(redisInstallHint)
 	}
-	r := &Redis{bin: bin, dir: t.TempDir()}
+	r := &Redis{bin: bin, dir: t.TempDir(), extra: extra}
+	// A configuration file, empty but writable: a Sentinel promoting this server as a replica
+	// (or making it one) saves the change with CONFIG REWRITE, which needs one.
+	if err := os.WriteFile(filepath.Join(r.dir, "redis.conf"), nil, 0o600); err != nil {
+		t.Fatalf("redis-server configuration file: %v", err)
+	}
 	t.Cleanup(r.stop)
 
 	// A free port found by binding :0 can be taken by someone else before redis-server binds it;
@@ -90,6 +103,37 @@ func (r *Redis) Restart(t testing.TB) {
 // observe behaviour while Redis is down.
 func (r *Redis) Stop() { r.stop() }
 
+// Kill ends the server with SIGKILL, as a crash would: no shutdown, no goodbye to its clients or
+// replicas. Restart may start it again.
+func (r *Redis) Kill() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cmd == nil {
+		return
+	}
+	_ = r.cmd.Process.Kill()
+	<-r.exited
+	r.cmd = nil
+}
+
+// Pause stops the server's process (SIGSTOP) until Resume: it holds its connections but answers
+// nothing, and a replica receives nothing from its primary meanwhile.
+func (r *Redis) Pause() { r.signal(syscall.SIGSTOP) }
+
+// Resume continues a paused server (SIGCONT).
+func (r *Redis) Resume() { r.signal(syscall.SIGCONT) }
+
+func (r *Redis) signal(sig syscall.Signal) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cmd != nil {
+		_ = r.cmd.Process.Signal(sig)
+	}
+}
+
+// Port is the server's TCP port.
+func (r *Redis) Port() int { return r.port }
+
 // Client returns a go-redis client for the server, closed when the test ends.
 func (r *Redis) Client(t testing.TB) *redis.Client {
 	t.Helper()
@@ -102,7 +146,7 @@ func (r *Redis) start() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	logFile := filepath.Join(r.dir, "redis.log")
-	cmd := exec.Command(r.bin,
+	args := []string{filepath.Join(r.dir, "redis.conf"),
 		"--port", strconv.Itoa(r.port),
 		"--bind", "127.0.0.1",
 		"--save", "",
@@ -110,7 +154,8 @@ func (r *Redis) start() error {
 		"--dir", r.dir,
 		"--logfile", logFile,
 		"--daemonize", "no",
-	)
+	}
+	cmd := exec.Command(r.bin, append(args, r.extra...)...)
 	// If the test binary dies without running cleanups the server must not outlive it.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
@@ -153,6 +198,7 @@ func (r *Redis) stop() {
 		return
 	}
 	_ = r.cmd.Process.Signal(syscall.SIGTERM)
+	_ = r.cmd.Process.Signal(syscall.SIGCONT) // a paused server must run to hear the SIGTERM
 	select {
 	case <-r.exited:
 	case <-time.After(5 * time.Second):
