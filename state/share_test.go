@@ -70,7 +70,7 @@ func TestWriteBackAfterEmptyRestart(t *testing.T) {
 	writes := []struct{ mod, name, value string }{
 		{"mod-a", "power", `true`}, {"mod-a", "input", `"hdmi"`}, {"mod-b", "level", `5`},
 		{"mod-b", "temp", `20`}, {"mod-b", "temp", `null`}, // deleted: not written back
-		{"mod-x", "power", `true`},   // not hosted here
+		{"mod-x", "power", `true`},    // not hosted here
 		{"mod-gone", "power", `true`}, // hosted, then unhosted below
 	}
 	for _, w := range writes {
