@@ -1,10 +1,13 @@
 package state
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -72,4 +75,23 @@ func RedactURL(rawURL string) string {
 		u.RawQuery = q.Encode()
 	}
 	return u.Redacted()
+}
+
+// redisLog carries go-redis's own messages (the primary the sentinels name, failed dials) into
+// the node's log.
+type redisLog struct{ log hclog.Logger }
+
+func (l redisLog) Printf(_ context.Context, format string, v ...any) {
+	msg := strings.TrimSpace(fmt.Sprintf(format, v...))
+	if strings.Contains(msg, "fail") || strings.Contains(msg, "error") {
+		l.log.Warn(msg)
+		return
+	}
+	l.log.Info(msg)
+}
+
+// LogRedisClient sends go-redis's own log lines, process-wide, to log (named "redis") instead of
+// standard error. The composition root calls it once.
+func LogRedisClient(log hclog.Logger) {
+	redis.SetLogger(redisLog{log.Named("redis")})
 }

@@ -107,6 +107,7 @@ func startNode(ctx context.Context, o *options, log hclog.Logger, leave func()) 
 		return n, err
 	}
 	met := metrics.New() // one registry for the node, served at GET /metrics
+	state.LogRedisClient(log.With("node", o.NodeID))
 	if state.SentinelURL(redisURL) {
 		log.Info("Redis through Sentinel: following the primary the sentinels name", "url", state.RedactURL(redisURL))
 	}
