@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -27,10 +28,9 @@ type Redis struct {
 	Addr string // 127.0.0.1:PORT
 	URL  string // redis://127.0.0.1:PORT/0
 
-	bin   string
-	dir   string
-	port  int
-	extra []string // arguments after the standard ones (StartRedisWith)
+	bin  string
+	dir  string
+	port int
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd
@@ -41,20 +41,14 @@ type Redis struct {
 // the test ends. It fails t (never skips) when redis-server is not installed.
 func StartRedis(t testing.TB) *Redis {
 	t.Helper()
-	return StartRedisWith(t)
-}
-
-// StartRedisWith is StartRedis with more redis-server arguments (`--replicaof 127.0.0.1 6379`),
-// given again on every Restart.
-func StartRedisWith(t testing.TB, extra ...string) *Redis {
-	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		t.Fatal(redisInstallHint)
 	}
-	r := &Redis{bin: bin, dir: t.TempDir(), extra: extra}
-	// A configuration file, empty but writable: a Sentinel promoting this server as a replica
-	// (or making it one) saves the change with CONFIG REWRITE, which needs one.
+	r := &Redis{bin: bin, dir: t.TempDir()}
+	// A configuration file, empty but writable: a replica's role (ReplicaOf, or a Sentinel
+	// promoting or demoting the server) is saved there with CONFIG REWRITE, so a Restart keeps
+	// it, as a real server's would.
 	if err := os.WriteFile(filepath.Join(r.dir, "redis.conf"), nil, 0o600); err != nil {
 		t.Fatalf("redis-server configuration file: %v", err)
 	}
@@ -131,6 +125,29 @@ func (r *Redis) signal(sig syscall.Signal) {
 	}
 }
 
+// ReplicaOf makes the server a replica of primary (REPLICAOF, saved with CONFIG REWRITE so that
+// a Restart keeps the role) and waits until it is in sync.
+func (r *Redis) ReplicaOf(t testing.TB, primary string) {
+	t.Helper()
+	host, port, err := net.SplitHostPort(primary)
+	if err != nil {
+		t.Fatalf("primary address %q: %v", primary, err)
+	}
+	c := r.Client(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c.ReplicaOf(ctx, host, port).Err(); err != nil {
+		t.Fatalf("REPLICAOF %s on %s: %v", primary, r.Addr, err)
+	}
+	if err := c.ConfigRewrite(ctx).Err(); err != nil {
+		t.Fatalf("CONFIG REWRITE on %s: %v", r.Addr, err)
+	}
+	Eventually(t, 20*time.Second, r.Addr+" in sync with "+primary, func() bool {
+		info, err := c.Info(context.Background(), "replication").Result()
+		return err == nil && strings.Contains(info, "master_link_status:up")
+	})
+}
+
 // Port is the server's TCP port.
 func (r *Redis) Port() int { return r.port }
 
@@ -155,7 +172,7 @@ func (r *Redis) start() error {
 		"--logfile", logFile,
 		"--daemonize", "no",
 	}
-	cmd := exec.Command(r.bin, append(args, r.extra...)...)
+	cmd := exec.Command(r.bin, args...)
 	// If the test binary dies without running cleanups the server must not outlive it.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {

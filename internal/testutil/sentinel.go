@@ -53,12 +53,9 @@ type SentinelProc struct {
 func StartSentinel(t testing.TB) *Sentinel {
 	t.Helper()
 	primary := StartRedis(t)
-	replica := StartRedisWith(t, "--replicaof", "127.0.0.1", strconv.Itoa(primary.Port()))
+	replica := StartRedis(t)
+	replica.ReplicaOf(t, primary.Addr)
 	s := &Sentinel{Servers: [2]*Redis{primary, replica}}
-	Eventually(t, 20*time.Second, "the replica in sync with the primary", func() bool {
-		info, err := replica.Client(t).Info(context.Background(), "replication").Result()
-		return err == nil && strings.Contains(info, "master_link_status:up")
-	})
 	var addrs []string
 	for i := range 3 {
 		p := startSentinelProc(t, i, primary.Port())
@@ -91,6 +88,39 @@ func (s *Sentinel) Primary(ctx context.Context) (string, error) {
 		lastErr = err
 	}
 	return "", fmt.Errorf("no sentinel names the primary: %w", lastErr)
+}
+
+// Rejoin brings back a server that was stopped or killed, as a replica of the current primary
+// (with the data it had lost, as after a crash of a server without persistence), and waits until
+// it is in sync and the sentinels list it again.
+func (s *Sentinel) Rejoin(t testing.TB, r *Redis) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	primary, err := s.Primary(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if primary == r.Addr {
+		t.Fatalf("rejoin %s: it is the primary", r.Addr)
+	}
+	r.Restart(t)
+	r.ReplicaOf(t, primary)
+	for _, p := range s.Sentinels {
+		c := p.Client(t)
+		Eventually(t, 30*time.Second, "sentinel "+p.Addr+" to list "+r.Addr+" as a healthy replica", func() bool {
+			reps, err := c.Replicas(ctx, SentinelMaster).Result()
+			if err != nil {
+				return false
+			}
+			for _, rep := range reps {
+				if rep["name"] == r.Addr && !strings.Contains(rep["flags"], "down") && !strings.Contains(rep["flags"], "disconnected") {
+					return true
+				}
+			}
+			return false
+		})
+	}
 }
 
 // Server returns the server (of Servers) listening on addr, nil if none.
