@@ -71,7 +71,6 @@ type Core struct {
 	readyEpoch     atomic.Uint64 // the membership epoch of the last completed pass
 	published      atomic.Bool   // standalone: ready announced
 	publishedEpoch atomic.Uint64 // leader: the epoch it announced ready for (0: none)
-	redisReset     atomic.Bool   // Redis reconnected: rewrite lookups and metadata
 
 	kick   chan struct{}
 	cancel context.CancelFunc
@@ -130,14 +129,8 @@ func (c *Core) Run(ctx context.Context) {
 	ctx, c.cancel = context.WithCancel(ctx)
 	c.runCtx = ctx
 	changes := c.cfg.Store.Watch(ctx)
-	// A Redis that restarted may have lost everything: write this node's share again.
-	stopReconnect := c.cfg.State.OnReconnect(func() {
-		c.redisReset.Store(true)
-		c.Kick()
-	})
 	go func() {
 		defer close(c.done)
-		defer stopReconnect()
 		tick := time.NewTicker(c.cfg.Resync)
 		defer tick.Stop()
 		clean := time.NewTicker(cleanupEvery(c.cfg.KeepBinaries))
@@ -176,9 +169,12 @@ func (c *Core) Close() {
 	c.bg.Wait()
 }
 
-// OnModuleStart clears a module's status before a new instance of it starts (docs/protocol.md §3).
-// The supervisor calls it before every Start, including restarts after a crash.
+// OnModuleStart clears a module's status before a new instance of it starts (docs/protocol.md §3),
+// and tells the state store this node hosts it, so that what its driver sets is written back
+// after Redis loses it. The supervisor calls it before every Start, including restarts after a
+// crash.
 func (c *Core) OnModuleStart(ctx context.Context, moduleID string) {
+	c.cfg.State.Host(moduleID)
 	if err := c.cfg.State.ClearStatus(ctx, moduleID); err != nil {
 		c.log.Warn("clearing module status failed", "module", moduleID, "error", err)
 	}

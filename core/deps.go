@@ -59,8 +59,21 @@ type State interface {
 	Metadata(ctx context.Context, moduleID string) ([]byte, error)
 	Publish(ctx context.Context, channel string, msg []byte) error
 	Subscribe(channel string, fn func(msg []byte), opts ...state.SubOption) *state.Subscription
-	// OnReconnect calls fn after every Redis reconnect (once subscriptions are back).
-	OnReconnect(fn func()) (cancel func())
+	Share
+}
+
+// Share tells the state store what this node hosts. The store keeps the last status values and
+// metadata written for each hosted module and the last lookup written for each owned system, and
+// writes them all back whenever Redis returns from a loss (a restart without persistence, a
+// Sentinel failover), publishing what changed; nothing else is written back.
+type Share interface {
+	// Host: this node is about to run the module (before every start, so before its driver sets
+	// a status).
+	Host(moduleID string)
+	// Unhost: the module stopped here or left for another node; nothing of it is written back.
+	Unhost(moduleID string)
+	// OwnSystems names every system whose lookup this node writes; the others are forgotten.
+	OwnSystems(systemIDs []string)
 }
 
 // Watcher watches module statuses for drivers (package subscriptions, which serves WebSocket

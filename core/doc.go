@@ -6,7 +6,9 @@
 // starts the module in its driver's process with merged settings, sends settings and connection
 // changes as updates, moves modules to new driver binaries without a gap, stops what should no
 // longer run, writes each module's metadata and the system lookups this node owns to Redis, and
-// then marks the node ready for the membership epoch through Raft (cluster.go).
+// then marks the node ready for the membership epoch through Raft (cluster.go). It tells the
+// state store what the node hosts (Share in deps.go: modules before they start and when they
+// stop, the systems it owns), and the store writes all of that back if Redis loses it.
 //
 // At run time it is the one path of every execute (execute.go): REST, WebSocket, drivers calling
 // other modules and calls forwarded by other nodes all go through Execute, which resolves the

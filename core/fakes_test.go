@@ -26,6 +26,10 @@ import (
 
 // fakeSup records what the reconciler asks of the supervisor and answers executes with exec.
 type fakeSup struct {
+	// onStart is the core's OnModuleStart, called before every Start as the supervisor does
+	// (nil: not called).
+	onStart func(ctx context.Context, moduleID string)
+
 	mu    sync.Mutex
 	calls []string
 	execs []*proto.ExecRequest
@@ -49,7 +53,10 @@ func (f *fakeSup) take() []string {
 	return out
 }
 
-func (f *fakeSup) Start(_ context.Context, binary string, m *proto.Module) error {
+func (f *fakeSup) Start(ctx context.Context, binary string, m *proto.Module) error {
+	if f.onStart != nil {
+		f.onStart(ctx, m.Id)
+	}
 	f.record("start %s %s %s", m.Id, binary, m.SettingsJson)
 	return nil
 }
@@ -120,10 +127,36 @@ type fakeState struct {
 	meta    map[string]string
 	status  map[string]map[string]string
 	pubs    []string
+	hosted  map[string]bool // Host and Unhost
+	owned   []string        // the last OwnSystems, sorted
 }
 
 func newFakeState() *fakeState {
-	return &fakeState{lookups: map[string]map[string]string{}, meta: map[string]string{}, status: map[string]map[string]string{}}
+	return &fakeState{lookups: map[string]map[string]string{}, meta: map[string]string{},
+		status: map[string]map[string]string{}, hosted: map[string]bool{}}
+}
+
+func (s *fakeState) Host(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.hosted[id] = true
+}
+func (s *fakeState) Unhost(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.hosted, id)
+}
+func (s *fakeState) OwnSystems(ids []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.owned = slices.Sorted(slices.Values(ids))
+}
+
+// share is what the store was told this node hosts: modules and systems, each sorted.
+func (s *fakeState) share() (modules, systems []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Sorted(maps.Keys(s.hosted)), slices.Clone(s.owned)
 }
 
 func (s *fakeState) SetStatus(_ context.Context, mod, name string, v []byte) (bool, error) {
@@ -208,7 +241,6 @@ func (s *fakeState) published() []string {
 func (s *fakeState) Subscribe(string, func([]byte), ...state.SubOption) *state.Subscription {
 	return nil
 }
-func (s *fakeState) OnReconnect(func()) func() { return func() {} }
 
 // fakeCluster is a membership that tests change between reconcile passes.
 type fakeCluster struct {

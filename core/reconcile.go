@@ -23,9 +23,6 @@ type desired struct {
 // reconcile makes this node true to the current model. It is only called from the Run loop, so
 // it never races with itself; c.mu guards the maps against concurrent readers.
 func (c *Core) reconcile(ctx context.Context) {
-	if c.redisReset.Swap(false) {
-		c.rewriteRedis(ctx)
-	}
 	// Read before the model: a pass that started on a model still being replayed must not mark
 	// the node ready, even if the replay ends while it runs.
 	caughtUp := c.cfg.Cluster == nil || c.cfg.Cluster.CaughtUp()
@@ -37,13 +34,15 @@ func (c *Core) reconcile(ctx context.Context) {
 	want := c.desired(m, v)
 
 	c.mu.Lock()
-	var stop []string
+	var stop, forget []string
 	for id, st := range c.modules {
 		w, ok := want[id]
 		// A module whose new binary is still building keeps running on the old one, and one
 		// whose binary changed moves to it without a gap (below); anything else unwanted stops.
 		if st.running && (!ok || (w.err != nil && !errors.Is(w.err, ErrBuilding))) {
 			stop = append(stop, id)
+		} else if !ok {
+			forget = append(forget, id) // never started, or its start failed
 		}
 		if !ok {
 			delete(c.modules, id)
@@ -56,6 +55,10 @@ func (c *Core) reconcile(ctx context.Context) {
 			c.log.Warn("stopping module failed", "module", id, "error", err)
 		}
 		c.setModule(id, func(st *moduleState) { st.running = false })
+	}
+	// Stopped or gone: Redis keeps its status, but this node no longer writes it back.
+	for _, id := range append(stop, forget...) {
+		c.cfg.State.Unhost(id)
 	}
 
 	sem := make(chan struct{}, c.cfg.Parallel)
@@ -210,6 +213,15 @@ func (c *Core) writeMetadata(ctx context.Context, w desired) error {
 // changed, and deletes those of removed systems it wrote. The first pass after a start (or after
 // gaining a system) writes it unconditionally, so Redis is made true to the model.
 func (c *Core) reconcileLookups(ctx context.Context, m *model.Model, v *view) {
+	owned := make([]string, 0, len(m.Systems))
+	for id := range m.Systems {
+		if c.owns(v, id) {
+			owned = append(owned, id)
+		}
+	}
+	// Before any write: the state store keeps (and writes back after a Redis loss) the lookups
+	// of these systems only.
+	c.cfg.State.OwnSystems(owned)
 	for id, sys := range m.Systems {
 		if !c.owns(v, id) {
 			c.mu.Lock()
@@ -251,25 +263,4 @@ func (c *Core) reconcileLookups(ctx context.Context, m *model.Model, v *view) {
 		delete(c.lookups, id)
 		c.mu.Unlock()
 	}
-}
-
-// rewriteRedis writes this node's share of Redis again after a reconnect: the metadata of every
-// module it runs now, and (by forgetting what it wrote) every system lookup it owns on this pass.
-// Statuses a restarted Redis lost come back as drivers change them.
-func (c *Core) rewriteRedis(ctx context.Context) {
-	c.mu.Lock()
-	c.lookups = map[string]map[string]string{}
-	var running []desired
-	for _, st := range c.modules {
-		if st.running && st.config != nil {
-			running = append(running, desired{binary: st.binary, config: st.config})
-		}
-	}
-	c.mu.Unlock()
-	for _, w := range running {
-		if err := c.writeMetadata(ctx, w); err != nil && !isCanceled(ctx, err) {
-			c.log.Warn("rewriting module metadata after a Redis reconnect failed", "module", w.config.Id, "error", err)
-		}
-	}
-	c.log.Info("Redis reconnected: rewrote metadata and lookups", "modules", len(running))
 }

@@ -31,23 +31,29 @@ func TestReconcileDecisions(t *testing.T) {
 	sup := &fakeSup{}
 	st := newFakeState()
 	c, err := New(Config{NodeID: "n1", Store: store, State: st},
-		func(proto.HostServer, func(context.Context, string)) (Supervisor, error) { return sup, nil })
+		func(_ proto.HostServer, onStart func(context.Context, string)) (Supervisor, error) {
+			sup.onStart = onStart
+			return sup, nil
+		})
 	if err != nil {
 		t.Fatal(err)
 	}
+	// hosted is what the state store is told this node hosts after each step: what it writes
+	// back after a Redis loss.
 	steps := []struct {
 		name   string
 		change string
 		want   []string
+		hosted []string
 	}{
-		{"first pass", "", []string{`start m1 /bin/d1 {"a":1}`, `start m2 /bin/d1 {"a":2}`}},
-		{"nothing changed", "", nil},
+		{"first pass", "", []string{`start m1 /bin/d1 {"a":1}`, `start m2 /bin/d1 {"a":2}`}, []string{"m1", "m2"}},
+		{"nothing changed", "", nil, []string{"m1", "m2"}},
 		{"settings change", `modules: [{id: m1, driver_id: drv-d, running: true, notes: lobby, settings: {b: 3}}]`,
-			[]string{`update m1 {"a":1,"b":3}`}},
+			[]string{`update m1 {"a":1,"b":3}`}, []string{"m1", "m2"}},
 		{"new binary", `drivers: [{id: drv-d, module_name: Display, role: device, binary: /bin/d2, settings: {a: 1}}]`,
-			[]string{"move m1 /bin/d2", "move m2 /bin/d2"}},
-		{"stopped", `modules: [{id: m2, driver_id: drv-d, running: false, settings: {a: 2}}]`, []string{"stop m2"}},
-		{"started", `modules: [{id: m3, driver_id: drv-d, running: true}]`, []string{`start m3 /bin/d2 {"a":1}`}},
+			[]string{"move m1 /bin/d2", "move m2 /bin/d2"}, []string{"m1", "m2"}},
+		{"stopped", `modules: [{id: m2, driver_id: drv-d, running: false, settings: {a: 2}}]`, []string{"stop m2"}, []string{"m1"}},
+		{"started", `modules: [{id: m3, driver_id: drv-d, running: true}]`, []string{`start m3 /bin/d2 {"a":1}`}, []string{"m1", "m3"}},
 	}
 	for _, s := range steps {
 		if s.change != "" {
@@ -56,6 +62,9 @@ func TestReconcileDecisions(t *testing.T) {
 		c.reconcile(ctx)
 		if got := sup.take(); !slices.Equal(got, s.want) {
 			t.Fatalf("%s: supervisor calls %q, want %q", s.name, got, s.want)
+		}
+		if mods, systems := st.share(); !slices.Equal(mods, s.hosted) || !slices.Equal(systems, []string{"s1"}) {
+			t.Fatalf("%s: hosting modules %q and systems %q, want %q and [s1]", s.name, mods, systems, s.hosted)
 		}
 	}
 	if !c.Ready() {
@@ -79,6 +88,9 @@ func TestReconcileDecisions(t *testing.T) {
 	c.reconcile(ctx)
 	if _, ok := st.lookups["s1"]; ok {
 		t.Fatal("lookup of a removed system is still there")
+	}
+	if _, systems := st.share(); len(systems) != 0 {
+		t.Fatalf("still owning systems %q after the system was removed", systems)
 	}
 	if pubs := st.published(); len(pubs) != 1 || pubs[0] != "engine/system ready" {
 		t.Fatalf("published %v; want one ready", pubs)

@@ -356,6 +356,12 @@ func TestOneClearanceRuleAcrossNodes(t *testing.T) {
 			}
 			if r := n1.Do("POST", "/api/engine/v2/modules/"+target+"/stop", "", enginetest.APIKey(role.key)); r.Status != want {
 				t.Errorf("%s stopping a module of the other node: %d %s; want %d", role.name, r.Status, r.Body, want)
+			} else if want == 200 {
+				// Stopped on its node before it is started again: else the start may overtake the
+				// stop there, and the next role's calls meet the module stopping after all.
+				n1.Eventually(30*time.Second, target+" stopped", func() bool {
+					return n1.Do("POST", "/api/engine/v2/modules/"+target+"/exec/echo", "[]", enginetest.APIKey(adminKey)).Status == 503
+				})
 			}
 			if r := n1.Do("POST", "/api/engine/v2/modules/"+target+"/start", "", enginetest.APIKey(role.key)); r.Status != want {
 				t.Errorf("%s starting a module of the other node: %d %s; want %d", role.name, r.Status, r.Body, want)

@@ -7,7 +7,7 @@
 #   scripts/bench.sh                    # every family (about 3 minutes on 2 cores)
 #   scripts/bench.sh execute startup    # only these families (BENCHMARKS.md holds only them)
 #
-# Families: execute crash failover cluster ws sdk startup placement builder.
+# Families: execute crash failover cluster ws sdk startup redis placement builder.
 # Environment: GO (default go), BENCH_OUT (default BENCHMARKS.md at the repository root).
 # Exits non-zero when any benchmark fails; BENCHMARKS.md is written anyway and names the failure.
 set -uo pipefail
@@ -19,7 +19,7 @@ out=${BENCH_OUT:-$root/BENCHMARKS.md}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-all_families=(execute crash failover cluster ws sdk startup placement builder)
+all_families=(execute crash failover cluster ws sdk startup redis placement builder)
 if (($# > 0)); then
 	families=("$@")
 else
@@ -213,6 +213,15 @@ head_startup() {
 	headline "engine process RSS with 1000 modules" "—" "" "$(num "$(metric startup BenchmarkStartup1000Modules MiB-engine-rss)" '%.1f MiB')"
 }
 
+fam_redis() {
+	run redis "$GO" test "${bench[@]}" '^BenchmarkRedisRestore$' -benchtime 1x -timeout 5m ./scripts/bench/
+}
+head_redis() {
+	headline_begin
+	headline "write-back of 1000 modules × 10 statuses after Redis restarted empty" "$(num "$(metric redis BenchmarkRedisRestore writeback-ratio)" '%.2f×')" "bare go-redis pipeline writing the same fields" "$(num "$(metric redis BenchmarkRedisRestore ms-writeback)" '%.1f ms')"
+	headline "Redis restart begun → every status back in Redis" "—" "" "$(num "$(metric redis BenchmarkRedisRestore ms-restored)" '%.0f ms')"
+}
+
 fam_placement() {
 	run placement "$GO" test -count=1 -v -run '^TestChooseConfig$' ./placement/
 }
@@ -252,6 +261,7 @@ declare -A titles=(
 	[ws]="WebSocket notify fan-out and session memory"
 	[sdk]="SDK: queue throughput and idle module memory"
 	[startup]="1000 modules: start-up and memory"
+	[redis]="Redis restarted empty: every status written back"
 	[placement]="Placement balance"
 	[builder]="Driver builds"
 )

@@ -9,7 +9,18 @@
 //   - the node's single pub/sub connection, fanned out in-process to many listeners through
 //     bounded per-listener queues;
 //   - in-memory caches of lookups and metadata, so resolving an execute makes no Redis round trip
-//     while nothing changed.
+//     while nothing changed;
+//   - this node's share of Redis (share.go): core tells the store which modules the node hosts
+//     and which systems it owns (Host, Unhost, OwnSystems); the store keeps the last status
+//     values, metadata and lookup it wrote for them and, every time the pub/sub connection comes
+//     back from a loss, writes back whatever Redis does not hold as written, publishing each
+//     change — before the OnReconnect listeners re-read. A Redis restarted empty, or a replica
+//     Sentinel promoted before the last writes reached it, is whole again with no driver change.
+//
+// The URL may name a Sentinel master (redis://sentinel:26379/0?master_name=m&addr=s2:26379): the
+// store then uses go-redis's failover client, which asks the sentinels for the current primary on
+// every new connection, so after a failover both the command connections and the pub/sub
+// connection follow the promoted replica.
 //
 // Cache coherence rests on the pub/sub connection: a cache is only used while that connection is
 // subscribed to the invalidation channels, and it is emptied whenever the connection drops,

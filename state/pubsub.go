@@ -272,7 +272,8 @@ func (l *reconnectListener) stop() { l.once.Do(func() { close(l.done) }) }
 
 // OnReconnect calls fn (on its own goroutine) each time the pub/sub connection is back after a
 // loss and every subscription has been confirmed again. Messages published while it was down are
-// lost, so fn should re-read whatever its listeners track. Caches are already emptied when fn runs.
+// lost, so fn should re-read whatever its listeners track. Caches are already emptied when fn
+// runs, and this node's share (Host, OwnSystems) has been written back (or tried once).
 func (s *Store) OnReconnect(fn func()) (cancel func()) {
 	l := &reconnectListener{fn: fn, sig: make(chan struct{}, 1), done: make(chan struct{})}
 	s.mu.Lock()
@@ -511,8 +512,10 @@ func (s *Store) maybeUpLocked() {
 	if s.everUp {
 		s.opts.Metrics.RedisReconnect()
 		s.log.Info("redis pub/sub connection re-established; caches emptied")
-		for l := range s.onRecon {
-			l.signal()
+		// The reconnect loop writes this node's share back, then tells the OnReconnect listeners.
+		select {
+		case s.back <- struct{}{}:
+		default: // one pending return is enough: the write-back covers everything
 		}
 	} else {
 		close(s.firstUp)

@@ -19,7 +19,8 @@ import (
 
 // Options configure a Store. Either URL or Client must be set.
 type Options struct {
-	// URL is a redis:// URL; the Store creates its own client and closes it on Close.
+	// URL is a redis:// or rediss:// URL, or a Sentinel one (see NewClient); the Store creates
+	// its own client and closes it on Close.
 	URL string
 	// Client is used instead of URL; the Store does not close it.
 	Client *redis.Client
@@ -47,15 +48,18 @@ type Store struct {
 	client    *redis.Client
 	ownClient bool
 	cache     *cache
+	share     *share // what this node hosts, written back after every reconnect
 
 	ctx    context.Context // cancelled by Close; bounds the background goroutines
 	cancel context.CancelFunc
-	bg     sync.WaitGroup // reader and syncer
+	bg     sync.WaitGroup // reader, syncer and reconnect loop
 	lwg    sync.WaitGroup // listener goroutines
 
 	ps     atomic.Pointer[redis.PubSub]
 	syncMu sync.Mutex // serialises SUBSCRIBE/UNSUBSCRIBE so Redis sees them in decision order
 	kick   chan struct{}
+	back   chan struct{} // the pub/sub connection is back after a loss
+	miss   chan struct{} // a write of this node's share failed
 
 	mu          sync.RWMutex // guards the pub/sub bookkeeping below
 	closed      bool
@@ -97,7 +101,10 @@ func New(ctx context.Context, opts Options) (*Store, error) {
 		log:      log,
 		client:   opts.Client,
 		cache:    newCache(),
+		share:    newShare(),
 		kick:     make(chan struct{}, 1),
+		back:     make(chan struct{}, 1),
+		miss:     make(chan struct{}, 1),
 		channels: map[string]*entry{},
 		patterns: map[string]*entry{},
 		pending:  map[string]int{},
@@ -109,14 +116,15 @@ func New(ctx context.Context, opts Options) (*Store, error) {
 		if opts.URL == "" {
 			return nil, errors.New("state: Options needs URL or Client")
 		}
-		ro, err := redis.ParseURL(opts.URL)
+		var name string
+		if opts.NodeID != "" {
+			name = "engine-" + opts.NodeID
+		}
+		c, err := NewClient(opts.URL, name)
 		if err != nil {
-			return nil, fmt.Errorf("state: parse redis URL: %w", err)
+			return nil, err
 		}
-		if ro.ClientName == "" && opts.NodeID != "" {
-			ro.ClientName = "engine-" + opts.NodeID
-		}
-		s.client = redis.NewClient(ro)
+		s.client = c
 		s.ownClient = true
 	}
 	if opts.Metrics != nil {
@@ -134,9 +142,10 @@ func New(ctx context.Context, opts Options) (*Store, error) {
 		s.channels[ch] = e
 		s.dirty[e] = struct{}{}
 	}
-	s.bg.Add(2)
+	s.bg.Add(3)
 	go s.readLoop()
 	go s.syncLoop()
+	go s.reconnectLoop()
 	s.kickSync()
 
 	if err := s.waitUp(ctx); err != nil {
@@ -251,9 +260,19 @@ func (s *Store) SetStatus(ctx context.Context, moduleID, name string, value []by
 	} else if !json.Valid(value) {
 		return false, fmt.Errorf("state: status %s.%s: %w", moduleID, name, ErrInvalidValue)
 	}
+	h := s.share.module(moduleID)
+	if h != nil {
+		// Remembered before it is sent: a value Redis misses is written back (share.go).
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		h.remember(name, value, del == "1")
+	}
 	n, err := setStatusScript.Run(ctx, s.client,
 		[]string{StatusKey(moduleID)}, name, value, StatusChannel(moduleID, name), del).Int()
 	if err != nil {
+		if h != nil {
+			s.missed()
+		}
 		return false, redisErr(fmt.Sprintf("state: set status %s.%s", moduleID, name), err)
 	}
 	return n == 1, nil
@@ -262,9 +281,20 @@ func (s *Store) SetStatus(ctx context.Context, moduleID, name string, value []by
 // ClearStatus deletes a module's whole status hash, publishing "null" for each field. Call it
 // when a new instance of the module starts.
 func (s *Store) ClearStatus(ctx context.Context, moduleID string) error {
+	h := s.share.module(moduleID)
+	if h != nil {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if !h.gone {
+			clear(h.status)
+		}
+	}
 	err := clearStatusScript.Run(ctx, s.client,
 		[]string{StatusKey(moduleID)}, StatusChannel(moduleID, "")).Err()
 	if err != nil {
+		if h != nil {
+			s.missed()
+		}
 		return redisErr("state: clear status "+moduleID, err)
 	}
 	return nil
@@ -296,6 +326,9 @@ func (s *Store) StatusValue(ctx context.Context, moduleID, name string) (value [
 // the system id on lookup-change in the same transaction.
 func (s *Store) SetLookup(ctx context.Context, systemID string, entries map[string]string) error {
 	key := SystemKey(systemID)
+	s.share.lookupMu.Lock()
+	defer s.share.lookupMu.Unlock()
+	s.share.rememberLookup(systemID, entries)
 	_, err := s.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.Del(ctx, key)
 		if len(entries) > 0 {
@@ -308,6 +341,9 @@ func (s *Store) SetLookup(ctx context.Context, systemID string, entries map[stri
 	// after SetLookup returns must see the new hash.
 	s.cache.invalidateSystem(systemID)
 	if err != nil {
+		if s.share.owned(systemID) {
+			s.missed()
+		}
 		return redisErr("state: set lookup "+systemID, err)
 	}
 	return nil
@@ -315,6 +351,9 @@ func (s *Store) SetLookup(ctx context.Context, systemID string, entries map[stri
 
 // DeleteLookup removes system/<systemID> and publishes lookup-change.
 func (s *Store) DeleteLookup(ctx context.Context, systemID string) error {
+	s.share.lookupMu.Lock()
+	defer s.share.lookupMu.Unlock()
+	s.share.rememberLookup(systemID, nil)
 	_, err := s.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.Del(ctx, SystemKey(systemID))
 		p.Publish(ctx, LookupChangeChannel, systemID)
@@ -322,6 +361,9 @@ func (s *Store) DeleteLookup(ctx context.Context, systemID string) error {
 	})
 	s.cache.invalidateSystem(systemID)
 	if err != nil {
+		if s.share.owned(systemID) {
+			s.missed()
+		}
 		return redisErr("state: delete lookup "+systemID, err)
 	}
 	return nil
@@ -379,6 +421,14 @@ func (s *Store) SetMetadata(ctx context.Context, moduleID string, data []byte) e
 	if !json.Valid(data) {
 		return fmt.Errorf("state: metadata of %s: %w", moduleID, ErrInvalidValue)
 	}
+	h := s.share.module(moduleID)
+	if h != nil {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if !h.gone {
+			h.meta = bytes.Clone(data)
+		}
+	}
 	_, err := s.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.Set(ctx, InterfaceKey(moduleID), data, 0)
 		p.Publish(ctx, InterfaceChangeChannel, moduleID)
@@ -386,6 +436,9 @@ func (s *Store) SetMetadata(ctx context.Context, moduleID string, data []byte) e
 	})
 	s.cache.invalidateMetadata(moduleID)
 	if err != nil {
+		if h != nil {
+			s.missed()
+		}
 		return redisErr("state: set metadata "+moduleID, err)
 	}
 	return nil

@@ -107,9 +107,13 @@ func startNode(ctx context.Context, o *options, log hclog.Logger, leave func()) 
 		return n, err
 	}
 	met := metrics.New() // one registry for the node, served at GET /metrics
+	state.LogRedisClient(log.With("node", o.NodeID))
+	if state.SentinelURL(redisURL) {
+		log.Info("Redis through Sentinel: following the primary the sentinels name", "url", state.RedactURL(redisURL))
+	}
 	st, err := state.New(ctx, state.Options{URL: redisURL, Logger: log, NodeID: o.NodeID, Metrics: met})
 	if err != nil {
-		return n, fmt.Errorf("redis %s: %w", redisURL, err)
+		return n, fmt.Errorf("redis %s: %w", state.RedactURL(redisURL), err)
 	}
 	n.onClose(func() { _ = st.Close() })
 

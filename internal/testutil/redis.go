@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -45,6 +46,12 @@ func StartRedis(t testing.TB) *Redis {
 		t.Fatal(redisInstallHint)
 	}
 	r := &Redis{bin: bin, dir: t.TempDir()}
+	// A configuration file, empty but writable: a replica's role (ReplicaOf, or a Sentinel
+	// promoting or demoting the server) is saved there with CONFIG REWRITE, so a Restart keeps
+	// it, as a real server's would.
+	if err := os.WriteFile(filepath.Join(r.dir, "redis.conf"), nil, 0o600); err != nil {
+		t.Fatalf("redis-server configuration file: %v", err)
+	}
 	t.Cleanup(r.stop)
 
 	// A free port found by binding :0 can be taken by someone else before redis-server binds it;
@@ -90,6 +97,60 @@ func (r *Redis) Restart(t testing.TB) {
 // observe behaviour while Redis is down.
 func (r *Redis) Stop() { r.stop() }
 
+// Kill ends the server with SIGKILL, as a crash would: no shutdown, no goodbye to its clients or
+// replicas. Restart may start it again.
+func (r *Redis) Kill() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cmd == nil {
+		return
+	}
+	_ = r.cmd.Process.Kill()
+	<-r.exited
+	r.cmd = nil
+}
+
+// Pause stops the server's process (SIGSTOP) until Resume: it holds its connections but answers
+// nothing, and a replica receives nothing from its primary meanwhile.
+func (r *Redis) Pause() { r.signal(syscall.SIGSTOP) }
+
+// Resume continues a paused server (SIGCONT).
+func (r *Redis) Resume() { r.signal(syscall.SIGCONT) }
+
+func (r *Redis) signal(sig syscall.Signal) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cmd != nil {
+		_ = r.cmd.Process.Signal(sig)
+	}
+}
+
+// ReplicaOf makes the server a replica of primary (REPLICAOF, saved with CONFIG REWRITE so that
+// a Restart keeps the role) and waits until it is in sync.
+func (r *Redis) ReplicaOf(t testing.TB, primary string) {
+	t.Helper()
+	host, port, err := net.SplitHostPort(primary)
+	if err != nil {
+		t.Fatalf("primary address %q: %v", primary, err)
+	}
+	c := r.Client(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c.ReplicaOf(ctx, host, port).Err(); err != nil {
+		t.Fatalf("REPLICAOF %s on %s: %v", primary, r.Addr, err)
+	}
+	if err := c.ConfigRewrite(ctx).Err(); err != nil {
+		t.Fatalf("CONFIG REWRITE on %s: %v", r.Addr, err)
+	}
+	Eventually(t, 20*time.Second, r.Addr+" in sync with "+primary, func() bool {
+		info, err := c.Info(context.Background(), "replication").Result()
+		return err == nil && strings.Contains(info, "master_link_status:up")
+	})
+}
+
+// Port is the server's TCP port.
+func (r *Redis) Port() int { return r.port }
+
 // Client returns a go-redis client for the server, closed when the test ends.
 func (r *Redis) Client(t testing.TB) *redis.Client {
 	t.Helper()
@@ -102,7 +163,7 @@ func (r *Redis) start() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	logFile := filepath.Join(r.dir, "redis.log")
-	cmd := exec.Command(r.bin,
+	args := []string{filepath.Join(r.dir, "redis.conf"),
 		"--port", strconv.Itoa(r.port),
 		"--bind", "127.0.0.1",
 		"--save", "",
@@ -110,7 +171,8 @@ func (r *Redis) start() error {
 		"--dir", r.dir,
 		"--logfile", logFile,
 		"--daemonize", "no",
-	)
+	}
+	cmd := exec.Command(r.bin, args...)
 	// If the test binary dies without running cleanups the server must not outlive it.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
@@ -153,6 +215,7 @@ func (r *Redis) stop() {
 		return
 	}
 	_ = r.cmd.Process.Signal(syscall.SIGTERM)
+	_ = r.cmd.Process.Signal(syscall.SIGCONT) // a paused server must run to hear the SIGTERM
 	select {
 	case <-r.exited:
 	case <-time.After(5 * time.Second):

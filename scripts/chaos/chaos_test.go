@@ -22,12 +22,13 @@ type suite struct {
 	last    bool // the fault running is the run's last one: nothing to repair for
 }
 
-func newSuite(t *testing.T) *suite {
+func newSuite(t *testing.T, sentinel bool) *suite {
 	t.Helper()
 	start := time.Now()
-	c := startCluster(t)
+	c := startCluster(t, sentinel)
 	s := &suite{t: t, c: c, l: startLoad(c)}
-	t.Logf("cluster of 3 nodes with %d modules ready in %s; disk fault: %s", totalModules, ms(time.Since(start)),
+	t.Logf("cluster of 3 nodes with %d modules ready in %s; Redis: %s; disk fault: %s", totalModules, ms(time.Since(start)),
+		map[bool]string{true: "a primary, a replica and 3 sentinels", false: "one server"}[sentinel],
 		map[bool]string{true: "tmpfs on node-3", false: c.diskErr}[c.diskErr == ""])
 	s.checkDriverMarker()
 	// A first look with no fault: the load itself must not break anything.
@@ -227,7 +228,7 @@ func shortFaults() []fault {
 
 // TestChaosShort applies one of each fault to a loaded cluster; it runs in `make test`.
 func TestChaosShort(t *testing.T) {
-	s := newSuite(t)
+	s := newSuite(t, false)
 	faults := shortFaults()
 	for i, f := range faults {
 		s.last = i == len(faults)-1
@@ -236,8 +237,9 @@ func TestChaosShort(t *testing.T) {
 	s.finish()
 }
 
-// TestChaosFull repeats the faults for a few minutes (`make chaos`); it runs only with CHAOS=full
-// because it takes minutes, and CHAOS_ROUNDS sets the number of rounds (default 3).
+// TestChaosFull repeats the faults for a few minutes (`make chaos`) on Redis under Sentinel, with
+// the primary's loss among them; it runs only with CHAOS=full because it takes minutes, and
+// CHAOS_ROUNDS sets the number of rounds (default 3).
 func TestChaosFull(t *testing.T) {
 	if os.Getenv("CHAOS") != "full" {
 		t.Skip("the long fault suite runs with CHAOS=full (make chaos); TestChaosShort covers one of each fault")
@@ -248,7 +250,7 @@ func TestChaosFull(t *testing.T) {
 			t.Fatalf("CHAOS_ROUNDS=%q is not a positive number", v)
 		}
 	}
-	s := newSuite(t)
+	s := newSuite(t, true)
 	for s.round = 0; s.round < rounds; s.round++ {
 		t.Logf("--- round %d of %d", s.round+1, rounds)
 		faults := []fault{
@@ -261,6 +263,7 @@ func TestChaosFull(t *testing.T) {
 			isolate(true),
 			diskFull,
 			displayKill,
+			redisFailover,
 			redisRestart,
 		}
 		for i, f := range faults {

@@ -1,6 +1,7 @@
 package chaos
 
 import (
+	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -12,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/placeos-go/engine/examples/sims/display/displaysim"
 	"github.com/placeos-go/engine/internal/enginetest"
@@ -52,11 +55,27 @@ type cluster struct {
 	nodes   []*node
 	testDrv string
 	display string
-	redis   *testutil.Redis
-	sims    []*displaysim.Sim
-	runID   string
+	// redis is the one Redis of the cluster; with sentinel set it is nil and the nodes use the
+	// sentinels' primary (TestChaosFull).
+	redis    *testutil.Redis
+	sentinel *testutil.Sentinel
+	rc       *redis.Client // reads Redis as the nodes see it (the current primary)
+	sims     []*displaysim.Sim
+	runID    string
 	// diskErr is why the disk-full fault cannot run ("" when node 3's data dir is a tmpfs).
 	diskErr string
+}
+
+// moduleIDs is every module of chaosModel.
+func moduleIDs() []string {
+	var ids []string
+	for i := 1; i <= testModules; i++ {
+		ids = append(ids, fmt.Sprintf("mod-t%02d", i))
+	}
+	for i := 1; i <= displays; i++ {
+		ids = append(ids, fmt.Sprintf("mod-d%d", i))
+	}
+	return ids
 }
 
 // chaosModel is the test modules and the displays in one system, so that system slugs resolve
@@ -80,11 +99,22 @@ func chaosModel(testDrv, display string, simPorts []int) string {
 	return b.String()
 }
 
-// startCluster builds the drivers, starts Redis, the simulators and three nodes (node 1
-// bootstraps with the model, 2 and 3 join) and waits until the cluster is healthy.
-func startCluster(t *testing.T) *cluster {
+// startCluster builds the drivers, starts Redis (a primary, a replica and three sentinels with
+// sentinel), the simulators and three nodes (node 1 bootstraps with the model, 2 and 3 join) and
+// waits until the cluster is healthy.
+func startCluster(t *testing.T, sentinel bool) *cluster {
 	t.Helper()
-	c := &cluster{t: t, redis: testutil.StartRedis(t), runID: rand.Text()}
+	c := &cluster{t: t, runID: rand.Text()}
+	redisURL := ""
+	if sentinel {
+		c.sentinel = testutil.StartSentinel(t)
+		c.rc = c.sentinel.Client(t)
+		redisURL = c.sentinel.URL
+	} else {
+		c.redis = testutil.StartRedis(t)
+		c.rc = c.redis.Client(t)
+		redisURL = c.redis.URL
+	}
 	c.testDrv = testutil.BuildBinary(t, "./internal/testdriver")
 	c.display = testutil.BuildBinary(t, "./examples/drivers/display")
 	var ports []int
@@ -98,7 +128,7 @@ func startCluster(t *testing.T) *cluster {
 		c.sims = append(c.sims, sim)
 		ports = append(ports, sim.Port())
 	}
-	c.h = enginetest.NewCluster(t, enginetest.Config{Redis: c.redis.URL, Env: []string{runMarker + "=" + c.runID},
+	c.h = enginetest.NewCluster(t, enginetest.Config{Redis: redisURL, Env: []string{runMarker + "=" + c.runID},
 		Client: httpClient, Timeout: 2 * time.Second}, "node", 3)
 	for _, n := range c.h.Nodes {
 		c.nodes = append(c.nodes, &node{Node: n})
@@ -216,6 +246,41 @@ func (c *cluster) hostOf(binary string) (*node, error) {
 		}
 	}
 	return nil, errors.New("no live node runs " + filepath.Base(binary))
+}
+
+// redisPrimary is the Redis server the nodes write to now: the only one, or the primary the
+// sentinels name.
+func (c *cluster) redisPrimary() (*testutil.Redis, error) {
+	if c.sentinel == nil {
+		return c.redis, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	addr, err := c.sentinel.Primary(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if r := c.sentinel.Server(addr); r != nil {
+		return r, nil
+	}
+	return nil, fmt.Errorf("the sentinels name %s, which is none of the suite's servers", addr)
+}
+
+// statuses is every module's status hash in Redis ("module field" → value).
+func (c *cluster) statuses() (map[string]string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	out := map[string]string{}
+	for _, id := range moduleIDs() {
+		h, err := c.rc.HGetAll(ctx, "status/"+id).Result()
+		if err != nil {
+			return nil, err
+		}
+		for f, v := range h {
+			out[id+" "+f] = v
+		}
+	}
+	return out, nil
 }
 
 // until waits for cond as testutil.Eventually does, but returns the timeout as an error: the

@@ -19,6 +19,9 @@
 //   - follower kill and return, leader kill and return (SIGKILL, then start again from the data
 //     directory);
 //   - Redis restart (a fresh server on the same port: connections drop and every key is gone);
+//   - in TestChaosFull, whose Redis is a primary, a replica and three sentinels: the primary's
+//     SIGKILL (the sentinels promote the replica and the nodes follow it; the old primary then
+//     returns, empty, as the new one's replica);
 //   - one node isolated from the others: SIGSTOP of its engine process for 5 s, then SIGCONT. This
 //     stands in for a network partition: the others see its Raft and HTTP traffic stop exactly as
 //     if its links were cut, and when it comes back its term, log and connections are stale. It
@@ -39,6 +42,8 @@
 //   - every binding delivering again: after the fault each display's volume is changed and every
 //     session must see the notify;
 //   - modules back (answering through every live node) within the fault's target;
+//   - after a Redis fault, every module's status back in Redis as it was before, written back by
+//     the nodes hosting the modules;
 //   - no driver process orphaned: every process running a driver binary that carries this run's
 //     marker in its environment has a live engine of this run as its parent, and none is stopped.
 //

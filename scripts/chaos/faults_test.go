@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -23,9 +25,11 @@ const (
 	targetNodeLoss   = 15 * time.Second
 	targetReturn     = 20 * time.Second
 	targetRedis      = 10 * time.Second
-	targetBindings   = 15 * time.Second
-	isolateFor       = 5 * time.Second
-	diskFullFor      = 4 * time.Second
+	// A failover takes the sentinels' down-after period (1 s in the suite) and an election.
+	targetRedisFailover = 15 * time.Second
+	targetBindings      = 15 * time.Second
+	isolateFor          = 5 * time.Second
+	diskFullFor         = 4 * time.Second
 )
 
 // fault is one fault: apply injects it, waits for the engine to recover and records phases.
@@ -169,13 +173,89 @@ func nodeKill(leader bool) fault {
 	}}
 }
 
-// redisRestart replaces Redis with a fresh, empty server on the same port.
+// redisRestart replaces Redis (under Sentinel: the primary) with a fresh, empty server on the same
+// port. Its nodes write every status back.
 var redisRestart = fault{name: "Redis restart (empty, same port)", apply: func(s *suite, r *result) {
+	c := s.c
+	before, err := c.statuses()
+	if err != nil {
+		r.fail("statuses before the fault: %v", err)
+		return
+	}
+	primary, err := c.redisPrimary()
+	if err != nil {
+		r.fail("%v", err)
+		return
+	}
 	at := time.Now()
-	s.c.redis.Restart(s.t)
+	primary.Restart(s.t)
 	r.note("redis down and back in %s", ms(time.Since(at)))
-	s.c.modulesPhase(r, "every module answering everywhere (system lookups rebuilt)", at, targetRedis)
+	c.modulesPhase(r, "every module answering everywhere (system lookups rebuilt)", at, targetRedis)
+	c.statusesPhase(r, before, at, targetRedis)
 }}
+
+// redisFailover SIGKILLs the Redis primary: the sentinels promote the replica and the nodes follow
+// it. The old primary then comes back (empty) and the sentinels make it the new primary's
+// replica, ready for the next round.
+var redisFailover = fault{name: "Redis primary SIGKILL (Sentinel promotes the replica)", apply: func(s *suite, r *result) {
+	c := s.c
+	if c.sentinel == nil {
+		r.note("NOT APPLIED: this run's Redis has no Sentinel")
+		return
+	}
+	before, err := c.statuses()
+	if err != nil {
+		r.fail("statuses before the fault: %v", err)
+		return
+	}
+	old, err := c.redisPrimary()
+	if err != nil {
+		r.fail("%v", err)
+		return
+	}
+	r.note("primary: %s", old.Addr)
+	at := time.Now()
+	old.Kill()
+	err = c.until(targetRedisFailover, "the sentinels to promote the replica", func() bool {
+		p, err := c.redisPrimary()
+		return err == nil && p != old
+	})
+	r.phase("replica promoted", time.Since(at), targetRedisFailover, err)
+	if err != nil {
+		return
+	}
+	c.modulesPhase(r, "every module answering everywhere through the promoted replica", at, targetRedisFailover)
+	c.statusesPhase(r, before, at, targetRedisFailover)
+
+	// The old primary returns, empty, as the new one's replica (set up as an operator would;
+	// the sentinels take up to twenty seconds to convert a returning primary themselves), so the next
+	// round again has a replica to promote.
+	back := time.Now()
+	c.sentinel.Rejoin(s.t, old)
+	r.note("old primary back as the new primary's replica, in sync and listed by the sentinels, in %s", ms(time.Since(back)))
+}}
+
+// statusesPhase waits until every module's status in Redis is what it was before a Redis fault:
+// no status lost, all of it written back by the nodes hosting the modules.
+func (c *cluster) statusesPhase(r *result, before map[string]string, since time.Time, target time.Duration) {
+	var after map[string]string
+	err := c.until(time.Until(since.Add(target)), "every status back in Redis", func() bool {
+		var err error
+		after, err = c.statuses()
+		return err == nil && maps.Equal(after, before)
+	})
+	if err != nil {
+		var lost []string
+		for k, v := range before {
+			if after[k] != v {
+				lost = append(lost, fmt.Sprintf("%s = %s (now %q)", k, v, after[k]))
+			}
+		}
+		slices.Sort(lost)
+		err = fmt.Errorf("%d of %d status values not back, e.g. %v", len(lost), len(before), head(lost, 5))
+	}
+	r.phase(fmt.Sprintf("every status back in Redis (%d values, written back by their nodes)", len(before)), time.Since(since), target, err)
+}
 
 // isolate freezes one node's engine process for isolateFor (see the package doc for why this
 // stands in for a network partition) and resumes it.
