@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -281,6 +282,29 @@ func (c *cluster) statuses() (map[string]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// settledStatuses is statuses once they stopped changing: a module the previous fault moved may
+// still be connecting to its device, and a status its driver changes during the next fault is not
+// one Redis lost. Unchanged across two reads settleGap apart, or an error after settleWithin.
+func (c *cluster) settledStatuses() (map[string]string, error) {
+	const settleGap, settleWithin = 300 * time.Millisecond, 10 * time.Second
+	prev, err := c.statuses()
+	if err != nil {
+		return nil, err
+	}
+	for deadline := time.Now().Add(settleWithin); time.Now().Before(deadline); {
+		time.Sleep(settleGap) // the gap is the condition: no change across it
+		cur, err := c.statuses()
+		if err != nil {
+			return nil, err
+		}
+		if maps.Equal(cur, prev) {
+			return cur, nil
+		}
+		prev = cur
+	}
+	return nil, fmt.Errorf("statuses still changing after %s", settleWithin)
 }
 
 // until waits for cond as testutil.Eventually does, but returns the timeout as an error: the

@@ -177,7 +177,7 @@ func nodeKill(leader bool) fault {
 // port. Its nodes write every status back.
 var redisRestart = fault{name: "Redis restart (empty, same port)", apply: func(s *suite, r *result) {
 	c := s.c
-	before, err := c.statuses()
+	before, err := c.settledStatuses()
 	if err != nil {
 		r.fail("statuses before the fault: %v", err)
 		return
@@ -203,7 +203,7 @@ var redisFailover = fault{name: "Redis primary SIGKILL (Sentinel promotes the re
 		r.note("NOT APPLIED: this run's Redis has no Sentinel")
 		return
 	}
-	before, err := c.statuses()
+	before, err := c.settledStatuses()
 	if err != nil {
 		r.fail("statuses before the fault: %v", err)
 		return
