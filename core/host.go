@@ -23,7 +23,17 @@ type Host struct {
 // Host returns the driver callback service of this node.
 func (c *Core) Host() *Host { return &Host{c: c} }
 
+// SetStatus writes a status of the calling module. Only the node that hosts a module writes its
+// status (docs/protocol.md §3): when a module moves, its old instance stops here after the new one
+// started on its new node, and what the old one sets while stopping (a driver disconnecting sets
+// connected=false) would overwrite the new instance's values. So a write for a module the current
+// placement gives to another node is dropped, and the driver is told it succeeded.
 func (h *Host) SetStatus(ctx context.Context, req *proto.SetStatusRequest) (*proto.Empty, error) {
+	if owner, _ := h.c.Owner(req.ModuleId); owner != h.c.cfg.NodeID {
+		h.c.log.Debug("status write of a module hosted elsewhere dropped", "module", req.ModuleId,
+			"status", req.Name, "owner", owner)
+		return &proto.Empty{}, nil
+	}
 	var value []byte
 	if !req.Delete {
 		if !json.Valid(req.ValueJson) {

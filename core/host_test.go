@@ -169,3 +169,52 @@ func TestDriverSubscriptionsGoThroughTheWatcher(t *testing.T) {
 		t.Fatalf("watches %q", ws)
 	}
 }
+
+// TestStatusWritesOnlyFromTheHost: a status write from a module the placement gives to another
+// node (its old instance stopping after a move) is dropped, so it cannot overwrite what the new
+// instance set there; once the placement gives the module to this node, its writes go through.
+func TestStatusWritesOnlyFromTheHost(t *testing.T) {
+	t.Parallel()
+	tc, elsewhere := twoNodes(t, &fakePeers{})
+	host := tc.Host()
+	set := func(mod, v string) {
+		t.Helper()
+		if _, err := host.SetStatus(t.Context(), &proto.SetStatusRequest{ModuleId: mod, Name: "connected", ValueJson: []byte(v)}); err != nil {
+			t.Fatalf("set status of %s: %v", mod, err)
+		}
+	}
+	status := func(mod string) (string, bool) {
+		tc.state.mu.Lock()
+		defer tc.state.mu.Unlock()
+		v, ok := tc.state.status[mod]["connected"]
+		return v, ok
+	}
+	set(elsewhere, "false")
+	if v, ok := status(elsewhere); ok {
+		t.Fatalf("a write for a module hosted on n2 reached the state store: %s", v)
+	}
+	var here string
+	for i := range 20 {
+		if id := fmt.Sprintf("mod-%d", i); id != elsewhere {
+			if owner, _ := tc.Owner(id); owner == "n1" {
+				here = id
+				break
+			}
+		}
+	}
+	set(here, "true")
+	if v, _ := status(here); v != "true" {
+		t.Fatalf("a write for a module hosted here: %q", v)
+	}
+	// n2 goes down: its modules are this node's after the next pass, and so are their writes.
+	cl := tc.cfg.Cluster.(*fakeCluster)
+	cl.mu.Lock()
+	cl.nodes[1].Up = false
+	cl.epoch++
+	cl.mu.Unlock()
+	tc.reconcile(t.Context())
+	set(elsewhere, "true")
+	if v, _ := status(elsewhere); v != "true" {
+		t.Fatalf("a write for a module this node took over: %q", v)
+	}
+}
