@@ -2,6 +2,7 @@ package enginetest
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -66,4 +67,13 @@ type timeoutRecorder struct {
 func (r *timeoutRecorder) Fatalf(format string, args ...any) {
 	r.err = fmt.Errorf(format, args...)
 	panic(r)
+}
+
+// WaitLog waits until the node's log holds text. A line the engine wrote reaches the test through
+// a pipe, after whatever it logged about; never check the log once.
+func (n *Node) WaitLog(within time.Duration, text string) {
+	n.tb.Helper()
+	n.Eventually(within, fmt.Sprintf("%q in %s's log", text, n.ID), func() bool {
+		return strings.Contains(n.Logs().String(), text)
+	})
 }
