@@ -55,10 +55,16 @@ func (c *Core) metadata(ctx context.Context, moduleID string) (json.RawMessage, 
 			return withNotes(raw, notes)
 		}
 	}
-	// A module that should run but has no metadata yet is starting (or its owner is writing
-	// Redis again after a restart): retryable, not missing.
+	// A module that should run but has no metadata yet is starting, or its driver has not built
+	// (or its owner is writing Redis again after a restart): retryable, not missing. Its host
+	// knows which; another node points at where the build failures are listed.
 	if m, _ := c.cfg.Store.Model(); m.Modules[moduleID] != nil && m.Modules[moduleID].Running {
-		return nil, fmt.Errorf("%w: %q: its metadata is not published yet", ErrModuleStopped, moduleID)
+		if owner, _ := c.Owner(moduleID); owner == c.cfg.NodeID {
+			if why := c.hosted(moduleID); why != nil {
+				return nil, why
+			}
+		}
+		return nil, errkind.Wrap(ErrModuleStopped, nil, "module %q is not running yet: it is starting, or its driver has not built (GET /api/core/v1/status lists build failures)", moduleID)
 	}
 	return nil, err
 }
