@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/placeos-go/engine/auth"
+	"github.com/placeos-go/engine/builder"
 	"github.com/placeos-go/engine/call"
 	"github.com/placeos-go/engine/errkind"
 	"github.com/placeos-go/engine/supervisor"
@@ -223,14 +224,27 @@ func (c *Core) DriverStatus(key string) (any, bool) {
 	if st, ok := c.sup.DriverStatus(key); ok {
 		return c.driverProcesses(st)[0], true
 	}
-	if c.cfg.Builder != nil {
-		for _, b := range c.cfg.Builder.Status().Builds {
-			if b.Path == key || b.Binary == key {
-				return b, true
-			}
+	if c.cfg.Builder == nil {
+		return nil, false
+	}
+	// A driver's path names all its builds: the one a process runs (which carries a newer build's
+	// failure as failed_build), else the newest, which failed or is building.
+	var newest *builder.BuildStatus
+	for _, b := range c.cfg.Builder.Status().Builds {
+		if b.Path != key && b.Binary != key {
+			continue
+		}
+		if st, ok := c.sup.DriverStatus(b.Binary); ok && b.Binary != "" {
+			return c.driverProcesses(st)[0], true
+		}
+		if newest == nil || b.Started.After(newest.Started) {
+			newest = &b
 		}
 	}
-	return nil, false
+	if newest == nil {
+		return nil, false
+	}
+	return *newest, true
 }
 
 // KillDriver SIGKILLs a driver process; the supervisor restarts it.

@@ -183,6 +183,13 @@ systems: [{id: sys-1, name: Lab, modules: [mod-hello, mod-broken]}]
 	}
 	rollOut(t, e, version, "v2", "v2", failedBuild)
 	e.WaitLog(5*time.Second, "driver build failed; its modules keep running the last good build")
+	// The driver's path names the process running the last good build, with the failure; its key
+	// is taken as pasted from status/loaded, "+" and all.
+	for _, q := range []string{"drivers/hello", hello()} {
+		if r := e.Do("GET", "/api/core/v1/status/driver?path="+q, ""); !strings.Contains(r.Body, `"failed_build":{"driver_id":"drv-hello"`) || !strings.Contains(r.Body, `"pid":`) {
+			t.Fatalf("status/driver?path=%s: %d %s", q, r.Status, r.Body)
+		}
+	}
 	if m := e.Do("GET", "/metrics", "").Body; !strings.Contains(m, `engine_driver_build_failed{driver="drv-hello"} 1`) {
 		t.Fatal("/metrics does not show the failed build of drv-hello")
 	}

@@ -251,7 +251,7 @@ func (f *fakeEngine) Loaded() map[string][]string {
 }
 
 func (f *fakeEngine) DriverStatus(key string) (any, bool) {
-	if key != "drv/display" {
+	if key != "drv/display" && key != "drivers+hello_1234567_linux-amd64" {
 		return nil, false
 	}
 	return map[string]any{"running": true, "pid": 42, "state": "running"}, true

@@ -3,6 +3,8 @@ package httpapi
 import (
 	"errors"
 	"net/http"
+	"net/url"
+	"strings"
 
 	"github.com/placeos-go/engine/call"
 	"github.com/placeos-go/engine/errkind"
@@ -42,9 +44,21 @@ func (s *Server) handleLoaded(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, loaded)
 }
 
-// driverKey reads the required ?path= naming a driver.
+// driverKey reads the required ?path= naming a driver. The value is a file path, decoded as one:
+// a "+" stays a "+" (driver keys of repository drivers hold one, as in drivers+hello_…, and people
+// paste them from status/loaded unencoded); a space is sent as %20.
 func driverKey(r *http.Request) (string, error) {
-	key := r.URL.Query().Get("path")
+	var key string
+	for _, kv := range strings.Split(r.URL.RawQuery, "&") {
+		if name, raw, _ := strings.Cut(kv, "="); name == "path" {
+			v, err := url.PathUnescape(raw)
+			if err != nil {
+				return "", errkind.Wrap(httpwire.ErrBadParameter, nil, "query parameter path is not URL-encoded: %v", err)
+			}
+			key = v
+			break
+		}
+	}
 	if key == "" {
 		return "", errkind.Wrap(httpwire.ErrBadParameter, nil, "query parameter path (the driver key) is required")
 	}

@@ -22,6 +22,11 @@ func TestNodeRoutes(t *testing.T) {
 		{"driver", "GET", NodeBase + "/status/driver?path=drv/display", true, 200, `{"pid":42,"running":true,"state":"running"}`},
 		{"driver unknown", "GET", NodeBase + "/status/driver?path=drv/x", true, 404,
 			`{"error":"not_found","message":"driver drv/x is not loaded on this node"}`},
+		// Driver keys of repository drivers hold a "+": pasted as is, or encoded.
+		{"driver key pasted", "GET", NodeBase + "/status/driver?path=drivers+hello_1234567_linux-amd64", true, 200, `{"pid":42,"running":true,"state":"running"}`},
+		{"driver key encoded", "GET", NodeBase + "/status/driver?x=1&path=drivers%2Bhello_1234567_linux-amd64", true, 200, `{"pid":42,"running":true,"state":"running"}`},
+		{"driver key badly encoded", "GET", NodeBase + "/status/driver?path=drv%zz", true, 400,
+			`{"error":"bad_request","message":"query parameter path is not URL-encoded: invalid URL escape \"%zz\""}`},
 		{"driver without path", "GET", NodeBase + "/status/driver", true, 400,
 			`{"error":"bad_request","message":"query parameter path (the driver key) is required"}`},
 		{"chaos", "POST", NodeBase + "/chaos/terminate?path=drv/display", true, 200, ``},
