@@ -2,9 +2,15 @@ package state
 
 import "sync"
 
-// cache holds system lookups and module metadata. It is only trusted while the pub/sub
-// connection is subscribed to the invalidation channels (valid); every invalidation bumps gen so
-// that a fill which read Redis before the invalidation cannot store the stale answer after it.
+// cache holds system lookups and module metadata. It is filled only while the pub/sub connection
+// is subscribed to the invalidation channels (valid); every invalidation bumps gen so that a fill
+// which read Redis before the invalidation cannot store the stale answer after it.
+//
+// When the connection is lost the cache is kept and still answers (stale-if-error): a Redis that
+// is down changes nothing, so what was true stays true and executes keep reaching drivers through
+// the outage. If only the node's own connection was cut while Redis stayed up, a change another
+// node made meanwhile is missed until the connection is back — and then the cache is emptied, so
+// that window is bounded by the reconnect.
 type cache struct {
 	mu      sync.RWMutex
 	valid   bool
@@ -21,9 +27,6 @@ func newCache() *cache {
 func (c *cache) system(id string) (entries map[string]string, ok bool) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	if !c.valid {
-		return nil, false
-	}
 	entries, ok = c.systems[id]
 	return entries, ok
 }
@@ -31,9 +34,6 @@ func (c *cache) system(id string) (entries map[string]string, ok bool) {
 func (c *cache) metadata(id string) (data []byte, ok bool) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	if !c.valid {
-		return nil, false
-	}
 	data, ok = c.meta[id]
 	return data, ok
 }
@@ -75,12 +75,21 @@ func (c *cache) invalidateMetadata(id string) {
 	delete(c.meta, id)
 }
 
-// reset empties the cache and sets whether it may be used from now on.
-func (c *cache) reset(valid bool) {
+// suspend stops filling the cache (the connection is lost): what it holds still answers.
+func (c *cache) suspend() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.gen++
-	c.valid = valid
+	c.valid = false
+}
+
+// reset empties the cache and fills it again from now on (the connection is back: what was missed
+// is forgotten).
+func (c *cache) reset() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	c.valid = true
 	clear(c.systems)
 	clear(c.meta)
 }

@@ -9,13 +9,16 @@
 //   - the node's single pub/sub connection, fanned out in-process to many listeners through
 //     bounded per-listener queues;
 //   - in-memory caches of lookups and metadata, so resolving an execute makes no Redis round trip
-//     while nothing changed;
+//     while nothing changed; kept (still answering, no longer filled) while the pub/sub
+//     connection is lost, emptied when it is back (cache.go);
 //   - this node's share of Redis (share.go): core tells the store which modules the node hosts
 //     and which systems it owns (Host, Unhost, OwnSystems); the store keeps the last status
 //     values, metadata and lookup it wrote for them and, every time the pub/sub connection comes
 //     back from a loss, writes back whatever Redis does not hold as written, publishing each
 //     change — before the OnReconnect listeners re-read. A Redis restarted empty, or a replica
 //     Sentinel promoted before the last writes reached it, is whole again with no driver change.
+//     The share also answers lookups and metadata this node writes when the cache has not got
+//     them, so executes on what the node hosts need no Redis at all.
 //
 // The URL may name a Sentinel master (redis://sentinel:26379/0?master_name=m&addr=s2:26379): the
 // store then uses go-redis's failover client, which asks the sentinels for the current primary on

@@ -457,11 +457,11 @@ func (s *Store) lost(err error, resend bool) {
 			}
 		}
 	}
-	s.cache.reset(false)
+	s.cache.suspend()
 	s.mu.Unlock()
 	if wasUp {
 		s.opts.Metrics.RedisError("pubsub")
-		s.log.Warn("redis pub/sub connection lost; caches disabled until it is back", "error", err)
+		s.log.Warn("redis pub/sub connection lost; cached lookups and metadata still answer until it is back", "error", err)
 	} else {
 		s.log.Debug("redis pub/sub still unavailable", "error", err)
 	}
@@ -508,7 +508,7 @@ func (s *Store) maybeUpLocked() {
 		return
 	}
 	s.up = true
-	s.cache.reset(true)
+	s.cache.reset()
 	if s.everUp {
 		s.opts.Metrics.RedisReconnect()
 		s.log.Info("redis pub/sub connection re-established; caches emptied")

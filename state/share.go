@@ -5,6 +5,7 @@ import (
 	"context"
 	"maps"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -34,7 +35,9 @@ type hosted struct {
 	mu     sync.Mutex        // held across each write of the module and its write-back
 	gone   bool              // unhosted: nothing more is remembered or written back
 	status map[string][]byte // status name → JSON text
-	meta   []byte            // nil until written
+	// meta is the metadata as last written (nil until then). Atomic: executes read it without
+	// waiting behind a status write, which holds mu across its round trip.
+	meta atomic.Pointer[[]byte]
 }
 
 // share is everything the node hosts and owns, with what it last wrote of each.
@@ -87,7 +90,8 @@ func (s *Store) Unhost(moduleID string) {
 	s.share.mu.Unlock()
 	if h != nil {
 		h.mu.Lock()
-		h.gone, h.status, h.meta = true, nil, nil
+		h.gone, h.status = true, nil
+		h.meta.Store(nil)
 		h.mu.Unlock()
 	}
 }
@@ -117,6 +121,26 @@ func (s *Store) Hosted() (modules, systems int) {
 	s.share.mu.RLock()
 	defer s.share.mu.RUnlock()
 	return len(s.share.modules), len(s.share.systems)
+}
+
+// metadata is what this node last wrote as the metadata of a module it hosts. This node is the
+// only writer of it, so it is as true as Redis (truer while Redis is away); ok is false when the
+// module is not hosted here or its metadata not written yet.
+func (sh *share) metadata(moduleID string) ([]byte, bool) {
+	if h := sh.module(moduleID); h != nil {
+		if meta := h.meta.Load(); meta != nil {
+			return *meta, true
+		}
+	}
+	return nil, false
+}
+
+// lookup is the lookup this node last wrote for a system it owns (empty: deleted), as metadata.
+func (sh *share) lookup(systemID string) (map[string]string, bool) {
+	sh.mu.RLock()
+	defer sh.mu.RUnlock()
+	e := sh.systems[systemID]
+	return e, e != nil
 }
 
 // remember records one status write of a hosted module (h.mu held); del removes the field.
@@ -272,8 +296,8 @@ func (s *Store) writeBackModules(ctx context.Context, ids []string, mods []*host
 		cmds = append(cmds, writeBackStatusScript.EvalSha(ctx, pipe, []string{StatusKey(id)}, args...))
 		res.modules++
 		res.statuses += len(h.status)
-		if h.meta != nil {
-			cmds = append(cmds, writeBackValueScript.EvalSha(ctx, pipe, []string{InterfaceKey(id)}, h.meta, InterfaceChangeChannel, id))
+		if meta := h.meta.Load(); meta != nil {
+			cmds = append(cmds, writeBackValueScript.EvalSha(ctx, pipe, []string{InterfaceKey(id)}, *meta, InterfaceChangeChannel, id))
 			withMeta = append(withMeta, id)
 			res.metadata++
 		}

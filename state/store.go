@@ -374,6 +374,9 @@ func (s *Store) lookup(ctx context.Context, systemID string) (map[string]string,
 	if m, ok := s.cache.system(systemID); ok {
 		return m, nil
 	}
+	if m, ok := s.share.lookup(systemID); ok {
+		return m, nil // this node writes it: no need to ask Redis, which may be away
+	}
 	gen := s.cache.begin()
 	m, err := s.client.HGetAll(ctx, SystemKey(systemID)).Result()
 	if err != nil {
@@ -426,7 +429,8 @@ func (s *Store) SetMetadata(ctx context.Context, moduleID string, data []byte) e
 		h.mu.Lock()
 		defer h.mu.Unlock()
 		if !h.gone {
-			h.meta = bytes.Clone(data)
+			meta := bytes.Clone(data)
+			h.meta.Store(&meta)
 		}
 	}
 	_, err := s.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
@@ -448,6 +452,9 @@ func (s *Store) SetMetadata(ctx context.Context, moduleID string, data []byte) e
 // ErrNoMetadata when absent. Cached.
 func (s *Store) Metadata(ctx context.Context, moduleID string) ([]byte, error) {
 	data, ok := s.cache.metadata(moduleID)
+	if !ok {
+		data, ok = s.share.metadata(moduleID) // this node writes it: Redis may be away
+	}
 	if !ok {
 		gen := s.cache.begin()
 		v, err := s.client.Get(ctx, InterfaceKey(moduleID)).Bytes()

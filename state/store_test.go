@@ -385,3 +385,66 @@ func TestPublish(t *testing.T) {
 		t.Fatalf("ready channel carried %q", m.Payload)
 	}
 }
+
+// TestExecutesResolveThroughARedisOutage: with Redis down, what was cached still answers (Redis
+// changes nothing while it is down), and what the node writes itself — the metadata of a module it
+// hosts, the lookup of a system it owns — answers from its share without having been cached; what
+// is neither fails as unavailable. Once Redis is back the cache is emptied and filled again.
+func TestExecutesResolveThroughARedisOutage(t *testing.T) {
+	t.Parallel()
+	r := testutil.StartRedis(t)
+	s, _ := newStore(t, r, fastReconnect)
+	ctx := ctxT(t)
+	raw := r.Client(t)
+	s.Host("mod-own")
+	s.OwnSystems([]string{"sys-own"})
+	if err := s.SetMetadata(ctx, "mod-own", []byte(`{"own":1}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetLookup(ctx, "sys-own", map[string]string{"Display/1": "mod-own"}); err != nil {
+		t.Fatal(err)
+	}
+	// Written by another node: this one only reads them.
+	if err := raw.HSet(ctx, SystemKey("sys-seen"), "Display/1", "mod-seen").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := raw.Set(ctx, InterfaceKey("mod-seen"), `{"seen":1}`, 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := raw.HSet(ctx, SystemKey("sys-never"), "Display/1", "mod-never").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if id, err := s.ResolveModule(ctx, "sys-seen", "Display", 1); err != nil || id != "mod-seen" {
+		t.Fatalf("resolve before the outage: %q %v", id, err)
+	}
+	if md, err := s.Metadata(ctx, "mod-seen"); err != nil || string(md) != `{"seen":1}` {
+		t.Fatalf("metadata before the outage: %s %v", md, err)
+	}
+
+	r.Stop()
+	testutil.Eventually(t, 10*time.Second, "the store to notice Redis is gone", func() bool { return !s.Connected() })
+	for _, c := range []struct{ sys, want string }{{"sys-seen", "mod-seen"}, {"sys-own", "mod-own"}} {
+		if id, err := s.ResolveModule(ctx, c.sys, "Display", 1); err != nil || id != c.want {
+			t.Fatalf("resolve %s with Redis down: %q %v", c.sys, id, err)
+		}
+	}
+	for _, c := range []struct{ mod, want string }{{"mod-seen", `{"seen":1}`}, {"mod-own", `{"own":1}`}} {
+		if md, err := s.Metadata(ctx, c.mod); err != nil || string(md) != c.want {
+			t.Fatalf("metadata of %s with Redis down: %s %v", c.mod, md, err)
+		}
+	}
+	if _, err := s.ResolveModule(ctx, "sys-never", "Display", 1); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("a system never resolved, with Redis down: %v", err)
+	}
+
+	// Back (empty): the cache is emptied, so what only it knew is gone; the share answers still.
+	r.Restart(t)
+	testutil.Eventually(t, 10*time.Second, "the store back on Redis", s.Connected)
+	testutil.Eventually(t, 10*time.Second, "the cache emptied on the return", func() bool {
+		_, err := s.ResolveModule(ctx, "sys-seen", "Display", 1)
+		return errors.Is(err, ErrSystemNotFound)
+	})
+	if id, err := s.ResolveModule(ctx, "sys-own", "Display", 1); err != nil || id != "mod-own" {
+		t.Fatalf("resolve sys-own after the return: %q %v", id, err)
+	}
+}
