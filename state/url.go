@@ -83,6 +83,11 @@ type redisLog struct{ log hclog.Logger }
 
 func (l redisLog) Printf(_ context.Context, format string, v ...any) {
 	msg := strings.TrimSpace(fmt.Sprintf(format, v...))
+	if strings.Contains(msg, "context canceled") {
+		// go-redis asks all sentinels at once and cancels the others once one answers.
+		l.log.Debug(msg)
+		return
+	}
 	if strings.Contains(msg, "fail") || strings.Contains(msg, "error") {
 		l.log.Warn(msg)
 		return
