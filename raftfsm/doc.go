@@ -34,4 +34,8 @@
 // answers again (or that has produced no failure for a quiet period after a leader change) is
 // marked up. A node that stays down for Config.RemoveAfter is removed from the Raft configuration,
 // but only when the remaining live voters still form a majority of the smaller configuration.
+//
+// Raft's own log lines go to the node's logger, except that its repeated warnings and errors about
+// one peer (a down node is retried several times a second until it is removed) are written once
+// every 30 s with the count left out meanwhile (quietlog.go); the node-down line says the rest.
 package raftfsm

@@ -250,7 +250,7 @@ func (s *Store) open() error {
 	}
 	rc := raft.DefaultConfig()
 	rc.LocalID = s.id
-	rc.Logger = s.log
+	rc.Logger = newQuietLogger(s.log)
 	rc.NotifyCh = s.raftNotify
 	rc.HeartbeatTimeout = s.timing.heartbeat
 	rc.ElectionTimeout = s.timing.election

@@ -1,0 +1,108 @@
+package raftfsm
+
+import (
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+)
+
+// Raft's replication loops log every failed heartbeat and append to a peer that is gone at
+// ERROR, several times a second, for as long as the peer stays in the configuration (minutes,
+// until the leader removes it). The node-down line of health.go already tells the operator; so
+// raft's repeated lines about one peer are written once per quietEvery, each with how many like
+// it were left out since.
+const quietEvery = 30 * time.Second
+
+// quietLogger passes everything through to the node's logger, except raft's repeated warnings
+// and errors about one peer.
+type quietLogger struct {
+	hclog.Logger
+	q *quieter
+}
+
+type quieter struct {
+	mu   sync.Mutex
+	now  func() time.Time
+	seen map[string]*quietLine // message + peer
+}
+
+type quietLine struct {
+	last    time.Time
+	skipped int
+}
+
+func newQuietLogger(l hclog.Logger) hclog.Logger {
+	return quietLogger{Logger: l, q: &quieter{now: time.Now, seen: map[string]*quietLine{}}}
+}
+
+func (l quietLogger) Error(msg string, args ...any) {
+	if args, ok := l.q.pass(msg, args); ok {
+		l.Logger.Error(msg, args...)
+	}
+}
+
+func (l quietLogger) Warn(msg string, args ...any) {
+	if args, ok := l.q.pass(msg, args); ok {
+		l.Logger.Warn(msg, args...)
+	}
+}
+
+func (l quietLogger) Log(level hclog.Level, msg string, args ...any) {
+	if level == hclog.Error || level == hclog.Warn {
+		var ok bool
+		if args, ok = l.q.pass(msg, args); !ok {
+			return
+		}
+	}
+	l.Logger.Log(level, msg, args...)
+}
+
+func (l quietLogger) With(args ...any) hclog.Logger {
+	return quietLogger{Logger: l.Logger.With(args...), q: l.q}
+}
+
+func (l quietLogger) Named(name string) hclog.Logger {
+	return quietLogger{Logger: l.Logger.Named(name), q: l.q}
+}
+
+func (l quietLogger) ResetNamed(name string) hclog.Logger {
+	return quietLogger{Logger: l.Logger.ResetNamed(name), q: l.q}
+}
+
+// pass reports whether a line is written, and its arguments (with the count of lines like it
+// left out). Only lines naming a peer are ever held back.
+func (q *quieter) pass(msg string, args []any) ([]any, bool) {
+	peer := ""
+	for i := 0; i+1 < len(args); i += 2 {
+		if k, _ := args[i].(string); k == "peer" || k == "server-id" {
+			peer = fmt.Sprint(args[i+1]) // a string, a raft.ServerAddress or a raft.Server
+			break
+		}
+	}
+	if peer == "" {
+		return args, true
+	}
+	key := msg + "\x00" + peer
+	now := q.now()
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	line := q.seen[key]
+	if line == nil {
+		if len(q.seen) > 1024 { // peers come and go: forget them all rather than grow
+			clear(q.seen)
+		}
+		q.seen[key] = &quietLine{last: now}
+		return args, true
+	}
+	if now.Sub(line.last) < quietEvery {
+		line.skipped++
+		return nil, false
+	}
+	if line.skipped > 0 {
+		args = append(append([]any(nil), args...), "similar_lines_left_out", line.skipped)
+	}
+	line.last, line.skipped = now, 0
+	return args, true
+}

@@ -1,0 +1,49 @@
+package raftfsm
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+)
+
+// TestQuietLoggerHoldsBackRepeatsAboutAPeer: raft's repeated errors about one peer are written
+// once per quietEvery with the count left out; other peers, other messages and lines naming no
+// peer all pass.
+func TestQuietLoggerHoldsBackRepeatsAboutAPeer(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	l := newQuietLogger(hclog.New(&hclog.LoggerOptions{Output: &buf, Level: hclog.Trace})).Named("raft")
+	q := l.(quietLogger).q
+	now := time.Unix(1000, 0)
+	q.now = func() time.Time { return now }
+	down := raft.Server{ID: "node-2", Address: "127.0.0.1:7002"}
+	for range 50 {
+		l.Error("failed to appendEntries to", "peer", down, "error", "connection refused")
+		l.Error("failed to heartbeat to", "peer", raft.ServerAddress("127.0.0.1:7002"), "error", "connection refused")
+		l.Warn("failed to contact", "server-id", raft.ServerID("node-2"), "time", time.Second)
+		l.Error("a line about no peer")
+		now = now.Add(100 * time.Millisecond)
+	}
+	l.Error("failed to appendEntries to", "peer", raft.Server{ID: "node-3"}, "error", "refused")
+	count := func(s string) int { return strings.Count(buf.String(), s) }
+	for _, msg := range []string{"failed to appendEntries to: peer=\"{Voter node-2", "failed to heartbeat to", "failed to contact"} {
+		if n := count(msg); n != 1 {
+			t.Fatalf("%q written %d times in 5 s, want once:\n%s", msg, n, buf.String())
+		}
+	}
+	if n := count("a line about no peer"); n != 50 {
+		t.Fatalf("a line naming no peer written %d times, want 50", n)
+	}
+	if n := count("node-3"); n != 1 {
+		t.Fatal("another peer's line was held back")
+	}
+	now = now.Add(quietEvery)
+	l.Error("failed to heartbeat to", "peer", raft.ServerAddress("127.0.0.1:7002"), "error", "connection refused")
+	if n := count("similar_lines_left_out=49"); n != 1 {
+		t.Fatalf("after %s: the line again with the count left out, got:\n%s", quietEvery, buf.String())
+	}
+}
