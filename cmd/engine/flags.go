@@ -120,7 +120,7 @@ func parseOptions(name string, args []string, dev bool) (*options, error) {
 	}
 	fs.StringVar(&o.Redis, "redis", redisDefault, `Redis URL; "embedded" starts an in-process server (development only)`)
 	fs.StringVar(&o.Model, "model", "", "model file (YAML or JSON) applied once at start-up")
-	fs.StringVar(&o.LogLevel, "log-level", "info", "trace, debug, info, warn or error")
+	fs.StringVar(&o.LogLevel, "log-level", "info", "trace, debug, info, warn (or warning) or error, in any case")
 	fs.StringVar(&o.LogFormat, "log-format", "text", "text or json")
 	fs.StringVar(&o.DriverDir, "driver-dir", "", "directory that relative driver binary paths are resolved against (default: beside the engine binary)")
 	fs.DurationVar(&o.ExecTimeout, "exec-timeout", core.DefaultExecTimeout, "longest an execute may take; callers may ask for less")
@@ -178,6 +178,11 @@ func parseOptions(name string, args []string, dev bool) (*options, error) {
 	default:
 		return nil, fmt.Errorf("--auth must be keys or none, not %q", o.Auth)
 	}
+	level, err := logLevel(o.LogLevel)
+	if err != nil {
+		return nil, err
+	}
+	o.LogLevel = level
 	if o.LogFormat != "text" && o.LogFormat != "json" {
 		return nil, fmt.Errorf("--log-format must be text or json, not %q", o.LogFormat)
 	}
@@ -214,6 +219,19 @@ func parseOptions(name string, args []string, dev bool) (*options, error) {
 		o.SDKDir = abs
 	}
 	return o, nil
+}
+
+// logLevel reads --log-level as people type it (any case, "warning" for warn) and returns the
+// name hclog and the drivers' ENGINE_DRIVER_LOG_LEVEL read; anything else is refused rather than
+// silently logging at no level.
+func logLevel(s string) (string, error) {
+	switch l := strings.ToLower(strings.TrimSpace(s)); l {
+	case "trace", "debug", "info", "warn", "error":
+		return l, nil
+	case "warning":
+		return "warn", nil
+	}
+	return "", errkind.Wrap(errBadFlag, nil, "--log-level must be trace, debug, info, warn (or warning) or error, not %q", s)
 }
 
 // checkLimits refuses limits that would disable themselves, and derives --http-write-timeout.

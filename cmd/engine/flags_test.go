@@ -58,6 +58,8 @@ func TestBadFlagsTouchNothing(t *testing.T) {
 		"zero exec timeout":             {"--auth", "none", "--exec-timeout", "0s", "--bootstrap"},
 		"keys without keys":             {"--auth", "keys", "--bootstrap"},
 		"unknown log format":            {"--log-format", "xml", "--bootstrap"},
+		"unknown log level":             {"--auth", "none", "--log-level", "verbose", "--bootstrap"},
+		"empty log level":               {"--auth", "none", "--log-level", "", "--bootstrap"},
 		"no auth beyond loopback":       {"--auth", "none", "--http-addr", "0.0.0.0:0", "--bootstrap"},
 		"unusable secrets key":          {"--auth", "none", "--bootstrap", "--secrets-key-file", keys},
 		"missing secrets key":           {"--auth", "none", "--bootstrap", "--secrets-key-file", keys + ".missing"},
@@ -83,6 +85,34 @@ func TestBadFlagsTouchNothing(t *testing.T) {
 				t.Fatalf("refused with %v, but the data directory was created", err)
 			}
 		})
+	}
+}
+
+// TestLogLevelForms: --log-level in the forms people type, kept as the name hclog and the
+// drivers read; anything else is refused naming the flag and the levels.
+func TestLogLevelForms(t *testing.T) {
+	for in, want := range map[string]string{
+		"trace": "trace", "DEBUG": "debug", "Info": "info", " info ": "info",
+		"warn": "warn", "WARN": "warn", "warning": "warn", "Warning": "warn", "error": "error", "ERROR": "error",
+	} {
+		o, err := parseOptions("serve", []string{"--auth", "none", "--log-level", in}, false)
+		if err != nil || o.LogLevel != want {
+			t.Errorf("--log-level %q: %v, %v; want %q", in, o, err, want)
+			continue
+		}
+		if hclog.LevelFromString(o.LogLevel) == hclog.NoLevel {
+			t.Errorf("--log-level %q kept as %q, which hclog does not read", in, o.LogLevel)
+		}
+	}
+	for _, in := range []string{"verbose", "", "warnings", "fatal", "off", "3"} {
+		_, err := parseOptions("serve", []string{"--auth", "none", "--log-level", in}, false)
+		if err == nil || !strings.Contains(err.Error(), "--log-level") || !strings.Contains(err.Error(), "trace, debug, info, warn") {
+			t.Errorf("--log-level %q: %v; want a refusal naming the flag and the levels", in, err)
+		}
+	}
+	t.Setenv("ENGINE_LOG_LEVEL", "loud")
+	if _, err := parseOptions("serve", []string{"--auth", "none"}, false); err == nil || !strings.Contains(err.Error(), `"loud"`) {
+		t.Errorf("ENGINE_LOG_LEVEL=loud: %v", err)
 	}
 }
 
