@@ -42,7 +42,8 @@ func TestJoinAddressForms(t *testing.T) {
 }
 
 // TestBadFlagsTouchNothing: a refused combination of flags is refused before anything is created
-// in the data directory (no Raft state bootstrapped, no directory made).
+// in the data directory (no Raft state bootstrapped, no directory made); so is a start whose
+// Redis does not answer (every case runs against a Redis URL nobody listens on).
 func TestBadFlagsTouchNothing(t *testing.T) {
 	t.Parallel()
 	keys := filepath.Join(t.TempDir(), "keys.yaml")
@@ -70,6 +71,7 @@ func TestBadFlagsTouchNothing(t *testing.T) {
 		"jwt audience without a key":    {"--auth", "keys", "--api-keys", keys, "--jwt-audience", "engine.example.com", "--bootstrap"},
 		"public url without a scheme":   {"--auth", "none", "--public-url", "engine.example.com", "--bootstrap"},
 		"public url with a query":       {"--auth", "none", "--public-url", "https://engine.example.com/?x=1", "--bootstrap"},
+		"redis unreachable":             {"--auth", "none", "--bootstrap"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()

@@ -96,12 +96,6 @@ func startNode(ctx context.Context, o *options, log hclog.Logger, leave func()) 
 	if len(reload) > 0 {
 		n.onClose(reloadOnHUP(log, reload...))
 	}
-	// Everything a flag names was read without error: only now is anything created, and all of
-	// it private to the engine's user.
-	privateUmask()
-	if err := privateDataDir(o.DataDir, log); err != nil {
-		return n, err
-	}
 	redisURL, err := n.redis(o.Redis)
 	if err != nil {
 		return n, err
@@ -116,6 +110,12 @@ func startNode(ctx context.Context, o *options, log hclog.Logger, leave func()) 
 		return n, fmt.Errorf("redis %s: %w", state.RedactURL(redisURL), err)
 	}
 	n.onClose(func() { _ = st.Close() })
+	// Everything a flag names was read without error and Redis answers: only now is anything
+	// created, and all of it private to the engine's user.
+	privateUmask()
+	if err := privateDataDir(o.DataDir, log); err != nil {
+		return n, err
+	}
 
 	// The cluster port carries Raft and the node-to-node calls; nothing reaches either without
 	// proving a node opened the connection.
