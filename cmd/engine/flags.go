@@ -80,8 +80,38 @@ type options struct {
 }
 
 func parseOptions(name string, args []string, dev bool) (*options, error) {
-	host, _ := os.Hostname()
 	o := &options{}
+	fs := o.flagSet(name, dev)
+	// Environment first, so that flags given on the command line win.
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		env := envName(f.Name)
+		if v, ok := os.LookupEnv(env); ok {
+			if err := f.Value.Set(v); err != nil && envErr == nil {
+				envErr = fmt.Errorf("%s=%q: %w", env, v, err)
+			}
+		}
+	})
+	if envErr != nil {
+		return nil, envErr
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if err := o.check(fs); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// envName is the environment variable a flag is also read from: --http-addr → ENGINE_HTTP_ADDR.
+func envName(flagName string) string {
+	return "ENGINE_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// flagSet declares the flags of `engine serve` (or `engine dev`) into o.
+func (o *options) flagSet(name string, dev bool) *flag.FlagSet {
+	host, _ := os.Hostname()
 	fs := flag.NewFlagSet("engine "+name, flag.ContinueOnError)
 	fs.StringVar(&o.NodeID, "node-id", host, "unique, stable node name")
 	dataDir, raftAddr := "./data", "127.0.0.1:7000"
@@ -144,66 +174,56 @@ func parseOptions(name string, args []string, dev bool) (*options, error) {
 	fs.StringVar(&o.JWTIssuer, "jwt-issuer", "", `bearer tokens must carry this "iss" (checked when set)`)
 	fs.StringVar(&o.JWTAudience, "jwt-audience", "", `bearer tokens must list this in "aud" (checked when set)`)
 	fs.StringVar(&o.PublicURL, "public-url", "", "URL clients reach the engine at, e.g. https://engine.example.com (named by GET /auth/authority)")
-	// Environment first, so that flags given on the command line win.
-	var envErr error
-	fs.VisitAll(func(f *flag.Flag) {
-		env := "ENGINE_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
-		if v, ok := os.LookupEnv(env); ok {
-			if err := f.Value.Set(v); err != nil && envErr == nil {
-				envErr = fmt.Errorf("%s=%q: %w", env, v, err)
-			}
-		}
-	})
-	if envErr != nil {
-		return nil, envErr
-	}
-	if err := fs.Parse(args); err != nil {
-		return nil, err
-	}
+	return fs
+}
+
+// check refuses what cannot work once the flags are parsed, and fills the defaults that depend
+// on other flags.
+func (o *options) check(fs *flag.FlagSet) error {
 	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	if err := o.readSecrets(fs); err != nil {
-		return nil, err
+		return err
 	}
 	switch o.Auth {
 	case "none":
 		if err := httpapi.LoopbackOnly(o.HTTPAddr); err != nil {
-			return nil, err
+			return err
 		}
 	case "keys":
 		if o.APIKeys == "" && o.JWTSecret == "" && o.JWTPublicKey == "" {
-			return nil, auth.ErrNoCredentialSource
+			return auth.ErrNoCredentialSource
 		}
 	default:
-		return nil, fmt.Errorf("--auth must be keys or none, not %q", o.Auth)
+		return fmt.Errorf("--auth must be keys or none, not %q", o.Auth)
 	}
 	level, err := logLevel(o.LogLevel)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	o.LogLevel = level
 	if o.LogFormat != "text" && o.LogFormat != "json" {
-		return nil, fmt.Errorf("--log-format must be text or json, not %q", o.LogFormat)
+		return fmt.Errorf("--log-format must be text or json, not %q", o.LogFormat)
 	}
 	if o.ExecTimeout <= 0 {
-		return nil, fmt.Errorf("--exec-timeout must be positive, not %s", o.ExecTimeout)
+		return fmt.Errorf("--exec-timeout must be positive, not %s", o.ExecTimeout)
 	}
 	if err := o.checkLimits(); err != nil {
-		return nil, err
+		return err
 	}
 	if o.Join != "" {
 		join, err := memberAddr(o.Join)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		o.Join = join
 	}
 	if err := o.checkCluster(); err != nil {
-		return nil, err
+		return err
 	}
 	if err := o.checkExposure(); err != nil {
-		return nil, err
+		return err
 	}
 	// Defaults that depend on other flags or on where the binary is.
 	if o.DriverDir == "" {
@@ -218,7 +238,7 @@ func parseOptions(name string, args []string, dev bool) (*options, error) {
 		// engine dev names it as a repository URI, which must be an absolute path (§2.3).
 		o.SDKDir = abs
 	}
-	return o, nil
+	return nil
 }
 
 // logLevel reads --log-level as people type it (any case, "warning" for warn) and returns the
