@@ -8,8 +8,9 @@
 //     modules answering elsewhere, modules moved on join and leave against the ideal, and
 //     execute through a non-owner node against execute at the owner.
 //   - BenchmarkSDK*: commands per second through one module's queue, memory per idle module.
-//   - BenchmarkWS*: WebSocket notify fan-out to 1000 sessions against a bare gorilla hub, and
-//     memory per session.
+//   - BenchmarkWS*: WebSocket notify fan-out to 1000 sessions against a bare gorilla hub,
+//     memory per idle session against a bare gorilla session, and exec over one session against
+//     a bare gorilla echo-to-gRPC loop.
 //   - BenchmarkStartup1000Modules: one node starting 1000 modules against the same modules
 //     started directly through go-plugin, with memory.
 //   - BenchmarkRedisRestore: Redis restarted empty under a node hosting 1000 modules with 10

@@ -461,16 +461,18 @@ const (
 // bareProcess is the running bare proxy process.
 type bareProcess struct {
 	http    string // base URL of the bare REST proxy
+	ws      string // URL of the bare WebSocket exec loop
 	mallocs *mallocCounter
 }
 
-// TestExecBenchBareProcess is the bare proxy process of BenchmarkExecute and does nothing in a
-// normal test run. It launches the driver binary EXECBENCH_BARE_DRIVER through go-plugin as the
-// engine does, starts mod-bench on it and serves the bare REST proxy on a loopback port (see
-// BenchmarkExecute; every path calls echo on mod-bench with the body as the arguments and
-// answers with the EXECBENCH_BARE_HEADER header and the result). It writes "addr HTTP" on
-// stdout, then answers each "mallocs" line on stdin with "mallocs N" (runtime.MemStats.Mallocs);
-// at the end of its input it closes the server, stops the driver process and returns.
+// TestExecBenchBareProcess is the bare proxy process of BenchmarkExecute and BenchmarkWSExec and
+// does nothing in a normal test run. It launches the driver binary EXECBENCH_BARE_DRIVER
+// through go-plugin as the engine does, starts mod-bench on it and serves on two loopback ports:
+// the bare REST proxy (see BenchmarkExecute; every path calls echo on mod-bench with the body as
+// the arguments and answers with the EXECBENCH_BARE_HEADER header and the result) and the bare
+// WebSocket exec loop (see BenchmarkWSExec). It writes "addr HTTP WS" on stdout, then answers
+// each "mallocs" line on stdin with "mallocs N" (runtime.MemStats.Mallocs); at the end of its
+// input it closes both servers, stops the driver process and returns.
 func TestExecBenchBareProcess(t *testing.T) {
 	drv := os.Getenv(bareDriverEnv)
 	if drv == "" {
@@ -490,14 +492,19 @@ func TestExecBenchBareProcess(t *testing.T) {
 	if _, err := c.Start(context.Background(), &proto.StartRequest{Module: &proto.Module{Id: "mod-bench", SettingsJson: []byte(`{}`)}}); err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: bareREST(c, header)}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	rest := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: bareREST(c, header)}
+	ws := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: bareWSExec(c)}
+	var addrs []string
+	for _, srv := range []*http.Server{rest, ws} {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addrs = append(addrs, ln.Addr().String())
+		go func() { _ = srv.Serve(ln) }()
+		defer func() { _ = srv.Close() }() // hijacked WebSocket connections close with the process
 	}
-	go func() { _ = srv.Serve(ln) }()
-	defer func() { _ = srv.Close() }()
-	fmt.Printf("addr %s\n", ln.Addr())
+	fmt.Printf("addr %s %s\n", addrs[0], addrs[1])
 	in := bufio.NewScanner(os.Stdin)
 	var ms runtime.MemStats
 	for in.Scan() {
@@ -575,7 +582,11 @@ func startBare(b *testing.B, drv string, header http.Header) *bareProcess {
 		b.Fatalf("bare proxy process ended: %v", errors.Join(out.Err(), io.ErrUnexpectedEOF))
 		return ""
 	}
-	p := &bareProcess{http: "http://" + line("addr ")}
+	addrs := strings.Fields(line("addr "))
+	if len(addrs) != 2 {
+		b.Fatalf("bare proxy process: addresses %q", addrs)
+	}
+	p := &bareProcess{http: "http://" + addrs[0], ws: "ws://" + addrs[1] + "/"}
 	p.mallocs = &mallocCounter{read: func(b *testing.B) float64 {
 		b.Helper()
 		if _, err := io.WriteString(stdin, "mallocs\n"); err != nil {
