@@ -276,7 +276,11 @@ func measureExecute(b *testing.B) (string, []clusterMetric) {
 
 	fmt.Fprintf(&sb, "\n| allocations per call (medians over the rounds) |")
 	for _, clients := range execClients {
-		fmt.Fprintf(&sb, " %d client(s) |", clients)
+		if clients == 1 {
+			sb.WriteString(" 1 client |")
+		} else {
+			fmt.Fprintf(&sb, " %d clients |", clients)
+		}
 	}
 	fmt.Fprintf(&sb, "\n|---|%s\n", strings.Repeat("---|", len(execClients)))
 	row := func(name string, v func(a allocs) float64) {
