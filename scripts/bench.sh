@@ -122,6 +122,24 @@ headline_begin() {
 
 headline() { printf '| %s | %s | %s | %s |\n' "$1" "$2" "$3" "$4"; }
 
+# The families with targets (issue 13) add a column saying whether each is met. Targets are
+# reported here, never asserted by the benchmarks.
+headline_targets_begin() {
+	printf '| measure | ratio | against | value | target (issue 13) |\n|---|---|---|---|---|\n'
+}
+
+headline_target() { printf '| %s | %s | %s | %s | %s |\n' "$1" "$2" "$3" "$4" "$5"; }
+
+# target VALUE OP LIMIT TEXT: "TEXT: met" or "TEXT: **not met**" (OP ge: VALUE >= LIMIT; le:
+# VALUE <= LIMIT), or TEXT alone when VALUE is missing.
+target() {
+	awk -v v="$1" -v op="$2" -v l="$3" -v t="$4" 'BEGIN {
+		if (v == "") { print t; exit }
+		ok = op == "ge" ? v + 0 >= l + 0 : v + 0 <= l + 0
+		printf "%s: %s\n", t, ok ? "met" : "**not met**"
+	}'
+}
+
 # --- the families --------------------------------------------------------------------------
 # Small -benchtime values where one iteration is a whole cluster or 1000 modules: those
 # benchmarks measure once per process whatever b.N is.
@@ -129,12 +147,30 @@ headline() { printf '| %s | %s | %s | %s |\n' "$1" "$2" "$3" "$4"; }
 bench=(-run '^$' -bench)
 
 fam_execute() {
-	run execute "$GO" test "${bench[@]}" '^BenchmarkExecute$' -benchtime 5000x -timeout 5m ./scripts/bench/
+	# One iteration: the benchmark measures once per process (5 rounds of 5000 calls per path).
+	run execute "$GO" test "${bench[@]}" '^BenchmarkExecute$' -benchtime 1x -timeout 10m ./scripts/bench/
 }
 head_execute() {
-	headline_begin
-	headline "REST execute throughput, 1 client" "$(num "$(metric execute BenchmarkExecute ratio-c1)" '%.2f×')" "direct go-plugin gRPC call" "see below"
-	headline "REST execute throughput, 32 clients" "$(num "$(metric execute BenchmarkExecute ratio-c32)" '%.2f×')" "direct go-plugin gRPC call" "see below"
+	local c v
+	# clients N: "1 client", "32 clients"
+	clients_text() { if (($1 == 1)); then echo "1 client"; else echo "$1 clients"; fi; }
+	headline_targets_begin
+	for c in 1 32; do
+		v=$(metric execute BenchmarkExecute ratio-bare-c$c)
+		headline_target "REST execute throughput, $(clients_text $c)" "$(num "$v" '%.2f×')" "bare proxy (net/http → the same go-plugin call)" "see below" "$(target "$v" ge 0.95 '≥ 0.95×')"
+	done
+	for c in 1 32; do
+		v=$(metric execute BenchmarkExecute p50-over-bare-us-c$c)
+		headline_target "REST execute p50 over the bare proxy's, $(clients_text $c)" "—" "bare proxy" "$(num "$v" '%+.0f µs')" "$(target "$v" le 25 '≤ 25 µs')"
+	done
+	v=$(metric execute BenchmarkExecute allocs-own)
+	headline_target "engine's own allocations per REST execute (allocs-own; the worse of 1 and 32 clients)" "—" "the bare proxy's, subtracted" "$(num "$v" '%.1f')" "$(target "$v" le 20 '≤ 20')"
+	for c in 1 32; do
+		headline_target "REST execute throughput, $(clients_text $c)" "$(num "$(metric execute BenchmarkExecute ratio-c$c)" '%.2f×')" "direct go-plugin gRPC call" "see below" "—"
+	done
+	for c in 1 32; do
+		headline_target "bare proxy throughput (the floor), $(clients_text $c)" "$(num "$(metric execute BenchmarkExecute bare-ratio-c$c)" '%.2f×')" "direct go-plugin gRPC call" "see below" "—"
+	done
 }
 
 fam_crash() {
@@ -181,9 +217,20 @@ fam_ws() {
 	run ws "$GO" test "${bench[@]}" '^BenchmarkWS' -benchtime 1x -timeout 10m ./scripts/bench/
 }
 head_ws() {
-	headline_begin
-	headline "notify fan-out p99, 1000 sessions" "$(num "$(metric ws BenchmarkWSFanout p99-ratio)" '%.2f×')" "bare gorilla/websocket hub (target ≤ 1.5×)" "$(num "$(metric ws BenchmarkWSFanout engine-p99-ms)" '%.1f ms')"
-	headline "idle sessions (1 binding) per GiB" "—" "" "$(num "$(metric ws BenchmarkWSSessionMemory sessions/GiB)" '%.0f')"
+	local v
+	headline_targets_begin
+	v=$(metric ws BenchmarkWSExec ratio-bare)
+	headline_target "WebSocket exec throughput, one session" "$(num "$v" '%.2f×')" "bare gorilla/websocket echo-to-gRPC loop" "see below" "$(target "$v" ge 0.95 '≥ 0.95× (as REST)')"
+	v=$(metric ws BenchmarkWSExec p50-over-bare-us)
+	headline_target "WebSocket exec p50 over the bare loop's" "—" "bare loop" "$(num "$v" '%+.0f µs')" "$(target "$v" le 25 '≤ 25 µs (as REST)')"
+	headline_target "WebSocket exec p99" "$(num "$(metric ws BenchmarkWSExec p99-ratio)" '%.2f×')" "bare loop" "$(num "$(metric ws BenchmarkWSExec engine-p99-us)" '%.0f µs')" "none of its own"
+	v=$(metric ws BenchmarkWSExec allocs-own)
+	headline_target "engine's own allocations per WebSocket exec" "—" "the bare loop's, subtracted" "$(num "$v" '%.1f')" "—"
+	v=$(metric ws BenchmarkWSFanout p99-ratio)
+	headline_target "notify fan-out p99, 1000 sessions" "$(num "$v" '%.2f×')" "bare gorilla/websocket hub" "$(num "$(metric ws BenchmarkWSFanout engine-p99-ms)" '%.1f ms')" "$(target "$v" le 1.2 '≤ 1.2×')"
+	v=$(metric ws BenchmarkWSSessionMemory session-mem-ratio)
+	headline_target "idle session with one binding, Go heap" "$(num "$v" '%.2f×')" "bare gorilla/websocket session ($(num "$(metric ws BenchmarkWSSessionMemory bare-heap-KiB/session)" '%.1f KiB'))" "$(num "$(metric ws BenchmarkWSSessionMemory heap-KiB/session)" '%.1f KiB')" "$(target "$v" le 1.5 '≤ 1.5×')"
+	headline_target "idle sessions (1 binding) per GiB" "—" "" "$(num "$(metric ws BenchmarkWSSessionMemory sessions/GiB)" '%.0f')" "—"
 }
 
 fam_sdk() {
@@ -254,11 +301,11 @@ head_builder() {
 }
 
 declare -A titles=(
-	[execute]="Execute: REST execute vs direct go-plugin call"
+	[execute]="Execute: REST execute vs a bare proxy and the direct go-plugin call"
 	[crash]="Crash recovery: driver SIGKILL → answering"
 	[failover]="Raft leader failover (raftfsm, in process)"
 	[cluster]="Cluster: leader kill, node kill, movement, execute through a non-owner (3 nodes on loopback)"
-	[ws]="WebSocket notify fan-out and session memory"
+	[ws]="WebSocket: exec, notify fan-out and session memory vs bare gorilla/websocket"
 	[sdk]="SDK: queue throughput and idle module memory"
 	[startup]="1000 modules: start-up and memory"
 	[redis]="Redis restarted empty: every status written back"

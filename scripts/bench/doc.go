@@ -1,14 +1,16 @@
 // Package bench holds the benchmarks that need the whole engine, each measured side by side with
 // its baseline in one run and printed as a markdown table for the README:
 //
-//   - BenchmarkExecute: REST execute against a direct go-plugin gRPC call to the same driver
-//     function, at 1 and 32 clients.
+//   - BenchmarkExecute: REST execute against a bare proxy (a plain net/http handler making the
+//     same go-plugin gRPC call, in a process of its own) and against the direct gRPC call, at 1
+//     and 32 clients, with the engine's own allocations per call (allocs-own).
 //   - BenchmarkCluster*: on a local 3-node cluster, leader kill to new leader, node kill to its
 //     modules answering elsewhere, modules moved on join and leave against the ideal, and
 //     execute through a non-owner node against execute at the owner.
 //   - BenchmarkSDK*: commands per second through one module's queue, memory per idle module.
-//   - BenchmarkWS*: WebSocket notify fan-out to 1000 sessions against a bare gorilla hub, and
-//     memory per session.
+//   - BenchmarkWS*: WebSocket notify fan-out to 1000 sessions against a bare gorilla hub,
+//     memory per idle session against a bare gorilla session, and exec over one session against
+//     a bare gorilla echo-to-gRPC loop.
 //   - BenchmarkStartup1000Modules: one node starting 1000 modules against the same modules
 //     started directly through go-plugin, with memory.
 //   - BenchmarkRedisRestore: Redis restarted empty under a node hosting 1000 modules with 10

@@ -1,13 +1,20 @@
 package bench
 
 import (
+	"bufio"
+	"cmp"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
+	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -72,70 +79,533 @@ func measure(b *testing.B, name string, clients, n int, call func() error) resul
 		p50: lat[n/2], p99: lat[n*99/100]}
 }
 
-// BenchmarkExecute compares REST execute through a running engine with a direct go-plugin gRPC
-// call to the same driver function, at 1 and 32 concurrent clients. The number of calls per
-// configuration is b.N (use -benchtime 5000x for stable numbers).
+// The execute benchmark (issues 3 and 13):
+//
+//	go test -run '^$' -bench '^BenchmarkExecute$' -benchtime 1x ./scripts/bench/
+//
+// BenchmarkExecute makes one call, echo([1]) on the test driver (internal/testdriver), three ways
+// side by side in one run, at 1 and 32 concurrent clients:
+//
+//   - direct: the driver's go-plugin gRPC Exec, from the benchmark process (no HTTP at all);
+//   - bare proxy: a plain net/http handler that reads the body, makes that same Exec call
+//     (module, function, arguments) through a go-plugin client made as the engine makes its
+//     own (plugin.ClientConfig, plugin.Connect), and writes the result: no auth, metrics,
+//     Redis, routing or per-call timeout. It is the floor of this architecture, an HTTP hop in
+//     front of a go-plugin hop;
+//   - REST execute: POST /api/engine/v2/systems/sys-bench/Test_1/echo on an `engine serve`
+//     process (--auth none).
+//
+// The bare proxy runs in a process of its own (this test binary re-run as
+// TestExecBenchBareProcess), as the engine does, each with its own process of the same driver
+// binary: client process → proxy process → driver process on both sides. Served from the
+// benchmark process itself it ran 5–15 % faster at 32 clients on a 2-core machine (one process
+// fewer to schedule, client and server goroutines handing off inside one runtime), an edge no
+// engine could match, which would make the ≥ 0.95× target unfair.
+//
+// Bare proxy and REST execute get the same request (path, body, headers) from the same
+// http.Client (one keep-alive Transport, at most 64 connections per host), and the bare proxy
+// answers with the engine's own response header names and values (copied from one engine answer
+// at the start), so the client does the same work for either (the allocation table shows the
+// client's count for both). Every run is EXECBENCH_CALLS calls (5000); EXECBENCH_ROUNDS rounds
+// (5) each run the three paths at 1 client and then at 32, in an order that rotates from round
+// to round. Figures are medians over the rounds; a ratio is the median of the per-round ratios,
+// each between runs made moments apart. The benchmark measures once per process whatever b.N is
+// (see runOnce).
+//
+// allocs-own is how many allocations per REST execute the engine makes beyond what the bare
+// proxy makes for the same call: our own code's share. Both count heap allocations as the Go
+// runtime does (MemStats.Mallocs, what -benchmem reports as allocs/op; not bytes), each in its
+// own process, per run:
+//
+//   - engine: the rise of go_memstats_mallocs_total in its GET /metrics over a REST run (read
+//     just before and just after it);
+//   - bare proxy: the rise of its runtime.MemStats.Mallocs over a bare-proxy run (read through
+//     its control pipe just before and after);
+//   - each less what the two reads cost that process (back-to-back reads, median of 5, before
+//     the rounds) and its idle background rate (two reads 2 s apart) times the run's length,
+//     divided by the calls;
+//   - allocs-own = engine − bare proxy, per round (the runs moments apart); the metric is the
+//     larger of the 1- and 32-client medians (allocs-own-c1 and allocs-own-c32 are reported too).
+//
+// What it counts: everything the engine process allocates for a call that the bare proxy does
+// not — our middleware, router (gorilla/mux), argument checks, core's execute path, supervisor,
+// metrics and logging — and also allocations inside net/http or gRPC that our code causes (a
+// response header it sets, a context layer, the deadline and request id the engine sends the
+// driver): the bare proxy shows those are avoidable. What it does not count: the driver's
+// allocations and the client's; allocations the engine might avoid that the bare proxy makes
+// would lower it (we know of none). Both processes' net/http server and gRPC client work is
+// common to the two and cancels out. It is a difference of counters, so it carries noise: the
+// background rate is an idle estimate, GC-cleared pools refill at different times, and the
+// engine's counter (runtime/metrics, behind the Prometheus collector) lags by what the per-P
+// caches have not flushed; checked against the engine's own runtime.ReadMemStats (its
+// /debug/pprof/heap?debug=1 under --pprof-addr) over the same runs it read 1–2.5 fewer per call.
+// Expect ±2 at 5000 calls (the table shows each part). It says how many, not where: `go test
+// -memprofile` cannot see into the engine's process; for the sites, run an engine with
+// --pprof-addr and read /debug/pprof/allocs under load.
 func BenchmarkExecute(b *testing.B) {
+	runOnce(b, measureExecute)
+}
+
+// The three paths, in the order of the tables.
+const (
+	pathDirect = iota
+	pathBare
+	pathREST
+	nPaths
+)
+
+var execPathNames = [nPaths]string{"direct go-plugin gRPC", "bare proxy (net/http → gRPC)", "REST execute"}
+
+const (
+	execPath = "/api/engine/v2/systems/sys-bench/Test_1/echo"
+	execArgs = `[1]`
+)
+
+// execClients are the client counts measured.
+var execClients = []int{1, 32}
+
+// execRun is one run of one path and the allocations counted over it.
+type execRun struct {
+	result
+	client float64 // the benchmark process's allocations per call (the client's)
+	server float64 // the proxy's (engine's or bare proxy's) per call, corrected; 0 for direct
+}
+
+func measureExecute(b *testing.B) (string, []clusterMetric) {
+	calls := wsbEnvInt("EXECBENCH_CALLS", 5000)
+	rounds := wsbEnvInt("EXECBENCH_ROUNDS", 5)
 	redis := testutil.StartRedis(b)
 	drv := testutil.BuildBinary(b, "./internal/testdriver")
 	base := startEngine(b, redis.URL, drv)
 	direct := startDirect(b, drv)
 
 	httpClient := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, MaxConnsPerHost: 64}}
-	rest := func() error {
-		resp, err := httpClient.Post(base+"/api/engine/v2/systems/sys-bench/Test_1/echo", "application/json", strings.NewReader(`[1]`))
-		if err != nil {
-			return err
+	b.Cleanup(httpClient.CloseIdleConnections)
+	post := func(what, url string) func() error {
+		return func() error {
+			resp, err := httpClient.Post(url, "application/json", strings.NewReader(execArgs))
+			if err != nil {
+				return err
+			}
+			body, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil {
+				return err
+			}
+			if resp.StatusCode != 200 || string(body) != execArgs {
+				return fmt.Errorf("%s echo: %d %s", what, resp.StatusCode, body)
+			}
+			return nil
 		}
-		body, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if err != nil {
-			return err
-		}
-		if resp.StatusCode != 200 || string(body) != "[1]" {
-			return fmt.Errorf("REST echo: %d %s", resp.StatusCode, body)
-		}
-		return nil
 	}
-	grpcCall := func() error {
-		resp, err := direct.Exec(context.Background(), &proto.ExecRequest{ModuleId: "mod-bench", Function: "echo", ArgsJson: []byte(`[1]`)})
-		if err != nil {
-			return err
-		}
-		if string(resp.ResultJson) != "[1]" {
-			return fmt.Errorf("direct echo: %s", resp.ResultJson)
-		}
-		return nil
+	bare := startBare(b, drv, engineAnswerHeader(b, httpClient, base+execPath))
+	paths := [nPaths]func() error{
+		pathDirect: func() error { return directEcho(context.Background(), direct) },
+		pathBare:   post("bare proxy", bare.http+execPath),
+		pathREST:   post("REST", base+execPath),
 	}
-	// Warm both paths (connections, caches) before measuring.
+	// Warm every path (connections, caches) before measuring, and open the 32 clients'
+	// connections.
 	for range 200 {
-		if err := rest(); err != nil {
-			b.Fatal(err)
+		for _, call := range paths {
+			if err := call(); err != nil {
+				b.Fatal(err)
+			}
 		}
-		if err := grpcCall(); err != nil {
-			b.Fatal(err)
+	}
+	for p, call := range paths {
+		measure(b, execPathNames[p], slices.Max(execClients), 1000, call)
+	}
+	counters := [nPaths]*mallocCounter{
+		pathBare: bare.mallocs,
+		pathREST: engineMallocs(httpClient, base+"/metrics"),
+	}
+	for _, c := range counters {
+		if c != nil {
+			c.calibrate(b)
 		}
 	}
 
-	n := max(b.N, 1000)
-	var rows []result
-	for _, clients := range []int{1, 32} {
-		// Interleave so that machine noise hits both sides alike.
-		rows = append(rows,
-			measure(b, "direct go-plugin gRPC", clients, n, grpcCall),
-			measure(b, "REST execute", clients, n, rest))
-	}
-	var sb strings.Builder
-	fmt.Fprintf(&sb, "\n| path | clients | throughput ratio | p50 over baseline | calls/s | p50 | p99 |\n|---|---|---|---|---|---|---|\n")
-	for i := 0; i < len(rows); i += 2 {
-		base, r := rows[i], rows[i+1]
-		for _, x := range []result{base, r} {
-			fmt.Fprintf(&sb, "| %s | %d | %.2f× | %+d µs | %.0f | %d µs | %d µs |\n", x.name, x.clients,
-				x.throughput/base.throughput, (x.p50 - base.p50).Microseconds(), x.throughput, x.p50.Microseconds(), x.p99.Microseconds())
+	// runs[c][p] are the runs of path p at execClients[c], one per round.
+	runs := make([][nPaths][]execRun, len(execClients))
+	for r := range rounds {
+		for c, clients := range execClients {
+			for k := range nPaths {
+				p := (r + k) % nPaths
+				runs[c][p] = append(runs[c][p], runPath(b, execPathNames[p], clients, calls, paths[p], counters[p]))
+			}
 		}
-		b.ReportMetric(r.throughput/base.throughput, fmt.Sprintf("ratio-c%d", r.clients))
 	}
-	fmt.Print(sb.String())
+
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "\n%d rounds × %d calls per path and client count, interleaved (the order rotates every round); medians over the rounds. Clients in the benchmark process; the bare proxy and the engine each in a process of their own, each calling its own process of the same driver binary.\n\n", rounds, calls)
+	fmt.Fprintf(&sb, "| path | clients | calls/s | × direct | × bare proxy | p50 | p50 over direct | p50 over bare | p99 |\n|---|---|---|---|---|---|---|---|---|\n")
+	var metrics []clusterMetric
+	// allocs[c] are the allocation figures at execClients[c], medians over the rounds.
+	type allocs struct{ directClient, bareClient, restClient, bare, engine, own float64 }
+	all := make([]allocs, len(execClients))
+	for c, clients := range execClients {
+		rs := runs[c]
+		for p := range nPaths {
+			fmt.Fprintf(&sb, "| %s | %d | %.0f | %.2f× | %.2f× | %.0f µs | %+.0f µs | %+.0f µs | %.0f µs |\n", execPathNames[p], clients,
+				medianOf(rs[p], func(i int) float64 { return rs[p][i].throughput }),
+				medianOf(rs[p], func(i int) float64 { return rs[p][i].throughput / rs[pathDirect][i].throughput }),
+				medianOf(rs[p], func(i int) float64 { return rs[p][i].throughput / rs[pathBare][i].throughput }),
+				medianOf(rs[p], func(i int) float64 { return float64(rs[p][i].p50) / 1e3 }),
+				medianOf(rs[p], func(i int) float64 { return float64(rs[p][i].p50-rs[pathDirect][i].p50) / 1e3 }),
+				medianOf(rs[p], func(i int) float64 { return float64(rs[p][i].p50-rs[pathBare][i].p50) / 1e3 }),
+				medianOf(rs[p], func(i int) float64 { return float64(rs[p][i].p99) / 1e3 }))
+		}
+		direct, bare, rest := rs[pathDirect], rs[pathBare], rs[pathREST]
+		a := allocs{
+			directClient: medianOf(direct, func(i int) float64 { return direct[i].client }),
+			bareClient:   medianOf(bare, func(i int) float64 { return bare[i].client }),
+			restClient:   medianOf(rest, func(i int) float64 { return rest[i].client }),
+			bare:         medianOf(bare, func(i int) float64 { return bare[i].server }),
+			engine:       medianOf(rest, func(i int) float64 { return rest[i].server }),
+			own:          medianOf(rest, func(i int) float64 { return rest[i].server - bare[i].server }),
+		}
+		all[c] = a
+		metrics = append(metrics,
+			clusterMetric{medianOf(rest, func(i int) float64 { return rest[i].throughput / direct[i].throughput }), fmt.Sprintf("ratio-c%d", clients)},
+			clusterMetric{medianOf(rest, func(i int) float64 { return rest[i].throughput / bare[i].throughput }), fmt.Sprintf("ratio-bare-c%d", clients)},
+			clusterMetric{medianOf(bare, func(i int) float64 { return bare[i].throughput / direct[i].throughput }), fmt.Sprintf("bare-ratio-c%d", clients)},
+			clusterMetric{medianOf(rest, func(i int) float64 { return float64(rest[i].p50-bare[i].p50) / 1e3 }), fmt.Sprintf("p50-over-bare-us-c%d", clients)},
+			clusterMetric{a.own, fmt.Sprintf("allocs-own-c%d", clients)},
+			clusterMetric{a.engine, fmt.Sprintf("allocs-engine-c%d", clients)},
+			clusterMetric{a.bare, fmt.Sprintf("allocs-bare-c%d", clients)},
+		)
+	}
+
+	fmt.Fprintf(&sb, "\n| allocations per call (medians over the rounds) |")
+	for _, clients := range execClients {
+		if clients == 1 {
+			sb.WriteString(" 1 client |")
+		} else {
+			fmt.Fprintf(&sb, " %d clients |", clients)
+		}
+	}
+	fmt.Fprintf(&sb, "\n|---|%s\n", strings.Repeat("---|", len(execClients)))
+	row := func(name string, v func(a allocs) float64) {
+		fmt.Fprintf(&sb, "| %s |", name)
+		for _, a := range all {
+			fmt.Fprintf(&sb, " %.1f |", v(a))
+		}
+		sb.WriteString("\n")
+	}
+	row("client (benchmark process), direct gRPC", func(a allocs) float64 { return a.directClient })
+	row("client (benchmark process), HTTP to the bare proxy", func(a allocs) float64 { return a.bareClient })
+	row("client (benchmark process), HTTP to the engine", func(a allocs) float64 { return a.restClient })
+	row("bare proxy process", func(a allocs) float64 { return a.bare })
+	row("engine process", func(a allocs) float64 { return a.engine })
+	row("**engine's own: engine − bare proxy (allocs-own)**", func(a allocs) float64 { return a.own })
+	fmt.Fprintf(&sb, "\nEach process's count is the rise of its allocation counter (the engine's go_memstats_mallocs_total in GET /metrics, the bare proxy's runtime.MemStats.Mallocs) over a run, less what the two reads around the run cost it (engine %.0f, bare proxy %.0f) and its idle background rate times the run's length (engine %.0f/s, bare proxy %.0f/s; measured before the rounds), divided by the calls. Medians of per-round values, so the last row need not be the difference of the two above it.\n",
+		counters[pathREST].pair, counters[pathBare].pair, counters[pathREST].rate, counters[pathBare].rate)
+
+	ownMax := slices.MaxFunc(all, func(a, z allocs) int { return cmp.Compare(a.own, z.own) }).own
+	metrics = append(metrics, clusterMetric{ownMax, "allocs-own"})
+	m := func(unit string) float64 {
+		for _, x := range metrics {
+			if x.unit == unit {
+				return x.value
+			}
+		}
+		return 0
+	}
+	fmt.Fprintf(&sb, "\nTargets (issue 13): REST execute ≥ 0.95× the bare proxy at 1 and 32 clients: %s (%.2f×, %.2f×); p50 within 25 µs of it: %s (%+.0f µs, %+.0f µs); at most 20 own allocations per call: %s (%.1f).\n",
+		verdict(m("ratio-bare-c1") >= 0.95 && m("ratio-bare-c32") >= 0.95), m("ratio-bare-c1"), m("ratio-bare-c32"),
+		verdict(m("p50-over-bare-us-c1") <= 25 && m("p50-over-bare-us-c32") <= 25), m("p50-over-bare-us-c1"), m("p50-over-bare-us-c32"),
+		verdict(ownMax <= 20), ownMax)
+	return sb.String(), metrics
+}
+
+// verdict says whether a target is met, for the tables.
+func verdict(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "NOT met"
+}
+
+// runPath measures one run of a path with the allocations over it: the benchmark process's
+// (the client's) always, the proxy process's when the path has a counter.
+func runPath(b *testing.B, name string, clients, calls int, call func() error, server *mallocCounter) execRun {
+	b.Helper()
+	runtime.GC() // every run starts from a collected heap in this process
+	var s0 float64
+	t0 := time.Now()
+	if server != nil {
+		s0 = server.read(b)
+	}
+	var ms0, ms1 runtime.MemStats
+	runtime.ReadMemStats(&ms0)
+	r := measure(b, name, clients, calls, call)
+	runtime.ReadMemStats(&ms1)
+	out := execRun{result: r, client: float64(ms1.Mallocs-ms0.Mallocs) / float64(calls)}
+	if server != nil {
+		out.server = server.perCall(server.read(b)-s0, time.Since(t0), calls)
+	}
+	return out
+}
+
+// medianOf is the median of f(i) over the indexes of rs.
+func medianOf[T any](rs []T, f func(i int) float64) float64 {
+	v := make([]float64, len(rs))
+	for i := range rs {
+		v[i] = f(i)
+	}
+	slices.Sort(v)
+	if len(v) == 0 {
+		return 0
+	}
+	if len(v)%2 == 0 {
+		return (v[len(v)/2-1] + v[len(v)/2]) / 2
+	}
+	return v[len(v)/2]
+}
+
+// directEcho is echo([1]) through the go-plugin client, checked.
+func directEcho(ctx context.Context, c *plugin.Client) error {
+	resp, err := c.Exec(ctx, &proto.ExecRequest{ModuleId: "mod-bench", Function: "echo", ArgsJson: []byte(execArgs)})
+	if err != nil {
+		return err
+	}
+	if string(resp.ResultJson) != execArgs {
+		return fmt.Errorf("direct echo: %s", resp.ResultJson)
+	}
+	return nil
+}
+
+// engineAnswerHeader is the header of one engine answer to a REST execute, less what net/http
+// writes itself (Date, Content-Length): the bare proxy answers with it so that the client parses
+// the same names and values from both.
+func engineAnswerHeader(b *testing.B, client *http.Client, url string) http.Header {
+	b.Helper()
+	resp, err := client.Post(url, "application/json", strings.NewReader(execArgs))
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		b.Fatalf("REST echo: %d", resp.StatusCode)
+	}
+	h := resp.Header.Clone()
+	h.Del("Date")
+	h.Del("Content-Length")
+	return h
+}
+
+// mallocCounter reads one process's count of heap allocations (MemStats.Mallocs) and turns a
+// rise over a run into allocations per call.
+type mallocCounter struct {
+	read func(b *testing.B) float64
+	pair float64 // what a read and the next cost the process between their counts
+	rate float64 // the process's idle allocations per second
+}
+
+// calibrate measures what the reads cost (back-to-back pairs, median of 5) and the idle
+// background rate (two reads 2 s apart, less a pair's cost).
+func (m *mallocCounter) calibrate(b *testing.B) {
+	b.Helper()
+	pairs := make([]float64, 5)
+	for i := range pairs {
+		a := m.read(b)
+		pairs[i] = m.read(b) - a
+	}
+	m.pair = medianOf(pairs, func(i int) float64 { return pairs[i] })
+	t0 := time.Now()
+	a := m.read(b)
+	time.Sleep(2 * time.Second) // sampling a rate over time, not waiting for an event
+	z := m.read(b)
+	m.rate = max(0, (z-a-m.pair)/time.Since(t0).Seconds())
+}
+
+// perCall is a rise over a run of calls that took d, corrected, per call.
+func (m *mallocCounter) perCall(rise float64, d time.Duration, calls int) float64 {
+	return (rise - m.pair - m.rate*d.Seconds()) / float64(calls)
+}
+
+// engineMallocs reads go_memstats_mallocs_total (which the Prometheus Go collector takes from the
+// runtime as MemStats.Mallocs counts) from an engine's GET /metrics.
+func engineMallocs(client *http.Client, url string) *mallocCounter {
+	return &mallocCounter{read: func(b *testing.B) float64 {
+		b.Helper()
+		resp, err := client.Get(url)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer resp.Body.Close()
+		v, found := 0.0, false
+		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			if s, ok := strings.CutPrefix(sc.Text(), "go_memstats_mallocs_total "); ok {
+				if v, err = strconv.ParseFloat(strings.TrimSpace(s), 64); err != nil {
+					b.Fatalf("engine /metrics: go_memstats_mallocs_total %q: %v", s, err)
+				}
+				found = true
+			}
+		}
+		// Read to the end, so that the engine has finished the answer before a run begins.
+		_, err = io.Copy(io.Discard, resp.Body)
+		if err := errors.Join(sc.Err(), err); err != nil {
+			b.Fatal(err)
+		}
+		if resp.StatusCode != 200 || !found {
+			b.Fatalf("engine /metrics: %d, go_memstats_mallocs_total found: %v", resp.StatusCode, found)
+		}
+		return v
+	}}
+}
+
+// The bare proxy's process: this test binary re-run as TestExecBenchBareProcess.
+const (
+	bareDriverEnv = "EXECBENCH_BARE_DRIVER" // the driver binary to launch
+	bareHeaderEnv = "EXECBENCH_BARE_HEADER" // the header to answer REST calls with, as JSON
+)
+
+// bareProcess is the running bare proxy process.
+type bareProcess struct {
+	http    string // base URL of the bare REST proxy
+	ws      string // URL of the bare WebSocket exec loop
+	mallocs *mallocCounter
+}
+
+// TestExecBenchBareProcess is the bare proxy process of BenchmarkExecute and BenchmarkWSExec and
+// does nothing in a normal test run. It launches the driver binary EXECBENCH_BARE_DRIVER
+// through go-plugin as the engine does, starts mod-bench on it and serves on two loopback ports:
+// the bare REST proxy (see BenchmarkExecute; every path calls echo on mod-bench with the body as
+// the arguments and answers with the EXECBENCH_BARE_HEADER header and the result) and the bare
+// WebSocket exec loop (see BenchmarkWSExec). It writes "addr HTTP WS" on stdout, then answers
+// each "mallocs" line on stdin with "mallocs N" (runtime.MemStats.Mallocs); at the end of its
+// input it closes both servers, stops the driver process and returns.
+func TestExecBenchBareProcess(t *testing.T) {
+	drv := os.Getenv(bareDriverEnv)
+	if drv == "" {
+		return // only the execute benchmarks run it, as their child
+	}
+	var header http.Header
+	if err := json.Unmarshal([]byte(os.Getenv(bareHeaderEnv)), &header); err != nil {
+		t.Fatalf("%s: %v", bareHeaderEnv, err)
+	}
+	pc := goplugin.NewClient(plugin.ClientConfig(exec.Command(drv), &proto.UnimplementedHostServer{},
+		hclog.New(&hclog.LoggerOptions{Level: hclog.Warn, Output: os.Stderr}), nil))
+	defer pc.Kill()
+	c, err := plugin.Connect(context.Background(), pc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Start(context.Background(), &proto.StartRequest{Module: &proto.Module{Id: "mod-bench", SettingsJson: []byte(`{}`)}}); err != nil {
+		t.Fatal(err)
+	}
+	rest := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: bareREST(c, header)}
+	ws := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: bareWSExec(c)}
+	var addrs []string
+	for _, srv := range []*http.Server{rest, ws} {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addrs = append(addrs, ln.Addr().String())
+		go func() { _ = srv.Serve(ln) }()
+		defer func() { _ = srv.Close() }() // hijacked WebSocket connections close with the process
+	}
+	fmt.Printf("addr %s %s\n", addrs[0], addrs[1])
+	in := bufio.NewScanner(os.Stdin)
+	var ms runtime.MemStats
+	for in.Scan() {
+		if in.Text() == "mallocs" {
+			runtime.ReadMemStats(&ms)
+			fmt.Printf("mallocs %d\n", ms.Mallocs)
+		}
+	}
+}
+
+// bareREST is the bare proxy's REST handler: read the body, call, answer.
+func bareREST(c *plugin.Client, header http.Header) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		args, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		resp, err := c.Exec(r.Context(), &proto.ExecRequest{ModuleId: "mod-bench", Function: "echo", ArgsJson: args})
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		h := w.Header()
+		for k, v := range header {
+			h[k] = v // shared, never changed: no allocation
+		}
+		w.WriteHeader(int(resp.Code))
+		_, _ = w.Write(resp.ResultJson)
+	})
+}
+
+// startBare runs the bare proxy process with its own process of the driver binary drv; it
+// answers REST calls with header. The process ends, its driver with it, when the benchmark does.
+func startBare(b *testing.B, drv string, header http.Header) *bareProcess {
+	b.Helper()
+	h, err := json.Marshal(header)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestExecBenchBareProcess$", "-test.count=1")
+	cmd.Env = append(os.Environ(), bareDriverEnv+"="+drv, bareHeaderEnv+"="+string(h))
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		_ = stdin.Close()
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			_ = cmd.Process.Kill() // its driver exits with it (plugin.Serve watches its parent)
+			<-done
+		}
+	})
+	out := bufio.NewScanner(stdout)
+	// line is the next line starting with prefix; go test's own lines come only at the end.
+	line := func(prefix string) string {
+		b.Helper()
+		for out.Scan() {
+			if v, ok := strings.CutPrefix(out.Text(), prefix); ok {
+				return v
+			}
+		}
+		b.Fatalf("bare proxy process ended: %v", errors.Join(out.Err(), io.ErrUnexpectedEOF))
+		return ""
+	}
+	addrs := strings.Fields(line("addr "))
+	if len(addrs) != 2 {
+		b.Fatalf("bare proxy process: addresses %q", addrs)
+	}
+	p := &bareProcess{http: "http://" + addrs[0], ws: "ws://" + addrs[1] + "/"}
+	p.mallocs = &mallocCounter{read: func(b *testing.B) float64 {
+		b.Helper()
+		if _, err := io.WriteString(stdin, "mallocs\n"); err != nil {
+			b.Fatal(err)
+		}
+		v, err := strconv.ParseFloat(line("mallocs "), 64)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return v
+	}}
+	return p
 }
 
 // startEngine runs the engine binary with one test-driver module in system sys-bench and returns
