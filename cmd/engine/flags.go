@@ -25,7 +25,8 @@ type options struct {
 	AdvertiseHTTP string
 	AdvertiseRaft string
 	Bootstrap     bool
-	Join          string
+	Join          string   // as given: a comma list of members' cluster ports
+	joinAddrs     []string // Join read as host:port, this node's own address left out
 	ClusterSecret string
 	TLSCA         string
 	TLSCert       string
@@ -124,7 +125,7 @@ func (o *options) flagSet(name string, dev bool) *flag.FlagSet {
 	fs.StringVar(&o.AdvertiseHTTP, "advertise-http", "", "API address clients are sent to for this node (default: --http-addr)")
 	fs.StringVar(&o.AdvertiseRaft, "advertise-raft", "", "cluster port address other nodes dial (default: --raft-addr)")
 	fs.BoolVar(&o.Bootstrap, "bootstrap", dev, "start a new cluster with this node as its first voter (ignored when state exists)")
-	fs.StringVar(&o.Join, "join", "", "cluster port (--raft-addr) of any member to join through")
+	fs.StringVar(&o.Join, "join", "", "cluster port (--raft-addr) of a member to join through, or a comma list of them")
 	fs.StringVar(&o.ClusterSecret, "cluster-secret", "", "without TLS: shared secret every node-to-node call carries")
 	fs.StringVar(&o.TLSCA, "tls-ca", "", "the cluster CA certificate (PEM), from `engine tls init`")
 	fs.StringVar(&o.TLSCert, "tls-cert", "", "this node's certificate (PEM)")
@@ -212,12 +213,17 @@ func (o *options) check(fs *flag.FlagSet) error {
 	if err := o.checkLimits(); err != nil {
 		return err
 	}
-	if o.Join != "" {
-		join, err := memberAddr(o.Join)
+	if strings.TrimSpace(o.Join) != "" {
+		addrs, err := memberAddrs(o.Join)
 		if err != nil {
 			return err
 		}
-		o.Join = join
+		// A list given alike to every node names this one too: it does not join itself.
+		for _, a := range addrs {
+			if a != o.RaftAddr && a != o.AdvertiseRaft {
+				o.joinAddrs = append(o.joinAddrs, a)
+			}
+		}
 	}
 	if err := o.checkCluster(); err != nil {
 		return err
@@ -309,7 +315,7 @@ func (o *options) checkCluster() error {
 				"(`engine tls init` makes them), or --insecure-cluster to accept that anyone who reaches it is a node", a)
 		}
 	}
-	if o.Join != "" && o.Auth == "keys" && o.ClusterSecret == "" {
+	if len(o.joinAddrs) > 0 && o.Auth == "keys" && o.ClusterSecret == "" {
 		return fmt.Errorf("a cluster with --auth keys needs TLS (--tls-ca, --tls-cert, --tls-key) or at least --cluster-secret")
 	}
 	return nil

@@ -41,6 +41,25 @@ func TestJoinAddressForms(t *testing.T) {
 	}
 }
 
+// TestJoinLists: --join takes a comma list; repeats and this node's own cluster port are left out.
+func TestJoinLists(t *testing.T) {
+	t.Parallel()
+	got, err := memberAddrs(" 10.0.0.1:7000, http://10.0.0.2:7000/ ,10.0.0.1:7000,,")
+	if err != nil || strings.Join(got, " ") != "10.0.0.1:7000 10.0.0.2:7000" {
+		t.Fatalf("memberAddrs = %q, %v", got, err)
+	}
+	for _, bad := range []string{",", " , ", "10.0.0.1:7000,10.0.0.2"} {
+		if _, err := memberAddrs(bad); err == nil || !strings.Contains(err.Error(), "--join") {
+			t.Errorf("--join %q: %v", bad, err)
+		}
+	}
+	o, err := parseOptions("serve", []string{"--auth", "none", "--raft-addr", "127.0.0.1:7001", "--advertise-raft", "127.0.0.2:7001",
+		"--join", "127.0.0.1:7001,127.0.0.2:7001,127.0.0.3:7001"}, false)
+	if err != nil || strings.Join(o.joinAddrs, " ") != "127.0.0.3:7001" {
+		t.Fatalf("own addresses in --join: %v, %v", o, err)
+	}
+}
+
 // TestBadFlagsTouchNothing: a refused combination of flags is refused before anything is created
 // in the data directory (no Raft state bootstrapped, no directory made); so is a start whose
 // Redis does not answer (every case runs against a Redis URL nobody listens on).

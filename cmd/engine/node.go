@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -15,7 +14,6 @@ import (
 	"github.com/placeos-go/engine/builder"
 	"github.com/placeos-go/engine/clustertls"
 	"github.com/placeos-go/engine/core"
-	"github.com/placeos-go/engine/errkind"
 	"github.com/placeos-go/engine/httpapi"
 	"github.com/placeos-go/engine/metrics"
 	"github.com/placeos-go/engine/peer"
@@ -96,6 +94,15 @@ func startNode(ctx context.Context, o *options, log hclog.Logger, leave func()) 
 	if len(reload) > 0 {
 		n.onClose(reloadOnHUP(log, reload...))
 	}
+	// The cluster port carries Raft and the node-to-node calls; nothing reaches either without
+	// proving a node opened the connection.
+	proof := peer.Proof{TLS: n.tls, Secret: o.ClusterSecret, Open: o.Auth == "none"}
+	// Whether the --join addresses take this node, before anything is created (join.go).
+	if len(o.joinAddrs) > 0 {
+		if _, err := probeJoin(ctx, proof, o.joinAddrs, log); err != nil {
+			return n, err
+		}
+	}
 	redisURL, err := n.redis(o.Redis)
 	if err != nil {
 		return n, err
@@ -117,9 +124,6 @@ func startNode(ctx context.Context, o *options, log hclog.Logger, leave func()) 
 		return n, err
 	}
 
-	// The cluster port carries Raft and the node-to-node calls; nothing reaches either without
-	// proving a node opened the connection.
-	proof := peer.Proof{TLS: n.tls, Secret: o.ClusterSecret, Open: o.Auth == "none"}
 	if n.port, err = peer.Listen(o.RaftAddr, proof, log); err != nil {
 		return n, fmt.Errorf("cluster port %s: %w", o.RaftAddr, err)
 	}
@@ -143,12 +147,13 @@ func startNode(ctx context.Context, o *options, log hclog.Logger, leave func()) 
 		return n, err
 	}
 	n.onClose(func() { _ = n.store.Close() })
+	joining := len(o.joinAddrs) > 0
 	if o.Bootstrap {
 		if err := n.store.Bootstrap(ctx); err != nil {
 			return n, err
 		}
 	}
-	if o.Join == "" {
+	if !joining {
 		n.warnIfOutside()
 	}
 
@@ -219,7 +224,7 @@ func startNode(ctx context.Context, o *options, log hclog.Logger, leave func()) 
 		}
 		n.onClose(stopPprof)
 	}
-	if o.Join != "" {
+	if joining {
 		if err := n.join(ctx, o); err != nil {
 			return n, err
 		}
@@ -261,34 +266,6 @@ func (n *node) warnIfOutside() {
 	}
 	n.log.Warn("this node is not a member of the cluster it knew (it left, or was removed): "+
 		"start it with --join naming another member's cluster port (--raft-addr) to rejoin", "known_members", len(servers))
-}
-
-// join asks a member to add this node, retrying while the cluster is electing or unreachable.
-func (n *node) join(ctx context.Context, o *options) error {
-	ctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	advRaft := o.AdvertiseRaft
-	if advRaft == "" {
-		advRaft = n.store.RaftAddr()
-	}
-	for wait := 100 * time.Millisecond; ; wait = min(wait*2, 2*time.Second) {
-		err := n.peers.Join(ctx, o.Join, o.NodeID, advRaft, o.AdvertiseHTTP)
-		if err == nil {
-			n.log.Info("joined the cluster", "via", o.Join)
-			return nil
-		}
-		// Answers that retrying cannot change: refused, or not a cluster port at all.
-		if errors.Is(err, errkind.BadRequest) || errors.Is(err, errkind.Unauthorized) || errors.Is(err, errkind.Forbidden) ||
-			errors.Is(err, peer.ErrNotClusterPort) {
-			return fmt.Errorf("join via %s: %w", o.Join, err)
-		}
-		n.log.Warn("join failed; retrying", "via", o.Join, "error", err)
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("join via %s: %w", o.Join, err)
-		case <-time.After(wait):
-		}
-	}
 }
 
 // defaultDriverDir is bin/drivers beside bin/engine, where `make build` puts the example drivers.

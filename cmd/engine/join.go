@@ -1,0 +1,206 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/placeos-go/engine/clustertls"
+	"github.com/placeos-go/engine/errkind"
+	"github.com/placeos-go/engine/httpwire"
+	"github.com/placeos-go/engine/peer"
+)
+
+// Joining (docs/protocol.md §1.2). Before anything is created in the data directory, every
+// --join address is asked, over the cluster port and with this node's proof (its certificate,
+// or the cluster greeting), whether it is a member's cluster port that takes this node. One that
+// answers and turns the node away (a certificate of another CA, another cluster secret, a 403,
+// an HTTP server that is no cluster port) stops the start with the reason, before anything is
+// created; otherwise the node starts and joins, retrying for a minute.
+
+// probeTimeout bounds one question to one address (the TCP connection, the proof, the answer).
+const probeTimeout = 5 * time.Second
+
+// memberAddrs reads --join: a comma list of members' cluster ports (memberAddr), without
+// repeats.
+func memberAddrs(s string) ([]string, error) {
+	var out []string
+	seen := map[string]bool{}
+	for _, part := range strings.Split(s, ",") {
+		if strings.TrimSpace(part) == "" {
+			continue
+		}
+		addr, err := memberAddr(part)
+		if err != nil {
+			return nil, err
+		}
+		if !seen[addr] {
+			seen[addr] = true
+			out = append(out, addr)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("--join %q: want the cluster port (--raft-addr) of a member as host:port, e.g. 10.0.0.1:7000", s)
+	}
+	return out, nil
+}
+
+// probeAnswer is what one --join address said.
+type probeAnswer int
+
+const (
+	answerNone    probeAnswer = iota // no connection: refused, unreachable, no such host
+	answerMember                     // a member's cluster port, which took this node's proof
+	answerSilent                     // it took the connection but did not answer in time (a frozen process?)
+	answerRefused                    // it answered and turned this node away
+)
+
+// joinProbe is what the --join addresses said, address by address.
+type joinProbe struct {
+	members []string
+	silent  map[string]error
+	none    map[string]error
+}
+
+// probeJoin asks every --join address once. A refusal by any of them is returned as the error:
+// the node must not start (nor bootstrap) with a --join that turns it away.
+func probeJoin(ctx context.Context, proof peer.Proof, addrs []string, log hclog.Logger) (joinProbe, error) {
+	p := joinProbe{silent: map[string]error{}, none: map[string]error{}}
+	for _, addr := range addrs {
+		answer, err := probeMember(ctx, proof, addr)
+		switch answer {
+		case answerRefused:
+			return p, err
+		case answerMember:
+			p.members = append(p.members, addr)
+		case answerSilent:
+			log.Warn("a --join address took the connection but did not answer", "addr", addr, "error", err)
+			p.silent[addr] = err
+		default:
+			log.Debug("a --join address does not answer", "addr", addr, "error", err)
+			p.none[addr] = err
+		}
+	}
+	return p, nil
+}
+
+// probeMember asks addr, without changing anything there, whether it is a member's cluster port
+// that takes this node: a GET of the join route, which only a cluster port serves (it answers
+// 405, the route taking POST), and only to a connection that proved itself.
+func probeMember(ctx context.Context, proof peer.Proof, addr string) (probeAnswer, error) {
+	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
+	// Whether the TCP connection itself failed (nothing listens, no route, no such host) or what
+	// came after it: the proof, the answer.
+	var dialErr error
+	dial := func(ctx context.Context, _, addr string) (net.Conn, error) {
+		conn, err := proof.Dial(ctx, addr, 0)
+		var op *net.OpError
+		if err != nil && errors.As(err, &op) && op.Op == "dial" {
+			dialErr = err
+		}
+		return conn, err
+	}
+	tr := &http.Transport{Proxy: nil, DisableKeepAlives: true}
+	scheme := "http"
+	if proof.TLS != nil {
+		scheme, tr.DialTLSContext = "https", dial
+	} else {
+		tr.DialContext = dial
+	}
+	defer tr.CloseIdleConnections()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, scheme+"://"+addr+httpwire.NodeBase+"/cluster/join", nil)
+	if err != nil {
+		return answerRefused, fmt.Errorf("--join %s: %w", addr, err)
+	}
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	if err != nil {
+		if dialErr != nil {
+			return answerNone, dialErr
+		}
+		return classifyProbeError(ctx, proof, addr, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	switch resp.StatusCode {
+	case http.StatusMethodNotAllowed:
+		return answerMember, nil
+	case http.StatusForbidden, http.StatusUnauthorized:
+		var eb httpwire.ErrorBody
+		msg := strings.TrimSpace(string(body))
+		if json.Unmarshal(body, &eb) == nil && eb.Message != "" {
+			msg = eb.Message
+		}
+		if resp.Header.Get(httpwire.RequestIDHeader) != "" && json.Valid(body) {
+			return answerRefused, fmt.Errorf("--join %s turned this node away (HTTP %d): %s", addr, resp.StatusCode, msg)
+		}
+	}
+	return answerRefused, notClusterPort(addr, fmt.Sprintf("HTTP %d", resp.StatusCode), nil)
+}
+
+// notClusterPort is the refusal of a --join address that speaks plain HTTP: a client API.
+func notClusterPort(addr, answered string, cause error) error {
+	return errkind.Wrap(peer.ErrNotClusterPort, cause,
+		"--join %s is a client API address (it answered %s); --join takes a member's cluster port, its --raft-addr", addr, answered)
+}
+
+// classifyProbeError sorts a failed question to addr, which took the TCP connection.
+func classifyProbeError(ctx context.Context, proof peer.Proof, addr string, err error) (probeAnswer, error) {
+	switch {
+	case errors.Is(err, clustertls.ErrNotACluster):
+		return answerRefused, fmt.Errorf("--join %s is not a node of this cluster: its certificate is not signed by this node's --tls-ca (%w)", addr, err)
+	case proof.TLS != nil && strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
+		return answerRefused, notClusterPort(addr, "plain HTTP to TLS", nil)
+	case ctx.Err() != nil:
+		return answerSilent, fmt.Errorf("--join %s took the connection but did not answer within %s", addr, probeTimeout)
+	case proof.TLS != nil:
+		return answerRefused, fmt.Errorf("--join %s refused this node's TLS handshake: %w (is it a node of this cluster, with the same --tls-ca and a certificate of its own? does it run TLS?)", addr, err)
+	case errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.ErrUnexpectedEOF):
+		return answerRefused, fmt.Errorf("--join %s closed the connection at once: it takes no connection from this node "+
+			"(another --cluster-secret, no cluster secret or TLS on a member under --auth keys, or it runs TLS): %w", addr, err)
+	}
+	return answerRefused, fmt.Errorf("--join %s: %w", addr, err)
+}
+
+// join asks the members to add this node, each address in turn, retrying while the cluster is
+// electing or unreachable, for up to a minute.
+func (n *node) join(ctx context.Context, o *options) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	advRaft := o.AdvertiseRaft
+	if advRaft == "" {
+		advRaft = n.store.RaftAddr()
+	}
+	for wait, i := 100*time.Millisecond, 0; ; i++ {
+		addr := o.joinAddrs[i%len(o.joinAddrs)]
+		err := n.peers.Join(ctx, addr, o.NodeID, advRaft, o.AdvertiseHTTP)
+		if err == nil {
+			n.log.Info("joined the cluster", "via", addr)
+			return nil
+		}
+		// Answers that retrying cannot change: refused, or not a cluster port at all.
+		if errors.Is(err, errkind.BadRequest) || errors.Is(err, errkind.Unauthorized) || errors.Is(err, errkind.Forbidden) ||
+			errors.Is(err, peer.ErrNotClusterPort) {
+			return fmt.Errorf("join via %s: %w", addr, err)
+		}
+		n.log.Warn("join failed; retrying", "via", addr, "error", err)
+		if (i+1)%len(o.joinAddrs) != 0 {
+			continue // the next address at once
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("join via %s: %w", addr, err)
+		case <-time.After(wait):
+		}
+		wait = min(wait*2, 2*time.Second)
+	}
+}

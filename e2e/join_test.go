@@ -1,0 +1,97 @@
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/placeos-go/engine/clustertls"
+	"github.com/placeos-go/engine/internal/enginetest"
+	"github.com/placeos-go/engine/internal/testutil"
+)
+
+// tlsFlags are the cluster TLS flags of node id with the certificates in dir (engine tls init).
+func tlsFlags(t *testing.T, dir, id string) []string {
+	t.Helper()
+	if _, err := clustertls.Init(dir, []string{id}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	return []string{"--tls-ca", clustertls.CAFile(dir), "--tls-cert", clustertls.CertFile(dir, id), "--tls-key", clustertls.KeyFile(dir, id)}
+}
+
+// TestJoinRefusedBeforeDataDir: a node whose --join address answers and turns it away — a client
+// API given for the cluster port, another cluster secret, a certificate of another CA — exits 1
+// saying why, even with --bootstrap, before it creates anything in its data directory; it never
+// bootstraps a cluster of its own. The members are left as they were.
+func TestJoinRefusedBeforeDataDir(t *testing.T) {
+	t.Parallel()
+	redis := testutil.StartRedis(t)
+
+	// A member whose cluster port wants the greeting of a cluster secret.
+	secretFile := filepath.Join(t.TempDir(), "cluster-secret")
+	if err := os.WriteFile(secretFile, []byte("the-secret-of-the-join-test-0123456789\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	plain := enginetest.NewNode(t, config(redis.URL, "--cluster-secret-file", secretFile), "plain-1")
+	plain.Start("--bootstrap")
+	// A member of a cluster with TLS.
+	c := enginetest.NewCluster(t, config(redis.URL), "tls", 1)
+	secure := c.Nodes[0]
+	secure.Start("--bootstrap")
+	plain.WaitReady()
+	secure.WaitReady()
+	sameCA := tlsFlags(t, c.TLSDir(), "newcomer")
+	otherCA := tlsFlags(t, filepath.Join(t.TempDir(), "other-ca"), "newcomer")
+
+	for _, tt := range []struct {
+		name  string
+		args  []string
+		wants []string
+	}{
+		{"client API for the cluster port, with a cluster secret",
+			[]string{"--auth", "none", "--cluster-secret", "the-secret-of-the-join-test-0123456789", "--join", "http://" + plain.HTTP},
+			[]string{"--join " + plain.HTTP + " is a client API address (it answered HTTP 400); --join takes a member's cluster port, its --raft-addr"}},
+		{"client API for the cluster port, open",
+			[]string{"--auth", "none", "--bootstrap", "--join", plain.HTTP},
+			[]string{"--join " + plain.HTTP + " is a client API address (it answered HTTP 404)", "its --raft-addr"}},
+		{"client API for the cluster port, with TLS",
+			append([]string{"--auth", "none", "--bootstrap", "--join", "https://" + secure.HTTP + "/"}, sameCA...),
+			[]string{"--join " + secure.HTTP + " is a client API address (it answered plain HTTP to TLS)", "its --raft-addr"}},
+		{"another cluster secret",
+			[]string{"--auth", "none", "--bootstrap", "--cluster-secret", "not-the-secret-of-the-join-test-01234", "--join", plain.Raft},
+			[]string{"--join " + plain.Raft + " closed the connection at once", "another --cluster-secret"}},
+		{"a certificate of another CA",
+			append([]string{"--auth", "none", "--bootstrap", "--join", secure.Raft}, otherCA...),
+			[]string{"--join " + secure.Raft + " is not a node of this cluster", "not a certificate of this cluster"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			dir := filepath.Join(t.TempDir(), "data")
+			code, out := runEngine(t, refusedWithin, serveArgs(t, "newcomer", dir, redis.URL, tt.args...)...)
+			if code != 1 {
+				t.Fatalf("exit status %d, want 1:\n%s", code, tail([]byte(out)))
+			}
+			for _, want := range tt.wants {
+				if !strings.Contains(out, want) {
+					t.Errorf("the output does not say %q:\n%s", want, tail([]byte(out)))
+				}
+			}
+			for _, never := range []string{"bootstrapped a new cluster", "entering leader state"} {
+				if strings.Contains(out, never) {
+					t.Errorf("the refused node logged %q:\n%s", never, tail([]byte(out)))
+				}
+			}
+			mustBeAbsent(t, dir, out)
+		})
+	}
+	t.Cleanup(func() {
+		// After every attempt, each member is still alone, and still leads.
+		for _, n := range []*enginetest.Node{plain, secure} {
+			if info, err := n.Info(); err != nil || len(info.Nodes) != 1 || info.Leader != n.ID {
+				t.Errorf("%s after the refused joins: %+v, %v", n.ID, info, err)
+			}
+		}
+	})
+}
