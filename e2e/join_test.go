@@ -95,3 +95,67 @@ func TestJoinRefusedBeforeDataDir(t *testing.T) {
 		}
 	})
 }
+
+// TestBootstrapWithJoin: --bootstrap and --join together, as a deployment gives them to its
+// first node for good.
+//
+//   - The first node of a new cluster, whose --join names a node not started yet, bootstraps the
+//     cluster; the next node, configured the same way, joins it instead of bootstrapping.
+//   - A member that lost its data directory restarts empty with both flags and joins the
+//     cluster it was in: it bootstraps nothing, and the cluster has three members and one leader.
+func TestBootstrapWithJoin(t *testing.T) {
+	t.Parallel()
+	redis := testutil.StartRedis(t)
+
+	t.Run("first node", func(t *testing.T) {
+		t.Parallel()
+		first := enginetest.NewNode(t, config(redis.URL), "first")
+		second := enginetest.NewNode(t, config(redis.URL), "second")
+		first.Start("--bootstrap", "--join", second.Raft)
+		first.WaitReady()
+		first.WaitLog(5*time.Second, "none of the --join addresses answers: bootstrapping a new cluster")
+		first.WaitLog(5*time.Second, "bootstrapped a new cluster")
+
+		second.Start("--bootstrap", "--join", first.Raft)
+		second.WaitLog(enginetest.ReadyWithin, "joined the cluster")
+		second.WaitReady()
+		if logs := second.Logs().String(); strings.Contains(logs, "bootstrapped a new cluster") {
+			t.Fatalf("the second node bootstrapped a cluster of its own:\n%s", second.Logs().Tail(3000))
+		}
+		for _, n := range []*enginetest.Node{first, second} {
+			n.Eventually(30*time.Second, n.ID+" sees two nodes up led by first", func() bool {
+				info, err := n.Info()
+				return err == nil && info.Leader == first.ID && len(info.Nodes) == 2 && info.Up() == 2
+			})
+		}
+		// Having bootstrapped, the first node asked nobody to add it.
+		if logs := first.Logs().String(); strings.Contains(logs, "join failed") || strings.Contains(logs, "joined the cluster") {
+			t.Fatalf("the first node tried to join after bootstrapping:\n%s", first.Logs().Tail(3000))
+		}
+	})
+
+	t.Run("lost data directory", func(t *testing.T) {
+		t.Parallel()
+		drv := testutil.BuildBinary(t, "./internal/testdriver")
+		c := enginetest.StartCluster(t, config(redis.URL), "lost", 3, clusterModel(drv), clusterModules)
+		n3 := c.Nodes[2]
+		drivers := n3.Kill()
+		testutil.WaitGone(t, drivers...)
+		if err := os.RemoveAll(n3.DataDir); err != nil {
+			t.Fatal(err)
+		}
+		n3.Start("--bootstrap", "--join", c.Nodes[0].Raft)
+		n3.WaitLog(enginetest.ReadyWithin, "joined the cluster")
+		c.WaitHealthy(3)
+		if logs := n3.Logs().String(); strings.Contains(logs, "bootstrapped a new cluster") || !strings.Contains(logs, "a --join address answers") {
+			t.Fatalf("the node that lost its data bootstrapped, or did not say why it joined:\n%s", n3.Logs().Tail(3000))
+		}
+		leader := c.Leader().ID
+		for _, n := range c.Nodes {
+			info, err := n.Info()
+			if err != nil || len(info.Nodes) != 3 || info.Leader != leader {
+				t.Fatalf("%s: %+v, %v; want 3 members led by %s", n.ID, info, err, leader)
+			}
+		}
+	})
+}

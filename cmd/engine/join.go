@@ -20,12 +20,24 @@ import (
 	"github.com/placeos-go/engine/peer"
 )
 
-// Joining (docs/protocol.md §1.2). Before anything is created in the data directory, every
-// --join address is asked, over the cluster port and with this node's proof (its certificate,
-// or the cluster greeting), whether it is a member's cluster port that takes this node. One that
-// answers and turns the node away (a certificate of another CA, another cluster secret, a 403,
-// an HTTP server that is no cluster port) stops the start with the reason, before anything is
-// created; otherwise the node starts and joins, retrying for a minute.
+// Joining (docs/protocol.md §1.2, "--bootstrap and --join"). Before anything is created in the
+// data directory, every --join address is asked, over the cluster port and with this node's
+// proof (its certificate, or the cluster greeting), whether it is a member's cluster port that
+// takes this node:
+//
+//   - one is: the node joins (a node with no Raft state never bootstraps then, even with
+//     --bootstrap: it is a member that lost its data directory, or a new node);
+//   - one answers and turns the node away (a certificate of another CA, another cluster secret,
+//     a 403, an HTTP server that is no cluster port): the node stops with the reason, having
+//     created nothing;
+//   - none answers at all (connection refused, unreachable, no such host): with --bootstrap and no
+//     Raft state the node asks again for bootstrapWait, then starts a new cluster alone (the
+//     first node of a new cluster, configured like the others); otherwise it goes on and joins,
+//     retrying for a minute, as the members may be starting too.
+
+// bootstrapWait is how long a node with --bootstrap, --join and no Raft state keeps asking its
+// --join addresses before it concludes that none is up and starts a new cluster.
+const bootstrapWait = 3 * time.Second
 
 // probeTimeout bounds one question to one address (the TCP connection, the proof, the answer).
 const probeTimeout = 5 * time.Second
@@ -70,6 +82,9 @@ type joinProbe struct {
 	silent  map[string]error
 	none    map[string]error
 }
+
+// anyAnswer reports whether some address answered as a member, or took the connection.
+func (p joinProbe) anyAnswer() bool { return len(p.members) > 0 || len(p.silent) > 0 }
 
 // probeJoin asks every --join address once. A refusal by any of them is returned as the error:
 // the node must not start (nor bootstrap) with a --join that turns it away.
@@ -169,6 +184,23 @@ func classifyProbeError(ctx context.Context, proof peer.Proof, addr string, err 
 			"(another --cluster-secret, no cluster secret or TLS on a member under --auth keys, or it runs TLS): %w", addr, err)
 	}
 	return answerRefused, fmt.Errorf("--join %s: %w", addr, err)
+}
+
+// waitForMember asks the --join addresses again, for up to bootstrapWait, while none of them
+// answers: a member that was restarting in that moment is joined rather than split from.
+func waitForMember(ctx context.Context, proof peer.Proof, addrs []string, log hclog.Logger) (joinProbe, error) {
+	deadline := time.Now().Add(bootstrapWait)
+	for {
+		p, err := probeJoin(ctx, proof, addrs, log)
+		if err != nil || p.anyAnswer() || time.Now().After(deadline) {
+			return p, err
+		}
+		select {
+		case <-ctx.Done():
+			return p, ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
 }
 
 // join asks the members to add this node, each address in turn, retrying while the cluster is

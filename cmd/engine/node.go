@@ -98,9 +98,17 @@ func startNode(ctx context.Context, o *options, log hclog.Logger, leave func()) 
 	// proving a node opened the connection.
 	proof := peer.Proof{TLS: n.tls, Secret: o.ClusterSecret, Open: o.Auth == "none"}
 	// Whether the --join addresses take this node, before anything is created (join.go).
+	var probe joinProbe
 	if len(o.joinAddrs) > 0 {
-		if _, err := probeJoin(ctx, proof, o.joinAddrs, log); err != nil {
+		if probe, err = probeJoin(ctx, proof, o.joinAddrs, log); err != nil {
 			return n, err
+		}
+		// A node about to bootstrap, all of whose --join addresses are silent, asks them a few
+		// more times first: one may be restarting at this very moment.
+		if o.Bootstrap && !probe.anyAnswer() && !hasRaftDir(o.DataDir) {
+			if probe, err = waitForMember(ctx, proof, o.joinAddrs, log); err != nil {
+				return n, err
+			}
 		}
 	}
 	redisURL, err := n.redis(o.Redis)
@@ -149,8 +157,17 @@ func startNode(ctx context.Context, o *options, log hclog.Logger, leave func()) 
 	n.onClose(func() { _ = n.store.Close() })
 	joining := len(o.joinAddrs) > 0
 	if o.Bootstrap {
-		if err := n.store.Bootstrap(ctx); err != nil {
-			return n, err
+		bootstrap := true
+		if joining {
+			if bootstrap, err = n.bootstrapInsteadOfJoin(o, probe); err != nil {
+				return n, err
+			}
+		}
+		if bootstrap {
+			if err := n.store.Bootstrap(ctx); err != nil {
+				return n, err
+			}
+			joining = false // nobody to join: this node is the cluster
 		}
 	}
 	if !joining {
@@ -230,6 +247,40 @@ func startNode(ctx context.Context, o *options, log hclog.Logger, leave func()) 
 		}
 	}
 	return n, nil
+}
+
+// bootstrapInsteadOfJoin decides for a node given both --bootstrap and --join (join.go). A node
+// with Raft state is a member already: it joins (Bootstrap would do nothing). A node without
+// state joins when a --join address answered, and bootstraps a new cluster only when none did.
+func (n *node) bootstrapInsteadOfJoin(o *options, probe joinProbe) (bool, error) {
+	servers, err := n.store.Servers()
+	if err != nil {
+		return false, err
+	}
+	if len(servers) > 0 {
+		return false, nil
+	}
+	if probe.anyAnswer() {
+		n.log.Info("no Raft state, but a --join address answers: joining its cluster rather than bootstrapping a new one",
+			"members", strings.Join(probe.members, ","))
+		return false, nil
+	}
+	var why []string
+	for _, addr := range o.joinAddrs {
+		if err := probe.none[addr]; err != nil {
+			why = append(why, addr+": "+err.Error())
+		}
+	}
+	n.log.Warn("no Raft state and none of the --join addresses answers: bootstrapping a new cluster",
+		"join", strings.Join(o.joinAddrs, ","), "unanswered", strings.Join(why, "; "))
+	return true, nil
+}
+
+// hasRaftDir reports whether the data directory holds a raft folder (state, or at least an
+// earlier start's attempt at it).
+func hasRaftDir(dataDir string) bool {
+	_, err := os.Stat(filepath.Join(dataDir, "raft"))
+	return err == nil
 }
 
 // redis returns the Redis URL to use, starting the embedded server for "embedded".
