@@ -103,6 +103,9 @@ func TestJoinRefusedBeforeDataDir(t *testing.T) {
 //     cluster; the next node, configured the same way, joins it instead of bootstrapping.
 //   - A member that lost its data directory restarts empty with both flags and joins the
 //     cluster it was in: it bootstraps nothing, and the cluster has three members and one leader.
+//
+// A --join URL whose scheme disagrees with the node's cluster TLS is warned about (one line) and
+// read as host:port.
 func TestBootstrapWithJoin(t *testing.T) {
 	t.Parallel()
 	redis := testutil.StartRedis(t)
@@ -116,8 +119,10 @@ func TestBootstrapWithJoin(t *testing.T) {
 		first.WaitLog(5*time.Second, "none of the --join addresses answers: bootstrapping a new cluster")
 		first.WaitLog(5*time.Second, "bootstrapped a new cluster")
 
-		second.Start("--bootstrap", "--join", first.Raft)
+		// An https URL for the cluster port of a node without TLS: warned about, read as host:port.
+		second.Start("--bootstrap", "--join", "https://"+first.Raft+"/")
 		second.WaitLog(enginetest.ReadyWithin, "joined the cluster")
+		second.WaitLog(5*time.Second, "--join https://"+first.Raft+"/ says https, but this node has no cluster TLS")
 		second.WaitReady()
 		if logs := second.Logs().String(); strings.Contains(logs, "bootstrapped a new cluster") {
 			t.Fatalf("the second node bootstrapped a cluster of its own:\n%s", second.Logs().Tail(3000))
@@ -144,8 +149,10 @@ func TestBootstrapWithJoin(t *testing.T) {
 		if err := os.RemoveAll(n3.DataDir); err != nil {
 			t.Fatal(err)
 		}
-		n3.Start("--bootstrap", "--join", c.Nodes[0].Raft)
+		// An http URL for a cluster port with TLS: warned about, dialled with TLS.
+		n3.Start("--bootstrap", "--join", "http://"+c.Nodes[0].Raft)
 		n3.WaitLog(enginetest.ReadyWithin, "joined the cluster")
+		n3.WaitLog(5*time.Second, "--join http://"+c.Nodes[0].Raft+" says http, but this node's cluster port runs TLS")
 		c.WaitHealthy(3)
 		if logs := n3.Logs().String(); strings.Contains(logs, "bootstrapped a new cluster") || !strings.Contains(logs, "a --join address answers") {
 			t.Fatalf("the node that lost its data bootstrapped, or did not say why it joined:\n%s", n3.Logs().Tail(3000))

@@ -59,6 +59,8 @@ type options struct {
 	// secretWarnings are logged once the logger exists (secrets on the command line, files
 	// others may read).
 	secretWarnings []string
+	// warnings are the other WARN lines flags deserve, logged with secretWarnings.
+	warnings []string
 
 	// Bounded resources (docs/protocol.md §6.1, §7.7).
 	HTTPReadTimeout      time.Duration
@@ -228,6 +230,7 @@ func (o *options) check(fs *flag.FlagSet) error {
 	if err := o.checkCluster(); err != nil {
 		return err
 	}
+	o.warnings = append(o.warnings, joinSchemeWarnings(o.Join, o.tlsFiles())...)
 	if err := o.checkExposure(); err != nil {
 		return err
 	}
@@ -323,6 +326,27 @@ func (o *options) checkCluster() error {
 
 // tlsFiles reports whether the cluster port runs mutual TLS.
 func (o *options) tlsFiles() bool { return o.TLSCA != "" }
+
+// joinSchemeWarnings names the --join URLs whose scheme says otherwise than the cluster port
+// does: https without cluster TLS, http with it. The scheme is dropped either way (the node
+// dials with TLS exactly when it has the cluster's certificates), but a scheme that disagrees is
+// most likely a sign of a configuration copied from another cluster.
+func joinSchemeWarnings(join string, tls bool) []string {
+	var out []string
+	for _, part := range strings.Split(join, ",") {
+		scheme, _, ok := strings.Cut(strings.TrimSpace(part), "://")
+		switch {
+		case !ok:
+		case strings.EqualFold(scheme, "https") && !tls:
+			out = append(out, fmt.Sprintf("--join %s says https, but this node has no cluster TLS (--tls-ca, --tls-cert, --tls-key): "+
+				"it dials that member without TLS", strings.TrimSpace(part)))
+		case strings.EqualFold(scheme, "http") && tls:
+			out = append(out, fmt.Sprintf("--join %s says http, but this node's cluster port runs TLS: it dials that member with TLS",
+				strings.TrimSpace(part)))
+		}
+	}
+	return out
+}
 
 // memberAddr reads --join: a member's cluster port as host:port, or as a URL (http:// or
 // https://host:port/), which people type too.

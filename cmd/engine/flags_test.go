@@ -60,6 +60,40 @@ func TestJoinLists(t *testing.T) {
 	}
 }
 
+// TestJoinSchemeWarnings: a --join URL whose scheme disagrees with the cluster port's TLS is
+// warned about, once per address; host:port and agreeing schemes are not.
+func TestJoinSchemeWarnings(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		join string
+		tls  bool
+		want []string
+	}{
+		{"10.0.0.1:7000", false, nil},
+		{"10.0.0.1:7000", true, nil},
+		{"http://10.0.0.1:7000", false, nil},
+		{"https://10.0.0.1:7000/", true, nil},
+		{"https://10.0.0.1:7000/", false, []string{"--join https://10.0.0.1:7000/ says https, but this node has no cluster TLS"}},
+		{"HTTPS://a:1,b:2", false, []string{"--join HTTPS://a:1 says https"}},
+		{"http://a:1, http://b:2", true, []string{"--join http://a:1 says http, but this node's cluster port runs TLS", "--join http://b:2 says http"}},
+	} {
+		got := joinSchemeWarnings(tt.join, tt.tls)
+		if len(got) != len(tt.want) {
+			t.Errorf("--join %q (tls %v): warnings %q, want %d", tt.join, tt.tls, got, len(tt.want))
+			continue
+		}
+		for i := range got {
+			if !strings.HasPrefix(got[i], tt.want[i]) {
+				t.Errorf("--join %q (tls %v): warning %q, want it to start %q", tt.join, tt.tls, got[i], tt.want[i])
+			}
+		}
+	}
+	o, err := parseOptions("serve", []string{"--auth", "none", "--join", "https://127.0.0.1:7001"}, false)
+	if err != nil || len(o.warnings) != 1 {
+		t.Fatalf("parseOptions: %v, warnings %q", err, o.warnings)
+	}
+}
+
 // TestBadFlagsTouchNothing: a refused combination of flags is refused before anything is created
 // in the data directory (no Raft state bootstrapped, no directory made); so is a start whose
 // Redis does not answer (every case runs against a Redis URL nobody listens on).

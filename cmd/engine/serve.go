@@ -32,7 +32,7 @@ func serve(ctx context.Context, args []string, dev bool, sig *signals) error {
 		JSONFormat: o.LogFormat == "json",
 		Output:     os.Stderr,
 	})
-	for _, w := range o.secretWarnings {
+	for _, w := range append(o.secretWarnings, o.warnings...) {
 		log.Warn(w)
 	}
 	n, err := startNode(ctx, o, log, sig.leave)
