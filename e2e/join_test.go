@@ -100,7 +100,8 @@ func TestJoinRefusedBeforeDataDir(t *testing.T) {
 // first node for good.
 //
 //   - The first node of a new cluster, whose --join names a node not started yet, bootstraps the
-//     cluster; the next node, configured the same way, joins it instead of bootstrapping.
+//     cluster; the next node, configured the same way, joins it instead of bootstrapping. (With
+//     the second node killed, the first has no majority: engine status says "leader none".)
 //   - A member that lost its data directory restarts empty with both flags and joins the
 //     cluster it was in: it bootstraps nothing, and the cluster has three members and one leader.
 //
@@ -137,6 +138,22 @@ func TestBootstrapWithJoin(t *testing.T) {
 		if logs := first.Logs().String(); strings.Contains(logs, "join failed") || strings.Contains(logs, "joined the cluster") {
 			t.Fatalf("the first node tried to join after bootstrapping:\n%s", first.Logs().Tail(3000))
 		}
+
+		// engine status names the leader; once the second node is gone the first has no majority
+		// (two voters), and status says there is no leader rather than printing an empty name.
+		if code, out := runEngine(t, refusedWithin, "status", "--server", first.Base); code != 0 || !strings.Contains(out, "cluster: leader first, ") {
+			t.Fatalf("engine status with a leader: exit %d:\n%s", code, out)
+		}
+		second.Kill()
+		first.Eventually(30*time.Second, "first to see no leader", func() bool {
+			info, err := first.Info()
+			return err == nil && info.Leader == ""
+		})
+		code, out := runEngine(t, refusedWithin, "status", "--server", first.Base)
+		if code != 0 || !strings.Contains(out, "cluster: leader none (no majority") || strings.Contains(out, "leader ,") {
+			t.Fatalf("engine status without a leader: exit %d:\n%s", code, out)
+		}
+		t.Logf("engine status without a leader:\n%s", out)
 	})
 
 	t.Run("lost data directory", func(t *testing.T) {

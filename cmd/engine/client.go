@@ -103,7 +103,12 @@ func status(ctx context.Context, args []string) error {
 		return err
 	}
 	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(w, "cluster: leader %s, epoch %d, ready %v\n\n", cl.Leader, cl.Epoch, cl.Ready)
+	leader := cl.Leader
+	if leader == "" {
+		// The node asked sees no leader: it is cut off from the majority, or the majority is down.
+		leader = "none (no majority: model writes are refused and no module moves)"
+	}
+	fmt.Fprintf(w, "cluster: leader %s, epoch %d, ready %v\n\n", leader, cl.Epoch, cl.Ready)
 	fmt.Fprintln(w, "NODE\tHTTP\tSTATE\tREADY\tLEADER\tMODULES")
 	for _, n := range cl.Nodes {
 		fmt.Fprintf(w, "%s\t%s\t%s\t%v\t%v\t%d\n", n.ID, n.HTTPAddr, n.State, n.Ready, n.Leader, n.Modules)
