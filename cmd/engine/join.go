@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -110,78 +112,76 @@ func probeJoin(ctx context.Context, proof peer.Proof, addrs []string, log hclog.
 
 // probeMember asks addr, without changing anything there, whether it is a member's cluster port
 // that takes this node: a GET of the join route, which only a cluster port serves (it answers
-// 405, the route taking POST), and only to a connection that proved itself.
+// 405, the route taking POST), and only to a connection that proved itself. It runs on one
+// connection of its own, so that where it failed — the TCP connection, the proof, the answer —
+// says who is there.
 func probeMember(ctx context.Context, proof peer.Proof, addr string) (probeAnswer, error) {
 	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
-	// Whether the TCP connection itself failed (nothing listens, no route, no such host) or what
-	// came after it: the proof, the answer.
-	var dialErr error
-	dial := func(ctx context.Context, _, addr string) (net.Conn, error) {
-		conn, err := proof.Dial(ctx, addr, 0)
+	conn, err := proof.Dial(ctx, addr, 0)
+	if err != nil {
 		var op *net.OpError
-		if err != nil && errors.As(err, &op) && op.Op == "dial" {
-			dialErr = err
+		if errors.As(err, &op) && op.Op == "dial" {
+			return answerNone, err // nothing listens, no route, no such host
 		}
-		return conn, err
+		return classifyProbeError(ctx, proof, addr, err)
 	}
-	tr := &http.Transport{Proxy: nil, DisableKeepAlives: true}
+	defer conn.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		_ = conn.SetDeadline(dl)
+	}
 	scheme := "http"
 	if proof.TLS != nil {
-		scheme, tr.DialTLSContext = "https", dial
-	} else {
-		tr.DialContext = dial
+		scheme = "https"
 	}
-	defer tr.CloseIdleConnections()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, scheme+"://"+addr+httpwire.NodeBase+"/cluster/join", nil)
 	if err != nil {
 		return answerRefused, fmt.Errorf("--join %s: %w", addr, err)
 	}
-	resp, err := (&http.Client{Transport: tr}).Do(req)
+	req.Close = true
+	if err := req.Write(conn); err != nil {
+		return classifyProbeError(ctx, proof, addr, err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), req)
 	if err != nil {
-		if dialErr != nil {
-			return answerNone, dialErr
-		}
 		return classifyProbeError(ctx, proof, addr, err)
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	switch resp.StatusCode {
-	case http.StatusMethodNotAllowed:
+	switch {
+	case resp.StatusCode == http.StatusMethodNotAllowed:
 		return answerMember, nil
-	case http.StatusForbidden, http.StatusUnauthorized:
+	case resp.StatusCode == http.StatusForbidden && resp.Header.Get(httpwire.RequestIDHeader) != "" && json.Valid(body):
+		// The node routes' own refusal (a certificate that names no node).
 		var eb httpwire.ErrorBody
-		msg := strings.TrimSpace(string(body))
-		if json.Unmarshal(body, &eb) == nil && eb.Message != "" {
-			msg = eb.Message
-		}
-		if resp.Header.Get(httpwire.RequestIDHeader) != "" && json.Valid(body) {
-			return answerRefused, fmt.Errorf("--join %s turned this node away (HTTP %d): %s", addr, resp.StatusCode, msg)
-		}
+		_ = json.Unmarshal(body, &eb)
+		return answerRefused, fmt.Errorf("--join %s turned this node away (HTTP 403): %s", addr, eb.Message)
 	}
-	return answerRefused, notClusterPort(addr, fmt.Sprintf("HTTP %d", resp.StatusCode), nil)
+	return answerRefused, notClusterPort(addr, fmt.Sprintf("HTTP %d", resp.StatusCode))
 }
 
 // notClusterPort is the refusal of a --join address that speaks plain HTTP: a client API.
-func notClusterPort(addr, answered string, cause error) error {
-	return errkind.Wrap(peer.ErrNotClusterPort, cause,
+func notClusterPort(addr, answered string) error {
+	return errkind.Wrap(peer.ErrNotClusterPort, nil,
 		"--join %s is a client API address (it answered %s); --join takes a member's cluster port, its --raft-addr", addr, answered)
 }
 
 // classifyProbeError sorts a failed question to addr, which took the TCP connection.
 func classifyProbeError(ctx context.Context, proof peer.Proof, addr string, err error) (probeAnswer, error) {
+	var header tls.RecordHeaderError
+	var timeout net.Error
 	switch {
 	case errors.Is(err, clustertls.ErrNotACluster):
 		return answerRefused, fmt.Errorf("--join %s is not a node of this cluster: its certificate is not signed by this node's --tls-ca (%w)", addr, err)
-	case proof.TLS != nil && strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
-		return answerRefused, notClusterPort(addr, "plain HTTP to TLS", nil)
-	case ctx.Err() != nil:
+	case errors.As(err, &header) && string(header.RecordHeader[:]) == "HTTP/":
+		return answerRefused, notClusterPort(addr, "plain HTTP to TLS")
+	case ctx.Err() != nil || errors.As(err, &timeout) && timeout.Timeout():
 		return answerSilent, fmt.Errorf("--join %s took the connection but did not answer within %s", addr, probeTimeout)
-	case proof.TLS != nil:
-		return answerRefused, fmt.Errorf("--join %s refused this node's TLS handshake: %w (is it a node of this cluster, with the same --tls-ca and a certificate of its own? does it run TLS?)", addr, err)
-	case errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.ErrUnexpectedEOF):
+	case errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.EPIPE):
 		return answerRefused, fmt.Errorf("--join %s closed the connection at once: it takes no connection from this node "+
-			"(another --cluster-secret, no cluster secret or TLS on a member under --auth keys, or it runs TLS): %w", addr, err)
+			"(another --cluster-secret, TLS on one side only, or a member under --auth keys with neither TLS nor a cluster secret): %w", addr, err)
+	case proof.TLS != nil:
+		return answerRefused, fmt.Errorf("--join %s refused this node's TLS handshake: %w (is it a node of this cluster, with the same --tls-ca? does it run TLS?)", addr, err)
 	}
 	return answerRefused, fmt.Errorf("--join %s: %w", addr, err)
 }
