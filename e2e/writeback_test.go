@@ -151,7 +151,9 @@ modules:
 		modules = append(modules, fmt.Sprintf("mod-t%d", i))
 	}
 	fmt.Fprintf(&model, "systems:\n  - {id: sys-1, name: Lobby, modules: [%s]}\n", strings.Join(modules, ", "))
-	e := startEngine(t, rds.URL, model.String())
+	cfg := config(rds.URL)
+	cfg.LogLevel = "debug" // the write kept for the write-back is a debug line
+	e := enginetest.StartEngine(t, cfg, "e2e", model.String())
 	e.Eventually(10*time.Second, "display connected", func() bool {
 		return e.Do("GET", "/api/engine/v2/systems/sys-1/Display_1/connected", "").Body == "true"
 	})
@@ -195,12 +197,20 @@ modules:
 	})
 
 	// Redis goes away; meanwhile the display's volume changes at its front panel. The driver sets
-	// it, the write fails, and the driver gives up on it — only the host still has it.
+	// it, and the node keeps it for the write-back — the driver is told it succeeded.
 	rds.Stop()
 	sim.SetVolume(77)
-	e.Eventually(30*time.Second, "the driver giving up on the volume", func() bool {
-		return strings.Contains(e.Logs().String(), "status not delivered to host")
+	e.Eventually(30*time.Second, "the volume kept for the write-back", func() bool {
+		for _, line := range strings.Split(e.Logs().String(), "\n") {
+			if strings.Contains(line, "status kept for the write-back") && strings.Contains(line, "module=mod-display") && strings.Contains(line, "status=volume") {
+				return true
+			}
+		}
+		return false
 	})
+	if strings.Contains(e.Logs().String(), "status not delivered to host") {
+		t.Fatal("the driver logged a status it set while Redis was down as not delivered")
+	}
 	// Executes still reach the drivers: the node resolves them from what it cached and wrote.
 	for _, path := range []string{"/api/engine/v2/systems/sys-1/Test_3/echo", "/api/engine/v2/modules/mod-t2/exec/echo"} {
 		if r := e.Do("POST", path, `["while redis is down"]`); r.Status != 200 || r.Body != `["while redis is down"]` {

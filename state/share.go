@@ -3,6 +3,7 @@ package state
 import (
 	"bytes"
 	"context"
+	"errors"
 	"maps"
 	"sync"
 	"sync/atomic"
@@ -359,6 +360,40 @@ func (s *Store) writeBackLookups(ctx context.Context, res *writeBackResult) erro
 	return nil
 }
 
+// keep reports whether a status write of a hosted module (h.mu held, the write remembered) is
+// only kept, not sent: while the pub/sub connection is lost, Redis is down or failing over, and
+// every write would wait out the client's retries to fail. The reconnect writes it back. A status
+// write that is kept has succeeded as far as the driver is concerned: nothing of it is lost.
+func (s *Store) keep(h *hosted, moduleID, name string) bool {
+	if h.gone || s.Connected() {
+		return false
+	}
+	s.keeping(moduleID, name)
+	return true
+}
+
+// kept reports whether a status write of a hosted module that Redis did not take (h.mu held, the
+// write remembered) is kept for the write-back rather than failed: when Redis is unavailable.
+func (s *Store) kept(h *hosted, moduleID, name string, err error) bool {
+	s.missed()
+	if h.gone || !errors.Is(err, ErrUnavailable) {
+		return false
+	}
+	s.keeping(moduleID, name)
+	return true
+}
+
+// keeping logs a status write kept for the write-back: once per outage at WARN, each at DEBUG.
+func (s *Store) keeping(moduleID, name string) {
+	if !s.keptLogged.Swap(true) {
+		s.log.Warn("redis unavailable: status writes of the modules this node hosts are kept and written back when it returns",
+			"module", moduleID)
+	}
+	if s.log.IsDebug() {
+		s.log.Debug("status kept for the write-back", "module", moduleID, "status", name)
+	}
+}
+
 // missed records that a write of this node's share failed. If Redis is gone the reconnect writes
 // everything back; if not (a failover under way, a refused command) the reconnect loop writes the
 // share back as soon as Redis takes it, so a failed write that is never repeated is not lost.
@@ -379,6 +414,7 @@ func (s *Store) reconnectLoop() {
 		case <-s.ctx.Done():
 			return
 		case <-s.back:
+			s.keptLogged.Store(false)
 			s.writeBackUntilDone("redis is back")
 			s.mu.RLock()
 			for l := range s.onRecon {

@@ -61,6 +61,8 @@ type Store struct {
 	back   chan struct{} // the pub/sub connection is back after a loss
 	miss   chan struct{} // a write of this node's share failed
 
+	keptLogged atomic.Bool // a status write was kept for the write-back during this outage
+
 	mu          sync.RWMutex // guards the pub/sub bookkeeping below
 	closed      bool
 	channels    map[string]*entry
@@ -266,14 +268,18 @@ func (s *Store) SetStatus(ctx context.Context, moduleID, name string, value []by
 		h.mu.Lock()
 		defer h.mu.Unlock()
 		h.remember(name, value, del == "1")
+		if s.keep(h, moduleID, name) {
+			return true, nil
+		}
 	}
 	n, err := setStatusScript.Run(ctx, s.client,
 		[]string{StatusKey(moduleID)}, name, value, StatusChannel(moduleID, name), del).Int()
 	if err != nil {
-		if h != nil {
-			s.missed()
+		err = redisErr(fmt.Sprintf("state: set status %s.%s", moduleID, name), err)
+		if h != nil && s.kept(h, moduleID, name, err) {
+			return true, nil
 		}
-		return false, redisErr(fmt.Sprintf("state: set status %s.%s", moduleID, name), err)
+		return false, err
 	}
 	return n == 1, nil
 }
@@ -288,14 +294,18 @@ func (s *Store) ClearStatus(ctx context.Context, moduleID string) error {
 		if !h.gone {
 			clear(h.status)
 		}
+		if s.keep(h, moduleID, "") {
+			return nil
+		}
 	}
 	err := clearStatusScript.Run(ctx, s.client,
 		[]string{StatusKey(moduleID)}, StatusChannel(moduleID, "")).Err()
 	if err != nil {
-		if h != nil {
-			s.missed()
+		err = redisErr("state: clear status "+moduleID, err)
+		if h != nil && s.kept(h, moduleID, "", err) {
+			return nil
 		}
-		return redisErr("state: clear status "+moduleID, err)
+		return err
 	}
 	return nil
 }
