@@ -8,6 +8,7 @@ DATA=${DATA:-data/cluster}
 REDIS_PORT=${REDIS_PORT:-6390}
 HTTP_BASE=${HTTP_BASE:-8081}
 RAFT_BASE=${RAFT_BASE:-7001}
+DISPLAY_BASE=${DISPLAY_BASE:-5001}
 
 command -v redis-server >/dev/null || { echo "redis-server missing: apt-get install -y redis-server" >&2; exit 1; }
 mkdir -p "$DATA"
@@ -36,23 +37,28 @@ systems:
 modules:
 YAML
 for i in 1 2 3 4; do
-	port=$((5000 + i))
+	port=$((DISPLAY_BASE + i - 1))
 	"$BIN/sims/display" --addr "127.0.0.1:$port" 2>>"$DATA/sims.log" &
 	pids+=($!)
 	echo "  - {id: mod-display-$i, driver_id: drv-display, ip: 127.0.0.1, port: $port, running: true}" >>"$model"
 done
 echo "  - {id: mod-room, driver_id: drv-room, control_system_id: sys-demo, running: true}" >>"$model"
 
-node() { # node N [extra flags...]
+node() { # node N [extra flags...]; the command line is kept in $DATA/node-N.cmd
 	local n=$1; shift
-	"$BIN/engine" serve --node-id "node-$n" --data-dir "$DATA/node-$n" \
-		--http-addr "127.0.0.1:$((HTTP_BASE + n - 1))" --raft-addr "127.0.0.1:$((RAFT_BASE + n - 1))" \
-		--redis "redis://127.0.0.1:$REDIS_PORT/0" --auth none --driver-dir "$BIN/drivers" \
-		--tls-ca "$DATA/tls/ca.pem" --tls-cert "$DATA/tls/node-$n.pem" --tls-key "$DATA/tls/node-$n-key.pem" "$@" \
-		2>"$DATA/node-$n.log" &
+	local cmd=("$BIN/engine" serve --node-id "node-$n" --data-dir "$DATA/node-$n"
+		--http-addr "127.0.0.1:$((HTTP_BASE + n - 1))" --raft-addr "127.0.0.1:$((RAFT_BASE + n - 1))"
+		--redis "redis://127.0.0.1:$REDIS_PORT/0" --auth none --driver-dir "$BIN/drivers"
+		--tls-ca "$DATA/tls/ca.pem" --tls-cert "$DATA/tls/node-$n.pem" --tls-key "$DATA/tls/node-$n-key.pem" "$@")
+	printf '%q ' "${cmd[@]}" >"$DATA/node-$n.cmd"
+	echo >>"$DATA/node-$n.cmd"
+	"${cmd[@]}" 2>"$DATA/node-$n.log" &
 	pids+=($!)
 }
-node 1 --bootstrap --model "$model"
+# As deploy/README.md configures a cluster: node-1 bootstraps only if no other member answers (it
+# is started first, so it does, after asking for 3 s); restarted on an empty data dir with the same
+# flags, it joins the others instead.
+node 1 --bootstrap --join "127.0.0.1:$((RAFT_BASE + 1)),127.0.0.1:$((RAFT_BASE + 2))" --model "$model"
 until curl -sf "http://127.0.0.1:$HTTP_BASE/api/core/v1/ready" >/dev/null; do sleep 0.2; done
 node 2 --join "127.0.0.1:$RAFT_BASE"
 node 3 --join "127.0.0.1:$RAFT_BASE"
@@ -62,7 +68,7 @@ done
 
 cat <<TXT
 
-3-node cluster running (logs in $DATA/node-N.log):
+3-node cluster running (logs in $DATA/node-N.log, command lines in $DATA/node-N.cmd):
   node-1  http://127.0.0.1:$HTTP_BASE
   node-2  http://127.0.0.1:$((HTTP_BASE + 1))
   node-3  http://127.0.0.1:$((HTTP_BASE + 2))
