@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"net"
@@ -87,12 +88,17 @@ func parseOptions(name string, args []string, dev bool) (*options, error) {
 	fs := o.flagSet(name, dev)
 	// Environment first, so that flags given on the command line win.
 	var envErr error
+	fromEnv := map[string]string{} // flag name → the variable that set it
 	fs.VisitAll(func(f *flag.Flag) {
 		env := envName(f.Name)
 		if v, ok := os.LookupEnv(env); ok {
 			if err := f.Value.Set(v); err != nil && envErr == nil {
+				if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
+					err = errors.New("want true or false (or 1, 0)")
+				}
 				envErr = fmt.Errorf("%s=%q: %w", env, v, err)
 			}
+			fromEnv[f.Name] = env
 		}
 	})
 	if envErr != nil {
@@ -101,7 +107,14 @@ func parseOptions(name string, args []string, dev bool) (*options, error) {
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
+	fs.Visit(func(f *flag.Flag) { delete(fromEnv, f.Name) }) // the command line won
 	if err := o.check(fs); err != nil {
+		// The checks name flags; say so when the value came from the environment.
+		for name, env := range fromEnv {
+			if strings.Contains(err.Error(), "--"+name+" ") {
+				return nil, fmt.Errorf("%w (%s sets --%s)", err, env, name)
+			}
+		}
 		return nil, err
 	}
 	return o, nil

@@ -334,3 +334,33 @@ func TestAuthorityNamesConfiguration(t *testing.T) {
 		}
 	}
 }
+
+// TestEnvErrorsNameTheVariable: a bad value from the environment is reported under the variable
+// that set it, and a bad boolean says what is accepted.
+func TestEnvErrorsNameTheVariable(t *testing.T) {
+	for _, c := range []struct {
+		env, value string
+		want       []string
+	}{
+		{"ENGINE_LOG_LEVEL", "verbose", []string{"--log-level must be", "ENGINE_LOG_LEVEL sets --log-level"}},
+		{"ENGINE_BOOTSTRAP", "maybe", []string{`ENGINE_BOOTSTRAP="maybe"`, "want true or false"}},
+	} {
+		t.Run(c.env, func(t *testing.T) {
+			t.Setenv(c.env, c.value)
+			_, err := parseOptions("serve", []string{"--auth", "none"}, false)
+			if err == nil {
+				t.Fatalf("%s=%s accepted", c.env, c.value)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Fatalf("%s=%s: %q does not say %q", c.env, c.value, err, w)
+				}
+			}
+		})
+	}
+	// Given on the command line as well, the flag wins: no variable is blamed.
+	t.Setenv("ENGINE_LOG_LEVEL", "info")
+	if _, err := parseOptions("serve", []string{"--auth", "none", "--log-level", "loud"}, false); err == nil || strings.Contains(err.Error(), "ENGINE_LOG_LEVEL") {
+		t.Fatalf("--log-level loud with ENGINE_LOG_LEVEL=info: %v", err)
+	}
+}
