@@ -100,15 +100,28 @@ func (c *Core) buildFailed(r model.Repository, d model.Driver, err error) *Build
 		f.Commit, f.Output = be.Commit, be.Output
 		f.Error, _, _ = strings.Cut(f.Error, "\n") // the output has its own field
 	}
+	// The compiler's first complaint on the line itself (the whole output follows in the error's
+	// continuation lines), so that a grep for the failure shows why.
+	first := firstComplaint(f.Output)
 	if prev, ok := c.cfg.Builder.LastGood(r, d.Path); ok {
 		f.Running = prev.Path
 		c.log.Error("driver build failed; its modules keep running the last good build", "driver", d.ID, "path", d.Path,
-			"commit", f.Commit, "running", prev.Path, "running_commit", prev.Commit, "error", err)
+			"commit", f.Commit, "compiler", first, "running", prev.Path, "running_commit", prev.Commit, "error", err)
 		return f
 	}
 	c.log.Error("driver build failed and this node has no earlier build of it; its modules are not started",
-		"driver", d.ID, "path", d.Path, "commit", f.Commit, "error", err)
+		"driver", d.ID, "path", d.Path, "commit", f.Commit, "compiler", first, "error", err)
 	return f
+}
+
+// firstComplaint is the first line of compiler output that is not a package header ("# pkg").
+func firstComplaint(output string) string {
+	for line := range strings.Lines(output) {
+		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+			return line
+		}
+	}
+	return ""
 }
 
 // buildFailures lists the drivers whose latest build failed, by driver id.

@@ -183,6 +183,14 @@ systems: [{id: sys-1, name: Lab, modules: [mod-hello, mod-broken]}]
 	}
 	rollOut(t, e, version, "v2", "v2", failedBuild)
 	e.WaitLog(5*time.Second, "driver build failed; its modules keep running the last good build")
+	e.Eventually(5*time.Second, "the compiler's complaint on the ERROR line itself", func() bool {
+		for _, line := range strings.Split(e.Logs().String(), "\n") {
+			if strings.Contains(line, "driver build failed; its modules keep") && strings.Contains(line, "compiler=") && strings.Contains(line, "syntax error") {
+				return true
+			}
+		}
+		return false
+	})
 	// The driver's path names the process running the last good build, with the failure; its key
 	// is taken as pasted from status/loaded, "+" and all.
 	for _, q := range []string{"drivers/hello", hello()} {
