@@ -219,7 +219,7 @@ func (c *Core) Loaded() map[string][]string { return c.sup.Loaded() }
 
 // DriverStatus is the state of one driver process; for a repository driver whose build failed
 // (so no process exists) it is the build's status with the compiler output. key is the binary
-// path, or the driver's path in its repository.
+// path, its file name as status lists it under builds, or the driver's path in its repository.
 func (c *Core) DriverStatus(key string) (any, bool) {
 	if st, ok := c.sup.DriverStatus(key); ok {
 		return c.driverProcesses(st)[0], true
@@ -231,7 +231,7 @@ func (c *Core) DriverStatus(key string) (any, bool) {
 	// failure as failed_build), else the newest, which failed or is building.
 	var newest *builder.BuildStatus
 	for _, b := range c.cfg.Builder.Status().Builds {
-		if b.Path != key && b.Binary != key {
+		if b.Path != key && b.Binary != key && b.Name != key {
 			continue
 		}
 		if st, ok := c.sup.DriverStatus(b.Binary); ok && b.Binary != "" {

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"os"
@@ -136,8 +137,28 @@ systems: [{id: sys-1, name: Lab, modules: [mod-hello, mod-broken]}]
 		r := e.Do("GET", "/api/core/v1/status/driver?path=drivers/broken", "")
 		return r.Status == 200 && strings.Contains(r.Body, `"state":"failed"`) && strings.Contains(r.Body, "syntax error")
 	})
-	if r := e.Do("GET", "/api/core/v1/status", ""); !strings.Contains(r.Body, "mod-broken") || !strings.Contains(r.Body, "drivers/broken") {
+	r := e.Do("GET", "/api/core/v1/status", "")
+	if !strings.Contains(r.Body, "mod-broken") || !strings.Contains(r.Body, "drivers/broken") {
 		t.Fatalf("node status does not show the broken module's reason: %s", r.Body)
+	}
+	// The name status lists under builds names the build on status/driver too.
+	var st struct {
+		Builds []struct{ Name, Path string } `json:"builds"`
+	}
+	if err := json.Unmarshal([]byte(r.Body), &st); err != nil {
+		t.Fatal(err)
+	}
+	named := 0
+	for _, b := range st.Builds {
+		if b.Path == "drivers/broken" {
+			named++
+			if r := e.Do("GET", "/api/core/v1/status/driver?path="+b.Name, ""); r.Status != 200 || !strings.Contains(r.Body, `"state":"failed"`) {
+				t.Fatalf("status/driver?path=%s: %d %s", b.Name, r.Status, r.Body)
+			}
+		}
+	}
+	if named == 0 {
+		t.Fatalf("status lists no build of drivers/broken: %s", r.Body)
 	}
 	// Not running is unavailable, to be retried — never a bad request of the caller's.
 	// Both routes say why: the build failed.
