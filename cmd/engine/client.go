@@ -102,17 +102,6 @@ func status(ctx context.Context, args []string) error {
 	if err := call(ctx, http.MethodGet, base+"/api/engine/v2/cluster", nil, &cl); err != nil {
 		return err
 	}
-	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-	leader := cl.Leader
-	if leader == "" {
-		// The node asked sees no leader: it is cut off from the majority, or the majority is down.
-		leader = "none (no majority: model writes are refused and no module moves)"
-	}
-	fmt.Fprintf(w, "cluster: leader %s, epoch %d, ready %v\n\n", leader, cl.Epoch, cl.Ready)
-	fmt.Fprintln(w, "NODE\tHTTP\tSTATE\tREADY\tLEADER\tMODULES")
-	for _, n := range cl.Nodes {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%v\t%v\t%d\n", n.ID, n.HTTPAddr, n.State, n.Ready, n.Leader, n.Modules)
-	}
 	// Drivers and modules come from every node that is up, so the table is the same from any node.
 	type nodeStatus struct {
 		Node    string `json:"node"`
@@ -137,16 +126,47 @@ func status(ctx context.Context, args []string) error {
 		} `json:"modules"`
 	}
 	var nodes []nodeStatus
+	var problems []string // what makes the cluster degraded: the exit status says so
+	unreachable := map[string]error{}
 	for _, n := range cl.Nodes {
 		if n.State != "up" {
+			problems = append(problems, n.ID+" is "+n.State)
 			continue
 		}
 		var ns nodeStatus
-		if err := call(ctx, http.MethodGet, "http://"+n.HTTPAddr+"/api/core/v1/status", nil, &ns); err != nil {
-			fmt.Fprintf(w, "\n%s: %v\n", n.ID, err)
+		// A node that is gone answers at once (refused); a frozen one must not hold the table.
+		nctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := call(nctx, http.MethodGet, "http://"+n.HTTPAddr+"/api/core/v1/status", nil, &ns)
+		cancel()
+		if err != nil {
+			// The cluster still lists it up when no leader is left to mark it down.
+			unreachable[n.ID] = err
+			problems = append(problems, n.ID+" does not answer")
 			continue
 		}
 		nodes = append(nodes, ns)
+	}
+
+	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	leader := cl.Leader
+	if leader == "" {
+		// The node asked sees no leader: it is cut off from the majority, or the majority is down.
+		leader = "none (no majority: model writes are refused and no module moves)"
+		problems = append(problems, "no leader")
+	}
+	fmt.Fprintf(w, "cluster: leader %s, epoch %d, ready %v\n\n", leader, cl.Epoch, cl.Ready)
+	fmt.Fprintln(w, "NODE\tHTTP\tSTATE\tREADY\tLEADER\tMODULES")
+	for _, n := range cl.Nodes {
+		state := n.State
+		if unreachable[n.ID] != nil {
+			state = "unreachable"
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%v\t%v\t%d\n", n.ID, n.HTTPAddr, state, n.Ready, n.Leader, n.Modules)
+	}
+	for _, n := range cl.Nodes {
+		if err := unreachable[n.ID]; err != nil {
+			fmt.Fprintf(w, "\n%s: %v (its drivers and modules are not listed)\n", n.ID, err)
+		}
 	}
 	fmt.Fprintln(w, "\nNODE\tDRIVER\tSTATE\tPID\tMODULES\tRESTARTS\tLAST ERROR")
 	for _, ns := range nodes {
@@ -179,7 +199,14 @@ func status(ctx context.Context, args []string) error {
 	for _, r := range rows {
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", r.id, r.owner, r.state, firstLine(r.err))
 	}
-	return w.Flush()
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	if len(problems) > 0 {
+		// Scripts and monitors read the exit status: a degraded cluster is not a healthy one.
+		return fmt.Errorf("%w: %s", errDegraded, strings.Join(problems, "; "))
+	}
+	return nil
 }
 
 // call sends a request and decodes a JSON answer, turning an error body into a readable error.

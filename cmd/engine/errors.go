@@ -1,6 +1,10 @@
 package main
 
-import "github.com/placeos-go/engine/errkind"
+import (
+	"errors"
+
+	"github.com/placeos-go/engine/errkind"
+)
 
 // Sentinel errors of the command line. Start-up refusals wrap them (errkind.Wrap) with a message
 // that names the flag and says what to give instead.
@@ -10,4 +14,7 @@ var (
 	errNotLoopback = errkind.New(errkind.BadRequest, "address is not loopback")
 	// errBadFlag: a flag's value, or a combination of flags, that cannot work.
 	errBadFlag = errkind.New(errkind.BadRequest, "bad flag")
+	// errDegraded: engine status printed its tables, and the cluster is not whole (no leader, a
+	// node down or not answering); it exits 1 so that scripts see it.
+	errDegraded = errors.New("cluster degraded")
 )
