@@ -421,7 +421,13 @@ func TestDeadNodeRemovedAndRejoinsAtNewAddress(t *testing.T) {
 	// Only a leader changes the configuration, and a leader that cannot reach a majority steps
 	// down; once it has, nothing can remove the dead voter. (Had it removed the voter first, it
 	// would lead a one-voter configuration alone and never step down.)
-	other := c.followers()[0]
+	leader = c.waitLeader() // leadership may have moved while the first follower was removed
+	var other *testNode
+	for _, n := range c.running() {
+		if n != leader {
+			other = n
+		}
+	}
 	c.stop(other)
 	testutil.Eventually(t, 10*time.Second, "the leader without a majority to step down", func() bool {
 		return !leader.s().IsLeader()
