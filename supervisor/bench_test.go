@@ -4,6 +4,7 @@ import (
 	"context"
 	"sort"
 	"strconv"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -48,4 +49,108 @@ func BenchmarkKillToAnswer(b *testing.B) {
 	}
 	sort.Slice(samples, func(i, j int) bool { return samples[i] < samples[j] })
 	b.ReportMetric(float64(samples[len(samples)/2].Microseconds())/1000, "ms/recovery")
+}
+
+// BenchmarkKillToAnswerUnderLoad is BenchmarkKillToAnswer while 32 clients call the driver's 8
+// modules in a loop (issue 13: crash recovery under load). Each round SIGKILLs the process and
+// times, from the kill, until every module has answered from the new process. It reports the
+// median and p99 of that over the rounds (ms/recovery-p50, ms/recovery-p99), how many calls failed
+// during the rounds (failed-calls/kill) and the longest any failed call took to fail
+// (ms/slowest-failure): calls caught by a crash must fail fast, not hang.
+func BenchmarkKillToAnswerUnderLoad(b *testing.B) {
+	const (
+		stable  = 50 * time.Millisecond
+		clients = 32
+		modules = 8
+	)
+	f := newFixture(b, Config{StableAfter: stable})
+	ids := make([]string, modules)
+	for i := range ids {
+		ids[i] = "mod-" + strconv.Itoa(i)
+		f.start(b, testModule(ids[i], `{}`))
+	}
+	var (
+		mu       sync.Mutex
+		pid      int                   // the process being killed this round (0: between rounds)
+		answered = map[string]bool{}   // modules that answered from a new process since the kill
+		allBack  = make(chan struct{}) // closed when every module has answered this round
+		failed   int
+		slowest  time.Duration
+	)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := c; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				mod := ids[i%modules]
+				began := time.Now()
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				resp, err := f.execErr(ctx, mod, "pid")
+				cancel()
+				took := time.Since(began)
+				mu.Lock()
+				switch {
+				case err != nil || resp.Error != nil:
+					if pid != 0 {
+						failed++
+						slowest = max(slowest, took)
+					}
+				case pid != 0 && string(resp.ResultJson) != strconv.Itoa(pid) && !answered[mod]:
+					answered[mod] = true
+					if len(answered) == modules {
+						close(allBack)
+					}
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	defer func() {
+		close(stop)
+		wg.Wait()
+	}()
+
+	var samples []time.Duration
+	for b.Loop() {
+		b.StopTimer()
+		time.Sleep(stable + 10*time.Millisecond) // a first crash each time, not a crash loop
+		victim := f.pid(b)
+		mu.Lock()
+		pid, answered, allBack = victim, map[string]bool{}, make(chan struct{})
+		back := allBack
+		mu.Unlock()
+		b.StartTimer()
+
+		began := time.Now()
+		if err := syscall.Kill(victim, syscall.SIGKILL); err != nil {
+			b.Fatal(err)
+		}
+		select {
+		case <-back:
+		case <-time.After(10 * time.Second):
+			b.Fatal("modules not all answering 10 s after the kill")
+		}
+		samples = append(samples, time.Since(began))
+		b.StopTimer()
+		mu.Lock()
+		pid = 0
+		mu.Unlock()
+		testutil.WaitGone(b, victim)
+		b.StartTimer()
+	}
+	sort.Slice(samples, func(i, j int) bool { return samples[i] < samples[j] })
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	b.ReportMetric(ms(samples[len(samples)/2]), "ms/recovery-p50")
+	b.ReportMetric(ms(samples[(len(samples)*99)/100]), "ms/recovery-p99")
+	mu.Lock()
+	defer mu.Unlock()
+	b.ReportMetric(float64(failed)/float64(len(samples)), "failed-calls/kill")
+	b.ReportMetric(ms(slowest), "ms/slowest-failure")
 }
