@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/placeos-go/engine/auth"
 	"github.com/placeos-go/engine/call"
@@ -153,53 +154,220 @@ func (fs *functions) check(fn string, c auth.Clearance, args json.RawMessage) er
 // without a round trip to the driver process. Only the JSON kind is checked; ranges, enums and
 // nested shapes stay the driver's business, and a parameter without a schema type (legacy
 // metadata, `any`) takes anything.
+//
+// It runs on every execute, so it reads the arguments in place (json.Valid, then a walk over the
+// top-level values) instead of decoding them: no allocation for arguments of up to
+// maxStackArgs values. Named arguments bind as a decoder into a map would: a key given twice
+// counts once, at its first place, with its last value.
 func (f *function) checkArgs(args json.RawMessage) error {
 	trimmed := bytes.TrimSpace(args)
 	if len(trimmed) == 0 || bytes.Equal(trimmed, []byte("null")) {
-		return f.missingFrom(0, nil)
+		return f.missingFrom(0)
 	}
-	switch trimmed[0] {
-	case '[':
-		var list []json.RawMessage
-		if err := json.Unmarshal(trimmed, &list); err != nil {
-			return errkind.Wrap(ErrMalformedArgs, nil, "arguments are not valid JSON: %v", err)
-		}
-		if len(list) > len(f.params) {
+	if trimmed[0] != '[' && trimmed[0] != '{' {
+		return errkind.Wrap(ErrBadArguments, nil, "arguments must be a JSON array or object")
+	}
+	if !json.Valid(trimmed) {
+		var probe json.RawMessage
+		err := json.Unmarshal(trimmed, &probe) // the decoder's own message, as before
+		return errkind.Wrap(ErrMalformedArgs, nil, "arguments are not valid JSON: %v", err)
+	}
+	var stack [maxStackArgs]topValue
+	values := topValues(trimmed, stack[:0])
+	if trimmed[0] == '[' {
+		if len(values) > len(f.params) {
 			return errkind.Wrap(ErrBadArguments, nil, "wrong number of arguments for '%s' (given %d, expected %d)",
-				f.name, len(list), len(f.params))
+				f.name, len(values), len(f.params))
 		}
-		for i, v := range list {
-			if err := f.params[i].check(f.name, v); err != nil {
+		for i, v := range values {
+			if err := f.params[i].check(f.name, v.val); err != nil {
 				return err
 			}
 		}
-		return f.missingFrom(len(list), nil)
-	case '{':
-		var named metadata.Ordered[json.RawMessage]
-		if err := json.Unmarshal(trimmed, &named); err != nil {
-			return errkind.Wrap(ErrMalformedArgs, nil, "arguments are not valid JSON: %v", err)
-		}
-		byName := make(map[string]json.RawMessage, named.Len())
-		for _, k := range named.Keys() {
-			v, _ := named.Get(k)
-			p, ok := f.param(k)
-			if !ok {
-				return errkind.Wrap(ErrBadArguments, nil, "unknown argument '%s' for '%s'", k, f.name)
-			}
-			if err := p.check(f.name, v); err != nil {
-				return err
-			}
-			byName[k] = v
-		}
-		return f.missingFrom(0, byName)
+		return f.missingFrom(len(values))
 	}
-	return errkind.Wrap(ErrBadArguments, nil, "arguments must be a JSON array or object")
+	for i, v := range values {
+		if firstOf(values, i) < i {
+			continue // a repeated key, checked at its first place
+		}
+		p, ok := f.paramOf(v)
+		if !ok {
+			return errkind.Wrap(ErrBadArguments, nil, "unknown argument '%s' for '%s'", v.name(), f.name)
+		}
+		if err := p.check(f.name, values[lastOf(values, i)].val); err != nil {
+			return err
+		}
+	}
+	return f.missingNamed(values)
 }
 
-// missingFrom reports the first required parameter from position i on that named lacks.
-func (f *function) missingFrom(i int, named map[string]json.RawMessage) error {
+// maxStackArgs is how many top-level argument values checkArgs reads without allocating.
+const maxStackArgs = 16
+
+// topValue is one value of a JSON array or object: for an object, key is the member's name as
+// JSON text (quoted, escapes and all).
+type topValue struct{ key, val []byte }
+
+// plain is a member name whose JSON text is its value: no escapes, valid UTF-8 (the decoder
+// turns invalid bytes into U+FFFD).
+func (v topValue) plain() bool {
+	return bytes.IndexByte(v.key, '\\') < 0 && utf8.Valid(v.key)
+}
+
+// name is the member's name, decoded (a decode only when it is not plain).
+func (v topValue) name() string {
+	if v.plain() {
+		return string(v.key[1 : len(v.key)-1])
+	}
+	var s string
+	_ = json.Unmarshal(v.key, &s) // valid JSON text: it decodes
+	return s
+}
+
+// sameKey tells whether two members have the same name.
+func sameKey(a, b topValue) bool {
+	if bytes.Equal(a.key, b.key) {
+		return true
+	}
+	if a.plain() && b.plain() {
+		return false
+	}
+	return a.name() == b.name()
+}
+
+// firstOf and lastOf are the indexes of the first and last members named as values[i] is.
+func firstOf(values []topValue, i int) int {
+	for j := range i {
+		if sameKey(values[j], values[i]) {
+			return j
+		}
+	}
+	return i
+}
+
+func lastOf(values []topValue, i int) int {
+	for j := len(values) - 1; j > i; j-- {
+		if sameKey(values[j], values[i]) {
+			return j
+		}
+	}
+	return i
+}
+
+// topValues appends the top-level values of data, a valid JSON array or object, to out.
+func topValues(data []byte, out []topValue) []topValue {
+	i := skipSpace(data, 1)
+	for i < len(data) && data[i] != ']' && data[i] != '}' {
+		var v topValue
+		if data[0] == '{' {
+			end := skipValue(data, i)
+			v.key = data[i:end]
+			i = skipSpace(data, end)
+			i = skipSpace(data, i+1) // the colon
+		}
+		end := skipValue(data, i)
+		v.val = data[i:end]
+		out = append(out, v)
+		i = skipSpace(data, end)
+		if i < len(data) && data[i] == ',' {
+			i = skipSpace(data, i+1)
+		}
+	}
+	return out
+}
+
+func skipSpace(data []byte, i int) int {
+	for i < len(data) {
+		switch data[i] {
+		case ' ', '\t', '\n', '\r':
+			i++
+		default:
+			return i
+		}
+	}
+	return i
+}
+
+// skipValue returns the end of the valid JSON value that starts at data[i].
+func skipValue(data []byte, i int) int {
+	depth := 0
+	for i < len(data) {
+		c := data[i]
+		switch c {
+		case '"':
+			i = skipString(data, i)
+		case '[', '{':
+			depth++
+			i++
+		case ']', '}':
+			depth--
+			i++
+		default:
+			if depth == 0 && isDelim(c) {
+				return i
+			}
+			i++
+		}
+		if depth == 0 && (c == '"' || c == ']' || c == '}') {
+			return i
+		}
+	}
+	return i
+}
+
+// skipString returns the end of the JSON string that starts at data[i] (past its closing quote).
+func skipString(data []byte, i int) int {
+	for i++; i < len(data); i++ {
+		switch data[i] {
+		case '\\':
+			i++
+		case '"':
+			return i + 1
+		}
+	}
+	return i
+}
+
+func isDelim(c byte) bool {
+	switch c {
+	case ',', ']', '}', ':', ' ', '\t', '\n', '\r':
+		return true
+	}
+	return false
+}
+
+// is tells whether the member is named name.
+func (v topValue) is(name string) bool {
+	if v.plain() {
+		return string(v.key[1:len(v.key)-1]) == name
+	}
+	return v.name() == name
+}
+
+// missingNamed reports the first required parameter the named values lack.
+func (f *function) missingNamed(values []topValue) error {
+	for _, p := range f.params {
+		if !p.required {
+			continue
+		}
+		given := false
+		for _, v := range values {
+			if v.is(p.name) {
+				given = true
+				break
+			}
+		}
+		if !given {
+			return errkind.Wrap(ErrBadArguments, nil, "missing argument '%s' for '%s'", p.name, f.name)
+		}
+	}
+	return nil
+}
+
+// missingFrom reports the first required parameter from position i on.
+func (f *function) missingFrom(i int) error {
 	for _, p := range f.params[i:] {
-		if _, ok := named[p.name]; ok || !p.required {
+		if !p.required {
 			continue
 		}
 		return errkind.Wrap(ErrBadArguments, nil, "missing argument '%s' for '%s'", p.name, f.name)
@@ -207,9 +375,10 @@ func (f *function) missingFrom(i int, named map[string]json.RawMessage) error {
 	return nil
 }
 
-func (f *function) param(name string) (param, bool) {
+// paramOf is the parameter a named argument gives.
+func (f *function) paramOf(v topValue) (param, bool) {
 	for _, p := range f.params {
-		if p.name == name {
+		if v.is(p.name) {
 			return p, true
 		}
 	}

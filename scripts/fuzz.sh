@@ -23,6 +23,7 @@ TARGETS=(
 	"./httpapi FuzzWSSession"
 	"./httpapi FuzzParseSlug"
 	"./httpapi FuzzRESTRequest"
+	"./core FuzzCheckArgs"
 	"./sdk FuzzBind"
 	"./model FuzzParseFile"
 )
