@@ -128,7 +128,7 @@ func measure(b *testing.B, name string, clients, n int, call func() error) resul
 //     larger of the 1- and 32-client medians (allocs-own-c1 and allocs-own-c32 are reported too).
 //
 // What it counts: everything the engine process allocates for a call that the bare proxy does
-// not — our middleware, router (gorilla/mux), argument checks, core's execute path, supervisor,
+// not — our middleware, router, argument checks, core's execute path, supervisor,
 // metrics and logging — and also allocations inside net/http or gRPC that our code causes (a
 // response header it sets, a context layer, the deadline and request id the engine sends the
 // driver): the bare proxy shows those are avoidable. What it does not count: the driver's
