@@ -11,7 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gorilla/mux"
 	"github.com/gorilla/websocket"
 	"github.com/hashicorp/go-hclog"
 
@@ -77,19 +76,19 @@ func NewServer(cfg ServerConfig) *Server {
 		cfg.MaxBodyBytes = 32 << 20
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger.Named("peer")}
-	r := mux.NewRouter()
-	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	r := httpwire.NewRouter(func(w http.ResponseWriter, r *http.Request, wrongMethod bool) {
+		if wrongMethod {
+			s.fail(w, r, errkind.Wrap(errkind.MethodNotAllowed, nil, "method %s not allowed on %s", r.Method, r.URL.Path), call.Target{})
+			return
+		}
 		s.fail(w, r, errkind.Wrap(errkind.NoRoute, nil, "no route for %s %s", r.Method, r.URL.Path), call.Target{})
 	})
-	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.fail(w, r, errkind.Wrap(errkind.MethodNotAllowed, nil, "method %s not allowed on %s", r.Method, r.URL.Path), call.Target{})
-	})
 	n := httpwire.NodeBase
-	r.HandleFunc(n+"/command/{module}/execute", s.handleExecute).Methods(http.MethodPost)
-	r.HandleFunc(n+"/command/{module}/debugger", s.handleDebugger).Methods(http.MethodGet)
-	r.HandleFunc(n+"/cluster/join", s.handleJoin).Methods(http.MethodPost)
-	r.HandleFunc(n+"/cluster/leave", s.handleLeave).Methods(http.MethodPost)
-	r.HandleFunc(n+"/cluster/apply", s.handleApply).Methods(http.MethodPost)
+	r.Handle(http.MethodPost, n+"/command/{module}/execute", s.handleExecute)
+	r.Handle(http.MethodGet, n+"/command/{module}/debugger", s.handleDebugger)
+	r.Handle(http.MethodPost, n+"/cluster/join", s.handleJoin)
+	r.Handle(http.MethodPost, n+"/cluster/leave", s.handleLeave)
+	r.Handle(http.MethodPost, n+"/cluster/apply", s.handleApply)
 	s.handler = s.middleware(r)
 	return s
 }
@@ -209,7 +208,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 // POST /api/core/v1/command/{module}/execute, body {"__exec__": fn, fn: args}: runs here if this
 // node hosts the module, else 409 naming the owner so the caller retries there.
 func (s *Server) handleExecute(w http.ResponseWriter, r *http.Request) {
-	t := call.Target{ModuleID: mux.Vars(r)["module"]}
+	t := call.Target{ModuleID: r.PathValue("module")}
 	var body map[string]json.RawMessage
 	if err := httpwire.DecodeJSON(r, &body); err != nil {
 		s.fail(w, r, err, t)
@@ -240,7 +239,7 @@ func (s *Server) handleExecute(w http.ResponseWriter, r *http.Request) {
 // module this node hosts, for as long as the caller keeps it open. It attaches before upgrading,
 // so a module this node does not host is an ordinary error answer the caller can read.
 func (s *Server) handleDebugger(w http.ResponseWriter, r *http.Request) {
-	t := call.Target{ModuleID: mux.Vars(r)["module"]}
+	t := call.Target{ModuleID: r.PathValue("module")}
 	lines := make(chan []byte, s.cfg.DebugQueue)
 	slow := make(chan struct{})
 	var once sync.Once
