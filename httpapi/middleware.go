@@ -53,7 +53,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		}
 
 		ex := &exchange{rec: recorder{ResponseWriter: w}}
-		rec := &ex.rec
+		rec, ctx := &ex.rec, &ex.ctx
 		var body *watchedBody
 		if r.Body != nil && r.Body != http.NoBody {
 			ex.body = watchedBody{rc: r.Body, length: r.ContentLength, limit: s.cfg.MaxBodyBytes}
@@ -65,8 +65,9 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		if !httpwire.AcceptableRequestID(rid) {
 			rid = httpwire.NewRequestID()
 		}
-		httpwire.SetRequestID(w.Header(), rid)
-		ctx := httpwire.WithRequestID(r.Context(), rid)
+		ex.rid[0] = rid
+		httpwire.SetRequestIDValue(w.Header(), ex.rid[:])
+		ctx.Context, ctx.rid = r.Context(), &ex.rid[0]
 
 		defer func() {
 			if v := recover(); v != nil {
@@ -102,7 +103,8 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 			return
 		}
 		// On an open route a caller without valid credentials is anonymous (a user with no id).
-		next.ServeHTTP(rec, r.WithContext(auth.WithCaller(ctx, caller)))
+		ctx.caller, ctx.hasCaller = caller, true
+		next.ServeHTTP(rec, r.WithContext(ctx))
 	})
 }
 
@@ -137,6 +139,31 @@ func closeAfter(w http.ResponseWriter) {
 type exchange struct {
 	rec  recorder
 	body watchedBody
+	ctx  requestContext
+	rid  [1]string // the request id: the X-Request-ID header's value, and the context's
+}
+
+// requestContext is a request's context: its parent's with the request id and, once known, the
+// caller (httpwire.RequestID, auth.CallerFrom). It lives in the exchange: context.WithValue would
+// take an allocation per value, and one more to box the caller. Nothing in it changes once the
+// request is handed on.
+type requestContext struct {
+	context.Context
+	rid       *string
+	caller    auth.Caller
+	hasCaller bool
+}
+
+func (c *requestContext) Value(key any) any {
+	switch key {
+	case httpwire.RequestIDKey:
+		return c.rid
+	case auth.CallerKey:
+		if c.hasCaller {
+			return &c.caller
+		}
+	}
+	return c.Context.Value(key)
 }
 
 // watchedBody bounds the request body (Config.MaxBodyBytes, as http.MaxBytesReader does: past the

@@ -43,7 +43,16 @@ func GetRequestID(h http.Header) string {
 // SetRequestID sets the request id header of h.
 func SetRequestID(h http.Header, id string) { h[requestIDHeaderKey] = []string{id} }
 
+// SetRequestIDValue sets the request id header of h to id, the only element of a slice the
+// caller provides (and no longer changes): SetRequestID without its allocation.
+func SetRequestIDValue(h http.Header, id []string) { h[requestIDHeaderKey] = id[:1:1] }
+
 type requestIDKey struct{}
+
+// RequestIDKey is the context key RequestID reads, for a Context type of its own that carries the
+// id among other values in one allocation (the HTTP server's per request): its Value answers
+// RequestIDKey with a *string, which it must not change afterwards.
+var RequestIDKey any = requestIDKey{}
 
 // WithRequestID returns ctx carrying the request id.
 func WithRequestID(ctx context.Context, id string) context.Context {
@@ -52,8 +61,15 @@ func WithRequestID(ctx context.Context, id string) context.Context {
 
 // RequestID is the id of the request ctx belongs to ("" outside a request).
 func RequestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey{}).(string)
-	return id
+	switch id := ctx.Value(requestIDKey{}).(type) {
+	case string:
+		return id
+	case *string:
+		if id != nil {
+			return *id
+		}
+	}
+	return ""
 }
 
 // NewRequestID is a random UUID (version 4), the form PlaceOS clients expect.
