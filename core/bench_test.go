@@ -48,10 +48,35 @@ func lookupKey(name string, index int) string {
 //
 //	go test -run '^$' -bench '^BenchmarkExecute$' -benchmem ./core/
 func BenchmarkExecute(b *testing.B) {
+	execute := executeLoop(b)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		execute()
+	}
+}
+
+// executeAllocs is what an execute may allocate in core: the deadline (context.WithTimeout: its
+// context, timer and two closures) and the request to the supervisor. See TestExecuteAllocations.
+const executeAllocs = 5
+
+// TestExecuteAllocations holds the one execute path to its allocations per call (counted, not
+// timed: the count is deterministic). Every allocation is a cost on each of the node's executes;
+// if a change needs one more, say why here and raise executeAllocs.
+func TestExecuteAllocations(t *testing.T) {
+	execute := executeLoop(t)
+	if n := testing.AllocsPerRun(200, execute); n > executeAllocs {
+		t.Errorf("an execute allocates %.0f times in core, want at most %d (go test -run '^$' -bench '^BenchmarkExecute$' -benchmem -memprofile mem.out ./core/ shows where)", n, executeAllocs)
+	}
+}
+
+// executeLoop returns a function that makes one execute (positional arguments, a system target).
+func executeLoop(tb testing.TB) func() {
+	tb.Helper()
 	st := newFakeState()
 	bs := benchState{fakeState: st, lookup: map[string]string{"Display/1": "mod-1"}, meta: []byte(displayMeta)}
 	cl := &fakeCluster{nodes: []raftfsm.Node{{ID: "n1", Up: true, RaftAddr: "127.0.0.1:1"}}, epoch: 1, leader: true, caughtUp: true}
-	tc := newTestCore(b, roomModel, func(c *Config) {
+	tc := newTestCore(tb, roomModel, func(c *Config) {
 		c.State = bs
 		c.Cluster = cl
 		c.Metrics = metrics.New()
@@ -64,14 +89,9 @@ func BenchmarkExecute(b *testing.B) {
 		Args: json.RawMessage(`[5, true]`), Caller: auth.Caller{Clearance: auth.ClearanceAdmin}, RequestID: "3f1c2a4e-1b2c-4d5e-8f90-a1b2c3d4e5f6",
 	}
 	ctx := context.Background()
-	if _, err := tc.Execute(ctx, req); err != nil {
-		b.Fatal(err)
-	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	for range b.N {
+	return func() {
 		if _, err := tc.Execute(ctx, req); err != nil {
-			b.Fatal(err)
+			tb.Fatal(err)
 		}
 	}
 }

@@ -19,8 +19,10 @@ import (
 type benchEngine struct{ *fakeEngine }
 
 func (benchEngine) Execute(_ context.Context, req call.Request) (call.Result, error) {
-	return call.Result{ModuleID: "mod-1", Value: json.RawMessage(`[1]`), Code: 200}, nil
+	return call.Result{ModuleID: "mod-1", Value: benchResult, Code: 200}, nil
 }
+
+var benchResult = json.RawMessage(`[1]`)
 
 // benchWriter is a ResponseWriter that keeps nothing but the status, reused between requests.
 type benchWriter struct {
@@ -41,10 +43,36 @@ func (w *benchWriter) SetWriteDeadline(time.Time) error { return nil }
 //
 //	go test -run '^$' -bench '^BenchmarkServeExec$' -benchmem ./httpapi/
 func BenchmarkServeExec(b *testing.B) {
+	serve := serveExecLoop(b)
+	serve()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		serve()
+	}
+}
+
+// serveExecAllocs is what a REST execute may allocate in package httpapi and net/http's ServeMux
+// (its path values: 3), the engine aside: see TestServeExecAllocations.
+const serveExecAllocs = 7
+
+// TestServeExecAllocations holds the handler chain to its allocations per execute (counted, not
+// timed: the count is deterministic). Every allocation is a cost on each of the node's executes;
+// if a change needs one more, say why here and raise serveExecAllocs.
+func TestServeExecAllocations(t *testing.T) {
+	serve := serveExecLoop(t)
+	if n := testing.AllocsPerRun(200, serve); n > serveExecAllocs {
+		t.Errorf("a REST execute allocates %.0f times in the handler chain, want at most %d (go test -run '^$' -bench '^BenchmarkServeExec$' -benchmem -memprofile mem.out ./httpapi/ shows where)", n, serveExecAllocs)
+	}
+}
+
+// serveExecLoop returns a function that serves one REST execute, reusing request and writer.
+func serveExecLoop(tb testing.TB) func() {
+	tb.Helper()
 	eng := benchEngine{newFakeEngine()}
 	none, err := auth.New(auth.Config{Disabled: true}) // --auth none, as BenchmarkExecute's engine
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	srv := New(Config{Logger: hclog.NewNullLogger(), Engine: eng, Node: eng.fakeEngine, Auth: none})
 	h := srv.Handler()
@@ -52,21 +80,14 @@ func BenchmarkServeExec(b *testing.B) {
 	r := httptest.NewRequest(http.MethodPost, ClientBase+"/systems/sys-1/Display_1/power", nil)
 	r.Header.Set("Content-Type", "application/json")
 	w := &benchWriter{h: http.Header{}}
-	serve := func() {
+	return func() {
 		body.Reset(`[1]`)
-		r.Body, r.ContentLength = http.NoBody, 3
-		r.Body = readCloser{body}
+		r.Body, r.ContentLength = readCloser{body}, 3
 		clear(w.h)
 		h.ServeHTTP(w, r)
 		if w.code != http.StatusOK {
-			b.Fatalf("status %d", w.code)
+			tb.Fatalf("status %d", w.code)
 		}
-	}
-	serve()
-	b.ReportAllocs()
-	b.ResetTimer()
-	for range b.N {
-		serve()
 	}
 }
 
