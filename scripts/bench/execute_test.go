@@ -608,6 +608,15 @@ func startBare(b *testing.B, drv string, header http.Header) *bareProcess {
 	return p
 }
 
+// Settings of the engine under test, to compare runtime settings in one run of the benchmarks
+// that use startEngine (execute, WebSocket exec): EXECBENCH_ENGINE_FLAGS are added to its
+// command line and EXECBENCH_ENGINE_ENV (KEY=VALUE ...) to its environment only, e.g.
+// EXECBENCH_ENGINE_ENV='GOGC=400 GOMAXPROCS=1'. Both are split on spaces.
+const (
+	engineFlagsEnv = "EXECBENCH_ENGINE_FLAGS"
+	engineEnvEnv   = "EXECBENCH_ENGINE_ENV"
+)
+
 // startEngine runs the engine binary with one test-driver module in system sys-bench and returns
 // its base URL.
 func startEngine(b *testing.B, redisURL, drv string) string {
@@ -617,7 +626,12 @@ drivers: [{id: drv-bench, module_name: Test, role: service, binary: %q}]
 modules: [{id: mod-bench, driver_id: drv-bench, running: true}]
 systems: [{id: sys-bench, name: Bench, modules: [mod-bench]}]
 `, drv)
-	return enginetest.StartEngine(b, enginetest.Config{Redis: redisURL, LogLevel: "warn"}, "bench", model).Base
+	cfg := enginetest.Config{Redis: redisURL, LogLevel: "warn",
+		Flags: strings.Fields(os.Getenv(engineFlagsEnv)), Env: strings.Fields(os.Getenv(engineEnvEnv))}
+	if len(cfg.Flags)+len(cfg.Env) > 0 {
+		b.Logf("engine started with flags %q, environment %q", cfg.Flags, cfg.Env)
+	}
+	return enginetest.StartEngine(b, cfg, "bench", model).Base
 }
 
 // startDirect launches the driver binary through go-plugin with no engine in between.
