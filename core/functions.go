@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"strings"
 	"sync"
-	"unicode/utf8"
 
 	"github.com/placeos-go/engine/auth"
 	"github.com/placeos-go/engine/call"
 	"github.com/placeos-go/engine/errkind"
+	"github.com/placeos-go/engine/jsonscan"
 	"github.com/placeos-go/engine/plugin/metadata"
 )
 
@@ -172,29 +172,29 @@ func (f *function) checkArgs(args json.RawMessage) error {
 		err := json.Unmarshal(trimmed, &probe) // the decoder's own message, as before
 		return errkind.Wrap(ErrMalformedArgs, nil, "arguments are not valid JSON: %v", err)
 	}
-	var stack [maxStackArgs]topValue
-	values := topValues(trimmed, stack[:0])
+	var stack [maxStackArgs]jsonscan.Member
+	values := jsonscan.Members(trimmed, stack[:0])
 	if trimmed[0] == '[' {
 		if len(values) > len(f.params) {
 			return errkind.Wrap(ErrBadArguments, nil, "wrong number of arguments for '%s' (given %d, expected %d)",
 				f.name, len(values), len(f.params))
 		}
 		for i, v := range values {
-			if err := f.params[i].check(f.name, v.val); err != nil {
+			if err := f.params[i].check(f.name, v.Value); err != nil {
 				return err
 			}
 		}
 		return f.missingFrom(len(values))
 	}
 	for i, v := range values {
-		if firstOf(values, i) < i {
+		if jsonscan.First(values, i) < i {
 			continue // a repeated key, checked at its first place
 		}
 		p, ok := f.paramOf(v)
 		if !ok {
-			return errkind.Wrap(ErrBadArguments, nil, "unknown argument '%s' for '%s'", v.name(), f.name)
+			return errkind.Wrap(ErrBadArguments, nil, "unknown argument '%s' for '%s'", v.Name(), f.name)
 		}
-		if err := p.check(f.name, values[lastOf(values, i)].val); err != nil {
+		if err := p.check(f.name, values[jsonscan.Last(values, i)].Value); err != nil {
 			return err
 		}
 	}
@@ -204,155 +204,15 @@ func (f *function) checkArgs(args json.RawMessage) error {
 // maxStackArgs is how many top-level argument values checkArgs reads without allocating.
 const maxStackArgs = 16
 
-// topValue is one value of a JSON array or object: for an object, key is the member's name as
-// JSON text (quoted, escapes and all).
-type topValue struct{ key, val []byte }
-
-// plain is a member name whose JSON text is its value: no escapes, valid UTF-8 (the decoder
-// turns invalid bytes into U+FFFD).
-func (v topValue) plain() bool {
-	return bytes.IndexByte(v.key, '\\') < 0 && utf8.Valid(v.key)
-}
-
-// name is the member's name, decoded (a decode only when it is not plain).
-func (v topValue) name() string {
-	if v.plain() {
-		return string(v.key[1 : len(v.key)-1])
-	}
-	var s string
-	_ = json.Unmarshal(v.key, &s) // valid JSON text: it decodes
-	return s
-}
-
-// sameKey tells whether two members have the same name.
-func sameKey(a, b topValue) bool {
-	if bytes.Equal(a.key, b.key) {
-		return true
-	}
-	if a.plain() && b.plain() {
-		return false
-	}
-	return a.name() == b.name()
-}
-
-// firstOf and lastOf are the indexes of the first and last members named as values[i] is.
-func firstOf(values []topValue, i int) int {
-	for j := range i {
-		if sameKey(values[j], values[i]) {
-			return j
-		}
-	}
-	return i
-}
-
-func lastOf(values []topValue, i int) int {
-	for j := len(values) - 1; j > i; j-- {
-		if sameKey(values[j], values[i]) {
-			return j
-		}
-	}
-	return i
-}
-
-// topValues appends the top-level values of data, a valid JSON array or object, to out.
-func topValues(data []byte, out []topValue) []topValue {
-	i := skipSpace(data, 1)
-	for i < len(data) && data[i] != ']' && data[i] != '}' {
-		var v topValue
-		if data[0] == '{' {
-			end := skipValue(data, i)
-			v.key = data[i:end]
-			i = skipSpace(data, end)
-			i = skipSpace(data, i+1) // the colon
-		}
-		end := skipValue(data, i)
-		v.val = data[i:end]
-		out = append(out, v)
-		i = skipSpace(data, end)
-		if i < len(data) && data[i] == ',' {
-			i = skipSpace(data, i+1)
-		}
-	}
-	return out
-}
-
-func skipSpace(data []byte, i int) int {
-	for i < len(data) {
-		switch data[i] {
-		case ' ', '\t', '\n', '\r':
-			i++
-		default:
-			return i
-		}
-	}
-	return i
-}
-
-// skipValue returns the end of the valid JSON value that starts at data[i].
-func skipValue(data []byte, i int) int {
-	depth := 0
-	for i < len(data) {
-		c := data[i]
-		switch c {
-		case '"':
-			i = skipString(data, i)
-		case '[', '{':
-			depth++
-			i++
-		case ']', '}':
-			depth--
-			i++
-		default:
-			if depth == 0 && isDelim(c) {
-				return i
-			}
-			i++
-		}
-		if depth == 0 && (c == '"' || c == ']' || c == '}') {
-			return i
-		}
-	}
-	return i
-}
-
-// skipString returns the end of the JSON string that starts at data[i] (past its closing quote).
-func skipString(data []byte, i int) int {
-	for i++; i < len(data); i++ {
-		switch data[i] {
-		case '\\':
-			i++
-		case '"':
-			return i + 1
-		}
-	}
-	return i
-}
-
-func isDelim(c byte) bool {
-	switch c {
-	case ',', ']', '}', ':', ' ', '\t', '\n', '\r':
-		return true
-	}
-	return false
-}
-
-// is tells whether the member is named name.
-func (v topValue) is(name string) bool {
-	if v.plain() {
-		return string(v.key[1:len(v.key)-1]) == name
-	}
-	return v.name() == name
-}
-
 // missingNamed reports the first required parameter the named values lack.
-func (f *function) missingNamed(values []topValue) error {
+func (f *function) missingNamed(values []jsonscan.Member) error {
 	for _, p := range f.params {
 		if !p.required {
 			continue
 		}
 		given := false
 		for _, v := range values {
-			if v.is(p.name) {
+			if v.Is(p.name) {
 				given = true
 				break
 			}
@@ -376,9 +236,9 @@ func (f *function) missingFrom(i int) error {
 }
 
 // paramOf is the parameter a named argument gives.
-func (f *function) paramOf(v topValue) (param, bool) {
+func (f *function) paramOf(v jsonscan.Member) (param, bool) {
 	for _, p := range f.params {
-		if v.is(p.name) {
+		if v.Is(p.name) {
 			return p, true
 		}
 	}

@@ -24,6 +24,7 @@ TARGETS=(
 	"./httpapi FuzzParseSlug"
 	"./httpapi FuzzRESTRequest"
 	"./core FuzzCheckArgs"
+	"./jsonscan FuzzMembers"
 	"./sdk FuzzBind"
 	"./model FuzzParseFile"
 )
