@@ -175,3 +175,54 @@ func isDelim(c byte) bool {
 	}
 	return false
 }
+
+// AsMarshaled tells whether the valid JSON text v is what json.Marshal writes for it as a
+// json.RawMessage: no space outside strings (Marshal compacts) and nothing its HTML escaping
+// changes (<, >, & and U+2028, U+2029). Such text can be copied into an encoding by hand.
+func AsMarshaled(v []byte) bool {
+	inString := false
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; c {
+		case '<', '>', '&':
+			return false
+		case 0xE2:
+			if i+2 < len(v) && v[i+1] == 0x80 && (v[i+2] == 0xA8 || v[i+2] == 0xA9) {
+				return false
+			}
+		case ' ', '\t', '\n', '\r':
+			if !inString {
+				return false
+			}
+		case '\\':
+			if inString {
+				i++
+			}
+		case '"':
+			inString = !inString
+		}
+	}
+	return true
+}
+
+// TrimSpace is b without the whitespace JSON allows around a value (space, tab, newline,
+// carriage return): bytes.TrimSpace also drops what JSON refuses (\f, \v, U+0085, ...).
+func TrimSpace(b []byte) []byte {
+	start := skipSpace(b, 0)
+	if start == len(b) {
+		return b[:0]
+	}
+	return b[start:trimEnd(b)]
+}
+
+func trimEnd(b []byte) int {
+	i := len(b)
+	for i > 0 {
+		switch b[i-1] {
+		case ' ', '\t', '\n', '\r':
+			i--
+		default:
+			return i
+		}
+	}
+	return i
+}

@@ -9,7 +9,7 @@ import (
 var seeds = []string{
 	`[]`, `{}`, `[1]`, `[ 1 , "a" , [ ] , { } ]`, `{"a":1,"b":[1,{"c":"}"}],"a":"x"}`, `["a\"]", "\\", "\u00e9"]`,
 	`{"a\u0062":true, "é": null}`, "[\t-0.5e+3\n,true,false,null\r]", `{"":""}`, `[[[["deep"]]]]`, `{"k":"\ud800"}`,
-	`[-9223372036854775808, 9223372036854775808, 01]`, `[1e2, 1.0, -0, "12"]`,
+	`[-9223372036854775808, 9223372036854775808, 01]`, `[1e2, 1.0, -0, "12"]`, `["<a>&", "\u2028", " "]`, `{"a b":[1, 2]}`,
 }
 
 // FuzzMembers: Members reads a valid array or object as encoding/json decodes it (the values,
@@ -22,6 +22,17 @@ func FuzzMembers(f *testing.F) {
 		data := bytes.TrimSpace([]byte(text))
 		if !json.Valid(data) || (data[0] != '[' && data[0] != '{') {
 			return
+		}
+		if AsMarshaled(data) {
+			var b bytes.Buffer
+			if err := json.Compact(&b, data); err != nil {
+				t.Fatal(err)
+			}
+			var h bytes.Buffer
+			json.HTMLEscape(&h, b.Bytes())
+			if !bytes.Equal(h.Bytes(), data) {
+				t.Fatalf("AsMarshaled(%s), but Marshal writes %s", data, h.Bytes())
+			}
 		}
 		ms := Members(data, nil)
 		var values []json.RawMessage
@@ -78,6 +89,14 @@ func FuzzMembers(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestTrimSpace(t *testing.T) {
+	for in, want := range map[string]string{"": "", " ": "", " \t\n\r": "", " a ": "a", "\fa\v": "\fa\v", "\r\n[1, 2]\n": "[1, 2]"} {
+		if got := string(TrimSpace([]byte(in))); got != want {
+			t.Errorf("TrimSpace(%q) = %q, want %q", in, got, want)
+		}
+	}
 }
 
 // TestNoAllocation: reading plain members, strings and integers allocates nothing beyond the
