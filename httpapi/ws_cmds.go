@@ -158,7 +158,7 @@ func (ss *wsSession) exec(req *wsRequest) {
 		ss.replyError(req, err, rid)
 		return
 	}
-	ss.enqueue(appendSuccess(nil, req, res.Value, res.Code))
+	ss.replyNow(appendSuccess(nil, req, res.Value, res.Code))
 }
 
 // appendSuccess appends an exec's success reply to b: the bytes json.Marshal writes for

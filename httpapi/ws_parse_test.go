@@ -10,7 +10,6 @@ import (
 	"github.com/placeos-go/engine/errkind"
 )
 
-
 // parseWSRequestDecoding is parseWSRequest as it was before it read frames in place: it decodes
 // the frame into a map and each field with encoding/json. FuzzParseWSRequestAsDecoding holds the
 // two to the same answers.
@@ -110,7 +109,6 @@ func parseWSRequestDecoding(data []byte) (*wsRequest, error) {
 	req.meta = m.Bytes()
 	return req, nil
 }
-
 
 // FuzzParseWSRequestAsDecoding: parseWSRequest answers as decoding the frame did, field by field,
 // error by error (of several unknown fields, decoding named one at random).
