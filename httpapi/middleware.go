@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/placeos-go/engine/auth"
 	"github.com/placeos-go/engine/call"
 	"github.com/placeos-go/engine/errkind"
 	"github.com/placeos-go/engine/httpwire"
@@ -67,7 +66,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		}
 		ex.rid[0] = rid
 		httpwire.SetRequestIDValue(w.Header(), ex.rid[:])
-		ctx.Context, ctx.rid = r.Context(), &ex.rid[0]
+		ctx.Init(r.Context(), &ex.rid[0])
 
 		defer func() {
 			if v := recover(); v != nil {
@@ -103,7 +102,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 			return
 		}
 		// On an open route a caller without valid credentials is anonymous (a user with no id).
-		ctx.caller, ctx.hasCaller = caller, true
+		ctx.SetCaller(caller)
 		next.ServeHTTP(rec, r.WithContext(ctx))
 	})
 }
@@ -139,31 +138,8 @@ func closeAfter(w http.ResponseWriter) {
 type exchange struct {
 	rec  recorder
 	body watchedBody
-	ctx  requestContext
+	ctx  httpwire.Context
 	rid  [1]string // the request id: the X-Request-ID header's value, and the context's
-}
-
-// requestContext is a request's context: its parent's with the request id and, once known, the
-// caller (httpwire.RequestID, auth.CallerFrom). It lives in the exchange: context.WithValue would
-// take an allocation per value, and one more to box the caller. Nothing in it changes once the
-// request is handed on.
-type requestContext struct {
-	context.Context
-	rid       *string
-	caller    auth.Caller
-	hasCaller bool
-}
-
-func (c *requestContext) Value(key any) any {
-	switch key {
-	case httpwire.RequestIDKey:
-		return c.rid
-	case auth.CallerKey:
-		if c.hasCaller {
-			return &c.caller
-		}
-	}
-	return c.Context.Value(key)
 }
 
 // watchedBody bounds the request body (Config.MaxBodyBytes, as http.MaxBytesReader does: past the
