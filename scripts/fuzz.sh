@@ -25,6 +25,7 @@ TARGETS=(
 	"./httpapi FuzzRESTRequest"
 	"./core FuzzCheckArgs"
 	"./jsonscan FuzzMembers"
+	"./peer FuzzExecBody"
 	"./sdk FuzzBind"
 	"./model FuzzParseFile"
 )
