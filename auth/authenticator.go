@@ -146,7 +146,23 @@ func NodeCaller(h http.Header) Caller {
 // clearance the receiving node applies.
 func SetNodeCredentials(h http.Header, c Caller) {
 	if c.UserID != "" {
-		h.Set(UserIDHeader, c.UserID)
+		h[userIDKey] = []string{c.UserID}
 	}
-	h.Set(ClearanceHeader, c.Clearance.String())
+	h[ClearanceHeader] = clearanceValue(c.Clearance) // the name is canonical already
+}
+
+// clearanceValues are the clearance header's values, shared (net/http only reads them).
+var clearanceValues = func() map[Clearance][]string {
+	m := map[Clearance][]string{}
+	for _, c := range []Clearance{ClearanceUser, ClearanceSupport, ClearanceAdmin, ClearanceInternal} {
+		m[c] = []string{c.String()}
+	}
+	return m
+}()
+
+func clearanceValue(c Clearance) []string {
+	if v, ok := clearanceValues[c]; ok {
+		return v
+	}
+	return []string{c.String()}
 }
