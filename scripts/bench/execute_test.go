@@ -619,7 +619,7 @@ const (
 
 // startEngine runs the engine binary with one test-driver module in system sys-bench and returns
 // its base URL.
-func startEngine(b *testing.B, redisURL, drv string) string {
+func startEngine(b testing.TB, redisURL, drv string) string {
 	b.Helper()
 	model := fmt.Sprintf(`
 drivers: [{id: drv-bench, module_name: Test, role: service, binary: %q}]
@@ -635,7 +635,7 @@ systems: [{id: sys-bench, name: Bench, modules: [mod-bench]}]
 }
 
 // startDirect launches the driver binary through go-plugin with no engine in between.
-func startDirect(b *testing.B, drv string) *plugin.Client {
+func startDirect(b testing.TB, drv string) *plugin.Client {
 	b.Helper()
 	pc := goplugin.NewClient(plugin.ClientConfig(exec.Command(drv), &proto.UnimplementedHostServer{},
 		hclog.New(&hclog.LoggerOptions{Level: hclog.Warn, Output: os.Stderr}), nil))
