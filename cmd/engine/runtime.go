@@ -166,14 +166,15 @@ func applyRuntime(o *options) runtimeChoice {
 // Measured with BenchmarkExecuteSettings (BENCHMARKS.md) on a 2-CPU machine shared with the
 // driver processes and clients, against Go's defaults (100, no limit, 2):
 //
-//   - GOMAXPROCS 1 on a node Go would give 2 CPUs or fewer: REST execute +14–19 % at 1 client,
-//     level at 32 (within the runs' noise). The engine's work per call is a chain of hand-offs
-//     between goroutines (HTTP connection, gRPC writer and reader); on one P they pass on one
-//     thread, where with two each wakes the other's thread, and the second P spins for work on
-//     a CPU the drivers need. Larger machines keep Go's choice: not measured here.
-//   - --gc-percent 200 or 400: no gain beyond the noise at 1 client, +3–5 % at 32 clients, for
-//     a heap (and RSS: +25 % at 400 on the benchmark's small engine) that grows with the
-//     percentage: the default stays Go's 100, and no memory limit is needed to bound it.
+//   - GOMAXPROCS 1 on a node Go would give 2 CPUs: REST execute 1.00–1.19× at 1 client (median
+//     1.14×) over five runs, 0.85–1.16× at 32 (median 0.96×: level within the runs' noise). The
+//     engine's work per call is a chain of hand-offs between goroutines (HTTP connection, gRPC
+//     writer and reader); on one P they pass on one thread, where with two each wakes the
+//     other's thread, and the second P spins for work on a CPU the drivers need. Larger machines
+//     keep Go's choice: not measured here.
+//   - --gc-percent 400: 1.00–1.10× at 1 client and 1.03–1.16× at 32 with two Ps, 1.02–1.18× and
+//     0.96–1.05× with one, for +30 % RSS that grows with the heap: the default stays Go's 100,
+//     and no memory limit is needed to bound it.
 func autoRuntime(procs int) runtimeChoice {
 	c := runtimeChoice{GCPercent: 100, MemoryLimit: math.MaxInt64}
 	if procs == 2 {
