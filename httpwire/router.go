@@ -54,7 +54,9 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.URL.RawPath != "" {
-		// ServeMux matches the escaped path; route the decoded one, as gorilla/mux did.
+		// ServeMux matches the escaped path; route the decoded one, as gorilla/mux did. (Both
+		// servers hand the router a request they derived themselves, so r is theirs to change;
+		// the URL is copied, not changed.)
 		u := *r.URL
 		u.RawPath = ""
 		r.URL = &u
