@@ -20,6 +20,21 @@ const (
 	ClearanceHeader = "X-Engine-Clearance"
 )
 
+// Header names as net/http keys its maps: Header.Get would canonicalize X-API-Key and X-User-ID,
+// allocating, on every request.
+var (
+	apiKeyKey = http.CanonicalHeaderKey(APIKeyHeader)
+	userIDKey = http.CanonicalHeaderKey(UserIDHeader)
+)
+
+// header is h's first value of the canonical key k.
+func header(h http.Header, k string) string {
+	if v := h[k]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
 // ErrNoCredentialSource: --auth keys without any way to authenticate a user.
 var ErrNoCredentialSource = errors.New("--auth keys needs --api-keys, --jwt-secret or --jwt-public-key (or --auth none, loopback only, for development)")
 
@@ -57,7 +72,7 @@ func (a *Authenticator) Authenticate(r *http.Request) (Caller, error) {
 	if a.cfg.Disabled {
 		return Caller{Clearance: ClearanceAdmin, From: FromNowhere}, nil
 	}
-	if key, from := credential(r, APIKeyHeader, APIKeyParam); key != "" {
+	if key, from := credential(r, apiKeyKey, APIKeyParam); key != "" {
 		c, ok := a.cfg.APIKeys.Lookup(key)
 		if !ok {
 			return Caller{}, unauthenticated(nil, "unknown API key")
@@ -91,16 +106,18 @@ func (a *Authenticator) Authenticate(r *http.Request) (Caller, error) {
 
 func quote(s string) string { return `"` + s + `"` }
 
-// credential reads a credential from a header, else the query parameter, else the cookie, and
-// says which it was.
-func credential(r *http.Request, header, param string) (string, Source) {
-	if header != "" {
-		if v := r.Header.Get(header); v != "" {
+// credential reads a credential from a header (its canonical name), else the query parameter,
+// else the cookie, and says which it was.
+func credential(r *http.Request, key, param string) (string, Source) {
+	if key != "" {
+		if v := header(r.Header, key); v != "" {
 			return v, FromHeader
 		}
 	}
-	if v := r.URL.Query().Get(param); v != "" {
-		return v, FromQuery
+	if r.URL.RawQuery != "" { // URL.Query allocates a map, even for no query at all
+		if v := r.URL.Query().Get(param); v != "" {
+			return v, FromQuery
+		}
 	}
 	if ck, err := r.Cookie(param); err == nil && ck.Value != "" {
 		return ck.Value, FromCookie
@@ -112,7 +129,7 @@ func credential(r *http.Request, header, param string) (string, Source) {
 // a clearance header it is the node itself, trusted as an admin (a membership change, a forwarded
 // model write). Call it only for a request that proved it comes from a node.
 func NodeCaller(h http.Header) Caller {
-	c := Caller{Node: true, UserID: h.Get(UserIDHeader), Clearance: ClearanceAdmin}
+	c := Caller{Node: true, UserID: header(h, userIDKey), Clearance: ClearanceAdmin}
 	if v := h.Get(ClearanceHeader); v != "" {
 		if v == ClearanceInternal.String() {
 			c.Clearance = ClearanceInternal // a driver's own call, forwarded to its target's node
@@ -129,7 +146,23 @@ func NodeCaller(h http.Header) Caller {
 // clearance the receiving node applies.
 func SetNodeCredentials(h http.Header, c Caller) {
 	if c.UserID != "" {
-		h.Set(UserIDHeader, c.UserID)
+		h[userIDKey] = []string{c.UserID}
 	}
-	h.Set(ClearanceHeader, c.Clearance.String())
+	h[ClearanceHeader] = clearanceValue(c.Clearance) // the name is canonical already
+}
+
+// clearanceValues are the clearance header's values, shared (net/http only reads them).
+var clearanceValues = func() map[Clearance][]string {
+	m := map[Clearance][]string{}
+	for _, c := range []Clearance{ClearanceUser, ClearanceSupport, ClearanceAdmin, ClearanceInternal} {
+		m[c] = []string{c.String()}
+	}
+	return m
+}()
+
+func clearanceValue(c Clearance) []string {
+	if v, ok := clearanceValues[c]; ok {
+		return v
+	}
+	return []string{c.String()}
 }

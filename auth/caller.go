@@ -79,6 +79,11 @@ type Caller struct {
 
 type callerKey struct{}
 
+// CallerKey is the context key CallerFrom reads, for a Context type of its own that carries the
+// caller among other values in one allocation (the HTTP server's per request): its Value answers
+// CallerKey with a *Caller, which it must not change afterwards.
+var CallerKey any = callerKey{}
+
 // WithCaller returns ctx carrying c.
 func WithCaller(ctx context.Context, c Caller) context.Context {
 	return context.WithValue(ctx, callerKey{}, c)
@@ -87,8 +92,15 @@ func WithCaller(ctx context.Context, c Caller) context.Context {
 // CallerFrom returns the caller ctx carries. A context without one yields a user-level caller
 // with no id, so a forgotten authentication step fails closed.
 func CallerFrom(ctx context.Context) Caller {
-	c, _ := ctx.Value(callerKey{}).(Caller)
-	return c
+	switch c := ctx.Value(callerKey{}).(type) {
+	case Caller:
+		return c
+	case *Caller:
+		if c != nil {
+			return *c
+		}
+	}
+	return Caller{}
 }
 
 // Allowed applies docs/protocol.md §8 to one function: level is the security level the driver

@@ -12,36 +12,64 @@ import (
 // can borrow no identity but that of a call it is serving right now.
 type calls struct {
 	mu      sync.Mutex
-	running map[callKey][]auth.Caller
+	running map[callKey]callers
 }
 
 type callKey struct{ module, request string }
 
-// enter records that moduleID is serving requestID for caller until done is called.
-func (cs *calls) enter(moduleID, requestID string, caller auth.Caller) (done func()) {
+// callers are the callers of the executes running under one key: almost always one, kept in
+// the map entry itself so that entering and leaving allocate nothing.
+type callers struct {
+	first auth.Caller
+	more  []auth.Caller // rare: several executes of one module share a request id
+}
+
+// enter records that moduleID is serving requestID for caller until leave is called with the
+// same arguments.
+func (cs *calls) enter(moduleID, requestID string, caller auth.Caller) {
 	k := callKey{moduleID, requestID}
 	cs.mu.Lock()
+	defer cs.mu.Unlock()
 	if cs.running == nil {
-		cs.running = map[callKey][]auth.Caller{}
+		cs.running = map[callKey]callers{}
 	}
-	cs.running[k] = append(cs.running[k], caller)
-	cs.mu.Unlock()
-	return func() {
-		cs.mu.Lock()
-		defer cs.mu.Unlock()
-		list := cs.running[k]
-		for i, c := range list {
+	e, ok := cs.running[k]
+	if !ok {
+		cs.running[k] = callers{first: caller}
+		return
+	}
+	e.more = append(e.more, caller)
+	cs.running[k] = e
+}
+
+// leave forgets one entry of caller under (moduleID, requestID).
+func (cs *calls) leave(moduleID, requestID string, caller auth.Caller) {
+	k := callKey{moduleID, requestID}
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	e, ok := cs.running[k]
+	if !ok {
+		return
+	}
+	switch {
+	case e.first == caller && len(e.more) == 0:
+		delete(cs.running, k)
+		return
+	case e.first == caller:
+		e.first = e.more[0]
+		e.more = e.more[1:]
+	default:
+		for i, c := range e.more {
 			if c == caller {
-				list = append(list[:i], list[i+1:]...)
+				e.more = append(e.more[:i], e.more[i+1:]...)
 				break
 			}
 		}
-		if len(list) == 0 {
-			delete(cs.running, k)
-		} else {
-			cs.running[k] = list
-		}
 	}
+	if len(e.more) == 0 {
+		e.more = nil
+	}
+	cs.running[k] = e
 }
 
 // callerOf is the caller a driver acts for when module from calls another module during request
@@ -56,8 +84,12 @@ func (cs *calls) callerOf(from, requestID, userID string) auth.Caller {
 	c := auth.Caller{UserID: userID, Clearance: auth.ClearanceUser}
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
+	e, ok := cs.running[callKey{from, requestID}]
+	if !ok {
+		return c
+	}
 	found := false
-	for _, r := range cs.running[callKey{from, requestID}] {
+	for _, r := range append([]auth.Caller{e.first}, e.more...) {
 		if r.UserID != userID {
 			continue
 		}

@@ -115,8 +115,8 @@ func (c *Core) runLocal(ctx context.Context, moduleID string, req call.Request) 
 	if err := c.hosted(moduleID); err != nil {
 		return call.Result{}, err
 	}
-	done := c.calls.enter(moduleID, req.RequestID, req.Caller)
-	defer done()
+	c.calls.enter(moduleID, req.RequestID, req.Caller)
+	defer c.calls.leave(moduleID, req.RequestID, req.Caller)
 	resp, err := c.sup.Exec(ctx, &proto.ExecRequest{
 		ModuleId: moduleID, Function: req.Function, ArgsJson: req.Args,
 		UserId: req.Caller.UserID, RequestId: req.RequestID,

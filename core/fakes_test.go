@@ -348,7 +348,7 @@ type testCore struct {
 	state *fakeState
 }
 
-func newTestCore(t *testing.T, yaml string, mod func(*Config)) *testCore {
+func newTestCore(t testing.TB, yaml string, mod func(*Config)) *testCore {
 	t.Helper()
 	tc := &testCore{store: model.NewMemory(), sup: &fakeSup{}, state: newFakeState()}
 	if yaml != "" {
@@ -366,7 +366,7 @@ func newTestCore(t *testing.T, yaml string, mod func(*Config)) *testCore {
 	return tc
 }
 
-func apply(t *testing.T, store *model.Memory, yaml string) {
+func apply(t testing.TB, store *model.Memory, yaml string) {
 	t.Helper()
 	f, err := model.ParseFile([]byte(yaml))
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/placeos-go/engine/auth"
 	"github.com/placeos-go/engine/call"
 	"github.com/placeos-go/engine/errkind"
+	"github.com/placeos-go/engine/jsonscan"
 	"github.com/placeos-go/engine/plugin/metadata"
 )
 
@@ -153,53 +154,80 @@ func (fs *functions) check(fn string, c auth.Clearance, args json.RawMessage) er
 // without a round trip to the driver process. Only the JSON kind is checked; ranges, enums and
 // nested shapes stay the driver's business, and a parameter without a schema type (legacy
 // metadata, `any`) takes anything.
+//
+// It runs on every execute, so it reads the arguments in place (json.Valid, then a walk over the
+// top-level values) instead of decoding them: no allocation for arguments of up to
+// maxStackArgs values. Named arguments bind as a decoder into a map would: a key given twice
+// counts once, at its first place, with its last value.
 func (f *function) checkArgs(args json.RawMessage) error {
 	trimmed := bytes.TrimSpace(args)
 	if len(trimmed) == 0 || bytes.Equal(trimmed, []byte("null")) {
-		return f.missingFrom(0, nil)
+		return f.missingFrom(0)
 	}
-	switch trimmed[0] {
-	case '[':
-		var list []json.RawMessage
-		if err := json.Unmarshal(trimmed, &list); err != nil {
-			return errkind.Wrap(ErrMalformedArgs, nil, "arguments are not valid JSON: %v", err)
-		}
-		if len(list) > len(f.params) {
+	if trimmed[0] != '[' && trimmed[0] != '{' {
+		return errkind.Wrap(ErrBadArguments, nil, "arguments must be a JSON array or object")
+	}
+	if !json.Valid(trimmed) {
+		var probe json.RawMessage
+		err := json.Unmarshal(trimmed, &probe) // the decoder's own message, as before
+		return errkind.Wrap(ErrMalformedArgs, nil, "arguments are not valid JSON: %v", err)
+	}
+	var stack [maxStackArgs]jsonscan.Member
+	values := jsonscan.Members(trimmed, stack[:0])
+	if trimmed[0] == '[' {
+		if len(values) > len(f.params) {
 			return errkind.Wrap(ErrBadArguments, nil, "wrong number of arguments for '%s' (given %d, expected %d)",
-				f.name, len(list), len(f.params))
+				f.name, len(values), len(f.params))
 		}
-		for i, v := range list {
-			if err := f.params[i].check(f.name, v); err != nil {
+		for i, v := range values {
+			if err := f.params[i].check(f.name, v.Value); err != nil {
 				return err
 			}
 		}
-		return f.missingFrom(len(list), nil)
-	case '{':
-		var named metadata.Ordered[json.RawMessage]
-		if err := json.Unmarshal(trimmed, &named); err != nil {
-			return errkind.Wrap(ErrMalformedArgs, nil, "arguments are not valid JSON: %v", err)
-		}
-		byName := make(map[string]json.RawMessage, named.Len())
-		for _, k := range named.Keys() {
-			v, _ := named.Get(k)
-			p, ok := f.param(k)
-			if !ok {
-				return errkind.Wrap(ErrBadArguments, nil, "unknown argument '%s' for '%s'", k, f.name)
-			}
-			if err := p.check(f.name, v); err != nil {
-				return err
-			}
-			byName[k] = v
-		}
-		return f.missingFrom(0, byName)
+		return f.missingFrom(len(values))
 	}
-	return errkind.Wrap(ErrBadArguments, nil, "arguments must be a JSON array or object")
+	for i, v := range values {
+		if jsonscan.First(values, i) < i {
+			continue // a repeated key, checked at its first place
+		}
+		p, ok := f.paramOf(v)
+		if !ok {
+			return errkind.Wrap(ErrBadArguments, nil, "unknown argument '%s' for '%s'", v.Name(), f.name)
+		}
+		if err := p.check(f.name, values[jsonscan.Last(values, i)].Value); err != nil {
+			return err
+		}
+	}
+	return f.missingNamed(values)
 }
 
-// missingFrom reports the first required parameter from position i on that named lacks.
-func (f *function) missingFrom(i int, named map[string]json.RawMessage) error {
+// maxStackArgs is how many top-level argument values checkArgs reads without allocating.
+const maxStackArgs = 16
+
+// missingNamed reports the first required parameter the named values lack.
+func (f *function) missingNamed(values []jsonscan.Member) error {
+	for _, p := range f.params {
+		if !p.required {
+			continue
+		}
+		given := false
+		for _, v := range values {
+			if v.Is(p.name) {
+				given = true
+				break
+			}
+		}
+		if !given {
+			return errkind.Wrap(ErrBadArguments, nil, "missing argument '%s' for '%s'", p.name, f.name)
+		}
+	}
+	return nil
+}
+
+// missingFrom reports the first required parameter from position i on.
+func (f *function) missingFrom(i int) error {
 	for _, p := range f.params[i:] {
-		if _, ok := named[p.name]; ok || !p.required {
+		if !p.required {
 			continue
 		}
 		return errkind.Wrap(ErrBadArguments, nil, "missing argument '%s' for '%s'", p.name, f.name)
@@ -207,9 +235,10 @@ func (f *function) missingFrom(i int, named map[string]json.RawMessage) error {
 	return nil
 }
 
-func (f *function) param(name string) (param, bool) {
+// paramOf is the parameter a named argument gives.
+func (f *function) paramOf(v jsonscan.Member) (param, bool) {
 	for _, p := range f.params {
-		if p.name == name {
+		if v.Is(p.name) {
 			return p, true
 		}
 	}

@@ -20,7 +20,7 @@
 // address.
 //
 // Resources are bounded (docs/protocol.md §6.1, §7.7): read, write and idle timeouts; no drain
-// of a body a handler left unread (bounded, in server.go); a connection limit in all and per
-// address, with a small reserve that serves only liveness and readiness probes (connlimit.go);
-// and limits on bindings per session and sessions per user and per node, refused with 429.
+// of a body a handler left unread (middleware.go); a connection limit in all and per address,
+// with a small reserve that serves only liveness and readiness probes (connlimit.go); and limits
+// on bindings per session and sessions per user and per node, refused with 429.
 package httpapi

@@ -6,8 +6,6 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/gorilla/mux"
-
 	"github.com/placeos-go/engine/auth"
 	"github.com/placeos-go/engine/call"
 	"github.com/placeos-go/engine/errkind"
@@ -85,7 +83,7 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request, kind model.Ki
 	if m == nil {
 		return
 	}
-	id := mux.Vars(r)["id"]
+	id := r.PathValue("id")
 	e, ok := m.Get(kind, id)
 	if !ok {
 		s.writeError(w, r, errkind.Wrap(model.ErrNotFound, nil, "%s %q not found", singular(kind), id), call.Target{})
@@ -105,7 +103,7 @@ func (s *Server) handlePut(w http.ResponseWriter, r *http.Request, kind model.Ki
 		s.writeError(w, r, err, call.Target{})
 		return
 	}
-	if pathID := mux.Vars(r)["id"]; !create && id != pathID {
+	if pathID := r.PathValue("id"); !create && id != pathID {
 		s.writeError(w, r, errkind.Wrap(httpwire.ErrBadParameter, nil, "%s id %q in the body does not match %q in the path", singular(kind), id, pathID), call.Target{})
 		return
 	}
@@ -162,7 +160,7 @@ func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request, kind model
 		s.writeError(w, r, ErrNoManager, call.Target{})
 		return
 	}
-	if err := s.cfg.Models.Delete(r.Context(), kind, mux.Vars(r)["id"]); err != nil {
+	if err := s.cfg.Models.Delete(r.Context(), kind, r.PathValue("id")); err != nil {
 		s.writeError(w, r, err, call.Target{})
 		return
 	}
@@ -210,7 +208,7 @@ func (s *Server) handleModelPut(w http.ResponseWriter, r *http.Request) {
 // handleAction serves POST /{kind}/{id}/{action}: op on this node.
 func (s *Server) handleAction(op func(context.Context, string) (any, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		out, err := op(r.Context(), mux.Vars(r)["id"])
+		out, err := op(r.Context(), r.PathValue("id"))
 		if err != nil {
 			s.writeError(w, r, err, call.Target{})
 			return

@@ -4,17 +4,15 @@ import (
 	"context"
 	"net/http"
 
-	"github.com/gorilla/mux"
-
 	"github.com/placeos-go/engine/auth"
 	"github.com/placeos-go/engine/call"
 )
 
-func moduleTarget(r *http.Request) call.Target { return call.Target{ModuleID: mux.Vars(r)["id"]} }
+func moduleTarget(r *http.Request) call.Target { return call.Target{ModuleID: r.PathValue("id")} }
 
 // POST /modules/{id}/exec/{fn}: execute by module id, no system needed.
 func (s *Server) handleModuleExec(w http.ResponseWriter, r *http.Request) {
-	s.serveExec(w, r, moduleTarget(r), mux.Vars(r)["fn"])
+	s.serveExec(w, r, moduleTarget(r), r.PathValue("fn"))
 }
 
 // GET /modules/{id}/state
@@ -25,7 +23,7 @@ func (s *Server) handleModuleState(w http.ResponseWriter, r *http.Request) {
 // GET /modules/{id}/state/{status}: the parsed value, as on the system route. (PlaceOS wraps it
 // in a JSON string here; that quirk is not copied.)
 func (s *Server) handleModuleStatus(w http.ResponseWriter, r *http.Request) {
-	s.serveStatus(w, r, moduleTarget(r), mux.Vars(r)["status"])
+	s.serveStatus(w, r, moduleTarget(r), r.PathValue("status"))
 }
 
 // POST /modules/{id}/start: support or admin, as PlaceOS asks (a persistent change of the model

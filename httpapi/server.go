@@ -1,19 +1,15 @@
 package httpapi
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
-	"github.com/gorilla/mux"
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/placeos-go/engine/auth"
@@ -141,7 +137,7 @@ func New(cfg Config) *Server {
 	s.cfg = cfg
 	s.ws.sessions = map[*wsSession]struct{}{}
 	s.ws.perUser = map[string]int{}
-	s.handler = s.bounded(s.middleware(s.routes()))
+	s.handler = s.middleware(s.routes())
 	return s
 }
 
@@ -171,27 +167,18 @@ func (c *Config) limitDefaults(log hclog.Logger) {
 // Handler is the whole API with its middleware, for tests and for mounting elsewhere.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// routes registers every route. Within a path shape gorilla/mux takes the first match, so static
-// segments (control, types, functions) must be registered before the {slug} routes they would
-// otherwise be swallowed by.
-func (s *Server) routes() *mux.Router {
-	r := mux.NewRouter()
-	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+// routes registers every route (httpwire.Router, on net/http's ServeMux): the most specific
+// pattern wins, so static segments (control, types, functions) win over the {slug} and {id}
+// routes whatever the order.
+func (s *Server) routes() *httpwire.Router {
+	r := httpwire.NewRouter(func(w http.ResponseWriter, r *http.Request, wrongMethod bool) {
+		if wrongMethod {
+			s.writeError(w, r, errkind.Wrap(ErrMethodNotAllowed, nil, "method %s not allowed on %s", r.Method, r.URL.Path), call.Target{})
+			return
+		}
 		s.writeError(w, r, errkind.Wrap(ErrRouteNotFound, nil, "no route for %s %s", r.Method, r.URL.Path), call.Target{})
 	})
-	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.writeError(w, r, errkind.Wrap(ErrMethodNotAllowed, nil, "method %s not allowed on %s", r.Method, r.URL.Path), call.Target{})
-	})
-
-	// Full paths on the root router rather than PathPrefix subrouters: gorilla/mux answers 404
-	// instead of 405 for a wrong method on a subrouter route.
-	handle := func(method, path string, h http.HandlerFunc) {
-		methods := []string{method}
-		if method == http.MethodGet {
-			methods = append(methods, http.MethodHead) // probes and curl -I
-		}
-		r.HandleFunc(path, h).Methods(methods...)
-	}
+	handle := r.Handle
 	handle(http.MethodGet, "/", s.handleRoot)
 
 	c := ClientBase
@@ -222,7 +209,7 @@ func (s *Server) routes() *mux.Router {
 		mh := s.cfg.Metrics.Handler()
 		handle(http.MethodGet, MetricsPath, mh.ServeHTTP)
 	}
-	s.manageRoutes(handle) // last: GET /systems/{id} would swallow static routes like /systems/control
+	s.manageRoutes(handle)
 	return r
 }
 
@@ -267,7 +254,7 @@ func (s *Server) Serve(ln net.Listener) error {
 		ConnContext:       connContext,
 		ErrorLog:          s.log.StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true}),
 		// No server-wide WriteTimeout: it would also cut WebSocket sessions, which live for
-		// hours. bounded gives every response its own write deadline instead.
+		// hours. The middleware gives every response its own write deadline instead.
 	}
 	srv := s.srv
 	s.serve.Add(1)
@@ -279,96 +266,6 @@ func (s *Server) Serve(ln net.Listener) error {
 	}()
 	s.log.Info("listening", "addr", ln.Addr().String(), "https", s.cfg.TLS != nil, "max_conns", s.cfg.MaxConns, "max_conns_per_ip", s.cfg.MaxConnsPerIP)
 	return nil
-}
-
-// bounded is the outermost handler (docs/protocol.md §6.1). It gives each response its write
-// deadline; on a connection admitted on the probe reserve it serves probes only, and closes the
-// connection after one request; and it never drains a request body the handler left unread:
-// such a connection is closed after the answer instead, so an unauthenticated or refused
-// request cannot hold it by trickling its body.
-func (s *Server) bounded(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rc := http.NewResponseController(w)
-		_ = rc.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout)) // a WebSocket upgrade clears it
-		if onReserve(r.Context()) {
-			w.Header().Set("Connection", "close")
-			if !isProbe(r) {
-				s.cfg.Metrics.HTTPConnRefused(metrics.ConnRefusedBusy)
-				closeAfter(w, rc)
-				rid := httpwire.NewRequestID()
-				w.Header().Set(RequestIDHeader, rid)
-				r = r.WithContext(httpwire.WithRequestID(r.Context(), rid))
-				s.writeError(w, r, errkind.Wrap(ErrUnavailable, nil, "the server is at its connection limit; only probes are served"), call.Target{})
-				return
-			}
-		}
-		var body *watchedBody
-		if r.Body != nil && r.Body != http.NoBody {
-			body = &watchedBody{rc: r.Body, length: r.ContentLength}
-			r.Body = body
-		}
-		hw := &hijackWatch{ResponseWriter: w}
-		next.ServeHTTP(hw, r)
-		if body != nil && !body.done() && !hw.hijacked {
-			closeAfter(w, rc)
-		}
-	})
-}
-
-// closeAfter makes net/http close the connection once the answer is written, reading nothing
-// more of the request body. http.MaxBytesReader is the documented way to tell a ResponseWriter
-// to close its connection (one byte past a limit of zero trips it): net/http then skips its drain
-// and closes with a FIN and a short linger, so that a client still sending reads the answer
-// rather than a reset. The read deadline in the past ends the little reading net/http still does
-// when it closes the body.
-func closeAfter(w http.ResponseWriter, rc *http.ResponseController) {
-	_, _ = http.MaxBytesReader(w, io.NopCloser(strings.NewReader("x")), 0).Read(make([]byte, 1))
-	_ = rc.SetReadDeadline(time.Now())
-}
-
-// watchedBody tells whether the handler read the request body to its end. Its Close is left to
-// net/http (which would otherwise drain the rest inside the handler).
-type watchedBody struct {
-	rc     io.ReadCloser
-	length int64 // Content-Length, -1 when unknown
-	n      int64
-	eof    bool
-}
-
-func (b *watchedBody) Read(p []byte) (int, error) {
-	n, err := b.rc.Read(p)
-	b.n += int64(n)
-	if errors.Is(err, io.EOF) {
-		b.eof = true
-	}
-	return n, err
-}
-
-func (b *watchedBody) Close() error { return nil }
-
-func (b *watchedBody) done() bool { return b.eof || (b.length >= 0 && b.n >= b.length) }
-
-// hijackWatch notes a WebSocket upgrade: a hijacked connection is no longer the server's.
-type hijackWatch struct {
-	http.ResponseWriter
-	hijacked bool
-}
-
-func (w *hijackWatch) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-func (w *hijackWatch) Flush() {
-	if f, ok := w.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
-}
-
-func (w *hijackWatch) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	h, ok := w.ResponseWriter.(http.Hijacker)
-	if !ok {
-		return nil, nil, errors.New("httpapi: connection cannot be hijacked")
-	}
-	w.hijacked = true
-	return h.Hijack()
 }
 
 // Addr is the address being served, nil before Start.

@@ -23,13 +23,12 @@ func ParseSlug(slug string) (name string, index int, err error) {
 	if i := strings.LastIndexByte(slug, '_'); i >= 0 {
 		suffix := slug[i+1:]
 		n, convErr := strconv.Atoi(suffix)
-		var numErr *strconv.NumError
 		switch {
 		case convErr == nil && n >= 1:
 			name, index = slug[:i], n
 		case convErr == nil:
 			return "", 0, errkind.Wrap(ErrBadSlug, nil, "module index in %q must be 1 or more", slug)
-		case errors.As(convErr, &numErr) && errors.Is(numErr.Err, strconv.ErrRange):
+		case errors.Is(convErr, strconv.ErrRange): // a *strconv.NumError unwraps to its cause
 			return "", 0, errkind.Wrap(ErrBadSlug, nil, "module index in %q is out of range", slug)
 		}
 	}

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"net/http"
 
-	"github.com/gorilla/mux"
-
 	"github.com/placeos-go/engine/auth"
 	"github.com/placeos-go/engine/call"
 	"github.com/placeos-go/engine/errkind"
@@ -15,11 +13,11 @@ import (
 
 // slugTarget reads {sys} and {slug} from the route.
 func slugTarget(r *http.Request) (call.Target, error) {
-	v := mux.Vars(r)
-	t := call.Target{SystemID: v["sys"]}
-	name, index, err := ParseSlug(v["slug"])
+	t := call.Target{SystemID: r.PathValue("sys")}
+	slug := r.PathValue("slug")
+	name, index, err := ParseSlug(slug)
 	if err != nil {
-		t.Name = v["slug"]
+		t.Name = slug
 		return t, err
 	}
 	t.Name, t.Index = name, index
@@ -33,7 +31,7 @@ func (s *Server) handleSystemExec(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err, t)
 		return
 	}
-	s.serveExec(w, r, t, mux.Vars(r)["fn"])
+	s.serveExec(w, r, t, r.PathValue("fn"))
 }
 
 // GET /systems/{sys}/{Name_N}: the module's status with values as JSON text.
@@ -53,7 +51,7 @@ func (s *Server) handleSystemStatus(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err, t)
 		return
 	}
-	s.serveStatus(w, r, t, mux.Vars(r)["status"])
+	s.serveStatus(w, r, t, r.PathValue("status"))
 }
 
 // notInSystem is a place in a system with no module, which a state route answers as missing ({}
@@ -111,7 +109,7 @@ func describe(t call.Target) string {
 
 // GET /systems/{sys}/types: module counts by resolved name.
 func (s *Server) handleTypes(w http.ResponseWriter, r *http.Request) {
-	t := call.Target{SystemID: mux.Vars(r)["sys"]}
+	t := call.Target{SystemID: r.PathValue("sys")}
 	types, err := s.cfg.Engine.Types(r.Context(), t.SystemID)
 	if errors.Is(err, errkind.NotFound) {
 		err = errkind.Wrap(errkind.SystemNotFound, nil, "could not find system %s", t.SystemID)

@@ -238,6 +238,11 @@ type wsSession struct {
 	dead     chan struct{}
 	killOnce sync.Once
 	why      string
+	// wmu is held for every write to conn: the writer's, and an exec's own reply (replyNow).
+	wmu sync.Mutex
+	// queued counts the messages enqueued and not written yet: an exec writes its reply itself
+	// only when there are none, so nothing queued before it is overtaken.
+	queued atomic.Int64
 
 	mu     sync.Mutex // guards binds and debugs
 	binds  map[bindKey]*wsBinding
@@ -284,12 +289,43 @@ func (ss *wsSession) enqueue(msg []byte) {
 		return
 	default:
 	}
+	ss.queued.Add(1)
 	select {
 	case ss.send <- msg:
 	default:
+		ss.queued.Add(-1)
 		ss.log.Warn("websocket client too slow: outgoing queue full, disconnecting", "queue", cap(ss.send))
 		ss.killSlow()
 	}
+}
+
+// replyNow sends an exec's reply from the exec's own goroutine when nothing is queued and no
+// write is under way (the usual case for a client waiting on its call), saving the hand-off to
+// the writer; else it queues the reply as enqueue does. The write is bounded as the writer's.
+func (ss *wsSession) replyNow(msg []byte) {
+	if ss.wmu.TryLock() {
+		if ss.queued.Load() == 0 {
+			select {
+			case <-ss.dead:
+			default:
+				ss.write(msg)
+			}
+			ss.wmu.Unlock()
+			return
+		}
+		ss.wmu.Unlock()
+	}
+	ss.enqueue(msg)
+}
+
+// write writes one message; the caller holds wmu. A failed write ends the session.
+func (ss *wsSession) write(b []byte) bool {
+	_ = ss.conn.SetWriteDeadline(time.Now().Add(wsWriteTimeout))
+	if err := ss.conn.WriteMessage(websocket.TextMessage, b); err != nil {
+		ss.kill("write failed: " + err.Error())
+		return false
+	}
+	return true
 }
 
 func (ss *wsSession) reply(r wsReply) {
@@ -308,17 +344,16 @@ func (ss *wsSession) writeLoop() {
 	defer t.Stop()
 	defer func() { _ = ss.conn.Close() }() // wakes the reader, which cleans up
 	write := func(b []byte) bool {
-		_ = ss.conn.SetWriteDeadline(time.Now().Add(wsWriteTimeout))
-		if err := ss.conn.WriteMessage(websocket.TextMessage, b); err != nil {
-			ss.kill("write failed: " + err.Error())
-			return false
-		}
-		return true
+		ss.wmu.Lock()
+		defer ss.wmu.Unlock()
+		return ss.write(b)
 	}
 	for {
 		select {
 		case b := <-ss.send:
-			if !write(b) {
+			ok := write(b)
+			ss.queued.Add(-1)
+			if !ok {
 				return
 			}
 		case <-t.C:
@@ -326,9 +361,11 @@ func (ss *wsSession) writeLoop() {
 				return
 			}
 		case <-ss.dead:
+			ss.wmu.Lock() // no exec's reply after the close frame: replyNow sees dead
 			_ = ss.conn.SetWriteDeadline(time.Now().Add(time.Second))
 			_ = ss.conn.WriteMessage(websocket.CloseMessage,
 				websocket.FormatCloseMessage(websocket.CloseGoingAway, truncate(ss.why, 100)))
+			ss.wmu.Unlock()
 			return
 		}
 	}

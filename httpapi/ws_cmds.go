@@ -13,6 +13,7 @@ import (
 	"github.com/placeos-go/engine/call"
 	"github.com/placeos-go/engine/errkind"
 	"github.com/placeos-go/engine/httpwire"
+	"github.com/placeos-go/engine/jsonscan"
 	"github.com/placeos-go/engine/metrics"
 )
 
@@ -157,7 +158,36 @@ func (ss *wsSession) exec(req *wsRequest) {
 		ss.replyError(req, err, rid)
 		return
 	}
-	ss.reply(wsReply{ID: req.ID, Type: "success", Meta: req.meta, Value: res.Value, Code: res.Code})
+	ss.replyNow(appendSuccess(nil, req, res.Value, res.Code))
+}
+
+// appendSuccess appends an exec's success reply to b: the bytes json.Marshal writes for
+// wsReply{ID, "success", meta, value, code}, written by hand when meta and value need none of
+// its compaction or HTML escaping (jsonscan.AsMarshaled; a driver's result usually does not),
+// else by json.Marshal. value is valid JSON.
+func appendSuccess(b []byte, req *wsRequest, value json.RawMessage, code int) []byte {
+	if !jsonscan.AsMarshaled(req.meta) || !jsonscan.AsMarshaled(value) {
+		m, err := json.Marshal(wsReply{ID: req.ID, Type: "success", Meta: req.meta, Value: value, Code: code})
+		if err != nil {
+			m, _ = json.Marshal(errorReply(req.ID, errkind.CodeUnexpectedFailure, http.StatusInternalServerError, "reply does not encode as JSON"))
+		}
+		return append(b, m...)
+	}
+	if b == nil {
+		b = make([]byte, 0, len(req.meta)+len(value)+64)
+	}
+	b = strconv.AppendInt(append(b, `{"id":`...), req.ID, 10)
+	b = append(b, `,"type":"success"`...)
+	if len(req.meta) > 0 {
+		b = append(append(b, `,"meta":`...), req.meta...)
+	}
+	if len(value) > 0 {
+		b = append(append(b, `,"value":`...), value...)
+	}
+	if code != 0 {
+		b = strconv.AppendInt(append(b, `,"code":`...), int64(code), 10)
+	}
+	return append(b, '}')
 }
 
 // debug: mod carries the module id. Lines keep the first debug request's id.

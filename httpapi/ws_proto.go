@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/placeos-go/engine/errkind"
+	"github.com/placeos-go/engine/jsonscan"
 )
 
 // wsRequest is one parsed client request (docs/protocol.md §7).
@@ -45,103 +47,200 @@ func (e *wsParseError) Error() string { return e.msg }
 
 var wsCommands = map[string]bool{"bind": true, "unbind": true, "exec": true, "debug": true, "ignore": true}
 
+// wsCommandNames are the commands, as parseWSRequest keeps them (no allocation per request).
+var wsCommandNames = []string{"bind", "unbind", "exec", "debug", "ignore"}
+
+// The fields of a request, in wsFieldNames' order.
+const (
+	wsID = iota
+	wsCmd
+	wsSys
+	wsMod
+	wsIndex
+	wsName
+	wsArgs
+	wsNFields
+)
+
+var wsFieldNames = [wsNFields]string{"id", "cmd", "sys", "mod", "index", "name", "args"}
+
 // parseWSRequest is strict, as PlaceOS is: unknown keys, missing required fields and wrong types
 // are errors. Unlike PlaceOS it answers them (error_code 0; 4 for an unknown command).
+//
+// It reads the frame in place (package jsonscan) rather than decoding it into a map: every exec
+// passes through here. The answers are those of decoding into map[string]json.RawMessage and each
+// field with encoding/json (FuzzParseWSRequestAsDecoding): a key given twice counts with its last
+// value, a null field is as good as its zero value (index: absent), and what jsonscan does not
+// read plainly is decoded by encoding/json.
 func parseWSRequest(data []byte) (*wsRequest, error) {
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(data, &fields); err != nil || fields == nil {
+	t := jsonscan.TrimSpace(data)
+	if len(t) == 0 || t[0] != '{' || !json.Valid(t) {
 		return nil, &wsParseError{code: errkind.CodeParseError, msg: "request is not a JSON object"}
+	}
+	var stack [wsNFields + 1]jsonscan.Member
+	members := jsonscan.Members(t, stack[:0])
+	var fields [wsNFields]json.RawMessage // nil: absent
+	unknown := -1
+	for i, m := range members {
+		k := wsField(m)
+		if k < 0 {
+			if unknown < 0 {
+				unknown = i
+			}
+			continue
+		}
+		fields[k] = m.Value // the last of a repeated key wins, as in a map
 	}
 	req := &wsRequest{Index: 1}
 	// The id first, so that every later error can name it.
-	if raw, ok := fields["id"]; ok {
-		if err := json.Unmarshal(raw, &req.ID); err != nil {
-			return nil, &wsParseError{code: errkind.CodeParseError, msg: "id must be an integer"}
-		}
-	} else {
+	if fields[wsID] == nil {
 		return nil, &wsParseError{code: errkind.CodeParseError, msg: "id is required"}
 	}
-	bad := func(format string, args ...any) error {
-		return &wsParseError{id: req.ID, code: errkind.CodeParseError, msg: fmt.Sprintf(format, args...)}
+	if !wsInt(fields[wsID], &req.ID) {
+		return nil, &wsParseError{code: errkind.CodeParseError, msg: "id must be an integer"}
 	}
-	for k := range fields {
-		switch k {
-		case "id", "cmd", "sys", "mod", "index", "name", "args":
-		default:
-			return nil, bad("unknown field %q", k)
-		}
+	bad := func(format string, args ...any) error { return wsBad(req.ID, format, args...) }
+	if unknown >= 0 {
+		return nil, bad("unknown field %q", members[unknown].Name())
 	}
-	str := func(key string, dst *string) error {
-		raw, ok := fields[key]
-		if !ok {
-			return bad("%s is required", key)
-		}
-		if err := json.Unmarshal(raw, dst); err != nil {
-			return bad("%s must be a string", key)
-		}
-		return nil
+	if fields[wsCmd] == nil {
+		return nil, bad("cmd is required")
 	}
-	if err := str("cmd", &req.Cmd); err != nil {
-		return nil, err
+	if !wsCommand(fields[wsCmd], &req.Cmd) {
+		return nil, bad("cmd must be a string")
 	}
-	req.Cmd = strings.ToLower(req.Cmd)
 	if !wsCommands[req.Cmd] {
 		return nil, &wsParseError{id: req.ID, code: errkind.CodeUnknownCommand, msg: fmt.Sprintf("unknown command %q", req.Cmd)}
 	}
 	// debug and ignore address a module by id in mod; sys and name are only echoed in meta.
 	moduleOnly := req.Cmd == "debug" || req.Cmd == "ignore"
-	for _, f := range []struct {
-		key string
+	for _, f := range [...]struct {
+		k   int
 		dst *string
-	}{{"sys", &req.Sys}, {"mod", &req.Mod}, {"name", &req.Name}} {
-		if _, ok := fields[f.key]; !ok && moduleOnly && f.key != "mod" {
+	}{{wsSys, &req.Sys}, {wsMod, &req.Mod}, {wsName, &req.Name}} {
+		if fields[f.k] == nil && moduleOnly && f.k != wsMod {
 			continue
 		}
-		if err := str(f.key, f.dst); err != nil {
-			return nil, err
+		if fields[f.k] == nil {
+			return nil, bad("%s is required", wsFieldNames[f.k])
+		}
+		if !wsString(fields[f.k], f.dst) {
+			return nil, bad("%s must be a string", wsFieldNames[f.k])
 		}
 	}
-	if raw, ok := fields["index"]; ok && !isAbsent(raw) {
-		if err := json.Unmarshal(raw, &req.Index); err != nil {
+	if raw := fields[wsIndex]; !isAbsent(raw) {
+		var n int64
+		if !wsInt(raw, &n) || int64(int(n)) != n {
 			return nil, bad("index must be an integer")
 		}
+		req.Index = int(n)
 		if req.Index < 1 {
 			return nil, bad("index must be 1 or more")
 		}
 	}
-	if raw, ok := fields["args"]; ok && !isAbsent(raw) {
-		t := bytes.TrimSpace(raw)
-		if t[0] != '[' && t[0] != '{' {
+	if raw := fields[wsArgs]; !isAbsent(raw) {
+		if raw[0] != '[' && raw[0] != '{' {
 			return nil, bad("args must be an array (or an object of named arguments)")
 		}
-		req.Args = t
+		req.Args = raw // a part of data, which the session reads afresh for every frame
 	}
 	// meta echoes the client's own JSON for each field; an omitted index echoes the default,
-	// because clients route notifications by mod and index.
-	index := fields["index"]
+	// because clients route notifications by mod and index. debug and ignore may leave sys and
+	// name out; they are left out of meta too.
+	index := fields[wsIndex]
 	if isAbsent(index) {
 		index = json.RawMessage("1")
 	}
-	// debug and ignore may leave sys and name out; they are left out of meta too.
-	var m bytes.Buffer
-	m.WriteByte('{')
-	for _, f := range []struct {
+	metaFields := [...]struct {
 		key string
 		raw json.RawMessage
-	}{{"sys", fields["sys"]}, {"mod", fields["mod"]}, {"index", index}, {"name", fields["name"]}} {
-		v := bytes.TrimSpace(f.raw)
-		if len(v) == 0 {
+	}{{`"sys":`, fields[wsSys]}, {`"mod":`, fields[wsMod]}, {`"index":`, index}, {`"name":`, fields[wsName]}}
+	n := 2
+	for _, f := range metaFields {
+		n += len(f.key) + len(f.raw) + 1
+	}
+	m := make([]byte, 0, n)
+	m = append(m, '{')
+	for _, f := range metaFields {
+		if len(f.raw) == 0 {
 			continue
 		}
-		if m.Len() > 1 {
-			m.WriteByte(',')
+		if len(m) > 1 {
+			m = append(m, ',')
 		}
-		m.WriteString(`"` + f.key + `":`)
-		m.Write(v)
+		m = append(append(m, f.key...), f.raw...)
 	}
-	m.WriteByte('}')
-	req.meta = m.Bytes()
+	req.meta = append(m, '}')
 	return req, nil
+}
+
+// wsBad is a parse error of the request with id.
+func wsBad(id int64, format string, args ...any) error {
+	return &wsParseError{id: id, code: errkind.CodeParseError, msg: fmt.Sprintf(format, args...)}
+}
+
+// wsField is the field a member names, -1 for none.
+func wsField(m jsonscan.Member) int {
+	for k, name := range wsFieldNames {
+		if m.Is(name) {
+			return k
+		}
+	}
+	return -1
+}
+
+// wsInt decodes an integer field as encoding/json into an int64 does (null leaves dst alone).
+func wsInt(raw json.RawMessage, dst *int64) bool {
+	if n, ok := jsonscan.Int(raw); ok {
+		*dst = n
+		return true
+	}
+	v := *dst // the decoder's target escapes: only here, off the plain path
+	if json.Unmarshal(raw, &v) != nil {
+		return false
+	}
+	*dst = v
+	return true
+}
+
+// wsString decodes a string field as encoding/json does (null leaves dst alone).
+func wsString(raw json.RawMessage, dst *string) bool {
+	if s, ok := jsonscan.String(raw); ok {
+		*dst = s
+		return true
+	}
+	v := *dst // the decoder's target escapes: only here, off the plain path
+	if json.Unmarshal(raw, &v) != nil {
+		return false
+	}
+	*dst = v
+	return true
+}
+
+func ascii(b []byte) bool {
+	for _, c := range b {
+		if c >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+// wsCommand decodes cmd, lower-cased; a known command costs no allocation.
+func wsCommand(raw json.RawMessage, dst *string) bool {
+	if len(raw) > 2 && raw[0] == '"' && raw[len(raw)-1] == '"' && ascii(raw) && bytes.IndexByte(raw, '\\') < 0 {
+		for _, c := range wsCommandNames {
+			if strings.EqualFold(string(raw[1:len(raw)-1]), c) { // ASCII: as strings.ToLower
+				*dst = c
+				return true
+			}
+		}
+	}
+	if !wsString(raw, dst) {
+		return false
+	}
+	*dst = strings.ToLower(*dst)
+	return true
 }
 
 func errorReply(id int64, code errkind.Code, status int, msg string) wsReply {

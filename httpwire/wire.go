@@ -28,7 +28,31 @@ const (
 // RequestIDHeader carries the request id in and out of every request.
 const RequestIDHeader = "X-Request-ID"
 
+// requestIDHeaderKey is RequestIDHeader as net/http keys its header maps ("X-Request-Id"): Get and Set
+// would canonicalize the name, allocating, on every request.
+var requestIDHeaderKey = http.CanonicalHeaderKey(RequestIDHeader)
+
+// GetRequestID is the request id header of h ("" when absent).
+func GetRequestID(h http.Header) string {
+	if v := h[requestIDHeaderKey]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+// SetRequestID sets the request id header of h.
+func SetRequestID(h http.Header, id string) { h[requestIDHeaderKey] = []string{id} }
+
+// SetRequestIDValue sets the request id header of h to id, the only element of a slice the
+// caller provides (and no longer changes): SetRequestID without its allocation.
+func SetRequestIDValue(h http.Header, id []string) { h[requestIDHeaderKey] = id[:1:1] }
+
 type requestIDKey struct{}
+
+// RequestIDKey is the context key RequestID reads, for a Context type of its own that carries the
+// id among other values in one allocation (the HTTP server's per request): its Value answers
+// RequestIDKey with a *string, which it must not change afterwards.
+var RequestIDKey any = requestIDKey{}
 
 // WithRequestID returns ctx carrying the request id.
 func WithRequestID(ctx context.Context, id string) context.Context {
@@ -37,8 +61,15 @@ func WithRequestID(ctx context.Context, id string) context.Context {
 
 // RequestID is the id of the request ctx belongs to ("" outside a request).
 func RequestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey{}).(string)
-	return id
+	switch id := ctx.Value(requestIDKey{}).(type) {
+	case string:
+		return id
+	case *string:
+		if id != nil {
+			return *id
+		}
+	}
+	return ""
 }
 
 // NewRequestID is a random UUID (version 4), the form PlaceOS clients expect.
@@ -47,8 +78,14 @@ func NewRequestID() string {
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+	var s [36]byte
+	hex.Encode(s[0:8], b[0:4])
+	hex.Encode(s[9:13], b[4:6])
+	hex.Encode(s[14:18], b[6:8])
+	hex.Encode(s[19:23], b[8:10])
+	hex.Encode(s[24:36], b[10:16])
+	s[8], s[13], s[18], s[23] = '-', '-', '-', '-'
+	return string(s[:])
 }
 
 // AcceptableRequestID keeps a caller's id only when it is safe to echo into headers and logs.
@@ -135,9 +172,13 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 	WriteRaw(w, status, body)
 }
 
+// jsonContentType is the Content-Type header value of every answer, shared: net/http only reads
+// it, and Set would allocate a slice per answer.
+var jsonContentType = []string{"application/json"}
+
 // WriteRaw sends JSON text as is: driver results are passed through unchanged.
 func WriteRaw(w http.ResponseWriter, status int, body []byte) {
-	w.Header().Set("Content-Type", "application/json")
+	w.Header()["Content-Type"] = jsonContentType
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
 }
@@ -196,6 +237,9 @@ func ReadArgs(r *http.Request) (json.RawMessage, error) {
 // Timeout reads ?timeout=<milliseconds>, the deadline a caller asks for; zero when absent. The
 // engine caps it at its own execute timeout: a caller can shorten the deadline, never extend it.
 func Timeout(r *http.Request) (time.Duration, error) {
+	if r.URL.RawQuery == "" {
+		return 0, nil // the usual case: no query to parse (URL.Query allocates a map)
+	}
 	q := r.URL.Query().Get("timeout")
 	if q == "" {
 		return 0, nil

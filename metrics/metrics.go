@@ -209,10 +209,15 @@ func (m *Metrics) Registry() *prometheus.Registry {
 
 // ExecResult classifies an execute's outcome into one of Results.
 func ExecResult(err error) string {
+	if err == nil {
+		return ResultOK // before the errors.As target below, which is allocated at entry
+	}
+	return failedResult(err)
+}
+
+func failedResult(err error) string {
 	var de *errkind.DriverError
 	switch {
-	case err == nil:
-		return ResultOK
 	case errors.As(err, &de):
 		return ResultDriverError
 	case errors.Is(err, errkind.Timeout), errors.Is(err, context.DeadlineExceeded):

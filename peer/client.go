@@ -5,11 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -61,17 +61,22 @@ func (p *Client) Exec(ctx context.Context, addr string, req call.Request) (call.
 	if len(args) == 0 {
 		args = json.RawMessage("[]")
 	}
-	fnJSON, _ := json.Marshal(req.Function)
+	// The arguments go as they came (checked, never decoded here); the function name is the only
+	// thing encoded.
+	fnJSON := jsonString(req.Function)
 	body := make([]byte, 0, len(args)+len(fnJSON)*2+16)
 	body = append(body, `{"__exec__":`...)
 	body = append(append(body, fnJSON...), ',')
 	body = append(append(append(body, fnJSON...), ':'), args...)
 	body = append(body, '}')
-	path := httpwire.NodeBase + "/command/" + url.PathEscape(req.Target.ModuleID) + "/execute"
+	target := make([]byte, 0, len(p.scheme)+len(addr)+len(req.Target.ModuleID)+64)
+	target = append(append(append(target, p.scheme...), "://"...), addr...)
+	target = append(append(target, httpwire.NodeBase+"/command/"...), url.PathEscape(req.Target.ModuleID)...)
+	target = append(target, "/execute"...)
 	if dl, ok := ctx.Deadline(); ok {
-		path += fmt.Sprintf("?timeout=%d", max(time.Until(dl).Milliseconds(), 1))
+		target = strconv.AppendInt(append(target, "?timeout="...), max(time.Until(dl).Milliseconds(), 1), 10)
 	}
-	status, data, err := p.post(ctx, addr, path, body, &req.Caller, req.RequestID)
+	status, data, err := p.post(ctx, addr, string(target), body, &req.Caller, req.RequestID)
 	if err != nil {
 		return call.Result{}, err
 	}
@@ -79,6 +84,18 @@ func (p *Client) Exec(ctx context.Context, addr string, req call.Request) (call.
 		return call.Result{}, httpwire.ProblemOf(status, data, addr)
 	}
 	return call.Result{ModuleID: req.Target.ModuleID, Value: data, Code: status}, nil
+}
+
+// jsonString is s as a JSON string, as json.Marshal writes it; a plain name (printable ASCII that
+// neither JSON nor Marshal's HTML escaping changes) is only quoted.
+func jsonString(s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			b, _ := json.Marshal(s)
+			return b
+		}
+	}
+	return append(append(append(make([]byte, 0, len(s)+2), '"'), s...), '"')
 }
 
 // Forward sends a Raft command to the leader at addr (raftfsm.Forwarder).
@@ -94,7 +111,7 @@ func (p *Client) Join(ctx context.Context, addr, id, raftAddr, httpAddr string) 
 
 // postOK posts as the node itself and wants a 2xx.
 func (p *Client) postOK(ctx context.Context, addr, path string, body []byte) error {
-	status, data, err := p.post(ctx, addr, path, body, nil, httpwire.RequestID(ctx))
+	status, data, err := p.post(ctx, addr, p.scheme+"://"+addr+path, body, nil, httpwire.RequestID(ctx))
 	if err != nil {
 		return err
 	}
@@ -104,18 +121,18 @@ func (p *Client) postOK(ctx context.Context, addr, path string, body []byte) err
 	return nil
 }
 
-// post sends body to addr as the node itself (caller nil) or for caller.
-func (p *Client) post(ctx context.Context, addr, path string, body []byte, caller *auth.Caller, requestID string) (int, []byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.scheme+"://"+addr+path, bytes.NewReader(body))
+// post sends body to target (a URL of addr) as the node itself (caller nil) or for caller.
+func (p *Client) post(ctx context.Context, addr, target string, body []byte, caller *auth.Caller, requestID string) (int, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
 	if err != nil {
 		return 0, nil, errkind.Wrap(errkind.BadRequest, err, "request to node %s", addr)
 	}
-	req.Header.Set("Content-Type", "application/json")
+	req.Header["Content-Type"] = jsonContentType
 	if caller != nil {
 		auth.SetNodeCredentials(req.Header, *caller)
 	} // else the node acting for itself: the receiving node trusts it as an admin
 	if requestID != "" {
-		req.Header.Set(httpwire.RequestIDHeader, requestID)
+		httpwire.SetRequestID(req.Header, requestID)
 	}
 	resp, err := p.hc.Do(req)
 	if err != nil {
@@ -125,12 +142,25 @@ func (p *Client) post(ctx context.Context, addr, path string, body []byte, calle
 		return 0, nil, p.unreachable(addr, err)
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
+	var data []byte
+	if n := resp.ContentLength; n >= 0 && n <= maxAnswer {
+		data = make([]byte, n) // the answer in one allocation: an execute's is usually small
+		_, err = io.ReadFull(resp.Body, data)
+	} else {
+		data, err = io.ReadAll(resp.Body)
+	}
 	if err != nil {
 		return 0, nil, errkind.Wrap(errkind.Unavailable, err, "reading the answer of node %s", addr)
 	}
 	return resp.StatusCode, data, nil
 }
+
+// jsonContentType is the Content-Type of every request, shared (net/http only reads it).
+var jsonContentType = []string{"application/json"}
+
+// maxAnswer is the largest answer read in one allocation of its declared length; a larger one
+// (or one of unknown length) is read as it comes.
+const maxAnswer = 1 << 20
 
 type joinRequest struct {
 	ID       string `json:"id"`

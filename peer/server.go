@@ -11,7 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gorilla/mux"
 	"github.com/gorilla/websocket"
 	"github.com/hashicorp/go-hclog"
 
@@ -20,6 +19,7 @@ import (
 	"github.com/placeos-go/engine/clustertls"
 	"github.com/placeos-go/engine/errkind"
 	"github.com/placeos-go/engine/httpwire"
+	"github.com/placeos-go/engine/jsonscan"
 )
 
 // Local is this node's engine as other nodes use it (package core).
@@ -77,19 +77,19 @@ func NewServer(cfg ServerConfig) *Server {
 		cfg.MaxBodyBytes = 32 << 20
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger.Named("peer")}
-	r := mux.NewRouter()
-	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	r := httpwire.NewRouter(func(w http.ResponseWriter, r *http.Request, wrongMethod bool) {
+		if wrongMethod {
+			s.fail(w, r, errkind.Wrap(errkind.MethodNotAllowed, nil, "method %s not allowed on %s", r.Method, r.URL.Path), call.Target{})
+			return
+		}
 		s.fail(w, r, errkind.Wrap(errkind.NoRoute, nil, "no route for %s %s", r.Method, r.URL.Path), call.Target{})
 	})
-	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.fail(w, r, errkind.Wrap(errkind.MethodNotAllowed, nil, "method %s not allowed on %s", r.Method, r.URL.Path), call.Target{})
-	})
 	n := httpwire.NodeBase
-	r.HandleFunc(n+"/command/{module}/execute", s.handleExecute).Methods(http.MethodPost)
-	r.HandleFunc(n+"/command/{module}/debugger", s.handleDebugger).Methods(http.MethodGet)
-	r.HandleFunc(n+"/cluster/join", s.handleJoin).Methods(http.MethodPost)
-	r.HandleFunc(n+"/cluster/leave", s.handleLeave).Methods(http.MethodPost)
-	r.HandleFunc(n+"/cluster/apply", s.handleApply).Methods(http.MethodPost)
+	r.Handle(http.MethodPost, n+"/command/{module}/execute", s.handleExecute)
+	r.Handle(http.MethodGet, n+"/command/{module}/debugger", s.handleDebugger)
+	r.Handle(http.MethodPost, n+"/cluster/join", s.handleJoin)
+	r.Handle(http.MethodPost, n+"/cluster/leave", s.handleLeave)
+	r.Handle(http.MethodPost, n+"/cluster/apply", s.handleApply)
 	s.handler = s.middleware(r)
 	return s
 }
@@ -172,15 +172,20 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error, t call.
 func (s *Server) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		rid := r.Header.Get(httpwire.RequestIDHeader)
+		ex := &exchange{}
+		rid := httpwire.GetRequestID(r.Header)
 		if !httpwire.AcceptableRequestID(rid) {
 			rid = httpwire.NewRequestID()
 		}
-		w.Header().Set(httpwire.RequestIDHeader, rid)
-		r = r.WithContext(httpwire.WithRequestID(r.Context(), rid))
+		ex.rid[0] = rid
+		httpwire.SetRequestIDValue(w.Header(), ex.rid[:])
+		ex.ctx.Init(r.Context(), &ex.rid[0])
+		r = r.WithContext(&ex.ctx)
 		defer func() {
-			s.log.Debug("request", "request_id", rid, "method", r.Method, "path", r.URL.Path,
-				"node", clustertls.PeerNode(tlsFrom(r.Context())), "duration", time.Since(start))
+			if s.log.IsDebug() {
+				s.log.Debug("request", "request_id", rid, "method", r.Method, "path", r.URL.Path,
+					"node", clustertls.PeerNode(tlsFrom(r.Context())), "duration", time.Since(start))
+			}
 		}()
 		defer func() {
 			if v := recover(); v != nil {
@@ -202,22 +207,31 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 			s.fail(w, r, ErrNodesOnly, call.Target{})
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(auth.WithCaller(r.Context(), auth.NodeCaller(r.Header))))
+		// The request's context is changed in place, not derived again: r carries it already.
+		ex.ctx.SetCaller(auth.NodeCaller(r.Header))
+		next.ServeHTTP(w, r)
 	})
+}
+
+// exchange is what the middleware keeps per request, in one allocation: the context that carries
+// the request id and the caller, and the id as the X-Request-ID header's value.
+type exchange struct {
+	ctx httpwire.Context
+	rid [1]string
 }
 
 // POST /api/core/v1/command/{module}/execute, body {"__exec__": fn, fn: args}: runs here if this
 // node hosts the module, else 409 naming the owner so the caller retries there.
 func (s *Server) handleExecute(w http.ResponseWriter, r *http.Request) {
-	t := call.Target{ModuleID: mux.Vars(r)["module"]}
-	var body map[string]json.RawMessage
-	if err := httpwire.DecodeJSON(r, &body); err != nil {
+	t := call.Target{ModuleID: r.PathValue("module")}
+	data, err := httpwire.ReadBody(r)
+	if err != nil {
 		s.fail(w, r, err, t)
 		return
 	}
-	var fn string
-	if err := json.Unmarshal(body["__exec__"], &fn); err != nil || fn == "" {
-		s.fail(w, r, errkind.Wrap(httpwire.ErrBadBody, nil, `body must be {"__exec__": "<function>", "<function>": <args>}`), t)
+	fn, args, err := execBody(data)
+	if err != nil {
+		s.fail(w, r, err, t)
 		return
 	}
 	timeout, err := httpwire.Timeout(r)
@@ -226,7 +240,7 @@ func (s *Server) handleExecute(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res, err := s.cfg.Local.ExecuteHere(r.Context(), call.Request{
-		Target: t, Function: fn, Args: body[fn], Caller: auth.CallerFrom(r.Context()),
+		Target: t, Function: fn, Args: args, Caller: auth.CallerFrom(r.Context()),
 		RequestID: httpwire.RequestID(r.Context()), Timeout: timeout,
 	})
 	if err != nil {
@@ -236,11 +250,49 @@ func (s *Server) handleExecute(w http.ResponseWriter, r *http.Request) {
 	httpwire.WriteRaw(w, res.Code, res.Value)
 }
 
+// execBody reads a forwarded execute's body, {"__exec__": fn, fn: args}, in place (package
+// jsonscan): the arguments are handed on as the sending node wrote them, as the client sent them,
+// never decoded. Its answers are those of decoding the body into map[string]json.RawMessage (a
+// key given twice counts with its last value; a body that is not a JSON object is refused with
+// the decoder's own message).
+func execBody(data []byte) (fn string, args json.RawMessage, err error) {
+	t := jsonscan.TrimSpace(data)
+	if len(t) == 0 || t[0] != '{' || !json.Valid(t) {
+		var body map[string]json.RawMessage
+		if err := json.Unmarshal(data, &body); err != nil { // the decoder's message for what is not an object
+			return "", nil, errkind.Wrap(httpwire.ErrMalformedJSON, nil, "malformed JSON body: %v", err)
+		}
+		return "", nil, errBadExecBody // null: a map of nothing
+	}
+	var stack [4]jsonscan.Member
+	members := jsonscan.Members(t, stack[:0])
+	value := func(name string) json.RawMessage { // the last member of that name, nil for none
+		for i := len(members) - 1; i >= 0; i-- {
+			if members[i].Is(name) {
+				return members[i].Value
+			}
+		}
+		return nil
+	}
+	raw := value("__exec__")
+	if s, ok := jsonscan.String(raw); ok {
+		fn = s
+	} else if raw == nil || json.Unmarshal(raw, &fn) != nil {
+		fn = ""
+	}
+	if fn == "" {
+		return "", nil, errBadExecBody
+	}
+	return fn, value(fn), nil
+}
+
+var errBadExecBody = errkind.Wrap(httpwire.ErrBadBody, nil, `body must be {"__exec__": "<function>", "<function>": <args>}`)
+
 // GET /api/core/v1/command/{module}/debugger: a WebSocket of [severity, "line"] frames for a
 // module this node hosts, for as long as the caller keeps it open. It attaches before upgrading,
 // so a module this node does not host is an ordinary error answer the caller can read.
 func (s *Server) handleDebugger(w http.ResponseWriter, r *http.Request) {
-	t := call.Target{ModuleID: mux.Vars(r)["module"]}
+	t := call.Target{ModuleID: r.PathValue("module")}
 	lines := make(chan []byte, s.cfg.DebugQueue)
 	slow := make(chan struct{})
 	var once sync.Once

@@ -26,6 +26,9 @@ func (m member) String() string { return string(m) }
 type Ring struct {
 	nodes []string
 	c     *consistent.Consistent
+	// owners is the owner of every partition, read off c once: Owner is on every execute's path,
+	// and consistent's own look-up takes a lock and a []byte copy of the key.
+	owners []string
 }
 
 func defaultConfig() consistent.Config {
@@ -44,15 +47,27 @@ func newRing(nodeIDs []string, cfg consistent.Config) *Ring {
 	for i, id := range ids {
 		members[i] = member(id)
 	}
-	return &Ring{nodes: ids, c: consistent.New(members, cfg)}
+	r := &Ring{nodes: ids, c: consistent.New(members, cfg)}
+	if _, ours := cfg.Hasher.(hasher); ours && len(ids) > 0 {
+		r.owners = make([]string, cfg.PartitionCount)
+		for i := range r.owners {
+			r.owners[i] = r.c.GetPartitionOwner(i).String()
+		}
+	}
+	return r
 }
 
-// Owner returns the node that owns key ("" when the ring is empty).
+// Owner returns the node that owns key ("" when the ring is empty). It is consistent's
+// LocateKey (the key's partition, by the ring's hash, and that partition's owner) without its
+// lock and copy.
 func (r *Ring) Owner(key string) string {
-	if len(r.nodes) == 0 {
+	switch {
+	case len(r.nodes) == 0:
 		return ""
+	case r.owners == nil: // another hasher (the package's tests compare some)
+		return r.c.LocateKey([]byte(key)).String()
 	}
-	return r.c.LocateKey([]byte(key)).String()
+	return r.owners[xxhash.Sum64String(key)%uint64(len(r.owners))]
 }
 
 // Nodes returns the ring's node ids, sorted.

@@ -181,3 +181,16 @@ func BenchmarkNew(b *testing.B) {
 		_ = New(ids)
 	}
 }
+
+// TestOwnerTable: Owner's table answers as consistent's own LocateKey does.
+func TestOwnerTable(t *testing.T) {
+	t.Parallel()
+	for _, ids := range [][]string{{"solo"}, {"n1", "n2", "n3"}, {"a", "b", "c", "d", "e"}} {
+		r := New(ids)
+		for _, k := range moduleIDs(2000) {
+			if got, want := r.Owner(k), r.c.LocateKey([]byte(k)).String(); got != want {
+				t.Fatalf("%v: key %s: Owner %s, LocateKey %s", ids, k, got, want)
+			}
+		}
+	}
+}

@@ -23,6 +23,9 @@ TARGETS=(
 	"./httpapi FuzzWSSession"
 	"./httpapi FuzzParseSlug"
 	"./httpapi FuzzRESTRequest"
+	"./core FuzzCheckArgs"
+	"./jsonscan FuzzMembers"
+	"./peer FuzzExecBody"
 	"./sdk FuzzBind"
 	"./model FuzzParseFile"
 )

@@ -29,8 +29,13 @@ func InterfaceKey(moduleID string) string { return "interface/" + moduleID }
 
 // LookupField is the system/<id> hash field for the index-th module called name (index < 1 means 1).
 func LookupField(name string, index int) string {
+	return string(appendLookupField(nil, name, index))
+}
+
+// appendLookupField appends LookupField(name, index) to b.
+func appendLookupField(b []byte, name string, index int) []byte {
 	if index < 1 {
 		index = 1
 	}
-	return name + "/" + strconv.Itoa(index)
+	return strconv.AppendInt(append(append(b, name...), '/'), int64(index), 10)
 }

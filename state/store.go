@@ -420,10 +420,11 @@ func (s *Store) ResolveModule(ctx context.Context, systemID, name string, index 
 	if len(m) == 0 {
 		return "", fmt.Errorf("state: %w: %s", ErrSystemNotFound, systemID)
 	}
-	field := LookupField(name, index)
-	id, ok := m[field]
+	// The field is built on the stack: a map index by string(bytes) copies nothing.
+	var buf [64]byte
+	id, ok := m[string(appendLookupField(buf[:0], name, index))]
 	if !ok {
-		return "", fmt.Errorf("state: %w: %s in %s", ErrModuleNotFound, field, systemID)
+		return "", fmt.Errorf("state: %w: %s in %s", ErrModuleNotFound, LookupField(name, index), systemID)
 	}
 	return id, nil
 }

@@ -203,8 +203,14 @@ func (s *Supervisor) module(id string) (*module, error) {
 }
 
 // Exec runs a function of a module within ctx's deadline, which the driver also hears (as
-// timeout_ms); a failure the driver raised comes back in the response, not as an error. A hung
-// driver process is found by the liveness probe, which fails its in-flight calls.
+// timeout_ms, which Exec sets in req: the caller hands req over); a failure the driver raised
+// comes back in the response, not as an error. A call in flight when its process exits fails at
+// once: the process's connection closes with it (and crashed closes go-plugin's side too), which
+// ends every call on it. A hung driver process is found by the liveness probe, which kills it.
+//
+// Unlike the other calls, Exec derives no context of its own from the process's: it is the hot
+// path, and a context layer per call (WithCancelCause, AfterFunc on the process context) cost
+// several allocations and a shared lock for what the closing connection does anyway.
 func (s *Supervisor) Exec(ctx context.Context, req *pb.ExecRequest) (*pb.ExecResponse, error) {
 	mod, err := s.module(req.GetModuleId())
 	if err != nil {
@@ -216,16 +222,13 @@ func (s *Supervisor) Exec(ctx context.Context, req *pb.ExecRequest) (*pb.ExecRes
 	if err != nil {
 		return nil, fmt.Errorf("exec %s.%s: %w", req.ModuleId, req.Function, err)
 	}
-	r := &pb.ExecRequest{ModuleId: req.ModuleId, Function: req.Function, ArgsJson: req.ArgsJson,
-		UserId: req.UserId, RequestId: req.RequestId}
+	req.TimeoutMs = 0
 	if dl, ok := ctx.Deadline(); ok {
-		r.TimeoutMs = max(time.Until(dl).Milliseconds(), 1)
+		req.TimeoutMs = max(time.Until(dl).Milliseconds(), 1)
 	}
-	cctx, ccancel := p.callCtx(ctx)
-	defer ccancel()
-	resp, err := p.rpc.Exec(cctx, r)
+	resp, err := p.rpc.Exec(ctx, req)
 	if err != nil {
-		return nil, p.callErr(ctx, err, fmt.Sprintf("exec %s.%s", req.ModuleId, req.Function))
+		return nil, p.callErr(ctx, err, "exec "+req.ModuleId+"."+req.Function)
 	}
 	return resp, nil
 }

@@ -51,7 +51,11 @@ type options struct {
 	DriverDir       string
 	ExecTimeout     time.Duration
 	PprofAddr       string
-	Displays        int // dev only: how many simulated displays
+	// Runtime settings of the engine process (runtime.go).
+	GCPercent   gcPercentFlag
+	MemoryLimit memoryLimitFlag
+	MaxProcs    maxProcsFlag
+	Displays    int // dev only: how many simulated displays
 
 	// Secrets (docs/protocol.md §1.4): files keep them out of ps and /proc/<pid>/cmdline.
 	ClusterSecretFile string
@@ -171,6 +175,10 @@ func (o *options) flagSet(name string, dev bool) *flag.FlagSet {
 	fs.StringVar(&o.DriverDir, "driver-dir", "", "directory that relative driver binary paths are resolved against (default: beside the engine binary)")
 	fs.DurationVar(&o.ExecTimeout, "exec-timeout", core.DefaultExecTimeout, "longest an execute may take; callers may ask for less")
 	fs.StringVar(&o.PprofAddr, "pprof-addr", "", "serve net/http/pprof on this (loopback) address; off when empty")
+	o.GCPercent, o.MemoryLimit, o.MaxProcs = gcPercentFlag{"auto"}, memoryLimitFlag{"auto"}, maxProcsFlag{"auto"}
+	fs.Var(&o.GCPercent, "gc-percent", "garbage collector target, as GOGC: a percentage, off, or auto (chosen from the machine; GOGC when set)")
+	fs.Var(&o.MemoryLimit, "memory-limit", "soft limit of the engine's Go memory, as GOMEMLIMIT (512MiB, 2GiB), a percentage of the machine's (25%), off, or auto (chosen from the machine; GOMEMLIMIT when set)")
+	fs.Var(&o.MaxProcs, "gomaxprocs", "CPUs running the engine's Go code at once, as GOMAXPROCS: a number, or auto (chosen from the machine; GOMAXPROCS when set)")
 	if dev {
 		fs.IntVar(&o.Displays, "displays", 2, "number of simulated displays in the demo system")
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -35,6 +36,9 @@ func serve(ctx context.Context, args []string, dev bool, sig *signals) error {
 	for _, w := range append(o.secretWarnings, o.warnings...) {
 		log.Warn(w)
 	}
+	rt := applyRuntime(o)
+	log.Info("runtime", "gc_percent", rt.GCPercent, "memory_limit", sizeText(rt.MemoryLimit), "gomaxprocs", rt.MaxProcs,
+		"cpus", rt.CPUs, "memory", sizeText(rt.Memory), "chosen", strings.Join(rt.Why, "; "))
 	n, err := startNode(ctx, o, log, sig.leave)
 	defer n.close()
 	if err != nil {

@@ -36,7 +36,7 @@ func pkgs(patterns ...string) set { return set{strings.Join(patterns, ", "), pat
 var (
 	// The vocabulary and the services the engine is built from. They import only each other.
 	leaves = set{"the leaves", []string{
-		"errkind", "call", "auth", "httpwire", "clustertls", "model", "placement", "metrics",
+		"errkind", "call", "auth", "httpwire", "jsonscan", "clustertls", "model", "placement", "metrics",
 		"plugin/...", "state", "raftfsm", "builder", "supervisor", "subscriptions",
 	}}
 	// The engine core and the two HTTP faces of a node. They meet only in cmd/engine.

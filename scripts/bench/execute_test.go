@@ -128,7 +128,7 @@ func measure(b *testing.B, name string, clients, n int, call func() error) resul
 //     larger of the 1- and 32-client medians (allocs-own-c1 and allocs-own-c32 are reported too).
 //
 // What it counts: everything the engine process allocates for a call that the bare proxy does
-// not — our middleware, router (gorilla/mux), argument checks, core's execute path, supervisor,
+// not — our middleware, router, argument checks, core's execute path, supervisor,
 // metrics and logging — and also allocations inside net/http or gRPC that our code causes (a
 // response header it sets, a context layer, the deadline and request id the engine sends the
 // driver): the bare proxy shows those are avoidable. What it does not count: the driver's
@@ -608,20 +608,34 @@ func startBare(b *testing.B, drv string, header http.Header) *bareProcess {
 	return p
 }
 
+// Settings of the engine under test, to compare runtime settings in one run of the benchmarks
+// that use startEngine (execute, WebSocket exec): EXECBENCH_ENGINE_FLAGS are added to its
+// command line and EXECBENCH_ENGINE_ENV (KEY=VALUE ...) to its environment only, e.g.
+// EXECBENCH_ENGINE_ENV='GOGC=400 GOMAXPROCS=1'. Both are split on spaces.
+const (
+	engineFlagsEnv = "EXECBENCH_ENGINE_FLAGS"
+	engineEnvEnv   = "EXECBENCH_ENGINE_ENV"
+)
+
 // startEngine runs the engine binary with one test-driver module in system sys-bench and returns
 // its base URL.
-func startEngine(b *testing.B, redisURL, drv string) string {
+func startEngine(b testing.TB, redisURL, drv string) string {
 	b.Helper()
 	model := fmt.Sprintf(`
 drivers: [{id: drv-bench, module_name: Test, role: service, binary: %q}]
 modules: [{id: mod-bench, driver_id: drv-bench, running: true}]
 systems: [{id: sys-bench, name: Bench, modules: [mod-bench]}]
 `, drv)
-	return enginetest.StartEngine(b, enginetest.Config{Redis: redisURL, LogLevel: "warn"}, "bench", model).Base
+	cfg := enginetest.Config{Redis: redisURL, LogLevel: "warn",
+		Flags: strings.Fields(os.Getenv(engineFlagsEnv)), Env: strings.Fields(os.Getenv(engineEnvEnv))}
+	if len(cfg.Flags)+len(cfg.Env) > 0 {
+		b.Logf("engine started with flags %q, environment %q", cfg.Flags, cfg.Env)
+	}
+	return enginetest.StartEngine(b, cfg, "bench", model).Base
 }
 
 // startDirect launches the driver binary through go-plugin with no engine in between.
-func startDirect(b *testing.B, drv string) *plugin.Client {
+func startDirect(b testing.TB, drv string) *plugin.Client {
 	b.Helper()
 	pc := goplugin.NewClient(plugin.ClientConfig(exec.Command(drv), &proto.UnimplementedHostServer{},
 		hclog.New(&hclog.LoggerOptions{Level: hclog.Warn, Output: os.Stderr}), nil))
