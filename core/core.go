@@ -175,6 +175,14 @@ func (c *Core) Close() {
 // crash.
 func (c *Core) OnModuleStart(ctx context.Context, moduleID string) {
 	c.cfg.State.Host(moduleID)
+	if owner, _ := c.Owner(moduleID); owner != c.cfg.NodeID {
+		// A start decided under a ring that has moved on (nodes joining in quick succession):
+		// the module's new owner may already have started it and set statuses, which this clear
+		// would wipe. Only the owner writes its status (as in Host.SetStatus); the next pass stops
+		// this instance.
+		c.log.Debug("module starting under an older placement: its status is left to its owner", "module", moduleID, "owner", owner)
+		return
+	}
 	if err := c.cfg.State.ClearStatus(ctx, moduleID); err != nil {
 		c.log.Warn("clearing module status failed", "module", moduleID, "error", err)
 	}

@@ -128,6 +128,7 @@ type fakeState struct {
 	status  map[string]map[string]string
 	pubs    []string
 	hosted  map[string]bool // Host and Unhost
+	cleared []string        // ClearStatus calls, in order
 	owned   []string        // the last OwnSystems, sorted
 }
 
@@ -168,7 +169,12 @@ func (s *fakeState) SetStatus(_ context.Context, mod, name string, v []byte) (bo
 	s.status[mod][name] = string(v)
 	return true, nil
 }
-func (s *fakeState) ClearStatus(context.Context, string) error { return nil }
+func (s *fakeState) ClearStatus(_ context.Context, mod string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cleared = append(s.cleared, mod)
+	return nil
+}
 func (s *fakeState) Status(_ context.Context, mod string) (map[string]string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

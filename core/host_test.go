@@ -193,6 +193,14 @@ func TestStatusWritesOnlyFromTheHost(t *testing.T) {
 	if v, ok := status(elsewhere); ok {
 		t.Fatalf("a write for a module hosted on n2 reached the state store: %s", v)
 	}
+	// A start decided under an older ring does not clear what the owner set either.
+	tc.OnModuleStart(t.Context(), elsewhere)
+	tc.state.mu.Lock()
+	cleared := slices.Clone(tc.state.cleared)
+	tc.state.mu.Unlock()
+	if slices.Contains(cleared, elsewhere) {
+		t.Fatalf("a start of a module hosted on n2 cleared its status: %v", cleared)
+	}
 	var here string
 	for i := range 20 {
 		if id := fmt.Sprintf("mod-%d", i); id != elsewhere {
@@ -216,5 +224,11 @@ func TestStatusWritesOnlyFromTheHost(t *testing.T) {
 	set(elsewhere, "true")
 	if v, _ := status(elsewhere); v != "true" {
 		t.Fatalf("a write for a module this node took over: %q", v)
+	}
+	tc.OnModuleStart(t.Context(), elsewhere)
+	tc.state.mu.Lock()
+	defer tc.state.mu.Unlock()
+	if !slices.Contains(tc.state.cleared, elsewhere) {
+		t.Fatal("a new instance of a module this node owns did not clear its status")
 	}
 }
