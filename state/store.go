@@ -48,7 +48,8 @@ type Store struct {
 	client    *redis.Client
 	ownClient bool
 	cache     *cache
-	share     *share // what this node hosts, written back after every reconnect
+	share     *share   // what this node hosts, written back after every reconnect
+	texts     interner // metadata texts, held once however many modules share them
 
 	ctx    context.Context // cancelled by Close; bounds the background goroutines
 	cancel context.CancelFunc
@@ -429,7 +430,7 @@ func (s *Store) SetMetadata(ctx context.Context, moduleID string, data []byte) e
 		h.mu.Lock()
 		defer h.mu.Unlock()
 		if !h.gone {
-			meta := bytes.Clone(data)
+			meta := s.texts.intern(data)
 			h.meta.Store(&meta)
 		}
 	}
@@ -463,6 +464,8 @@ func (s *Store) Metadata(ctx context.Context, moduleID string) ([]byte, error) {
 			v = []byte{}
 		case err != nil:
 			return nil, redisErr("state: read metadata "+moduleID, err)
+		default:
+			v = s.texts.intern(v)
 		}
 		s.cache.putMetadata(gen, moduleID, v)
 		data = v
