@@ -50,6 +50,7 @@ type Store struct {
 	cache     *cache
 	share     *share   // what this node hosts, written back after every reconnect
 	texts     interner // metadata texts, held once however many modules share them
+	writes    *batcher // module writes (status, metadata), coalesced into pipelines
 
 	ctx    context.Context // cancelled by Close; bounds the background goroutines
 	cancel context.CancelFunc
@@ -131,6 +132,7 @@ func New(ctx context.Context, opts Options) (*Store, error) {
 	if opts.Metrics != nil {
 		s.client.AddHook(errorHook{opts.Metrics})
 	}
+	s.writes = &batcher{client: s.client}
 	if err := s.client.Ping(ctx).Err(); err != nil {
 		s.closeClient()
 		return nil, redisErr("state: ping redis", err)
@@ -268,7 +270,7 @@ func (s *Store) SetStatus(ctx context.Context, moduleID, name string, value []by
 		defer h.mu.Unlock()
 		h.remember(name, value, del == "1")
 	}
-	n, err := setStatusScript.Run(ctx, s.client,
+	n, err := s.writes.run(ctx, setStatusScript,
 		[]string{StatusKey(moduleID)}, name, value, StatusChannel(moduleID, name), del).Int()
 	if err != nil {
 		if h != nil {
@@ -290,7 +292,7 @@ func (s *Store) ClearStatus(ctx context.Context, moduleID string) error {
 			clear(h.status)
 		}
 	}
-	err := clearStatusScript.Run(ctx, s.client,
+	err := s.writes.run(ctx, clearStatusScript,
 		[]string{StatusKey(moduleID)}, StatusChannel(moduleID, "")).Err()
 	if err != nil {
 		if h != nil {
@@ -419,8 +421,16 @@ func (s *Store) ResolveModule(ctx context.Context, systemID, name string, index 
 	return id, nil
 }
 
+// setMetadataScript sets a module's metadata and announces it in one atomic step.
+// KEYS[1] = interface/<module>; ARGV[1] = the JSON; ARGV[2] = the channel; ARGV[3] = the module.
+var setMetadataScript = redis.NewScript(`
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('PUBLISH', ARGV[2], ARGV[3])
+return 1
+`)
+
 // SetMetadata stores a module's metadata JSON at interface/<moduleID> and announces it on
-// InterfaceChangeChannel (one MULTI/EXEC) so every node drops its cached copy.
+// InterfaceChangeChannel (one script: atomic) so every node drops its cached copy.
 func (s *Store) SetMetadata(ctx context.Context, moduleID string, data []byte) error {
 	if !json.Valid(data) {
 		return fmt.Errorf("state: metadata of %s: %w", moduleID, ErrInvalidValue)
@@ -434,11 +444,8 @@ func (s *Store) SetMetadata(ctx context.Context, moduleID string, data []byte) e
 			h.meta.Store(&meta)
 		}
 	}
-	_, err := s.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.Set(ctx, InterfaceKey(moduleID), data, 0)
-		p.Publish(ctx, InterfaceChangeChannel, moduleID)
-		return nil
-	})
+	err := s.writes.run(ctx, setMetadataScript,
+		[]string{InterfaceKey(moduleID)}, data, InterfaceChangeChannel, moduleID).Err()
 	s.cache.invalidateMetadata(moduleID)
 	if err != nil {
 		if h != nil {
