@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/placeos-go/engine/internal/enginetest"
 	"github.com/placeos-go/engine/internal/testutil"
 )
@@ -57,6 +59,14 @@ const bench10kDrivers = 4
 // bench10kBase is the model every engine runs before the apply: the memory baseline.
 const bench10kBase = 100
 
+// bench10kStatuses makes every module set three statuses right after its start (the test
+// driver's statuses_on_start), as a device driver sets connected and what it reads: 30,000
+// status writes with 10,000 modules, on top of the engine's own clear and metadata per module.
+const bench10kStatuses = `{"statuses_on_start": {"connected": true, "power": false, "volume": 50}}`
+
+// bench10kStatusCount is how many statuses bench10kStatuses sets.
+const bench10kStatusCount = 3
+
 // bench10kClients is how many callers sweep the modules with echo calls.
 const bench10kClients = 32
 
@@ -90,10 +100,11 @@ func bench10kModuleID(i int) string { return fmt.Sprintf("mod-%05d", i) }
 // bench10kModel is the model of n modules as JSON (PUT /model takes JSON; --model takes it too).
 func bench10kModel(drivers []string, n int) string {
 	type driver struct {
-		ID         string `json:"id"`
-		ModuleName string `json:"module_name"`
-		Role       string `json:"role"`
-		Binary     string `json:"binary"`
+		ID         string          `json:"id"`
+		ModuleName string          `json:"module_name"`
+		Role       string          `json:"role"`
+		Binary     string          `json:"binary"`
+		Settings   json.RawMessage `json:"settings"`
 	}
 	type module struct {
 		ID       string `json:"id"`
@@ -111,7 +122,7 @@ func bench10kModel(drivers []string, n int) string {
 		Systems []system `json:"systems"`
 	}
 	for i, bin := range drivers {
-		m.Drivers = append(m.Drivers, driver{fmt.Sprintf("drv-%d", i), "Test", "service", bin})
+		m.Drivers = append(m.Drivers, driver{fmt.Sprintf("drv-%d", i), "Test", "service", bin, json.RawMessage(bench10kStatuses)})
 	}
 	for i := range n {
 		id := bench10kModuleID(i)
@@ -131,6 +142,9 @@ type bench10kRun struct {
 	n, nodes             int
 	running, answered    time.Duration
 	sweep                time.Duration // the echo sweep alone
+	statuses             time.Duration // until every module's statuses are in Redis
+	redisCPU             time.Duration // redis-server's CPU time from the apply to statuses
+	redisCommands        int64         // commands redis-server processed meanwhile
 	baseKiB, afterKiB    int           // RSS of every engine and driver process, KiB
 	engineKiB, driverKiB int           // after, split
 	drivers              int           // driver processes after
@@ -157,7 +171,7 @@ func BenchmarkStartup10kModules(b *testing.B) {
 		for i, n := range sizes {
 			cfg := enginetest.Config{Redis: nextDB(), Client: bench10kHTTP, Timeout: 30 * time.Second, LogLevel: "warn"}
 			nodes := []*enginetest.Node{enginetest.StartEngine(b, cfg, fmt.Sprintf("k10-%d", n), bench10kModel(drivers, bench10kBase))}
-			r := bench10kMeasure(b, nodes, drivers, n)
+			r := bench10kMeasure(b, nodes, redisDB(b, redis, db), drivers, n)
 			runs = append(runs, r)
 			// The smallest and the largest stay up for the execute comparison.
 			switch i {
@@ -176,7 +190,7 @@ func BenchmarkStartup10kModules(b *testing.B) {
 		for _, n := range []int{sizes[0], sizes[len(sizes)-1]} {
 			cfg := enginetest.Config{Redis: nextDB(), Client: bench10kHTTP, Timeout: 30 * time.Second, LogLevel: "warn"}
 			c := enginetest.StartCluster(b, cfg, fmt.Sprintf("k10c%d", n), 3, bench10kModel(drivers, bench10kBase), bench10kBase)
-			cruns = append(cruns, bench10kMeasure(b, c.Nodes, drivers, n))
+			cruns = append(cruns, bench10kMeasure(b, c.Nodes, redisDB(b, redis, db), drivers, n))
 			for _, nd := range c.Nodes {
 				nd.Stop()
 			}
@@ -186,13 +200,18 @@ func BenchmarkStartup10kModules(b *testing.B) {
 		var sb strings.Builder
 		fmt.Fprintf(&sb, "\nModules applied with PUT /model to running engines (each already running %d modules); test driver under %d names, modules spread evenly, systems of 100. Load average %s before, %s after.\n",
 			bench10kBase, bench10kDrivers, loadBefore, loadAfter)
-		fmt.Fprintf(&sb, "\n| nodes | modules | apply → all running | apply → all answered | of which the echo sweep | RSS per module (engine + drivers, vs %d modules) | total RSS ÷ modules | engine RSS | driver RSS (processes) |\n|---|---|---|---|---|---|---|---|---|\n",
+		fmt.Fprintf(&sb, "\n| nodes | modules | apply → all running | apply → all answered | of which the echo sweep | apply → all statuses in Redis | RSS per module (engine + drivers, vs %d modules) | total RSS ÷ modules | engine RSS | driver RSS (processes) |\n|---|---|---|---|---|---|---|---|---|---|\n",
 			bench10kBase)
 		sec := func(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) }
 		mib := func(k int) string { return fmt.Sprintf("%.1f MiB", float64(k)/1024) }
 		for _, r := range slices.Concat(runs, cruns) {
-			fmt.Fprintf(&sb, "| %d | %d | %s | %s | %s | %.1f KiB | %.1f KiB | %s | %s (%d) |\n", r.nodes, r.n,
-				sec(r.running), sec(r.answered), sec(r.sweep), r.perModule(), r.totalPerModule(), mib(r.engineKiB), mib(r.driverKiB), r.drivers)
+			fmt.Fprintf(&sb, "| %d | %d | %s | %s | %s | %s | %.1f KiB | %.1f KiB | %s | %s (%d) |\n", r.nodes, r.n,
+				sec(r.running), sec(r.answered), sec(r.sweep), sec(r.statuses), r.perModule(), r.totalPerModule(), mib(r.engineKiB), mib(r.driverKiB), r.drivers)
+		}
+		fmt.Fprintf(&sb, "\nRedis during each apply (from the PUT to every status in Redis; each module's writes: a status clear, its metadata, %d statuses set by its driver; reads: the sweep's none, the engines' own):\n\n| nodes | modules | redis-server CPU | CPU share of the wall time | commands per module |\n|---|---|---|---|---|\n", bench10kStatusCount)
+		for _, r := range slices.Concat(runs, cruns) {
+			fmt.Fprintf(&sb, "| %d | %d | %.2f s | %.0f %% of one core | %.1f |\n", r.nodes, r.n, r.redisCPU.Seconds(),
+				100*r.redisCPU.Seconds()/r.statuses.Seconds(), float64(r.redisCommands)/float64(r.n))
 		}
 		first, last := runs[0], runs[len(runs)-1]
 		fmt.Fprintf(&sb, "\nGrowth from %d to %d modules on one node (×%.1f modules): time to all answered ×%.2f, RSS per module ×%.2f.\n",
@@ -201,6 +220,8 @@ func BenchmarkStartup10kModules(b *testing.B) {
 
 		metrics := []clusterMetric{
 			{last.answered.Seconds(), "s-to-answering"},
+			{last.statuses.Seconds(), "s-to-statuses"},
+			{last.redisCPU.Seconds() / last.statuses.Seconds(), "redis-cpu-share"},
 			{last.running.Seconds(), "s-to-running"},
 			{last.perModule(), "KiB-per-module"},
 		}
@@ -242,7 +263,7 @@ func bench10kDriverBinaries(b *testing.B) []string {
 
 // bench10kMeasure applies the n-module model through the first node and measures it (see the
 // benchmark's comment). The nodes run the base model.
-func bench10kMeasure(b *testing.B, nodes []*enginetest.Node, drivers []string, n int) bench10kRun {
+func bench10kMeasure(b *testing.B, nodes []*enginetest.Node, rc *redis.Client, drivers []string, n int) bench10kRun {
 	b.Helper()
 	r := bench10kRun{n: n, nodes: len(nodes)}
 	// Every node runs its share of the base model on all four drivers before the baseline is read.
@@ -255,6 +276,7 @@ func bench10kMeasure(b *testing.B, nodes []*enginetest.Node, drivers []string, n
 	r.baseKiB = base
 
 	body := bench10kModel(drivers, n)
+	cpu0, cmds0 := redisCPU(b, rc)
 	began := time.Now()
 	resp, err := nodes[0].Request(context.Background(), http.MethodPut, "/api/engine/v2/model", body, 60*time.Second)
 	if err != nil || resp.Status != http.StatusOK {
@@ -310,6 +332,20 @@ func bench10kMeasure(b *testing.B, nodes []*enginetest.Node, drivers []string, n
 	}
 	r.sweep = time.Since(sweepBegan)
 	r.answered = time.Since(began)
+	// Every module's statuses, set by its driver after its start, are in Redis: read in
+	// pipelines, once after the sweep and again until they all are.
+	checks := 0
+	nodes[0].Eventually(60*time.Second, fmt.Sprintf("the statuses of %d modules in Redis", n), func() bool {
+		checks++
+		missing, err := bench10kMissingStatuses(rc, n)
+		if err != nil {
+			b.Fatalf("%d modules: %v", n, err)
+		}
+		return missing == 0
+	})
+	r.statuses = time.Since(began)
+	cpu1, cmds1 := redisCPU(b, rc)
+	r.redisCPU, r.redisCommands = cpu1-cpu0, cmds1-cmds0-int64(checks*n)-1 // less this check's HLENs and INFO
 	r.afterKiB, r.engineKiB, r.driverKiB, r.drivers = bench10kRSS(b, nodes)
 	b.Logf("%d nodes, %d modules: all running %v, all answered %v (sweep %v), RSS %d KiB (base %d KiB): %.1f KiB per module",
 		len(nodes), n, r.running, r.answered, r.sweep, r.afterKiB, r.baseKiB, r.perModule())
@@ -422,4 +458,58 @@ func loadAvg() string {
 		return fields[0]
 	}
 	return "?"
+}
+
+// redisDB is a client of database db of r.
+func redisDB(b *testing.B, r *testutil.Redis, db int) *redis.Client {
+	c := redis.NewClient(&redis.Options{Addr: r.Addr, DB: db})
+	b.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// bench10kMissingStatuses counts the statuses of modules 0..n-1 not (yet) in Redis.
+func bench10kMissingStatuses(rc *redis.Client, n int) (int, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	missing := 0
+	for from := 0; from < n; from += 1000 {
+		pipe := rc.Pipeline()
+		cmds := make([]*redis.IntCmd, 0, 1000)
+		for i := from; i < min(from+1000, n); i++ {
+			cmds = append(cmds, pipe.HLen(ctx, "status/"+bench10kModuleID(i)))
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			return 0, err
+		}
+		for _, c := range cmds {
+			missing += bench10kStatusCount - int(c.Val())
+		}
+	}
+	return missing, nil
+}
+
+// redisCPU is redis-server's CPU time so far (user and system) and the commands it processed.
+func redisCPU(b *testing.B, rc *redis.Client) (time.Duration, int64) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	info, err := rc.Info(ctx, "cpu", "stats").Result()
+	if err != nil {
+		b.Fatalf("redis INFO: %v", err)
+	}
+	var cpu float64
+	var cmds int64
+	for _, line := range strings.Split(info, "\n") {
+		k, v, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if !ok {
+			continue
+		}
+		switch k {
+		case "used_cpu_user", "used_cpu_sys":
+			f, _ := strconv.ParseFloat(v, 64)
+			cpu += f
+		case "total_commands_processed":
+			cmds, _ = strconv.ParseInt(v, 10, 64)
+		}
+	}
+	return time.Duration(cpu * float64(time.Second)), cmds
 }
