@@ -25,24 +25,29 @@ import (
 //
 //	go test -run '^$' -bench '^BenchmarkStartup10kModules$' -benchtime 1x -timeout 20m ./scripts/bench/
 //
-// BenchmarkStartup10kModules applies a model of N test-driver modules (internal/testdriver built
-// under four names, the modules spread evenly over the four, in systems of 100) to running
-// engines and measures, from the PUT /api/engine/v2/model that applies it:
+// BenchmarkStartup10kModules applies a model of N modules (a driver program built under four
+// names, the modules spread evenly over the four, in systems of 100, each setting three
+// statuses after its start) to running engines and measures, from the PUT /api/engine/v2/model
+// that applies it:
 //
 //   - s-to-running: until GET /api/core/v1/status of every node lists all N modules running;
 //   - s-to-answering: until every module has answered an echo through REST (32 clients sweep
-//     the modules by id once all run, each module at the node that runs it).
+//     the modules by id once all run, each module at the node that runs it);
+//   - s-to-statuses: until every module's statuses are in Redis; redis-cpu-share is
+//     redis-server's CPU time over that span, as a share of one core;
 //
 // and the memory the modules add: the resident set (VmRSS, settled) of every engine and driver
 // process after the sweep, less the same with the 100-module model the engines ran before the
 // apply (every node then already has its four driver processes), divided by N − 100:
 // KiB-per-module. The total resident set divided by N (fixed costs included) is shown as well.
 //
-// It runs one node for N = 1000, 2500, 5000 and 10000 (BENCH10K_SIZES, a comma list, changes
-// that) and a 3-node cluster (on this machine, sharing its CPUs) for the smallest and the largest
-// N; each N on fresh engines and a fresh Redis database. The metrics are the largest N's:
-// s-to-answering, s-to-running and KiB-per-module for one node, the same with -cluster for the
-// cluster, and per N with the N as suffix.
+// It runs the test driver (internal/testdriver: go-plugin served directly, the engine's side
+// alone) on one node for N = 1000, 2500, 5000 and 10000 (BENCH10K_SIZES, a comma list, changes
+// that) and on a 3-node cluster (on this machine, sharing its CPUs) for the smallest and the
+// largest N, and the SDK driver (internal/sdkdriver: the SDK's runtime, a driver value, status
+// outbox and logger per module) on one node for the largest N; each on fresh engines and a fresh
+// Redis database. The metrics are the largest N's: one node with the test driver unsuffixed,
+// -cluster, -sdk, and per N with the N as suffix.
 //
 // Execute with the modules loaded: while the one-node engines with the smallest and the largest
 // N both still run (idle), REST echo by module id at 1 and 32 clients, 5 interleaved rounds of
@@ -98,7 +103,7 @@ func bench10kSizes(b *testing.B) []int {
 func bench10kModuleID(i int) string { return fmt.Sprintf("mod-%05d", i) }
 
 // bench10kModel is the model of n modules as JSON (PUT /model takes JSON; --model takes it too).
-func bench10kModel(drivers []string, n int) string {
+func bench10kModel(drv bench10kDriver, n int) string {
 	type driver struct {
 		ID         string          `json:"id"`
 		ModuleName string          `json:"module_name"`
@@ -121,12 +126,12 @@ func bench10kModel(drivers []string, n int) string {
 		Modules []module `json:"modules"`
 		Systems []system `json:"systems"`
 	}
-	for i, bin := range drivers {
-		m.Drivers = append(m.Drivers, driver{fmt.Sprintf("drv-%d", i), "Test", "service", bin, json.RawMessage(bench10kStatuses)})
+	for i, bin := range drv.bins {
+		m.Drivers = append(m.Drivers, driver{fmt.Sprintf("drv-%d", i), drv.moduleName, "service", bin, json.RawMessage(bench10kStatuses)})
 	}
 	for i := range n {
 		id := bench10kModuleID(i)
-		m.Modules = append(m.Modules, module{id, fmt.Sprintf("drv-%d", i%len(drivers)), true})
+		m.Modules = append(m.Modules, module{id, fmt.Sprintf("drv-%d", i%len(drv.bins)), true})
 		if i%100 == 0 {
 			m.Systems = append(m.Systems, system{ID: fmt.Sprintf("sys-%04d", i/100), Name: fmt.Sprintf("Room %d", i/100)})
 		}
@@ -137,8 +142,17 @@ func bench10kModel(drivers []string, n int) string {
 	return string(out)
 }
 
+// bench10kDriver is a driver program the modules run on, built under bench10kDrivers names.
+type bench10kDriver struct {
+	name       string   // in the tables
+	bins       []string // the program under each name
+	moduleName string
+	echo       string // what echo([1]) answers
+}
+
 // bench10kRun is one N on one topology.
 type bench10kRun struct {
+	driver               string
 	n, nodes             int
 	running, answered    time.Duration
 	sweep                time.Duration // the echo sweep alone
@@ -163,15 +177,16 @@ func BenchmarkStartup10kModules(b *testing.B) {
 		redis := testutil.StartRedis(b)
 		db := 0
 		nextDB := func() string { db++; return fmt.Sprintf("redis://%s/%d", redis.Addr, db) }
-		drivers := bench10kDriverBinaries(b)
+		test := bench10kDriver{"test driver", bench10kDriverBinaries(b, "./internal/testdriver"), "Test", "[1]"}
+		sdkd := bench10kDriver{"SDK driver", bench10kDriverBinaries(b, "./internal/sdkdriver"), "Greeter", "1"}
 		loadBefore := loadAvg()
 
 		var runs, cruns []bench10kRun
 		var small, large []*enginetest.Node
 		for i, n := range sizes {
 			cfg := enginetest.Config{Redis: nextDB(), Client: bench10kHTTP, Timeout: 30 * time.Second, LogLevel: "warn"}
-			nodes := []*enginetest.Node{enginetest.StartEngine(b, cfg, fmt.Sprintf("k10-%d", n), bench10kModel(drivers, bench10kBase))}
-			r := bench10kMeasure(b, nodes, redisDB(b, redis, db), drivers, n)
+			nodes := []*enginetest.Node{enginetest.StartEngine(b, cfg, fmt.Sprintf("k10-%d", n), bench10kModel(test, bench10kBase))}
+			r := bench10kMeasure(b, nodes, redisDB(b, redis, db), test, n)
 			runs = append(runs, r)
 			// The smallest and the largest stay up for the execute comparison.
 			switch i {
@@ -189,28 +204,35 @@ func BenchmarkStartup10kModules(b *testing.B) {
 
 		for _, n := range []int{sizes[0], sizes[len(sizes)-1]} {
 			cfg := enginetest.Config{Redis: nextDB(), Client: bench10kHTTP, Timeout: 30 * time.Second, LogLevel: "warn"}
-			c := enginetest.StartCluster(b, cfg, fmt.Sprintf("k10c%d", n), 3, bench10kModel(drivers, bench10kBase), bench10kBase)
-			cruns = append(cruns, bench10kMeasure(b, c.Nodes, redisDB(b, redis, db), drivers, n))
+			c := enginetest.StartCluster(b, cfg, fmt.Sprintf("k10c%d", n), 3, bench10kModel(test, bench10kBase), bench10kBase)
+			cruns = append(cruns, bench10kMeasure(b, c.Nodes, redisDB(b, redis, db), test, n))
 			for _, nd := range c.Nodes {
 				nd.Stop()
 			}
 		}
+		// The largest N once more on the SDK's runtime (a module per driver value, its status
+		// outbox, its logger), one node.
+		nSDK := sizes[len(sizes)-1]
+		cfg := enginetest.Config{Redis: nextDB(), Client: bench10kHTTP, Timeout: 30 * time.Second, LogLevel: "warn"}
+		sdkNode := enginetest.StartEngine(b, cfg, fmt.Sprintf("k10s-%d", nSDK), bench10kModel(sdkd, bench10kBase))
+		sruns := []bench10kRun{bench10kMeasure(b, []*enginetest.Node{sdkNode}, redisDB(b, redis, db), sdkd, nSDK)}
+		sdkNode.Stop()
 		loadAfter := loadAvg()
 
 		var sb strings.Builder
-		fmt.Fprintf(&sb, "\nModules applied with PUT /model to running engines (each already running %d modules); test driver under %d names, modules spread evenly, systems of 100. Load average %s before, %s after.\n",
-			bench10kBase, bench10kDrivers, loadBefore, loadAfter)
-		fmt.Fprintf(&sb, "\n| nodes | modules | apply → all running | apply → all answered | of which the echo sweep | apply → all statuses in Redis | RSS per module (engine + drivers, vs %d modules) | total RSS ÷ modules | engine RSS | driver RSS (processes) |\n|---|---|---|---|---|---|---|---|---|---|\n",
+		fmt.Fprintf(&sb, "\nModules applied with PUT /model to running engines (each already running %d modules); the driver program under %d names, modules spread evenly over them, systems of 100; every module sets %d statuses after its start. Test driver: internal/testdriver, go-plugin served directly; SDK driver: internal/sdkdriver, on the SDK's runtime. Load average %s before, %s after.\n",
+			bench10kBase, bench10kDrivers, bench10kStatusCount, loadBefore, loadAfter)
+		fmt.Fprintf(&sb, "\n| driver | nodes | modules | apply → all running | apply → all answered | of which the echo sweep | apply → all statuses in Redis | RSS per module (engine + drivers, vs %d modules) | total RSS ÷ modules | engine RSS | driver RSS (processes) |\n|---|---|---|---|---|---|---|---|---|---|---|\n",
 			bench10kBase)
 		sec := func(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) }
 		mib := func(k int) string { return fmt.Sprintf("%.1f MiB", float64(k)/1024) }
-		for _, r := range slices.Concat(runs, cruns) {
-			fmt.Fprintf(&sb, "| %d | %d | %s | %s | %s | %s | %.1f KiB | %.1f KiB | %s | %s (%d) |\n", r.nodes, r.n,
+		for _, r := range slices.Concat(runs, cruns, sruns) {
+			fmt.Fprintf(&sb, "| %s | %d | %d | %s | %s | %s | %s | %.1f KiB | %.1f KiB | %s | %s (%d) |\n", r.driver, r.nodes, r.n,
 				sec(r.running), sec(r.answered), sec(r.sweep), sec(r.statuses), r.perModule(), r.totalPerModule(), mib(r.engineKiB), mib(r.driverKiB), r.drivers)
 		}
-		fmt.Fprintf(&sb, "\nRedis during each apply (from the PUT to every status in Redis; each module's writes: a status clear, its metadata, %d statuses set by its driver; reads: the sweep's none, the engines' own):\n\n| nodes | modules | redis-server CPU | CPU share of the wall time | commands per module |\n|---|---|---|---|---|\n", bench10kStatusCount)
-		for _, r := range slices.Concat(runs, cruns) {
-			fmt.Fprintf(&sb, "| %d | %d | %.2f s | %.0f %% of one core | %.1f |\n", r.nodes, r.n, r.redisCPU.Seconds(),
+		fmt.Fprintf(&sb, "\nRedis during each apply, from the PUT to every status in Redis: each module's writes are a status clear, its metadata and the %d statuses its driver sets, each a script; commands count those the scripts run too (the benchmark's own reads are left out):\n\n| driver | nodes | modules | redis-server CPU | CPU share of the wall time | commands per module |\n|---|---|---|---|---|---|\n", bench10kStatusCount)
+		for _, r := range slices.Concat(runs, cruns, sruns) {
+			fmt.Fprintf(&sb, "| %s | %d | %d | %.2f s | %.0f %% of one core | %.1f |\n", r.driver, r.nodes, r.n, r.redisCPU.Seconds(),
 				100*r.redisCPU.Seconds()/r.statuses.Seconds(), float64(r.redisCommands)/float64(r.n))
 		}
 		first, last := runs[0], runs[len(runs)-1]
@@ -232,6 +254,10 @@ func BenchmarkStartup10kModules(b *testing.B) {
 				clusterMetric{cl.running.Seconds(), "s-to-running-cluster"},
 				clusterMetric{cl.perModule(), "KiB-per-module-cluster"})
 		}
+		sr := sruns[0]
+		metrics = append(metrics,
+			clusterMetric{sr.answered.Seconds(), "s-to-answering-sdk"},
+			clusterMetric{sr.perModule(), "KiB-per-module-sdk"})
 		for _, r := range runs {
 			metrics = append(metrics,
 				clusterMetric{r.answered.Seconds(), fmt.Sprintf("s-to-answering-%d", r.n)},
@@ -241,10 +267,10 @@ func BenchmarkStartup10kModules(b *testing.B) {
 	})
 }
 
-// bench10kDriverBinaries builds the test driver once and copies it under bench10kDrivers names:
+// bench10kDriverBinaries builds a driver program once and copies it under bench10kDrivers names:
 // each name is a driver of its own to the engine, with a process of its own on every node.
-func bench10kDriverBinaries(b *testing.B) []string {
-	src := testutil.BuildBinary(b, "./internal/testdriver")
+func bench10kDriverBinaries(b *testing.B, pkg string) []string {
+	src := testutil.BuildBinary(b, pkg)
 	raw, err := os.ReadFile(src)
 	if err != nil {
 		b.Fatal(err)
@@ -252,7 +278,7 @@ func bench10kDriverBinaries(b *testing.B) []string {
 	dir := b.TempDir()
 	var out []string
 	for i := range bench10kDrivers {
-		p := filepath.Join(dir, fmt.Sprintf("testdriver-%c", 'a'+i))
+		p := filepath.Join(dir, fmt.Sprintf("%s-%c", filepath.Base(pkg), 'a'+i))
 		if err := os.WriteFile(p, raw, 0o755); err != nil {
 			b.Fatal(err)
 		}
@@ -263,19 +289,19 @@ func bench10kDriverBinaries(b *testing.B) []string {
 
 // bench10kMeasure applies the n-module model through the first node and measures it (see the
 // benchmark's comment). The nodes run the base model.
-func bench10kMeasure(b *testing.B, nodes []*enginetest.Node, rc *redis.Client, drivers []string, n int) bench10kRun {
+func bench10kMeasure(b *testing.B, nodes []*enginetest.Node, rc *redis.Client, drv bench10kDriver, n int) bench10kRun {
 	b.Helper()
-	r := bench10kRun{n: n, nodes: len(nodes)}
+	r := bench10kRun{driver: drv.name, n: n, nodes: len(nodes)}
 	// Every node runs its share of the base model on all four drivers before the baseline is read.
 	for _, nd := range nodes {
 		nd.Eventually(60*time.Second, nd.ID+" running its share of the base model on every driver", func() bool {
-			return len(testutil.Children(nd.PID())) == len(drivers)
+			return len(testutil.Children(nd.PID())) == len(drv.bins)
 		})
 	}
 	base, _, _, _ := bench10kRSS(b, nodes)
 	r.baseKiB = base
 
-	body := bench10kModel(drivers, n)
+	body := bench10kModel(drv, n)
 	cpu0, cmds0 := redisCPU(b, rc)
 	began := time.Now()
 	resp, err := nodes[0].Request(context.Background(), http.MethodPut, "/api/engine/v2/model", body, 60*time.Second)
@@ -324,8 +350,7 @@ func bench10kMeasure(b *testing.B, nodes []*enginetest.Node, rc *redis.Client, d
 		if owner[i] == nil {
 			return fmt.Errorf("%s runs on no node", bench10kModuleID(i))
 		}
-		_, err := execEcho(owner[i], bench10kModuleID(i), 30*time.Second)
-		return err
+		return bench10kEcho(owner[i], bench10kModuleID(i), drv.echo)
 	})
 	if err != nil {
 		b.Fatalf("%d modules: %v", n, err)
@@ -400,8 +425,7 @@ func bench10kExec(b *testing.B, small, large *enginetest.Node, nSmall, nLarge in
 			id := bench10kModuleID(next % spread)
 			next++
 			mu.Unlock()
-			_, err := execEcho(nd, id, 10*time.Second)
-			return err
+			return bench10kEcho(nd, id, "[1]")
 		}
 	}
 	callSmall, callLarge := caller(small, nSmall), caller(large, nLarge)
@@ -512,4 +536,16 @@ func redisCPU(b *testing.B, rc *redis.Client) (time.Duration, int64) {
 		}
 	}
 	return time.Duration(cpu * float64(time.Second)), cmds
+}
+
+// bench10kEcho runs echo([1]) on a module by id through nd and checks the answer.
+func bench10kEcho(nd *enginetest.Node, module, want string) error {
+	r, err := nd.Request(context.Background(), http.MethodPost, "/api/engine/v2/modules/"+module+"/exec/echo", "[1]", 30*time.Second)
+	if err != nil {
+		return err
+	}
+	if r.Status != http.StatusOK || r.Body != want {
+		return fmt.Errorf("echo on %s through %s: %d %s", module, nd.ID, r.Status, r.Body)
+	}
+	return nil
 }
