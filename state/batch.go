@@ -42,9 +42,11 @@ type write struct {
 // batcher coalesces script runs into pipelines.
 type batcher struct {
 	client   *redis.Client
+	wg       sync.WaitGroup // the goroutines sending pipelines
 	mu       sync.Mutex
 	queue    []*write
 	inFlight int
+	closed   bool
 }
 
 // run sends one script run (possibly with others) and returns its answer. The caller's context
@@ -52,6 +54,12 @@ type batcher struct {
 func (b *batcher) run(ctx context.Context, script *redis.Script, keys []string, args ...any) *redis.Cmd {
 	w := &write{ctx: ctx, script: script, keys: keys, args: args, done: make(chan struct{})}
 	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		cmd := redis.NewCmd(ctx)
+		cmd.SetErr(redis.ErrClosed)
+		return cmd
+	}
 	b.queue = append(b.queue, w)
 	if b.inFlight < maxInFlight {
 		b.inFlight++
@@ -66,6 +74,15 @@ func (b *batcher) run(ctx context.Context, script *redis.Script, keys []string, 
 		cmd.SetErr(ctx.Err())
 		return cmd
 	}
+}
+
+// close refuses later writes and waits for the pipelines under way (Store.Close, once the client
+// is closed: they end at once).
+func (b *batcher) close() {
+	b.mu.Lock()
+	b.closed = true
+	b.mu.Unlock()
+	b.wg.Wait()
 }
 
 func (w *write) result() *redis.Cmd {
@@ -94,7 +111,9 @@ func (b *batcher) takeLocked() []*write {
 // pipeline in inFlight.
 func (b *batcher) sendLocked() {
 	batch := b.takeLocked()
+	b.wg.Add(1)
 	go func() {
+		defer b.wg.Done()
 		for {
 			b.send(batch)
 			b.mu.Lock()

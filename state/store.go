@@ -158,8 +158,9 @@ func New(ctx context.Context, opts Options) (*Store, error) {
 	return s, nil
 }
 
-// Close stops the pub/sub reader, tells remaining listeners ErrClosed, waits for every goroutine
-// the Store started and closes the client if the Store created it.
+// Close stops the pub/sub reader, tells remaining listeners ErrClosed, closes the client if the
+// Store created it and waits for every goroutine the Store started (writes under way end with
+// the client).
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.mu.Lock()
@@ -194,6 +195,7 @@ func (s *Store) Close() error {
 		}
 		s.lwg.Wait()
 		s.closeClient()
+		s.writes.close()
 	})
 	return nil
 }
