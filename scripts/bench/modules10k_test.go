@@ -189,20 +189,23 @@ func BenchmarkStartup10kModules(b *testing.B) {
 			r := bench10kMeasure(b, nodes, redisDB(b, redis, db), test, n)
 			runs = append(runs, r)
 			// The smallest and the largest stay up for the execute comparison.
-			switch i {
-			case 0:
+			if i == 0 {
 				small = nodes
-			case len(sizes) - 1:
+			}
+			if i == len(sizes)-1 {
 				large = nodes
-			default:
+			}
+			if i != 0 && i != len(sizes)-1 {
 				nodes[0].Stop()
 			}
 		}
 		execRows, execMetrics := bench10kExec(b, small[0], large[0], sizes[0], sizes[len(sizes)-1])
 		small[0].Stop()
-		large[0].Stop()
+		if large[0] != small[0] {
+			large[0].Stop()
+		}
 
-		for _, n := range []int{sizes[0], sizes[len(sizes)-1]} {
+		for _, n := range slices.Compact([]int{sizes[0], sizes[len(sizes)-1]}) {
 			cfg := enginetest.Config{Redis: nextDB(), Client: bench10kHTTP, Timeout: 30 * time.Second, LogLevel: "warn"}
 			c := enginetest.StartCluster(b, cfg, fmt.Sprintf("k10c%d", n), 3, bench10kModel(test, bench10kBase), bench10kBase)
 			cruns = append(cruns, bench10kMeasure(b, c.Nodes, redisDB(b, redis, db), test, n))
