@@ -363,13 +363,17 @@ func bench10kMeasure(b *testing.B, nodes []*enginetest.Node, rc *redis.Client, d
 	// Every module's statuses, set by its driver after its start, are in Redis: read in
 	// pipelines, once after the sweep and again until they all are.
 	checks := 0
+	var missing []string
 	nodes[0].Eventually(60*time.Second, fmt.Sprintf("the statuses of %d modules in Redis", n), func() bool {
 		checks++
-		missing, err := bench10kMissingStatuses(rc, n)
-		if err != nil {
+		var err error
+		if missing, err = bench10kMissingStatuses(rc, n); err != nil {
 			b.Fatalf("%d modules: %v", n, err)
 		}
-		return missing == 0
+		if len(missing) > 0 && checks%20 == 1 {
+			b.Logf("%d modules: statuses missing for %d modules (%s ...)", n, len(missing), strings.Join(missing[:min(5, len(missing))], ", "))
+		}
+		return len(missing) == 0
 	})
 	r.statuses = time.Since(began)
 	cpu1, cmds1 := redisCPU(b, rc)
@@ -494,11 +498,11 @@ func redisDB(b *testing.B, r *testutil.Redis, db int) *redis.Client {
 	return c
 }
 
-// bench10kMissingStatuses counts the statuses of modules 0..n-1 not (yet) in Redis.
-func bench10kMissingStatuses(rc *redis.Client, n int) (int, error) {
+// bench10kMissingStatuses lists the modules among 0..n-1 whose statuses are not (all) in Redis.
+func bench10kMissingStatuses(rc *redis.Client, n int) ([]string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	missing := 0
+	var missing []string
 	for from := 0; from < n; from += 1000 {
 		pipe := rc.Pipeline()
 		cmds := make([]*redis.IntCmd, 0, 1000)
@@ -506,10 +510,12 @@ func bench10kMissingStatuses(rc *redis.Client, n int) (int, error) {
 			cmds = append(cmds, pipe.HLen(ctx, "status/"+bench10kModuleID(i)))
 		}
 		if _, err := pipe.Exec(ctx); err != nil {
-			return 0, err
+			return nil, err
 		}
-		for _, c := range cmds {
-			missing += bench10kStatusCount - int(c.Val())
+		for k, c := range cmds {
+			if c.Val() != bench10kStatusCount {
+				missing = append(missing, fmt.Sprintf("%s (%d)", bench10kModuleID(from+k), c.Val()))
+			}
 		}
 	}
 	return missing, nil
