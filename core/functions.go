@@ -288,9 +288,12 @@ func jsonKind(v json.RawMessage) string {
 
 // functionCache keeps parsed metadata per module. The raw JSON is cached already (package state),
 // so a hit costs one byte comparison instead of an order-preserving parse on every execute.
+// Modules whose metadata is the same text (every module of a driver, notes aside) share one
+// parse, and the raw text is held as given (state hands out shared, unmodified slices).
 type functionCache struct {
 	mu      sync.Mutex
 	entries map[string]functionEntry
+	parsed  map[string]*functions // by metadata text
 }
 
 type functionEntry struct {
@@ -299,7 +302,9 @@ type functionEntry struct {
 }
 
 // functionCacheMax bounds the cache; modules removed from the model would otherwise stay forever.
-const functionCacheMax = 4096
+// Above the modules a node hosts (10,000 and more): a smaller bound empties the cache over and
+// over when calls reach more modules than it holds.
+const functionCacheMax = 1 << 16
 
 func (c *functionCache) get(moduleID string, raw json.RawMessage) (*functions, error) {
 	c.mu.Lock()
@@ -308,15 +313,25 @@ func (c *functionCache) get(moduleID string, raw json.RawMessage) (*functions, e
 	if ok && bytes.Equal(e.raw, raw) {
 		return e.fs, nil
 	}
-	fs, err := parseFunctions(raw)
-	if err != nil {
-		return nil, err
+	c.mu.Lock()
+	fs := c.parsed[string(raw)]
+	c.mu.Unlock()
+	if fs == nil {
+		var err error
+		if fs, err = parseFunctions(raw); err != nil {
+			return nil, err
+		}
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.entries == nil || len(c.entries) >= functionCacheMax {
 		c.entries = make(map[string]functionEntry)
+		c.parsed = make(map[string]*functions)
 	}
-	c.entries[moduleID] = functionEntry{raw: bytes.Clone(raw), fs: fs}
+	if len(c.parsed) >= 64 {
+		c.parsed = make(map[string]*functions) // the modules already cached keep theirs
+	}
+	c.parsed[string(raw)] = fs
+	c.entries[moduleID] = functionEntry{raw: raw, fs: fs}
 	return fs, nil
 }

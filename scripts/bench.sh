@@ -7,7 +7,7 @@
 #   scripts/bench.sh                    # every family (about 3 minutes on 2 cores)
 #   scripts/bench.sh execute startup    # only these families (BENCHMARKS.md holds only them)
 #
-# Families: execute crash failover cluster ws sdk startup redis placement builder.
+# Families: execute crash failover cluster ws sdk startup modules10k redis placement builder.
 # Environment: GO (default go), BENCH_OUT (default BENCHMARKS.md at the repository root).
 # Exits non-zero when any benchmark fails; BENCHMARKS.md is written anyway and names the failure.
 set -uo pipefail
@@ -19,7 +19,7 @@ out=${BENCH_OUT:-$root/BENCHMARKS.md}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-all_families=(execute crash failover cluster ws sdk startup redis placement builder)
+all_families=(execute crash failover cluster ws sdk startup modules10k redis placement builder)
 if (($# > 0)); then
 	families=("$@")
 else
@@ -264,7 +264,7 @@ head_sdk() {
 }
 
 fam_startup() {
-	run startup "$GO" test "${bench[@]}" '^BenchmarkStartup' -benchtime 1x -timeout 5m ./scripts/bench/
+	run startup "$GO" test "${bench[@]}" '^BenchmarkStartup1000Modules$' -benchtime 1x -timeout 5m ./scripts/bench/
 }
 head_startup() {
 	headline_begin
@@ -272,6 +272,32 @@ head_startup() {
 	headline "driver process up → 1000 modules started (the module starts alone)" "$(num "$(metric startup BenchmarkStartup1000Modules phase-ratio)" '%.2f×')" "the same through go-plugin directly" "$(num "$(metric startup BenchmarkStartup1000Modules ms-phase)" '%.0f ms')"
 	headline "driver process RSS with 1000 modules" "$(ratio "$(metric startup BenchmarkStartup1000Modules MiB-driver-rss)" "$(metric startup BenchmarkStartup1000Modules MiB-direct-driver-rss)")" "the same driver started directly" "$(num "$(metric startup BenchmarkStartup1000Modules MiB-driver-rss)" '%.1f MiB')"
 	headline "engine process RSS with 1000 modules" "—" "" "$(num "$(metric startup BenchmarkStartup1000Modules MiB-engine-rss)" '%.1f MiB')"
+}
+
+fam_modules10k() {
+	# One iteration: 1k, 2.5k, 5k and 10k modules on one node, 1k and 10k on 3 nodes, 10k on the
+	# SDK driver, execute with 10k loaded against 1k (about 2 minutes).
+	run modules10k "$GO" test "${bench[@]}" '^BenchmarkStartup10kModules$' -benchtime 1x -timeout 20m ./scripts/bench/
+}
+head_modules10k() {
+	local b=BenchmarkStartup10kModules v
+	headline_targets_begin
+	v=$(metric modules10k $b s-to-answering)
+	headline_target "PUT /model → all 10,000 modules answering, one node" "$(num "$v" '%.2f×' 0.1)" "target 10 s" "$(num "$v" '%.2f s')" "$(target "$v" le 10 '≤ 10 s')"
+	v=$(metric modules10k $b s-to-answering-cluster)
+	headline_target "PUT /model → all 10,000 modules answering, 3 nodes" "$(num "$v" '%.2f×' 0.1)" "target 10 s" "$(num "$v" '%.2f s')" "$(target "$v" le 10 '≤ 10 s')"
+	v=$(metric modules10k $b KiB-per-module)
+	headline_target "RSS per idle module, engine + driver processes, one node (test driver)" "$(ratio "$v" 32)" "target 32 KiB" "$(num "$v" '%.1f KiB')" "$(target "$v" le 32 '≤ 32 KiB')"
+	v=$(metric modules10k $b KiB-per-module-cluster)
+	headline_target "the same, 3 nodes" "$(ratio "$v" 32)" "target 32 KiB" "$(num "$v" '%.1f KiB')" "$(target "$v" le 32 '≤ 32 KiB')"
+	v=$(metric modules10k $b KiB-per-module-sdk)
+	headline_target "the same, one node, SDK driver" "$(ratio "$v" 32)" "target 32 KiB" "$(num "$v" '%.1f KiB')" "$(target "$v" le 32 '≤ 32 KiB')"
+	v=$(metric modules10k $b redis-cpu-share)
+	headline_target "redis-server CPU while 10,000 modules start and set 3 statuses each" "—" "" "$(num "$v" '%.0f %% of one core' 100)" "not the bottleneck"
+	for c in 1 32; do
+		v=$(metric modules10k $b exec-ratio-c$c)
+		headline_target "REST execute with 10,000 modules loaded, $c client(s)" "$(num "$v" '%.2f×')" "the same with 1,000 loaded" "see below" "unchanged"
+	done
 }
 
 fam_redis() {
@@ -322,6 +348,7 @@ declare -A titles=(
 	[ws]="WebSocket: exec, notify fan-out and session memory vs bare gorilla/websocket"
 	[sdk]="SDK: queue throughput and idle module memory"
 	[startup]="1000 modules: start-up and memory"
+	[modules10k]="Ten thousand modules: start-up, memory, Redis and execute from 1k to 10k (one node, 3 nodes)"
 	[redis]="Redis restarted empty: every status written back"
 	[placement]="Placement balance"
 	[builder]="Driver builds"

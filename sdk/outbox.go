@@ -23,11 +23,13 @@ type statusUpdate struct {
 // travels (a quick connected false -> true is seen by listeners), except under pressure: once
 // coalesceAt changes are waiting, a new change of a key still waiting replaces the waiting value,
 // which bounds the queue by the number of distinct keys.
+//
+// The worker runs only while there is something to send: a push finds none running and starts
+// one, which exits once the queue is empty. An idle module (most of them, most of the time: a
+// node may host thousands) holds no goroutine for its statuses.
 type outbox struct {
 	m    *module
-	wake chan struct{}
-	quit chan struct{}
-	done chan struct{}
+	quit chan struct{} // closed by close: a worker stops retrying and a new one is not started
 
 	// guarded by m.statusMu
 	pending []statusUpdate
@@ -35,15 +37,12 @@ type outbox struct {
 	queued  uint64
 	sent    uint64
 	advance chan struct{} // closed whenever sent grows
+	worker  chan struct{} // the running worker's, closed when it exits; nil while none runs
+	closed  bool
 }
 
 func newOutbox(m *module) *outbox {
-	o := &outbox{
-		m: m, wake: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{}),
-		index: map[string]int{}, advance: make(chan struct{}),
-	}
-	go o.run()
-	return o
+	return &outbox{m: m, quit: make(chan struct{}), advance: make(chan struct{})}
 }
 
 // push queues an update; the caller holds m.statusMu.
@@ -52,28 +51,34 @@ func (o *outbox) push(u statusUpdate) {
 	if i, ok := o.index[u.name]; ok && len(o.pending) >= coalesceAt {
 		o.pending[i] = u
 	} else {
+		if o.index == nil {
+			o.index = map[string]int{}
+		}
 		o.index[u.name] = len(o.pending)
 		o.pending = append(o.pending, u)
 	}
-	select {
-	case o.wake <- struct{}{}:
-	default:
+	if o.worker == nil && !o.closed {
+		o.worker = make(chan struct{})
+		go o.run(o.worker)
 	}
 }
 
-// flush waits until every update queued before the call has been sent (or ctx ends).
+// flush waits until every update queued before the call has been sent (or ctx ends, or the
+// worker had to give up: the module was unloaded before the host took them).
 func (o *outbox) flush(ctx context.Context) error {
 	o.m.statusMu.Lock()
 	target := o.queued
 	for o.sent < target {
-		ch := o.advance
+		ch, worker := o.advance, o.worker
 		o.m.statusMu.Unlock()
+		if worker == nil {
+			return ErrStopped // queued, and nobody to send it: the outbox is closed
+		}
 		select {
 		case <-ch:
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-o.done:
-			return ErrStopped
+		case <-worker:
 		}
 		o.m.statusMu.Lock()
 	}
@@ -86,40 +91,54 @@ func (o *outbox) close(ctx context.Context) {
 	if err := o.flush(ctx); err != nil {
 		o.m.log.Warn("status changes not delivered before unload", "error", err)
 	}
+	o.m.statusMu.Lock()
+	o.closed = true
+	worker := o.worker
+	o.m.statusMu.Unlock()
 	close(o.quit)
-	<-o.done
+	if worker != nil {
+		<-worker
+	}
 }
 
-func (o *outbox) run() {
-	defer close(o.done)
-	host, err := o.m.rt.hostClient(ctxFromChan(o.quit))
-	if err != nil {
-		return
-	}
+// run sends the queued updates until none is left, then exits (done closed). It waits for the
+// host first: a module may set statuses before the host is connected.
+func (o *outbox) run(done chan struct{}) {
+	defer close(done)
+	host, ok := o.host()
 	for {
-		select {
-		case <-o.quit:
+		o.m.statusMu.Lock()
+		batch, target := o.pending, o.queued
+		if len(batch) == 0 || !ok {
+			o.worker = nil // a later push starts another
+			o.m.statusMu.Unlock()
 			return
-		case <-o.wake:
 		}
-		for {
-			o.m.statusMu.Lock()
-			batch, target := o.pending, o.queued
-			o.pending, o.index = nil, map[string]int{}
-			o.m.statusMu.Unlock()
-			if len(batch) == 0 {
-				break
-			}
-			for _, u := range batch {
-				o.send(host, u)
-			}
-			o.m.statusMu.Lock()
-			o.sent = target
-			close(o.advance)
-			o.advance = make(chan struct{})
-			o.m.statusMu.Unlock()
+		o.pending, o.index = nil, nil
+		o.m.statusMu.Unlock()
+		for _, u := range batch {
+			o.send(host, u)
 		}
+		o.m.statusMu.Lock()
+		o.sent = target
+		close(o.advance)
+		o.advance = make(chan struct{})
+		o.m.statusMu.Unlock()
 	}
+}
+
+// host waits for the host's callback client; false when the outbox or the runtime closed first.
+func (o *outbox) host() (proto.HostClient, bool) {
+	r := o.m.rt
+	select {
+	case <-r.hostReady:
+		r.hostMu.RLock()
+		defer r.hostMu.RUnlock()
+		return r.host, true
+	case <-o.quit:
+	case <-r.ctx.Done():
+	}
+	return nil, false
 }
 
 // send retries briefly: a host that is restarting a connection should not lose a status, but a
@@ -145,14 +164,4 @@ func (o *outbox) send(host proto.HostClient, u statusUpdate) {
 		}
 		backoff *= 2
 	}
-}
-
-// ctxFromChan is a context that ends when ch closes.
-func ctxFromChan(ch <-chan struct{}) context.Context {
-	ctx, cancel := context.WithCancel(context.Background())
-	go func() {
-		<-ch
-		cancel()
-	}()
-	return ctx
 }

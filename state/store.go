@@ -48,7 +48,9 @@ type Store struct {
 	client    *redis.Client
 	ownClient bool
 	cache     *cache
-	share     *share // what this node hosts, written back after every reconnect
+	share     *share   // what this node hosts, written back after every reconnect
+	texts     interner // metadata texts, held once however many modules share them
+	writes    *batcher // module writes (status, metadata), coalesced into pipelines
 
 	ctx    context.Context // cancelled by Close; bounds the background goroutines
 	cancel context.CancelFunc
@@ -132,6 +134,7 @@ func New(ctx context.Context, opts Options) (*Store, error) {
 	if opts.Metrics != nil {
 		s.client.AddHook(errorHook{opts.Metrics})
 	}
+	s.writes = &batcher{client: s.client}
 	if err := s.client.Ping(ctx).Err(); err != nil {
 		s.closeClient()
 		return nil, redisErr("state: ping redis", err)
@@ -157,8 +160,9 @@ func New(ctx context.Context, opts Options) (*Store, error) {
 	return s, nil
 }
 
-// Close stops the pub/sub reader, tells remaining listeners ErrClosed, waits for every goroutine
-// the Store started and closes the client if the Store created it.
+// Close stops the pub/sub reader, tells remaining listeners ErrClosed, closes the client if the
+// Store created it and waits for every goroutine the Store started (writes under way end with
+// the client).
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.mu.Lock()
@@ -193,6 +197,7 @@ func (s *Store) Close() error {
 		}
 		s.lwg.Wait()
 		s.closeClient()
+		s.writes.close()
 	})
 	return nil
 }
@@ -272,7 +277,7 @@ func (s *Store) SetStatus(ctx context.Context, moduleID, name string, value []by
 			return true, nil
 		}
 	}
-	n, err := setStatusScript.Run(ctx, s.client,
+	n, err := s.writes.run(ctx, setStatusScript,
 		[]string{StatusKey(moduleID)}, name, value, StatusChannel(moduleID, name), del).Int()
 	if err != nil {
 		err = redisErr(fmt.Sprintf("state: set status %s.%s", moduleID, name), err)
@@ -298,7 +303,7 @@ func (s *Store) ClearStatus(ctx context.Context, moduleID string) error {
 			return nil
 		}
 	}
-	err := clearStatusScript.Run(ctx, s.client,
+	err := s.writes.run(ctx, clearStatusScript,
 		[]string{StatusKey(moduleID)}, StatusChannel(moduleID, "")).Err()
 	if err != nil {
 		err = redisErr("state: clear status "+moduleID, err)
@@ -429,8 +434,16 @@ func (s *Store) ResolveModule(ctx context.Context, systemID, name string, index 
 	return id, nil
 }
 
+// setMetadataScript sets a module's metadata and announces it in one atomic step.
+// KEYS[1] = interface/<module>; ARGV[1] = the JSON; ARGV[2] = the channel; ARGV[3] = the module.
+var setMetadataScript = redis.NewScript(`
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('PUBLISH', ARGV[2], ARGV[3])
+return 1
+`)
+
 // SetMetadata stores a module's metadata JSON at interface/<moduleID> and announces it on
-// InterfaceChangeChannel (one MULTI/EXEC) so every node drops its cached copy.
+// InterfaceChangeChannel (one script: atomic) so every node drops its cached copy.
 func (s *Store) SetMetadata(ctx context.Context, moduleID string, data []byte) error {
 	if !json.Valid(data) {
 		return fmt.Errorf("state: metadata of %s: %w", moduleID, ErrInvalidValue)
@@ -440,15 +453,12 @@ func (s *Store) SetMetadata(ctx context.Context, moduleID string, data []byte) e
 		h.mu.Lock()
 		defer h.mu.Unlock()
 		if !h.gone {
-			meta := bytes.Clone(data)
+			meta := s.texts.intern(data)
 			h.meta.Store(&meta)
 		}
 	}
-	_, err := s.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.Set(ctx, InterfaceKey(moduleID), data, 0)
-		p.Publish(ctx, InterfaceChangeChannel, moduleID)
-		return nil
-	})
+	err := s.writes.run(ctx, setMetadataScript,
+		[]string{InterfaceKey(moduleID)}, data, InterfaceChangeChannel, moduleID).Err()
 	s.cache.invalidateMetadata(moduleID)
 	if err != nil {
 		if h != nil {
@@ -474,6 +484,8 @@ func (s *Store) Metadata(ctx context.Context, moduleID string) ([]byte, error) {
 			v = []byte{}
 		case err != nil:
 			return nil, redisErr("state: read metadata "+moduleID, err)
+		default:
+			v = s.texts.intern(v)
 		}
 		s.cache.putMetadata(gen, moduleID, v)
 		data = v

@@ -40,6 +40,9 @@ type Config struct {
 	Env func(binary string) []string
 	// Metrics records process restarts and states; nil records nothing.
 	Metrics *metrics.Metrics
+	// Parallel bounds how many modules a relaunched process is sent at once (default 64): a
+	// process that hosted thousands of modules takes calls again once it has them all.
+	Parallel int
 }
 
 const (
@@ -50,6 +53,7 @@ const (
 	defaultBackoffMax     = 30 * time.Second
 	defaultStableAfter    = time.Minute
 	defaultCrashloopAfter = 5
+	defaultParallel       = 64
 
 	// terminateTimeout bounds the polite part of stopping a process before its group is killed.
 	terminateTimeout = 2 * time.Second
@@ -69,6 +73,9 @@ func (c *Config) setDefaults() {
 	def(&c.StableAfter, defaultStableAfter)
 	if c.CrashloopAfter <= 0 {
 		c.CrashloopAfter = defaultCrashloopAfter
+	}
+	if c.Parallel <= 0 {
+		c.Parallel = defaultParallel
 	}
 	if c.Logger == nil {
 		c.Logger = hclog.NewNullLogger()

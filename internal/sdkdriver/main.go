@@ -4,10 +4,15 @@
 //	greet(name)   logs "greeting" at info through sdk.Log(ctx) and returns "hello <name>"
 //	fail()        returns an error
 //	raise(code, class)  returns an *sdk.Error with that code and class
+//	echo(value)   returns its argument
+//
+// A module whose settings hold "statuses_on_start" (an object: status name → value) sets those
+// statuses while it loads, as a device driver sets "connected" and what it reads.
 package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 
 	"github.com/placeos-go/engine/sdk"
@@ -39,6 +44,25 @@ type RaiseArgs struct {
 // Raise fails with the code and class it is asked for.
 func (g *Greeter) Raise(a RaiseArgs) error {
 	return &sdk.Error{Status: a.Code, Kind: a.Class, Err: errors.New("raised on purpose")}
+}
+
+// EchoArgs are echo's parameters.
+type EchoArgs struct {
+	Value json.RawMessage `json:"value"`
+}
+
+// Echo returns its argument.
+func (g *Greeter) Echo(a EchoArgs) json.RawMessage { return a.Value }
+
+// OnLoad sets the statuses the settings name under statuses_on_start.
+func (g *Greeter) OnLoad(context.Context) error {
+	var statuses map[string]json.RawMessage
+	if g.Setting("statuses_on_start", &statuses) == nil {
+		for name, v := range statuses {
+			g.Set(name, v)
+		}
+	}
+	return nil
 }
 
 func main() { sdk.Serve(func() *Greeter { return &Greeter{} }) }

@@ -24,6 +24,10 @@
 //	support_only()           returns its name; listed under the support security level
 //	admin_only()             returns its name; listed under the administrator security level
 //
+// A module whose settings hold "statuses_on_start" (an object: status name → value) sets those
+// statuses through the host right after its start, as a device driver sets "connected" and
+// what it reads from the device.
+//
 // Environment: TESTDRIVER_HANG_INFO=1 makes Info hang forever (a hung process for the probe);
 // TESTDRIVER_CRASH_ON_START=1 exits at once with status 2 (a crash loop).
 package main
@@ -72,8 +76,28 @@ func (d *driver) Start(_ context.Context, r *proto.StartRequest) (*proto.Empty, 
 	}
 	d.mu.Lock()
 	d.modules[r.Module.Id] = r.Module
+	host := d.host
 	d.mu.Unlock()
+	var settings struct {
+		Statuses map[string]json.RawMessage `json:"statuses_on_start"`
+	}
+	if json.Unmarshal(r.Module.SettingsJson, &settings) == nil && len(settings.Statuses) > 0 && host != nil {
+		go setStatuses(host, r.Module.Id, settings.Statuses)
+	}
 	return &proto.Empty{}, nil
+}
+
+// setStatuses sets a module's statuses_on_start after its start, one call at a time, as an SDK
+// driver's outbox sends what a module sets while it loads.
+func setStatuses(host proto.HostClient, id string, statuses map[string]json.RawMessage) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for name, v := range statuses {
+		if _, err := host.SetStatus(ctx, &proto.SetStatusRequest{ModuleId: id, Name: name, ValueJson: v}); err != nil {
+			fmt.Fprintf(os.Stderr, "testdriver: status %s of %s: %v\n", name, id, err)
+			return
+		}
+	}
 }
 
 func (d *driver) Update(ctx context.Context, r *proto.StartRequest) (*proto.Empty, error) {

@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	goplugin "github.com/hashicorp/go-plugin"
 
+	"github.com/placeos-go/engine/core"
 	"github.com/placeos-go/engine/internal/enginetest"
 	"github.com/placeos-go/engine/internal/testutil"
 	"github.com/placeos-go/engine/plugin"
@@ -40,7 +41,7 @@ const startupModules = 1000
 // startupParallel is the engine's default bound on modules starting at once (core.Config
 // Parallel); the baseline starts its modules with the same bound so that only the engine's
 // own work differs.
-const startupParallel = 8
+const startupParallel = core.DefaultParallel
 
 // startupClients is how many callers sweep the modules with echo calls, on both sides.
 const startupClients = 8
