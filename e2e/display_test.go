@@ -14,16 +14,23 @@ import (
 	"github.com/placeos-go/engine/internal/testutil"
 )
 
-// demo runs the display and room example drivers against a simulated display.
-func demo(t *testing.T) (*enginetest.Node, *testutil.Redis, *displaysim.Sim) {
+// startDisplaySim starts a simulated display on a free loopback port, closed when the test ends.
+func startDisplaySim(t *testing.T) *displaysim.Sim {
 	t.Helper()
-	redis := testutil.StartRedis(t)
 	sim, err := displaysim.New("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	sim.Start()
 	t.Cleanup(func() { _ = sim.Close() })
+	return sim
+}
+
+// demo runs the display and room example drivers against a simulated display.
+func demo(t *testing.T) (*enginetest.Node, *testutil.Redis, *displaysim.Sim) {
+	t.Helper()
+	redis := testutil.StartRedis(t)
+	sim := startDisplaySim(t)
 	display := testutil.BuildBinary(t, "./examples/drivers/display")
 	room := testutil.BuildBinary(t, "./examples/drivers/room")
 	e := startEngine(t, redis.URL, fmt.Sprintf(`

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/placeos-go/engine/examples/sims/camera/camerasim"
-	"github.com/placeos-go/engine/examples/sims/display/displaysim"
 	"github.com/placeos-go/engine/examples/sims/lighting/lightingsim"
 	"github.com/placeos-go/engine/internal/enginetest"
 	"github.com/placeos-go/engine/internal/testutil"
@@ -21,12 +20,7 @@ import (
 func TestExampleDriversInEngine(t *testing.T) {
 	t.Parallel()
 	redis := testutil.StartRedis(t)
-	display, err := displaysim.New("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	display.Start()
-	t.Cleanup(func() { _ = display.Close() })
+	display := startDisplaySim(t)
 	gateway, err := lightingsim.New("127.0.0.1:0", "secret")
 	if err != nil {
 		t.Fatal(err)

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/placeos-go/engine/examples/sims/display/displaysim"
 	"github.com/placeos-go/engine/internal/testutil"
 )
 
@@ -23,12 +22,7 @@ import (
 func TestSentinelFailoverUnderLoad(t *testing.T) {
 	t.Parallel()
 	sn := testutil.StartSentinel(t)
-	sim, err := displaysim.New("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sim.Start()
-	t.Cleanup(func() { _ = sim.Close() })
+	sim := startDisplaySim(t)
 	display := testutil.BuildBinary(t, "./examples/drivers/display")
 	e := startEngine(t, sn.URL, fmt.Sprintf(`
 drivers:

@@ -13,7 +13,6 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/placeos-go/engine/examples/sims/display/displaysim"
 	"github.com/placeos-go/engine/internal/enginetest"
 	"github.com/placeos-go/engine/internal/testutil"
 )
@@ -121,17 +120,12 @@ func redisShare(ctx context.Context, rc *redis.Client, modules, systems []string
 // Nothing is lost to a Redis restart: the node hosting the modules writes every status of every
 // module back to the empty Redis, with their metadata and the system's lookup, with no execute and
 // no driver change — and a value a driver set while Redis was down arrives too; executes answer
-// while Redis is down. A WebSocket
-// session bound before the restart receives that value, and sees no status vanish meanwhile.
+// while Redis is down. A WebSocket session bound before the restart receives that value, and sees
+// no status vanish meanwhile.
 func TestRedisRestartLosesNoStatus(t *testing.T) {
 	t.Parallel()
 	rds := testutil.StartRedis(t)
-	sim, err := displaysim.New("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sim.Start()
-	t.Cleanup(func() { _ = sim.Close() })
+	sim := startDisplaySim(t)
 	display := testutil.BuildBinary(t, "./examples/drivers/display")
 	room := testutil.BuildBinary(t, "./examples/drivers/room")
 	testDrv := testutil.BuildBinary(t, "./internal/testdriver")

@@ -11,7 +11,6 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/placeos-go/engine/examples/sims/display/displaysim"
 	"github.com/placeos-go/engine/internal/enginetest"
 	"github.com/placeos-go/engine/internal/testutil"
 )
@@ -40,12 +39,7 @@ func apiKeysFile(t *testing.T) string {
 func securedDemo(t *testing.T) *enginetest.Node {
 	t.Helper()
 	redis := testutil.StartRedis(t)
-	sim, err := displaysim.New("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sim.Start()
-	t.Cleanup(func() { _ = sim.Close() })
+	sim := startDisplaySim(t)
 	keys := apiKeysFile(t)
 	display := testutil.BuildBinary(t, "./examples/drivers/display")
 	model := fmt.Sprintf(`

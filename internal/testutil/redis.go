@@ -2,7 +2,6 @@ package testutil
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -172,39 +171,48 @@ func (r *Redis) start() error {
 		"--logfile", logFile,
 		"--daemonize", "no",
 	}
-	cmd := exec.Command(r.bin, args...)
-	// If the test binary dies without running cleanups the server must not outlive it.
+	cmd, exited, err := launchPinged(exec.Command(r.bin, args...), "redis-server", logFile, func(ctx context.Context) error {
+		c := redis.NewClient(&redis.Options{Addr: r.Addr, MaxRetries: -1, DialTimeout: time.Second})
+		defer func() { _ = c.Close() }()
+		return c.Ping(ctx).Err()
+	})
+	if err != nil {
+		return err
+	}
+	r.cmd, r.exited = cmd, exited
+	return nil
+}
+
+// launchPinged starts a server process (killed with the test binary if that dies without its
+// cleanups) and waits up to 10 s for ping to succeed. It fails at once, with the tail of the
+// server's log, when the process exits first.
+func launchPinged(cmd *exec.Cmd, what, logFile string, ping func(context.Context) error) (*exec.Cmd, chan error, error) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("exec %s: %w", r.bin, err)
+		return nil, nil, fmt.Errorf("exec %s: %w", what, err)
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
-
-	c := redis.NewClient(&redis.Options{Addr: r.Addr, MaxRetries: -1, DialTimeout: time.Second})
-	defer func() { _ = c.Close() }()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		err := c.Ping(ctx).Err()
+		err := ping(ctx)
 		cancel()
 		if err == nil {
-			r.cmd = cmd
-			r.exited = exited
-			return nil
+			return cmd, exited, nil
 		}
 		select {
 		case werr := <-exited:
 			log, _ := os.ReadFile(logFile)
-			return fmt.Errorf("redis-server exited before answering PING (%v): %s", werr, tail(log, 2000))
+			return nil, nil, fmt.Errorf("%s exited before answering PING (%v): %s", what, werr, tail(log, 2000))
 		default:
 		}
 		if time.Now().After(deadline) {
 			_ = cmd.Process.Kill()
 			<-exited
-			return errors.New("redis-server did not answer PING within 10s")
+			return nil, nil, fmt.Errorf("%s did not answer PING within 10s", what)
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond) // between PINGs of a server still starting
 	}
 }
 

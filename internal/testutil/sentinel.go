@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -193,38 +192,17 @@ sentinel parallel-syncs %s 1
 }
 
 func (p *SentinelProc) start(bin, conf string) error {
-	cmd := exec.Command(bin, conf, "--sentinel")
-	// If the test binary dies without running cleanups the sentinel must not outlive it.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("exec %s --sentinel: %w", bin, err)
+	cmd, exited, err := launchPinged(exec.Command(bin, conf, "--sentinel"), "sentinel", filepath.Join(p.dir, "sentinel.log"),
+		func(ctx context.Context) error {
+			c := redis.NewSentinelClient(&redis.Options{Addr: p.Addr, MaxRetries: -1, DialTimeout: time.Second})
+			defer func() { _ = c.Close() }()
+			return c.Ping(ctx).Err()
+		})
+	if err != nil {
+		return err
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	c := redis.NewSentinelClient(&redis.Options{Addr: p.Addr, MaxRetries: -1, DialTimeout: time.Second})
-	defer func() { _ = c.Close() }()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		err := c.Ping(ctx).Err()
-		cancel()
-		if err == nil {
-			p.cmd, p.exited = cmd, exited
-			return nil
-		}
-		select {
-		case werr := <-exited:
-			log, _ := os.ReadFile(filepath.Join(p.dir, "sentinel.log"))
-			return fmt.Errorf("sentinel exited before answering PING (%v): %s", werr, tail(log, 2000))
-		default:
-		}
-		if time.Now().After(deadline) {
-			_ = cmd.Process.Kill()
-			<-exited
-			return fmt.Errorf("sentinel did not answer PING within 10s")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	p.cmd, p.exited = cmd, exited
+	return nil
 }
 
 func (p *SentinelProc) kill() {
