@@ -189,10 +189,11 @@ func wsField(m jsonscan.Member) int {
 	return -1
 }
 
-// wsInt decodes an integer field as encoding/json into an int64 does (null leaves dst alone).
-func wsInt(raw json.RawMessage, dst *int64) bool {
-	if n, ok := jsonscan.Int(raw); ok {
-		*dst = n
+// wsDecode decodes a field as encoding/json does into a T (null leaves dst alone): the plain forms
+// in place (fast), the rest through the decoder.
+func wsDecode[T any](raw json.RawMessage, dst *T, fast func([]byte) (T, bool)) bool {
+	if v, ok := fast(raw); ok {
+		*dst = v
 		return true
 	}
 	v := *dst // the decoder's target escapes: only here, off the plain path
@@ -203,19 +204,11 @@ func wsInt(raw json.RawMessage, dst *int64) bool {
 	return true
 }
 
-// wsString decodes a string field as encoding/json does (null leaves dst alone).
-func wsString(raw json.RawMessage, dst *string) bool {
-	if s, ok := jsonscan.String(raw); ok {
-		*dst = s
-		return true
-	}
-	v := *dst // the decoder's target escapes: only here, off the plain path
-	if json.Unmarshal(raw, &v) != nil {
-		return false
-	}
-	*dst = v
-	return true
-}
+// wsInt decodes an integer field into an int64.
+func wsInt(raw json.RawMessage, dst *int64) bool { return wsDecode(raw, dst, jsonscan.Int) }
+
+// wsString decodes a string field.
+func wsString(raw json.RawMessage, dst *string) bool { return wsDecode(raw, dst, jsonscan.String) }
 
 func ascii(b []byte) bool {
 	for _, c := range b {
