@@ -181,28 +181,11 @@ func measureExecute(b *testing.B) (string, []clusterMetric) {
 
 	httpClient := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, MaxConnsPerHost: 64}}
 	b.Cleanup(httpClient.CloseIdleConnections)
-	post := func(what, url string) func() error {
-		return func() error {
-			resp, err := httpClient.Post(url, "application/json", strings.NewReader(execArgs))
-			if err != nil {
-				return err
-			}
-			body, err := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if err != nil {
-				return err
-			}
-			if resp.StatusCode != 200 || string(body) != execArgs {
-				return fmt.Errorf("%s echo: %d %s", what, resp.StatusCode, body)
-			}
-			return nil
-		}
-	}
 	bare := startBare(b, drv, engineAnswerHeader(b, httpClient, base+execPath))
 	paths := [nPaths]func() error{
 		pathDirect: func() error { return directEcho(context.Background(), direct) },
-		pathBare:   post("bare proxy", bare.http+execPath),
-		pathREST:   post("REST", base+execPath),
+		pathBare:   echoPost(httpClient, "bare proxy", bare.http+execPath),
+		pathREST:   echoPost(httpClient, "REST", base+execPath),
 	}
 	// Warm every path (connections, caches) before measuring, and open the 32 clients'
 	// connections.
@@ -648,4 +631,24 @@ func startDirect(b testing.TB, drv string) *plugin.Client {
 		b.Fatal(err)
 	}
 	return c
+}
+
+// echoPost is one call of the benchmarks' HTTP load: POST the echo arguments to url and check the
+// answer is them.
+func echoPost(client *http.Client, what, url string) func() error {
+	return func() error {
+		resp, err := client.Post(url, "application/json", strings.NewReader(execArgs))
+		if err != nil {
+			return err
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			return err
+		}
+		if resp.StatusCode != 200 || string(body) != execArgs {
+			return fmt.Errorf("%s echo: %d %s", what, resp.StatusCode, body)
+		}
+		return nil
+	}
 }

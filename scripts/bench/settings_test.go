@@ -2,7 +2,6 @@ package bench
 
 import (
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"strings"
@@ -82,27 +81,10 @@ systems: [{id: sys-bench, name: Bench, modules: [mod-bench]}]
 		engines = append(engines, n)
 		names = append(names, "engine "+s)
 	}
-	post := func(url string) func() error {
-		return func() error {
-			resp, err := httpClient.Post(url, "application/json", strings.NewReader(execArgs))
-			if err != nil {
-				return err
-			}
-			body, err := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if err != nil {
-				return err
-			}
-			if resp.StatusCode != 200 || string(body) != execArgs {
-				return fmt.Errorf("echo: %d %s", resp.StatusCode, body)
-			}
-			return nil
-		}
-	}
 	bare := startBare(b, drv, engineAnswerHeader(b, httpClient, engines[0].Base+execPath))
-	calls0 = append(calls0, post(bare.http+execPath))
+	calls0 = append(calls0, echoPost(httpClient, "bare proxy", bare.http+execPath))
 	for _, n := range engines {
-		calls0 = append(calls0, post(n.Base+execPath))
+		calls0 = append(calls0, echoPost(httpClient, "engine", n.Base+execPath))
 	}
 	for range 200 {
 		for _, call := range calls0 {
