@@ -1,0 +1,182 @@
+package lazyq
+
+import (
+	"sync"
+	"time"
+)
+
+// minRing is the ring's first allocation; keepRing is the largest ring kept once it is empty
+// (a larger one was grown by a burst and goes back to the heap).
+const (
+	minRing  = 4
+	keepRing = 16
+)
+
+// Config is what a Queue does with its items.
+type Config[T any] struct {
+	// Limit bounds the items waiting (not counting the one being handled); at least 1.
+	Limit int
+	// Linger is how long the consumer waits for another item before it ends; 0 ends it at once.
+	Linger time.Duration
+	// Handle is called for each item, in order, on the consumer goroutine, one at a time.
+	Handle func(T)
+	// Final, if set, runs once after Stop, on the consumer goroutine, when no Handle is running.
+	Final func()
+	// WG, if set, counts the consumer goroutine, so that its owner can wait for it to end.
+	WG *sync.WaitGroup
+}
+
+// Queue is a bounded FIFO with an on-demand consumer. Its zero value is not usable: call Init.
+// It is safe for concurrent use.
+type Queue[T any] struct {
+	cfg Config[T]
+
+	mu      sync.Mutex
+	ring    []T // the waiting items, from head, n of them (wrapping)
+	head, n int
+	busy    bool // the consumer is handling an item it took off the ring
+	running bool // a consumer goroutine exists
+	waiting bool // the consumer lingers on wake
+	stopped bool
+	wake    chan struct{}
+}
+
+// Init readies a zero Queue (one embedded in its owner saves an allocation).
+func (q *Queue[T]) Init(cfg Config[T]) {
+	q.cfg = cfg
+	q.cfg.Limit = max(cfg.Limit, 1)
+}
+
+// Push queues v and starts the consumer if none runs. It reports false, queuing nothing, when
+// Limit items are waiting. After Stop it drops v and reports true: a stopped queue is not full.
+func (q *Queue[T]) Push(v T) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	switch {
+	case q.stopped:
+		return true
+	case q.n >= q.cfg.Limit:
+		return false
+	}
+	if q.n == len(q.ring) {
+		q.grow()
+	}
+	q.ring[(q.head+q.n)%len(q.ring)] = v
+	q.n++
+	q.kickLocked()
+	return true
+}
+
+// grow doubles the ring (from minRing), keeping the items in order. q.mu is held.
+func (q *Queue[T]) grow() {
+	ring := make([]T, max(minRing, 2*len(q.ring)))
+	for i := range q.n {
+		ring[i] = q.ring[(q.head+i)%len(q.ring)]
+	}
+	q.ring, q.head = ring, 0
+}
+
+// kickLocked gets the consumer going: wakes it if it lingers, starts it if there is none.
+func (q *Queue[T]) kickLocked() {
+	switch {
+	case q.waiting:
+		q.waiting = false
+		q.wake <- struct{}{} // buffered: the one lingering consumer takes it
+	case !q.running:
+		q.running = true
+		if q.wake == nil {
+			q.wake = make(chan struct{}, 1)
+		}
+		if q.cfg.WG != nil {
+			q.cfg.WG.Add(1)
+		}
+		go q.consume()
+	}
+}
+
+// Pending is the number of items waiting or being handled.
+func (q *Queue[T]) Pending() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.busy {
+		return q.n + 1
+	}
+	return q.n
+}
+
+// Stop drops the waiting items and refuses new ones. Final runs after the item being handled,
+// if any (a consumer is started for it when none runs). Stop does not wait, so Handle may call
+// it; only the first call counts.
+func (q *Queue[T]) Stop() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.stopped {
+		return
+	}
+	q.stopped = true
+	q.ring, q.head, q.n = nil, 0, 0
+	if q.cfg.Final != nil || q.waiting {
+		q.kickLocked()
+	}
+}
+
+// consume handles items until the queue stays empty for Linger, or until Stop.
+func (q *Queue[T]) consume() {
+	if q.cfg.WG != nil {
+		defer q.cfg.WG.Done()
+	}
+	var idle *time.Timer
+	q.mu.Lock()
+	for {
+		if q.stopped {
+			q.running, q.waiting = false, false
+			q.mu.Unlock()
+			if q.cfg.Final != nil {
+				q.cfg.Final()
+			}
+			return
+		}
+		if q.n == 0 {
+			if len(q.ring) > keepRing {
+				q.ring, q.head = nil, 0 // a burst is over: give its ring back
+			}
+			if q.cfg.Linger <= 0 {
+				break
+			}
+			if idle == nil {
+				idle = time.NewTimer(q.cfg.Linger)
+			} else {
+				idle.Reset(q.cfg.Linger)
+			}
+			q.waiting = true
+			q.mu.Unlock()
+			select {
+			case <-q.wake:
+				q.mu.Lock()
+				continue
+			case <-idle.C:
+			}
+			q.mu.Lock()
+			if q.waiting { // nobody woke us: nothing came, nothing stopped
+				q.waiting = false
+				break
+			}
+			<-q.wake // woken as the timer fired: take the token, or it wakes the next linger
+			continue
+		}
+		var zero T
+		v := q.ring[q.head]
+		q.ring[q.head] = zero // the ring must not keep a handled item reachable
+		q.head = (q.head + 1) % len(q.ring)
+		q.n--
+		q.busy = true
+		q.mu.Unlock()
+		q.cfg.Handle(v)
+		q.mu.Lock()
+		q.busy = false
+	}
+	// Idle: the consumer ends and the queue holds nothing.
+	q.running = false
+	q.ring, q.head = nil, 0
+	q.mu.Unlock()
+}
