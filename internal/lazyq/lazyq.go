@@ -20,8 +20,6 @@ type Config[T any] struct {
 	Linger time.Duration
 	// Handle is called for each item, in order, on the consumer goroutine, one at a time.
 	Handle func(T)
-	// Final, if set, runs once after Stop, on the consumer goroutine, when no Handle is running.
-	Final func()
 	// WG, if set, counts the consumer goroutine, so that its owner can wait for it to end.
 	WG *sync.WaitGroup
 }
@@ -38,6 +36,7 @@ type Queue[T any] struct {
 	running bool // a consumer goroutine exists
 	waiting bool // the consumer lingers on wake
 	stopped bool
+	final   func() // Stop's, run by the consumer
 	wake    chan struct{}
 }
 
@@ -104,18 +103,18 @@ func (q *Queue[T]) Pending() int {
 	return q.n
 }
 
-// Stop drops the waiting items and refuses new ones. Final runs after the item being handled,
-// if any (a consumer is started for it when none runs). Stop does not wait, so Handle may call
-// it; only the first call counts.
-func (q *Queue[T]) Stop() {
+// Stop drops the waiting items and refuses new ones. final, if not nil, runs once on the consumer
+// goroutine after the item being handled, if any (a consumer is started for it when none runs).
+// Stop does not wait, so Handle may call it; only the first call counts.
+func (q *Queue[T]) Stop(final func()) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.stopped {
 		return
 	}
-	q.stopped = true
+	q.stopped, q.final = true, final
 	q.ring, q.head, q.n = nil, 0, 0
-	if q.cfg.Final != nil || q.waiting {
+	if final != nil || q.waiting {
 		q.kickLocked()
 	}
 }
@@ -129,10 +128,11 @@ func (q *Queue[T]) consume() {
 	q.mu.Lock()
 	for {
 		if q.stopped {
-			q.running, q.waiting = false, false
+			final := q.final
+			q.running, q.waiting, q.final = false, false, nil
 			q.mu.Unlock()
-			if q.cfg.Final != nil {
-				q.cfg.Final()
+			if final != nil {
+				final()
 			}
 			return
 		}

@@ -137,7 +137,7 @@ func TestLingerKeepsOneConsumer(t *testing.T) {
 		t.Errorf("items handled by %d goroutines, want 1", len(goroutines))
 	}
 	r.mu.Unlock()
-	q.Stop()
+	q.Stop(nil)
 	wg.Wait()
 	waitConsumers(t, 0)
 }
@@ -162,8 +162,8 @@ func TestLingerEnds(t *testing.T) {
 	}
 }
 
-// TestStopRunsFinalOnceAfterHandle: Final waits for the item being handled, the waiting items
-// are dropped, later pushes are ignored, and Final runs even when no consumer was running.
+// TestStopRunsFinalOnceAfterHandle: final waits for the item being handled, the waiting items
+// are dropped, later pushes are ignored, and final runs even when no consumer was running.
 func TestStopRunsFinalOnceAfterHandle(t *testing.T) {
 	r := recorder{block: make(chan struct{})}
 	var finals atomic.Int32
@@ -174,22 +174,23 @@ func TestStopRunsFinalOnceAfterHandle(t *testing.T) {
 		handling.Store(true)
 		r.handle(v)
 		handling.Store(false)
-	}, Final: func() {
+	}})
+	final := func() {
 		if handling.Load() {
-			t.Error("Final ran while Handle was running")
+			t.Error("final ran while Handle was running")
 		}
 		finals.Add(1)
-	}})
+	}
 	q.Push(1)
 	q.Push(2)
 	testutil.Eventually(t, 5*time.Second, "the consumer to take the first item", func() bool { return handling.Load() })
-	q.Stop()
-	q.Stop()
+	q.Stop(final)
+	q.Stop(final)
 	if !q.Push(3) {
 		t.Fatal("a stopped queue reported full")
 	}
 	if finals.Load() != 0 {
-		t.Fatal("Final ran before Handle returned")
+		t.Fatal("final ran before Handle returned")
 	}
 	close(r.block)
 	wg.Wait()
@@ -197,16 +198,16 @@ func TestStopRunsFinalOnceAfterHandle(t *testing.T) {
 		t.Fatalf("handled %v, want [1] (2 dropped by Stop, 3 pushed after it)", got)
 	}
 	if finals.Load() != 1 {
-		t.Fatalf("Final ran %d times", finals.Load())
+		t.Fatalf("final ran %d times", finals.Load())
 	}
 
-	// No consumer running: Stop starts one for Final.
+	// No consumer running: Stop starts one for final.
 	var idle Queue[int]
-	idle.Init(Config[int]{Limit: 1, WG: &wg, Handle: func(int) {}, Final: func() { finals.Add(1) }})
-	idle.Stop()
+	idle.Init(Config[int]{Limit: 1, WG: &wg, Handle: func(int) {}})
+	idle.Stop(final)
 	wg.Wait()
 	if finals.Load() != 2 {
-		t.Fatal("Final did not run for a queue stopped while idle")
+		t.Fatal("final did not run for a queue stopped while idle")
 	}
 }
 
@@ -219,9 +220,9 @@ func TestStopFromHandle(t *testing.T) {
 	q.Init(Config[int]{Limit: 10, WG: &wg, Handle: func(v int) {
 		r.handle(v)
 		if v == 1 {
-			q.Stop()
+			q.Stop(func() { close(done) })
 		}
-	}, Final: func() { close(done) }})
+	}})
 	for i := range 5 {
 		q.Push(i)
 	}
@@ -260,6 +261,6 @@ func TestBurstRingShrinks(t *testing.T) {
 	if kept > keepRing {
 		t.Fatalf("a lingering consumer keeps a ring of %d after the burst", kept)
 	}
-	q.Stop()
+	q.Stop(nil)
 	wg.Wait()
 }
