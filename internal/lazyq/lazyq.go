@@ -93,6 +93,9 @@ func (q *Queue[T]) kickLocked() {
 	}
 }
 
+// Limit is the bound Init set.
+func (q *Queue[T]) Limit() int { return q.cfg.Limit }
+
 // Pending is the number of items waiting or being handled.
 func (q *Queue[T]) Pending() int {
 	q.mu.Lock()

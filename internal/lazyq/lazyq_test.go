@@ -1,7 +1,6 @@
 package lazyq
 
 import (
-	"fmt"
 	"runtime"
 	"strings"
 	"sync"
@@ -12,16 +11,11 @@ import (
 	"github.com/placeos-go/engine/internal/testutil"
 )
 
-// consumers counts the goroutines of this package's consumers (tests here do not run in parallel).
-func consumers() int {
-	buf := make([]byte, 1<<20)
-	buf = buf[:runtime.Stack(buf, true)]
-	return strings.Count(string(buf), "lazyq.(*Queue[...]).consume(")
-}
+const consumeFn = "lazyq.(*Queue[...]).consume"
 
 func waitConsumers(t *testing.T, want int) {
 	t.Helper()
-	testutil.Eventually(t, 5*time.Second, fmt.Sprintf("%d consumer goroutines", want), func() bool { return consumers() == want })
+	testutil.WaitGoroutines(t, 5*time.Second, consumeFn, want)
 }
 
 // recorder handles ints, recording them; block, when set, holds each Handle until released.
