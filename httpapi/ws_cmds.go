@@ -60,6 +60,9 @@ func (ss *wsSession) bind(req *wsRequest) {
 	// key or filled the session since the check above.
 	b := &wsBinding{id: req.ID, meta: req.meta}
 	ss.mu.Lock()
+	if ss.binds == nil {
+		ss.binds = map[bindKey]*wsBinding{}
+	}
 	ss.binds[key] = b
 	ss.mu.Unlock()
 	ss.s.cfg.Metrics.AddWSBindings(1)
@@ -158,7 +161,7 @@ func (ss *wsSession) exec(req *wsRequest) {
 		ss.replyError(req, err, rid)
 		return
 	}
-	ss.replyNow(appendSuccess(nil, req, res.Value, res.Code))
+	ss.send(appendSuccess(nil, req, res.Value, res.Code))
 }
 
 // appendSuccess appends an exec's success reply to b: the bytes json.Marshal writes for
@@ -208,7 +211,8 @@ func (ss *wsSession) debug(req *wsRequest) {
 	ctx, cancelCtx := context.WithTimeout(ss.ctx, debugAttachTimeout)
 	defer cancelCtx()
 	cancel, err := ss.s.cfg.Engine.Debug(ctx, req.Mod, func(level, msg string) {
-		ss.reply(wsReply{ID: id, Type: "debug", Mod: mod, Level: strings.ToLower(level), Msg: msg, Meta: meta})
+		// A delivery callback: queued, never written inline.
+		ss.enqueue(ss.encode(wsReply{ID: id, Type: "debug", Mod: mod, Level: strings.ToLower(level), Msg: msg, Meta: meta}))
 	})
 	if err != nil {
 		ss.log.Warn("debug attach failed", "module", req.Mod, "error", err)
@@ -222,6 +226,9 @@ func (ss *wsSession) debug(req *wsRequest) {
 	}
 	// Commands run on the reader goroutine, which also runs cleanup: nothing races this.
 	ss.mu.Lock()
+	if ss.debugs == nil {
+		ss.debugs = map[debugKey]func(){}
+	}
 	ss.debugs[key] = cancel
 	ss.mu.Unlock()
 	ss.reply(wsReply{ID: req.ID, Type: "success"})
