@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"sync"
@@ -84,6 +83,8 @@ type wsRegistry struct {
 	// Places taken against the session limits, from before the upgrade until the session ends.
 	places  int
 	perUser map[string]int
+	// heads are the notify heads of every binding, shared by those with the same id and meta.
+	heads map[string]*wsHead
 }
 
 // WSSessions is the number of open WebSocket sessions.
@@ -273,8 +274,7 @@ type wsSession struct {
 // wsBinding holds notifications back until the bind's success has been queued, so a client
 // always sees success before the first notify.
 type wsBinding struct {
-	id     int64
-	meta   json.RawMessage
+	head   *wsHead
 	cancel func()
 
 	mu    sync.Mutex
@@ -345,9 +345,7 @@ func (ss *wsSession) cleanup() {
 	ss.beat = nil
 	ss.mu.Unlock()
 	for _, b := range binds {
-		if b.cancel != nil {
-			b.cancel()
-		}
+		ss.release(b)
 	}
 	for _, c := range debugs {
 		c()
@@ -359,7 +357,6 @@ func (ss *wsSession) cleanup() {
 	s.ws.mu.Unlock()
 	s.releasePlace(ss.caller)
 	s.cfg.Metrics.AddWSSessions(-1)
-	s.cfg.Metrics.AddWSBindings(-len(binds))
 	ss.log.Debug("websocket session closed", "reason", ss.why, "bindings", len(binds), "debug_streams", len(debugs))
 }
 

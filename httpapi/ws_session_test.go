@@ -3,12 +3,14 @@ package httpapi
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
 
 	"github.com/placeos-go/engine/internal/testutil"
+	"github.com/placeos-go/engine/state"
 )
 
 // Goroutines the session tests count (see testutil.Goroutines).
@@ -154,4 +156,66 @@ func TestWSSilentClientDisconnected(t *testing.T) {
 	}
 	testutil.Eventually(t, 10*time.Second, "only the answering session left", func() bool { return env.hs.srv.WSSessions() == 1 })
 	answering.quiet()
+}
+
+// heads is how many notify heads the server holds, and how many bindings hold each.
+func (e *wsEnv) heads() map[string]int {
+	s := e.hs.srv
+	s.ws.mu.Lock()
+	defer s.ws.mu.Unlock()
+	out := map[string]int{}
+	for k, h := range s.ws.heads {
+		out[k] = h.refs
+	}
+	return out
+}
+
+// TestWSNotifySharedByBindings: bindings with the same id and meta share one notify head (the
+// change is encoded once for all of them), others have their own, every client reads its own
+// notify, a value that is not JSON goes out as null, and the heads go with their bindings.
+func TestWSNotifySharedByBindings(t *testing.T) {
+	t.Parallel()
+	env := newWSEnv(t)
+	bind := func(id int) *wsClient {
+		c := env.dial(t)
+		c.send(fmt.Sprintf(`{"id":%d,"cmd":"bind","sys":"sys-1","mod":"Display","index":1,"name":"power"}`, id))
+		c.expect(fmt.Sprintf(`{"id":%d,"type":"success","meta":%s}`, id, meta1))
+		return c
+	}
+	same := []*wsClient{bind(1), bind(1), bind(1)}
+	other := bind(5)
+	if got := env.heads(); len(got) != 2 {
+		t.Fatalf("heads %v, want 2 (id 1 shared by three bindings, id 5)", got)
+	}
+	expect := func(value string) {
+		t.Helper()
+		for _, c := range same {
+			c.expect(`{"id":1,"type":"notify","meta":` + meta1 + `,"value":` + value + `}`)
+		}
+		other.expect(`{"id":5,"type":"notify","meta":` + meta1 + `,"value":` + value + `}`)
+	}
+	for _, v := range []string{"true", `{"a":"b"}`} {
+		env.set(t, "mod-1", "power", v)
+		expect(v)
+	}
+	// Not JSON (published by hand, past SetStatus's check): null, for every binding.
+	if err := env.store.Client().Publish(t.Context(), state.StatusChannel("mod-1", "power"), "{broken").Err(); err != nil {
+		t.Fatal(err)
+	}
+	expect("null")
+
+	same[0].send(`{"id":2,"cmd":"unbind","sys":"sys-1","mod":"Display","index":1,"name":"power"}`)
+	same[0].expect(`{"id":2,"type":"success"}`)
+	testutil.Eventually(t, 10*time.Second, "one binding fewer on the shared head", func() bool {
+		for k, refs := range env.heads() {
+			if strings.HasPrefix(k, `{"id":1,`) {
+				return refs == 2
+			}
+		}
+		return false
+	})
+	for _, c := range append(same[1:], other) {
+		_ = c.conn.Close()
+	}
+	testutil.Eventually(t, 10*time.Second, "every head released", func() bool { return len(env.heads()) == 0 })
 }
