@@ -258,8 +258,9 @@ type wsSession struct {
 	// wmu is held for every write of a message to conn: the writer's and those written inline
 	// (send), so that nothing queued is overtaken.
 	wmu sync.Mutex
-	// heard is set by every frame the client sends (pongs included) and cleared by each heartbeat.
-	heard atomic.Bool
+	// heard is set by every frame the client sends (pongs included) and cleared by each heartbeat;
+	// busy is set while the reader handles a frame rather than reading the next.
+	heard, busy atomic.Bool
 
 	mu     sync.Mutex // guards binds, debugs, beat and pinged
 	binds  map[bindKey]*wsBinding
@@ -322,15 +323,18 @@ func (ss *wsSession) readLoop() {
 			ss.kill("read ended")
 			return
 		}
+		// The client spoke. While the frame is handled (an exec waiting for a place, an answer
+		// for the socket) its next frames, pongs included, wait unread: that is not silence.
 		ss.heard.Store(true)
-		if typ != websocket.TextMessage && typ != websocket.BinaryMessage {
-			continue
-		}
-		if string(data) == "ping" {
+		ss.busy.Store(true)
+		switch {
+		case typ != websocket.TextMessage && typ != websocket.BinaryMessage:
+		case string(data) == "ping":
 			ss.send(wsPong)
-			continue
+		default:
+			ss.handle(data)
 		}
-		ss.handle(data)
+		ss.busy.Store(false)
 	}
 }
 

@@ -92,14 +92,15 @@ func (ss *wsSession) reply(r wsReply) { ss.send(ss.encode(r)) }
 // heartbeat runs every WSPongInterval on a timer (no goroutine of its own between beats): PlaceOS's
 // unsolicited text "pong", and a WebSocket ping. A client that sent nothing, not even the pong
 // its browser or library answers a ping with, between one heartbeat and the next is gone (a
-// frozen process, a half-open connection that TCP has not noticed) and is disconnected.
+// frozen process, a half-open connection that TCP has not noticed) and is disconnected — unless
+// the reader was held up handling a frame, when the answer may be waiting unread.
 func (ss *wsSession) heartbeat() {
 	ss.mu.Lock()
 	if ss.beat == nil { // the session ended
 		ss.mu.Unlock()
 		return
 	}
-	silent := ss.pinged && !ss.heard.Swap(false)
+	silent := ss.pinged && !ss.heard.Swap(false) && !ss.busy.Load()
 	ss.pinged = true
 	ss.beat.Reset(ss.s.cfg.WSPongInterval)
 	ss.mu.Unlock()
