@@ -1,8 +1,6 @@
 package httpapi
 
 import (
-	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -11,7 +9,6 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/placeos-go/engine/call"
 	"github.com/placeos-go/engine/internal/testutil"
 	"github.com/placeos-go/engine/state"
 )
@@ -229,27 +226,17 @@ func TestWSNotifySharedByBindings(t *testing.T) {
 func TestWSBusyReaderIsNotSilence(t *testing.T) {
 	t.Parallel()
 	const interval = 100 * time.Millisecond
-	release := make(chan struct{})
 	env := newWSEnv(t, func(c *Config) { c.WSPongInterval = interval; c.WSMaxInFlight = 1 })
-	env.hs.eng.mu.Lock()
-	env.hs.eng.execFn = func(ctx context.Context, req call.Request) (call.Result, error) {
-		if req.Function == "slow" {
-			select {
-			case <-release:
-			case <-ctx.Done():
-				return call.Result{}, ctx.Err()
-			}
-		}
-		return call.Result{Value: json.RawMessage(`"` + req.Function + `"`), Code: 200}, nil
-	}
-	env.hs.eng.mu.Unlock()
+	release := env.holdExec("slow")
 	c := env.dial(t)
 	c.send(`{"id":1,"cmd":"exec","sys":"sys-1","mod":"Display","name":"slow","args":[]}`)
-	c.send(`{"id":2,"cmd":"exec","sys":"sys-1","mod":"Display","name":"fast","args":[]}`) // waits for a place
-	for range 6 {                                                                         // the client answers each ping as it reads; the session's reader does not read them
+	// The second waits for a place; the client answers each ping as it reads, but the session's
+	// reader, waiting with it, reads none of the answers.
+	c.send(`{"id":2,"cmd":"exec","sys":"sys-1","mod":"Display","name":"fast","args":[]}`)
+	for range 6 {
 		c.expect("pong")
 	}
-	close(release)
+	release()
 	c.expect(`{"id":1,"type":"success","meta":{"sys":"sys-1","mod":"Display","index":1,"name":"slow"},"value":"slow","code":200}`)
 	c.expect(`{"id":2,"type":"success","meta":{"sys":"sys-1","mod":"Display","index":1,"name":"fast"},"value":"fast","code":200}`)
 	c.quiet()
