@@ -66,9 +66,9 @@ func (q *Queue[T]) Push(v T) bool {
 	return true
 }
 
-// grow doubles the ring (from minRing), keeping the items in order. q.mu is held.
+// grow doubles the ring (from minRing, up to Limit), keeping the items in order. q.mu is held.
 func (q *Queue[T]) grow() {
-	ring := make([]T, max(minRing, 2*len(q.ring)))
+	ring := make([]T, min(max(minRing, 2*len(q.ring)), q.cfg.Limit))
 	for i := range q.n {
 		ring[i] = q.ring[(q.head+i)%len(q.ring)]
 	}
