@@ -13,9 +13,9 @@ import (
 // The outgoing side of a session. Everything a session sends is one text frame, written under
 // wmu. The session's own goroutines (the reader, an exec, the heartbeat) write inline when nothing
 // is queued (send); delivery callbacks, which must never block, queue (enqueue), and the queue's
-// consumer is the writer goroutine, started by the first message queued and ended a second after
-// the last, so an idle session holds no writer, no queue and no write buffer (gorilla borrows one
-// from wsWriteBuffers per message).
+// consumer is the writer goroutine, started by the first message queued and ended a second or two
+// after the last, so an idle session holds no writer, no queue and no write buffer (gorilla
+// borrows one from wsWriteBuffers per message).
 
 // wsPong is the answer to a text "ping" and the periodic heartbeat.
 var wsPong = []byte("pong")

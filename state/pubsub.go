@@ -60,9 +60,9 @@ type delivery struct {
 }
 
 // Subscription is one listener on a channel or pattern. Its callback runs on the listener's own
-// goroutine (started when a message arrives, ended after a quiet second), in message order; it
-// may block briefly, but while it does the listener's queue fills, and a full queue gets the
-// listener dropped (Err() == ErrSlowListener, OnDrop called).
+// goroutine (started when a message arrives, ended after a quiet second or two), in message
+// order; it may block briefly, but while it does the listener's queue fills, and a full queue
+// gets the listener dropped (Err() == ErrSlowListener, OnDrop called).
 type Subscription struct {
 	s      *Store
 	e      *entry

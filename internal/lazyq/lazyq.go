@@ -16,7 +16,9 @@ const (
 type Config[T any] struct {
 	// Limit bounds the items waiting (not counting the one being handled); at least 1.
 	Limit int
-	// Linger is how long the consumer waits for another item before it ends; 0 ends it at once.
+	// Linger is how long the consumer waits for another item before it ends (between one and two
+	// Linger after the last item: its timer is re-armed once a period, not for every item); 0
+	// ends it as soon as the queue is empty.
 	Linger time.Duration
 	// Handle is called for each item, in order, on the consumer goroutine, one at a time.
 	Handle func(T)
@@ -33,6 +35,7 @@ type Queue[T any] struct {
 	ring    []T // the waiting items, from head, n of them (wrapping)
 	head, n int
 	busy    bool // the consumer is handling an item it took off the ring
+	taken   bool // the consumer took an item since its linger timer last fired
 	running bool // a consumer goroutine exists
 	waiting bool // the consumer lingers on wake
 	stopped bool
@@ -147,9 +150,7 @@ func (q *Queue[T]) consume() {
 				break
 			}
 			if idle == nil {
-				idle = time.NewTimer(q.cfg.Linger)
-			} else {
-				idle.Reset(q.cfg.Linger)
+				idle, q.taken = time.NewTimer(q.cfg.Linger), false
 			}
 			q.waiting = true
 			q.mu.Unlock()
@@ -160,11 +161,16 @@ func (q *Queue[T]) consume() {
 			case <-idle.C:
 			}
 			q.mu.Lock()
-			if q.waiting { // nobody woke us: nothing came, nothing stopped
+			if q.waiting { // nobody woke us
 				q.waiting = false
-				break
+				if !q.taken {
+					break // a whole period without an item
+				}
+			} else {
+				<-q.wake // woken as the timer fired: take the token, or it wakes the next linger
 			}
-			<-q.wake // woken as the timer fired: take the token, or it wakes the next linger
+			q.taken = false
+			idle.Reset(q.cfg.Linger)
 			continue
 		}
 		var zero T
@@ -172,7 +178,7 @@ func (q *Queue[T]) consume() {
 		q.ring[q.head] = zero // the ring must not keep a handled item reachable
 		q.head = (q.head + 1) % len(q.ring)
 		q.n--
-		q.busy = true
+		q.busy, q.taken = true, true
 		q.mu.Unlock()
 		q.cfg.Handle(v)
 		q.mu.Lock()
