@@ -17,8 +17,8 @@ type Config[T any] struct {
 	// Limit bounds the items waiting (not counting the one being handled); at least 1.
 	Limit int
 	// Linger is how long the consumer waits for another item before it ends (between one and two
-	// Linger after the last item: its timer is re-armed once a period, not for every item); 0
-	// ends it as soon as the queue is empty.
+	// Linger after the last item: its clock ticks once a period, it is not re-armed per item);
+	// 0 ends it as soon as the queue is empty.
 	Linger time.Duration
 	// Handle is called for each item, in order, on the consumer goroutine, one at a time.
 	Handle func(T)
@@ -35,12 +35,20 @@ type Queue[T any] struct {
 	ring    []T // the waiting items, from head, n of them (wrapping)
 	head, n int
 	busy    bool // the consumer is handling an item it took off the ring
-	taken   bool // the consumer took an item since its linger timer last fired
 	running bool // a consumer goroutine exists
 	waiting bool // the consumer lingers on wake
 	stopped bool
 	final   func() // Stop's, run by the consumer
 	wake    chan struct{}
+
+	// The linger clock: a timer that ticks once a Linger period while a consumer runs. A tick
+	// with nothing taken since the last ends the consumer. Not re-armed per item, and the consumer
+	// waits on wake alone: a select on a timer's channel would add and remove the timer for every
+	// wait.
+	clock  *time.Timer
+	run    uint64 // the consumer run the clock ticks for
+	ticked bool   // the clock ticked and the consumer has not looked yet
+	taken  bool   // the consumer took an item since its last look at the clock
 }
 
 // Init readies a zero Queue (one embedded in its owner saves an allocation).
@@ -86,6 +94,7 @@ func (q *Queue[T]) kickLocked() {
 		q.wake <- struct{}{} // buffered: the one lingering consumer takes it
 	case !q.running:
 		q.running = true
+		q.run++
 		if q.wake == nil {
 			q.wake = make(chan struct{}, 1)
 		}
@@ -130,12 +139,12 @@ func (q *Queue[T]) consume() {
 	if q.cfg.WG != nil {
 		defer q.cfg.WG.Done()
 	}
-	var idle *time.Timer
 	q.mu.Lock()
 	for {
 		if q.stopped {
 			final := q.final
 			q.running, q.waiting, q.final = false, false, nil
+			q.stopClockLocked()
 			q.mu.Unlock()
 			if final != nil {
 				final()
@@ -146,31 +155,13 @@ func (q *Queue[T]) consume() {
 			if len(q.ring) > keepRing {
 				q.ring, q.head = nil, 0 // a burst is over: give its ring back
 			}
-			if q.cfg.Linger <= 0 {
+			if q.cfg.Linger <= 0 || !q.lingerLocked() {
 				break
-			}
-			if idle == nil {
-				idle, q.taken = time.NewTimer(q.cfg.Linger), false
 			}
 			q.waiting = true
 			q.mu.Unlock()
-			select {
-			case <-q.wake:
-				q.mu.Lock()
-				continue
-			case <-idle.C:
-			}
+			<-q.wake
 			q.mu.Lock()
-			if q.waiting { // nobody woke us
-				q.waiting = false
-				if !q.taken {
-					break // a whole period without an item
-				}
-			} else {
-				<-q.wake // woken as the timer fired: take the token, or it wakes the next linger
-			}
-			q.taken = false
-			idle.Reset(q.cfg.Linger)
 			continue
 		}
 		var zero T
@@ -187,5 +178,46 @@ func (q *Queue[T]) consume() {
 	// Idle: the consumer ends and the queue holds nothing.
 	q.running = false
 	q.ring, q.head = nil, 0
+	q.stopClockLocked()
 	q.mu.Unlock()
+}
+
+// lingerLocked reports whether the idle consumer should wait for more: starts the clock on the
+// first wait, and says no once a whole period passed without an item. q.mu is held.
+func (q *Queue[T]) lingerLocked() bool {
+	switch {
+	case q.clock == nil:
+		run := q.run
+		q.clock = time.AfterFunc(q.cfg.Linger, func() { q.tick(run) })
+		q.ticked, q.taken = false, false
+	case q.ticked:
+		if !q.taken {
+			return false
+		}
+		q.ticked, q.taken = false, false
+		q.clock.Reset(q.cfg.Linger)
+	}
+	return true
+}
+
+// tick is the clock's: it wakes a lingering consumer to look at it.
+func (q *Queue[T]) tick(run uint64) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if run != q.run || !q.running { // a tick of an ended run, late
+		return
+	}
+	q.ticked = true
+	if q.waiting {
+		q.waiting = false
+		q.wake <- struct{}{}
+	}
+}
+
+// stopClockLocked drops the clock of a consumer that ends. q.mu is held.
+func (q *Queue[T]) stopClockLocked() {
+	if q.clock != nil {
+		q.clock.Stop()
+		q.clock = nil
+	}
 }
