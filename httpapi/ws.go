@@ -24,6 +24,7 @@ const (
 	// WSQueueSize bounds a session's outgoing queue; a client that lets it fill is disconnected.
 	WSQueueSize = 256
 	// WSPongInterval is PlaceOS's unsolicited "pong" period; clients treat it as a heartbeat.
+	// Each heartbeat also pings, and a client silent from one heartbeat to the next is dropped.
 	WSPongInterval = 80 * time.Second
 	// WSMaxMessageBytes bounds a request frame (exec arguments included).
 	WSMaxMessageBytes = 1 << 20
