@@ -224,6 +224,12 @@ func TestDisplayIDAndBroadcast(t *testing.T) {
 		t.Fatalf("power: %s", r)
 	}
 
+	// A new id takes effect without a reconnect, and the state is read again from that display.
+	h.Settings(Settings{DisplayID: 7, PollSeconds: -1})
+	dev.ShouldSend(hx("AA 00 07 00 07"))
+	dev.Respond(hx("AA FF 07 09 41 00 00 0A 00 23 10 00 00 8D"))
+	h.WaitStatus("volume", 10)
+
 	h.Settings(Settings{DisplayID: broadcast, PollSeconds: -1})
 	p = h.ExecAsync("power", false)
 	dev.ShouldSend(hx("AA 11 FE 01 00 10"))
