@@ -2,12 +2,13 @@ package mdcsim
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"slices"
 	"sync"
+
+	"github.com/placeos-go/engine/examples/internal/simtcp"
 )
 
 // Protocol bytes.
@@ -50,20 +51,17 @@ type State struct {
 	Input    byte
 }
 
-// Sim is a running simulator.
+// Sim is a running simulator. Start, Addr, Port, Connections, DropConnections and Close are
+// its TCP server's.
 type Sim struct {
-	ln net.Listener
+	*simtcp.Server
 	id byte
 
 	mu       sync.Mutex
 	state    State
 	silent   bool
 	corrupt  int
-	conns    map[net.Conn]struct{}
 	requests [][]byte
-	closed   bool
-
-	wg sync.WaitGroup
 }
 
 // New listens on addr ("127.0.0.1:0" for a free port) as display id, switched off, on HDMI1 at
@@ -72,24 +70,14 @@ func New(addr string, id byte) (*Sim, error) {
 	if id >= broadcast {
 		return nil, fmt.Errorf("mdcsim: display id %d: want 0-253", id)
 	}
-	ln, err := net.Listen("tcp", addr)
+	s := &Sim{id: id, state: State{Volume: 30, Input: HDMI1}}
+	srv, err := simtcp.Listen(addr, s.serve)
 	if err != nil {
-		return nil, fmt.Errorf("mdcsim: listen %s: %w", addr, err)
+		return nil, fmt.Errorf("mdcsim: %w", err)
 	}
-	return &Sim{ln: ln, id: id, state: State{Volume: 30, Input: HDMI1}, conns: map[net.Conn]struct{}{}}, nil
+	s.Server = srv
+	return s, nil
 }
-
-// Start accepts connections in the background until Close.
-func (s *Sim) Start() {
-	s.wg.Add(1)
-	go s.accept()
-}
-
-// Addr is the listening address.
-func (s *Sim) Addr() string { return s.ln.Addr().String() }
-
-// Port is the listening port.
-func (s *Sim) Port() int { return s.ln.Addr().(*net.TCPAddr).Port }
 
 // State returns the current state.
 func (s *Sim) State() State {
@@ -103,13 +91,6 @@ func (s *Sim) Requests() [][]byte {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return slices.Clone(s.requests)
-}
-
-// Connections is the number of open client connections.
-func (s *Sim) Connections() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.conns)
 }
 
 // SetSilent makes the display obey requests without answering them (a lost answer).
@@ -126,15 +107,6 @@ func (s *Sim) CorruptReplies(n int) {
 	s.mu.Unlock()
 }
 
-// DropConnections closes every client connection (a reboot, a cable pulled).
-func (s *Sim) DropConnections() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for c := range s.conns {
-		_ = c.Close()
-	}
-}
-
 // SetPower, SetVolume, SetMute and SetInput change the state as the remote control does.
 func (s *Sim) SetPower(on bool)  { s.change(func(st *State) { st.Power = on }) }
 func (s *Sim) SetVolume(v int)   { s.change(func(st *State) { st.Volume = v }) }
@@ -147,48 +119,7 @@ func (s *Sim) change(f func(*State)) {
 	s.mu.Unlock()
 }
 
-// Close stops listening, closes every connection and waits for the simulator's goroutines.
-func (s *Sim) Close() error {
-	s.mu.Lock()
-	s.closed = true
-	s.mu.Unlock()
-	err := s.ln.Close()
-	s.DropConnections()
-	s.wg.Wait()
-	return err
-}
-
-func (s *Sim) accept() {
-	defer s.wg.Done()
-	for {
-		c, err := s.ln.Accept()
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			continue
-		}
-		s.mu.Lock()
-		if s.closed {
-			s.mu.Unlock()
-			_ = c.Close()
-			return
-		}
-		s.conns[c] = struct{}{}
-		s.mu.Unlock()
-		s.wg.Add(1)
-		go s.serve(c)
-	}
-}
-
 func (s *Sim) serve(c net.Conn) {
-	defer s.wg.Done()
-	defer func() {
-		s.mu.Lock()
-		delete(s.conns, c)
-		s.mu.Unlock()
-		_ = c.Close()
-	}()
 	r := bufio.NewReader(c)
 	for {
 		req, err := readRequest(r)
