@@ -191,74 +191,55 @@ func (s *Sim) handle(req []byte) []byte {
 	return reply
 }
 
-// execLocked runs one command: the values of its Ack, or a Nak's error code.
+// execLocked runs one command: the values of its Ack, or a Nak's error code. One data byte
+// sets, none reads.
 func (s *Sim) execLocked(cmd byte, data []byte) ([]byte, byte) {
 	st := &s.state
-	if cmd == CmdStatus {
-		if len(data) != 0 {
-			return nil, ErrUnknown
-		}
-		const aspect16x9 = 0x10
-		return []byte{bit(st.Power), byte(st.Volume), bit(st.Mute), st.Input, aspect16x9, 0, 0}, 0
-	}
-	if len(data) > 1 {
+	set := len(data) == 1
+	if len(data) > 1 || (cmd == CmdStatus && set) {
 		return nil, ErrUnknown
 	}
-	set := len(data) == 1
-	var v byte
-	if set {
-		v = data[0]
-	}
 	switch cmd {
+	case CmdStatus:
+		const aspect16x9 = 0x10
+		return []byte{bit(st.Power), byte(st.Volume), bit(st.Mute), st.Input, aspect16x9, 0, 0}, 0
 	case CmdPower:
-		if set {
-			if v > 1 {
-				return nil, ErrRange
-			}
-			st.Power = v == 1
-		}
-		return []byte{bit(st.Power)}, 0
+		return flag(&st.Power, data)
 	case CmdPanel:
-		if set {
-			if v > 1 {
-				return nil, ErrRange
-			}
-			st.PanelOff = v == 1
-		}
-		return []byte{bit(st.PanelOff)}, 0
+		return flag(&st.PanelOff, data)
 	case CmdVolume, CmdMute, CmdInput:
+		if set && !st.Power {
+			return nil, ErrPoweredOff
+		}
 	default:
 		return nil, ErrUnknown
 	}
-	if set && !st.Power {
-		return nil, ErrPoweredOff
+	switch {
+	case cmd == CmdMute:
+		return flag(&st.Mute, data)
+	case !set:
+	case cmd == CmdVolume && data[0] <= 100:
+		st.Volume = int(data[0])
+	case cmd == CmdInput && slices.Contains(sources, data[0]):
+		st.Input = data[0]
+	default:
+		return nil, ErrRange
 	}
-	switch cmd {
-	case CmdVolume:
-		if set {
-			if v > 100 {
-				return nil, ErrRange
-			}
-			st.Volume = int(v)
-		}
+	if cmd == CmdVolume {
 		return []byte{byte(st.Volume)}, 0
-	case CmdMute:
-		if set {
-			if v > 1 {
-				return nil, ErrRange
-			}
-			st.Mute = v == 1
-		}
-		return []byte{bit(st.Mute)}, 0
-	default: // CmdInput
-		if set {
-			if !slices.Contains(sources, v) {
-				return nil, ErrRange
-			}
-			st.Input = v
-		}
-		return []byte{st.Input}, 0
 	}
+	return []byte{st.Input}, 0
+}
+
+// flag reads or sets an on/off value (0 or 1).
+func flag(f *bool, data []byte) ([]byte, byte) {
+	if len(data) == 1 {
+		if data[0] > 1 {
+			return nil, ErrRange
+		}
+		*f = data[0] == 1
+	}
+	return []byte{bit(*f)}, 0
 }
 
 // frame builds an answer: header, 0xFF, id, length, 'A' or 'N', command, values, checksum.
@@ -267,6 +248,8 @@ func frame(id, status, cmd byte, values ...byte) []byte {
 	return append(f, sum(f[1:]))
 }
 
+// sum is the checksum, written again rather than shared with the driver so that the
+// simulator checks the driver's frames on its own.
 func sum(b []byte) byte {
 	var s byte
 	for _, c := range b {
