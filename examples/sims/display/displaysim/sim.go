@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/placeos-go/engine/examples/internal/simtcp"
+	"github.com/placeos-go/engine/examples/simtcp"
 )
 
 // State is the display's state.

@@ -8,7 +8,7 @@ import (
 	"slices"
 	"sync"
 
-	"github.com/placeos-go/engine/examples/internal/simtcp"
+	"github.com/placeos-go/engine/examples/simtcp"
 )
 
 // Protocol bytes.

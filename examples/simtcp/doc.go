@@ -3,5 +3,6 @@
 // (a simulated reboot or pulled cable) and closes with every goroutine waited for. What a
 // simulator says on a connection is its own; this package only keeps the connections.
 //
-// It lives outside examples/sims because every folder there is built as a simulator command.
+// It lives outside examples/sims, where every folder is built as a simulator command, and is not
+// internal, so a simulator copied into a driver repository of its own still builds.
 package simtcp
