@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -185,7 +186,7 @@ func (x *Switcher) route(ctx context.Context, m map[string]Outputs, layer byte) 
 	if len(ties) == 0 {
 		return sdk.Errorf(400, "the map ties nothing: give it as {\"input\": [outputs]}")
 	}
-	slices.SortFunc(ties, func(a, b tie) int { return a.out - b.out })
+	slices.SortFunc(ties, func(a, b tie) int { return cmp.Or(a.out-b.out, a.in-b.in) }) // one order for one map
 	if len(ties) == 1 {
 		t := ties[0]
 		_, err := x.do(ctx, fmt.Sprintf("%d*%d%c", t.in, t.out, layer), 0, func(r reply) bool {
@@ -242,13 +243,14 @@ func (x *Switcher) readTies(ctx context.Context) error {
 	for out := 1; out <= r.out; out++ {
 		for _, layer := range []byte{'%', '$'} {
 			v, err := x.do(ctx, fmt.Sprintf("%d%c", out, layer), priorityPoll, func(r reply) bool { return r.kind == number })
-			if err != nil {
-				if errs = append(errs, err); errors.Is(err, sdk.ErrOffline) {
-					return errors.Join(errs...)
-				}
+			if err == nil {
+				x.applyTie(out, v.in, layerName(layer))
 				continue
 			}
-			x.applyTie(out, v.in, layerName(layer))
+			errs = append(errs, err)
+			if errors.Is(err, sdk.ErrOffline) {
+				return errors.Join(errs...) // the rest would fail the same way
+			}
 		}
 	}
 	return errors.Join(errs...)

@@ -229,6 +229,7 @@ func TestSilentDevice(t *testing.T) {
 	t.Parallel()
 	clk := sdktest.NewClock()
 	h, s := start(t, Settings{PollSeconds: 3600}, sdk.WithClock(clk))
+	// Three timers: the poll, the command's timeout and its wait for the banner.
 	h.Wait("the verbose command to wait for the banner", func() bool { return clk.Pending() >= 3 })
 	mark := h.Mark()
 	clk.Advance(sdk.DefaultTimeout)

@@ -194,17 +194,16 @@ func (x *Switcher) login(line string, t *sdk.Task) bool {
 		return false
 	}
 	s, _ := x.settings()
-	var err error
-	switch {
-	case s.Password == "":
-		err = loginError("the switcher asks for a password and the module has none: set its password setting")
-	case x.link.passwordSent():
-		err = loginError("the switcher refused the password: check the module's password setting")
-	default:
+	if s.Password != "" && !x.link.passwordSent() {
 		if err := x.conn.Send(x.Context(), []byte(s.Password+"\r")); err != nil {
 			x.Logger().Warn("sending the password failed", "error", err)
 		}
 		return true
+	}
+	// A prompt after the password went out is the switcher refusing it.
+	err := loginError("the switcher refused the password: check the module's password setting")
+	if s.Password == "" {
+		err = loginError("the switcher asks for a password and the module has none: set its password setting")
 	}
 	x.link.fail(err)
 	if t != nil {

@@ -59,7 +59,8 @@ func (s *session) failed() bool {
 	return s.err != nil
 }
 
-// passwordSent reports whether the password went out already, and records that it goes now.
+// passwordSent reports whether the password went out on this connection already, and records
+// that it goes now: the switcher gets it once per connection.
 func (s *session) passwordSent() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -220,6 +220,7 @@ func TestSilentDevice(t *testing.T) {
 	t.Parallel()
 	clk := sdktest.NewClock()
 	h, p := start(t, Settings{PollSeconds: 3600}, sdk.WithClock(clk))
+	// Three timers: the poll, the command's timeout and its wait for the greeting.
 	h.Wait("the state query to wait for the greeting", func() bool { return clk.Pending() >= 3 })
 	mark := h.Mark()
 	clk.Advance(sdk.DefaultTimeout)

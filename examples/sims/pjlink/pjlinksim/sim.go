@@ -118,13 +118,6 @@ func (s *Sim) SetFault(on bool) {
 	s.state.Errors = s.state.Errors[:5] + other
 }
 
-// SetErrors sets what ERST ? answers (six digits 0-2).
-func (s *Sim) SetErrors(e string) {
-	s.mu.Lock()
-	s.state.Errors = e
-	s.mu.Unlock()
-}
-
 // SetLampHours sets the lamp's hours.
 func (s *Sim) SetLampHours(h int) {
 	s.mu.Lock()
