@@ -85,9 +85,8 @@ func TestWrongPasswordAgainstSimulator(t *testing.T) {
 	t.Parallel()
 	h, sim := startSim(t, extronsim.Options{Password: "secret"}, Settings{Password: "wrong"})
 	h.WaitStatus("model", "DXP 84 HDMI")
-	h.Wait("the password to be refused", func() bool {
-		return h.Exec("switch_to", "3").Err.GetClass() == "Login"
-	})
+	h.Wait("the password to be refused", func() bool { return h.Exec("switch_to", "3").Code == 502 })
+	mustFail(t, h.Exec("switch_to", "3"), 502, "Login", "refused the password")
 	h.Settings(Settings{Password: "secret"})
 	h.WaitStatus("login", "administrator")
 	if r := h.Exec("switch_to", "3"); r.Err != nil {
