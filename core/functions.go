@@ -167,10 +167,8 @@ func (f *function) checkArgs(args json.RawMessage) error {
 	if trimmed[0] != '[' && trimmed[0] != '{' {
 		return errkind.Wrap(ErrBadArguments, nil, "arguments must be a JSON array or object")
 	}
-	if !json.Valid(trimmed) {
-		var probe json.RawMessage
-		err := json.Unmarshal(trimmed, &probe) // the decoder's own message, as before
-		return errkind.Wrap(ErrMalformedArgs, nil, "arguments are not valid JSON: %v", err)
+	if err := jsonscan.Check(trimmed); err != nil {
+		return errkind.Wrap(ErrMalformedArgs, nil, "arguments: %v", err)
 	}
 	var stack [maxStackArgs]jsonscan.Member
 	values := jsonscan.Members(trimmed, stack[:0])

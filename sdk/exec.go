@@ -12,6 +12,7 @@ import (
 	"unicode"
 
 	"github.com/placeos-go/engine/errkind"
+	"github.com/placeos-go/engine/jsonscan"
 	"github.com/placeos-go/engine/plugin/proto"
 )
 
@@ -31,13 +32,18 @@ func badArgs(format string, args ...any) error {
 // bind turns exec arguments (a JSON array, a JSON object, or nothing) into the argument struct.
 func (fn *function) bind(raw []byte) (reflect.Value, error) {
 	raw = bytes.TrimSpace(raw)
+	if len(raw) > 0 {
+		if err := jsonscan.Check(raw); err != nil {
+			return reflect.Value{}, badArgs("arguments for '%s': %v", fn.name, err)
+		}
+	}
 	named := map[string]json.RawMessage{}
 	switch {
 	case len(raw) == 0 || bytes.Equal(raw, []byte("null")):
 	case raw[0] == '[':
 		var list []json.RawMessage
 		if err := json.Unmarshal(raw, &list); err != nil {
-			return reflect.Value{}, badArgs("arguments for '%s' are not valid JSON: %v", fn.name, err)
+			return reflect.Value{}, badArgs("arguments for '%s': %v", fn.name, err)
 		}
 		if len(list) > len(fn.params) {
 			return reflect.Value{}, badArgs("wrong number of arguments for '%s' (given %d, expected %d)", fn.name, len(list), len(fn.params))
@@ -47,7 +53,7 @@ func (fn *function) bind(raw []byte) (reflect.Value, error) {
 		}
 	case raw[0] == '{':
 		if err := json.Unmarshal(raw, &named); err != nil {
-			return reflect.Value{}, badArgs("arguments for '%s' are not valid JSON: %v", fn.name, err)
+			return reflect.Value{}, badArgs("arguments for '%s': %v", fn.name, err)
 		}
 		for k := range named {
 			if !fn.hasParam(k) {
