@@ -122,11 +122,9 @@ func (fs *functions) allowed(fn string, c auth.Clearance) bool {
 
 // visible lists the functions a caller of clearance c may call, in declaration order.
 func (fs *functions) visible(c auth.Clearance) []call.Function {
-	out := make([]call.Function, 0, len(fs.order))
-	for _, name := range fs.order {
-		if !fs.allowed(name, c) {
-			continue
-		}
+	names := fs.names(c)
+	out := make([]call.Function, 0, len(names))
+	for _, name := range names {
 		f := fs.funcs[name]
 		cf := call.Function{Name: name, Params: make([]call.Param, len(f.params))}
 		for i, p := range f.params {
@@ -137,11 +135,24 @@ func (fs *functions) visible(c auth.Clearance) []call.Function {
 	return out
 }
 
+// names are the functions a caller of clearance c may call, in declaration order: a hint never
+// names one the function listing would hide from the caller.
+func (fs *functions) names(c auth.Clearance) []string {
+	out := make([]string, 0, len(fs.order))
+	for _, name := range fs.order {
+		if fs.allowed(name, c) {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
 // check finds fn and applies the caller's clearance and the argument rules to it.
 func (fs *functions) check(fn string, c auth.Clearance, args json.RawMessage) error {
 	f := fs.funcs[fn]
 	if f == nil {
-		return errkind.Wrap(ErrFunctionNotFound, nil, "could not find function %s", fn)
+		return errkind.Wrap(ErrFunctionNotFound, nil, "could not find function %s%s", fn,
+			metadata.UnknownFunctionHint(fn, fs.names(c)))
 	}
 	if !fs.allowed(fn, c) {
 		return errkind.Wrap(ErrAccessDenied, nil, "attempted to access privileged function %s", fn)

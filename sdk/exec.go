@@ -13,6 +13,7 @@ import (
 
 	"github.com/placeos-go/engine/errkind"
 	"github.com/placeos-go/engine/jsonscan"
+	"github.com/placeos-go/engine/plugin/metadata"
 	"github.com/placeos-go/engine/plugin/proto"
 )
 
@@ -126,7 +127,8 @@ func (r *driverRuntime) Exec(ctx context.Context, req *proto.ExecRequest) (*prot
 	}
 	fn := r.dt.byName[req.GetFunction()]
 	if fn == nil {
-		return failure(400, "BadRequest", fmt.Sprintf("execute requested for unknown function: '%s' on %s", req.GetFunction(), r.name), nil), nil
+		return failure(400, "BadRequest", fmt.Sprintf("execute requested for unknown function: '%s' on %s%s",
+			req.GetFunction(), r.name, metadata.UnknownFunctionHint(req.GetFunction(), r.dt.names())), nil), nil
 	}
 	ctx = context.WithValue(ctx, callKey, &call{userID: req.GetUserId(), requestID: req.GetRequestId(), log: m.log, exec: true})
 	args, err := fn.bind(req.GetArgsJson())

@@ -32,6 +32,7 @@ func TestExecBinding(t *testing.T) {
 		{"cut-off literal", "add", `[tru`, 400, "", "BadRequest", "arguments for 'add': unexpected end of JSON input at offset 4"},
 		{"scalar", "add", `5`, 400, "", "BadRequest", "must be a JSON array or object"},
 		{"unknown function", "nope", `[]`, 400, "", "BadRequest", "unknown function: 'nope'"},
+		{"unknown function hint", "Add", `[1]`, 400, "", "BadRequest", "unknown function: 'Add' on tester (did you mean add? function names are snake_case; the module has 13 functions)"},
 		{"snake field name", "echo", `{"text": "hi"}`, 200, `"hi"`, "", ""},
 		{"no result", "nothing", ``, 200, `null`, "", ""},
 		{"empty object", "nothing", `{}`, 200, `null`, "", ""},
