@@ -22,6 +22,8 @@ type functions struct {
 	// level is the security level that governs each listed function: the first level (in the
 	// metadata's order) whose list names it.
 	level map[string]string
+	// implements are the interfaces the driver reports (module_info.go).
+	implements []string
 }
 
 type function struct {
@@ -40,14 +42,15 @@ type param struct {
 // "functions" form (type names and defaults) for drivers that publish only that.
 func parseFunctions(raw json.RawMessage) (*functions, error) {
 	var top struct {
-		Interface metadata.Ordered[metadata.Ordered[json.RawMessage]] `json:"interface"`
-		Functions metadata.Ordered[metadata.Ordered[json.RawMessage]] `json:"functions"`
-		Security  metadata.Ordered[[]string]                          `json:"security"`
+		Interface  metadata.Ordered[metadata.Ordered[json.RawMessage]] `json:"interface"`
+		Functions  metadata.Ordered[metadata.Ordered[json.RawMessage]] `json:"functions"`
+		Security   metadata.Ordered[[]string]                          `json:"security"`
+		Implements []string                                            `json:"implements"`
 	}
 	if err := json.Unmarshal(raw, &top); err != nil {
 		return nil, err
 	}
-	fs := &functions{funcs: map[string]*function{}, level: map[string]string{}}
+	fs := &functions{funcs: map[string]*function{}, level: map[string]string{}, implements: top.Implements}
 	src, legacy := top.Interface, top.Interface.Len() == 0
 	if legacy {
 		src = top.Functions
