@@ -6,28 +6,18 @@ import (
 	"errors"
 
 	"github.com/hashicorp/go-hclog"
+
 	"github.com/placeos-go/engine/errkind"
 	"github.com/placeos-go/engine/model"
+	"github.com/placeos-go/engine/plugin/metadata"
 	"github.com/placeos-go/engine/state"
 )
-
-// systemModule is one entry of the module_info a logic module gets with its system
-// (docs/protocol.md §5.2), the shape of sdk.SystemModule: the module's id, its name and index in
-// the system, and what its metadata reports. The system proxy of the SDK resolves
-// System().All(name) and System().Implementing(iface) from it.
-type systemModule struct {
-	ID         string   `json:"id"`
-	Name       string   `json:"name"`
-	Index      int      `json:"index"`
-	Implements []string `json:"implements,omitempty"`
-	Functions  []string `json:"functions,omitempty"`
-}
 
 // controlSystem is the system as a logic module receives it: the model's system (its protected
 // settings left out: they reach the module merged and opened) and its modules.
 type controlSystem struct {
 	model.System
-	ModuleInfo []systemModule `json:"module_info"`
+	ModuleInfo []metadata.SystemModule `json:"module_info"` // docs/protocol.md §2.6
 }
 
 // moduleInfos builds the module_info of the systems of the logic modules one reconcile pass
@@ -45,7 +35,7 @@ type moduleInfos struct {
 }
 
 type moduleInfo struct {
-	entries []systemModule
+	entries []metadata.SystemModule
 	// stale: a module's metadata could not be read (Redis away); what the module got last is
 	// better than an update that loses that module's interfaces until Redis is back.
 	stale bool
@@ -65,7 +55,7 @@ func (is *moduleInfos) of(sys *model.System) moduleInfo {
 	var info moduleInfo
 	for _, e := range is.m.SystemModules(sys) {
 		is.watched[e.ID] = true
-		sm := systemModule{ID: e.ID, Name: e.Name, Index: e.Index}
+		sm := metadata.SystemModule{ID: e.ID, Name: e.Name, Index: e.Index}
 		raw, err := is.state.Metadata(is.ctx, e.ID)
 		if err == nil {
 			var fs *functions
@@ -93,7 +83,7 @@ func (is *moduleInfos) controlSystemJSON(sys *model.System) ([]byte, error) {
 	// values the model holds.
 	cs.ProtectedSettings = nil
 	if cs.ModuleInfo == nil {
-		cs.ModuleInfo = []systemModule{}
+		cs.ModuleInfo = []metadata.SystemModule{}
 	}
 	return json.Marshal(&cs)
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/placeos-go/engine/internal/testutil"
+	"github.com/placeos-go/engine/plugin/metadata"
 	"github.com/placeos-go/engine/state"
 )
 
@@ -26,7 +27,7 @@ systems:
 
 // sentModuleInfo is the module_info in the control system the room module runs with (nil
 // while it does not run).
-func sentModuleInfo(t *testing.T, tc *testCore) []systemModule {
+func sentModuleInfo(t *testing.T, tc *testCore) []metadata.SystemModule {
 	t.Helper()
 	tc.mu.Lock()
 	st := tc.modules["mod-room"]
@@ -39,8 +40,8 @@ func sentModuleInfo(t *testing.T, tc *testCore) []systemModule {
 		return nil
 	}
 	var cs struct {
-		ID         string         `json:"id"`
-		ModuleInfo []systemModule `json:"module_info"`
+		ID         string                  `json:"id"`
+		ModuleInfo []metadata.SystemModule `json:"module_info"`
 	}
 	if err := json.Unmarshal(raw, &cs); err != nil || cs.ID != "sys-1" {
 		t.Fatalf("control system %s: %v", raw, err)
@@ -58,11 +59,11 @@ func TestLogicModuleGetsModuleInfo(t *testing.T) {
 	tc.sup.meta = displayMeta
 	tc.Run(t.Context())
 	t.Cleanup(tc.Close)
-	display := func(id, name string, index int) systemModule {
-		return systemModule{ID: id, Name: name, Index: index, Implements: []string{"Powerable"},
+	display := func(id, name string, index int) metadata.SystemModule {
+		return metadata.SystemModule{ID: id, Name: name, Index: index, Implements: []string{"Powerable"},
 			Functions: []string{"volume", "power", "input", "reboot", "factory_reset", "secret", "mix"}}
 	}
-	full := []systemModule{display("mod-1", "Display", 1), display("mod-2", "Projector", 1), display("mod-room", "Room", 1)}
+	full := []metadata.SystemModule{display("mod-1", "Display", 1), display("mod-2", "Projector", 1), display("mod-room", "Room", 1)}
 	// The first pass starts the room before any metadata is written: names and indexes only.
 	// Each module's SetMetadata is announced; the next pass sends the room what they report.
 	testutil.Eventually(t, 5*time.Second, "the room's module_info with metadata", func() bool {
@@ -105,7 +106,7 @@ systems:
   - {id: sys-1, name: Room, modules: [mod-1, mod-room, mod-3]}
 `)
 	tc.reconcile(t.Context())
-	want := []systemModule{display("mod-1", "Display", 1), display("mod-room", "Room", 1), display("mod-3", "Display", 2)}
+	want := []metadata.SystemModule{display("mod-1", "Display", 1), display("mod-room", "Room", 1), display("mod-3", "Display", 2)}
 	if got := sentModuleInfo(t, tc); !reflect.DeepEqual(got, want) {
 		t.Errorf("after the system changed:\n got %+v\nwant %+v", got, want)
 	}

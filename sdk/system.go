@@ -8,22 +8,17 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/placeos-go/engine/plugin/metadata"
 )
 
 // SystemModule is one module of a logic module's system, as the host describes it under
 // "module_info" in the control system JSON (ControlSystem.ModuleInfo): its id, its name and
-// 1-based index in the system (Display_2 is Name "Display", Index 2), and what its driver reports
-// in its metadata: the interfaces it implements and its functions' wire names. The host sends it
-// with the module's start and again, as an update (OnUpdate), whenever the system's modules or
-// their metadata change; a module whose driver has not reported its metadata yet has no
-// interfaces and functions until it does.
-type SystemModule struct {
-	ID         string   `json:"id"`
-	Name       string   `json:"name"`
-	Index      int      `json:"index"`
-	Implements []string `json:"implements,omitempty"`
-	Functions  []string `json:"functions,omitempty"`
-}
+// 1-based index in the system, and what its driver reports in its metadata: the interfaces it
+// implements and its functions' wire names. The host sends it with the module's start and again,
+// as an update (OnUpdate), whenever the system's modules or their metadata change; a module
+// whose driver has not reported its metadata yet has no interfaces and functions until it does.
+type SystemModule = metadata.SystemModule
 
 // SystemProxy is a logic module's handle on its system (Base.System): its description and the
 // other modules, by Name_N, by name or by interface. Every call goes through the host with the
