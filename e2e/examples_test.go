@@ -76,6 +76,8 @@ systems:
 		{"camera move", "Camera_1", "move", `["left"]`, 200, `null`},
 		{"camera preset never saved", "Camera_1", "preset", `[7]`, 409, "no such preset"},
 		{"camera bad direction", "Camera_1", "move", `["sideways"]`, 400, "sideways"},
+		{"function name as in Go", "Display_1", "SwitchTo", `["hdmi1"]`, 400, "could not find function SwitchTo (did you mean switch_to? function names are snake_case; functions: power, switch_to, volume, reboot)"},
+		{"arguments cut off", "Display_1", "power", `[tru`, 400, "arguments: unexpected end of JSON input at offset 4"},
 		{"room drives Display_1", "Room_1", "power", `[false]`, 200, `false`},
 		{"room all_off", "Room_1", "all_off", `[]`, 200, `{"Display_1": true, "Lighting_1": true, "Camera_1": true}`},
 	}
