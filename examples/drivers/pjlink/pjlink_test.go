@@ -50,7 +50,7 @@ func start(t *testing.T, settings Settings, opts ...sdk.Option) (*sdktest.Harnes
 
 func mustFail(t *testing.T, r sdktest.Result, code int, class, text string) {
 	t.Helper()
-	if r.Code != code || r.Err.GetClass() != class || !strings.Contains(r.Err.GetMessage(), text) {
+	if r.Code != code || r.Class() != class || !strings.Contains(r.Message(), text) {
 		t.Fatalf("got %s, want %d %s containing %q", r, code, class, text)
 	}
 }

@@ -99,10 +99,10 @@ func TestFrameByFrame(t *testing.T) {
 		t.Fatalf("volume with a bare Ack: %s", r)
 	}
 	// Refused before anything is sent.
-	if r := h.Exec("switch_to", "hdmi9"); r.Code != 400 || !strings.Contains(r.Err.GetMessage(), "hdmi1, hdmi1_pc") {
+	if r := h.Exec("switch_to", "hdmi9"); r.Code != 400 || !strings.Contains(r.Message(), "hdmi1, hdmi1_pc") {
 		t.Fatalf("unknown input: %s", r)
 	}
-	if r := h.Exec("volume", 101); r.Code != 400 || !strings.Contains(r.Err.GetMessage(), "maximum") {
+	if r := h.Exec("volume", 101); r.Code != 400 || !strings.Contains(r.Message(), "maximum") {
 		t.Fatalf("volume 101: %s", r)
 	}
 	dev.ShouldNotSend(20 * time.Millisecond)
@@ -160,8 +160,8 @@ func TestBadChecksumNakAndTimeout(t *testing.T) {
 	}
 
 	r := exec(t, h, dev, hx("AA 12 01 01 14 28"), hx("AA FF 01 03 4E 12 03 66"), "volume", 20)
-	if r.Code != 502 || r.Err.GetClass() != "DeviceError" ||
-		r.Err.GetMessage() != "display refused the volume command (AA 12 01 01 14 28): NAK, error code 0x03" {
+	if r.Code != 502 || r.Class() != "DeviceError" ||
+		r.Message() != "display refused the volume command (AA 12 01 01 14 28): NAK, error code 0x03" {
 		t.Fatalf("volume refused: %s", r)
 	}
 	dev.ShouldNotSend(20 * time.Millisecond) // a Nak is final: no retry
@@ -237,7 +237,7 @@ func TestDisplayIDAndBroadcast(t *testing.T) {
 		t.Fatalf("power off by broadcast: %s", r)
 	}
 	h.WaitStatus("power", false)
-	if r := h.Exec("query"); r.Code != 409 || !strings.Contains(r.Err.GetMessage(), "never answered") {
+	if r := h.Exec("query"); r.Code != 409 || !strings.Contains(r.Message(), "never answered") {
 		t.Fatalf("query by broadcast: %s", r)
 	}
 }
@@ -275,7 +275,7 @@ func TestSecuredProtocol(t *testing.T) {
 	dev.Respond("TLS>>")
 	h.WaitLog("display refused plain MDC")
 	r := exec(t, h, dev, hx("AA 11 02 01 01 15"), []byte("MDCSTART<<TLS>>"), "power", true)
-	if r.Code != 502 || !strings.Contains(r.Err.GetMessage(), "secured protocol setting off") {
+	if r.Code != 502 || !strings.Contains(r.Message(), "secured protocol setting off") {
 		t.Fatalf("power on a secured display: %s", r)
 	}
 }
@@ -295,7 +295,7 @@ func TestBadSettings(t *testing.T) {
 		h.TCPDevice()
 		h.Start(sdktest.Module{Name: "Display", Settings: tc.settings})
 		h.WaitLog("hook failed")
-		if r := h.Exec("power", true); r.Code != 500 || r.Err.GetClass() != "BadSettings" || !strings.Contains(r.Err.GetMessage(), tc.want) {
+		if r := h.Exec("power", true); r.Code != 500 || r.Class() != "BadSettings" || !strings.Contains(r.Message(), tc.want) {
 			t.Errorf("settings %v: power: %s, want 500 BadSettings %q", tc.settings, r, tc.want)
 		}
 	}

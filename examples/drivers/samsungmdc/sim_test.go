@@ -39,7 +39,7 @@ func TestAgainstSimulator(t *testing.T) {
 		r := h.Exec(tc.fn, tc.args...)
 		got := string(r.Value)
 		if r.Err != nil {
-			got = r.Err.GetMessage()
+			got = r.Message()
 		}
 		if r.Code != tc.code || !strings.Contains(got, tc.want) {
 			t.Fatalf("%s %v: %s, want %d %s", tc.fn, tc.args, r, tc.code, tc.want)
