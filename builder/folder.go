@@ -49,7 +49,7 @@ func (b *Builder) BuildFolder(ctx context.Context, dir string) (Binary, error) {
 		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 			return target{}, fmt.Errorf("%w: %s is not a folder", ErrInvalid, dir)
 		}
-		modRoot, ok := moduleRoot(dir, "")
+		modRoot, ok := ModuleRoot(dir)
 		if !ok {
 			return target{}, fmt.Errorf("%w: no go.mod in %s or above it", ErrNoModule, dir)
 		}
@@ -77,6 +77,26 @@ func (b *Builder) BuildFolder(ctx context.Context, dir string) (Binary, error) {
 		return Binary{}, status.err
 	}
 	return status.binary(), nil
+}
+
+// ModuleRoot is the nearest folder at or above dir holding a go.mod: the module BuildFolder
+// builds dir in.
+func ModuleRoot(dir string) (string, bool) { return moduleRoot(dir, "") }
+
+// Discard removes a binary of the drivers folder and its sidecar, the sidecar first so that a
+// crash in between leaves nothing launchable: a watched folder makes a binary per save, and the
+// watch discards each once no module runs it.
+func (b *Builder) Discard(binPath string) error {
+	abs, err := filepath.Abs(binPath)
+	if err != nil || filepath.Dir(abs) != b.driversDir() {
+		return fmt.Errorf("%w: %s is not a binary of %s", ErrInvalid, binPath, b.driversDir())
+	}
+	for _, p := range []string{abs + ".json", abs} {
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("builder: %w", err)
+		}
+	}
+	return nil
 }
 
 // copyModFiles copies go.mod and go.sum (when there is one) of the module at modRoot into dst,

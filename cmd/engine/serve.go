@@ -71,6 +71,15 @@ func serve(ctx context.Context, args []string, dev bool, sig *signals) error {
 	if dev {
 		printDemo(n.api.Addr().String())
 	}
+	if o.Watch != "" {
+		w, err := newDevWatch(o, n.build, n.store, n.core.Loaded, n.api.Addr().String(), os.Stdout, log)
+		if err != nil {
+			return err
+		}
+		done := make(chan struct{})
+		go func() { defer close(done); w.run(ctx) }()
+		n.onClose(func() { <-done })
+	}
 
 	<-ctx.Done()
 	if sig.leaving() {
