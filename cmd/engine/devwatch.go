@@ -200,9 +200,6 @@ func (w *devWatch) rebuild(ctx context.Context, c change) {
 	}
 	w.made = append(w.made, bin.Path)
 	name = w.moduleSlug()
-	if first {
-		w.printLoaded(ctx, bin, name, time.Since(started))
-	}
 	if !w.serving(ctx, bin.Path) {
 		if ctx.Err() == nil {
 			w.printf("watch: %s → built %s, but %s does not run it after %s (crashing at start? see the log above); the last good build keeps serving\n",
@@ -210,11 +207,11 @@ func (w *devWatch) rebuild(ctx context.Context, c change) {
 		}
 		return
 	}
-	w.log.Info("module serves the new build", "module", w.mod.ID, "binary", bin.Path)
-	if !c.saved.IsZero() {
-		w.printf("watch: %s → %s serves build %s, %.1f s after the save\n", what, name, buildID(bin.Path), time.Since(c.saved).Seconds())
+	w.log.Info("module runs the new build", "module", w.mod.ID, "binary", bin.Path)
+	if first {
+		w.printLoaded(ctx, bin, name, time.Since(started))
 	} else {
-		w.printf("watch: %s serves build %s\n", name, buildID(bin.Path))
+		w.printf("watch: %s → %s serves build %s, %.1f s after the save\n", what, name, buildID(bin.Path), time.Since(c.saved).Seconds())
 	}
 	w.discardUnused()
 }
@@ -331,13 +328,18 @@ func sampleCall(ctx context.Context, binary string) (string, string) {
 	if err != nil || json.Unmarshal(out, &md) != nil || len(md.Functions) == 0 {
 		return "FUNCTION", "[]"
 	}
+	// Named arguments: a parameter's position is not in the metadata.
 	names := make([]string, 0, len(md.Functions))
 	for n := range md.Functions {
 		names = append(names, n)
 	}
 	sort.Strings(names)
+	params := md.Functions[names[0]]
+	if len(params) == 0 {
+		return names[0], "[]"
+	}
 	args := map[string]json.RawMessage{}
-	for param, spec := range md.Functions[names[0]] {
+	for param, spec := range params {
 		args[param] = sampleValue(spec)
 	}
 	js, _ := json.Marshal(args)

@@ -18,7 +18,7 @@ const (
 	watchEvery = 100 * time.Millisecond
 	// watchQuiet is how long the folder must stay unchanged before a build starts, so that an
 	// editor's save burst (temporary file, rename, chmod, gofmt on save) makes one build.
-	watchQuiet = 150 * time.Millisecond
+	watchQuiet = 100 * time.Millisecond
 )
 
 // stamp is what a scan keeps of a file to notice it changed.
