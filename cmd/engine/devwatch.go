@@ -413,7 +413,7 @@ func moduleName(dir string) string {
 	if name == "" {
 		return "Driver"
 	}
-	return name
+	return strings.ToUpper(name[:1]) + name[1:]
 }
 
 // folderID is the folder's name as the id part of the watched driver and module.
