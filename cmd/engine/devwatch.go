@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/placeos-go/engine/builder"
+	"github.com/placeos-go/engine/core"
 	"github.com/placeos-go/engine/errkind"
 	"github.com/placeos-go/engine/model"
 	"github.com/placeos-go/engine/raftfsm"
@@ -113,12 +114,12 @@ type devWatch struct {
 	drv   model.Driver
 	mod   model.Module
 
-	bld    *builder.Builder
-	store  *raftfsm.Store
-	loaded func() map[string][]string // binary → modules, as the supervisor runs them
-	api    string                     // http://host:port/api/engine/v2
-	out    io.Writer
-	log    hclog.Logger
+	bld   *builder.Builder
+	store *raftfsm.Store
+	core  *core.Core
+	api   string // http://host:port/api/engine/v2
+	out   io.Writer
+	log   hclog.Logger
 
 	made []string // binaries this watch built, each removed once no module runs it
 }
@@ -126,8 +127,7 @@ type devWatch struct {
 // watchSystem is the demo room the watched module joins.
 const watchSystem = "sys-demo"
 
-func newDevWatch(o *options, bld *builder.Builder, store *raftfsm.Store, loaded func() map[string][]string,
-	apiAddr string, out io.Writer, log hclog.Logger) (*devWatch, error) {
+func newDevWatch(o *options, n *node, out io.Writer) (*devWatch, error) {
 	modRoot, _ := builder.ModuleRoot(o.Watch) // checkWatch found it
 	files, err := newFolderWatch(o.Watch, modRoot)
 	if err != nil {
@@ -135,8 +135,8 @@ func newDevWatch(o *options, bld *builder.Builder, store *raftfsm.Store, loaded 
 	}
 	s := o.watchSpec
 	id := strings.ToLower(folderID(o.Watch))
-	w := &devWatch{dir: o.Watch, files: files, bld: bld, store: store, loaded: loaded,
-		api: "http://" + apiAddr + "/api/engine/v2", out: out, log: log.Named("watch")}
+	w := &devWatch{dir: o.Watch, files: files, bld: n.build, store: n.store, core: n.core,
+		api: "http://" + n.api.Addr().String() + "/api/engine/v2", out: out, log: n.log.Named("watch")}
 	w.drv = model.Driver{ID: "drv-watch-" + id, Name: "watched: " + o.Watch, ModuleName: s.ModuleName, Role: s.Role}
 	if w.drv.ModuleName == "" {
 		w.drv.ModuleName = moduleName(o.Watch)
@@ -242,11 +242,11 @@ func (w *devWatch) apply(ctx context.Context, first bool) error {
 // second, so this is a driver that crashes at start.
 const serveWithin = 30 * time.Second
 
-// serving waits until the supervisor runs the module on binary.
+// serving waits until the module runs on binary: started, or moved, and its metadata written.
 func (w *devWatch) serving(ctx context.Context, binary string) bool {
 	ctx, cancel := context.WithTimeout(ctx, serveWithin)
 	defer cancel()
-	for !slices.Contains(w.loaded()[binary], w.mod.ID) {
+	for !w.runs(ctx, binary) {
 		if sleepCtx(ctx, 10*time.Millisecond) != nil {
 			return false
 		}
@@ -254,10 +254,23 @@ func (w *devWatch) serving(ctx context.Context, binary string) bool {
 	return true
 }
 
+// runs reports whether core has the module running on binary (its node status).
+func (w *devWatch) runs(ctx context.Context, binary string) bool {
+	st, _ := w.core.NodeStatus(ctx)
+	m, _ := st.(map[string]any)
+	mods, _ := m["modules"].([]core.ModuleStatus)
+	for _, ms := range mods {
+		if ms.ID == w.mod.ID {
+			return ms.Running && ms.Driver == binary
+		}
+	}
+	return false
+}
+
 // discardUnused removes the binaries of earlier saves that no module runs any more: without it a
 // day of saves would fill the data directory with driver binaries.
 func (w *devWatch) discardUnused() {
-	loaded := w.loaded()
+	loaded := w.core.Loaded()
 	keep := w.made[:0]
 	for _, p := range w.made {
 		if p == w.drv.Binary || len(loaded[p]) > 0 {
@@ -287,16 +300,20 @@ func (w *devWatch) moduleSlug() string {
 // printLoaded says what was loaded and how to call it.
 func (w *devWatch) printLoaded(ctx context.Context, bin builder.Binary, name string, took time.Duration) {
 	fn, args := sampleCall(ctx, bin.Path)
+	reach := fmt.Sprintf("ip %s, port %d, uri %q", w.mod.IP, w.mod.Port, w.mod.URI)
+	if w.mod.IP == "" && w.mod.URI == "" && w.drv.Role != model.RoleLogic {
+		reach = "no ip or uri to reach a device at: give them with --watch-module FILE"
+	}
 	w.printf(`
   driver:   %s (%s, role %s), binary %s built in %.1f s
-  module:   %s in %s (%s)
+  module:   %s in %s (%s; %s)
   execute:  curl -s -X POST %s/systems/%s/%s/%s -d '%s'
   statuses: curl -s %s/systems/%s/%s
   Every save of a .go file, go.mod or go.sum in the folder rebuilds it; the module moves to the
   new build with no gap, and a build that fails leaves the last good one serving.
 
 `, w.drv.ID, w.dir, w.drv.Role, filepath.Base(bin.Path), took.Seconds(),
-		name, watchSystem, w.mod.ID,
+		name, watchSystem, w.mod.ID, reach,
 		w.api, watchSystem, name, fn, args,
 		w.api, watchSystem, name)
 }

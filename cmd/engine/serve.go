@@ -72,7 +72,7 @@ func serve(ctx context.Context, args []string, dev bool, sig *signals) error {
 		printDemo(n.api.Addr().String())
 	}
 	if o.Watch != "" {
-		w, err := newDevWatch(o, n.build, n.store, n.core.Loaded, n.api.Addr().String(), os.Stdout, log)
+		w, err := newDevWatch(o, n, os.Stdout)
 		if err != nil {
 			return err
 		}
