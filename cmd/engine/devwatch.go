@@ -25,17 +25,13 @@ import (
 	"github.com/placeos-go/engine/raftfsm"
 )
 
-// watchSpec is the watched driver's module as --watch-module gives it; every field is optional.
+// watchSpec is the watched driver's module as --watch-module gives it: a module of a model file
+// (docs/protocol.md §2.1) whose id, driver_id and running the watch sets, and two fields of its
+// driver. Every field is optional.
 type watchSpec struct {
-	ModuleName string         `json:"module_name,omitempty"`
-	Role       string         `json:"role,omitempty"`
-	IP         string         `json:"ip,omitempty"`
-	Port       int            `json:"port,omitempty"`
-	TLS        bool           `json:"tls,omitempty"`
-	UDP        bool           `json:"udp,omitempty"`
-	Makebreak  bool           `json:"makebreak,omitempty"`
-	URI        string         `json:"uri,omitempty"`
-	Settings   model.Settings `json:"settings,omitempty"`
+	ModuleName string `json:"module_name,omitempty"`
+	Role       string `json:"role,omitempty"`
+	model.Module
 }
 
 // checkWatch reads --watch and --watch-module: the folder must be a folder inside a Go module,
@@ -80,6 +76,9 @@ func (o *options) checkWatch() error {
 }
 
 func (s watchSpec) check() error {
+	if s.ID != "" || s.DriverID != "" {
+		return errors.New("id and driver_id are the watch's own (mod-watch-<folder>, drv-watch-<folder>): leave them out")
+	}
 	switch s.Role {
 	case "", model.RoleSSH, model.RoleDevice, model.RoleService, model.RoleWebsocket, model.RoleLogic:
 	default:
@@ -144,9 +143,12 @@ func newDevWatch(o *options, n *node, out io.Writer) (*devWatch, error) {
 	if w.drv.Role == "" {
 		w.drv.Role = model.RoleDevice
 	}
-	w.mod = model.Module{ID: "mod-watch-" + id, DriverID: w.drv.ID, IP: s.IP, Port: s.Port, TLS: s.TLS, UDP: s.UDP,
-		Makebreak: s.Makebreak, URI: s.URI, Settings: s.Settings, Running: true, Notes: "engine dev --watch " + o.Watch}
-	if w.drv.Role == model.RoleLogic {
+	w.mod = s.Module
+	w.mod.ID, w.mod.DriverID, w.mod.Running = "mod-watch-"+id, w.drv.ID, true
+	if w.mod.Notes == "" {
+		w.mod.Notes = "engine dev --watch " + o.Watch
+	}
+	if w.drv.Role == model.RoleLogic && w.mod.ControlSystemID == "" {
 		w.mod.ControlSystemID = watchSystem
 	}
 	return w, nil

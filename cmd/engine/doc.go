@@ -16,8 +16,9 @@
 //   - The driver joins the demo model as driver drv-watch-<folder> with module
 //     mod-watch-<folder>, appended to sys-demo. The module name is the folder's name capitalised
 //     (mydriver → Mydriver, my-projector → MyProjector): Mydriver_1, unless the room has that name
-//     already. --watch-module FILE (YAML or JSON) gives module_name, role (default device; a logic
-//     module gets control_system_id sys-demo), ip, port, tls, udp, makebreak, uri and settings.
+//     already. --watch-module FILE (YAML or JSON) gives the driver's module_name and role (default
+//     device) and the module's fields as a model file has them (ip, port, uri, settings, ...; a
+//     logic module's control_system_id defaults to sys-demo), all but id, driver_id and running.
 //   - Saves are noticed by polling (fsnotify is no dependency of the engine): every 100 ms, the
 //     non-test .go files of the folder and its subfolders (hidden files and folders, names
 //     starting with "_" or "#", testdata and nested modules left out) and the module's go.mod and

@@ -187,7 +187,7 @@ func (o *options) flagSet(name string, dev bool) *flag.FlagSet {
 	if dev {
 		fs.IntVar(&o.Displays, "displays", 2, "number of simulated displays in the demo system")
 		fs.StringVar(&o.Watch, "watch", "", "driver folder to build, run as a module of the demo room and rebuild on every save")
-		fs.StringVar(&o.WatchModule, "watch-module", "", "YAML or JSON of the watched driver's module: module_name, role, ip, port, tls, udp, makebreak, uri, settings")
+		fs.StringVar(&o.WatchModule, "watch-module", "", "YAML or JSON of the watched module: its driver's module_name and role, and a model file's module fields (ip, port, uri, settings, ...)")
 	}
 	fs.StringVar(&o.ClusterSecretFile, "cluster-secret-file", "", "file holding --cluster-secret (kept out of ps)")
 	fs.StringVar(&o.JWTSecretFile, "jwt-secret-file", "", "file holding --jwt-secret (kept out of ps)")

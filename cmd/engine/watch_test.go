@@ -9,17 +9,9 @@ import (
 	"strings"
 	"testing"
 	"time"
-)
 
-func writeTestFile(t *testing.T, p, content string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
+	"github.com/placeos-go/engine/internal/testutil"
+)
 
 // A save is noticed once its burst settles and named; what cannot change the binary (tests,
 // hidden files, editor temporaries, testdata, a nested module, other file types) is not.
@@ -27,8 +19,8 @@ func TestFolderWatch(t *testing.T) {
 	t.Parallel()
 	mod := t.TempDir()
 	dir := filepath.Join(mod, "drivers", "display")
-	writeTestFile(t, filepath.Join(mod, "go.mod"), "module example.com/x\n")
-	writeTestFile(t, filepath.Join(dir, "main.go"), "package main\n")
+	testutil.WriteFile(t, filepath.Join(mod, "go.mod"), "module example.com/x\n")
+	testutil.WriteFile(t, filepath.Join(dir, "main.go"), "package main\n")
 	w, err := newFolderWatch(dir, mod)
 	if err != nil {
 		t.Fatal(err)
@@ -39,9 +31,9 @@ func TestFolderWatch(t *testing.T) {
 
 	for _, name := range []string{"main_test.go", ".main.go.swp", ".#main.go", "#main.go#", "main.go~", "notes.md",
 		"testdata/x.go", ".hidden/x.go", "_old/x.go", "nested/go.mod", "nested/x.go", "../../README.go"} {
-		writeTestFile(t, filepath.Join(dir, name), "package main\n")
+		testutil.WriteFile(t, filepath.Join(dir, name), "package main\n")
 	}
-	writeTestFile(t, filepath.Join(dir, "main.go"), "package main\n\nfunc main() {}\n")
+	testutil.WriteFile(t, filepath.Join(dir, "main.go"), "package main\n\nfunc main() {}\n")
 	c, err := w.next(ctx, scanErr)
 	if err != nil || !slices.Equal(c.files, []string{filepath.Join(dir, "main.go")}) {
 		t.Fatalf("first change: %v %v; want main.go alone", c.files, err)
@@ -51,9 +43,9 @@ func TestFolderWatch(t *testing.T) {
 	// on their own clock, so the burst is written before next is called: next must still see
 	// the whole of it at once.
 	sub := filepath.Join(dir, "protocol", "codec.go")
-	writeTestFile(t, sub, "package protocol\n")
-	writeTestFile(t, filepath.Join(mod, "go.sum"), "x\n")
-	writeTestFile(t, sub, "package protocol\n\n// v2\n")
+	testutil.WriteFile(t, sub, "package protocol\n")
+	testutil.WriteFile(t, filepath.Join(mod, "go.sum"), "x\n")
+	testutil.WriteFile(t, sub, "package protocol\n\n// v2\n")
 	c, err = w.next(ctx, scanErr)
 	want := []string{sub, filepath.Join(mod, "go.sum")} // sorted
 	if err != nil || !slices.Equal(c.files, want) {
@@ -83,7 +75,7 @@ func TestFolderWatchFolderGone(t *testing.T) {
 	t.Parallel()
 	mod := t.TempDir()
 	dir := filepath.Join(mod, "d")
-	writeTestFile(t, filepath.Join(dir, "main.go"), "package main\n")
+	testutil.WriteFile(t, filepath.Join(dir, "main.go"), "package main\n")
 	w, err := newFolderWatch(dir, mod)
 	if err != nil {
 		t.Fatal(err)
@@ -105,7 +97,7 @@ func TestFolderWatchFolderGone(t *testing.T) {
 	if err := os.Rename(dir+".away", dir); err != nil {
 		t.Fatal(err)
 	}
-	writeTestFile(t, filepath.Join(dir, "main.go"), "package main\n\nfunc main() {}\n")
+	testutil.WriteFile(t, filepath.Join(dir, "main.go"), "package main\n\nfunc main() {}\n")
 	if c := <-done; !slices.Equal(c.files, []string{filepath.Join(dir, "main.go")}) {
 		t.Fatalf("after the folder came back: %v", c.files)
 	}
@@ -118,11 +110,11 @@ func TestWatchFlags(t *testing.T) {
 	t.Parallel()
 	mod := t.TempDir()
 	dir := filepath.Join(mod, "my-projector")
-	writeTestFile(t, filepath.Join(mod, "go.mod"), "module example.com/x\n")
-	writeTestFile(t, filepath.Join(dir, "main.go"), "package main\n")
+	testutil.WriteFile(t, filepath.Join(mod, "go.mod"), "module example.com/x\n")
+	testutil.WriteFile(t, filepath.Join(dir, "main.go"), "package main\n")
 	spec := func(yaml string) string {
 		p := filepath.Join(t.TempDir(), "module.yaml")
-		writeTestFile(t, p, yaml)
+		testutil.WriteFile(t, p, yaml)
 		return p
 	}
 	o, err := parseOptions("dev", []string{"--watch", dir, "--watch-module",
@@ -145,6 +137,7 @@ func TestWatchFlags(t *testing.T) {
 		{[]string{"--watch", dir, "--watch-module", spec("role: printer\n")}, `role "printer" is not one of`},
 		{[]string{"--watch", dir, "--watch-module", spec("port: 70000\n")}, "port 70000 is out of range"},
 		{[]string{"--watch", dir, "--watch-module", spec("module_name: My_Projector\n")}, "want letters and digits"},
+		{[]string{"--watch", dir, "--watch-module", spec("id: mod-1\n")}, "id and driver_id are the watch's own"},
 	} {
 		if _, err := parseOptions("dev", c.args, true); err == nil || !strings.Contains(err.Error(), c.says) {
 			t.Errorf("%v: %v; want it to say %q", c.args, err, c.says)

@@ -66,13 +66,7 @@ func (d *WatchedDriver) SetAnswer(v string) { d.Write("answer.go", fmt.Sprintf(w
 // Write saves a file of the repository, as an editor would.
 func (d *WatchedDriver) Write(name, content string) {
 	d.tb.Helper()
-	p := filepath.Join(d.Dir, name)
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		d.tb.Fatal(err)
-	}
-	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-		d.tb.Fatal(err)
-	}
+	testutil.WriteFile(d.tb, filepath.Join(d.Dir, name), content)
 }
 
 // Remove deletes a file of the repository.
