@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/placeos-go/engine/internal/testutil"
 )
 
 // TestBuildFolder: a driver's working folder builds through the one build path (verified
@@ -67,7 +69,7 @@ func TestBuildFolder(t *testing.T) {
 	}
 	checkRuns(t, first, "1.0.0") // the old binary stays until no module runs it
 
-	writeFile(t, filepath.Join(dir, "broken.go"), "package main\n\nfunc broken() { undefinedThing() }\n")
+	testutil.WriteFile(t, filepath.Join(dir, "broken.go"), "package main\n\nfunc broken() { undefinedThing() }\n")
 	_, err = b.BuildFolder(ctx, dir)
 	var be *BuildError
 	if !errors.As(err, &be) || !errors.Is(err, ErrBuildFailed) {
@@ -83,9 +85,9 @@ func TestBuildFolder(t *testing.T) {
 	}
 
 	lib := filepath.Join(repo, "lib")
-	writeFile(t, filepath.Join(lib, "lib.go"), "package lib\n\nfunc X() {}\n")
+	testutil.WriteFile(t, filepath.Join(lib, "lib.go"), "package lib\n\nfunc X() {}\n")
 	noModule := t.TempDir()
-	writeFile(t, filepath.Join(noModule, "main.go"), "package main\n\nfunc main() {}\n")
+	testutil.WriteFile(t, filepath.Join(noModule, "main.go"), "package main\n\nfunc main() {}\n")
 	for _, c := range []struct {
 		dir  string
 		want error
