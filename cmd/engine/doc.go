@@ -6,7 +6,7 @@
 //
 // # engine dev --watch FOLDER
 //
-// A driver author's loop (devwatch.go, watch.go). FOLDER holds a driver's main package, in this
+// A driver author's loop (devwatch*.go, watch.go). FOLDER holds a driver's main package, in this
 // checkout (examples/drivers/display) or in a repository of its own whose go.mod requires
 // github.com/placeos-go/engine (a replace of it there is dropped: builds use --sdk-dir).
 //

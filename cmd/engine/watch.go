@@ -136,8 +136,8 @@ func (w *folderWatch) next(ctx context.Context, scanErr func(error)) (change, er
 
 func (s stamp) equal(o stamp) bool { return s.size == o.size && s.mod.Equal(o.mod) }
 
-// diff names the files that differ between two scans (relative paths would be nicer to read,
-// but the module root and the folder differ for a driver inside a larger module).
+// diff names the files that differ between two scans, sorted, and when the last of them was
+// written.
 func diff(before, after map[string]stamp) change {
 	c := change{}
 	for p, s := range after {
