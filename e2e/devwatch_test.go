@@ -60,7 +60,7 @@ func TestDevWatch(t *testing.T) {
 	drv.Write("broken.go", "package main\n\nfunc broken() { undefinedThing() }\n")
 	e.WaitLog(time.Minute, "broken.go saved → build FAILED; Mydisplay_1 keeps running build")
 	e.WaitLog(time.Second, "broken.go:3:17: undefined: undefinedThing")
-	if a := e.Answer(); a != current {
+	if a := e.WatchedAnswer(); a != current {
 		t.Fatalf("after a failed build: %s, want the last good build's %s", a, current)
 	}
 	// The next good save recovers.

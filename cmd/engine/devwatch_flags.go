@@ -42,7 +42,7 @@ func (o *options) checkWatch() error {
 		}
 	}
 	if err != nil {
-		return errkind.Wrap(errBadFlag, nil, "--watch %s: %v: give the folder of a driver's main package", o.Watch, err)
+		return errkind.Wrap(errBadFlag, err, "--watch %s (give the folder of a driver's main package)", o.Watch)
 	}
 	if _, ok := builder.ModuleRoot(dir); !ok {
 		return errkind.Wrap(errBadFlag, nil, "--watch %s: no go.mod in it or above it: a driver is a main package in a Go module requiring %s",
@@ -60,7 +60,7 @@ func (o *options) checkWatch() error {
 		err = o.watchSpec.check()
 	}
 	if err != nil {
-		return errkind.Wrap(errBadFlag, nil, "--watch-module %s: %v", o.WatchModule, err)
+		return errkind.Wrap(errBadFlag, err, "--watch-module %s", o.WatchModule)
 	}
 	return nil
 }

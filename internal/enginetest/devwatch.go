@@ -31,7 +31,7 @@ require github.com/placeos-go/engine v0.0.0-00010101000000-000000000000
 replace github.com/placeos-go/engine => ../engine
 `
 
-const watchedAnswer = `package main
+const watchedAnswerGo = `package main
 
 import "context"
 
@@ -61,7 +61,7 @@ func NewWatchedDriver(tb testing.TB, first string) *WatchedDriver {
 }
 
 // SetAnswer saves answer.go so that answer() returns v.
-func (d *WatchedDriver) SetAnswer(v string) { d.Write("answer.go", fmt.Sprintf(watchedAnswer, v)) }
+func (d *WatchedDriver) SetAnswer(v string) { d.Write("answer.go", fmt.Sprintf(watchedAnswerGo, v)) }
 
 // Write saves a file of the repository, as an editor would.
 func (d *WatchedDriver) Write(name, content string) {
@@ -90,16 +90,16 @@ func StartDevWatch(tb testing.TB, cfg Config, d *WatchedDriver, first string, fl
 	n := NewNode(tb, cfg, "dev")
 	n.Raft = "127.0.0.1:0"
 	n.Start(append([]string{"--sdk-dir", root, "--displays", "0", "--watch", d.Dir}, flags...)...)
-	n.Eventually(3*time.Minute, "the watched driver answering "+first, func() bool { return n.Answer() == first })
+	n.Eventually(3*time.Minute, "the watched driver answering "+first, func() bool { return n.WatchedAnswer() == first })
 	return n
 }
 
-// WatchedAnswer is the path of the watched module's answer() in the demo room.
-const WatchedAnswer = "/api/engine/v2/systems/sys-demo/Mydisplay_1/answer"
+// watchedAnswer is the path of the watched module's answer() in the demo room.
+const watchedAnswer = "/api/engine/v2/systems/sys-demo/Mydisplay_1/answer"
 
-// Answer calls the watched module's answer() once: the answer, or what came back instead.
-func (n *Node) Answer() string {
-	r, err := n.Try("POST", WatchedAnswer, "[]")
+// WatchedAnswer calls the watched module's answer() once: the answer, or what came back instead.
+func (n *Node) WatchedAnswer() string {
+	r, err := n.Try("POST", watchedAnswer, "[]")
 	switch {
 	case err != nil:
 		return err.Error()
@@ -114,7 +114,7 @@ func SaveToAnswer(tb testing.TB, n *Node, d *WatchedDriver, v string) time.Durat
 	tb.Helper()
 	saved := time.Now()
 	d.SetAnswer(v)
-	n.Eventually(time.Minute, "the new build answering "+v, func() bool { return n.Answer() == v })
+	n.Eventually(time.Minute, "the new build answering "+v, func() bool { return n.WatchedAnswer() == v })
 	return time.Since(saved)
 }
 
@@ -145,7 +145,7 @@ func StartCallLoop(tb testing.TB, n *Node, ok func(answer string) bool) *CallLoo
 				return
 			default:
 			}
-			a := n.Answer()
+			a := n.WatchedAnswer()
 			l.mu.Lock()
 			l.calls++
 			if !ok(a) {
