@@ -135,7 +135,8 @@ type CallLoop struct {
 	failures []string
 }
 
-// StartCallLoop starts the loop; it is stopped when the test ends, at the latest.
+// StartCallLoop starts the loop; it is stopped when the test ends, at the latest. ok is called
+// from the loop's one goroutine, in the order of the answers.
 func StartCallLoop(tb testing.TB, n *Node, ok func(answer string) bool) *CallLoop {
 	l := &CallLoop{stop: make(chan struct{})}
 	l.wg.Go(func() {
