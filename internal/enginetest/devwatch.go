@@ -60,6 +60,16 @@ func NewWatchedDriver(tb testing.TB, first string) *WatchedDriver {
 	return d
 }
 
+// Copy is a copy of the repository in a folder of its own.
+func (d *WatchedDriver) Copy() *WatchedDriver {
+	d.tb.Helper()
+	c := &WatchedDriver{Dir: filepath.Join(d.tb.TempDir(), filepath.Base(d.Dir)), tb: d.tb}
+	if err := os.CopyFS(c.Dir, os.DirFS(d.Dir)); err != nil {
+		d.tb.Fatal(err)
+	}
+	return c
+}
+
 // SetAnswer saves answer.go so that answer() returns v.
 func (d *WatchedDriver) SetAnswer(v string) { d.Write("answer.go", fmt.Sprintf(watchedAnswerGo, v)) }
 
