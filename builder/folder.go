@@ -13,10 +13,9 @@ import (
 
 // BuildFolder compiles the driver in dir, an author's working folder as it is on disk
 // (uncommitted edits included) rather than a commit of a repository: `engine dev --watch` calls
-// it on every save. It
-// takes the path every build takes (a build slot, SDKDir in place of the engine requirement, the
-// binary installed with its SHA-256 sidecar and checked before every launch), reading the
-// folder's go.mod and go.sum from copies so that nothing in dir is written.
+// it on every save. It takes the path every build takes (a build slot, SDKDir in place of the
+// engine requirement, the binary installed with its SHA-256 sidecar and checked before every
+// launch), reading the folder's go.mod and go.sum from copies so that nothing in dir is written.
 //
 // The binary is named after the folder and its own checksum, <folder>_dev-<sha7>_<os>-<arch>: a
 // save that does not change the binary gives the path already running, any other a new path,
