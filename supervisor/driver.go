@@ -335,7 +335,7 @@ func (d *driver) probe(p *process, done <-chan struct{}) {
 			d.s.mu.Lock()
 			mods := d.moduleIDs()
 			d.s.mu.Unlock()
-			d.log.Warn("driver binary replaced on disk: this process still runs the old one; stop and start its modules to load the new one "+
+			d.log.Warn("driver binary replaced on disk: this process still runs the old one; stop all of its modules, then start them, to load the new one "+
 				"(while writing a driver, `engine dev --watch FOLDER` rebuilds it on every save and moves its modules with no gap)",
 				"pid", p.pid, "modules", mods)
 		}
