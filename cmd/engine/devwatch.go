@@ -48,7 +48,7 @@ func newDevWatch(o *options, n *node, out io.Writer) (*devWatch, error) {
 	}
 	s := o.watchSpec
 	id := strings.ToLower(folderID(o.Watch))
-	w := &devWatch{dir: o.Watch, files: files, bld: n.builder, store: n.store, core: n.core,
+	w := &devWatch{dir: o.Watch, files: files, bld: n.bld, store: n.store, core: n.core,
 		api: "http://" + n.api.Addr().String() + "/api/engine/v2", out: out, log: n.log.Named("watch")}
 	w.drv = model.Driver{ID: "drv-watch-" + id, Name: "watched: " + o.Watch, ModuleName: s.ModuleName, Role: s.Role}
 	if w.drv.ModuleName == "" {

@@ -26,15 +26,15 @@ import (
 
 // node is one running `engine serve`: every component, wired, and how to stop them.
 type node struct {
-	log     hclog.Logger
-	tls     *clustertls.Material // nil: the cluster port runs without TLS
-	port    *peer.Port
-	store   *raftfsm.Store
-	core    *core.Core
-	builder *builder.Builder
-	api     *httpapi.Server
-	peers   *peer.Client
-	closer  []func() // run in reverse order by close
+	log    hclog.Logger
+	tls    *clustertls.Material // nil: the cluster port runs without TLS
+	port   *peer.Port
+	store  *raftfsm.Store
+	core   *core.Core
+	bld    *builder.Builder
+	api    *httpapi.Server
+	peers  *peer.Client
+	closer []func() // run in reverse order by close
 }
 
 // onClose registers fn to run when the node stops, after everything started later.
@@ -180,7 +180,7 @@ func startNode(ctx context.Context, o *options, log hclog.Logger, leave func()) 
 		return n, err
 	}
 	n.onClose(func() { _ = bld.Close() })
-	n.builder = bld
+	n.bld = bld
 	watcher := subscriptions.New(st, log)
 	n.onClose(func() { _ = watcher.Close() })
 
