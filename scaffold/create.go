@@ -146,7 +146,7 @@ func commit(ctx context.Context, root string, env []string, d Driver, notes []st
 	if out, err := run(ctx, root, env, "git", "add", "-A"); err != nil {
 		return "", append(notes, fmt.Sprintf("git add failed (%v): %s", err, out))
 	}
-	msg := fmt.Sprintf("%s: a %s driver, made by engine new driver", d.Name, transportInfo[d.Transport].Title)
+	msg := fmt.Sprintf("%s: a new %s driver with its tests, made by engine new driver", d.Name, transportInfo[d.Transport].Title)
 	if out, err := run(ctx, root, env, "git", "commit", "-q", "-m", msg); err != nil {
 		return "", append(notes, fmt.Sprintf("git commit failed, so the repository has no commit yet (the engine "+
 			"builds the committed HEAD): %s; commit once that is fixed", strings.TrimSpace(string(out))))

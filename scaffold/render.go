@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"text/template"
+
+	"github.com/placeos-go/engine/version"
 )
 
 //go:embed templates
@@ -96,6 +98,7 @@ type data struct {
 	Repo
 	Type     string // the driver's Go type and module name: Projector
 	Function string // the function the README's curl calls
+	Engine   string // the engine command: bin/engine in the engine's checkout
 }
 
 func newData(d Driver, r Repo) data {
@@ -108,7 +111,11 @@ func newData(d Driver, r Repo) data {
 	if r.EngineSource != "" {
 		r.EngineSource = modQuote(r.EngineSource)
 	}
-	return data{transportData: td, Driver: d, Repo: r, Type: typeName(d.Name), Function: fn}
+	engine := "engine"
+	if strings.HasPrefix(d.Import, version.Module+"/") {
+		engine = "bin/engine" // make build
+	}
+	return data{transportData: td, Driver: d, Repo: r, Type: typeName(d.Name), Function: fn, Engine: engine}
 }
 
 // Files renders the driver's files, by slash path relative to its folder.

@@ -17,11 +17,7 @@ func (r *Result) Summary(workDir string) string {
 	}
 	d := r.Driver
 	var b strings.Builder
-	kind := transportInfo[d.Transport].Title + " driver"
-	if d.Transport == Logic {
-		kind = "logic driver"
-	}
-	fmt.Fprintf(&b, "a %s %s in %s (%s, module %s)", kind, d.Name, show(r.Dir), r.Mode, r.Module)
+	fmt.Fprintf(&b, "the %s driver (%s) in %s: %s, module %s", d.Name, transportInfo[d.Transport].Title, show(r.Dir), r.Mode, r.Module)
 	if r.Commit != "" {
 		fmt.Fprintf(&b, ", first commit %s", r.Commit)
 	}
