@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/placeos-go/engine/internal/testutil"
 	"github.com/placeos-go/engine/version"
 )
 
@@ -56,13 +57,13 @@ func TestParseTransport(t *testing.T) {
 func TestMakePlan(t *testing.T) {
 	t.Parallel()
 	engine := t.TempDir()
-	writeFile(t, filepath.Join(engine, "go.mod"), "module "+version.Module+"\n\ngo 1.26\n")
+	testutil.WriteFile(t, filepath.Join(engine, "go.mod"), "module "+version.Module+"\n\ngo 1.26\n")
 	repo := t.TempDir()
-	writeFile(t, filepath.Join(repo, "go.mod"), "module github.com/me/drivers\n\nrequire (\n\tgithub.com/x/y v1.0.0\n\t"+version.Module+" v0.1.0 // indirect\n)\n")
+	testutil.WriteFile(t, filepath.Join(repo, "go.mod"), "module github.com/me/drivers\n\nrequire (\n\tgithub.com/x/y v1.0.0\n\t"+version.Module+" v0.1.0 // indirect\n)\n")
 	other := t.TempDir()
-	writeFile(t, filepath.Join(other, "go.mod"), "module example.com/other\n")
+	testutil.WriteFile(t, filepath.Join(other, "go.mod"), "module example.com/other\n")
 	none := t.TempDir()
-	writeFile(t, filepath.Join(none, "full", "f"), "x")
+	testutil.WriteFile(t, filepath.Join(none, "full", "f"), "x")
 
 	for _, c := range []struct {
 		name                    string

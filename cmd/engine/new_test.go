@@ -33,7 +33,7 @@ func TestNewDriverRepository(t *testing.T) {
 			work := t.TempDir()
 			name := string(tr) + "drv"
 			// The transport as people type it.
-			out := runEngine(t, bin, work, "new", "driver", name, "--transport="+strings.ToUpper(string(tr)))
+			out := offline(t, work, bin, "new", "driver", name, "--transport="+strings.ToUpper(string(tr)))
 			repo := filepath.Join(work, name)
 			if !strings.Contains(out, "first commit") || !strings.Contains(out, "go test ./drivers/"+name+"/...") {
 				t.Fatalf("the summary does not say what was made and what to run:\n%s", out)
@@ -56,14 +56,16 @@ func TestNewDriverRepository(t *testing.T) {
 			}
 			if tr == scaffold.TCP {
 				// Inside a driver repository a new driver joins its module.
-				out := runEngine(t, bin, filepath.Join(repo, "drivers"), "new", "driver", "room", "--transport", "logic")
+				out := offline(t, filepath.Join(repo, "drivers"), bin, "new", "driver", "room", "--transport", "logic")
 				if !strings.Contains(out, "a driver repository") {
 					t.Fatalf("a second driver:\n%s", out)
 				}
 				buildWithBuilder(t, repo, "drivers/"+name, root)
 			}
 			offline(t, repo, "go", "vet", "./...")
-			if out := offline(t, repo, "go", "test", "-count=1", "./..."); !strings.Contains(out, "ok  \texample.com/"+name+"/drivers/"+name) {
+			out = offline(t, repo, "go", "test", "-count=1", "./...")
+			if !strings.Contains(out, "ok  \texample.com/"+name+"/drivers/"+name+"\t") ||
+				tr == scaffold.TCP && !strings.Contains(out, "ok  \texample.com/"+name+"/drivers/room\t") {
 				t.Fatalf("go test:\n%s", out)
 			}
 			offline(t, repo, "go", "build", "-o", t.TempDir(), "./drivers/"+name)
@@ -78,11 +80,11 @@ func TestNewDriverInTheEngineCheckout(t *testing.T) {
 	t.Parallel()
 	bin, _ := engineBinary(t)
 	checkout := t.TempDir()
-	writeFile(t, filepath.Join(checkout, "go.mod"), "module "+version.Module+"\n\ngo 1.26\n")
+	testutil.WriteFile(t, filepath.Join(checkout, "go.mod"), "module "+version.Module+"\n\ngo 1.26\n")
 	if err := os.MkdirAll(filepath.Join(checkout, "sdk"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	out := runEngine(t, bin, filepath.Join(checkout, "sdk"), "new", "driver", "projector")
+	out := offline(t, filepath.Join(checkout, "sdk"), bin, "new", "driver", "projector")
 	dir := filepath.Join(checkout, "examples", "drivers", "projector")
 	for _, f := range []string{"projector.go", "projector_test.go", "main.go", "sim/projectorsim/sim.go", "sim/main.go"} {
 		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
@@ -98,7 +100,7 @@ func TestNewDriverInTheEngineCheckout(t *testing.T) {
 			t.Errorf("%s written inside the engine's checkout", absent)
 		}
 	}
-	runEngine(t, bin, checkout, "new", "driver", "lamp", "--transport", "http", "--dir", "examples/lamps/lamp")
+	offline(t, checkout, bin, "new", "driver", "lamp", "--transport", "http", "--dir", "examples/lamps/lamp")
 	if _, err := os.Stat(filepath.Join(checkout, "examples", "lamps", "lamp", "lamp.go")); err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +111,7 @@ func TestNewDriverRefusesBadInput(t *testing.T) {
 	t.Parallel()
 	bin, _ := engineBinary(t)
 	work := t.TempDir()
-	writeFile(t, filepath.Join(work, "taken", "file"), "x")
+	testutil.WriteFile(t, filepath.Join(work, "taken", "file"), "x")
 	for _, c := range []struct {
 		args []string
 		want string
@@ -146,7 +148,7 @@ func TestVersion(t *testing.T) {
 	t.Parallel()
 	bin, root := engineBinary(t)
 	for _, arg := range []string{"version", "--version"} {
-		out := runEngine(t, bin, t.TempDir(), arg)
+		out := offline(t, t.TempDir(), bin, arg)
 		if !strings.HasPrefix(out, "engine "+version.Tag+" (") || !strings.Contains(out, "engine source: "+root+"\n") {
 			t.Errorf("engine %s:\n%s", arg, out)
 		}
@@ -161,7 +163,7 @@ func TestEngineSourceOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	other := t.TempDir()
-	writeFile(t, filepath.Join(other, "go.mod"), "module "+version.Module+"\n")
+	testutil.WriteFile(t, filepath.Join(other, "go.mod"), "module "+version.Module+"\n")
 	defer func(old string) { builtFrom = old }(builtFrom)
 	for from, want := range map[string]string{other: other, t.TempDir(): root, "": root} {
 		builtFrom = from
@@ -227,32 +229,18 @@ func engineBinary(t *testing.T) (bin, root string) {
 	return bin, root
 }
 
-// runEngine runs the engine binary in dir with no network, and returns its output.
-func runEngine(t *testing.T, bin, dir string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command(bin, args...)
-	cmd.Dir, cmd.Env = dir, offlineEnv()
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("engine %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
-
-// offline runs a command in dir with no network and go's default -mod=readonly: what an author
-// types right after `engine new driver`.
+// offline runs a command (the engine, go, git) in dir with no network and go's default
+// -mod=readonly, as an author types it right after `engine new driver`, and returns its output.
 func offline(t *testing.T, dir, name string, args ...string) string {
 	t.Helper()
 	cmd := exec.Command(name, args...)
-	cmd.Dir, cmd.Env = dir, offlineEnv()
+	cmd.Dir, cmd.Env = dir, append(gitEnv(), "GOPROXY=off", "GOFLAGS=", "GOWORK=off")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("%s %s in %s: %v\n%s", name, strings.Join(args, " "), dir, err, out)
 	}
 	return string(out)
 }
-
-func offlineEnv() []string { return append(gitEnv(), "GOPROXY=off", "GOFLAGS=", "GOWORK=off") }
 
 // gitEnv is this process's environment with a git identity and no user or system git
 // configuration, so commits work on any machine.
@@ -274,14 +262,4 @@ func readFile(t *testing.T, p string) string {
 		t.Fatal(err)
 	}
 	return string(b)
-}
-
-func writeFile(t *testing.T, p, content string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
 }
