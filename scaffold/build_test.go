@@ -18,7 +18,8 @@ import (
 // pass as written.
 //
 // The checkout is a copy of the engine's go.mod, go.sum and the packages a driver imports (sdk,
-// sdk/sdktest and what they import), so the test writes nothing into the real one.
+// sdk/sdktest, examples/simtcp and what they import), so the test writes nothing into the real
+// one.
 func TestEveryTransportInTheEngineCheckout(t *testing.T) {
 	t.Parallel()
 	root := fakeCheckout(t)
@@ -64,14 +65,14 @@ func TestEveryTransportInTheEngineCheckout(t *testing.T) {
 }
 
 // fakeCheckout is a folder holding the engine module's go.mod and go.sum and a copy of the
-// packages of ours that sdk/sdktest needs.
+// packages of ours that a driver and its simulator need.
 func fakeCheckout(t *testing.T) string {
 	t.Helper()
 	src, err := testutil.ModuleRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
-	dirs := goCmd(t, src, "list", "-deps", "-f", "{{if .Module}}{{if eq .Module.Path \""+version.Module+"\"}}{{.Dir}}{{end}}{{end}}", "./sdk/sdktest")
+	dirs := goCmd(t, src, "list", "-deps", "-f", "{{if .Module}}{{if eq .Module.Path \""+version.Module+"\"}}{{.Dir}}{{end}}{{end}}", "./sdk/sdktest", "./examples/simtcp")
 	root := t.TempDir()
 	copyFile(t, filepath.Join(src, "go.mod"), filepath.Join(root, "go.mod"))
 	copyFile(t, filepath.Join(src, "go.sum"), filepath.Join(root, "go.sum"))
