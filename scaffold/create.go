@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -39,50 +41,20 @@ func New(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	rel, err := filepath.Rel(p.Root, p.Dir)
-	if err != nil {
-		return nil, err
-	}
-	all := map[string][]byte{}
+	all := map[string][]byte{} // by slash path from the module's root
 	for name, b := range files {
-		all[filepath.Join(rel, filepath.FromSlash(name))] = b
+		all[path.Join(p.Driver.Path, name)] = b
 	}
 	r := &Result{Plan: *p}
 	if p.Mode == NewRepo {
-		repo := Repo{Module: p.Module, EngineTag: o.EngineTag, EngineSource: o.EngineSource, GoVersion: goVersion()}
-		if o.EngineSource != "" {
-			data, err := os.ReadFile(filepath.Join(o.EngineSource, "go.mod"))
-			if err != nil {
-				return nil, fmt.Errorf("the engine source's go.mod: %w", err)
-			}
-			engine := parseGoMod(data)
-			repo.GoVersion, repo.Requires = engine.goVersion, engine.requires
-		}
-		rf, err := repo.Files(p.Driver)
-		if err != nil {
+		if r.Notes, err = addRepoFiles(all, p, o); err != nil {
 			return nil, err
-		}
-		for name, b := range rf {
-			all[name] = b
-		}
-		if o.EngineSource != "" {
-			if all["go.sum"], err = os.ReadFile(filepath.Join(o.EngineSource, "go.sum")); err != nil {
-				return nil, fmt.Errorf("the engine source's go.sum: %w", err)
-			}
-		} else {
-			r.Notes = append(r.Notes, fmt.Sprintf("the engine source this binary was built from was not found, so go.mod "+
-				"requires the release %s with no replace: `go mod tidy` fetches it (when it is tagged and "+
-				"reachable), or add `replace %s => /path/to/engine` to develop against a checkout (or "+
-				"run `engine new` with --sdk-dir)", o.EngineTag, version.Module))
 		}
 	}
 	if err := write(p.topDir(), p.Root, all); err != nil {
 		return nil, err
 	}
-	for name := range all {
-		r.Files = append(r.Files, filepath.ToSlash(name))
-	}
-	slices.Sort(r.Files)
+	r.Files = slices.Sorted(maps.Keys(all))
 
 	env := o.Env
 	if env == nil {
@@ -101,6 +73,35 @@ func New(ctx context.Context, o Options) (*Result, error) {
 	return r, nil
 }
 
+// addRepoFiles adds a new repository's own files to all: go.mod, .gitignore and README.md,
+// and the engine source's go.sum. Without an engine source the go.mod has no replace and a
+// note says what to do.
+func addRepoFiles(all map[string][]byte, p *Plan, o Options) (notes []string, err error) {
+	repo := Repo{Module: p.Module, EngineTag: o.EngineTag, EngineSource: o.EngineSource, GoVersion: goVersion()}
+	if o.EngineSource != "" {
+		data, err := os.ReadFile(filepath.Join(o.EngineSource, "go.mod"))
+		if err != nil {
+			return nil, fmt.Errorf("the engine source's go.mod: %w", err)
+		}
+		engine := parseGoMod(data)
+		repo.GoVersion, repo.Requires = engine.goVersion, engine.requires
+		if all["go.sum"], err = os.ReadFile(filepath.Join(o.EngineSource, "go.sum")); err != nil {
+			return nil, fmt.Errorf("the engine source's go.sum: %w", err)
+		}
+	} else {
+		notes = append(notes, fmt.Sprintf("the engine source this binary was built from was not found, so go.mod "+
+			"requires the release %s with no replace: `go mod tidy` fetches it (when it is tagged and "+
+			"reachable), or add `replace %s => /path/to/engine` to develop against a checkout (or "+
+			"run `engine new` with --sdk-dir)", o.EngineTag, version.Module))
+	}
+	rf, err := repo.Files(p.Driver)
+	if err != nil {
+		return nil, err
+	}
+	maps.Copy(all, rf)
+	return notes, nil
+}
+
 // write creates top (which MakePlan found absent or empty) and the files under root; on a
 // failure it removes what it wrote.
 func write(top, root string, files map[string][]byte) (err error) {
@@ -114,7 +115,7 @@ func write(top, root string, files map[string][]byte) (err error) {
 		}
 	}()
 	for name, b := range files {
-		p := filepath.Join(root, name)
+		p := filepath.Join(root, filepath.FromSlash(name))
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			return fmt.Errorf("create %s: %w", filepath.Dir(p), err)
 		}

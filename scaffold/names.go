@@ -35,7 +35,7 @@ func ParseTransport(s string) (Transport, error) {
 		for i, v := range Transports {
 			names[i] = string(v)
 		}
-		return "", fmt.Errorf("unknown transport %q: want one of %s", s, strings.Join(names, ", "))
+		return "", invalid("unknown transport %q: want one of %s", s, strings.Join(names, ", "))
 	}
 	return t, nil
 }
@@ -53,11 +53,11 @@ var reserved = []string{"main", "new", "settings"}
 func CheckName(name string) error {
 	switch {
 	case name == "":
-		return fmt.Errorf("a driver name is needed: engine new driver NAME (e.g. projector)")
+		return invalid("a driver name is needed: engine new driver NAME (e.g. projector)")
 	case len(name) > 40:
-		return fmt.Errorf("driver name %q is longer than 40 characters", name)
+		return invalid("driver name %q is longer than 40 characters", name)
 	case slices.Contains(reserved, name):
-		return fmt.Errorf("driver name %q would collide with the driver's own declarations; choose another", name)
+		return invalid("driver name %q would collide with the driver's own declarations; choose another", name)
 	case nameRE.MatchString(name):
 		return nil
 	}
@@ -70,9 +70,9 @@ func CheckName(name string) error {
 	suggest = strings.TrimLeft(suggest, "0123456789")
 	why := fmt.Sprintf("driver name %q: use lower-case letters and digits, starting with a letter (it names the driver's folder and Go package)", name)
 	if suggest != "" && CheckName(suggest) == nil {
-		return fmt.Errorf("%s: try %q", why, suggest)
+		return invalid("%s: try %q", why, suggest)
 	}
-	return fmt.Errorf("%s", why)
+	return invalid("%s", why)
 }
 
 // typeName is the driver's Go type and module name: the name capitalised (projector → Projector).

@@ -66,8 +66,8 @@ func MakePlan(o Options) (*Plan, error) {
 	if err := CheckName(o.Name); err != nil {
 		return nil, err
 	}
-	if _, ok := transportInfo[o.Transport]; !ok {
-		_, err := ParseTransport(string(o.Transport))
+	t, err := ParseTransport(string(o.Transport))
+	if err != nil {
 		return nil, err
 	}
 	work, err := filepath.Abs(o.WorkDir)
@@ -114,7 +114,7 @@ func MakePlan(o Options) (*Plan, error) {
 	}
 	if p.Mode != NewRepo {
 		if o.Module != "" {
-			return nil, fmt.Errorf("--module names a new repository's module, but the driver goes into %s (module %s, %s)", p.Mode, p.Module, p.Root)
+			return nil, invalid("--module names a new repository's module, but the driver goes into %s (module %s, %s)", p.Mode, p.Module, p.Root)
 		}
 		if target != "" {
 			p.Dir = target
@@ -125,13 +125,13 @@ func MakePlan(o Options) (*Plan, error) {
 	}
 	rel, err := filepath.Rel(p.Root, p.Dir)
 	if err != nil || rel == "." || strings.HasPrefix(rel, "..") {
-		return nil, fmt.Errorf("the driver's folder %s must be inside its module's root %s", p.Dir, p.Root)
+		return nil, invalid("the driver's folder %s must be inside its module's root %s", p.Dir, p.Root)
 	}
 	rel = filepath.ToSlash(rel)
 	if err := checkImportPath(rel); err != nil {
 		return nil, fmt.Errorf("the driver's folder %s: %w", p.Dir, err)
 	}
-	p.Driver = Driver{Name: o.Name, Transport: o.Transport, Import: p.Module + "/" + rel, Path: rel}
+	p.Driver = Driver{Name: o.Name, Transport: t, Import: p.Module + "/" + rel, Path: rel}
 	return p, nil
 }
 
@@ -151,11 +151,11 @@ func checkEmpty(dir string) error {
 		return nil
 	case err != nil:
 		if fi, serr := os.Stat(dir); serr == nil && !fi.IsDir() {
-			return fmt.Errorf("%s exists and is not a folder: choose another name or --dir", dir)
+			return invalid("%s exists and is not a folder: choose another name or --dir", dir)
 		}
 		return fmt.Errorf("read %s: %w", dir, err)
 	case len(entries) > 0:
-		return fmt.Errorf("%s exists and is not empty: choose another name or --dir", dir)
+		return invalid("%s exists and is not empty: choose another name or --dir", dir)
 	}
 	return nil
 }
@@ -169,7 +169,7 @@ var (
 func checkImportPath(rel string) error {
 	for _, e := range strings.Split(rel, "/") {
 		if !importElemRE.MatchString(e) || e == "testdata" || e == "vendor" {
-			return fmt.Errorf("%q cannot be part of a Go import path: use letters, digits and -._~+", e)
+			return invalid("%q cannot be part of a Go import path: use letters, digits and -._~+", e)
 		}
 	}
 	return nil
@@ -179,7 +179,7 @@ func checkImportPath(rel string) error {
 // drivers); the go command checks the finer rules.
 func checkModulePath(m string) error {
 	if !moduleRE.MatchString(m) || strings.Contains(m, "..") {
-		return fmt.Errorf("module path %q: want something like github.com/you/drivers (lower-case host, then path elements of letters, digits and -._~+)", m)
+		return invalid("module path %q: want something like github.com/you/drivers (lower-case host, then path elements of letters, digits and -._~+)", m)
 	}
 	return nil
 }

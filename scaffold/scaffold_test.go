@@ -2,6 +2,7 @@ package scaffold
 
 import (
 	"bytes"
+	"errors"
 	"go/format"
 	"go/parser"
 	"go/token"
@@ -34,8 +35,8 @@ func TestCheckName(t *testing.T) {
 		"---":                   "lower-case letters and digits",
 		strings.Repeat("a", 41): "longer than 40",
 	} {
-		if err := CheckName(name); err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("CheckName(%q) = %v, want an error with %q", name, err, want)
+		if err := CheckName(name); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), want) {
+			t.Errorf("CheckName(%q) = %v, want an ErrInvalid with %q", name, err, want)
 		}
 	}
 }
@@ -109,8 +110,8 @@ func TestMakePlan(t *testing.T) {
 		if c.o.Transport == "" {
 			c.o.Transport = TCP
 		}
-		if _, err := MakePlan(c.o); err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("%s: %v, want an error with %q", c.name, err, c.want)
+		if _, err := MakePlan(c.o); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want an ErrInvalid with %q", c.name, err, c.want)
 		}
 	}
 }
