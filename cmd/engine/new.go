@@ -54,10 +54,6 @@ func newCommand(ctx context.Context, args []string) error {
 	if name == "" {
 		return errors.New(newUsage)
 	}
-	transport, err := scaffold.ParseTransport(o.transport)
-	if err != nil {
-		return fmt.Errorf("--transport: %w", err)
-	}
 	wd, err := os.Getwd()
 	if err != nil {
 		return err
@@ -71,7 +67,7 @@ func newCommand(ctx context.Context, args []string) error {
 		source = engineSource()
 	}
 	r, err := scaffold.New(ctx, scaffold.Options{
-		Name: name, Transport: transport, WorkDir: wd, Dir: o.dir, Module: o.module,
+		Name: name, Transport: scaffold.Transport(o.transport), WorkDir: wd, Dir: o.dir, Module: o.module,
 		EngineTag: version.Tag, EngineSource: source,
 	})
 	if r != nil {
