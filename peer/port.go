@@ -24,6 +24,7 @@ type Port struct {
 	log    hclog.Logger
 	raft   *queue
 	http   *queue
+	exec   *queue
 	sem    chan struct{} // connections still in their handshake
 	wg     sync.WaitGroup
 	closed atomic.Bool
@@ -48,7 +49,7 @@ func Listen(addr string, proof Proof, log hclog.Logger) (*Port, error) {
 		log = hclog.NewNullLogger()
 	}
 	p := &Port{ln: ln, proof: proof, log: log.Named("cluster-port"), sem: make(chan struct{}, maxHandshakes)}
-	p.raft, p.http = newQueue(p), newQueue(p)
+	p.raft, p.http, p.exec = newQueue(p), newQueue(p), newQueue(p)
 	p.wg.Add(1)
 	go p.accept()
 	return p, nil
@@ -66,6 +67,9 @@ func (p *Port) Raft() net.Listener { return p.raft }
 // HTTP is the listener of the node-to-node HTTP server.
 func (p *Port) HTTP() net.Listener { return p.http }
 
+// Exec is the listener of the exec protocol's connections (frame.go).
+func (p *Port) Exec() net.Listener { return p.exec }
+
 // Refused counts the connections turned away (no proof of a node, or neither Raft nor HTTP).
 func (p *Port) Refused() uint64 { return p.refused.Load() }
 
@@ -77,6 +81,7 @@ func (p *Port) Close() error {
 	err := p.ln.Close()
 	p.raft.close()
 	p.http.close()
+	p.exec.close()
 	p.wg.Wait()
 	return err
 }
@@ -135,8 +140,10 @@ func (p *Port) sort(conn net.Conn) {
 		p.raft.put(c)
 	case b >= 'A' && b <= 'Z': // an HTTP method
 		p.http.put(c)
+	case b == execMagic[0]: // the exec protocol; the server reads the rest of its greeting
+		p.exec.put(c)
 	default:
-		p.refuse(conn, errors.New("neither a Raft RPC nor an HTTP request"))
+		p.refuse(conn, errors.New("neither a Raft RPC, an HTTP request nor an exec connection"))
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -60,9 +61,13 @@ type Server struct {
 	log     hclog.Logger
 	handler http.Handler
 
-	mu   sync.Mutex
-	srv  *http.Server
-	done chan struct{}
+	mu       sync.Mutex
+	srv      *http.Server
+	done     chan struct{}
+	execLn   net.Listener
+	sessions map[*execSession]struct{}
+	stop     atomic.Bool   // Close began: sessions stop reading and finish their calls
+	execWG   sync.WaitGroup // the exec accept loop and sessions
 }
 
 // NewServer returns the node-to-node routes of this node.
@@ -120,6 +125,9 @@ func (s *Server) Serve(port *Port) {
 	}
 	srv, done := s.srv, make(chan struct{})
 	s.done = done
+	s.execLn = port.Exec()
+	s.execWG.Add(1)
+	go s.acceptExec(s.execLn)
 	go func() {
 		defer close(done)
 		if err := srv.Serve(port.HTTP()); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
@@ -136,12 +144,13 @@ func (s *Server) Close(ctx context.Context) error {
 	if srv == nil {
 		return nil
 	}
+	execErr := s.closeExec(ctx)
 	err := srv.Shutdown(ctx)
 	if err != nil {
 		err = errors.Join(err, srv.Close())
 	}
 	<-done
-	return err
+	return errors.Join(execErr, err)
 }
 
 type tlsKey struct{}
