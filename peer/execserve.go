@@ -127,23 +127,56 @@ func (x *execSession) read() error {
 	}
 }
 
-// start runs call id (payload p, or the failure refused) on a goroutine of its own.
+// start runs call id (payload p, or the failure refused) on a worker.
 func (x *execSession) start(id uint64, p []byte, refused error) {
 	ctx, cancel := context.WithCancel(x.ctx)
 	x.mu.Lock()
 	x.calls[id] = cancel
 	x.mu.Unlock()
 	x.wg.Add(1)
-	go func() {
-		defer x.wg.Done()
-		defer func() {
-			x.mu.Lock()
-			delete(x.calls, id)
-			x.mu.Unlock()
-			cancel()
-		}()
-		x.run(ctx, id, p, refused)
-	}()
+	j := execJob{x: x, id: id, p: p, refused: refused, ctx: ctx, cancel: cancel}
+	select {
+	case x.s.jobs <- j: // an idle worker takes it
+	default:
+		go x.s.work(j)
+	}
+}
+
+// execJob is a call for a worker.
+type execJob struct {
+	x       *execSession
+	id      uint64
+	p       []byte
+	refused error
+	ctx     context.Context
+	cancel  context.CancelFunc
+}
+
+// workerIdle is how long a worker without calls waits for one before it ends.
+const workerIdle = 30 * time.Second
+
+// work runs calls until none comes for workerIdle. A call runs on a worker, not a goroutine of
+// its own, because the stack a call needs (the core, gRPC to the driver) is grown once per
+// worker instead of once per call.
+func (s *Server) work(j execJob) {
+	idle := time.NewTimer(workerIdle)
+	defer idle.Stop()
+	for {
+		j.x.run(j.ctx, j.id, j.p, j.refused)
+		j.x.mu.Lock()
+		delete(j.x.calls, j.id)
+		j.x.mu.Unlock()
+		j.cancel()
+		j.x.wg.Done()
+		idle.Reset(workerIdle)
+		select {
+		case j = <-s.jobs:
+		case <-idle.C:
+			return
+		case <-s.quit:
+			return
+		}
+	}
 }
 
 // run is the execute route's middleware and handler for one call: the same request id, caller,
@@ -289,7 +322,9 @@ func (s *Server) removeSession(x *execSession) {
 // and closes the connections.
 func (s *Server) closeExec(ctx context.Context) error {
 	s.mu.Lock()
-	s.stop.Store(true)
+	if !s.stop.Swap(true) {
+		close(s.quit) // idle workers end; busy ones when their call returns
+	}
 	ln := s.execLn
 	for x := range s.sessions {
 		_ = x.conn.SetReadDeadline(time.Now()) // the reader stops; the calls go on

@@ -52,9 +52,9 @@ var errFrame = errors.New("malformed exec frame")
 // module id and the function (each a uvarint length and the bytes), then the arguments as they
 // came (JSON text) up to the end of the frame.
 type callFrame struct {
-	timeoutMS                                       uint64
+	timeoutMS                                      uint64
 	clearance, userID, requestID, module, function string
-	args                                            []byte
+	args                                           []byte
 }
 
 // appendCallHead appends the header and every field of the call but its arguments, which follow

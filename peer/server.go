@@ -66,8 +66,10 @@ type Server struct {
 	done     chan struct{}
 	execLn   net.Listener
 	sessions map[*execSession]struct{}
-	stop     atomic.Bool   // Close began: sessions stop reading and finish their calls
+	stop     atomic.Bool    // Close began: sessions stop reading and finish their calls
 	execWG   sync.WaitGroup // the exec accept loop and sessions
+	jobs     chan execJob   // calls for an idle worker
+	quit     chan struct{}  // closed by Close: workers end
 }
 
 // NewServer returns the node-to-node routes of this node.
@@ -81,7 +83,7 @@ func NewServer(cfg ServerConfig) *Server {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = 32 << 20
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger.Named("peer")}
+	s := &Server{cfg: cfg, log: cfg.Logger.Named("peer"), jobs: make(chan execJob), quit: make(chan struct{})}
 	r := httpwire.NewRouter(func(w http.ResponseWriter, r *http.Request, wrongMethod bool) {
 		if wrongMethod {
 			s.fail(w, r, errkind.Wrap(errkind.MethodNotAllowed, nil, "method %s not allowed on %s", r.Method, r.URL.Path), call.Target{})

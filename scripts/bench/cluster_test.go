@@ -3,8 +3,12 @@ package bench
 import (
 	"cmp"
 	"fmt"
+	"io"
 	"maps"
+	"net/http"
 	"os"
+	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"strconv"
@@ -312,10 +316,17 @@ func ringMoved(ids, from, to []string) float64 {
 // over the exec protocol of the cluster port (package peer). Clients spread their calls over the
 // owner's modules; runs alternate owner and non-owner so that machine noise hits both alike, and
 // the best run of each is compared. Each run also records the CPU time every process spent per
-// call (from /proc: user + system), which shows what the extra hop costs and where.
+// call (from /proc: user + system), which shows what the extra hop costs and where. With
+// CLUSTERBENCH_PPROF=<dir> the engines serve pprof, and CPU profiles of the owner and the
+// non-owner under 16 clients of each path are written to dir (go tool pprof -top dir/<file>).
 func BenchmarkClusterExecuteNonOwner(b *testing.B) {
 	runOnce(b, func(b *testing.B) (string, []clusterMetric) {
-		c := startBenchCluster(b, 3, "ex")
+		profiles := os.Getenv("CLUSTERBENCH_PPROF")
+		var flags []string
+		if profiles != "" {
+			flags = []string{"--pprof-addr", "127.0.0.1:0"}
+		}
+		c := startBenchCluster(b, 3, "ex", flags...)
 		place := c.WaitHealthy(3)
 		owner := c.Nodes[0]
 		other := c.Nodes[1]
@@ -373,8 +384,53 @@ func BenchmarkClusterExecuteNonOwner(b *testing.B) {
 		}
 		fmt.Fprintf(&sb, "\nOwner %s hosts %d modules; all processes (3 engines, their drivers, Redis, the clients) share this machine's %d CPUs. Best of %d interleaved runs each.\n",
 			owner.ID, len(mods), runtime.NumCPU(), nonOwnerRounds)
+		if profiles != "" {
+			for _, path := range []struct {
+				name string
+				call func() error
+			}{{"via-non-owner", viaOther}, {"at-owner", atOwner}} {
+				profileWhile(b, profiles, path.name, []*enginetest.Node{owner, other}, func() {
+					measure(b, path.name, 16, 40000, path.call)
+				})
+			}
+		}
 		return sb.String(), metrics
 	})
+}
+
+// profileWhile writes a CPU profile of each node, taken while load runs, to dir/<what>-<node>.pprof.
+func profileWhile(b *testing.B, dir, what string, nodes []*enginetest.Node, load func()) {
+	b.Helper()
+	pprofAt := regexp.MustCompile(`http://(127\.0\.0\.1:\d+)/debug/pprof/`)
+	var wg sync.WaitGroup
+	started := make(chan struct{}, len(nodes))
+	for _, n := range nodes {
+		m := pprofAt.FindStringSubmatch(n.Logs().String())
+		if m == nil {
+			b.Fatalf("%s logged no pprof address", n.ID)
+		}
+		wg.Go(func() {
+			started <- struct{}{}
+			resp, err := http.Get("http://" + m[1] + "/debug/pprof/profile?seconds=5")
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			defer resp.Body.Close()
+			data, err := io.ReadAll(resp.Body)
+			if err == nil {
+				err = os.WriteFile(filepath.Join(dir, what+"-"+n.ID+".pprof"), data, 0o644)
+			}
+			if err != nil {
+				b.Error(err)
+			}
+		})
+	}
+	for range nodes {
+		<-started
+	}
+	load()
+	wg.Wait()
 }
 
 // nonOwnerRounds is how many runs of each path BenchmarkClusterExecuteNonOwner makes per client
