@@ -33,6 +33,7 @@ type Client struct {
 	links    map[string]*execLink // by address: the exec connections (execlink.go)
 	httpOnly map[string]time.Time // nodes that refused the exec protocol, until when
 	closed   bool
+	timings  linkTimings
 }
 
 // NewClient returns a client that proves this node on every connection it opens (its
@@ -47,7 +48,8 @@ func NewClient(proof Proof) *Client {
 		IdleConnTimeout:     90 * time.Second,
 		Proxy:               nil, // node-to-node calls never go through a proxy
 	}
-	c := &Client{proof: proof, scheme: "http", links: map[string]*execLink{}, httpOnly: map[string]time.Time{}}
+	c := &Client{proof: proof, scheme: "http", links: map[string]*execLink{},
+		httpOnly: map[string]time.Time{}, timings: defaultLinkTimings}
 	if proof.TLS != nil {
 		c.scheme = "https"
 		tr.DialTLSContext = dial

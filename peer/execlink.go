@@ -46,16 +46,22 @@ type linkAnswer struct {
 // Timings of a link.
 const (
 	linkDialTimeout = 10 * time.Second // connecting, proving this node and the protocol greeting
-	linkCheckEvery  = 2 * time.Second  // the watchdog's period
-	// A link with calls waiting and nothing read for a period is pinged; after linkPingPeriods
-	// more without a frame it is dropped and its calls fail, rather than each waiting out its
-	// deadline on a node that froze or vanished.
+	// A link with calls waiting and nothing read for a watchdog period is pinged; after
+	// linkPingPeriods more without a frame it is dropped and its calls fail, rather than each
+	// waiting out its deadline on a node that froze or vanished.
 	linkPingPeriods = 3
-	linkIdle        = 90 * time.Second // a link without calls for this long is closed
 	// httpOnlyFor is how long a node that refused the exec protocol (a node of an older version)
 	// is called over HTTP before the protocol is tried again.
 	httpOnlyFor = 30 * time.Second
 )
+
+// linkTimings are the watchdog's period and how long a link without calls stays open. A
+// Client's are defaultLinkTimings; tests shorten them.
+type linkTimings struct {
+	check, idle time.Duration
+}
+
+var defaultLinkTimings = linkTimings{check: 2 * time.Second, idle: 90 * time.Second}
 
 var (
 	// errNoExecProtocol: the node refused the exec protocol before any call was sent; the call
@@ -216,8 +222,9 @@ func (l *execLink) exec(ctx context.Context, req *call.Request) (int, []byte, er
 			a := <-ch // the reader has it already
 			return a.status, a.body, a.err
 		}
-		// The owner stops working on it, as when an HTTP caller hangs up.
-		_ = l.w.frame(frameCancel, id)
+		// The owner stops working on it, as when an HTTP caller hangs up. Sent aside: a link
+		// that stopped taking writes must not hold the caller past its deadline.
+		go func() { _ = l.w.frame(frameCancel, id) }()
 		return 0, nil, late(l.addr, ctx)
 	}
 }
@@ -277,8 +284,8 @@ func (l *execLink) read() {
 				ch <- linkAnswer{status: status, body: body}
 			}
 		case framePong:
-			if _, err := l.r.Discard(size); err != nil {
-				l.fail(err)
+			if size != 0 {
+				l.fail(errFrame)
 				return
 			}
 		default:
@@ -323,9 +330,9 @@ func (l *execLink) end(cause error, onlyIdle bool) (map[uint64]chan linkAnswer, 
 }
 
 // watch pings a link whose calls wait on a silent node, drops it if the node stays silent, and
-// closes it once it has been idle for linkIdle.
+// closes it once it has been idle for a while (linkTimings).
 func (l *execLink) watch() {
-	t := time.NewTicker(linkCheckEvery)
+	t := time.NewTicker(l.p.timings.check)
 	defer t.Stop()
 	var frames, calls uint64
 	silent, idle := 0, time.Duration(0)
@@ -352,7 +359,7 @@ func (l *execLink) watch() {
 			silent++
 		}
 		if waiting == 0 && made == calls {
-			if idle += linkCheckEvery; idle >= linkIdle {
+			if idle += l.p.timings.check; idle >= l.p.timings.idle {
 				if _, ok := l.end(errLinkDown, true); ok {
 					return
 				}

@@ -105,18 +105,18 @@ func (x *execSession) read() error {
 			}
 			x.start(id, p, nil)
 		case frameCancel:
+			if size != 0 {
+				return errFrame
+			}
 			x.mu.Lock()
 			cancel := x.calls[id]
 			x.mu.Unlock()
 			if cancel != nil {
 				cancel()
 			}
-			if _, err := x.r.Discard(size); err != nil {
-				return err
-			}
 		case framePing:
-			if _, err := x.r.Discard(size); err != nil {
-				return err
+			if size != 0 {
+				return errFrame
 			}
 			if err := x.w.frame(framePong, id); err != nil {
 				return err

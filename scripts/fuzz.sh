@@ -26,6 +26,7 @@ TARGETS=(
 	"./core FuzzCheckArgs"
 	"./jsonscan FuzzMembers"
 	"./peer FuzzExecBody"
+	"./peer FuzzFrames"
 	"./sdk FuzzBind"
 	"./model FuzzParseFile"
 )
