@@ -3,7 +3,6 @@ package peer
 import (
 	"bufio"
 	"context"
-	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -21,7 +20,7 @@ import (
 )
 
 // execSession is one exec connection a node opened to this one: a reader that takes its frames
-// in order, and a goroutine per call, which writes the call's answer when it has one.
+// in order and hands each call to a worker, which writes the call's answer when it has one.
 type execSession struct {
 	s    *Server
 	conn net.Conn
@@ -267,14 +266,6 @@ func (w *recorder) Write(b []byte) (int, error) {
 	w.WriteHeader(http.StatusOK)
 	w.body = append(w.body, b...)
 	return len(b), nil
-}
-
-// tlsOf is the TLS state of a connection the port sorted (nil on plain TCP).
-func tlsOf(conn net.Conn) *tls.ConnectionState {
-	if p, ok := conn.(*peeked); ok {
-		return p.tlsState()
-	}
-	return nil
 }
 
 // executePath is the HTTP execute route of a module, as the exec protocol's log lines name it.

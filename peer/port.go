@@ -13,11 +13,11 @@ import (
 	"github.com/hashicorp/go-hclog"
 )
 
-// Port is this node's cluster port: one TCP listener that carries both Raft and the node-to-node
-// HTTP routes. A connection proves it comes from a node (Proof: the TLS handshake, or the
-// cluster greeting) before anything else it sends is read; its first byte then tells the two
-// protocols apart (a Raft RPC starts with a small type number, an HTTP request with a method
-// name).
+// Port is this node's cluster port: one TCP listener that carries Raft, the node-to-node HTTP
+// routes and the exec protocol. A connection proves it comes from a node (Proof: the TLS
+// handshake, or the cluster greeting) before anything else it sends is read; its first byte then
+// tells the protocols apart (a Raft RPC starts with a small type number, an HTTP request with a
+// method name, the exec protocol with its greeting's 0xee).
 type Port struct {
 	ln     net.Listener
 	proof  Proof
@@ -70,7 +70,7 @@ func (p *Port) HTTP() net.Listener { return p.http }
 // Exec is the listener of the exec protocol's connections (frame.go).
 func (p *Port) Exec() net.Listener { return p.exec }
 
-// Refused counts the connections turned away (no proof of a node, or neither Raft nor HTTP).
+// Refused counts the connections turned away (no proof of a node, or none of the protocols).
 func (p *Port) Refused() uint64 { return p.refused.Load() }
 
 // Close stops accepting and waits for connections still in their handshake.
@@ -118,7 +118,7 @@ func (p *Port) accept() {
 	}
 }
 
-// sort checks the connection's proof and hands it to Raft or HTTP by its first byte.
+// sort checks the connection's proof and hands it to Raft, HTTP or exec by its first byte.
 func (p *Port) sort(conn net.Conn) {
 	_ = conn.SetDeadline(time.Now().Add(handshakeTimeout))
 	proved, err := p.proof.check(conn)
@@ -179,6 +179,14 @@ func (c *peeked) tlsState() *tls.ConnectionState {
 	return nil
 }
 
+// tlsOf is the TLS state of a connection the port sorted (nil on plain TCP).
+func tlsOf(conn net.Conn) *tls.ConnectionState {
+	if p, ok := conn.(*peeked); ok {
+		return p.tlsState()
+	}
+	return nil
+}
+
 // queue is a net.Listener fed by the port's sorter.
 type queue struct {
 	p     *Port
@@ -210,8 +218,8 @@ func (q *queue) Accept() (net.Conn, error) {
 
 func (q *queue) close() { q.once.Do(func() { close(q.done) }) }
 
-// Close stops handing connections to this side (Raft or HTTP, whichever stops); the port keeps
-// its socket until Port.Close.
+// Close stops handing connections to this side (Raft, HTTP or exec, whichever stops); the port
+// keeps its socket until Port.Close.
 func (q *queue) Close() error {
 	q.close()
 	return nil

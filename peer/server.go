@@ -118,12 +118,7 @@ func (s *Server) Serve(port *Port) {
 		IdleTimeout:    2 * time.Minute,
 		MaxHeaderBytes: 64 << 10,
 		ErrorLog:       s.log.StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true}),
-		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
-			if p, ok := c.(*peeked); ok {
-				return WithTLS(ctx, p.tlsState())
-			}
-			return ctx
-		},
+		ConnContext:    func(ctx context.Context, c net.Conn) context.Context { return WithTLS(ctx, tlsOf(c)) },
 	}
 	srv, done := s.srv, make(chan struct{})
 	s.done = done
