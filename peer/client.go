@@ -197,7 +197,9 @@ func (p *Client) unreachable(addr string, err error) error {
 	case p.proof.TLS != nil && strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
 		return errkind.Wrap(ErrNotClusterPort, err,
 			"%s answered plain HTTP: it is not a cluster port (a client API? name a member's --raft-addr)", addr)
-	case p.proof.TLS == nil && (errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)):
+	case p.proof.TLS == nil && (errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) ||
+		// net/http's word for a connection closed before its request went out, unexported
+		strings.Contains(err.Error(), "server closed idle connection")):
 		return errkind.Wrap(errkind.Unavailable, err,
 			"node %s is unreachable: it closed the connection at once (does it run TLS, or have another --cluster-secret?)", addr)
 	}

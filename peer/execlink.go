@@ -180,7 +180,8 @@ func (l *execLink) open() error {
 		n, err = io.ReadFull(r, echo)
 	}
 	switch {
-	case err == nil && string(echo) != execMagic, n == 0 && (errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)):
+	case string(echo[:n]) != execMagic[:n], // something else answered
+		n == 0 && (errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)): // closed unanswered
 		_ = conn.Close()
 		return errNoExecProtocol
 	case err != nil:
@@ -351,7 +352,10 @@ func (l *execLink) watch() {
 			silent = 0
 		case silent == 0:
 			silent = 1
-			_ = l.w.frame(framePing, 0)
+			if err := l.w.frame(framePing, 0); err != nil {
+				l.fail(err)
+				return
+			}
 		case silent >= linkPingPeriods:
 			l.fail(errors.New("no answer to a ping"))
 			return
