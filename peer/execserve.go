@@ -247,23 +247,17 @@ func (x *execSession) fail(ctx context.Context, id uint64, err error, t call.Tar
 	x.answer(id, w.status, w.body)
 }
 
-// recorder is an http.ResponseWriter that keeps the answer for a frame.
+// recorder is an http.ResponseWriter that keeps an error answer for a frame (WriteError sets the
+// status, then writes the body once).
 type recorder struct {
 	header http.Header
 	status int
 	body   []byte
 }
 
-func (w *recorder) Header() http.Header { return w.header }
-
-func (w *recorder) WriteHeader(status int) {
-	if w.status == 0 {
-		w.status = status
-	}
-}
-
+func (w *recorder) Header() http.Header    { return w.header }
+func (w *recorder) WriteHeader(status int) { w.status = status }
 func (w *recorder) Write(b []byte) (int, error) {
-	w.WriteHeader(http.StatusOK)
 	w.body = append(w.body, b...)
 	return len(b), nil
 }

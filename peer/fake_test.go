@@ -235,6 +235,13 @@ func (n *testNode) stop(ctx context.Context, t *testing.T) {
 	})
 }
 
+// newClient is a client proving itself with proof, closed when the test ends.
+func newClient(t *testing.T, proof peer.Proof) *peer.Client {
+	c := peer.NewClient(proof)
+	t.Cleanup(c.Close)
+	return c
+}
+
 // do sends one HTTP request (headers as name, value pairs) on a connection proved with proof and
 // returns status and body.
 func do(t *testing.T, proof peer.Proof, method, url, body string, hdr ...string) (int, string) {

@@ -85,8 +85,7 @@ func TestExecMultiplexed(t *testing.T) {
 		}
 		return call.Result{ModuleID: req.Target.ModuleID, Value: req.Args, Code: http.StatusOK}, nil
 	})
-	c := peer.NewClient(proved)
-	t.Cleanup(c.Close)
+	c := newClient(t, proved)
 	errs := make(chan error, calls)
 	for i := range calls {
 		go func() {
@@ -133,13 +132,12 @@ func TestExecPeerRestart(t *testing.T) {
 		<-ctx.Done()
 		return call.Result{}, ctx.Err()
 	})
-	c := peer.NewClient(proved)
-	t.Cleanup(c.Close)
+	c := newClient(t, proved)
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
 	errc := make(chan error, 1)
 	go func() {
-		_, err := c.Exec(ctx, n.addr, call.Request{Target: call.Target{ModuleID: "mod-1"}, Function: "power"})
+		_, err := c.Exec(ctx, n.addr, modCall("power"))
 		errc <- err
 	}()
 	<-started
@@ -158,7 +156,7 @@ func TestExecPeerRestart(t *testing.T) {
 	}
 
 	again := newNode(t, func(s *setup) { s.addr = n.addr })
-	res, err := c.Exec(t.Context(), n.addr, call.Request{Target: call.Target{ModuleID: "mod-1"}, Function: "power"})
+	res, err := c.Exec(t.Context(), n.addr, modCall("power"))
 	if err != nil || string(res.Value) != `{"ok":true}` {
 		t.Fatalf("after the restart: %s %v", res.Value, err)
 	}
@@ -172,10 +170,9 @@ func TestExecPeerRestart(t *testing.T) {
 func TestExecIdleLinkClosed(t *testing.T) {
 	t.Parallel()
 	n := newNode(t)
-	c := peer.NewClient(proved)
-	t.Cleanup(c.Close)
+	c := newClient(t, proved)
 	peer.SetLinkTimings(c, 10*time.Millisecond, 50*time.Millisecond)
-	req := call.Request{Target: call.Target{ModuleID: "mod-1"}, Function: "power"}
+	req := modCall("power")
 	if _, err := c.Exec(t.Context(), n.addr, req); err != nil {
 		t.Fatal(err)
 	}
@@ -202,8 +199,7 @@ func TestExecSlowOwnerKeptAlive(t *testing.T) {
 		}
 		return call.Result{ModuleID: req.Target.ModuleID, Value: json.RawMessage(`"done"`), Code: http.StatusOK}, nil
 	})
-	c := peer.NewClient(proved)
-	t.Cleanup(c.Close)
+	c := newClient(t, proved)
 	peer.SetLinkTimings(c, check, time.Minute)
 	res, err := c.Exec(t.Context(), n.addr, call.Request{Target: call.Target{ModuleID: "mod-1"}, Function: "slow"})
 	if err != nil || string(res.Value) != `"done"` {
@@ -292,13 +288,12 @@ func TestExecBrokenPeer(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			addr := fakeExecPeer(t, tt.serve)
-			c := peer.NewClient(peer.Proof{Open: true})
-			t.Cleanup(c.Close)
+			c := newClient(t, peer.Proof{Open: true})
 			peer.SetLinkTimings(c, 10*time.Millisecond, time.Minute)
 			ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 			defer cancel()
 			began := time.Now()
-			_, err := c.Exec(ctx, addr, call.Request{Target: call.Target{ModuleID: "mod-1"}, Function: "power"})
+			_, err := c.Exec(ctx, addr, modCall("power"))
 			wantKind(t, err, errkind.Unavailable, http.StatusServiceUnavailable)
 			if !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), addr) {
 				t.Errorf("%v does not say %q of %s", err, tt.want, addr)
@@ -400,11 +395,10 @@ func TestExecFallbackToHTTP(t *testing.T) {
 	go func() { _ = old.Serve(firstByteFilter{ln, &attempts}) }()
 	t.Cleanup(func() { _ = old.Close() })
 
-	c := peer.NewClient(peer.Proof{Open: true})
-	t.Cleanup(c.Close)
+	c := newClient(t, peer.Proof{Open: true})
 	addr := ln.Addr().String()
 	for i := range 3 {
-		res, err := c.Exec(t.Context(), addr, call.Request{Target: call.Target{ModuleID: "mod-1"}, Function: "power"})
+		res, err := c.Exec(t.Context(), addr, modCall("power"))
 		if err != nil || string(res.Value) != `{"ok":true}` {
 			t.Fatalf("call %d: %s %v", i, res.Value, err)
 		}
@@ -460,15 +454,14 @@ func TestExecServerCloseFinishesCalls(t *testing.T) {
 		<-release
 		return call.Result{ModuleID: req.Target.ModuleID, Value: json.RawMessage(`"finished"`), Code: http.StatusOK}, nil
 	})
-	c := peer.NewClient(proved)
-	t.Cleanup(c.Close)
+	c := newClient(t, proved)
 	type outcome struct {
 		res call.Result
 		err error
 	}
 	done := make(chan outcome, 1)
 	go func() {
-		res, err := c.Exec(t.Context(), n.addr, call.Request{Target: call.Target{ModuleID: "mod-1"}, Function: "f"})
+		res, err := c.Exec(t.Context(), n.addr, modCall("f"))
 		done <- outcome{res, err}
 	}()
 	<-started
@@ -488,7 +481,7 @@ func TestExecServerCloseFinishesCalls(t *testing.T) {
 		t.Fatalf("the call in flight: %s %v", o.res.Value, o.err)
 	}
 	<-closed
-	_, err := c.Exec(t.Context(), n.addr, call.Request{Target: call.Target{ModuleID: "mod-1"}, Function: "f"})
+	_, err := c.Exec(t.Context(), n.addr, modCall("f"))
 	wantKind(t, err, errkind.Unavailable, http.StatusServiceUnavailable)
 }
 
@@ -497,12 +490,11 @@ func TestExecServerCloseFinishesCalls(t *testing.T) {
 func TestExecTooLargeKeepsLink(t *testing.T) {
 	t.Parallel()
 	n := newNode(t, func(s *setup) { s.peer.MaxBodyBytes = 1024 })
-	c := peer.NewClient(proved)
-	t.Cleanup(c.Close)
+	c := newClient(t, proved)
 	big := json.RawMessage(`["` + strings.Repeat("x", 4096) + `"]`)
 	_, err := c.Exec(t.Context(), n.addr, call.Request{Target: call.Target{ModuleID: "mod-1"}, Function: "f", Args: big})
 	wantKind(t, err, errkind.TooLarge, http.StatusRequestEntityTooLarge)
-	if _, err := c.Exec(t.Context(), n.addr, call.Request{Target: call.Target{ModuleID: "mod-1"}, Function: "f"}); err != nil {
+	if _, err := c.Exec(t.Context(), n.addr, modCall("f")); err != nil {
 		t.Fatal(err)
 	}
 	if len(n.local.execCalls()) != 1 || peer.Links(c) != 1 {
@@ -515,14 +507,14 @@ func TestExecClientClosed(t *testing.T) {
 	t.Parallel()
 	n := newNode(t)
 	c := peer.NewClient(proved)
-	if _, err := c.Exec(t.Context(), n.addr, call.Request{Target: call.Target{ModuleID: "mod-1"}, Function: "f"}); err != nil {
+	if _, err := c.Exec(t.Context(), n.addr, modCall("f")); err != nil {
 		t.Fatal(err)
 	}
 	c.Close()
 	if peer.Links(c) != 0 {
 		t.Fatal("a link survived Close")
 	}
-	_, err := c.Exec(t.Context(), n.addr, call.Request{Target: call.Target{ModuleID: "mod-1"}, Function: "f"})
+	_, err := c.Exec(t.Context(), n.addr, modCall("f"))
 	wantKind(t, err, errkind.Unavailable, http.StatusServiceUnavailable)
 	if !errors.Is(err, errkind.Unavailable) || len(n.local.execCalls()) != 1 {
 		t.Fatalf("after Close: %v, %d calls", err, len(n.local.execCalls()))
@@ -555,4 +547,9 @@ func TestExecProtocolNeedsProof(t *testing.T) {
 			}
 		})
 	}
+}
+
+// modCall is a call of fn on mod-1 without arguments.
+func modCall(fn string) call.Request {
+	return call.Request{Target: call.Target{ModuleID: "mod-1"}, Function: fn}
 }
