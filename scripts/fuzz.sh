@@ -25,6 +25,7 @@ TARGETS=(
 	"./httpapi FuzzRESTRequest"
 	"./core FuzzCheckArgs"
 	"./jsonscan FuzzMembers"
+	"./jsonscan FuzzCheck"
 	"./peer FuzzExecBody"
 	"./peer FuzzFrames"
 	"./sdk FuzzBind"
