@@ -155,7 +155,7 @@ func (p *Client) post(ctx context.Context, addr, target string, body []byte, cal
 	resp, err := p.hc.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
-			return 0, nil, late(addr, ctx)
+			return 0, nil, late(ctx, addr)
 		}
 		return 0, nil, p.unreachable(addr, err)
 	}

@@ -76,7 +76,7 @@ var (
 func (p *Client) execFrames(ctx context.Context, addr string, req *call.Request) (int, []byte, error) {
 	for retried := false; ; retried = true {
 		if ctx.Err() != nil {
-			return 0, nil, late(addr, ctx)
+			return 0, nil, late(ctx, addr)
 		}
 		l, err := p.link(ctx, addr)
 		if err != nil {
@@ -91,13 +91,17 @@ func (p *Client) execFrames(ctx context.Context, addr string, req *call.Request)
 }
 
 // late is the error of a call whose context ended before its answer came.
-func late(addr string, ctx context.Context) error {
+func late(ctx context.Context, addr string) error {
 	return errkind.Wrap(errkind.Timeout, ctx.Err(), "node %s did not answer in time", addr)
 }
 
 // link is the link to addr, dialled if there is none.
 func (p *Client) link(ctx context.Context, addr string) (*execLink, error) {
 	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil, errkind.New(errkind.Unavailable, "this node is shutting down")
+	}
 	if until, ok := p.httpOnly[addr]; ok {
 		if time.Now().Before(until) {
 			p.mu.Unlock()
@@ -107,10 +111,6 @@ func (p *Client) link(ctx context.Context, addr string) (*execLink, error) {
 	}
 	l := p.links[addr]
 	if l == nil {
-		if p.closed {
-			p.mu.Unlock()
-			return nil, errkind.New(errkind.Unavailable, "this node is shutting down")
-		}
 		l = &execLink{p: p, addr: addr, ready: make(chan struct{}), done: make(chan struct{}),
 			pending: map[uint64]chan linkAnswer{}}
 		p.links[addr] = l
@@ -121,7 +121,7 @@ func (p *Client) link(ctx context.Context, addr string) (*execLink, error) {
 	select {
 	case <-l.ready:
 	case <-ctx.Done():
-		return nil, late(addr, ctx)
+		return nil, late(ctx, addr)
 	}
 	if l.err != nil {
 		return nil, l.err
@@ -129,18 +129,24 @@ func (p *Client) link(ctx context.Context, addr string) (*execLink, error) {
 	return l, nil
 }
 
+// forget drops l from the client's links, so that the next call dials anew, and for a node that
+// refused the protocol calls it over HTTP for a while.
+func (p *Client) forget(l *execLink, refused bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.links[l.addr] == l {
+		delete(p.links, l.addr)
+	}
+	if refused {
+		p.httpOnly[l.addr] = time.Now().Add(httpOnlyFor)
+	}
+}
+
 // dial brings the link up, or says why it could not (l.err).
 func (l *execLink) dial() {
 	err := l.open()
 	if err != nil {
-		l.p.mu.Lock()
-		if l.p.links[l.addr] == l {
-			delete(l.p.links, l.addr)
-		}
-		if errors.Is(err, errNoExecProtocol) {
-			l.p.httpOnly[l.addr] = time.Now().Add(httpOnlyFor)
-		}
-		l.p.mu.Unlock()
+		l.p.forget(l, errors.Is(err, errNoExecProtocol))
 		l.err = err
 		close(l.done)
 		close(l.ready)
@@ -226,7 +232,7 @@ func (l *execLink) exec(ctx context.Context, req *call.Request) (int, []byte, er
 		// The owner stops working on it, as when an HTTP caller hangs up. Sent aside: a link
 		// that stopped taking writes must not hold the caller past its deadline.
 		go func() { _ = l.w.frame(frameCancel, id) }()
-		return 0, nil, late(l.addr, ctx)
+		return 0, nil, late(ctx, l.addr)
 	}
 }
 
@@ -320,11 +326,7 @@ func (l *execLink) end(cause error, onlyIdle bool) (map[uint64]chan linkAnswer, 
 	pending := l.pending
 	l.pending = nil
 	l.mu.Unlock()
-	l.p.mu.Lock()
-	if l.p.links[l.addr] == l {
-		delete(l.p.links, l.addr)
-	}
-	l.p.mu.Unlock()
+	l.p.forget(l, false)
 	close(l.done)
 	_ = l.conn.Close()
 	return pending, true
