@@ -31,6 +31,7 @@ type node struct {
 	port   *peer.Port
 	store  *raftfsm.Store
 	core   *core.Core
+	bld    *builder.Builder
 	api    *httpapi.Server
 	peers  *peer.Client
 	closer []func() // run in reverse order by close
@@ -179,6 +180,7 @@ func startNode(ctx context.Context, o *options, log hclog.Logger, leave func()) 
 		return n, err
 	}
 	n.onClose(func() { _ = bld.Close() })
+	n.bld = bld
 	watcher := subscriptions.New(st, log)
 	n.onClose(func() { _ = watcher.Close() })
 

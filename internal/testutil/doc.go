@@ -1,4 +1,5 @@
 // Package testutil holds helpers shared by the engine's tests: building binaries from this
 // module (build.go), watching processes through /proc (procs.go), running a real redis-server
-// (redis.go), waiting for a condition with a deadline and collecting output (wait.go).
+// (redis.go), waiting for a condition with a deadline and collecting output (wait.go), writing
+// a file as an editor saves it (files.go).
 package testutil
