@@ -27,6 +27,7 @@ TARGETS=(
 	"./jsonscan FuzzMembers"
 	"./jsonscan FuzzCheck"
 	"./peer FuzzExecBody"
+	"./peer FuzzFrames"
 	"./sdk FuzzBind"
 	"./model FuzzParseFile"
 )
