@@ -221,7 +221,7 @@ head_cluster() {
 	headline "modules moved when a 4th node joins" "$(num "$(metric cluster BenchmarkClusterMovement join-x-ideal)" '%.2f×')" "the ideal 1/4 (target ≤ 1.3×)" "see below"
 	headline "modules moved when one of 3 leaves" "$(num "$(metric cluster BenchmarkClusterMovement leave-x-ideal)" '%.2f×')" "the ideal 1/3 (target ≤ 1.3×)" "see below"
 	local v
-	for c in 1 16; do
+	for c in 1 16 32; do
 		v=$(metric cluster BenchmarkClusterExecuteNonOwner ratio-c$c)
 		headline "execute through a non-owner, $c client$( ((c > 1)) && echo s)" "$(num "$v" '%.2f×')" "$(target "$v" ge 0.75 'execute at the owner (issue 13: ≥ 0.75×)')" "see below"
 	done

@@ -147,6 +147,7 @@ func startNode(ctx context.Context, o *options, log hclog.Logger, leave func()) 
 		log.Info("the cluster port takes no connection: this node has neither TLS nor a cluster secret, so it runs alone", "addr", addr)
 	}
 	n.peers = peer.NewClient(proof)
+	n.onClose(n.peers.Close) // last: the store forwards through it until it closes
 	n.store, err = raftfsm.Open(raftfsm.Config{
 		NodeID: o.NodeID, DataDir: o.DataDir, Network: n.port, AdvertiseRaft: o.AdvertiseRaft,
 		HTTPAddr: o.AdvertiseHTTP, TimeoutScale: o.RaftScale, Forwarder: n.peers, Logger: log, Metrics: met,
