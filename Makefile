@@ -11,7 +11,7 @@ help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-10s %s\n", $$1, $$2}'
 
 build: ## build bin/engine, bin/drivers/* and bin/sims/*
-	$(GO) build -o $(BIN)/engine ./cmd/engine
+	$(GO) build -ldflags "-X main.builtFrom=$(CURDIR)" -o $(BIN)/engine ./cmd/engine
 	@for d in $(DRIVERS); do echo "$(GO) build -o $(BIN)/drivers/$$d ./examples/drivers/$$d"; $(GO) build -trimpath -o $(BIN)/drivers/$$d ./examples/drivers/$$d || exit 1; done
 	@for s in $(SIMS); do echo "$(GO) build -o $(BIN)/sims/$$s ./examples/sims/$$s"; $(GO) build -o $(BIN)/sims/$$s ./examples/sims/$$s || exit 1; done
 

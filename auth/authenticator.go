@@ -129,8 +129,14 @@ func credential(r *http.Request, key, param string) (string, Source) {
 // a clearance header it is the node itself, trusted as an admin (a membership change, a forwarded
 // model write). Call it only for a request that proved it comes from a node.
 func NodeCaller(h http.Header) Caller {
-	c := Caller{Node: true, UserID: header(h, userIDKey), Clearance: ClearanceAdmin}
-	if v := h.Get(ClearanceHeader); v != "" {
+	return NodeCallerOf(header(h, userIDKey), h.Get(ClearanceHeader))
+}
+
+// NodeCallerOf is NodeCaller from the two values as they travelled: the user id, and the
+// clearance's name ("" for the node itself).
+func NodeCallerOf(userID, clearance string) Caller {
+	c := Caller{Node: true, UserID: userID, Clearance: ClearanceAdmin}
+	if v := clearance; v != "" {
 		if v == ClearanceInternal.String() {
 			c.Clearance = ClearanceInternal // a driver's own call, forwarded to its target's node
 		} else if cl, err := ParseClearance(v); err == nil {

@@ -167,9 +167,6 @@ func (b *Builder) fly(f *flight, name string, r model.Repository, driverPath, co
 	} else {
 		status = b.compile(name, r, driverPath, commit)
 		bin, err = status.binary(), status.err
-		if !errors.Is(err, ErrClosed) { // a build cut short by Close says nothing about the driver
-			b.cfg.Metrics.ObserveBuild(time.Duration(status.Seconds*float64(time.Second)), err)
-		}
 	}
 	if err == nil {
 		b.touch(bin.Path)
@@ -179,13 +176,19 @@ func (b *Builder) fly(f *flight, name string, r model.Repository, driverPath, co
 
 	b.mu.Lock()
 	delete(b.flights, name)
+	b.settleLocked(name, status)
+	f.bin, f.err = bin, err
+	b.mu.Unlock()
+	close(f.done)
+}
+
+// settleLocked records the outcome of a build that held a place in the "compiling i/n" count.
+// Caller holds b.mu.
+func (b *Builder) settleLocked(name string, status *BuildStatus) {
 	if b.queued--; b.queued == 0 {
 		b.started = 0
 	}
 	b.builds[name] = status
-	f.bin, f.err = bin, err
-	b.mu.Unlock()
-	close(f.done)
 }
 
 func (s *BuildStatus) binary() Binary {

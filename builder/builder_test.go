@@ -15,6 +15,7 @@ import (
 	goplugin "github.com/hashicorp/go-plugin"
 
 	"github.com/placeos-go/engine/errkind"
+	"github.com/placeos-go/engine/internal/testutil"
 	"github.com/placeos-go/engine/model"
 )
 
@@ -179,7 +180,7 @@ func TestCompileErrorAndTamper(t *testing.T) {
 	t.Parallel()
 	ctx := ctxT(t)
 	src, _ := newDriverRepo(t)
-	writeFile(t, filepath.Join(src, "drivers", "broken", "main.go"),
+	testutil.WriteFile(t, filepath.Join(src, "drivers", "broken", "main.go"),
 		"package main\n\nfunc main() { undefinedThing() }\n")
 	head := commitAll(t, src, "broken driver")
 	repo := repoOf("mixed", src)

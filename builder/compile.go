@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"go/build"
 	"io"
 	"os"
 	"os/exec"
@@ -14,26 +15,71 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
+
 	"github.com/placeos-go/engine/model"
 )
 
 // compile exports the commit, builds it and installs the binary with its sidecar. The returned
 // status carries the outcome (and err when it failed).
 func (b *Builder) compile(name string, r model.Repository, driverPath, commit string) *BuildStatus {
-	status := &BuildStatus{Name: name, RepositoryID: r.ID, Path: driverPath, Commit: commit,
-		State: BuildBuilding, Started: time.Now()}
+	status := &BuildStatus{Name: name, RepositoryID: r.ID, Path: driverPath, Commit: commit}
+	log := b.log.With("driver", driverPath, "repository", r.ID, "commit", short(commit))
+	prepare := func(ctx context.Context, work string) (target, error) {
+		src := filepath.Join(work, "src")
+		if err := os.Mkdir(src, 0o700); err != nil {
+			return target{}, err
+		}
+		if err := b.export(ctx, r, commit, src); err != nil {
+			return target{}, err
+		}
+		modRoot, err := findModuleRoot(src, driverPath)
+		if err != nil {
+			return target{}, err
+		}
+		return newTarget(modRoot, filepath.Join(modRoot, "go.mod"), filepath.Join(src, filepath.FromSlash(driverPath)))
+	}
+	install := func(exe string, sc sidecar) (string, error) { return b.binPath(name), b.install(name, exe, sc) }
+	return b.runCompile(b.ctx, status, log, prepare, install)
+}
+
+// target is what one compilation builds: the driver package pkg ("./" and a path relative to
+// modRoot, so that it is never read as a flag) of the module rooted at modRoot, whose go.mod
+// the go tool reads from modFile (-modfile): a copy, when the source is an author's working
+// folder, so that the build never writes their go.mod or go.sum.
+type target struct{ modRoot, modFile, pkg string }
+
+func newTarget(modRoot, modFile, pkgDir string) (target, error) {
+	// go build of a package that is not main "succeeds" too, writing an archive.
+	if p, err := build.ImportDir(pkgDir, 0); err == nil && !p.IsCommand() {
+		return target{}, fmt.Errorf("%w: %s is package %s, not a main package (a driver is `package main` calling sdk.Serve)", ErrInvalid, pkgDir, p.Name)
+	}
+	pkg, err := filepath.Rel(modRoot, pkgDir)
+	if err != nil {
+		return target{}, err
+	}
+	return target{modRoot: modRoot, modFile: modFile, pkg: "./" + filepath.ToSlash(pkg)}, nil
+}
+
+// runCompile is the one build path, of a commit and of a working folder alike: a build slot,
+// a work folder of its own that prepare lays the source out in, the engine requirement pointed
+// at SDKDir, go build, the binary's SHA-256, and install, which puts the binary in place with
+// its sidecar and returns its path. status names the build and carries its outcome.
+func (b *Builder) runCompile(parent context.Context, status *BuildStatus, log hclog.Logger, prepare func(ctx context.Context, work string) (target, error),
+	install func(exe string, sc sidecar) (string, error)) *BuildStatus {
+	status.State, status.Started = BuildBuilding, time.Now()
+	defer b.observe(status)
 	b.mu.Lock()
 	running := *status
-	b.builds[name] = &running
+	b.builds[status.Name] = &running
 	b.mu.Unlock()
-	log := b.log.With("driver", driverPath, "repository", r.ID, "commit", short(commit))
 
 	fail := func(err error, output string) *BuildStatus {
 		status.State, status.Finished = BuildFailed, time.Now()
 		status.Seconds = status.Finished.Sub(status.Started).Seconds()
 		status.Output = output
 		if output != "" {
-			err = &BuildError{Path: driverPath, Commit: commit, Output: output, Err: err}
+			err = &BuildError{Path: status.Path, Commit: status.Commit, Output: output, Err: err}
 		}
 		status.err, status.Error = err, err.Error()
 		b.stats.failures.Add(1)
@@ -53,37 +99,24 @@ func (b *Builder) compile(name string, r model.Repository, driverPath, commit st
 	b.mu.Unlock()
 	log.Info("compiling", "progress", progress)
 
-	ctx, cancel := context.WithTimeout(b.ctx, b.cfg.BuildTimeout)
+	ctx, cancel := context.WithTimeout(parent, b.cfg.BuildTimeout)
 	defer cancel()
-	work, err := os.MkdirTemp(b.buildsDir(), name+".tmp-")
+	work, err := os.MkdirTemp(b.buildsDir(), status.Name+".tmp-")
 	if err != nil {
 		return fail(err, "")
 	}
 	defer os.RemoveAll(work)
-	src := filepath.Join(work, "src")
-	if err := os.Mkdir(src, 0o700); err != nil {
-		return fail(err, "")
-	}
-	if err := b.export(ctx, r, commit, src); err != nil {
+	t, err := prepare(ctx, work)
+	if err != nil {
 		return fail(b.timeoutOr(ctx, err), "")
 	}
-	modRoot, err := findModuleRoot(src, driverPath)
-	if err != nil {
-		return fail(err, "")
-	}
 	out := &tailBuffer{max: maxOutput}
-	if err := b.replaceEngine(ctx, modRoot, out); err != nil {
+	if err := b.replaceEngine(ctx, t, out); err != nil {
 		return fail(b.timeoutOr(ctx, err), out.String())
 	}
-	pkg, err := filepath.Rel(modRoot, filepath.Join(src, filepath.FromSlash(driverPath)))
-	if err != nil {
-		return fail(err, "")
-	}
-	// "./" keeps the package argument from ever being read as a flag.
-	pkg = "./" + filepath.ToSlash(pkg)
 	exe := filepath.Join(work, "driver")
 	b.stats.builds.Add(1)
-	if err := b.goCmd(ctx, modRoot, out, "build", "-trimpath", "-o", exe, pkg); err != nil {
+	if err := b.goCmd(ctx, t.modRoot, out, "build", "-trimpath", "-modfile="+t.modFile, "-o", exe, t.pkg); err != nil {
 		return fail(b.timeoutOr(ctx, err), out.String())
 	}
 	sum, err := fileSHA256(exe)
@@ -92,21 +125,32 @@ func (b *Builder) compile(name string, r model.Repository, driverPath, commit st
 	}
 	status.Finished = time.Now()
 	status.Seconds = status.Finished.Sub(status.Started).Seconds()
-	if err := b.install(name, exe, sidecar{RepositoryID: r.ID, Path: driverPath, Commit: commit,
-		SHA256: fmt.Sprintf("%x", sum), GoVersion: b.goVersion(), BuiltAt: status.Finished, Seconds: status.Seconds}); err != nil {
+	hexSum := fmt.Sprintf("%x", sum)
+	bin, err := install(exe, sidecar{RepositoryID: status.RepositoryID, Path: status.Path, Commit: status.Commit,
+		SHA256: hexSum, GoVersion: b.goVersion(), BuiltAt: status.Finished, Seconds: status.Seconds})
+	if err != nil {
 		return fail(err, "")
 	}
-	status.State, status.Binary, status.SHA256 = BuildBuilt, b.binPath(name), fmt.Sprintf("%x", sum)
-	log.Info("compiled", "binary", name, "duration", fmt.Sprintf("%.1fs", status.Seconds))
+	status.State, status.Binary, status.SHA256 = BuildBuilt, bin, hexSum
+	log.Info("compiled", "binary", filepath.Base(bin), "duration", fmt.Sprintf("%.1fs", status.Seconds))
 	return status
 }
 
-func (b *Builder) timeoutOr(ctx context.Context, err error) error {
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) && b.ctx.Err() == nil {
-		return fmt.Errorf("%w after %s", ErrBuildTimeout, b.cfg.BuildTimeout)
+// observe records a finished compile in the metrics.
+func (b *Builder) observe(s *BuildStatus) {
+	if s.State != BuildBuilding && !errors.Is(s.err, ErrClosed) { // cut short by Close: says nothing about the driver
+		b.cfg.Metrics.ObserveBuild(time.Duration(s.Seconds*float64(time.Second)), s.err)
 	}
-	if b.ctx.Err() != nil {
+}
+
+func (b *Builder) timeoutOr(ctx context.Context, err error) error {
+	switch {
+	case b.ctx.Err() != nil:
 		return ErrClosed
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return fmt.Errorf("%w after %s", ErrBuildTimeout, b.cfg.BuildTimeout)
+	case ctx.Err() != nil:
+		return ctx.Err() // the caller of BuildFolder gave up
 	}
 	return err
 }
@@ -151,26 +195,37 @@ func findModuleRoot(src, driverPath string) (string, error) {
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 		return "", fmt.Errorf("%w: %q is not a folder at this commit", ErrInvalid, driverPath)
 	}
+	root, ok := moduleRoot(dir, src)
+	if !ok {
+		return "", fmt.Errorf("%w: %s", ErrNoModule, driverPath)
+	}
+	return root, nil
+}
+
+// moduleRoot walks up from dir to the nearest folder holding a go.mod, no higher than top (""
+// for the file system's root).
+func moduleRoot(dir, top string) (string, bool) {
 	for {
 		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
+			return dir, true
 		}
-		if dir == src {
-			return "", fmt.Errorf("%w: %s", ErrNoModule, driverPath)
+		parent := filepath.Dir(dir)
+		if dir == top || parent == dir {
+			return "", false
 		}
-		dir = filepath.Dir(dir)
+		dir = parent
 	}
 }
 
 // replaceEngine points the module's requirement on the engine at SDKDir, dropping any replace
 // the author committed for it (often a path on their own machine). The engine's own repository
 // (engine dev building examples/) needs none.
-func (b *Builder) replaceEngine(ctx context.Context, modRoot string, out io.Writer) error {
+func (b *Builder) replaceEngine(ctx context.Context, t target, out io.Writer) error {
 	if b.cfg.SDKDir == "" {
 		return nil
 	}
 	var js bytes.Buffer
-	if err := b.goCmd(ctx, modRoot, &js, "mod", "edit", "-json"); err != nil {
+	if err := b.goCmd(ctx, t.modRoot, &js, "mod", "edit", "-json", t.modFile); err != nil {
 		_, _ = out.Write(js.Bytes())
 		return fmt.Errorf("read go.mod: %w", err)
 	}
@@ -196,8 +251,8 @@ func (b *Builder) replaceEngine(ctx context.Context, modRoot string, out io.Writ
 			args = append(args, "-dropreplace="+old)
 		}
 	}
-	args = append(args, "-replace="+EngineModule+"="+b.cfg.SDKDir)
-	if err := b.goCmd(ctx, modRoot, out, args...); err != nil {
+	args = append(args, "-replace="+EngineModule+"="+b.cfg.SDKDir, t.modFile)
+	if err := b.goCmd(ctx, t.modRoot, out, args...); err != nil {
 		return fmt.Errorf("replace %s: %w", EngineModule, err)
 	}
 	return nil

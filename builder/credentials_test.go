@@ -8,6 +8,7 @@ import (
 
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 
+	"github.com/placeos-go/engine/internal/testutil"
 	"github.com/placeos-go/engine/model"
 )
 
@@ -15,9 +16,9 @@ func TestCredentials(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	token := filepath.Join(dir, "token")
-	writeFile(t, token, "s3cret-token\n")
+	testutil.WriteFile(t, token, "s3cret-token\n")
 	file := filepath.Join(dir, "credentials.yaml")
-	writeFile(t, file, fmt.Sprintf("- repository: private\n  token_file: %s\n- uri_prefix: https://git.acme.test/\n  username: bot\n  token_file: %s\n", token, token))
+	testutil.WriteFile(t, file, fmt.Sprintf("- repository: private\n  token_file: %s\n- uri_prefix: https://git.acme.test/\n  username: bot\n  token_file: %s\n", token, token))
 	creds, err := LoadCredentials(file)
 	if err != nil {
 		t.Fatal(err)
@@ -52,7 +53,7 @@ func TestCredentials(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{"- token_file: /x\n", "- repository: r\n", "- repository: r\n  tokenfile: x\n"} {
-		writeFile(t, file, bad)
+		testutil.WriteFile(t, file, bad)
 		if _, err := LoadCredentials(file); err == nil {
 			t.Errorf("LoadCredentials accepted %q", bad)
 		}

@@ -5,6 +5,7 @@
 //
 //	<data-dir>/repositories/<repository id>   bare go-git clones (full history); they survive restarts
 //	<data-dir>/drivers/<path-slug>_<commit7>_<os>-<arch>          compiled driver binaries
+//	<data-dir>/drivers/<folder>_dev-<sha7>_<os>-<arch>            BuildFolder's, named by their own checksum
 //	<data-dir>/drivers/<...>.json             sidecar: full commit, repository, path, SHA-256
 //	<data-dir>/builds/                        per-build exports of one commit's tree (temporary)
 //
@@ -14,6 +15,11 @@
 // shell and with a clean environment. The binary's SHA-256 is written to a sidecar next to it, so
 // a restarted node trusts nothing it cannot re-check: Verify and SecureConfig compare the file
 // against the recorded checksum before a launch.
+//
+// BuildFolder builds an author's working folder instead of a commit (`engine dev --watch`), on the
+// same path (runCompile): the folder's go.mod and go.sum are copied and the build reads the copies
+// (go build -modfile), so nothing in the folder is written; Discard removes such a binary once no
+// module runs it. A package that is not main is refused before the compiler runs, on both paths.
 //
 // Builds are single-flight per (driver path, commit), limited by Config.MaxParallel and bounded by
 // Config.BuildTimeout; a failed build keeps the compiler output (BuildError, Status) and is not

@@ -35,13 +35,16 @@ var (
 
 // BuildError is a failed compilation with the compiler's output.
 type BuildError struct {
-	Path   string // driver path
-	Commit string // full commit
+	Path   string // driver path, or the folder BuildFolder built
+	Commit string // full commit; "" for a folder
 	Output string // combined stdout/stderr of the go tool (tail, bounded)
 	Err    error  // the underlying cause (exit status, timeout)
 }
 
 func (e *BuildError) Error() string {
+	if e.Commit == "" { // a working folder (BuildFolder)
+		return fmt.Sprintf("build of %s failed: %v\n%s", e.Path, e.Err, e.Output)
+	}
 	return fmt.Sprintf("build of %s at %s failed: %v\n%s", e.Path, short(e.Commit), e.Err, e.Output)
 }
 

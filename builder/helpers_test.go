@@ -16,6 +16,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/placeos-go/engine/internal/testutil"
 	"github.com/placeos-go/engine/model"
 )
 
@@ -152,16 +153,6 @@ func runGit(t testing.TB, dir string, args ...string) string {
 	return strings.TrimSpace(string(out))
 }
 
-func writeFile(t testing.TB, p, content string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // driverGoMod is what a driver author commits: a requirement on the engine (any version: the
 // builder replaces it) and, typically, a replace to the author's own engine checkout, which the
 // builder drops.
@@ -180,18 +171,18 @@ func newDriverRepo(t testing.TB) (dir, head string) {
 	t.Helper()
 	dir = t.TempDir()
 	runGit(t, dir, "init", "-q", "-b", "main")
-	writeFile(t, filepath.Join(dir, "go.mod"), driverGoMod)
+	testutil.WriteFile(t, filepath.Join(dir, "go.mod"), driverGoMod)
 	sum, err := os.ReadFile(filepath.Join(engineRoot(t), "go.sum"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, filepath.Join(dir, "go.sum"), string(sum))
+	testutil.WriteFile(t, filepath.Join(dir, "go.sum"), string(sum))
 	for _, f := range []string{"main.go", "display.go"} {
 		src, err := os.ReadFile(filepath.Join(engineRoot(t), "examples", "drivers", "display", f))
 		if err != nil {
 			t.Fatal(err)
 		}
-		writeFile(t, filepath.Join(dir, "drivers", "display", f), string(src))
+		testutil.WriteFile(t, filepath.Join(dir, "drivers", "display", f), string(src))
 	}
 	return dir, commitAll(t, dir, "display driver")
 }
@@ -217,7 +208,7 @@ func setVersion(t testing.TB, dir, version string) string {
 	}
 	j := strings.Index(string(src[i+13:]), `"`)
 	out := string(src[:i+13]) + version + string(src[i+13+j:])
-	writeFile(t, p, out)
+	testutil.WriteFile(t, p, out)
 	return commitAll(t, dir, "version "+version)
 }
 

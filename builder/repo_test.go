@@ -88,7 +88,7 @@ func TestBuildTimeout(t *testing.T) {
 	t.Parallel()
 	src, head := newDriverRepo(t)
 	// Link a fresh package so nothing is cached: a build that cannot finish in the time given.
-	writeFile(t, filepath.Join(src, "drivers", "display", "salt.go"), "package main\n\nconst salt = \""+head+"\"\n")
+	testutil.WriteFile(t, filepath.Join(src, "drivers", "display", "salt.go"), "package main\n\nconst salt = \""+head+"\"\n")
 	head = commitAll(t, src, "salt")
 	b := newBuilder(t, t.TempDir(), func(c *Config) { c.BuildTimeout = 300 * time.Millisecond })
 	_, err := b.Build(context.Background(), repoOf("slow", src), "drivers/display", head)

@@ -69,8 +69,11 @@ type Core struct {
 	bg       sync.WaitGroup         // background builds
 	runCtx   context.Context
 
-	fnCache functionCache // parsed metadata of modules called
-	calls   calls         // executes running here and whom they are for
+	fnCache functionCache // parsed metadata of modules called, and of those in module_info
+	// infoWatched are the modules listed in the module_info of a logic module this node hosts
+	// (module_info.go), as of the last reconcile pass.
+	infoWatched atomic.Pointer[map[string]bool]
+	calls       calls // executes running here and whom they are for
 
 	view           atomic.Pointer[view]
 	ready          atomic.Bool   // reconciled at least once
@@ -135,8 +138,12 @@ func (c *Core) Run(ctx context.Context) {
 	ctx, c.cancel = context.WithCancel(ctx)
 	c.runCtx = ctx
 	changes := c.cfg.Store.Watch(ctx)
+	meta := c.watchMetadata()
 	go func() {
 		defer close(c.done)
+		if meta != nil { // nil from a State that does not subscribe (unit tests' fakes)
+			defer meta.Cancel()
+		}
 		tick := time.NewTicker(c.cfg.Resync)
 		defer tick.Stop()
 		clean := time.NewTicker(cleanupEvery(c.cfg.KeepBinaries))
@@ -205,8 +212,9 @@ func (c *Core) binaryPath(m *model.Model, d *model.Driver) (string, error) {
 }
 
 // moduleConfig is the start payload of a module: its connection fields and merged settings,
-// protected ones opened with k — the only place a secret leaves its sealed form for a driver.
-func moduleConfig(m *model.Model, mod *model.Module, k *model.Keyring) (*proto.Module, error) {
+// protected ones opened with k — the only place a secret leaves its sealed form for a driver —
+// and, for a logic module, its system with the system's module_info from infos.
+func moduleConfig(m *model.Model, mod *model.Module, k *model.Keyring, infos *moduleInfos) (*proto.Module, error) {
 	d := m.Drivers[mod.DriverID]
 	merged, err := m.MergedSettings(mod, k)
 	if err != nil {
@@ -238,11 +246,7 @@ func moduleConfig(m *model.Model, mod *model.Module, k *model.Keyring) (*proto.M
 		cfg.Uri = d.DefaultURI
 	}
 	if sys := m.Systems[mod.ControlSystemID]; sys != nil && d.Role == model.RoleLogic {
-		// The system's protected settings reach the module merged and opened, never as the
-		// sealed values the model holds.
-		cs := *sys
-		cs.ProtectedSettings = nil
-		if cfg.ControlSystemJson, err = json.Marshal(&cs); err != nil {
+		if cfg.ControlSystemJson, err = infos.controlSystemJSON(sys); err != nil {
 			return nil, fmt.Errorf("encode system of module %q: %w", mod.ID, err)
 		}
 	}

@@ -98,6 +98,30 @@ func TestExecuteClearance(t *testing.T) {
 	}
 }
 
+// TestExecuteUnknownFunctionHint: a function that is not there is answered with the name it was
+// probably meant to be and the functions the caller may call, never one above its clearance.
+func TestExecuteUnknownFunctionHint(t *testing.T) {
+	t.Parallel()
+	tc := runningRoom(t, nil)
+	for _, tt := range []struct {
+		fn        string
+		clearance auth.Clearance
+		want      string
+	}{
+		{"Power", auth.ClearanceUser, "could not find function Power (did you mean power? function names are snake_case; functions: volume, power, input, mix)"},
+		{"volumes", auth.ClearanceUser, "could not find function volumes (did you mean volume? functions: volume, power, input, mix)"},
+		{"FactoryReset", auth.ClearanceUser, "could not find function FactoryReset (functions: volume, power, input, mix)"},
+		{"FactoryReset", auth.ClearanceAdmin, "could not find function FactoryReset (did you mean factory_reset? function names are snake_case; functions: volume, power, input, reboot, factory_reset, mix)"},
+	} {
+		_, err := tc.Execute(t.Context(), call.Request{
+			Target: call.Target{ModuleID: "mod-1"}, Function: tt.fn, Args: json.RawMessage(`[]`), Caller: user(tt.clearance),
+		})
+		if !errors.Is(err, ErrFunctionNotFound) || err.Error() != tt.want {
+			t.Errorf("%s as %s:\n got %v\nwant %s", tt.fn, tt.clearance, err, tt.want)
+		}
+	}
+}
+
 // TestExecuteChecksArguments: calls the driver would refuse are refused before it, with the
 // parameter named.
 func TestExecuteChecksArguments(t *testing.T) {
@@ -112,7 +136,8 @@ func TestExecuteChecksArguments(t *testing.T) {
 		{"power", `[true, 1]`, errkind.BadRequest, "wrong number of arguments for 'power' (given 2, expected 1)"},
 		{"power", `["on"]`, errkind.BadRequest, "argument 'state' for 'power' must be boolean, got string"},
 		{"power", `{"state": true, "extra": 1}`, errkind.BadRequest, "unknown argument 'extra' for 'power'"},
-		{"power", `{"state": tru}`, errkind.Malformed, "arguments are not valid JSON"},
+		{"power", `{"state": tru}`, errkind.Malformed, "arguments: invalid character '}' in literal true (expecting 'e') at offset 13"},
+		{"power", `[tru`, errkind.Malformed, "arguments: unexpected end of JSON input at offset 4"},
 		{"power", `"on"`, errkind.BadRequest, "arguments must be a JSON array or object"},
 		{"volume", `[1.5]`, errkind.BadRequest, "argument 'level' for 'volume' must be integer, got number"},
 		{"nope", `[]`, errkind.BadRequest, "could not find function nope"},

@@ -130,6 +130,8 @@ type fakeState struct {
 	hosted  map[string]bool // Host and Unhost
 	cleared []string        // ClearStatus calls, in order
 	owned   []string        // the last OwnSystems, sorted
+	subs    map[string][]func([]byte)
+	metaErr error // every Metadata read fails with it (Redis away)
 }
 
 func newFakeState() *fakeState {
@@ -227,6 +229,9 @@ func (s *fakeState) SetMetadata(_ context.Context, id string, b []byte) error {
 func (s *fakeState) Metadata(_ context.Context, id string) ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.metaErr != nil {
+		return nil, s.metaErr
+	}
 	m, ok := s.meta[id]
 	if !ok {
 		return nil, errkind.Wrap(errkind.NotFound, nil, "no interface/%s", id)
@@ -244,8 +249,24 @@ func (s *fakeState) published() []string {
 	defer s.mu.Unlock()
 	return slices.Clone(s.pubs)
 }
-func (s *fakeState) Subscribe(string, func([]byte), ...state.SubOption) *state.Subscription {
+func (s *fakeState) Subscribe(ch string, fn func([]byte), _ ...state.SubOption) *state.Subscription {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.subs == nil {
+		s.subs = map[string][]func([]byte){}
+	}
+	s.subs[ch] = append(s.subs[ch], fn)
 	return nil
+}
+
+// deliver hands msg to the listeners of ch, as a message from Redis.
+func (s *fakeState) deliver(ch string, msg []byte) {
+	s.mu.Lock()
+	fns := slices.Clone(s.subs[ch])
+	s.mu.Unlock()
+	for _, fn := range fns {
+		fn(msg)
+	}
 }
 
 // fakeCluster is a membership that tests change between reconcile passes.

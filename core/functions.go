@@ -22,6 +22,8 @@ type functions struct {
 	// level is the security level that governs each listed function: the first level (in the
 	// metadata's order) whose list names it.
 	level map[string]string
+	// implements are the interfaces the driver reports (module_info.go).
+	implements []string
 }
 
 type function struct {
@@ -40,14 +42,15 @@ type param struct {
 // "functions" form (type names and defaults) for drivers that publish only that.
 func parseFunctions(raw json.RawMessage) (*functions, error) {
 	var top struct {
-		Interface metadata.Ordered[metadata.Ordered[json.RawMessage]] `json:"interface"`
-		Functions metadata.Ordered[metadata.Ordered[json.RawMessage]] `json:"functions"`
-		Security  metadata.Ordered[[]string]                          `json:"security"`
+		Interface  metadata.Ordered[metadata.Ordered[json.RawMessage]] `json:"interface"`
+		Functions  metadata.Ordered[metadata.Ordered[json.RawMessage]] `json:"functions"`
+		Security   metadata.Ordered[[]string]                          `json:"security"`
+		Implements []string                                            `json:"implements"`
 	}
 	if err := json.Unmarshal(raw, &top); err != nil {
 		return nil, err
 	}
-	fs := &functions{funcs: map[string]*function{}, level: map[string]string{}}
+	fs := &functions{funcs: map[string]*function{}, level: map[string]string{}, implements: top.Implements}
 	src, legacy := top.Interface, top.Interface.Len() == 0
 	if legacy {
 		src = top.Functions
@@ -122,11 +125,9 @@ func (fs *functions) allowed(fn string, c auth.Clearance) bool {
 
 // visible lists the functions a caller of clearance c may call, in declaration order.
 func (fs *functions) visible(c auth.Clearance) []call.Function {
-	out := make([]call.Function, 0, len(fs.order))
-	for _, name := range fs.order {
-		if !fs.allowed(name, c) {
-			continue
-		}
+	names := fs.names(c)
+	out := make([]call.Function, 0, len(names))
+	for _, name := range names {
 		f := fs.funcs[name]
 		cf := call.Function{Name: name, Params: make([]call.Param, len(f.params))}
 		for i, p := range f.params {
@@ -137,11 +138,24 @@ func (fs *functions) visible(c auth.Clearance) []call.Function {
 	return out
 }
 
+// names are the functions a caller of clearance c may call, in declaration order: a hint never
+// names one the function listing would hide from the caller.
+func (fs *functions) names(c auth.Clearance) []string {
+	out := make([]string, 0, len(fs.order))
+	for _, name := range fs.order {
+		if fs.allowed(name, c) {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
 // check finds fn and applies the caller's clearance and the argument rules to it.
 func (fs *functions) check(fn string, c auth.Clearance, args json.RawMessage) error {
 	f := fs.funcs[fn]
 	if f == nil {
-		return errkind.Wrap(ErrFunctionNotFound, nil, "could not find function %s", fn)
+		return errkind.Wrap(ErrFunctionNotFound, nil, "could not find function %s%s", fn,
+			metadata.UnknownFunctionHint(fn, fs.names(c)))
 	}
 	if !fs.allowed(fn, c) {
 		return errkind.Wrap(ErrAccessDenied, nil, "attempted to access privileged function %s", fn)
@@ -167,10 +181,8 @@ func (f *function) checkArgs(args json.RawMessage) error {
 	if trimmed[0] != '[' && trimmed[0] != '{' {
 		return errkind.Wrap(ErrBadArguments, nil, "arguments must be a JSON array or object")
 	}
-	if !json.Valid(trimmed) {
-		var probe json.RawMessage
-		err := json.Unmarshal(trimmed, &probe) // the decoder's own message, as before
-		return errkind.Wrap(ErrMalformedArgs, nil, "arguments are not valid JSON: %v", err)
+	if err := jsonscan.Check(trimmed); err != nil {
+		return errkind.Wrap(ErrMalformedArgs, nil, "arguments: %v", err)
 	}
 	var stack [maxStackArgs]jsonscan.Member
 	values := jsonscan.Members(trimmed, stack[:0])

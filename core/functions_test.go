@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/placeos-go/engine/errkind"
+	"github.com/placeos-go/engine/jsonscan"
 	"github.com/placeos-go/engine/plugin/metadata"
 )
 
@@ -22,7 +23,7 @@ func (f *function) checkArgsDecoding(args json.RawMessage) error {
 	case '[':
 		var list []json.RawMessage
 		if err := json.Unmarshal(trimmed, &list); err != nil {
-			return errkind.Wrap(ErrMalformedArgs, nil, "arguments are not valid JSON: %v", err)
+			return errkind.Wrap(ErrMalformedArgs, nil, "arguments: %v", jsonscan.Check(trimmed))
 		}
 		if len(list) > len(f.params) {
 			return errkind.Wrap(ErrBadArguments, nil, "wrong number of arguments for '%s' (given %d, expected %d)",
@@ -37,7 +38,7 @@ func (f *function) checkArgsDecoding(args json.RawMessage) error {
 	case '{':
 		var named metadata.Ordered[json.RawMessage]
 		if err := json.Unmarshal(trimmed, &named); err != nil {
-			return errkind.Wrap(ErrMalformedArgs, nil, "arguments are not valid JSON: %v", err)
+			return errkind.Wrap(ErrMalformedArgs, nil, "arguments: %v", jsonscan.Check(trimmed))
 		}
 		for _, k := range named.Keys() {
 			v, _ := named.Get(k)

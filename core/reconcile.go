@@ -31,7 +31,7 @@ func (c *Core) reconcile(ctx context.Context) {
 	if c.cfg.Builder != nil {
 		c.cfg.Builder.SetRepositories(c.neededRepositories(m, v))
 	}
-	want := c.desired(m, v)
+	want := c.desired(ctx, m, v)
 
 	c.mu.Lock()
 	var stop, forget []string
@@ -114,8 +114,9 @@ func (c *Core) reconcile(ctx context.Context) {
 
 // desired lists the modules this node should run (running and owned here), with their start
 // payload or why it cannot be built.
-func (c *Core) desired(m *model.Model, v *view) map[string]desired {
+func (c *Core) desired(ctx context.Context, m *model.Model, v *view) map[string]desired {
 	out := map[string]desired{}
+	infos := newModuleInfos(ctx, m, c.cfg.State, &c.fnCache, c.log)
 	for id, mod := range m.Modules {
 		if !mod.Running || !c.owns(v, id) {
 			continue
@@ -123,11 +124,26 @@ func (c *Core) desired(m *model.Model, v *view) map[string]desired {
 		var w desired
 		w.binary, w.err = c.binaryPath(m, m.Drivers[mod.DriverID])
 		if w.err == nil {
-			w.config, w.err = moduleConfig(m, mod, c.cfg.Secrets)
+			w.config, w.err = moduleConfig(m, mod, c.cfg.Secrets, infos)
+		}
+		if w.err == nil && infos.stale(mod.ControlSystemID) {
+			w.config = c.keepSystem(id, w.config)
 		}
 		out[id] = w
 	}
+	c.infoWatched.Store(&infos.watched)
 	return out
+}
+
+// keepSystem is cfg with the control system the running module has, when it has one: its
+// system's module_info could not be read in full this pass.
+func (c *Core) keepSystem(id string, cfg *proto.Module) *proto.Module {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if st := c.modules[id]; st != nil && st.running && st.config != nil {
+		cfg.ControlSystemJson = st.config.ControlSystemJson
+	}
+	return cfg
 }
 
 func (c *Core) setModule(id string, fn func(*moduleState)) {

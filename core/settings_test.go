@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hashicorp/go-hclog"
+
 	"github.com/placeos-go/engine/model"
 )
 
@@ -43,7 +45,8 @@ modules:
 		t.Fatal(err)
 	}
 	m, _ := store.Model()
-	cfg, err := moduleConfig(m, m.Modules["mod-room"], k)
+	infos := newModuleInfos(t.Context(), m, newFakeState(), &functionCache{}, hclog.NewNullLogger())
+	cfg, err := moduleConfig(m, m.Modules["mod-room"], k, infos)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +56,7 @@ modules:
 	if cs := string(cfg.ControlSystemJson); strings.Contains(cs, "protected_settings") || strings.Contains(cs, "sealed:") || !strings.Contains(cs, `"plain":"p"`) {
 		t.Fatalf("control system %s", cs)
 	}
-	if _, err := moduleConfig(m, m.Modules["mod-room"], nil); !errors.Is(err, model.ErrNoSecretsKey) || !strings.Contains(err.Error(), `module "mod-room"`) {
+	if _, err := moduleConfig(m, m.Modules["mod-room"], nil, infos); !errors.Is(err, model.ErrNoSecretsKey) || !strings.Contains(err.Error(), `module "mod-room"`) {
 		t.Fatalf("start payload without a key: %v", err)
 	}
 }

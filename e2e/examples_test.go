@@ -15,8 +15,9 @@ import (
 // TestExampleDriversInEngine runs every example driver as a real process in an engine node, each
 // against its real simulator, and executes through REST: the statuses and bodies must be the ones
 // the drivers' harness tests expect (examples/drivers/*/..._test.go), so the harness and the
-// engine agree. The room's all_off reaches every Powerable module of its system; the engine sends
-// no module list, so this is the system proxy's probing fallback at work.
+// engine agree. The room's all_off reaches every Powerable module of its system, which it finds
+// in the module_info the engine sends with the system (Name_N, interfaces, functions), and again
+// after the system changes.
 func TestExampleDriversInEngine(t *testing.T) {
 	t.Parallel()
 	redis := testutil.StartRedis(t)
@@ -75,8 +76,10 @@ systems:
 		{"camera move", "Camera_1", "move", `["left"]`, 200, `null`},
 		{"camera preset never saved", "Camera_1", "preset", `[7]`, 409, "no such preset"},
 		{"camera bad direction", "Camera_1", "move", `["sideways"]`, 400, "sideways"},
+		{"function name as in Go", "Display_1", "SwitchTo", `["hdmi1"]`, 400, "could not find function SwitchTo (did you mean switch_to? function names are snake_case; functions: power, switch_to, volume, reboot)"},
+		{"arguments cut off", "Display_1", "power", `[tru`, 400, "arguments: unexpected end of JSON input at offset 4"},
 		{"room drives Display_1", "Room_1", "power", `[false]`, 200, `false`},
-		{"room all_off", "Room_1", "all_off", `[]`, 200, `{"mod-display": true, "mod-lights": true, "mod-camera": true}`},
+		{"room all_off", "Room_1", "all_off", `[]`, 200, `{"Display_1": true, "Lighting_1": true, "Camera_1": true}`},
 	}
 	for _, tc := range tests {
 		r := e.Do("POST", sys+tc.module+"/"+tc.fn, tc.args)
@@ -116,10 +119,27 @@ systems:
 	}
 	gateway.Fail(503)
 	r := e.Do("POST", sys+"Room_1/all_off", `[]`)
-	if r.Status != 502 || !strings.Contains(r.Body, "1 of 3 calls failed") || !strings.Contains(r.Body, "mod-lights") {
+	if r.Status != 502 || !strings.Contains(r.Body, "1 of 3 calls failed") || !strings.Contains(r.Body, "Lighting_1") {
 		t.Errorf("all_off with the gateway failing: %d %s", r.Status, r.Body)
 	}
 	if display.State().Power {
 		t.Error("all_off did not turn the display off while the gateway failed")
 	}
+	gateway.Fail(0)
+
+	// The system changes under the running room: a second display joins, the camera leaves. The
+	// room gets the new module_info as an update and all_off follows it (calls made while the
+	// change travels may still reach the camera: only the answer that follows counts).
+	for _, put := range []struct{ path, body string }{
+		{"/api/engine/v2/modules/mod-display-2", fmt.Sprintf(`{"id": "mod-display-2", "driver_id": "drv-display", "ip": "127.0.0.1", "port": %d, "running": true}`, display.Port())},
+		{"/api/engine/v2/systems/sys-ex", `{"id": "sys-ex", "name": "Boardroom", "modules": ["mod-display", "mod-lights", "mod-room", "mod-display-2"]}`},
+	} {
+		if r := e.Do("PUT", put.path, put.body); r.Status != 200 {
+			t.Fatalf("PUT %s: %d %s", put.path, r.Status, r.Body)
+		}
+	}
+	e.Eventually(15*time.Second, "all_off reaching the system as changed", func() bool {
+		r := e.Do("POST", sys+"Room_1/all_off", `[]`)
+		return r.Status == 200 && enginetest.JSONEqual(r.Body, `{"Display_1": true, "Lighting_1": true, "Display_2": true}`)
+	})
 }

@@ -73,13 +73,7 @@ func newRepo(t *testing.T) *driverRepo {
 
 func (r *driverRepo) write(name, content string) {
 	r.t.Helper()
-	p := filepath.Join(r.dir, name)
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		r.t.Fatal(err)
-	}
-	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-		r.t.Fatal(err)
-	}
+	testutil.WriteFile(r.t, filepath.Join(r.dir, name), content)
 }
 
 func (r *driverRepo) git(args ...string) {

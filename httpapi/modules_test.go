@@ -19,7 +19,7 @@ func TestModuleRoutes(t *testing.T) {
 	}{
 		{"exec", "POST", "/modules/mod-1/exec/power", `{"state": false}`, 200, `{"ok": true}`},
 		{"exec malformed", "POST", "/modules/mod-1/exec/volume", `{"level":`, 400,
-			`{"error":"parse_error","message":"request body is not valid JSON: unexpected end of JSON input","module_id":"mod-1"}`},
+			`{"error":"parse_error","message":"arguments: unexpected end of JSON input at offset 9","module_id":"mod-1"}`},
 		{"state", "GET", "/modules/mod-1/state", "", 200, `{"broken":"{not json","input":"\"hdmi\"","power":"true"}`},
 		{"state of module with none", "GET", "/modules/mod-2/state", "", 200, `{}`},
 		{"state of unknown module", "GET", "/modules/mod-gone/state", "", 404,

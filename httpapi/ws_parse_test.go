@@ -8,12 +8,16 @@ import (
 	"testing"
 
 	"github.com/placeos-go/engine/errkind"
+	"github.com/placeos-go/engine/jsonscan"
 )
 
 // parseWSRequestDecoding is parseWSRequest as it was before it read frames in place: it decodes
 // the frame into a map and each field with encoding/json. FuzzParseWSRequestAsDecoding holds the
 // two to the same answers.
 func parseWSRequestDecoding(data []byte) (*wsRequest, error) {
+	if err := jsonscan.Check(data); err != nil {
+		return nil, &wsParseError{code: errkind.CodeParseError, msg: "request: " + err.Error()}
+	}
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(data, &fields); err != nil || fields == nil {
 		return nil, &wsParseError{code: errkind.CodeParseError, msg: "request is not a JSON object"}

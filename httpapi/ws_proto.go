@@ -74,7 +74,11 @@ var wsFieldNames = [wsNFields]string{"id", "cmd", "sys", "mod", "index", "name",
 // read plainly is decoded by encoding/json.
 func parseWSRequest(data []byte) (*wsRequest, error) {
 	t := jsonscan.TrimSpace(data)
-	if len(t) == 0 || t[0] != '{' || !json.Valid(t) {
+	if err := jsonscan.Check(data); err != nil {
+		// The arguments travel inside the frame: where the frame breaks is where they do.
+		return nil, &wsParseError{code: errkind.CodeParseError, msg: "request: " + err.Error()}
+	}
+	if len(t) == 0 || t[0] != '{' {
 		return nil, &wsParseError{code: errkind.CodeParseError, msg: "request is not a JSON object"}
 	}
 	var stack [wsNFields + 1]jsonscan.Member

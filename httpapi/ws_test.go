@@ -327,7 +327,8 @@ func TestWSBadRequests(t *testing.T) {
 	env := newWSEnv(t)
 	c := env.dial(t)
 	tests := []struct{ req, want string }{
-		{`not json`, `{"id":0,"type":"error","code":400,"error_code":0,"msg":"request is not a JSON object"}`},
+		{`not json`, `{"id":0,"type":"error","code":400,"error_code":0,"msg":"request: invalid character 'o' in literal null (expecting 'u') at offset 1"}`},
+		{`{"id":3,"cmd":"exec","sys":"s","mod":"m","name":"n","args":[tru`, `{"id":0,"type":"error","code":400,"error_code":0,"msg":"request: unexpected end of JSON input at offset 63"}`},
 		{`[1,2]`, `{"id":0,"type":"error","code":400,"error_code":0,"msg":"request is not a JSON object"}`},
 		{`{"cmd":"bind"}`, `{"id":0,"type":"error","code":400,"error_code":0,"msg":"id is required"}`},
 		{`{"id":"x","cmd":"bind"}`, `{"id":0,"type":"error","code":400,"error_code":0,"msg":"id must be an integer"}`},

@@ -17,6 +17,7 @@ import (
 
 	"github.com/placeos-go/engine/call"
 	"github.com/placeos-go/engine/errkind"
+	"github.com/placeos-go/engine/jsonscan"
 )
 
 // Base paths of the two route families.
@@ -219,15 +220,14 @@ func ReadArgs(r *http.Request) (json.RawMessage, error) {
 	if err != nil {
 		return nil, err
 	}
-	body = bytes.TrimSpace(body)
-	if len(body) == 0 {
+	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, nil
 	}
-	if !json.Valid(body) {
-		var probe json.RawMessage
-		err := json.Unmarshal(body, &probe)
-		return nil, errkind.Wrap(ErrMalformedJSON, nil, "request body is not valid JSON: %v", err)
+	// Checked before trimming, so that the offset an error names is the one in the body as sent.
+	if err := jsonscan.Check(body); err != nil {
+		return nil, errkind.Wrap(ErrMalformedJSON, nil, "arguments: %v", err)
 	}
+	body = bytes.TrimSpace(body)
 	if body[0] != '[' && body[0] != '{' {
 		return nil, errkind.Wrap(ErrBadBody, nil, "request body must be a JSON array (positional arguments) or object (named arguments)")
 	}

@@ -5,5 +5,7 @@
 // invalid UTF-8, numbers that are not plain integers) is left to encoding/json by the caller, so
 // that the answers stay encoding/json's.
 //
-// The text must be valid JSON (json.Valid) before it is read: nothing here checks it.
+// The text must be valid JSON before it is read: Check says whether it is, and when it is not,
+// what is wrong and at which byte offset (SyntaxError), as every place that reads a caller's
+// arguments answers it (REST, the WebSocket, core's argument checks, the SDK's binding).
 package jsonscan

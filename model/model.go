@@ -162,10 +162,26 @@ func (m *Model) ResolvedName(mod *Module) string {
 	return ""
 }
 
-// Lookup returns the system's name table: "Name/N" -> module id, numbering each resolved name from
-// 1 in the system's module order. Module ids with no module are skipped.
+// Lookup returns the system's name table: "Name/N" -> module id (SystemModules).
 func (m *Model) Lookup(sys *System) map[string]string {
-	out := make(map[string]string, len(sys.Modules))
+	entries := m.SystemModules(sys)
+	out := make(map[string]string, len(entries))
+	for _, e := range entries {
+		out[e.Name+"/"+strconv.Itoa(e.Index)] = e.ID
+	}
+	return out
+}
+
+// SystemModule is a module as its system names it: Display_2 is Name "Display", Index 2.
+type SystemModule struct {
+	ID, Name string
+	Index    int
+}
+
+// SystemModules names the system's modules in its order, numbering each resolved name from 1.
+// Module ids with no module, and modules without a name, are skipped.
+func (m *Model) SystemModules(sys *System) []SystemModule {
+	out := make([]SystemModule, 0, len(sys.Modules))
 	counts := map[string]int{}
 	for _, id := range sys.Modules {
 		mod := m.Modules[id]
@@ -177,7 +193,7 @@ func (m *Model) Lookup(sys *System) map[string]string {
 			continue
 		}
 		counts[name]++
-		out[name+"/"+strconv.Itoa(counts[name])] = id
+		out = append(out, SystemModule{ID: id, Name: name, Index: counts[name]})
 	}
 	return out
 }

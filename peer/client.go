@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -27,6 +28,12 @@ type Client struct {
 	proof  Proof
 	scheme string // http or https
 	hc     *http.Client
+
+	mu       sync.Mutex
+	links    map[string]*execLink // by address: the exec connections (execlink.go)
+	httpOnly map[string]time.Time // nodes that refused the exec protocol, until when
+	closed   bool
+	timings  linkTimings
 }
 
 // NewClient returns a client that proves this node on every connection it opens (its
@@ -41,7 +48,8 @@ func NewClient(proof Proof) *Client {
 		IdleConnTimeout:     90 * time.Second,
 		Proxy:               nil, // node-to-node calls never go through a proxy
 	}
-	c := &Client{proof: proof, scheme: "http"}
+	c := &Client{proof: proof, scheme: "http", links: map[string]*execLink{},
+		httpOnly: map[string]time.Time{}, timings: defaultLinkTimings}
 	if proof.TLS != nil {
 		c.scheme = "https"
 		tr.DialTLSContext = dial
@@ -56,10 +64,27 @@ func NewClient(proof Proof) *Client {
 // req.Caller and within ctx's deadline. A node that does not host the module answers 409,
 // returned as an errkind.Conflict error; an unreachable node is errkind.Unavailable; a driver
 // failure comes back as *errkind.DriverError.
+//
+// The call goes over the exec protocol (frame.go), or over HTTP to a node that does not speak it.
 func (p *Client) Exec(ctx context.Context, addr string, req call.Request) (call.Result, error) {
+	status, data, err := p.execFrames(ctx, addr, &req)
+	if errors.Is(err, errNoExecProtocol) {
+		status, data, err = p.execHTTP(ctx, addr, &req)
+	}
+	if err != nil {
+		return call.Result{}, err
+	}
+	if status >= 300 {
+		return call.Result{}, httpwire.ProblemOf(status, data, addr)
+	}
+	return call.Result{ModuleID: req.Target.ModuleID, Value: data, Code: status}, nil
+}
+
+// execHTTP is Exec over the HTTP execute route.
+func (p *Client) execHTTP(ctx context.Context, addr string, req *call.Request) (int, []byte, error) {
 	args := req.Args
 	if len(args) == 0 {
-		args = json.RawMessage("[]")
+		args = emptyArgs
 	}
 	// The arguments go as they came (checked, never decoded here); the function name is the only
 	// thing encoded.
@@ -76,14 +101,7 @@ func (p *Client) Exec(ctx context.Context, addr string, req call.Request) (call.
 	if dl, ok := ctx.Deadline(); ok {
 		target = strconv.AppendInt(append(target, "?timeout="...), max(time.Until(dl).Milliseconds(), 1), 10)
 	}
-	status, data, err := p.post(ctx, addr, string(target), body, &req.Caller, req.RequestID)
-	if err != nil {
-		return call.Result{}, err
-	}
-	if status >= 300 {
-		return call.Result{}, httpwire.ProblemOf(status, data, addr)
-	}
-	return call.Result{ModuleID: req.Target.ModuleID, Value: data, Code: status}, nil
+	return p.post(ctx, addr, string(target), body, &req.Caller, req.RequestID)
 }
 
 // jsonString is s as a JSON string, as json.Marshal writes it; a plain name (printable ASCII that
@@ -137,7 +155,7 @@ func (p *Client) post(ctx context.Context, addr, target string, body []byte, cal
 	resp, err := p.hc.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
-			return 0, nil, errkind.Wrap(errkind.Timeout, ctx.Err(), "node %s did not answer in time", addr)
+			return 0, nil, late(ctx, addr)
 		}
 		return 0, nil, p.unreachable(addr, err)
 	}
@@ -179,7 +197,9 @@ func (p *Client) unreachable(addr string, err error) error {
 	case p.proof.TLS != nil && strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
 		return errkind.Wrap(ErrNotClusterPort, err,
 			"%s answered plain HTTP: it is not a cluster port (a client API? name a member's --raft-addr)", addr)
-	case p.proof.TLS == nil && (errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)):
+	case p.proof.TLS == nil && (errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) ||
+		// net/http's word for a connection closed before its request went out, unexported
+		strings.Contains(err.Error(), "server closed idle connection")):
 		return errkind.Wrap(errkind.Unavailable, err,
 			"node %s is unreachable: it closed the connection at once (does it run TLS, or have another --cluster-secret?)", addr)
 	}

@@ -183,6 +183,8 @@ type testNode struct {
 	members *fakeMembers
 	leaves  atomic.Int32
 	port    *peer.Port
+	srv     *peer.Server
+	stopped sync.Once
 }
 
 // proved is how the test nodes' clients prove themselves, unless a test says otherwise.
@@ -192,29 +194,25 @@ var proved = peer.Proof{Secret: secret}
 type setup struct {
 	peer  peer.ServerConfig
 	proof peer.Proof // proved unless set
+	addr  string     // where the port listens; 127.0.0.1:0 unless set
 }
 
 func newNode(t *testing.T, opts ...func(*setup)) *testNode {
 	t.Helper()
 	n := &testNode{local: &fakeLocal{}, members: &fakeMembers{}}
-	s := setup{peer: peer.ServerConfig{Local: n.local, Members: n.members, Leave: func() { n.leaves.Add(1) }}, proof: proved}
+	s := setup{peer: peer.ServerConfig{Local: n.local, Members: n.members, Leave: func() { n.leaves.Add(1) }}, proof: proved,
+		addr: "127.0.0.1:0"}
 	for _, o := range opts {
 		o(&s)
 	}
-	port, err := peer.Listen("127.0.0.1:0", s.proof, nil)
+	port, err := peer.Listen(s.addr, s.proof, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := peer.NewServer(s.peer)
 	srv.Serve(port)
-	t.Cleanup(func() {
-		if err := srv.Close(context.Background()); err != nil {
-			t.Error(err)
-		}
-		if err := port.Close(); err != nil {
-			t.Error(err)
-		}
-	})
+	n.srv = srv
+	t.Cleanup(func() { n.stop(context.Background(), t) })
 	n.port = port
 	n.addr = port.Addr().String()
 	n.url = "http://" + n.addr
@@ -222,6 +220,26 @@ func newNode(t *testing.T, opts ...func(*setup)) *testNode {
 		n.url = "https://" + n.addr
 	}
 	return n
+}
+
+// stop closes the node's server, which lets the calls running finish until ctx ends, and its
+// port; the second stop does nothing.
+func (n *testNode) stop(ctx context.Context, t *testing.T) {
+	n.stopped.Do(func() {
+		if err := n.srv.Close(ctx); err != nil && ctx.Err() == nil {
+			t.Error(err)
+		}
+		if err := n.port.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+}
+
+// newClient is a client proving itself with proof, closed when the test ends.
+func newClient(t *testing.T, proof peer.Proof) *peer.Client {
+	c := peer.NewClient(proof)
+	t.Cleanup(c.Close)
+	return c
 }
 
 // do sends one HTTP request (headers as name, value pairs) on a connection proved with proof and
@@ -249,9 +267,12 @@ func send(t *testing.T, proof peer.Proof, method, url, body string, hdr ...strin
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
-	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
-		return proof.Dial(ctx, addr, 0)
-	}}}
+	dial := func(ctx context.Context, _, addr string) (net.Conn, error) { return proof.Dial(ctx, addr, 0) }
+	tr := &http.Transport{DialContext: dial}
+	if proof.TLS != nil {
+		tr = &http.Transport{DialTLSContext: dial}
+	}
+	hc := &http.Client{Transport: tr}
 	defer hc.CloseIdleConnections()
 	resp, err := hc.Do(req)
 	if err != nil {

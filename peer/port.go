@@ -13,17 +13,18 @@ import (
 	"github.com/hashicorp/go-hclog"
 )
 
-// Port is this node's cluster port: one TCP listener that carries both Raft and the node-to-node
-// HTTP routes. A connection proves it comes from a node (Proof: the TLS handshake, or the
-// cluster greeting) before anything else it sends is read; its first byte then tells the two
-// protocols apart (a Raft RPC starts with a small type number, an HTTP request with a method
-// name).
+// Port is this node's cluster port: one TCP listener that carries Raft, the node-to-node HTTP
+// routes and the exec protocol. A connection proves it comes from a node (Proof: the TLS
+// handshake, or the cluster greeting) before anything else it sends is read; its first byte then
+// tells the protocols apart (a Raft RPC starts with a small type number, an HTTP request with a
+// method name, the exec protocol with its greeting's 0xee).
 type Port struct {
 	ln     net.Listener
 	proof  Proof
 	log    hclog.Logger
 	raft   *queue
 	http   *queue
+	exec   *queue
 	sem    chan struct{} // connections still in their handshake
 	wg     sync.WaitGroup
 	closed atomic.Bool
@@ -48,7 +49,7 @@ func Listen(addr string, proof Proof, log hclog.Logger) (*Port, error) {
 		log = hclog.NewNullLogger()
 	}
 	p := &Port{ln: ln, proof: proof, log: log.Named("cluster-port"), sem: make(chan struct{}, maxHandshakes)}
-	p.raft, p.http = newQueue(p), newQueue(p)
+	p.raft, p.http, p.exec = newQueue(p), newQueue(p), newQueue(p)
 	p.wg.Add(1)
 	go p.accept()
 	return p, nil
@@ -66,7 +67,10 @@ func (p *Port) Raft() net.Listener { return p.raft }
 // HTTP is the listener of the node-to-node HTTP server.
 func (p *Port) HTTP() net.Listener { return p.http }
 
-// Refused counts the connections turned away (no proof of a node, or neither Raft nor HTTP).
+// Exec is the listener of the exec protocol's connections (frame.go).
+func (p *Port) Exec() net.Listener { return p.exec }
+
+// Refused counts the connections turned away (no proof of a node, or none of the protocols).
 func (p *Port) Refused() uint64 { return p.refused.Load() }
 
 // Close stops accepting and waits for connections still in their handshake.
@@ -77,6 +81,7 @@ func (p *Port) Close() error {
 	err := p.ln.Close()
 	p.raft.close()
 	p.http.close()
+	p.exec.close()
 	p.wg.Wait()
 	return err
 }
@@ -113,7 +118,7 @@ func (p *Port) accept() {
 	}
 }
 
-// sort checks the connection's proof and hands it to Raft or HTTP by its first byte.
+// sort checks the connection's proof and hands it to Raft, HTTP or exec by its first byte.
 func (p *Port) sort(conn net.Conn) {
 	_ = conn.SetDeadline(time.Now().Add(handshakeTimeout))
 	proved, err := p.proof.check(conn)
@@ -135,8 +140,10 @@ func (p *Port) sort(conn net.Conn) {
 		p.raft.put(c)
 	case b >= 'A' && b <= 'Z': // an HTTP method
 		p.http.put(c)
+	case b == execMagic[0]: // the exec protocol; the server reads the rest of its greeting
+		p.exec.put(c)
 	default:
-		p.refuse(conn, errors.New("neither a Raft RPC nor an HTTP request"))
+		p.refuse(conn, errors.New("neither a Raft RPC, an HTTP request nor an exec connection"))
 	}
 }
 
@@ -172,6 +179,14 @@ func (c *peeked) tlsState() *tls.ConnectionState {
 	return nil
 }
 
+// tlsOf is the TLS state of a connection the port sorted (nil on plain TCP).
+func tlsOf(conn net.Conn) *tls.ConnectionState {
+	if p, ok := conn.(*peeked); ok {
+		return p.tlsState()
+	}
+	return nil
+}
+
 // queue is a net.Listener fed by the port's sorter.
 type queue struct {
 	p     *Port
@@ -203,8 +218,8 @@ func (q *queue) Accept() (net.Conn, error) {
 
 func (q *queue) close() { q.once.Do(func() { close(q.done) }) }
 
-// Close stops handing connections to this side (Raft or HTTP, whichever stops); the port keeps
-// its socket until Port.Close.
+// Close stops handing connections to this side (Raft, HTTP or exec, whichever stops); the port
+// keeps its socket until Port.Close.
 func (q *queue) Close() error {
 	q.close()
 	return nil

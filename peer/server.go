@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -60,9 +61,15 @@ type Server struct {
 	log     hclog.Logger
 	handler http.Handler
 
-	mu   sync.Mutex
-	srv  *http.Server
-	done chan struct{}
+	mu       sync.Mutex
+	srv      *http.Server
+	done     chan struct{}
+	execLn   net.Listener
+	sessions map[*execSession]struct{}
+	stop     atomic.Bool    // Close began: sessions stop reading and finish their calls
+	execWG   sync.WaitGroup // the exec accept loop and sessions
+	jobs     chan execJob   // calls for an idle worker
+	quit     chan struct{}  // closed by Close: workers end
 }
 
 // NewServer returns the node-to-node routes of this node.
@@ -76,7 +83,7 @@ func NewServer(cfg ServerConfig) *Server {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = 32 << 20
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger.Named("peer")}
+	s := &Server{cfg: cfg, log: cfg.Logger.Named("peer"), jobs: make(chan execJob), quit: make(chan struct{})}
 	r := httpwire.NewRouter(func(w http.ResponseWriter, r *http.Request, wrongMethod bool) {
 		if wrongMethod {
 			s.fail(w, r, errkind.Wrap(errkind.MethodNotAllowed, nil, "method %s not allowed on %s", r.Method, r.URL.Path), call.Target{})
@@ -111,15 +118,13 @@ func (s *Server) Serve(port *Port) {
 		IdleTimeout:    2 * time.Minute,
 		MaxHeaderBytes: 64 << 10,
 		ErrorLog:       s.log.StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true}),
-		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
-			if p, ok := c.(*peeked); ok {
-				return WithTLS(ctx, p.tlsState())
-			}
-			return ctx
-		},
+		ConnContext:    func(ctx context.Context, c net.Conn) context.Context { return WithTLS(ctx, tlsOf(c)) },
 	}
 	srv, done := s.srv, make(chan struct{})
 	s.done = done
+	s.execLn = port.Exec()
+	s.execWG.Add(1)
+	go s.acceptExec(s.execLn)
 	go func() {
 		defer close(done)
 		if err := srv.Serve(port.HTTP()); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
@@ -136,12 +141,13 @@ func (s *Server) Close(ctx context.Context) error {
 	if srv == nil {
 		return nil
 	}
+	execErr := s.closeExec(ctx)
 	err := srv.Shutdown(ctx)
 	if err != nil {
 		err = errors.Join(err, srv.Close())
 	}
 	<-done
-	return err
+	return errors.Join(execErr, err)
 }
 
 type tlsKey struct{}

@@ -3,12 +3,19 @@ package peer_test
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -249,4 +256,74 @@ func TestJoinThroughAClientAPI(t *testing.T) {
 	if !errors.Is(err, peer.ErrNotClusterPort) || !strings.Contains(err.Error(), "--raft-addr") {
 		t.Fatalf("join through a plain HTTP server: %v", err)
 	}
+}
+
+// TestNodeRoutesNeedANodeCertificate: a certificate of the cluster's CA that names no node gets
+// through the handshake but is refused by every execute, over the exec protocol and over HTTP
+// alike (403 access_denied); nothing runs.
+func TestNodeRoutesNeedANodeCertificate(t *testing.T) {
+	t.Parallel()
+	cs := newCerts(t, "n1")
+	n := newNode(t, func(s *setup) { s.proof = peer.Proof{TLS: cs.of(t, "n1")} })
+	nameless := peer.Proof{TLS: cs.nameless(t)}
+	_, err := peer.NewClient(nameless).Exec(t.Context(), n.addr, call.Request{Target: call.Target{ModuleID: "mod-1"}, Function: "power"})
+	wantKind(t, err, errkind.Forbidden, http.StatusForbidden)
+	if !errors.Is(err, errkind.Forbidden) || !strings.Contains(err.Error(), "names no node") {
+		t.Fatalf("exec: %v", err)
+	}
+	code, body := do(t, nameless, http.MethodPost, n.url+"/api/core/v1/command/mod-1/execute", `{"__exec__":"power","power":[]}`)
+	if code != http.StatusForbidden || !strings.Contains(body, "names no node") {
+		t.Fatalf("HTTP: %d %s", code, body)
+	}
+	if len(n.local.execCalls()) != 0 {
+		t.Fatal("a certificate naming no node ran a call")
+	}
+}
+
+// nameless is a certificate the cluster's CA signed for node use, without a node name.
+func (c certs) nameless(t *testing.T) *clustertls.Material {
+	t.Helper()
+	read := func(path string) []byte {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		blk, _ := pem.Decode(b)
+		return blk.Bytes
+	}
+	ca, err := x509.ParseCertificate(read(clustertls.CAFile(c.dir)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	caKey, err := x509.ParseECPrivateKey(read(clustertls.CAKeyFile(c.dir)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), DNSNames: []string{clustertls.ServerName},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile := filepath.Join(c.dir, "nameless.pem"), filepath.Join(c.dir, "nameless-key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m, err := clustertls.Load(clustertls.CAFile(c.dir), certFile, keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }

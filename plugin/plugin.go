@@ -76,8 +76,24 @@ func (p *DriverPlugin) GRPCServer(broker *goplugin.GRPCBroker, s *grpc.Server) e
 	if p.Impl == nil {
 		return errors.New("plugin: DriverPlugin.Impl is nil")
 	}
-	proto.RegisterDriverServer(s, &driverServer{impl: p.Impl, broker: broker})
+	proto.RegisterDriverServer(s, &driverServer{impl: p.Impl, dial: func(id uint32) (*grpc.ClientConn, error) {
+		return broker.DialWithOptions(id, DialOptions()...)
+	}})
 	return nil
+}
+
+// RegisterInProcess registers impl as the Driver service on s for a driver that runs inside the
+// host's own process (package sdktest), where no go-plugin broker exists: Init connects impl to
+// the Host service at host, whatever broker id it names. The calls cross gRPC as they do between
+// processes; only go-plugin's process management, broker and stdio forwarding (and their logs)
+// are left out.
+func RegisterInProcess(s *grpc.Server, impl Driver, host *grpc.ClientConn) {
+	proto.RegisterDriverServer(s, &driverServer{impl: impl, dial: func(uint32) (*grpc.ClientConn, error) { return host, nil }})
+}
+
+// NewClient is the host's handle on a driver served with RegisterInProcess at conn.
+func NewClient(conn *grpc.ClientConn) *Client {
+	return &Client{DriverClient: proto.NewDriverClient(conn)}
 }
 
 // GRPCClient runs in the host: it serves the Host service on the broker and returns the client.
@@ -109,8 +125,8 @@ func (c *Client) Init(ctx context.Context) error {
 
 type driverServer struct {
 	proto.UnimplementedDriverServer
-	impl   Driver
-	broker *goplugin.GRPCBroker
+	impl Driver
+	dial func(brokerID uint32) (*grpc.ClientConn, error) // the host's callback service
 
 	once sync.Once
 	err  error
@@ -118,7 +134,7 @@ type driverServer struct {
 
 func (s *driverServer) Init(_ context.Context, req *proto.InitRequest) (*proto.Empty, error) {
 	s.once.Do(func() {
-		conn, err := s.broker.DialWithOptions(req.HostBrokerId, DialOptions()...)
+		conn, err := s.dial(req.HostBrokerId)
 		if err != nil {
 			s.err = fmt.Errorf("plugin: dial host callback service: %w", err)
 			return

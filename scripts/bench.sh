@@ -7,7 +7,7 @@
 #   scripts/bench.sh                    # every family (about 3 minutes on 2 cores)
 #   scripts/bench.sh execute startup    # only these families (BENCHMARKS.md holds only them)
 #
-# Families: execute crash failover cluster ws sdk startup modules10k redis placement builder.
+# Families: execute crash failover cluster ws sdk startup modules10k redis placement builder devwatch.
 # Environment: GO (default go), BENCH_OUT (default BENCHMARKS.md at the repository root).
 # Exits non-zero when any benchmark fails; BENCHMARKS.md is written anyway and names the failure.
 set -uo pipefail
@@ -19,7 +19,7 @@ out=${BENCH_OUT:-$root/BENCHMARKS.md}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-all_families=(execute crash failover cluster ws sdk startup modules10k redis placement builder)
+all_families=(execute crash failover cluster ws sdk startup modules10k redis placement builder devwatch)
 if (($# > 0)); then
 	families=("$@")
 else
@@ -221,7 +221,7 @@ head_cluster() {
 	headline "modules moved when a 4th node joins" "$(num "$(metric cluster BenchmarkClusterMovement join-x-ideal)" '%.2f×')" "the ideal 1/4 (target ≤ 1.3×)" "see below"
 	headline "modules moved when one of 3 leaves" "$(num "$(metric cluster BenchmarkClusterMovement leave-x-ideal)" '%.2f×')" "the ideal 1/3 (target ≤ 1.3×)" "see below"
 	local v
-	for c in 1 16; do
+	for c in 1 16 32; do
 		v=$(metric cluster BenchmarkClusterExecuteNonOwner ratio-c$c)
 		headline "execute through a non-owner, $c client$( ((c > 1)) && echo s)" "$(num "$v" '%.2f×')" "$(target "$v" ge 0.75 'execute at the owner (issue 13: ≥ 0.75×)')" "see below"
 	done
@@ -340,6 +340,17 @@ head_builder() {
 	headline "brand-new node, empty Go build cache too" "$(ratio "$cold" "$warm")" "binary on disk" "$(num "$cold" '%.1f s' 1e-9)"
 }
 
+fam_devwatch() {
+	run devwatch "$GO" test "${bench[@]}" '^BenchmarkDevWatchSaveToAnswer$' -benchtime 1x -timeout 10m ./scripts/bench/
+}
+head_devwatch() {
+	local l g
+	l=$(metric devwatch BenchmarkDevWatchSaveToAnswer s-save-to-answer)
+	g=$(metric devwatch BenchmarkDevWatchSaveToAnswer s-go-build)
+	headline_targets_begin
+	headline_target "save a driver's source → the new code answering an execute (engine dev --watch)" "$(ratio "$l" "$g")" "a plain go build of the folder" "$(num "$l" '%.2f s')" "$(target "$l" le 3 '≤ 3 s')"
+}
+
 declare -A titles=(
 	[execute]="Execute: REST execute vs a bare proxy and the direct go-plugin call"
 	[crash]="Crash recovery: driver SIGKILL → answering"
@@ -352,6 +363,7 @@ declare -A titles=(
 	[redis]="Redis restarted empty: every status written back"
 	[placement]="Placement balance"
 	[builder]="Driver builds"
+	[devwatch]="Driver development loop: save → new code answering (engine dev --watch)"
 )
 
 began=$SECONDS

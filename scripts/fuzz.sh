@@ -25,7 +25,9 @@ TARGETS=(
 	"./httpapi FuzzRESTRequest"
 	"./core FuzzCheckArgs"
 	"./jsonscan FuzzMembers"
+	"./jsonscan FuzzCheck"
 	"./peer FuzzExecBody"
+	"./peer FuzzFrames"
 	"./sdk FuzzBind"
 	"./model FuzzParseFile"
 )

@@ -30,6 +30,9 @@ type connConfig struct {
 	maxBackoff time.Duration
 	makebreak  bool
 	idle       time.Duration
+
+	// onDisconnect runs as a connection ends, before the next dial (TCPOptions.OnDisconnect).
+	onDisconnect func()
 }
 
 // Conn is a connection-oriented transport owned by a module (TCP, UDP, WebSocket and SSH are
@@ -251,10 +254,14 @@ func (c *Conn) serve(ctx context.Context, l link, persistent bool) {
 
 func (c *Conn) dropped(l link) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.l == l {
+	current := c.l == l
+	if current {
 		c.l = nil
 		close(c.lost)
+	}
+	c.mu.Unlock()
+	if current && c.cfg.onDisconnect != nil {
+		c.cfg.onDisconnect()
 	}
 }
 

@@ -69,6 +69,15 @@ type driverType struct {
 	meta    *metadata.Metadata
 }
 
+// names are the wire names of the functions, in declaration order.
+func (dt *driverType) names() []string {
+	out := make([]string, len(dt.funcs))
+	for i, fn := range dt.funcs {
+		out[i] = fn.name
+	}
+	return out
+}
+
 func describeType(t reflect.Type, o *options) (*driverType, error) {
 	if t.Kind() != reflect.Pointer || t.Elem().Kind() != reflect.Struct {
 		return nil, fmt.Errorf("%w: driver type %s must be a pointer to a struct", errBadDriver, t)

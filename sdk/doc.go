@@ -10,7 +10,8 @@
 //   - the module lifecycle (OnLoad/OnUpdate/OnUnload hooks, restart on connection changes);
 //   - status with change detection, typed settings, the per-module logger with debug forwarding;
 //   - calls, subscriptions and channels to other modules through the host, and the system
-//     proxy for logic drivers (by Name_N, by name, by interface, results gathered);
+//     proxy for logic drivers (by Name_N, by name, by interface, results gathered), which reads
+//     the system's modules from the module_info the host sends with the control system;
 //   - transports: TCP (+TLS, makebreak), UDP, HTTP client, WebSocket client and SSH shell, with
 //     reconnect backoff and the "connected" status; tokenizers that frame the byte stream;
 //   - the per-module command queue (priority, retries with a bonus, named commands, timeouts,
@@ -42,6 +43,16 @@
 // Methods that are hooks (OnLoad, OnUpdate, OnUnload, Received, Connected, Disconnected), that
 // come from sdk.Base, or whose signature does not fit the shape above are not exposed; the latter
 // are reported in a warning at start-up so an author notices.
+//
+// # Errors
+//
+// Error is the one error type a driver author meets: a function returns one to choose the code
+// and class its caller gets (Errorf(409, ...) or &Error{Status: 400, Kind: "ERR2", Err: err}); a
+// call of another module that failed returns one with that module's code, class, message and
+// backtrace (Base.Exec, Proxy.Exec); sdktest reports a failed exec as one. Arguments that do not
+// bind are refused before the function runs with a message naming the function and parameter,
+// and JSON that does not parse with the problem and its byte offset; an unknown function with
+// the names it was probably meant to be (wire names are snake_case).
 //
 // # Logging
 //

@@ -12,6 +12,8 @@ import (
 	"unicode"
 
 	"github.com/placeos-go/engine/errkind"
+	"github.com/placeos-go/engine/jsonscan"
+	"github.com/placeos-go/engine/plugin/metadata"
 	"github.com/placeos-go/engine/plugin/proto"
 )
 
@@ -31,13 +33,18 @@ func badArgs(format string, args ...any) error {
 // bind turns exec arguments (a JSON array, a JSON object, or nothing) into the argument struct.
 func (fn *function) bind(raw []byte) (reflect.Value, error) {
 	raw = bytes.TrimSpace(raw)
+	if len(raw) > 0 {
+		if err := jsonscan.Check(raw); err != nil {
+			return reflect.Value{}, badArgs("arguments for '%s': %v", fn.name, err)
+		}
+	}
 	named := map[string]json.RawMessage{}
 	switch {
 	case len(raw) == 0 || bytes.Equal(raw, []byte("null")):
 	case raw[0] == '[':
 		var list []json.RawMessage
 		if err := json.Unmarshal(raw, &list); err != nil {
-			return reflect.Value{}, badArgs("arguments for '%s' are not valid JSON: %v", fn.name, err)
+			return reflect.Value{}, badArgs("arguments for '%s': %v", fn.name, err)
 		}
 		if len(list) > len(fn.params) {
 			return reflect.Value{}, badArgs("wrong number of arguments for '%s' (given %d, expected %d)", fn.name, len(list), len(fn.params))
@@ -47,7 +54,7 @@ func (fn *function) bind(raw []byte) (reflect.Value, error) {
 		}
 	case raw[0] == '{':
 		if err := json.Unmarshal(raw, &named); err != nil {
-			return reflect.Value{}, badArgs("arguments for '%s' are not valid JSON: %v", fn.name, err)
+			return reflect.Value{}, badArgs("arguments for '%s': %v", fn.name, err)
 		}
 		for k := range named {
 			if !fn.hasParam(k) {
@@ -115,12 +122,14 @@ func abbreviate(v []byte) string {
 // gRPC error, so the host can tell a driver's answer from a broken connection.
 func (r *driverRuntime) Exec(ctx context.Context, req *proto.ExecRequest) (*proto.ExecResponse, error) {
 	m := r.module(req.GetModuleId())
-	if m == nil {
+	if m == nil || !m.enter() {
 		return failure(404, "ModuleNotFound", fmt.Sprintf("module %s is not running in this driver", req.GetModuleId()), nil), nil
 	}
+	defer m.wg.Done()
 	fn := r.dt.byName[req.GetFunction()]
 	if fn == nil {
-		return failure(400, "BadRequest", fmt.Sprintf("execute requested for unknown function: '%s' on %s", req.GetFunction(), r.name), nil), nil
+		return failure(400, "BadRequest", fmt.Sprintf("execute requested for unknown function: '%s' on %s%s",
+			req.GetFunction(), r.name, metadata.UnknownFunctionHint(req.GetFunction(), r.dt.names())), nil), nil
 	}
 	ctx = context.WithValue(ctx, callKey, &call{userID: req.GetUserId(), requestID: req.GetRequestId(), log: m.log, exec: true})
 	args, err := fn.bind(req.GetArgsJson())
@@ -137,8 +146,11 @@ func (r *driverRuntime) Exec(ctx context.Context, req *proto.ExecRequest) (*prot
 	defer stop()
 
 	resp := m.call(ctx, fn, args)
-	// Statuses the function set reach the host before its caller sees the result.
-	if err := m.out.flush(ctx); err != nil {
+	// Statuses the function set reach the host before its caller sees the result. A call ended
+	// by its module's stop or by its caller has no one to keep that order for: the unload, which
+	// waits for the call, or the status worker still delivers them, so only a flush that fails
+	// otherwise is news.
+	if err := m.out.flush(ctx); err != nil && ctx.Err() == nil && m.ctx.Err() == nil {
 		Log(ctx).Warn("statuses not flushed before exec returned", "function", fn.name, "error", err)
 	}
 	return resp, nil
@@ -201,14 +213,28 @@ func failure(code int, class, msg string, backtrace []string) *proto.ExecRespons
 	}
 }
 
-// Error is a driver function failure with an explicit HTTP-style code and error class.
+// Error is a failure with an HTTP-style code and an error class, the one error type of a
+// driver author: a driver function returns it to choose what its caller gets
+// (sdk.Errorf(409, ...), or &sdk.Error{Status: 400, Kind: "ERR2", Err: err}); a call of another
+// module's function that failed returns it (Base.Exec, Proxy.Exec: Status and Kind as that
+// driver chose, Err its message); and sdktest reports a failed exec as one (Result.Err). Check
+// for it with errors.As.
 type Error struct {
 	Status int    // HTTP-style code, 500 when zero
 	Kind   string // error class, "Error" when empty
-	Err    error
+	Err    error  // the message
+	// Backtrace is the failing driver's backtrace, when it sent one (a panic's stack, file:line
+	// per frame); a driver function's own Error leaves it empty.
+	Backtrace []string
 }
 
-func (e *Error) Error() string { return e.Err.Error() }
+func (e *Error) Error() string {
+	if e.Err == nil {
+		return e.Class()
+	}
+	return e.Err.Error()
+}
+
 func (e *Error) Unwrap() error { return e.Err }
 
 // Code is the HTTP-style code the caller receives.
@@ -233,14 +259,14 @@ func Errorf(code int, format string, args ...any) error {
 	return &Error{Status: code, Err: fmt.Errorf(format, args...)}
 }
 
-// errorResponse maps an error returned by a driver function. An error may choose its code with
-// Code() int, its class with Class() string and its backtrace with Backtrace() []string; a
-// failure of another module's function (*errkind.DriverError) passes through unchanged.
+// errorResponse maps an error returned by a driver function. An *Error (also one a call of
+// another module returned, passed on) chooses the code, class and backtrace; so may any error
+// with the methods Code() int, Class() string and Backtrace() []string.
 func errorResponse(err error) *proto.ExecResponse {
 	code, class := 500, errorClass(err)
 	var backtrace []string
 	var de *errkind.DriverError
-	if errors.As(err, &de) {
+	if errors.As(err, &de) { // the engine's own type, which some older mocks return
 		class, backtrace = de.Class, de.Backtrace
 		if de.Code != 0 {
 			code = de.Code
@@ -258,7 +284,20 @@ func errorResponse(err error) *proto.ExecResponse {
 	if errors.As(err, &tracer) {
 		backtrace = tracer.Backtrace()
 	}
+	var se *Error
+	if errors.As(err, &se) && len(se.Backtrace) > 0 {
+		backtrace = se.Backtrace
+	}
 	return failure(code, class, err.Error(), backtrace)
+}
+
+// execError is the *Error of a failed exec's response, nil for a success.
+func execError(resp *proto.ExecResponse) error {
+	e := resp.GetError()
+	if e == nil {
+		return nil
+	}
+	return &Error{Status: int(resp.GetCode()), Kind: e.GetClass(), Err: errors.New(e.GetMessage()), Backtrace: e.GetBacktrace()}
 }
 
 func errorClass(err error) string {

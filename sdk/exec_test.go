@@ -1,9 +1,11 @@
 package sdk_test
 
 import (
+	"context"
 	"strings"
 	"testing"
 
+	"github.com/placeos-go/engine/sdk"
 	"github.com/placeos-go/engine/sdk/sdktest"
 )
 
@@ -28,9 +30,11 @@ func TestExecBinding(t *testing.T) {
 		{"float for int", "add", `[1.5]`, 400, "", "BadRequest", "argument 'a' of 'add'"},
 		{"null for int", "add", `[null]`, 400, "", "BadRequest", "argument 'a' of 'add' must not be null"},
 		{"unknown named", "add", `{"a":1,"c":2}`, 400, "", "BadRequest", "unknown argument 'c' for 'add'"},
-		{"not json", "add", `[1,`, 400, "", "BadRequest", "not valid JSON"},
+		{"not json", "add", `[1,`, 400, "", "BadRequest", "arguments for 'add': unexpected end of JSON input at offset 3"},
+		{"cut-off literal", "add", `[tru`, 400, "", "BadRequest", "arguments for 'add': unexpected end of JSON input at offset 4"},
 		{"scalar", "add", `5`, 400, "", "BadRequest", "must be a JSON array or object"},
 		{"unknown function", "nope", `[]`, 400, "", "BadRequest", "unknown function: 'nope'"},
+		{"unknown function hint", "Add", `[1]`, 400, "", "BadRequest", "unknown function: 'Add' on tester (did you mean add? function names are snake_case; the module has 13 functions)"},
 		{"snake field name", "echo", `{"text": "hi"}`, 200, `"hi"`, "", ""},
 		{"no result", "nothing", ``, 200, `null`, "", ""},
 		{"empty object", "nothing", `{}`, 200, `null`, "", ""},
@@ -61,7 +65,7 @@ func TestExecBinding(t *testing.T) {
 				}
 				return
 			}
-			if r.Err == nil || r.Err.GetClass() != tc.wantClass || !strings.Contains(r.Err.GetMessage(), tc.wantMsg) {
+			if r.Err == nil || r.Class() != tc.wantClass || !strings.Contains(r.Message(), tc.wantMsg) {
 				t.Fatalf("got %s, want %s containing %q", r, tc.wantClass, tc.wantMsg)
 			}
 		})
@@ -73,11 +77,11 @@ func TestPanicKeepsServingWithBacktrace(t *testing.T) {
 	h := sdktest.New(t, newTester)
 	h.Start(sdktest.Module{})
 	r := h.Exec("boom")
-	if r.Err == nil || r.Err.GetClass() != "Panic" {
+	if r.Err == nil || r.Class() != "Panic" {
 		t.Fatalf("got %s", r)
 	}
-	if !strings.Contains(strings.Join(r.Err.GetBacktrace(), "\n"), "Boom") {
-		t.Errorf("backtrace does not name the panicking method: %v", r.Err.GetBacktrace())
+	if !strings.Contains(strings.Join(r.Backtrace(), "\n"), "Boom") {
+		t.Errorf("backtrace does not name the panicking method: %v", r.Backtrace())
 	}
 	if r := h.Exec("add", 2, 2); string(r.Value) != "4" {
 		t.Fatalf("after panic: %s", r)
@@ -88,7 +92,7 @@ func TestUnknownModule(t *testing.T) {
 	t.Parallel()
 	h := sdktest.New(t, newTester)
 	r := h.Exec("add", 1) // nothing started
-	if r.Code != 404 || r.Err.GetClass() != "ModuleNotFound" {
+	if r.Code != 404 || r.Class() != "ModuleNotFound" {
 		t.Fatalf("got %s", r)
 	}
 }
@@ -129,7 +133,7 @@ func TestSettingsAndUpdate(t *testing.T) {
 	}
 	h.Update(sdktest.Module{Settings: map[string]any{"name": "b", "count": "many"}})
 	r := h.Exec("conf")
-	if r.Err == nil || !strings.Contains(r.Err.GetMessage(), `setting "count"`) {
+	if r.Err == nil || !strings.Contains(r.Message(), `setting "count"`) {
 		t.Fatalf("bad settings: got %s, want an error naming count", r)
 	}
 }
@@ -158,6 +162,46 @@ func TestDebugForwarding(t *testing.T) {
 		case <-ctx.Done():
 			t.Fatalf("debug lines not forwarded: %+v", logs)
 		case <-tick():
+		}
+	}
+}
+
+// waiter is a driver whose function waits for its caller or its module to end, and says so in a
+// status on the way out, as drivers that keep a "busy" status do.
+type waiter struct {
+	sdk.Base
+	started chan struct{}
+}
+
+func (d *waiter) Wait(ctx context.Context) error {
+	defer d.Set("waiting", false)
+	d.Set("waiting", true)
+	close(d.started)
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// TestExecEndedByStopFlushesQuietly: a call ended because its module stopped returns while the
+// status it set on the way out is still queued. The module's unload delivers it, so the exec has
+// nothing to warn about (it used to log "statuses not flushed before exec returned": its flush
+// waited on the call's context, which the stop had ended).
+func TestExecEndedByStopFlushesQuietly(t *testing.T) {
+	t.Parallel()
+	for range 20 {
+		started := make(chan struct{})
+		h := sdktest.New(t, func() *waiter { return &waiter{started: started} })
+		h.Start(sdktest.Module{})
+		call := h.ExecAsync("wait")
+		<-started
+		h.Stop()
+		if r := call.Result(); r.Class() != "Abort" {
+			t.Fatalf("wait: %s", r)
+		}
+		h.WaitStatus("waiting", false)
+		for _, e := range h.Logs() {
+			if e.Level == "warn" || e.Level == "error" {
+				t.Fatalf("logged %s", e)
+			}
 		}
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/placeos-go/engine/errkind"
 	"github.com/placeos-go/engine/plugin/proto"
 )
 
@@ -30,7 +29,8 @@ func (b *Base) systemID() string {
 
 // Exec calls fn on another module through the host, with the same routing and checks as a
 // client call. The user id and request id of ctx (an exec context) travel with the call. A
-// failure of the remote function is returned as *errkind.DriverError.
+// failure of the remote function (or of the engine's checks of the call) is returned as an
+// *Error with the code and class the caller of a client route would get.
 func (b *Base) Exec(ctx context.Context, t Target, fn string, args ...any) (json.RawMessage, error) {
 	host, err := b.host(ctx)
 	if err != nil {
@@ -56,8 +56,8 @@ func (b *Base) Exec(ctx context.Context, t Target, fn string, args ...any) (json
 	if err != nil {
 		return nil, fmt.Errorf("exec %s.%s: %w", t, fn, err)
 	}
-	if e := resp.GetError(); e != nil {
-		return nil, &errkind.DriverError{Class: e.GetClass(), Message: e.GetMessage(), Backtrace: e.GetBacktrace(), Code: int(resp.GetCode())}
+	if err := execError(resp); err != nil {
+		return nil, err
 	}
 	return resp.GetResultJson(), nil
 }

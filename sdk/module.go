@@ -52,16 +52,26 @@ type module struct {
 // spawn runs fn in a goroutine that stop waits for; it reports false (and does not run fn)
 // once the module is stopping.
 func (m *module) spawn(fn func()) bool {
+	if !m.enter() {
+		return false
+	}
+	go func() {
+		defer m.wg.Done()
+		fn()
+	}()
+	return true
+}
+
+// enter counts work in (a call of a function, a spawned goroutine) that stop waits for, so that
+// what it does on its way out, a status it sets, is delivered by the unload; false once the
+// module is stopping. The work ends with m.wg.Done.
+func (m *module) enter() bool {
 	m.spawnMu.Lock()
 	defer m.spawnMu.Unlock()
 	if m.stopping {
 		return false
 	}
 	m.wg.Add(1)
-	go func() {
-		defer m.wg.Done()
-		fn()
-	}()
 	return true
 }
 
@@ -181,7 +191,7 @@ func (m *module) stop(ctx context.Context) {
 	case <-waited:
 	case <-wait.C:
 		// A goroutine that ignores its context must not block the host's Stop forever.
-		m.log.Error("module goroutines did not stop after their context ended; leaving them behind")
+		m.log.Error("module calls or goroutines did not stop after their context ended; leaving them behind")
 	}
 	wait.Stop()
 	if h, ok := m.drv.(interface{ OnUnload(context.Context) }); ok {

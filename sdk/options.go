@@ -9,10 +9,12 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/placeos-go/engine/plugin/metadata"
+	"github.com/placeos-go/engine/version"
 )
 
-// SDKVersion is reported under versions.sdk in every driver's metadata.
-const SDKVersion = "0.1.0"
+// SDKVersion is reported under versions.sdk in every driver's metadata: the engine release
+// this SDK belongs to (package version).
+const SDKVersion = version.Number
 
 // Option configures Serve (and sdktest.New, which runs the driver as Serve would).
 type Option func(*options)

@@ -84,10 +84,10 @@ func TestCommandResponsePanicFailsItsCaller(t *testing.T) {
 	dev.ShouldSend("LEVEL?\r\n")
 	dev.Respond("BOOM\r\n")
 	r := p.Result()
-	if r.Code != 500 || r.Err.GetClass() != "Panic" || !strings.Contains(r.Err.GetMessage(), "index out of range") {
+	if r.Code != 500 || r.Class() != "Panic" || !strings.Contains(r.Message(), "index out of range") {
 		t.Fatalf("exec after a panicking Response: %s", r)
 	}
-	if bt := strings.Join(r.Err.GetBacktrace(), "\n"); !strings.Contains(bt, "queue_failures_test.go:") {
+	if bt := strings.Join(r.Backtrace(), "\n"); !strings.Contains(bt, "queue_failures_test.go:") {
 		t.Fatalf("backtrace does not reach the handler:\n%s", bt)
 	}
 	e := h.WaitLog("callback panicked")
@@ -115,9 +115,9 @@ func TestCommandSendPanicFailsItsCaller(t *testing.T) {
 	t.Parallel()
 	h, _, _ := startFailures(t)
 	r := h.Exec("fetch")
-	if r.Code != 500 || r.Err.GetClass() != "Panic" || r.Err.GetMessage() != "Send panicked: no session" ||
-		!strings.Contains(strings.Join(r.Err.GetBacktrace(), "\n"), "queue_failures_test.go:") {
-		t.Fatalf("exec after a panicking Send: %s %v", r, r.Err.GetBacktrace())
+	if r.Code != 500 || r.Class() != "Panic" || r.Message() != "Send panicked: no session" ||
+		!strings.Contains(strings.Join(r.Backtrace(), "\n"), "queue_failures_test.go:") {
+		t.Fatalf("exec after a panicking Send: %s %v", r, r.Backtrace())
 	}
 	if e := h.WaitLog("callback panicked"); e.Level != "error" || !strings.Contains(e.Fields["stack"].(string), "queue_failures_test.go:") {
 		t.Fatalf("panic log line: %s", e)
@@ -159,7 +159,7 @@ func TestCommandFailureWithCallerIsNotBackground(t *testing.T) {
 	p := h.ExecAsync("level")
 	dev.ShouldSend("LEVEL?\r\n")
 	dev.Respond("ERR busy\r\n")
-	if r := p.Result(); r.Code != 500 || r.Err.GetClass() != "Abort" || r.Err.GetMessage() != "busy" {
+	if r := p.Result(); r.Code != 500 || r.Class() != "Abort" || r.Message() != "busy" {
 		t.Fatalf("exec: %s", r)
 	}
 	if got := logsAt(h, "warn", "background command failed"); len(got) != 0 {

@@ -108,7 +108,7 @@ func TestQueueNamedCommandReplacesQueuedOne(t *testing.T) {
 	dev.ShouldSend("A\r\n")
 	v1 := send(t, h, 1, map[string]any{"data": "VOL 10", "name": "volume"})
 	v2 := h.ExecAsyncNamed("send", map[string]any{"data": "VOL 20", "name": "volume"})
-	if r := v1.Result(); r.Err.GetClass() != "Abort" || !strings.Contains(r.Err.GetMessage(), "replaced") {
+	if r := v1.Result(); r.Class() != "Abort" || !strings.Contains(r.Message(), "replaced") {
 		t.Fatalf("replaced command: %s", r)
 	}
 	dev.Respond("OK\r\n")
@@ -129,7 +129,7 @@ func TestQueueTimeoutRetriesThenAborts(t *testing.T) {
 		clk.Advance(sdk.DefaultTimeout)
 	}
 	r := p.Result()
-	if r.Code != 504 || r.Err.GetClass() != "Abort" || !strings.Contains(r.Err.GetMessage(), "retry limit reached") {
+	if r.Code != 504 || r.Class() != "Abort" || !strings.Contains(r.Message(), "retry limit reached") {
 		t.Fatalf("after retries: %s", r)
 	}
 	dev.ShouldNotSend(20 * time.Millisecond)
@@ -166,7 +166,7 @@ func TestQueueOutcomes(t *testing.T) {
 	p := h.ExecAsyncNamed("send", map[string]any{"data": "BAD"})
 	dev.ShouldSend("BAD\r\n")
 	dev.Respond("ERR busy\r\n")
-	if r := p.Result(); r.Code != 409 || r.Err.GetClass() != "Abort" || r.Err.GetMessage() != "busy" {
+	if r := p.Result(); r.Code != 409 || r.Class() != "Abort" || r.Message() != "busy" {
 		t.Fatalf("abort: %s", r)
 	}
 
@@ -187,7 +187,7 @@ func TestQueueOutcomes(t *testing.T) {
 	dev.ShouldSend("C\r\n")
 	d := send(t, h, 1, map[string]any{"data": "D"})
 	dev.Respond("OK\r\n")
-	if r := d.Result(); !strings.Contains(r.Err.GetMessage(), "queue cleared") {
+	if r := d.Result(); !strings.Contains(r.Message(), "queue cleared") {
 		t.Fatalf("cleared: %s", r)
 	}
 	c.Result()
@@ -202,7 +202,7 @@ func TestQueueOffline(t *testing.T) {
 	h, dev, clk := startQueue(t)
 	dev.Disconnect()
 	h.WaitStatus("connected", false)
-	if r := h.ExecNamed("send", map[string]any{"data": "U"}); r.Code != 503 || !strings.Contains(r.Err.GetMessage(), "offline") {
+	if r := h.ExecNamed("send", map[string]any{"data": "U"}); r.Code != 503 || !strings.Contains(r.Message(), "offline") {
 		t.Fatalf("unnamed while offline: %s", r)
 	}
 	named := send(t, h, 1, map[string]any{"data": "N", "name": "n"})

@@ -55,7 +55,11 @@ var errModuleNotRunning = errkind.New(errkind.NotFound, "module not running in t
 
 var _ driverrt.Runtime = (*driverRuntime)(nil)
 
-func init() { driverrt.New = newRuntimeOf }
+func init() {
+	driverrt.New = newRuntimeOf
+	driverrt.ErrorResponse = errorResponse
+	driverrt.ExecError = execError
+}
 
 var driverInterface = reflect.TypeFor[Driver]()
 

@@ -3,22 +3,22 @@ package sdk
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"sync"
 
-	"github.com/placeos-go/engine/errkind"
+	"github.com/placeos-go/engine/plugin/metadata"
 )
 
-// SystemModule describes one module of a system. Hosts that know it send it in the control
-// system JSON under "module_info"; the system proxy then resolves names and interfaces locally.
-type SystemModule struct {
-	ID         string   `json:"id"`
-	Name       string   `json:"name"`
-	Index      int      `json:"index"`
-	Implements []string `json:"implements,omitempty"`
-}
+// SystemModule is one module of a logic module's system, as the host describes it under
+// "module_info" in the control system JSON (ControlSystem.ModuleInfo): its id, its name and
+// 1-based index in the system, and what its driver reports in its metadata: the interfaces it
+// implements and its functions' wire names. The host sends it with the module's start and again,
+// as an update (OnUpdate), whenever the system's modules or their metadata change; a module
+// whose driver has not reported its metadata yet has no interfaces and functions until it does.
+type SystemModule = metadata.SystemModule
 
 // SystemProxy is a logic module's handle on its system (Base.System): its description and the
 // other modules, by Name_N, by name or by interface. Every call goes through the host with the
@@ -39,45 +39,28 @@ func (s *SystemProxy) Module(name string, index int) *Proxy {
 // Get is the module a slug names: "Display_2", or "Display" for Display_1.
 func (s *SystemProxy) Get(slug string) *Proxy { return &Proxy{b: s.b, Target: Slug(slug)} }
 
-// All is every module of the system called name.
+// All is every module of the system called name, in index order.
 func (s *SystemProxy) All(name string) Collection {
-	sys, _ := s.b.ControlSystem()
-	if len(sys.ModuleInfo) > 0 {
-		var c Collection
-		for _, mi := range sys.ModuleInfo {
-			if mi.Name == name {
-				c.members = append(c.members, &Proxy{b: s.b, Target: In(name, mi.Index)})
-			}
-		}
-		return c
-	}
-	// Without module_info the names are unknown here: ask for every index the system could
-	// have; the places that do not exist answer "not found" and are left out of the results.
-	c := Collection{lenient: true}
-	for i := range max(len(sys.Modules), 1) {
-		c.members = append(c.members, &Proxy{b: s.b, Target: In(name, i+1)})
-	}
-	return c
+	return s.collect(func(mi SystemModule) bool { return mi.Name == name })
 }
 
-// Implementing is every module of the system whose driver implements the named interface
-// ("Powerable"). Without module_info from the host it falls back to duck typing: every module
-// is called and the ones without the function are left out.
+// Implementing is every module of the system whose driver implements iface ("Powerable"), or
+// has a function of that wire name ("power"), as PlaceOS's implements? reads it; the logic
+// module itself is left out.
 func (s *SystemProxy) Implementing(iface string) Collection {
+	self := s.b.ModuleID()
+	return s.collect(func(mi SystemModule) bool {
+		return mi.ID != self && (slices.Contains(mi.Implements, iface) || slices.Contains(mi.Functions, iface))
+	})
+}
+
+// collect is the modules of the system's module_info that match, in the system's order.
+func (s *SystemProxy) collect(match func(SystemModule) bool) Collection {
 	sys, _ := s.b.ControlSystem()
 	var c Collection
-	if len(sys.ModuleInfo) > 0 {
-		for _, mi := range sys.ModuleInfo {
-			if slices.Contains(mi.Implements, iface) {
-				c.members = append(c.members, &Proxy{b: s.b, Target: In(mi.Name, mi.Index)})
-			}
-		}
-		return c
-	}
-	c.lenient = true
-	for _, id := range sys.Modules {
-		if id != s.b.ModuleID() {
-			c.members = append(c.members, &Proxy{b: s.b, Target: ByID(id)})
+	for _, mi := range sys.ModuleInfo {
+		if match(mi) {
+			c.members = append(c.members, &Proxy{b: s.b, Target: In(mi.Name, mi.Index)})
 		}
 	}
 	return c
@@ -120,7 +103,6 @@ func (p *Proxy) Subscribe(ctx context.Context, name string, fn func(json.RawMess
 // Collection is a set of modules called together.
 type Collection struct {
 	members []*Proxy
-	lenient bool // drop "no such module" and "unknown function" answers (resolution by probing)
 }
 
 // Outcome is one module's answer to a collection call.
@@ -136,7 +118,6 @@ func (c Collection) Modules() []*Proxy { return append([]*Proxy(nil), c.members.
 // Exec calls fn on every member at once and gathers the outcomes in member order.
 func (c Collection) Exec(ctx context.Context, fn string, args ...any) []Outcome {
 	out := make([]Outcome, len(c.members))
-	keep := make([]bool, len(c.members))
 	var wg sync.WaitGroup
 	for i, p := range c.members {
 		wg.Add(1)
@@ -144,17 +125,10 @@ func (c Collection) Exec(ctx context.Context, fn string, args ...any) []Outcome 
 			defer wg.Done()
 			v, err := p.Exec(ctx, fn, args...)
 			out[i] = Outcome{Target: p.Target, Value: v, Err: err}
-			keep[i] = !(c.lenient && absent(err))
 		}()
 	}
 	wg.Wait()
-	res := out[:0]
-	for i, o := range out {
-		if keep[i] {
-			res = append(res, o)
-		}
-	}
-	return res
+	return out
 }
 
 // Err joins the failures of outcomes (nil when every call succeeded) into a *CollectionError.
@@ -182,24 +156,14 @@ func (e *CollectionError) Error() string {
 	msgs := make([]string, len(e.Failed))
 	for i, o := range e.Failed {
 		msgs[i] = o.Target.String() + ": " + o.Err.Error()
+		// Only the first failure's class reaches the caller as the class: name each one's
+		// (but the default, which says nothing).
+		if se := (*Error)(nil); errors.As(o.Err, &se) && se.Class() != "Error" {
+			msgs[i] += " (" + se.Class() + ")"
+		}
 	}
 	return fmt.Sprintf("%d of %d calls failed: %s", len(e.Failed), e.Total, strings.Join(msgs, "; "))
 }
 
 // Unwrap returns the first failure.
 func (e *CollectionError) Unwrap() error { return e.Failed[0].Err }
-
-// absent reports an answer meaning "no module there" or "that module has no such function".
-func absent(err error) bool {
-	de, ok := err.(*errkind.DriverError)
-	if !ok {
-		return false
-	}
-	switch {
-	case de.Code == 404:
-		return true
-	case de.Code == 400 && strings.Contains(de.Message, "unknown function"):
-		return true
-	}
-	return false
-}

@@ -33,6 +33,10 @@ type TCPOptions struct {
 	// OnConnect runs in its own goroutine after each successful connect, e.g. to query state.
 	// It gets the transport because it may run before NewTCP has returned.
 	OnConnect func(ctx context.Context, t *TCP)
+	// OnDisconnect runs when a connection ends, before the transport dials again (and before
+	// the queue can send on the next connection): forget what belonged to the connection, such
+	// as a greeting or a login the device expects once per connection.
+	OnDisconnect func()
 }
 
 // NewTCP starts a TCP transport for the module that b belongs to. It stops with the module.
@@ -81,7 +85,7 @@ func NewTCP(b *Base, o TCPOptions) *TCP {
 		kind = "tls"
 	}
 	return newConn(b, connConfig{
-		kind: kind, addr: addr, dial: dial, tokenizer: tok, received: o.Received, onConnect: o.OnConnect,
+		kind: kind, addr: addr, dial: dial, tokenizer: tok, received: o.Received, onConnect: o.OnConnect, onDisconnect: o.OnDisconnect,
 		minBackoff: o.MinBackoff, maxBackoff: o.MaxBackoff, makebreak: o.MakeBreak || mc.MakeBreak, idle: o.IdleTimeout,
 	})
 }

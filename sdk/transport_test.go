@@ -205,7 +205,7 @@ func TestHTTP(t *testing.T) {
 	h.WaitStatus("connected", true)
 	p = h.ExecAsync("lamp", 1)
 	srv.ExpectJSON("PUT", "/lamps/1?fade=2", nil, 503, map[string]string{"error": "overloaded"})
-	if r := p.Result(); r.Code != 502 || !strings.Contains(r.Err.GetMessage(), "HTTP 503") {
+	if r := p.Result(); r.Code != 502 || !strings.Contains(r.Message(), "HTTP 503") {
 		t.Fatalf("http error: %s", r)
 	}
 }

@@ -20,6 +20,14 @@
 // Hangs. Every ProbeInterval the supervisor calls Info with ProbeTimeout; a process that does not
 // answer is killed and relaunched like a crashed one.
 //
+// Replaced binaries. A driver is keyed by its binary's path, and a process keeps the file it was
+// started from: a new binary renamed over the path (writing over a running binary fails with
+// "text file busy") is not loaded until all of the driver's modules stop, which ends the
+// process, and start again. The probe notices it (/proc/<pid>/exe is no longer the file at the
+// path) and logs one WARN per process saying so and what to do. A driver that changes on every
+// build gets a new path per build (the builder's binaries, `engine dev --watch`), and its
+// modules move to it without a gap (Move).
+//
 // Process groups. Each driver runs in its own process group, which is killed when the driver
 // stops and on Close. With a RunDir, every running process has a <pid>.pid file naming its
 // binary; New kills the groups of such processes left behind by an engine that was killed.

@@ -312,11 +312,13 @@ func (d *driver) shutdown(p *process) {
 	d.log.Info("driver process stopped", "pid", p.pid, "exit_status", exitStatus)
 }
 
-// probe calls Info every ProbeInterval and kills a process that does not answer in time.
+// probe calls Info every ProbeInterval and kills a process that does not answer in time. It
+// also says when the binary file was replaced under the process.
 func (d *driver) probe(p *process, done <-chan struct{}) {
 	cfg := d.s.cfg
 	t := time.NewTicker(cfg.ProbeInterval)
 	defer t.Stop()
+	replaced := false
 	for {
 		select {
 		case <-done:
@@ -328,6 +330,15 @@ func (d *driver) probe(p *process, done <-chan struct{}) {
 		ctx, cancel := context.WithTimeout(p.ctx, cfg.ProbeTimeout)
 		_, err := p.rpc.Info(ctx, &pb.Empty{})
 		cancel()
+		if err == nil && !replaced && p.binaryReplaced() {
+			replaced = true // said once per process
+			d.s.mu.Lock()
+			mods := d.moduleIDs()
+			d.s.mu.Unlock()
+			d.log.Warn("driver binary replaced on disk: this process still runs the old one; stop all of its modules, then start them, to load the new one "+
+				"(while writing a driver, `engine dev --watch FOLDER` rebuilds it on every save and moves its modules with no gap)",
+				"pid", p.pid, "modules", mods)
+		}
 		if err == nil || p.hasExited() {
 			continue
 		}

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/placeos-go/engine/auth"
 	"github.com/placeos-go/engine/builder"
@@ -62,9 +61,8 @@ func findSDKDir() string {
 		return ""
 	}
 	for dir := filepath.Dir(exe); ; dir = filepath.Dir(dir) {
-		if data, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil &&
-			strings.Contains(string(data), "module "+builder.EngineModule+"\n") {
-			return dir
+		if src, err := checkEngineSource(dir); err == nil {
+			return src
 		}
 		if parent := filepath.Dir(dir); parent == dir {
 			return ""

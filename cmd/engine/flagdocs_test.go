@@ -52,6 +52,8 @@ func TestServeFlagsDocumented(t *testing.T) {
 		known[name] = true
 	}
 	(&options{}).flagSet("dev", true).VisitAll(func(f *flag.Flag) { known[f.Name] = true })
+	newFS, _ := newFlags() // the README's table of engine new driver (TestNewFlagsDocumented)
+	newFS.VisitAll(func(f *flag.Flag) { known[f.Name] = true })
 	// Every value shown, set or commented out, is one the flag takes.
 	values := (&options{}).flagSet("serve", false)
 	for _, m := range regexp.MustCompile(`(?m)^#?(ENGINE_[A-Z0-9_]+)=(.*)$`).FindAllStringSubmatch(envFile, -1) {
@@ -73,6 +75,46 @@ func TestServeFlagsDocumented(t *testing.T) {
 			if !known[m[1]] {
 				t.Errorf("%s's flags table names --%s, which is no flag of engine serve or dev", doc, m[1])
 			}
+		}
+	}
+}
+
+// TestNewFlagsDocumented: every flag of `engine new driver` is in the README's table of it, in
+// docs/protocol.md §1.10 and in the usage line, and that table names no other flag.
+func TestNewFlagsDocumented(t *testing.T) {
+	t.Parallel()
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	protocol, err := os.ReadFile(filepath.Join("..", "..", "docs", "protocol.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, table, ok := strings.Cut(string(readme), "### A new driver: `engine new driver NAME`")
+	section, _, _ := strings.Cut(table, "\n## ")
+	_, p10, ok10 := strings.Cut(string(protocol), "### 1.10 `engine new driver`")
+	p10, _, _ = strings.Cut(p10, "\n## ")
+	if !ok || !ok10 {
+		t.Fatal("README.md has no section \"### A new driver: `engine new driver NAME`\", or docs/protocol.md no §1.10")
+	}
+	fs, _ := newFlags()
+	names := map[string]bool{}
+	fs.VisitAll(func(f *flag.Flag) {
+		names[f.Name] = true
+		if !strings.Contains(section, "| `--"+f.Name+"` |") {
+			t.Errorf("--%s: not in the README's table of engine new driver", f.Name)
+		}
+		if !strings.Contains(p10, "`--"+f.Name) {
+			t.Errorf("--%s: not in docs/protocol.md §1.10", f.Name)
+		}
+		if !strings.Contains(newUsage, "--"+f.Name+" ") {
+			t.Errorf("--%s: not in the usage line %q", f.Name, newUsage)
+		}
+	})
+	for _, m := range regexp.MustCompile("(?m)^\\| `--([a-z0-9-]+)`").FindAllStringSubmatch(section, -1) {
+		if !names[m[1]] {
+			t.Errorf("the README's table of engine new driver names --%s, which is no flag of it", m[1])
 		}
 	}
 }

@@ -56,6 +56,11 @@ type options struct {
 	MemoryLimit memoryLimitFlag
 	MaxProcs    maxProcsFlag
 	Displays    int // dev only: how many simulated displays
+	// Dev only: a driver folder built, run in the demo room and rebuilt on every save
+	// (devwatch.go), and its module's fields.
+	Watch       string
+	WatchModule string
+	watchSpec   watchSpec
 
 	// Secrets (docs/protocol.md §1.4): files keep them out of ps and /proc/<pid>/cmdline.
 	ClusterSecretFile string
@@ -181,6 +186,8 @@ func (o *options) flagSet(name string, dev bool) *flag.FlagSet {
 	fs.Var(&o.MaxProcs, "gomaxprocs", "CPUs running the engine's Go code at once, as GOMAXPROCS: a number, or auto (chosen from the machine; GOMAXPROCS when set)")
 	if dev {
 		fs.IntVar(&o.Displays, "displays", 2, "number of simulated displays in the demo system")
+		fs.StringVar(&o.Watch, "watch", "", "driver folder to build, run as a module of the demo room and rebuild on every save")
+		fs.StringVar(&o.WatchModule, "watch-module", "", "YAML or JSON of the watched module: its driver's module_name and role, and a model file's module fields (ip, port, uri, settings, ...)")
 	}
 	fs.StringVar(&o.ClusterSecretFile, "cluster-secret-file", "", "file holding --cluster-secret (kept out of ps)")
 	fs.StringVar(&o.JWTSecretFile, "jwt-secret-file", "", "file holding --jwt-secret (kept out of ps)")
@@ -253,6 +260,9 @@ func (o *options) check(fs *flag.FlagSet) error {
 	}
 	o.warnings = append(o.warnings, joinSchemeWarnings(o.Join, o.tlsFiles())...)
 	if err := o.checkExposure(); err != nil {
+		return err
+	}
+	if err := o.checkWatch(); err != nil {
 		return err
 	}
 	// Defaults that depend on other flags or on where the binary is.

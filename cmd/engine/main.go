@@ -22,6 +22,10 @@ Usage:
   engine tls init        the cluster's CA and node certificates (--out DIR --nodes n1,n2,n3)
   engine secrets init --out FILE
                          a new key for --secrets-key-file (the same file on every node)
+  engine new driver NAME [--transport tcp|udp|http|ssh|websocket|logic]
+                         a driver, its tests and a simulated device that pass at once: in
+                         this checkout, in a driver repository, or a new repository
+  engine version         the engine release (the tag driver repositories require)
   engine help            this text
 
 Run "engine serve -h" for the flags (each is also read from ENGINE_<NAME>, e.g. ENGINE_HTTP_ADDR).
@@ -51,6 +55,11 @@ func run(args []string) int {
 		err = tlsCommand(args[1:])
 	case "secrets":
 		err = secrets(args[1:])
+	case "new":
+		err = newCommand(ctx, args[1:])
+	case "version", "--version":
+		printVersion()
+		return 0
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return 0

@@ -31,6 +31,7 @@ type node struct {
 	port   *peer.Port
 	store  *raftfsm.Store
 	core   *core.Core
+	bld    *builder.Builder
 	api    *httpapi.Server
 	peers  *peer.Client
 	closer []func() // run in reverse order by close
@@ -146,6 +147,7 @@ func startNode(ctx context.Context, o *options, log hclog.Logger, leave func()) 
 		log.Info("the cluster port takes no connection: this node has neither TLS nor a cluster secret, so it runs alone", "addr", addr)
 	}
 	n.peers = peer.NewClient(proof)
+	n.onClose(n.peers.Close) // last: the store forwards through it until it closes
 	n.store, err = raftfsm.Open(raftfsm.Config{
 		NodeID: o.NodeID, DataDir: o.DataDir, Network: n.port, AdvertiseRaft: o.AdvertiseRaft,
 		HTTPAddr: o.AdvertiseHTTP, TimeoutScale: o.RaftScale, Forwarder: n.peers, Logger: log, Metrics: met,
@@ -179,6 +181,7 @@ func startNode(ctx context.Context, o *options, log hclog.Logger, leave func()) 
 		return n, err
 	}
 	n.onClose(func() { _ = bld.Close() })
+	n.bld = bld
 	watcher := subscriptions.New(st, log)
 	n.onClose(func() { _ = watcher.Close() })
 

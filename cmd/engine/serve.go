@@ -71,6 +71,15 @@ func serve(ctx context.Context, args []string, dev bool, sig *signals) error {
 	if dev {
 		printDemo(n.api.Addr().String())
 	}
+	if o.Watch != "" {
+		w, err := newDevWatch(o, n, os.Stdout)
+		if err != nil {
+			return err
+		}
+		done := make(chan struct{})
+		go func() { defer close(done); w.run(ctx) }()
+		n.onClose(func() { <-done })
+	}
 
 	<-ctx.Done()
 	if sig.leaving() {

@@ -17,6 +17,9 @@
 //     also fails at once when an engine exits on its own; Within returns a timeout as an error
 //     for suites that record it and go on. A test that fails logs the tail of every engine's
 //     log.
+//   - engine dev --watch (devwatch.go): Config.Command "dev" runs `engine dev`; WatchedDriver is a
+//     standalone driver repository whose answer() a save changes, StartDevWatch watches it,
+//     SaveToAnswer times a save to the new answer, CallLoop calls it all along.
 //   - HTTP (http.go): on a Node, Do (failing the test when the node is unreachable), Try,
 //     Request (own context and timeout) and GetJSON, with optional headers (APIKey,
 //     RequestID); the decoded cluster view (Info), loaded modules (Loaded), driver status

@@ -21,6 +21,7 @@ import (
 // Config is what every node made from it shares.
 type Config struct {
 	Redis    string   // URL of the Redis the engines use
+	Command  string   // "serve" when empty; "dev" runs `engine dev` (demo room, simulators)
 	LogLevel string   // --log-level; "info" when empty
 	Flags    []string // added to every start, e.g. "--log-format", "json" or "--sdk-dir", dir
 	Env      []string // added to each engine's environment (drivers inherit ENGINE_DRIVER_*)
@@ -125,7 +126,11 @@ func (n *Node) Start(extra ...string) {
 	if n.p != nil && !n.p.exited() {
 		n.tb.Fatalf("start %s: its engine is running", n.ID)
 	}
-	args := []string{"serve", "--node-id", n.ID, "--http-addr", n.HTTP, "--raft-addr", n.Raft,
+	command := n.cfg.Command
+	if command == "" {
+		command = "serve"
+	}
+	args := []string{command, "--node-id", n.ID, "--http-addr", n.HTTP, "--raft-addr", n.Raft,
 		"--redis", n.cfg.Redis, "--data-dir", n.DataDir, "--log-level", n.cfg.LogLevel, "--auth", "none"}
 	if n.TLSDir != "" {
 		args = append(args, "--tls-ca", clustertls.CAFile(n.TLSDir),

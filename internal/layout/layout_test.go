@@ -37,7 +37,7 @@ var (
 	// The vocabulary and the services the engine is built from. They import only each other.
 	leaves = set{"the leaves", []string{
 		"errkind", "call", "auth", "httpwire", "jsonscan", "clustertls", "model", "placement", "metrics",
-		"plugin/...", "state", "raftfsm", "builder", "supervisor", "subscriptions",
+		"plugin/...", "state", "raftfsm", "builder", "supervisor", "subscriptions", "version", "scaffold",
 	}}
 	// The engine core and the two HTTP faces of a node. They meet only in cmd/engine.
 	tiers = set{"core, httpapi and peer", []string{"core", "httpapi", "peer"}}

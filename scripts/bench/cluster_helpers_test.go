@@ -48,12 +48,12 @@ func clusterBenchModel(drv string) string {
 // startBenchCluster bootstraps node 1 with the model, joins the other size-1 nodes through it and
 // waits until every node is up, the cluster is ready and every module runs exactly once. prefix
 // names the nodes (prefix-1, prefix-2, ...): node ids are ring members, so the name set is part
-// of what a movement measurement samples.
-func startBenchCluster(b *testing.B, size int, prefix string) *enginetest.Cluster {
+// of what a movement measurement samples. flags go to every engine.
+func startBenchCluster(b *testing.B, size int, prefix string, flags ...string) *enginetest.Cluster {
 	b.Helper()
 	redis := testutil.StartRedis(b)
 	drv := testutil.BuildBinary(b, "./internal/testdriver")
-	cfg := enginetest.Config{Redis: redis.URL, Client: clusterHTTP, Timeout: 2 * time.Second}
+	cfg := enginetest.Config{Redis: redis.URL, Client: clusterHTTP, Timeout: 2 * time.Second, Flags: flags}
 	return enginetest.StartCluster(b, cfg, prefix, size, clusterBenchModel(drv), benchModules)
 }
 

@@ -1,9 +1,17 @@
 package bench
 
 import (
+	"cmp"
 	"fmt"
+	"io"
 	"maps"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -305,11 +313,20 @@ func ringMoved(ids, from, to []string) float64 {
 
 // BenchmarkClusterExecuteNonOwner compares execute by module id sent to the node that hosts the
 // module (the baseline) with the same execute sent to a node that does not, which forwards it
-// through POST /api/core/v1/command/{module}/execute. Clients spread their calls over the
-// owner's modules; runs alternate owner and non-owner so that machine noise hits both alike.
+// over the exec protocol of the cluster port (package peer). Clients spread their calls over the
+// owner's modules; runs alternate owner and non-owner so that machine noise hits both alike, and
+// the best run of each is compared. Each run also records the CPU time every process spent per
+// call (from /proc: user + system), which shows what the extra hop costs and where. With
+// CLUSTERBENCH_PPROF=<dir> the engines serve pprof, and CPU profiles of the owner and the
+// non-owner under 16 clients of each path are written to dir (go tool pprof -top dir/<file>).
 func BenchmarkClusterExecuteNonOwner(b *testing.B) {
 	runOnce(b, func(b *testing.B) (string, []clusterMetric) {
-		c := startBenchCluster(b, 3, "ex")
+		profiles := os.Getenv("CLUSTERBENCH_PPROF")
+		var flags []string
+		if profiles != "" {
+			flags = []string{"--pprof-addr", "127.0.0.1:0"}
+		}
+		c := startBenchCluster(b, 3, "ex", flags...)
 		place := c.WaitHealthy(3)
 		owner := c.Nodes[0]
 		other := c.Nodes[1]
@@ -341,40 +358,141 @@ func BenchmarkClusterExecuteNonOwner(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
+		procs := []cpuProc{{"client", os.Getpid()}, {"owner", owner.PID()}, {"non-owner", other.PID()}}
+		for _, d := range testutil.Children(owner.PID()) {
+			procs = append(procs, cpuProc{"driver", d})
+		}
 		var sb strings.Builder
-		fmt.Fprintf(&sb, "\n| execute by module id | clients | throughput ratio | calls/s | p50 | p99 | target |\n|---|---|---|---|---|---|---|\n")
+		fmt.Fprintf(&sb, "\n| execute by module id | clients | throughput ratio | calls/s | p50 | p99 | CPU µs per call: client, owner, non-owner, driver | target |\n|---|---|---|---|---|---|---|---|\n")
 		var metrics []clusterMetric
-		for _, clients := range []int{1, 16} {
+		for _, clients := range []int{1, 16, 32} {
 			calls := 1500 * clients / min(clients, 4)
-			var base, fwd []result
-			for range 2 {
-				base = append(base, measure(b, "at the owner", clients, calls, atOwner))
-				fwd = append(fwd, measure(b, "through a non-owner", clients, calls, viaOther))
+			var base, fwd []cpuResult
+			for range nonOwnerRounds {
+				base = append(base, measureCPU(b, procs, "at the owner", clients, calls, atOwner))
+				fwd = append(fwd, measureCPU(b, procs, "through a non-owner", clients, calls, viaOther))
 			}
-			bt, ft := bestOf(base), bestOf(fwd)
+			bt, ft := bestOfCPU(base), bestOfCPU(fwd)
 			for _, r := range []struct {
-				r      result
+				r      cpuResult
 				target string
 			}{{bt, "baseline"}, {ft, ">= 0.75× (issue 13)"}} {
-				fmt.Fprintf(&sb, "| %s | %d | %.2f× | %.0f | %d µs | %d µs | %s |\n", r.r.name, clients,
-					r.r.throughput/bt.throughput, r.r.throughput, r.r.p50.Microseconds(), r.r.p99.Microseconds(), r.target)
+				fmt.Fprintf(&sb, "| %s | %d | %.2f× | %.0f | %d µs | %d µs | %s | %s |\n", r.r.name, clients,
+					r.r.throughput/bt.throughput, r.r.throughput, r.r.p50.Microseconds(), r.r.p99.Microseconds(), r.r.cpuText(), r.target)
 			}
 			metrics = append(metrics, clusterMetric{ft.throughput / bt.throughput, fmt.Sprintf("ratio-c%d", clients)})
 		}
-		fmt.Fprintf(&sb, "\nOwner %s hosts %d modules; all processes (3 engines, their drivers, Redis, the clients) share this machine's CPUs.\n", owner.ID, len(mods))
+		fmt.Fprintf(&sb, "\nOwner %s hosts %d modules; all processes (3 engines, their drivers, Redis, the clients) share this machine's %d CPUs. Best of %d interleaved runs each.\n",
+			owner.ID, len(mods), runtime.NumCPU(), nonOwnerRounds)
+		if profiles != "" {
+			for _, path := range []struct {
+				name string
+				call func() error
+			}{{"via-non-owner", viaOther}, {"at-owner", atOwner}} {
+				profileWhile(b, profiles, path.name, []*enginetest.Node{owner, other}, func() {
+					measure(b, path.name, 16, 40000, path.call)
+				})
+			}
+		}
 		return sb.String(), metrics
 	})
 }
 
-// bestOf is the run with the highest throughput: the least disturbed by the rest of the machine.
-func bestOf(rs []result) result {
-	return slices.MaxFunc(rs, func(a, z result) int {
-		switch {
-		case a.throughput < z.throughput:
-			return -1
-		case a.throughput > z.throughput:
-			return 1
+// profileWhile writes a CPU profile of each node, taken while load runs, to dir/<what>-<node>.pprof.
+func profileWhile(b *testing.B, dir, what string, nodes []*enginetest.Node, load func()) {
+	b.Helper()
+	pprofAt := regexp.MustCompile(`http://(127\.0\.0\.1:\d+)/debug/pprof/`)
+	var wg sync.WaitGroup
+	for _, n := range nodes {
+		m := pprofAt.FindStringSubmatch(n.Logs().String())
+		if m == nil {
+			b.Fatalf("%s logged no pprof address", n.ID)
 		}
-		return 0
-	})
+		wg.Go(func() {
+			resp, err := http.Get("http://" + m[1] + "/debug/pprof/profile?seconds=5")
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			defer resp.Body.Close()
+			data, err := io.ReadAll(resp.Body)
+			if err == nil {
+				err = os.WriteFile(filepath.Join(dir, what+"-"+n.ID+".pprof"), data, 0o644)
+			}
+			if err != nil {
+				b.Error(err)
+			}
+		})
+	}
+	load() // about as long as the profiles: 40000 calls take 4–6 s here
+	wg.Wait()
+}
+
+// nonOwnerRounds is how many runs of each path BenchmarkClusterExecuteNonOwner makes per client
+// count, alternating.
+const nonOwnerRounds = 3
+
+// cpuProc is a process whose CPU time a run records.
+type cpuProc struct {
+	name string
+	pid  int
+}
+
+// cpuResult is a run and the CPU time each process spent per call in it.
+type cpuResult struct {
+	result
+	procs   []cpuProc
+	perCall []time.Duration
+}
+
+// measureCPU is measure, with the CPU time of procs over the run.
+func measureCPU(b *testing.B, procs []cpuProc, name string, clients, calls int, call func() error) cpuResult {
+	b.Helper()
+	before := make([]time.Duration, len(procs))
+	for i, p := range procs {
+		before[i] = cpuTime(b, p.pid)
+	}
+	r := cpuResult{result: measure(b, name, clients, calls, call), procs: procs, perCall: make([]time.Duration, len(procs))}
+	for i, p := range procs {
+		r.perCall[i] = (cpuTime(b, p.pid) - before[i]) / time.Duration(calls)
+	}
+	return r
+}
+
+// cpuText is the CPU per call of each process, the drivers' summed.
+func (r cpuResult) cpuText() string {
+	var parts []string
+	var drivers time.Duration
+	for i, p := range r.procs {
+		if p.name == "driver" {
+			drivers += r.perCall[i]
+			continue
+		}
+		parts = append(parts, strconv.FormatInt(r.perCall[i].Microseconds(), 10))
+	}
+	return strings.Join(append(parts, strconv.FormatInt(drivers.Microseconds(), 10)), ", ")
+}
+
+// cpuTime is the user and system CPU time process pid has used (/proc/<pid>/stat, in clock
+// ticks of 10 ms).
+func cpuTime(b *testing.B, pid int) time.Duration {
+	b.Helper()
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		b.Fatalf("CPU time of %d: %v", pid, err)
+	}
+	s := string(data)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		b.Fatalf("CPU time of %d: %q", pid, s)
+	}
+	return time.Duration(utime+stime) * 10 * time.Millisecond
+}
+
+// bestOfCPU is the run with the highest throughput: the least disturbed by the rest of the
+// machine.
+func bestOfCPU(rs []cpuResult) cpuResult {
+	return slices.MaxFunc(rs, func(a, z cpuResult) int { return cmp.Compare(a.throughput, z.throughput) })
 }

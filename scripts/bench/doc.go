@@ -16,6 +16,9 @@
 //   - BenchmarkRedisRestore: Redis restarted empty under a node hosting 1000 modules with 10
 //     statuses each; the node's write-back against a bare go-redis pipeline writing the same
 //     fields, and the time until every status is back.
+//   - BenchmarkDevWatchSaveToAnswer: `engine dev --watch` on a driver repository, a save to the
+//     first execute answering the new code (s-save-to-answer) against a plain `go build` of the
+//     same folder (s-go-build).
 //
 // Run them all with `make bench` (scripts/bench.sh, which writes BENCHMARKS.md), or one family
 // with e.g. `go test -run '^$' -bench '^BenchmarkCluster' -benchtime 1x ./scripts/bench/`.

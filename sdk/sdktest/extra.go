@@ -3,12 +3,10 @@ package sdktest
 import (
 	"context"
 	"encoding/json"
-	"fmt"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/placeos-go/engine/plugin/proto"
+	"github.com/placeos-go/engine/sdk"
 )
 
 func (h *Harness) setDevice(d *Device) {
@@ -70,9 +68,9 @@ func (c *Pending) Done() bool {
 func (h *Harness) execErr(ctx context.Context, fn, args string) Result {
 	resp, err := h.Client.Exec(ctx, protoExec(h.ModuleID(), fn, args, h.User))
 	if err != nil {
-		return Result{Code: 599, Err: protoErr("TransportError", err.Error())}
+		return Result{Code: 599, Err: &sdk.Error{Status: 599, Kind: "TransportError", Err: err}}
 	}
-	return Result{Value: resp.GetResultJson(), Code: int(resp.GetCode()), Err: resp.GetError()}
+	return result(resp)
 }
 
 // Settings replaces the settings of the module under test (an update, as the engine sends).
@@ -110,83 +108,6 @@ func (h *Harness) applySaved(s SavedSetting) {
 	}
 }
 
-// LogEntry is one log line of the driver (any level at or above debug).
-type LogEntry struct {
-	Level   string
-	Message string
-	Fields  map[string]any
-}
-
-// String is "level: message k=v ...".
-func (e LogEntry) String() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s: %s", e.Level, e.Message)
-	for k, v := range e.Fields {
-		fmt.Fprintf(&b, " %s=%v", k, v)
-	}
-	return b.String()
-}
-
-type logCapture struct {
-	mu      sync.Mutex
-	entries []LogEntry
-	changed chan struct{}
-}
-
-func (c *logCapture) add(p []byte) {
-	var raw map[string]any
-	if json.Unmarshal(p, &raw) != nil {
-		return
-	}
-	e := LogEntry{Fields: map[string]any{}}
-	for k, v := range raw {
-		switch k {
-		case "@level":
-			e.Level, _ = v.(string)
-		case "@message":
-			e.Message, _ = v.(string)
-		case "@timestamp", "@module":
-		default:
-			e.Fields[k] = v
-		}
-	}
-	c.mu.Lock()
-	c.entries = append(c.entries, e)
-	close(c.changed)
-	c.changed = make(chan struct{})
-	c.mu.Unlock()
-}
-
-// Logs returns the driver's log lines so far (every module, debug and above).
-func (h *Harness) Logs() []LogEntry {
-	h.logs.mu.Lock()
-	defer h.logs.mu.Unlock()
-	return append([]LogEntry(nil), h.logs.entries...)
-}
-
-// WaitLog waits until a log line whose message contains substr appears, and returns it.
-func (h *Harness) WaitLog(substr string) LogEntry {
-	h.t.Helper()
-	deadline := time.NewTimer(Timeout)
-	defer deadline.Stop()
-	for {
-		h.logs.mu.Lock()
-		for _, e := range h.logs.entries {
-			if strings.Contains(e.Message, substr) {
-				h.logs.mu.Unlock()
-				return e
-			}
-		}
-		ch := h.logs.changed
-		h.logs.mu.Unlock()
-		select {
-		case <-ch:
-		case <-deadline.C:
-			h.t.Fatalf("sdktest: no log line containing %q within %s", substr, Timeout)
-		}
-	}
-}
-
 // Wait polls cond until it is true, failing the test after Timeout with what.
 func (h *Harness) Wait(what string, cond func() bool) {
 	h.t.Helper()
@@ -203,10 +124,6 @@ func (h *Harness) protoModuleNoT(m Module) *proto.Module { return h.protoModule(
 
 func protoExec(module, fn, args, user string) *proto.ExecRequest {
 	return &proto.ExecRequest{ModuleId: module, Function: fn, ArgsJson: []byte(args), UserId: user, RequestId: "req-test"}
-}
-
-func protoErr(class, msg string) *proto.ExecError {
-	return &proto.ExecError{Class: class, Message: msg}
 }
 
 func startReq(m *proto.Module) *proto.StartRequest { return &proto.StartRequest{Module: m} }

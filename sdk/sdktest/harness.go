@@ -3,14 +3,19 @@ package sdktest
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-	goplugin "github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/placeos-go/engine/plugin"
 	"github.com/placeos-go/engine/plugin/metadata"
@@ -32,12 +37,9 @@ type Module struct {
 	TLS, UDP       bool
 	MakeBreak      bool
 	Settings       any // encoded as the merged settings object
-	// Logic modules: the module runs in the fake host's system (id SystemID).
+	// Logic modules: the module runs in the fake host's system (id SystemID), whose module_info
+	// lists the mocks (Harness.Mock) and the module itself, as the engine sends it.
 	Logic bool
-	// NoModuleInfo leaves module_info out of the control system JSON, as a host that does not
-	// know the other modules' names and interfaces does: the system proxy then finds them by
-	// probing (SystemProxy.All, SystemProxy.Implementing).
-	NoModuleInfo bool
 }
 
 // Harness runs one driver in-process against a fake host.
@@ -52,18 +54,22 @@ type Harness struct {
 
 	mu     sync.Mutex
 	cur    Module
-	mocks  map[string]int // name -> count
+	mocks  map[string]int   // name -> count
+	own    sdk.SystemModule // what the driver under test reports in a system's module_info
 	closer func()
 	device *Device
 	http   *HTTPServer
 	logs   *logCapture
 }
 
-// New starts the driver's runtime and connects it to a fake host over go-plugin's in-process
-// gRPC connection. Everything is torn down when the test ends.
+// New starts the driver's runtime and connects it to a fake host over an in-process gRPC
+// connection (the Driver and Host services of the engine's wire, with their message limits).
+// Everything is torn down when the test ends. The driver's log lines go to the test log, which
+// go test shows only for a failing test (or with -v), one line each as "level: message k=v".
 func New[D sdk.Driver](t testing.TB, factory func() D, opts ...sdk.Option) *Harness {
 	t.Helper()
-	lw := &testWriter{t: t, capture: &logCapture{changed: make(chan struct{})}}
+	capture := &logCapture{changed: make(chan struct{})}
+	lw := &testWriter{t: t, line: capture.line}
 	// Debug lines are captured (Logs, WaitLog); a test's own LogLevel option still wins.
 	all := []any{sdk.LogLevel(hclog.Debug)}
 	for _, o := range opts {
@@ -74,35 +80,58 @@ func New[D sdk.Driver](t testing.TB, factory func() D, opts ...sdk.Option) *Harn
 		t.Fatalf("sdktest: driver: %v", err)
 	}
 	host := NewHost()
-	ps := map[string]goplugin.Plugin{plugin.Name: &plugin.DriverPlugin{Impl: rt, Host: host}}
-	gc, gs := goplugin.TestPluginGRPCConn(t, false, ps)
-	raw, err := gc.Dispense(plugin.Name)
+	conn, stop, err := serve(rt, host)
 	if err != nil {
-		t.Fatalf("sdktest: dispense: %v", err)
+		_ = rt.Close()
+		t.Fatalf("sdktest: %v", err)
 	}
-	client := raw.(*plugin.Client)
+	client := plugin.NewClient(conn)
+	h := &Harness{t: t, rt: rt, Host: host, Client: client, mocks: map[string]int{}, User: "user-test", logs: capture}
+	h.closer = func() {
+		_ = rt.Close()
+		stop()
+		lw.close()
+	}
+	t.Cleanup(h.Close)
 	ctx, cancel := context.WithTimeout(context.Background(), Timeout)
 	defer cancel()
 	if err := client.Init(ctx); err != nil {
 		t.Fatalf("sdktest: init: %v", err)
 	}
-	h := &Harness{t: t, rt: rt, Host: host, Client: client, mocks: map[string]int{}, User: "user-test", logs: lw.capture}
 	host.onSave = h.applySaved
+	own := h.Metadata()
+	h.own = sdk.SystemModule{Implements: own.Implements, Functions: own.Interface.Keys()}
 	host.mu.Lock()
 	host.driver = func(ctx context.Context, r *proto.ExecRequest) (*proto.ExecResponse, error) {
 		return client.Exec(ctx, r)
 	}
 	host.mu.Unlock()
-	h.closer = func() {
-		_ = rt.Close()
-		// Stop the server first: gc.Close's Shutdown RPC would otherwise stop it from a handler
-		// goroutine, racing with this one inside go-plugin.
-		gs.Stop()
-		_ = gc.Close()
-		lw.close()
-	}
-	t.Cleanup(h.Close)
 	return h
+}
+
+// serve runs the fake host's Host service and the runtime's Driver service on one in-memory
+// gRPC server and dials it; stop closes both ends.
+func serve(rt driverrt.Runtime, host *Host) (conn *grpc.ClientConn, stop func(), err error) {
+	lis := bufconn.Listen(1 << 20)
+	conn, err = grpc.NewClient("passthrough:///sdktest", append(plugin.DialOptions(),
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
+		grpc.WithTransportCredentials(insecure.NewCredentials()))...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("dial the in-process server: %w", err)
+	}
+	srv := grpc.NewServer(plugin.ServerOptions(nil)...)
+	proto.RegisterHostServer(srv, host)
+	plugin.RegisterInProcess(srv, rt, conn)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = srv.Serve(lis) // ends with Stop
+	}()
+	return conn, func() {
+		_ = conn.Close()
+		srv.Stop()
+		<-done
+	}, nil
 }
 
 // Close stops every module and the connection; New registers it with t.Cleanup.
@@ -165,28 +194,36 @@ func (h *Harness) protoModule(m Module) *proto.Module {
 		Port: int32(m.Port), Tls: m.TLS, Udp: m.UDP, Makebreak: m.MakeBreak, Uri: m.URI, SettingsJson: settings}
 	h.Host.addModule(entry{id: m.ID, name: m.Name})
 	if m.Logic {
-		h.Host.mu.Lock()
-		sys := sdk.ControlSystem{ID: SystemID, Name: "Test system", Timezone: "UTC"}
-		count := map[string]int{}
-		for _, e := range h.Host.system {
-			sys.Modules = append(sys.Modules, e.id)
-			count[e.name]++
-			mi := sdk.SystemModule{ID: e.id, Name: e.name, Index: count[e.name]}
-			if e.mock != nil {
-				mi.Implements = e.mock.implements()
-			}
-			if !m.NoModuleInfo {
-				sys.ModuleInfo = append(sys.ModuleInfo, mi)
-			}
-		}
-		h.Host.mu.Unlock()
-		b, _ := json.Marshal(sys)
-		pm.ControlSystemJson = b
+		pm.ControlSystemJson = h.systemJSON()
 	}
 	h.mu.Lock()
 	h.cur = m
 	h.mu.Unlock()
 	return pm
+}
+
+// systemJSON is the control system a logic module under test gets: the fake host's system with
+// its module_info, each mock with the interfaces it declared and the functions it answers, and
+// the modules of the driver under test with what its metadata reports.
+func (h *Harness) systemJSON() []byte {
+	h.Host.mu.Lock()
+	entries := slices.Clone(h.Host.system)
+	h.Host.mu.Unlock()
+	sys := sdk.ControlSystem{ID: SystemID, Name: "Test system", Timezone: "UTC"}
+	count := map[string]int{}
+	for _, e := range entries {
+		sys.Modules = append(sys.Modules, e.id)
+		count[e.name]++
+		mi := sdk.SystemModule{ID: e.id, Name: e.name, Index: count[e.name]}
+		if e.mock != nil {
+			mi.Implements, mi.Functions = e.mock.implements(), e.mock.functions()
+		} else {
+			mi.Implements, mi.Functions = h.own.Implements, h.own.Functions
+		}
+		sys.ModuleInfo = append(sys.ModuleInfo, mi)
+	}
+	b, _ := json.Marshal(sys) // strings and ints only: it encodes
+	return b
 }
 
 // Start starts (or, if running, updates) the module under test and waits for OnLoad.
@@ -229,22 +266,62 @@ func (h *Harness) Debug() {
 	}
 }
 
-// Result is the outcome of an exec.
+// Result is the outcome of an exec, as the engine's caller would get it.
 type Result struct {
-	Value json.RawMessage
-	Code  int
-	Err   *proto.ExecError // nil on success
+	Value json.RawMessage // the function's result as JSON ("null" for a failure)
+	Code  int             // HTTP-style: 200, or the failure's code
+	// Err is nil on success, else an *sdk.Error: Status is Code, Kind the class, Err the message
+	// and Backtrace the driver's (a panic's stack). Check it with errors.As, or read it with
+	// Class and Message.
+	Err error
 }
 
 // Decode decodes the result value into v.
 func (r Result) Decode(v any) error { return json.Unmarshal(r.Value, v) }
 
+// Class is the failure's error class ("Panic", "Abort", what an *sdk.Error chose), "" on
+// success.
+func (r Result) Class() string {
+	if e := r.sdkErr(); e != nil {
+		return e.Class()
+	}
+	return ""
+}
+
+// Message is the failure's message, "" on success.
+func (r Result) Message() string {
+	if r.Err == nil {
+		return ""
+	}
+	return r.Err.Error()
+}
+
+// Backtrace is the failing driver's backtrace (a panic's stack, file:line per frame), if any.
+func (r Result) Backtrace() []string {
+	if e := r.sdkErr(); e != nil {
+		return e.Backtrace
+	}
+	return nil
+}
+
+func (r Result) sdkErr() *sdk.Error {
+	var e *sdk.Error
+	if errors.As(r.Err, &e) {
+		return e
+	}
+	return nil
+}
+
 // String shows the result in test failures.
 func (r Result) String() string {
 	if r.Err != nil {
-		return fmt.Sprintf("%d %s: %s", r.Code, r.Err.GetClass(), r.Err.GetMessage())
+		return fmt.Sprintf("%d %s: %s", r.Code, r.Class(), r.Message())
 	}
 	return fmt.Sprintf("%d %s", r.Code, r.Value)
+}
+
+func result(resp *proto.ExecResponse) Result {
+	return Result{Value: resp.GetResultJson(), Code: int(resp.GetCode()), Err: driverrt.ExecError(resp)}
 }
 
 // Exec calls fn on the module under test with positional arguments.
@@ -280,7 +357,7 @@ func (h *Harness) ExecRaw(fn, args string) Result {
 	if err != nil {
 		h.t.Fatalf("sdktest: exec %s: %v", fn, err)
 	}
-	return Result{Value: resp.GetResultJson(), Code: int(resp.GetCode()), Err: resp.GetError()}
+	return result(resp)
 }
 
 // Status returns the JSON of a status of the module under test, as the host has it.
@@ -338,29 +415,4 @@ func (h *Harness) Metadata() *metadata.Metadata {
 		h.t.Fatalf("sdktest: parse metadata: %v", err)
 	}
 	return &m
-}
-
-// testWriter sends the driver's log lines to the test log until the harness closes, after
-// which testing.T must not be written to, and captures them.
-type testWriter struct {
-	mu      sync.Mutex
-	t       testing.TB
-	closed  bool
-	capture *logCapture
-}
-
-func (w *testWriter) Write(p []byte) (int, error) {
-	w.capture.add(p)
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if !w.closed {
-		w.t.Log(strings.TrimRight(string(p), "\n"))
-	}
-	return len(p), nil
-}
-
-func (w *testWriter) close() {
-	w.mu.Lock()
-	w.closed = true
-	w.mu.Unlock()
 }

@@ -3,16 +3,20 @@ package sdktest
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 
-	"github.com/placeos-go/engine/errkind"
+	"github.com/placeos-go/engine/plugin/metadata"
 	"github.com/placeos-go/engine/plugin/proto"
+	"github.com/placeos-go/engine/sdk/internal/driverrt"
 )
 
 // Func answers a call to a mock module's function. args is the JSON array or object the caller
-// sent. Return an *errkind.DriverError to control the error class and code.
+// sent. An error fails the call as it would fail a driver function: return an *sdk.Error
+// (sdk.Errorf(409, ...), &sdk.Error{Status: 502, Kind: "DeviceError", Err: err}) to choose the
+// code and class.
 type Func func(ctx context.Context, args json.RawMessage) (any, error)
 
 // Call is one call a mock module received.
@@ -50,6 +54,13 @@ func (m *Mock) implements() []string {
 	return append([]string(nil), m.ifaces...)
 }
 
+// functions are the names of the mock's functions, sorted.
+func (m *Mock) functions() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Sorted(maps.Keys(m.funcs))
+}
+
 // On sets the handler of function fn.
 func (m *Mock) On(fn string, f Func) *Mock {
 	m.mu.Lock()
@@ -84,21 +95,12 @@ func (m *Mock) exec(ctx context.Context, r *proto.HostExecRequest) *proto.ExecRe
 	f := m.funcs[r.GetFunction()]
 	m.mu.Unlock()
 	if f == nil {
-		return failure(400, "BadRequest", fmt.Sprintf("execute requested for unknown function: '%s' on %s", r.GetFunction(), m.Name))
+		return failure(400, "BadRequest", fmt.Sprintf("execute requested for unknown function: '%s' on %s%s",
+			r.GetFunction(), m.Name, metadata.UnknownFunctionHint(r.GetFunction(), m.functions())))
 	}
 	v, err := f(ctx, r.GetArgsJson())
 	if err != nil {
-		var de *errkind.DriverError
-		if errors.As(err, &de) {
-			code := de.Code
-			if code == 0 {
-				code = 500
-			}
-			resp := failure(code, de.Class, de.Message)
-			resp.Error.Backtrace = de.Backtrace
-			return resp
-		}
-		return failure(500, "Error", err.Error())
+		return driverrt.ErrorResponse(err)
 	}
 	b, err := json.Marshal(v)
 	if err != nil {

@@ -74,7 +74,7 @@ func TestDatagramByDatagram(t *testing.T) {
 	p = h.ExecAsync("preset", 9)
 	cam.ShouldSend(cmd(4, 0x81, 0x01, 0x04, 0x3F, 0x02, 0x09, 0xFF))
 	cam.Respond(reply(4, notExecutable...))
-	if r := p.Result(); r.Code != 409 || r.Err.GetClass() != "DeviceError" || !strings.Contains(r.Err.GetMessage(), "no such preset") {
+	if r := p.Result(); r.Code != 409 || r.Class() != "DeviceError" || !strings.Contains(r.Message(), "no such preset") {
 		t.Fatalf("preset 9: %s", r)
 	}
 

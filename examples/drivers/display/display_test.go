@@ -84,7 +84,7 @@ func TestFunctions(t *testing.T) {
 	if st := sim.State(); st.Power || st.Input != "HDMI2" || st.Volume != 50 {
 		t.Fatalf("device state %+v", st)
 	}
-	if r := h.Exec("volume", 101); r.Code != 400 || !strings.Contains(r.Err.GetMessage(), "maximum") {
+	if r := h.Exec("volume", 101); r.Code != 400 || !strings.Contains(r.Message(), "maximum") {
 		t.Fatalf("volume 101: %s", r)
 	}
 }
@@ -141,7 +141,7 @@ func TestDeviceDown(t *testing.T) {
 	h := sdktest.New(t, New, options...)
 	h.Start(sdktest.Module{Name: "Display", IP: "127.0.0.1", Port: port})
 	h.WaitStatus("connected", false)
-	if r := h.Exec("power", true); r.Code != 503 || !strings.Contains(r.Err.GetMessage(), "offline") {
+	if r := h.Exec("power", true); r.Code != 503 || !strings.Contains(r.Message(), "offline") {
 		t.Fatalf("power with the device down: %s", r)
 	}
 }

@@ -32,7 +32,8 @@ func TestRealProcess(t *testing.T) {
 	t.Cleanup(func() { _ = sim.Close() })
 
 	host := sdktest.NewHost()
-	logger := hclog.New(&hclog.LoggerOptions{Name: "host", Output: hclog.DefaultOutput, Level: hclog.Warn})
+	// go-plugin's lines and the driver's own: in the test log, shown if the test fails.
+	logger := hclog.New(&hclog.LoggerOptions{Name: "host", Output: sdktest.LogWriter(t), Level: hclog.Debug})
 	client := goplugin.NewClient(plugin.ClientConfig(exec.Command(bin), host, logger, nil))
 	t.Cleanup(client.Kill)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

@@ -44,7 +44,7 @@ func TestRequestByRequest(t *testing.T) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		_, _ = w.Write([]byte(`{"error":"busy"}`))
 	})
-	if r := p.Result(); r.Code != 502 || !strings.Contains(r.Err.GetMessage(), "503") {
+	if r := p.Result(); r.Code != 502 || !strings.Contains(r.Message(), "503") {
 		t.Fatalf("gateway error: %s", r)
 	}
 }
@@ -71,7 +71,7 @@ func TestAgainstSimulator(t *testing.T) {
 		t.Fatalf("level 101: %s", r)
 	}
 	h.Settings(Settings{Zone: "3", Password: "wrong"})
-	if r := h.Exec("power", false); r.Code != 502 || !strings.Contains(r.Err.GetMessage(), "401") {
+	if r := h.Exec("power", false); r.Code != 502 || !strings.Contains(r.Message(), "401") {
 		t.Fatalf("wrong password: %s", r)
 	}
 }

@@ -3,11 +3,12 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"reflect"
 	"strings"
 	"testing"
 
-	"github.com/placeos-go/engine/errkind"
+	"github.com/placeos-go/engine/sdk"
 	"github.com/placeos-go/engine/sdk/sdktest"
 )
 
@@ -19,7 +20,7 @@ func TestRoomDrivesDisplay(t *testing.T) {
 	display.On("power", func(_ context.Context, args json.RawMessage) (any, error) {
 		var a []bool
 		if err := json.Unmarshal(args, &a); err != nil || len(a) != 1 {
-			return nil, &errkind.DriverError{Class: "BadRequest", Message: "want [bool]", Code: 400}
+			return nil, &sdk.Error{Status: 400, Kind: "BadRequest", Err: errors.New("want [bool]")}
 		}
 		display.Set("power", a[0])
 		return a[0], nil
@@ -54,11 +55,11 @@ func TestRoomReportsDisplayErrors(t *testing.T) {
 	t.Parallel()
 	h := sdktest.New(t, New, options...)
 	h.Mock("Display").On("power", func(context.Context, json.RawMessage) (any, error) {
-		return nil, &errkind.DriverError{Class: "DeviceError", Message: "display refused", Code: 502}
+		return nil, &sdk.Error{Status: 502, Kind: "DeviceError", Err: errors.New("display refused")}
 	})
 	h.Start(sdktest.Module{Name: "Room", Logic: true})
 	r := h.Exec("shutdown")
-	if r.Code != 502 || r.Err.GetClass() != "DeviceError" {
+	if r.Code != 502 || r.Class() != "DeviceError" {
 		t.Fatalf("shutdown: %s", r)
 	}
 }
@@ -90,7 +91,7 @@ func TestRoomAllOffCallsEveryPowerable(t *testing.T) {
 	off := func(context.Context, json.RawMessage) (any, error) { return false, nil }
 	h.Mock("Display").Implements("Powerable", "InputSelectable").On("power", off)
 	h.Mock("Display").Implements("Powerable").On("power", func(context.Context, json.RawMessage) (any, error) {
-		return nil, &errkind.DriverError{Class: "DeviceError", Message: "lamp cooling", Code: 502}
+		return nil, &sdk.Error{Status: 502, Kind: "DeviceError", Err: errors.New("lamp cooling")}
 	})
 	h.Mock("Projector").Implements("Powerable").On("power", off)
 	switcher := h.Mock("Switcher") // not Powerable: never called
@@ -98,7 +99,7 @@ func TestRoomAllOffCallsEveryPowerable(t *testing.T) {
 	h.User = "user-ops"
 
 	r := h.Exec("all_off")
-	if r.Code != 502 || !strings.Contains(r.Err.GetMessage(), "1 of 3 calls failed") || !strings.Contains(r.Err.GetMessage(), "Display_2") {
+	if r.Code != 502 || !strings.Contains(r.Message(), "1 of 3 calls failed") || !strings.Contains(r.Message(), "Display_2") {
 		t.Fatalf("all_off: %s", r)
 	}
 	if len(switcher.Calls()) != 0 {

@@ -4,6 +4,7 @@ import (
 	"io"
 
 	"github.com/placeos-go/engine/plugin"
+	"github.com/placeos-go/engine/plugin/proto"
 )
 
 // Runtime hosts the modules of one driver in one process.
@@ -20,3 +21,12 @@ type Runtime interface {
 //
 // Package sdk sets New when it is initialised, so it is set wherever sdk is imported.
 var New func(factory any, logOut io.Writer, opts ...any) (Runtime, error)
+
+// ErrorResponse is the answer a driver function gives when it returns err: the code, class,
+// message and backtrace it chose (an *sdk.Error). sdktest's mock modules answer with it, so a
+// mock fails as a driver does. Set by package sdk.
+var ErrorResponse func(err error) *proto.ExecResponse
+
+// ExecError is the failure in an exec's response as a driver author sees it (an *sdk.Error), nil
+// for a success. Set by package sdk.
+var ExecError func(resp *proto.ExecResponse) error

@@ -2,13 +2,14 @@ package displaysim
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
 	"net"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/placeos-go/engine/examples/simtcp"
 )
 
 // State is the display's state.
@@ -18,40 +19,27 @@ type State struct {
 	Volume int
 }
 
-// Sim is a running simulator.
+// Sim is a running simulator. Start, Addr, Port, Connections, DropConnections and Close are
+// its TCP server's.
 type Sim struct {
-	ln net.Listener
+	*simtcp.Server
 
 	mu       sync.Mutex
 	state    State
 	delay    time.Duration
-	conns    map[net.Conn]struct{}
 	commands []string
-	closed   bool
-
-	wg sync.WaitGroup
 }
 
 // New listens on addr ("127.0.0.1:0" for a free port) with the display off, on HDMI1, volume 30.
 func New(addr string) (*Sim, error) {
-	ln, err := net.Listen("tcp", addr)
+	s := &Sim{state: State{Input: "HDMI1", Volume: 30}}
+	srv, err := simtcp.Listen(addr, s.serve)
 	if err != nil {
-		return nil, fmt.Errorf("displaysim: listen %s: %w", addr, err)
+		return nil, fmt.Errorf("displaysim: %w", err)
 	}
-	return &Sim{ln: ln, state: State{Input: "HDMI1", Volume: 30}, conns: map[net.Conn]struct{}{}}, nil
+	s.Server = srv
+	return s, nil
 }
-
-// Start accepts connections in the background until Close.
-func (s *Sim) Start() {
-	s.wg.Add(1)
-	go s.accept()
-}
-
-// Addr is the listening address.
-func (s *Sim) Addr() string { return s.ln.Addr().String() }
-
-// Port is the listening port.
-func (s *Sim) Port() int { return s.ln.Addr().(*net.TCPAddr).Port }
 
 // State returns the current state.
 func (s *Sim) State() State {
@@ -67,27 +55,11 @@ func (s *Sim) Commands() []string {
 	return append([]string(nil), s.commands...)
 }
 
-// Connections is the number of open client connections.
-func (s *Sim) Connections() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.conns)
-}
-
 // SetDelay makes every answer wait d (a slow device).
 func (s *Sim) SetDelay(d time.Duration) {
 	s.mu.Lock()
 	s.delay = d
 	s.mu.Unlock()
-}
-
-// DropConnections closes every client connection (a device that reboots or a cable pulled).
-func (s *Sim) DropConnections() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for c := range s.conns {
-		_ = c.Close()
-	}
 }
 
 // SetPower changes power from the front panel and tells every client.
@@ -104,10 +76,6 @@ func (s *Sim) change(f func(*State)) {
 	before := s.state
 	f(&s.state)
 	after := s.state
-	conns := make([]net.Conn, 0, len(s.conns))
-	for c := range s.conns {
-		conns = append(conns, c)
-	}
 	s.mu.Unlock()
 	var lines []string
 	if before.Power != after.Power {
@@ -119,55 +87,14 @@ func (s *Sim) change(f func(*State)) {
 	if before.Volume != after.Volume {
 		lines = append(lines, "VOLUME "+strconv.Itoa(after.Volume))
 	}
-	for _, c := range conns {
+	for _, c := range s.Conns() {
 		for _, l := range lines {
 			_, _ = c.Write([]byte(l + "\r\n"))
 		}
 	}
 }
 
-// Close stops listening, closes every connection and waits for the simulator's goroutines.
-func (s *Sim) Close() error {
-	s.mu.Lock()
-	s.closed = true
-	s.mu.Unlock()
-	err := s.ln.Close()
-	s.DropConnections()
-	s.wg.Wait()
-	return err
-}
-
-func (s *Sim) accept() {
-	defer s.wg.Done()
-	for {
-		c, err := s.ln.Accept()
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			continue
-		}
-		s.mu.Lock()
-		if s.closed {
-			s.mu.Unlock()
-			_ = c.Close()
-			return
-		}
-		s.conns[c] = struct{}{}
-		s.mu.Unlock()
-		s.wg.Add(1)
-		go s.serve(c)
-	}
-}
-
 func (s *Sim) serve(c net.Conn) {
-	defer s.wg.Done()
-	defer func() {
-		s.mu.Lock()
-		delete(s.conns, c)
-		s.mu.Unlock()
-		_ = c.Close()
-	}()
 	sc := bufio.NewScanner(c)
 	for sc.Scan() {
 		line := strings.TrimSpace(sc.Text())

@@ -1,0 +1,218 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/placeos-go/engine/builder"
+	"github.com/placeos-go/engine/core"
+	"github.com/placeos-go/engine/model"
+	"github.com/placeos-go/engine/raftfsm"
+)
+
+// devWatch is `engine dev --watch FOLDER`: the folder's driver is built with the builder's own
+// build path, added to the demo room as one module, and rebuilt on every save; its module moves
+// to each new build without a gap (the reconciler's move to a new binary), and a build that
+// fails leaves the last good one serving. What happens is printed to the terminal (out), briefly
+// logged too.
+type devWatch struct {
+	dir   string
+	files *folderWatch
+	drv   model.Driver
+	mod   model.Module
+
+	bld   *builder.Builder
+	store *raftfsm.Store
+	core  *core.Core
+	api   string // http://host:port/api/engine/v2
+	out   io.Writer
+	log   hclog.Logger
+
+	made []string // binaries this watch built, each removed once no module runs it
+}
+
+// watchSystem is the demo room the watched module joins.
+const watchSystem = "sys-demo"
+
+func newDevWatch(o *options, n *node, out io.Writer) (*devWatch, error) {
+	modRoot, _ := builder.ModuleRoot(o.Watch) // checkWatch found it
+	files, err := newFolderWatch(o.Watch, modRoot)
+	if err != nil {
+		return nil, fmt.Errorf("--watch %s: %w", o.Watch, err)
+	}
+	s := o.watchSpec
+	id := strings.ToLower(folderID(o.Watch))
+	w := &devWatch{dir: o.Watch, files: files, bld: n.bld, store: n.store, core: n.core,
+		api: "http://" + n.api.Addr().String() + "/api/engine/v2", out: out, log: n.log.Named("watch")}
+	w.drv = model.Driver{ID: "drv-watch-" + id, Name: "watched: " + o.Watch, ModuleName: s.ModuleName, Role: s.Role}
+	if w.drv.ModuleName == "" {
+		w.drv.ModuleName = moduleName(o.Watch)
+	}
+	if w.drv.Role == "" {
+		w.drv.Role = model.RoleDevice
+	}
+	w.mod = s.Module
+	w.mod.ID, w.mod.DriverID, w.mod.Running = "mod-watch-"+id, w.drv.ID, true
+	if w.mod.Notes == "" {
+		w.mod.Notes = "engine dev --watch " + o.Watch
+	}
+	if w.drv.Role == model.RoleLogic && w.mod.ControlSystemID == "" {
+		w.mod.ControlSystemID = watchSystem
+	}
+	return w, nil
+}
+
+// run builds the folder, then again after every settled save, until ctx ends.
+func (w *devWatch) run(ctx context.Context) {
+	w.printf("engine dev is watching %s: building it...\n", w.dir)
+	w.rebuild(ctx, change{})
+	for {
+		c, err := w.files.next(ctx, func(err error) { w.printf("watch: cannot read %s: %v (waiting for it)\n", w.dir, err) })
+		if err != nil {
+			return
+		}
+		w.rebuild(ctx, c)
+	}
+}
+
+// rebuild builds the folder after change c (none: the first build) and moves the module to the
+// new binary, or says why not.
+func (w *devWatch) rebuild(ctx context.Context, c change) {
+	what := "first build"
+	if len(c.files) > 0 {
+		what = w.describe(c.files) + " saved"
+	}
+	started := time.Now()
+	bin, err := w.bld.BuildFolder(ctx, w.dir)
+	if ctx.Err() != nil {
+		return
+	}
+	name := w.moduleSlug()
+	if err != nil { // the builder logged it, with the whole compiler output
+		keeps := "nothing runs yet: fix it and save"
+		if w.drv.Binary != "" {
+			keeps = name + " keeps running build " + buildID(w.drv.Binary)
+		}
+		w.printf("watch: %s → build FAILED; %s\n%s", what, keeps, indentLines(compilerLines(err), 4))
+		return
+	}
+	if bin.Path == w.drv.Binary {
+		w.printf("watch: %s → the binary is unchanged (build %s)\n", what, buildID(bin.Path))
+		return
+	}
+	first := w.drv.Binary == ""
+	if err := w.apply(ctx, bin.Path, first); err != nil {
+		if ctx.Err() == nil {
+			w.printf("watch: %s → built, but the engine refused it: %v\n", what, err)
+		}
+		return
+	}
+	w.made = append(w.made, bin.Path)
+	name = w.moduleSlug()
+	if !w.serving(ctx, bin.Path) {
+		if ctx.Err() == nil {
+			w.printf("watch: %s → built %s, but %s does not run it after %s (crashing at start? see the log above); the last good build keeps serving\n",
+				what, buildID(bin.Path), name, serveWithin)
+		}
+		return
+	}
+	w.log.Info("module runs the new build", "module", w.mod.ID, "binary", bin.Path)
+	if first {
+		w.printLoaded(ctx, bin, name, time.Since(started))
+	} else {
+		w.printf("watch: %s → %s serves build %s, %.1f s after the save\n", what, name, buildID(bin.Path), time.Since(c.saved).Seconds())
+	}
+	w.discardUnused()
+}
+
+// apply writes the driver with its new binary (and, the first time, the module and its place in
+// the demo room) through Raft; the reconciler does the rest.
+func (w *devWatch) apply(ctx context.Context, binary string, first bool) error {
+	drv := w.drv
+	drv.Binary = binary
+	f := &model.File{Drivers: []*model.Driver{&drv}}
+	if first {
+		mod := w.mod
+		f.Modules = []*model.Module{&mod}
+		m, _ := w.store.Model()
+		sys := m.Systems[watchSystem]
+		if sys == nil {
+			return fmt.Errorf("no system %s to add the module to", watchSystem)
+		}
+		room := *sys
+		if !slices.Contains(room.Modules, mod.ID) {
+			room.Modules = append(slices.Clone(room.Modules), mod.ID)
+		}
+		f.Systems = []*model.System{&room}
+	}
+	if err := applyWhenLed(ctx, w.store, f, w.log); err != nil {
+		return err
+	}
+	w.drv.Binary = binary
+	return nil
+}
+
+// serveWithin bounds the wait for a new build to serve: a driver process starts in well under a
+// second, so this is a driver that crashes at start.
+const serveWithin = 30 * time.Second
+
+// serving waits until the module runs on binary: started, or moved, and its metadata written.
+func (w *devWatch) serving(ctx context.Context, binary string) bool {
+	ctx, cancel := context.WithTimeout(ctx, serveWithin)
+	defer cancel()
+	for !w.runs(ctx, binary) {
+		if sleepCtx(ctx, 10*time.Millisecond) != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// runs reports whether core has the module running on binary (its node status).
+func (w *devWatch) runs(ctx context.Context, binary string) bool {
+	st, _ := w.core.NodeStatus(ctx)
+	m, _ := st.(map[string]any)
+	mods, _ := m["modules"].([]core.ModuleStatus)
+	for _, ms := range mods {
+		if ms.ID == w.mod.ID {
+			return ms.Running && ms.Driver == binary
+		}
+	}
+	return false
+}
+
+// discardUnused removes the binaries of earlier saves that no module runs any more: without it a
+// day of saves would fill the data directory with driver binaries.
+func (w *devWatch) discardUnused() {
+	loaded := w.core.Loaded()
+	keep := w.made[:0]
+	for _, p := range w.made {
+		if p == w.drv.Binary || len(loaded[p]) > 0 {
+			keep = append(keep, p)
+			continue
+		}
+		if err := w.bld.Discard(p); err != nil {
+			w.log.Warn("cannot remove an old build", "binary", p, "error", err)
+		}
+	}
+	w.made = keep
+}
+
+// moduleSlug is the module's name in the demo room (Display_3), as the API names it.
+func (w *devWatch) moduleSlug() string {
+	m, _ := w.store.Model()
+	if sys := m.Systems[watchSystem]; sys != nil {
+		for key, id := range m.Lookup(sys) {
+			if id == w.mod.ID {
+				return strings.Replace(key, "/", "_", 1)
+			}
+		}
+	}
+	return w.drv.ModuleName + "_1"
+}

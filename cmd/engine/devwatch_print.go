@@ -1,0 +1,144 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/placeos-go/engine/builder"
+	"github.com/placeos-go/engine/model"
+)
+
+// printLoaded says what was loaded and how to call it.
+func (w *devWatch) printLoaded(ctx context.Context, bin builder.Binary, name string, took time.Duration) {
+	fn, args := sampleCall(ctx, bin.Path)
+	var reach []string
+	if w.mod.IP != "" {
+		reach = append(reach, "ip "+w.mod.IP)
+	}
+	if w.mod.Port != 0 {
+		reach = append(reach, fmt.Sprintf("port %d", w.mod.Port))
+	}
+	if w.mod.URI != "" {
+		reach = append(reach, "uri "+w.mod.URI)
+	}
+	if w.mod.IP == "" && w.mod.URI == "" && w.drv.Role != model.RoleLogic {
+		reach = []string{"no ip or uri to reach a device at: give them with --watch-module FILE"}
+	}
+	w.printf(`
+  driver:   %s (%s, role %s), binary %s built in %.1f s
+  module:   %s in %s (%s; %s)
+  execute:  curl -s -X POST %s/systems/%s/%s/%s -d '%s'
+  statuses: curl -s %s/systems/%s/%s
+  Every save of a .go file, go.mod or go.sum in the folder rebuilds it; the module moves to the
+  new build with no gap, and a build that fails leaves the last good one serving.
+
+`, w.drv.ID, w.dir, w.drv.Role, filepath.Base(bin.Path), took.Seconds(),
+		name, watchSystem, w.mod.ID, strings.Join(reach, ", "),
+		w.api, watchSystem, name, fn, args,
+		w.api, watchSystem, name)
+}
+
+func (w *devWatch) printf(format string, args ...any) { _, _ = fmt.Fprintf(w.out, format, args...) }
+
+// describe names the saved files briefly: the first, relative to the folder, and how many more.
+func (w *devWatch) describe(files []string) string {
+	rel, err := filepath.Rel(w.dir, files[0])
+	if err != nil || strings.HasPrefix(rel, "..") {
+		rel = files[0]
+	}
+	if len(files) > 1 {
+		return fmt.Sprintf("%s (+%d)", rel, len(files)-1)
+	}
+	return rel
+}
+
+// sampleCall is a function of the driver and named arguments for it, from the binary's metadata
+// (the first function by name; each parameter's default, else a value of its type), for the
+// curl line printed once the driver is loaded.
+func sampleCall(ctx context.Context, binary string) (string, string) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, binary, "--metadata").Output()
+	var md struct {
+		Functions map[string]map[string][]json.RawMessage `json:"functions"`
+	}
+	if err != nil || json.Unmarshal(out, &md) != nil || len(md.Functions) == 0 {
+		return "FUNCTION", "[]"
+	}
+	names := make([]string, 0, len(md.Functions))
+	for n := range md.Functions {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	params := md.Functions[names[0]]
+	if len(params) == 0 {
+		return names[0], "[]"
+	}
+	args := map[string]json.RawMessage{} // named: a parameter's position is not in the metadata
+	for param, spec := range params {
+		args[param] = sampleValue(spec)
+	}
+	js, _ := json.Marshal(args)
+	return names[0], string(js)
+}
+
+// sampleValue is a parameter's default ([type, default]) or a plain value of its type.
+func sampleValue(spec []json.RawMessage) json.RawMessage {
+	if len(spec) > 1 {
+		return spec[1]
+	}
+	var typ string
+	if len(spec) == 1 {
+		_ = json.Unmarshal(spec[0], &typ)
+	}
+	switch {
+	case typ == "bool":
+		return json.RawMessage("true")
+	case typ == "string":
+		return json.RawMessage(`""`)
+	case strings.HasPrefix(typ, "int"), strings.HasPrefix(typ, "uint"), strings.HasPrefix(typ, "float"):
+		return json.RawMessage("0")
+	}
+	return json.RawMessage("null")
+}
+
+// compilerLines is what the terminal shows of a failed build: the compiler's first lines (its
+// first complaints; the log has the whole output), or the error itself.
+func compilerLines(err error) string {
+	const show = 10
+	var be *builder.BuildError
+	if !errors.As(err, &be) {
+		return err.Error()
+	}
+	lines := strings.Split(be.Output, "\n")
+	if len(lines) > show {
+		lines = append(lines[:show], fmt.Sprintf("... %d more lines in the log", len(lines)-show))
+	}
+	return strings.Join(lines, "\n")
+}
+
+func indentLines(s string, n int) string {
+	pad := strings.Repeat(" ", n)
+	var b strings.Builder
+	for line := range strings.Lines(s) {
+		b.WriteString(pad + strings.TrimRight(line, "\n") + "\n")
+	}
+	return b.String()
+}
+
+// buildID is a build's short name in the terminal: the checksum part of its binary's name.
+func buildID(binary string) string {
+	base := filepath.Base(binary)
+	if _, rest, ok := strings.Cut(base, "_dev-"); ok {
+		id, _, _ := strings.Cut(rest, "_")
+		return id
+	}
+	return base
+}

@@ -1,0 +1,80 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/placeos-go/engine/scaffold"
+	"github.com/placeos-go/engine/version"
+)
+
+const newUsage = "usage: engine new driver NAME [--transport tcp|udp|http|ssh|websocket|logic] [--dir DIR] [--module PATH] [--sdk-dir DIR]"
+
+// newFlags declares the flags of `engine new driver`; flagdocs_test.go checks that the README
+// documents each.
+func newFlags() (*flag.FlagSet, *newOptions) {
+	o := &newOptions{}
+	fs := flag.NewFlagSet("engine new driver", flag.ContinueOnError)
+	fs.StringVar(&o.transport, "transport", "tcp", "how the driver reaches its device: tcp, udp, http, ssh, websocket, or logic (a module driving its room's other modules)")
+	fs.StringVar(&o.dir, "dir", "", "the driver's folder inside a module that has the engine, else the new repository's (default: examples/drivers/NAME in the engine's checkout, drivers/NAME in a driver repository, ./NAME elsewhere)")
+	fs.StringVar(&o.module, "module", "", "module path of a new repository (default: example.com/NAME)")
+	fs.StringVar(&o.sdkDir, "sdk-dir", "", "engine source a new repository's go.mod replaces the engine with (default: the source this binary was built from)")
+	return fs, o
+}
+
+type newOptions struct{ transport, dir, module, sdkDir string }
+
+// newCommand runs `engine new driver NAME`: a driver, its tests and a simulated device that
+// compile and pass at once (package scaffold).
+func newCommand(ctx context.Context, args []string) error {
+	if len(args) == 0 || args[0] != "driver" {
+		return errors.New(newUsage)
+	}
+	fs, o := newFlags()
+	// The name may come before the flags or after them (flag stops at the first argument).
+	args = args[1:]
+	var name string
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		name, args = args[0], args[1:]
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	rest := fs.Args()
+	if name == "" && len(rest) > 0 {
+		name, rest = rest[0], rest[1:]
+	}
+	if len(rest) > 0 {
+		return fmt.Errorf("unexpected argument %q (%s)", rest[0], newUsage)
+	}
+	if name == "" {
+		return errors.New(newUsage)
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return err
+	}
+	source := o.sdkDir
+	if source != "" {
+		if source, err = checkEngineSource(source); err != nil {
+			return fmt.Errorf("--sdk-dir: %w", err)
+		}
+	} else {
+		source = engineSource()
+	}
+	r, err := scaffold.New(ctx, scaffold.Options{
+		Name: name, Transport: scaffold.Transport(o.transport), WorkDir: wd, Dir: o.dir, Module: o.module,
+		EngineTag: version.Tag, EngineSource: source,
+	})
+	if r != nil {
+		fmt.Print(r.Summary(wd))
+		for _, n := range r.Notes {
+			fmt.Fprintln(os.Stderr, "engine: note:", n)
+		}
+	}
+	return err
+}

@@ -1,0 +1,100 @@
+package core
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/placeos-go/engine/errkind"
+	"github.com/placeos-go/engine/model"
+	"github.com/placeos-go/engine/plugin/metadata"
+	"github.com/placeos-go/engine/state"
+)
+
+// controlSystem is the system as a logic module receives it: the model's system (its protected
+// settings left out: they reach the module merged and opened) and its modules.
+type controlSystem struct {
+	model.System
+	ModuleInfo []metadata.SystemModule `json:"module_info"` // docs/protocol.md §2.6
+}
+
+// moduleInfos builds the module_info of the systems of the logic modules one reconcile pass
+// starts or updates, once per system, and remembers which modules they list: a change of one's
+// metadata (a first start anywhere in the cluster, a new driver commit) reaches the logic
+// modules with the next pass (watchMetadata).
+type moduleInfos struct {
+	ctx     context.Context
+	m       *model.Model
+	state   State
+	cache   *functionCache
+	log     hclog.Logger
+	systems map[string]moduleInfo
+	watched map[string]bool
+}
+
+type moduleInfo struct {
+	entries []metadata.SystemModule
+	// stale: a module's metadata could not be read (Redis away); what the module got last is
+	// better than an update that loses that module's interfaces until Redis is back.
+	stale bool
+}
+
+func newModuleInfos(ctx context.Context, m *model.Model, st State, cache *functionCache, log hclog.Logger) *moduleInfos {
+	return &moduleInfos{ctx: ctx, m: m, state: st, cache: cache, log: log,
+		systems: map[string]moduleInfo{}, watched: map[string]bool{}}
+}
+
+// of is the module_info of system sys. A module whose metadata is not there yet (it has not
+// started anywhere) is listed with its name and index only, until its metadata arrives.
+func (is *moduleInfos) of(sys *model.System) moduleInfo {
+	if info, ok := is.systems[sys.ID]; ok {
+		return info
+	}
+	var info moduleInfo
+	for _, e := range is.m.SystemModules(sys) {
+		is.watched[e.ID] = true
+		sm := metadata.SystemModule{ID: e.ID, Name: e.Name, Index: e.Index}
+		raw, err := is.state.Metadata(is.ctx, e.ID)
+		if err == nil {
+			var fs *functions
+			if fs, err = is.cache.get(e.ID, raw); err == nil {
+				sm.Implements, sm.Functions = fs.implements, fs.order
+			}
+		}
+		if err != nil && !errors.Is(err, errkind.NotFound) {
+			is.log.Debug("module_info: metadata not read", "system", sys.ID, "module", e.ID, "error", err)
+			info.stale = true
+		}
+		info.entries = append(info.entries, sm)
+	}
+	is.systems[sys.ID] = info
+	return info
+}
+
+// stale tells whether the module_info built for systemID missed a module's metadata.
+func (is *moduleInfos) stale(systemID string) bool { return is.systems[systemID].stale }
+
+// controlSystemJSON is the control system a logic module of sys starts with.
+func (is *moduleInfos) controlSystemJSON(sys *model.System) ([]byte, error) {
+	cs := controlSystem{System: *sys, ModuleInfo: is.of(sys).entries}
+	// The system's protected settings reach the module merged and opened, never as the sealed
+	// values the model holds.
+	cs.ProtectedSettings = nil
+	if cs.ModuleInfo == nil {
+		cs.ModuleInfo = []metadata.SystemModule{}
+	}
+	return json.Marshal(&cs)
+}
+
+// watchMetadata kicks a reconcile pass when the metadata of a module listed in a hosted logic
+// module's module_info changes (any node's SetMetadata announces it on InterfaceChangeChannel).
+// A message lost to a dropped listener costs at most the resync interval.
+func (c *Core) watchMetadata() *state.Subscription {
+	return c.cfg.State.Subscribe(state.InterfaceChangeChannel, func(moduleID []byte) {
+		if w := c.infoWatched.Load(); w != nil && (*w)[string(moduleID)] {
+			c.Kick()
+		}
+	})
+}

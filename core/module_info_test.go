@@ -1,0 +1,116 @@
+package core
+
+import (
+	"encoding/json"
+	"errors"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/placeos-go/engine/internal/testutil"
+	"github.com/placeos-go/engine/plugin/metadata"
+	"github.com/placeos-go/engine/state"
+)
+
+const moduleInfoModel = `
+drivers:
+  - {id: drv-d, module_name: Display, role: device, binary: /bin/display}
+  - {id: drv-room, module_name: Room, role: logic, binary: /bin/room}
+modules:
+  - {id: mod-1, driver_id: drv-d, running: true}
+  - {id: mod-2, driver_id: drv-d, running: true, custom_name: Projector}
+  - {id: mod-3, driver_id: drv-d, running: true}
+  - {id: mod-room, driver_id: drv-room, control_system_id: sys-1, running: true}
+systems:
+  - {id: sys-1, name: Room, modules: [mod-1, mod-2, mod-room]}
+`
+
+// sentModuleInfo is the module_info in the control system the room module runs with (nil
+// while it does not run).
+func sentModuleInfo(t *testing.T, tc *testCore) []metadata.SystemModule {
+	t.Helper()
+	tc.mu.Lock()
+	st := tc.modules["mod-room"]
+	var raw []byte
+	if st != nil && st.running {
+		raw = st.config.ControlSystemJson
+	}
+	tc.mu.Unlock()
+	if raw == nil {
+		return nil
+	}
+	var cs struct {
+		ID         string                  `json:"id"`
+		ModuleInfo []metadata.SystemModule `json:"module_info"`
+	}
+	if err := json.Unmarshal(raw, &cs); err != nil || cs.ID != "sys-1" {
+		t.Fatalf("control system %s: %v", raw, err)
+	}
+	return cs.ModuleInfo
+}
+
+// TestLogicModuleGetsModuleInfo: a logic module's system carries its modules' names, indexes
+// and what their metadata reports; the module gets it again when that metadata arrives (the
+// InterfaceChangeChannel message kicks a pass) and when the system changes; a pass that cannot
+// read a module's metadata keeps what the module has rather than update it with less.
+func TestLogicModuleGetsModuleInfo(t *testing.T) {
+	t.Parallel()
+	tc := newTestCore(t, moduleInfoModel, nil)
+	tc.sup.meta = displayMeta
+	tc.Run(t.Context())
+	t.Cleanup(tc.Close)
+	display := func(id, name string, index int) metadata.SystemModule {
+		return metadata.SystemModule{ID: id, Name: name, Index: index, Implements: []string{"Powerable"},
+			Functions: []string{"volume", "power", "input", "reboot", "factory_reset", "secret", "mix"}}
+	}
+	full := []metadata.SystemModule{display("mod-1", "Display", 1), display("mod-2", "Projector", 1), display("mod-room", "Room", 1)}
+	// The first pass starts the room before any metadata is written: names and indexes only.
+	// Each module's SetMetadata is announced; the next pass sends the room what they report.
+	testutil.Eventually(t, 5*time.Second, "the room's module_info with metadata", func() bool {
+		for _, id := range []string{"mod-1", "mod-2", "mod-room"} {
+			tc.state.deliver(state.InterfaceChangeChannel, []byte(id))
+		}
+		return reflect.DeepEqual(sentModuleInfo(t, tc), full)
+	})
+
+	// A module of no hosted logic module's system does not kick a pass.
+	for len(tc.kick) > 0 {
+		<-tc.kick
+	}
+	tc.Close()
+	tc.state.deliver(state.InterfaceChangeChannel, []byte("mod-3"))
+	if len(tc.kick) != 0 {
+		t.Error("mod-3's metadata kicked a pass: it is in no logic module's system")
+	}
+	tc.state.deliver(state.InterfaceChangeChannel, []byte("mod-2"))
+	if len(tc.kick) != 1 {
+		t.Error("mod-2's metadata did not kick a pass")
+	}
+
+	// Redis away: the room keeps its module_info, and no update is sent.
+	tc.sup.take()
+	tc.state.mu.Lock()
+	tc.state.metaErr = errors.New("redis: connection refused")
+	tc.state.mu.Unlock()
+	tc.reconcile(t.Context())
+	if calls := tc.sup.take(); len(calls) != 0 || !reflect.DeepEqual(sentModuleInfo(t, tc), full) {
+		t.Errorf("a pass without metadata: calls %v, module_info %+v", calls, sentModuleInfo(t, tc))
+	}
+	tc.state.mu.Lock()
+	tc.state.metaErr = nil
+	tc.state.mu.Unlock()
+
+	// The system changes: Display_2 joins, the projector leaves.
+	apply(t, tc.store, `
+systems:
+  - {id: sys-1, name: Room, modules: [mod-1, mod-room, mod-3]}
+`)
+	tc.reconcile(t.Context())
+	want := []metadata.SystemModule{display("mod-1", "Display", 1), display("mod-room", "Room", 1), display("mod-3", "Display", 2)}
+	if got := sentModuleInfo(t, tc); !reflect.DeepEqual(got, want) {
+		t.Errorf("after the system changed:\n got %+v\nwant %+v", got, want)
+	}
+	if calls := tc.sup.take(); !reflect.DeepEqual(calls, []string{"update mod-room {}"}) {
+		t.Errorf("calls %v, want the room's update", calls)
+	}
+}
