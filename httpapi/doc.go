@@ -13,9 +13,12 @@
 // above it redacted). Other nodes never call this server: node-to-node calls go to the cluster
 // port (package peer).
 //
-// The WebSocket control API (ws*.go) runs each session with one reader, one writer and a bounded
-// queue: a client that does not read is disconnected, never slowing the others. Binds are status
-// watches (Watcher), execs go through the engine's one execute path with the session's caller.
+// The WebSocket control API (ws*.go) runs each session with one reader and a bounded outgoing
+// queue whose writer goroutine exists only while messages wait (ws_out.go): an idle session is
+// one goroutine and about 12 KiB. A client that does not read is disconnected, never slowing the
+// others; one that answers neither data nor the heartbeat's ping for a heartbeat period is gone
+// and is disconnected too. Binds are status watches (Watcher), execs go through the engine's one
+// execute path with the session's caller.
 // Under --auth none every caller is an admin, which is why Start then refuses a non-loopback
 // address.
 //

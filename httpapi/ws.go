@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"sync"
@@ -16,6 +15,7 @@ import (
 	"github.com/placeos-go/engine/call"
 	"github.com/placeos-go/engine/errkind"
 	"github.com/placeos-go/engine/httpwire"
+	"github.com/placeos-go/engine/internal/lazyq"
 	"github.com/placeos-go/engine/metrics"
 )
 
@@ -24,6 +24,7 @@ const (
 	// WSQueueSize bounds a session's outgoing queue; a client that lets it fill is disconnected.
 	WSQueueSize = 256
 	// WSPongInterval is PlaceOS's unsolicited "pong" period; clients treat it as a heartbeat.
+	// Each heartbeat also pings, and a client silent from one heartbeat to the next is dropped.
 	WSPongInterval = 80 * time.Second
 	// WSMaxMessageBytes bounds a request frame (exec arguments included).
 	WSMaxMessageBytes = 1 << 20
@@ -37,6 +38,12 @@ const (
 	WSMaxSessions = 10000
 	// wsWriteTimeout drops a client whose TCP window stays shut.
 	wsWriteTimeout = 10 * time.Second
+	// wsReadBuffer is gorilla's read buffer, held by every session for its whole life. Requests
+	// are a few hundred bytes; a larger frame is read past the buffer, straight into the message.
+	wsReadBuffer = 1024
+	// wsWriterLinger is how long a session's writer goroutine waits for the next message before it
+	// ends: a session receiving notifies keeps one writer, an idle one holds none.
+	wsWriterLinger = time.Second
 	// wsSocketBuffer fixes the kernel send buffer of a session. Autotuning would let each slow
 	// client park megabytes in the kernel (a node holds thousands of sessions), and it would
 	// hide a slow client from the queue bound for just as long.
@@ -77,6 +84,8 @@ type wsRegistry struct {
 	// Places taken against the session limits, from before the upgrade until the session ends.
 	places  int
 	perUser map[string]int
+	// heads are the notify heads of every binding, shared by those with the same id and meta.
+	heads map[string]*wsHead
 }
 
 // WSSessions is the number of open WebSocket sessions.
@@ -96,24 +105,32 @@ func (s *Server) closeSessions() {
 	s.ws.wg.Wait()
 }
 
-// GET /api/engine/v2/systems/control: the WebSocket control API (docs/protocol.md §7). The middleware
-// has authenticated the caller: a failure there is a plain 401 before any upgrade.
-func (s *Server) handleControl(w http.ResponseWriter, r *http.Request) {
-	up := websocket.Upgrader{
+// wsWriteBuffers lends gorilla a write buffer for each message only: an idle session holds none.
+var wsWriteBuffers sync.Pool
+
+// upgrader is a session's WebSocket upgrader.
+func (s *Server) upgrader() *websocket.Upgrader {
+	return &websocket.Upgrader{
 		// The middleware applied the origin rule (checkBrowser), to the credential that
 		// authenticated: a header or query token from another origin is fine.
 		CheckOrigin:     func(*http.Request) bool { return true },
-		ReadBufferSize:  4096,
+		ReadBufferSize:  wsReadBuffer,
 		WriteBufferSize: 4096,
+		WriteBufferPool: &wsWriteBuffers,
 		Error: func(w http.ResponseWriter, r *http.Request, status int, reason error) {
 			s.writeError(w, r, errkind.Wrap(httpwire.ErrBadParameter, reason, "websocket upgrade"), call.Target{})
 		},
 	}
+}
+
+// GET /api/engine/v2/systems/control: the WebSocket control API (docs/protocol.md §7). The middleware
+// has authenticated the caller: a failure there is a plain 401 before any upgrade.
+func (s *Server) handleControl(w http.ResponseWriter, r *http.Request) {
 	caller := auth.CallerFrom(r.Context())
 	if !s.takePlace(w, r, caller) {
 		return
 	}
-	conn, err := up.Upgrade(w, r, nil)
+	conn, err := s.upgrader().Upgrade(w, r, nil)
 	if err != nil {
 		s.releasePlace(caller)
 		return // the upgrader answered
@@ -128,14 +145,11 @@ func (s *Server) handleControl(w http.ResponseWriter, r *http.Request) {
 		caller: caller,
 		ctx:    ctx,
 		cancel: cancel,
-		send:   make(chan []byte, s.cfg.WSQueueSize),
 		dead:   make(chan struct{}),
-		binds:  map[bindKey]*wsBinding{},
-		debugs: map[debugKey]func(){},
-		sem:    make(chan struct{}, s.cfg.WSMaxInFlight),
 		log: s.log.Named("ws").With("request_id", RequestID(r.Context()), "user", caller.UserID,
 			"remote", r.RemoteAddr),
 	}
+	ss.out.Init(lazyq.Config[[]byte]{Limit: s.cfg.WSQueueSize, Linger: wsWriterLinger, Handle: ss.writeQueued, WG: &s.ws.wg})
 	s.ws.mu.Lock()
 	if s.ws.closed {
 		s.ws.mu.Unlock()
@@ -145,11 +159,13 @@ func (s *Server) handleControl(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.ws.sessions[ss] = struct{}{}
-	s.ws.wg.Add(2)
+	s.ws.wg.Add(1)
 	s.ws.mu.Unlock()
 	s.cfg.Metrics.AddWSSessions(1)
 	ss.log.Debug("websocket session opened")
-	go ss.writeLoop()
+	ss.mu.Lock()
+	ss.beat = time.AfterFunc(s.cfg.WSPongInterval, ss.heartbeat)
+	ss.mu.Unlock()
 	go ss.readLoop()
 }
 
@@ -224,8 +240,9 @@ type debugKey struct {
 	index    int
 }
 
-// wsSession is one WebSocket client. One goroutine reads, one writes; execs run concurrently
-// on their own goroutines; everything sent goes through the bounded send queue.
+// wsSession is one WebSocket client. One goroutine reads; execs run concurrently on their own
+// goroutines; a writer goroutine exists only while messages are queued (ws_out.go), so an idle
+// session is its reader alone.
 type wsSession struct {
 	s      *Server
 	conn   *websocket.Conn
@@ -234,29 +251,32 @@ type wsSession struct {
 	cancel context.CancelFunc
 	log    hclog.Logger
 
-	send     chan []byte
+	// out is the bounded outgoing queue; its consumer is the writer.
+	out      lazyq.Queue[[]byte]
 	dead     chan struct{}
 	killOnce sync.Once
 	why      string
-	// wmu is held for every write to conn: the writer's, and an exec's own reply (replyNow).
+	// wmu is held for every write of a message to conn: the writer's and those written inline
+	// (send), so that nothing queued is overtaken.
 	wmu sync.Mutex
-	// queued counts the messages enqueued and not written yet: an exec writes its reply itself
-	// only when there are none, so nothing queued before it is overtaken.
-	queued atomic.Int64
+	// heard is set by every frame the client sends (pongs included) and cleared by each heartbeat;
+	// busy is set while the reader handles a frame rather than reading the next.
+	heard, busy atomic.Bool
 
-	mu     sync.Mutex // guards binds and debugs
+	mu     sync.Mutex // guards binds, debugs, beat and pinged
 	binds  map[bindKey]*wsBinding
 	debugs map[debugKey]func()
+	beat   *time.Timer // the heartbeat; nil once the session ended
+	pinged bool        // a heartbeat has pinged the client
 
-	sem   chan struct{}
+	sem   chan struct{} // made by the first exec
 	execs sync.WaitGroup
 }
 
 // wsBinding holds notifications back until the bind's success has been queued, so a client
 // always sees success before the first notify.
 type wsBinding struct {
-	id     int64
-	meta   json.RawMessage
+	head   *wsHead
 	cancel func()
 
 	mu    sync.Mutex
@@ -265,110 +285,22 @@ type wsBinding struct {
 }
 
 // kill ends the session; safe from any goroutine, including delivery callbacks (it never blocks).
-func (ss *wsSession) kill(why string) {
+func (ss *wsSession) kill(why string) { ss.end(why, false) }
+
+// killSlow ends a session whose client does not read, counting it once.
+func (ss *wsSession) killSlow() { ss.end("slow client", true) }
+
+// end ends the session once: the writer sends the close frame and closes the connection, which
+// wakes the reader, which cleans up.
+func (ss *wsSession) end(why string, slow bool) {
 	ss.killOnce.Do(func() {
 		ss.why = why
 		close(ss.dead)
-	})
-}
-
-// killSlow ends a session whose client does not read, counting it once.
-func (ss *wsSession) killSlow() {
-	ss.killOnce.Do(func() {
-		ss.why = "slow client"
-		close(ss.dead)
-		ss.s.cfg.Metrics.WSSlowDisconnect()
-	})
-}
-
-// enqueue queues a message without ever blocking: a client that does not read is disconnected,
-// so it slows neither the Redis reader nor other sessions.
-func (ss *wsSession) enqueue(msg []byte) {
-	select {
-	case <-ss.dead:
-		return
-	default:
-	}
-	ss.queued.Add(1)
-	select {
-	case ss.send <- msg:
-	default:
-		ss.queued.Add(-1)
-		ss.log.Warn("websocket client too slow: outgoing queue full, disconnecting", "queue", cap(ss.send))
-		ss.killSlow()
-	}
-}
-
-// replyNow sends an exec's reply from the exec's own goroutine when nothing is queued and no
-// write is under way (the usual case for a client waiting on its call), saving the hand-off to
-// the writer; else it queues the reply as enqueue does. The write is bounded as the writer's.
-func (ss *wsSession) replyNow(msg []byte) {
-	if ss.wmu.TryLock() {
-		if ss.queued.Load() == 0 {
-			select {
-			case <-ss.dead:
-			default:
-				ss.write(msg)
-			}
-			ss.wmu.Unlock()
-			return
+		if slow {
+			ss.s.cfg.Metrics.WSSlowDisconnect()
 		}
-		ss.wmu.Unlock()
-	}
-	ss.enqueue(msg)
-}
-
-// write writes one message; the caller holds wmu. A failed write ends the session.
-func (ss *wsSession) write(b []byte) bool {
-	_ = ss.conn.SetWriteDeadline(time.Now().Add(wsWriteTimeout))
-	if err := ss.conn.WriteMessage(websocket.TextMessage, b); err != nil {
-		ss.kill("write failed: " + err.Error())
-		return false
-	}
-	return true
-}
-
-func (ss *wsSession) reply(r wsReply) {
-	b, err := json.Marshal(r)
-	if err != nil {
-		// Only a value that is not valid JSON gets here: tell the client rather than go quiet.
-		ss.log.Error("reply does not encode", "error", err, "id", r.ID)
-		b, _ = json.Marshal(errorReply(r.ID, errkind.CodeUnexpectedFailure, http.StatusInternalServerError, "reply does not encode as JSON"))
-	}
-	ss.enqueue(b)
-}
-
-func (ss *wsSession) writeLoop() {
-	defer ss.s.ws.wg.Done()
-	t := time.NewTicker(ss.s.cfg.WSPongInterval)
-	defer t.Stop()
-	defer func() { _ = ss.conn.Close() }() // wakes the reader, which cleans up
-	write := func(b []byte) bool {
-		ss.wmu.Lock()
-		defer ss.wmu.Unlock()
-		return ss.write(b)
-	}
-	for {
-		select {
-		case b := <-ss.send:
-			ok := write(b)
-			ss.queued.Add(-1)
-			if !ok {
-				return
-			}
-		case <-t.C:
-			if !write([]byte("pong")) {
-				return
-			}
-		case <-ss.dead:
-			ss.wmu.Lock() // no exec's reply after the close frame: replyNow sees dead
-			_ = ss.conn.SetWriteDeadline(time.Now().Add(time.Second))
-			_ = ss.conn.WriteMessage(websocket.CloseMessage,
-				websocket.FormatCloseMessage(websocket.CloseGoingAway, truncate(ss.why, 100)))
-			ss.wmu.Unlock()
-			return
-		}
-	}
+		ss.out.Stop(ss.closeConn)
+	})
 }
 
 func truncate(s string, n int) string {
@@ -382,6 +314,7 @@ func (ss *wsSession) readLoop() {
 	defer ss.s.ws.wg.Done()
 	defer ss.cleanup()
 	ss.conn.SetReadLimit(ss.s.cfg.WSMaxMessageBytes)
+	ss.conn.SetPongHandler(func(string) error { ss.heard.Store(true); return nil })
 	for {
 		typ, data, err := ss.conn.ReadMessage()
 		if err != nil {
@@ -391,14 +324,18 @@ func (ss *wsSession) readLoop() {
 			ss.kill("read ended")
 			return
 		}
-		if typ != websocket.TextMessage && typ != websocket.BinaryMessage {
-			continue
+		// The client spoke. While the frame is handled (an exec waiting for a place, an answer
+		// for the socket) its next frames, pongs included, wait unread: that is not silence.
+		ss.heard.Store(true)
+		ss.busy.Store(true)
+		switch {
+		case typ != websocket.TextMessage && typ != websocket.BinaryMessage:
+		case string(data) == "ping":
+			ss.send(wsPong)
+		default:
+			ss.handle(data)
 		}
-		if string(data) == "ping" {
-			ss.enqueue([]byte("pong"))
-			continue
-		}
-		ss.handle(data)
+		ss.busy.Store(false)
 	}
 }
 
@@ -408,12 +345,12 @@ func (ss *wsSession) cleanup() {
 	ss.cancel()
 	ss.mu.Lock()
 	binds, debugs := ss.binds, ss.debugs
-	ss.binds, ss.debugs = map[bindKey]*wsBinding{}, map[debugKey]func(){}
+	ss.binds, ss.debugs = nil, nil
+	ss.beat.Stop()
+	ss.beat = nil
 	ss.mu.Unlock()
 	for _, b := range binds {
-		if b.cancel != nil {
-			b.cancel()
-		}
+		ss.release(b)
 	}
 	for _, c := range debugs {
 		c()
@@ -425,7 +362,6 @@ func (ss *wsSession) cleanup() {
 	s.ws.mu.Unlock()
 	s.releasePlace(ss.caller)
 	s.cfg.Metrics.AddWSSessions(-1)
-	s.cfg.Metrics.AddWSBindings(-len(binds))
 	ss.log.Debug("websocket session closed", "reason", ss.why, "bindings", len(binds), "debug_streams", len(debugs))
 }
 
@@ -444,6 +380,9 @@ func (ss *wsSession) handle(data []byte) {
 	case "unbind":
 		ss.unbind(req)
 	case "exec":
+		if ss.sem == nil { // only this goroutine sets it; execs read it after their go statement
+			ss.sem = make(chan struct{}, ss.s.cfg.WSMaxInFlight)
+		}
 		select {
 		case ss.sem <- struct{}{}:
 		case <-ss.dead:

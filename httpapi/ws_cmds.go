@@ -58,14 +58,17 @@ func (ss *wsSession) bind(req *wsRequest) {
 	}
 	// Commands other than exec run on the reader goroutine, one at a time: nothing bound the
 	// key or filled the session since the check above.
-	b := &wsBinding{id: req.ID, meta: req.meta}
+	b := &wsBinding{head: ss.s.acquireHead(req.ID, req.meta)}
 	ss.mu.Lock()
+	if ss.binds == nil {
+		ss.binds = map[bindKey]*wsBinding{}
+	}
 	ss.binds[key] = b
 	ss.mu.Unlock()
 	ss.s.cfg.Metrics.AddWSBindings(1)
 
 	cancel, err := ss.s.cfg.Watcher.WatchSystem(ss.ctx, req.Sys, req.Mod, req.Index, req.Name, func(v []byte) {
-		msg := ss.notify(b, v)
+		msg := b.head.notify(ss, v)
 		b.mu.Lock()
 		defer b.mu.Unlock()
 		if !b.ready {
@@ -78,7 +81,7 @@ func (ss *wsSession) bind(req *wsRequest) {
 		ss.mu.Lock()
 		delete(ss.binds, key)
 		ss.mu.Unlock()
-		ss.s.cfg.Metrics.AddWSBindings(-1)
+		ss.release(b)
 		ss.log.Warn("bind failed", "system", req.Sys, "module_name", req.Mod, "index", req.Index, "status", req.Name, "error", err)
 		ss.reply(errorReply(req.ID, errkind.CodeUnexpectedFailure, http.StatusInternalServerError, "failed to bind"))
 		return
@@ -110,22 +113,13 @@ func (ss *wsSession) systemExists(req *wsRequest) error {
 	return nil
 }
 
-func (ss *wsSession) notify(b *wsBinding, v []byte) []byte {
-	if !json.Valid(v) {
-		// A status is always JSON text; anything else would break the client's parser.
-		ss.log.Warn("status value is not JSON; sending null", "id", b.id)
-		v = []byte("null")
+// release ends a binding the session no longer holds.
+func (ss *wsSession) release(b *wsBinding) {
+	if b.cancel != nil {
+		b.cancel()
 	}
-	// Built by hand: json.Marshal would re-validate and compact the value for every session of a
-	// fan-out, and the value is already JSON text.
-	msg := make([]byte, 0, len(v)+len(b.meta)+48)
-	msg = append(msg, `{"id":`...)
-	msg = strconv.AppendInt(msg, b.id, 10)
-	msg = append(msg, `,"type":"notify","meta":`...)
-	msg = append(msg, b.meta...)
-	msg = append(msg, `,"value":`...)
-	msg = append(msg, v...)
-	return append(msg, '}')
+	ss.s.releaseHead(b.head)
+	ss.s.cfg.Metrics.AddWSBindings(-1)
 }
 
 // unbind: always success.
@@ -136,10 +130,7 @@ func (ss *wsSession) unbind(req *wsRequest) {
 	delete(ss.binds, key)
 	ss.mu.Unlock()
 	if b != nil {
-		ss.s.cfg.Metrics.AddWSBindings(-1)
-	}
-	if b != nil && b.cancel != nil {
-		b.cancel()
+		ss.release(b)
 	}
 	ss.reply(wsReply{ID: req.ID, Type: "success"})
 }
@@ -158,7 +149,7 @@ func (ss *wsSession) exec(req *wsRequest) {
 		ss.replyError(req, err, rid)
 		return
 	}
-	ss.replyNow(appendSuccess(nil, req, res.Value, res.Code))
+	ss.send(appendSuccess(nil, req, res.Value, res.Code))
 }
 
 // appendSuccess appends an exec's success reply to b: the bytes json.Marshal writes for
@@ -208,7 +199,8 @@ func (ss *wsSession) debug(req *wsRequest) {
 	ctx, cancelCtx := context.WithTimeout(ss.ctx, debugAttachTimeout)
 	defer cancelCtx()
 	cancel, err := ss.s.cfg.Engine.Debug(ctx, req.Mod, func(level, msg string) {
-		ss.reply(wsReply{ID: id, Type: "debug", Mod: mod, Level: strings.ToLower(level), Msg: msg, Meta: meta})
+		// A delivery callback: queued, never written inline.
+		ss.enqueue(ss.encode(wsReply{ID: id, Type: "debug", Mod: mod, Level: strings.ToLower(level), Msg: msg, Meta: meta}))
 	})
 	if err != nil {
 		ss.log.Warn("debug attach failed", "module", req.Mod, "error", err)
@@ -222,6 +214,9 @@ func (ss *wsSession) debug(req *wsRequest) {
 	}
 	// Commands run on the reader goroutine, which also runs cleanup: nothing races this.
 	ss.mu.Lock()
+	if ss.debugs == nil {
+		ss.debugs = map[debugKey]func(){}
+	}
 	ss.debugs[key] = cancel
 	ss.mu.Unlock()
 	ss.reply(wsReply{ID: req.ID, Type: "success"})

@@ -396,28 +396,35 @@ func TestWSCloseReleasesEverything(t *testing.T) {
 	})
 }
 
-// TestWSConcurrentExec: a slow exec does not hold up a fast one on the same socket.
-func TestWSConcurrentExec(t *testing.T) {
-	t.Parallel()
-	release := make(chan struct{})
-	env := newWSEnv(t)
-	env.hs.eng.mu.Lock()
-	env.hs.eng.execFn = func(ctx context.Context, req call.Request) (call.Result, error) {
-		if req.Function == "reboot" {
+// holdExec makes the engine answer every exec with the function's name, holding those of
+// function fn until release is called.
+func (e *wsEnv) holdExec(fn string) (release func()) {
+	held := make(chan struct{})
+	e.hs.eng.mu.Lock()
+	defer e.hs.eng.mu.Unlock()
+	e.hs.eng.execFn = func(ctx context.Context, req call.Request) (call.Result, error) {
+		if req.Function == fn {
 			select {
-			case <-release:
+			case <-held:
 			case <-ctx.Done():
 				return call.Result{}, ctx.Err()
 			}
 		}
 		return call.Result{Value: json.RawMessage(`"` + req.Function + `"`), Code: 200}, nil
 	}
-	env.hs.eng.mu.Unlock()
+	return sync.OnceFunc(func() { close(held) })
+}
+
+// TestWSConcurrentExec: a slow exec does not hold up a fast one on the same socket.
+func TestWSConcurrentExec(t *testing.T) {
+	t.Parallel()
+	env := newWSEnv(t)
+	release := env.holdExec("reboot")
 	c := env.dial(t)
 	c.send(`{"id":1,"cmd":"exec","sys":"sys-1","mod":"Display","name":"reboot","args":[]}`)
 	c.send(`{"id":2,"cmd":"exec","sys":"sys-1","mod":"Display","name":"power","args":[true]}`)
 	c.expect(`{"id":2,"type":"success","meta":{"sys":"sys-1","mod":"Display","index":1,"name":"power"},"value":"power","code":200}`)
-	close(release)
+	release()
 	c.expect(`{"id":1,"type":"success","meta":{"sys":"sys-1","mod":"Display","index":1,"name":"reboot"},"value":"reboot","code":200}`)
 }
 

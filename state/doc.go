@@ -7,7 +7,8 @@
 //   - driver metadata at interface/<module>, announced on engine/interface-change (our own
 //     channel, so other nodes can drop their cached copy);
 //   - the node's single pub/sub connection, fanned out in-process to many listeners through
-//     bounded per-listener queues;
+//     bounded per-listener queues, each with a goroutine that exists only while messages wait
+//     (an idle listener holds neither), so quiet status channels cost almost nothing;
 //   - in-memory caches of lookups and metadata, so resolving an execute makes no Redis round trip
 //     while nothing changed; kept (still answering, no longer filled) while the pub/sub
 //     connection is lost, emptied when it is back (cache.go);

@@ -9,12 +9,23 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/placeos-go/engine/internal/lazyq"
 )
 
 // The node has one pub/sub connection. Listeners register in entries (one per channel or
 // pattern, ref-counted); a syncer goroutine turns entry changes into SUBSCRIBE/UNSUBSCRIBE so
 // neither Subscribe, Cancel nor the reader ever waits on Redis; the reader goroutine receives
 // messages and copies each into the bounded queue of every listener of its entry, never blocking.
+//
+// A listener's queue and goroutine exist only while it has messages (internal/lazyq): a node
+// listens to tens of thousands of status channels, most of them quiet, and a 256-slot channel and
+// a parked goroutine each cost about 14 KiB a listener for nothing.
+
+// listenerLinger is how long a listener's goroutine waits for the next message before it ends: a
+// channel that changes more often than this keeps one goroutine instead of starting one per
+// message.
+const listenerLinger = time.Second
 
 // entry is one channel or pattern with its listeners.
 type entry struct {
@@ -49,14 +60,15 @@ type delivery struct {
 }
 
 // Subscription is one listener on a channel or pattern. Its callback runs on the listener's own
-// goroutine, in message order; it may block briefly, but while it does the listener's queue
-// fills, and a full queue gets the listener dropped (Err() == ErrSlowListener, OnDrop called).
+// goroutine (started when a message arrives, ended after a quiet second or two), in message
+// order; it may block briefly, but while it does the listener's queue fills, and a full queue
+// gets the listener dropped (Err() == ErrSlowListener, OnDrop called).
 type Subscription struct {
 	s      *Store
 	e      *entry
 	fn     func(channel string, msg []byte)
 	onDrop func(error)
-	queue  chan delivery
+	queue  lazyq.Queue[delivery]
 	done   chan struct{}
 	once   sync.Once
 	err    error // set before done is closed
@@ -102,13 +114,14 @@ func (s *Store) subscribe(name string, pattern bool, fn func(string, []byte), op
 	for _, o := range opts {
 		o(&cfg)
 	}
-	sub := &Subscription{s: s, fn: fn, onDrop: cfg.onDrop,
-		queue: make(chan delivery, cfg.queueSize), done: make(chan struct{})}
+	sub := &Subscription{s: s, fn: fn, onDrop: cfg.onDrop, done: make(chan struct{})}
+	sub.queue.Init(lazyq.Config[delivery]{Limit: cfg.queueSize, Linger: listenerLinger, Handle: sub.handle, WG: &s.lwg})
 
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
 		sub.e = newEntry(name, pattern, false)
+		sub.onDrop = nil // the listener never started: it is told by Err, not OnDrop
 		sub.stop(ErrClosed)
 		return sub
 	}
@@ -127,40 +140,32 @@ func (s *Store) subscribe(name string, pattern bool, fn func(string, []byte), op
 	if needSync {
 		s.dirty[e] = struct{}{}
 	}
-	s.lwg.Add(1)
 	s.mu.Unlock()
 
-	go sub.run()
 	if needSync {
 		s.kickSync()
 	}
 	return sub
 }
 
-func (sub *Subscription) run() {
-	defer sub.s.lwg.Done()
-	for {
-		select {
-		case d := <-sub.queue:
-			select {
-			case <-sub.done: // removed meanwhile: deliver nothing more
-			default:
-				sub.fn(d.channel, d.msg)
-				continue
-			}
-		case <-sub.done:
-		}
-		if sub.err != nil && sub.onDrop != nil {
-			sub.onDrop(sub.err)
-		}
-		return
+// handle runs the callback for one message, on the listener's goroutine.
+func (sub *Subscription) handle(d delivery) {
+	if !sub.isDone() { // removed meanwhile: deliver nothing more
+		sub.fn(d.channel, d.msg)
 	}
 }
 
+// stop removes the listener's queue; a drop (err set) tells OnDrop, on the listener's goroutine
+// once any callback in progress has returned.
 func (sub *Subscription) stop(err error) {
 	sub.once.Do(func() {
 		sub.err = err
 		close(sub.done)
+		var final func()
+		if err != nil && sub.onDrop != nil {
+			final = func() { sub.onDrop(err) }
+		}
+		sub.queue.Stop(final)
 	})
 }
 
@@ -552,16 +557,14 @@ func (s *Store) dispatch(m *redis.Message) {
 	}
 	if e != nil {
 		for sub := range e.subs {
-			select {
-			case sub.queue <- d:
-			default:
+			if !sub.queue.Push(d) {
 				slow = append(slow, sub)
 			}
 		}
 	}
 	s.mu.RUnlock()
 	for _, sub := range slow {
-		s.log.Warn("dropping slow pub/sub listener", "channel", m.Channel, "queue", cap(sub.queue))
+		s.log.Warn("dropping slow pub/sub listener", "channel", m.Channel, "queue", sub.queue.Limit())
 		s.remove(sub, ErrSlowListener)
 	}
 }

@@ -140,6 +140,36 @@ func TestSlowListenerIsDroppedWithoutDelayingOthers(t *testing.T) {
 	}
 }
 
+// TestIdleListenersHoldNoGoroutine: a listener's goroutine runs only while it has messages (and
+// a second after), so the tens of thousands of quiet status listeners of a node cost none. Not
+// parallel: it counts goroutines.
+func TestIdleListenersHoldNoGoroutine(t *testing.T) {
+	const consume = "lazyq.(*Queue[...]).consume"
+	r := testutil.StartRedis(t)
+	s, _ := newStore(t, r)
+	ctx := ctxT(t)
+	raw := r.Client(t)
+	const listeners = 50
+	cols := make([]*collector, listeners)
+	for i := range cols {
+		cols[i] = &collector{}
+		waitSub(t, s.Subscribe(fmt.Sprintf("chan-idle-%d", i), cols[i].add))
+	}
+	testutil.WaitGoroutines(t, 5*time.Second, consume, 0)
+	for round := 1; round <= 2; round++ {
+		for i := range cols {
+			if err := raw.Publish(ctx, fmt.Sprintf("chan-idle-%d", i), strconv.Itoa(round)).Err(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i, c := range cols {
+			testutil.Eventually(t, 10*time.Second, fmt.Sprintf("listener %d to get message %d", i, round), func() bool { return c.len() == round })
+		}
+		// Each listener's goroutine ends after its linger; the next message starts it again.
+		testutil.WaitGoroutines(t, 10*time.Second, consume, 0)
+	}
+}
+
 func TestRefCountedSubscriptions(t *testing.T) {
 	t.Parallel()
 	r := testutil.StartRedis(t)

@@ -28,8 +28,9 @@ type Options struct {
 	// NodeID names this node in logs and, when the Store creates the client from URL, in the
 	// connections' CLIENT name ("engine-<NodeID>"), so CLIENT LIST shows which node is which.
 	NodeID string
-	// QueueSize is the default per-listener queue length (default 256). A listener whose queue is
-	// full when a message arrives is dropped.
+	// QueueSize is the default per-listener queue bound (default 256). A listener whose queue is
+	// full when a message arrives is dropped. The queue grows from nothing as messages wait and
+	// is given back once they are handled, so the bound costs nothing while a listener is idle.
 	QueueSize int
 	// IdleTimeout is how long the pub/sub connection may stay silent before it is pinged; a second
 	// silent period with the ping unanswered counts as a dead connection (default 5s).

@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"slices"
 	"testing"
+	"time"
 )
 
 func TestProcessHelpers(t *testing.T) {
@@ -31,3 +32,15 @@ func TestProcessHelpers(t *testing.T) {
 		t.Fatal("a reaped process is alive")
 	}
 }
+
+func TestGoroutines(t *testing.T) {
+	release := make(chan struct{})
+	for range 3 {
+		go parkedForTest(release)
+	}
+	WaitGoroutines(t, 5*time.Second, "testutil.parkedForTest", 3)
+	close(release)
+	WaitGoroutines(t, 5*time.Second, "testutil.parkedForTest", 0)
+}
+
+func parkedForTest(release chan struct{}) { <-release }
