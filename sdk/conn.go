@@ -232,10 +232,13 @@ func (c *Conn) serve(ctx context.Context, l link, persistent bool) {
 	stop := context.AfterFunc(ctx, func() { _ = l.close() })
 	defer stop()
 
+	// The hook's context is the connection's: it ends when the connection does, before serve
+	// waits for the hook, so a hook that watches the connection until then cannot hold up the
+	// reconnect.
+	hctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	var hooks sync.WaitGroup
 	if c.cfg.onConnect != nil {
-		hctx, cancel := context.WithCancel(ctx)
-		defer cancel() // a hook outliving its connection is cut short
 		hooks.Add(1)
 		go func() {
 			defer hooks.Done()
@@ -244,6 +247,7 @@ func (c *Conn) serve(ctx context.Context, l link, persistent bool) {
 	}
 	c.read(ctx, l)
 	_ = l.close()
+	cancel()
 	c.dropped(l)
 	if persistent {
 		c.q.SetOnline(false)
