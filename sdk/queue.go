@@ -49,7 +49,9 @@ type Command struct {
 	// Data is written to the module's transport. Ignored when Send is set.
 	Data []byte
 	// Send performs the command instead of writing Data: e.g. an HTTP request that completes
-	// the task itself. It runs on the queue's goroutine; ctx ends when the module stops.
+	// the task itself. It runs on the queue's goroutine; ctx ends when the module stops. An
+	// error it returns fails the command (ErrNotConnected retries it), even when Send dropped
+	// the connection first: the attempt's timeout waits for Send to return.
 	Send func(ctx context.Context, t *Task) error
 	// Response gets every frame received while this command is current. When nil, frames go to
 	// the transport's Received callback with the task. Complete the task with Success, Abort,
@@ -92,6 +94,8 @@ type Task struct {
 	attempt  int // attempts started
 	callers  int // execs waiting for the outcome (Wait or Do with an exec's context)
 	timer    Timer
+	sending  bool // the attempt's Send (or write) is running
+	expired  bool // the attempt timed out while sending: the retry waits for the send
 	finished bool
 	value    any
 	code     int
@@ -483,9 +487,13 @@ func (q *Queue) next() *Task {
 	return t
 }
 
+// send runs one attempt's Send or write. A timeout that falls due meanwhile waits for it: the
+// command stays the running one, so what Send does on its way out (drop the connection, fail the
+// task) is not overtaken by a retry and the offline abort of that retry.
 func (q *Queue) send(ctx context.Context, t *Task) {
 	q.mu.Lock()
 	sender := q.sender
+	t.sending = true
 	q.mu.Unlock()
 	var err error
 	switch {
@@ -496,6 +504,14 @@ func (q *Queue) send(ctx context.Context, t *Task) {
 	default:
 		err = sender(ctx, t.cmd.Data)
 	}
+	q.mu.Lock()
+	t.sending = false
+	expired := t.expired && err == nil && q.current == t && !t.finished
+	t.expired = false
+	if expired {
+		q.retryLocked(t, "timeout")
+	}
+	q.mu.Unlock()
 	if err != nil {
 		if errors.Is(err, ErrNotConnected) {
 			// The connection dropped between the online check and the write: try again once
@@ -528,7 +544,11 @@ func (q *Queue) armLocked(t *Task) {
 	t.timer = q.clock.AfterFunc(t.cmd.Timeout, func() {
 		q.mu.Lock()
 		defer q.mu.Unlock()
-		if q.current == t && t.attempt == attempt && !t.finished {
+		switch {
+		case q.current != t || t.attempt != attempt || t.finished:
+		case t.sending:
+			t.expired = true
+		default:
 			q.retryLocked(t, "timeout")
 		}
 	})
