@@ -294,8 +294,16 @@ func (c *Conn) deliver(chunk []byte) {
 	for _, f := range frames {
 		c.q.deliver(f, c.cfg.received)
 	}
-	if err != nil {
-		c.b.Logger().Warn("dropping unframed data", "transport", c.cfg.kind, "error", err)
+	if err == nil {
+		return
+	}
+	for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
+		var bad *FrameError
+		if errors.As(e, &bad) {
+			c.b.Logger().Warn("dropping a bad frame", "transport", c.cfg.kind, "frame", fmt.Sprintf("% X", bad.Frame), "error", bad.Err)
+			continue
+		}
+		c.b.Logger().Warn("dropping unframed data", "transport", c.cfg.kind, "error", e)
 	}
 }
 

@@ -46,7 +46,7 @@ func (d *MDC) OnLoad(context.Context) error {
 		addr = net.JoinHostPort(mc.IP, strconv.Itoa(defaultPort))
 	}
 	// The queue sends through the transport; nothing else needs to hold it.
-	sdk.NewTCP(&d.Base, sdk.TCPOptions{Address: addr, Tokenizer: newTokenizer(d.badFrame),
+	sdk.NewTCP(&d.Base, sdk.TCPOptions{Address: addr, Tokenizer: tokenizer(),
 		Received: d.received, OnConnect: func(ctx context.Context, _ *sdk.TCP) { d.refresh(ctx) }})
 	return err
 }

@@ -146,7 +146,8 @@ func TestBadChecksumNakAndTimeout(t *testing.T) {
 	dvi := hx("AA 14 01 01 18 2E")
 	dev.ShouldSend(dvi)
 	dev.Respond(hx("AA FF 01 03 41 14 18 71")) // checksum off by one
-	if e := h.WaitLog("bad checksum"); e.Level != "warn" || e.Fields["frame"] != "AA FF 01 03 41 14 18 71" {
+	if e := h.WaitLog("dropping a bad frame"); e.Level != "warn" || e.Fields["frame"] != "AA FF 01 03 41 14 18 71" ||
+		e.Fields["error"] != "checksum 71, want 70" {
 		t.Fatalf("bad checksum logged as %s", e)
 	}
 	if p.Done() {
