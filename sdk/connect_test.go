@@ -2,6 +2,7 @@ package sdk_test
 
 import (
 	"context"
+	"net"
 	"testing"
 
 	"github.com/placeos-go/engine/sdk"
@@ -27,5 +28,42 @@ func TestConnectHookEndsWithItsConnection(t *testing.T) {
 	dev.ExpectConnect(1)
 	dev.Disconnect()
 	dev.ExpectReconnect()
+	h.WaitStatus("connected", true)
+}
+
+// portDrv connects to its device's usual port when the module names none.
+type portDrv struct {
+	sdk.Base
+	port int
+}
+
+func (d *portDrv) OnLoad(context.Context) error {
+	sdk.NewTCP(&d.Base, sdk.TCPOptions{DefaultPort: d.port})
+	return nil
+}
+
+func TestDefaultPort(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		if c, err := ln.Accept(); err == nil {
+			accepted <- c
+		}
+	}()
+	t.Cleanup(func() {
+		_ = ln.Close()
+		select {
+		case c := <-accepted:
+			_ = c.Close()
+		default:
+		}
+	})
+	port := ln.Addr().(*net.TCPAddr).Port
+	h := sdktest.New(t, func() *portDrv { return &portDrv{port: port} })
+	h.Start(sdktest.Module{Name: "D", IP: "127.0.0.1"})
 	h.WaitStatus("connected", true)
 }

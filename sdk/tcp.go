@@ -14,6 +14,7 @@ type TCP = Conn
 // TCPOptions configure a TCP transport. Zero values take the defaults in brackets.
 type TCPOptions struct {
 	Address     string        // host:port [the module's ip and port]
+	DefaultPort int           // the port when the module has none (the device's usual one) [none]
 	Delimiter   []byte        // shorthand for Tokenizer: Delimiter(string(d)) ["\r\n" when Tokenizer is nil]
 	Tokenizer   *Tokenizer    // how the stream splits into frames [Delimiter]
 	MaxFrame    int           // longest frame the default delimiter tokenizer buffers [1 MiB]
@@ -43,7 +44,11 @@ type TCPOptions struct {
 func NewTCP(b *Base, o TCPOptions) *TCP {
 	mc := b.Config()
 	if o.Address == "" {
-		o.Address = net.JoinHostPort(mc.IP, strconv.Itoa(mc.Port))
+		port := mc.Port
+		if port == 0 {
+			port = o.DefaultPort
+		}
+		o.Address = net.JoinHostPort(mc.IP, strconv.Itoa(port))
 	}
 	tok := o.Tokenizer
 	if tok == nil {

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"net"
-	"strconv"
 	"sync"
 	"sync/atomic"
 
@@ -41,12 +39,8 @@ func (d *MDC) OnLoad(context.Context) error {
 	d.Set("volume_min", 0)
 	d.Set("volume_max", 100)
 	err := d.applySettings()
-	var addr string
-	if mc := d.Config(); mc.Port == 0 {
-		addr = net.JoinHostPort(mc.IP, strconv.Itoa(defaultPort))
-	}
 	// The queue sends through the transport; nothing else needs to hold it.
-	sdk.NewTCP(&d.Base, sdk.TCPOptions{Address: addr, Tokenizer: tokenizer(),
+	sdk.NewTCP(&d.Base, sdk.TCPOptions{DefaultPort: defaultPort, Tokenizer: tokenizer(),
 		Received: d.received, OnConnect: func(ctx context.Context, _ *sdk.TCP) { d.refresh(ctx) }})
 	return err
 }
