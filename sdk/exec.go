@@ -123,6 +123,9 @@ func abbreviate(v []byte) string {
 func (r *driverRuntime) Exec(ctx context.Context, req *proto.ExecRequest) (*proto.ExecResponse, error) {
 	m := r.module(req.GetModuleId())
 	if m == nil || !m.enter() {
+		if err := r.loadError(req.GetModuleId()); err != nil {
+			return failure(503, "LoadError", err.Error(), nil), nil
+		}
 		return failure(404, "ModuleNotFound", fmt.Sprintf("module %s is not running in this driver", req.GetModuleId()), nil), nil
 	}
 	defer m.wg.Done()

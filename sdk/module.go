@@ -137,33 +137,37 @@ func (m *module) setConfig(cfg *proto.Module) error {
 	return nil
 }
 
-// runHook runs a load/update hook on the module's context, waits for it up to the hook timeout,
-// and turns a panic or error into a log line: a failing hook leaves the module loaded (as in
-// PlaceOS) so a later update can fix it.
-func (m *module) runHook(ctx context.Context, name string, hook func(context.Context) error) {
-	done := make(chan struct{})
+// runHook runs a load/update hook on the module's context and waits for it up to the hook
+// timeout. It logs and returns the hook's error or panic; a hook still running when the wait
+// ends returns nil, and its failure is only logged.
+func (m *module) runHook(ctx context.Context, name string, hook func(context.Context) error) error {
+	done := make(chan error, 1)
 	if !m.spawn(func() {
-		defer close(done)
+		var err error
 		defer func() {
 			if p := recover(); p != nil {
 				m.log.Error("hook panicked", "hook", name, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				err = fmt.Errorf("%s panicked: %v", name, p)
 			}
+			done <- err
 		}()
-		if err := hook(m.ctx); err != nil {
+		if err = hook(m.ctx); err != nil {
 			m.log.Error("hook failed", "hook", name, "error", err)
 		}
 	}) {
-		return
+		return nil
 	}
 	timer := time.NewTimer(m.rt.opts.hookTimeout)
 	defer timer.Stop()
 	select {
-	case <-done:
+	case err := <-done:
+		return err
 	case <-timer.C:
 		m.log.Warn("hook still running after timeout; continuing", "hook", name, "timeout", m.rt.opts.hookTimeout)
 	case <-ctx.Done():
 		m.log.Warn("caller gave up waiting for hook", "hook", name, "error", ctx.Err())
 	}
+	return nil
 }
 
 // stop cancels the module's goroutines, calls OnUnload, and flushes statuses to the host.
