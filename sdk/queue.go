@@ -221,6 +221,9 @@ type Queue struct {
 	sender  func(ctx context.Context, data []byte) error
 	started bool
 	wake    chan struct{}
+	// offlineErr is why the transport is offline when it knows better than "offline": the
+	// error of the last connection's failed handshake.
+	offlineErr error
 }
 
 func newQueue(m *module, clock Clock) *Queue {
@@ -273,7 +276,7 @@ func (q *Queue) add(cmd Command, callers int) *Task {
 		q.finishLocked(t, nil, 503, &AbortError{Reason: "module stopped", Status: 503, kind: ErrAborted})
 		return t
 	case !q.online && cmd.Name == "":
-		q.finishLocked(t, nil, 503, &AbortError{Reason: ErrOffline.Error(), Status: 503, kind: ErrOffline})
+		q.finishLocked(t, nil, 503, q.offlineLocked())
 		return t
 	}
 	if cmd.Name != "" {
@@ -324,6 +327,9 @@ func (q *Queue) Online() bool {
 func (q *Queue) SetOnline(on bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	if on {
+		q.offlineErr = nil
+	}
 	if q.online == on {
 		return
 	}
@@ -333,6 +339,22 @@ func (q *Queue) SetOnline(on bool) {
 		return
 	}
 	q.signal()
+}
+
+// setOfflineError makes err (nil: none) what unnamed commands fail with while the queue is
+// offline, until it goes online.
+func (q *Queue) setOfflineError(err error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.offlineErr = err
+}
+
+// offlineLocked is the failure of an unnamed command while offline.
+func (q *Queue) offlineLocked() error {
+	if q.offlineErr != nil {
+		return &offlineError{err: q.offlineErr}
+	}
+	return &AbortError{Reason: ErrOffline.Error(), Status: 503, kind: ErrOffline}
 }
 
 // setSender is how a transport becomes the destination of Command.Data.
@@ -566,7 +588,7 @@ func (q *Queue) retryLocked(t *Task, reason string) {
 	}
 	q.current = nil
 	if !q.online && t.cmd.Name == "" {
-		q.finishLocked(t, nil, 503, &AbortError{Reason: ErrOffline.Error(), Status: 503, kind: ErrOffline})
+		q.finishLocked(t, nil, 503, q.offlineLocked())
 		return
 	}
 	if q.m != nil {
