@@ -280,8 +280,10 @@ func (c *Conn) serve(ctx context.Context, l link) bool {
 	}
 	if h != nil || c.cfg.onConnect != nil {
 		hooks.Add(1)
+		c.b.m.hooks.Add(1)
 		go func() {
 			defer hooks.Done()
+			defer c.b.m.hooks.Add(-1)
 			if h != nil {
 				if !c.shake(hctx, h) {
 					return

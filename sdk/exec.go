@@ -129,6 +129,8 @@ func (r *driverRuntime) Exec(ctx context.Context, req *proto.ExecRequest) (*prot
 		return failure(404, "ModuleNotFound", fmt.Sprintf("module %s is not running in this driver", req.GetModuleId()), nil), nil
 	}
 	defer m.wg.Done()
+	m.calls.Add(1)
+	defer m.calls.Add(-1)
 	fn := r.dt.byName[req.GetFunction()]
 	if fn == nil {
 		return failure(400, "BadRequest", fmt.Sprintf("execute requested for unknown function: '%s' on %s%s",

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"runtime/debug"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -47,6 +49,43 @@ type module struct {
 	extMu sync.Mutex
 	q     *Queue
 	sched *Scheduler
+
+	// What the module is doing besides its queue, for sdktest's WaitIdle: functions running,
+	// and scheduled jobs and connection hooks (handshake, OnConnect) running.
+	calls, hooks atomic.Int32
+}
+
+// busy says what the module is doing, "" when it only waits for time to pass or for the device:
+// no function, job or connection hook running, no command running or ready to run, and every
+// status set sent to the host.
+func (m *module) busy() string {
+	var what []string
+	if n := m.calls.Load(); n > 0 {
+		what = append(what, fmt.Sprintf("%d function calls running", n))
+	}
+	if n := m.hooks.Load(); n > 0 {
+		what = append(what, fmt.Sprintf("%d scheduled jobs or connection hooks running", n))
+	}
+	m.extMu.Lock()
+	q := m.q
+	m.extMu.Unlock()
+	if q != nil {
+		if b := q.busy(); b != "" {
+			what = append(what, b)
+		}
+	}
+	m.statusMu.Lock()
+	if n := m.out.queued - m.out.sent; n > 0 {
+		what = append(what, fmt.Sprintf("%d statuses not yet sent", n))
+	}
+	m.statusMu.Unlock()
+	return strings.Join(what, ", ")
+}
+
+// hook runs fn counted as a hook for busy.
+func (m *module) hook(fn func()) {
+	defer m.hooks.Add(-1)
+	fn()
 }
 
 // spawn runs fn in a goroutine that stop waits for; it reports false (and does not run fn)

@@ -315,6 +315,20 @@ func (q *Queue) Current() *Task {
 	return q.current
 }
 
+// busy says what the queue is doing: a command running, or commands ready to run; "" when
+// none (commands waiting for the transport or a Delay are not ready).
+func (q *Queue) busy() string {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	switch {
+	case q.current != nil:
+		return "command " + describe(q.current.cmd) + " running"
+	case len(q.pending) > 0 && q.online && !q.paused && !q.stopped:
+		return fmt.Sprintf("%d commands queued", len(q.pending))
+	}
+	return ""
+}
+
 // Online reports whether the queue is processing.
 func (q *Queue) Online() bool {
 	q.mu.Lock()

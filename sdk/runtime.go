@@ -283,6 +283,14 @@ func restartNeeded(a, b *proto.Module) bool {
 		a.GetUri() != b.GetUri() || a.GetRole() != b.GetRole()
 }
 
+// Busy says what module id is doing, "" when it is idle or not running (driverrt.Runtime).
+func (r *driverRuntime) Busy(id string) string {
+	if m := r.module(id); m != nil {
+		return m.busy()
+	}
+	return ""
+}
+
 // Debug starts forwarding the module's log lines to the host.
 func (r *driverRuntime) Debug(_ context.Context, req *proto.ModuleRequest) (*proto.Empty, error) {
 	if m := r.module(req.GetModuleId()); m != nil {
