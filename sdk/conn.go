@@ -313,8 +313,8 @@ func (c *Conn) shake(ctx context.Context, h *Handshake) bool {
 	if err == nil {
 		return c.goOnline(h.l)
 	}
-	if ctx.Err() != nil {
-		return false // the connection ended first: nothing was refused
+	if errors.Is(err, ErrNotConnected) || c.b.Context().Err() != nil {
+		return false // the connection (or the module) ended first: nothing was refused
 	}
 	c.q.setOfflineError(err) // before the line: who saw it finds the calls answered with err
 	c.b.Logger().Warn("handshake failed", "transport", c.cfg.kind, "address", c.cfg.addr, "error", err)

@@ -28,6 +28,13 @@ const handshakeBacklog = 64
 // Next returns the next frame from the device. It fails with ErrHandshakeTimeout when the
 // handshake's time is up, with ErrNotConnected when the connection ends, or with ctx's error.
 func (h *Handshake) Next(ctx context.Context) ([]byte, error) {
+	// What arrived comes first, even when the connection has ended since: a device often
+	// answers a refused login and hangs up at once.
+	select {
+	case f := <-h.frames:
+		return f, nil
+	default:
+	}
 	select {
 	case f := <-h.frames:
 		return f, nil

@@ -186,3 +186,20 @@ func TestHandshakeMakeBreak(t *testing.T) {
 		t.Fatalf("ping: %s", r)
 	}
 }
+
+// TestHandshakeRefusedAndHungUp: a device that refuses the login and hangs up at once still has
+// its refusal read: the handshake fails with it, not with the connection's end.
+func TestHandshakeRefusedAndHungUp(t *testing.T) {
+	t.Parallel()
+	for range 5 {
+		h, dev, _ := startGreeter(t)
+		dev.Respond("HELLO\r\n")
+		dev.ShouldSend("LOGIN pw\r\n")
+		dev.Respond("NO\r\n")
+		dev.Disconnect()
+		h.WaitLog("handshake failed")
+		if r := h.Exec("ping"); r.Code != 502 || r.Class() != "Login" {
+			t.Fatalf("ping: %s", r)
+		}
+	}
+}

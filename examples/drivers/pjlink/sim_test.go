@@ -95,7 +95,7 @@ func TestWrongPasswordAgainstSimulator(t *testing.T) {
 	t.Parallel()
 	clk := sdktest.NewClock()
 	h, sim := startSim(t, clk, pjlinksim.Options{Password: "secret"}, Settings{Password: "wrong"})
-	if e := h.WaitLog("background command failed"); !strings.Contains(e.String(), "refused the password") {
+	if e := h.WaitLog("handshake failed"); !strings.Contains(e.String(), "refused the password") {
 		t.Fatalf("log: %s", e)
 	}
 	if sim.State().Power != pjlinksim.Off {
