@@ -155,7 +155,7 @@ func (c *Conn) run(ctx context.Context) {
 				return
 			}
 			log.Debug("connect failed", "error", err, "retry_in", backoff)
-			if !sleep(c.b.Clock(), backoff, ctx.Done()) {
+			if !sleep(c.b.Clock(), backoff, ctx.Done(), nil) {
 				return
 			}
 			backoff = min(backoff*2, c.cfg.maxBackoff)
@@ -163,14 +163,16 @@ func (c *Conn) run(ctx context.Context) {
 		}
 		log.Debug("connected")
 		// A connection whose handshake failed counts as a failed connect: the pauses grow, so a
-		// device that refuses the login is not asked again and again.
+		// device that refuses the login is not asked again and again; but new settings (a
+		// corrected password) are tried at once.
+		changed := c.b.m.settingsChanged()
 		online := c.serve(ctx, l)
 		if online {
-			backoff = c.cfg.minBackoff
+			backoff, changed = c.cfg.minBackoff, nil
 		}
 		log.Debug("disconnected", "reconnect_in", backoff)
 		// Pause before redialling: a device that accepts and drops at once must not be hammered.
-		if !sleep(c.b.Clock(), backoff, ctx.Done()) {
+		if !sleep(c.b.Clock(), backoff, ctx.Done(), changed) {
 			return
 		}
 		if !online {

@@ -203,3 +203,20 @@ func TestHandshakeRefusedAndHungUp(t *testing.T) {
 		}
 	}
 }
+
+// TestHandshakeRetriedWithNewSettings: after a refused login a settings update (a corrected
+// password) is tried at once, not after the pause.
+func TestHandshakeRetriedWithNewSettings(t *testing.T) {
+	t.Parallel()
+	h, dev, _ := startGreeter(t)
+	dev.Respond("HELLO\r\n")
+	dev.ShouldSend("LOGIN pw\r\n")
+	dev.Respond("NO\r\n")
+	h.WaitLog("handshake failed")
+	h.Settings(map[string]string{"password": "pw2"}) // the virtual clock stands still
+	dev.ExpectConnect(2)
+	dev.Respond("HELLO\r\n")
+	dev.ShouldSend("LOGIN pw2\r\n")
+	dev.Respond("OK\r\n")
+	h.WaitStatus("connected", true)
+}

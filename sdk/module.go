@@ -53,6 +53,28 @@ type module struct {
 	// What the module is doing besides its queue, for sdktest's WaitIdle: functions running,
 	// and scheduled jobs and connection hooks (handshake, OnConnect) running.
 	calls, hooks atomic.Int32
+
+	updMu   sync.Mutex
+	updated chan struct{} // closed (and replaced) when an update changes the settings
+}
+
+// settingsChanged is closed when the module's settings next change.
+func (m *module) settingsChanged() <-chan struct{} {
+	m.updMu.Lock()
+	defer m.updMu.Unlock()
+	if m.updated == nil {
+		m.updated = make(chan struct{})
+	}
+	return m.updated
+}
+
+func (m *module) notifySettings() {
+	m.updMu.Lock()
+	defer m.updMu.Unlock()
+	if m.updated != nil {
+		close(m.updated)
+		m.updated = nil
+	}
 }
 
 // busy says what the module is doing, "" when it only waits for time to pass or for the device:

@@ -269,6 +269,7 @@ func (r *driverRuntime) update(ctx context.Context, m *module, cfg *proto.Module
 	if err := m.setConfig(cfg); err != nil {
 		return err
 	}
+	m.notifySettings()
 	if h, ok := m.drv.(interface{ OnUpdate(context.Context) error }); ok {
 		// A failed update leaves the module running on what it had: logged, not an error.
 		_ = m.runHook(ctx, "OnUpdate", h.OnUpdate)

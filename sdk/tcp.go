@@ -37,7 +37,8 @@ type TCPOptions struct {
 	// An error, or HandshakeTimeout passing (h.Next returns ErrHandshakeTimeout), is logged at
 	// WARN ("handshake failed"), closes the connection and is what unnamed commands fail with
 	// until a handshake succeeds (as is when it is an *Error; else 504 for a timeout, 502); the
-	// transport reconnects with growing pauses, as after a failed connect.
+	// transport reconnects with growing pauses, as after a failed connect, except that a
+	// settings update (a corrected password) is tried at once.
 	Handshake        func(ctx context.Context, h *Handshake) error
 	HandshakeTimeout time.Duration // [DefaultHandshakeTimeout, 5 s], on the module's clock
 	// OnConnect runs in its own goroutine after each successful connect (after the handshake),
