@@ -87,8 +87,9 @@ func TestWrongPasswordAgainstSimulator(t *testing.T) {
 	h.WaitStatus("model", "DXP 84 HDMI")
 	h.Wait("the password to be refused", func() bool { return h.Exec("switch_to", "3").Code == 502 })
 	mustFail(t, h.Exec("switch_to", "3"), 502, "Login", "refused the password")
-	h.Settings(Settings{Password: "secret"})
+	h.Settings(Settings{Password: "secret"}) // tried at once, whatever the pause after the refusals
 	h.WaitStatus("login", "administrator")
+	h.WaitStatus("connected", true)
 	if r := h.Exec("switch_to", "3"); r.Err != nil {
 		t.Fatalf("with the right password: %s", r)
 	}
