@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"runtime/debug"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/placeos-go/engine/errkind"
@@ -231,6 +232,10 @@ type Error struct {
 	// Backtrace is the failing driver's backtrace, when it sent one (a panic's stack, file:line
 	// per frame); a driver function's own Error leaves it empty.
 	Backtrace []string
+	// RetryAfter tells the caller when to try again, with a 503 for a device that is busy for a
+	// known while (warming up): a REST answer carries it as Retry-After (whole seconds, rounded
+	// up). Zero for no hint.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {
@@ -289,11 +294,16 @@ func errorResponse(err error) *proto.ExecResponse {
 	if errors.As(err, &tracer) {
 		backtrace = tracer.Backtrace()
 	}
+	resp := failure(code, class, err.Error(), nil)
 	var se *Error
-	if errors.As(err, &se) && len(se.Backtrace) > 0 {
-		backtrace = se.Backtrace
+	if errors.As(err, &se) {
+		if len(se.Backtrace) > 0 {
+			backtrace = se.Backtrace
+		}
+		resp.Error.RetryAfterMs = se.RetryAfter.Milliseconds()
 	}
-	return failure(code, class, err.Error(), backtrace)
+	resp.Error.Backtrace = backtrace
+	return resp
 }
 
 // execError is the *Error of a failed exec's response, nil for a success.
@@ -302,7 +312,8 @@ func execError(resp *proto.ExecResponse) error {
 	if e == nil {
 		return nil
 	}
-	return &Error{Status: int(resp.GetCode()), Kind: e.GetClass(), Err: errors.New(e.GetMessage()), Backtrace: e.GetBacktrace()}
+	return &Error{Status: int(resp.GetCode()), Kind: e.GetClass(), Err: errors.New(e.GetMessage()), Backtrace: e.GetBacktrace(),
+		RetryAfter: time.Duration(e.GetRetryAfterMs()) * time.Millisecond}
 }
 
 func errorClass(err error) string {

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/placeos-go/engine/sdk"
 )
@@ -225,7 +226,11 @@ func sisError(code string, sent []byte) error {
 		e.status, e.why = 502, "error "+code
 	}
 	cmd := strings.ReplaceAll(strings.TrimSpace(string(sent)), "\x1b", "Esc")
-	return &sdk.Error{Status: e.status, Kind: code, Err: fmt.Errorf("switcher answered %s to %q: %s", code, cmd, e.why)}
+	err := &sdk.Error{Status: e.status, Kind: code, Err: fmt.Errorf("switcher answered %s to %q: %s", code, cmd, e.why)}
+	if code == "E22" {
+		err.RetryAfter = time.Second // busy is brief
+	}
+	return err
 }
 
 // apply sets the statuses a line reports.

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"errors"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/placeos-go/engine/examples/sims/extron/extronsim"
+	"github.com/placeos-go/engine/sdk"
 	"github.com/placeos-go/engine/sdk/sdktest"
 )
 
@@ -60,7 +63,11 @@ func TestAgainstSimulator(t *testing.T) {
 	mustFail(t, h.ExecNamed("switch", map[string]any{"map": map[string]any{"9": 1}}), 400, "E01", "invalid input")
 	mustFail(t, h.ExecNamed("switch", map[string]any{"map": map[string]any{"1": []int{2, 5}}}), 400, "E12", "invalid output")
 	sim.SetBusy(true)
-	mustFail(t, h.Exec("switch_to", "1"), 503, "E22", "busy")
+	busy := h.Exec("switch_to", "1")
+	mustFail(t, busy, 503, "E22", "busy")
+	if e := (*sdk.Error)(nil); !errors.As(busy.Err, &e) || e.RetryAfter != time.Second {
+		t.Fatalf("busy: retry after %v", e)
+	}
 	sim.SetBusy(false)
 
 	// The front panel, reported in verbose mode.

@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/md5" //nolint:gosec // PJLink's authentication is MD5 by specification
 	"encoding/hex"
+	"errors"
 	"reflect"
 	"strings"
 	"testing"
@@ -53,6 +54,15 @@ func start(t *testing.T, settings Settings, opts ...sdk.Option) (*sdktest.Harnes
 	h.Start(sdktest.Module{Name: "Projector", Settings: settings})
 	p.dev.ExpectConnect(1)
 	return h, p
+}
+
+// retryAfter is the retry hint of a failed call.
+func retryAfter(r sdktest.Result) time.Duration {
+	var e *sdk.Error
+	if errors.As(r.Err, &e) {
+		return e.RetryAfter
+	}
+	return 0
 }
 
 func mustFail(t *testing.T, r sdktest.Result, code int, class, text string) {

@@ -77,7 +77,10 @@ func (p *Projector) received(frame []byte, t *sdk.Task) {
 		p.Logger().Debug("ignoring a line that answers no running command", "line", line)
 		return
 	}
-	if err := answerError(t.Command().Data, value); err != nil {
+	var warming, cooling bool
+	p.Status("warming", &warming)
+	p.Status("cooling", &cooling)
+	if err := answerError(t.Command().Data, value, warming || cooling); err != nil {
 		t.Fail(err)
 		return
 	}
@@ -97,8 +100,9 @@ func parseAnswer(line string) (body, value string, ok bool) {
 }
 
 // answerError turns PJLink's error answers into the error the caller gets: a bad argument is
-// a 400, a projector that is busy warming up or cooling down a 503 to try again later.
-func answerError(sent []byte, value string) error {
+// a 400, a projector that is busy warming up or cooling down (changing) a 503 to try again when
+// the driver reads its power again (Retry-After).
+func answerError(sent []byte, value string, changing bool) error {
 	var status int
 	var why string
 	switch value {
@@ -113,5 +117,9 @@ func answerError(sent []byte, value string) error {
 	default:
 		return nil
 	}
-	return &sdk.Error{Status: status, Kind: value, Err: fmt.Errorf("%s: %s", strings.TrimSpace(string(sent)), why)}
+	e := &sdk.Error{Status: status, Kind: value, Err: fmt.Errorf("%s: %s", strings.TrimSpace(string(sent)), why)}
+	if value == "ERR3" && changing {
+		e.RetryAfter = followEvery
+	}
+	return e
 }
