@@ -65,6 +65,21 @@ func startGreeter(t *testing.T) (*sdktest.Harness, *sdktest.Device, *sdktest.Clo
 	return h, dev, clk
 }
 
+// answerLogin plays the device's side of a login with password, answering reply (OK or NO).
+func answerLogin(dev *sdktest.Device, password, reply string) {
+	dev.Respond("HELLO\r\n")
+	dev.ShouldSend("LOGIN " + password + "\r\n")
+	dev.Respond(reply + "\r\n")
+}
+
+// ping calls ping, which the device answers PONG.
+func ping(h *sdktest.Harness, dev *sdktest.Device) sdktest.Result {
+	call := h.ExecAsync("ping")
+	dev.ShouldSend("PING\r\n")
+	dev.Respond("PONG\r\n")
+	return call.Result()
+}
+
 // TestHandshakeHoldsTheQueue: nothing is sent before the login is done; meanwhile the module is
 // not connected, an unnamed command fails at once and a named one waits for it.
 func TestHandshakeHoldsTheQueue(t *testing.T) {
@@ -88,10 +103,7 @@ func TestHandshakeHoldsTheQueue(t *testing.T) {
 	if r := level.Result(); string(r.Value) != `"7"` {
 		t.Fatalf("level: %s", r)
 	}
-	call := h.ExecAsync("ping")
-	dev.ShouldSend("PING\r\n")
-	dev.Respond("PONG\r\n")
-	if r := call.Result(); string(r.Value) != `"PONG"` {
+	if r := ping(h, dev); string(r.Value) != `"PONG"` {
 		t.Fatalf("ping: %s", r)
 	}
 }
@@ -102,9 +114,7 @@ func TestHandshakeRefused(t *testing.T) {
 	t.Parallel()
 	h, dev, clk := startGreeter(t)
 	for i, pause := range []time.Duration{250 * time.Millisecond, 500 * time.Millisecond} {
-		dev.Respond("HELLO\r\n")
-		dev.ShouldSend("LOGIN pw\r\n")
-		dev.Respond("NO\r\n")
+		answerLogin(dev, "pw", "NO")
 		var failed []sdktest.LogEntry
 		h.Wait("the login to fail", func() bool {
 			failed = logsAt(h, "warn", "handshake failed")
@@ -129,14 +139,9 @@ func TestHandshakeRefused(t *testing.T) {
 		clk.Advance(time.Millisecond)
 		dev.ExpectConnect(i + 2)
 	}
-	dev.Respond("HELLO\r\n")
-	dev.ShouldSend("LOGIN pw\r\n")
-	dev.Respond("OK\r\n")
+	answerLogin(dev, "pw", "OK")
 	h.WaitStatus("connected", true)
-	call := h.ExecAsync("ping")
-	dev.ShouldSend("PING\r\n")
-	dev.Respond("PONG\r\n")
-	if r := call.Result(); r.Err != nil {
+	if r := ping(h, dev); r.Err != nil {
 		t.Fatalf("ping after a good login: %s", r)
 	}
 }
@@ -169,17 +174,13 @@ func TestHandshakeMakeBreak(t *testing.T) {
 	h.Start(sdktest.Module{Name: "G", MakeBreak: true, Settings: map[string]string{"password": "pw"}})
 	call := h.ExecAsync("ping")
 	dev.ExpectConnect(1)
-	dev.Respond("HELLO\r\n")
-	dev.ShouldSend("LOGIN pw\r\n")
-	dev.Respond("NO\r\n")
+	answerLogin(dev, "pw", "NO")
 	if r := call.Result(); r.Code != 502 || r.Class() != "Login" {
 		t.Fatalf("ping with a refused login: %s", r)
 	}
 	call = h.ExecAsync("ping")
 	dev.ExpectConnect(2)
-	dev.Respond("HELLO\r\n")
-	dev.ShouldSend("LOGIN pw\r\n")
-	dev.Respond("OK\r\n")
+	answerLogin(dev, "pw", "OK")
 	dev.ShouldSend("PING\r\n")
 	dev.Respond("PONG\r\n")
 	if r := call.Result(); string(r.Value) != `"PONG"` {
@@ -193,9 +194,7 @@ func TestHandshakeRefusedAndHungUp(t *testing.T) {
 	t.Parallel()
 	for range 5 {
 		h, dev, _ := startGreeter(t)
-		dev.Respond("HELLO\r\n")
-		dev.ShouldSend("LOGIN pw\r\n")
-		dev.Respond("NO\r\n")
+		answerLogin(dev, "pw", "NO")
 		dev.Disconnect()
 		h.WaitLog("handshake failed")
 		if r := h.Exec("ping"); r.Code != 502 || r.Class() != "Login" {
@@ -209,14 +208,10 @@ func TestHandshakeRefusedAndHungUp(t *testing.T) {
 func TestHandshakeRetriedWithNewSettings(t *testing.T) {
 	t.Parallel()
 	h, dev, _ := startGreeter(t)
-	dev.Respond("HELLO\r\n")
-	dev.ShouldSend("LOGIN pw\r\n")
-	dev.Respond("NO\r\n")
+	answerLogin(dev, "pw", "NO")
 	h.WaitLog("handshake failed")
 	h.Settings(map[string]string{"password": "pw2"}) // the virtual clock stands still
 	dev.ExpectConnect(2)
-	dev.Respond("HELLO\r\n")
-	dev.ShouldSend("LOGIN pw2\r\n")
-	dev.Respond("OK\r\n")
+	answerLogin(dev, "pw2", "OK")
 	h.WaitStatus("connected", true)
 }
