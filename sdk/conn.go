@@ -377,7 +377,7 @@ func (c *Conn) deliver(chunk []byte) {
 	if err == nil {
 		return
 	}
-	for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
+	for _, e := range err.(interface{ Unwrap() []error }).Unwrap() { // Feed joins what it dropped
 		var bad *FrameError
 		if errors.As(e, &bad) {
 			c.b.Logger().Warn("dropping a bad frame", "transport", c.cfg.kind, "frame", fmt.Sprintf("% X", bad.Frame), "error", bad.Err)

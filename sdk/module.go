@@ -55,7 +55,7 @@ type module struct {
 	calls, hooks atomic.Int32
 
 	updMu   sync.Mutex
-	updated chan struct{} // closed (and replaced) when an update changes the settings
+	updated chan struct{} // closed by the next settings update; made when someone waits for it
 }
 
 // settingsChanged is closed when the module's settings next change.
@@ -102,12 +102,6 @@ func (m *module) busy() string {
 	}
 	m.statusMu.Unlock()
 	return strings.Join(what, ", ")
-}
-
-// hook runs fn counted as a hook for busy.
-func (m *module) hook(fn func()) {
-	defer m.hooks.Add(-1)
-	fn()
 }
 
 // spawn runs fn in a goroutine that stop waits for; it reports false (and does not run fn)

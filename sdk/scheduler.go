@@ -185,7 +185,10 @@ func (s *Scheduler) run(j *Job, fn func(context.Context)) {
 	// A run that falls due while the module stops is dropped, not started behind stop's back.
 	// It counts as busy from the moment it falls due: inside the Advance of a virtual clock.
 	s.m.hooks.Add(1)
-	if !s.m.spawn(func() { s.m.hook(func() { body(s.m.ctx) }) }) {
+	if !s.m.spawn(func() {
+		defer s.m.hooks.Add(-1)
+		body(s.m.ctx)
+	}) {
 		s.m.hooks.Add(-1)
 	}
 }
