@@ -274,37 +274,51 @@ func (c *Conn) serve(ctx context.Context, l link) bool {
 	// reconnect.
 	hctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	var online atomic.Bool
-	var hooks sync.WaitGroup
-	h := c.startHandshake(l)
-	if h == nil {
-		online.Store(c.goOnline(l))
-	}
-	if h != nil || c.cfg.onConnect != nil {
-		hooks.Add(1)
-		c.b.m.hooks.Add(1)
-		go func() {
-			defer hooks.Done()
-			defer c.b.m.hooks.Add(-1)
-			if h != nil {
-				if !c.shake(hctx, h) {
-					return
-				}
-				online.Store(true)
-			}
-			if c.cfg.onConnect != nil {
-				c.cfg.onConnect(hctx, c)
-			}
-		}()
-	}
+	hooks := c.startHooks(hctx, l)
 	c.read(ctx, l)
 	_ = l.close()
 	cancel(fmt.Errorf("%s %s: connection closed: %w", c.cfg.kind, c.cfg.addr, ErrNotConnected))
 	c.dropped(l)
 	c.q.SetOnline(false)
 	c.b.Set("connected", false)
-	hooks.Wait()
-	return online.Load()
+	hooks.wg.Wait()
+	return hooks.online.Load()
+}
+
+// connHooks are what runs for one connection besides its reader: the handshake and OnConnect.
+type connHooks struct {
+	wg     sync.WaitGroup
+	online atomic.Bool // the connection went online (its handshake, if any, succeeded)
+}
+
+// startHooks takes connection l online, or starts its handshake, which does once it succeeds;
+// then OnConnect runs. A function of its own: serve's stack frame stays small while it reads,
+// and an idle module's reader goroutine with it.
+func (c *Conn) startHooks(ctx context.Context, l link) *connHooks {
+	hooks := &connHooks{}
+	h := c.startHandshake(l)
+	if h == nil {
+		hooks.online.Store(c.goOnline(l))
+	}
+	if h == nil && c.cfg.onConnect == nil {
+		return hooks
+	}
+	hooks.wg.Add(1)
+	c.b.m.hooks.Add(1)
+	go func() {
+		defer hooks.wg.Done()
+		defer c.b.m.hooks.Add(-1)
+		if h != nil {
+			if !c.shake(ctx, h) {
+				return
+			}
+			hooks.online.Store(true)
+		}
+		if c.cfg.onConnect != nil {
+			c.cfg.onConnect(ctx, c)
+		}
+	}()
+	return hooks
 }
 
 // shake runs the handshake of a persistent connection and takes it online; when the handshake
