@@ -93,6 +93,9 @@ type moduleState struct {
 	running bool
 	err     error
 	since   time.Time
+	// startFailed: the supervisor holds the module though its start failed (it starts it again
+	// with its driver's next process), so it must be told when the module is no longer wanted.
+	startFailed bool
 }
 
 // NewSupervisor builds the node's supervisor once the host callback service exists: the

@@ -36,6 +36,8 @@ type fakeSup struct {
 	meta  string // the metadata of every binary; `{"functions":{}}` when empty
 	exec  func(ctx context.Context, req *proto.ExecRequest) (*proto.ExecResponse, error)
 	debug map[string]func(level, msg string)
+	// startErr is what a Start of a module answers (its driver's OnLoad failed), by module id.
+	startErr map[string]error
 }
 
 func (f *fakeSup) record(format string, args ...any) {
@@ -58,7 +60,9 @@ func (f *fakeSup) Start(ctx context.Context, binary string, m *proto.Module) err
 		f.onStart(ctx, m.Id)
 	}
 	f.record("start %s %s %s", m.Id, binary, m.SettingsJson)
-	return nil
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.startErr[m.Id]
 }
 func (f *fakeSup) Move(_ context.Context, binary string, m *proto.Module) error {
 	f.record("move %s %s", m.Id, binary)

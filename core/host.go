@@ -88,7 +88,8 @@ func (h *Host) Exec(ctx context.Context, req *proto.HostExecRequest) (*proto.Exe
 	if errors.As(err, &de) {
 		p.Message = de.Message // the class travels in its own field
 	}
-	return &proto.ExecResponse{Code: int32(p.Status), Error: &proto.ExecError{Class: p.Class, Message: p.Message, Backtrace: p.Backtrace}}, nil
+	return &proto.ExecResponse{Code: int32(p.Status), Error: &proto.ExecError{Class: p.Class, Message: p.Message, Backtrace: p.Backtrace,
+		RetryAfterMs: p.RetryAfter.Milliseconds()}}, nil
 }
 
 // subscribeQueue bounds the values waiting for a slow subscriber's stream.

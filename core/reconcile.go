@@ -11,6 +11,7 @@ import (
 
 	"github.com/placeos-go/engine/model"
 	"github.com/placeos-go/engine/plugin/proto"
+	"github.com/placeos-go/engine/supervisor"
 )
 
 // desired is one module this node should run.
@@ -34,7 +35,7 @@ func (c *Core) reconcile(ctx context.Context) {
 	want := c.desired(ctx, m, v)
 
 	c.mu.Lock()
-	var stop, forget []string
+	var stop, forget, release []string
 	for id, st := range c.modules {
 		w, ok := want[id]
 		// A module whose new binary is still building keeps running on the old one, and one
@@ -43,6 +44,9 @@ func (c *Core) reconcile(ctx context.Context) {
 			stop = append(stop, id)
 		} else if !ok {
 			forget = append(forget, id) // never started, or its start failed
+			if st.startFailed {
+				release = append(release, id)
+			}
 		}
 		if !ok {
 			delete(c.modules, id)
@@ -55,6 +59,11 @@ func (c *Core) reconcile(ctx context.Context) {
 			c.log.Warn("stopping module failed", "module", id, "error", err)
 		}
 		c.setModule(id, func(st *moduleState) { st.running = false })
+	}
+	for _, id := range release {
+		if err := c.sup.Stop(ctx, id); err != nil && !errors.Is(err, supervisor.ErrModuleNotRunning) && !isCanceled(ctx, err) {
+			c.log.Warn("releasing a module whose start failed", "module", id, "error", err)
+		}
 	}
 	// Stopped or gone: Redis keeps its status, but this node no longer writes it back.
 	for _, id := range append(stop, forget...) {
@@ -165,12 +174,13 @@ func (c *Core) startModule(ctx context.Context, w desired) {
 		if !isCanceled(ctx, err) {
 			log.Error("starting module failed", "error", err)
 		}
-		c.setModule(id, func(st *moduleState) { st.err = err })
+		c.setModule(id, func(st *moduleState) { st.err, st.startFailed = err, true })
 		return
 	}
 	log.Info("module started")
 	c.setModule(id, func(st *moduleState) {
 		st.binary, st.config, st.running, st.err, st.since = w.binary, w.config, true, nil, time.Now()
+		st.startFailed = false
 	})
 }
 

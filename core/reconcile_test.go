@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"slices"
 	"testing"
 
@@ -94,5 +95,29 @@ func TestReconcileDecisions(t *testing.T) {
 	}
 	if pubs := st.published(); len(pubs) != 1 || pubs[0] != "engine/system ready" {
 		t.Fatalf("published %v; want one ready", pubs)
+	}
+}
+
+// A module whose start failed is still the supervisor's (it starts it again with its driver's
+// next process): once the module should not run, the supervisor is told to let it go.
+func TestFailedStartIsStoppedWhenUnwanted(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	store := model.NewMemory()
+	apply(t, store, baseModel)
+	sup := &fakeSup{startErr: map[string]error{"m2": errors.New("OnLoad: bad settings")}}
+	c, err := New(Config{NodeID: "n1", Store: store, State: newFakeState()},
+		func(proto.HostServer, func(context.Context, string)) (Supervisor, error) { return sup, nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.reconcile(ctx)
+	if got := sup.take(); !slices.Contains(got, `start m2 /bin/d1 {"a":2}`) {
+		t.Fatalf("supervisor calls %q", got)
+	}
+	apply(t, store, `modules: [{id: m2, driver_id: drv-d, running: false, settings: {a: 2}}]`)
+	c.reconcile(ctx)
+	if got := sup.take(); !slices.Equal(got, []string{"stop m2"}) {
+		t.Fatalf("supervisor calls %q after the failed module was stopped, want [stop m2]", got)
 	}
 }

@@ -21,14 +21,20 @@ func TestDriverErrorClassReachesREST(t *testing.T) {
 
 	const path = "/api/engine/v2/modules/mod-greet-1/exec/raise"
 	for _, tc := range []struct {
-		args   string
-		status int
-		want   httpwire.ErrorBody
+		args       string
+		status     int
+		want       httpwire.ErrorBody
+		retryAfter string
 	}{
-		{`{"code": 400, "class": "ERR2"}`, 400, httpwire.ErrorBody{Error: "bad_request", Message: "raised on purpose (ERR2)", Class: "ERR2"}},
-		{`{"code": 409, "class": "ERR4"}`, 409, httpwire.ErrorBody{Error: "request_failed", Message: "raised on purpose (ERR4)", Class: "ERR4"}},
-		{`{"code": 500, "class": "ERR5"}`, 500, httpwire.ErrorBody{Error: "request_failed", Message: "raised on purpose (ERR5)", Class: "ERR5"}},
-		{`{"code": 400}`, 400, httpwire.ErrorBody{Error: "bad_request", Message: "missing argument 'class' for 'raise'"}},
+		{`{"code": 400, "class": "ERR2"}`, 400, httpwire.ErrorBody{Error: "bad_request", Message: "raised on purpose (ERR2)", Class: "ERR2"}, ""},
+		{`{"code": 409, "class": "ERR4"}`, 409, httpwire.ErrorBody{Error: "request_failed", Message: "raised on purpose (ERR4)", Class: "ERR4"}, ""},
+		{`{"code": 500, "class": "ERR5"}`, 500, httpwire.ErrorBody{Error: "request_failed", Message: "raised on purpose (ERR5)", Class: "ERR5"}, ""},
+		{`{"code": 400}`, 400, httpwire.ErrorBody{Error: "bad_request", Message: "missing argument 'class' for 'raise'"}, ""},
+		// A busy device's 503 says when to try again, in whole seconds rounded up; without a
+		// hint a 503 says 1.
+		{`{"code": 503, "class": "ERR3", "retry_after_ms": 4500}`, 503,
+			httpwire.ErrorBody{Error: "request_failed", Message: "raised on purpose (ERR3)", Class: "ERR3"}, "5"},
+		{`{"code": 503, "class": "E22"}`, 503, httpwire.ErrorBody{Error: "request_failed", Message: "raised on purpose (E22)", Class: "E22"}, "1"},
 	} {
 		r := e.Do("POST", path, tc.args)
 		var got httpwire.ErrorBody
@@ -36,8 +42,9 @@ func TestDriverErrorClassReachesREST(t *testing.T) {
 			t.Fatalf("%s: %d %s: %v", tc.args, r.Status, r.Body, err)
 		}
 		tc.want.ModuleID = "mod-greet-1"
-		if r.Status != tc.status || !reflect.DeepEqual(got, tc.want) {
-			t.Errorf("%s: %d %+v; want %d %+v", tc.args, r.Status, got, tc.status, tc.want)
+		if r.Status != tc.status || !reflect.DeepEqual(got, tc.want) || r.Header.Get("Retry-After") != tc.retryAfter {
+			t.Errorf("%s: %d %+v Retry-After %q; want %d %+v Retry-After %q", tc.args, r.Status, got, r.Header.Get("Retry-After"),
+				tc.status, tc.want, tc.retryAfter)
 		}
 	}
 }

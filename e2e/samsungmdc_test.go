@@ -13,7 +13,8 @@ import (
 // TestSamsungMDCInEngine runs the Samsung MDC example driver as a real process in an engine node
 // against the simulated display, through REST: a Nak reaches the caller as the driver's 502,
 // the statuses front-ends read land in the engine, the poll picks up a change made with the
-// remote, and a dropped connection comes back.
+// remote, and a dropped connection comes back. A module with a display id out of range does
+// not start: the node's status and a call say which setting is wrong.
 func TestSamsungMDCInEngine(t *testing.T) {
 	t.Parallel()
 	redis := testutil.StartRedis(t)
@@ -29,8 +30,9 @@ drivers:
   - {id: drv-mdc, module_name: Display, role: device, binary: %q, default_port: 1515}
 modules:
   - {id: mod-mdc, driver_id: drv-mdc, ip: 127.0.0.1, port: %d, running: true, settings: {display_id: 1, poll_seconds: 1}}
+  - {id: mod-mdc-bad, driver_id: drv-mdc, ip: 127.0.0.1, port: %[2]d, running: true, settings: {display_id: 255}}
 systems:
-  - {id: sys-mdc, name: Signage, modules: [mod-mdc]}
+  - {id: sys-mdc, name: Signage, modules: [mod-mdc, mod-mdc-bad]}
 `, bin, sim.Port()))
 
 	const display = "/api/engine/v2/systems/sys-mdc/Display_1/"
@@ -52,6 +54,14 @@ systems:
 		if fmt.Sprint(r.Status) != code || !strings.Contains(r.Body, body) {
 			t.Errorf("%s %s = %d %s; want %s", c.fn, c.args, r.Status, r.Body, c.want)
 		}
+	}
+	const why = `setting \"display_id\": 255 is above the maximum 254`
+	if r := e.Do("POST", "/api/engine/v2/systems/sys-mdc/Display_2/power", `[true]`); r.Status != 503 || !strings.Contains(r.Body, why) ||
+		strings.Contains(r.Body, "rpc error") {
+		t.Errorf("power on the module with bad settings = %d %s; want 503 naming the setting, in the driver's words", r.Status, r.Body)
+	}
+	if r := e.Do("GET", "/api/core/v1/status", ""); !strings.Contains(r.Body, `"failures":[{"id":"mod-mdc-bad"`) || !strings.Contains(r.Body, why) {
+		t.Errorf("node status does not list mod-mdc-bad as failed with the reason: %s", r.Body)
 	}
 	if st := sim.State(); !st.Power || st.Input != 0x23 || st.Volume != 50 || !st.Mute {
 		t.Errorf("display state %+v", st)

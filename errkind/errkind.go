@@ -3,6 +3,7 @@ package errkind
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // The kinds. docs/protocol.md §6 and §7 give the HTTP status and PlaceOS error code of each.
@@ -54,6 +55,9 @@ type DriverError struct {
 	Message   string
 	Backtrace []string
 	Code      int
+	// RetryAfter is when the driver says the caller may try again (a busy device), 0 for no
+	// hint; REST answers carry it as Retry-After.
+	RetryAfter time.Duration
 }
 
 func (e *DriverError) Error() string {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 )
 
 // Refinements of the kinds above: each is also its parent kind (errors.Is finds both), and tells
@@ -78,6 +79,8 @@ type Problem struct {
 	Internal bool
 	// Raised marks a failure a driver raised (Class is then the driver's).
 	Raised bool
+	// RetryAfter is when a driver said the caller may try again, 0 for no hint.
+	RetryAfter time.Duration
 }
 
 // mapping is the one table between kinds and what callers see, most specific first. Classify
@@ -123,7 +126,7 @@ func Classify(err error) Problem {
 		// The driver's own code wins; else argument binding failures, raised inside the driver,
 		// are bad input for the caller, the same as the engine's own pre-check.
 		p := Problem{Status: http.StatusInternalServerError, Code: CodeRequestFailed, Class: de.Class,
-			Message: de.Error(), Backtrace: de.Backtrace, Raised: true}
+			Message: de.Error(), Backtrace: de.Backtrace, Raised: true, RetryAfter: de.RetryAfter}
 		switch {
 		case de.Code >= 400 && de.Code <= 599 && de.Code != http.StatusInternalServerError:
 			p.Status = de.Code

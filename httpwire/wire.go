@@ -133,7 +133,11 @@ func WriteError(w http.ResponseWriter, r *http.Request, log hclog.Logger, err er
 	if p.Raised {
 		body.Class = p.Class
 	}
-	if p.Status == http.StatusServiceUnavailable {
+	switch {
+	case p.RetryAfter > 0:
+		// The driver knows its device (a projector warming up): whole seconds, rounded up.
+		w.Header().Set("Retry-After", strconv.FormatInt(int64((p.RetryAfter+time.Second-1)/time.Second), 10))
+	case p.Status == http.StatusServiceUnavailable:
 		// Driver restarts and re-elections are short; tell well-behaved clients when to retry.
 		w.Header().Set("Retry-After", "1")
 	}

@@ -158,13 +158,18 @@ func (b *Base) Status(name string, v any) bool {
 	return ok && json.Unmarshal(raw, v) == nil
 }
 
-// Settings decodes the module's merged settings into v (a pointer to a struct or map).
+// Settings decodes the module's merged settings into v (a pointer to a struct or map). Into the
+// type declared with SettingsType, a setting that is absent takes its default tag, and one
+// outside its minimum, maximum or enum is an error naming it (wrapping ErrBadSettings).
 func (b *Base) Settings(v any) error {
 	raw := json.RawMessage("{}")
 	if b.m != nil {
 		b.m.mu.RLock()
 		raw = b.m.settings
 		b.m.mu.RUnlock()
+		if st := b.m.rt.dt.settings; st.reads(v) {
+			return st.read(raw, v)
+		}
 	}
 	if err := json.Unmarshal(raw, v); err != nil {
 		return settingsError("", err)

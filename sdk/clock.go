@@ -43,18 +43,20 @@ func (b *Base) Clock() Clock {
 	return b.m.rt.clock()
 }
 
-// sleep waits d on c, returning false when done closes first.
-func sleep(c Clock, d time.Duration, done <-chan struct{}) bool {
+// sleep waits d on c, or until wake closes (nil: never), returning false when done closes first.
+func sleep(c Clock, d time.Duration, done, wake <-chan struct{}) bool {
 	if d <= 0 {
 		return true
 	}
 	ch := make(chan struct{})
 	t := c.AfterFunc(d, func() { close(ch) })
+	defer t.Stop()
 	select {
 	case <-ch:
 		return true
+	case <-wake:
+		return true
 	case <-done:
-		t.Stop()
 		return false
 	}
 }

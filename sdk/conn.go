@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -33,6 +34,9 @@ type connConfig struct {
 
 	// onDisconnect runs as a connection ends, before the next dial (TCPOptions.OnDisconnect).
 	onDisconnect func()
+	// handshake runs on each new connection before the queue goes online (TCPOptions.Handshake).
+	handshake        func(ctx context.Context, h *Handshake) error
+	handshakeTimeout time.Duration
 }
 
 // Conn is a connection-oriented transport owned by a module (TCP, UDP, WebSocket and SSH are
@@ -53,6 +57,7 @@ type Conn struct {
 	lost      chan struct{} // closed when l is lost
 	idleTimer Timer
 	readers   sync.WaitGroup
+	hs        atomic.Pointer[Handshake] // the handshake running, which takes the frames
 }
 
 func newConn(b *Base, cfg connConfig) *Conn {
@@ -64,6 +69,9 @@ func newConn(b *Base, cfg connConfig) *Conn {
 	}
 	if cfg.idle == 0 {
 		cfg.idle = 10 * time.Second
+	}
+	if cfg.handshakeTimeout == 0 {
+		cfg.handshakeTimeout = DefaultHandshakeTimeout
 	}
 	c := &Conn{b: b, cfg: cfg, q: b.Queue()}
 	c.q.setSender(c.Send)
@@ -114,7 +122,7 @@ func (c *Conn) Send(ctx context.Context, data []byte) error {
 			return fmt.Errorf("%s %s: %w", c.cfg.kind, c.cfg.addr, ErrNotConnected)
 		}
 		var err error
-		if l, err = c.connectOnce(ctx); err != nil {
+		if l, err = c.connectFor(ctx); err != nil {
 			return err
 		}
 	}
@@ -147,19 +155,28 @@ func (c *Conn) run(ctx context.Context) {
 				return
 			}
 			log.Debug("connect failed", "error", err, "retry_in", backoff)
-			if !sleep(c.b.Clock(), backoff, ctx.Done()) {
+			if !sleep(c.b.Clock(), backoff, ctx.Done(), nil) {
 				return
 			}
 			backoff = min(backoff*2, c.cfg.maxBackoff)
 			continue
 		}
-		backoff = c.cfg.minBackoff
 		log.Debug("connected")
-		c.serve(ctx, l, true)
+		// A connection whose handshake failed counts as a failed connect: the pauses grow, so a
+		// device that refuses the login is not asked again and again; but new settings (a
+		// corrected password) are tried at once.
+		changed := c.b.m.settingsChanged()
+		online := c.serve(ctx, l)
+		if online {
+			backoff, changed = c.cfg.minBackoff, nil
+		}
 		log.Debug("disconnected", "reconnect_in", backoff)
 		// Pause before redialling: a device that accepts and drops at once must not be hammered.
-		if !sleep(c.b.Clock(), backoff, ctx.Done()) {
+		if !sleep(c.b.Clock(), backoff, ctx.Done(), changed) {
 			return
+		}
+		if !online {
+			backoff = min(backoff*2, c.cfg.maxBackoff)
 		}
 	}
 }
@@ -187,12 +204,33 @@ func (c *Conn) connectOnce(ctx context.Context) (link, error) {
 	if c.cfg.tokenizer != nil {
 		c.cfg.tokenizer.Reset()
 	}
+	c.startHandshake(l)
 	c.readers.Add(1)
 	go func() {
 		defer c.readers.Done()
 		c.read(mctx, l)
 		c.dropped(l)
 	}()
+	return l, nil
+}
+
+// connectFor opens a makebreak connection for a command and runs its handshake, whose error
+// fails the command.
+func (c *Conn) connectFor(ctx context.Context) (link, error) {
+	l, err := c.connectOnce(ctx)
+	if err != nil {
+		return nil, err
+	}
+	h := c.hs.Load()
+	if h == nil || h.l != l {
+		return l, nil // no handshake, or the connection was open already
+	}
+	if err := c.handshake(ctx, h); err != nil {
+		c.b.Logger().Warn("handshake failed", "transport", c.cfg.kind, "address", c.cfg.addr, "error", err)
+		_ = l.close()
+		c.dropped(l) // now, not when the reader notices: the next command opens a new one
+		return nil, err
+	}
 	return l, nil
 }
 
@@ -219,37 +257,97 @@ func (c *Conn) touch() {
 	})
 }
 
-// serve runs one persistent connection until it breaks or ctx ends.
-func (c *Conn) serve(ctx context.Context, l link, persistent bool) {
+// serve runs one persistent connection until it breaks or ctx ends, and reports whether it
+// went online (its handshake, if any, succeeded).
+func (c *Conn) serve(ctx context.Context, l link) bool {
 	c.mu.Lock()
 	c.l, c.lost = l, make(chan struct{})
 	c.mu.Unlock()
 	if c.cfg.tokenizer != nil {
 		c.cfg.tokenizer.Reset()
 	}
-	c.b.Set("connected", true)
-	c.q.SetOnline(true)
 	stop := context.AfterFunc(ctx, func() { _ = l.close() })
 	defer stop()
 
-	var hooks sync.WaitGroup
-	if c.cfg.onConnect != nil {
-		hctx, cancel := context.WithCancel(ctx)
-		defer cancel() // a hook outliving its connection is cut short
-		hooks.Add(1)
-		go func() {
-			defer hooks.Done()
-			c.cfg.onConnect(hctx, c)
-		}()
-	}
+	// The hooks' context is the connection's: it ends when the connection does, before serve
+	// waits for the hooks, so a hook that watches the connection until then cannot hold up the
+	// reconnect.
+	hctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	hooks := c.startHooks(hctx, l)
 	c.read(ctx, l)
 	_ = l.close()
+	cancel(fmt.Errorf("%s %s: connection closed: %w", c.cfg.kind, c.cfg.addr, ErrNotConnected))
 	c.dropped(l)
-	if persistent {
-		c.q.SetOnline(false)
-		c.b.Set("connected", false)
+	c.q.SetOnline(false)
+	c.b.Set("connected", false)
+	hooks.wg.Wait()
+	return hooks.online.Load()
+}
+
+// connHooks are what runs for one connection besides its reader: the handshake and OnConnect.
+type connHooks struct {
+	wg     sync.WaitGroup
+	online atomic.Bool // the connection went online (its handshake, if any, succeeded)
+}
+
+// startHooks takes connection l online, or starts its handshake, which does once it succeeds;
+// then OnConnect runs. A function of its own: serve's stack frame stays small while it reads,
+// and an idle module's reader goroutine with it.
+func (c *Conn) startHooks(ctx context.Context, l link) *connHooks {
+	hooks := &connHooks{}
+	h := c.startHandshake(l)
+	if h == nil {
+		hooks.online.Store(c.goOnline(l))
 	}
-	hooks.Wait()
+	if h == nil && c.cfg.onConnect == nil {
+		return hooks
+	}
+	hooks.wg.Add(1)
+	c.b.m.hooks.Add(1)
+	go func() {
+		defer hooks.wg.Done()
+		defer c.b.m.hooks.Add(-1)
+		if h != nil {
+			if !c.shake(ctx, h) {
+				return
+			}
+			hooks.online.Store(true)
+		}
+		if c.cfg.onConnect != nil {
+			c.cfg.onConnect(ctx, c)
+		}
+	}()
+	return hooks
+}
+
+// shake runs the handshake of a persistent connection and takes it online; when the handshake
+// fails it closes the connection, and its error is what unnamed commands get until a handshake
+// succeeds.
+func (c *Conn) shake(ctx context.Context, h *Handshake) bool {
+	err := c.handshake(ctx, h)
+	if err == nil {
+		return c.goOnline(h.l)
+	}
+	if errors.Is(err, ErrNotConnected) || c.b.Context().Err() != nil {
+		return false // the connection (or the module) ended first: nothing was refused
+	}
+	c.q.setOfflineError(err) // before the line: who saw it finds the calls answered with err
+	c.b.Logger().Warn("handshake failed", "transport", c.cfg.kind, "address", c.cfg.addr, "error", err)
+	_ = h.l.close()
+	return false
+}
+
+// goOnline marks the module connected and its queue online, unless l has been lost meanwhile.
+func (c *Conn) goOnline(l link) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.l != l {
+		return false
+	}
+	c.b.Set("connected", true)
+	c.q.SetOnline(true)
+	return true
 }
 
 func (c *Conn) dropped(l link) {
@@ -283,15 +381,30 @@ func (c *Conn) read(ctx context.Context, l link) {
 
 func (c *Conn) deliver(chunk []byte) {
 	if c.cfg.tokenizer == nil {
-		c.q.deliver(chunk, c.cfg.received)
+		c.route(chunk)
 		return
 	}
 	frames, err := c.cfg.tokenizer.Feed(chunk)
 	for _, f := range frames {
-		c.q.deliver(f, c.cfg.received)
+		c.route(f)
 	}
-	if err != nil {
-		c.b.Logger().Warn("dropping unframed data", "transport", c.cfg.kind, "error", err)
+	if err == nil {
+		return
+	}
+	for _, e := range err.(interface{ Unwrap() []error }).Unwrap() { // Feed joins what it dropped
+		var bad *FrameError
+		if errors.As(e, &bad) {
+			c.b.Logger().Warn("dropping a bad frame", "transport", c.cfg.kind, "frame", fmt.Sprintf("% X", bad.Frame), "error", bad.Err)
+			continue
+		}
+		c.b.Logger().Warn("dropping unframed data", "transport", c.cfg.kind, "error", e)
+	}
+}
+
+// route gives a frame to the running handshake, else to the running command or Received.
+func (c *Conn) route(frame []byte) {
+	if !c.toHandshake(frame) {
+		c.q.deliver(frame, c.cfg.received)
 	}
 }
 

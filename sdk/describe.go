@@ -62,11 +62,12 @@ type function struct {
 
 // driverType is everything derived from a driver's Go type.
 type driverType struct {
-	typ     reflect.Type // pointer type
-	funcs   []*function
-	byName  map[string]*function
-	skipped []string // why some exported methods are not exposed
-	meta    *metadata.Metadata
+	typ      reflect.Type  // pointer type
+	settings *settingsType // nil: the driver declares none
+	funcs    []*function
+	byName   map[string]*function
+	skipped  []string // why some exported methods are not exposed
+	meta     *metadata.Metadata
 }
 
 // names are the wire names of the functions, in declaration order.
@@ -117,6 +118,12 @@ func describeType(t reflect.Type, o *options) (*driverType, error) {
 		}
 		return a.line < b.line
 	})
+	if o.settings != nil {
+		var err error
+		if dt.settings, err = describeSettings(o.settings); err != nil {
+			return nil, err
+		}
+	}
 	meta, err := buildMetadata(dt, o)
 	if err != nil {
 		return nil, err
@@ -199,7 +206,7 @@ func describeParams(fn *function) error {
 			return fmt.Errorf("%w: %s: two parameters named %q", errBadDriver, fn.method, name)
 		}
 		seen[name] = true
-		p, err := describeParam(fn.method, name, f)
+		p, err := describeParam(fn.method+" parameter", name, f)
 		if err != nil {
 			return err
 		}
@@ -208,10 +215,12 @@ func describeParams(fn *function) error {
 	return nil
 }
 
-func describeParam(method, name string, f reflect.StructField) (param, error) {
+// describeParam reads the tags of a field that is a parameter or a setting (what names which,
+// for errors: `Volume parameter`, `setting`).
+func describeParam(what, name string, f reflect.StructField) (param, error) {
 	p := param{name: name, index: f.Index, typ: f.Type, schema: schemaOf(f.Type)}
 	bad := func(format string, args ...any) (param, error) {
-		return param{}, fmt.Errorf("%w: %s parameter %q: %s", errBadDriver, method, name, fmt.Sprintf(format, args...))
+		return param{}, fmt.Errorf("%w: %s %q: %s", errBadDriver, what, name, fmt.Sprintf(format, args...))
 	}
 	switch f.Type.Kind() {
 	case reflect.Pointer, reflect.Interface, reflect.Map, reflect.Slice:

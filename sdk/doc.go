@@ -8,12 +8,15 @@
 //     implemented interfaces, settings schema);
 //   - argument binding (docs/protocol.md §5) and the exec result/error shape, including panics;
 //   - the module lifecycle (OnLoad/OnUpdate/OnUnload hooks, restart on connection changes);
-//   - status with change detection, typed settings, the per-module logger with debug forwarding;
+//   - status with change detection, typed settings (defaults and checks from struct tags), the
+//     per-module logger with debug forwarding;
 //   - calls, subscriptions and channels to other modules through the host, and the system
 //     proxy for logic drivers (by Name_N, by name, by interface, results gathered), which reads
 //     the system's modules from the module_info the host sends with the control system;
-//   - transports: TCP (+TLS, makebreak), UDP, HTTP client, WebSocket client and SSH shell, with
-//     reconnect backoff and the "connected" status; tokenizers that frame the byte stream;
+//   - transports: TCP (+TLS, makebreak, a per-connection handshake), UDP, HTTP client,
+//     WebSocket client and SSH shell, with reconnect backoff and the "connected" status;
+//     tokenizers that frame the byte stream (delimiters, fixed lengths, header + length +
+//     check frames, messages outside the framing);
 //   - the per-module command queue (priority, retries with a bonus, named commands, timeouts,
 //     delays, offline behaviour) and the scheduler (every / in / cron), both on a Clock that
 //     sdktest replaces with a virtual one.
@@ -52,7 +55,19 @@
 // backtrace (Base.Exec, Proxy.Exec); sdktest reports a failed exec as one. Arguments that do not
 // bind are refused before the function runs with a message naming the function and parameter,
 // and JSON that does not parse with the problem and its byte offset; an unknown function with
-// the names it was probably meant to be (wire names are snake_case).
+// the names it was probably meant to be (wire names are snake_case). Error.RetryAfter tells the
+// caller of a 503 when to try again (REST's Retry-After).
+//
+// # Settings and OnLoad
+//
+// The settings type declared with SettingsType takes the parameters' tags on its fields
+// (default, minimum, maximum, enum, description) and secret:"true" for a password: they go into
+// the metadata's settings schema, and Base.Settings applies the defaults and refuses a value out
+// of range with an error naming the setting. OnLoad returning such an error (any error) means
+// the module cannot run: it is stopped again, the engine lists it as failed with the error and
+// starts it later, and a call answers 503 with it. So OnLoad returns configuration errors only;
+// a device that does not answer yet is the transport's business (it reconnects). An OnUpdate
+// error is logged and the module runs on with what it had.
 //
 // # Logging
 //

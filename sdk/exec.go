@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"runtime/debug"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/placeos-go/engine/errkind"
@@ -123,9 +124,14 @@ func abbreviate(v []byte) string {
 func (r *driverRuntime) Exec(ctx context.Context, req *proto.ExecRequest) (*proto.ExecResponse, error) {
 	m := r.module(req.GetModuleId())
 	if m == nil || !m.enter() {
+		if err := r.loadError(req.GetModuleId()); err != nil {
+			return failure(503, "LoadError", err.Error(), nil), nil
+		}
 		return failure(404, "ModuleNotFound", fmt.Sprintf("module %s is not running in this driver", req.GetModuleId()), nil), nil
 	}
 	defer m.wg.Done()
+	m.calls.Add(1)
+	defer m.calls.Add(-1)
 	fn := r.dt.byName[req.GetFunction()]
 	if fn == nil {
 		return failure(400, "BadRequest", fmt.Sprintf("execute requested for unknown function: '%s' on %s%s",
@@ -226,6 +232,10 @@ type Error struct {
 	// Backtrace is the failing driver's backtrace, when it sent one (a panic's stack, file:line
 	// per frame); a driver function's own Error leaves it empty.
 	Backtrace []string
+	// RetryAfter tells the caller when to try again, with a 503 for a device that is busy for a
+	// known while (warming up): a REST answer carries it as Retry-After (whole seconds, rounded
+	// up). Zero for no hint.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {
@@ -284,11 +294,16 @@ func errorResponse(err error) *proto.ExecResponse {
 	if errors.As(err, &tracer) {
 		backtrace = tracer.Backtrace()
 	}
+	resp := failure(code, class, err.Error(), nil)
 	var se *Error
-	if errors.As(err, &se) && len(se.Backtrace) > 0 {
-		backtrace = se.Backtrace
+	if errors.As(err, &se) {
+		if len(se.Backtrace) > 0 {
+			backtrace = se.Backtrace
+		}
+		resp.Error.RetryAfterMs = se.RetryAfter.Milliseconds()
 	}
-	return failure(code, class, err.Error(), backtrace)
+	resp.Error.Backtrace = backtrace
+	return resp
 }
 
 // execError is the *Error of a failed exec's response, nil for a success.
@@ -297,7 +312,8 @@ func execError(resp *proto.ExecResponse) error {
 	if e == nil {
 		return nil
 	}
-	return &Error{Status: int(resp.GetCode()), Kind: e.GetClass(), Err: errors.New(e.GetMessage()), Backtrace: e.GetBacktrace()}
+	return &Error{Status: int(resp.GetCode()), Kind: e.GetClass(), Err: errors.New(e.GetMessage()), Backtrace: e.GetBacktrace(),
+		RetryAfter: time.Duration(e.GetRetryAfterMs()) * time.Millisecond}
 }
 
 func errorClass(err error) string {

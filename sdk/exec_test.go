@@ -2,8 +2,10 @@ package sdk_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/placeos-go/engine/sdk"
 	"github.com/placeos-go/engine/sdk/sdktest"
@@ -203,5 +205,24 @@ func TestExecEndedByStopFlushesQuietly(t *testing.T) {
 				t.Fatalf("logged %s", e)
 			}
 		}
+	}
+}
+
+// busyDrv's device is warming up for a known while.
+type busyDrv struct{ sdk.Base }
+
+func (d *busyDrv) Power(context.Context) error {
+	return &sdk.Error{Status: 503, Kind: "ERR3", Err: errors.New("warming up"), RetryAfter: 30 * time.Second}
+}
+
+// TestRetryAfterTravels: an error's retry hint reaches the caller with the code and class.
+func TestRetryAfterTravels(t *testing.T) {
+	t.Parallel()
+	h := sdktest.New(t, func() *busyDrv { return &busyDrv{} })
+	h.Start(sdktest.Module{Name: "B"})
+	r := h.Exec("power")
+	var e *sdk.Error
+	if !errors.As(r.Err, &e) || e.Code() != 503 || e.Class() != "ERR3" || e.RetryAfter != 30*time.Second {
+		t.Fatalf("power: %s, retry after %v", r, e)
 	}
 }

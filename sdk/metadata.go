@@ -38,8 +38,8 @@ func buildMetadata(dt *driverType, o *options) (*metadata.Metadata, error) {
 			m.Implements = append(m.Implements, ni.name)
 		}
 	}
-	if o.settings != nil {
-		m.JSONSchema = schemaOf(o.settings)
+	if dt.settings != nil {
+		m.JSONSchema = dt.settings.schema
 	} else {
 		m.JSONSchema = &metadata.Schema{Type: "object", Properties: &metadata.Ordered[*metadata.Schema]{}}
 	}

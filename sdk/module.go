@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"runtime/debug"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -47,6 +49,59 @@ type module struct {
 	extMu sync.Mutex
 	q     *Queue
 	sched *Scheduler
+
+	// What the module is doing besides its queue, for sdktest's WaitIdle: functions running,
+	// and scheduled jobs and connection hooks (handshake, OnConnect) running.
+	calls, hooks atomic.Int32
+
+	updMu   sync.Mutex
+	updated chan struct{} // closed by the next settings update; made when someone waits for it
+}
+
+// settingsChanged is closed when the module's settings next change.
+func (m *module) settingsChanged() <-chan struct{} {
+	m.updMu.Lock()
+	defer m.updMu.Unlock()
+	if m.updated == nil {
+		m.updated = make(chan struct{})
+	}
+	return m.updated
+}
+
+func (m *module) notifySettings() {
+	m.updMu.Lock()
+	defer m.updMu.Unlock()
+	if m.updated != nil {
+		close(m.updated)
+		m.updated = nil
+	}
+}
+
+// busy says what the module is doing, "" when it only waits for time to pass or for the device:
+// no function, job or connection hook running, no command running or ready to run, and every
+// status set sent to the host.
+func (m *module) busy() string {
+	var what []string
+	if n := m.calls.Load(); n > 0 {
+		what = append(what, fmt.Sprintf("%d function calls running", n))
+	}
+	if n := m.hooks.Load(); n > 0 {
+		what = append(what, fmt.Sprintf("%d scheduled jobs or connection hooks running", n))
+	}
+	m.extMu.Lock()
+	q := m.q
+	m.extMu.Unlock()
+	if q != nil {
+		if b := q.busy(); b != "" {
+			what = append(what, b)
+		}
+	}
+	m.statusMu.Lock()
+	if n := m.out.queued - m.out.sent; n > 0 {
+		what = append(what, fmt.Sprintf("%d statuses not yet sent", n))
+	}
+	m.statusMu.Unlock()
+	return strings.Join(what, ", ")
 }
 
 // spawn runs fn in a goroutine that stop waits for; it reports false (and does not run fn)
@@ -137,33 +192,37 @@ func (m *module) setConfig(cfg *proto.Module) error {
 	return nil
 }
 
-// runHook runs a load/update hook on the module's context, waits for it up to the hook timeout,
-// and turns a panic or error into a log line: a failing hook leaves the module loaded (as in
-// PlaceOS) so a later update can fix it.
-func (m *module) runHook(ctx context.Context, name string, hook func(context.Context) error) {
-	done := make(chan struct{})
+// runHook runs a load/update hook on the module's context and waits for it up to the hook
+// timeout. It logs and returns the hook's error or panic; a hook still running when the wait
+// ends returns nil, and its failure is only logged.
+func (m *module) runHook(ctx context.Context, name string, hook func(context.Context) error) error {
+	done := make(chan error, 1)
 	if !m.spawn(func() {
-		defer close(done)
+		var err error
 		defer func() {
 			if p := recover(); p != nil {
 				m.log.Error("hook panicked", "hook", name, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				err = fmt.Errorf("%s panicked: %v", name, p)
 			}
+			done <- err
 		}()
-		if err := hook(m.ctx); err != nil {
+		if err = hook(m.ctx); err != nil {
 			m.log.Error("hook failed", "hook", name, "error", err)
 		}
 	}) {
-		return
+		return nil
 	}
 	timer := time.NewTimer(m.rt.opts.hookTimeout)
 	defer timer.Stop()
 	select {
-	case <-done:
+	case err := <-done:
+		return err
 	case <-timer.C:
 		m.log.Warn("hook still running after timeout; continuing", "hook", name, "timeout", m.rt.opts.hookTimeout)
 	case <-ctx.Done():
 		m.log.Warn("caller gave up waiting for hook", "hook", name, "error", ctx.Err())
 	}
+	return nil
 }
 
 // stop cancels the module's goroutines, calls OnUnload, and flushes statuses to the host.

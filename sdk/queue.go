@@ -49,7 +49,9 @@ type Command struct {
 	// Data is written to the module's transport. Ignored when Send is set.
 	Data []byte
 	// Send performs the command instead of writing Data: e.g. an HTTP request that completes
-	// the task itself. It runs on the queue's goroutine; ctx ends when the module stops.
+	// the task itself. It runs on the queue's goroutine; ctx ends when the module stops. An
+	// error it returns fails the command (ErrNotConnected retries it), even when Send dropped
+	// the connection first: the attempt's timeout waits for Send to return.
 	Send func(ctx context.Context, t *Task) error
 	// Response gets every frame received while this command is current. When nil, frames go to
 	// the transport's Received callback with the task. Complete the task with Success, Abort,
@@ -92,6 +94,8 @@ type Task struct {
 	attempt  int // attempts started
 	callers  int // execs waiting for the outcome (Wait or Do with an exec's context)
 	timer    Timer
+	sending  bool // the attempt's Send (or write) is running
+	expired  bool // the attempt timed out while sending: the retry waits for the send
 	finished bool
 	value    any
 	code     int
@@ -217,6 +221,9 @@ type Queue struct {
 	sender  func(ctx context.Context, data []byte) error
 	started bool
 	wake    chan struct{}
+	// offlineErr is why the transport is offline when it knows better than "offline": the
+	// error of the last connection's failed handshake.
+	offlineErr error
 }
 
 func newQueue(m *module, clock Clock) *Queue {
@@ -269,7 +276,7 @@ func (q *Queue) add(cmd Command, callers int) *Task {
 		q.finishLocked(t, nil, 503, &AbortError{Reason: "module stopped", Status: 503, kind: ErrAborted})
 		return t
 	case !q.online && cmd.Name == "":
-		q.finishLocked(t, nil, 503, &AbortError{Reason: ErrOffline.Error(), Status: 503, kind: ErrOffline})
+		q.finishLocked(t, nil, 503, q.offlineLocked())
 		return t
 	}
 	if cmd.Name != "" {
@@ -308,6 +315,20 @@ func (q *Queue) Current() *Task {
 	return q.current
 }
 
+// busy says what the queue is doing: a command running, or commands ready to run; "" when
+// none (commands waiting for the transport or a Delay are not ready).
+func (q *Queue) busy() string {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	switch {
+	case q.current != nil:
+		return "command " + describe(q.current.cmd) + " running"
+	case len(q.pending) > 0 && q.online && !q.paused && !q.stopped:
+		return fmt.Sprintf("%d commands queued", len(q.pending))
+	}
+	return ""
+}
+
 // Online reports whether the queue is processing.
 func (q *Queue) Online() bool {
 	q.mu.Lock()
@@ -320,6 +341,9 @@ func (q *Queue) Online() bool {
 func (q *Queue) SetOnline(on bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	if on {
+		q.offlineErr = nil
+	}
 	if q.online == on {
 		return
 	}
@@ -329,6 +353,22 @@ func (q *Queue) SetOnline(on bool) {
 		return
 	}
 	q.signal()
+}
+
+// setOfflineError makes err (nil: none) what unnamed commands fail with while the queue is
+// offline, until it goes online.
+func (q *Queue) setOfflineError(err error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.offlineErr = err
+}
+
+// offlineLocked is the failure of an unnamed command while offline.
+func (q *Queue) offlineLocked() error {
+	if q.offlineErr != nil {
+		return &offlineError{err: q.offlineErr}
+	}
+	return &AbortError{Reason: ErrOffline.Error(), Status: 503, kind: ErrOffline}
 }
 
 // setSender is how a transport becomes the destination of Command.Data.
@@ -483,9 +523,13 @@ func (q *Queue) next() *Task {
 	return t
 }
 
+// send runs one attempt's Send or write. A timeout that falls due meanwhile waits for it: the
+// command stays the running one, so what Send does on its way out (drop the connection, fail the
+// task) is not overtaken by a retry and the offline abort of that retry.
 func (q *Queue) send(ctx context.Context, t *Task) {
 	q.mu.Lock()
 	sender := q.sender
+	t.sending = true
 	q.mu.Unlock()
 	var err error
 	switch {
@@ -496,6 +540,14 @@ func (q *Queue) send(ctx context.Context, t *Task) {
 	default:
 		err = sender(ctx, t.cmd.Data)
 	}
+	q.mu.Lock()
+	t.sending = false
+	expired := t.expired && err == nil && q.current == t && !t.finished
+	t.expired = false
+	if expired {
+		q.retryLocked(t, "timeout")
+	}
+	q.mu.Unlock()
 	if err != nil {
 		if errors.Is(err, ErrNotConnected) {
 			// The connection dropped between the online check and the write: try again once
@@ -528,7 +580,11 @@ func (q *Queue) armLocked(t *Task) {
 	t.timer = q.clock.AfterFunc(t.cmd.Timeout, func() {
 		q.mu.Lock()
 		defer q.mu.Unlock()
-		if q.current == t && t.attempt == attempt && !t.finished {
+		switch {
+		case q.current != t || t.attempt != attempt || t.finished:
+		case t.sending:
+			t.expired = true
+		default:
 			q.retryLocked(t, "timeout")
 		}
 	})
@@ -546,7 +602,7 @@ func (q *Queue) retryLocked(t *Task, reason string) {
 	}
 	q.current = nil
 	if !q.online && t.cmd.Name == "" {
-		q.finishLocked(t, nil, 503, &AbortError{Reason: ErrOffline.Error(), Status: 503, kind: ErrOffline})
+		q.finishLocked(t, nil, 503, q.offlineLocked())
 		return
 	}
 	if q.m != nil {

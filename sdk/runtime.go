@@ -39,6 +39,7 @@ type driverRuntime struct {
 
 	mu      sync.Mutex
 	modules map[string]*module
+	failed  map[string]error       // modules whose OnLoad failed, until they load or stop
 	locks   map[string]*sync.Mutex // serialises Start/Update/Stop per module id
 
 	logQ   chan *proto.LogRequest
@@ -114,6 +115,7 @@ func newRuntime(t reflect.Type, factory func() Driver, o *options) (*driverRunti
 		metaRaw:   meta,
 		hostReady: make(chan struct{}),
 		modules:   map[string]*module{},
+		failed:    map[string]error{},
 		locks:     map[string]*sync.Mutex{},
 		logQ:      make(chan *proto.LogRequest, 1024),
 		ctx:       ctx,
@@ -188,12 +190,16 @@ func (r *driverRuntime) Start(ctx context.Context, req *proto.StartRequest) (*pr
 	return &proto.Empty{}, r.load(ctx, cfg)
 }
 
-// Update applies a new configuration to a running module.
+// Update applies a new configuration to a running module. A module whose OnLoad failed is
+// loaded again with it.
 func (r *driverRuntime) Update(ctx context.Context, req *proto.StartRequest) (*proto.Empty, error) {
 	cfg := req.GetModule()
 	defer r.lockFor(cfg.GetId())()
 	m := r.module(cfg.GetId())
 	if m == nil {
+		if r.loadError(cfg.GetId()) != nil {
+			return &proto.Empty{}, r.load(ctx, cfg)
+		}
 		return nil, fmt.Errorf("update %s: %w", cfg.GetId(), errModuleNotRunning)
 	}
 	return &proto.Empty{}, r.update(ctx, m, cfg)
@@ -205,6 +211,7 @@ func (r *driverRuntime) Stop(ctx context.Context, req *proto.ModuleRequest) (*pr
 	r.mu.Lock()
 	m := r.modules[req.GetModuleId()]
 	delete(r.modules, req.GetModuleId())
+	delete(r.failed, req.GetModuleId())
 	r.mu.Unlock()
 	if m != nil {
 		m.stop(ctx)
@@ -212,6 +219,10 @@ func (r *driverRuntime) Stop(ctx context.Context, req *proto.ModuleRequest) (*pr
 	return &proto.Empty{}, nil
 }
 
+// load creates the module and runs OnLoad. When OnLoad fails the module is stopped again (what
+// OnLoad opened is closed) and the error is Start's answer: the engine shows the module as failed
+// with it and tries again later. Until then an exec answers with it (503), and an Update loads
+// the module again.
 func (r *driverRuntime) load(ctx context.Context, cfg *proto.Module) error {
 	m, err := newModule(r, cfg)
 	if err != nil {
@@ -219,12 +230,31 @@ func (r *driverRuntime) load(ctx context.Context, cfg *proto.Module) error {
 	}
 	r.mu.Lock()
 	r.modules[m.id] = m
+	delete(r.failed, m.id)
 	r.mu.Unlock()
 	m.log.Debug("module loaded")
-	if h, ok := m.drv.(interface{ OnLoad(context.Context) error }); ok {
-		m.runHook(ctx, "OnLoad", h.OnLoad)
+	h, ok := m.drv.(interface{ OnLoad(context.Context) error })
+	if !ok {
+		return nil
 	}
-	return nil
+	err = m.runHook(ctx, "OnLoad", h.OnLoad)
+	if err == nil {
+		return nil
+	}
+	err = fmt.Errorf("module %s did not load: %w", m.id, err)
+	r.mu.Lock()
+	delete(r.modules, m.id)
+	r.failed[m.id] = err
+	r.mu.Unlock()
+	m.stop(ctx)
+	return err
+}
+
+// loadError is why module id did not load, nil when it did or is unknown.
+func (r *driverRuntime) loadError(id string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.failed[id]
 }
 
 func (r *driverRuntime) update(ctx context.Context, m *module, cfg *proto.Module) error {
@@ -239,8 +269,10 @@ func (r *driverRuntime) update(ctx context.Context, m *module, cfg *proto.Module
 	if err := m.setConfig(cfg); err != nil {
 		return err
 	}
+	m.notifySettings()
 	if h, ok := m.drv.(interface{ OnUpdate(context.Context) error }); ok {
-		m.runHook(ctx, "OnUpdate", h.OnUpdate)
+		// A failed update leaves the module running on what it had: logged, not an error.
+		_ = m.runHook(ctx, "OnUpdate", h.OnUpdate)
 	}
 	return nil
 }
@@ -250,6 +282,14 @@ func restartNeeded(a, b *proto.Module) bool {
 	return a.GetIp() != b.GetIp() || a.GetPort() != b.GetPort() || a.GetTls() != b.GetTls() ||
 		a.GetUdp() != b.GetUdp() || a.GetMakebreak() != b.GetMakebreak() ||
 		a.GetUri() != b.GetUri() || a.GetRole() != b.GetRole()
+}
+
+// Busy says what module id is doing, "" when it is idle or not running (driverrt.Runtime).
+func (r *driverRuntime) Busy(id string) string {
+	if m := r.module(id); m != nil {
+		return m.busy()
+	}
+	return ""
 }
 
 // Debug starts forwarding the module's log lines to the host.

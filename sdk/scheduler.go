@@ -183,5 +183,12 @@ func (s *Scheduler) run(j *Job, fn func(context.Context)) {
 		return
 	}
 	// A run that falls due while the module stops is dropped, not started behind stop's back.
-	s.m.spawn(func() { body(s.m.ctx) })
+	// It counts as busy from the moment it falls due: inside the Advance of a virtual clock.
+	s.m.hooks.Add(1)
+	if !s.m.spawn(func() {
+		defer s.m.hooks.Add(-1)
+		body(s.m.ctx)
+	}) {
+		s.m.hooks.Add(-1)
+	}
 }

@@ -14,6 +14,7 @@ type TCP = Conn
 // TCPOptions configure a TCP transport. Zero values take the defaults in brackets.
 type TCPOptions struct {
 	Address     string        // host:port [the module's ip and port]
+	DefaultPort int           // the port when the module has none (the device's usual one) [none]
 	Delimiter   []byte        // shorthand for Tokenizer: Delimiter(string(d)) ["\r\n" when Tokenizer is nil]
 	Tokenizer   *Tokenizer    // how the stream splits into frames [Delimiter]
 	MaxFrame    int           // longest frame the default delimiter tokenizer buffers [1 MiB]
@@ -30,12 +31,23 @@ type TCPOptions struct {
 	// Received gets every frame the running command's Response did not take, with the running
 	// command (nil when none) so the driver can complete it.
 	Received func(frame []byte, t *Task)
-	// OnConnect runs in its own goroutine after each successful connect, e.g. to query state.
-	// It gets the transport because it may run before NewTCP has returned.
+	// Handshake runs on each new connection before any command is sent: read the device's
+	// greeting (h.Next), log in (h.Send). Meanwhile frames go to it, not to Received, the queue
+	// is offline (named commands wait, unnamed ones fail at once) and "connected" is false.
+	// An error, or HandshakeTimeout passing (h.Next returns ErrHandshakeTimeout), is logged at
+	// WARN ("handshake failed"), closes the connection and is what unnamed commands fail with
+	// until a handshake succeeds (as is when it is an *Error; else 504 for a timeout, 502); the
+	// transport reconnects with growing pauses, as after a failed connect, except that a
+	// settings update (a corrected password) is tried at once.
+	Handshake        func(ctx context.Context, h *Handshake) error
+	HandshakeTimeout time.Duration // [DefaultHandshakeTimeout, 5 s], on the module's clock
+	// OnConnect runs in its own goroutine after each successful connect (after the handshake),
+	// e.g. to query state. It gets the transport because it may run before NewTCP has returned.
+	// Its context ends with the connection.
 	OnConnect func(ctx context.Context, t *TCP)
 	// OnDisconnect runs when a connection ends, before the transport dials again (and before
-	// the queue can send on the next connection): forget what belonged to the connection, such
-	// as a greeting or a login the device expects once per connection.
+	// the queue can send on the next connection): forget what belonged to the connection. (A
+	// greeting or login the device expects on every connection belongs in Handshake.)
 	OnDisconnect func()
 }
 
@@ -43,7 +55,11 @@ type TCPOptions struct {
 func NewTCP(b *Base, o TCPOptions) *TCP {
 	mc := b.Config()
 	if o.Address == "" {
-		o.Address = net.JoinHostPort(mc.IP, strconv.Itoa(mc.Port))
+		port := mc.Port
+		if port == 0 {
+			port = o.DefaultPort
+		}
+		o.Address = net.JoinHostPort(mc.IP, strconv.Itoa(port))
 	}
 	tok := o.Tokenizer
 	if tok == nil {
@@ -87,5 +103,6 @@ func NewTCP(b *Base, o TCPOptions) *TCP {
 	return newConn(b, connConfig{
 		kind: kind, addr: addr, dial: dial, tokenizer: tok, received: o.Received, onConnect: o.OnConnect, onDisconnect: o.OnDisconnect,
 		minBackoff: o.MinBackoff, maxBackoff: o.MaxBackoff, makebreak: o.MakeBreak || mc.MakeBreak, idle: o.IdleTimeout,
+		handshake: o.Handshake, handshakeTimeout: o.HandshakeTimeout,
 	})
 }

@@ -3,6 +3,7 @@ package sdk
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 
 	"github.com/placeos-go/engine/errkind"
@@ -20,16 +21,37 @@ const DefaultMaxFrame = 1 << 20
 // non-zero advance discards bytes, e.g. noise before a header).
 type SplitFunc func(buf []byte) (advance int, frame []byte)
 
+// splitFunc is a SplitFunc that may also report bytes it drops as a bad frame (a *FrameError).
+type splitFunc func(buf []byte) (advance int, frame []byte, bad error)
+
+// FrameError is a frame a tokenizer dropped because LengthPrefixed.Check refused it. Feed
+// returns it; a transport logs it at WARN ("dropping a bad frame", with the frame's bytes).
+type FrameError struct {
+	Frame []byte
+	Err   error // what Check said
+}
+
+func (e *FrameError) Error() string { return fmt.Sprintf("bad frame % X: %v", e.Frame, e.Err) }
+
+func (e *FrameError) Unwrap() error { return e.Err }
+
 // Tokenizer splits a byte stream into frames, reassembling frames split across reads. A
 // tokenizer keeps state: give every transport its own (transports Reset it on reconnect).
 type Tokenizer struct {
-	split SplitFunc
+	split splitFunc
 	max   int
 	buf   []byte
 }
 
 // NewTokenizer returns a tokenizer using split, buffering at most max bytes (0: DefaultMaxFrame).
 func NewTokenizer(split SplitFunc, max int) *Tokenizer {
+	return newTokenizer(func(buf []byte) (int, []byte, error) {
+		adv, frame := split(buf)
+		return adv, frame, nil
+	}, max)
+}
+
+func newTokenizer(split splitFunc, max int) *Tokenizer {
 	if max <= 0 {
 		max = DefaultMaxFrame
 	}
@@ -37,13 +59,17 @@ func NewTokenizer(split SplitFunc, max int) *Tokenizer {
 }
 
 // Feed adds data and returns the frames it completed. Frames are copies the caller may keep.
-// When the buffer passes the limit without a frame it is dropped and ErrFrameTooLong returned
-// along with the frames found before.
+// The error reports what was dropped along the way, joined: every *FrameError, and
+// ErrFrameTooLong when the buffer passed the limit without a frame (the buffer is dropped).
 func (t *Tokenizer) Feed(data []byte) ([][]byte, error) {
 	t.buf = append(t.buf, data...)
 	var frames [][]byte
+	var dropped []error
 	for len(t.buf) > 0 {
-		adv, frame := t.split(t.buf)
+		adv, frame, bad := t.split(t.buf)
+		if bad != nil {
+			dropped = append(dropped, bad)
+		}
 		if adv <= 0 {
 			break
 		}
@@ -61,9 +87,32 @@ func (t *Tokenizer) Feed(data []byte) ([][]byte, error) {
 	if len(t.buf) > t.max {
 		n := len(t.buf)
 		t.buf = nil
-		return frames, fmt.Errorf("%w: %d bytes buffered without a complete frame (limit %d)", ErrFrameTooLong, n, t.max)
+		dropped = append(dropped, fmt.Errorf("%w: %d bytes buffered without a complete frame (limit %d)", ErrFrameTooLong, n, t.max))
 	}
-	return frames, nil
+	return frames, errors.Join(dropped...)
+}
+
+// Also makes t deliver each of messages as a frame of its own wherever one starts the
+// buffered data: what a device sends outside its framing, such as a password prompt with no
+// line end, or a text banner ahead of binary frames. Data that may be the start of one of them
+// waits for more rather than being skipped as noise. It returns t.
+func (t *Tokenizer) Also(messages ...string) *Tokenizer {
+	split := t.split
+	t.split = func(buf []byte) (int, []byte, error) {
+		partial := false
+		for _, m := range messages {
+			if bytes.HasPrefix(buf, []byte(m)) {
+				return len(m), buf[:len(m)], nil
+			}
+			partial = partial || bytes.HasPrefix([]byte(m), buf)
+		}
+		adv, frame, bad := split(buf)
+		if partial && frame == nil && bad == nil {
+			return 0, nil, nil
+		}
+		return adv, frame, bad
+	}
+	return t
 }
 
 // Buffered is the number of bytes waiting for their frame to complete.
@@ -99,14 +148,24 @@ func FixedLength(n int) *Tokenizer {
 	}, 0)
 }
 
-// LengthPrefixed describes a binary protocol whose frames start with a length field.
+// LengthPrefixed describes a binary protocol whose frames carry their length: an optional
+// header that starts every frame, a length field, and an optional check of the whole frame.
 type LengthPrefixed struct {
-	Offset       int  // bytes before the length field (a start byte, a command id)
+	// Header starts every frame (e.g. AA FF); bytes before one are skipped as noise.
+	Header []byte
+	// Offset is the number of bytes before the length field, counted from the start of the
+	// frame (the header included): a start byte, a command id.
+	Offset       int
 	Size         int  // width of the length field: 1, 2, 4 or 8
 	LittleEndian bool // byte order of the field [big endian]
 	// Adjust is added to the field's value to get the bytes that follow the field: e.g. -2 when
 	// the length counts the field itself (2 bytes), or 1 for a trailing checksum.
 	Adjust int
+	// Check validates a complete frame (its checksum, say; the slice is only valid during the
+	// call). A frame it refuses is dropped, the transport logs the bytes and the error at WARN
+	// ("dropping a bad frame"), and the search resumes one byte on: the length field may be
+	// what was damaged. The command the frame answered times out and is retried.
+	Check func(frame []byte) error
 }
 
 // LengthPrefix splits frames described by p; frames include the header.
@@ -121,9 +180,17 @@ func LengthPrefix(p LengthPrefixed) *Tokenizer {
 		order = binary.LittleEndian
 	}
 	head := p.Offset + p.Size
-	return NewTokenizer(func(buf []byte) (int, []byte) {
-		if len(buf) < head {
-			return 0, nil
+	hdr := bytes.Clone(p.Header)
+	return newTokenizer(func(buf []byte) (int, []byte, error) {
+		if n := min(len(buf), len(hdr)); !bytes.Equal(buf[:n], hdr[:n]) {
+			// Not at a header: skip to the next byte that may start one.
+			if i := bytes.IndexByte(buf[1:], hdr[0]); i >= 0 {
+				return i + 1, nil, nil
+			}
+			return len(buf), nil, nil
+		}
+		if len(buf) < max(head, len(hdr)) {
+			return 0, nil, nil
 		}
 		field := buf[p.Offset:head]
 		var n uint64
@@ -139,13 +206,19 @@ func LengthPrefix(p LengthPrefixed) *Tokenizer {
 		}
 		body := int64(n) + int64(p.Adjust)
 		if body < 0 || n > DefaultMaxFrame*64 {
-			return 1, nil // not a plausible header: resynchronise one byte on
+			return 1, nil, nil // not a plausible header: resynchronise one byte on
 		}
 		total := head + int(body)
 		if len(buf) < total {
-			return 0, nil
+			return 0, nil, nil
 		}
-		return total, buf[:total]
+		frame := buf[:total]
+		if p.Check != nil {
+			if err := p.Check(frame); err != nil {
+				return 1, nil, &FrameError{Frame: bytes.Clone(frame), Err: err}
+			}
+		}
+		return total, frame, nil
 	}, 0)
 }
 

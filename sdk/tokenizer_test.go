@@ -1,7 +1,9 @@
 package sdk
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
 	"reflect"
 	"testing"
 )
@@ -55,7 +57,7 @@ func TestTokenizers(t *testing.T) {
 
 func TestTokenizerLimit(t *testing.T) {
 	t.Parallel()
-	tok := NewTokenizer(Delimiter("\n").split, 8)
+	tok := newTokenizer(Delimiter("\n").split, 8)
 	frames, err := tok.Feed([]byte("ok\n0123456789"))
 	if len(frames) != 1 || !errors.Is(err, ErrFrameTooLong) || tok.Buffered() != 0 {
 		t.Fatalf("frames %q err %v buffered %d", frames, err, tok.Buffered())
@@ -67,5 +69,79 @@ func TestTokenizerLimit(t *testing.T) {
 	tok.Reset()
 	if tok.Buffered() != 0 {
 		t.Fatal("reset kept bytes")
+	}
+}
+
+// sumCheck is a checksum as many binary protocols have it: the last byte is the sum of the ones
+// after the header's first byte.
+func sumCheck(f []byte) error {
+	var sum byte
+	for _, b := range f[1 : len(f)-1] {
+		sum += b
+	}
+	if sum != f[len(f)-1] {
+		return fmt.Errorf("checksum %02X, want %02X", f[len(f)-1], sum)
+	}
+	return nil
+}
+
+// TestHeaderLengthChecksum feeds one stream in every chunking: header, length byte and checksum
+// frames between noise, a damaged frame, a stray header byte and a text banner. What comes out
+// must not depend on how the reads cut the stream.
+func TestHeaderLengthChecksum(t *testing.T) {
+	t.Parallel()
+	stream := []byte("\x00\x13" + // noise before a header
+		"\xAA\xFF\x01\x02\x41\x11\x54" + // good: length 2, then the checksum
+		"\xAA\xFF\x01\x02\x41\x12\x99" + // bad checksum
+		"\xAA\x55" + // a stray first header byte
+		"\xAA\xFF\x02\x01\x42\x44" + // good
+		"BANNER>>")
+	want := []string{"AA FF 01 02 41 11 54", "AA FF 02 01 42 44", "42 41 4E 4E 45 52 3E 3E"}
+	for size := 1; size <= len(stream); size++ {
+		tok := LengthPrefix(LengthPrefixed{Header: []byte{0xAA, 0xFF}, Offset: 3, Size: 1, Adjust: 1, Check: sumCheck}).Also("BANNER>>")
+		var got []string
+		var bad []*FrameError
+		for i := 0; i < len(stream); i += size {
+			frames, err := tok.Feed(stream[i:min(i+size, len(stream))])
+			for _, f := range frames {
+				got = append(got, fmt.Sprintf("% X", f))
+			}
+			if err != nil {
+				for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
+					var fe *FrameError
+					if !errors.As(e, &fe) {
+						t.Fatalf("chunks of %d: %v", size, e)
+					}
+					bad = append(bad, fe)
+				}
+			}
+		}
+		if !reflect.DeepEqual(got, want) || tok.Buffered() != 0 {
+			t.Fatalf("chunks of %d: frames %q (buffered %d), want %q", size, got, tok.Buffered(), want)
+		}
+		if len(bad) != 1 || !bytes.Equal(bad[0].Frame, []byte("\xAA\xFF\x01\x02\x41\x12\x99")) ||
+			bad[0].Error() != "bad frame AA FF 01 02 41 12 99: checksum 99, want 55" {
+			t.Fatalf("chunks of %d: dropped %v, want the frame with checksum 99", size, bad)
+		}
+	}
+}
+
+// TestAlso: a message outside the framing is a frame of its own, also when it arrives in
+// pieces, and a line that only starts like it is still a line.
+func TestAlso(t *testing.T) {
+	t.Parallel()
+	tok := Delimiter("\r\n").Also("Password:")
+	var got []string
+	for _, c := range []string{"banner\r\nPass", "word:", "Passthrough on\r\n"} {
+		frames, err := tok.Feed([]byte(c))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range frames {
+			got = append(got, string(f))
+		}
+	}
+	if want := []string{"banner", "Password:", "Passthrough on"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("frames %q, want %q", got, want)
 	}
 }

@@ -117,6 +117,10 @@ func (p *process) callErr(ctx context.Context, err error, what string) error {
 	if ctx.Err() != nil {
 		return fmt.Errorf("%s: %w", what, ctx.Err())
 	}
+	if st, ok := status.FromError(err); ok && st.Code() == codes.Unknown {
+		// The driver's own answer (an OnLoad that failed): its words, without gRPC's wrapping.
+		err = errors.New(st.Message())
+	}
 	return fmt.Errorf("%s (driver %s): %w", what, p.binary, err)
 }
 

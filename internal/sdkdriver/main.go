@@ -14,6 +14,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"time"
 
 	"github.com/placeos-go/engine/sdk"
 )
@@ -37,13 +38,15 @@ func (g *Greeter) Fail(ctx context.Context) error { return errors.New("failing o
 
 // RaiseArgs are raise's parameters.
 type RaiseArgs struct {
-	Code  int    `json:"code"`
-	Class string `json:"class"`
+	Code         int    `json:"code"`
+	Class        string `json:"class"`
+	RetryAfterMS int    `json:"retry_after_ms" default:"0"`
 }
 
-// Raise fails with the code and class it is asked for.
+// Raise fails with the code, class and retry hint it is asked for.
 func (g *Greeter) Raise(a RaiseArgs) error {
-	return &sdk.Error{Status: a.Code, Kind: a.Class, Err: errors.New("raised on purpose")}
+	return &sdk.Error{Status: a.Code, Kind: a.Class, Err: errors.New("raised on purpose"),
+		RetryAfter: time.Duration(a.RetryAfterMS) * time.Millisecond}
 }
 
 // EchoArgs are echo's parameters.

@@ -75,6 +75,7 @@ type Schema struct {
 	Minimum              *float64          `json:"minimum,omitempty"`
 	Maximum              *float64          `json:"maximum,omitempty"`
 	Default              json.RawMessage   `json:"default,omitempty"`
+	WriteOnly            bool              `json:"writeOnly,omitempty"` // a secret setting: keep it in protected settings
 	Items                *Schema           `json:"items,omitempty"`
 	Properties           *Ordered[*Schema] `json:"properties,omitempty"`
 	AdditionalProperties *Schema           `json:"additionalProperties,omitempty"`

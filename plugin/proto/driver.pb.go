@@ -433,6 +433,7 @@ type ExecError struct {
 	Class         string                 `protobuf:"bytes,1,opt,name=class,proto3" json:"class,omitempty"` // e.g. "ArgumentError", "Panic", "Abort", "Timeout"
 	Message       string                 `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
 	Backtrace     []string               `protobuf:"bytes,3,rep,name=backtrace,proto3" json:"backtrace,omitempty"`
+	RetryAfterMs  int64                  `protobuf:"varint,4,opt,name=retry_after_ms,json=retryAfterMs,proto3" json:"retry_after_ms,omitempty"` // when the caller may try again (a busy device's 503); 0: no hint
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -486,6 +487,13 @@ func (x *ExecError) GetBacktrace() []string {
 		return x.Backtrace
 	}
 	return nil
+}
+
+func (x *ExecError) GetRetryAfterMs() int64 {
+	if x != nil {
+		return x.RetryAfterMs
+	}
+	return 0
 }
 
 type ExecResponse struct {
@@ -1386,11 +1394,12 @@ const file_plugin_proto_driver_proto_rawDesc = "" +
 	"\n" +
 	"request_id\x18\x05 \x01(\tR\trequestId\x12\x1d\n" +
 	"\n" +
-	"timeout_ms\x18\x06 \x01(\x03R\ttimeoutMs\"Y\n" +
+	"timeout_ms\x18\x06 \x01(\x03R\ttimeoutMs\"\x7f\n" +
 	"\tExecError\x12\x14\n" +
 	"\x05class\x18\x01 \x01(\tR\x05class\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x1c\n" +
-	"\tbacktrace\x18\x03 \x03(\tR\tbacktrace\"v\n" +
+	"\tbacktrace\x18\x03 \x03(\tR\tbacktrace\x12$\n" +
+	"\x0eretry_after_ms\x18\x04 \x01(\x03R\fretryAfterMs\"v\n" +
 	"\fExecResponse\x12\x1f\n" +
 	"\vresult_json\x18\x01 \x01(\fR\n" +
 	"resultJson\x12\x12\n" +

@@ -13,7 +13,9 @@
 //     ExpectReconnect; failures print expected and received bytes as text and hex;
 //   - a mock HTTP service (HTTPServer) handled request by request (Expect, ExpectJSON);
 //   - statuses (Status, WaitStatus, WaitChange), settings updates (Settings) and SaveSetting
-//     round-trips;
+//     round-trips; a start whose OnLoad fails (TryStart returns its error);
+//   - WaitIdle: wait until the module has finished what it was doing (a poll, a connect hook,
+//     its statuses delivered) before advancing the virtual clock;
 //   - mock modules in a mock system (Mock) answering driver-to-driver calls (failing with an
 //     *sdk.Error as a driver function does) and declaring interfaces; a logic module under test
 //     gets the system's module_info as the engine sends it (each mock's interfaces and

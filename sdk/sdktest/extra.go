@@ -120,6 +120,26 @@ func (h *Harness) Wait(what string, cond func() bool) {
 	}
 }
 
+// WaitIdle waits until the module under test has nothing left to do but wait for time to
+// pass or for the device: no function, scheduled job or connection hook (Handshake, OnConnect)
+// running, no command running or ready to run, and every status it set delivered. Call it after
+// answering a poll's last command and before advancing the clock, so the clock moves past a
+// driver that has armed its next timers. It fails the test after Timeout, saying what is busy.
+func (h *Harness) WaitIdle() {
+	h.t.Helper()
+	deadline := time.Now().Add(Timeout)
+	for {
+		busy := h.rt.Busy(h.ModuleID())
+		if busy == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("sdktest: the module is not idle after %s: %s", Timeout, busy)
+		}
+		time.Sleep(2 * time.Millisecond) // polling the module, not waiting for time to pass
+	}
+}
+
 func (h *Harness) protoModuleNoT(m Module) *proto.Module { return h.protoModule(m) }
 
 func protoExec(module, fn, args, user string) *proto.ExecRequest {

@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/placeos-go/engine/plugin"
@@ -226,14 +227,25 @@ func (h *Harness) systemJSON() []byte {
 	return b
 }
 
-// Start starts (or, if running, updates) the module under test and waits for OnLoad.
+// Start starts (or, if running, updates) the module under test and waits for OnLoad. An OnLoad
+// that fails fails the test; TryStart expects it.
 func (h *Harness) Start(m Module) {
+	h.t.Helper()
+	if err := h.TryStart(m); err != nil {
+		h.t.Fatalf("sdktest: start: %v", err)
+	}
+}
+
+// TryStart is Start returning the error the engine would get: why OnLoad failed (the module is
+// then not running, and an exec answers 503 with the same error until an update loads it).
+func (h *Harness) TryStart(m Module) error {
 	h.t.Helper()
 	ctx, cancel := h.ctx()
 	defer cancel()
 	if _, err := h.Client.Start(ctx, &proto.StartRequest{Module: h.protoModule(m)}); err != nil {
-		h.t.Fatalf("sdktest: start: %v", err)
+		return errors.New(status.Convert(err).Message())
 	}
+	return nil
 }
 
 // Update sends a new configuration for the module under test.

@@ -13,7 +13,7 @@ import (
 // Settings of a camera module.
 type Settings struct {
 	// VISCA over IP cannot tell the driver that someone used the IR remote, so the driver asks.
-	PollSeconds int `json:"poll_seconds,omitempty" description:"how often power and zoom are read back, in seconds [60]"`
+	PollSeconds int `json:"poll_seconds,omitempty" default:"60" minimum:"1" description:"how often power and zoom are read back, in seconds"`
 }
 
 // Camera drives a PTZ camera over VISCA over IP (UDP), e.g. examples/sims/camera. It keeps the
@@ -55,9 +55,6 @@ func (c *Camera) OnLoad(context.Context) error {
 	var s Settings
 	if err := c.Settings(&s); err != nil {
 		return err
-	}
-	if s.PollSeconds == 0 {
-		s.PollSeconds = 60
 	}
 	c.conn = sdk.NewUDP(&c.Base, sdk.UDPOptions{OnConnect: c.connected})
 	c.Schedule().Every(time.Duration(s.PollSeconds)*time.Second, func(ctx context.Context) { _ = c.Query(ctx) })

@@ -18,10 +18,10 @@ import (
 type Settings struct {
 	// Password is the switcher's administrator (or user) password. Keep it in the module's
 	// protected_settings (level admin or never_displayed) so no caller reads it back.
-	Password string `json:"password,omitempty" description:"the switcher's password, empty when it asks none; a protected setting"`
+	Password string `json:"password,omitempty" secret:"true" description:"the switcher's password, empty when it asks none"`
 	// PollSeconds: in verbose mode the switcher reports front-panel ties itself; the poll reads
 	// them again in case one was missed, and keeps the telnet session from timing out.
-	PollSeconds int `json:"poll_seconds,omitempty" description:"how often the ties are read again, in seconds [60]"`
+	PollSeconds int `json:"poll_seconds,omitempty" default:"60" minimum:"1" description:"how often the ties are read again, in seconds"`
 }
 
 // Switcher drives one Extron matrix switcher over SIS (telnet, port 23), e.g.
@@ -30,8 +30,6 @@ type Settings struct {
 // outputs (the matrix size), model, firmware, login and connected.
 type Switcher struct {
 	sdk.Base
-	conn *sdk.TCP
-	link *session
 }
 
 // New makes the driver value of one module.
@@ -43,43 +41,27 @@ var options = []sdk.Option{sdk.Version("1.0.0"), sdk.SettingsType[Settings]()}
 // priorityPoll puts the background reads behind what a user asked for.
 const priorityPoll = 20
 
-// OnLoad connects to the switcher, logs in when it asks, and polls it.
+// OnLoad connects to the switcher (telnet, port 23), logs in on every connection, and polls it.
 func (x *Switcher) OnLoad(context.Context) error {
-	s, err := x.settings()
-	if err != nil {
+	var s Settings
+	if err := x.Settings(&s); err != nil {
 		return err
 	}
-	x.link = newSession()
-	x.conn = sdk.NewTCP(&x.Base, sdk.TCPOptions{Tokenizer: tokenizer(), Received: x.received,
-		OnConnect: x.connected, OnDisconnect: x.link.reset})
+	sdk.NewTCP(&x.Base, sdk.TCPOptions{DefaultPort: 23, Tokenizer: sdk.Delimiter("\r\n").Also(prompt),
+		Handshake: x.login, Received: x.received, OnConnect: x.connected})
 	x.schedulePoll(s)
 	return nil
 }
 
-// OnUpdate applies a new poll interval; after a refused password the connection is opened
-// again so that a corrected password is tried at once.
+// OnUpdate applies a new poll interval. A new password is used from the next connection.
 func (x *Switcher) OnUpdate(context.Context) error {
-	s, err := x.settings()
-	if err != nil {
+	var s Settings
+	if err := x.Settings(&s); err != nil {
 		return err
 	}
 	x.Schedule().Clear()
 	x.schedulePoll(s)
-	if x.link.failed() {
-		x.conn.Disconnect()
-	}
 	return nil
-}
-
-func (x *Switcher) settings() (Settings, error) {
-	var s Settings
-	if err := x.Settings(&s); err != nil {
-		return s, err
-	}
-	if s.PollSeconds <= 0 {
-		s.PollSeconds = 60
-	}
-	return s, nil
 }
 
 func (x *Switcher) schedulePoll(s Settings) {
@@ -221,14 +203,9 @@ func (x *Switcher) mute(ctx context.Context, a OutputMuteArgs, letter byte, kind
 	return err
 }
 
-// connected sets verbose mode 3, so the switcher reports front-panel ties, then reads the
-// matrix once it has logged in.
+// connected reads the matrix once the session is open.
 func (x *Switcher) connected(ctx context.Context, _ *sdk.TCP) {
-	_, err := x.do(ctx, "\x1b3CV\r", priorityPoll, func(r reply) bool { return r.kind == verbose })
-	if err == nil {
-		err = x.readTies(ctx)
-	}
-	if err != nil {
+	if err := x.readTies(ctx); err != nil {
 		x.Logger().Warn("switcher state query failed", "error", err)
 	}
 }

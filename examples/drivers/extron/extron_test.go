@@ -43,7 +43,7 @@ func start(t *testing.T, settings Settings, opts ...sdk.Option) (*sdktest.Harnes
 	h := sdktest.New(t, New, append(options, opts...)...)
 	s := switcher{t: t, dev: h.TCPDevice()}
 	h.Start(sdktest.Module{Name: "Switcher", Settings: settings})
-	h.WaitStatus("connected", true)
+	s.dev.ExpectConnect(1)
 	return h, s
 }
 
@@ -65,6 +65,7 @@ func TestByteByByte(t *testing.T) {
 	s.dev.ShouldNotSend(50 * time.Millisecond)
 	s.dev.Respond(banner)
 	s.answer("\x1b3CV\r", "Vrb3")
+	h.WaitStatus("connected", true)
 	s.answer("I", "V8X4 A8X4")
 	for out := 1; out <= 4; out++ {
 		s.answer(fmt.Sprintf("%d%%", out), fmt.Sprint(out))
@@ -208,6 +209,7 @@ func TestPassword(t *testing.T) {
 	s.dev.Respond(banner + "\r\nPassword:")
 	s.dev.ShouldSend("secret\r")
 	s.dev.Respond("\r\nPassword:")
+	h.WaitLog("handshake failed")
 	mustFail(t, h.Exec("switch_to", "1"), 502, "Login", "refused the password")
 	s.dev.ShouldNotSend(20 * time.Millisecond)
 }
@@ -219,24 +221,24 @@ func TestPasswordMissing(t *testing.T) {
 	// means it wants one.
 	s.dev.Respond(banner)
 	s.answer("\x1b3CV\r", "\r\nPassword:")
+	h.WaitLog("handshake failed")
 	mustFail(t, h.Exec("switch_to", "1"), 502, "Login", "set its password setting")
 	s.dev.ShouldNotSend(20 * time.Millisecond)
 }
 
-// TestSilentDevice: a device that sends no banner fails the command clearly, and the driver
-// opens a new connection in case the next one brings it.
+// TestSilentDevice: a device that sends no banner fails calls clearly, and the driver opens a
+// new connection in case the next one brings it.
 func TestSilentDevice(t *testing.T) {
 	t.Parallel()
 	clk := sdktest.NewClock()
 	h, s := start(t, Settings{PollSeconds: 3600}, sdk.WithClock(clk))
-	// Three timers: the poll, the command's timeout and its wait for the banner.
-	h.Wait("the verbose command to wait for the banner", func() bool { return clk.Pending() >= 3 })
-	mark := h.Mark()
-	clk.Advance(sdk.DefaultTimeout)
-	if e := h.WaitLog("background command failed"); !strings.Contains(e.String(), "did not open the session") {
+	// Two timers: the poll and the wait for the banner.
+	h.Wait("the login to wait for the banner", func() bool { return clk.Pending() >= 2 })
+	clk.Advance(sdk.DefaultHandshakeTimeout)
+	if e := h.WaitLog("handshake failed"); !strings.Contains(e.String(), "did not open the session") {
 		t.Fatalf("log: %s", e)
 	}
-	h.WaitChange(mark, "connected", false)
+	mustFail(t, h.Exec("switch_to", "1"), 504, "NoLogin", "no Extron banner")
 	h.Wait("a new connection", func() bool {
 		clk.Advance(time.Second)
 		return s.dev.Connections() == 2

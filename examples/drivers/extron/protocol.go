@@ -1,13 +1,13 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/placeos-go/engine/sdk"
 )
@@ -15,18 +15,8 @@ import (
 // prompt is the password prompt, the one thing the switcher sends without a line end.
 const prompt = "Password:"
 
-// tokenizer splits the switcher's stream into lines (CRLF) and the bare password prompt.
-func tokenizer() *sdk.Tokenizer {
-	return sdk.NewTokenizer(func(buf []byte) (int, []byte) {
-		if i := bytes.Index(buf, []byte("\r\n")); i >= 0 {
-			return i + 2, buf[:i]
-		}
-		if bytes.Equal(buf, []byte(prompt)) {
-			return len(buf), buf
-		}
-		return 0, nil
-	}, 0)
-}
+// verboseMode asks for verbose mode 3: the switcher then reports ties made at its front panel.
+const verboseMode = "\x1b3CV\r"
 
 // kind is what a line from the switcher says.
 type kind int
@@ -116,7 +106,7 @@ func layerName(symbol byte) string {
 // do sends one SIS command through the queue and returns the line that answers it, the first
 // that want accepts; an E-code answer fails it (sisError).
 func (x *Switcher) do(ctx context.Context, cmd string, priority int, want func(reply) bool) (reply, error) {
-	v, err := x.Queue().Do(ctx, sdk.Command{Data: []byte(cmd), Priority: priority, Send: x.send,
+	v, err := x.Queue().Do(ctx, sdk.Command{Data: []byte(cmd), Priority: priority,
 		Response: func(frame []byte, t *sdk.Task) { x.handle(frame, t, want) }})
 	if err != nil {
 		return reply{}, err
@@ -125,32 +115,13 @@ func (x *Switcher) do(ctx context.Context, cmd string, priority int, want func(r
 	return r, nil
 }
 
-// send writes a command once the switcher has logged the connection in.
-func (x *Switcher) send(ctx context.Context, t *sdk.Task) error {
-	err := x.link.await(ctx, x.Clock(), t.Command().Timeout)
-	if se := (*sdk.Error)(nil); errors.As(err, &se) && se.Kind == "NoLogin" {
-		// Fail the command before disconnecting, which would abort it as merely offline; the
-		// next connection may bring the banner.
-		t.Fail(err)
-		x.conn.Disconnect()
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if x.Queue().Current() != t {
-		return nil // the attempt timed out while it waited: the queue sends it again
-	}
-	return x.conn.Send(ctx, t.Command().Data)
-}
-
-// received takes the lines no command waits for: the banner, the login, front-panel changes.
+// received takes the lines no command waits for: front-panel changes.
 func (x *Switcher) received(frame []byte, t *sdk.Task) { x.handle(frame, t, nil) }
 
-// handle takes one line: the login, statuses, and the running command's answer.
+// handle takes one line: statuses, and the running command's answer.
 func (x *Switcher) handle(frame []byte, t *sdk.Task, want func(reply) bool) {
 	line := strings.TrimSpace(string(frame))
-	if line == "" || x.login(line, t) {
+	if line == "" {
 		return
 	}
 	r := parse(line)
@@ -174,42 +145,57 @@ func (x *Switcher) handle(frame []byte, t *sdk.Task, want func(reply) bool) {
 // "(c) Copyright 2025, Extron Electronics, DXP 84 HDMI, V1.02, 60-1094-01".
 var bannerRe = regexp.MustCompile(`^\(c\) Copyright \d+, Extron Electronics, ([^,]+), V([^,]+)`)
 
-// login follows the start of a connection: the banner, the password prompt and the switcher's
-// "Login Administrator" (or "Login User"). It reports whether line was part of it.
-func (x *Switcher) login(line string, t *sdk.Task) bool {
-	if m := bannerRe.FindStringSubmatch(line); m != nil {
-		x.Set("model", m[1])
-		x.Set("firmware", m[2])
-		if s, _ := x.settings(); s.Password == "" {
-			x.link.open() // no password to give: the switcher takes commands now
+// login opens the session of a new connection: the switcher sends its banner, then asks for
+// the password when it has one (it would take any command sent before as a wrong password) and
+// answers "Login Administrator" (or "Login User"), or asks again when it refuses it. Verbose
+// mode is set last; its answer means the switcher takes commands.
+func (x *Switcher) login(ctx context.Context, h *sdk.Handshake) error {
+	var s Settings
+	if err := x.Settings(&s); err != nil {
+		return err
+	}
+	passwordSent := false
+	for {
+		frame, err := h.Next(ctx)
+		if errors.Is(err, sdk.ErrHandshakeTimeout) {
+			return &sdk.Error{Status: 504, Kind: "NoLogin", Err: fmt.Errorf("the switcher did not open the session within %s: "+
+				"no Extron banner, or no Password: prompt while the module has a password", sdk.DefaultHandshakeTimeout)}
 		}
-		return true
-	}
-	if level, ok := strings.CutPrefix(line, "Login "); ok {
-		x.Set("login", strings.ToLower(level))
-		x.link.open()
-		return true
-	}
-	if line != prompt {
-		return false
-	}
-	s, _ := x.settings()
-	if s.Password != "" && !x.link.passwordSent() {
-		if err := x.conn.Send(x.Context(), []byte(s.Password+"\r")); err != nil {
-			x.Logger().Warn("sending the password failed", "error", err)
+		if err != nil {
+			return err
 		}
-		return true
+		line := strings.TrimSpace(string(frame))
+		var send string
+		switch m := bannerRe.FindStringSubmatch(line); {
+		case m != nil:
+			x.Set("model", m[1])
+			x.Set("firmware", m[2])
+			if s.Password == "" {
+				send = verboseMode // no password to give: the switcher listens now
+			}
+		case line == prompt && s.Password == "":
+			return loginError("the switcher asks for a password and the module has none: set its password setting")
+		case line == prompt && passwordSent:
+			return loginError("the switcher refused the password: check the module's password setting")
+		case line == prompt:
+			send, passwordSent = s.Password+"\r", true
+		case strings.HasPrefix(line, "Login "):
+			x.Set("login", strings.ToLower(strings.TrimPrefix(line, "Login ")))
+			send = verboseMode
+		default:
+			switch r := parse(line); r.kind {
+			case verbose:
+				return nil
+			case failure:
+				return sisError(r.code, []byte(verboseMode))
+			}
+		}
+		if send != "" {
+			if err := h.Send(ctx, []byte(send)); err != nil {
+				return err
+			}
+		}
 	}
-	// A prompt after the password went out is the switcher refusing it.
-	err := loginError("the switcher refused the password: check the module's password setting")
-	if s.Password == "" {
-		err = loginError("the switcher asks for a password and the module has none: set its password setting")
-	}
-	x.link.fail(err)
-	if t != nil {
-		t.Fail(err)
-	}
-	return true
 }
 
 func loginError(msg string) error {
@@ -240,7 +226,11 @@ func sisError(code string, sent []byte) error {
 		e.status, e.why = 502, "error "+code
 	}
 	cmd := strings.ReplaceAll(strings.TrimSpace(string(sent)), "\x1b", "Esc")
-	return &sdk.Error{Status: e.status, Kind: code, Err: fmt.Errorf("switcher answered %s to %q: %s", code, cmd, e.why)}
+	err := &sdk.Error{Status: e.status, Kind: code, Err: fmt.Errorf("switcher answered %s to %q: %s", code, cmd, e.why)}
+	if code == "E22" {
+		err.RetryAfter = time.Second // busy is brief
+	}
+	return err
 }
 
 // apply sets the statuses a line reports.

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"errors"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/placeos-go/engine/examples/sims/extron/extronsim"
+	"github.com/placeos-go/engine/sdk"
 	"github.com/placeos-go/engine/sdk/sdktest"
 )
 
@@ -60,7 +63,11 @@ func TestAgainstSimulator(t *testing.T) {
 	mustFail(t, h.ExecNamed("switch", map[string]any{"map": map[string]any{"9": 1}}), 400, "E01", "invalid input")
 	mustFail(t, h.ExecNamed("switch", map[string]any{"map": map[string]any{"1": []int{2, 5}}}), 400, "E12", "invalid output")
 	sim.SetBusy(true)
-	mustFail(t, h.Exec("switch_to", "1"), 503, "E22", "busy")
+	busy := h.Exec("switch_to", "1")
+	mustFail(t, busy, 503, "E22", "busy")
+	if e := (*sdk.Error)(nil); !errors.As(busy.Err, &e) || e.RetryAfter != time.Second {
+		t.Fatalf("busy: retry after %v", e)
+	}
 	sim.SetBusy(false)
 
 	// The front panel, reported in verbose mode.
@@ -87,8 +94,9 @@ func TestWrongPasswordAgainstSimulator(t *testing.T) {
 	h.WaitStatus("model", "DXP 84 HDMI")
 	h.Wait("the password to be refused", func() bool { return h.Exec("switch_to", "3").Code == 502 })
 	mustFail(t, h.Exec("switch_to", "3"), 502, "Login", "refused the password")
-	h.Settings(Settings{Password: "secret"})
+	h.Settings(Settings{Password: "secret"}) // tried at once, whatever the pause after the refusals
 	h.WaitStatus("login", "administrator")
+	h.WaitStatus("connected", true)
 	if r := h.Exec("switch_to", "3"); r.Err != nil {
 		t.Fatalf("with the right password: %s", r)
 	}

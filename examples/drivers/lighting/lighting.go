@@ -10,10 +10,10 @@ import (
 
 // Settings of a lighting module.
 type Settings struct {
-	Zone     string `json:"zone" description:"gateway zone id, e.g. \"1\""`
-	Password string `json:"password,omitempty" description:"gateway basic-auth password"`
-	// PollSeconds is how often the zone is read back, so wall-panel changes show up [30].
-	PollSeconds int `json:"poll_seconds,omitempty"`
+	Zone     string `json:"zone,omitempty" default:"1" description:"gateway zone id"`
+	Password string `json:"password,omitempty" secret:"true" description:"gateway basic-auth password"`
+	// PollSeconds: the gateway does not report wall-panel changes, so the driver asks.
+	PollSeconds int `json:"poll_seconds,omitempty" default:"30" minimum:"1" description:"how often the zone is read back, in seconds"`
 }
 
 // Lighting drives one zone of the example HTTP lighting gateway (examples/sims/lighting). It
@@ -34,17 +34,12 @@ type zone struct {
 	On    bool `json:"on"`
 }
 
-// OnLoad opens the HTTP client and starts polling.
-func (l *Lighting) OnLoad(ctx context.Context) error {
+// OnLoad opens the HTTP client, reads the zone and polls it. A gateway that does not answer
+// yet does not keep the module from starting: the poll keeps asking.
+func (l *Lighting) OnLoad(context.Context) error {
 	var s Settings
 	if err := l.Settings(&s); err != nil {
 		return err
-	}
-	if s.Zone == "" {
-		s.Zone = "1"
-	}
-	if s.PollSeconds == 0 {
-		s.PollSeconds = 30
 	}
 	l.zone = s.Zone
 	var err error
@@ -52,7 +47,12 @@ func (l *Lighting) OnLoad(ctx context.Context) error {
 		return err
 	}
 	l.Schedule().Every(time.Duration(s.PollSeconds)*time.Second, func(ctx context.Context) { _ = l.Refresh(ctx) })
-	return l.Refresh(ctx)
+	l.Go(func(ctx context.Context) {
+		if err := l.Refresh(ctx); err != nil {
+			l.Logger().Warn("reading the zone failed", "error", err)
+		}
+	})
+	return nil
 }
 
 // OnUpdate picks up a new zone, password or poll interval.

@@ -18,13 +18,8 @@ func TestRequestByRequest(t *testing.T) {
 	clk := sdktest.NewClock()
 	h := sdktest.New(t, New, append(options, sdk.WithClock(clk))...)
 	gw := h.HTTPServer()
-	started := make(chan struct{})
-	go func() {
-		defer close(started)
-		h.Start(sdktest.Module{Name: "Lighting", Settings: Settings{Zone: "2", PollSeconds: 60}})
-	}()
+	h.Start(sdktest.Module{Name: "Lighting", Settings: Settings{Zone: "2", PollSeconds: 60}})
 	gw.ExpectJSON("GET", "/api/zones/2", nil, 200, map[string]any{"id": "2", "level": 30, "on": true})
-	<-started
 	h.WaitStatus("level", 30)
 	h.WaitStatus("connected", true)
 

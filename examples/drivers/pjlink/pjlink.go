@@ -17,10 +17,10 @@ import (
 type Settings struct {
 	// Password is the projector's PJLink password. Keep it in the module's protected_settings
 	// (level admin or never_displayed) so no caller reads it back.
-	Password string `json:"password,omitempty" description:"PJLink password, empty when the projector's authentication is off; a protected setting"`
+	Password string `json:"password,omitempty" secret:"true" description:"PJLink password, empty when the projector's authentication is off"`
 	// PollSeconds: PJLink sends nothing by itself, and projectors close a connection that is
 	// idle for 30 s, so the poll also keeps the connection open.
-	PollSeconds int `json:"poll_seconds,omitempty" description:"how often power, input, mute, errors and lamp are read, in seconds [20]"`
+	PollSeconds int `json:"poll_seconds,omitempty" default:"20" minimum:"1" description:"how often power, input, mute, errors and lamp are read, in seconds"`
 	// Inputs names input codes as the room knows them; PJLink's own names work without it.
 	Inputs map[string]string `json:"inputs,omitempty" description:"names for PJLink input codes, e.g. {\"hdmi1\": \"32\"}"`
 }
@@ -31,12 +31,9 @@ type Settings struct {
 // connected.
 type Projector struct {
 	sdk.Base
-	conn *sdk.TCP
-	link *session
 
-	mu      sync.Mutex
-	follow  *sdk.Job // the poll that follows a warm-up or cool-down
-	refused string   // the password the projector last refused
+	mu     sync.Mutex
+	follow *sdk.Job // the poll that follows a warm-up or cool-down
 }
 
 // New makes the driver value of one module.
@@ -55,43 +52,27 @@ const (
 // statuses show "on" or "off" soon after the projector gets there, not at the next poll.
 const followEvery = 5 * time.Second
 
-// OnLoad connects to the projector (port 4352) and polls it.
+// OnLoad connects to the projector (port 4352), logs in on every connection and polls it.
 func (p *Projector) OnLoad(context.Context) error {
-	s, err := p.settings()
-	if err != nil {
+	var s Settings
+	if err := p.Settings(&s); err != nil {
 		return err
 	}
-	p.link = newSession()
-	p.conn = sdk.NewTCP(&p.Base, sdk.TCPOptions{Tokenizer: sdk.Delimiter("\r"), Received: p.received,
-		OnConnect: p.connected, OnDisconnect: p.link.reset})
+	sdk.NewTCP(&p.Base, sdk.TCPOptions{DefaultPort: 4352, Tokenizer: sdk.Delimiter("\r"), Handshake: p.handshake,
+		Received: p.received, OnConnect: p.connected})
 	p.schedulePoll(s)
 	return nil
 }
 
-// OnUpdate applies a new poll interval; after a refused password the connection is opened
-// again so that a corrected password is tried at once.
+// OnUpdate applies a new poll interval. A new password is used from the next connection.
 func (p *Projector) OnUpdate(context.Context) error {
-	s, err := p.settings()
-	if err != nil {
+	var s Settings
+	if err := p.Settings(&s); err != nil {
 		return err
 	}
 	p.Schedule().Clear()
 	p.schedulePoll(s)
-	if p.link.failed() {
-		p.conn.Disconnect()
-	}
 	return nil
-}
-
-func (p *Projector) settings() (Settings, error) {
-	var s Settings
-	if err := p.Settings(&s); err != nil {
-		return s, err
-	}
-	if s.PollSeconds <= 0 {
-		s.PollSeconds = 20
-	}
-	return s, nil
 }
 
 func (p *Projector) schedulePoll(s Settings) {
@@ -171,18 +152,8 @@ func (p *Projector) mute(ctx context.Context, video, audio, on bool) error {
 	return nil
 }
 
-// connected reads the whole state once the projector has greeted the new connection. With a
-// password the projector has refused it does not: projectors close the connection after
-// PJLINK ERRA, and querying on every reconnect would hammer them; the poll still tries.
+// connected reads the whole state once the projector has accepted the new connection.
 func (p *Projector) connected(ctx context.Context, _ *sdk.TCP) {
-	s, err := p.settings()
-	p.mu.Lock()
-	refused := err == nil && s.Password != "" && s.Password == p.refused
-	p.mu.Unlock()
-	if refused {
-		p.Logger().Debug("not querying the projector: it refused this password")
-		return
-	}
 	if err := p.Query(ctx); err != nil {
 		p.Logger().Warn("projector state query failed", "error", err)
 	}
@@ -202,13 +173,13 @@ func (p *Projector) poll(ctx context.Context) error {
 	return p.read(ctx, queries)
 }
 
-// identify reads what does not change while connected: name, maker, model, class, inputs.
+// identify reads what does not change while connected: name, maker, model, inputs (the class
+// comes with the handshake).
 func (p *Projector) identify(ctx context.Context) error {
 	return p.read(ctx, []reader{
 		{"NAME", func(v string) { p.Set("name", v) }},
 		{"INF1", func(v string) { p.Set("manufacturer", v) }},
 		{"INF2", func(v string) { p.Set("model", v) }},
-		{"CLSS", func(v string) { p.Set("pjlink_class", v) }},
 		{"INST", p.applyInputList},
 	})
 }
@@ -247,8 +218,8 @@ func (p *Projector) followUp() {
 
 // inputNames is the inputs setting, names lower-cased.
 func (p *Projector) inputNames() (map[string]string, error) {
-	s, err := p.settings()
-	if err != nil {
+	var s Settings
+	if err := p.Settings(&s); err != nil {
 		return nil, err
 	}
 	names := make(map[string]string, len(s.Inputs))

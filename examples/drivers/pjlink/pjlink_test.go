@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/md5" //nolint:gosec // PJLink's authentication is MD5 by specification
 	"encoding/hex"
+	"errors"
 	"reflect"
 	"strings"
 	"testing"
@@ -25,16 +26,23 @@ func (p projector) answer(sent, reply string) {
 	p.dev.Respond(reply + "\r")
 }
 
-// connectQuery answers the reads a new connection starts with, the projector being off.
-func (p projector) connectQuery(first string) {
+// login greets a new connection and answers the class query it starts with, which carries
+// digest with authentication.
+func (p projector) login(greeting, digest string) {
 	p.t.Helper()
-	p.answer(first+"%1POWR ?", "%1POWR=0")
+	p.dev.Respond(greeting + "\r")
+	p.answer(digest+"%1CLSS ?", "%1CLSS=1")
+}
+
+// connectQuery answers the reads a logged-in connection starts with, the projector being off.
+func (p projector) connectQuery() {
+	p.t.Helper()
+	p.answer("%1POWR ?", "%1POWR=0")
 	p.answer("%1ERST ?", "%1ERST=000000")
 	p.answer("%1LAMP ?", "%1LAMP=1200 0")
 	p.answer("%1NAME ?", "%1NAME=Boardroom")
 	p.answer("%1INF1 ?", "%1INF1=EngineSim")
 	p.answer("%1INF2 ?", "%1INF2=PJ-1")
-	p.answer("%1CLSS ?", "%1CLSS=1")
 	p.answer("%1INST ?", "%1INST=11 31 32")
 }
 
@@ -44,8 +52,17 @@ func start(t *testing.T, settings Settings, opts ...sdk.Option) (*sdktest.Harnes
 	h := sdktest.New(t, New, append(options, opts...)...)
 	p := projector{t: t, dev: h.TCPDevice()}
 	h.Start(sdktest.Module{Name: "Projector", Settings: settings})
-	h.WaitStatus("connected", true)
+	p.dev.ExpectConnect(1)
 	return h, p
+}
+
+// retryAfter is the retry hint of a failed call.
+func retryAfter(r sdktest.Result) time.Duration {
+	var e *sdk.Error
+	if errors.As(r.Err, &e) {
+		return e.RetryAfter
+	}
+	return 0
 }
 
 func mustFail(t *testing.T, r sdktest.Result, code int, class, text string) {
@@ -64,8 +81,10 @@ func TestByteByByte(t *testing.T) {
 
 	// Nothing goes out before the projector has greeted.
 	p.dev.ShouldNotSend(50 * time.Millisecond)
-	p.dev.Respond("PJLINK 0\r")
-	p.connectQuery("")
+	p.login("PJLINK 0", "")
+	h.WaitStatus("connected", true)
+	p.connectQuery()
+	h.WaitStatus("pjlink_class", "1")
 	h.WaitStatus("inputs", []string{"rgb1", "digital1", "laptop"})
 	h.WaitStatus("errors", map[string]string{"fan": "ok", "lamp": "ok", "temperature": "ok", "cover": "ok", "filter": "ok", "other": "ok"})
 	h.WaitStatus("lamps", []Lamp{{Hours: 1200}})
@@ -86,7 +105,7 @@ func TestByteByByte(t *testing.T) {
 	p.answer("%1POWR ?", "%1POWR=3")
 	p.answer("%1ERST ?", "%1ERST=000000")
 	p.answer("%1LAMP ?", "%1LAMP=1200 1")
-	h.WaitStatus("lamps", []Lamp{{Hours: 1200, On: true}}) // the poll is over: time may pass
+	h.WaitIdle() // the poll is over: time may pass
 	clk.Advance(followEvery)
 	p.answer("%1POWR ?", "%1POWR=1")
 	p.answer("%1INPT ?", "%1INPT=32")
@@ -175,8 +194,8 @@ func TestByteByByte(t *testing.T) {
 func TestAuthentication(t *testing.T) {
 	t.Parallel()
 	h, p := start(t, Settings{Password: "JBMIAProjectorLink", PollSeconds: 3600})
-	p.dev.Respond("PJLINK 1 498e4a67\r")
-	p.connectQuery("5d8409bc1c3fa39749434aa3a5c38682")
+	p.login("PJLINK 1 498e4a67", "5d8409bc1c3fa39749434aa3a5c38682")
+	p.connectQuery()
 	h.WaitStatus("inputs", []string{"rgb1", "digital1", "digital2"})
 
 	// A new connection has a new random, so a new digest.
@@ -184,9 +203,9 @@ func TestAuthentication(t *testing.T) {
 	p.dev.Disconnect()
 	h.WaitChange(mark, "connected", false)
 	p.dev.ExpectReconnect()
-	p.dev.Respond("PJLINK 1 0badf00d\r")
 	sum := md5.Sum([]byte("0badf00dJBMIAProjectorLink")) //nolint:gosec // by specification
-	p.connectQuery(hex.EncodeToString(sum[:]))
+	p.login("PJLINK 1 0badf00d", hex.EncodeToString(sum[:]))
+	p.connectQuery()
 	call := h.ExecAsync("power", true)
 	p.answer("%1POWR 1", "%1POWR=OK")
 	p.answer("%1POWR ?", "%1POWR=1")
@@ -194,40 +213,40 @@ func TestAuthentication(t *testing.T) {
 		t.Fatalf("power after reconnecting: %s", r)
 	}
 
-	// A refused password fails the command it came with, and every command after it on that
-	// connection, without sending them.
+	// A refused password closes the connection: calls fail with the reason until a login works,
+	// and nothing is sent meanwhile.
 	p.dev.Disconnect()
 	p.dev.ExpectReconnect()
 	p.dev.Respond("PJLINK 1 12345678\r")
 	p.dev.ExpectSend()
 	p.dev.Respond("PJLINK ERRA\r")
+	h.WaitLog("handshake failed")
 	mustFail(t, h.Exec("power", false), 502, "ERRA", "refused the password")
 	p.dev.ShouldNotSend(20 * time.Millisecond)
-	h.WaitLog("background command failed")
 }
 
 func TestPasswordMissing(t *testing.T) {
 	t.Parallel()
 	h, p := start(t, Settings{PollSeconds: 3600})
 	p.dev.Respond("PJLINK 1 498e4a67\r")
+	h.WaitLog("handshake failed")
 	mustFail(t, h.Exec("power", true), 502, "ERRA", "set its password setting")
 	p.dev.ShouldNotSend(20 * time.Millisecond)
 }
 
-// TestSilentDevice: a device that never greets fails the command clearly, and the driver opens
-// a new connection in case it greets that one.
+// TestSilentDevice: a device that never greets fails calls clearly, and the driver opens a new
+// connection in case it greets that one.
 func TestSilentDevice(t *testing.T) {
 	t.Parallel()
 	clk := sdktest.NewClock()
 	h, p := start(t, Settings{PollSeconds: 3600}, sdk.WithClock(clk))
-	// Three timers: the poll, the command's timeout and its wait for the greeting.
-	h.Wait("the state query to wait for the greeting", func() bool { return clk.Pending() >= 3 })
-	mark := h.Mark()
-	clk.Advance(sdk.DefaultTimeout)
-	if e := h.WaitLog("background command failed"); !strings.Contains(e.String(), "no PJLink greeting") {
+	// Two timers: the poll and the wait for the greeting.
+	h.Wait("the handshake to wait for the greeting", func() bool { return clk.Pending() >= 2 })
+	clk.Advance(sdk.DefaultHandshakeTimeout)
+	if e := h.WaitLog("handshake failed"); !strings.Contains(e.String(), "no PJLink greeting") {
 		t.Fatalf("log: %s", e)
 	}
-	h.WaitChange(mark, "connected", false)
+	mustFail(t, h.Exec("power", true), 504, "NoGreeting", "is this a PJLink projector")
 	h.Wait("a new connection", func() bool {
 		clk.Advance(time.Second)
 		return p.dev.Connections() == 2

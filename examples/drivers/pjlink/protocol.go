@@ -12,9 +12,9 @@ import (
 )
 
 // do sends one command ("%1POWR 1") through the queue and returns the projector's answer, the
-// text after "=" ("OK", "1", "31"). An error answer fails it (replyError).
+// text after "=" ("OK", "1", "31"). An error answer fails it (answerError).
 func (p *Projector) do(ctx context.Context, body, param string, priority int) (string, error) {
-	v, err := p.Queue().Do(ctx, sdk.Command{Data: []byte("%1" + body + " " + param + "\r"), Priority: priority, Send: p.send})
+	v, err := p.Queue().Do(ctx, sdk.Command{Data: []byte("%1" + body + " " + param + "\r"), Priority: priority})
 	if err != nil {
 		return "", err
 	}
@@ -22,82 +22,69 @@ func (p *Projector) do(ctx context.Context, body, param string, priority int) (s
 	return s, nil
 }
 
-// send writes a command once the connection's greeting allows it, prefixed with the digest
-// when it is the first command of an authenticated connection.
-func (p *Projector) send(ctx context.Context, t *sdk.Task) error {
-	digest, err := p.link.await(ctx, p.Clock(), t.Command().Timeout)
-	if se := (*sdk.Error)(nil); errors.As(err, &se) && se.Kind == "NoGreeting" {
-		// Fail the command before disconnecting, which would abort it as merely offline; a
-		// silent device may greet on a new connection.
-		t.Fail(err)
-		p.conn.Disconnect()
-		return nil
+// handshake follows the start of a connection. The projector greets first: "PJLINK 0", or
+// "PJLINK 1 <random>" when it wants a password. The first command then proves the password
+// (the digest goes in front of it); the driver makes it a class query, which every PJLink
+// projector answers, so the connection is known to work before any command goes out.
+func (p *Projector) handshake(ctx context.Context, h *sdk.Handshake) error {
+	line, err := h.Next(ctx)
+	if errors.Is(err, sdk.ErrHandshakeTimeout) {
+		return &sdk.Error{Status: 504, Kind: "NoGreeting",
+			Err: fmt.Errorf("projector sent no PJLink greeting within %s; is this a PJLink projector (port 4352)?", sdk.DefaultHandshakeTimeout)}
 	}
 	if err != nil {
 		return err
 	}
-	if p.Queue().Current() != t {
-		return nil // the attempt timed out while it waited: the queue sends it again
+	var digest string
+	switch greeting := strings.TrimSpace(string(line)); {
+	case greeting == "PJLINK 0":
+	case strings.HasPrefix(greeting, "PJLINK 1 "):
+		var s Settings
+		if err := p.Settings(&s); err != nil {
+			return err
+		}
+		if s.Password == "" {
+			return authError("projector asks for a password (PJLINK 1) and the module has none: set its password setting")
+		}
+		sum := md5.Sum([]byte(strings.TrimPrefix(greeting, "PJLINK 1 ") + s.Password)) //nolint:gosec // by specification
+		digest = hex.EncodeToString(sum[:])
+	default:
+		return &sdk.Error{Status: 502, Kind: "NoGreeting", Err: fmt.Errorf("not a PJLink greeting: %q", greeting)}
 	}
-	if err := p.conn.Send(ctx, append([]byte(digest), t.Command().Data...)); err != nil {
+	if err := h.Send(ctx, []byte(digest+"%1CLSS ?\r")); err != nil {
 		return err
 	}
-	if digest != "" {
-		p.link.sent()
+	for {
+		line, err := h.Next(ctx)
+		if err != nil {
+			return err
+		}
+		switch answer := strings.TrimSpace(string(line)); {
+		case answer == "PJLINK ERRA":
+			return authError("projector refused the password (PJLINK ERRA): check the module's password setting")
+		case strings.HasPrefix(answer, "%1CLSS="):
+			p.Set("pjlink_class", strings.TrimPrefix(answer, "%1CLSS="))
+			return nil
+		}
 	}
-	return nil
 }
 
-// received takes every line from the projector: greetings, and answers to the running command.
+// received takes every line from the projector: the answers to the running command.
 func (p *Projector) received(frame []byte, t *sdk.Task) {
 	line := strings.TrimSpace(string(frame))
-	if rest, ok := strings.CutPrefix(line, "PJLINK "); ok {
-		p.greeting(rest, t)
-		return
-	}
 	body, value, ok := parseAnswer(line)
 	if !ok || t == nil || body != string(t.Command().Data[2:6]) {
 		p.Logger().Debug("ignoring a line that answers no running command", "line", line)
 		return
 	}
-	if err := answerError(t.Command().Data, value); err != nil {
+	var warming, cooling bool
+	p.Status("warming", &warming)
+	p.Status("cooling", &cooling)
+	if err := answerError(t.Command().Data, value, warming || cooling); err != nil {
 		t.Fail(err)
 		return
 	}
-	p.mu.Lock()
-	p.refused = ""
-	p.mu.Unlock()
 	t.Success(value)
-}
-
-// greeting handles "PJLINK 0", "PJLINK 1 <random>" and "PJLINK ERRA" (a refused digest).
-func (p *Projector) greeting(rest string, t *sdk.Task) {
-	switch {
-	case rest == "0":
-		p.link.greeted("", nil)
-	case rest == "ERRA":
-		err := authError("projector refused the password (PJLINK ERRA): check the module's password setting")
-		p.link.fail(err)
-		var s Settings
-		_ = p.Settings(&s)
-		p.mu.Lock()
-		p.refused = s.Password
-		p.mu.Unlock()
-		if t != nil {
-			t.Fail(err)
-		}
-	case strings.HasPrefix(rest, "1 "):
-		var s Settings
-		_ = p.Settings(&s)
-		if s.Password == "" {
-			p.link.greeted("", authError("projector asks for a password (PJLINK 1) and the module has none: set its password setting"))
-			return
-		}
-		sum := md5.Sum([]byte(strings.TrimSpace(rest[2:]) + s.Password)) //nolint:gosec // by specification
-		p.link.greeted(hex.EncodeToString(sum[:]), nil)
-	default:
-		p.Logger().Warn("unexpected PJLink greeting", "line", "PJLINK "+rest)
-	}
 }
 
 func authError(msg string) error {
@@ -113,8 +100,9 @@ func parseAnswer(line string) (body, value string, ok bool) {
 }
 
 // answerError turns PJLink's error answers into the error the caller gets: a bad argument is
-// a 400, a projector that is busy warming up or cooling down a 503 to try again later.
-func answerError(sent []byte, value string) error {
+// a 400, a projector that is busy warming up or cooling down (changing) a 503 to try again when
+// the driver reads its power again (Retry-After).
+func answerError(sent []byte, value string, changing bool) error {
 	var status int
 	var why string
 	switch value {
@@ -129,5 +117,9 @@ func answerError(sent []byte, value string) error {
 	default:
 		return nil
 	}
-	return &sdk.Error{Status: status, Kind: value, Err: fmt.Errorf("%s: %s", strings.TrimSpace(string(sent)), why)}
+	e := &sdk.Error{Status: status, Kind: value, Err: fmt.Errorf("%s: %s", strings.TrimSpace(string(sent)), why)}
+	if value == "ERR3" && changing {
+		e.RetryAfter = followEvery
+	}
+	return e
 }

@@ -35,12 +35,19 @@ func TestAgainstSimulator(t *testing.T) {
 	h.WaitStatus("inputs", []string{"rgb1", "rgb2", "digital1", "laptop"})
 	h.WaitStatus("power", false)
 
-	mustFail(t, h.Exec("switch_to", "laptop"), 503, "ERR3", "unavailable time")
+	standby := h.Exec("switch_to", "laptop")
+	mustFail(t, standby, 503, "ERR3", "unavailable time")
 	if r := h.Exec("power", true); string(r.Value) != "true" {
 		t.Fatalf("power on: %s", r)
 	}
 	h.WaitStatus("warming", true)
-	mustFail(t, h.Exec("power", false), 503, "ERR3", "warming up")
+	warming := h.Exec("power", false)
+	mustFail(t, warming, 503, "ERR3", "warming up")
+	// While it warms up the caller is told to try again when the driver reads power again; in
+	// standby no wait helps.
+	if a, b := retryAfter(standby), retryAfter(warming); a != 0 || b != followEvery {
+		t.Fatalf("retry after %v in standby, %v while warming up", a, b)
+	}
 	clk.Advance(30 * time.Second)
 	h.WaitStatus("warming", false)
 	h.WaitStatus("input", "digital1")
@@ -95,7 +102,7 @@ func TestWrongPasswordAgainstSimulator(t *testing.T) {
 	t.Parallel()
 	clk := sdktest.NewClock()
 	h, sim := startSim(t, clk, pjlinksim.Options{Password: "secret"}, Settings{Password: "wrong"})
-	if e := h.WaitLog("background command failed"); !strings.Contains(e.String(), "refused the password") {
+	if e := h.WaitLog("handshake failed"); !strings.Contains(e.String(), "refused the password") {
 		t.Fatalf("log: %s", e)
 	}
 	if sim.State().Power != pjlinksim.Off {

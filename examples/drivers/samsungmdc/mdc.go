@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"net"
-	"strconv"
 	"sync"
 	"sync/atomic"
 
@@ -36,19 +34,18 @@ const defaultPort = 1515
 // pollPriority lets a user's command go before a queued poll.
 const pollPriority = 10
 
-// OnLoad reads the settings and connects; the statuses are read on every connect.
+// OnLoad reads the settings and connects; the statuses are read on every connect. With bad
+// settings the module does not start: the error names the setting.
 func (d *MDC) OnLoad(context.Context) error {
+	if err := d.applySettings(); err != nil {
+		return err
+	}
 	d.Set("volume_min", 0)
 	d.Set("volume_max", 100)
-	err := d.applySettings()
-	var addr string
-	if mc := d.Config(); mc.Port == 0 {
-		addr = net.JoinHostPort(mc.IP, strconv.Itoa(defaultPort))
-	}
 	// The queue sends through the transport; nothing else needs to hold it.
-	sdk.NewTCP(&d.Base, sdk.TCPOptions{Address: addr, Tokenizer: newTokenizer(d.badFrame),
+	sdk.NewTCP(&d.Base, sdk.TCPOptions{DefaultPort: defaultPort, Tokenizer: tokenizer(),
 		Received: d.received, OnConnect: func(ctx context.Context, _ *sdk.TCP) { d.refresh(ctx) }})
-	return err
+	return nil
 }
 
 // OnUpdate applies changed settings (a new display id takes effect with the next command) and

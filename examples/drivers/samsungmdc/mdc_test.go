@@ -146,7 +146,8 @@ func TestBadChecksumNakAndTimeout(t *testing.T) {
 	dvi := hx("AA 14 01 01 18 2E")
 	dev.ShouldSend(dvi)
 	dev.Respond(hx("AA FF 01 03 41 14 18 71")) // checksum off by one
-	if e := h.WaitLog("bad checksum"); e.Level != "warn" || e.Fields["frame"] != "AA FF 01 03 41 14 18 71" {
+	if e := h.WaitLog("dropping a bad frame"); e.Level != "warn" || e.Fields["frame"] != "AA FF 01 03 41 14 18 71" ||
+		e.Fields["error"] != "checksum 71, want 70" {
 		t.Fatalf("bad checksum logged as %s", e)
 	}
 	if p.Done() {
@@ -280,23 +281,26 @@ func TestSecuredProtocol(t *testing.T) {
 	}
 }
 
+// TestBadSettings: a module whose settings make no sense does not start, and says which
+// setting is wrong; a call gets the same answer.
 func TestBadSettings(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		settings any
 		want     string
 	}{
-		{map[string]any{"display_id": 255}, "display_id 255: want 0-253, or 254 to broadcast"},
-		{map[string]any{"power_off": "sleep"}, `power_off "sleep": want standby or panel`},
-		{map[string]any{"poll_seconds": -5}, "poll_seconds -5"},
-		{map[string]any{"display_id": "one"}, "display_id"},
+		{map[string]any{"display_id": 255}, `setting "display_id": 255 is above the maximum 254`},
+		{map[string]any{"power_off": "sleep"}, `setting "power_off": sleep is not one of [standby panel]`},
+		{map[string]any{"poll_seconds": -5}, `setting "poll_seconds": -5 is below the minimum -1`},
+		{map[string]any{"display_id": "one"}, `setting "display_id": cannot use JSON string as int`},
 	} {
 		h := sdktest.New(t, New, options...)
 		h.TCPDevice()
-		h.Start(sdktest.Module{Name: "Display", Settings: tc.settings})
-		h.WaitLog("hook failed")
-		if r := h.Exec("power", true); r.Code != 500 || r.Class() != "BadSettings" || !strings.Contains(r.Message(), tc.want) {
-			t.Errorf("settings %v: power: %s, want 500 BadSettings %q", tc.settings, r, tc.want)
+		if err := h.TryStart(sdktest.Module{Name: "Display", Settings: tc.settings}); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("settings %v: start: %v, want %q", tc.settings, err, tc.want)
+		}
+		if r := h.Exec("power", true); r.Code != 503 || !strings.Contains(r.Message(), tc.want) {
+			t.Errorf("settings %v: power: %s, want 503 %q", tc.settings, r, tc.want)
 		}
 	}
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"sort"
 	"strings"
@@ -119,38 +118,17 @@ func parseReply(f []byte) (reply, error) {
 	return reply{id: f[2], ack: f[4] == ack, cmd: f[5], values: f[6 : len(f)-1]}, nil
 }
 
-// newTokenizer frames replies by their length byte. Bytes before a header are skipped, a frame
-// whose checksum does not match goes to bad and the search resumes one byte on (its length
-// byte may be what was damaged), and the secured protocol's banner is delivered as a frame of
-// its own.
-func newTokenizer(bad func(frame []byte)) *sdk.Tokenizer {
-	return sdk.CustomTokenizer(func(buf []byte) (int, []byte) {
-		if buf[0] != header {
-			if bytes.HasPrefix(buf, securedBanner) {
-				return len(securedBanner), buf[:len(securedBanner)]
-			}
-			if bytes.HasPrefix(securedBanner, buf) {
-				return 0, nil
-			}
-			if i := bytes.IndexByte(buf, header); i > 0 {
-				return i, nil
-			}
-			return len(buf), nil
-		}
-		if len(buf) < 4 {
-			return 0, nil
-		}
-		if buf[1] != replyMark {
-			return 1, nil // a data byte that happens to be 0xAA, not the start of a reply
-		}
-		n := 4 + int(buf[3]) + 1
-		if len(buf) < n {
-			return 0, nil
-		}
-		if checksum(buf[1:n-1]) != buf[n-1] {
-			bad(buf[:n])
-			return 1, nil
-		}
-		return n, buf[:n]
-	}, 1024)
+// tokenizer frames replies by their header and length byte and drops one whose checksum does
+// not match (the transport logs it); the secured protocol's banner is a frame of its own.
+func tokenizer() *sdk.Tokenizer {
+	return sdk.LengthPrefix(sdk.LengthPrefixed{Header: []byte{header, replyMark}, Offset: 3, Size: 1, Adjust: 1,
+		Check: checkReply}).Also(string(securedBanner))
+}
+
+// checkReply compares a reply's checksum with the sum of its bytes.
+func checkReply(f []byte) error {
+	if sum := checksum(f[1 : len(f)-1]); sum != f[len(f)-1] {
+		return fmt.Errorf("checksum %02X, want %02X", f[len(f)-1], sum)
+	}
+	return nil
 }

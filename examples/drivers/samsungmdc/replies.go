@@ -100,10 +100,3 @@ func (d *MDC) setMute(v byte) {
 	d.Set("mute", v == 1)
 	d.Set("audio_mute", v == 1)
 }
-
-// badFrame logs a reply the tokenizer dropped; the command it answered times out and is sent
-// again.
-func (d *MDC) badFrame(frame []byte) {
-	d.Logger().Warn("dropping a reply with a bad checksum", "frame", fmt.Sprintf("% X", frame),
-		"want_checksum", fmt.Sprintf("%02X", checksum(frame[1:len(frame)-1])))
-}

@@ -73,4 +73,7 @@ func TestMetadata(t *testing.T) {
 	if got := m.JSONSchema.Properties.Keys(); !reflect.DeepEqual(got, []string{"display_id", "power_off", "poll_seconds"}) {
 		t.Fatalf("settings %v", got)
 	}
+	if p, _ := m.JSONSchema.Properties.Get("power_off"); string(p.Default) != `"standby"` || len(p.Enum) != 2 {
+		t.Fatalf("power_off schema %+v", p)
+	}
 }

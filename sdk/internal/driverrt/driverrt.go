@@ -12,6 +12,10 @@ type Runtime interface {
 	plugin.Driver
 	// Close stops every module and the runtime's goroutines and waits for them.
 	Close() error
+	// Busy says what a module is doing, "" when it only waits for time or its device: no
+	// function, scheduled job or connection hook running, no command running or ready to run,
+	// every status sent (sdktest's WaitIdle).
+	Busy(moduleID string) string
 }
 
 // New describes the driver that factory makes and returns a runtime ready to host its modules,

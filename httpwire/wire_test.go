@@ -1,0 +1,35 @@
+package httpwire
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/placeos-go/engine/call"
+	"github.com/placeos-go/engine/errkind"
+)
+
+// TestRetryAfter: a driver's retry hint becomes Retry-After in whole seconds, rounded up; any
+// other 503 says 1, and other answers say nothing.
+func TestRetryAfter(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{&errkind.DriverError{Class: "ERR3", Message: "warming up", Code: 503, RetryAfter: 30 * time.Second}, "30"},
+		{&errkind.DriverError{Class: "ERR3", Message: "warming up", Code: 503, RetryAfter: 1200 * time.Millisecond}, "2"},
+		{&errkind.DriverError{Class: "E22", Message: "busy", Code: 503}, "1"},
+		{errkind.New(errkind.Unavailable, "driver restarting"), "1"},
+		{&errkind.DriverError{Class: "ERR2", Message: "bad input", Code: 400}, ""},
+	} {
+		w := httptest.NewRecorder()
+		WriteError(w, httptest.NewRequest(http.MethodPost, "/x", nil), hclog.NewNullLogger(), tc.err, call.Target{})
+		if got := w.Header().Get("Retry-After"); got != tc.want {
+			t.Errorf("%v: Retry-After %q, want %q", tc.err, got, tc.want)
+		}
+	}
+}
