@@ -13,6 +13,7 @@ import (
 	"github.com/placeos-go/engine/builder"
 	"github.com/placeos-go/engine/errkind"
 	"github.com/placeos-go/engine/model"
+	"github.com/placeos-go/engine/version"
 )
 
 // watchSpec is the watched driver's module as --watch-module gives it: a module of a model file
@@ -46,7 +47,7 @@ func (o *options) checkWatch() error {
 	}
 	if _, ok := builder.ModuleRoot(dir); !ok {
 		return errkind.Wrap(errBadFlag, nil, "--watch %s: no go.mod in it or above it: a driver is a main package in a Go module requiring %s",
-			o.Watch, builder.EngineModule)
+			o.Watch, version.Module)
 	}
 	o.Watch = dir
 	if o.WatchModule == "" {
