@@ -27,7 +27,8 @@ func (r *Result) Summary(workDir, engine string) string {
 		fmt.Fprintf(&b, "  %s\n", show(filepath.Join(r.Root, filepath.FromSlash(f))))
 	}
 	b.WriteString("\nnext:\n")
-	step := func(cmd, why string) { fmt.Fprintf(&b, "  %-48s # %s\n", cmd, why) }
+	var steps [][2]string
+	step := func(cmd, why string) { steps = append(steps, [2]string{cmd, why}) }
 	// engine dev keeps its data in ./data/dev: a new repository's own (its .gitignore has it).
 	if root := show(r.Root); root != "." {
 		step("cd "+root, "the module's root")
@@ -41,6 +42,13 @@ func (r *Result) Summary(workDir, engine string) string {
 		run = "run it and its simulator in engine dev's demo room, rebuilt on every save"
 	}
 	step(engine+" dev --watch "+d.Path, run)
+	width := 0
+	for _, s := range steps {
+		width = max(width, len(s[0]))
+	}
+	for _, s := range steps {
+		fmt.Fprintf(&b, "  %-*s  # %s\n", width, s[0], s[1])
+	}
 	fmt.Fprintf(&b, "%s/README.md says more; %s/dev.yaml is the module engine dev runs.\n", show(r.Dir), show(r.Dir))
 	return b.String()
 }
