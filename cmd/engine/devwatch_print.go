@@ -28,6 +28,9 @@ func (w *devWatch) printLoaded(ctx context.Context, bin builder.Binary, name str
 	if w.mod.URI != "" {
 		reach = append(reach, "uri "+w.mod.URI)
 	}
+	if w.mod.ControlSystemID != "" {
+		reach = append(reach, "drives the modules of "+w.mod.ControlSystemID)
+	}
 	if w.mod.IP == "" && w.mod.URI == "" && w.drv.Role != model.RoleLogic {
 		reach = []string{"no ip or uri to reach a device at: give them in the folder's " + devFile + " or with --watch-module FILE"}
 	}
