@@ -68,9 +68,14 @@ func (w *devWatch) startSim(ctx context.Context) *devSim {
 		started <- nil
 		err := s.cmd.Wait()
 		s.out.flush()
-		if !s.stopping.Load() {
-			w.printf("watch: the simulator exited (%v), so nothing plays the device; is another program on %s? The module's address is in %s\n",
-				err, addr, w.specFile())
+		if s.stopping.Load() {
+			w.log.Info("simulator stopped", "pid", s.cmd.Process.Pid, "exit", s.cmd.ProcessState.String())
+		} else {
+			hint := "its output above says why"
+			if addr != "" {
+				hint = fmt.Sprintf("is another program on %s? The module's address is in %s", addr, w.specFile())
+			}
+			w.printf("watch: the simulator exited (%v), so nothing plays the device; %s\n", err, hint)
 		}
 	}()
 	if err := <-started; err != nil {
