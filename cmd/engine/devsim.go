@@ -104,6 +104,19 @@ func (s *devSim) stop() {
 	}
 }
 
+// running reports whether the simulator runs; a nil s does not.
+func (s *devSim) running() bool {
+	if s == nil {
+		return false
+	}
+	select {
+	case <-s.done:
+		return false
+	default:
+		return true
+	}
+}
+
 // simAddr is the address the module reaches its device at (ip and port, or the host of its
 // uri), where the simulator is to listen; "" when the module names none.
 func simAddr(m model.Module) string {

@@ -34,7 +34,7 @@ func (w *devWatch) printLoaded(ctx context.Context, bin builder.Binary, name str
 	if w.mod.IP == "" && w.mod.URI == "" && w.drv.Role != model.RoleLogic {
 		reach = []string{"no ip or uri to reach a device at: give them in the folder's " + devFile + " or with --watch-module FILE"}
 	}
-	if w.sim != nil {
+	if w.sim.running() {
 		reach = append(reach, "its simulator "+simFolder+"/ plays the device")
 	}
 	w.printf(`
