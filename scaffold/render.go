@@ -106,17 +106,12 @@ type data struct {
 	transportData
 	Driver
 	Repo
-	Type     string // the driver's Go type and module name: Projector
-	Function string // the function the README's curl calls
-	Engine   string // the engine command: bin/engine in the engine's checkout
+	Type   string // the driver's Go type and module name: Projector
+	Engine string // the engine command: bin/engine in the engine's checkout
 }
 
 func newData(d Driver, r Repo) data {
 	td := transportInfo[d.Transport]
-	fn := "power"
-	if d.Transport == Logic {
-		fn = "power_all"
-	}
 	if r.EngineSource != "" {
 		r.EngineSource = modQuote(r.EngineSource)
 	}
@@ -124,7 +119,7 @@ func newData(d Driver, r Repo) data {
 	if strings.HasPrefix(d.Import, version.Module+"/") {
 		engine = "bin/engine" // make build
 	}
-	return data{transportData: td, Driver: d, Repo: r, Type: typeName(d.Name), Function: fn, Engine: engine}
+	return data{transportData: td, Driver: d, Repo: r, Type: typeName(d.Name), Engine: engine}
 }
 
 // Files renders the driver's files, by slash path relative to its folder.

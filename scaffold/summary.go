@@ -29,7 +29,8 @@ func (r *Result) Summary(workDir, engine string) string {
 	b.WriteString("\nnext:\n")
 	var steps [][2]string
 	step := func(cmd, why string) { steps = append(steps, [2]string{cmd, why}) }
-	// engine dev keeps its data in ./data/dev: a new repository's own (its .gitignore has it).
+	// cd first, so that engine dev's ./data/dev lands in the new repository, whose .gitignore has
+	// it; the engine command then needs a path that holds from there.
 	if root := show(r.Root); root != "." {
 		step("cd "+root, "the module's root")
 		if strings.ContainsRune(engine, filepath.Separator) && !filepath.IsAbs(engine) {

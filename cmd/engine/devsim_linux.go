@@ -3,8 +3,8 @@ package main
 import "syscall"
 
 // simProcAttr puts the simulator in a process group of its own, so that Ctrl-C in the terminal
-// reaches engine dev alone (which stops it after the modules that use it), and has the kernel
-// kill it should engine dev die without stopping it.
+// reaches engine dev alone, which stops it on its way out; and has the kernel kill it should
+// engine dev die without stopping it.
 func simProcAttr() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 }
