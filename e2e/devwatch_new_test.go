@@ -32,9 +32,7 @@ func TestDevWatchNewDriver(t *testing.T) {
 	work := t.TempDir()
 	newDriver := exec.Command(testutil.BuildBinary(t, "./cmd/engine"), "new", "driver", "projector")
 	newDriver.Dir = work
-	newDriver.Env = append(os.Environ(), "GOPROXY=off", "GOFLAGS=", "GOWORK=off", "GIT_CONFIG_GLOBAL=/dev/null",
-		"GIT_CONFIG_NOSYSTEM=1", "GIT_AUTHOR_NAME=test", "GIT_AUTHOR_EMAIL=test@example.com",
-		"GIT_COMMITTER_NAME=test", "GIT_COMMITTER_EMAIL=test@example.com")
+	newDriver.Env = append(gitEnv(), "GOPROXY=off", "GOFLAGS=", "GOWORK=off")
 	if out, err := newDriver.CombinedOutput(); err != nil || !strings.Contains(string(out), " dev --watch drivers/projector") {
 		t.Fatalf("engine new driver projector: %v\n%s", err, out)
 	}
