@@ -49,16 +49,14 @@ func TestDevWatchNewDriver(t *testing.T) {
 
 	n.Start("--displays", "0", "--watch", dir)
 	n.WaitLog(3*time.Minute, "statuses: curl -s ")
-	logs := n.Logs().String()
 	for _, want := range []string{
 		"engine dev compiles the example drivers from this checkout's committed HEAD", // --sdk-dir found
 		"  sim | simulated projector on " + simAddr,
 		"module:   Projector_1 in sys-demo (mod-watch-projector; ip 127.0.0.1, port " + port + ", its simulator sim/ plays the device)",
 	} {
-		if !strings.Contains(logs, want) {
-			t.Fatalf("engine dev does not say %q", want)
-		}
+		n.WaitLog(10*time.Second, want)
 	}
+	logs := n.Logs().String()
 
 	// The curl it prints, as an author pastes it: the device is the simulator.
 	m := regexp.MustCompile(`execute:  curl -s -X POST (\S+) -d '([^']*)'`).FindStringSubmatch(logs)
