@@ -18,6 +18,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/placeos-go/engine/model"
+	"github.com/placeos-go/engine/version"
 )
 
 // compile exports the commit, builds it and installs the binary with its sidecar. The returned
@@ -238,12 +239,12 @@ func (b *Builder) replaceEngine(ctx context.Context, t target, out io.Writer) er
 	if err := json.Unmarshal(js.Bytes(), &mod); err != nil {
 		return fmt.Errorf("read go.mod: %w", err)
 	}
-	if mod.Module.Path == EngineModule {
+	if mod.Module.Path == version.Module {
 		return nil
 	}
 	args := []string{"mod", "edit"}
 	for _, r := range mod.Replace {
-		if r.Old.Path == EngineModule {
+		if r.Old.Path == version.Module {
 			old := r.Old.Path
 			if r.Old.Version != "" {
 				old += "@" + r.Old.Version
@@ -251,9 +252,9 @@ func (b *Builder) replaceEngine(ctx context.Context, t target, out io.Writer) er
 			args = append(args, "-dropreplace="+old)
 		}
 	}
-	args = append(args, "-replace="+EngineModule+"="+b.cfg.SDKDir, t.modFile)
+	args = append(args, "-replace="+version.Module+"="+b.cfg.SDKDir, t.modFile)
 	if err := b.goCmd(ctx, t.modRoot, out, args...); err != nil {
-		return fmt.Errorf("replace %s: %w", EngineModule, err)
+		return fmt.Errorf("replace %s: %w", version.Module, err)
 	}
 	return nil
 }

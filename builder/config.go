@@ -15,9 +15,6 @@ import (
 	"github.com/placeos-go/engine/metrics"
 )
 
-// EngineModule is the module path driver repositories require; builds replace it with SDKDir.
-const EngineModule = "github.com/placeos-go/engine"
-
 // Config configures a Builder. Only DataDir is required.
 type Config struct {
 	// DataDir is the node's data directory; the builder owns its repositories/, drivers/ and

@@ -17,10 +17,12 @@
 //     whose go.mod is then tidied;
 //   - anywhere else: a new repository NAME holding drivers/NAME.
 //
-// A driver's folder: NAME.go, main.go, NAME_test.go, README.md, and for a device sim/NAMEsim
-// (the simulator, which the tests import) and sim/main.go (`go run ./…/sim` serves it for a
-// running engine). The simulator lives inside the driver's folder so that the driver is
-// self-contained: moving or copying the folder keeps its tests passing.
+// A driver's folder: NAME.go, main.go, NAME_test.go, README.md, dev.yaml (the module `engine dev
+// --watch` runs it as: the simulator's address and the settings), and for a device sim/NAMEsim
+// (the simulator, which the tests import) and sim/main.go (which engine dev --watch starts on
+// the module's address with --addr). The simulator lives inside the driver's folder so that the
+// driver is self-contained: moving or copying the folder keeps its tests passing, and engine dev
+// finds it.
 //
 // A new repository's go.mod starts with the engine's own requirements as indirect ones, which
 // go mod tidy prunes: tidy then finds every version in the module cache, at the versions the

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"go/format"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"text/template"
@@ -45,7 +46,7 @@ type Repo struct {
 
 // driverFiles are the files of a driver: output path (NAME for the driver's name) → template.
 func driverFiles(t Transport) map[string]string {
-	files := map[string]string{"main.go": "main.go.tmpl", "README.md": "README.md.tmpl"}
+	files := map[string]string{"main.go": "main.go.tmpl", "README.md": "README.md.tmpl", "dev.yaml": "dev.yaml.tmpl"}
 	switch t {
 	case Logic:
 		files["NAME.go"], files["NAME_test.go"] = "logic.go.tmpl", "logic_test.go.tmpl"
@@ -72,23 +73,32 @@ type transportData struct {
 	Mock  bool   // sdktest has a mock device for it (TCPDevice, UDPDevice)
 	Where string // what in a module's configuration addresses the device
 	Role  string // the driver's role in a model
-	// SimAddr is where `go run ./…/sim` listens by default; ModelModule the module fields of a
-	// model that reach it there.
-	SimAddr, ModelModule string
+	// SimAddr is where the simulator listens by default (engine dev --watch gives it the
+	// module's address with --addr); Address the module fields that reach it there, and
+	// Settings the module's settings, both as YAML: dev.yaml has them, and the README's model.
+	SimAddr  string
+	Address  []string
+	Settings string
+}
+
+// ModelModule is the module's fields on one line of a model file.
+func (t transportData) ModelModule() string {
+	return strings.Join(append(slices.Clone(t.Address), "settings: "+t.Settings), ", ")
 }
 
 var transportInfo = map[Transport]transportData{
 	TCP: {Title: "TCP", Conn: "TCP", EOL: `\r\n`, Mock: true, Where: "ip and port", Role: "device",
-		SimAddr: "127.0.0.1:10001", ModelModule: "ip: 127.0.0.1, port: 10001"},
+		SimAddr: "127.0.0.1:10001", Address: []string{"ip: 127.0.0.1", "port: 10001"}, Settings: "{poll_seconds: 10}"},
 	UDP: {Title: "UDP", Conn: "UDP", EOL: `\r\n`, Mock: true, Where: "ip and port", Role: "device",
-		SimAddr: "127.0.0.1:10002", ModelModule: "ip: 127.0.0.1, port: 10002, udp: true"},
+		SimAddr: "127.0.0.1:10002", Address: []string{"ip: 127.0.0.1", "port: 10002", "udp: true"}, Settings: "{poll_seconds: 10}"},
 	SSH: {Title: "SSH", Conn: "SSH", EOL: `\r\n`, Where: "ip and port", Role: "device",
-		SimAddr: "127.0.0.1:10022", ModelModule: "ip: 127.0.0.1, port: 10022, settings: {username: admin, password: secret}"},
+		SimAddr: "127.0.0.1:10022", Address: []string{"ip: 127.0.0.1", "port: 10022"}, Settings: "{username: admin, password: secret, poll_seconds: 10}"},
 	WebSocket: {Title: "WebSocket", Conn: "WebSocket", Where: "uri", Role: "websocket",
-		SimAddr: "127.0.0.1:10081", ModelModule: `uri: "ws://127.0.0.1:10081/"`},
+		SimAddr: "127.0.0.1:10081", Address: []string{`uri: "ws://127.0.0.1:10081/"`}, Settings: "{poll_seconds: 10}"},
 	HTTP: {Title: "HTTP", Where: "uri", Role: "service",
-		SimAddr: "127.0.0.1:10080", ModelModule: `uri: "http://127.0.0.1:10080"`},
-	Logic: {Title: "logic", Role: "logic", ModelModule: "control_system_id: sys-NAME"},
+		SimAddr: "127.0.0.1:10080", Address: []string{`uri: "http://127.0.0.1:10080"`}, Settings: "{poll_seconds: 10}"},
+	// A logic module's system is the room it runs in: engine dev's demo room, or the README's.
+	Logic: {Title: "logic", Role: "logic", Settings: `{shutdown_at: "0 19 * * *"}`},
 }
 
 // data is what every template is executed with.
@@ -96,18 +106,12 @@ type data struct {
 	transportData
 	Driver
 	Repo
-	Type     string // the driver's Go type and module name: Projector
-	Function string // the function the README's curl calls
-	Engine   string // the engine command: bin/engine in the engine's checkout
+	Type   string // the driver's Go type and module name: Projector
+	Engine string // the engine command: bin/engine in the engine's checkout
 }
 
 func newData(d Driver, r Repo) data {
 	td := transportInfo[d.Transport]
-	td.ModelModule = strings.ReplaceAll(td.ModelModule, "NAME", d.Name)
-	fn := "power"
-	if d.Transport == Logic {
-		fn = "power_all"
-	}
 	if r.EngineSource != "" {
 		r.EngineSource = modQuote(r.EngineSource)
 	}
@@ -115,7 +119,7 @@ func newData(d Driver, r Repo) data {
 	if strings.HasPrefix(d.Import, version.Module+"/") {
 		engine = "bin/engine" // make build
 	}
-	return data{transportData: td, Driver: d, Repo: r, Type: typeName(d.Name), Function: fn, Engine: engine}
+	return data{transportData: td, Driver: d, Repo: r, Type: typeName(d.Name), Engine: engine}
 }
 
 // Files renders the driver's files, by slash path relative to its folder.

@@ -6,12 +6,18 @@ import (
 	"go/format"
 	"go/parser"
 	"go/token"
+	"net"
+	"net/url"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
+	"sigs.k8s.io/yaml"
+
 	"github.com/placeos-go/engine/internal/testutil"
+	"github.com/placeos-go/engine/model"
 	"github.com/placeos-go/engine/version"
 )
 
@@ -120,7 +126,7 @@ func TestMakePlan(t *testing.T) {
 // packages, with no template field left unfilled.
 func TestRenderedFiles(t *testing.T) {
 	t.Parallel()
-	device := []string{"README.md", "main.go", "sim/main.go", "sim/xsim/doc.go", "sim/xsim/sim.go", "x.go", "x_test.go"}
+	device := []string{"README.md", "dev.yaml", "main.go", "sim/main.go", "sim/xsim/doc.go", "sim/xsim/sim.go", "x.go", "x_test.go"}
 	for _, tr := range Transports {
 		d := Driver{Name: "x", Transport: tr, Import: "example.com/r/drivers/x", Path: "drivers/x"}
 		files, err := d.Files()
@@ -138,7 +144,7 @@ func TestRenderedFiles(t *testing.T) {
 		slices.Sort(names)
 		want := device
 		if tr == Logic {
-			want = []string{"README.md", "main.go", "x.go", "x_test.go"}
+			want = []string{"README.md", "dev.yaml", "main.go", "x.go", "x_test.go"}
 		}
 		if !slices.Equal(names, want) {
 			t.Errorf("%s: files %q, want %q", tr, names, want)
@@ -165,6 +171,7 @@ func TestRenderedFiles(t *testing.T) {
 				t.Errorf("%s %s: package %s, want %s", tr, name, f.Name.Name, pkg)
 			}
 		}
+		checkDevFile(t, tr, files["dev.yaml"])
 		mod := string(rf["go.mod"])
 		for _, w := range []string{"module example.com/r\n", "require " + version.Module + " " + version.Tag + "\n", "\ta.example/b v1.0.0 // indirect\n", `replace ` + version.Module + ` => "/src/my engine"` + "\n"} {
 			if !strings.Contains(mod, w) {
@@ -174,5 +181,28 @@ func TestRenderedFiles(t *testing.T) {
 		if !strings.Contains(string(files["README.md"]), "go test ./drivers/x/...") || !strings.Contains(string(rf["README.md"]), "drivers/x") {
 			t.Errorf("%s: the READMEs do not say how to test the driver", tr)
 		}
+	}
+}
+
+// checkDevFile: dev.yaml is a module as engine dev --watch reads it (strictly: a model file's
+// module fields with the driver's module_name and role), at the address the simulator listens
+// on by default.
+func checkDevFile(t *testing.T, tr Transport, b []byte) {
+	t.Helper()
+	var spec struct {
+		ModuleName string `json:"module_name"`
+		Role       string `json:"role"`
+		model.Module
+	}
+	if err := yaml.UnmarshalStrict(b, &spec); err != nil {
+		t.Fatalf("%s dev.yaml: %v\n%s", tr, err, b)
+	}
+	info := transportInfo[tr]
+	addr := net.JoinHostPort(spec.IP, strconv.Itoa(spec.Port))
+	if u, err := url.Parse(spec.URI); err == nil && spec.URI != "" {
+		addr = u.Host
+	}
+	if spec.ModuleName != "X" || spec.Role != info.Role || tr != Logic && addr != info.SimAddr || len(spec.Settings) == 0 {
+		t.Errorf("%s dev.yaml: %+v (address %s), want module X, role %s, the simulator's address %s and settings", tr, spec, addr, info.Role, info.SimAddr)
 	}
 }

@@ -7,8 +7,9 @@ import (
 )
 
 // Summary is what to tell the author: what was written where, and the commands to run next,
-// with paths relative to workDir (where the command ran) when they are below it.
-func (r *Result) Summary(workDir string) string {
+// with paths relative to workDir (where the command ran) when they are below it. engine is the
+// engine command as it was typed (bin/engine), for the step that runs the driver.
+func (r *Result) Summary(workDir, engine string) string {
 	show := func(p string) string {
 		if rel, err := filepath.Rel(workDir, p); err == nil && !strings.HasPrefix(rel, "..") {
 			return rel
@@ -26,15 +27,29 @@ func (r *Result) Summary(workDir string) string {
 		fmt.Fprintf(&b, "  %s\n", show(filepath.Join(r.Root, filepath.FromSlash(f))))
 	}
 	b.WriteString("\nnext:\n")
-	step := func(cmd, why string) { fmt.Fprintf(&b, "  %-44s # %s\n", cmd, why) }
+	var steps [][2]string
+	step := func(cmd, why string) { steps = append(steps, [2]string{cmd, why}) }
+	// cd first, so that engine dev's ./data/dev lands in the new repository, whose .gitignore has
+	// it; the engine command then needs a path that holds from there.
 	if root := show(r.Root); root != "." {
 		step("cd "+root, "the module's root")
+		if strings.ContainsRune(engine, filepath.Separator) && !filepath.IsAbs(engine) {
+			engine = filepath.Join(workDir, engine)
+		}
 	}
 	step("go test ./"+d.Path+"/...", "the harness tests, in virtual time")
+	run := "run it in engine dev's demo room, rebuilt on every save"
 	if d.Transport != Logic {
-		step("go run ./"+d.Path+"/sim", "the simulated "+d.Name+" on "+transportInfo[d.Transport].SimAddr)
+		run = "run it and its simulator in engine dev's demo room, rebuilt on every save"
 	}
-	step("go run ./"+d.Path+" --metadata", "what the engine sees of the driver")
-	fmt.Fprintf(&b, "%s/README.md says how to run it in a room with engine dev.\n", show(r.Dir))
+	step(engine+" dev --watch "+d.Path, run)
+	width := 0
+	for _, s := range steps {
+		width = max(width, len(s[0]))
+	}
+	for _, s := range steps {
+		fmt.Fprintf(&b, "  %-*s  # %s\n", width, s[0], s[1])
+	}
+	fmt.Fprintf(&b, "%s/README.md says more; %s/dev.yaml is the module engine dev runs.\n", show(r.Dir), show(r.Dir))
 	return b.String()
 }

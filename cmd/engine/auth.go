@@ -2,8 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 
 	"github.com/placeos-go/engine/auth"
 	"github.com/placeos-go/engine/builder"
@@ -51,21 +49,4 @@ func loadCredentials(path string) ([]builder.Credential, error) {
 		return nil, nil
 	}
 	return builder.LoadCredentials(path)
-}
-
-// findSDKDir is the engine checkout the binary was built in (the folder above bin/ holding the
-// engine's go.mod), so driver builds use this engine's SDK; "" when there is none.
-func findSDKDir() string {
-	exe, err := os.Executable()
-	if err != nil {
-		return ""
-	}
-	for dir := filepath.Dir(exe); ; dir = filepath.Dir(dir) {
-		if src, err := checkEngineSource(dir); err == nil {
-			return src
-		}
-		if parent := filepath.Dir(dir); parent == dir {
-			return ""
-		}
-	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -35,10 +36,44 @@ type devWatch struct {
 	log   hclog.Logger
 
 	made []string // binaries this watch built, each removed once no module runs it
+	sim  *devSim  // the folder's simulator; nil when it has none running
+	spec string   // the file the module came from (--watch-module, or the folder's dev.yaml)
 }
 
 // watchSystem is the demo room the watched module joins.
 const watchSystem = "sys-demo"
+
+// The ids of a watched driver and its module: the prefix, then the folder's id.
+const (
+	watchDriverPrefix = "drv-watch-"
+	watchModulePrefix = "mod-watch-"
+)
+
+// forgetWatches deletes the watched drivers and modules an earlier engine dev left in the model
+// (the data directory keeps it), before the reconciler runs: their folders may be gone, and a
+// plain engine dev must not start them. Run after the demo model is applied, which takes them
+// out of the demo room, so that nothing refers to them any more. A watch of this run adds its
+// own again once its first build is done.
+func forgetWatches(ctx context.Context, store *raftfsm.Store, log hclog.Logger) error {
+	m, _ := store.Model()
+	stale := func(kind model.Kind, prefix string, ids []string) error {
+		for _, id := range ids {
+			if !strings.HasPrefix(id, prefix) {
+				continue
+			}
+			if err := store.Delete(ctx, kind, id); err != nil {
+				return fmt.Errorf("remove %s, left by an earlier engine dev --watch: %w", id, err)
+			}
+			log.Info("removed what an earlier engine dev --watch left", "id", id)
+		}
+		return nil
+	}
+	// Modules first: a driver that a module uses cannot be deleted.
+	if err := stale(model.KindModule, watchModulePrefix, slices.Sorted(maps.Keys(m.Modules))); err != nil {
+		return err
+	}
+	return stale(model.KindDriver, watchDriverPrefix, slices.Sorted(maps.Keys(m.Drivers)))
+}
 
 func newDevWatch(o *options, n *node, out io.Writer) (*devWatch, error) {
 	modRoot, _ := builder.ModuleRoot(o.Watch) // checkWatch found it
@@ -48,9 +83,9 @@ func newDevWatch(o *options, n *node, out io.Writer) (*devWatch, error) {
 	}
 	s := o.watchSpec
 	id := strings.ToLower(folderID(o.Watch))
-	w := &devWatch{dir: o.Watch, files: files, bld: n.bld, store: n.store, core: n.core,
+	w := &devWatch{dir: o.Watch, files: files, bld: n.bld, store: n.store, core: n.core, spec: o.WatchModule,
 		api: "http://" + n.api.Addr().String() + "/api/engine/v2", out: out, log: n.log.Named("watch")}
-	w.drv = model.Driver{ID: "drv-watch-" + id, Name: "watched: " + o.Watch, ModuleName: s.ModuleName, Role: s.Role}
+	w.drv = model.Driver{ID: watchDriverPrefix + id, Name: "watched: " + o.Watch, ModuleName: s.ModuleName, Role: s.Role}
 	if w.drv.ModuleName == "" {
 		w.drv.ModuleName = moduleName(o.Watch)
 	}
@@ -58,7 +93,7 @@ func newDevWatch(o *options, n *node, out io.Writer) (*devWatch, error) {
 		w.drv.Role = model.RoleDevice
 	}
 	w.mod = s.Module
-	w.mod.ID, w.mod.DriverID, w.mod.Running = "mod-watch-"+id, w.drv.ID, true
+	w.mod.ID, w.mod.DriverID, w.mod.Running = watchModulePrefix+id, w.drv.ID, true
 	if w.mod.Notes == "" {
 		w.mod.Notes = "engine dev --watch " + o.Watch
 	}
@@ -68,9 +103,12 @@ func newDevWatch(o *options, n *node, out io.Writer) (*devWatch, error) {
 	return w, nil
 }
 
-// run builds the folder, then again after every settled save, until ctx ends.
+// run starts the folder's simulator, builds the folder, then again after every settled save,
+// until ctx ends; then it stops the simulator.
 func (w *devWatch) run(ctx context.Context) {
 	w.printf("engine dev is watching %s: building it...\n", w.dir)
+	w.sim = w.startSim(ctx)
+	defer w.sim.stop()
 	w.rebuild(ctx, change{})
 	for {
 		c, err := w.files.next(ctx, func(err error) { w.printf("watch: cannot read %s: %v (waiting for it)\n", w.dir, err) })
@@ -202,6 +240,14 @@ func (w *devWatch) discardUnused() {
 		}
 	}
 	w.made = keep
+}
+
+// specFile names where the module's fields come from, for messages.
+func (w *devWatch) specFile() string {
+	if w.spec == "" {
+		return "--watch-module FILE (none given)"
+	}
+	return w.spec
 }
 
 // moduleSlug is the module's name in the demo room (Display_3), as the API names it.

@@ -3,6 +3,9 @@ package main
 import (
 	"errors"
 	"fmt"
+	"go/parser"
+	"go/token"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +16,7 @@ import (
 	"github.com/placeos-go/engine/builder"
 	"github.com/placeos-go/engine/errkind"
 	"github.com/placeos-go/engine/model"
+	"github.com/placeos-go/engine/version"
 )
 
 // watchSpec is the watched driver's module as --watch-module gives it: a module of a model file
@@ -24,9 +28,14 @@ type watchSpec struct {
 	model.Module
 }
 
-// checkWatch reads --watch and --watch-module: the folder must be a folder inside a Go module,
-// the module file one module's fields. Called by check, so that a typo stops `engine dev` before
-// anything starts.
+// devFile is the file in a watched folder that describes its module when --watch-module is
+// not given; `engine new driver` writes one.
+const devFile = "dev.yaml"
+
+// checkWatch reads --watch and --watch-module: the folder must be a driver's (a main package in
+// a Go module), the module file one module's fields; without --watch-module, the folder's
+// dev.yaml when it has one. Called by check, so that a typo stops `engine dev` before anything
+// starts.
 func (o *options) checkWatch() error {
 	if o.Watch == "" {
 		if o.WatchModule != "" {
@@ -34,25 +43,18 @@ func (o *options) checkWatch() error {
 		}
 		return nil
 	}
-	dir, err := filepath.Abs(o.Watch)
-	if err == nil {
-		var info os.FileInfo
-		if info, err = os.Stat(dir); err == nil && !info.IsDir() {
-			err = errors.New("not a folder")
-		}
-	}
+	dir, err := checkDriverFolder(o.Watch)
 	if err != nil {
-		return errkind.Wrap(errBadFlag, err, "--watch %s (give the folder of a driver's main package)", o.Watch)
-	}
-	if _, ok := builder.ModuleRoot(dir); !ok {
-		return errkind.Wrap(errBadFlag, nil, "--watch %s: no go.mod in it or above it: a driver is a main package in a Go module requiring %s",
-			o.Watch, builder.EngineModule)
+		return errkind.Wrap(errBadFlag, err, "--watch %s", o.Watch)
 	}
 	o.Watch = dir
-	if o.WatchModule == "" {
-		return nil
+	spec := o.WatchModule
+	if spec == "" {
+		if spec = filepath.Join(dir, devFile); !isFile(spec) {
+			return nil
+		}
 	}
-	data, err := os.ReadFile(o.WatchModule)
+	data, err := os.ReadFile(spec)
 	if err == nil {
 		err = yaml.UnmarshalStrict(data, &o.watchSpec)
 	}
@@ -60,9 +62,76 @@ func (o *options) checkWatch() error {
 		err = o.watchSpec.check()
 	}
 	if err != nil {
-		return errkind.Wrap(errBadFlag, err, "--watch-module %s", o.WatchModule)
+		return errkind.Wrap(errBadFlag, err, "--watch-module %s", spec)
 	}
+	o.WatchModule = spec
 	return nil
+}
+
+// checkDriverFolder returns dir made absolute if it holds a driver: a main package inside a Go
+// module. Otherwise the error says what dir is instead and, where it can, the folder meant.
+func checkDriverFolder(dir string) (string, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	info, err := os.Stat(abs)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return "", errors.New("no such folder (give the folder of a driver's main package)")
+	case err != nil:
+		return "", err
+	case !info.IsDir():
+		return "", fmt.Errorf("is a file, not a folder: give the folder of a driver's main package (--watch %s?)", filepath.Dir(dir))
+	}
+	if _, ok := builder.ModuleRoot(abs); !ok {
+		return "", fmt.Errorf("no go.mod in it or above it: a driver is a main package in a Go module requiring %s", version.Module)
+	}
+	if !isMainPackage(abs) {
+		msg := "no main package in it: a driver is a main package calling sdk.Serve (engine new driver NAME makes one)"
+		if below := driversBelow(abs, 3); len(below) > 0 {
+			msg += "; the drivers below it: " + strings.Join(below, ", ")
+		}
+		return "", errors.New(msg)
+	}
+	return abs, nil
+}
+
+// isMainPackage reports whether dir has a non-test .go file of package main.
+func isMainPackage(dir string) bool {
+	files, _ := filepath.Glob(filepath.Join(dir, "*.go"))
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") || ignoredName(filepath.Base(f)) {
+			continue
+		}
+		if ast, err := parser.ParseFile(token.NewFileSet(), f, nil, parser.PackageClauseOnly); err == nil && ast.Name.Name == "main" {
+			return true
+		}
+	}
+	return false
+}
+
+// driversBelow lists up to max folders at most three levels below dir holding a main package
+// (not their own simulators), relative to dir: what someone who typed a repository's root may
+// have meant.
+func driversBelow(dir string, max int) []string {
+	var out []string
+	_ = filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
+		if err != nil || !e.IsDir() || p == dir {
+			return nil
+		}
+		rel, _ := filepath.Rel(dir, p)
+		if len(out) == max || strings.Count(rel, string(filepath.Separator)) > 2 ||
+			ignoredName(e.Name()) || e.Name() == "testdata" || e.Name() == "sim" {
+			return filepath.SkipDir
+		}
+		if isMainPackage(p) {
+			out = append(out, rel)
+			return filepath.SkipDir
+		}
+		return nil
+	})
+	return out
 }
 
 func (s watchSpec) check() error {

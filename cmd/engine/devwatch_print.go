@@ -28,8 +28,14 @@ func (w *devWatch) printLoaded(ctx context.Context, bin builder.Binary, name str
 	if w.mod.URI != "" {
 		reach = append(reach, "uri "+w.mod.URI)
 	}
+	if w.mod.ControlSystemID != "" {
+		reach = append(reach, "drives the modules of "+w.mod.ControlSystemID)
+	}
 	if w.mod.IP == "" && w.mod.URI == "" && w.drv.Role != model.RoleLogic {
-		reach = []string{"no ip or uri to reach a device at: give them with --watch-module FILE"}
+		reach = []string{"no ip or uri to reach a device at: give them in the folder's " + devFile + " or with --watch-module FILE"}
+	}
+	if w.sim.running() {
+		reach = append(reach, "its simulator "+simFolder+"/ plays the device")
 	}
 	w.printf(`
   driver:   %s (%s, role %s), binary %s built in %.1f s

@@ -14,9 +14,13 @@
 //
 // # engine dev --watch FOLDER
 //
-// A driver author's loop (devwatch*.go, watch.go). FOLDER holds a driver's main package, in this
-// checkout (examples/drivers/display) or in a repository of its own whose go.mod requires
-// github.com/placeos-go/engine (a replace of it there is dropped: builds use --sdk-dir).
+// A driver author's loop (devwatch*.go, devsim*.go, watch.go): `engine new driver projector`, then
+// `engine dev --watch examples/drivers/projector`, and the driver answers in the demo room on its
+// simulated device. FOLDER holds a driver's main package, in this checkout or in a repository of
+// its own whose go.mod requires github.com/placeos-go/engine (a replace of it there is dropped:
+// builds use --sdk-dir, which defaults to the engine source the binary was built from, found as
+// engine new finds it, so a binary outside its checkout works from anywhere). A file, a missing
+// folder, or a folder that is no main package is refused at start, naming the drivers below it.
 //
 //   - One build path: builder.BuildFolder, the builder's compile of a working folder (a verified
 //     binary with its SHA-256 sidecar; a *builder.BuildError with the compiler's output). The
@@ -24,9 +28,25 @@
 //   - The driver joins the demo model as driver drv-watch-<folder> with module
 //     mod-watch-<folder>, appended to sys-demo. The module name is the folder's name capitalised
 //     (mydriver → Mydriver, my-projector → MyProjector): Mydriver_1, unless the room has that name
-//     already. --watch-module FILE (YAML or JSON) gives the driver's module_name and role (default
-//     device) and the module's fields as a model file has them (ip, port, uri, settings, ...; a
-//     logic module's control_system_id defaults to sys-demo), all but id, driver_id and running.
+//     already. The module's fields come from the folder's dev.yaml (engine new driver writes one)
+//     or --watch-module FILE, which wins: YAML or JSON giving the driver's module_name and role
+//     (default device) and the module's fields as a model file has them (ip, port, uri,
+//     settings, ...; a logic module's control_system_id defaults to sys-demo), all but id,
+//     driver_id and running. A file, rather than flags, because it is the same module an author
+//     later writes into a model.
+//   - The simulator: when the folder's sim/ is a main package (engine new driver writes one),
+//     engine dev builds it with builder.BuildFolder too, once at start, and runs it as its own
+//     child process with --addr set to the module's address (ip:port, or the host of its uri), so
+//     that dev.yaml alone says where the device is; the scaffold's simulators take that flag. Its
+//     output reaches the terminal prefixed "sim | ". It runs in a process group of its own (Ctrl-C
+//     reaches engine dev, which stops it with SIGTERM as it stops) and, on Linux, with a
+//     parent-death signal, so that not even a killed engine dev leaves it running. One that exits
+//     early (its port taken) is reported with the file to change; the driver runs all the same.
+//     A change to the simulator's code needs engine dev restarted.
+//   - The watch is a session, not part of the model: engine dev removes every drv-watch-* and
+//     mod-watch-* an earlier run left in its data directory at start, before anything runs (so a
+//     plain engine dev after a watch carries no dead module), and the watch adds its own again on
+//     its first build. Removing them at start rather than at stop holds when engine dev was killed.
 //   - Saves are noticed by polling (fsnotify is no dependency of the engine): every 100 ms, the
 //     non-test .go files of the folder and its subfolders (hidden files and folders, names
 //     starting with "_" or "#", testdata and nested modules left out) and the module's go.mod and
@@ -42,6 +62,4 @@
 //     execute (its first function by name, with each parameter's default or a value of its type)
 //     and its statuses; after each save, the time from the save to the module serving the new
 //     build.
-//   - The driver and its module stay in the dev model (the data directory) when engine dev stops,
-//     on their last good build, until deleted (or ./data/dev is).
 package main

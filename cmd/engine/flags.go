@@ -166,7 +166,7 @@ func (o *options) flagSet(name string, dev bool) *flag.FlagSet {
 	fs.StringVar(&o.JWTSecret, "jwt-secret", "", "HS256 secret for bearer tokens")
 	fs.StringVar(&o.JWTPublicKey, "jwt-public-key", "", "RS256/ES256 public key file (PEM) for bearer tokens")
 	fs.StringVar(&o.GitCreds, "git-credentials", "", "YAML file of credentials for private driver repositories")
-	fs.StringVar(&o.SDKDir, "sdk-dir", "", "engine source the driver builds use for github.com/placeos-go/engine (default: the checkout the binary was built in)")
+	fs.StringVar(&o.SDKDir, "sdk-dir", "", "engine source the driver builds use for github.com/placeos-go/engine (default: the source this binary was built from, as engine version shows)")
 	fs.DurationVar(&o.KeepBinaries, "keep-binaries", 24*time.Hour, "how long a built driver binary no module uses is kept (0: forever)")
 	fs.Float64Var(&o.RaftScale, "raft-timeout-scale", 1, "multiplier of the LAN-tuned Raft timeouts (use 2-5 on slow networks)")
 	redisDefault := "redis://127.0.0.1:6379/0"
@@ -273,7 +273,7 @@ func (o *options) check(fs *flag.FlagSet) error {
 		o.AdvertiseHTTP = o.HTTPAddr
 	}
 	if o.SDKDir == "" {
-		o.SDKDir = findSDKDir()
+		o.SDKDir = engineSource()
 	} else if abs, err := filepath.Abs(o.SDKDir); err == nil {
 		// engine dev names it as a repository URI, which must be an absolute path (§2.3).
 		o.SDKDir = abs

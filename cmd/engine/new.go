@@ -5,7 +5,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/placeos-go/engine/scaffold"
@@ -31,10 +33,19 @@ type newOptions struct{ transport, dir, module, sdkDir string }
 // newCommand runs `engine new driver NAME`: a driver, its tests and a simulated device that
 // compile and pass at once (package scaffold).
 func newCommand(ctx context.Context, args []string) error {
-	if len(args) == 0 || args[0] != "driver" {
+	if len(args) == 0 {
 		return errors.New(newUsage)
 	}
+	if args[0] != "driver" {
+		// engine new NAME: the author meant a driver, the only thing engine new makes.
+		if scaffold.CheckName(args[0]) == nil {
+			return fmt.Errorf("engine new makes a driver: engine new driver %s (%s)", args[0], newUsage)
+		}
+		return fmt.Errorf("engine new makes drivers only, not %q (%s)", args[0], newUsage)
+	}
 	fs, o := newFlags()
+	// Errors are returned whole, with the usage line, rather than printed twice with every flag.
+	fs.SetOutput(io.Discard)
 	// The name may come before the flags or after them (flag stops at the first argument).
 	args = args[1:]
 	var name string
@@ -42,7 +53,13 @@ func newCommand(ctx context.Context, args []string) error {
 		name, args = args[0], args[1:]
 	}
 	if err := fs.Parse(args); err != nil {
-		return err
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(os.Stdout)
+			fmt.Println(newUsage)
+			fs.PrintDefaults()
+			return nil
+		}
+		return fmt.Errorf("%w (%s)", err, newUsage)
 	}
 	rest := fs.Args()
 	if name == "" && len(rest) > 0 {
@@ -52,7 +69,7 @@ func newCommand(ctx context.Context, args []string) error {
 		return fmt.Errorf("unexpected argument %q (%s)", rest[0], newUsage)
 	}
 	if name == "" {
-		return errors.New(newUsage)
+		return fmt.Errorf("the driver's NAME is missing: lower-case letters and digits, such as projector (%s)", newUsage)
 	}
 	wd, err := os.Getwd()
 	if err != nil {
@@ -71,10 +88,23 @@ func newCommand(ctx context.Context, args []string) error {
 		EngineTag: version.Tag, EngineSource: source,
 	})
 	if r != nil {
-		fmt.Print(r.Summary(wd))
+		fmt.Print(r.Summary(wd, typedCommand()))
 		for _, n := range r.Notes {
 			fmt.Fprintln(os.Stderr, "engine: note:", n)
 		}
 	}
 	return err
+}
+
+// typedCommand is this binary as the author typed it (bin/engine), for the commands the summary
+// suggests: "engine" when it was found on the PATH, or is a temporary one of go run.
+func typedCommand() string {
+	typed := os.Args[0]
+	if !strings.ContainsRune(typed, filepath.Separator) {
+		return "engine"
+	}
+	if abs, err := filepath.Abs(typed); err == nil && strings.HasPrefix(abs, filepath.Join(os.TempDir(), "go-build")) {
+		return "engine"
+	}
+	return typed
 }

@@ -50,12 +50,14 @@ func printVersion() {
 	}
 }
 
-// engineSource is the engine source the binary was built from, for a new driver repository's
-// replace; "" when it cannot be found. In order: the folder the Makefile recorded; the folder
-// of this very file as the compiler saw it (a `go build` or `go run` without -trimpath, in a
-// checkout or in the module cache after `go install …@version`); the checkout above the binary
-// (findSDKDir, serve's default --sdk-dir); the module cache's copy of the release the binary was
-// installed as (`go install -trimpath …@version`).
+// engineSource is the engine source the binary was built from: serve's and dev's default
+// --sdk-dir, and what a new driver repository's replace points at; "" when it cannot be found.
+// One lookup for both, so that a binary copied out of its checkout (or installed) builds drivers
+// against the same source `engine new` points them at. In order: the folder the Makefile
+// recorded; the folder of this very file as the compiler saw it (a `go build` or `go run`
+// without -trimpath, in a checkout or in the module cache after `go install …@version`); the
+// checkout above the binary (bin/engine of a checkout built by hand with -trimpath); the module
+// cache's copy of the release the binary was installed as (`go install -trimpath …@version`).
 func engineSource() string {
 	var candidates []string
 	if builtFrom != "" {
@@ -64,8 +66,13 @@ func engineSource() string {
 	if _, file, _, ok := runtime.Caller(0); ok && filepath.IsAbs(file) {
 		candidates = append(candidates, filepath.Dir(filepath.Dir(filepath.Dir(file)))) // …/cmd/engine/version.go
 	}
-	if dir := findSDKDir(); dir != "" {
-		candidates = append(candidates, dir)
+	if exe, err := os.Executable(); err == nil {
+		for dir := filepath.Dir(exe); ; dir = filepath.Dir(dir) {
+			candidates = append(candidates, dir)
+			if filepath.Dir(dir) == dir {
+				break
+			}
+		}
 	}
 	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Path == version.Module && strings.HasPrefix(bi.Main.Version, "v") {
 		if modcache := goModCache(); modcache != "" {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/placeos-go/engine/internal/testutil"
+	"github.com/placeos-go/engine/model"
 )
 
 // A save is noticed once its burst settles and named; what cannot change the binary (tests,
@@ -112,6 +113,7 @@ func TestWatchFlags(t *testing.T) {
 	dir := filepath.Join(mod, "my-projector")
 	testutil.WriteFile(t, filepath.Join(mod, "go.mod"), "module example.com/x\n")
 	testutil.WriteFile(t, filepath.Join(dir, "main.go"), "package main\n")
+	testutil.WriteFile(t, filepath.Join(dir, "sim", "sim.go"), "package sim\n")
 	spec := func(yaml string) string {
 		p := filepath.Join(t.TempDir(), "module.yaml")
 		testutil.WriteFile(t, p, yaml)
@@ -130,8 +132,10 @@ func TestWatchFlags(t *testing.T) {
 		says string
 	}{
 		{[]string{"--watch", filepath.Join(mod, "missing")}, "give the folder of a driver's main package"},
-		{[]string{"--watch", filepath.Join(dir, "main.go")}, "not a folder"},
+		{[]string{"--watch", filepath.Join(dir, "main.go")}, "is a file, not a folder: give the folder of a driver's main package (--watch " + dir + "?)"},
 		{[]string{"--watch", t.TempDir()}, "no go.mod in it or above it"},
+		{[]string{"--watch", mod}, "no main package in it: a driver is a main package calling sdk.Serve (engine new driver NAME makes one); the drivers below it: my-projector"},
+		{[]string{"--watch", filepath.Join(dir, "sim")}, "no main package in it"},
 		{[]string{"--watch-module", spec("ip: 10.0.0.1\n")}, "give --watch FOLDER too"},
 		{[]string{"--watch", dir, "--watch-module", spec("ipp: 10.0.0.1\n")}, `unknown field "ipp"`},
 		{[]string{"--watch", dir, "--watch-module", spec("role: printer\n")}, `role "printer" is not one of`},
@@ -148,6 +152,29 @@ func TestWatchFlags(t *testing.T) {
 	}
 }
 
+// TestWatchFolderForms: --watch as people type it (a trailing slash, ./x); the folder's dev.yaml
+// is its module. Not parallel: it changes the working directory.
+func TestWatchFolderForms(t *testing.T) {
+	mod := t.TempDir()
+	dir := filepath.Join(mod, "my-projector")
+	testutil.WriteFile(t, filepath.Join(mod, "go.mod"), "module example.com/x\n")
+	testutil.WriteFile(t, filepath.Join(dir, "main.go"), "package main\n")
+	testutil.WriteFile(t, filepath.Join(dir, "dev.yaml"), "module_name: Beamer\nip: 127.0.0.1\nport: 10001\n")
+	t.Chdir(mod)
+	for _, typed := range []string{dir + "/", "./my-projector", "my-projector/"} {
+		o, err := parseOptions("dev", []string{"--watch", typed}, true)
+		if err != nil || o.Watch != dir || o.watchSpec.ModuleName != "Beamer" || o.WatchModule != filepath.Join(dir, "dev.yaml") {
+			t.Errorf("--watch %s: %v; options %+v", typed, err, o)
+		}
+	}
+	// --watch-module wins over dev.yaml.
+	other := filepath.Join(t.TempDir(), "other.yaml")
+	testutil.WriteFile(t, other, "module_name: Other\n")
+	if o, err := parseOptions("dev", []string{"--watch", "my-projector", "--watch-module", other}, true); err != nil || o.watchSpec.ModuleName != "Other" {
+		t.Errorf("--watch-module with a dev.yaml: %v; options %+v", err, o)
+	}
+}
+
 func TestWatchNames(t *testing.T) {
 	t.Parallel()
 	for dir, want := range map[string][2]string{
@@ -159,6 +186,25 @@ func TestWatchNames(t *testing.T) {
 	} {
 		if name, id := moduleName(dir), folderID(dir); name != want[0] || id != want[1] {
 			t.Errorf("%s: module name %q, id %q; want %q, %q", dir, name, id, want[0], want[1])
+		}
+	}
+}
+
+// The simulator listens where the module reaches its device: its ip and port, or its uri's host.
+func TestSimAddr(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		mod  model.Module
+		want string
+	}{
+		{model.Module{IP: "127.0.0.1", Port: 10001}, "127.0.0.1:10001"},
+		{model.Module{IP: "::1", Port: 10001, UDP: true}, "[::1]:10001"},
+		{model.Module{URI: "ws://127.0.0.1:10081/"}, "127.0.0.1:10081"},
+		{model.Module{URI: "http://localhost"}, ""},
+		{model.Module{IP: "127.0.0.1"}, ""},
+	} {
+		if got := simAddr(c.mod); got != c.want {
+			t.Errorf("%+v: %q, want %q", c.mod, got, c.want)
 		}
 	}
 }
