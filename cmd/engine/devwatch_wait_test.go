@@ -108,3 +108,19 @@ func TestAwaitBuild(t *testing.T) {
 		t.Fatalf("a save during the wait: %+v", r)
 	}
 }
+
+// The execute line's call: power [true] on a Powerable driver, else the first function in
+// declaration order that needs no argument, else the first.
+func TestChooseCall(t *testing.T) {
+	for _, tc := range []struct{ md, fn, args string }{
+		{`{"functions":{"input":{},"freeze":{"state":["bool"]},"power":{"state":["bool"]}},"implements":["Powerable"]}`, "power", "[true]"},
+		{`{"functions":{"freeze":{"state":["bool"]},"volume":{"level":["int",50]},"input":{}}}`, "volume", `{"level":50}`},
+		{`{"functions":{"zoom":{"to":["int"]},"freeze":{"state":["bool"]}}}`, "zoom", `{"to":0}`},
+		{`{"functions":{}}`, "FUNCTION", "[]"},
+		{`not json`, "FUNCTION", "[]"},
+	} {
+		if fn, args := chooseCall([]byte(tc.md)); fn != tc.fn || args != tc.args {
+			t.Errorf("chooseCall(%s) = %s %s, want %s %s", tc.md, fn, args, tc.fn, tc.args)
+		}
+	}
+}

@@ -64,7 +64,8 @@
 //     whether an older build still serves. The folder is watched while a build waits to serve:
 //     a save then is built at once.
 //   - The terminal shows, once the driver is loaded, its module's name and curl lines for an
-//     execute (its first function by name, with each parameter's default or a value of its type)
+//     execute (power [true] when the driver is Powerable, else its first function in declaration
+//     order needing no argument, else its first; each parameter's default or a value of its type)
 //     and its statuses; after each save, the time from the save to the module serving the new
 //     build.
 package main
