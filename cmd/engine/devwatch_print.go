@@ -214,12 +214,21 @@ func shortPath(p string) string {
 	if err != nil {
 		return p
 	}
-	abs, err := filepath.Abs(p)
-	if err != nil {
-		return p
-	}
-	if rel, err := filepath.Rel(wd, abs); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+	if rel, ok := within(wd, p); ok {
 		return rel
 	}
 	return p
+}
+
+// within is p relative to dir, when p is dir or inside it.
+func within(dir, p string) (string, bool) {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return "", false
+	}
+	rel, err := filepath.Rel(dir, abs)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return "", false
+	}
+	return rel, true
 }

@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -122,5 +125,26 @@ func TestChooseCall(t *testing.T) {
 		if fn, args := chooseCall([]byte(tc.md)); fn != tc.fn || args != tc.args {
 			t.Errorf("chooseCall(%s) = %s %s, want %s %s", tc.md, fn, args, tc.fn, tc.args)
 		}
+	}
+}
+
+// The demo's status command is this binary, as the author can paste it, never a bin/engine
+// that a driver repository does not have.
+func TestPrintDemoNamesThisBinary(t *testing.T) {
+	var b strings.Builder
+	printDemo(&b, "127.0.0.1:8080")
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := exe + " status --server http://127.0.0.1:8080"
+	if !strings.Contains(b.String(), want) || strings.Contains(b.String(), "bin/engine") {
+		t.Fatalf("want %q in:\n%s", want, b.String())
+	}
+	if rel, ok := within(filepath.Dir(exe), exe); !ok || rel != filepath.Base(exe) {
+		t.Errorf("within(%s, %s) = %q, %v", filepath.Dir(exe), exe, rel, ok)
+	}
+	if _, ok := within(exe, filepath.Dir(exe)); ok {
+		t.Errorf("a parent is within its child")
 	}
 }
