@@ -39,7 +39,8 @@ func (w *devWatch) await(ctx context.Context, binary string, saves <-chan change
 			return outcome{served: true}
 		}
 		if msg, ok := startError(ms.Error, binary); ok {
-			return outcome{loadErr: msg}
+			// The supervisor's "module X did not load: " repeats what the watch's line says.
+			return outcome{loadErr: strings.TrimPrefix(msg, "module "+w.mod.ID+" did not load: ")}
 		}
 		select {
 		case <-ctx.Done():

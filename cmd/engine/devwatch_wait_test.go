@@ -88,7 +88,7 @@ func TestAwaitBuild(t *testing.T) {
 		t.Fatalf("the wait ended on the older build's error: %+v", r)
 	default:
 	}
-	fc.set(core.ModuleStatus{ID: w.mod.ID, Error: "start mod-watch-projector (driver " + bin + "): bad settings: new"})
+	fc.set(core.ModuleStatus{ID: w.mod.ID, Error: "move: start mod-watch-projector (driver " + bin + "): module mod-watch-projector did not load: bad settings: new"})
 	if r := <-done; r.loadErr != "bad settings: new" || r.served {
 		t.Fatalf("a failed start: %+v", r)
 	}
