@@ -91,6 +91,18 @@ func TestDevWatchNewDriver(t *testing.T) {
 	})
 	n.WaitLog(10*time.Second, "projector.go saved → Projector_1 serves build")
 
+	// A save whose OnLoad fails: the engine's error at once, and the build before it serves on.
+	b, err = os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	onLoad := "OnLoad(context.Context) error {\n"
+	testutil.WriteFile(t, src, strings.Replace(string(b), onLoad, onLoad+"\treturn sdk.ErrBadSettings\n", 1))
+	n.WaitLog(time.Minute, "but Projector_1 did not load: bad settings — fix "+filepath.Join(dir, "dev.yaml")+" or the driver and save; Projector_1 keeps running build")
+	if r := n.Do("POST", input, "[]"); r.Status != 200 {
+		t.Fatalf("input after a save that does not load: %d %s", r.Status, r.Body)
+	}
+
 	// Stopped, engine dev takes its driver and simulator with it.
 	children := map[string]int{}
 	for _, pid := range testutil.Children(n.PID()) {

@@ -34,7 +34,7 @@ func TestDevWatch(t *testing.T) {
 	}
 	e := enginetest.StartDevWatch(t, config(redis.URL), drv, "v1", "--watch-module", spec)
 	e.WaitLog(10*time.Second, "module:   Mydisplay_1 in sys-demo (mod-watch-mydisplay; ip 127.0.0.1, port "+port)
-	e.WaitLog(10*time.Second, `/systems/sys-demo/Mydisplay_1/answer -d '[]'`)
+	e.WaitLog(10*time.Second, `/systems/sys-demo/Mydisplay_1/power -d '[true]'`)
 
 	// The module is a real display module: its device and its settings.
 	display := "/api/engine/v2/systems/sys-demo/Mydisplay_1"

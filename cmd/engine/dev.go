@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -39,7 +40,13 @@ func demoModel(o *options, log hclog.Logger) (*model.File, func(), error) {
 	fromRepo := o.SDKDir != "" && isGitRepo(o.SDKDir)
 	if fromRepo {
 		f.Repositories = []*model.Repository{{ID: "engine-examples", Name: "this engine checkout", URI: o.SDKDir}}
-		log.Info("engine dev compiles the example drivers from this checkout's committed HEAD", "repository", o.SDKDir)
+		if wd, err := os.Getwd(); err == nil {
+			if _, inCheckout := within(o.SDKDir, wd); inCheckout {
+				log.Info("engine dev compiles the example drivers from this checkout's committed HEAD", "repository", o.SDKDir)
+			} else {
+				log.Info("the demo's example drivers are compiled from the engine source at " + o.SDKDir + " (its committed HEAD)")
+			}
+		}
 	}
 	for _, ex := range exampleDrivers {
 		d := ex.drv
@@ -113,9 +120,19 @@ func isGitRepo(dir string) bool {
 	return err == nil
 }
 
-func printDemo(addr string) {
+// printDemo prints where the demo answers and what to try. The status command names this very
+// binary (relative to the working directory when inside it): run from a driver repository,
+// there is no bin/engine to call.
+func printDemo(out io.Writer, addr string) {
+	self := "engine"
+	if exe, err := os.Executable(); err == nil {
+		self = shortPath(exe)
+		if !strings.ContainsRune(self, filepath.Separator) {
+			self = "." + string(filepath.Separator) + self
+		}
+	}
 	base := "http://" + addr + "/api/engine/v2"
-	fmt.Printf(`
+	_, _ = fmt.Fprintf(out, `
 engine dev is running.
 
   API:        %[1]s
@@ -128,8 +145,8 @@ Try:
   curl -s -X POST %[1]s/systems/sys-demo/Lighting_1/level -d '{"level": 40}'
   curl -s -X POST %[1]s/systems/sys-demo/Room_1/all_off
   curl -s %[1]s/systems/sys-demo/functions/Camera_1
-  bin/engine status --server http://%[2]s
+  %[3]s status --server http://%[2]s
 
 Ctrl-C stops everything.
-`, base, addr)
+`, base, addr, self)
 }

@@ -12,7 +12,6 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/placeos-go/engine/builder"
-	"github.com/placeos-go/engine/core"
 	"github.com/placeos-go/engine/model"
 	"github.com/placeos-go/engine/raftfsm"
 )
@@ -30,7 +29,7 @@ type devWatch struct {
 
 	bld   *builder.Builder
 	store *raftfsm.Store
-	core  *core.Core
+	core  watchedCore
 	api   string // http://host:port/api/engine/v2
 	out   io.Writer
 	log   hclog.Logger
@@ -38,6 +37,8 @@ type devWatch struct {
 	made []string // binaries this watch built, each removed once no module runs it
 	sim  *devSim  // the folder's simulator; nil when it has none running
 	spec string   // the file the module came from (--watch-module, or the folder's dev.yaml)
+	// served: a build of this watch has served the module; the first to do so prints how to call it.
+	served bool
 }
 
 // watchSystem is the demo room the watched module joins.
@@ -104,24 +105,44 @@ func newDevWatch(o *options, n *node, out io.Writer) (*devWatch, error) {
 }
 
 // run starts the folder's simulator, builds the folder, then again after every settled save,
-// until ctx ends; then it stops the simulator.
+// until ctx ends; then it stops the simulator. The folder is watched all along, so a save made
+// while a build is waiting to serve is built at once.
 func (w *devWatch) run(ctx context.Context) {
 	w.printf("engine dev is watching %s: building it...\n", w.dir)
 	w.sim = w.startSim(ctx)
 	defer w.sim.stop()
-	w.rebuild(ctx, change{})
-	for {
-		c, err := w.files.next(ctx, func(err error) { w.printf("watch: cannot read %s: %v (waiting for it)\n", w.dir, err) })
-		if err != nil {
-			return
+	saves := make(chan change)
+	go func() {
+		for {
+			c, err := w.files.next(ctx, func(err error) { w.printf("watch: cannot read %s: %v (waiting for it)\n", w.dir, err) })
+			if err != nil {
+				return
+			}
+			select {
+			case saves <- c:
+			case <-ctx.Done():
+				return
+			}
 		}
-		w.rebuild(ctx, c)
+	}()
+	next := w.rebuild(ctx, change{}, saves)
+	for {
+		if next == nil {
+			select {
+			case c := <-saves:
+				next = &c
+			case <-ctx.Done():
+				return
+			}
+		}
+		next = w.rebuild(ctx, *next, saves)
 	}
 }
 
 // rebuild builds the folder after change c (none: the first build) and moves the module to the
-// new binary, or says why not.
-func (w *devWatch) rebuild(ctx context.Context, c change) {
+// new binary, or says why not. It returns a save that came while it waited for the build to
+// serve, for the caller to build next.
+func (w *devWatch) rebuild(ctx context.Context, c change, saves <-chan change) *change {
 	what := "first build"
 	if len(c.files) > 0 {
 		what = w.describe(c.files) + " saved"
@@ -129,44 +150,55 @@ func (w *devWatch) rebuild(ctx context.Context, c change) {
 	started := time.Now()
 	bin, err := w.bld.BuildFolder(ctx, w.dir)
 	if ctx.Err() != nil {
-		return
+		return nil
 	}
 	name := w.moduleSlug()
 	if err != nil { // the builder logged it, with the whole compiler output
 		keeps := "nothing runs yet: fix it and save"
 		if w.drv.Binary != "" {
-			keeps = name + " keeps running build " + buildID(w.drv.Binary)
+			keeps = w.keeps(ctx, name)
 		}
 		w.printf("watch: %s → build FAILED; %s\n%s", what, keeps, indentLines(compilerLines(err), 4))
-		return
+		return nil
 	}
 	if bin.Path == w.drv.Binary {
 		w.printf("watch: %s → the binary is unchanged (build %s)\n", what, buildID(bin.Path))
-		return
+		return nil
 	}
 	first := w.drv.Binary == ""
 	if err := w.apply(ctx, bin.Path, first); err != nil {
 		if ctx.Err() == nil {
 			w.printf("watch: %s → built, but the engine refused it: %v\n", what, err)
 		}
-		return
+		return nil
 	}
 	w.made = append(w.made, bin.Path)
 	name = w.moduleSlug()
-	if !w.serving(ctx, bin.Path) {
-		if ctx.Err() == nil {
-			w.printf("watch: %s → built %s, but %s does not run it after %s (crashing at start? see the log above); the last good build keeps serving\n",
-				what, buildID(bin.Path), name, serveWithin)
-		}
-		return
+	res := w.await(ctx, bin.Path, saves)
+	switch {
+	case ctx.Err() != nil && res.saved == nil:
+		return nil
+	case res.saved != nil:
+		w.printf("watch: %s → built %s; saved again before it served, building that\n", what, buildID(bin.Path))
+		return res.saved
+	case res.loadErr != "":
+		w.printf("watch: %s → built %s, but %s did not load: %s — fix %s and save; %s\n",
+			what, buildID(bin.Path), name, res.loadErr, w.fixWhere(), w.keeps(ctx, name))
+		return nil
+	case !res.served:
+		w.printf("watch: %s → built %s, but %s does not run it after %s (see the log above); %s\n",
+			what, buildID(bin.Path), name, serveWithin, w.keeps(ctx, name))
+		return nil
 	}
 	w.log.Info("module runs the new build", "module", w.mod.ID, "binary", bin.Path)
-	if first {
+	if !w.served {
+		w.served = true
 		w.printLoaded(ctx, bin, name, time.Since(started))
 	} else {
 		w.printf("watch: %s → %s serves build %s, %.1f s after the save\n", what, name, buildID(bin.Path), time.Since(c.saved).Seconds())
 	}
 	w.discardUnused()
+	return nil
 }
 
 // apply writes the driver with its new binary (and, the first time, the module and its place in
@@ -196,35 +228,6 @@ func (w *devWatch) apply(ctx context.Context, binary string, first bool) error {
 	return nil
 }
 
-// serveWithin bounds the wait for a new build to serve: a driver process starts in well under a
-// second, so this is a driver that crashes at start.
-const serveWithin = 30 * time.Second
-
-// serving waits until the module runs on binary: started, or moved, and its metadata written.
-func (w *devWatch) serving(ctx context.Context, binary string) bool {
-	ctx, cancel := context.WithTimeout(ctx, serveWithin)
-	defer cancel()
-	for !w.runs(ctx, binary) {
-		if sleepCtx(ctx, 10*time.Millisecond) != nil {
-			return false
-		}
-	}
-	return true
-}
-
-// runs reports whether core has the module running on binary (its node status).
-func (w *devWatch) runs(ctx context.Context, binary string) bool {
-	st, _ := w.core.NodeStatus(ctx)
-	m, _ := st.(map[string]any)
-	mods, _ := m["modules"].([]core.ModuleStatus)
-	for _, ms := range mods {
-		if ms.ID == w.mod.ID {
-			return ms.Running && ms.Driver == binary
-		}
-	}
-	return false
-}
-
 // discardUnused removes the binaries of earlier saves that no module runs any more: without it a
 // day of saves would fill the data directory with driver binaries.
 func (w *devWatch) discardUnused() {
@@ -248,6 +251,15 @@ func (w *devWatch) specFile() string {
 		return "--watch-module FILE (none given)"
 	}
 	return w.spec
+}
+
+// fixWhere names what to fix when the module does not load: the module's settings file (relative
+// to the working directory when inside it) or the driver.
+func (w *devWatch) fixWhere() string {
+	if w.spec == "" {
+		return "the driver"
+	}
+	return shortPath(w.spec) + " or the driver"
 }
 
 // moduleSlug is the module's name in the demo room (Display_3), as the API names it.

@@ -89,8 +89,17 @@ func checkDriverFolder(dir string) (string, error) {
 	}
 	if !isMainPackage(abs) {
 		msg := "no main package in it: a driver is a main package calling sdk.Serve (engine new driver NAME makes one)"
-		if below := driversBelow(abs, 3); len(below) > 0 {
-			msg += "; the drivers below it: " + strings.Join(below, ", ")
+		if below := driversBelow(abs); len(below) > 0 {
+			// As the author would paste them: under the folder as typed.
+			const show = 3
+			var paths []string
+			for _, rel := range below[:min(show, len(below))] {
+				paths = append(paths, filepath.Join(dir, rel))
+			}
+			msg += "; the drivers below it: " + strings.Join(paths, ", ")
+			if len(below) > show {
+				msg += fmt.Sprintf(" and %d more", len(below)-show)
+			}
 		}
 		return "", errors.New(msg)
 	}
@@ -111,17 +120,17 @@ func isMainPackage(dir string) bool {
 	return false
 }
 
-// driversBelow lists up to max folders at most three levels below dir holding a main package
-// (not their own simulators), relative to dir: what someone who typed a repository's root may
-// have meant.
-func driversBelow(dir string, max int) []string {
+// driversBelow lists the folders at most three levels below dir holding a main package (not
+// their own simulators), relative to dir: what someone who typed a repository's root may have
+// meant.
+func driversBelow(dir string) []string {
 	var out []string
 	_ = filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
 		if err != nil || !e.IsDir() || p == dir {
 			return nil
 		}
 		rel, _ := filepath.Rel(dir, p)
-		if len(out) == max || strings.Count(rel, string(filepath.Separator)) > 2 ||
+		if strings.Count(rel, string(filepath.Separator)) > 2 ||
 			ignoredName(e.Name()) || e.Name() == "testdata" || e.Name() == "sim" {
 			return filepath.SkipDir
 		}

@@ -1,13 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -65,34 +67,90 @@ func (w *devWatch) describe(files []string) string {
 	return rel
 }
 
-// sampleCall is a function of the driver and named arguments for it, from the binary's metadata
-// (the first function by name; each parameter's default, else a value of its type), for the
-// curl line printed once the driver is loaded.
+// sampleCall is a call of the driver for the curl line printed once the driver is loaded, from
+// the binary's metadata (chooseCall).
 func sampleCall(ctx context.Context, binary string) (string, string) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	out, err := exec.CommandContext(ctx, binary, "--metadata").Output()
-	var md struct {
-		Functions map[string]map[string][]json.RawMessage `json:"functions"`
-	}
-	if err != nil || json.Unmarshal(out, &md) != nil || len(md.Functions) == 0 {
+	if err != nil {
 		return "FUNCTION", "[]"
 	}
-	names := make([]string, 0, len(md.Functions))
-	for n := range md.Functions {
-		names = append(names, n)
+	return chooseCall(out)
+}
+
+// chooseCall picks, predictably, a function of the driver's metadata and named arguments for it:
+// power [true] when the driver is Powerable (it answers on a device just switched on, and is
+// what a newcomer tries first), else the first function in declaration order whose parameters
+// all have defaults, else the first; each parameter gets its default, else a value of its type.
+// Adding functions after the chosen one does not change the choice.
+func chooseCall(metadata []byte) (string, string) {
+	var md struct {
+		Functions  json.RawMessage `json:"functions"`
+		Implements []string        `json:"implements"`
 	}
-	sort.Strings(names)
-	params := md.Functions[names[0]]
-	if len(params) == 0 {
-		return names[0], "[]"
+	if json.Unmarshal(metadata, &md) != nil {
+		return "FUNCTION", "[]"
+	}
+	names, params := orderedFunctions(md.Functions)
+	if len(names) == 0 {
+		return "FUNCTION", "[]"
+	}
+	if slices.Contains(md.Implements, "Powerable") && params["power"] != nil {
+		return "power", "[true]"
+	}
+	fn := names[0]
+	for _, n := range names {
+		if optionalOnly(params[n]) {
+			fn = n
+			break
+		}
+	}
+	if len(params[fn]) == 0 {
+		return fn, "[]"
 	}
 	args := map[string]json.RawMessage{} // named: a parameter's position is not in the metadata
-	for param, spec := range params {
+	for param, spec := range params[fn] {
 		args[param] = sampleValue(spec)
 	}
 	js, _ := json.Marshal(args)
-	return names[0], string(js)
+	return fn, string(js)
+}
+
+// optionalOnly: every parameter has a default ([type, default]), so the call needs no argument.
+func optionalOnly(params map[string][]json.RawMessage) bool {
+	for _, spec := range params {
+		if len(spec) < 2 {
+			return false
+		}
+	}
+	return true
+}
+
+// orderedFunctions reads the metadata's functions object keeping its keys' order, which is the
+// order the driver declares them in (a Go map would lose it).
+func orderedFunctions(raw json.RawMessage) ([]string, map[string]map[string][]json.RawMessage) {
+	params := map[string]map[string][]json.RawMessage{}
+	if json.Unmarshal(raw, &params) != nil {
+		return nil, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if _, err := dec.Token(); err != nil { // {
+		return nil, nil
+	}
+	var names []string
+	for dec.More() {
+		key, err := dec.Token()
+		if err != nil {
+			return nil, nil
+		}
+		names = append(names, key.(string))
+		var skip json.RawMessage
+		if dec.Decode(&skip) != nil {
+			return nil, nil
+		}
+	}
+	return names, params
 }
 
 // sampleValue is a parameter's default ([type, default]) or a plain value of its type.
@@ -147,4 +205,30 @@ func buildID(binary string) string {
 		return id
 	}
 	return base
+}
+
+// shortPath is p relative to the working directory when it is inside it (as the author would
+// paste it), else p as it is.
+func shortPath(p string) string {
+	wd, err := os.Getwd()
+	if err != nil {
+		return p
+	}
+	if rel, ok := within(wd, p); ok {
+		return rel
+	}
+	return p
+}
+
+// within is p relative to dir, when p is dir or inside it.
+func within(dir, p string) (string, bool) {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return "", false
+	}
+	rel, err := filepath.Rel(dir, abs)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return "", false
+	}
+	return rel, true
 }

@@ -58,8 +58,14 @@
 //     once no module runs them.
 //   - A build that fails prints the compiler's first 10 lines (the log has all of them); the last
 //     good build keeps serving, and the next good save recovers.
+//   - A build whose module does not load (its OnLoad failed, or it crashes at start) prints the
+//     engine's error as soon as the start fails (read from the node status: the supervisor names
+//     the binary in it, so an older build's error is not taken for the new one's), and says
+//     whether an older build still serves. The folder is watched while a build waits to serve:
+//     a save then is built at once.
 //   - The terminal shows, once the driver is loaded, its module's name and curl lines for an
-//     execute (its first function by name, with each parameter's default or a value of its type)
+//     execute (power [true] when the driver is Powerable, else its first function in declaration
+//     order needing no argument, else its first; each parameter's default or a value of its type)
 //     and its statuses; after each save, the time from the save to the module serving the new
 //     build.
 package main

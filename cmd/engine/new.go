@@ -36,6 +36,10 @@ func newCommand(ctx context.Context, args []string) error {
 	if len(args) == 0 {
 		return errors.New(newUsage)
 	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		return printNewUsage()
+	}
 	if args[0] != "driver" {
 		// engine new NAME: the author meant a driver, the only thing engine new makes.
 		if scaffold.CheckName(args[0]) == nil {
@@ -54,10 +58,7 @@ func newCommand(ctx context.Context, args []string) error {
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(os.Stdout)
-			fmt.Println(newUsage)
-			fs.PrintDefaults()
-			return nil
+			return printNewUsage()
 		}
 		return fmt.Errorf("%w (%s)", err, newUsage)
 	}
@@ -94,6 +95,15 @@ func newCommand(ctx context.Context, args []string) error {
 		}
 	}
 	return err
+}
+
+// printNewUsage answers engine new --help (or engine new driver --help): the usage and the flags.
+func printNewUsage() error {
+	fs, _ := newFlags()
+	fs.SetOutput(os.Stdout)
+	fmt.Println(newUsage)
+	fs.PrintDefaults()
+	return nil
 }
 
 // typedCommand is this binary as the author typed it (bin/engine), for the commands the summary

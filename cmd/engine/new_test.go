@@ -143,6 +143,24 @@ func TestNewDriverRefusesBadInput(t *testing.T) {
 	}
 }
 
+// TestNewHelp: asking engine new for help shows the usage and the flags, exit 0, writing nothing.
+func TestNewHelp(t *testing.T) {
+	t.Parallel()
+	bin, _ := engineBinary(t)
+	work := t.TempDir()
+	for _, args := range [][]string{{"new", "--help"}, {"new", "-h"}, {"new", "help"}, {"new", "driver", "--help"}} {
+		cmd := exec.Command(bin, args...)
+		cmd.Dir = work
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.HasPrefix(string(out), "usage: engine new driver NAME") || !strings.Contains(string(out), "-transport string") {
+			t.Errorf("engine %s: %v, output %q; want exit 0 and the usage", strings.Join(args, " "), err, out)
+		}
+	}
+	if entries, _ := os.ReadDir(work); len(entries) != 0 {
+		t.Errorf("engine new --help wrote something: %v", entries)
+	}
+}
+
 // TestVersion: `engine version` names the release driver repositories require and the engine
 // source new ones are pointed at: this checkout, found from the binary alone (built with plain
 // go build, as go run does).

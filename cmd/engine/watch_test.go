@@ -134,7 +134,7 @@ func TestWatchFlags(t *testing.T) {
 		{[]string{"--watch", filepath.Join(mod, "missing")}, "give the folder of a driver's main package"},
 		{[]string{"--watch", filepath.Join(dir, "main.go")}, "is a file, not a folder: give the folder of a driver's main package (--watch " + dir + "?)"},
 		{[]string{"--watch", t.TempDir()}, "no go.mod in it or above it"},
-		{[]string{"--watch", mod}, "no main package in it: a driver is a main package calling sdk.Serve (engine new driver NAME makes one); the drivers below it: my-projector"},
+		{[]string{"--watch", mod}, "no main package in it: a driver is a main package calling sdk.Serve (engine new driver NAME makes one); the drivers below it: " + filepath.Join(mod, "my-projector")},
 		{[]string{"--watch", filepath.Join(dir, "sim")}, "no main package in it"},
 		{[]string{"--watch-module", spec("ip: 10.0.0.1\n")}, "give --watch FOLDER too"},
 		{[]string{"--watch", dir, "--watch-module", spec("ipp: 10.0.0.1\n")}, `unknown field "ipp"`},
