@@ -98,7 +98,7 @@ func TestDevWatchNewDriver(t *testing.T) {
 	}
 	onLoad := "OnLoad(context.Context) error {\n"
 	testutil.WriteFile(t, src, strings.Replace(string(b), onLoad, onLoad+"\treturn sdk.ErrBadSettings\n", 1))
-	n.WaitLog(time.Minute, "but Projector_1 did not load: bad settings — fix "+filepath.Join(dir, "dev.yaml")+" or the driver and save; Projector_1 keeps running build")
+	n.WaitLog(time.Minute, "but Projector_1 did not load: bad settings — fix the driver and save, or fix "+filepath.Join(dir, "dev.yaml")+" and restart engine dev; Projector_1 keeps running build")
 	if r := n.Do("POST", input, "[]"); r.Status != 200 {
 		t.Fatalf("input after a save that does not load: %d %s", r.Status, r.Body)
 	}

@@ -182,8 +182,8 @@ func (w *devWatch) rebuild(ctx context.Context, c change, saves <-chan change) *
 		w.printf("watch: %s → built %s; saved again before it served, building that\n", what, buildID(bin.Path))
 		return res.saved
 	case res.loadErr != "":
-		w.printf("watch: %s → built %s, but %s did not load: %s — fix %s and save; %s\n",
-			what, buildID(bin.Path), name, res.loadErr, w.fixWhere(), w.keeps(ctx, name))
+		w.printf("watch: %s → built %s, but %s did not load: %s — %s; %s\n",
+			what, buildID(bin.Path), name, res.loadErr, w.fixHint(), w.keeps(ctx, name))
 		return nil
 	case !res.served:
 		w.printf("watch: %s → built %s, but %s does not run it after %s (see the log above); %s\n",
@@ -253,13 +253,14 @@ func (w *devWatch) specFile() string {
 	return w.spec
 }
 
-// fixWhere names what to fix when the module does not load: the module's settings file (relative
-// to the working directory when inside it) or the driver.
-func (w *devWatch) fixWhere() string {
+// fixHint says what to do when the module does not load: fix the driver and save (the watch
+// rebuilds it), or fix the module's settings file (relative to the working directory when inside
+// it), which is read at start only.
+func (w *devWatch) fixHint() string {
 	if w.spec == "" {
-		return "the driver"
+		return "fix the driver and save"
 	}
-	return shortPath(w.spec) + " or the driver"
+	return "fix the driver and save, or fix " + shortPath(w.spec) + " and restart engine dev"
 }
 
 // moduleSlug is the module's name in the demo room (Display_3), as the API names it.
