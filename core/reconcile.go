@@ -171,10 +171,18 @@ func (c *Core) startModule(ctx context.Context, w desired) {
 		err = c.writeMetadata(ctx, w)
 	}
 	if err != nil {
-		if !isCanceled(ctx, err) {
+		repeat := false
+		c.setModule(id, func(st *moduleState) {
+			repeat = st.startFailed && st.err != nil && st.err.Error() == err.Error()
+			st.err, st.startFailed = err, true
+		})
+		switch {
+		case isCanceled(ctx, err):
+		case repeat: // every pass retries it: the same failure again is not news
+			log.Debug("starting module failed again", "error", err)
+		default:
 			log.Error("starting module failed", "error", err)
 		}
-		c.setModule(id, func(st *moduleState) { st.err, st.startFailed = err, true })
 		return
 	}
 	log.Info("module started")

@@ -1,12 +1,15 @@
 package core
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/placeos-go/engine/model"
 	"github.com/placeos-go/engine/plugin/proto"
 )
@@ -119,5 +122,38 @@ func TestFailedStartIsStoppedWhenUnwanted(t *testing.T) {
 	c.reconcile(ctx)
 	if got := sup.take(); !slices.Equal(got, []string{"stop m2"}) {
 		t.Fatalf("supervisor calls %q after the failed module was stopped, want [stop m2]", got)
+	}
+}
+
+// A start that keeps failing the same way is retried every pass but logged at ERROR once; a
+// different failure is news again.
+func TestRepeatedStartFailureLoggedOnce(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	store := model.NewMemory()
+	apply(t, store, baseModel)
+	var logs bytes.Buffer
+	log := hclog.New(&hclog.LoggerOptions{Output: &logs, Level: hclog.Error})
+	sup := &fakeSup{startErr: map[string]error{"m2": errors.New("OnLoad: bad settings")}}
+	c, err := New(Config{NodeID: "n1", Store: store, State: newFakeState(), Logger: log},
+		func(proto.HostServer, func(context.Context, string)) (Supervisor, error) { return sup, nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		c.reconcile(ctx)
+	}
+	if starts := strings.Count(strings.Join(sup.take(), "\n"), "start m2 "); starts != 3 {
+		t.Fatalf("%d starts of m2 in 3 passes; want 3 (a failed start is retried every pass)", starts)
+	}
+	if n := strings.Count(logs.String(), "starting module failed"); n != 1 {
+		t.Fatalf("logged %d times at ERROR in 3 passes; want once:\n%s", n, logs.String())
+	}
+	sup.mu.Lock()
+	sup.startErr["m2"] = errors.New("OnLoad: another reason")
+	sup.mu.Unlock()
+	c.reconcile(ctx)
+	if n := strings.Count(logs.String(), "starting module failed"); n != 2 {
+		t.Fatalf("a new failure logged %d times in all; want 2:\n%s", n, logs.String())
 	}
 }
