@@ -21,7 +21,7 @@ func TestBuildFolder(t *testing.T) {
 	repo, _ := newDriverRepo(t)
 	dir := filepath.Join(repo, "drivers", "display")
 	b := newBuilder(t, t.TempDir(), nil)
-	goMod, goSum := readFile(t, filepath.Join(repo, "go.mod")), readFile(t, filepath.Join(repo, "go.sum"))
+	goMod, goSum := testutil.ReadFile(t, filepath.Join(repo, "go.mod")), testutil.ReadFile(t, filepath.Join(repo, "go.sum"))
 	before := listFiles(t, repo)
 
 	first, err := b.BuildFolder(ctx, dir)
@@ -38,7 +38,7 @@ func TestBuildFolder(t *testing.T) {
 	if !strings.HasPrefix(filepath.Base(first.Path), "display_dev-"+first.Checksum()[:7]+"_") || first.DriverPath != dir {
 		t.Fatalf("binary %s of %s: want it named after the folder and its checksum", first.Path, first.DriverPath)
 	}
-	if readFile(t, filepath.Join(repo, "go.mod")) != goMod || readFile(t, filepath.Join(repo, "go.sum")) != goSum {
+	if testutil.ReadFile(t, filepath.Join(repo, "go.mod")) != goMod || testutil.ReadFile(t, filepath.Join(repo, "go.sum")) != goSum {
 		t.Fatal("the build wrote the folder's go.mod or go.sum")
 	}
 	if after := listFiles(t, repo); after != before {
@@ -108,25 +108,16 @@ func TestBuildFolder(t *testing.T) {
 func TestBuildFolderOfThisCheckout(t *testing.T) {
 	t.Parallel()
 	root := engineRoot(t)
-	goMod := readFile(t, filepath.Join(root, "go.mod"))
+	goMod := testutil.ReadFile(t, filepath.Join(root, "go.mod"))
 	b := newBuilder(t, t.TempDir(), nil)
 	bin, err := b.BuildFolder(ctxT(t), filepath.Join(root, "examples", "drivers", "display"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	checkRuns(t, bin, "1.0.0")
-	if readFile(t, filepath.Join(root, "go.mod")) != goMod {
+	if testutil.ReadFile(t, filepath.Join(root, "go.mod")) != goMod {
 		t.Fatal("the build wrote the checkout's go.mod")
 	}
-}
-
-func readFile(t *testing.T, p string) string {
-	t.Helper()
-	b, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
 }
 
 // listFiles names every file under dir but .git's, with its size.

@@ -38,7 +38,7 @@ func TestNewDriverRepository(t *testing.T) {
 			if !strings.Contains(out, "first commit") || !strings.Contains(out, "go test ./drivers/"+name+"/...") {
 				t.Fatalf("the summary does not say what was made and what to run:\n%s", out)
 			}
-			mod := readFile(t, filepath.Join(repo, "go.mod"))
+			mod := testutil.ReadFile(t, filepath.Join(repo, "go.mod"))
 			for _, want := range []string{
 				"module example.com/" + name + "\n",
 				"github.com/placeos-go/engine " + version.Tag + "\n", // require, alone or in a block
@@ -91,7 +91,7 @@ func TestNewDriverInTheEngineCheckout(t *testing.T) {
 			t.Errorf("%s: %v\n%s", f, err, out)
 		}
 	}
-	test := readFile(t, filepath.Join(dir, "projector_test.go"))
+	test := testutil.ReadFile(t, filepath.Join(dir, "projector_test.go"))
 	if !strings.Contains(test, `"`+version.Module+`/examples/drivers/projector/sim/projectorsim"`) {
 		t.Errorf("the test does not import the simulator by its path in the engine module:\n%s", test)
 	}
@@ -273,13 +273,4 @@ func gitEnv() []string {
 func git(t *testing.T, dir string, args ...string) string {
 	t.Helper()
 	return offline(t, dir, "git", args...)
-}
-
-func readFile(t *testing.T, p string) string {
-	t.Helper()
-	b, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
 }

@@ -17,3 +17,13 @@ func WriteFile(tb testing.TB, p, content string) {
 		tb.Fatal(err)
 	}
 }
+
+// ReadFile is the content of p; it fails tb on any error.
+func ReadFile(tb testing.TB, p string) string {
+	tb.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return string(b)
+}
