@@ -167,8 +167,12 @@ var execClients = []int{1, 32}
 // execRun is one run of one path and the allocations counted over it.
 type execRun struct {
 	result
-	client float64 // the benchmark process's allocations per call (the client's)
-	server float64 // the proxy's (engine's or bare proxy's) per call, corrected; 0 for direct
+	client   float64 // the benchmark process's allocations per call (the client's)
+	server   float64 // the proxy's (engine's or bare proxy's) per call, corrected; 0 for direct
+	cpu      float64 // the proxy process's CPU time per call, µs; 0 for direct
+	drvCPU   float64 // the CPU time per call of the proxy's driver process, µs; 0 for direct
+	wakes    float64 // the proxy process's thread wake-ups per call; 0 for direct
+	drvWakes float64 // its driver process's
 }
 
 func measureExecute(b *testing.B) (string, []clusterMetric) {
@@ -176,7 +180,8 @@ func measureExecute(b *testing.B) (string, []clusterMetric) {
 	rounds := wsbEnvInt("EXECBENCH_ROUNDS", 5)
 	redis := testutil.StartRedis(b)
 	drv := testutil.BuildBinary(b, "./internal/testdriver")
-	base := startEngine(b, redis.URL, drv)
+	eng := startEngine(b, redis.URL, drv)
+	base := eng.Base
 	direct := startDirect(b, drv)
 
 	httpClient := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, MaxConnsPerHost: 64}}
@@ -201,7 +206,7 @@ func measureExecute(b *testing.B) (string, []clusterMetric) {
 	}
 	counters := [nPaths]*mallocCounter{
 		pathBare: bare.mallocs,
-		pathREST: engineMallocs(httpClient, base+"/metrics"),
+		pathREST: engineMallocs(httpClient, base+"/metrics", eng.PID()),
 	}
 	for _, c := range counters {
 		if c != nil {
@@ -285,6 +290,33 @@ func measureExecute(b *testing.B) (string, []clusterMetric) {
 	fmt.Fprintf(&sb, "\nEach process's count is the rise of its allocation counter (the engine's go_memstats_mallocs_total in GET /metrics, the bare proxy's runtime.MemStats.Mallocs) over a run, less what the two reads around the run cost it (engine %.0f, bare proxy %.0f) and its idle background rate times the run's length (engine %.0f/s, bare proxy %.0f/s; measured before the rounds), divided by the calls. Medians of per-round values, so the last row need not be the difference of the two above it.\n",
 		counters[pathREST].pair, counters[pathBare].pair, counters[pathREST].rate, counters[pathBare].rate)
 
+	fmt.Fprintf(&sb, "\n| CPU time per call, µs (medians over the rounds) |")
+	for _, clients := range execClients {
+		fmt.Fprintf(&sb, " %d client%s |", clients, map[bool]string{true: "s"}[clients > 1])
+	}
+	fmt.Fprintf(&sb, "\n|---|%s\n", strings.Repeat("---|", len(execClients)))
+	cpuRow := func(name string, p int, v func(r execRun) float64) {
+		fmt.Fprintf(&sb, "| %s |", name)
+		for c := range execClients {
+			rs := runs[c][p]
+			fmt.Fprintf(&sb, " %.1f |", medianOf(rs, func(i int) float64 { return v(rs[i]) }))
+		}
+		sb.WriteString("\n")
+	}
+	cpuRow("bare proxy process", pathBare, func(r execRun) float64 { return r.cpu })
+	cpuRow("its driver process", pathBare, func(r execRun) float64 { return r.drvCPU })
+	cpuRow("engine process", pathREST, func(r execRun) float64 { return r.cpu })
+	cpuRow("its driver process", pathREST, func(r execRun) float64 { return r.drvCPU })
+	cpuRow("thread wake-ups per call: bare proxy process", pathBare, func(r execRun) float64 { return r.wakes })
+	cpuRow("its driver process", pathBare, func(r execRun) float64 { return r.drvWakes })
+	cpuRow("engine process", pathREST, func(r execRun) float64 { return r.wakes })
+	cpuRow("its driver process", pathREST, func(r execRun) float64 { return r.drvWakes })
+	for c, clients := range execClients {
+		bare, rest := runs[c][pathBare], runs[c][pathREST]
+		metrics = append(metrics, clusterMetric{medianOf(rest, func(i int) float64 { return rest[i].cpu - bare[i].cpu }), fmt.Sprintf("cpu-us-own-c%d", clients)})
+	}
+	sb.WriteString("\nCPU time is the scheduler's account of each process's threads (/proc/PID/task/*/schedstat) over a run, divided by its calls: it does not depend on how busy the rest of the machine is as throughput does, so it shows where the engine's extra cost is even on a shared machine.\n")
+
 	ownMax := slices.MaxFunc(all, func(a, z allocs) int { return cmp.Compare(a.own, z.own) }).own
 	metrics = append(metrics, clusterMetric{ownMax, "allocs-own"})
 	m := func(unit string) float64 {
@@ -317,8 +349,10 @@ func runPath(b *testing.B, name string, clients, calls int, call func() error, s
 	runtime.GC() // every run starts from a collected heap in this process
 	var s0 float64
 	t0 := time.Now()
+	var cpu0, drv0 sched
 	if server != nil {
 		s0 = server.read(b)
+		cpu0, drv0 = server.sched()
 	}
 	var ms0, ms1 runtime.MemStats
 	runtime.ReadMemStats(&ms0)
@@ -326,7 +360,12 @@ func runPath(b *testing.B, name string, clients, calls int, call func() error, s
 	runtime.ReadMemStats(&ms1)
 	out := execRun{result: r, client: float64(ms1.Mallocs-ms0.Mallocs) / float64(calls)}
 	if server != nil {
+		cpu1, drv1 := server.sched()
 		out.server = server.perCall(server.read(b)-s0, time.Since(t0), calls)
+		out.cpu = float64(cpu1.cpu-cpu0.cpu) / 1e3 / float64(calls)
+		out.drvCPU = float64(drv1.cpu-drv0.cpu) / 1e3 / float64(calls)
+		out.wakes = float64(cpu1.runs-cpu0.runs) / float64(calls)
+		out.drvWakes = float64(drv1.runs-drv0.runs) / float64(calls)
 	}
 	return out
 }
@@ -382,6 +421,7 @@ func engineAnswerHeader(b *testing.B, client *http.Client, url string) http.Head
 // mallocCounter reads one process's count of heap allocations (MemStats.Mallocs) and turns a
 // rise over a run into allocations per call.
 type mallocCounter struct {
+	pid  int // the process, for its CPU time (and its driver process's: its children)
 	read func(b *testing.B) float64
 	pair float64 // what a read and the next cost the process between their counts
 	rate float64 // the process's idle allocations per second
@@ -404,6 +444,23 @@ func (m *mallocCounter) calibrate(b *testing.B) {
 	m.rate = max(0, (z-a-m.pair)/time.Since(t0).Seconds())
 }
 
+// sched is a process's CPU time and thread wake-ups so far (testutil.Sched).
+type sched struct {
+	cpu  time.Duration
+	runs int64
+}
+
+// sched is the scheduler's account so far of the process and of its children (the driver).
+func (m *mallocCounter) sched() (self, children sched) {
+	self.cpu, self.runs = testutil.Sched(m.pid)
+	for _, c := range testutil.Children(m.pid) {
+		cpu, runs := testutil.Sched(c)
+		children.cpu += cpu
+		children.runs += runs
+	}
+	return self, children
+}
+
 // perCall is a rise over a run of calls that took d, corrected, per call.
 func (m *mallocCounter) perCall(rise float64, d time.Duration, calls int) float64 {
 	return (rise - m.pair - m.rate*d.Seconds()) / float64(calls)
@@ -411,8 +468,8 @@ func (m *mallocCounter) perCall(rise float64, d time.Duration, calls int) float6
 
 // engineMallocs reads go_memstats_mallocs_total (which the Prometheus Go collector takes from the
 // runtime as MemStats.Mallocs counts) from an engine's GET /metrics.
-func engineMallocs(client *http.Client, url string) *mallocCounter {
-	return &mallocCounter{read: func(b *testing.B) float64 {
+func engineMallocs(client *http.Client, url string, pid int) *mallocCounter {
+	return &mallocCounter{pid: pid, read: func(b *testing.B) float64 {
 		b.Helper()
 		resp, err := client.Get(url)
 		if err != nil {
@@ -577,7 +634,7 @@ func startBare(b *testing.B, drv string, header http.Header) *bareProcess {
 		b.Fatalf("bare proxy process: addresses %q", addrs)
 	}
 	p := &bareProcess{http: "http://" + addrs[0], ws: "ws://" + addrs[1] + "/"}
-	p.mallocs = &mallocCounter{read: func(b *testing.B) float64 {
+	p.mallocs = &mallocCounter{pid: cmd.Process.Pid, read: func(b *testing.B) float64 {
 		b.Helper()
 		if _, err := io.WriteString(stdin, "mallocs\n"); err != nil {
 			b.Fatal(err)
@@ -601,8 +658,8 @@ const (
 )
 
 // startEngine runs the engine binary with one test-driver module in system sys-bench and returns
-// its base URL.
-func startEngine(b testing.TB, redisURL, drv string) string {
+// the running engine.
+func startEngine(b testing.TB, redisURL, drv string) *enginetest.Node {
 	b.Helper()
 	model := fmt.Sprintf(`
 drivers: [{id: drv-bench, module_name: Test, role: service, binary: %q}]
@@ -614,7 +671,7 @@ systems: [{id: sys-bench, name: Bench, modules: [mod-bench]}]
 	if len(cfg.Flags)+len(cfg.Env) > 0 {
 		b.Logf("engine started with flags %q, environment %q", cfg.Flags, cfg.Env)
 	}
-	return enginetest.StartEngine(b, cfg, "bench", model).Base
+	return enginetest.StartEngine(b, cfg, "bench", model)
 }
 
 // startDirect launches the driver binary through go-plugin with no engine in between.

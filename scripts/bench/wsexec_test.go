@@ -56,7 +56,8 @@ func measureWSExec(b *testing.B) (string, []clusterMetric) {
 	rounds := wsbEnvInt("WSBENCH_EXEC_ROUNDS", 5)
 	redis := testutil.StartRedis(b)
 	drv := testutil.BuildBinary(b, "./internal/testdriver")
-	base := startEngine(b, redis.URL, drv)
+	node := startEngine(b, redis.URL, drv)
+	base := node.Base
 	direct := startDirect(b, drv)
 	httpClient := &http.Client{Transport: &http.Transport{}}
 	b.Cleanup(httpClient.CloseIdleConnections)
@@ -90,7 +91,7 @@ func measureWSExec(b *testing.B) (string, []clusterMetric) {
 			}
 		}
 	}
-	counters := [nPaths]*mallocCounter{pathBare: bare.mallocs, pathREST: engineMallocs(httpClient, base+"/metrics")}
+	counters := [nPaths]*mallocCounter{pathBare: bare.mallocs, pathREST: engineMallocs(httpClient, base+"/metrics", node.PID())}
 	for _, c := range counters {
 		if c != nil {
 			c.calibrate(b)
