@@ -30,6 +30,7 @@ func (s *Server) manageRoutes(handle func(method, path string, h http.HandlerFun
 		h(http.MethodPost, base, func(w http.ResponseWriter, r *http.Request) { s.handlePut(w, r, k, true) })
 		h(http.MethodGet, base+"/{id}", func(w http.ResponseWriter, r *http.Request) { s.handleGet(w, r, k) })
 		h(http.MethodPut, base+"/{id}", func(w http.ResponseWriter, r *http.Request) { s.handlePut(w, r, k, false) })
+		h(http.MethodPatch, base+"/{id}", func(w http.ResponseWriter, r *http.Request) { s.handlePatch(w, r, k) })
 		h(http.MethodDelete, base+"/{id}", func(w http.ResponseWriter, r *http.Request) { s.handleDelete(w, r, k) })
 	}
 }
@@ -60,8 +61,14 @@ func singular(kind model.Kind) string {
 	return strings.TrimSuffix(string(kind), "s")
 }
 
-// GET /{kind}
+// GET /{kind}: one page of the entities q matches, sorted by id (lists.go), narrowed by the
+// filters PlaceOS has for the kind (listFilter).
 func (s *Server) handleList(w http.ResponseWriter, r *http.Request, kind model.Kind) {
+	lq, err := parseListQuery(r)
+	if err != nil {
+		s.writeError(w, r, err, call.Target{})
+		return
+	}
 	m, err := s.readModel(w, r)
 	if err != nil {
 		s.writeError(w, r, err, call.Target{})
@@ -70,7 +77,12 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request, kind model.K
 	if m == nil {
 		return
 	}
-	writeJSON(w, http.StatusOK, m.List(kind))
+	items, err := listFilter(m, kind, r.URL.Query())
+	if err != nil {
+		s.writeError(w, r, err, call.Target{})
+		return
+	}
+	writeList(w, r, lq, string(kind), items, func(e any) []string { return searchText(m, e) })
 }
 
 // GET /{kind}/{id}
@@ -92,13 +104,26 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request, kind model.Ki
 	writeJSON(w, http.StatusOK, e)
 }
 
-// POST /{kind} creates (409 when the id exists); PUT /{kind}/{id} creates or replaces.
+// POST /{kind} creates (409 when the id exists; an id is assigned when the body has none);
+// PUT /{kind}/{id} creates or replaces.
 func (s *Server) handlePut(w http.ResponseWriter, r *http.Request, kind model.Kind, create bool) {
 	if s.cfg.Models == nil {
 		s.writeError(w, r, ErrNoManager, call.Target{})
 		return
 	}
-	f, id, err := decodeEntity(r, kind)
+	var raw json.RawMessage
+	if err := httpwire.DecodeJSON(r, &raw); err != nil {
+		s.writeError(w, r, err, call.Target{})
+		return
+	}
+	if create {
+		var err error
+		if raw, err = withNewID(raw, kind); err != nil {
+			s.writeError(w, r, err, call.Target{})
+			return
+		}
+	}
+	f, id, err := entityFile(raw, kind)
 	if err != nil {
 		s.writeError(w, r, err, call.Target{})
 		return
@@ -113,31 +138,50 @@ func (s *Server) handlePut(w http.ResponseWriter, r *http.Request, kind model.Ki
 			return
 		}
 	}
+	status := http.StatusOK
+	if create {
+		status = http.StatusCreated
+	}
+	s.applyEntity(w, r, f, kind, id, status)
+}
+
+// applyEntity writes f and answers the stored entity, as every read shows it to this caller.
+func (s *Server) applyEntity(w http.ResponseWriter, r *http.Request, f *model.File, kind model.Kind, id string, status int) {
 	if err := s.cfg.Models.Apply(r.Context(), f); err != nil {
 		s.writeError(w, r, err, call.Target{})
 		return
 	}
-	// The stored entity, as every read shows it to this caller.
 	m, err := s.cfg.Models.ModelFor(auth.CallerFrom(r.Context()).Clearance)
 	if err != nil {
 		s.writeError(w, r, err, call.Target{})
 		return
 	}
 	e, _ := m.Get(kind, id)
-	status := http.StatusOK
-	if create {
-		status = http.StatusCreated
-	}
 	writeJSON(w, status, e)
 }
 
-// decodeEntity reads one entity of kind, strictly (unknown fields are an error), into a model
-// file holding just it.
-func decodeEntity(r *http.Request, kind model.Kind) (*model.File, string, error) {
-	var raw json.RawMessage
-	if err := httpwire.DecodeJSON(r, &raw); err != nil {
-		return nil, "", err
+// withNewID gives a created entity without an id (absent, null or "") a new one (model.NewID),
+// here on the node that accepts the write, so that the Raft log carries the id and every node
+// applies the same entity. A body that is not an object is left for entityFile to refuse.
+func withNewID(raw json.RawMessage, kind model.Kind) (json.RawMessage, error) {
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(raw, &obj) != nil || obj == nil {
+		return raw, nil
 	}
+	if id, ok := obj["id"]; ok && string(id) != "null" && string(id) != `""` {
+		return raw, nil
+	}
+	id, err := model.NewID(kind)
+	if err != nil {
+		return nil, err
+	}
+	obj["id"], _ = json.Marshal(id)
+	return json.Marshal(obj)
+}
+
+// entityFile reads one entity of kind, strictly (unknown fields are an error), into a model
+// file holding just it.
+func entityFile(raw json.RawMessage, kind model.Kind) (*model.File, string, error) {
 	wrapped, _ := json.Marshal(map[string][]json.RawMessage{string(kind): {raw}})
 	f, err := model.ParseFile(wrapped)
 	if err != nil {
@@ -152,6 +196,62 @@ func decodeEntity(r *http.Request, kind model.Kind) (*model.File, string, error)
 		return nil, "", errkind.Wrap(httpwire.ErrBadParameter, nil, "%s: field id is required", singular(kind))
 	}
 	return f, id, nil
+}
+
+// PATCH /{kind}/{id}: the fields in the body replace the stored ones, null removes one (JSON
+// merge patch, RFC 7396, at the top level); the rest stay. The result is checked as a PUT of
+// it would be, unknown fields included. It starts from the entity as this caller reads it:
+// protected values it cannot read are "[redacted]", which a write keeps (docs/protocol.md §2.7).
+func (s *Server) handlePatch(w http.ResponseWriter, r *http.Request, kind model.Kind) {
+	if s.cfg.Models == nil {
+		s.writeError(w, r, ErrNoManager, call.Target{})
+		return
+	}
+	var raw json.RawMessage
+	if err := httpwire.DecodeJSON(r, &raw); err != nil {
+		s.writeError(w, r, err, call.Target{})
+		return
+	}
+	var patch map[string]json.RawMessage
+	if json.Unmarshal(raw, &patch) != nil || patch == nil {
+		s.writeError(w, r, errkind.Wrap(httpwire.ErrBadBody, nil, "a PATCH body is a JSON object of the fields to change"), call.Target{})
+		return
+	}
+	id := r.PathValue("id")
+	if v, ok := patch["id"]; ok {
+		var got string
+		if json.Unmarshal(v, &got) != nil || got != id {
+			s.writeError(w, r, errkind.Wrap(httpwire.ErrBadParameter, nil, "%s id %s in the body does not match %q in the path (an id cannot be changed)", singular(kind), v, id), call.Target{})
+			return
+		}
+	}
+	m, err := s.cfg.Models.ModelFor(auth.CallerFrom(r.Context()).Clearance)
+	if err != nil {
+		s.writeError(w, r, err, call.Target{})
+		return
+	}
+	e, ok := m.Get(kind, id)
+	if !ok {
+		s.writeError(w, r, errkind.Wrap(model.ErrNotFound, nil, "%s %q not found", singular(kind), id), call.Target{})
+		return
+	}
+	cur := map[string]json.RawMessage{}
+	stored, _ := json.Marshal(e)
+	_ = json.Unmarshal(stored, &cur)
+	for k, v := range patch {
+		if string(v) == "null" {
+			delete(cur, k)
+		} else {
+			cur[k] = v
+		}
+	}
+	merged, _ := json.Marshal(cur)
+	f, _, err := entityFile(merged, kind)
+	if err != nil {
+		s.writeError(w, r, err, call.Target{})
+		return
+	}
+	s.applyEntity(w, r, f, kind, id, http.StatusOK)
 }
 
 // DELETE /{kind}/{id}: refused while something refers to it, naming the references.
