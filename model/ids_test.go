@@ -1,6 +1,7 @@
 package model
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 )
@@ -31,5 +32,15 @@ func TestNewID(t *testing.T) {
 	}
 	if _, err := NewID(Kind("widgets")); err == nil {
 		t.Fatal("an unknown kind got an id")
+	}
+}
+
+// TestSystemWithoutModulesIsAnArray: PlaceOS front-ends read a system's modules as an array.
+func TestSystemWithoutModulesIsAnArray(t *testing.T) {
+	for _, v := range []any{System{ID: "sys-1", Name: "Lobby"}, &System{ID: "sys-1", Name: "Lobby"}} {
+		out, err := json.Marshal(v)
+		if err != nil || string(out) != `{"id":"sys-1","name":"Lobby","modules":[]}` {
+			t.Fatalf("%s, %v", out, err)
+		}
 	}
 }
