@@ -250,3 +250,60 @@ func jsonType(v any) string {
 	}
 	return "object"
 }
+
+// TestManagementCompatAcrossNodes: the management routes on a two-node cluster, called on the
+// node that is not the leader (node 2 joins node 1, which bootstrapped): a system start/stop
+// reaches the modules of both nodes; a PATCH and a create without an id are forwarded to the
+// leader with the id chosen by node 2, and both nodes then hold the same entity.
+func TestManagementCompatAcrossNodes(t *testing.T) {
+	t.Parallel()
+	redis := testutil.StartRedis(t)
+	cfg := config(redis.URL, "--auth", "keys", "--api-keys", apiKeysFile(t))
+	cfg.APIKey = adminKey
+	drv := testutil.BuildBinary(t, "./internal/testdriver")
+	c := enginetest.StartCluster(t, cfg, "mgmt", 2, clusterModel(drv), clusterModules)
+	n1, n2 := c.Nodes[0], c.Nodes[1]
+	api := "/api/engine/v2"
+	answering := func(status int) func() bool {
+		return func() bool {
+			for i := 1; i <= clusterModules; i++ {
+				if r := n2.Do("POST", fmt.Sprintf("%s/modules/mod-%02d/exec/echo", api, i), "[]", enginetest.APIKey(adminKey)); r.Status != status {
+					return false
+				}
+			}
+			return true
+		}
+	}
+	if r := n2.Do("POST", api+"/systems/sys-1/stop", "", enginetest.APIKey(userKey)); r.Status != 403 {
+		t.Fatalf("a user's stopSystem: %d %s", r.Status, r.Body)
+	}
+	if r := n2.Do("POST", api+"/systems/sys-1/stop", "", enginetest.APIKey(supportKey)); r.Status != 200 || r.Body != "" {
+		t.Fatalf("stopSystem on node 2: %d %s", r.Status, r.Body)
+	}
+	n2.Eventually(30*time.Second, "every module of sys-1 stopped, on both nodes", answering(503))
+	if r := n2.Do("POST", api+"/systems/sys-1/start", "", enginetest.APIKey(supportKey)); r.Status != 200 {
+		t.Fatalf("startSystem on node 2: %d %s", r.Status, r.Body)
+	}
+	n2.Eventually(30*time.Second, "every module of sys-1 answering again", answering(200))
+
+	if r := n2.Do("PATCH", api+"/modules/mod-01", `{"notes": "from node 2"}`, enginetest.APIKey(adminKey)); r.Status != 200 || !strings.Contains(r.Body, `"notes":"from node 2"`) {
+		t.Fatalf("PATCH on node 2: %d %s", r.Status, r.Body)
+	}
+	r := n2.Do("POST", api+"/zones", `{"name": "Made on node 2"}`, enginetest.APIKey(adminKey))
+	var z struct{ ID string }
+	if err := json.Unmarshal([]byte(r.Body), &z); r.Status != 201 || err != nil || !strings.HasPrefix(z.ID, "zone-") {
+		t.Fatalf("create without an id on node 2: %d %s", r.Status, r.Body)
+	}
+	for _, n := range []*enginetest.Node{n1, n2} {
+		n.Eventually(10*time.Second, "both writes on "+n.ID, func() bool {
+			return strings.Contains(n.Do("GET", api+"/modules/mod-01", "", enginetest.APIKey(userKey)).Body, "from node 2") &&
+				n.Do("GET", api+"/zones/"+z.ID, "", enginetest.APIKey(userKey)).Status == 200
+		})
+		if r := n.Do("GET", api+"/modules?control_system_id=sys-1&limit=5", "", enginetest.APIKey(userKey)); r.Header.Get("X-Total-Count") != fmt.Sprint(clusterModules) || !strings.Contains(r.Header.Get("Link"), "offset=5") {
+			t.Errorf("queryModules on %s: %d, X-Total-Count %q, Link %q", n.ID, r.Status, r.Header.Get("X-Total-Count"), r.Header.Get("Link"))
+		}
+	}
+	if r := n2.Do("POST", api+"/modules/mod-01/load", "", enginetest.APIKey(adminKey)); r.Status != 200 || r.Body != "true" {
+		t.Fatalf("load on node 2: %d %s", r.Status, r.Body)
+	}
+}

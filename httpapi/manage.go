@@ -1,10 +1,12 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/placeos-go/engine/auth"
 	"github.com/placeos-go/engine/call"
@@ -151,13 +153,65 @@ func (s *Server) applyEntity(w http.ResponseWriter, r *http.Request, f *model.Fi
 		s.writeError(w, r, err, call.Target{})
 		return
 	}
-	m, err := s.cfg.Models.ModelFor(auth.CallerFrom(r.Context()).Clearance)
+	clearance := auth.CallerFrom(r.Context()).Clearance
+	m, err := s.cfg.Models.ModelFor(clearance)
 	if err != nil {
 		s.writeError(w, r, err, call.Target{})
 		return
 	}
+	if !s.cfg.Models.IsLeader() {
+		m = s.awaitLocal(r.Context(), m, clearance, f, kind, id)
+	}
 	e, _ := m.Get(kind, id)
 	writeJSON(w, status, e)
+}
+
+// localCopyWait bounds how long a follower's answer to a write waits for its copy of the model.
+const localCopyWait = 2 * time.Second
+
+// awaitLocal waits until this follower's copy of the model shows the entity as f wrote it —
+// the leader has committed it, and it arrives here a moment later — so that the answer to a
+// write made through a follower is that write. Protected values are compared by level and key
+// only (this node holds them sealed). After localCopyWait it answers what it has: the write
+// itself succeeded.
+func (s *Server) awaitLocal(ctx context.Context, m *model.Model, c auth.Clearance, f *model.File, kind model.Kind, id string) *model.Model {
+	written, _ := model.New().Upsert(f).Get(kind, id)
+	want := entityShape(written)
+	ctx, cancel := context.WithTimeout(ctx, localCopyWait)
+	defer cancel()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if e, ok := m.Get(kind, id); ok && bytes.Equal(entityShape(e), want) {
+			return m
+		}
+		select {
+		case <-ctx.Done():
+			return m
+		case <-tick.C:
+		}
+		if next, err := s.cfg.Models.ModelFor(c); err == nil {
+			m = next
+		}
+	}
+}
+
+// entityShape is an entity's JSON with each protected value left out (its level and key kept).
+func entityShape(e any) []byte {
+	var obj map[string]any
+	raw, _ := json.Marshal(e)
+	_ = json.Unmarshal(raw, &obj)
+	if ps, ok := obj["protected_settings"].([]any); ok {
+		for _, p := range ps {
+			if settings, ok := p.(map[string]any)["settings"].(map[string]any); ok {
+				for k := range settings {
+					settings[k] = nil
+				}
+			}
+		}
+	}
+	out, _ := json.Marshal(obj)
+	return out
 }
 
 // withNewID gives a created entity without an id (absent, null or "") a new one (model.NewID),
