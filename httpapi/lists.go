@@ -10,7 +10,7 @@ import (
 	"github.com/placeos-go/engine/httpwire"
 )
 
-// Paging of every list route, as PlaceOS's (docs/protocol.md §6.14): limit defaults to 100;
+// Paging of every list route, as PlaceOS's (docs/protocol.md §9.1): limit defaults to 100;
 // PlaceOS reads limit and offset as 32-bit unsigned numbers, so anything else is a 400 here too,
 // and a limit above maxListLimit is lowered to it rather than refused.
 const (

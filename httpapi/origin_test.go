@@ -157,7 +157,7 @@ func TestBrowserSafetyREST(t *testing.T) {
 	stop := route{"stop", http.MethodPost, base + "/modules/mod-1/stop", ``, 0}
 	modelPut := route{"model write", http.MethodPut, base + "/model", `{"zones": [{"id": "z-origin", "name": "Z"}]}`, 0}
 	entityDelete := route{"entity delete", http.MethodDelete, base + "/zones/z-keep", ``, http.StatusNoContent}
-	// The management compatibility writes (docs/protocol.md §6.14); the model's mod-1 has no
+	// The management compatibility writes (docs/protocol.md §9); the model's mod-1 has no
 	// address, so an accepted ping is its 400.
 	systemStop := route{"system stop", http.MethodPost, base + "/systems/sys-1/stop", ``, 0}
 	entityPatch := route{"entity patch", http.MethodPatch, base + "/systems/sys-1", `{"name": "Patched"}`, 0}

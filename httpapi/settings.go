@@ -12,7 +12,7 @@ import (
 )
 
 // settingsObject is one level of one entity's settings in the shape of PlaceOS's Settings model,
-// which front-ends show and edit (docs/protocol.md §6.14). The engine keeps settings inside their
+// which front-ends show and edit (docs/protocol.md §9.4). The engine keeps settings inside their
 // entity, so id is made from the owner and level, there is no history (settings_id is null) and
 // no timestamps.
 type settingsObject struct {
