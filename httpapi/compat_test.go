@@ -346,18 +346,9 @@ func TestSettingsObjects(t *testing.T) {
 	if code, body := request(t, h, http.MethodPut, base+"/model", admin, jsonOf(t, secretsModel)); code != 200 {
 		t.Fatalf("PUT /model: %d %s", code, body)
 	}
-	type object struct {
-		ID              string   `json:"id"`
-		ParentID        string   `json:"parent_id"`
-		ParentType      string   `json:"parent_type"`
-		EncryptionLevel int      `json:"encryption_level"`
-		SettingsString  string   `json:"settings_string"`
-		Keys            []string `json:"keys"`
-		SettingsID      *string  `json:"settings_id"`
-	}
-	read := func(path, key string) []object {
+	read := func(path, key string) []settingsObject {
 		code, body := request(t, h, http.MethodGet, base+path, key, "")
-		var out []object
+		var out []settingsObject
 		if err := json.Unmarshal([]byte(body), &out); code != 200 || err != nil {
 			t.Fatalf("GET %s: %d %s (%v)", path, code, body, err)
 		}

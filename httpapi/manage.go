@@ -55,6 +55,17 @@ func (s *Server) readModel(w http.ResponseWriter, r *http.Request) (*model.Model
 	return s.cfg.Models.ModelFor(auth.CallerFrom(r.Context()).Clearance)
 }
 
+// modelForRead is readModel for a handler: false when the response is written (an error about
+// t, or the redirect to the leader).
+func (s *Server) modelForRead(w http.ResponseWriter, r *http.Request, t call.Target) (*model.Model, bool) {
+	m, err := s.readModel(w, r)
+	if err != nil {
+		s.writeError(w, r, err, t)
+		return nil, false
+	}
+	return m, m != nil
+}
+
 // singular names one entity of kind in messages.
 func singular(kind model.Kind) string {
 	if kind == model.KindRepository {
@@ -71,12 +82,8 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request, kind model.K
 		s.writeError(w, r, err, call.Target{})
 		return
 	}
-	m, err := s.readModel(w, r)
-	if err != nil {
-		s.writeError(w, r, err, call.Target{})
-		return
-	}
-	if m == nil {
+	m, ok := s.modelForRead(w, r, call.Target{})
+	if !ok {
 		return
 	}
 	items, err := listFilter(m, kind, r.URL.Query())
@@ -89,12 +96,8 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request, kind model.K
 
 // GET /{kind}/{id}
 func (s *Server) handleGet(w http.ResponseWriter, r *http.Request, kind model.Kind) {
-	m, err := s.readModel(w, r)
-	if err != nil {
-		s.writeError(w, r, err, call.Target{})
-		return
-	}
-	if m == nil {
+	m, ok := s.modelForRead(w, r, call.Target{})
+	if !ok {
 		return
 	}
 	id := r.PathValue("id")
@@ -109,13 +112,8 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request, kind model.Ki
 // POST /{kind} creates (409 when the id exists; an id is assigned when the body has none);
 // PUT /{kind}/{id} creates or replaces.
 func (s *Server) handlePut(w http.ResponseWriter, r *http.Request, kind model.Kind, create bool) {
-	if s.cfg.Models == nil {
-		s.writeError(w, r, ErrNoManager, call.Target{})
-		return
-	}
-	var raw json.RawMessage
-	if err := httpwire.DecodeJSON(r, &raw); err != nil {
-		s.writeError(w, r, err, call.Target{})
+	raw, ok := s.writeBody(w, r)
+	if !ok {
 		return
 	}
 	if create {
@@ -145,6 +143,20 @@ func (s *Server) handlePut(w http.ResponseWriter, r *http.Request, kind model.Ki
 		status = http.StatusCreated
 	}
 	s.applyEntity(w, r, f, kind, id, status)
+}
+
+// writeBody is the JSON body of a management write; false when the response is written.
+func (s *Server) writeBody(w http.ResponseWriter, r *http.Request) (json.RawMessage, bool) {
+	if s.cfg.Models == nil {
+		s.writeError(w, r, ErrNoManager, call.Target{})
+		return nil, false
+	}
+	var raw json.RawMessage
+	if err := httpwire.DecodeJSON(r, &raw); err != nil {
+		s.writeError(w, r, err, call.Target{})
+		return nil, false
+	}
+	return raw, true
 }
 
 // applyEntity writes f and answers the stored entity, as every read shows it to this caller.
@@ -257,13 +269,8 @@ func entityFile(raw json.RawMessage, kind model.Kind) (*model.File, string, erro
 // it would be, unknown fields included. It starts from the entity as this caller reads it:
 // protected values it cannot read are "[redacted]", which a write keeps (docs/protocol.md §2.7).
 func (s *Server) handlePatch(w http.ResponseWriter, r *http.Request, kind model.Kind) {
-	if s.cfg.Models == nil {
-		s.writeError(w, r, ErrNoManager, call.Target{})
-		return
-	}
-	var raw json.RawMessage
-	if err := httpwire.DecodeJSON(r, &raw); err != nil {
-		s.writeError(w, r, err, call.Target{})
+	raw, ok := s.writeBody(w, r)
+	if !ok {
 		return
 	}
 	var patch map[string]json.RawMessage
@@ -323,12 +330,8 @@ func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request, kind model
 
 // GET /model: the whole model as a model file.
 func (s *Server) handleModelGet(w http.ResponseWriter, r *http.Request) {
-	m, err := s.readModel(w, r)
-	if err != nil {
-		s.writeError(w, r, err, call.Target{})
-		return
-	}
-	if m == nil {
+	m, ok := s.modelForRead(w, r, call.Target{})
+	if !ok {
 		return
 	}
 	writeJSON(w, http.StatusOK, m.File())

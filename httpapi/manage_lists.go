@@ -83,17 +83,8 @@ func (s *Server) handleSystemZones(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err, call.Target{})
 		return
 	}
-	m, err := s.readModel(w, r)
-	if err != nil {
-		s.writeError(w, r, err, call.Target{})
-		return
-	}
-	if m == nil {
-		return
-	}
-	sys, err := systemOf(m, r)
-	if err != nil {
-		s.writeError(w, r, err, call.Target{SystemID: r.PathValue("sys")})
+	m, sys, ok := s.readSystem(w, r)
+	if !ok {
 		return
 	}
 	zones := make([]*model.Zone, 0, len(sys.Zones))
@@ -105,10 +96,25 @@ func (s *Server) handleSystemZones(w http.ResponseWriter, r *http.Request) {
 	writeList(w, r, lq, string(model.KindZone), zones, func(z *model.Zone) []string { return []string{z.ID, z.Name} })
 }
 
-// systemOf is the system the route's {sys} names; a missing one is system_not_found, as on every
-// /systems/{sys}/… client route.
-func systemOf(m *model.Model, r *http.Request) (*model.System, error) {
-	id := r.PathValue("sys")
+// readSystem is the model as the caller reads it and the system the route's {sys} names (a
+// missing one is system_not_found, as on every /systems/{sys}/… client route); false when the
+// response is written.
+func (s *Server) readSystem(w http.ResponseWriter, r *http.Request) (*model.Model, *model.System, bool) {
+	t := call.Target{SystemID: r.PathValue("sys")}
+	m, ok := s.modelForRead(w, r, t)
+	if !ok {
+		return nil, nil, false
+	}
+	sys, err := systemOf(m, t.SystemID)
+	if err != nil {
+		s.writeError(w, r, err, t)
+		return nil, nil, false
+	}
+	return m, sys, true
+}
+
+// systemOf is the system id names; system_not_found when there is none.
+func systemOf(m *model.Model, id string) (*model.System, error) {
 	sys := m.Systems[id]
 	if sys == nil {
 		return nil, errkind.Wrap(errkind.SystemNotFound, nil, "could not find system %s", id)

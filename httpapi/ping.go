@@ -33,20 +33,14 @@ type pingResult struct {
 // accepts, or refuses the port (its host answered), is pingable; one that does not answer, or
 // whose name does not resolve, is not. Logic modules have no device: 400.
 func (s *Server) handleModulePing(w http.ResponseWriter, r *http.Request) {
-	t := moduleTarget(r)
-	if err := needClearance(r, auth.ClearanceSupport); err != nil {
-		s.writeError(w, r, err, t)
-		return
-	}
-	mod, err := s.modelModule(t.ModuleID)
-	if err != nil {
-		s.writeError(w, r, err, t)
+	mod, ok := s.clearedModule(w, r, auth.ClearanceSupport)
+	if !ok {
 		return
 	}
 	m, _ := s.cfg.Models.Model()
 	host, port, err := deviceAddress(mod, m.Drivers[mod.DriverID])
 	if err != nil {
-		s.writeError(w, r, err, t)
+		s.writeError(w, r, err, moduleTarget(r))
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), pingTimeout)

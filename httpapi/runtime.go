@@ -50,7 +50,7 @@ func (s *Server) setSystemRunning(w http.ResponseWriter, r *http.Request, set fu
 		return
 	}
 	m, _ := s.cfg.Models.Model()
-	sys, err := systemOf(m, r)
+	sys, err := systemOf(m, t.SystemID)
 	if err != nil {
 		s.writeError(w, r, err, t)
 		return
@@ -97,34 +97,36 @@ func inOtherSystem(m *model.Model, sysID, moduleID string) bool {
 // load makes sure a running module is running on its owner — the module start path, which waits
 // for it — and does nothing to a stopped one. Answers true, as PlaceOS.
 func (s *Server) handleModuleLoad(w http.ResponseWriter, r *http.Request) {
-	t := moduleTarget(r)
-	if err := needClearance(r, auth.ClearanceAdmin); err != nil {
-		s.writeError(w, r, err, t)
-		return
-	}
-	mod, err := s.modelModule(t.ModuleID)
-	if err != nil {
-		s.writeError(w, r, err, t)
+	mod, ok := s.clearedModule(w, r, auth.ClearanceAdmin)
+	if !ok {
 		return
 	}
 	if mod.Running {
 		if err := s.cfg.Engine.StartModule(r.Context(), mod.ID); err != nil {
-			s.writeError(w, r, err, t)
+			s.writeError(w, r, err, moduleTarget(r))
 			return
 		}
 	}
 	writeRaw(w, http.StatusOK, []byte("true"))
 }
 
-// modelModule is a module of this node's model; module_not_found when there is none.
-func (s *Server) modelModule(id string) (*model.Module, error) {
+// clearedModule is the route's module of this node's model once the caller's clearance is at
+// least min; false when the response (a refusal, module_not_found) is written.
+func (s *Server) clearedModule(w http.ResponseWriter, r *http.Request, min auth.Clearance) (*model.Module, bool) {
+	t := moduleTarget(r)
+	if err := needClearance(r, min); err != nil {
+		s.writeError(w, r, err, t)
+		return nil, false
+	}
 	if s.cfg.Models == nil {
-		return nil, ErrNoManager
+		s.writeError(w, r, ErrNoManager, t)
+		return nil, false
 	}
 	m, _ := s.cfg.Models.Model()
-	mod := m.Modules[id]
+	mod := m.Modules[t.ModuleID]
 	if mod == nil {
-		return nil, errkind.Wrap(errModuleNotFound, nil, "could not find module %s", id)
+		s.writeError(w, r, errkind.Wrap(errModuleNotFound, nil, "could not find module %s", t.ModuleID), t)
+		return nil, false
 	}
-	return mod, nil
+	return mod, true
 }

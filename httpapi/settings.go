@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"slices"
 
-	"github.com/placeos-go/engine/call"
 	"github.com/placeos-go/engine/errkind"
 	"github.com/placeos-go/engine/model"
 )
@@ -72,17 +71,8 @@ func systemSettings(out []settingsObject, m *model.Model, sys *model.System) []s
 
 // GET /systems/{sys}/settings: the system's and its zones' settings objects.
 func (s *Server) handleSystemSettings(w http.ResponseWriter, r *http.Request) {
-	m, err := s.readModel(w, r)
-	if err != nil {
-		s.writeError(w, r, err, call.Target{SystemID: r.PathValue("sys")})
-		return
-	}
-	if m == nil {
-		return
-	}
-	sys, err := systemOf(m, r)
-	if err != nil {
-		s.writeError(w, r, err, call.Target{SystemID: r.PathValue("sys")})
+	m, sys, ok := s.readSystem(w, r)
+	if !ok {
 		return
 	}
 	writeJSON(w, http.StatusOK, systemSettings([]settingsObject{}, m, sys))
@@ -93,12 +83,8 @@ func (s *Server) handleSystemSettings(w http.ResponseWriter, r *http.Request) {
 // its driver.
 func (s *Server) handleModuleSettings(w http.ResponseWriter, r *http.Request) {
 	t := moduleTarget(r)
-	m, err := s.readModel(w, r)
-	if err != nil {
-		s.writeError(w, r, err, t)
-		return
-	}
-	if m == nil {
+	m, ok := s.modelForRead(w, r, t)
+	if !ok {
 		return
 	}
 	mod := m.Modules[t.ModuleID]
