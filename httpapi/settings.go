@@ -32,8 +32,8 @@ var encryptionLevels = map[model.Level]int{model.LevelNone: 0, model.LevelSuppor
 var parentTypes = map[model.Kind]string{model.KindDriver: "Driver", model.KindModule: "Module", model.KindSystem: "ControlSystem", model.KindZone: "Zone"}
 
 // settingsOf appends an owner's levels that hold settings, highest level first (the order in
-// which they win, docs/protocol.md §2.5). m is the model as the caller reads it, so a value above
-// the caller's clearance is already "[redacted]" (its key still listed).
+// which they win, docs/protocol.md §2.5). The owner comes from the model as the caller reads it,
+// so a value above the caller's clearance is already "[redacted]" (its key still listed).
 func settingsOf(out []settingsObject, kind model.Kind, id string, plain model.Settings, ps []model.Protected) []settingsObject {
 	byLevel := map[model.Level]model.Settings{model.LevelNone: plain}
 	for _, p := range ps {
