@@ -87,7 +87,7 @@ func TestPlaceOSManagementCompat(t *testing.T) {
 		{"moduleSettings", supportKey, "GET", api + "/modules/mod-display/settings", "", 200, withArray(settings), []string{"drv-support-71", `input\":\"hdmi1`}, nil},
 		{"moduleSettings", adminKey, "GET", api + "/modules/mod-room/settings", "", 200, withArray(settings), []string{`"parent_type":"ControlSystem"`, `"parent_type":"Zone"`, "zone-admin-72"}, nil},
 		{"systemSettings", supportKey, "GET", api + "/systems/sys-1/settings", "", 200, withArray(settings), []string{`greeting\":\"hello`, `site\":\"hq`, `site_key\":\"[redacted]`}, []string{"zone-admin-72"}},
-		{"updateModule", adminKey, "PATCH", api + "/modules/mod-display", `{"notes": "patched"}`, 200, module, []string{`"notes":"patched"`, `"ip":"127.0.0.1"`, `"running":true`}, nil},
+		{"updateModule", adminKey, "PATCH", api + "/modules/mod-display?version=0", `{"notes": "patched"}`, 200, module, []string{`"notes":"patched"`, `"ip":"127.0.0.1"`, `"running":true`}, nil},
 		{"updateModule", adminKey, "PATCH", api + "/modules/mod-display", `{"nmae": "x"}`, 400, nil, []string{"nmae"}, nil},
 		{"updateModule", supportKey, "PATCH", api + "/modules/mod-display", `{"notes": "x"}`, 403, nil, nil, nil},
 		{"updateZone", adminKey, "PATCH", api + "/zones/zone-1", `{"description": "first floor"}`, 200, zone, []string{`"name":"Level 1"`, "first floor"}, nil},

@@ -98,7 +98,10 @@ func writeList[T any](w http.ResponseWriter, r *http.Request, lq listQuery, rang
 		}
 		next.Set("offset", strconv.Itoa(end))
 		next.Set("limit", strconv.Itoa(lq.limit))
-		h.Set("Link", `<`+r.URL.Path+`?`+next.Encode()+`>; rel="next"`)
+		// Spaces as %20, not +: ts-client reads the link's query with decodeURIComponent, which
+		// leaves a + as it is (and sends it back as a literal +).
+		query := strings.ReplaceAll(next.Encode(), "+", "%20")
+		h.Set("Link", `<`+r.URL.Path+`?`+query+`>; rel="next"`)
 	}
 	writeJSON(w, http.StatusOK, page)
 }
