@@ -19,6 +19,7 @@ var (
 	ErrUnavailable      = errkind.New(errkind.Unavailable, "not available on this engine")
 	ErrNoManager        = errkind.New(errkind.NotFound, "management API not enabled on this node")
 	errCorruptStatus    = errkind.New(errkind.Internal, "stored status is not valid JSON")
+	errModuleNotFound   = errkind.New(errkind.NotFound, "module not found")
 	errPanic            = errkind.New(errkind.Internal, "handler panicked")
 )
 

@@ -1,10 +1,12 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/placeos-go/engine/auth"
 	"github.com/placeos-go/engine/call"
@@ -30,6 +32,7 @@ func (s *Server) manageRoutes(handle func(method, path string, h http.HandlerFun
 		h(http.MethodPost, base, func(w http.ResponseWriter, r *http.Request) { s.handlePut(w, r, k, true) })
 		h(http.MethodGet, base+"/{id}", func(w http.ResponseWriter, r *http.Request) { s.handleGet(w, r, k) })
 		h(http.MethodPut, base+"/{id}", func(w http.ResponseWriter, r *http.Request) { s.handlePut(w, r, k, false) })
+		h(http.MethodPatch, base+"/{id}", func(w http.ResponseWriter, r *http.Request) { s.handlePatch(w, r, k) })
 		h(http.MethodDelete, base+"/{id}", func(w http.ResponseWriter, r *http.Request) { s.handleDelete(w, r, k) })
 	}
 }
@@ -52,6 +55,17 @@ func (s *Server) readModel(w http.ResponseWriter, r *http.Request) (*model.Model
 	return s.cfg.Models.ModelFor(auth.CallerFrom(r.Context()).Clearance)
 }
 
+// modelForRead is readModel for a handler: false when the response is written (an error about
+// t, or the redirect to the leader).
+func (s *Server) modelForRead(w http.ResponseWriter, r *http.Request, t call.Target) (*model.Model, bool) {
+	m, err := s.readModel(w, r)
+	if err != nil {
+		s.writeError(w, r, err, t)
+		return nil, false
+	}
+	return m, m != nil
+}
+
 // singular names one entity of kind in messages.
 func singular(kind model.Kind) string {
 	if kind == model.KindRepository {
@@ -60,27 +74,30 @@ func singular(kind model.Kind) string {
 	return strings.TrimSuffix(string(kind), "s")
 }
 
-// GET /{kind}
+// GET /{kind}: one page of the entities q matches, sorted by id (lists.go), narrowed by the
+// filters PlaceOS has for the kind (listFilter).
 func (s *Server) handleList(w http.ResponseWriter, r *http.Request, kind model.Kind) {
-	m, err := s.readModel(w, r)
+	lq, err := parseListQuery(r)
 	if err != nil {
 		s.writeError(w, r, err, call.Target{})
 		return
 	}
-	if m == nil {
+	m, ok := s.modelForRead(w, r, call.Target{})
+	if !ok {
 		return
 	}
-	writeJSON(w, http.StatusOK, m.List(kind))
+	items, err := listFilter(m, kind, r.URL.Query())
+	if err != nil {
+		s.writeError(w, r, err, call.Target{})
+		return
+	}
+	writeList(w, r, lq, string(kind), items, func(e any) []string { return searchText(m, e) })
 }
 
 // GET /{kind}/{id}
 func (s *Server) handleGet(w http.ResponseWriter, r *http.Request, kind model.Kind) {
-	m, err := s.readModel(w, r)
-	if err != nil {
-		s.writeError(w, r, err, call.Target{})
-		return
-	}
-	if m == nil {
+	m, ok := s.modelForRead(w, r, call.Target{})
+	if !ok {
 		return
 	}
 	id := r.PathValue("id")
@@ -92,13 +109,21 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request, kind model.Ki
 	writeJSON(w, http.StatusOK, e)
 }
 
-// POST /{kind} creates (409 when the id exists); PUT /{kind}/{id} creates or replaces.
+// POST /{kind} creates (409 when the id exists; an id is assigned when the body has none);
+// PUT /{kind}/{id} creates or replaces.
 func (s *Server) handlePut(w http.ResponseWriter, r *http.Request, kind model.Kind, create bool) {
-	if s.cfg.Models == nil {
-		s.writeError(w, r, ErrNoManager, call.Target{})
+	raw, ok := s.writeBody(w, r)
+	if !ok {
 		return
 	}
-	f, id, err := decodeEntity(r, kind)
+	if create {
+		var err error
+		if raw, err = withNewID(raw, kind); err != nil {
+			s.writeError(w, r, err, call.Target{})
+			return
+		}
+	}
+	f, id, err := entityFile(raw, kind)
 	if err != nil {
 		s.writeError(w, r, err, call.Target{})
 		return
@@ -113,31 +138,116 @@ func (s *Server) handlePut(w http.ResponseWriter, r *http.Request, kind model.Ki
 			return
 		}
 	}
-	if err := s.cfg.Models.Apply(r.Context(), f); err != nil {
-		s.writeError(w, r, err, call.Target{})
-		return
-	}
-	// The stored entity, as every read shows it to this caller.
-	m, err := s.cfg.Models.ModelFor(auth.CallerFrom(r.Context()).Clearance)
-	if err != nil {
-		s.writeError(w, r, err, call.Target{})
-		return
-	}
-	e, _ := m.Get(kind, id)
 	status := http.StatusOK
 	if create {
 		status = http.StatusCreated
 	}
+	s.applyEntity(w, r, f, kind, id, status)
+}
+
+// writeBody is the JSON body of a management write; false when the response is written.
+func (s *Server) writeBody(w http.ResponseWriter, r *http.Request) (json.RawMessage, bool) {
+	if s.cfg.Models == nil {
+		s.writeError(w, r, ErrNoManager, call.Target{})
+		return nil, false
+	}
+	var raw json.RawMessage
+	if err := httpwire.DecodeJSON(r, &raw); err != nil {
+		s.writeError(w, r, err, call.Target{})
+		return nil, false
+	}
+	return raw, true
+}
+
+// applyEntity writes f and answers the stored entity, as every read shows it to this caller.
+func (s *Server) applyEntity(w http.ResponseWriter, r *http.Request, f *model.File, kind model.Kind, id string, status int) {
+	if err := s.cfg.Models.Apply(r.Context(), f); err != nil {
+		s.writeError(w, r, err, call.Target{})
+		return
+	}
+	clearance := auth.CallerFrom(r.Context()).Clearance
+	m, err := s.cfg.Models.ModelFor(clearance)
+	if err != nil {
+		s.writeError(w, r, err, call.Target{})
+		return
+	}
+	if !s.cfg.Models.IsLeader() {
+		m = s.awaitLocal(r.Context(), m, clearance, f, kind, id)
+	}
+	e, _ := m.Get(kind, id)
 	writeJSON(w, status, e)
 }
 
-// decodeEntity reads one entity of kind, strictly (unknown fields are an error), into a model
-// file holding just it.
-func decodeEntity(r *http.Request, kind model.Kind) (*model.File, string, error) {
-	var raw json.RawMessage
-	if err := httpwire.DecodeJSON(r, &raw); err != nil {
-		return nil, "", err
+// localCopyWait bounds how long a follower's answer to a write waits for its copy of the model.
+const localCopyWait = 2 * time.Second
+
+// awaitLocal waits until this follower's copy of the model shows the entity as f wrote it —
+// the leader has committed it, and it arrives here a moment later — so that the answer to a
+// write made through a follower is that write. Protected values are compared by level and key
+// only (this node holds them sealed). After localCopyWait it answers what it has: the write
+// itself succeeded.
+func (s *Server) awaitLocal(ctx context.Context, m *model.Model, c auth.Clearance, f *model.File, kind model.Kind, id string) *model.Model {
+	written, _ := model.New().Upsert(f).Get(kind, id)
+	want := entityShape(written)
+	ctx, cancel := context.WithTimeout(ctx, localCopyWait)
+	defer cancel()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if e, ok := m.Get(kind, id); ok && bytes.Equal(entityShape(e), want) {
+			return m
+		}
+		select {
+		case <-ctx.Done():
+			return m
+		case <-tick.C:
+		}
+		if next, err := s.cfg.Models.ModelFor(c); err == nil {
+			m = next
+		}
 	}
+}
+
+// entityShape is an entity's JSON with each protected value left out (its level and key kept).
+func entityShape(e any) []byte {
+	var obj map[string]any
+	raw, _ := json.Marshal(e)
+	_ = json.Unmarshal(raw, &obj)
+	if ps, ok := obj["protected_settings"].([]any); ok {
+		for _, p := range ps {
+			if settings, ok := p.(map[string]any)["settings"].(map[string]any); ok {
+				for k := range settings {
+					settings[k] = nil
+				}
+			}
+		}
+	}
+	out, _ := json.Marshal(obj)
+	return out
+}
+
+// withNewID gives a created entity without an id (absent, null or "") a new one (model.NewID),
+// here on the node that accepts the write, so that the Raft log carries the id and every node
+// applies the same entity. A body that is not an object is left for entityFile to refuse.
+func withNewID(raw json.RawMessage, kind model.Kind) (json.RawMessage, error) {
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(raw, &obj) != nil || obj == nil {
+		return raw, nil
+	}
+	if id, ok := obj["id"]; ok && string(id) != "null" && string(id) != `""` {
+		return raw, nil
+	}
+	id, err := model.NewID(kind)
+	if err != nil {
+		return nil, err
+	}
+	obj["id"], _ = json.Marshal(id)
+	return json.Marshal(obj)
+}
+
+// entityFile reads one entity of kind, strictly (unknown fields are an error), into a model
+// file holding just it.
+func entityFile(raw json.RawMessage, kind model.Kind) (*model.File, string, error) {
 	wrapped, _ := json.Marshal(map[string][]json.RawMessage{string(kind): {raw}})
 	f, err := model.ParseFile(wrapped)
 	if err != nil {
@@ -152,6 +262,57 @@ func decodeEntity(r *http.Request, kind model.Kind) (*model.File, string, error)
 		return nil, "", errkind.Wrap(httpwire.ErrBadParameter, nil, "%s: field id is required", singular(kind))
 	}
 	return f, id, nil
+}
+
+// PATCH /{kind}/{id}: the fields in the body replace the stored ones, null removes one (JSON
+// merge patch, RFC 7396, at the top level); the rest stay. The result is checked as a PUT of
+// it would be, unknown fields included. It starts from the entity as this caller reads it:
+// protected values it cannot read are "[redacted]", which a write keeps (docs/protocol.md §2.7).
+func (s *Server) handlePatch(w http.ResponseWriter, r *http.Request, kind model.Kind) {
+	raw, ok := s.writeBody(w, r)
+	if !ok {
+		return
+	}
+	var patch map[string]json.RawMessage
+	if json.Unmarshal(raw, &patch) != nil || patch == nil {
+		s.writeError(w, r, errkind.Wrap(httpwire.ErrBadBody, nil, "a PATCH body is a JSON object of the fields to change"), call.Target{})
+		return
+	}
+	id := r.PathValue("id")
+	if v, ok := patch["id"]; ok {
+		var got string
+		if json.Unmarshal(v, &got) != nil || got != id {
+			s.writeError(w, r, errkind.Wrap(httpwire.ErrBadParameter, nil, "%s id %s in the body does not match %q in the path (an id cannot be changed)", singular(kind), v, id), call.Target{})
+			return
+		}
+	}
+	m, err := s.cfg.Models.ModelFor(auth.CallerFrom(r.Context()).Clearance)
+	if err != nil {
+		s.writeError(w, r, err, call.Target{})
+		return
+	}
+	e, ok := m.Get(kind, id)
+	if !ok {
+		s.writeError(w, r, errkind.Wrap(model.ErrNotFound, nil, "%s %q not found", singular(kind), id), call.Target{})
+		return
+	}
+	cur := map[string]json.RawMessage{}
+	stored, _ := json.Marshal(e)
+	_ = json.Unmarshal(stored, &cur)
+	for k, v := range patch {
+		if string(v) == "null" {
+			delete(cur, k)
+		} else {
+			cur[k] = v
+		}
+	}
+	merged, _ := json.Marshal(cur)
+	f, _, err := entityFile(merged, kind)
+	if err != nil {
+		s.writeError(w, r, err, call.Target{})
+		return
+	}
+	s.applyEntity(w, r, f, kind, id, http.StatusOK)
 }
 
 // DELETE /{kind}/{id}: refused while something refers to it, naming the references.
@@ -169,12 +330,8 @@ func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request, kind model
 
 // GET /model: the whole model as a model file.
 func (s *Server) handleModelGet(w http.ResponseWriter, r *http.Request) {
-	m, err := s.readModel(w, r)
-	if err != nil {
-		s.writeError(w, r, err, call.Target{})
-		return
-	}
-	if m == nil {
+	m, ok := s.modelForRead(w, r, call.Target{})
+	if !ok {
 		return
 	}
 	writeJSON(w, http.StatusOK, m.File())

@@ -114,7 +114,7 @@ func TestModelReadsRedactPerClearance(t *testing.T) {
 	if code, body := request(t, h, http.MethodPut, base+"/model", admin, jsonOf(t, secretsModel)); code != 200 {
 		t.Fatalf("PUT /model: %d %s", code, body)
 	}
-	reads := []string{"/model"}
+	reads := []string{"/model", "/systems/sys-1/settings", "/modules/mod-1/settings", "/systems/sys-1/zones"}
 	for _, kind := range model.Kinds {
 		reads = append(reads, "/"+string(kind))
 	}
@@ -174,6 +174,16 @@ func TestModelReadsRedactPerClearance(t *testing.T) {
 		}
 		if string(merged["token"]) != `"mod-never-46"` || string(merged["password"]) != `"mod-admin-45"` {
 			t.Fatalf("after a round trip the module receives token %s, password %s", merged["token"], merged["password"])
+		}
+		// A PATCH starts from what the admin reads, so it keeps them too.
+		code, body := request(t, h, http.MethodPatch, base+"/modules/mod-1", admin, `{"notes": "patched"}`)
+		if code != 200 || !strings.Contains(body, `"notes":"patched"`) {
+			t.Fatalf("PATCH: %d %s", code, body)
+		}
+		checkRedaction(t, "PATCH /modules/mod-1", body, auth.ClearanceAdmin)
+		m, _ = store.Model()
+		if merged, err = m.MergedSettings(m.Modules["mod-1"], k); err != nil || string(merged["token"]) != `"mod-never-46"` {
+			t.Fatalf("after a PATCH the module receives token %s (%v)", merged["token"], err)
 		}
 	})
 }

@@ -196,6 +196,14 @@ func (s *Server) routes() *httpwire.Router {
 	handle(http.MethodGet, c+"/modules/{id}/state/{status}", s.handleModuleStatus)
 	handle(http.MethodPost, c+"/modules/{id}/start", s.handleModuleStart)
 	handle(http.MethodPost, c+"/modules/{id}/stop", s.handleModuleStop)
+	// Management compatibility with PlaceOS front-ends (docs/protocol.md §9).
+	handle(http.MethodGet, c+"/systems/{sys}/zones", s.handleSystemZones)
+	handle(http.MethodGet, c+"/systems/{sys}/settings", s.handleSystemSettings)
+	handle(http.MethodPost, c+"/systems/{sys}/start", s.handleSystemStart)
+	handle(http.MethodPost, c+"/systems/{sys}/stop", s.handleSystemStop)
+	handle(http.MethodGet, c+"/modules/{id}/settings", s.handleModuleSettings)
+	handle(http.MethodPost, c+"/modules/{id}/ping", s.handleModulePing)
+	handle(http.MethodPost, c+"/modules/{id}/load", s.handleModuleLoad)
 
 	n := NodeBase
 	handle(http.MethodGet, n+"/ready", s.handleReady)

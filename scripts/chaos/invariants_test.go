@@ -118,13 +118,18 @@ func (c *cluster) missingWrites(acked []string, d time.Duration) map[string][]st
 
 // zonesMissing is the zones of acked that n does not list (or why the list is unreadable).
 func zonesMissing(n *node, acked []string) []string {
-	var zones []struct {
-		ID string `json:"id"`
+	// The whole model, not GET /zones: lists are paged (100 by default) and a run acknowledges
+	// more zones than that.
+	var file struct {
+		Zones []struct {
+			ID string `json:"id"`
+		} `json:"zones"`
 	}
-	resp, err := n.Request(context.Background(), http.MethodGet, "/api/engine/v2/zones", "", 5*time.Second)
+	resp, err := n.Request(context.Background(), http.MethodGet, "/api/engine/v2/model", "", 5*time.Second)
 	if err == nil && resp.Status == 200 {
-		err = json.Unmarshal([]byte(resp.Body), &zones)
+		err = json.Unmarshal([]byte(resp.Body), &file)
 	}
+	zones := file.Zones
 	if err != nil || resp.Status != 200 {
 		return []string{fmt.Sprintf("(zone list unreadable: %d %v)", resp.Status, err)}
 	}
