@@ -127,4 +127,3 @@ func (pl *Plan) Owner(key string, c Labels) (string, error) {
 	}
 	return r.Owner(key), nil
 }
-

@@ -191,4 +191,3 @@ func BenchmarkConstrainedMovement(b *testing.B) {
 	b.ReportMetric(leave, "leave-x-ideal")
 	b.ReportMetric(stray, "other-site-moved")
 }
-
