@@ -1,10 +1,12 @@
 package placement
 
 import (
+	"encoding/json"
 	"fmt"
 	"maps"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -96,4 +98,36 @@ func (l Labels) Allows(node Labels) bool {
 		}
 	}
 	return true
+}
+
+// UnmarshalJSON takes an object of scalars: a number or boolean counts as its text, as a model
+// file's `placement: {floor: 3}` means floor=3 (YAML turns the 3 into a number).
+func (l *Labels) UnmarshalJSON(b []byte) error {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return fmt.Errorf("placement must be an object of label: value, e.g. {\"site\": \"hq\"}: %w", err)
+	}
+	if raw == nil {
+		*l = nil
+		return nil
+	}
+	out := make(Labels, len(raw))
+	for k, v := range raw {
+		var s string
+		if json.Unmarshal(v, &s) != nil {
+			var f json.Number
+			var bv bool
+			switch {
+			case json.Unmarshal(v, &f) == nil:
+				s = f.String()
+			case json.Unmarshal(v, &bv) == nil:
+				s = strconv.FormatBool(bv)
+			default:
+				return fmt.Errorf("placement %q: want a string, number or boolean, not %s", k, v)
+			}
+		}
+		out[k] = s
+	}
+	*l = out
+	return nil
 }
