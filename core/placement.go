@@ -86,6 +86,9 @@ func (c *Core) noteUnplaced(old, cur *view) {
 	}
 	now := counts(cur)
 	c.cfg.Metrics.SetUnplaced(now)
+	if cur.ring == nil || len(cur.ring.Nodes()) == 0 {
+		return // not a member yet (a node starting): nothing is placed, nothing to tell
+	}
 	before := counts(old)
 	for _, k := range slices.Sorted(maps.Keys(now)) {
 		if before[k] == 0 {
