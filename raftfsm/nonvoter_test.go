@@ -3,9 +3,11 @@ package raftfsm
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/placeos-go/engine/errkind"
 	"github.com/placeos-go/engine/internal/testutil"
 	"github.com/placeos-go/engine/placement"
 )
@@ -41,6 +43,11 @@ func TestNonVoter(t *testing.T) {
 	}
 	if err := n1.s().Join(ctx, Member{ID: n4.id, RaftAddr: n4.raftAddr, HTTPAddr: n4.httpAddr, Labels: siteB, NonVoter: true}); err != nil {
 		t.Fatal(err)
+	}
+	// Labels a node could not have been started with are refused, before Raft hears of them.
+	bad := Member{ID: "node9", RaftAddr: "127.0.0.1:1", HTTPAddr: "127.0.0.1:2", Labels: placement.Labels{"si te": "b"}}
+	if err := c.nodes[1].s().Join(ctx, bad); !errors.Is(err, errkind.BadRequest) || !strings.Contains(err.Error(), `label key "si te"`) {
+		t.Fatalf("join with a bad label: %v", err)
 	}
 	suffrage := func(id string) (voter, found bool) {
 		for _, srv := range configuration(t, n1.s()) {

@@ -80,7 +80,7 @@ func (s *Store) Join(ctx context.Context, m Member) error {
 		return fmt.Errorf("%w: join needs a node id, a raft address and an http address", ErrMembership)
 	}
 	if err := m.Labels.Check(); err != nil {
-		return fmt.Errorf("%w: node %s: %w", ErrMembership, m.ID, err)
+		return errkind.Wrap(errkind.BadRequest, err, "join of node %s: its labels", m.ID)
 	}
 	return s.propose(ctx, joinCommand(m))
 }
@@ -256,7 +256,7 @@ func (s *Store) join(ctx context.Context, d Member) error {
 		return fmt.Errorf("%w: join needs a node id and a raft address", ErrMembership)
 	}
 	if err := d.Labels.Check(); err != nil {
-		return fmt.Errorf("%w: node %s: %w", ErrMembership, d.ID, err)
+		return errkind.Wrap(errkind.BadRequest, err, "join of node %s: its labels", d.ID)
 	}
 	id, addr := raft.ServerID(d.ID), raft.ServerAddress(d.RaftAddr)
 	want := raft.Voter
