@@ -137,4 +137,3 @@ func TestSites(t *testing.T) {
 		t.Fatalf("still unplaced: %+v", ci.Unplaced)
 	}
 }
-
