@@ -1,11 +1,8 @@
 package model
 
 import (
-	"errors"
 	"strings"
 	"testing"
-
-	"github.com/placeos-go/engine/errkind"
 )
 
 const placed = `
@@ -62,31 +59,11 @@ func TestPlacementPrecedence(t *testing.T) {
 	}
 }
 
+// TestPlacementRefusals: systems that disagree are settled by the module's own placement, and a
+// placement that is no object of scalars is refused as the file is read (the bad labels are in
+// TestValidateNamesTheField).
 func TestPlacementRefusals(t *testing.T) {
 	t.Parallel()
-	tests := []struct{ yaml, want string }{
-		{`drivers: [{id: d1, module_name: X, role: device, binary: /x, placement: {"si te": hq}}]`, `driver "d1": placement: label key "si te"`},
-		{"drivers: [{id: d1, module_name: X, role: device, binary: /x}]\nmodules: [{id: m1, driver_id: d1, placement: {site: ''}}]", `module "m1": placement: label "site" has an empty value`},
-		{`systems: [{id: s1, name: S, modules: [], placement: {site: "a/b"}}]`, `system "s1": placement: label site="a/b"`},
-		{"drivers: [{id: d1, module_name: X, role: device, binary: /x}]\n" +
-			"systems: [{id: s1, name: S, modules: [m1], placement: {site: a}}, {id: s2, name: T, modules: [m1], placement: {site: b}}]\n" +
-			"modules: [{id: m1, driver_id: d1}]",
-			`module "m1": placement: its systems place it differently: site=a (s1) vs site=b (s2); give the module a placement of its own`},
-	}
-	for _, tt := range tests {
-		f, err := ParseFile([]byte(tt.yaml))
-		if err != nil {
-			t.Fatalf("%s: %v", tt.yaml, err)
-		}
-		err = New().Upsert(f).Validate()
-		if err == nil || !strings.Contains(err.Error(), tt.want) {
-			t.Errorf("%s:\nerror %v,\nwant it to contain %q", tt.yaml, err, tt.want)
-		}
-		if !errors.Is(err, errkind.BadRequest) {
-			t.Errorf("%s: error %v is not a bad request", tt.yaml, err)
-		}
-	}
-	// Systems that disagree are settled by the module's own placement.
 	f, err := ParseFile([]byte("drivers: [{id: d1, module_name: X, role: device, binary: /x}]\n" +
 		"systems: [{id: s1, name: S, modules: [m1], placement: {site: a}}, {id: s2, name: T, modules: [m1], placement: {site: b}}]\n" +
 		"modules: [{id: m1, driver_id: d1, placement: {site: a}}]"))
