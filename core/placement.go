@@ -10,7 +10,7 @@ import (
 	"github.com/placeos-go/engine/placement"
 )
 
-// Placement constraints (docs/protocol.md §2.7). A module with a constraint (its own, else its
+// Placement constraints (docs/protocol.md §9). A module with a constraint (its own, else its
 // systems', else its driver's: model.Placement) is owned by the ring of the up nodes whose labels
 // satisfy it; one that no up node satisfies is unplaced: no node runs it, an execute answers 503
 // with the reason, and the status routes and /metrics list it, until a pass finds an eligible
