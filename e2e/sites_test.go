@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -108,6 +109,16 @@ func TestSites(t *testing.T) {
 	r := n1.Do("POST", "/api/engine/v2/systems/sys-b/Test_1/settings", "[]")
 	if r.Status != 503 || !strings.Contains(r.Body, "no node up with site=b") {
 		t.Fatalf("sys-b's Test_1 with site=b down: %d %s", r.Status, r.Body)
+	}
+	ws := dialWS(t, n1, "")
+	if code := ws.request(1, `{"id": 1, "cmd": "exec", "sys": "sys-b", "mod": "Test", "index": 2, "name": "settings", "args": []}`); code != 503 {
+		t.Fatalf("WebSocket exec of sys-b's Test_2 with site=b down: code %d", code)
+	}
+	if code, out := runEngine(t, 30*time.Second, "status", "--server", n1.Base); code != 1 ||
+		!regexp.MustCompile(`(?m)^mod-b1\s+-\s+unplaced\s+no node up with site=b$`).MatchString(out) ||
+		!regexp.MustCompile(`(?m)^site-4\s+\S+\s+down\s+false\s+false\s+false\s+site=b\s`).MatchString(out) ||
+		!regexp.MustCompile(`(?m)^site-1\s+\S+\s+up\s+true\s+\S+\s+true\s+site=a\s`).MatchString(out) {
+		t.Fatalf("engine status with site=b down: exit %d:\n%s", code, out)
 	}
 	var st struct {
 		Unplaced []enginetest.Unplaced `json:"unplaced"`
