@@ -89,9 +89,9 @@ func TestSites(t *testing.T) {
 
 	// Both gone: site=b is unplaced, site=a answers, the leader stays.
 	testutil.WaitGone(t, n4.Kill()...)
-	c.Eventually(30*time.Second, "the site=b modules unplaced", func() bool {
+	c.Eventually(30*time.Second, "the site=b modules unplaced, the rest of the cluster ready", func() bool {
 		ci, err := n1.Info()
-		return err == nil && len(ci.Unplaced) == siteModules && ci.Up() == 3
+		return err == nil && len(ci.Unplaced) == siteModules && ci.Up() == 3 && ci.Ready
 	})
 	for i := 1; i <= siteModules; i++ {
 		r := answers(n1, fmt.Sprintf("mod-a%d", i))
