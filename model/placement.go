@@ -19,14 +19,37 @@ func (m *Model) Placement(mod *Module) placement.Labels {
 
 // Placements returns the constraint of every module that has one, by module id.
 func (m *Model) Placements() map[string]placement.Labels {
-	systems := m.systemsOf()
 	out := map[string]placement.Labels{}
+	if !m.hasPlacement() {
+		return out // the common case, read on every reconcile pass: no index to build
+	}
+	systems := m.systemsOf()
 	for id, mod := range m.Modules {
 		if c := m.placementOf(mod, systems); len(c) > 0 {
 			out[id] = c
 		}
 	}
 	return out
+}
+
+// hasPlacement reports whether any driver, system or module carries a constraint.
+func (m *Model) hasPlacement() bool {
+	for _, d := range m.Drivers {
+		if len(d.Placement) > 0 {
+			return true
+		}
+	}
+	for _, s := range m.Systems {
+		if len(s.Placement) > 0 {
+			return true
+		}
+	}
+	for _, mod := range m.Modules {
+		if len(mod.Placement) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // systemsOf maps a module id to the ids of the systems that list it or that it names as its
@@ -80,12 +103,19 @@ func (m *Model) checkPlacements(add func(error)) {
 	for _, d := range m.Drivers {
 		check("driver", d.ID, d.Placement)
 	}
+	placedSystems := false
 	for _, s := range m.Systems {
 		check("system", s.ID, s.Placement)
+		placedSystems = placedSystems || len(s.Placement) > 0
+	}
+	for _, mod := range m.Modules {
+		check("module", mod.ID, mod.Placement)
+	}
+	if !placedSystems {
+		return // no systems to disagree: no index to build on every write
 	}
 	systems := m.systemsOf()
 	for _, mod := range m.Modules {
-		check("module", mod.ID, mod.Placement)
 		if len(mod.Placement) > 0 {
 			continue
 		}
