@@ -58,7 +58,7 @@ func (v *view) unplacedModules(m *model.Model) []UnplacedModule {
 	for _, id := range slices.Sorted(maps.Keys(v.unplaced)) {
 		if mod := m.Modules[id]; mod != nil && mod.Running {
 			u := v.unplaced[id]
-			out = append(out, UnplacedModule{ID: id, Placement: u.Constraint.String(), Reason: u.Error()})
+			out = append(out, UnplacedModule{ID: id, Placement: u.Constraint.String(), Reason: v.reason(u)})
 		}
 	}
 	return out
@@ -70,7 +70,18 @@ func (c *Core) unplacedErr(moduleID string) error {
 	if v == nil || v.unplaced[moduleID] == nil {
 		return nil
 	}
-	return errkind.Wrap(ErrUnplaced, nil, "module %q is unplaced: %s", moduleID, v.unplaced[moduleID].Error())
+	return errkind.Wrap(ErrUnplaced, nil, "module %q is unplaced: %s", moduleID, v.reason(v.unplaced[moduleID]))
+}
+
+// reason is why a constraint places nothing; when no member at all, up or down, satisfies it, it
+// says so, as that is most likely a typo in the constraint or a node started without its labels.
+func (v *view) reason(u *placement.UnplacedError) string {
+	for _, n := range v.nodes {
+		if u.Constraint.Allows(n.Labels) {
+			return u.Error()
+		}
+	}
+	return u.Error() + " (no member of the cluster has these labels)"
 }
 
 // noteUnplaced logs the constraints that leave running modules unplaced when that changes, and

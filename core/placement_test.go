@@ -66,7 +66,7 @@ func TestPlacementConstraints(t *testing.T) {
 		return err
 	}
 	err := exec("m-c")
-	if p := errkind.Classify(err); !errors.Is(err, ErrUnplaced) || p.Status != 503 || !strings.Contains(p.Message, `module "m-c" is unplaced: no node up with site=c`) {
+	if p := errkind.Classify(err); !errors.Is(err, ErrUnplaced) || p.Status != 503 || !strings.Contains(p.Message, `module "m-c" is unplaced: no node up with site=c (no member of the cluster has these labels)`) {
 		t.Fatalf("execute of an unplaced module: %v (%+v)", err, p)
 	}
 	if len(peers.calls) != 0 {
@@ -83,7 +83,7 @@ func TestPlacementConstraints(t *testing.T) {
 		t.Fatalf("debug of an unplaced module: %v", err)
 	}
 
-	want := []UnplacedModule{{ID: "m-c", Placement: "site=c", Reason: "no node up with site=c"}}
+	want := []UnplacedModule{{ID: "m-c", Placement: "site=c", Reason: "no node up with site=c (no member of the cluster has these labels)"}}
 	st, _ := tc.NodeStatus(t.Context())
 	if got := st.(map[string]any)["unplaced"]; !slices.Equal(got.([]UnplacedModule), want) {
 		t.Fatalf("node status unplaced %+v", got)
