@@ -2,8 +2,11 @@ package httpapi
 
 import (
 	"net/http"
+
 	"strings"
 	"testing"
+
+	"github.com/placeos-go/engine/auth"
 )
 
 // TestPlacementWrites: the placement field is written and read back through the management
@@ -26,6 +29,12 @@ func TestPlacementWrites(t *testing.T) {
 		if code, body := request(t, h, http.MethodPut, base+"/modules/mod-1", key, mod); code != http.StatusForbidden {
 			t.Fatalf("PUT with placement below admin: %d %s", code, body)
 		}
+	}
+	// An admin's cookie sent by a foreign page changes no placement.
+	hs := &harness{h: h}
+	cookie := (&http.Cookie{Name: auth.APIKeyParam, Value: admin}).String()
+	if code, body, _ := hs.do(t, http.MethodPut, base+"/modules/mod-1", mod, "Cookie", cookie, "Origin", "https://evil.example"); code != http.StatusForbidden {
+		t.Fatalf("PUT with placement by a foreign page: %d %s", code, body)
 	}
 	code, body := request(t, h, http.MethodPut, base+"/modules/mod-1", admin, mod)
 	if code != 200 || !strings.Contains(body, `"placement":{"floor":"3","site":"b"}`) {
