@@ -68,6 +68,12 @@ func (c *Core) owns(v *view, key string) bool {
 	return id == c.cfg.NodeID
 }
 
+// ownsSystem reports whether this node writes a system's lookup: by the ring of every up node,
+// never a module's constrained one (a module may share the system's id).
+func (c *Core) ownsSystem(v *view, systemID string) bool {
+	return v == nil || v.ring == nil || v.ring.Owner(systemID) == c.cfg.NodeID
+}
+
 // Owner returns the node that hosts the module and the address of its cluster port.
 func (c *Core) Owner(moduleID string) (string, string) {
 	return c.view.Load().owner(c.cfg.NodeID, moduleID)

@@ -120,3 +120,26 @@ func TestPlacementConstraints(t *testing.T) {
 		t.Fatalf("still unplaced: %+v", ci.(ClusterInfo).Unplaced)
 	}
 }
+
+// TestSystemLookupBesideAnUnplacedModule: a system's lookup is written by the ring of every up
+// node, even when an unplaced module has the system's id.
+func TestSystemLookupBesideAnUnplacedModule(t *testing.T) {
+	t.Parallel()
+	cl := &fakeCluster{epoch: 1, caughtUp: true, leader: true, nodes: []raftfsm.Node{
+		{ID: "n1", RaftAddr: "n1:7000", Up: true, Labels: placement.Labels{"site": "a"}},
+	}}
+	tc := newTestCore(t, `
+drivers: [{id: drv-d, module_name: Display, role: device, binary: /bin/display}]
+modules:
+  - {id: dup, driver_id: drv-d, running: true, placement: {site: b}}
+  - {id: m-a, driver_id: drv-d, running: true}
+systems: [{id: dup, name: Room, modules: [m-a]}]
+`, func(c *Config) { c.Cluster = cl })
+	tc.reconcile(t.Context())
+	if err := tc.unplacedErr("dup"); !errors.Is(err, ErrUnplaced) {
+		t.Fatalf("module dup: %v", err)
+	}
+	if got, err := tc.state.Lookup(t.Context(), "dup"); err != nil || got["Display/1"] != "m-a" {
+		t.Fatalf("system dup's lookup: %v, %v", got, err)
+	}
+}
