@@ -9,45 +9,69 @@ import (
 	"github.com/placeos-go/engine/state"
 )
 
-// view is the membership as of one reconcile pass: the ring over the up nodes.
+// view is the membership as of one reconcile pass: the ring over the up nodes, and the rings of
+// the modules whose placement constraint selects fewer of them (placement.go).
 type view struct {
 	epoch uint64
 	ring  *placement.Ring // nil when standalone
 	nodes map[string]raftfsm.Node
+	// placed maps a constrained module to the ring of the up nodes its constraint allows, when
+	// that is not every up node.
+	placed map[string]*placement.Ring
+	// unplaced maps a constrained module that no up node may host to its constraint's error.
+	unplaced map[string]*placement.UnplacedError
 }
 
-// refreshView recomputes the ring from committed membership and publishes it for the hot path.
+// refreshView recomputes the rings from committed membership and the model's constraints and
+// publishes them for the hot path.
 func (c *Core) refreshView() *view {
 	v := &view{}
 	if c.cfg.Cluster != nil {
 		v.epoch = c.cfg.Cluster.Epoch()
 		v.nodes = map[string]raftfsm.Node{}
-		var up []string
+		var up []placement.Node
 		for _, n := range c.cfg.Cluster.Nodes() {
 			v.nodes[n.ID] = n
 			if n.Up {
-				up = append(up, n.ID)
+				up = append(up, placement.Node{ID: n.ID, Labels: n.Labels})
 			}
 		}
-		v.ring = placement.New(up)
+		m, _ := c.cfg.Store.Model()
+		v.place(c.placer.Plan(up), m)
 	}
-	c.view.Store(v)
+	c.noteUnplaced(c.view.Swap(v), v)
 	return v
 }
 
 // owner names the node that hosts key (a module or system id) and the address of its cluster
-// port (its Raft address), where node-to-node calls go. Standalone nodes own everything.
+// port (its Raft address), where node-to-node calls go. Standalone nodes own everything; an
+// unplaced module has no owner ("").
 func (v *view) owner(self, key string) (string, string) {
 	if v == nil || v.ring == nil {
 		return self, ""
 	}
-	id := v.ring.Owner(key)
+	r := v.ring
+	if len(v.placed)+len(v.unplaced) > 0 {
+		if v.unplaced[key] != nil {
+			return "", ""
+		}
+		if p := v.placed[key]; p != nil {
+			r = p
+		}
+	}
+	id := r.Owner(key)
 	return id, v.nodes[id].RaftAddr
 }
 
 func (c *Core) owns(v *view, key string) bool {
 	id, _ := v.owner(c.cfg.NodeID, key)
 	return id == c.cfg.NodeID
+}
+
+// ownsSystem reports whether this node writes a system's lookup: by the ring of every up node,
+// never a module's constrained one (a module may share the system's id).
+func (c *Core) ownsSystem(v *view, systemID string) bool {
+	return v == nil || v.ring == nil || v.ring.Owner(systemID) == c.cfg.NodeID
 }
 
 // Owner returns the node that hosts the module and the address of its cluster port.
@@ -124,6 +148,8 @@ type ClusterInfo struct {
 	Epoch  uint64        `json:"epoch"`
 	Ready  bool          `json:"ready"`
 	Nodes  []ClusterNode `json:"nodes"`
+	// Unplaced are the running modules no up node may host (placement.go).
+	Unplaced []UnplacedModule `json:"unplaced"`
 }
 
 // ClusterNode is one node of ClusterInfo. Modules counts the running modules placed on it by the
@@ -136,6 +162,9 @@ type ClusterNode struct {
 	Ready    bool   `json:"ready"`
 	Leader   bool   `json:"leader"`
 	Modules  int    `json:"modules"`
+	// Labels are the node's --labels; Voter is false for a --voter=false node.
+	Labels placement.Labels `json:"labels"`
+	Voter  bool             `json:"voter"`
 }
 
 // Cluster describes the cluster as this node sees it: committed membership and readiness, and
@@ -158,10 +187,14 @@ func (c *Core) Cluster(context.Context) (any, error) {
 	}
 	nodes := cl.Nodes()
 	// Without a leader nothing can change: no node is marked down, no module moves.
-	info := ClusterInfo{Leader: leader, Epoch: epoch, Ready: len(nodes) > 0 && leader != "", Nodes: make([]ClusterNode, 0, len(nodes))}
+	info := ClusterInfo{Leader: leader, Epoch: epoch, Ready: len(nodes) > 0 && leader != "", Nodes: make([]ClusterNode, 0, len(nodes)),
+		Unplaced: v.unplacedModules(m)}
 	for _, n := range nodes {
 		cn := ClusterNode{ID: n.ID, HTTPAddr: n.HTTPAddr, RaftAddr: n.RaftAddr, State: "down",
-			Ready: n.ReadyFor(epoch), Leader: n.ID == leader, Modules: counts[n.ID]}
+			Ready: n.ReadyFor(epoch), Leader: n.ID == leader, Modules: counts[n.ID], Labels: n.Labels, Voter: !n.NonVoter}
+		if cn.Labels == nil {
+			cn.Labels = placement.Labels{}
+		}
 		if n.Up {
 			cn.State = "up"
 			info.Ready = info.Ready && cn.Ready

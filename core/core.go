@@ -14,6 +14,7 @@ import (
 
 	"github.com/placeos-go/engine/metrics"
 	"github.com/placeos-go/engine/model"
+	"github.com/placeos-go/engine/placement"
 	"github.com/placeos-go/engine/plugin/proto"
 )
 
@@ -76,10 +77,11 @@ type Core struct {
 	calls       calls // executes running here and whom they are for
 
 	view           atomic.Pointer[view]
-	ready          atomic.Bool   // reconciled at least once
-	readyEpoch     atomic.Uint64 // the membership epoch of the last completed pass
-	published      atomic.Bool   // standalone: ready announced
-	publishedEpoch atomic.Uint64 // leader: the epoch it announced ready for (0: none)
+	placer         *placement.Placer // the rings of the node sets the constraints select (placement.go)
+	ready          atomic.Bool       // reconciled at least once
+	readyEpoch     atomic.Uint64     // the membership epoch of the last completed pass
+	published      atomic.Bool       // standalone: ready announced
+	publishedEpoch atomic.Uint64     // leader: the epoch it announced ready for (0: none)
 
 	kick   chan struct{}
 	cancel context.CancelFunc
@@ -127,6 +129,7 @@ func New(cfg Config, newSup NewSupervisor) (*Core, error) {
 		runCtx:   context.Background(),
 		kick:     make(chan struct{}, 1),
 		done:     make(chan struct{}),
+		placer:   placement.NewPlacer(),
 	}
 	sup, err := newSup(c.Host(), c.OnModuleStart)
 	if err != nil {

@@ -2,7 +2,9 @@
 // engine at run time.
 //
 // The reconciler (reconcile.go, build.go) watches the model and the cluster's membership. For
-// every module marked running and owned by this node (placement's ring over the up nodes) it
+// every module marked running and owned by this node (placement's ring over the up nodes, or over
+// those its placement constraint selects; a module none of them satisfies is unplaced and
+// answers 503: placement.go) it
 // starts the module in its driver's process with merged settings, sends settings and connection
 // changes as updates, moves modules to new driver binaries without a gap, stops what should no
 // longer run, writes each module's metadata and the system lookups this node owns to Redis, and

@@ -60,6 +60,9 @@ func (c *Core) metadata(ctx context.Context, moduleID string) (json.RawMessage, 
 	// (or its owner is writing Redis again after a restart): retryable, not missing. Its host
 	// knows which; another node points at where the build failures are listed.
 	if m, _ := c.cfg.Store.Model(); m.Modules[moduleID] != nil && m.Modules[moduleID].Running {
+		if why := c.unplacedErr(moduleID); why != nil {
+			return nil, why
+		}
 		if owner, _ := c.Owner(moduleID); owner == c.cfg.NodeID {
 			if why := c.hosted(moduleID); why != nil {
 				return nil, why
@@ -162,6 +165,7 @@ type ModuleStatus struct {
 
 // NodeStatus describes this node's drivers and modules (GET /api/core/v1/status).
 func (c *Core) NodeStatus(context.Context) (any, error) {
+	m, _ := c.cfg.Store.Model()
 	c.mu.Lock()
 	mods := make([]ModuleStatus, 0, len(c.modules))
 	var failed []ModuleStatus
@@ -182,6 +186,8 @@ func (c *Core) NodeStatus(context.Context) (any, error) {
 		"drivers":  c.driverProcesses(c.sup.Drivers()...),
 		"modules":  mods,
 		"failures": failed,
+		// The same list on every node: placement is computed from replicated state.
+		"unplaced": c.view.Load().unplacedModules(m),
 	}
 	if c.cfg.Builder != nil {
 		b := c.cfg.Builder.Status()
@@ -253,6 +259,9 @@ func (c *Core) KillDriver(key string) error { return c.sup.Kill(key) }
 // Debug streams a module's log lines to fn from wherever it runs: this node's driver process, or
 // its owner's over the node-to-node channel. fn must not block.
 func (c *Core) Debug(ctx context.Context, moduleID string, fn func(level, msg string)) (cancel func(), err error) {
+	if err := c.unplacedErr(moduleID); err != nil {
+		return nil, err
+	}
 	owner, addr := c.Owner(moduleID)
 	if owner == c.cfg.NodeID || c.cfg.Peers == nil {
 		return c.sup.Debug(moduleID, fn), nil

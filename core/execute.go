@@ -82,6 +82,11 @@ func (c *Core) checkAndRun(ctx context.Context, id string, req call.Request, for
 	req.Target = call.Target{ModuleID: id}
 	for attempt := 0; ; attempt++ {
 		owner, addr := c.Owner(id)
+		if owner == "" {
+			if err := c.unplacedErr(id); err != nil {
+				return call.Result{}, err
+			}
+		}
 		if owner == c.cfg.NodeID || c.cfg.Peers == nil || !forward {
 			return c.runHere(ctx, id, req)
 		}
@@ -154,6 +159,9 @@ func (c *Core) hosted(moduleID string) error {
 	}
 	m, _ := c.cfg.Store.Model()
 	mod := m.Modules[moduleID]
+	if err := c.unplacedErr(moduleID); mod != nil && err != nil {
+		return err
+	}
 	if owner, addr := c.Owner(moduleID); mod != nil && owner != c.cfg.NodeID {
 		return &NotHostedError{Module: moduleID, Owner: owner, OwnerAddr: addr}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -18,6 +19,28 @@ import (
 type controlSystem struct {
 	model.System
 	ModuleInfo []metadata.SystemModule `json:"module_info"` // docs/protocol.md §2.6
+}
+
+// MarshalJSON is needed because model.System has its own, which the embedding would promote and
+// so drop module_info: the system's object with module_info added as its last field.
+func (cs controlSystem) MarshalJSON() ([]byte, error) {
+	sys, err := json.Marshal(cs.System)
+	if err != nil {
+		return nil, err
+	}
+	info, err := json.Marshal(cs.ModuleInfo)
+	if err != nil {
+		return nil, err
+	}
+	if len(sys) < 2 || sys[len(sys)-1] != '}' {
+		return nil, fmt.Errorf("system %q: not a JSON object: %s", cs.ID, sys)
+	}
+	out := append(make([]byte, 0, len(sys)+len(info)+16), sys[:len(sys)-1]...)
+	if len(sys) > 2 {
+		out = append(out, ',')
+	}
+	out = append(append(append(out, `"module_info":`...), info...), '}')
+	return out, nil
 }
 
 // moduleInfos builds the module_info of the systems of the logic modules one reconcile pass

@@ -249,7 +249,7 @@ func (c *Core) writeMetadata(ctx context.Context, w desired) error {
 func (c *Core) reconcileLookups(ctx context.Context, m *model.Model, v *view) {
 	owned := make([]string, 0, len(m.Systems))
 	for id := range m.Systems {
-		if c.owns(v, id) {
+		if c.ownsSystem(v, id) {
 			owned = append(owned, id)
 		}
 	}
@@ -257,7 +257,7 @@ func (c *Core) reconcileLookups(ctx context.Context, m *model.Model, v *view) {
 	// of these systems only.
 	c.cfg.State.OwnSystems(owned)
 	for id, sys := range m.Systems {
-		if !c.owns(v, id) {
+		if !c.ownsSystem(v, id) {
 			c.mu.Lock()
 			delete(c.lookups, id) // the new owner writes it from now on
 			c.mu.Unlock()

@@ -66,6 +66,7 @@ type Metrics struct {
 	driverRestarts *prometheus.CounterVec
 	driverStates   *prometheus.GaugeVec
 	modules        *prometheus.GaugeVec
+	unplaced       *prometheus.GaugeVec
 
 	wsSessions    prometheus.Gauge
 	wsBindings    prometheus.Gauge
@@ -105,6 +106,10 @@ func New() *Metrics {
 			Namespace: namespace, Name: "driver_processes",
 			Help: "Driver processes on this node by driver and state (running, restarting, crashloop).",
 		}, []string{"driver", "state"}),
+		unplaced: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "modules_unplaced",
+			Help: "Running modules of the whole cluster that no up node may host, by placement constraint (every node reports the same).",
+		}, []string{"constraint"}),
 		modules: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: namespace, Name: "modules",
 			Help: "Modules this node should run, by state (running, starting, building, failed).",
@@ -168,7 +173,7 @@ func New() *Metrics {
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.execDuration, m.driverRestarts, m.driverStates, m.modules,
+		m.execDuration, m.driverRestarts, m.driverStates, m.modules, m.unplaced,
 		m.wsSessions, m.wsBindings, m.wsSlowClients, m.wsRefused,
 		m.httpConns, m.httpConnsRefused,
 		m.redisErrors, m.redisReconnects,
@@ -289,6 +294,17 @@ func (m *Metrics) SetModules(counts map[string]int) {
 	}
 	for s, n := range counts {
 		m.modules.WithLabelValues(s).Set(float64(n))
+	}
+}
+
+// SetUnplaced replaces the unplaced-modules gauge: counts by constraint ("site=b").
+func (m *Metrics) SetUnplaced(counts map[string]int) {
+	if m == nil {
+		return
+	}
+	m.unplaced.Reset()
+	for c, n := range counts {
+		m.unplaced.WithLabelValues(c).Set(float64(n))
 	}
 }
 

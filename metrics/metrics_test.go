@@ -115,6 +115,8 @@ func TestExposition(t *testing.T) {
 	m.DriverState("/d/display", "running", "restarting")
 	m.DriverState("/d/display", "restarting", "running")
 	m.SetModules(map[string]int{"running": 3, "failed": 1})
+	m.SetUnplaced(map[string]int{"site=a": 1})
+	m.SetUnplaced(map[string]int{"site=b": 2}) // replaces: site=a placed again
 	m.AddWSSessions(2)
 	m.AddWSSessions(-1)
 	m.AddWSBindings(5)
@@ -141,6 +143,7 @@ func TestExposition(t *testing.T) {
 		`engine_modules{state="running"} 3`,
 		`engine_modules{state="failed"} 1`,
 		`engine_modules{state="starting"} 0`,
+		`engine_modules_unplaced{constraint="site=b"} 2`,
 		`engine_websocket_sessions 1`,
 		`engine_websocket_bindings 5`,
 		`engine_websocket_slow_disconnects_total 1`,
@@ -170,6 +173,9 @@ func TestExposition(t *testing.T) {
 	}
 	if strings.Contains(out, "typed-by-a-caller") {
 		t.Error("a refused call's function name became a label value")
+	}
+	if strings.Contains(out, `constraint="site=a"`) {
+		t.Error("a constraint placed again is still listed as unplaced")
 	}
 }
 

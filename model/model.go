@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/placeos-go/engine/placement"
 )
 
 // Roles of a driver (docs/protocol.md §2).
@@ -44,6 +46,8 @@ type Driver struct {
 	Settings     Settings `json:"settings,omitempty"`
 	// ProtectedSettings are settings above level none (docs/protocol.md §2.5), sealed in the store.
 	ProtectedSettings []Protected `json:"protected_settings,omitempty"`
+	// Placement constrains the nodes that host its modules (placement.go).
+	Placement placement.Labels `json:"placement,omitempty"`
 }
 
 // Module is one configured device or service.
@@ -63,6 +67,8 @@ type Module struct {
 	Settings        Settings `json:"settings,omitempty"`
 	// ProtectedSettings are settings above level none (docs/protocol.md §2.5), sealed in the store.
 	ProtectedSettings []Protected `json:"protected_settings,omitempty"`
+	// Placement constrains the nodes that may host it; it wins over its systems' and driver's.
+	Placement placement.Labels `json:"placement,omitempty"`
 }
 
 // System is a room: an ordered list of modules.
@@ -80,6 +86,8 @@ type System struct {
 	Timezone    string   `json:"timezone,omitempty"`
 	// ProtectedSettings are settings above level none (docs/protocol.md §2.5), sealed in the store.
 	ProtectedSettings []Protected `json:"protected_settings,omitempty"`
+	// Placement constrains the nodes that host its modules, unless a module has its own.
+	Placement placement.Labels `json:"placement,omitempty"`
 }
 
 // Zone groups systems and carries settings.

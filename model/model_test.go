@@ -96,6 +96,13 @@ func TestValidateNamesTheField(t *testing.T) {
 		{`systems: [{id: s1, name: S, modules: [ghost]}]`, `system "s1": modules[0]: no module "ghost"`},
 		{`zones: [{id: "../etc", name: Z}]`, `zone "../etc": id`},
 		{"drivers: [{id: d1, module_name: L, role: logic, binary: /x}]\nmodules: [{id: m1, driver_id: d1}]", `control_system_id: is required`},
+		{`drivers: [{id: d1, module_name: X, role: device, binary: /x, placement: {"si te": hq}}]`, `driver "d1": placement: label key "si te"`},
+		{"drivers: [{id: d1, module_name: X, role: device, binary: /x}]\nmodules: [{id: m1, driver_id: d1, placement: {site: ''}}]", `module "m1": placement: label "site" has an empty value`},
+		{`systems: [{id: s1, name: S, modules: [], placement: {site: "a/b"}}]`, `system "s1": placement: label site="a/b"`},
+		{"drivers: [{id: d1, module_name: X, role: device, binary: /x}]\n" +
+			"systems: [{id: s1, name: S, modules: [m1], placement: {site: a}}, {id: s2, name: T, modules: [m1], placement: {site: b}}]\n" +
+			"modules: [{id: m1, driver_id: d1}]",
+			`module "m1": placement: its systems place it differently: site=a (s1) vs site=b (s2); give the module a placement of its own`},
 	}
 	for _, tt := range tests {
 		f, err := ParseFile([]byte(tt.yaml))

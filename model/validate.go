@@ -112,6 +112,7 @@ func (m *Model) Validate() error {
 		checkID("zone", k, z.ID)
 		checkProtected(add, "zone", z.ID, z.ProtectedSettings)
 	}
+	m.checkPlacements(add)
 	return errors.Join(errs...)
 }
 

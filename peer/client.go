@@ -20,6 +20,7 @@ import (
 	"github.com/placeos-go/engine/clustertls"
 	"github.com/placeos-go/engine/errkind"
 	"github.com/placeos-go/engine/httpwire"
+	"github.com/placeos-go/engine/raftfsm"
 )
 
 // Client makes node-to-node calls to other nodes' cluster ports. It keeps connections to peers
@@ -121,9 +122,10 @@ func (p *Client) Forward(ctx context.Context, addr string, cmd []byte) error {
 	return p.postOK(ctx, addr, httpwire.NodeBase+"/cluster/apply", cmd)
 }
 
-// Join asks the member at addr to add this node to the cluster.
-func (p *Client) Join(ctx context.Context, addr, id, raftAddr, httpAddr string) error {
-	body, _ := json.Marshal(joinRequest{ID: id, RaftAddr: raftAddr, HTTPAddr: httpAddr})
+// Join asks the member at addr to add this node (m: its id, addresses, labels and vote) to the
+// cluster.
+func (p *Client) Join(ctx context.Context, addr string, m raftfsm.Member) error {
+	body, _ := json.Marshal(joinRequest(m))
 	return p.postOK(ctx, addr, httpwire.NodeBase+"/cluster/join", body)
 }
 
@@ -180,11 +182,8 @@ var jsonContentType = []string{"application/json"}
 // (or one of unknown length) is read as it comes.
 const maxAnswer = 1 << 20
 
-type joinRequest struct {
-	ID       string `json:"id"`
-	RaftAddr string `json:"raft_addr"`
-	HTTPAddr string `json:"http_addr"`
-}
+// joinRequest is the join route's body: the joining node as raftfsm records it.
+type joinRequest raftfsm.Member
 
 // unreachable is the error of a node that did not answer. Where the failure says why — a
 // certificate of another cluster, a plain HTTP server where a cluster port was expected, a connection closed

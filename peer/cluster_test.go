@@ -2,6 +2,7 @@ package peer_test
 
 import (
 	"net/http"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -11,6 +12,8 @@ import (
 	"github.com/placeos-go/engine/httpapi"
 	"github.com/placeos-go/engine/httpwire"
 	"github.com/placeos-go/engine/peer"
+	"github.com/placeos-go/engine/placement"
+	"github.com/placeos-go/engine/raftfsm"
 )
 
 // asNode is the node acting for itself, as Join and Forward call.
@@ -20,12 +23,13 @@ func TestJoin(t *testing.T) {
 	t.Parallel()
 	n := newNode(t)
 	ctx := httpwire.WithRequestID(t.Context(), "join-rid")
-	if err := peer.NewClient(proved).Join(ctx, n.addr, "n2", "10.0.0.2:7000", "10.0.0.2:8080"); err != nil {
+	join := raftfsm.Member{ID: "n2", RaftAddr: "10.0.0.2:7000", HTTPAddr: "10.0.0.2:8080", Labels: placement.Labels{"site": "b"}, NonVoter: true}
+	if err := peer.NewClient(proved).Join(ctx, n.addr, join); err != nil {
 		t.Fatal(err)
 	}
 	m := n.members.seen()
-	if len(m.joins) != 1 || m.joins[0] != [3]string{"n2", "10.0.0.2:7000", "10.0.0.2:8080"} {
-		t.Fatalf("joins %v", m.joins)
+	if len(m.joins) != 1 || !reflect.DeepEqual(m.joins[0], join) {
+		t.Fatalf("joins %+v, want %+v", m.joins, join)
 	}
 	if m.callers[0] != asNode || m.rids[0] != "join-rid" {
 		t.Fatalf("joined by %+v, request id %q", m.callers[0], m.rids[0])
@@ -39,7 +43,7 @@ func TestJoinErrors(t *testing.T) {
 		n := newNode(t)
 		c := peer.NewClient(proved)
 		for _, args := range [][3]string{{"", "r:1", "h:1"}, {"n2", "", "h:1"}, {"n2", "r:1", ""}} {
-			err := c.Join(t.Context(), n.addr, args[0], args[1], args[2])
+			err := c.Join(t.Context(), n.addr, member(args[0], args[1], args[2]))
 			wantKind(t, err, errkind.BadRequest, http.StatusBadRequest)
 			if !strings.Contains(err.Error(), "join needs id, raft_addr and http_addr") {
 				t.Fatalf("%q: %v", args, err)
@@ -53,7 +57,7 @@ func TestJoinErrors(t *testing.T) {
 		t.Parallel()
 		n := newNode(t)
 		n.members.fail(errkind.Wrap(errkind.Unavailable, nil, "not the leader"))
-		err := peer.NewClient(proved).Join(t.Context(), n.addr, "n2", "r:1", "h:1")
+		err := peer.NewClient(proved).Join(t.Context(), n.addr, member("n2", "r:1", "h:1"))
 		wantKind(t, err, errkind.Unavailable, http.StatusServiceUnavailable)
 		if !strings.Contains(err.Error(), "not the leader") {
 			t.Fatal(err)
@@ -65,6 +69,7 @@ func TestJoinErrors(t *testing.T) {
 		for _, tt := range []struct{ body, want string }{
 			{`{`, `{"error":"parse_error","message":"malformed JSON body: unexpected end of JSON input"}`},
 			{`["n2"]`, `{"error":"parse_error","message":"malformed JSON body: json: cannot unmarshal array into Go value of type peer.joinRequest"}`},
+			{`{"id":"n2","raft_addr":"r:1","http_addr":"h:1","labels":{"site":["b"]}}`, `{"error":"parse_error","message":"malformed JSON body: placement \"site\": want a string, number or boolean, not [\"b\"]"}`},
 			{`{"id":"n2"}`, `{"error":"bad_request","message":"join needs id, raft_addr and http_addr"}`},
 		} {
 			code, body := do(t, proved, http.MethodPost, n.url+httpapi.NodeBase+"/cluster/join", tt.body)

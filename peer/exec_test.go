@@ -220,7 +220,7 @@ func TestNodeRoutesAuthentication(t *testing.T) {
 			if !strings.Contains(err.Error(), "--cluster-secret") {
 				t.Errorf("the error does not point at the cluster secret: %v", err)
 			}
-			wantKind(t, c.Join(t.Context(), n.addr, "n2", "r:1", "h:1"), errkind.Unavailable, http.StatusServiceUnavailable)
+			wantKind(t, c.Join(t.Context(), n.addr, member("n2", "r:1", "h:1")), errkind.Unavailable, http.StatusServiceUnavailable)
 			wantKind(t, c.Forward(t.Context(), n.addr, []byte(`{}`)), errkind.Unavailable, http.StatusServiceUnavailable)
 			if len(n.local.execCalls()) != 0 || n.members.calls() != 0 {
 				t.Fatal("a request without the secret got through")
@@ -294,7 +294,7 @@ func TestExecUnreachable(t *testing.T) {
 	c := peer.NewClient(proved)
 	_, err = c.Exec(t.Context(), addr, call.Request{Target: call.Target{ModuleID: "mod-1"}, Function: "power"})
 	wantKind(t, err, errkind.Unavailable, http.StatusServiceUnavailable)
-	wantKind(t, c.Join(t.Context(), addr, "n2", "r:1", "h:1"), errkind.Unavailable, http.StatusServiceUnavailable)
+	wantKind(t, c.Join(t.Context(), addr, member("n2", "r:1", "h:1")), errkind.Unavailable, http.StatusServiceUnavailable)
 	wantKind(t, c.Forward(t.Context(), addr, []byte(`{}`)), errkind.Unavailable, http.StatusServiceUnavailable)
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/placeos-go/engine/errkind"
 	"github.com/placeos-go/engine/httpwire"
 	"github.com/placeos-go/engine/peer"
+	"github.com/placeos-go/engine/raftfsm"
 )
 
 // The credentials of every test node.
@@ -111,7 +112,7 @@ func (l *fakeLocal) emit(level, msg string) {
 type fakeMembers struct {
 	mu      sync.Mutex
 	err     error
-	joins   [][3]string
+	joins   []raftfsm.Member
 	removes []string
 	applies [][]byte
 	callers []auth.Caller
@@ -126,10 +127,10 @@ func (m *fakeMembers) record(ctx context.Context) error {
 	return m.err
 }
 
-func (m *fakeMembers) Join(ctx context.Context, id, raftAddr, httpAddr string) error {
+func (m *fakeMembers) Join(ctx context.Context, j raftfsm.Member) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.joins = append(m.joins, [3]string{id, raftAddr, httpAddr})
+	m.joins = append(m.joins, j)
 	return m.record(ctx)
 }
 
@@ -156,7 +157,7 @@ func (m *fakeMembers) calls() int {
 
 // membersSeen is a copy of what a fakeMembers recorded.
 type membersSeen struct {
-	joins   [][3]string
+	joins   []raftfsm.Member
 	removes []string
 	applies [][]byte
 	callers []auth.Caller
@@ -298,4 +299,9 @@ func wantKind(t *testing.T, err, kind error, status int) {
 	if p := errkind.Classify(err); p.Status != status {
 		t.Fatalf("%v presents as %d, want %d", err, p.Status, status)
 	}
+}
+
+// member is a joining node with no labels, a voter.
+func member(id, raftAddr, httpAddr string) raftfsm.Member {
+	return raftfsm.Member{ID: id, RaftAddr: raftAddr, HTTPAddr: httpAddr}
 }

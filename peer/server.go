@@ -21,6 +21,7 @@ import (
 	"github.com/placeos-go/engine/errkind"
 	"github.com/placeos-go/engine/httpwire"
 	"github.com/placeos-go/engine/jsonscan"
+	"github.com/placeos-go/engine/raftfsm"
 )
 
 // Local is this node's engine as other nodes use it (package core).
@@ -35,7 +36,7 @@ type Local interface {
 // Membership is the cluster's membership and replicated log (package raftfsm).
 type Membership interface {
 	ID() string
-	Join(ctx context.Context, id, raftAddr, httpAddr string) error
+	Join(ctx context.Context, m raftfsm.Member) error
 	RemoveNode(ctx context.Context, id string) error
 	// ApplyForwarded applies a Raft command a follower forwarded to the leader.
 	ApplyForwarded(ctx context.Context, cmd []byte) error
@@ -349,7 +350,7 @@ func (s *Server) handleDebugger(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// POST /api/core/v1/cluster/join {"id", "raft_addr", "http_addr"}
+// POST /api/core/v1/cluster/join {"id", "raft_addr", "http_addr", "labels"?, "non_voter"?}
 func (s *Server) handleJoin(w http.ResponseWriter, r *http.Request) {
 	var req joinRequest
 	if err := httpwire.DecodeJSON(r, &req); err != nil {
@@ -364,7 +365,7 @@ func (s *Server) handleJoin(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, errkind.Wrap(ErrNodesOnly, nil, "the certificate of node %q cannot join as %q", node, req.ID), call.Target{})
 		return
 	}
-	if err := s.cfg.Members.Join(r.Context(), req.ID, req.RaftAddr, req.HTTPAddr); err != nil {
+	if err := s.cfg.Members.Join(r.Context(), raftfsm.Member(req)); err != nil {
 		s.fail(w, r, err, call.Target{})
 		return
 	}

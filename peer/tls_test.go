@@ -76,11 +76,11 @@ func TestClusterPortOverTLS(t *testing.T) {
 	testutil.Eventually(t, within, "the line over wss", func() bool { return len(got.all()) == 1 })
 	cancel()
 	// A node joins as itself only: the certificate of n2 cannot add a node called n3.
-	if err := c.Join(t.Context(), n.addr, "n2", "127.0.0.1:7002", "127.0.0.1:8082"); err != nil {
+	if err := c.Join(t.Context(), n.addr, member("n2", "127.0.0.1:7002", "127.0.0.1:8082")); err != nil {
 		t.Fatalf("join as itself: %v", err)
 	}
-	wantKind(t, c.Join(t.Context(), n.addr, "n3", "127.0.0.1:7003", "127.0.0.1:8083"), errkind.Forbidden, http.StatusForbidden)
-	if joins := n.members.seen().joins; len(joins) != 1 || joins[0][0] != "n2" {
+	wantKind(t, c.Join(t.Context(), n.addr, member("n3", "127.0.0.1:7003", "127.0.0.1:8083")), errkind.Forbidden, http.StatusForbidden)
+	if joins := n.members.seen().joins; len(joins) != 1 || joins[0].ID != "n2" {
 		t.Fatalf("joins %v", joins)
 	}
 
@@ -252,7 +252,7 @@ func TestJoinThroughAClientAPI(t *testing.T) {
 	ts := httptest.NewServer(http.NotFoundHandler())
 	defer ts.Close()
 	c := peer.NewClient(peer.Proof{TLS: newCerts(t, "n2").of(t, "n2")})
-	err := c.Join(t.Context(), strings.TrimPrefix(ts.URL, "http://"), "n2", "127.0.0.1:7002", "127.0.0.1:8082")
+	err := c.Join(t.Context(), strings.TrimPrefix(ts.URL, "http://"), member("n2", "127.0.0.1:7002", "127.0.0.1:8082"))
 	if !errors.Is(err, peer.ErrNotClusterPort) || !strings.Contains(err.Error(), "--raft-addr") {
 		t.Fatalf("join through a plain HTTP server: %v", err)
 	}

@@ -189,7 +189,7 @@ func (c *cluster) bootstrap(ctx context.Context) {
 	}
 	c.waitLeader(c.nodes[:1]...)
 	for _, n := range c.nodes[1:] {
-		if err := first.Join(ctx, n.id, n.raftAddr, n.httpAddr); err != nil {
+		if err := first.Join(ctx, Member{ID: n.id, RaftAddr: n.raftAddr, HTTPAddr: n.httpAddr}); err != nil {
 			c.t.Fatalf("join %s: %v", n.id, err)
 		}
 	}

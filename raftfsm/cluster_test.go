@@ -80,16 +80,16 @@ func TestThreeNodesReplicateAndForward(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.waitLeader(n1)
-	if err := n1.s().Join(ctx, n2.id, n2.raftAddr, n2.httpAddr); err != nil {
+	if err := n1.s().Join(ctx, Member{ID: n2.id, RaftAddr: n2.raftAddr, HTTPAddr: n2.httpAddr}); err != nil {
 		t.Fatal(err)
 	}
 	testutil.Eventually(t, 5*time.Second, "n2 knows the leader's address", func() bool { _, a := n2.s().Leader(); return a != "" })
-	if err := n2.s().Join(ctx, n3.id, n3.raftAddr, n3.httpAddr); err != nil {
+	if err := n2.s().Join(ctx, Member{ID: n3.id, RaftAddr: n3.raftAddr, HTTPAddr: n3.httpAddr}); err != nil {
 		t.Fatalf("join through a follower: %v", err)
 	}
 	// Joining again, from the node itself, is a no-op.
 	testutil.Eventually(t, 5*time.Second, "n3 knows the leader", func() bool { _, a := n3.s().Leader(); return a != "" })
-	if err := n3.s().Join(ctx, n3.id, n3.raftAddr, n3.httpAddr); err != nil {
+	if err := n3.s().Join(ctx, Member{ID: n3.id, RaftAddr: n3.raftAddr, HTTPAddr: n3.httpAddr}); err != nil {
 		t.Fatalf("repeated join: %v", err)
 	}
 	leader := c.waitLeader()
@@ -441,7 +441,7 @@ func TestDeadNodeRemovedAndRejoinsAtNewAddress(t *testing.T) {
 	// The removed node comes back with a new Raft address (fresh port) and the same data dir.
 	f.raftAddr = "127.0.0.1:0"
 	c.start(f)
-	if err := leader.s().Join(ctx, f.id, f.raftAddr, f.httpAddr); err != nil {
+	if err := leader.s().Join(ctx, Member{ID: f.id, RaftAddr: f.raftAddr, HTTPAddr: f.httpAddr}); err != nil {
 		t.Fatal(err)
 	}
 	waitNodeUp(t, leader.s(), f.id, true, 5*time.Second)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/placeos-go/engine/model"
+	"github.com/placeos-go/engine/placement"
 )
 
 // CommandVersion is the version of the command envelope this build writes. Apply refuses other
@@ -51,11 +52,15 @@ type settingData struct {
 	Value  json.RawMessage `json:"value"`
 }
 
-// nodeData carries a node's identity and addresses (node_upsert, join).
-type nodeData struct {
-	ID       string `json:"id"`
-	HTTPAddr string `json:"http_addr"`
-	RaftAddr string `json:"raft_addr"`
+// Member is what a node tells the cluster about itself when it joins (and what node_upsert
+// records): its id, addresses, labels and whether it votes.
+type Member struct {
+	ID       string           `json:"id"`
+	HTTPAddr string           `json:"http_addr"`
+	RaftAddr string           `json:"raft_addr"`
+	Labels   placement.Labels `json:"labels,omitempty"`
+	// NonVoter joins as a Raft non-voter; absent (older nodes) means a voter.
+	NonVoter bool `json:"non_voter,omitempty"`
 }
 
 type nodeIDData struct {
@@ -157,14 +162,10 @@ func SetNodeReadyCommand(id string, epoch uint64) []byte {
 	return encode(OpSetNodeReady, nodeReadyData{ID: id, Epoch: epoch})
 }
 
-func nodeUpsertCommand(id, httpAddr, raftAddr string) []byte {
-	return encode(OpNodeUpsert, nodeData{ID: id, HTTPAddr: httpAddr, RaftAddr: raftAddr})
-}
+func nodeUpsertCommand(m Member) []byte { return encode(OpNodeUpsert, m) }
 
 func nodeRemoveCommand(id string) []byte { return encode(OpNodeRemove, nodeIDData{ID: id}) }
 
-func joinCommand(id, httpAddr, raftAddr string) []byte {
-	return encode(OpJoin, nodeData{ID: id, HTTPAddr: httpAddr, RaftAddr: raftAddr})
-}
+func joinCommand(m Member) []byte { return encode(OpJoin, m) }
 
 func leaveCommand(id string) []byte { return encode(OpLeave, nodeIDData{ID: id}) }

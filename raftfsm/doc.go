@@ -17,8 +17,12 @@
 // Snapshots hold the model as the FSM does, sealed. ModelFor is the model as a caller of a given
 // clearance may read it.
 //
-// The node table (Nodes) lists every member with its addresses, whether the leader currently
-// sees it up, and the membership epoch it last reported ready for. The epoch (Epoch) grows every
+// The node table (Nodes) lists every member with its addresses, its labels (engine serve
+// --labels, which placement constraints select nodes by), whether it votes, whether the leader
+// currently sees it up, and the membership epoch it last reported ready for. A node started with
+// Config.NonVoter joins as a Raft non-voter: it replicates the log and hosts modules but never
+// votes nor counts towards the quorum; a node that comes back with the other vote is promoted or
+// demoted by its join, and a stale non-voter is removed without quorum arithmetic. The epoch (Epoch) grows every
 // time the set of up nodes changes, so "every up node is ready for the current epoch" means the
 // cluster has reconciled the latest membership.
 //

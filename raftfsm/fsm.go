@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/placeos-go/engine/model"
+	"github.com/placeos-go/engine/placement"
 )
 
 // Node is one member of the cluster as recorded in the FSM.
@@ -20,11 +21,21 @@ type Node struct {
 	ID       string `json:"id"`
 	HTTPAddr string `json:"http_addr"`
 	RaftAddr string `json:"raft_addr"`
+	// Labels are the node's --labels, which placement constraints select nodes by.
+	Labels placement.Labels `json:"labels,omitempty"`
+	// NonVoter: the node joined with --voter=false, as a Raft non-voter.
+	NonVoter bool `json:"non_voter,omitempty"`
 	// Up is the leader's verdict from Raft heartbeats (see the package comment).
 	Up bool `json:"up"`
 	// ReadyEpoch is the latest membership epoch the node reported ready for; the node is ready
 	// when it is up and ReadyEpoch equals the current epoch.
 	ReadyEpoch uint64 `json:"ready_epoch"`
+}
+
+// equal reports whether two entries say the same (Node holds a map, so == does not compile).
+func (n Node) equal(o Node) bool {
+	return n.ID == o.ID && n.HTTPAddr == o.HTTPAddr && n.RaftAddr == o.RaftAddr && n.NonVoter == o.NonVoter &&
+		n.Up == o.Up && n.ReadyEpoch == o.ReadyEpoch && maps.Equal(n.Labels, o.Labels)
 }
 
 // ReadyFor reports whether the node is up and has reconciled its share for epoch.
@@ -134,7 +145,7 @@ func (f *FSM) apply(cmd []byte) (bool, error) {
 		}
 		return f.updateModel(func(m *model.Model) (*model.Model, error) { return m.WithSetting(d.Module, d.Name, d.Value) })
 	case OpNodeUpsert:
-		var d nodeData
+		var d Member
 		if err := decodeData(e, &d); err != nil {
 			return false, err
 		}
@@ -149,7 +160,7 @@ func (f *FSM) apply(cmd []byte) (bool, error) {
 				}
 			}
 			n := nodes[d.ID]
-			n.ID, n.HTTPAddr, n.RaftAddr, n.Up = d.ID, d.HTTPAddr, d.RaftAddr, true
+			n.ID, n.HTTPAddr, n.RaftAddr, n.Labels, n.NonVoter, n.Up = d.ID, d.HTTPAddr, d.RaftAddr, d.Labels, d.NonVoter, true
 			nodes[d.ID] = n
 			return nil
 		})
@@ -223,7 +234,7 @@ func (f *FSM) updateNodes(fn func(map[string]Node) error) (bool, error) {
 	if err := fn(next); err != nil {
 		return false, err
 	}
-	if maps.Equal(next, f.nodes) {
+	if maps.EqualFunc(next, f.nodes, Node.equal) {
 		return false, nil
 	}
 	if !slices.Equal(upSet(next), upSet(f.nodes)) {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/placeos-go/engine/errkind"
 	"github.com/placeos-go/engine/model"
+	"github.com/placeos-go/engine/placement"
 )
 
 func applyCmd(f *FSM, cmd []byte) error {
@@ -31,8 +32,8 @@ func seeded(t *testing.T) (*FSM, *int) {
 	f := NewFSM(func() { changes++ })
 	for _, cmd := range [][]byte{
 		must(ApplyCommand(parse(t, testModel))),
-		nodeUpsertCommand("n1", "127.0.0.1:8080", "127.0.0.1:7000"),
-		nodeUpsertCommand("n2", "127.0.0.1:8081", "127.0.0.1:7001"),
+		nodeUpsertCommand(Member{ID: "n1", HTTPAddr: "127.0.0.1:8080", RaftAddr: "127.0.0.1:7000"}),
+		nodeUpsertCommand(Member{ID: "n2", HTTPAddr: "127.0.0.1:8081", RaftAddr: "127.0.0.1:7001"}),
 	} {
 		if err := applyCmd(f, cmd); err != nil {
 			t.Fatal(err)
@@ -81,26 +82,33 @@ func TestFSMCommands(t *testing.T) {
 					t.Fatal("setting not saved")
 				}
 			}},
-		{name: "node upsert new", cmd: nodeUpsertCommand("n3", "h3", "r3"), epoch: 3,
+		{name: "node upsert new", cmd: nodeUpsertCommand(Member{ID: "n3", HTTPAddr: "h3", RaftAddr: "r3"}), epoch: 3,
 			check: func(t *testing.T, f *FSM) {
 				if n, ok := f.Node("n3"); !ok || !n.Up || n.HTTPAddr != "h3" {
 					t.Fatalf("n3 = %+v", n)
 				}
 			}},
-		{name: "node upsert same", cmd: nodeUpsertCommand("n1", "127.0.0.1:8080", "127.0.0.1:7000"), epoch: 2},
-		{name: "node upsert new address", cmd: nodeUpsertCommand("n1", "127.0.0.1:9090", "127.0.0.1:7000"), epoch: 2,
+		{name: "node upsert same", cmd: nodeUpsertCommand(Member{ID: "n1", HTTPAddr: "127.0.0.1:8080", RaftAddr: "127.0.0.1:7000"}), epoch: 2},
+		{name: "node upsert new address", cmd: nodeUpsertCommand(Member{ID: "n1", HTTPAddr: "127.0.0.1:9090", RaftAddr: "127.0.0.1:7000"}), epoch: 2,
 			check: func(t *testing.T, f *FSM) {
 				if n, _ := f.Node("n1"); n.HTTPAddr != "127.0.0.1:9090" {
 					t.Fatalf("n1 = %+v", n)
 				}
 			}},
-		{name: "node upsert takes over an address", cmd: nodeUpsertCommand("n9", "h9", "127.0.0.1:7001"), epoch: 3,
+		{name: "node upsert takes over an address", cmd: nodeUpsertCommand(Member{ID: "n9", HTTPAddr: "h9", RaftAddr: "127.0.0.1:7001"}), epoch: 3,
 			check: func(t *testing.T, f *FSM) {
 				if _, ok := f.Node("n2"); ok {
 					t.Fatal("n2 kept its entry although n9 took its address")
 				}
 			}},
-		{name: "node upsert without address", cmd: nodeUpsertCommand("n4", "h", ""), epoch: 2, wantErr: ErrBadCommand},
+		{name: "node upsert with labels, as a non-voter", cmd: nodeUpsertCommand(Member{ID: "n1", HTTPAddr: "127.0.0.1:8080", RaftAddr: "127.0.0.1:7000",
+			Labels: placement.Labels{"site": "b"}, NonVoter: true}), epoch: 2,
+			check: func(t *testing.T, f *FSM) {
+				if n, _ := f.Node("n1"); n.Labels["site"] != "b" || !n.NonVoter || !n.Up {
+					t.Fatalf("n1 = %+v", n)
+				}
+			}},
+		{name: "node upsert without address", cmd: nodeUpsertCommand(Member{ID: "n4", HTTPAddr: "h", RaftAddr: ""}), epoch: 2, wantErr: ErrBadCommand},
 		{name: "node down", cmd: SetNodeUpCommand("n2", false), epoch: 3,
 			check: func(t *testing.T, f *FSM) {
 				if n, _ := f.Node("n2"); n.Up {
@@ -127,7 +135,7 @@ func TestFSMCommands(t *testing.T) {
 		{name: "unknown version", cmd: []byte(`{"v":2,"op":"apply","data":{}}`), epoch: 2, wantErr: ErrBadCommand, errText: "version 2"},
 		{name: "missing version", cmd: []byte(`{"op":"apply","data":{}}`), epoch: 2, wantErr: ErrBadCommand},
 		{name: "unknown op", cmd: []byte(`{"v":1,"op":"explode","data":{}}`), epoch: 2, wantErr: ErrBadCommand, errText: `unknown op "explode"`},
-		{name: "join is not an FSM command", cmd: joinCommand("n5", "h", "r"), epoch: 2, wantErr: ErrBadCommand},
+		{name: "join is not an FSM command", cmd: joinCommand(Member{ID: "n5", HTTPAddr: "h", RaftAddr: "r"}), epoch: 2, wantErr: ErrBadCommand},
 		{name: "malformed JSON", cmd: []byte(`{"v":1,`), epoch: 2, wantErr: ErrBadCommand},
 		{name: "malformed data", cmd: []byte(`{"v":1,"op":"set_running","data":[1]}`), epoch: 2, wantErr: ErrBadCommand},
 	}
@@ -262,10 +270,10 @@ func TestFSMApplyIsDeterministic(t *testing.T) {
 	t.Parallel()
 	cmds := [][]byte{
 		must(ApplyCommand(parse(t, testModel))),
-		nodeUpsertCommand("n1", "h1", "r1"),
+		nodeUpsertCommand(Member{ID: "n1", HTTPAddr: "h1", RaftAddr: "r1"}),
 		must(SaveSettingCommand("mod-a", "x", json.RawMessage(`[1,2]`))),
 		must(ApplyCommand(parse(t, `modules: [{id: bad, driver_id: nope}]`))),
-		nodeUpsertCommand("n2", "h2", "r2"),
+		nodeUpsertCommand(Member{ID: "n2", HTTPAddr: "h2", RaftAddr: "r2"}),
 		SetNodeUpCommand("n1", false),
 		SetNodeReadyCommand("n2", 3),
 		DeleteCommand(model.KindSystem, "sys-1"),

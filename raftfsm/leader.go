@@ -2,6 +2,7 @@ package raftfsm
 
 import (
 	"context"
+	"maps"
 	"sync"
 	"time"
 
@@ -100,13 +101,15 @@ func (s *Store) leaderLoop(ctx context.Context) {
 }
 
 // ensureSelf keeps the leader's own node table entry current (first leadership after bootstrap,
-// or a restart with a new HTTP address).
+// or a restart with a new HTTP address or new labels). A leader is a voter whatever its flag says.
 func (s *Store) ensureSelf(ctx context.Context) {
 	n, ok := s.fsm.Node(s.cfg.NodeID)
-	if ok && n.Up && n.RaftAddr == s.RaftAddr() && n.HTTPAddr == s.cfg.HTTPAddr {
+	me := s.self()
+	me.NonVoter = false
+	if ok && n.Up && n.RaftAddr == me.RaftAddr && n.HTTPAddr == me.HTTPAddr && !n.NonVoter && maps.Equal(n.Labels, me.Labels) {
 		return
 	}
-	if err := s.applyLocal(ctx, nodeUpsertCommand(s.cfg.NodeID, s.cfg.HTTPAddr, s.RaftAddr())); err != nil {
+	if err := s.applyLocal(ctx, nodeUpsertCommand(me)); err != nil {
 		s.log.Warn("could not record this node in the node table", "error", err)
 	}
 }
@@ -123,7 +126,7 @@ func (s *Store) checkHealth(ctx context.Context, since time.Time) {
 		nodes[n.ID] = n
 	}
 	voters, healthy := 0, 0
-	var stale []raft.ServerID
+	var stale []raft.Server
 	for _, srv := range servers {
 		if srv.Suffrage == raft.Voter {
 			voters++
@@ -162,12 +165,14 @@ func (s *Store) checkHealth(ctx context.Context, since time.Time) {
 			}
 		}
 		if p.failing && now.Sub(contact) >= s.cfg.RemoveAfter {
-			stale = append(stale, srv.ID)
+			stale = append(stale, srv)
 		}
 	}
-	for _, id := range stale {
-		// Removing a failed voter must leave a configuration whose live voters are a majority.
-		if healthy < (voters-1)/2+1 {
+	for _, srv := range stale {
+		id := srv.ID
+		// Removing a failed voter must leave a configuration whose live voters are a majority;
+		// a non-voter is no part of the quorum.
+		if srv.Suffrage == raft.Voter && healthy < (voters-1)/2+1 {
 			s.log.Warn("node down too long but removing it would break quorum; keeping it", "id", id)
 			continue
 		}
@@ -176,14 +181,16 @@ func (s *Store) checkHealth(ctx context.Context, since time.Time) {
 			s.log.Warn("could not remove node", "id", id, "error", err)
 			continue
 		}
-		voters--
+		if srv.Suffrage == raft.Voter {
+			voters--
+		}
 	}
 }
 
 // keepEntryCurrent re-joins this node (through the leader) when the node table holds it with
-// addresses other than its own, e.g. after a restart with a new --http-addr but no --join, so
-// that forwarding and routing reach it at its new address. The leader fixes its own entry in
-// ensureSelf.
+// addresses, labels or a vote other than its own, e.g. after a restart with a new --http-addr or
+// --labels but no --join, so that forwarding and routing reach it at its new address and
+// placement sees its labels. The leader fixes its own entry in ensureSelf.
 func (s *Store) keepEntryCurrent() {
 	defer s.wg.Done()
 	t := time.NewTicker(time.Second)
@@ -195,19 +202,19 @@ func (s *Store) keepEntryCurrent() {
 		case <-t.C:
 		}
 		n, ok := s.fsm.Node(s.cfg.NodeID)
-		if !ok || s.raft.State() != raft.Follower || (n.HTTPAddr == s.cfg.HTTPAddr && n.RaftAddr == s.RaftAddr()) {
+		if !ok || s.raft.State() != raft.Follower || s.current(n) {
 			continue
 		}
 		if id, _ := s.Leader(); id == "" {
 			continue
 		}
 		ctx, cancel := context.WithTimeout(s.ctx, s.cfg.ApplyTimeout)
-		err := s.Join(ctx, s.cfg.NodeID, s.RaftAddr(), s.cfg.HTTPAddr)
+		err := s.Join(ctx, s.self())
 		cancel()
 		if err != nil {
-			s.log.Warn("could not update this node's addresses in the node table", "error", err)
+			s.log.Warn("could not update this node's entry in the node table", "error", err)
 		} else {
-			s.log.Info("updated this node's addresses in the node table", "http_addr", s.cfg.HTTPAddr)
+			s.log.Info("updated this node's entry in the node table", "http_addr", s.cfg.HTTPAddr, "labels", s.cfg.Labels.String(), "voter", !s.cfg.NonVoter)
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/placeos-go/engine/metrics"
 	"github.com/placeos-go/engine/model"
+	"github.com/placeos-go/engine/placement"
 )
 
 // Forwarder carries a write made on a follower to the leader. The implementation (package peer:
@@ -53,6 +55,12 @@ type Config struct {
 	// HTTPAddr is this node's advertised HTTP address, recorded in the node table so that
 	// followers can forward to the leader and peers can route to owners.
 	HTTPAddr string
+	// Labels are this node's labels (engine serve --labels), recorded in the node table.
+	Labels placement.Labels
+	// NonVoter makes this node join as a Raft non-voter (--voter=false): it replicates the log
+	// but never votes nor counts towards the quorum, so a remote site adds no latency or risk to
+	// it.
+	NonVoter bool
 	// TimeoutScale multiplies every Raft timeout; 1 (the default) suits a LAN.
 	TimeoutScale float64
 	// DownAfter is how long a follower's heartbeats must fail before the leader marks it down.
@@ -155,6 +163,8 @@ func Open(cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("%w: raft address is required", ErrConfig)
 	case cfg.HTTPAddr == "":
 		return nil, fmt.Errorf("%w: http address is required", ErrConfig)
+	case cfg.Labels.Check() != nil:
+		return nil, fmt.Errorf("%w: %w", ErrConfig, cfg.Labels.Check())
 	case cfg.TimeoutScale < 0:
 		return nil, fmt.Errorf("%w: timeout scale %v is negative", ErrConfig, cfg.TimeoutScale)
 	}
@@ -322,6 +332,9 @@ func (s *Store) Bootstrap(_ context.Context) error {
 		s.log.Info("bootstrap skipped: raft state exists")
 		return nil
 	}
+	if s.cfg.NonVoter {
+		return fmt.Errorf("%w: a non-voter cannot start a cluster: bootstrap a voter and join this node to it", ErrConfig)
+	}
 	err = s.raft.BootstrapCluster(raft.Configuration{Servers: []raft.Server{{
 		Suffrage: raft.Voter, ID: s.id, Address: s.trans.LocalAddr(),
 	}}}).Error()
@@ -360,6 +373,17 @@ func (s *Store) RaftAddr() string { return string(s.trans.LocalAddr()) }
 // Term is the Raft term this node is in: it moves only with elections, so an unexpected change
 // is worth an operator's look.
 func (s *Store) Term() uint64 { return s.raft.CurrentTerm() }
+
+// self is this node as it joins and as its node table entry should read.
+func (s *Store) self() Member {
+	return Member{ID: s.cfg.NodeID, HTTPAddr: s.cfg.HTTPAddr, RaftAddr: s.RaftAddr(), Labels: s.cfg.Labels, NonVoter: s.cfg.NonVoter}
+}
+
+// current reports whether the node table entry n says what this node would tell a join.
+func (s *Store) current(n Node) bool {
+	me := s.self()
+	return n.HTTPAddr == me.HTTPAddr && n.RaftAddr == me.RaftAddr && n.NonVoter == me.NonVoter && maps.Equal(n.Labels, me.Labels)
+}
 
 // HTTPAddr returns this node's advertised HTTP address.
 func (s *Store) HTTPAddr() string { return s.cfg.HTTPAddr }

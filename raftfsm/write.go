@@ -70,14 +70,19 @@ func (s *Store) SetNodeReady(ctx context.Context, id string, epoch uint64) error
 	return s.propose(ctx, SetNodeReadyCommand(id, epoch))
 }
 
-// Join adds (or re-adds) a node as a voter and records its addresses; it can be called on any
-// member and is forwarded to the leader. It is idempotent, and a node that comes back with a new
-// address, or a new node on an old node's address, replaces the old entry.
-func (s *Store) Join(ctx context.Context, nodeID, raftAddr, httpAddr string) error {
-	if nodeID == "" || raftAddr == "" || httpAddr == "" {
+// Join adds (or re-adds) a node as a voter, or a non-voter (Member.NonVoter), and records its
+// addresses and labels; it can be called on any member and is forwarded to the leader. It is
+// idempotent, and a node that comes back with a new address, or a new node on an old node's
+// address, replaces the old entry; one that comes back with the other vote is promoted or
+// demoted.
+func (s *Store) Join(ctx context.Context, m Member) error {
+	if m.ID == "" || m.RaftAddr == "" || m.HTTPAddr == "" {
 		return fmt.Errorf("%w: join needs a node id, a raft address and an http address", ErrMembership)
 	}
-	return s.propose(ctx, joinCommand(nodeID, httpAddr, raftAddr))
+	if err := m.Labels.Check(); err != nil {
+		return errkind.Wrap(errkind.BadRequest, err, "join of node %s: its labels", m.ID)
+	}
+	return s.propose(ctx, joinCommand(m))
 }
 
 // RemoveNode removes another node from the Raft configuration and the node table (forwarded to
@@ -197,7 +202,7 @@ func (s *Store) lead(ctx context.Context, cmd []byte) error {
 	}
 	switch e.Op {
 	case OpJoin:
-		var d nodeData
+		var d Member
 		if err := decodeData(e, &d); err != nil {
 			return err
 		}
@@ -246,11 +251,18 @@ func (s *Store) applyLocal(ctx context.Context, cmd []byte) error {
 	return nil
 }
 
-func (s *Store) join(ctx context.Context, d nodeData) error {
+func (s *Store) join(ctx context.Context, d Member) error {
 	if d.ID == "" || d.RaftAddr == "" {
 		return fmt.Errorf("%w: join needs a node id and a raft address", ErrMembership)
 	}
+	if err := d.Labels.Check(); err != nil {
+		return errkind.Wrap(errkind.BadRequest, err, "join of node %s: its labels", d.ID)
+	}
 	id, addr := raft.ServerID(d.ID), raft.ServerAddress(d.RaftAddr)
+	want := raft.Voter
+	if d.NonVoter {
+		want = raft.Nonvoter
+	}
 	servers, err := s.configuration()
 	if err != nil {
 		return err
@@ -258,8 +270,21 @@ func (s *Store) join(ctx context.Context, d nodeData) error {
 	member := false
 	for _, srv := range servers {
 		switch {
-		case srv.ID == id && srv.Address == addr:
+		case srv.ID == id && srv.Address == addr && srv.Suffrage == want:
 			member = true
+		case srv.ID == id && srv.Address == addr && want == raft.Nonvoter:
+			if id == s.id {
+				return fmt.Errorf("%w: the leader %s cannot become a non-voter; restart it with --voter=false once another voter leads", ErrMembership, id)
+			}
+			// A voter turned non-voter: the quorum shrinks by one, which the remaining voters
+			// must still form.
+			if err := s.raft.DemoteVoter(id, 0, s.cfg.ApplyTimeout).Error(); err != nil {
+				return s.raftErr(err, "demote voter")
+			}
+			s.log.Info("node is now a non-voter", "id", id)
+			member = true
+		case srv.ID == id && srv.Address == addr:
+			// A non-voter turned voter: AddVoter below promotes it.
 		case srv.ID == id || srv.Address == addr:
 			if srv.ID == s.id {
 				return fmt.Errorf("%w: %s at %s would replace the leader's own entry", ErrMembership, id, addr)
@@ -270,14 +295,22 @@ func (s *Store) join(ctx context.Context, d nodeData) error {
 			}
 		}
 	}
-	if !member {
+	switch {
+	case member:
+	case want == raft.Nonvoter:
+		if err := s.raft.AddNonvoter(id, addr, 0, s.cfg.ApplyTimeout).Error(); err != nil {
+			return s.raftErr(err, "add non-voter")
+		}
+		s.log.Info("node joined as a non-voter", "id", id, "raft_addr", addr, "http_addr", d.HTTPAddr, "labels", d.Labels.String())
+	default:
+		// AddVoter also promotes a non-voter that comes back as a voter.
 		if err := s.raft.AddVoter(id, addr, 0, s.cfg.ApplyTimeout).Error(); err != nil {
 			return s.raftErr(err, "add voter")
 		}
-		s.log.Info("node joined", "id", id, "raft_addr", addr, "http_addr", d.HTTPAddr)
+		s.log.Info("node joined", "id", id, "raft_addr", addr, "http_addr", d.HTTPAddr, "labels", d.Labels.String())
 	}
 	s.health.forget(id)
-	return s.applyLocal(ctx, nodeUpsertCommand(d.ID, d.HTTPAddr, d.RaftAddr))
+	return s.applyLocal(ctx, nodeUpsertCommand(d))
 }
 
 func (s *Store) remove(ctx context.Context, id raft.ServerID) error {

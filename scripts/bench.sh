@@ -7,7 +7,7 @@
 #   scripts/bench.sh                    # every family (about 3 minutes on 2 cores)
 #   scripts/bench.sh execute startup    # only these families (BENCHMARKS.md holds only them)
 #
-# Families: execute crash failover cluster ws sdk startup modules10k redis placement builder devwatch.
+# Families: execute crash failover cluster ws sdk startup modules10k redis placement sites builder devwatch.
 # Environment: GO (default go), BENCH_OUT (default BENCHMARKS.md at the repository root).
 # Exits non-zero when any benchmark fails; BENCHMARKS.md is written anyway and names the failure.
 set -uo pipefail
@@ -19,7 +19,7 @@ out=${BENCH_OUT:-$root/BENCHMARKS.md}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-all_families=(execute crash failover cluster ws sdk startup modules10k redis placement builder devwatch)
+all_families=(execute crash failover cluster ws sdk startup modules10k redis placement sites builder devwatch)
 if (($# > 0)); then
 	families=("$@")
 else
@@ -324,6 +324,20 @@ head_placement() {
 	headline "modules moved when a node leaves" "$(num "$l" '%.2f×')" "the ideal" "—"
 }
 
+fam_sites() {
+	run sites "$GO" test "${bench[@]}" '^BenchmarkConstrainedMovement$' -benchtime 1x ./placement/
+}
+head_sites() {
+	local j l o
+	j=$(metric sites BenchmarkConstrainedMovement join-x-ideal)
+	l=$(metric sites BenchmarkConstrainedMovement leave-x-ideal)
+	o=$(metric sites BenchmarkConstrainedMovement other-site-moved)
+	headline_begin
+	headline "site=b modules moved when a 4th site=b node joins 3 (1000 modules, mean of 8 name sets)" "$(num "$j" '%.2f×')" "the ideal 1/4 ($(target "$j" le 1.3 'target ≤ 1.3×'))" "—"
+	headline "site=b modules moved when one of 3 site=b nodes leaves" "$(num "$l" '%.2f×')" "the ideal 1/3 ($(target "$l" le 1.3 'target ≤ 1.3×'))" "—"
+	headline "share of site=b modules moved by site=a nodes joining or leaving" "—" "target 0" "$(num "$o" '%.3f')"
+}
+
 fam_builder() {
 	run builder "$GO" test "${bench[@]}" 'FirstBinary$|WarmBinary' -benchtime 5x -timeout 5m ./builder/
 	# A brand-new node: the SDK and its gRPC dependencies compile from nothing (about 30 s).
@@ -362,6 +376,7 @@ declare -A titles=(
 	[modules10k]="Ten thousand modules: start-up, memory, Redis and execute from 1k to 10k (one node, 3 nodes)"
 	[redis]="Redis restarted empty: every status written back"
 	[placement]="Placement balance"
+	[sites]="Constrained placement: movement within an eligible group (sites)"
 	[builder]="Driver builds"
 	[devwatch]="Driver development loop: save → new code answering (engine dev --watch)"
 )

@@ -16,7 +16,9 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/placeos-go/engine/core"
 	"github.com/placeos-go/engine/model"
+	"github.com/placeos-go/engine/placement"
 )
 
 // clientFlags are the flags shared by the client subcommands.
@@ -91,13 +93,16 @@ func status(ctx context.Context, args []string) error {
 		Epoch  uint64 `json:"epoch"`
 		Ready  bool   `json:"ready"`
 		Nodes  []struct {
-			ID       string `json:"id"`
-			HTTPAddr string `json:"http_addr"`
-			State    string `json:"state"`
-			Ready    bool   `json:"ready"`
-			Leader   bool   `json:"leader"`
-			Modules  int    `json:"modules"`
+			ID       string           `json:"id"`
+			HTTPAddr string           `json:"http_addr"`
+			State    string           `json:"state"`
+			Ready    bool             `json:"ready"`
+			Leader   bool             `json:"leader"`
+			Modules  int              `json:"modules"`
+			Labels   placement.Labels `json:"labels"`
+			Voter    *bool            `json:"voter"` // absent from older nodes: every node voted
 		} `json:"nodes"`
+		Unplaced []core.UnplacedModule `json:"unplaced"`
 	}
 	if err := call(ctx, http.MethodGet, base+"/api/engine/v2/cluster", nil, &cl); err != nil {
 		return err
@@ -155,13 +160,17 @@ func status(ctx context.Context, args []string) error {
 		problems = append(problems, "no leader")
 	}
 	fmt.Fprintf(w, "cluster: leader %s, epoch %d, ready %v\n\n", leader, cl.Epoch, cl.Ready)
-	fmt.Fprintln(w, "NODE\tHTTP\tSTATE\tREADY\tLEADER\tMODULES")
+	fmt.Fprintln(w, "NODE\tHTTP\tSTATE\tREADY\tLEADER\tVOTER\tLABELS\tMODULES")
 	for _, n := range cl.Nodes {
 		state := n.State
 		if unreachable[n.ID] != nil {
 			state = "unreachable"
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%v\t%v\t%d\n", n.ID, n.HTTPAddr, state, n.Ready, n.Leader, n.Modules)
+		labels := n.Labels.String()
+		if labels == "" {
+			labels = "-"
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%v\t%v\t%v\t%s\t%d\n", n.ID, n.HTTPAddr, state, n.Ready, n.Leader, n.Voter == nil || *n.Voter, labels, n.Modules)
 	}
 	for _, n := range cl.Nodes {
 		if err := unreachable[n.ID]; err != nil {
@@ -193,6 +202,10 @@ func status(ctx context.Context, args []string) error {
 			}
 			rows = append(rows, row{m.ID, ns.Node, state, m.Error})
 		}
+	}
+	for _, u := range cl.Unplaced {
+		rows = append(rows, row{u.ID, "-", "unplaced", u.Reason})
+		problems = append(problems, fmt.Sprintf("module %s is unplaced (%s)", u.ID, u.Reason))
 	}
 	sort.Slice(rows, func(i, j int) bool { return rows[i].id < rows[j].id })
 	fmt.Fprintln(w, "\nMODULE\tOWNER\tSTATE\tLAST ERROR")

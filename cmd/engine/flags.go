@@ -15,6 +15,7 @@ import (
 	"github.com/placeos-go/engine/core"
 	"github.com/placeos-go/engine/errkind"
 	"github.com/placeos-go/engine/httpapi"
+	"github.com/placeos-go/engine/placement"
 )
 
 // options are the flags of `engine serve` and `engine dev` (docs/protocol.md §1).
@@ -28,6 +29,10 @@ type options struct {
 	Bootstrap     bool
 	Join          string   // as given: a comma list of members' cluster ports
 	joinAddrs     []string // Join read as host:port, this node's own address left out
+	// Labels place modules with a placement constraint (--labels site=hq,floor=3).
+	Labels placement.Labels
+	// Voter: false joins the cluster as a Raft non-voter (a remote site's node).
+	Voter         bool
 	ClusterSecret string
 	TLSCA         string
 	TLSCert       string
@@ -150,6 +155,9 @@ func (o *options) flagSet(name string, dev bool) *flag.FlagSet {
 	fs.StringVar(&o.AdvertiseRaft, "advertise-raft", "", "cluster port address other nodes dial (default: --raft-addr)")
 	fs.BoolVar(&o.Bootstrap, "bootstrap", dev, "start a new cluster with this node as its first voter (ignored when state exists)")
 	fs.StringVar(&o.Join, "join", "", "cluster port (--raft-addr) of a member to join through, or a comma list of them")
+	fs.Func("labels", "this node's labels, which placement constraints select nodes by: key=value,key=value (e.g. site=hq,floor=3)",
+		func(v string) (err error) { o.Labels, err = placement.ParseLabels(v); return err })
+	fs.BoolVar(&o.Voter, "voter", true, "vote in the cluster's Raft quorum; --voter=false joins as a non-voter (a remote site: hosts modules, never votes)")
 	fs.StringVar(&o.ClusterSecret, "cluster-secret", "", "without TLS: shared secret every node-to-node call carries")
 	fs.StringVar(&o.TLSCA, "tls-ca", "", "the cluster CA certificate (PEM), from `engine tls init`")
 	fs.StringVar(&o.TLSCert, "tls-cert", "", "this node's certificate (PEM)")
@@ -212,6 +220,10 @@ func (o *options) flagSet(name string, dev bool) *flag.FlagSet {
 // on other flags.
 func (o *options) check(fs *flag.FlagSet) error {
 	if fs.NArg() > 0 {
+		if a := strings.ToLower(fs.Arg(0)); a == "false" || a == "true" {
+			// `--voter false`: Go reads a bool flag alone and its value as an argument.
+			return fmt.Errorf("unexpected argument %q: a true/false flag takes its value after '=', e.g. --voter=false", fs.Arg(0))
+		}
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	if err := o.readSecrets(fs); err != nil {
@@ -257,6 +269,9 @@ func (o *options) check(fs *flag.FlagSet) error {
 	}
 	if err := o.checkCluster(); err != nil {
 		return err
+	}
+	if !o.Voter && o.Bootstrap {
+		return errkind.Wrap(errBadFlag, nil, "--voter=false with --bootstrap: a non-voter cannot start a cluster; bootstrap a voter and --join this node to it")
 	}
 	o.warnings = append(o.warnings, joinSchemeWarnings(o.Join, o.tlsFiles())...)
 	if err := o.checkExposure(); err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -125,6 +126,8 @@ func TestBadFlagsTouchNothing(t *testing.T) {
 		"public url without a scheme":   {"--auth", "none", "--public-url", "engine.example.com", "--bootstrap"},
 		"public url with a query":       {"--auth", "none", "--public-url", "https://engine.example.com/?x=1", "--bootstrap"},
 		"redis unreachable":             {"--auth", "none", "--bootstrap"},
+		"bad labels":                    {"--auth", "none", "--labels", "site=hq,site=b", "--bootstrap"},
+		"non-voter bootstrap":           {"--auth", "none", "--voter=false", "--bootstrap"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
@@ -362,5 +365,56 @@ func TestEnvErrorsNameTheVariable(t *testing.T) {
 	t.Setenv("ENGINE_LOG_LEVEL", "info")
 	if _, err := parseOptions("serve", []string{"--auth", "none", "--log-level", "loud"}, false); err == nil || strings.Contains(err.Error(), "ENGINE_LOG_LEVEL") {
 		t.Fatalf("--log-level loud with ENGINE_LOG_LEVEL=info: %v", err)
+	}
+}
+
+// TestLabelsAndVoterForms: --labels and ENGINE_LABELS in the forms people type, refusals that say
+// what is wrong, and --voter's forms (Go's `--voter false` leaves "false" as an argument: the
+// refusal says to write --voter=false).
+func TestLabelsAndVoterForms(t *testing.T) {
+	base := []string{"--auth", "none"}
+	for _, tt := range []struct {
+		args   []string
+		env    string
+		labels string
+		voter  bool
+	}{
+		{args: nil, labels: "", voter: true},
+		{args: []string{"--labels", "site=hq,floor=3"}, labels: "floor=3,site=hq", voter: true},
+		{args: []string{"--labels=site=hq, floor=3", "--voter=false"}, labels: "floor=3,site=hq", voter: false},
+		{args: []string{"--voter=0"}, voter: false},
+		{args: []string{"--voter"}, voter: true},
+		{env: "site = b", labels: "site=b", voter: true},
+		{args: []string{"--labels", "site=a"}, env: "site=b", labels: "site=a", voter: true},
+	} {
+		t.Setenv("ENGINE_LABELS", tt.env)
+		o, err := parseOptions("serve", append(slices.Clone(base), tt.args...), false)
+		if err != nil {
+			t.Fatalf("%q (ENGINE_LABELS=%q): %v", tt.args, tt.env, err)
+		}
+		if o.Labels.String() != tt.labels || o.Voter != tt.voter {
+			t.Fatalf("%q (ENGINE_LABELS=%q): labels %q voter %v, want %q %v", tt.args, tt.env, o.Labels, o.Voter, tt.labels, tt.voter)
+		}
+	}
+	t.Setenv("ENGINE_LABELS", "")
+	for _, tt := range []struct {
+		args []string
+		env  string
+		says string
+	}{
+		{args: []string{"--labels", "site"}, says: `"site" has no '='`},
+		{args: []string{"--labels", "=hq"}, says: "empty key"},
+		{args: []string{"--labels", "site=hq,site=b"}, says: `key "site" is given twice`},
+		{args: []string{"--labels", "site=h q"}, says: `site="h q"`},
+		{env: "floor=", says: `ENGINE_LABELS="floor="`},
+		{args: []string{"--voter", "false"}, says: "a true/false flag takes its value after '=', e.g. --voter=false"},
+		{args: []string{"--voter=no"}, says: "voter"},
+		{args: []string{"--voter=false", "--bootstrap"}, says: "a non-voter cannot start a cluster"},
+	} {
+		t.Setenv("ENGINE_LABELS", tt.env)
+		_, err := parseOptions("serve", append(slices.Clone(base), tt.args...), false)
+		if err == nil || !strings.Contains(err.Error(), tt.says) {
+			t.Fatalf("%q (ENGINE_LABELS=%q): error %v, want one saying %q", tt.args, tt.env, err, tt.says)
+		}
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/placeos-go/engine/errkind"
 	"github.com/placeos-go/engine/httpwire"
 	"github.com/placeos-go/engine/peer"
+	"github.com/placeos-go/engine/raftfsm"
 )
 
 // Joining (docs/protocol.md §1.2, "--bootstrap and --join"). Before anything is created in the
@@ -214,7 +215,7 @@ func (n *node) join(ctx context.Context, o *options) error {
 	}
 	for wait, i := 100*time.Millisecond, 0; ; i++ {
 		addr := o.joinAddrs[i%len(o.joinAddrs)]
-		err := n.peers.Join(ctx, addr, o.NodeID, advRaft, o.AdvertiseHTTP)
+		err := n.peers.Join(ctx, addr, raftfsm.Member{ID: o.NodeID, RaftAddr: advRaft, HTTPAddr: o.AdvertiseHTTP, Labels: o.Labels, NonVoter: !o.Voter})
 		if err == nil {
 			n.log.Info("joined the cluster", "via", addr)
 			return nil

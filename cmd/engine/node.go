@@ -151,7 +151,7 @@ func startNode(ctx context.Context, o *options, log hclog.Logger, leave func()) 
 	n.store, err = raftfsm.Open(raftfsm.Config{
 		NodeID: o.NodeID, DataDir: o.DataDir, Network: n.port, AdvertiseRaft: o.AdvertiseRaft,
 		HTTPAddr: o.AdvertiseHTTP, TimeoutScale: o.RaftScale, Forwarder: n.peers, Logger: log, Metrics: met,
-		Secrets: secretsKey,
+		Secrets: secretsKey, Labels: o.Labels, NonVoter: !o.Voter,
 	})
 	if err != nil {
 		return n, err

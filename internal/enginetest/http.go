@@ -98,15 +98,26 @@ type ClusterInfo struct {
 	Epoch  uint64        `json:"epoch"`
 	Ready  bool          `json:"ready"`
 	Nodes  []ClusterNode `json:"nodes"`
+	// Unplaced are the running modules no up node may host.
+	Unplaced []Unplaced `json:"unplaced"`
+}
+
+// Unplaced is a module no up node may host, and why.
+type Unplaced struct {
+	ID        string `json:"id"`
+	Placement string `json:"placement"`
+	Reason    string `json:"reason"`
 }
 
 // ClusterNode is one member as a node sees it.
 type ClusterNode struct {
-	ID      string `json:"id"`
-	State   string `json:"state"`
-	Ready   bool   `json:"ready"`
-	Leader  bool   `json:"leader"`
-	Modules int    `json:"modules"`
+	ID      string            `json:"id"`
+	State   string            `json:"state"`
+	Ready   bool              `json:"ready"`
+	Leader  bool              `json:"leader"`
+	Modules int               `json:"modules"`
+	Labels  map[string]string `json:"labels"`
+	Voter   bool              `json:"voter"`
 }
 
 // Up counts the members in state up.

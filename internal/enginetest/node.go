@@ -50,6 +50,8 @@ type Node struct {
 	// TLSDir holds the cluster's certificates (`engine tls init`); the node starts with its own
 	// when set (a Cluster sets it), else its cluster port runs without TLS (on loopback).
 	TLSDir string
+	// Flags are added to every start of this node, after Config.Flags (its --labels, say).
+	Flags []string
 
 	tb  testing.TB
 	cfg Config
@@ -136,7 +138,7 @@ func (n *Node) Start(extra ...string) {
 		args = append(args, "--tls-ca", clustertls.CAFile(n.TLSDir),
 			"--tls-cert", clustertls.CertFile(n.TLSDir, n.ID), "--tls-key", clustertls.KeyFile(n.TLSDir, n.ID))
 	}
-	args = append(args, slices.Concat(n.cfg.Flags, extra)...)
+	args = append(args, slices.Concat(n.cfg.Flags, n.Flags, extra)...)
 	cmd := exec.Command(n.bin, args...)
 	cmd.Env = append(os.Environ(), n.cfg.Env...)
 	logs := &testutil.LockedBuffer{}
