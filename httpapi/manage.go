@@ -91,7 +91,17 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request, kind model.K
 		s.writeError(w, r, err, call.Target{})
 		return
 	}
-	writeList(w, r, lq, string(kind), items, func(e any) []string { return searchText(m, e) })
+	text := func(e any) []string { return searchText(m, e) }
+	if kind != model.KindModule {
+		writeList(w, r, lq, string(kind), items, text)
+		return
+	}
+	page := listPage(w, r, lq, string(kind), items, text)
+	mods := make([]*model.Module, len(page))
+	for i, e := range page {
+		mods[i] = e.(*model.Module)
+	}
+	s.writeModules(w, r, m, mods, true)
 }
 
 // GET /{kind}/{id}
@@ -104,6 +114,10 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request, kind model.Ki
 	e, ok := m.Get(kind, id)
 	if !ok {
 		s.writeError(w, r, errkind.Wrap(model.ErrNotFound, nil, "%s %q not found", singular(kind), id), call.Target{})
+		return
+	}
+	if mod, ok := e.(*model.Module); ok {
+		s.writeModules(w, r, m, []*model.Module{mod}, false)
 		return
 	}
 	writeJSON(w, http.StatusOK, e)
@@ -245,9 +259,10 @@ func withNewID(raw json.RawMessage, kind model.Kind) (json.RawMessage, error) {
 	return json.Marshal(obj)
 }
 
-// entityFile reads one entity of kind, strictly (unknown fields are an error), into a model
-// file holding just it.
+// entityFile reads one entity of kind, strictly (unknown fields are an error, the read-only
+// fields of its reads ignored), into a model file holding just it.
 func entityFile(raw json.RawMessage, kind model.Kind) (*model.File, string, error) {
+	raw = withoutReadOnly(raw, kind)
 	wrapped, _ := json.Marshal(map[string][]json.RawMessage{string(kind): {raw}})
 	f, err := model.ParseFile(wrapped)
 	if err != nil {
