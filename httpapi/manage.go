@@ -101,7 +101,7 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request, kind model.K
 	for i, e := range page {
 		mods[i] = e.(*model.Module)
 	}
-	s.writeModules(w, r, m, mods, true)
+	s.writeModules(w, r, http.StatusOK, m, mods, true)
 }
 
 // GET /{kind}/{id}
@@ -116,11 +116,7 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request, kind model.Ki
 		s.writeError(w, r, errkind.Wrap(model.ErrNotFound, nil, "%s %q not found", singular(kind), id), call.Target{})
 		return
 	}
-	if mod, ok := e.(*model.Module); ok {
-		s.writeModules(w, r, m, []*model.Module{mod}, false)
-		return
-	}
-	writeJSON(w, http.StatusOK, e)
+	s.writeEntity(w, r, http.StatusOK, m, e)
 }
 
 // POST /{kind} creates (409 when the id exists; an id is assigned when the body has none);
@@ -189,7 +185,7 @@ func (s *Server) applyEntity(w http.ResponseWriter, r *http.Request, f *model.Fi
 		m = s.awaitLocal(r.Context(), m, clearance, f, kind, id)
 	}
 	e, _ := m.Get(kind, id)
-	writeJSON(w, status, e)
+	s.writeEntity(w, r, status, m, e)
 }
 
 // localCopyWait bounds how long a follower's answer to a write waits for its copy of the model.

@@ -36,9 +36,18 @@ type systemBrief struct {
 	ZoneData []*model.Zone `json:"zone_data"`
 }
 
+// writeEntity answers one entity of m as every read shows it: a module as a moduleRead.
+func (s *Server) writeEntity(w http.ResponseWriter, r *http.Request, status int, m *model.Model, e any) {
+	if mod, ok := e.(*model.Module); ok {
+		s.writeModules(w, r, status, m, []*model.Module{mod}, false)
+		return
+	}
+	writeJSON(w, status, e)
+}
+
 // writeModules answers mods (one: an object; a list page: an array) as moduleReads, from m, the
-// model as the caller reads it; complete adds their drivers and systems.
-func (s *Server) writeModules(w http.ResponseWriter, r *http.Request, m *model.Model, mods []*model.Module, list bool) {
+// model as the caller reads it. A list, or ?complete=true, adds their drivers and systems.
+func (s *Server) writeModules(w http.ResponseWriter, r *http.Request, status int, m *model.Model, mods []*model.Module, list bool) {
 	rts, err := s.cfg.Engine.ModuleRuntime(r.Context(), mods)
 	if err != nil {
 		s.writeError(w, r, err, call.Target{})
@@ -53,10 +62,10 @@ func (s *Server) writeModules(w http.ResponseWriter, r *http.Request, m *model.M
 		}
 	}
 	if list {
-		writeJSON(w, http.StatusOK, out)
+		writeJSON(w, status, out)
 		return
 	}
-	writeJSON(w, http.StatusOK, out[0])
+	writeJSON(w, status, out[0])
 }
 
 func driverOf(m *model.Model, mod *model.Module) *driverBrief {
