@@ -18,15 +18,9 @@ import (
 func TestModuleRuntimeShowsStartFailure(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	store := model.NewMemory()
-	apply(t, store, baseModel)
 	st := newFakeState()
 	sup := &fakeSup{startErr: map[string]error{"m2": errors.New("OnLoad: bad settings")}}
-	c, err := New(Config{NodeID: "n1", Store: store, State: st, Logger: hclog.NewNullLogger()},
-		func(proto.HostServer, func(context.Context, string)) (Supervisor, error) { return sup, nil })
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, store := runtimeCore(t, st, sup)
 	c.reconcile(ctx)
 	m, _ := store.Model()
 	mods := []*model.Module{m.Modules["m1"], m.Modules["m2"], m.Modules["m3"]}
@@ -75,14 +69,8 @@ func TestModuleRuntimeShowsStartFailure(t *testing.T) {
 func TestModuleRuntimeIgnoresFormerOwnersRecord(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	store := model.NewMemory()
-	apply(t, store, baseModel)
 	st := newFakeState()
-	c, err := New(Config{NodeID: "n1", Store: store, State: st, Logger: hclog.NewNullLogger()},
-		func(proto.HostServer, func(context.Context, string)) (Supervisor, error) { return &fakeSup{}, nil })
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, store := runtimeCore(t, st, &fakeSup{})
 	c.reconcile(ctx)
 	st.errs["m1"] = state.ModuleError{Node: "n0", At: time.Now(), Error: "OnLoad: bad settings"}
 	m, _ := store.Model()
@@ -93,4 +81,17 @@ func TestModuleRuntimeIgnoresFormerOwnersRecord(t *testing.T) {
 	if rts[0].HasRuntimeError {
 		t.Fatalf("a former owner's record counted: %+v", rts[0])
 	}
+}
+
+// runtimeCore is node n1 alone running baseModel on sup, with its Redis state in st.
+func runtimeCore(t *testing.T, st *fakeState, sup *fakeSup) (*Core, *model.Memory) {
+	t.Helper()
+	store := model.NewMemory()
+	apply(t, store, baseModel)
+	c, err := New(Config{NodeID: "n1", Store: store, State: st, Logger: hclog.NewNullLogger()},
+		func(proto.HostServer, func(context.Context, string)) (Supervisor, error) { return sup, nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, store
 }

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/placeos-go/engine/examples/sims/samsungmdc/mdcsim"
 	"github.com/placeos-go/engine/internal/enginetest"
 	"github.com/placeos-go/engine/internal/testutil"
 )
@@ -323,12 +322,7 @@ func TestModuleRuntimeErrorCompat(t *testing.T) {
 	t.Parallel()
 	began := time.Now().Unix()
 	redis := testutil.StartRedis(t)
-	sim, err := mdcsim.New("127.0.0.1:0", 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sim.Start()
-	t.Cleanup(func() { _ = sim.Close() })
+	sim := startMDCSim(t)
 	bin := testutil.BuildBinary(t, "./examples/drivers/samsungmdc")
 	cfg := config(redis.URL, "--auth", "keys", "--api-keys", apiKeysFile(t))
 	cfg.APIKey = adminKey
