@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/placeos-go/engine/auth"
+	"github.com/placeos-go/engine/errkind"
 	"github.com/placeos-go/engine/model"
 )
 
@@ -486,5 +487,30 @@ func TestModuleReadsRuntimeFields(t *testing.T) {
 	}
 	if m, _ := store.Model(); m.Zones["zone-a"].Name != "Alpha" {
 		t.Fatal("a refused write changed the zone")
+	}
+}
+
+// Without Redis a module read cannot say what the runtime fields are: 503. A write is done all
+// the same, and answers the stored entity without them rather than an error a client would retry.
+func TestModuleRuntimeUnavailable(t *testing.T) {
+	t.Parallel()
+	hs, store := compatHarness(t, auth.ClearanceAdmin)
+	hs.eng.mu.Lock()
+	hs.eng.rtErr = errkind.New(errkind.Unavailable, "redis unavailable")
+	hs.eng.mu.Unlock()
+	for _, path := range []string{"/modules/mod-1", "/modules"} {
+		if code, body, _ := hs.do(t, http.MethodGet, base+path, ""); code != 503 || !strings.Contains(body, "redis unavailable") {
+			t.Errorf("GET %s: %d %s; want 503", path, code, body)
+		}
+	}
+	code, body, _ := hs.do(t, http.MethodPatch, base+"/modules/mod-1", `{"notes": "written"}`)
+	if code != 200 || !strings.Contains(body, `"notes":"written"`) || strings.Contains(body, "has_runtime_error") {
+		t.Fatalf("PATCH: %d %s", code, body)
+	}
+	if m, _ := store.Model(); m.Modules["mod-1"].Notes != "written" {
+		t.Fatal("the PATCH was not stored")
+	}
+	if code, body, _ := hs.do(t, http.MethodGet, base+"/zones/zone-a", ""); code != 200 {
+		t.Fatalf("a zone read needs no Redis: %d %s", code, body)
 	}
 }

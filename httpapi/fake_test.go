@@ -38,6 +38,7 @@ type fakeEngine struct {
 	startErr error
 	debugFn  func(ctx context.Context, moduleID string, fn func(level, msg string)) (func(), error)
 	failing  map[string]int64 // module id -> epoch seconds its start has been failing since
+	rtErr    error            // ModuleRuntime fails with it (Redis away)
 
 	// Node
 	ready  bool
@@ -232,6 +233,9 @@ func (f *fakeEngine) StopModule(_ context.Context, id string) error {
 func (f *fakeEngine) ModuleRuntime(_ context.Context, mods []*model.Module) ([]call.ModuleRuntime, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.rtErr != nil {
+		return nil, f.rtErr
+	}
 	out := make([]call.ModuleRuntime, len(mods))
 	for i, m := range mods {
 		out[i] = call.ModuleRuntime{CoreNode: "node-1", Connected: f.state[m.ID]["connected"] != "false"}

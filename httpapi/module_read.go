@@ -49,6 +49,14 @@ func (s *Server) writeEntity(w http.ResponseWriter, r *http.Request, status int,
 // model as the caller reads it. A list, or ?complete=true, adds their drivers and systems.
 func (s *Server) writeModules(w http.ResponseWriter, r *http.Request, status int, m *model.Model, mods []*model.Module, list bool) {
 	rts, err := s.cfg.Engine.ModuleRuntime(r.Context(), mods)
+	if err != nil && r.Method != http.MethodGet && !list {
+		// The write is done: answering an error would have the client send it again. It gets
+		// the stored entity without the runtime fields.
+		s.log.Warn("a write's answer goes without the module's runtime fields", "module", mods[0].ID, "error", err,
+			"request_id", RequestID(r.Context()))
+		writeJSON(w, status, mods[0])
+		return
+	}
 	if err != nil {
 		s.writeError(w, r, err, call.Target{})
 		return
