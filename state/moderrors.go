@@ -60,6 +60,9 @@ func (s *Store) ModuleRuntime(ctx context.Context, moduleIDs []string) ([]Module
 		if v, err := connected[i].Bytes(); err == nil {
 			out[i].Connected = v
 		}
+		if i >= len(errs) {
+			continue
+		}
 		if text, ok := errs[i].(string); ok {
 			var e ModuleError
 			if json.Unmarshal([]byte(text), &e) == nil {
