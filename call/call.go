@@ -51,3 +51,16 @@ type Param struct {
 	// publish only the legacy "functions" form.
 	Schema json.RawMessage
 }
+
+// ModuleRuntime is what a module read shows of the module's life beside its model entity, as
+// PlaceOS's module fields of the same names (computed when read, never stored in the model).
+type ModuleRuntime struct {
+	// CoreNode is the id of the node that hosts the module.
+	CoreNode string `json:"core_node"`
+	// Connected is false only while the module runs and its `connected` status is false.
+	Connected bool `json:"connected"`
+	// HasRuntimeError: the module's start is failing on its node, since ErrorTimestamp (epoch
+	// seconds; nil when there is no error).
+	HasRuntimeError bool   `json:"has_runtime_error"`
+	ErrorTimestamp  *int64 `json:"error_timestamp"`
+}

@@ -98,6 +98,8 @@ type moduleState struct {
 	// startFailed: the supervisor holds the module though its start failed (it starts it again
 	// with its driver's next process), so it must be told when the module is no longer wanted.
 	startFailed bool
+	// failedAt is when the start failures under way began: retries failing alike keep it.
+	failedAt time.Time
 }
 
 // NewSupervisor builds the node's supervisor once the host callback service exists: the

@@ -58,6 +58,11 @@ type State interface {
 	SetMetadata(ctx context.Context, moduleID string, json []byte) error
 	Metadata(ctx context.Context, moduleID string) ([]byte, error)
 	Publish(ctx context.Context, channel string, msg []byte) error
+	// SetModuleError, ClearModuleError and ModuleRuntime keep and read modules' start failures
+	// where every node reads them (runtime.go).
+	SetModuleError(ctx context.Context, moduleID string, e state.ModuleError) error
+	ClearModuleError(ctx context.Context, moduleID string) error
+	ModuleRuntime(ctx context.Context, moduleIDs []string) ([]state.ModuleRuntime, error)
 	Subscribe(channel string, fn func(msg []byte), opts ...state.SubOption) *state.Subscription
 	Share
 }

@@ -136,11 +136,41 @@ type fakeState struct {
 	owned   []string        // the last OwnSystems, sorted
 	subs    map[string][]func([]byte)
 	metaErr error // every Metadata read fails with it (Redis away)
+	errs    map[string]state.ModuleError
 }
 
 func newFakeState() *fakeState {
 	return &fakeState{lookups: map[string]map[string]string{}, meta: map[string]string{},
-		status: map[string]map[string]string{}, hosted: map[string]bool{}}
+		status: map[string]map[string]string{}, hosted: map[string]bool{}, errs: map[string]state.ModuleError{}}
+}
+
+func (s *fakeState) SetModuleError(_ context.Context, id string, e state.ModuleError) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.errs[id] = e
+	return nil
+}
+
+func (s *fakeState) ClearModuleError(_ context.Context, id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.errs, id)
+	return nil
+}
+
+func (s *fakeState) ModuleRuntime(_ context.Context, ids []string) ([]state.ModuleRuntime, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]state.ModuleRuntime, len(ids))
+	for i, id := range ids {
+		if v, ok := s.status[id]["connected"]; ok {
+			out[i].Connected = []byte(v)
+		}
+		if e, ok := s.errs[id]; ok {
+			out[i].Error = &e
+		}
+	}
+	return out, nil
 }
 
 func (s *fakeState) Host(id string) {

@@ -64,6 +64,7 @@ func (c *Core) reconcile(ctx context.Context) {
 		if err := c.sup.Stop(ctx, id); err != nil && !errors.Is(err, supervisor.ErrModuleNotRunning) && !isCanceled(ctx, err) {
 			c.log.Warn("releasing a module whose start failed", "module", id, "error", err)
 		}
+		c.forgetStartFailure(ctx, id)
 	}
 	// Stopped or gone: Redis keeps its status, but this node no longer writes it back.
 	for _, id := range append(stop, forget...) {
@@ -172,24 +173,35 @@ func (c *Core) startModule(ctx context.Context, w desired) {
 	}
 	if err != nil {
 		repeat := false
+		var since time.Time
 		c.setModule(id, func(st *moduleState) {
 			repeat = st.startFailed && st.err != nil && st.err.Error() == err.Error()
-			st.err, st.startFailed = err, true
+			if !st.startFailed {
+				st.failedAt = time.Now()
+			}
+			st.err, st.startFailed, since = err, true, st.failedAt
 		})
 		switch {
 		case isCanceled(ctx, err):
+			return
 		case repeat: // every pass retries it: the same failure again is not news
 			log.Debug("starting module failed again", "error", err)
 		default:
 			log.Error("starting module failed", "error", err)
 		}
+		c.recordStartFailure(ctx, id, since, err)
 		return
 	}
 	log.Info("module started")
+	failed := false
 	c.setModule(id, func(st *moduleState) {
+		failed = st.startFailed
 		st.binary, st.config, st.running, st.err, st.since = w.binary, w.config, true, nil, time.Now()
 		st.startFailed = false
 	})
+	if failed {
+		c.forgetStartFailure(ctx, id)
+	}
 }
 
 func (c *Core) updateModule(ctx context.Context, w desired) {

@@ -64,6 +64,8 @@ func TestPlaceOSManagementCompat(t *testing.T) {
 	e := compatEngine(t)
 	api := "/api/engine/v2"
 	module := map[string]string{"id": "string", "driver_id": "string", "running": "boolean"}
+	runtimeModule := map[string]string{"id": "string", "driver_id": "string", "running": "boolean",
+		"core_node": "string", "connected": "boolean", "has_runtime_error": "boolean", "error_timestamp": "null"}
 	system := map[string]string{"id": "string", "name": "string", "modules": "array"}
 	zone := map[string]string{"id": "string", "name": "string"}
 	settings := map[string]string{"id": "string", "parent_id": "string", "parent_type": "string", "encryption_level": "number",
@@ -76,7 +78,10 @@ func TestPlaceOSManagementCompat(t *testing.T) {
 		{"functionList", supportKey, "GET", api + "/systems/sys-1/functions/Display_1", "", 200, map[string]string{"power": "object", "reboot": "object"}, []string{`"arity":`, `"order":["state"]`}, nil},
 		{"showSystem", userKey, "GET", api + "/systems/sys-1", "", 200, system, []string{`"zones":["zone-1"]`}, nil},
 		{"queryModules", supportKey, "GET", api + "/modules", "", 200, map[string]string{"[]": "", "id": "string", "driver_id": "string"}, nil, nil},
-		{"showModule", supportKey, "GET", api + "/modules/mod-display", "", 200, module, []string{`"notes":"lobby screen"`}, nil},
+		{"showModule", supportKey, "GET", api + "/modules/mod-display", "", 200, runtimeModule, []string{`"notes":"lobby screen"`, `"connected":true`, `"has_runtime_error":false`}, nil},
+		// A list shows each module's driver and a logic module's system with its zones, whose
+		// protected settings stay redacted for a user.
+		{"queryModules", userKey, "GET", api + "/modules", "", 200, withArray(runtimeModule), []string{`"driver":{"id":"drv-room","name":"","module_name":"Room","role":"logic"}`, `"control_system":{"id":"sys-1","name":"Lobby","zone_data":[{"id":"zone-1"`, `"site_key":"[redacted]"`}, []string{"zone-admin-72"}},
 		{"moduleState", supportKey, "GET", api + "/modules/mod-display/state", "", 200, map[string]string{"power": "string"}, nil, nil},
 		{"executeOnModule", adminKey, "POST", api + "/modules/mod-display/exec/volume", "[30]", 200, nil, []string{"30"}, nil},
 		{"stopModule", supportKey, "POST", api + "/modules/mod-display/stop", "", 200, nil, nil, nil},
@@ -305,5 +310,78 @@ func TestManagementCompatAcrossNodes(t *testing.T) {
 	}
 	if r := n2.Do("POST", api+"/modules/mod-01/load", "", enginetest.APIKey(adminKey)); r.Status != 200 || r.Body != "true" {
 		t.Fatalf("load on node 2: %d %s", r.Status, r.Body)
+	}
+}
+
+// TestModuleRuntimeErrorCompat: a module whose start fails (its settings are refused by the
+// driver's OnLoad) reads, on either node of a two-node cluster, as PlaceOS shows it —
+// has_runtime_error true with the time it began, the node hosting it as core_node — and false
+// again once the front-end sends back the object it read with the settings fixed (the read-only
+// fields in it ignored); then connected follows the device.
+func TestModuleRuntimeErrorCompat(t *testing.T) {
+	t.Parallel()
+	began := time.Now().Unix()
+	redis := testutil.StartRedis(t)
+	sim := startMDCSim(t)
+	bin := testutil.BuildBinary(t, "./examples/drivers/samsungmdc")
+	cfg := config(redis.URL, "--auth", "keys", "--api-keys", apiKeysFile(t))
+	cfg.APIKey = adminKey
+	c := enginetest.StartCluster(t, cfg, "rterr", 2, fmt.Sprintf(`
+drivers:
+  - {id: drv-mdc, name: Samsung MDC, module_name: Display, role: device, binary: %q, default_port: 1515}
+modules:
+  - {id: mod-ok, driver_id: drv-mdc, ip: 127.0.0.1, port: %d, running: true, settings: {display_id: 1}}
+  - {id: mod-bad, driver_id: drv-mdc, ip: 127.0.0.1, port: %[2]d, running: true, settings: {display_id: 255}}
+systems:
+  - {id: sys-1, name: Signage, modules: [mod-ok, mod-bad]}
+`, bin, sim.Port()), 2) // a module whose start failed is held for the retry: placed too
+	place, err := c.Placement()
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := "/api/engine/v2"
+	type read struct {
+		CoreNode        string `json:"core_node"`
+		Connected       bool   `json:"connected"`
+		HasRuntimeError bool   `json:"has_runtime_error"`
+		ErrorTimestamp  *int64 `json:"error_timestamp"`
+	}
+	get := func(n *enginetest.Node) (read, string) {
+		r := n.Do("GET", api+"/modules/mod-bad", "", enginetest.APIKey(userKey))
+		var m read
+		_ = json.Unmarshal([]byte(r.Body), &m)
+		return m, r.Body
+	}
+	for _, n := range c.Nodes {
+		n.Eventually(20*time.Second, "mod-bad's failed start shown on "+n.ID, func() bool {
+			m, _ := get(n)
+			return m.HasRuntimeError
+		})
+		m, body := get(n)
+		if m.ErrorTimestamp == nil || *m.ErrorTimestamp < began || *m.ErrorTimestamp > time.Now().Unix() || m.CoreNode != place["mod-bad"] {
+			t.Fatalf("mod-bad on %s (placed on %s): %s", n.ID, place["mod-bad"], body)
+		}
+	}
+	r := c.Nodes[1].Do("GET", api+"/modules?limit=10", "", enginetest.APIKey(userKey))
+	if r.Status != 200 || !strings.Contains(r.Body, `"driver":{"id":"drv-mdc","name":"Samsung MDC","module_name":"Display","role":"device"}`) ||
+		!strings.Contains(r.Body, `"has_runtime_error":true`) || !strings.Contains(r.Body, `"has_runtime_error":false`) {
+		t.Fatalf("queryModules: %d %s", r.Status, r.Body)
+	}
+
+	// The front-end edits what it read and sends all of it back.
+	_, body := get(c.Nodes[1])
+	fixed := strings.Replace(body, `"display_id":255`, `"display_id":1`, 1)
+	if r := c.Nodes[1].Do("PUT", api+"/modules/mod-bad", fixed, enginetest.APIKey(adminKey)); r.Status != 200 {
+		t.Fatalf("PUT of the object read, fixed: %d %s", r.Status, r.Body)
+	}
+	for _, n := range c.Nodes {
+		n.Eventually(20*time.Second, "mod-bad started and connected, read on "+n.ID, func() bool {
+			m, _ := get(n)
+			return !m.HasRuntimeError && m.ErrorTimestamp == nil && m.Connected
+		})
+	}
+	if r := c.Nodes[1].Do("POST", api+"/systems", `{"name": 7, "modules": []}`, enginetest.APIKey(adminKey)); r.Status != 400 ||
+		!strings.Contains(r.Body, "cannot unmarshal number") {
+		t.Fatalf(`{"name": 7}: %d %s`, r.Status, r.Body)
 	}
 }

@@ -18,12 +18,7 @@ import (
 func TestSamsungMDCInEngine(t *testing.T) {
 	t.Parallel()
 	redis := testutil.StartRedis(t)
-	sim, err := mdcsim.New("127.0.0.1:0", 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sim.Start()
-	t.Cleanup(func() { _ = sim.Close() })
+	sim := startMDCSim(t)
 	bin := testutil.BuildBinary(t, "./examples/drivers/samsungmdc")
 	e := startEngine(t, redis.URL, fmt.Sprintf(`
 drivers:
@@ -82,4 +77,17 @@ systems:
 		r := e.Do("POST", display+"power", `[false]`)
 		return r.Status == 200 && r.Body == "false"
 	})
+}
+
+// startMDCSim starts a simulated Samsung display (display id 1) on a free loopback port, closed
+// when the test ends.
+func startMDCSim(t *testing.T) *mdcsim.Sim {
+	t.Helper()
+	sim, err := mdcsim.New("127.0.0.1:0", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim.Start()
+	t.Cleanup(func() { _ = sim.Close() })
+	return sim
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/placeos-go/engine/auth"
+	"github.com/placeos-go/engine/errkind"
 	"github.com/placeos-go/engine/model"
 )
 
@@ -386,5 +387,130 @@ func TestSettingsObjects(t *testing.T) {
 	}
 	if code, body := request(t, h, http.MethodGet, base+"/systems/sys-nope/settings", admin, ""); code != 404 || !strings.Contains(body, "system_not_found") {
 		t.Fatalf("settings of an unknown system: %d %s", code, body)
+	}
+}
+
+// TestModuleReadsRuntimeFields: module reads carry PlaceOS's read-only runtime fields, lists
+// (and ?complete=true) the module's driver and a logic module's system; a PUT or PATCH of the
+// object read round-trips (those fields ignored, nothing else); other unknown fields and wrong
+// types stay refused.
+func TestModuleReadsRuntimeFields(t *testing.T) {
+	t.Parallel()
+	hs, store := compatHarness(t, auth.ClearanceAdmin)
+	hs.eng.mu.Lock()
+	hs.eng.failing = map[string]int64{"mod-1": 1_700_000_000}
+	hs.eng.state["mod-2"] = map[string]string{"connected": "false"}
+	hs.eng.mu.Unlock()
+
+	type read struct {
+		ID              string          `json:"id"`
+		CoreNode        string          `json:"core_node"`
+		Connected       *bool           `json:"connected"`
+		HasRuntimeError *bool           `json:"has_runtime_error"`
+		ErrorTimestamp  *int64          `json:"error_timestamp"`
+		Driver          json.RawMessage `json:"driver"`
+		ControlSystem   json.RawMessage `json:"control_system"`
+	}
+	get := func(path string, into any) string {
+		t.Helper()
+		code, body, _ := hs.do(t, http.MethodGet, base+path, "")
+		if code != 200 || json.Unmarshal([]byte(body), into) != nil {
+			t.Fatalf("GET %s: %d %s", path, code, body)
+		}
+		return body
+	}
+	var one read
+	raw := get("/modules/mod-1", &one)
+	if one.CoreNode != "node-1" || one.Connected == nil || !*one.Connected || one.HasRuntimeError == nil || !*one.HasRuntimeError ||
+		one.ErrorTimestamp == nil || *one.ErrorTimestamp != 1_700_000_000 || one.Driver != nil || one.ControlSystem != nil {
+		t.Fatalf("GET /modules/mod-1: %s", raw)
+	}
+	get("/modules/mod-1?complete=true", &one)
+	if string(one.Driver) != `{"id":"drv-1","name":"Display driver","module_name":"Display","role":"device"}` {
+		t.Fatalf("complete: driver %s", one.Driver)
+	}
+	var logic read
+	get("/modules/mod-l?complete=true", &logic)
+	var sys struct {
+		ID, Name string
+		ZoneData []struct{ ID string } `json:"zone_data"`
+	}
+	if json.Unmarshal(logic.ControlSystem, &sys) != nil || sys.ID != "sys-1" || sys.Name != "Lobby" || len(sys.ZoneData) != 2 || sys.ZoneData[0].ID != "zone-c" {
+		t.Fatalf("logic module's control_system: %s", logic.ControlSystem)
+	}
+
+	var list []read
+	raw = get("/modules?limit=100", &list)
+	byID := map[string]read{}
+	for _, m := range list {
+		byID[m.ID] = m
+		if m.Driver == nil || m.HasRuntimeError == nil || m.Connected == nil || !strings.Contains(raw, `"error_timestamp":null`) {
+			t.Fatalf("list item %s lacks a field: %s", m.ID, raw)
+		}
+	}
+	if !*byID["mod-1"].HasRuntimeError || *byID["mod-2"].HasRuntimeError || *byID["mod-2"].Connected ||
+		byID["mod-l"].ControlSystem == nil || byID["mod-1"].ControlSystem != nil {
+		t.Fatalf("list: %s", raw)
+	}
+
+	// A front-end sends back what it read: accepted, the read-only fields ignored.
+	before, _ := store.Model()
+	code, complete, _ := hs.do(t, http.MethodGet, base+"/modules/mod-l?complete=true", "")
+	if code != 200 {
+		t.Fatal(complete)
+	}
+	for _, method := range []string{http.MethodPut, http.MethodPatch} {
+		if code, body, _ := hs.do(t, method, base+"/modules/mod-l", complete); code != 200 || !strings.Contains(body, `"has_runtime_error":false`) {
+			t.Fatalf("%s of the object read: %d %s", method, code, body)
+		}
+	}
+	after, _ := store.Model()
+	if b, a := before.Modules["mod-l"], after.Modules["mod-l"]; b.ControlSystemID != a.ControlSystemID || b.DriverID != a.DriverID || a.Running != b.Running {
+		t.Fatalf("the round trip changed the module: %+v -> %+v", b, a)
+	}
+	refusals := []struct{ method, path, body, contains string }{
+		{http.MethodPut, "/modules/mod-1", `{"id": "mod-1", "driver_id": "drv-1", "connected": true, "bogus": 1}`, "bogus"},
+		{http.MethodPatch, "/modules/mod-1", `{"has_runtime_error": false, "nmae": "x"}`, "nmae"},
+		// The read-only names are a module's: other kinds refuse them as any unknown field.
+		{http.MethodPatch, "/zones/zone-a", `{"connected": true}`, "connected"},
+		// A number or a boolean is not a string: refused as PlaceOS refuses it (not "7").
+		{http.MethodPatch, "/zones/zone-a", `{"name": 7}`, "Zone.zones.name of type string"},
+		{http.MethodPut, "/zones/zone-a", `{"id": "zone-a", "name": true}`, "cannot unmarshal bool"},
+		{http.MethodPost, "/systems", `{"name": 7, "modules": []}`, "cannot unmarshal number"},
+		{http.MethodPatch, "/modules/mod-1", `{"custom_name": 7}`, "custom_name of type string"},
+	}
+	for _, r := range refusals {
+		code, body, _ := hs.do(t, r.method, base+r.path, r.body)
+		if code != 400 || !strings.Contains(body, r.contains) || !strings.Contains(body, `"error":"bad_request"`) {
+			t.Errorf("%s %s %s: %d %s; want 400 naming %s", r.method, r.path, r.body, code, body, r.contains)
+		}
+	}
+	if m, _ := store.Model(); m.Zones["zone-a"].Name != "Alpha" {
+		t.Fatal("a refused write changed the zone")
+	}
+}
+
+// Without Redis a module read cannot say what the runtime fields are: 503. A write is done all
+// the same, and answers the stored entity without them rather than an error a client would retry.
+func TestModuleRuntimeUnavailable(t *testing.T) {
+	t.Parallel()
+	hs, store := compatHarness(t, auth.ClearanceAdmin)
+	hs.eng.mu.Lock()
+	hs.eng.rtErr = errkind.New(errkind.Unavailable, "redis unavailable")
+	hs.eng.mu.Unlock()
+	for _, path := range []string{"/modules/mod-1", "/modules"} {
+		if code, body, _ := hs.do(t, http.MethodGet, base+path, ""); code != 503 || !strings.Contains(body, "redis unavailable") {
+			t.Errorf("GET %s: %d %s; want 503", path, code, body)
+		}
+	}
+	code, body, _ := hs.do(t, http.MethodPatch, base+"/modules/mod-1", `{"notes": "written"}`)
+	if code != 200 || !strings.Contains(body, `"notes":"written"`) || strings.Contains(body, "has_runtime_error") {
+		t.Fatalf("PATCH: %d %s", code, body)
+	}
+	if m, _ := store.Model(); m.Modules["mod-1"].Notes != "written" {
+		t.Fatal("the PATCH was not stored")
+	}
+	if code, body, _ := hs.do(t, http.MethodGet, base+"/zones/zone-a", ""); code != 200 {
+		t.Fatalf("a zone read needs no Redis: %d %s", code, body)
 	}
 }

@@ -34,6 +34,9 @@ type Engine interface {
 	// support clearance first).
 	StartModule(ctx context.Context, moduleID string) error
 	StopModule(ctx context.Context, moduleID string) error
+	// ModuleRuntime is what a read of each module shows beside its entity: the node hosting it,
+	// whether it is connected and its start failure (docs/protocol.md §9.5).
+	ModuleRuntime(ctx context.Context, mods []*model.Module) ([]call.ModuleRuntime, error)
 	// Debug streams a module's log lines from wherever it runs; fn must not block.
 	Debug(ctx context.Context, moduleID string, fn func(level, msg string)) (cancel func(), err error)
 }

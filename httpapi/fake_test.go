@@ -16,6 +16,7 @@ import (
 	"github.com/placeos-go/engine/auth"
 	"github.com/placeos-go/engine/call"
 	"github.com/placeos-go/engine/errkind"
+	"github.com/placeos-go/engine/model"
 )
 
 // fakeEngine stands in for the engine core: one system "sys-1" with Display_1 (mod-1) and
@@ -36,6 +37,8 @@ type fakeEngine struct {
 	panicky  bool
 	startErr error
 	debugFn  func(ctx context.Context, moduleID string, fn func(level, msg string)) (func(), error)
+	failing  map[string]int64 // module id -> epoch seconds its start has been failing since
+	rtErr    error            // ModuleRuntime fails with it (Redis away)
 
 	// Node
 	ready  bool
@@ -224,6 +227,23 @@ func (f *fakeEngine) StopModule(_ context.Context, id string) error {
 	}
 	f.stopped = append(f.stopped, id)
 	return nil
+}
+
+// ModuleRuntime: every module hosted by "node-1", connected unless its connected status is false.
+func (f *fakeEngine) ModuleRuntime(_ context.Context, mods []*model.Module) ([]call.ModuleRuntime, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.rtErr != nil {
+		return nil, f.rtErr
+	}
+	out := make([]call.ModuleRuntime, len(mods))
+	for i, m := range mods {
+		out[i] = call.ModuleRuntime{CoreNode: "node-1", Connected: f.state[m.ID]["connected"] != "false"}
+		if at, ok := f.failing[m.ID]; ok {
+			out[i].HasRuntimeError, out[i].ErrorTimestamp = true, &at
+		}
+	}
+	return out, nil
 }
 
 func (f *fakeEngine) Debug(ctx context.Context, moduleID string, fn func(level, msg string)) (func(), error) {

@@ -76,6 +76,12 @@ func (lq listQuery) matches(texts []string) bool {
 // while more remain a Link header with rel="next" naming the same request at the next offset.
 // items is already in the route's order and filtered by the route's own parameters.
 func writeList[T any](w http.ResponseWriter, r *http.Request, lq listQuery, rangeName string, items []T, text func(T) []string) {
+	writeJSON(w, http.StatusOK, listPage(w, r, lq, rangeName, items, text))
+}
+
+// listPage is writeList's page, its headers set, for a route that adds to each item before it
+// writes them.
+func listPage[T any](w http.ResponseWriter, r *http.Request, lq listQuery, rangeName string, items []T, text func(T) []string) []T {
 	matched := make([]T, 0, len(items))
 	for _, it := range items {
 		if lq.matches(text(it)) {
@@ -103,5 +109,5 @@ func writeList[T any](w http.ResponseWriter, r *http.Request, lq listQuery, rang
 		query := strings.ReplaceAll(next.Encode(), "+", "%20")
 		h.Set("Link", `<`+r.URL.Path+`?`+query+`>; rel="next"`)
 	}
-	writeJSON(w, http.StatusOK, page)
+	return page
 }

@@ -91,7 +91,17 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request, kind model.K
 		s.writeError(w, r, err, call.Target{})
 		return
 	}
-	writeList(w, r, lq, string(kind), items, func(e any) []string { return searchText(m, e) })
+	text := func(e any) []string { return searchText(m, e) }
+	if kind != model.KindModule {
+		writeList(w, r, lq, string(kind), items, text)
+		return
+	}
+	page := listPage(w, r, lq, string(kind), items, text)
+	mods := make([]*model.Module, len(page))
+	for i, e := range page {
+		mods[i] = e.(*model.Module)
+	}
+	s.writeModules(w, r, http.StatusOK, m, mods, true)
 }
 
 // GET /{kind}/{id}
@@ -106,7 +116,7 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request, kind model.Ki
 		s.writeError(w, r, errkind.Wrap(model.ErrNotFound, nil, "%s %q not found", singular(kind), id), call.Target{})
 		return
 	}
-	writeJSON(w, http.StatusOK, e)
+	s.writeEntity(w, r, http.StatusOK, m, e)
 }
 
 // POST /{kind} creates (409 when the id exists; an id is assigned when the body has none);
@@ -175,7 +185,7 @@ func (s *Server) applyEntity(w http.ResponseWriter, r *http.Request, f *model.Fi
 		m = s.awaitLocal(r.Context(), m, clearance, f, kind, id)
 	}
 	e, _ := m.Get(kind, id)
-	writeJSON(w, status, e)
+	s.writeEntity(w, r, status, m, e)
 }
 
 // localCopyWait bounds how long a follower's answer to a write waits for its copy of the model.
@@ -245,9 +255,10 @@ func withNewID(raw json.RawMessage, kind model.Kind) (json.RawMessage, error) {
 	return json.Marshal(obj)
 }
 
-// entityFile reads one entity of kind, strictly (unknown fields are an error), into a model
-// file holding just it.
+// entityFile reads one entity of kind, strictly (unknown fields are an error, the read-only
+// fields of its reads ignored), into a model file holding just it.
 func entityFile(raw json.RawMessage, kind model.Kind) (*model.File, string, error) {
+	raw = withoutReadOnly(raw, kind)
 	wrapped, _ := json.Marshal(map[string][]json.RawMessage{string(kind): {raw}})
 	f, err := model.ParseFile(wrapped)
 	if err != nil {

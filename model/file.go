@@ -1,6 +1,8 @@
 package model
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -8,11 +10,24 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
+// decodeFile decodes JSON strictly as JSON (one value, no unknown fields), anything else as YAML.
+func decodeFile(data []byte, f *File) error {
+	if !json.Valid(data) {
+		return yaml.UnmarshalStrict(data, f)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	return dec.Decode(f)
+}
+
 // ParseFile reads a model file (YAML or JSON; YAML goes through the JSON field names). Unknown
 // fields are an error, so a typo in a field name is caught rather than silently ignored.
+//
+// JSON is decoded as JSON: the YAML route turns a scalar into the string a field wants
+// (`"name": 7` became "7", `true` "true"), which hides a client's type error that PlaceOS refuses.
 func ParseFile(data []byte) (*File, error) {
 	var f File
-	if err := yaml.UnmarshalStrict(data, &f); err != nil {
+	if err := decodeFile(data, &f); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	if err := f.checkEntries(); err != nil {

@@ -129,6 +129,28 @@ func TestParseFileRejectsUnknownFields(t *testing.T) {
 	}
 }
 
+// JSON is read as JSON: a number or a boolean where a string belongs is a type error naming the
+// field (the YAML decoder would have made it the string "7"), and a JSON file is still strict.
+// YAML keeps YAML's scalars: `name: 7` there is the name "7".
+func TestParseFileJSONTypes(t *testing.T) {
+	t.Parallel()
+	for body, want := range map[string]string{
+		`{"zones": [{"id": "z1", "name": 7}]}`:                       "Zone.zones.name of type string",
+		`{"zones": [{"id": "z1", "name": true}]}`:                    "cannot unmarshal bool",
+		`{"modules": [{"id": "m1", "driver_id": "d", "port": "1"}]}`: "Module.modules.port of type int",
+		`{"zones": [{"id": "z1", "nmae": "x"}]}`:                     `unknown field "nmae"`,
+	} {
+		_, err := ParseFile([]byte(body))
+		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v; want ErrInvalid with %q", body, err, want)
+		}
+	}
+	f, err := ParseFile([]byte("zones: [{id: z1, name: 7}]"))
+	if err != nil || f.Zones[0].Name != "7" {
+		t.Fatalf("YAML name: 7: %v", err)
+	}
+}
+
 func TestMemoryStoreWatchAndSaveSetting(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithCancel(context.Background())

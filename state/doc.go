@@ -9,6 +9,8 @@
 //   - the node's single pub/sub connection, fanned out in-process to many listeners through
 //     bounded per-listener queues, each with a goroutine that exists only while messages wait
 //     (an idle listener holds neither), so quiet status channels cost almost nothing;
+//   - modules' start failures (moderrors.go): the hash engine/module_errors, which the node
+//     hosting a module writes and every node reads to show has_runtime_error on module reads;
 //   - in-memory caches of lookups and metadata, so resolving an execute makes no Redis round trip
 //     while nothing changed; kept (still answering, no longer filled) while the pub/sub
 //     connection is lost, emptied when it is back (cache.go);

@@ -39,3 +39,8 @@ func appendLookupField(b []byte, name string, index int) []byte {
 	}
 	return strconv.AppendInt(append(append(b, name...), '/'), int64(index), 10)
 }
+
+// ModuleErrorsKey is the engine's own hash of modules whose start failed: field = module id,
+// value = JSON of a ModuleError. Not part of PlaceOS (whose database holds has_runtime_error);
+// it lets every node answer a module read with the failure its owner saw.
+const ModuleErrorsKey = "engine/module_errors"

@@ -30,6 +30,7 @@ import (
 	"github.com/placeos-go/engine/errkind"
 	"github.com/placeos-go/engine/httpapi"
 	"github.com/placeos-go/engine/internal/testutil"
+	"github.com/placeos-go/engine/model"
 	"github.com/placeos-go/engine/state"
 	"github.com/placeos-go/engine/subscriptions"
 )
@@ -131,6 +132,9 @@ func (wsbStub) StateValue(context.Context, call.Target, auth.Caller, string) (js
 func (wsbStub) Types(context.Context, string) (map[string]int, error) { return nil, errWSBStub }
 func (wsbStub) StartModule(context.Context, string) error             { return errWSBStub }
 func (wsbStub) StopModule(context.Context, string) error              { return errWSBStub }
+func (wsbStub) ModuleRuntime(context.Context, []*model.Module) ([]call.ModuleRuntime, error) {
+	return nil, errWSBStub
+}
 func (wsbStub) Debug(context.Context, string, func(string, string)) (func(), error) {
 	return nil, errWSBStub
 }

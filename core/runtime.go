@@ -1,0 +1,54 @@
+package core
+
+import (
+	"context"
+	"time"
+
+	"github.com/placeos-go/engine/call"
+	"github.com/placeos-go/engine/model"
+	"github.com/placeos-go/engine/state"
+)
+
+// recordStartFailure keeps a module's start failure in Redis, so that a read of the module on
+// any node shows it. It is written again on every failing retry (since unchanged): a Redis that
+// lost it has it back within a pass.
+func (c *Core) recordStartFailure(ctx context.Context, moduleID string, since time.Time, err error) {
+	if since.IsZero() {
+		since = time.Now()
+	}
+	e := state.ModuleError{Node: c.cfg.NodeID, At: since, Error: err.Error()}
+	if werr := c.cfg.State.SetModuleError(ctx, moduleID, e); werr != nil && !isCanceled(ctx, werr) {
+		c.log.Warn("recording a module's start failure failed", "module", moduleID, "error", werr)
+	}
+}
+
+// forgetStartFailure removes the record once the module started, or left this node.
+func (c *Core) forgetStartFailure(ctx context.Context, moduleID string) {
+	if err := c.cfg.State.ClearModuleError(ctx, moduleID); err != nil && !isCanceled(ctx, err) {
+		c.log.Warn("clearing a module's start failure failed", "module", moduleID, "error", err)
+	}
+}
+
+// ModuleRuntime is what a read of each module shows beside its entity (docs/protocol.md §9.5),
+// in one Redis round trip. A recorded failure counts only when it is its current owner's: one
+// left by a node the module has since moved from (that node died before clearing it) is stale.
+func (c *Core) ModuleRuntime(ctx context.Context, mods []*model.Module) ([]call.ModuleRuntime, error) {
+	ids := make([]string, len(mods))
+	for i, m := range mods {
+		ids[i] = m.ID
+	}
+	rts, err := c.cfg.State.ModuleRuntime(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]call.ModuleRuntime, len(mods))
+	for i, m := range mods {
+		owner, _ := c.Owner(m.ID)
+		out[i] = call.ModuleRuntime{CoreNode: owner, Connected: !m.Running || string(rts[i].Connected) != "false"}
+		if e := rts[i].Error; e != nil && e.Node == owner && m.Running {
+			at := e.At.Unix()
+			out[i].HasRuntimeError, out[i].ErrorTimestamp = true, &at
+		}
+	}
+	return out, nil
+}

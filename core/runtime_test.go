@@ -1,0 +1,97 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/placeos-go/engine/model"
+	"github.com/placeos-go/engine/plugin/proto"
+	"github.com/placeos-go/engine/state"
+)
+
+// A failing start is recorded with the time failures began (kept by later retries), shown by
+// ModuleRuntime while the module runs, and forgotten once it starts; connected follows the
+// module's connected status only while it runs.
+func TestModuleRuntimeShowsStartFailure(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := newFakeState()
+	sup := &fakeSup{startErr: map[string]error{"m2": errors.New("OnLoad: bad settings")}}
+	c, store := runtimeCore(t, st, sup)
+	c.reconcile(ctx)
+	m, _ := store.Model()
+	mods := []*model.Module{m.Modules["m1"], m.Modules["m2"], m.Modules["m3"]}
+	rts, err := c.ModuleRuntime(ctx, mods)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rts[0].HasRuntimeError || rts[0].ErrorTimestamp != nil || !rts[0].Connected || rts[0].CoreNode != "n1" {
+		t.Fatalf("m1 (started): %+v", rts[0])
+	}
+	if !rts[1].HasRuntimeError || rts[1].ErrorTimestamp == nil || *rts[1].ErrorTimestamp == 0 {
+		t.Fatalf("m2 (start fails): %+v", rts[1])
+	}
+	first := *rts[1].ErrorTimestamp
+	if st.errs["m2"].At.IsZero() {
+		t.Fatal("no failure time recorded")
+	}
+	began := st.errs["m2"].At
+	c.reconcile(ctx) // fails again: the time failures began stays
+	if got := st.errs["m2"].At; !got.Equal(began) {
+		t.Fatalf("a retry moved the failure's start from %v to %v", began, got)
+	}
+
+	_, _ = st.SetStatus(ctx, "m1", "connected", []byte("false"))
+	_, _ = st.SetStatus(ctx, "m3", "connected", []byte("false"))
+	sup.mu.Lock()
+	delete(sup.startErr, "m2")
+	sup.mu.Unlock()
+	c.reconcile(ctx)
+	rts, err = c.ModuleRuntime(ctx, mods)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rts[1].HasRuntimeError || rts[1].ErrorTimestamp != nil {
+		t.Fatalf("m2 after its start succeeded (failing since %d): %+v", first, rts[1])
+	}
+	if _, ok := st.errs["m2"]; ok {
+		t.Fatal("the failure record outlived the successful start")
+	}
+	if rts[0].Connected || !rts[2].Connected {
+		t.Fatalf("connected: m1 (running, connected false) %v, m3 (stopped) %v", rts[0].Connected, rts[2].Connected)
+	}
+}
+
+// A record another node left (the module has moved since) is not the current owner's: ignored.
+func TestModuleRuntimeIgnoresFormerOwnersRecord(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := newFakeState()
+	c, store := runtimeCore(t, st, &fakeSup{})
+	c.reconcile(ctx)
+	st.errs["m1"] = state.ModuleError{Node: "n0", At: time.Now(), Error: "OnLoad: bad settings"}
+	m, _ := store.Model()
+	rts, err := c.ModuleRuntime(ctx, []*model.Module{m.Modules["m1"]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rts[0].HasRuntimeError {
+		t.Fatalf("a former owner's record counted: %+v", rts[0])
+	}
+}
+
+// runtimeCore is node n1 alone running baseModel on sup, with its Redis state in st.
+func runtimeCore(t *testing.T, st *fakeState, sup *fakeSup) (*Core, *model.Memory) {
+	t.Helper()
+	store := model.NewMemory()
+	apply(t, store, baseModel)
+	c, err := New(Config{NodeID: "n1", Store: store, State: st, Logger: hclog.NewNullLogger()},
+		func(proto.HostServer, func(context.Context, string)) (Supervisor, error) { return sup, nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, store
+}

@@ -1,0 +1,128 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/placeos-go/engine/call"
+	"github.com/placeos-go/engine/model"
+)
+
+// moduleRead is a module as PlaceOS front-ends read it: the model entity, the runtime fields
+// computed for this read (never stored), and in lists (or with ?complete=true) its driver and,
+// for a logic module, its system, so a list can show readable names without a read per module.
+// A write sending these fields back has them ignored (readOnlyFields).
+type moduleRead struct {
+	*model.Module
+	call.ModuleRuntime
+	Driver        *driverBrief `json:"driver,omitempty"`
+	ControlSystem *systemBrief `json:"control_system,omitempty"`
+}
+
+// driverBrief is the part of a driver a module list shows. PlaceOS shows its name and
+// description; an engine driver has no description, and its module_name and role say what it is.
+type driverBrief struct {
+	ID         string `json:"id"`
+	Name       string `json:"name"`
+	ModuleName string `json:"module_name"`
+	Role       string `json:"role"`
+}
+
+// systemBrief is the system of a logic module as PlaceOS's module list shows it: its name and
+// its zones (as the caller reads them), whose settings the module inherits.
+type systemBrief struct {
+	ID       string        `json:"id"`
+	Name     string        `json:"name"`
+	ZoneData []*model.Zone `json:"zone_data"`
+}
+
+// writeEntity answers one entity of m as every read shows it: a module as a moduleRead.
+func (s *Server) writeEntity(w http.ResponseWriter, r *http.Request, status int, m *model.Model, e any) {
+	if mod, ok := e.(*model.Module); ok {
+		s.writeModules(w, r, status, m, []*model.Module{mod}, false)
+		return
+	}
+	writeJSON(w, status, e)
+}
+
+// writeModules answers mods (one: an object; a list page: an array) as moduleReads, from m, the
+// model as the caller reads it. A list, or ?complete=true, adds their drivers and systems.
+func (s *Server) writeModules(w http.ResponseWriter, r *http.Request, status int, m *model.Model, mods []*model.Module, list bool) {
+	rts, err := s.cfg.Engine.ModuleRuntime(r.Context(), mods)
+	if err != nil && r.Method != http.MethodGet && !list {
+		// The write is done: answering an error would have the client send it again. It gets
+		// the stored entity without the runtime fields.
+		s.log.Warn("a write's answer goes without the module's runtime fields", "module", mods[0].ID, "error", err,
+			"request_id", RequestID(r.Context()))
+		writeJSON(w, status, mods[0])
+		return
+	}
+	if err != nil {
+		s.writeError(w, r, err, call.Target{})
+		return
+	}
+	complete := list || r.URL.Query().Get("complete") == "true"
+	out := make([]moduleRead, len(mods))
+	for i, mod := range mods {
+		out[i] = moduleRead{Module: mod, ModuleRuntime: rts[i]}
+		if complete {
+			out[i].Driver, out[i].ControlSystem = driverOf(m, mod), systemOfModule(m, mod)
+		}
+	}
+	if list {
+		writeJSON(w, status, out)
+		return
+	}
+	writeJSON(w, status, out[0])
+}
+
+func driverOf(m *model.Model, mod *model.Module) *driverBrief {
+	d := m.Drivers[mod.DriverID]
+	if d == nil {
+		return nil
+	}
+	return &driverBrief{ID: d.ID, Name: d.Name, ModuleName: d.ModuleName, Role: d.Role}
+}
+
+func systemOfModule(m *model.Model, mod *model.Module) *systemBrief {
+	sys := m.Systems[mod.ControlSystemID]
+	if sys == nil {
+		return nil
+	}
+	b := &systemBrief{ID: sys.ID, Name: sys.Name, ZoneData: []*model.Zone{}}
+	for _, id := range sys.Zones {
+		if z := m.Zones[id]; z != nil {
+			b.ZoneData = append(b.ZoneData, z)
+		}
+	}
+	return b
+}
+
+// readOnlyFields are the fields a read of the kind adds to the entity (moduleRead). PlaceOS
+// front-ends PUT or PATCH back the object they read, so a write ignores these; any other field
+// the entity does not have is still refused.
+var readOnlyFields = map[model.Kind][]string{
+	model.KindModule: {"core_node", "connected", "has_runtime_error", "error_timestamp", "driver", "control_system"},
+}
+
+// withoutReadOnly is raw, a JSON object of kind, without its read-only fields. Anything else is
+// left for the strict decoding to refuse.
+func withoutReadOnly(raw json.RawMessage, kind model.Kind) json.RawMessage {
+	names := readOnlyFields[kind]
+	if len(names) == 0 {
+		return raw
+	}
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(raw, &obj) != nil || obj == nil {
+		return raw
+	}
+	n := len(obj)
+	for _, name := range names {
+		delete(obj, name)
+	}
+	if len(obj) == n {
+		return raw
+	}
+	out, _ := json.Marshal(obj)
+	return out
+}
