@@ -14,7 +14,7 @@ import (
 // A write sending these fields back has them ignored (readOnlyFields).
 type moduleRead struct {
 	*model.Module
-	call.ModuleRuntime
+	*call.ModuleRuntime // nil when they cannot be read (Redis away): the fields are left out
 	Driver        *driverBrief `json:"driver,omitempty"`
 	ControlSystem *systemBrief `json:"control_system,omitempty"`
 }
@@ -49,22 +49,19 @@ func (s *Server) writeEntity(w http.ResponseWriter, r *http.Request, status int,
 // model as the caller reads it. A list, or ?complete=true, adds their drivers and systems.
 func (s *Server) writeModules(w http.ResponseWriter, r *http.Request, status int, m *model.Model, mods []*model.Module, list bool) {
 	rts, err := s.cfg.Engine.ModuleRuntime(r.Context(), mods)
-	if err != nil && r.Method != http.MethodGet && !list {
-		// The write is done: answering an error would have the client send it again. It gets
-		// the stored entity without the runtime fields.
-		s.log.Warn("a write's answer goes without the module's runtime fields", "module", mods[0].ID, "error", err,
-			"request_id", RequestID(r.Context()))
-		writeJSON(w, status, mods[0])
-		return
-	}
 	if err != nil {
-		s.writeError(w, r, err, call.Target{})
-		return
+		// The entities are in the model whatever Redis does: a management read (or the answer to
+		// a write that is done) goes on without the runtime fields rather than fail.
+		s.log.Warn("module read without its runtime fields", "modules", len(mods), "error", err,
+			"request_id", RequestID(r.Context()))
 	}
 	complete := list || r.URL.Query().Get("complete") == "true"
 	out := make([]moduleRead, len(mods))
 	for i, mod := range mods {
-		out[i] = moduleRead{Module: mod, ModuleRuntime: rts[i]}
+		out[i].Module = mod
+		if err == nil {
+			out[i].ModuleRuntime = &rts[i]
+		}
 		if complete {
 			out[i].Driver, out[i].ControlSystem = driverOf(m, mod), systemOfModule(m, mod)
 		}
