@@ -150,6 +150,7 @@ func (f *fakeEngine) Functions(ctx context.Context, t call.Target, c auth.Caller
 	var out []call.Function
 	for _, fn := range f.fns {
 		if auth.Allowed(f.levels[fn.Name], c.Clearance) {
+			fn.Security = f.levels[fn.Name]
 			out = append(out, fn)
 		}
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/placeos-go/engine/auth"
 	"github.com/placeos-go/engine/call"
+	"github.com/placeos-go/engine/console"
 	"github.com/placeos-go/engine/errkind"
 	"github.com/placeos-go/engine/httpwire"
 	"github.com/placeos-go/engine/metrics"
@@ -95,6 +96,9 @@ type Config struct {
 	// GET /metrics (MetricsPath) to any authenticated caller; nil records nothing and leaves the
 	// route out.
 	Metrics *metrics.Metrics
+
+	// Console, when set, serves the operator console at /console (package console).
+	Console *console.Handler
 
 	// AllowedOrigins are the browser origins besides the node's own whose pages may send
 	// cookie-authenticated writes and WebSocket upgrades (--allowed-origins, ParseOrigins).
@@ -185,6 +189,7 @@ func (s *Server) routes() *httpwire.Router {
 	handle(http.MethodGet, AuthorityPath, s.handleAuthority)
 	handle(http.MethodGet, OpenAPIPath, s.handleOpenAPI)
 	handle(http.MethodGet, c+"/cluster", s.handleCluster)
+	handle(http.MethodGet, CurrentUserPath, s.handleCurrentUser)
 	handle(http.MethodGet, c+"/systems/control", s.handleControl)
 	handle(http.MethodGet, c+"/systems/{sys}/types", s.handleTypes)
 	handle(http.MethodGet, c+"/systems/{sys}/functions/{slug}", s.handleFunctions)
@@ -218,6 +223,7 @@ func (s *Server) routes() *httpwire.Router {
 		handle(http.MethodGet, MetricsPath, mh.ServeHTTP)
 	}
 	s.manageRoutes(handle)
+	s.consoleRoutes(handle)
 	return r
 }
 
