@@ -35,7 +35,7 @@ function signIn(message) {
     h('label', { for: 'cred-kind' }, 'Credential'), kind,
     h('label', { for: 'cred-secret' }, 'Value'), secret,
     message ? h('p', { class: 'error', id: 'signin-error' }, message) : '',
-    h('p', null, h('button', { type: 'submit', class: 'primary' }, 'Sign in')));
+    h('p', null, h('button', { type: 'submit', class: 'primary', id: 'signin-submit' }, 'Sign in')));
   form.addEventListener('submit', (ev) => {
     ev.preventDefault();
     remember(kind.value, secret.value.trim());

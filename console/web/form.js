@@ -7,7 +7,9 @@ import { h } from './dom.js';
 export function functionForm(id, name, fn, run) {
   const fields = (fn.order || []).map((p) => field(id, p, (fn.params || {})[p] || {}));
   const result = h('div', { class: 'result', id: `${id}-result`, role: 'status' });
-  const form = h('form', { class: 'fn', id },
+  // novalidate: the engine is the one judge of arguments, and its refusal names the rule broken
+  // with its error code (the min/max attributes still guide the number spinner).
+  const form = h('form', { class: 'fn', id, novalidate: true },
     h('div', { class: 'row' }, h('strong', null, name),
       fn.security ? h('span', { class: 'muted' }, `security: ${fn.security}`) : h('span', { class: 'muted' }, 'open to every user'),
       h('button', { type: 'submit', class: 'primary' }, 'Execute')),
