@@ -369,7 +369,36 @@ func TestOneClearanceRuleAcrossNodes(t *testing.T) {
 			n1.Eventually(30*time.Second, target+" running again", func() bool {
 				return n1.Do("POST", "/api/engine/v2/modules/"+target+"/exec/echo", "[]", enginetest.APIKey(adminKey)).Status == 200
 			})
+			consoleSeesRole(t, c.Nodes, role.name, role.key, fmt.Sprintf("Test_%d", index), role.allowed)
 		})
+	}
+}
+
+// consoleSeesRole: what the operator console learns from every node for a caller: who it is
+// (users/current), the page itself, and a module's functions with their security levels — only
+// those the caller may run, whichever node hosts the module.
+func consoleSeesRole(t *testing.T, nodes []*enginetest.Node, role, key, slug string, allowed map[string]bool) {
+	t.Helper()
+	levels := map[string]string{"echo": "", "support_only": "support", "admin_only": "administrator"}
+	for _, n := range nodes {
+		var me struct{ Role string }
+		if r := n.Do("GET", "/api/engine/v2/users/current", "", enginetest.APIKey(key)); json.Unmarshal([]byte(r.Body), &me) != nil || me.Role != role {
+			t.Errorf("%s: users/current on %s: %d %s", role, n.ID, r.Status, r.Body)
+		}
+		if r := n.Do("GET", "/console", ""); r.Status != 200 || !strings.Contains(r.Body, `src="/console/app.js"`) {
+			t.Errorf("%s: /console on %s: %d", role, n.ID, r.Status)
+		}
+		var fns map[string]struct{ Security string }
+		r := n.Do("GET", "/api/engine/v2/systems/sys-1/functions/"+slug, "", enginetest.APIKey(key))
+		if err := json.Unmarshal([]byte(r.Body), &fns); err != nil {
+			t.Fatalf("%s: functions of %s on %s: %d %s", role, slug, n.ID, r.Status, r.Body)
+		}
+		for fn, level := range levels {
+			got, listed := fns[fn]
+			if listed != allowed[fn] || (listed && got.Security != level) {
+				t.Errorf("%s: %s on %s listed %v with security %q; want listed %v, %q", role, fn, n.ID, listed, got.Security, allowed[fn], level)
+			}
+		}
 	}
 }
 

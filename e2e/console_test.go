@@ -140,6 +140,19 @@ func TestConsole(t *testing.T) {
 		b.Do(t, "run reboot", chromedp.Click(chromedp.CSS(`#fn-Display_1-reboot button[type=submit]`)))
 		b.WaitFor(t, within, "the driver's log line in the stream", text("#debug-Display_1")+`.includes('[info] rebooting display')`)
 		b.Screenshot(t, shots, "3-system")
+		// The same page on a phone: one column, nothing cut off.
+		b.Do(t, "phone viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2)))
+		if w := browsertest.Eval[int](t, b, `document.documentElement.scrollWidth`); w > 390 {
+			t.Errorf("on a 390 px phone the system page is %d px wide", w)
+		}
+		b.Screenshot(t, shots, "3-system-phone")
+		b.Do(t, "desktop viewport", chromedp.EmulateReset())
+
+		// Stop and start, as support and admin may.
+		b.Do(t, "stop Display_1", chromedp.Click(chromedp.ID("stop-Display_1")))
+		b.WaitFor(t, within, "Display_1 stopped", text("#module-Display_1 .row")+`.includes('✗ stopped') && `+text("#module-Display_1 .row")+`.includes('stop: done')`)
+		b.Do(t, "start Display_1", chromedp.Click(chromedp.ID("start-Display_1")))
+		b.WaitFor(t, within, "Display_1 running", text("#module-Display_1 .row")+`.includes('✓ running') && `+text("#module-Display_1 .row")+`.includes('start: done')`)
 
 		// Model: an edit the API refuses shows its reason under the editor, and export.
 		page(t, "#/model/modules/mod-display")

@@ -105,11 +105,11 @@ export class Control {
   }
 
   open() {
-    const c = credential();
-    if (!c || this.closed) return;
-    const param = c.kind === 'token' ? 'bearer_token' : 'api-key';
+    if (this.closed) return;
+    const c = credential(); // none on a node without authentication (--auth none)
+    const query = c ? `?${c.kind === 'token' ? 'bearer_token' : 'api-key'}=${enc(c.secret)}` : '';
     const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
-    const ws = new WebSocket(`${scheme}//${location.host}/api/engine/v2/systems/control?${param}=${enc(c.secret)}`);
+    const ws = new WebSocket(`${scheme}//${location.host}/api/engine/v2/systems/control${query}`);
     this.ws = ws;
     ws.onopen = () => {
       this.retry = 500;

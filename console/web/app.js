@@ -45,19 +45,21 @@ function signIn(message) {
   secret.focus();
 }
 
+// start signs in with the stored credential. Without one it asks the node anyway: a node without
+// authentication (--auth none, `make run`) answers, and then there is nothing to sign in with.
 async function start() {
-  if (!credential()) return signIn();
+  const signedIn = !!credential();
   try {
     ctx.user = await get('/api/engine/v2/users/current', { quiet: true });
   } catch (e) {
     forget();
-    return signIn(`Not signed in: ${e.message}`);
+    return signIn(signedIn ? `Not signed in: ${e.message}` : '');
   }
   ctx.support = ctx.user.support;
   ctx.admin = ctx.user.sys_admin;
   who.textContent = `${ctx.user.id || '(no user id)'} · ${ctx.user.role}`;
   nav.hidden = false;
-  signout.hidden = false;
+  signout.hidden = !signedIn;
   ctx.control = new Control((s) => {
     who.textContent = `${ctx.user.id || '(no user id)'} · ${ctx.user.role}${s === 'connected' ? '' : ' · live updates ' + s}`;
   });
