@@ -204,4 +204,12 @@ func TestConsole(t *testing.T) {
 			t.Error("a user may edit the model")
 		}
 	})
+	// A node without authentication (--auth none, as `engine dev` runs): nothing to sign in with,
+	// the console opens at once as the anonymous admin, with no sign-out to offer.
+	t.Run("no authentication", func(t *testing.T) {
+		open := enginetest.StartEngine(t, config(testutil.StartRedis(t).URL), "console-open", "")
+		b.Do(t, "open the console", chromedp.Navigate(open.Base+"/console"))
+		b.WaitFor(t, within, "signed in without a credential", text("#who")+` === '(no user id) · admin' && document.querySelector('#signout').hidden`)
+		b.WaitFor(t, within, "its cluster", text("#cluster-summary")+`.includes('Leader: console-open')`)
+	})
 }
