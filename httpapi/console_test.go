@@ -23,22 +23,11 @@ const (
 // bearer tokens.
 func consoleHarness(t *testing.T) *harness {
 	t.Helper()
-	keys, err := auth.ParseAPIKeys([]byte(`
-- {key: "` + consoleUserKey + `", user_id: cu, role: user}
-- {key: "` + consoleSupportKey + `", user_id: cs, role: support}
-- {key: "` + consoleAdminKey + `", user_id: ca, role: admin}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := auth.NewJWTVerifier(auth.JWTConfig{Secret: []byte(testSecret)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	authn, err := auth.New(auth.Config{APIKeys: keys, JWT: v})
-	if err != nil {
-		t.Fatal(err)
-	}
+	authn := keysAuth(t, `
+- {key: "`+consoleUserKey+`", user_id: cu, role: user}
+- {key: "`+consoleSupportKey+`", user_id: cs, role: support}
+- {key: "`+consoleAdminKey+`", user_id: ca, role: admin}
+`)
 	ui, err := console.New()
 	if err != nil {
 		t.Fatal(err)

@@ -314,6 +314,25 @@ func (a fakeAuth) Authenticate(r *http.Request) (auth.Caller, error) {
 
 func (a fakeAuth) Disabled() bool { return a.fn == nil }
 
+// keysAuth is --auth keys with the API keys of keysYAML (an --api-keys file) and HS256 bearer
+// tokens signed with testSecret.
+func keysAuth(t *testing.T, keysYAML string) *auth.Authenticator {
+	t.Helper()
+	keys, err := auth.ParseAPIKeys([]byte(keysYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := auth.NewJWTVerifier(auth.JWTConfig{Secret: []byte(testSecret)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := auth.New(auth.Config{APIKeys: keys, JWT: v})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
 // as authenticates every request as a caller of clearance c.
 func as(c auth.Clearance) func(*Config) {
 	return func(cfg *Config) {
