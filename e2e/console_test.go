@@ -8,14 +8,19 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/placeos-go/engine/internal/browsertest"
 	"github.com/placeos-go/engine/internal/enginetest"
 	"github.com/placeos-go/engine/internal/testutil"
 )
 
-// consoleEngine runs a node behind --auth keys with the demo's display and room drivers against a
-// simulated display (sys-1), and a repository driver that does not compile (sys-lab).
+// consoleJWTSecret signs the bearer tokens the console test signs in with.
+const consoleJWTSecret = "console-jwt-secret-0123456789abcdef"
+
+// consoleEngine runs a node behind --auth keys (API keys and HS256 bearer tokens) with the demo's
+// display and room drivers against a simulated display (sys-1), and a repository driver that
+// does not compile (sys-lab).
 func consoleEngine(t *testing.T) (*enginetest.Node, func() int) {
 	t.Helper()
 	redis := testutil.StartRedis(t)
@@ -41,7 +46,10 @@ systems:
   - {id: sys-1, name: Lobby, modules: [mod-display, mod-room]}
   - {id: sys-lab, name: Lab, modules: [mod-broken]}
 `, repo.dir, display, room, sim.Port())
-	e := enginetest.NewNode(t, config(redis.URL, "--sdk-dir", root, "--auth", "keys", "--api-keys", apiKeysFile(t)), "console")
+	secret := filepath.Join(t.TempDir(), "jwt.secret")
+	testutil.WriteFile(t, secret, consoleJWTSecret)
+	e := enginetest.NewNode(t, config(redis.URL, "--sdk-dir", root, "--auth", "keys", "--api-keys", apiKeysFile(t),
+		"--jwt-secret-file", secret), "console")
 	// Not waited for ready: the broken driver's build is part of the node's first reconcile.
 	e.Start("--bootstrap", "--model", enginetest.WriteModel(t, model))
 	e.Eventually(30*time.Second, "display connected", func() bool {
@@ -70,11 +78,12 @@ func TestConsole(t *testing.T) {
 	text := func(sel string) string { // textContent of sel as a JS expression, "" when absent
 		return fmt.Sprintf(`((document.querySelector(%q) || {}).textContent || '')`, sel)
 	}
-	signIn := func(t *testing.T, key, who string) {
+	signIn := func(t *testing.T, kind, secret, who string) { // kind: "key" or "token"
 		t.Helper()
 		b.Do(t, "open the console", chromedp.Navigate(e.Base+"/console"))
 		b.WaitFor(t, within, "sign-in form", `document.querySelector('#signin')`)
-		b.Do(t, "sign in", chromedp.SendKeys(chromedp.ID("cred-secret"), key), chromedp.Click(chromedp.ID("signin-submit")))
+		b.Do(t, "sign in", chromedp.SetValue(chromedp.ID("cred-kind"), kind),
+			chromedp.SendKeys(chromedp.ID("cred-secret"), secret), chromedp.Click(chromedp.ID("signin-submit")))
 		b.WaitFor(t, within, "signed in as "+who, text("#who")+`.includes(`+fmt.Sprintf("%q", who)+`)`)
 	}
 	page := func(t *testing.T, hash string) {
@@ -89,7 +98,7 @@ func TestConsole(t *testing.T) {
 	b.WaitFor(t, within, "the refusal shown", text("#signin-error")+`.includes('401 unauthorized')`)
 
 	t.Run("admin", func(t *testing.T) {
-		signIn(t, adminKey, "ada · admin")
+		signIn(t, "key", adminKey, "ada · admin")
 		b.WaitFor(t, within, "cluster: leader and ready", text("#cluster-summary")+`.includes('Leader: console') && `+text("#cluster-summary")+`.includes('✓ ready')`)
 		b.WaitFor(t, within, "cluster: the node up", text("#nodes")+`.includes('✓ up')`)
 		b.Screenshot(t, shots, "1-cluster")
@@ -175,10 +184,17 @@ func TestConsole(t *testing.T) {
 	})
 
 	t.Run("user", func(t *testing.T) {
-		signIn(t, userKey, "ursula · user")
+		// With a bearer token this time (PlaceOS's user: no role claim), which the console sends
+		// in the Authorization header and as the WebSocket's bearer_token parameter.
+		token, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"sub": "tess", "exp": time.Now().Add(time.Hour).Unix()}).
+			SignedString([]byte(consoleJWTSecret))
+		if err != nil {
+			t.Fatal(err)
+		}
+		signIn(t, "token", token, "tess · user")
 		page(t, "#/systems/sys-1")
 		b.WaitFor(t, within, "Display_1's forms", `document.querySelector('#fn-Display_1-power')`)
-		b.WaitFor(t, within, "Display_1's power bound", text(`#status-Display_1 [data-status=power]`)+` !== ''`)
+		b.WaitFor(t, within, "Display_1's power bound over the token's WebSocket", `['true', 'false'].includes(`+text(`#status-Display_1 [data-status=power]`)+`)`)
 		for _, sel := range []string{"#stop-Display_1", "#start-Display_1", "#debug-btn-Display_1", "#fn-Display_1-reboot"} {
 			if browsertest.Eval[bool](t, b, fmt.Sprintf(`!!document.querySelector(%q)`, sel)) {
 				t.Errorf("a user is offered %s", sel)
