@@ -89,6 +89,10 @@ export async function call(method, path, body, opts = {}) {
 
 export const get = (path, opts) => call('GET', path, undefined, opts);
 
+// ALL asks a management list for its largest page (docs/protocol.md §9.1: lists are paged, 100
+// by default, 10 000 at most); the console shows that many of a kind.
+export const ALL = '?limit=10000';
+
 export const enc = encodeURIComponent;
 
 // Control is one WebSocket session of the control API (docs/protocol.md §7), shared by the pages:

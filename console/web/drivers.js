@@ -1,4 +1,4 @@
-import { get, call, enc } from './api.js';
+import { get, call, enc, ALL } from './api.js';
 import { h, table, state, poll, details, when, short } from './dom.js';
 
 const base = (p) => String(p || '').split('/').pop();
@@ -21,7 +21,7 @@ export function driversPage(view, ctx) {
     }
   };
   return poll(async () => {
-    const [st, drivers] = await Promise.all([get('/api/core/v1/status'), get('/api/engine/v2/drivers')]);
+    const [st, drivers] = await Promise.all([get('/api/core/v1/status'), get('/api/engine/v2/drivers' + ALL)]);
     const key = JSON.stringify([st, drivers]);
     if (key === last) return; // unchanged: keep what the operator opened
     last = key;

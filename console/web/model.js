@@ -1,4 +1,4 @@
-import { get, call, enc } from './api.js';
+import { get, call, enc, ALL } from './api.js';
 import { h, table } from './dom.js';
 
 const C = '/api/engine/v2';
@@ -59,7 +59,7 @@ function kindPage(view, ctx, kind) {
   const list = h('div');
   view.append(h('p', null, h('a', { href: '#/model' }, '← model')), h('h1', null, kind), list);
   if (ctx.admin) view.append(h('p', null, h('a', { href: `#/model/${kind}/` }, `New ${kind.replace(/s$/, '').replace(/ie$/, 'y')}`)));
-  get(`${C}/${kind}`).then((items) => {
+  get(`${C}/${kind}${ALL}`).then((items) => {
     list.replaceChildren(table(['id', 'name'], items.map((e) => [
       h('a', { href: `#/model/${kind}/${enc(e.id)}` }, e.id), e.name || e.module_name || '']), { id: 'entities' }));
   }).catch(() => {});

@@ -1,4 +1,4 @@
-import { get, call, enc } from './api.js';
+import { get, call, enc, ALL } from './api.js';
 import { h, table, state, poll } from './dom.js';
 import { functionForm } from './form.js';
 
@@ -9,7 +9,7 @@ export function systemsPage(view, ctx, args) {
   if (args[0]) return systemPage(view, ctx, args[0]);
   const list = h('div');
   view.append(h('h1', null, 'Systems'), list);
-  get(`${C}/systems`).then((systems) => {
+  get(`${C}/systems${ALL}`).then((systems) => {
     list.replaceChildren(table(['system', 'name', 'modules'], systems.map((s) => [
       h('a', { href: `#/systems/${enc(s.id)}` }, s.id), s.name || '', String((s.modules || []).length)]), { id: 'systems' }));
   }).catch(() => {});
@@ -38,7 +38,7 @@ function systemPage(view, ctx, id) {
   view.append(h('p', null, h('a', { href: '#/systems' }, '← systems')), body);
   const stops = [];
   (async () => {
-    const [sys, modules, drivers] = await Promise.all([get(`${C}/systems/${enc(id)}`), get(`${C}/modules`), get(`${C}/drivers`)]);
+    const [sys, modules, drivers] = await Promise.all([get(`${C}/systems/${enc(id)}`), get(`${C}/modules${ALL}`), get(`${C}/drivers${ALL}`)]);
     body.append(h('h1', null, `${sys.name || sys.id} `, h('span', { class: 'muted' }, `(${sys.id})`)),
       sys.description ? h('p', null, sys.description) : '',
       h('p', { class: 'muted' }, 'Statuses update live over the WebSocket API (bind), as in any front-end.'));
