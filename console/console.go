@@ -75,15 +75,6 @@ func New() (*Handler, error) {
 	return h, nil
 }
 
-// Names lists the files served below Path.
-func (h *Handler) Names() []string {
-	out := make([]string, 0, len(h.files))
-	for n := range h.files {
-		out = append(out, n)
-	}
-	return out
-}
-
 // lookup finds the file a request path names: Path is the page, Path/<name> a file.
 func (h *Handler) lookup(p string) (file, bool) {
 	if p == Path || p == Path+"/" {

@@ -17,7 +17,7 @@ func TestServe(t *testing.T) {
 		t.Fatal(err)
 	}
 	paths := []string{Path, Path + "/"}
-	for _, n := range h.Names() {
+	for n := range h.files {
 		paths = append(paths, Path+"/"+n)
 	}
 	for _, p := range paths {
