@@ -43,13 +43,16 @@ modules:
   - {id: mod-room, driver_id: drv-room, control_system_id: sys-1, running: true}
   - {id: mod-broken, driver_id: drv-broken, running: true}
 systems:
-  - {id: sys-1, name: Lobby, modules: [mod-display, mod-room]}
+  - id: sys-1
+    name: Lobby
+    modules: [mod-display, mod-room]
+    protected_settings: [{level: admin, settings: {door_code: "4321"}}]
   - {id: sys-lab, name: Lab, modules: [mod-broken]}
 `, repo.dir, display, room, sim.Port())
 	secret := filepath.Join(t.TempDir(), "jwt.secret")
 	testutil.WriteFile(t, secret, consoleJWTSecret)
 	e := enginetest.NewNode(t, config(redis.URL, "--sdk-dir", root, "--auth", "keys", "--api-keys", apiKeysFile(t),
-		"--jwt-secret-file", secret), "console")
+		"--jwt-secret-file", secret, "--secrets-key-file", enginetest.SecretsKeyFile(t)), "console")
 	// Not waited for ready: the broken driver's build is part of the node's first reconcile.
 	e.Start("--bootstrap", "--model", enginetest.WriteModel(t, model))
 	e.Eventually(30*time.Second, "display connected", func() bool {
@@ -109,6 +112,11 @@ func TestConsole(t *testing.T) {
 		b.WaitFor(t, within, "driver processes", text("#processes")+`.includes('✓ running')`)
 		b.WaitFor(t, within, "pull and recompile offered to an admin",
 			`document.querySelector('#repositories button') && document.querySelector('#model-drivers button')`)
+		b.Do(t, "pull", chromedp.Click(chromedp.CSS(`#repositories button`)))
+		b.WaitFor(t, within, "the pull's answer", text("#action-result")+`.includes('pull repo-1: done') && `+text("#action-result")+`.includes('"state": "ready"')`)
+		b.Do(t, "recompile the broken driver", chromedp.Click(chromedp.CSS(`#model-drivers button`)))
+		b.WaitFor(t, 60*time.Second, "the recompile refused with the compiler's complaint", text("#action-result")+`.includes('recompile drv-broken: refused') && `+
+			text("#action-result")+`.includes('syntax error')`)
 		b.Screenshot(t, shots, "2-drivers")
 
 		page(t, "#/systems/sys-1")
@@ -174,10 +182,20 @@ func TestConsole(t *testing.T) {
 		if r := e.Do("GET", "/api/engine/v2/modules/mod-display", "", enginetest.APIKey(adminKey)); !strings.Contains(r.Body, `"driver_id":"drv-display"`) {
 			t.Fatalf("the refused edit changed the module: %s", r.Body)
 		}
+		page(t, "#/model/systems/sys-1")
+		b.WaitFor(t, within, "an admin reads the admin-level protected setting", `document.querySelector('#entity-json').value.includes('"door_code": "4321"')`)
 		page(t, "#/model")
 		b.Do(t, "export", chromedp.Click(chromedp.ID("export")))
 		b.WaitFor(t, within, "the model file to download", `document.querySelector('#export-link a[download="model.json"]')`)
-		b.WaitFor(t, within, "apply offered to an admin", `document.querySelector('#apply-text')`)
+		b.Do(t, "apply a model file", chromedp.SetValue(chromedp.ID("apply-text"), `{"zones": [{"id": "zone-lobby", "name": "Lobby floor"}]}`),
+			chromedp.Click(chromedp.CSS(`#apply-form button[type=submit]`)))
+		b.WaitFor(t, within, "applied", text("#apply-result")+`.includes('✓ applied: model version')`)
+		if r := e.Do("GET", "/api/engine/v2/zones/zone-lobby", "", enginetest.APIKey(adminKey)); r.Status != 200 {
+			t.Fatalf("the applied zone: %d %s", r.Status, r.Body)
+		}
+		b.Do(t, "apply a model file that does not parse", chromedp.SetValue(chromedp.ID("apply-text"), `{"zones": [`),
+			chromedp.Click(chromedp.CSS(`#apply-form button[type=submit]`)))
+		b.WaitFor(t, within, "the refusal under the form", text("#apply-result")+`.includes('400 parse_error')`)
 
 		b.Do(t, "sign out", chromedp.Click(chromedp.ID("signout")))
 		b.WaitFor(t, within, "signed out", `document.querySelector('#signin') && sessionStorage.length === 0`)
@@ -218,6 +236,16 @@ func TestConsole(t *testing.T) {
 		b.WaitFor(t, within, "the module's JSON", `document.querySelector('#entity-json').value.includes('"id": "mod-display"')`)
 		if browsertest.Eval[bool](t, b, `!!document.querySelector('#save') || !document.querySelector('#entity-json').readOnly`) {
 			t.Error("a user may edit the model")
+		}
+		page(t, "#/model/systems/sys-1")
+		b.WaitFor(t, within, "the system's JSON, its protected setting redacted", `document.querySelector('#entity-json').value.includes('"door_code": "[redacted]"')`)
+		if browsertest.Eval[bool](t, b, `document.body.innerHTML.includes('4321') || document.querySelector('#entity-json').value.includes('4321')`) {
+			t.Error("a user is shown an admin-level protected setting")
+		}
+		page(t, "#/model")
+		b.WaitFor(t, within, "the model page", `document.querySelector('#export')`)
+		if browsertest.Eval[bool](t, b, `!!document.querySelector('#apply-text')`) {
+			t.Error("a user is offered to apply a model file")
 		}
 	})
 	// A node without authentication (--auth none, as `engine dev` runs): nothing to sign in with,

@@ -39,7 +39,7 @@ function applyForm() {
   file.addEventListener('change', async () => {
     if (file.files[0]) text.value = await file.files[0].text();
   });
-  const form = h('form', null, h('h2', null, 'Apply a model file'),
+  const form = h('form', { id: 'apply-form' }, h('h2', null, 'Apply a model file'),
     h('p', { class: 'muted' }, 'Every entity in the file is created or replaced in one validated write (PUT /model).'),
     file, text, h('p', null, h('button', { type: 'submit', class: 'primary' }, 'Apply')), result);
   form.addEventListener('submit', async (ev) => {
