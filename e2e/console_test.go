@@ -108,11 +108,11 @@ func TestConsole(t *testing.T) {
 
 		page(t, "#/drivers")
 		b.WaitFor(t, 60*time.Second, "the build failure with the compiler output",
-			text("#builds")+`.includes('✗ failed') && `+text("#builds")+`.includes('syntax error')`)
-		b.WaitFor(t, within, "driver processes", text("#processes")+`.includes('✓ running')`)
+			text(".builds")+`.includes('✗ failed') && `+text(".builds")+`.includes('syntax error')`)
+		b.WaitFor(t, within, "driver processes", text(".processes")+`.includes('✓ running')`)
 		b.WaitFor(t, within, "pull and recompile offered to an admin",
-			`document.querySelector('#repositories button') && document.querySelector('#model-drivers button')`)
-		b.Do(t, "pull", chromedp.Click(chromedp.CSS(`#repositories button`)))
+			`document.querySelector('.repositories button') && document.querySelector('#model-drivers button')`)
+		b.Do(t, "pull", chromedp.Click(chromedp.CSS(`.repositories button`)))
 		b.WaitFor(t, within, "the pull's answer", text("#action-result")+`.includes('pull repo-1: done') && `+text("#action-result")+`.includes('"state": "ready"')`)
 		b.Do(t, "recompile the broken driver", chromedp.Click(chromedp.CSS(`#model-drivers button`)))
 		b.WaitFor(t, 60*time.Second, "the recompile refused with the compiler's complaint", text("#action-result")+`.includes('recompile drv-broken: refused') && `+
@@ -228,8 +228,8 @@ func TestConsole(t *testing.T) {
 		}
 
 		page(t, "#/drivers")
-		b.WaitFor(t, within, "the drivers page", text("#repositories")+`.includes('repo-1')`)
-		if browsertest.Eval[bool](t, b, `!!document.querySelector('#repositories button, #model-drivers button')`) {
+		b.WaitFor(t, within, "the drivers page", text(".repositories")+`.includes('repo-1')`)
+		if browsertest.Eval[bool](t, b, `!!document.querySelector('.repositories button, #model-drivers button')`) {
 			t.Error("a user is offered pull or recompile")
 		}
 		page(t, "#/model/modules/mod-display")

@@ -154,3 +154,17 @@ func TestCurrentUser(t *testing.T) {
 		t.Errorf("--auth none: %d %s", code, body)
 	}
 }
+
+// TestClusterStatusRoute: every node's status, for any authenticated caller (as this node's
+// status is), and nothing without credentials.
+func TestClusterStatusRoute(t *testing.T) {
+	t.Parallel()
+	hs := consoleHarness(t)
+	if code, body, _ := hs.do(t, http.MethodGet, NodeBase+"/status/cluster", ""); code != http.StatusUnauthorized {
+		t.Errorf("without credentials: %d %s", code, body)
+	}
+	code, body, _ := hs.do(t, http.MethodGet, NodeBase+"/status/cluster", "", auth.APIKeyHeader, consoleUserKey)
+	if code != http.StatusOK || !strings.Contains(body, `"nodes":[{"node":"n1"`) || !strings.Contains(body, `"drivers":["drv/display"]`) {
+		t.Errorf("as a user: %d %s", code, body)
+	}
+}

@@ -267,6 +267,11 @@ func (f *fakeEngine) NodeStatus(context.Context) (any, error) {
 	return map[string]any{"drivers": []string{"drv/display"}, "build_failures": []string{}}, nil
 }
 
+func (f *fakeEngine) ClusterStatus(ctx context.Context) (any, error) {
+	st, _ := f.NodeStatus(ctx)
+	return map[string]any{"nodes": []any{map[string]any{"node": "n1", "state": "up", "status": st}}}, nil
+}
+
 func (f *fakeEngine) Loaded() map[string][]string {
 	return map[string][]string{"drv/display": {"mod-1"}}
 }

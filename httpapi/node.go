@@ -35,6 +35,17 @@ func (s *Server) handleNodeStatus(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, st)
 }
 
+// GET /api/core/v1/status/cluster: every node's status, asked over the cluster port (for a
+// client that cannot reach the other nodes itself, such as the console in a browser).
+func (s *Server) handleClusterStatus(w http.ResponseWriter, r *http.Request) {
+	st, err := s.cfg.Node.ClusterStatus(r.Context())
+	if err != nil {
+		s.writeError(w, r, err, call.Target{})
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
 // GET /api/core/v1/status/loaded: {driver_key: [module ids]}
 func (s *Server) handleLoaded(w http.ResponseWriter, r *http.Request) {
 	loaded := s.cfg.Node.Loaded()

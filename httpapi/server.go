@@ -215,6 +215,7 @@ func (s *Server) routes() *httpwire.Router {
 	handle(http.MethodGet, n+"/status", s.handleNodeStatus)
 	handle(http.MethodGet, n+"/status/loaded", s.handleLoaded)
 	handle(http.MethodGet, n+"/status/driver", s.handleDriverStatus)
+	handle(http.MethodGet, n+"/status/cluster", s.handleClusterStatus)
 	handle(http.MethodPost, n+"/chaos/terminate", s.RequireClearance(auth.ClearanceAdmin, s.handleChaosTerminate))
 	if s.cfg.Metrics != nil {
 		// Behind authentication like every other GET: a scraper sends an API key (X-API-Key or

@@ -6,7 +6,7 @@ export function clusterPage(view) {
   const head = h('p', { id: 'cluster-summary' });
   const nodes = h('div');
   view.append(h('h1', null, 'Cluster'), head, nodes,
-    h('p', { class: 'muted' }, 'Each node serves this console; open another node\'s to see its driver processes (sign in there again: the credential stays in this tab).'));
+    h('p', { class: 'muted' }, 'Every node serves this console (sign in on each: the credential stays in its tab). Drivers & builds shows every node\'s driver processes.'));
   return poll(async () => {
     const c = await get('/api/engine/v2/cluster');
     head.replaceChildren('Leader: ', h('strong', null, c.leader || '(none: no majority)'), ' · epoch ', String(c.epoch),
