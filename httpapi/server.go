@@ -188,7 +188,7 @@ func (s *Server) routes() *httpwire.Router {
 	c := ClientBase
 	handle(http.MethodGet, AuthorityPath, s.handleAuthority)
 	handle(http.MethodGet, OpenAPIPath, s.handleOpenAPI)
-	handle(http.MethodGet, c+"/cluster", s.handleCluster)
+	handle(http.MethodGet, c+"/cluster", s.handleDocument(s.cfg.Node.Cluster))
 	handle(http.MethodGet, CurrentUserPath, s.handleCurrentUser)
 	handle(http.MethodGet, c+"/systems/control", s.handleControl)
 	handle(http.MethodGet, c+"/systems/{sys}/types", s.handleTypes)
@@ -212,10 +212,10 @@ func (s *Server) routes() *httpwire.Router {
 
 	n := NodeBase
 	handle(http.MethodGet, n+"/ready", s.handleReady)
-	handle(http.MethodGet, n+"/status", s.handleNodeStatus)
+	handle(http.MethodGet, n+"/status", s.handleDocument(s.cfg.Node.NodeStatus))
 	handle(http.MethodGet, n+"/status/loaded", s.handleLoaded)
 	handle(http.MethodGet, n+"/status/driver", s.handleDriverStatus)
-	handle(http.MethodGet, n+"/status/cluster", s.handleClusterStatus)
+	handle(http.MethodGet, n+"/status/cluster", s.handleDocument(s.cfg.Node.ClusterStatus))
 	handle(http.MethodPost, n+"/chaos/terminate", s.RequireClearance(auth.ClearanceAdmin, s.handleChaosTerminate))
 	if s.cfg.Metrics != nil {
 		// Behind authentication like every other GET: a scraper sends an API key (X-API-Key or
