@@ -49,7 +49,7 @@ export function onNotice(fn) {
   notices.add(fn);
 }
 
-export function notify(text) {
+function notify(text) {
   for (const fn of notices) fn(text);
 }
 
