@@ -25,7 +25,7 @@ test: test-deps ## run the whole suite (real redis-server, real driver processes
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 12m ./...
 
-test-deps: ## install redis-server when missing (needs root)
+test-deps: ## install redis-server, git and chromium when missing (needs root)
 	@scripts/install-deps.sh
 
 chaos: ## the full fault suite on a local 3-node cluster (a few minutes; CHAOS_ROUNDS=3)

@@ -42,6 +42,9 @@ type Result struct {
 type Function struct {
 	Name   string
 	Params []Param
+	// Security is the level the driver lists the function under ("support", "administrator"),
+	// "" for none: a front-end shows it beside the function.
+	Security string
 }
 
 // Param is one parameter of a Function.

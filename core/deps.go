@@ -110,6 +110,8 @@ type Peers interface {
 	Exec(ctx context.Context, addr string, req call.Request) (call.Result, error)
 	// Debug streams a module's log lines from the node whose cluster port is at addr until cancel.
 	Debug(ctx context.Context, addr, moduleID string, fn func(level, msg string)) (cancel func(), err error)
+	// NodeStatus is the status document (NodeStatus) of the node whose cluster port is at addr.
+	NodeStatus(ctx context.Context, addr string) (json.RawMessage, error)
 }
 
 // Builder keeps driver repositories cloned and compiles the drivers this node runs

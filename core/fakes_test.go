@@ -353,6 +353,8 @@ type fakePeers struct {
 	calls []string
 	reqs  []call.Request
 	exec  func(addr string, req call.Request) (call.Result, error)
+	// statusErr fails NodeStatus.
+	statusErr error
 }
 
 func (p *fakePeers) Exec(ctx context.Context, addr string, req call.Request) (call.Result, error) {
@@ -368,6 +370,17 @@ func (p *fakePeers) Exec(ctx context.Context, addr string, req call.Request) (ca
 }
 func (p *fakePeers) Debug(context.Context, string, string, func(level, msg string)) (func(), error) {
 	return func() {}, nil
+}
+
+// NodeStatus answers status, or fails with statusErr, and records the address asked.
+func (p *fakePeers) NodeStatus(_ context.Context, addr string) (json.RawMessage, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.calls = append(p.calls, addr+" status")
+	if p.statusErr != nil {
+		return nil, p.statusErr
+	}
+	return json.RawMessage(`{"node":"remote"}`), nil
 }
 
 // fakeWatcher records watches; tests deliver values through the fn it kept.

@@ -129,7 +129,7 @@ func (fs *functions) visible(c auth.Clearance) []call.Function {
 	out := make([]call.Function, 0, len(names))
 	for _, name := range names {
 		f := fs.funcs[name]
-		cf := call.Function{Name: name, Params: make([]call.Param, len(f.params))}
+		cf := call.Function{Name: name, Params: make([]call.Param, len(f.params)), Security: fs.level[name]}
 		for i, p := range f.params {
 			cf.Params[i] = call.Param{Name: p.name, Schema: p.schema}
 		}

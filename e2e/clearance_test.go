@@ -369,7 +369,56 @@ func TestOneClearanceRuleAcrossNodes(t *testing.T) {
 			n1.Eventually(30*time.Second, target+" running again", func() bool {
 				return n1.Do("POST", "/api/engine/v2/modules/"+target+"/exec/echo", "[]", enginetest.APIKey(adminKey)).Status == 200
 			})
+			consoleSeesRole(t, c.Nodes, role.name, role.key, fmt.Sprintf("Test_%d", index), role.allowed)
 		})
+	}
+}
+
+// consoleSeesRole: what the operator console learns from every node for a caller: who it is
+// (users/current), the page itself, every node's driver processes (status/cluster: the node
+// asks the others over the cluster port), and a module's functions with their security levels —
+// only those the caller may run, whichever node hosts the module.
+func consoleSeesRole(t *testing.T, nodes []*enginetest.Node, role, key, slug string, allowed map[string]bool) {
+	t.Helper()
+	levels := map[string]string{"echo": "", "support_only": "support", "admin_only": "administrator"}
+	for _, n := range nodes {
+		var cl struct {
+			Nodes []struct {
+				Node     string
+				ThisNode bool `json:"this_node"`
+				Status   struct {
+					Node    string
+					Drivers []struct{ PID int }
+				}
+			}
+		}
+		r := n.Do("GET", "/api/core/v1/status/cluster", "", enginetest.APIKey(key))
+		if err := json.Unmarshal([]byte(r.Body), &cl); err != nil || len(cl.Nodes) != len(nodes) {
+			t.Fatalf("%s: status/cluster on %s: %d %s", role, n.ID, r.Status, r.Body)
+		}
+		for _, e := range cl.Nodes {
+			if e.Status.Node != e.Node || len(e.Status.Drivers) == 0 || e.Status.Drivers[0].PID == 0 || e.ThisNode != (e.Node == n.ID) {
+				t.Errorf("%s: status/cluster on %s: %s has no driver process: %s", role, n.ID, e.Node, r.Body)
+			}
+		}
+		var me struct{ Role string }
+		if r := n.Do("GET", "/api/engine/v2/users/current", "", enginetest.APIKey(key)); json.Unmarshal([]byte(r.Body), &me) != nil || me.Role != role {
+			t.Errorf("%s: users/current on %s: %d %s", role, n.ID, r.Status, r.Body)
+		}
+		if r := n.Do("GET", "/console", ""); r.Status != 200 || !strings.Contains(r.Body, `src="/console/app.js"`) {
+			t.Errorf("%s: /console on %s: %d", role, n.ID, r.Status)
+		}
+		var fns map[string]struct{ Security string }
+		r = n.Do("GET", "/api/engine/v2/systems/sys-1/functions/"+slug, "", enginetest.APIKey(key))
+		if err := json.Unmarshal([]byte(r.Body), &fns); err != nil {
+			t.Fatalf("%s: functions of %s on %s: %d %s", role, slug, n.ID, r.Status, r.Body)
+		}
+		for fn, level := range levels {
+			got, listed := fns[fn]
+			if listed != allowed[fn] || (listed && got.Security != level) {
+				t.Errorf("%s: %s on %s listed %v with security %q; want listed %v, %q", role, fn, n.ID, listed, got.Security, allowed[fn], level)
+			}
+		}
 	}
 }
 

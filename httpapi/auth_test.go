@@ -25,22 +25,11 @@ func token(t *testing.T, claims jwt.MapClaims, secret string) string {
 // about the caller (the core applies the clearance; see package core and e2e for the matrix).
 func TestAuthMatrixREST(t *testing.T) {
 	t.Parallel()
-	keys, err := auth.ParseAPIKeys([]byte(`
+	authn := keysAuth(t, `
 - {key: "user-key-0123456789", user_id: u1, role: user}
 - {key: "support-key-0123456789", user_id: s1, role: support}
 - {key: "admin-key-0123456789", user_id: a1, role: admin}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := auth.NewJWTVerifier(auth.JWTConfig{Secret: []byte(testSecret)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	authn, err := auth.New(auth.Config{APIKeys: keys, JWT: v})
-	if err != nil {
-		t.Fatal(err)
-	}
+`)
 	now := time.Now()
 	valid := func(extra jwt.MapClaims) string {
 		c := jwt.MapClaims{"sub": "tok-user", "exp": now.Add(time.Hour).Unix()}

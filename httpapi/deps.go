@@ -47,6 +47,8 @@ type Node interface {
 	Ready() bool
 	// NodeStatus is JSON-encodable: drivers, modules, build failures on this node.
 	NodeStatus(ctx context.Context) (any, error)
+	// ClusterStatus is every node's NodeStatus, asked over the cluster port (JSON-encodable).
+	ClusterStatus(ctx context.Context) (any, error)
 	// Loaded maps driver key -> module ids running on this node.
 	Loaded() map[string][]string
 	// DriverStatus is JSON-encodable in the docs/protocol.md §6 shape; false when unknown.

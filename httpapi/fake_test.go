@@ -150,6 +150,7 @@ func (f *fakeEngine) Functions(ctx context.Context, t call.Target, c auth.Caller
 	var out []call.Function
 	for _, fn := range f.fns {
 		if auth.Allowed(f.levels[fn.Name], c.Clearance) {
+			fn.Security = f.levels[fn.Name]
 			out = append(out, fn)
 		}
 	}
@@ -266,6 +267,11 @@ func (f *fakeEngine) NodeStatus(context.Context) (any, error) {
 	return map[string]any{"drivers": []string{"drv/display"}, "build_failures": []string{}}, nil
 }
 
+func (f *fakeEngine) ClusterStatus(ctx context.Context) (any, error) {
+	st, _ := f.NodeStatus(ctx)
+	return map[string]any{"nodes": []any{map[string]any{"node": "n1", "state": "up", "status": st}}}, nil
+}
+
 func (f *fakeEngine) Loaded() map[string][]string {
 	return map[string][]string{"drv/display": {"mod-1"}}
 }
@@ -312,6 +318,25 @@ func (a fakeAuth) Authenticate(r *http.Request) (auth.Caller, error) {
 }
 
 func (a fakeAuth) Disabled() bool { return a.fn == nil }
+
+// keysAuth is --auth keys with the API keys of keysYAML (an --api-keys file) and HS256 bearer
+// tokens signed with testSecret.
+func keysAuth(t *testing.T, keysYAML string) *auth.Authenticator {
+	t.Helper()
+	keys, err := auth.ParseAPIKeys([]byte(keysYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := auth.NewJWTVerifier(auth.JWTConfig{Secret: []byte(testSecret)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := auth.New(auth.Config{APIKeys: keys, JWT: v})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
 
 // as authenticates every request as a caller of clearance c.
 func as(c auth.Clearance) func(*Config) {

@@ -25,7 +25,8 @@ func (s *Server) handleFunctions(w http.ResponseWriter, r *http.Request) {
 	writeRaw(w, http.StatusOK, functionListing(fns))
 }
 
-// functionListing renders {fn: {"arity": n, "params": {name: schema}, "order": [names]}}. It
+// functionListing renders {fn: {"arity": n, "params": {name: schema}, "order": [names],
+// "security": level}} ("security" only for a function under a level). It
 // writes the JSON by hand because both the functions and their parameters must stay in
 // declaration order, which encoding/json maps would sort away.
 func functionListing(fns []call.Function) []byte {
@@ -56,7 +57,12 @@ func functionListing(fns []call.Function) []byte {
 			}
 			writeString(&b, p.Name)
 		}
-		b.WriteString("]}")
+		b.WriteByte(']')
+		if f.Security != "" {
+			b.WriteString(`,"security":`)
+			writeString(&b, f.Security)
+		}
+		b.WriteByte('}')
 	}
 	b.WriteByte('}')
 	return b.Bytes()

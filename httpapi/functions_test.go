@@ -8,15 +8,16 @@ import (
 )
 
 // TestFunctionListing: the functions the engine lets the caller see, rendered in declaration
-// order with each parameter's schema as the driver published it ({} when it published none).
+// order with each parameter's schema as the driver published it ({} when it published none), and
+// the security level of a function listed under one.
 func TestFunctionListing(t *testing.T) {
 	t.Parallel()
 	const (
 		volume = `"volume":{"arity":2,"params":{"level":{"type":"integer","title":"int","minimum":0},"ramp":{"type":"boolean","title":"bool","default":false}},"order":["level","ramp"]}`
 		power  = `"power":{"arity":1,"params":{"state":{"type":"boolean","title":"bool"}},"order":["state"]}`
 		legacy = `"legacy":{"arity":2,"params":{"b":{},"a":{}},"order":["b","a"]}`
-		reboot = `"reboot":{"arity":0,"params":{},"order":[]}`
-		reset  = `"factory_reset":{"arity":0,"params":{},"order":[]}`
+		reboot = `"reboot":{"arity":0,"params":{},"order":[],"security":"support"}`
+		reset  = `"factory_reset":{"arity":0,"params":{},"order":[],"security":"administrator"}`
 	)
 	tests := []struct {
 		clearance auth.Clearance

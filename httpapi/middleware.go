@@ -118,9 +118,10 @@ func setWriteDeadline(w http.ResponseWriter, t time.Time) {
 }
 
 // isOpen is true for the routes anyone may call: liveness and readiness, which orchestrators
-// call without credentials, and the authority document front-ends load before they log in.
+// call without credentials, the authority document front-ends load before they log in, and the
+// console's files (the sign-in page).
 func isOpen(r *http.Request) bool {
-	return r.URL.Path == "/" || r.URL.Path == NodeBase+"/ready" || r.URL.Path == AuthorityPath
+	return r.URL.Path == "/" || r.URL.Path == NodeBase+"/ready" || r.URL.Path == AuthorityPath || isConsole(r.URL.Path)
 }
 
 // closeAfter makes net/http close the connection once the answer is written, reading nothing

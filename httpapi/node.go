@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -25,14 +26,18 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 	writeRaw(w, http.StatusServiceUnavailable, []byte(`{"ready":false}`))
 }
 
-// GET /api/core/v1/status
-func (s *Server) handleNodeStatus(w http.ResponseWriter, r *http.Request) {
-	st, err := s.cfg.Node.NodeStatus(r.Context())
-	if err != nil {
-		s.writeError(w, r, err, call.Target{})
-		return
+// handleDocument answers a GET with the document doc makes: GET /api/core/v1/status (this node),
+// GET /api/core/v1/status/cluster (every node's, asked over the cluster port, for a client that
+// cannot reach the other nodes itself, such as the console in a browser), GET /cluster.
+func (s *Server) handleDocument(doc func(context.Context) (any, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		v, err := doc(r.Context())
+		if err != nil {
+			s.writeError(w, r, err, call.Target{})
+			return
+		}
+		writeJSON(w, http.StatusOK, v)
 	}
-	writeJSON(w, http.StatusOK, st)
 }
 
 // GET /api/core/v1/status/loaded: {driver_key: [module ids]}
@@ -97,14 +102,4 @@ func (s *Server) handleChaosTerminate(w http.ResponseWriter, r *http.Request) {
 	}
 	s.log.Warn("chaos: driver process killed on request", "driver", key, "request_id", RequestID(r.Context()))
 	w.WriteHeader(http.StatusOK)
-}
-
-// GET /api/engine/v2/cluster
-func (s *Server) handleCluster(w http.ResponseWriter, r *http.Request) {
-	info, err := s.cfg.Node.Cluster(r.Context())
-	if err != nil {
-		s.writeError(w, r, err, call.Target{})
-		return
-	}
-	writeJSON(w, http.StatusOK, info)
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/placeos-go/engine/console"
 	"github.com/placeos-go/engine/httpwire"
 	"github.com/placeos-go/engine/metrics"
 )
@@ -75,7 +76,11 @@ func documentedSet(t *testing.T, doc *openAPIDocument) map[string]bool {
 func TestOpenAPIMatchesRoutes(t *testing.T) {
 	t.Parallel()
 	// Every optional dependency set, so that routes registered only with them are walked too.
-	hs := newHarness(t, func(c *Config) { c.Metrics = metrics.New() })
+	ui, err := console.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := newHarness(t, func(c *Config) { c.Metrics = metrics.New(); c.Console = ui })
 	routes := routeSet(t, hs.srv.routes())
 	if !routes[http.MethodGet+" "+OpenAPIPath] {
 		// Until server.go registers it, the document's own route is the one expected absentee.

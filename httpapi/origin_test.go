@@ -31,22 +31,10 @@ const (
 
 func originAuth(t *testing.T) *auth.Authenticator {
 	t.Helper()
-	keys, err := auth.ParseAPIKeys([]byte(`
-- {key: "` + originAdminKey + `", user_id: oa, role: admin}
-- {key: "` + originUserKey + `", user_id: ou, role: user}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := auth.NewJWTVerifier(auth.JWTConfig{Secret: []byte(testSecret)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := auth.New(auth.Config{APIKeys: keys, JWT: v})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return a
+	return keysAuth(t, `
+- {key: "`+originAdminKey+`", user_id: oa, role: admin}
+- {key: "`+originUserKey+`", user_id: ou, role: user}
+`)
 }
 
 func mustOrigins(t *testing.T, list string) Origins {

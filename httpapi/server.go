@@ -14,6 +14,7 @@ import (
 
 	"github.com/placeos-go/engine/auth"
 	"github.com/placeos-go/engine/call"
+	"github.com/placeos-go/engine/console"
 	"github.com/placeos-go/engine/errkind"
 	"github.com/placeos-go/engine/httpwire"
 	"github.com/placeos-go/engine/metrics"
@@ -95,6 +96,9 @@ type Config struct {
 	// GET /metrics (MetricsPath) to any authenticated caller; nil records nothing and leaves the
 	// route out.
 	Metrics *metrics.Metrics
+
+	// Console, when set, serves the operator console at /console (package console).
+	Console *console.Handler
 
 	// AllowedOrigins are the browser origins besides the node's own whose pages may send
 	// cookie-authenticated writes and WebSocket upgrades (--allowed-origins, ParseOrigins).
@@ -184,7 +188,8 @@ func (s *Server) routes() *httpwire.Router {
 	c := ClientBase
 	handle(http.MethodGet, AuthorityPath, s.handleAuthority)
 	handle(http.MethodGet, OpenAPIPath, s.handleOpenAPI)
-	handle(http.MethodGet, c+"/cluster", s.handleCluster)
+	handle(http.MethodGet, c+"/cluster", s.handleDocument(s.cfg.Node.Cluster))
+	handle(http.MethodGet, CurrentUserPath, s.handleCurrentUser)
 	handle(http.MethodGet, c+"/systems/control", s.handleControl)
 	handle(http.MethodGet, c+"/systems/{sys}/types", s.handleTypes)
 	handle(http.MethodGet, c+"/systems/{sys}/functions/{slug}", s.handleFunctions)
@@ -207,9 +212,10 @@ func (s *Server) routes() *httpwire.Router {
 
 	n := NodeBase
 	handle(http.MethodGet, n+"/ready", s.handleReady)
-	handle(http.MethodGet, n+"/status", s.handleNodeStatus)
+	handle(http.MethodGet, n+"/status", s.handleDocument(s.cfg.Node.NodeStatus))
 	handle(http.MethodGet, n+"/status/loaded", s.handleLoaded)
 	handle(http.MethodGet, n+"/status/driver", s.handleDriverStatus)
+	handle(http.MethodGet, n+"/status/cluster", s.handleDocument(s.cfg.Node.ClusterStatus))
 	handle(http.MethodPost, n+"/chaos/terminate", s.RequireClearance(auth.ClearanceAdmin, s.handleChaosTerminate))
 	if s.cfg.Metrics != nil {
 		// Behind authentication like every other GET: a scraper sends an API key (X-API-Key or
@@ -218,6 +224,7 @@ func (s *Server) routes() *httpwire.Router {
 		handle(http.MethodGet, MetricsPath, mh.ServeHTTP)
 	}
 	s.manageRoutes(handle)
+	s.consoleRoutes(handle)
 	return r
 }
 

@@ -30,22 +30,11 @@ const (
 // wsAuthEnv is newWSEnv behind --auth keys: the three API keys above and HS256 bearer tokens.
 func wsAuthEnv(t *testing.T) *wsEnv {
 	t.Helper()
-	keys, err := auth.ParseAPIKeys([]byte(fmt.Sprintf(`
+	authn := keysAuth(t, fmt.Sprintf(`
 - {key: %q, user_id: ws-u, role: user}
 - {key: %q, user_id: ws-s, role: support}
 - {key: %q, user_id: ws-a, role: admin}
-`, wsaUserKey, wsaSupportKey, wsaAdminKey)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := auth.NewJWTVerifier(auth.JWTConfig{Secret: []byte(testSecret)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	authn, err := auth.New(auth.Config{APIKeys: keys, JWT: v})
-	if err != nil {
-		t.Fatal(err)
-	}
+`, wsaUserKey, wsaSupportKey, wsaAdminKey))
 	return newWSEnv(t, func(c *Config) { c.Auth = authn })
 }
 

@@ -41,6 +41,8 @@
 //   - POST /api/core/v1/cluster/join, /leave, /apply: membership changes (a certificate joins only
 //     as its own node) and Raft commands a follower forwards to the leader (Client.Join,
 //     Client.Forward).
+//   - GET /api/core/v1/status: this node's status document, for another node answering for the
+//     whole cluster (Client.NodeStatus; the client API's /api/core/v1/status/cluster).
 //
 // Over TLS every route and every exec call also wants the certificate to name a node (else 403).
 // Errors travel as the engine's error body and come back out of the client as errors of the same

@@ -20,6 +20,8 @@ func (echoLocal) DebugHere(context.Context, string, func(level, msg string)) (fu
 	return func() {}, nil
 }
 
+func (echoLocal) NodeStatus(context.Context) (any, error) { return map[string]any{}, nil }
+
 // BenchmarkForward: one forwarded execute, client and owner in this process over loopback, with
 // the cluster greeting (no TLS), over the exec protocol and over the HTTP route it replaced.
 //

@@ -39,6 +39,7 @@ type fakeLocal struct {
 	debugEmit  []string // lines DebugHere sends ("level msg") before it returns
 	debugs     []debugAttach
 	debugFn    func(level, msg string) // the last attached stream
+	statusErr  error                   // NodeStatus fails with it when set
 	debugEnded atomic.Int32            // cancels run
 }
 
@@ -57,6 +58,15 @@ func (l *fakeLocal) ExecuteHere(ctx context.Context, req call.Request) (call.Res
 		return fn(ctx, req)
 	}
 	return call.Result{ModuleID: req.Target.ModuleID, Value: json.RawMessage(`{"ok":true}`), Code: http.StatusOK}, nil
+}
+
+func (l *fakeLocal) NodeStatus(context.Context) (any, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.statusErr != nil {
+		return nil, l.statusErr
+	}
+	return map[string]any{"node": "fake", "drivers": []any{}}, nil
 }
 
 func (l *fakeLocal) DebugHere(ctx context.Context, moduleID string, fn func(level, msg string)) (func(), error) {

@@ -31,6 +31,8 @@ type Local interface {
 	ExecuteHere(ctx context.Context, req call.Request) (call.Result, error)
 	// DebugHere streams the log lines of a module this node hosts.
 	DebugHere(ctx context.Context, moduleID string, fn func(level, msg string)) (cancel func(), err error)
+	// NodeStatus is this node's status document (drivers, modules, builds), JSON-encodable.
+	NodeStatus(ctx context.Context) (any, error)
 }
 
 // Membership is the cluster's membership and replicated log (package raftfsm).
@@ -98,6 +100,7 @@ func NewServer(cfg ServerConfig) *Server {
 	r.Handle(http.MethodPost, n+"/cluster/join", s.handleJoin)
 	r.Handle(http.MethodPost, n+"/cluster/leave", s.handleLeave)
 	r.Handle(http.MethodPost, n+"/cluster/apply", s.handleApply)
+	r.Handle(http.MethodGet, n+"/status", s.handleStatus)
 	s.handler = s.middleware(r)
 	return s
 }

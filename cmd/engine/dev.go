@@ -138,6 +138,7 @@ engine dev is running.
   API:        %[1]s
   Demo room:  %[1]s/systems/sys-demo/types
   WebSocket:  ws://%[2]s/api/engine/v2/systems/control
+  Console:    http://%[2]s/console
 
 Try:
   curl -s -X POST %[1]s/systems/sys-demo/Display_1/power -d '[true]'

@@ -13,6 +13,7 @@ import (
 
 	"github.com/placeos-go/engine/builder"
 	"github.com/placeos-go/engine/clustertls"
+	"github.com/placeos-go/engine/console"
 	"github.com/placeos-go/engine/core"
 	"github.com/placeos-go/engine/httpapi"
 	"github.com/placeos-go/engine/metrics"
@@ -219,13 +220,17 @@ func startNode(ctx context.Context, o *options, log hclog.Logger, leave func()) 
 		defer cancel()
 		_ = nodes.Close(stopCtx)
 	})
+	ui, err := console.New()
+	if err != nil {
+		return n, err
+	}
 	n.api = httpapi.New(httpapi.Config{
 		Logger: log, Engine: n.core, Node: n.core, Auth: authn, Models: n.store, Watcher: watcher,
 		Addr: o.HTTPAddr, TLS: httpsConfig(https), Metrics: met, Authority: authority(o),
 		ReadTimeout: o.HTTPReadTimeout, WriteTimeout: o.HTTPWriteTimeout, IdleTimeout: o.HTTPIdleTimeout,
 		MaxConns: o.HTTPMaxConns, MaxConnsPerIP: o.HTTPMaxConnsPerIP,
 		WSMaxBinds: o.WSMaxBinds, WSMaxSessionsPerUser: o.WSMaxSessionsPerUser, WSMaxSessions: o.WSMaxSessions,
-		AllowedOrigins: o.AllowedOrigins,
+		AllowedOrigins: o.AllowedOrigins, Console: ui,
 	})
 	if err := n.api.Start(); err != nil {
 		return n, err

@@ -38,7 +38,7 @@ var (
 	leaves = set{"the leaves", []string{
 		"errkind", "call", "auth", "httpwire", "jsonscan", "clustertls", "model", "placement", "metrics",
 		"plugin/...", "state", "raftfsm", "builder", "supervisor", "subscriptions", "version", "scaffold",
-		"internal/lazyq",
+		"internal/lazyq", "console",
 	}}
 	// The engine core and the two HTTP faces of a node. They meet only in cmd/engine.
 	tiers = set{"core, httpapi and peer", []string{"core", "httpapi", "peer"}}
@@ -49,7 +49,7 @@ var (
 	// Suites, test helpers and test drivers: imported from _test.go files only.
 	testSupport = set{"test support", []string{
 		"e2e", "scripts/...", "internal/enginetest", "internal/testutil",
-		"internal/sdkdriver", "internal/testdriver", "internal/layout",
+		"internal/sdkdriver", "internal/testdriver", "internal/layout", "internal/browsertest",
 	}}
 
 	groups       = []set{leaves, tiers, root, driverSide, testSupport}

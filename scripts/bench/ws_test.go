@@ -140,6 +140,7 @@ func (wsbStub) Debug(context.Context, string, func(string, string)) (func(), err
 }
 func (wsbStub) Ready() bool                                    { return true }
 func (wsbStub) NodeStatus(context.Context) (any, error)        { return map[string]any{}, nil }
+func (wsbStub) ClusterStatus(context.Context) (any, error)     { return map[string]any{}, nil }
 func (wsbStub) Loaded() map[string][]string                    { return nil }
 func (wsbStub) DriverStatus(string) (any, bool)                { return nil, false }
 func (wsbStub) KillDriver(string) error                        { return errWSBStub }

@@ -1,0 +1,84 @@
+package core
+
+import (
+	"context"
+	"encoding/json"
+	"sync"
+	"time"
+
+	"github.com/placeos-go/engine/errkind"
+)
+
+// peerStatusTimeout bounds asking another node for its status: a node that does not answer in
+// time is listed with the error, so that one sick node never holds up the whole answer.
+const peerStatusTimeout = 3 * time.Second
+
+// NodeStatusOf is one node in ClusterStatus: its status document as it answered it, or why
+// there is none.
+type NodeStatusOf struct {
+	Node  string `json:"node"`
+	State string `json:"state"` // up | down, as the cluster document says
+	// ThisNode marks the node that answered: the one pull and recompile act on.
+	ThisNode bool            `json:"this_node,omitempty"`
+	Status   json.RawMessage `json:"status,omitempty"`
+	Error    string          `json:"error,omitempty"`
+}
+
+// ClusterStatus is every node's status (NodeStatus), in the cluster document's order: this
+// node's own, the others' asked over the cluster port at once. A node that is down or does not
+// answer is listed with the reason.
+func (c *Core) ClusterStatus(ctx context.Context) (any, error) {
+	cl := c.cfg.Cluster
+	if cl == nil {
+		own, err := c.ownStatus(ctx)
+		return map[string]any{"nodes": []NodeStatusOf{own}}, err
+	}
+	nodes := cl.Nodes()
+	out := make([]NodeStatusOf, len(nodes))
+	var wg sync.WaitGroup
+	for i, n := range nodes {
+		out[i] = NodeStatusOf{Node: n.ID, State: "down"}
+		switch {
+		case n.ID == c.cfg.NodeID:
+			own, err := c.ownStatus(ctx)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = own
+		case !n.Up:
+			out[i].Error = "the node is down"
+		case c.cfg.Peers == nil || n.RaftAddr == "":
+			out[i].State = "up"
+			out[i].Error = "the node has no cluster address to ask"
+		default:
+			out[i].State = "up"
+			wg.Add(1)
+			go func(entry *NodeStatusOf, addr string) {
+				defer wg.Done()
+				pctx, cancel := context.WithTimeout(ctx, peerStatusTimeout)
+				defer cancel()
+				raw, err := c.cfg.Peers.NodeStatus(pctx, addr)
+				if err != nil {
+					entry.Error = errkind.Classify(err).Message
+					return
+				}
+				entry.Status = raw
+			}(&out[i], n.RaftAddr)
+		}
+	}
+	wg.Wait()
+	return map[string]any{"nodes": out}, nil
+}
+
+// ownStatus is this node's NodeStatus as a ClusterStatus entry.
+func (c *Core) ownStatus(ctx context.Context) (NodeStatusOf, error) {
+	st, err := c.NodeStatus(ctx)
+	if err != nil {
+		return NodeStatusOf{}, err
+	}
+	raw, err := json.Marshal(st)
+	if err != nil {
+		return NodeStatusOf{}, err
+	}
+	return NodeStatusOf{Node: c.cfg.NodeID, State: "up", ThisNode: true, Status: raw}, nil
+}

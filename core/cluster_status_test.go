@@ -1,0 +1,54 @@
+package core
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/placeos-go/engine/errkind"
+	"github.com/placeos-go/engine/raftfsm"
+)
+
+// TestClusterStatus: this node's status and each other node's as it answered over the cluster
+// port, in the cluster's order; a node that is down is not asked, one that fails is listed with
+// its error.
+func TestClusterStatus(t *testing.T) {
+	t.Parallel()
+	peers := &fakePeers{}
+	tc := newTestCore(t, "drivers:\n  - {id: drv-d, module_name: Display, role: device, binary: /bin/display}\n", func(c *Config) {
+		c.Cluster = &fakeCluster{epoch: 1, caughtUp: true, nodes: []raftfsm.Node{
+			{ID: "n1", RaftAddr: "n1:7000", Up: true}, {ID: "n2", RaftAddr: "n2:7000", Up: true}, {ID: "n3", RaftAddr: "n3:7000"}}}
+		c.Peers = peers
+	})
+	read := func() []NodeStatusOf {
+		t.Helper()
+		v, err := tc.ClusterStatus(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v.(map[string]any)["nodes"].([]NodeStatusOf)
+	}
+	got := read()
+	if len(got) != 3 || got[0].Node != "n1" || got[1].Node != "n2" || got[2].Node != "n3" {
+		t.Fatalf("nodes %+v", got)
+	}
+	var own struct{ Node string }
+	if err := json.Unmarshal(got[0].Status, &own); err != nil || own.Node != "n1" || got[0].State != "up" || !got[0].ThisNode || got[1].ThisNode {
+		t.Errorf("this node: %+v", got[0])
+	}
+	if string(got[1].Status) != `{"node":"remote"}` || got[1].Error != "" {
+		t.Errorf("n2: %+v", got[1])
+	}
+	if got[2].State != "down" || got[2].Status != nil || got[2].Error == "" {
+		t.Errorf("n3 (down): %+v", got[2])
+	}
+	peers.mu.Lock()
+	asked := append([]string(nil), peers.calls...)
+	peers.statusErr = errkind.Wrap(errkind.Unavailable, nil, "node n2:7000 is unreachable")
+	peers.mu.Unlock()
+	if len(asked) != 1 || asked[0] != "n2:7000 status" {
+		t.Errorf("asked %v, want only n2", asked)
+	}
+	if got := read(); got[1].Status != nil || got[1].Error != "node n2:7000 is unreachable" || got[1].State != "up" {
+		t.Errorf("n2 failing: %+v", got[1])
+	}
+}
