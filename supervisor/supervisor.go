@@ -242,7 +242,9 @@ func (s *Supervisor) Metadata(ctx context.Context, binary string) ([]byte, error
 		return nil, ErrClosed
 	}
 	d := s.driverLocked(binary)
+	release := d.hold()
 	s.mu.Unlock()
+	defer release()
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.CallTimeout)
 	defer cancel()
 	p, err := d.await(ctx)
@@ -332,6 +334,7 @@ func (d *driver) statusLocked() DriverStatus {
 		ModuleInstances: len(d.modules),
 		LaunchCount:     d.launchCount,
 		LastExitCode:    d.lastExit,
+		LastExitSignal:  d.lastSignal,
 		State:           d.state,
 		RestartCount:    d.restarts,
 		LastError:       d.lastError,
@@ -393,7 +396,7 @@ func (s *Supervisor) Close(ctx context.Context) error {
 			if p != nil {
 				p.kill("supervisor closed")
 			}
-			killGroup(launching)
+			launching.kill(0)
 		}
 		return err
 	}

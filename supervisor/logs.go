@@ -1,0 +1,191 @@
+package supervisor
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/placeos-go/engine/metrics"
+)
+
+const (
+	// maxLogLine bounds one stderr line; the rest of a longer line is dropped.
+	maxLogLine = 64 << 10
+	// maxLogKeys bounds the per-module buckets of one process: module names come from the
+	// driver, and a hostile one could invent a new one per line.
+	maxLogKeys = 1024
+	// droppedReportAfter is how long after the first dropped line the "N lines dropped" line is
+	// written: one line per flood and module, however long the flood.
+	droppedReportAfter = 5 * time.Second
+)
+
+// logLimiter rate-limits one driver process's log lines with a token bucket per module (lines
+// without a module share the driver's bucket). Over the limit, lines are dropped and counted;
+// the count is logged once as "N lines dropped" and added to
+// engine_driver_log_lines_dropped_total.
+type logLimiter struct {
+	rate, burst float64
+	log         hclog.Logger
+	binary      string
+	met         *metrics.Metrics
+
+	mu      sync.Mutex
+	buckets map[string]*bucket
+}
+
+type bucket struct {
+	tokens  float64
+	last    time.Time
+	dropped int
+	report  *time.Timer
+}
+
+func newLogLimiter(cfg *Config, log hclog.Logger, binary string) *logLimiter {
+	return &logLimiter{rate: cfg.LogRate, burst: float64(cfg.LogBurst), log: log, binary: binary, met: cfg.Metrics,
+		buckets: map[string]*bucket{}}
+}
+
+// allow takes a token from key's bucket, or counts the line as dropped.
+func (l *logLimiter) allow(key string, now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.buckets[key]
+	if b == nil {
+		if len(l.buckets) >= maxLogKeys {
+			key = ""
+			b = l.buckets[key]
+		}
+		if b == nil {
+			b = &bucket{tokens: l.burst, last: now}
+			l.buckets[key] = b
+		}
+	}
+	b.tokens = min(l.burst, b.tokens+now.Sub(b.last).Seconds()*l.rate)
+	b.last = now
+	if b.tokens >= 1 {
+		b.tokens--
+		return true
+	}
+	b.dropped++
+	if b.report == nil {
+		b.report = time.AfterFunc(droppedReportAfter, func() { l.reportDropped(key) })
+	}
+	return false
+}
+
+// reportDropped logs and counts what key's bucket dropped since its last report.
+func (l *logLimiter) reportDropped(key string) {
+	l.mu.Lock()
+	b := l.buckets[key]
+	n := 0
+	if b != nil {
+		n, b.dropped = b.dropped, 0
+		if b.report != nil {
+			b.report.Stop()
+			b.report = nil
+		}
+	}
+	l.mu.Unlock()
+	if n == 0 {
+		return
+	}
+	l.met.DriverLogLinesDropped(l.binary, n)
+	args := []any{"dropped", n, "limit_per_second", l.rate}
+	if key != "" {
+		args = append(args, "module", key)
+	}
+	l.log.Warn("driver log lines dropped: over the rate limit", args...)
+}
+
+// flush reports every pending drop count at once (the process has exited).
+func (l *logLimiter) flush() {
+	l.mu.Lock()
+	keys := make([]string, 0, len(l.buckets))
+	for k, b := range l.buckets {
+		if b.dropped > 0 {
+			keys = append(keys, k)
+		}
+	}
+	l.mu.Unlock()
+	for _, k := range keys {
+		l.reportDropped(k)
+	}
+}
+
+// pumpStderr reads the driver's stderr until it closes. Lines the limiter allows go on: hclog
+// JSON lines to out, which go-plugin reads and lifts into the engine's log at their own level;
+// plain lines (a panic, a library printing to stderr) straight to the log at WARN, where they
+// are seen at the default level. Lines below the log's level are skipped before the limiter, so
+// debug chatter does not use up the budget of the lines that are shown.
+func (r *procRunner) pumpStderr(l *logLimiter, out *io.PipeWriter) {
+	defer func() {
+		l.flush()
+		_ = out.Close()
+	}()
+	level := l.log.GetLevel()
+	br := bufio.NewReaderSize(r.stderr, maxLogLine)
+	cont := false // the previous read was the start of a line longer than maxLogLine
+	for {
+		line, isPrefix, err := br.ReadLine()
+		if err != nil {
+			return // EOF, or the pipe closed with the process
+		}
+		skip := cont
+		cont = isPrefix
+		if skip || len(line) == 0 {
+			continue
+		}
+		if isOutOfMemory(line) {
+			r.oom.Store(true)
+		}
+		json := line[0] == '{'
+		if json {
+			if lv := hclog.LevelFromString(field(line, "@level")); lv != hclog.NoLevel && lv < level {
+				continue
+			}
+		} else if level > hclog.Warn {
+			continue
+		}
+		if !l.allow(field(line, "module"), time.Now()) {
+			continue
+		}
+		if !json {
+			l.log.Warn(string(line), "stream", "stderr")
+			continue
+		}
+		if _, err := out.Write(append(line, '\n')); err != nil {
+			return
+		}
+	}
+}
+
+// field is the string value of key in an hclog JSON line ("" if absent), found without a full
+// decode: the pump runs on every line of a flood.
+func field(line []byte, key string) string {
+	if len(line) == 0 || line[0] != '{' {
+		return ""
+	}
+	pat := `"` + key + `":"`
+	i := bytes.Index(line, []byte(pat))
+	if i < 0 {
+		return ""
+	}
+	rest := line[i+len(pat):]
+	j := bytes.IndexByte(rest, '"')
+	if j < 0 {
+		return ""
+	}
+	return string(rest[:j])
+}
+
+// isOutOfMemory recognises the Go runtime's last words when an allocation fails at the memory
+// limit (RLIMIT_DATA makes mmap fail, and the runtime throws).
+func isOutOfMemory(line []byte) bool {
+	return bytes.HasPrefix(line, []byte("fatal error: out of memory")) ||
+		bytes.HasPrefix(line, []byte("fatal error: runtime: out of memory")) ||
+		bytes.HasPrefix(line, []byte("runtime: out of memory"))
+}
