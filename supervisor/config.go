@@ -51,6 +51,8 @@ type Config struct {
 	// log, and LogBurst how many at once (default 100 and 500); more are dropped and counted.
 	LogRate  float64
 	LogBurst int
+	// logReportAfter is droppedReportAfter unless a test shortens it.
+	logReportAfter time.Duration
 	// Parallel bounds how many modules a relaunched process is sent at once (default 64): a
 	// process that hosted thousands of modules takes calls again once it has them all.
 	Parallel int
@@ -101,6 +103,7 @@ func (c *Config) setDefaults() {
 	if c.LogBurst <= 0 {
 		c.LogBurst = defaultLogBurst
 	}
+	def(&c.logReportAfter, droppedReportAfter)
 	if c.Parallel <= 0 {
 		c.Parallel = defaultParallel
 	}

@@ -29,6 +29,7 @@ const (
 // engine_driver_log_lines_dropped_total.
 type logLimiter struct {
 	rate, burst float64
+	reportAfter time.Duration
 	log         hclog.Logger
 	binary      string
 	met         *metrics.Metrics
@@ -45,7 +46,7 @@ type bucket struct {
 }
 
 func newLogLimiter(cfg *Config, log hclog.Logger, binary string) *logLimiter {
-	return &logLimiter{rate: cfg.LogRate, burst: float64(cfg.LogBurst), log: log, binary: binary, met: cfg.Metrics,
+	return &logLimiter{rate: cfg.LogRate, burst: float64(cfg.LogBurst), reportAfter: cfg.logReportAfter, log: log, binary: binary, met: cfg.Metrics,
 		buckets: map[string]*bucket{}}
 }
 
@@ -72,7 +73,7 @@ func (l *logLimiter) allow(key string, now time.Time) bool {
 	}
 	b.dropped++
 	if b.report == nil {
-		b.report = time.AfterFunc(droppedReportAfter, func() { l.reportDropped(key) })
+		b.report = time.AfterFunc(l.reportAfter, func() { l.reportDropped(key) })
 	}
 	return false
 }
@@ -142,25 +143,55 @@ func (r *procRunner) pumpStderr(l *logLimiter, out *io.PipeWriter) {
 		if isOutOfMemory(line) {
 			r.oom.Store(true)
 		}
-		json := line[0] == '{'
-		if json {
-			if lv := hclog.LevelFromString(field(line, "@level")); lv != hclog.NoLevel && lv < level {
-				continue
-			}
-		} else if level > hclog.Warn {
+		if line[0] != '{' {
+			l.plain(line, "stderr")
+			continue
+		}
+		if lv := hclog.LevelFromString(field(line, "@level")); lv != hclog.NoLevel && lv < level {
 			continue
 		}
 		if !l.allow(field(line, "module"), time.Now()) {
-			continue
-		}
-		if !json {
-			l.log.Warn(string(line), "stream", "stderr")
 			continue
 		}
 		if _, err := out.Write(append(line, '\n')); err != nil {
 			return
 		}
 	}
+}
+
+// plain logs a line the driver wrote that is not an hclog line at WARN, within the driver's
+// bucket: it is what a driver author or a library printed, often why the driver fails.
+func (l *logLimiter) plain(line []byte, stream string) {
+	if l.log.GetLevel() > hclog.Warn || !l.allow("", time.Now()) {
+		return
+	}
+	l.log.Warn(string(line), "stream", stream)
+}
+
+// lineWriter hands what is written to it to fn line by line. go-plugin writes a driver's
+// os.Stdout and os.Stderr to it: plugin.Serve redirects them over its stdio stream, so only the
+// hclog lines (written to the stderr the logger was given before Serve) and the runtime's own
+// last words (a panic, a fatal error) come through the stderr pipe.
+type lineWriter struct {
+	fn  func(line []byte)
+	buf []byte
+}
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			w.buf = append(w.buf, p[:min(len(p), maxLogLine-len(w.buf))]...)
+			break
+		}
+		w.buf = append(w.buf, p[:min(i, max(0, maxLogLine-len(w.buf)))]...)
+		if len(w.buf) > 0 {
+			w.fn(w.buf)
+		}
+		w.buf, p = w.buf[:0], p[i+1:]
+	}
+	return n, nil
 }
 
 // field is the string value of key in an hclog JSON line ("" if absent), found without a full

@@ -166,7 +166,10 @@ func (s *Supervisor) launch(d *driver, gen uint64) (*process, error) {
 		limit = s.cfg.MemoryLimit(d.binary)
 	}
 	var pr *procRunner
+	logs := newLogLimiter(&s.cfg, d.pluginLog, d.binary)
 	cc := plugin.ClientConfig(exec.Command(d.binary), s.host, d.pluginLog, nil)
+	cc.SyncStdout = &lineWriter{fn: func(line []byte) { logs.plain(line, "stdout") }}
+	cc.SyncStderr = &lineWriter{fn: func(line []byte) { logs.plain(line, "stderr") }}
 	// Drivers are third-party code: they get go-plugin's handshake variables and driverEnv, never
 	// the engine's own environment (cluster secret, JWT secret, Redis URL).
 	cc.SkipHostEnv = true
@@ -186,7 +189,7 @@ func (s *Supervisor) launch(d *driver, gen uint64) (*process, error) {
 			return nil, err
 		}
 		pr.limit, pr.log = limit, d.log
-		pr.logs = newLogLimiter(&s.cfg, d.pluginLog, d.binary)
+		pr.logs = logs
 		pr.onStart = func(ss session) {
 			s.mu.Lock()
 			d.launching = ss
