@@ -28,7 +28,35 @@
 // build gets a new path per build (the builder's binaries, `engine dev --watch`), and its
 // modules move to it without a gap (Move).
 //
-// Process groups. Each driver runs in its own process group, which is killed when the driver
-// stops and on Close. With a RunDir, every running process has a <pid>.pid file naming its
-// binary; New kills the groups of such processes left behind by an engine that was killed.
+// Nothing left behind. Each driver process runs in its own session (Setsid, so also its own
+// process group) with ENGINE_DRIVER_INSTANCE=<random mark> in its environment. Every way a
+// process ends — crash, hang kill, stop, move, Close — kills what it started: the processes of
+// its session and those carrying its mark (a child that called setsid has left the session but
+// kept the environment), SIGTERM then SIGKILL after a second. The exit is seen when the process
+// itself ends, not when its stdout/stderr close (a child holding them would hide the crash).
+// With a RunDir, every running process has a <pid>.pid file (binary, mark, start time); New
+// kills what such files name, left by an engine that was killed. Not caught: a descendant that
+// both leaves the session and clears its environment (a cgroup per driver would catch it; not
+// done yet).
+//
+// Idle drivers. A driver with no module is never relaunched: once its last module stopped or
+// moved away (or a move to it failed), its goroutine ends instead of restarting a process that
+// crash-loops for ever.
+//
+// Memory. Config.MemoryLimit gives a binary's limit: RLIMIT_DATA (see limitMemory for why not
+// RLIMIT_AS), GOMEMLIMIT at 90 % of it in the environment, and oom_score_adj 500 so the kernel
+// picks a driver before the engine. A Go driver over it dies with "fatal error: out of memory";
+// the supervisor logs "driver killed: out of memory (limit 512MiB)", counts
+// engine_driver_out_of_memory_total, puts it in last_error and relaunches with backoff.
+//
+// Logs. A driver's hclog JSON lines (its stderr pipe) go into the engine's log at their level;
+// its plain lines (os.Stdout/os.Stderr, which plugin.Serve redirects over go-plugin's stdio
+// stream, and the runtime's panics on the pipe) at WARN. Both pass a token bucket per module
+// (Config.LogRate, LogBurst; lines below the log level are not counted); over it, lines are
+// dropped, one "driver log lines dropped" WARN per module and flood says how many, and
+// engine_driver_log_lines_dropped_total counts them.
+//
+// Metadata. Every launch reads the process's metadata; when a relaunch's differs from the last
+// process's (a binary rebuilt at the same path), Config.OnMetadata is told, so its new
+// functions can be called without restarting the modules.
 package supervisor
