@@ -63,7 +63,7 @@ type options struct {
 	// DriverMemoryLimit is every driver process's memory limit in bytes (0: none) unless its
 	// driver sets memory_limit.
 	DriverMemoryLimit driverMemoryLimitFlag
-	Displays    int // dev only: how many simulated displays
+	Displays          int // dev only: how many simulated displays
 	// Dev only: a driver folder built, run in the demo room and rebuilt on every save
 	// (devwatch.go), and its module's fields.
 	Watch       string
