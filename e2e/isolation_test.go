@@ -1,0 +1,116 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/placeos-go/engine/internal/testutil"
+)
+
+// Misbehaving drivers beside a healthy module in a real engine: one forks children (one in a
+// session of its own), one crash-loops, one allocates without bound under its driver's
+// memory_limit. The healthy module answers throughout; the crash loop ends when its module
+// stops; the memory hog dies at its limit, said as such; and the children of the forking driver
+// are gone after the engine is SIGKILLed and started again.
+func TestDriverIsolation(t *testing.T) {
+	t.Parallel()
+	redis := testutil.StartRedis(t)
+	healthy := testutil.BuildBinary(t, "./internal/testdriver")
+	bad := testutil.BuildBinary(t, "./internal/baddriver")
+	dir := t.TempDir()
+	bins := map[string]string{}
+	for _, name := range []string{"fork", "loop", "hog"} {
+		bins[name] = filepath.Join(dir, "bad-"+name)
+		if err := os.Link(bad, bins[name]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e := startEngine(t, redis.URL, fmt.Sprintf(`
+drivers:
+  - {id: drv-test, module_name: Test, role: service, binary: %q}
+  - {id: drv-fork, module_name: Fork, role: service, binary: %q}
+  - {id: drv-loop, module_name: Loop, role: service, binary: %q}
+  - {id: drv-hog, module_name: Hog, role: service, binary: %q, memory_limit: 256MiB}
+modules:
+  - {id: mod-test, driver_id: drv-test, running: true}
+  - {id: mod-fork, driver_id: drv-fork, running: true, settings: {mode: fork}}
+  - {id: mod-loop, driver_id: drv-loop, running: true, settings: {mode: crash_loop}}
+  - {id: mod-hog, driver_id: drv-hog, running: true, settings: {mode: alloc}}
+`, healthy, bins["fork"], bins["loop"], bins["hog"]))
+	healthyAnswers := func() {
+		t.Helper()
+		if r := e.Do("POST", "/api/engine/v2/modules/mod-test/exec/echo", `["ok"]`); r.Status != 200 {
+			t.Fatalf("healthy module: %d %s", r.Status, r.Body)
+		}
+	}
+	type driverStatus struct {
+		RestartCount   int    `json:"restart_count"`
+		LastExitCode   int    `json:"last_exit_code"`
+		LastExitSignal string `json:"last_exit_signal"`
+		LastError      string `json:"last_error"`
+	}
+	status := func(binary string) (driverStatus, int) {
+		r := e.Do("GET", "/api/core/v1/status/driver?path="+binary, "")
+		var st driverStatus
+		_ = json.Unmarshal([]byte(r.Body), &st)
+		return st, r.Status
+	}
+
+	// The memory hog dies at its driver's limit and says so.
+	e.Eventually(30*time.Second, "the memory hog killed at its limit", func() bool {
+		st, _ := status(bins["hog"])
+		return strings.Contains(st.LastError, "out of memory (limit 256MiB)")
+	})
+	e.WaitLog(10*time.Second, "driver killed: out of memory (limit 256MiB)")
+	healthyAnswers()
+	if r := e.Do("POST", "/api/engine/v2/modules/mod-hog/stop", ""); r.Status != 200 {
+		t.Fatalf("stop mod-hog: %d %s", r.Status, r.Body)
+	}
+
+	// The crash loop ends with its module.
+	e.Eventually(30*time.Second, "a crash loop", func() bool {
+		st, _ := status(bins["loop"])
+		return st.RestartCount >= 2 && st.LastExitCode == 3
+	})
+	if r := e.Do("POST", "/api/engine/v2/modules/mod-loop/stop", ""); r.Status != 200 {
+		t.Fatalf("stop mod-loop: %d %s", r.Status, r.Body)
+	}
+	e.Eventually(30*time.Second, "the crash-looping driver gone", func() bool {
+		_, code := status(bins["loop"])
+		return code == 404 && running(e.PID(), bins["loop"]) == 0 && running(e.PID(), bins["hog"]) == 0
+	})
+	healthyAnswers()
+
+	// The forking driver's children outlive a killed engine, and not its next start.
+	r := e.Do("POST", "/api/engine/v2/modules/mod-fork/exec/children", "[]")
+	var children []int
+	if err := json.Unmarshal([]byte(r.Body), &children); r.Status != 200 || err != nil || len(children) != 2 {
+		t.Fatalf("children: %d %s", r.Status, r.Body)
+	}
+	e.Kill()
+	for _, pid := range children {
+		if !testutil.Alive(pid) {
+			t.Fatalf("child %d died with the engine; the restart below proves nothing", pid)
+		}
+	}
+	e.Start()
+	e.WaitReady()
+	testutil.WaitGone(t, children...)
+	healthyAnswers()
+}
+
+// running counts the child processes of pid that run binary.
+func running(pid int, binary string) int {
+	n := 0
+	for _, c := range testutil.Children(pid) {
+		if testutil.Exe(c) == binary {
+			n++
+		}
+	}
+	return n
+}
