@@ -102,6 +102,23 @@ modules:
 	e.WaitReady()
 	testutil.WaitGone(t, children...)
 	healthyAnswers()
+
+	// memory_limit through the management API: the forms people type, and clear refusals.
+	for _, tc := range []struct {
+		limit    string
+		status   int
+		contains string
+	}{
+		{"lots", 400, `driver \"drv-hog\": memory_limit: want a size such as 512MiB`},
+		{"64MiB", 400, "below the smallest limit, 128MiB"},
+		{"1GiB", 200, `"memory_limit":"1GiB"`},
+		{"off", 200, `"memory_limit":"off"`},
+	} {
+		body := fmt.Sprintf(`{"id": "drv-hog", "module_name": "Hog", "role": "service", "binary": %q, "memory_limit": %q}`, bins["hog"], tc.limit)
+		if r := e.Do("PUT", "/api/engine/v2/drivers/drv-hog", body); r.Status != tc.status || !strings.Contains(r.Body, tc.contains) {
+			t.Errorf("memory_limit %q: %d %s; want %d containing %q", tc.limit, r.Status, r.Body, tc.status, tc.contains)
+		}
+	}
 }
 
 // running counts the child processes of pid that run binary.
