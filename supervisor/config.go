@@ -44,6 +44,10 @@ type Config struct {
 	Env func(binary string) []string
 	// Metrics records process restarts and states; nil records nothing.
 	Metrics *metrics.Metrics
+	// Cgroups lets the supervisor run each driver process in a cgroup v2 group of its own when
+	// the engine's group is delegated to it (cgroups); without, or where it cannot, drivers get
+	// RLIMIT_DATA. Off in tests of other packages: it moves the calling process.
+	Cgroups bool
 	// MemoryLimit optionally returns the memory limit in bytes of a driver binary's processes
 	// (0: none); see limitMemory.
 	MemoryLimit func(binary string) int64

@@ -35,17 +35,20 @@
 // kept the environment), SIGTERM then SIGKILL after a second. The exit is seen when the process
 // itself ends, not when its stdout/stderr close (a child holding them would hide the crash).
 // With a RunDir, every running process has a <pid>.pid file (binary, mark, start time); New
-// kills what such files name, left by an engine that was killed. Not caught: a descendant that
-// both leaves the session and clears its environment (a cgroup per driver would catch it; not
-// done yet).
+// kills what such files name, left by an engine that was killed. Without cgroups a descendant
+// that both leaves the session and clears its environment is not caught.
+//
+// Cgroups. With Config.Cgroups and a delegated cgroup v2 group (cgroup.go), each process runs in
+// a group of its own: memory.max is its limit, memory.events tells an OOM kill, and cgroup.kill
+// ends everything in it on every exit and at start-up for groups a killed engine left.
 //
 // Idle drivers. A driver with no module is never relaunched: once its last module stopped or
 // moved away (or a move to it failed), its goroutine ends instead of restarting a process that
 // crash-loops for ever.
 //
-// Memory. Config.MemoryLimit gives a binary's limit: RLIMIT_DATA (see limitMemory for why not
-// RLIMIT_AS), GOMEMLIMIT at 90 % of it in the environment, and oom_score_adj 500 so the kernel
-// picks a driver before the engine. A Go driver over it dies with "fatal error: out of memory";
+// Memory. Config.MemoryLimit gives a binary's limit: memory.max of its cgroup, else RLIMIT_DATA
+// (see limitMemory for why not RLIMIT_AS); GOMEMLIMIT at 90 % of it in the environment, and
+// oom_score_adj 500 so the kernel picks a driver before the engine. A Go driver over it dies with "fatal error: out of memory";
 // the supervisor logs "driver killed: out of memory (limit 512MiB)", counts
 // engine_driver_out_of_memory_total, puts it in last_error and relaunches with backoff.
 //

@@ -342,6 +342,7 @@ func (d *driver) killLeftovers(p *process) {
 		d.log.Warn("killing processes the driver left behind", "pid", p.pid, "processes", left)
 		p.sess.kill(childGrace)
 	}
+	p.run.group.kill() // and whatever escaped the session: the group holds every descendant
 }
 
 // shutdown stops a process on purpose: Terminate, go-plugin's graceful close, then the group.
@@ -359,6 +360,7 @@ func (d *driver) shutdown(p *process) {
 	p.mu.Unlock()
 	p.cleanup()
 	p.sess.kill(childGrace) // anything the driver started, also in a session of its own
+	p.run.group.kill()
 	select {
 	case <-p.exited():
 	case <-time.After(terminateTimeout):

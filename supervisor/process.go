@@ -183,10 +183,29 @@ func (s *Supervisor) launch(d *driver, gen uint64) (*process, error) {
 		cmd.Env = append(append(env, extraEnv...), instanceEnv+"="+mark)
 		// Its own session (and so its own group): what it starts is found and killed with it.
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+		var group *driverGroup
+		if cg := s.cg.Load(); cg != nil {
+			var err error
+			if group, err = cg.newGroup(mark, limit); err != nil {
+				d.log.Warn("cannot make the driver process's cgroup; it gets RLIMIT_DATA", "error", err)
+			} else {
+				// Cloned straight into its group: nothing it starts can escape before a move.
+				cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, group.fd
+			}
+		}
 		var err error
 		pr, err = newProcRunner(cmd, mark)
 		if err != nil {
+			group.kill()
 			return nil, err
+		}
+		pr.group = group
+		pr.onStartFailed = func(err error) {
+			if group != nil {
+				// Most likely a kernel without CLONE_INTO_CGROUP (before 5.7): drop cgroups.
+				s.cg.Store(nil)
+				d.log.Warn("starting a driver process in its cgroup failed; drivers get RLIMIT_DATA from now on", "error", err)
+			}
 		}
 		pr.limit, pr.log = limit, d.log
 		pr.logs = logs
@@ -212,6 +231,7 @@ func (s *Supervisor) launch(d *driver, gen uint64) (*process, error) {
 			return nil, err
 		}
 		pr.sess.kill(0)
+		defer pr.group.kill()
 		select {
 		case <-pr.exited:
 		case <-time.After(terminateTimeout):
@@ -236,21 +256,24 @@ func (s *Supervisor) launch(d *driver, gen uint64) (*process, error) {
 
 // procRunner is a go-plugin runner for a local process in its own session.
 type procRunner struct {
-	cmd     *exec.Cmd
-	stdout  io.ReadCloser
-	stderr  io.ReadCloser // the process's own stderr, read by pumpStderr
-	logged  io.ReadCloser // what pumpStderr passes on, read by go-plugin
-	logs    *logLimiter
-	log     hclog.Logger
-	limit   int64
-	oom     atomic.Bool // the process said it ran out of memory
-	pid     int
-	sess    session
-	started time.Time
-	exited  chan struct{}
-	state   *os.ProcessState // set before exited is closed
-	waitErr error
-	onStart func(session)
+	cmd    *exec.Cmd
+	stdout io.ReadCloser
+	stderr io.ReadCloser // the process's own stderr, read by pumpStderr
+	logged io.ReadCloser // what pumpStderr passes on, read by go-plugin
+	logs   *logLimiter
+	log    hclog.Logger
+	limit  int64
+	group  *driverGroup // nil without cgroups
+	// onStartFailed is told why the process could not be started.
+	onStartFailed func(error)
+	oom           atomic.Bool // the process said it ran out of memory
+	pid           int
+	sess          session
+	started       time.Time
+	exited        chan struct{}
+	state         *os.ProcessState // set before exited is closed
+	waitErr       error
+	onStart       func(session)
 }
 
 func newProcRunner(cmd *exec.Cmd, mark string) (*procRunner, error) {
@@ -267,15 +290,24 @@ func newProcRunner(cmd *exec.Cmd, mark string) (*procRunner, error) {
 
 func (r *procRunner) Start(context.Context) error {
 	if err := r.cmd.Start(); err != nil {
+		r.group.kill()
+		if r.onStartFailed != nil {
+			r.onStartFailed(err)
+		}
 		return err
 	}
+	r.group.started()
 	r.pid = r.cmd.Process.Pid
 	r.started = time.Now()
 	r.sess.leader = r.pid
 	if _, start, ok := procInfo(r.pid); ok {
 		r.sess.start = start
 	}
-	for _, err := range []error{limitMemory(r.pid, r.limit), raiseOOMScore(r.pid)} {
+	rlimit := r.limit
+	if r.group != nil {
+		rlimit = 0 // memory.max of its group limits it, and counts what is resident, not reserved
+	}
+	for _, err := range []error{limitMemory(r.pid, rlimit), raiseOOMScore(r.pid)} {
 		if err != nil {
 			r.log.Warn("driver process runs without a limit", "pid", r.pid, "error", err)
 		}
@@ -361,4 +393,6 @@ func driverEnv() []string {
 	return out
 }
 
-func (r *procRunner) outOfMemory() bool { return r.oom.Load() }
+// outOfMemory reports whether the process died at its memory limit: it said so (RLIMIT_DATA), or
+// the kernel killed a process of its group at memory.max.
+func (r *procRunner) outOfMemory() bool { return r.oom.Load() || r.group.oomKills() > 0 }
