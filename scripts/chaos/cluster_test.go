@@ -23,9 +23,9 @@ import (
 )
 
 const (
-	systemID     = "sys-chaos"
-	testModules  = 9 // Test_1..Test_9
-	displays     = 3 // Display_1..Display_3
+	systemID    = "sys-chaos"
+	testModules = 9 // Test_1..Test_9
+	displays    = 3 // Display_1..Display_3
 	// forkModule is a module of the misbehaving driver (internal/baddriver) that starts two
 	// children, one in a session of its own: they must go with every process of it.
 	forkModule   = "mod-fork"
