@@ -131,3 +131,39 @@ func running(pid int, binary string) int {
 	}
 	return n
 }
+
+// A driver binary rebuilt at the same path (a prebuilt `binary:` driver replaced on disk) takes
+// effect at its next relaunch without a module restart: the engine reads the new process's
+// metadata, so its new functions pass the engine's checks at once.
+func TestRelaunchReadsNewMetadata(t *testing.T) {
+	t.Parallel()
+	redis := testutil.StartRedis(t)
+	next := testutil.BuildBinary(t, "./internal/testdriver")
+	binary := filepath.Join(t.TempDir(), "driver")
+	if err := os.Link(testutil.BuildBinary(t, "./internal/baddriver"), binary); err != nil {
+		t.Fatal(err)
+	}
+	e := startEngine(t, redis.URL, fmt.Sprintf(`
+drivers:
+  - {id: drv-x, module_name: X, role: service, binary: %q}
+modules:
+  - {id: mod-x, driver_id: drv-x, running: true}
+`, binary))
+	call := "/api/engine/v2/modules/mod-x/exec/support_only"
+	if r := e.Do("POST", call, "[]"); r.Status != 400 || !strings.Contains(r.Body, "could not find function support_only") {
+		t.Fatalf("a function the first build lacks: %d %s", r.Status, r.Body)
+	}
+	// The rebuild: another binary renamed over the path, as a build or an install does.
+	tmp := binary + ".new"
+	if err := os.Link(next, tmp); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, binary); err != nil {
+		t.Fatal(err)
+	}
+	_ = e.Do("POST", "/api/engine/v2/modules/mod-x/exec/crash", "[3]") // fails: the process exits
+	e.Eventually(20*time.Second, "the new function answering", func() bool {
+		r := e.Do("POST", call, "[]")
+		return r.Status == 200 && r.Body == `"support_only"`
+	})
+}
