@@ -37,23 +37,29 @@ func newMark() string {
 
 // procInfo is what /proc/<pid>/stat says about a process: its session id and start time.
 func procInfo(pid int) (sid int, start uint64, ok bool) {
+	f, ok := procStat(pid)
+	if !ok {
+		return 0, 0, false
+	}
+	// f[0] is field 3 (state): sid is field 6, starttime field 22.
+	sid, err1 := strconv.Atoi(f[3])
+	start, err2 := strconv.ParseUint(f[19], 10, 64)
+	return sid, start, err1 == nil && err2 == nil
+}
+
+// procStat is the fields of /proc/<pid>/stat from the third (state) on.
+func procStat(pid int) ([]string, bool) {
 	raw, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
-		return 0, 0, false
+		return nil, false
 	}
 	// The command name (field 2) may hold spaces and parentheses; the fields after it are plain.
 	i := bytes.LastIndexByte(raw, ')')
 	if i < 0 {
-		return 0, 0, false
+		return nil, false
 	}
 	f := strings.Fields(string(raw[i+1:]))
-	// f[0] is field 3 (state): sid is field 6, starttime field 22.
-	if len(f) < 20 {
-		return 0, 0, false
-	}
-	sid, err1 := strconv.Atoi(f[3])
-	start, err2 := strconv.ParseUint(f[19], 10, 64)
-	return sid, start, err1 == nil && err2 == nil
+	return f, len(f) >= 20
 }
 
 // hasMark reports whether pid's environment holds the session's mark.
@@ -155,10 +161,6 @@ func (ss session) alive() []int {
 }
 
 func isZombie(pid int) bool {
-	raw, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return true
-	}
-	i := bytes.LastIndexByte(raw, ')')
-	return i < 0 || i+2 >= len(raw) || raw[i+2] == 'Z' || raw[i+2] == 'X'
+	f, ok := procStat(pid)
+	return !ok || f[0] == "Z" || f[0] == "X"
 }
