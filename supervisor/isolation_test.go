@@ -3,8 +3,10 @@ package supervisor
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -137,6 +139,14 @@ func TestMemoryLimit(t *testing.T) {
 	f := newIsolation(t, Config{Metrics: m, MemoryLimit: func(string) int64 { return limit }})
 	if got := f.exec(t, "healthy", "env", "GOMEMLIMIT"); got != `"241591905"` { // 90 % of 256 MiB, as Go reads it
 		t.Fatalf("GOMEMLIMIT in the driver = %s", got)
+	}
+	// The kernel's side: the limit and the OOM score are on the process.
+	pid := f.pid(t)
+	if got := strings.TrimSpace(testutil.ReadFile(t, fmt.Sprintf("/proc/%d/oom_score_adj", pid))); got != "500" {
+		t.Fatalf("oom_score_adj of the driver = %s, want 500 (above the engine's)", got)
+	}
+	if limits := testutil.ReadFile(t, fmt.Sprintf("/proc/%d/limits", pid)); !regexp.MustCompile(`Max data size\s+268435456\s+268435456`).MatchString(limits) {
+		t.Fatalf("RLIMIT_DATA not set:\n%s", limits)
 	}
 	f.startBad(t, f.bad, badModule("hog", "alloc"))
 	testutil.Eventually(t, 20*time.Second, "the out-of-memory death logged", func() bool {
