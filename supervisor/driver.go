@@ -332,17 +332,10 @@ func (d *driver) crashed(p *process) {
 		"restart_count", restarts, "modules", mods, "reason", reason, "state", state,
 		"uptime", time.Since(p.started).Round(time.Millisecond).String())
 	p.cleanup()
-	d.killLeftovers(p)
+	// What it started is gone already (procRunner.wait); its cgroup holds whatever escaped
+	// the session too.
+	p.run.group.kill()
 	s.removePidFile(p)
-}
-
-// killLeftovers ends what the process started and left running when it exited.
-func (d *driver) killLeftovers(p *process) {
-	if left := p.sess.alive(); len(left) > 0 {
-		d.log.Warn("killing processes the driver left behind", "pid", p.pid, "processes", left)
-		p.sess.kill(childGrace)
-	}
-	p.run.group.kill() // and whatever escaped the session: the group holds every descendant
 }
 
 // shutdown stops a process on purpose: Terminate, go-plugin's graceful close, then the group.
@@ -358,8 +351,8 @@ func (d *driver) shutdown(p *process) {
 	p.mu.Lock()
 	p.killReason = "stopped"
 	p.mu.Unlock()
-	p.cleanup()
-	p.sess.kill(childGrace) // anything the driver started, also in a session of its own
+	p.cleanup()     // go-plugin's graceful close, then procRunner.Kill
+	p.run.killAll() // should the close have left it running; its children go as it exits
 	p.run.group.kill()
 	select {
 	case <-p.exited():

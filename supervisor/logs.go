@@ -130,6 +130,7 @@ func (r *procRunner) pumpStderr(l *logLimiter, out *io.PipeWriter) {
 	level := l.log.GetLevel()
 	br := bufio.NewReaderSize(r.stderr, maxLogLine)
 	cont := false // the previous read was the start of a line longer than maxLogLine
+	var fwd []byte
 	for {
 		line, isPrefix, err := br.ReadLine()
 		if err != nil {
@@ -153,7 +154,9 @@ func (r *procRunner) pumpStderr(l *logLimiter, out *io.PipeWriter) {
 		if !l.allow(field(line, "module"), time.Now()) {
 			continue
 		}
-		if _, err := out.Write(append(line, '\n')); err != nil {
+		// A copy: line is the reader's buffer, not to be appended to.
+		fwd = append(append(fwd[:0], line...), '\n')
+		if _, err := out.Write(fwd); err != nil {
 			return
 		}
 	}

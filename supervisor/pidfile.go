@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 func (s *Supervisor) pidFile(pid int) string {
@@ -83,8 +85,14 @@ func (s *Supervisor) killOrphan(pid int, lines []string) {
 		ss.leader = pid
 	}
 	left := ss.alive()
+	if leaderAlive && !slices.Contains(left, pid) {
+		left = append(left, pid) // a pid file of an engine that ran drivers in process groups only
+	}
 	if len(left) == 0 {
 		return
+	}
+	if leaderAlive {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
 	ss.kill(childGrace)
 	s.log.Warn("killed driver process left by a previous engine", "driver", binary, "pid", pid, "processes", left)

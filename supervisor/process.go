@@ -92,7 +92,7 @@ func (p *process) kill(reason string) {
 		p.killReason = reason
 	}
 	p.mu.Unlock()
-	p.sess.kill(0)
+	p.run.killAll()
 }
 
 func (p *process) reason() string {
@@ -230,7 +230,7 @@ func (s *Supervisor) launch(d *driver, gen uint64) (*process, error) {
 		if pr == nil || pr.pid == 0 {
 			return nil, err
 		}
-		pr.sess.kill(0)
+		pr.killAll()
 		defer pr.group.kill()
 		select {
 		case <-pr.exited:
@@ -330,7 +330,17 @@ func (r *procRunner) Start(context.Context) error {
 // and stderr close (as go-plugin's own runner has it): a child that inherited them would hold
 // them open, and the crash would go unseen for as long as the child runs. The last lines still
 // in the stderr pipe (a panic, the runtime's "out of memory") are read first, within a grace.
+//
+// What the process started is killed before it is reaped: while the exited process is a zombie
+// its pid cannot be reused, so its session id names only what it started.
 func (r *procRunner) wait(pumped <-chan struct{}) {
+	var info unix.Siginfo
+	for unix.Waitid(unix.P_PID, r.pid, &info, unix.WEXITED|unix.WNOWAIT, nil) == unix.EINTR {
+	}
+	if left := r.sess.alive(); len(left) > 0 {
+		r.log.Warn("killing processes the driver left behind", "pid", r.pid, "processes", left)
+		r.sess.kill(childGrace)
+	}
 	state, err := r.cmd.Process.Wait()
 	select {
 	case <-pumped:
@@ -353,8 +363,18 @@ func (r *procRunner) Wait(context.Context) error {
 }
 
 func (r *procRunner) Kill(context.Context) error {
-	r.sess.kill(0)
+	r.killAll()
 	return nil
+}
+
+// killAll SIGKILLs the process and what it started, unless it has been reaped: then wait killed
+// what it left, and its pid may be another process's by now.
+func (r *procRunner) killAll() {
+	select {
+	case <-r.exited:
+	default:
+		r.sess.kill(0)
+	}
 }
 
 func (r *procRunner) ID() string {

@@ -98,7 +98,7 @@ func (ss session) members() []int {
 		if !ok {
 			continue
 		}
-		ours := ss.leader > 0 && (pid == ss.leader || sid == ss.leader) && start >= ss.start
+		ours := ss.leader > 0 && sid == ss.leader && start >= ss.start
 		if ours || hasMark(pid, ss.mark) {
 			out = append(out, pid)
 		}
