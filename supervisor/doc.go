@@ -32,8 +32,9 @@
 // process group) with ENGINE_DRIVER_INSTANCE=<random mark> in its environment. Every way a
 // process ends — crash, hang kill, stop, move, Close — kills what it started: the processes of
 // its session and those carrying its mark (a child that called setsid has left the session but
-// kept the environment), SIGTERM then SIGKILL after a second. The exit is seen when the process
-// itself ends, not when its stdout/stderr close (a child holding them would hide the crash).
+// kept the environment), SIGTERM then SIGKILL after a second, before the exited driver is reaped
+// (while it is a zombie its pid, the session id, cannot be reused). The exit is seen when the
+// process itself ends, not when its stdout/stderr close (a child holding them would hide it).
 // With a RunDir, every running process has a <pid>.pid file (binary, mark, start time); New
 // kills what such files name, left by an engine that was killed. Without cgroups a descendant
 // that both leaves the session and clears its environment is not caught.
