@@ -49,8 +49,9 @@
 //
 // Memory. Config.MemoryLimit gives a binary's limit: memory.max of its cgroup, else RLIMIT_DATA
 // (see limitMemory for why not RLIMIT_AS); GOMEMLIMIT at 90 % of it in the environment, and
-// oom_score_adj 500 so the kernel picks a driver before the engine. A Go driver over it dies with "fatal error: out of memory";
-// the supervisor logs "driver killed: out of memory (limit 512MiB)", counts
+// oom_score_adj 500 (or the engine's own + 100) so the kernel picks a driver before the engine.
+// A driver over it dies ("fatal error: out of memory", or an OOM kill in its cgroup); the
+// supervisor logs "driver killed: out of memory (limit 512MiB)", counts
 // engine_driver_out_of_memory_total, puts it in last_error and relaunches with backoff.
 //
 // Logs. A driver's hclog JSON lines (its stderr pipe) go into the engine's log at their level;

@@ -4,14 +4,22 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
 
-// driverOOMScoreAdj is the oom_score_adj of every driver process: above the engine's (0 unless
-// its unit says otherwise), so that when the machine runs out of memory the kernel kills a
-// driver before the engine. Raising one's own score needs no privilege.
-const driverOOMScoreAdj = 500
+// driverOOMScoreAdj is the oom_score_adj of every driver process: above the engine's, so that
+// when the machine runs out of memory the kernel kills a driver before the engine. 500 unless the
+// engine's own is that high already (a unit's OOMScoreAdjust); raising one's score needs no
+// privilege.
+func driverOOMScoreAdj() int {
+	own := 0
+	if raw, err := os.ReadFile("/proc/self/oom_score_adj"); err == nil {
+		own, _ = strconv.Atoi(strings.TrimSpace(string(raw)))
+	}
+	return min(max(500, own+100), 1000)
+}
 
 // limitMemory applies the memory limit to a driver process that has just started. The limit is
 // RLIMIT_DATA, which since Linux 4.7 counts the anonymous private mappings the Go runtime (and
@@ -33,7 +41,7 @@ func limitMemory(pid int, limit int64) error {
 // raiseOOMScore makes pid the kernel's preferred victim over the engine.
 func raiseOOMScore(pid int) error {
 	path := "/proc/" + strconv.Itoa(pid) + "/oom_score_adj"
-	if err := os.WriteFile(path, []byte(strconv.Itoa(driverOOMScoreAdj)), 0); err != nil {
+	if err := os.WriteFile(path, []byte(strconv.Itoa(driverOOMScoreAdj())), 0); err != nil {
 		return fmt.Errorf("oom_score_adj of driver process %d: %w", pid, err)
 	}
 	return nil
