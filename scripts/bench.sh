@@ -369,18 +369,22 @@ fam_isolation() {
 	run isolation "$GO" test "${bench[@]}" '^BenchmarkIsolationLogFlood$' -benchtime 1x -timeout 5m ./scripts/bench/
 }
 head_isolation() {
-	local base logs plain cb cl cp
-	base=$(metric isolation BenchmarkIsolationLogFlood p99-ms-baseline)
+	local logs plain cl cp
 	logs=$(metric isolation BenchmarkIsolationLogFlood p99-ms-logflood)
 	plain=$(metric isolation BenchmarkIsolationLogFlood p99-ms-stderrflood)
-	cb=$(metric isolation BenchmarkIsolationLogFlood cpu-cores-baseline)
 	cl=$(metric isolation BenchmarkIsolationLogFlood cpu-cores-logflood)
 	cp=$(metric isolation BenchmarkIsolationLogFlood cpu-cores-stderrflood)
-	headline_begin
-	headline "healthy module's p99 while another driver floods hclog lines" "$(ratio "$logs" "$base")" "no flood" "$(num "$logs" '%.2f ms')"
-	headline "healthy module's p99 while another driver floods plain stderr" "$(ratio "$plain" "$base")" "no flood" "$(num "$plain" '%.2f ms')"
-	headline "engine CPU during the hclog flood" "$(ratio "$cl" "$cb")" "no flood" "$(num "$cl" '%.2f cores')"
-	headline "engine CPU during the plain stderr flood" "$(ratio "$cp" "$cb")" "no flood" "$(num "$cp" '%.2f cores')"
+	local rl rp rcl rcp
+	rl=$(metric isolation BenchmarkIsolationLogFlood p99-ratio-logflood)
+	rp=$(metric isolation BenchmarkIsolationLogFlood p99-ratio-stderrflood)
+	rcl=$(metric isolation BenchmarkIsolationLogFlood cpu-ratio-logflood)
+	rcp=$(metric isolation BenchmarkIsolationLogFlood cpu-ratio-stderrflood)
+	# Ratios are medians of each round's ratio against that round's baseline.
+	printf '| measure | ratio | against | value | bound (issue 18) |\n|---|---|---|---|---|\n'
+	headline_target "healthy module's p99 while another driver floods hclog lines" "$(num "$rl" '%.2f×')" "no flood" "$(num "$logs" '%.2f ms')" "$(target "$rl" le 2 '≤ 2×')"
+	headline_target "healthy module's p99 while another driver floods plain stderr" "$(num "$rp" '%.2f×')" "no flood" "$(num "$plain" '%.2f ms')" "$(target "$rp" le 2 '≤ 2×')"
+	headline_target "engine CPU during the hclog flood" "$(num "$rcl" '%.2f×')" "no flood" "$(num "$cl" '%.2f cores')" "$(target "$rcl" le 1.25 '≤ 1.25×')"
+	headline_target "engine CPU during the plain stderr flood" "$(num "$rcp" '%.2f×')" "no flood" "$(num "$cp" '%.2f cores')" "$(target "$rcp" le 1.25 '≤ 1.25×')"
 }
 
 declare -A titles=(

@@ -59,7 +59,8 @@
 // stream, and the runtime's panics on the pipe) at WARN. Both pass a token bucket per module
 // (Config.LogRate, LogBurst; lines below the log level are not counted); over it, lines are
 // dropped, one "driver log lines dropped" WARN per module and flood says how many, and
-// engine_driver_log_lines_dropped_total counts them.
+// engine_driver_log_lines_dropped_total counts them. A process that keeps flooding is read more
+// slowly (floodDrops), so it blocks on its writes rather than burn the node's CPU.
 //
 // Metadata. Every launch reads the process's metadata; when a relaunch's differs from the last
 // process's (a binary rebuilt at the same path), Config.OnMetadata is told, so its new

@@ -21,6 +21,12 @@ const (
 	// droppedReportAfter is how long after the first dropped line the "N lines dropped" line is
 	// written: one line per flood and module, however long the flood.
 	droppedReportAfter = 5 * time.Second
+	// A process that keeps writing lines only to have them dropped is read more slowly: more
+	// than floodDrops dropped lines within floodWindow pause the reading for the rest of the
+	// window. Its writes then block, and the flood costs its own CPU less too (the node's other
+	// drivers share the cores); what it writes below the limit is not slowed.
+	floodWindow = 100 * time.Millisecond
+	floodDrops  = 1000
 )
 
 // logLimiter rate-limits one driver process's log lines with a token bucket per module (lines
@@ -36,6 +42,9 @@ type logLimiter struct {
 
 	mu      sync.Mutex
 	buckets map[string]*bucket
+	// window and drops count the dropped lines of the current floodWindow.
+	window time.Time
+	drops  int
 }
 
 type bucket struct {
@@ -74,6 +83,33 @@ func (l *logLimiter) allow(key string, now time.Time) bool {
 	b.dropped++
 	if b.report == nil {
 		b.report = time.AfterFunc(l.reportAfter, func() { l.reportDropped(key) })
+	}
+	return false
+}
+
+// pause is how long the reader of a flooding process waits before its next line, after a
+// dropped one (0: none).
+func (l *logLimiter) pause(now time.Time) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if now.Sub(l.window) >= floodWindow {
+		l.window, l.drops = now, 0
+	}
+	l.drops++
+	if l.drops <= floodDrops {
+		return 0
+	}
+	return l.window.Add(floodWindow).Sub(now)
+}
+
+// take is allow for a line of the reader, pausing it while the process floods.
+func (l *logLimiter) take(key string) bool {
+	now := time.Now()
+	if l.allow(key, now) {
+		return true
+	}
+	if d := l.pause(now); d > 0 {
+		time.Sleep(d)
 	}
 	return false
 }
@@ -151,7 +187,7 @@ func (r *procRunner) pumpStderr(l *logLimiter, out *io.PipeWriter) {
 		if lv := hclog.LevelFromString(field(line, "@level")); lv != hclog.NoLevel && lv < level {
 			continue
 		}
-		if !l.allow(field(line, "module"), time.Now()) {
+		if !l.take(field(line, "module")) {
 			continue
 		}
 		// A copy: line is the reader's buffer, not to be appended to.
@@ -165,7 +201,7 @@ func (r *procRunner) pumpStderr(l *logLimiter, out *io.PipeWriter) {
 // plain logs a line the driver wrote that is not an hclog line at WARN, within the driver's
 // bucket: it is what a driver author or a library printed, often why the driver fails.
 func (l *logLimiter) plain(line []byte, stream string) {
-	if l.log.GetLevel() > hclog.Warn || !l.allow("", time.Now()) {
+	if l.log.GetLevel() > hclog.Warn || !l.take("") {
 		return
 	}
 	l.log.Warn(string(line), "stream", stream)
