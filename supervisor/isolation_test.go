@@ -3,6 +3,7 @@ package supervisor
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -329,5 +330,32 @@ func TestMetadataReadOnRelaunch(t *testing.T) {
 	})
 	if got := f.exec(t, "rebuilt", "support_only"); got != `"support_only"` {
 		t.Fatalf("the rebuilt driver's function answered %s", got)
+	}
+}
+
+// A driver function that never returns costs its caller the call's deadline and nothing more:
+// the healthy module and the blocked driver's other calls answer meanwhile.
+func TestBlockedFunction(t *testing.T) {
+	t.Parallel()
+	f := newIsolation(t, Config{})
+	f.startBad(t, f.bad, badModule("stuck", "healthy"))
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+	defer cancel()
+	blocked := make(chan error, 1)
+	go func() {
+		_, err := f.execErr(ctx, "stuck", "block")
+		blocked <- err
+	}()
+	f.healthyAnswers(t)
+	if got := f.exec(t, "stuck", "echo", 1); got != `[1]` {
+		t.Fatalf("the blocked driver's other call answered %s", got)
+	}
+	select {
+	case err := <-blocked:
+		t.Fatalf("the blocked call ended before its deadline: %v", err)
+	default:
+	}
+	if err := <-blocked; !errors.Is(err, ErrTimeout) {
+		t.Fatalf("blocked call: %v, want %v", err, ErrTimeout)
 	}
 }
