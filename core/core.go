@@ -61,6 +61,8 @@ type Core struct {
 	log hclog.Logger
 	sup Supervisor
 
+	driverLimits sync.Map // binary → its driver's memory_limit (driver_limits.go)
+
 	mu      sync.Mutex
 	modules map[string]*moduleState      // modules this node runs or tried to run
 	lookups map[string]map[string]string // systems whose lookup this node wrote, as written

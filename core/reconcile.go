@@ -134,6 +134,7 @@ func (c *Core) desired(ctx context.Context, m *model.Model, v *view) map[string]
 		var w desired
 		w.binary, w.err = c.binaryPath(m, m.Drivers[mod.DriverID])
 		if w.err == nil {
+			c.recordDriverLimit(w.binary, m.Drivers[mod.DriverID].MemoryLimit)
 			w.config, w.err = moduleConfig(m, mod, c.cfg.Secrets, infos)
 		}
 		if w.err == nil && infos.stale(mod.ControlSystemID) {

@@ -86,6 +86,10 @@ type Metrics struct {
 	buildDuration *prometheus.HistogramVec
 	buildFailures prometheus.Counter
 	buildFailed   *prometheus.GaugeVec
+
+	// Driver isolation (driver_isolation.go).
+	driverLogDropped *prometheus.CounterVec
+	driverOOM        *prometheus.CounterVec
 }
 
 // New builds the collectors on a fresh registry, with the Go runtime and process collectors.
@@ -180,6 +184,7 @@ func New() *Metrics {
 		m.raftState, m.raftLeaderChanges, m.raftApply,
 		m.buildDuration, m.buildFailures, m.buildFailed,
 	)
+	m.registerDriverIsolation()
 	// Series that exist from the start, so dashboards and alerts see zeros rather than gaps.
 	for _, s := range []string{"command", "pubsub"} {
 		m.redisErrors.WithLabelValues(s)

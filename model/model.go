@@ -48,6 +48,9 @@ type Driver struct {
 	ProtectedSettings []Protected `json:"protected_settings,omitempty"`
 	// Placement constrains the nodes that host its modules (placement.go).
 	Placement placement.Labels `json:"placement,omitempty"`
+	// MemoryLimit overrides the engine's --driver-memory-limit for this driver's processes
+	// ("1GiB", "off"); see ParseMemoryLimit.
+	MemoryLimit string `json:"memory_limit,omitempty"`
 }
 
 // Module is one configured device or service.

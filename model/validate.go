@@ -76,6 +76,9 @@ func (m *Model) Validate() error {
 		if d.Commit != "" {
 			source("driver", d.ID, "commit", d.Commit, commitProblem(d.Commit))
 		}
+		if _, err := ParseMemoryLimit(d.MemoryLimit); err != nil {
+			add(invalid("driver", d.ID, "memory_limit", "%v", err))
+		}
 	}
 	for k, mod := range m.Modules {
 		checkID("module", k, mod.ID)

@@ -7,7 +7,7 @@
 #   scripts/bench.sh                    # every family (about 3 minutes on 2 cores)
 #   scripts/bench.sh execute startup    # only these families (BENCHMARKS.md holds only them)
 #
-# Families: execute crash failover cluster ws sdk startup modules10k redis placement sites builder devwatch.
+# Families: execute crash failover cluster ws sdk startup modules10k redis placement sites builder devwatch isolation.
 # Environment: GO (default go), BENCH_OUT (default BENCHMARKS.md at the repository root).
 # Exits non-zero when any benchmark fails; BENCHMARKS.md is written anyway and names the failure.
 set -uo pipefail
@@ -19,7 +19,7 @@ out=${BENCH_OUT:-$root/BENCHMARKS.md}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-all_families=(execute crash failover cluster ws sdk startup modules10k redis placement sites builder devwatch)
+all_families=(execute crash failover cluster ws sdk startup modules10k redis placement sites builder devwatch isolation)
 if (($# > 0)); then
 	families=("$@")
 else
@@ -365,6 +365,28 @@ head_devwatch() {
 	headline_target "save a driver's source → the new code answering an execute (engine dev --watch)" "$(ratio "$l" "$g")" "a plain go build of the folder" "$(num "$l" '%.2f s')" "$(target "$l" le 3 '≤ 3 s')"
 }
 
+fam_isolation() {
+	run isolation "$GO" test "${bench[@]}" '^BenchmarkIsolationLogFlood$' -benchtime 1x -timeout 5m ./scripts/bench/
+}
+head_isolation() {
+	local logs plain cl cp
+	logs=$(metric isolation BenchmarkIsolationLogFlood p99-ms-logflood)
+	plain=$(metric isolation BenchmarkIsolationLogFlood p99-ms-stderrflood)
+	cl=$(metric isolation BenchmarkIsolationLogFlood cpu-cores-logflood)
+	cp=$(metric isolation BenchmarkIsolationLogFlood cpu-cores-stderrflood)
+	local rl rp rcl rcp
+	rl=$(metric isolation BenchmarkIsolationLogFlood p99-ratio-logflood)
+	rp=$(metric isolation BenchmarkIsolationLogFlood p99-ratio-stderrflood)
+	rcl=$(metric isolation BenchmarkIsolationLogFlood cpu-ratio-logflood)
+	rcp=$(metric isolation BenchmarkIsolationLogFlood cpu-ratio-stderrflood)
+	# Ratios are medians of each round's ratio against that round's baseline.
+	printf '| measure | ratio | against | value | bound (issue 18) |\n|---|---|---|---|---|\n'
+	headline_target "healthy module's p99 while another driver floods hclog lines" "$(num "$rl" '%.2f×')" "no flood" "$(num "$logs" '%.2f ms')" "$(target "$rl" le 2 '≤ 2×')"
+	headline_target "healthy module's p99 while another driver floods plain stderr" "$(num "$rp" '%.2f×')" "no flood" "$(num "$plain" '%.2f ms')" "$(target "$rp" le 2 '≤ 2×')"
+	headline_target "engine CPU during the hclog flood" "$(num "$rcl" '%.2f×')" "no flood" "$(num "$cl" '%.2f cores')" "$(target "$rcl" le 1.25 '≤ 1.25×')"
+	headline_target "engine CPU during the plain stderr flood" "$(num "$rcp" '%.2f×')" "no flood" "$(num "$cp" '%.2f cores')" "$(target "$rcp" le 1.25 '≤ 1.25×')"
+}
+
 declare -A titles=(
 	[execute]="Execute: REST execute vs a bare proxy and the direct go-plugin call"
 	[crash]="Crash recovery: driver SIGKILL → answering"
@@ -379,6 +401,7 @@ declare -A titles=(
 	[sites]="Constrained placement: movement within an eligible group (sites)"
 	[builder]="Driver builds"
 	[devwatch]="Driver development loop: save → new code answering (engine dev --watch)"
+	[isolation]="Driver isolation: a healthy module while another driver floods its log"
 )
 
 began=$SECONDS

@@ -32,6 +32,10 @@ type Config struct {
 
 	// RunDir holds a <pid>.pid file per running process, for orphan cleanup; "" disables it.
 	RunDir string
+	// OnMetadata is called when a relaunched process's metadata differs from its predecessor's
+	// (a binary rebuilt at the same path), with the driver's modules, so their metadata is
+	// written again.
+	OnMetadata func(ctx context.Context, binary string, moduleIDs []string, metadata []byte)
 	// OnModuleStart is called before every Start RPC, restarts included.
 	OnModuleStart func(ctx context.Context, moduleID string)
 	// SecureConfig optionally returns the checksum a binary must match; nil means none.
@@ -40,6 +44,19 @@ type Config struct {
 	Env func(binary string) []string
 	// Metrics records process restarts and states; nil records nothing.
 	Metrics *metrics.Metrics
+	// Cgroups lets the supervisor run each driver process in a cgroup v2 group of its own when
+	// the engine's group is delegated to it (cgroups); without, or where it cannot, drivers get
+	// RLIMIT_DATA. Off in tests of other packages: it moves the calling process.
+	Cgroups bool
+	// MemoryLimit optionally returns the memory limit in bytes of a driver binary's processes
+	// (0: none); see limitMemory.
+	MemoryLimit func(binary string) int64
+	// LogRate is how many log lines a second each module of a driver may write to the engine's
+	// log, and LogBurst how many at once (default 100 and 500); more are dropped and counted.
+	LogRate  float64
+	LogBurst int
+	// logReportAfter is droppedReportAfter unless a test shortens it.
+	logReportAfter time.Duration
 	// Parallel bounds how many modules a relaunched process is sent at once (default 64): a
 	// process that hosted thousands of modules takes calls again once it has them all.
 	Parallel int
@@ -54,6 +71,16 @@ const (
 	defaultStableAfter    = time.Minute
 	defaultCrashloopAfter = 5
 	defaultParallel       = 64
+	defaultLogRate        = 100
+	defaultLogBurst       = 500
+
+	// pipeDrainGrace is how long the last stderr lines of a process that exited are read for
+	// while something it started still holds the pipe open.
+	pipeDrainGrace = 500 * time.Millisecond
+
+	// childGrace is how long what a driver started gets between SIGTERM and SIGKILL once the
+	// driver itself is gone or stopping.
+	childGrace = time.Second
 
 	// terminateTimeout bounds the polite part of stopping a process before its group is killed.
 	terminateTimeout = 2 * time.Second
@@ -74,6 +101,13 @@ func (c *Config) setDefaults() {
 	if c.CrashloopAfter <= 0 {
 		c.CrashloopAfter = defaultCrashloopAfter
 	}
+	if c.LogRate <= 0 {
+		c.LogRate = defaultLogRate
+	}
+	if c.LogBurst <= 0 {
+		c.LogBurst = defaultLogBurst
+	}
+	def(&c.logReportAfter, droppedReportAfter)
 	if c.Parallel <= 0 {
 		c.Parallel = defaultParallel
 	}
@@ -98,6 +132,9 @@ type DriverStatus struct {
 	LaunchCount     int    `json:"launch_count"`
 	// LastExitCode is the exit status of the previous process; 128+n when signal n killed it.
 	LastExitCode int `json:"last_exit_code"`
+	// LastExitSignal names the signal that killed the previous process ("SIGKILL"), "" if it
+	// exited by itself.
+	LastExitSignal string `json:"last_exit_signal"`
 	// LaunchTime is when the current (or last) process started, in Unix seconds as PlaceOS has it.
 	LaunchTime   int64  `json:"launch_time"`
 	State        string `json:"state"`

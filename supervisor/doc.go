@@ -28,7 +28,41 @@
 // build gets a new path per build (the builder's binaries, `engine dev --watch`), and its
 // modules move to it without a gap (Move).
 //
-// Process groups. Each driver runs in its own process group, which is killed when the driver
-// stops and on Close. With a RunDir, every running process has a <pid>.pid file naming its
-// binary; New kills the groups of such processes left behind by an engine that was killed.
+// Nothing left behind. Each driver process runs in its own session (Setsid, so also its own
+// process group) with ENGINE_DRIVER_INSTANCE=<random mark> in its environment. Every way a
+// process ends — crash, hang kill, stop, move, Close — kills what it started: the processes of
+// its session and those carrying its mark (a child that called setsid has left the session but
+// kept the environment), SIGTERM then SIGKILL after a second, before the exited driver is reaped
+// (while it is a zombie its pid, the session id, cannot be reused). The exit is seen when the
+// process itself ends, not when its stdout/stderr close (a child holding them would hide it).
+// With a RunDir, every running process has a <pid>.pid file (binary, mark, start time); New
+// kills what such files name, left by an engine that was killed. Without cgroups a descendant
+// that both leaves the session and clears its environment is not caught.
+//
+// Cgroups. With Config.Cgroups and a delegated cgroup v2 group (cgroup.go), each process runs in
+// a group of its own: memory.max is its limit, memory.events tells an OOM kill, and cgroup.kill
+// ends everything in it on every exit and at start-up for groups a killed engine left.
+//
+// Idle drivers. A driver with no module is never relaunched: once its last module stopped or
+// moved away (or a move to it failed), its goroutine ends instead of restarting a process that
+// crash-loops for ever.
+//
+// Memory. Config.MemoryLimit gives a binary's limit: memory.max of its cgroup, else RLIMIT_DATA
+// (see limitMemory for why not RLIMIT_AS); GOMEMLIMIT at 90 % of it in the environment, and
+// oom_score_adj 500 (or the engine's own + 100) so the kernel picks a driver before the engine.
+// A driver over it dies ("fatal error: out of memory", or an OOM kill in its cgroup); the
+// supervisor logs "driver killed: out of memory (limit 512MiB)", counts
+// engine_driver_out_of_memory_total, puts it in last_error and relaunches with backoff.
+//
+// Logs. A driver's hclog JSON lines (its stderr pipe) go into the engine's log at their level;
+// its plain lines (os.Stdout/os.Stderr, which plugin.Serve redirects over go-plugin's stdio
+// stream, and the runtime's panics on the pipe) at WARN. Both pass a token bucket per module
+// (Config.LogRate, LogBurst; lines below the log level are not counted); over it, lines are
+// dropped, one "driver log lines dropped" WARN per module and flood says how many, and
+// engine_driver_log_lines_dropped_total counts them. A process that keeps flooding is read more
+// slowly (floodDrops), so it blocks on its writes rather than burn the node's CPU.
+//
+// Metadata. Every launch reads the process's metadata; when a relaunch's differs from the last
+// process's (a binary rebuilt at the same path), Config.OnMetadata is told, so its new
+// functions can be called without restarting the modules.
 package supervisor

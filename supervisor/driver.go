@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"sync"
@@ -28,18 +29,22 @@ type driver struct {
 
 	modules     map[string]*module
 	proc        *process // the current process, nil between processes
-	launching   int      // pid of a process still in its handshake, 0 if none
+	launching   session  // a process still in its handshake (leader 0 if none)
+	pending     int      // calls (Move, Metadata) using the driver before it has their module
+	attempts    int      // launches tried, failed ones included
 	ready       bool     // proc has (re)started its modules and takes calls
 	stopped     bool
 	changed     chan struct{} // closed and replaced on every change of proc/ready/state
 	state       string
 	launchCount int
 	lastExit    int
+	lastSignal  string
 	launchTime  time.Time
 	lastError   string
 	restarts    int // unexpected exits since the last stable run
 	metadata    []byte
 	metaGen     uint64
+	lastMeta    []byte // the metadata of the last process that answered, kept across a crash
 }
 
 // module is one module the supervisor runs. cfg is guarded by Supervisor.mu; op serialises the
@@ -116,7 +121,11 @@ func (d *driver) run() {
 			return
 		default:
 		}
+		if d.retireIfIdle() {
+			return
+		}
 		d.s.mu.Lock()
+		d.attempts++
 		d.s.gen++
 		gen := d.s.gen
 		d.s.mu.Unlock()
@@ -135,6 +144,35 @@ func (d *driver) run() {
 				return
 			}
 		}
+	}
+}
+
+// retireIfIdle stops the driver when it has no module and nothing is about to give it one: a
+// process that crash-loops must not be relaunched for ever after its last module stopped or
+// moved away (nor a process launched only to read its metadata be kept).
+func (d *driver) retireIfIdle() bool {
+	s := d.s
+	s.mu.Lock()
+	idle := len(d.modules) == 0 && d.pending == 0 && d.attempts > 0
+	if idle && s.drivers[d.binary] == d {
+		delete(s.drivers, d.binary)
+	}
+	s.mu.Unlock()
+	if idle {
+		d.stopOnce.Do(func() { close(d.stop) })
+		d.log.Info("driver has no module left: not relaunched")
+	}
+	return idle
+}
+
+// hold marks a call that uses d before d has its module, so d is not retired meanwhile; the
+// returned function ends it. Caller holds s.mu.
+func (d *driver) hold() func() {
+	d.pending++
+	return func() {
+		d.s.mu.Lock()
+		d.pending--
+		d.s.mu.Unlock()
 	}
 }
 
@@ -173,6 +211,10 @@ func (d *driver) failed(err error) {
 	s.mu.Lock()
 	d.restarts++
 	d.lastError = err.Error()
+	var ee *exitError
+	if errors.As(err, &ee) {
+		d.lastExit, d.lastSignal = ee.code, ee.signal
+	}
 	d.setState(d.failedState())
 	s.cfg.Metrics.DriverRestarted(d.binary)
 	d.notify()
@@ -201,6 +243,7 @@ func (d *driver) serve(p *process) bool {
 		d.notify()
 	}
 	s.mu.Unlock()
+	d.refreshMetadata(p, launches)
 
 	probeDone := make(chan struct{})
 	var probeWG sync.WaitGroup
@@ -258,8 +301,13 @@ func (d *driver) restartModules(p *process) {
 // crashed handles a process that exited without being asked to.
 func (d *driver) crashed(p *process) {
 	s := d.s
-	exitStatus, code := p.exitStatus()
+	exitStatus, code, signal := p.exitStatus()
 	reason := p.reason()
+	if reason == "" && p.run.outOfMemory() {
+		reason = "out of memory" + limitNote(p.memLimit)
+		d.log.Error("driver killed: "+reason, "pid", p.pid, "exit_status", exitStatus)
+		s.cfg.Metrics.DriverOutOfMemory(d.binary)
+	}
 	if reason == "" {
 		reason = exitStatus
 	} else {
@@ -271,7 +319,7 @@ func (d *driver) crashed(p *process) {
 	}
 	d.restarts++
 	d.proc, d.ready = nil, false
-	d.lastExit = code
+	d.lastExit, d.lastSignal = code, signal
 	d.lastError = "driver process exited: " + reason
 	d.setState(d.failedState())
 	s.cfg.Metrics.DriverRestarted(d.binary)
@@ -284,6 +332,9 @@ func (d *driver) crashed(p *process) {
 		"restart_count", restarts, "modules", mods, "reason", reason, "state", state,
 		"uptime", time.Since(p.started).Round(time.Millisecond).String())
 	p.cleanup()
+	// What it started is gone already (procRunner.wait); its cgroup holds whatever escaped
+	// the session too.
+	p.run.group.kill()
 	s.removePidFile(p)
 }
 
@@ -300,15 +351,16 @@ func (d *driver) shutdown(p *process) {
 	p.mu.Lock()
 	p.killReason = "stopped"
 	p.mu.Unlock()
-	p.cleanup()
-	killGroup(p.pid) // anything the driver started in its group
+	p.cleanup()     // go-plugin's graceful close, then procRunner.Kill
+	p.run.killAll() // should the close have left it running; its children go as it exits
+	p.run.group.kill()
 	select {
 	case <-p.exited():
 	case <-time.After(terminateTimeout):
 		d.log.Error("driver process did not exit after SIGKILL", "pid", p.pid)
 	}
 	s.removePidFile(p)
-	exitStatus, _ := p.exitStatus()
+	exitStatus, _, _ := p.exitStatus()
 	d.log.Info("driver process stopped", "pid", p.pid, "exit_status", exitStatus)
 }
 
@@ -326,6 +378,9 @@ func (d *driver) probe(p *process, done <-chan struct{}) {
 		case <-p.exited():
 			return
 		case <-t.C:
+		}
+		if d.retireIfIdle() {
+			return
 		}
 		ctx, cancel := context.WithTimeout(p.ctx, cfg.ProbeTimeout)
 		_, err := p.rpc.Info(ctx, &pb.Empty{})

@@ -19,6 +19,9 @@ import (
 const driverPkg = "internal/testdriver"
 
 func TestMain(m *testing.M) {
+	if os.Getenv(orphanHelperEnv) != "" {
+		runOrphanHelper() // never returns: the test kills it
+	}
 	code := m.Run()
 	// Whatever the tests did, no driver process may outlive the suite.
 	for _, pid := range testutil.Children(os.Getpid()) {

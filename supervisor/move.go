@@ -27,7 +27,9 @@ func (s *Supervisor) Move(ctx context.Context, binary string, m *pb.Module) erro
 		return s.Start(ctx, binary, m)
 	}
 	d := s.driverLocked(binary)
+	release := d.hold()
 	s.mu.Unlock()
+	defer release()
 
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.CallTimeout)
 	defer cancel()

@@ -2,11 +2,14 @@ package supervisor
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -15,6 +18,7 @@ import (
 
 	"github.com/placeos-go/engine/internal/testutil"
 	"github.com/placeos-go/engine/plugin"
+	pb "github.com/placeos-go/engine/plugin/proto"
 )
 
 // startOrphan runs a driver process the way a killed engine would have left it: serving, in its
@@ -102,7 +106,7 @@ func TestPidFiles(t *testing.T) {
 	pid := f.pid(t)
 	file := filepath.Join(runDir, strconv.Itoa(pid)+".pid")
 	content, err := os.ReadFile(file)
-	if err != nil || string(content) != f.binary+"\n" {
+	if lines := strings.Split(string(content), "\n"); err != nil || len(lines) != 4 || lines[0] != f.binary || len(lines[1]) != 24 {
 		t.Fatalf("pid file: %q, %v", content, err)
 	}
 	// The engine's user's alone: the folder the supervisor made, and the file.
@@ -118,5 +122,82 @@ func TestPidFiles(t *testing.T) {
 	}
 	if _, err := os.Stat(file); !os.IsNotExist(err) {
 		t.Fatalf("pid file left after a clean stop: %v", err)
+	}
+}
+
+// orphanHelperEnv makes the test binary an engine that the test kills: it runs a forking
+// misbehaving driver module with RunDir $orphanHelperEnv, prints the driver's processes as JSON
+// and waits to be killed.
+const orphanHelperEnv = "SUPERVISOR_ORPHAN_HELPER"
+
+func runOrphanHelper() {
+	fail := func(err error) {
+		fmt.Fprintln(os.Stderr, "orphan helper:", err)
+		os.Exit(1)
+	}
+	sup, err := New(Config{RunDir: os.Getenv(orphanHelperEnv)})
+	if err != nil {
+		fail(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	binary := os.Getenv("SUPERVISOR_ORPHAN_BINARY")
+	if err := sup.Start(ctx, binary, badModule("bad", "fork")); err != nil {
+		fail(err)
+	}
+	resp, err := sup.Exec(ctx, &pb.ExecRequest{ModuleId: "bad", Function: "children", ArgsJson: []byte("[]")})
+	if err != nil {
+		fail(err)
+	}
+	var pids []int
+	if err := json.Unmarshal(resp.ResultJson, &pids); err != nil {
+		fail(err)
+	}
+	st, _ := sup.DriverStatus(binary)
+	out, _ := json.Marshal(append(pids, st.PID))
+	fmt.Println(string(out))
+	select {}
+}
+
+// An engine killed with SIGKILL leaves its driver and what the driver started (also in a
+// session of its own) running; the next start kills them all.
+func TestKilledEngineLeavesNothing(t *testing.T) {
+	t.Parallel()
+	binary := testutil.BuildBinary(t, badDriverPkg)
+	runDir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), orphanHelperEnv+"="+runDir, "SUPERVISOR_ORPHAN_BINARY="+binary)
+	cmd.Stderr = os.Stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }) // best effort: killed below already
+	var pids []int
+	if err := json.NewDecoder(stdout).Decode(&pids); err != nil || len(pids) != 3 {
+		t.Fatalf("helper's driver processes: %v, %v", pids, err)
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait() // reports the kill
+	for _, pid := range pids {
+		if !testutil.Alive(pid) {
+			t.Fatalf("process %d did not outlive the killed engine; the test proves nothing", pid)
+		}
+	}
+
+	logs := &testutil.LockedBuffer{}
+	sup, err := New(Config{RunDir: runDir, Logger: hclog.New(&hclog.LoggerOptions{Output: logs, JSONFormat: true})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = sup.Close(t.Context()) }() // it runs nothing
+	testutil.WaitGone(t, pids...)
+	if len(findLogs(logs, "killed driver process left by a previous engine")) != 1 {
+		t.Fatal("the cleanup was not logged")
 	}
 }

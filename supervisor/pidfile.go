@@ -1,23 +1,29 @@
 package supervisor
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 func (s *Supervisor) pidFile(pid int) string {
 	return filepath.Join(s.cfg.RunDir, strconv.Itoa(pid)+".pid")
 }
 
+// writePidFile records a running process: its binary, then the mark and start time of its
+// session, which the next start needs to find what the process started (session.members).
 func (s *Supervisor) writePidFile(p *process) {
 	if s.cfg.RunDir == "" {
 		return
 	}
 	// Private to the engine's user: it says what runs, and no one else should edit what the
 	// next start will kill.
-	if err := os.WriteFile(s.pidFile(p.pid), []byte(p.binary+"\n"), 0o600); err != nil {
+	content := fmt.Sprintf("%s\n%s\n%d\n", p.binary, p.sess.mark, p.sess.start)
+	if err := os.WriteFile(s.pidFile(p.pid), []byte(content), 0o600); err != nil {
 		s.log.Warn("cannot write pid file; the process would not be cleaned up after an engine crash",
 			"driver", p.binary, "pid", p.pid, "error", err)
 	}
@@ -33,8 +39,9 @@ func (s *Supervisor) removePidFile(p *process) {
 }
 
 // killOrphans stops driver processes recorded in RunDir by an engine that did not stop them
-// (killed, or crashed). A pid file whose pid now belongs to another program is only removed: pids
-// are reused, and killing a stranger would be far worse than leaving a driver running.
+// (killed, or crashed), and everything they started. A pid file whose pid now belongs to another
+// program only has the processes carrying the recorded mark killed: pids are reused, and killing
+// a stranger would be far worse than leaving a driver running.
 func (s *Supervisor) killOrphans() error {
 	if err := os.MkdirAll(s.cfg.RunDir, 0o700); err != nil {
 		return err
@@ -52,17 +59,43 @@ func (s *Supervisor) killOrphans() error {
 		pid, err := strconv.Atoi(strings.TrimSuffix(name, ".pid"))
 		content, rerr := os.ReadFile(path)
 		if err == nil && rerr == nil && pid > 0 && pid != os.Getpid() {
-			binary := strings.TrimSpace(string(content))
-			if runsBinary(pid, binary) {
-				killGroup(pid)
-				s.log.Warn("killed driver process left by a previous engine", "driver", binary, "pid", pid)
-			}
+			s.killOrphan(pid, strings.Split(strings.TrimSpace(string(content)), "\n"))
 		}
 		if err := os.Remove(path); err != nil && !os.IsNotExist(err) {
 			s.log.Warn("cannot remove stale pid file", "file", path, "error", err)
 		}
 	}
 	return nil
+}
+
+// killOrphan kills what one pid file (binary, mark, start time) names.
+func (s *Supervisor) killOrphan(pid int, lines []string) {
+	binary := lines[0]
+	ss := session{}
+	if len(lines) >= 3 {
+		ss.mark = lines[1]
+		ss.start, _ = strconv.ParseUint(lines[2], 10, 64)
+	}
+	leaderAlive := runsBinary(pid, binary)
+	_, _, exists := procInfo(pid)
+	if leaderAlive || !exists {
+		// The leader still runs the driver, or is gone: then the session id is still the
+		// recorded session's as long as any member lives (Linux does not reuse a pid that is a
+		// session id in use).
+		ss.leader = pid
+	}
+	left := ss.alive()
+	if leaderAlive && !slices.Contains(left, pid) {
+		left = append(left, pid) // a pid file of an engine that ran drivers in process groups only
+	}
+	if len(left) == 0 {
+		return
+	}
+	if leaderAlive {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+	ss.kill(childGrace)
+	s.log.Warn("killed driver process left by a previous engine", "driver", binary, "pid", pid, "processes", left)
 }
 
 // runsBinary reports whether process pid executes binary (also when the file was replaced

@@ -10,12 +10,14 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 	goplugin "github.com/hashicorp/go-plugin"
 	"github.com/hashicorp/go-plugin/runner"
+	"golang.org/x/sys/unix"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -31,6 +33,9 @@ type process struct {
 	client  *goplugin.Client
 	rpc     *plugin.Client
 	run     *procRunner
+	sess    session // what the process and its children are, to kill them all on every exit
+	// memLimit is the process's memory limit in bytes (0: none).
+	memLimit int64
 
 	// ctx is cancelled with cause ErrProcessExited the moment the process exits; every call
 	// derives from it so that calls in flight fail at once.
@@ -53,26 +58,41 @@ func (p *process) hasExited() bool {
 	}
 }
 
-// exitStatus is a human line ("exit status 2", "signal: killed") and the code PlaceOS reports.
-func (p *process) exitStatus() (string, int) {
-	st := p.run.state
+// exitStatus is a human line ("exit status 2", "signal: killed"), the code PlaceOS reports and
+// the signal's name ("SIGKILL"; "" when the process exited).
+func (p *process) exitStatus() (string, int, string) { return p.run.exitStatus() }
+
+func (r *procRunner) exitStatus() (string, int, string) {
+	st := r.state
 	if st == nil {
-		return "unknown", -1
+		return "unknown", -1, ""
 	}
 	if ws, ok := st.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		return st.String(), 128 + int(ws.Signal())
+		return st.String(), 128 + int(ws.Signal()), unix.SignalName(ws.Signal())
 	}
-	return st.String(), st.ExitCode()
+	return st.String(), st.ExitCode(), ""
 }
 
-// kill SIGKILLs the process group, remembering why for the crash log and last_error.
+// exitError is a launch that failed because the process exited during its handshake; it
+// carries the exit for the driver's status.
+type exitError struct {
+	err    error
+	code   int
+	signal string
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+// kill SIGKILLs the process and everything it started, remembering why for the crash log and
+// last_error.
 func (p *process) kill(reason string) {
 	p.mu.Lock()
 	if p.killReason == "" {
 		p.killReason = reason
 	}
 	p.mu.Unlock()
-	killGroup(p.pid)
+	p.run.killAll()
 }
 
 func (p *process) reason() string {
@@ -108,7 +128,7 @@ func (p *process) callErr(ctx context.Context, err error, what string) error {
 		}
 	}
 	if p.hasExited() {
-		st, _ := p.exitStatus()
+		st, _, _ := p.exitStatus()
 		return fmt.Errorf("%w during %s (driver %s, pid %d, %s)", ErrProcessExited, what, p.binary, p.pid, st)
 	}
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) || status.Code(err) == codes.DeadlineExceeded {
@@ -141,8 +161,15 @@ func (s *Supervisor) launch(d *driver, gen uint64) (*process, error) {
 	if s.cfg.Env != nil {
 		extraEnv = s.cfg.Env(d.binary)
 	}
+	var limit int64
+	if s.cfg.MemoryLimit != nil {
+		limit = s.cfg.MemoryLimit(d.binary)
+	}
 	var pr *procRunner
+	logs := newLogLimiter(&s.cfg, d.pluginLog, d.binary)
 	cc := plugin.ClientConfig(exec.Command(d.binary), s.host, d.pluginLog, nil)
+	cc.SyncStdout = &lineWriter{fn: func(line []byte) { logs.plain(line, "stdout") }}
+	cc.SyncStderr = &lineWriter{fn: func(line []byte) { logs.plain(line, "stderr") }}
 	// Drivers are third-party code: they get go-plugin's handshake variables and driverEnv, never
 	// the engine's own environment (cluster secret, JWT secret, Redis URL).
 	cc.SkipHostEnv = true
@@ -151,23 +178,47 @@ func (s *Supervisor) launch(d *driver, gen uint64) (*process, error) {
 	cc.Cmd = nil
 	cc.RunnerFunc = func(_ hclog.Logger, spec *exec.Cmd, _ string) (runner.Runner, error) {
 		cmd := exec.Command(d.binary)
-		cmd.Env = append(append(spec.Env, driverEnv()...), extraEnv...)
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		mark := newMark()
+		env := append(append(spec.Env, driverEnv()...), goMemLimitEnv(limit)...)
+		cmd.Env = append(append(env, extraEnv...), instanceEnv+"="+mark)
+		// Its own session (and so its own group): what it starts is found and killed with it.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+		var group *driverGroup
+		if cg := s.cg.Load(); cg != nil {
+			var err error
+			if group, err = cg.newGroup(mark, limit); err != nil {
+				d.log.Warn("cannot make the driver process's cgroup; it gets RLIMIT_DATA", "error", err)
+			} else {
+				// Cloned straight into its group: nothing it starts can escape before a move.
+				cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, group.fd
+			}
+		}
 		var err error
-		pr, err = newProcRunner(cmd)
+		pr, err = newProcRunner(cmd, mark)
 		if err != nil {
+			group.kill()
 			return nil, err
 		}
-		pr.onStart = func(pid int) {
+		pr.group = group
+		pr.onStartFailed = func(err error) {
+			if group != nil {
+				// Most likely a kernel without CLONE_INTO_CGROUP (before 5.7): drop cgroups.
+				s.cg.Store(nil)
+				d.log.Warn("starting a driver process in its cgroup failed; drivers get RLIMIT_DATA from now on", "error", err)
+			}
+		}
+		pr.limit, pr.log = limit, d.log
+		pr.logs = logs
+		pr.onStart = func(ss session) {
 			s.mu.Lock()
-			d.launching = pid
+			d.launching = ss
 			s.mu.Unlock()
 		}
 		return pr, nil
 	}
 	defer func() {
 		s.mu.Lock()
-		d.launching = 0
+		d.launching = session{}
 		s.mu.Unlock()
 	}()
 	client := goplugin.NewClient(cc)
@@ -176,13 +227,25 @@ func (s *Supervisor) launch(d *driver, gen uint64) (*process, error) {
 	rpc, err := plugin.Connect(ctx, client)
 	if err != nil {
 		client.Kill()
-		if pr != nil && pr.pid > 0 {
-			killGroup(pr.pid)
+		if pr == nil || pr.pid == 0 {
+			return nil, err
 		}
-		return nil, err
+		pr.killAll()
+		defer pr.group.kill()
+		select {
+		case <-pr.exited:
+		case <-time.After(terminateTimeout):
+			return nil, err
+		}
+		status, code, signal := pr.exitStatus()
+		if pr.outOfMemory() {
+			status = "out of memory" + limitNote(limit) + ", " + status
+		}
+		return nil, &exitError{err: fmt.Errorf("%w (%s)", err, status), code: code, signal: signal}
 	}
 	pctx, pcancel := context.WithCancelCause(context.Background())
-	p := &process{gen: gen, pid: pr.pid, binary: d.binary, started: pr.started, client: client, rpc: rpc, run: pr, ctx: pctx}
+	p := &process{gen: gen, pid: pr.pid, binary: d.binary, started: pr.started, client: client, rpc: rpc, run: pr, sess: pr.sess,
+		memLimit: limit, ctx: pctx}
 	go func() {
 		<-pr.exited
 		pcancel(ErrProcessExited)
@@ -191,19 +254,29 @@ func (s *Supervisor) launch(d *driver, gen uint64) (*process, error) {
 	return p, nil
 }
 
-// procRunner is a go-plugin runner for a local process in its own process group.
+// procRunner is a go-plugin runner for a local process in its own session.
 type procRunner struct {
-	cmd     *exec.Cmd
-	stdout  io.ReadCloser
-	stderr  io.ReadCloser
-	pid     int
-	started time.Time
-	exited  chan struct{}
-	state   *os.ProcessState // set before exited is closed
-	onStart func(pid int)
+	cmd    *exec.Cmd
+	stdout io.ReadCloser
+	stderr io.ReadCloser // the process's own stderr, read by pumpStderr
+	logged io.ReadCloser // what pumpStderr passes on, read by go-plugin
+	logs   *logLimiter
+	log    hclog.Logger
+	limit  int64
+	group  *driverGroup // nil without cgroups
+	// onStartFailed is told why the process could not be started.
+	onStartFailed func(error)
+	oom           atomic.Bool // the process said it ran out of memory
+	pid           int
+	sess          session
+	started       time.Time
+	exited        chan struct{}
+	state         *os.ProcessState // set before exited is closed
+	waitErr       error
+	onStart       func(session)
 }
 
-func newProcRunner(cmd *exec.Cmd) (*procRunner, error) {
+func newProcRunner(cmd *exec.Cmd, mark string) (*procRunner, error) {
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
@@ -212,32 +285,96 @@ func newProcRunner(cmd *exec.Cmd) (*procRunner, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &procRunner{cmd: cmd, stdout: stdout, stderr: stderr, exited: make(chan struct{})}, nil
+	return &procRunner{cmd: cmd, stdout: stdout, stderr: stderr, sess: session{mark: mark}, exited: make(chan struct{})}, nil
 }
 
 func (r *procRunner) Start(context.Context) error {
 	if err := r.cmd.Start(); err != nil {
+		r.group.kill()
+		if r.onStartFailed != nil {
+			r.onStartFailed(err)
+		}
 		return err
 	}
+	r.group.started()
 	r.pid = r.cmd.Process.Pid
 	r.started = time.Now()
-	if r.onStart != nil {
-		r.onStart(r.pid)
+	r.sess.leader = r.pid
+	if _, start, ok := procInfo(r.pid); ok {
+		r.sess.start = start
 	}
+	rlimit := r.limit
+	if r.group != nil {
+		rlimit = 0 // memory.max of its group limits it, and counts what is resident, not reserved
+	}
+	for _, err := range []error{limitMemory(r.pid, rlimit), raiseOOMScore(r.pid)} {
+		if err != nil {
+			r.log.Warn("driver process runs without a limit", "pid", r.pid, "error", err)
+		}
+	}
+	if r.onStart != nil {
+		r.onStart(r.sess)
+	}
+	pr, pw := io.Pipe()
+	r.logged = pr
+	pumped := make(chan struct{})
+	go func() {
+		defer close(pumped)
+		r.pumpStderr(r.logs, pw)
+	}()
+	go r.wait(pumped)
 	return nil
+}
+
+// wait reaps the process. Its exit is known when the process itself ends, not when its stdout
+// and stderr close (as go-plugin's own runner has it): a child that inherited them would hold
+// them open, and the crash would go unseen for as long as the child runs. The last lines still
+// in the stderr pipe (a panic, the runtime's "out of memory") are read first, within a grace.
+//
+// What the process started is killed before it is reaped: while the exited process is a zombie
+// its pid cannot be reused, so its session id names only what it started.
+func (r *procRunner) wait(pumped <-chan struct{}) {
+	var info unix.Siginfo
+	for unix.Waitid(unix.P_PID, r.pid, &info, unix.WEXITED|unix.WNOWAIT, nil) == unix.EINTR {
+	}
+	if left := r.sess.alive(); len(left) > 0 {
+		r.log.Warn("killing processes the driver left behind", "pid", r.pid, "processes", left)
+		r.sess.kill(childGrace)
+	}
+	state, err := r.cmd.Process.Wait()
+	select {
+	case <-pumped:
+	case <-time.After(pipeDrainGrace):
+	}
+	_ = r.stderr.Close()
+	_ = r.stdout.Close()
+	<-pumped
+	r.state, r.waitErr = state, err
+	if err == nil && !state.Success() {
+		r.waitErr = &exec.ExitError{ProcessState: state}
+	}
+	close(r.exited)
 }
 
 // Wait is called exactly once, by go-plugin, after the process's stdout and stderr closed.
 func (r *procRunner) Wait(context.Context) error {
-	err := r.cmd.Wait()
-	r.state = r.cmd.ProcessState
-	close(r.exited)
-	return err
+	<-r.exited
+	return r.waitErr
 }
 
 func (r *procRunner) Kill(context.Context) error {
-	killGroup(r.pid)
+	r.killAll()
 	return nil
+}
+
+// killAll SIGKILLs the process and what it started, unless it has been reaped: then wait killed
+// what it left, and its pid may be another process's by now.
+func (r *procRunner) killAll() {
+	select {
+	case <-r.exited:
+	default:
+		r.sess.kill(0)
+	}
 }
 
 func (r *procRunner) ID() string {
@@ -251,23 +388,13 @@ func (r *procRunner) Diagnose(context.Context) string {
 	return "the driver binary must serve the engine's driver protocol (plugin.Serve / sdk.Serve) and write nothing else to stdout"
 }
 func (r *procRunner) Stdout() io.ReadCloser { return r.stdout }
-func (r *procRunner) Stderr() io.ReadCloser { return r.stderr }
+func (r *procRunner) Stderr() io.ReadCloser { return r.logged }
 func (r *procRunner) Name() string          { return r.cmd.Path }
 func (r *procRunner) PluginToHost(n, a string) (string, string, error) {
 	return n, a, nil
 }
 func (r *procRunner) HostToPlugin(n, a string) (string, string, error) {
 	return n, a, nil
-}
-
-// killGroup SIGKILLs the process group led by pid (drivers are started with Setpgid, so the
-// group id is the pid), and the process itself in case it left the group.
-func killGroup(pid int) {
-	if pid <= 0 {
-		return
-	}
-	_ = syscall.Kill(-pid, syscall.SIGKILL)
-	_ = syscall.Kill(pid, syscall.SIGKILL)
 }
 
 // driverEnv is the part of the engine's environment a driver process sees: what a program needs
@@ -285,3 +412,7 @@ func driverEnv() []string {
 	}
 	return out
 }
+
+// outOfMemory reports whether the process died at its memory limit: it said so (RLIMIT_DATA), or
+// the kernel killed a process of its group at memory.max.
+func (r *procRunner) outOfMemory() bool { return r.oom.Load() || r.group.oomKills() > 0 }

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -20,7 +22,8 @@ type Supervisor struct {
 	cfg  Config
 	log  hclog.Logger
 	host *hostServer
-	wg   sync.WaitGroup // driver goroutines
+	wg   sync.WaitGroup          // driver goroutines
+	cg   atomic.Pointer[cgroups] // nil: RLIMIT_DATA, no groups
 
 	mu      sync.Mutex
 	closed  bool
@@ -48,6 +51,15 @@ func New(cfg Config) (*Supervisor, error) {
 		inner = cfg.Host
 	}
 	s.host = &hostServer{HostServer: inner, s: s}
+	if cfg.Cgroups {
+		self, _ := os.ReadFile("/proc/self/cgroup")
+		if cg, why := setupCgroups(cgroupRoot, self); cg != nil {
+			s.cg.Store(cg)
+			s.log.Info("driver processes run in cgroups of their own", "cgroup", cg.dir)
+		} else {
+			s.log.Info("driver processes get RLIMIT_DATA as their memory limit, no cgroup", "reason", why)
+		}
+	}
 	if cfg.RunDir != "" {
 		if err := s.killOrphans(); err != nil {
 			return nil, fmt.Errorf("supervisor: orphan cleanup in %s: %w", cfg.RunDir, err)
@@ -242,7 +254,9 @@ func (s *Supervisor) Metadata(ctx context.Context, binary string) ([]byte, error
 		return nil, ErrClosed
 	}
 	d := s.driverLocked(binary)
+	release := d.hold()
 	s.mu.Unlock()
+	defer release()
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.CallTimeout)
 	defer cancel()
 	p, err := d.await(ctx)
@@ -332,6 +346,7 @@ func (d *driver) statusLocked() DriverStatus {
 		ModuleInstances: len(d.modules),
 		LaunchCount:     d.launchCount,
 		LastExitCode:    d.lastExit,
+		LastExitSignal:  d.lastSignal,
 		State:           d.state,
 		RestartCount:    d.restarts,
 		LastError:       d.lastError,
@@ -393,7 +408,7 @@ func (s *Supervisor) Close(ctx context.Context) error {
 			if p != nil {
 				p.kill("supervisor closed")
 			}
-			killGroup(launching)
+			launching.kill(0)
 		}
 		return err
 	}

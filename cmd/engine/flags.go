@@ -60,7 +60,10 @@ type options struct {
 	GCPercent   gcPercentFlag
 	MemoryLimit memoryLimitFlag
 	MaxProcs    maxProcsFlag
-	Displays    int // dev only: how many simulated displays
+	// DriverMemoryLimit is every driver process's memory limit in bytes (0: none) unless its
+	// driver sets memory_limit.
+	DriverMemoryLimit driverMemoryLimitFlag
+	Displays          int // dev only: how many simulated displays
 	// Dev only: a driver folder built, run in the demo room and rebuilt on every save
 	// (devwatch.go), and its module's fields.
 	Watch       string
@@ -191,6 +194,8 @@ func (o *options) flagSet(name string, dev bool) *flag.FlagSet {
 	o.GCPercent, o.MemoryLimit, o.MaxProcs = gcPercentFlag{"auto"}, memoryLimitFlag{"auto"}, maxProcsFlag{"auto"}
 	fs.Var(&o.GCPercent, "gc-percent", "garbage collector target, as GOGC: a percentage, off, or auto (chosen from the machine; GOGC when set)")
 	fs.Var(&o.MemoryLimit, "memory-limit", "soft limit of the engine's Go memory, as GOMEMLIMIT (512MiB, 2GiB), a percentage of the machine's (25%), off, or auto (chosen from the machine; GOMEMLIMIT when set)")
+	o.DriverMemoryLimit = driverMemoryLimitFlag{v: defaultDriverMemoryLimit}
+	fs.Var(&o.DriverMemoryLimit, "driver-memory-limit", "memory limit of each driver process (512MiB, 1GiB, 512MB, or off); a driver's memory_limit overrides it")
 	fs.Var(&o.MaxProcs, "gomaxprocs", "CPUs running the engine's Go code at once, as GOMAXPROCS: a number, or auto (chosen from the machine; GOMAXPROCS when set)")
 	if dev {
 		fs.IntVar(&o.Displays, "displays", 2, "number of simulated displays in the demo system")

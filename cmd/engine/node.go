@@ -196,7 +196,16 @@ func startNode(ctx context.Context, o *options, log hclog.Logger, leave func()) 
 			RunDir: filepath.Join(o.DataDir, "run"),
 			// Drivers log at the engine's level; their hclog JSON lines are lifted into the
 			// engine's log (JSON under --log-format json).
-			Env: func(string) []string { return []string{"ENGINE_DRIVER_LOG_LEVEL=" + o.LogLevel} },
+			Env:     func(string) []string { return []string{"ENGINE_DRIVER_LOG_LEVEL=" + o.LogLevel} },
+			Cgroups: true, // where systemd delegates the engine's cgroup (deploy/README.md "Driver limits")
+			// Called at launches, after core.New has returned.
+			MemoryLimit: func(binary string) int64 {
+				limit, ok := n.core.DriverMemoryLimit(binary)
+				return driverMemoryLimit(o.DriverMemoryLimit.v, limit, ok)
+			},
+			OnMetadata: func(ctx context.Context, binary string, mods []string, meta []byte) {
+				n.core.OnDriverMetadata(ctx, binary, mods, meta)
+			},
 		})
 		if err == nil {
 			n.onClose(func() {

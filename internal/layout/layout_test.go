@@ -49,7 +49,7 @@ var (
 	// Suites, test helpers and test drivers: imported from _test.go files only.
 	testSupport = set{"test support", []string{
 		"e2e", "scripts/...", "internal/enginetest", "internal/testutil",
-		"internal/sdkdriver", "internal/testdriver", "internal/layout", "internal/browsertest",
+		"internal/sdkdriver", "internal/testdriver", "internal/baddriver", "internal/layout", "internal/browsertest",
 	}}
 
 	groups       = []set{leaves, tiers, root, driverSide, testSupport}

@@ -48,12 +48,19 @@ func newSuite(t *testing.T, sentinel bool) *suite {
 // were not inherited, "no orphans" would hold vacuously.
 func (s *suite) checkDriverMarker() {
 	procs := s.c.driverProcs()
-	var children int
+	isDriver := map[int]bool{}
+	for _, p := range procs {
+		isDriver[p.pid] = true
+	}
+	isEngine := map[int]bool{}
 	for _, n := range s.c.nodes {
-		for _, p := range procs {
-			if p.ppid == n.PID() {
-				children++
-			}
+		isEngine[n.PID()] = true
+	}
+	var children int
+	for _, p := range procs {
+		// The forking driver's own children count with it.
+		if isEngine[p.ppid] || isDriver[p.ppid] {
+			children++
 		}
 	}
 	if len(procs) < 2 || children != len(procs) {
@@ -215,6 +222,7 @@ func shortFaults() []fault {
 	return []fault{
 		driverKills(nodeInTurn, 3),
 		displayKill,
+		forkingDriverCrash,
 		hungDriver(nodeInTurn),
 		nodeKill(false),
 		nodeKill(true),
@@ -256,6 +264,7 @@ func TestChaosFull(t *testing.T) {
 		faults := []fault{
 			driverKills(nodeInTurn, 5),
 			displayKill,
+			forkingDriverCrash,
 			hungDriver(nodeInTurn),
 			nodeKill(false),
 			nodeKill(true),

@@ -23,10 +23,13 @@ import (
 )
 
 const (
-	systemID     = "sys-chaos"
-	testModules  = 9 // Test_1..Test_9
-	displays     = 3 // Display_1..Display_3
-	totalModules = testModules + displays
+	systemID    = "sys-chaos"
+	testModules = 9 // Test_1..Test_9
+	displays    = 3 // Display_1..Display_3
+	// forkModule is a module of the misbehaving driver (internal/baddriver) that starts two
+	// children, one in a session of its own: they must go with every process of it.
+	forkModule   = "mod-fork"
+	totalModules = testModules + displays + 1
 	// runMarker is set in every engine's environment with this run's id; driver processes
 	// inherit it, which is how the orphan check tells this run's drivers from those of other
 	// test packages running the same binaries at the same time. The engine passes only
@@ -56,6 +59,7 @@ type cluster struct {
 	nodes   []*node
 	testDrv string
 	display string
+	bad     string // internal/baddriver, running forkModule
 	// redis is the one Redis of the cluster; with sentinel set it is nil and the nodes use the
 	// sentinels' primary (TestChaosFull).
 	redis    *testutil.Redis
@@ -81,10 +85,12 @@ func moduleIDs() []string {
 
 // chaosModel is the test modules and the displays in one system, so that system slugs resolve
 // through Redis lookups (a Redis restart loses them) and the modules spread over the nodes.
-func chaosModel(testDrv, display string, simPorts []int) string {
+func chaosModel(testDrv, display, bad string, simPorts []int) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "drivers:\n  - {id: drv-test, module_name: Test, role: service, binary: %q}\n", testDrv)
+	fmt.Fprintf(&b, "  - {id: drv-bad, module_name: Bad, role: service, binary: %q}\n", bad)
 	fmt.Fprintf(&b, "  - {id: drv-display, module_name: Display, role: device, binary: %q}\nmodules:\n", display)
+	fmt.Fprintf(&b, "  - {id: %s, driver_id: drv-bad, running: true, settings: {mode: fork}}\n", forkModule)
 	var ids []string
 	for i := 1; i <= testModules; i++ {
 		id := fmt.Sprintf("mod-t%02d", i)
@@ -118,6 +124,7 @@ func startCluster(t *testing.T, sentinel bool) *cluster {
 	}
 	c.testDrv = testutil.BuildBinary(t, "./internal/testdriver")
 	c.display = testutil.BuildBinary(t, "./examples/drivers/display")
+	c.bad = testutil.BuildBinary(t, "./internal/baddriver")
 	var ports []int
 	for range displays {
 		sim, err := displaysim.New("127.0.0.1:0")
@@ -136,7 +143,7 @@ func startCluster(t *testing.T, sentinel bool) *cluster {
 	}
 	// Registered before node 3 starts, so it runs after node 3 has stopped.
 	c.diskErr = mountTmpfs(t, c.nodes[2].DataDir)
-	c.h.Start(chaosModel(c.testDrv, c.display, ports), totalModules)
+	c.h.Start(chaosModel(c.testDrv, c.display, c.bad, ports), totalModules)
 	for _, n := range c.nodes {
 		n.gen.Add(1)
 		n.avail.Store(true)

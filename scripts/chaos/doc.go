@@ -14,6 +14,8 @@
 // Faults (TestChaosShort applies one of each; TestChaosFull repeats them for a few minutes):
 //   - repeated driver SIGKILLs: POST /api/core/v1/chaos/terminate for the test driver, and a plain
 //     kill(pid) of the display driver;
+//   - a forking driver's crash: a module of internal/baddriver started two children (one in a
+//     session of its own); it is crashed, and both children must be gone when it is back;
 //   - a hung driver: SIGSTOP of a driver process; the supervisor's Info probe must kill and
 //     relaunch it;
 //   - follower kill and return, leader kill and return (SIGKILL, then start again from the data

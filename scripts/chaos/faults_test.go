@@ -2,6 +2,7 @@ package chaos
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -128,6 +129,40 @@ func hungDriver(pick func(*suite) *node) fault {
 		c.modulesPhase(r, "every module answering everywhere", at, targetHung)
 	}}
 }
+
+// forkingDriverCrash crashes the misbehaving driver whose module started two children (one in
+// a session of its own): both must be gone with it, and the relaunched process starts its own.
+var forkingDriverCrash = fault{name: "forking driver crash (its children must go with it)", apply: func(s *suite, r *result) {
+	c := s.c
+	n := c.live()[0]
+	children := func() []int {
+		resp, err := n.Request(s.l.ctx, http.MethodPost, "/api/engine/v2/modules/"+forkModule+"/exec/children", "[]", 5*time.Second)
+		var pids []int
+		if err != nil || resp.Status != 200 || json.Unmarshal([]byte(resp.Body), &pids) != nil {
+			return nil
+		}
+		return pids
+	}
+	old := children()
+	if len(old) != 2 {
+		r.fail("children of %s: %v", forkModule, old)
+		return
+	}
+	r.note("via %s, children %v", n.ID, old)
+	at := time.Now()
+	// The call fails: the process exits while it runs.
+	_, _ = n.Request(s.l.ctx, http.MethodPost, "/api/engine/v2/modules/"+forkModule+"/exec/crash", "[3]", 5*time.Second)
+	err := c.until(targetDriverKill, "the old children gone and new ones running", func() bool {
+		for _, pid := range old {
+			if testutil.Alive(pid) {
+				return false
+			}
+		}
+		pids := children()
+		return len(pids) == 2 && !slices.Contains(old, pids[0])
+	})
+	r.phase("children gone, driver relaunched with new ones", time.Since(at), targetDriverKill, err)
+}}
 
 // killIfOurs SIGKILLs pid only if it still is one of this run's driver processes.
 func killIfOurs(c *cluster, pid int) {

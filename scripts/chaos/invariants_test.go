@@ -161,7 +161,7 @@ func (c *cluster) driverProcs() []driverProc {
 		return nil
 	}
 	bins := map[string]bool{}
-	for _, b := range []string{c.testDrv, c.display} {
+	for _, b := range []string{c.testDrv, c.display, c.bad} {
 		if p, err := filepath.EvalSymlinks(b); err == nil {
 			b = p
 		}
@@ -221,7 +221,14 @@ func (c *cluster) orphanProblems() (problems []string, drivers int) {
 	}
 	per := map[string]int{}
 	procs := c.driverProcs()
+	isDriver := map[int]bool{}
 	for _, p := range procs {
+		isDriver[p.pid] = true
+	}
+	for _, p := range procs {
+		if isDriver[p.ppid] {
+			continue // a child the forking driver started, while the driver runs
+		}
 		owner, ok := engines[p.ppid]
 		switch {
 		case !ok:

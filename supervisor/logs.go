@@ -1,0 +1,261 @@
+package supervisor
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/placeos-go/engine/metrics"
+)
+
+const (
+	// maxLogLine bounds one stderr line; the rest of a longer line is dropped.
+	maxLogLine = 64 << 10
+	// maxLogKeys bounds the per-module buckets of one process: module names come from the
+	// driver, and a hostile one could invent a new one per line.
+	maxLogKeys = 1024
+	// droppedReportAfter is how long after the first dropped line the "N lines dropped" line is
+	// written: one line per flood and module, however long the flood.
+	droppedReportAfter = 5 * time.Second
+	// A process that keeps writing lines only to have them dropped is read more slowly: more
+	// than floodDrops dropped lines within floodWindow pause the reading for the rest of the
+	// window. Its writes then block, and the flood costs its own CPU less too (the node's other
+	// drivers share the cores); what it writes below the limit is not slowed.
+	floodWindow = 100 * time.Millisecond
+	floodDrops  = 1000
+)
+
+// logLimiter rate-limits one driver process's log lines with a token bucket per module (lines
+// without a module share the driver's bucket). Over the limit, lines are dropped and counted;
+// the count is logged once as "N lines dropped" and added to
+// engine_driver_log_lines_dropped_total.
+type logLimiter struct {
+	rate, burst float64
+	reportAfter time.Duration
+	log         hclog.Logger
+	binary      string
+	met         *metrics.Metrics
+
+	mu      sync.Mutex
+	buckets map[string]*bucket
+	// window and drops count the dropped lines of the current floodWindow.
+	window time.Time
+	drops  int
+}
+
+type bucket struct {
+	tokens  float64
+	last    time.Time
+	dropped int
+	report  *time.Timer
+}
+
+func newLogLimiter(cfg *Config, log hclog.Logger, binary string) *logLimiter {
+	return &logLimiter{rate: cfg.LogRate, burst: float64(cfg.LogBurst), reportAfter: cfg.logReportAfter, log: log, binary: binary, met: cfg.Metrics,
+		buckets: map[string]*bucket{}}
+}
+
+// allow takes a token from key's bucket, or counts the line as dropped.
+func (l *logLimiter) allow(key string, now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.buckets[key]
+	if b == nil {
+		if len(l.buckets) >= maxLogKeys {
+			key = ""
+			b = l.buckets[key]
+		}
+		if b == nil {
+			b = &bucket{tokens: l.burst, last: now}
+			l.buckets[key] = b
+		}
+	}
+	b.tokens = min(l.burst, b.tokens+now.Sub(b.last).Seconds()*l.rate)
+	b.last = now
+	if b.tokens >= 1 {
+		b.tokens--
+		return true
+	}
+	b.dropped++
+	if b.report == nil {
+		b.report = time.AfterFunc(l.reportAfter, func() { l.reportDropped(key) })
+	}
+	return false
+}
+
+// pause is how long the reader of a flooding process waits before its next line, after a
+// dropped one (0: none).
+func (l *logLimiter) pause(now time.Time) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if now.Sub(l.window) >= floodWindow {
+		l.window, l.drops = now, 0
+	}
+	l.drops++
+	if l.drops <= floodDrops {
+		return 0
+	}
+	return l.window.Add(floodWindow).Sub(now)
+}
+
+// take is allow for a line of the reader, pausing it while the process floods.
+func (l *logLimiter) take(key string) bool {
+	now := time.Now()
+	if l.allow(key, now) {
+		return true
+	}
+	if d := l.pause(now); d > 0 {
+		time.Sleep(d)
+	}
+	return false
+}
+
+// reportDropped logs and counts what key's bucket dropped since its last report.
+func (l *logLimiter) reportDropped(key string) {
+	l.mu.Lock()
+	b := l.buckets[key]
+	n := 0
+	if b != nil {
+		n, b.dropped = b.dropped, 0
+		if b.report != nil {
+			b.report.Stop()
+			b.report = nil
+		}
+	}
+	l.mu.Unlock()
+	if n == 0 {
+		return
+	}
+	l.met.DriverLogLinesDropped(l.binary, n)
+	args := []any{"dropped", n, "limit_per_second", l.rate}
+	if key != "" {
+		args = append(args, "module", key)
+	}
+	l.log.Warn("driver log lines dropped: over the rate limit", args...)
+}
+
+// flush reports every pending drop count at once (the process has exited).
+func (l *logLimiter) flush() {
+	l.mu.Lock()
+	keys := make([]string, 0, len(l.buckets))
+	for k, b := range l.buckets {
+		if b.dropped > 0 {
+			keys = append(keys, k)
+		}
+	}
+	l.mu.Unlock()
+	for _, k := range keys {
+		l.reportDropped(k)
+	}
+}
+
+// pumpStderr reads the driver's stderr until it closes. Lines the limiter allows go on: hclog
+// JSON lines to out, which go-plugin reads and lifts into the engine's log at their own level;
+// plain lines (a panic, a library printing to stderr) straight to the log at WARN, where they
+// are seen at the default level. Lines below the log's level are skipped before the limiter, so
+// debug chatter does not use up the budget of the lines that are shown.
+func (r *procRunner) pumpStderr(l *logLimiter, out *io.PipeWriter) {
+	defer func() {
+		l.flush()
+		_ = out.Close()
+	}()
+	level := l.log.GetLevel()
+	br := bufio.NewReaderSize(r.stderr, maxLogLine)
+	cont := false // the previous read was the start of a line longer than maxLogLine
+	var fwd []byte
+	for {
+		line, isPrefix, err := br.ReadLine()
+		if err != nil {
+			return // EOF, or the pipe closed with the process
+		}
+		skip := cont
+		cont = isPrefix
+		if skip || len(line) == 0 {
+			continue
+		}
+		if isOutOfMemory(line) {
+			r.oom.Store(true)
+		}
+		if line[0] != '{' {
+			l.plain(line, "stderr")
+			continue
+		}
+		if lv := hclog.LevelFromString(field(line, "@level")); lv != hclog.NoLevel && lv < level {
+			continue
+		}
+		if !l.take(field(line, "module")) {
+			continue
+		}
+		// A copy: line is the reader's buffer, not to be appended to.
+		fwd = append(append(fwd[:0], line...), '\n')
+		if _, err := out.Write(fwd); err != nil {
+			return
+		}
+	}
+}
+
+// plain logs a line the driver wrote that is not an hclog line at WARN, within the driver's
+// bucket: it is what a driver author or a library printed, often why the driver fails.
+func (l *logLimiter) plain(line []byte, stream string) {
+	if l.log.GetLevel() > hclog.Warn || !l.take("") {
+		return
+	}
+	l.log.Warn(string(line), "stream", stream)
+}
+
+// lineWriter hands what is written to it to fn line by line. go-plugin writes a driver's
+// os.Stdout and os.Stderr to it: plugin.Serve redirects them over its stdio stream, so only the
+// hclog lines (written to the stderr the logger was given before Serve) and the runtime's own
+// last words (a panic, a fatal error) come through the stderr pipe.
+type lineWriter struct {
+	fn  func(line []byte)
+	buf []byte
+}
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			w.buf = append(w.buf, p[:min(len(p), maxLogLine-len(w.buf))]...)
+			break
+		}
+		w.buf = append(w.buf, p[:min(i, max(0, maxLogLine-len(w.buf)))]...)
+		if len(w.buf) > 0 {
+			w.fn(w.buf)
+		}
+		w.buf, p = w.buf[:0], p[i+1:]
+	}
+	return n, nil
+}
+
+// field is the string value of key in an hclog JSON line ("" if absent), found without a full
+// decode: the pump runs on every line of a flood.
+func field(line []byte, key string) string {
+	if len(line) == 0 || line[0] != '{' {
+		return ""
+	}
+	pat := `"` + key + `":"`
+	i := bytes.Index(line, []byte(pat))
+	if i < 0 {
+		return ""
+	}
+	rest := line[i+len(pat):]
+	j := bytes.IndexByte(rest, '"')
+	if j < 0 {
+		return ""
+	}
+	return string(rest[:j])
+}
+
+// isOutOfMemory recognises the Go runtime's last words when an allocation fails at the memory
+// limit (RLIMIT_DATA makes mmap fail, and the runtime throws).
+func isOutOfMemory(line []byte) bool {
+	return bytes.HasPrefix(line, []byte("fatal error: out of memory")) ||
+		bytes.HasPrefix(line, []byte("fatal error: runtime: out of memory")) ||
+		bytes.HasPrefix(line, []byte("runtime: out of memory"))
+}
