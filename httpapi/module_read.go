@@ -14,9 +14,9 @@ import (
 // A write sending these fields back has them ignored (readOnlyFields).
 type moduleRead struct {
 	*model.Module
-	*call.ModuleRuntime // nil when they cannot be read (Redis away): the fields are left out
-	Driver        *driverBrief `json:"driver,omitempty"`
-	ControlSystem *systemBrief `json:"control_system,omitempty"`
+	*call.ModuleRuntime              // nil when they cannot be read (Redis away): the fields are left out
+	Driver              *driverBrief `json:"driver,omitempty"`
+	ControlSystem       *systemBrief `json:"control_system,omitempty"`
 }
 
 // driverBrief is the part of a driver a module list shows. PlaceOS shows its name and
