@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -171,9 +172,17 @@ type limitError struct {
 func (e *limitError) Error() string { return e.err.Error() }
 func (e *limitError) Unwrap() error { return e.err }
 
+// LimitReason marks a driver limit's refusal on a stream (an errdetails.ErrorInfo reason), so
+// that the SDK tells it from gRPC's own ResourceExhausted (a message too large).
+const LimitReason = "DRIVER_LIMIT"
+
 // GRPCStatus is how the refusal of a subscription reaches the driver.
 func (e *limitError) GRPCStatus() *status.Status {
-	return status.New(codes.ResourceExhausted, e.err.Error())
+	st := status.New(codes.ResourceExhausted, e.err.Error())
+	if d, err := st.WithDetails(&errdetails.ErrorInfo{Reason: LimitReason, Domain: "engine"}); err == nil {
+		return d
+	}
+	return st
 }
 
 // takeCall spends a driver-to-driver call of the calling module's driver, or refuses it.

@@ -4,8 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/placeos-go/engine/plugin/proto"
 )
@@ -150,6 +155,24 @@ func (b *Base) SaveSetting(ctx context.Context, name string, value any) error {
 	return nil
 }
 
+// maxStreamBackoff is the longest wait before a broken stream is opened again.
+const maxStreamBackoff = 5 * time.Second
+
+// limitError is the engine refusing a stream for a limit of the driver (--driver-max-subscriptions):
+// the *Error a refused call would get (429 TooMany), or nil for any other failure.
+func limitError(err error) *Error {
+	st, ok := status.FromError(err)
+	if !ok || st.Code() != codes.ResourceExhausted {
+		return nil
+	}
+	for _, d := range st.Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok && info.GetReason() == "DRIVER_LIMIT" { // core.LimitReason
+			return &Error{Status: 429, Kind: "TooMany", Err: errors.New(st.Message())}
+		}
+	}
+	return nil
+}
+
 // stream keeps a server stream open for the life of the module (or ctx, or until cancel),
 // re-opening it with backoff when it breaks.
 func (b *Base) stream(ctx context.Context, what string,
@@ -162,6 +185,7 @@ func (b *Base) stream(ctx context.Context, what string,
 	b.Go(func(context.Context) {
 		defer stopAfter()
 		backoff := 100 * time.Millisecond
+		refused := false
 		for sctx.Err() == nil {
 			host, err := b.m.rt.hostClient(sctx)
 			if err != nil {
@@ -178,13 +202,25 @@ func (b *Base) stream(ctx context.Context, what string,
 			if sctx.Err() != nil {
 				return
 			}
-			b.m.log.Warn("stream broke; reopening", "stream", what, "error", err, "backoff", backoff)
+			if lerr := limitError(err); lerr != nil {
+				// The engine's limit on open subscriptions: wait the longest backoff for others
+				// to end; said once at ERROR, the retries at DEBUG.
+				if !refused {
+					b.m.log.Error("the engine refused the subscription", "stream", what, "error", lerr)
+				} else {
+					b.m.log.Debug("the engine refused the subscription again", "stream", what)
+				}
+				refused, backoff = true, maxStreamBackoff
+			} else {
+				refused = false
+				b.m.log.Warn("stream broke; reopening", "stream", what, "error", err, "backoff", backoff)
+			}
 			select {
 			case <-time.After(backoff):
 			case <-sctx.Done():
 				return
 			}
-			backoff = min(backoff*2, 5*time.Second)
+			backoff = min(backoff*2, maxStreamBackoff)
 		}
 	})
 	return cancel

@@ -5,6 +5,9 @@
 //	fail()        returns an error
 //	raise(code, class)  returns an *sdk.Error with that code and class
 //	echo(value)   returns its argument
+//	call(module, fn)    calls fn on another module (by id) and returns its answer, or the
+//	                    *sdk.Error it failed with, as the SDK gives it
+//	subscribe_many(n)  subscribes to n statuses of its own module (s0…), for good
 //
 // A module whose settings hold "statuses_on_start" (an object: status name → value) sets those
 // statuses while it loads, as a device driver sets "connected" and what it reads.
@@ -14,6 +17,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/placeos-go/engine/sdk"
@@ -66,6 +70,30 @@ func (g *Greeter) OnLoad(context.Context) error {
 		}
 	}
 	return nil
+}
+
+// CallArgs are call's parameters.
+type CallArgs struct {
+	Module   string `json:"module"`
+	Function string `json:"fn"`
+}
+
+// Call calls another module; a failure comes back as the *sdk.Error Exec returned, unchanged.
+func (g *Greeter) Call(ctx context.Context, a CallArgs) (json.RawMessage, error) {
+	return g.Exec(ctx, sdk.Target{ModuleID: a.Module}, a.Function)
+}
+
+// SubscribeManyArgs are subscribe_many's parameters.
+type SubscribeManyArgs struct {
+	N int `json:"n"`
+}
+
+// SubscribeMany subscribes to n statuses of its own module until the module stops.
+func (g *Greeter) SubscribeMany(a SubscribeManyArgs) int {
+	for i := range a.N {
+		g.Base.Subscribe(context.Background(), sdk.Target{ModuleID: g.ModuleID()}, fmt.Sprint("s", i), func(json.RawMessage) {})
+	}
+	return a.N
 }
 
 func main() { sdk.Serve(func() *Greeter { return &Greeter{} }) }

@@ -70,7 +70,7 @@ type driver struct {
 	host    proto.HostClient
 	modules map[string]*proto.Module
 	debug   map[string]bool
-	held    []context.CancelFunc // subscriptions hold keeps open
+	held    map[string][]context.CancelFunc // by module: subscriptions hold keeps open
 }
 
 func (d *driver) Connect(host proto.HostClient) {
@@ -369,8 +369,8 @@ func (d *driver) run(ctx context.Context, host proto.HostClient, mod *proto.Modu
 		return d.hold(host, mod.Id, str(0), str(1), num(2))
 	case "release":
 		d.mu.Lock()
-		held := d.held
-		d.held = nil
+		held := d.held[mod.Id]
+		delete(d.held, mod.Id)
 		d.mu.Unlock()
 		for _, cancel := range held {
 			cancel()
@@ -414,7 +414,10 @@ func (d *driver) hold(host proto.HostClient, from, module, prefix string, n int)
 			}()
 		}
 		d.mu.Lock()
-		d.held = append(d.held, cancel)
+		if d.held == nil {
+			d.held = map[string][]context.CancelFunc{}
+		}
+		d.held[from] = append(d.held[from], cancel)
 		d.mu.Unlock()
 		if err != nil {
 			return nil, err

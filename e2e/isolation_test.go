@@ -1,0 +1,229 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/placeos-go/engine/httpwire"
+	"github.com/placeos-go/engine/internal/enginetest"
+	"github.com/placeos-go/engine/internal/testutil"
+)
+
+// isolationModel: a misbehaving raw driver (testdriver, mod-flood), a healthy module of another
+// testdriver driver (mod-healthy) and an SDK driver (mod-sdk), in one system.
+func isolationModel(testdriver, sdkdriver string) string {
+	return fmt.Sprintf(`
+drivers:
+  - {id: drv-flood, module_name: Flood, role: service, binary: %[1]q}
+  - {id: drv-healthy, module_name: Healthy, role: service, binary: %[1]q}
+  - {id: drv-sdk, module_name: Greeter, role: service, binary: %[2]q}
+modules:
+  - {id: mod-flood, driver_id: drv-flood, running: true}
+  - {id: mod-healthy, driver_id: drv-healthy, running: true}
+  - {id: mod-sdk, driver_id: drv-sdk, running: true}
+systems:
+  - {id: sys-iso, name: Iso, modules: [mod-flood, mod-healthy, mod-sdk]}
+`, testdriver, sdkdriver)
+}
+
+// metricValue reads one series of GET /metrics (0 when absent).
+func metricValue(t *testing.T, e *enginetest.Node, series string) float64 {
+	t.Helper()
+	r := e.Do("GET", "/metrics", "")
+	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(series) + ` (\S+)$`).FindStringSubmatch(r.Body)
+	if m == nil {
+		return 0
+	}
+	v, err := strconv.ParseFloat(m[1], 64)
+	if err != nil {
+		t.Fatalf("%s: %v", series, err)
+	}
+	return v
+}
+
+func limited(driver, limit string) string {
+	return fmt.Sprintf(`engine_driver_limited_total{driver=%q,limit=%q}`, driver, limit)
+}
+
+// The driver limits on a real node with small flags: a status flood lands its last value with
+// the intermediate ones coalesced; driver-to-driver calls past the rate are refused with 429
+// TooMany (a raw driver sees the class, an SDK driver an *sdk.Error its caller sees as is);
+// subscriptions past the maximum are refused (raw driver: the stream's error; SDK driver: one
+// ERROR line), and come back when others end; each is counted in /metrics; the healthy module
+// answers throughout.
+func TestDriverLimits(t *testing.T) {
+	t.Parallel()
+	redis := testutil.StartRedis(t)
+	td := testutil.BuildBinary(t, "./internal/testdriver")
+	sd := testutil.BuildBinary(t, "./internal/sdkdriver")
+	e := enginetest.StartEngine(t, config(redis.URL), "e2e-isolimits", isolationModel(td, sd),
+		"--driver-status-rate", "50/s", "--driver-call-rate", "600/m", "--driver-max-subscriptions", "10")
+	exec := func(module, fn, args string) enginetest.Response {
+		t.Helper()
+		return e.Do("POST", "/api/engine/v2/modules/"+module+"/exec/"+fn, args)
+	}
+
+	// Status flood: 3000 writes as fast as the host answers. The first 250 (5 s of 50/s) pass,
+	// the rest wait in the gate; the last value lands.
+	if r := exec("mod-flood", "flood", `["level", 3000]`); r.Status != 200 || r.Body != "3000" {
+		t.Fatalf("flood: %d %s", r.Status, r.Body)
+	}
+	if r := exec("mod-healthy", "echo", `[1]`); r.Status != 200 {
+		t.Fatalf("the healthy module after a flood: %d %s", r.Status, r.Body)
+	}
+	e.Eventually(10*time.Second, "the flood's last value in Redis", func() bool {
+		return e.Do("GET", "/api/engine/v2/modules/mod-flood/state/level", "").Body == "3000"
+	})
+	if n := metricValue(t, e, limited("drv-flood", "status_coalesced")); n < 2000 {
+		t.Fatalf("coalesced status writes = %v, want most of the 2750 over the burst", n)
+	}
+	if n := metricValue(t, e, limited("drv-healthy", "status_delayed")); n != 0 {
+		t.Fatalf("the healthy driver's writes were delayed %v times", n)
+	}
+
+	// Calls: 10/s with bursts of 50. A flood of 200 gets about 50 through.
+	r := exec("mod-flood", "call_flood", `["mod-healthy", "echo", 200]`)
+	var classes map[string]int
+	if r.Status != 200 || json.Unmarshal([]byte(r.Body), &classes) != nil {
+		t.Fatalf("call flood: %d %s", r.Status, r.Body)
+	}
+	if classes[""] < 50 || classes[""] > 80 || classes["TooMany"] != 200-classes[""] {
+		t.Fatalf("call flood answers by class: %v; want about 50 through and the rest TooMany", classes)
+	}
+	if n := metricValue(t, e, limited("drv-flood", "calls_refused")); n != float64(classes["TooMany"]) {
+		t.Fatalf("calls refused metric %v, want %d", n, classes["TooMany"])
+	}
+	// The SDK driver's own bucket is untouched by the other driver's flood; past it, the
+	// *sdk.Error it gets is what its caller sees: 429, class TooMany, how to raise the limit.
+	var refused enginetest.Response
+	for i := range 100 {
+		refused = exec("mod-sdk", "call", `{"module": "mod-healthy", "fn": "echo"}`)
+		if refused.Status != 200 {
+			if i < 50 {
+				t.Fatalf("the SDK driver refused after %d calls (bursts of 50): %d %s", i, refused.Status, refused.Body)
+			}
+			break
+		}
+	}
+	var body httpwire.ErrorBody
+	if refused.Status != 429 || json.Unmarshal([]byte(refused.Body), &body) != nil || body.Class != "TooMany" ||
+		!strings.Contains(body.Message, "--driver-call-rate") || !strings.Contains(body.Message, "10/s") {
+		t.Fatalf("SDK driver past its call rate: %d %s; want 429 TooMany naming --driver-call-rate and 10/s", refused.Status, refused.Body)
+	}
+
+	// Subscriptions: 10 per driver.
+	if r := exec("mod-flood", "hold", `["mod-healthy", "s", 10]`); r.Status != 200 || r.Body != "10" {
+		t.Fatalf("10 subscriptions: %d %s", r.Status, r.Body)
+	}
+	if r := exec("mod-flood", "hold", `["mod-healthy", "t", 1]`); r.Status != 500 ||
+		!strings.Contains(r.Body, "ResourceExhausted") || !strings.Contains(r.Body, "--driver-max-subscriptions") {
+		t.Fatalf("the 11th subscription: %d %s; want the refusal naming --driver-max-subscriptions", r.Status, r.Body)
+	}
+	// Another driver's subscriptions are its own.
+	if r := exec("mod-healthy", "hold", `["mod-flood", "s", 10]`); r.Status != 200 {
+		t.Fatalf("another driver's subscriptions: %d %s", r.Status, r.Body)
+	}
+	if r := exec("mod-flood", "release", `[]`); r.Status != 200 || r.Body != "11" {
+		t.Fatalf("release: %d %s", r.Status, r.Body)
+	}
+	e.Eventually(10*time.Second, "the released subscriptions counted down", func() bool {
+		r := exec("mod-flood", "hold", `["mod-healthy", "u", 10]`)
+		if r.Status != 200 {
+			exec("mod-flood", "release", `[]`)
+		}
+		return r.Status == 200
+	})
+	if n := metricValue(t, e, limited("drv-flood", "subscriptions_refused")); n < 1 {
+		t.Fatalf("subscriptions refused metric %v", n)
+	}
+	// The SDK driver asks for 12: two are refused, said once each at ERROR in its log.
+	if r := exec("mod-sdk", "subscribe_many", `{"n": 12}`); r.Status != 200 {
+		t.Fatalf("subscribe_many: %d %s", r.Status, r.Body)
+	}
+	e.Eventually(10*time.Second, "the SDK driver's refusal line", func() bool {
+		logs := e.Logs().String()
+		return strings.Count(logs, "the engine refused the subscription") >= 2 && strings.Contains(logs, "--driver-max-subscriptions")
+	})
+	if r := exec("mod-healthy", "echo", `[2]`); r.Status != 200 {
+		t.Fatalf("the healthy module at the end: %d %s", r.Status, r.Body)
+	}
+}
+
+// heapStats forces a garbage collection in the engine (its loopback profiler) and returns the
+// live heap and the goroutine count, from runtime.MemStats and runtime.NumGoroutine.
+func heapStats(t *testing.T, pprof string) (heap, goroutines int) {
+	t.Helper()
+	get := func(path string) string {
+		resp, err := http.Get("http://" + pprof + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	m := regexp.MustCompile(`# HeapAlloc = (\d+)`).FindStringSubmatch(get("/debug/pprof/heap?debug=1&gc=1"))
+	g := regexp.MustCompile(`goroutine profile: total (\d+)`).FindStringSubmatch(get("/debug/pprof/goroutine?debug=1"))
+	if m == nil || g == nil {
+		t.Fatal("no HeapAlloc or goroutine total in the profiler's answers")
+	}
+	heap, _ = strconv.Atoi(m[1])
+	goroutines, _ = strconv.Atoi(g[1])
+	return heap, goroutines
+}
+
+// A driver holding 5,000 subscriptions costs the engine one goroutine and a little heap each,
+// and everything comes back when they end: counts after a forced GC, with margins.
+func TestSubscriptionMemoryReturned(t *testing.T) {
+	t.Parallel()
+	const n = 5000
+	redis := testutil.StartRedis(t)
+	td := testutil.BuildBinary(t, "./internal/testdriver")
+	sd := testutil.BuildBinary(t, "./internal/sdkdriver")
+	pprof := testutil.FreeAddr(t)
+	e := enginetest.StartEngine(t, config(redis.URL), "e2e-submem", isolationModel(td, sd),
+		"--driver-max-subscriptions", fmt.Sprint(n), "--pprof-addr", pprof, "--log-level", "info")
+	// Warm up: the connections and pools a first subscription opens stay for the next.
+	for _, c := range [][2]string{{"hold", `["mod-healthy", "w", 100]`}, {"release", "[]"}} {
+		if r := e.Do("POST", "/api/engine/v2/modules/mod-flood/exec/"+c[0], c[1]); r.Status != 200 {
+			t.Fatalf("%s: %d %s", c[0], r.Status, r.Body)
+		}
+	}
+	heap0, g0 := heapStats(t, pprof)
+
+	if r := e.Do("POST", "/api/engine/v2/modules/mod-flood/exec/hold", fmt.Sprintf(`["mod-healthy", "s", %d]`, n)); r.Status != 200 {
+		t.Fatalf("hold: %d %s", r.Status, r.Body)
+	}
+	heap1, g1 := heapStats(t, pprof)
+
+	perSub := (heap1 - heap0) / n
+	t.Logf("%d subscriptions: %d goroutines more, %d B of heap each", n, g1-g0, perSub)
+	if g1-g0 > n+n/20 {
+		t.Errorf("%d subscriptions cost %d goroutines; want one each", n, g1-g0)
+	}
+	if perSub > 6<<10 {
+		t.Errorf("%d subscriptions cost %d B of heap each; want under 6 KiB", n, perSub)
+	}
+
+	if r := e.Do("POST", "/api/engine/v2/modules/mod-flood/exec/release", ""); r.Status != 200 {
+		t.Fatalf("release: %d %s", r.Status, r.Body)
+	}
+	var heap2, g2 int
+	// What stays is what Go never gives back: map buckets (Go maps do not shrink) and the
+	// runtime's goroutine descriptors (reused, never freed), under 1 KiB a subscription.
+	e.Eventually(20*time.Second, "goroutines and heap back near the baseline", func() bool {
+		heap2, g2 = heapStats(t, pprof)
+		return g2 <= g0+20 && heap2 <= heap0+n<<10
+	})
+	t.Logf("after release: %d goroutines (baseline %d), heap %d (baseline %d)", g2, g0, heap2, heap0)
+}
