@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -24,9 +25,13 @@ type debugClient struct {
 	frames chan string
 }
 
-func dialControl(t *testing.T, e *enginetest.Node) *debugClient {
+func dialControl(t *testing.T, e *enginetest.Node, apiKey ...string) *debugClient {
 	t.Helper()
-	conn, resp, err := websocket.DefaultDialer.Dial("ws://"+e.HTTP+"/api/engine/v2/systems/control", nil)
+	var hdr http.Header
+	if len(apiKey) > 0 {
+		hdr = http.Header{"X-API-Key": apiKey}
+	}
+	conn, resp, err := websocket.DefaultDialer.Dial("ws://"+e.HTTP+"/api/engine/v2/systems/control", hdr)
 	if err != nil {
 		if resp != nil {
 			t.Fatalf("dial %s: %v (HTTP %d)", e.ID, err, resp.StatusCode)

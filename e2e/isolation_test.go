@@ -227,3 +227,55 @@ func TestSubscriptionMemoryReturned(t *testing.T) {
 	})
 	t.Logf("after release: %d goroutines (baseline %d), heap %d (baseline %d)", g2, g0, heap2, heap0)
 }
+
+// debug takes what bind takes, on a real node with API keys: a system with a module name and
+// index streams the module's lines (carrying its id); a module id does too; a system, module
+// name, index or id that names nothing is refused with bind's codes; a user is refused.
+func TestDebugFormsAndRefusals(t *testing.T) {
+	t.Parallel()
+	redis := testutil.StartRedis(t)
+	td := testutil.BuildBinary(t, "./internal/testdriver")
+	e := enginetest.StartEngine(t, config(redis.URL), "e2e-debugforms", testDriverModel(td),
+		"--auth", "keys", "--api-keys", apiKeysFile(t))
+	logged := func(msg string) bool {
+		r := e.Do("POST", "/api/engine/v2/modules/mod-test/exec/log", fmt.Sprintf(`[%q]`, msg), enginetest.APIKey(adminKey))
+		if r.Status != 200 {
+			t.Fatalf("log: %d %s", r.Status, r.Body)
+		}
+		return r.Body == "true"
+	}
+
+	c := dialControl(t, e, supportKey)
+	c.send(`{"id":1,"cmd":"debug","sys":"sys-test","mod":"Test","index":1}`)
+	if f := c.next("debug success"); f != `{"id":1,"type":"success"}` {
+		t.Fatalf("debug by name: %s", f)
+	}
+	var line string
+	e.Eventually(15*time.Second, "debug forwarding on in the driver", func() bool {
+		line = fmt.Sprintf("line %d", time.Now().UnixNano())
+		return logged(line)
+	})
+	want := fmt.Sprintf(`{"id":1,"type":"debug","meta":{"sys":"sys-test","mod":"Test","index":1},"msg":%q,"mod":"mod-test","level":"info"}`, line)
+	if f := c.next("the debug line"); f != want {
+		t.Fatalf("debug line: %s\nwant %s", f, want)
+	}
+	for _, tc := range []struct{ req, want string }{
+		{`{"id":2,"cmd":"debug","mod":"mod-test"}`, `{"id":2,"type":"success"}`},
+		{`{"id":3,"cmd":"debug","sys":"sys-nope","mod":"Test","index":1}`, `{"id":3,"type":"error","code":404,"error_code":5,"msg":"could not find system sys-nope"}`},
+		{`{"id":4,"cmd":"debug","sys":"sys-test","mod":"Display","index":1}`, `{"id":4,"type":"error","code":404,"error_code":6,"msg":"could not find module Display_1 in system sys-test"}`},
+		{`{"id":5,"cmd":"debug","sys":"sys-test","mod":"Test","index":2}`, `{"id":5,"type":"error","code":404,"error_code":6,"msg":"could not find module Test_2 in system sys-test"}`},
+		{`{"id":6,"cmd":"debug","sys":"sys-test","mod":"Test","index":-1}`, `{"id":6,"type":"error","code":400,"error_code":0,"msg":"index must be 1 or more"}`},
+		{`{"id":7,"cmd":"debug","mod":"mod-nope"}`, `{"id":7,"type":"error","code":404,"error_code":6,"msg":"could not find module \"mod-nope\""}`},
+	} {
+		c.send(tc.req)
+		// The message goes on with the state store's detail, as bind's and exec's do.
+		if f := c.next(tc.req); !strings.HasPrefix(f, strings.TrimSuffix(tc.want, `"}`)) {
+			t.Errorf("%s: %s\nwant %s", tc.req, f, tc.want)
+		}
+	}
+	u := dialControl(t, e, userKey)
+	u.send(`{"id":1,"cmd":"debug","sys":"sys-test","mod":"Test","index":1}`)
+	if f := u.next("refusal"); f != `{"id":1,"type":"error","code":403,"error_code":2,"msg":"debug needs support clearance"}` {
+		t.Fatalf("a user's debug: %s", f)
+	}
+}
