@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/placeos-go/engine/call"
 	"github.com/placeos-go/engine/errkind"
@@ -25,7 +26,7 @@ func (c *Core) Host() *Host { return &Host{c: c} }
 
 // SetStatus writes a status of the calling module, within the module's status rate
 // (Limits.StatusRate; statusgate.go): over it the write is kept and made later, and the driver is
-// told it succeeded.
+// told it succeeded once the next write is due.
 func (h *Host) SetStatus(ctx context.Context, req *proto.SetStatusRequest) (*proto.Empty, error) {
 	var value []byte
 	if !req.Delete {
@@ -34,12 +35,18 @@ func (h *Host) SetStatus(ctx context.Context, req *proto.SetStatusRequest) (*pro
 		}
 		value = req.ValueJson
 	}
-	delayed, coalesced, err := h.c.gates.set(ctx, h.c.cfg.Limits.StatusRate, req.ModuleId, req.Name, value, h.c.writeStatus)
-	if delayed {
+	res, err := h.c.gates.set(ctx, h.c.cfg.Limits.StatusRate, req.ModuleId, req.Name, value, h.c.writeStatus)
+	if res.delayed {
 		driver := h.c.driverOf(req.ModuleId)
 		h.c.cfg.Metrics.DriverLimited(driver, metrics.DriverStatusDelayed)
-		if coalesced {
+		if res.coalesced {
 			h.c.cfg.Metrics.DriverLimited(driver, metrics.DriverStatusCoalesced)
+		}
+		pace := time.NewTimer(res.pace)
+		defer pace.Stop()
+		select {
+		case <-pace.C:
+		case <-ctx.Done():
 		}
 	}
 	return &proto.Empty{}, err

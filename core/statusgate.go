@@ -33,12 +33,21 @@ type statusGate struct {
 // writeFn writes one status (nil value deletes it).
 type writeFn func(ctx context.Context, moduleID, name string, value []byte) error
 
-// set writes the status now if the module's bucket allows, else keeps it for the next flush;
-// delayed reports the latter, coalesced that a value waiting for the same status was dropped.
+// gateResult tells how the gate took a write: delayed (kept for a flush), coalesced (a value
+// waiting for the same status was replaced) and pace, how long the caller should hold its answer.
+type gateResult struct {
+	delayed, coalesced bool
+	pace               time.Duration
+}
+
+// set writes the status now if the module's bucket allows, else keeps it for the next flush.
+// A delayed write's answer is paced until the next token is due: a driver that writes in a loop
+// (an SDK driver's outbox does, one write at a time) then runs at the rate instead of spending
+// the node's CPU on calls whose values are mostly dropped, and its own coalescing takes over.
 func (s *statusGates) set(ctx context.Context, rate float64, moduleID, name string, value []byte,
-	write writeFn) (delayed, coalesced bool, err error) {
+	write writeFn) (gateResult, error) {
 	if rate <= 0 {
-		return false, false, write(ctx, moduleID, name, value)
+		return gateResult{}, write(ctx, moduleID, name, value)
 	}
 	now := time.Now()
 	s.mu.Lock()
@@ -55,18 +64,19 @@ func (s *statusGates) set(ctx context.Context, rate float64, moduleID, name stri
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if len(g.pending) == 0 && g.b.take(now) {
-		return false, false, write(ctx, moduleID, name, value)
+		return gateResult{}, write(ctx, moduleID, name, value)
 	}
 	if g.pending == nil {
 		g.pending = map[string][]byte{}
 	}
-	_, coalesced = g.pending[name]
+	_, coalesced := g.pending[name]
 	g.pending[name] = value
+	wait := g.b.wait(now)
 	if !g.armed {
 		g.armed = true
-		time.AfterFunc(g.b.wait(now), func() { s.flush(moduleID, g, write) })
+		time.AfterFunc(wait, func() { s.flush(moduleID, g, write) })
 	}
-	return true, coalesced, nil
+	return gateResult{delayed: true, coalesced: coalesced, pace: max(wait, time.Duration(float64(time.Second)/rate))}, nil
 }
 
 // flush writes as many waiting values as the bucket allows and schedules the rest.

@@ -45,14 +45,17 @@ func TestStatusGateKeepsTheLastValue(t *testing.T) {
 	const rate = 100 // bursts of 500
 	var delayed, coalesced int
 	for i := range 2000 {
-		d, c, err := g.set(t.Context(), rate, "mod-flood", fmt.Sprint("s", i%3), fmt.Appendf(nil, "%d", i), st.write)
+		res, err := g.set(t.Context(), rate, "mod-flood", fmt.Sprint("s", i%3), fmt.Appendf(nil, "%d", i), st.write)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if d {
+		if res.delayed {
 			delayed++
+			if res.pace < 10*time.Millisecond || res.pace > 20*time.Millisecond {
+				t.Fatalf("a delayed write paced %s; want until the next token, 10 ms at 100/s", res.pace)
+			}
 		}
-		if c {
+		if res.coalesced {
 			coalesced++
 		}
 	}
@@ -61,8 +64,8 @@ func TestStatusGateKeepsTheLastValue(t *testing.T) {
 		t.Fatalf("writes made at once %d, delayed %d, coalesced %d; want the 500 of the burst, and all but a few delayed coalesced", now, delayed, coalesced)
 	}
 	// A healthy module is not held up by the flood.
-	if d, _, err := g.set(t.Context(), rate, "mod-healthy", "power", []byte("true"), st.write); d || err != nil {
-		t.Fatalf("the healthy module's write: delayed %v, %v", d, err)
+	if res, err := g.set(t.Context(), rate, "mod-healthy", "power", []byte("true"), st.write); res.delayed || err != nil {
+		t.Fatalf("the healthy module's write: delayed %v, %v", res.delayed, err)
 	}
 	testutil.Eventually(t, 5*time.Second, "the last value of every status", func() bool {
 		a, _ := st.value("mod-flood.s0")
@@ -74,8 +77,8 @@ func TestStatusGateKeepsTheLastValue(t *testing.T) {
 	g.forget("mod-healthy")
 	testutil.Eventually(t, 5*time.Second, "gates forgotten", func() bool { return g.count() == 0 })
 	// Off: every write is made at once.
-	if d, _, err := g.set(t.Context(), -1, "mod-x", "a", []byte("1"), st.write); d || err != nil || g.count() != 0 {
-		t.Fatalf("rate off: delayed %v, %v, %d gates", d, err, g.count())
+	if res, err := g.set(t.Context(), -1, "mod-x", "a", []byte("1"), st.write); res.delayed || err != nil || g.count() != 0 {
+		t.Fatalf("rate off: delayed %v, %v, %d gates", res.delayed, err, g.count())
 	}
 }
 
@@ -86,7 +89,7 @@ func TestStatusGateKeepsOrder(t *testing.T) {
 	var g statusGates
 	var st recordingStore
 	for i := range 20 {
-		if _, _, err := g.set(t.Context(), 1, "mod-1", "level", fmt.Appendf(nil, "%d", i), st.write); err != nil {
+		if _, err := g.set(t.Context(), 1, "mod-1", "level", fmt.Appendf(nil, "%d", i), st.write); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -7,7 +7,8 @@
 #   scripts/bench.sh                    # every family (about 3 minutes on 2 cores)
 #   scripts/bench.sh execute startup    # only these families (BENCHMARKS.md holds only them)
 #
-# Families: execute crash failover cluster ws sdk startup modules10k redis placement sites builder devwatch.
+# Families: execute crash failover cluster ws sdk startup modules10k redis placement sites builder devwatch
+# isolation.
 # Environment: GO (default go), BENCH_OUT (default BENCHMARKS.md at the repository root).
 # Exits non-zero when any benchmark fails; BENCHMARKS.md is written anyway and names the failure.
 set -uo pipefail
@@ -19,7 +20,7 @@ out=${BENCH_OUT:-$root/BENCHMARKS.md}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-all_families=(execute crash failover cluster ws sdk startup modules10k redis placement sites builder devwatch)
+all_families=(execute crash failover cluster ws sdk startup modules10k redis placement sites builder devwatch isolation)
 if (($# > 0)); then
 	families=("$@")
 else
@@ -365,6 +366,26 @@ head_devwatch() {
 	headline_target "save a driver's source → the new code answering an execute (engine dev --watch)" "$(ratio "$l" "$g")" "a plain go build of the folder" "$(num "$l" '%.2f s')" "$(target "$l" le 3 '≤ 3 s')"
 }
 
+fam_isolation() {
+	run isolation "$GO" test "${bench[@]}" '^BenchmarkStatusFlood$' -benchtime 1x -timeout 10m ./scripts/bench/
+}
+head_isolation() {
+	local r ru p pu c cu q w
+	r=$(metric isolation BenchmarkStatusFlood p99-ratio)
+	ru=$(metric isolation BenchmarkStatusFlood p99-ratio-uncapped)
+	p=$(metric isolation BenchmarkStatusFlood p50-ratio)
+	pu=$(metric isolation BenchmarkStatusFlood p50-ratio-uncapped)
+	c=$(metric isolation BenchmarkStatusFlood cpu-s/s-flood)
+	cu=$(metric isolation BenchmarkStatusFlood cpu-s/s-flood-uncapped)
+	q=$(metric isolation BenchmarkStatusFlood cpu-s/s-quiet)
+	w=$(metric isolation BenchmarkStatusFlood flood-writes/s)
+	headline_begin
+	headline "healthy module's execute p99 during another driver's status flood (default --driver-status-rate 200/s)" "$(num "$r" '%.2f×')" "the same without the flood" "p50 $(num "$p" '%.2f×')"
+	headline "the same with --driver-status-rate off" "$(num "$ru" '%.2f×')" "the same without the flood" "p50 $(num "$pu" '%.2f×')"
+	headline "engine CPU during the flood (default rate)" "$(ratio "$c" "$q")" "the engine without the flood" "$(num "$c" '%.2f s/s') (rate off: $(num "$cu" '%.2f s/s'))"
+	headline "status calls the flooding driver got answered (paced over the rate)" "—" "—" "$(num "$w" '%.0f/s')"
+}
+
 declare -A titles=(
 	[execute]="Execute: REST execute vs a bare proxy and the direct go-plugin call"
 	[crash]="Crash recovery: driver SIGKILL → answering"
@@ -379,6 +400,7 @@ declare -A titles=(
 	[sites]="Constrained placement: movement within an eligible group (sites)"
 	[builder]="Driver builds"
 	[devwatch]="Driver development loop: save → new code answering (engine dev --watch)"
+	[isolation]="Driver isolation: a healthy module during another driver's status flood"
 )
 
 began=$SECONDS

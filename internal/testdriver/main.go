@@ -21,8 +21,9 @@
 //	publish(channel, msg)    Host.Publish
 //	subscribe(module, name, n)  Host.Subscribe, returns the first n values
 //	monitor(channel, n)      Host.Monitor, returns the first n messages
-//	flood(name, n)           n Host.SetStatus of status name, values 1..n, as fast as the host
-//	                         answers (no coalescing: a misbehaving driver); returns n
+//	flood(name, n, p)        n Host.SetStatus of status name, values 1..n, as fast as the host
+//	                         answers (no coalescing: a misbehaving driver); with p > 1, p
+//	                         writers at once, writer i setting name<i>; returns n
 //	hold(module, prefix, n)  opens n subscriptions (statuses prefix0…) and keeps them open;
 //	                         returns how many opened, or the first refusal
 //	release()                ends every subscription hold opened; returns how many
@@ -160,7 +161,7 @@ const metadata = `{
     "publish": {"channel": {"type": "string", "title": "string"}, "msg": {"type": "string", "title": "string"}},
     "subscribe": {"module": {"type": "string", "title": "string"}, "name": {"type": "string", "title": "string"}, "n": {"type": "integer", "title": "int"}},
     "monitor": {"channel": {"type": "string", "title": "string"}, "n": {"type": "integer", "title": "int"}},
-    "flood": {"name": {"type": "string", "title": "string"}, "n": {"type": "integer", "title": "int"}},
+    "flood": {"name": {"type": "string", "title": "string"}, "n": {"type": "integer", "title": "int"}, "p": {"type": "integer", "title": "int", "default": 1}},
     "hold": {"module": {"type": "string", "title": "string"}, "prefix": {"type": "string", "title": "string"}, "n": {"type": "integer", "title": "int"}},
     "release": {},
     "call_flood": {"module": {"type": "string", "title": "string"}, "fn": {"type": "string", "title": "string"}, "n": {"type": "integer", "title": "int"}},
@@ -359,12 +360,7 @@ func (d *driver) run(ctx context.Context, host proto.HostClient, mod *proto.Modu
 		}
 		return json.Marshal(msgs)
 	case "flood":
-		for i := range num(1) {
-			if _, err := host.SetStatus(ctx, &proto.SetStatusRequest{ModuleId: mod.Id, Name: str(0), ValueJson: fmt.Appendf(nil, "%d", i+1)}); err != nil {
-				return nil, err
-			}
-		}
-		return json.Marshal(num(1))
+		return flood(ctx, host, mod.Id, str(0), num(1), max(num(2), 1))
 	case "hold":
 		return d.hold(host, mod.Id, str(0), str(1), num(2))
 	case "release":
@@ -388,6 +384,34 @@ func (d *driver) run(ctx context.Context, host proto.HostClient, mod *proto.Modu
 		return json.Marshal(classes)
 	}
 	return nil, &driverErr{raise(400, "NoMethodError", "no function %q", r.Function)}
+}
+
+// flood sets status name n times from p writers at once (each its own status when p > 1).
+func flood(ctx context.Context, host proto.HostClient, id, name string, n, p int) ([]byte, error) {
+	errs := make(chan error, p)
+	for w := range p {
+		status := name
+		if p > 1 {
+			status = fmt.Sprint(name, w)
+		}
+		go func() {
+			var err error
+			for i := w; i < n && err == nil; i += p {
+				_, err = host.SetStatus(ctx, &proto.SetStatusRequest{ModuleId: id, Name: status, ValueJson: fmt.Appendf(nil, "%d", i+1)})
+			}
+			errs <- err
+		}()
+	}
+	var first error
+	for range p {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	if first != nil {
+		return nil, first
+	}
+	return json.Marshal(n)
 }
 
 // hold opens n subscriptions that outlive the call, each read on its own goroutine as the SDK
