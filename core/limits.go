@@ -97,12 +97,6 @@ func (b *bucket) wait(now time.Time) time.Duration {
 	return time.Duration((1 - b.tokens) / b.rate * float64(time.Second))
 }
 
-// full reports whether the bucket has refilled completely (its owner may forget it then).
-func (b *bucket) full(now time.Time) bool {
-	b.refill(now)
-	return b.tokens >= burst(b.rate)
-}
-
 // rateText is a rate as the flags take it.
 func rateText(r float64) string { return fmt.Sprintf("%g/s", r) }
 
