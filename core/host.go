@@ -147,7 +147,7 @@ func (h *Host) Subscribe(req *proto.SubscribeRequest, stream proto.Host_Subscrib
 		return err
 	}
 	defer release()
-	q := newStreamQueue()
+	q := newStreamQueue[[]byte](subscribeQueue)
 	var cancel func()
 	if t.ModuleID != "" {
 		cancel, err = h.c.cfg.Watcher.WatchModule(ctx, t.ModuleID, req.Name, q.put)
@@ -174,7 +174,7 @@ func (h *Host) Monitor(req *proto.MonitorRequest, stream proto.Host_MonitorServe
 		return err
 	}
 	defer release()
-	q := newStreamQueue()
+	q := newStreamQueue[[]byte](subscribeQueue)
 	sub := h.c.cfg.State.Subscribe(req.Channel, q.put, state.WithOnDrop(func(error) { q.fail() }))
 	defer sub.Cancel()
 	return q.drain(ctx, func(msg []byte) error { return stream.Send(&proto.ChannelMessage{Message: msg}) })

@@ -132,7 +132,7 @@ func (d *driverLimits) takeCall(driver string, rate float64) time.Duration {
 }
 
 // openSubscription counts one more subscription of driver unless it holds max already; the
-// returned release (nil when refused) counts it down, once.
+// returned release (nil when refused) counts it down.
 func (d *driverLimits) openSubscription(driver string, max int) (release func()) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -143,15 +143,12 @@ func (d *driverLimits) openSubscription(driver string, max int) (release func())
 		d.subs = map[string]int{}
 	}
 	d.subs[driver]++
-	var once sync.Once
 	return func() {
-		once.Do(func() {
-			d.mu.Lock()
-			defer d.mu.Unlock()
-			if d.subs[driver]--; d.subs[driver] <= 0 {
-				delete(d.subs, driver)
-			}
-		})
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		if d.subs[driver]--; d.subs[driver] <= 0 {
+			delete(d.subs, driver)
+		}
 	}
 }
 
@@ -198,8 +195,15 @@ func (c *Core) takeCall(from string) error {
 func (c *Core) openSubscription(from string) (release func(), err error) {
 	max := c.cfg.Limits.MaxSubscriptions
 	driver := c.driverOf(from)
-	if release = c.driverLims.openSubscription(driver, max); release != nil {
-		return release, nil
+	if countDown := c.driverLims.openSubscription(driver, max); countDown != nil {
+		c.cfg.Metrics.AddDriverSubscriptions(driver, 1)
+		var once sync.Once
+		return func() {
+			once.Do(func() {
+				countDown()
+				c.cfg.Metrics.AddDriverSubscriptions(driver, -1)
+			})
+		}, nil
 	}
 	c.cfg.Metrics.DriverLimited(driver, metrics.DriverSubsRefused)
 	return nil, &limitError{retryAfter: time.Second, err: errkind.Wrap(errkind.TooMany, nil,

@@ -14,20 +14,23 @@ const subscribeQueue = 256
 // It holds nothing while idle: a driver may keep a thousand subscriptions open, most of them to
 // statuses that rarely change, and a 256-slot channel each cost 6 KiB a subscription for nothing
 // (5,000 subscriptions held 32 MB of empty queues). The slice grows only while values wait.
-type streamQueue struct {
-	wake chan struct{} // one slot: a value is waiting, or the queue failed
+type streamQueue[T any] struct {
+	limit int
+	wake  chan struct{} // one slot: a value is waiting, or the queue failed
 
 	mu     sync.Mutex
-	values [][]byte
+	values []T
 	behind bool
 }
 
-func newStreamQueue() *streamQueue { return &streamQueue{wake: make(chan struct{}, 1)} }
+func newStreamQueue[T any](limit int) *streamQueue[T] {
+	return &streamQueue[T]{limit: limit, wake: make(chan struct{}, 1)}
+}
 
-func (q *streamQueue) put(v []byte) {
+func (q *streamQueue[T]) put(v T) {
 	q.mu.Lock()
 	if !q.behind {
-		if len(q.values) < subscribeQueue {
+		if len(q.values) < q.limit {
 			q.values = append(q.values, v)
 		} else {
 			q.behind, q.values = true, nil
@@ -38,14 +41,14 @@ func (q *streamQueue) put(v []byte) {
 }
 
 // fail ends the stream with ErrSubscriberBehind (the listener behind it was dropped).
-func (q *streamQueue) fail() {
+func (q *streamQueue[T]) fail() {
 	q.mu.Lock()
 	q.behind, q.values = true, nil
 	q.mu.Unlock()
 	q.signal()
 }
 
-func (q *streamQueue) signal() {
+func (q *streamQueue[T]) signal() {
 	select {
 	case q.wake <- struct{}{}:
 	default:
@@ -53,16 +56,17 @@ func (q *streamQueue) signal() {
 }
 
 // next takes the oldest waiting value; behind reports an overflow.
-func (q *streamQueue) next() (v []byte, ok, behind bool) {
+func (q *streamQueue[T]) next() (v T, ok, behind bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.behind {
-		return nil, false, true
+		return v, false, true
 	}
 	if len(q.values) == 0 {
-		return nil, false, false
+		return v, false, false
 	}
-	v, q.values[0] = q.values[0], nil
+	var zero T
+	v, q.values[0] = q.values[0], zero
 	q.values = q.values[1:]
 	if len(q.values) == 0 {
 		q.values = nil // let the backing array go
@@ -73,7 +77,7 @@ func (q *streamQueue) next() (v []byte, ok, behind bool) {
 // drain sends every value until ctx ends (nil), a send fails, or the queue overflowed
 // (ErrSubscriberBehind). An overflow ends the stream as soon as the send under way returns: the
 // values still queued are stale by then.
-func (q *streamQueue) drain(ctx context.Context, send func([]byte) error) error {
+func (q *streamQueue[T]) drain(ctx context.Context, send func(T) error) error {
 	for {
 		v, ok, behind := q.next()
 		switch {

@@ -192,8 +192,10 @@ func heapStats(t *testing.T, pprof string) (heap, goroutines int) {
 	return heap, goroutines
 }
 
-// A driver holding 5,000 subscriptions costs the engine one goroutine and a little heap each,
-// and everything comes back when they end: counts after a forced GC, with margins.
+// Subscriptions return what they cost when they end, and an SDK driver's cost the engine no
+// goroutine each: 5,000 subscriptions of a raw driver (one Subscribe stream each: a goroutine and
+// the stream's buffers) and of an SDK driver (all on its one Subscriptions stream), measured
+// after a forced GC, with margins.
 func TestSubscriptionMemoryReturned(t *testing.T) {
 	t.Parallel()
 	const n = 5000
@@ -203,39 +205,56 @@ func TestSubscriptionMemoryReturned(t *testing.T) {
 	pprof := testutil.FreeAddr(t)
 	e := enginetest.StartEngine(t, config(redis.URL), "e2e-submem", isolationModel(td, sd),
 		"--driver-max-subscriptions", fmt.Sprint(n), "--pprof-addr", pprof, "--log-level", "info")
-	// Warm up: the connections and pools a first subscription opens stay for the next.
-	for _, c := range [][2]string{{"hold", `["mod-healthy", "w", 100]`}, {"release", "[]"}} {
-		if r := e.Do("POST", "/api/engine/v2/modules/mod-flood/exec/"+c[0], c[1]); r.Status != 200 {
-			t.Fatalf("%s: %d %s", c[0], r.Status, r.Body)
+	exec := func(module, fn, args string) {
+		t.Helper()
+		if r := e.Do("POST", "/api/engine/v2/modules/"+module+"/exec/"+fn, args); r.Status != 200 {
+			t.Fatalf("%s: %d %s", fn, r.Status, r.Body)
 		}
 	}
+	// Warm up: the connections and pools a first subscription opens stay for the next.
+	exec("mod-flood", "hold", `["mod-healthy", "w", 100]`)
+	exec("mod-flood", "release", "[]")
+	exec("mod-sdk", "subscribe_many", `{"n": 100}`)
+	exec("mod-sdk", "unsubscribe_all", "")
+	open := func(driver string) float64 {
+		return metricValue(t, e, `engine_driver_subscriptions{driver="`+driver+`"}`)
+	}
+	e.Eventually(20*time.Second, "the warm-up's subscriptions ended", func() bool {
+		return open("drv-flood") == 0 && open("drv-sdk") == 0
+	})
 	heap0, g0 := heapStats(t, pprof)
 
-	if r := e.Do("POST", "/api/engine/v2/modules/mod-flood/exec/hold", fmt.Sprintf(`["mod-healthy", "s", %d]`, n)); r.Status != 200 {
-		t.Fatalf("hold: %d %s", r.Status, r.Body)
+	for _, tc := range []struct {
+		what, module, driver, hold, holdArgs, release string
+		goroutines, perSub                            int // at most, each
+	}{
+		{"raw driver (Subscribe streams)", "mod-flood", "drv-flood", "hold", `["mod-healthy", "s", 5000]`, "release", 1, 6 << 10},
+		{"SDK driver (one Subscriptions stream)", "mod-sdk", "drv-sdk", "subscribe_many", `{"n": 5000}`, "unsubscribe_all", 0, 3 << 10},
+	} {
+		exec(tc.module, tc.hold, tc.holdArgs)
+		// An SDK driver's subscriptions are accepted on their stream after its call returns.
+		e.Eventually(20*time.Second, "every subscription open", func() bool { return open(tc.driver) == n })
+		// Each new watch reads its value on a goroutine of its own, which ends with the read.
+		var heap1, g1 int
+		testutil.Eventually(t, 20*time.Second, "the watches' first reads over", func() bool {
+			heap1, g1 = heapStats(t, pprof)
+			return g1-g0 <= tc.goroutines*n+50
+		})
+		perSub := (heap1 - heap0) / n
+		t.Logf("%s: %d subscriptions: %d goroutines more, %d B of heap each", tc.what, n, g1-g0, perSub)
+		if perSub > tc.perSub {
+			t.Errorf("%s: %d subscriptions cost %d B of heap each; want at most %d", tc.what, n, perSub, tc.perSub)
+		}
+		exec(tc.module, tc.release, "[]")
+		// What stays is what Go never gives back: map buckets (Go maps do not shrink) and the
+		// runtime's goroutine descriptors (reused, never freed), under 1 KiB a subscription.
+		var heap2, g2 int
+		e.Eventually(20*time.Second, "goroutines and heap back near the baseline", func() bool {
+			heap2, g2 = heapStats(t, pprof)
+			return open(tc.driver) == 0 && g2 <= g0+20 && heap2 <= heap0+n<<10
+		})
+		t.Logf("%s: after release: %d goroutines (baseline %d), heap %d (baseline %d)", tc.what, g2, g0, heap2, heap0)
 	}
-	heap1, g1 := heapStats(t, pprof)
-
-	perSub := (heap1 - heap0) / n
-	t.Logf("%d subscriptions: %d goroutines more, %d B of heap each", n, g1-g0, perSub)
-	if g1-g0 > n+n/20 {
-		t.Errorf("%d subscriptions cost %d goroutines; want one each", n, g1-g0)
-	}
-	if perSub > 6<<10 {
-		t.Errorf("%d subscriptions cost %d B of heap each; want under 6 KiB", n, perSub)
-	}
-
-	if r := e.Do("POST", "/api/engine/v2/modules/mod-flood/exec/release", ""); r.Status != 200 {
-		t.Fatalf("release: %d %s", r.Status, r.Body)
-	}
-	var heap2, g2 int
-	// What stays is what Go never gives back: map buckets (Go maps do not shrink) and the
-	// runtime's goroutine descriptors (reused, never freed), under 1 KiB a subscription.
-	e.Eventually(20*time.Second, "goroutines and heap back near the baseline", func() bool {
-		heap2, g2 = heapStats(t, pprof)
-		return g2 <= g0+20 && heap2 <= heap0+n<<10
-	})
-	t.Logf("after release: %d goroutines (baseline %d), heap %d (baseline %d)", g2, g0, heap2, heap0)
 }
 
 // debug takes what bind takes, on a real node with API keys: a system with a module name and

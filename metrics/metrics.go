@@ -98,7 +98,8 @@ type Metrics struct {
 	buildFailures prometheus.Counter
 	buildFailed   *prometheus.GaugeVec
 
-	driverLimited *prometheus.CounterVec
+	driverLimited       *prometheus.CounterVec
+	driverSubscriptions *prometheus.GaugeVec
 }
 
 // New builds the collectors on a fresh registry, with the Go runtime and process collectors.
@@ -186,6 +187,10 @@ func New() *Metrics {
 			Namespace: namespace, Name: "driver_limited_total",
 			Help: "What the driver limits held back, by driver and limit (status_delayed, status_coalesced, calls_refused, subscriptions_refused).",
 		}, []string{"driver", "limit"}),
+		driverSubscriptions: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "driver_subscriptions",
+			Help: "Status subscriptions and channel monitors drivers hold open on this node, by driver (--driver-max-subscriptions caps each).",
+		}, []string{"driver"}),
 	}
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
@@ -196,7 +201,7 @@ func New() *Metrics {
 		m.redisErrors, m.redisReconnects,
 		m.raftState, m.raftLeaderChanges, m.raftApply,
 		m.buildDuration, m.buildFailures, m.buildFailed,
-		m.driverLimited,
+		m.driverLimited, m.driverSubscriptions,
 	)
 	// Series that exist from the start, so dashboards and alerts see zeros rather than gaps.
 	for _, s := range []string{"command", "pubsub"} {
@@ -364,6 +369,14 @@ func (m *Metrics) DriverLimited(driver, limit string) {
 		return
 	}
 	m.driverLimited.WithLabelValues(driver, limit).Inc()
+}
+
+// AddDriverSubscriptions adds delta (+1 opened, -1 ended) to driver's open subscriptions.
+func (m *Metrics) AddDriverSubscriptions(driver string, delta int) {
+	if m == nil {
+		return
+	}
+	m.driverSubscriptions.WithLabelValues(driver).Add(float64(delta))
 }
 
 // AddHTTPConnections adds delta (+1 accepted, -1 closed) to the open connection gauge.

@@ -95,6 +95,10 @@ func (b *Base) Subscribe(ctx context.Context, t Target, name string, fn func(val
 	var last json.RawMessage
 	return b.stream(ctx, "subscribe "+t.String()+"."+name, func(ctx context.Context, host proto.HostClient) (func() ([]byte, error), error) {
 		req.FromModule = b.m.id
+		recv, err := b.m.rt.subs.open(ctx, host, req)
+		if !errors.Is(err, errMuxUnsupported) {
+			return recv, err
+		}
 		s, err := host.Subscribe(ctx, req)
 		if err != nil {
 			return nil, err
@@ -158,9 +162,19 @@ func (b *Base) SaveSetting(ctx context.Context, name string, value any) error {
 // maxStreamBackoff is the longest wait before a broken stream is opened again.
 const maxStreamBackoff = 5 * time.Second
 
-// limitError is the engine refusing a stream for a limit of the driver (--driver-max-subscriptions):
-// the *Error a refused call would get (429 TooMany), or nil for any other failure.
+// limitError is the engine refusing a subscription for a limit of the driver
+// (--driver-max-subscriptions): the *Error a refused call would get (429 TooMany), or nil for any
+// other failure. It comes as the subscriptions stream's event, or as a Subscribe stream's gRPC
+// ResourceExhausted.
 func limitError(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		// The subscriptions stream's refusal (subMux).
+		if e.Status == 429 && e.Kind == "TooMany" {
+			return e
+		}
+		return nil
+	}
 	st, ok := status.FromError(err)
 	if !ok || st.Code() != codes.ResourceExhausted {
 		return nil
@@ -201,6 +215,9 @@ func (b *Base) stream(ctx context.Context, what string,
 			}
 			if sctx.Err() != nil {
 				return
+			}
+			if errors.Is(err, errMuxUnsupported) {
+				continue // an older host: open a stream of its own at once
 			}
 			if lerr := limitError(err); lerr != nil {
 				// The engine's limit on open subscriptions: wait the longest backoff for others

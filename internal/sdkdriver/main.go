@@ -7,7 +7,8 @@
 //	echo(value)   returns its argument
 //	call(module, fn)    calls fn on another module (by id) and returns its answer, or the
 //	                    *sdk.Error it failed with, as the SDK gives it
-//	subscribe_many(n)  subscribes to n statuses of its own module (s0…), for good
+//	subscribe_many(n)  subscribes to n statuses of its own module (s0…) until unsubscribe_all
+//	unsubscribe_all()  ends them; returns how many
 //
 // A module whose settings hold "statuses_on_start" (an object: status name → value) sets those
 // statuses while it loads, as a device driver sets "connected" and what it reads.
@@ -18,13 +19,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/placeos-go/engine/sdk"
 )
 
 // Greeter is the driver value of one module.
-type Greeter struct{ sdk.Base }
+type Greeter struct {
+	sdk.Base
+	mu   sync.Mutex
+	subs []func() // what subscribe_many started
+}
 
 // GreetArgs are greet's parameters.
 type GreetArgs struct {
@@ -88,12 +94,27 @@ type SubscribeManyArgs struct {
 	N int `json:"n"`
 }
 
-// SubscribeMany subscribes to n statuses of its own module until the module stops.
+// SubscribeMany subscribes to n statuses of its own module until UnsubscribeAll.
 func (g *Greeter) SubscribeMany(a SubscribeManyArgs) int {
 	for i := range a.N {
-		g.Base.Subscribe(context.Background(), sdk.Target{ModuleID: g.ModuleID()}, fmt.Sprint("s", i), func(json.RawMessage) {})
+		cancel := g.Base.Subscribe(context.Background(), sdk.Target{ModuleID: g.ModuleID()}, fmt.Sprint("s", i), func(json.RawMessage) {})
+		g.mu.Lock()
+		g.subs = append(g.subs, cancel)
+		g.mu.Unlock()
 	}
 	return a.N
+}
+
+// UnsubscribeAll ends what SubscribeMany started.
+func (g *Greeter) UnsubscribeAll() int {
+	g.mu.Lock()
+	subs := g.subs
+	g.subs = nil
+	g.mu.Unlock()
+	for _, cancel := range subs {
+		cancel()
+	}
+	return len(subs)
 }
 
 func main() { sdk.Serve(func() *Greeter { return &Greeter{} }) }
