@@ -370,7 +370,7 @@ fam_isolation() {
 	run isolation "$GO" test "${bench[@]}" '^BenchmarkStatusFlood$' -benchtime 1x -timeout 10m ./scripts/bench/
 }
 head_isolation() {
-	local r ru p pu c cu q w
+	local r ru p pu c cu q w cr
 	r=$(metric isolation BenchmarkStatusFlood p99-ratio)
 	ru=$(metric isolation BenchmarkStatusFlood p99-ratio-uncapped)
 	p=$(metric isolation BenchmarkStatusFlood p50-ratio)
@@ -379,11 +379,12 @@ head_isolation() {
 	cu=$(metric isolation BenchmarkStatusFlood cpu-s/s-flood-uncapped)
 	q=$(metric isolation BenchmarkStatusFlood cpu-s/s-quiet)
 	w=$(metric isolation BenchmarkStatusFlood flood-writes/s)
-	headline_begin
-	headline "healthy module's execute p99 during another driver's status flood (default --driver-status-rate 200/s)" "$(num "$r" '%.2f×')" "the same without the flood" "p50 $(num "$p" '%.2f×')"
-	headline "the same with --driver-status-rate off" "$(num "$ru" '%.2f×')" "the same without the flood" "p50 $(num "$pu" '%.2f×')"
-	headline "engine CPU during the flood (default rate)" "$(ratio "$c" "$q")" "the engine without the flood" "$(num "$c" '%.2f s/s') (rate off: $(num "$cu" '%.2f s/s'))"
-	headline "status calls the flooding driver got answered (paced over the rate)" "—" "—" "$(num "$w" '%.0f/s')"
+	cr=$(awk -v c="$c" -v q="$q" 'BEGIN { if (c != "" && q + 0 > 0) print c / q }')
+	printf '| measure | ratio | against | value | bound (issue 18) |\n|---|---|---|---|---|\n'
+	headline_target "healthy module's execute p99 during another driver's status flood (default --driver-status-rate 200/s)" "$(num "$r" '%.2f×')" "the same without the flood" "p50 $(num "$p" '%.2f×')" "$(target "$r" le 1.5 '≤ 1.5×')"
+	headline_target "the same with --driver-status-rate off" "$(num "$ru" '%.2f×')" "the same without the flood" "p50 $(num "$pu" '%.2f×')" "—"
+	headline_target "engine CPU during the flood (default rate)" "$(num "$cr" '%.2f×')" "the engine without the flood" "$(num "$c" '%.2f s/s') (rate off: $(num "$cu" '%.2f s/s'))" "$(target "$cr" le 1.25 '≤ 1.25×')"
+	headline_target "status calls the flooding driver got answered (paced over the rate)" "—" "—" "$(num "$w" '%.0f/s')" "—"
 }
 
 declare -A titles=(

@@ -108,7 +108,7 @@ func runFloodPhase(b *testing.B, e *enginetest.Node, calls int, flood bool) floo
 // CPU seconds per second in each phase. Rounds alternate quiet and flood phases; medians. The
 // flooding driver runs 8 writers at once, each on a status of its own.
 func BenchmarkStatusFlood(b *testing.B) {
-	const rounds, calls = 3, 1500
+	const rounds, calls = 5, 2000
 	redis := testutil.StartRedis(b)
 	flood := testutil.BuildBinary(b, "./internal/testdriver")
 	healthy := filepath.Join(b.TempDir(), "healthydriver")
