@@ -79,7 +79,7 @@ type Core struct {
 	infoWatched atomic.Pointer[map[string]bool]
 	calls       calls        // executes running here and whom they are for
 	gates       statusGates  // status write rate per module
-	driverLims  driverLimits // calls and subscriptions per driver
+	quotas      driverQuotas // calls and subscriptions per driver
 
 	view           atomic.Pointer[view]
 	placer         *placement.Placer // the rings of the node sets the constraints select (placement.go)

@@ -100,16 +100,16 @@ func (b *bucket) wait(now time.Time) time.Duration {
 // rateText is a rate as the flags take it.
 func rateText(r float64) string { return fmt.Sprintf("%g/s", r) }
 
-// driverLimits counts what each driver holds and spends: driver-to-driver call buckets and open
+// driverQuotas counts what each driver holds and spends: driver-to-driver call buckets and open
 // subscriptions, by driver id.
-type driverLimits struct {
+type driverQuotas struct {
 	mu    sync.Mutex
 	calls map[string]*bucket
 	subs  map[string]int
 }
 
 // takeCall spends one of driver's call tokens; it returns 0, or how long until one is free.
-func (d *driverLimits) takeCall(driver string, rate float64) time.Duration {
+func (d *driverQuotas) takeCall(driver string, rate float64) time.Duration {
 	if rate <= 0 {
 		return 0
 	}
@@ -133,7 +133,7 @@ func (d *driverLimits) takeCall(driver string, rate float64) time.Duration {
 
 // openSubscription counts one more subscription of driver unless it holds max already; the
 // returned release (nil when refused) counts it down.
-func (d *driverLimits) openSubscription(driver string, max int) (release func()) {
+func (d *driverQuotas) openSubscription(driver string, max int) (release func()) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if max > 0 && d.subs[driver] >= max {
@@ -180,7 +180,7 @@ func (e *limitError) GRPCStatus() *status.Status {
 func (c *Core) takeCall(from string) error {
 	rate := c.cfg.Limits.CallRate
 	driver := c.driverOf(from)
-	wait := c.driverLims.takeCall(driver, rate)
+	wait := c.quotas.takeCall(driver, rate)
 	if wait == 0 {
 		return nil
 	}
@@ -195,7 +195,7 @@ func (c *Core) takeCall(from string) error {
 func (c *Core) openSubscription(from string) (release func(), err error) {
 	max := c.cfg.Limits.MaxSubscriptions
 	driver := c.driverOf(from)
-	if countDown := c.driverLims.openSubscription(driver, max); countDown != nil {
+	if countDown := c.quotas.openSubscription(driver, max); countDown != nil {
 		c.cfg.Metrics.AddDriverSubscriptions(driver, 1)
 		var once sync.Once
 		return func() {

@@ -116,7 +116,7 @@ func TestSubscriptionsStream(t *testing.T) {
 	if _, _, n := w.snapshot(); n != 3 {
 		t.Fatalf("%d watches stopped, want all 3", n)
 	}
-	if n := tc.driverLims.subs["drv-room"]; n != 0 {
+	if n := tc.quotas.subs["drv-room"]; n != 0 {
 		t.Fatalf("driver still counted with %d subscriptions", n)
 	}
 }

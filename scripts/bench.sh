@@ -8,7 +8,7 @@
 #   scripts/bench.sh execute startup    # only these families (BENCHMARKS.md holds only them)
 #
 # Families: execute crash failover cluster ws sdk startup modules10k redis placement sites builder devwatch
-# isolation.
+# statusflood.
 # Environment: GO (default go), BENCH_OUT (default BENCHMARKS.md at the repository root).
 # Exits non-zero when any benchmark fails; BENCHMARKS.md is written anyway and names the failure.
 set -uo pipefail
@@ -20,7 +20,7 @@ out=${BENCH_OUT:-$root/BENCHMARKS.md}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-all_families=(execute crash failover cluster ws sdk startup modules10k redis placement sites builder devwatch isolation)
+all_families=(execute crash failover cluster ws sdk startup modules10k redis placement sites builder devwatch statusflood)
 if (($# > 0)); then
 	families=("$@")
 else
@@ -366,19 +366,19 @@ head_devwatch() {
 	headline_target "save a driver's source → the new code answering an execute (engine dev --watch)" "$(ratio "$l" "$g")" "a plain go build of the folder" "$(num "$l" '%.2f s')" "$(target "$l" le 3 '≤ 3 s')"
 }
 
-fam_isolation() {
-	run isolation "$GO" test "${bench[@]}" '^BenchmarkStatusFlood$' -benchtime 1x -timeout 10m ./scripts/bench/
+fam_statusflood() {
+	run statusflood "$GO" test "${bench[@]}" '^BenchmarkStatusFlood$' -benchtime 1x -timeout 10m ./scripts/bench/
 }
-head_isolation() {
+head_statusflood() {
 	local r ru p pu c cu q w cr
-	r=$(metric isolation BenchmarkStatusFlood p99-ratio)
-	ru=$(metric isolation BenchmarkStatusFlood p99-ratio-uncapped)
-	p=$(metric isolation BenchmarkStatusFlood p50-ratio)
-	pu=$(metric isolation BenchmarkStatusFlood p50-ratio-uncapped)
-	c=$(metric isolation BenchmarkStatusFlood cpu-s/s-flood)
-	cu=$(metric isolation BenchmarkStatusFlood cpu-s/s-flood-uncapped)
-	q=$(metric isolation BenchmarkStatusFlood cpu-s/s-quiet)
-	w=$(metric isolation BenchmarkStatusFlood flood-writes/s)
+	r=$(metric statusflood BenchmarkStatusFlood p99-ratio)
+	ru=$(metric statusflood BenchmarkStatusFlood p99-ratio-uncapped)
+	p=$(metric statusflood BenchmarkStatusFlood p50-ratio)
+	pu=$(metric statusflood BenchmarkStatusFlood p50-ratio-uncapped)
+	c=$(metric statusflood BenchmarkStatusFlood cpu-s/s-flood)
+	cu=$(metric statusflood BenchmarkStatusFlood cpu-s/s-flood-uncapped)
+	q=$(metric statusflood BenchmarkStatusFlood cpu-s/s-quiet)
+	w=$(metric statusflood BenchmarkStatusFlood flood-writes/s)
 	cr=$(awk -v c="$c" -v q="$q" 'BEGIN { if (c != "" && q + 0 > 0) print c / q }')
 	printf '| measure | ratio | against | value | bound (issue 18) |\n|---|---|---|---|---|\n'
 	headline_target "healthy module's execute p99 during another driver's status flood (default --driver-status-rate 200/s)" "$(num "$r" '%.2f×')" "the same without the flood" "p50 $(num "$p" '%.2f×')" "$(target "$r" le 1.5 '≤ 1.5×')"
@@ -401,7 +401,7 @@ declare -A titles=(
 	[sites]="Constrained placement: movement within an eligible group (sites)"
 	[builder]="Driver builds"
 	[devwatch]="Driver development loop: save → new code answering (engine dev --watch)"
-	[isolation]="Driver isolation: a healthy module during another driver's status flood"
+	[statusflood]="Driver isolation: a healthy module during another driver's status flood"
 )
 
 began=$SECONDS
