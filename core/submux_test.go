@@ -2,6 +2,8 @@ package core
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"testing"
 	"time"
@@ -118,5 +120,41 @@ func TestSubscriptionsStream(t *testing.T) {
 	}
 	if n := tc.quotas.subs["drv-room"]; n != 0 {
 		t.Fatalf("driver still counted with %d subscriptions", n)
+	}
+}
+
+// A driver that does not read its Subscriptions stream has it ended once muxQueue events wait
+// (its SDK opens a new one and subscribes again), rather than the host buffering without bound;
+// the stream's end stops its watches.
+func TestSubscriptionsStreamBehind(t *testing.T) {
+	t.Parallel()
+	w := &fakeWatcher{}
+	tc := newTestCore(t, logicModel, func(c *Config) { c.Watcher = w })
+	// Events has room for the accepted event only: the host's Send then blocks, as on a driver
+	// that stopped reading.
+	s := &muxStream{ctx: t.Context(), in: make(chan *proto.SubscriptionControl), events: make(chan *proto.SubscriptionEvent, 1)}
+	done := make(chan error, 1)
+	go func() { done <- tc.Host().Subscriptions(s) }()
+	s.in <- &proto.SubscriptionControl{Id: 1, Subscribe: &proto.SubscribeRequest{FromModule: "mod-room", Target: &proto.Target{ModuleId: "mod-1"}, Name: "power"}}
+	testutil.Eventually(t, 5*time.Second, "the watch", func() bool { ws, _, _ := w.snapshot(); return len(ws) == 1 })
+	_, fns, _ := w.snapshot()
+	for i := range muxQueue + 2 {
+		fns[0]([]byte(fmt.Sprint(i)))
+	}
+	<-s.events // the accepted event; the send under way returns and the overflow ends the stream
+	for {
+		select {
+		case err := <-done:
+			if !errors.Is(err, ErrSubscriberBehind) {
+				t.Fatalf("a driver that does not read: %v", err)
+			}
+			if _, _, n := w.snapshot(); n != 1 {
+				t.Fatalf("%d watches stopped, want 1", n)
+			}
+			return
+		case <-s.events: // values sent before the overflow was seen
+		case <-time.After(10 * time.Second):
+			t.Fatal("the stream did not end")
+		}
 	}
 }
