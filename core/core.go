@@ -50,6 +50,9 @@ type Config struct {
 	// Secrets opens the protected settings merged into a module's start payload; nil: a module
 	// that has any cannot start (its error says so).
 	Secrets *model.Keyring
+	// Limits bound each driver's status writes, driver-to-driver calls and subscriptions (zero
+	// fields: the defaults).
+	Limits Limits
 }
 
 // DefaultParallel is how many modules a node starts at once unless Config.Parallel says.
@@ -76,7 +79,9 @@ type Core struct {
 	// infoWatched are the modules listed in the module_info of a logic module this node hosts
 	// (module_info.go), as of the last reconcile pass.
 	infoWatched atomic.Pointer[map[string]bool]
-	calls       calls // executes running here and whom they are for
+	calls       calls        // executes running here and whom they are for
+	gates       statusGates  // status write rate per module
+	quotas      driverQuotas // calls and subscriptions per driver
 
 	view           atomic.Pointer[view]
 	placer         *placement.Placer // the rings of the node sets the constraints select (placement.go)
@@ -123,6 +128,7 @@ func New(cfg Config, newSup NewSupervisor) (*Core, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = hclog.NewNullLogger()
 	}
+	cfg.Limits = cfg.Limits.withDefaults()
 	c := &Core{
 		cfg:      cfg,
 		log:      cfg.Logger.Named("core").With("node", cfg.NodeID),

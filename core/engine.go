@@ -259,6 +259,9 @@ func (c *Core) KillDriver(key string) error { return c.sup.Kill(key) }
 // Debug streams a module's log lines to fn from wherever it runs: this node's driver process, or
 // its owner's over the node-to-node channel. fn must not block.
 func (c *Core) Debug(ctx context.Context, moduleID string, fn func(level, msg string)) (cancel func(), err error) {
+	if err := c.knownModule(moduleID); err != nil {
+		return nil, err
+	}
 	if err := c.unplacedErr(moduleID); err != nil {
 		return nil, err
 	}
@@ -272,9 +275,22 @@ func (c *Core) Debug(ctx context.Context, moduleID string, fn func(level, msg st
 	return c.cfg.Peers.Debug(ctx, addr, moduleID, fn)
 }
 
+// knownModule refuses a module id the model does not have: a debug stream of it would answer
+// success and never carry a line. (A module that exists but does not run is fine: lines start
+// when it starts.)
+func (c *Core) knownModule(moduleID string) error {
+	if m, _ := c.cfg.Store.Model(); m.Modules[moduleID] == nil {
+		return errkind.Wrap(ErrModuleNotFound, nil, "could not find module %q", moduleID)
+	}
+	return nil
+}
+
 // DebugHere is Debug for another node's request: only this node's driver processes are asked. A
 // module owned elsewhere is a *NotHostedError. Lines start once the module runs here.
 func (c *Core) DebugHere(_ context.Context, moduleID string, fn func(level, msg string)) (cancel func(), err error) {
+	if err := c.knownModule(moduleID); err != nil {
+		return nil, err
+	}
 	if owner, addr := c.Owner(moduleID); owner != c.cfg.NodeID {
 		return nil, &NotHostedError{Module: moduleID, Owner: owner, OwnerAddr: addr}
 	}

@@ -5,10 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sync"
+	"time"
 
 	"github.com/placeos-go/engine/call"
 	"github.com/placeos-go/engine/errkind"
+	"github.com/placeos-go/engine/metrics"
 	"github.com/placeos-go/engine/plugin/proto"
 	"github.com/placeos-go/engine/state"
 )
@@ -23,17 +24,10 @@ type Host struct {
 // Host returns the driver callback service of this node.
 func (c *Core) Host() *Host { return &Host{c: c} }
 
-// SetStatus writes a status of the calling module. Only the node that hosts a module writes its
-// status (docs/protocol.md §3): when a module moves, its old instance stops here after the new one
-// started on its new node, and what the old one sets while stopping (a driver disconnecting sets
-// connected=false) would overwrite the new instance's values. So a write for a module the current
-// placement gives to another node is dropped, and the driver is told it succeeded.
+// SetStatus writes a status of the calling module, within the module's status rate
+// (Limits.StatusRate; statusgate.go): over it the write is kept and made later, and the driver is
+// told it succeeded once the next write is due.
 func (h *Host) SetStatus(ctx context.Context, req *proto.SetStatusRequest) (*proto.Empty, error) {
-	if owner, _ := h.c.Owner(req.ModuleId); owner != h.c.cfg.NodeID {
-		h.c.log.Debug("status write of a module hosted elsewhere dropped", "module", req.ModuleId,
-			"status", req.Name, "owner", owner)
-		return &proto.Empty{}, nil
-	}
 	var value []byte
 	if !req.Delete {
 		if !json.Valid(req.ValueJson) {
@@ -41,8 +35,40 @@ func (h *Host) SetStatus(ctx context.Context, req *proto.SetStatusRequest) (*pro
 		}
 		value = req.ValueJson
 	}
-	_, err := h.c.cfg.State.SetStatus(ctx, req.ModuleId, req.Name, value)
+	res, err := h.c.gates.set(ctx, h.c.cfg.Limits.StatusRate, req.ModuleId, req.Name, value, h.c.writeStatus)
+	if res.delayed {
+		driver := h.c.driverOf(req.ModuleId)
+		h.c.cfg.Metrics.DriverLimited(driver, metrics.DriverStatusDelayed)
+		if res.coalesced {
+			h.c.cfg.Metrics.DriverLimited(driver, metrics.DriverStatusCoalesced)
+		}
+		pace := time.NewTimer(res.pace)
+		defer pace.Stop()
+		select {
+		case <-pace.C:
+		case <-ctx.Done():
+		}
+	}
 	return &proto.Empty{}, err
+}
+
+// writeStatus writes a module's status to the state store. Only the node that hosts a module
+// writes its status (docs/protocol.md §3): when a module moves, its old instance stops here after
+// the new one started on its new node, and what the old one sets while stopping (a driver
+// disconnecting sets connected=false) would overwrite the new instance's values. So a write for a
+// module the current placement gives to another node is dropped (the driver is told it
+// succeeded). A delayed write is checked when it is made.
+func (c *Core) writeStatus(ctx context.Context, moduleID, name string, value []byte) error {
+	if owner, _ := c.Owner(moduleID); owner != c.cfg.NodeID {
+		c.log.Debug("status write of a module hosted elsewhere dropped", "module", moduleID,
+			"status", name, "owner", owner)
+		return nil
+	}
+	_, err := c.cfg.State.SetStatus(ctx, moduleID, name, value)
+	if err != nil && ctx.Err() == nil {
+		c.log.Debug("status write failed", "module", moduleID, "status", name, "error", err)
+	}
+	return err
 }
 
 func (h *Host) GetStatus(ctx context.Context, req *proto.GetStatusRequest) (*proto.GetStatusResponse, error) {
@@ -74,6 +100,9 @@ func (h *Host) Log(_ context.Context, req *proto.LogRequest) (*proto.Empty, erro
 func (h *Host) Exec(ctx context.Context, req *proto.HostExecRequest) (*proto.ExecResponse, error) {
 	t, err := h.target(req.FromModule, req.Target)
 	if err == nil {
+		err = h.c.takeCall(req.FromModule)
+	}
+	if err == nil {
 		var res call.Result
 		res, err = h.c.Execute(ctx, call.Request{
 			Target: t, Function: req.Function, Args: req.ArgsJson, RequestID: req.RequestId,
@@ -88,12 +117,13 @@ func (h *Host) Exec(ctx context.Context, req *proto.HostExecRequest) (*proto.Exe
 	if errors.As(err, &de) {
 		p.Message = de.Message // the class travels in its own field
 	}
+	var le *limitError
+	if errors.As(err, &le) {
+		p.RetryAfter = le.retryAfter
+	}
 	return &proto.ExecResponse{Code: int32(p.Status), Error: &proto.ExecError{Class: p.Class, Message: p.Message, Backtrace: p.Backtrace,
 		RetryAfterMs: p.RetryAfter.Milliseconds()}}, nil
 }
-
-// subscribeQueue bounds the values waiting for a slow subscriber's stream.
-const subscribeQueue = 256
 
 // ErrSubscriberBehind ends a driver's subscription that does not keep up; the SDK subscribes
 // again and gets the current value.
@@ -112,7 +142,12 @@ func (h *Host) Subscribe(req *proto.SubscribeRequest, stream proto.Host_Subscrib
 	if err != nil {
 		return err
 	}
-	q := newStreamQueue()
+	release, err := h.c.openSubscription(req.FromModule)
+	if err != nil {
+		return err
+	}
+	defer release()
+	q := newStreamQueue[[]byte](subscribeQueue)
 	var cancel func()
 	if t.ModuleID != "" {
 		cancel, err = h.c.cfg.Watcher.WatchModule(ctx, t.ModuleID, req.Name, q.put)
@@ -123,57 +158,24 @@ func (h *Host) Subscribe(req *proto.SubscribeRequest, stream proto.Host_Subscrib
 		return err
 	}
 	defer cancel()
+	// The header tells the driver the subscription was accepted (a refusal ends the stream
+	// without one).
+	if err := stream.SendHeader(nil); err != nil {
+		return err
+	}
 	return q.drain(ctx, func(v []byte) error { return stream.Send(&proto.StatusValue{ValueJson: v}) })
-}
-
-// streamQueue hands values from fan-out callbacks (which must not block) to a stream's own
-// goroutine, where all sending happens. A subscriber that lets it fill is cut off.
-type streamQueue struct {
-	values chan []byte
-	behind chan struct{}
-	once   sync.Once
-}
-
-func newStreamQueue() *streamQueue {
-	return &streamQueue{values: make(chan []byte, subscribeQueue), behind: make(chan struct{})}
-}
-
-func (q *streamQueue) put(v []byte) {
-	select {
-	case q.values <- v:
-	default:
-		q.once.Do(func() { close(q.behind) })
-	}
-}
-
-// drain sends every value until ctx ends (nil), a send fails, or the queue overflowed
-// (ErrSubscriberBehind). An overflow ends the stream as soon as the send under way returns: the
-// values still queued are stale by then.
-func (q *streamQueue) drain(ctx context.Context, send func([]byte) error) error {
-	for {
-		select {
-		case <-q.behind:
-			return ErrSubscriberBehind
-		default:
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-q.behind:
-			return ErrSubscriberBehind
-		case v := <-q.values:
-			if err := send(v); err != nil {
-				return err
-			}
-		}
-	}
 }
 
 // Monitor streams the messages published on a channel from now on.
 func (h *Host) Monitor(req *proto.MonitorRequest, stream proto.Host_MonitorServer) error {
 	ctx := stream.Context()
-	q := newStreamQueue()
-	sub := h.c.cfg.State.Subscribe(req.Channel, q.put, state.WithOnDrop(func(error) { q.once.Do(func() { close(q.behind) }) }))
+	release, err := h.c.openSubscription(req.FromModule)
+	if err != nil {
+		return err
+	}
+	defer release()
+	q := newStreamQueue[[]byte](subscribeQueue)
+	sub := h.c.cfg.State.Subscribe(req.Channel, q.put, state.WithOnDrop(func(error) { q.fail() }))
 	defer sub.Cancel()
 	return q.drain(ctx, func(msg []byte) error { return stream.Send(&proto.ChannelMessage{Message: msg}) })
 }

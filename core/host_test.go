@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
 
 	"github.com/placeos-go/engine/auth"
 	"github.com/placeos-go/engine/call"
@@ -96,7 +97,8 @@ type streamOf struct {
 	release chan struct{}
 }
 
-func (s *streamOf) Context() context.Context { return s.ctx }
+func (s *streamOf) Context() context.Context     { return s.ctx }
+func (s *streamOf) SendHeader(metadata.MD) error { return nil }
 func (s *streamOf) Send(v *proto.StatusValue) error {
 	if s.release != nil {
 		<-s.release

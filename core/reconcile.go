@@ -69,6 +69,7 @@ func (c *Core) reconcile(ctx context.Context) {
 	// Stopped or gone: Redis keeps its status, but this node no longer writes it back.
 	for _, id := range append(stop, forget...) {
 		c.cfg.State.Unhost(id)
+		c.gates.forget(id)
 	}
 
 	sem := make(chan struct{}, c.cfg.Parallel)

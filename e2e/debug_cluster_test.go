@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -24,9 +26,13 @@ type debugClient struct {
 	frames chan string
 }
 
-func dialControl(t *testing.T, e *enginetest.Node) *debugClient {
+func dialControl(t *testing.T, e *enginetest.Node, apiKey ...string) *debugClient {
 	t.Helper()
-	conn, resp, err := websocket.DefaultDialer.Dial("ws://"+e.HTTP+"/api/engine/v2/systems/control", nil)
+	var hdr http.Header
+	if len(apiKey) > 0 {
+		hdr = http.Header{"X-API-Key": apiKey}
+	}
+	conn, resp, err := websocket.DefaultDialer.Dial("ws://"+e.HTTP+"/api/engine/v2/systems/control", hdr)
 	if err != nil {
 		if resp != nil {
 			t.Fatalf("dial %s: %v (HTTP %d)", e.ID, err, resp.StatusCode)
@@ -246,4 +252,23 @@ func TestClusterDebugFromAnotherNode(t *testing.T) {
 		return !logLine(t, b, mod, "after everyone left")
 	})
 	onA.quiet()
+
+	// By place, as bind names it (mod-NN is Test_NN of sys-1): A resolves it and streams from B.
+	idx, err := strconv.Atoi(strings.TrimPrefix(mod, "mod-"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	onA.send(fmt.Sprintf(`{"id":12,"cmd":"debug","sys":"sys-1","mod":"Test","index":%d}`, idx))
+	if f := onA.next("debug by name success"); f != `{"id":12,"type":"success"}` {
+		t.Fatalf("debug by name on %s: %s", a.ID, f)
+	}
+	var byName string
+	a.Eventually(15*time.Second, "debug forwarding on again", func() bool {
+		byName = fmt.Sprintf("by name %d", time.Now().UnixNano())
+		return logLine(t, b, mod, byName)
+	})
+	want := fmt.Sprintf(`{"id":12,"type":"debug","meta":{"sys":"sys-1","mod":"Test","index":%d},"msg":%q,"mod":%q,"level":"info"}`, idx, byName, mod)
+	if f := onA.next("line by name"); f != want {
+		t.Fatalf("debug line by name on %s: %s\nwant %s", a.ID, f, want)
+	}
 }

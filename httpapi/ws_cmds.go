@@ -181,7 +181,8 @@ func appendSuccess(b []byte, req *wsRequest, value json.RawMessage, code int) []
 	return append(b, '}')
 }
 
-// debug: mod carries the module id. Lines keep the first debug request's id.
+// debug names its module as bind does (sys + module name + index), or by module id in mod.
+// Lines keep the first debug request's id and carry the module id.
 func (ss *wsSession) debug(req *wsRequest) {
 	if ss.caller.Clearance < auth.ClearanceSupport {
 		ss.reply(errorReply(req.ID, errkind.CodeAccessDenied, http.StatusForbidden, "debug needs support clearance"))
@@ -195,21 +196,18 @@ func (ss *wsSession) debug(req *wsRequest) {
 		ss.reply(wsReply{ID: req.ID, Type: "success"})
 		return
 	}
-	id, mod, meta := req.ID, req.Mod, req.meta
 	ctx, cancelCtx := context.WithTimeout(ss.ctx, debugAttachTimeout)
 	defer cancelCtx()
-	cancel, err := ss.s.cfg.Engine.Debug(ctx, req.Mod, func(level, msg string) {
-		// A delivery callback: queued, never written inline.
-		ss.enqueue(ss.encode(wsReply{ID: id, Type: "debug", Mod: mod, Level: strings.ToLower(level), Msg: msg, Meta: meta}))
-	})
+	cancel, err := ss.attachDebug(ctx, req)
 	if err != nil {
-		ss.log.Warn("debug attach failed", "module", req.Mod, "error", err)
 		p := errkind.Classify(err)
-		code := errkind.CodeUnexpectedFailure
-		if p.Code == errkind.CodeModuleNotFound {
-			code = p.Code
+		switch p.Code {
+		case errkind.CodeModuleNotFound, errkind.CodeSystemNotFound:
+			ss.replyError(req, err, "") // as bind answers
+		default:
+			ss.log.Warn("debug attach failed", "system", req.Sys, "module", req.Mod, "index", req.Index, "error", err)
+			ss.reply(errorReply(req.ID, errkind.CodeUnexpectedFailure, p.Status, "failed to attach debugger: "+p.Message))
 		}
-		ss.reply(errorReply(req.ID, code, p.Status, "failed to attach debugger: "+p.Message))
 		return
 	}
 	// Commands run on the reader goroutine, which also runs cleanup: nothing races this.
@@ -220,6 +218,34 @@ func (ss *wsSession) debug(req *wsRequest) {
 	ss.debugs[key] = cancel
 	ss.mu.Unlock()
 	ss.reply(wsReply{ID: req.ID, Type: "success"})
+}
+
+// attachDebug attaches to the module a debug names: the module at sys's mod_index when sys is
+// given and has one, else mod as a module id (the engine refuses an id its model lacks). When
+// neither is found, the first form's error tells a missing system (5) from a missing module (6).
+func (ss *wsSession) attachDebug(ctx context.Context, req *wsRequest) (cancel func(), err error) {
+	attach := func(mod string) (func(), error) {
+		id, meta := req.ID, req.meta
+		return ss.s.cfg.Engine.Debug(ctx, mod, func(level, msg string) {
+			// A delivery callback: queued, never written inline.
+			ss.enqueue(ss.encode(wsReply{ID: id, Type: "debug", Mod: mod, Level: strings.ToLower(level), Msg: msg, Meta: meta}))
+		})
+	}
+	if req.Sys == "" {
+		return attach(req.Mod)
+	}
+	id, rerr := ss.s.cfg.Engine.Resolve(ctx, call.Target{SystemID: req.Sys, Name: req.Mod, Index: req.Index})
+	if rerr == nil {
+		return attach(id)
+	}
+	if !errors.Is(rerr, errkind.NotFound) {
+		return nil, rerr
+	}
+	cancel, err = attach(req.Mod)
+	if errors.Is(err, errkind.NotFound) {
+		return nil, rerr
+	}
+	return cancel, err
 }
 
 // ignore: always success.

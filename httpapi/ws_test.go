@@ -152,8 +152,9 @@ type fakeDebugger struct {
 func (d *fakeDebugger) Debug(_ context.Context, moduleID string, fn func(level, msg string)) (func(), error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if moduleID == "mod-none" {
-		return nil, errkind.Wrap(errkind.NotFound, nil, "could not find module %s", moduleID)
+	// As core: a module id the model lacks is refused (here every id but mod-none is one).
+	if moduleID == "mod-none" || !strings.HasPrefix(moduleID, "mod-") {
+		return nil, errkind.Wrap(errkind.NotFound, nil, "could not find module %q", moduleID)
 	}
 	if d.fns == nil {
 		d.fns = map[string]func(string, string){}
@@ -367,7 +368,7 @@ func TestWSDebug(t *testing.T) {
 		t.Fatalf("listeners after ignore = %d", env.dbg.listeners())
 	}
 	c.send(`{"id":4,"cmd":"debug","sys":"sys-1","mod":"mod-none","index":1,"name":"debug"}`)
-	c.expect(`{"id":4,"type":"error","code":404,"error_code":6,"msg":"failed to attach debugger: could not find module mod-none"}`)
+	c.expect(`{"id":4,"type":"error","code":404,"error_code":6,"msg":"could not find module mod-none_1 in system sys-1"}`)
 	// The short form (docs/protocol.md §7: mod carries the module id) works too; meta echoes what was sent.
 	c.send(`{"id":5,"cmd":"debug","mod":"mod-1"}`)
 	c.expect(`{"id":5,"type":"success"}`)
@@ -375,6 +376,42 @@ func TestWSDebug(t *testing.T) {
 		t.Fatal("no debug listener for the short form")
 	}
 	c.expect(`{"id":5,"type":"debug","meta":{"mod":"mod-1","index":1},"msg":"no answer","mod":"mod-1","level":"warn"}`)
+}
+
+// debug takes what bind takes: a system with a module name and index (lines carry the module
+// id) besides a module id; whatever names no module is refused with bind's codes, not answered
+// with a success that streams nothing.
+func TestWSDebugForms(t *testing.T) {
+	t.Parallel()
+	env := newWSEnv(t)
+	c := env.dial(t)
+	c.send(`{"id":1,"cmd":"debug","sys":"sys-1","mod":"Display","index":2}`)
+	c.expect(`{"id":1,"type":"success"}`)
+	if !env.dbg.emit("mod-2", "ERROR", "no reply") {
+		t.Fatal("debug by name did not attach to mod-2")
+	}
+	c.expect(`{"id":1,"type":"debug","meta":{"sys":"sys-1","mod":"Display","index":2},"msg":"no reply","mod":"mod-2","level":"error"}`)
+	c.send(`{"id":2,"cmd":"ignore","sys":"sys-1","mod":"Display","index":2}`)
+	c.expect(`{"id":2,"type":"success"}`)
+	if env.dbg.listeners() != 0 {
+		t.Fatalf("listeners after ignore = %d", env.dbg.listeners())
+	}
+	// A module id with any system (PlaceOS clients send the one they show).
+	c.send(`{"id":3,"cmd":"debug","sys":"sys-other","mod":"mod-1"}`)
+	c.expect(`{"id":3,"type":"success"}`)
+	for _, tc := range []struct{ req, want string }{
+		{`{"id":4,"cmd":"debug","sys":"sys-nope","mod":"Display","index":1}`, `{"id":4,"type":"error","code":404,"error_code":5,"msg":"could not find system sys-nope"}`},
+		{`{"id":5,"cmd":"debug","sys":"sys-1","mod":"Projector","index":1}`, `{"id":5,"type":"error","code":404,"error_code":6,"msg":"could not find module Projector_1 in system sys-1"}`},
+		{`{"id":6,"cmd":"debug","sys":"sys-1","mod":"Display","index":3}`, `{"id":6,"type":"error","code":404,"error_code":6,"msg":"could not find module Display_3 in system sys-1"}`},
+		{`{"id":7,"cmd":"debug","sys":"sys-1","mod":"Display","index":0}`, `{"id":7,"type":"error","code":400,"error_code":0,"msg":"index must be 1 or more"}`},
+		{`{"id":8,"cmd":"debug","mod":"Display"}`, `{"id":8,"type":"error","code":404,"error_code":6,"msg":"could not find module \"Display\""}`},
+	} {
+		c.send(tc.req)
+		c.expect(tc.want)
+	}
+	if env.dbg.listeners() != 1 {
+		t.Fatalf("listeners = %d, want the module id's only", env.dbg.listeners())
+	}
 }
 
 func TestWSCloseReleasesEverything(t *testing.T) {

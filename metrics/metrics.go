@@ -55,6 +55,17 @@ const (
 // WSLimits lists every limit label value.
 var WSLimits = []string{WSLimitBinds, WSLimitUserSessions, WSLimitNodeSessions}
 
+// Driver limits (core.Limits), the values of driver_limited_total's limit label.
+const (
+	// DriverStatusDelayed: a status write over the module's rate, kept to be written later.
+	DriverStatusDelayed = "status_delayed"
+	// DriverStatusCoalesced: a delayed value replaced by a newer one before it was written (an
+	// intermediate value no watcher saw).
+	DriverStatusCoalesced = "status_coalesced"
+	DriverCallsRefused    = "calls_refused"         // a driver-to-driver call over the driver's rate
+	DriverSubsRefused     = "subscriptions_refused" // a subscription past the driver's maximum
+)
+
 const namespace = "engine"
 
 // Metrics holds the node's collectors. Build it with New; a nil *Metrics records nothing.
@@ -88,8 +99,10 @@ type Metrics struct {
 	buildFailed   *prometheus.GaugeVec
 
 	// Driver isolation (driver_isolation.go).
-	driverLogDropped *prometheus.CounterVec
-	driverOOM        *prometheus.CounterVec
+	driverLogDropped    *prometheus.CounterVec
+	driverOOM           *prometheus.CounterVec
+	driverLimited       *prometheus.CounterVec
+	driverSubscriptions *prometheus.GaugeVec
 }
 
 // New builds the collectors on a fresh registry, with the Go runtime and process collectors.
@@ -173,6 +186,14 @@ func New() *Metrics {
 			Namespace: namespace, Name: "driver_build_failed",
 			Help: "1 while a repository driver's latest build on this node failed (its modules run the last good build, if any).",
 		}, []string{"driver"}),
+		driverLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "driver_limited_total",
+			Help: "What the driver limits held back, by driver and limit (status_delayed, status_coalesced, calls_refused, subscriptions_refused).",
+		}, []string{"driver", "limit"}),
+		driverSubscriptions: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "driver_subscriptions",
+			Help: "Status subscriptions and channel monitors drivers hold open on this node, by driver (--driver-max-subscriptions caps each).",
+		}, []string{"driver"}),
 	}
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
@@ -183,6 +204,7 @@ func New() *Metrics {
 		m.redisErrors, m.redisReconnects,
 		m.raftState, m.raftLeaderChanges, m.raftApply,
 		m.buildDuration, m.buildFailures, m.buildFailed,
+		m.driverLimited, m.driverSubscriptions,
 	)
 	m.registerDriverIsolation()
 	// Series that exist from the start, so dashboards and alerts see zeros rather than gaps.
@@ -343,6 +365,22 @@ func (m *Metrics) WSRefused(limit string) {
 		return
 	}
 	m.wsRefused.WithLabelValues(limit).Inc()
+}
+
+// DriverLimited counts what a driver limit held back; limit is one of the Driver* limit labels.
+func (m *Metrics) DriverLimited(driver, limit string) {
+	if m == nil {
+		return
+	}
+	m.driverLimited.WithLabelValues(driver, limit).Inc()
+}
+
+// AddDriverSubscriptions adds delta (+1 opened, -1 ended) to driver's open subscriptions.
+func (m *Metrics) AddDriverSubscriptions(driver string, delta int) {
+	if m == nil {
+		return
+	}
+	m.driverSubscriptions.WithLabelValues(driver).Add(float64(delta))
 }
 
 // AddHTTPConnections adds delta (+1 accepted, -1 closed) to the open connection gauge.

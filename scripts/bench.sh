@@ -7,7 +7,8 @@
 #   scripts/bench.sh                    # every family (about 3 minutes on 2 cores)
 #   scripts/bench.sh execute startup    # only these families (BENCHMARKS.md holds only them)
 #
-# Families: execute crash failover cluster ws sdk startup modules10k redis placement sites builder devwatch isolation.
+# Families: execute crash failover cluster ws sdk startup modules10k redis placement sites builder devwatch
+# isolation statusflood.
 # Environment: GO (default go), BENCH_OUT (default BENCHMARKS.md at the repository root).
 # Exits non-zero when any benchmark fails; BENCHMARKS.md is written anyway and names the failure.
 set -uo pipefail
@@ -19,7 +20,7 @@ out=${BENCH_OUT:-$root/BENCHMARKS.md}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-all_families=(execute crash failover cluster ws sdk startup modules10k redis placement sites builder devwatch isolation)
+all_families=(execute crash failover cluster ws sdk startup modules10k redis placement sites builder devwatch isolation statusflood)
 if (($# > 0)); then
 	families=("$@")
 else
@@ -386,6 +387,26 @@ head_isolation() {
 	headline_target "engine CPU during the hclog flood" "$(num "$rcl" '%.2f×')" "no flood" "$(num "$cl" '%.2f cores')" "$(target "$rcl" le 1.25 '≤ 1.25×')"
 	headline_target "engine CPU during the plain stderr flood" "$(num "$rcp" '%.2f×')" "no flood" "$(num "$cp" '%.2f cores')" "$(target "$rcp" le 1.25 '≤ 1.25×')"
 }
+fam_statusflood() {
+	run statusflood "$GO" test "${bench[@]}" '^BenchmarkStatusFlood$' -benchtime 1x -timeout 10m ./scripts/bench/
+}
+head_statusflood() {
+	local r ru p pu c cu q w cr
+	r=$(metric statusflood BenchmarkStatusFlood p99-ratio)
+	ru=$(metric statusflood BenchmarkStatusFlood p99-ratio-uncapped)
+	p=$(metric statusflood BenchmarkStatusFlood p50-ratio)
+	pu=$(metric statusflood BenchmarkStatusFlood p50-ratio-uncapped)
+	c=$(metric statusflood BenchmarkStatusFlood cpu-s/s-flood)
+	cu=$(metric statusflood BenchmarkStatusFlood cpu-s/s-flood-uncapped)
+	q=$(metric statusflood BenchmarkStatusFlood cpu-s/s-quiet)
+	w=$(metric statusflood BenchmarkStatusFlood flood-writes/s)
+	cr=$(awk -v c="$c" -v q="$q" 'BEGIN { if (c != "" && q + 0 > 0) print c / q }')
+	printf '| measure | ratio | against | value | bound (issue 18) |\n|---|---|---|---|---|\n'
+	headline_target "healthy module's execute p99 during another driver's status flood (default --driver-status-rate 200/s)" "$(num "$r" '%.2f×')" "the same without the flood" "p50 $(num "$p" '%.2f×')" "$(target "$r" le 1.5 '≤ 1.5×')"
+	headline_target "the same with --driver-status-rate off" "$(num "$ru" '%.2f×')" "the same without the flood" "p50 $(num "$pu" '%.2f×')" "—"
+	headline_target "engine CPU during the flood (default rate)" "$(num "$cr" '%.2f×')" "the engine without the flood" "$(num "$c" '%.2f s/s') (rate off: $(num "$cu" '%.2f s/s'))" "$(target "$cr" le 1.25 '≤ 1.25×')"
+	headline_target "status calls the flooding driver got answered (paced over the rate)" "—" "—" "$(num "$w" '%.0f/s')" "—"
+}
 
 declare -A titles=(
 	[execute]="Execute: REST execute vs a bare proxy and the direct go-plugin call"
@@ -402,6 +423,7 @@ declare -A titles=(
 	[builder]="Driver builds"
 	[devwatch]="Driver development loop: save → new code answering (engine dev --watch)"
 	[isolation]="Driver isolation: a healthy module while another driver floods its log"
+	[statusflood]="Driver isolation: a healthy module during another driver's status flood"
 )
 
 began=$SECONDS

@@ -4,8 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/placeos-go/engine/plugin/proto"
 )
@@ -90,6 +95,10 @@ func (b *Base) Subscribe(ctx context.Context, t Target, name string, fn func(val
 	var last json.RawMessage
 	return b.stream(ctx, "subscribe "+t.String()+"."+name, func(ctx context.Context, host proto.HostClient) (func() ([]byte, error), error) {
 		req.FromModule = b.m.id
+		recv, err := b.m.rt.subs.open(ctx, host, req)
+		if !errors.Is(err, errMuxUnsupported) {
+			return recv, err
+		}
 		s, err := host.Subscribe(ctx, req)
 		if err != nil {
 			return nil, err
@@ -150,6 +159,34 @@ func (b *Base) SaveSetting(ctx context.Context, name string, value any) error {
 	return nil
 }
 
+// maxStreamBackoff is the longest wait before a broken stream is opened again.
+const maxStreamBackoff = 5 * time.Second
+
+// limitError is the engine refusing a subscription for a limit of the driver
+// (--driver-max-subscriptions): the *Error a refused call would get (429 TooMany), or nil for any
+// other failure. It comes as the subscriptions stream's event, or as a Subscribe stream's gRPC
+// ResourceExhausted.
+func limitError(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		// The subscriptions stream's refusal (subMux).
+		if e.Status == 429 && e.Kind == "TooMany" {
+			return e
+		}
+		return nil
+	}
+	st, ok := status.FromError(err)
+	if !ok || st.Code() != codes.ResourceExhausted {
+		return nil
+	}
+	for _, d := range st.Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok && info.GetReason() == "DRIVER_LIMIT" { // core.LimitReason
+			return &Error{Status: 429, Kind: "TooMany", Err: errors.New(st.Message())}
+		}
+	}
+	return nil
+}
+
 // stream keeps a server stream open for the life of the module (or ctx, or until cancel),
 // re-opening it with backoff when it breaks.
 func (b *Base) stream(ctx context.Context, what string,
@@ -162,6 +199,7 @@ func (b *Base) stream(ctx context.Context, what string,
 	b.Go(func(context.Context) {
 		defer stopAfter()
 		backoff := 100 * time.Millisecond
+		refused := false
 		for sctx.Err() == nil {
 			host, err := b.m.rt.hostClient(sctx)
 			if err != nil {
@@ -178,13 +216,28 @@ func (b *Base) stream(ctx context.Context, what string,
 			if sctx.Err() != nil {
 				return
 			}
-			b.m.log.Warn("stream broke; reopening", "stream", what, "error", err, "backoff", backoff)
+			if errors.Is(err, errMuxUnsupported) {
+				continue // an older host: open a stream of its own at once
+			}
+			if lerr := limitError(err); lerr != nil {
+				// The engine's limit on open subscriptions: wait the longest backoff for others
+				// to end; said once at ERROR, the retries at DEBUG.
+				if !refused {
+					b.m.log.Error("the engine refused the subscription", "stream", what, "error", lerr)
+				} else {
+					b.m.log.Debug("the engine refused the subscription again", "stream", what)
+				}
+				refused, backoff = true, maxStreamBackoff
+			} else {
+				refused = false
+				b.m.log.Warn("stream broke; reopening", "stream", what, "error", err, "backoff", backoff)
+			}
 			select {
 			case <-time.After(backoff):
 			case <-sctx.Done():
 				return
 			}
-			backoff = min(backoff*2, 5*time.Second)
+			backoff = min(backoff*2, maxStreamBackoff)
 		}
 	})
 	return cancel

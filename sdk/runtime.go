@@ -42,6 +42,8 @@ type driverRuntime struct {
 	failed  map[string]error       // modules whose OnLoad failed, until they load or stop
 	locks   map[string]*sync.Mutex // serialises Start/Update/Stop per module id
 
+	subs subMux // status subscriptions, over one stream
+
 	logQ   chan *proto.LogRequest
 	ctx    context.Context // the runtime's lifetime; Close cancels it
 	cancel context.CancelFunc
@@ -121,6 +123,7 @@ func newRuntime(t reflect.Type, factory func() Driver, o *options) (*driverRunti
 		ctx:       ctx,
 		cancel:    cancel,
 	}
+	r.subs.rt = r
 	r.log = hclog.New(&hclog.LoggerOptions{
 		Name: name, Level: o.logLevel, Output: out, JSONFormat: true,
 	}).With("driver", name)

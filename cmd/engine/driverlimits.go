@@ -1,40 +1,78 @@
 package main
 
 import (
-	"github.com/placeos-go/engine/model"
-	"github.com/placeos-go/engine/supervisor"
+	"flag"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/placeos-go/engine/core"
 )
 
-// defaultDriverMemoryLimit bounds a driver that allocates without end well before it can starve
-// the node, while leaving a normal driver (tens of MiB in use, ~100 MiB reserved) room.
-const defaultDriverMemoryLimit = 512 << 20
+// rateFlag is a per-second rate as people write it: 200, 200/s, 12000/m (or /min), 3600/h, or
+// off. It holds the rate per second; off is -1 (core.Limits switches the limit off).
+type rateFlag struct{ perSec float64 }
 
-// driverMemoryLimitFlag is --driver-memory-limit: a size (model.ParseMemoryLimit) or off.
-type driverMemoryLimitFlag struct{ v int64 }
-
-func (f *driverMemoryLimitFlag) String() string {
-	if f.v == 0 {
+func (f *rateFlag) String() string {
+	if f.perSec < 0 {
 		return "off"
 	}
-	return supervisor.FormatBytes(f.v)
+	return strconv.FormatFloat(f.perSec, 'g', -1, 64) + "/s"
 }
 
-func (f *driverMemoryLimitFlag) Set(s string) error {
-	n, err := model.ParseMemoryLimit(s)
-	if err != nil {
-		return err
+func (f *rateFlag) Set(s string) error {
+	s = strings.ToLower(strings.ReplaceAll(strings.TrimSpace(s), " ", ""))
+	if s == "off" {
+		f.perSec = -1
+		return nil
 	}
-	f.v = n
+	num, unit, _ := strings.Cut(s, "/")
+	per := map[string]float64{"": 1, "s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hour": 3600}[unit]
+	n, err := strconv.ParseFloat(num, 64)
+	if per == 0 || err != nil || n <= 0 {
+		return fmt.Errorf("want a rate such as 200/s, 12000/m or 200 (per second), or off, not %q", s)
+	}
+	f.perSec = n / per
 	return nil
 }
 
-// driverMemoryLimit is the limit of binary's processes: its driver's memory_limit if set, else
-// the flag's.
-func driverMemoryLimit(flag int64, driverLimit string, ok bool) int64 {
-	if ok && driverLimit != "" {
-		if n, err := model.ParseMemoryLimit(driverLimit); err == nil {
-			return n
-		}
+// countFlag is a positive count, or off (-1).
+type countFlag struct{ n int }
+
+func (f *countFlag) String() string {
+	if f.n < 0 {
+		return "off"
 	}
-	return flag
+	return strconv.Itoa(f.n)
+}
+
+func (f *countFlag) Set(s string) error {
+	s = strings.ToLower(strings.TrimSpace(s))
+	if s == "off" {
+		f.n = -1
+		return nil
+	}
+	n, err := strconv.Atoi(strings.ReplaceAll(s, "_", ""))
+	if err != nil || n <= 0 {
+		return fmt.Errorf("want a positive number such as 1000, or off, not %q", s)
+	}
+	f.n = n
+	return nil
+}
+
+// driverLimitFlags declares the per-driver limits (core.Limits; docs/protocol.md "Driver
+// limits") with their defaults.
+func (o *options) driverLimitFlags(fs *flag.FlagSet) {
+	o.DriverStatusRate = rateFlag{core.DefaultStatusRate}
+	o.DriverCallRate = rateFlag{core.DefaultCallRate}
+	o.DriverMaxSubscriptions = countFlag{core.DefaultMaxSubscriptions}
+	fs.Var(&o.DriverStatusRate, "driver-status-rate", fmt.Sprintf("status writes one module may make (200/s, 12000/m, off), bursts of %d s' worth; over it the latest value of each status is written when the rate allows", core.BurstSeconds))
+	fs.Var(&o.DriverCallRate, "driver-call-rate", fmt.Sprintf("calls one driver's modules may make to other modules (200/s, 12000/m, off), bursts of %d s' worth; over it a call is refused with 429 TooMany", core.BurstSeconds))
+	fs.Var(&o.DriverMaxSubscriptions, "driver-max-subscriptions", "status subscriptions and channel monitors one driver's modules may hold open at once (a number, or off); more are refused")
+}
+
+// driverLimits is core's form of the flags.
+func (o *options) driverLimits() core.Limits {
+	return core.Limits{StatusRate: o.DriverStatusRate.perSec, CallRate: o.DriverCallRate.perSec,
+		MaxSubscriptions: o.DriverMaxSubscriptions.n}
 }

@@ -89,6 +89,10 @@ type options struct {
 	WSMaxBinds           int
 	WSMaxSessionsPerUser int
 	WSMaxSessions        int
+	// Per-driver limits (driverlimits.go).
+	DriverStatusRate       rateFlag
+	DriverCallRate         rateFlag
+	DriverMaxSubscriptions countFlag
 
 	// AllowedOrigins: browser origins besides the node's own whose pages may send
 	// cookie-authenticated writes and WebSocket upgrades (--allowed-origins; docs/protocol.md §8.5).
@@ -213,6 +217,7 @@ func (o *options) flagSet(name string, dev bool) *flag.FlagSet {
 	fs.IntVar(&o.WSMaxBinds, "ws-max-binds", httpapi.WSMaxBinds, "most status bindings one WebSocket session may hold")
 	fs.IntVar(&o.WSMaxSessionsPerUser, "ws-max-sessions-per-user", httpapi.WSMaxSessionsPerUser, "most WebSocket sessions one user may hold on this node")
 	fs.IntVar(&o.WSMaxSessions, "ws-max-sessions", httpapi.WSMaxSessions, "most WebSocket sessions on this node")
+	o.driverLimitFlags(fs)
 	fs.Func("allowed-origins", "comma list of scheme://host[:port] whose pages may send cookie-authenticated writes and WebSocket upgrades, besides the node's own",
 		func(v string) (err error) { o.AllowedOrigins, err = httpapi.ParseOrigins(v); return err })
 	fs.StringVar(&o.JWTIssuer, "jwt-issuer", "", `bearer tokens must carry this "iss" (checked when set)`)

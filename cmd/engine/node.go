@@ -190,6 +190,7 @@ func startNode(ctx context.Context, o *options, log hclog.Logger, leave func()) 
 		Logger: log, NodeID: o.NodeID, Store: n.store, Cluster: n.store, Peers: n.peers, State: st,
 		Watcher: watcher, Builder: bld, DriverDir: o.DriverDir, ExecTimeout: o.ExecTimeout,
 		KeepBinaries: o.KeepBinaries, Metrics: met, Secrets: secretsKey,
+		Limits: o.driverLimits(),
 	}, func(host proto.HostServer, onStart func(context.Context, string)) (core.Supervisor, error) {
 		sup, err := supervisor.New(supervisor.Config{
 			Logger: log, Host: host, OnModuleStart: onStart, SecureConfig: bld.SecureConfig, Metrics: met,

@@ -5,6 +5,10 @@
 //	fail()        returns an error
 //	raise(code, class)  returns an *sdk.Error with that code and class
 //	echo(value)   returns its argument
+//	call(module, fn)    calls fn on another module (by id) and returns its answer, or the
+//	                    *sdk.Error it failed with, as the SDK gives it
+//	subscribe_many(n)  subscribes to n statuses of its own module (s0…) until unsubscribe_all
+//	unsubscribe_all()  ends them; returns how many
 //
 // A module whose settings hold "statuses_on_start" (an object: status name → value) sets those
 // statuses while it loads, as a device driver sets "connected" and what it reads.
@@ -14,13 +18,19 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"sync"
 	"time"
 
 	"github.com/placeos-go/engine/sdk"
 )
 
 // Greeter is the driver value of one module.
-type Greeter struct{ sdk.Base }
+type Greeter struct {
+	sdk.Base
+	mu   sync.Mutex
+	subs []func() // what subscribe_many started
+}
 
 // GreetArgs are greet's parameters.
 type GreetArgs struct {
@@ -66,6 +76,45 @@ func (g *Greeter) OnLoad(context.Context) error {
 		}
 	}
 	return nil
+}
+
+// CallArgs are call's parameters.
+type CallArgs struct {
+	Module   string `json:"module"`
+	Function string `json:"fn"`
+}
+
+// Call calls another module; a failure comes back as the *sdk.Error Exec returned, unchanged.
+func (g *Greeter) Call(ctx context.Context, a CallArgs) (json.RawMessage, error) {
+	return g.Exec(ctx, sdk.Target{ModuleID: a.Module}, a.Function)
+}
+
+// SubscribeManyArgs are subscribe_many's parameters.
+type SubscribeManyArgs struct {
+	N int `json:"n"`
+}
+
+// SubscribeMany subscribes to n statuses of its own module until UnsubscribeAll.
+func (g *Greeter) SubscribeMany(a SubscribeManyArgs) int {
+	for i := range a.N {
+		cancel := g.Base.Subscribe(context.Background(), sdk.Target{ModuleID: g.ModuleID()}, fmt.Sprint("s", i), func(json.RawMessage) {})
+		g.mu.Lock()
+		g.subs = append(g.subs, cancel)
+		g.mu.Unlock()
+	}
+	return a.N
+}
+
+// UnsubscribeAll ends what SubscribeMany started.
+func (g *Greeter) UnsubscribeAll() int {
+	g.mu.Lock()
+	subs := g.subs
+	g.subs = nil
+	g.mu.Unlock()
+	for _, cancel := range subs {
+		cancel()
+	}
+	return len(subs)
 }
 
 func main() { sdk.Serve(func() *Greeter { return &Greeter{} }) }

@@ -21,6 +21,14 @@
 //	publish(channel, msg)    Host.Publish
 //	subscribe(module, name, n)  Host.Subscribe, returns the first n values
 //	monitor(channel, n)      Host.Monitor, returns the first n messages
+//	flood(name, n, p)        n Host.SetStatus of status name, values 1..n, as fast as the host
+//	                         answers (no coalescing: a misbehaving driver); with p > 1, p
+//	                         writers at once, writer i setting name<i>; returns n
+//	hold(module, prefix, n)  opens n subscriptions (statuses prefix0…) and keeps them open;
+//	                         returns how many opened, or the first refusal
+//	release()                ends every subscription hold opened; returns how many
+//	call_flood(module, fn, n) n Host.Exec of fn on module, one after another; returns the
+//	                         counts of answers by class ("" for success)
 //	support_only()           returns its name; listed under the support security level
 //	admin_only()             returns its name; listed under the administrator security level
 //
@@ -43,6 +51,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	grpcmd "google.golang.org/grpc/metadata"
 
 	"github.com/placeos-go/engine/plugin"
 	"github.com/placeos-go/engine/plugin/proto"
@@ -62,6 +71,7 @@ type driver struct {
 	host    proto.HostClient
 	modules map[string]*proto.Module
 	debug   map[string]bool
+	held    map[string][]context.CancelFunc // by module: subscriptions hold keeps open
 }
 
 func (d *driver) Connect(host proto.HostClient) {
@@ -151,6 +161,10 @@ const metadata = `{
     "publish": {"channel": {"type": "string", "title": "string"}, "msg": {"type": "string", "title": "string"}},
     "subscribe": {"module": {"type": "string", "title": "string"}, "name": {"type": "string", "title": "string"}, "n": {"type": "integer", "title": "int"}},
     "monitor": {"channel": {"type": "string", "title": "string"}, "n": {"type": "integer", "title": "int"}},
+    "flood": {"name": {"type": "string", "title": "string"}, "n": {"type": "integer", "title": "int"}, "p": {"type": "integer", "title": "int", "default": 1}},
+    "hold": {"module": {"type": "string", "title": "string"}, "prefix": {"type": "string", "title": "string"}, "n": {"type": "integer", "title": "int"}},
+    "release": {},
+    "call_flood": {"module": {"type": "string", "title": "string"}, "fn": {"type": "string", "title": "string"}, "n": {"type": "integer", "title": "int"}},
     "support_only": {},
     "admin_only": {}
   },
@@ -345,6 +359,93 @@ func (d *driver) run(ctx context.Context, host proto.HostClient, mod *proto.Modu
 			msgs = append(msgs, string(m.Message))
 		}
 		return json.Marshal(msgs)
+	case "flood":
+		return flood(ctx, host, mod.Id, str(0), num(1), max(num(2), 1))
+	case "hold":
+		return d.hold(host, mod.Id, str(0), str(1), num(2))
+	case "release":
+		d.mu.Lock()
+		held := d.held[mod.Id]
+		delete(d.held, mod.Id)
+		d.mu.Unlock()
+		for _, cancel := range held {
+			cancel()
+		}
+		return json.Marshal(len(held))
+	case "call_flood":
+		classes := map[string]int{}
+		for range num(2) {
+			resp, err := host.Exec(ctx, &proto.HostExecRequest{FromModule: mod.Id, Target: &proto.Target{ModuleId: str(0)}, Function: str(1)})
+			if err != nil {
+				return nil, err
+			}
+			classes[resp.GetError().GetClass()]++
+		}
+		return json.Marshal(classes)
 	}
 	return nil, &driverErr{raise(400, "NoMethodError", "no function %q", r.Function)}
+}
+
+// flood sets status name n times from p writers at once (each its own status when p > 1).
+func flood(ctx context.Context, host proto.HostClient, id, name string, n, p int) ([]byte, error) {
+	errs := make(chan error, p)
+	for w := range p {
+		status := name
+		if p > 1 {
+			status = fmt.Sprint(name, w)
+		}
+		go func() {
+			var err error
+			for i := w; i < n && err == nil; i += p {
+				_, err = host.SetStatus(ctx, &proto.SetStatusRequest{ModuleId: id, Name: status, ValueJson: fmt.Appendf(nil, "%d", i+1)})
+			}
+			errs <- err
+		}()
+	}
+	var first error
+	for range p {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	if first != nil {
+		return nil, first
+	}
+	return json.Marshal(n)
+}
+
+// hold opens n subscriptions that outlive the call, each read on its own goroutine as the SDK
+// does, until release. A refusal ends the call with the host's error as the driver sees it.
+func (d *driver) hold(host proto.HostClient, from, module, prefix string, n int) ([]byte, error) {
+	for i := range n {
+		ctx, cancel := context.WithCancel(context.Background())
+		stream, err := host.Subscribe(ctx, &proto.SubscribeRequest{FromModule: from, Target: &proto.Target{ModuleId: module}, Name: fmt.Sprint(prefix, i)})
+		if err == nil {
+			// The host sends the stream's header once it accepted the subscription; a refusal
+			// ends the stream without one.
+			var md grpcmd.MD
+			if md, err = stream.Header(); err == nil && md == nil {
+				_, err = stream.Recv()
+			}
+		}
+		if err == nil {
+			go func() {
+				for {
+					if _, err := stream.Recv(); err != nil {
+						return
+					}
+				}
+			}()
+		}
+		d.mu.Lock()
+		if d.held == nil {
+			d.held = map[string][]context.CancelFunc{}
+		}
+		d.held[from] = append(d.held[from], cancel)
+		d.mu.Unlock()
+		if err != nil {
+			return nil, err
+		}
+	}
+	return json.Marshal(n)
 }

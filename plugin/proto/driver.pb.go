@@ -1141,6 +1141,153 @@ func (x *StatusValue) GetValueJson() []byte {
 	return nil
 }
 
+// SubscriptionControl opens subscription id (subscribe set) or ends it (cancel).
+type SubscriptionControl struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"` // chosen by the driver; not reused on the stream
+	Subscribe     *SubscribeRequest      `protobuf:"bytes,2,opt,name=subscribe,proto3" json:"subscribe,omitempty"`
+	Cancel        bool                   `protobuf:"varint,3,opt,name=cancel,proto3" json:"cancel,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SubscriptionControl) Reset() {
+	*x = SubscriptionControl{}
+	mi := &file_plugin_proto_driver_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubscriptionControl) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubscriptionControl) ProtoMessage() {}
+
+func (x *SubscriptionControl) ProtoReflect() protoreflect.Message {
+	mi := &file_plugin_proto_driver_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubscriptionControl.ProtoReflect.Descriptor instead.
+func (*SubscriptionControl) Descriptor() ([]byte, []int) {
+	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *SubscriptionControl) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *SubscriptionControl) GetSubscribe() *SubscribeRequest {
+	if x != nil {
+		return x.Subscribe
+	}
+	return nil
+}
+
+func (x *SubscriptionControl) GetCancel() bool {
+	if x != nil {
+		return x.Cancel
+	}
+	return false
+}
+
+// SubscriptionEvent is about subscription id: accepted (it started), a value (as Subscribe's),
+// or an error that ended it (with the HTTP-style code and class a refused call would get).
+type SubscriptionEvent struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Accepted      bool                   `protobuf:"varint,2,opt,name=accepted,proto3" json:"accepted,omitempty"`
+	ValueJson     []byte                 `protobuf:"bytes,3,opt,name=value_json,json=valueJson,proto3" json:"value_json,omitempty"`
+	Error         string                 `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
+	Code          int32                  `protobuf:"varint,5,opt,name=code,proto3" json:"code,omitempty"`
+	Class         string                 `protobuf:"bytes,6,opt,name=class,proto3" json:"class,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SubscriptionEvent) Reset() {
+	*x = SubscriptionEvent{}
+	mi := &file_plugin_proto_driver_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubscriptionEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubscriptionEvent) ProtoMessage() {}
+
+func (x *SubscriptionEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_plugin_proto_driver_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubscriptionEvent.ProtoReflect.Descriptor instead.
+func (*SubscriptionEvent) Descriptor() ([]byte, []int) {
+	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *SubscriptionEvent) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *SubscriptionEvent) GetAccepted() bool {
+	if x != nil {
+		return x.Accepted
+	}
+	return false
+}
+
+func (x *SubscriptionEvent) GetValueJson() []byte {
+	if x != nil {
+		return x.ValueJson
+	}
+	return nil
+}
+
+func (x *SubscriptionEvent) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *SubscriptionEvent) GetCode() int32 {
+	if x != nil {
+		return x.Code
+	}
+	return 0
+}
+
+func (x *SubscriptionEvent) GetClass() string {
+	if x != nil {
+		return x.Class
+	}
+	return ""
+}
+
 type PublishRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	FromModule    string                 `protobuf:"bytes,1,opt,name=from_module,json=fromModule,proto3" json:"from_module,omitempty"`
@@ -1152,7 +1299,7 @@ type PublishRequest struct {
 
 func (x *PublishRequest) Reset() {
 	*x = PublishRequest{}
-	mi := &file_plugin_proto_driver_proto_msgTypes[18]
+	mi := &file_plugin_proto_driver_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1164,7 +1311,7 @@ func (x *PublishRequest) String() string {
 func (*PublishRequest) ProtoMessage() {}
 
 func (x *PublishRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_driver_proto_msgTypes[18]
+	mi := &file_plugin_proto_driver_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1177,7 +1324,7 @@ func (x *PublishRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublishRequest.ProtoReflect.Descriptor instead.
 func (*PublishRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{18}
+	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *PublishRequest) GetFromModule() string {
@@ -1211,7 +1358,7 @@ type MonitorRequest struct {
 
 func (x *MonitorRequest) Reset() {
 	*x = MonitorRequest{}
-	mi := &file_plugin_proto_driver_proto_msgTypes[19]
+	mi := &file_plugin_proto_driver_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1223,7 +1370,7 @@ func (x *MonitorRequest) String() string {
 func (*MonitorRequest) ProtoMessage() {}
 
 func (x *MonitorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_driver_proto_msgTypes[19]
+	mi := &file_plugin_proto_driver_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1236,7 +1383,7 @@ func (x *MonitorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MonitorRequest.ProtoReflect.Descriptor instead.
 func (*MonitorRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{19}
+	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *MonitorRequest) GetFromModule() string {
@@ -1262,7 +1409,7 @@ type ChannelMessage struct {
 
 func (x *ChannelMessage) Reset() {
 	*x = ChannelMessage{}
-	mi := &file_plugin_proto_driver_proto_msgTypes[20]
+	mi := &file_plugin_proto_driver_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1274,7 +1421,7 @@ func (x *ChannelMessage) String() string {
 func (*ChannelMessage) ProtoMessage() {}
 
 func (x *ChannelMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_driver_proto_msgTypes[20]
+	mi := &file_plugin_proto_driver_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1287,7 +1434,7 @@ func (x *ChannelMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChannelMessage.ProtoReflect.Descriptor instead.
 func (*ChannelMessage) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{20}
+	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ChannelMessage) GetMessage() []byte {
@@ -1308,7 +1455,7 @@ type SaveSettingRequest struct {
 
 func (x *SaveSettingRequest) Reset() {
 	*x = SaveSettingRequest{}
-	mi := &file_plugin_proto_driver_proto_msgTypes[21]
+	mi := &file_plugin_proto_driver_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1320,7 +1467,7 @@ func (x *SaveSettingRequest) String() string {
 func (*SaveSettingRequest) ProtoMessage() {}
 
 func (x *SaveSettingRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_driver_proto_msgTypes[21]
+	mi := &file_plugin_proto_driver_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1333,7 +1480,7 @@ func (x *SaveSettingRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SaveSettingRequest.ProtoReflect.Descriptor instead.
 func (*SaveSettingRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{21}
+	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *SaveSettingRequest) GetModuleId() string {
@@ -1451,7 +1598,19 @@ const file_plugin_proto_driver_proto_rawDesc = "" +
 	"\x04name\x18\x03 \x01(\tR\x04name\",\n" +
 	"\vStatusValue\x12\x1d\n" +
 	"\n" +
-	"value_json\x18\x01 \x01(\fR\tvalueJson\"e\n" +
+	"value_json\x18\x01 \x01(\fR\tvalueJson\"\x7f\n" +
+	"\x13SubscriptionControl\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\x12@\n" +
+	"\tsubscribe\x18\x02 \x01(\v2\".engine.plugin.v1.SubscribeRequestR\tsubscribe\x12\x16\n" +
+	"\x06cancel\x18\x03 \x01(\bR\x06cancel\"\x9e\x01\n" +
+	"\x11SubscriptionEvent\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x1a\n" +
+	"\baccepted\x18\x02 \x01(\bR\baccepted\x12\x1d\n" +
+	"\n" +
+	"value_json\x18\x03 \x01(\fR\tvalueJson\x12\x14\n" +
+	"\x05error\x18\x04 \x01(\tR\x05error\x12\x12\n" +
+	"\x04code\x18\x05 \x01(\x05R\x04code\x12\x14\n" +
+	"\x05class\x18\x06 \x01(\tR\x05class\"e\n" +
 	"\x0ePublishRequest\x12\x1f\n" +
 	"\vfrom_module\x18\x01 \x01(\tR\n" +
 	"fromModule\x12\x18\n" +
@@ -1478,7 +1637,7 @@ const file_plugin_proto_driver_proto_rawDesc = "" +
 	"\x06Ignore\x12\x1f.engine.plugin.v1.ModuleRequest\x1a\x17.engine.plugin.v1.Empty\x12G\n" +
 	"\bMetadata\x12\x17.engine.plugin.v1.Empty\x1a\".engine.plugin.v1.MetadataResponse\x12?\n" +
 	"\x04Info\x12\x17.engine.plugin.v1.Empty\x1a\x1e.engine.plugin.v1.InfoResponse\x12=\n" +
-	"\tTerminate\x12\x17.engine.plugin.v1.Empty\x1a\x17.engine.plugin.v1.Empty2\xe6\x04\n" +
+	"\tTerminate\x12\x17.engine.plugin.v1.Empty\x1a\x17.engine.plugin.v1.Empty2\xc7\x05\n" +
 	"\x04Host\x12H\n" +
 	"\tSetStatus\x12\".engine.plugin.v1.SetStatusRequest\x1a\x17.engine.plugin.v1.Empty\x12T\n" +
 	"\tGetStatus\x12\".engine.plugin.v1.GetStatusRequest\x1a#.engine.plugin.v1.GetStatusResponse\x12<\n" +
@@ -1487,7 +1646,8 @@ const file_plugin_proto_driver_proto_rawDesc = "" +
 	"\tSubscribe\x12\".engine.plugin.v1.SubscribeRequest\x1a\x1d.engine.plugin.v1.StatusValue0\x01\x12D\n" +
 	"\aPublish\x12 .engine.plugin.v1.PublishRequest\x1a\x17.engine.plugin.v1.Empty\x12O\n" +
 	"\aMonitor\x12 .engine.plugin.v1.MonitorRequest\x1a .engine.plugin.v1.ChannelMessage0\x01\x12L\n" +
-	"\vSaveSetting\x12$.engine.plugin.v1.SaveSettingRequest\x1a\x17.engine.plugin.v1.EmptyB1Z/github.com/placeos-go/engine/plugin/proto;protob\x06proto3"
+	"\vSaveSetting\x12$.engine.plugin.v1.SaveSettingRequest\x1a\x17.engine.plugin.v1.Empty\x12_\n" +
+	"\rSubscriptions\x12%.engine.plugin.v1.SubscriptionControl\x1a#.engine.plugin.v1.SubscriptionEvent(\x010\x01B1Z/github.com/placeos-go/engine/plugin/proto;protob\x06proto3"
 
 var (
 	file_plugin_proto_driver_proto_rawDescOnce sync.Once
@@ -1501,30 +1661,32 @@ func file_plugin_proto_driver_proto_rawDescGZIP() []byte {
 	return file_plugin_proto_driver_proto_rawDescData
 }
 
-var file_plugin_proto_driver_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_plugin_proto_driver_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_plugin_proto_driver_proto_goTypes = []any{
-	(*Empty)(nil),              // 0: engine.plugin.v1.Empty
-	(*InitRequest)(nil),        // 1: engine.plugin.v1.InitRequest
-	(*Module)(nil),             // 2: engine.plugin.v1.Module
-	(*StartRequest)(nil),       // 3: engine.plugin.v1.StartRequest
-	(*ModuleRequest)(nil),      // 4: engine.plugin.v1.ModuleRequest
-	(*ExecRequest)(nil),        // 5: engine.plugin.v1.ExecRequest
-	(*ExecError)(nil),          // 6: engine.plugin.v1.ExecError
-	(*ExecResponse)(nil),       // 7: engine.plugin.v1.ExecResponse
-	(*MetadataResponse)(nil),   // 8: engine.plugin.v1.MetadataResponse
-	(*InfoResponse)(nil),       // 9: engine.plugin.v1.InfoResponse
-	(*SetStatusRequest)(nil),   // 10: engine.plugin.v1.SetStatusRequest
-	(*Target)(nil),             // 11: engine.plugin.v1.Target
-	(*GetStatusRequest)(nil),   // 12: engine.plugin.v1.GetStatusRequest
-	(*GetStatusResponse)(nil),  // 13: engine.plugin.v1.GetStatusResponse
-	(*LogRequest)(nil),         // 14: engine.plugin.v1.LogRequest
-	(*HostExecRequest)(nil),    // 15: engine.plugin.v1.HostExecRequest
-	(*SubscribeRequest)(nil),   // 16: engine.plugin.v1.SubscribeRequest
-	(*StatusValue)(nil),        // 17: engine.plugin.v1.StatusValue
-	(*PublishRequest)(nil),     // 18: engine.plugin.v1.PublishRequest
-	(*MonitorRequest)(nil),     // 19: engine.plugin.v1.MonitorRequest
-	(*ChannelMessage)(nil),     // 20: engine.plugin.v1.ChannelMessage
-	(*SaveSettingRequest)(nil), // 21: engine.plugin.v1.SaveSettingRequest
+	(*Empty)(nil),               // 0: engine.plugin.v1.Empty
+	(*InitRequest)(nil),         // 1: engine.plugin.v1.InitRequest
+	(*Module)(nil),              // 2: engine.plugin.v1.Module
+	(*StartRequest)(nil),        // 3: engine.plugin.v1.StartRequest
+	(*ModuleRequest)(nil),       // 4: engine.plugin.v1.ModuleRequest
+	(*ExecRequest)(nil),         // 5: engine.plugin.v1.ExecRequest
+	(*ExecError)(nil),           // 6: engine.plugin.v1.ExecError
+	(*ExecResponse)(nil),        // 7: engine.plugin.v1.ExecResponse
+	(*MetadataResponse)(nil),    // 8: engine.plugin.v1.MetadataResponse
+	(*InfoResponse)(nil),        // 9: engine.plugin.v1.InfoResponse
+	(*SetStatusRequest)(nil),    // 10: engine.plugin.v1.SetStatusRequest
+	(*Target)(nil),              // 11: engine.plugin.v1.Target
+	(*GetStatusRequest)(nil),    // 12: engine.plugin.v1.GetStatusRequest
+	(*GetStatusResponse)(nil),   // 13: engine.plugin.v1.GetStatusResponse
+	(*LogRequest)(nil),          // 14: engine.plugin.v1.LogRequest
+	(*HostExecRequest)(nil),     // 15: engine.plugin.v1.HostExecRequest
+	(*SubscribeRequest)(nil),    // 16: engine.plugin.v1.SubscribeRequest
+	(*StatusValue)(nil),         // 17: engine.plugin.v1.StatusValue
+	(*SubscriptionControl)(nil), // 18: engine.plugin.v1.SubscriptionControl
+	(*SubscriptionEvent)(nil),   // 19: engine.plugin.v1.SubscriptionEvent
+	(*PublishRequest)(nil),      // 20: engine.plugin.v1.PublishRequest
+	(*MonitorRequest)(nil),      // 21: engine.plugin.v1.MonitorRequest
+	(*ChannelMessage)(nil),      // 22: engine.plugin.v1.ChannelMessage
+	(*SaveSettingRequest)(nil),  // 23: engine.plugin.v1.SaveSettingRequest
 }
 var file_plugin_proto_driver_proto_depIdxs = []int32{
 	2,  // 0: engine.plugin.v1.StartRequest.module:type_name -> engine.plugin.v1.Module
@@ -1532,47 +1694,50 @@ var file_plugin_proto_driver_proto_depIdxs = []int32{
 	11, // 2: engine.plugin.v1.GetStatusRequest.target:type_name -> engine.plugin.v1.Target
 	11, // 3: engine.plugin.v1.HostExecRequest.target:type_name -> engine.plugin.v1.Target
 	11, // 4: engine.plugin.v1.SubscribeRequest.target:type_name -> engine.plugin.v1.Target
-	1,  // 5: engine.plugin.v1.Driver.Init:input_type -> engine.plugin.v1.InitRequest
-	3,  // 6: engine.plugin.v1.Driver.Start:input_type -> engine.plugin.v1.StartRequest
-	3,  // 7: engine.plugin.v1.Driver.Update:input_type -> engine.plugin.v1.StartRequest
-	4,  // 8: engine.plugin.v1.Driver.Stop:input_type -> engine.plugin.v1.ModuleRequest
-	5,  // 9: engine.plugin.v1.Driver.Exec:input_type -> engine.plugin.v1.ExecRequest
-	4,  // 10: engine.plugin.v1.Driver.Debug:input_type -> engine.plugin.v1.ModuleRequest
-	4,  // 11: engine.plugin.v1.Driver.Ignore:input_type -> engine.plugin.v1.ModuleRequest
-	0,  // 12: engine.plugin.v1.Driver.Metadata:input_type -> engine.plugin.v1.Empty
-	0,  // 13: engine.plugin.v1.Driver.Info:input_type -> engine.plugin.v1.Empty
-	0,  // 14: engine.plugin.v1.Driver.Terminate:input_type -> engine.plugin.v1.Empty
-	10, // 15: engine.plugin.v1.Host.SetStatus:input_type -> engine.plugin.v1.SetStatusRequest
-	12, // 16: engine.plugin.v1.Host.GetStatus:input_type -> engine.plugin.v1.GetStatusRequest
-	14, // 17: engine.plugin.v1.Host.Log:input_type -> engine.plugin.v1.LogRequest
-	15, // 18: engine.plugin.v1.Host.Exec:input_type -> engine.plugin.v1.HostExecRequest
-	16, // 19: engine.plugin.v1.Host.Subscribe:input_type -> engine.plugin.v1.SubscribeRequest
-	18, // 20: engine.plugin.v1.Host.Publish:input_type -> engine.plugin.v1.PublishRequest
-	19, // 21: engine.plugin.v1.Host.Monitor:input_type -> engine.plugin.v1.MonitorRequest
-	21, // 22: engine.plugin.v1.Host.SaveSetting:input_type -> engine.plugin.v1.SaveSettingRequest
-	0,  // 23: engine.plugin.v1.Driver.Init:output_type -> engine.plugin.v1.Empty
-	0,  // 24: engine.plugin.v1.Driver.Start:output_type -> engine.plugin.v1.Empty
-	0,  // 25: engine.plugin.v1.Driver.Update:output_type -> engine.plugin.v1.Empty
-	0,  // 26: engine.plugin.v1.Driver.Stop:output_type -> engine.plugin.v1.Empty
-	7,  // 27: engine.plugin.v1.Driver.Exec:output_type -> engine.plugin.v1.ExecResponse
-	0,  // 28: engine.plugin.v1.Driver.Debug:output_type -> engine.plugin.v1.Empty
-	0,  // 29: engine.plugin.v1.Driver.Ignore:output_type -> engine.plugin.v1.Empty
-	8,  // 30: engine.plugin.v1.Driver.Metadata:output_type -> engine.plugin.v1.MetadataResponse
-	9,  // 31: engine.plugin.v1.Driver.Info:output_type -> engine.plugin.v1.InfoResponse
-	0,  // 32: engine.plugin.v1.Driver.Terminate:output_type -> engine.plugin.v1.Empty
-	0,  // 33: engine.plugin.v1.Host.SetStatus:output_type -> engine.plugin.v1.Empty
-	13, // 34: engine.plugin.v1.Host.GetStatus:output_type -> engine.plugin.v1.GetStatusResponse
-	0,  // 35: engine.plugin.v1.Host.Log:output_type -> engine.plugin.v1.Empty
-	7,  // 36: engine.plugin.v1.Host.Exec:output_type -> engine.plugin.v1.ExecResponse
-	17, // 37: engine.plugin.v1.Host.Subscribe:output_type -> engine.plugin.v1.StatusValue
-	0,  // 38: engine.plugin.v1.Host.Publish:output_type -> engine.plugin.v1.Empty
-	20, // 39: engine.plugin.v1.Host.Monitor:output_type -> engine.plugin.v1.ChannelMessage
-	0,  // 40: engine.plugin.v1.Host.SaveSetting:output_type -> engine.plugin.v1.Empty
-	23, // [23:41] is the sub-list for method output_type
-	5,  // [5:23] is the sub-list for method input_type
-	5,  // [5:5] is the sub-list for extension type_name
-	5,  // [5:5] is the sub-list for extension extendee
-	0,  // [0:5] is the sub-list for field type_name
+	16, // 5: engine.plugin.v1.SubscriptionControl.subscribe:type_name -> engine.plugin.v1.SubscribeRequest
+	1,  // 6: engine.plugin.v1.Driver.Init:input_type -> engine.plugin.v1.InitRequest
+	3,  // 7: engine.plugin.v1.Driver.Start:input_type -> engine.plugin.v1.StartRequest
+	3,  // 8: engine.plugin.v1.Driver.Update:input_type -> engine.plugin.v1.StartRequest
+	4,  // 9: engine.plugin.v1.Driver.Stop:input_type -> engine.plugin.v1.ModuleRequest
+	5,  // 10: engine.plugin.v1.Driver.Exec:input_type -> engine.plugin.v1.ExecRequest
+	4,  // 11: engine.plugin.v1.Driver.Debug:input_type -> engine.plugin.v1.ModuleRequest
+	4,  // 12: engine.plugin.v1.Driver.Ignore:input_type -> engine.plugin.v1.ModuleRequest
+	0,  // 13: engine.plugin.v1.Driver.Metadata:input_type -> engine.plugin.v1.Empty
+	0,  // 14: engine.plugin.v1.Driver.Info:input_type -> engine.plugin.v1.Empty
+	0,  // 15: engine.plugin.v1.Driver.Terminate:input_type -> engine.plugin.v1.Empty
+	10, // 16: engine.plugin.v1.Host.SetStatus:input_type -> engine.plugin.v1.SetStatusRequest
+	12, // 17: engine.plugin.v1.Host.GetStatus:input_type -> engine.plugin.v1.GetStatusRequest
+	14, // 18: engine.plugin.v1.Host.Log:input_type -> engine.plugin.v1.LogRequest
+	15, // 19: engine.plugin.v1.Host.Exec:input_type -> engine.plugin.v1.HostExecRequest
+	16, // 20: engine.plugin.v1.Host.Subscribe:input_type -> engine.plugin.v1.SubscribeRequest
+	20, // 21: engine.plugin.v1.Host.Publish:input_type -> engine.plugin.v1.PublishRequest
+	21, // 22: engine.plugin.v1.Host.Monitor:input_type -> engine.plugin.v1.MonitorRequest
+	23, // 23: engine.plugin.v1.Host.SaveSetting:input_type -> engine.plugin.v1.SaveSettingRequest
+	18, // 24: engine.plugin.v1.Host.Subscriptions:input_type -> engine.plugin.v1.SubscriptionControl
+	0,  // 25: engine.plugin.v1.Driver.Init:output_type -> engine.plugin.v1.Empty
+	0,  // 26: engine.plugin.v1.Driver.Start:output_type -> engine.plugin.v1.Empty
+	0,  // 27: engine.plugin.v1.Driver.Update:output_type -> engine.plugin.v1.Empty
+	0,  // 28: engine.plugin.v1.Driver.Stop:output_type -> engine.plugin.v1.Empty
+	7,  // 29: engine.plugin.v1.Driver.Exec:output_type -> engine.plugin.v1.ExecResponse
+	0,  // 30: engine.plugin.v1.Driver.Debug:output_type -> engine.plugin.v1.Empty
+	0,  // 31: engine.plugin.v1.Driver.Ignore:output_type -> engine.plugin.v1.Empty
+	8,  // 32: engine.plugin.v1.Driver.Metadata:output_type -> engine.plugin.v1.MetadataResponse
+	9,  // 33: engine.plugin.v1.Driver.Info:output_type -> engine.plugin.v1.InfoResponse
+	0,  // 34: engine.plugin.v1.Driver.Terminate:output_type -> engine.plugin.v1.Empty
+	0,  // 35: engine.plugin.v1.Host.SetStatus:output_type -> engine.plugin.v1.Empty
+	13, // 36: engine.plugin.v1.Host.GetStatus:output_type -> engine.plugin.v1.GetStatusResponse
+	0,  // 37: engine.plugin.v1.Host.Log:output_type -> engine.plugin.v1.Empty
+	7,  // 38: engine.plugin.v1.Host.Exec:output_type -> engine.plugin.v1.ExecResponse
+	17, // 39: engine.plugin.v1.Host.Subscribe:output_type -> engine.plugin.v1.StatusValue
+	0,  // 40: engine.plugin.v1.Host.Publish:output_type -> engine.plugin.v1.Empty
+	22, // 41: engine.plugin.v1.Host.Monitor:output_type -> engine.plugin.v1.ChannelMessage
+	0,  // 42: engine.plugin.v1.Host.SaveSetting:output_type -> engine.plugin.v1.Empty
+	19, // 43: engine.plugin.v1.Host.Subscriptions:output_type -> engine.plugin.v1.SubscriptionEvent
+	25, // [25:44] is the sub-list for method output_type
+	6,  // [6:25] is the sub-list for method input_type
+	6,  // [6:6] is the sub-list for extension type_name
+	6,  // [6:6] is the sub-list for extension extendee
+	0,  // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_plugin_proto_driver_proto_init() }
@@ -1586,7 +1751,7 @@ func file_plugin_proto_driver_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plugin_proto_driver_proto_rawDesc), len(file_plugin_proto_driver_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   22,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

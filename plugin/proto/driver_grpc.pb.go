@@ -479,14 +479,15 @@ var Driver_ServiceDesc = grpc.ServiceDesc{
 }
 
 const (
-	Host_SetStatus_FullMethodName   = "/engine.plugin.v1.Host/SetStatus"
-	Host_GetStatus_FullMethodName   = "/engine.plugin.v1.Host/GetStatus"
-	Host_Log_FullMethodName         = "/engine.plugin.v1.Host/Log"
-	Host_Exec_FullMethodName        = "/engine.plugin.v1.Host/Exec"
-	Host_Subscribe_FullMethodName   = "/engine.plugin.v1.Host/Subscribe"
-	Host_Publish_FullMethodName     = "/engine.plugin.v1.Host/Publish"
-	Host_Monitor_FullMethodName     = "/engine.plugin.v1.Host/Monitor"
-	Host_SaveSetting_FullMethodName = "/engine.plugin.v1.Host/SaveSetting"
+	Host_SetStatus_FullMethodName     = "/engine.plugin.v1.Host/SetStatus"
+	Host_GetStatus_FullMethodName     = "/engine.plugin.v1.Host/GetStatus"
+	Host_Log_FullMethodName           = "/engine.plugin.v1.Host/Log"
+	Host_Exec_FullMethodName          = "/engine.plugin.v1.Host/Exec"
+	Host_Subscribe_FullMethodName     = "/engine.plugin.v1.Host/Subscribe"
+	Host_Publish_FullMethodName       = "/engine.plugin.v1.Host/Publish"
+	Host_Monitor_FullMethodName       = "/engine.plugin.v1.Host/Monitor"
+	Host_SaveSetting_FullMethodName   = "/engine.plugin.v1.Host/SaveSetting"
+	Host_Subscriptions_FullMethodName = "/engine.plugin.v1.Host/Subscriptions"
 )
 
 // HostClient is the client API for Host service.
@@ -504,6 +505,10 @@ type HostClient interface {
 	Publish(ctx context.Context, in *PublishRequest, opts ...grpc.CallOption) (*Empty, error)
 	Monitor(ctx context.Context, in *MonitorRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ChannelMessage], error)
 	SaveSetting(ctx context.Context, in *SaveSettingRequest, opts ...grpc.CallOption) (*Empty, error)
+	// Subscriptions carries every status subscription of a driver process on one stream: the
+	// driver opens and cancels subscriptions by an id of its choosing, the host answers with the
+	// id on each event. A subscription costs the host no stream (and no goroutine) of its own.
+	Subscriptions(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[SubscriptionControl, SubscriptionEvent], error)
 }
 
 type hostClient struct {
@@ -612,6 +617,19 @@ func (c *hostClient) SaveSetting(ctx context.Context, in *SaveSettingRequest, op
 	return out, nil
 }
 
+func (c *hostClient) Subscriptions(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[SubscriptionControl, SubscriptionEvent], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Host_ServiceDesc.Streams[2], Host_Subscriptions_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[SubscriptionControl, SubscriptionEvent]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Host_SubscriptionsClient = grpc.BidiStreamingClient[SubscriptionControl, SubscriptionEvent]
+
 // HostServer is the server API for Host service.
 // All implementations must embed UnimplementedHostServer
 // for forward compatibility.
@@ -627,6 +645,10 @@ type HostServer interface {
 	Publish(context.Context, *PublishRequest) (*Empty, error)
 	Monitor(*MonitorRequest, grpc.ServerStreamingServer[ChannelMessage]) error
 	SaveSetting(context.Context, *SaveSettingRequest) (*Empty, error)
+	// Subscriptions carries every status subscription of a driver process on one stream: the
+	// driver opens and cancels subscriptions by an id of its choosing, the host answers with the
+	// id on each event. A subscription costs the host no stream (and no goroutine) of its own.
+	Subscriptions(grpc.BidiStreamingServer[SubscriptionControl, SubscriptionEvent]) error
 	mustEmbedUnimplementedHostServer()
 }
 
@@ -660,6 +682,9 @@ func (UnimplementedHostServer) Monitor(*MonitorRequest, grpc.ServerStreamingServ
 }
 func (UnimplementedHostServer) SaveSetting(context.Context, *SaveSettingRequest) (*Empty, error) {
 	return nil, status.Error(codes.Unimplemented, "method SaveSetting not implemented")
+}
+func (UnimplementedHostServer) Subscriptions(grpc.BidiStreamingServer[SubscriptionControl, SubscriptionEvent]) error {
+	return status.Error(codes.Unimplemented, "method Subscriptions not implemented")
 }
 func (UnimplementedHostServer) mustEmbedUnimplementedHostServer() {}
 func (UnimplementedHostServer) testEmbeddedByValue()              {}
@@ -812,6 +837,13 @@ func _Host_SaveSetting_Handler(srv interface{}, ctx context.Context, dec func(in
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Host_Subscriptions_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(HostServer).Subscriptions(&grpc.GenericServerStream[SubscriptionControl, SubscriptionEvent]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Host_SubscriptionsServer = grpc.BidiStreamingServer[SubscriptionControl, SubscriptionEvent]
+
 // Host_ServiceDesc is the grpc.ServiceDesc for Host service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -854,6 +886,12 @@ var Host_ServiceDesc = grpc.ServiceDesc{
 			StreamName:    "Monitor",
 			Handler:       _Host_Monitor_Handler,
 			ServerStreams: true,
+		},
+		{
+			StreamName:    "Subscriptions",
+			Handler:       _Host_Subscriptions_Handler,
+			ServerStreams: true,
+			ClientStreams: true,
 		},
 	},
 	Metadata: "plugin/proto/driver.proto",

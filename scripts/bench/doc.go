@@ -19,6 +19,9 @@
 //   - BenchmarkDevWatchSaveToAnswer: `engine dev --watch` on a driver repository, a save to the
 //     first execute answering the new code (s-save-to-answer) against a plain `go build` of the
 //     same folder (s-go-build).
+//   - BenchmarkStatusFlood: a healthy module's execute p50/p99 while a raw driver floods
+//     statuses, against the same without the flood, with the default --driver-status-rate and
+//     with it off, and the engine's CPU seconds per second in each phase.
 //
 // Run them all with `make bench` (scripts/bench.sh, which writes BENCHMARKS.md), or one family
 // with e.g. `go test -run '^$' -bench '^BenchmarkCluster' -benchtime 1x ./scripts/bench/`.

@@ -1,0 +1,137 @@
+package core
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// statusFlushTimeout bounds one delayed status write (the driver's own call has returned).
+const statusFlushTimeout = 10 * time.Second
+
+// statusGates cap each module's status writes at Limits.StatusRate. The SDK already coalesces a
+// module's writes, but a driver built without it (or a hostile one) can send tens of thousands a
+// second, each a Redis write and a publish every watcher of the status receives. Over the rate
+// the latest value of each status waits in its module's gate and is written when the bucket
+// refills: watchers miss intermediate values, never the last one.
+type statusGates struct {
+	mu    sync.Mutex
+	gates map[string]*statusGate
+}
+
+// statusGate is one module's bucket and the values waiting for it.
+type statusGate struct {
+	// mu is held across each write, so one module's writes reach the store in the order they
+	// were made (a delayed value is never overwritten by an older one).
+	mu      sync.Mutex
+	b       bucket
+	pending map[string][]byte // status name → latest value over the rate (nil: delete)
+	armed   bool              // a flush is scheduled
+	gone    bool              // the module is no longer hosted: forget the gate once drained
+}
+
+// writeFn writes one status (nil value deletes it).
+type writeFn func(ctx context.Context, moduleID, name string, value []byte) error
+
+// gateResult tells how the gate took a write: delayed (kept for a flush), coalesced (a value
+// waiting for the same status was replaced) and pace, how long the caller should hold its answer.
+type gateResult struct {
+	delayed, coalesced bool
+	pace               time.Duration
+}
+
+// set writes the status now if the module's bucket allows, else keeps it for the next flush.
+// A delayed write's answer is paced until the next token is due: a driver that writes in a loop
+// (an SDK driver's outbox does, one write at a time) then runs at the rate instead of spending
+// the node's CPU on calls whose values are mostly dropped, and its own coalescing takes over.
+func (s *statusGates) set(ctx context.Context, rate float64, moduleID, name string, value []byte,
+	write writeFn) (gateResult, error) {
+	if rate <= 0 {
+		return gateResult{}, write(ctx, moduleID, name, value)
+	}
+	now := time.Now()
+	s.mu.Lock()
+	g := s.gates[moduleID]
+	if g == nil {
+		if s.gates == nil {
+			s.gates = map[string]*statusGate{}
+		}
+		g = &statusGate{b: newBucket(rate, now)}
+		s.gates[moduleID] = g
+	}
+	s.mu.Unlock()
+
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if len(g.pending) == 0 && g.b.take(now) {
+		return gateResult{}, write(ctx, moduleID, name, value)
+	}
+	if g.pending == nil {
+		g.pending = map[string][]byte{}
+	}
+	_, coalesced := g.pending[name]
+	g.pending[name] = value
+	wait := g.b.wait(now)
+	if !g.armed {
+		g.armed = true
+		time.AfterFunc(wait, func() { s.flush(moduleID, g, write) })
+	}
+	return gateResult{delayed: true, coalesced: coalesced, pace: max(wait, time.Duration(float64(time.Second)/rate))}, nil
+}
+
+// flush writes as many waiting values as the bucket allows and schedules the rest.
+func (s *statusGates) flush(moduleID string, g *statusGate, write writeFn) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	now := time.Now()
+	for name, v := range g.pending {
+		if !g.b.take(now) {
+			break
+		}
+		delete(g.pending, name)
+		ctx, cancel := context.WithTimeout(context.Background(), statusFlushTimeout)
+		_ = write(ctx, moduleID, name, v) // write logs its own failures
+		cancel()
+	}
+	if len(g.pending) > 0 {
+		time.AfterFunc(max(g.b.wait(time.Now()), time.Millisecond), func() { s.flush(moduleID, g, write) })
+		return
+	}
+	g.armed, g.pending = false, nil
+	if g.gone {
+		s.drop(moduleID, g)
+	}
+}
+
+// forget is called when the module is no longer hosted here: its gate goes once its waiting
+// values are written (a stopping driver's last values still land).
+func (s *statusGates) forget(moduleID string) {
+	s.mu.Lock()
+	g := s.gates[moduleID]
+	s.mu.Unlock()
+	if g == nil {
+		return
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.gone = true
+	if !g.armed {
+		s.drop(moduleID, g)
+	}
+}
+
+// drop removes g if it is still moduleID's gate. g.mu is held.
+func (s *statusGates) drop(moduleID string, g *statusGate) {
+	s.mu.Lock()
+	if s.gates[moduleID] == g {
+		delete(s.gates, moduleID)
+	}
+	s.mu.Unlock()
+}
+
+// count is the number of gates (tests check they are forgotten).
+func (s *statusGates) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.gates)
+}

@@ -1,0 +1,107 @@
+package core
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/placeos-go/engine/internal/testutil"
+)
+
+// recordingStore keeps what the gate wrote, in order.
+type recordingStore struct {
+	mu     sync.Mutex
+	writes []string
+	last   map[string]string
+}
+
+func (r *recordingStore) write(_ context.Context, module, name string, v []byte) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.writes = append(r.writes, module+"."+name+"="+string(v))
+	if r.last == nil {
+		r.last = map[string]string{}
+	}
+	r.last[module+"."+name] = string(v)
+	return nil
+}
+
+func (r *recordingStore) value(key string) (string, int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.last[key], len(r.writes)
+}
+
+// Over its rate a module's writes wait in its gate: the burst passes at once, then the latest
+// value of each status is written as tokens return; every status ends on its last value, the
+// intermediate ones are reported coalesced, and another module's writes are not held up. The
+// gate of a module no longer hosted is forgotten once it is drained.
+func TestStatusGateKeepsTheLastValue(t *testing.T) {
+	t.Parallel()
+	var g statusGates
+	var st recordingStore
+	const rate = 100 // bursts of 500
+	var delayed, coalesced int
+	for i := range 2000 {
+		res, err := g.set(t.Context(), rate, "mod-flood", fmt.Sprint("s", i%3), fmt.Appendf(nil, "%d", i), st.write)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.delayed {
+			delayed++
+			if res.pace < 10*time.Millisecond || res.pace > 20*time.Millisecond {
+				t.Fatalf("a delayed write paced %s; want until the next token, 10 ms at 100/s", res.pace)
+			}
+		}
+		if res.coalesced {
+			coalesced++
+		}
+	}
+	// Tokens that return while the loop runs (100/s) let a few more through on a slow machine.
+	if now := 2000 - delayed; now < 500 || now > 520 || coalesced < delayed-3-10 {
+		t.Fatalf("writes made at once %d, delayed %d, coalesced %d; want the 500 of the burst, and all but a few delayed coalesced", now, delayed, coalesced)
+	}
+	// A healthy module is not held up by the flood.
+	if res, err := g.set(t.Context(), rate, "mod-healthy", "power", []byte("true"), st.write); res.delayed || err != nil {
+		t.Fatalf("the healthy module's write: delayed %v, %v", res.delayed, err)
+	}
+	testutil.Eventually(t, 5*time.Second, "the last value of every status", func() bool {
+		a, _ := st.value("mod-flood.s0")
+		b, _ := st.value("mod-flood.s1")
+		c, _ := st.value("mod-flood.s2")
+		return a == "1998" && b == "1999" && c == "1997"
+	})
+	g.forget("mod-flood")
+	g.forget("mod-healthy")
+	testutil.Eventually(t, 5*time.Second, "gates forgotten", func() bool { return g.count() == 0 })
+	// Off: every write is made at once.
+	if res, err := g.set(t.Context(), -1, "mod-x", "a", []byte("1"), st.write); res.delayed || err != nil || g.count() != 0 {
+		t.Fatalf("rate off: delayed %v, %v, %d gates", res.delayed, err, g.count())
+	}
+}
+
+// A status delayed by the gate is never overwritten by an older value: once values wait, new
+// writes of the module wait behind them.
+func TestStatusGateKeepsOrder(t *testing.T) {
+	t.Parallel()
+	var g statusGates
+	var st recordingStore
+	for i := range 20 {
+		if _, err := g.set(t.Context(), 1, "mod-1", "level", fmt.Appendf(nil, "%d", i), st.write); err != nil {
+			t.Fatal(err)
+		}
+	}
+	testutil.Eventually(t, 5*time.Second, "the last value", func() bool { v, _ := st.value("mod-1.level"); return v == "19" })
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	for i, w := range st.writes {
+		if want := fmt.Sprintf("mod-1.level=%d", i); i < 5 && w != want {
+			t.Fatalf("write %d = %s, want %s (the burst, in order)", i, w, want)
+		}
+	}
+	if n := len(st.writes); n != 6 {
+		t.Fatalf("%d writes (%v), want the burst of 5 and the last value", n, st.writes)
+	}
+}
