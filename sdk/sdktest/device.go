@@ -30,6 +30,7 @@ type Device struct {
 	buf     []byte   // received and not yet consumed by an expectation
 	arrived chan struct{}
 	conns   int // connections accepted so far
+	cut     int // conns when Disconnect closed a connection, until ExpectReconnect waits past it
 	closed  bool
 	wg      sync.WaitGroup
 }
@@ -212,7 +213,13 @@ func (d *Device) ExpectConnect(n int) {
 // ExpectReconnect waits for the driver to open a new connection after the current one.
 func (d *Device) ExpectReconnect() {
 	d.t.Helper()
-	d.ExpectConnect(d.Connections() + 1)
+	d.mu.Lock()
+	n := d.conns + 1
+	if d.cut > 0 { // after a Disconnect: the connection after the one it closed
+		n, d.cut = d.cut+1, 0
+	}
+	d.mu.Unlock()
+	d.ExpectConnect(n)
 }
 
 // ShouldSend fails the test unless the driver sends exactly want (string or []byte) next. The
@@ -300,13 +307,18 @@ func (d *Device) Respond(data any) {
 }
 
 // Disconnect closes the driver's connection (a device reboot, a pulled cable).
+// The driver may see its connection open (and run OnConnect) a moment before the device has
+// accepted it, so Disconnect waits for the device's side rather than close nothing.
 func (d *Device) Disconnect() {
+	d.t.Helper()
+	if !d.waitFor(Timeout, func() bool { return d.conn != nil }) {
+		d.t.Fatal("sdktest: Disconnect: the driver is not connected to the device")
+	}
 	d.mu.Lock()
 	c := d.conn
+	d.cut = d.conns
 	d.mu.Unlock()
-	if c != nil {
-		_ = c.Close()
-	}
+	_ = c.Close()
 }
 
 func toBytes(t testing.TB, v any) []byte {
