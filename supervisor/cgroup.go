@@ -17,7 +17,7 @@ import (
 // cgroups is the engine's delegated cgroup v2 group, in which every driver process gets a child
 // group of its own: memory.max there limits the resident memory of the driver and everything it
 // starts, memory.events counts its OOM kills, and cgroup.kill ends every process in it, however
-// it left the driver's session. Used only where the engine's own group is delegated to it
+// it left the driver's process group. Used only where the engine's own group is delegated to it
 // (systemd Delegate=yes, which marks the group with the xattr trusted.delegate or
 // user.delegate): moving processes around a group systemd manages for itself would confuse it.
 // Elsewhere (cgroup v1, a container's read-only /sys/fs/cgroup, an undelegated group) drivers get
@@ -118,7 +118,7 @@ type driverGroup struct {
 	fd  int // open on dir for CLONE_INTO_CGROUP; -1 once closed
 }
 
-// newGroup makes the group for the next process of a driver, named by its session mark, with
+// newGroup makes the group for the next process of a driver, named by its family's mark, with
 // its memory limit (0: none; the group still catches every descendant).
 func (c *cgroups) newGroup(mark string, limit int64) (*driverGroup, error) {
 	dir := filepath.Join(c.dir, "driver-"+mark)

@@ -28,16 +28,17 @@
 // build gets a new path per build (the builder's binaries, `engine dev --watch`), and its
 // modules move to it without a gap (Move).
 //
-// Nothing left behind. Each driver process runs in its own session (Setsid, so also its own
-// process group) with ENGINE_DRIVER_INSTANCE=<random mark> in its environment. Every way a
-// process ends — crash, hang kill, stop, move, Close — kills what it started: the processes of
-// its session and those carrying its mark (a child that called setsid has left the session but
-// kept the environment), SIGTERM then SIGKILL after a second, before the exited driver is reaped
-// (while it is a zombie its pid, the session id, cannot be reused). The exit is seen when the
+// Nothing left behind. Each driver process runs in its own process group (Setpgid; not its own
+// session, which Linux's autogroup scheduling would make a CPU group of its own: see family)
+// with ENGINE_DRIVER_INSTANCE=<random mark> in its environment. Every way a process ends —
+// crash, hang kill, stop, move, Close — kills what it started: the processes of its group and
+// those carrying its mark (a child that called setsid or setpgid has left the group but kept the
+// environment), SIGTERM then SIGKILL after a second, before the exited driver is reaped (while
+// it is a zombie its pid, the group id, cannot be reused). The exit is seen when the
 // process itself ends, not when its stdout/stderr close (a child holding them would hide it).
 // With a RunDir, every running process has a <pid>.pid file (binary, mark, start time); New
 // kills what such files name, left by an engine that was killed. Without cgroups a descendant
-// that both leaves the session and clears its environment is not caught.
+// that both leaves the group and clears its environment is not caught.
 //
 // Cgroups. With Config.Cgroups and a delegated cgroup v2 group (cgroup.go), each process runs in
 // a group of its own: memory.max is its limit, memory.events tells an OOM kill, and cgroup.kill

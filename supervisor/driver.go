@@ -29,7 +29,7 @@ type driver struct {
 
 	modules     map[string]*module
 	proc        *process // the current process, nil between processes
-	launching   session  // a process still in its handshake (leader 0 if none)
+	launching   family   // a process still in its handshake (leader 0 if none)
 	pending     int      // calls (Move, Metadata) using the driver before it has their module
 	attempts    int      // launches tried, failed ones included
 	ready       bool     // proc has (re)started its modules and takes calls
@@ -333,7 +333,7 @@ func (d *driver) crashed(p *process) {
 		"uptime", time.Since(p.started).Round(time.Millisecond).String())
 	p.cleanup()
 	// What it started is gone already (procRunner.wait); its cgroup holds whatever escaped
-	// the session too.
+	// the group too.
 	p.run.group.kill()
 	s.removePidFile(p)
 }

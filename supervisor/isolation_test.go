@@ -72,7 +72,7 @@ func (f *isolation) children(t *testing.T, id string) []int {
 	return append(pids, pid)
 }
 
-// Every way a driver process ends leaves nothing it started running: its child in its session
+// Every way a driver process ends leaves nothing it started running: its child in its process group
 // and its child in a session of its own (both holding its stderr), while a healthy module of
 // another driver keeps answering.
 func TestNothingLeftBehind(t *testing.T) {

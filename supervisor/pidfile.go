@@ -15,14 +15,14 @@ func (s *Supervisor) pidFile(pid int) string {
 }
 
 // writePidFile records a running process: its binary, then the mark and start time of its
-// session, which the next start needs to find what the process started (session.members).
+// family, which the next start needs to find what the process started (family.members).
 func (s *Supervisor) writePidFile(p *process) {
 	if s.cfg.RunDir == "" {
 		return
 	}
 	// Private to the engine's user: it says what runs, and no one else should edit what the
 	// next start will kill.
-	content := fmt.Sprintf("%s\n%s\n%d\n", p.binary, p.sess.mark, p.sess.start)
+	content := fmt.Sprintf("%s\n%s\n%d\n", p.binary, p.fam.mark, p.fam.start)
 	if err := os.WriteFile(s.pidFile(p.pid), []byte(content), 0o600); err != nil {
 		s.log.Warn("cannot write pid file; the process would not be cleaned up after an engine crash",
 			"driver", p.binary, "pid", p.pid, "error", err)
@@ -71,7 +71,7 @@ func (s *Supervisor) killOrphans() error {
 // killOrphan kills what one pid file (binary, mark, start time) names.
 func (s *Supervisor) killOrphan(pid int, lines []string) {
 	binary := lines[0]
-	ss := session{}
+	ss := family{}
 	if len(lines) >= 3 {
 		ss.mark = lines[1]
 		ss.start, _ = strconv.ParseUint(lines[2], 10, 64)
@@ -79,9 +79,9 @@ func (s *Supervisor) killOrphan(pid int, lines []string) {
 	leaderAlive := runsBinary(pid, binary)
 	_, _, exists := procInfo(pid)
 	if leaderAlive || !exists {
-		// The leader still runs the driver, or is gone: then the session id is still the
-		// recorded session's as long as any member lives (Linux does not reuse a pid that is a
-		// session id in use).
+		// The leader still runs the driver, or is gone: then the group id is still the recorded
+		// group's as long as any member lives (Linux does not reuse a pid that is a process
+		// group id in use).
 		ss.leader = pid
 	}
 	left := ss.alive()

@@ -33,7 +33,7 @@ type process struct {
 	client  *goplugin.Client
 	rpc     *plugin.Client
 	run     *procRunner
-	sess    session // what the process and its children are, to kill them all on every exit
+	fam     family // what the process and its children are, to kill them all on every exit
 	// memLimit is the process's memory limit in bytes (0: none).
 	memLimit int64
 
@@ -181,8 +181,9 @@ func (s *Supervisor) launch(d *driver, gen uint64) (*process, error) {
 		mark := newMark()
 		env := append(append(spec.Env, driverEnv()...), goMemLimitEnv(limit)...)
 		cmd.Env = append(append(env, extraEnv...), instanceEnv+"="+mark)
-		// Its own session (and so its own group): what it starts is found and killed with it.
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+		// Its own process group (not session: see family): what it starts is found and killed
+		// with it.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 		var group *driverGroup
 		if cg := s.cg.Load(); cg != nil {
 			var err error
@@ -209,7 +210,7 @@ func (s *Supervisor) launch(d *driver, gen uint64) (*process, error) {
 		}
 		pr.limit, pr.log = limit, d.log
 		pr.logs = logs
-		pr.onStart = func(ss session) {
+		pr.onStart = func(ss family) {
 			s.mu.Lock()
 			d.launching = ss
 			s.mu.Unlock()
@@ -218,7 +219,7 @@ func (s *Supervisor) launch(d *driver, gen uint64) (*process, error) {
 	}
 	defer func() {
 		s.mu.Lock()
-		d.launching = session{}
+		d.launching = family{}
 		s.mu.Unlock()
 	}()
 	client := goplugin.NewClient(cc)
@@ -244,7 +245,7 @@ func (s *Supervisor) launch(d *driver, gen uint64) (*process, error) {
 		return nil, &exitError{err: fmt.Errorf("%w (%s)", err, status), code: code, signal: signal}
 	}
 	pctx, pcancel := context.WithCancelCause(context.Background())
-	p := &process{gen: gen, pid: pr.pid, binary: d.binary, started: pr.started, client: client, rpc: rpc, run: pr, sess: pr.sess,
+	p := &process{gen: gen, pid: pr.pid, binary: d.binary, started: pr.started, client: client, rpc: rpc, run: pr, fam: pr.fam,
 		memLimit: limit, ctx: pctx}
 	go func() {
 		<-pr.exited
@@ -254,7 +255,7 @@ func (s *Supervisor) launch(d *driver, gen uint64) (*process, error) {
 	return p, nil
 }
 
-// procRunner is a go-plugin runner for a local process in its own session.
+// procRunner is a go-plugin runner for a local process in its own process group.
 type procRunner struct {
 	cmd    *exec.Cmd
 	stdout io.ReadCloser
@@ -268,12 +269,12 @@ type procRunner struct {
 	onStartFailed func(error)
 	oom           atomic.Bool // the process said it ran out of memory
 	pid           int
-	sess          session
+	fam           family
 	started       time.Time
 	exited        chan struct{}
 	state         *os.ProcessState // set before exited is closed
 	waitErr       error
-	onStart       func(session)
+	onStart       func(family)
 }
 
 func newProcRunner(cmd *exec.Cmd, mark string) (*procRunner, error) {
@@ -285,7 +286,7 @@ func newProcRunner(cmd *exec.Cmd, mark string) (*procRunner, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &procRunner{cmd: cmd, stdout: stdout, stderr: stderr, sess: session{mark: mark}, exited: make(chan struct{})}, nil
+	return &procRunner{cmd: cmd, stdout: stdout, stderr: stderr, fam: family{mark: mark}, exited: make(chan struct{})}, nil
 }
 
 func (r *procRunner) Start(context.Context) error {
@@ -299,9 +300,9 @@ func (r *procRunner) Start(context.Context) error {
 	r.group.started()
 	r.pid = r.cmd.Process.Pid
 	r.started = time.Now()
-	r.sess.leader = r.pid
+	r.fam.leader = r.pid
 	if _, start, ok := procInfo(r.pid); ok {
-		r.sess.start = start
+		r.fam.start = start
 	}
 	rlimit := r.limit
 	if r.group != nil {
@@ -313,7 +314,7 @@ func (r *procRunner) Start(context.Context) error {
 		}
 	}
 	if r.onStart != nil {
-		r.onStart(r.sess)
+		r.onStart(r.fam)
 	}
 	pr, pw := io.Pipe()
 	r.logged = pr
@@ -332,14 +333,14 @@ func (r *procRunner) Start(context.Context) error {
 // in the stderr pipe (a panic, the runtime's "out of memory") are read first, within a grace.
 //
 // What the process started is killed before it is reaped: while the exited process is a zombie
-// its pid cannot be reused, so its session id names only what it started.
+// its pid cannot be reused, so its process group id names only what it started.
 func (r *procRunner) wait(pumped <-chan struct{}) {
 	var info unix.Siginfo
 	for unix.Waitid(unix.P_PID, r.pid, &info, unix.WEXITED|unix.WNOWAIT, nil) == unix.EINTR {
 	}
-	if left := r.sess.alive(); len(left) > 0 {
+	if left := r.fam.alive(); len(left) > 0 {
 		r.log.Warn("killing processes the driver left behind", "pid", r.pid, "processes", left)
-		r.sess.kill(childGrace)
+		r.fam.kill(childGrace)
 	}
 	state, err := r.cmd.Process.Wait()
 	select {
@@ -373,7 +374,7 @@ func (r *procRunner) killAll() {
 	select {
 	case <-r.exited:
 	default:
-		r.sess.kill(0)
+		r.fam.kill(0)
 	}
 }
 
