@@ -303,6 +303,13 @@ func (m *Metrics) DriverState(binary, from, to string) {
 		return
 	}
 	name := DriverName(binary)
+	if from == "" {
+		// The driver's counters exist from its first process on, at zero, so that an alert on
+		// their increase has a series before the first restart, drop or out-of-memory kill.
+		m.driverRestarts.WithLabelValues(name)
+		m.driverLogDropped.WithLabelValues(name)
+		m.driverOOM.WithLabelValues(name)
+	}
 	if from != "" {
 		m.driverStates.WithLabelValues(name, from).Dec()
 	}

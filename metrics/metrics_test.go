@@ -138,6 +138,8 @@ func TestExposition(t *testing.T) {
 		`engine_exec_duration_seconds_count{driver="drv-display",function="power",result="driver_error"} 1`,
 		`engine_exec_duration_seconds_count{driver="drv-display",function="",result="bad_request"} 1`,
 		`engine_driver_restarts_total{driver="display"} 1`,
+		`engine_driver_log_lines_dropped_total{driver="display"} 0`, // from the first process on
+		`engine_driver_out_of_memory_total{driver="display"} 0`,
 		`engine_driver_processes{driver="display",state="running"} 1`,
 		`engine_driver_processes{driver="display",state="restarting"} 0`,
 		`engine_modules{state="running"} 3`,
