@@ -381,7 +381,7 @@ systems:
 		})
 	}
 	if r := c.Nodes[1].Do("POST", api+"/systems", `{"name": 7, "modules": []}`, enginetest.APIKey(adminKey)); r.Status != 400 ||
-		!strings.Contains(r.Body, "cannot unmarshal number") {
+		!strings.Contains(r.Body, "want a string, not a JSON number") {
 		t.Fatalf(`{"name": 7}: %d %s`, r.Status, r.Body)
 	}
 }

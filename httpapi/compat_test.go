@@ -475,8 +475,8 @@ func TestModuleReadsRuntimeFields(t *testing.T) {
 		{http.MethodPatch, "/zones/zone-a", `{"connected": true}`, "connected"},
 		// A number or a boolean is not a string: refused as PlaceOS refuses it (not "7").
 		{http.MethodPatch, "/zones/zone-a", `{"name": 7}`, "Zone.zones.name of type string"},
-		{http.MethodPut, "/zones/zone-a", `{"id": "zone-a", "name": true}`, "cannot unmarshal bool"},
-		{http.MethodPost, "/systems", `{"name": 7, "modules": []}`, "cannot unmarshal number"},
+		{http.MethodPut, "/zones/zone-a", `{"id": "zone-a", "name": true}`, `field \"name\": want a string, not a JSON bool`},
+		{http.MethodPost, "/systems", `{"name": 7, "modules": []}`, `field \"name\": want a string, not a JSON number`},
 		{http.MethodPatch, "/modules/mod-1", `{"custom_name": 7}`, "custom_name of type string"},
 	}
 	for _, r := range refusals {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
 
 	"sigs.k8s.io/yaml"
 )
@@ -17,7 +18,35 @@ func decodeFile(data []byte, f *File) error {
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
-	return dec.Decode(f)
+	err := dec.Decode(f)
+	if te, ok := errors.AsType[*json.UnmarshalTypeError](err); ok && te.Field != "" {
+		// Go's text ("cannot unmarshal number into Go struct field Zone.zones.name of type
+		// string") names Go types; a client wants the field as it wrote it and JSON's terms.
+		return fmt.Errorf("field %q: want %s, not a JSON %s", te.Field, jsonKind(te.Type), te.Value)
+	}
+	return err
+}
+
+// jsonKind says in JSON's terms what a Go type takes.
+func jsonKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a whole number"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Map, reflect.Struct:
+		return "an object"
+	case reflect.Pointer:
+		return jsonKind(t.Elem())
+	}
+	return t.String()
 }
 
 // ParseFile reads a model file (YAML or JSON; YAML goes through the JSON field names). Unknown

@@ -135,9 +135,9 @@ func TestParseFileRejectsUnknownFields(t *testing.T) {
 func TestParseFileJSONTypes(t *testing.T) {
 	t.Parallel()
 	for body, want := range map[string]string{
-		`{"zones": [{"id": "z1", "name": 7}]}`:                       "Zone.zones.name of type string",
-		`{"zones": [{"id": "z1", "name": true}]}`:                    "cannot unmarshal bool",
-		`{"modules": [{"id": "m1", "driver_id": "d", "port": "1"}]}`: "Module.modules.port of type int",
+		`{"zones": [{"id": "z1", "name": 7}]}`:                       `field "zones.name": want a string, not a JSON number`,
+		`{"zones": [{"id": "z1", "name": true}]}`:                    `field "zones.name": want a string, not a JSON bool`,
+		`{"modules": [{"id": "m1", "driver_id": "d", "port": "1"}]}`: `field "modules.port": want a whole number, not a JSON string`,
 		`{"zones": [{"id": "z1", "nmae": "x"}]}`:                     `unknown field "nmae"`,
 	} {
 		_, err := ParseFile([]byte(body))
