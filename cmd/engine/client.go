@@ -49,7 +49,7 @@ func serverURL(s string) (string, error) {
 func apply(ctx context.Context, args []string) error {
 	fs, server := clientFlags("apply")
 	file := fs.String("f", "", "model file (YAML or JSON)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	base, err := serverURL(*server)
@@ -81,7 +81,7 @@ func apply(ctx context.Context, args []string) error {
 // status prints the cluster's nodes and the drivers and modules of the node asked.
 func status(ctx context.Context, args []string) error {
 	fs, server := clientFlags("status")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	base, err := serverURL(*server)

@@ -125,7 +125,7 @@ func parseOptions(name string, args []string, dev bool) (*options, error) {
 	if envErr != nil {
 		return nil, envErr
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return nil, err
 	}
 	fs.Visit(func(f *flag.Flag) { delete(fromEnv, f.Name) }) // the command line won
