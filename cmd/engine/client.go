@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -71,7 +72,7 @@ func apply(ctx context.Context, args []string) error {
 		Version uint64 `json:"version"`
 	}
 	if err := call(ctx, http.MethodPut, base+"/api/engine/v2/model", body, &out); err != nil {
-		return err
+		return noEngineHint(base, err)
 	}
 	fmt.Printf("applied %d repositories, %d drivers, %d zones, %d systems, %d modules (model version %d)\n",
 		len(f.Repositories), len(f.Drivers), len(f.Zones), len(f.Systems), len(f.Modules), out.Version)
@@ -105,7 +106,7 @@ func status(ctx context.Context, args []string) error {
 		Unplaced []core.UnplacedModule `json:"unplaced"`
 	}
 	if err := call(ctx, http.MethodGet, base+"/api/engine/v2/cluster", nil, &cl); err != nil {
-		return err
+		return noEngineHint(base, err)
 	}
 	// Drivers and modules come from every node that is up, so the table is the same from any node.
 	type nodeStatus struct {
@@ -263,6 +264,16 @@ func call(ctx context.Context, method, url string, body []byte, out any) error {
 		return nil
 	}
 	return json.Unmarshal(data, out)
+}
+
+// noEngineHint says what to do when nothing answers at --server at all (the port is closed, or
+// the host has no address): most often no node was started, or --server was not given.
+func noEngineHint(base string, err error) error {
+	var dns *net.DNSError
+	if errors.Is(err, syscall.ECONNREFUSED) || errors.As(err, &dns) && dns.IsNotFound {
+		return fmt.Errorf("no engine answers at %s: start one (make run) or point at one with --server URL or ENGINE_SERVER (%w)", base, err)
+	}
+	return err
 }
 
 // firstLine keeps a table row on one line (build errors carry the compiler output).

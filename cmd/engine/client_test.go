@@ -2,11 +2,15 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/placeos-go/engine/internal/testutil"
 )
 
 func TestServerURL(t *testing.T) {
@@ -65,4 +69,41 @@ func TestCallHints(t *testing.T) {
 		!strings.Contains(err.Error(), "--http-addr") {
 		t.Fatalf("a cluster port as --server: %v", err)
 	}
+}
+
+// TestNoEngineHint: engine status and apply with nothing at --server (the port closed, or a host
+// with no address) say how to start a node or name one; other failures are left as they are.
+func TestNoEngineHint(t *testing.T) {
+	t.Setenv("ENGINE_SERVER", "")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "http://" + ln.Addr().String()
+	_ = ln.Close() // nothing listens there now: connection refused
+	want := "no engine answers at " + closed + ": start one (make run) or point at one with --server URL or ENGINE_SERVER"
+	for cmd, run := range map[string]func() error{
+		"status": func() error { return status(context.Background(), []string{"--server", closed}) },
+		"apply":  func() error { return apply(context.Background(), []string{"--server", closed, "-f", writeModel(t)}) },
+	} {
+		if err := run(); err == nil || !strings.HasPrefix(err.Error(), want) || !strings.Contains(err.Error(), "connection refused") {
+			t.Errorf("engine %s with nothing listening: %v; want %q and the cause", cmd, err, want)
+		}
+	}
+
+	noHost := &net.DNSError{Err: "no such host", Name: "node-9", IsNotFound: true}
+	if err := noEngineHint("http://node-9:8080", fmt.Errorf("dial: %w", noHost)); !strings.HasPrefix(err.Error(), "no engine answers at http://node-9:8080: ") {
+		t.Errorf("no such host: %v", err)
+	}
+	other := errors.New("http://x/api/engine/v2/cluster: HTTP 500: boom")
+	if err := noEngineHint("http://x", other); err != other {
+		t.Errorf("another failure was changed: %v", err)
+	}
+}
+
+func writeModel(t *testing.T) string {
+	t.Helper()
+	f := t.TempDir() + "/model.yaml"
+	testutil.WriteFile(t, f, "zones: [{id: zone-1, name: Z}]\n")
+	return f
 }
