@@ -89,6 +89,11 @@ func status(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	return printStatus(ctx, os.Stdout, base)
+}
+
+// printStatus writes engine status's tables for the cluster base belongs to.
+func printStatus(ctx context.Context, out io.Writer, base string) error {
 	var cl struct {
 		Leader string `json:"leader"`
 		Epoch  uint64 `json:"epoch"`
@@ -153,7 +158,7 @@ func status(ctx context.Context, args []string) error {
 		nodes = append(nodes, ns)
 	}
 
-	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	leader := cl.Leader
 	if leader == "" {
 		// The node asked sees no leader: it is cut off from the majority, or the majority is down.
@@ -173,9 +178,11 @@ func status(ctx context.Context, args []string) error {
 		}
 		fmt.Fprintf(w, "%s\t%s\t%s\t%v\t%v\t%v\t%s\t%d\n", n.ID, n.HTTPAddr, state, n.Ready, n.Leader, n.Voter == nil || *n.Voter, labels, n.Modules)
 	}
+	var silent []string // the nodes that did not answer, in the cluster's order
 	for _, n := range cl.Nodes {
 		if err := unreachable[n.ID]; err != nil {
-			fmt.Fprintf(w, "\n%s: %v (its drivers and modules are not listed)\n", n.ID, err)
+			silent = append(silent, n.ID)
+			fmt.Fprintf(w, "\n%s: %v (its drivers are not listed; its modules are, as the model has them)\n", n.ID, err)
 		}
 	}
 	fmt.Fprintln(w, "\nNODE\tDRIVER\tSTATE\tPID\tMODULES\tRESTARTS\tLAST ERROR")
@@ -208,6 +215,24 @@ func status(ctx context.Context, args []string) error {
 		rows = append(rows, row{u.ID, "-", "unplaced", u.Reason})
 		problems = append(problems, fmt.Sprintf("module %s is unplaced (%s)", u.ID, u.Reason))
 	}
+	if len(silent) > 0 {
+		// The modules of a node that does not answer are still its: list them from the model, so
+		// that the table shows every running module and whose it is.
+		listed := map[string]bool{}
+		for _, r := range rows {
+			listed[r.id] = true
+		}
+		missing, err := runningModules(ctx, base)
+		owner := strings.Join(silent, " or ") + " (unreachable)"
+		if err != nil {
+			fmt.Fprintf(w, "\nthe modules of %s are not listed: %v\n", owner, err)
+		}
+		for _, id := range missing {
+			if !listed[id] {
+				rows = append(rows, row{id, owner, "unknown", "its node does not answer"})
+			}
+		}
+	}
 	sort.Slice(rows, func(i, j int) bool { return rows[i].id < rows[j].id })
 	fmt.Fprintln(w, "\nMODULE\tOWNER\tSTATE\tLAST ERROR")
 	for _, r := range rows {
@@ -221,6 +246,21 @@ func status(ctx context.Context, args []string) error {
 		return fmt.Errorf("%w: %s", errDegraded, strings.Join(problems, "; "))
 	}
 	return nil
+}
+
+// runningModules are the ids of the modules the model wants running.
+func runningModules(ctx context.Context, base string) ([]string, error) {
+	var f model.File
+	if err := call(ctx, http.MethodGet, base+"/api/engine/v2/model", nil, &f); err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, m := range f.Modules {
+		if m.Running {
+			ids = append(ids, m.ID)
+		}
+	}
+	return ids, nil
 }
 
 // call sends a request and decodes a JSON answer, turning an error body into a readable error.

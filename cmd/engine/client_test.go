@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 
@@ -106,4 +107,44 @@ func writeModel(t *testing.T) string {
 	f := t.TempDir() + "/model.yaml"
 	testutil.WriteFile(t, f, "zones: [{id: zone-1, name: Z}]\n")
 	return f
+}
+
+// TestStatusListsUnreachableModules: a node listed up that does not answer (no leader is left to
+// mark it down) keeps its modules in the MODULE table, owned by it and marked unreachable, from
+// the model; the modules the model has stopped are not listed.
+func TestStatusListsUnreachableModules(t *testing.T) {
+	t.Setenv("ENGINE_API_KEY", "")
+	gone, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	goneAddr := gone.Addr().String()
+	_ = gone.Close()
+	mux := http.NewServeMux()
+	ts := httptest.NewServer(mux)
+	defer ts.Close()
+	answer := func(body string) http.HandlerFunc {
+		return func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte(body)) }
+	}
+	mux.Handle("GET /api/engine/v2/cluster", answer(fmt.Sprintf(`{"leader": "", "epoch": 3, "nodes": [
+		{"id": "node-1", "http_addr": %q, "state": "up", "modules": 1},
+		{"id": "node-2", "http_addr": %q, "state": "up", "modules": 1}]}`, goneAddr, strings.TrimPrefix(ts.URL, "http://"))))
+	mux.Handle("GET /api/core/v1/status", answer(`{"node": "node-2", "modules": [{"id": "mod-2", "driver": "drv", "running": true}]}`))
+	mux.Handle("GET /api/engine/v2/model", answer(`{"modules": [
+		{"id": "mod-1", "driver_id": "drv", "running": true},
+		{"id": "mod-2", "driver_id": "drv", "running": true},
+		{"id": "mod-3", "driver_id": "drv", "running": false}]}`))
+
+	var out strings.Builder
+	err = printStatus(context.Background(), &out, ts.URL)
+	if !errors.Is(err, errDegraded) || !strings.Contains(err.Error(), "node-1 does not answer") {
+		t.Errorf("exit error %v; want the cluster degraded, node-1 not answering", err)
+	}
+	t.Logf("engine status:\n%s", out.String())
+	_, table, _ := strings.Cut(out.String(), "\nMODULE")
+	rows := strings.Fields(strings.ReplaceAll(table, "\n", " | "))
+	want := strings.Fields("OWNER STATE LAST ERROR | mod-1 node-1 (unreachable) unknown its node does not answer | mod-2 node-2 running |")
+	if !slices.Equal(rows, want) {
+		t.Errorf("MODULE table:\n%s\nwant the rows %q", out.String(), strings.Join(want, " "))
+	}
 }
