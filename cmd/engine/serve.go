@@ -60,12 +60,8 @@ func serve(ctx context.Context, args []string, dev bool, sig *signals) error {
 		}
 	}
 	if o.Model != "" {
-		f, err := model.LoadFile(o.Model)
-		if err != nil {
+		if err := applyModelFile(ctx, n.store, o.DataDir, o.Model, log); err != nil {
 			return err
-		}
-		if err := applyWhenLed(ctx, n.store, f, log); err != nil {
-			return fmt.Errorf("model %s: %w", o.Model, err)
 		}
 	}
 
