@@ -111,35 +111,25 @@ func changedSince(record map[string]string, f *model.File, m *model.Model) []str
 // m has none).
 func digests(f *model.File, m *model.Model) map[string]string {
 	out := map[string]string{}
-	add := func(kind, id string, stored any, ok bool) {
-		out[kind+"/"+id] = ""
-		if ok {
-			b, _ := json.Marshal(stored)
+	digestAll(out, "repository", f.Repositories, m.Repositories, func(e *model.Repository) string { return e.ID })
+	digestAll(out, "driver", f.Drivers, m.Drivers, func(e *model.Driver) string { return e.ID })
+	digestAll(out, "module", f.Modules, m.Modules, func(e *model.Module) string { return e.ID })
+	digestAll(out, "system", f.Systems, m.Systems, func(e *model.System) string { return e.ID })
+	digestAll(out, "zone", f.Zones, m.Zones, func(e *model.Zone) string { return e.ID })
+	return out
+}
+
+// digestAll adds the file's entities of one kind to out.
+func digestAll[T any](out map[string]string, kind string, inFile []*T, stored map[string]*T, id func(*T) string) {
+	for _, e := range inFile {
+		key := kind + "/" + id(e)
+		out[key] = ""
+		if v, ok := stored[id(e)]; ok {
+			b, _ := json.Marshal(v)
 			sum := sha256.Sum256(b)
-			out[kind+"/"+id] = hex.EncodeToString(sum[:16])
+			out[key] = hex.EncodeToString(sum[:16])
 		}
 	}
-	for _, e := range f.Repositories {
-		v, ok := m.Repositories[e.ID]
-		add("repository", e.ID, v, ok)
-	}
-	for _, e := range f.Drivers {
-		v, ok := m.Drivers[e.ID]
-		add("driver", e.ID, v, ok)
-	}
-	for _, e := range f.Modules {
-		v, ok := m.Modules[e.ID]
-		add("module", e.ID, v, ok)
-	}
-	for _, e := range f.Systems {
-		v, ok := m.Systems[e.ID]
-		add("system", e.ID, v, ok)
-	}
-	for _, e := range f.Zones {
-		v, ok := m.Zones[e.ID]
-		add("zone", e.ID, v, ok)
-	}
-	return out
 }
 
 // readRecord reads the record; none (a first start) or an unreadable one is empty.
