@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -49,7 +50,7 @@ func serverURL(s string) (string, error) {
 func apply(ctx context.Context, args []string) error {
 	fs, server := clientFlags("apply")
 	file := fs.String("f", "", "model file (YAML or JSON)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	base, err := serverURL(*server)
@@ -71,7 +72,7 @@ func apply(ctx context.Context, args []string) error {
 		Version uint64 `json:"version"`
 	}
 	if err := call(ctx, http.MethodPut, base+"/api/engine/v2/model", body, &out); err != nil {
-		return err
+		return noEngineHint(base, err)
 	}
 	fmt.Printf("applied %d repositories, %d drivers, %d zones, %d systems, %d modules (model version %d)\n",
 		len(f.Repositories), len(f.Drivers), len(f.Zones), len(f.Systems), len(f.Modules), out.Version)
@@ -81,13 +82,18 @@ func apply(ctx context.Context, args []string) error {
 // status prints the cluster's nodes and the drivers and modules of the node asked.
 func status(ctx context.Context, args []string) error {
 	fs, server := clientFlags("status")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	base, err := serverURL(*server)
 	if err != nil {
 		return err
 	}
+	return printStatus(ctx, os.Stdout, base)
+}
+
+// printStatus writes engine status's tables for the cluster base belongs to.
+func printStatus(ctx context.Context, out io.Writer, base string) error {
 	var cl struct {
 		Leader string `json:"leader"`
 		Epoch  uint64 `json:"epoch"`
@@ -105,7 +111,7 @@ func status(ctx context.Context, args []string) error {
 		Unplaced []core.UnplacedModule `json:"unplaced"`
 	}
 	if err := call(ctx, http.MethodGet, base+"/api/engine/v2/cluster", nil, &cl); err != nil {
-		return err
+		return noEngineHint(base, err)
 	}
 	// Drivers and modules come from every node that is up, so the table is the same from any node.
 	type nodeStatus struct {
@@ -152,7 +158,7 @@ func status(ctx context.Context, args []string) error {
 		nodes = append(nodes, ns)
 	}
 
-	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	leader := cl.Leader
 	if leader == "" {
 		// The node asked sees no leader: it is cut off from the majority, or the majority is down.
@@ -172,9 +178,11 @@ func status(ctx context.Context, args []string) error {
 		}
 		fmt.Fprintf(w, "%s\t%s\t%s\t%v\t%v\t%v\t%s\t%d\n", n.ID, n.HTTPAddr, state, n.Ready, n.Leader, n.Voter == nil || *n.Voter, labels, n.Modules)
 	}
+	var silent []string // the nodes that did not answer, in the cluster's order
 	for _, n := range cl.Nodes {
 		if err := unreachable[n.ID]; err != nil {
-			fmt.Fprintf(w, "\n%s: %v (its drivers and modules are not listed)\n", n.ID, err)
+			silent = append(silent, n.ID)
+			fmt.Fprintf(w, "\n%s: %v (its drivers are not listed; its modules are, as the model has them)\n", n.ID, err)
 		}
 	}
 	fmt.Fprintln(w, "\nNODE\tDRIVER\tSTATE\tPID\tMODULES\tRESTARTS\tLAST ERROR")
@@ -207,6 +215,24 @@ func status(ctx context.Context, args []string) error {
 		rows = append(rows, row{u.ID, "-", "unplaced", u.Reason})
 		problems = append(problems, fmt.Sprintf("module %s is unplaced (%s)", u.ID, u.Reason))
 	}
+	if len(silent) > 0 {
+		// The modules of a node that does not answer are still its: list them from the model, so
+		// that the table shows every running module and whose it is.
+		listed := map[string]bool{}
+		for _, r := range rows {
+			listed[r.id] = true
+		}
+		missing, err := runningModules(ctx, base)
+		owner := strings.Join(silent, " or ") + " (unreachable)"
+		if err != nil {
+			fmt.Fprintf(w, "\nthe modules of %s are not listed: %v\n", owner, err)
+		}
+		for _, id := range missing {
+			if !listed[id] {
+				rows = append(rows, row{id, owner, "unknown", "its node does not answer"})
+			}
+		}
+	}
 	sort.Slice(rows, func(i, j int) bool { return rows[i].id < rows[j].id })
 	fmt.Fprintln(w, "\nMODULE\tOWNER\tSTATE\tLAST ERROR")
 	for _, r := range rows {
@@ -220,6 +246,21 @@ func status(ctx context.Context, args []string) error {
 		return fmt.Errorf("%w: %s", errDegraded, strings.Join(problems, "; "))
 	}
 	return nil
+}
+
+// runningModules are the ids of the modules the model wants running.
+func runningModules(ctx context.Context, base string) ([]string, error) {
+	var f model.File
+	if err := call(ctx, http.MethodGet, base+"/api/engine/v2/model", nil, &f); err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, m := range f.Modules {
+		if m.Running {
+			ids = append(ids, m.ID)
+		}
+	}
+	return ids, nil
 }
 
 // call sends a request and decodes a JSON answer, turning an error body into a readable error.
@@ -263,6 +304,16 @@ func call(ctx context.Context, method, url string, body []byte, out any) error {
 		return nil
 	}
 	return json.Unmarshal(data, out)
+}
+
+// noEngineHint says what to do when nothing answers at --server at all (the port is closed, or
+// the host has no address): most often no node was started, or --server was not given.
+func noEngineHint(base string, err error) error {
+	var dns *net.DNSError
+	if errors.Is(err, syscall.ECONNREFUSED) || errors.As(err, &dns) && dns.IsNotFound {
+		return fmt.Errorf("no engine answers at %s: start one (make run) or point at one with --server URL or ENGINE_SERVER (%w)", base, err)
+	}
+	return err
 }
 
 // firstLine keeps a table row on one line (build errors carry the compiler output).

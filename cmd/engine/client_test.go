@@ -2,11 +2,16 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/placeos-go/engine/internal/testutil"
 )
 
 func TestServerURL(t *testing.T) {
@@ -64,5 +69,82 @@ func TestCallHints(t *testing.T) {
 	if err := call(context.Background(), http.MethodGet, "http://"+ln.Addr().String()+"/api/engine/v2/cluster", nil, nil); err == nil ||
 		!strings.Contains(err.Error(), "--http-addr") {
 		t.Fatalf("a cluster port as --server: %v", err)
+	}
+}
+
+// TestNoEngineHint: engine status and apply with nothing at --server (the port closed, or a host
+// with no address) say how to start a node or name one; other failures are left as they are.
+func TestNoEngineHint(t *testing.T) {
+	t.Setenv("ENGINE_SERVER", "")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "http://" + ln.Addr().String()
+	_ = ln.Close() // nothing listens there now: connection refused
+	want := "no engine answers at " + closed + ": start one (make run) or point at one with --server URL or ENGINE_SERVER"
+	for cmd, run := range map[string]func() error{
+		"status": func() error { return status(context.Background(), []string{"--server", closed}) },
+		"apply":  func() error { return apply(context.Background(), []string{"--server", closed, "-f", writeModel(t)}) },
+	} {
+		if err := run(); err == nil || !strings.HasPrefix(err.Error(), want) || !strings.Contains(err.Error(), "connection refused") {
+			t.Errorf("engine %s with nothing listening: %v; want %q and the cause", cmd, err, want)
+		}
+	}
+
+	noHost := &net.DNSError{Err: "no such host", Name: "node-9", IsNotFound: true}
+	if err := noEngineHint("http://node-9:8080", fmt.Errorf("dial: %w", noHost)); !strings.HasPrefix(err.Error(), "no engine answers at http://node-9:8080: ") {
+		t.Errorf("no such host: %v", err)
+	}
+	other := errors.New("http://x/api/engine/v2/cluster: HTTP 500: boom")
+	if err := noEngineHint("http://x", other); err != other {
+		t.Errorf("another failure was changed: %v", err)
+	}
+}
+
+func writeModel(t *testing.T) string {
+	t.Helper()
+	f := t.TempDir() + "/model.yaml"
+	testutil.WriteFile(t, f, "zones: [{id: zone-1, name: Z}]\n")
+	return f
+}
+
+// TestStatusListsUnreachableModules: a node listed up that does not answer (no leader is left to
+// mark it down) keeps its modules in the MODULE table, owned by it and marked unreachable, from
+// the model; the modules the model has stopped are not listed.
+func TestStatusListsUnreachableModules(t *testing.T) {
+	t.Setenv("ENGINE_API_KEY", "")
+	gone, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	goneAddr := gone.Addr().String()
+	_ = gone.Close()
+	mux := http.NewServeMux()
+	ts := httptest.NewServer(mux)
+	defer ts.Close()
+	answer := func(body string) http.HandlerFunc {
+		return func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte(body)) }
+	}
+	mux.Handle("GET /api/engine/v2/cluster", answer(fmt.Sprintf(`{"leader": "", "epoch": 3, "nodes": [
+		{"id": "node-1", "http_addr": %q, "state": "up", "modules": 1},
+		{"id": "node-2", "http_addr": %q, "state": "up", "modules": 1}]}`, goneAddr, strings.TrimPrefix(ts.URL, "http://"))))
+	mux.Handle("GET /api/core/v1/status", answer(`{"node": "node-2", "modules": [{"id": "mod-2", "driver": "drv", "running": true}]}`))
+	mux.Handle("GET /api/engine/v2/model", answer(`{"modules": [
+		{"id": "mod-1", "driver_id": "drv", "running": true},
+		{"id": "mod-2", "driver_id": "drv", "running": true},
+		{"id": "mod-3", "driver_id": "drv", "running": false}]}`))
+
+	var out strings.Builder
+	err = printStatus(context.Background(), &out, ts.URL)
+	if !errors.Is(err, errDegraded) || !strings.Contains(err.Error(), "node-1 does not answer") {
+		t.Errorf("exit error %v; want the cluster degraded, node-1 not answering", err)
+	}
+	t.Logf("engine status:\n%s", out.String())
+	_, table, _ := strings.Cut(out.String(), "\nMODULE")
+	rows := strings.Fields(strings.ReplaceAll(table, "\n", " | "))
+	want := strings.Fields("OWNER STATE LAST ERROR | mod-1 node-1 (unreachable) unknown its node does not answer | mod-2 node-2 running |")
+	if !slices.Equal(rows, want) {
+		t.Errorf("MODULE table:\n%s\nwant the rows %q", out.String(), strings.Join(want, " "))
 	}
 }

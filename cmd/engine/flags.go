@@ -125,7 +125,7 @@ func parseOptions(name string, args []string, dev bool) (*options, error) {
 	if envErr != nil {
 		return nil, envErr
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return nil, err
 	}
 	fs.Visit(func(f *flag.Flag) { delete(fromEnv, f.Name) }) // the command line won
@@ -199,7 +199,7 @@ func (o *options) flagSet(name string, dev bool) *flag.FlagSet {
 	fs.Var(&o.GCPercent, "gc-percent", "garbage collector target, as GOGC: a percentage, off, or auto (chosen from the machine; GOGC when set)")
 	fs.Var(&o.MemoryLimit, "memory-limit", "soft limit of the engine's Go memory, as GOMEMLIMIT (512MiB, 2GiB), a percentage of the machine's (25%), off, or auto (chosen from the machine; GOMEMLIMIT when set)")
 	o.DriverMemoryLimit = driverMemoryLimitFlag{v: defaultDriverMemoryLimit}
-	fs.Var(&o.DriverMemoryLimit, "driver-memory-limit", "memory limit of each driver process (512MiB, 1GiB, 512MB, or off); a driver's memory_limit overrides it")
+	fs.Var(&o.DriverMemoryLimit, "driver-memory-limit", "memory limit of each driver process: binary units in any case (512M, 512MiB, 1G, 1GiB), decimal ones (512MB = 512,000,000 bytes), or off; a driver's memory_limit overrides it")
 	fs.Var(&o.MaxProcs, "gomaxprocs", "CPUs running the engine's Go code at once, as GOMAXPROCS: a number, or auto (chosen from the machine; GOMAXPROCS when set)")
 	if dev {
 		fs.IntVar(&o.Displays, "displays", 2, "number of simulated displays in the demo system")

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -48,19 +47,15 @@ func newCommand(ctx context.Context, args []string) error {
 		return fmt.Errorf("engine new makes drivers only, not %q (%s)", args[0], newUsage)
 	}
 	fs, o := newFlags()
-	// Errors are returned whole, with the usage line, rather than printed twice with every flag.
-	fs.SetOutput(io.Discard)
+	fs.Usage = func() { _ = printNewUsage() }
 	// The name may come before the flags or after them (flag stops at the first argument).
 	args = args[1:]
 	var name string
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		name, args = args[0], args[1:]
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return printNewUsage()
-		}
-		return fmt.Errorf("%w (%s)", err, newUsage)
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	rest := fs.Args()
 	if name == "" && len(rest) > 0 {

@@ -78,7 +78,7 @@ func secrets(args []string) error {
 	}
 	fs := flag.NewFlagSet("engine secrets init", flag.ContinueOnError)
 	out := fs.String("out", "", "file to write the new key to (it must not exist)")
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
 	if *out == "" || fs.NArg() > 0 {

@@ -39,6 +39,7 @@ func serve(ctx context.Context, args []string, dev bool, sig *signals) error {
 	rt := applyRuntime(o)
 	log.Info("runtime", "gc_percent", rt.GCPercent, "memory_limit", sizeText(rt.MemoryLimit), "gomaxprocs", rt.MaxProcs,
 		"cpus", rt.CPUs, "memory", sizeText(rt.Memory), "chosen", strings.Join(rt.Why, "; "))
+	log.Info(o.driverLimitsText())
 	n, err := startNode(ctx, o, log, sig.leave)
 	defer n.close()
 	if err != nil {
@@ -59,12 +60,8 @@ func serve(ctx context.Context, args []string, dev bool, sig *signals) error {
 		}
 	}
 	if o.Model != "" {
-		f, err := model.LoadFile(o.Model)
-		if err != nil {
+		if err := applyModelFile(ctx, n.store, o.DataDir, o.Model, log); err != nil {
 			return err
-		}
-		if err := applyWhenLed(ctx, n.store, f, log); err != nil {
-			return fmt.Errorf("model %s: %w", o.Model, err)
 		}
 	}
 

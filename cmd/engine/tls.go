@@ -25,7 +25,7 @@ func tlsCommand(args []string) error {
 	fs := flag.NewFlagSet("engine tls init", flag.ContinueOnError)
 	out := fs.String("out", "tls", "folder for ca.pem, ca-key.pem, <node>.pem and <node>-key.pem")
 	nodes := fs.String("nodes", "", "comma-separated node ids (their --node-id)")
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
