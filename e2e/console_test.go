@@ -109,6 +109,21 @@ func TestConsole(t *testing.T) {
 		b.WaitFor(t, within, "cluster: the unplaced module beside ready, with its reason", text("#cluster-summary")+`.includes('1 module unplaced') && `+
 			text("#unplaced")+`.includes('mod-far') && `+text("#unplaced")+`.includes('no node up with site=nowhere')`)
 		b.Screenshot(t, shots, "1-cluster")
+		// A non-voter is named by its Raft role, not "follower". This node's answer with a
+		// non-voter added (a second node joining would double the test's time): the page's
+		// fetch is wrapped until the next navigation.
+		browsertest.Eval[bool](t, b, `(() => {
+			const real = window.fetch;
+			window.fetch = async (url, init) => {
+				const r = await real(url, init);
+				if (!String(url).endsWith('/api/engine/v2/cluster')) return r;
+				const c = await r.json();
+				c.nodes.push({ ...c.nodes[0], id: 'remote-1', leader: false, voter: false, labels: { site: 'b', floor: '3' } });
+				return new Response(JSON.stringify(c), { status: 200 });
+			};
+			return true;
+		})()`)
+		b.WaitFor(t, within, "the non-voter named so", `[...document.querySelectorAll('#nodes tr')].some(r => r.textContent.includes('remote-1') && r.textContent.includes('non-voter') && r.textContent.includes('site=b, floor=3'))`)
 
 		page(t, "#/drivers")
 		b.WaitFor(t, 60*time.Second, "the build failure with the compiler output",
