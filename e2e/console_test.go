@@ -19,8 +19,8 @@ import (
 const consoleJWTSecret = "console-jwt-secret-0123456789abcdef"
 
 // consoleEngine runs a node behind --auth keys (API keys and HS256 bearer tokens) with the demo's
-// display and room drivers against a simulated display (sys-1), and a repository driver that
-// does not compile (sys-lab).
+// display and room drivers against a simulated display (sys-1, with a second display whose
+// placement no node matches: unplaced), and a repository driver that does not compile (sys-lab).
 func consoleEngine(t *testing.T) (*enginetest.Node, func() int) {
 	t.Helper()
 	redis := testutil.StartRedis(t)
@@ -42,17 +42,18 @@ modules:
   - {id: mod-display, driver_id: drv-display, ip: 127.0.0.1, port: %d, running: true, notes: lobby screen}
   - {id: mod-room, driver_id: drv-room, control_system_id: sys-1, running: true}
   - {id: mod-broken, driver_id: drv-broken, running: true}
+  - {id: mod-far, driver_id: drv-display, ip: 127.0.0.1, port: %d, running: true, placement: {site: nowhere}}
 systems:
   - id: sys-1
     name: Lobby
-    modules: [mod-display, mod-room]
+    modules: [mod-display, mod-room, mod-far]
     protected_settings: [{level: admin, settings: {door_code: "4321"}}]
   - {id: sys-lab, name: Lab, modules: [mod-broken]}
-`, repo.dir, display, room, sim.Port())
+`, repo.dir, display, room, sim.Port(), sim.Port())
 	secret := filepath.Join(t.TempDir(), "jwt.secret")
 	testutil.WriteFile(t, secret, consoleJWTSecret)
 	e := enginetest.NewNode(t, config(redis.URL, "--sdk-dir", root, "--auth", "keys", "--api-keys", apiKeysFile(t),
-		"--jwt-secret-file", secret, "--secrets-key-file", enginetest.SecretsKeyFile(t)), "console")
+		"--jwt-secret-file", secret, "--secrets-key-file", enginetest.SecretsKeyFile(t), "--labels", "site=hq"), "console")
 	// Not waited for ready: the broken driver's build is part of the node's first reconcile.
 	e.Start("--bootstrap", "--model", enginetest.WriteModel(t, model))
 	e.Eventually(30*time.Second, "display connected", func() bool {
@@ -103,13 +104,33 @@ func TestConsole(t *testing.T) {
 	t.Run("admin", func(t *testing.T) {
 		signIn(t, "key", adminKey, "ada · admin")
 		b.WaitFor(t, within, "cluster: leader and ready", text("#cluster-summary")+`.includes('Leader: console') && `+text("#cluster-summary")+`.includes('✓ ready')`)
-		b.WaitFor(t, within, "cluster: the node up", text("#nodes")+`.includes('✓ up')`)
+		b.WaitFor(t, within, "cluster: the node up, its labels and role", text("#nodes")+`.includes('✓ up') && `+text("#nodes")+`.includes('site=hq') && `+
+			text("#nodes")+`.includes('leader')`)
+		b.WaitFor(t, within, "cluster: the unplaced module beside ready, with its reason", text("#cluster-summary")+`.includes('1 module unplaced') && `+
+			text("#unplaced")+`.includes('mod-far') && `+text("#unplaced")+`.includes('no node up with site=nowhere')`)
 		b.Screenshot(t, shots, "1-cluster")
+		// A non-voter is named by its Raft role, not "follower". This node's answer with a
+		// non-voter added (a second node joining would double the test's time): the page's
+		// fetch is wrapped until the next navigation.
+		browsertest.Eval[bool](t, b, `(() => {
+			const real = window.fetch;
+			window.fetch = async (url, init) => {
+				const r = await real(url, init);
+				if (!String(url).endsWith('/api/engine/v2/cluster')) return r;
+				const c = await r.json();
+				c.nodes.push({ ...c.nodes[0], id: 'remote-1', leader: false, voter: false, labels: { site: 'b', floor: '3' } });
+				return new Response(JSON.stringify(c), { status: 200 });
+			};
+			return true;
+		})()`)
+		b.WaitFor(t, within, "the non-voter named so", `[...document.querySelectorAll('#nodes tr')].some(r => r.textContent.includes('remote-1') && r.textContent.includes('non-voter') && r.textContent.includes('site=b, floor=3'))`)
 
 		page(t, "#/drivers")
 		b.WaitFor(t, 60*time.Second, "the build failure with the compiler output",
 			text(".builds")+`.includes('✗ failed') && `+text(".builds")+`.includes('syntax error')`)
 		b.WaitFor(t, within, "driver processes", text(".processes")+`.includes('✓ running')`)
+		// A build is named by its driver's path; its binary's name is in the title.
+		b.WaitFor(t, within, "the build's short name", `[...document.querySelectorAll('.builds span[title^="drivers+broken_"]')].some(s => s.textContent === 'drivers/broken')`)
 		b.WaitFor(t, within, "pull and recompile offered to an admin",
 			`document.querySelector('.repositories button') && document.querySelector('#model-drivers button')`)
 		b.Do(t, "pull", chromedp.Click(chromedp.CSS(`.repositories button`)))
@@ -123,6 +144,10 @@ func TestConsole(t *testing.T) {
 		power := `#status-Display_1 [data-status=power]`
 		b.WaitFor(t, within, "Display_1's power bound", text(power)+` === 'false' || `+text(power)+` === 'true'`)
 		b.WaitFor(t, within, "Room_1 listed in order", `document.querySelector('#module-Display_1 ~ #module-Room_1')`)
+		// The unplaced display: its reason instead of "running", and nothing to execute.
+		b.WaitFor(t, within, "Display_2 unplaced with its reason", text("#state-Display_2")+`.startsWith('✗ unplaced: no node up with site=nowhere')`)
+		b.WaitFor(t, within, "Display_2's functions refused or disabled", `[...document.querySelectorAll('#module-Display_2 form.fn button[type=submit]')].every(b => b.disabled) && `+
+			`(document.querySelector('#module-Display_2 form.fn') || `+text("#module-Display_2 details")+`.includes('503'))`)
 		// An execute from outside (another client over REST): its status change arrives live.
 		for _, want := range []string{"true", "false"} {
 			if r := e.Do("POST", "/api/engine/v2/systems/sys-1/Display_1/power", "["+want+"]", enginetest.APIKey(adminKey)); r.Status != 200 {
@@ -171,6 +196,19 @@ func TestConsole(t *testing.T) {
 		b.Do(t, "start Display_1", chromedp.Click(chromedp.ID("start-Display_1")))
 		b.WaitFor(t, within, "Display_1 running", text("#module-Display_1 .row")+`.includes('✓ running') && `+text("#module-Display_1 .row")+`.includes('start: done')`)
 
+		// A module that ran and is then placed where no node is: the open page says so and
+		// disables the Execute buttons its listing still offers.
+		if r := e.Do("PATCH", "/api/engine/v2/modules/mod-room", `{"placement": {"site": "nowhere"}}`, enginetest.APIKey(adminKey)); r.Status != 200 {
+			t.Fatalf("placing Room_1 nowhere: %d %s", r.Status, r.Body)
+		}
+		b.WaitFor(t, within, "Room_1 unplaced, its Execute disabled", text("#state-Room_1")+`.startsWith('✗ unplaced: no node up with site=nowhere') && `+
+			`((bs) => bs.length > 0 && bs.every(b => b.disabled && b.title.startsWith('unplaced')))([...document.querySelectorAll('#module-Room_1 form.fn button[type=submit]')])`)
+		if r := e.Do("PATCH", "/api/engine/v2/modules/mod-room", `{"placement": null}`, enginetest.APIKey(adminKey)); r.Status != 200 {
+			t.Fatalf("placing Room_1 anywhere again: %d %s", r.Status, r.Body)
+		}
+		b.WaitFor(t, within, "Room_1 running again, its Execute enabled", text("#state-Room_1")+` === '✓ running' && `+
+			`((bs) => bs.length > 0 && bs.every(b => !b.disabled))([...document.querySelectorAll('#module-Room_1 form.fn button[type=submit]')])`)
+
 		// Model: an edit the API refuses shows its reason under the editor, and export.
 		page(t, "#/model/modules/mod-display")
 		b.WaitFor(t, within, "the module's JSON", `document.querySelector('#entity-json').value.includes('"id": "mod-display"')`)
@@ -213,6 +251,7 @@ func TestConsole(t *testing.T) {
 		page(t, "#/systems/sys-1")
 		b.WaitFor(t, within, "Display_1's forms", `document.querySelector('#fn-Display_1-power')`)
 		b.WaitFor(t, within, "Display_1's power bound over the token's WebSocket", `['true', 'false'].includes(`+text(`#status-Display_1 [data-status=power]`)+`)`)
+		b.WaitFor(t, within, "Display_2 unplaced for a user too", text("#state-Display_2")+`.startsWith('✗ unplaced: no node up')`)
 		for _, sel := range []string{"#stop-Display_1", "#start-Display_1", "#debug-btn-Display_1", "#fn-Display_1-reboot"} {
 			if browsertest.Eval[bool](t, b, fmt.Sprintf(`!!document.querySelector(%q)`, sel)) {
 				t.Errorf("a user is offered %s", sel)

@@ -36,6 +36,11 @@ export function when(seconds) {
   return isNaN(d) ? String(seconds) : d.toLocaleString();
 }
 
+// plural counts n things: "1 module", "2 modules".
+export function plural(n, word) {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
 export function short(commit) {
   return commit ? String(commit).slice(0, 7) : '';
 }

@@ -1,7 +1,15 @@
 import { get, call, enc, ALL } from './api.js';
 import { h, table, state, poll, details, when, short } from './dom.js';
 
-const base = (p) => String(p || '').split('/').pop();
+// driverName shows a built driver by its path in its repository: a binary's name is
+// <path with '/' as '+'>_<commit>_<os>-<arch> (or _dev_…, _dev-<sum>_… from engine dev), which
+// crowds a table. The full name stays in the title, shown on hover. A model's binary keeps its
+// file name.
+function driverName(p) {
+  const key = String(p || '').split('/').pop();
+  const m = key.match(/^(.+)_[^_]+_[A-Za-z0-9]+-[A-Za-z0-9]+$/);
+  return h('span', { title: p }, m ? m[1].replaceAll('+', '/') : key);
+}
 
 // Every node's driver processes, modules, repositories and builds (GET /status/cluster: this node
 // asks the others over the cluster port, which a browser cannot reach), and the model's drivers;
@@ -44,7 +52,7 @@ function nodeSection(n, ctx, action) {
   const st = n.status;
   const pull = ctx.admin && n.this_node;
   const procs = (st.drivers || []).map((d) => [
-    h('span', { title: d.driver }, base(d.driver)),
+    driverName(d.driver),
     state(d.state === 'crashloop' ? 'crash loop' : d.state, d.state === 'running'),
     d.pid ? String(d.pid) : '',
     String(d.restart_count),
@@ -54,12 +62,12 @@ function nodeSection(n, ctx, action) {
     String(d.module_instances),
     d.failed_build ? details(`newer build ${short(d.failed_build.commit)} failed: running the last good one`, d.failed_build.output || d.failed_build.error) : '',
   ]);
-  const mods = (st.modules || []).map((m) => [m.id, base(m.driver), state(m.running ? 'running' : 'stopped', m.running), when(m.since),
+  const mods = (st.modules || []).map((m) => [m.id, driverName(m.driver), state(m.running ? 'running' : 'stopped', m.running), when(m.since),
     m.error ? h('span', { class: 'error' }, m.error) : '']);
   const repos = (st.repositories || []).map((r) => [r.id, r.uri, r.branch || '', state(r.state, r.state === 'ready'), short(r.head),
     when(r.last_fetch), r.last_error ? h('span', { class: 'error' }, r.last_error) : '', String(r.failures || 0),
     pull ? h('button', { type: 'button', onclick: () => action(`pull ${r.id}`, 'POST', `/api/engine/v2/repositories/${enc(r.id)}/pull`) }, 'Pull') : '']);
-  const builds = (st.builds || []).map((b) => [b.name, b.repository_id, b.path, short(b.commit),
+  const builds = (st.builds || []).map((b) => [driverName(b.name), b.repository_id, b.path, short(b.commit),
     state(b.state, b.state !== 'failed'), b.seconds ? b.seconds.toFixed(1) + ' s' : '',
     b.state === 'failed' ? details('build failed: compiler output', b.output || b.error, true) : (b.error || '')]);
   const head = (t, rows) => h('h3', null, `${t} (${rows.length})`);

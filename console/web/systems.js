@@ -42,19 +42,54 @@ function systemPage(view, ctx, id) {
     body.append(h('h1', null, `${sys.name || sys.id} `, h('span', { class: 'muted' }, `(${sys.id})`)),
       sys.description ? h('p', null, sys.description) : '',
       h('p', { class: 'muted' }, 'Statuses update live over the WebSocket API (bind), as in any front-end.'));
-    for (const e of modulesInOrder(sys, modules, drivers)) body.append(moduleCard(ctx, sys.id, e, stops));
+    const cards = modulesInOrder(sys, modules, drivers).map((e) => moduleCard(ctx, sys.id, e, stops));
+    body.append(...cards.map((c) => c.el));
+    stops.push(poll(() => watchPlacement(cards), 2000));
   })().catch(() => {});
   return () => stops.forEach((s) => s());
 }
 
+// watchPlacement tells each card whether its module is unplaced (docs/protocol.md §10): running
+// in the model, yet no node has the labels its placement asks for, so none runs it. The reason
+// is in the cluster document; a standalone node has none, and then a module read without a
+// hosting node (core_node "") is all there is to go by.
+async function watchPlacement(cards) {
+  let reasons = null;
+  try {
+    const c = await get(`${C}/cluster`, { quiet: true });
+    reasons = new Map((c.unplaced || []).map((u) => [u.id, u.reason]));
+  } catch {
+    // no cluster document: fall back on each module's core_node
+  }
+  for (const card of cards) card.placed(reasons ? reasons.get(card.id) || '' : card.fallback());
+}
+
 function moduleCard(ctx, sysID, e, stops) {
   const { m, d, slug } = e;
-  const running = h('span');
-  const showRunning = (on) => running.replaceChildren(state(on ? 'running' : 'stopped', on));
-  showRunning(m.running);
+  const running = h('span', { id: `state-${slug}` });
+  let on = m.running;
+  // Why no node runs it, while it is unplaced; until the cluster document says, the module
+  // read's core_node ("" when no node hosts it) does.
+  const fallback = () => (m.core_node === '' ? 'no node may host it (its placement matches no node that is up)' : '');
+  let unplaced = fallback();
+  const fns = h('div');
+  // show says what the module is. An unplaced module is running only in the model: its card says
+  // why instead, and its Execute buttons are disabled (the engine would answer 503).
+  const show = () => {
+    const why = on && unplaced;
+    running.replaceChildren(why ? state(`unplaced: ${why}`, false) : state(on ? 'running' : 'stopped', on));
+    for (const b of fns.querySelectorAll('button[type=submit]')) {
+      b.disabled = !!why;
+      b.title = why ? `unplaced: ${why}` : '';
+    }
+  };
+  const showRunning = (now) => {
+    on = now;
+    show();
+  };
+  show();
   const statusRows = h('tbody');
   const cells = new Map();
-  const fns = h('div');
   const debugOut = h('pre', { class: 'debug', id: `debug-${slug}`, hidden: true });
   const controls = h('span', { class: 'row' });
   const cardResult = h('span', { role: 'status' });
@@ -124,12 +159,18 @@ function moduleCard(ctx, sysID, e, stops) {
         return r;
       }));
     }
+    show();
   }).catch((err) => fns.append(h('p', { class: 'error' }, `functions: ${err.message}`)));
 
-  return h('section', { class: 'card', id: `module-${slug}` },
+  const el = h('section', { class: 'card', id: `module-${slug}` },
     h('h2', null, slug, ' ', h('span', { class: 'muted' }, `${m.id} · ${d.name || d.module_name || m.driver_id}${m.notes ? ' · ' + m.notes : ''}`)),
     h('div', { class: 'row' }, running, controls, cardResult),
     h('h3', null, 'Status'), statusNote, h('div', { class: 'scroll' }, h('table', { id: `status-${slug}` }, statusRows)),
     debugOut,
     h('details', { open: true }, h('summary', null, 'Functions'), fns));
+  const placed = (why) => {
+    unplaced = why;
+    show();
+  };
+  return { id: m.id, el, placed, fallback };
 }
