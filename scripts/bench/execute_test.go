@@ -173,6 +173,8 @@ type execRun struct {
 	drvCPU   float64 // the CPU time per call of the proxy's driver process, µs; 0 for direct
 	wakes    float64 // the proxy process's thread wake-ups per call; 0 for direct
 	drvWakes float64 // its driver process's
+	busy     float64 // the whole machine's CPU time per call, µs (/proc/stat)
+	idle     float64 // the share of the machine's CPU time left idle during the run
 }
 
 func measureExecute(b *testing.B) (string, []clusterMetric) {
@@ -307,6 +309,10 @@ func measureExecute(b *testing.B) (string, []clusterMetric) {
 	cpuRow("its driver process", pathBare, func(r execRun) float64 { return r.drvCPU })
 	cpuRow("engine process", pathREST, func(r execRun) float64 { return r.cpu })
 	cpuRow("its driver process", pathREST, func(r execRun) float64 { return r.drvCPU })
+	cpuRow("whole machine during the bare proxy's runs", pathBare, func(r execRun) float64 { return r.busy })
+	cpuRow("whole machine during the engine's runs", pathREST, func(r execRun) float64 { return r.busy })
+	cpuRow("machine idle during the bare proxy's runs, %", pathBare, func(r execRun) float64 { return 100 * r.idle })
+	cpuRow("machine idle during the engine's runs, %", pathREST, func(r execRun) float64 { return 100 * r.idle })
 	cpuRow("thread wake-ups per call: bare proxy process", pathBare, func(r execRun) float64 { return r.wakes })
 	cpuRow("its driver process", pathBare, func(r execRun) float64 { return r.drvWakes })
 	cpuRow("engine process", pathREST, func(r execRun) float64 { return r.wakes })
@@ -315,7 +321,7 @@ func measureExecute(b *testing.B) (string, []clusterMetric) {
 		bare, rest := runs[c][pathBare], runs[c][pathREST]
 		metrics = append(metrics, clusterMetric{medianOf(rest, func(i int) float64 { return rest[i].cpu - bare[i].cpu }), fmt.Sprintf("cpu-us-own-c%d", clients)})
 	}
-	sb.WriteString("\nCPU time is the scheduler's account of each process's threads (/proc/PID/task/*/schedstat) over a run, divided by its calls: it does not depend on how busy the rest of the machine is as throughput does, so it shows where the engine's extra cost is even on a shared machine.\n")
+	sb.WriteString("\nCPU time is the scheduler's account of each process's threads (/proc/PID/task/*/schedstat) over a run, divided by its calls: it does not depend on how busy the rest of the machine is as throughput does, so it shows where the engine's extra cost is even on a shared machine. The whole machine's rows (client, proxy, driver and anything else running; /proc/stat, 10 ms ticks) and its idle share tell CPU cost from waiting: at 32 clients a path that leaves the CPUs idle more often is limited by latency, not work.\n")
 
 	ownMax := slices.MaxFunc(all, func(a, z allocs) int { return cmp.Compare(a.own, z.own) }).own
 	metrics = append(metrics, clusterMetric{ownMax, "allocs-own"})
@@ -356,9 +362,15 @@ func runPath(b *testing.B, name string, clients, calls int, call func() error, s
 	}
 	var ms0, ms1 runtime.MemStats
 	runtime.ReadMemStats(&ms0)
+	busy0, idle0 := machineCPU()
 	r := measure(b, name, clients, calls, call)
+	busy1, idle1 := machineCPU()
 	runtime.ReadMemStats(&ms1)
-	out := execRun{result: r, client: float64(ms1.Mallocs-ms0.Mallocs) / float64(calls)}
+	out := execRun{result: r, client: float64(ms1.Mallocs-ms0.Mallocs) / float64(calls),
+		busy: float64(busy1-busy0) / 1e3 / float64(calls)}
+	if all := busy1 - busy0 + idle1 - idle0; all > 0 {
+		out.idle = float64(idle1-idle0) / float64(all)
+	}
 	if server != nil {
 		cpu1, drv1 := server.sched()
 		out.server = server.perCall(server.read(b)-s0, time.Since(t0), calls)
@@ -708,4 +720,24 @@ func echoPost(client *http.Client, what, url string) func() error {
 		}
 		return nil
 	}
+}
+
+// machineCPU is the whole machine's busy and idle CPU time so far (the first line of /proc/stat,
+// in USER_HZ ticks of 10 ms, returned in nanoseconds).
+func machineCPU() (busy, idle time.Duration) {
+	raw, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0
+	}
+	line, _, _ := strings.Cut(string(raw), "\n")
+	f := strings.Fields(line)
+	for i, v := range f[1:min(len(f), 9)] { // user nice system idle iowait irq softirq steal
+		n, _ := strconv.ParseInt(v, 10, 64)
+		if i == 3 || i == 4 {
+			idle += time.Duration(n) * 10 * time.Millisecond
+		} else {
+			busy += time.Duration(n) * 10 * time.Millisecond
+		}
+	}
+	return busy, idle
 }
