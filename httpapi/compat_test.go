@@ -474,10 +474,10 @@ func TestModuleReadsRuntimeFields(t *testing.T) {
 		// The read-only names are a module's: other kinds refuse them as any unknown field.
 		{http.MethodPatch, "/zones/zone-a", `{"connected": true}`, "connected"},
 		// A number or a boolean is not a string: refused as PlaceOS refuses it (not "7").
-		{http.MethodPatch, "/zones/zone-a", `{"name": 7}`, "Zone.zones.name of type string"},
-		{http.MethodPut, "/zones/zone-a", `{"id": "zone-a", "name": true}`, `field \"name\": want a string, not a JSON bool`},
-		{http.MethodPost, "/systems", `{"name": 7, "modules": []}`, `field \"name\": want a string, not a JSON number`},
-		{http.MethodPatch, "/modules/mod-1", `{"custom_name": 7}`, "custom_name of type string"},
+		{http.MethodPatch, "/zones/zone-a", `{"name": 7}`, `field \"zones.name\": want a string, not a JSON number`},
+		{http.MethodPut, "/zones/zone-a", `{"id": "zone-a", "name": true}`, `field \"zones.name\": want a string, not a JSON bool`},
+		{http.MethodPost, "/systems", `{"name": 7, "modules": []}`, `field \"systems.name\": want a string, not a JSON number`},
+		{http.MethodPatch, "/modules/mod-1", `{"custom_name": 7}`, `field \"modules.custom_name\": want a string, not a JSON number`},
 	}
 	for _, r := range refusals {
 		code, body, _ := hs.do(t, r.method, base+r.path, r.body)
