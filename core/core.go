@@ -187,8 +187,8 @@ func cleanupEvery(keep time.Duration) time.Duration {
 	return min(max(keep/4, time.Second), 10*time.Minute)
 }
 
-// Close stops the reconcile loop and waits for it. It does not stop driver processes: the
-// supervisor owns them.
+// Close stops the reconcile loop and waits for it, and writes the status values the drivers' rate
+// limit still holds. It does not stop driver processes: the supervisor owns them.
 func (c *Core) Close() {
 	if c.cancel == nil {
 		return
@@ -196,6 +196,7 @@ func (c *Core) Close() {
 	c.cancel()
 	<-c.done
 	c.bg.Wait()
+	c.gates.close(c.writeStatus)
 }
 
 // OnModuleStart clears a module's status before a new instance of it starts (docs/protocol.md §3),

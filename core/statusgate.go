@@ -15,8 +15,9 @@ const statusFlushTimeout = 10 * time.Second
 // the latest value of each status waits in its module's gate and is written when the bucket
 // refills: watchers miss intermediate values, never the last one.
 type statusGates struct {
-	mu    sync.Mutex
-	gates map[string]*statusGate
+	mu     sync.Mutex
+	gates  map[string]*statusGate
+	closed bool // Core.Close: values waiting were written, later writes go straight through
 }
 
 // statusGate is one module's bucket and the values waiting for it.
@@ -27,6 +28,7 @@ type statusGate struct {
 	b       bucket
 	pending map[string][]byte // status name → latest value over the rate (nil: delete)
 	armed   bool              // a flush is scheduled
+	timer   *time.Timer       // the scheduled flush
 	gone    bool              // the module is no longer hosted: forget the gate once drained
 }
 
@@ -51,6 +53,10 @@ func (s *statusGates) set(ctx context.Context, rate float64, moduleID, name stri
 	}
 	now := time.Now()
 	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return gateResult{}, write(ctx, moduleID, name, value)
+	}
 	g := s.gates[moduleID]
 	if g == nil {
 		if s.gates == nil {
@@ -74,7 +80,7 @@ func (s *statusGates) set(ctx context.Context, rate float64, moduleID, name stri
 	wait := g.b.wait(now)
 	if !g.armed {
 		g.armed = true
-		time.AfterFunc(wait, func() { s.flush(moduleID, g, write) })
+		g.timer = time.AfterFunc(wait, func() { s.flush(moduleID, g, write) })
 	}
 	return gateResult{delayed: true, coalesced: coalesced, pace: max(wait, time.Duration(float64(time.Second)/rate))}, nil
 }
@@ -94,12 +100,38 @@ func (s *statusGates) flush(moduleID string, g *statusGate, write writeFn) {
 		cancel()
 	}
 	if len(g.pending) > 0 {
-		time.AfterFunc(max(g.b.wait(time.Now()), time.Millisecond), func() { s.flush(moduleID, g, write) })
+		g.timer = time.AfterFunc(max(g.b.wait(time.Now()), time.Millisecond), func() { s.flush(moduleID, g, write) })
 		return
 	}
 	g.armed, g.pending = false, nil
 	if g.gone {
 		s.drop(moduleID, g)
+	}
+}
+
+// close writes every value still waiting, at once (the node is stopping: the last value of
+// each status must land, not wait for tokens), stops the scheduled flushes, and lets later
+// writes through ungated: a driver stopping after the core still sets its last statuses.
+func (s *statusGates) close(write writeFn) {
+	s.mu.Lock()
+	s.closed = true
+	gates := make(map[string]*statusGate, len(s.gates))
+	for id, g := range s.gates {
+		gates[id] = g
+	}
+	s.mu.Unlock()
+	for id, g := range gates {
+		g.mu.Lock()
+		if g.timer != nil {
+			g.timer.Stop()
+		}
+		for name, v := range g.pending {
+			ctx, cancel := context.WithTimeout(context.Background(), statusFlushTimeout)
+			_ = write(ctx, id, name, v)
+			cancel()
+		}
+		g.pending, g.armed = nil, false
+		g.mu.Unlock()
 	}
 }
 

@@ -105,3 +105,32 @@ func TestStatusGateKeepsOrder(t *testing.T) {
 		t.Fatalf("%d writes (%v), want the burst of 5 and the last value", n, st.writes)
 	}
 }
+
+// Closing the gates writes what waits at once (the last value of each status lands even though
+// the rate has no token for it), stops the scheduled flushes, and later writes pass ungated.
+func TestStatusGatesClose(t *testing.T) {
+	t.Parallel()
+	var g statusGates
+	var st recordingStore
+	for i := range 20 { // a rate of 1/s: the burst of 5 is written, the rest waits
+		if _, err := g.set(t.Context(), 1, "mod-1", "level", fmt.Appendf(nil, "%d", i), st.write); err != nil {
+			t.Fatal(err)
+		}
+	}
+	g.close(st.write)
+	if v, n := st.value("mod-1.level"); v != "19" || n != 6 {
+		t.Fatalf("after close: last value %q in %d writes, want 19 in 6 (the burst and the last)", v, n)
+	}
+	res, err := g.set(t.Context(), 1, "mod-1", "level", []byte("20"), st.write)
+	if v, n := st.value("mod-1.level"); err != nil || res.delayed || v != "20" || n != 7 {
+		t.Fatalf("a write after close: %+v %v, last %q in %d writes; want it written at once", res, err, v, n)
+	}
+	g.mu.Lock()
+	gate := g.gates["mod-1"]
+	g.mu.Unlock()
+	gate.mu.Lock()
+	defer gate.mu.Unlock()
+	if gate.armed || len(gate.pending) > 0 || gate.timer.Stop() {
+		t.Fatal("a flush is still scheduled after close")
+	}
+}
