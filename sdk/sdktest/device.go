@@ -31,6 +31,7 @@ type Device struct {
 	arrived chan struct{}
 	conns   int // connections accepted so far
 	cut     int // conns when Disconnect closed a connection, until ExpectReconnect waits past it
+	closed0 int // conns when Disconnect was last called
 	closed  bool
 	wg      sync.WaitGroup
 }
@@ -308,17 +309,20 @@ func (d *Device) Respond(data any) {
 
 // Disconnect closes the driver's connection (a device reboot, a pulled cable).
 // The driver may see its connection open (and run OnConnect) a moment before the device has
-// accepted it, so Disconnect waits for the device's side rather than close nothing.
+// accepted it, so Disconnect first waits until the device has accepted a connection since its
+// last Disconnect; that connection may be closed already (a driver that hung up itself).
 func (d *Device) Disconnect() {
 	d.t.Helper()
-	if !d.waitFor(Timeout, func() bool { return d.conn != nil }) {
-		d.t.Fatal("sdktest: Disconnect: the driver is not connected to the device")
+	if !d.waitFor(Timeout, func() bool { return d.conns > d.closed0 }) {
+		d.t.Fatal("sdktest: Disconnect: the driver has not connected to the device")
 	}
 	d.mu.Lock()
 	c := d.conn
-	d.cut = d.conns
+	d.cut, d.closed0 = d.conns, d.conns
 	d.mu.Unlock()
-	_ = c.Close()
+	if c != nil {
+		_ = c.Close()
+	}
 }
 
 func toBytes(t testing.TB, v any) []byte {
