@@ -73,7 +73,15 @@ func TestWire(t *testing.T) {
 	expect("AA FF 01 03 41 F9 01 3E")
 
 	sim.SetSilent(true)
+	before := len(sim.Requests())
 	send("AA 13 01 01 01 16")
+	// Speak again only once the silent request is handled: else it may be answered, with the
+	// same bytes as the read below.
+	for deadline := time.Now().Add(5 * time.Second); len(sim.Requests()) == before; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the simulator did not receive the silent request")
+		}
+	}
 	sim.SetSilent(false)
 	send("AA 13 01 00 14")
 	expect("AA FF 01 03 41 13 01 58") // the silent mute was obeyed
