@@ -12,16 +12,29 @@ import (
 // (thread stacks, heap metadata) before it uses any.
 const MinMemoryLimit = 128 << 20
 
-// ParseMemoryLimit reads a driver memory limit as people write it: a size with a binary unit
-// (512MiB, 1GiB, 1536KiB), a decimal one (512MB = 512,000,000 bytes, 1GB), plain bytes, or
+// ParseMemoryLimit reads a driver memory limit as people write it: a size (ParseSize) or
 // 0/off/none for no limit (returned as 0). "" is no setting (0 too); the caller applies its
 // default.
 func ParseMemoryLimit(s string) (int64, error) {
-	s = strings.TrimSpace(s)
-	switch strings.ToLower(s) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
 	case "", "0", "off", "none":
 		return 0, nil
 	}
+	n, err := ParseSize(s)
+	if err != nil {
+		return 0, fmt.Errorf("%w, or off", err)
+	}
+	if n < MinMemoryLimit {
+		return 0, fmt.Errorf("%q is below the smallest limit, 128MiB: a Go driver reserves about 100MiB before it allocates anything (use off for no limit)", s)
+	}
+	return n, nil
+}
+
+// ParseSize reads a size in bytes as people write it, the one form of every size the engine
+// takes: a binary unit in any case (512MiB, 512M, 1gib, 1536KiB; K, M, G, T), a decimal one
+// (512MB = 512,000,000 bytes, 1GB), or plain bytes.
+func ParseSize(s string) (int64, error) {
+	s = strings.TrimSpace(s)
 	i := strings.IndexFunc(s, func(r rune) bool { return (r < '0' || r > '9') && r != '.' })
 	num, unit := s, ""
 	if i >= 0 {
@@ -36,11 +49,7 @@ func ParseMemoryLimit(s string) (int64, error) {
 	}[strings.ToLower(unit)]
 	f, err := strconv.ParseFloat(num, 64)
 	if !ok || err != nil || f < 0 || f*mult >= math.MaxInt64 {
-		return 0, fmt.Errorf("want a size such as 512MiB, 1GiB or 512MB, or off, not %q", s)
+		return 0, fmt.Errorf("want a size such as 512MiB, 1GiB or 512MB, not %q", s)
 	}
-	n := int64(f * mult)
-	if n < MinMemoryLimit {
-		return 0, fmt.Errorf("%q is below the smallest limit, 128MiB: a Go driver reserves about 100MiB before it allocates anything (use off for no limit)", s)
-	}
-	return n, nil
+	return int64(f * mult), nil
 }

@@ -10,6 +10,8 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+
+	"github.com/placeos-go/engine/model"
 )
 
 // Runtime settings of the engine process (docs/protocol.md §1.2): the garbage collector's target
@@ -42,8 +44,8 @@ func (f *gcPercentFlag) percent() int {
 	return n
 }
 
-// memoryLimitFlag is --memory-limit: auto, off or a size in bytes with an optional unit (B, KiB,
-// MiB, GiB, TiB, as GOMEMLIMIT), or a percentage of the machine's memory ("25%").
+// memoryLimitFlag is --memory-limit: auto, off, a size (model.ParseSize), or a percentage of the
+// machine's memory ("25%").
 type memoryLimitFlag struct{ v string }
 
 func (f *memoryLimitFlag) String() string { return f.v }
@@ -62,7 +64,8 @@ func (f *memoryLimitFlag) Set(s string) error {
 	return nil
 }
 
-// parseMemoryLimit reads a size (GOMEMLIMIT's units) or a percentage of total.
+// parseMemoryLimit reads a size (model.ParseSize, as every size the engine takes) or a
+// percentage of total.
 func parseMemoryLimit(s string, total int64) (int64, error) {
 	if p, ok := strings.CutSuffix(s, "%"); ok {
 		f, err := strconv.ParseFloat(p, 64)
@@ -71,19 +74,11 @@ func parseMemoryLimit(s string, total int64) (int64, error) {
 		}
 		return int64(float64(total) * f / 100), nil
 	}
-	num, unit := s, ""
-	for i, c := range s {
-		if (c < '0' || c > '9') && c != '.' {
-			num, unit = s[:i], s[i:]
-			break
-		}
+	n, err := model.ParseSize(s)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("want auto, off, a size such as 512MiB or 2GiB or a percentage of the machine's memory such as 25%%, not %q", s)
 	}
-	mult := map[string]float64{"": 1, "B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40}[unit]
-	f, err := strconv.ParseFloat(num, 64)
-	if mult == 0 || err != nil || f <= 0 || f*mult > math.MaxInt64 {
-		return 0, fmt.Errorf("want auto, off, a size such as 512MiB or 2GiB (units B, KiB, MiB, GiB, TiB) or a percentage of the machine's memory such as 25%%, not %q", s)
-	}
-	return int64(f * mult), nil
+	return n, nil
 }
 
 // maxProcsFlag is --gomaxprocs: auto or a number of CPUs (1 or more).

@@ -17,7 +17,8 @@ func TestRuntimeFlags(t *testing.T) {
 		{"gc-percent", "-1", false}, {"gc-percent", "lots", false},
 		{"memory-limit", "auto", true}, {"memory-limit", "off", true}, {"memory-limit", "512MiB", true},
 		{"memory-limit", "1.5GiB", true}, {"memory-limit", "1073741824", true}, {"memory-limit", "25%", true},
-		{"memory-limit", "0", false}, {"memory-limit", "512MB", false}, {"memory-limit", "150%", false}, {"memory-limit", "-1GiB", false},
+		{"memory-limit", "0", false}, {"memory-limit", "512XB", false}, {"memory-limit", "150%", false}, {"memory-limit", "-1GiB", false},
+		{"memory-limit", "512MB", true}, {"memory-limit", "1g", true}, // every size flag takes the same forms (model.ParseSize)
 		{"gomaxprocs", "auto", true}, {"gomaxprocs", "1", true}, {"gomaxprocs", "0", false}, {"gomaxprocs", "two", false},
 	} {
 		fs := (&options{}).flagSet("serve", false)
@@ -29,7 +30,7 @@ func TestRuntimeFlags(t *testing.T) {
 
 func TestParseMemoryLimit(t *testing.T) {
 	t.Parallel()
-	for in, want := range map[string]int64{"512MiB": 512 << 20, "2GiB": 2 << 30, "1.5KiB": 1536, "100": 100, "100B": 100, "50%": 1 << 29} {
+	for in, want := range map[string]int64{"512MiB": 512 << 20, "2GiB": 2 << 30, "1.5KiB": 1536, "100": 100, "100B": 100, "50%": 1 << 29, "512MB": 512e6, "1G": 1 << 30} {
 		if got, err := parseMemoryLimit(in, 1<<30); err != nil || got != want {
 			t.Errorf("%s: %d %v, want %d", in, got, err, want)
 		}
