@@ -28,10 +28,13 @@ type NodeStatusOf struct {
 // node's own, the others' asked over the cluster port at once. A node that is down or does not
 // answer is listed with the reason.
 func (c *Core) ClusterStatus(ctx context.Context) (any, error) {
+	own, err := c.ownStatus(ctx)
+	if err != nil {
+		return nil, err
+	}
 	cl := c.cfg.Cluster
 	if cl == nil {
-		own, err := c.ownStatus(ctx)
-		return map[string]any{"nodes": []NodeStatusOf{own}}, err
+		return map[string]any{"nodes": []NodeStatusOf{own}}, nil
 	}
 	nodes := cl.Nodes()
 	out := make([]NodeStatusOf, len(nodes))
@@ -40,10 +43,6 @@ func (c *Core) ClusterStatus(ctx context.Context) (any, error) {
 		out[i] = NodeStatusOf{Node: n.ID, State: "down"}
 		switch {
 		case n.ID == c.cfg.NodeID:
-			own, err := c.ownStatus(ctx)
-			if err != nil {
-				return nil, err
-			}
 			out[i] = own
 		case !n.Up:
 			out[i].Error = "the node is down"

@@ -143,11 +143,22 @@ func (p *Client) postOK(ctx context.Context, addr, path string, body []byte) err
 
 // post sends body to target (a URL of addr) as the node itself (caller nil) or for caller.
 func (p *Client) post(ctx context.Context, addr, target string, body []byte, caller *auth.Caller, requestID string) (int, []byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
+	return p.do(ctx, http.MethodPost, addr, target, body, caller, requestID)
+}
+
+// do is one request to target (a URL of addr) with body (nil: none) and its answer.
+func (p *Client) do(ctx context.Context, method, addr, target string, body []byte, caller *auth.Caller, requestID string) (int, []byte, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, target, rd)
 	if err != nil {
 		return 0, nil, errkind.Wrap(errkind.BadRequest, err, "request to node %s", addr)
 	}
-	req.Header["Content-Type"] = jsonContentType
+	if body != nil {
+		req.Header["Content-Type"] = jsonContentType
+	}
 	if caller != nil {
 		auth.SetNodeCredentials(req.Header, *caller)
 	} // else the node acting for itself: the receiving node trusts it as an admin
