@@ -93,7 +93,7 @@ func (s *Server) handleSystemZones(w http.ResponseWriter, r *http.Request) {
 			zones = append(zones, z)
 		}
 	}
-	writeList(w, r, lq, string(model.KindZone), zones, func(z *model.Zone) []string { return []string{z.ID, z.Name} })
+	writeList(w, r, lq, string(model.KindZone), zones, func(z *model.Zone) []string { return searchText(m, z) })
 }
 
 // readSystem is the model as the caller reads it and the system the route's {sys} names (a
