@@ -13,6 +13,8 @@ import (
 	"github.com/hashicorp/go-hclog"
 	goplugin "github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	gproto "google.golang.org/protobuf/proto"
 
 	"github.com/placeos-go/engine/plugin"
@@ -25,6 +27,17 @@ type fakeDriver struct {
 	host  proto.HostClient
 	calls []string
 	last  map[string]gproto.Message
+	// waited is what the context of the last "wait" call said.
+	waited waited
+	// grpcDeadline is whether the last Exec arrived with a gRPC deadline (grpc-timeout).
+	grpcDeadline bool
+}
+
+type waited struct {
+	deadline     time.Time
+	hasDeadline  bool
+	err          error
+	grpcDeadline bool
 }
 
 func (d *fakeDriver) record(name string, m gproto.Message) {
@@ -59,10 +72,18 @@ func (d *fakeDriver) Stop(_ context.Context, r *proto.ModuleRequest) (*proto.Emp
 	d.record("Stop", r)
 	return &proto.Empty{}, nil
 }
-func (d *fakeDriver) Exec(_ context.Context, r *proto.ExecRequest) (*proto.ExecResponse, error) {
+func (d *fakeDriver) Exec(ctx context.Context, r *proto.ExecRequest) (*proto.ExecResponse, error) {
 	d.record("Exec", r)
-	if r.Function == "fail" {
+	switch r.Function {
+	case "fail":
 		return nil, errors.New("driver transport failure")
+	case "wait": // until the host gives up; tells what the call's context said
+		dl, ok := ctx.Deadline()
+		<-ctx.Done()
+		d.mu.Lock()
+		d.waited = waited{deadline: dl, hasDeadline: ok, err: ctx.Err(), grpcDeadline: d.grpcDeadline}
+		d.mu.Unlock()
+		return &proto.ExecResponse{Code: 200}, nil
 	}
 	return &proto.ExecResponse{ResultJson: r.ArgsJson, Code: 200}, nil
 }
@@ -159,7 +180,16 @@ func connect(t *testing.T) (*plugin.Client, *fakeDriver, *fakeHost) {
 		HandshakeConfig: plugin.Handshake,
 		Plugins:         goplugin.PluginSet{plugin.Name: &plugin.DriverPlugin{Impl: drv}},
 		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
-			return grpc.NewServer(plugin.ServerOptions(opts)...)
+			return grpc.NewServer(plugin.ServerOptions(append(opts, grpc.UnaryInterceptor(
+				func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+					if strings.HasSuffix(info.FullMethod, "/Exec") {
+						_, ok := ctx.Deadline()
+						drv.mu.Lock()
+						drv.grpcDeadline = ok
+						drv.mu.Unlock()
+					}
+					return h(ctx, req)
+				})))...)
 		},
 		Logger: logger,
 		Test:   &goplugin.ServeTestConfig{Context: ctx, ReattachConfigCh: reattach, CloseCh: closed},
@@ -339,4 +369,66 @@ func summarize(m gproto.Message) string {
 		return s[:200] + "…"
 	}
 	return s
+}
+
+// TestExecDeadline: the host's deadline reaches the driver as timeout_ms, not as a gRPC
+// deadline (which would start a timer in the driver for every call); the driver's context still
+// reports it, and ends, as timed out, when the host gives up at it.
+func TestExecDeadline(t *testing.T) {
+	dc, drv, _ := connect(t)
+	sent := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	dl, _ := ctx.Deadline()
+	_, err := dc.Exec(ctx, &proto.ExecRequest{ModuleId: "mod-1", Function: "wait"})
+	if status.Code(err) != codes.DeadlineExceeded {
+		t.Fatalf("host: %v, want DeadlineExceeded", err)
+	}
+	if got := drv.lastCall("Exec").(*proto.ExecRequest); got.TimeoutMs < 200 || got.TimeoutMs > 300 {
+		t.Errorf("timeout_ms %d, want the 300 ms left", got.TimeoutMs)
+	}
+	w := drv.lastWait(t)
+	if w.grpcDeadline {
+		t.Error("the Exec arrived with a gRPC deadline")
+	}
+	if !w.hasDeadline || w.deadline.Before(sent) || w.deadline.After(dl.Add(50*time.Millisecond)) {
+		t.Errorf("driver's deadline %v (set: %v), want about %v", w.deadline, w.hasDeadline, dl)
+	}
+	if !errors.Is(w.err, context.DeadlineExceeded) {
+		t.Errorf("driver's context ended with %v, want context.DeadlineExceeded", w.err)
+	}
+
+	// Without a deadline the caller's timeout_ms is passed on as it is, and a cancellation still
+	// ends the driver's call (as Canceled: the deadline it reports has not passed).
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	time.AfterFunc(50*time.Millisecond, cancel2)
+	_, err = dc.Exec(ctx2, &proto.ExecRequest{ModuleId: "mod-1", Function: "wait", TimeoutMs: 60000})
+	if status.Code(err) != codes.Canceled {
+		t.Fatalf("host: %v, want Canceled", err)
+	}
+	if got := drv.lastCall("Exec").(*proto.ExecRequest); got.TimeoutMs != 60000 {
+		t.Errorf("timeout_ms %d, want the caller's 60000", got.TimeoutMs)
+	}
+	if w := drv.lastWait(t); !errors.Is(w.err, context.Canceled) || !w.hasDeadline {
+		t.Errorf("driver's context: %+v, want Canceled with a deadline a minute away", w)
+	}
+}
+
+// lastWait returns what the context of the last "wait" call said once it ended (the host's
+// answer can come a moment before the driver's handler has seen its context end), and clears it.
+func (d *fakeDriver) lastWait(t *testing.T) waited {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		d.mu.Lock()
+		w := d.waited
+		if w.err != nil {
+			d.waited = waited{}
+			d.mu.Unlock()
+			return w
+		}
+		d.mu.Unlock()
+		if time.Now().After(deadline) {
+			t.Fatal("the driver's call context did not end")
+		}
+	}
 }

@@ -9,7 +9,6 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"google.golang.org/protobuf/proto"
@@ -215,7 +214,7 @@ func (s *Supervisor) module(id string) (*module, error) {
 }
 
 // Exec runs a function of a module within ctx's deadline, which the driver also hears (as
-// timeout_ms, which Exec sets in req: the caller hands req over); a failure the driver raised
+// timeout_ms, which plugin.Client.Exec sets in req: the caller hands req over); a failure the driver raised
 // comes back in the response, not as an error. A call in flight when its process exits fails at
 // once: the process's connection closes with it (and crashed closes go-plugin's side too), which
 // ends every call on it. A hung driver process is found by the liveness probe, which kills it.
@@ -235,9 +234,6 @@ func (s *Supervisor) Exec(ctx context.Context, req *pb.ExecRequest) (*pb.ExecRes
 		return nil, fmt.Errorf("exec %s.%s: %w", req.ModuleId, req.Function, err)
 	}
 	req.TimeoutMs = 0
-	if dl, ok := ctx.Deadline(); ok {
-		req.TimeoutMs = max(time.Until(dl).Milliseconds(), 1)
-	}
 	resp, err := p.rpc.Exec(ctx, req)
 	if err != nil {
 		return nil, p.callErr(ctx, err, "exec "+req.ModuleId+"."+req.Function)
