@@ -15,14 +15,15 @@ func (s *Supervisor) pidFile(pid int) string {
 }
 
 // writePidFile records a running process: its binary, then the mark and start time of its
-// family, which the next start needs to find what the process started (family.members).
+// family, which the next start needs to find what the process started (family.members), then
+// go-plugin's socket folder, which the next start removes.
 func (s *Supervisor) writePidFile(p *process) {
 	if s.cfg.RunDir == "" {
 		return
 	}
 	// Private to the engine's user: it says what runs, and no one else should edit what the
 	// next start will kill.
-	content := fmt.Sprintf("%s\n%s\n%d\n", p.binary, p.fam.mark, p.fam.start)
+	content := fmt.Sprintf("%s\n%s\n%d\n%s\n", p.binary, p.fam.mark, p.fam.start, p.socketDir)
 	if err := os.WriteFile(s.pidFile(p.pid), []byte(content), 0o600); err != nil {
 		s.log.Warn("cannot write pid file; the process would not be cleaned up after an engine crash",
 			"driver", p.binary, "pid", p.pid, "error", err)
@@ -39,7 +40,7 @@ func (s *Supervisor) removePidFile(p *process) {
 }
 
 // killOrphans stops driver processes recorded in RunDir by an engine that did not stop them
-// (killed, or crashed), and everything they started. A pid file whose pid now belongs to another
+// (killed, or crashed), and everything they started, and removes their socket folders. A pid file whose pid now belongs to another
 // program only has the processes carrying the recorded mark killed: pids are reused, and killing
 // a stranger would be far worse than leaving a driver running.
 func (s *Supervisor) killOrphans() error {
@@ -59,7 +60,15 @@ func (s *Supervisor) killOrphans() error {
 		pid, err := strconv.Atoi(strings.TrimSuffix(name, ".pid"))
 		content, rerr := os.ReadFile(path)
 		if err == nil && rerr == nil && pid > 0 && pid != os.Getpid() {
-			s.killOrphan(pid, strings.Split(strings.TrimSpace(string(content)), "\n"))
+			lines := strings.Split(strings.TrimSpace(string(content)), "\n")
+			s.killOrphan(pid, lines)
+			// After the kill, so no process of it still listens there; also when the processes
+			// were gone already, as the folder outlives them.
+			if len(lines) >= 4 {
+				if err := removeSocketDir(lines[3]); err != nil {
+					s.log.Warn("left the socket folder a pid file names", "file", path, "error", err)
+				}
+			}
 		}
 		if err := os.Remove(path); err != nil && !os.IsNotExist(err) {
 			s.log.Warn("cannot remove stale pid file", "file", path, "error", err)

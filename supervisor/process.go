@@ -34,6 +34,8 @@ type process struct {
 	rpc     *plugin.Client
 	run     *procRunner
 	fam     family // what the process and its children are, to kill them all on every exit
+	// socketDir is go-plugin's folder of the process's sockets, recorded in its pid file.
+	socketDir string
 	// memLimit is the process's memory limit in bytes (0: none).
 	memLimit int64
 
@@ -166,6 +168,7 @@ func (s *Supervisor) launch(d *driver, gen uint64) (*process, error) {
 		limit = s.cfg.MemoryLimit(d.binary)
 	}
 	var pr *procRunner
+	var socketDir string
 	logs := newLogLimiter(&s.cfg, d.pluginLog, d.binary)
 	cc := plugin.ClientConfig(exec.Command(d.binary), s.host, d.pluginLog, nil)
 	cc.SyncStdout = &lineWriter{fn: func(line []byte) { logs.plain(line, "stdout") }}
@@ -176,7 +179,8 @@ func (s *Supervisor) launch(d *driver, gen uint64) (*process, error) {
 	// Our own runner, not go-plugin's: it runs the process in its own group, kills the whole
 	// group, and tells us the moment the process exits and with what status.
 	cc.Cmd = nil
-	cc.RunnerFunc = func(_ hclog.Logger, spec *exec.Cmd, _ string) (runner.Runner, error) {
+	cc.RunnerFunc = func(_ hclog.Logger, spec *exec.Cmd, dir string) (runner.Runner, error) {
+		socketDir = dir
 		cmd := exec.Command(d.binary)
 		mark := newMark()
 		env := append(append(spec.Env, driverEnv()...), goMemLimitEnv(limit)...)
@@ -228,6 +232,10 @@ func (s *Supervisor) launch(d *driver, gen uint64) (*process, error) {
 	rpc, err := plugin.Connect(ctx, client)
 	if err != nil {
 		client.Kill()
+		// go-plugin's Kill leaves the socket folder when the process never started.
+		if err := removeSocketDir(socketDir); err != nil {
+			d.log.Warn("cannot remove the driver's socket folder", "error", err)
+		}
 		if pr == nil || pr.pid == 0 {
 			return nil, err
 		}
@@ -246,7 +254,7 @@ func (s *Supervisor) launch(d *driver, gen uint64) (*process, error) {
 	}
 	pctx, pcancel := context.WithCancelCause(context.Background())
 	p := &process{gen: gen, pid: pr.pid, binary: d.binary, started: pr.started, client: client, rpc: rpc, run: pr, fam: pr.fam,
-		memLimit: limit, ctx: pctx}
+		socketDir: socketDir, memLimit: limit, ctx: pctx}
 	go func() {
 		<-pr.exited
 		pcancel(ErrProcessExited)
