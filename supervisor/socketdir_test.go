@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"bytes"
+	"context"
 	"net"
 	"os"
 	"path/filepath"
@@ -121,5 +122,27 @@ func TestPidFileSocketFolderChecked(t *testing.T) {
 	}
 	if got := len(findLogs(logs, "left the socket folder a pid file names")); got != len(refused) {
 		t.Errorf("%d refusals logged, want %d:\n%s", got, len(refused), logs.String())
+	}
+}
+
+// go-plugin's Client.Kill leaves the socket folder of a process that never started; launch
+// removes it. Not parallel: the temp dir is this test's own, so that nothing else is in it.
+func TestLaunchFailureLeavesNoFolder(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	notExecutable := filepath.Join(t.TempDir(), "driver")
+	testutil.WriteFile(t, notExecutable, "not a program")
+	f := newFixture(t, Config{BackoffInitial: time.Hour})
+	// Start waits for a relaunch that the backoff puts off: the log says when the launch failed.
+	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	defer cancel()
+	if err := f.sup.Start(ctx, notExecutable, testModule("mod-a", `{}`)); err == nil {
+		t.Fatal("a module of a file that is no program started")
+	}
+	testutil.Eventually(t, 10*time.Second, "the failed launch", func() bool {
+		return len(findLogs(f.logs, "driver process failed to start")) > 0
+	})
+	if entries, err := os.ReadDir(tmp); err != nil || len(entries) != 0 {
+		t.Fatalf("temp dir after a failed launch: %v, %v", entries, err)
 	}
 }
