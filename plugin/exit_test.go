@@ -17,10 +17,14 @@ import (
 	"github.com/placeos-go/engine/plugin/proto"
 )
 
+// outerTemp is the temp dir the tests were run with, before TestMain gave them one of their own.
+var outerTemp string
+
 // TestMain gives the tests a temp dir of their own: go-plugin puts the sockets of the in-process
 // server and of the host's callback broker in it, and a broker still closing its listener when
 // the process ends would leave its socket there.
 func TestMain(m *testing.M) {
+	outerTemp = os.TempDir()
 	dir, err := os.MkdirTemp("", "plugin-test")
 	if err == nil {
 		err = os.Setenv("TMPDIR", dir)
@@ -52,7 +56,7 @@ func TestServeLeavesNothingInTempDir(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			// Not t.TempDir: its long path would make the socket's too long to bind.
-			tmp, err := os.MkdirTemp("", "t")
+			tmp, err := os.MkdirTemp(outerTemp, "t")
 			if err != nil {
 				t.Fatal(err)
 			}

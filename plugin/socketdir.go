@@ -22,9 +22,14 @@ var ownSocketDir struct {
 	path string
 }
 
-// makeSocketDir gives the process a socket folder of its own when the host gave none.
+// maxSocketPath is the longest path a unix socket can bind on Linux (108 bytes with the NUL).
+const maxSocketPath = 107
+
+// makeSocketDir gives the process a socket folder of its own when the host gave none, unless its
+// path would make the socket's too long to bind: then go-plugin's socket stays in the temp dir.
 func makeSocketDir(logger hclog.Logger) {
-	if os.Getenv(goplugin.EnvUnixSocketDir) != "" {
+	// plugin-dir and pluginNNN: os.MkdirTemp and os.CreateTemp add up to 10 digits.
+	if os.Getenv(goplugin.EnvUnixSocketDir) != "" || len(os.TempDir())+len("/plugin-dir/plugin")+20 > maxSocketPath {
 		return
 	}
 	dir, err := os.MkdirTemp("", "plugin-dir")

@@ -37,7 +37,12 @@ func TestRealProcess(t *testing.T) {
 	logger := hclog.New(&hclog.LoggerOptions{Name: "host", Output: sdktest.LogWriter(t), Level: hclog.Debug})
 	// The driver's own temp dir: go-plugin's runner gives it no socket folder, and whatever the
 	// driver leaves in the temp dir is seen below.
-	driverTmp := t.TempDir()
+	// Not t.TempDir: its long path would make the socket's too long to bind.
+	driverTmp, err := os.MkdirTemp("", "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(driverTmp) })
 	cmd := exec.Command(bin)
 	cmd.Env = []string{"TMPDIR=" + driverTmp}
 	cc := plugin.ClientConfig(cmd, host, logger, nil)
