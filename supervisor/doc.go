@@ -45,8 +45,8 @@
 // started is cleaned by launch itself (go-plugin skips it then). A killed engine's are removed by
 // New from the pid files, but only a plugin-dir* right in the temp dir, of the engine's user,
 // holding nothing but sockets (socketdir.go): a pid file is a path from disk, and a tampered
-// one must not make the engine delete its data dir. The one gap is an engine killed during a
-// launch, before the pid file is written.
+// one must not make the engine delete its data dir. The pid file is written the moment the
+// process started, so an engine killed during the handshake leaves nothing unrecorded either.
 //
 // Cgroups. With Config.Cgroups and a delegated cgroup v2 group (cgroup.go), each process runs in
 // a group of its own: memory.max is its limit, memory.events tells an OOM kill, and cgroup.kill

@@ -14,28 +14,29 @@ func (s *Supervisor) pidFile(pid int) string {
 	return filepath.Join(s.cfg.RunDir, strconv.Itoa(pid)+".pid")
 }
 
-// writePidFile records a running process: its binary, then the mark and start time of its
-// family, which the next start needs to find what the process started (family.members), then
-// go-plugin's socket folder, which the next start removes.
-func (s *Supervisor) writePidFile(p *process) {
+// writePidFile records a process the moment it started, before its handshake (an engine killed
+// during one would otherwise leave the process unrecorded): its binary, then the mark and start
+// time of its family, which the next start needs to find what the process started
+// (family.members), then go-plugin's socket folder, which the next start removes.
+func (s *Supervisor) writePidFile(binary string, fam family, socketDir string) {
 	if s.cfg.RunDir == "" {
 		return
 	}
 	// Private to the engine's user: it says what runs, and no one else should edit what the
 	// next start will kill.
-	content := fmt.Sprintf("%s\n%s\n%d\n%s\n", p.binary, p.fam.mark, p.fam.start, p.socketDir)
-	if err := os.WriteFile(s.pidFile(p.pid), []byte(content), 0o600); err != nil {
+	content := fmt.Sprintf("%s\n%s\n%d\n%s\n", binary, fam.mark, fam.start, socketDir)
+	if err := os.WriteFile(s.pidFile(fam.leader), []byte(content), 0o600); err != nil {
 		s.log.Warn("cannot write pid file; the process would not be cleaned up after an engine crash",
-			"driver", p.binary, "pid", p.pid, "error", err)
+			"driver", binary, "pid", fam.leader, "error", err)
 	}
 }
 
-func (s *Supervisor) removePidFile(p *process) {
+func (s *Supervisor) removePidFile(binary string, pid int) {
 	if s.cfg.RunDir == "" {
 		return
 	}
-	if err := os.Remove(s.pidFile(p.pid)); err != nil && !os.IsNotExist(err) {
-		s.log.Warn("cannot remove pid file", "driver", p.binary, "pid", p.pid, "error", err)
+	if err := os.Remove(s.pidFile(pid)); err != nil && !os.IsNotExist(err) {
+		s.log.Warn("cannot remove pid file", "driver", binary, "pid", pid, "error", err)
 	}
 }
 

@@ -215,6 +215,7 @@ func (s *Supervisor) launch(d *driver, gen uint64) (*process, error) {
 		pr.limit, pr.log = limit, d.log
 		pr.logs = logs
 		pr.onStart = func(ss family) {
+			s.writePidFile(d.binary, ss, socketDir)
 			s.mu.Lock()
 			d.launching = ss
 			s.mu.Unlock()
@@ -244,8 +245,9 @@ func (s *Supervisor) launch(d *driver, gen uint64) (*process, error) {
 		select {
 		case <-pr.exited:
 		case <-time.After(terminateTimeout):
-			return nil, err
+			return nil, err // its pid file stays: the next start kills it
 		}
+		s.removePidFile(d.binary, pr.pid)
 		status, code, signal := pr.exitStatus()
 		if pr.outOfMemory() {
 			status = "out of memory" + limitNote(limit) + ", " + status
@@ -259,7 +261,6 @@ func (s *Supervisor) launch(d *driver, gen uint64) (*process, error) {
 		<-pr.exited
 		pcancel(ErrProcessExited)
 	}()
-	s.writePidFile(p)
 	return p, nil
 }
 
