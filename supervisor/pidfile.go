@@ -41,9 +41,10 @@ func (s *Supervisor) removePidFile(binary string, pid int) {
 }
 
 // killOrphans stops driver processes recorded in RunDir by an engine that did not stop them
-// (killed, or crashed), and everything they started, and removes their socket folders. A pid file whose pid now belongs to another
-// program only has the processes carrying the recorded mark killed: pids are reused, and killing
-// a stranger would be far worse than leaving a driver running.
+// (killed, or crashed), and everything they started, and removes their socket folders. A pid
+// file whose pid now belongs to another program only has the processes carrying the recorded
+// mark killed: pids are reused, and killing a stranger would be far worse than leaving a driver
+// running.
 func (s *Supervisor) killOrphans() error {
 	if err := os.MkdirAll(s.cfg.RunDir, 0o700); err != nil {
 		return err

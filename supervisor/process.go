@@ -34,8 +34,6 @@ type process struct {
 	rpc     *plugin.Client
 	run     *procRunner
 	fam     family // what the process and its children are, to kill them all on every exit
-	// socketDir is go-plugin's folder of the process's sockets, recorded in its pid file.
-	socketDir string
 	// memLimit is the process's memory limit in bytes (0: none).
 	memLimit int64
 
@@ -256,7 +254,7 @@ func (s *Supervisor) launch(d *driver, gen uint64) (*process, error) {
 	}
 	pctx, pcancel := context.WithCancelCause(context.Background())
 	p := &process{gen: gen, pid: pr.pid, binary: d.binary, started: pr.started, client: client, rpc: rpc, run: pr, fam: pr.fam,
-		socketDir: socketDir, memLimit: limit, ctx: pctx}
+		memLimit: limit, ctx: pctx}
 	go func() {
 		<-pr.exited
 		pcancel(ErrProcessExited)

@@ -35,9 +35,8 @@ func TestRealProcess(t *testing.T) {
 	host := sdktest.NewHost()
 	// go-plugin's lines and the driver's own: in the test log, shown if the test fails.
 	logger := hclog.New(&hclog.LoggerOptions{Name: "host", Output: sdktest.LogWriter(t), Level: hclog.Debug})
-	// The driver's own temp dir: go-plugin's runner gives it no socket folder, and whatever the
-	// driver leaves in the temp dir is seen below.
-	// Not t.TempDir: its long path would make the socket's too long to bind.
+	// The driver's own temp dir, to see below what it leaves there: go-plugin's runner gives it
+	// no socket folder. Not t.TempDir, whose long path would make the socket's too long to bind.
 	driverTmp, err := os.MkdirTemp("", "t")
 	if err != nil {
 		t.Fatal(err)
