@@ -9,7 +9,8 @@
 //     process; every process started is stopped when the test ends, and the test fails unless
 //     the driver processes of every engine it stopped or killed are gone, and an engine
 //     stopped with SIGTERM left nothing in its temp dir (a folder of the node's, removed with
-//     what killed engines left when the test ends). StartEngine is a
+//     what killed engines left when the test ends) but what it could not know of: a killed
+//     predecessor's leftovers that no pid file names. StartEngine is a
 //     single node bootstrapped with a model and ready; WriteModel writes a --model file.
 //   - Cluster (cluster.go): nodes on one Redis; Start bootstraps the first with a model, joins
 //     the others and waits until the cluster is healthy (WaitHealthy; Healthy checks once): one
