@@ -7,5 +7,13 @@
 // Everything a driver does to the outside world (status, logs, calls to other modules,
 // subscriptions, settings) goes through that callback service.
 //
+// Sockets. The host names a folder for the driver's unix socket (PLUGIN_UNIX_SOCKET_DIR; the
+// engine's supervisor does, and removes it). A driver run without one (go-plugin's own runner:
+// tests, tools) makes its own plugin-dir* in the temp dir rather than leave a bare socket there,
+// and removes it when Serve returns, on Exit (which the SDK uses after Terminate), when its host
+// is gone, and on SIGTERM or SIGHUP (then it dies of the signal as before). A SIGKILL, or a panic,
+// leaves it: only the host can clean up after those. Where the folder's path would make the
+// socket's too long to bind (over 107 bytes), the socket goes in the temp dir as go-plugin has it.
+//
 // This package imports nothing of ours, so driver binaries stay small.
 package plugin

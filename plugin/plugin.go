@@ -172,10 +172,12 @@ func (s *driverServer) Terminate(ctx context.Context, r *proto.Empty) (*proto.Em
 	return s.impl.Terminate(ctx, r)
 }
 
-// Serve runs a driver process until the host stops it or goes away. go-plugin owns stdout for
-// its handshake, so a driver must never write to stdout itself; logger should write to stderr,
-// where go-plugin lifts the lines into the host's log.
+// Serve runs a driver process until the host stops it or goes away (Exit ends it earlier).
+// go-plugin owns stdout for its handshake, so a driver must never write to stdout itself; logger
+// should write to stderr, where go-plugin lifts the lines into the host's log.
 func Serve(impl Driver, logger hclog.Logger) {
+	makeSocketDir(logger)
+	defer removeSocketDir()
 	go exitWithParent(logger)
 	goplugin.Serve(&goplugin.ServeConfig{
 		HandshakeConfig: Handshake,
@@ -194,7 +196,7 @@ func exitWithParent(logger hclog.Logger) {
 	for range time.Tick(500 * time.Millisecond) {
 		if os.Getppid() != parent {
 			logger.Error("host process is gone, exiting", "parent_pid", parent)
-			os.Exit(3)
+			Exit(3)
 		}
 	}
 }

@@ -38,7 +38,7 @@ func Serve[D Driver](factory func() D, opts ...Option) {
 	rt.exit = func() {
 		// Give gRPC a moment to deliver Terminate's reply; the host kills the process anyway
 		// if it is still there later.
-		time.AfterFunc(200*time.Millisecond, func() { os.Exit(0) })
+		time.AfterFunc(200*time.Millisecond, func() { plugin.Exit(0) })
 	}
 	os.Stdout = handshake
 	plugin.Serve(rt, rt.log)

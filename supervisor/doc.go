@@ -36,9 +36,17 @@
 // environment), SIGTERM then SIGKILL after a second, before the exited driver is reaped (while
 // it is a zombie its pid, the group id, cannot be reused). The exit is seen when the
 // process itself ends, not when its stdout/stderr close (a child holding them would hide it).
-// With a RunDir, every running process has a <pid>.pid file (binary, mark, start time); New
-// kills what such files name, left by an engine that was killed. Without cgroups a descendant
-// that both leaves the group and clears its environment is not caught.
+// With a RunDir, every running process has a <pid>.pid file (binary, mark, start time, socket
+// folder); New kills what such files name, left by an engine that was killed. Without cgroups a
+// descendant that both leaves the group and clears its environment is not caught.
+//
+// Socket folders. go-plugin makes a folder $TMPDIR/plugin-dir* per process for its unix sockets
+// and removes it in Client.Kill, which every exit above reaches; a launch whose process never
+// started is cleaned by launch itself (go-plugin skips it then). A killed engine's are removed by
+// New from the pid files, but only a plugin-dir* right in the temp dir, of the engine's user,
+// holding nothing but sockets (socketdir.go): a pid file is a path from disk, and a tampered
+// one must not make the engine delete its data dir. The pid file is written the moment the
+// process started, so an engine killed during the handshake leaves nothing unrecorded either.
 //
 // Cgroups. With Config.Cgroups and a delegated cgroup v2 group (cgroup.go), each process runs in
 // a group of its own: memory.max is its limit, memory.events tells an OOM kill, and cgroup.kill

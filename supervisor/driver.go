@@ -335,7 +335,7 @@ func (d *driver) crashed(p *process) {
 	// What it started is gone already (procRunner.wait); its cgroup holds whatever escaped
 	// the group too.
 	p.run.group.kill()
-	s.removePidFile(p)
+	s.removePidFile(p.binary, p.pid)
 }
 
 // shutdown stops a process on purpose: Terminate, go-plugin's graceful close, then the group.
@@ -359,7 +359,7 @@ func (d *driver) shutdown(p *process) {
 	case <-time.After(terminateTimeout):
 		d.log.Error("driver process did not exit after SIGKILL", "pid", p.pid)
 	}
-	s.removePidFile(p)
+	s.removePidFile(p.binary, p.pid)
 	exitStatus, _, _ := p.exitStatus()
 	d.log.Info("driver process stopped", "pid", p.pid, "exit_status", exitStatus)
 }

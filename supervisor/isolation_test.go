@@ -122,8 +122,10 @@ func TestNothingLeftBehind(t *testing.T) {
 			}
 			f.startBad(t, binary, badModule("bad", "fork"))
 			procs := f.children(t, "bad")
+			socketDir := socketDirOf(t, procs[len(procs)-1])
 			tc.end(t, f, binary)
 			testutil.WaitGone(t, procs...)
+			waitRemoved(t, socketDir)
 			if tc.name != "shutdown" {
 				f.healthyAnswers(t)
 			}

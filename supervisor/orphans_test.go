@@ -27,7 +27,9 @@ func startOrphan(t *testing.T, binary string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(binary)
 	cmd.Env = append(os.Environ(), plugin.Handshake.MagicCookieKey+"="+plugin.Handshake.MagicCookieValue,
-		"PLUGIN_PROTOCOL_VERSIONS="+strconv.Itoa(plugin.ProtocolVersion))
+		"PLUGIN_PROTOCOL_VERSIONS="+strconv.Itoa(plugin.ProtocolVersion),
+		// The socket folder a host gives: the SIGKILL below would leave one the driver made.
+		"PLUGIN_UNIX_SOCKET_DIR="+t.TempDir())
 	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
@@ -106,7 +108,8 @@ func TestPidFiles(t *testing.T) {
 	pid := f.pid(t)
 	file := filepath.Join(runDir, strconv.Itoa(pid)+".pid")
 	content, err := os.ReadFile(file)
-	if lines := strings.Split(string(content), "\n"); err != nil || len(lines) != 4 || lines[0] != f.binary || len(lines[1]) != 24 {
+	if lines := strings.Split(string(content), "\n"); err != nil || len(lines) != 5 || lines[0] != f.binary || len(lines[1]) != 24 ||
+		lines[3] != socketDirOf(t, pid) {
 		t.Fatalf("pid file: %q, %v", content, err)
 	}
 	// The engine's user's alone: the folder the supervisor made, and the file.
@@ -160,7 +163,8 @@ func runOrphanHelper() {
 }
 
 // An engine killed with SIGKILL leaves its driver and what the driver started (also in a
-// session of its own) running; the next start kills them all.
+// session of its own) running, and the driver's socket folder; the next start kills them all and
+// removes the folder.
 func TestKilledEngineLeavesNothing(t *testing.T) {
 	t.Parallel()
 	binary := testutil.BuildBinary(t, badDriverPkg)
@@ -189,6 +193,7 @@ func TestKilledEngineLeavesNothing(t *testing.T) {
 			t.Fatalf("process %d did not outlive the killed engine; the test proves nothing", pid)
 		}
 	}
+	socketDir := socketDirOf(t, pids[len(pids)-1]) // go-plugin's, which only its Client.Kill removes
 
 	logs := &testutil.LockedBuffer{}
 	sup, err := New(Config{RunDir: runDir, Logger: hclog.New(&hclog.LoggerOptions{Output: logs, JSONFormat: true})})
@@ -199,5 +204,8 @@ func TestKilledEngineLeavesNothing(t *testing.T) {
 	testutil.WaitGone(t, pids...)
 	if len(findLogs(logs, "killed driver process left by a previous engine")) != 1 {
 		t.Fatal("the cleanup was not logged")
+	}
+	if _, err := os.Lstat(socketDir); !os.IsNotExist(err) {
+		t.Fatalf("the killed engine's driver socket folder %s is left: %v", socketDir, err)
 	}
 }

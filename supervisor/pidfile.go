@@ -14,34 +14,37 @@ func (s *Supervisor) pidFile(pid int) string {
 	return filepath.Join(s.cfg.RunDir, strconv.Itoa(pid)+".pid")
 }
 
-// writePidFile records a running process: its binary, then the mark and start time of its
-// family, which the next start needs to find what the process started (family.members).
-func (s *Supervisor) writePidFile(p *process) {
+// writePidFile records a process the moment it started, before its handshake (an engine killed
+// during one would otherwise leave the process unrecorded): its binary, then the mark and start
+// time of its family, which the next start needs to find what the process started
+// (family.members), then go-plugin's socket folder, which the next start removes.
+func (s *Supervisor) writePidFile(binary string, fam family, socketDir string) {
 	if s.cfg.RunDir == "" {
 		return
 	}
 	// Private to the engine's user: it says what runs, and no one else should edit what the
 	// next start will kill.
-	content := fmt.Sprintf("%s\n%s\n%d\n", p.binary, p.fam.mark, p.fam.start)
-	if err := os.WriteFile(s.pidFile(p.pid), []byte(content), 0o600); err != nil {
+	content := fmt.Sprintf("%s\n%s\n%d\n%s\n", binary, fam.mark, fam.start, socketDir)
+	if err := os.WriteFile(s.pidFile(fam.leader), []byte(content), 0o600); err != nil {
 		s.log.Warn("cannot write pid file; the process would not be cleaned up after an engine crash",
-			"driver", p.binary, "pid", p.pid, "error", err)
+			"driver", binary, "pid", fam.leader, "error", err)
 	}
 }
 
-func (s *Supervisor) removePidFile(p *process) {
+func (s *Supervisor) removePidFile(binary string, pid int) {
 	if s.cfg.RunDir == "" {
 		return
 	}
-	if err := os.Remove(s.pidFile(p.pid)); err != nil && !os.IsNotExist(err) {
-		s.log.Warn("cannot remove pid file", "driver", p.binary, "pid", p.pid, "error", err)
+	if err := os.Remove(s.pidFile(pid)); err != nil && !os.IsNotExist(err) {
+		s.log.Warn("cannot remove pid file", "driver", binary, "pid", pid, "error", err)
 	}
 }
 
 // killOrphans stops driver processes recorded in RunDir by an engine that did not stop them
-// (killed, or crashed), and everything they started. A pid file whose pid now belongs to another
-// program only has the processes carrying the recorded mark killed: pids are reused, and killing
-// a stranger would be far worse than leaving a driver running.
+// (killed, or crashed), and everything they started, and removes their socket folders. A pid
+// file whose pid now belongs to another program only has the processes carrying the recorded
+// mark killed: pids are reused, and killing a stranger would be far worse than leaving a driver
+// running.
 func (s *Supervisor) killOrphans() error {
 	if err := os.MkdirAll(s.cfg.RunDir, 0o700); err != nil {
 		return err
@@ -59,7 +62,15 @@ func (s *Supervisor) killOrphans() error {
 		pid, err := strconv.Atoi(strings.TrimSuffix(name, ".pid"))
 		content, rerr := os.ReadFile(path)
 		if err == nil && rerr == nil && pid > 0 && pid != os.Getpid() {
-			s.killOrphan(pid, strings.Split(strings.TrimSpace(string(content)), "\n"))
+			lines := strings.Split(strings.TrimSpace(string(content)), "\n")
+			s.killOrphan(pid, lines)
+			// After the kill, so no process of it still listens there; also when the processes
+			// were gone already, as the folder outlives them.
+			if len(lines) >= 4 {
+				if err := removeSocketDir(lines[3]); err != nil {
+					s.log.Warn("left the socket folder a pid file names", "file", path, "error", err)
+				}
+			}
 		}
 		if err := os.Remove(path); err != nil && !os.IsNotExist(err) {
 			s.log.Warn("cannot remove stale pid file", "file", path, "error", err)

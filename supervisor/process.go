@@ -166,6 +166,7 @@ func (s *Supervisor) launch(d *driver, gen uint64) (*process, error) {
 		limit = s.cfg.MemoryLimit(d.binary)
 	}
 	var pr *procRunner
+	var socketDir string
 	logs := newLogLimiter(&s.cfg, d.pluginLog, d.binary)
 	cc := plugin.ClientConfig(exec.Command(d.binary), s.host, d.pluginLog, nil)
 	cc.SyncStdout = &lineWriter{fn: func(line []byte) { logs.plain(line, "stdout") }}
@@ -176,7 +177,8 @@ func (s *Supervisor) launch(d *driver, gen uint64) (*process, error) {
 	// Our own runner, not go-plugin's: it runs the process in its own group, kills the whole
 	// group, and tells us the moment the process exits and with what status.
 	cc.Cmd = nil
-	cc.RunnerFunc = func(_ hclog.Logger, spec *exec.Cmd, _ string) (runner.Runner, error) {
+	cc.RunnerFunc = func(_ hclog.Logger, spec *exec.Cmd, dir string) (runner.Runner, error) {
+		socketDir = dir
 		cmd := exec.Command(d.binary)
 		mark := newMark()
 		env := append(append(spec.Env, driverEnv()...), goMemLimitEnv(limit)...)
@@ -211,6 +213,7 @@ func (s *Supervisor) launch(d *driver, gen uint64) (*process, error) {
 		pr.limit, pr.log = limit, d.log
 		pr.logs = logs
 		pr.onStart = func(ss family) {
+			s.writePidFile(d.binary, ss, socketDir)
 			s.mu.Lock()
 			d.launching = ss
 			s.mu.Unlock()
@@ -228,6 +231,10 @@ func (s *Supervisor) launch(d *driver, gen uint64) (*process, error) {
 	rpc, err := plugin.Connect(ctx, client)
 	if err != nil {
 		client.Kill()
+		// go-plugin's Kill leaves the socket folder when the process never started.
+		if err := removeSocketDir(socketDir); err != nil {
+			d.log.Warn("cannot remove the driver's socket folder", "error", err)
+		}
 		if pr == nil || pr.pid == 0 {
 			return nil, err
 		}
@@ -236,8 +243,9 @@ func (s *Supervisor) launch(d *driver, gen uint64) (*process, error) {
 		select {
 		case <-pr.exited:
 		case <-time.After(terminateTimeout):
-			return nil, err
+			return nil, err // its pid file stays: the next start kills it
 		}
+		s.removePidFile(d.binary, pr.pid)
 		status, code, signal := pr.exitStatus()
 		if pr.outOfMemory() {
 			status = "out of memory" + limitNote(limit) + ", " + status
@@ -251,7 +259,6 @@ func (s *Supervisor) launch(d *driver, gen uint64) (*process, error) {
 		<-pr.exited
 		pcancel(ErrProcessExited)
 	}()
-	s.writePidFile(p)
 	return p, nil
 }
 

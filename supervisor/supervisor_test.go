@@ -351,6 +351,7 @@ func TestKillAndChaos(t *testing.T) {
 	}
 	f.start(t, testModule("mod-a", `{}`))
 	pid := f.pid(t)
+	socketDir := socketDirOf(t, pid)
 	if err := f.sup.Kill(f.binary); err != nil {
 		t.Fatal(err)
 	}
@@ -361,6 +362,7 @@ func TestKillAndChaos(t *testing.T) {
 	if f.exec(t, "mod-a", "echo") != "[]" {
 		t.Fatal("module not answering")
 	}
+	waitRemoved(t, socketDir) // the SIGKILLed process's, not the relaunch's
 	c := findLogs(f.logs, "driver process exited")
 	if len(c) != 1 || !strings.Contains(c[0]["reason"].(string), "killed on request") {
 		t.Fatalf("crash log = %v", c)

@@ -7,7 +7,10 @@
 //   - Node (node.go): one engine with its loopback addresses, data directory and log. Start,
 //     Stop (SIGTERM), Kill (SIGKILL), Pause and Resume (SIGSTOP, SIGCONT) and Restart act on its
 //     process; every process started is stopped when the test ends, and the test fails unless
-//     the driver processes of every engine it stopped or killed are gone. StartEngine is a
+//     the driver processes of every engine it stopped or killed are gone, and an engine
+//     stopped with SIGTERM left nothing in its temp dir (a folder of the node's, removed with
+//     what killed engines left when the test ends) but what it could not know of: a killed
+//     predecessor's leftovers that no pid file names. StartEngine is a
 //     single node bootstrapped with a model and ready; WriteModel writes a --model file.
 //   - Cluster (cluster.go): nodes on one Redis; Start bootstraps the first with a model, joins
 //     the others and waits until the cluster is healthy (WaitHealthy; Healthy checks once): one

@@ -56,6 +56,7 @@ type Node struct {
 	tb  testing.TB
 	cfg Config
 	bin string
+	tmp string // the engine's TMPDIR, where go-plugin makes its drivers' socket folders
 
 	mu     sync.Mutex
 	p      *process // the current or last process; nil before the first Start
@@ -68,7 +69,11 @@ type process struct {
 	cmd     *exec.Cmd
 	done    chan struct{} // closed once the process has exited and been reaped
 	logs    *testutil.LockedBuffer
-	drivers []int // the driver processes it had when it was killed
+	drivers []int  // the driver processes it had when it was killed
+	tmp     string // its TMPDIR
+	// inherited is what was in tmp at its start that it cannot know of: a killed predecessor's
+	// leftovers when no pid file names them (its data dir was removed).
+	inherited []string
 }
 
 func (p *process) exited() bool {
@@ -94,7 +99,34 @@ func NewNode(tb testing.TB, cfg Config, id string) *Node {
 	}
 	addr := testutil.FreeAddr(tb)
 	return &Node{ID: id, HTTP: addr, Raft: testutil.FreeAddr(tb), DataDir: tb.TempDir(), Base: "http://" + addr,
-		tb: tb, cfg: cfg, bin: testutil.BuildBinary(tb, "./cmd/engine")}
+		tb: tb, cfg: cfg, bin: testutil.BuildBinary(tb, "./cmd/engine"), tmp: tempDir(tb)}
+}
+
+// unrecorded is what the node's temp dir holds that no pid file in its data dir names: with
+// none there, all of it.
+func (n *Node) unrecorded() []string {
+	if pids, _ := filepath.Glob(filepath.Join(n.DataDir, "run", "*.pid")); len(pids) > 0 {
+		return nil
+	}
+	entries, _ := os.ReadDir(n.tmp)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+// tempDir is a node's TMPDIR, the same for all its starts (the next start removes what a killed
+// one left there). Not in t.TempDir: a unix socket's path must be short, and a test's name may
+// be long. It is removed when the test ends, also what a killed engine left in it.
+func tempDir(tb testing.TB) string {
+	tb.Helper()
+	dir, err := os.MkdirTemp("", "engine-test-")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = os.RemoveAll(dir) })
+	return dir
 }
 
 // StartEngine starts a single node bootstrapped with model (YAML) and flags for this start
@@ -140,7 +172,7 @@ func (n *Node) Start(extra ...string) {
 	}
 	args = append(args, slices.Concat(n.cfg.Flags, n.Flags, extra)...)
 	cmd := exec.Command(n.bin, args...)
-	cmd.Env = append(os.Environ(), n.cfg.Env...)
+	cmd.Env = append(append(os.Environ(), "TMPDIR="+n.tmp), n.cfg.Env...)
 	logs := &testutil.LockedBuffer{}
 	var out io.Writer = logs
 	if n.cfg.LogToTest && testing.Verbose() {
@@ -152,7 +184,7 @@ func (n *Node) Start(extra ...string) {
 	if err := cmd.Start(); err != nil {
 		n.tb.Fatalf("start %s: %v", n.ID, err)
 	}
-	p := &process{cmd: cmd, done: make(chan struct{}), logs: logs}
+	p := &process{cmd: cmd, done: make(chan struct{}), logs: logs, tmp: n.tmp, inherited: n.unrecorded()}
 	go func() {
 		_ = cmd.Wait() // the exit status is read from cmd.ProcessState
 		close(p.done)
@@ -297,7 +329,8 @@ func (n *Node) exitedOnItsOwn() (string, bool) {
 }
 
 // terminate stops p gracefully (SIGKILL after 20 s) and fails tb unless every driver process it
-// ran has exited within 10 s. A process already gone is left alone.
+// ran has exited within 10 s and, once it stopped on SIGTERM, its temp dir holds nothing but
+// what it could not know of. A process already gone is left alone.
 func terminate(tb testing.TB, name string, p *process) {
 	tb.Helper()
 	if p.exited() {
@@ -312,6 +345,16 @@ func terminate(tb testing.TB, name string, p *process) {
 	}
 	select {
 	case <-p.done:
+		entries, err := os.ReadDir(p.tmp)
+		var left []string
+		for _, e := range entries {
+			if !slices.Contains(p.inherited, e.Name()) {
+				left = append(left, e.Name())
+			}
+		}
+		if err != nil || len(left) > 0 {
+			tb.Errorf("%s stopped by SIGTERM left in its temp dir %s: %v %v", name, p.tmp, left, err)
+		}
 	case <-time.After(20 * time.Second):
 		tb.Errorf("%s (pid %d) did not stop within 20s of SIGTERM", name, p.cmd.Process.Pid)
 		if err := p.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {

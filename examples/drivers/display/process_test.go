@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
@@ -34,7 +35,18 @@ func TestRealProcess(t *testing.T) {
 	host := sdktest.NewHost()
 	// go-plugin's lines and the driver's own: in the test log, shown if the test fails.
 	logger := hclog.New(&hclog.LoggerOptions{Name: "host", Output: sdktest.LogWriter(t), Level: hclog.Debug})
-	client := goplugin.NewClient(plugin.ClientConfig(exec.Command(bin), host, logger, nil))
+	// The driver's own temp dir, to see below what it leaves there: go-plugin's runner gives it
+	// no socket folder. Not t.TempDir, whose long path would make the socket's too long to bind.
+	driverTmp, err := os.MkdirTemp("", "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(driverTmp) })
+	cmd := exec.Command(bin)
+	cmd.Env = []string{"TMPDIR=" + driverTmp}
+	cc := plugin.ClientConfig(cmd, host, logger, nil)
+	cc.SkipHostEnv = true // else the test's own TMPDIR, if set, comes after and wins
+	client := goplugin.NewClient(cc)
 	t.Cleanup(client.Kill)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -62,5 +74,8 @@ func TestRealProcess(t *testing.T) {
 			t.Fatal("driver process did not exit after Terminate")
 		case <-time.After(20 * time.Millisecond):
 		}
+	}
+	if left, err := os.ReadDir(driverTmp); err != nil || len(left) != 0 {
+		t.Fatalf("the driver left in its temp dir: %v, %v", left, err)
 	}
 }
