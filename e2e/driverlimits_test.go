@@ -64,10 +64,16 @@ func TestDriverLimits(t *testing.T) {
 	td := testutil.BuildBinary(t, "./internal/testdriver")
 	sd := testutil.BuildBinary(t, "./internal/sdkdriver")
 	e := enginetest.StartEngine(t, config(redis.URL), "e2e-isolimits", isolationModel(td, sd),
-		"--driver-status-rate", "50/s", "--driver-call-rate", "600/m", "--driver-max-subscriptions", "10")
+		"--driver-status-rate", "50/s", "--driver-call-rate", "600/m", "--driver-max-subscriptions", "10",
+		"--driver-gomaxprocs", "3")
 	exec := func(module, fn, args string) enginetest.Response {
 		t.Helper()
 		return e.Do("POST", "/api/engine/v2/modules/"+module+"/exec/"+fn, args)
+	}
+	// --driver-gomaxprocs reaches the driver processes (which see nothing else of the engine's
+	// environment).
+	if r := exec("mod-healthy", "env", `["GOMAXPROCS"]`); r.Status != 200 || r.Body != `"3"` {
+		t.Fatalf("GOMAXPROCS in the driver: %d %s, want \"3\"", r.Status, r.Body)
 	}
 
 	// Status flood: 2000 writes by 8 writers (level0…level7) as fast as the host answers. The

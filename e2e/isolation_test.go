@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -47,6 +48,16 @@ modules:
 		if r := e.Do("POST", "/api/engine/v2/modules/mod-test/exec/echo", `["ok"]`); r.Status != 200 {
 			t.Fatalf("healthy module: %d %s", r.Status, r.Body)
 		}
+	}
+	// --driver-gomaxprocs auto: 1 where the engine's Go runtime would run 2 CPUs, else no
+	// GOMAXPROCS at all (the driver's runtime chooses). The test runs where the engine does, with
+	// the same environment.
+	want := `""`
+	if runtime.GOMAXPROCS(0) == 2 {
+		want = `"1"`
+	}
+	if r := e.Do("POST", "/api/engine/v2/modules/mod-test/exec/env", `["GOMAXPROCS"]`); r.Status != 200 || r.Body != want {
+		t.Fatalf("GOMAXPROCS in the driver: %d %s, want %s", r.Status, r.Body, want)
 	}
 	type driverStatus struct {
 		RestartCount   int    `json:"restart_count"`

@@ -60,6 +60,10 @@ type options struct {
 	GCPercent   gcPercentFlag
 	MemoryLimit memoryLimitFlag
 	MaxProcs    maxProcsFlag
+	// DriverMaxProcs is --driver-gomaxprocs: GOMAXPROCS of every driver process (runtime.go).
+	DriverMaxProcs maxProcsFlag
+	// driverMaxProcs is what applyRuntime chose for DriverMaxProcs (0: the Go runtime's own).
+	driverMaxProcs int
 	// DriverMemoryLimit is every driver process's memory limit in bytes (0: none) unless its
 	// driver sets memory_limit.
 	DriverMemoryLimit driverMemoryLimitFlag
@@ -195,12 +199,13 @@ func (o *options) flagSet(name string, dev bool) *flag.FlagSet {
 	fs.StringVar(&o.DriverDir, "driver-dir", "", "directory that relative driver binary paths are resolved against (default: beside the engine binary)")
 	fs.DurationVar(&o.ExecTimeout, "exec-timeout", core.DefaultExecTimeout, "longest an execute may take; callers may ask for less")
 	fs.StringVar(&o.PprofAddr, "pprof-addr", "", "serve net/http/pprof on this (loopback) address; off when empty")
-	o.GCPercent, o.MemoryLimit, o.MaxProcs = gcPercentFlag{"auto"}, memoryLimitFlag{"auto"}, maxProcsFlag{"auto"}
+	o.GCPercent, o.MemoryLimit, o.MaxProcs, o.DriverMaxProcs = gcPercentFlag{"auto"}, memoryLimitFlag{"auto"}, maxProcsFlag{"auto"}, maxProcsFlag{"auto"}
 	fs.Var(&o.GCPercent, "gc-percent", "garbage collector target, as GOGC: a percentage, off, or auto (chosen from the machine; GOGC when set)")
 	fs.Var(&o.MemoryLimit, "memory-limit", "soft limit of the engine's Go memory, as GOMEMLIMIT (512MiB, 2GiB), a percentage of the machine's (25%), off, or auto (chosen from the machine; GOMEMLIMIT when set)")
 	o.DriverMemoryLimit = driverMemoryLimitFlag{v: defaultDriverMemoryLimit}
 	fs.Var(&o.DriverMemoryLimit, "driver-memory-limit", "memory limit of each driver process: binary units in any case (512M, 512MiB, 1G, 1GiB), decimal ones (512MB = 512,000,000 bytes), or off; a driver's memory_limit overrides it")
 	fs.Var(&o.MaxProcs, "gomaxprocs", "CPUs running the engine's Go code at once, as GOMAXPROCS: a number, or auto (chosen from the machine; GOMAXPROCS when set)")
+	fs.Var(&o.DriverMaxProcs, "driver-gomaxprocs", "CPUs running each driver process's Go code at once, as GOMAXPROCS in its environment: a number, or auto (chosen from the machine)")
 	if dev {
 		fs.IntVar(&o.Displays, "displays", 2, "number of simulated displays in the demo system")
 		fs.StringVar(&o.Watch, "watch", "", "driver folder to build, run as a module of the demo room and rebuild on every save")

@@ -17,7 +17,9 @@ import (
 // Runtime settings of the engine process (docs/protocol.md §1.2): the garbage collector's target
 // (--gc-percent, as GOGC), a soft memory limit (--memory-limit, as GOMEMLIMIT) and how many CPUs
 // run Go code at once (--gomaxprocs, as GOMAXPROCS). "auto" chooses from the machine (autoRuntime);
-// the Go variables, when set, win over auto, as they would without the engine's choice.
+// the Go variables, when set, win over auto, as they would without the engine's choice. Also the
+// GOMAXPROCS of the driver processes (--driver-gomaxprocs), which the engine's own environment
+// does not reach: drivers get only the variables meant for them.
 
 // gcPercentFlag is --gc-percent: auto, off or a percentage (0 or more).
 type gcPercentFlag struct{ v string }
@@ -102,9 +104,11 @@ type runtimeChoice struct {
 	GCPercent   int   // -1: off
 	MemoryLimit int64 // math.MaxInt64: none
 	MaxProcs    int
-	CPUs        int   // the machine's (or the CPU affinity's)
-	Memory      int64 // the machine's (or its cgroup's limit), 0 when unknown
-	Why         []string
+	// DriverMaxProcs is GOMAXPROCS of the driver processes, 0: the Go runtime's own choice.
+	DriverMaxProcs int
+	CPUs           int   // the machine's (or the CPU affinity's)
+	Memory         int64 // the machine's (or its cgroup's limit), 0 when unknown
+	Why            []string
 }
 
 // applyRuntime sets the garbage collector's target, the memory limit and GOMAXPROCS from the
@@ -152,8 +156,23 @@ func applyRuntime(o *options) runtimeChoice {
 	default:
 		c.MaxProcs = runtime.GOMAXPROCS(0) // the Go runtime's own (CPUs, or the cgroup's quota)
 	}
+	if o.DriverMaxProcs.v != "auto" {
+		c.DriverMaxProcs, _ = strconv.Atoi(o.DriverMaxProcs.v)
+	} else {
+		c.DriverMaxProcs = auto.DriverMaxProcs
+	}
+	o.driverMaxProcs = c.DriverMaxProcs
 	c.Why = append(c.Why, auto.Why...)
 	return c
+}
+
+// driverRuntimeEnv is the Go runtime's settings for the driver processes, as variables of their
+// environment.
+func (o *options) driverRuntimeEnv() []string {
+	if o.driverMaxProcs <= 0 {
+		return nil
+	}
+	return []string{"GOMAXPROCS=" + strconv.Itoa(o.driverMaxProcs)}
 }
 
 // autoRuntime is what "auto" means on a machine where the Go runtime would run procs CPUs at once
@@ -161,20 +180,26 @@ func applyRuntime(o *options) runtimeChoice {
 // Measured with BenchmarkExecuteSettings (BENCHMARKS.md) on a 2-CPU machine shared with the
 // driver processes and clients, against Go's defaults (100, no limit, 2):
 //
-//   - GOMAXPROCS 1 on a node Go would give 2 CPUs: REST execute 1.00–1.19× at 1 client (median
+//   - GOMAXPROCS 1 on a node Go would give 2 CPUs, for the engine and for its drivers. The
+//     engine: REST execute 1.00–1.19× at 1 client (median
 //     1.14×) over five runs, 0.85–1.16× at 32 (median 0.96×: level within the runs' noise). The
 //     engine's work per call is a chain of hand-offs between goroutines (HTTP connection, gRPC
 //     writer and reader); on one P they pass on one thread, where with two each wakes the
-//     other's thread, and the second P spins for work on a CPU the drivers need. Larger machines
-//     keep Go's choice: not measured here.
+//     other's thread, and the second P spins for work on a CPU the drivers need. The drivers:
+//     a driver process answers calls the same way (a gRPC reader, the call, a writer), and with
+//     one P it spent 19 µs of CPU per execute at 32 clients against 25 µs with two, and 120
+//     against 155 µs at 1 client (BenchmarkExecute's CPU rows), leaving the CPUs to the engine
+//     and the clients: REST execute 3–6 % faster at 32 clients. A driver is I/O-bound (devices,
+//     sockets); one that computes a lot can be given more with --driver-gomaxprocs. Larger
+//     machines keep Go's choice: not measured here.
 //   - --gc-percent 400: 1.00–1.10× at 1 client and 1.03–1.16× at 32 with two Ps, 1.02–1.18× and
 //     0.96–1.05× with one, for +30 % RSS that grows with the heap: the default stays Go's 100,
 //     and no memory limit is needed to bound it.
 func autoRuntime(procs int) runtimeChoice {
 	c := runtimeChoice{GCPercent: 100, MemoryLimit: math.MaxInt64}
 	if procs == 2 {
-		c.MaxProcs = 1
-		c.Why = append(c.Why, "gomaxprocs 1 on a 2-CPU node")
+		c.MaxProcs, c.DriverMaxProcs = 1, 1
+		c.Why = append(c.Why, "gomaxprocs 1 on a 2-CPU node, for the engine and its drivers")
 	}
 	return c
 }
@@ -239,4 +264,12 @@ func sizeText(n int64) string {
 	default:
 		return strconv.FormatInt(n>>20, 10) + "MiB"
 	}
+}
+
+// maxProcsText is a GOMAXPROCS choice for the log: 0 is the Go runtime's own.
+func maxProcsText(n int) string {
+	if n <= 0 {
+		return "go-default"
+	}
+	return strconv.Itoa(n)
 }

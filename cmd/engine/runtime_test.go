@@ -20,6 +20,8 @@ func TestRuntimeFlags(t *testing.T) {
 		{"memory-limit", "0", false}, {"memory-limit", "512XB", false}, {"memory-limit", "150%", false}, {"memory-limit", "-1GiB", false},
 		{"memory-limit", "512MB", true}, {"memory-limit", "1g", true}, // every size flag takes the same forms (model.ParseSize)
 		{"gomaxprocs", "auto", true}, {"gomaxprocs", "1", true}, {"gomaxprocs", "0", false}, {"gomaxprocs", "two", false},
+		{"driver-gomaxprocs", "AUTO", true}, {"driver-gomaxprocs", " 2", true}, {"driver-gomaxprocs", "0", false},
+		{"driver-gomaxprocs", "-1", false}, {"driver-gomaxprocs", "1.5", false},
 	} {
 		fs := (&options{}).flagSet("serve", false)
 		if err := fs.Set(tt.flag, tt.value); (err == nil) != tt.ok {
@@ -40,8 +42,8 @@ func TestParseMemoryLimit(t *testing.T) {
 func TestAutoRuntime(t *testing.T) {
 	t.Parallel()
 	for procs, want := range map[int]int{1: 0, 2: 1, 3: 0, 8: 0} {
-		if c := autoRuntime(procs); c.MaxProcs != want || c.GCPercent != 100 || c.MemoryLimit != math.MaxInt64 {
-			t.Errorf("%d CPUs: %+v, want gomaxprocs %d (0: Go's), gc 100, no limit", procs, c, want)
+		if c := autoRuntime(procs); c.MaxProcs != want || c.DriverMaxProcs != want || c.GCPercent != 100 || c.MemoryLimit != math.MaxInt64 {
+			t.Errorf("%d CPUs: %+v, want gomaxprocs %d for the engine and its drivers (0: Go's), gc 100, no limit", procs, c, want)
 		}
 	}
 }
@@ -53,13 +55,16 @@ func TestApplyRuntime(t *testing.T) {
 	t.Setenv("GOGC", "")
 	t.Setenv("GOMEMLIMIT", "")
 	t.Setenv("GOMAXPROCS", "")
-	o, err := parseOptions("serve", []string{"--auth", "none", "--gc-percent", "250", "--memory-limit", "300MiB", "--gomaxprocs", "3"}, false)
+	o, err := parseOptions("serve", []string{"--auth", "none", "--gc-percent", "250", "--memory-limit", "300MiB", "--gomaxprocs", "3", "--driver-gomaxprocs", "4"}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	c := applyRuntime(o)
-	if c.GCPercent != 250 || c.MemoryLimit != 300<<20 || c.MaxProcs != 3 {
+	if c.GCPercent != 250 || c.MemoryLimit != 300<<20 || c.MaxProcs != 3 || c.DriverMaxProcs != 4 {
 		t.Fatalf("chose %+v", c)
+	}
+	if env := o.driverRuntimeEnv(); len(env) != 1 || env[0] != "GOMAXPROCS=4" {
+		t.Fatalf("driver environment %q, want GOMAXPROCS=4", env)
 	}
 	if runtime.GOMAXPROCS(0) != 3 || debug.SetGCPercent(250) != 250 || debug.SetMemoryLimit(-1) != 300<<20 {
 		t.Fatal("the runtime does not have the settings")
