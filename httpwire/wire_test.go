@@ -3,6 +3,7 @@ package httpwire
 import (
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"testing"
 	"time"
 
@@ -31,5 +32,21 @@ func TestRetryAfter(t *testing.T) {
 		if got := w.Header().Get("Retry-After"); got != tc.want {
 			t.Errorf("%v: Retry-After %q, want %q", tc.err, got, tc.want)
 		}
+	}
+}
+
+// A new request id is a version 4 UUID, as PlaceOS clients expect, and ids do not repeat.
+func TestNewRequestID(t *testing.T) {
+	uuid4 := regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+	seen := map[string]bool{}
+	for range 10000 {
+		id := NewRequestID()
+		if !uuid4.MatchString(id) {
+			t.Fatalf("%q is not a version 4 UUID", id)
+		}
+		if seen[id] {
+			t.Fatalf("%q came twice", id)
+		}
+		seen[id] = true
 	}
 }
