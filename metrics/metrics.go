@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -73,6 +74,11 @@ type Metrics struct {
 	reg *prometheus.Registry
 
 	execDuration *prometheus.HistogramVec
+	// execSeries caches execDuration's series by execLabels: an execute observes one, and
+	// finding it through the vector (hashing each label, a shared lock) cost more than the
+	// observation itself. The vector never drops a series, so neither does the cache.
+	execMu     sync.RWMutex
+	execSeries map[execLabels]prometheus.Observer
 
 	driverRestarts *prometheus.CounterVec
 	driverStates   *prometheus.GaugeVec
@@ -275,8 +281,23 @@ func (m *Metrics) ObserveExec(driver, function string, err error, d time.Duratio
 	if result == ResultBadRequest || result == ResultNotFound {
 		function = ""
 	}
-	m.execDuration.WithLabelValues(driver, function, result).Observe(d.Seconds())
+	k := execLabels{driver, function, result}
+	m.execMu.RLock()
+	o := m.execSeries[k]
+	m.execMu.RUnlock()
+	if o == nil {
+		o = m.execDuration.WithLabelValues(driver, function, result)
+		m.execMu.Lock()
+		if m.execSeries == nil {
+			m.execSeries = map[execLabels]prometheus.Observer{}
+		}
+		m.execSeries[k] = o
+		m.execMu.Unlock()
+	}
+	o.Observe(d.Seconds())
 }
+
+type execLabels struct{ driver, function, result string }
 
 // builtSuffix matches the builder's "_<commit>_<os>-<arch>" binary name suffix.
 var builtSuffix = regexp.MustCompile(`_[0-9a-f]{7,40}_[a-z0-9]+-[a-z0-9]+$`)
