@@ -175,7 +175,7 @@ head_execute() {
 		headline_target "bare proxy throughput (the floor), $(clients_text $c)" "$(num "$(metric execute BenchmarkExecute bare-ratio-c$c)" '%.2f×')" "direct go-plugin gRPC call" "see below" "—"
 	done
 	for c in 1 32; do
-		headline_target "REST execute throughput with the runtime settings auto chooses (the default), $(clients_text $c)" "$(num "$(metric execute BenchmarkExecuteSettings vs-base-c$c-s1)" '%.2f×')" "the same engine with Go's defaults (GOGC 100, no limit, GOMAXPROCS = CPUs), in the same run" "see below" "—"
+		headline_target "REST execute throughput with the runtime settings auto chooses (the default), $(clients_text $c)" "$(num "$(metric execute BenchmarkExecuteSettings vs-base-c$c-s1)" '%.2f×')" "the same engine with Go's defaults (GOGC 100, no limit, GOMAXPROCS = CPUs for the engine and its driver), in the same run" "see below" "—"
 	done
 }
 

@@ -18,7 +18,7 @@ import (
 // BenchmarkExecuteSettings makes BenchmarkExecute's REST execute on several engines at once, one
 // per runtime setting, and on the bare proxy, interleaved as BenchmarkExecute interleaves its
 // paths (the order rotates every round), at 1 and 32 clients: it is how the engine's runtime
-// defaults (--gc-percent, --memory-limit, --gomaxprocs, auto) are chosen, measured side by side on
+// defaults (--gc-percent, --memory-limit, --gomaxprocs, --driver-gomaxprocs, auto) are chosen, measured side by side on
 // one machine rather than in runs minutes apart, whose load differs more than the settings do.
 // Each engine has its own Redis and its own process of the test driver.
 //
@@ -32,13 +32,14 @@ func BenchmarkExecuteSettings(b *testing.B) {
 	runOnce(b, measureSettings)
 }
 
-// defaultSettings are the settings compared when EXECBENCH_SETTINGS is not set: the engine's
-// auto, then each choice auto makes or could make on a small machine, alone and together.
-const defaultSettings = "--gc-percent=100 --memory-limit=off --gomaxprocs=2;" +
-	"--gc-percent=auto --memory-limit=auto --gomaxprocs=auto;" +
-	"--gc-percent=400 --memory-limit=off --gomaxprocs=2;" +
-	"--gc-percent=100 --memory-limit=off --gomaxprocs=1;" +
-	"--gc-percent=400 --memory-limit=off --gomaxprocs=1"
+// defaultSettings are the settings compared when EXECBENCH_SETTINGS is not set: Go's defaults
+// (GOMAXPROCS = the machine's 2 CPUs for the engine and its driver), the engine's auto, then each
+// choice auto makes or could make on a small machine, alone and together.
+const defaultSettings = "--gc-percent=100 --memory-limit=off --gomaxprocs=2 --driver-gomaxprocs=2;" +
+	"--gc-percent=auto --memory-limit=auto --gomaxprocs=auto --driver-gomaxprocs=auto;" +
+	"--gc-percent=100 --memory-limit=off --gomaxprocs=1 --driver-gomaxprocs=2;" +
+	"--gc-percent=100 --memory-limit=off --gomaxprocs=2 --driver-gomaxprocs=1;" +
+	"--gc-percent=400 --memory-limit=off --gomaxprocs=1 --driver-gomaxprocs=1"
 
 func measureSettings(b *testing.B) (string, []clusterMetric) {
 	calls := wsbEnvInt("EXECBENCH_CALLS", 3000)
