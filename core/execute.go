@@ -111,15 +111,16 @@ func (c *Core) checkAndRun(ctx context.Context, id string, req call.Request, for
 // runHere runs a checked call on a module this node hosts.
 func (c *Core) runHere(ctx context.Context, moduleID string, req call.Request) (call.Result, error) {
 	start := time.Now()
-	res, err := c.runLocal(ctx, moduleID, req)
-	c.observeExec(moduleID, req.Function, err, time.Since(start))
+	var res call.Result
+	driver, err := c.running(moduleID)
+	if err == nil {
+		res, err = c.runLocal(ctx, moduleID, req)
+	}
+	c.observeExec(moduleID, driver, req.Function, err, time.Since(start))
 	return res, err
 }
 
 func (c *Core) runLocal(ctx context.Context, moduleID string, req call.Request) (call.Result, error) {
-	if err := c.hosted(moduleID); err != nil {
-		return call.Result{}, err
-	}
 	c.calls.enter(moduleID, req.RequestID, req.Caller)
 	defer c.calls.leave(moduleID, req.RequestID, req.Caller)
 	resp, err := c.sup.Exec(ctx, &proto.ExecRequest{
@@ -151,12 +152,29 @@ func (c *Core) runLocal(ctx context.Context, moduleID string, req call.Request) 
 
 // hosted returns nil if this node runs the module, else why not.
 func (c *Core) hosted(moduleID string) error {
+	_, err := c.running(moduleID)
+	return err
+}
+
+// running is hosted, also returning the module's driver id when it runs here (one look at the
+// module's state for the execute and its metrics).
+func (c *Core) running(moduleID string) (driver string, err error) {
 	c.mu.Lock()
 	st := c.modules[moduleID]
-	c.mu.Unlock()
 	if st != nil && st.running {
-		return nil
+		if st.config != nil {
+			driver = st.config.DriverId
+		}
+		c.mu.Unlock()
+		return driver, nil
 	}
+	c.mu.Unlock()
+	return "", c.notRunning(moduleID, st)
+}
+
+// notRunning says why a module this node does not run (st: its state here, if any) cannot be
+// called here.
+func (c *Core) notRunning(moduleID string, st *moduleState) error {
 	m, _ := c.cfg.Store.Model()
 	mod := m.Modules[moduleID]
 	if err := c.unplacedErr(moduleID); mod != nil && err != nil {

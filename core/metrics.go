@@ -5,13 +5,17 @@ import (
 	"time"
 )
 
-// observeExec records an execute that ran (or was refused) here. A module hosted elsewhere is
-// not an execute of this node: Exec forwards it and the owner records it.
-func (c *Core) observeExec(moduleID, fn string, err error, d time.Duration) {
+// observeExec records an execute that ran (or was refused) here, of driver ("": looked up). A
+// module hosted elsewhere is not an execute of this node: Exec forwards it and the owner records
+// it.
+func (c *Core) observeExec(moduleID, driver, fn string, err error, d time.Duration) {
 	if c.cfg.Metrics == nil || errors.Is(err, ErrNotHosted) {
 		return
 	}
-	c.cfg.Metrics.ObserveExec(c.driverOf(moduleID), fn, err, d)
+	if driver == "" {
+		driver = c.driverOf(moduleID)
+	}
+	c.cfg.Metrics.ObserveExec(driver, fn, err, d)
 }
 
 // driverOf is the model's driver id of a module, "" for an unknown module.

@@ -170,6 +170,9 @@ type limitedConn struct {
 	spare  bool
 	until  time.Time
 	closed sync.Once
+	// writeBy is the write deadline in force (zero: none), under writeMu.
+	writeMu sync.Mutex
+	writeBy time.Time
 }
 
 func (c *limitedConn) Close() error {
@@ -185,12 +188,29 @@ func (c *limitedConn) clamp(t time.Time) time.Time {
 	return t
 }
 
-func (c *limitedConn) SetDeadline(t time.Time) error { return c.Conn.SetDeadline(c.clamp(t)) }
+func (c *limitedConn) SetDeadline(t time.Time) error {
+	t = c.clamp(t)
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	c.writeBy = t
+	return c.Conn.SetDeadline(t)
+}
 func (c *limitedConn) SetReadDeadline(t time.Time) error {
 	return c.Conn.SetReadDeadline(c.clamp(t))
 }
+
+// SetWriteDeadline leaves the deadline in force when t is less than a second later: every
+// response and every WebSocket message sets one (now + a timeout of minutes or seconds), and
+// each set costs a timer update in the runtime; a deadline up to a second early is as good.
 func (c *limitedConn) SetWriteDeadline(t time.Time) error {
-	return c.Conn.SetWriteDeadline(c.clamp(t))
+	t = c.clamp(t)
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	if !t.IsZero() && !c.writeBy.IsZero() && !t.Before(c.writeBy) && t.Sub(c.writeBy) < time.Second {
+		return nil
+	}
+	c.writeBy = t
+	return c.Conn.SetWriteDeadline(t)
 }
 
 // CloseWrite half-closes the connection, as net/http does before closing one whose client may
