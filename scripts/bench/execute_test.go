@@ -97,7 +97,11 @@ func measure(b *testing.B, name string, clients, n int, call func() error) resul
 //
 // The bare proxy runs in a process of its own (this test binary re-run as
 // TestExecBenchBareProcess), as the engine does, each with its own process of the same driver
-// binary: client process → proxy process → driver process on both sides. Served from the
+// binary: client process → proxy process → driver process on both sides. Each runs with its
+// runtime settings: the bare proxy and its driver with Go's defaults, the engine with what its
+// auto chooses for itself and for the driver processes it launches (on a 2-CPU machine GOMAXPROCS 1
+// for both, --gomaxprocs and --driver-gomaxprocs); the CPU rows show each process's share, the
+// driver's included, and BenchmarkExecuteSettings measures the engine with Go's defaults too. Served from the
 // benchmark process itself it ran 5–15 % faster at 32 clients on a 2-core machine (one process
 // fewer to schedule, client and server goroutines handing off inside one runtime), an edge no
 // engine could match, which would make the ≥ 0.95× target unfair.
