@@ -75,7 +75,18 @@ func TestApplyRuntime(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c := applyRuntime(o); c.GCPercent != -1 || c.MemoryLimit != math.MaxInt64 {
+	if c := applyRuntime(o); c.GCPercent != -1 || c.MemoryLimit != math.MaxInt64 || c.stopGCFloor != nil {
 		t.Fatalf("with GOGC=off: %+v", c)
+	}
+	// auto: Go's 100 with the floor under it (gcFloor).
+	t.Setenv("GOGC", "")
+	o, err = parseOptions("serve", []string{"--auth", "none"}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c = applyRuntime(o)
+	t.Cleanup(c.stop)
+	if c.GCPercent != 100 || c.stopGCFloor == nil {
+		t.Fatalf("auto: %+v, want 100 with the floor running", c)
 	}
 }
