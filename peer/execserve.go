@@ -157,6 +157,9 @@ const workerIdle = 30 * time.Second
 // work runs calls until none comes for workerIdle. A call runs on a worker, not a goroutine of
 // its own, because the stack a call needs (the core, gRPC to the driver) is grown once per
 // worker instead of once per call.
+//
+// The idle timer is not reset after every call (a runtime timer update each): when it fires, a
+// worker that took a call since goes on until workerIdle after that call.
 func (s *Server) work(j execJob) {
 	idle := time.NewTimer(workerIdle)
 	defer idle.Stop()
@@ -167,13 +170,20 @@ func (s *Server) work(j execJob) {
 		j.x.mu.Unlock()
 		j.cancel()
 		j.x.wg.Done()
-		idle.Reset(workerIdle)
-		select {
-		case j = <-s.jobs:
-		case <-idle.C:
-			return
-		case <-s.quit:
-			return
+		last := time.Now()
+		for next := false; !next; {
+			select {
+			case j = <-s.jobs:
+				next = true
+			case <-idle.C:
+				rest := workerIdle - time.Since(last)
+				if rest <= 0 {
+					return
+				}
+				idle.Reset(rest)
+			case <-s.quit:
+				return
+			}
 		}
 	}
 }
