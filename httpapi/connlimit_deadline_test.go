@@ -31,11 +31,11 @@ func TestWriteDeadlineMovesInSteps(t *testing.T) {
 		{t0.Add(500 * time.Millisecond), false, false}, // a moment later: the one in force will do
 		{t0.Add(999 * time.Millisecond), false, false},
 		{t0.Add(1500 * time.Millisecond), false, true}, // a second on: moved
-		{t0, false, true},                              // earlier: always
-		{time.Time{}, false, true},                     // none: always
-		{t0, false, true},                              // after none: always
-		{time.Now().Add(-time.Second), true, true},     // SetDeadline in the past (an abort)
-		{t0, false, true},                              // then a new deadline is set, not skipped
+		{t0, false, true},                          // earlier: always
+		{time.Time{}, false, true},                 // none: always
+		{t0, false, true},                          // after none: always
+		{time.Now().Add(-time.Second), true, true}, // SetDeadline in the past (an abort)
+		{t0, false, true},                          // then a new deadline is set, not skipped
 	}
 	for i, s := range steps {
 		n := len(dc.set)
