@@ -16,8 +16,9 @@ import (
 // own for every call, and each timer a Go process starts can wake a sleeping thread to look at
 // it: measured with BenchmarkExecute (and a perf profile of the driver process) it cost the
 // driver several µs of CPU per call, for a deadline the host enforces anyway. The driver still
-// sees the deadline: its Exec context reports it (Deadline, and DeadlineExceeded from Err once
-// it has passed), without a timer behind it.
+// sees the deadline: its Exec context reports it (Deadline, and DeadlineExceeded from Err when
+// the host gave up at it, in it and in every context derived from it), without a timer behind
+// it.
 
 // Exec calls the driver's Exec within ctx: ctx's deadline goes to the driver as req.TimeoutMs
 // (left as the caller set it when ctx has none), and ctx's end, deadline or cancellation,
@@ -36,31 +37,63 @@ type noDeadline struct{ context.Context }
 func (noDeadline) Deadline() (time.Time, bool) { return time.Time{}, false }
 
 // withTimeoutMs is the driver's side: the context of an Exec, reporting the deadline its host
-// sent in timeout_ms. It ends when the host cancels the call; a context whose gRPC deadline
-// is set (an older host) is left as it is.
-func withTimeoutMs(ctx context.Context, ms int64) context.Context {
+// sent in timeout_ms, and ending when the host cancels the call. A context whose gRPC deadline is
+// set (an older host) is left as it is. stop releases it once the call has returned.
+func withTimeoutMs(ctx context.Context, ms int64) (_ context.Context, stop func()) {
 	if ms <= 0 {
-		return ctx
+		return ctx, func() {}
 	}
 	if _, ok := ctx.Deadline(); ok {
-		return ctx
+		return ctx, func() {}
 	}
-	return deadlineView{Context: ctx, dl: time.Now().Add(time.Duration(ms) * time.Millisecond)}
+	c := &execCtx{Context: ctx, dl: time.Now().Add(time.Duration(ms) * time.Millisecond), done: make(chan struct{})}
+	release := context.AfterFunc(ctx, c.end)
+	return c, func() { release() }
 }
 
-// deadlineView reports dl as its deadline without a timer: it ends when its parent does (the host
-// cancels the call at dl), and says why as a timed-out context would.
-type deadlineView struct {
+// deadlineSlack is how close to the deadline the host's cancellation may arrive and still be
+// the deadline: the driver's copy of it is the moment the call arrived plus timeout_ms, which
+// is whole milliseconds, so the two clocks' deadlines differ by up to a millisecond and the
+// transit of the call and of its cancellation.
+const deadlineSlack = 5 * time.Millisecond
+
+// execCtx reports dl as its deadline without a timer: it ends when the gRPC call's context does
+// (the host cancels the call at dl, or when its caller goes away), and then says
+// context.DeadlineExceeded if that was at the deadline, else context.Canceled. It has a done
+// channel of its own so that contexts derived from it (the SDK derives one per call) take their
+// error from it, not from the gRPC context underneath, which only knows it was cancelled.
+type execCtx struct {
 	context.Context
-	dl time.Time
+	dl   time.Time
+	done chan struct{}
+	err  error // set before done is closed
 }
 
-func (d deadlineView) Deadline() (time.Time, bool) { return d.dl, true }
-
-func (d deadlineView) Err() error {
-	err := d.Context.Err()
-	if err != nil && !time.Now().Before(d.dl) {
-		return context.DeadlineExceeded
+func (c *execCtx) end() {
+	c.err = context.Canceled
+	if !time.Now().Before(c.dl.Add(-deadlineSlack)) {
+		c.err = context.DeadlineExceeded
 	}
-	return err
+	close(c.done)
+}
+
+func (c *execCtx) Deadline() (time.Time, bool) { return c.dl, true }
+func (c *execCtx) Done() <-chan struct{}       { return c.done }
+
+func (c *execCtx) Err() error {
+	select {
+	case <-c.done:
+		return c.err
+	default:
+		return nil
+	}
+}
+
+// AfterFunc lets a context derived from c be cancelled with c (context.WithCancel and its kin
+// look for it) without a goroutine of its own for every derived context.
+func (c *execCtx) AfterFunc(f func()) func() bool {
+	return context.AfterFunc(c.Context, func() {
+		<-c.done // c.end runs on the same event; its error is set before f looks
+		f()
+	})
 }

@@ -154,7 +154,9 @@ func (s *driverServer) Stop(ctx context.Context, r *proto.ModuleRequest) (*proto
 	return s.impl.Stop(ctx, r)
 }
 func (s *driverServer) Exec(ctx context.Context, r *proto.ExecRequest) (*proto.ExecResponse, error) {
-	return s.impl.Exec(withTimeoutMs(ctx, r.GetTimeoutMs()), r)
+	ctx, stop := withTimeoutMs(ctx, r.GetTimeoutMs())
+	defer stop()
+	return s.impl.Exec(ctx, r)
 }
 func (s *driverServer) Debug(ctx context.Context, r *proto.ModuleRequest) (*proto.Empty, error) {
 	return s.impl.Debug(ctx, r)

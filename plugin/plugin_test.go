@@ -37,6 +37,7 @@ type waited struct {
 	deadline     time.Time
 	hasDeadline  bool
 	err          error
+	derivedErr   error // of a context the driver derived from the call's (as the SDK does)
 	grpcDeadline bool
 }
 
@@ -77,11 +78,13 @@ func (d *fakeDriver) Exec(ctx context.Context, r *proto.ExecRequest) (*proto.Exe
 	switch r.Function {
 	case "fail":
 		return nil, errors.New("driver transport failure")
-	case "wait": // until the host gives up; tells what the call's context said
+	case "wait": // until the host gives up; tells what the call's context said, and one derived from it
+		derived, cancel := context.WithCancel(ctx)
+		defer cancel()
 		dl, ok := ctx.Deadline()
-		<-ctx.Done()
+		<-derived.Done()
 		d.mu.Lock()
-		d.waited = waited{deadline: dl, hasDeadline: ok, err: ctx.Err(), grpcDeadline: d.grpcDeadline}
+		d.waited = waited{deadline: dl, hasDeadline: ok, err: ctx.Err(), derivedErr: derived.Err(), grpcDeadline: d.grpcDeadline}
 		d.mu.Unlock()
 		return &proto.ExecResponse{Code: 200}, nil
 	}
@@ -394,8 +397,9 @@ func TestExecDeadline(t *testing.T) {
 	if !w.hasDeadline || w.deadline.Before(sent) || w.deadline.After(dl.Add(50*time.Millisecond)) {
 		t.Errorf("driver's deadline %v (set: %v), want about %v", w.deadline, w.hasDeadline, dl)
 	}
-	if !errors.Is(w.err, context.DeadlineExceeded) {
-		t.Errorf("driver's context ended with %v, want context.DeadlineExceeded", w.err)
+	if !errors.Is(w.err, context.DeadlineExceeded) || !errors.Is(w.derivedErr, context.DeadlineExceeded) {
+		t.Errorf("driver's context ended with %v, one derived from it with %v; want context.DeadlineExceeded",
+			w.err, w.derivedErr)
 	}
 
 	// Without a deadline the caller's timeout_ms is passed on as it is, and a cancellation still
@@ -409,7 +413,7 @@ func TestExecDeadline(t *testing.T) {
 	if got := drv.lastCall("Exec").(*proto.ExecRequest); got.TimeoutMs != 60000 {
 		t.Errorf("timeout_ms %d, want the caller's 60000", got.TimeoutMs)
 	}
-	if w := drv.lastWait(t); !errors.Is(w.err, context.Canceled) || !w.hasDeadline {
+	if w := drv.lastWait(t); !errors.Is(w.err, context.Canceled) || !errors.Is(w.derivedErr, context.Canceled) || !w.hasDeadline {
 		t.Errorf("driver's context: %+v, want Canceled with a deadline a minute away", w)
 	}
 }
