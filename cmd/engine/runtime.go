@@ -135,7 +135,6 @@ func applyRuntime(o *options) runtimeChoice {
 	default:
 		c.GCPercent = auto.GCPercent
 		c.stopGCFloor = startGCFloor(gcFloorMin)
-		c.Why = append(c.Why, "gc percent raised while the live heap is under "+sizeText(gcFloorMin))
 	}
 	switch {
 	case o.MemoryLimit.v == "off":
@@ -163,17 +162,29 @@ func applyRuntime(o *options) runtimeChoice {
 	case auto.MaxProcs > 0:
 		runtime.GOMAXPROCS(auto.MaxProcs)
 		c.MaxProcs = auto.MaxProcs
+		c.Why = append(c.Why, "gomaxprocs 1 on a 2-CPU node")
 	default:
 		c.MaxProcs = runtime.GOMAXPROCS(0) // the Go runtime's own (CPUs, or the cgroup's quota)
 	}
 	if o.DriverMaxProcs.v != "auto" {
 		c.DriverMaxProcs, _ = strconv.Atoi(o.DriverMaxProcs.v)
-	} else {
-		c.DriverMaxProcs = auto.DriverMaxProcs
+	} else if c.DriverMaxProcs = auto.DriverMaxProcs; c.DriverMaxProcs > 0 {
+		c.Why = append(c.Why, "driver gomaxprocs 1 on a 2-CPU node")
 	}
 	o.driverMaxProcs = c.DriverMaxProcs
-	c.Why = append(c.Why, auto.Why...)
 	return c
+}
+
+// gcText is the GC target for the start-up line: off, a percentage, or auto's.
+func (c runtimeChoice) gcText() string {
+	switch {
+	case c.GCPercent < 0:
+		return "off"
+	case c.stopGCFloor != nil:
+		return strconv.Itoa(c.GCPercent) + ", raised while the live heap is under " + sizeText(gcFloorMin)
+	default:
+		return strconv.Itoa(c.GCPercent)
+	}
 }
 
 // driverRuntimeEnv is the Go runtime's settings for the driver processes, as variables of their
@@ -197,8 +208,8 @@ func (o *options) driverRuntimeEnv() []string {
 //     writer and reader); on one P they pass on one thread, where with two each wakes the
 //     other's thread, and the second P spins for work on a CPU the drivers need. The drivers:
 //     a driver process answers calls the same way (a gRPC reader, the call, a writer), and with
-//     one P it spent 19 µs of CPU per execute at 32 clients against 25 µs with two, and 120
-//     against 155 µs at 1 client (BenchmarkExecute's CPU rows), leaving the CPUs to the engine
+//     one P it spent 17–19 µs of CPU per execute at 32 clients against 24–25 µs with two, and
+//     108–120 against 145–155 µs at 1 client (BenchmarkExecute's CPU rows), leaving the CPUs to the engine
 //     and the clients: REST execute 3–6 % faster at 32 clients. A driver is I/O-bound (devices,
 //     sockets); one that computes a lot can be given more with --driver-gomaxprocs. Larger
 //     machines keep Go's choice: not measured here.
@@ -213,7 +224,6 @@ func autoRuntime(procs int) runtimeChoice {
 	c := runtimeChoice{GCPercent: 100, MemoryLimit: math.MaxInt64}
 	if procs == 2 {
 		c.MaxProcs, c.DriverMaxProcs = 1, 1
-		c.Why = append(c.Why, "gomaxprocs 1 on a 2-CPU node, for the engine and its drivers")
 	}
 	return c
 }

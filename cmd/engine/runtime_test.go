@@ -4,6 +4,7 @@ import (
 	"math"
 	"runtime"
 	"runtime/debug"
+	"strings"
 	"testing"
 )
 
@@ -63,6 +64,9 @@ func TestApplyRuntime(t *testing.T) {
 	if c.GCPercent != 250 || c.MemoryLimit != 300<<20 || c.MaxProcs != 3 || c.DriverMaxProcs != 4 {
 		t.Fatalf("chose %+v", c)
 	}
+	if len(c.Why) != 0 || c.gcText() != "250" {
+		t.Fatalf("flags alone chose, yet the start-up line says %q (gc %q)", c.Why, c.gcText())
+	}
 	if env := o.driverRuntimeEnv(); len(env) != 1 || env[0] != "GOMAXPROCS=4" {
 		t.Fatalf("driver environment %q, want GOMAXPROCS=4", env)
 	}
@@ -75,8 +79,8 @@ func TestApplyRuntime(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c := applyRuntime(o); c.GCPercent != -1 || c.MemoryLimit != math.MaxInt64 || c.stopGCFloor != nil {
-		t.Fatalf("with GOGC=off: %+v", c)
+	if c := applyRuntime(o); c.GCPercent != -1 || c.MemoryLimit != math.MaxInt64 || c.stopGCFloor != nil || c.gcText() != "off" {
+		t.Fatalf("with GOGC=off: %+v (gc %q)", c, c.gcText())
 	}
 	// auto: Go's 100 with the floor under it (gcFloor).
 	t.Setenv("GOGC", "")
@@ -86,7 +90,7 @@ func TestApplyRuntime(t *testing.T) {
 	}
 	c = applyRuntime(o)
 	t.Cleanup(c.stop)
-	if c.GCPercent != 100 || c.stopGCFloor == nil {
-		t.Fatalf("auto: %+v, want 100 with the floor running", c)
+	if c.GCPercent != 100 || c.stopGCFloor == nil || !strings.HasPrefix(c.gcText(), "100, raised while the live heap is under 8MiB") {
+		t.Fatalf("auto: %+v (gc %q), want 100 with the floor running", c, c.gcText())
 	}
 }

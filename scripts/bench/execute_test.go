@@ -337,9 +337,9 @@ func measureExecute(b *testing.B) (string, []clusterMetric) {
 		}
 		return 0
 	}
-	fmt.Fprintf(&sb, "\nTargets (issue 13): REST execute ≥ 0.95× the bare proxy at 1 and 32 clients: %s (%.2f×, %.2f×); p50 within 25 µs of it: %s (%+.0f µs, %+.0f µs); at most 20 own allocations per call: %s (%.1f).\n",
-		verdict(m("ratio-bare-c1") >= 0.95 && m("ratio-bare-c32") >= 0.95), m("ratio-bare-c1"), m("ratio-bare-c32"),
-		verdict(m("p50-over-bare-us-c1") <= 25 && m("p50-over-bare-us-c32") <= 25), m("p50-over-bare-us-c1"), m("p50-over-bare-us-c32"),
+	fmt.Fprintf(&sb, "\nTargets (issue 13): REST execute ≥ 0.95× the bare proxy: at 1 client %s (%.2f×), at 32 %s (%.2f×); p50 within 25 µs of it: at 1 client %s (%+.0f µs), at 32 %s (%+.0f µs); at most 20 own allocations per call: %s (%.1f).\n",
+		verdict(m("ratio-bare-c1") >= 0.95), m("ratio-bare-c1"), verdict(m("ratio-bare-c32") >= 0.95), m("ratio-bare-c32"),
+		verdict(m("p50-over-bare-us-c1") <= 25), m("p50-over-bare-us-c1"), verdict(m("p50-over-bare-us-c32") <= 25), m("p50-over-bare-us-c32"),
 		verdict(ownMax <= 20), ownMax)
 	return sb.String(), metrics
 }
