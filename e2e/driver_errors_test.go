@@ -2,8 +2,10 @@ package e2e
 
 import (
 	"encoding/json"
+	"net/http"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/placeos-go/engine/httpwire"
 	"github.com/placeos-go/engine/internal/enginetest"
@@ -46,5 +48,47 @@ func TestDriverErrorClassReachesREST(t *testing.T) {
 			t.Errorf("%s: %d %+v Retry-After %q; want %d %+v Retry-After %q", tc.args, r.Status, got, r.Header.Get("Retry-After"),
 				tc.status, tc.want, tc.retryAfter)
 		}
+	}
+}
+
+// What an SDK driver's function sees of its call's end: the caller's deadline as ctx.Deadline(),
+// and, once the engine gives up, context.DeadlineExceeded at that deadline or context.Canceled
+// when the caller went away — in the context the SDK derives for the function, not only in the
+// one the call arrived with. The caller gets the engine's 504 at the deadline.
+func TestDriverSeesTheCallsEnd(t *testing.T) {
+	t.Parallel()
+	redis := testutil.StartRedis(t)
+	drv := testutil.BuildBinary(t, "./internal/sdkdriver")
+	e := enginetest.StartEngine(t, config(redis.URL), "e2e-callend", greetModel(drv, 1))
+	const exec = "/api/engine/v2/modules/mod-greet-1/exec/wait"
+	const state = "/api/engine/v2/modules/mod-greet-1/state/waited"
+	type waited struct {
+		Err        string `json:"err"`
+		DeadlineMS int64  `json:"deadline_ms"`
+	}
+	read := func(want string) waited {
+		t.Helper()
+		var w waited
+		e.Eventually(10*time.Second, "the driver's status waited says "+want, func() bool {
+			return json.Unmarshal([]byte(e.Do("GET", state, "").Body), &w) == nil && w.Err == want
+		})
+		return w
+	}
+
+	if r := e.Do("POST", exec+"?timeout=400", ""); r.Status != 504 {
+		t.Fatalf("wait with a 400 ms timeout: %d %s, want 504", r.Status, r.Body)
+	}
+	if w := read("context deadline exceeded"); w.DeadlineMS < 300 || w.DeadlineMS > 400 {
+		t.Fatalf("the driver saw a deadline %d ms away, want about 400", w.DeadlineMS)
+	}
+
+	// A caller that goes away without a timeout of its own: the default deadline, a minute away.
+	client := &http.Client{Timeout: 300 * time.Millisecond}
+	if resp, err := client.Post(e.Base+exec, "application/json", nil); err == nil {
+		resp.Body.Close()
+		t.Fatalf("the call answered %d before the client gave up", resp.StatusCode)
+	}
+	if w := read("context canceled"); w.DeadlineMS < 50_000 {
+		t.Fatalf("the driver saw a deadline %d ms away, want the engine's default of a minute", w.DeadlineMS)
 	}
 }

@@ -9,6 +9,9 @@
 //	                    *sdk.Error it failed with, as the SDK gives it
 //	subscribe_many(n)  subscribes to n statuses of its own module (s0…) until unsubscribe_all
 //	unsubscribe_all()  ends them; returns how many
+//	wait()        waits until its call's context ends, then sets status "waited" to what the
+//	              context said: {"err": ctx.Err(), "deadline_ms": ms from the call's start to
+//	              ctx.Deadline(), -1 without one}
 //
 // A module whose settings hold "statuses_on_start" (an object: status name → value) sets those
 // statuses while it loads, as a device driver sets "connected" and what it reads.
@@ -66,6 +69,18 @@ type EchoArgs struct {
 
 // Echo returns its argument.
 func (g *Greeter) Echo(a EchoArgs) json.RawMessage { return a.Value }
+
+// Wait tells, once its call is over, what its context said about why.
+func (g *Greeter) Wait(ctx context.Context) string {
+	start := time.Now()
+	ms := int64(-1)
+	if dl, ok := ctx.Deadline(); ok {
+		ms = dl.Sub(start).Milliseconds()
+	}
+	<-ctx.Done()
+	g.Set("waited", map[string]any{"err": ctx.Err().Error(), "deadline_ms": ms})
+	return ctx.Err().Error()
+}
 
 // OnLoad sets the statuses the settings name under statuses_on_start.
 func (g *Greeter) OnLoad(context.Context) error {
