@@ -281,7 +281,7 @@ func call(ctx context.Context, method, url string, body []byte, out any) error {
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		if errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) {
+		if hungUp(err) {
 			// What a cluster port does to a client: no answer at all.
 			return fmt.Errorf("%w (is --server a node's client API, its --http-addr?)", err)
 		}
@@ -320,4 +320,13 @@ func noEngineHint(base string, err error) error {
 func firstLine(s string) string {
 	line, _, _ := strings.Cut(s, "\n")
 	return line
+}
+
+// hungUp reports whether err is the server closing the connection without an answer. Which
+// error net/http gives depends on which of its goroutines notices first: EOF, a reset or a
+// broken pipe while the request is written, or its own "server closed idle connection" (not
+// exported, so matched by its text).
+func hungUp(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		strings.Contains(err.Error(), "server closed idle connection")
 }

@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/placeos-go/engine/internal/testutil"
@@ -146,5 +149,20 @@ func TestStatusListsUnreachableModules(t *testing.T) {
 	want := strings.Fields("OWNER STATE LAST ERROR | mod-1 node-1 (unreachable) unknown its node does not answer | mod-2 node-2 running |")
 	if !slices.Equal(rows, want) {
 		t.Errorf("MODULE table:\n%s\nwant the rows %q", out.String(), strings.Join(want, " "))
+	}
+}
+
+// Every way net/http reports a server that closed the connection without answering gets the
+// cluster-port hint (which one it reports depends on timing).
+func TestHungUp(t *testing.T) {
+	t.Parallel()
+	for _, err := range []error{io.EOF, syscall.ECONNRESET, syscall.EPIPE, errors.New("http: server closed idle connection")} {
+		wrapped := &url.Error{Op: "Get", URL: "http://127.0.0.1:1/", Err: err}
+		if !hungUp(wrapped) {
+			t.Errorf("%v: not taken for a hang-up", wrapped)
+		}
+	}
+	if hungUp(&url.Error{Op: "Get", URL: "http://127.0.0.1:1/", Err: syscall.ECONNREFUSED}) {
+		t.Error("a refused connection taken for a hang-up")
 	}
 }
