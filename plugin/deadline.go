@@ -38,7 +38,8 @@ func (noDeadline) Deadline() (time.Time, bool) { return time.Time{}, false }
 
 // withTimeoutMs is the driver's side: the context of an Exec, reporting the deadline its host
 // sent in timeout_ms, and ending when the host cancels the call. A context whose gRPC deadline is
-// set (an older host) is left as it is. stop releases it once the call has returned.
+// set (an older host) is left as it is. stop, once the call has returned, ends it (if the host
+// has not) and releases what it holds.
 func withTimeoutMs(ctx context.Context, ms int64) (_ context.Context, stop func()) {
 	if ms <= 0 {
 		return ctx, func() {}
@@ -48,7 +49,14 @@ func withTimeoutMs(ctx context.Context, ms int64) (_ context.Context, stop func(
 	}
 	c := &execCtx{Context: ctx, dl: time.Now().Add(time.Duration(ms) * time.Millisecond), done: make(chan struct{})}
 	release := context.AfterFunc(ctx, c.end)
-	return c, func() { release() }
+	return c, func() {
+		// The call is over: its context ends now, as gRPC's does when a handler returns, so
+		// that what the driver left waiting on it stops.
+		if release() {
+			c.err = context.Canceled
+			close(c.done)
+		}
+	}
 }
 
 // deadlineSlack is how close to the deadline the host's cancellation may arrive and still be

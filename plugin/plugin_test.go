@@ -31,6 +31,8 @@ type fakeDriver struct {
 	waited waited
 	// grpcDeadline is whether the last Exec arrived with a gRPC deadline (grpc-timeout).
 	grpcDeadline bool
+	// kept is the context of the last "keep" call.
+	kept context.Context
 }
 
 type waited struct {
@@ -78,6 +80,11 @@ func (d *fakeDriver) Exec(ctx context.Context, r *proto.ExecRequest) (*proto.Exe
 	switch r.Function {
 	case "fail":
 		return nil, errors.New("driver transport failure")
+	case "keep": // returns at once, keeping the call's context
+		d.mu.Lock()
+		d.kept = ctx
+		d.mu.Unlock()
+		return &proto.ExecResponse{Code: 200}, nil
 	case "wait": // until the host gives up; tells what the call's context said, and one derived from it
 		derived, cancel := context.WithCancel(ctx)
 		defer cancel()
@@ -434,5 +441,30 @@ func (d *fakeDriver) lastWait(t *testing.T) waited {
 		if time.Now().After(deadline) {
 			t.Fatal("the driver's call context did not end")
 		}
+	}
+}
+
+// A call's context ends when the call returns, also when it carried a deadline: what a driver
+// left waiting on it (a goroutine it started) stops.
+func TestExecContextEndsWithTheCall(t *testing.T) {
+	dc, drv, _ := connect(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := dc.Exec(ctx, &proto.ExecRequest{ModuleId: "mod-1", Function: "keep"}); err != nil {
+		t.Fatal(err)
+	}
+	drv.mu.Lock()
+	kept := drv.kept
+	drv.mu.Unlock()
+	if dl, ok := kept.Deadline(); !ok || time.Until(dl) < 50*time.Second {
+		t.Fatalf("the kept context's deadline: %v %v, want a minute away", dl, ok)
+	}
+	select {
+	case <-kept.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("the call's context did not end when the call returned")
+	}
+	if !errors.Is(kept.Err(), context.Canceled) {
+		t.Fatalf("ended with %v, want context.Canceled", kept.Err())
 	}
 }
