@@ -200,7 +200,7 @@ func (o *options) flagSet(name string, dev bool) *flag.FlagSet {
 	fs.DurationVar(&o.ExecTimeout, "exec-timeout", core.DefaultExecTimeout, "longest an execute may take; callers may ask for less")
 	fs.StringVar(&o.PprofAddr, "pprof-addr", "", "serve net/http/pprof on this (loopback) address; off when empty")
 	o.GCPercent, o.MemoryLimit, o.MaxProcs, o.DriverMaxProcs = gcPercentFlag{"auto"}, memoryLimitFlag{"auto"}, maxProcsFlag{"auto"}, maxProcsFlag{"auto"}
-	fs.Var(&o.GCPercent, "gc-percent", "garbage collector target, as GOGC: a percentage, off, or auto (chosen from the machine; GOGC when set)")
+	fs.Var(&o.GCPercent, "gc-percent", "garbage collector target, as GOGC: a percentage, off, or auto (Go's 100, raised while the live heap is small; GOGC when set)")
 	fs.Var(&o.MemoryLimit, "memory-limit", "soft limit of the engine's Go memory, as GOMEMLIMIT (512MiB, 2GiB), a percentage of the machine's (25%), off, or auto (chosen from the machine; GOMEMLIMIT when set)")
 	o.DriverMemoryLimit = driverMemoryLimitFlag{v: defaultDriverMemoryLimit}
 	fs.Var(&o.DriverMemoryLimit, "driver-memory-limit", "memory limit of each driver process: binary units in any case (512M, 512MiB, 1G, 1GiB), decimal ones (512MB = 512,000,000 bytes), or off; a driver's memory_limit overrides it")
