@@ -62,8 +62,9 @@ type options struct {
 	MaxProcs    maxProcsFlag
 	// DriverMaxProcs is --driver-gomaxprocs: GOMAXPROCS of every driver process (runtime.go).
 	DriverMaxProcs maxProcsFlag
-	// driverMaxProcs is what applyRuntime chose for DriverMaxProcs (0: the Go runtime's own).
-	driverMaxProcs int
+	// driverEnv is the Go runtime settings of the driver processes, as applyRuntime chose them
+	// (runtimeChoice.driverEnv), for their environment.
+	driverEnv []string
 	// DriverMemoryLimit is every driver process's memory limit in bytes (0: none) unless its
 	// driver sets memory_limit.
 	DriverMemoryLimit driverMemoryLimitFlag

@@ -198,7 +198,7 @@ func startNode(ctx context.Context, o *options, log hclog.Logger, leave func()) 
 			// Drivers log at the engine's level; their hclog JSON lines are lifted into the
 			// engine's log (JSON under --log-format json).
 			Env: func(string) []string {
-				return append([]string{"ENGINE_DRIVER_LOG_LEVEL=" + o.LogLevel}, o.driverRuntimeEnv()...)
+				return append([]string{"ENGINE_DRIVER_LOG_LEVEL=" + o.LogLevel}, o.driverEnv...)
 			},
 			Cgroups: true, // where systemd delegates the engine's cgroup (deploy/README.md "Driver limits")
 			// Called at launches, after core.New has returned.

@@ -171,7 +171,6 @@ func applyRuntime(o *options) runtimeChoice {
 	} else if c.DriverMaxProcs = auto.DriverMaxProcs; c.DriverMaxProcs > 0 {
 		c.Why = append(c.Why, "driver gomaxprocs 1 on a 2-CPU node")
 	}
-	o.driverMaxProcs = c.DriverMaxProcs
 	return c
 }
 
@@ -187,13 +186,13 @@ func (c runtimeChoice) gcText() string {
 	}
 }
 
-// driverRuntimeEnv is the Go runtime's settings for the driver processes, as variables of their
+// driverEnv is the Go runtime's settings for the driver processes, as variables of their
 // environment.
-func (o *options) driverRuntimeEnv() []string {
-	if o.driverMaxProcs <= 0 {
+func (c runtimeChoice) driverEnv() []string {
+	if c.DriverMaxProcs <= 0 {
 		return nil
 	}
-	return []string{"GOMAXPROCS=" + strconv.Itoa(o.driverMaxProcs)}
+	return []string{"GOMAXPROCS=" + strconv.Itoa(c.DriverMaxProcs)}
 }
 
 // autoRuntime is what "auto" means on a machine where the Go runtime would run procs CPUs at once

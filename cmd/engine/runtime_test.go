@@ -67,7 +67,7 @@ func TestApplyRuntime(t *testing.T) {
 	if len(c.Why) != 0 || c.gcText() != "250" {
 		t.Fatalf("flags alone chose, yet the start-up line says %q (gc %q)", c.Why, c.gcText())
 	}
-	if env := o.driverRuntimeEnv(); len(env) != 1 || env[0] != "GOMAXPROCS=4" {
+	if env := c.driverEnv(); len(env) != 1 || env[0] != "GOMAXPROCS=4" {
 		t.Fatalf("driver environment %q, want GOMAXPROCS=4", env)
 	}
 	if runtime.GOMAXPROCS(0) != 3 || debug.SetGCPercent(250) != 250 || debug.SetMemoryLimit(-1) != 300<<20 {

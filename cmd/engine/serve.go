@@ -38,6 +38,7 @@ func serve(ctx context.Context, args []string, dev bool, sig *signals) error {
 	}
 	rt := applyRuntime(o)
 	defer rt.stop()
+	o.driverEnv = rt.driverEnv()
 	log.Info("runtime", "gc_percent", rt.gcText(), "memory_limit", sizeText(rt.MemoryLimit), "gomaxprocs", rt.MaxProcs,
 		"driver_gomaxprocs", maxProcsText(rt.DriverMaxProcs),
 		"cpus", rt.CPUs, "memory", sizeText(rt.Memory), "chosen", strings.Join(rt.Why, "; "))
