@@ -152,15 +152,15 @@ func (ss *wsSession) exec(req *wsRequest) {
 	ss.send(appendSuccess(nil, req, res.Value, res.Code))
 }
 
-// appendSuccess appends an exec's success reply to b: the bytes json.Marshal writes for
-// wsReply{ID, "success", meta, value, code}, written by hand when meta and value need none of
-// its compaction or HTML escaping (jsonscan.AsMarshaled; a driver's result usually does not),
-// else by json.Marshal. value is valid JSON.
+// appendSuccess appends an exec's success reply to b: the bytes marshalReply writes for
+// wsReply{ID, "success", meta, value, code}, written by hand when value needs no compaction
+// (jsonscan.Compacted; a driver's result usually does not; meta never does), else by
+// marshalReply. value is valid JSON.
 func appendSuccess(b []byte, req *wsRequest, value json.RawMessage, code int) []byte {
-	if !jsonscan.AsMarshaled(req.meta) || !jsonscan.AsMarshaled(value) {
-		m, err := json.Marshal(wsReply{ID: req.ID, Type: "success", Meta: req.meta, Value: value, Code: code})
+	if !jsonscan.Compacted(value) {
+		m, err := marshalReply(wsReply{ID: req.ID, Type: "success", Meta: req.meta, Value: value, Code: code})
 		if err != nil {
-			m, _ = json.Marshal(errorReply(req.ID, errkind.CodeUnexpectedFailure, http.StatusInternalServerError, "reply does not encode as JSON"))
+			m, _ = marshalReply(errorReply(req.ID, errkind.CodeUnexpectedFailure, http.StatusInternalServerError, "reply does not encode as JSON"))
 		}
 		return append(b, m...)
 	}

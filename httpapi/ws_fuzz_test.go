@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/placeos-go/engine/errkind"
+	"github.com/placeos-go/engine/jsonscan"
 )
 
 // wsFuzzSeeds are requests a PlaceOS front-end sends, and the mistakes clients make.
@@ -43,6 +44,8 @@ var wsFuzzSeeds = []string{
 	`{"id":21,"cmd":"bind","sys":"s\u0000\"","mod":"m\ud800","index":9223372036854775807,"name":""}`,
 	`{"id":-9223372036854775808,"id":22,"cmd":"unbind","sys":"s","mod":"m","name":"n"}`,
 	` {"id" : 23 , "cmd" : "unbind" , "sys" : "s" , "mod" : "m" , "index" : 1e0 , "name" : "n"} `,
+	`{"id":24,"cmd":"eXeC","sys":"sys-1","mod":"Display","name":"&"}`,
+	`{"id":25,"cmd":"bind","sys":"sys-1","mod":"Display","name":"<\u2028>"}`,
 	`[]`, `null`, `1`, `"ping"`, `ping`, `pong`, ``, `{`, "\xff\xfe",
 }
 
@@ -126,6 +129,9 @@ func checkWSMeta(t *testing.T, req *wsRequest) {
 		if !ok && !optional {
 			t.Fatalf("meta %s lacks %s", req.meta, key)
 		}
+	}
+	if !jsonscan.Compacted(req.meta) {
+		t.Fatalf("meta %s has space outside its strings", req.meta)
 	}
 	if len(meta) > 4 {
 		t.Fatalf("meta %s holds more than sys, mod, index, name", req.meta)

@@ -1,8 +1,10 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -77,13 +79,39 @@ func (ss *wsSession) closeConn() {
 
 // encode is r's JSON text.
 func (ss *wsSession) encode(r wsReply) []byte {
-	b, err := json.Marshal(r)
+	b, err := marshalReply(r)
 	if err != nil {
 		// Only a value that is not valid JSON gets here: tell the client rather than go quiet.
 		ss.log.Error("reply does not encode", "error", err, "id", r.ID)
-		b, _ = json.Marshal(errorReply(r.ID, errkind.CodeUnexpectedFailure, http.StatusInternalServerError, "reply does not encode as JSON"))
+		b, _ = marshalReply(errorReply(r.ID, errkind.CodeUnexpectedFailure, http.StatusInternalServerError, "reply does not encode as JSON"))
 	}
 	return b
+}
+
+// replyEncoders encode replies without HTML escaping: meta echoes the client's own JSON byte
+// for byte (docs/protocol.md §7), which json.Marshal would change where it holds <, >, & or
+// U+2028/U+2029, and a WebSocket message is never read as HTML.
+var replyEncoders = sync.Pool{New: func() any {
+	e := &replyEncoder{}
+	e.enc = json.NewEncoder(&e.buf)
+	e.enc.SetEscapeHTML(false)
+	return e
+}}
+
+type replyEncoder struct {
+	buf bytes.Buffer
+	enc *json.Encoder
+}
+
+// marshalReply is r's JSON text: json.Marshal's, without its HTML escaping.
+func marshalReply(r wsReply) ([]byte, error) {
+	e := replyEncoders.Get().(*replyEncoder)
+	defer replyEncoders.Put(e)
+	e.buf.Reset()
+	if err := e.enc.Encode(r); err != nil {
+		return nil, err
+	}
+	return bytes.Clone(bytes.TrimSuffix(e.buf.Bytes(), []byte{'\n'})), nil
 }
 
 // reply answers a request, from the reader or an exec.

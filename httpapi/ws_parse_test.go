@@ -164,7 +164,8 @@ func TestParseWSRequestAllocations(t *testing.T) {
 	}
 }
 
-// TestAppendSuccess: an exec's success reply is json.Marshal's, by hand or not.
+// TestAppendSuccess: an exec's success reply is marshalReply's, by hand or not, and its meta is
+// the client's JSON byte for byte (json.Marshal would escape <, >, & and U+2028).
 func TestAppendSuccess(t *testing.T) {
 	for _, c := range []struct {
 		meta, value string
@@ -173,16 +174,21 @@ func TestAppendSuccess(t *testing.T) {
 		{`{"sys":"sys-1","mod":"Display","index":1,"name":"power"}`, `true`, 200},
 		{`{"sys":"a b","mod":"<m>","index":2,"name":"n"}`, `{"a": [1, 2]}`, 201},
 		{`{"mod":"m","index":1}`, `"x\u2028&"`, 0},
+		{`{"sys":"s&","mod":"m","index":1,"name":"<` + "\u2028" + `>"}`, `{"v": "&"}`, 200},
 		{`{"sys":"s","mod":"m","index":1,"name":"n"}`, `[1,"a\"b",{"c":null}]`, 200},
 		{``, `null`, 200},
 	} {
 		req := &wsRequest{ID: 42, meta: json.RawMessage(c.meta)}
-		want, err := json.Marshal(wsReply{ID: 42, Type: "success", Meta: req.meta, Value: json.RawMessage(c.value), Code: c.code})
+		want, err := marshalReply(wsReply{ID: 42, Type: "success", Meta: req.meta, Value: json.RawMessage(c.value), Code: c.code})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := appendSuccess(nil, req, json.RawMessage(c.value), c.code); !bytes.Equal(got, want) {
-			t.Errorf("meta %s value %s: %s, json.Marshal writes %s", c.meta, c.value, got, want)
+		got := appendSuccess(nil, req, json.RawMessage(c.value), c.code)
+		if !bytes.Equal(got, want) {
+			t.Errorf("meta %s value %s: %s, marshalReply writes %s", c.meta, c.value, got, want)
+		}
+		if c.meta != "" && !bytes.Contains(got, []byte(`"meta":`+c.meta)) {
+			t.Errorf("reply %s does not echo meta %s as sent", got, c.meta)
 		}
 	}
 }

@@ -176,19 +176,13 @@ func isDelim(c byte) bool {
 	return false
 }
 
-// AsMarshaled tells whether the valid JSON text v is what json.Marshal writes for it as a
-// json.RawMessage: no space outside strings (Marshal compacts) and nothing its HTML escaping
-// changes (<, >, & and U+2028, U+2029). Such text can be copied into an encoding by hand.
-func AsMarshaled(v []byte) bool {
+// Compacted tells whether the valid JSON text v has no space outside its strings, so that
+// json.Compact and an encoder writing v as a json.RawMessage without HTML escaping leave it
+// as it is: such text can be copied into an encoding by hand.
+func Compacted(v []byte) bool {
 	inString := false
 	for i := 0; i < len(v); i++ {
-		switch c := v[i]; c {
-		case '<', '>', '&':
-			return false
-		case 0xE2:
-			if i+2 < len(v) && v[i+1] == 0x80 && (v[i+2] == 0xA8 || v[i+2] == 0xA9) {
-				return false
-			}
+		switch v[i] {
 		case ' ', '\t', '\n', '\r':
 			if !inString {
 				return false
