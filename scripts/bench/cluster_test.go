@@ -313,9 +313,10 @@ func ringMoved(ids, from, to []string) float64 {
 
 // BenchmarkClusterExecuteNonOwner compares execute by module id sent to the node that hosts the
 // module (the baseline) with the same execute sent to a node that does not, which forwards it
-// over the exec protocol of the cluster port (package peer). Clients spread their calls over the
-// owner's modules; runs alternate owner and non-owner so that machine noise hits both alike, and
-// the best run of each is compared. Each run also records the CPU time every process spent per
+// over the exec protocol of the cluster port (package peer), and with the same execute sent
+// through the bare forwarder (forwarder_test.go), the floor of one more HTTP hop in front of the
+// owner. Clients spread their calls over the owner's modules; runs alternate the three paths so
+// that machine noise hits them alike, and the best run of each is compared. Each run also records the CPU time every process spent per
 // call (from /proc: user + system), which shows what the extra hop costs and where. With
 // CLUSTERBENCH_PPROF=<dir> the engines serve pprof, and CPU profiles of the owner and the
 // non-owner under 16 clients of each path are written to dir (go tool pprof -top dir/<file>).
@@ -339,50 +340,58 @@ func BenchmarkClusterExecuteNonOwner(b *testing.B) {
 		slices.Sort(mods)
 		var k sync.Mutex
 		next := 0
+		nextModule := func() string {
+			k.Lock()
+			defer k.Unlock()
+			next++
+			return mods[next%len(mods)]
+		}
 		callThrough := func(n *enginetest.Node) func() error {
 			return func() error {
-				k.Lock()
-				m := mods[next%len(mods)]
-				next++
-				k.Unlock()
-				_, err := execEcho(n, m, 10*time.Second)
+				_, err := execEcho(n, nextModule(), 10*time.Second)
 				return err
 			}
 		}
 		atOwner, viaOther := callThrough(owner), callThrough(other)
+		fwd := startForwarder(b, owner, other)
+		viaForwarder := func() error { return echoAt(fwd.base, nextModule(), 10*time.Second) }
 		for range 300 {
-			if err := atOwner(); err != nil {
-				b.Fatal(err)
-			}
-			if err := viaOther(); err != nil {
-				b.Fatal(err)
+			for _, call := range []func() error{atOwner, viaOther, viaForwarder} {
+				if err := call(); err != nil {
+					b.Fatal(err)
+				}
 			}
 		}
 		procs := []cpuProc{{"client", os.Getpid()}, {"owner", owner.PID()}, {"non-owner", other.PID()}}
 		for _, d := range testutil.Children(owner.PID()) {
 			procs = append(procs, cpuProc{"driver", d})
 		}
+		fwdProcs := slices.Clone(procs)
+		fwdProcs[2] = cpuProc{"forwarder", fwd.pid}
 		var sb strings.Builder
-		fmt.Fprintf(&sb, "\n| execute by module id | clients | throughput ratio | calls/s | p50 | p99 | CPU µs per call: client, owner, non-owner, driver | target |\n|---|---|---|---|---|---|---|---|\n")
+		fmt.Fprintf(&sb, "\n| execute by module id | clients | throughput ratio | calls/s | p50 | p99 | CPU µs per call: client, owner, non-owner or forwarder, driver | target |\n|---|---|---|---|---|---|---|---|\n")
 		var metrics []clusterMetric
 		for _, clients := range []int{1, 16, 32} {
 			calls := 1500 * clients / min(clients, 4)
-			var base, fwd []cpuResult
+			var base, via, bare []cpuResult
 			for range nonOwnerRounds {
 				base = append(base, measureCPU(b, procs, "at the owner", clients, calls, atOwner))
-				fwd = append(fwd, measureCPU(b, procs, "through a non-owner", clients, calls, viaOther))
+				via = append(via, measureCPU(b, procs, "through a non-owner", clients, calls, viaOther))
+				bare = append(bare, measureCPU(b, fwdProcs, "through the bare forwarder", clients, calls, viaForwarder))
 			}
-			bt, ft := bestOfCPU(base), bestOfCPU(fwd)
+			bt, vt, ft := bestOfCPU(base), bestOfCPU(via), bestOfCPU(bare)
 			for _, r := range []struct {
 				r      cpuResult
 				target string
-			}{{bt, "baseline"}, {ft, ">= 0.75× (issue 13)"}} {
+			}{{bt, "baseline"}, {vt, fmt.Sprintf(">= 0.75× (issue 13); %.2f× the bare forwarder", vt.throughput/ft.throughput)}, {ft, "floor of one more hop"}} {
 				fmt.Fprintf(&sb, "| %s | %d | %.2f× | %.0f | %d µs | %d µs | %s | %s |\n", r.r.name, clients,
 					r.r.throughput/bt.throughput, r.r.throughput, r.r.p50.Microseconds(), r.r.p99.Microseconds(), r.r.cpuText(), r.target)
 			}
-			metrics = append(metrics, clusterMetric{ft.throughput / bt.throughput, fmt.Sprintf("ratio-c%d", clients)})
+			metrics = append(metrics,
+				clusterMetric{vt.throughput / bt.throughput, fmt.Sprintf("ratio-c%d", clients)},
+				clusterMetric{ft.throughput / bt.throughput, fmt.Sprintf("ratio-fwd-c%d", clients)})
 		}
-		fmt.Fprintf(&sb, "\nOwner %s hosts %d modules; all processes (3 engines, their drivers, Redis, the clients) share this machine's %d CPUs. Best of %d interleaved runs each.\n",
+		fmt.Fprintf(&sb, "\nOwner %s hosts %d modules; all processes (3 engines, their drivers, Redis, the clients, the bare forwarder) share this machine's %d CPUs. Best of %d interleaved runs each. The bare forwarder (with the non-owner's GOMAXPROCS) is a plain net/http handler that sends each request on to the owner's client API with a keep-alive net/http client: one HTTP hop, nothing else.\n",
 			owner.ID, len(mods), runtime.NumCPU(), nonOwnerRounds)
 		if profiles != "" {
 			for _, path := range []struct {

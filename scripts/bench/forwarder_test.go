@@ -1,0 +1,148 @@
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/placeos-go/engine/internal/enginetest"
+)
+
+// The bare forwarder is BenchmarkClusterExecuteNonOwner's floor for an execute through a node
+// that does not host the module: a plain net/http handler that reads the request and sends it
+// on, method, path, Content-Type and body, to the owner's own client API with a keep-alive
+// net/http client, and answers with the owner's status, Content-Type and body; it runs with the
+// GOMAXPROCS the non-owner engine chose for itself on this machine. No auth, no
+// metadata check, no ring, no exec protocol: one HTTP hop in front of the owner, in a process of
+// its own, as a non-owner is. What the engine's non-owner costs beyond it is the cost of what it
+// does; what the forwarder costs over calling the owner directly is the cost of any extra hop on
+// this machine (at 1 client mostly the wake-ups of one more process, twice per call).
+
+// forwardToEnv names the owner's base URL for the forwarder process.
+const forwardToEnv = "CLUSTERBENCH_FORWARD_TO"
+
+// forwarder is a running bare forwarder process.
+type forwarder struct {
+	base string // http://host:port
+	pid  int
+}
+
+// startForwarder runs the bare forwarder in front of the node owner, with the GOMAXPROCS the
+// node beside it (like) chose for itself (this test binary re-run as
+// TestClusterBenchForwarderProcess), until the benchmark ends.
+func startForwarder(b *testing.B, owner, like *enginetest.Node) *forwarder {
+	b.Helper()
+	m := regexp.MustCompile(`runtime:.* gomaxprocs=(\d+)`).FindStringSubmatch(like.Logs().String())
+	if m == nil {
+		b.Fatalf("%s logged no runtime line with gomaxprocs", like.ID)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestClusterBenchForwarderProcess$", "-test.count=1")
+	cmd.Env = append(os.Environ(), forwardToEnv+"="+owner.Base, "GOMAXPROCS="+m[1])
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		_ = stdin.Close()
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+	})
+	out := bufio.NewScanner(stdout)
+	for out.Scan() {
+		if addr, ok := strings.CutPrefix(out.Text(), "addr "); ok {
+			return &forwarder{base: "http://" + addr, pid: cmd.Process.Pid}
+		}
+	}
+	b.Fatalf("bare forwarder process ended: %v", errors.Join(out.Err(), io.ErrUnexpectedEOF))
+	return nil
+}
+
+// TestClusterBenchForwarderProcess is the bare forwarder process (see startForwarder): it writes
+// "addr HOST:PORT" on stdout and serves until its input ends.
+func TestClusterBenchForwarderProcess(t *testing.T) {
+	target := os.Getenv(forwardToEnv)
+	if target == "" {
+		return // only BenchmarkClusterExecuteNonOwner runs it, as its child
+	}
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, MaxConnsPerHost: 64}}
+	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		req, err := http.NewRequestWithContext(r.Context(), r.Method, target+r.URL.RequestURI(), bytes.NewReader(body))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		req.Header["Content-Type"] = r.Header["Content-Type"]
+		resp, err := client.Do(req)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer resp.Body.Close()
+		w.Header()["Content-Type"] = resp.Header["Content-Type"]
+		w.WriteHeader(resp.StatusCode)
+		_, _ = io.Copy(w, resp.Body)
+	})}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(ln) }()
+	defer func() { _ = srv.Close() }()
+	fmt.Printf("addr %s\n", ln.Addr())
+	_, _ = io.Copy(io.Discard, os.Stdin)
+}
+
+// echoAt runs echo([1]) on a module by id through the client API at base, as execEcho does
+// through a node.
+func echoAt(base, module string, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/api/engine/v2/modules/"+module+"/exec/echo", strings.NewReader("[1]"))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := clusterHTTP.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK || string(body) != "[1]" {
+		return fmt.Errorf("echo on %s through %s: %d %s", module, base, resp.StatusCode, body)
+	}
+	return nil
+}
