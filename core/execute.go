@@ -138,7 +138,7 @@ func (c *Core) runLocal(ctx context.Context, moduleID string, req call.Request) 
 		// Whatever its code, the failure stays the driver's: its class is what lets a caller
 		// tell one 400 from another.
 		return call.Result{}, &errkind.DriverError{Class: e.Class, Message: e.Message, Backtrace: e.Backtrace, Code: int(resp.Code),
-			RetryAfter: time.Duration(e.RetryAfterMs) * time.Millisecond}
+			RetryAfter: errkind.RetryAfterMs(e.RetryAfterMs)}
 	}
 	res := call.Result{ModuleID: moduleID, Value: resp.ResultJson, Code: int(resp.Code)}
 	if res.Code < 200 || res.Code > 599 {

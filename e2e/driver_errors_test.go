@@ -32,10 +32,10 @@ func TestDriverErrorClassReachesREST(t *testing.T) {
 		{`{"code": 409, "class": "ERR4"}`, 409, httpwire.ErrorBody{Error: "request_failed", Message: "raised on purpose (ERR4)", Class: "ERR4"}, ""},
 		{`{"code": 500, "class": "ERR5"}`, 500, httpwire.ErrorBody{Error: "request_failed", Message: "raised on purpose (ERR5)", Class: "ERR5"}, ""},
 		{`{"code": 400}`, 400, httpwire.ErrorBody{Error: "bad_request", Message: "missing argument 'class' for 'raise'"}, ""},
-		// A busy device's 503 says when to try again, in whole seconds rounded up; without a
-		// hint a 503 says 1.
+		// A busy device's 503 says when to try again, in whole seconds rounded up (and in
+		// milliseconds in the body); without a hint a 503 says 1.
 		{`{"code": 503, "class": "ERR3", "retry_after_ms": 4500}`, 503,
-			httpwire.ErrorBody{Error: "request_failed", Message: "raised on purpose (ERR3)", Class: "ERR3"}, "5"},
+			httpwire.ErrorBody{Error: "request_failed", Message: "raised on purpose (ERR3)", Class: "ERR3", RetryAfterMs: 4500}, "5"},
 		{`{"code": 503, "class": "E22"}`, 503, httpwire.ErrorBody{Error: "request_failed", Message: "raised on purpose (E22)", Class: "E22"}, "1"},
 	} {
 		r := e.Do("POST", path, tc.args)

@@ -56,8 +56,20 @@ type DriverError struct {
 	Backtrace []string
 	Code      int
 	// RetryAfter is when the driver says the caller may try again (a busy device), 0 for no
-	// hint; REST answers carry it as Retry-After.
+	// hint; REST answers carry it as Retry-After. Read it from the wire with RetryAfterMs.
 	RetryAfter time.Duration
+}
+
+// MaxRetryAfter bounds a driver's retry hint: a device busy for longer is as good as down.
+const MaxRetryAfter = 24 * time.Hour
+
+// RetryAfterMs is a retry hint as a driver or another node sent it, in milliseconds: 0 (no hint)
+// when it is not positive, at most MaxRetryAfter.
+func RetryAfterMs(ms int64) time.Duration {
+	if ms <= 0 {
+		return 0
+	}
+	return time.Duration(min(ms, MaxRetryAfter.Milliseconds())) * time.Millisecond
 }
 
 func (e *DriverError) Error() string {

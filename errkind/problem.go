@@ -160,10 +160,11 @@ func Classify(err error) Problem {
 // FromProblem turns the answer of another node back into an error of the kind it came from, so
 // that a failure reaches the original caller as if it had happened on this node. name is the
 // REST error name of the answer (Problem.Name; "" if it had none); class is the class of a
-// failure a driver raised ("" for the engine's own).
-func FromProblem(status int, name, message, class string, backtrace []string) error {
+// failure a driver raised ("" for the engine's own), retryAfter the hint it raised with.
+func FromProblem(status int, name, message, class string, backtrace []string, retryAfter time.Duration) error {
 	if class != "" || name == CodeRequestFailed.String() {
-		return &DriverError{Class: class, Message: strings.TrimSuffix(message, " ("+class+")"), Backtrace: backtrace, Code: status}
+		return &DriverError{Class: class, Message: strings.TrimSuffix(message, " ("+class+")"), Backtrace: backtrace, Code: status,
+			RetryAfter: retryAfter}
 	}
 	kind := Internal
 	for _, m := range mapping {

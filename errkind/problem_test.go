@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"testing"
+	"time"
 )
 
 // TestClassify covers every kind: REST, the WebSocket, drivers and peers all read this table.
@@ -98,6 +99,21 @@ func TestRESTNames(t *testing.T) {
 	}
 }
 
+// TestRetryAfterMs: a retry hint from the wire is never negative and never more than a day,
+// however large the number a driver sent.
+func TestRetryAfterMs(t *testing.T) {
+	t.Parallel()
+	for ms, want := range map[int64]time.Duration{
+		-1: 0, 0: 0, 1: time.Millisecond, 4500: 4500 * time.Millisecond,
+		MaxRetryAfter.Milliseconds(): MaxRetryAfter, MaxRetryAfter.Milliseconds() + 1: MaxRetryAfter,
+		1 << 62: MaxRetryAfter, -1 << 63: 0,
+	} {
+		if got := RetryAfterMs(ms); got != want {
+			t.Errorf("RetryAfterMs(%d) = %v, want %v", ms, got, want)
+		}
+	}
+}
+
 // TestFromProblemRoundTrip: what one node answers, the forwarding node turns back into an error
 // that classifies the same, so the caller cannot tell which node failed.
 func TestFromProblemRoundTrip(t *testing.T) {
@@ -111,29 +127,30 @@ func TestFromProblemRoundTrip(t *testing.T) {
 		&DriverError{Class: "DeviceError", Message: "jammed", Code: 500},
 		&DriverError{Class: "ArgumentError", Message: "level must be an integer", Code: 500},
 		&DriverError{Class: "ArgumentError", Message: "level must be an integer"},
+		&DriverError{Class: "Busy", Message: "warming up", Code: 503, RetryAfter: 4500 * time.Millisecond},
 	} {
 		p := Classify(err)
 		class := ""
 		if p.Raised {
 			class = p.Class
 		}
-		back := Classify(FromProblem(p.Status, p.Name, p.Message, class, p.Backtrace))
+		back := Classify(FromProblem(p.Status, p.Name, p.Message, class, p.Backtrace, p.RetryAfter))
 		if len(back.Backtrace) != len(p.Backtrace) || back.Status != p.Status || back.Code != p.Code || back.Name != p.Name ||
-			back.Message != p.Message || back.Class != p.Class || back.Raised != p.Raised {
+			back.Message != p.Message || back.Class != p.Class || back.Raised != p.Raised || back.RetryAfter != p.RetryAfter {
 			t.Errorf("%v: %+v came back as %+v", err, p, back)
 		}
 	}
-	if !errors.Is(FromProblem(502, "", "bad gateway", "", nil), Unavailable) {
+	if !errors.Is(FromProblem(502, "", "bad gateway", "", nil, 0), Unavailable) {
 		t.Error("502 is not unavailable")
 	}
-	if p := Classify(FromProblem(500, "unexpected_failure", "secret path /x", "", nil)); !p.Internal {
+	if p := Classify(FromProblem(500, "unexpected_failure", "secret path /x", "", nil, 0)); !p.Internal {
 		t.Errorf("a peer's internal failure is shown: %+v", p)
 	}
-	if !errors.Is(FromProblem(409, "bad_request", "moved", "", nil), Conflict) {
+	if !errors.Is(FromProblem(409, "bad_request", "moved", "", nil, 0), Conflict) {
 		t.Error("409 is not a conflict")
 	}
 	// A node of the previous version names a 401 access_denied: still unauthorized.
-	if p := Classify(FromProblem(401, "access_denied", "who", "", nil)); p.Status != 401 || p.Name != NameUnauthorized {
+	if p := Classify(FromProblem(401, "access_denied", "who", "", nil, 0)); p.Status != 401 || p.Name != NameUnauthorized {
 		t.Errorf("an older node's 401: %+v", p)
 	}
 }

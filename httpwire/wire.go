@@ -120,6 +120,10 @@ type ErrorBody struct {
 	// Class is the class of a failure the driver raised (e.g. "ArgumentError"), absent otherwise.
 	Class     string   `json:"class,omitempty"`
 	Backtrace []string `json:"backtrace,omitempty"`
+	// RetryAfterMs is the hint a driver raised with (when to try again), as Retry-After says in
+	// whole seconds: a node that forwarded the call reads it back, so the answer is the same
+	// whichever node the client called.
+	RetryAfterMs int64 `json:"retry_after_ms,omitempty"`
 }
 
 // WriteError answers r with err as errkind.Classify presents it, echoing the target the request
@@ -134,7 +138,7 @@ func WriteError(w http.ResponseWriter, r *http.Request, log hclog.Logger, err er
 	body := ErrorBody{
 		Error: p.Name, Message: msg,
 		SysID: t.SystemID, ModuleName: t.Name, Index: t.Index, ModuleID: t.ModuleID,
-		Backtrace: p.Backtrace,
+		Backtrace: p.Backtrace, RetryAfterMs: p.RetryAfter.Milliseconds(),
 	}
 	if p.Raised {
 		body.Class = p.Class
@@ -169,7 +173,7 @@ func ProblemOf(status int, body []byte, from string) error {
 	if json.Unmarshal(body, &eb) != nil || eb.Message == "" {
 		eb.Message = fmt.Sprintf("node %s answered %d", from, status)
 	}
-	return errkind.FromProblem(status, eb.Error, eb.Message, eb.Class, eb.Backtrace)
+	return errkind.FromProblem(status, eb.Error, eb.Message, eb.Class, eb.Backtrace, errkind.RetryAfterMs(eb.RetryAfterMs))
 }
 
 // WriteJSON encodes v as the response body.

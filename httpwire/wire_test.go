@@ -14,7 +14,9 @@ import (
 )
 
 // TestRetryAfter: a driver's retry hint becomes Retry-After in whole seconds, rounded up; any
-// other 503 says 1, and other answers say nothing.
+// other 503 says 1, and other answers say nothing. The body carries the hint in milliseconds,
+// and ProblemOf (a forwarding node reading the owner's answer) gets back an error that answers
+// the same.
 func TestRetryAfter(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -31,6 +33,13 @@ func TestRetryAfter(t *testing.T) {
 		WriteError(w, httptest.NewRequest(http.MethodPost, "/x", nil), hclog.NewNullLogger(), tc.err, call.Target{})
 		if got := w.Header().Get("Retry-After"); got != tc.want {
 			t.Errorf("%v: Retry-After %q, want %q", tc.err, got, tc.want)
+		}
+		again := httptest.NewRecorder()
+		WriteError(again, httptest.NewRequest(http.MethodPost, "/x", nil), hclog.NewNullLogger(),
+			ProblemOf(w.Code, w.Body.Bytes(), "node-2"), call.Target{})
+		if again.Code != w.Code || again.Body.String() != w.Body.String() || again.Header().Get("Retry-After") != tc.want {
+			t.Errorf("%v forwarded: %d %s Retry-After %q, want %d %s %q", tc.err, again.Code, again.Body, again.Header().Get("Retry-After"),
+				w.Code, w.Body, tc.want)
 		}
 	}
 }

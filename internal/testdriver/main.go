@@ -9,6 +9,8 @@
 //	panic()                  panics in the handler, which crashes the process
 //	exit(code)               exits the process with code
 //	fail()                   returns a driver error (class RuntimeError, code 500)
+//	busy(ms)                 returns a busy device's error (class Busy, code 503) with the
+//	                         retry hint ms
 //	pid()                    the process id
 //	env(name)                the value of an environment variable in the driver process
 //	settings()               the module's settings JSON
@@ -149,6 +151,7 @@ const metadata = `{
     "panic": {},
     "exit": {"code": {"type": "integer", "title": "int", "default": 0}},
     "fail": {},
+    "busy": {"ms": {"type": "integer", "title": "int"}},
     "pid": {},
     "env": {"name": {"type": "string", "title": "string"}},
     "settings": {},
@@ -283,6 +286,10 @@ func (d *driver) run(ctx context.Context, host proto.HostClient, mod *proto.Modu
 		os.Exit(num(0))
 	case "fail":
 		return nil, &driverErr{raise(500, "RuntimeError", "failure requested")}
+	case "busy":
+		resp := raise(503, "Busy", "busy for %d ms", num(0))
+		resp.Error.RetryAfterMs = int64(num(0))
+		return nil, &driverErr{resp}
 	case "support_only", "admin_only":
 		return json.Marshal(r.Function)
 	case "env":
