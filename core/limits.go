@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/placeos-go/engine/errkind"
+	"github.com/placeos-go/engine/internal/tokens"
 	"github.com/placeos-go/engine/metrics"
 )
 
@@ -54,48 +55,12 @@ func (l Limits) withDefaults() Limits {
 	return l
 }
 
-// bucket is a token bucket holding BurstSeconds of rate; a rate <= 0 never limits. Not safe for
-// concurrent use: its owner locks.
-type bucket struct {
-	rate   float64
-	tokens float64
-	last   time.Time
-}
-
-func newBucket(rate float64, now time.Time) bucket {
-	return bucket{rate: rate, tokens: burst(rate), last: now}
+// newBucket is a full token bucket holding BurstSeconds of rate; a rate <= 0 never limits.
+func newBucket(rate float64, now time.Time) tokens.Bucket {
+	return tokens.New(rate, burst(rate), now)
 }
 
 func burst(rate float64) float64 { return max(1, rate*BurstSeconds) }
-
-func (b *bucket) refill(now time.Time) {
-	if d := now.Sub(b.last); d > 0 {
-		b.tokens = min(burst(b.rate), b.tokens+d.Seconds()*b.rate)
-		b.last = now
-	}
-}
-
-// take spends one token if there is one.
-func (b *bucket) take(now time.Time) bool {
-	if b.rate <= 0 {
-		return true
-	}
-	b.refill(now)
-	if b.tokens < 1 {
-		return false
-	}
-	b.tokens--
-	return true
-}
-
-// wait is how long until the next token.
-func (b *bucket) wait(now time.Time) time.Duration {
-	b.refill(now)
-	if b.rate <= 0 || b.tokens >= 1 {
-		return 0
-	}
-	return time.Duration((1 - b.tokens) / b.rate * float64(time.Second))
-}
 
 // rateText is a rate as the flags take it.
 func rateText(r float64) string { return fmt.Sprintf("%g/s", r) }
@@ -104,7 +69,7 @@ func rateText(r float64) string { return fmt.Sprintf("%g/s", r) }
 // subscriptions, by driver id.
 type driverQuotas struct {
 	mu    sync.Mutex
-	calls map[string]*bucket
+	calls map[string]*tokens.Bucket
 	subs  map[string]int
 }
 
@@ -119,16 +84,16 @@ func (d *driverQuotas) takeCall(driver string, rate float64) time.Duration {
 	b := d.calls[driver]
 	if b == nil {
 		if d.calls == nil {
-			d.calls = map[string]*bucket{}
+			d.calls = map[string]*tokens.Bucket{}
 		}
 		nb := newBucket(rate, now)
 		b = &nb
 		d.calls[driver] = b
 	}
-	if b.take(now) {
+	if b.Take(now) {
 		return 0
 	}
-	return b.wait(now)
+	return b.Wait(now)
 }
 
 // openSubscription counts one more subscription of driver unless it holds max already; the

@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/placeos-go/engine/internal/tokens"
 )
 
 // statusFlushTimeout bounds one delayed status write (the driver's own call has returned).
@@ -25,7 +27,7 @@ type statusGate struct {
 	// mu is held across each write, so one module's writes reach the store in the order they
 	// were made (a delayed value is never overwritten by an older one).
 	mu      sync.Mutex
-	b       bucket
+	b       tokens.Bucket
 	pending map[string][]byte // status name → latest value over the rate (nil: delete)
 	armed   bool              // a flush is scheduled
 	timer   *time.Timer       // the scheduled flush
@@ -69,7 +71,7 @@ func (s *statusGates) set(ctx context.Context, rate float64, moduleID, name stri
 
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if len(g.pending) == 0 && g.b.take(now) {
+	if len(g.pending) == 0 && g.b.Take(now) {
 		return gateResult{}, write(ctx, moduleID, name, value)
 	}
 	if g.pending == nil {
@@ -77,7 +79,7 @@ func (s *statusGates) set(ctx context.Context, rate float64, moduleID, name stri
 	}
 	_, coalesced := g.pending[name]
 	g.pending[name] = value
-	wait := g.b.wait(now)
+	wait := g.b.Wait(now)
 	if !g.armed {
 		g.armed = true
 		g.timer = time.AfterFunc(wait, func() { s.flush(moduleID, g, write) })
@@ -91,7 +93,7 @@ func (s *statusGates) flush(moduleID string, g *statusGate, write writeFn) {
 	defer g.mu.Unlock()
 	now := time.Now()
 	for name, v := range g.pending {
-		if !g.b.take(now) {
+		if !g.b.Take(now) {
 			break
 		}
 		delete(g.pending, name)
@@ -100,7 +102,7 @@ func (s *statusGates) flush(moduleID string, g *statusGate, write writeFn) {
 		cancel()
 	}
 	if len(g.pending) > 0 {
-		g.timer = time.AfterFunc(max(g.b.wait(time.Now()), time.Millisecond), func() { s.flush(moduleID, g, write) })
+		g.timer = time.AfterFunc(max(g.b.Wait(time.Now()), time.Millisecond), func() { s.flush(moduleID, g, write) })
 		return
 	}
 	g.armed, g.pending = false, nil

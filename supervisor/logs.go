@@ -9,6 +9,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/placeos-go/engine/internal/tokens"
 	"github.com/placeos-go/engine/metrics"
 )
 
@@ -48,8 +49,7 @@ type logLimiter struct {
 }
 
 type bucket struct {
-	tokens  float64
-	last    time.Time
+	tokens.Bucket
 	dropped int
 	report  *time.Timer
 }
@@ -70,14 +70,11 @@ func (l *logLimiter) allow(key string, now time.Time) bool {
 			b = l.buckets[key]
 		}
 		if b == nil {
-			b = &bucket{tokens: l.burst, last: now}
+			b = &bucket{Bucket: tokens.New(l.rate, l.burst, now)}
 			l.buckets[key] = b
 		}
 	}
-	b.tokens = min(l.burst, b.tokens+now.Sub(b.last).Seconds()*l.rate)
-	b.last = now
-	if b.tokens >= 1 {
-		b.tokens--
+	if b.Take(now) {
 		return true
 	}
 	b.dropped++
