@@ -17,6 +17,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/placeos-go/engine/internal/atomicfile"
 	"github.com/placeos-go/engine/model"
 	"github.com/placeos-go/engine/version"
 )
@@ -158,7 +159,7 @@ func (b *Builder) timeoutOr(ctx context.Context, err error) error {
 
 // install moves the binary into drivers/ and writes its sidecar last: a binary without sidecar
 // (a crash between the two) is never trusted. Both are the engine's user's alone: the binary
-// 0700 (the go tool writes 0755 less the umask), the sidecar 0600 (CreateTemp's mode).
+// 0700 (the go tool writes 0755 less the umask), the sidecar 0600.
 func (b *Builder) install(name, exe string, sc sidecar) error {
 	dst := b.binPath(name)
 	if err := os.Chmod(exe, 0o700); err != nil {
@@ -171,23 +172,7 @@ func (b *Builder) install(name, exe string, sc sidecar) error {
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(b.driversDir(), name+".json.tmp-")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(append(data, '\n')); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), dst+".json")
+	return atomicfile.Write(dst+".json", append(data, '\n'), 0o600)
 }
 
 // findModuleRoot walks up from the driver's folder to the nearest go.mod inside the export.

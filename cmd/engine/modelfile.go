@@ -16,6 +16,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/placeos-go/engine/internal/atomicfile"
 	"github.com/placeos-go/engine/model"
 	"github.com/placeos-go/engine/raftfsm"
 )
@@ -154,9 +155,5 @@ func writeRecord(path string, rec map[string]string) error {
 	if err != nil {
 		return err
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return atomicfile.Write(path, b, 0o600)
 }
