@@ -608,54 +608,18 @@ func startBare(b *testing.B, drv string, header http.Header) *bareProcess {
 	if err != nil {
 		b.Fatal(err)
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestExecBenchBareProcess$", "-test.count=1")
-	cmd.Env = append(os.Environ(), bareDriverEnv+"="+drv, bareHeaderEnv+"="+string(h))
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		_ = stdin.Close()
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			_ = cmd.Process.Kill() // its driver exits with it (plugin.Serve watches its parent)
-			<-done
-		}
-	})
-	out := bufio.NewScanner(stdout)
-	// line is the next line starting with prefix; go test's own lines come only at the end.
-	line := func(prefix string) string {
-		b.Helper()
-		for out.Scan() {
-			if v, ok := strings.CutPrefix(out.Text(), prefix); ok {
-				return v
-			}
-		}
-		b.Fatalf("bare proxy process ended: %v", errors.Join(out.Err(), io.ErrUnexpectedEOF))
-		return ""
-	}
-	addrs := strings.Fields(line("addr "))
+	c := startChild(b, "TestExecBenchBareProcess", bareDriverEnv+"="+drv, bareHeaderEnv+"="+string(h))
+	addrs := strings.Fields(c.line(b, "addr "))
 	if len(addrs) != 2 {
 		b.Fatalf("bare proxy process: addresses %q", addrs)
 	}
 	p := &bareProcess{http: "http://" + addrs[0], ws: "ws://" + addrs[1] + "/"}
-	p.mallocs = &mallocCounter{pid: cmd.Process.Pid, read: func(b *testing.B) float64 {
+	p.mallocs = &mallocCounter{pid: c.cmd.Process.Pid, read: func(b *testing.B) float64 {
 		b.Helper()
-		if _, err := io.WriteString(stdin, "mallocs\n"); err != nil {
+		if _, err := io.WriteString(c.stdin, "mallocs\n"); err != nil {
 			b.Fatal(err)
 		}
-		v, err := strconv.ParseFloat(line("mallocs "), 64)
+		v, err := strconv.ParseFloat(c.line(b, "mallocs "), 64)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -1,16 +1,13 @@
 package bench
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
@@ -47,39 +44,8 @@ func startForwarder(b *testing.B, owner, like *enginetest.Node) *forwarder {
 	if m == nil {
 		b.Fatalf("%s logged no runtime line with gomaxprocs", like.ID)
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestClusterBenchForwarderProcess$", "-test.count=1")
-	cmd.Env = append(os.Environ(), forwardToEnv+"="+owner.Base, "GOMAXPROCS="+m[1])
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		_ = stdin.Close()
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-	})
-	out := bufio.NewScanner(stdout)
-	for out.Scan() {
-		if addr, ok := strings.CutPrefix(out.Text(), "addr "); ok {
-			return &forwarder{base: "http://" + addr, pid: cmd.Process.Pid}
-		}
-	}
-	b.Fatalf("bare forwarder process ended: %v", errors.Join(out.Err(), io.ErrUnexpectedEOF))
-	return nil
+	c := startChild(b, "TestClusterBenchForwarderProcess", forwardToEnv+"="+owner.Base, "GOMAXPROCS="+m[1])
+	return &forwarder{base: "http://" + c.line(b, "addr "), pid: c.cmd.Process.Pid}
 }
 
 // TestClusterBenchForwarderProcess is the bare forwarder process (see startForwarder): it writes

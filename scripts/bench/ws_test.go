@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"runtime"
 	"runtime/debug"
 	"slices"
@@ -583,42 +582,11 @@ func TestWSBenchClientProcess(t *testing.T) {
 }
 
 // wsbChild runs the client process and returns its control pipe.
-type wsbChild struct {
-	cmd   *exec.Cmd
-	stdin io.WriteCloser
-	out   *bufio.Scanner
-	stop  func() // closes the sessions and waits for the process to end; again, does nothing
-}
+type wsbChild struct{ *child }
 
 func startWSBChild(b *testing.B, url string, n int) *wsbChild {
 	b.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestWSBenchClientProcess$", "-test.count=1")
-	cmd.Env = append(os.Environ(), wsbChildURL+"="+url, wsbChildN+"="+strconv.Itoa(n))
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	c := &wsbChild{cmd: cmd, stdin: stdin, out: bufio.NewScanner(stdout)}
-	c.stop = sync.OnceFunc(func() {
-		_ = stdin.Close()
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-	})
-	b.Cleanup(c.stop)
+	c := &wsbChild{startChild(b, "TestWSBenchClientProcess", wsbChildURL+"="+url, wsbChildN+"="+strconv.Itoa(n))}
 	c.expectOK(b)
 	return c
 }
