@@ -17,6 +17,16 @@
 // Snapshots hold the model as the FSM does, sealed. ModelFor is the model as a caller of a given
 // clearance may read it.
 //
+// Every model command is validated where it is applied, on every node: the model after it must
+// pass model.Validate, else the command changes nothing and its writer gets the error. Two writes
+// that are each valid but conflict (one deletes a driver while another adds a module of it) thus
+// cannot both land, whichever node accepted them. It makes the validation rules part of the
+// replicated state machine: every node must refuse exactly the commands the others refused, also
+// when it replays the log after an upgrade. So a release may loosen a rule of model.Validate but
+// never tighten one for entries already in logs; a stricter rule is enforced where writes are
+// accepted (before they are proposed), or with a new command version, never in Apply for old
+// commands.
+//
 // The node table (Nodes) lists every member with its addresses, its labels (engine serve
 // --labels, which placement constraints select nodes by), whether it votes, whether the leader
 // currently sees it up, and the membership epoch it last reported ready for. A node started with
