@@ -2,6 +2,7 @@ package sdk_test
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -40,7 +41,8 @@ func (d *zoned) Zone(context.Context) int {
 
 // TestOnLoadErrorFailsTheStart: the module is not left half-loaded behind a failed OnLoad: Start
 // answers the error (the engine shows the module failed with it), what OnLoad opened is closed,
-// a call answers 503 with the error, and an update with good settings loads the module.
+// a call answers 503 with the error, and an update with good settings loads the module. The
+// failure is logged at ERROR once, not again for each retry that fails alike.
 func TestOnLoadErrorFailsTheStart(t *testing.T) {
 	t.Parallel()
 	unloads := &atomic.Int32{}
@@ -54,6 +56,15 @@ func TestOnLoadErrorFailsTheStart(t *testing.T) {
 	}
 	if n := unloads.Load(); n != 2 {
 		t.Fatalf("OnUnload ran %d times for 2 failed loads", n)
+	}
+	var levels []string
+	for _, e := range h.Logs() {
+		if strings.HasPrefix(e.Message, "hook failed") {
+			levels = append(levels, e.Level+" "+e.Message)
+		}
+	}
+	if want := []string{"error hook failed", "debug hook failed again"}; !slices.Equal(levels, want) {
+		t.Fatalf("the two failed loads logged %q, want %q", levels, want)
 	}
 	h.Wait("the connection OnLoad opened to be closed", func() bool { return !dev.Connected() })
 	if r := h.Exec("zone"); r.Code != 503 || r.Class() != "LoadError" || r.Message() != want {

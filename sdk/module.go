@@ -3,6 +3,7 @@ package sdk
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"runtime/debug"
 	"strings"
@@ -194,8 +195,9 @@ func (m *module) setConfig(cfg *proto.Module) error {
 
 // runHook runs a load/update hook on the module's context and waits for it up to the hook
 // timeout. It logs and returns the hook's error or panic; a hook still running when the wait
-// ends returns nil, and its failure is only logged.
-func (m *module) runHook(ctx context.Context, name string, hook func(context.Context) error) error {
+// ends returns nil, and its failure is only logged. A failure that says what prev said (the
+// engine retries a failed start every few seconds) is not news: it is logged at DEBUG.
+func (m *module) runHook(ctx context.Context, name string, hook func(context.Context) error, prev error) error {
 	done := make(chan error, 1)
 	if !m.spawn(func() {
 		var err error
@@ -207,7 +209,11 @@ func (m *module) runHook(ctx context.Context, name string, hook func(context.Con
 			done <- err
 		}()
 		if err = hook(m.ctx); err != nil {
-			m.log.Error("hook failed", "hook", name, "error", err)
+			if prev != nil && errors.Unwrap(prev) != nil && errors.Unwrap(prev).Error() == err.Error() {
+				m.log.Debug("hook failed again", "hook", name, "error", err)
+			} else {
+				m.log.Error("hook failed", "hook", name, "error", err)
+			}
 		}
 	}) {
 		return nil

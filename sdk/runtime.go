@@ -233,6 +233,7 @@ func (r *driverRuntime) load(ctx context.Context, cfg *proto.Module) error {
 	}
 	r.mu.Lock()
 	r.modules[m.id] = m
+	prev := r.failed[m.id]
 	delete(r.failed, m.id)
 	r.mu.Unlock()
 	m.log.Debug("module loaded")
@@ -240,7 +241,7 @@ func (r *driverRuntime) load(ctx context.Context, cfg *proto.Module) error {
 	if !ok {
 		return nil
 	}
-	err = m.runHook(ctx, "OnLoad", h.OnLoad)
+	err = m.runHook(ctx, "OnLoad", h.OnLoad, prev)
 	if err == nil {
 		return nil
 	}
@@ -275,7 +276,7 @@ func (r *driverRuntime) update(ctx context.Context, m *module, cfg *proto.Module
 	m.notifySettings()
 	if h, ok := m.drv.(interface{ OnUpdate(context.Context) error }); ok {
 		// A failed update leaves the module running on what it had: logged, not an error.
-		_ = m.runHook(ctx, "OnUpdate", h.OnUpdate)
+		_ = m.runHook(ctx, "OnUpdate", h.OnUpdate, nil)
 	}
 	return nil
 }
