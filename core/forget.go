@@ -94,6 +94,10 @@ func (c *Core) forgetDeleted(ctx context.Context, m *model.Model, v *view, caugh
 			d.failing = false
 		}
 		delete(d.pending, id)
+		if n == 0 { // another owner did it already (ownership moved), or it never ran
+			c.log.Debug("module deleted from the model: nothing of it left in redis", "module", id)
+			continue
+		}
 		c.log.Info("module deleted from the model: its status and metadata are deleted from redis",
 			"module", id, "removed", n)
 	}
