@@ -280,3 +280,31 @@ func deletedIn(log, module string) int {
 	}
 	return n
 }
+
+// A device driver sets connected=false as its module stops: for a module deleted from the model
+// that write is dropped (the module is in the model no more), so it cannot make the keys again
+// whether it comes before their deletion or after.
+func TestDeletedModuleStoppingWriteDropped(t *testing.T) {
+	t.Parallel()
+	rds := testutil.StartRedis(t)
+	sim := startDisplaySim(t)
+	display := testutil.BuildBinary(t, "./examples/drivers/display")
+	e := startEngine(t, rds.URL, fmt.Sprintf(`drivers:
+  - {id: drv-display, module_name: Display, role: device, binary: %q}
+modules:
+  - {id: mod-display, driver_id: drv-display, ip: 127.0.0.1, port: %d, running: true}
+`, display, sim.Port()))
+	rc := rds.Client(t)
+	testutil.Eventually(t, 20*time.Second, "the display connected", func() bool {
+		v, err := rc.HGet(t.Context(), "status/mod-display", "connected").Result()
+		return err == nil && v == "true"
+	})
+	if r := e.Do("DELETE", "/api/engine/v2/modules/mod-display", ""); r.Status >= 300 {
+		t.Fatalf("DELETE module: %d %s", r.Status, r.Body)
+	}
+	e.WaitLog(20*time.Second, goneLog)
+	e.WaitLog(20*time.Second, "status write of a module deleted from the model dropped")
+	if !keysGone(t, rc, "mod-display") {
+		t.Fatal("the stopping driver's write made the deleted module's keys again")
+	}
+}
