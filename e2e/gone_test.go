@@ -33,7 +33,7 @@ func hashEquals(t *testing.T, rc *redis.Client, key string, want map[string]stri
 	return err == nil && maps.Equal(got, want)
 }
 
-// published records what a raw Redis client (any other PlaceOS service) receives on patterns.
+// publishedLog records what a raw Redis client (any other PlaceOS service) receives on patterns.
 type publishedLog struct {
 	mu   sync.Mutex
 	msgs []string // "channel payload"

@@ -2,7 +2,6 @@ package state
 
 import (
 	"errors"
-	"maps"
 	"testing"
 	"time"
 
@@ -50,15 +49,7 @@ func TestForgetModule(t *testing.T) {
 	if err != nil || n != 5 {
 		t.Fatalf("ForgetModule = %d, %v; want 5 (3 fields, metadata, start failure)", n, err)
 	}
-	got := map[string]string{}
-	for range 3 {
-		m := recv(t, statuses)
-		got[m.Channel] = m.Payload
-	}
-	want := map[string]string{"status/mod-gone/power": "null", "status/mod-gone/input": "null", "status/mod-gone/volume": "null"}
-	if !maps.Equal(got, want) {
-		t.Fatalf("published %v, want %v", got, want)
-	}
+	recvNulls(t, statuses, "mod-gone", "power", "input", "volume")
 	if m := recv(t, changes); m.Payload != "mod-gone" {
 		t.Fatalf("interface-change carried %q", m.Payload)
 	}
