@@ -1,10 +1,12 @@
 package core
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 
 	"github.com/placeos-go/engine/model"
+	"github.com/placeos-go/engine/placement"
 	"github.com/placeos-go/engine/plugin/proto"
 	"github.com/placeos-go/engine/raftfsm"
 	"github.com/placeos-go/engine/state"
@@ -115,5 +117,31 @@ func TestDeletedModuleForgottenByItsOwner(t *testing.T) {
 	got := tc.state.forgotten()
 	if !slices.Equal(got, []string{elsewhere}) {
 		t.Fatalf("forgotten %q, want [%s] (%s was deleted during the replay)", got, elsewhere, replayed)
+	}
+}
+
+// The owner of a deleted module's keys is the node its old constraint would place it on now; with
+// no such node up (or no constraint), the owner under the ring of every up node; standalone, the
+// node itself.
+func TestDeletedOwner(t *testing.T) {
+	t.Parallel()
+	plan := placement.NewPlacer().Plan([]placement.Node{
+		{ID: "n1", Labels: placement.Labels{"site": "a"}}, {ID: "n2", Labels: placement.Labels{"site": "b"}},
+	})
+	v := &view{ring: plan.All(), plan: plan}
+	for i := range 20 {
+		id := fmt.Sprintf("mod-%d", i)
+		if got := v.deletedOwner("n1", id, placement.Labels{"site": "b"}); got != "n2" {
+			t.Fatalf("owner of %s placed at site=b: %s", id, got)
+		}
+		if got := v.deletedOwner("n1", id, placement.Labels{"site": "c"}); got != plan.All().Owner(id) {
+			t.Fatalf("owner of %s placed where no node is: %s, want %s", id, got, plan.All().Owner(id))
+		}
+		if got := v.deletedOwner("n1", id, nil); got != plan.All().Owner(id) {
+			t.Fatalf("owner of unconstrained %s: %s", id, got)
+		}
+	}
+	if got := (&view{}).deletedOwner("n1", "mod-0", placement.Labels{"site": "b"}); got != "n1" {
+		t.Fatalf("standalone owner: %s", got)
 	}
 }
