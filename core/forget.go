@@ -37,7 +37,7 @@ const (
 	// becomes the owner (the owner was down but not yet marked down): well past DownAfter.
 	forgetKeep = 10 * time.Minute
 	// forgetTimeout bounds one deletion: a Redis that does not answer must not hold up the pass.
-	forgetTimeout = 5 * time.Second
+	forgetTimeout = 2 * time.Second
 )
 
 // deletedModule is a module that left the model whose keys are not known to be deleted yet.

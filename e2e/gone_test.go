@@ -82,8 +82,8 @@ func watchRedis(t *testing.T, rc *redis.Client, patterns ...string) *publishedLo
 // A module deleted from the model leaves nothing in Redis: its host stops it, then deletes its
 // status (null on each field's channel: a driver subscribed to it by module id hears it) and its
 // metadata (announced). A WebSocket session bound to it through its system heard null when it
-// left the system, and hears nothing after. Added back, it starts clean. With Redis not
-// answering, the deletion is tried again on a later pass until Redis is back.
+// left the system, and hears nothing after. Added back, it starts clean. With Redis down, the
+// deletion is tried again on a later pass until Redis is back.
 func TestDeletedModuleLeavesNothing(t *testing.T) {
 	t.Parallel()
 	rds := testutil.StartRedis(t)
@@ -159,28 +159,25 @@ systems:
 		return hashEquals(t, rc, "status/mod-gone", map[string]string{"power": "false"})
 	})
 
-	// Redis does not answer while mod-kept is deleted: the deletion fails, and a later pass
-	// makes it once Redis answers again.
-	rds.Pause()
-	paused := true
-	defer func() {
-		if paused {
-			rds.Resume()
-		}
-	}()
+	// Redis is down while mod-kept is deleted: the deletion fails, and a later pass makes it once
+	// Redis is back. Redis comes back with its data (saved to disk before it stopped), so the
+	// keys are there to delete again: only the retry deletes them.
+	if err := rc.Save(t.Context()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	rds.Stop()
 	if r := e.Do("DELETE", "/api/engine/v2/modules/mod-kept", ""); r.Status >= 300 {
-		t.Fatalf("DELETE module with Redis paused: %d %s", r.Status, r.Body)
+		t.Fatalf("DELETE module with Redis down: %d %s", r.Status, r.Body)
 	}
 	e.WaitLog(20*time.Second, "deleting a deleted module's keys from redis failed")
-	if keysGone(t, rc, "mod-kept") {
-		t.Fatal("mod-kept's keys deleted while Redis was paused")
-	}
-	rds.Resume()
-	paused = false
-	testutil.Eventually(t, 30*time.Second, "mod-kept's keys deleted once Redis answers", func() bool {
+	rds.Restart(t)
+	testutil.Eventually(t, 30*time.Second, "mod-kept's keys deleted once Redis is back", func() bool {
 		return keysGone(t, rc, "mod-kept")
 	})
 	e.WaitLog(10*time.Second, "deleting deleted modules' keys from redis works again")
+	if n := deletedIn(e.Logs().String(), "mod-kept"); n != 1 {
+		t.Fatalf("mod-kept's keys deleted %d times after Redis came back, want 1", n)
+	}
 }
 
 // In a cluster the keys of a deleted module are deleted once, by one live node: the module's host
