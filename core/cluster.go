@@ -14,6 +14,7 @@ import (
 type view struct {
 	epoch uint64
 	ring  *placement.Ring // nil when standalone
+	plan  *placement.Plan // the rings of every constraint; nil when standalone
 	nodes map[string]raftfsm.Node
 	// placed maps a constrained module to the ring of the up nodes its constraint allows, when
 	// that is not every up node.
@@ -37,7 +38,8 @@ func (c *Core) refreshView() *view {
 			}
 		}
 		m, _ := c.cfg.Store.Model()
-		v.place(c.placer.Plan(up), m)
+		v.plan = c.placer.Plan(up)
+		v.place(v.plan, m)
 	}
 	c.noteUnplaced(c.view.Swap(v), v)
 	return v

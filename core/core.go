@@ -83,6 +83,7 @@ type Core struct {
 	gates       statusGates  // status write rate per module
 	quotas      driverQuotas // calls and subscriptions per driver
 
+	deleted        deletions // modules that left the model (forget.go); the reconcile loop's own
 	view           atomic.Pointer[view]
 	placer         *placement.Placer // the rings of the node sets the constraints select (placement.go)
 	ready          atomic.Bool       // reconciled at least once

@@ -63,6 +63,10 @@ type State interface {
 	SetModuleError(ctx context.Context, moduleID string, e state.ModuleError) error
 	ClearModuleError(ctx context.Context, moduleID string) error
 	ModuleRuntime(ctx context.Context, moduleIDs []string) ([]state.ModuleRuntime, error)
+	// ForgetModule deletes what Redis holds of a module deleted from the model (its status, null
+	// published per field; its metadata, announced; its start failure) in one step, and stops
+	// writing it back; it answers how much it deleted (0 when nothing was left).
+	ForgetModule(ctx context.Context, moduleID string) (int, error)
 	Subscribe(channel string, fn func(msg []byte), opts ...state.SubOption) *state.Subscription
 	Share
 }

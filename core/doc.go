@@ -10,7 +10,10 @@
 // longer run, writes each module's metadata and the system lookups this node owns to Redis, and
 // then marks the node ready for the membership epoch through Raft (cluster.go). It tells the
 // state store what the node hosts (Share in deps.go: modules before they start and when they
-// stop, the systems it owns), and the store writes all of that back if Redis loses it.
+// stop, the systems it owns), and the store writes all of that back if Redis loses it. A module
+// deleted from the model has its Redis keys deleted, after it stopped, by the one node that would
+// host it now (forget.go: that is its host while the host is up); a status its old instance sets
+// afterwards is dropped.
 //
 // At run time it is the one path of every execute (execute.go): REST, WebSocket, drivers calling
 // other modules and calls forwarded by other nodes all go through Execute, which resolves the

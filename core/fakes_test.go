@@ -126,17 +126,19 @@ func (f *fakeSup) Kill(string) error                  { return nil }
 // fakeState keeps statuses, lookups and metadata in memory, answering misses with
 // errkind.NotFound as package state does.
 type fakeState struct {
-	mu      sync.Mutex
-	lookups map[string]map[string]string
-	meta    map[string]string
-	status  map[string]map[string]string
-	pubs    []string
-	hosted  map[string]bool // Host and Unhost
-	cleared []string        // ClearStatus calls, in order
-	owned   []string        // the last OwnSystems, sorted
-	subs    map[string][]func([]byte)
-	metaErr error // every Metadata read fails with it (Redis away)
-	errs    map[string]state.ModuleError
+	mu        sync.Mutex
+	lookups   map[string]map[string]string
+	meta      map[string]string
+	status    map[string]map[string]string
+	pubs      []string
+	hosted    map[string]bool // Host and Unhost
+	cleared   []string        // ClearStatus calls, in order
+	owned     []string        // the last OwnSystems, sorted
+	subs      map[string][]func([]byte)
+	metaErr   error // every Metadata read fails with it (Redis away)
+	errs      map[string]state.ModuleError
+	forgot    []string // ForgetModule calls that succeeded, in order
+	forgetErr error    // every ForgetModule fails with it (Redis away)
 }
 
 func newFakeState() *fakeState {
@@ -210,6 +212,23 @@ func (s *fakeState) ClearStatus(_ context.Context, mod string) error {
 	defer s.mu.Unlock()
 	s.cleared = append(s.cleared, mod)
 	return nil
+}
+func (s *fakeState) ForgetModule(_ context.Context, mod string) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.forgetErr != nil {
+		return 0, s.forgetErr
+	}
+	n := len(s.status[mod])
+	if _, ok := s.meta[mod]; ok {
+		n++
+	}
+	delete(s.status, mod)
+	delete(s.meta, mod)
+	delete(s.errs, mod)
+	delete(s.hosted, mod)
+	s.forgot = append(s.forgot, mod)
+	return n, nil
 }
 func (s *fakeState) Status(_ context.Context, mod string) (map[string]string, error) {
 	s.mu.Lock()

@@ -64,6 +64,12 @@ func (c *Core) writeStatus(ctx context.Context, moduleID, name string, value []b
 			"status", name, "owner", owner)
 		return nil
 	}
+	// Deleted from the model: its keys are deleted once it stopped (forget.go), and what its old
+	// instance sets while stopping must not make them again.
+	if m, _ := c.cfg.Store.Model(); m.Modules[moduleID] == nil {
+		c.log.Debug("status write of a module deleted from the model dropped", "module", moduleID, "status", name)
+		return nil
+	}
 	_, err := c.cfg.State.SetStatus(ctx, moduleID, name, value)
 	if err != nil && ctx.Err() == nil {
 		c.log.Debug("status write failed", "module", moduleID, "status", name, "error", err)

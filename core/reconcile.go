@@ -71,6 +71,8 @@ func (c *Core) reconcile(ctx context.Context) {
 		c.cfg.State.Unhost(id)
 		c.gates.forget(id)
 	}
+	// Deleted from the model: after the stops above, so nothing set while stopping outlives it.
+	c.forgetDeleted(ctx, m, v, caughtUp)
 
 	sem := make(chan struct{}, c.cfg.Parallel)
 	var wg sync.WaitGroup

@@ -11,6 +11,9 @@
 //     (an idle listener holds neither), so quiet status channels cost almost nothing;
 //   - modules' start failures (moderrors.go): the hash engine/module_errors, which the node
 //     hosting a module writes and every node reads to show has_runtime_error on module reads;
+//   - a module deleted from the model (forget.go): ForgetModule removes its status hash (null
+//     published per field), its metadata (announced on engine/interface-change) and its
+//     engine/module_errors field in one script, and drops it from this node's share;
 //   - in-memory caches of lookups and metadata, so resolving an execute makes no Redis round trip
 //     while nothing changed; kept (still answering, no longer filled) while the pub/sub
 //     connection is lost, emptied when it is back (cache.go);

@@ -2,6 +2,7 @@ package state
 
 import (
 	"context"
+	"maps"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -93,6 +94,21 @@ func rawSub(t testing.TB, r *testutil.Redis, patterns bool, names ...string) <-c
 	}
 	t.Cleanup(func() { _ = ps.Close() })
 	return ps.Channel()
+}
+
+// recvNulls receives n messages and fails t unless they are null on the channel of each name of
+// module's status.
+func recvNulls(t testing.TB, ch <-chan *redis.Message, module string, names ...string) {
+	t.Helper()
+	got, want := map[string]string{}, map[string]string{}
+	for _, name := range names {
+		want[StatusChannel(module, name)] = "null"
+		m := recv(t, ch)
+		got[m.Channel] = m.Payload
+	}
+	if !maps.Equal(got, want) {
+		t.Fatalf("published %v, want %v", got, want)
+	}
 }
 
 func recv(t testing.TB, ch <-chan *redis.Message) *redis.Message {

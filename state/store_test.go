@@ -81,15 +81,7 @@ func TestClearStatus(t *testing.T) {
 	if err := s.ClearStatus(ctx, "mod-2"); err != nil {
 		t.Fatal(err)
 	}
-	got := map[string]string{}
-	for range 3 {
-		m := recv(t, msgs)
-		got[m.Channel] = m.Payload
-	}
-	want := map[string]string{"status/mod-2/power": "null", "status/mod-2/input": "null", "status/mod-2/volume": "null"}
-	if !maps.Equal(got, want) {
-		t.Fatalf("published %v, want %v", got, want)
-	}
+	recvNulls(t, msgs, "mod-2", "power", "input", "volume")
 	st, err := s.Status(ctx, "mod-2")
 	if err != nil || len(st) != 0 {
 		t.Fatalf("status after clear = %v, %v", st, err)
