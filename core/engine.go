@@ -20,7 +20,7 @@ import (
 // may reach it (a protected module needs support; see reach). A place in a system with no module
 // is errkind.NotFound, a missing system errkind.SystemNotFound.
 func (c *Core) State(ctx context.Context, t call.Target, caller auth.Caller) (map[string]string, error) {
-	id, err := c.reach(ctx, t, caller)
+	id, err := c.reachStatus(ctx, t, caller)
 	if err != nil {
 		return nil, err
 	}
@@ -29,12 +29,24 @@ func (c *Core) State(ctx context.Context, t call.Target, caller auth.Caller) (ma
 
 // StateValue returns one status value of the module t names as JSON text, as State.
 func (c *Core) StateValue(ctx context.Context, t call.Target, caller auth.Caller, name string) (json.RawMessage, bool, error) {
-	id, err := c.reach(ctx, t, caller)
+	id, err := c.reachStatus(ctx, t, caller)
 	if err != nil {
 		return nil, false, err
 	}
 	v, ok, err := c.cfg.State.StatusValue(ctx, id, name)
 	return v, ok, err
+}
+
+// reachStatus is reach for a status read. A module id the model does not have is not found, as
+// in PlaceOS, rather than a module without status: a deleted module leaves none behind, and
+// any status Redis still holds under an unknown id is no module's (docs/protocol.md §6.5).
+func (c *Core) reachStatus(ctx context.Context, t call.Target, caller auth.Caller) (string, error) {
+	if t.ModuleID != "" {
+		if m, _ := c.cfg.Store.Model(); m.Modules[t.ModuleID] == nil {
+			return t.ModuleID, errkind.Wrap(ErrModuleNotFound, nil, "could not find module %s", t.ModuleID)
+		}
+	}
+	return c.reach(ctx, t, caller)
 }
 
 // metadata returns the module's metadata (docs/protocol.md §4) from Redis, or, for a module this node

@@ -40,6 +40,27 @@ func protectedRoom(t *testing.T) *testCore {
 	return tc
 }
 
+// TestStatusOfUnknownModule: a status read by the id of a module the model lacks is not found
+// (404), whatever Redis holds under that id.
+func TestStatusOfUnknownModule(t *testing.T) {
+	t.Parallel()
+	tc := protectedRoom(t)
+	ctx := t.Context()
+	if _, err := tc.cfg.State.SetStatus(ctx, "mod-gone", "power", []byte("true")); err != nil {
+		t.Fatal(err)
+	}
+	admin := user(auth.ClearanceAdmin)
+	if _, err := tc.State(ctx, call.Target{ModuleID: "mod-gone"}, admin); !errors.Is(err, ErrModuleNotFound) {
+		t.Fatalf("state of an unknown module: %v, want module not found", err)
+	}
+	if _, _, err := tc.StateValue(ctx, call.Target{ModuleID: "mod-gone"}, admin, "power"); !errors.Is(err, ErrModuleNotFound) {
+		t.Fatalf("status of an unknown module: %v, want module not found", err)
+	}
+	if st, err := tc.State(ctx, call.Target{ModuleID: "mod-1"}, admin); err != nil || st["power"] != "true" {
+		t.Fatalf("state of a known module: %v %v", st, err)
+	}
+}
+
 // TestProtectedModules: PlaceOS's rule for _-prefixed modules (docs/protocol.md §8.3) on every way
 // into a module — execute, status hash, one status, function listing — by system and name and by
 // module id, by the module's resolved name (custom_name, else the driver's module_name): support,

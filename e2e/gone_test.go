@@ -146,7 +146,7 @@ systems:
 	if got := ws.values(1); !slices.Equal(got, []string{"true", "null"}) {
 		t.Fatalf("the WebSocket binding got %q after the deletion", got)
 	}
-	if r := e.Do("GET", "/api/engine/v2/modules/mod-gone/state", ""); r.Status != 404 && r.Body != "{}" {
+	if r := e.Do("GET", "/api/engine/v2/modules/mod-gone/state", ""); r.Status != 404 || !strings.Contains(r.Body, "module_not_found") {
 		t.Fatalf("the deleted module's state: %d %s", r.Status, r.Body)
 	}
 
