@@ -345,6 +345,7 @@ systems:
 		Connected       bool   `json:"connected"`
 		HasRuntimeError bool   `json:"has_runtime_error"`
 		ErrorTimestamp  *int64 `json:"error_timestamp"`
+		RuntimeError    string `json:"runtime_error"`
 	}
 	get := func(n *enginetest.Node) (read, string) {
 		r := n.Do("GET", api+"/modules/mod-bad", "", enginetest.APIKey(userKey))
@@ -358,7 +359,9 @@ systems:
 			return m.HasRuntimeError
 		})
 		m, body := get(n)
-		if m.ErrorTimestamp == nil || *m.ErrorTimestamp < began || *m.ErrorTimestamp > time.Now().Unix() || m.CoreNode != place["mod-bad"] {
+		// The driver's refusal names the setting, for a user too (as the node status shows it).
+		if m.ErrorTimestamp == nil || *m.ErrorTimestamp < began || *m.ErrorTimestamp > time.Now().Unix() || m.CoreNode != place["mod-bad"] ||
+			!strings.Contains(m.RuntimeError, "display_id") {
 			t.Fatalf("mod-bad on %s (placed on %s): %s", n.ID, place["mod-bad"], body)
 		}
 	}
@@ -377,7 +380,7 @@ systems:
 	for _, n := range c.Nodes {
 		n.Eventually(20*time.Second, "mod-bad started and connected, read on "+n.ID, func() bool {
 			m, _ := get(n)
-			return !m.HasRuntimeError && m.ErrorTimestamp == nil && m.Connected
+			return !m.HasRuntimeError && m.ErrorTimestamp == nil && m.RuntimeError == "" && m.Connected
 		})
 	}
 	if r := c.Nodes[1].Do("POST", api+"/systems", `{"name": 7, "modules": []}`, enginetest.APIKey(adminKey)); r.Status != 400 ||
