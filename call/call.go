@@ -66,4 +66,9 @@ type ModuleRuntime struct {
 	// seconds; nil when there is no error).
 	HasRuntimeError bool   `json:"has_runtime_error"`
 	ErrorTimestamp  *int64 `json:"error_timestamp"`
+	// DriverNotBuilt: the module is not started at all, because its driver has not built on its
+	// node (no runtime error then: it never ran).
+	DriverNotBuilt bool `json:"driver_not_built"`
+	// RuntimeError is why, for either ("" when neither).
+	RuntimeError string `json:"runtime_error"`
 }

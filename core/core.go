@@ -106,6 +106,8 @@ type moduleState struct {
 	// startFailed: the supervisor holds the module though its start failed (it starts it again
 	// with its driver's next process), so it must be told when the module is no longer wanted.
 	startFailed bool
+	// notBuilt: it was not started because its driver has not built; recorded like a failed start.
+	notBuilt bool
 	// failedAt is when the start failures under way began: retries failing alike keep it.
 	failedAt time.Time
 }

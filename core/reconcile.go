@@ -19,6 +19,8 @@ type desired struct {
 	binary string
 	config *proto.Module
 	err    error
+	// unbuilt: err says its driver has no binary here (its build failed), not that it is building.
+	unbuilt bool
 }
 
 // reconcile makes this node true to the current model. It is only called from the Run loop, so
@@ -35,7 +37,7 @@ func (c *Core) reconcile(ctx context.Context) {
 	want := c.desired(ctx, m, v)
 
 	c.mu.Lock()
-	var stop, forget, release []string
+	var stop, forget, release, unbuilt []string
 	for id, st := range c.modules {
 		w, ok := want[id]
 		// A module whose new binary is still building keeps running on the old one, and one
@@ -46,6 +48,9 @@ func (c *Core) reconcile(ctx context.Context) {
 			forget = append(forget, id) // never started, or its start failed
 			if st.startFailed {
 				release = append(release, id)
+			}
+			if st.notBuilt {
+				unbuilt = append(unbuilt, id)
 			}
 		}
 		if !ok {
@@ -64,6 +69,9 @@ func (c *Core) reconcile(ctx context.Context) {
 		if err := c.sup.Stop(ctx, id); err != nil && !errors.Is(err, supervisor.ErrModuleNotRunning) && !isCanceled(ctx, err) {
 			c.log.Warn("releasing a module whose start failed", "module", id, "error", err)
 		}
+		c.forgetStartFailure(ctx, id)
+	}
+	for _, id := range unbuilt {
 		c.forgetStartFailure(ctx, id)
 	}
 	// Stopped or gone: Redis keeps its status, but this node no longer writes it back.
@@ -89,7 +97,7 @@ func (c *Core) reconcile(ctx context.Context) {
 		c.mu.Unlock()
 		if w.err != nil {
 			if !running {
-				c.setModule(id, func(st *moduleState) { st.err, st.config = w.err, w.config })
+				c.notStarted(ctx, id, w)
 			}
 			continue
 		}
@@ -136,6 +144,7 @@ func (c *Core) desired(ctx context.Context, m *model.Model, v *view) map[string]
 		}
 		var w desired
 		w.binary, w.err = c.binaryPath(m, m.Drivers[mod.DriverID])
+		w.unbuilt = w.err != nil && !errors.Is(w.err, ErrBuilding)
 		if w.err == nil {
 			c.recordDriverLimit(w.binary, m.Drivers[mod.DriverID].MemoryLimit)
 			w.config, w.err = moduleConfig(m, mod, c.cfg.Secrets, infos)
@@ -168,6 +177,23 @@ func (c *Core) setModule(id string, fn func(*moduleState)) {
 	}
 }
 
+// notStarted keeps why a module this node should run cannot be started; one whose driver has
+// not built is recorded in Redis like a failed start, so that a read of it on any node can say
+// it does not run (docs/protocol.md §9.5).
+func (c *Core) notStarted(ctx context.Context, id string, w desired) {
+	var since time.Time
+	c.setModule(id, func(st *moduleState) {
+		st.err, st.config = w.err, w.config
+		if w.unbuilt && !st.notBuilt {
+			st.notBuilt, st.failedAt = true, time.Now()
+		}
+		since = st.failedAt
+	})
+	if w.unbuilt {
+		c.recordStartFailure(ctx, id, since, w.err, true)
+	}
+}
+
 func (c *Core) startModule(ctx context.Context, w desired) {
 	id := w.config.Id
 	log := c.log.With("module", id, "driver", w.binary)
@@ -183,7 +209,7 @@ func (c *Core) startModule(ctx context.Context, w desired) {
 			if !st.startFailed {
 				st.failedAt = time.Now()
 			}
-			st.err, st.startFailed, since = err, true, st.failedAt
+			st.err, st.startFailed, st.notBuilt, since = err, true, false, st.failedAt
 		})
 		switch {
 		case isCanceled(ctx, err):
@@ -193,15 +219,15 @@ func (c *Core) startModule(ctx context.Context, w desired) {
 		default:
 			log.Error("starting module failed", "error", err)
 		}
-		c.recordStartFailure(ctx, id, since, err)
+		c.recordStartFailure(ctx, id, since, err, false)
 		return
 	}
 	log.Info("module started")
 	failed := false
 	c.setModule(id, func(st *moduleState) {
-		failed = st.startFailed
+		failed = st.startFailed || st.notBuilt
 		st.binary, st.config, st.running, st.err, st.since = w.binary, w.config, true, nil, time.Now()
-		st.startFailed = false
+		st.startFailed, st.notBuilt = false, false
 	})
 	if failed {
 		c.forgetStartFailure(ctx, id)

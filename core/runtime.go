@@ -10,13 +10,13 @@ import (
 )
 
 // recordStartFailure keeps a module's start failure in Redis, so that a read of the module on
-// any node shows it. It is written again on every failing retry (since unchanged): a Redis that
-// lost it has it back within a pass.
-func (c *Core) recordStartFailure(ctx context.Context, moduleID string, since time.Time, err error) {
+// any node shows it; build says it was not started at all, its driver not built. It is written
+// again on every failing pass (since unchanged): a Redis that lost it has it back within a pass.
+func (c *Core) recordStartFailure(ctx context.Context, moduleID string, since time.Time, err error, build bool) {
 	if since.IsZero() {
 		since = time.Now()
 	}
-	e := state.ModuleError{Node: c.cfg.NodeID, At: since, Error: err.Error()}
+	e := state.ModuleError{Node: c.cfg.NodeID, At: since, Error: err.Error(), Build: build}
 	if werr := c.cfg.State.SetModuleError(ctx, moduleID, e); werr != nil && !isCanceled(ctx, werr) {
 		c.log.Warn("recording a module's start failure failed", "module", moduleID, "error", werr)
 	}
@@ -46,6 +46,11 @@ func (c *Core) ModuleRuntime(ctx context.Context, mods []*model.Module) ([]call.
 		owner, _ := c.Owner(m.ID)
 		out[i] = call.ModuleRuntime{CoreNode: owner, Connected: !m.Running || string(rts[i].Connected) != "false"}
 		if e := rts[i].Error; e != nil && e.Node == owner && m.Running {
+			out[i].RuntimeError = e.Error
+			if e.Build {
+				out[i].DriverNotBuilt = true
+				continue
+			}
 			at := e.At.Unix()
 			out[i].HasRuntimeError, out[i].ErrorTimestamp = true, &at
 		}

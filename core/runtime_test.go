@@ -3,10 +3,12 @@ package core
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/placeos-go/engine/call"
 	"github.com/placeos-go/engine/model"
 	"github.com/placeos-go/engine/plugin/proto"
 	"github.com/placeos-go/engine/state"
@@ -94,4 +96,41 @@ func runtimeCore(t *testing.T, st *fakeState, sup *fakeSup) (*Core, *model.Memor
 		t.Fatal(err)
 	}
 	return c, store
+}
+
+// A module whose driver has not built is not started; it is recorded as such (not as a runtime
+// error) with the reason, and forgotten once it starts on another driver, or is stopped.
+func TestModuleRuntimeShowsDriverNotBuilt(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := newFakeState()
+	c, store := runtimeCore(t, st, &fakeSup{})
+	// This node has no builder: a repository driver has no binary here.
+	apply(t, store, `
+repositories: [{id: repo-1, uri: /srv/repo}]
+drivers: [{id: drv-r, module_name: Display, role: device, repository_id: repo-1, path: drivers/d}]
+modules: [{id: m4, driver_id: drv-r, running: true}, {id: m5, driver_id: drv-r, running: true}]
+`)
+	read := func() []call.ModuleRuntime {
+		t.Helper()
+		c.reconcile(ctx)
+		m, _ := store.Model()
+		rts, err := c.ModuleRuntime(ctx, []*model.Module{m.Modules["m4"], m.Modules["m5"]})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rts
+	}
+	rts := read()
+	if !rts[0].DriverNotBuilt || rts[0].HasRuntimeError || rts[0].ErrorTimestamp != nil || !strings.Contains(rts[0].RuntimeError, "no builder") {
+		t.Fatalf("m4 (driver not built): %+v", rts[0])
+	}
+	apply(t, store, `modules: [{id: m4, driver_id: drv-d, running: true}, {id: m5, driver_id: drv-r, running: false}]`)
+	rts = read()
+	if rts[0].DriverNotBuilt || rts[0].RuntimeError != "" || rts[1].DriverNotBuilt || rts[1].RuntimeError != "" {
+		t.Fatalf("m4 started on a built driver, m5 stopped: %+v", rts)
+	}
+	if len(st.errs) != 0 {
+		t.Fatalf("records left: %v", st.errs)
+	}
 }

@@ -314,7 +314,8 @@ func TestManagementCompatAcrossNodes(t *testing.T) {
 }
 
 // TestModuleRuntimeErrorCompat: a module whose start fails (its settings are refused by the
-// driver's OnLoad) reads, on either node of a two-node cluster, as PlaceOS shows it —
+// driver's OnLoad) reads, on either node of a two-node cluster, as PlaceOS shows it, with the
+// reason (runtime_error; one whose driver does not build reads driver_not_built) —
 // has_runtime_error true with the time it began, the node hosting it as core_node — and false
 // again once the front-end sends back the object it read with the settings fixed (the read-only
 // fields in it ignored); then connected follows the device.
@@ -324,17 +325,24 @@ func TestModuleRuntimeErrorCompat(t *testing.T) {
 	redis := testutil.StartRedis(t)
 	sim := startMDCSim(t)
 	bin := testutil.BuildBinary(t, "./examples/drivers/samsungmdc")
-	cfg := config(redis.URL, "--auth", "keys", "--api-keys", apiKeysFile(t))
+	root, err := testutil.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := config(redis.URL, "--auth", "keys", "--api-keys", apiKeysFile(t), "--sdk-dir", root)
 	cfg.APIKey = adminKey
 	c := enginetest.StartCluster(t, cfg, "rterr", 2, fmt.Sprintf(`
+repositories: [{id: repo-1, uri: %q}]
 drivers:
   - {id: drv-mdc, name: Samsung MDC, module_name: Display, role: device, binary: %q, default_port: 1515}
+  - {id: drv-broken, module_name: Broken, role: service, repository_id: repo-1, path: drivers/broken}
 modules:
   - {id: mod-ok, driver_id: drv-mdc, ip: 127.0.0.1, port: %d, running: true, settings: {display_id: 1}}
-  - {id: mod-bad, driver_id: drv-mdc, ip: 127.0.0.1, port: %[2]d, running: true, settings: {display_id: 255}}
+  - {id: mod-bad, driver_id: drv-mdc, ip: 127.0.0.1, port: %[3]d, running: true, settings: {display_id: 255}}
+  - {id: mod-broken, driver_id: drv-broken, running: true}
 systems:
   - {id: sys-1, name: Signage, modules: [mod-ok, mod-bad]}
-`, bin, sim.Port()), 2) // a module whose start failed is held for the retry: placed too
+`, newRepo(t).dir, bin, sim.Port()), 2) // a module whose start failed is held for the retry: placed too
 	place, err := c.Placement()
 	if err != nil {
 		t.Fatal(err)
@@ -345,22 +353,44 @@ systems:
 		Connected       bool   `json:"connected"`
 		HasRuntimeError bool   `json:"has_runtime_error"`
 		ErrorTimestamp  *int64 `json:"error_timestamp"`
+		DriverNotBuilt  bool   `json:"driver_not_built"`
+		RuntimeError    string `json:"runtime_error"`
 	}
-	get := func(n *enginetest.Node) (read, string) {
-		r := n.Do("GET", api+"/modules/mod-bad", "", enginetest.APIKey(userKey))
+	getModule := func(n *enginetest.Node, id string) (read, string) {
+		r := n.Do("GET", api+"/modules/"+id, "", enginetest.APIKey(userKey))
 		var m read
 		_ = json.Unmarshal([]byte(r.Body), &m)
 		return m, r.Body
 	}
+	get := func(n *enginetest.Node) (read, string) { return getModule(n, "mod-bad") }
 	for _, n := range c.Nodes {
 		n.Eventually(20*time.Second, "mod-bad's failed start shown on "+n.ID, func() bool {
 			m, _ := get(n)
 			return m.HasRuntimeError
 		})
 		m, body := get(n)
-		if m.ErrorTimestamp == nil || *m.ErrorTimestamp < began || *m.ErrorTimestamp > time.Now().Unix() || m.CoreNode != place["mod-bad"] {
+		// The driver's refusal names the setting, for a user too (as the node status shows it).
+		if m.ErrorTimestamp == nil || *m.ErrorTimestamp < began || *m.ErrorTimestamp > time.Now().Unix() || m.CoreNode != place["mod-bad"] ||
+			!strings.Contains(m.RuntimeError, "display_id") {
 			t.Fatalf("mod-bad on %s (placed on %s): %s", n.ID, place["mod-bad"], body)
 		}
+	}
+	// A module whose driver does not build: not started, not a runtime error, read alike on both
+	// nodes with the build's failure.
+	hosts := map[string]bool{}
+	for _, n := range c.Nodes {
+		n.Eventually(60*time.Second, "mod-broken's driver not built, read on "+n.ID, func() bool {
+			m, _ := getModule(n, "mod-broken")
+			return m.DriverNotBuilt
+		})
+		m, body := getModule(n, "mod-broken")
+		if m.HasRuntimeError || m.ErrorTimestamp != nil || m.CoreNode == "" || !strings.Contains(m.RuntimeError, "drivers/broken") {
+			t.Fatalf("mod-broken on %s: %s", n.ID, body)
+		}
+		hosts[m.CoreNode] = true
+	}
+	if len(hosts) != 1 {
+		t.Fatalf("the nodes disagree on mod-broken's node: %v", hosts)
 	}
 	r := c.Nodes[1].Do("GET", api+"/modules?limit=10", "", enginetest.APIKey(userKey))
 	if r.Status != 200 || !strings.Contains(r.Body, `"driver":{"id":"drv-mdc","name":"Samsung MDC","module_name":"Display","role":"device"}`) ||
@@ -377,7 +407,7 @@ systems:
 	for _, n := range c.Nodes {
 		n.Eventually(20*time.Second, "mod-bad started and connected, read on "+n.ID, func() bool {
 			m, _ := get(n)
-			return !m.HasRuntimeError && m.ErrorTimestamp == nil && m.Connected
+			return !m.HasRuntimeError && m.ErrorTimestamp == nil && m.RuntimeError == "" && m.Connected
 		})
 	}
 	if r := c.Nodes[1].Do("POST", api+"/systems", `{"name": 7, "modules": []}`, enginetest.APIKey(adminKey)); r.Status != 400 ||

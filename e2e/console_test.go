@@ -20,7 +20,8 @@ const consoleJWTSecret = "console-jwt-secret-0123456789abcdef"
 
 // consoleEngine runs a node behind --auth keys (API keys and HS256 bearer tokens) with the demo's
 // display and room drivers against a simulated display (sys-1, with a second display whose
-// placement no node matches: unplaced), and a repository driver that does not compile (sys-lab).
+// placement no node matches: unplaced), and a repository driver that does not compile beside a
+// Samsung display with no device to reach (sys-lab).
 func consoleEngine(t *testing.T) (*enginetest.Node, func() int) {
 	t.Helper()
 	redis := testutil.StartRedis(t)
@@ -32,24 +33,27 @@ func consoleEngine(t *testing.T) (*enginetest.Node, func() int) {
 	}
 	display := testutil.BuildBinary(t, "./examples/drivers/display")
 	room := testutil.BuildBinary(t, "./examples/drivers/room")
+	mdc := testutil.BuildBinary(t, "./examples/drivers/samsungmdc")
 	model := fmt.Sprintf(`
 repositories: [{id: repo-1, uri: %q}]
 drivers:
   - {id: drv-display, name: Demo display, module_name: Display, role: device, binary: %q}
   - {id: drv-room, module_name: Room, role: logic, binary: %q}
   - {id: drv-broken, module_name: Broken, role: service, repository_id: repo-1, path: drivers/broken}
+  - {id: drv-mdc, module_name: Signage, role: device, binary: %q}
 modules:
   - {id: mod-display, driver_id: drv-display, ip: 127.0.0.1, port: %d, running: true, notes: lobby screen}
   - {id: mod-room, driver_id: drv-room, control_system_id: sys-1, running: true}
   - {id: mod-broken, driver_id: drv-broken, running: true}
+  - {id: mod-mdc, driver_id: drv-mdc, ip: 127.0.0.1, port: 1, running: true, settings: {display_id: 1}}
   - {id: mod-far, driver_id: drv-display, ip: 127.0.0.1, port: %d, running: true, placement: {site: nowhere}}
 systems:
   - id: sys-1
     name: Lobby
     modules: [mod-display, mod-room, mod-far]
     protected_settings: [{level: admin, settings: {door_code: "4321"}}]
-  - {id: sys-lab, name: Lab, modules: [mod-broken]}
-`, repo.dir, display, room, sim.Port(), sim.Port())
+  - {id: sys-lab, name: Lab, modules: [mod-broken, mod-mdc]}
+`, repo.dir, display, room, mdc, sim.Port(), sim.Port())
 	secret := filepath.Join(t.TempDir(), "jwt.secret")
 	testutil.WriteFile(t, secret, consoleJWTSecret)
 	e := enginetest.NewNode(t, config(redis.URL, "--sdk-dir", root, "--auth", "keys", "--api-keys", apiKeysFile(t),
@@ -139,6 +143,31 @@ func TestConsole(t *testing.T) {
 		b.WaitFor(t, 60*time.Second, "the recompile refused with the compiler's complaint", text("#action-result")+`.includes('recompile drv-broken: refused') && `+
 			text("#action-result")+`.includes('syntax error')`)
 		b.Screenshot(t, shots, "2-drivers")
+
+		// A module whose driver has not built, and one whose start fails, say so live instead of
+		// "running", their Execute disabled with the reason; once started, "running" again.
+		page(t, "#/systems/sys-lab")
+		b.WaitFor(t, within, "Broken_1 not running: not built", text("#state-Broken_1")+` === '✗ not running: its driver has not built (see Drivers)' && `+
+			`[...document.querySelectorAll('#module-Broken_1 form.fn button[type=submit]')].every(b => b.disabled) && `+text("#module-Broken_1 details")+`.includes('503')`)
+		signage := func(state, buttons string) string {
+			return text("#state-Signage_1") + state + ` && ((bs) => bs.length > 0 && bs.every(b => ` + buttons + `))([...document.querySelectorAll('#module-Signage_1 form.fn button[type=submit]')])`
+		}
+		b.WaitFor(t, within, "Signage_1 running, its Execute enabled", signage(` === '✓ running'`, `!b.disabled`))
+		for _, step := range []struct{ method, path, body string }{
+			{"POST", "/modules/mod-mdc/stop", ""},
+			{"PATCH", "/modules/mod-mdc", `{"settings": {"display_id": 255}}`},
+			{"POST", "/modules/mod-mdc/start", ""},
+		} {
+			r := e.Do(step.method, "/api/engine/v2"+step.path, step.body, enginetest.APIKey(adminKey))
+			t.Logf("%s %s: %d %s", step.method, step.path, r.Status, r.Body)
+		}
+		b.WaitFor(t, within, "Signage_1 not running: its start failing, with the driver's reason", signage(`.startsWith('✗ not running: start failing since ') && `+
+			text("#state-Signage_1")+`.includes('display_id')`, `b.disabled && b.title.startsWith('not running: start failing since ')`))
+		b.Screenshot(t, shots, "2-not-running")
+		if r := e.Do("PATCH", "/api/engine/v2/modules/mod-mdc", `{"settings": {"display_id": 1}}`, enginetest.APIKey(adminKey)); r.Status != 200 {
+			t.Fatalf("fixing Signage_1's settings: %d %s", r.Status, r.Body)
+		}
+		b.WaitFor(t, within, "Signage_1 running again, its Execute enabled", signage(` === '✓ running'`, `!b.disabled && b.title === ''`))
 
 		page(t, "#/systems/sys-1")
 		power := `#status-Display_1 [data-status=power]`
@@ -252,6 +281,10 @@ func TestConsole(t *testing.T) {
 		b.WaitFor(t, within, "Display_1's forms", `document.querySelector('#fn-Display_1-power')`)
 		b.WaitFor(t, within, "Display_1's power bound over the token's WebSocket", `['true', 'false'].includes(`+text(`#status-Display_1 [data-status=power]`)+`)`)
 		b.WaitFor(t, within, "Display_2 unplaced for a user too", text("#state-Display_2")+`.startsWith('✗ unplaced: no node up')`)
+		page(t, "#/systems/sys-lab")
+		b.WaitFor(t, within, "Broken_1 not built for a user too", text("#state-Broken_1")+` === '✗ not running: its driver has not built (see Drivers)'`)
+		page(t, "#/systems/sys-1")
+		b.WaitFor(t, within, "Display_1's forms again", `document.querySelector('#fn-Display_1-power')`)
 		for _, sel := range []string{"#stop-Display_1", "#start-Display_1", "#debug-btn-Display_1", "#fn-Display_1-reboot"} {
 			if browsertest.Eval[bool](t, b, fmt.Sprintf(`!!document.querySelector(%q)`, sel)) {
 				t.Errorf("a user is offered %s", sel)

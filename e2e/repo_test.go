@@ -167,6 +167,22 @@ systems: [{id: sys-1, name: Lab, modules: [mod-hello, mod-broken]}]
 			t.Fatalf("exec on the module of a broken driver (%s): %d (Retry-After %q) %s", path, r.Status, r.Header.Get("Retry-After"), r.Body)
 		}
 	}
+	// Its module read says it does not run, and why (docs/protocol.md §9.5).
+	notBuilt := func(id string) (bool, string) {
+		var m struct {
+			DriverNotBuilt  bool   `json:"driver_not_built"`
+			HasRuntimeError bool   `json:"has_runtime_error"`
+			RuntimeError    string `json:"runtime_error"`
+		}
+		r := e.Do("GET", "/api/engine/v2/modules/"+id, "")
+		if err := json.Unmarshal([]byte(r.Body), &m); err != nil || m.HasRuntimeError {
+			t.Fatalf("read of %s: %d %s", id, r.Status, r.Body)
+		}
+		return m.DriverNotBuilt, m.RuntimeError
+	}
+	if unbuilt, why := notBuilt("mod-broken"); !unbuilt || !strings.Contains(why, "drivers/broken") {
+		t.Fatalf("mod-broken reads as built: %q", why)
+	}
 
 	// Roll out v2 while a client calls the module in a loop.
 	repo.write("drivers/hello/main.go", fmt.Sprintf(helloMain, "v2"))
@@ -203,6 +219,9 @@ systems: [{id: sys-1, name: Lab, modules: [mod-hello, mod-broken]}]
 		return strings.Contains(r.Body, `"failed_build":{"driver_id":"drv-hello"`) && strings.Contains(r.Body, "syntax error")
 	}
 	rollOut(t, e, version, "v2", "v2", failedBuild)
+	if unbuilt, why := notBuilt("mod-hello"); unbuilt || why != "" {
+		t.Fatalf("mod-hello, running its last good build, reads as not built: %q", why)
+	}
 	e.WaitLog(5*time.Second, "driver build failed; its modules keep running the last good build")
 	e.Eventually(5*time.Second, "the compiler's complaint on the ERROR line itself", func() bool {
 		for _, line := range strings.Split(e.Logs().String(), "\n") {

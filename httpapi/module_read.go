@@ -99,7 +99,7 @@ func systemOfModule(m *model.Model, mod *model.Module) *systemBrief {
 // front-ends PUT or PATCH back the object they read, so a write ignores these; any other field
 // the entity does not have is still refused.
 var readOnlyFields = map[model.Kind][]string{
-	model.KindModule: {"core_node", "connected", "has_runtime_error", "error_timestamp", "driver", "control_system"},
+	model.KindModule: {"core_node", "connected", "has_runtime_error", "error_timestamp", "driver_not_built", "runtime_error", "driver", "control_system"},
 }
 
 // withoutReadOnly is raw, a JSON object of kind, without its read-only fields. Anything else is

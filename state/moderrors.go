@@ -14,6 +14,8 @@ type ModuleError struct {
 	Node  string    `json:"node"` // the node that failed to start it
 	At    time.Time `json:"at"`   // when the failure began (a retry failing alike keeps it)
 	Error string    `json:"error"`
+	// Build: it was not started at all, because its driver has not built on Node.
+	Build bool `json:"build,omitempty"`
 }
 
 // ModuleRuntime is what Redis holds of one module's life beside the model.

@@ -1,5 +1,5 @@
 import { get, call, enc, ALL } from './api.js';
-import { h, table, state, poll } from './dom.js';
+import { h, table, state, poll, when } from './dom.js';
 import { functionForm } from './form.js';
 
 const C = '/api/engine/v2';
@@ -44,48 +44,54 @@ function systemPage(view, ctx, id) {
       h('p', { class: 'muted' }, 'Statuses update live over the WebSocket API (bind), as in any front-end.'));
     const cards = modulesInOrder(sys, modules, drivers).map((e) => moduleCard(ctx, sys.id, e, stops));
     body.append(...cards.map((c) => c.el));
-    stops.push(poll(() => watchPlacement(cards), 2000));
+    stops.push(poll(() => watchRuntime(sys.id, cards), 2000));
   })().catch(() => {});
   return () => stops.forEach((s) => s());
 }
 
-// watchPlacement tells each card whether its module is unplaced (docs/protocol.md §10): running
-// in the model, yet no node has the labels its placement asks for, so none runs it. The reason
-// is in the cluster document; a standalone node has none, and then a module read without a
+// watchRuntime tells each card what the engine says of its module now, in one poll of two
+// reads: the system's module reads (docs/protocol.md §9.5: running, and why a running one does
+// not run — its driver has not built, or its start is failing) and the cluster document (§10:
+// why one is unplaced). A standalone node has no cluster document; then a module read without a
 // hosting node (core_node "") is all there is to go by.
-async function watchPlacement(cards) {
-  let reasons = null;
-  try {
-    const c = await get(`${C}/cluster`, { quiet: true });
-    reasons = new Map((c.unplaced || []).map((u) => [u.id, u.reason]));
-  } catch {
-    // no cluster document: fall back on each module's core_node
-  }
-  for (const card of cards) card.placed(reasons ? reasons.get(card.id) || '' : card.fallback());
+async function watchRuntime(sysID, cards) {
+  const [cluster, reads] = await Promise.all([
+    get(`${C}/cluster`, { quiet: true }).catch(() => null),
+    get(`${C}/modules${ALL}&control_system_id=${enc(sysID)}`, { quiet: true }).catch(() => []),
+  ]);
+  const unplaced = cluster && new Map((cluster.unplaced || []).map((u) => [u.id, u.reason]));
+  const byID = new Map(reads.map((m) => [m.id, m]));
+  for (const card of cards) card.update(byID.get(card.id), unplaced);
+}
+
+// notRunning says why a module running in the model is not running on any node, '' when it is
+// (or is stopped): unplaced, its driver not built, or its start failing. Its Execute buttons
+// are disabled then (the engine would answer 503).
+function notRunning(m, unplaced) {
+  if (!m.running) return '';
+  if (unplaced) return `unplaced: ${unplaced}`;
+  if (m.driver_not_built) return 'not running: its driver has not built (see Drivers)';
+  if (m.has_runtime_error) return `not running: start failing since ${when(m.error_timestamp)}${m.runtime_error ? `: ${m.runtime_error}` : ''}`;
+  return '';
 }
 
 function moduleCard(ctx, sysID, e, stops) {
-  const { m, d, slug } = e;
+  const { d, slug } = e;
+  let m = e.m; // the module as last read
   const running = h('span', { id: `state-${slug}` });
-  let on = m.running;
-  // Why no node runs it, while it is unplaced; until the cluster document says, the module
-  // read's core_node ("" when no node hosts it) does.
+  // Why no node runs it, while it is unplaced; without the cluster document, the module read's
+  // core_node ("" when no node hosts it) says so.
   const fallback = () => (m.core_node === '' ? 'no node may host it (its placement matches no node that is up)' : '');
   let unplaced = fallback();
   const fns = h('div');
-  // show says what the module is. An unplaced module is running only in the model: its card says
-  // why instead, and its Execute buttons are disabled (the engine would answer 503).
+  // show says what the module is: one running only in the model says why instead.
   const show = () => {
-    const why = on && unplaced;
-    running.replaceChildren(why ? state(`unplaced: ${why}`, false) : state(on ? 'running' : 'stopped', on));
+    const why = notRunning(m, unplaced);
+    running.replaceChildren(why ? state(why, false) : state(m.running ? 'running' : 'stopped', m.running));
     for (const b of fns.querySelectorAll('button[type=submit]')) {
       b.disabled = !!why;
-      b.title = why ? `unplaced: ${why}` : '';
+      b.title = why;
     }
-  };
-  const showRunning = (now) => {
-    on = now;
-    show();
   };
   show();
   const statusRows = h('tbody');
@@ -98,8 +104,8 @@ function moduleCard(ctx, sysID, e, stops) {
     cardResult.replaceChildren(h('span', { class: 'muted' }, `${verb}…`));
     try {
       await call('POST', `${C}/modules/${enc(m.id)}/${verb}`, undefined, { quiet: true });
-      const fresh = await get(`${C}/modules/${enc(m.id)}`);
-      showRunning(fresh.running);
+      m = await get(`${C}/modules/${enc(m.id)}`);
+      show();
       cardResult.replaceChildren(`${verb}: done`);
     } catch (err) {
       cardResult.replaceChildren(h('span', { class: 'error' }, `${verb} refused: ${err.message}`));
@@ -149,18 +155,32 @@ function moduleCard(ctx, sysID, e, stops) {
     throw err;
   }), 5000));
 
-  get(`${C}/systems/${enc(sysID)}/functions/${enc(slug)}`, { quiet: true }).then((list) => {
-    const names = Object.keys(list);
-    if (!names.length) fns.append(h('p', { class: 'muted' }, 'No functions you may call.'));
-    for (const name of names) {
-      fns.append(functionForm(`fn-${slug}-${name}`, name, list[name], async (args) => {
-        const r = await call('POST', `${C}/systems/${enc(sysID)}/${enc(slug)}/${enc(name)}`, args, { quiet: true, full: true });
-        bindNew().catch(() => {});
-        return r;
-      }));
-    }
-    show();
-  }).catch((err) => fns.append(h('p', { class: 'error' }, `functions: ${err.message}`)));
+  // listFunctions fills the Functions part from the module's function listing. A module that
+  // has not run yet has none (its driver has not built, or its start fails): listed again once
+  // it runs.
+  let listed = false;
+  let listing = null;
+  const listFunctions = () => {
+    listing = listing || get(`${C}/systems/${enc(sysID)}/functions/${enc(slug)}`, { quiet: true }).then((list) => {
+      listed = true;
+      const names = Object.keys(list);
+      fns.replaceChildren(...(names.length ? [] : [h('p', { class: 'muted' }, 'No functions you may call.')]));
+      for (const name of names) {
+        fns.append(functionForm(`fn-${slug}-${name}`, name, list[name], async (args) => {
+          const r = await call('POST', `${C}/systems/${enc(sysID)}/${enc(slug)}/${enc(name)}`, args, { quiet: true, full: true });
+          bindNew().catch(() => {});
+          return r;
+        }));
+      }
+      show();
+    }).catch((err) => {
+      listed = err.status !== 503 && err.status !== 0; // a refusal stays; not running yet, or no answer, is tried again
+      fns.replaceChildren(h('p', { class: 'error' }, `functions: ${err.message}`));
+    }).finally(() => {
+      listing = null;
+    });
+  };
+  listFunctions();
 
   const el = h('section', { class: 'card', id: `module-${slug}` },
     h('h2', null, slug, ' ', h('span', { class: 'muted' }, `${m.id} · ${d.name || d.module_name || m.driver_id}${m.notes ? ' · ' + m.notes : ''}`)),
@@ -168,9 +188,13 @@ function moduleCard(ctx, sysID, e, stops) {
     h('h3', null, 'Status'), statusNote, h('div', { class: 'scroll' }, h('table', { id: `status-${slug}` }, statusRows)),
     debugOut,
     h('details', { open: true }, h('summary', null, 'Functions'), fns));
-  const placed = (why) => {
-    unplaced = why;
+  // update shows the module as read now (read: undefined when it could not be read) and, from
+  // the cluster document (null when there is none), why it is unplaced.
+  const update = (read, unplacedReasons) => {
+    if (read) m = read;
+    unplaced = unplacedReasons ? unplacedReasons.get(m.id) || '' : fallback();
     show();
+    if (!listed && m.running && !notRunning(m, unplaced)) listFunctions();
   };
-  return { id: m.id, el, placed, fallback };
+  return { id: m.id, el, update };
 }
