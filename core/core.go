@@ -110,6 +110,9 @@ type moduleState struct {
 	notBuilt bool
 	// failedAt is when the start failures under way began: retries failing alike keep it.
 	failedAt time.Time
+	// secrets are the module's protected setting values (model.Model.Secrets), hidden in what
+	// its driver says to callers (scrub).
+	secrets []string
 }
 
 // NewSupervisor builds the node's supervisor once the host callback service exists: the

@@ -18,7 +18,9 @@ import (
 type desired struct {
 	binary string
 	config *proto.Module
-	err    error
+	// secrets are the module's protected values, hidden in its driver's errors (scrub).
+	secrets []string
+	err     error
 	// unbuilt: err says its driver has no binary here (its build failed), not that it is building.
 	unbuilt bool
 }
@@ -91,6 +93,9 @@ func (c *Core) reconcile(ctx context.Context) {
 			st = &moduleState{}
 			c.modules[id] = st
 		}
+		if w.err == nil {
+			st.secrets = w.secrets // before the driver is called: what it says is hidden from then on
+		}
 		running := st.running
 		same := running && st.binary == w.binary && st.config != nil && gproto.Equal(st.config, w.config)
 		moved := running && w.err == nil && st.binary != w.binary
@@ -149,6 +154,9 @@ func (c *Core) desired(ctx context.Context, m *model.Model, v *view) map[string]
 			c.recordDriverLimit(w.binary, m.Drivers[mod.DriverID].MemoryLimit)
 			w.config, w.err = moduleConfig(m, mod, c.cfg.Secrets, infos)
 		}
+		if w.err == nil {
+			w.secrets, w.err = m.Secrets(mod, c.cfg.Secrets)
+		}
 		if w.err == nil && infos.stale(mod.ControlSystemID) {
 			w.config = c.keepSystem(id, w.config)
 		}
@@ -197,7 +205,7 @@ func (c *Core) notStarted(ctx context.Context, id string, w desired) {
 func (c *Core) startModule(ctx context.Context, w desired) {
 	id := w.config.Id
 	log := c.log.With("module", id, "driver", w.binary)
-	err := c.sup.Start(ctx, w.binary, w.config)
+	err := scrub(c.sup.Start(ctx, w.binary, w.config), w.secrets)
 	if err == nil {
 		err = c.writeMetadata(ctx, w)
 	}
@@ -237,7 +245,7 @@ func (c *Core) startModule(ctx context.Context, w desired) {
 func (c *Core) updateModule(ctx context.Context, w desired) {
 	id := w.config.Id
 	log := c.log.With("module", id, "driver", w.binary)
-	err := c.sup.Update(ctx, w.config)
+	err := scrub(c.sup.Update(ctx, w.config), w.secrets)
 	if err == nil {
 		err = c.writeMetadata(ctx, w)
 	}
@@ -257,7 +265,7 @@ func (c *Core) updateModule(ctx context.Context, w desired) {
 func (c *Core) moveModule(ctx context.Context, w desired) {
 	id := w.config.Id
 	log := c.log.With("module", id, "driver", w.binary)
-	err := c.sup.Move(ctx, w.binary, w.config)
+	err := scrub(c.sup.Move(ctx, w.binary, w.config), w.secrets)
 	if err == nil {
 		err = c.writeMetadata(ctx, w)
 	}

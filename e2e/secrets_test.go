@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io/fs"
 	"os"
@@ -126,6 +127,53 @@ systems: [{id: sys-1, name: Room, modules: [mod-a]}]
 	e.Eventually(30*time.Second, "the module receives its protected settings after a restart", received)
 	reads()
 	noPlaintext("after a restart")
+
+	// A careless driver quotes its settings in its errors: an execute's caller, the node status,
+	// the module read and the log see its protected values hidden (docs/protocol.md §2.7).
+	hidden := func(what, body string) {
+		t.Helper()
+		for _, v := range []string{supportPassword, adminPassword, neverToken} {
+			if strings.Contains(body, v) {
+				t.Errorf("%s shows %q:\n%s", what, v, body)
+			}
+		}
+		if !strings.Contains(body, "[redacted]") || !strings.Contains(body, "hdmi1") {
+			t.Errorf("%s: not the driver's words with the secrets hidden:\n%s", what, body)
+		}
+	}
+	for _, key := range []string{userKey, adminKey} {
+		r := e.Do("POST", "/api/engine/v2/modules/mod-a/exec/leak", "[]", enginetest.APIKey(key))
+		if r.Status != 500 || !strings.Contains(r.Body, "LeakError") {
+			t.Fatalf("leak: %d %s", r.Status, r.Body)
+		}
+		hidden("an execute's error", r.Body)
+	}
+	refusing := strings.Replace(mod, `"settings": {"input": "hdmi1"}`, `"settings": {"input": "hdmi1", "refuse_start": true}`, 1)
+	if r := e.Do("POST", "/api/engine/v2/modules/mod-a/stop", "", enginetest.APIKey(adminKey)); r.Status != 200 {
+		t.Fatalf("stop: %d %s", r.Status, r.Body)
+	}
+	if r := e.Do("PUT", "/api/engine/v2/modules/mod-a", refusing, enginetest.APIKey(adminKey)); r.Status != 200 {
+		t.Fatalf("PUT refuse_start: %d %s", r.Status, r.Body)
+	}
+	r := e.Do("POST", "/api/engine/v2/modules/mod-a/start", "", enginetest.APIKey(adminKey))
+	if r.Status == 200 {
+		t.Fatalf("a start the driver refuses answered 200 %s", r.Body)
+	}
+	for _, v := range []string{supportPassword, adminPassword, neverToken} {
+		if strings.Contains(r.Body, v) {
+			t.Errorf("the failed start's answer shows %q: %s", v, r.Body)
+		}
+	}
+	var read struct {
+		RuntimeError string `json:"runtime_error"`
+	}
+	e.Eventually(30*time.Second, "the module read says why it does not run", func() bool {
+		r := e.Do("GET", "/api/engine/v2/modules/mod-a", "", enginetest.APIKey(userKey))
+		return json.Unmarshal([]byte(r.Body), &read) == nil && read.RuntimeError != ""
+	})
+	hidden("the module read's runtime_error", read.RuntimeError)
+	hidden("the node status", e.Do("GET", "/api/core/v1/status", "", enginetest.APIKey(adminKey)).Body)
+	noPlaintext("after a careless driver")
 }
 
 // grepFiles reads every file under dir and lists those holding any of values.

@@ -217,28 +217,38 @@ func (m *Model) SystemModules(sys *System) []SystemModule {
 // module never starts with a secret silently missing.
 func (m *Model) MergedSettings(mod *Module, k *Keyring) (Settings, error) {
 	out := Settings{}
+	err := m.settingOwners(mod, func(kind Kind, id string, plain Settings, ps []Protected) error {
+		return mergeOwner(out, k, kind, id, plain, ps)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// settingOwners calls fn with each entity whose settings a module's merge (MergedSettings),
+// lowest precedence first: its driver; for a logic module its system's zones, then its system;
+// the module itself.
+func (m *Model) settingOwners(mod *Module, fn func(kind Kind, id string, plain Settings, ps []Protected) error) error {
 	d := m.Drivers[mod.DriverID]
 	if d != nil {
-		if err := mergeOwner(out, k, KindDriver, d.ID, d.Settings, d.ProtectedSettings); err != nil {
-			return nil, err
+		if err := fn(KindDriver, d.ID, d.Settings, d.ProtectedSettings); err != nil {
+			return err
 		}
 	}
 	if d != nil && d.Role == RoleLogic {
 		if sys := m.Systems[mod.ControlSystemID]; sys != nil {
 			for _, zid := range sys.Zones {
 				if z := m.Zones[zid]; z != nil {
-					if err := mergeOwner(out, k, KindZone, z.ID, z.Settings, z.ProtectedSettings); err != nil {
-						return nil, err
+					if err := fn(KindZone, z.ID, z.Settings, z.ProtectedSettings); err != nil {
+						return err
 					}
 				}
 			}
-			if err := mergeOwner(out, k, KindSystem, sys.ID, sys.Settings, sys.ProtectedSettings); err != nil {
-				return nil, err
+			if err := fn(KindSystem, sys.ID, sys.Settings, sys.ProtectedSettings); err != nil {
+				return err
 			}
 		}
 	}
-	if err := mergeOwner(out, k, KindModule, mod.ID, mod.Settings, mod.ProtectedSettings); err != nil {
-		return nil, err
-	}
-	return out, nil
+	return fn(KindModule, mod.ID, mod.Settings, mod.ProtectedSettings)
 }

@@ -1,10 +1,12 @@
 package model
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"maps"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/placeos-go/engine/auth"
@@ -338,4 +340,58 @@ func mergeOwner(out Settings, k *Keyring, kind Kind, id string, plain Settings, 
 		}
 	}
 	return nil
+}
+
+// MinSecretLen is the shortest protected value Scrub hides: a shorter one (a digit, "on") would
+// blank out ordinary words and numbers of the text it is hidden in.
+const MinSecretLen = 4
+
+// Secrets is the plain text of every protected value a module's settings hold (MergedSettings:
+// its driver's, its system's and zones' for a logic module, its own), as a driver would print it
+// (a JSON string's characters, another value's JSON text); true, false, null and values shorter
+// than MinSecretLen are left out. A value k cannot open is an error, as in MergedSettings.
+func (m *Model) Secrets(mod *Module, k *Keyring) ([]string, error) {
+	var out []string
+	err := m.settingOwners(mod, func(kind Kind, id string, _ Settings, ps []Protected) error {
+		for _, p := range ps {
+			for key, v := range p.Settings {
+				plain, err := openValue(k, kind, id, p.Level, key, v)
+				if err != nil {
+					return fmt.Errorf("%s %q: protected setting %q (%s): %w", singular(kind), id, key, p.Level, err)
+				}
+				text := string(plain)
+				var s string
+				if json.Unmarshal(plain, &s) == nil {
+					text = s
+				}
+				if len(text) >= MinSecretLen && text != "true" && text != "false" && text != "null" {
+					out = append(out, text)
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(out, longestFirst)
+	return slices.Compact(out), nil
+}
+
+// longestFirst orders secrets so that one containing another is hidden whole.
+func longestFirst(a, b string) int { return cmp.Or(len(b)-len(a), strings.Compare(a, b)) }
+
+// Scrub is text with every one of secrets (the longest first) replaced by "[redacted]": a
+// driver's error may quote the setting it choked on, and its text reaches callers who may not
+// read that setting (docs/protocol.md §2.7).
+func Scrub(text string, secrets []string) string {
+	if !slices.IsSortedFunc(secrets, longestFirst) {
+		secrets = slices.SortedFunc(slices.Values(secrets), longestFirst)
+	}
+	for _, s := range secrets {
+		if strings.Contains(text, s) {
+			text = strings.ReplaceAll(text, s, RedactedValue)
+		}
+	}
+	return text
 }

@@ -8,6 +8,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -462,5 +463,52 @@ func TestRedactURI(t *testing.T) {
 		if got := RedactURI(in); got != want {
 			t.Errorf("RedactURI(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestSecretsAndScrub: a module's secrets are every protected value its merge reads (its
+// driver's, its system's and zones' for a logic module, its own), opened; Scrub hides each in a
+// driver's text, the longest first; values shorter than MinSecretLen are not secrets to hide; and
+// without the key there is no list, as there is no merge.
+func TestSecretsAndScrub(t *testing.T) {
+	t.Parallel()
+	k := testKeyring(t)
+	m, _ := sealedStore(t, k).Model()
+	got, err := m.Secrets(m.Modules["mod-room"], k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := slices.Clone(plainValues)
+	slices.Sort(want)
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Fatalf("secrets of mod-room %q, want %q", got, want)
+	}
+	display, err := m.Secrets(m.Modules["mod-display"], k)
+	if err != nil || !slices.Contains(display, "m-admin") || slices.Contains(display, "s-admin") {
+		t.Fatalf("secrets of mod-display %q, %v: its own and its driver's only", display, err)
+	}
+	text := `login refused for "m-never" (pin m-support, m-supporter); ok`
+	if s := Scrub(text, []string{"m-never", "m-support", "m-supporter"}); s != `login refused for "[redacted]" (pin [redacted], [redacted]); ok` {
+		t.Fatalf("scrubbed: %s", s)
+	}
+	if _, err := m.Secrets(m.Modules["mod-room"], nil); !errors.Is(err, ErrNoSecretsKey) {
+		t.Fatalf("secrets without a key: %v", err)
+	}
+	f, err := ParseFile([]byte(`
+drivers: [{id: d, module_name: D, role: device, binary: /bin/d}]
+modules: [{id: m1, driver_id: d, protected_settings: [{level: admin, settings: {pin: "123", port: 4443, on: true, key: "abcd"}}]}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := NewMemoryWithKeys(k)
+	if err := s.Apply(context.Background(), f); err != nil {
+		t.Fatal(err)
+	}
+	small, _ := s.Model()
+	secrets, err := small.Secrets(small.Modules["m1"], k)
+	if err != nil || !slices.Equal(secrets, []string{"4443", "abcd"}) && !slices.Equal(secrets, []string{"abcd", "4443"}) {
+		t.Fatalf("secrets %q, %v: want the 4-character ones only, numbers as printed", secrets, err)
 	}
 }

@@ -38,6 +38,10 @@ type Config struct {
 	OnMetadata func(ctx context.Context, binary string, moduleIDs []string, metadata []byte)
 	// OnModuleStart is called before every Start RPC, restarts included.
 	OnModuleStart func(ctx context.Context, moduleID string)
+	// Scrub hides a module's protected setting values in what its driver said, before the
+	// supervisor logs it (a start failing in a relaunched process); nil logs it as it is. The
+	// supervisor cannot tell which of a module's settings are protected; the engine core can.
+	Scrub func(moduleID, text string) string
 	// SecureConfig optionally returns the checksum a binary must match; nil means none.
 	SecureConfig func(binary string) *goplugin.SecureConfig
 	// Env optionally returns extra environment (KEY=value) for a driver binary's processes.
@@ -140,4 +144,12 @@ type DriverStatus struct {
 	State        string `json:"state"`
 	RestartCount int    `json:"restart_count"`
 	LastError    string `json:"last_error"`
+}
+
+// scrub is text with module id's protected values hidden (Config.Scrub).
+func (s *Supervisor) scrub(moduleID, text string) string {
+	if s.cfg.Scrub == nil {
+		return text
+	}
+	return s.cfg.Scrub(moduleID, text)
 }

@@ -292,7 +292,7 @@ func (d *driver) restartModules(p *process) {
 			err := s.startOn(ctx, p, m)
 			cancel()
 			if err != nil {
-				d.log.Error("module failed to start", "module", m.id, "pid", p.pid, "error", err)
+				d.log.Error("module failed to start", "module", m.id, "pid", p.pid, "error", s.scrub(m.id, err.Error()))
 			}
 		})
 	}

@@ -206,6 +206,7 @@ func startNode(ctx context.Context, o *options, log hclog.Logger, leave func()) 
 				limit, ok := n.core.DriverMemoryLimit(binary)
 				return driverMemoryLimit(o.DriverMemoryLimit.v, limit, ok)
 			},
+			Scrub: func(moduleID, text string) string { return n.core.Scrub(moduleID, text) },
 			OnMetadata: func(ctx context.Context, binary string, mods []string, meta []byte) {
 				n.core.OnDriverMetadata(ctx, binary, mods, meta)
 			},

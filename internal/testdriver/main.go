@@ -11,6 +11,8 @@
 //	fail()                   returns a driver error (class RuntimeError, code 500)
 //	busy(ms)                 returns a busy device's error (class Busy, code 503) with the
 //	                         retry hint ms
+//	leak()                   returns a driver error quoting the module's whole settings JSON
+//	                         (a careless driver: the engine must hide its protected values)
 //	pid()                    the process id
 //	env(name)                the value of an environment variable in the driver process
 //	settings()               the module's settings JSON
@@ -36,7 +38,8 @@
 //
 // A module whose settings hold "statuses_on_start" (an object: status name → value) sets those
 // statuses through the host right after its start, as a device driver sets "connected" and
-// what it reads from the device.
+// what it reads from the device. One whose settings hold "refuse_start": true fails its start
+// with an error quoting its whole settings JSON (a careless driver).
 //
 // Environment: TESTDRIVER_HANG_INFO=1 makes Info hang forever (a hung process for the probe);
 // TESTDRIVER_CRASH_ON_START=1 exits at once with status 2 (a crash loop).
@@ -92,8 +95,12 @@ func (d *driver) Start(_ context.Context, r *proto.StartRequest) (*proto.Empty, 
 	d.mu.Unlock()
 	var settings struct {
 		Statuses map[string]json.RawMessage `json:"statuses_on_start"`
+		Refuse   bool                       `json:"refuse_start"`
 	}
-	if json.Unmarshal(r.Module.SettingsJson, &settings) == nil && len(settings.Statuses) > 0 && host != nil {
+	if json.Unmarshal(r.Module.SettingsJson, &settings) == nil && settings.Refuse {
+		return nil, fmt.Errorf("refusing to start with settings %s", r.Module.SettingsJson)
+	}
+	if len(settings.Statuses) > 0 && host != nil {
 		go setStatuses(host, r.Module.Id, settings.Statuses)
 	}
 	return &proto.Empty{}, nil
@@ -152,6 +159,7 @@ const metadata = `{
     "exit": {"code": {"type": "integer", "title": "int", "default": 0}},
     "fail": {},
     "busy": {"ms": {"type": "integer", "title": "int"}},
+    "leak": {},
     "pid": {},
     "env": {"name": {"type": "string", "title": "string"}},
     "settings": {},
@@ -286,6 +294,8 @@ func (d *driver) run(ctx context.Context, host proto.HostClient, mod *proto.Modu
 		os.Exit(num(0))
 	case "fail":
 		return nil, &driverErr{raise(500, "RuntimeError", "failure requested")}
+	case "leak":
+		return nil, &driverErr{raise(500, "LeakError", "refused with settings %s", mod.SettingsJson)}
 	case "busy":
 		resp := raise(503, "Busy", "busy for %d ms", num(0))
 		resp.Error.RetryAfterMs = int64(num(0))
