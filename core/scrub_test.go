@@ -23,18 +23,7 @@ import (
 // and keeps its kind and its class.
 func TestDriverWordsAreScrubbed(t *testing.T) {
 	t.Parallel()
-	content, err := model.NewKeyFile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := filepath.Join(t.TempDir(), "secrets.key")
-	if err := os.WriteFile(p, content, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	k, err := model.LoadKeyring(p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	k := newKeyring(t)
 	const secret = "hunter2-pass"
 	tc := &testCore{store: model.NewMemoryWithKeys(k), sup: &fakeSup{}, state: newFakeState()}
 	apply(t, tc.store, `
@@ -97,4 +86,22 @@ modules: [{id: m1, driver_id: drv-d, running: true, protected_settings: [{level:
 	if err == nil || strings.Contains(err.Error(), secret) || !errors.Is(err, errkind.Unavailable) {
 		t.Fatalf("a supervisor failure: %v", err)
 	}
+}
+
+// newKeyring is a secrets key of its own for a test.
+func newKeyring(t *testing.T) *model.Keyring {
+	t.Helper()
+	content, err := model.NewKeyFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "secrets.key")
+	if err := os.WriteFile(p, content, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	k, err := model.LoadKeyring(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }

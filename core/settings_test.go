@@ -3,8 +3,6 @@ package core
 import (
 	"context"
 	"errors"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -18,18 +16,7 @@ import (
 // a logic module's control system — and a node without the key cannot build it.
 func TestStartPayloadOpensProtectedSettings(t *testing.T) {
 	t.Parallel()
-	content, err := model.NewKeyFile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := filepath.Join(t.TempDir(), "secrets.key")
-	if err := os.WriteFile(p, content, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	k, err := model.LoadKeyring(p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	k := newKeyring(t)
 	store := model.NewMemoryWithKeys(k)
 	f, err := model.ParseFile([]byte(`
 drivers: [{id: drv-room, module_name: Room, role: logic, binary: /bin/room}]
