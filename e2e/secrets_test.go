@@ -141,6 +141,11 @@ systems: [{id: sys-1, name: Room, modules: [mod-a]}]
 			t.Errorf("%s: not the driver's words with the secrets hidden:\n%s", what, body)
 		}
 	}
+	// A support caller may debug the module, but not read its admin and never_displayed values.
+	dbg := dialWS(t, e, supportKey)
+	if code := dbg.request(1, `{"id": 1, "cmd": "debug", "sys": "sys-1", "mod": "Test", "index": 1, "name": "debug"}`); code != 200 {
+		t.Fatalf("debug as support: %d", code)
+	}
 	for _, key := range []string{userKey, adminKey} {
 		r := e.Do("POST", "/api/engine/v2/modules/mod-a/exec/leak", "[]", enginetest.APIKey(key))
 		if r.Status != 500 || !strings.Contains(r.Body, "LeakError") {
@@ -148,6 +153,21 @@ systems: [{id: sys-1, name: Room, modules: [mod-a]}]
 		}
 		hidden("an execute's error", r.Body)
 	}
+	for {
+		if err := dbg.conn.SetReadDeadline(time.Now().Add(20 * time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		_, data, err := dbg.conn.ReadMessage()
+		if err != nil {
+			t.Fatalf("no debug line of the leak: %v", err)
+		}
+		var m struct{ Type, Msg string }
+		if json.Unmarshal(data, &m) == nil && m.Type == "debug" && strings.HasPrefix(m.Msg, "settings ") {
+			hidden("a debug line", m.Msg)
+			break
+		}
+	}
+	e.WaitLog(10*time.Second, "leaking settings")
 	refusing := strings.Replace(mod, `"settings": {"input": "hdmi1"}`, `"settings": {"input": "hdmi1", "refuse_start": true}`, 1)
 	if r := e.Do("POST", "/api/engine/v2/modules/mod-a/stop", "", enginetest.APIKey(adminKey)); r.Status != 200 {
 		t.Fatalf("stop: %d %s", r.Status, r.Body)

@@ -348,8 +348,8 @@ const MinSecretLen = 4
 
 // Secrets is the plain text of every protected value a module's settings hold (MergedSettings:
 // its driver's, its system's and zones' for a logic module, its own), as a driver would print it
-// (a JSON string's characters, another value's JSON text); true, false, null and values shorter
-// than MinSecretLen are left out. A value k cannot open is an error, as in MergedSettings.
+// (a JSON string's characters, another value's JSON text), and as it reads inside a JSON string
+// where that differs; true, false, null and values shorter than MinSecretLen are left out. A value k cannot open is an error, as in MergedSettings.
 func (m *Model) Secrets(mod *Module, k *Keyring) ([]string, error) {
 	var out []string
 	err := m.settingOwners(mod, func(kind Kind, id string, _ Settings, ps []Protected) error {
@@ -366,6 +366,10 @@ func (m *Model) Secrets(mod *Module, k *Keyring) ([]string, error) {
 				}
 				if len(text) >= MinSecretLen && text != "true" && text != "false" && text != "null" {
 					out = append(out, text)
+					// As it reads inside a JSON string too (a driver's JSON log line).
+					if q, err := json.Marshal(text); err == nil && string(q[1:len(q)-1]) != text {
+						out = append(out, string(q[1:len(q)-1]))
+					}
 				}
 			}
 		}

@@ -497,7 +497,7 @@ func TestSecretsAndScrub(t *testing.T) {
 	}
 	f, err := ParseFile([]byte(`
 drivers: [{id: d, module_name: D, role: device, binary: /bin/d}]
-modules: [{id: m1, driver_id: d, protected_settings: [{level: admin, settings: {pin: "123", port: 4443, on: true, key: "abcd"}}]}]
+modules: [{id: m1, driver_id: d, protected_settings: [{level: admin, settings: {pin: "123", port: 4443, on: true, key: "abcd", q: 'pa"ss<word'}}]}]
 `))
 	if err != nil {
 		t.Fatal(err)
@@ -508,7 +508,12 @@ modules: [{id: m1, driver_id: d, protected_settings: [{level: admin, settings: {
 	}
 	small, _ := s.Model()
 	secrets, err := small.Secrets(small.Modules["m1"], k)
-	if err != nil || !slices.Equal(secrets, []string{"4443", "abcd"}) && !slices.Equal(secrets, []string{"abcd", "4443"}) {
-		t.Fatalf("secrets %q, %v: want the 4-character ones only, numbers as printed", secrets, err)
+	want = []string{`pa\"ss\u003cword`, `pa"ss<word`, "4443", "abcd"} // longest first
+	if err != nil || !slices.Equal(secrets, want) {
+		t.Fatalf("secrets %q, %v: want %q (4 characters or more, numbers as printed, as in a JSON string too)", secrets, err, want)
+	}
+	line := `{"@message":"login","password":"pa\"ss\u003cword"} pa"ss<word`
+	if got := Scrub(line, secrets); got != `{"@message":"login","password":"[redacted]"} [redacted]` {
+		t.Fatalf("scrubbed JSON line: %s", got)
 	}
 }

@@ -38,9 +38,11 @@ type Config struct {
 	OnMetadata func(ctx context.Context, binary string, moduleIDs []string, metadata []byte)
 	// OnModuleStart is called before every Start RPC, restarts included.
 	OnModuleStart func(ctx context.Context, moduleID string)
-	// Scrub hides a module's protected setting values in what its driver said, before the
-	// supervisor logs it (a start failing in a relaunched process); nil logs it as it is. The
-	// supervisor cannot tell which of a module's settings are protected; the engine core can.
+	// Scrub hides a module's protected setting values in what its driver says, before the
+	// supervisor passes it on: the driver's log lines that name the module (to the engine's log),
+	// its debug lines (to debug listeners), a start failing in a relaunched process; nil passes
+	// them as they are. The supervisor cannot tell which of a module's settings are protected;
+	// the engine core can.
 	Scrub func(moduleID, text string) string
 	// SecureConfig optionally returns the checksum a binary must match; nil means none.
 	SecureConfig func(binary string) *goplugin.SecureConfig

@@ -20,8 +20,12 @@ func (h *hostServer) Log(_ context.Context, r *proto.LogRequest) (*proto.Empty, 
 		fns = append(fns, fn)
 	}
 	h.s.dmu.RUnlock()
+	if len(fns) == 0 {
+		return &proto.Empty{}, nil
+	}
+	msg := h.s.scrub(r.ModuleId, r.Message)
 	for _, fn := range fns {
-		fn(r.Level, r.Message)
+		fn(r.Level, msg)
 	}
 	return &proto.Empty{}, nil
 }

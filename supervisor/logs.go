@@ -40,6 +40,7 @@ type logLimiter struct {
 	log         hclog.Logger
 	binary      string
 	met         *metrics.Metrics
+	scrub       func(moduleID, text string) string // Config.Scrub
 
 	mu      sync.Mutex
 	buckets map[string]*bucket
@@ -56,7 +57,7 @@ type bucket struct {
 
 func newLogLimiter(cfg *Config, log hclog.Logger, binary string) *logLimiter {
 	return &logLimiter{rate: cfg.LogRate, burst: float64(cfg.LogBurst), reportAfter: cfg.logReportAfter, log: log, binary: binary, met: cfg.Metrics,
-		buckets: map[string]*bucket{}}
+		scrub: cfg.Scrub, buckets: map[string]*bucket{}}
 }
 
 // allow takes a token from key's bucket, or counts the line as dropped.
@@ -184,11 +185,15 @@ func (r *procRunner) pumpStderr(l *logLimiter, out *io.PipeWriter) {
 		if lv := hclog.LevelFromString(field(line, "@level")); lv != hclog.NoLevel && lv < level {
 			continue
 		}
-		if !l.take(field(line, "module")) {
+		mod := field(line, "module")
+		if !l.take(mod) {
 			continue
 		}
 		// A copy: line is the reader's buffer, not to be appended to.
 		fwd = append(append(fwd[:0], line...), '\n')
+		if mod != "" && l.scrub != nil {
+			fwd = append(fwd[:0], l.scrub(mod, string(fwd))...)
+		}
 		if _, err := out.Write(fwd); err != nil {
 			return
 		}

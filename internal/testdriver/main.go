@@ -11,8 +11,9 @@
 //	fail()                   returns a driver error (class RuntimeError, code 500)
 //	busy(ms)                 returns a busy device's error (class Busy, code 503) with the
 //	                         retry hint ms
-//	leak()                   returns a driver error quoting the module's whole settings JSON
-//	                         (a careless driver: the engine must hide its protected values)
+//	leak()                   logs the module's whole settings JSON (to stderr, and as a debug
+//	                         line while debug is on) and returns a driver error quoting it (a
+//	                         careless driver: the engine must hide its protected values)
 //	pid()                    the process id
 //	env(name)                the value of an environment variable in the driver process
 //	settings()               the module's settings JSON
@@ -68,10 +69,11 @@ func main() {
 		logger.Error("crashing on start as asked")
 		os.Exit(2)
 	}
-	plugin.Serve(&driver{modules: map[string]*proto.Module{}, debug: map[string]bool{}}, logger)
+	plugin.Serve(&driver{modules: map[string]*proto.Module{}, debug: map[string]bool{}, log: logger}, logger)
 }
 
 type driver struct {
+	log     hclog.Logger
 	mu      sync.Mutex
 	host    proto.HostClient
 	modules map[string]*proto.Module
@@ -295,6 +297,12 @@ func (d *driver) run(ctx context.Context, host proto.HostClient, mod *proto.Modu
 	case "fail":
 		return nil, &driverErr{raise(500, "RuntimeError", "failure requested")}
 	case "leak":
+		d.log.Info("leaking settings", "module", mod.Id, "settings", string(mod.SettingsJson))
+		if debug {
+			if _, err := host.Log(ctx, &proto.LogRequest{ModuleId: mod.Id, Level: "info", Message: "settings " + string(mod.SettingsJson)}); err != nil {
+				return nil, err
+			}
+		}
 		return nil, &driverErr{raise(500, "LeakError", "refused with settings %s", mod.SettingsJson)}
 	case "busy":
 		resp := raise(503, "Busy", "busy for %d ms", num(0))
