@@ -126,19 +126,20 @@ func (f *fakeSup) Kill(string) error                  { return nil }
 // fakeState keeps statuses, lookups and metadata in memory, answering misses with
 // errkind.NotFound as package state does.
 type fakeState struct {
-	mu        sync.Mutex
-	lookups   map[string]map[string]string
-	meta      map[string]string
-	status    map[string]map[string]string
-	pubs      []string
-	hosted    map[string]bool // Host and Unhost
-	cleared   []string        // ClearStatus calls, in order
-	owned     []string        // the last OwnSystems, sorted
-	subs      map[string][]func([]byte)
-	metaErr   error // every Metadata read fails with it (Redis away)
-	errs      map[string]state.ModuleError
-	forgot    []string // ForgetModule calls that succeeded, in order
-	forgetErr error    // every ForgetModule fails with it (Redis away)
+	mu         sync.Mutex
+	lookups    map[string]map[string]string
+	meta       map[string]string
+	status     map[string]map[string]string
+	pubs       []string
+	hosted     map[string]bool // Host and Unhost
+	cleared    []string        // ClearStatus calls, in order
+	owned      []string        // the last OwnSystems, sorted
+	subs       map[string][]func([]byte)
+	metaErr    error // every Metadata read fails with it (Redis away)
+	errs       map[string]state.ModuleError
+	forgot     []string // ForgetModule calls that succeeded, in order
+	forgetErr  error    // every ForgetModule fails with it (Redis away)
+	setMetaErr error    // every SetMetadata fails with it
 }
 
 func newFakeState() *fakeState {
@@ -276,6 +277,9 @@ func (s *fakeState) ResolveModule(ctx context.Context, sys, name string, index i
 func (s *fakeState) SetMetadata(_ context.Context, id string, b []byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.setMetaErr != nil {
+		return s.setMetaErr
+	}
 	s.meta[id] = string(b)
 	return nil
 }

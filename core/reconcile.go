@@ -247,6 +247,10 @@ func (c *Core) updateModule(ctx context.Context, w desired) {
 	log := c.log.With("module", id, "driver", w.binary)
 	err := scrub(c.sup.Update(ctx, w.config), w.secrets)
 	if err == nil {
+		// The driver runs the new config now, whatever becomes of its metadata: the next pass
+		// compares the model with what the driver runs, or a change made and undone while this
+		// write failed would never reach the driver.
+		c.setModule(id, func(st *moduleState) { st.config = w.config })
 		err = c.writeMetadata(ctx, w)
 	}
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/placeos-go/engine/errkind"
 	"github.com/placeos-go/engine/model"
 	"github.com/placeos-go/engine/plugin/proto"
 )
@@ -155,5 +156,25 @@ func TestRepeatedStartFailureLoggedOnce(t *testing.T) {
 	c.reconcile(ctx)
 	if n := strings.Count(logs.String(), "starting module failed"); n != 2 {
 		t.Fatalf("a new failure logged %d times in all; want 2:\n%s", n, logs.String())
+	}
+}
+
+// An update the driver took is what the node compares the next model with, even when writing the
+// module's metadata failed: a change made and undone meanwhile still reaches the driver.
+func TestUpdateTakenDespiteAMetadataFailure(t *testing.T) {
+	t.Parallel()
+	tc := newTestCore(t, baseModel, nil)
+	ctx := t.Context()
+	tc.reconcile(ctx)
+	tc.sup.take()
+	tc.state.mu.Lock()
+	tc.state.setMetaErr = errkind.New(errkind.Unavailable, "redis unavailable")
+	tc.state.mu.Unlock()
+	for _, a := range []string{"3", "2"} {
+		apply(t, tc.store, `modules: [{id: m2, driver_id: drv-d, running: true, settings: {a: `+a+`}}]`)
+		tc.reconcile(ctx)
+		if got := tc.sup.take(); !slices.Equal(got, []string{`update m2 {"a":` + a + `}`}) {
+			t.Fatalf("supervisor calls %q for a = %s; want its update", got, a)
+		}
 	}
 }

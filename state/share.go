@@ -383,10 +383,11 @@ func (s *Store) kept(h *hosted, moduleID, name string, err error) bool {
 	return true
 }
 
-// keeping logs a status write kept for the write-back: once per outage at WARN, each at DEBUG.
+// keeping logs a status (or metadata) write kept for the write-back: once per outage at WARN,
+// each at DEBUG.
 func (s *Store) keeping(moduleID, name string) {
 	if !s.keptLogged.Swap(true) {
-		s.log.Warn("redis unavailable: status writes of the modules this node hosts are kept and written back when it returns",
+		s.log.Warn("redis unavailable: status and metadata writes of the modules this node hosts are kept and written back when it returns",
 			"module", moduleID)
 	}
 	if s.log.IsDebug() {

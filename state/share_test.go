@@ -53,7 +53,8 @@ func hashIs(t *testing.T, c *redis.Client, key string, want map[string]string) b
 }
 
 // A Redis that restarts empty gets back, from the node alone, every status of every module the
-// node hosts (a value set while Redis was down included), their metadata and the lookups of the
+// node hosts (a value set while Redis was down included), their metadata (also set while it was
+// down) and the lookups of the
 // systems it owns, each published; nothing of modules it does not host, or no longer hosts, and
 // of systems it does not own. OnReconnect listeners run once it is all back.
 func TestWriteBackAfterEmptyRestart(t *testing.T) {
@@ -124,6 +125,13 @@ func TestWriteBackAfterEmptyRestart(t *testing.T) {
 	if _, err := s.SetStatus(ctx, "mod-x", "power", []byte(`false`)); !errors.Is(err, errkind.Unavailable) {
 		t.Fatalf("SetStatus of a module hosted elsewhere while Redis is down: %v", err)
 	}
+	// Its metadata too (a module update while Redis is down).
+	if err := s.SetMetadata(ctx, "mod-a", []byte(`{"functions":{"power":{}}}`)); err != nil {
+		t.Fatalf("SetMetadata of a hosted module while Redis is down: %v", err)
+	}
+	if err := s.SetMetadata(ctx, "mod-x", []byte(`{"x":2}`)); !errors.Is(err, errkind.Unavailable) {
+		t.Fatalf("SetMetadata of a module hosted elsewhere while Redis is down: %v", err)
+	}
 	r.Restart(t)
 
 	wantA := map[string]string{"power": `false`, "input": `"hdmi"`}
@@ -133,7 +141,7 @@ func TestWriteBackAfterEmptyRestart(t *testing.T) {
 	if !hashIs(t, raw, SystemKey("sys-own"), own) {
 		t.Fatal("the owned system's lookup is not back")
 	}
-	if v, err := raw.Get(ctx, InterfaceKey("mod-a")).Result(); err != nil || v != `{"functions":{}}` {
+	if v, err := raw.Get(ctx, InterfaceKey("mod-a")).Result(); err != nil || v != `{"functions":{"power":{}}}` {
 		t.Fatalf("interface/mod-a = %q, %v", v, err)
 	}
 	for _, key := range []string{StatusKey("mod-x"), StatusKey("mod-gone"), InterfaceKey("mod-x"), SystemKey("sys-other")} {

@@ -457,13 +457,20 @@ func (s *Store) SetMetadata(ctx context.Context, moduleID string, data []byte) e
 			meta := s.texts.intern(data)
 			h.meta.Store(&meta)
 		}
+		// As a status write: the metadata of a module this node hosts is kept while Redis is
+		// unavailable and written back when it returns, so the write succeeds (a module update
+		// that failed on it would leave the driver and the node disagreeing on its config).
+		if s.keep(h, moduleID, "metadata") {
+			s.cache.invalidateMetadata(moduleID)
+			return nil
+		}
 	}
 	err := s.writes.run(ctx, setMetadataScript,
 		[]string{InterfaceKey(moduleID)}, data, InterfaceChangeChannel, moduleID).Err()
 	s.cache.invalidateMetadata(moduleID)
 	if err != nil {
-		if h != nil {
-			s.missed()
+		if h != nil && s.kept(h, moduleID, "metadata", err) {
+			return nil
 		}
 		return redisErr("state: set metadata "+moduleID, err)
 	}
