@@ -156,7 +156,9 @@ func (c *Core) waitRunning(ctx context.Context, moduleID string, running bool) e
 			return nil
 		}
 		if running && err != nil {
-			return err
+			// Why it does not run (its driver's OnLoad, a setting out of range, no build): a 503
+			// with the reason, as a call to the module answers, not an engine fault.
+			return errkind.Wrap(ErrModuleStopped, nil, "module %q did not start: %v", moduleID, err)
 		}
 		select {
 		case <-ctx.Done():
