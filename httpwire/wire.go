@@ -158,6 +158,10 @@ func WriteError(w http.ResponseWriter, r *http.Request, log hclog.Logger, err er
 	switch {
 	case p.Internal:
 		l.Error("request failed")
+	case p.Raised:
+		// The driver's own answer (a projector warming up says 503 to every poll): the device's
+		// state, counted in the exec metrics by class, not a fault of the node.
+		l.Debug("request failed")
 	case p.Status >= 500 && p.Status != http.StatusInternalServerError:
 		l.Warn("request failed")
 	default:

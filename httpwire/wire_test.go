@@ -1,9 +1,11 @@
 package httpwire
 
 import (
+	"bytes"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -57,5 +59,28 @@ func TestNewRequestID(t *testing.T) {
 			t.Fatalf("%q came twice", id)
 		}
 		seen[id] = true
+	}
+}
+
+// TestErrorLogLevels: an engine fault is an ERROR, the engine's own unavailability a WARN, and a
+// driver's own answer (a busy device's 503, a 400 it raised) and the caller's mistakes DEBUG.
+func TestErrorLogLevels(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{errkind.New(errkind.Internal, "bug"), "[ERROR]"},
+		{errkind.New(errkind.Unavailable, "driver restarting"), "[WARN]"},
+		{&errkind.DriverError{Class: "Busy", Message: "warming up", Code: 503, RetryAfter: time.Second}, "[DEBUG]"},
+		{&errkind.DriverError{Class: "ArgumentError", Message: "bad", Code: 400}, "[DEBUG]"},
+		{errkind.New(errkind.BadRequest, "no such function"), "[DEBUG]"},
+	} {
+		var out bytes.Buffer
+		log := hclog.New(&hclog.LoggerOptions{Output: &out, Level: hclog.Debug})
+		WriteError(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, "/x", nil), log, tc.err, call.Target{})
+		if !strings.Contains(out.String(), tc.want) || !strings.Contains(out.String(), "request failed") {
+			t.Errorf("%v logged %q, want a %s line", tc.err, out.String(), tc.want)
+		}
 	}
 }
