@@ -16,6 +16,7 @@ import (
 	"github.com/placeos-go/engine/model"
 	"github.com/placeos-go/engine/placement"
 	"github.com/placeos-go/engine/plugin/proto"
+	"github.com/placeos-go/engine/state"
 )
 
 // Config wires a Core. Logger, NodeID, Store and State are required.
@@ -113,6 +114,9 @@ type moduleState struct {
 	// secrets are the module's protected setting values (model.Model.Secrets), hidden in what
 	// its driver says to callers (scrub).
 	secrets []string
+	// recorded is the start failure last written to Redis, at recordedAt (recordStartFailure).
+	recorded   state.ModuleError
+	recordedAt time.Time
 }
 
 // NewSupervisor builds the node's supervisor once the host callback service exists: the

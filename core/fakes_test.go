@@ -137,6 +137,7 @@ type fakeState struct {
 	subs       map[string][]func([]byte)
 	metaErr    error // every Metadata read fails with it (Redis away)
 	errs       map[string]state.ModuleError
+	errWrites  int      // SetModuleError calls
 	forgot     []string // ForgetModule calls that succeeded, in order
 	forgetErr  error    // every ForgetModule fails with it (Redis away)
 	setMetaErr error    // every SetMetadata fails with it
@@ -150,6 +151,7 @@ func newFakeState() *fakeState {
 func (s *fakeState) SetModuleError(_ context.Context, id string, e state.ModuleError) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.errWrites++
 	s.errs[id] = e
 	return nil
 }

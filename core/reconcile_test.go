@@ -126,8 +126,8 @@ func TestFailedStartIsStoppedWhenUnwanted(t *testing.T) {
 	}
 }
 
-// A start that keeps failing the same way is retried every pass but logged at ERROR once; a
-// different failure is news again.
+// A start that keeps failing the same way is retried every pass but logged at ERROR once and
+// written to Redis once (again only after rerecordAfter); a different failure is news again.
 func TestRepeatedStartFailureLoggedOnce(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -136,7 +136,8 @@ func TestRepeatedStartFailureLoggedOnce(t *testing.T) {
 	var logs bytes.Buffer
 	log := hclog.New(&hclog.LoggerOptions{Output: &logs, Level: hclog.Error})
 	sup := &fakeSup{startErr: map[string]error{"m2": errors.New("OnLoad: bad settings")}}
-	c, err := New(Config{NodeID: "n1", Store: store, State: newFakeState(), Logger: log},
+	st := newFakeState()
+	c, err := New(Config{NodeID: "n1", Store: store, State: st, Logger: log},
 		func(proto.HostServer, func(context.Context, string)) (Supervisor, error) { return sup, nil })
 	if err != nil {
 		t.Fatal(err)
@@ -150,12 +151,18 @@ func TestRepeatedStartFailureLoggedOnce(t *testing.T) {
 	if n := strings.Count(logs.String(), "starting module failed"); n != 1 {
 		t.Fatalf("logged %d times at ERROR in 3 passes; want once:\n%s", n, logs.String())
 	}
+	if st.errWrites != 1 {
+		t.Fatalf("the same failure written to Redis %d times in 3 passes; want once", st.errWrites)
+	}
 	sup.mu.Lock()
 	sup.startErr["m2"] = errors.New("OnLoad: another reason")
 	sup.mu.Unlock()
 	c.reconcile(ctx)
 	if n := strings.Count(logs.String(), "starting module failed"); n != 2 {
 		t.Fatalf("a new failure logged %d times in all; want 2:\n%s", n, logs.String())
+	}
+	if st.errWrites != 2 || st.errs["m2"].Error != "OnLoad: another reason" {
+		t.Fatalf("a new failure: %d writes, recorded %q; want it written", st.errWrites, st.errs["m2"].Error)
 	}
 }
 

@@ -10,20 +10,38 @@ import (
 )
 
 // recordStartFailure keeps a module's start failure in Redis, so that a read of the module on
-// any node shows it; build says it was not started at all, its driver not built. It is written
-// again on every failing pass (since unchanged): a Redis that lost it has it back within a pass.
+// any node shows it; build says it was not started at all, its driver not built. Every pass
+// retries a failing module, but the same failure is written again only after rerecordAfter: a
+// Redis that lost it has it back within that, and ten thousand modules of a driver that does not
+// build do not cost ten thousand round trips a pass.
 func (c *Core) recordStartFailure(ctx context.Context, moduleID string, since time.Time, err error, build bool) {
 	if since.IsZero() {
 		since = time.Now()
 	}
 	e := state.ModuleError{Node: c.cfg.NodeID, At: since, Error: err.Error(), Build: build}
-	if werr := c.cfg.State.SetModuleError(ctx, moduleID, e); werr != nil && !isCanceled(ctx, werr) {
-		c.log.Warn("recording a module's start failure failed", "module", moduleID, "error", werr)
+	now := time.Now()
+	fresh := false
+	c.setModule(moduleID, func(st *moduleState) {
+		fresh = st.recorded == e && now.Sub(st.recordedAt) < rerecordAfter
+	})
+	if fresh {
+		return
 	}
+	if werr := c.cfg.State.SetModuleError(ctx, moduleID, e); werr != nil {
+		if !isCanceled(ctx, werr) {
+			c.log.Warn("recording a module's start failure failed", "module", moduleID, "error", werr)
+		}
+		return
+	}
+	c.setModule(moduleID, func(st *moduleState) { st.recorded, st.recordedAt = e, now })
 }
+
+// rerecordAfter is how often an unchanged start failure is written to Redis again.
+const rerecordAfter = time.Minute
 
 // forgetStartFailure removes the record once the module started, or left this node.
 func (c *Core) forgetStartFailure(ctx context.Context, moduleID string) {
+	c.setModule(moduleID, func(st *moduleState) { st.recorded = state.ModuleError{} })
 	if err := c.cfg.State.ClearModuleError(ctx, moduleID); err != nil && !isCanceled(ctx, err) {
 		c.log.Warn("clearing a module's start failure failed", "module", moduleID, "error", err)
 	}
