@@ -62,9 +62,11 @@ func (c *Core) ModuleRuntime(ctx context.Context, mods []*model.Module) ([]call.
 	out := make([]call.ModuleRuntime, len(mods))
 	for i, m := range mods {
 		owner, _ := c.Owner(m.ID)
-		out[i] = call.ModuleRuntime{CoreNode: owner, Connected: !m.Running || string(rts[i].Connected) != "false"}
+		// A module that should run but that no node runs (unplaced, its start failing, its
+		// driver not built) is not connected, whatever its last instance left in its status.
+		out[i] = call.ModuleRuntime{CoreNode: owner, Connected: !m.Running || (owner != "" && string(rts[i].Connected) != "false")}
 		if e := rts[i].Error; e != nil && e.Node == owner && m.Running {
-			out[i].RuntimeError = e.Error
+			out[i].RuntimeError, out[i].Connected = e.Error, false
 			if e.Build {
 				out[i].DriverNotBuilt = true
 				continue
