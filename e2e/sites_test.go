@@ -127,6 +127,10 @@ func TestSites(t *testing.T) {
 		st.Unplaced[0] != (enginetest.Unplaced{ID: "mod-b1", Placement: "site=b", Reason: "no node up with site=b"}) {
 		t.Fatalf("node status unplaced %+v, %v", st.Unplaced, err)
 	}
+	// No node runs it: its module read says so, whatever its last instance left in its status.
+	if r := n1.Do("GET", "/api/engine/v2/modules/mod-b1", ""); !strings.Contains(r.Body, `"core_node":""`) || !strings.Contains(r.Body, `"connected":false`) {
+		t.Fatalf("module read of unplaced mod-b1: %s", r.Body)
+	}
 	if m := n1.Do("GET", "/metrics", ""); !strings.Contains(m.Body, fmt.Sprintf(`engine_modules_unplaced{constraint="site=b"} %d`, siteModules)) {
 		t.Fatalf("/metrics lacks the unplaced gauge:\n%s", grepLines(m.Body, "unplaced"))
 	}
