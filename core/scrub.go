@@ -60,8 +60,21 @@ func scrubDriverError(de *errkind.DriverError, secrets []string) *errkind.Driver
 }
 
 // Scrub is text a module's driver produced with the module's protected values hidden, for the
-// supervisor's log lines (supervisor.Config.Scrub).
-func (c *Core) Scrub(moduleID, text string) string { return model.Scrub(text, c.secretsOf(moduleID)) }
+// supervisor (supervisor.Config.Scrub); with moduleID "", the values of every module this node
+// hosts (a line of a process that names no module: which module's value it quotes is unknown,
+// and hiding another module's secret too costs nothing).
+func (c *Core) Scrub(moduleID, text string) string {
+	if moduleID != "" {
+		return model.Scrub(text, c.secretsOf(moduleID))
+	}
+	c.mu.Lock()
+	var secrets []string
+	for _, st := range c.modules {
+		secrets = append(secrets, st.secrets...)
+	}
+	c.mu.Unlock()
+	return model.Scrub(text, secrets)
+}
 
 // secretsOf is what a running module's driver must not say to callers.
 func (c *Core) secretsOf(moduleID string) []string {

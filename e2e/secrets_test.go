@@ -168,6 +168,7 @@ systems: [{id: sys-1, name: Room, modules: [mod-a]}]
 		}
 	}
 	e.WaitLog(10*time.Second, "leaking settings")
+	e.WaitLog(10*time.Second, "plain settings")
 	refusing := strings.Replace(mod, `"settings": {"input": "hdmi1"}`, `"settings": {"input": "hdmi1", "refuse_start": true}`, 1)
 	if r := e.Do("POST", "/api/engine/v2/modules/mod-a/stop", "", enginetest.APIKey(adminKey)); r.Status != 200 {
 		t.Fatalf("stop: %d %s", r.Status, r.Body)

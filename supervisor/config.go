@@ -40,9 +40,10 @@ type Config struct {
 	OnModuleStart func(ctx context.Context, moduleID string)
 	// Scrub hides a module's protected setting values in what its driver says, before the
 	// supervisor passes it on: the driver's log lines that name the module (to the engine's log),
-	// its debug lines (to debug listeners), a start failing in a relaunched process; nil passes
-	// them as they are. The supervisor cannot tell which of a module's settings are protected;
-	// the engine core can.
+	// its debug lines (to debug listeners), a start failing in a relaunched process; with
+	// moduleID "", those of every module (a line a process wrote that names no module: a panic,
+	// a library's print). nil passes them as they are. The supervisor cannot tell which of a
+	// module's settings are protected; the engine core can.
 	Scrub func(moduleID, text string) string
 	// SecureConfig optionally returns the checksum a binary must match; nil means none.
 	SecureConfig func(binary string) *goplugin.SecureConfig

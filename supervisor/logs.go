@@ -206,7 +206,11 @@ func (l *logLimiter) plain(line []byte, stream string) {
 	if l.log.GetLevel() > hclog.Warn || !l.take("") {
 		return
 	}
-	l.log.Warn(string(line), "stream", stream)
+	text := string(line)
+	if l.scrub != nil {
+		text = l.scrub("", text) // it names no module: any module's value may be quoted
+	}
+	l.log.Warn(text, "stream", stream)
 }
 
 // lineWriter hands what is written to it to fn line by line. go-plugin writes a driver's

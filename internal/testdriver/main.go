@@ -11,9 +11,10 @@
 //	fail()                   returns a driver error (class RuntimeError, code 500)
 //	busy(ms)                 returns a busy device's error (class Busy, code 503) with the
 //	                         retry hint ms
-//	leak()                   logs the module's whole settings JSON (to stderr, and as a debug
-//	                         line while debug is on) and returns a driver error quoting it (a
-//	                         careless driver: the engine must hide its protected values)
+//	leak()                   logs the module's whole settings JSON (an hclog line naming the
+//	                         module, a plain stderr line, and a debug line while debug is on)
+//	                         and returns a driver error quoting it (a careless driver: the
+//	                         engine must hide its protected values)
 //	pid()                    the process id
 //	env(name)                the value of an environment variable in the driver process
 //	settings()               the module's settings JSON
@@ -298,6 +299,7 @@ func (d *driver) run(ctx context.Context, host proto.HostClient, mod *proto.Modu
 		return nil, &driverErr{raise(500, "RuntimeError", "failure requested")}
 	case "leak":
 		d.log.Info("leaking settings", "module", mod.Id, "settings", string(mod.SettingsJson))
+		fmt.Fprintf(os.Stderr, "plain settings %s\n", mod.SettingsJson) // a line naming no module
 		if debug {
 			if _, err := host.Log(ctx, &proto.LogRequest{ModuleId: mod.Id, Level: "info", Message: "settings " + string(mod.SettingsJson)}); err != nil {
 				return nil, err
