@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -47,6 +48,12 @@ func (s *Store) ModuleRuntime(ctx context.Context, moduleIDs []string) ([]Module
 	out := make([]ModuleRuntime, len(moduleIDs))
 	if len(moduleIDs) == 0 {
 		return out, nil
+	}
+	if !s.Connected() {
+		// Redis is known to be away: the module reads that want this answer at once without
+		// the runtime fields, rather than after the client's dial retries (seconds, each of
+		// them a log line).
+		return nil, fmt.Errorf("state: read module runtime: %w: no connection", ErrUnavailable)
 	}
 	pipe := s.client.Pipeline()
 	connected := make([]*redis.StringCmd, len(moduleIDs))

@@ -9,7 +9,8 @@ import (
 )
 
 // ModuleRuntime reads each module's connected status and recorded start failure in one round
-// trip; Clear forgets a failure; a Redis that is gone is ErrUnavailable.
+// trip; Clear forgets a failure; a Redis that is gone is ErrUnavailable, at once when the store
+// knows it.
 func TestModuleRuntime(t *testing.T) {
 	t.Parallel()
 	r := testutil.StartRedis(t)
@@ -48,5 +49,12 @@ func TestModuleRuntime(t *testing.T) {
 	r.Stop()
 	if _, err := s.ModuleRuntime(ctx, []string{"mod-2"}); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("with Redis gone: %v; want ErrUnavailable", err)
+	}
+	// Once the store knows Redis is gone, it answers without trying (the client's dial retries
+	// take seconds).
+	testutil.Eventually(t, 10*time.Second, "the store to notice Redis is gone", func() bool { return !s.Connected() })
+	before = hook.n.Load()
+	if _, err := s.ModuleRuntime(ctx, []string{"mod-2"}); !errors.Is(err, ErrUnavailable) || hook.n.Load() != before {
+		t.Fatalf("with Redis known gone: %v after %d attempts at Redis; want ErrUnavailable and none", err, hook.n.Load()-before)
 	}
 }
