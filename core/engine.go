@@ -125,6 +125,13 @@ func (c *Core) setRunning(ctx context.Context, moduleID string, running bool) er
 		}
 		return err
 	}
+	if running {
+		if err := c.unplacedErr(moduleID); err != nil {
+			// Running in the model now, but no node may host it: say so rather than 200 (it
+			// starts when a node with its labels comes up).
+			return err
+		}
+	}
 	if owner, _ := c.Owner(moduleID); owner != c.cfg.NodeID {
 		return nil // the owner's reconciler acts on the committed change
 	}

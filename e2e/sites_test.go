@@ -127,6 +127,10 @@ func TestSites(t *testing.T) {
 		st.Unplaced[0] != (enginetest.Unplaced{ID: "mod-b1", Placement: "site=b", Reason: "no node up with site=b"}) {
 		t.Fatalf("node status unplaced %+v, %v", st.Unplaced, err)
 	}
+	// Starting it says why it will not run (running is set all the same).
+	if r := n1.Do("POST", "/api/engine/v2/modules/mod-b1/start", ""); r.Status != 503 || !strings.Contains(r.Body, "unplaced") {
+		t.Fatalf("start of unplaced mod-b1: %d %s", r.Status, r.Body)
+	}
 	// No node runs it: its module read says so, whatever its last instance left in its status.
 	if r := n1.Do("GET", "/api/engine/v2/modules/mod-b1", ""); !strings.Contains(r.Body, `"core_node":""`) || !strings.Contains(r.Body, `"connected":false`) {
 		t.Fatalf("module read of unplaced mod-b1: %s", r.Body)
