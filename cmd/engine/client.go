@@ -29,7 +29,7 @@ func clientFlags(name string) (*flag.FlagSet, *string) {
 	if server == "" {
 		server = "http://127.0.0.1:8080"
 	}
-	return fs, fs.String("server", server, "any node's client API: http(s)://host:port or host:port (env ENGINE_SERVER)")
+	return fs, fs.String("server", server, "any node's client API: http(s)://host:port or host:port (env ENGINE_SERVER); an API key is sent from env ENGINE_API_KEY")
 }
 
 // serverURL reads --server as people type it: a URL, or host:port meaning http://host:port.
