@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -13,6 +11,7 @@ import (
 	"github.com/placeos-go/engine/auth"
 	"github.com/placeos-go/engine/call"
 	"github.com/placeos-go/engine/errkind"
+	"github.com/placeos-go/engine/internal/testutil"
 	"github.com/placeos-go/engine/model"
 	"github.com/placeos-go/engine/plugin/proto"
 )
@@ -23,7 +22,7 @@ import (
 // and keeps its kind and its class.
 func TestDriverWordsAreScrubbed(t *testing.T) {
 	t.Parallel()
-	k := newKeyring(t)
+	k := testutil.Keyring(t)
 	const secret = "hunter2-pass"
 	tc := &testCore{store: model.NewMemoryWithKeys(k), sup: &fakeSup{}, state: newFakeState()}
 	apply(t, tc.store, `
@@ -86,22 +85,4 @@ modules: [{id: m1, driver_id: drv-d, running: true, protected_settings: [{level:
 	if err == nil || strings.Contains(err.Error(), secret) || !errors.Is(err, errkind.Unavailable) {
 		t.Fatalf("a supervisor failure: %v", err)
 	}
-}
-
-// newKeyring is a secrets key of its own for a test.
-func newKeyring(t *testing.T) *model.Keyring {
-	t.Helper()
-	content, err := model.NewKeyFile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := filepath.Join(t.TempDir(), "secrets.key")
-	if err := os.WriteFile(p, content, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	k, err := model.LoadKeyring(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
 }

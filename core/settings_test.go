@@ -8,6 +8,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/placeos-go/engine/internal/testutil"
 	"github.com/placeos-go/engine/model"
 )
 
@@ -16,7 +17,7 @@ import (
 // a logic module's control system — and a node without the key cannot build it.
 func TestStartPayloadOpensProtectedSettings(t *testing.T) {
 	t.Parallel()
-	k := newKeyring(t)
+	k := testutil.Keyring(t)
 	store := model.NewMemoryWithKeys(k)
 	f, err := model.ParseFile([]byte(`
 drivers: [{id: drv-room, module_name: Room, role: logic, binary: /bin/room}]

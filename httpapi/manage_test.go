@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -60,17 +58,7 @@ func secretsServer(t *testing.T, withKey bool) (http.Handler, *raftfsm.Store, *m
 	t.Helper()
 	var k *model.Keyring
 	if withKey {
-		content, err := model.NewKeyFile()
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := filepath.Join(t.TempDir(), "secrets.key")
-		if err := os.WriteFile(p, content, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if k, err = model.LoadKeyring(p); err != nil {
-			t.Fatal(err)
-		}
+		k = testutil.Keyring(t)
 	}
 	store, err := raftfsm.Open(raftfsm.Config{NodeID: "n1", DataDir: t.TempDir(), RaftAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:1", Secrets: k})
 	if err != nil {

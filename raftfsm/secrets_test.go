@@ -39,23 +39,6 @@ modules:
 
 var secretValues = []string{"pin-4711-support", "pw-admin-correct-horse", "tok-never-battery-staple"}
 
-func newKeyring(t *testing.T) *model.Keyring {
-	t.Helper()
-	content, err := model.NewKeyFile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := filepath.Join(t.TempDir(), "secrets.key")
-	if err := os.WriteFile(p, content, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	k, err := model.LoadKeyring(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
 // grepDir reads every file under dir and returns those holding any of values.
 func grepDir(t *testing.T, dir string, values ...string) (hits []string) {
 	t.Helper()
@@ -88,7 +71,7 @@ func grepDir(t *testing.T, dir string, values ...string) (hits []string) {
 func TestProtectedSettingsSealedAtRest(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	k, other := newKeyring(t), newKeyring(t)
+	k, other := testutil.Keyring(t), testutil.Keyring(t)
 	var mu sync.Mutex
 	keys := map[string]*model.Keyring{"node1": k, "node2": k, "node3": other}
 	c := newCluster(t, 3, func(cfg *Config) {
