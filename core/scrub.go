@@ -11,9 +11,9 @@ import (
 // callers who may not read it: a failed start's error is shown in module reads, in the node's
 // status and in the 503 of a call to the module; an execute's error message and backtrace go to
 // its caller, who may be a user. So every text the core takes from a driver about a module is
-// scrubbed of that module's protected values (model.Scrub) before anything keeps or shows it.
-// Log lines the driver writes itself are not: they go to the operator's log, as the driver wrote
-// them (docs/protocol.md §2.7).
+// scrubbed of that module's protected values (model.Scrub) before anything keeps or shows it, and
+// the supervisor has the driver's log and debug lines scrubbed through Core.Scrub
+// (docs/protocol.md §2.7). A function's result is the driver's answer and is not touched.
 
 // scrub is err with the module's secrets hidden in its text; err itself when its text holds
 // none. The scrubbed error is still of err's kinds (errors.Is), and a driver error in it is still
@@ -52,9 +52,11 @@ func (e *scrubbedError) As(target any) bool {
 func scrubDriverError(de *errkind.DriverError, secrets []string) *errkind.DriverError {
 	out := *de
 	out.Message = model.Scrub(de.Message, secrets)
-	out.Backtrace = make([]string, len(de.Backtrace))
-	for i, line := range de.Backtrace {
-		out.Backtrace[i] = model.Scrub(line, secrets)
+	if de.Backtrace != nil {
+		out.Backtrace = make([]string, len(de.Backtrace))
+		for i, line := range de.Backtrace {
+			out.Backtrace[i] = model.Scrub(line, secrets)
+		}
 	}
 	return &out
 }
