@@ -218,6 +218,7 @@ func (c *Core) startModule(ctx context.Context, w desired) {
 				st.failedAt = time.Now()
 			}
 			st.err, st.startFailed, st.notBuilt, since = err, true, false, st.failedAt
+			st.binary = w.binary // the process that holds it for the retry (node status names it)
 		})
 		switch {
 		case isCanceled(ctx, err):

@@ -49,8 +49,9 @@ modules: [{id: m1, driver_id: drv-d, running: true, protected_settings: [{level:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if doc, _ := json.Marshal(status); strings.Contains(string(doc), secret) || !strings.Contains(string(doc), "[redacted]") {
-		t.Fatalf("node status shows %s", doc)
+	if doc, _ := json.Marshal(status); strings.Contains(string(doc), secret) || !strings.Contains(string(doc), "[redacted]") ||
+		!strings.Contains(string(doc), `"driver":"/bin/d"`) {
+		t.Fatalf("node status shows %s (want the reason hidden and the driver that holds the module named)", doc)
 	}
 	admin := auth.Caller{UserID: "u", Clearance: auth.ClearanceAdmin}
 	_, err = c.Execute(ctx, call.Request{Target: call.Target{ModuleID: "m1"}, Function: "power", Caller: admin})
