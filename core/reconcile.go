@@ -18,7 +18,8 @@ import (
 type desired struct {
 	binary string
 	config *proto.Module
-	// secrets are the module's protected values, hidden in its driver's errors (scrub).
+	// secrets are the module's protected values, hidden in its driver's errors (scrub); set
+	// only for a module whose driver is about to be called.
 	secrets []string
 	err     error
 	// unbuilt: err says its driver has no binary here (its build failed), not that it is building.
@@ -93,9 +94,6 @@ func (c *Core) reconcile(ctx context.Context) {
 			st = &moduleState{}
 			c.modules[id] = st
 		}
-		if w.err == nil {
-			st.secrets = w.secrets // before the driver is called: what it says is hidden from then on
-		}
 		running := st.running
 		same := running && st.binary == w.binary && st.config != nil && gproto.Equal(st.config, w.config)
 		moved := running && w.err == nil && st.binary != w.binary
@@ -109,6 +107,12 @@ func (c *Core) reconcile(ctx context.Context) {
 		if same {
 			continue
 		}
+		// The driver is about to be called: from then on what it says is scrubbed (scrub.go).
+		// Only here, as the values change only with the config: opening them in every pass
+		// would decrypt each protected value twice a pass. moduleConfig opened the very same
+		// values with the same key, so this cannot fail.
+		w.secrets, _ = m.Secrets(m.Modules[id], c.cfg.Secrets)
+		c.setModule(id, func(st *moduleState) { st.secrets = w.secrets })
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
@@ -153,9 +157,6 @@ func (c *Core) desired(ctx context.Context, m *model.Model, v *view) map[string]
 		if w.err == nil {
 			c.recordDriverLimit(w.binary, m.Drivers[mod.DriverID].MemoryLimit)
 			w.config, w.err = moduleConfig(m, mod, c.cfg.Secrets, infos)
-		}
-		if w.err == nil {
-			w.secrets, w.err = m.Secrets(mod, c.cfg.Secrets)
 		}
 		if w.err == nil && infos.stale(mod.ControlSystemID) {
 			w.config = c.keepSystem(id, w.config)
