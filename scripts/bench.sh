@@ -169,7 +169,7 @@ head_execute() {
 	v=$(metric execute BenchmarkExecute allocs-own)
 	headline_target "engine's own allocations per REST execute (allocs-own; the worse of 1 and 32 clients)" "—" "the bare proxy's, subtracted" "$(num "$v" '%.1f')" "$(target "$v" le 20 '≤ 20')"
 	for c in 1 32; do
-		headline_target "REST execute throughput, $(clients_text $c)" "$(num "$(metric execute BenchmarkExecute ratio-c$c)" '%.2f×')" "direct go-plugin gRPC call" "see below" "—"
+		headline_target "REST execute throughput, $(clients_text $c)" "$(num "$(metric execute BenchmarkExecute ratio-direct-c$c)" '%.2f×')" "direct go-plugin gRPC call" "see below" "—"
 	done
 	for c in 1 32; do
 		headline_target "bare proxy throughput (the floor), $(clients_text $c)" "$(num "$(metric execute BenchmarkExecute bare-ratio-c$c)" '%.2f×')" "direct go-plugin gRPC call" "see below" "—"

@@ -151,7 +151,7 @@ func newModule(r *driverRuntime, cfg *proto.Module) (*module, error) {
 	m.logRoot = hclog.NewInterceptLogger(&hclog.LoggerOptions{
 		Name: r.name, Level: r.opts.logLevel, Output: r.logOut, JSONFormat: true,
 	})
-	m.log = m.logRoot.With("driver", r.name, "module", m.id)
+	m.log = m.logRoot.With("module", m.id)
 	m.ctx = withModuleLog(m.ctx, m.log) // Log(b.Context()) is the module's logger
 	m.out = newOutbox(m)
 	m.drv = r.factory()
@@ -301,7 +301,7 @@ func (s *debugSink) Accept(_ string, level hclog.Level, msg string, args ...any)
 	line := msg
 	for i := 0; i+1 < len(args); i += 2 {
 		k := fmt.Sprint(args[i])
-		if k == "driver" || k == "module" {
+		if k == "module" {
 			continue
 		}
 		line += fmt.Sprintf(" %s=%v", k, args[i+1])

@@ -124,9 +124,11 @@ func newRuntime(t reflect.Type, factory func() Driver, o *options) (*driverRunti
 		cancel:    cancel,
 	}
 	r.subs.rt = r
+	// The logger's name is the driver's; no "driver" field, which the engine sets on every line
+	// it lifts from the process (the binary's path): a line would carry the key twice.
 	r.log = hclog.New(&hclog.LoggerOptions{
 		Name: name, Level: o.logLevel, Output: out, JSONFormat: true,
-	}).With("driver", name)
+	})
 	for _, s := range dt.skipped {
 		r.log.Warn("exported method not exposed as a function", "method", s)
 	}

@@ -261,7 +261,7 @@ func measureExecute(b *testing.B) (string, []clusterMetric) {
 		}
 		all[c] = a
 		metrics = append(metrics,
-			clusterMetric{medianOf(rest, func(i int) float64 { return rest[i].throughput / direct[i].throughput }), fmt.Sprintf("ratio-c%d", clients)},
+			clusterMetric{medianOf(rest, func(i int) float64 { return rest[i].throughput / direct[i].throughput }), fmt.Sprintf("ratio-direct-c%d", clients)},
 			clusterMetric{medianOf(rest, func(i int) float64 { return rest[i].throughput / bare[i].throughput }), fmt.Sprintf("ratio-bare-c%d", clients)},
 			clusterMetric{medianOf(bare, func(i int) float64 { return bare[i].throughput / direct[i].throughput }), fmt.Sprintf("bare-ratio-c%d", clients)},
 			clusterMetric{medianOf(rest, func(i int) float64 { return float64(rest[i].p50-bare[i].p50) / 1e3 }), fmt.Sprintf("p50-over-bare-us-c%d", clients)},

@@ -54,14 +54,12 @@ func (w *testWriter) close() {
 }
 
 // line keeps a line of the driver's hclog JSON (Harness.Logs) and says how it reads in the test
-// log: "level: message k=v", without the driver's name, which every line has.
+// log: "level: message k=v".
 func (c *logCapture) line(p []byte) string {
 	e, ok := c.add(p)
 	if !ok {
 		return strings.TrimRight(string(p), "\n")
 	}
-	e.Fields = maps.Clone(e.Fields) // the captured entry keeps the name
-	delete(e.Fields, "driver")
 	return e.String()
 }
 
