@@ -44,6 +44,9 @@ type Config struct {
 	Builder Builder
 	// KeepBinaries is how long a built driver binary no module uses is kept (0: forever).
 	KeepBinaries time.Duration
+	// SweepEvery is how often the leader deletes what Redis holds of modules and systems the
+	// model no longer has (sweep.go; 0: never).
+	SweepEvery time.Duration
 	// Watcher serves drivers' status subscriptions; nil refuses them.
 	Watcher Watcher
 	// Metrics records execute latency and modules by state; nil records nothing.
@@ -85,6 +88,7 @@ type Core struct {
 	quotas      driverQuotas // calls and subscriptions per driver
 
 	deleted        deletions // modules that left the model (forget.go); the reconcile loop's own
+	swept          sweep     // the last sweep of Redis (sweep.go); the reconcile loop's own
 	view           atomic.Pointer[view]
 	placer         *placement.Placer // the rings of the node sets the constraints select (placement.go)
 	ready          atomic.Bool       // reconciled at least once
@@ -174,6 +178,12 @@ func (c *Core) Run(ctx context.Context) {
 		defer tick.Stop()
 		clean := time.NewTicker(cleanupEvery(c.cfg.KeepBinaries))
 		defer clean.Stop()
+		var sweepC <-chan time.Time // nil: never
+		if c.cfg.SweepEvery > 0 {
+			sweep := time.NewTicker(c.cfg.SweepEvery)
+			defer sweep.Stop()
+			sweepC = sweep.C
+		}
 		for {
 			c.reconcile(ctx)
 			select {
@@ -184,6 +194,8 @@ func (c *Core) Run(ctx context.Context) {
 			case <-tick.C:
 			case <-clean.C:
 				c.cleanupBinaries()
+			case <-sweepC:
+				c.sweepRedis(ctx)
 			}
 		}
 	}()

@@ -67,6 +67,8 @@ type State interface {
 	// published per field; its metadata, announced; its start failure) in one step, and stops
 	// writing it back; it answers how much it deleted (0 when nothing was left).
 	ForgetModule(ctx context.Context, moduleID string) (int, error)
+	// KeyedIDs lists the modules and systems Redis holds keys of (sweep.go).
+	KeyedIDs(ctx context.Context) (modules, systems []string, err error)
 	Subscribe(channel string, fn func(msg []byte), opts ...state.SubOption) *state.Subscription
 	Share
 }

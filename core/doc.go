@@ -13,7 +13,8 @@
 // stop, the systems it owns), and the store writes all of that back if Redis loses it. A module
 // deleted from the model has its Redis keys deleted, after it stopped, by the one node that would
 // host it now (forget.go: that is its host while the host is up); a status its old instance sets
-// afterwards is dropped.
+// afterwards is dropped. What a deletion no node lived to finish left behind, the leader's sweep
+// deletes (sweep.go: ids the model lacked at two sweeps in a row, every Config.SweepEvery).
 //
 // At run time it is the one path of every execute (execute.go): REST, WebSocket, drivers calling
 // other modules and calls forwarded by other nodes all go through Execute, which resolves the

@@ -233,6 +233,27 @@ func (s *fakeState) ForgetModule(_ context.Context, mod string) (int, error) {
 	s.forgot = append(s.forgot, mod)
 	return n, nil
 }
+func (s *fakeState) KeyedIDs(context.Context) ([]string, []string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.forgetErr != nil {
+		return nil, nil, s.forgetErr
+	}
+	mods := map[string]bool{}
+	for _, m := range []map[string]bool{keySet(s.status), keySet(s.meta), keySet(s.errs)} {
+		maps.Copy(mods, m)
+	}
+	return slices.Sorted(maps.Keys(mods)), slices.Sorted(maps.Keys(s.lookups)), nil
+}
+
+func keySet[V any](m map[string]V) map[string]bool {
+	out := map[string]bool{}
+	for k := range m {
+		out[k] = true
+	}
+	return out
+}
+
 func (s *fakeState) Status(_ context.Context, mod string) (map[string]string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

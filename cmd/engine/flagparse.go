@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
+	"time"
 )
 
 // usageError is a command line the flag package refused (an unknown flag, a value a flag does
@@ -39,7 +41,36 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 		return err
 	}
 	if err != nil {
-		return &usageError{command: fs.Name(), err: err}
+		// The flag package names flags with one dash; every doc and message here uses two.
+		text := strings.NewReplacer("for flag -", "for flag --", "not defined: -", "not defined: --", "an argument: -", "an argument: --").Replace(err.Error())
+		return &usageError{command: fs.Name(), err: errors.New(text)}
 	}
 	return nil
+}
+
+// durationFlag is a flag.Value of a time.Duration, as flag.DurationVar, but refusing what people
+// type for a duration and Go does not read ("5", "off", "5 min") with what it wants rather than
+// "parse error".
+type durationFlag struct{ d *time.Duration }
+
+func (f durationFlag) String() string {
+	if f.d == nil {
+		return ""
+	}
+	return f.d.String()
+}
+
+func (f durationFlag) Set(s string) error {
+	d, err := time.ParseDuration(strings.TrimSpace(s))
+	if err != nil {
+		return fmt.Errorf("want a duration with its unit, such as 90s, 5m or 1h30m, not %q", s)
+	}
+	*f.d = d
+	return nil
+}
+
+// durationVar defines a duration flag (durationFlag) with a default.
+func durationVar(fs *flag.FlagSet, p *time.Duration, name string, value time.Duration, usage string) {
+	*p = value
+	fs.Var(durationFlag{p}, name, usage)
 }

@@ -20,13 +20,14 @@ func TestFlagRefusalsOnce(t *testing.T) {
 		command string // the FlagSet's name, as the hint names it
 		err     string
 	}{
-		{[]string{"serve", "--driver-memory-limit", "1X"}, "engine serve", `invalid value "1X" for flag -driver-memory-limit`},
-		{[]string{"dev", "--nope"}, "engine dev", "flag provided but not defined: -nope"},
-		{[]string{"status", "--server"}, "engine status", "flag needs an argument: -server"},
-		{[]string{"apply", "--nope"}, "engine apply", "flag provided but not defined: -nope"},
-		{[]string{"tls", "init", "--nope"}, "engine tls init", "flag provided but not defined: -nope"},
-		{[]string{"secrets", "init", "--nope"}, "engine secrets init", "flag provided but not defined: -nope"},
-		{[]string{"new", "driver", "x", "--transport"}, "engine new driver", "flag needs an argument: -transport"},
+		{[]string{"serve", "--driver-memory-limit", "1X"}, "engine serve", `invalid value "1X" for flag --driver-memory-limit`},
+		{[]string{"dev", "--nope"}, "engine dev", "flag provided but not defined: --nope"},
+		{[]string{"status", "--server"}, "engine status", "flag needs an argument: --server"},
+		{[]string{"apply", "--nope"}, "engine apply", "flag provided but not defined: --nope"},
+		{[]string{"tls", "init", "--nope"}, "engine tls init", "flag provided but not defined: --nope"},
+		{[]string{"secrets", "init", "--nope"}, "engine secrets init", "flag provided but not defined: --nope"},
+		{[]string{"new", "driver", "x", "--transport"}, "engine new driver", "flag needs an argument: --transport"},
+		{[]string{"serve", "--redis-sweep", "5"}, "engine serve", `invalid value "5" for flag --redis-sweep: want a duration with its unit, such as 90s, 5m or 1h30m, not "5"`},
 	} {
 		name := strings.Join(c.args, " ")
 		cmd := exec.Command(bin, c.args...)

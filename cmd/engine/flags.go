@@ -48,6 +48,7 @@ type options struct {
 	GitCreds        string
 	SDKDir          string
 	KeepBinaries    time.Duration
+	RedisSweep      time.Duration
 	RaftScale       float64
 	Redis           string
 	Model           string
@@ -187,7 +188,8 @@ func (o *options) flagSet(name string, dev bool) *flag.FlagSet {
 	fs.StringVar(&o.JWTPublicKey, "jwt-public-key", "", "RS256/ES256 public key file (PEM) for bearer tokens")
 	fs.StringVar(&o.GitCreds, "git-credentials", "", "YAML file of credentials for private driver repositories")
 	fs.StringVar(&o.SDKDir, "sdk-dir", "", "engine source the driver builds use for github.com/placeos-go/engine (default: the source this binary was built from, as engine version shows)")
-	fs.DurationVar(&o.KeepBinaries, "keep-binaries", 24*time.Hour, "how long a built driver binary no module uses is kept (0: forever)")
+	durationVar(fs, &o.KeepBinaries, "keep-binaries", 24*time.Hour, "how long a built driver binary no module uses is kept (0: forever)")
+	durationVar(fs, &o.RedisSweep, "redis-sweep", 5*time.Minute, "how often the leader deletes what Redis holds of modules and systems no longer in the model (0: never)")
 	fs.Float64Var(&o.RaftScale, "raft-timeout-scale", 1, "multiplier of the LAN-tuned Raft timeouts (use 2-5 on slow networks)")
 	redisDefault := "redis://127.0.0.1:6379/0"
 	if dev {
@@ -198,7 +200,7 @@ func (o *options) flagSet(name string, dev bool) *flag.FlagSet {
 	fs.StringVar(&o.LogLevel, "log-level", "info", "trace, debug, info, warn (or warning) or error, in any case")
 	fs.StringVar(&o.LogFormat, "log-format", "text", "text or json")
 	fs.StringVar(&o.DriverDir, "driver-dir", "", "directory that relative driver binary paths are resolved against (default: beside the engine binary)")
-	fs.DurationVar(&o.ExecTimeout, "exec-timeout", core.DefaultExecTimeout, "longest an execute may take; callers may ask for less")
+	durationVar(fs, &o.ExecTimeout, "exec-timeout", core.DefaultExecTimeout, "longest an execute may take; callers may ask for less")
 	fs.StringVar(&o.PprofAddr, "pprof-addr", "", "serve net/http/pprof on this (loopback) address; off when empty")
 	o.GCPercent, o.MemoryLimit, o.MaxProcs, o.DriverMaxProcs = gcPercentFlag{"auto"}, memoryLimitFlag{"auto"}, maxProcsFlag{"auto"}, maxProcsFlag{"auto"}
 	fs.Var(&o.GCPercent, "gc-percent", "garbage collector target, as GOGC: a percentage, off, or auto (Go's 100, raised while the live heap is small; GOGC when set)")
@@ -215,9 +217,9 @@ func (o *options) flagSet(name string, dev bool) *flag.FlagSet {
 	fs.StringVar(&o.ClusterSecretFile, "cluster-secret-file", "", "file holding --cluster-secret (kept out of ps)")
 	fs.StringVar(&o.JWTSecretFile, "jwt-secret-file", "", "file holding --jwt-secret (kept out of ps)")
 	fs.StringVar(&o.SecretsKeyFile, "secrets-key-file", "", "key that encrypts protected settings: 32 random bytes as 64 hex digits, the same on every node (engine secrets init)")
-	fs.DurationVar(&o.HTTPReadTimeout, "http-read-timeout", httpapi.DefaultReadTimeout, "longest reading a request may take, body included (not a WebSocket once upgraded)")
-	fs.DurationVar(&o.HTTPWriteTimeout, "http-write-timeout", 0, "longest a response may take from the start of its request (0: --exec-timeout + 1m)")
-	fs.DurationVar(&o.HTTPIdleTimeout, "http-idle-timeout", httpapi.DefaultIdleTimeout, "how long a keep-alive connection may wait for its next request")
+	durationVar(fs, &o.HTTPReadTimeout, "http-read-timeout", httpapi.DefaultReadTimeout, "longest reading a request may take, body included (not a WebSocket once upgraded)")
+	durationVar(fs, &o.HTTPWriteTimeout, "http-write-timeout", 0, "longest a response may take from the start of its request (0: --exec-timeout + 1m)")
+	durationVar(fs, &o.HTTPIdleTimeout, "http-idle-timeout", httpapi.DefaultIdleTimeout, "how long a keep-alive connection may wait for its next request")
 	fs.IntVar(&o.HTTPMaxConns, "http-max-conns", httpapi.DefaultMaxConns, "most open HTTP connections, WebSocket sessions included (lowered to fit the open-files limit)")
 	fs.IntVar(&o.HTTPMaxConnsPerIP, "http-max-conns-per-ip", 0, "most open HTTP connections from one address or IPv6 /64 (0: half of --http-max-conns)")
 	fs.IntVar(&o.WSMaxBinds, "ws-max-binds", httpapi.WSMaxBinds, "most status bindings one WebSocket session may hold")
@@ -333,6 +335,14 @@ func (o *options) checkLimits() error {
 	}{{"--http-read-timeout", o.HTTPReadTimeout}, {"--http-idle-timeout", o.HTTPIdleTimeout}} {
 		if d.v <= 0 {
 			return fmt.Errorf("%s must be positive, not %s", d.flag, d.v)
+		}
+	}
+	for _, d := range []struct {
+		flag string
+		v    time.Duration
+	}{{"--keep-binaries", o.KeepBinaries}, {"--redis-sweep", o.RedisSweep}} {
+		if d.v < 0 {
+			return fmt.Errorf("%s must be 0 (never) or positive, not %s", d.flag, d.v)
 		}
 	}
 	if o.HTTPWriteTimeout == 0 {

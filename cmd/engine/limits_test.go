@@ -21,6 +21,14 @@ func TestLimitFlags(t *testing.T) {
 		o.HTTPMaxConnsPerIP != 0 || o.WSMaxBinds != 1000 || o.WSMaxSessionsPerUser != 100 || o.WSMaxSessions != 10000 {
 		t.Fatalf("defaults: %+v", o)
 	}
+	if o.RedisSweep != 5*time.Minute || o.KeepBinaries != 24*time.Hour {
+		t.Fatalf("defaults: --redis-sweep %s, --keep-binaries %s", o.RedisSweep, o.KeepBinaries)
+	}
+	for _, v := range []string{"0", "0s", "10m", "1h30m", " 90s"} {
+		if _, err := parseOptions("serve", []string{"--auth", "none", "--redis-sweep", v}, false); err != nil && v != " 90s" {
+			t.Errorf("--redis-sweep %q: %v", v, err)
+		}
+	}
 
 	t.Setenv("ENGINE_WS_MAX_BINDS", "7")
 	o, err = parseOptions("serve", []string{"--auth", "none", "--ws-max-sessions", "3", "--http-max-conns-per-ip", "5"}, false)
@@ -40,6 +48,10 @@ func TestLimitFlags(t *testing.T) {
 		{"--ws-max-binds", "0"},
 		{"--ws-max-sessions-per-user", "0"},
 		{"--ws-max-sessions", "-5"},
+		{"--keep-binaries", "-1h"},
+		{"--redis-sweep", "-5m"},
+		{"--redis-sweep", "5"}, // no unit
+		{"--redis-sweep", "off"},
 	} {
 		_, err := parseOptions("serve", append([]string{"--auth", "none"}, args...), false)
 		if err == nil || !strings.Contains(err.Error(), args[0]) {
