@@ -153,10 +153,10 @@ func (c *Core) waitRunning(ctx context.Context, moduleID string, running bool) e
 	for {
 		c.mu.Lock()
 		st := c.modules[moduleID]
-		var now bool
+		var now, failed bool
 		var err error
 		if st != nil {
-			now, err = st.running, st.err
+			now, err, failed = st.running, st.err, st.startFailed || st.notBuilt
 		}
 		c.mu.Unlock()
 		if now == running {
@@ -165,7 +165,7 @@ func (c *Core) waitRunning(ctx context.Context, moduleID string, running bool) e
 		if running && err != nil {
 			// Why it does not run (its driver's OnLoad, a setting out of range, no build): a 503
 			// with the reason, as a call to the module answers, not an engine fault.
-			return errkind.Wrap(ErrModuleStopped, nil, "module %q did not start: %v", moduleID, err)
+			return c.retryNextPass(failed, errkind.Wrap(ErrModuleStopped, nil, "module %q did not start: %v", moduleID, err))
 		}
 		select {
 		case <-ctx.Done():

@@ -172,13 +172,18 @@ func (c *Core) running(moduleID string) (driver string, err error) {
 		c.mu.Unlock()
 		return driver, nil
 	}
+	var why error
+	failed := false
+	if st != nil {
+		why, failed = st.err, st.startFailed || st.notBuilt
+	}
 	c.mu.Unlock()
-	return "", c.notRunning(moduleID, st)
+	return "", c.notRunning(moduleID, why, failed)
 }
 
-// notRunning says why a module this node does not run (st: its state here, if any) cannot be
-// called here.
-func (c *Core) notRunning(moduleID string, st *moduleState) error {
+// notRunning says why a module this node does not run cannot be called here: why is the error
+// of its state here, if any; failed says its start failed or its driver has not built.
+func (c *Core) notRunning(moduleID string, why error, failed bool) error {
 	m, _ := c.cfg.Store.Model()
 	mod := m.Modules[moduleID]
 	if err := c.unplacedErr(moduleID); mod != nil && err != nil {
@@ -193,15 +198,25 @@ func (c *Core) notRunning(moduleID string, st *moduleState) error {
 		return errkind.Wrap(ErrNodeStarting, nil, "node %q is catching up with the cluster", c.cfg.NodeID)
 	case mod == nil:
 		return errkind.Wrap(ErrModuleNotFound, nil, "could not find module %s", moduleID)
-	case st != nil && st.err != nil:
+	case why != nil:
 		// The cause is told, not wrapped: its own kind (a build's bad request, say) must not
 		// decide the answer. The module is unavailable, and may be back once its driver builds.
-		return errkind.Wrap(ErrModuleStopped, nil, "module %q is not running: %v", moduleID, st.err)
+		return c.retryNextPass(failed, errkind.Wrap(ErrModuleStopped, nil, "module %q is not running: %v", moduleID, why))
 	case !mod.Running:
 		return errkind.Wrap(ErrModuleStopped, nil, "module %q is stopped", moduleID)
 	default:
 		return errkind.Wrap(ErrModuleStopped, nil, "module %q is starting", moduleID)
 	}
+}
+
+// retryNextPass tells the caller of a module whose start failed, or whose driver has not built,
+// to try again when this node next tries (every Config.Resync): a bad setting or a device that
+// refuses fails no sooner than that, so a client retrying every second only adds load.
+func (c *Core) retryNextPass(failed bool, err error) error {
+	if !failed {
+		return err
+	}
+	return errkind.WithRetryAfter(err, c.cfg.Resync)
 }
 
 // NotHostedError names the node that does host a module, so the caller can retry there.

@@ -163,7 +163,7 @@ systems: [{id: sys-1, name: Lab, modules: [mod-hello, mod-broken]}]
 	// Not running is unavailable, to be retried — never a bad request of the caller's.
 	// Both routes say why: the build failed.
 	for _, path := range []string{"/api/engine/v2/modules/mod-broken/exec/anything", "/api/engine/v2/systems/sys-1/Broken_1/anything"} {
-		if r := e.Do("POST", path, "[]"); r.Status != 503 || r.Header.Get("Retry-After") == "" || !strings.Contains(r.Body, "drivers/broken") {
+		if r := e.Do("POST", path, "[]"); r.Status != 503 || r.Header.Get("Retry-After") != "5" || !strings.Contains(r.Body, "drivers/broken") {
 			t.Fatalf("exec on the module of a broken driver (%s): %d (Retry-After %q) %s", path, r.Status, r.Header.Get("Retry-After"), r.Body)
 		}
 	}

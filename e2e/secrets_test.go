@@ -177,8 +177,9 @@ systems: [{id: sys-1, name: Room, modules: [mod-a]}]
 		t.Fatalf("PUT refuse_start: %d %s", r.Status, r.Body)
 	}
 	r := e.Do("POST", "/api/engine/v2/modules/mod-a/start", "", enginetest.APIKey(adminKey))
-	if r.Status != 503 || !strings.Contains(r.Body, "did not start") || r.Header.Get("Retry-After") == "" {
-		t.Fatalf("a start the driver refuses: %d %s, want 503 with the reason", r.Status, r.Body)
+	// Retry when the node next tries: every reconcile pass (5 s), not every second.
+	if r.Status != 503 || !strings.Contains(r.Body, "did not start") || r.Header.Get("Retry-After") != "5" || !strings.Contains(r.Body, `"retry_after_ms":5000`) {
+		t.Fatalf("a start the driver refuses: %d (Retry-After %q) %s, want 503 with the reason and a 5 s retry hint", r.Status, r.Header.Get("Retry-After"), r.Body)
 	}
 	hidden("the failed start's answer", r.Body)
 	var read struct {

@@ -79,7 +79,8 @@ type Problem struct {
 	Internal bool
 	// Raised marks a failure a driver raised (Class is then the driver's).
 	Raised bool
-	// RetryAfter is when a driver said the caller may try again, 0 for no hint.
+	// RetryAfter is when the caller may try again (a driver's hint, or the engine's:
+	// WithRetryAfter), 0 for no hint.
 	RetryAfter time.Duration
 }
 
@@ -146,7 +147,12 @@ func Classify(err error) Problem {
 	}
 	for _, m := range mapping {
 		if m.kind != Internal && (errors.Is(err, m.kind) || (m.also != nil && errors.Is(err, m.also))) {
-			return Problem{Status: m.status, Code: m.code, Name: restName(m.code, m.name), Class: m.class, Message: err.Error()}
+			p := Problem{Status: m.status, Code: m.code, Name: restName(m.code, m.name), Class: m.class, Message: err.Error()}
+			var rh *retryHint
+			if errors.As(err, &rh) {
+				p.RetryAfter = rh.after
+			}
+			return p
 		}
 	}
 	if errors.Is(err, context.Canceled) {
@@ -184,5 +190,23 @@ func FromProblem(status int, name, message, class string, backtrace []string, re
 	if status == http.StatusBadGateway {
 		kind = Unavailable
 	}
-	return Wrap(kind, nil, "%s", message)
+	return WithRetryAfter(Wrap(kind, nil, "%s", message), retryAfter)
+}
+
+// retryHint is an error of the engine's own that says when the caller may try again.
+type retryHint struct {
+	error
+	after time.Duration
+}
+
+func (e *retryHint) Unwrap() error { return e.error }
+
+// WithRetryAfter adds a hint of when the caller may try again to err (REST answers carry it as
+// Retry-After and retry_after_ms): when the engine itself will next try what failed, a
+// module's start say. err itself when after is not positive.
+func WithRetryAfter(err error, after time.Duration) error {
+	if err == nil || after <= 0 {
+		return err
+	}
+	return &retryHint{err, min(after, MaxRetryAfter)}
 }

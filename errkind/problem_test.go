@@ -128,6 +128,7 @@ func TestFromProblemRoundTrip(t *testing.T) {
 		&DriverError{Class: "ArgumentError", Message: "level must be an integer", Code: 500},
 		&DriverError{Class: "ArgumentError", Message: "level must be an integer"},
 		&DriverError{Class: "Busy", Message: "warming up", Code: 503, RetryAfter: 4500 * time.Millisecond},
+		WithRetryAfter(New(Unavailable, "start failing"), 5*time.Second),
 	} {
 		p := Classify(err)
 		class := ""
@@ -152,6 +153,29 @@ func TestFromProblemRoundTrip(t *testing.T) {
 	// A node of the previous version names a 401 access_denied: still unauthorized.
 	if p := Classify(FromProblem(401, "access_denied", "who", "", nil, 0)); p.Status != 401 || p.Name != NameUnauthorized {
 		t.Errorf("an older node's 401: %+v", p)
+	}
+}
+
+// TestWithRetryAfter: the engine's own hint reaches the Problem, keeps the error's kind, and is
+// bounded like a driver's; none is added for a hint that is not positive.
+func TestWithRetryAfter(t *testing.T) {
+	t.Parallel()
+	base := New(Unavailable, "module is not running")
+	err := WithRetryAfter(fmt.Errorf("start: %w", base), 5*time.Second)
+	if p := Classify(err); p.Status != 503 || p.RetryAfter != 5*time.Second || p.Message != "start: module is not running" {
+		t.Errorf("Classify = %+v", p)
+	}
+	if !errors.Is(err, Unavailable) || !errors.Is(err, base) {
+		t.Error("the hint hides the error's kind")
+	}
+	if p := Classify(WithRetryAfter(base, 48*time.Hour)); p.RetryAfter != MaxRetryAfter {
+		t.Errorf("an unbounded hint: %v", p.RetryAfter)
+	}
+	if WithRetryAfter(base, 0) != base || WithRetryAfter(base, -time.Second) != base || WithRetryAfter(nil, time.Second) != nil {
+		t.Error("a hint that is not positive, or of no error, changed it")
+	}
+	if p := Classify(fmt.Errorf("wrapped again: %w", WithRetryAfter(base, time.Second))); p.RetryAfter != time.Second {
+		t.Errorf("the hint is lost when the error is wrapped: %+v", p)
 	}
 }
 

@@ -145,7 +145,8 @@ func WriteError(w http.ResponseWriter, r *http.Request, log hclog.Logger, err er
 	}
 	switch {
 	case p.RetryAfter > 0:
-		// The driver knows its device (a projector warming up): whole seconds, rounded up.
+		// The driver knows its device (a projector warming up), or the engine when it will
+		// next try what failed (a module's start): whole seconds, rounded up.
 		w.Header().Set("Retry-After", strconv.FormatInt(int64((p.RetryAfter+time.Second-1)/time.Second), 10))
 	case p.Status == http.StatusServiceUnavailable:
 		// Driver restarts and re-elections are short; tell well-behaved clients when to retry.
