@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -29,6 +30,8 @@ const (
 	writeBackBatch = 128
 	// writeBackTimeout bounds one attempt at writing the share back.
 	writeBackTimeout = 30 * time.Second
+	// quietWriteBack is how long failed write-back attempts log at DEBUG before WARN.
+	quietWriteBack = 2 * time.Second
 )
 
 // hosted is what this node last wrote for one module it hosts.
@@ -433,6 +436,7 @@ func (s *Store) reconnectLoop() {
 // writeBackUntilDone writes the share back, retrying with backoff while the connection stays up.
 func (s *Store) writeBackUntilDone(why string) {
 	backoff := 50 * time.Millisecond
+	start := time.Now()
 	for attempt := 1; ; attempt++ {
 		began := time.Now()
 		ctx, cancel := context.WithTimeout(s.ctx, writeBackTimeout)
@@ -454,7 +458,14 @@ func (s *Store) writeBackUntilDone(why string) {
 			s.log.Debug("redis lost again while writing this node's share back", "error", err)
 			return
 		}
-		s.log.Warn("writing this node's share back to redis failed; retrying", "attempt", attempt, "error", err, "retry_in", backoff)
+		// Right after the pub/sub connection returns, the command pool can still be failing fast
+		// on its earlier dial errors (go-redis retries its dial about once a second): quiet
+		// until that is over.
+		level := hclog.Debug
+		if time.Since(start) >= quietWriteBack {
+			level = hclog.Warn
+		}
+		s.log.Log(level, "writing this node's share back to redis failed; retrying", "attempt", attempt, "error", err, "retry_in", backoff)
 		select {
 		case <-s.ctx.Done():
 			return
