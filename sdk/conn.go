@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/hashicorp/go-hclog"
 )
 
 // link is one open connection of a stream transport (TCP, TLS, UDP, WebSocket, SSH).
@@ -58,6 +60,10 @@ type Conn struct {
 	idleTimer Timer
 	readers   sync.WaitGroup
 	hs        atomic.Pointer[Handshake] // the handshake running, which takes the frames
+	// shakeErr and shakeFails are the failed handshakes since the last one that succeeded
+	// (guarded by mu): shakeFailed logs a failure repeating the last one at DEBUG.
+	shakeErr   string
+	shakeFails int
 }
 
 func newConn(b *Base, cfg connConfig) *Conn {
@@ -226,12 +232,41 @@ func (c *Conn) connectFor(ctx context.Context) (link, error) {
 		return l, nil // no handshake, or the connection was open already
 	}
 	if err := c.handshake(ctx, h); err != nil {
-		c.b.Logger().Warn("handshake failed", "transport", c.cfg.kind, "address", c.cfg.addr, "error", err)
+		c.shakeFailed(err)
 		_ = l.close()
 		c.dropped(l) // now, not when the reader notices: the next command opens a new one
 		return nil, err
 	}
+	c.shakeSucceeded()
 	return l, nil
+}
+
+// shakeFailed logs a failed handshake: at WARN the first time and whenever the error changes, at
+// DEBUG while the same error repeats — a wrong password fails every reconnect, and a line every
+// few seconds would bury the rest of the log.
+func (c *Conn) shakeFailed(err error) {
+	c.mu.Lock()
+	same := c.shakeFails > 0 && c.shakeErr == err.Error()
+	c.shakeErr = err.Error()
+	c.shakeFails++
+	n := c.shakeFails
+	c.mu.Unlock()
+	level := hclog.Warn
+	if same {
+		level = hclog.Debug
+	}
+	c.b.Logger().Log(level, "handshake failed", "transport", c.cfg.kind, "address", c.cfg.addr, "error", err, "failures", n)
+}
+
+// shakeSucceeded logs, at INFO, a handshake that succeeded after failed ones.
+func (c *Conn) shakeSucceeded() {
+	c.mu.Lock()
+	n := c.shakeFails
+	c.shakeErr, c.shakeFails = "", 0
+	c.mu.Unlock()
+	if n > 0 {
+		c.b.Logger().Info("handshake succeeded", "transport", c.cfg.kind, "address", c.cfg.addr, "after_failures", n)
+	}
 }
 
 // touch restarts the makebreak idle timer.
@@ -327,13 +362,14 @@ func (c *Conn) startHooks(ctx context.Context, l link) *connHooks {
 func (c *Conn) shake(ctx context.Context, h *Handshake) bool {
 	err := c.handshake(ctx, h)
 	if err == nil {
+		c.shakeSucceeded()
 		return c.goOnline(h.l)
 	}
 	if errors.Is(err, ErrNotConnected) || c.b.Context().Err() != nil {
 		return false // the connection (or the module) ended first: nothing was refused
 	}
 	c.q.setOfflineError(err) // before the line: who saw it finds the calls answered with err
-	c.b.Logger().Warn("handshake failed", "transport", c.cfg.kind, "address", c.cfg.addr, "error", err)
+	c.shakeFailed(err)
 	_ = h.l.close()
 	return false
 }

@@ -109,7 +109,8 @@ func TestHandshakeHoldsTheQueue(t *testing.T) {
 }
 
 // TestHandshakeRefused: a refused login closes the connection and is what a call gets; the
-// transport tries again, pausing longer each time.
+// transport tries again, pausing longer each time. The first refusal is logged at WARN, the same
+// refusal again at DEBUG; a login that then succeeds at INFO.
 func TestHandshakeRefused(t *testing.T) {
 	t.Parallel()
 	h, dev, clk := startGreeter(t)
@@ -117,9 +118,12 @@ func TestHandshakeRefused(t *testing.T) {
 		answerLogin(dev, "pw", "NO")
 		var failed []sdktest.LogEntry
 		h.Wait("the login to fail", func() bool {
-			failed = logsAt(h, "warn", "handshake failed")
+			failed = append(logsAt(h, "warn", "handshake failed"), logsAt(h, "debug", "handshake failed")...)
 			return len(failed) == i+1
 		})
+		if n := len(logsAt(h, "warn", "handshake failed")); n != 1 {
+			t.Fatalf("%d refusals logged at WARN after %d alike, want 1", n, i+1)
+		}
 		if e := failed[i]; !strings.Contains(e.String(), "refused the password") {
 			t.Fatalf("log: %s", e)
 		}
@@ -141,6 +145,9 @@ func TestHandshakeRefused(t *testing.T) {
 	}
 	answerLogin(dev, "pw", "OK")
 	h.WaitStatus("connected", true)
+	if e := h.WaitLog("handshake succeeded"); e.Level != "info" || !strings.Contains(e.String(), "after_failures=2") {
+		t.Fatalf("log: %s", e)
+	}
 	if r := ping(h, dev); r.Err != nil {
 		t.Fatalf("ping after a good login: %s", r)
 	}

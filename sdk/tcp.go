@@ -34,8 +34,9 @@ type TCPOptions struct {
 	// Handshake runs on each new connection before any command is sent: read the device's
 	// greeting (h.Next), log in (h.Send). Meanwhile frames go to it, not to Received, the queue
 	// is offline (named commands wait, unnamed ones fail at once) and "connected" is false.
-	// An error, or HandshakeTimeout passing (h.Next returns ErrHandshakeTimeout), is logged at
-	// WARN ("handshake failed"), closes the connection and is what unnamed commands fail with
+	// An error, or HandshakeTimeout passing (h.Next returns ErrHandshakeTimeout), is logged
+	// ("handshake failed": at WARN, at DEBUG while the same error repeats; "handshake
+	// succeeded" at INFO when one succeeds after failures), closes the connection and is what unnamed commands fail with
 	// until a handshake succeeds (as is when it is an *Error; else 504 for a timeout, 502); the
 	// transport reconnects with growing pauses, as after a failed connect, except that a
 	// settings update (a corrected password) is tried at once.
