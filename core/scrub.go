@@ -1,7 +1,13 @@
 package core
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/placeos-go/engine/errkind"
 	"github.com/placeos-go/engine/model"
@@ -14,6 +20,11 @@ import (
 // scrubbed of that module's protected values (model.Scrub) before anything keeps or shows it, and
 // the supervisor has the driver's log and debug lines scrubbed through Core.Scrub
 // (docs/protocol.md §2.7). A function's result is the driver's answer and is not touched.
+//
+// An execute's error is not scrubbed of a value its own arguments hold (callersOwn): drivers
+// quote bad input ("input \"x\" is not one of …"), and hiding a value only when the caller guessed
+// it right would tell the caller which guess was right — one call carrying a million PINs
+// would find the PIN. A value the caller sent is no secret from the caller.
 
 // scrub is err with the module's secrets hidden in its text; err itself when its text holds
 // none. The scrubbed error is still of err's kinds (errors.Is), and a driver error in it is still
@@ -59,6 +70,68 @@ func scrubDriverError(de *errkind.DriverError, secrets []string) *errkind.Driver
 		}
 	}
 	return &out
+}
+
+// callersOwn is secrets without the values the call's arguments hold: found, case-insensitively,
+// in the arguments' JSON text, in any string, key or number they decode to (a number also as Go
+// prints it: a driver may normalise 4.82913e5 to 482913), or in a string's JSON-escaped form
+// (secrets lists those forms too). It runs only when a driver failed a call of a module with
+// protected values.
+func callersOwn(secrets []string, args json.RawMessage) []string {
+	if len(secrets) == 0 || len(args) == 0 {
+		return secrets
+	}
+	texts := argTexts(args)
+	out := make([]string, 0, len(secrets))
+	for _, s := range secrets {
+		ls := strings.ToLower(s)
+		if !slices.ContainsFunc(texts, func(t string) bool { return strings.Contains(t, ls) }) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// argTexts is every text a driver may quote from args, lower-cased.
+func argTexts(args json.RawMessage) []string {
+	texts := []string{strings.ToLower(string(args))}
+	add := func(s string) {
+		s = strings.ToLower(s)
+		texts = append(texts, s)
+		if q, err := json.Marshal(s); err == nil && len(q) > 2 && string(q[1:len(q)-1]) != s {
+			texts = append(texts, string(q[1:len(q)-1]))
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(args))
+	dec.UseNumber()
+	var v any
+	if dec.Decode(&v) != nil {
+		return texts
+	}
+	var walk func(v any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case string:
+			add(v)
+		case json.Number:
+			add(v.String())
+			if f, err := v.Float64(); err == nil {
+				add(strconv.FormatFloat(f, 'f', -1, 64))
+				add(fmt.Sprint(f))
+			}
+		case []any:
+			for _, e := range v {
+				walk(e)
+			}
+		case map[string]any:
+			for k, e := range v {
+				add(k)
+				walk(e)
+			}
+		}
+	}
+	walk(v)
+	return texts
 }
 
 // Scrub is text a module's driver produced with the module's protected values hidden, for the
