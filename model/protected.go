@@ -365,11 +365,7 @@ func (m *Model) Secrets(mod *Module, k *Keyring) ([]string, error) {
 					text = s
 				}
 				if len(text) >= MinSecretLen && text != "true" && text != "false" && text != "null" {
-					out = append(out, text)
-					// As it reads inside a JSON string too (a driver's JSON log line).
-					if q, err := json.Marshal(text); err == nil && string(q[1:len(q)-1]) != text {
-						out = append(out, string(q[1:len(q)-1]))
-					}
+					out = appendSecretForms(out, text)
 				}
 			}
 		}
@@ -380,6 +376,39 @@ func (m *Model) Secrets(mod *Module, k *Keyring) ([]string, error) {
 	}
 	slices.SortFunc(out, longestFirst)
 	return slices.Compact(out), nil
+}
+
+// appendSecretForms appends the forms a protected value may take in a driver's words: as it is;
+// inside a JSON string (a driver's JSON log line), with HTML characters escaped (\u003c, as
+// encoding/json writes them by default) or not; inside a JSON string inside a JSON string (a
+// settings document logged as a field: escaped twice); and, for a value of several lines, each of
+// its lines (a driver's plain stderr is read line by line).
+func appendSecretForms(out []string, text string) []string {
+	forms := []string{text}
+	for _, s := range []string{text, jsonEscape(text, true), jsonEscape(text, false)} {
+		forms = append(forms, jsonEscape(s, true), jsonEscape(s, false))
+	}
+	for _, line := range strings.FieldsFunc(text, func(r rune) bool { return r == '\n' || r == '\r' }) {
+		if len(line) >= MinSecretLen && line != text {
+			forms = append(forms, line)
+		}
+	}
+	for _, f := range forms {
+		if !slices.Contains(out, f) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// jsonEscape is s as it reads inside a JSON string, HTML characters escaped (\u003c) or not.
+func jsonEscape(s string, html bool) string {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(html)
+	_ = enc.Encode(s) // a string always encodes
+	q := strings.TrimSuffix(b.String(), "\n")
+	return q[1 : len(q)-1]
 }
 
 // longestFirst orders secrets so that one containing another is hidden whole.

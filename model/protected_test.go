@@ -508,12 +508,42 @@ modules: [{id: m1, driver_id: d, protected_settings: [{level: admin, settings: {
 	}
 	small, _ := s.Model()
 	secrets, err := small.Secrets(small.Modules["m1"], k)
-	want = []string{`pa\"ss\u003cword`, `pa"ss<word`, "4443", "abcd"} // longest first
+	want = []string{ // longest first
+		`pa\\\"ss\\u003cword`, `pa\\\"ss\u003cword`, `pa\"ss\u003cword`, `pa\\\"ss<word`, `pa\"ss<word`, `pa"ss<word`,
+		"4443", "abcd"}
 	if err != nil || !slices.Equal(secrets, want) {
-		t.Fatalf("secrets %q, %v: want %q (4 characters or more, numbers as printed, as in a JSON string too)", secrets, err, want)
+		t.Fatalf("secrets %q, %v: want %q (4 characters or more, numbers as printed, as in a JSON string, escaped once or twice, HTML characters escaped or not)", secrets, err, want)
 	}
-	line := `{"@message":"login","password":"pa\"ss\u003cword"} pa"ss<word`
-	if got := Scrub(line, secrets); got != `{"@message":"login","password":"[redacted]"} [redacted]` {
-		t.Fatalf("scrubbed JSON line: %s", got)
+	for line, clean := range map[string]string{
+		// A JSON log line, as encoding/json and as hclog (JSONEscapeDisabled) write it.
+		`{"@message":"login","password":"pa\"ss\u003cword"} pa"ss<word`: `{"@message":"login","password":"[redacted]"} [redacted]`,
+		`{"@message":"login","password":"pa\"ss<word"}`:                 `{"@message":"login","password":"[redacted]"}`,
+		// A settings document logged as a field: the value escaped twice.
+		`{"@message":"settings","doc":"{\"q\":\"pa\\\"ss\\u003cword\"}"}`: `{"@message":"settings","doc":"{\"q\":\"[redacted]\"}"}`,
+		`{"@message":"settings","doc":"{\"q\":\"pa\\\"ss<word\"}"}`:       `{"@message":"settings","doc":"{\"q\":\"[redacted]\"}"}`,
+	} {
+		if got := Scrub(line, secrets); got != clean {
+			t.Errorf("scrubbed %s\n  to %s\nwant %s", line, got, clean)
+		}
+	}
+
+	// A value of several lines: each line is hidden where a plain stderr line holds only one.
+	f, err = ParseFile([]byte(`
+drivers: [{id: d, module_name: D, role: device, binary: /bin/d}]
+modules: [{id: m2, driver_id: d, protected_settings: [{level: admin, settings: {cert: "first-line\nsecond-line\nok"}}]}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Apply(context.Background(), f); err != nil {
+		t.Fatal(err)
+	}
+	multi, _ := s.Model()
+	secrets, err = multi.Secrets(multi.Modules["m2"], k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := Scrub("second-line", secrets) + " " + Scrub("ok", secrets); got != "[redacted] ok" {
+		t.Fatalf("a line of a value of several lines: %q (lines under 4 characters stay)", got)
 	}
 }
