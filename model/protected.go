@@ -300,9 +300,27 @@ func (m *Model) Redacted(c auth.Clearance, k *Keyring) (*Model, error) {
 
 // RedactURI hides credentials embedded in a repository URI, for logs, statuses and readers below
 // admin. In an http(s) URL the whole user information goes (a token is often the user name:
-// https://TOKEN@host/...); in other URLs the password does (ssh://git@host keeps its user).
+// https://TOKEN@host/...); in other URLs the password does (ssh://git@host keeps its user); so
+// does a password in git's scp-like form (user:pass@host:path); and every query value
+// (?access_token=...), which is where a token goes when it is not the user name.
 func RedactURI(uri string) string {
+	if !strings.Contains(uri, "://") {
+		// scp-like: [user[:password]@]host:path (net/url reads "user" as a scheme).
+		if at := strings.LastIndex(uri, "@"); at > 0 {
+			if colon := strings.Index(uri[:at], ":"); colon >= 0 {
+				return uri[:colon+1] + "xxxxx" + uri[at:]
+			}
+		}
+	}
 	u, err := url.Parse(uri)
+	if err == nil && u.RawQuery != "" {
+		q := u.Query()
+		for k := range q {
+			q[k] = []string{"xxxxx"}
+		}
+		u.RawQuery = q.Encode()
+		uri = u.String()
+	}
 	if err != nil || (u.User == nil && u.Opaque != "") {
 		// Unparsable, or a URL behind a transport helper (ext::https://u:p@host/..., which net/url
 		// reads as an opaque "ext:" URL): hide anything between the scheme and an '@'.

@@ -459,6 +459,10 @@ func TestRedactURI(t *testing.T) {
 		"/srv/repos/a":                            "/srv/repos/a",
 		"https://us er:p%zz@host/x":               "https://xxxxx@host/x",
 		"ext::https://u:p@host/x":                 "ext::https://xxxxx@host/x",
+		"git:secret@github.com:acme/x.git":        "git:xxxxx@github.com:acme/x.git",
+		"me:p@ss:w0rd@host:x.git":                 "me:xxxxx@host:x.git",
+		"https://host/x.git?access_token=tok123":  "https://host/x.git?access_token=xxxxx",
+		"https://u:p@host/x?private_token=t&b=2":  "https://xxxxx@host/x?b=xxxxx&private_token=xxxxx",
 	} {
 		if got := RedactURI(in); got != want {
 			t.Errorf("RedactURI(%q) = %q, want %q", in, got, want)
