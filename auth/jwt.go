@@ -103,7 +103,14 @@ type tokenClaims struct {
 // user id from "sub", the clearance from "role" or else PlaceOS's u.p flags (1 support, 2 admin).
 func (v *JWTVerifier) Verify(token string) (Caller, error) {
 	var cl tokenClaims
-	_, err := v.parser.ParseWithClaims(token, &cl, func(*jwt.Token) (any, error) { return v.key, nil })
+	_, err := v.parser.ParseWithClaims(token, &cl, func(t *jwt.Token) (any, error) {
+		// RFC 7515 §4.1.11: a token naming critical extensions the verifier does not implement
+		// (none here, b64:false included) must be refused.
+		if _, ok := t.Header["crit"]; ok {
+			return nil, errors.New(`the token names critical header extensions ("crit"), which this verifier does not implement`)
+		}
+		return v.key, nil
+	})
 	switch {
 	case errors.Is(err, jwt.ErrTokenExpired):
 		return Caller{}, unauthenticated(err, "bearer token has expired")
@@ -121,6 +128,9 @@ func (v *JWTVerifier) Verify(token string) (Caller, error) {
 		if c.Clearance, err = ParseClearance(cl.Role); err != nil {
 			return Caller{}, unauthenticated(err, "bearer token: "+err.Error())
 		}
+	case cl.U != nil && cl.U.P < 0:
+		// Flags are bits: -1 would read as every clearance at once.
+		return Caller{}, unauthenticated(nil, "bearer token: u.p must not be negative")
 	case cl.U != nil && cl.U.P&2 != 0:
 		c.Clearance = ClearanceAdmin
 	case cl.U != nil && cl.U.P&1 != 0:

@@ -185,6 +185,24 @@ func TestJWTAlgorithms(t *testing.T) {
 	}
 }
 
+// TestJWTCrit: a token that names critical header extensions is refused (the verifier implements
+// none of them), even when its signature is good.
+func TestJWTCrit(t *testing.T) {
+	t.Parallel()
+	v := newVerifier(t, auth.JWTConfig{Secret: []byte(hsSecret)})
+	for _, crit := range []any{[]string{"b64"}, []string{"exp"}, []string{}} {
+		tok := jwt.NewWithClaims(jwt.SigningMethodHS256, claims(jwt.MapClaims{"role": "admin"}))
+		tok.Header["crit"] = crit
+		tok.Header["b64"] = false
+		s, err := tok.SignedString([]byte(hsSecret))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = v.Verify(s)
+		wantUnauthenticated(t, err, "bearer token is invalid")
+	}
+}
+
 func TestJWTClaims(t *testing.T) {
 	t.Parallel()
 	v := newVerifier(t, auth.JWTConfig{Secret: []byte(hsSecret)})
@@ -211,6 +229,7 @@ func TestJWTClaims(t *testing.T) {
 		{"u.p 4 user", jwt.MapClaims{"u": up(4)}, auth.ClearanceUser, ""},
 		{"u without p", jwt.MapClaims{"u": map[string]any{"n": "Bob"}}, auth.ClearanceUser, ""},
 		{"role wins over u.p", jwt.MapClaims{"role": "user", "u": up(2)}, auth.ClearanceUser, ""},
+		{"u.p negative", jwt.MapClaims{"u": up(-1)}, 0, "bearer token: u.p must not be negative"},
 
 		{"expired", jwt.MapClaims{"exp": now.Add(-time.Hour).Unix()}, 0, "bearer token has expired"},
 		{"expired within the leeway", jwt.MapClaims{"exp": now.Add(-5 * time.Second).Unix()}, auth.ClearanceUser, ""},
