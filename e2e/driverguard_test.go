@@ -56,6 +56,16 @@ systems: [{id: sys-1, name: Room, modules: [mod-display, mod-evil]}]
 			t.Errorf("%s as the display: %d %s, want refused", c.fn, r.Status, r.Body)
 		}
 	}
+	// Whoever calls the hostile function, and whichever way: the host refuses the same.
+	for i, key := range []string{userKey, supportKey, adminKey} {
+		args := `["mod-display", "save", ["injected", {"by": "ws"}]]`
+		if code := dialWS(t, e, key).exec(i+1, "Evil", 1, "as", args); code == 200 {
+			t.Errorf("WebSocket exec by key %d saved into the display", i)
+		}
+		if r := e.Do("POST", "/api/engine/v2/systems/sys-1/Evil_1/as", args, enginetest.APIKey(key)); r.Status == 200 {
+			t.Errorf("REST exec by key %d saved into the display: %s", i, r.Body)
+		}
+	}
 	if r := e.Do("GET", "/api/engine/v2/modules/mod-display", "", enginetest.APIKey(adminKey)); strings.Contains(r.Body, "injected") {
 		t.Errorf("the display's settings were written by another driver: %s", r.Body)
 	}
