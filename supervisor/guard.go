@@ -64,6 +64,9 @@ func (g *guardedHost) leave(m *module) {
 	}
 }
 
+// maxWarned bounds the modules a process's refusals are logged for.
+const maxWarned = 16
+
 // verdict is what the guard says of a call naming a module.
 type verdict int
 
@@ -78,10 +81,13 @@ func (g *guardedHost) check(moduleID, what string) (verdict, error) {
 	g.mu.Lock()
 	hosting := len(g.hosted[moduleID]) > 0
 	wasHosted := g.left[moduleID]
-	first := !hosting && !wasHosted && !g.warned[moduleID]
+	// Once per process and module, and for maxWarned modules at most: a hostile driver retrying,
+	// or naming a new module each time, must not flood the log (nor grow this map).
+	first := !hosting && !wasHosted && !g.warned[moduleID] && len(g.warned) <= maxWarned
 	if first {
 		g.warned[moduleID] = true
 	}
+	last := first && len(g.warned) > maxWarned
 	g.mu.Unlock()
 	switch {
 	case hosting:
@@ -89,8 +95,10 @@ func (g *guardedHost) check(moduleID, what string) (verdict, error) {
 	case wasHosted:
 		return former, status.Errorf(codes.PermissionDenied, "%s as module %q: the module no longer runs in this driver process", what, moduleID)
 	}
-	if first {
-		// Once per process and module: a hostile driver retrying must not flood the log.
+	switch {
+	case last:
+		g.d.log.Warn("driver process keeps acting as modules it does not host: further refusals are not logged", "modules", maxWarned)
+	case first:
 		g.d.log.Warn("driver process acted as a module it does not host: refused", "module", moduleID, "call", what)
 	}
 	return refused, status.Errorf(codes.PermissionDenied, "%s as module %q: this driver process does not host that module", what, moduleID)

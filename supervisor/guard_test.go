@@ -3,6 +3,7 @@ package supervisor
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -100,6 +101,19 @@ func TestHostCallsOnlyAsOwnModules(t *testing.T) {
 	got := f.exec(t, "mod-evil", "mux_subscribe", "mod-victim", "power")
 	if !strings.Contains(got, `"accepted":true`) {
 		t.Errorf("own subscription on the stream: %s", got)
+	}
+
+	// A new module name on every call: refused each time, logged for maxWarned modules, then once.
+	for i := range 2 * maxWarned {
+		if msg := f.raised(t, "mod-evil", "as", fmt.Sprint("mod-ghost-", i), "set", []any{"x", 1}); !strings.Contains(msg, "PermissionDenied") {
+			t.Fatalf("ghost %d: raised %q", i, msg)
+		}
+	}
+	if n := len(findLogs(f.logs, refusedMsg)); n != maxWarned {
+		t.Errorf("%d refusal WARNs for %d module names, want %d", n, 2*maxWarned+2, maxWarned)
+	}
+	if n := len(findLogs(f.logs, "driver process keeps acting as modules it does not host: further refusals are not logged")); n != 1 {
+		t.Errorf("%d lines saying further refusals are not logged, want 1", n)
 	}
 }
 
