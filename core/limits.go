@@ -162,16 +162,20 @@ func (e *limitError) GRPCStatus() *status.Status {
 
 // takeCall spends a driver-to-driver call of the calling module's driver, or refuses it.
 func (c *Core) takeCall(from string) error {
-	rate := c.cfg.Limits.CallRate
+	return c.spend(from, c.cfg.Limits.CallRate, c.quotas.takeCall, metrics.DriverCallsRefused,
+		"driver %q calls other modules faster than its limit of %s (bursts of %g); slow down, or raise --driver-call-rate (engine serve)")
+}
+
+// spend takes a token of the calling module's driver from take's buckets, or refuses with
+// refusal (formatted with the driver, the rate and the burst) and counts it under label.
+func (c *Core) spend(from string, rate float64, take func(driver string, rate float64) time.Duration, label, refusal string) error {
 	driver := c.driverOf(from)
-	wait := c.quotas.takeCall(driver, rate)
+	wait := take(driver, rate)
 	if wait == 0 {
 		return nil
 	}
-	c.cfg.Metrics.DriverLimited(driver, metrics.DriverCallsRefused)
-	return &limitError{retryAfter: wait, err: errkind.Wrap(errkind.TooMany, nil,
-		"driver %q calls other modules faster than its limit of %s (bursts of %g); slow down, or raise --driver-call-rate (engine serve)",
-		driver, rateText(rate), burst(rate))}
+	c.cfg.Metrics.DriverLimited(driver, label)
+	return &limitError{retryAfter: wait, err: errkind.Wrap(errkind.TooMany, nil, refusal, driver, rateText(rate), burst(rate))}
 }
 
 // openSubscription counts a status subscription or channel monitor of the calling module's
