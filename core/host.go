@@ -4,8 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"time"
+	"unicode/utf8"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/placeos-go/engine/call"
 	"github.com/placeos-go/engine/errkind"
@@ -29,9 +32,12 @@ func (c *Core) Host() *Host { return &Host{c: c} }
 // told it succeeded once the next write is due.
 func (h *Host) SetStatus(ctx context.Context, req *proto.SetStatusRequest) (*proto.Empty, error) {
 	var value []byte
+	if !utf8.ValidString(req.Name) {
+		return nil, status.Errorf(codes.InvalidArgument, "a status name of module %q is not valid UTF-8", req.ModuleId)
+	}
 	if !req.Delete {
-		if !json.Valid(req.ValueJson) {
-			return nil, fmt.Errorf("status %q of module %q is not valid JSON", req.Name, req.ModuleId)
+		if err := checkValue(req.ValueJson, "status", req.Name, req.ModuleId); err != nil {
+			return nil, err
 		}
 		value = req.ValueJson
 	}
@@ -186,8 +192,36 @@ func (h *Host) Monitor(req *proto.MonitorRequest, stream proto.Host_MonitorServe
 	return q.drain(ctx, func(msg []byte) error { return stream.Send(&proto.ChannelMessage{Message: msg}) })
 }
 
+// SaveSetting writes a setting of the calling module into the model: a Raft write, replicated
+// to every node and kept in each one's log and snapshots. So a value is at most MaxSettingSize,
+// and a driver saves at most Limits.SettingRate a second (settingquota.go).
 func (h *Host) SaveSetting(ctx context.Context, req *proto.SaveSettingRequest) (*proto.Empty, error) {
+	if req.Name == "" || len(req.Name) > maxSettingName || !utf8.ValidString(req.Name) {
+		return nil, status.Errorf(codes.InvalidArgument, "a setting name of module %q must be 1 to %d bytes of UTF-8", req.ModuleId, maxSettingName)
+	}
+	if len(req.ValueJson) > MaxSettingSize {
+		return nil, status.Errorf(codes.InvalidArgument, "setting %q of module %q is %d bytes, more than the %d a driver may save",
+			req.Name, req.ModuleId, len(req.ValueJson), MaxSettingSize)
+	}
+	if err := checkValue(req.ValueJson, "setting", req.Name, req.ModuleId); err != nil {
+		return nil, err
+	}
+	if err := h.c.takeSave(req.ModuleId); err != nil {
+		return nil, err
+	}
 	return &proto.Empty{}, h.c.cfg.Store.SaveSetting(ctx, req.ModuleId, req.Name, req.ValueJson)
+}
+
+// checkValue refuses a driver's value that is not JSON, or not UTF-8: json.Valid passes invalid
+// UTF-8 inside strings, and such a value would break every WebSocket text frame it is sent in.
+func checkValue(v []byte, what, name, moduleID string) error {
+	if !json.Valid(v) {
+		return status.Errorf(codes.InvalidArgument, "%s %q of module %q is not valid JSON", what, name, moduleID)
+	}
+	if !utf8.Valid(v) {
+		return status.Errorf(codes.InvalidArgument, "%s %q of module %q is not valid UTF-8", what, name, moduleID)
+	}
+	return nil
 }
 
 // target reads the module a driver names: by id, or by name and index in a system (the calling

@@ -28,6 +28,9 @@ type Limits struct {
 	// MaxSubscriptions is how many status subscriptions and channel monitors one driver may
 	// hold open at once (all its modules together); more are refused.
 	MaxSubscriptions int
+	// SettingRate is how many settings per second one driver may save (all its modules
+	// together); saves over it are refused with 429 TooMany. Each is a Raft write.
+	SettingRate float64
 }
 
 // The default limits: far above what a well-behaved driver does (the SDK coalesces status writes
@@ -36,6 +39,9 @@ const (
 	DefaultStatusRate       = 200
 	DefaultCallRate         = 200
 	DefaultMaxSubscriptions = 1000
+	// DefaultSettingRate: a driver saves a setting when a user changes a preset or the device
+	// reports a new configuration, not many times a second.
+	DefaultSettingRate = 10
 	// BurstSeconds: every bucket holds this many seconds of its rate, so a driver that loads
 	// many modules or answers a burst of events at once is not limited.
 	BurstSeconds = 5
@@ -48,6 +54,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.CallRate == 0 {
 		l.CallRate = DefaultCallRate
+	}
+	if l.SettingRate == 0 {
+		l.SettingRate = DefaultSettingRate
 	}
 	if l.MaxSubscriptions == 0 {
 		l.MaxSubscriptions = DefaultMaxSubscriptions
@@ -65,30 +74,40 @@ func burst(rate float64) float64 { return max(1, rate*BurstSeconds) }
 // rateText is a rate as the flags take it.
 func rateText(r float64) string { return fmt.Sprintf("%g/s", r) }
 
-// driverQuotas counts what each driver holds and spends: driver-to-driver call buckets and open
-// subscriptions, by driver id.
+// driverQuotas counts what each driver holds and spends: driver-to-driver call and setting save
+// buckets and open subscriptions, by driver id.
 type driverQuotas struct {
 	mu    sync.Mutex
 	calls map[string]*tokens.Bucket
+	saves map[string]*tokens.Bucket
 	subs  map[string]int
 }
 
 // takeCall spends one of driver's call tokens; it returns 0, or how long until one is free.
 func (d *driverQuotas) takeCall(driver string, rate float64) time.Duration {
+	return d.take(&d.calls, driver, rate)
+}
+
+// takeSave spends one of driver's setting save tokens, as takeCall.
+func (d *driverQuotas) takeSave(driver string, rate float64) time.Duration {
+	return d.take(&d.saves, driver, rate)
+}
+
+func (d *driverQuotas) take(buckets *map[string]*tokens.Bucket, driver string, rate float64) time.Duration {
 	if rate <= 0 {
 		return 0
 	}
 	now := time.Now()
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	b := d.calls[driver]
+	b := (*buckets)[driver]
 	if b == nil {
-		if d.calls == nil {
-			d.calls = map[string]*tokens.Bucket{}
+		if *buckets == nil {
+			*buckets = map[string]*tokens.Bucket{}
 		}
 		nb := newBucket(rate, now)
 		b = &nb
-		d.calls[driver] = b
+		(*buckets)[driver] = b
 	}
 	if b.Take(now) {
 		return 0
@@ -143,16 +162,20 @@ func (e *limitError) GRPCStatus() *status.Status {
 
 // takeCall spends a driver-to-driver call of the calling module's driver, or refuses it.
 func (c *Core) takeCall(from string) error {
-	rate := c.cfg.Limits.CallRate
+	return c.spend(from, c.cfg.Limits.CallRate, c.quotas.takeCall, metrics.DriverCallsRefused,
+		"driver %q calls other modules faster than its limit of %s (bursts of %g); slow down, or raise --driver-call-rate (engine serve)")
+}
+
+// spend takes a token of the calling module's driver from take's buckets, or refuses with
+// refusal (formatted with the driver, the rate and the burst) and counts it under label.
+func (c *Core) spend(from string, rate float64, take func(driver string, rate float64) time.Duration, label, refusal string) error {
 	driver := c.driverOf(from)
-	wait := c.quotas.takeCall(driver, rate)
+	wait := take(driver, rate)
 	if wait == 0 {
 		return nil
 	}
-	c.cfg.Metrics.DriverLimited(driver, metrics.DriverCallsRefused)
-	return &limitError{retryAfter: wait, err: errkind.Wrap(errkind.TooMany, nil,
-		"driver %q calls other modules faster than its limit of %s (bursts of %g); slow down, or raise --driver-call-rate (engine serve)",
-		driver, rateText(rate), burst(rate))}
+	c.cfg.Metrics.DriverLimited(driver, label)
+	return &limitError{retryAfter: wait, err: errkind.Wrap(errkind.TooMany, nil, refusal, driver, rateText(rate), burst(rate))}
 }
 
 // openSubscription counts a status subscription or channel monitor of the calling module's

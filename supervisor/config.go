@@ -15,7 +15,8 @@ import (
 type Config struct {
 	Logger hclog.Logger
 	// Host is the engine's callback service. The supervisor serves Log itself (debug fan-out)
-	// and passes every other call through; nil answers them Unimplemented.
+	// and passes every other call through, once it checked that the calling process hosts the
+	// module the call comes from (guard.go); nil answers them Unimplemented.
 	Host proto.HostServer
 
 	// CallTimeout bounds the lifecycle calls (Start, Update, Stop, Move, Metadata, Info) and a

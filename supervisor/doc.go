@@ -71,6 +71,12 @@
 // engine_driver_log_lines_dropped_total counts them. A process that keeps flooding is read more
 // slowly (floodDrops), so it blocks on its writes rather than burn the node's CPU.
 //
+// Identity. Each process gets a Host service of its own (guardedHost) that knows which modules
+// it hosts, from just before their Start until their Stop returned: a host call naming any other
+// module as its caller is refused with PermissionDenied and one WARN per process and module, so
+// a driver cannot write another driver's statuses or settings. A stopped module's last status or
+// log line is dropped quietly.
+//
 // Metadata. Every launch reads the process's metadata; when a relaunch's differs from the last
 // process's (a binary rebuilt at the same path), Config.OnMetadata is told, so its new
 // functions can be called without restarting the modules.

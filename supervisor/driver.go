@@ -435,6 +435,7 @@ func (s *Supervisor) startOn(ctx context.Context, p *process, m *module) error {
 	if s.cfg.OnModuleStart != nil {
 		s.cfg.OnModuleStart(ctx, m.id)
 	}
+	p.guard.admit(m)
 	if _, err := p.rpc.Start(cctx, &pb.StartRequest{Module: cfg}); err != nil {
 		return p.callErr(ctx, err, "start "+m.id)
 	}

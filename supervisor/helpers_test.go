@@ -104,6 +104,22 @@ func (h *fakeHost) Subscribe(r *pb.SubscribeRequest, stream pb.Host_SubscribeSer
 	return nil
 }
 
+// Subscriptions accepts every subscription opened on the stream; the tests only need to see which
+// reach the host.
+func (h *fakeHost) Subscriptions(stream pb.Host_SubscriptionsServer) error {
+	for {
+		c, err := stream.Recv()
+		if err != nil {
+			return nil
+		}
+		if c.Subscribe != nil {
+			if err := stream.Send(&pb.SubscriptionEvent{Id: c.Id, Accepted: true}); err != nil {
+				return err
+			}
+		}
+	}
+}
+
 func (h *fakeHost) Publish(_ context.Context, r *pb.PublishRequest) (*pb.Empty, error) {
 	h.mu.Lock()
 	subs := h.channels[r.Channel]

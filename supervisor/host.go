@@ -6,8 +6,9 @@ import (
 	"github.com/placeos-go/engine/plugin/proto"
 )
 
-// hostServer is the Host service every driver process calls back into. It serves Log itself,
-// fanning lines out to the module's debug listeners, and passes everything else to the engine's.
+// hostServer is the Host service every driver process calls back into, through its process's
+// guardedHost. It serves Log itself, fanning lines out to the module's debug listeners, and
+// passes everything else to the engine's.
 type hostServer struct {
 	proto.HostServer
 	s *Supervisor

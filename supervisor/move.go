@@ -39,6 +39,7 @@ func (s *Supervisor) Move(ctx context.Context, binary string, m *pb.Module) erro
 	}
 	cfg := proto.Clone(m).(*pb.Module)
 	next := &module{id: m.Id, d: d, cfg: cfg}
+	p.guard.admit(next)
 	cctx, ccancel := p.callCtx(ctx)
 	_, err = p.rpc.Start(cctx, &pb.StartRequest{Module: cfg})
 	ccancel()
@@ -53,6 +54,7 @@ func (s *Supervisor) Move(ctx context.Context, binary string, m *pb.Module) erro
 		cctx, ccancel := p.callCtx(ctx)
 		_, _ = p.rpc.Stop(cctx, &pb.ModuleRequest{ModuleId: m.Id})
 		ccancel()
+		p.guard.leave(next)
 		return fmt.Errorf("%w: %s changed while moving", ErrModuleNotRunning, m.Id)
 	}
 	s.modules[m.Id] = next
@@ -80,7 +82,11 @@ func (s *Supervisor) Move(ctx context.Context, binary string, m *pb.Module) erro
 	}
 	old.op.Lock()
 	defer old.op.Unlock()
-	if oldProc != nil && old.gen == oldProc.gen && !oldProc.hasExited() {
+	if oldProc == nil {
+		return nil
+	}
+	defer oldProc.guard.leave(old)
+	if old.gen == oldProc.gen && !oldProc.hasExited() {
 		cctx, ccancel := oldProc.callCtx(ctx)
 		defer ccancel()
 		if _, err := oldProc.rpc.Stop(cctx, &pb.ModuleRequest{ModuleId: m.Id}); err != nil && !oldProc.hasExited() {

@@ -36,6 +36,8 @@ type process struct {
 	fam     family // what the process and its children are, to kill them all on every exit
 	// memLimit is the process's memory limit in bytes (0: none).
 	memLimit int64
+	// guard is the Host service this process calls: it knows which modules the process hosts.
+	guard *guardedHost
 
 	// ctx is cancelled with cause ErrProcessExited the moment the process exits; every call
 	// derives from it so that calls in flight fail at once.
@@ -168,7 +170,8 @@ func (s *Supervisor) launch(d *driver, gen uint64) (*process, error) {
 	var pr *procRunner
 	var socketDir string
 	logs := newLogLimiter(&s.cfg, d.pluginLog, d.binary)
-	cc := plugin.ClientConfig(exec.Command(d.binary), s.host, d.pluginLog, nil)
+	guard := newGuardedHost(s.host, d)
+	cc := plugin.ClientConfig(exec.Command(d.binary), guard, d.pluginLog, nil)
 	cc.SyncStdout = &lineWriter{fn: func(line []byte) { logs.plain(line, "stdout") }}
 	cc.SyncStderr = &lineWriter{fn: func(line []byte) { logs.plain(line, "stderr") }}
 	// Drivers are third-party code: they get go-plugin's handshake variables and driverEnv, never
@@ -254,7 +257,7 @@ func (s *Supervisor) launch(d *driver, gen uint64) (*process, error) {
 	}
 	pctx, pcancel := context.WithCancelCause(context.Background())
 	p := &process{gen: gen, pid: pr.pid, binary: d.binary, started: pr.started, client: client, rpc: rpc, run: pr, fam: pr.fam,
-		memLimit: limit, ctx: pctx}
+		memLimit: limit, ctx: pctx, guard: guard}
 	go func() {
 		<-pr.exited
 		pcancel(ErrProcessExited)

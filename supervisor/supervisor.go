@@ -183,6 +183,9 @@ func (s *Supervisor) Stop(ctx context.Context, moduleID string) error {
 			}
 			cancel()
 		}
+		if p != nil {
+			p.guard.leave(mod)
+		}
 		mod.op.Unlock()
 		return err
 	}

@@ -35,12 +35,18 @@
 //	release()                ends every subscription hold opened; returns how many
 //	call_flood(module, fn, n) n Host.Exec of fn on module, one after another; returns the
 //	                         counts of answers by class ("" for success)
+//	as(module, fn, args)     runs function fn with args as if it were module's: its host calls
+//	                         name module as the caller (a hostile driver acting as another
+//	                         driver's module)
+//	mux_subscribe(module, name)  opens a subscription on the Subscriptions stream and returns
+//	                         its first event ({"accepted":true} or its error, code and class)
 //	support_only()           returns its name; listed under the support security level
 //	admin_only()             returns its name; listed under the administrator security level
 //
 // A module whose settings hold "statuses_on_start" (an object: status name → value) sets those
 // statuses through the host right after its start, as a device driver sets "connected" and
-// what it reads from the device. One whose settings hold "refuse_start": true fails its start
+// what it reads from the device; with "statuses_in_start": true it sets them before its start
+// returns (an OnLoad that sets statuses). One whose settings hold "refuse_start": true fails its start
 // with an error quoting its whole settings JSON (a careless driver).
 //
 // Environment: TESTDRIVER_HANG_INFO=1 makes Info hang forever (a hung process for the probe);
@@ -99,27 +105,38 @@ func (d *driver) Start(_ context.Context, r *proto.StartRequest) (*proto.Empty, 
 	var settings struct {
 		Statuses map[string]json.RawMessage `json:"statuses_on_start"`
 		Refuse   bool                       `json:"refuse_start"`
+		InStart  bool                       `json:"statuses_in_start"`
 	}
 	if json.Unmarshal(r.Module.SettingsJson, &settings) == nil && settings.Refuse {
 		return nil, fmt.Errorf("refusing to start with settings %s", r.Module.SettingsJson)
 	}
 	if len(settings.Statuses) > 0 && host != nil {
-		go setStatuses(host, r.Module.Id, settings.Statuses)
+		if settings.InStart {
+			if err := setStatuses(host, r.Module.Id, settings.Statuses); err != nil {
+				return nil, err
+			}
+		} else {
+			go func() {
+				if err := setStatuses(host, r.Module.Id, settings.Statuses); err != nil {
+					fmt.Fprintf(os.Stderr, "testdriver: %v\n", err)
+				}
+			}()
+		}
 	}
 	return &proto.Empty{}, nil
 }
 
 // setStatuses sets a module's statuses_on_start after its start, one call at a time, as an SDK
 // driver's outbox sends what a module sets while it loads.
-func setStatuses(host proto.HostClient, id string, statuses map[string]json.RawMessage) {
+func setStatuses(host proto.HostClient, id string, statuses map[string]json.RawMessage) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for name, v := range statuses {
 		if _, err := host.SetStatus(ctx, &proto.SetStatusRequest{ModuleId: id, Name: name, ValueJson: v}); err != nil {
-			fmt.Fprintf(os.Stderr, "testdriver: status %s of %s: %v\n", name, id, err)
-			return
+			return fmt.Errorf("status %s of %s: %w", name, id, err)
 		}
 	}
+	return nil
 }
 
 func (d *driver) Update(ctx context.Context, r *proto.StartRequest) (*proto.Empty, error) {
@@ -179,6 +196,8 @@ const metadata = `{
     "hold": {"module": {"type": "string", "title": "string"}, "prefix": {"type": "string", "title": "string"}, "n": {"type": "integer", "title": "int"}},
     "release": {},
     "call_flood": {"module": {"type": "string", "title": "string"}, "fn": {"type": "string", "title": "string"}, "n": {"type": "integer", "title": "int"}},
+    "as": {"module": {"type": "string", "title": "string"}, "fn": {"type": "string", "title": "string"}, "args": {"title": "any", "default": []}},
+    "mux_subscribe": {"module": {"type": "string", "title": "string"}, "name": {"type": "string", "title": "string"}},
     "support_only": {},
     "admin_only": {}
   },
@@ -386,6 +405,15 @@ func (d *driver) run(ctx context.Context, host proto.HostClient, mod *proto.Modu
 			msgs = append(msgs, string(m.Message))
 		}
 		return json.Marshal(msgs)
+	case "as":
+		var inner []json.RawMessage
+		if err := json.Unmarshal(raw(2), &inner); err != nil {
+			return nil, &driverErr{raise(400, "ArgumentError", "as: args must be a JSON array: %v", err)}
+		}
+		return d.run(ctx, host, &proto.Module{Id: str(0)}, true,
+			&proto.ExecRequest{ModuleId: str(0), Function: str(1), ArgsJson: raw(2), UserId: r.UserId, RequestId: r.RequestId}, inner)
+	case "mux_subscribe":
+		return muxSubscribe(ctx, host, mod.Id, str(0), str(1))
 	case "flood":
 		return flood(ctx, host, mod.Id, str(0), num(1), max(num(2), 1))
 	case "hold":
@@ -475,4 +503,24 @@ func (d *driver) hold(host proto.HostClient, from, module, prefix string, n int)
 		}
 	}
 	return json.Marshal(n)
+}
+
+// muxSubscribe opens one subscription on a Subscriptions stream and returns its first event.
+func muxSubscribe(ctx context.Context, host proto.HostClient, from, module, name string) ([]byte, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stream, err := host.Subscriptions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	err = stream.Send(&proto.SubscriptionControl{Id: 1, Subscribe: &proto.SubscribeRequest{FromModule: from,
+		Target: &proto.Target{ModuleId: module}, Name: name}})
+	if err != nil {
+		return nil, err
+	}
+	ev, err := stream.Recv()
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(map[string]any{"accepted": ev.Accepted, "error": ev.Error, "code": ev.Code, "class": ev.Class})
 }
