@@ -241,7 +241,7 @@ func newNode(t *testing.T, opts ...func(*setup)) *testNode {
 	for _, o := range opts {
 		o(&s)
 	}
-	port, err := peer.Listen(s.addr, s.proof, nil)
+	port, err := peer.Listen(s.addr, s.proof, s.peer.Logger)
 	if err != nil {
 		t.Fatal(err)
 	}
