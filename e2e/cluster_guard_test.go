@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -84,6 +85,16 @@ func TestClusterPortRefusesBrowsersUnderAuthNone(t *testing.T) {
 	}
 	if !hasZone(t, n, "zone-node") {
 		t.Fatal("the node client's write is not in the model")
+	}
+	// A forwarded write with a protected setting in the clear (nodes seal them first): bad input.
+	cmd, err := raftfsm.ApplyCommand(&model.File{Zones: []*model.Zone{{ID: "zone-plain", Name: "Plain",
+		ProtectedSettings: []model.Protected{{Level: model.LevelAdmin, Settings: model.Settings{"pw": json.RawMessage(`"in the clear"`)}}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.Forward(t.Context(), n.Raft, cmd)
+	if p := errkind.Classify(err); p.Status != http.StatusBadRequest || !strings.Contains(err.Error(), "not a sealed value") {
+		t.Fatalf("an unsealed protected setting: want 400 not a sealed value, got %d %v", p.Status, err)
 	}
 }
 

@@ -431,7 +431,7 @@ func (s *Server) handleApply(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := s.cfg.Members.ApplyForwarded(r.Context(), cmd); err != nil {
-		s.fail(w, r, err, call.Target{})
+		s.fail(w, r, unsealedWrite(cmd, err), call.Target{})
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
