@@ -1,11 +1,9 @@
 package peer_test
 
 import (
-	"bytes"
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/gorilla/websocket"
@@ -18,25 +16,8 @@ import (
 	"github.com/placeos-go/engine/peer"
 )
 
-// logBuffer collects a logger's lines for a test to read while the server writes.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func (b *logBuffer) logger() hclog.Logger {
+// logTo is a logger at DEBUG writing into b.
+func logTo(b *testutil.LockedBuffer) hclog.Logger {
 	return hclog.New(&hclog.LoggerOptions{Output: b, Level: hclog.Debug})
 }
 
@@ -50,8 +31,8 @@ var open = peer.Proof{Open: true}
 // own client (joins, forwarded writes, executes, status, debug streams) is still served.
 func TestClusterPortRefusesBrowsers(t *testing.T) {
 	t.Parallel()
-	var logs logBuffer
-	n := newNode(t, func(s *setup) { s.proof = open; s.peer.Logger = logs.logger() })
+	var logs testutil.LockedBuffer
+	n := newNode(t, func(s *setup) { s.proof = open; s.peer.Logger = logTo(&logs) })
 	apply := n.url + httpwire.NodeBase + "/cluster/apply"
 	model := `{"v":1,"op":"apply","data":{"drivers":[{"id":"drv-pwn","module_name":"Pwn","role":"service","binary":"testdriver"}]}}`
 	for _, tt := range []struct {

@@ -22,8 +22,8 @@ import (
 func TestClusterPortServesMembersOnly(t *testing.T) {
 	t.Parallel()
 	cs := newCerts(t, "n1", "n2", "n3")
-	var logs logBuffer
-	n := newNode(t, func(s *setup) { s.proof = peer.Proof{TLS: cs.of(t, "n1")}; s.peer.Logger = logs.logger() })
+	var logs testutil.LockedBuffer
+	n := newNode(t, func(s *setup) { s.proof = peer.Proof{TLS: cs.of(t, "n1")}; s.peer.Logger = logTo(&logs) })
 	raft := raftConns(t, n.port)
 	outsider := peer.Proof{TLS: cs.of(t, "n3")}
 	c := newClient(t, outsider)
