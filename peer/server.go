@@ -74,8 +74,9 @@ type Server struct {
 	jobs     chan execJob   // calls for an idle worker
 	quit     chan struct{}  // closed by Close: workers end
 
-	open  atomic.Bool // the port takes every connection (Proof.Open): Host is checked too
-	warns warnLimit   // refusals of browser-shaped requests, which any web page can send
+	open      atomic.Bool // the port takes every connection (Proof.Open): Host is checked too
+	warns     warnLimit   // refusals of browser-shaped requests, which any web page can send
+	strangers warnLimit   // refusals of non-members, apart: a page's requests must not hide them
 }
 
 // NewServer returns the node-to-node routes of this node.
@@ -237,7 +238,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 			// A joining node is no member yet; the join handler takes only its own node's certificate.
 			if r.URL.Path != joinPath {
 				if err := admitMember(s.cfg.Members, node); err != nil {
-					s.warns.log(s.log, "node route refused", "remote", r.RemoteAddr, "node", node, "path", r.URL.Path, "reason", err.Error())
+					s.strangers.log(s.log, "node route refused", "remote", r.RemoteAddr, "node", node, "path", r.URL.Path, "reason", err.Error())
 					s.fail(w, r, err, call.Target{})
 					return
 				}
