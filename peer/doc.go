@@ -43,6 +43,8 @@
 //     Client.Forward).
 //   - GET /api/core/v1/status: this node's status document, for another node answering for the
 //     whole cluster (Client.NodeStatus; the client API's /api/core/v1/status/cluster).
+//   - GET /api/core/v1/cluster/members/{node}: {"member": bool}, whether this node lists that
+//     node (Client.IsMember; below).
 //
 // Over TLS every route and every exec call also wants the certificate to name a node (else 403).
 // Errors travel as the engine's error body and come back out of the client as errors of the same
@@ -75,12 +77,15 @@
 // a second of its next RPC. This is how a certificate is revoked: remove its node (or rotate the
 // CA). Without TLS there is no name to check: the cluster secret is the only proof.
 //
-// What the Raft rule costs: a node that was down while a new node joined does not list the
-// newcomer until it has caught up, and it catches up only from a leader it lists. If the newcomer
-// leads when it returns, it is refused (logged: cluster connection refused, naming the node)
-// until leadership moves to a node it knows. Accepting any CA certificate while a node knows no
-// leader would avoid that, but would hand every election and restart window to whoever holds a
-// stray certificate, which can claim a higher term and write the log.
+// A node that was down while a new node joined does not list the newcomer until it has caught
+// up, and it catches up only from the leader, which may by then be the newcomer. So a Raft
+// connection from a node this node's view lacks is also admitted when a member it lists says the
+// node is a member (GET /cluster/members/{node}, asked of each member in turn; the answer is kept
+// 10 s, and a vouched connection asks again that often). Taking any certificate while the node
+// knows no leader would also have let it catch up, but would hand every election and restart to
+// whoever holds a stray certificate, which can claim a higher term and write the log. What stays
+// open: a node that was down while another was removed admits the removed node until it has
+// caught up.
 //
 // # Browsers
 //

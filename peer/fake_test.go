@@ -127,7 +127,8 @@ type fakeMembers struct {
 	applies [][]byte
 	callers []auth.Caller
 	rids    []string
-	table   []string // the node table's ids; nil: nodeID and "n2"
+	table   []string          // the node table's ids; nil: nodeID and "n2"
+	addrs   map[string]string // their cluster ports (RaftAddr), where a test gives them
 }
 
 func (m *fakeMembers) ID() string { return nodeID }
@@ -141,7 +142,7 @@ func (m *fakeMembers) Nodes() []raftfsm.Node {
 	}
 	nodes := make([]raftfsm.Node, len(ids))
 	for i, id := range ids {
-		nodes[i] = raftfsm.Node{ID: id}
+		nodes[i] = raftfsm.Node{ID: id, RaftAddr: m.addrs[id]}
 	}
 	return nodes
 }
@@ -154,6 +155,16 @@ func (m *fakeMembers) setTable(ids ...string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.table = append([]string{}, ids...)
+}
+
+// setAddr gives node id's cluster port in the table.
+func (m *fakeMembers) setAddr(id, addr string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.addrs == nil {
+		m.addrs = map[string]string{}
+	}
+	m.addrs[id] = addr
 }
 
 func (m *fakeMembers) record(ctx context.Context) error {
@@ -245,7 +256,7 @@ func newNode(t *testing.T, opts ...func(*setup)) *testNode {
 	if err != nil {
 		t.Fatal(err)
 	}
-	port.Admit(n.members)
+	port.Admit(n.members, nil)
 	srv := peer.NewServer(s.peer)
 	srv.Serve(port)
 	n.srv = srv

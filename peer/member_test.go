@@ -150,6 +150,35 @@ func TestJoiningNodeTakesRaftFromTheCA(t *testing.T) {
 	}
 }
 
+// TestStaleNodeAsksItsMembers: a node that was down while another joined does not list the
+// newcomer, which may lead when it returns. It asks the members it lists, and takes the newcomer's
+// Raft when one of them lists it; a certificate no member lists is still refused. Nothing else is
+// taken on a member's word: the newcomer's HTTP calls wait until this node has caught up.
+func TestStaleNodeAsksItsMembers(t *testing.T) {
+	t.Parallel()
+	cs := newCerts(t, "n1", "n2", "n3", "n4")
+	current := newNode(t, func(s *setup) { s.proof = peer.Proof{TLS: cs.of(t, "n2")} })
+	current.members.setTable("n1", "n2", "n3")
+	stale := newNode(t, func(s *setup) { s.proof = peer.Proof{TLS: cs.of(t, "n1")} })
+	stale.members.setTable("n1", "n2")
+	stale.members.setAddr("n2", current.addr)
+	stale.port.Admit(stale.members, newClient(t, peer.Proof{TLS: cs.of(t, "n1")}))
+	raft := raftConns(t, stale.port)
+	newcomer := peer.Proof{TLS: cs.of(t, "n3")}
+	if !raftThrough(t, raft, newcomer, stale.addr) {
+		t.Fatal("the stale node refused the newcomer its members list")
+	}
+	if raftThrough(t, raft, peer.Proof{TLS: cs.of(t, "n4")}, stale.addr) {
+		t.Fatal("the stale node took a certificate no member lists")
+	}
+	_, err := newClient(t, newcomer).NodeStatus(t.Context(), stale.addr)
+	wantNotMember(t, "the newcomer's status call", err)
+	// The question itself is a node route: members only.
+	if _, err := newClient(t, peer.Proof{TLS: cs.of(t, "n4")}).IsMember(t.Context(), current.addr, "n3"); !errors.Is(err, errkind.Forbidden) {
+		t.Fatalf("a non-member asked about membership: %v", err)
+	}
+}
+
 func wantNotMember(t *testing.T, what string, err error) {
 	t.Helper()
 	if !errors.Is(err, errkind.Forbidden) || !strings.Contains(fmtErr(err), "not a member") {

@@ -31,7 +31,7 @@ type Port struct {
 	wg     sync.WaitGroup
 	closed atomic.Bool
 
-	roster atomic.Pointer[Roster] // who is a member, for the Raft and exec connections over TLS
+	adm atomic.Pointer[admission] // who is a member, for the Raft and exec connections over TLS
 
 	refused atomic.Uint64
 	warns   warnLimit
@@ -77,17 +77,36 @@ func (p *Port) HTTP() net.Listener { return p.http }
 // Exec is the listener of the exec protocol's connections (frame.go).
 func (p *Port) Exec() net.Listener { return p.exec }
 
-// Admit gives the port the membership it admits Raft and exec connections over TLS by (see the
-// package comment); until then it refuses them. Call it as soon as the Store is open.
-func (p *Port) Admit(r Roster) { p.roster.Store(&r) }
-
-// admit is the rule of a protocol (admitRaft, admitMember) for node, under the roster now.
-func (p *Port) admit(rule func(Roster, string) error, node string) error {
-	var r Roster
-	if rp := p.roster.Load(); rp != nil {
-		r = *rp
+// Admit gives the port the membership it admits Raft and exec connections over TLS by, and the
+// client it asks members with about a node its view lacks (nil: it asks nobody); see the package
+// comment. Until then it refuses them: call it as soon as the Store is open.
+func (p *Port) Admit(r Roster, c *Client) {
+	a := &admission{roster: r}
+	if c != nil {
+		a.vouch.ask = c.IsMember
 	}
-	return rule(r, node)
+	p.adm.Store(a)
+}
+
+// admission is what Admit gave.
+type admission struct {
+	roster Roster
+	vouch  vouchers
+}
+
+// admitRaft and admitExec are the rules of the two protocols (membership.go) under Admit's roster.
+func (p *Port) admitRaft(node string) error {
+	if a := p.adm.Load(); a != nil {
+		return a.vouch.admitRaftVouched(a.roster, node)
+	}
+	return errNoRoster
+}
+
+func (p *Port) admitExec(node string) error {
+	if a := p.adm.Load(); a != nil {
+		return admitMember(a.roster, node)
+	}
+	return errNoRoster
 }
 
 // Refused counts the connections turned away (no proof of a node, or none of the protocols).
@@ -157,7 +176,7 @@ func (p *Port) sort(conn net.Conn) {
 	c := &peeked{Conn: conn, r: br}
 	switch b := first[0]; {
 	case b < 0x20: // a Raft RPC type
-		if g, err := p.guard(c, admitRaft); err != nil {
+		if g, err := p.guard(c, p.admitRaft); err != nil {
 			p.refuse(conn, err)
 		} else {
 			p.raft.put(g)
@@ -165,7 +184,7 @@ func (p *Port) sort(conn net.Conn) {
 	case b >= 'A' && b <= 'Z': // an HTTP method; the server checks each request (middleware)
 		p.http.put(c)
 	case b == execMagic[0]: // the exec protocol; the server reads the rest of its greeting
-		if g, err := p.guard(c, admitMember); err != nil {
+		if g, err := p.guard(c, p.admitExec); err != nil {
 			p.refuse(conn, err)
 		} else {
 			p.exec.put(g)
@@ -178,13 +197,13 @@ func (p *Port) sort(conn net.Conn) {
 // guard admits a Raft or exec connection by rule when it came over TLS (the certificate names its
 // node), and returns it wrapped so that it closes once the rule no longer admits that node. A
 // connection without TLS names no node: its proof was the cluster secret, or none (Open).
-func (p *Port) guard(c *peeked, rule func(Roster, string) error) (net.Conn, error) {
+func (p *Port) guard(c *peeked, rule func(node string) error) (net.Conn, error) {
 	cs := c.tlsState()
 	if cs == nil {
 		return c, nil
 	}
 	node := clustertls.PeerNode(cs)
-	admit := func() error { return p.admit(rule, node) }
+	admit := func() error { return rule(node) }
 	if err := admit(); err != nil {
 		return nil, err
 	}

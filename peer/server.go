@@ -104,6 +104,7 @@ func NewServer(cfg ServerConfig) *Server {
 	r.Handle(http.MethodPost, joinPath, s.handleJoin)
 	r.Handle(http.MethodPost, n+"/cluster/leave", s.handleLeave)
 	r.Handle(http.MethodPost, n+"/cluster/apply", s.handleApply)
+	r.Handle(http.MethodGet, n+"/cluster/members/{node}", s.handleMember)
 	r.Handle(http.MethodGet, n+"/status", s.handleStatus)
 	s.handler = s.middleware(r)
 	return s
