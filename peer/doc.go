@@ -43,8 +43,59 @@
 //     Client.Forward).
 //   - GET /api/core/v1/status: this node's status document, for another node answering for the
 //     whole cluster (Client.NodeStatus; the client API's /api/core/v1/status/cluster).
+//   - GET /api/core/v1/cluster/members/{node}: {"member": bool}, whether this node lists that
+//     node (Client.IsMember; below).
 //
 // Over TLS every route and every exec call also wants the certificate to name a node (else 403).
 // Errors travel as the engine's error body and come back out of the client as errors of the same
 // kind (httpwire.ProblemOf), so a caller cannot tell which node failed.
+//
+// # Members only
+//
+// A certificate of the cluster's CA proves only that the CA signed it: `engine tls init` may have
+// issued it for a node that never joined, or its node may have left or been removed. Over TLS the
+// port therefore also wants the certificate's node to be a member, in this node's view (Roster,
+// given with Port.Admit as soon as the Store is open): in its node table or its Raft
+// configuration. Either counts, because a join adds the node to the configuration first and to
+// the table after, and a removal takes it out of both.
+//
+//   - HTTP routes: checked on every request; a non-member gets 403 access_denied (ErrNotMember),
+//     logged with its name and address. The one exception is the join route (any method: a
+//     joining node probes it with a GET first), which a node reaches before it is a member; it
+//     adds only the node the certificate names.
+//   - The exec protocol: members only, checked before the greeting is answered; a refused node's
+//     client falls back to HTTP, which answers the 403.
+//   - Raft: a member, or any certificate of the CA while this node does not list itself in either
+//     view. A node that is joining has an empty view until the leader's first AppendEntries has
+//     replicated the configuration and the table, and those RPCs come from the leader, which that
+//     empty view cannot name; a node that lists itself has the leader in its view (the leader
+//     added it). A node that no longer lists itself has been removed and is shutting down.
+//
+// Raft and exec connections are long-lived: each one checks its node again when data arrives,
+// at most once a second, and is closed (logged: cluster connection dropped) once its node is no
+// longer admitted, so a node removed from the cluster loses the connections it had within about
+// a second of its next RPC. This is how a certificate is revoked: remove its node (or rotate the
+// CA). Without TLS there is no name to check: the cluster secret is the only proof.
+//
+// A node that was down while a new node joined does not list the newcomer until it has caught
+// up, and it catches up only from the leader, which may by then be the newcomer. So a Raft
+// connection from a node this node's view lacks is also admitted when a member it lists says the
+// node is a member (GET /cluster/members/{node}, asked of each member in turn; the answer is kept
+// 10 s, and a vouched connection asks again that often). Taking any certificate while the node
+// knows no leader would also have let it catch up, but would hand every election and restart to
+// whoever holds a stray certificate, which can claim a higher term and write the log. What stays
+// open: a node that was down while another was removed admits the removed node until it has
+// caught up.
+//
+// # Browsers
+//
+// The cluster port serves nodes only, whatever the auth mode; under --auth none (Proof.Open) it
+// takes every connection, so a web page could make a browser reach it on loopback. Every request
+// a browser could send is refused with 403 (ErrBrowserRequest), logged with the remote address
+// (at most once a second at WARN): one carrying an Origin or any Sec-Fetch-* header, a POST whose
+// Content-Type is not application/json (what Client always sends; a page cannot send it to
+// another origin without a preflight no route answers), and, on an open port, a Host that is a
+// DNS name rather than an IP address or localhost (a page that rebound its name to the port is
+// same-origin to the browser, and may then omit Origin on a GET). A name as Host is fine where
+// the port wants TLS or the cluster secret, which no page can produce.
 package peer

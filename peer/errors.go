@@ -8,3 +8,12 @@ var ErrNodesOnly = errkind.New(errkind.Forbidden, "node-to-node route: the certi
 // ErrNotClusterPort: the address a node called answers, but not as a cluster port (plain HTTP
 // where TLS was expected: most likely a member's client API given to --join).
 var ErrNotClusterPort = errkind.New(errkind.Unavailable, "not a cluster port")
+
+// ErrNotMember refuses a certificate of the cluster's CA whose node is not a member of the
+// cluster (never joined, left, or removed): everywhere but the join route.
+var ErrNotMember = errkind.New(errkind.Forbidden, "cluster port: the certificate's node is not a member of the cluster")
+
+// ErrBrowserRequest refuses a request to the cluster port that a browser could have sent (an
+// Origin or Sec-Fetch-* header, a POST body that is not JSON, a DNS name as Host on an open port):
+// nodes never send one.
+var ErrBrowserRequest = errkind.New(errkind.Forbidden, "node-to-node route: refused a request a web browser could have sent")

@@ -127,9 +127,45 @@ type fakeMembers struct {
 	applies [][]byte
 	callers []auth.Caller
 	rids    []string
+	table   []string          // the node table's ids; nil: nodeID and "n2"
+	addrs   map[string]string // their cluster ports (RaftAddr), where a test gives them
 }
 
 func (m *fakeMembers) ID() string { return nodeID }
+
+func (m *fakeMembers) Nodes() []raftfsm.Node {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	ids := m.table
+	if ids == nil {
+		ids = []string{nodeID, "n2"}
+	}
+	nodes := make([]raftfsm.Node, len(ids))
+	for i, id := range ids {
+		nodes[i] = raftfsm.Node{ID: id, RaftAddr: m.addrs[id]}
+	}
+	return nodes
+}
+
+// Servers is the Raft configuration: the tests keep it empty and change the table only.
+func (m *fakeMembers) Servers() ([]raftfsm.Server, error) { return nil, nil }
+
+// setTable replaces the node table.
+func (m *fakeMembers) setTable(ids ...string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.table = append([]string{}, ids...)
+}
+
+// setAddr gives node id's cluster port in the table.
+func (m *fakeMembers) setAddr(id, addr string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.addrs == nil {
+		m.addrs = map[string]string{}
+	}
+	m.addrs[id] = addr
+}
 
 func (m *fakeMembers) record(ctx context.Context) error {
 	m.callers = append(m.callers, auth.CallerFrom(ctx))
@@ -216,10 +252,11 @@ func newNode(t *testing.T, opts ...func(*setup)) *testNode {
 	for _, o := range opts {
 		o(&s)
 	}
-	port, err := peer.Listen(s.addr, s.proof, nil)
+	port, err := peer.Listen(s.addr, s.proof, s.peer.Logger)
 	if err != nil {
 		t.Fatal(err)
 	}
+	port.Admit(n.members, nil)
 	srv := peer.NewServer(s.peer)
 	srv.Serve(port)
 	n.srv = srv
@@ -264,7 +301,9 @@ func do(t *testing.T, proof peer.Proof, method, url, body string, hdr ...string)
 	return code, b
 }
 
-// send is do that returns the error of a request that got no answer.
+// send is do that returns the error of a request that got no answer. A POST is application/json
+// unless hdr sets another Content-Type; a header given as "" is left out, and "Host" sets the
+// request's Host.
 func send(t *testing.T, proof peer.Proof, method, url, body string, hdr ...string) (int, string, error) {
 	t.Helper()
 	var rd io.Reader
@@ -275,8 +314,18 @@ func send(t *testing.T, proof peer.Proof, method, url, body string, hdr ...strin
 	if err != nil {
 		t.Fatal(err)
 	}
+	if method == http.MethodPost {
+		req.Header.Set("Content-Type", "application/json") // as a node sends it, unless hdr says otherwise
+	}
 	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Set(hdr[i], hdr[i+1])
+		switch {
+		case hdr[i] == "Host":
+			req.Host = hdr[i+1]
+		case hdr[i+1] == "":
+			req.Header.Del(hdr[i])
+		default:
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
 	}
 	dial := func(ctx context.Context, _, addr string) (net.Conn, error) { return proof.Dial(ctx, addr, 0) }
 	tr := &http.Transport{DialContext: dial}

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/placeos-go/engine/clustertls"
 )
 
 // Port is this node's cluster port: one TCP listener that carries Raft, the node-to-node HTTP
@@ -29,8 +31,10 @@ type Port struct {
 	wg     sync.WaitGroup
 	closed atomic.Bool
 
-	refused   atomic.Uint64
-	lastWarnN atomic.Int64 // unix nanos of the last refusal logged at WARN
+	adm atomic.Pointer[admission] // who is a member, for the Raft and exec connections over TLS
+
+	refused atomic.Uint64
+	warns   warnLimit
 }
 
 // Bounds of the connections that have not proved themselves yet.
@@ -61,6 +65,9 @@ func (p *Port) Addr() net.Addr { return p.ln.Addr() }
 // Secure reports whether the port demands cluster certificates.
 func (p *Port) Secure() bool { return p.proof.TLS != nil }
 
+// open reports whether the port takes every connection (Proof.Open, with neither TLS nor secret).
+func (p *Port) open() bool { return p.proof.TLS == nil && p.proof.Secret == "" && p.proof.Open }
+
 // Raft is the listener of the Raft transport's connections.
 func (p *Port) Raft() net.Listener { return p.raft }
 
@@ -69,6 +76,38 @@ func (p *Port) HTTP() net.Listener { return p.http }
 
 // Exec is the listener of the exec protocol's connections (frame.go).
 func (p *Port) Exec() net.Listener { return p.exec }
+
+// Admit gives the port the membership it admits Raft and exec connections over TLS by, and the
+// client it asks members with about a node its view lacks (nil: it asks nobody); see the package
+// comment. Until then it refuses them: call it as soon as the Store is open.
+func (p *Port) Admit(r Roster, c *Client) {
+	a := &admission{roster: r}
+	if c != nil {
+		a.vouch.ask = c.IsMember
+	}
+	p.adm.Store(a)
+}
+
+// admission is what Admit gave.
+type admission struct {
+	roster Roster
+	vouch  vouchers
+}
+
+// admitRaft and admitExec are the rules of the two protocols (membership.go) under Admit's roster.
+func (p *Port) admitRaft(node string) error {
+	if a := p.adm.Load(); a != nil {
+		return a.vouch.admitRaftVouched(a.roster, node)
+	}
+	return errNoRoster
+}
+
+func (p *Port) admitExec(node string) error {
+	if a := p.adm.Load(); a != nil {
+		return admitMember(a.roster, node)
+	}
+	return errNoRoster
+}
 
 // Refused counts the connections turned away (no proof of a node, or none of the protocols).
 func (p *Port) Refused() uint64 { return p.refused.Load() }
@@ -137,14 +176,40 @@ func (p *Port) sort(conn net.Conn) {
 	c := &peeked{Conn: conn, r: br}
 	switch b := first[0]; {
 	case b < 0x20: // a Raft RPC type
-		p.raft.put(c)
-	case b >= 'A' && b <= 'Z': // an HTTP method
+		if g, err := p.guard(c, p.admitRaft); err != nil {
+			p.refuse(conn, err)
+		} else {
+			p.raft.put(g)
+		}
+	case b >= 'A' && b <= 'Z': // an HTTP method; the server checks each request (middleware)
 		p.http.put(c)
 	case b == execMagic[0]: // the exec protocol; the server reads the rest of its greeting
-		p.exec.put(c)
+		if g, err := p.guard(c, p.admitExec); err != nil {
+			p.refuse(conn, err)
+		} else {
+			p.exec.put(g)
+		}
 	default:
 		p.refuse(conn, errors.New("neither a Raft RPC, an HTTP request nor an exec connection"))
 	}
+}
+
+// guard admits a Raft or exec connection by rule when it came over TLS (the certificate names its
+// node), and returns it wrapped so that it closes once the rule no longer admits that node. A
+// connection without TLS names no node: its proof was the cluster secret, or none (Open).
+func (p *Port) guard(c *peeked, rule func(node string) error) (net.Conn, error) {
+	cs := c.tlsState()
+	if cs == nil {
+		return c, nil
+	}
+	node := clustertls.PeerNode(cs)
+	admit := func() error { return rule(node) }
+	if err := admit(); err != nil {
+		return nil, err
+	}
+	return &memberConn{Conn: c, admit: admit, next: time.Now().Add(recheckEvery), gone: func(why error) {
+		p.log.Warn("cluster connection dropped", "remote", c.RemoteAddr().String(), "node", node, "reason", why.Error())
+	}}, nil
 }
 
 // refuse closes a connection that did not prove itself, and says so in the log (at most once a
@@ -152,13 +217,21 @@ func (p *Port) sort(conn net.Conn) {
 func (p *Port) refuse(conn net.Conn, why error) {
 	_ = conn.Close()
 	p.refused.Add(1)
+	p.warns.log(p.log, "cluster connection refused", "remote", conn.RemoteAddr().String(), "reason", why.Error(),
+		"refused_so_far", p.refused.Load())
+}
+
+// warnLimit logs at WARN at most once a second and at DEBUG in between, so that whoever can
+// reach the port (a scanner, a web page) cannot flood the log.
+type warnLimit struct{ last atomic.Int64 } // unix nanos of the last line at WARN
+
+func (w *warnLimit) log(log hclog.Logger, msg string, args ...any) {
 	now := time.Now().UnixNano()
-	if last := p.lastWarnN.Load(); now-last > int64(time.Second) && p.lastWarnN.CompareAndSwap(last, now) {
-		p.log.Warn("cluster connection refused", "remote", conn.RemoteAddr().String(), "reason", why.Error(),
-			"refused_so_far", p.refused.Load())
+	if last := w.last.Load(); now-last > int64(time.Second) && w.last.CompareAndSwap(last, now) {
+		log.Warn(msg, args...)
 		return
 	}
-	p.log.Debug("cluster connection refused", "remote", conn.RemoteAddr().String(), "reason", why.Error())
+	log.Debug(msg, args...)
 }
 
 // peeked is a connection whose first bytes were read to sort it; reads start with them.
@@ -181,8 +254,11 @@ func (c *peeked) tlsState() *tls.ConnectionState {
 
 // tlsOf is the TLS state of a connection the port sorted (nil on plain TCP).
 func tlsOf(conn net.Conn) *tls.ConnectionState {
-	if p, ok := conn.(*peeked); ok {
-		return p.tlsState()
+	switch c := conn.(type) {
+	case *peeked:
+		return c.tlsState()
+	case *memberConn:
+		return tlsOf(c.Conn)
 	}
 	return nil
 }

@@ -37,7 +37,7 @@ type Local interface {
 
 // Membership is the cluster's membership and replicated log (package raftfsm).
 type Membership interface {
-	ID() string
+	Roster
 	Join(ctx context.Context, m raftfsm.Member) error
 	RemoveNode(ctx context.Context, id string) error
 	// ApplyForwarded applies a Raft command a follower forwarded to the leader.
@@ -73,6 +73,10 @@ type Server struct {
 	execWG   sync.WaitGroup // the exec accept loop and sessions
 	jobs     chan execJob   // calls for an idle worker
 	quit     chan struct{}  // closed by Close: workers end
+
+	open      atomic.Bool // the port takes every connection (Proof.Open): Host is checked too
+	warns     warnLimit   // refusals of browser-shaped requests, which any web page can send
+	strangers warnLimit   // refusals of non-members, apart: a page's requests must not hide them
 }
 
 // NewServer returns the node-to-node routes of this node.
@@ -97,9 +101,10 @@ func NewServer(cfg ServerConfig) *Server {
 	n := httpwire.NodeBase
 	r.Handle(http.MethodPost, n+"/command/{module}/execute", s.handleExecute)
 	r.Handle(http.MethodGet, n+"/command/{module}/debugger", s.handleDebugger)
-	r.Handle(http.MethodPost, n+"/cluster/join", s.handleJoin)
+	r.Handle(http.MethodPost, joinPath, s.handleJoin)
 	r.Handle(http.MethodPost, n+"/cluster/leave", s.handleLeave)
 	r.Handle(http.MethodPost, n+"/cluster/apply", s.handleApply)
+	r.Handle(http.MethodGet, n+"/cluster/members/{node}", s.handleMember)
 	r.Handle(http.MethodGet, n+"/status", s.handleStatus)
 	s.handler = s.middleware(r)
 	return s
@@ -126,6 +131,7 @@ func (s *Server) Serve(port *Port) {
 	}
 	srv, done := s.srv, make(chan struct{})
 	s.done = done
+	s.open.Store(port.open())
 	s.execLn = port.Exec()
 	s.execWG.Add(1)
 	go s.acceptExec(s.execLn)
@@ -166,6 +172,9 @@ func tlsFrom(ctx context.Context) *tls.ConnectionState {
 	return cs
 }
 
+// joinPath is the one route a certificate of the CA reaches before its node is a member.
+const joinPath = httpwire.NodeBase + "/cluster/join"
+
 // debugAttachTimeout bounds attaching to a module's log lines.
 const debugAttachTimeout = 10 * time.Second
 
@@ -177,8 +186,10 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error, t call.
 }
 
 // middleware gives every request an id and a body limit and recovers a panicking handler. The
-// port admitted only connections that proved a node opened them (Proof); over TLS the certificate
-// must also name a node. The caller a node acts for comes from its headers (auth.NodeCaller).
+// port admitted only connections that proved a node opened them (Proof); a request a browser
+// could have sent is refused all the same (browserRequest), and over TLS the certificate must
+// name a member, but for a join (admitMember). The caller a node acts for comes from its headers
+// (auth.NodeCaller).
 func (s *Server) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -213,9 +224,26 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		if r.Body != nil {
 			r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
 		}
-		if cs := tlsFrom(r.Context()); cs != nil && clustertls.PeerNode(cs) == "" {
-			s.fail(w, r, ErrNodesOnly, call.Target{})
+		if why := browserRequest(r, s.open.Load()); why != "" {
+			s.warns.log(s.log, "node route refused: a request a browser could have sent", "remote", r.RemoteAddr,
+				"method", r.Method, "path", r.URL.Path, "reason", why)
+			s.fail(w, r, errkind.Wrap(ErrBrowserRequest, nil, "%v: %s", ErrBrowserRequest, why), call.Target{})
 			return
+		}
+		if cs := tlsFrom(r.Context()); cs != nil {
+			node := clustertls.PeerNode(cs)
+			if node == "" {
+				s.fail(w, r, ErrNodesOnly, call.Target{})
+				return
+			}
+			// A joining node is no member yet; the join handler takes only its own node's certificate.
+			if r.URL.Path != joinPath {
+				if err := admitMember(s.cfg.Members, node); err != nil {
+					s.strangers.log(s.log, "node route refused", "remote", r.RemoteAddr, "node", node, "path", r.URL.Path, "reason", err.Error())
+					s.fail(w, r, err, call.Target{})
+					return
+				}
+			}
 		}
 		// The request's context is changed in place, not derived again: r carries it already.
 		ex.ctx.SetCaller(auth.NodeCaller(r.Header))
@@ -405,7 +433,7 @@ func (s *Server) handleApply(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := s.cfg.Members.ApplyForwarded(r.Context(), cmd); err != nil {
-		s.fail(w, r, err, call.Target{})
+		s.fail(w, r, unsealedWrite(cmd, err), call.Target{})
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -158,6 +158,7 @@ func startNode(ctx context.Context, o *options, log hclog.Logger, leave func()) 
 		return n, err
 	}
 	n.onClose(func() { _ = n.store.Close() })
+	n.port.Admit(n.store, n.peers) // over TLS, Raft and exec connections only from members (peer doc)
 	joining := len(o.joinAddrs) > 0
 	if o.Bootstrap {
 		bootstrap := true
