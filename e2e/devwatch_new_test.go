@@ -122,6 +122,9 @@ func TestDevWatchNewDriver(t *testing.T) {
 	n.Start("--displays", "0")
 	n.WaitReady()
 	n.WaitLog(time.Second, "removed what an earlier engine dev --watch left: id=mod-watch-projector")
+	if !keysGone(t, redis.Client(t), "mod-watch-projector") { // at once, not at a sweep
+		t.Error("the removed watch module's status and metadata are still in Redis")
+	}
 	for _, path := range []string{"/api/engine/v2/modules/mod-watch-projector", "/api/engine/v2/drivers/drv-watch-projector"} {
 		if r := n.Do("GET", path, ""); r.Status != 404 {
 			t.Errorf("GET %s after a plain engine dev: %d %s", path, r.Status, r.Body)

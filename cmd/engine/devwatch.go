@@ -14,6 +14,7 @@ import (
 	"github.com/placeos-go/engine/builder"
 	"github.com/placeos-go/engine/model"
 	"github.com/placeos-go/engine/raftfsm"
+	"github.com/placeos-go/engine/state"
 )
 
 // devWatch is `engine dev --watch FOLDER`: the folder's driver is built with the builder's own
@@ -54,8 +55,10 @@ const (
 // (the data directory keeps it), before the reconciler runs: their folders may be gone, and a
 // plain engine dev must not start them. Run after the demo model is applied, which takes them
 // out of the demo room, so that nothing refers to them any more. A watch of this run adds its
-// own again once its first build is done.
-func forgetWatches(ctx context.Context, store *raftfsm.Store, log hclog.Logger) error {
+// own again once its first build is done. A module's keys in Redis go with it (ForgetModule, as
+// a deletion's: the reconciler, not running yet, never saw it in the model); a Redis that does not
+// take that now leaves them to the sweep.
+func forgetWatches(ctx context.Context, store *raftfsm.Store, st *state.Store, log hclog.Logger) error {
 	m, _ := store.Model()
 	stale := func(kind model.Kind, prefix string, ids []string) error {
 		for _, id := range ids {
@@ -66,6 +69,13 @@ func forgetWatches(ctx context.Context, store *raftfsm.Store, log hclog.Logger) 
 				return fmt.Errorf("remove %s, left by an earlier engine dev --watch: %w", id, err)
 			}
 			log.Info("removed what an earlier engine dev --watch left", "id", id)
+			if kind == model.KindModule {
+				fctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+				if _, err := st.ForgetModule(fctx, id); err != nil {
+					log.Warn("deleting its keys from redis failed; the sweep deletes them later", "id", id, "error", err)
+				}
+				cancel()
+			}
 		}
 		return nil
 	}

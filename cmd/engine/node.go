@@ -31,6 +31,7 @@ type node struct {
 	tls    *clustertls.Material // nil: the cluster port runs without TLS
 	port   *peer.Port
 	store  *raftfsm.Store
+	state  *state.Store
 	core   *core.Core
 	bld    *builder.Builder
 	api    *httpapi.Server
@@ -127,6 +128,7 @@ func startNode(ctx context.Context, o *options, log hclog.Logger, leave func()) 
 		return n, fmt.Errorf("redis %s: %w", state.RedactURL(redisURL), err)
 	}
 	n.onClose(func() { _ = st.Close() })
+	n.state = st
 	// Everything a flag names was read without error and Redis answers: only now is anything
 	// created, and all of it private to the engine's user.
 	privateUmask()
