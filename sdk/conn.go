@@ -154,20 +154,34 @@ func (c *Conn) Request(ctx context.Context, data []byte) ([]byte, error) {
 func (c *Conn) run(ctx context.Context) {
 	log := c.b.Logger().With("transport", c.cfg.kind, "address", c.cfg.addr)
 	backoff := c.cfg.minBackoff
+	// Failed connects since the last one that worked: the first, and one with a new error, is a
+	// WARN (the device is off or unreachable: an operator wants to know), the same error again a
+	// DEBUG (it is retried every few seconds for as long as the device stays away).
+	fails, lastErr := 0, ""
 	for ctx.Err() == nil {
 		l, err := c.cfg.dial(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
 				return
 			}
-			log.Debug("connect failed", "error", err, "retry_in", backoff)
+			level := hclog.Warn
+			if fails > 0 && err.Error() == lastErr {
+				level = hclog.Debug
+			}
+			fails, lastErr = fails+1, err.Error()
+			log.Log(level, "connect failed", "error", err, "retry_in", backoff, "failures", fails)
 			if !sleep(c.b.Clock(), backoff, ctx.Done(), nil) {
 				return
 			}
 			backoff = min(backoff*2, c.cfg.maxBackoff)
 			continue
 		}
-		log.Debug("connected")
+		if fails > 0 {
+			log.Info("connected", "after_failures", fails)
+			fails, lastErr = 0, ""
+		} else {
+			log.Debug("connected")
+		}
 		// A connection whose handshake failed counts as a failed connect: the pauses grow, so a
 		// device that refuses the login is not asked again and again; but new settings (a
 		// corrected password) are tried at once.

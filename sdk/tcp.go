@@ -36,7 +36,8 @@ type TCPOptions struct {
 	// is offline (named commands wait, unnamed ones fail at once) and "connected" is false.
 	// An error, or HandshakeTimeout passing (h.Next returns ErrHandshakeTimeout), is logged
 	// ("handshake failed": at WARN, at DEBUG while the same error repeats; "handshake
-	// succeeded" at INFO when one succeeds after failures), closes the connection and is what unnamed commands fail with
+	// succeeded" at INFO when one succeeds after failures; failed connects are logged the same
+	// way: "connect failed", then "connected" at INFO), closes the connection and is what unnamed commands fail with
 	// until a handshake succeeds (as is when it is an *Error; else 504 for a timeout, 502); the
 	// transport reconnects with growing pauses, as after a failed connect, except that a
 	// settings update (a corrected password) is tried at once.
