@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -131,10 +132,10 @@ func (p *process) callErr(ctx context.Context, err error, what string) error {
 	}
 	if p.hasExited() {
 		st, _, _ := p.exitStatus()
-		return fmt.Errorf("%w during %s (driver %s, pid %d, %s)", ErrProcessExited, what, p.binary, p.pid, st)
+		return fmt.Errorf("%w during %s (driver %s, pid %d, %s)", ErrProcessExited, what, filepath.Base(p.binary), p.pid, st)
 	}
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) || status.Code(err) == codes.DeadlineExceeded {
-		return fmt.Errorf("%w: %s (driver %s)", ErrTimeout, what, p.binary)
+		return fmt.Errorf("%w: %s (driver %s)", ErrTimeout, what, filepath.Base(p.binary))
 	}
 	if ctx.Err() != nil {
 		return fmt.Errorf("%s: %w", what, ctx.Err())
@@ -143,7 +144,9 @@ func (p *process) callErr(ctx context.Context, err error, what string) error {
 		// The driver's own answer (an OnLoad that failed): its words, without gRPC's wrapping.
 		err = errors.New(st.Message())
 	}
-	return fmt.Errorf("%s (driver %s): %w", what, p.binary, err)
+	// The binary's file name, not its path: these words reach callers (a module's 503, its
+	// runtime_error), who need not learn the node's directories; the node status names the path.
+	return fmt.Errorf("%s (driver %s): %w", what, filepath.Base(p.binary), err)
 }
 
 // launch starts one process of d's binary and connects to it.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -53,12 +54,13 @@ func (w *devWatch) await(ctx context.Context, binary string, saves <-chan change
 }
 
 // startError is the driver's own words from a module error that is about binary. The supervisor
-// names the binary in its errors ("start mod-x (driver /path): bad settings: ..."), which is how
-// an error of an older build, still in the status until the new start ends, is told apart.
+// names the binary's file in its errors ("start mod-x (driver projector_dev-a1): bad settings:
+// ..."; each build has a file name of its own), which is how an error of an older build, still in
+// the status until the new start ends, is told apart.
 func startError(err, binary string) (string, bool) {
-	tag := "(driver " + binary
+	tag := "(driver " + filepath.Base(binary)
 	i := strings.Index(err, tag)
-	if err == "" || i < 0 {
+	if err == "" || i < 0 || !strings.ContainsAny(err[i+len(tag):][:min(1, len(err)-i-len(tag))], "),") {
 		return "", false
 	}
 	if _, msg, ok := strings.Cut(err[i+len(tag):], "): "); ok {

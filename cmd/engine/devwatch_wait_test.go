@@ -57,11 +57,12 @@ func TestStartError(t *testing.T) {
 		ok        bool
 	}{
 		{"", "", false},
-		{`start mod-watch-projector (driver /data/drivers/projector_dev-a1): bad settings: x`, "", false}, // an older build's
-		{`start mod-watch-projector (driver ` + bin + `): bad settings: setting "poll_seconds": 2 is below the minimum 5`,
+		{`start mod-watch-projector (driver projector_dev-a1): bad settings: x`, "", false},  // an older build's
+		{`start mod-watch-projector (driver projector_dev-b22): bad settings: x`, "", false}, // another's, alike
+		{`start mod-watch-projector (driver projector_dev-b2): bad settings: setting "poll_seconds": 2 is below the minimum 5`,
 			`bad settings: setting "poll_seconds": 2 is below the minimum 5`, true},
-		{`supervisor: driver process exited during start mod-watch-projector (driver ` + bin + `, pid 7, exit status 2)`,
-			`supervisor: driver process exited during start mod-watch-projector (driver ` + bin + `, pid 7, exit status 2)`, true},
+		{`supervisor: driver process exited during start mod-watch-projector (driver projector_dev-b2, pid 7, exit status 2)`,
+			`supervisor: driver process exited during start mod-watch-projector (driver projector_dev-b2, pid 7, exit status 2)`, true},
 	} {
 		if got, ok := startError(tc.err, bin); got != tc.want || ok != tc.ok {
 			t.Errorf("startError(%q) = %q, %v; want %q, %v", tc.err, got, ok, tc.want, tc.ok)
@@ -76,7 +77,7 @@ func TestAwaitBuild(t *testing.T) {
 	fc := &fakeCore{}
 	w := &devWatch{core: fc}
 	w.mod.ID = "mod-watch-projector"
-	stale := core.ModuleStatus{ID: w.mod.ID, Error: "start mod-watch-projector (driver " + old + "): bad settings: old"}
+	stale := core.ModuleStatus{ID: w.mod.ID, Error: "start mod-watch-projector (driver projector_dev-a1): bad settings: old"}
 	ctx := context.Background()
 
 	fc.set(stale)
@@ -88,7 +89,7 @@ func TestAwaitBuild(t *testing.T) {
 		t.Fatalf("the wait ended on the older build's error: %+v", r)
 	default:
 	}
-	fc.set(core.ModuleStatus{ID: w.mod.ID, Error: "move: start mod-watch-projector (driver " + bin + "): module mod-watch-projector did not load: bad settings: new"})
+	fc.set(core.ModuleStatus{ID: w.mod.ID, Error: "move: start mod-watch-projector (driver projector_dev-b2): module mod-watch-projector did not load: bad settings: new"})
 	if r := <-done; r.loadErr != "bad settings: new" || r.served {
 		t.Fatalf("a failed start: %+v", r)
 	}
