@@ -76,7 +76,7 @@ func (c *Core) sweepRedis(ctx context.Context) {
 			return
 		}
 		removed++
-		c.log.Info("sweep: module not in the model: its status and metadata are deleted from redis", "module", id)
+		c.log.Info("sweep: module not in the model: what redis held of it is deleted", "module", id)
 	}
 	for _, id := range goneSys {
 		if removed == maxSweepDeletes {

@@ -58,7 +58,7 @@ systems:
 		n, err := rc.Exists(t.Context(), "status/mod-left", "interface/mod-left", "system/sys-left").Result()
 		return err == nil && n == 0
 	})
-	e.WaitLog(10*time.Second, "sweep: module not in the model: its status and metadata are deleted from redis")
+	e.WaitLog(10*time.Second, "sweep: module not in the model: what redis held of it is deleted")
 	e.WaitLog(10*time.Second, "sweep: system not in the model: its lookup is deleted from redis")
 	testutil.Eventually(t, 10*time.Second, "the deletions announced", func() bool {
 		return pubs.has("status/mod-left/power null") && pubs.has("engine/interface-change mod-left") &&

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -36,8 +37,11 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	err := fs.Parse(args)
 	fs.Usage = usage
 	if errors.Is(err, flag.ErrHelp) {
-		fs.SetOutput(os.Stdout)
+		var b strings.Builder
+		fs.SetOutput(&b)
 		fs.Usage()
+		fs.SetOutput(os.Stdout)
+		_, _ = io.WriteString(os.Stdout, twoDashes(b.String()))
 		return err
 	}
 	if err != nil {
@@ -48,22 +52,50 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
+// twoDashes is the flag package's listing of flags (PrintDefaults) with each flag named with two
+// dashes, as every doc and message here names them.
+func twoDashes(listing string) string { return flagLine.ReplaceAllString(listing, "$1--") }
+
+var flagLine = regexp.MustCompile(`(?m)^(  )-`)
+
 // durationFlag is a flag.Value of a time.Duration, as flag.DurationVar, but refusing what people
 // type for a duration and Go does not read ("5", "off", "5 min") with what it wants rather than
 // "parse error".
-type durationFlag struct{ d *time.Duration }
+// With off, "off" and "never" are read as 0, which such a flag documents as "never".
+type durationFlag struct {
+	d   *time.Duration
+	off bool
+}
 
+// String is the duration as people write it: 5m, not 5m0s.
 func (f durationFlag) String() string {
-	if f.d == nil {
-		return ""
+	var d time.Duration
+	if f.d != nil {
+		d = *f.d
 	}
-	return f.d.String()
+	s := d.String()
+	s = strings.TrimSuffix(s, "m0s")
+	if s != d.String() {
+		s += "m"
+	}
+	if t := strings.TrimSuffix(s, "h0m"); t != s {
+		s = t + "h"
+	}
+	return s
 }
 
 func (f durationFlag) Set(s string) error {
-	d, err := time.ParseDuration(strings.TrimSpace(s))
+	s = strings.TrimSpace(s)
+	if f.off && (strings.EqualFold(s, "off") || strings.EqualFold(s, "never")) {
+		*f.d = 0
+		return nil
+	}
+	d, err := time.ParseDuration(s)
 	if err != nil {
-		return fmt.Errorf("want a duration with its unit, such as 90s, 5m or 1h30m, not %q", s)
+		if f.off {
+			return errors.New("want a duration with its unit, such as 90s, 5m or 1h30m, or 0 or off for never")
+		}
+		return errors.New("want a duration with its unit, such as 90s, 5m or 1h30m")
 	}
 	*f.d = d
 	return nil
@@ -72,5 +104,11 @@ func (f durationFlag) Set(s string) error {
 // durationVar defines a duration flag (durationFlag) with a default.
 func durationVar(fs *flag.FlagSet, p *time.Duration, name string, value time.Duration, usage string) {
 	*p = value
-	fs.Var(durationFlag{p}, name, usage)
+	fs.Var(durationFlag{d: p}, name, usage)
+}
+
+// durationOffVar is durationVar for a flag whose 0 means never, which also takes "off".
+func durationOffVar(fs *flag.FlagSet, p *time.Duration, name string, value time.Duration, usage string) {
+	*p = value
+	fs.Var(durationFlag{d: p, off: true}, name, usage)
 }

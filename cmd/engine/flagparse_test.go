@@ -27,7 +27,8 @@ func TestFlagRefusalsOnce(t *testing.T) {
 		{[]string{"tls", "init", "--nope"}, "engine tls init", "flag provided but not defined: --nope"},
 		{[]string{"secrets", "init", "--nope"}, "engine secrets init", "flag provided but not defined: --nope"},
 		{[]string{"new", "driver", "x", "--transport"}, "engine new driver", "flag needs an argument: --transport"},
-		{[]string{"serve", "--redis-sweep", "5"}, "engine serve", `invalid value "5" for flag --redis-sweep: want a duration with its unit, such as 90s, 5m or 1h30m, not "5"`},
+		{[]string{"serve", "--redis-sweep", "5"}, "engine serve", `invalid value "5" for flag --redis-sweep: want a duration with its unit, such as 90s, 5m or 1h30m, or 0 or off for never`},
+		{[]string{"serve", "--exec-timeout", "60"}, "engine serve", `invalid value "60" for flag --exec-timeout: want a duration with its unit, such as 90s, 5m or 1h30m`},
 	} {
 		name := strings.Join(c.args, " ")
 		cmd := exec.Command(bin, c.args...)

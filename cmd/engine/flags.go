@@ -189,7 +189,7 @@ func (o *options) flagSet(name string, dev bool) *flag.FlagSet {
 	fs.StringVar(&o.GitCreds, "git-credentials", "", "YAML file of credentials for private driver repositories")
 	fs.StringVar(&o.SDKDir, "sdk-dir", "", "engine source the driver builds use for github.com/placeos-go/engine (default: the source this binary was built from, as engine version shows)")
 	durationVar(fs, &o.KeepBinaries, "keep-binaries", 24*time.Hour, "how long a built driver binary no module uses is kept (0: forever)")
-	durationVar(fs, &o.RedisSweep, "redis-sweep", 5*time.Minute, "how often the leader deletes what Redis holds of modules and systems no longer in the model (0: never)")
+	durationOffVar(fs, &o.RedisSweep, "redis-sweep", 5*time.Minute, "how often the leader deletes what Redis holds of modules and systems no longer in the model (0 or off: never)")
 	fs.Float64Var(&o.RaftScale, "raft-timeout-scale", 1, "multiplier of the LAN-tuned Raft timeouts (use 2-5 on slow networks)")
 	redisDefault := "redis://127.0.0.1:6379/0"
 	if dev {

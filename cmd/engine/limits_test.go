@@ -24,7 +24,7 @@ func TestLimitFlags(t *testing.T) {
 	if o.RedisSweep != 5*time.Minute || o.KeepBinaries != 24*time.Hour {
 		t.Fatalf("defaults: --redis-sweep %s, --keep-binaries %s", o.RedisSweep, o.KeepBinaries)
 	}
-	for _, v := range []string{"0", "0s", "10m", "1h30m", " 90s"} {
+	for _, v := range []string{"0", "0s", "10m", "1h30m", " 90s", "off", "Never"} {
 		if _, err := parseOptions("serve", []string{"--auth", "none", "--redis-sweep", v}, false); err != nil && v != " 90s" {
 			t.Errorf("--redis-sweep %q: %v", v, err)
 		}
@@ -51,7 +51,7 @@ func TestLimitFlags(t *testing.T) {
 		{"--keep-binaries", "-1h"},
 		{"--redis-sweep", "-5m"},
 		{"--redis-sweep", "5"}, // no unit
-		{"--redis-sweep", "off"},
+		{"--redis-sweep", "sometimes"},
 	} {
 		_, err := parseOptions("serve", append([]string{"--auth", "none"}, args...), false)
 		if err == nil || !strings.Contains(err.Error(), args[0]) {

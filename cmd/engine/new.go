@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -95,10 +96,12 @@ func newCommand(ctx context.Context, args []string) error {
 // printNewUsage answers engine new --help (or engine new driver --help): the usage and the flags.
 func printNewUsage() error {
 	fs, _ := newFlags()
-	fs.SetOutput(os.Stdout)
+	var b strings.Builder
+	fs.SetOutput(&b)
 	fmt.Println(newUsage)
 	fs.PrintDefaults()
-	return nil
+	_, err := io.WriteString(os.Stdout, twoDashes(b.String()))
+	return err
 }
 
 // typedCommand is this binary as the author typed it (bin/engine), for the commands the summary
