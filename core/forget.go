@@ -55,14 +55,9 @@ type deletions struct {
 
 // forgetDeleted notes the modules that left the model since the last pass and deletes the keys
 // of those this node owns. Call it after the pass stopped the modules that left.
-func (c *Core) forgetDeleted(ctx context.Context, m *model.Model, v *view, caughtUp bool) {
+// The pass runs only on a caught-up node (reconcile).
+func (c *Core) forgetDeleted(ctx context.Context, m *model.Model, v *view) {
 	d := &c.deleted
-	if !caughtUp {
-		// A node replaying its log sees modules leave that the cluster has long since added
-		// back; it compares models again from the first pass on a current one.
-		d.last = nil
-		return
-	}
 	c.noteDeleted(m)
 	now := time.Now()
 	for id, g := range d.pending {

@@ -21,11 +21,13 @@ func TestReadinessMarking(t *testing.T) {
 		tc.reconcile(ctx)
 	}
 
-	// Still replaying the Raft log: the model may be stale, so not ready.
+	// Still replaying the Raft log: the model may be stale (modules deleted long ago in it), so
+	// nothing is started, stopped or written, and the node is not ready.
 	pass()
 	if tc.Ready() || len(cl.readied) != 0 {
 		t.Fatalf("ready while catching up: %v %v", tc.Ready(), cl.readied)
 	}
+
 	cl.mu.Lock()
 	cl.caughtUp = true
 	cl.mu.Unlock()
@@ -33,6 +35,7 @@ func TestReadinessMarking(t *testing.T) {
 	if !tc.Ready() || !slices.Equal(cl.readied, []string{"n1@1"}) {
 		t.Fatalf("after a pass: ready %v, reported %v", tc.Ready(), cl.readied)
 	}
+
 	// n2 is not ready for epoch 1 yet: the leader says nothing.
 	if pubs := tc.state.published(); len(pubs) != 0 {
 		t.Fatalf("published %v before every node was ready", pubs)
@@ -88,5 +91,32 @@ func TestReadinessMarking(t *testing.T) {
 	pass()
 	if tc.Ready() {
 		t.Fatal("ready while not a live member")
+	}
+}
+
+// TestNothingRunsUntilCaughtUp: a node whose model is not current yet (replaying its log, or not
+// brought up to date by a leader) starts nothing and writes no lookup — its model may hold
+// modules deleted long ago — and starts what it owns on the first pass once it is current.
+func TestNothingRunsUntilCaughtUp(t *testing.T) {
+	t.Parallel()
+	cl := &fakeCluster{epoch: 1, caughtUp: false, leader: true, nodes: []raftfsm.Node{{ID: "n1", HTTPAddr: "n1:80", Up: true}}}
+	tc := newTestCore(t, roomModel, func(c *Config) { c.Cluster = cl })
+	ctx := t.Context()
+	tc.reconcile(ctx)
+	if calls := tc.sup.take(); len(calls) != 0 {
+		t.Fatalf("the supervisor was called while catching up: %q", calls)
+	}
+	if n := len(tc.state.lookups); n != 0 {
+		t.Fatalf("%d system lookups written while catching up", n)
+	}
+	cl.mu.Lock()
+	cl.caughtUp = true
+	cl.mu.Unlock()
+	tc.reconcile(ctx)
+	if calls := tc.sup.take(); len(calls) != 2 {
+		t.Fatalf("caught up, the pass made %q; want mod-1 and mod-2 started", calls)
+	}
+	if n := len(tc.state.lookups); n == 0 {
+		t.Fatal("caught up, no system lookup was written")
 	}
 }

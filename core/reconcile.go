@@ -29,9 +29,14 @@ type desired struct {
 // reconcile makes this node true to the current model. It is only called from the Run loop, so
 // it never races with itself; c.mu guards the maps against concurrent readers.
 func (c *Core) reconcile(ctx context.Context) {
-	// Read before the model: a pass that started on a model still being replayed must not mark
-	// the node ready, even if the replay ends while it runs.
-	caughtUp := c.cfg.Cluster == nil || c.cfg.Cluster.CaughtUp()
+	if c.cfg.Cluster != nil && !c.cfg.Cluster.CaughtUp() {
+		// Its model is an old one being replayed, or one a leader has not brought up to date:
+		// acting on it would start modules deleted long ago, with their old settings, and see
+		// modules leave that the cluster has long since added back. The store wakes the loop
+		// once it is current.
+		c.deleted.last = nil
+		return
+	}
 	m, _ := c.cfg.Store.Model()
 	v := c.refreshView()
 	if c.cfg.Builder != nil {
@@ -83,7 +88,7 @@ func (c *Core) reconcile(ctx context.Context) {
 		c.gates.forget(id)
 	}
 	// Deleted from the model: after the stops above, so nothing set while stopping outlives it.
-	c.forgetDeleted(ctx, m, v, caughtUp)
+	c.forgetDeleted(ctx, m, v)
 
 	sem := make(chan struct{}, c.cfg.Parallel)
 	var wg sync.WaitGroup
@@ -137,7 +142,7 @@ func (c *Core) reconcile(ctx context.Context) {
 	for _, w := range want {
 		building = building || errors.Is(w.err, ErrBuilding)
 	}
-	if ctx.Err() == nil && !building && caughtUp {
+	if ctx.Err() == nil && !building {
 		c.markReady(ctx, v)
 	}
 }

@@ -24,6 +24,9 @@ const (
 	OpNodeRemove   = "node_remove"
 	OpSetNodeUp    = "set_node_up"
 	OpSetNodeReady = "set_node_ready"
+	// OpBarrier changes nothing: a node that sees its token applied has applied everything the
+	// cluster committed before it (Store.Barrier).
+	OpBarrier = "barrier"
 
 	OpJoin  = "join"
 	OpLeave = "leave"
@@ -45,6 +48,13 @@ type runningData struct {
 	Module  string `json:"module"`
 	Running bool   `json:"running"`
 }
+
+type barrierData struct {
+	Token string `json:"token"`
+}
+
+// barrierCommand is a barrier carrying token.
+func barrierCommand(token string) []byte { return encode(OpBarrier, barrierData{Token: token}) }
 
 type settingData struct {
 	Module string          `json:"module"`

@@ -8,7 +8,9 @@
 // write made on a follower is handed to the Forwarder, which carries the encoded command to the
 // leader's HTTP address, where the receiving handler calls Store.ApplyForwarded. A node that
 // cannot see a leader (cut off from the majority) fails writes with ErrNoLeader, of kind
-// errkind.Unavailable.
+// errkind.Unavailable. Barrier makes a follower's reads current: it logs a no-op through the
+// leader and returns once this node applied it; CaughtUp is true once a barrier asked for after
+// the node opened came back (barrier.go), the node's cue that its model is the cluster's.
 //
 // Protected settings never enter the log in clear: Store.Apply seals them (model.File.Seal, with
 // Config.Secrets) on the node that accepts the write, before it is proposed or forwarded; the

@@ -55,6 +55,8 @@ type FSM struct {
 	changed func()
 	// applied is the index of the last command applied (before changed is called).
 	applied atomic.Uint64
+	// barrier (may be nil) is called with the token of every barrier applied (Store.Barrier).
+	barrier func(token string)
 }
 
 // NewFSM returns an empty FSM; changed (may be nil) is called after every change.
@@ -187,6 +189,15 @@ func (f *FSM) apply(cmd []byte) (bool, error) {
 			nodes[d.ID] = n
 			return nil
 		})
+	case OpBarrier:
+		var d barrierData
+		if err := decodeData(e, &d); err != nil {
+			return false, err
+		}
+		if f.barrier != nil {
+			f.barrier(d.Token)
+		}
+		return false, nil
 	case OpSetNodeReady:
 		var d nodeReadyData
 		if err := decodeData(e, &d); err != nil {

@@ -125,13 +125,14 @@ type Store struct {
 	timing timing
 	id     raft.ServerID
 
-	raft      *raft.Raft
-	openIndex uint64 // the last command in the log (after the snapshot) when the node opened
-	fsm       *FSM
-	trans     *raft.NetworkTransport
-	bolt      *raftboltdb.BoltStore
-	logs      raft.LogStore
-	snaps     raft.SnapshotStore
+	raft     *raft.Raft
+	fsm      *FSM
+	barriers barriers
+	caughtUp atomic.Bool // a barrier asked for after the node opened came back (barrier.go)
+	trans    *raft.NetworkTransport
+	bolt     *raftboltdb.BoltStore
+	logs     raft.LogStore
+	snaps    raft.SnapshotStore
 
 	raftNotify chan bool // raft's NotifyCh
 	leaderCh   chan bool // ours: 1-buffered, latest value wins
@@ -196,6 +197,8 @@ func Open(cfg Config) (*Store, error) {
 		watchers:   map[chan struct{}]struct{}{},
 	}
 	s.fsm = NewFSM(s.broadcast)
+	s.barriers.waiting = map[string]chan struct{}{}
+	s.fsm.barrier = s.barriers.applied
 	if err := s.open(); err != nil {
 		s.closeStores()
 		return nil, err
@@ -211,10 +214,11 @@ func Open(cfg Config) (*Store, error) {
 	})
 	s.raft.RegisterObserver(s.observer)
 	cfg.Metrics.SetRaftState(s.raft.State().String())
-	s.wg.Add(3)
+	s.wg.Add(4)
 	go s.monitorLeadership()
 	go s.consumeObservations()
 	go s.keepEntryCurrent()
+	go s.catchUp()
 	log.Info("raft started", "raft_addr", s.RaftAddr(), "http_addr", cfg.HTTPAddr)
 	return s, nil
 }
@@ -269,7 +273,6 @@ func (s *Store) open() error {
 	if s.raft, err = raft.NewRaft(rc, s.fsm, s.logs, s.bolt, s.snaps, s.trans); err != nil {
 		return fmt.Errorf("raftfsm: start raft: %w", err)
 	}
-	s.openIndex = s.lastCommandAfterSnapshot()
 	if err := s.checkSecretsKey(); err != nil {
 		return fmt.Errorf("raftfsm: the Raft state in %s: %w", dir, err)
 	}
@@ -393,34 +396,6 @@ func (s *Store) Nodes() []Node { return s.fsm.Nodes() }
 
 // Epoch returns the membership epoch: it grows whenever the set of up nodes changes.
 func (s *Store) Epoch() uint64 { return s.fsm.Epoch() }
-
-// CaughtUp reports whether the FSM has applied every command the node's log held when it opened.
-// Until then a restarted node's model is an older one being replayed (entries after the last
-// snapshot are applied only once the commit index is known again), so it must not act on it.
-// The FSM records an entry as applied before it signals the change, so a watcher woken by the
-// last replayed command already sees CaughtUp.
-func (s *Store) CaughtUp() bool { return s.fsm.applied.Load() >= s.openIndex }
-
-// lastCommandAfterSnapshot is the index of the newest command entry that the snapshot restored at
-// open does not cover (0: none, the snapshot has everything).
-func (s *Store) lastCommandAfterSnapshot() uint64 {
-	var snapIndex uint64
-	if metas, err := s.snaps.List(); err == nil && len(metas) > 0 {
-		snapIndex = metas[0].Index
-	}
-	first, err1 := s.logs.FirstIndex()
-	last, err2 := s.logs.LastIndex()
-	if err1 != nil || err2 != nil {
-		return 0
-	}
-	for i := last; i >= first && i > snapIndex && i > 0; i-- {
-		var l raft.Log
-		if s.logs.GetLog(i, &l) == nil && l.Type == raft.LogCommand {
-			return i
-		}
-	}
-	return 0
-}
 
 // Leader returns the leader's id and HTTP address as this node knows them ("" when there is
 // none, e.g. during an election or when cut off from the majority).
