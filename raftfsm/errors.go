@@ -22,4 +22,6 @@ var (
 	ErrNoForwarder = errkind.New(errkind.Unavailable, "this node cannot forward writes to the leader")
 	// ErrConfig is returned by Open for a missing or invalid setting.
 	ErrConfig = errkind.New(errkind.BadRequest, "invalid raft configuration")
+	// ErrCorrupt: the node's Raft files cannot be read.
+	ErrCorrupt = errkind.New(errkind.Internal, "raft data is damaged")
 )

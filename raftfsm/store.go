@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -231,7 +232,7 @@ func (s *Store) open() error {
 		return fmt.Errorf("raftfsm: %w", err)
 	}
 	var err error
-	if s.bolt, err = raftboltdb.New(raftboltdb.Options{Path: filepath.Join(dir, "raft.db")}); err != nil {
+	if s.bolt, err = openBolt(filepath.Join(dir, "raft.db")); err != nil {
 		return fmt.Errorf("raftfsm: open log store: %w", err)
 	}
 	if s.logs, err = raft.NewLogCache(512, s.bolt); err != nil {
@@ -490,4 +491,17 @@ func (l *streamLayer) Addr() net.Addr {
 		return l.advertise
 	}
 	return l.Listener.Addr()
+}
+
+// openBolt opens the log store. bbolt panics on some damaged files ("invalid freelist page"), or
+// faults reading a truncated one through its memory map (SIGBUS, which SetPanicOnFault turns into
+// a panic of this goroutine), rather than failing; that is an error here, with what to do.
+func openBolt(path string) (b *raftboltdb.BoltStore, err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: %s is damaged (%v): restore the data directory from a backup, or move it aside and let the node join the cluster again", ErrCorrupt, path, r)
+		}
+	}()
+	return raftboltdb.New(raftboltdb.Options{Path: path})
 }
