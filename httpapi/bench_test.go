@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -77,7 +76,7 @@ func serveExecLoop(tb testing.TB) func() {
 	srv := New(Config{Logger: hclog.NewNullLogger(), Engine: eng, Node: eng.fakeEngine, Auth: none})
 	h := srv.Handler()
 	body := strings.NewReader(`[1]`)
-	r := httptest.NewRequest(http.MethodPost, ClientBase+"/systems/sys-1/Display_1/power", nil)
+	r := newRequest(http.MethodPost, ClientBase+"/systems/sys-1/Display_1/power", nil)
 	r.Header.Set("Content-Type", "application/json")
 	w := &benchWriter{h: http.Header{}}
 	return func() {

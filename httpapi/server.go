@@ -113,6 +113,8 @@ type Server struct {
 	ws      wsRegistry
 	// limitLog spaces out the log lines of refusals by a WebSocket limit.
 	limitLog every
+	// hostLog spaces out the log lines of requests refused by the rebinding guard (checkHost).
+	hostLog every
 
 	mu    sync.Mutex
 	srv   *http.Server
