@@ -70,6 +70,9 @@ func parseWSRequestDecoding(data []byte) (*wsRequest, error) {
 		if err := str(f.key, f.dst); err != nil {
 			return nil, err
 		}
+		if err := checkIdentifier(f.key, *f.dst); err != nil {
+			return nil, &wsParseError{id: req.ID, code: errkind.CodeBadRequest, msg: err.Error()}
+		}
 	}
 	if raw, ok := fields["index"]; ok && !isAbsent(raw) {
 		if err := json.Unmarshal(raw, &req.Index); err != nil {

@@ -131,6 +131,11 @@ func parseWSRequest(data []byte) (*wsRequest, error) {
 		if !wsString(fields[f.k], f.dst) {
 			return nil, bad("%s must be a string", wsFieldNames[f.k])
 		}
+		// Before anything is looked up or subscribed to: each distinct name a session binds is
+		// a Redis subscription.
+		if err := checkIdentifier(wsFieldNames[f.k], *f.dst); err != nil {
+			return nil, &wsParseError{id: req.ID, code: errkind.CodeBadRequest, msg: err.Error()}
+		}
 	}
 	if raw := fields[wsIndex]; !isAbsent(raw) {
 		var n int64
