@@ -9,7 +9,8 @@ import (
 
 // MaxIdentifierBytes bounds every identifier a client names a status or a function by: a
 // WebSocket request's sys, mod and name (a status, or the function of an exec), and the path
-// identifiers of the REST status and execute routes (docs/protocol.md §6.1). Each distinct name a
+// identifiers of the client routes that address a system or module: status, execute, functions,
+// start/stop, settings (docs/protocol.md §6.1). Each distinct name a
 // client binds is a Redis subscription and the session's own state, so without a bound one user
 // holds a megabyte of Redis and engine memory per binding (the frame limit) — a hundred sessions
 // of a thousand bindings each; 255 bytes is far beyond any real system id, module name, status or

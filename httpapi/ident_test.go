@@ -56,8 +56,8 @@ func TestWSIdentifierLimit(t *testing.T) {
 	}
 }
 
-// TestRESTIdentifierLimit: the path identifiers of the status, execute and function routes are
-// bounded as the WebSocket's: 400 bad_request naming which one and its length, never the value,
+// TestRESTIdentifierLimit: the path identifiers of the client routes that address a system or
+// module (status, execute, functions, start/stop, settings) are bounded as the WebSocket's: 400 bad_request naming which one and its length, never the value,
 // and the engine is not asked.
 func TestRESTIdentifierLimit(t *testing.T) {
 	t.Parallel()
@@ -79,6 +79,10 @@ func TestRESTIdentifierLimit(t *testing.T) {
 		{http.MethodGet, "/systems/%s/functions/Display_1", "the system id"},
 		{http.MethodGet, "/systems/sys-1/functions/%s", "the module"},
 		{http.MethodGet, "/systems/%s/types", "the system id"},
+		{http.MethodPost, "/modules/%s/start", "the module id"},
+		{http.MethodGet, "/modules/%s/settings", "the module id"},
+		{http.MethodPost, "/systems/%s/stop", "the system id"},
+		{http.MethodGet, "/systems/%s/zones", "the system id"},
 	} {
 		body := ""
 		if tt.method == http.MethodPost {
