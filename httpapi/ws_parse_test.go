@@ -15,7 +15,7 @@ import (
 // the frame into a map and each field with encoding/json. FuzzParseWSRequestAsDecoding holds the
 // two to the same answers.
 func parseWSRequestDecoding(data []byte) (*wsRequest, error) {
-	if err := jsonscan.Check(data); err != nil {
+	if err := jsonscan.CheckText(data); err != nil {
 		return nil, &wsParseError{code: errkind.CodeParseError, msg: "request: " + err.Error()}
 	}
 	var fields map[string]json.RawMessage

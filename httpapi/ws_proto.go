@@ -74,7 +74,7 @@ var wsFieldNames = [wsNFields]string{"id", "cmd", "sys", "mod", "index", "name",
 // read plainly is decoded by encoding/json.
 func parseWSRequest(data []byte) (*wsRequest, error) {
 	t := jsonscan.TrimSpace(data)
-	if err := jsonscan.Check(data); err != nil {
+	if err := jsonscan.CheckText(data); err != nil {
 		// The arguments travel inside the frame: where the frame breaks is where they do.
 		return nil, &wsParseError{code: errkind.CodeParseError, msg: "request: " + err.Error()}
 	}
