@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/gorilla/websocket"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/placeos-go/engine/auth"
 	"github.com/placeos-go/engine/console"
+	"github.com/placeos-go/engine/internal/testutil"
 )
 
 func TestLoopbackHost(t *testing.T) {
@@ -31,24 +31,6 @@ func TestLoopbackHost(t *testing.T) {
 	}
 }
 
-// lockedBuffer collects a server's log lines from its goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestDNSRebindingAuthNone (red team 9, finding 3): a page whose name was re-pointed at 127.0.0.1
 // sends its own name in Host and Origin, so the Origin rule takes it for the node's own page.
 // Under --auth none every request whose Host is not a loopback name is refused — REST reads and
@@ -64,7 +46,7 @@ func TestDNSRebindingAuthNone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs lockedBuffer
+	var logs testutil.LockedBuffer
 	hs := newHarness(t, func(c *Config) {
 		c.Auth, c.Console = none, ui
 		c.Logger = hclog.New(&hclog.LoggerOptions{Output: &logs, Level: hclog.Info})
