@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/placeos-go/engine/call"
 	"github.com/placeos-go/engine/errkind"
@@ -37,12 +38,33 @@ var pathIdentifiers = [...]struct{ wildcard, what string }{
 // longer than MaxIdentifierBytes is answered 400 bad_request before anything is looked up.
 func (s *Server) boundedPath(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		for _, p := range pathIdentifiers {
-			if err := checkIdentifier(p.what, r.PathValue(p.wildcard)); err != nil {
-				s.writeError(w, r, err, call.Target{})
-				return
+		// Every execute passes here: look up the wildcards only when the path has a long segment.
+		// A wildcard's value is one segment of the path, unescaped (RawPath is set when the
+		// escaping is not the default one), and never longer than the segment escaped.
+		path := r.URL.RawPath
+		if path == "" {
+			path = r.URL.Path
+		}
+		if longSegment(path) {
+			for _, p := range pathIdentifiers {
+				if err := checkIdentifier(p.what, r.PathValue(p.wildcard)); err != nil {
+					s.writeError(w, r, err, call.Target{})
+					return
+				}
 			}
 		}
 		h(w, r)
 	}
+}
+
+// longSegment reports whether a /-separated segment of path is longer than MaxIdentifierBytes.
+func longSegment(path string) bool {
+	for len(path) > MaxIdentifierBytes {
+		i := strings.IndexByte(path, '/')
+		if i < 0 || i > MaxIdentifierBytes {
+			return true
+		}
+		path = path[i+1:]
+	}
+	return false
 }

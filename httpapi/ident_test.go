@@ -97,6 +97,14 @@ func TestRESTIdentifierLimit(t *testing.T) {
 			t.Errorf("%s %s at the limit: %d %s", tt.method, tt.path, code, got)
 		}
 	}
+	// Escaped: the value, unescaped, is what counts.
+	if code, got, _ := hs.do(t, http.MethodGet, base+"/modules/"+strings.Repeat("%79", 256)+"/state", ""); code != http.StatusBadRequest ||
+		!strings.Contains(got, "the module id is 256 bytes long") {
+		t.Errorf("a 256-byte module id escaped: %d %s", code, got)
+	}
+	if code, got, _ := hs.do(t, http.MethodGet, base+"/modules/"+strings.Repeat("%79", 255)+"/state", ""); code == http.StatusBadRequest {
+		t.Errorf("a 255-byte module id escaped: %d %s", code, got)
+	}
 	for _, c := range hs.eng.calls {
 		if len(c.Function) > MaxIdentifierBytes || len(c.Target.SystemID) > MaxIdentifierBytes || len(c.Target.ModuleID) > MaxIdentifierBytes {
 			t.Fatalf("the engine was asked %+v", c.Target)
