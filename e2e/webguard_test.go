@@ -8,10 +8,13 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
+	"github.com/chromedp/chromedp"
 	"github.com/gorilla/websocket"
 
+	"github.com/placeos-go/engine/internal/browsertest"
 	"github.com/placeos-go/engine/internal/enginetest"
 	"github.com/placeos-go/engine/internal/testutil"
 )
@@ -181,4 +184,49 @@ func TestRebindingAuthNone(t *testing.T) {
 		t.Fatalf("the console's own page on localhost: %v %v", resp, err)
 	}
 	_ = conn.Close()
+}
+
+// TestWebSocketUTF8InBrowser (red team 9, finding 5) in a real browser: a status whose stored
+// value holds invalid UTF-8 made Chromium fail the connection (1006), losing every binding of the
+// page. Now the page receives the value with U+FFFD and its session stays open.
+func TestWebSocketUTF8InBrowser(t *testing.T) {
+	t.Parallel()
+	redis := testutil.StartRedis(t)
+	td := testutil.BuildBinary(t, "./internal/testdriver")
+	e := enginetest.StartEngine(t, config(redis.URL), "e2e-utf8", fmt.Sprintf(`
+drivers: [{id: drv-test, module_name: Test, role: device, binary: %q}]
+modules: [{id: mod-a, driver_id: drv-test, running: true}]
+systems: [{id: sys-1, name: Room, modules: [mod-a]}]
+`, td))
+	b := browsertest.Start(t)
+	// A page of the node's own origin (a JSON answer: no console script runs beside the test's).
+	b.Do(t, "open a page of the node", chromedp.Navigate(e.Base+"/api/core/v1/ready"))
+	browsertest.Eval[bool](t, b, `(() => {
+		window.frames_ = []; window.closed_ = null;
+		const ws = new WebSocket(location.origin.replace(/^http/, 'ws') + '/api/engine/v2/systems/control');
+		ws.onmessage = m => window.frames_.push(m.data);
+		ws.onclose = e => { window.closed_ = e.code; };
+		ws.onopen = () => {
+			ws.send(JSON.stringify({id: 1, cmd: 'bind', sys: 'sys-1', mod: 'Test', name: 'label'}));
+			ws.send(JSON.stringify({id: 2, cmd: 'bind', sys: 'sys-1', mod: 'Test', name: 'other'}));
+		};
+		window.ws_ = ws;
+		return true;
+	})()`)
+	const within = 20 * time.Second
+	b.WaitFor(t, within, "both bindings", `window.frames_.filter(f => f.includes('"type":"success"')).length === 2`)
+
+	ctx := context.Background()
+	rc := redis.Client(t)
+	if err := rc.HSet(ctx, "status/mod-a", "label", "\"x\xffy\"").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := rc.Publish(ctx, "status/mod-a/label", "\"x\xffy\"").Err(); err != nil {
+		t.Fatal(err)
+	}
+	b.WaitFor(t, within, "the notify with U+FFFD, the socket open (a browser fails it, 1006, on invalid UTF-8)",
+		`window.closed_ === null && window.frames_.some(f => { try { const m = JSON.parse(f); return m.type === 'notify' && m.value === 'x\uFFFDy'; } catch (e) { return false; } })`)
+	// The session still serves the page: a text ping is answered.
+	browsertest.Eval[bool](t, b, `(window.ws_.send('ping'), true)`)
+	b.WaitFor(t, within, "pong after the notify", `window.closed_ === null && window.frames_.includes('pong')`)
 }
