@@ -109,7 +109,7 @@ func noneToken(t *testing.T) string {
 }
 
 // TestAuthority: the document names the configured public URL, or else the node's own address,
-// never the request's Host (httptest's requests say example.com).
+// never the request's Host (the harness's requests say 127.0.0.1, without a port).
 func TestAuthority(t *testing.T) {
 	t.Parallel()
 	hs := newHarness(t)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -77,7 +76,7 @@ func serveExecLoop(tb testing.TB) func() {
 	srv := New(Config{Logger: hclog.NewNullLogger(), Engine: eng, Node: eng.fakeEngine, Auth: none})
 	h := srv.Handler()
 	body := strings.NewReader(`[1]`)
-	r := httptest.NewRequest(http.MethodPost, ClientBase+"/systems/sys-1/Display_1/power", nil)
+	r := newRequest(http.MethodPost, ClientBase+"/systems/sys-1/Display_1/power", nil)
 	r.Header.Set("Content-Type", "application/json")
 	w := &benchWriter{h: http.Header{}}
 	return func() {
@@ -94,3 +93,26 @@ func serveExecLoop(tb testing.TB) func() {
 type readCloser struct{ *strings.Reader }
 
 func (readCloser) Close() error { return nil }
+
+// BenchmarkWSValidText is what the UTF-8 guard of every WebSocket frame costs (validText): one
+// scan of a valid frame — a notify of a few statuses' size, and a 4 KiB exec result.
+//
+//	go test -run '^$' -bench '^BenchmarkWSValidText$' -benchmem ./httpapi/
+func BenchmarkWSValidText(b *testing.B) {
+	notify := []byte(`{"id":12,"type":"notify","meta":{"sys":"sys-1","mod":"Display","index":1,"name":"power"},"value":true}`)
+	result := []byte(`{"id":13,"type":"success","value":"` + strings.Repeat("Projector é input ", 220) + `"}`)
+	for _, f := range []struct {
+		name string
+		b    []byte
+	}{{"notify", notify}, {"result_4KiB", result}} {
+		b.Run(f.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(f.b)))
+			for range b.N {
+				if len(validText(f.b)) != len(f.b) {
+					b.Fatal("a valid frame changed")
+				}
+			}
+		})
+	}
+}

@@ -19,11 +19,15 @@
 // others; one that answers neither data nor the heartbeat's ping for a heartbeat period is gone
 // and is disconnected too. Binds are status watches (Watcher), execs go through the engine's one
 // execute path with the session's caller.
+// Every frame goes out through one writer, which also keeps it valid UTF-8 whatever a driver or
+// Redis holds (ws_out.go).
 // Under --auth none every caller is an admin, which is why Start then refuses a non-loopback
-// address.
+// address, and the middleware a request whose Host is not a loopback name: a DNS-rebound page
+// would otherwise pass as the node's own origin (rebind.go).
 //
 // Resources are bounded (docs/protocol.md §6.1, §7.7): read, write and idle timeouts; no drain
 // of a body a handler left unread (middleware.go); a connection limit in all and per address,
-// with a small reserve that serves only liveness and readiness probes (connlimit.go); and limits
-// on bindings per session and sessions per user and per node, refused with 429.
+// with a small reserve that serves only liveness and readiness probes (connlimit.go); limits
+// on bindings per session and sessions per user and per node, refused with 429; and a bound on
+// the identifiers a client names statuses, functions and modules by (ident.go), refused with 400.
 package httpapi

@@ -376,13 +376,24 @@ func (hs *harness) do(t *testing.T, method, path, body string, hdr ...string) (i
 	if body != "" {
 		rd = strings.NewReader(body)
 	}
-	req := httptest.NewRequest(method, path, rd)
+	req := newRequest(method, path, rd)
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
 	rec := httptest.NewRecorder()
 	hs.h.ServeHTTP(rec, req)
 	return rec.Code, rec.Body.String(), rec
+}
+
+// testHost is the Host of the tests' requests: a --auth none node (the harness's default) answers
+// only a loopback one (checkHost).
+const testHost = "127.0.0.1"
+
+// newRequest is httptest.NewRequest addressed to testHost.
+func newRequest(method, target string, body io.Reader) *http.Request {
+	r := httptest.NewRequest(method, target, body)
+	r.Host = testHost
+	return r
 }
 
 // testWriter sends log output to t.Log so it shows only for failing tests.

@@ -63,7 +63,7 @@ func TestMetricsRouteNeedsMetrics(t *testing.T) {
 	t.Parallel()
 	hs := newHarness(t)
 	rec := httptest.NewRecorder()
-	hs.srv.Handler().ServeHTTP(rec, httptest.NewRequest("GET", MetricsPath, nil))
+	hs.srv.Handler().ServeHTTP(rec, newRequest("GET", MetricsPath, nil))
 	if rec.Code != http.StatusNotFound {
 		t.Fatalf("GET /metrics without Metrics: %d", rec.Code)
 	}
@@ -85,7 +85,7 @@ func TestMetricsRouteIsAuthenticated(t *testing.T) {
 		key  string
 		want int
 	}{{"", http.StatusUnauthorized}, {"scraper-key", http.StatusOK}} {
-		req := httptest.NewRequest("GET", MetricsPath, nil)
+		req := newRequest("GET", MetricsPath, nil)
 		if tc.key != "" {
 			req.Header.Set(auth.APIKeyHeader, tc.key)
 		}

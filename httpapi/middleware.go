@@ -33,10 +33,14 @@ func RequestID(ctx context.Context) string { return httpwire.RequestID(ctx) }
 //     it by trickling its body;
 //   - a request id (X-Request-ID), a body limit, panic safety and the access log line (at
 //     debug), also for the not-found and method-not-allowed answers;
+//   - X-Content-Type-Options: nosniff on every answer, so that no browser reads a JSON answer
+//     (a driver's result, a status) as HTML or script;
+//   - under --auth none, the DNS-rebinding guard (checkHost);
 //   - who is calling (Config.Auth) and the browser rule (checkBrowser).
 func (s *Server) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		w.Header()[nosniffKey] = nosniff
 		setWriteDeadline(w, start.Add(s.cfg.WriteTimeout)) // a WebSocket upgrade clears it
 		if onReserve(r.Context()) {
 			w.Header().Set("Connection", "close")
@@ -92,6 +96,10 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 			s.writeError(rec, r.WithContext(ctx), &http.MaxBytesError{Limit: s.cfg.MaxBodyBytes}, call.Target{})
 			return
 		}
+		if err := s.checkHost(r); err != nil {
+			s.writeError(rec, r.WithContext(ctx), err, call.Target{})
+			return
+		}
 		caller, err := s.cfg.Auth.Authenticate(r)
 		if err != nil && !isOpen(r) {
 			s.writeError(rec, r.WithContext(ctx), err, call.Target{})
@@ -106,6 +114,12 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		next.ServeHTTP(rec, r.WithContext(ctx))
 	})
 }
+
+// nosniff is the X-Content-Type-Options value of every answer, shared (net/http only reads it; a
+// full slice, so that an Add elsewhere copies it): Set would allocate a slice per request.
+var nosniff = []string{"nosniff"}[:1:1]
+
+const nosniffKey = "X-Content-Type-Options" // canonical already
 
 // setWriteDeadline sets the write deadline of w's connection: net/http's writers have the method
 // themselves (http.NewResponseController would allocate on every request).

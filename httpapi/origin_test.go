@@ -127,7 +127,7 @@ func TestBrowserSafetyREST(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const own = "http://example.com" // httptest requests go to Host example.com
+	const own = "http://" + testHost // the harness's requests go to Host testHost
 	cookie := func(name, value string) []string {
 		return []string{"Cookie", (&http.Cookie{Name: name, Value: value}).String()}
 	}

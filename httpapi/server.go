@@ -113,6 +113,8 @@ type Server struct {
 	ws      wsRegistry
 	// limitLog spaces out the log lines of refusals by a WebSocket limit.
 	limitLog every
+	// hostLog spaces out the log lines of requests refused by the rebinding guard (checkHost).
+	hostLog every
 
 	mu    sync.Mutex
 	srv   *http.Server
@@ -191,24 +193,24 @@ func (s *Server) routes() *httpwire.Router {
 	handle(http.MethodGet, c+"/cluster", s.handleDocument(s.cfg.Node.Cluster))
 	handle(http.MethodGet, CurrentUserPath, s.handleCurrentUser)
 	handle(http.MethodGet, c+"/systems/control", s.handleControl)
-	handle(http.MethodGet, c+"/systems/{sys}/types", s.handleTypes)
-	handle(http.MethodGet, c+"/systems/{sys}/functions/{slug}", s.handleFunctions)
-	handle(http.MethodGet, c+"/systems/{sys}/{slug}", s.handleSystemState)
-	handle(http.MethodGet, c+"/systems/{sys}/{slug}/{status}", s.handleSystemStatus)
-	handle(http.MethodPost, c+"/systems/{sys}/{slug}/{fn}", s.handleSystemExec)
-	handle(http.MethodPost, c+"/modules/{id}/exec/{fn}", s.handleModuleExec)
-	handle(http.MethodGet, c+"/modules/{id}/state", s.handleModuleState)
-	handle(http.MethodGet, c+"/modules/{id}/state/{status}", s.handleModuleStatus)
-	handle(http.MethodPost, c+"/modules/{id}/start", s.handleModuleStart)
-	handle(http.MethodPost, c+"/modules/{id}/stop", s.handleModuleStop)
+	handle(http.MethodGet, c+"/systems/{sys}/types", s.boundedPath(s.handleTypes))
+	handle(http.MethodGet, c+"/systems/{sys}/functions/{slug}", s.boundedPath(s.handleFunctions))
+	handle(http.MethodGet, c+"/systems/{sys}/{slug}", s.boundedPath(s.handleSystemState))
+	handle(http.MethodGet, c+"/systems/{sys}/{slug}/{status}", s.boundedPath(s.handleSystemStatus))
+	handle(http.MethodPost, c+"/systems/{sys}/{slug}/{fn}", s.boundedPath(s.handleSystemExec))
+	handle(http.MethodPost, c+"/modules/{id}/exec/{fn}", s.boundedPath(s.handleModuleExec))
+	handle(http.MethodGet, c+"/modules/{id}/state", s.boundedPath(s.handleModuleState))
+	handle(http.MethodGet, c+"/modules/{id}/state/{status}", s.boundedPath(s.handleModuleStatus))
+	handle(http.MethodPost, c+"/modules/{id}/start", s.boundedPath(s.handleModuleStart))
+	handle(http.MethodPost, c+"/modules/{id}/stop", s.boundedPath(s.handleModuleStop))
 	// Management compatibility with PlaceOS front-ends (docs/protocol.md §9).
-	handle(http.MethodGet, c+"/systems/{sys}/zones", s.handleSystemZones)
-	handle(http.MethodGet, c+"/systems/{sys}/settings", s.handleSystemSettings)
-	handle(http.MethodPost, c+"/systems/{sys}/start", s.handleSystemStart)
-	handle(http.MethodPost, c+"/systems/{sys}/stop", s.handleSystemStop)
-	handle(http.MethodGet, c+"/modules/{id}/settings", s.handleModuleSettings)
-	handle(http.MethodPost, c+"/modules/{id}/ping", s.handleModulePing)
-	handle(http.MethodPost, c+"/modules/{id}/load", s.handleModuleLoad)
+	handle(http.MethodGet, c+"/systems/{sys}/zones", s.boundedPath(s.handleSystemZones))
+	handle(http.MethodGet, c+"/systems/{sys}/settings", s.boundedPath(s.handleSystemSettings))
+	handle(http.MethodPost, c+"/systems/{sys}/start", s.boundedPath(s.handleSystemStart))
+	handle(http.MethodPost, c+"/systems/{sys}/stop", s.boundedPath(s.handleSystemStop))
+	handle(http.MethodGet, c+"/modules/{id}/settings", s.boundedPath(s.handleModuleSettings))
+	handle(http.MethodPost, c+"/modules/{id}/ping", s.boundedPath(s.handleModulePing))
+	handle(http.MethodPost, c+"/modules/{id}/load", s.boundedPath(s.handleModuleLoad))
 
 	n := NodeBase
 	handle(http.MethodGet, n+"/ready", s.handleReady)

@@ -246,9 +246,39 @@ func TestNewRequiresDependencies(t *testing.T) {
 
 func mustRequest(t *testing.T, method, path string, body io.Reader) *http.Request {
 	t.Helper()
-	r, err := http.NewRequest(method, "http://engine.test"+path, body)
+	r, err := http.NewRequest(method, "http://"+testHost+path, body)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return r
+}
+
+// TestNosniffOnEveryAnswer (red team 9, informational): every answer says nosniff, so that no
+// browser reads a JSON answer holding a driver's text as HTML or script — successes, the API's
+// errors, refusals before routing and answers of no route.
+func TestNosniffOnEveryAnswer(t *testing.T) {
+	t.Parallel()
+	hs := newHarness(t)
+	keys := newHarness(t, func(c *Config) { c.Auth = originAuth(t) })
+	for _, tt := range []struct {
+		hs                 *harness
+		method, path, body string
+		status             int
+	}{
+		{hs, http.MethodPost, base + "/systems/sys-1/Display_1/power", `[true]`, http.StatusOK},
+		{hs, http.MethodGet, base + "/systems/sys-1/Display_1/power", ``, http.StatusOK},
+		{hs, http.MethodPost, base + "/systems/sys-1/Display_1/power", `[tru`, http.StatusBadRequest},
+		{hs, http.MethodGet, OpenAPIPath, ``, http.StatusOK},
+		{hs, http.MethodGet, "/no/such/route", ``, http.StatusNotFound},
+		{hs, http.MethodGet, "/", ``, http.StatusOK},
+		{keys, http.MethodGet, base + "/systems/sys-1/Display_1", ``, http.StatusUnauthorized},
+	} {
+		code, body, rec := tt.hs.do(t, tt.method, tt.path, tt.body)
+		if code != tt.status {
+			t.Errorf("%s %s: %d %s, want %d", tt.method, tt.path, code, body, tt.status)
+		}
+		if got := rec.Header().Values("X-Content-Type-Options"); len(got) != 1 || got[0] != "nosniff" {
+			t.Errorf("%s %s: X-Content-Type-Options %q, want nosniff", tt.method, tt.path, got)
+		}
+	}
 }

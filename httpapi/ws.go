@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
 	"github.com/hashicorp/go-hclog"
@@ -303,11 +304,16 @@ func (ss *wsSession) end(why string, slow bool) {
 	})
 }
 
+// truncate is s cut to at most n bytes, at a character's start: a close frame's reason must be
+// UTF-8 (RFC 6455) as a text frame must.
 func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
+	if len(s) <= n {
+		return s
 	}
-	return s
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 func (ss *wsSession) readLoop() {

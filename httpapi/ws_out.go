@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
 
@@ -54,10 +55,24 @@ func (ss *wsSession) send(msg []byte) {
 // write writes one message; the caller holds wmu. A failed write ends the session.
 func (ss *wsSession) write(b []byte) {
 	_ = ss.conn.SetWriteDeadline(time.Now().Add(wsWriteTimeout))
-	if err := ss.conn.WriteMessage(websocket.TextMessage, b); err != nil {
+	if err := ss.conn.WriteMessage(websocket.TextMessage, validText(b)); err != nil {
 		ss.kill("write failed: " + err.Error())
 	}
 }
+
+// validText is b as a text frame may carry it: RFC 6455 requires UTF-8, and a browser fails the
+// whole connection — every binding of the session — on a frame that is not. A status value or a
+// driver's result is JSON text, but encoding/json lets invalid bytes through inside its strings,
+// and Redis holds whatever a driver stored; each run of such bytes becomes U+FFFD, which keeps the
+// JSON valid (they can only be inside strings). A valid frame, the usual one, costs one scan.
+func validText(b []byte) []byte {
+	if utf8.Valid(b) {
+		return b
+	}
+	return bytes.ToValidUTF8(b, replacementChar)
+}
+
+var replacementChar = []byte(string(utf8.RuneError))
 
 // writeQueued is the writer: it writes each queued message in turn.
 func (ss *wsSession) writeQueued(b []byte) {

@@ -15,7 +15,7 @@ import (
 // the frame into a map and each field with encoding/json. FuzzParseWSRequestAsDecoding holds the
 // two to the same answers.
 func parseWSRequestDecoding(data []byte) (*wsRequest, error) {
-	if err := jsonscan.Check(data); err != nil {
+	if err := jsonscan.CheckText(data); err != nil {
 		return nil, &wsParseError{code: errkind.CodeParseError, msg: "request: " + err.Error()}
 	}
 	var fields map[string]json.RawMessage
@@ -69,6 +69,9 @@ func parseWSRequestDecoding(data []byte) (*wsRequest, error) {
 		}
 		if err := str(f.key, f.dst); err != nil {
 			return nil, err
+		}
+		if err := checkIdentifier(f.key, *f.dst); err != nil {
+			return nil, &wsParseError{id: req.ID, code: errkind.CodeBadRequest, msg: err.Error()}
 		}
 	}
 	if raw, ok := fields["index"]; ok && !isAbsent(raw) {

@@ -74,7 +74,7 @@ var wsFieldNames = [wsNFields]string{"id", "cmd", "sys", "mod", "index", "name",
 // read plainly is decoded by encoding/json.
 func parseWSRequest(data []byte) (*wsRequest, error) {
 	t := jsonscan.TrimSpace(data)
-	if err := jsonscan.Check(data); err != nil {
+	if err := jsonscan.CheckText(data); err != nil {
 		// The arguments travel inside the frame: where the frame breaks is where they do.
 		return nil, &wsParseError{code: errkind.CodeParseError, msg: "request: " + err.Error()}
 	}
@@ -130,6 +130,11 @@ func parseWSRequest(data []byte) (*wsRequest, error) {
 		}
 		if !wsString(fields[f.k], f.dst) {
 			return nil, bad("%s must be a string", wsFieldNames[f.k])
+		}
+		// Before anything is looked up or subscribed to: each distinct name a session binds is
+		// a Redis subscription.
+		if err := checkIdentifier(wsFieldNames[f.k], *f.dst); err != nil {
+			return nil, &wsParseError{id: req.ID, code: errkind.CodeBadRequest, msg: err.Error()}
 		}
 	}
 	if raw := fields[wsIndex]; !isAbsent(raw) {

@@ -7,5 +7,7 @@
 //
 // The text must be valid JSON before it is read: Check says whether it is, and when it is not,
 // what is wrong and at which byte offset (SyntaxError), as every place that reads a caller's
-// arguments answers it (REST, the WebSocket, core's argument checks, the SDK's binding).
+// arguments answers it (REST, the WebSocket, core's argument checks, the SDK's binding). CheckText
+// also requires UTF-8 (RFC 8259), which encoding/json does not inside strings: the client API
+// checks what clients send with it.
 package jsonscan
