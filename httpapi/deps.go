@@ -76,6 +76,10 @@ type Models interface {
 	IsLeader() bool
 	// Leader is the leader's id and HTTP address, empty when there is none.
 	Leader() (id, httpAddr string)
+	// Barrier returns once this node's model holds every write the cluster committed before
+	// the call (a follower's copy may lag): a PATCH merges into the current entity, and a write
+	// through a follower is answered as stored.
+	Barrier(ctx context.Context) error
 }
 
 // Watcher serves WebSocket binds (package subscriptions).

@@ -181,10 +181,22 @@ func (s *Server) applyEntity(w http.ResponseWriter, r *http.Request, f *model.Fi
 		s.writeError(w, r, err, call.Target{})
 		return
 	}
+	e, ok := m.Get(kind, id)
 	if !s.cfg.Models.IsLeader() {
-		m = s.awaitLocal(r.Context(), m, clearance, f, kind, id)
+		m, ok = s.awaitLocal(r.Context(), m, clearance, f, kind, id)
+		e, _ = m.Get(kind, id)
 	}
-	e, _ := m.Get(kind, id)
+	if !ok {
+		// The leader committed the write, but this node's copy has not shown it within
+		// localCopyWait (a follower far behind: a full disk, a long pause). The write is done;
+		// answering an error would make the client send it again (a POST would then find its
+		// id taken), and answering this node's copy would show the entity as it was.
+		s.log.Warn("a write through this node is committed but not in its copy of the model yet; answered 202",
+			"kind", kind, "id", id, "request_id", RequestID(r.Context()))
+		writeJSON(w, http.StatusAccepted, map[string]string{"id": id,
+			"message": "written; this node's copy of the model does not show it yet: read it again, or from the leader with ?consistent=true"})
+		return
+	}
 	s.writeEntity(w, r, status, m, e)
 }
 
@@ -193,23 +205,32 @@ const localCopyWait = 2 * time.Second
 
 // awaitLocal waits until this follower's copy of the model shows the entity as f wrote it —
 // the leader has committed it, and it arrives here a moment later — so that the answer to a
-// write made through a follower is that write. Protected values are compared by level and key
-// only (this node holds them sealed). After localCopyWait it answers what it has: the write
-// itself succeeded.
-func (s *Server) awaitLocal(ctx context.Context, m *model.Model, c auth.Clearance, f *model.File, kind model.Kind, id string) *model.Model {
+// write made through a follower is that write: a barrier first (one round trip to the leader
+// and back), then, should that fail, by looking again. Protected values are compared by level
+// and key only (this node holds them sealed). ok is false when the copy still does not show it
+// after localCopyWait.
+func (s *Server) awaitLocal(ctx context.Context, m *model.Model, c auth.Clearance, f *model.File, kind model.Kind, id string) (_ *model.Model, ok bool) {
 	written, _ := model.New().Upsert(f).Get(kind, id)
 	want := entityShape(written)
 	ctx, cancel := context.WithTimeout(ctx, localCopyWait)
 	defer cancel()
+	current := s.cfg.Models.Barrier(ctx) == nil
+	if current {
+		if next, err := s.cfg.Models.ModelFor(c); err == nil {
+			m = next
+		}
+	}
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		if e, ok := m.Get(kind, id); ok && bytes.Equal(entityShape(e), want) {
-			return m
+		// Once the barrier came back the copy holds this write and maybe a later one (then the
+		// stored entity is that one's); without it only the shape written tells it arrived.
+		if e, ok := m.Get(kind, id); ok && (current || bytes.Equal(entityShape(e), want)) {
+			return m, true
 		}
 		select {
 		case <-ctx.Done():
-			return m
+			return m, false
 		case <-tick.C:
 		}
 		if next, err := s.cfg.Models.ModelFor(c); err == nil {
@@ -294,6 +315,18 @@ func (s *Server) handlePatch(w http.ResponseWriter, r *http.Request, kind model.
 		var got string
 		if json.Unmarshal(v, &got) != nil || got != id {
 			s.writeError(w, r, errkind.Wrap(httpwire.ErrBadParameter, nil, "%s id %s in the body does not match %q in the path (an id cannot be changed)", singular(kind), v, id), call.Target{})
+			return
+		}
+	}
+	if !s.cfg.Models.IsLeader() {
+		// The merge starts from the entity as the cluster holds it, not from this follower's
+		// copy, which may not show a write acknowledged a moment ago (the merged entity would
+		// undo it). Nothing is written yet, so a barrier that fails fails the PATCH.
+		ctx, cancel := context.WithTimeout(r.Context(), localCopyWait)
+		err := s.cfg.Models.Barrier(ctx)
+		cancel()
+		if err != nil {
+			s.writeError(w, r, errkind.Wrap(errkind.Unavailable, err, "this node could not bring its copy of the model up to date for the PATCH; retry"), call.Target{})
 			return
 		}
 	}

@@ -122,8 +122,9 @@ const fuzzModel = `{
 // fuzzModels is the management API over an in-memory model store, on the leader.
 type fuzzModels struct{ *model.Memory }
 
-func (fuzzModels) IsLeader() bool           { return true }
-func (fuzzModels) Leader() (string, string) { return "n1", "" }
+func (fuzzModels) IsLeader() bool                { return true }
+func (fuzzModels) Barrier(context.Context) error { return nil }
+func (fuzzModels) Leader() (string, string)      { return "n1", "" }
 
 // panicWatch is a log sink that notices the middleware's panic recovery.
 type panicWatch struct{ panicked atomic.Bool }
