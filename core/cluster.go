@@ -132,7 +132,7 @@ func (c *Core) publishReady(ctx context.Context, epoch uint64) {
 
 // Ready reports whether this node has reconciled its share for the current membership epoch.
 func (c *Core) Ready() bool {
-	if !c.ready.Load() {
+	if !c.ready.Load() || c.cutOff.Load() {
 		return false
 	}
 	if c.cfg.Cluster == nil {

@@ -47,6 +47,9 @@ type Config struct {
 	// SweepEvery is how often the leader deletes what Redis holds of modules and systems the
 	// model no longer has (sweep.go; 0: never).
 	SweepEvery time.Duration
+	// StopWhenCutOff stops this node's modules while it is cut off from the leader for longer
+	// than the others take to move them (cutoff.go); false keeps them running.
+	StopWhenCutOff bool
 	// Watcher serves drivers' status subscriptions; nil refuses them.
 	Watcher Watcher
 	// Metrics records execute latency and modules by state; nil records nothing.
@@ -92,6 +95,7 @@ type Core struct {
 	view           atomic.Pointer[view]
 	placer         *placement.Placer // the rings of the node sets the constraints select (placement.go)
 	ready          atomic.Bool       // reconciled at least once
+	cutOff         atomic.Bool       // cut off from the leader: its modules stopped (cutoff.go)
 	readyEpoch     atomic.Uint64     // the membership epoch of the last completed pass
 	published      atomic.Bool       // standalone: ready announced
 	publishedEpoch atomic.Uint64     // leader: the epoch it announced ready for (0: none)
@@ -178,24 +182,34 @@ func (c *Core) Run(ctx context.Context) {
 		defer tick.Stop()
 		clean := time.NewTicker(cleanupEvery(c.cfg.KeepBinaries))
 		defer clean.Stop()
-		var sweepC <-chan time.Time // nil: never
+		var sweepC, cutC <-chan time.Time // nil: never
 		if c.cfg.SweepEvery > 0 {
 			sweep := time.NewTicker(c.cfg.SweepEvery)
 			defer sweep.Stop()
 			sweepC = sweep.C
 		}
+		if c.cfg.StopWhenCutOff && c.cfg.Cluster != nil {
+			cut := time.NewTicker(cutOffCheck)
+			defer cut.Stop()
+			cutC = cut.C
+		}
 		for {
 			c.reconcile(ctx)
-			select {
-			case <-ctx.Done():
-				return
-			case <-changes:
-			case <-c.kick:
-			case <-tick.C:
-			case <-clean.C:
-				c.cleanupBinaries()
-			case <-sweepC:
-				c.sweepRedis(ctx)
+			for again := false; !again; {
+				again = true
+				select {
+				case <-ctx.Done():
+					return
+				case <-changes:
+				case <-c.kick:
+				case <-tick.C:
+				case <-clean.C:
+					c.cleanupBinaries()
+				case <-sweepC:
+					c.sweepRedis(ctx)
+				case <-cutC:
+					again = c.checkCutOff(ctx) // a pass only when it changed
+				}
 			}
 		}
 	}()

@@ -107,6 +107,10 @@ type Cluster interface {
 	CaughtUp() bool
 	// Term is the Raft term this node is in.
 	Term() uint64
+	// LeaderContact is when this node last knew a leader (now while it leads); CutOffAfter is
+	// how long it may go without one before it must assume the others marked it down (cutoff.go).
+	LeaderContact() time.Time
+	CutOffAfter() time.Duration
 }
 
 // Peers reaches the other nodes of the cluster (package peer).

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -356,7 +357,8 @@ type fakeCluster struct {
 	epoch    uint64
 	leader   bool
 	caughtUp bool
-	readied  []string // "node@epoch" per SetNodeReady
+	readied  []string  // "node@epoch" per SetNodeReady
+	contact  time.Time // LeaderContact; zero: now
 }
 
 func (f *fakeCluster) Nodes() []raftfsm.Node {
@@ -387,6 +389,15 @@ func (f *fakeCluster) SetNodeReady(_ context.Context, id string, epoch uint64) e
 	}
 	return nil
 }
+func (f *fakeCluster) LeaderContact() time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.contact.IsZero() {
+		return time.Now()
+	}
+	return f.contact
+}
+func (f *fakeCluster) CutOffAfter() time.Duration { return 2 * time.Second }
 func (f *fakeCluster) CaughtUp() bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -37,6 +37,9 @@ func (c *Core) reconcile(ctx context.Context) {
 		c.deleted.last = nil
 		return
 	}
+	if c.cutOff.Load() {
+		return // its modules are the other nodes' now (cutoff.go)
+	}
 	m, _ := c.cfg.Store.Model()
 	v := c.refreshView()
 	if c.cfg.Builder != nil {
@@ -68,10 +71,7 @@ func (c *Core) reconcile(ctx context.Context) {
 	c.mu.Unlock()
 
 	for _, id := range stop {
-		if err := c.sup.Stop(ctx, id); err != nil && !isCanceled(ctx, err) {
-			c.log.Warn("stopping module failed", "module", id, "error", err)
-		}
-		c.setModule(id, func(st *moduleState) { st.running = false })
+		c.stopHere(ctx, id)
 	}
 	for _, id := range release {
 		if err := c.sup.Stop(ctx, id); err != nil && !errors.Is(err, supervisor.ErrModuleNotRunning) && !isCanceled(ctx, err) {
@@ -82,8 +82,8 @@ func (c *Core) reconcile(ctx context.Context) {
 	for _, id := range unbuilt {
 		c.forgetStartFailure(ctx, id)
 	}
-	// Stopped or gone: Redis keeps its status, but this node no longer writes it back.
-	for _, id := range append(stop, forget...) {
+	// Gone: Redis keeps its status, but this node no longer writes it back.
+	for _, id := range forget {
 		c.cfg.State.Unhost(id)
 		c.gates.forget(id)
 	}
@@ -206,6 +206,17 @@ func (c *Core) notStarted(ctx context.Context, id string, w desired) {
 	if w.unbuilt {
 		c.recordStartFailure(ctx, id, since, w.err, true)
 	}
+}
+
+// stopHere stops a module this node runs (or holds after a failed start): its driver lets it go,
+// and Redis keeps its status, which this node no longer writes back.
+func (c *Core) stopHere(ctx context.Context, id string) {
+	if err := c.sup.Stop(ctx, id); err != nil && !errors.Is(err, supervisor.ErrModuleNotRunning) && !isCanceled(ctx, err) {
+		c.log.Warn("stopping module failed", "module", id, "error", err)
+	}
+	c.setModule(id, func(st *moduleState) { st.running = false })
+	c.cfg.State.Unhost(id)
+	c.gates.forget(id)
 }
 
 func (c *Core) startModule(ctx context.Context, w desired) {

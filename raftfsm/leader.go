@@ -57,6 +57,9 @@ func (s *Store) setLeading(v bool) {
 	if s.leading.Swap(v) == v {
 		return
 	}
+	if !v {
+		s.ledUntil.Store(time.Now().UnixNano())
+	}
 	// Keep only the latest value in the channel: drain, then send.
 	select {
 	case <-s.leaderCh:

@@ -130,6 +130,8 @@ type Store struct {
 	fsm      *FSM
 	barriers barriers
 	caughtUp atomic.Bool // a barrier asked for after the node opened came back (barrier.go)
+	openedAt time.Time
+	ledUntil atomic.Int64 // unix nanoseconds when this node last stopped leading (LeaderContact)
 	trans    *raft.NetworkTransport
 	bolt     *raftboltdb.BoltStore
 	logs     raft.LogStore
@@ -197,6 +199,7 @@ func Open(cfg Config) (*Store, error) {
 		health:     newHealth(),
 		watchers:   map[chan struct{}]struct{}{},
 	}
+	s.openedAt = time.Now()
 	s.fsm = NewFSM(s.broadcast)
 	s.barriers.waiting = map[string]chan struct{}{}
 	s.fsm.barrier = s.barriers.applied

@@ -33,6 +33,8 @@ type options struct {
 	Labels placement.Labels
 	// Voter: false joins the cluster as a Raft non-voter (a remote site's node).
 	Voter         bool
+	// StopWhenCutOff stops this node's modules while no leader reaches it (core.Config).
+	StopWhenCutOff bool
 	ClusterSecret string
 	TLSCA         string
 	TLSCert       string
@@ -176,6 +178,7 @@ func (o *options) flagSet(name string, dev bool) *flag.FlagSet {
 	fs.StringVar(&o.TLSCert, "tls-cert", "", "this node's certificate (PEM)")
 	fs.StringVar(&o.TLSKey, "tls-key", "", "this node's private key (PEM)")
 	fs.BoolVar(&o.InsecureCluster, "insecure-cluster", false, "allow a cluster port beyond loopback without TLS (anyone who reaches it is a node)")
+	fs.BoolVar(&o.StopWhenCutOff, "stop-when-cut-off", true, "stop this node's modules once no leader has reached it for as long as the others wait before moving them (no module runs twice); --stop-when-cut-off=false keeps them running")
 	fs.StringVar(&o.HTTPTLSCert, "http-tls-cert", "", "serve the client API over HTTPS with this certificate (PEM, any CA)")
 	fs.StringVar(&o.HTTPTLSKey, "http-tls-key", "", "the key of --http-tls-cert (PEM)")
 	authDefault := "keys"

@@ -192,7 +192,7 @@ func startNode(ctx context.Context, o *options, log hclog.Logger, leave func()) 
 	n.core, err = core.New(core.Config{
 		Logger: log, NodeID: o.NodeID, Store: n.store, Cluster: n.store, Peers: n.peers, State: st,
 		Watcher: watcher, Builder: bld, DriverDir: o.DriverDir, ExecTimeout: o.ExecTimeout,
-		KeepBinaries: o.KeepBinaries, SweepEvery: o.RedisSweep, Metrics: met, Secrets: secretsKey,
+		KeepBinaries: o.KeepBinaries, SweepEvery: o.RedisSweep, StopWhenCutOff: o.StopWhenCutOff, Metrics: met, Secrets: secretsKey,
 		Limits: o.driverLimits(),
 	}, func(host proto.HostServer, onStart func(context.Context, string)) (core.Supervisor, error) {
 		sup, err := supervisor.New(supervisor.Config{

@@ -1,0 +1,51 @@
+package core
+
+import (
+	"context"
+	"time"
+)
+
+// A node cut off from the leader — a network partition, a pause of its process — keeps running
+// its modules while the others, hearing nothing from it, mark it down (raftfsm's DownAfter) and
+// start its modules on other nodes: each would then run twice, two connections to one device,
+// two writers of one status. It cannot tell whether they did (they might have lost their majority
+// too), so once it has gone as long without a leader as they take to do it
+// (Cluster.CutOffAfter), it assumes they did and stops every module it runs; it reconciles again
+// as soon as a leader contacts it, which hands it back its share of the ring. Checked every
+// cutOffCheck by the reconcile loop. Config.StopWhenCutOff false keeps them running instead: a
+// room that must not go dark when the majority is lost, at the price of modules running twice
+// during a partition.
+
+// cutOffCheck is how often the reconcile loop looks at the leader's contact.
+const cutOffCheck = 200 * time.Millisecond
+
+// checkCutOff stops this node's modules when it is cut off and reports whether that changed
+// (the loop then runs a pass).
+func (c *Core) checkCutOff(ctx context.Context) bool {
+	cl := c.cfg.Cluster
+	away := time.Since(cl.LeaderContact())
+	cut := away > cl.CutOffAfter()
+	if cut == c.cutOff.Load() {
+		return false
+	}
+	c.cutOff.Store(cut)
+	if !cut {
+		c.log.Info("a leader is in contact again: reconciling this node's share")
+		return true
+	}
+	c.mu.Lock()
+	var ids []string
+	for id, st := range c.modules {
+		if st.running || st.startFailed {
+			ids = append(ids, id)
+		}
+	}
+	c.mu.Unlock()
+	for _, id := range ids {
+		c.stopHere(ctx, id)
+		c.setModule(id, func(st *moduleState) { st.startFailed = false })
+	}
+	c.log.Warn("cut off from the leader for longer than the other nodes wait before moving a node's modules: stopped every module this node ran, so that none runs twice",
+		"without_leader", away.Round(time.Millisecond), "stopped", len(ids))
+	return true
+}

@@ -1,0 +1,56 @@
+package core
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/placeos-go/engine/raftfsm"
+)
+
+// A node that has gone longer without a leader than the others wait before moving its modules
+// stops every module it runs (a failed start it holds included), starts nothing while cut off and
+// is not ready; once a leader is in contact again it reconciles its share as before.
+func TestCutOffStopsModules(t *testing.T) {
+	t.Parallel()
+	cl := &fakeCluster{epoch: 1, caughtUp: true, leader: false, nodes: []raftfsm.Node{{ID: "n1", HTTPAddr: "n1:80", Up: true}}}
+	tc := newTestCore(t, roomModel, func(c *Config) { c.Cluster = cl; c.StopWhenCutOff = true })
+	ctx := t.Context()
+	tc.reconcile(ctx)
+	if got := tc.sup.take(); len(got) != 2 {
+		t.Fatalf("started %q, want mod-1 and mod-2", got)
+	}
+
+	if tc.checkCutOff(ctx) {
+		t.Fatal("in contact with a leader, yet cut off")
+	}
+	cl.mu.Lock()
+	cl.contact = time.Now().Add(-3 * time.Second)
+	cl.mu.Unlock()
+	if !tc.checkCutOff(ctx) {
+		t.Fatal("3 s without a leader is not cut off")
+	}
+	got := tc.sup.take()
+	slices.Sort(got)
+	if !slices.Equal(got, []string{"stop mod-1", "stop mod-2"}) {
+		t.Fatalf("cut off, the supervisor got %q; want both modules stopped", got)
+	}
+	tc.reconcile(ctx)
+	if got := tc.sup.take(); len(got) != 0 || tc.Ready() {
+		t.Fatalf("a pass while cut off made %q (ready %v)", got, tc.Ready())
+	}
+	if tc.checkCutOff(ctx) {
+		t.Fatal("still cut off, yet a change")
+	}
+
+	cl.mu.Lock()
+	cl.contact = time.Time{}
+	cl.mu.Unlock()
+	if !tc.checkCutOff(ctx) {
+		t.Fatal("a leader in contact again is no change")
+	}
+	tc.reconcile(ctx)
+	if got := tc.sup.take(); len(got) != 2 || !tc.Ready() {
+		t.Fatalf("back in contact, the pass made %q (ready %v); want both started", got, tc.Ready())
+	}
+}
