@@ -32,13 +32,13 @@ type options struct {
 	// Labels place modules with a placement constraint (--labels site=hq,floor=3).
 	Labels placement.Labels
 	// Voter: false joins the cluster as a Raft non-voter (a remote site's node).
-	Voter         bool
+	Voter bool
 	// StopWhenCutOff stops this node's modules while no leader reaches it (core.Config).
 	StopWhenCutOff bool
-	ClusterSecret string
-	TLSCA         string
-	TLSCert       string
-	TLSKey        string
+	ClusterSecret  string
+	TLSCA          string
+	TLSCert        string
+	TLSKey         string
 	// InsecureCluster allows a cluster port beyond loopback without TLS.
 	InsecureCluster bool
 	HTTPTLSCert     string
