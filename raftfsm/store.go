@@ -357,8 +357,21 @@ func (s *Store) Bootstrap(_ context.Context) error {
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.closed.Store(true)
-		if err := s.raft.Shutdown().Error(); err != nil {
-			s.closeErr = fmt.Errorf("raftfsm: shutdown: %w", err)
+		shut := make(chan error, 1)
+		go func() { shut <- s.raft.Shutdown().Error() }()
+		select {
+		case err := <-shut:
+			if err != nil {
+				s.closeErr = fmt.Errorf("raftfsm: shutdown: %w", err)
+			}
+		case <-time.After(shutdownWait):
+			// Seen once with the whole cluster stopping at once: a replication to a peer that had
+			// just gone never returned, and Shutdown waits for it. The node stops without it; its
+			// log is as safe as after a crash.
+			s.closeErr = fmt.Errorf("raftfsm: raft did not shut down within %s; stopping without it", shutdownWait)
+			s.log.Error("raft did not shut down in time; the node stops without it (its state is as after a crash, which Raft recovers from)", "waited", shutdownWait)
+			s.cancel()
+			return
 		}
 		s.raft.DeregisterObserver(s.observer)
 		s.cancel()
@@ -370,6 +383,9 @@ func (s *Store) Close() error {
 	})
 	return s.closeErr
 }
+
+// shutdownWait bounds how long Close waits for Raft to shut down.
+const shutdownWait = 10 * time.Second
 
 // ID returns this node's id.
 func (s *Store) ID() string { return s.cfg.NodeID }
