@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"time"
 
 	"github.com/placeos-go/engine/errkind"
 	"github.com/placeos-go/engine/placement"
@@ -118,6 +119,7 @@ func (c *Core) markReady(ctx context.Context, v *view) {
 	// Epochs start at 1 once a node is in the table; 0 marks "not published by this leader".
 	if c.publishedEpoch.Swap(epoch) != epoch {
 		c.publishReady(ctx, epoch)
+		c.recordCluster(ctx)
 	}
 }
 
@@ -128,6 +130,18 @@ func (c *Core) publishReady(ctx context.Context, epoch uint64) {
 		return
 	}
 	c.log.Info("cluster ready", "epoch", epoch)
+}
+
+// recordCluster writes the members to Redis (state.ClusterKey), where a node that lost its Raft
+// state finds that a cluster exists before it bootstraps another (cmd/engine).
+func (c *Core) recordCluster(ctx context.Context) {
+	rec := state.ClusterRecord{Leader: c.cfg.NodeID, At: time.Now().UTC()}
+	for _, n := range c.cfg.Cluster.Nodes() {
+		rec.Members = append(rec.Members, n.ID)
+	}
+	if err := c.cfg.State.SetCluster(ctx, rec); err != nil && !isCanceled(ctx, err) {
+		c.log.Warn("recording the cluster's members in redis failed", "error", err)
+	}
 }
 
 // Ready reports whether this node has reconciled its share for the current membership epoch.

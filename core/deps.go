@@ -69,6 +69,8 @@ type State interface {
 	ForgetModule(ctx context.Context, moduleID string) (int, error)
 	// KeyedIDs lists the modules and systems Redis holds keys of (sweep.go).
 	KeyedIDs(ctx context.Context) (modules, systems []string, err error)
+	// SetCluster records the cluster's members where a node that lost its disk finds them.
+	SetCluster(ctx context.Context, rec state.ClusterRecord) error
 	Subscribe(channel string, fn func(msg []byte), opts ...state.SubOption) *state.Subscription
 	Share
 }

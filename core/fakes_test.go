@@ -234,6 +234,8 @@ func (s *fakeState) ForgetModule(_ context.Context, mod string) (int, error) {
 	s.forgot = append(s.forgot, mod)
 	return n, nil
 }
+func (s *fakeState) SetCluster(context.Context, state.ClusterRecord) error { return nil }
+
 func (s *fakeState) KeyedIDs(context.Context) ([]string, []string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -187,3 +187,31 @@ func TestBootstrapWithJoin(t *testing.T) {
 		}
 	})
 }
+
+// TestNoSecondClusterFromALostDisk: a node of a cluster that lost its data directory, started with
+// --bootstrap --join while the other nodes are down, finds no one to join; Redis still records the
+// cluster, so it refuses to bootstrap a second one (which would never agree with the first once
+// its nodes return) and says how to go on.
+func TestNoSecondClusterFromALostDisk(t *testing.T) {
+	t.Parallel()
+	rds := testutil.StartRedis(t)
+	drv := testutil.BuildBinary(t, "./internal/testdriver")
+	c := enginetest.StartCluster(t, config(rds.URL), "lost", 3, clusterModel(drv), clusterModules)
+	rc := rds.Client(t)
+	testutil.Eventually(t, 10*time.Second, "the cluster recorded in Redis", func() bool {
+		n, err := rc.Exists(t.Context(), "engine/cluster").Result()
+		return err == nil && n == 1
+	})
+	first, second := c.Nodes[0], c.Nodes[1]
+	for _, n := range c.Nodes {
+		n.Kill() // the machines go down (a SIGTERM would leave the cluster, which the record follows)
+	}
+	wiped := filepath.Join(t.TempDir(), "data")
+	code, out := runEngine(t, 30*time.Second, serveArgs(t, first.ID, wiped, rds.URL, "--auth", "none", "--bootstrap", "--join", second.Raft)...)
+	if code != 1 || !strings.Contains(out, "Redis records a cluster of lost-1, lost-2, lost-3") || !strings.Contains(out, "delete the Redis key engine/cluster") {
+		t.Fatalf("a wiped node started alone with --bootstrap --join: exit %d\n%s", code, tail([]byte(out)))
+	}
+	if strings.Contains(out, "bootstrapped a new cluster") {
+		t.Fatal("it bootstrapped a cluster of its own")
+	}
+}

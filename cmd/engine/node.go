@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -294,6 +295,20 @@ func (n *node) bootstrapInsteadOfJoin(o *options, probe joinProbe) (bool, error)
 		if err := probe.none[addr]; err != nil {
 			why = append(why, addr+": "+err.Error())
 		}
+	}
+	// A node of a cluster that lost its disk, started while the others are down, finds no one
+	// to join either: bootstrapping would start a second cluster, which the first never agrees
+	// with once its nodes return. Redis remembers the first (state.ClusterKey).
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	rec, found, err := n.state.Cluster(ctx)
+	cancel()
+	if err != nil {
+		return false, fmt.Errorf("no Raft state and no --join address answers; checking Redis for an existing cluster before bootstrapping one: %w", err)
+	}
+	if found && !slices.Equal(rec.Members, []string{o.NodeID}) {
+		return false, fmt.Errorf("no Raft state and no --join address answers, but Redis records a cluster of %s (leader %s at %s): "+
+			"start one of its nodes first and this one joins it; to start a new cluster on purpose, delete the Redis key %s",
+			strings.Join(rec.Members, ", "), rec.Leader, rec.At.Format(time.RFC3339), state.ClusterKey)
 	}
 	n.log.Warn("no Raft state and none of the --join addresses answers: bootstrapping a new cluster",
 		"join", strings.Join(o.joinAddrs, ","), "unanswered", strings.Join(why, "; "))
