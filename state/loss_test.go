@@ -4,6 +4,7 @@ import (
 	"context"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -166,6 +167,55 @@ func TestMarkerOfAnotherServerIsALoss(t *testing.T) {
 	}
 	testutil.Eventually(t, 10*time.Second, "the share written back", func() bool { return n.whole(t, raw) })
 	testutil.Eventually(t, 10*time.Second, "the marker naming this server", func() bool { return raw.Get(ctx, n.s.marker).Val() == runID })
+}
+
+// Keys evicted under memory pressure (allkeys-lru) while connected: the rise of the server's
+// evicted_keys tells the node even when the marker survives; its share is back within about a
+// period.
+func TestEvictionIsRepaired(t *testing.T) {
+	t.Parallel()
+	r := testutil.StartRedis(t)
+	raw := r.Client(t)
+	n := startNode(t, r, "n1")
+	ctx := ctxT(t)
+	used, err := raw.MemoryUsage(ctx, StatusKey(n.mod)).Result()
+	if err != nil || used <= 0 {
+		t.Fatalf("MEMORY USAGE: %d, %v", used, err)
+	}
+	info := raw.Info(ctx, "memory").Val()
+	var total int64
+	for _, line := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "used_memory:"); ok {
+			total, _ = strconv.ParseInt(v, 10, 64)
+		}
+	}
+	if total == 0 {
+		t.Fatalf("no used_memory in INFO memory: %q", info)
+	}
+	if err := raw.ConfigSet(ctx, "maxmemory-policy", "allkeys-lru").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := raw.ConfigSet(ctx, "maxmemory", strconv.FormatInt(total+256<<10, 10)).Err(); err != nil {
+		t.Fatal(err)
+	}
+	runID := raw.Get(ctx, n.s.marker).Val()
+	// Another application's keys fill Redis until the node's status hash is evicted.
+	filler := strings.Repeat("x", 1024)
+	for i := 0; raw.Exists(ctx, StatusKey(n.mod)).Val() == 1; i++ {
+		if i == 100_000 {
+			t.Fatal("100,000 filler keys and the node's status hash still not evicted")
+		}
+		if err := raw.Set(ctx, "filler/"+strconv.Itoa(i), filler, 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// LRU sampling may have taken the marker too; put it back as it was, so that only evicted_keys
+	// can tell the node (as when the sampling keeps the marker, read at every check).
+	if err := raw.SetNX(ctx, n.s.marker, runID, 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 10*time.Second, "the evicted share back", func() bool { return n.whole(t, raw) })
+	testutil.Eventually(t, 10*time.Second, "the watches told to re-read", func() bool { return n.recon.Load() >= 1 })
 }
 
 // A healthy, idle Redis sees one command per check period from the loss check — the marker

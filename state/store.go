@@ -69,8 +69,9 @@ type Store struct {
 	dataLost chan struct{} // Redis lost data while connected (loss.go)
 	marker   string        // this node's marker key (loss.go)
 
-	keptLogged  atomic.Bool // a status write was kept for the write-back during this outage
-	lossPending atomic.Bool // a loss is signalled and its write-back not finished
+	keptLogged  atomic.Bool  // a status write was kept for the write-back during this outage
+	lossPending atomic.Bool  // a loss is signalled and its write-back not finished
+	evicted     atomic.Int64 // the server's evicted_keys when the marker was last written (-1: unknown)
 
 	mu          sync.RWMutex // guards the pub/sub bookkeeping below
 	closed      bool
@@ -151,6 +152,7 @@ func New(ctx context.Context, opts Options) (*Store, error) {
 		s.closeClient()
 		return nil, redisErr("state: ping redis", err)
 	}
+	s.evicted.Store(-1)
 	if err := s.writeMarker(ctx); err != nil {
 		// Not fatal (Redis answers, but refuses writes for now): the first loss check finds no
 		// marker and writes it back with the share.
