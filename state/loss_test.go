@@ -178,10 +178,6 @@ func TestEvictionIsRepaired(t *testing.T) {
 	raw := r.Client(t)
 	n := startNode(t, r, "n1")
 	ctx := ctxT(t)
-	used, err := raw.MemoryUsage(ctx, StatusKey(n.mod)).Result()
-	if err != nil || used <= 0 {
-		t.Fatalf("MEMORY USAGE: %d, %v", used, err)
-	}
 	info := raw.Info(ctx, "memory").Val()
 	var total int64
 	for _, line := range strings.Split(info, "\n") {
@@ -223,35 +219,37 @@ func TestEvictionIsRepaired(t *testing.T) {
 func TestLossCheckCostsOneCommandAPeriod(t *testing.T) {
 	t.Parallel()
 	r := testutil.StartRedis(t)
-	hook := &namingHook{}
-	c := redis.NewClient(&redis.Options{Addr: r.Addr})
-	c.AddHook(hook)
-	t.Cleanup(func() { _ = c.Close() })
-	s, err := New(ctxT(t), Options{Client: c, Logger: testLogger(t), NodeID: "n1", LossCheck: lossCheck})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
+	s, hook := newStore(t, r, fastLossCheck)
 	s.Host("mod-a")
 	if _, err := s.SetStatus(ctxT(t), "mod-a", "power", []byte(`true`)); err != nil {
 		t.Fatal(err)
 	}
 	// Each script's first run is EVALSHA, NOSCRIPT, EVAL (the marker's write in New, the first
 	// check): count from the check after.
-	testutil.Eventually(t, 10*time.Second, "the first check", func() bool { return hook.count("eval") >= 2 })
-	hook.reset()
+	evals := 0
+	testutil.Eventually(t, 10*time.Second, "the first check", func() bool {
+		for _, name := range hook.sent() {
+			if name == "eval" {
+				evals++
+			}
+		}
+		return evals >= 2
+	})
 	const periods = 8
 	start := time.Now()
-	testutil.Eventually(t, 10*time.Second, "8 more checks", func() bool { return hook.count("evalsha") >= periods })
+	var sent []string
+	testutil.Eventually(t, 10*time.Second, "8 more checks", func() bool {
+		sent = append(sent, hook.sent()...)
+		return len(sent) >= periods
+	})
 	elapsed := time.Since(start)
-	got := hook.all()
-	if len(got) != periods && len(got) != periods+1 {
-		t.Fatalf("idle for %s (%d periods): commands %v; want only the check's EVALSHA, once a period", elapsed, periods, got)
-	}
-	for _, name := range got {
+	for _, name := range sent {
 		if name != "evalsha" {
-			t.Fatalf("idle store sent %v; want only the check's EVALSHA", got)
+			t.Fatalf("idle store sent %v; want only the check's EVALSHA", sent)
 		}
+	}
+	if len(sent) > periods+1 {
+		t.Fatalf("%d commands for %d checks", len(sent), periods)
 	}
 	if elapsed < (periods-1)*lossCheck {
 		t.Fatalf("%d checks in %s: more than one a period (%s)", periods, elapsed, lossCheck)
@@ -280,54 +278,4 @@ func TestCloseStopsTheLossCheck(t *testing.T) {
 	if stacks := string(buf[:runtime.Stack(buf, true)]); strings.Contains(stacks, "state.(*Store).lossLoop") {
 		t.Fatal("the loss check still runs after Close")
 	}
-}
-
-// namingHook records the name of every command sent through a client, one per round trip.
-type namingHook struct {
-	mu    sync.Mutex
-	names []string
-}
-
-func (h *namingHook) DialHook(next redis.DialHook) redis.DialHook { return next }
-
-func (h *namingHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		h.mu.Lock()
-		h.names = append(h.names, cmd.Name())
-		h.mu.Unlock()
-		return next(ctx, cmd)
-	}
-}
-
-func (h *namingHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		h.mu.Lock()
-		h.names = append(h.names, "pipeline")
-		h.mu.Unlock()
-		return next(ctx, cmds)
-	}
-}
-
-func (h *namingHook) count(name string) int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	n := 0
-	for _, x := range h.names {
-		if x == name {
-			n++
-		}
-	}
-	return n
-}
-
-func (h *namingHook) all() []string {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return append([]string(nil), h.names...)
-}
-
-func (h *namingHook) reset() {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.names = nil
 }
