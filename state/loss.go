@@ -34,8 +34,8 @@ const (
 // MarkerKey is the key holding the run id of the Redis server that holds what a node wrote.
 func MarkerKey(nodeID string) string { return "engine/node/" + nodeID }
 
-// serverLua sets id to the server's run id and ev to its evicted_keys count (” and -1 when INFO
-// is refused, as by an ACL without @dangerous: the marker then only tells a loss).
+// serverLua sets id to the server's run id and ev to its evicted_keys count (an empty id and -1
+// when INFO is refused, as by an ACL without @dangerous: the marker then only tells a loss).
 const serverLua = `
 local id, ev = '', -1
 local info = redis.pcall('INFO', 'server')
@@ -97,6 +97,8 @@ func (s *Store) checkMarker() (lost string, err error) {
 	case ev > was && was >= 0:
 		// Any key evicted may be one of this node's: the write-back rewrites only what differs.
 		return "it evicted keys", nil
+	case ev < was:
+		s.evicted.CompareAndSwap(was, ev) // CONFIG RESETSTAT: count from here
 	}
 	return "", nil
 }
