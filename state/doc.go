@@ -25,6 +25,11 @@
 //     Sentinel promoted before the last writes reached it, is whole again with no driver change.
 //     The share also answers lookups and metadata this node writes when the cache has not got
 //     them, so executes on what the node hosts need no Redis at all.
+//   - noticing data Redis lost while the connection stayed up (loss.go): FLUSHALL, FLUSHDB,
+//     eviction, a promoted replica behind a kept connection. The node's marker engine/node/<id>
+//     holds the run id of the server it was written on; every Options.LossCheck (5 s) one script
+//     reads it with INFO server and stats, and a marker gone, naming another server, or a rise of
+//     evicted_keys gets the share written back and the OnReconnect listeners told, as a reconnect.
 //
 // The URL may name a Sentinel master (redis://sentinel:26379/0?master_name=m&addr=s2:26379): the
 // store then uses go-redis's failover client, which asks the sentinels for the current primary on

@@ -3,6 +3,7 @@ package state
 import (
 	"context"
 	"maps"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -12,21 +13,41 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// countingHook counts commands and pipelines sent through a client: each is one round trip.
-type countingHook struct{ n atomic.Int64 }
+// countingHook counts commands and pipelines sent through a client: each is one round trip. It
+// keeps their names too ("pipeline" for a pipeline).
+type countingHook struct {
+	n     atomic.Int64
+	mu    sync.Mutex
+	names []string
+}
 
 func (h *countingHook) DialHook(next redis.DialHook) redis.DialHook { return next }
 
 func (h *countingHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
 		h.n.Add(1)
+		h.mu.Lock()
+		h.names = append(h.names, cmd.Name())
+		h.mu.Unlock()
 		return next(ctx, cmd)
 	}
+}
+
+// sent returns the names of the round trips made since the last call.
+func (h *countingHook) sent() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := h.names
+	h.names = nil
+	return out
 }
 
 func (h *countingHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
 		h.n.Add(1)
+		h.mu.Lock()
+		h.names = append(h.names, "pipeline")
+		h.mu.Unlock()
 		return next(ctx, cmds)
 	}
 }

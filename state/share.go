@@ -243,6 +243,10 @@ type writeBackResult struct {
 // the original writes.
 func (s *Store) writeBack(ctx context.Context) (writeBackResult, error) {
 	var res writeBackResult
+	// First, so that a loss during or after the write-back takes the marker too (loss.go).
+	if err := s.writeMarker(ctx); err != nil {
+		return res, err
+	}
 	s.share.mu.RLock()
 	mods := make([]*hosted, 0, len(s.share.modules))
 	ids := make([]string, 0, len(s.share.modules))
@@ -410,7 +414,8 @@ func (s *Store) missed() {
 
 // reconnectLoop writes this node's share back on every return of the pub/sub connection after a
 // loss (retrying until it succeeds or the connection is lost again) and only then tells the
-// OnReconnect listeners, so that what they read again is already whole; and after a failed write.
+// OnReconnect listeners, so that what they read again is already whole; the same after a loss of
+// data while connected (loss.go); and after a failed write.
 func (s *Store) reconnectLoop() {
 	defer s.bg.Done()
 	for {
@@ -419,18 +424,26 @@ func (s *Store) reconnectLoop() {
 			return
 		case <-s.back:
 			s.keptLogged.Store(false)
-			s.writeBackUntilDone("redis is back")
-			s.mu.RLock()
-			for l := range s.onRecon {
-				l.signal()
-			}
-			s.mu.RUnlock()
+			s.writeBackAndTell("redis is back")
+		case <-s.dataLost:
+			s.writeBackAndTell("redis lost data")
+			s.lossPending.Store(false)
 		case <-s.miss:
 			if s.Connected() { // else the reconnect writes it all back
 				s.writeBackUntilDone("a write failed")
 			}
 		}
 	}
+}
+
+// writeBackAndTell writes the share back, then tells the OnReconnect listeners to re-read.
+func (s *Store) writeBackAndTell(why string) {
+	s.writeBackUntilDone(why)
+	s.mu.RLock()
+	for l := range s.onRecon {
+		l.signal()
+	}
+	s.mu.RUnlock()
 }
 
 // writeBackUntilDone writes the share back, retrying with backoff while the connection stays up.

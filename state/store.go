@@ -37,6 +37,9 @@ type Options struct {
 	IdleTimeout time.Duration
 	// MaxBackoff caps the wait between pub/sub reconnect attempts (default 1s).
 	MaxBackoff time.Duration
+	// LossCheck is how often the node checks its marker key (loss.go) to notice that Redis lost
+	// its data while the connection stayed up (default 5s; negative: never).
+	LossCheck time.Duration
 	// Metrics counts Redis errors and pub/sub reconnects; nil records nothing. It hooks the
 	// go-redis client, so a Client passed in counts the errors of all its users.
 	Metrics *metrics.Metrics
@@ -55,16 +58,20 @@ type Store struct {
 
 	ctx    context.Context // cancelled by Close; bounds the background goroutines
 	cancel context.CancelFunc
-	bg     sync.WaitGroup // reader, syncer and reconnect loop
+	bg     sync.WaitGroup // reader, syncer, reconnect loop and loss check
 	lwg    sync.WaitGroup // listener goroutines
 
-	ps     atomic.Pointer[redis.PubSub]
-	syncMu sync.Mutex // serialises SUBSCRIBE/UNSUBSCRIBE so Redis sees them in decision order
-	kick   chan struct{}
-	back   chan struct{} // the pub/sub connection is back after a loss
-	miss   chan struct{} // a write of this node's share failed
+	ps       atomic.Pointer[redis.PubSub]
+	syncMu   sync.Mutex // serialises SUBSCRIBE/UNSUBSCRIBE so Redis sees them in decision order
+	kick     chan struct{}
+	back     chan struct{} // the pub/sub connection is back after a loss
+	miss     chan struct{} // a write of this node's share failed
+	dataLost chan struct{} // Redis lost data while connected (loss.go)
+	marker   string        // this node's marker key (loss.go)
 
-	keptLogged atomic.Bool // a status write was kept for the write-back during this outage
+	keptLogged  atomic.Bool  // a status write was kept for the write-back during this outage
+	lossPending atomic.Bool  // a loss is signalled and its write-back not finished
+	evicted     atomic.Int64 // the server's evicted_keys when the marker was last written (-1: unknown)
 
 	mu          sync.RWMutex // guards the pub/sub bookkeeping below
 	closed      bool
@@ -92,6 +99,9 @@ func New(ctx context.Context, opts Options) (*Store, error) {
 	if opts.MaxBackoff <= 0 {
 		opts.MaxBackoff = time.Second
 	}
+	if opts.LossCheck == 0 {
+		opts.LossCheck = defaultLossCheck
+	}
 	log := opts.Logger
 	if log == nil {
 		log = hclog.NewNullLogger()
@@ -110,6 +120,8 @@ func New(ctx context.Context, opts Options) (*Store, error) {
 		kick:     make(chan struct{}, 1),
 		back:     make(chan struct{}, 1),
 		miss:     make(chan struct{}, 1),
+		dataLost: make(chan struct{}, 1),
+		marker:   markerKey(opts.NodeID),
 		channels: map[string]*entry{},
 		patterns: map[string]*entry{},
 		pending:  map[string]int{},
@@ -140,6 +152,12 @@ func New(ctx context.Context, opts Options) (*Store, error) {
 		s.closeClient()
 		return nil, redisErr("state: ping redis", err)
 	}
+	s.evicted.Store(-1)
+	if err := s.writeMarker(ctx); err != nil {
+		// Not fatal (Redis answers, but refuses writes for now): the first loss check finds no
+		// marker and writes it back with the share.
+		log.Warn("writing this node's redis marker failed; the first loss check writes it", "marker", s.marker, "error", err)
+	}
 
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.ps.Store(s.client.Subscribe(s.ctx))
@@ -152,6 +170,10 @@ func New(ctx context.Context, opts Options) (*Store, error) {
 	go s.readLoop()
 	go s.syncLoop()
 	go s.reconnectLoop()
+	if opts.LossCheck > 0 {
+		s.bg.Add(1)
+		go s.lossLoop()
+	}
 	s.kickSync()
 
 	if err := s.waitUp(ctx); err != nil {
@@ -190,6 +212,7 @@ func (s *Store) Close() error {
 		_ = s.ps.Load().Close() // unblocks the reader
 		s.syncMu.Unlock()
 		s.bg.Wait()
+		s.deleteMarker()
 		for _, sub := range subs {
 			sub.stop(ErrClosed)
 		}
