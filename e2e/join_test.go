@@ -110,10 +110,11 @@ func TestJoinRefusedBeforeDataDir(t *testing.T) {
 // read as host:port.
 func TestBootstrapWithJoin(t *testing.T) {
 	t.Parallel()
-	redis := testutil.StartRedis(t)
-
+	// Each case has a Redis of its own: a Redis serves one cluster (it records it, and a node
+	// without Raft state will not bootstrap another beside it).
 	t.Run("first node", func(t *testing.T) {
 		t.Parallel()
+		redis := testutil.StartRedis(t)
 		first := enginetest.NewNode(t, config(redis.URL), "first")
 		second := enginetest.NewNode(t, config(redis.URL), "second")
 		first.Start("--bootstrap", "--join", second.Raft)
@@ -162,6 +163,7 @@ func TestBootstrapWithJoin(t *testing.T) {
 
 	t.Run("lost data directory", func(t *testing.T) {
 		t.Parallel()
+		redis := testutil.StartRedis(t)
 		drv := testutil.BuildBinary(t, "./internal/testdriver")
 		c := enginetest.StartCluster(t, config(redis.URL), "lost", 3, clusterModel(drv), clusterModules)
 		n3 := c.Nodes[2]

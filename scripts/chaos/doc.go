@@ -7,7 +7,7 @@
 //   - execute: a few goroutines per node call echo on the test modules with ?timeout=, so every
 //     call has a deadline the engine must answer within;
 //   - model writes: one goroutine PUTs a new zone every 100 ms through the nodes in turn and
-//     remembers every write the engine acknowledged (200);
+//     remembers every write the engine acknowledged (200, or 202 from a node whose own copy lags);
 //   - bindings: one WebSocket session per node binds every display's volume, reconnecting and
 //     rebinding as a PlaceOS front-end does when its node goes away.
 //
@@ -36,7 +36,7 @@
 //     through file permissions.
 //
 // Invariants, checked and printed after every fault:
-//   - no acknowledged model write lost: every zone the engine answered 200 for is on every node
+//   - no acknowledged model write lost: every zone the engine answered 200 (or 202) for is on every node
 //     (checked after each fault and once more at the end);
 //   - every execute answered within its deadline (plus a small slack) with its result, or with a
 //     documented error: 502/503/504 and a JSON body {"error": ..., "message": ...}. Calls to a node
