@@ -76,7 +76,12 @@ func (c *Core) writeStatus(ctx context.Context, moduleID, name string, value []b
 		c.log.Debug("status write of a module deleted from the model dropped", "module", moduleID, "status", name)
 		return nil
 	}
-	_, err := c.cfg.State.SetStatus(ctx, moduleID, name, value)
+	// Bounded: a driver that sets a status inside a function waits for this, and a Redis that
+	// does not answer (frozen, cut off) must not hold the call for the client's whole retry
+	// budget. The value is kept either way and written back when Redis answers (state's share).
+	wctx, cancel := context.WithTimeout(ctx, statusWriteTimeout)
+	defer cancel()
+	_, err := c.cfg.State.SetStatus(wctx, moduleID, name, value)
 	if err != nil && ctx.Err() == nil {
 		c.log.Debug("status write failed", "module", moduleID, "status", name, "error", err)
 	}

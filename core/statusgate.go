@@ -11,6 +11,9 @@ import (
 // statusFlushTimeout bounds one delayed status write (the driver's own call has returned).
 const statusFlushTimeout = 10 * time.Second
 
+// statusWriteTimeout bounds one status write a driver waits for (writeStatus).
+const statusWriteTimeout = time.Second
+
 // statusGates cap each module's status writes at Limits.StatusRate. The SDK already coalesces a
 // module's writes, but a driver built without it (or a hostile one) can send tens of thousands a
 // second, each a Redis write and a publish every watcher of the status receives. Over the rate

@@ -245,3 +245,31 @@ modules:
 		t.Fatalf("the session ended: %v", ws.err)
 	}
 }
+
+// A driver that sets a status inside a function while Redis is frozen (it takes connections but
+// answers nothing) is not held for Redis's whole retry budget: the write gives up after a second,
+// the call answers, and the value reaches Redis once it answers again.
+func TestFrozenRedisDoesNotHoldStatusWrites(t *testing.T) {
+	t.Parallel()
+	rds := testutil.StartRedis(t)
+	drv := testutil.BuildBinary(t, "./internal/testdriver")
+	e := startEngine(t, rds.URL, fmt.Sprintf(`drivers:
+  - {id: drv-test, module_name: Test, role: service, binary: %q}
+modules:
+  - {id: mod-f, driver_id: drv-test, running: true}
+`, drv))
+	rds.Pause()
+	t.Cleanup(rds.Resume)
+	start := time.Now()
+	r, err := e.Request(t.Context(), "POST", "/api/engine/v2/modules/mod-f/exec/set?timeout=8000", `["power", true]`, 10*time.Second)
+	took := time.Since(start)
+	if err != nil || r.Status != 200 {
+		t.Fatalf("a status set while Redis is frozen: %v %d %s (after %s)", err, r.Status, r.Body, took)
+	}
+	t.Logf("answered in %s", took.Round(time.Millisecond))
+	rds.Resume()
+	rc := rds.Client(t)
+	testutil.Eventually(t, 20*time.Second, "the value written back once Redis answers", func() bool {
+		return hashEquals(t, rc, "status/mod-f", map[string]string{"power": "true"})
+	})
+}

@@ -383,7 +383,9 @@ func (s *Store) keep(h *hosted, moduleID, name string) bool {
 // write remembered) is kept for the write-back rather than failed: when Redis is unavailable.
 func (s *Store) kept(h *hosted, moduleID, name string, err error) bool {
 	s.missed()
-	if h.gone || !errors.Is(err, ErrUnavailable) {
+	// A write that timed out (Redis frozen, or too slow) may or may not have landed: either way
+	// the value is remembered, and the write-back makes Redis hold it.
+	if h.gone || !errors.Is(err, ErrUnavailable) && !errors.Is(err, ErrTimeout) {
 		return false
 	}
 	s.keeping(moduleID, name)
@@ -395,7 +397,7 @@ func (s *Store) kept(h *hosted, moduleID, name string, err error) bool {
 func (s *Store) keeping(moduleID, name string) {
 	if !s.keptLogged.Swap(true) {
 		s.log.Warn("redis unavailable: status and metadata writes of the modules this node hosts are kept and written back when it returns",
-			"module", moduleID)
+			"first_module", moduleID)
 	}
 	if s.log.IsDebug() {
 		s.log.Debug("status kept for the write-back", "module", moduleID, "status", name)
