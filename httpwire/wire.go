@@ -159,9 +159,11 @@ func WriteError(w http.ResponseWriter, r *http.Request, log hclog.Logger, err er
 	switch {
 	case p.Internal:
 		l.Error("request failed")
-	case p.Raised:
+	case p.Raised, p.RetryAfter > 0:
 		// The driver's own answer (a projector warming up says 503 to every poll): the device's
-		// state, counted in the exec metrics by class, not a fault of the node.
+		// state, counted in the exec metrics by class, not a fault of the node. Likewise a call
+		// of a module whose start is failing, told when to retry: the failure is logged where
+		// the start fails, not again for every client that polls the module.
 		l.Debug("request failed")
 	case p.Status >= 500 && p.Status != http.StatusInternalServerError:
 		l.Warn("request failed")

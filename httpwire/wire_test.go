@@ -72,6 +72,7 @@ func TestErrorLogLevels(t *testing.T) {
 	}{
 		{errkind.New(errkind.Internal, "bug"), "[ERROR]"},
 		{errkind.New(errkind.Unavailable, "driver restarting"), "[WARN]"},
+		{errkind.WithRetryAfter(errkind.New(errkind.Unavailable, "module did not start: bad settings"), 5*time.Second), "[DEBUG]"},
 		{&errkind.DriverError{Class: "Busy", Message: "warming up", Code: 503, RetryAfter: time.Second}, "[DEBUG]"},
 		{&errkind.DriverError{Class: "ArgumentError", Message: "bad", Code: 400}, "[DEBUG]"},
 		{errkind.New(errkind.BadRequest, "no such function"), "[DEBUG]"},
