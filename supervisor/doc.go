@@ -17,6 +17,14 @@
 // (and the exec timeout) and then fail with ErrRestarting; in state "crashloop" they fail with
 // ErrRestarting at once rather than queue behind a process that keeps dying.
 //
+// Launches. A launch (go-plugin's handshake line, then Init) must finish within
+// Config.LaunchTimeout, 10 s by default: a real driver takes milliseconds, and every caller
+// waiting for the driver (Start, the engine's reconcile pass) waits for the launch. A process
+// that did not finish in time is killed with what it started and counts as a failed launch ("the
+// driver did not complete go-plugin's handshake within 10s") in the backoff above; while its
+// latest launch timed out, calls fail at once with ErrRestarting and that reason rather than
+// wait for each retry.
+//
 // Hangs. Every ProbeInterval the supervisor calls Info with ProbeTimeout; a process that does not
 // answer is killed and relaunched like a crashed one.
 //

@@ -231,11 +231,17 @@ func (s *Supervisor) launch(d *driver, gen uint64) (*process, error) {
 		d.launching = family{}
 		s.mu.Unlock()
 	}()
+	// go-plugin waits a minute for the handshake line by default; both its wait and Init's get
+	// LaunchTimeout.
+	cc.StartTimeout = s.cfg.LaunchTimeout
 	client := goplugin.NewClient(cc)
-	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.CallTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.LaunchTimeout)
 	defer cancel()
 	rpc, err := plugin.Connect(ctx, client)
 	if err != nil {
+		if ctx.Err() != nil {
+			err = launchTimeout(client, s.cfg.LaunchTimeout)
+		}
 		client.Kill()
 		// go-plugin's Kill leaves the socket folder when the process never started.
 		if err := removeSocketDir(socketDir); err != nil {
@@ -266,6 +272,17 @@ func (s *Supervisor) launch(d *driver, gen uint64) (*process, error) {
 		pcancel(ErrProcessExited)
 	}()
 	return p, nil
+}
+
+// launchTimeout says which part of a launch did not finish within limit: the handshake line
+// (the process never printed it: a program that is not a driver, or one stuck before
+// plugin.Serve) or Init.
+func launchTimeout(client *goplugin.Client, limit time.Duration) error {
+	what := "complete go-plugin's handshake"
+	if client.NegotiatedVersion() != 0 {
+		what = "answer Init after go-plugin's handshake"
+	}
+	return fmt.Errorf("%w: the driver did not %s within %s", ErrLaunchTimeout, what, limit)
 }
 
 // procRunner is a go-plugin runner for a local process in its own process group.
