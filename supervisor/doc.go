@@ -45,7 +45,11 @@
 // it is a zombie its pid, the group id, cannot be reused). The exit is seen when the
 // process itself ends, not when its stdout/stderr close (a child holding them would hide it).
 // With a RunDir, every running process has a <pid>.pid file (binary, mark, start time, socket
-// folder); New kills what such files name, left by an engine that was killed. Without cgroups a
+// folder, the engine's pid and start time); New kills what such files name, left by an engine
+// that was killed. A driver whose parent is still the engine that started it is no orphan (a
+// node started on a copy of another node's data directory finds that node's pid files): it is
+// left running with its socket folder, and one INFO line says so; a killed engine's drivers have
+// init or a subreaper as their parent. Without cgroups a
 // descendant that both leaves the group and clears its environment is not caught.
 //
 // Socket folders. go-plugin makes a folder $TMPDIR/plugin-dir* per process for its unix sockets

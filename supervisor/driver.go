@@ -46,10 +46,10 @@ type driver struct {
 	// hung is set while the last launch timed out: callers fail at once instead of waiting up
 	// to LaunchTimeout for each retry, which would hold them (and the engine's reconcile) again
 	// on every pass.
-	hung bool
-	metadata    []byte
-	metaGen     uint64
-	lastMeta    []byte // the metadata of the last process that answered, kept across a crash
+	hung     bool
+	metadata []byte
+	metaGen  uint64
+	lastMeta []byte // the metadata of the last process that answered, kept across a crash
 }
 
 // module is one module the supervisor runs. cfg is guarded by Supervisor.mu; op serialises the

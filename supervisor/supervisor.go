@@ -23,6 +23,8 @@ type Supervisor struct {
 	host *hostServer
 	wg   sync.WaitGroup          // driver goroutines
 	cg   atomic.Pointer[cgroups] // nil: RLIMIT_DATA, no groups
+	// engine is this process in the pid files (engineRecord).
+	engine string
 
 	mu      sync.Mutex
 	closed  bool
@@ -44,6 +46,7 @@ func New(cfg Config) (*Supervisor, error) {
 		drivers: map[string]*driver{},
 		modules: map[string]*module{},
 		debug:   map[string]map[*listenerKey]func(string, string){},
+		engine:  engineRecord(),
 	}
 	var inner pb.HostServer = pb.UnimplementedHostServer{}
 	if cfg.Host != nil {
