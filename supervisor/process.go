@@ -22,6 +22,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/placeos-go/engine/internal/proctree"
 	"github.com/placeos-go/engine/plugin"
 )
 
@@ -186,7 +187,7 @@ func (s *Supervisor) launch(d *driver, gen uint64) (*process, error) {
 	cc.RunnerFunc = func(_ hclog.Logger, spec *exec.Cmd, dir string) (runner.Runner, error) {
 		socketDir = dir
 		cmd := exec.Command(d.binary)
-		mark := newMark()
+		mark := proctree.NewMark()
 		env := append(append(spec.Env, driverEnv()...), goMemLimitEnv(limit)...)
 		cmd.Env = append(append(env, extraEnv...), instanceEnv+"="+mark)
 		// Its own process group (not session: see family): what it starts is found and killed
@@ -316,7 +317,7 @@ func newProcRunner(cmd *exec.Cmd, mark string) (*procRunner, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &procRunner{cmd: cmd, stdout: stdout, stderr: stderr, fam: family{mark: mark}, exited: make(chan struct{})}, nil
+	return &procRunner{cmd: cmd, stdout: stdout, stderr: stderr, fam: newFamily(mark), exited: make(chan struct{})}, nil
 }
 
 func (r *procRunner) Start(context.Context) error {
@@ -330,9 +331,9 @@ func (r *procRunner) Start(context.Context) error {
 	r.group.started()
 	r.pid = r.cmd.Process.Pid
 	r.started = time.Now()
-	r.fam.leader = r.pid
-	if _, start, ok := procInfo(r.pid); ok {
-		r.fam.start = start
+	r.fam.Leader = r.pid
+	if _, start, ok := proctree.Info(r.pid); ok {
+		r.fam.Start = start
 	}
 	rlimit := r.limit
 	if r.group != nil {
@@ -368,9 +369,9 @@ func (r *procRunner) wait(pumped <-chan struct{}) {
 	var info unix.Siginfo
 	for unix.Waitid(unix.P_PID, r.pid, &info, unix.WEXITED|unix.WNOWAIT, nil) == unix.EINTR {
 	}
-	if left := r.fam.alive(); len(left) > 0 {
+	if left := r.fam.Alive(); len(left) > 0 {
 		r.log.Warn("killing processes the driver left behind", "pid", r.pid, "processes", left)
-		r.fam.kill(childGrace)
+		r.fam.Kill(childGrace)
 	}
 	state, err := r.cmd.Process.Wait()
 	select {
@@ -404,7 +405,7 @@ func (r *procRunner) killAll() {
 	select {
 	case <-r.exited:
 	default:
-		r.fam.kill(0)
+		r.fam.Kill(0)
 	}
 }
 
