@@ -23,7 +23,7 @@
 // that did not finish in time is killed with what it started and counts as a failed launch ("the
 // driver did not complete go-plugin's handshake within 10s") in the backoff above; while its
 // latest launch timed out, calls fail at once with ErrRestarting and that reason rather than
-// wait for each retry.
+// wait for each retry. Stopping the driver's last module ends a launch in progress at once.
 //
 // Hangs. Every ProbeInterval the supervisor calls Info with ProbeTimeout; a process that does not
 // answer is killed and relaunched like a crashed one.

@@ -88,3 +88,32 @@ func TestHungLaunchIsBounded(t *testing.T) {
 	}
 	testutil.WaitGone(t, pids[:4]...)
 }
+
+// Stopping the last module of a driver whose launch hangs ends the launch at once: the engine's
+// pass that deletes the module is not held for LaunchTimeout either.
+func TestStopDuringHungLaunch(t *testing.T) {
+	t.Parallel()
+	binary, pidFile := hangingDriver(t)
+	f := newFixture(t, Config{
+		LaunchTimeout: 30 * time.Second,
+		Env:           func(string) []string { return []string{"HANG_PIDS=" + pidFile} },
+	})
+	started := make(chan error, 1)
+	go func() { started <- f.sup.Start(t.Context(), binary, testModule("mod-hang", `{}`)) }()
+	testutil.Eventually(t, 10*time.Second, "the hanging driver and its child running", func() bool {
+		pids := readPids(t, pidFile)
+		return len(pids) == 2 && testutil.Alive(pids[1])
+	})
+
+	began := time.Now()
+	if err := f.sup.Stop(t.Context(), "mod-hang"); err != nil {
+		t.Fatalf("stop: %v", err)
+	}
+	if took := time.Since(began); took > 5*time.Second {
+		t.Fatalf("stopping a module whose driver hangs at launch took %s", took)
+	}
+	testutil.WaitGone(t, readPids(t, pidFile)...)
+	if err := <-started; !errors.Is(err, ErrDriverNotRunning) {
+		t.Fatalf("the start waiting for the stopped launch: %v, want ErrDriverNotRunning", err)
+	}
+}

@@ -238,9 +238,22 @@ func (s *Supervisor) launch(d *driver, gen uint64) (*process, error) {
 	client := goplugin.NewClient(cc)
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.LaunchTimeout)
 	defer cancel()
+	// A driver stopped during its launch (its last module stopped) does not wait the launch out:
+	// go-plugin's handshake wait ends when the process does.
+	go func() {
+		select {
+		case <-d.stop:
+			cancel()
+			s.mu.Lock()
+			launching := d.launching
+			s.mu.Unlock()
+			launching.Kill(0)
+		case <-ctx.Done():
+		}
+	}()
 	rpc, err := plugin.Connect(ctx, client)
 	if err != nil {
-		if ctx.Err() != nil {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			err = launchTimeout(client, s.cfg.LaunchTimeout)
 		}
 		client.Kill()
