@@ -73,8 +73,13 @@ func (b *Builder) killLeftovers() {
 
 // killLeftover kills the tree of one pid file (mark, start time, engine).
 func (b *Builder) killLeftover(pid int, lines []string) {
-	fam := proctree.Family{Leader: pid, Env: buildMarkEnv, Mark: lines[0]}
+	fam := proctree.Family{Env: buildMarkEnv, Mark: lines[0]}
 	fam.Start, _ = strconv.ParseUint(lines[1], 10, 64)
+	// Its group only while pid is the go command or gone: a pid another program has now may
+	// lead a group that is none of ours (Linux reuses no pid that is a group id in use).
+	if _, _, exists := proctree.Info(pid); !exists || fam.Carries(pid) {
+		fam.Leader = pid
+	}
 	left := fam.Alive()
 	if len(left) == 0 {
 		return

@@ -143,3 +143,32 @@ func pidFiles(t *testing.T, dataDir string) []string {
 	}
 	return names
 }
+
+// A build pid file whose pid is now another program's (or a tampered one) kills nothing: the
+// process leads a group of its own but carries no build's mark.
+func TestStalePidFileSparesStranger(t *testing.T) {
+	t.Parallel()
+	dataDir := t.TempDir()
+	stranger := exec.Command("sleep", "30")
+	stranger.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := stranger.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = stranger.Process.Kill(); _ = stranger.Wait() }) // best effort: it must outlive New
+	pid := stranger.Process.Pid
+	testutil.WriteFile(t, filepath.Join(dataDir, "builds", "run", strconv.Itoa(pid)+".pid"), "0123456789abcdef01234567\n0\n1 1\n")
+
+	b, err := New(Config{DataDir: dataDir, Logger: hclog.NewNullLogger(), GOPROXY: "off", GOCACHE: t.TempDir(), GOMODCACHE: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !testutil.Alive(pid) {
+		t.Fatal("a process a stale build pid file named was killed")
+	}
+	if left := pidFiles(t, dataDir); len(left) != 0 {
+		t.Fatalf("stale build pid files kept: %v", left)
+	}
+}

@@ -39,12 +39,15 @@ func (f Family) Members() []int {
 			continue
 		}
 		ours := f.Leader > 0 && pgid == f.Leader && start >= f.Start
-		if ours || f.Mark != "" && hasEnv(pid, f.Env+"="+f.Mark) {
+		if ours || f.Carries(pid) {
 			out = append(out, pid)
 		}
 	}
 	return out
 }
+
+// Carries reports whether pid's environment holds the family's mark.
+func (f Family) Carries(pid int) bool { return f.Mark != "" && hasEnv(pid, f.Env+"="+f.Mark) }
 
 // Kill ends every process of the family: SIGTERM, then SIGKILL for whatever is still there
 // after grace (0: SIGKILL at once). A process that forks while it is being killed is caught by
