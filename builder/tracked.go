@@ -40,7 +40,8 @@ func (b *Builder) runTracked(cmd *exec.Cmd) error {
 		file := filepath.Join(b.runDir(), strconv.Itoa(fam.Leader)+".pid")
 		content := fmt.Sprintf("%s\n%d\n%s\n", fam.Mark, fam.Start, b.engine)
 		if err := os.WriteFile(file, []byte(content), 0o600); err != nil {
-			b.log.Warn("cannot write the build's pid file; were the engine killed, its next start would not find the build", "file", file, "error", err)
+			b.log.Warn("cannot write the build's pid file; were the engine killed, its next start would not find the build",
+				"file", file, "error", err)
 		}
 		err := cmd.Wait()
 		if rerr := os.Remove(file); rerr != nil && !os.IsNotExist(rerr) {

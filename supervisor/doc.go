@@ -49,8 +49,8 @@
 // that was killed. A driver whose parent is still the engine that started it is no orphan (a
 // node started on a copy of another node's data directory finds that node's pid files): it is
 // left running with its socket folder, and one INFO line says so; a killed engine's drivers have
-// init or a subreaper as their parent. Without cgroups a
-// descendant that both leaves the group and clears its environment is not caught.
+// init or a subreaper as their parent. Without cgroups a descendant that both leaves the group
+// and clears its environment is not caught.
 //
 // Socket folders. go-plugin makes a folder $TMPDIR/plugin-dir* per process for its unix sockets
 // and removes it in Client.Kill, which every exit above reaches; a launch whose process never

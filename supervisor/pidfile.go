@@ -47,7 +47,8 @@ func (s *Supervisor) removePidFile(binary string, pid int) {
 // (killed, or crashed), and everything they started, and removes their socket folders. A pid
 // file whose pid now belongs to another program only has the processes carrying the recorded
 // mark killed: pids are reused, and killing a stranger would be far worse than leaving a driver
-// running. A driver whose engine still runs (proctree.RunningEngine) is left, with its socket folder.
+// running. A driver whose engine still runs (proctree.RunningEngine) is left, with its socket
+// folder.
 func (s *Supervisor) killOrphans() error {
 	if err := os.MkdirAll(s.cfg.RunDir, 0o700); err != nil {
 		return err
