@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/placeos-go/engine/internal/proctree"
 )
 
 // Builder keeps repositories cloned and fetched and compiles drivers from them. It is safe for
@@ -24,6 +26,7 @@ type Builder struct {
 	wg     sync.WaitGroup
 	wake   chan struct{}
 	sem    chan struct{} // build slots
+	engine string        // this process in the build pid files (proctree.EngineRecord)
 
 	mu      sync.Mutex
 	repos   map[string]*repoState
@@ -60,8 +63,9 @@ func New(cfg Config) (*Builder, error) {
 		repos:   map[string]*repoState{},
 		flights: map[string]*flight{},
 		builds:  map[string]*BuildStatus{},
+		engine:  proctree.EngineRecord(),
 	}
-	for _, d := range []string{b.reposDir(), b.driversDir(), b.buildsDir(),
+	for _, d := range []string{b.reposDir(), b.driversDir(), b.buildsDir(), b.runDir(),
 		filepath.Join(b.buildsDir(), "home"), filepath.Join(b.buildsDir(), "tmp")} {
 		// Private to the engine's user, like the whole data directory: clones may be private
 		// source, and binaries run as this user.
@@ -69,6 +73,8 @@ func New(cfg Config) (*Builder, error) {
 			return nil, fmt.Errorf("builder: %w", err)
 		}
 	}
+	// Before the leftovers go: a killed engine's compiler may still write into them.
+	b.killLeftovers()
 	b.removeLeftovers()
 	if err := b.discoverRepos(); err != nil {
 		return nil, err

@@ -245,7 +245,8 @@ func (b *Builder) replaceEngine(ctx context.Context, t target, out io.Writer) er
 }
 
 // goCmd runs the go tool without a shell, with the clean build environment, in its own process
-// group so a timeout kills the compiler processes too.
+// group so a timeout kills the compiler processes too, and tracked (runTracked) so that it dies
+// with the engine and the next start kills what it left.
 func (b *Builder) goCmd(ctx context.Context, dir string, out io.Writer, args ...string) error {
 	cmd := exec.CommandContext(ctx, b.cfg.GoBin, args...)
 	cmd.Dir = dir
@@ -253,7 +254,7 @@ func (b *Builder) goCmd(ctx context.Context, dir string, out io.Writer, args ...
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.WaitDelay = 5 * time.Second
 	setProcessGroup(cmd)
-	return cmd.Run()
+	return b.runTracked(cmd)
 }
 
 func (b *Builder) goVersion() string {

@@ -8,6 +8,7 @@
 //	<data-dir>/drivers/<folder>_dev-<sha7>_<os>-<arch>            BuildFolder's, named by their own checksum
 //	<data-dir>/drivers/<...>.json             sidecar: full commit, repository, path, SHA-256
 //	<data-dir>/builds/                        per-build exports of one commit's tree (temporary)
+//	<data-dir>/builds/run/<pid>.pid           one per running go command (below)
 //
 // A build never touches the clone's files: it exports the tree of the exact commit into a build
 // directory of its own, points the driver module's requirement on github.com/placeos-go/engine at
@@ -24,6 +25,14 @@
 // Builds are single-flight per (driver path, commit), limited by Config.MaxParallel and bounded by
 // Config.BuildTimeout; a failed build keeps the compiler output (BuildError, Status) and is not
 // retried for the same commit until Config.FailureRetry passes or Rebuild is called.
+//
+// A build dies with the engine. The go command runs in its own process group with Pdeathsig
+// SIGKILL (started on a thread that lives until it exits: the signal follows the thread that
+// started it), and with ENGINE_BUILD_INSTANCE=<random mark> in its environment, which the
+// compilers it starts inherit. A compiler the killed go command had started runs on until its
+// step ends, or until the next start: New kills every process the pid files in builds/run name
+// by group or mark, before it removes the build folders they write in, unless the engine that
+// started the go command still runs (a data directory copied from a live node: one INFO line).
 //
 // Repositories given to SetRepositories are cloned in the background, retried with exponential
 // backoff when cloning or fetching fails, and fetched every Config.FetchInterval. Sync fetches one

@@ -19,10 +19,13 @@ type Config struct {
 	// module the call comes from (guard.go); nil answers them Unimplemented.
 	Host proto.HostServer
 
-	// CallTimeout bounds the lifecycle calls (Start, Update, Stop, Move, Metadata, Info) and a
-	// driver's startup; default 60 s. Exec is not one of them: its caller (the engine core)
-	// sets the one execute deadline.
-	CallTimeout   time.Duration
+	// CallTimeout bounds the lifecycle calls (Start, Update, Stop, Move, Metadata, Info); default
+	// 60 s. Exec is not one of them: its caller (the engine core) sets the one execute deadline.
+	CallTimeout time.Duration
+	// LaunchTimeout bounds a process's launch, go-plugin's handshake and Init; default 10 s. A
+	// driver prints its handshake within milliseconds, and a launch that hangs holds every
+	// caller waiting for the driver (the engine's reconcile pass among them), so it is short.
+	LaunchTimeout time.Duration
 	ProbeInterval time.Duration // default 5 s
 	ProbeTimeout  time.Duration // default 3 s
 
@@ -72,6 +75,7 @@ type Config struct {
 
 const (
 	defaultCallTimeout    = 60 * time.Second
+	defaultLaunchTimeout  = 10 * time.Second
 	defaultProbeInterval  = 5 * time.Second
 	defaultProbeTimeout   = 3 * time.Second
 	defaultBackoffInitial = 100 * time.Millisecond
@@ -101,6 +105,7 @@ func (c *Config) setDefaults() {
 		}
 	}
 	def(&c.CallTimeout, defaultCallTimeout)
+	def(&c.LaunchTimeout, defaultLaunchTimeout)
 	def(&c.ProbeInterval, defaultProbeInterval)
 	def(&c.ProbeTimeout, defaultProbeTimeout)
 	def(&c.BackoffInitial, defaultBackoffInitial)

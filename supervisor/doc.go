@@ -17,6 +17,14 @@
 // (and the exec timeout) and then fail with ErrRestarting; in state "crashloop" they fail with
 // ErrRestarting at once rather than queue behind a process that keeps dying.
 //
+// Launches. A launch (go-plugin's handshake line, then Init) must finish within
+// Config.LaunchTimeout, 10 s by default: a real driver takes milliseconds, and every caller
+// waiting for the driver (Start, the engine's reconcile pass) waits for the launch. A process
+// that did not finish in time is killed with what it started and counts as a failed launch ("the
+// driver did not complete go-plugin's handshake within 10s") in the backoff above; while its
+// latest launch timed out, calls fail at once with ErrRestarting and that reason rather than
+// wait for each retry. Stopping the driver's last module ends a launch in progress at once.
+//
 // Hangs. Every ProbeInterval the supervisor calls Info with ProbeTimeout; a process that does not
 // answer is killed and relaunched like a crashed one.
 //
@@ -37,8 +45,12 @@
 // it is a zombie its pid, the group id, cannot be reused). The exit is seen when the
 // process itself ends, not when its stdout/stderr close (a child holding them would hide it).
 // With a RunDir, every running process has a <pid>.pid file (binary, mark, start time, socket
-// folder); New kills what such files name, left by an engine that was killed. Without cgroups a
-// descendant that both leaves the group and clears its environment is not caught.
+// folder, the engine's pid and start time); New kills what such files name, left by an engine
+// that was killed. A driver whose parent is still the engine that started it is no orphan (a
+// node started on a copy of another node's data directory finds that node's pid files): it is
+// left running with its socket folder, and one INFO line says so; a killed engine's drivers have
+// init or a subreaper as their parent. Without cgroups a descendant that both leaves the group
+// and clears its environment is not caught.
 //
 // Socket folders. go-plugin makes a folder $TMPDIR/plugin-dir* per process for its unix sockets
 // and removes it in Client.Kill, which every exit above reaches; a launch whose process never

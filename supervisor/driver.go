@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -42,9 +43,13 @@ type driver struct {
 	launchTime  time.Time
 	lastError   string
 	restarts    int // unexpected exits since the last stable run
-	metadata    []byte
-	metaGen     uint64
-	lastMeta    []byte // the metadata of the last process that answered, kept across a crash
+	// hung is set while the last launch timed out: callers fail at once instead of waiting up
+	// to LaunchTimeout for each retry, which would hold them (and the engine's reconcile) again
+	// on every pass.
+	hung     bool
+	metadata []byte
+	metaGen  uint64
+	lastMeta []byte // the metadata of the last process that answered, kept across a crash
 }
 
 // module is one module the supervisor runs. cfg is guarded by Supervisor.mu; op serialises the
@@ -91,6 +96,10 @@ func (d *driver) await(ctx context.Context) (*process, error) {
 			return p, nil
 		case d.state == StateCrashloop:
 			err := fmt.Errorf("%w: driver %s is crash-looping (%d restarts): %s", ErrRestarting, d.binary, d.restarts, d.lastError)
+			s.mu.Unlock()
+			return nil, err
+		case d.hung:
+			err := fmt.Errorf("%w: driver %s: %s", ErrRestarting, filepath.Base(d.binary), d.lastError)
 			s.mu.Unlock()
 			return nil, err
 		}
@@ -211,6 +220,7 @@ func (d *driver) failed(err error) {
 	s.mu.Lock()
 	d.restarts++
 	d.lastError = err.Error()
+	d.hung = errors.Is(err, ErrLaunchTimeout)
 	var ee *exitError
 	if errors.As(err, &ee) {
 		d.lastExit, d.lastSignal = ee.code, ee.signal
@@ -227,7 +237,7 @@ func (d *driver) failed(err error) {
 func (d *driver) serve(p *process) bool {
 	s := d.s
 	s.mu.Lock()
-	d.proc, d.ready = p, false
+	d.proc, d.ready, d.hung = p, false, false
 	d.launchCount++
 	d.launchTime = p.started
 	d.notify()

@@ -12,6 +12,9 @@ var (
 	ErrModuleNotRunning = errkind.New(errkind.NotFound, "module not running")
 	// ErrDriverNotRunning is returned for a driver binary with no process on this node.
 	ErrDriverNotRunning = errkind.New(errkind.NotFound, "driver not running")
+	// ErrLaunchTimeout is a launch that did not complete within Config.LaunchTimeout; its process
+	// was killed.
+	ErrLaunchTimeout = errkind.New(errkind.Unavailable, "driver process did not start in time")
 	// ErrTimeout is returned when a call to a driver passes its deadline.
 	ErrTimeout = errkind.New(errkind.Timeout, "driver call deadline exceeded")
 	// ErrClosed is returned after Close.

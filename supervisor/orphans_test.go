@@ -108,8 +108,8 @@ func TestPidFiles(t *testing.T) {
 	pid := f.pid(t)
 	file := filepath.Join(runDir, strconv.Itoa(pid)+".pid")
 	content, err := os.ReadFile(file)
-	if lines := strings.Split(string(content), "\n"); err != nil || len(lines) != 5 || lines[0] != f.binary || len(lines[1]) != 24 ||
-		lines[3] != socketDirOf(t, pid) {
+	if lines := strings.Split(string(content), "\n"); err != nil || len(lines) != 6 || lines[0] != f.binary || len(lines[1]) != 24 ||
+		lines[3] != socketDirOf(t, pid) || !strings.HasPrefix(lines[4], strconv.Itoa(os.Getpid())+" ") {
 		t.Fatalf("pid file: %q, %v", content, err)
 	}
 	// The engine's user's alone: the folder the supervisor made, and the file.
@@ -162,13 +162,10 @@ func runOrphanHelper() {
 	select {}
 }
 
-// An engine killed with SIGKILL leaves its driver and what the driver started (also in a
-// session of its own) running, and the driver's socket folder; the next start kills them all and
-// removes the folder.
-func TestKilledEngineLeavesNothing(t *testing.T) {
-	t.Parallel()
-	binary := testutil.BuildBinary(t, badDriverPkg)
-	runDir := t.TempDir()
+// startHelperEngine runs the test binary as an engine (runOrphanHelper) with its pid files in
+// runDir and returns it with its driver's processes, the driver's own last.
+func startHelperEngine(t *testing.T, binary, runDir string) (*exec.Cmd, []int) {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), orphanHelperEnv+"="+runDir, "SUPERVISOR_ORPHAN_BINARY="+binary)
 	cmd.Stderr = os.Stderr
@@ -179,11 +176,89 @@ func TestKilledEngineLeavesNothing(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }) // best effort: killed below already
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }) // best effort: the test may have killed it
 	var pids []int
 	if err := json.NewDecoder(stdout).Decode(&pids); err != nil || len(pids) != 3 {
 		t.Fatalf("helper's driver processes: %v, %v", pids, err)
 	}
+	return cmd, pids
+}
+
+// A node started on a copy of another node's data directory (pid files included) must leave
+// the other node's drivers running, and their socket folder; once that engine is killed they
+// are orphans, and a start on the same copy kills them.
+func TestCopiedRunDirLeavesLiveDrivers(t *testing.T) {
+	t.Parallel()
+	binary := testutil.BuildBinary(t, badDriverPkg)
+	runDir := t.TempDir()
+	engine, pids := startHelperEngine(t, binary, runDir)
+	socketDir := socketDirOf(t, pids[len(pids)-1])
+	// lines keeps that many lines of each pid file: 4 is a file of an engine that did not record
+	// itself.
+	copyRunDir := func(lines int) string {
+		dst := t.TempDir()
+		entries, err := os.ReadDir(runDir)
+		if err != nil || len(entries) != 1 {
+			t.Fatalf("the helper's pid files: %v, %v", entries, err)
+		}
+		for _, e := range entries {
+			content := strings.SplitAfter(testutil.ReadFile(t, filepath.Join(runDir, e.Name())), "\n")
+			testutil.WriteFile(t, filepath.Join(dst, e.Name()), strings.Join(content[:lines], ""))
+		}
+		return dst
+	}
+	newSupervisor := func(dir string) *testutil.LockedBuffer {
+		logs := &testutil.LockedBuffer{}
+		sup, err := New(Config{RunDir: dir, Logger: hclog.New(&hclog.LoggerOptions{Output: logs, JSONFormat: true})})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := sup.Close(t.Context()); err != nil { // it runs nothing
+			t.Fatal(err)
+		}
+		return logs
+	}
+
+	for _, lines := range []int{5, 4} {
+		copied := copyRunDir(lines)
+		logs := newSupervisor(copied)
+		for _, pid := range pids {
+			if !testutil.Alive(pid) {
+				t.Fatalf("process %d of a running engine's driver was killed by a start on a copy of its data (pid file of %d lines)", pid, lines)
+			}
+		}
+		left := findLogs(logs, "left a driver process a pid file names: the engine that started it still runs "+
+			"(this data directory is a copy of another node's?)")
+		if len(left) != 1 || left[0]["@level"] != "info" || left[0]["engine_pid"] != float64(engine.Process.Pid) {
+			t.Fatalf("leaving the live driver was not logged at INFO with its engine: %v", left)
+		}
+		if _, err := os.Stat(socketDir); err != nil {
+			t.Fatalf("the live driver's socket folder: %v", err)
+		}
+		if entries, _ := os.ReadDir(copied); len(entries) != 0 {
+			t.Fatalf("the copied pid file was kept: %v", entries)
+		}
+	}
+
+	if err := engine.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = engine.Wait() // reports the kill
+	logs := newSupervisor(copyRunDir(5))
+	testutil.WaitGone(t, pids...)
+	if len(findLogs(logs, "killed driver process left by a previous engine")) != 1 {
+		t.Fatal("the orphans of the killed engine were not killed")
+	}
+}
+
+// An engine killed with SIGKILL leaves its driver and what the driver started (also in a
+// session of its own) running, and the driver's socket folder; the next start kills them all and
+// removes the folder.
+func TestKilledEngineLeavesNothing(t *testing.T) {
+	t.Parallel()
+	binary := testutil.BuildBinary(t, badDriverPkg)
+	runDir := t.TempDir()
+	cmd, pids := startHelperEngine(t, binary, runDir)
 	if err := cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}

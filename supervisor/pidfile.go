@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/placeos-go/engine/internal/proctree"
 )
 
 func (s *Supervisor) pidFile(pid int) string {
@@ -17,17 +19,18 @@ func (s *Supervisor) pidFile(pid int) string {
 // writePidFile records a process the moment it started, before its handshake (an engine killed
 // during one would otherwise leave the process unrecorded): its binary, then the mark and start
 // time of its family, which the next start needs to find what the process started
-// (family.members), then go-plugin's socket folder, which the next start removes.
+// (family.Members), then go-plugin's socket folder, which the next start removes, then this
+// engine's pid and start time (proctree.EngineRecord).
 func (s *Supervisor) writePidFile(binary string, fam family, socketDir string) {
 	if s.cfg.RunDir == "" {
 		return
 	}
 	// Private to the engine's user: it says what runs, and no one else should edit what the
 	// next start will kill.
-	content := fmt.Sprintf("%s\n%s\n%d\n%s\n", binary, fam.mark, fam.start, socketDir)
-	if err := os.WriteFile(s.pidFile(fam.leader), []byte(content), 0o600); err != nil {
+	content := fmt.Sprintf("%s\n%s\n%d\n%s\n%s\n", binary, fam.Mark, fam.Start, socketDir, s.engine)
+	if err := os.WriteFile(s.pidFile(fam.Leader), []byte(content), 0o600); err != nil {
 		s.log.Warn("cannot write pid file; the process would not be cleaned up after an engine crash",
-			"driver", binary, "pid", fam.leader, "error", err)
+			"driver", binary, "pid", fam.Leader, "error", err)
 	}
 }
 
@@ -44,7 +47,8 @@ func (s *Supervisor) removePidFile(binary string, pid int) {
 // (killed, or crashed), and everything they started, and removes their socket folders. A pid
 // file whose pid now belongs to another program only has the processes carrying the recorded
 // mark killed: pids are reused, and killing a stranger would be far worse than leaving a driver
-// running.
+// running. A driver whose engine still runs (proctree.RunningEngine) is left, with its socket
+// folder.
 func (s *Supervisor) killOrphans() error {
 	if err := os.MkdirAll(s.cfg.RunDir, 0o700); err != nil {
 		return err
@@ -63,10 +67,10 @@ func (s *Supervisor) killOrphans() error {
 		content, rerr := os.ReadFile(path)
 		if err == nil && rerr == nil && pid > 0 && pid != os.Getpid() {
 			lines := strings.Split(strings.TrimSpace(string(content)), "\n")
-			s.killOrphan(pid, lines)
+			owned := s.killOrphan(pid, lines)
 			// After the kill, so no process of it still listens there; also when the processes
 			// were gone already, as the folder outlives them.
-			if len(lines) >= 4 {
+			if len(lines) >= 4 && !owned {
 				if err := removeSocketDir(lines[3]); err != nil {
 					s.log.Warn("left the socket folder a pid file names", "file", path, "error", err)
 				}
@@ -79,34 +83,47 @@ func (s *Supervisor) killOrphans() error {
 	return nil
 }
 
-// killOrphan kills what one pid file (binary, mark, start time) names.
-func (s *Supervisor) killOrphan(pid int, lines []string) {
+// killOrphan kills what one pid file (binary, mark, start time) names, unless the process is
+// the driver of an engine that still runs (true).
+func (s *Supervisor) killOrphan(pid int, lines []string) bool {
 	binary := lines[0]
-	ss := family{}
+	ss := newFamily("")
 	if len(lines) >= 3 {
-		ss.mark = lines[1]
-		ss.start, _ = strconv.ParseUint(lines[2], 10, 64)
+		ss.Mark = lines[1]
+		ss.Start, _ = strconv.ParseUint(lines[2], 10, 64)
 	}
 	leaderAlive := runsBinary(pid, binary)
-	_, _, exists := procInfo(pid)
+	if leaderAlive {
+		var record string
+		if len(lines) >= 5 {
+			record = lines[4]
+		}
+		if engine := proctree.RunningEngine(pid, record); engine != 0 {
+			s.log.Info("left a driver process a pid file names: the engine that started it still runs "+
+				"(this data directory is a copy of another node's?)", "driver", binary, "pid", pid, "engine_pid", engine)
+			return true
+		}
+	}
+	_, _, exists := proctree.Info(pid)
 	if leaderAlive || !exists {
 		// The leader still runs the driver, or is gone: then the group id is still the recorded
 		// group's as long as any member lives (Linux does not reuse a pid that is a process
 		// group id in use).
-		ss.leader = pid
+		ss.Leader = pid
 	}
-	left := ss.alive()
+	left := ss.Alive()
 	if leaderAlive && !slices.Contains(left, pid) {
 		left = append(left, pid) // a pid file of an engine that ran drivers in process groups only
 	}
 	if len(left) == 0 {
-		return
+		return false
 	}
 	if leaderAlive {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
-	ss.kill(childGrace)
+	ss.Kill(childGrace)
 	s.log.Warn("killed driver process left by a previous engine", "driver", binary, "pid", pid, "processes", left)
+	return false
 }
 
 // runsBinary reports whether process pid executes binary (also when the file was replaced

@@ -22,6 +22,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/placeos-go/engine/internal/proctree"
 	"github.com/placeos-go/engine/plugin"
 )
 
@@ -186,7 +187,7 @@ func (s *Supervisor) launch(d *driver, gen uint64) (*process, error) {
 	cc.RunnerFunc = func(_ hclog.Logger, spec *exec.Cmd, dir string) (runner.Runner, error) {
 		socketDir = dir
 		cmd := exec.Command(d.binary)
-		mark := newMark()
+		mark := proctree.NewMark()
 		env := append(append(spec.Env, driverEnv()...), goMemLimitEnv(limit)...)
 		cmd.Env = append(append(env, extraEnv...), instanceEnv+"="+mark)
 		// Its own process group (not session: see family): what it starts is found and killed
@@ -231,11 +232,30 @@ func (s *Supervisor) launch(d *driver, gen uint64) (*process, error) {
 		d.launching = family{}
 		s.mu.Unlock()
 	}()
+	// go-plugin waits a minute for the handshake line by default; both its wait and Init's get
+	// LaunchTimeout.
+	cc.StartTimeout = s.cfg.LaunchTimeout
 	client := goplugin.NewClient(cc)
-	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.CallTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.LaunchTimeout)
 	defer cancel()
+	// A driver stopped during its launch (its last module stopped) does not wait the launch out:
+	// go-plugin's handshake wait ends when the process does.
+	go func() {
+		select {
+		case <-d.stop:
+			cancel()
+			s.mu.Lock()
+			launching := d.launching
+			s.mu.Unlock()
+			launching.Kill(0)
+		case <-ctx.Done():
+		}
+	}()
 	rpc, err := plugin.Connect(ctx, client)
 	if err != nil {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			err = launchTimeout(client, s.cfg.LaunchTimeout)
+		}
 		client.Kill()
 		// go-plugin's Kill leaves the socket folder when the process never started.
 		if err := removeSocketDir(socketDir); err != nil {
@@ -266,6 +286,17 @@ func (s *Supervisor) launch(d *driver, gen uint64) (*process, error) {
 		pcancel(ErrProcessExited)
 	}()
 	return p, nil
+}
+
+// launchTimeout says which part of a launch did not finish within limit: the handshake line
+// (the process never printed it: a program that is not a driver, or one stuck before
+// plugin.Serve) or Init.
+func launchTimeout(client *goplugin.Client, limit time.Duration) error {
+	what := "complete go-plugin's handshake"
+	if client.NegotiatedVersion() != 0 {
+		what = "answer Init after go-plugin's handshake"
+	}
+	return fmt.Errorf("%w: the driver did not %s within %s", ErrLaunchTimeout, what, limit)
 }
 
 // procRunner is a go-plugin runner for a local process in its own process group.
@@ -299,7 +330,7 @@ func newProcRunner(cmd *exec.Cmd, mark string) (*procRunner, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &procRunner{cmd: cmd, stdout: stdout, stderr: stderr, fam: family{mark: mark}, exited: make(chan struct{})}, nil
+	return &procRunner{cmd: cmd, stdout: stdout, stderr: stderr, fam: newFamily(mark), exited: make(chan struct{})}, nil
 }
 
 func (r *procRunner) Start(context.Context) error {
@@ -313,9 +344,9 @@ func (r *procRunner) Start(context.Context) error {
 	r.group.started()
 	r.pid = r.cmd.Process.Pid
 	r.started = time.Now()
-	r.fam.leader = r.pid
-	if _, start, ok := procInfo(r.pid); ok {
-		r.fam.start = start
+	r.fam.Leader = r.pid
+	if _, start, ok := proctree.Info(r.pid); ok {
+		r.fam.Start = start
 	}
 	rlimit := r.limit
 	if r.group != nil {
@@ -351,9 +382,9 @@ func (r *procRunner) wait(pumped <-chan struct{}) {
 	var info unix.Siginfo
 	for unix.Waitid(unix.P_PID, r.pid, &info, unix.WEXITED|unix.WNOWAIT, nil) == unix.EINTR {
 	}
-	if left := r.fam.alive(); len(left) > 0 {
+	if left := r.fam.Alive(); len(left) > 0 {
 		r.log.Warn("killing processes the driver left behind", "pid", r.pid, "processes", left)
-		r.fam.kill(childGrace)
+		r.fam.Kill(childGrace)
 	}
 	state, err := r.cmd.Process.Wait()
 	select {
@@ -387,7 +418,7 @@ func (r *procRunner) killAll() {
 	select {
 	case <-r.exited:
 	default:
-		r.fam.kill(0)
+		r.fam.Kill(0)
 	}
 }
 

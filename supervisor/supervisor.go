@@ -13,6 +13,8 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/placeos-go/engine/internal/proctree"
+
 	pb "github.com/placeos-go/engine/plugin/proto"
 )
 
@@ -23,6 +25,8 @@ type Supervisor struct {
 	host *hostServer
 	wg   sync.WaitGroup          // driver goroutines
 	cg   atomic.Pointer[cgroups] // nil: RLIMIT_DATA, no groups
+	// engine is this process in the pid files (proctree.EngineRecord).
+	engine string
 
 	mu      sync.Mutex
 	closed  bool
@@ -44,6 +48,7 @@ func New(cfg Config) (*Supervisor, error) {
 		drivers: map[string]*driver{},
 		modules: map[string]*module{},
 		debug:   map[string]map[*listenerKey]func(string, string){},
+		engine:  proctree.EngineRecord(),
 	}
 	var inner pb.HostServer = pb.UnimplementedHostServer{}
 	if cfg.Host != nil {
@@ -407,7 +412,7 @@ func (s *Supervisor) Close(ctx context.Context) error {
 			if p != nil {
 				p.kill("supervisor closed")
 			}
-			launching.kill(0)
+			launching.Kill(0)
 		}
 		return err
 	}

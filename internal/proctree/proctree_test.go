@@ -1,0 +1,69 @@
+package proctree
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"slices"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/placeos-go/engine/internal/testutil"
+)
+
+// startTree runs a shell in its own group and marked, with a child sleeping; it returns the
+// shell's family.
+func startTree(t *testing.T) (Family, *exec.Cmd) {
+	t.Helper()
+	f := Family{Env: "PROCTREE_TEST_MARK", Mark: NewMark()}
+	cmd := exec.Command("sh", "-c", "sleep 30 & wait")
+	cmd.Env = append(os.Environ(), f.Env+"="+f.Mark)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }) // best effort: the test killed it
+	f.Leader = cmd.Process.Pid
+	_, f.Start, _ = Info(f.Leader)
+	return f, cmd
+}
+
+func TestFamilyKill(t *testing.T) {
+	t.Parallel()
+	f, cmd := startTree(t)
+	testutil.Eventually(t, 5*time.Second, "the shell and its sleep", func() bool { return len(f.Alive()) == 2 })
+	left := f.Alive()
+	if !slices.Contains(left, cmd.Process.Pid) {
+		t.Fatalf("members %v lack the leader %d", left, cmd.Process.Pid)
+	}
+	f.Kill(0)
+	_ = cmd.Wait() // reaps the leader: killed
+	testutil.WaitGone(t, left...)
+	// A stranger is no member: another mark, another group.
+	other, _ := startTree(t)
+	if m := f.Alive(); len(m) != 0 || len(other.Members()) == 0 {
+		t.Fatalf("live members after the kill: %v; the other tree's: %v", m, other.Members())
+	}
+}
+
+func TestRunningEngine(t *testing.T) {
+	t.Parallel()
+	f, _ := startTree(t)
+	self := os.Getpid()
+	_, start, _ := Info(self)
+	for _, c := range []struct {
+		record string
+		want   int
+	}{
+		{EngineRecord(), self},                   // its engine runs
+		{fmt.Sprintf("%d %d", self, start+1), 0}, // the recorded engine died, and its pid is another's
+		{fmt.Sprintf("%d %d", self+1, start), 0}, // started by another engine: reparented since
+		{"", 0},                                  // no record: the parent is this process, which adopts orphans
+		{"garbage", 0},
+	} {
+		if got := RunningEngine(f.Leader, c.record); got != c.want {
+			t.Errorf("RunningEngine(child, %q) = %d, want %d", c.record, got, c.want)
+		}
+	}
+}

@@ -1,0 +1,76 @@
+package proctree
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// NewMark returns a random mark for a tree's environment variable.
+func NewMark() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b) // crypto/rand does not fail on Linux
+	return hex.EncodeToString(b)
+}
+
+// Info is what /proc/<pid>/stat says about a process: its process group id and start time (in
+// clock ticks since boot).
+func Info(pid int) (pgid int, start uint64, ok bool) {
+	f, ok := stat(pid)
+	if !ok {
+		return 0, 0, false
+	}
+	// f[0] is field 3 (state): pgrp is field 5, starttime field 22.
+	pgid, err1 := strconv.Atoi(f[2])
+	start, err2 := strconv.ParseUint(f[19], 10, 64)
+	return pgid, start, err1 == nil && err2 == nil
+}
+
+// Parent is pid's parent process id (0 if pid is gone).
+func Parent(pid int) int {
+	f, ok := stat(pid)
+	if !ok {
+		return 0
+	}
+	ppid, _ := strconv.Atoi(f[1]) // field 4
+	return ppid
+}
+
+// IsZombie reports whether pid has exited (or is gone): a zombie holds nothing but its pid.
+func IsZombie(pid int) bool {
+	f, ok := stat(pid)
+	return !ok || f[0] == "Z" || f[0] == "X"
+}
+
+// stat is the fields of /proc/<pid>/stat from the third (state) on.
+func stat(pid int) ([]string, bool) {
+	raw, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return nil, false
+	}
+	// The command name (field 2) may hold spaces and parentheses; the fields after it are plain.
+	i := bytes.LastIndexByte(raw, ')')
+	if i < 0 {
+		return nil, false
+	}
+	f := strings.Fields(string(raw[i+1:]))
+	return f, len(f) >= 20
+}
+
+// hasEnv reports whether pid's environment holds the entry kv (NAME=value).
+func hasEnv(pid int, kv string) bool {
+	env, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
+	if err != nil {
+		return false
+	}
+	want := []byte(kv)
+	for e := range bytes.SplitSeq(env, []byte{0}) {
+		if bytes.Equal(e, want) {
+			return true
+		}
+	}
+	return false
+}
