@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -80,10 +79,12 @@ func (s *Supervisor) driverLocked(binary string) *driver {
 	}
 	log := s.log.With("driver", binary)
 	d := &driver{
-		s:         s,
-		binary:    binary,
-		log:       log,
-		pluginLog: s.cfg.Logger.Named(filepath.Base(binary)).With("driver", binary),
+		s:      s,
+		binary: binary,
+		log:    log,
+		// Not named after the binary: go-plugin names the lines it lifts from the driver's stderr
+		// so itself, and a second name made them read engine.<binary>.<binary>.
+		pluginLog: s.cfg.Logger.With("driver", binary),
 		stop:      make(chan struct{}),
 		done:      make(chan struct{}),
 		modules:   map[string]*module{},
