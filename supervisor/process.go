@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,6 +23,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/placeos-go/engine/errkind"
 	"github.com/placeos-go/engine/internal/proctree"
 	"github.com/placeos-go/engine/plugin"
 )
@@ -140,6 +142,12 @@ func (p *process) callErr(ctx context.Context, err error, what string) error {
 	}
 	if ctx.Err() != nil {
 		return fmt.Errorf("%s: %w", what, ctx.Err())
+	}
+	if status.Code(err) == codes.ResourceExhausted {
+		// An answer over the gRPC message limit (a function returning 100 MB): the driver's
+		// fault, told to the caller as such rather than as an unexpected failure of the node.
+		return &errkind.DriverError{Class: "TooLarge", Code: http.StatusBadGateway,
+			Message: fmt.Sprintf("%s: the driver's answer exceeds the %d MiB limit of a driver call", what, plugin.MaxMessageSize>>20)}
 	}
 	if st, ok := status.FromError(err); ok && st.Code() == codes.Unknown {
 		// The driver's own answer (an OnLoad that failed): its words, without gRPC's wrapping.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/placeos-go/engine/errkind"
 	"github.com/placeos-go/engine/internal/testutil"
+	"github.com/placeos-go/engine/plugin"
 	pb "github.com/placeos-go/engine/plugin/proto"
 )
 
@@ -30,12 +31,15 @@ func TestExec(t *testing.T) {
 		wantLen   int    // length of a returned JSON string, when set
 		wantClass string // a driver-raised error class, when set
 		wantErr   error
+		wantCode  int // a *errkind.DriverError of this code, when set
 	}{
 		{name: "echo", mod: "mod-a", fn: "echo", args: []any{1, "two"}, want: `[1,"two"]`},
 		{name: "settings", mod: "mod-a", fn: "settings", want: `{"volume":50}`},
 		{name: "driver error passes through", mod: "mod-a", fn: "fail", wantClass: "RuntimeError"},
 		{name: "unknown function", mod: "mod-a", fn: "nope", wantClass: "NoMethodError"},
 		{name: "5 MiB result", mod: "mod-a", fn: "big", args: []any{5 << 20}, wantLen: 5 << 20},
+		// Over the message limit: the driver's fault, a 502 saying so, not an unexpected failure.
+		{name: "result over the limit", mod: "mod-a", fn: "big", args: []any{plugin.MaxMessageSize + 1}, wantCode: 502},
 		{name: "unknown module", mod: "mod-x", fn: "echo", wantErr: ErrModuleNotRunning},
 		// hang ignores its deadline and then succeeds. The caller's deadline is the only bound of
 		// an execute: it cuts the call off even though it is shorter than the hang, and a hang
@@ -53,6 +57,13 @@ func TestExec(t *testing.T) {
 				defer cancel()
 			}
 			resp, err := f.execErr(ctx, tc.mod, tc.fn, tc.args...)
+			if tc.wantCode != 0 {
+				var de *errkind.DriverError
+				if !errors.As(err, &de) || de.Code != tc.wantCode || !strings.Contains(de.Message, "exceeds the 64 MiB limit") {
+					t.Fatalf("err = %v, want a driver error of code %d naming the limit", err, tc.wantCode)
+				}
+				return
+			}
 			if tc.wantErr != nil {
 				if !errors.Is(err, tc.wantErr) {
 					t.Fatalf("err = %v, want %v", err, tc.wantErr)
