@@ -25,21 +25,15 @@ func TestDriverWordsAreScrubbed(t *testing.T) {
 	t.Parallel()
 	k := testutil.Keyring(t)
 	const secret = "hunter2-pass"
-	tc := &testCore{store: model.NewMemoryWithKeys(k), sup: &fakeSup{}, state: newFakeState()}
-	apply(t, tc.store, `
+	tc := sealedCore(t, k, `
 drivers: [{id: drv-d, module_name: Display, role: device, binary: /bin/d}]
 systems: [{id: sys-1, name: Room, modules: [m1]}]
 modules: [{id: m1, driver_id: drv-d, running: true, protected_settings: [{level: never_displayed, settings: {password: "`+secret+`"}}]}]
-`)
-	tc.sup.startErr = map[string]error{"m1": errors.New("OnLoad: login refused for " + secret)}
-	c, err := New(Config{NodeID: "n1", Store: tc.store, State: tc.state, Secrets: k, Logger: hclog.NewNullLogger()},
-		func(proto.HostServer, func(context.Context, string)) (Supervisor, error) { return tc.sup, nil })
-	if err != nil {
-		t.Fatal(err)
-	}
-	tc.Core = c
+`, func(sup *fakeSup) {
+		sup.startErr = map[string]error{"m1": errors.New("OnLoad: login refused for " + secret)}
+	})
+	c := tc.Core
 	ctx := t.Context()
-	c.reconcile(ctx)
 
 	// A failed start: its record (module reads), the node's status, a call's 503.
 	rec := tc.state.errs["m1"].Error
@@ -97,28 +91,22 @@ func TestScrubIsNoOracle(t *testing.T) {
 	t.Parallel()
 	k := testutil.Keyring(t)
 	const pin = "482913"
-	tc := &testCore{store: model.NewMemoryWithKeys(k), sup: &fakeSup{}, state: newFakeState()}
-	apply(t, tc.store, `
+	tc := sealedCore(t, k, `
 drivers: [{id: drv-d, module_name: Display, role: device, binary: /bin/d}]
 modules: [{id: m1, driver_id: drv-d, running: true, protected_settings: [{level: admin, settings: {service_pin: "`+pin+`", password: "Proj3ctor!"}}]}]
-`)
-	tc.sup.meta = `{"functions": {"switch_to": {"input": []}}}`
-	// The driver quotes the input it refuses, as the example drivers do, and carelessly the
-	// password too.
-	tc.sup.exec = func(_ context.Context, r *proto.ExecRequest) (*proto.ExecResponse, error) {
-		var args []any
-		_ = json.Unmarshal(r.ArgsJson, &args)
-		return &proto.ExecResponse{Code: 400, Error: &proto.ExecError{Class: "ArgumentError",
-			Message: fmt.Sprintf("input %v is not one of [hdmi1 hdmi2] (logged in with Proj3ctor!)", args[0])}}, nil
-	}
-	c, err := New(Config{NodeID: "n1", Store: tc.store, State: tc.state, Secrets: k, Logger: hclog.NewNullLogger()},
-		func(proto.HostServer, func(context.Context, string)) (Supervisor, error) { return tc.sup, nil })
-	if err != nil {
-		t.Fatal(err)
-	}
-	tc.Core = c
+`, func(sup *fakeSup) {
+		sup.meta = `{"functions": {"switch_to": {"input": []}}}`
+		// The driver quotes the input it refuses, as the example drivers do, and carelessly the
+		// password too.
+		sup.exec = func(_ context.Context, r *proto.ExecRequest) (*proto.ExecResponse, error) {
+			var args []any
+			_ = json.Unmarshal(r.ArgsJson, &args)
+			return &proto.ExecResponse{Code: 400, Error: &proto.ExecError{Class: "ArgumentError",
+				Message: fmt.Sprintf("input %v is not one of [hdmi1 hdmi2] (logged in with Proj3ctor!)", args[0])}}, nil
+		}
+	})
+	c := tc.Core
 	ctx := t.Context()
-	c.reconcile(ctx)
 	user := auth.Caller{UserID: "u", Clearance: auth.ClearanceUser}
 	for args, want := range map[string]string{
 		`["111111"]`:                "input 111111 is not one of [hdmi1 hdmi2] (logged in with [redacted])",
@@ -135,4 +123,21 @@ modules: [{id: m1, driver_id: drv-d, running: true, protected_settings: [{level:
 			t.Errorf("args %s: %v; want %q", args, err, want)
 		}
 	}
+}
+
+// sealedCore is a core over a store sealed with k holding yaml, after its first pass; setup sets
+// the fake supervisor's behaviour before it.
+func sealedCore(t *testing.T, k *model.Keyring, yaml string, setup func(*fakeSup)) *testCore {
+	t.Helper()
+	tc := &testCore{store: model.NewMemoryWithKeys(k), sup: &fakeSup{}, state: newFakeState()}
+	apply(t, tc.store, yaml)
+	setup(tc.sup)
+	c, err := New(Config{NodeID: "n1", Store: tc.store, State: tc.state, Secrets: k, Logger: hclog.NewNullLogger()},
+		func(proto.HostServer, func(context.Context, string)) (Supervisor, error) { return tc.sup, nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc.Core = c
+	c.reconcile(t.Context())
+	return tc
 }
