@@ -74,7 +74,7 @@ var wsFieldNames = [wsNFields]string{"id", "cmd", "sys", "mod", "index", "name",
 // read plainly is decoded by encoding/json.
 func parseWSRequest(data []byte) (*wsRequest, error) {
 	t := jsonscan.TrimSpace(data)
-	if err := jsonscan.CheckText(data); err != nil {
+	if err := jsonscan.Check(data); err != nil {
 		// The arguments travel inside the frame: where the frame breaks is where they do.
 		return nil, &wsParseError{code: errkind.CodeParseError, msg: "request: " + err.Error()}
 	}
@@ -102,6 +102,10 @@ func parseWSRequest(data []byte) (*wsRequest, error) {
 	}
 	if !wsInt(fields[wsID], &req.ID) {
 		return nil, &wsParseError{code: errkind.CodeParseError, msg: "id must be an integer"}
+	}
+	if !utf8.Valid(data) {
+		// JSON is UTF-8 (RFC 8259); a frame that is not is refused, with its id, which read.
+		return nil, &wsParseError{id: req.ID, code: errkind.CodeParseError, msg: "request: " + jsonscan.CheckText(data).Error()}
 	}
 	bad := func(format string, args ...any) error { return wsBad(req.ID, format, args...) }
 	if unknown >= 0 {

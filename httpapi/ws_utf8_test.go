@@ -68,13 +68,14 @@ func TestInvalidUTF8Arguments(t *testing.T) {
 		t.Errorf("REST: %d %s", code, body)
 	}
 	c := env.dial(t)
-	for _, frame := range []string{
-		"{\"id\":1,\"cmd\":\"exec\",\"sys\":\"sys-1\",\"mod\":\"Display\",\"name\":\"power\",\"args\":[\"x\xffy\"]}",
-		"{\"id\":2,\"cmd\":\"bind\",\"sys\":\"sys-1\",\"mod\":\"Display\",\"name\":\"p\xffwer\"}",
+	// Refused with the frame's id, which reads even where the rest does not.
+	for id, frame := range []string{
+		"{\"id\":0,\"cmd\":\"exec\",\"sys\":\"sys-1\",\"mod\":\"Display\",\"name\":\"power\",\"args\":[\"x\xffy\"]}",
+		"{\"id\":1,\"cmd\":\"bind\",\"sys\":\"sys-1\",\"mod\":\"Display\",\"name\":\"p\xffwer\"}",
 	} {
 		c.send(frame)
-		c.expect(fmt.Sprintf(`{"id":0,"type":"error","code":400,"error_code":0,"msg":"request: invalid UTF-8 in string (JSON text must be UTF-8) at offset %d"}`,
-			strings.IndexByte(frame, 0xff)))
+		c.expect(fmt.Sprintf(`{"id":%d,"type":"error","code":400,"error_code":0,"msg":"request: invalid UTF-8 in string (JSON text must be UTF-8) at offset %d"}`,
+			id, strings.IndexByte(frame, 0xff)))
 	}
 	c.quiet()
 	if n := env.hs.eng.callCount(); n != 0 {
