@@ -35,13 +35,18 @@ const (
 func MarkerKey(nodeID string) string { return "engine/node/" + nodeID }
 
 // serverLua sets id to the server's run id and ev to its evicted_keys count (an empty id and -1
-// when INFO is refused, as by an ACL without @dangerous: the marker then only tells a loss).
+// when INFO is refused, as by an ACL without @dangerous, or lacks them, as the embedded server's
+// does: the marker then only tells a loss). tonumber is given a string only: the embedded
+// server's Lua refuses tonumber(nil).
 const serverLua = `
 local id, ev = '', -1
 local info = redis.pcall('INFO', 'server')
 if type(info) == 'string' then id = string.match(info, 'run_id:(%x+)') or '' end
 info = redis.pcall('INFO', 'stats')
-if type(info) == 'string' then ev = tonumber(string.match(info, 'evicted_keys:(%d+)')) or -1 end
+if type(info) == 'string' then
+  local n = string.match(info, 'evicted_keys:(%d+)')
+  if n then ev = tonumber(n) end
+end
 `
 
 // writeMarkerScript sets the marker to the server's run id and answers its evicted_keys count.

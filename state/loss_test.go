@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alicebob/miniredis/v2"
+	"github.com/hashicorp/go-hclog"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/placeos-go/engine/internal/testutil"
@@ -277,5 +279,40 @@ func TestCloseStopsTheLossCheck(t *testing.T) {
 	buf := make([]byte, 1<<20)
 	if stacks := string(buf[:runtime.Stack(buf, true)]); strings.Contains(stacks, "state.(*Store).lossLoop") {
 		t.Fatal("the loss check still runs after Close")
+	}
+}
+
+// The embedded server of engine dev (miniredis) runs the marker's scripts too: its INFO has no
+// run_id or evicted_keys, and its Lua refuses tonumber(nil). The marker is written at start, and
+// a FLUSHALL is noticed and repaired as on redis-server.
+func TestLossCheckOnTheEmbeddedServer(t *testing.T) {
+	t.Parallel()
+	mr := miniredis.NewMiniRedis()
+	if err := mr.StartAddr("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(mr.Close)
+	c := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	t.Cleanup(func() { _ = c.Close() })
+	var logs testutil.LockedBuffer
+	s, err := New(ctxT(t), Options{Client: c, NodeID: "n1", LossCheck: 200 * time.Millisecond,
+		Logger: hclog.New(&hclog.LoggerOptions{Output: &logs, Level: hclog.Debug})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	s.Host("mod-1")
+	if _, err := s.SetStatus(ctxT(t), "mod-1", "power", []byte("true")); err != nil {
+		t.Fatal(err)
+	}
+	if !mr.Exists(MarkerKey("n1")) {
+		t.Fatalf("no marker on the embedded server; log:\n%s", logs.String())
+	}
+	mr.FlushAll()
+	testutil.Eventually(t, 10*time.Second, "the status back after FLUSHALL", func() bool {
+		return mr.HGet(StatusKey("mod-1"), "power") == "true"
+	})
+	if strings.Contains(logs.String(), "marker failed") {
+		t.Fatalf("the marker's scripts failed on the embedded server:\n%s", logs.String())
 	}
 }
