@@ -217,3 +217,20 @@ func TestNoSecondClusterFromALostDisk(t *testing.T) {
 		t.Fatal("it bootstrapped a cluster of its own")
 	}
 }
+
+// TestMemberRestartsWhileJoinTargetIsDown: with node-1 (every other node's --join) down, a survivor
+// restarted with its usual flags is a member already: it serves at once, and the two survivors
+// keep the majority, rather than waiting a minute for node-1 and then exiting.
+func TestMemberRestartsWhileJoinTargetIsDown(t *testing.T) {
+	t.Parallel()
+	rds := testutil.StartRedis(t)
+	drv := testutil.BuildBinary(t, "./internal/testdriver")
+	c := enginetest.StartCluster(t, config(rds.URL), "mr", 3, clusterModel(drv), clusterModules)
+	first, second := c.Nodes[0], c.Nodes[1]
+	first.Kill()
+	c.WaitHealthy(2)
+	second.Kill()
+	second.Start("--join", first.Raft)
+	second.WaitReady()
+	c.WaitHealthy(2)
+}

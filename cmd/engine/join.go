@@ -225,7 +225,11 @@ func (n *node) join(ctx context.Context, o *options) error {
 			errors.Is(err, peer.ErrNotClusterPort) {
 			return fmt.Errorf("join via %s: %w", addr, err)
 		}
-		n.log.Warn("join failed; retrying", "via", addr, "error", err)
+		level := hclog.Warn // the first failure; the retries, every 2 s at most, at DEBUG
+		if i > 0 {
+			level = hclog.Debug
+		}
+		n.log.Log(level, "join failed; retrying", "via", addr, "error", err)
 		if (i+1)%len(o.joinAddrs) != 0 {
 			continue // the next address at once
 		}

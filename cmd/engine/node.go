@@ -267,11 +267,34 @@ func startNode(ctx context.Context, o *options, log hclog.Logger, leave func()) 
 		n.onClose(stopPprof)
 	}
 	if joining {
-		if err := n.join(ctx, o); err != nil {
+		if n.inOwnConfiguration(o.NodeID) {
+			// A member already (its Raft state lists it): the join only refreshes its entry, and
+			// the node serves without it. Waiting would let a restart while the --join nodes are
+			// down (node-1 of make cluster, say) keep this node — and with it the majority —
+			// from serving, and then exit.
+			jctx, cancel := context.WithCancel(ctx)
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				if err := n.join(jctx, o); err != nil && jctx.Err() == nil {
+					log.Warn("a member's join to refresh its entry failed; it runs on as a member", "error", err)
+				}
+			}()
+			n.onClose(func() { cancel(); <-done })
+		} else if err := n.join(ctx, o); err != nil {
 			return n, err
 		}
 	}
 	return n, nil
+}
+
+// inOwnConfiguration reports whether this node's Raft state lists it as a member.
+func (n *node) inOwnConfiguration(id string) bool {
+	servers, err := n.store.Servers()
+	if err != nil {
+		return false
+	}
+	return slices.ContainsFunc(servers, func(s raftfsm.Server) bool { return s.ID == id })
 }
 
 // bootstrapInsteadOfJoin decides for a node given both --bootstrap and --join (join.go). A node
