@@ -20,6 +20,7 @@ cleanup() {
 	echo; echo "stopping the cluster"
 	for pid in "${pids[@]}"; do kill -INT "$pid" 2>/dev/null || true; done
 	wait 2>/dev/null || true
+	exit 0 # else a wait loop below goes on after the first Ctrl-C
 }
 trap cleanup INT TERM EXIT
 
@@ -58,8 +59,12 @@ node() { # node N [extra flags...]; the command line is kept in $DATA/node-N.cmd
 # As deploy/README.md configures a cluster: node-1 bootstraps only if no other member answers (it
 # is started first, so it does, after asking for 3 s); restarted on an empty data dir with the same
 # flags, it joins the others instead.
+# A run on the data of an earlier one: the nodes are members already, and node-1 alone is no
+# majority, so all three start at once.
+again=false
+[[ -d "$DATA/node-2/raft" ]] && again=true
 node 1 --bootstrap --join "127.0.0.1:$((RAFT_BASE + 1)),127.0.0.1:$((RAFT_BASE + 2))" --model "$model"
-until curl -sf "http://127.0.0.1:$HTTP_BASE/api/core/v1/ready" >/dev/null; do sleep 0.2; done
+$again || until curl -sf "http://127.0.0.1:$HTTP_BASE/api/core/v1/ready" >/dev/null; do sleep 0.2; done
 node 2 --join "127.0.0.1:$RAFT_BASE"
 node 3 --join "127.0.0.1:$RAFT_BASE"
 for n in 1 2 3; do
