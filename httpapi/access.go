@@ -237,8 +237,14 @@ func (s *Server) checkBrowser(r *http.Request, c auth.Caller) error {
 		if s.cfg.AllowedOrigins.allowed(origin, r) {
 			return nil
 		}
-		return errkind.Wrap(ErrAccessDenied, nil, "cross-site request refused: a page of origin %q %s (list the origin in --allowed-origins)",
-			origin, whatCrossSite[c.From])
+		hint := "list the origin in --allowed-origins"
+		if c.From == auth.FromNowhere {
+			// --auth none: every caller is an admin, so a listed origin's pages could drive this
+			// node with no credential at all.
+			hint = "under --auth none only this node's own pages may; list another origin in --allowed-origins only if its pages may act as an admin here"
+		}
+		return errkind.Wrap(ErrAccessDenied, nil, "cross-site request refused: a page of origin %q %s (%s)",
+			origin, whatCrossSite[c.From], hint)
 	}
 	if upgrade || c.From != auth.FromCookie {
 		return nil
