@@ -272,10 +272,19 @@ func (c *Core) updateModule(ctx context.Context, w desired) {
 		err = c.writeMetadata(ctx, w)
 	}
 	if err != nil {
-		if !isCanceled(ctx, err) {
-			log.Error("updating module failed", "error", err)
+		repeat := false
+		c.setModule(id, func(st *moduleState) {
+			repeat = st.err != nil && st.err.Error() == err.Error()
+			st.err = err
+		})
+		switch {
+		case isCanceled(ctx, err):
+		case repeat:
+			// Tried again on every pass: said once, until the error changes.
+			log.Debug("updating module failed again", "error", err)
+		default:
+			log.Error("updating module failed; it is tried again on every pass", "error", err)
 		}
-		c.setModule(id, func(st *moduleState) { st.err = err })
 		return
 	}
 	log.Info("module updated")
