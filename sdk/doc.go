@@ -66,7 +66,9 @@
 // of range with an error naming the setting. OnLoad returning such an error (any error) means
 // the module cannot run: it is stopped again, the engine lists it as failed with the error and
 // starts it later, and a call answers 503 with it. So OnLoad returns configuration errors only;
-// a device that does not answer yet is the transport's business (it reconnects). An OnUpdate
+// a device that does not answer yet is the transport's business (it reconnects). A settings
+// update outside the declared type's range is refused before OnUpdate runs (the engine's Update
+// fails with why; the module runs on with the settings it had). An OnUpdate
 // error is logged and the module runs on with what it had.
 //
 // # Logging

@@ -264,6 +264,19 @@ func (r *driverRuntime) loadError(id string) error {
 }
 
 func (r *driverRuntime) update(ctx context.Context, m *module, cfg *proto.Module) error {
+	if st := r.dt.settings; st != nil {
+		// Checked before the update is taken, as OnLoad's Settings would check them at the next
+		// start: out of range, the module runs on with the settings it has, and the engine hears
+		// why (its Update fails: logged once there, tried again on every pass).
+		raw := json.RawMessage(cfg.GetSettingsJson())
+		if len(raw) == 0 {
+			raw = json.RawMessage("{}")
+		}
+		if err := st.read(raw, reflect.New(st.typ).Interface()); err != nil {
+			m.log.Debug("settings update refused; the module runs on with its settings as they were", "error", err)
+			return fmt.Errorf("module %s: settings update refused: %w", m.id, err)
+		}
+	}
 	if restartNeeded(m.config(), cfg) {
 		m.log.Info("connection settings changed, restarting module")
 		r.mu.Lock()

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/placeos-go/engine/sdk"
@@ -70,10 +71,11 @@ func TestSettingsTags(t *testing.T) {
 		{map[string]any{"ratio": 0.25}, `setting "ratio": 0.25 is below the minimum 0.5`},
 		{map[string]any{"id": "one"}, `setting "id": cannot use JSON string as int`},
 	} {
-		h.Settings(tc.settings)
-		r := h.Exec("read")
-		if !strings.Contains(r.Message(), tc.want) || !strings.HasPrefix(r.Message(), "bad settings: ") {
-			t.Errorf("settings %v: %s, want an error with %q", tc.settings, r, tc.want)
+		// Refused as an update (the module runs on as it was), as OnLoad's Settings would refuse
+		// them at a start.
+		err := h.TrySettings(tc.settings)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "bad settings: ") {
+			t.Errorf("settings %v: %v, want a refusal with %q", tc.settings, err, tc.want)
 		}
 	}
 }
@@ -100,5 +102,51 @@ func TestBadSettingsTagsFail(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("got %v, want an error with %q", err, tc.want)
 		}
+	}
+}
+
+// pollDriver declares its settings and remembers the poll interval it last read.
+type pollDriver struct {
+	sdk.Base
+	poll atomic.Int64
+}
+
+type pollSettings struct {
+	Poll int `json:"poll" minimum:"1" default:"30"`
+}
+
+func (d *pollDriver) OnLoad(context.Context) error   { return d.read() }
+func (d *pollDriver) OnUpdate(context.Context) error { return d.read() }
+func (d *pollDriver) read() error {
+	var s pollSettings
+	if err := d.Settings(&s); err != nil {
+		return err
+	}
+	d.poll.Store(int64(s.Poll))
+	return nil
+}
+
+// A settings update outside the declared type's range is refused before the driver takes it:
+// the engine's update fails with why, and the module runs on with the settings it had; a good
+// update afterwards is taken as usual.
+func TestSettingsUpdateChecked(t *testing.T) {
+	t.Parallel()
+	d := &pollDriver{}
+	h := sdktest.New(t, func() *pollDriver { return d }, sdk.SettingsType[pollSettings]())
+	h.Start(sdktest.Module{Name: "P", Settings: map[string]any{"poll": 5}})
+	if got := d.poll.Load(); got != 5 {
+		t.Fatalf("poll %d after start, want 5", got)
+	}
+	err := h.TrySettings(map[string]any{"poll": 0})
+	if err == nil || !strings.Contains(err.Error(), "settings update refused") || !strings.Contains(err.Error(), `setting "poll"`) {
+		t.Fatalf("an update with poll 0: %v; want the refusal naming the setting", err)
+	}
+	var s pollSettings
+	if err := d.Settings(&s); err != nil || s.Poll != 5 || d.poll.Load() != 5 {
+		t.Fatalf("after the refusal the module reads %+v (%v), its hook saw %d; want 5 as before", s, err, d.poll.Load())
+	}
+	h.Settings(map[string]any{"poll": 7})
+	if got := d.poll.Load(); got != 7 {
+		t.Fatalf("poll %d after a good update, want 7", got)
 	}
 }

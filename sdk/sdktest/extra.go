@@ -83,6 +83,17 @@ func (h *Harness) Settings(settings any) {
 	h.Update(m)
 }
 
+// TrySettings is Settings returning the driver's refusal (a value outside the declared settings
+// type's range) rather than failing the test; refused, the module runs on as it was.
+func (h *Harness) TrySettings(settings any) error {
+	h.t.Helper()
+	h.mu.Lock()
+	m := h.cur
+	h.mu.Unlock()
+	m.Settings = settings
+	return h.TryUpdate(m)
+}
+
 // applySaved emulates the engine's handling of SaveSetting: the key is replaced in the module's
 // settings and an update is sent.
 func (h *Harness) applySaved(s SavedSetting) {

@@ -258,6 +258,18 @@ func (h *Harness) Update(m Module) {
 	}
 }
 
+// TryUpdate sends a new configuration and returns the driver's refusal, if any (settings out of
+// the declared type's range, say), where Update fails the test.
+func (h *Harness) TryUpdate(m Module) error {
+	h.t.Helper()
+	ctx, cancel := h.ctx()
+	defer cancel()
+	if _, err := h.Client.Update(ctx, &proto.StartRequest{Module: h.protoModule(m)}); err != nil {
+		return errors.New(status.Convert(err).Message())
+	}
+	return nil
+}
+
 // Stop stops the module under test.
 func (h *Harness) Stop() {
 	h.t.Helper()
