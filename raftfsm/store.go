@@ -134,6 +134,7 @@ type Store struct {
 	ledUntil atomic.Int64 // unix nanoseconds when this node last stopped leading (LeaderContact)
 	trans    *raft.NetworkTransport
 	bolt     *raftboltdb.BoltStore
+	stable   *closingStable // bolt as Raft's stable store (stable.go)
 	logs     raft.LogStore
 	snaps    raft.SnapshotStore
 
@@ -274,7 +275,8 @@ func (s *Store) open() error {
 	rc.ElectionTimeout = s.timing.election
 	rc.LeaderLeaseTimeout = s.timing.lease
 	rc.CommitTimeout = s.timing.commit
-	if s.raft, err = raft.NewRaft(rc, s.fsm, s.logs, s.bolt, s.snaps, s.trans); err != nil {
+	s.stable = &closingStable{StableStore: s.bolt}
+	if s.raft, err = raft.NewRaft(rc, s.fsm, s.logs, s.stable, s.snaps, s.trans); err != nil {
 		return fmt.Errorf("raftfsm: start raft: %w", err)
 	}
 	if err := s.checkSecretsKey(); err != nil {
@@ -376,6 +378,7 @@ func (s *Store) Close() error {
 		s.raft.DeregisterObserver(s.observer)
 		s.cancel()
 		s.wg.Wait()
+		s.stable.close() // a heartbeat still being handled must not write to a closed store
 		if err := s.bolt.Close(); err != nil && s.closeErr == nil {
 			s.closeErr = fmt.Errorf("raftfsm: close log store: %w", err)
 		}
