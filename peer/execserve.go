@@ -338,11 +338,13 @@ func (s *Server) closeExec(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 	}
-	// As http.Server.Close: the calls are cancelled, not waited for.
+	// As http.Server.Close: the calls are cancelled, not waited for. The connection first: a
+	// call cancelled here must not answer "request cancelled" (which its caller would read as
+	// its own cancellation) before the connection goes; its caller sees the owner go away.
 	s.mu.Lock()
 	for x := range s.sessions {
-		x.cancel()
 		_ = x.conn.Close()
+		x.cancel()
 	}
 	s.mu.Unlock()
 	return ctx.Err()
