@@ -17,9 +17,11 @@ import (
 // is a no-op command logged through the leader with a token; once this node's FSM applies it,
 // this node has applied everything the cluster had committed when the barrier was asked for.
 //
-// A node is CaughtUp once a barrier asked for after it opened has come back: before that the
-// reconciler must not act on its model (it would start modules that were deleted long ago, with
-// their old settings), and a model file applied at start would compare against an old model.
+// A node is CaughtUp once a barrier asked for after it opened has come back (and the node table no
+// longer says it is ready for the epoch it was ready for before it stopped: markStarting): before
+// that the reconciler must not act on its model (it would start modules that were deleted long
+// ago, with their old settings), and a model file applied at start would compare against an old
+// model.
 
 // barriers are the barriers this node waits for, by token.
 type barriers struct {
@@ -66,6 +68,19 @@ func (s *Store) Barrier(ctx context.Context) error {
 	}
 }
 
+// markStarting clears this node's readiness in the node table, where it still says the node is
+// ready for the epoch it was ready for before it stopped: it is not until its first pass.
+// A barrier after it makes this node's own copy show it, too.
+func (s *Store) markStarting(ctx context.Context) error {
+	if n, ok := s.fsm.Node(s.cfg.NodeID); !ok || n.ReadyEpoch == 0 {
+		return nil
+	}
+	if err := s.propose(ctx, setNodeStartingCommand(s.cfg.NodeID)); err != nil {
+		return err
+	}
+	return s.Barrier(ctx)
+}
+
 // CaughtUp reports whether a barrier asked for after this node opened has been applied here
 // (catchUp): whether its model is the cluster's current one, as of that moment.
 func (s *Store) CaughtUp() bool { return s.caughtUp.Load() }
@@ -79,6 +94,9 @@ func (s *Store) catchUp() {
 	for attempt := 1; ; attempt++ {
 		ctx, cancel := context.WithTimeout(s.ctx, 5*time.Second)
 		err := s.Barrier(ctx)
+		if err == nil {
+			err = s.markStarting(ctx)
+		}
 		cancel()
 		if err == nil {
 			s.caughtUp.Store(true)

@@ -468,6 +468,11 @@ func TestCaughtUpMeansCurrent(t *testing.T) {
 	leader := c.waitLeader()
 	f := c.followers()[0]
 	testutil.Eventually(t, 10*time.Second, "the follower caught up", f.s().CaughtUp)
+	// Ready before it stops (as core reports it): not ready any more once it has restarted.
+	waitNodeUp(t, leader.s(), f.id, true, 5*time.Second)
+	if err := leader.s().SetNodeReady(ctx, f.id, leader.s().Epoch()); err != nil {
+		t.Fatal(err)
+	}
 
 	c.stop(f)
 	const zones = 300
@@ -483,6 +488,9 @@ func TestCaughtUpMeansCurrent(t *testing.T) {
 		}
 		if m, _ := f.s().Model(); len(m.Zones) != zones {
 			t.Fatalf("CaughtUp with %d of the %d zones the cluster committed while it was away", len(m.Zones), zones)
+		}
+		if n, _ := nodeState(f.s(), f.id); n.ReadyEpoch != 0 {
+			t.Fatalf("CaughtUp with the table saying it is ready for epoch %d, from before it stopped", n.ReadyEpoch)
 		}
 		return true
 	})

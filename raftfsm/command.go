@@ -24,6 +24,10 @@ const (
 	OpNodeRemove   = "node_remove"
 	OpSetNodeUp    = "set_node_up"
 	OpSetNodeReady = "set_node_ready"
+	// OpSetNodeStarting marks a node that (re)started not ready for any epoch until its first pass
+	// (catchUp): the node table would otherwise say it is ready for the epoch it was ready for
+	// before it stopped.
+	OpSetNodeStarting = "set_node_starting"
 	// OpBarrier changes nothing: a node that sees its token applied has applied everything the
 	// cluster committed before it (Store.Barrier).
 	OpBarrier = "barrier"
@@ -173,6 +177,8 @@ func SetNodeReadyCommand(id string, epoch uint64) []byte {
 }
 
 func nodeUpsertCommand(m Member) []byte { return encode(OpNodeUpsert, m) }
+
+func setNodeStartingCommand(id string) []byte { return encode(OpSetNodeStarting, nodeIDData{ID: id}) }
 
 func nodeRemoveCommand(id string) []byte { return encode(OpNodeRemove, nodeIDData{ID: id}) }
 

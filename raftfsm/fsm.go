@@ -189,6 +189,20 @@ func (f *FSM) apply(cmd []byte) (bool, error) {
 			nodes[d.ID] = n
 			return nil
 		})
+	case OpSetNodeStarting:
+		var d nodeIDData
+		if err := decodeData(e, &d); err != nil {
+			return false, err
+		}
+		return f.updateNodes(func(nodes map[string]Node) error {
+			n, ok := nodes[d.ID]
+			if !ok {
+				return fmt.Errorf("%w: %q", ErrUnknownNode, d.ID)
+			}
+			n.ReadyEpoch = 0
+			nodes[d.ID] = n
+			return nil
+		})
 	case OpBarrier:
 		var d barrierData
 		if err := decodeData(e, &d); err != nil {

@@ -223,7 +223,7 @@ func (s *Store) lead(ctx context.Context, cmd []byte) error {
 			}
 		}
 		return s.applyLocal(ctx, cmd)
-	case OpDelete, OpSetRunning, OpSaveSetting, OpNodeUpsert, OpNodeRemove, OpSetNodeUp, OpSetNodeReady, OpBarrier:
+	case OpDelete, OpSetRunning, OpSaveSetting, OpNodeUpsert, OpNodeRemove, OpSetNodeUp, OpSetNodeReady, OpSetNodeStarting, OpBarrier:
 		return s.applyLocal(ctx, cmd)
 	}
 	// Refused before it reaches the log, where it would only be rejected by every node.
