@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -68,6 +69,18 @@ func (s *Store) Barrier(ctx context.Context) error {
 	}
 }
 
+// olderLeader reports whether err is a leader's refusal of a command it does not know: a bad
+// request is the only way it refuses a barrier or set_node_starting (ErrBadCommand, which
+// crosses nodes as its kind).
+func olderLeader(err error) bool { return errors.Is(err, errkind.BadRequest) }
+
+// commitApplied reports whether this node knows a leader and has applied every entry it knows
+// to be committed.
+func (s *Store) commitApplied() bool {
+	_, lid := s.raft.LeaderWithID()
+	return lid != "" && s.raft.AppliedIndex() >= s.raft.CommitIndex()
+}
+
 // markStarting clears this node's readiness in the node table, where it still says the node is
 // ready for the epoch it was ready for before it stopped: it is not until its first pass.
 // A barrier after it makes this node's own copy show it, too.
@@ -94,8 +107,16 @@ func (s *Store) catchUp() {
 	for attempt := 1; ; attempt++ {
 		ctx, cancel := context.WithTimeout(s.ctx, 5*time.Second)
 		err := s.Barrier(ctx)
+		if olderLeader(err) && s.commitApplied() {
+			// A leader of a version before barriers (a rolling upgrade) refuses the command: the
+			// commit index this node has heard of, all applied, is the next best sign.
+			s.log.Info("the leader does not know barriers (an older version): caught up by the commit index")
+			err = nil
+		}
 		if err == nil {
-			err = s.markStarting(ctx)
+			if err = s.markStarting(ctx); olderLeader(err) {
+				err = nil // nor this command: the table keeps the old readiness until the leader is upgraded
+			}
 		}
 		cancel()
 		if err == nil {

@@ -509,3 +509,40 @@ func TestCaughtUpMeansCurrent(t *testing.T) {
 		t.Fatal("after a barrier the follower's model lacks a write acknowledged before it")
 	}
 }
+
+// olderLeaderForwarder forwards as httpForwarder, but refuses the commands a leader of a version
+// before barriers does not know, as such a leader does (400).
+type olderLeaderForwarder struct{ httpForwarder }
+
+func (f olderLeaderForwarder) Forward(ctx context.Context, raftAddr string, cmd []byte) error {
+	if e, err := decode(cmd); err == nil && (e.Op == OpBarrier || e.Op == OpSetNodeStarting) {
+		return errkind.New(errkind.BadRequest, "bad raft command: unknown op "+e.Op)
+	}
+	return f.httpForwarder.Forward(ctx, raftAddr, cmd)
+}
+
+// TestCaughtUpUnderAnOlderLeader: in a rolling upgrade the first upgraded node is a follower of a
+// leader that refuses barriers; it is caught up by the commit index it has heard of instead,
+// rather than never (which would stall the upgrade, each node waiting to be ready).
+func TestCaughtUpUnderAnOlderLeader(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	c := newCluster(t, 3, nil)
+	c.bootstrap(ctx)
+	leader := c.waitLeader()
+	f := c.followers()[0]
+	c.stop(f)
+	if err := leader.s().Apply(ctx, &model.File{Zones: []*model.Zone{{ID: "z-while-away", Name: "Z"}}}); err != nil {
+		t.Fatal(err)
+	}
+	c.cfg = func(cfg *Config) {
+		if cfg.NodeID == f.id {
+			cfg.Forwarder = olderLeaderForwarder{cfg.Forwarder.(httpForwarder)}
+		}
+	}
+	c.start(f)
+	testutil.Eventually(t, 20*time.Second, "the upgraded follower caught up", f.s().CaughtUp)
+	if m, _ := f.s().Model(); m.Zones["z-while-away"] == nil {
+		t.Fatal("caught up without the write committed while it was away")
+	}
+}
