@@ -43,7 +43,6 @@ func (c *Core) checkCutOff(ctx context.Context) bool {
 	c.mu.Unlock()
 	for _, id := range ids {
 		c.stopHere(ctx, id)
-		c.setModule(id, func(st *moduleState) { st.startFailed = false })
 	}
 	c.log.Warn("cut off from the leader for longer than the other nodes wait before moving a node's modules: stopped every module this node ran, so that none runs twice",
 		"without_leader", away.Round(time.Millisecond), "stopped", len(ids))

@@ -214,7 +214,7 @@ func (c *Core) stopHere(ctx context.Context, id string) {
 	if err := c.sup.Stop(ctx, id); err != nil && !errors.Is(err, supervisor.ErrModuleNotRunning) && !isCanceled(ctx, err) {
 		c.log.Warn("stopping module failed", "module", id, "error", err)
 	}
-	c.setModule(id, func(st *moduleState) { st.running = false })
+	c.setModule(id, func(st *moduleState) { st.running, st.startFailed = false, false })
 	c.cfg.State.Unhost(id)
 	c.gates.forget(id)
 }

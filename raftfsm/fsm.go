@@ -180,29 +180,13 @@ func (f *FSM) apply(cmd []byte) (bool, error) {
 		if err := decodeData(e, &d); err != nil {
 			return false, err
 		}
-		return f.updateNodes(func(nodes map[string]Node) error {
-			n, ok := nodes[d.ID]
-			if !ok {
-				return fmt.Errorf("%w: %q", ErrUnknownNode, d.ID)
-			}
-			n.Up = d.Up
-			nodes[d.ID] = n
-			return nil
-		})
+		return f.updateNode(d.ID, func(n *Node) error { n.Up = d.Up; return nil })
 	case OpSetNodeStarting:
 		var d nodeIDData
 		if err := decodeData(e, &d); err != nil {
 			return false, err
 		}
-		return f.updateNodes(func(nodes map[string]Node) error {
-			n, ok := nodes[d.ID]
-			if !ok {
-				return fmt.Errorf("%w: %q", ErrUnknownNode, d.ID)
-			}
-			n.ReadyEpoch = 0
-			nodes[d.ID] = n
-			return nil
-		})
+		return f.updateNode(d.ID, func(n *Node) error { n.ReadyEpoch = 0; return nil })
 	case OpBarrier:
 		var d barrierData
 		if err := decodeData(e, &d); err != nil {
@@ -218,20 +202,30 @@ func (f *FSM) apply(cmd []byte) (bool, error) {
 			return false, err
 		}
 		epoch := f.Epoch()
-		return f.updateNodes(func(nodes map[string]Node) error {
-			n, ok := nodes[d.ID]
-			switch {
-			case !ok:
-				return fmt.Errorf("%w: %q", ErrUnknownNode, d.ID)
-			case d.Epoch > epoch:
+		return f.updateNode(d.ID, func(n *Node) error {
+			if d.Epoch > epoch {
 				return fmt.Errorf("%w: node %q reported ready for epoch %d, the current epoch is %d", ErrMembership, d.ID, d.Epoch, epoch)
 			}
 			n.ReadyEpoch = max(n.ReadyEpoch, d.Epoch)
-			nodes[d.ID] = n
 			return nil
 		})
 	}
 	return false, fmt.Errorf("%w: unknown op %q", ErrBadCommand, e.Op)
+}
+
+// updateNode changes the node table entry of id (ErrUnknownNode when there is none) with fn.
+func (f *FSM) updateNode(id string, fn func(*Node) error) (bool, error) {
+	return f.updateNodes(func(nodes map[string]Node) error {
+		n, ok := nodes[id]
+		if !ok {
+			return fmt.Errorf("%w: %q", ErrUnknownNode, id)
+		}
+		if err := fn(&n); err != nil {
+			return err
+		}
+		nodes[id] = n
+		return nil
+	})
 }
 
 // updateModel publishes fn's result if it is valid, with the same validation as model.Memory.

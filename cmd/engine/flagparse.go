@@ -74,11 +74,10 @@ func (f durationFlag) String() string {
 		d = *f.d
 	}
 	s := d.String()
-	s = strings.TrimSuffix(s, "m0s")
-	if s != d.String() {
-		s += "m"
+	if t, ok := strings.CutSuffix(s, "m0s"); ok {
+		s = t + "m"
 	}
-	if t := strings.TrimSuffix(s, "h0m"); t != s {
+	if t, ok := strings.CutSuffix(s, "h0m"); ok {
 		s = t + "h"
 	}
 	return s
