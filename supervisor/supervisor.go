@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"sort"
 	"sync"
@@ -247,7 +248,20 @@ func (s *Supervisor) Exec(ctx context.Context, req *pb.ExecRequest) (*pb.ExecRes
 	if err != nil {
 		return nil, p.callErr(ctx, err, "exec "+req.ModuleId+"."+req.Function)
 	}
+	if resp.GetCode() == http.StatusNotFound && s.stoppedSince(mod) {
+		// The driver no longer had the module because it was stopped while the call was on its
+		// way (it moved to another node): the module is not running, not missing — the caller
+		// sees a retryable 503, not the driver's 404.
+		return nil, fmt.Errorf("%w: %s stopped while it was called", ErrModuleNotRunning, req.ModuleId)
+	}
 	return resp, nil
+}
+
+// stoppedSince reports whether mod is no longer the module this supervisor runs under its id.
+func (s *Supervisor) stoppedSince(mod *module) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.modules[mod.id] != mod
 }
 
 // Metadata returns the driver's metadata JSON, launching its process if needed; it is cached

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -399,5 +400,41 @@ func TestCloseStopsEverything(t *testing.T) {
 	}
 	if _, err := f.sup.Exec(ctx, &pb.ExecRequest{ModuleId: "mod-a"}); !errors.Is(err, ErrClosed) {
 		t.Fatalf("exec after close: %v", err)
+	}
+}
+
+// An execute racing its module's stop (the module moving to another node) never comes back as the
+// driver's 404 for a module it no longer has: the module is not running, a retryable error for the
+// caller (ErrModuleNotRunning, which the core answers 503).
+func TestExecRacingStop(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Config{})
+	f.start(t, testModule("mod-keep", `{}`)) // keeps the process up while mod-race comes and goes
+	for round := range 30 {
+		f.start(t, testModule("mod-race", `{}`))
+		var wg sync.WaitGroup
+		errs := make(chan string, 64)
+		go1 := make(chan struct{})
+		for range 64 {
+			wg.Go(func() {
+				<-go1
+				resp, err := f.execErr(t.Context(), "mod-race", "echo", round)
+				switch {
+				case err != nil && !errors.Is(err, ErrModuleNotRunning):
+					errs <- err.Error()
+				case err == nil && resp.Error != nil:
+					errs <- fmt.Sprintf("%d %s: %s", resp.Code, resp.Error.Class, resp.Error.Message)
+				}
+			})
+		}
+		close(go1)
+		if err := f.sup.Stop(t.Context(), "mod-race"); err != nil {
+			t.Fatal(err)
+		}
+		wg.Wait()
+		close(errs)
+		for e := range errs {
+			t.Fatalf("round %d: an execute racing the stop answered %s", round, e)
+		}
 	}
 }
