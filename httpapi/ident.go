@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/placeos-go/engine/call"
+	"github.com/placeos-go/engine/model"
 )
 
 // MaxIdentifierBytes is call.MaxIdentifierBytes: the bound on the identifiers of a WebSocket
@@ -53,4 +54,18 @@ func longSegment(path string) bool {
 		path = path[i+1:]
 	}
 	return false
+}
+
+// boundedID wraps a management route whose {id} names an entity of kind: an id longer than
+// MaxIdentifierBytes is answered 400 bad_request before it is looked up, quoted in a message or
+// proposed (a DELETE is a Raft log entry before the model finds nothing by that id).
+func (s *Server) boundedID(kind model.Kind, h http.HandlerFunc) http.HandlerFunc {
+	what := "the " + singular(kind) + " id"
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := call.CheckIdentifier(what, r.PathValue("id")); err != nil {
+			s.writeError(w, r, err, call.Target{})
+			return
+		}
+		h(w, r)
+	}
 }
