@@ -135,3 +135,15 @@ func TestDriverStatusNamesBounded(t *testing.T) {
 		t.Fatal("a 256-byte status name was written")
 	}
 }
+
+// TestInputCheckAllocatesNothing: the checks every execute passes cost a length compare per
+// identifier and one UTF-8 scan of the arguments, and no allocation (the execute benchmark's
+// budget, scripts/bench).
+func TestInputCheckAllocatesNothing(t *testing.T) {
+	// Not parallel: AllocsPerRun refuses to run beside other tests.
+	req := call.Request{Target: call.Target{SystemID: "sys-1", Name: "Display", Index: 1}, Function: "input",
+		Args: json.RawMessage(`["café ✓", {"a": [1, 2, 3]}]`)}
+	if n := testing.AllocsPerRun(100, func() { _ = checkInput(req) }); n != 0 {
+		t.Fatalf("checkInput allocates %v times", n)
+	}
+}
