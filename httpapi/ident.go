@@ -22,7 +22,9 @@ var pathIdentifiers = [...]struct{ wildcard, what string }{
 }
 
 // boundedPath wraps a route whose path names a system, module, status or function: an identifier
-// longer than MaxIdentifierBytes is answered 400 bad_request before anything is looked up.
+// longer than MaxIdentifierBytes is answered 400 bad_request before anything is looked up. The
+// execute routes keep it although the engine checks an execute's identifiers itself: before the
+// engine is reached a bad slug is quoted (ParseSlug), and every error body echoes the target.
 func (s *Server) boundedPath(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		// Every execute passes here: look up the wildcards only when the path has a long segment.
