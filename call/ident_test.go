@@ -21,7 +21,7 @@ func TestCheckIdentifier(t *testing.T) {
 		t.Fatalf("a passing check allocates %v times", n)
 	}
 	for v, want := range map[string]string{
-		at + "x":   "the function name is 256 bytes long; an identifier may have at most 255 bytes",
+		at + "x":    "the function name is 256 bytes long; an identifier may have at most 255 bytes",
 		"pow\xffer": "the function name is not valid UTF-8",
 	} {
 		err := CheckIdentifier("the function name", v)
