@@ -17,9 +17,10 @@
 // deletes (sweep.go: ids the model lacked at two sweeps in a row, every Config.SweepEvery).
 //
 // At run time it is the one path of every execute (execute.go): REST, WebSocket, drivers calling
-// other modules and calls forwarded by other nodes all go through Execute, which resolves the
-// target, checks the function, the caller's clearance and the arguments against the module's
-// metadata (functions.go), and runs the call here or forwards it to the owner. Driver callbacks
+// other modules and calls forwarded by other nodes all go through Execute, which refuses
+// identifiers past 255 bytes and arguments that are not UTF-8 (input.go), resolves the target,
+// checks the function, the caller's clearance and the arguments against the module's metadata
+// (functions.go), and runs the call here or forwards it to the owner. Driver callbacks
 // (host.go: statuses, calls, subscriptions, settings) come in through the supervisor; a driver's
 // calls act for the caller of the execute it is serving (calls.go).
 //

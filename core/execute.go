@@ -20,8 +20,9 @@ const DefaultExecTimeout = 60 * time.Second
 
 // Execute runs a driver function wherever its module is hosted. It is the one path of every
 // execute — a REST request, a WebSocket exec, a driver calling another module — so each gets the
-// same deadline, resolution, clearance and argument checks:
+// same input, deadline, resolution, clearance and argument checks:
 //
+//  0. the input: identifiers of at most 255 bytes of UTF-8, arguments of UTF-8 (input.go);
 //  1. one deadline: the engine's execute timeout, or less if the caller asked for less;
 //  2. resolve the target to a module id (system + name + index, or the id itself), and apply the
 //     protected-module rule to the module's resolved name (reach);
@@ -41,6 +42,9 @@ func (c *Core) ExecuteHere(ctx context.Context, req call.Request) (call.Result, 
 }
 
 func (c *Core) execute(ctx context.Context, req call.Request, forward bool) (call.Result, error) {
+	if err := checkInput(req); err != nil {
+		return call.Result{}, err
+	}
 	timeout := c.cfg.ExecTimeout
 	if req.Timeout > 0 && req.Timeout < timeout {
 		timeout = req.Timeout

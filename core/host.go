@@ -32,8 +32,9 @@ func (c *Core) Host() *Host { return &Host{c: c} }
 // told it succeeded once the next write is due.
 func (h *Host) SetStatus(ctx context.Context, req *proto.SetStatusRequest) (*proto.Empty, error) {
 	var value []byte
-	if !utf8.ValidString(req.Name) {
-		return nil, status.Errorf(codes.InvalidArgument, "a status name of module %q is not valid UTF-8", req.ModuleId)
+	if err := call.CheckIdentifier("a status name", req.Name); err != nil {
+		// A Redis hash field, a channel and a log field per name: bounded as a client's names are.
+		return nil, status.Errorf(codes.InvalidArgument, "module %q: %v", req.ModuleId, err)
 	}
 	if !req.Delete {
 		if err := checkValue(req.ValueJson, "status", req.Name, req.ModuleId); err != nil {
@@ -89,7 +90,7 @@ func (c *Core) writeStatus(ctx context.Context, moduleID, name string, value []b
 }
 
 func (h *Host) GetStatus(ctx context.Context, req *proto.GetStatusRequest) (*proto.GetStatusResponse, error) {
-	t, err := h.target(req.FromModule, req.Target)
+	t, err := h.statusTarget(req.FromModule, req.Target, req.Name)
 	if err != nil {
 		return nil, err
 	}
@@ -155,7 +156,7 @@ func (h *Host) Subscribe(req *proto.SubscribeRequest, stream proto.Host_Subscrib
 		return errkind.Wrap(errkind.Unavailable, nil, "status subscriptions are not available on this node")
 	}
 	ctx := stream.Context()
-	t, err := h.target(req.FromModule, req.Target)
+	t, err := h.statusTarget(req.FromModule, req.Target, req.Name)
 	if err != nil {
 		return err
 	}
@@ -227,6 +228,20 @@ func checkValue(v []byte, what, name, moduleID string) error {
 		return status.Errorf(codes.InvalidArgument, "%s %q of module %q is not valid UTF-8", what, name, moduleID)
 	}
 	return nil
+}
+
+// statusTarget is target for a status a driver reads or subscribes to, refusing a target or
+// status name that breaks call.CheckIdentifier: each distinct name subscribed to is a Redis
+// subscription, as for a client.
+func (h *Host) statusTarget(from string, pt *proto.Target, name string) (call.Target, error) {
+	t, err := h.target(from, pt)
+	if err == nil {
+		err = checkTarget(t)
+	}
+	if err == nil {
+		err = call.CheckIdentifier("the status name", name)
+	}
+	return t, err
 }
 
 // target reads the module a driver names: by id, or by name and index in a system (the calling

@@ -69,7 +69,7 @@ func (m *subMux) open(ctx context.Context, id uint64, req *proto.SubscribeReques
 		m.refuse(id, errkind.Wrap(errkind.BadRequest, nil, "subscription %d is already open on this stream", id))
 		return
 	}
-	t, err := m.h.target(req.FromModule, req.Target)
+	t, err := m.h.statusTarget(req.FromModule, req.Target, req.Name)
 	if err != nil {
 		m.refuse(id, err)
 		return

@@ -5,29 +5,16 @@ import (
 	"strings"
 
 	"github.com/placeos-go/engine/call"
-	"github.com/placeos-go/engine/errkind"
+	"github.com/placeos-go/engine/model"
 )
 
-// MaxIdentifierBytes bounds every identifier a client names a status or a function by: a
-// WebSocket request's sys, mod and name (a status, or the function of an exec), and the path
-// identifiers of the client routes that address a system or module: status, execute, functions,
-// start/stop, settings (docs/protocol.md §6.1). Each distinct name a
-// client binds is a Redis subscription and the session's own state, so without a bound one user
-// holds a megabyte of Redis and engine memory per binding (the frame limit) — a hundred sessions
-// of a thousand bindings each; 255 bytes is far beyond any real system id, module name, status or
-// function name (a DNS name is at most 253) and keeps a session's bindings to kilobytes each.
-const MaxIdentifierBytes = 255
-
-var errIdentifierTooLong = errkind.New(errkind.BadRequest, "identifier too long")
-
-// checkIdentifier refuses a value of the identifier what longer than MaxIdentifierBytes. The
-// message names its length, not the value, which a client would get back a megabyte of.
-func checkIdentifier(what, v string) error {
-	if len(v) <= MaxIdentifierBytes {
-		return nil
-	}
-	return errkind.Wrap(errIdentifierTooLong, nil, "%s is %d bytes long; an identifier may have at most %d bytes", what, len(v), MaxIdentifierBytes)
-}
+// MaxIdentifierBytes is call.MaxIdentifierBytes: the bound on the identifiers of a WebSocket
+// request (sys, mod, name) and of the path of the client routes that address a system or module
+// (docs/protocol.md §6.1). Each distinct name a client binds is a Redis subscription and the
+// session's own state, so they are checked here, before anything is subscribed to or looked up;
+// an execute's identifiers are checked again by the engine's one execute path, whichever way the
+// call came in.
+const MaxIdentifierBytes = call.MaxIdentifierBytes
 
 // pathIdentifiers are the wildcards of the routes boundedPath wraps, and how a message names them.
 var pathIdentifiers = [...]struct{ wildcard, what string }{
@@ -35,7 +22,9 @@ var pathIdentifiers = [...]struct{ wildcard, what string }{
 }
 
 // boundedPath wraps a route whose path names a system, module, status or function: an identifier
-// longer than MaxIdentifierBytes is answered 400 bad_request before anything is looked up.
+// longer than MaxIdentifierBytes is answered 400 bad_request before anything is looked up. The
+// execute routes keep it although the engine checks an execute's identifiers itself: before the
+// engine is reached a bad slug is quoted (ParseSlug), and every error body echoes the target.
 func (s *Server) boundedPath(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		// Every execute passes here: look up the wildcards only when the path has a long segment.
@@ -47,7 +36,7 @@ func (s *Server) boundedPath(h http.HandlerFunc) http.HandlerFunc {
 		}
 		if longSegment(path) {
 			for _, p := range pathIdentifiers {
-				if err := checkIdentifier(p.what, r.PathValue(p.wildcard)); err != nil {
+				if err := call.CheckIdentifier(p.what, r.PathValue(p.wildcard)); err != nil {
 					s.writeError(w, r, err, call.Target{})
 					return
 				}
@@ -67,4 +56,18 @@ func longSegment(path string) bool {
 		path = path[i+1:]
 	}
 	return false
+}
+
+// boundedID wraps a management route whose {id} names an entity of kind: an id longer than
+// MaxIdentifierBytes is answered 400 bad_request before it is looked up, quoted in a message or
+// proposed (a DELETE is a Raft log entry before the model finds nothing by that id).
+func (s *Server) boundedID(kind model.Kind, h http.HandlerFunc) http.HandlerFunc {
+	what := "the " + singular(kind) + " id"
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := call.CheckIdentifier(what, r.PathValue("id")); err != nil {
+			s.writeError(w, r, err, call.Target{})
+			return
+		}
+		h(w, r)
+	}
 }

@@ -21,8 +21,8 @@ func (s *Server) manageRoutes(handle func(method, path string, h http.HandlerFun
 	c := ClientBase
 	// Reads are open to every authenticated caller; writes need admin.
 	h := func(method, path string, fn http.HandlerFunc) { handle(method, path, s.RequireWrites(fn)) }
-	h(http.MethodPost, c+"/repositories/{id}/pull", s.handleAction(s.cfg.Node.Pull))
-	h(http.MethodPost, c+"/drivers/{id}/recompile", s.handleAction(s.cfg.Node.Recompile))
+	h(http.MethodPost, c+"/repositories/{id}/pull", s.boundedID(model.KindRepository, s.handleAction(s.cfg.Node.Pull)))
+	h(http.MethodPost, c+"/drivers/{id}/recompile", s.boundedID(model.KindDriver, s.handleAction(s.cfg.Node.Recompile)))
 	h(http.MethodGet, c+"/model", s.handleModelGet)
 	h(http.MethodPut, c+"/model", s.handleModelPut)
 	for _, kind := range model.Kinds {
@@ -30,10 +30,10 @@ func (s *Server) manageRoutes(handle func(method, path string, h http.HandlerFun
 		base := c + "/" + string(k)
 		h(http.MethodGet, base, func(w http.ResponseWriter, r *http.Request) { s.handleList(w, r, k) })
 		h(http.MethodPost, base, func(w http.ResponseWriter, r *http.Request) { s.handlePut(w, r, k, true) })
-		h(http.MethodGet, base+"/{id}", func(w http.ResponseWriter, r *http.Request) { s.handleGet(w, r, k) })
-		h(http.MethodPut, base+"/{id}", func(w http.ResponseWriter, r *http.Request) { s.handlePut(w, r, k, false) })
-		h(http.MethodPatch, base+"/{id}", func(w http.ResponseWriter, r *http.Request) { s.handlePatch(w, r, k) })
-		h(http.MethodDelete, base+"/{id}", func(w http.ResponseWriter, r *http.Request) { s.handleDelete(w, r, k) })
+		h(http.MethodGet, base+"/{id}", s.boundedID(k, func(w http.ResponseWriter, r *http.Request) { s.handleGet(w, r, k) }))
+		h(http.MethodPut, base+"/{id}", s.boundedID(k, func(w http.ResponseWriter, r *http.Request) { s.handlePut(w, r, k, false) }))
+		h(http.MethodPatch, base+"/{id}", s.boundedID(k, func(w http.ResponseWriter, r *http.Request) { s.handlePatch(w, r, k) }))
+		h(http.MethodDelete, base+"/{id}", s.boundedID(k, func(w http.ResponseWriter, r *http.Request) { s.handleDelete(w, r, k) }))
 	}
 }
 
@@ -293,6 +293,11 @@ func entityFile(raw json.RawMessage, kind model.Kind) (*model.File, string, erro
 	if id == "" {
 		return nil, "", errkind.Wrap(httpwire.ErrBadParameter, nil, "%s: field id is required", singular(kind))
 	}
+	// Before the handler quotes it (an id that does not match the path's, one that exists); the
+	// model refuses it too, and every name past the bound (model/bounds.go).
+	if err := call.CheckIdentifier("the "+singular(kind)+" id", id); err != nil {
+		return nil, "", err
+	}
 	return f, id, nil
 }
 
@@ -314,7 +319,8 @@ func (s *Server) handlePatch(w http.ResponseWriter, r *http.Request, kind model.
 	if v, ok := patch["id"]; ok {
 		var got string
 		if json.Unmarshal(v, &got) != nil || got != id {
-			s.writeError(w, r, errkind.Wrap(httpwire.ErrBadParameter, nil, "%s id %s in the body does not match %q in the path (an id cannot be changed)", singular(kind), v, id), call.Target{})
+			// The body's value is not quoted: it may be of any size.
+			s.writeError(w, r, errkind.Wrap(httpwire.ErrBadParameter, nil, "%s id in the body does not match %q in the path (an id cannot be changed)", singular(kind), id), call.Target{})
 			return
 		}
 	}

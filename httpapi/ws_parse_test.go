@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/placeos-go/engine/call"
 	"github.com/placeos-go/engine/errkind"
 	"github.com/placeos-go/engine/jsonscan"
 )
@@ -70,7 +71,7 @@ func parseWSRequestDecoding(data []byte) (*wsRequest, error) {
 		if err := str(f.key, f.dst); err != nil {
 			return nil, err
 		}
-		if err := checkIdentifier(f.key, *f.dst); err != nil {
+		if err := call.CheckIdentifier(f.key, *f.dst); err != nil {
 			return nil, &wsParseError{id: req.ID, code: errkind.CodeBadRequest, msg: err.Error()}
 		}
 	}

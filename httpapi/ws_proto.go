@@ -7,6 +7,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/placeos-go/engine/call"
 	"github.com/placeos-go/engine/errkind"
 	"github.com/placeos-go/engine/jsonscan"
 )
@@ -137,7 +138,7 @@ func parseWSRequest(data []byte) (*wsRequest, error) {
 		}
 		// Before anything is looked up or subscribed to: each distinct name a session binds is
 		// a Redis subscription.
-		if err := checkIdentifier(wsFieldNames[f.k], *f.dst); err != nil {
+		if err := call.CheckIdentifier(wsFieldNames[f.k], *f.dst); err != nil {
 			return nil, &wsParseError{id: req.ID, code: errkind.CodeBadRequest, msg: err.Error()}
 		}
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -57,16 +56,13 @@ func TestWSFramesAreUTF8(t *testing.T) {
 	}
 }
 
-// TestInvalidUTF8Arguments: JSON text must be UTF-8 (RFC 8259); arguments that are not are
-// refused as malformed — REST 400 parse_error, a WebSocket parse error — before the engine sees
-// them.
+// TestInvalidUTF8Arguments: JSON text must be UTF-8 (RFC 8259); a WebSocket frame that is not
+// is refused as malformed, a parse error, before the engine sees it. (A REST body is the
+// arguments alone: the engine's execute refuses them, as it does a driver's — core/input.go,
+// e2e TestSameInputChecksThreeWaysIn.)
 func TestInvalidUTF8Arguments(t *testing.T) {
 	t.Parallel()
 	env := newWSEnv(t)
-	code, body, _ := env.hs.do(t, http.MethodPost, base+"/systems/sys-1/Display_1/power", "[\"x\xffy\"]")
-	if code != http.StatusBadRequest || body != `{"error":"parse_error","message":"arguments: invalid UTF-8 in string (JSON text must be UTF-8) at offset 3","sys_id":"sys-1","module_name":"Display","index":1}` {
-		t.Errorf("REST: %d %s", code, body)
-	}
 	c := env.dial(t)
 	// Refused with the frame's id, which reads even where the rest does not.
 	for id, frame := range []string{

@@ -245,7 +245,8 @@ func ReadArgs(r *http.Request) (json.RawMessage, error) {
 		return nil, nil
 	}
 	// Checked before trimming, so that the offset an error names is the one in the body as sent.
-	if err := jsonscan.CheckText(body); err != nil {
+	// That the text is UTF-8 the engine's execute checks, for every way a call comes in.
+	if err := jsonscan.Check(body); err != nil {
 		return nil, errkind.Wrap(ErrMalformedJSON, nil, "arguments: %v", err)
 	}
 	body = bytes.TrimSpace(body)

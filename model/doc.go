@@ -3,6 +3,9 @@
 // them — module names in a system (Display_1, Display_2) and the merged settings a module
 // receives.
 //
+// A write's ids and names are bounded (bounds.go: call.MaxIdentifierBytes) by the node that accepts
+// it, before it is proposed; never on replay, so a model an older engine wrote still loads.
+//
 // A Model value is immutable once published by a store: readers share it without locks, writers
 // build a new one (Clone, change, publish). Memory is the in-process store used by a single node
 // and by tests; the Raft FSM is the clustered store (issue 3). Both satisfy core's store interface.

@@ -204,8 +204,13 @@ func (m *Model) storedValue(kind Kind, id string, level Level, key string) (json
 // A value that is RedactedValue keeps the value cur (the stored model) holds for the same
 // entity, level and key. It fails with ErrNoSecretsKey when f has protected settings and k is
 // nil, so that a node without a key never stores a secret in clear. Sealing happens before a
-// write is proposed, never in a store's Apply, which must stay deterministic.
+// write is proposed, never in a store's Apply, which must stay deterministic. It first refuses
+// ids and names past call.MaxIdentifierBytes (checkBounds): every write is sealed, and a refused
+// one never reaches the Raft log.
 func (f *File) Seal(cur *Model, k *Keyring) (*File, error) {
+	if err := f.checkBounds(cur); err != nil {
+		return nil, err
+	}
 	return f.rewriteFile(func(kind Kind, id string, level Level, key string, v json.RawMessage) (json.RawMessage, error) {
 		if k == nil {
 			return nil, ErrNoSecretsKey

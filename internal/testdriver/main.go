@@ -22,6 +22,8 @@
 //	set(name, value)         Host.SetStatus (value null deletes)
 //	get(module, name)        Host.GetStatus
 //	call(module, fn, args)   Host.Exec on another module
+//	call_b64(module, fn, b64) Host.Exec on another module with the arguments b64 encodes (standard
+//	                         base64): bytes no JSON argument can carry, such as invalid UTF-8
 //	log(msg)                 Host.Log, only while debug is on
 //	save(name, value)        Host.SaveSetting
 //	publish(channel, msg)    Host.Publish
@@ -55,6 +57,7 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -187,6 +190,7 @@ const metadata = `{
     "set": {"name": {"type": "string", "title": "string"}, "value": {"title": "any", "default": null}},
     "get": {"module": {"type": "string", "title": "string"}, "name": {"type": "string", "title": "string"}},
     "call": {"module": {"type": "string", "title": "string"}, "fn": {"type": "string", "title": "string"}, "args": {"title": "any", "default": []}},
+    "call_b64": {"module": {"type": "string", "title": "string"}, "fn": {"type": "string", "title": "string"}, "b64": {"type": "string", "title": "string"}},
     "log": {"msg": {"type": "string", "title": "string"}},
     "save": {"name": {"type": "string", "title": "string"}, "value": {"title": "any"}},
     "publish": {"channel": {"type": "string", "title": "string"}, "msg": {"type": "string", "title": "string"}},
@@ -355,9 +359,16 @@ func (d *driver) run(ctx context.Context, host proto.HostClient, mod *proto.Modu
 			return []byte("null"), nil
 		}
 		return resp.ValueJson, nil
-	case "call":
+	case "call", "call_b64":
+		argsJSON := raw(2)
+		if r.Function == "call_b64" {
+			var err error
+			if argsJSON, err = base64.StdEncoding.DecodeString(str(2)); err != nil {
+				return nil, &driverErr{raise(400, "ArgumentError", "call_b64: %v", err)}
+			}
+		}
 		resp, err := host.Exec(ctx, &proto.HostExecRequest{FromModule: mod.Id, Target: &proto.Target{ModuleId: str(0)},
-			Function: str(1), ArgsJson: raw(2), UserId: r.UserId, RequestId: r.RequestId})
+			Function: str(1), ArgsJson: argsJSON, UserId: r.UserId, RequestId: r.RequestId})
 		if err != nil {
 			return nil, err
 		}
