@@ -80,6 +80,7 @@ type Core struct {
 	builds   map[string]*buildState // driver id -> latest build
 	buildGen map[string]uint64      // repository id -> pulls and recompiles so far
 	bg       sync.WaitGroup         // background builds
+	ops      sync.WaitGroup         // modules' operations in flight (modop.go)
 	runCtx   context.Context
 
 	fnCache functionCache // parsed metadata of modules called, and of those in module_info
@@ -125,6 +126,8 @@ type moduleState struct {
 	// recorded is the start failure last written to Redis, at recordedAt (recordStartFailure).
 	recorded   state.ModuleError
 	recordedAt time.Time
+	// op is its start, update or move in flight, if any (modop.go).
+	op *moduleOp
 }
 
 // NewSupervisor builds the node's supervisor once the host callback service exists: the
@@ -232,6 +235,7 @@ func (c *Core) Close() {
 	c.cancel()
 	<-c.done
 	c.bg.Wait()
+	c.ops.Wait() // canceled with the loop's context: they end as soon as their driver call does
 	c.gates.close(c.writeStatus)
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"maps"
-	"sync"
 	"time"
 
 	gproto "google.golang.org/protobuf/proto"
@@ -46,6 +45,12 @@ func (c *Core) reconcile(ctx context.Context) {
 		c.cfg.Builder.SetRepositories(c.neededRepositories(m, v))
 	}
 	want := c.desired(ctx, m, v)
+	// A module that should no longer run has its operation in flight canceled and ended first,
+	// so that the stop below comes after it (modop.go).
+	c.cancelOps(func(id string) bool {
+		w, ok := want[id]
+		return !ok || (w.err != nil && !errors.Is(w.err, ErrBuilding))
+	})
 
 	c.mu.Lock()
 	var stop, forget, release, unbuilt []string
@@ -90,14 +95,20 @@ func (c *Core) reconcile(ctx context.Context) {
 	// Deleted from the model: after the stops above, so nothing set while stopping outlives it.
 	c.forgetDeleted(ctx, m, v)
 
+	// The pass's own bound on operations at once: those an earlier pass left in flight do not
+	// hold this one's.
 	sem := make(chan struct{}, c.cfg.Parallel)
-	var wg sync.WaitGroup
+	var ops []*moduleOp
 	for id, w := range want {
 		c.mu.Lock()
 		st := c.modules[id]
 		if st == nil {
 			st = &moduleState{}
 			c.modules[id] = st
+		}
+		if st.op != nil {
+			c.mu.Unlock()
+			continue // its end asks for another pass, which looks at it again
 		}
 		running := st.running
 		same := running && st.binary == w.binary && st.config != nil && gproto.Equal(st.config, w.config)
@@ -118,10 +129,7 @@ func (c *Core) reconcile(ctx context.Context) {
 		// values with the same key, so this cannot fail.
 		w.secrets, _ = m.Secrets(m.Modules[id], c.cfg.Secrets)
 		c.setModule(id, func(st *moduleState) { st.secrets = w.secrets })
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
+		ops = append(ops, c.beginOp(ctx, id, sem, func(ctx context.Context) {
 			switch {
 			case moved:
 				c.moveModule(ctx, w)
@@ -130,9 +138,9 @@ func (c *Core) reconcile(ctx context.Context) {
 			default:
 				c.startModule(ctx, w)
 			}
-		}()
+		}))
 	}
-	wg.Wait()
+	inFlight := c.awaitOps(ctx, ops)
 
 	c.reconcileLookups(ctx, m, v)
 	c.recordModules()
@@ -142,7 +150,7 @@ func (c *Core) reconcile(ctx context.Context) {
 	for _, w := range want {
 		building = building || errors.Is(w.err, ErrBuilding)
 	}
-	if ctx.Err() == nil && !building {
+	if ctx.Err() == nil && !building && inFlight == 0 {
 		c.markReady(ctx, v)
 	}
 }

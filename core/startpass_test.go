@@ -1,0 +1,175 @@
+package core
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/placeos-go/engine/internal/testutil"
+	"github.com/placeos-go/engine/model"
+	"github.com/placeos-go/engine/plugin/proto"
+	"github.com/placeos-go/engine/supervisor"
+)
+
+// realCore is a Core running its reconcile loop over a real supervisor and real testdriver
+// processes.
+type realCore struct {
+	*Core
+	store *model.Memory
+	sup   *supervisor.Supervisor
+	state *fakeState
+}
+
+// newRealCore runs a Core on yaml, where %[1]q is the testdriver's binary and %[2]q the example
+// lighting driver's (an SDK driver); logs (nil: none)
+// gets the engine's log at DEBUG.
+func newRealCore(t *testing.T, yaml string, logs io.Writer) *realCore {
+	t.Helper()
+	drv := testutil.BuildBinary(t, "internal/testdriver")
+	sdkDrv := testutil.BuildBinary(t, "examples/drivers/lighting")
+	out := io.Discard
+	if logs != nil {
+		out = logs
+	}
+	log := hclog.New(&hclog.LoggerOptions{Name: "engine", Output: out, Level: hclog.Debug, JSONFormat: true})
+	rc := &realCore{store: model.NewMemory(), state: newFakeState()}
+	apply(t, rc.store, fmt.Sprintf(yaml, drv, sdkDrv))
+	c, err := New(Config{NodeID: "n1", Store: rc.store, State: rc.state, Logger: log},
+		func(host proto.HostServer, onStart func(context.Context, string)) (Supervisor, error) {
+			sup, err := supervisor.New(supervisor.Config{Logger: log, Host: host, OnModuleStart: onStart})
+			rc.sup = sup
+			return sup, err
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc.Core = c
+	c.Run(context.Background())
+	t.Cleanup(func() {
+		c.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := rc.sup.Close(ctx); err != nil {
+			t.Errorf("closing the supervisor: %v", err)
+		}
+	})
+	return rc
+}
+
+// started reports whether the core has the module started.
+func (c *Core) started(id string) bool {
+	_, err := c.running(id)
+	return err == nil
+}
+
+const hangModel = `
+drivers:
+  - {id: drv-t, module_name: Test, role: service, binary: %[1]q}
+modules:
+  - {id: m-ok, driver_id: drv-t, running: true}
+  - {id: m-hang, driver_id: drv-t, running: true, settings: {hang_start_ms: 600000}}
+`
+
+// A driver whose Start hangs for one module (its own code, deaf to the call's deadline) holds
+// neither the other modules nor the operator's changes: a module added meanwhile on the same
+// driver starts at once, a stop of the hung module ends with it stopped, the node is not ready
+// while the start is in flight, and Close ends what is still in flight.
+func TestHungStartDoesNotHoldThePass(t *testing.T) {
+	// Not parallel: it counts the goroutines of the whole test process at the end.
+	rc := newRealCore(t, hangModel, nil)
+	testutil.Eventually(t, 10*time.Second, "m-ok started", func() bool { return rc.started("m-ok") })
+	if rc.Ready() {
+		t.Fatal("ready while the start of m-hang is still in flight")
+	}
+
+	apply(t, rc.store, `modules: [{id: m-new, driver_id: drv-t, running: true}]`)
+	added := time.Now()
+	testutil.Eventually(t, 5*time.Second, "m-new started beside the hung start", func() bool { return rc.started("m-new") })
+	t.Logf("a module added beside a hung start started after %s", time.Since(added).Round(time.Millisecond))
+
+	// Stopped while its start hangs: it ends stopped, not started afterwards by the start in
+	// flight, and the node is ready again.
+	apply(t, rc.store, `modules: [{id: m-hang, driver_id: drv-t, running: false, settings: {hang_start_ms: 600000}}]`)
+	testutil.Eventually(t, 5*time.Second, "m-hang stopped", func() bool {
+		_, err := rc.sup.Exec(t.Context(), &proto.ExecRequest{ModuleId: "m-hang", Function: "echo", ArgsJson: []byte("[]")})
+		return errors.Is(err, supervisor.ErrModuleNotRunning) && !rc.started("m-hang")
+	})
+	testutil.Eventually(t, 5*time.Second, "the node ready once no start is in flight", rc.Ready)
+	if rc.started("m-hang") {
+		t.Fatal("m-hang runs after it was stopped")
+	}
+
+	// Another hung start is in flight when the core closes: Close ends it.
+	apply(t, rc.store, `modules: [{id: m-hang2, driver_id: drv-t, running: true, settings: {hang_start_ms: 600000}}]`)
+	testutil.Eventually(t, 5*time.Second, "m-hang2's start in flight", func() bool { return rc.inFlight("m-hang2") })
+	closed := time.Now()
+	rc.Close()
+	if took := time.Since(closed); took > 5*time.Second {
+		t.Fatalf("Close took %s with a hung start in flight", took)
+	}
+	testutil.WaitGoroutines(t, 5*time.Second, "core.(*Core).runOp", 0)
+}
+
+// logEntries are the JSON log lines in logs at level (hclog's "error", "debug", …).
+func logEntries(logs *testutil.LockedBuffer, level string) []map[string]any {
+	var out []map[string]any
+	for _, line := range strings.Split(logs.String(), "\n") {
+		var e map[string]any
+		if json.Unmarshal([]byte(line), &e) == nil && e["@level"] == level {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// A failed start is one ERROR line in the engine's log, naming the driver and the module with
+// the reason — the supervisor's own attempt and the retries of later passes say it at DEBUG —
+// for a driver that refuses the start, an SDK driver whose OnLoad fails and a binary that is
+// missing.
+func TestFailedStartLogsOneError(t *testing.T) {
+	t.Parallel()
+	var logs testutil.LockedBuffer
+	rc := newRealCore(t, `
+drivers:
+  - {id: drv-t, module_name: Test, role: service, binary: %[1]q}
+  - {id: drv-gone, module_name: Gone, role: service, binary: /nonexistent/driver}
+  - {id: drv-sdk, module_name: Lighting, role: service, binary: %[2]q}
+modules:
+  - {id: m-sdk, driver_id: drv-sdk, running: true, uri: "http://127.0.0.1:1", settings: {poll_seconds: -1}}
+  - {id: m-bad, driver_id: drv-t, running: true, settings: {refuse_start: true}}
+  - {id: m-gone, driver_id: drv-gone, running: true}
+`, &logs)
+	failedAgain := func(id string) bool {
+		for _, e := range logEntries(&logs, "debug") {
+			if e["@message"] == "starting module failed again" && e["module"] == id {
+				return true
+			}
+		}
+		return false
+	}
+	testutil.Eventually(t, 10*time.Second, "both starts failing again on a later pass", func() bool {
+		rc.Kick()
+		return failedAgain("m-bad") && failedAgain("m-gone") && failedAgain("m-sdk")
+	})
+	errs := logEntries(&logs, "error")
+	reasons := map[string]string{"m-bad": "refusing to start", "m-gone": "/nonexistent/driver: no such file",
+		"m-sdk": `"poll_seconds": -1 is below the minimum 1`}
+	byModule := map[string]int{}
+	for _, e := range errs {
+		id, _ := e["module"].(string)
+		byModule[id]++
+		if reason, _ := e["error"].(string); reasons[id] == "" || !strings.Contains(reason, reasons[id]) || e["driver"] == nil {
+			t.Errorf("an ERROR line without its module, driver or reason: %v", e)
+		}
+	}
+	if len(errs) != 3 || byModule["m-bad"] != 1 || byModule["m-gone"] != 1 || byModule["m-sdk"] != 1 {
+		t.Fatalf("%d ERROR lines for three failed starts, by module %v; want one each:\n%s", len(errs), byModule, logs.String())
+	}
+}
