@@ -120,6 +120,8 @@ type moduleState struct {
 	notBuilt bool
 	// failedAt is when the start failures under way began: retries failing alike keep it.
 	failedAt time.Time
+	// refusedAt is when its driver began refusing its settings updates (zero: it took the last).
+	refusedAt time.Time
 	// secrets are the module's protected setting values (model.Model.Secrets), hidden in what
 	// its driver says to callers (scrub).
 	secrets []string

@@ -53,20 +53,24 @@ func (c *Core) reconcile(ctx context.Context) {
 	})
 
 	c.mu.Lock()
-	var stop, forget, release, unbuilt []string
+	// unrecord: what Redis holds of them as failures goes (runtime.go), once they left this node.
+	var stop, forget, release, unrecord []string
 	for id, st := range c.modules {
 		w, ok := want[id]
 		// A module whose new binary is still building keeps running on the old one, and one
 		// whose binary changed moves to it without a gap (below); anything else unwanted stops.
 		if st.running && (!ok || (w.err != nil && !errors.Is(w.err, ErrBuilding))) {
 			stop = append(stop, id)
+			if !ok && !st.refusedAt.IsZero() { // stopHere cannot tell once its state is gone
+				unrecord = append(unrecord, id)
+			}
 		} else if !ok {
 			forget = append(forget, id) // never started, or its start failed
 			if st.startFailed {
 				release = append(release, id)
 			}
 			if st.notBuilt {
-				unbuilt = append(unbuilt, id)
+				unrecord = append(unrecord, id)
 			}
 		}
 		if !ok {
@@ -84,7 +88,7 @@ func (c *Core) reconcile(ctx context.Context) {
 		}
 		c.forgetStartFailure(ctx, id)
 	}
-	for _, id := range unbuilt {
+	for _, id := range unrecord {
 		c.forgetStartFailure(ctx, id)
 	}
 	// Gone: Redis keeps its status, but this node no longer writes it back.
@@ -223,6 +227,7 @@ func (c *Core) stopHere(ctx context.Context, id string) {
 		c.log.Warn("stopping module failed", "module", id, "error", err)
 	}
 	c.setModule(id, func(st *moduleState) { st.running, st.startFailed = false, false })
+	c.clearRefusal(ctx, id) // a module read shows it only while the module runs here
 	c.cfg.State.Unhost(id)
 	c.gates.forget(id)
 }
@@ -277,21 +282,33 @@ func (c *Core) updateModule(ctx context.Context, w desired) {
 		// compares the model with what the driver runs, or a change made and undone while this
 		// write failed would never reach the driver.
 		c.setModule(id, func(st *moduleState) { st.config = w.config })
+		c.clearRefusal(ctx, id)
 		err = c.writeMetadata(ctx, w)
 	}
 	if err != nil {
 		repeat := false
+		var ref *supervisor.Refusal
+		refused := errors.As(err, &ref) // the driver's own no, not a failure to reach it
+		var since time.Time
 		c.setModule(id, func(st *moduleState) {
 			repeat = st.err != nil && st.err.Error() == err.Error()
 			st.err = err
+			if refused && st.refusedAt.IsZero() {
+				st.refusedAt = time.Now()
+			}
+			since = st.refusedAt
 		})
 		switch {
 		case isCanceled(ctx, err):
+			return
 		case repeat:
 			// Tried again on every pass: said once, until the error changes.
 			log.Debug("updating module failed again", "error", err)
 		default:
 			log.Error("updating module failed; it is tried again on every pass", "error", err)
+		}
+		if refused {
+			c.recordUpdateRefusal(ctx, id, since, err)
 		}
 		return
 	}
@@ -316,9 +333,23 @@ func (c *Core) moveModule(ctx context.Context, w desired) {
 		return
 	}
 	log.Info("module moved to the new driver binary")
+	c.clearRefusal(ctx, id) // the new binary took its settings
 	c.setModule(id, func(st *moduleState) {
 		st.binary, st.config, st.running, st.err, st.since = w.binary, w.config, true, nil, time.Now()
 	})
+}
+
+// clearRefusal forgets the refused settings update of module id, if any, once its driver took
+// an update or it stopped here.
+func (c *Core) clearRefusal(ctx context.Context, id string) {
+	refused := false
+	c.setModule(id, func(st *moduleState) {
+		refused = !st.refusedAt.IsZero()
+		st.refusedAt = time.Time{}
+	})
+	if refused {
+		c.forgetStartFailure(ctx, id)
+	}
 }
 
 func (c *Core) writeMetadata(ctx context.Context, w desired) error {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/placeos-go/engine/call"
 	"github.com/placeos-go/engine/internal/testutil"
 	"github.com/placeos-go/engine/model"
 	"github.com/placeos-go/engine/plugin/proto"
@@ -172,4 +173,71 @@ modules:
 	if len(errs) != 3 || byModule["m-bad"] != 1 || byModule["m-gone"] != 1 || byModule["m-sdk"] != 1 {
 		t.Fatalf("%d ERROR lines for three failed starts, by module %v; want one each:\n%s", len(errs), byModule, logs.String())
 	}
+}
+
+// A running module whose driver refuses a settings update runs on with the settings it had; a
+// read of it shows the refusal like a failed start (has_runtime_error, runtime_error,
+// error_timestamp) while its connected status stands, until an update is accepted or the module
+// stops — for the testdriver's refusal and for an SDK driver's settings type.
+func TestRefusedUpdateShowsInModuleReads(t *testing.T) {
+	t.Parallel()
+	rc := newRealCore(t, `
+drivers:
+  - {id: drv-t, module_name: Test, role: service, binary: %[1]q}
+  - {id: drv-sdk, module_name: Lighting, role: service, binary: %[2]q}
+modules:
+  - {id: m-t, driver_id: drv-t, running: true, settings: {a: 1}}
+  - {id: m-sdk, driver_id: drv-sdk, running: true, uri: "http://127.0.0.1:1", settings: {poll_seconds: 5}}
+`, nil)
+	testutil.Eventually(t, 10*time.Second, "both modules started", func() bool { return rc.started("m-t") && rc.started("m-sdk") })
+	read := func() map[string]call.ModuleRuntime {
+		m, _ := rc.store.Model()
+		mods := []*model.Module{m.Modules["m-t"], m.Modules["m-sdk"]}
+		rts, err := rc.ModuleRuntime(t.Context(), mods)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return map[string]call.ModuleRuntime{"m-t": rts[0], "m-sdk": rts[1]}
+	}
+	refuse := `modules:
+  - {id: m-t, driver_id: drv-t, running: true, settings: {refuse_start: true}}
+  - {id: m-sdk, driver_id: drv-sdk, running: true, uri: "http://127.0.0.1:1", settings: {poll_seconds: -1}}`
+	apply(t, rc.store, refuse)
+	reasons := map[string]string{"m-t": "refusing to start", "m-sdk": `"poll_seconds": -1 is below the minimum 1`}
+	testutil.Eventually(t, 10*time.Second, "both refusals in the module reads", func() bool {
+		for id, rt := range read() {
+			if !rt.HasRuntimeError || rt.ErrorTimestamp == nil || !strings.HasPrefix(rt.RuntimeError, updateRefused) ||
+				!strings.Contains(rt.RuntimeError, reasons[id]) {
+				return false
+			}
+		}
+		return true
+	})
+	if rt := read()["m-t"]; !rt.Connected || !rc.started("m-t") || !rc.started("m-sdk") {
+		t.Fatalf("a module whose update was refused: connected %v, running %v %v; want it running, its connected status standing",
+			rt.Connected, rc.started("m-t"), rc.started("m-sdk"))
+	}
+
+	apply(t, rc.store, `modules:
+  - {id: m-t, driver_id: drv-t, running: true, settings: {a: 2}}
+  - {id: m-sdk, driver_id: drv-sdk, running: true, uri: "http://127.0.0.1:1", settings: {poll_seconds: 6}}`)
+	testutil.Eventually(t, 10*time.Second, "the refusals cleared by accepted updates", func() bool {
+		for _, rt := range read() {
+			if rt.HasRuntimeError || rt.RuntimeError != "" || rt.ErrorTimestamp != nil {
+				return false
+			}
+		}
+		return true
+	})
+
+	// Refused again, then stopped: the refusal leaves with it.
+	apply(t, rc.store, refuse)
+	testutil.Eventually(t, 10*time.Second, "m-t's refusal recorded again", func() bool { return read()["m-t"].HasRuntimeError })
+	apply(t, rc.store, `modules: [{id: m-t, driver_id: drv-t, running: false, settings: {refuse_start: true}}]`)
+	testutil.Eventually(t, 10*time.Second, "m-t's refusal forgotten once it stopped", func() bool {
+		rc.state.mu.Lock()
+		defer rc.state.mu.Unlock()
+		_, ok := rc.state.errs["m-t"]
+		return !ok
+	})
 }
