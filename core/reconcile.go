@@ -276,7 +276,10 @@ func (c *Core) startModule(ctx context.Context, w desired) {
 func (c *Core) updateModule(ctx context.Context, w desired) {
 	id := w.config.Id
 	log := c.log.With("module", id, "driver", w.binary)
-	err := scrub(c.sup.Update(ctx, w.config), w.secrets)
+	err := c.sup.Update(ctx, w.config)
+	var ref *supervisor.Refusal
+	refused := errors.As(err, &ref) // the driver's own no, not a failure to reach it
+	err = scrub(err, w.secrets)     // which keeps no Refusal to find
 	if err == nil {
 		// The driver runs the new config now, whatever becomes of its metadata: the next pass
 		// compares the model with what the driver runs, or a change made and undone while this
@@ -287,8 +290,6 @@ func (c *Core) updateModule(ctx context.Context, w desired) {
 	}
 	if err != nil {
 		repeat := false
-		var ref *supervisor.Refusal
-		refused := errors.As(err, &ref) // the driver's own no, not a failure to reach it
 		var since time.Time
 		c.setModule(id, func(st *moduleState) {
 			repeat = st.err != nil && st.err.Error() == err.Error()

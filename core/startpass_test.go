@@ -33,6 +33,12 @@ type realCore struct {
 // gets the engine's log at DEBUG.
 func newRealCore(t *testing.T, yaml string, logs io.Writer) *realCore {
 	t.Helper()
+	return newSealedRealCore(t, nil, yaml, logs)
+}
+
+// newSealedRealCore is newRealCore with protected settings opened with k.
+func newSealedRealCore(t *testing.T, k *model.Keyring, yaml string, logs io.Writer) *realCore {
+	t.Helper()
 	drv := testutil.BuildBinary(t, "internal/testdriver")
 	sdkDrv := testutil.BuildBinary(t, "examples/drivers/lighting")
 	out := io.Discard
@@ -40,9 +46,9 @@ func newRealCore(t *testing.T, yaml string, logs io.Writer) *realCore {
 		out = logs
 	}
 	log := hclog.New(&hclog.LoggerOptions{Name: "engine", Output: out, Level: hclog.Debug, JSONFormat: true})
-	rc := &realCore{store: model.NewMemory(), state: newFakeState()}
+	rc := &realCore{store: model.NewMemoryWithKeys(k), state: newFakeState()}
 	apply(t, rc.store, fmt.Sprintf(yaml, drv, sdkDrv))
-	c, err := New(Config{NodeID: "n1", Store: rc.store, State: rc.state, Logger: log},
+	c, err := New(Config{NodeID: "n1", Store: rc.store, State: rc.state, Logger: log, Secrets: k},
 		func(host proto.HostServer, onStart func(context.Context, string)) (Supervisor, error) {
 			sup, err := supervisor.New(supervisor.Config{Logger: log, Host: host, OnModuleStart: onStart})
 			rc.sup = sup
@@ -240,4 +246,29 @@ modules:
 		_, ok := rc.state.errs["m-t"]
 		return !ok
 	})
+}
+
+// A refused update's words reach module reads without the module's protected values: the
+// testdriver's refusal quotes its whole settings.
+func TestRefusedUpdateIsScrubbed(t *testing.T) {
+	t.Parallel()
+	k := testutil.Keyring(t)
+	const secret = "hunter2-pass"
+	module := func(settings string) string {
+		return `modules: [{id: m-t, driver_id: drv-t, running: true, settings: ` + settings +
+			`, protected_settings: [{level: never_displayed, settings: {password: "` + secret + `"}}]}]`
+	}
+	rc := newSealedRealCore(t, k, "drivers: [{id: drv-t, module_name: Test, role: service, binary: %[1]q}]\n"+module("{a: 1}"), nil)
+	testutil.Eventually(t, 10*time.Second, "m-t started", func() bool { return rc.started("m-t") })
+	apply(t, rc.store, module("{refuse_start: true}"))
+	var rec string
+	testutil.Eventually(t, 10*time.Second, "the refusal recorded", func() bool {
+		rc.state.mu.Lock()
+		defer rc.state.mu.Unlock()
+		rec = rc.state.errs["m-t"].Error
+		return rec != ""
+	})
+	if strings.Contains(rec, secret) || !strings.Contains(rec, "[redacted]") || !strings.HasPrefix(rec, updateRefused) {
+		t.Fatalf("recorded refusal %q; want it without the password", rec)
+	}
 }
