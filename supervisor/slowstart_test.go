@@ -14,7 +14,9 @@ func TestHungStartHoldsNeitherOthersNorStop(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, Config{})
 	hung := make(chan error, 1)
-	go func() { hung <- f.sup.Start(t.Context(), f.binary, testModule("mod-hang", `{"hang_start_ms": 600000}`)) }()
+	go func() {
+		hung <- f.sup.Start(t.Context(), f.binary, testModule("mod-hang", `{"hang_start_ms": 600000}`))
+	}()
 	began := time.Now()
 	f.start(t, testModule("mod-a", `{}`))
 	f.start(t, testModule("mod-b", `{}`))
