@@ -2,7 +2,6 @@ package core
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -124,18 +123,6 @@ func TestHungStartDoesNotHoldThePass(t *testing.T) {
 	testutil.WaitGoroutines(t, 5*time.Second, "core.(*Core).runOp", 0)
 }
 
-// logEntries are the JSON log lines in logs at level (hclog's "error", "debug", …).
-func logEntries(logs *testutil.LockedBuffer, level string) []map[string]any {
-	var out []map[string]any
-	for _, line := range strings.Split(logs.String(), "\n") {
-		var e map[string]any
-		if json.Unmarshal([]byte(line), &e) == nil && e["@level"] == level {
-			out = append(out, e)
-		}
-	}
-	return out
-}
-
 // A failed start is one ERROR line in the engine's log, naming the driver and the module with
 // the reason — the supervisor's own attempt and the retries of later passes say it at DEBUG —
 // for a driver that refuses the start, an SDK driver whose OnLoad fails and a binary that is
@@ -154,7 +141,7 @@ modules:
   - {id: m-gone, driver_id: drv-gone, running: true}
 `, &logs)
 	failedAgain := func(id string) bool {
-		for _, e := range logEntries(&logs, "debug") {
+		for _, e := range logs.Entries("@level", "debug") {
 			if e["@message"] == "starting module failed again" && e["module"] == id {
 				return true
 			}
@@ -165,7 +152,7 @@ modules:
 		rc.Kick()
 		return failedAgain("m-bad") && failedAgain("m-gone") && failedAgain("m-sdk")
 	})
-	errs := logEntries(&logs, "error")
+	errs := logs.Entries("@level", "error")
 	reasons := map[string]string{"m-bad": "refusing to start", "m-gone": "/nonexistent/driver: no such file",
 		"m-sdk": `"poll_seconds": -1 is below the minimum 1`}
 	byModule := map[string]int{}
