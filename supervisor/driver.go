@@ -473,7 +473,7 @@ func (d *driver) probe(p *process, done <-chan struct{}) {
 // the driver holds neither its caller past ctx nor the module's Stop.
 func (s *Supervisor) startOn(ctx context.Context, p *process, m *module) error {
 	if err := m.op.lockCtx(ctx); err != nil {
-		return fmt.Errorf("start %s: waiting for its call in flight: %w", m.id, err)
+		return fmt.Errorf("module %s: waiting for its call in flight: %w", m.id, err)
 	}
 	defer m.op.Unlock()
 	actx, abort := context.WithCancelCause(ctx)
