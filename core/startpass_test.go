@@ -123,6 +123,28 @@ func TestHungStartDoesNotHoldThePass(t *testing.T) {
 	testutil.WaitGoroutines(t, 5*time.Second, "core.(*Core).runOp", 0)
 }
 
+// An update that hangs in the driver holds the pass no more than a start does, and a stop of its
+// module ends with it stopped.
+func TestHungUpdateDoesNotHoldThePass(t *testing.T) {
+	t.Parallel()
+	rc := newRealCore(t, `
+drivers:
+  - {id: drv-t, module_name: Test, role: service, binary: %[1]q}
+modules:
+  - {id: m-slow, driver_id: drv-t, running: true}
+`, nil)
+	testutil.Eventually(t, 10*time.Second, "m-slow started", func() bool { return rc.started("m-slow") })
+	apply(t, rc.store, `modules: [{id: m-slow, driver_id: drv-t, running: true, settings: {hang_start_ms: 600000}}]`)
+	testutil.Eventually(t, 5*time.Second, "m-slow's update in flight", func() bool { return rc.inFlight("m-slow") })
+	apply(t, rc.store, `modules: [{id: m-new, driver_id: drv-t, running: true}]`)
+	testutil.Eventually(t, 5*time.Second, "m-new started beside a hung update", func() bool { return rc.started("m-new") })
+	apply(t, rc.store, `modules: [{id: m-slow, driver_id: drv-t, running: false}]`)
+	testutil.Eventually(t, 5*time.Second, "m-slow stopped", func() bool {
+		_, err := rc.sup.Exec(t.Context(), &proto.ExecRequest{ModuleId: "m-slow", Function: "echo", ArgsJson: []byte("[]")})
+		return errors.Is(err, supervisor.ErrModuleNotRunning) && !rc.started("m-slow") && !rc.inFlight("m-slow")
+	})
+}
+
 // A failed start is one ERROR line in the engine's log, naming the driver and the module with
 // the reason — the supervisor's own attempt and the retries of later passes say it at DEBUG —
 // for a driver that refuses the start, an SDK driver whose OnLoad fails and a binary that is
