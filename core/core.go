@@ -80,6 +80,7 @@ type Core struct {
 	builds   map[string]*buildState // driver id -> latest build
 	buildGen map[string]uint64      // repository id -> pulls and recompiles so far
 	bg       sync.WaitGroup         // background builds
+	ops      sync.WaitGroup         // modules' operations in flight (modop.go)
 	runCtx   context.Context
 
 	fnCache functionCache // parsed metadata of modules called, and of those in module_info
@@ -119,12 +120,16 @@ type moduleState struct {
 	notBuilt bool
 	// failedAt is when the start failures under way began: retries failing alike keep it.
 	failedAt time.Time
+	// refusedAt is when its driver began refusing its settings updates (zero: it took the last).
+	refusedAt time.Time
 	// secrets are the module's protected setting values (model.Model.Secrets), hidden in what
 	// its driver says to callers (scrub).
 	secrets []string
 	// recorded is the start failure last written to Redis, at recordedAt (recordStartFailure).
 	recorded   state.ModuleError
 	recordedAt time.Time
+	// op is its start, update or move in flight, if any (modop.go).
+	op *moduleOp
 }
 
 // NewSupervisor builds the node's supervisor once the host callback service exists: the
@@ -232,6 +237,7 @@ func (c *Core) Close() {
 	c.cancel()
 	<-c.done
 	c.bg.Wait()
+	c.ops.Wait() // canceled with the loop's context: they end as soon as their driver call does
 	c.gates.close(c.writeStatus)
 }
 

@@ -33,6 +33,7 @@ func (c *Core) checkCutOff(ctx context.Context) bool {
 		c.log.Info("a leader is in contact again: reconciling this node's share")
 		return true
 	}
+	c.cancelOps(func(string) bool { return true })
 	c.mu.Lock()
 	var ids []string
 	for id, st := range c.modules {

@@ -16,6 +16,17 @@
 // afterwards is dropped. What a deletion no node lived to finish left behind, the leader's sweep
 // deletes (sweep.go: ids the model lacked at two sweeps in a row, every Config.SweepEvery).
 //
+// A pass waits at most 2 s for the starts, updates and moves it began (modop.go): one that hangs
+// in the driver's own code goes on in the background, later passes leave its module alone, and
+// its end asks for another pass. A module that should stop meanwhile has it canceled first, so
+// it ends stopped. The node is not ready while any is in flight: ready means it runs what it
+// owns, and a start in flight ends, one way or the other, within the supervisor's CallTimeout.
+// A failed start is one ERROR line (the supervisor and the SDK say it at DEBUG), and the same
+// failure on the next passes DEBUG. A settings update the driver refuses (supervisor.Refusal) is
+// recorded in Redis like a failed start, so a read of the module shows it (runtime_error,
+// has_runtime_error; the module runs on, so connected stands) until an update is accepted or the
+// module stops here (runtime.go).
+//
 // At run time it is the one path of every execute (execute.go): REST, WebSocket, drivers calling
 // other modules and calls forwarded by other nodes all go through Execute, which refuses
 // identifiers past 255 bytes and arguments that are not UTF-8 (input.go), resolves the target,

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"maps"
-	"sync"
 	"time"
 
 	gproto "google.golang.org/protobuf/proto"
@@ -46,22 +45,32 @@ func (c *Core) reconcile(ctx context.Context) {
 		c.cfg.Builder.SetRepositories(c.neededRepositories(m, v))
 	}
 	want := c.desired(ctx, m, v)
+	// A module that should no longer run has its operation in flight canceled and ended first,
+	// so that the stop below comes after it (modop.go).
+	c.cancelOps(func(id string) bool {
+		w, ok := want[id]
+		return !ok || (w.err != nil && !errors.Is(w.err, ErrBuilding))
+	})
 
 	c.mu.Lock()
-	var stop, forget, release, unbuilt []string
+	// unrecord: what Redis holds of them as failures goes (runtime.go), once they left this node.
+	var stop, forget, release, unrecord []string
 	for id, st := range c.modules {
 		w, ok := want[id]
 		// A module whose new binary is still building keeps running on the old one, and one
 		// whose binary changed moves to it without a gap (below); anything else unwanted stops.
 		if st.running && (!ok || (w.err != nil && !errors.Is(w.err, ErrBuilding))) {
 			stop = append(stop, id)
+			if !ok && !st.refusedAt.IsZero() { // stopHere cannot tell once its state is gone
+				unrecord = append(unrecord, id)
+			}
 		} else if !ok {
 			forget = append(forget, id) // never started, or its start failed
 			if st.startFailed {
 				release = append(release, id)
 			}
 			if st.notBuilt {
-				unbuilt = append(unbuilt, id)
+				unrecord = append(unrecord, id)
 			}
 		}
 		if !ok {
@@ -79,7 +88,7 @@ func (c *Core) reconcile(ctx context.Context) {
 		}
 		c.forgetStartFailure(ctx, id)
 	}
-	for _, id := range unbuilt {
+	for _, id := range unrecord {
 		c.forgetStartFailure(ctx, id)
 	}
 	// Gone: Redis keeps its status, but this node no longer writes it back.
@@ -90,14 +99,20 @@ func (c *Core) reconcile(ctx context.Context) {
 	// Deleted from the model: after the stops above, so nothing set while stopping outlives it.
 	c.forgetDeleted(ctx, m, v)
 
+	// The pass's own bound on operations at once: those an earlier pass left in flight do not
+	// hold this one's.
 	sem := make(chan struct{}, c.cfg.Parallel)
-	var wg sync.WaitGroup
+	var ops []*moduleOp
 	for id, w := range want {
 		c.mu.Lock()
 		st := c.modules[id]
 		if st == nil {
 			st = &moduleState{}
 			c.modules[id] = st
+		}
+		if st.op != nil {
+			c.mu.Unlock()
+			continue // its end asks for another pass, which looks at it again
 		}
 		running := st.running
 		same := running && st.binary == w.binary && st.config != nil && gproto.Equal(st.config, w.config)
@@ -118,10 +133,7 @@ func (c *Core) reconcile(ctx context.Context) {
 		// values with the same key, so this cannot fail.
 		w.secrets, _ = m.Secrets(m.Modules[id], c.cfg.Secrets)
 		c.setModule(id, func(st *moduleState) { st.secrets = w.secrets })
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
+		ops = append(ops, c.beginOp(ctx, id, sem, func(ctx context.Context) {
 			switch {
 			case moved:
 				c.moveModule(ctx, w)
@@ -130,9 +142,9 @@ func (c *Core) reconcile(ctx context.Context) {
 			default:
 				c.startModule(ctx, w)
 			}
-		}()
+		}))
 	}
-	wg.Wait()
+	inFlight := c.awaitOps(ctx, ops)
 
 	c.reconcileLookups(ctx, m, v)
 	c.recordModules()
@@ -142,7 +154,7 @@ func (c *Core) reconcile(ctx context.Context) {
 	for _, w := range want {
 		building = building || errors.Is(w.err, ErrBuilding)
 	}
-	if ctx.Err() == nil && !building {
+	if ctx.Err() == nil && !building && inFlight == 0 {
 		c.markReady(ctx, v)
 	}
 }
@@ -215,6 +227,7 @@ func (c *Core) stopHere(ctx context.Context, id string) {
 		c.log.Warn("stopping module failed", "module", id, "error", err)
 	}
 	c.setModule(id, func(st *moduleState) { st.running, st.startFailed = false, false })
+	c.clearRefusal(ctx, id) // a module read shows it only while the module runs here
 	c.cfg.State.Unhost(id)
 	c.gates.forget(id)
 }
@@ -263,27 +276,40 @@ func (c *Core) startModule(ctx context.Context, w desired) {
 func (c *Core) updateModule(ctx context.Context, w desired) {
 	id := w.config.Id
 	log := c.log.With("module", id, "driver", w.binary)
-	err := scrub(c.sup.Update(ctx, w.config), w.secrets)
+	err := c.sup.Update(ctx, w.config)
+	var ref *supervisor.Refusal
+	refused := errors.As(err, &ref) // the driver's own no, not a failure to reach it
+	err = scrub(err, w.secrets)     // which keeps no Refusal to find
 	if err == nil {
 		// The driver runs the new config now, whatever becomes of its metadata: the next pass
 		// compares the model with what the driver runs, or a change made and undone while this
 		// write failed would never reach the driver.
 		c.setModule(id, func(st *moduleState) { st.config = w.config })
+		c.clearRefusal(ctx, id)
 		err = c.writeMetadata(ctx, w)
 	}
 	if err != nil {
 		repeat := false
+		var since time.Time
 		c.setModule(id, func(st *moduleState) {
 			repeat = st.err != nil && st.err.Error() == err.Error()
 			st.err = err
+			if refused && st.refusedAt.IsZero() {
+				st.refusedAt = time.Now()
+			}
+			since = st.refusedAt
 		})
 		switch {
 		case isCanceled(ctx, err):
+			return
 		case repeat:
 			// Tried again on every pass: said once, until the error changes.
 			log.Debug("updating module failed again", "error", err)
 		default:
 			log.Error("updating module failed; it is tried again on every pass", "error", err)
+		}
+		if refused {
+			c.recordUpdateRefusal(ctx, id, since, err)
 		}
 		return
 	}
@@ -308,9 +334,23 @@ func (c *Core) moveModule(ctx context.Context, w desired) {
 		return
 	}
 	log.Info("module moved to the new driver binary")
+	c.clearRefusal(ctx, id) // the new binary took its settings
 	c.setModule(id, func(st *moduleState) {
 		st.binary, st.config, st.running, st.err, st.since = w.binary, w.config, true, nil, time.Now()
 	})
+}
+
+// clearRefusal forgets the refused settings update of module id, if any, once its driver took
+// an update or it stopped here.
+func (c *Core) clearRefusal(ctx context.Context, id string) {
+	refused := false
+	c.setModule(id, func(st *moduleState) {
+		refused = !st.refusedAt.IsZero()
+		st.refusedAt = time.Time{}
+	})
+	if refused {
+		c.forgetStartFailure(ctx, id)
+	}
 }
 
 func (c *Core) writeMetadata(ctx context.Context, w desired) error {

@@ -15,10 +15,28 @@ import (
 // Redis that lost it has it back within that, and ten thousand modules of a driver that does not
 // build do not cost ten thousand round trips a pass.
 func (c *Core) recordStartFailure(ctx context.Context, moduleID string, since time.Time, err error, build bool) {
-	if since.IsZero() {
-		since = time.Now()
+	c.recordModuleError(ctx, moduleID, state.ModuleError{At: since, Error: err.Error(), Build: build})
+}
+
+// recordUpdateRefusal keeps in Redis, like a failed start, that a running module's driver refused
+// its latest settings update: a module read shows it (has_runtime_error, runtime_error) until an
+// update is accepted or the module stops here. Its words begin with updateRefused, which says the
+// module still runs.
+func (c *Core) recordUpdateRefusal(ctx context.Context, moduleID string, since time.Time, err error) {
+	c.recordModuleError(ctx, moduleID, state.ModuleError{At: since, Error: updateRefused + err.Error(), Update: true})
+}
+
+// updateRefused begins the runtime_error of a module whose settings update was refused; the
+// console tells such a module (running) from one whose start fails by it.
+const updateRefused = "settings update refused; the module runs on with its previous settings: "
+
+// recordModuleError writes e, this node's, unless the same record was written less than
+// rerecordAfter ago.
+func (c *Core) recordModuleError(ctx context.Context, moduleID string, e state.ModuleError) {
+	if e.At.IsZero() {
+		e.At = time.Now()
 	}
-	e := state.ModuleError{Node: c.cfg.NodeID, At: since, Error: err.Error(), Build: build}
+	e.Node = c.cfg.NodeID
 	now := time.Now()
 	fresh := false
 	c.setModule(moduleID, func(st *moduleState) {
@@ -29,7 +47,7 @@ func (c *Core) recordStartFailure(ctx context.Context, moduleID string, since ti
 	}
 	if werr := c.cfg.State.SetModuleError(ctx, moduleID, e); werr != nil {
 		if !isCanceled(ctx, werr) {
-			c.log.Warn("recording a module's start failure failed", "module", moduleID, "error", werr)
+			c.log.Warn("recording a module's failure failed", "module", moduleID, "error", werr)
 		}
 		return
 	}
@@ -66,7 +84,9 @@ func (c *Core) ModuleRuntime(ctx context.Context, mods []*model.Module) ([]call.
 		// driver not built) is not connected, whatever its last instance left in its status.
 		out[i] = call.ModuleRuntime{CoreNode: owner, Connected: !m.Running || (owner != "" && string(rts[i].Connected) != "false")}
 		if e := rts[i].Error; e != nil && e.Node == owner && m.Running {
-			out[i].RuntimeError, out[i].Connected = e.Error, false
+			out[i].RuntimeError = e.Error
+			// One whose update was refused runs on: its connected status stands.
+			out[i].Connected = out[i].Connected && e.Update
 			if e.Build {
 				out[i].DriverNotBuilt = true
 				continue

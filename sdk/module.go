@@ -194,27 +194,41 @@ func (m *module) setConfig(cfg *proto.Module) error {
 }
 
 // runHook runs a load/update hook on the module's context and waits for it up to the hook
-// timeout. It logs and returns the hook's error or panic; a hook still running when the wait
-// ends returns nil, and its failure is only logged. A failure that says what prev said (the
-// engine retries a failed start every few seconds) is not news: it is logged at DEBUG.
-func (m *module) runHook(ctx context.Context, name string, hook func(context.Context) error, prev error) error {
+// timeout. It returns the hook's error or panic; a hook still running when the wait ends returns
+// nil, and its failure is only logged. A failure the caller takes and answers the engine with
+// (returned: OnLoad's, which fails the start) is the engine's to log — it logs it once, with the
+// module and driver — so here it is DEBUG; one nobody else hears of (OnUpdate's, or one that came
+// after the wait) is logged at ERROR, unless it says what prev said (the engine retries a failed
+// start every few seconds): that is not news, and DEBUG.
+func (m *module) runHook(ctx context.Context, name string, hook func(context.Context) error, prev error, returned bool) error {
 	done := make(chan error, 1)
+	var mu sync.Mutex
+	waiting := true // guarded by mu: the caller still waits for the hook's answer
 	if !m.spawn(func() {
 		var err error
+		panicked := false
 		defer func() {
 			if p := recover(); p != nil {
 				m.log.Error("hook panicked", "hook", name, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-				err = fmt.Errorf("%s panicked: %v", name, p)
+				err, panicked = fmt.Errorf("%s panicked: %v", name, p), true
 			}
+			mu.Lock()
+			taken := waiting
 			done <- err
-		}()
-		if err = hook(m.ctx); err != nil {
-			if prev != nil && errors.Unwrap(prev) != nil && errors.Unwrap(prev).Error() == err.Error() {
+			mu.Unlock()
+			if err == nil || panicked {
+				return
+			}
+			switch {
+			case prev != nil && errors.Unwrap(prev) != nil && errors.Unwrap(prev).Error() == err.Error():
 				m.log.Debug("hook failed again", "hook", name, "error", err)
-			} else {
+			case returned && taken:
+				m.log.Debug("hook failed", "hook", name, "error", err)
+			default:
 				m.log.Error("hook failed", "hook", name, "error", err)
 			}
-		}
+		}()
+		err = hook(m.ctx)
 	}) {
 		return nil
 	}
@@ -228,7 +242,15 @@ func (m *module) runHook(ctx context.Context, name string, hook func(context.Con
 	case <-ctx.Done():
 		m.log.Warn("caller gave up waiting for hook", "hook", name, "error", ctx.Err())
 	}
-	return nil
+	mu.Lock()
+	defer mu.Unlock()
+	waiting = false
+	select {
+	case err := <-done: // it ended while the wait did
+		return err
+	default:
+		return nil
+	}
 }
 
 // stop cancels the module's goroutines, calls OnUnload, and flushes statuses to the host.

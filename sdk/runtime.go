@@ -243,7 +243,7 @@ func (r *driverRuntime) load(ctx context.Context, cfg *proto.Module) error {
 	if !ok {
 		return nil
 	}
-	err = m.runHook(ctx, "OnLoad", h.OnLoad, prev)
+	err = m.runHook(ctx, "OnLoad", h.OnLoad, prev, true)
 	if err == nil {
 		return nil
 	}
@@ -291,7 +291,7 @@ func (r *driverRuntime) update(ctx context.Context, m *module, cfg *proto.Module
 	m.notifySettings()
 	if h, ok := m.drv.(interface{ OnUpdate(context.Context) error }); ok {
 		// A failed update leaves the module running on what it had: logged, not an error.
-		_ = m.runHook(ctx, "OnUpdate", h.OnUpdate, nil)
+		_ = m.runHook(ctx, "OnUpdate", h.OnUpdate, nil, false)
 	}
 	return nil
 }

@@ -17,6 +17,9 @@ type ModuleError struct {
 	Error string    `json:"error"`
 	// Build: it was not started at all, because its driver has not built on Node.
 	Build bool `json:"build,omitempty"`
+	// Update: it runs, but its driver refused its latest settings update (it runs on with the
+	// settings it had); At is when the refusals began.
+	Update bool `json:"update,omitempty"`
 }
 
 // ModuleRuntime is what Redis holds of one module's life beside the model.

@@ -25,6 +25,17 @@
 // latest launch timed out, calls fail at once with ErrRestarting and that reason rather than
 // wait for each retry. Stopping the driver's last module ends a launch in progress at once.
 //
+// Slow starts. A module's Start or Update runs the driver's own code (its OnLoad), which may hang
+// up to CallTimeout. Stop aborts one in flight (the supervisor stops waiting for it, and the
+// module's Stop goes to the driver at once), and a Start or Update of the module waiting behind it
+// gives up with its context. A launched process takes calls once its modules have started, or
+// after 2 s with the slow ones still starting (a call to one of those reaches the driver before
+// its Start returned, as a call does that comes while a module's first Start is on its way).
+// A failed start is its caller's to report (the engine core logs it once): the supervisor logs
+// a module's first start failing, and a launch failing before any of the driver's modules ran or
+// failing as the last one did, at DEBUG; a module that fails to start again after a crash has no
+// caller, and that is an ERROR.
+//
 // Hangs. Every ProbeInterval the supervisor calls Info with ProbeTimeout; a process that does not
 // answer is killed and relaunched like a crashed one.
 //

@@ -59,9 +59,15 @@ type module struct {
 	d   *driver
 	cfg *pb.Module
 
-	op   sync.Mutex
+	op   opLock
 	gen  uint64     // the process generation this module was started in (0: none)
 	sent *pb.Module // the configuration that process has
+	// abort ends the Start or Update in flight (nil: none); guarded by Supervisor.mu. Stop calls
+	// it: a driver whose Start hangs must not hold the module's Stop behind it.
+	abort context.CancelCauseFunc
+	// started: a process once took its Start; until then a failure of it is its caller's to
+	// report (restartModules).
+	started atomic.Bool
 
 	inflight atomic.Int64 // execs running on this instance; Move waits for them to finish
 }
@@ -219,6 +225,11 @@ func (d *driver) failed(err error) {
 	s := d.s
 	s.mu.Lock()
 	d.restarts++
+	again := d.lastError == err.Error()
+	ran := false // a module of it ran: nobody waits for its start, to report this
+	for _, m := range d.modules {
+		ran = ran || m.started.Load()
+	}
 	d.lastError = err.Error()
 	d.hung = errors.Is(err, ErrLaunchTimeout)
 	var ee *exitError
@@ -230,7 +241,13 @@ func (d *driver) failed(err error) {
 	d.notify()
 	restarts, mods, state := d.restarts, d.moduleIDs(), d.state
 	s.mu.Unlock()
-	d.log.Error("driver process failed to start", "error", err, "restart_count", restarts, "modules", mods, "state", state)
+	log := d.log.Error
+	if again || !ran {
+		// Each launch retried fails alike, and a module's first start fails with this reason
+		// for its caller, which reports it (the engine: one ERROR per module).
+		log = d.log.Debug
+	}
+	log("driver process failed to start", "error", err, "restart_count", restarts, "modules", mods, "state", state)
 }
 
 // serve runs one process until it exits (true: relaunch) or the driver is stopped (false).
@@ -245,7 +262,8 @@ func (d *driver) serve(p *process) bool {
 	s.mu.Unlock()
 	d.log.Info("driver process started", "pid", p.pid, "launch_count", launches)
 
-	d.restartModules(p)
+	slow := d.restartModules(p)
+	defer slow()
 	s.mu.Lock()
 	if !p.hasExited() {
 		d.ready = true
@@ -279,8 +297,34 @@ func (d *driver) serve(p *process) bool {
 // restartModules starts every module the process does not have yet, re-enabling debug
 // forwarding for modules that still have listeners, Config.Parallel at a time: the process takes
 // calls once it has them all, and one at a time a process with 2,500 modules took most of a
-// second.
-func (d *driver) restartModules(p *process) {
+// second. It waits for them up to slowRestart: a module whose Start hangs in the driver's own
+// code goes on starting while the process takes calls, rather than hold every other module of
+// the driver for up to CallTimeout. The function it returns waits for those still starting.
+func (d *driver) restartModules(p *process) (wait func()) {
+	var wg sync.WaitGroup
+	done := make(chan struct{})
+	go func() {
+		d.startAll(p, &wg)
+		wg.Wait()
+		close(done)
+	}()
+	t := time.NewTimer(slowRestart)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		d.log.Debug("modules still starting: the process takes calls meanwhile", "pid", p.pid)
+	case <-p.exited():
+	}
+	return func() { <-done }
+}
+
+// slowRestart is how long a (re)launched process waits for its modules' starts before it takes
+// calls; a var for the tests.
+var slowRestart = 2 * time.Second
+
+// startAll starts d's modules in p, adding each start to wg.
+func (d *driver) startAll(p *process, wg *sync.WaitGroup) {
 	s := d.s
 	s.mu.Lock()
 	mods := make([]*module, 0, len(d.modules))
@@ -289,8 +333,6 @@ func (d *driver) restartModules(p *process) {
 	}
 	s.mu.Unlock()
 	sem := make(chan struct{}, s.cfg.Parallel)
-	var wg sync.WaitGroup
-	defer wg.Wait()
 	for _, m := range mods {
 		if p.hasExited() {
 			return
@@ -301,7 +343,13 @@ func (d *driver) restartModules(p *process) {
 			ctx, cancel := context.WithTimeout(context.Background(), s.cfg.CallTimeout)
 			err := s.startOn(ctx, p, m)
 			cancel()
-			if err != nil {
+			switch {
+			case err == nil, errors.Is(err, ErrModuleNotRunning): // started, or stopped meanwhile
+			case !m.started.Load():
+				// Its first start: the caller of Start waits for it, gets the error and reports it.
+				d.log.Debug("module failed to start", "module", m.id, "pid", p.pid, "error", s.scrub(m.id, err.Error()))
+			default:
+				// A restart after a crash has no caller: this line is its one report.
 				d.log.Error("module failed to start", "module", m.id, "pid", p.pid, "error", s.scrub(m.id, err.Error()))
 			}
 		})
@@ -420,40 +468,88 @@ func (d *driver) probe(p *process, done <-chan struct{}) {
 
 // startOn sends Start for m to p unless p already has it, calling OnModuleStart first, and
 // re-enables debug forwarding if m has listeners.
+//
+// It waits for the module's call in flight within ctx, and Stop aborts it: a Start that hangs in
+// the driver holds neither its caller past ctx nor the module's Stop.
 func (s *Supervisor) startOn(ctx context.Context, p *process, m *module) error {
-	m.op.Lock()
+	if err := m.op.lockCtx(ctx); err != nil {
+		return fmt.Errorf("module %s: waiting for its call in flight: %w", m.id, err)
+	}
 	defer m.op.Unlock()
+	actx, abort := context.WithCancelCause(ctx)
+	defer abort(nil)
 	s.mu.Lock()
 	current := s.modules[m.id] == m
 	cfg := m.cfg
+	if current {
+		m.abort = abort
+	}
 	s.mu.Unlock()
 	if !current {
 		return fmt.Errorf("%w: %s was stopped", ErrModuleNotRunning, m.id)
 	}
-	cctx, cancel := p.callCtx(ctx)
+	defer func() {
+		s.mu.Lock()
+		m.abort = nil
+		s.mu.Unlock()
+	}()
+	fail := func(err error, what string) error {
+		if errors.Is(context.Cause(actx), errStopped) {
+			return fmt.Errorf("%w: %s was stopped during its %s", ErrModuleNotRunning, m.id, what)
+		}
+		return p.callErr(ctx, err, what+" "+m.id)
+	}
+	cctx, cancel := p.callCtx(actx)
 	defer cancel()
 	if m.gen == p.gen {
 		if proto.Equal(m.sent, cfg) {
 			return nil
 		}
 		if _, err := p.rpc.Update(cctx, &pb.StartRequest{Module: cfg}); err != nil {
-			return p.callErr(ctx, err, "update "+m.id)
+			return fail(err, "update")
 		}
 		m.sent = cfg
 		return nil
 	}
 	if s.cfg.OnModuleStart != nil {
-		s.cfg.OnModuleStart(ctx, m.id)
+		s.cfg.OnModuleStart(actx, m.id)
 	}
 	p.guard.admit(m)
 	if _, err := p.rpc.Start(cctx, &pb.StartRequest{Module: cfg}); err != nil {
-		return p.callErr(ctx, err, "start "+m.id)
+		return fail(err, "start")
 	}
 	m.gen, m.sent = p.gen, cfg
+	m.started.Store(true)
 	if s.hasListeners(m.id) {
 		if _, err := p.rpc.Debug(cctx, &pb.ModuleRequest{ModuleId: m.id}); err != nil {
-			return p.callErr(ctx, err, "debug "+m.id)
+			return fail(err, "debug")
 		}
 	}
 	return nil
+}
+
+// errStopped is the cause with which Stop aborts a module's Start or Update in flight.
+var errStopped = errors.New("module stopped")
+
+// opLock is a mutex whose lock a caller can give up on when its context ends.
+type opLock struct {
+	once sync.Once
+	ch   chan struct{}
+}
+
+func (l *opLock) c() chan struct{} {
+	l.once.Do(func() { l.ch = make(chan struct{}, 1) })
+	return l.ch
+}
+
+func (l *opLock) Lock()   { l.c() <- struct{}{} }
+func (l *opLock) Unlock() { <-l.c() }
+
+func (l *opLock) lockCtx(ctx context.Context) error {
+	select {
+	case l.c() <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }

@@ -24,3 +24,10 @@ var (
 	// ErrChecksum is returned when a driver binary fails its checksum and is not launched.
 	ErrChecksum = errkind.New(errkind.Internal, "driver binary failed its checksum")
 )
+
+// Refusal is a driver's own answer to a call, in its words: an OnLoad that failed, a settings
+// update its declared settings type refused. Other errors say the driver could not be reached or
+// did not answer in time.
+type Refusal struct{ msg string }
+
+func (r *Refusal) Error() string { return r.msg }

@@ -35,14 +35,7 @@ func TestMain(m *testing.M) {
 
 // findLogs returns the entries of the JSON log collected in logs whose message is msg.
 func findLogs(logs *testutil.LockedBuffer, msg string) []map[string]any {
-	var out []map[string]any
-	for _, line := range strings.Split(logs.String(), "\n") {
-		var e map[string]any
-		if json.Unmarshal([]byte(line), &e) == nil && e["@message"] == msg {
-			out = append(out, e)
-		}
-	}
-	return out
+	return logs.Entries("@message", msg)
 }
 
 // fakeHost is the engine side of the callbacks: statuses and settings in memory, Exec routed

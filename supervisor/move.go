@@ -47,6 +47,7 @@ func (s *Supervisor) Move(ctx context.Context, binary string, m *pb.Module) erro
 		return p.callErr(ctx, err, "move: start "+m.Id)
 	}
 	next.gen, next.sent = p.gen, cfg
+	next.started.Store(true)
 
 	s.mu.Lock()
 	if s.modules[m.Id] != old { // stopped or moved meanwhile: undo

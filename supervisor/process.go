@@ -151,7 +151,7 @@ func (p *process) callErr(ctx context.Context, err error, what string) error {
 	}
 	if st, ok := status.FromError(err); ok && st.Code() == codes.Unknown {
 		// The driver's own answer (an OnLoad that failed): its words, without gRPC's wrapping.
-		err = errors.New(st.Message())
+		err = &Refusal{st.Message()}
 	}
 	// The binary's file name, not its path: these words reach callers (a module's 503, its
 	// runtime_error), who need not learn the node's directories; the node status names the path.

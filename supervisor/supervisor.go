@@ -170,6 +170,9 @@ func (s *Supervisor) Stop(ctx context.Context, moduleID string) error {
 	d := mod.d
 	delete(s.modules, moduleID)
 	delete(d.modules, moduleID)
+	if mod.abort != nil {
+		mod.abort(errStopped) // its Start in flight would hold the op lock below
+	}
 	last := len(d.modules) == 0
 	if last {
 		delete(s.drivers, d.binary)

@@ -64,6 +64,10 @@ async function watchRuntime(sysID, cards) {
   for (const card of cards) card.update(byID.get(card.id), unplaced);
 }
 
+// updateRefused begins the runtime_error of a module whose driver refused its settings update:
+// it runs on with its previous settings (core/runtime.go).
+const updateRefused = 'settings update refused; the module runs on with its previous settings: ';
+
 // notRunning says why a module running in the model is not running on any node, '' when it is
 // (or is stopped): unplaced, its driver not built, or its start failing. Its Execute buttons
 // are disabled then (the engine would answer 503).
@@ -71,7 +75,7 @@ function notRunning(m, unplaced) {
   if (!m.running) return '';
   if (unplaced) return `unplaced: ${unplaced}`;
   if (m.driver_not_built) return 'not running: its driver has not built (see Drivers)';
-  if (m.has_runtime_error) return `not running: start failing since ${when(m.error_timestamp)}${m.runtime_error ? `: ${m.runtime_error}` : ''}`;
+  if (m.has_runtime_error && !(m.runtime_error || '').startsWith(updateRefused)) return `not running: start failing since ${when(m.error_timestamp)}${m.runtime_error ? `: ${m.runtime_error}` : ''}`;
   return '';
 }
 

@@ -49,7 +49,9 @@
 // statuses through the host right after its start, as a device driver sets "connected" and
 // what it reads from the device; with "statuses_in_start": true it sets them before its start
 // returns (an OnLoad that sets statuses). One whose settings hold "refuse_start": true fails its start
-// with an error quoting its whole settings JSON (a careless driver).
+// with an error quoting its whole settings JSON (a careless driver). One whose settings hold
+// "hang_start_ms": n sleeps n ms in its Start (and Update), deaf to the call's deadline (an OnLoad
+// stuck on its device).
 //
 // Environment: TESTDRIVER_HANG_INFO=1 makes Info hang forever (a hung process for the probe);
 // TESTDRIVER_CRASH_ON_START=1 exits at once with status 2 (a crash loop).
@@ -109,10 +111,12 @@ func (d *driver) Start(_ context.Context, r *proto.StartRequest) (*proto.Empty, 
 		Statuses map[string]json.RawMessage `json:"statuses_on_start"`
 		Refuse   bool                       `json:"refuse_start"`
 		InStart  bool                       `json:"statuses_in_start"`
+		HangMs   int                        `json:"hang_start_ms"`
 	}
 	if json.Unmarshal(r.Module.SettingsJson, &settings) == nil && settings.Refuse {
 		return nil, fmt.Errorf("refusing to start with settings %s", r.Module.SettingsJson)
 	}
+	time.Sleep(time.Duration(settings.HangMs) * time.Millisecond)
 	if len(settings.Statuses) > 0 && host != nil {
 		if settings.InStart {
 			if err := setStatuses(host, r.Module.Id, settings.Statuses); err != nil {

@@ -2,6 +2,8 @@ package testutil
 
 import (
 	"bytes"
+	"encoding/json"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -51,4 +53,17 @@ func (l *LockedBuffer) Tail(n int) string {
 		s = s[len(s)-n:]
 	}
 	return s
+}
+
+// Entries are the JSON lines (hclog's JSON format) written so far whose field is value:
+// Entries("@message", "driver process exited"), Entries("@level", "error").
+func (l *LockedBuffer) Entries(field, value string) []map[string]any {
+	var out []map[string]any
+	for _, line := range strings.Split(l.String(), "\n") {
+		var e map[string]any
+		if json.Unmarshal([]byte(line), &e) == nil && e[field] == value {
+			out = append(out, e)
+		}
+	}
+	return out
 }
