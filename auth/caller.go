@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/placeos-go/engine/plugin/metadata"
 )
@@ -75,7 +76,15 @@ type Caller struct {
 	Node bool
 	// From is where the request's credential travelled; the HTTP server's origin rule reads it.
 	From Source
+	// Expires is the moment the credential stops being accepted: a bearer token's exp plus the
+	// verifier's leeway, so that a session it opened ends exactly when a fresh request with the
+	// same token would be refused. Zero for credentials that do not expire (API keys, --auth
+	// none, node callers: a forwarded call is bounded by its deadline instead).
+	Expires time.Time
 }
+
+// ExpiredAt reports whether the credential has stopped being accepted at now.
+func (c Caller) ExpiredAt(now time.Time) bool { return !c.Expires.IsZero() && !now.Before(c.Expires) }
 
 type callerKey struct{}
 
