@@ -24,6 +24,7 @@ type debugClient struct {
 	node   string
 	conn   *websocket.Conn
 	frames chan string
+	end    error // why the socket ended; set before frames is closed
 }
 
 func dialControl(t *testing.T, e *enginetest.Node, apiKey ...string) *debugClient {
@@ -32,6 +33,12 @@ func dialControl(t *testing.T, e *enginetest.Node, apiKey ...string) *debugClien
 	if len(apiKey) > 0 {
 		hdr = http.Header{"X-API-Key": apiKey}
 	}
+	return dialControlWith(t, e, hdr)
+}
+
+// dialControlWith is dialControl with the upgrade's headers (a bearer token, say).
+func dialControlWith(t *testing.T, e *enginetest.Node, hdr http.Header) *debugClient {
+	t.Helper()
 	conn, resp, err := websocket.DefaultDialer.Dial("ws://"+e.HTTP+"/api/engine/v2/systems/control", hdr)
 	if err != nil {
 		if resp != nil {
@@ -45,6 +52,7 @@ func dialControl(t *testing.T, e *enginetest.Node, apiKey ...string) *debugClien
 		for {
 			_, b, err := conn.ReadMessage()
 			if err != nil {
+				c.end = err
 				return
 			}
 			c.frames <- string(b)
@@ -138,9 +146,9 @@ func (c *debugClient) expectLine(id int64, mod, msg string) {
 // driver's log() is not in its metadata (the client routes refuse undeclared functions), and the
 // node route hands the call straight to the driver. It reports whether the driver had debug
 // forwarding on (log returns false without calling Host.Log otherwise).
-func logLine(t *testing.T, owner *enginetest.Node, mod, msg string) bool {
+func logLine(t *testing.T, owner *enginetest.Node, mod, msg string, h ...enginetest.Header) bool {
 	t.Helper()
-	r := owner.Do("POST", "/api/engine/v2/modules/"+mod+"/exec/log", fmt.Sprintf(`[%q]`, msg))
+	r := owner.Do("POST", "/api/engine/v2/modules/"+mod+"/exec/log", fmt.Sprintf(`[%q]`, msg), h...)
 	if r.Status != 200 {
 		t.Fatalf("log via %s: %d %s", owner.ID, r.Status, r.Body)
 	}
