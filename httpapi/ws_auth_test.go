@@ -171,6 +171,11 @@ func TestWSUpgradeCredentials(t *testing.T) {
 		{"alg none", "", []string{"Authorization", "Bearer " + none}, nil, 401},
 		{"forged payload", "", []string{"Authorization", "Bearer " + strings.Join(forged, ".")}, nil, 401},
 		{"garbage token", "", []string{"Authorization", "Bearer not.a.jwt"}, nil, 401},
+		// Claims read strictly (package auth): a NumericDate is a JSON number; a role is exact.
+		{"exp as a string", "", []string{"Authorization", "Bearer " + wsaToken(t, "s", "", jwt.MapClaims{"exp": "9999999999"})}, nil, 401},
+		{"exp as a string in the query", auth.BearerParam + "=" + wsaToken(t, "s", "", jwt.MapClaims{"exp": "9999999999"}), nil, nil, 401},
+		{"role in capitals", "", []string{"Authorization", "Bearer " + wsaToken(t, "s", "ADMIN", nil)}, nil, 401},
+		{"role with spaces", "", []string{"Authorization", "Bearer " + wsaToken(t, "s", " admin ", nil)}, nil, 401},
 		{"unknown API key", "", []string{auth.APIKeyHeader, "ws-nobody-0123456789"}, nil, 401},
 		{"unknown API key in the query", auth.APIKeyParam + "=ws-nobody-0123456789", nil, nil, 401},
 		{"basic auth", "", []string{"Authorization", "Basic dXNlcjpwYXNz"}, nil, 401},
