@@ -36,17 +36,30 @@ func (c Clearance) String() string {
 	return "unknown"
 }
 
-// ParseClearance reads a role name: user, support, admin (or administrator).
+// ParseClearance reads a role name as an operator may type it: user, support, admin (or
+// administrator), in any case, spaces around it ignored; empty is user.
 func ParseClearance(s string) (Clearance, error) {
-	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "user", "":
+	name := strings.ToLower(strings.TrimSpace(s))
+	if name == "" {
 		return ClearanceUser, nil
-	case "support":
-		return ClearanceSupport, nil
-	case "admin", "administrator":
-		return ClearanceAdmin, nil
+	}
+	if c, ok := clearanceNamed(name); ok {
+		return c, nil
 	}
 	return ClearanceUser, fmt.Errorf("unknown role %q (want user, support or admin)", s)
+}
+
+// clearanceNamed is the clearance a role name stands for, spelt exactly.
+func clearanceNamed(name string) (Clearance, bool) {
+	switch name {
+	case "user":
+		return ClearanceUser, true
+	case "support":
+		return ClearanceSupport, true
+	case "admin", "administrator":
+		return ClearanceAdmin, true
+	}
+	return ClearanceUser, false
 }
 
 // Source is where the credential that authenticated a request travelled. It matters to browser

@@ -185,13 +185,8 @@ func (v *JWTVerifier) Verify(token string) (Caller, error) {
 // (its clearance is u.p); an issuer that adds one writes it as a program does, so " admin " or
 // "ADMIN" is a token made some other way, and it is refused rather than guessed at.
 func tokenRole(role string) (Clearance, error) {
-	switch role {
-	case "user":
-		return ClearanceUser, nil
-	case "support":
-		return ClearanceSupport, nil
-	case "admin", "administrator":
-		return ClearanceAdmin, nil
+	if c, ok := clearanceNamed(role); ok {
+		return c, nil
 	}
 	return ClearanceUser, fmt.Errorf("unknown role %q (want exactly user, support, admin or administrator, in lower case)", role)
 }

@@ -142,6 +142,24 @@ func (c *debugClient) expectLine(id int64, mod, msg string) {
 	}
 }
 
+// debugFrom starts debug request id for module mod, hosted by owner, and waits for its first line.
+func (c *debugClient) debugFrom(id int64, owner *enginetest.Node, mod string, h ...enginetest.Header) {
+	c.t.Helper()
+	// PlaceOS front-ends send sys and name along with the module id (docs/protocol.md §7).
+	c.send(fmt.Sprintf(`{"id":%d,"cmd":"debug","sys":"sys-1","mod":%q,"name":"debug"}`, id, mod))
+	if f, want := c.next("debug success"), fmt.Sprintf(`{"id":%d,"type":"success"}`, id); f != want {
+		c.t.Fatalf("debug on %s: %s", c.node, f)
+	}
+	// success means the stream to the owner is open; the owner turns the driver's forwarding on
+	// as the stream attaches, so the first lines may still find it off.
+	var first string
+	owner.Eventually(15*time.Second, "debug forwarding on in the driver", func() bool {
+		first = fmt.Sprintf("line %d", time.Now().UnixNano())
+		return logLine(c.t, owner, mod, first, h...)
+	})
+	c.expectLine(id, mod, first)
+}
+
 // logLine makes the module log msg through its owner's node-to-node execute route: the test
 // driver's log() is not in its metadata (the client routes refuse undeclared functions), and the
 // node route hands the call straight to the driver. It reports whether the driver had debug
@@ -192,19 +210,7 @@ func TestClusterDebugFromAnotherNode(t *testing.T) {
 	}
 
 	onA := dialControl(t, a)
-	// PlaceOS front-ends send sys and name along with the module id (docs/protocol.md §7).
-	onA.send(fmt.Sprintf(`{"id":9,"cmd":"debug","sys":"sys-1","mod":%q,"name":"debug"}`, mod))
-	if f := onA.next("debug success"); f != `{"id":9,"type":"success"}` {
-		t.Fatalf("debug on %s: %s", a.ID, f)
-	}
-	// success means A's stream to B is open; B turns the driver's forwarding on as the stream
-	// attaches, so the first lines may still find it off.
-	var first string
-	a.Eventually(15*time.Second, "debug forwarding on in the driver", func() bool {
-		first = fmt.Sprintf("line %d", time.Now().UnixNano())
-		return logLine(t, b, mod, first)
-	})
-	onA.expectLine(9, mod, first)
+	onA.debugFrom(9, b, mod)
 	logLine(t, b, mod, "second line")
 	onA.expectLine(9, mod, "second line")
 

@@ -59,16 +59,7 @@ func TestWSExpiryAcrossNodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	ws := dialControlWith(t, a, http.Header{"Authorization": {"Bearer " + tok}})
-	ws.send(fmt.Sprintf(`{"id":1,"cmd":"debug","sys":"sys-1","mod":%q,"name":"debug"}`, mod))
-	if f := ws.next("debug success"); f != `{"id":1,"type":"success"}` {
-		t.Fatalf("debug on %s: %s", a.ID, f)
-	}
-	var first string
-	b.Eventually(15*time.Second, "debug forwarding on in the driver", func() bool {
-		first = fmt.Sprintf("line %d", time.Now().UnixNano())
-		return logLine(t, b, mod, first, admin)
-	})
-	ws.expectLine(1, mod, first)
+	ws.debugFrom(1, b, mod, admin)
 	index := strings.TrimPrefix(slug, "Test_")
 	// slow sets its module's "busy" status, then sleeps for a minute unless its call is cancelled.
 	ws.send(`{"id":2,"cmd":"exec","sys":"sys-1","mod":"Test","index":` + index + `,"name":"slow","args":[60000]}`)
