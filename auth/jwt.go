@@ -121,7 +121,7 @@ func (c *tokenClaims) GetAudience() (jwt.ClaimStrings, error)       { return c.A
 type numericDate struct{ jwt.NumericDate }
 
 func (d *numericDate) UnmarshalJSON(b []byte) error {
-	if len(b) == 0 || (b[0] != '-' && (b[0] < '0' || b[0] > '9')) {
+	if b[0] != '-' && (b[0] < '0' || b[0] > '9') { // the decoder passes one whole JSON value
 		// The decoder names the claim in Field (the path from the claims object: "exp").
 		return &json.UnmarshalTypeError{Value: jsonKind(b), Type: reflect.TypeFor[float64]()}
 	}
@@ -194,17 +194,13 @@ func tokenRole(role string) (Clearance, error) {
 // jsonKind names the JSON type of a value that is not a number (null never gets here: the claim
 // is then absent).
 func jsonKind(b []byte) string {
-	switch {
-	case len(b) == 0:
-		return "nothing"
-	case b[0] == '"':
+	switch b[0] {
+	case '"':
 		return "a string"
-	case b[0] == 't' || b[0] == 'f':
-		return "a boolean"
-	case b[0] == '{':
+	case '{':
 		return "an object"
-	case b[0] == '[':
+	case '[':
 		return "an array"
 	}
-	return "text that is not JSON"
+	return "a boolean"
 }
