@@ -28,14 +28,14 @@ const (
 )
 
 // wsAuthEnv is newWSEnv behind --auth keys: the three API keys above and HS256 bearer tokens.
-func wsAuthEnv(t *testing.T) *wsEnv {
+func wsAuthEnv(t *testing.T, opts ...func(*Config)) *wsEnv {
 	t.Helper()
 	authn := keysAuth(t, fmt.Sprintf(`
 - {key: %q, user_id: ws-u, role: user}
 - {key: %q, user_id: ws-s, role: support}
 - {key: %q, user_id: ws-a, role: admin}
 `, wsaUserKey, wsaSupportKey, wsaAdminKey))
-	return newWSEnv(t, func(c *Config) { c.Auth = authn })
+	return newWSEnv(t, append([]func(*Config){func(c *Config) { c.Auth = authn }}, opts...)...)
 }
 
 // wsaToken is a bearer token for sub with role, valid for an hour unless claims say otherwise.

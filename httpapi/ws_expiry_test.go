@@ -4,14 +4,17 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/gorilla/websocket"
+	"github.com/hashicorp/go-hclog"
 
 	"github.com/placeos-go/engine/auth"
 	"github.com/placeos-go/engine/call"
@@ -226,11 +229,14 @@ func TestWSSessionsWithoutExpiry(t *testing.T) {
 
 // TestWSRequestReadAfterTheExpiry: a request read after the credential expired, before the
 // session's timer has ended it, does not run, whatever the caller's role: the session ends
-// there, with the same close. (The clock is moved rather than waited for: the timer is an hour
-// away.)
+// there, with the same close, said at INFO with the user and the session's request id. (The
+// clock is moved rather than waited for: the timer is an hour away.)
 func TestWSRequestReadAfterTheExpiry(t *testing.T) {
 	t.Parallel()
-	env := wsAuthEnv(t)
+	var logs testutil.LockedBuffer
+	env := wsAuthEnv(t, func(c *Config) {
+		c.Logger = hclog.New(&hclog.LoggerOptions{Output: io.MultiWriter(testWriter{t}, &logs), Level: hclog.Debug})
+	})
 	for _, role := range []string{"user", "support", "admin"} {
 		env.hs.srv.ws.skew.Store(0)
 		c := env.dial(t, "Authorization", "Bearer "+wsaToken(t, "jwt-late-"+role, role, nil))
@@ -253,6 +259,9 @@ func TestWSRequestReadAfterTheExpiry(t *testing.T) {
 		}
 		if n, l := env.subs.Count(), env.dbg.listeners(); n != 0 || l != 0 {
 			t.Fatalf("%s: after the expiry, %d watches and %d debug listeners", role, n, l)
+		}
+		if !regexp.MustCompile(`\[INFO\] +http\.ws: websocket session ended: its credential expired [^\n]*request_id=\S+ user=jwt-late-` + role + ` `).MatchString(logs.String()) {
+			t.Fatalf("%s: no INFO line with the user and request id for the expiry in\n%s", role, logs.String())
 		}
 	}
 }
