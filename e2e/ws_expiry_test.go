@@ -37,10 +37,11 @@ func TestWSExpiryAcrossNodes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var mod, slug string
+	var mod string
+	var index int
 	for i := 1; i <= clusterModules; i++ {
 		if id := fmt.Sprintf("mod-%02d", i); placed[id] == b.ID {
-			mod, slug = id, fmt.Sprintf("Test_%d", i)
+			mod, index = id, i
 			break
 		}
 	}
@@ -53,18 +54,20 @@ func TestWSExpiryAcrossNodes(t *testing.T) {
 	// of leeway.
 	exp := time.Now().Add(-22 * time.Second).Unix()
 	expires := time.Unix(exp, 0).Add(30 * time.Second)
-	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"sub": "tess", "role": "support", "exp": exp}).
-		SignedString([]byte(secret))
-	if err != nil {
-		t.Fatal(err)
+	token := func(exp int64) http.Header {
+		tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"sub": "tess", "role": "support", "exp": exp}).
+			SignedString([]byte(secret))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return http.Header{"Authorization": {"Bearer " + tok}}
 	}
-	ws := dialControlWith(t, a, http.Header{"Authorization": {"Bearer " + tok}})
+	ws := dialControlWith(t, a, token(exp))
 	ws.debugFrom(1, b, mod, admin)
-	index := strings.TrimPrefix(slug, "Test_")
 	// slow sets its module's "busy" status, then sleeps for a minute unless its call is cancelled.
-	ws.send(`{"id":2,"cmd":"exec","sys":"sys-1","mod":"Test","index":` + index + `,"name":"slow","args":[60000]}`)
+	ws.send(fmt.Sprintf(`{"id":2,"cmd":"exec","sys":"sys-1","mod":"Test","index":%d,"name":"slow","args":[60000]}`, index))
 	b.Eventually(15*time.Second, "the forwarded execute running on "+b.ID, func() bool {
-		r := a.Do("GET", "/api/engine/v2/systems/sys-1/"+slug+"/busy", "", admin)
+		r := a.Do("GET", fmt.Sprintf("/api/engine/v2/systems/sys-1/Test_%d/busy", index), "", admin)
 		return r.Status == 200 && strings.TrimSpace(r.Body) == "true"
 	})
 	if n := execsDone(t, b, "slow"); n != 0 {
@@ -103,6 +106,18 @@ func TestWSExpiryAcrossNodes(t *testing.T) {
 	if late := time.Since(expires); late > 20*time.Second {
 		t.Fatalf("the forwarded execute ended %s after the expiry", late)
 	}
+
+	// The client reconnects: with the expired token it is refused before any upgrade; with a
+	// fresh one it has a session again.
+	conn, resp, err := websocket.DefaultDialer.Dial("ws://"+a.HTTP+"/api/engine/v2/systems/control", token(exp))
+	if err == nil {
+		_ = conn.Close()
+		t.Fatal("the expired token opened a session")
+	}
+	if resp == nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("the expired token: %v, want a 401", err)
+	}
+	dialControlWith(t, a, token(time.Now().Add(time.Hour).Unix())).quiet()
 }
 
 // execsDone is how many executes of function fn node n has finished running, by its metrics
