@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -201,6 +202,12 @@ func TestAuthenticate(t *testing.T) {
 				t.Fatalf("an accepted caller has no source: %+v", c)
 			}
 			c.From = ""
+			// A token's caller expires with it (TestJWTClaims has when); an API key's and --auth
+			// none's never do.
+			if byToken := strings.HasPrefix(c.UserID, "t-"); c.Expires.IsZero() == byToken {
+				t.Fatalf("by token: %t, yet expires %s", byToken, c.Expires)
+			}
+			c.Expires = time.Time{}
 			if c != tt.want {
 				t.Fatalf("got %+v, want %+v", c, tt.want)
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/placeos-go/engine/plugin/metadata"
 )
@@ -35,17 +36,30 @@ func (c Clearance) String() string {
 	return "unknown"
 }
 
-// ParseClearance reads a role name: user, support, admin (or administrator).
+// ParseClearance reads a role name as an operator may type it: user, support, admin (or
+// administrator), in any case, spaces around it ignored; empty is user.
 func ParseClearance(s string) (Clearance, error) {
-	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "user", "":
+	name := strings.ToLower(strings.TrimSpace(s))
+	if name == "" {
 		return ClearanceUser, nil
-	case "support":
-		return ClearanceSupport, nil
-	case "admin", "administrator":
-		return ClearanceAdmin, nil
+	}
+	if c, ok := clearanceNamed(name); ok {
+		return c, nil
 	}
 	return ClearanceUser, fmt.Errorf("unknown role %q (want user, support or admin)", s)
+}
+
+// clearanceNamed is the clearance a role name stands for, spelt exactly.
+func clearanceNamed(name string) (Clearance, bool) {
+	switch name {
+	case "user":
+		return ClearanceUser, true
+	case "support":
+		return ClearanceSupport, true
+	case "admin", "administrator":
+		return ClearanceAdmin, true
+	}
+	return ClearanceUser, false
 }
 
 // Source is where the credential that authenticated a request travelled. It matters to browser
@@ -75,7 +89,15 @@ type Caller struct {
 	Node bool
 	// From is where the request's credential travelled; the HTTP server's origin rule reads it.
 	From Source
+	// Expires is the moment the credential stops being accepted: a bearer token's exp plus the
+	// verifier's leeway, so that a session it opened ends exactly when a fresh request with the
+	// same token would be refused. Zero for credentials that do not expire (API keys, --auth
+	// none, node callers: a forwarded call is bounded by its deadline instead).
+	Expires time.Time
 }
+
+// ExpiredAt reports whether the credential has stopped being accepted at now.
+func (c Caller) ExpiredAt(now time.Time) bool { return !c.Expires.IsZero() && !now.Before(c.Expires) }
 
 type callerKey struct{}
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/placeos-go/engine/auth"
 	"github.com/placeos-go/engine/plugin/metadata"
@@ -178,5 +179,19 @@ func TestModuleAllowed(t *testing.T) {
 		if auth.ModuleAllowed("_Logic", c) {
 			t.Errorf("ModuleAllowed(_Logic, %d) = true", c)
 		}
+	}
+}
+
+// TestCallerExpiredAt: a credential stops at Expires, not a moment later; none that never
+// expires ever does.
+func TestCallerExpiredAt(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	c := auth.Caller{UserID: "u", Expires: at}
+	if c.ExpiredAt(at.Add(-time.Nanosecond)) || !c.ExpiredAt(at) || !c.ExpiredAt(at.Add(time.Hour)) {
+		t.Fatal("a caller expiring at a given moment is not expired before it and expired from it on")
+	}
+	if (auth.Caller{UserID: "key"}).ExpiredAt(time.Now().Add(1000 * time.Hour)) {
+		t.Fatal("a caller without an expiry expired")
 	}
 }

@@ -5,7 +5,9 @@
 // Authenticator reads a user's credential from a client request — header first, then query
 // parameter, then cookie, as PlaceOS clients send them — and yields a Caller: a user id, a
 // Clearance (user, support, admin) and where the credential that authenticated it travelled
-// (header, query, cookie), which the HTTP server's browser-safety rule needs. Under --auth none
+// (header, query, cookie), which the HTTP server's browser-safety rule needs, and when the
+// credential stops being accepted (Expires: a bearer token's exp plus the verifier's leeway; an
+// API key never expires), which ends a WebSocket session the credential opened. Under --auth none
 // every caller is an admin. A node proves itself on the cluster port (package peer: its
 // certificate, or the cluster secret without TLS); NodeCaller and SetNodeCredentials carry the
 // caller it acts for.
@@ -14,6 +16,13 @@
 // protected (_-prefixed) modules (docs/protocol.md §8): the engine core applies both to every
 // execute, whether it came over REST, the WebSocket or from another driver, and ModuleAllowed to
 // status reads and function listings too.
+//
+// Bearer tokens are read strictly: exp, nbf and iat must be JSON numbers (RFC 7519 NumericDate;
+// the JWT library alone would also take a string holding a number), and a "role" claim must be
+// exactly user, support, admin or administrator — a program issues it, so " admin " or "ADMIN"
+// is a token made some other way and is refused, where the API-keys file an operator types is
+// read with its case folded and spaces trimmed (ParseClearance). PlaceOS itself issues no role
+// claim; its clearance travels as the u.p flags.
 //
 // The package knows nothing of routes: which routes are open to anonymous callers is the HTTP
 // server's business.

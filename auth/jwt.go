@@ -1,9 +1,11 @@
 package auth
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -90,17 +92,52 @@ func LoadJWTVerifier(cfg JWTConfig, publicKeyPath string) (*JWTVerifier, error) 
 	return NewJWTVerifier(cfg)
 }
 
-// tokenClaims are the claims a PlaceOS token carries, plus a plain "role".
+// tokenClaims are the claims a PlaceOS token carries, plus a plain "role". They are spelled out
+// rather than embedding jwt.RegisteredClaims so that the dates are read strictly (numericDate).
 type tokenClaims struct {
-	jwt.RegisteredClaims
-	Role string `json:"role,omitempty"`
-	U    *struct {
+	Issuer    string           `json:"iss"`
+	Subject   string           `json:"sub"`
+	Audience  jwt.ClaimStrings `json:"aud"`
+	ExpiresAt *numericDate     `json:"exp"`
+	NotBefore *numericDate     `json:"nbf"`
+	IssuedAt  *numericDate     `json:"iat"`
+	Role      string           `json:"role,omitempty"`
+	U         *struct {
 		P int `json:"p"`
 	} `json:"u,omitempty"`
 }
 
+func (c *tokenClaims) GetExpirationTime() (*jwt.NumericDate, error) { return c.ExpiresAt.date(), nil }
+func (c *tokenClaims) GetIssuedAt() (*jwt.NumericDate, error)       { return c.IssuedAt.date(), nil }
+func (c *tokenClaims) GetNotBefore() (*jwt.NumericDate, error)      { return c.NotBefore.date(), nil }
+func (c *tokenClaims) GetIssuer() (string, error)                   { return c.Issuer, nil }
+func (c *tokenClaims) GetSubject() (string, error)                  { return c.Subject, nil }
+func (c *tokenClaims) GetAudience() (jwt.ClaimStrings, error)       { return c.Audience, nil }
+
+// numericDate is a NumericDate as RFC 7519 §2 defines it: a JSON number. The library's own type
+// also reads a string that holds a number ("9999999999"), which no issuer writes: a token that
+// does is malformed, and accepting it would let the claim mean one thing here and another to a
+// stricter verifier.
+type numericDate struct{ jwt.NumericDate }
+
+func (d *numericDate) UnmarshalJSON(b []byte) error {
+	if b[0] != '-' && (b[0] < '0' || b[0] > '9') { // the decoder passes one whole JSON value
+		// The decoder names the claim in Field (the path from the claims object: "exp").
+		return &json.UnmarshalTypeError{Value: jsonKind(b), Type: reflect.TypeFor[float64]()}
+	}
+	return d.NumericDate.UnmarshalJSON(b)
+}
+
+func (d *numericDate) date() *jwt.NumericDate {
+	if d == nil {
+		return nil
+	}
+	return &d.NumericDate
+}
+
 // Verify checks a token's signature, expiry and not-before, and reads the caller from it: the
-// user id from "sub", the clearance from "role" or else PlaceOS's u.p flags (1 support, 2 admin).
+// user id from "sub", the clearance from "role" or else PlaceOS's u.p flags (1 support, 2 admin),
+// and Expires, the moment this verifier starts refusing the token (its exp plus the leeway).
 func (v *JWTVerifier) Verify(token string) (Caller, error) {
 	var cl tokenClaims
 	_, err := v.parser.ParseWithClaims(token, &cl, func(t *jwt.Token) (any, error) {
@@ -111,21 +148,25 @@ func (v *JWTVerifier) Verify(token string) (Caller, error) {
 		}
 		return v.key, nil
 	})
+	var te *json.UnmarshalTypeError
 	switch {
 	case errors.Is(err, jwt.ErrTokenExpired):
 		return Caller{}, unauthenticated(err, "bearer token has expired")
 	case errors.Is(err, jwt.ErrTokenNotValidYet), errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
 		return Caller{}, unauthenticated(err, "bearer token is not valid yet")
+	case errors.As(err, &te) && te.Type == reflect.TypeFor[float64]():
+		return Caller{}, unauthenticated(err, fmt.Sprintf("bearer token: claim %q must be a JSON number (RFC 7519 NumericDate), not %s",
+			te.Field, te.Value))
 	case err != nil:
 		return Caller{}, unauthenticated(err, "bearer token is invalid")
 	}
 	if cl.Subject == "" {
 		return Caller{}, unauthenticated(nil, "bearer token has no subject")
 	}
-	c := Caller{UserID: cl.Subject}
+	c := Caller{UserID: cl.Subject, Expires: cl.ExpiresAt.Time.Add(v.cfg.Leeway)}
 	switch {
 	case cl.Role != "":
-		if c.Clearance, err = ParseClearance(cl.Role); err != nil {
+		if c.Clearance, err = tokenRole(cl.Role); err != nil {
 			return Caller{}, unauthenticated(err, "bearer token: "+err.Error())
 		}
 	case cl.U != nil && cl.U.P < 0:
@@ -137,4 +178,29 @@ func (v *JWTVerifier) Verify(token string) (Caller, error) {
 		c.Clearance = ClearanceSupport
 	}
 	return c, nil
+}
+
+// tokenRole reads a token's role claim exactly as written: no trimming, no case folding, unlike
+// ParseClearance for the API-keys file an operator types. PlaceOS itself issues no such claim
+// (its clearance is u.p); an issuer that adds one writes it as a program does, so " admin " or
+// "ADMIN" is a token made some other way, and it is refused rather than guessed at.
+func tokenRole(role string) (Clearance, error) {
+	if c, ok := clearanceNamed(role); ok {
+		return c, nil
+	}
+	return ClearanceUser, fmt.Errorf("unknown role %q (want exactly user, support, admin or administrator, in lower case)", role)
+}
+
+// jsonKind names the JSON type of a value that is not a number (null never gets here: the claim
+// is then absent).
+func jsonKind(b []byte) string {
+	switch b[0] {
+	case '"':
+		return "a string"
+	case '{':
+		return "an object"
+	case '[':
+		return "an array"
+	}
+	return "a boolean"
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"net/http"
@@ -178,8 +179,8 @@ func TestJWTAlgorithms(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if want := (auth.Caller{UserID: "tok-user", Clearance: auth.ClearanceUser}); c != want {
-				t.Fatalf("got %+v, want %+v", c, want)
+			if want := (auth.Caller{UserID: "tok-user", Clearance: auth.ClearanceUser, Expires: c.Expires}); c != want || c.Expires.IsZero() {
+				t.Fatalf("got %+v, want %+v with an expiry", c, want)
 			}
 		})
 	}
@@ -219,7 +220,11 @@ func TestJWTClaims(t *testing.T) {
 		{"role support", jwt.MapClaims{"role": "support"}, auth.ClearanceSupport, ""},
 		{"role admin", jwt.MapClaims{"role": "admin"}, auth.ClearanceAdmin, ""},
 		{"role administrator", jwt.MapClaims{"role": "administrator"}, auth.ClearanceAdmin, ""},
-		{"role Admin", jwt.MapClaims{"role": "Admin"}, auth.ClearanceAdmin, ""},
+		// A token's role is read as issued; ParseClearance's folding is for the keys file only.
+		{"role Admin", jwt.MapClaims{"role": "Admin"}, 0, `bearer token: unknown role "Admin" (want exactly user, support, admin or administrator, in lower case)`},
+		{"role ADMIN", jwt.MapClaims{"role": "ADMIN"}, 0, `unknown role "ADMIN"`},
+		{"role with spaces", jwt.MapClaims{"role": " admin "}, 0, `unknown role " admin "`},
+		{"role support with a newline", jwt.MapClaims{"role": "support\n"}, 0, `unknown role "support\n"`},
 		{"unknown role", jwt.MapClaims{"role": "root"}, 0, `bearer token: unknown role "root"`},
 		{"role internal", jwt.MapClaims{"role": "internal"}, 0, `unknown role "internal"`},
 		{"u.p 0", jwt.MapClaims{"u": up(0)}, auth.ClearanceUser, ""},
@@ -237,7 +242,18 @@ func TestJWTClaims(t *testing.T) {
 		{"nbf within the leeway", jwt.MapClaims{"nbf": now.Add(5 * time.Second).Unix()}, auth.ClearanceUser, ""},
 		{"issued in the future", jwt.MapClaims{"iat": now.Add(time.Hour).Unix()}, 0, "bearer token is not valid yet"},
 		{"no exp", jwt.MapClaims{"exp": nil}, 0, "bearer token is invalid"},
-		{"exp not a number", jwt.MapClaims{"exp": "tomorrow"}, 0, "bearer token is invalid"},
+		// RFC 7519 §2: a NumericDate is a JSON number. A string holding one is not, though the
+		// library alone would read it.
+		{"exp not a number", jwt.MapClaims{"exp": "tomorrow"}, 0, `bearer token: claim "exp" must be a JSON number (RFC 7519 NumericDate), not a string`},
+		{"exp as a numeric string", jwt.MapClaims{"exp": "9999999999"}, 0, `claim "exp" must be a JSON number (RFC 7519 NumericDate), not a string`},
+		{"exp as a boolean", jwt.MapClaims{"exp": true}, 0, `claim "exp" must be a JSON number (RFC 7519 NumericDate), not a boolean`},
+		{"exp as an object", jwt.MapClaims{"exp": map[string]any{"n": 1}}, 0, `claim "exp" must be a JSON number (RFC 7519 NumericDate), not an object`},
+		{"exp as an array", jwt.MapClaims{"exp": []any{9999999999}}, 0, `claim "exp" must be a JSON number (RFC 7519 NumericDate), not an array`},
+		{"nbf as a numeric string", jwt.MapClaims{"nbf": "1"}, 0, `claim "nbf" must be a JSON number (RFC 7519 NumericDate), not a string`},
+		{"iat as a numeric string", jwt.MapClaims{"iat": "1"}, 0, `claim "iat" must be a JSON number (RFC 7519 NumericDate), not a string`},
+		{"nbf as a boolean", jwt.MapClaims{"nbf": false}, 0, `claim "nbf" must be a JSON number (RFC 7519 NumericDate), not a boolean`},
+		{"exp as a fraction", jwt.MapClaims{"exp": float64(now.Add(time.Hour).Unix()) + 0.5}, auth.ClearanceUser, ""},
+		{"nbf null is absent", jwt.MapClaims{"nbf": json.RawMessage("null")}, auth.ClearanceUser, ""},
 		{"no sub", jwt.MapClaims{"sub": nil}, 0, "bearer token has no subject"},
 		{"empty sub", jwt.MapClaims{"sub": ""}, 0, "bearer token has no subject"},
 		// Without a configured issuer or audience, whatever the token says is accepted.
@@ -255,8 +271,17 @@ func TestJWTClaims(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if want := (auth.Caller{UserID: "tok-user", Clearance: tt.want}); c != want {
-				t.Fatalf("got %+v, want %+v", c, want)
+			if c.UserID != "tok-user" || c.Clearance != tt.want || c.Node || c.From != "" {
+				t.Fatalf("got %+v, want user tok-user with clearance %s", c, tt.want)
+			}
+			// The caller expires when the verifier starts refusing the token: exp plus the
+			// default leeway of 30 s.
+			exp, _ := claims(tt.extra)["exp"].(int64)
+			if exp == 0 {
+				exp = now.Add(time.Hour).Unix()
+			}
+			if want := time.Unix(exp, 0).Add(30 * time.Second); c.Expires.Sub(want).Abs() > time.Second {
+				t.Fatalf("expires %s, want %s", c.Expires, want)
 			}
 		})
 	}
@@ -266,8 +291,13 @@ func TestJWTLeeway(t *testing.T) {
 	t.Parallel()
 	v := newVerifier(t, auth.JWTConfig{Secret: []byte(hsSecret), Leeway: time.Hour})
 	tok := sign(t, jwt.SigningMethodHS256, []byte(hsSecret), claims(jwt.MapClaims{"exp": time.Now().Add(-30 * time.Minute).Unix()}))
-	if _, err := v.Verify(tok); err != nil {
+	c, err := v.Verify(tok)
+	if err != nil {
 		t.Fatalf("an hour of leeway refused a token expired 30 minutes ago: %v", err)
+	}
+	// The caller lasts as long as the verifier accepts the token: the leeway past exp.
+	if left := time.Until(c.Expires); left < 29*time.Minute || left > 30*time.Minute+time.Second {
+		t.Fatalf("the caller expires in %s, want about 30 minutes (exp 30 minutes ago + an hour of leeway)", left)
 	}
 }
 
@@ -383,5 +413,23 @@ func TestLoadJWTVerifier(t *testing.T) {
 	}
 	if _, err := auth.LoadJWTVerifier(auth.JWTConfig{}, filepath.Join(dir, "missing.pem")); err == nil || !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("missing key file: %v", err)
+	}
+}
+
+// BenchmarkJWTVerify is the cost of authenticating a request by an HS256 bearer token.
+func BenchmarkJWTVerify(b *testing.B) {
+	v, err := auth.NewJWTVerifier(auth.JWTConfig{Secret: []byte(hsSecret)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims(jwt.MapClaims{"u": map[string]any{"p": 1}})).SignedString([]byte(hsSecret))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := v.Verify(tok); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

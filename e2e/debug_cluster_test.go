@@ -24,6 +24,7 @@ type debugClient struct {
 	node   string
 	conn   *websocket.Conn
 	frames chan string
+	end    error // why the socket ended; set before frames is closed
 }
 
 func dialControl(t *testing.T, e *enginetest.Node, apiKey ...string) *debugClient {
@@ -32,6 +33,12 @@ func dialControl(t *testing.T, e *enginetest.Node, apiKey ...string) *debugClien
 	if len(apiKey) > 0 {
 		hdr = http.Header{"X-API-Key": apiKey}
 	}
+	return dialControlWith(t, e, hdr)
+}
+
+// dialControlWith is dialControl with the upgrade's headers (a bearer token, say).
+func dialControlWith(t *testing.T, e *enginetest.Node, hdr http.Header) *debugClient {
+	t.Helper()
 	conn, resp, err := websocket.DefaultDialer.Dial("ws://"+e.HTTP+"/api/engine/v2/systems/control", hdr)
 	if err != nil {
 		if resp != nil {
@@ -45,6 +52,7 @@ func dialControl(t *testing.T, e *enginetest.Node, apiKey ...string) *debugClien
 		for {
 			_, b, err := conn.ReadMessage()
 			if err != nil {
+				c.end = err
 				return
 			}
 			c.frames <- string(b)
@@ -134,13 +142,31 @@ func (c *debugClient) expectLine(id int64, mod, msg string) {
 	}
 }
 
+// debugFrom starts debug request id for module mod, hosted by owner, and waits for its first line.
+func (c *debugClient) debugFrom(id int64, owner *enginetest.Node, mod string, h ...enginetest.Header) {
+	c.t.Helper()
+	// PlaceOS front-ends send sys and name along with the module id (docs/protocol.md §7).
+	c.send(fmt.Sprintf(`{"id":%d,"cmd":"debug","sys":"sys-1","mod":%q,"name":"debug"}`, id, mod))
+	if f, want := c.next("debug success"), fmt.Sprintf(`{"id":%d,"type":"success"}`, id); f != want {
+		c.t.Fatalf("debug on %s: %s", c.node, f)
+	}
+	// success means the stream to the owner is open; the owner turns the driver's forwarding on
+	// as the stream attaches, so the first lines may still find it off.
+	var first string
+	owner.Eventually(15*time.Second, "debug forwarding on in the driver", func() bool {
+		first = fmt.Sprintf("line %d", time.Now().UnixNano())
+		return logLine(c.t, owner, mod, first, h...)
+	})
+	c.expectLine(id, mod, first)
+}
+
 // logLine makes the module log msg through its owner's node-to-node execute route: the test
 // driver's log() is not in its metadata (the client routes refuse undeclared functions), and the
 // node route hands the call straight to the driver. It reports whether the driver had debug
 // forwarding on (log returns false without calling Host.Log otherwise).
-func logLine(t *testing.T, owner *enginetest.Node, mod, msg string) bool {
+func logLine(t *testing.T, owner *enginetest.Node, mod, msg string, h ...enginetest.Header) bool {
 	t.Helper()
-	r := owner.Do("POST", "/api/engine/v2/modules/"+mod+"/exec/log", fmt.Sprintf(`[%q]`, msg))
+	r := owner.Do("POST", "/api/engine/v2/modules/"+mod+"/exec/log", fmt.Sprintf(`[%q]`, msg), h...)
 	if r.Status != 200 {
 		t.Fatalf("log via %s: %d %s", owner.ID, r.Status, r.Body)
 	}
@@ -184,19 +210,7 @@ func TestClusterDebugFromAnotherNode(t *testing.T) {
 	}
 
 	onA := dialControl(t, a)
-	// PlaceOS front-ends send sys and name along with the module id (docs/protocol.md §7).
-	onA.send(fmt.Sprintf(`{"id":9,"cmd":"debug","sys":"sys-1","mod":%q,"name":"debug"}`, mod))
-	if f := onA.next("debug success"); f != `{"id":9,"type":"success"}` {
-		t.Fatalf("debug on %s: %s", a.ID, f)
-	}
-	// success means A's stream to B is open; B turns the driver's forwarding on as the stream
-	// attaches, so the first lines may still find it off.
-	var first string
-	a.Eventually(15*time.Second, "debug forwarding on in the driver", func() bool {
-		first = fmt.Sprintf("line %d", time.Now().UnixNano())
-		return logLine(t, b, mod, first)
-	})
-	onA.expectLine(9, mod, first)
+	onA.debugFrom(9, b, mod)
 	logLine(t, b, mod, "second line")
 	onA.expectLine(9, mod, "second line")
 

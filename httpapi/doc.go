@@ -18,7 +18,9 @@
 // one goroutine and about 12 KiB. A client that does not read is disconnected, never slowing the
 // others; one that answers neither data nor the heartbeat's ping for a heartbeat period is gone
 // and is disconnected too. Binds are status watches (Watcher), execs go through the engine's one
-// execute path with the session's caller.
+// execute path with the session's caller. A session lasts no longer than the credential that
+// opened it: a bearer token's session is closed with 4001 when the token expires (ws.go,
+// WSCloseCredentialExpired), and everything it started carries that deadline.
 // Every frame goes out through one writer, which also keeps it valid UTF-8 whatever a driver or
 // Redis holds (ws_out.go).
 // Under --auth none every caller is an admin, which is why Start then refuses a non-loopback

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"sync"
@@ -87,6 +88,9 @@ type wsRegistry struct {
 	perUser map[string]int
 	// heads are the notify heads of every binding, shared by those with the same id and meta.
 	heads map[string]*wsHead
+	// skew moves the clock sessions judge their credential's expiry by; tests only, to reach
+	// a request read after the expiry but before the session's timer fired.
+	skew atomic.Int64
 }
 
 // WSSessions is the number of open WebSocket sessions.
@@ -139,7 +143,7 @@ func (s *Server) handleControl(w http.ResponseWriter, r *http.Request) {
 	if tc := tcpConn(conn.NetConn()); tc != nil {
 		_ = tc.SetWriteBuffer(wsSocketBuffer)
 	}
-	ctx, cancel := context.WithCancel(auth.WithCaller(context.Background(), caller))
+	ctx, cancel := sessionContext(caller)
 	ss := &wsSession{
 		s:      s,
 		conn:   conn,
@@ -167,7 +171,31 @@ func (s *Server) handleControl(w http.ResponseWriter, r *http.Request) {
 	ss.mu.Lock()
 	ss.beat = time.AfterFunc(s.cfg.WSPongInterval, ss.heartbeat)
 	ss.mu.Unlock()
+	if !caller.Expires.IsZero() {
+		// The context's own deadline timer is the session's expiry: nothing runs until it fires.
+		context.AfterFunc(ctx, func() {
+			if errors.Is(context.Cause(ctx), errCredentialExpired) {
+				ss.expire()
+			}
+		})
+	}
 	go ss.readLoop()
+}
+
+// errCredentialExpired is the cause of a session's context ending at its credential's expiry.
+var errCredentialExpired = errors.New("the credential that opened the session has expired")
+
+// sessionContext is a session's context: cancelled when the session ends and, for a credential
+// that expires, at that moment too. The deadline bounds everything the session starts — an
+// exec's (forwarded to another node, it travels with the call), a bind's look-up, a debug attach
+// — so nothing it asked for outlives its credential. A credential that never expires gets no
+// timer at all.
+func sessionContext(caller auth.Caller) (context.Context, context.CancelFunc) {
+	ctx := auth.WithCaller(context.Background(), caller)
+	if caller.Expires.IsZero() {
+		return context.WithCancel(ctx)
+	}
+	return context.WithDeadlineCause(ctx, caller.Expires, errCredentialExpired)
 }
 
 // takePlace counts a session against the node's and the user's session limits before the
@@ -257,6 +285,7 @@ type wsSession struct {
 	dead     chan struct{}
 	killOnce sync.Once
 	why      string
+	code     int // the close frame's code
 	// wmu is held for every write of a message to conn: the writer's and those written inline
 	// (send), so that nothing queued is overtaken.
 	wmu sync.Mutex
@@ -285,23 +314,54 @@ type wsBinding struct {
 	early [][]byte
 }
 
+// WSCloseCredentialExpired is the close code of a session whose credential expired. RFC 6455
+// leaves 4000–4999 to applications; 1008 (policy violation) would fit as well, but it is also
+// what a server sends for any refused message, so a client could not tell "fetch a fresh token"
+// from "stop sending that". 4001 reads as HTTP's 401. PlaceOS clients reconnect on any close, and
+// a reconnect authenticates afresh.
+const WSCloseCredentialExpired = 4001
+
 // kill ends the session; safe from any goroutine, including delivery callbacks (it never blocks).
-func (ss *wsSession) kill(why string) { ss.end(why, false) }
+func (ss *wsSession) kill(why string) { ss.end(why, websocket.CloseGoingAway, false) }
 
 // killSlow ends a session whose client does not read, counting it once.
-func (ss *wsSession) killSlow() { ss.end("slow client", true) }
+func (ss *wsSession) killSlow() { ss.end("slow client", websocket.CloseGoingAway, true) }
+
+// expire ends a session whose credential has expired, through the same path as any other end.
+func (ss *wsSession) expire() {
+	if ss.end("credential expired", WSCloseCredentialExpired, false) {
+		ss.log.Info("websocket session ended: its credential expired (the client reconnects with a fresh one)",
+			"expired_at", ss.caller.Expires.UTC().Format(time.RFC3339))
+	}
+}
+
+// expired ends the session if its credential has expired by now, and says so. The context's
+// timer may fire a little late; a request read in between must not run for an expired caller.
+func (ss *wsSession) expired() bool {
+	if ss.caller.Expires.IsZero() {
+		return false // no clock read per frame for a credential that never expires
+	}
+	if ss.caller.ExpiredAt(time.Now().Add(time.Duration(ss.s.ws.skew.Load()))) {
+		ss.expire()
+		return true
+	}
+	return false
+}
 
 // end ends the session once: the writer sends the close frame and closes the connection, which
-// wakes the reader, which cleans up.
-func (ss *wsSession) end(why string, slow bool) {
+// wakes the reader, which cleans up. It reports whether this call ended it.
+func (ss *wsSession) end(why string, code int, slow bool) bool {
+	ended := false
 	ss.killOnce.Do(func() {
-		ss.why = why
+		ended = true
+		ss.why, ss.code = why, code
 		close(ss.dead)
 		if slow {
 			ss.s.cfg.Metrics.WSSlowDisconnect()
 		}
 		ss.out.Stop(ss.closeConn)
 	})
+	return ended
 }
 
 // truncate is s cut to at most n bytes, at a character's start: a close frame's reason must be
@@ -329,6 +389,9 @@ func (ss *wsSession) readLoop() {
 			}
 			ss.kill("read ended")
 			return
+		}
+		if ss.expired() {
+			continue // the connection closes; nothing more runs for this caller
 		}
 		// The client spoke. While the frame is handled (an exec waiting for a place, an answer
 		// for the socket) its next frames, pongs included, wait unread: that is not silence.

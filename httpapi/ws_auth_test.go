@@ -28,14 +28,14 @@ const (
 )
 
 // wsAuthEnv is newWSEnv behind --auth keys: the three API keys above and HS256 bearer tokens.
-func wsAuthEnv(t *testing.T) *wsEnv {
+func wsAuthEnv(t *testing.T, opts ...func(*Config)) *wsEnv {
 	t.Helper()
 	authn := keysAuth(t, fmt.Sprintf(`
 - {key: %q, user_id: ws-u, role: user}
 - {key: %q, user_id: ws-s, role: support}
 - {key: %q, user_id: ws-a, role: admin}
 `, wsaUserKey, wsaSupportKey, wsaAdminKey))
-	return newWSEnv(t, func(c *Config) { c.Auth = authn })
+	return newWSEnv(t, append([]func(*Config){func(c *Config) { c.Auth = authn }}, opts...)...)
 }
 
 // wsaToken is a bearer token for sub with role, valid for an hour unless claims say otherwise.
@@ -92,7 +92,11 @@ func TestWSSecurityMatrix(t *testing.T) {
 				id := 1
 				c.send(`{"id":1,"cmd":"exec","sys":"sys-1","mod":"Display","index":2,"name":"` + cred.userID + `","args":[]}`)
 				c.expect(`{"id":1,"type":"success","meta":{"sys":"sys-1","mod":"Display","index":2,"name":"` + cred.userID + `"},"value":{"ok":true},"code":200}`)
-				if got := env.hs.eng.callOf(t, cred.userID).Caller; got != (auth.Caller{UserID: cred.userID, Clearance: role, From: auth.FromHeader}) {
+				got := env.hs.eng.callOf(t, cred.userID).Caller
+				if got.Expires.IsZero() != (cred.kind == "api key") {
+					t.Fatalf("the engine was told %+v: wrong expiry for a %s", got, cred.kind)
+				}
+				if got.Expires = (time.Time{}); got != (auth.Caller{UserID: cred.userID, Clearance: role, From: auth.FromHeader}) {
 					t.Fatalf("the engine was told %+v", got)
 				}
 
@@ -167,6 +171,11 @@ func TestWSUpgradeCredentials(t *testing.T) {
 		{"alg none", "", []string{"Authorization", "Bearer " + none}, nil, 401},
 		{"forged payload", "", []string{"Authorization", "Bearer " + strings.Join(forged, ".")}, nil, 401},
 		{"garbage token", "", []string{"Authorization", "Bearer not.a.jwt"}, nil, 401},
+		// Claims read strictly (package auth): a NumericDate is a JSON number; a role is exact.
+		{"exp as a string", "", []string{"Authorization", "Bearer " + wsaToken(t, "s", "", jwt.MapClaims{"exp": "9999999999"})}, nil, 401},
+		{"exp as a string in the query", auth.BearerParam + "=" + wsaToken(t, "s", "", jwt.MapClaims{"exp": "9999999999"}), nil, nil, 401},
+		{"role in capitals", "", []string{"Authorization", "Bearer " + wsaToken(t, "s", "ADMIN", nil)}, nil, 401},
+		{"role with spaces", "", []string{"Authorization", "Bearer " + wsaToken(t, "s", " admin ", nil)}, nil, 401},
 		{"unknown API key", "", []string{auth.APIKeyHeader, "ws-nobody-0123456789"}, nil, 401},
 		{"unknown API key in the query", auth.APIKeyParam + "=ws-nobody-0123456789", nil, nil, 401},
 		{"basic auth", "", []string{"Authorization", "Basic dXNlcjpwYXNz"}, nil, 401},

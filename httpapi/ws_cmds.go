@@ -137,6 +137,9 @@ func (ss *wsSession) unbind(req *wsRequest) {
 
 // exec: the engine's one execute path, as for REST, with the session caller's clearance.
 func (ss *wsSession) exec(req *wsRequest) {
+	if ss.expired() {
+		return // read just before the expiry, started just after it: not run
+	}
 	rid := httpwire.NewRequestID()
 	res, err := ss.s.cfg.Engine.Execute(ss.ctx, call.Request{
 		Target:   call.Target{SystemID: req.Sys, Name: req.Mod, Index: req.Index},

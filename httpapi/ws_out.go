@@ -87,7 +87,7 @@ func (ss *wsSession) closeConn() {
 	ss.wmu.Lock() // no inline write after the close frame: send sees dead
 	_ = ss.conn.SetWriteDeadline(time.Now().Add(time.Second))
 	_ = ss.conn.WriteMessage(websocket.CloseMessage,
-		websocket.FormatCloseMessage(websocket.CloseGoingAway, truncate(ss.why, 100)))
+		websocket.FormatCloseMessage(ss.code, truncate(ss.why, 100)))
 	ss.wmu.Unlock()
 	_ = ss.conn.Close()
 }
