@@ -320,6 +320,23 @@ func TestConsole(t *testing.T) {
 			t.Error("a user is offered to apply a model file")
 		}
 	})
+	t.Run("token expires", func(t *testing.T) {
+		// exp 25 s ago and the verifier's 30 s leeway: the token works for about 5 s more, then
+		// the engine closes the console's WebSocket (4001) and the console asks for a fresh one
+		// instead of reconnecting with the dead token.
+		token, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"sub": "tess", "exp": time.Now().Add(-25 * time.Second).Unix()}).
+			SignedString([]byte(consoleJWTSecret))
+		if err != nil {
+			t.Fatal(err)
+		}
+		browsertest.Eval[bool](t, b, `(sessionStorage.clear(), true)`) // the user's token of the last step
+		signIn(t, "token", token, "tess · user")
+		b.WaitFor(t, 15*time.Second, "the sign-in form again, saying why", `document.querySelector('#signin') && `+text("#signin-error")+`.includes('expired') && sessionStorage.length === 0`)
+		page(t, "#/drivers")
+		if browsertest.Eval[bool](t, b, `!!document.querySelector('.repositories')`) {
+			t.Error("a page was drawn after the token expired")
+		}
+	})
 	// A node without authentication (--auth none, as `engine dev` runs): nothing to sign in with,
 	// the console opens at once as the anonymous admin, with no sign-out to offer.
 	t.Run("no authentication", func(t *testing.T) {

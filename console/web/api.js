@@ -121,10 +121,17 @@ export class Control {
       for (const [id, s] of this.streams) ws.send(JSON.stringify({ ...s.req, id }));
     };
     ws.onmessage = (ev) => this.receive(ev.data);
-    ws.onclose = () => {
+    ws.onclose = (ev) => {
       for (const p of this.pending.values()) p.reject(new Error('the WebSocket closed'));
       this.pending.clear();
       if (this.closed) return;
+      // 4001: the token that opened the session expired (docs/protocol.md §7.1). Reconnecting with
+      // it would only be refused: the operator signs in again instead.
+      if (ev.code === 4001) {
+        this.closed = true;
+        this.onState('expired');
+        return;
+      }
       this.onState('reconnecting');
       setTimeout(() => this.open(), this.retry);
       this.retry = Math.min(this.retry * 2, 10000);

@@ -61,13 +61,28 @@ async function start() {
   nav.hidden = false;
   signout.hidden = !signedIn;
   ctx.control = new Control((s) => {
+    if (s === 'expired') return expired();
     who.textContent = `${ctx.user.id || '(no user id)'} · ${ctx.user.role}${s === 'connected' ? '' : ' · live updates ' + s}`;
   });
-  window.addEventListener('hashchange', route);
+  if (!routing) window.addEventListener('hashchange', route);
+  routing = true;
   route();
 }
 
+let routing = false; // the hashchange listener is added once, whatever the number of sign-ins
+
+// expired ends the signed-in page when the engine closed the WebSocket because the bearer token
+// expired: every request with it would be refused from now on.
+function expired() {
+  if (leave) leave();
+  leave = null;
+  forget();
+  ctx.control = null;
+  signIn('Your bearer token has expired: sign in with a fresh one.');
+}
+
 function route() {
+  if (!ctx.control) return; // signed out: the sign-in form stays
   if (leave) leave();
   leave = null;
   notice.hidden = true;
