@@ -15,7 +15,7 @@ import (
 // driver's "save preset <name>") cannot grow the module's settings past 256 keys or 1 MiB: the
 // save past either is refused with the bound named, overwrites at the bound still work, the
 // settings stay within it, the driver process keeps running and its other module answers, and
-// the node logs the refusal once. An admin still writes larger settings through the
+// the node logs the refusals once per module. An admin still writes larger settings through the
 // management API, and the driver overwrites within them.
 func TestSavedSettingsBoundedInTotal(t *testing.T) {
 	t.Parallel()
@@ -84,6 +84,9 @@ systems: [{id: sys-1, name: Room, modules: [mod-presets, mod-blobs, mod-admin]}]
 	if n != 17 || !strings.Contains(refused.Body, "1048576 bytes") {
 		t.Errorf("after %d saves of 60 kB: %d %s, want the 18th refused naming the 1048576-byte bound", n, refused.Status, refused.Body)
 	}
+	if r := save("mod-blobs", "g9999", blob); r.Status == 200 { // refused again: not logged again
+		t.Errorf("a save past the byte bound, once more: %d %s", r.Status, r.Body)
+	}
 	if r := save("mod-blobs", "g0003", fmt.Sprintf("%q", strings.Repeat("y", 60_000))); r.Status != 200 {
 		t.Errorf("overwrite at the byte bound: %d %s", r.Status, r.Body)
 	}
@@ -116,11 +119,11 @@ systems: [{id: sys-1, name: Room, modules: [mod-presets, mod-blobs, mod-admin]}]
 			t.Errorf("%s after the refusals: %d %s", m, r.Status, r.Body)
 		}
 	}
-	if r := e.Do("GET", "/metrics", "", admin); !strings.Contains(r.Body, limited("drv-save", "settings_full")+" 3") {
-		t.Errorf("settings_full not counted 3 times in /metrics")
+	if r := e.Do("GET", "/metrics", "", admin); !strings.Contains(r.Body, limited("drv-save", "settings_full")+" 4") {
+		t.Errorf("settings_full not counted 4 times in /metrics")
 	}
 	if logs := e.Logs().String(); strings.Count(logs, "the module's settings are full") != 3 {
-		t.Errorf("want one WARN per module refused, got %d", strings.Count(logs, "the module's settings are full"))
+		t.Errorf("want one WARN per module refused (3), got %d", strings.Count(logs, "the module's settings are full"))
 	}
 }
 
