@@ -65,10 +65,16 @@ systems: [{id: sys-1, name: Room, modules: [mod-presets, mod-blobs, mod-admin]}]
 	if r := save("mod-presets", "p257", `1`); r.Status == 200 || !strings.Contains(r.Body, "256 keys") {
 		t.Errorf("the 257th key: %d %s, want refused naming the 256-key bound", r.Status, r.Body)
 	}
+	// The same through a WebSocket, for every role: the bound is the driver's, not the caller's.
+	for i, key := range []string{userKey, supportKey, adminKey} {
+		if code := dialWS(t, e, key).exec(i+1, "Saver", 1, "save", `["ws_key", 1]`); code == 200 {
+			t.Errorf("WebSocket save of a 257th key by key %d: %d, want refused", i, code)
+		}
+	}
 	if r := save("mod-presets", "k000", `2`); r.Status != 200 {
 		t.Errorf("overwrite at the key bound: %d %s", r.Status, r.Body)
 	}
-	if body := settings("mod-presets"); strings.Contains(body, "p257") || !strings.Contains(body, `"k000":2`) {
+	if body := settings("mod-presets"); strings.Contains(body, "p257") || strings.Contains(body, "ws_key") || !strings.Contains(body, `"k000":2`) {
 		t.Errorf("mod-presets after the refusal: %.300s…", body)
 	}
 
@@ -119,8 +125,8 @@ systems: [{id: sys-1, name: Room, modules: [mod-presets, mod-blobs, mod-admin]}]
 			t.Errorf("%s after the refusals: %d %s", m, r.Status, r.Body)
 		}
 	}
-	if r := e.Do("GET", "/metrics", "", admin); !strings.Contains(r.Body, limited("drv-save", "settings_full")+" 4") {
-		t.Errorf("settings_full not counted 4 times in /metrics")
+	if r := e.Do("GET", "/metrics", "", admin); !strings.Contains(r.Body, limited("drv-save", "settings_full")+" 7") {
+		t.Errorf("settings_full not counted 7 times in /metrics")
 	}
 	if logs := e.Logs().String(); strings.Count(logs, "the module's settings are full") != 3 {
 		t.Errorf("want one WARN per module refused (3), got %d", strings.Count(logs, "the module's settings are full"))
