@@ -90,6 +90,7 @@ type Core struct {
 	calls       calls        // executes running here and whom they are for
 	gates       statusGates  // status write rate per module
 	quotas      driverQuotas // calls and subscriptions per driver
+	saves       settingSaves // each module's setting saves, one at a time (settingquota.go)
 
 	deleted        deletions // modules that left the model (forget.go); the reconcile loop's own
 	swept          sweep     // the last sweep of Redis (sweep.go); the reconcile loop's own

@@ -200,7 +200,8 @@ func (h *Host) Monitor(req *proto.MonitorRequest, stream proto.Host_MonitorServe
 
 // SaveSetting writes a setting of the calling module into the model: a Raft write, replicated
 // to every node and kept in each one's log and snapshots. So a value is at most MaxSettingSize,
-// and a driver saves at most Limits.SettingRate a second (settingquota.go).
+// a driver saves at most Limits.SettingRate a second, and the module's settings grow to at most
+// MaxSavedSettings keys and MaxSavedSettingsBytes (settingquota.go).
 func (h *Host) SaveSetting(ctx context.Context, req *proto.SaveSettingRequest) (*proto.Empty, error) {
 	if req.Name == "" || len(req.Name) > maxSettingName || !utf8.ValidString(req.Name) {
 		return nil, status.Errorf(codes.InvalidArgument, "a setting name of module %q must be 1 to %d bytes of UTF-8", req.ModuleId, maxSettingName)
@@ -215,7 +216,23 @@ func (h *Host) SaveSetting(ctx context.Context, req *proto.SaveSettingRequest) (
 	if err := h.c.takeSave(req.ModuleId); err != nil {
 		return nil, err
 	}
-	return &proto.Empty{}, h.c.cfg.Store.SaveSetting(ctx, req.ModuleId, req.Name, req.ValueJson)
+	value, err := storedForm(req.ValueJson)
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "setting %q of module %q: %v", req.Name, req.ModuleId, err)
+	}
+	unlock, err := h.c.saves.lock(ctx, req.ModuleId)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if err := h.c.checkSettingsRoom(req.ModuleId, req.Name, value); err != nil {
+		return nil, err
+	}
+	if err := h.c.cfg.Store.SaveSetting(ctx, req.ModuleId, req.Name, value); err != nil {
+		return nil, err
+	}
+	h.c.waitSaved(ctx, req.ModuleId, req.Name, value)
+	return &proto.Empty{}, nil
 }
 
 // checkValue refuses a driver's value that is not JSON, or not UTF-8: json.Valid passes invalid

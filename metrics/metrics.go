@@ -66,6 +66,8 @@ const (
 	DriverCallsRefused    = "calls_refused"         // a driver-to-driver call over the driver's rate
 	DriverSubsRefused     = "subscriptions_refused" // a subscription past the driver's maximum
 	DriverSavesRefused    = "saves_refused"         // a setting save over the driver's rate
+	// DriverSettingsFull: a setting save that would grow its module's settings past their bound.
+	DriverSettingsFull = "settings_full"
 )
 
 const namespace = "engine"
@@ -195,7 +197,7 @@ func New() *Metrics {
 		}, []string{"driver"}),
 		driverLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "driver_limited_total",
-			Help: "What the driver limits held back, by driver and limit (status_delayed, status_coalesced, calls_refused, subscriptions_refused, saves_refused).",
+			Help: "What the driver limits held back, by driver and limit (status_delayed, status_coalesced, calls_refused, subscriptions_refused, saves_refused, settings_full).",
 		}, []string{"driver", "limit"}),
 		driverSubscriptions: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: namespace, Name: "driver_subscriptions",

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
-	"net/url"
 	"slices"
 	"strings"
 
@@ -301,47 +300,6 @@ func (m *Model) Redacted(c auth.Clearance, k *Keyring) (*Model, error) {
 		}
 	}
 	return out, nil
-}
-
-// RedactURI hides credentials embedded in a repository URI, for logs, statuses and readers below
-// admin. In an http(s) URL the whole user information goes (a token is often the user name:
-// https://TOKEN@host/...); in other URLs the password does (ssh://git@host keeps its user); so
-// does a password in git's scp-like form (user:pass@host:path); and every query value
-// (?access_token=...), which is where a token goes when it is not the user name.
-func RedactURI(uri string) string {
-	if !strings.Contains(uri, "://") {
-		// scp-like: [user[:password]@]host:path (net/url reads "user" as a scheme).
-		if at := strings.LastIndex(uri, "@"); at > 0 {
-			if colon := strings.Index(uri[:at], ":"); colon >= 0 {
-				return uri[:colon+1] + "xxxxx" + uri[at:]
-			}
-		}
-	}
-	u, err := url.Parse(uri)
-	if err == nil && u.RawQuery != "" {
-		q := u.Query()
-		for k := range q {
-			q[k] = []string{"xxxxx"}
-		}
-		u.RawQuery = q.Encode()
-		uri = u.String()
-	}
-	if err != nil || (u.User == nil && u.Opaque != "") {
-		// Unparsable, or a URL behind a transport helper (ext::https://u:p@host/..., which net/url
-		// reads as an opaque "ext:" URL): hide anything between the scheme and an '@'.
-		if i, j := strings.Index(uri, "://"), strings.LastIndex(uri, "@"); i >= 0 && j > i {
-			return uri[:i+3] + "xxxxx" + uri[j:]
-		}
-		return uri
-	}
-	if u.User == nil {
-		return uri
-	}
-	if u.Scheme == "http" || u.Scheme == "https" {
-		u.User = url.User("xxxxx")
-		return u.String()
-	}
-	return u.Redacted()
 }
 
 // mergeOwner merges one owner's settings into out: plain settings first, then each protected

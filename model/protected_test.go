@@ -446,30 +446,6 @@ func TestKeyFiles(t *testing.T) {
 	}
 }
 
-func TestRedactURI(t *testing.T) {
-	t.Parallel()
-	for in, want := range map[string]string{
-		"https://user:pass@git.example.com/a.git": "https://xxxxx@git.example.com/a.git",
-		"https://TOKEN@github.com/a/b.git":        "https://xxxxx@github.com/a/b.git",
-		"http://u:p@h:8080/x":                     "http://xxxxx@h:8080/x",
-		"ssh://git:secret@host/x.git":             "ssh://git:xxxxx@host/x.git",
-		"ssh://git@host/x.git":                    "ssh://git@host/x.git",
-		"git@github.com:acme/x.git":               "git@github.com:acme/x.git",
-		"https://git.example.com/a.git":           "https://git.example.com/a.git",
-		"/srv/repos/a":                            "/srv/repos/a",
-		"https://us er:p%zz@host/x":               "https://xxxxx@host/x",
-		"ext::https://u:p@host/x":                 "ext::https://xxxxx@host/x",
-		"git:secret@github.com:acme/x.git":        "git:xxxxx@github.com:acme/x.git",
-		"me:p@ss:w0rd@host:x.git":                 "me:xxxxx@host:x.git",
-		"https://host/x.git?access_token=tok123":  "https://host/x.git?access_token=xxxxx",
-		"https://u:p@host/x?private_token=t&b=2":  "https://xxxxx@host/x?b=xxxxx&private_token=xxxxx",
-	} {
-		if got := RedactURI(in); got != want {
-			t.Errorf("RedactURI(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 // TestSecretsAndScrub: a module's secrets are every protected value its merge reads (its
 // driver's, its system's and zones' for a logic module, its own), opened; Scrub hides each in a
 // driver's text, the longest first; values shorter than MinSecretLen are not secrets to hide; and
