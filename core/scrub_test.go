@@ -98,3 +98,43 @@ func sealedCore(t *testing.T, k *model.Keyring, yaml string, setup func(*fakeSup
 	c.reconcile(t.Context())
 	return tc
 }
+
+// TestEncodedSecretsAreScrubbed: a protected API key quoted URL-encoded (Go's HTTP client quotes
+// the whole URL in its errors) or upper-cased (a device protocol) is hidden in a failed start
+// (module reads), in the module's debug and log lines, in a line naming no module, and in an
+// execute's error.
+func TestEncodedSecretsAreScrubbed(t *testing.T) {
+	t.Parallel()
+	k := testutil.Keyring(t)
+	const key = `Kx9/Tq+7 z&W!`
+	const dial = `Get "http://10.0.0.5/status?key=Kx9%2FTq%2B7+z%26W%21": dial tcp 10.0.0.5:80: connection refused`
+	tc := sealedCore(t, k, `
+drivers: [{id: drv-d, module_name: Api, role: device, binary: /bin/d}]
+modules:
+  - {id: m1, driver_id: drv-d, running: true, protected_settings: [{level: admin, settings: {api_key: "`+key+`"}}]}
+  - {id: m2, driver_id: drv-d, running: true, protected_settings: [{level: admin, settings: {api_key: "`+key+`"}}]}
+`, func(sup *fakeSup) {
+		sup.startErr = map[string]error{"m2": errors.New("OnLoad: " + dial)}
+		sup.meta = `{"functions": {"fetch": {"path": ["string", "status"]}}}`
+		sup.exec = func(context.Context, *proto.ExecRequest) (*proto.ExecResponse, error) {
+			return &proto.ExecResponse{Code: 500, Error: &proto.ExecError{Class: "Error", Message: dial}}, nil
+		}
+	})
+	if rec := tc.state.errs["m2"].Error; rec != `OnLoad: Get "http://10.0.0.5/status?key=[redacted]": dial tcp 10.0.0.5:80: connection refused` {
+		t.Errorf("recorded start failure %q", rec)
+	}
+	for mod, line := range map[string]string{
+		"m1": `fetching /keys/Kx9%2FTq+7%20z&W%21/state`, // url.PathEscape
+		"":   `SEND KEY KX9/TQ+7 Z&W! ERR`,                // no module named; upper-cased by the device
+	} {
+		if got := tc.Scrub(mod, line); strings.Contains(strings.ToLower(got), "kx9") || !strings.Contains(got, "[redacted]") {
+			t.Errorf("a line of module %q scrubbed to %q", mod, got)
+		}
+	}
+	_, err := tc.Execute(t.Context(), call.Request{Target: call.Target{ModuleID: "m1"}, Function: "fetch", Args: json.RawMessage(`[]`),
+		Caller: auth.Caller{UserID: "u", Clearance: auth.ClearanceUser}})
+	var de *errkind.DriverError
+	if !errors.As(err, &de) || de.Message != "[redacted]" {
+		t.Errorf("an execute's error quoting the key URL-encoded: %v", err)
+	}
+}
