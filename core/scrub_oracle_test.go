@@ -49,7 +49,7 @@ modules:
 		}
 		return de.Message + " | " + strings.Join(de.Backtrace, " | ")
 	}
-	every := deBruijn(10, 6) // every 6-digit PIN in 1,000,005 characters
+	every := testutil.DeBruijnDigits(6) // every 6-digit PIN in 1,000,005 characters
 	for _, c := range []struct {
 		name, fn, right, wrong string
 		want                   string // the answer to both
@@ -116,32 +116,4 @@ func oracleDriver(_ context.Context, r *proto.ExecRequest) (*proto.ExecResponse,
 	default:
 		return refuse("login refused for "+oraclePassword+"\nretry in 5 s", "login("+oraclePassword+")", "main")
 	}
-}
-
-// deBruijn is the de Bruijn sequence of n-digit strings over k digits, its end wrapped: every
-// n-digit string is in it once.
-func deBruijn(k, n int) string {
-	a := make([]byte, k*n)
-	var seq []byte
-	var db func(t, p int)
-	db = func(t, p int) {
-		if t > n {
-			if n%p == 0 {
-				seq = append(seq, a[1:p+1]...)
-			}
-			return
-		}
-		a[t] = a[t-p]
-		db(t+1, p)
-		for j := a[t-p] + 1; int(j) < k; j++ {
-			a[t] = j
-			db(t+1, t)
-		}
-	}
-	db(1, 1)
-	seq = append(seq, seq[:n-1]...)
-	for i := range seq {
-		seq[i] += '0'
-	}
-	return string(seq)
 }

@@ -125,7 +125,7 @@ modules:
 	}
 	for mod, line := range map[string]string{
 		"m1": `fetching /keys/Kx9%2FTq+7%20z&W%21/state`, // url.PathEscape
-		"":   `SEND KEY KX9/TQ+7 Z&W! ERR`,                // no module named; upper-cased by the device
+		"":   `SEND KEY KX9/TQ+7 Z&W! ERR`,               // no module named; upper-cased by the device
 	} {
 		if got := tc.Scrub(mod, line); strings.Contains(strings.ToLower(got), "kx9") || !strings.Contains(got, "[redacted]") {
 			t.Errorf("a line of module %q scrubbed to %q", mod, got)
