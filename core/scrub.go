@@ -1,13 +1,11 @@
 package core
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/placeos-go/engine/errkind"
 	"github.com/placeos-go/engine/model"
@@ -108,80 +106,163 @@ func scrubDriverError(de *errkind.DriverError, clean cleaner) *errkind.DriverErr
 // the texts that holds one of secrets, or any form (model.AppendForms) of a value args hold, is
 // "[redacted]"; other lines are kept as they are. The values of args are each string, each key
 // and each number — as sent and as Go prints it, since a driver may normalise 4.82913e5 to 482913
-// — of model.MinSecretLen or more, matched ignoring ASCII case like the secrets. It decodes args
+// — of model.MinSecretLen or more, matched ignoring ASCII case like the secrets. It reads args
 // only when a line quotes no secret.
 func hideQuoting(secrets []string, args json.RawMessage) cleaner {
 	return func(texts []string) []string {
 		lines := make([][]string, len(texts))
 		var open []*string // the lines that quote no secret, until one is found to quote args
-		longest := 0
+		longest := 0       // of every line: what hideArgs does must not depend on which quote a secret
 		for i, t := range texts {
 			lines[i] = strings.Split(t, "\n")
 			for j := range lines[i] {
-				if l := &lines[i][j]; model.Quotes(*l, secrets) {
+				l := &lines[i][j]
+				longest = max(longest, len(*l))
+				if model.Quotes(*l, secrets) {
 					*l = model.RedactedValue
 				} else {
 					open = append(open, l)
-					longest = max(longest, len(*l))
 				}
 			}
 		}
-		if len(open) == 0 {
-			return joinLines(lines)
+		if len(open) > 0 {
+			hideArgs(open, longest, args)
 		}
-		var forms []string
-		eachArgValue(args, func(v string) bool {
-			// A value longer than every line can be quoted by none, except line by line.
-			if len(v) < model.MinSecretLen || len(v) > longest && !strings.ContainsAny(v, "\r\n") {
-				return len(open) > 0
-			}
-			forms = model.AppendForms(forms[:0], v)
-			open = slices.DeleteFunc(open, func(l *string) bool {
-				if model.Quotes(*l, forms) {
-					*l = model.RedactedValue
-					return true
-				}
-				return false
-			})
-			return len(open) > 0
-		})
-		return joinLines(lines)
+		out := make([]string, len(texts))
+		for i, l := range lines {
+			out[i] = strings.Join(l, "\n")
+		}
+		return out
 	}
 }
 
-func joinLines(lines [][]string) []string {
-	out := make([]string, len(lines))
-	for i, l := range lines {
-		out[i] = strings.Join(l, "\n")
-	}
-	return out
-}
+// maxEscapedArgs is how many values with other forms — a string JSON or a URL escapes (each has
+// a dozen forms to make and seek), a number Go may print otherwise than it was sent — hideArgs
+// looks for. A call carrying more hides every line: a caller filling a body with such
+// candidates gets nothing, and costs the node no more than this.
+const maxEscapedArgs = 1024
 
-// eachArgValue calls fn with each string, key and number of args (a number also as Go prints it)
-// until fn returns false or args end. It reads args as a stream, keeping no tree of them.
-func eachArgValue(args json.RawMessage, fn func(string) bool) {
-	if len(args) == 0 {
+// hideArgs hides each of the open lines that holds a form of a value of args; longest is the
+// length of the longest line of the texts.
+func hideArgs(open []*string, longest int, args json.RawMessage) {
+	// A value too short to be a secret is in every text; one longer than every line is in none,
+	// unless one of its lines is.
+	sought := func(v string) bool {
+		return len(v) >= model.MinSecretLen && (len(v) <= longest || strings.ContainsAny(v, "\r\n"))
+	}
+	// Most values read only as they are sent: sought at once, allocating nothing. The others
+	// are counted, and sought with their other forms after.
+	escaped := 0
+	eachArgValue(args, func(v string, number bool) bool {
+		if number && !asPrinted(v) {
+			escaped++
+		}
+		switch {
+		case !sought(v):
+		case model.Plain(v):
+			open = hideHolding(open, v)
+		default:
+			escaped++
+		}
+		return len(open) > 0
+	})
+	if escaped == 0 || len(open) == 0 {
 		return
 	}
-	dec := json.NewDecoder(bytes.NewReader(args))
-	dec.UseNumber()
-	for {
-		tok, err := dec.Token()
-		if err != nil {
-			return // the end, or arguments the call's checks took and the decoder does not
+	if escaped > maxEscapedArgs {
+		hideHolding(open, "")
+		return
+	}
+	var forms []string
+	eachArgValue(args, func(v string, number bool) bool {
+		forms = forms[:0]
+		if sought(v) && !model.Plain(v) {
+			forms = model.AppendForms(forms, v)
 		}
-		more := true
-		switch v := tok.(type) {
-		case string:
-			more = fn(v)
-		case json.Number:
-			more = fn(v.String())
-			if f, err := v.Float64(); err == nil && more {
-				more = fn(strconv.FormatFloat(f, 'f', -1, 64)) && fn(fmt.Sprint(f))
+		if f, err := strconv.ParseFloat(v, 64); number && !asPrinted(v) && err == nil {
+			for _, format := range []byte{'f', 'g'} {
+				if p := strconv.FormatFloat(f, format, -1, 64); sought(p) {
+					forms = model.AppendForms(forms, p)
+				}
 			}
 		}
-		if !more {
-			return
+		for _, f := range forms {
+			open = hideHolding(open, f)
+		}
+		return len(open) > 0
+	})
+}
+
+// asPrinted reports whether Go prints the JSON number num as it reads (strconv's 'f' and 'g'
+// forms, fmt's %v): an integer of up to 6 digits, as most numbers a caller sends are.
+func asPrinted(num string) bool {
+	if len(num) > 6 || num == "" || len(num) > 1 && num[0] == '0' {
+		return false
+	}
+	for i := 0; i < len(num); i++ {
+		if num[i] < '0' || num[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// hideHolding hides each line of open that holds form (ignoring ASCII case) and returns the
+// others.
+func hideHolding(open []*string, form string) []*string {
+	kept := open[:0]
+	for _, l := range open {
+		if model.Quotes(*l, []string{form}) {
+			*l = model.RedactedValue
+		} else {
+			kept = append(kept, l)
+		}
+	}
+	return kept
+}
+
+// eachArgValue calls fn with each string, key (number false) and number's text (number true)
+// of args until fn returns false or args end. args are valid JSON (the call's checks passed
+// them); they are read in place, so that a failed call carrying megabytes of candidates costs
+// one copy of them, not a decoded tree.
+func eachArgValue(args json.RawMessage, fn func(v string, number bool) bool) {
+	s := string(args) // every value without escapes is a part of this copy
+	for i := 0; i < len(s); {
+		switch c := s[i]; {
+		case c == '"':
+			end, escaped := i+1, false
+			for ; end < len(s) && s[end] != '"'; end++ {
+				if s[end] == '\\' {
+					escaped = true
+					end++
+				}
+			}
+			if end >= len(s) {
+				return
+			}
+			v := s[i+1 : end]
+			if escaped || !utf8.ValidString(v) { // as a driver's decoder reads it
+				var decoded string // apart from v, which would escape to the heap for every value
+				if json.Unmarshal(args[i:end+1], &decoded) != nil {
+					return
+				}
+				v = decoded
+			}
+			if !fn(v, false) {
+				return
+			}
+			i = end + 1
+		case c == '-' || '0' <= c && c <= '9':
+			end := i + 1
+			for end < len(s) && strings.IndexByte("+-.eE0123456789", s[end]) >= 0 {
+				end++
+			}
+			if !fn(s[i:end], true) {
+				return
+			}
+			i = end
+		default: // structure, space, true, false, null
+			i++
 		}
 	}
 }

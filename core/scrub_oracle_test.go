@@ -35,7 +35,7 @@ modules:
   - {id: m1, driver_id: drv-d, running: true, protected_settings: [{level: admin, settings: {pin: "`+oraclePIN+`", password: "`+oraclePassword+`"}}]}
   - {id: plain, driver_id: drv-d, running: true, settings: {pin: "`+oraclePIN+`"}}
 `, func(sup *fakeSup) {
-		sup.meta = `{"functions": {"switch_to": {"input": []}, "shout": {"input": []}, "unlock": {"door": [], "note": ["string", ""]}, "login": {"note": ["string", ""]}}}`
+		sup.meta = `{"functions": {"switch_to": {"input": [], "note": ["any", null]}, "shout": {"input": []}, "unlock": {"door": [], "note": ["string", ""]}, "login": {"note": ["string", ""]}}}`
 		sup.exec = oracleDriver
 	})
 	ctx := t.Context()
@@ -50,23 +50,32 @@ modules:
 		return de.Message + " | " + strings.Join(de.Backtrace, " | ")
 	}
 	every := testutil.DeBruijnDigits(6) // every 6-digit PIN in 1,000,005 characters
+	var escaped []string                // longer than "retry in 5 s", shorter than the line of the input
+	for i := range maxEscapedArgs + 1 {
+		escaped = append(escaped, fmt.Sprintf("x&%018d", i))
+	}
+	manyJSON, _ := json.Marshal(escaped)
+	many := string(manyJSON)
 	for _, c := range []struct {
 		name, fn, right, wrong string
 		want                   string // the answer to both
 	}{
-		{"echo", "switch_to", `["482913"]`, `["111111"]`, "[redacted] | "},
-		{"echo, JSON-escaped", "switch_to", `["\u0034\u0038\u0032913"]`, `["\u0031\u0031\u0031111"]`, "[redacted] | "},
-		{"echo with a suffix", "switch_to", `["482913x"]`, `["111111x"]`, "[redacted] | "},
-		{"echo in a list", "switch_to", `["111111 482913 222222"]`, `["111111 333333 222222"]`, "[redacted] | "},
-		{"a number Go prints", "switch_to", `[4.82913e5]`, `[1.11111e5]`, "[redacted] | "},
-		{"a key", "switch_to", `[{"482913": 1}]`, `[{"111111": 1}]`, "[redacted] | "},
+		{"echo", "switch_to", `["482913"]`, `["111111"]`, "[redacted]\nretry in 5 s | "},
+		{"echo, JSON-escaped", "switch_to", `["\u0034\u0038\u0032913"]`, `["\u0031\u0031\u0031111"]`, "[redacted]\nretry in 5 s | "},
+		{"echo with a suffix", "switch_to", `["482913x"]`, `["111111x"]`, "[redacted]\nretry in 5 s | "},
+		{"echo in a list", "switch_to", `["111111 482913 222222"]`, `["111111 333333 222222"]`, "[redacted]\nretry in 5 s | "},
+		{"a number Go prints", "switch_to", `[4.82913e5]`, `[1.11111e5]`, "[redacted]\nretry in 5 s | "},
+		{"a key", "switch_to", `[{"482913": 1}]`, `[{"111111": 1}]`, "[redacted]\nretry in 5 s | "},
 		{"upper-cased echo", "shout", `["proj3ctor!"]`, `["proj3ctor?"]`, "[redacted] | "},
 		{"every PIN, a driver quoting the PIN", "unlock", `{"door": "` + every + `", "door": "9"}`, `{"door": "9"}`, "[redacted] | "},
 		{"every PIN in a note", "unlock", `["9", "` + every + `"]`, `["9"]`, "[redacted] | "},
 		{"a guess with the driver's text after it", "unlock", `["9", "13*9lock"]`, `["9", "46*9lock"]`, "[redacted] | "},
 		{"a guess with the driver's text around it", "unlock", `["9", "w482913*9lock"]`, `["9", "w111111*9lock"]`, "[redacted] | "},
 		{"a guess with the driver's text before it", "login", `["for proj3ctor!"]`, `["for proj3ctor?"]`, "[redacted]\nretry in 5 s | [redacted] | main"},
-		{"a line that quotes nothing", "switch_to", `["hdm"]`, `["hdm"]`, "input hdm is not one of [hdmi1 hdmi2] | "},
+		{"a line that quotes nothing", "switch_to", `["hdm"]`, `["hdm"]`, "input hdm is not one of [hdmi1 hdmi2]\nretry in 5 s | "},
+		// More candidates with other forms than are sought: every line hidden, also the one
+		// that quotes neither, however many lines quote a secret.
+		{"many escaped candidates", "switch_to", `["482913", ` + many + `]`, `["111111", ` + many + `]`, "[redacted]\n[redacted] | "},
 	} {
 		right, wrong := answer("m1", c.fn, c.right), answer("m1", c.fn, c.wrong)
 		if right != wrong || right != c.want {
@@ -76,7 +85,7 @@ modules:
 			t.Errorf("%s: the answer shows a protected value: %.200q", c.name, right)
 		}
 	}
-	if got := answer("plain", "switch_to", `["482913"]`); got != "input 482913 is not one of [hdmi1 hdmi2] | " {
+	if got := answer("plain", "switch_to", `["482913"]`); got != "input 482913 is not one of [hdmi1 hdmi2]\nretry in 5 s | " {
 		t.Errorf("a module without protected values: %q, want its driver's words", got)
 	}
 
@@ -108,7 +117,7 @@ func oracleDriver(_ context.Context, r *proto.ExecRequest) (*proto.ExecResponse,
 	}
 	switch r.Function {
 	case "switch_to":
-		return refuse(fmt.Sprintf("input %v is not one of [hdmi1 hdmi2]", first))
+		return refuse(fmt.Sprintf("input %v is not one of [hdmi1 hdmi2]\nretry in 5 s", first))
 	case "shout":
 		return refuse(strings.ToUpper(fmt.Sprintf("unknown command %v", first)))
 	case "unlock":

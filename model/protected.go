@@ -370,14 +370,16 @@ func (m *Model) Secrets(mod *Module, k *Keyring) ([]string, error) {
 // MinSecretLen or more (a driver's plain stderr is read line by line). Other encodings (base64,
 // hex, a hash) are not recognised: a driver must not print a secret in them.
 func AppendForms(out []string, text string) []string {
+	if !slices.Contains(out, text) {
+		out = append(out, text)
+	}
+	if Plain(text) {
+		return out // every other form is the same text
+	}
 	add := func(f string) {
 		if !slices.Contains(out, f) {
 			out = append(out, f)
 		}
-	}
-	add(text)
-	if plain(text) {
-		return out // every other form is the same text
 	}
 	for _, s := range []string{text, jsonEscape(text, true), jsonEscape(text, false)} {
 		add(jsonEscape(s, true))
@@ -393,9 +395,9 @@ func AppendForms(out []string, text string) []string {
 	return out
 }
 
-// plain reports whether no form of text differs from it: it holds only what neither JSON nor a
-// URL escapes.
-func plain(text string) bool {
+// Plain reports whether no form of text (AppendForms) differs from it: it holds only what neither
+// JSON nor a URL escapes.
+func Plain(text string) bool {
 	for i := 0; i < len(text); i++ {
 		c := text[i]
 		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.' || c == '~') {
@@ -436,5 +438,10 @@ func Scrub(text string, secrets []string) string {
 
 // Quotes reports whether text holds any of forms, in any case of its ASCII letters.
 func Quotes(text string, forms []string) bool {
-	return slices.ContainsFunc(forms, func(f string) bool { return indexFold(text, f) >= 0 })
+	for _, f := range forms {
+		if indexFold(text, f) >= 0 {
+			return true
+		}
+	}
+	return false
 }
