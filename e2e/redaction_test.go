@@ -1,13 +1,11 @@
 package e2e
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/gorilla/websocket"
 	"github.com/placeos-go/engine/internal/enginetest"
 	"github.com/placeos-go/engine/internal/testutil"
 )
@@ -81,32 +79,13 @@ systems: [{id: sys-1, name: Room, modules: [mod-gate, mod-plain]}]
 	}
 }
 
-// errorMsg executes fn refuse of mod (index 1) with args and returns the message of the error
-// that answers it.
+// errorMsg executes function refuse of mod (index 1) with args and returns the message of the
+// error that answers it.
 func (s *wsSession) errorMsg(id int, mod, args string) string {
 	s.t.Helper()
-	req := fmt.Sprintf(`{"id": %d, "cmd": "exec", "sys": "sys-1", "mod": %q, "index": 1, "name": "refuse", "args": %s}`, id, mod, args)
-	if err := s.conn.WriteMessage(websocket.TextMessage, []byte(req)); err != nil {
-		s.t.Fatal(err)
+	m := s.reply(id, fmt.Sprintf(`{"id": %d, "cmd": "exec", "sys": "sys-1", "mod": %q, "index": 1, "name": "refuse", "args": %s}`, id, mod, args))
+	if m.Type != "error" {
+		s.t.Fatalf("exec %s refuse %.100s: %+v, want an error", mod, args, m)
 	}
-	if err := s.conn.SetReadDeadline(time.Now().Add(20 * time.Second)); err != nil {
-		s.t.Fatal(err)
-	}
-	for {
-		_, data, err := s.conn.ReadMessage()
-		if err != nil {
-			s.t.Fatal(err)
-		}
-		var m struct {
-			ID   int    `json:"id"`
-			Type string `json:"type"`
-			Msg  string `json:"msg"`
-		}
-		if json.Unmarshal(data, &m) == nil && m.ID == id {
-			if m.Type != "error" {
-				s.t.Fatalf("exec %s refuse %.100s: %.300s, want an error", mod, args, data)
-			}
-			return m.Msg
-		}
-	}
+	return m.Msg
 }
