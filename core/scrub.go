@@ -170,7 +170,9 @@ func hideArgs(open []*string, longest int, args json.RawMessage) {
 		return
 	}
 	if escaped > maxEscapedArgs {
-		hideHolding(open, "")
+		for _, l := range open {
+			*l = model.RedactedValue
+		}
 		return
 	}
 	var forms []string
@@ -179,10 +181,12 @@ func hideArgs(open []*string, longest int, args json.RawMessage) {
 		if sought(v) && !model.Plain(v) {
 			forms = model.AppendForms(forms, v)
 		}
-		if f, err := strconv.ParseFloat(v, 64); number && !asPrinted(v) && err == nil {
-			for _, format := range []byte{'f', 'g'} {
-				if p := strconv.FormatFloat(f, format, -1, 64); sought(p) {
-					forms = model.AppendForms(forms, p)
+		if number && !asPrinted(v) {
+			if f, err := strconv.ParseFloat(v, 64); err == nil {
+				for _, format := range []byte{'f', 'g'} {
+					if p := strconv.FormatFloat(f, format, -1, 64); sought(p) {
+						forms = model.AppendForms(forms, p)
+					}
 				}
 			}
 		}
