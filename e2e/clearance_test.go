@@ -267,6 +267,24 @@ func (s *wsSession) exec(id int, mod string, index int, fn, args string) int {
 // request sends req (whose id is id) and returns the code of its first reply (200 on success).
 func (s *wsSession) request(id int, req string) int {
 	s.t.Helper()
+	m := s.reply(id, req)
+	if m.Type == "success" {
+		return 200
+	}
+	return m.Code
+}
+
+// wsReply is what request and reply read of a reply.
+type wsReply struct {
+	ID   int    `json:"id"`
+	Type string `json:"type"`
+	Code int    `json:"code"`
+	Msg  string `json:"msg"`
+}
+
+// reply sends req (whose id is id) and returns its first reply.
+func (s *wsSession) reply(id int, req string) wsReply {
+	s.t.Helper()
 	if err := s.conn.WriteMessage(websocket.TextMessage, []byte(req)); err != nil {
 		s.t.Fatal(err)
 	}
@@ -278,18 +296,10 @@ func (s *wsSession) request(id int, req string) int {
 		if err != nil {
 			s.t.Fatal(err)
 		}
-		var m struct {
-			ID   int    `json:"id"`
-			Type string `json:"type"`
-			Code int    `json:"code"`
+		var m wsReply
+		if string(data) != "pong" && json.Unmarshal(data, &m) == nil && m.ID == id {
+			return m
 		}
-		if string(data) == "pong" || json.Unmarshal(data, &m) != nil || m.ID != id {
-			continue
-		}
-		if m.Type == "success" {
-			return 200
-		}
-		return m.Code
 	}
 }
 

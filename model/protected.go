@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -329,8 +330,9 @@ const MinSecretLen = 4
 
 // Secrets is the plain text of every protected value a module's settings hold (MergedSettings:
 // its driver's, its system's and zones' for a logic module, its own), as a driver would print it
-// (a JSON string's characters, another value's JSON text), and as it reads inside a JSON string
-// where that differs; true, false, null and values shorter than MinSecretLen are left out. A value k cannot open is an error, as in MergedSettings.
+// (a JSON string's characters, another value's JSON text), in each of the other forms
+// AppendForms lists; true, false, null and values shorter than MinSecretLen are left out. A value
+// k cannot open is an error, as in MergedSettings.
 func (m *Model) Secrets(mod *Module, k *Keyring) ([]string, error) {
 	var out []string
 	err := m.settingOwners(mod, func(kind Kind, id string, _ Settings, ps []Protected) error {
@@ -346,7 +348,7 @@ func (m *Model) Secrets(mod *Module, k *Keyring) ([]string, error) {
 					text = s
 				}
 				if len(text) >= MinSecretLen && text != "true" && text != "false" && text != "null" {
-					out = appendSecretForms(out, text)
+					out = AppendForms(out, text)
 				}
 			}
 		}
@@ -359,27 +361,50 @@ func (m *Model) Secrets(mod *Module, k *Keyring) ([]string, error) {
 	return slices.Compact(out), nil
 }
 
-// appendSecretForms appends the forms a protected value may take in a driver's words: as it is;
-// inside a JSON string (a driver's JSON log line), with HTML characters escaped (\u003c, as
-// encoding/json writes them by default) or not; inside a JSON string inside a JSON string (a
-// settings document logged as a field: escaped twice); and, for a value of several lines, each of
-// its lines (a driver's plain stderr is read line by line).
-func appendSecretForms(out []string, text string) []string {
-	forms := []string{text}
-	for _, s := range []string{text, jsonEscape(text, true), jsonEscape(text, false)} {
-		forms = append(forms, jsonEscape(s, true), jsonEscape(s, false))
+// AppendForms appends to out (without repeating one out holds) the forms a value may take in a
+// driver's words: as it is; inside a JSON string (a driver's JSON log line), with HTML characters
+// escaped (\u003c, as encoding/json writes them by default) or not; inside a JSON string inside a
+// JSON string (a settings document logged as a field: escaped twice); URL-encoded as a query
+// value (url.QueryEscape: an API key in `?key=`, which Go's HTTP client quotes in its errors) and
+// as a path segment (url.PathEscape); and, for a value of several lines, each of its lines of
+// MinSecretLen or more (a driver's plain stderr is read line by line). Other encodings (base64,
+// hex, a hash) are not recognised: a driver must not print a secret in them.
+func AppendForms(out []string, text string) []string {
+	if !slices.Contains(out, text) {
+		out = append(out, text)
 	}
-	for _, line := range strings.FieldsFunc(text, func(r rune) bool { return r == '\n' || r == '\r' }) {
-		if len(line) >= MinSecretLen && line != text {
-			forms = append(forms, line)
-		}
+	if Plain(text) {
+		return out // every other form is the same text
 	}
-	for _, f := range forms {
+	add := func(f string) {
 		if !slices.Contains(out, f) {
 			out = append(out, f)
 		}
 	}
+	for _, s := range []string{text, jsonEscape(text, true), jsonEscape(text, false)} {
+		add(jsonEscape(s, true))
+		add(jsonEscape(s, false))
+	}
+	add(url.QueryEscape(text))
+	add(url.PathEscape(text))
+	for _, line := range strings.FieldsFunc(text, func(r rune) bool { return r == '\n' || r == '\r' }) {
+		if len(line) >= MinSecretLen {
+			add(line)
+		}
+	}
 	return out
+}
+
+// Plain reports whether no form of text (AppendForms) differs from it: it holds only what neither
+// JSON nor a URL escapes.
+func Plain(text string) bool {
+	for i := 0; i < len(text); i++ {
+		c := text[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.' || c == '~') {
+			return false
+		}
+	}
+	return true
 }
 
 // jsonEscape is s as it reads inside a JSON string, HTML characters escaped (\u003c) or not.
@@ -395,17 +420,28 @@ func jsonEscape(s string, html bool) string {
 // longestFirst orders secrets so that one containing another is hidden whole.
 func longestFirst(a, b string) int { return cmp.Or(len(b)-len(a), strings.Compare(a, b)) }
 
-// Scrub is text with every one of secrets (the longest first) replaced by "[redacted]": a
-// driver's error may quote the setting it choked on, and its text reaches callers who may not
-// read that setting (docs/protocol.md §2.7).
+// Scrub is text with every one of secrets (the longest first), in any case of its ASCII letters,
+// replaced by "[redacted]": a driver's error may quote the setting it choked on, and its text
+// reaches callers who may not read that setting (docs/protocol.md §2.7). Text that holds none is
+// returned as it is, without allocating.
 func Scrub(text string, secrets []string) string {
 	if !slices.IsSortedFunc(secrets, longestFirst) {
 		secrets = slices.SortedFunc(slices.Values(secrets), longestFirst)
 	}
 	for _, s := range secrets {
-		if strings.Contains(text, s) {
-			text = strings.ReplaceAll(text, s, RedactedValue)
+		if i := indexFold(text, s); i >= 0 {
+			text = replaceFold(text, s, i)
 		}
 	}
 	return text
+}
+
+// Quotes reports whether text holds any of forms, in any case of its ASCII letters.
+func Quotes(text string, forms []string) bool {
+	for _, f := range forms {
+		if indexFold(text, f) >= 0 {
+			return true
+		}
+	}
+	return false
 }

@@ -489,10 +489,10 @@ modules: [{id: m1, driver_id: d, protected_settings: [{level: admin, settings: {
 	small, _ := s.Model()
 	secrets, err := small.Secrets(small.Modules["m1"], k)
 	want = []string{ // longest first
-		`pa\\\"ss\\u003cword`, `pa\\\"ss\u003cword`, `pa\"ss\u003cword`, `pa\\\"ss<word`, `pa\"ss<word`, `pa"ss<word`,
+		`pa\\\"ss\\u003cword`, `pa\\\"ss\u003cword`, `pa\"ss\u003cword`, `pa%22ss%3Cword`, `pa\\\"ss<word`, `pa\"ss<word`, `pa"ss<word`,
 		"4443", "abcd"}
 	if err != nil || !slices.Equal(secrets, want) {
-		t.Fatalf("secrets %q, %v: want %q (4 characters or more, numbers as printed, as in a JSON string, escaped once or twice, HTML characters escaped or not)", secrets, err, want)
+		t.Fatalf("secrets %q, %v: want %q (4 characters or more, numbers as printed, as in a JSON string, escaped once or twice, HTML characters escaped or not, URL-encoded)", secrets, err, want)
 	}
 	for line, clean := range map[string]string{
 		// A JSON log line, as encoding/json and as hclog (JSONEscapeDisabled) write it.

@@ -15,6 +15,10 @@
 //	                         module, a plain stderr line, and a debug line while debug is on)
 //	                         and returns a driver error quoting it (a careless driver: the
 //	                         engine must hide its protected values)
+//	refuse(input, note)      returns a driver error (class ArgumentError, code 400) quoting its
+//	                         input and the module's settings JSON, not note (a careless driver
+//	                         that echoes input beside its settings: the engine must hide both,
+//	                         right guess or wrong, in a module with protected values)
 //	pid()                    the process id
 //	env(name)                the value of an environment variable in the driver process
 //	settings()               the module's settings JSON
@@ -187,6 +191,7 @@ const metadata = `{
     "fail": {},
     "busy": {"ms": {"type": "integer", "title": "int"}},
     "leak": {},
+    "refuse": {"input": {"title": "any"}, "note": {"title": "any", "default": null}},
     "pid": {},
     "env": {"name": {"type": "string", "title": "string"}},
     "settings": {},
@@ -333,6 +338,8 @@ func (d *driver) run(ctx context.Context, host proto.HostClient, mod *proto.Modu
 			}
 		}
 		return nil, &driverErr{raise(500, "LeakError", "refused with settings %s", mod.SettingsJson)}
+	case "refuse":
+		return nil, &driverErr{raise(400, "ArgumentError", "input %s refused with settings %s", raw(0), mod.SettingsJson)}
 	case "busy":
 		resp := raise(503, "Busy", "busy for %d ms", num(0))
 		resp.Error.RetryAfterMs = int64(num(0))
