@@ -231,18 +231,20 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 			return
 		}
 		if cs := tlsFrom(r.Context()); cs != nil {
-			node := clustertls.PeerNode(cs)
-			if node == "" {
+			p := peerOf(cs)
+			if p.node == "" {
 				s.fail(w, r, ErrNodesOnly, call.Target{})
 				return
 			}
 			// A joining node is no member yet; the join handler takes only its own node's certificate.
-			if r.URL.Path != joinPath {
-				if err := admitMember(s.cfg.Members, node); err != nil {
-					s.strangers.log(s.log, "node route refused", "remote", r.RemoteAddr, "node", node, "path", r.URL.Path, "reason", err.Error())
-					s.fail(w, r, err, call.Target{})
-					return
-				}
+			admit := admitMember
+			if r.URL.Path == joinPath {
+				admit = notRevoked
+			}
+			if err := admit(s.cfg.Members, p); err != nil {
+				s.strangers.log(s.log, "node route refused", "remote", r.RemoteAddr, "node", p.node, "path", r.URL.Path, "reason", err.Error())
+				s.fail(w, r, err, call.Target{})
+				return
 			}
 		}
 		// The request's context is changed in place, not derived again: r carries it already.
@@ -381,7 +383,8 @@ func (s *Server) handleDebugger(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// POST /api/core/v1/cluster/join {"id", "raft_addr", "http_addr", "labels"?, "non_voter"?}
+// POST /api/core/v1/cluster/join {"id", "raft_addr", "http_addr", "labels"?, "non_voter"?} (a
+// "cert" in the body is ignored)
 func (s *Server) handleJoin(w http.ResponseWriter, r *http.Request) {
 	var req joinRequest
 	if err := httpwire.DecodeJSON(r, &req); err != nil {
@@ -392,10 +395,14 @@ func (s *Server) handleJoin(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, errkind.Wrap(httpwire.ErrBadParameter, nil, "join needs id, raft_addr and http_addr"), call.Target{})
 		return
 	}
-	if node := clustertls.PeerNode(tlsFrom(r.Context())); node != "" && node != req.ID {
+	cs := tlsFrom(r.Context())
+	if node := clustertls.PeerNode(cs); node != "" && node != req.ID {
 		s.fail(w, r, errkind.Wrap(ErrNodesOnly, nil, "the certificate of node %q cannot join as %q", node, req.ID), call.Target{})
 		return
 	}
+	// The certificate the node joined with, from its connection: the leader refuses it when it was
+	// revoked, and records it for the node's removal to revoke. Without TLS there is none.
+	req.Cert = clustertls.PeerFingerprint(cs)
 	if err := s.cfg.Members.Join(r.Context(), raftfsm.Member(req)); err != nil {
 		s.fail(w, r, err, call.Target{})
 		return

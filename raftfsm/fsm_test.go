@@ -125,13 +125,13 @@ func TestFSMCommands(t *testing.T) {
 			}},
 		{name: "node ready future epoch", cmd: SetNodeReadyCommand("n1", 3), epoch: 2, wantErr: ErrMembership},
 		{name: "node ready unknown", cmd: SetNodeReadyCommand("ghost", 1), epoch: 2, wantErr: ErrUnknownNode},
-		{name: "node remove", cmd: nodeRemoveCommand("n2"), epoch: 3,
+		{name: "node remove", cmd: nodeRemoveCommand("n2", false), epoch: 3,
 			check: func(t *testing.T, f *FSM) {
 				if len(f.Nodes()) != 1 {
 					t.Fatalf("nodes %+v", f.Nodes())
 				}
 			}},
-		{name: "node remove unknown is a no-op", cmd: nodeRemoveCommand("ghost"), epoch: 2},
+		{name: "node remove unknown is a no-op", cmd: nodeRemoveCommand("ghost", false), epoch: 2},
 		{name: "unknown version", cmd: []byte(`{"v":2,"op":"apply","data":{}}`), epoch: 2, wantErr: ErrBadCommand, errText: "version 2"},
 		{name: "missing version", cmd: []byte(`{"op":"apply","data":{}}`), epoch: 2, wantErr: ErrBadCommand},
 		{name: "unknown op", cmd: []byte(`{"v":1,"op":"explode","data":{}}`), epoch: 2, wantErr: ErrBadCommand, errText: `unknown op "explode"`},
