@@ -99,12 +99,14 @@ func (s *Store) leaderLoop(ctx context.Context) {
 			return
 		case <-t.C:
 			s.checkHealth(ctx, since)
+			s.ensureSelf(ctx) // a certificate rotated while leading (SIGHUP) is recorded too
 		}
 	}
 }
 
 // ensureSelf keeps the leader's own node table entry current (first leadership after bootstrap,
-// or a restart with a new HTTP address or new labels). A leader is a voter whatever its flag says.
+// a restart with a new HTTP address or new labels, a new certificate). A leader is a voter
+// whatever its flag says.
 func (s *Store) ensureSelf(ctx context.Context) {
 	n, ok := s.fsm.Node(s.cfg.NodeID)
 	me := s.self()
