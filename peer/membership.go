@@ -50,6 +50,14 @@ func peerOf(cs *tls.ConnectionState) peerCert {
 	return peerCert{node: clustertls.PeerNode(cs), cert: clustertls.PeerFingerprint(cs)}
 }
 
+// name is the node p names ("" for none: plain TCP).
+func (p *peerCert) name() string {
+	if p == nil {
+		return ""
+	}
+	return p.node
+}
+
 // admitRaft is the rule for Raft connections: a member, or anyone of the CA while this node does
 // not list itself (it is joining, and the leader's first RPCs come before the table that names the
 // leader has replicated here); never a revoked certificate. See the package comment.

@@ -17,7 +17,6 @@ import (
 
 	"github.com/placeos-go/engine/auth"
 	"github.com/placeos-go/engine/call"
-	"github.com/placeos-go/engine/clustertls"
 	"github.com/placeos-go/engine/errkind"
 	"github.com/placeos-go/engine/httpwire"
 	"github.com/placeos-go/engine/jsonscan"
@@ -164,12 +163,18 @@ type tlsKey struct{}
 
 // WithTLS returns ctx carrying the TLS state of the connection a request came on (nil: plain TCP).
 func WithTLS(ctx context.Context, cs *tls.ConnectionState) context.Context {
-	return context.WithValue(ctx, tlsKey{}, cs)
+	if cs == nil {
+		return context.WithValue(ctx, tlsKey{}, (*peerCert)(nil))
+	}
+	// Who the peer is, once per connection rather than per request: its fingerprint is a hash.
+	p := peerOf(cs)
+	return context.WithValue(ctx, tlsKey{}, &p)
 }
 
-func tlsFrom(ctx context.Context) *tls.ConnectionState {
-	cs, _ := ctx.Value(tlsKey{}).(*tls.ConnectionState)
-	return cs
+// peerFrom is the TLS peer a request came from (nil: plain TCP).
+func peerFrom(ctx context.Context) *peerCert {
+	p, _ := ctx.Value(tlsKey{}).(*peerCert)
+	return p
 }
 
 // joinPath is the one route a certificate of the CA reaches before its node is a member.
@@ -205,7 +210,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		defer func() {
 			if s.log.IsDebug() {
 				s.log.Debug("request", "request_id", rid, "method", r.Method, "path", r.URL.Path,
-					"node", clustertls.PeerNode(tlsFrom(r.Context())), "duration", time.Since(start))
+					"node", peerFrom(r.Context()).name(), "duration", time.Since(start))
 			}
 		}()
 		defer func() {
@@ -230,8 +235,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 			s.fail(w, r, errkind.Wrap(ErrBrowserRequest, nil, "%v: %s", ErrBrowserRequest, why), call.Target{})
 			return
 		}
-		if cs := tlsFrom(r.Context()); cs != nil {
-			p := peerOf(cs)
+		if p := peerFrom(r.Context()); p != nil {
 			if p.node == "" {
 				s.fail(w, r, ErrNodesOnly, call.Target{})
 				return
@@ -241,7 +245,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 			if r.URL.Path == joinPath {
 				admit = notRevoked
 			}
-			if err := admit(s.cfg.Members, p); err != nil {
+			if err := admit(s.cfg.Members, *p); err != nil {
 				s.strangers.log(s.log, "node route refused", "remote", r.RemoteAddr, "node", p.node, "path", r.URL.Path, "reason", err.Error())
 				s.fail(w, r, err, call.Target{})
 				return
@@ -395,14 +399,16 @@ func (s *Server) handleJoin(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, errkind.Wrap(httpwire.ErrBadParameter, nil, "join needs id, raft_addr and http_addr"), call.Target{})
 		return
 	}
-	cs := tlsFrom(r.Context())
-	if node := clustertls.PeerNode(cs); node != "" && node != req.ID {
-		s.fail(w, r, errkind.Wrap(ErrNodesOnly, nil, "the certificate of node %q cannot join as %q", node, req.ID), call.Target{})
-		return
+	req.Cert = "" // without TLS there is none: no node has an identity of its own
+	if p := peerFrom(r.Context()); p != nil {
+		if p.node != req.ID {
+			s.fail(w, r, errkind.Wrap(ErrNodesOnly, nil, "the certificate of node %q cannot join as %q", p.node, req.ID), call.Target{})
+			return
+		}
+		// The certificate the node joins with, from its connection: the leader refuses it when it
+		// was revoked, and records it for the node's removal to revoke.
+		req.Cert = p.cert
 	}
-	// The certificate the node joined with, from its connection: the leader refuses it when it was
-	// revoked, and records it for the node's removal to revoke. Without TLS there is none.
-	req.Cert = clustertls.PeerFingerprint(cs)
 	if err := s.cfg.Members.Join(r.Context(), raftfsm.Member(req)); err != nil {
 		s.fail(w, r, err, call.Target{})
 		return
