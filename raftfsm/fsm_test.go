@@ -195,6 +195,20 @@ func TestFSMIgnoresNonCommandEntries(t *testing.T) {
 	}
 }
 
+// persisted is f's snapshot as Persist writes it.
+func persisted(t *testing.T, f *FSM) []byte {
+	t.Helper()
+	snap, err := f.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sink memSink
+	if err := snap.Persist(&sink); err != nil {
+		t.Fatal(err)
+	}
+	return sink.Bytes()
+}
+
 // memSink is an in-memory raft.SnapshotSink.
 type memSink struct {
 	bytes.Buffer
@@ -286,15 +300,7 @@ func TestFSMApplyIsDeterministic(t *testing.T) {
 		for _, c := range cmds {
 			results = append(results, fmt.Sprint(applyCmd(f, c)))
 		}
-		snap, err := f.Snapshot()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var sink memSink
-		if err := snap.Persist(&sink); err != nil {
-			t.Fatal(err)
-		}
-		dumps = append(dumps, strings.Join(results, "\n")+"\n"+sink.String())
+		dumps = append(dumps, strings.Join(results, "\n")+"\n"+string(persisted(t, f)))
 	}
 	if dumps[0] != dumps[1] || dumps[1] != dumps[2] {
 		t.Fatalf("replays differ:\n%s\n%s", dumps[0], dumps[1])

@@ -201,16 +201,9 @@ func TestRevocationAcrossVersions(t *testing.T) {
 	if err := applyCmd(f, nodeRemoveCommand("n3", true)); err != nil {
 		t.Fatal(err)
 	}
-	snap, err := f.Snapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sink memSink
-	if err := snap.Persist(&sink); err != nil {
-		t.Fatal(err)
-	}
+	data := persisted(t, f)
 	g := NewFSM(nil)
-	if err := g.Restore(io.NopCloser(bytes.NewReader(sink.Bytes()))); err != nil {
+	if err := g.Restore(io.NopCloser(bytes.NewReader(data))); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range n3.Certs {
@@ -219,7 +212,7 @@ func TestRevocationAcrossVersions(t *testing.T) {
 		}
 	}
 	var back snapshotData
-	if err := json.Unmarshal(sink.Bytes(), &back); err != nil || len(back.Revoked) != maxCerts {
+	if err := json.Unmarshal(data, &back); err != nil || len(back.Revoked) != maxCerts {
 		t.Fatalf("the snapshot's revoked list: %v %v", back.Revoked, err)
 	}
 }
