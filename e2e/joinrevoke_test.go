@@ -1,12 +1,15 @@
 package e2e
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"net/http"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/placeos-go/engine/call"
 	"github.com/placeos-go/engine/clustertls"
 	"github.com/placeos-go/engine/errkind"
 	"github.com/placeos-go/engine/internal/enginetest"
@@ -18,8 +21,8 @@ import (
 // TestRemovedNodeCertificateStaysRevoked: the red team's finding 2 (report 10). A node removed
 // by an operator cannot join back with its certificate — through any member, after a leader
 // change and a restart — nor use it on any node route; a join cannot move a live member to
-// another address; a node restarted after a SIGTERM (a leave of its own) rejoins as itself; and
-// the removed node's name comes back with a new certificate.
+// another address; the CA's own certificate is no node; a node restarted after a SIGTERM (a leave
+// of its own) rejoins as itself; and the removed node's name comes back with a new certificate.
 func TestRemovedNodeCertificateStaysRevoked(t *testing.T) {
 	t.Parallel()
 	redis := testutil.StartRedis(t)
@@ -60,6 +63,8 @@ func TestRemovedNodeCertificateStaysRevoked(t *testing.T) {
 			want("forwarded write to "+n.ID, removed.Forward(t.Context(), n.Raft, zoneCommand(t, "zone-revoked")))
 			_, err := removed.NodeStatus(t.Context(), n.Raft)
 			want("status of "+n.ID, err)
+			_, err = removed.Exec(t.Context(), n.Raft, call.Request{Target: call.Target{ModuleID: "mod-01"}, Function: "echo"})
+			want("execute on "+n.ID, err)
 		}
 		if info, err := nodes[0].Info(); err != nil || len(info.Nodes) != members {
 			t.Fatalf("%s: the cluster after the refusals: %+v %v", what, info, err)
@@ -98,6 +103,26 @@ func TestRemovedNodeCertificateStaysRevoked(t *testing.T) {
 	}
 	if info, err := leader.Info(); err != nil || info.State(victim.ID) != "up" || !victim.Ready() {
 		t.Fatalf("the member after the refused move: %+v %v ready=%t", info, err, victim.Ready())
+	}
+
+	// The CA's own certificate is no node: refused in the handshake.
+	ca, err := tls.LoadX509KeyPair(clustertls.CAFile(c.TLSDir()), clustertls.CAKeyFile(c.TLSDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	caCert, err := x509.ParseCertificate(ca.Certificate[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(caCert)
+	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{
+		Certificates: []tls.Certificate{ca}, RootCAs: roots, ServerName: clustertls.ServerName, MinVersion: tls.VersionTLS13}}}
+	defer hc.CloseIdleConnections()
+	if r, err := hc.Post("https://"+n1.Raft+"/api/core/v1/cluster/join", "application/json",
+		strings.NewReader(`{"id":"engine cluster CA","raft_addr":"127.0.0.1:1","http_addr":"127.0.0.1:2","non_voter":true}`)); err == nil {
+		_ = r.Body.Close()
+		t.Fatalf("the CA certificate's join: %s", r.Status)
 	}
 
 	// A node stopped with SIGTERM leaves by itself: it rejoins with the same certificate.
