@@ -228,20 +228,7 @@ func TestOlderLeaderRecordsNoCertificate(t *testing.T) {
 		withCerts(cfg)
 		cfg.Forwarder = olderForwarder{httpForwarder: cfg.Forwarder.(httpForwarder), joins: &joins}
 	})
-	for _, n := range c.nodes {
-		c.start(n)
-	}
-	first := c.nodes[0]
-	if err := first.s().Bootstrap(ctx); err != nil {
-		t.Fatal(err)
-	}
-	c.waitLeader(first)
-	for _, n := range c.nodes[1:] {
-		// What an older leader logs: the join without the certificate.
-		if err := first.s().Join(ctx, Member{ID: n.id, RaftAddr: n.raftAddr, HTTPAddr: n.httpAddr}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	c.bootstrap(ctx) // the joins of the others, as an older leader logs them: without certificates
 	// The leader's own entry has its certificate (it is of this version); the followers' joins
 	// through the "older" forwarder lose theirs, and each offers it once.
 	testutil.Eventually(t, 10*time.Second, "each follower offering its certificate", func() bool { return joins.Load() >= 2 })
