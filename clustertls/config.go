@@ -69,6 +69,9 @@ func (m *Material) Reload() error {
 		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}}); err != nil {
 		return fmt.Errorf("%w: %s is not a node certificate of the CA in %s: %w", ErrBadMaterial, m.certFile, m.caFile, err)
 	}
+	if err := nodeCertificate(leaf); err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrBadMaterial, m.certFile, err)
+	}
 	cert.Leaf = leaf
 	m.cur.Store(&loaded{pool: pool, cert: cert, node: leaf.Subject.CommonName})
 	return nil
@@ -91,6 +94,8 @@ func (m *Material) ServerConfig() *tls.Config {
 				Certificates: []tls.Certificate{cur.cert},
 				ClientAuth:   tls.RequireAndVerifyClientCert,
 				ClientCAs:    cur.pool,
+				// The CA's own certificate verifies against itself: refused here, at the handshake.
+				VerifyConnection: verifyNode,
 			}, nil
 		},
 	}

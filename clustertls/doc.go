@@ -12,6 +12,11 @@
 // every node (ServerName): peers dial each other by IP address and port, and what a node checks is
 // that the other side holds a certificate of the cluster, not what its address is called.
 //
+// A node certificate is a leaf with both the client- and server-authentication usages; the
+// cluster port refuses any other the CA verifies, its own certificate first, in the handshake.
+// Fingerprint (SHA-256 of the certificate) is how the cluster names one certificate, to revoke
+// it when its node is removed (package raftfsm).
+//
 // Material is read again on Reload (SIGHUP), so certificates can be rotated without a restart;
 // connections already open keep the certificate they started with.
 package clustertls

@@ -129,6 +129,13 @@ func (p *Client) Join(ctx context.Context, addr string, m raftfsm.Member) error 
 	return p.postOK(ctx, addr, httpwire.NodeBase+"/cluster/join", body)
 }
 
+// Remove asks the member at addr to remove node id from the cluster, revoking the certificates
+// it joined with (POST /cluster/leave {"id"}; id must not be that member's own: it would leave).
+func (p *Client) Remove(ctx context.Context, addr, id string) error {
+	body, _ := json.Marshal(map[string]string{"id": id})
+	return p.postOK(ctx, addr, httpwire.NodeBase+"/cluster/leave", body)
+}
+
 // postOK posts as the node itself and wants a 2xx.
 func (p *Client) postOK(ctx context.Context, addr, path string, body []byte) error {
 	status, data, err := p.post(ctx, addr, p.scheme+"://"+addr+path, body, nil, httpwire.RequestID(ctx))

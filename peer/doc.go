@@ -40,7 +40,7 @@
 //     module's log lines from its owner (Client.Debug).
 //   - POST /api/core/v1/cluster/join, /leave, /apply: membership changes (a certificate joins only
 //     as its own node) and Raft commands a follower forwards to the leader (Client.Join,
-//     Client.Forward).
+//     Client.Remove, Client.Forward).
 //   - GET /api/core/v1/status: this node's status document, for another node answering for the
 //     whole cluster (Client.NodeStatus; the client API's /api/core/v1/status/cluster).
 //   - GET /api/core/v1/cluster/members/{node}: {"member": bool}, whether this node lists that
@@ -74,8 +74,21 @@
 // Raft and exec connections are long-lived: each one checks its node again when data arrives,
 // at most once a second, and is closed (logged: cluster connection dropped) once its node is no
 // longer admitted, so a node removed from the cluster loses the connections it had within about
-// a second of its next RPC. This is how a certificate is revoked: remove its node (or rotate the
-// CA). Without TLS there is no name to check: the cluster secret is the only proof.
+// a second of its next RPC. Without TLS there is no name to check: the cluster secret is the only
+// proof.
+//
+// # Revoked certificates
+//
+// A name is not enough to revoke: the CA may sign another certificate for the same name, and a
+// removed node's name may come back. Every rule above first refuses a revoked certificate
+// (Roster.Revoked, by its SHA-256 fingerprint, clustertls.Fingerprint: ErrRevoked, 403), on every
+// route, the join's included, and for Raft and exec connections, open ones included. The join
+// route hands the leader the fingerprint of the joining connection's certificate (Member.Cert,
+// whatever the body says); the leader refuses a revoked one too, and records it for the node, so
+// that an operator's removal of the node (POST /cluster/leave {"id"} to another member,
+// Client.Remove) revokes it (raftfsm's revoke.go). The membership question carries the
+// fingerprint (?cert=), so a member that knows of a removal the asking node has not applied yet
+// answers no.
 //
 // A node that was down while a new node joined does not list the newcomer until it has caught
 // up, and it catches up only from the leader, which may by then be the newcomer. So a Raft

@@ -17,3 +17,7 @@ var ErrNotMember = errkind.New(errkind.Forbidden, "cluster port: the certificate
 // Origin or Sec-Fetch-* header, a POST body that is not JSON, a DNS name as Host on an open port):
 // nodes never send one.
 var ErrBrowserRequest = errkind.New(errkind.Forbidden, "node-to-node route: refused a request a web browser could have sent")
+
+// ErrRevoked refuses a certificate that was revoked: its node was removed from the cluster
+// (raftfsm.Store.RemoveNode). Everywhere, the join route included.
+var ErrRevoked = errkind.New(errkind.Forbidden, "cluster port: the certificate was revoked (its node was removed from the cluster)")

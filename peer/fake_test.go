@@ -129,6 +129,23 @@ type fakeMembers struct {
 	rids    []string
 	table   []string          // the node table's ids; nil: nodeID and "n2"
 	addrs   map[string]string // their cluster ports (RaftAddr), where a test gives them
+	revoked map[string]bool   // revoked certificate fingerprints
+}
+
+func (m *fakeMembers) Revoked(cert string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.revoked[cert]
+}
+
+// revoke revokes the certificate of that fingerprint.
+func (m *fakeMembers) revoke(cert string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.revoked == nil {
+		m.revoked = map[string]bool{}
+	}
+	m.revoked[cert] = true
 }
 
 func (m *fakeMembers) ID() string { return nodeID }

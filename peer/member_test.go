@@ -174,7 +174,7 @@ func TestStaleNodeAsksItsMembers(t *testing.T) {
 	_, err := newClient(t, newcomer).NodeStatus(t.Context(), stale.addr)
 	wantNotMember(t, "the newcomer's status call", err)
 	// The question itself is a node route: members only.
-	if _, err := newClient(t, peer.Proof{TLS: cs.of(t, "n4")}).IsMember(t.Context(), current.addr, "n3"); !errors.Is(err, errkind.Forbidden) {
+	if _, err := newClient(t, peer.Proof{TLS: cs.of(t, "n4")}).IsMember(t.Context(), current.addr, "n3", ""); !errors.Is(err, errkind.Forbidden) {
 		t.Fatalf("a non-member asked about membership: %v", err)
 	}
 }

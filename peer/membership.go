@@ -1,11 +1,13 @@
 package peer
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
 	"time"
 
+	"github.com/placeos-go/engine/clustertls"
 	"github.com/placeos-go/engine/raftfsm"
 )
 
@@ -18,6 +20,9 @@ type Roster interface {
 	Nodes() []raftfsm.Node
 	// Servers is the Raft configuration, the latest this node stored (committed or not).
 	Servers() ([]raftfsm.Server, error)
+	// Revoked reports whether the certificate of that fingerprint (clustertls.Fingerprint) was
+	// revoked: its node was removed. It is refused everywhere, whatever node it names.
+	Revoked(cert string) bool
 }
 
 // standing is what r says of node: whether it is a member (in the node table or the Raft
@@ -37,23 +42,54 @@ func standing(r Roster, node string) (member, selfListed bool) {
 	return member, selfListed
 }
 
+// peerCert is who a TLS peer is: the node its certificate names, and that certificate's
+// fingerprint.
+type peerCert struct{ node, cert string }
+
+func peerOf(cs *tls.ConnectionState) peerCert {
+	return peerCert{node: clustertls.PeerNode(cs), cert: clustertls.PeerFingerprint(cs)}
+}
+
+// name is the node p names ("" for none: plain TCP).
+func (p *peerCert) name() string {
+	if p == nil {
+		return ""
+	}
+	return p.node
+}
+
 // admitRaft is the rule for Raft connections: a member, or anyone of the CA while this node does
 // not list itself (it is joining, and the leader's first RPCs come before the table that names the
-// leader has replicated here). See the package comment.
-func admitRaft(r Roster, node string) error {
-	member, self := standing(r, node)
+// leader has replicated here); never a revoked certificate. See the package comment.
+func admitRaft(r Roster, p peerCert) error {
+	if err := notRevoked(r, p); err != nil {
+		return err
+	}
+	member, self := standing(r, p.node)
 	if member || !self {
 		return nil
 	}
-	return notMember(node)
+	return notMember(p.node)
 }
 
-// admitMember is the rule for the exec protocol and the HTTP routes but the join: members only.
-func admitMember(r Roster, node string) error {
-	if member, _ := standing(r, node); member {
+// admitMember is the rule for the exec protocol and the HTTP routes but the join: members only,
+// never a revoked certificate.
+func admitMember(r Roster, p peerCert) error {
+	if err := notRevoked(r, p); err != nil {
+		return err
+	}
+	if member, _ := standing(r, p.node); member {
 		return nil
 	}
-	return notMember(node)
+	return notMember(p.node)
+}
+
+// notRevoked is the one rule of every route, the join's included.
+func notRevoked(r Roster, p peerCert) error {
+	if p.cert != "" && r.Revoked(p.cert) {
+		return fmt.Errorf("%w: certificate %s names node %q", ErrRevoked, p.cert, p.node)
+	}
+	return nil
 }
 
 func notMember(node string) error {

@@ -11,8 +11,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-
-	"github.com/placeos-go/engine/clustertls"
 )
 
 // Port is this node's cluster port: one TCP listener that carries Raft, the node-to-node HTTP
@@ -95,16 +93,16 @@ type admission struct {
 }
 
 // admitRaft and admitExec are the rules of the two protocols (membership.go) under Admit's roster.
-func (p *Port) admitRaft(node string) error {
+func (p *Port) admitRaft(peer peerCert) error {
 	if a := p.adm.Load(); a != nil {
-		return a.vouch.admitRaftVouched(a.roster, node)
+		return a.vouch.admitRaftVouched(a.roster, peer)
 	}
 	return errNoRoster
 }
 
-func (p *Port) admitExec(node string) error {
+func (p *Port) admitExec(peer peerCert) error {
 	if a := p.adm.Load(); a != nil {
-		return admitMember(a.roster, node)
+		return admitMember(a.roster, peer)
 	}
 	return errNoRoster
 }
@@ -197,18 +195,18 @@ func (p *Port) sort(conn net.Conn) {
 // guard admits a Raft or exec connection by rule when it came over TLS (the certificate names its
 // node), and returns it wrapped so that it closes once the rule no longer admits that node. A
 // connection without TLS names no node: its proof was the cluster secret, or none (Open).
-func (p *Port) guard(c *peeked, rule func(node string) error) (net.Conn, error) {
+func (p *Port) guard(c *peeked, rule func(peerCert) error) (net.Conn, error) {
 	cs := c.tlsState()
 	if cs == nil {
 		return c, nil
 	}
-	node := clustertls.PeerNode(cs)
-	admit := func() error { return rule(node) }
+	peer := peerOf(cs)
+	admit := func() error { return rule(peer) }
 	if err := admit(); err != nil {
 		return nil, err
 	}
 	return &memberConn{Conn: c, admit: admit, next: time.Now().Add(recheckEvery), gone: func(why error) {
-		p.log.Warn("cluster connection dropped", "remote", c.RemoteAddr().String(), "node", node, "reason", why.Error())
+		p.log.Warn("cluster connection dropped", "remote", c.RemoteAddr().String(), "node", peer.node, "reason", why.Error())
 	}}, nil
 }
 

@@ -17,7 +17,6 @@ import (
 
 	"github.com/placeos-go/engine/auth"
 	"github.com/placeos-go/engine/call"
-	"github.com/placeos-go/engine/clustertls"
 	"github.com/placeos-go/engine/errkind"
 	"github.com/placeos-go/engine/httpwire"
 	"github.com/placeos-go/engine/jsonscan"
@@ -164,12 +163,18 @@ type tlsKey struct{}
 
 // WithTLS returns ctx carrying the TLS state of the connection a request came on (nil: plain TCP).
 func WithTLS(ctx context.Context, cs *tls.ConnectionState) context.Context {
-	return context.WithValue(ctx, tlsKey{}, cs)
+	if cs == nil {
+		return context.WithValue(ctx, tlsKey{}, (*peerCert)(nil))
+	}
+	// Who the peer is, once per connection rather than per request: its fingerprint is a hash.
+	p := peerOf(cs)
+	return context.WithValue(ctx, tlsKey{}, &p)
 }
 
-func tlsFrom(ctx context.Context) *tls.ConnectionState {
-	cs, _ := ctx.Value(tlsKey{}).(*tls.ConnectionState)
-	return cs
+// peerFrom is the TLS peer a request came from (nil: plain TCP).
+func peerFrom(ctx context.Context) *peerCert {
+	p, _ := ctx.Value(tlsKey{}).(*peerCert)
+	return p
 }
 
 // joinPath is the one route a certificate of the CA reaches before its node is a member.
@@ -205,7 +210,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		defer func() {
 			if s.log.IsDebug() {
 				s.log.Debug("request", "request_id", rid, "method", r.Method, "path", r.URL.Path,
-					"node", clustertls.PeerNode(tlsFrom(r.Context())), "duration", time.Since(start))
+					"node", peerFrom(r.Context()).name(), "duration", time.Since(start))
 			}
 		}()
 		defer func() {
@@ -230,19 +235,20 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 			s.fail(w, r, errkind.Wrap(ErrBrowserRequest, nil, "%v: %s", ErrBrowserRequest, why), call.Target{})
 			return
 		}
-		if cs := tlsFrom(r.Context()); cs != nil {
-			node := clustertls.PeerNode(cs)
-			if node == "" {
+		if p := peerFrom(r.Context()); p != nil {
+			if p.node == "" {
 				s.fail(w, r, ErrNodesOnly, call.Target{})
 				return
 			}
 			// A joining node is no member yet; the join handler takes only its own node's certificate.
-			if r.URL.Path != joinPath {
-				if err := admitMember(s.cfg.Members, node); err != nil {
-					s.strangers.log(s.log, "node route refused", "remote", r.RemoteAddr, "node", node, "path", r.URL.Path, "reason", err.Error())
-					s.fail(w, r, err, call.Target{})
-					return
-				}
+			admit := admitMember
+			if r.URL.Path == joinPath {
+				admit = notRevoked
+			}
+			if err := admit(s.cfg.Members, *p); err != nil {
+				s.strangers.log(s.log, "node route refused", "remote", r.RemoteAddr, "node", p.node, "path", r.URL.Path, "reason", err.Error())
+				s.fail(w, r, err, call.Target{})
+				return
 			}
 		}
 		// The request's context is changed in place, not derived again: r carries it already.
@@ -381,7 +387,8 @@ func (s *Server) handleDebugger(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// POST /api/core/v1/cluster/join {"id", "raft_addr", "http_addr", "labels"?, "non_voter"?}
+// POST /api/core/v1/cluster/join {"id", "raft_addr", "http_addr", "labels"?, "non_voter"?} (a
+// "cert" in the body is ignored)
 func (s *Server) handleJoin(w http.ResponseWriter, r *http.Request) {
 	var req joinRequest
 	if err := httpwire.DecodeJSON(r, &req); err != nil {
@@ -392,9 +399,15 @@ func (s *Server) handleJoin(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, errkind.Wrap(httpwire.ErrBadParameter, nil, "join needs id, raft_addr and http_addr"), call.Target{})
 		return
 	}
-	if node := clustertls.PeerNode(tlsFrom(r.Context())); node != "" && node != req.ID {
-		s.fail(w, r, errkind.Wrap(ErrNodesOnly, nil, "the certificate of node %q cannot join as %q", node, req.ID), call.Target{})
-		return
+	req.Cert = "" // without TLS there is none: no node has an identity of its own
+	if p := peerFrom(r.Context()); p != nil {
+		if p.node != req.ID {
+			s.fail(w, r, errkind.Wrap(ErrNodesOnly, nil, "the certificate of node %q cannot join as %q", p.node, req.ID), call.Target{})
+			return
+		}
+		// The certificate the node joins with, from its connection: the leader refuses it when it
+		// was revoked, and records it for the node's removal to revoke.
+		req.Cert = p.cert
 	}
 	if err := s.cfg.Members.Join(r.Context(), raftfsm.Member(req)); err != nil {
 		s.fail(w, r, err, call.Target{})

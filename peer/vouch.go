@@ -18,16 +18,25 @@ import (
 // do (GET /cluster/members/{node}). One member's word is enough, as a member is trusted with
 // everything anyway.
 
-// GET /api/core/v1/cluster/members/{node}: {"member": true|false} in this node's view.
+// GET /api/core/v1/cluster/members/{node}?cert=<fingerprint>: {"member": true|false} in this
+// node's view; false for a revoked certificate (this node may know of a removal the asking node
+// has not applied yet). An older node ignores cert.
 func (s *Server) handleMember(w http.ResponseWriter, r *http.Request) {
 	member, _ := standing(s.cfg.Members, r.PathValue("node"))
+	if cert := r.URL.Query().Get("cert"); cert != "" && s.cfg.Members.Revoked(cert) {
+		member = false
+	}
 	httpwire.WriteJSON(w, http.StatusOK, map[string]bool{"member": member})
 }
 
-// IsMember asks the node whose cluster port is at addr whether node is a member in its view.
-func (p *Client) IsMember(ctx context.Context, addr, node string) (bool, error) {
-	status, data, err := p.do(ctx, http.MethodGet, addr, p.scheme+"://"+addr+httpwire.NodeBase+"/cluster/members/"+url.PathEscape(node),
-		nil, nil, httpwire.RequestID(ctx))
+// IsMember asks the node whose cluster port is at addr whether node, holding the certificate of
+// fingerprint cert ("" for any), is a member in its view.
+func (p *Client) IsMember(ctx context.Context, addr, node, cert string) (bool, error) {
+	u := p.scheme + "://" + addr + httpwire.NodeBase + "/cluster/members/" + url.PathEscape(node)
+	if cert != "" {
+		u += "?cert=" + url.QueryEscape(cert)
+	}
+	status, data, err := p.do(ctx, http.MethodGet, addr, u, nil, nil, httpwire.RequestID(ctx))
 	if err != nil {
 		return false, err
 	}
@@ -53,10 +62,10 @@ const (
 // answer for vouchFor: a refused node that keeps calling costs one round of questions that long,
 // and a vouched connection checks again that often (memberConn), not at every recheck.
 type vouchers struct {
-	ask func(ctx context.Context, addr, node string) (bool, error) // Client.IsMember
+	ask func(ctx context.Context, addr, node, cert string) (bool, error) // Client.IsMember
 
 	mu      sync.Mutex
-	answers map[string]vouch
+	answers map[peerCert]vouch
 }
 
 type vouch struct {
@@ -64,23 +73,23 @@ type vouch struct {
 	until  time.Time
 }
 
-// vouched reports whether a member other than self and node, in r's node table, says node is a
+// vouched reports whether a member other than self and p's node, in r's node table, says p is a
 // member.
-func (v *vouchers) vouched(r Roster, node string) bool {
+func (v *vouchers) vouched(r Roster, p peerCert) bool {
 	now := time.Now()
 	v.mu.Lock()
-	a, ok := v.answers[node]
+	a, ok := v.answers[p]
 	v.mu.Unlock()
 	if ok && now.Before(a.until) {
 		return a.member
 	}
 	member := false
 	for _, n := range r.Nodes() {
-		if n.ID == r.ID() || n.ID == node || n.RaftAddr == "" {
+		if n.ID == r.ID() || n.ID == p.node || n.RaftAddr == "" {
 			continue
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), vouchTimeout)
-		yes, err := v.ask(ctx, n.RaftAddr, node)
+		yes, err := v.ask(ctx, n.RaftAddr, p.node, p.cert)
 		cancel()
 		if err == nil && yes {
 			member = true
@@ -89,18 +98,18 @@ func (v *vouchers) vouched(r Roster, node string) bool {
 	}
 	v.mu.Lock()
 	if v.answers == nil {
-		v.answers = map[string]vouch{}
+		v.answers = map[peerCert]vouch{}
 	}
-	v.answers[node] = vouch{member: member, until: now.Add(vouchFor)}
+	v.answers[p] = vouch{member: member, until: now.Add(vouchFor)}
 	v.mu.Unlock()
 	return member
 }
 
 // admitRaftVouched is admitRaft, where a node this node's view does not list is also admitted
 // when a member it lists vouches for it.
-func (v *vouchers) admitRaftVouched(r Roster, node string) error {
-	err := admitRaft(r, node)
-	if errors.Is(err, ErrNotMember) && v.ask != nil && v.vouched(r, node) {
+func (v *vouchers) admitRaftVouched(r Roster, p peerCert) error {
+	err := admitRaft(r, p)
+	if errors.Is(err, ErrNotMember) && v.ask != nil && v.vouched(r, p) {
 		return nil
 	}
 	return err

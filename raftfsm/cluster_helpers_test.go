@@ -44,7 +44,7 @@ func (f httpForwarder) Forward(ctx context.Context, raftAddr string, cmd []byte)
 	if err != nil {
 		return errkind.Wrap(errkind.Unavailable, err, "forward to %s: read the answer", addr)
 	}
-	kinds := map[int]error{400: errkind.BadRequest, 404: errkind.NotFound, 409: errkind.Conflict, 503: errkind.Unavailable}
+	kinds := map[int]error{400: errkind.BadRequest, 403: errkind.Forbidden, 404: errkind.NotFound, 409: errkind.Conflict, 503: errkind.Unavailable}
 	switch kind, ok := kinds[resp.StatusCode]; {
 	case resp.StatusCode == http.StatusNoContent:
 		return nil
@@ -59,7 +59,7 @@ func statusOf(err error) int {
 	for _, k := range []struct {
 		kind   error
 		status int
-	}{{errkind.BadRequest, 400}, {errkind.NotFound, 404}, {errkind.Conflict, 409}, {errkind.Unavailable, 503}} {
+	}{{errkind.BadRequest, 400}, {errkind.Forbidden, 403}, {errkind.NotFound, 404}, {errkind.Conflict, 409}, {errkind.Unavailable, 503}} {
 		if errors.Is(err, k.kind) {
 			return k.status
 		}

@@ -75,10 +75,17 @@ type Member struct {
 	Labels   placement.Labels `json:"labels,omitempty"`
 	// NonVoter joins as a Raft non-voter; absent (older nodes) means a voter.
 	NonVoter bool `json:"non_voter,omitempty"`
+	// Cert is the fingerprint (clustertls.Fingerprint) of the certificate the node joined with:
+	// set by the member that took the join from the node's TLS connection, never by the joiner's
+	// word; "" without TLS. Older nodes leave it out, and ignore it.
+	Cert string `json:"cert,omitempty"`
 }
 
 type nodeIDData struct {
 	ID string `json:"id"`
+	// Revoke (leave, node_remove): the node's recorded certificates are revoked with its removal.
+	// An older node ignores it and only removes the node.
+	Revoke bool `json:"revoke,omitempty"`
 }
 
 type nodeUpData struct {
@@ -180,8 +187,12 @@ func nodeUpsertCommand(m Member) []byte { return encode(OpNodeUpsert, m) }
 
 func setNodeStartingCommand(id string) []byte { return encode(OpSetNodeStarting, nodeIDData{ID: id}) }
 
-func nodeRemoveCommand(id string) []byte { return encode(OpNodeRemove, nodeIDData{ID: id}) }
+func nodeRemoveCommand(id string, revoke bool) []byte {
+	return encode(OpNodeRemove, nodeIDData{ID: id, Revoke: revoke})
+}
 
 func joinCommand(m Member) []byte { return encode(OpJoin, m) }
 
-func leaveCommand(id string) []byte { return encode(OpLeave, nodeIDData{ID: id}) }
+func leaveCommand(id string, revoke bool) []byte {
+	return encode(OpLeave, nodeIDData{ID: id, Revoke: revoke})
+}

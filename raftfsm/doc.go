@@ -38,6 +38,15 @@
 // time the set of up nodes changes, so "every up node is ready for the current epoch" means the
 // cluster has reconciled the latest membership.
 //
+// Joins are guarded on the leader, before the configuration changes: a certificate revoked by an
+// operator's removal never joins again (revoke.go: the table records each node's certificate
+// fingerprints, RemoveNode revokes them, the snapshot keeps the revoked list), and a join that
+// would move a member the leader is in contact with to another address, or put another node on
+// its address, is refused (ErrLiveMember, 409) — the real node would lose the log to whoever the
+// join names. The fields this adds (Member.Cert, Node.Certs, the removal's revoke, the snapshot's
+// revoked) are ones older nodes ignore, so a mixed cluster works, without revocation until every
+// node is upgraded, and an old log replays unchanged.
+//
 // Timeouts are derived from one multiplier (Config.TimeoutScale, default 1) tuned for a LAN:
 // heartbeat and election timeouts of 250 ms, so a dead leader is replaced in well under a second
 // on loopback. Use 2-5 on a slow or busy network.

@@ -18,6 +18,11 @@ var (
 	// ErrMembership is returned for a membership change that is refused (the last voter leaving,
 	// replacing the leader's own entry, a stale or future ready epoch).
 	ErrMembership = errkind.New(errkind.Conflict, "membership change refused")
+	// ErrRevoked refuses a join with a certificate that was revoked (its node was removed).
+	ErrRevoked = errkind.New(errkind.Forbidden, "the certificate was revoked: its node was removed from the cluster")
+	// ErrLiveMember refuses a join that would move, or replace, a member the leader is in contact
+	// with.
+	ErrLiveMember = errkind.New(errkind.Conflict, "membership change refused: a live member")
 	// ErrNoForwarder is returned by a follower write when no Forwarder was configured.
 	ErrNoForwarder = errkind.New(errkind.Unavailable, "this node cannot forward writes to the leader")
 	// ErrConfig is returned by Open for a missing or invalid setting.

@@ -30,12 +30,15 @@ type Node struct {
 	// ReadyEpoch is the latest membership epoch the node reported ready for; the node is ready
 	// when it is up and ReadyEpoch equals the current epoch.
 	ReadyEpoch uint64 `json:"ready_epoch"`
+	// Certs are the fingerprints of the certificates the node joined with (or re-recorded after a
+	// rotation), the latest last: what its removal revokes (revoke.go).
+	Certs []string `json:"certs,omitempty"`
 }
 
 // equal reports whether two entries say the same (Node holds a map, so == does not compile).
 func (n Node) equal(o Node) bool {
 	return n.ID == o.ID && n.HTTPAddr == o.HTTPAddr && n.RaftAddr == o.RaftAddr && n.NonVoter == o.NonVoter &&
-		n.Up == o.Up && n.ReadyEpoch == o.ReadyEpoch && maps.Equal(n.Labels, o.Labels)
+		n.Up == o.Up && n.ReadyEpoch == o.ReadyEpoch && maps.Equal(n.Labels, o.Labels) && slices.Equal(n.Certs, o.Certs)
 }
 
 // ReadyFor reports whether the node is up and has reconciled its share for epoch.
@@ -50,6 +53,8 @@ type FSM struct {
 	version uint64 // model changes applied so far
 	nodes   map[string]Node
 	epoch   uint64 // changes of the set of up nodes
+	// revoked maps the fingerprint of every revoked certificate to the node it was recorded for.
+	revoked map[string]string
 
 	// changed is called (outside the lock) after every state change.
 	changed func()
@@ -64,7 +69,7 @@ func NewFSM(changed func()) *FSM {
 	if changed == nil {
 		changed = func() {}
 	}
-	return &FSM{model: model.New(), nodes: map[string]Node{}, changed: changed}
+	return &FSM{model: model.New(), nodes: map[string]Node{}, revoked: map[string]string{}, changed: changed}
 }
 
 // Model returns the current immutable model and its version.
@@ -163,6 +168,7 @@ func (f *FSM) apply(cmd []byte) (bool, error) {
 			}
 			n := nodes[d.ID]
 			n.ID, n.HTTPAddr, n.RaftAddr, n.Labels, n.NonVoter, n.Up = d.ID, d.HTTPAddr, d.RaftAddr, d.Labels, d.NonVoter, true
+			n.Certs = withCert(n.Certs, d.Cert)
 			nodes[d.ID] = n
 			return nil
 		})
@@ -172,6 +178,9 @@ func (f *FSM) apply(cmd []byte) (bool, error) {
 			return false, err
 		}
 		return f.updateNodes(func(nodes map[string]Node) error {
+			if d.Revoke {
+				f.revoke(nodes[d.ID])
+			}
 			delete(nodes, d.ID)
 			return nil
 		})
@@ -250,11 +259,12 @@ func (f *FSM) updateNodes(fn func(map[string]Node) error) (bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	next := maps.Clone(f.nodes)
+	revoked := len(f.revoked)
 	if err := fn(next); err != nil {
 		return false, err
 	}
 	if maps.EqualFunc(next, f.nodes, Node.equal) {
-		return false, nil
+		return len(f.revoked) != revoked, nil
 	}
 	if !slices.Equal(upSet(next), upSet(f.nodes)) {
 		f.epoch++
@@ -281,6 +291,8 @@ type snapshotData struct {
 	Model   *model.File `json:"model"`
 	Nodes   []Node      `json:"nodes"`
 	Epoch   uint64      `json:"epoch"`
+	// Revoked is absent from the snapshots of older versions (nothing revoked), and ignored by them.
+	Revoked []Revocation `json:"revoked,omitempty"`
 }
 
 // Snapshot implements raft.FSM. The model is immutable, so the snapshot keeps a reference and
@@ -289,7 +301,7 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	return &fsmSnapshot{model: f.model, data: snapshotData{
-		V: CommandVersion, Version: f.version, Nodes: sortedNodes(f.nodes), Epoch: f.epoch,
+		V: CommandVersion, Version: f.version, Nodes: sortedNodes(f.nodes), Epoch: f.epoch, Revoked: revocations(f.revoked),
 	}}, nil
 }
 
@@ -311,8 +323,12 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	for _, n := range d.Nodes {
 		nodes[n.ID] = n
 	}
+	revoked := make(map[string]string, len(d.Revoked))
+	for _, r := range d.Revoked {
+		revoked[r.Cert] = r.Node
+	}
 	f.mu.Lock()
-	f.model, f.version, f.nodes, f.epoch = m, d.Version, nodes, d.Epoch
+	f.model, f.version, f.nodes, f.epoch, f.revoked = m, d.Version, nodes, d.Epoch, revoked
 	f.mu.Unlock()
 	f.changed()
 	return nil

@@ -125,13 +125,13 @@ func TestFSMCommands(t *testing.T) {
 			}},
 		{name: "node ready future epoch", cmd: SetNodeReadyCommand("n1", 3), epoch: 2, wantErr: ErrMembership},
 		{name: "node ready unknown", cmd: SetNodeReadyCommand("ghost", 1), epoch: 2, wantErr: ErrUnknownNode},
-		{name: "node remove", cmd: nodeRemoveCommand("n2"), epoch: 3,
+		{name: "node remove", cmd: nodeRemoveCommand("n2", false), epoch: 3,
 			check: func(t *testing.T, f *FSM) {
 				if len(f.Nodes()) != 1 {
 					t.Fatalf("nodes %+v", f.Nodes())
 				}
 			}},
-		{name: "node remove unknown is a no-op", cmd: nodeRemoveCommand("ghost"), epoch: 2},
+		{name: "node remove unknown is a no-op", cmd: nodeRemoveCommand("ghost", false), epoch: 2},
 		{name: "unknown version", cmd: []byte(`{"v":2,"op":"apply","data":{}}`), epoch: 2, wantErr: ErrBadCommand, errText: "version 2"},
 		{name: "missing version", cmd: []byte(`{"op":"apply","data":{}}`), epoch: 2, wantErr: ErrBadCommand},
 		{name: "unknown op", cmd: []byte(`{"v":1,"op":"explode","data":{}}`), epoch: 2, wantErr: ErrBadCommand, errText: `unknown op "explode"`},
@@ -193,6 +193,20 @@ func TestFSMIgnoresNonCommandEntries(t *testing.T) {
 	if res := f.Apply(&raft.Log{Type: raft.LogBarrier}); res != nil {
 		t.Fatalf("barrier result %v", res)
 	}
+}
+
+// persisted is f's snapshot as Persist writes it.
+func persisted(t *testing.T, f *FSM) []byte {
+	t.Helper()
+	snap, err := f.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sink memSink
+	if err := snap.Persist(&sink); err != nil {
+		t.Fatal(err)
+	}
+	return sink.Bytes()
 }
 
 // memSink is an in-memory raft.SnapshotSink.
@@ -286,15 +300,7 @@ func TestFSMApplyIsDeterministic(t *testing.T) {
 		for _, c := range cmds {
 			results = append(results, fmt.Sprint(applyCmd(f, c)))
 		}
-		snap, err := f.Snapshot()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var sink memSink
-		if err := snap.Persist(&sink); err != nil {
-			t.Fatal(err)
-		}
-		dumps = append(dumps, strings.Join(results, "\n")+"\n"+sink.String())
+		dumps = append(dumps, strings.Join(results, "\n")+"\n"+string(persisted(t, f)))
 	}
 	if dumps[0] != dumps[1] || dumps[1] != dumps[2] {
 		t.Fatalf("replays differ:\n%s\n%s", dumps[0], dumps[1])

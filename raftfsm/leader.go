@@ -99,17 +99,19 @@ func (s *Store) leaderLoop(ctx context.Context) {
 			return
 		case <-t.C:
 			s.checkHealth(ctx, since)
+			s.ensureSelf(ctx) // a certificate rotated while leading (SIGHUP) is recorded too
 		}
 	}
 }
 
 // ensureSelf keeps the leader's own node table entry current (first leadership after bootstrap,
-// or a restart with a new HTTP address or new labels). A leader is a voter whatever its flag says.
+// a restart with a new HTTP address or new labels, a new certificate). A leader is a voter
+// whatever its flag says.
 func (s *Store) ensureSelf(ctx context.Context) {
 	n, ok := s.fsm.Node(s.cfg.NodeID)
 	me := s.self()
 	me.NonVoter = false
-	if ok && n.Up && n.RaftAddr == me.RaftAddr && n.HTTPAddr == me.HTTPAddr && !n.NonVoter && maps.Equal(n.Labels, me.Labels) {
+	if ok && n.Up && n.RaftAddr == me.RaftAddr && n.HTTPAddr == me.HTTPAddr && !n.NonVoter && maps.Equal(n.Labels, me.Labels) && n.hasCert(me.Cert) {
 		return
 	}
 	if err := s.applyLocal(ctx, nodeUpsertCommand(me)); err != nil {
@@ -180,7 +182,7 @@ func (s *Store) checkHealth(ctx context.Context, since time.Time) {
 			continue
 		}
 		s.log.Warn("removing node that stayed down", "id", id, "after", s.cfg.RemoveAfter)
-		if err := s.remove(ctx, id); err != nil {
+		if err := s.remove(ctx, id, false); err != nil { // not revoked: it may come back
 			s.log.Warn("could not remove node", "id", id, "error", err)
 			continue
 		}
@@ -198,6 +200,9 @@ func (s *Store) keepEntryCurrent() {
 	defer s.wg.Done()
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
+	// The certificate last sent: a leader of an older version does not record it, and would be
+	// sent it every second otherwise.
+	var certSent string
 	for {
 		select {
 		case <-s.ctx.Done():
@@ -205,18 +210,23 @@ func (s *Store) keepEntryCurrent() {
 		case <-t.C:
 		}
 		n, ok := s.fsm.Node(s.cfg.NodeID)
-		if !ok || s.raft.State() != raft.Follower || s.current(n) {
+		if !ok || s.raft.State() != raft.Follower {
+			continue
+		}
+		me := s.self()
+		if s.current(n) && (n.hasCert(me.Cert) || me.Cert == certSent) {
 			continue
 		}
 		if id, _ := s.Leader(); id == "" {
 			continue
 		}
 		ctx, cancel := context.WithTimeout(s.ctx, s.cfg.ApplyTimeout)
-		err := s.Join(ctx, s.self())
+		err := s.Join(ctx, me)
 		cancel()
 		if err != nil {
 			s.log.Warn("could not update this node's entry in the node table", "error", err)
 		} else {
+			certSent = me.Cert
 			s.log.Info("updated this node's entry in the node table", "http_addr", s.cfg.HTTPAddr, "labels", s.cfg.Labels.String(), "voter", !s.cfg.NonVoter)
 		}
 	}

@@ -80,6 +80,10 @@ type Config struct {
 	// the Raft log, and opens them for readers cleared to see them. Every node of a cluster needs
 	// the same key; nil refuses writes that carry protected settings.
 	Secrets *model.Keyring
+	// Certificate is the fingerprint of this node's cluster certificate as it is now
+	// (clustertls.Material.Fingerprint: it changes on a reload); nil without TLS. The node
+	// records it in its node table entry, so that its removal revokes it (revoke.go).
+	Certificate func() string
 }
 
 // Defaults.
@@ -402,10 +406,15 @@ func (s *Store) Term() uint64 { return s.raft.CurrentTerm() }
 
 // self is this node as it joins and as its node table entry should read.
 func (s *Store) self() Member {
-	return Member{ID: s.cfg.NodeID, HTTPAddr: s.cfg.HTTPAddr, RaftAddr: s.RaftAddr(), Labels: s.cfg.Labels, NonVoter: s.cfg.NonVoter}
+	m := Member{ID: s.cfg.NodeID, HTTPAddr: s.cfg.HTTPAddr, RaftAddr: s.RaftAddr(), Labels: s.cfg.Labels, NonVoter: s.cfg.NonVoter}
+	if s.cfg.Certificate != nil {
+		m.Cert = s.cfg.Certificate()
+	}
+	return m
 }
 
-// current reports whether the node table entry n says what this node would tell a join.
+// current reports whether the node table entry n says what this node would tell a join, its
+// certificate aside (certRecorded).
 func (s *Store) current(n Node) bool {
 	me := s.self()
 	return n.HTTPAddr == me.HTTPAddr && n.RaftAddr == me.RaftAddr && n.NonVoter == me.NonVoter && maps.Equal(n.Labels, me.Labels)

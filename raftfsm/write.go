@@ -86,9 +86,10 @@ func (s *Store) Join(ctx context.Context, m Member) error {
 }
 
 // RemoveNode removes another node from the Raft configuration and the node table (forwarded to
-// the leader). The leader cannot remove itself: it must Leave, which hands leadership over first.
+// the leader), and revokes the certificates it joined with (revoke.go): the operator's removal.
+// The leader cannot remove itself: it must Leave, which hands leadership over first.
 func (s *Store) RemoveNode(ctx context.Context, nodeID string) error {
-	return s.propose(ctx, leaveCommand(nodeID))
+	return s.propose(ctx, leaveCommand(nodeID, true))
 }
 
 // Leave takes this node out of the cluster gracefully: a leader first transfers leadership, then
@@ -113,7 +114,8 @@ func (s *Store) Leave(ctx context.Context) error {
 			return s.raftErr(err, "leadership transfer")
 		}
 	}
-	if err := s.RemoveNode(ctx, s.cfg.NodeID); err != nil {
+	// Not revoked: a node that leaves on SIGTERM is most often restarted, and rejoins as itself.
+	if err := s.propose(ctx, leaveCommand(s.cfg.NodeID, false)); err != nil {
 		return err
 	}
 	s.log.Info("left the cluster")
@@ -212,7 +214,7 @@ func (s *Store) lead(ctx context.Context, cmd []byte) error {
 		if err := decodeData(e, &d); err != nil {
 			return err
 		}
-		return s.remove(ctx, raft.ServerID(d.ID))
+		return s.remove(ctx, raft.ServerID(d.ID), d.Revoke)
 	case OpApply:
 		// A forwarded write was sealed by the follower that accepted it: refuse it before it
 		// reaches the log if that node's key is not this one's (or this node has none), rather
@@ -263,6 +265,9 @@ func (s *Store) join(ctx context.Context, d Member) error {
 	if d.NonVoter {
 		want = raft.Nonvoter
 	}
+	if err := s.admitJoin(d); err != nil {
+		return err
+	}
 	servers, err := s.configuration()
 	if err != nil {
 		return err
@@ -289,6 +294,10 @@ func (s *Store) join(ctx context.Context, d Member) error {
 			if srv.ID == s.id {
 				return fmt.Errorf("%w: %s at %s would replace the leader's own entry", ErrMembership, id, addr)
 			}
+			if s.live(srv.ID) {
+				return fmt.Errorf("%w: %s at %s would replace %s at %s, which is live: stop it first (a node that moved "+
+					"rejoins once the leader has lost contact with its old address), or remove it", ErrLiveMember, id, addr, srv.ID, srv.Address)
+			}
 			s.log.Info("replacing a stale member entry", "old_id", srv.ID, "old_addr", srv.Address, "id", id, "addr", addr)
 			if err := s.raft.RemoveServer(srv.ID, 0, s.cfg.ApplyTimeout).Error(); err != nil {
 				return s.raftErr(err, "remove stale entry")
@@ -313,7 +322,7 @@ func (s *Store) join(ctx context.Context, d Member) error {
 	return s.applyLocal(ctx, nodeUpsertCommand(d))
 }
 
-func (s *Store) remove(ctx context.Context, id raft.ServerID) error {
+func (s *Store) remove(ctx context.Context, id raft.ServerID, revoke bool) error {
 	if id == s.id {
 		return fmt.Errorf("%w: the leader cannot remove itself; it must leave (transferring leadership first)", ErrMembership)
 	}
@@ -330,7 +339,7 @@ func (s *Store) remove(ctx context.Context, id raft.ServerID) error {
 		}
 	}
 	s.health.forget(id)
-	return s.applyLocal(ctx, nodeRemoveCommand(string(id)))
+	return s.applyLocal(ctx, nodeRemoveCommand(string(id), revoke))
 }
 
 func (s *Store) configuration() ([]raft.Server, error) {

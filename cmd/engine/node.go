@@ -155,7 +155,7 @@ func startNode(ctx context.Context, o *options, log hclog.Logger, leave func()) 
 	n.store, err = raftfsm.Open(raftfsm.Config{
 		NodeID: o.NodeID, DataDir: o.DataDir, Network: n.port, AdvertiseRaft: o.AdvertiseRaft,
 		HTTPAddr: o.AdvertiseHTTP, TimeoutScale: o.RaftScale, Forwarder: n.peers, Logger: log, Metrics: met,
-		Secrets: secretsKey, Labels: o.Labels, NonVoter: !o.Voter,
+		Secrets: secretsKey, Labels: o.Labels, NonVoter: !o.Voter, Certificate: certificateOf(proof),
 	})
 	if err != nil {
 		return n, err
@@ -399,4 +399,14 @@ func authority(o *options) httpapi.Authority {
 		a.Domain = o.AdvertiseHTTP
 	}
 	return a
+}
+
+// certificateOf is the fingerprint of the node's cluster certificate as it is now (raftfsm
+// records it, and revokes it when the node is removed); nil without TLS, where no node has an
+// identity of its own.
+func certificateOf(proof peer.Proof) func() string {
+	if proof.TLS == nil {
+		return nil
+	}
+	return proof.TLS.Fingerprint
 }
