@@ -328,7 +328,7 @@ func TestConnLimitProbeReserve(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != 503 || !strings.Contains(string(body), `"error":"unexpected_failure"`) || resp.Header.Get(RequestIDHeader) == "" || resp.Header.Get("Retry-After") == "" {
+	if resp.StatusCode != 503 || !strings.Contains(string(body), `"error":"unavailable"`) || resp.Header.Get(RequestIDHeader) == "" || resp.Header.Get("Retry-After") == "" {
 		t.Fatalf("a non-probe on the reserve: %d %s %v", resp.StatusCode, body, resp.Header)
 	}
 	if v, _ := m.Value(`engine_http_connections_refused_total{reason="busy"}`); v != 1 {
