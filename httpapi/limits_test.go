@@ -286,21 +286,16 @@ func TestReconnectFlood(t *testing.T) {
 }
 
 // Past the connection limit a probe is still served, on the reserve, and then the connection is
-// closed; any other request there gets 503. A host at its own limit is refused outright.
+// closed; any other request there gets 503. A host at its own limit is refused outright. (The
+// connections held are busy: an idle one would be closed for the newcomer, connlimit_test.go.)
 func TestConnLimitProbeReserve(t *testing.T) {
 	t.Parallel()
 	m := metrics.New()
-	_, addr := liveServer(t, func(c *Config) { c.Metrics, c.MaxConns, c.MaxConnsPerIP = m, 4, 2 })
+	hs, addr := liveServer(t, func(c *Config) { c.Metrics, c.MaxConns, c.MaxConnsPerIP = m, 4, 2 })
 	for _, ip := range []string{"127.0.0.2", "127.0.0.2", "127.0.0.3", "127.0.0.3"} {
-		c, err := dialFrom(ip, addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
+		busyConn(t, ip, addr)
 	}
-	testutil.Eventually(t, 10*time.Second, "four connections held", func() bool {
-		return metricValue(t, m, "engine_http_connections") == 4
-	})
+	waitConns(t, limiterOf(hs), 4, 0)
 	// The refusal is a reset, which may arrive before the dial returns.
 	if c, err := dialFrom("127.0.0.2", addr); err == nil {
 		_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
@@ -336,9 +331,10 @@ func TestConnLimitProbeReserve(t *testing.T) {
 	}
 }
 
-// The listener's admission rules, with a reserve small enough to fill: a host's share first,
-// then the limit, then the reserve (a share of it per host), then refusal. A connection on the
-// reserve cannot outlive its short life whatever deadline it is given.
+// The listener's admission rules for busy connections (each serving a request, so none may be
+// closed for room; connlimit_test.go has the idle ones), with a reserve small enough to fill: a
+// host's share first, then the limit, then the reserve (a share of it per host), then refusal.
+// A connection on the reserve cannot outlive its short life whatever deadline it is given.
 func TestConnLimiterAdmission(t *testing.T) {
 	t.Parallel()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -356,7 +352,9 @@ func TestConnLimiterAdmission(t *testing.T) {
 			if err != nil {
 				return
 			}
-			accepted <- c.(*limitedConn)
+			lc := c.(*limitedConn)
+			l.setIdle(lc, false) // as the server does once a request's headers are read
+			accepted <- lc
 		}
 	}()
 	refused := func(reason string) float64 {
@@ -400,7 +398,7 @@ func TestConnLimiterAdmission(t *testing.T) {
 		default:
 			testutil.Eventually(t, 10*time.Second, "refusal counted", func() bool { return refused(s.want) == before+1 })
 		}
-		if _, spare := l.open(); spare != s.spare {
+		if _, _, spare := l.open(); spare != s.spare {
 			t.Fatalf("step %d: %d on the reserve, want %d", i, spare, s.spare)
 		}
 	}
@@ -418,7 +416,7 @@ func TestConnLimiterAdmission(t *testing.T) {
 	}
 	_ = spareConn.Close()
 	_ = spareConn.Close() // twice is harmless and counted once
-	if _, spare := l.open(); spare != 1 {
+	if _, _, spare := l.open(); spare != 1 {
 		t.Fatalf("after closing one, %d on the reserve", spare)
 	}
 }

@@ -269,6 +269,7 @@ func (s *Server) Serve(ln net.Listener) error {
 		IdleTimeout:       s.cfg.IdleTimeout,
 		MaxHeaderBytes:    1 << 20,
 		ConnContext:       connContext,
+		ConnState:         connState,
 		ErrorLog:          s.log.StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true}),
 		// No server-wide WriteTimeout: it would also cut WebSocket sessions, which live for
 		// hours. The middleware gives every response its own write deadline instead.
