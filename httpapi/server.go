@@ -84,6 +84,7 @@ type Config struct {
 	Authority Authority
 	// WebSocket tuning; zero values take the WS* defaults.
 	WSQueueSize       int           // outgoing messages a session may have queued
+	WSQueueBytes      int           // and their bytes (one larger message may wait besides)
 	WSPongInterval    time.Duration // unsolicited text "pong" to every session
 	WSMaxMessageBytes int64         // largest request frame
 	WSMaxInFlight     int           // concurrent execs per session
