@@ -32,6 +32,65 @@ func busyConn(t *testing.T, ip, addr string) (c net.Conn, finish func() error) {
 	return c, func() error { _, err := c.Write([]byte("true]")); return err }
 }
 
+// holdConns connects from ip to addr as fast as it can until stop, sending each connection
+// payload (and never more), and keeps the last keep connections open; it closes them at the end.
+func holdConns(ip, addr string, keep int, payload string, stop <-chan struct{}, dials *atomic.Int64) {
+	var held []net.Conn
+	defer func() {
+		for _, c := range held {
+			_ = c.Close()
+		}
+	}()
+	for {
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		c, err := dialFrom(ip, addr)
+		if err != nil {
+			continue
+		}
+		dials.Add(1)
+		if payload != "" {
+			_, _ = c.Write([]byte(payload))
+		}
+		held = append(held, c)
+		if len(held) > keep {
+			_ = held[0].Close()
+			held = held[1:]
+		}
+	}
+}
+
+// acceptingLimiter is a limiter on a loopback listener, closed at the end of the test, set up by
+// setup before it accepts; its accepted connections are handed to serve and then sent on the
+// channel returned.
+func acceptingLimiter(t *testing.T, max, perIP int, setup func(*connLimiter), serve func(*limitedConn)) (*connLimiter, *metrics.Metrics, chan *limitedConn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := metrics.New()
+	l := newConnLimiter(ln, max, perIP, m, testLogger(t))
+	t.Cleanup(func() { _ = l.Close() })
+	setup(l)
+	accepted := make(chan *limitedConn, 16)
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			lc := c.(*limitedConn)
+			serve(lc)
+			accepted <- lc
+		}
+	}()
+	return l, m, accepted
+}
+
 // limiterOf is the connection limiter of a started server without TLS.
 func limiterOf(hs *harness) *connLimiter {
 	hs.srv.mu.Lock()
@@ -74,32 +133,9 @@ func TestHalfOpenFloodServesClients(t *testing.T) {
 	var dials atomic.Int64
 	for h := range 4 {
 		wg.Add(1)
-		go func() {
+		go func() { // each address keeps 100 half-sent requests, the listener takes 128 in all
 			defer wg.Done()
-			var held []net.Conn
-			defer func() {
-				for _, c := range held {
-					_ = c.Close()
-				}
-			}()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				c, err := dialFrom(fmt.Sprintf("127.0.0.%d", h+2), addr)
-				if err != nil {
-					continue
-				}
-				dials.Add(1)
-				_, _ = c.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n")) // and never the blank line
-				held = append(held, c)
-				if len(held) > 100 { // each address keeps 100, the listener takes 128 in all
-					_ = held[0].Close()
-					held = held[1:]
-				}
-			}
+			holdConns(fmt.Sprintf("127.0.0.%d", h+2), addr, 100, "GET / HTTP/1.1\r\nHost: x\r\n", stop, &dials)
 		}()
 	}
 	turnedAway := func(reasons ...string) float64 {
@@ -154,37 +190,20 @@ func TestHalfOpenFloodServesClients(t *testing.T) {
 // is, nor an address's last idle one; an address at its own limit gives up its own oldest.
 func TestConnLimiterClosesIdleForRoom(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := metrics.New()
-	l := newConnLimiter(ln, 4, 3, m, testLogger(t))
-	l.reserve, l.reservePerIP = 1, 1
-	defer l.Close()
-	accepted := make(chan *limitedConn, 16)
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
+	l, m, accepted := acceptingLimiter(t, 4, 3, func(l *connLimiter) { l.reserve, l.reservePerIP = 1, 1 }, func(lc *limitedConn) {
+		go func() { // the server waiting on its client, closing when the client does
+			if _, err := lc.Read(make([]byte, 1)); err != nil {
+				_ = lc.Close()
 			}
-			lc := c.(*limitedConn)
-			accepted <- lc
-			go func() { // the server waiting on its client, closing when the client does
-				if _, err := lc.Read(make([]byte, 1)); err != nil {
-					_ = lc.Close()
-				}
-			}()
-		}
-	}()
+		}()
+	})
 	type client struct {
 		net.Conn
 		lc *limitedConn
 	}
 	dial := func(ip string) client {
 		t.Helper()
-		c, err := dialFrom(ip, ln.Addr().String())
+		c, err := dialFrom(ip, l.Addr().String())
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -245,29 +245,7 @@ func TestReconnectFlood(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				var held []net.Conn
-				defer func() {
-					for _, c := range held {
-						_ = c.Close()
-					}
-				}()
-				for {
-					select {
-					case <-stop:
-						return
-					default:
-					}
-					c, err := dialFrom(fmt.Sprintf("127.0.0.%d", h+2), addr)
-					if err != nil {
-						continue
-					}
-					dials.Add(1)
-					held = append(held, c)
-					if len(held) > 4 {
-						_ = held[0].Close()
-						held = held[1:]
-					}
-				}
+				holdConns(fmt.Sprintf("127.0.0.%d", h+2), addr, 4, "", stop, &dials)
 			}()
 		}
 	}
@@ -337,26 +315,11 @@ func TestConnLimitProbeReserve(t *testing.T) {
 // A connection on the reserve cannot outlive its short life whatever deadline it is given.
 func TestConnLimiterAdmission(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := metrics.New()
-	l := newConnLimiter(ln, 2, 3, m, testLogger(t))
-	l.reserve, l.reservePerIP, l.probeLife = 2, 1, 300*time.Millisecond
-	defer l.Close()
-	accepted := make(chan *limitedConn, 16)
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			lc := c.(*limitedConn)
-			l.setIdle(lc, false) // as the server does once a request's headers are read
-			accepted <- lc
-		}
-	}()
+	l, m, accepted := acceptingLimiter(t, 2, 3, func(l *connLimiter) {
+		l.reserve, l.reservePerIP, l.probeLife = 2, 1, 300*time.Millisecond
+	}, func(lc *limitedConn) {
+		lc.l.setIdle(lc, false) // as the server does once a request's headers are read
+	})
 	refused := func(reason string) float64 {
 		v, _ := m.Value(`engine_http_connections_refused_total{reason="` + reason + `"}`)
 		return v
@@ -376,7 +339,7 @@ func TestConnLimiterAdmission(t *testing.T) {
 	var spareConn *limitedConn
 	for i, s := range steps {
 		before := refused(s.want)
-		c, err := dialFrom(s.from, ln.Addr().String())
+		c, err := dialFrom(s.from, l.Addr().String())
 		if err == nil {
 			defer c.Close()
 		} else if s.want == "normal" || s.want == "spare" {
