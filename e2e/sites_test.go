@@ -100,7 +100,7 @@ func TestSites(t *testing.T) {
 		}
 		for _, n := range c.Live() {
 			r = answers(n, fmt.Sprintf("mod-b%d", i))
-			if r.Status != 503 || !strings.Contains(r.Body, `"error":"unexpected_failure"`) ||
+			if r.Status != 503 || !strings.Contains(r.Body, `"error":"unavailable"`) ||
 				!strings.Contains(r.Body, fmt.Sprintf(`module \"mod-b%d\" is unplaced: no node up with site=b`, i)) {
 				t.Fatalf("mod-b%d through %s with site=b down: %d %s", i, n.ID, r.Status, r.Body)
 			}

@@ -54,11 +54,14 @@ func (c Code) String() string {
 }
 
 // REST error names that refine a PlaceOS code. PlaceOS's WebSocket error_code set is fixed (0–7)
-// and has no "not authenticated" or "not found, and not a module", so the WebSocket keeps the
-// nearest code while REST names the failure exactly (docs/protocol.md §6.2, §7.6).
+// and has no "not authenticated", "not found, and not a module" or "try again shortly", so the
+// WebSocket keeps the nearest code while REST names the failure exactly (docs/protocol.md §6.2,
+// §7.6). A 503 is not an unexpected failure: the client should retry (Retry-After), not report a
+// bug, and a client or proxy that tells the two apart by name needs a name of its own for it.
 const (
 	NameUnauthorized   = "unauthorized" // 401: missing or invalid credentials (code access_denied)
 	NameEntityNotFound = "not_found"    // 404: a management entity (code module_not_found)
+	NameUnavailable    = "unavailable"  // 503: retry later (code unexpected_failure)
 )
 
 // StatusClientClosedRequest is logged (never really seen by anyone) when the caller went away
@@ -70,7 +73,7 @@ const StatusClientClosedRequest = 499
 type Problem struct {
 	Status    int    // HTTP status (the WebSocket's "code", the driver's ExecResponse code)
 	Code      Code   // PlaceOS error code: the WebSocket's error_code
-	Name      string // REST's "error": Code's name, or a finer one (NameUnauthorized, NameEntityNotFound)
+	Name      string // REST's "error": Code's name, or a finer one (NameUnauthorized, NameEntityNotFound, NameUnavailable)
 	Class     string // the class a calling driver sees, e.g. "NotFound", or the one a driver raised
 	Message   string // safe to show the caller unless Internal
 	Backtrace []string
@@ -107,7 +110,7 @@ var mapping = []struct {
 	{Forbidden, http.StatusForbidden, CodeAccessDenied, "", "AccessDenied", nil},
 	{Conflict, http.StatusConflict, CodeBadRequest, "", "Conflict", nil},
 	{Timeout, http.StatusGatewayTimeout, CodeUnexpectedFailure, "", "Timeout", context.DeadlineExceeded},
-	{Unavailable, http.StatusServiceUnavailable, CodeUnexpectedFailure, "", "Unavailable", nil},
+	{Unavailable, http.StatusServiceUnavailable, CodeUnexpectedFailure, NameUnavailable, "Unavailable", nil},
 	{Internal, http.StatusInternalServerError, CodeUnexpectedFailure, "", "UnexpectedFailure", nil},
 }
 

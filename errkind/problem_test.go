@@ -69,6 +69,8 @@ func TestClassify(t *testing.T) {
 				want = NameUnauthorized
 			case errors.Is(tt.err, EntityNotFound):
 				want = NameEntityNotFound
+			case tt.status == 503:
+				want = NameUnavailable
 			}
 			if p.Name != want {
 				t.Fatalf("Classify(%v).Name = %q, want %q", tt.err, p.Name, want)
@@ -77,8 +79,9 @@ func TestClassify(t *testing.T) {
 	}
 }
 
-// TestRESTNames: 401 is not "access_denied" and a missing management entity is not
-// "module_not_found" on REST, while the WebSocket's error_code stays one of PlaceOS's 0–7.
+// TestRESTNames: 401 is not "access_denied", a missing management entity is not
+// "module_not_found" and a 503 (retry later) is not "unexpected_failure" on REST, while the
+// WebSocket's error_code stays one of PlaceOS's 0–7.
 func TestRESTNames(t *testing.T) {
 	t.Parallel()
 	for _, tt := range []struct {
@@ -91,6 +94,8 @@ func TestRESTNames(t *testing.T) {
 		{New(EntityNotFound, "no zone"), "not_found", CodeModuleNotFound},
 		{New(NotFound, "no module"), "module_not_found", CodeModuleNotFound},
 		{New(SystemNotFound, "no system"), "system_not_found", CodeSystemNotFound},
+		{Wrap(New(Unavailable, "module is not running"), nil, "module %q stopped while it was called", "m"), "unavailable", CodeUnexpectedFailure},
+		{New(Timeout, "late"), "unexpected_failure", CodeUnexpectedFailure},
 	} {
 		p := Classify(tt.err)
 		if p.Name != tt.name || p.Code != tt.code || p.Code < CodeParseError || p.Code > CodeUnexpectedFailure {
@@ -153,6 +158,10 @@ func TestFromProblemRoundTrip(t *testing.T) {
 	// A node of the previous version names a 401 access_denied: still unauthorized.
 	if p := Classify(FromProblem(401, "access_denied", "who", "", nil, 0)); p.Status != 401 || p.Name != NameUnauthorized {
 		t.Errorf("an older node's 401: %+v", p)
+	}
+	// And names a 503 unexpected_failure: still unavailable, not an engine fault.
+	if p := Classify(FromProblem(503, "unexpected_failure", "moving", "", nil, 0)); p.Status != 503 || p.Name != NameUnavailable || p.Internal {
+		t.Errorf("an older node's 503: %+v", p)
 	}
 }
 

@@ -29,7 +29,9 @@
 //
 // Resources are bounded (docs/protocol.md §6.1, §7.7): read, write and idle timeouts; no drain
 // of a body a handler left unread (middleware.go); a connection limit in all and per address,
-// with a small reserve that serves only liveness and readiness probes (connlimit.go); limits
+// with a small reserve that serves only liveness and readiness probes, where idle connections
+// (half-sent headers, idle keep-alive) make room for newcomers (connlimit.go); a session's
+// outgoing queue bounded in messages and bytes (ws_out.go); limits
 // on bindings per session and sessions per user and per node, refused with 429; and a bound on
 // the identifiers a client names statuses, functions and modules by (ident.go), refused with 400.
 package httpapi

@@ -245,29 +245,7 @@ func TestReconnectFlood(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				var held []net.Conn
-				defer func() {
-					for _, c := range held {
-						_ = c.Close()
-					}
-				}()
-				for {
-					select {
-					case <-stop:
-						return
-					default:
-					}
-					c, err := dialFrom(fmt.Sprintf("127.0.0.%d", h+2), addr)
-					if err != nil {
-						continue
-					}
-					dials.Add(1)
-					held = append(held, c)
-					if len(held) > 4 {
-						_ = held[0].Close()
-						held = held[1:]
-					}
-				}
+				holdConns(fmt.Sprintf("127.0.0.%d", h+2), addr, 4, "", stop, &dials)
 			}()
 		}
 	}
@@ -286,21 +264,16 @@ func TestReconnectFlood(t *testing.T) {
 }
 
 // Past the connection limit a probe is still served, on the reserve, and then the connection is
-// closed; any other request there gets 503. A host at its own limit is refused outright.
+// closed; any other request there gets 503. A host at its own limit is refused outright. (The
+// connections held are busy: an idle one would be closed for the newcomer, connlimit_test.go.)
 func TestConnLimitProbeReserve(t *testing.T) {
 	t.Parallel()
 	m := metrics.New()
-	_, addr := liveServer(t, func(c *Config) { c.Metrics, c.MaxConns, c.MaxConnsPerIP = m, 4, 2 })
+	hs, addr := liveServer(t, func(c *Config) { c.Metrics, c.MaxConns, c.MaxConnsPerIP = m, 4, 2 })
 	for _, ip := range []string{"127.0.0.2", "127.0.0.2", "127.0.0.3", "127.0.0.3"} {
-		c, err := dialFrom(ip, addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
+		busyConn(t, ip, addr)
 	}
-	testutil.Eventually(t, 10*time.Second, "four connections held", func() bool {
-		return metricValue(t, m, "engine_http_connections") == 4
-	})
+	waitConns(t, limiterOf(hs), 4, 0)
 	// The refusal is a reset, which may arrive before the dial returns.
 	if c, err := dialFrom("127.0.0.2", addr); err == nil {
 		_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
@@ -328,7 +301,7 @@ func TestConnLimitProbeReserve(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != 503 || !strings.Contains(string(body), `"error":"unexpected_failure"`) || resp.Header.Get(RequestIDHeader) == "" || resp.Header.Get("Retry-After") == "" {
+	if resp.StatusCode != 503 || !strings.Contains(string(body), `"error":"unavailable"`) || resp.Header.Get(RequestIDHeader) == "" || resp.Header.Get("Retry-After") == "" {
 		t.Fatalf("a non-probe on the reserve: %d %s %v", resp.StatusCode, body, resp.Header)
 	}
 	if v, _ := m.Value(`engine_http_connections_refused_total{reason="busy"}`); v != 1 {
@@ -336,29 +309,17 @@ func TestConnLimitProbeReserve(t *testing.T) {
 	}
 }
 
-// The listener's admission rules, with a reserve small enough to fill: a host's share first,
-// then the limit, then the reserve (a share of it per host), then refusal. A connection on the
-// reserve cannot outlive its short life whatever deadline it is given.
+// The listener's admission rules for busy connections (each serving a request, so none may be
+// closed for room; connlimit_test.go has the idle ones), with a reserve small enough to fill: a
+// host's share first, then the limit, then the reserve (a share of it per host), then refusal.
+// A connection on the reserve cannot outlive its short life whatever deadline it is given.
 func TestConnLimiterAdmission(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := metrics.New()
-	l := newConnLimiter(ln, 2, 3, m, testLogger(t))
-	l.reserve, l.reservePerIP, l.probeLife = 2, 1, 300*time.Millisecond
-	defer l.Close()
-	accepted := make(chan *limitedConn, 16)
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			accepted <- c.(*limitedConn)
-		}
-	}()
+	l, m, accepted := acceptingLimiter(t, 2, 3, func(l *connLimiter) {
+		l.reserve, l.reservePerIP, l.probeLife = 2, 1, 300*time.Millisecond
+	}, func(lc *limitedConn) {
+		lc.l.setIdle(lc, false) // as the server does once a request's headers are read
+	})
 	refused := func(reason string) float64 {
 		v, _ := m.Value(`engine_http_connections_refused_total{reason="` + reason + `"}`)
 		return v
@@ -378,7 +339,7 @@ func TestConnLimiterAdmission(t *testing.T) {
 	var spareConn *limitedConn
 	for i, s := range steps {
 		before := refused(s.want)
-		c, err := dialFrom(s.from, ln.Addr().String())
+		c, err := dialFrom(s.from, l.Addr().String())
 		if err == nil {
 			defer c.Close()
 		} else if s.want == "normal" || s.want == "spare" {
@@ -400,7 +361,7 @@ func TestConnLimiterAdmission(t *testing.T) {
 		default:
 			testutil.Eventually(t, 10*time.Second, "refusal counted", func() bool { return refused(s.want) == before+1 })
 		}
-		if _, spare := l.open(); spare != s.spare {
+		if _, _, spare := l.open(); spare != s.spare {
 			t.Fatalf("step %d: %d on the reserve, want %d", i, spare, s.spare)
 		}
 	}
@@ -418,7 +379,7 @@ func TestConnLimiterAdmission(t *testing.T) {
 	}
 	_ = spareConn.Close()
 	_ = spareConn.Close() // twice is harmless and counted once
-	if _, spare := l.open(); spare != 1 {
+	if _, _, spare := l.open(); spare != 1 {
 		t.Fatalf("after closing one, %d on the reserve", spare)
 	}
 }

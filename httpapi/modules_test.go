@@ -54,7 +54,7 @@ func TestModuleStartStopReachEngine(t *testing.T) {
 	hs.eng.startErr = errkind.New(errkind.Unavailable, "driver is restarting")
 	code, body, rec := hs.do(t, "POST", base+"/modules/mod-1/start", "")
 	if code != 503 || rec.Header().Get("Retry-After") != "1" ||
-		body != `{"error":"unexpected_failure","message":"driver is restarting","module_id":"mod-1"}` {
+		body != `{"error":"unavailable","message":"driver is restarting","module_id":"mod-1"}` {
 		t.Fatalf("got %d %s", code, body)
 	}
 }

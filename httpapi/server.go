@@ -84,6 +84,7 @@ type Config struct {
 	Authority Authority
 	// WebSocket tuning; zero values take the WS* defaults.
 	WSQueueSize       int           // outgoing messages a session may have queued
+	WSQueueBytes      int           // and their bytes (one larger message may wait besides)
 	WSPongInterval    time.Duration // unsolicited text "pong" to every session
 	WSMaxMessageBytes int64         // largest request frame
 	WSMaxInFlight     int           // concurrent execs per session
@@ -269,6 +270,7 @@ func (s *Server) Serve(ln net.Listener) error {
 		IdleTimeout:       s.cfg.IdleTimeout,
 		MaxHeaderBytes:    1 << 20,
 		ConnContext:       connContext,
+		ConnState:         connState,
 		ErrorLog:          s.log.StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true}),
 		// No server-wide WriteTimeout: it would also cut WebSocket sessions, which live for
 		// hours. The middleware gives every response its own write deadline instead.

@@ -134,7 +134,7 @@ func TestSystemExecErrors(t *testing.T) {
 			want: `{"error":"bad_request","message":"state: bad bool (ArgumentError)","sys_id":"sys-1","module_name":"Display","index":1,"module_id":"mod-1","class":"ArgumentError"}`},
 		{name: "driver restarting", path: "/systems/sys-1/Display_1/power", body: `[true]`, called: true, status: 503,
 			exec: engineErr(errkind.New(errkind.Unavailable, "driver process restarting")),
-			want: `{"error":"unexpected_failure","message":"driver process restarting","sys_id":"sys-1","module_name":"Display","index":1,"module_id":"mod-1"}`},
+			want: `{"error":"unavailable","message":"driver process restarting","sys_id":"sys-1","module_name":"Display","index":1,"module_id":"mod-1"}`},
 		{name: "timeout", path: "/systems/sys-1/Display_1/power", body: `[true]`, called: true, status: 504,
 			exec: engineErr(errkind.New(errkind.Timeout, "power did not answer within 50ms")),
 			want: `{"error":"unexpected_failure","message":"power did not answer within 50ms","sys_id":"sys-1","module_name":"Display","index":1,"module_id":"mod-1"}`},

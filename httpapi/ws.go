@@ -25,6 +25,13 @@ import (
 const (
 	// WSQueueSize bounds a session's outgoing queue; a client that lets it fill is disconnected.
 	WSQueueSize = 256
+	// WSQueueBytes bounds the bytes of a session's outgoing queue as well: 256 messages may be
+	// 256 exec results of a megabyte each. 4 MiB holds the 256 messages of a burst of ordinary
+	// notifications (a few hundred bytes to a few KB each) and several large answers, while a
+	// user's 100 sessions that never read hold at most some 400 MiB rather than tens of GB. One
+	// message larger than the bound may wait besides (lazyq's MaxSize), so no answer is too big
+	// for a client that reads.
+	WSQueueBytes = 4 << 20
 	// WSPongInterval is PlaceOS's unsolicited "pong" period; clients treat it as a heartbeat.
 	// Each heartbeat also pings, and a client silent from one heartbeat to the next is dropped.
 	WSPongInterval = 80 * time.Second
@@ -55,6 +62,9 @@ const (
 func (c *Config) wsDefaults() {
 	if c.WSQueueSize <= 0 {
 		c.WSQueueSize = WSQueueSize
+	}
+	if c.WSQueueBytes <= 0 {
+		c.WSQueueBytes = WSQueueBytes
 	}
 	if c.WSPongInterval <= 0 {
 		c.WSPongInterval = WSPongInterval
@@ -154,7 +164,8 @@ func (s *Server) handleControl(w http.ResponseWriter, r *http.Request) {
 		log: s.log.Named("ws").With("request_id", RequestID(r.Context()), "user", caller.UserID,
 			"remote", r.RemoteAddr),
 	}
-	ss.out.Init(lazyq.Config[[]byte]{Limit: s.cfg.WSQueueSize, Linger: wsWriterLinger, Handle: ss.writeQueued, WG: &s.ws.wg})
+	ss.out.Init(lazyq.Config[[]byte]{Limit: s.cfg.WSQueueSize, Size: msgSize, MaxSize: s.cfg.WSQueueBytes,
+		Linger: wsWriterLinger, Handle: ss.writeQueued, WG: &s.ws.wg})
 	s.ws.mu.Lock()
 	if s.ws.closed {
 		s.ws.mu.Unlock()

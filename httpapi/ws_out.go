@@ -27,10 +27,14 @@ var wsPong = []byte("pong")
 // so it slows neither the Redis reader nor other sessions.
 func (ss *wsSession) enqueue(msg []byte) {
 	if !ss.out.Push(msg) {
-		ss.log.Warn("websocket client too slow: outgoing queue full, disconnecting", "queue", ss.out.Limit())
+		ss.log.Warn("websocket client too slow: outgoing queue full, disconnecting", "queue", ss.out.Limit(),
+			"queue_bytes", ss.out.MaxSize())
 		ss.killSlow()
 	}
 }
+
+// msgSize weighs a queued message for the queue's byte bound.
+func msgSize(b []byte) int { return len(b) }
 
 // send writes msg from the calling goroutine when nothing is queued and no write is under way
 // (the usual case for a client waiting on its answer), saving the hand-off to the writer; else

@@ -24,7 +24,7 @@
 //	websocket_slow_disconnects_total                counter: sessions closed because their queue filled
 //	websocket_refused_total{limit}                  counter: binds and sessions refused by a limit (one of WSLimits)
 //	http_connections                                gauge: open connections of the API listener
-//	http_connections_refused_total{reason}          counter: connections refused by the connection limits (one of ConnRefusedReasons)
+//	http_connections_refused_total{reason}          counter: connections refused by the connection limits, or idle ones closed for room (one of ConnRefusedReasons)
 //	redis_errors_total{source}                      counter: failed commands (command) and lost pub/sub connections (pubsub)
 //	redis_reconnects_total                          counter: pub/sub connection re-established
 //	raft_state{state}                               gauge: 1 for this node's current Raft state

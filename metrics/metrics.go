@@ -41,10 +41,12 @@ const (
 	ConnRefusedPerIP = "per_ip" // the remote address already holds its share of connections
 	ConnRefusedLimit = "limit"  // the server holds its maximum and its probe reserve is full
 	ConnRefusedBusy  = "busy"   // admitted on the probe reserve, but the request was not a probe (503)
+	// ConnEvicted is an idle connection (no request being served) closed to admit a new one.
+	ConnEvicted = "evicted"
 )
 
 // ConnRefusedReasons lists every reason label value.
-var ConnRefusedReasons = []string{ConnRefusedPerIP, ConnRefusedLimit, ConnRefusedBusy}
+var ConnRefusedReasons = []string{ConnRefusedPerIP, ConnRefusedLimit, ConnRefusedBusy, ConnEvicted}
 
 // WebSocket limits, the values of websocket_refused_total's limit label.
 const (

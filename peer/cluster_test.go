@@ -149,7 +149,7 @@ func TestLeave(t *testing.T) {
 		{"this node, empty object", `{}`, 200, `{"left":true}`, nil, 1, false, true},
 		{"this node, no body", ``, 200, `{"left":true}`, nil, 1, false, true},
 		{"this node, no Leave callback", ``, 200, `{"left":true}`, nil, 0, true, true},
-		{"removal refused", `{"id":"n2"}`, 503, `{"error":"unexpected_failure","message":"not the leader"}`, []string{"n2"}, 0, false, false},
+		{"removal refused", `{"id":"n2"}`, 503, `{"error":"unavailable","message":"not the leader"}`, []string{"n2"}, 0, false, false},
 		{"bad body", `{`, 400, `{"error":"parse_error","message":"malformed JSON body: unexpected end of JSON input"}`, nil, 0, false, true},
 		{"id not a string", `{"id":2}`, 400,
 			`{"error":"parse_error","message":"malformed JSON body: json: cannot unmarshal number into Go struct field .id of type string"}`,

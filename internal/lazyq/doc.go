@@ -10,5 +10,6 @@
 //
 // The bound counts items waiting, not the one being handled, as a channel's capacity does: a
 // Push past it fails and the owner decides what a full queue means (package state drops the
-// listener, httpapi disconnects the client).
+// listener, httpapi disconnects the client). A second, optional bound weighs the items (Size,
+// MaxSize): a count alone lets 256 one-megabyte messages wait.
 package lazyq

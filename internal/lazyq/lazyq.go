@@ -16,6 +16,13 @@ const (
 type Config[T any] struct {
 	// Limit bounds the items waiting (not counting the one being handled); at least 1.
 	Limit int
+	// Size, if set, weighs an item (a message's bytes, say), and MaxSize bounds the total weight
+	// of the items waiting: a Push past it fails as one past Limit does. One item heavier than
+	// MaxSize may wait besides (a second fails until it is taken), so that such an item still
+	// goes through to a consumer that keeps up: the items waiting weigh at most MaxSize plus one
+	// item.
+	Size    func(T) int
+	MaxSize int
 	// Linger is how long the consumer waits for another item before it ends (between one and two
 	// Linger after the last item: its clock ticks once a period, it is not re-armed per item);
 	// 0 ends it as soon as the queue is empty.
@@ -34,6 +41,9 @@ type Queue[T any] struct {
 	mu      sync.Mutex
 	ring    []T // the waiting items, from head, n of them (wrapping)
 	head, n int
+	size    int  // the total Size of the waiting items, the heavy one aside
+	heavy   int  // the Size of the waiting item heavier than MaxSize, 0 if none
+	peak    int  // the largest size+heavy reached
 	busy    bool // the consumer is handling an item it took off the ring
 	running bool // a consumer goroutine exists
 	waiting bool // the consumer lingers on wake
@@ -58,16 +68,28 @@ func (q *Queue[T]) Init(cfg Config[T]) {
 }
 
 // Push queues v and starts the consumer if none runs. It reports false, queuing nothing, when
-// Limit items are waiting. After Stop it drops v and reports true: a stopped queue is not full.
+// Limit items are waiting, or when v would take their Size past MaxSize (Config.MaxSize). After Stop it drops v
+// and reports true: a stopped queue is not full.
 func (q *Queue[T]) Push(v T) bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	sz := q.sizeOf(v)
 	switch {
 	case q.stopped:
 		return true
 	case q.n >= q.cfg.Limit:
 		return false
+	case sz > q.cfg.MaxSize && q.cfg.Size != nil:
+		if q.heavy > 0 {
+			return false
+		}
+		q.heavy = sz
+	case q.size+sz > q.cfg.MaxSize && q.cfg.Size != nil:
+		return false
+	default:
+		q.size += sz
 	}
+	q.peak = max(q.peak, q.size+q.heavy)
 	if q.n == len(q.ring) {
 		q.grow()
 	}
@@ -108,6 +130,23 @@ func (q *Queue[T]) kickLocked() {
 // Limit is the bound Init set.
 func (q *Queue[T]) Limit() int { return q.cfg.Limit }
 
+// MaxSize is the weight bound Init set (0 without Size).
+func (q *Queue[T]) MaxSize() int { return q.cfg.MaxSize }
+
+// PeakSize is the largest total Size the waiting items reached.
+func (q *Queue[T]) PeakSize() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.peak
+}
+
+func (q *Queue[T]) sizeOf(v T) int {
+	if q.cfg.Size == nil {
+		return 0
+	}
+	return q.cfg.Size(v)
+}
+
 // Pending is the number of items waiting or being handled.
 func (q *Queue[T]) Pending() int {
 	q.mu.Lock()
@@ -128,7 +167,7 @@ func (q *Queue[T]) Stop(final func()) {
 		return
 	}
 	q.stopped, q.final = true, final
-	q.ring, q.head, q.n = nil, 0, 0
+	q.ring, q.head, q.n, q.size, q.heavy = nil, 0, 0, 0, 0
 	if final != nil || q.waiting {
 		q.kickLocked()
 	}
@@ -169,6 +208,11 @@ func (q *Queue[T]) consume() {
 		q.ring[q.head] = zero // the ring must not keep a handled item reachable
 		q.head = (q.head + 1) % len(q.ring)
 		q.n--
+		if sz := q.sizeOf(v); sz > q.cfg.MaxSize {
+			q.heavy = 0
+		} else {
+			q.size -= sz
+		}
 		q.busy, q.taken = true, true
 		q.mu.Unlock()
 		q.cfg.Handle(v)

@@ -258,3 +258,50 @@ func TestBurstRingShrinks(t *testing.T) {
 	q.Stop(nil)
 	wg.Wait()
 }
+
+// TestMaxSize: the items waiting are bounded by weight as well as count; one item heavier than
+// the bound may wait besides the others, and a handled item's weight is given back.
+func TestMaxSize(t *testing.T) {
+	r := recorder{block: make(chan struct{})}
+	var q Queue[int]
+	q.Init(Config[int]{Limit: 100, Size: func(v int) int { return v }, MaxSize: 10, Handle: r.handle})
+	q.Push(1) // taken by the consumer, which blocks in Handle: no longer waiting
+	busyWith := func(n, size int) func() bool {
+		return func() bool {
+			q.mu.Lock()
+			defer q.mu.Unlock()
+			return q.busy && q.n == n && q.size+q.heavy == size
+		}
+	}
+	testutil.Eventually(t, 5*time.Second, "the consumer to take the first item", busyWith(0, 0))
+	for i, step := range []struct {
+		v  int
+		ok bool
+	}{
+		{25, true}, // heavier than MaxSize: may wait, one at a time
+		{30, false},
+		{6, true}, // the others, up to MaxSize
+		{4, true},
+		{1, false},
+		{0, true}, // weightless
+	} {
+		if got := q.Push(step.v); got != step.ok {
+			t.Fatalf("step %d: Push(%d) = %v, want %v", i, step.v, got, step.ok)
+		}
+	}
+	r.block <- struct{}{} // 1 handled; the consumer takes 25 and blocks again
+	testutil.Eventually(t, 5*time.Second, "25 taken", busyWith(3, 10))
+	if !q.Push(30) || q.Push(1) {
+		t.Fatal("the heavy item's place was not given back, or the bound not kept")
+	}
+	r.block <- struct{}{} // 25 handled; the consumer takes 6
+	testutil.Eventually(t, 5*time.Second, "6 taken", busyWith(3, 34))
+	if !q.Push(6) {
+		t.Fatal("6's weight was not given back")
+	}
+	if p := q.PeakSize(); p != 40 {
+		t.Fatalf("peak %d, want 40", p)
+	}
+	close(r.block)
+	q.Stop(nil)
+}
