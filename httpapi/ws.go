@@ -314,11 +314,13 @@ type wsBinding struct {
 	early [][]byte
 }
 
-// WSCloseCredentialExpired is the close code of a session whose credential expired. RFC 6455
-// leaves 4000–4999 to applications; 1008 (policy violation) would fit as well, but it is also
-// what a server sends for any refused message, so a client could not tell "fetch a fresh token"
-// from "stop sending that". 4001 reads as HTTP's 401. PlaceOS clients reconnect on any close, and
-// a reconnect authenticates afresh.
+// WSCloseCredentialExpired is the close code of a session whose credential expired, or was
+// revoked (an API key removed from the keys file, or its role lowered): either way "the
+// credential no longer holds, sign in again", and the close reason says which. RFC 6455 leaves
+// 4000–4999 to applications; 1008 (policy violation) would fit as well, but it is also what a
+// server sends for any refused message, so a client could not tell "fetch a fresh token" from
+// "stop sending that". 4001 reads as HTTP's 401. PlaceOS clients reconnect on any close, and a
+// reconnect authenticates afresh.
 const WSCloseCredentialExpired = 4001
 
 // kill ends the session; safe from any goroutine, including delivery callbacks (it never blocks).
@@ -333,6 +335,24 @@ func (ss *wsSession) expire() {
 		ss.log.Info("websocket session ended: its credential expired (the client reconnects with a fresh one)",
 			"expired_at", ss.caller.Expires.UTC().Format(time.RFC3339))
 	}
+}
+
+// EndRevokedSessions ends, with close 4001, every session whose caller revoked now refuses (the
+// API keys were reloaded: auth.Authenticator.Revoked), and returns how many it ended. A session
+// keeps the clearance it opened with for every request, so one whose key lost its role ends too.
+func (s *Server) EndRevokedSessions(revoked func(auth.Caller) (why string, revoked bool)) int {
+	s.ws.mu.Lock()
+	defer s.ws.mu.Unlock()
+	ended := 0
+	for ss := range s.ws.sessions {
+		why, ok := revoked(ss.caller)
+		if ok && ss.end("credential revoked", WSCloseCredentialExpired, false) {
+			ended++
+			ss.log.Info("websocket session ended: its credential was revoked (the client reconnects with a valid one)",
+				"reason", why)
+		}
+	}
+	return ended
 }
 
 // expired ends the session if its credential has expired by now, and says so. The context's
