@@ -1,0 +1,75 @@
+package httpapi
+
+import (
+	"fmt"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/placeos-go/engine/auth"
+	"github.com/placeos-go/engine/internal/testutil"
+)
+
+// TestWSSessionEndsWhenItsKeyIsRevoked: after the API keys are replaced, a session opened with a
+// key the new set no longer holds, or holds with a lower role, is closed with 4001 "credential
+// revoked", and an execute it had in flight is cancelled; sessions of a kept key, of a key whose
+// role rose, and of a bearer token go on. The removed key opens no new session.
+func TestWSSessionEndsWhenItsKeyIsRevoked(t *testing.T) {
+	t.Parallel()
+	authn := keysAuth(t, fmt.Sprintf(`
+- {key: %q, user_id: ws-u, role: user}
+- {key: %q, user_id: ws-s, role: support}
+- {key: %q, user_id: ws-a, role: admin}
+`, wsaUserKey, wsaSupportKey, wsaAdminKey))
+	env := newWSEnv(t, func(c *Config) { c.Auth = authn })
+	authn.OnAPIKeysChange(func() { env.hs.srv.EndRevokedSessions(authn.Revoked) })
+	var log execLog
+	log.install(env.hs.eng)
+
+	removed := env.dial(t, auth.APIKeyHeader, wsaAdminKey)
+	lowered := env.dial(t, auth.APIKeyHeader, wsaSupportKey)
+	raised := env.dial(t, auth.APIKeyHeader, wsaUserKey)
+	token := env.dial(t, "Authorization", "Bearer "+wsaToken(t, "jwt-a", "admin", nil))
+	removed.send(`{"id":1,"cmd":"exec","sys":"sys-1","mod":"Display","name":"slow","args":[]}`)
+	testutil.Eventually(t, 10*time.Second, "the slow execute running", func() bool {
+		log.mu.Lock()
+		defer log.mu.Unlock()
+		return len(log.deadlines) == 1
+	})
+
+	keys, err := auth.ParseAPIKeys([]byte(fmt.Sprintf(`
+- {key: %q, user_id: ws-u, role: admin}
+- {key: %q, user_id: ws-s, role: user}
+`, wsaUserKey, wsaSupportKey)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := authn.SetAPIKeys(keys); err != nil {
+		t.Fatal(err)
+	}
+	for name, c := range map[string]*wsClient{"removed": removed, "lowered": lowered} {
+		ce, _ := waitClose(t, c.conn, 10*time.Second)
+		if ce.Code != WSCloseCredentialExpired || ce.Text != "credential revoked" {
+			t.Fatalf("the %s key's session closed with %d %q, want %d %q", name, ce.Code, ce.Text, WSCloseCredentialExpired, "credential revoked")
+		}
+	}
+	testutil.Eventually(t, 10*time.Second, "the revoked sessions gone, their execute cancelled", func() bool {
+		log.mu.Lock()
+		defer log.mu.Unlock()
+		return env.hs.srv.WSSessions() == 2 && log.slowErr != nil
+	})
+	for _, c := range []*wsClient{raised, token} {
+		c.send(`{"id":2,"cmd":"exec","sys":"sys-1","mod":"Display","name":"power","args":[]}`)
+		c.expect(`{"id":2,"type":"success","meta":{"sys":"sys-1","mod":"Display","index":1,"name":"power"},"value":true,"code":200}`)
+	}
+	conn, resp, err := websocket.DefaultDialer.Dial(env.url, http.Header{auth.APIKeyHeader: {wsaAdminKey}})
+	if err == nil {
+		_ = conn.Close()
+		t.Fatal("the removed key opened a session")
+	}
+	if resp == nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("the removed key: %v, want a 401", err)
+	}
+}
