@@ -3,6 +3,7 @@ package httpapi
 import (
 	"fmt"
 	"net/http"
+	"net/url"
 	"testing"
 	"time"
 
@@ -14,7 +15,7 @@ import (
 
 // TestWSSessionEndsWhenItsKeyIsRevoked: after the API keys are replaced, a session opened with a
 // key the new set no longer holds, or holds with a lower role, is closed with 4001 "credential
-// revoked", and an execute it had in flight is cancelled; sessions of a kept key, of a key whose
+// revoked" — whichever way the key travelled — and an execute it had in flight is cancelled; sessions of a kept key, of a key whose
 // role rose, and of a bearer token go on. The removed key opens no new session.
 func TestWSSessionEndsWhenItsKeyIsRevoked(t *testing.T) {
 	t.Parallel()
@@ -29,6 +30,14 @@ func TestWSSessionEndsWhenItsKeyIsRevoked(t *testing.T) {
 	log.install(env.hs.eng)
 
 	removed := env.dial(t, auth.APIKeyHeader, wsaAdminKey)
+	// The same key in the query and in a cookie (from the engine's own page) is revoked alike.
+	inQuery, _, err := websocket.DefaultDialer.Dial(env.url+"?"+url.Values{auth.APIKeyParam: {wsaAdminKey}}.Encode(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = inQuery.Close() })
+	inCookie := env.dial(t, "Cookie", (&http.Cookie{Name: auth.APIKeyParam, Value: wsaAdminKey}).String(),
+		"Origin", "http://"+env.hs.srv.Addr().String())
 	lowered := env.dial(t, auth.APIKeyHeader, wsaSupportKey)
 	raised := env.dial(t, auth.APIKeyHeader, wsaUserKey)
 	token := env.dial(t, "Authorization", "Bearer "+wsaToken(t, "jwt-a", "admin", nil))
@@ -49,7 +58,8 @@ func TestWSSessionEndsWhenItsKeyIsRevoked(t *testing.T) {
 	if err := authn.SetAPIKeys(keys); err != nil {
 		t.Fatal(err)
 	}
-	for name, c := range map[string]*wsClient{"removed": removed, "lowered": lowered} {
+	for name, c := range map[string]*wsClient{"removed": removed, "removed, in the query": {t: t, conn: inQuery},
+		"removed, in a cookie": inCookie, "lowered": lowered} {
 		ce, _ := waitClose(t, c.conn, 10*time.Second)
 		if ce.Code != WSCloseCredentialExpired || ce.Text != "credential revoked" {
 			t.Fatalf("the %s key's session closed with %d %q, want %d %q", name, ce.Code, ce.Text, WSCloseCredentialExpired, "credential revoked")
