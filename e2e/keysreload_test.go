@@ -71,7 +71,7 @@ func TestAPIKeysReloadOnSIGHUP(t *testing.T) {
 	n.Reload()
 	n.WaitLog(10*time.Second, `API keys reloaded: file=`+keys+` keys=4`)
 	for name, c := range map[string]*debugClient{"removed": removed, "lowered": lowered} {
-		testutil.Eventually(t, 10*time.Second, "the "+name+" key's session closed", func() bool { return closed(c) })
+		testutil.Eventually(t, 10*time.Second, "the "+name+" key's session closed", c.closed)
 		var ce *websocket.CloseError
 		if !errors.As(c.end, &ce) || ce.Code != 4001 || ce.Text != "credential revoked" {
 			t.Fatalf("the %s key's session ended with %v, want close 4001 credential revoked", name, c.end)
@@ -123,7 +123,7 @@ func TestSIGHUPWithoutAPIKeys(t *testing.T) {
 }
 
 // closed reports whether c's socket has ended, draining the frames before the end.
-func closed(c *debugClient) bool {
+func (c *debugClient) closed() bool {
 	for {
 		select {
 		case _, ok := <-c.frames:

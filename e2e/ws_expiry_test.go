@@ -78,18 +78,7 @@ func TestWSExpiryAcrossNodes(t *testing.T) {
 	}
 
 	// The session ends at the expiry with 4001.
-	testutil.Eventually(t, 30*time.Second, "the session closed", func() bool {
-		for {
-			select {
-			case _, ok := <-ws.frames:
-				if !ok {
-					return true
-				}
-			default:
-				return false
-			}
-		}
-	})
+	testutil.Eventually(t, 30*time.Second, "the session closed", ws.closed)
 	var ce *websocket.CloseError
 	if !errors.As(ws.end, &ce) || ce.Code != 4001 || ce.Text != "credential expired" {
 		t.Fatalf("the session ended with %v, want close 4001 credential expired", ws.end)

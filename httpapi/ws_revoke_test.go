@@ -19,12 +19,8 @@ import (
 // role rose, and of a bearer token go on. The removed key opens no new session.
 func TestWSSessionEndsWhenItsKeyIsRevoked(t *testing.T) {
 	t.Parallel()
-	authn := keysAuth(t, fmt.Sprintf(`
-- {key: %q, user_id: ws-u, role: user}
-- {key: %q, user_id: ws-s, role: support}
-- {key: %q, user_id: ws-a, role: admin}
-`, wsaUserKey, wsaSupportKey, wsaAdminKey))
-	env := newWSEnv(t, func(c *Config) { c.Auth = authn })
+	env := wsAuthEnv(t)
+	authn := env.hs.srv.cfg.Auth.(*auth.Authenticator)
 	authn.OnAPIKeysChange(func() { env.hs.srv.EndRevokedSessions(authn.Revoked) })
 	var log execLog
 	log.install(env.hs.eng)
