@@ -165,6 +165,9 @@ func (s *Server) handleControl(w http.ResponseWriter, r *http.Request) {
 	}
 	s.ws.sessions[ss] = struct{}{}
 	s.ws.wg.Add(1)
+	// Keys swapped since the caller was authenticated: EndRevokedSessions, which holds the same
+	// lock, did not see this session, so it is judged here.
+	s.endIfRevoked(ss)
 	s.ws.mu.Unlock()
 	s.cfg.Metrics.AddWSSessions(1)
 	ss.log.Debug("websocket session opened")
@@ -337,22 +340,33 @@ func (ss *wsSession) expire() {
 	}
 }
 
-// EndRevokedSessions ends, with close 4001, every session whose caller revoked now refuses (the
-// API keys were reloaded: auth.Authenticator.Revoked), and returns how many it ended. A session
-// keeps the clearance it opened with for every request, so one whose key lost its role ends too.
-func (s *Server) EndRevokedSessions(revoked func(auth.Caller) (why string, revoked bool)) int {
+// revoker is an Authenticator whose credentials can be withdrawn while sessions they opened
+// last (auth.Authenticator: API keys reloaded).
+type revoker interface {
+	Revoked(auth.Caller) (why string, revoked bool)
+}
+
+// EndRevokedSessions ends, with close 4001, every session whose caller the Authenticator now
+// revokes; call it once the API keys were replaced (auth.Authenticator.OnAPIKeysChange). A
+// session keeps the clearance it opened with for every request, so one whose key lost its role
+// ends too.
+func (s *Server) EndRevokedSessions() {
 	s.ws.mu.Lock()
 	defer s.ws.mu.Unlock()
-	ended := 0
 	for ss := range s.ws.sessions {
-		why, ok := revoked(ss.caller)
-		if ok && ss.end("credential revoked", WSCloseCredentialExpired, false) {
-			ended++
-			ss.log.Info("websocket session ended: its credential was revoked (the client reconnects with a valid one)",
-				"reason", why)
-		}
+		s.endIfRevoked(ss)
 	}
-	return ended
+}
+
+// endIfRevoked ends ss if its caller is revoked now. The caller holds s.ws.mu.
+func (s *Server) endIfRevoked(ss *wsSession) {
+	r, ok := s.cfg.Auth.(revoker)
+	if !ok {
+		return
+	}
+	if why, revoked := r.Revoked(ss.caller); revoked && ss.end("credential revoked", WSCloseCredentialExpired, false) {
+		ss.log.Info("websocket session ended: its credential was revoked (the client reconnects with a valid one)", "reason", why)
+	}
 }
 
 // expired ends the session if its credential has expired by now, and says so. The context's

@@ -21,7 +21,7 @@ func TestWSSessionEndsWhenItsKeyIsRevoked(t *testing.T) {
 	t.Parallel()
 	env := wsAuthEnv(t)
 	authn := env.hs.srv.cfg.Auth.(*auth.Authenticator)
-	authn.OnAPIKeysChange(func() { env.hs.srv.EndRevokedSessions(authn.Revoked) })
+	authn.OnAPIKeysChange(env.hs.srv.EndRevokedSessions)
 	var log execLog
 	log.install(env.hs.eng)
 
@@ -78,4 +78,44 @@ func TestWSSessionEndsWhenItsKeyIsRevoked(t *testing.T) {
 	if resp == nil || resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("the removed key: %v, want a 401", err)
 	}
+}
+
+// swapAfterAuth is an Authenticator whose keys are replaced right after it authenticates a
+// request: the reload lands between a session's authentication and its registration.
+type swapAfterAuth struct {
+	*auth.Authenticator
+	swap func()
+}
+
+func (a swapAfterAuth) Authenticate(r *http.Request) (auth.Caller, error) {
+	c, err := a.Authenticator.Authenticate(r)
+	a.swap()
+	return c, err
+}
+
+// TestWSSessionRevokedWhileOpening: a key revoked while its session is being opened (after the
+// upgrade request was authenticated, before the session is registered, where the reload's sweep
+// of the sessions does not see it) still ends the session with 4001.
+func TestWSSessionRevokedWhileOpening(t *testing.T) {
+	t.Parallel()
+	authn := keysAuth(t, fmt.Sprintf("[{key: %q, user_id: ws-a, role: admin}, {key: %q, user_id: ws-u}]", wsaAdminKey, wsaUserKey))
+	without, err := auth.ParseAPIKeys([]byte(fmt.Sprintf("[{key: %q, user_id: ws-u}]", wsaUserKey)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var env *wsEnv
+	env = newWSEnv(t, func(c *Config) {
+		c.Auth = swapAfterAuth{authn, func() {
+			if err := authn.SetAPIKeys(without); err != nil {
+				t.Error(err)
+			}
+		}}
+	})
+	authn.OnAPIKeysChange(func() { env.hs.srv.EndRevokedSessions() })
+	c := env.dial(t, auth.APIKeyHeader, wsaAdminKey)
+	ce, _ := waitClose(t, c.conn, 10*time.Second)
+	if ce.Code != WSCloseCredentialExpired || ce.Text != "credential revoked" {
+		t.Fatalf("closed with %d %q, want %d %q", ce.Code, ce.Text, WSCloseCredentialExpired, "credential revoked")
+	}
+	env.dial(t, auth.APIKeyHeader, wsaUserKey).quiet()
 }

@@ -249,7 +249,7 @@ func startNode(ctx context.Context, o *options, log hclog.Logger, leave func()) 
 		AllowedOrigins: o.AllowedOrigins, Console: ui,
 	})
 	// A reload of the API keys ends the WebSocket sessions their new version no longer allows.
-	authn.OnAPIKeysChange(func() { n.api.EndRevokedSessions(authn.Revoked) })
+	authn.OnAPIKeysChange(n.api.EndRevokedSessions)
 	if err := n.api.Start(); err != nil {
 		return n, err
 	}
