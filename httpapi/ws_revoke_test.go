@@ -103,8 +103,7 @@ func TestWSSessionRevokedWhileOpening(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var env *wsEnv
-	env = newWSEnv(t, func(c *Config) {
+	env := newWSEnv(t, func(c *Config) {
 		c.Auth = swapAfterAuth{authn, func() {
 			if err := authn.SetAPIKeys(without); err != nil {
 				t.Error(err)
