@@ -105,6 +105,53 @@ func TestAPIKeysReloadOnSIGHUP(t *testing.T) {
 	}
 }
 
+// TestAPIKeysRevokedAcrossNodes: each node reads its own keys file. A SIGHUP to node A after the
+// key is removed ends the key's session on A — and the execute it had forwarded to node B stops
+// with it — while B, not yet told, still takes the key; B's own SIGHUP refuses it there too.
+func TestAPIKeysRevokedAcrossNodes(t *testing.T) {
+	t.Parallel()
+	redis := testutil.StartRedis(t)
+	drv := testutil.BuildBinary(t, "./internal/testdriver")
+	keys := apiKeysFile(t)
+	cfg := config(redis.URL, "--auth", "keys", "--api-keys", keys)
+	cfg.APIKey = adminKey
+	c := enginetest.StartCluster(t, cfg, "keysrev", 2, clusterModel(drv), clusterModules)
+	a, b := c.Nodes[0], c.Nodes[1]
+	mod, index := moduleOn(t, c, b)
+	admin := enginetest.APIKey(adminKey)
+
+	ws := dialControl(t, a, supportKey)
+	// slow sets its module's "busy" status, then sleeps for a minute unless its call is cancelled.
+	ws.send(fmt.Sprintf(`{"id":1,"cmd":"exec","sys":"sys-1","mod":"Test","index":%d,"name":"slow","args":[60000]}`, index))
+	b.Eventually(15*time.Second, "the forwarded execute running on "+b.ID, func() bool {
+		r := a.Do("GET", fmt.Sprintf("/api/engine/v2/systems/sys-1/Test_%d/busy", index), "", admin)
+		return r.Status == 200 && strings.TrimSpace(r.Body) == "true"
+	})
+
+	testutil.WriteFile(t, keys, fmt.Sprintf("- {key: %q, user_id: ursula}\n- {key: %q, user_id: ada, role: admin}\n", userKey, adminKey))
+	a.Reload()
+	a.WaitLog(10*time.Second, "API keys reloaded: file="+keys+" keys=2")
+	testutil.Eventually(t, 10*time.Second, "the session closed", ws.closed)
+	var ce *websocket.CloseError
+	if !errors.As(ws.end, &ce) || ce.Code != 4001 || ce.Text != "credential revoked" {
+		t.Fatalf("the session ended with %v, want close 4001 credential revoked", ws.end)
+	}
+	b.Eventually(15*time.Second, "the forwarded execute ended on "+b.ID, func() bool { return execsDone(t, b, "slow") == 1 })
+
+	exec := "/api/engine/v2/modules/" + mod + "/exec/echo"
+	if r := a.Do("POST", exec, `[1]`, enginetest.APIKey(supportKey)); r.Status != http.StatusUnauthorized {
+		t.Fatalf("the removed key on %s: %d %s, want 401", a.ID, r.Status, r.Body)
+	}
+	if r := b.Do("POST", exec, `[1]`, enginetest.APIKey(supportKey)); r.Status != 200 {
+		t.Fatalf("the removed key on %s before its SIGHUP: %d %s, want 200 (its keys are its own)", b.ID, r.Status, r.Body)
+	}
+	b.Reload()
+	b.WaitLog(10*time.Second, "API keys reloaded: file="+keys+" keys=2")
+	if r := b.Do("POST", exec, `[1]`, enginetest.APIKey(supportKey)); r.Status != http.StatusUnauthorized {
+		t.Fatalf("the removed key on %s after its SIGHUP: %d %s, want 401", b.ID, r.Status, r.Body)
+	}
+}
+
 // TestSIGHUPWithoutAPIKeys: under --auth none (and so without --api-keys or TLS) SIGHUP has
 // nothing to reload; the engine says so and serves on (Go's default for SIGHUP is to exit).
 func TestSIGHUPWithoutAPIKeys(t *testing.T) {

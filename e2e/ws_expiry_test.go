@@ -33,21 +33,7 @@ func TestWSExpiryAcrossNodes(t *testing.T) {
 	cfg.APIKey = adminKey
 	c := enginetest.StartCluster(t, cfg, "wsexp", 2, clusterModel(drv), clusterModules)
 	a, b := c.Nodes[0], c.Nodes[1]
-	placed, err := c.Placement()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mod string
-	var index int
-	for i := 1; i <= clusterModules; i++ {
-		if id := fmt.Sprintf("mod-%02d", i); placed[id] == b.ID {
-			mod, index = id, i
-			break
-		}
-	}
-	if mod == "" {
-		t.Fatalf("placement %v has no module on %s", placed, b.ID)
-	}
+	mod, index := moduleOn(t, c, b)
 	admin := enginetest.APIKey(adminKey)
 
 	// A support token the verifier accepts for about eight more seconds: exp 22 s ago, and 30 s
@@ -107,6 +93,22 @@ func TestWSExpiryAcrossNodes(t *testing.T) {
 		t.Fatalf("the expired token: %v, want a 401", err)
 	}
 	dialControlWith(t, a, token(time.Now().Add(time.Hour).Unix())).quiet()
+}
+
+// moduleOn is a module of clusterModel that runs on node n, and its index in sys-1.
+func moduleOn(t *testing.T, c *enginetest.Cluster, n *enginetest.Node) (string, int) {
+	t.Helper()
+	placed, err := c.Placement()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= clusterModules; i++ {
+		if id := fmt.Sprintf("mod-%02d", i); placed[id] == n.ID {
+			return id, i
+		}
+	}
+	t.Fatalf("placement %v has no module on %s", placed, n.ID)
+	return "", 0
 }
 
 // execsDone is how many executes of function fn node n has finished running, by its metrics
