@@ -17,8 +17,17 @@ type APIKey struct {
 
 // APIKeys is the set of accepted API keys. Keys are held by their SHA-256 so a lookup is a map
 // probe on a fixed-size digest rather than a string comparison whose timing depends on the key.
+// A set never changes once parsed: a reload swaps in a new one (Authenticator.SetAPIKeys).
 type APIKeys struct {
 	byDigest map[[32]byte]Caller
+}
+
+// Len is the number of keys in the set.
+func (k *APIKeys) Len() int {
+	if k == nil {
+		return 0
+	}
+	return len(k.byDigest)
 }
 
 // LoadAPIKeys reads the --api-keys YAML (or JSON) file: a list of {key, user_id, role}.
@@ -55,11 +64,14 @@ func ParseAPIKeys(data []byte) (*APIKeys, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: entry %d: %w", ErrBadConfig, i+1, err)
 		}
-		d := sha256.Sum256([]byte(e.Key))
-		if _, dup := k.byDigest[d]; dup {
+		d := new([32]byte)
+		*d = sha256.Sum256([]byte(e.Key))
+		if _, dup := k.byDigest[*d]; dup {
 			return nil, fmt.Errorf("%w: entry %d: duplicate key", ErrBadConfig, i+1)
 		}
-		k.byDigest[d] = Caller{UserID: e.UserID, Clearance: c}
+		// The caller remembers its key's digest (shared, not copied: a pointer keeps Caller
+		// small), so that a session the key opened can be judged again after a reload.
+		k.byDigest[*d] = Caller{UserID: e.UserID, Clearance: c, apiKey: d}
 	}
 	return k, nil
 }
@@ -73,4 +85,4 @@ func (k *APIKeys) Lookup(key string) (Caller, bool) {
 	return c, ok
 }
 
-func (k *APIKeys) empty() bool { return k == nil || len(k.byDigest) == 0 }
+func (k *APIKeys) empty() bool { return k.Len() == 0 }

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"sync"
+	"sync/atomic"
 )
 
 // Where credentials travel, as PlaceOS clients send them (docs/protocol.md §7).
@@ -43,13 +45,20 @@ type Config struct {
 	// Disabled is --auth none: every caller is an admin, node routes included. For development
 	// on loopback only; the HTTP server refuses any other address.
 	Disabled bool
-	APIKeys  *APIKeys
-	JWT      *JWTVerifier
+	// APIKeys are the keys accepted at first; SetAPIKeys replaces them.
+	APIKeys *APIKeys
+	JWT     *JWTVerifier
 }
 
 // Authenticator identifies the caller of a request.
 type Authenticator struct {
 	cfg Config
+	// keys are the API keys in force. Every request reads them, so a reload swaps the pointer
+	// rather than taking a lock on the request path.
+	keys atomic.Pointer[APIKeys]
+
+	mu       sync.Mutex // serialises swaps, so hooks see them in order
+	onChange []func()
 }
 
 // New builds an Authenticator. Unless it is disabled it needs API keys or a JWT verifier.
@@ -58,7 +67,9 @@ func New(cfg Config) (*Authenticator, error) {
 		// An empty keys file would turn every request away: say so at start-up instead.
 		return nil, ErrNoCredentialSource
 	}
-	return &Authenticator{cfg: cfg}, nil
+	a := &Authenticator{cfg: cfg}
+	a.keys.Store(cfg.APIKeys)
+	return a, nil
 }
 
 // Disabled reports --auth none.
@@ -73,7 +84,7 @@ func (a *Authenticator) Authenticate(r *http.Request) (Caller, error) {
 		return Caller{Clearance: ClearanceAdmin, From: FromNowhere}, nil
 	}
 	if key, from := credential(r, apiKeyKey, APIKeyParam); key != "" {
-		c, ok := a.cfg.APIKeys.Lookup(key)
+		c, ok := a.keys.Load().Lookup(key)
 		if !ok {
 			return Caller{}, unauthenticated(nil, "unknown API key")
 		}

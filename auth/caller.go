@@ -94,6 +94,9 @@ type Caller struct {
 	// same token would be refused. Zero for credentials that do not expire (API keys, --auth
 	// none, node callers: a forwarded call is bounded by its deadline instead).
 	Expires time.Time
+	// apiKey is the digest of the API key that authenticated the caller (nil for any other
+	// credential): Authenticator.Revoked looks it up in the keys in force now.
+	apiKey *[32]byte
 }
 
 // ExpiredAt reports whether the credential has stopped being accepted at now.

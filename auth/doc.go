@@ -12,6 +12,14 @@
 // certificate, or the cluster secret without TLS); NodeCaller and SetNodeCredentials carry the
 // caller it acts for.
 //
+// The API keys can be replaced while the node runs (SetAPIKeys, ReloadAPIKeys: the command reads
+// the --api-keys file again on SIGHUP). Requests read the keys in force through an atomic pointer,
+// without a lock; a file failing any check is refused whole and the keys in force stay. A caller
+// an API key authenticated remembers the key (as its digest), so that Revoked can judge it again
+// against the keys in force after a reload: a key removed, given to another user or with a lower
+// role revokes it, and the HTTP server ends the WebSocket sessions such callers opened
+// (OnAPIKeysChange). Each request over REST authenticates afresh and needs no such judgement.
+//
 // Allowed is the one clearance rule for driver functions, and ModuleAllowed the one rule for
 // protected (_-prefixed) modules (docs/protocol.md §8): the engine core applies both to every
 // execute, whether it came over REST, the WebSocket or from another driver, and ModuleAllowed to

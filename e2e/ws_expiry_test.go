@@ -33,21 +33,7 @@ func TestWSExpiryAcrossNodes(t *testing.T) {
 	cfg.APIKey = adminKey
 	c := enginetest.StartCluster(t, cfg, "wsexp", 2, clusterModel(drv), clusterModules)
 	a, b := c.Nodes[0], c.Nodes[1]
-	placed, err := c.Placement()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mod string
-	var index int
-	for i := 1; i <= clusterModules; i++ {
-		if id := fmt.Sprintf("mod-%02d", i); placed[id] == b.ID {
-			mod, index = id, i
-			break
-		}
-	}
-	if mod == "" {
-		t.Fatalf("placement %v has no module on %s", placed, b.ID)
-	}
+	mod, index := moduleOn(t, c, b)
 	admin := enginetest.APIKey(adminKey)
 
 	// A support token the verifier accepts for about eight more seconds: exp 22 s ago, and 30 s
@@ -78,18 +64,7 @@ func TestWSExpiryAcrossNodes(t *testing.T) {
 	}
 
 	// The session ends at the expiry with 4001.
-	testutil.Eventually(t, 30*time.Second, "the session closed", func() bool {
-		for {
-			select {
-			case _, ok := <-ws.frames:
-				if !ok {
-					return true
-				}
-			default:
-				return false
-			}
-		}
-	})
+	testutil.Eventually(t, 30*time.Second, "the session closed", ws.closed)
 	var ce *websocket.CloseError
 	if !errors.As(ws.end, &ce) || ce.Code != 4001 || ce.Text != "credential expired" {
 		t.Fatalf("the session ended with %v, want close 4001 credential expired", ws.end)
@@ -118,6 +93,22 @@ func TestWSExpiryAcrossNodes(t *testing.T) {
 		t.Fatalf("the expired token: %v, want a 401", err)
 	}
 	dialControlWith(t, a, token(time.Now().Add(time.Hour).Unix())).quiet()
+}
+
+// moduleOn is a module of clusterModel that runs on node n, and its index in sys-1.
+func moduleOn(t *testing.T, c *enginetest.Cluster, n *enginetest.Node) (string, int) {
+	t.Helper()
+	placed, err := c.Placement()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= clusterModules; i++ {
+		if id := fmt.Sprintf("mod-%02d", i); placed[id] == n.ID {
+			return id, i
+		}
+	}
+	t.Fatalf("placement %v has no module on %s", placed, n.ID)
+	return "", 0
 }
 
 // execsDone is how many executes of function fn node n has finished running, by its metrics

@@ -176,6 +176,9 @@ func (s *Server) handleControl(w http.ResponseWriter, r *http.Request) {
 	}
 	s.ws.sessions[ss] = struct{}{}
 	s.ws.wg.Add(1)
+	// Keys swapped since the caller was authenticated: EndRevokedSessions, which holds the same
+	// lock, did not see this session, so it is judged here.
+	s.endIfRevoked(ss)
 	s.ws.mu.Unlock()
 	s.cfg.Metrics.AddWSSessions(1)
 	ss.log.Debug("websocket session opened")
@@ -325,11 +328,13 @@ type wsBinding struct {
 	early [][]byte
 }
 
-// WSCloseCredentialExpired is the close code of a session whose credential expired. RFC 6455
-// leaves 4000–4999 to applications; 1008 (policy violation) would fit as well, but it is also
-// what a server sends for any refused message, so a client could not tell "fetch a fresh token"
-// from "stop sending that". 4001 reads as HTTP's 401. PlaceOS clients reconnect on any close, and
-// a reconnect authenticates afresh.
+// WSCloseCredentialExpired is the close code of a session whose credential expired, or was
+// revoked (an API key removed from the keys file, or its role lowered): either way "the
+// credential no longer holds, sign in again", and the close reason says which. RFC 6455 leaves
+// 4000–4999 to applications; 1008 (policy violation) would fit as well, but it is also what a
+// server sends for any refused message, so a client could not tell "fetch a fresh token" from
+// "stop sending that". 4001 reads as HTTP's 401. PlaceOS clients reconnect on any close, and a
+// reconnect authenticates afresh.
 const WSCloseCredentialExpired = 4001
 
 // kill ends the session; safe from any goroutine, including delivery callbacks (it never blocks).
@@ -343,6 +348,35 @@ func (ss *wsSession) expire() {
 	if ss.end("credential expired", WSCloseCredentialExpired, false) {
 		ss.log.Info("websocket session ended: its credential expired (the client reconnects with a fresh one)",
 			"expired_at", ss.caller.Expires.UTC().Format(time.RFC3339))
+	}
+}
+
+// revoker is an Authenticator whose credentials can be withdrawn while sessions they opened
+// last (auth.Authenticator: API keys reloaded).
+type revoker interface {
+	Revoked(auth.Caller) (why string, revoked bool)
+}
+
+// EndRevokedSessions ends, with close 4001, every session whose caller the Authenticator now
+// revokes; call it once the API keys were replaced (auth.Authenticator.OnAPIKeysChange). A
+// session keeps the clearance it opened with for every request, so one whose key lost its role
+// ends too.
+func (s *Server) EndRevokedSessions() {
+	s.ws.mu.Lock()
+	defer s.ws.mu.Unlock()
+	for ss := range s.ws.sessions {
+		s.endIfRevoked(ss)
+	}
+}
+
+// endIfRevoked ends ss if its caller is revoked now. The caller holds s.ws.mu.
+func (s *Server) endIfRevoked(ss *wsSession) {
+	r, ok := s.cfg.Auth.(revoker)
+	if !ok {
+		return
+	}
+	if why, revoked := r.Revoked(ss.caller); revoked && ss.end("credential revoked", WSCloseCredentialExpired, false) {
+		ss.log.Info("websocket session ended: its credential was revoked (the client reconnects with a valid one)", "reason", why)
 	}
 }
 

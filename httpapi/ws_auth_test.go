@@ -96,7 +96,7 @@ func TestWSSecurityMatrix(t *testing.T) {
 				if got.Expires.IsZero() != (cred.kind == "api key") {
 					t.Fatalf("the engine was told %+v: wrong expiry for a %s", got, cred.kind)
 				}
-				if got.Expires = (time.Time{}); got != (auth.Caller{UserID: cred.userID, Clearance: role, From: auth.FromHeader}) {
+				if got.Expires = (time.Time{}); exported(got) != (auth.Caller{UserID: cred.userID, Clearance: role, From: auth.FromHeader}) {
 					t.Fatalf("the engine was told %+v", got)
 				}
 

@@ -87,17 +87,16 @@ func startNode(ctx context.Context, o *options, log hclog.Logger, leave func()) 
 			return n, err
 		}
 	}
-	// SIGHUP reads the certificates again: they can be rotated without a restart.
-	var reload []reloader
+	// SIGHUP reads the certificates and the API keys again: they can be rotated, and keys
+	// revoked, without a restart (hup.go).
+	reload := []reloadable{apiKeys(o, authn)}
 	if n.tls != nil {
-		reload = append(reload, n.tls)
+		reload = append(reload, certificates(n.tls))
 	}
 	if https != nil {
-		reload = append(reload, https)
+		reload = append(reload, certificates(https))
 	}
-	if len(reload) > 0 {
-		n.onClose(reloadOnHUP(log, reload...))
-	}
+	n.onClose(reloadOnHUP(log, reload...))
 	// The cluster port carries Raft and the node-to-node calls; nothing reaches either without
 	// proving a node opened the connection.
 	proof := peer.Proof{TLS: n.tls, Secret: o.ClusterSecret, Open: o.Auth == "none"}
@@ -249,6 +248,8 @@ func startNode(ctx context.Context, o *options, log hclog.Logger, leave func()) 
 		WSMaxBinds: o.WSMaxBinds, WSMaxSessionsPerUser: o.WSMaxSessionsPerUser, WSMaxSessions: o.WSMaxSessions,
 		AllowedOrigins: o.AllowedOrigins, Console: ui,
 	})
+	// A reload of the API keys ends the WebSocket sessions their new version no longer allows.
+	authn.OnAPIKeysChange(n.api.EndRevokedSessions)
 	if err := n.api.Start(); err != nil {
 		return n, err
 	}

@@ -4,13 +4,8 @@ import (
 	"crypto/tls"
 	"flag"
 	"fmt"
-	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
-
-	"github.com/hashicorp/go-hclog"
 
 	"github.com/placeos-go/engine/clustertls"
 )
@@ -56,45 +51,10 @@ func tlsCommand(args []string) error {
 	return nil
 }
 
-// reloader is certificate material that can be read again (the cluster's, the client API's).
-type reloader interface{ Reload() error }
-
 // httpsConfig is the client API's TLS, nil without --http-tls-cert.
 func httpsConfig(k *clustertls.KeyPair) *tls.Config {
 	if k == nil {
 		return nil
 	}
 	return k.ServerConfig()
-}
-
-// reloadOnHUP reads the certificates again on SIGHUP, so they can be rotated without a restart.
-// It returns the function that stops listening.
-func reloadOnHUP(log hclog.Logger, rs ...reloader) (stop func()) {
-	ch := make(chan os.Signal, 1)
-	signal.Notify(ch, syscall.SIGHUP)
-	done := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case <-done:
-				return
-			case <-ch:
-				for _, r := range rs {
-					if err := r.Reload(); err != nil {
-						log.Error("reloading certificates failed; keeping the ones in use", "error", err)
-						continue
-					}
-					if m, ok := r.(*clustertls.Material); ok {
-						log.Info("cluster certificates reloaded", "node", m.Node(), "expires", m.Expires())
-					} else {
-						log.Info("client API certificate reloaded")
-					}
-				}
-			}
-		}
-	}()
-	return func() {
-		signal.Stop(ch)
-		close(done)
-	}
 }

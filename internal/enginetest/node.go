@@ -238,7 +238,7 @@ func (n *Node) Pause() { n.signal(syscall.SIGSTOP, true) }
 // Resume continues an engine Pause stopped (SIGCONT).
 func (n *Node) Resume() { n.signal(syscall.SIGCONT, false) }
 
-// Reload sends SIGHUP: the engine reads its certificates again.
+// Reload sends SIGHUP: the engine reads its certificates and its --api-keys file again.
 func (n *Node) Reload() { n.signal(syscall.SIGHUP, false) }
 
 func (n *Node) signal(sig syscall.Signal, paused bool) {
