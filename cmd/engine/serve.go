@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -19,6 +21,9 @@ import (
 // included. When the signal handler asks to leave (SIGTERM, or POST /cluster/leave naming this
 // node) the node first leaves the cluster gracefully.
 func serve(ctx context.Context, args []string, dev bool, sig *signals) error {
+	// Until reloadOnHUP listens, a SIGHUP (`systemctl reload` right after a start) would end the
+	// process: Go's default for it. Ignored until then; reloadOnHUP's Notify takes it over.
+	signal.Ignore(syscall.SIGHUP)
 	name := "serve"
 	if dev {
 		name = "dev"
