@@ -106,27 +106,28 @@ func scrubDriverError(de *errkind.DriverError, clean cleaner) *errkind.DriverErr
 // the texts that holds one of secrets, or any form (model.AppendForms) of a value args hold, is
 // "[redacted]"; other lines are kept as they are. The values of args are each string, each key
 // and each number — as sent and as Go prints it, since a driver may normalise 4.82913e5 to 482913
-// — of model.MinSecretLen or more, matched ignoring ASCII case like the secrets. It reads args
-// only when a line quotes no secret.
+// — of model.MinSecretLen or more, matched ignoring ASCII case like the secrets. The lines are
+// sought for args before the secrets, all of them: how long the call's answer takes must not
+// depend on whether a line quotes a secret either (a right guess would skip reading the args).
 func hideQuoting(secrets []string, args json.RawMessage) cleaner {
 	return func(texts []string) []string {
 		lines := make([][]string, len(texts))
-		var open []*string // the lines that quote no secret, until one is found to quote args
-		longest := 0       // of every line: what hideArgs does must not depend on which quote a secret
+		var open []*string // the lines not yet found to quote args
+		longest := 0
 		for i, t := range texts {
 			lines[i] = strings.Split(t, "\n")
 			for j := range lines[i] {
-				l := &lines[i][j]
-				longest = max(longest, len(*l))
-				if model.Quotes(*l, secrets) {
-					*l = model.RedactedValue
-				} else {
-					open = append(open, l)
-				}
+				open = append(open, &lines[i][j])
+				longest = max(longest, len(lines[i][j]))
 			}
 		}
-		if len(open) > 0 {
-			hideArgs(open, longest, args)
+		hideArgs(open, longest, args)
+		for _, ls := range lines {
+			for j, l := range ls {
+				if l != model.RedactedValue && model.Quotes(l, secrets) {
+					ls[j] = model.RedactedValue
+				}
+			}
 		}
 		out := make([]string, len(texts))
 		for i, l := range lines {
