@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -138,7 +139,9 @@ func runOrphanHelper() {
 		fmt.Fprintln(os.Stderr, "orphan helper:", err)
 		os.Exit(1)
 	}
-	sup, err := New(Config{RunDir: os.Getenv(orphanHelperEnv)})
+	// Its log on stderr, which the test reads (startHelperEngine).
+	logger := hclog.New(&hclog.LoggerOptions{Output: os.Stderr, JSONFormat: true})
+	sup, err := New(Config{RunDir: os.Getenv(orphanHelperEnv), Logger: logger})
 	if err != nil {
 		fail(err)
 	}
@@ -162,13 +165,17 @@ func runOrphanHelper() {
 	select {}
 }
 
-// startHelperEngine runs the test binary as an engine (runOrphanHelper) with its pid files in
-// runDir and returns it with its driver's processes, the driver's own last.
-func startHelperEngine(t *testing.T, binary, runDir string) (*exec.Cmd, []int) {
+// startHelperEngine runs the test binary as an engine (runOrphanHelper) in working directory
+// dir ("": the test's) with its pid files in runDir; it returns it with its driver's processes,
+// the driver's own last, and its log. Killed at the end of the test, its orphans are then
+// cleaned by a start on runDir.
+func startHelperEngine(t *testing.T, binary, runDir, dir string) (*exec.Cmd, []int, *testutil.LockedBuffer) {
 	t.Helper()
+	logs := &testutil.LockedBuffer{}
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), orphanHelperEnv+"="+runDir, "SUPERVISOR_ORPHAN_BINARY="+binary)
-	cmd.Stderr = os.Stderr
+	cmd.Stderr = logs
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -176,12 +183,19 @@ func startHelperEngine(t *testing.T, binary, runDir string) (*exec.Cmd, []int) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }) // best effort: the test may have killed it
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill() // best effort: the test may have killed it
+		_ = cmd.Wait()
+		// A failed test must not leave the killed engine's drivers running either.
+		if sup, err := New(Config{RunDir: runDir}); err == nil {
+			_ = sup.Close(context.Background()) // it runs nothing
+		}
+	})
 	var pids []int
 	if err := json.NewDecoder(stdout).Decode(&pids); err != nil || len(pids) != 3 {
-		t.Fatalf("helper's driver processes: %v, %v", pids, err)
+		t.Fatalf("helper's driver processes: %v, %v; its log:\n%s", pids, err, logs.String())
 	}
-	return cmd, pids
+	return cmd, pids, logs
 }
 
 // A node started on a copy of another node's data directory (pid files included) must leave
@@ -191,7 +205,7 @@ func TestCopiedRunDirLeavesLiveDrivers(t *testing.T) {
 	t.Parallel()
 	binary := testutil.BuildBinary(t, badDriverPkg)
 	runDir := t.TempDir()
-	engine, pids := startHelperEngine(t, binary, runDir)
+	engine, pids, _ := startHelperEngine(t, binary, runDir, "")
 	socketDir := socketDirOf(t, pids[len(pids)-1])
 	// lines keeps that many lines of each pid file: 4 is a file of an engine that did not record
 	// itself.
@@ -258,7 +272,7 @@ func TestKilledEngineLeavesNothing(t *testing.T) {
 	t.Parallel()
 	binary := testutil.BuildBinary(t, badDriverPkg)
 	runDir := t.TempDir()
-	cmd, pids := startHelperEngine(t, binary, runDir)
+	cmd, pids, _ := startHelperEngine(t, binary, runDir, "")
 	if err := cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
@@ -282,5 +296,112 @@ func TestKilledEngineLeavesNothing(t *testing.T) {
 	}
 	if _, err := os.Lstat(socketDir); !os.IsNotExist(err) {
 		t.Fatalf("the killed engine's driver socket folder %s is left: %v", socketDir, err)
+	}
+}
+
+// scripts/cluster.sh runs its engines with a relative --driver-dir (bin/drivers). A node started
+// on a copy of another node's data directory on the same host leaves that node's drivers running
+// (the same processes) and starts its own, also from a pid file naming the binary relative, as
+// engines before absolute records wrote it. Once both engines are killed, a start on each data
+// directory kills what it left.
+func TestCopiedRunDirRelativeDriverDir(t *testing.T) {
+	t.Parallel()
+	work := t.TempDir() // the engines' working directory
+	const binary = "bin/drivers/baddriver"
+	raw, err := os.ReadFile(testutil.BuildBinary(t, badDriverPkg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(work, "bin/drivers"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(work, binary), raw, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	runA := t.TempDir()
+	engineA, pidsA, _ := startHelperEngine(t, binary, runA, work)
+	files, err := filepath.Glob(filepath.Join(runA, "*.pid"))
+	if err != nil || len(files) != 1 {
+		t.Fatalf("engine A's pid files: %v, %v", files, err)
+	}
+	recorded := testutil.ReadFile(t, files[0])
+	if want := absPath(filepath.Join(work, binary)); !strings.HasPrefix(recorded, want+"\n") {
+		t.Errorf("the pid file names the binary %q, want %q", strings.SplitN(recorded, "\n", 2)[0], want)
+	}
+	var all []int
+	for _, legacy := range []bool{false, true} {
+		runB := t.TempDir()
+		content := recorded
+		if legacy {
+			_, rest, _ := strings.Cut(recorded, "\n")
+			content = binary + "\n" + rest
+		}
+		testutil.WriteFile(t, filepath.Join(runB, filepath.Base(files[0])), content)
+		_, pidsB, logsB := startHelperEngine(t, binary, runB, work)
+		for _, pid := range pidsA {
+			if !testutil.Alive(pid) {
+				t.Fatalf("process %d of engine A's driver was killed by engine B started on a copy of its data (relative binary in the pid file: %v); B's log:\n%s",
+					pid, legacy, logsB.String())
+			}
+			if slices.Contains(pidsB, pid) {
+				t.Fatalf("engine B's driver processes %v include engine A's %d", pidsB, pid)
+			}
+		}
+		testutil.Eventually(t, 5*time.Second, "engine B logging that it left engine A's driver", func() bool {
+			left := logsB.Entries("@message", "left a driver process a pid file names: the engine that started it still runs "+
+				"(this data directory is a copy of another node's?)")
+			return len(left) == 1 && left[0]["@level"] == "info" && left[0]["engine_pid"] == float64(engineA.Process.Pid)
+		})
+		all = append(all, pidsB...)
+	}
+
+	// A pid file whose process is gone (a copy taken while A relaunched the driver) finds A's
+	// processes by the mark alone: still A's.
+	gone := t.TempDir()
+	testutil.WriteFile(t, filepath.Join(gone, "999999999.pid"), recorded)
+	logs := &testutil.LockedBuffer{}
+	sup, err := New(Config{RunDir: gone, Logger: hclog.New(&hclog.LoggerOptions{Output: logs, JSONFormat: true})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sup.Close(t.Context()); err != nil { // it runs nothing
+		t.Fatal(err)
+	}
+	for _, pid := range pidsA {
+		if !testutil.Alive(pid) {
+			t.Fatalf("process %d of engine A's driver was killed, found by its mark from a copied pid file:\n%s", pid, logs.String())
+		}
+	}
+
+	// A pid file's binary, relative or not, is the driver's from any working directory.
+	driverA := pidsA[len(pidsA)-1]
+	for _, b := range []string{binary, filepath.Join(work, binary), recorded[:strings.IndexByte(recorded, '\n')]} {
+		if !runsBinary(driverA, b) {
+			t.Errorf("engine A's driver process %d does not run %s", driverA, b)
+		}
+	}
+
+	// The next start on A's own data dir, with A killed, finds the processes from the binary
+	// recorded absolute, whatever its working directory.
+	if err := engineA.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = engineA.Wait() // reports the kill
+	logs = &testutil.LockedBuffer{}
+	sup, err = New(Config{RunDir: runA, Logger: hclog.New(&hclog.LoggerOptions{Output: logs, JSONFormat: true})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sup.Close(t.Context()); err != nil { // it runs nothing
+		t.Fatal(err)
+	}
+	testutil.WaitGone(t, pidsA...)
+	if len(findLogs(logs, "killed driver process left by a previous engine")) != 1 {
+		t.Fatalf("engine A's orphans were not killed by a start on its data dir:\n%s", logs.String())
+	}
+	for _, pid := range all {
+		if !testutil.Alive(pid) {
+			t.Fatalf("process %d of an engine B was killed by a start on A's data dir", pid)
+		}
 	}
 }
