@@ -55,13 +55,19 @@
 // environment), SIGTERM then SIGKILL after a second, before the exited driver is reaped (while
 // it is a zombie its pid, the group id, cannot be reused). The exit is seen when the
 // process itself ends, not when its stdout/stderr close (a child holding them would hide it).
-// With a RunDir, every running process has a <pid>.pid file (binary, mark, start time, socket
-// folder, the engine's pid and start time); New kills what such files name, left by an engine
-// that was killed. A driver whose parent is still the engine that started it is no orphan (a
-// node started on a copy of another node's data directory finds that node's pid files): it is
-// left running with its socket folder, and one INFO line says so; a killed engine's drivers have
-// init or a subreaper as their parent. Without cgroups a descendant that both leaves the group
-// and clears its environment is not caught.
+// With a RunDir, every running process has a <pid>.pid file (binary, absolute and resolved
+// whatever --driver-dir was; mark, start time, socket folder, the engine's pid and start time);
+// New kills what such files name, left by an engine that was killed. Nothing a pid file names,
+// whether found by its pid, its group or its mark, is touched while the engine it records (pid
+// and start time) still runs and is not this one: a node started on a copy of another node's
+// data directory finds that node's pid files, leaves its drivers running with their socket
+// folders, and one INFO line says so. A pid file of an engine that did not record itself goes by
+// the driver's parent, which for a killed engine's drivers is init or a subreaper. The pid
+// file's process is the driver only if it started at the recorded time and runs the recorded
+// binary (a relative one, as older engines wrote, from the driver's working directory) or
+// carries the recorded mark: a pid since reused by another engine's driver of the same binary is
+// not killed. Without cgroups a descendant that both leaves the group and clears its
+// environment is not caught.
 //
 // Socket folders. go-plugin makes a folder $TMPDIR/plugin-dir* per process for its unix sockets
 // and removes it in Client.Kill, which every exit above reaches; a launch whose process never

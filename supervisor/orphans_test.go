@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/placeos-go/engine/internal/proctree"
 	"github.com/placeos-go/engine/internal/testutil"
 	"github.com/placeos-go/engine/plugin"
 	pb "github.com/placeos-go/engine/plugin/proto"
@@ -138,7 +140,9 @@ func runOrphanHelper() {
 		fmt.Fprintln(os.Stderr, "orphan helper:", err)
 		os.Exit(1)
 	}
-	sup, err := New(Config{RunDir: os.Getenv(orphanHelperEnv)})
+	// Its log on stderr, which the test reads (startHelperEngine).
+	logger := hclog.New(&hclog.LoggerOptions{Output: os.Stderr, JSONFormat: true})
+	sup, err := New(Config{RunDir: os.Getenv(orphanHelperEnv), Logger: logger})
 	if err != nil {
 		fail(err)
 	}
@@ -162,13 +166,17 @@ func runOrphanHelper() {
 	select {}
 }
 
-// startHelperEngine runs the test binary as an engine (runOrphanHelper) with its pid files in
-// runDir and returns it with its driver's processes, the driver's own last.
-func startHelperEngine(t *testing.T, binary, runDir string) (*exec.Cmd, []int) {
+// startHelperEngine runs the test binary as an engine (runOrphanHelper) in working directory
+// dir ("": the test's) with its pid files in runDir; it returns it with its driver's processes,
+// the driver's own last, and its log. Killed at the end of the test, its orphans are then
+// cleaned by a start on runDir.
+func startHelperEngine(t *testing.T, binary, runDir, dir string) (*exec.Cmd, []int, *testutil.LockedBuffer) {
 	t.Helper()
+	logs := &testutil.LockedBuffer{}
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), orphanHelperEnv+"="+runDir, "SUPERVISOR_ORPHAN_BINARY="+binary)
-	cmd.Stderr = os.Stderr
+	cmd.Stderr = logs
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -176,12 +184,19 @@ func startHelperEngine(t *testing.T, binary, runDir string) (*exec.Cmd, []int) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }) // best effort: the test may have killed it
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill() // best effort: the test may have killed it
+		_ = cmd.Wait()
+		// A failed test must not leave the killed engine's drivers running either.
+		if sup, err := New(Config{RunDir: runDir}); err == nil {
+			_ = sup.Close(context.Background()) // it runs nothing
+		}
+	})
 	var pids []int
 	if err := json.NewDecoder(stdout).Decode(&pids); err != nil || len(pids) != 3 {
-		t.Fatalf("helper's driver processes: %v, %v", pids, err)
+		t.Fatalf("helper's driver processes: %v, %v; its log:\n%s", pids, err, logs.String())
 	}
-	return cmd, pids
+	return cmd, pids, logs
 }
 
 // A node started on a copy of another node's data directory (pid files included) must leave
@@ -191,7 +206,7 @@ func TestCopiedRunDirLeavesLiveDrivers(t *testing.T) {
 	t.Parallel()
 	binary := testutil.BuildBinary(t, badDriverPkg)
 	runDir := t.TempDir()
-	engine, pids := startHelperEngine(t, binary, runDir)
+	engine, pids, _ := startHelperEngine(t, binary, runDir, "")
 	socketDir := socketDirOf(t, pids[len(pids)-1])
 	// lines keeps that many lines of each pid file: 4 is a file of an engine that did not record
 	// itself.
@@ -207,30 +222,16 @@ func TestCopiedRunDirLeavesLiveDrivers(t *testing.T) {
 		}
 		return dst
 	}
-	newSupervisor := func(dir string) *testutil.LockedBuffer {
-		logs := &testutil.LockedBuffer{}
-		sup, err := New(Config{RunDir: dir, Logger: hclog.New(&hclog.LoggerOptions{Output: logs, JSONFormat: true})})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := sup.Close(t.Context()); err != nil { // it runs nothing
-			t.Fatal(err)
-		}
-		return logs
-	}
-
 	for _, lines := range []int{5, 4} {
 		copied := copyRunDir(lines)
-		logs := newSupervisor(copied)
+		logs := startOn(t, copied)
 		for _, pid := range pids {
 			if !testutil.Alive(pid) {
 				t.Fatalf("process %d of a running engine's driver was killed by a start on a copy of its data (pid file of %d lines)", pid, lines)
 			}
 		}
-		left := findLogs(logs, "left a driver process a pid file names: the engine that started it still runs "+
-			"(this data directory is a copy of another node's?)")
-		if len(left) != 1 || left[0]["@level"] != "info" || left[0]["engine_pid"] != float64(engine.Process.Pid) {
-			t.Fatalf("leaving the live driver was not logged at INFO with its engine: %v", left)
+		if !leftFor(logs, engine.Process.Pid) {
+			t.Fatalf("leaving the live driver was not logged at INFO with its engine:\n%s", logs.String())
 		}
 		if _, err := os.Stat(socketDir); err != nil {
 			t.Fatalf("the live driver's socket folder: %v", err)
@@ -244,7 +245,7 @@ func TestCopiedRunDirLeavesLiveDrivers(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = engine.Wait() // reports the kill
-	logs := newSupervisor(copyRunDir(5))
+	logs := startOn(t, copyRunDir(5))
 	testutil.WaitGone(t, pids...)
 	if len(findLogs(logs, "killed driver process left by a previous engine")) != 1 {
 		t.Fatal("the orphans of the killed engine were not killed")
@@ -258,7 +259,7 @@ func TestKilledEngineLeavesNothing(t *testing.T) {
 	t.Parallel()
 	binary := testutil.BuildBinary(t, badDriverPkg)
 	runDir := t.TempDir()
-	cmd, pids := startHelperEngine(t, binary, runDir)
+	cmd, pids, _ := startHelperEngine(t, binary, runDir, "")
 	if err := cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
@@ -270,12 +271,7 @@ func TestKilledEngineLeavesNothing(t *testing.T) {
 	}
 	socketDir := socketDirOf(t, pids[len(pids)-1]) // go-plugin's, which only its Client.Kill removes
 
-	logs := &testutil.LockedBuffer{}
-	sup, err := New(Config{RunDir: runDir, Logger: hclog.New(&hclog.LoggerOptions{Output: logs, JSONFormat: true})})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = sup.Close(t.Context()) }() // it runs nothing
+	logs := startOn(t, runDir)
 	testutil.WaitGone(t, pids...)
 	if len(findLogs(logs, "killed driver process left by a previous engine")) != 1 {
 		t.Fatal("the cleanup was not logged")
@@ -283,4 +279,128 @@ func TestKilledEngineLeavesNothing(t *testing.T) {
 	if _, err := os.Lstat(socketDir); !os.IsNotExist(err) {
 		t.Fatalf("the killed engine's driver socket folder %s is left: %v", socketDir, err)
 	}
+}
+
+// startOn is a start on runDir that runs nothing: it only cleans up what the pid files name. It
+// returns the log.
+func startOn(t *testing.T, runDir string) *testutil.LockedBuffer {
+	t.Helper()
+	logs := &testutil.LockedBuffer{}
+	sup, err := New(Config{RunDir: runDir, Logger: hclog.New(&hclog.LoggerOptions{Output: logs, JSONFormat: true})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sup.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	return logs
+}
+
+// leftFor reports whether logs say once, at INFO, that a driver of engine was left running.
+func leftFor(logs *testutil.LockedBuffer, engine int) bool {
+	left := findLogs(logs, "left a driver process a pid file names: the engine that started it still runs "+
+		"(this data directory is a copy of another node's?)")
+	return len(left) == 1 && left[0]["@level"] == "info" && left[0]["engine_pid"] == float64(engine)
+}
+
+// requireAlive fails t unless every pid runs; what says what would have killed it.
+func requireAlive(t *testing.T, pids []int, what string, logs *testutil.LockedBuffer) {
+	t.Helper()
+	for _, pid := range pids {
+		if !testutil.Alive(pid) {
+			t.Fatalf("process %d was killed by %s; the log:\n%s", pid, what, logs.String())
+		}
+	}
+}
+
+// scripts/cluster.sh runs its engines with a relative --driver-dir (bin/drivers). A node started
+// on a copy of another node's data directory on the same host leaves that node's drivers running
+// (the same processes) and starts its own, also from a pid file naming the binary relative, as
+// engines before absolute records wrote it. Once the first engine is killed, a start on its data
+// directory kills what it left, and only that.
+func TestCopiedRunDirRelativeDriverDir(t *testing.T) {
+	t.Parallel()
+	work := t.TempDir() // the engines' working directory
+	const binary = "bin/drivers/baddriver"
+	raw, err := os.ReadFile(testutil.BuildBinary(t, badDriverPkg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(work, "bin/drivers"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(work, binary), raw, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	runA := t.TempDir()
+	engineA, pidsA, _ := startHelperEngine(t, binary, runA, work)
+	files, err := filepath.Glob(filepath.Join(runA, "*.pid"))
+	if err != nil || len(files) != 1 {
+		t.Fatalf("engine A's pid files: %v, %v", files, err)
+	}
+	recorded := testutil.ReadFile(t, files[0])
+	recordedBinary, rest, _ := strings.Cut(recorded, "\n")
+	if want := absPath(filepath.Join(work, binary)); recordedBinary != want {
+		t.Errorf("the pid file names the binary %q, want %q", recordedBinary, want)
+	}
+
+	var driversB []int
+	for _, legacy := range []bool{false, true} {
+		runB := t.TempDir()
+		content := recorded
+		if legacy {
+			content = binary + "\n" + rest
+		}
+		testutil.WriteFile(t, filepath.Join(runB, filepath.Base(files[0])), content)
+		_, pidsB, logsB := startHelperEngine(t, binary, runB, work)
+		requireAlive(t, pidsA, fmt.Sprintf("engine B started on a copy of engine A's data (relative binary in the pid file: %v)", legacy), logsB)
+		for _, pid := range pidsB {
+			if slices.Contains(pidsA, pid) {
+				t.Fatalf("engine B's driver processes %v include engine A's %d", pidsB, pid)
+			}
+		}
+		testutil.Eventually(t, 5*time.Second, "engine B logging that it left engine A's driver", func() bool {
+			return leftFor(logsB, engineA.Process.Pid)
+		})
+		driversB = append(driversB, pidsB[len(pidsB)-1])
+	}
+
+	// A pid file whose process is gone (a copy taken while A relaunched the driver) finds A's
+	// processes by the mark alone: still A's.
+	gone := t.TempDir()
+	testutil.WriteFile(t, filepath.Join(gone, "999999999.pid"), recorded)
+	logs := startOn(t, gone)
+	requireAlive(t, pidsA, "a start on a copied pid file whose process is gone", logs)
+	if !leftFor(logs, engineA.Process.Pid) {
+		t.Fatalf("leaving the live driver was not logged at INFO with its engine:\n%s", logs.String())
+	}
+
+	// A pid file's binary, relative or not, is the driver's from any working directory.
+	driverA := pidsA[len(pidsA)-1]
+	for _, b := range []string{binary, filepath.Join(work, binary), recordedBinary} {
+		if !runsBinary(driverA, b) {
+			t.Errorf("engine A's driver process %d does not run %s", driverA, b)
+		}
+	}
+
+	// A killed engine's pid file whose pid is now engine B's driver, of the same binary, started
+	// after the one recorded: not the recorded process.
+	reused := t.TempDir()
+	testutil.WriteFile(t, filepath.Join(reused, strconv.Itoa(driversB[0])+".pid"),
+		fmt.Sprintf("%s\n%s\n1\n\n999999999 1\n", recordedBinary, proctree.NewMark()))
+	logs = startOn(t, reused)
+	requireAlive(t, driversB, "a start on a dead engine's pid file naming a reused pid", logs)
+
+	// The next start on A's own data dir, with A killed, finds the processes from the binary
+	// recorded absolute, whatever its working directory.
+	if err := engineA.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = engineA.Wait() // reports the kill
+	logs = startOn(t, runA)
+	testutil.WaitGone(t, pidsA...)
+	if len(findLogs(logs, "killed driver process left by a previous engine")) != 1 {
+		t.Fatalf("engine A's orphans were not killed by a start on its data dir:\n%s", logs.String())
+	}
+	requireAlive(t, driversB, "a start on engine A's data dir", logs)
 }

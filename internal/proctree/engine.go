@@ -8,7 +8,7 @@ import (
 )
 
 // EngineRecord is this process as a pid file records the engine that started a tree: its pid and
-// start time, so a later engine can tell whether that one still runs (RunningEngine).
+// start time, so a later engine can tell whether that one still runs (RunningEngine, LiveEngine).
 func EngineRecord() string {
 	self := os.Getpid()
 	_, start, _ := Info(self)
@@ -35,16 +35,41 @@ func RunningEngine(pid int, record string) int {
 		}
 		return ppid
 	}
-	pidText, startText, _ := strings.Cut(record, " ")
-	engine, err1 := strconv.Atoi(pidText)
-	start, err2 := strconv.ParseUint(startText, 10, 64)
-	if err1 != nil || err2 != nil || engine != ppid {
-		return 0
-	}
-	if _, s, ok := Info(ppid); !ok || s != start {
+	engine, start, ok := parseRecord(record)
+	if !ok || engine != ppid || !runs(engine, start) {
 		return 0
 	}
 	return ppid
+}
+
+// LiveEngine returns the pid of the engine record (EngineRecord) names when that engine still
+// runs and is not this process, else 0. Unlike RunningEngine it needs no process of the tree:
+// what a live engine started is its own to stop, also a process that is no longer its child (a
+// driver's child that left the driver's group), and also when the leader is gone or its pid
+// cannot be told from a stranger's. A record of this process is no other engine: this process
+// did not start the tree (it reads the pid files before it starts anything), or it started it
+// in a former image (a re-exec keeps pid and start time) and left it behind.
+func LiveEngine(record string) int {
+	engine, start, ok := parseRecord(record)
+	if !ok || engine == os.Getpid() || !runs(engine, start) {
+		return 0
+	}
+	return engine
+}
+
+// parseRecord reads an EngineRecord.
+func parseRecord(record string) (pid int, start uint64, ok bool) {
+	pidText, startText, _ := strings.Cut(record, " ")
+	pid, err1 := strconv.Atoi(pidText)
+	start, err2 := strconv.ParseUint(startText, 10, 64)
+	return pid, start, err1 == nil && err2 == nil && pid > 0
+}
+
+// runs reports whether pid is the process that started at start: pid and start time together
+// name one process (a reused pid has a later start).
+func runs(pid int, start uint64) bool {
+	_, s, ok := Info(pid)
+	return ok && s == start
 }
 
 // isAncestor reports whether pid is this process or one of its ancestors.

@@ -67,3 +67,26 @@ func TestRunningEngine(t *testing.T) {
 		}
 	}
 }
+
+func TestLiveEngine(t *testing.T) {
+	t.Parallel()
+	self, parent := os.Getpid(), os.Getppid() // the parent stands for another node's engine
+	_, start, _ := Info(self)
+	_, parentStart, _ := Info(parent)
+	for _, c := range []struct {
+		record string
+		want   int
+	}{
+		{fmt.Sprintf("%d %d", parent, parentStart), parent}, // another engine that runs
+		{fmt.Sprintf("%d %d", parent, parentStart+1), 0},    // its pid is another process's now
+		{EngineRecord(), 0},                         // this process is no other engine
+		{fmt.Sprintf("%d %d", 999999999, start), 0}, // gone
+		{"", 0},
+		{"garbage", 0},
+		{"0 0", 0},
+	} {
+		if got := LiveEngine(c.record); got != c.want {
+			t.Errorf("LiveEngine(%q) = %d, want %d", c.record, got, c.want)
+		}
+	}
+}
