@@ -6,7 +6,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -85,12 +84,12 @@ func (b *Builder) killLeftover(pid int, lines []string) {
 	if len(left) == 0 {
 		return
 	}
-	if slices.Contains(left, pid) {
-		if engine := proctree.RunningEngine(pid, lines[2]); engine != 0 {
-			b.log.Info("left a build a pid file names: the engine that started it still runs (this data directory is a copy of another node's?)",
-				"pid", pid, "engine_pid", engine)
-			return
-		}
+	// Asked of the record, not of the go command's parent: the go command may have ended while
+	// the compiler it started runs on, found by its mark alone.
+	if engine := proctree.LiveEngine(lines[2]); engine != 0 {
+		b.log.Info("left a build a pid file names: the engine that started it still runs (this data directory is a copy of another node's?)",
+			"pid", pid, "engine_pid", engine)
+		return
 	}
 	fam.Kill(0)
 	b.log.Warn("killed a build left by a previous engine", "pid", pid, "processes", left)

@@ -48,16 +48,21 @@ func runBuildHelper() {
 		_, err = b.BuildFolder(context.Background(), folder)
 	}
 	fmt.Fprintln(os.Stderr, "build helper: the build ended:", err)
-	os.Exit(1)
+	select {} // an engine runs on after a build ends: the tests kill it
 }
 
-// A node killed during a build takes the go command with it (Pdeathsig), and its next start
-// kills the compiler the go command had started; a start on a copy of the data directory while
-// the building engine runs leaves the build alone.
-func TestKilledEngineLeavesNoBuild(t *testing.T) {
-	t.Parallel()
+// hangingBuild is an engine process (the test binary, runBuildHelper) building with a compiler
+// that never ends, and the tools to start builders on its data directory or copies of it.
+type hangingBuild struct {
+	engine           *exec.Cmd
+	dataDir, pidFile string
+	goCmd, compiler  int
+}
+
+func startHangingBuild(t *testing.T) *hangingBuild {
 	tmp := t.TempDir()
-	folder, dataDir, pidFile := filepath.Join(tmp, "drv"), filepath.Join(tmp, "data"), filepath.Join(tmp, "pids")
+	folder := filepath.Join(tmp, "drv")
+	h := &hangingBuild{dataDir: filepath.Join(tmp, "data"), pidFile: filepath.Join(tmp, "pids")}
 	testutil.WriteFile(t, filepath.Join(folder, "go.mod"), "module example.com/drv\n\ngo 1.22\n")
 	testutil.WriteFile(t, filepath.Join(folder, "main.go"), "package main\n\nfunc main() {}\n")
 	testutil.WriteFile(t, filepath.Join(tmp, "toolexec"), "#!/bin/sh\necho $$ >> \"$HANG_PIDS\"\nexec sleep 3600\n")
@@ -65,68 +70,98 @@ func TestKilledEngineLeavesNoBuild(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	engine := exec.Command(os.Args[0], "-test.run=^$")
-	engine.Env = append(os.Environ(), buildHelperEnv+"="+folder, "BUILDER_TEST_DATA="+dataDir, "BUILDER_TEST_PIDS="+pidFile)
-	engine.Stderr = &testWriter{t: t}
-	if err := engine.Start(); err != nil {
+	h.engine = exec.Command(os.Args[0], "-test.run=^$")
+	h.engine.Env = append(os.Environ(), buildHelperEnv+"="+folder, "BUILDER_TEST_DATA="+h.dataDir, "BUILDER_TEST_PIDS="+h.pidFile)
+	h.engine.Stderr = &testWriter{t: t}
+	if err := h.engine.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = engine.Process.Kill(); _ = engine.Wait() }) // best effort: killed below
-	var compiler int
+	t.Cleanup(func() { _ = h.engine.Process.Kill(); _ = h.engine.Wait() }) // best effort: the tests kill it
 	testutil.Eventually(t, 30*time.Second, "the helper's go build running its compiler", func() bool {
-		raw, _ := os.ReadFile(pidFile)
-		compiler, _ = strconv.Atoi(strings.TrimSpace(strings.SplitN(string(raw), "\n", 2)[0]))
-		return compiler > 0 && testutil.Alive(compiler)
+		raw, _ := os.ReadFile(h.pidFile)
+		h.compiler, _ = strconv.Atoi(strings.TrimSpace(strings.SplitN(string(raw), "\n", 2)[0]))
+		return h.compiler > 0 && testutil.Alive(h.compiler)
 	})
-	t.Cleanup(func() { _ = syscall.Kill(compiler, syscall.SIGKILL) }) // best effort: the test kills it
-	goCmd := proctree.Parent(compiler)
-	if !strings.HasPrefix(filepath.Base(testutil.Exe(goCmd)), "go") {
-		t.Fatalf("the compiler's parent %d runs %s, not the go tool", goCmd, testutil.Exe(goCmd))
+	t.Cleanup(func() { _ = syscall.Kill(h.compiler, syscall.SIGKILL) }) // best effort: the tests kill it
+	h.goCmd = proctree.Parent(h.compiler)
+	if !strings.HasPrefix(filepath.Base(testutil.Exe(h.goCmd)), "go") {
+		t.Fatalf("the compiler's parent %d runs %s, not the go tool", h.goCmd, testutil.Exe(h.goCmd))
 	}
+	return h
+}
 
-	newBuilder := func(dataDir string) *testutil.LockedBuffer {
-		logs := &testutil.LockedBuffer{}
-		b, err := New(hangingConfig(dataDir, pidFile, hclog.New(&hclog.LoggerOptions{Output: logs})))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := b.Close(); err != nil {
-			t.Fatal(err)
-		}
-		return logs
+// start runs a builder's start on dataDir (its cleanup of what pid files name) and answers its log.
+func (h *hangingBuild) start(t *testing.T, dataDir string) *testutil.LockedBuffer {
+	logs := &testutil.LockedBuffer{}
+	b, err := New(hangingConfig(dataDir, h.pidFile, hclog.New(&hclog.LoggerOptions{Output: logs})))
+	if err != nil {
+		t.Fatal(err)
 	}
-	copyRunDir := func() string {
-		copied := t.TempDir()
-		for _, e := range pidFiles(t, dataDir) {
-			testutil.WriteFile(t, filepath.Join(copied, "builds", "run", e), testutil.ReadFile(t, filepath.Join(dataDir, "builds", "run", e)))
-		}
-		return copied
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
 	}
+	return logs
+}
 
-	copied := copyRunDir()
-	logs := newBuilder(copied)
-	if !testutil.Alive(goCmd) || !testutil.Alive(compiler) {
+// copyRunDir is a data directory holding a copy of the engine's build pid files.
+func (h *hangingBuild) copyRunDir(t *testing.T) string {
+	copied := t.TempDir()
+	for _, e := range pidFiles(t, h.dataDir) {
+		testutil.WriteFile(t, filepath.Join(copied, "builds", "run", e), testutil.ReadFile(t, filepath.Join(h.dataDir, "builds", "run", e)))
+	}
+	return copied
+}
+
+const leftLiveBuild = "left a build a pid file names: the engine that started it still runs"
+
+// A node killed during a build takes the go command with it (Pdeathsig), and its next start
+// kills the compiler the go command had started; a start on a copy of the data directory while
+// the building engine runs leaves the build alone.
+func TestKilledEngineLeavesNoBuild(t *testing.T) {
+	t.Parallel()
+	h := startHangingBuild(t)
+	logs := h.start(t, h.copyRunDir(t))
+	if !testutil.Alive(h.goCmd) || !testutil.Alive(h.compiler) {
 		t.Fatal("a start on a copy of the data directory killed the running engine's build")
 	}
-	if !strings.Contains(logs.String(), "left a build a pid file names: the engine that started it still runs") {
+	if !strings.Contains(logs.String(), leftLiveBuild) {
 		t.Fatalf("leaving the live build was not logged: %s", logs)
 	}
 
-	if err := engine.Process.Kill(); err != nil {
+	if err := h.engine.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	_ = engine.Wait() // reports the kill
-	testutil.WaitGone(t, goCmd)
-	if !testutil.Alive(compiler) {
+	_ = h.engine.Wait() // reports the kill
+	testutil.WaitGone(t, h.goCmd)
+	if !testutil.Alive(h.compiler) {
 		t.Fatal("the compiler died with the go command; the restart's cleanup is not tested")
 	}
-	logs = newBuilder(dataDir)
-	testutil.WaitGone(t, compiler)
+	logs = h.start(t, h.dataDir)
+	testutil.WaitGone(t, h.compiler)
 	if !strings.Contains(logs.String(), "killed a build left by a previous engine") {
 		t.Fatalf("the cleanup was not logged: %s", logs)
 	}
-	if left := pidFiles(t, dataDir); len(left) != 0 {
+	if left := pidFiles(t, h.dataDir); len(left) != 0 {
 		t.Fatalf("build pid files left: %v", left)
+	}
+}
+
+// A start on a copy of the data directory leaves a live engine's compiler alone also once the go
+// command that started it has ended: found by its mark alone, it is still that engine's.
+func TestCopyLeavesALiveEnginesCompiler(t *testing.T) {
+	t.Parallel()
+	h := startHangingBuild(t)
+	copied := h.copyRunDir(t) // first: the engine removes its pid file once the go command has ended
+	if err := syscall.Kill(h.goCmd, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitGone(t, h.goCmd)
+	logs := h.start(t, copied)
+	if !testutil.Alive(h.compiler) {
+		t.Fatal("a start on a copy of the data directory killed the running engine's compiler once its go command had ended")
+	}
+	if !strings.Contains(logs.String(), leftLiveBuild) {
+		t.Fatalf("leaving the live engine's compiler was not logged: %s", logs)
 	}
 }
 

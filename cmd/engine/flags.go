@@ -305,6 +305,11 @@ func (o *options) check(fs *flag.FlagSet) error {
 	if o.DriverDir == "" {
 		o.DriverDir = defaultDriverDir()
 	}
+	// Absolute, so that a driver's path never depends on the working directory: `--driver-dir .`
+	// would make "display" a bare name, which exec looks up in $PATH.
+	if abs, err := filepath.Abs(o.DriverDir); err == nil {
+		o.DriverDir = abs
+	}
 	if o.AdvertiseHTTP == "" {
 		o.AdvertiseHTTP = o.HTTPAddr
 	}

@@ -418,3 +418,22 @@ func TestLabelsAndVoterForms(t *testing.T) {
 		}
 	}
 }
+
+// --driver-dir as people type it (".", "bin/drivers", "./x/") is made absolute: a relative one
+// would make a driver's path a bare name ("display"), which exec looks up in $PATH, and tie it to
+// the working directory.
+func TestDriverDirAbsolute(t *testing.T) {
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for in, want := range map[string]string{".": wd, "bin/drivers": filepath.Join(wd, "bin/drivers"), "./x/": filepath.Join(wd, "x"), "/opt/drivers": "/opt/drivers"} {
+		o, err := parseOptions("serve", []string{"--auth", "none", "--driver-dir", in}, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o.DriverDir != want {
+			t.Errorf("--driver-dir %q: %q, want %q", in, o.DriverDir, want)
+		}
+	}
+}
