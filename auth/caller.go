@@ -46,7 +46,7 @@ func ParseClearance(s string) (Clearance, error) {
 	if c, ok := clearanceNamed(name); ok {
 		return c, nil
 	}
-	return ClearanceUser, fmt.Errorf("unknown role %q (want user, support or admin)", s)
+	return ClearanceUser, fmt.Errorf("unknown role %q (want user, support, admin or administrator)", s)
 }
 
 // clearanceNamed is the clearance a role name stands for, spelt exactly.

@@ -45,15 +45,20 @@ for i in 1 2 3 4; do
 done
 echo "  - {id: mod-room, driver_id: drv-room, control_system_id: sys-demo, running: true}" >>"$model"
 
-node() { # node N [extra flags...]; the command line is kept in $DATA/node-N.cmd
+node() { # node N [extra flags...]; the command line is kept in $DATA/node-N.cmd, the pid in node-N.pid
 	local n=$1; shift
 	local cmd=("$BIN/engine" serve --node-id "node-$n" --data-dir "$DATA/node-$n"
 		--http-addr "127.0.0.1:$((HTTP_BASE + n - 1))" --raft-addr "127.0.0.1:$((RAFT_BASE + n - 1))"
 		--redis "redis://127.0.0.1:$REDIS_PORT/0" --auth none --driver-dir "$BIN/drivers"
 		--tls-ca "$DATA/tls/ca.pem" --tls-cert "$DATA/tls/node-$n.pem" --tls-key "$DATA/tls/node-$n-key.pem" "$@")
-	printf '%q ' "${cmd[@]}" >"$DATA/node-$n.cmd"
-	echo >>"$DATA/node-$n.cmd"
-	"${cmd[@]}" 2>"$DATA/node-$n.log" &
+	# The script records its own pid and execs the engine, which keeps it: `bash node-N.cmd &`
+	# gives the engine's pid in $! and in node-N.pid.
+	{
+		printf 'echo $$ >%q\nexec ' "$DATA/node-$n.pid"
+		printf '%q ' "${cmd[@]}"
+		echo
+	} >"$DATA/node-$n.cmd"
+	bash "$DATA/node-$n.cmd" 2>"$DATA/node-$n.log" &
 	pids+=($!)
 }
 # As deploy/README.md configures a cluster: node-1 bootstraps only if no other member answers (it

@@ -125,11 +125,12 @@ export class Control {
       for (const p of this.pending.values()) p.reject(new Error('the WebSocket closed'));
       this.pending.clear();
       if (this.closed) return;
-      // 4001: the token that opened the session expired (docs/protocol.md §7.1). Reconnecting with
-      // it would only be refused: the operator signs in again instead.
+      // 4001: the credential that opened the session is no longer valid — the token expired, or
+      // the key was removed or lowered (docs/protocol.md §7.8). Reconnecting with it would only be
+      // refused or get less: the operator signs in again instead.
       if (ev.code === 4001) {
         this.closed = true;
-        this.onState('expired');
+        this.onState('signed-out', ev.reason);
         return;
       }
       this.onState('reconnecting');

@@ -60,8 +60,8 @@ async function start() {
   who.textContent = `${ctx.user.id || '(no user id)'} · ${ctx.user.role}`;
   nav.hidden = false;
   signout.hidden = !signedIn;
-  ctx.control = new Control((s) => {
-    if (s === 'expired') return expired();
+  ctx.control = new Control((s, reason) => {
+    if (s === 'signed-out') return signedOut(reason);
     who.textContent = `${ctx.user.id || '(no user id)'} · ${ctx.user.role}${s === 'connected' ? '' : ' · live updates ' + s}`;
   });
   if (!routing) window.addEventListener('hashchange', route);
@@ -71,14 +71,17 @@ async function start() {
 
 let routing = false; // the hashchange listener is added once, whatever the number of sign-ins
 
-// expired ends the signed-in page when the engine closed the WebSocket because the bearer token
-// expired: every request with it would be refused from now on.
-function expired() {
+// signedOut ends the signed-in page when the engine closed the WebSocket because its credential
+// is no longer valid: a token that expired ("credential expired"), a key the keys file no longer
+// holds or holds with a lower role ("credential revoked", after the operator's reload).
+function signedOut(reason) {
   if (leave) leave();
   leave = null;
   forget();
   ctx.control = null;
-  signIn('Your bearer token has expired: sign in with a fresh one.');
+  signIn(reason === 'credential expired'
+    ? 'Your bearer token has expired: sign in with a fresh one.'
+    : 'Your credential was revoked or its role changed (the engine read its API keys again): sign in again.');
 }
 
 function route() {

@@ -246,7 +246,7 @@ func inputCode(input string, names map[string]string) (string, error) {
 	if n, err := strconv.Atoi(in); err == nil && len(in) == 2 && n/10 >= 1 && n/10 <= 5 && n%10 >= 1 {
 		return in, nil
 	}
-	return "", sdk.Errorf(400, "unknown input %q: use a PJLink name (rgb1, video1, digital1, storage1 or network1, up to 9), a code from 11 to 59, or a name from the inputs setting", input)
+	return "", sdk.Errorf(400, "unknown input %q\nuse a PJLink name (rgb1, video1, digital1, storage1 or network1, up to 9), a code from 11 to 59, or a name from the inputs setting", input)
 }
 
 // inputName names a code: the inputs setting's name for it, else PJLink's ("digital1").

@@ -70,7 +70,7 @@ func inputCode(name string) (byte, error) {
 		names = append(names, in.name)
 	}
 	sort.Strings(names)
-	return 0, sdk.Errorf(400, "unknown input %q: want one of %s", name, strings.Join(names, ", "))
+	return 0, sdk.Errorf(400, "unknown input %q\nwant one of %s", name, strings.Join(names, ", "))
 }
 
 // inputName names a source code; a code this driver does not know (a newer model's source)
