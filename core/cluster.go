@@ -215,7 +215,7 @@ func (k *recordKeeper) logReplaced(c *Core, replaced []byte) {
 	}
 	k.foreign = string(replaced)
 	c.log.Warn("another node wrote the cluster's record in redis after this leader did; rewritten. "+
-		"If it keeps coming back, a second cluster uses this redis: stop its nodes, empty their data directories and start them with --join naming a member of this one",
+		"If this comes back, two clusters use this redis: stop the one a node that lost its data bootstrapped alone, empty its data directories, and start its nodes with --join naming a member of the other",
 		"key", state.ClusterKey, "theirs", string(replaced), "members", strings.Join(k.rec.Members, ","))
 }
 

@@ -23,7 +23,7 @@ import (
 // A write is remembered before it is sent, so a value Redis never received (it was down, or
 // failing over) is written back too. Each module's writes and its write-back are serialised by
 // the module's own lock, and lookups by one lock, so a write-back never puts an older value over
-// a newer one.
+// a newer one. On the leader the share includes the cluster's record (clusterrecord.go).
 
 const (
 	// writeBackBatch is how many modules one write-back round trip carries.
