@@ -138,6 +138,9 @@ func (c *Core) publishReady(ctx context.Context, epoch uint64) {
 // (FLUSHALL, a Redis restarted empty, eviction) or overwritten is back within it.
 const recordEvery = 2 * time.Second
 
+// recordTimeout bounds one check of the record, so a frozen Redis does not hold the loop.
+const recordTimeout = 5 * time.Second
+
 // keepClusterRecord keeps the members in Redis (state.ClusterKey), where a node that lost its
 // Raft state finds that a cluster exists before it bootstraps another (cmd/engine): on the leader,
 // from the moment it leads and every recordEvery, whatever the modules do (a start that hangs
@@ -162,6 +165,7 @@ func (c *Core) keepClusterRecord(ctx context.Context) {
 type recordKeeper struct {
 	rec     *state.ClusterRecord // nil: not leading
 	foreign string               // the last record found written by another leader, logged once
+	failing bool                 // the last write failed: a Redis outage is one WARN, not one per check
 }
 
 // check writes the record when this node leads and Redis does not hold it as this leader wrote
@@ -186,11 +190,15 @@ func (k *recordKeeper) check(ctx context.Context, c *Core) {
 		// At stays while the members do, so the record's text only changes with them.
 		k.rec = &state.ClusterRecord{Members: members, Leader: c.cfg.NodeID, At: time.Now().UTC()}
 	}
-	replaced, written, err := c.cfg.State.KeepCluster(ctx, k.rec)
+	rctx, cancel := context.WithTimeout(ctx, recordTimeout)
+	defer cancel()
+	replaced, written, err := c.cfg.State.KeepCluster(rctx, k.rec)
+	wasFailing := k.failing
+	k.failing = err != nil
 	switch {
 	case err != nil:
-		if !isCanceled(ctx, err) {
-			c.log.Warn("recording the cluster's members in redis failed; retrying", "error", err, "retry_in", recordEvery)
+		if ctx.Err() == nil && !wasFailing {
+			c.log.Warn("recording the cluster's members in redis failed; retrying every "+recordEvery.String(), "error", err)
 		}
 	case written && replaced == nil:
 		c.log.Info("recorded the cluster's members in redis", "key", state.ClusterKey, "members", strings.Join(members, ","))
