@@ -2,6 +2,9 @@ package core
 
 import (
 	"context"
+	"encoding/json"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/placeos-go/engine/errkind"
@@ -119,7 +122,6 @@ func (c *Core) markReady(ctx context.Context, v *view) {
 	// Epochs start at 1 once a node is in the table; 0 marks "not published by this leader".
 	if c.publishedEpoch.Swap(epoch) != epoch {
 		c.publishReady(ctx, epoch)
-		c.recordCluster(ctx)
 	}
 }
 
@@ -132,16 +134,97 @@ func (c *Core) publishReady(ctx context.Context, epoch uint64) {
 	c.log.Info("cluster ready", "epoch", epoch)
 }
 
-// recordCluster writes the members to Redis (state.ClusterKey), where a node that lost its Raft
-// state finds that a cluster exists before it bootstraps another (cmd/engine).
-func (c *Core) recordCluster(ctx context.Context) {
-	rec := state.ClusterRecord{Leader: c.cfg.NodeID, At: time.Now().UTC()}
-	for _, n := range c.cfg.Cluster.Nodes() {
-		rec.Members = append(rec.Members, n.ID)
+// recordEvery is how often the leader checks the cluster's record in Redis: a record lost
+// (FLUSHALL, a Redis restarted empty, eviction) or overwritten is back within it.
+const recordEvery = 2 * time.Second
+
+// recordTimeout bounds one check of the record, so a frozen Redis does not hold the loop.
+const recordTimeout = 5 * time.Second
+
+// keepClusterRecord keeps the members in Redis (state.ClusterKey), where a node that lost its
+// Raft state finds that a cluster exists before it bootstraps another (cmd/engine): on the leader,
+// from the moment it leads and every recordEvery, whatever the modules do (a start that hangs
+// must not keep the record away). Followers never write it: one cut off from the leader, or
+// behind, would put an older membership over a newer one.
+func (c *Core) keepClusterRecord(ctx context.Context) {
+	defer c.bg.Done()
+	tick := time.NewTicker(recordEvery)
+	defer tick.Stop()
+	var kept recordKeeper
+	for {
+		kept.check(ctx, c)
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
 	}
-	if err := c.cfg.State.SetCluster(ctx, rec); err != nil && !isCanceled(ctx, err) {
-		c.log.Warn("recording the cluster's members in redis failed", "error", err)
+}
+
+// recordKeeper is the record this node last kept as leader (the keepClusterRecord loop's own).
+type recordKeeper struct {
+	rec     *state.ClusterRecord // nil: not leading
+	foreign string               // the last record found written by another leader, logged once
+	failing bool                 // the last write failed: a Redis outage is one WARN, not one per check
+}
+
+// check writes the record when this node leads and Redis does not hold it as this leader wrote
+// it, and stops the write-back of it when this node no longer leads.
+func (k *recordKeeper) check(ctx context.Context, c *Core) {
+	cl := c.cfg.Cluster
+	if !cl.IsLeader() {
+		if k.rec != nil {
+			k.rec = nil
+			_, _, _ = c.cfg.State.KeepCluster(ctx, nil) // nothing to write: it cannot fail
+		}
+		return
 	}
+	var members []string
+	for _, n := range cl.Nodes() {
+		members = append(members, n.ID)
+	}
+	if len(members) == 0 {
+		return // the node table is not written yet: a record without members records nothing
+	}
+	if k.rec == nil || !slices.Equal(k.rec.Members, members) {
+		// At stays while the members do, so the record's text only changes with them.
+		k.rec = &state.ClusterRecord{Members: members, Leader: c.cfg.NodeID, At: time.Now().UTC()}
+	}
+	rctx, cancel := context.WithTimeout(ctx, recordTimeout)
+	defer cancel()
+	replaced, written, err := c.cfg.State.KeepCluster(rctx, k.rec)
+	wasFailing := k.failing
+	k.failing = err != nil
+	switch {
+	case err != nil:
+		if ctx.Err() == nil && !wasFailing {
+			c.log.Warn("recording the cluster's members in redis failed; retrying every "+recordEvery.String(), "error", err)
+		}
+	case written && replaced == nil:
+		c.log.Info("recorded the cluster's members in redis", "key", state.ClusterKey, "members", strings.Join(members, ","))
+	case written:
+		k.logReplaced(c, replaced)
+	}
+}
+
+// logReplaced says what the leader's record replaced. A record of an earlier leader or membership
+// is routine; one written after this leader's by another node means a second writer: a leader
+// that has not noticed it was deposed, or a second cluster using the same Redis (a node that
+// lost its disk and bootstrapped alone), whose data never agrees with this one's.
+func (k *recordKeeper) logReplaced(c *Core, replaced []byte) {
+	var old state.ClusterRecord
+	// Not by the leader's id: a copy of this node that bootstrapped alone has it too.
+	if json.Unmarshal(replaced, &old) != nil || !old.At.After(k.rec.At) {
+		c.log.Debug("updated the cluster's record in redis", "key", state.ClusterKey, "was", string(replaced))
+		return
+	}
+	if k.foreign == string(replaced) {
+		return
+	}
+	k.foreign = string(replaced)
+	c.log.Warn("another node wrote the cluster's record in redis after this leader did; rewritten. "+
+		"If this comes back, two clusters use this redis: stop the one a node that lost its data bootstrapped alone, empty its data directories, and start its nodes with --join naming a member of the other",
+		"key", state.ClusterKey, "theirs", string(replaced), "members", strings.Join(k.rec.Members, ","))
 }
 
 // Ready reports whether this node has reconciled its share for the current membership epoch.

@@ -179,6 +179,10 @@ func (c *Core) Run(ctx context.Context) {
 	c.runCtx = ctx
 	changes := c.cfg.Store.Watch(ctx)
 	meta := c.watchMetadata()
+	if c.cfg.Cluster != nil {
+		c.bg.Add(1)
+		go c.keepClusterRecord(ctx) // cluster.go
+	}
 	go func() {
 		defer close(c.done)
 		if meta != nil { // nil from a State that does not subscribe (unit tests' fakes)

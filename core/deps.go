@@ -69,8 +69,10 @@ type State interface {
 	ForgetModule(ctx context.Context, moduleID string) (int, error)
 	// KeyedIDs lists the modules and systems Redis holds keys of (sweep.go).
 	KeyedIDs(ctx context.Context) (modules, systems []string, err error)
-	// SetCluster records the cluster's members where a node that lost its disk finds them.
-	SetCluster(ctx context.Context, rec state.ClusterRecord) error
+	// KeepCluster makes Redis hold the cluster's record, where a node that lost its disk finds
+	// it, and writes it back after a loss; nil stops that. It answers what it replaced and
+	// whether it wrote.
+	KeepCluster(ctx context.Context, rec *state.ClusterRecord) (replaced []byte, written bool, err error)
 	Subscribe(channel string, fn func(msg []byte), opts ...state.SubOption) *state.Subscription
 	Share
 }

@@ -10,7 +10,10 @@
 // longer run, writes each module's metadata and the system lookups this node owns to Redis, and
 // then marks the node ready for the membership epoch through Raft (cluster.go). It tells the
 // state store what the node hosts (Share in deps.go: modules before they start and when they
-// stop, the systems it owns), and the store writes all of that back if Redis loses it. A module
+// stop, the systems it owns), and the store writes all of that back if Redis loses it. The
+// leader also keeps the cluster's members in Redis (state.ClusterKey, cluster.go), checked every
+// 2 s apart from the passes, so that a hung start, which keeps the cluster from being ready,
+// never keeps the record away either. A module
 // deleted from the model has its Redis keys deleted, after it stopped, by the one node that would
 // host it now (forget.go: that is its host while the host is up); a status its old instance sets
 // afterwards is dropped. What a deletion no node lived to finish left behind, the leader's sweep

@@ -234,7 +234,9 @@ func (s *fakeState) ForgetModule(_ context.Context, mod string) (int, error) {
 	s.forgot = append(s.forgot, mod)
 	return n, nil
 }
-func (s *fakeState) SetCluster(context.Context, state.ClusterRecord) error { return nil }
+func (s *fakeState) KeepCluster(context.Context, *state.ClusterRecord) ([]byte, bool, error) {
+	return nil, false, nil
+}
 
 func (s *fakeState) KeyedIDs(context.Context) ([]string, []string, error) {
 	s.mu.Lock()

@@ -1,9 +1,11 @@
 package e2e
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -193,17 +195,37 @@ func TestBootstrapWithJoin(t *testing.T) {
 // TestNoSecondClusterFromALostDisk: a node of a cluster that lost its data directory, started with
 // --bootstrap --join while the other nodes are down, finds no one to join; Redis still records the
 // cluster, so it refuses to bootstrap a second one (which would never agree with the first once
-// its nodes return) and says how to go on.
+// its nodes return) and says how to go on. The record holds even after Redis lost it (FLUSHALL)
+// or another writer replaced it while the cluster ran: the leader writes it again within seconds.
 func TestNoSecondClusterFromALostDisk(t *testing.T) {
 	t.Parallel()
 	rds := testutil.StartRedis(t)
 	drv := testutil.BuildBinary(t, "./internal/testdriver")
 	c := enginetest.StartCluster(t, config(rds.URL), "lost", 3, clusterModel(drv), clusterModules)
 	rc := rds.Client(t)
-	testutil.Eventually(t, 10*time.Second, "the cluster recorded in Redis", func() bool {
-		n, err := rc.Exists(t.Context(), "engine/cluster").Result()
-		return err == nil && n == 1
-	})
+	recorded := func() bool {
+		var rec struct{ Members []string }
+		b, err := rc.Get(t.Context(), "engine/cluster").Bytes()
+		return err == nil && json.Unmarshal(b, &rec) == nil && slices.Equal(rec.Members, []string{"lost-1", "lost-2", "lost-3"})
+	}
+	testutil.Eventually(t, 10*time.Second, "the cluster recorded in Redis", recorded)
+
+	// A second cluster's leader (a lost-1 that bootstrapped alone, as in the report) overwrote it.
+	theirs := `{"members":["lost-1"],"leader":"lost-1","at":"2099-01-01T00:00:00Z"}`
+	if err := rc.Set(t.Context(), "engine/cluster", theirs, 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 10*time.Second, "the record rewritten over another writer's", recorded)
+	c.Leader().WaitLog(10*time.Second, "another node wrote the cluster's record in redis after this leader did")
+
+	// Redis lost everything while the cluster runs.
+	if err := rc.FlushAll(t.Context()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	flushed := time.Now()
+	testutil.Eventually(t, 10*time.Second, "the cluster recorded again after FLUSHALL", recorded)
+	t.Logf("the record was back %s after FLUSHALL", time.Since(flushed).Round(time.Millisecond))
+
 	first, second := c.Nodes[0], c.Nodes[1]
 	for _, n := range c.Nodes {
 		n.Kill() // the machines go down (a SIGTERM would leave the cluster, which the record follows)

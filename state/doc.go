@@ -30,6 +30,8 @@
 //     holds the run id of the server it was written on; every Options.LossCheck (5 s) one script
 //     reads it with INFO server and stats, and a marker gone, naming another server, or a rise of
 //     evicted_keys gets the share written back and the OnReconnect listeners told, as a reconnect.
+//   - the cluster's record engine/cluster (clusterrecord.go): the leader keeps it (KeepCluster),
+//     written whenever Redis does not hold it as written and written back with the share.
 //
 // The URL may name a Sentinel master (redis://sentinel:26379/0?master_name=m&addr=s2:26379): the
 // store then uses go-redis's failover client, which asks the sentinels for the current primary on

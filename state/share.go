@@ -23,7 +23,7 @@ import (
 // A write is remembered before it is sent, so a value Redis never received (it was down, or
 // failing over) is written back too. Each module's writes and its write-back are serialised by
 // the module's own lock, and lookups by one lock, so a write-back never puts an older value over
-// a newer one.
+// a newer one. On the leader the share includes the cluster's record (clusterrecord.go).
 
 const (
 	// writeBackBatch is how many modules one write-back round trip carries.
@@ -51,6 +51,9 @@ type share struct {
 	systems map[string]map[string]string // system id → lookup as last written (nil: none yet)
 
 	lookupMu sync.Mutex // held across every lookup write and the lookups' write-back
+
+	clusterMu sync.Mutex // held across every write of the cluster's record (clusterrecord.go)
+	cluster   []byte     // the record this node, as leader, keeps in Redis (nil: none)
 }
 
 func newShare() *share {
@@ -235,16 +238,20 @@ return 1
 // writeBackResult counts one write-back.
 type writeBackResult struct {
 	modules, statuses, metadata, lookups int // written back (compared, and rewritten if they differed)
-	changed                              int // fields, metadata and lookups Redis did not hold as written
+	cluster                              int // 1: the cluster's record, kept by this node as leader
+	changed                              int // fields, metadata, lookups and record Redis did not hold as written
 }
 
-// writeBack writes this node's share back to Redis: every hosted module's statuses and metadata,
-// then every owned system's lookup, each only where Redis differs, with the same announcements as
-// the original writes.
+// writeBack writes this node's share back to Redis: the cluster's record if it leads, every
+// hosted module's statuses and metadata, then every owned system's lookup, each only where Redis
+// differs, with the same announcements as the original writes.
 func (s *Store) writeBack(ctx context.Context) (writeBackResult, error) {
 	var res writeBackResult
 	// First, so that a loss during or after the write-back takes the marker too (loss.go).
 	if err := s.writeMarker(ctx); err != nil {
+		return res, err
+	}
+	if err := s.writeBackCluster(ctx, &res); err != nil {
 		return res, err
 	}
 	s.share.mu.RLock()
@@ -458,10 +465,10 @@ func (s *Store) writeBackUntilDone(why string) {
 		res, err := s.writeBack(ctx)
 		cancel()
 		if err == nil {
-			if res.modules+res.lookups > 0 {
+			if res.modules+res.lookups+res.cluster > 0 {
 				s.log.Info("wrote this node's share of redis back", "why", why,
 					"modules", res.modules, "statuses", res.statuses, "metadata", res.metadata,
-					"lookups", res.lookups, "rewritten", res.changed, "took", time.Since(began).Round(time.Microsecond))
+					"lookups", res.lookups, "cluster_record", res.cluster, "rewritten", res.changed, "took", time.Since(began).Round(time.Microsecond))
 			}
 			return
 		}
