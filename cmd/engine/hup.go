@@ -50,6 +50,12 @@ func apiKeys(o *options, authn *auth.Authenticator) reloadable {
 			log.Error("reloading the API keys failed; keeping the ones in force", "file", o.APIKeys, "keys", n, "error", err)
 			return
 		}
+		if n == 0 {
+			// Accepted (bearer tokens still authenticate), but an empty file is more often a
+			// mistake than a wish to refuse every key.
+			log.Warn("API keys reloaded: the file holds no keys, so every API key is refused now", "file", o.APIKeys)
+			return
+		}
 		log.Info("API keys reloaded", "file", o.APIKeys, "keys", n)
 	}
 }

@@ -44,4 +44,8 @@ func TestAPIKeysReloadable(t *testing.T) {
 	hup(with, `[{key: "`+key+`", user_id: u1}, {key: "`+other+`", user_id: u2}]`, "[INFO]", "API keys reloaded: file="+keys+" keys=2")
 	hup(with, `[{key: "`+other+`", user_id: u2, role: root}]`, "[ERROR]", "reloading the API keys failed; keeping the ones in force",
 		"file="+keys, "keys=2", `unknown role \"root\"`)
+	// An empty file is taken where bearer tokens authenticate too, but said loudly.
+	testutil.WriteFile(t, keys, `[{key: "`+key+`", user_id: u1}]`)
+	tokensToo := &options{Auth: "keys", APIKeys: keys, JWTSecret: "a-jwt-secret-of-at-least-32-bytes-0123"}
+	hup(tokensToo, `[]`, "[WARN]", "API keys reloaded: the file holds no keys, so every API key is refused now: file="+keys)
 }
