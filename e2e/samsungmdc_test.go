@@ -42,7 +42,7 @@ systems:
 		{"switch_to", `{"input": "HDMI2"}`, `200 "hdmi2"`},
 		{"volume", `[]`, `200 50`},
 		{"mute", `[true]`, `200 true`},
-		{"switch_to", `["hdmi9"]`, `400 unknown input \"hdmi9\": want one of`},
+		{"switch_to", `["hdmi9"]`, `400 unknown input \"hdmi9\"\nwant one of`},
 	} {
 		r := e.Do("POST", display+c.fn, c.args)
 		code, body, _ := strings.Cut(c.want, " ")
