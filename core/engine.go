@@ -243,7 +243,8 @@ func (c *Core) driverProcesses(sts ...supervisor.DriverStatus) []DriverProcess {
 }
 
 // Loaded maps each driver key to the module ids its process runs: one whose start is still in
-// flight, or failed, is held by the process but not loaded.
+// flight, or failed, is held by the process but not loaded. Anything else the process holds is
+// listed, whatever this node meant for it (a module whose stop failed may run on).
 func (c *Core) Loaded() map[string][]string {
 	loaded := c.sup.Loaded()
 	c.mu.Lock()
@@ -251,7 +252,7 @@ func (c *Core) Loaded() map[string][]string {
 	for key, ids := range loaded {
 		loaded[key] = slices.DeleteFunc(ids, func(id string) bool {
 			st := c.modules[id]
-			return st == nil || !st.running
+			return st != nil && !st.running && (st.op != nil || st.startFailed)
 		})
 	}
 	return loaded

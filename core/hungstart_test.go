@@ -18,12 +18,7 @@ import (
 // never hung, and the node is ready with it running.
 func TestHungStartReadsLikeAFailedOne(t *testing.T) {
 	t.Parallel()
-	rc := newRealCore(t, `
-drivers:
-  - {id: drv-t, module_name: Test, role: service, binary: %[1]q}
-modules:
-  - {id: m-hang, driver_id: drv-t, running: true, settings: {hang_start_ms: 600000}}
-`, nil)
+	rc := newRealCore(t, hangModel, nil)
 	read := func(id string) call.ModuleRuntime {
 		m, _ := rc.store.Model()
 		rts, err := rc.ModuleRuntime(t.Context(), []*model.Module{m.Modules[id]})
