@@ -129,6 +129,9 @@ type moduleState struct {
 	// recorded is the start failure last written to Redis, at recordedAt (recordStartFailure).
 	recorded   state.ModuleError
 	recordedAt time.Time
+	// clean: Redis holds no failure of it from this node, as far as this process knows (a new
+	// process does not know what its previous life left there).
+	clean bool
 	// op is its start, update or move in flight, if any (modop.go).
 	op *moduleOp
 }

@@ -12,8 +12,7 @@
 // state store what the node hosts (Share in deps.go: modules before they start and when they
 // stop, the systems it owns), and the store writes all of that back if Redis loses it. The
 // leader also keeps the cluster's members in Redis (state.ClusterKey, cluster.go), checked every
-// 2 s apart from the passes, so that a hung start, which keeps the cluster from being ready,
-// never keeps the record away either. A module
+// 2 s apart from the passes, so that nothing a pass waits for keeps the record away. A module
 // deleted from the model has its Redis keys deleted, after it stopped, by the one node that would
 // host it now (forget.go: that is its host while the host is up); a status its old instance sets
 // afterwards is dropped. What a deletion no node lived to finish left behind, the leader's sweep
@@ -22,10 +21,16 @@
 // A pass waits at most 2 s for the starts, updates and moves it began (modop.go): one that hangs
 // in the driver's own code goes on in the background, later passes leave its module alone, and
 // its end asks for another pass. A module that should stop meanwhile has it canceled first, so
-// it ends stopped. The node is not ready while any is in flight: ready means it runs what it
-// owns, and a start in flight ends, one way or the other, within the supervisor's CallTimeout.
-// A failed start is one ERROR line (the supervisor and the SDK say it at DEBUG), and the same
-// failure on the next passes DEBUG. A settings update the driver refuses (supervisor.Refusal) is
+// it ends stopped. Ready for a membership epoch means a pass of that epoch has acted on every
+// module the node owns: each runs, or its start failed, or its start, update or move was still in
+// flight after the pass's whole wait; a start that answers within the wait is waited for. A start
+// in flight reads like a failed one: connected false (on its owner at once, everywhere once
+// recorded), not in status/loaded, and after the wait a runtime error recorded in Redis, "start
+// has not answered for N s" (N counted when read), cleared when the start succeeds
+// (hungstart.go). So a driver stuck in one module's OnLoad holds neither the node's /ready nor
+// the cluster's `ready`, as a start that fails at once never did. A failed start is one ERROR
+// line (the supervisor and the SDK say it at DEBUG), and the same failure on the next passes
+// DEBUG; a start that has not answered is one WARN. A settings update the driver refuses (supervisor.Refusal) is
 // recorded in Redis like a failed start, so a read of the module shows it (runtime_error,
 // has_runtime_error; the module runs on, so connected stands) until an update is accepted or the
 // module stops here (runtime.go).

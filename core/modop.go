@@ -16,9 +16,14 @@ import (
 // waits for it to end before it stops the module: the supervisor serialises a module's calls,
 // and the stop must come after the start, or the start would leave the module running.
 //
-// Readiness: a node is not ready while an operation of any of its modules is in flight. Ready
-// means the node runs what it owns (the leader announces `ready` once every node is), and a start
-// still in flight has not done that yet; it ends, one way or the other, within CallTimeout.
+// Readiness: a node is ready for a membership epoch once a pass of that epoch has acted on
+// every module it owns and waited for what it began: each module runs, or its start failed (it
+// is retried on every pass), or its start, update or move is still in flight after the pass's
+// whole wait. Such a start reads like a failed one (not connected, not in status/loaded; after
+// the wait a runtime error says how long it has not answered: hungstart.go), and like a failed
+// one it does not hold readiness: a driver stuck in one module's OnLoad takes neither the node
+// out of its load balancer nor the cluster's `ready` away. A start that answers within the wait
+// is waited for, so the node is ready with it running.
 
 // slowOp is how long a pass waits for the operations it began; a var for the tests.
 var slowOp = 2 * time.Second
@@ -59,9 +64,9 @@ func (c *Core) runOp(ctx context.Context, id string, op *moduleOp, sem chan stru
 	}
 }
 
-// awaitOps waits up to slowOp for ops, the operations this pass began, and reports how many
-// operations (of this pass or an earlier one) are still in flight.
-func (c *Core) awaitOps(ctx context.Context, ops []*moduleOp) int {
+// awaitOps waits up to slowOp for ops, the operations this pass began. Every pass's operations
+// begin before its wait does, so each one still in flight afterwards has had the whole wait.
+func (c *Core) awaitOps(ctx context.Context, ops []*moduleOp) {
 	timer := time.NewTimer(slowOp)
 	defer timer.Stop()
 wait:
@@ -79,13 +84,6 @@ wait:
 	for _, op := range ops {
 		op.late = true // one that has ended already does not read it again
 	}
-	inFlight := 0
-	for _, st := range c.modules {
-		if st.op != nil {
-			inFlight++
-		}
-	}
-	return inFlight
 }
 
 // cancelOps cancels the operations in flight of the modules unwanted says no longer should run,
@@ -115,4 +113,12 @@ func (c *Core) inFlight(id string) bool {
 	defer c.mu.Unlock()
 	st := c.modules[id]
 	return st != nil && st.op != nil
+}
+
+// starting reports whether module id's start is in flight: it does not run yet.
+func (c *Core) starting(id string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st := c.modules[id]
+	return st != nil && st.op != nil && !st.running
 }

@@ -144,17 +144,18 @@ func (c *Core) reconcile(ctx context.Context) {
 			}
 		}))
 	}
-	inFlight := c.awaitOps(ctx, ops)
+	c.awaitOps(ctx, ops)
 
 	c.reconcileLookups(ctx, m, v)
 	c.recordModules()
 	// A module waiting for its driver's build is not reconciled yet; the build's end runs
-	// another pass.
+	// another pass. One whose operation is still in flight is: it has been waited for as long
+	// as a pass waits (modop.go, "Readiness").
 	building := false
 	for _, w := range want {
 		building = building || errors.Is(w.err, ErrBuilding)
 	}
-	if ctx.Err() == nil && !building && inFlight == 0 {
+	if ctx.Err() == nil && !building {
 		c.markReady(ctx, v)
 	}
 }
@@ -235,7 +236,8 @@ func (c *Core) stopHere(ctx context.Context, id string) {
 func (c *Core) startModule(ctx context.Context, w desired) {
 	id := w.config.Id
 	log := c.log.With("module", id, "driver", w.binary)
-	err := scrub(c.sup.Start(ctx, w.binary, w.config), w.secrets)
+	hung, err := c.awaitStart(ctx, w)
+	err = scrub(err, w.secrets)
 	if err == nil {
 		err = c.writeMetadata(ctx, w)
 	}
@@ -244,7 +246,7 @@ func (c *Core) startModule(ctx context.Context, w desired) {
 		var since time.Time
 		c.setModule(id, func(st *moduleState) {
 			repeat = st.startFailed && st.err != nil && st.err.Error() == err.Error()
-			if !st.startFailed {
+			if !st.startFailed && !hung { // a hung start set it when it began
 				st.failedAt = time.Now()
 			}
 			st.err, st.startFailed, st.notBuilt, since = err, true, false, st.failedAt
@@ -262,9 +264,11 @@ func (c *Core) startModule(ctx context.Context, w desired) {
 		return
 	}
 	log.Info("module started")
+	// A failure or a hang of its own may be in Redis: one of this process (recorded), or of the
+	// process before it on this node (a restart), whose record would outlive the start.
 	failed := false
 	c.setModule(id, func(st *moduleState) {
-		failed = st.startFailed || st.notBuilt
+		failed = !st.clean
 		st.binary, st.config, st.running, st.err, st.since = w.binary, w.config, true, nil, time.Now()
 		st.startFailed, st.notBuilt = false, false
 	})

@@ -41,6 +41,7 @@ func (c *Core) recordModuleError(ctx context.Context, moduleID string, e state.M
 	fresh := false
 	c.setModule(moduleID, func(st *moduleState) {
 		fresh = st.recorded == e && now.Sub(st.recordedAt) < rerecordAfter
+		st.clean = false
 	})
 	if fresh {
 		return
@@ -60,9 +61,13 @@ const rerecordAfter = time.Minute
 // forgetStartFailure removes the record once the module started, or left this node.
 func (c *Core) forgetStartFailure(ctx context.Context, moduleID string) {
 	c.setModule(moduleID, func(st *moduleState) { st.recorded = state.ModuleError{} })
-	if err := c.cfg.State.ClearModuleError(ctx, moduleID); err != nil && !isCanceled(ctx, err) {
-		c.log.Warn("clearing a module's start failure failed", "module", moduleID, "error", err)
+	if err := c.cfg.State.ClearModuleError(ctx, moduleID); err != nil {
+		if !isCanceled(ctx, err) {
+			c.log.Warn("clearing a module's start failure failed", "module", moduleID, "error", err)
+		}
+		return
 	}
+	c.setModule(moduleID, func(st *moduleState) { st.clean = true })
 }
 
 // ModuleRuntime is what a read of each module shows beside its entity (docs/protocol.md §9.5),
@@ -80,11 +85,16 @@ func (c *Core) ModuleRuntime(ctx context.Context, mods []*model.Module) ([]call.
 	out := make([]call.ModuleRuntime, len(mods))
 	for i, m := range mods {
 		owner, _ := c.Owner(m.ID)
-		// A module that should run but that no node runs (unplaced, its start failing, its
-		// driver not built) is not connected, whatever its last instance left in its status.
-		out[i] = call.ModuleRuntime{CoreNode: owner, Connected: !m.Running || (owner != "" && string(rts[i].Connected) != "false")}
+		// A module that should run but that no node runs (unplaced, its start failing or not
+		// answered, its driver not built) is not connected, whatever its last instance left in
+		// its status. Its owner knows a start in flight at once, the others once it is recorded.
+		out[i] = call.ModuleRuntime{CoreNode: owner, Connected: !m.Running ||
+			(owner != "" && string(rts[i].Connected) != "false" && (owner != c.cfg.NodeID || !c.starting(m.ID)))}
 		if e := rts[i].Error; e != nil && e.Node == owner && m.Running {
 			out[i].RuntimeError = e.Error
+			if !e.Hung.IsZero() {
+				out[i].RuntimeError = hungText(time.Since(e.Hung))
+			}
 			// One whose update was refused runs on: its connected status stands.
 			out[i].Connected = out[i].Connected && e.Update
 			if e.Build {

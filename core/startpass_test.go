@@ -84,15 +84,16 @@ modules:
 `
 
 // A driver whose Start hangs for one module (its own code, deaf to the call's deadline) holds
-// neither the other modules nor the operator's changes: a module added meanwhile on the same
-// driver starts at once, a stop of the hung module ends with it stopped, the node is not ready
-// while the start is in flight, and Close ends what is still in flight.
+// neither the other modules nor the operator's changes nor the node's readiness: a module added
+// meanwhile on the same driver starts at once, the node is ready once the pass has waited for the
+// start, a stop of the hung module ends with it stopped, and Close ends what is still in flight.
 func TestHungStartDoesNotHoldThePass(t *testing.T) {
 	// Not parallel: it counts the goroutines of the whole test process at the end.
 	rc := newRealCore(t, hangModel, nil)
 	testutil.Eventually(t, 10*time.Second, "m-ok started", func() bool { return rc.started("m-ok") })
-	if rc.Ready() {
-		t.Fatal("ready while the start of m-hang is still in flight")
+	testutil.Eventually(t, 5*time.Second, "the node ready beside the hung start", rc.Ready)
+	if !rc.inFlight("m-hang") || rc.started("m-hang") {
+		t.Fatal("m-hang's start is not in flight any more")
 	}
 
 	apply(t, rc.store, `modules: [{id: m-new, driver_id: drv-t, running: true}]`)

@@ -12,8 +12,8 @@ import (
 )
 
 // TestClusterRecordWhileAStartHangs: the cluster's record in Redis follows its membership even
-// while a module whose start hangs keeps the new epoch from being ready: the leader writes it
-// apart from readiness, so a node that joined is recorded at once, not when the hang ends.
+// while a module's start hangs: the leader writes it apart from readiness and the passes, so a
+// node that joined is recorded at once, not when the hang ends.
 func TestClusterRecordWhileAStartHangs(t *testing.T) {
 	t.Parallel()
 	rds := testutil.StartRedis(t)

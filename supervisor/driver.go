@@ -88,7 +88,15 @@ func (d *driver) moduleIDs() []string {
 }
 
 // await returns the process once it takes calls, waiting within ctx while it (re)launches.
-func (d *driver) await(ctx context.Context) (*process, error) {
+func (d *driver) await(ctx context.Context) (*process, error) { return d.awaitFor(ctx, false) }
+
+// awaitStart is await for a module's Start: a process still starting the modules it was
+// launched with (restartModules) takes it at once, rather than once the slowest of them has
+// answered or slowRestart has passed. A module it is starting already waits there for its own
+// start alone (startOn takes the module's lock after it), and any other is one more start.
+func (d *driver) awaitStart(ctx context.Context) (*process, error) { return d.awaitFor(ctx, true) }
+
+func (d *driver) awaitFor(ctx context.Context, launched bool) (*process, error) {
 	s := d.s
 	for {
 		s.mu.Lock()
@@ -96,7 +104,7 @@ func (d *driver) await(ctx context.Context) (*process, error) {
 		case d.stopped:
 			s.mu.Unlock()
 			return nil, fmt.Errorf("%w: driver %s stopped", ErrDriverNotRunning, d.binary)
-		case d.proc != nil && d.ready && !d.proc.hasExited():
+		case d.proc != nil && (d.ready || launched) && !d.proc.hasExited():
 			p := d.proc
 			s.mu.Unlock()
 			return p, nil

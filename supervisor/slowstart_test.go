@@ -5,6 +5,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/placeos-go/engine/internal/testutil"
 )
 
 // A module whose Start hangs in the driver (deaf to the deadline) holds neither its driver's other
@@ -46,5 +48,25 @@ func TestHungStartHoldsNeitherOthersNorStop(t *testing.T) {
 	}
 	if _, err := f.execErr(t.Context(), "mod-hang", "echo"); !errors.Is(err, ErrModuleNotRunning) {
 		t.Fatalf("a call to the stopped module: %v; want ErrModuleNotRunning", err)
+	}
+}
+
+// A module started while its driver's new process is still starting the modules it was launched
+// with answers once its own start has, not after the hung one's slowRestart.
+func TestStartBesideALaunchHeldByAHungStart(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Config{})
+	go func() {
+		_ = f.sup.Start(t.Context(), f.binary, testModule("mod-hang", `{"hang_start_ms": 600000}`))
+	}()
+	testutil.Eventually(t, 10*time.Second, "the driver's process up", func() bool {
+		st, ok := f.sup.DriverStatus(f.binary)
+		return ok && st.PID != 0
+	})
+	began := time.Now()
+	f.start(t, testModule("mod-a", `{}`))
+	// Without it the start answers slowRestart after the launch, which was just before began.
+	if took := time.Since(began); took >= slowRestart/2 {
+		t.Fatalf("a module started beside a launch held by a hung start answered after %s; want well before slowRestart (%s)", took, slowRestart)
 	}
 }

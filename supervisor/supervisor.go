@@ -132,7 +132,7 @@ func (s *Supervisor) Start(ctx context.Context, binary string, m *pb.Module) err
 
 		ctx, cancel := context.WithTimeout(ctx, s.cfg.CallTimeout)
 		defer cancel()
-		p, err := d.await(ctx)
+		p, err := d.awaitStart(ctx)
 		if err != nil {
 			return fmt.Errorf("start %s: %w", m.Id, err)
 		}
