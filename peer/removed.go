@@ -86,6 +86,9 @@ func (w *RemovalWatch) Run(ctx context.Context) {
 // Check looks once: it records the node removed (logging it once at ERROR) or a member again.
 func (w *RemovalWatch) Check(ctx context.Context) {
 	by := w.removedBy(ctx)
+	if ctx.Err() != nil {
+		return // stopping: the questions were cut short, their answers say nothing
+	}
 	w.mu.Lock()
 	was := w.by
 	w.by = by

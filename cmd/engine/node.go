@@ -236,10 +236,11 @@ func startNode(ctx context.Context, o *options, log hclog.Logger, leave func()) 
 		defer cancel()
 		_ = nodes.Close(stopCtx)
 	})
-	// A removed node is not told: it finds out (peer.RemovalWatch) and says so.
+	// A removed node is not told: it finds out (peer.RemovalWatch) and says so. It stops looking
+	// when the node is asked to stop, before a SIGTERM's own leave, which is no removal.
 	removal := peer.NewRemovalWatch(peer.RemovalConfig{Logger: log, Roster: n.store, Asker: n.peers,
 		Leader: func() string { id, _ := n.store.Leader(); return id }})
-	rctx, stopRemoval := context.WithCancel(context.Background())
+	rctx, stopRemoval := context.WithCancel(ctx)
 	removalDone := make(chan struct{})
 	go func() { defer close(removalDone); removal.Run(rctx) }()
 	n.onClose(func() { stopRemoval(); <-removalDone })
