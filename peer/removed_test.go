@@ -65,3 +65,28 @@ func TestRemovalWatch(t *testing.T) {
 		t.Fatalf("a joining node: %v", err)
 	}
 }
+
+// TestRemovalWatchOverTLS: over TLS a member refuses a removed node's certificate outright — 403
+// not a member, or revoked once an operator removed it — and the watch reads either as removal.
+func TestRemovalWatchOverTLS(t *testing.T) {
+	t.Parallel()
+	cs := newCerts(t, "n1", "n3")
+	member := newNode(t, func(s *setup) { s.proof = peer.Proof{TLS: cs.of(t, "n1")} })
+	member.members.setTable("n1", "n2")
+	mine := cs.of(t, "n3")
+	asker := newClient(t, peer.Proof{TLS: mine})
+	roster := &staleRoster{id: "n3", servers: []raftfsm.Server{{ID: "n3"}, {ID: "n1"}},
+		nodes: []raftfsm.Node{{ID: "n3"}, {ID: "n1", RaftAddr: member.addr}}}
+	w := peer.NewRemovalWatch(peer.RemovalConfig{Roster: roster, Asker: asker, Leader: func() string { return "" }})
+
+	w.Check(t.Context())
+	if err := w.Removed(); err == nil || !strings.Contains(err.Error(), "node n1 ("+member.addr+") refuses it") ||
+		!strings.Contains(err.Error(), "not a member") {
+		t.Fatalf("not a member: %v", err)
+	}
+	member.members.revoke(mine.Fingerprint())
+	w.Check(t.Context())
+	if err := w.Removed(); err == nil || !strings.Contains(err.Error(), "revoked") {
+		t.Fatalf("revoked: %v", err)
+	}
+}
