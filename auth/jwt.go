@@ -26,6 +26,7 @@ type JWTConfig struct {
 type JWTVerifier struct {
 	cfg    JWTConfig
 	key    any
+	method string // the one algorithm the key takes
 	parser *jwt.Parser
 }
 
@@ -58,6 +59,7 @@ func NewJWTVerifier(cfg JWTConfig) (*JWTVerifier, error) {
 			return nil, fmt.Errorf("%w: the JWT public key is neither an RSA nor an ECDSA PEM key", ErrBadConfig)
 		}
 	}
+	v.method = method
 	opts := []jwt.ParserOption{
 		jwt.WithValidMethods([]string{method}),
 		jwt.WithExpirationRequired(),
@@ -140,25 +142,16 @@ func (d *numericDate) date() *jwt.NumericDate {
 // and Expires, the moment this verifier starts refusing the token (its exp plus the leeway).
 func (v *JWTVerifier) Verify(token string) (Caller, error) {
 	var cl tokenClaims
-	_, err := v.parser.ParseWithClaims(token, &cl, func(t *jwt.Token) (any, error) {
+	parsed, err := v.parser.ParseWithClaims(token, &cl, func(t *jwt.Token) (any, error) {
 		// RFC 7515 §4.1.11: a token naming critical extensions the verifier does not implement
 		// (none here, b64:false included) must be refused.
 		if _, ok := t.Header["crit"]; ok {
-			return nil, errors.New(`the token names critical header extensions ("crit"), which this verifier does not implement`)
+			return nil, errCrit
 		}
 		return v.key, nil
 	})
-	var te *json.UnmarshalTypeError
-	switch {
-	case errors.Is(err, jwt.ErrTokenExpired):
-		return Caller{}, unauthenticated(err, "bearer token has expired")
-	case errors.Is(err, jwt.ErrTokenNotValidYet), errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
-		return Caller{}, unauthenticated(err, "bearer token is not valid yet")
-	case errors.As(err, &te) && te.Type == reflect.TypeFor[float64]():
-		return Caller{}, unauthenticated(err, fmt.Sprintf("bearer token: claim %q must be a JSON number (RFC 7519 NumericDate), not %s",
-			te.Field, te.Value))
-	case err != nil:
-		return Caller{}, unauthenticated(err, "bearer token is invalid")
+	if err != nil {
+		return Caller{}, unauthenticated(err, v.refusal(parsed, &cl, err))
 	}
 	if cl.Subject == "" {
 		return Caller{}, unauthenticated(nil, "bearer token has no subject")
@@ -178,6 +171,62 @@ func (v *JWTVerifier) Verify(token string) (Caller, error) {
 		c.Clearance = ClearanceSupport
 	}
 	return c, nil
+}
+
+// errCrit refuses a token naming critical header extensions.
+var errCrit = errors.New(`the token names critical header extensions ("crit"), which this verifier does not implement`)
+
+// refusal says why the parser refused a token, so that whoever issues tokens can fix theirs: each
+// cause has its own message. None quotes the token or a claim's value (a token is a credential;
+// a claim may be personal).
+func (v *JWTVerifier) refusal(parsed *jwt.Token, cl *tokenClaims, err error) string {
+	const invalid = "bearer token is invalid: "
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return "bearer token has expired"
+	case errors.Is(err, jwt.ErrTokenNotValidYet), errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
+		return "bearer token is not valid yet"
+	case errors.As(err, &te) && te.Type == reflect.TypeFor[float64]():
+		return fmt.Sprintf("bearer token: claim %q must be a JSON number (RFC 7519 NumericDate), not %s", te.Field, te.Value)
+	case errors.As(err, &te):
+		// The decoder's Value is the JSON kind it met ("number", "string", "bool", …).
+		return fmt.Sprintf("%sclaim %q must be %s, not a JSON %s", invalid, te.Field, jsonWant(te.Type), te.Value)
+	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing) && cl.ExpiresAt == nil: // null is absent too
+		return invalid + `claim "exp" is required (a JSON number, RFC 7519 NumericDate)`
+	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing) && v.cfg.Issuer != "" && cl.Issuer == "":
+		return invalid + `claim "iss" is required (this node checks the issuer)`
+	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing) && v.cfg.Audience != "" && len(cl.Audience) == 0:
+		return invalid + `claim "aud" is required (this node checks the audience)`
+	case errors.Is(err, jwt.ErrTokenInvalidIssuer):
+		return invalid + `claim "iss" is not the issuer this node accepts`
+	case errors.Is(err, jwt.ErrTokenInvalidAudience):
+		return invalid + `claim "aud" does not name the audience this node accepts`
+	case errors.Is(err, errCrit):
+		return invalid + errCrit.Error()
+	case errors.Is(err, jwt.ErrTokenSignatureInvalid) && parsed != nil && parsed.Method != nil && parsed.Method.Alg() != v.method:
+		return fmt.Sprintf("%salgorithm %q is not accepted: this node's key takes %s only", invalid, parsed.Method.Alg(), v.method)
+	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
+		return invalid + "signature does not verify"
+	case errors.Is(err, jwt.ErrTokenUnverifiable):
+		return invalid + "its algorithm (alg) is unknown"
+	case errors.Is(err, jwt.ErrTokenMalformed):
+		return invalid + "malformed (a JWT is three base64url parts, header.claims.signature, of JSON objects)"
+	}
+	return "bearer token is invalid"
+}
+
+// jsonWant names the JSON a claim of Go type t is read from.
+func jsonWant(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.String:
+		return "a JSON string"
+	case reflect.Int, reflect.Int64:
+		return "a JSON integer"
+	case reflect.Struct, reflect.Map, reflect.Pointer:
+		return "a JSON object"
+	}
+	return "a JSON " + t.String()
 }
 
 // tokenRole reads a token's role claim exactly as written: no trimming, no case folding, unlike

@@ -139,38 +139,42 @@ func TestJWTAlgorithms(t *testing.T) {
 		name  string
 		v     *auth.JWTVerifier
 		token string
-		ok    bool
+		err   string // "" accepts
 	}{
-		{"HS256", hs, sign(t, jwt.SigningMethodHS256, []byte(hsSecret), claims(nil)), true},
-		{"RS256", rs, sign(t, jwt.SigningMethodRS256, k.rsa, claims(nil)), true},
-		{"RS256, PKCS#1 public key", rsPKCS1, sign(t, jwt.SigningMethodRS256, k.rsa, claims(nil)), true},
-		{"ES256", es, sign(t, jwt.SigningMethodES256, k.ec, claims(nil)), true},
+		{"HS256", hs, sign(t, jwt.SigningMethodHS256, []byte(hsSecret), claims(nil)), ""},
+		{"RS256", rs, sign(t, jwt.SigningMethodRS256, k.rsa, claims(nil)), ""},
+		{"RS256, PKCS#1 public key", rsPKCS1, sign(t, jwt.SigningMethodRS256, k.rsa, claims(nil)), ""},
+		{"ES256", es, sign(t, jwt.SigningMethodES256, k.ec, claims(nil)), ""},
 
-		{"alg none against HS256", hs, none, false},
-		{"alg none against RS256", rs, none, false},
-		{"alg none against ES256", es, none, false},
+		{"alg none against HS256", hs, none, `algorithm "none" is not accepted: this node's key takes HS256 only`},
+		{"alg none against RS256", rs, none, `algorithm "none" is not accepted: this node's key takes RS256 only`},
+		{"alg none against ES256", es, none, `algorithm "none" is not accepted: this node's key takes ES256 only`},
 		// Key confusion: an HS256 token whose HMAC key is the verifier's public key.
-		{"HS256 with the RSA public key against RS256", rs, sign(t, jwt.SigningMethodHS256, rsaPEM, claims(nil)), false},
-		{"HS512 against HS256", hs, sign(t, jwt.SigningMethodHS512, []byte(hsSecret), claims(nil)), false},
-		{"RS512 against RS256", rs, sign(t, jwt.SigningMethodRS512, k.rsa, claims(nil)), false},
-		{"PS256 against RS256", rs, sign(t, jwt.SigningMethodPS256, k.rsa, claims(nil)), false},
-		{"ES256 against RS256", rs, sign(t, jwt.SigningMethodES256, k.ec, claims(nil)), false},
-		{"RS256 against ES256", es, sign(t, jwt.SigningMethodRS256, k.rsa, claims(nil)), false},
-		{"RS256 against HS256", hs, sign(t, jwt.SigningMethodRS256, k.rsa, claims(nil)), false},
+		{"HS256 with the RSA public key against RS256", rs, sign(t, jwt.SigningMethodHS256, rsaPEM, claims(nil)), `algorithm "HS256" is not accepted: this node's key takes RS256 only`},
+		{"HS512 against HS256", hs, sign(t, jwt.SigningMethodHS512, []byte(hsSecret), claims(nil)), `algorithm "HS512" is not accepted: this node's key takes HS256 only`},
+		{"RS512 against RS256", rs, sign(t, jwt.SigningMethodRS512, k.rsa, claims(nil)), `algorithm "RS512" is not accepted: this node's key takes RS256 only`},
+		{"PS256 against RS256", rs, sign(t, jwt.SigningMethodPS256, k.rsa, claims(nil)), `algorithm "PS256" is not accepted: this node's key takes RS256 only`},
+		{"ES256 against RS256", rs, sign(t, jwt.SigningMethodES256, k.ec, claims(nil)), `algorithm "ES256" is not accepted: this node's key takes RS256 only`},
+		{"RS256 against ES256", es, sign(t, jwt.SigningMethodRS256, k.rsa, claims(nil)), `algorithm "RS256" is not accepted: this node's key takes ES256 only`},
+		{"RS256 against HS256", hs, sign(t, jwt.SigningMethodRS256, k.rsa, claims(nil)), `algorithm "RS256" is not accepted: this node's key takes HS256 only`},
 
-		{"HS256 wrong secret", hs, sign(t, jwt.SigningMethodHS256, []byte(hsSecret+"x"), claims(nil)), false},
-		{"RS256 wrong key", rs, sign(t, jwt.SigningMethodRS256, k.rsaOther, claims(nil)), false},
-		{"ES256 wrong key", es, sign(t, jwt.SigningMethodES256, k.ecOther, claims(nil)), false},
+		{"HS256 wrong secret", hs, sign(t, jwt.SigningMethodHS256, []byte(hsSecret+"x"), claims(nil)), "bearer token is invalid: signature does not verify"},
+		{"RS256 wrong key", rs, sign(t, jwt.SigningMethodRS256, k.rsaOther, claims(nil)), "bearer token is invalid: signature does not verify"},
+		{"ES256 wrong key", es, sign(t, jwt.SigningMethodES256, k.ecOther, claims(nil)), "bearer token is invalid: signature does not verify"},
 
-		{"garbage", hs, "not.a.token", false},
-		{"empty", hs, "", false},
+		{"garbage", hs, "not.a.token", "bearer token is invalid: malformed"},
+		{"empty", hs, "", "bearer token is invalid: malformed"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			c, err := tt.v.Verify(tt.token)
-			if !tt.ok {
-				wantUnauthenticated(t, err, "bearer token is invalid")
+			if tt.err != "" {
+				wantUnauthenticated(t, err, tt.err)
+				// The message is sent to the caller and logged: never the credential itself.
+				if tt.token != "" && strings.Contains(err.Error(), tt.token) {
+					t.Fatalf("the error %q quotes the token", err)
+				}
 				if c != (auth.Caller{}) {
 					t.Fatalf("a refused token yielded %+v", c)
 				}
@@ -200,7 +204,7 @@ func TestJWTCrit(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err = v.Verify(s)
-		wantUnauthenticated(t, err, "bearer token is invalid")
+		wantUnauthenticated(t, err, `bearer token is invalid: the token names critical header extensions ("crit")`)
 	}
 }
 
@@ -241,7 +245,12 @@ func TestJWTClaims(t *testing.T) {
 		{"not yet valid", jwt.MapClaims{"nbf": now.Add(time.Hour).Unix()}, 0, "bearer token is not valid yet"},
 		{"nbf within the leeway", jwt.MapClaims{"nbf": now.Add(5 * time.Second).Unix()}, auth.ClearanceUser, ""},
 		{"issued in the future", jwt.MapClaims{"iat": now.Add(time.Hour).Unix()}, 0, "bearer token is not valid yet"},
-		{"no exp", jwt.MapClaims{"exp": nil}, 0, "bearer token is invalid"},
+		{"no exp", jwt.MapClaims{"exp": nil}, 0, `bearer token is invalid: claim "exp" is required`},
+		{"exp null", jwt.MapClaims{"exp": json.RawMessage("null")}, 0, `bearer token is invalid: claim "exp" is required`},
+		{"sub a number", jwt.MapClaims{"sub": 42}, 0, `bearer token is invalid: claim "sub" must be a JSON string, not a JSON number`},
+		{"role a number", jwt.MapClaims{"role": 2}, 0, `bearer token is invalid: claim "role" must be a JSON string, not a JSON number`},
+		{"u.p a string", jwt.MapClaims{"u": map[string]any{"p": "2"}}, 0, `bearer token is invalid: claim "u.p" must be a JSON integer, not a JSON string`},
+		{"u a string", jwt.MapClaims{"u": "admin"}, 0, `bearer token is invalid: claim "u" must be a JSON object, not a JSON string`},
 		// RFC 7519 §2: a NumericDate is a JSON number. A string holding one is not, though the
 		// library alone would read it.
 		{"exp not a number", jwt.MapClaims{"exp": "tomorrow"}, 0, `bearer token: claim "exp" must be a JSON number (RFC 7519 NumericDate), not a string`},
@@ -307,21 +316,21 @@ func TestJWTIssuerAudience(t *testing.T) {
 	tests := []struct {
 		name  string
 		extra jwt.MapClaims
-		ok    bool
+		err   string // "" accepts
 	}{
-		{"both right", jwt.MapClaims{"iss": "POS", "aud": "example.com"}, true},
-		{"audience in a list", jwt.MapClaims{"iss": "POS", "aud": []string{"other.com", "example.com"}}, true},
-		{"wrong issuer", jwt.MapClaims{"iss": "EVIL", "aud": "example.com"}, false},
-		{"no issuer", jwt.MapClaims{"aud": "example.com"}, false},
-		{"wrong audience", jwt.MapClaims{"iss": "POS", "aud": "evil.com"}, false},
-		{"no audience", jwt.MapClaims{"iss": "POS"}, false},
+		{"both right", jwt.MapClaims{"iss": "POS", "aud": "example.com"}, ""},
+		{"audience in a list", jwt.MapClaims{"iss": "POS", "aud": []string{"other.com", "example.com"}}, ""},
+		{"wrong issuer", jwt.MapClaims{"iss": "EVIL", "aud": "example.com"}, `bearer token is invalid: claim "iss" is not the issuer this node accepts`},
+		{"no issuer", jwt.MapClaims{"aud": "example.com"}, `bearer token is invalid: claim "iss" is required`},
+		{"wrong audience", jwt.MapClaims{"iss": "POS", "aud": "evil.com"}, `bearer token is invalid: claim "aud" does not name the audience this node accepts`},
+		{"no audience", jwt.MapClaims{"iss": "POS"}, `bearer token is invalid: claim "aud" is required`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			c, err := v.Verify(sign(t, jwt.SigningMethodHS256, []byte(hsSecret), claims(tt.extra)))
-			if !tt.ok {
-				wantUnauthenticated(t, err, "bearer token is invalid")
+			if tt.err != "" {
+				wantUnauthenticated(t, err, tt.err)
 				return
 			}
 			if err != nil || c.UserID != "tok-user" {

@@ -11,6 +11,7 @@ import (
 	"github.com/placeos-go/engine/errkind"
 	"github.com/placeos-go/engine/httpapi"
 	"github.com/placeos-go/engine/httpwire"
+	"github.com/placeos-go/engine/internal/testutil"
 	"github.com/placeos-go/engine/peer"
 	"github.com/placeos-go/engine/placement"
 	"github.com/placeos-go/engine/raftfsm"
@@ -134,6 +135,7 @@ func TestForward(t *testing.T) {
 // TestLeave: the leave route (no client method: an operator's tool or a leaving node calls it).
 func TestLeave(t *testing.T) {
 	t.Parallel()
+	const noID = `{"error":"bad_request","message":"leave body must be {\"id\": \"\u003cnode id\u003e\"}: the node to remove, this node's own id to make it leave"}`
 	tests := []struct {
 		name     string
 		body     string
@@ -146,19 +148,27 @@ func TestLeave(t *testing.T) {
 	}{
 		{"another node", `{"id":"n2"}`, 200, `{"left":true}`, []string{"n2"}, 0, false, true},
 		{"this node by id", `{"id":"` + nodeID + `"}`, 200, `{"left":true}`, nil, 1, false, true},
-		{"this node, empty object", `{}`, 200, `{"left":true}`, nil, 1, false, true},
-		{"this node, no body", ``, 200, `{"left":true}`, nil, 1, false, true},
-		{"this node, no Leave callback", ``, 200, `{"left":true}`, nil, 0, true, true},
+		{"this node by id, no Leave callback", `{"id":"` + nodeID + `"}`, 200, `{"left":true}`, nil, 0, true, true},
 		{"removal refused", `{"id":"n2"}`, 503, `{"error":"unavailable","message":"not the leader"}`, []string{"n2"}, 0, false, false},
-		{"bad body", `{`, 400, `{"error":"parse_error","message":"malformed JSON body: unexpected end of JSON input"}`, nil, 0, false, true},
+		// The newcomer's typo: another field than id made the node asked leave itself.
+		{"unknown field", `{"node":"n2"}`, 400,
+			`{"error":"bad_request","message":"leave body must be {\"id\": \"\u003cnode id\u003e\"}: json: unknown field \"node\""}`, nil, 0, false, true},
+		{"empty object", `{}`, 400, noID, nil, 0, false, true},
+		{"no body", ``, 400, noID, nil, 0, false, true},
+		{"empty id", `{"id":""}`, 400, noID, nil, 0, false, true},
+		{"not a member", `{"id":"nope"}`, 404,
+			`{"error":"not_found","message":"node \"nope\" is not a member of the cluster (neither in the node table nor in the Raft configuration)"}`, nil, 0, false, true},
+		{"bad body", `{`, 400, `{"error":"bad_request","message":"leave body must be {\"id\": \"\u003cnode id\u003e\"}: unexpected EOF"}`, nil, 0, false, true},
 		{"id not a string", `{"id":2}`, 400,
-			`{"error":"parse_error","message":"malformed JSON body: json: cannot unmarshal number into Go struct field .id of type string"}`,
+			`{"error":"bad_request","message":"leave body must be {\"id\": \"\u003cnode id\u003e\"}: json: cannot unmarshal number into Go struct field .id of type string"}`,
 			nil, 0, false, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
+			var logs testutil.LockedBuffer
 			n := newNode(t, func(s *setup) {
+				s.peer.Logger = logTo(&logs)
 				if tt.noLeave {
 					s.peer.Leave = nil
 				}
@@ -175,6 +185,11 @@ func TestLeave(t *testing.T) {
 			}
 			if got := n.leaves.Load(); got != tt.leaves {
 				t.Fatalf("Leave ran %d times, want %d", got, tt.leaves)
+			}
+			// Whoever removes a node is in the log of the node asked, beside the node removed.
+			asked := strings.Contains(logs.String(), "removal of a node asked") && strings.Contains(logs.String(), "remote=127.0.0.1:")
+			if want := tt.status == 200 || !tt.memberOK; asked != want {
+				t.Fatalf("logged the removal: %t, want %t:\n%s", asked, want, logs.String())
 			}
 		})
 	}

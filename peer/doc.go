@@ -100,6 +100,16 @@
 // open: a node that was down while another was removed admits the removed node until it has
 // caught up.
 //
+// # Removal
+//
+// The leave route takes exactly {"id"} naming a member (another field is 400, a non-member 404):
+// a body that named the node another way once made the node asked leave instead. A removed node
+// is not told — the leader stops talking to it, and its own table still shows every node up.
+// RemovalWatch finds out (its Raft configuration without it, or, with no leader, a member
+// answering that it is not one) and logs it once at ERROR; the client API then answers it is
+// not ready and why. The process keeps running: a service manager would start it again, and it
+// would loop.
+//
 // # Browsers
 //
 // The cluster port serves nodes only, whatever the auth mode; under --auth none (Proof.Open) it

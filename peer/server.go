@@ -1,10 +1,12 @@
 package peer
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"runtime/debug"
@@ -416,19 +418,24 @@ func (s *Server) handleJoin(w http.ResponseWriter, r *http.Request) {
 	httpwire.WriteRaw(w, http.StatusOK, []byte(`{"joined":true}`))
 }
 
-// POST /api/core/v1/cluster/leave {"id"?}: the node named, or this node.
+// POST /api/core/v1/cluster/leave {"id"}: the node named leaves the cluster; this node itself when
+// id is its own. The id is required and must be a member: a body naming the node any other way
+// ({"node": …}) once made the node asked leave, and an id no member has was a silent success.
 func (s *Server) handleLeave(w http.ResponseWriter, r *http.Request) {
-	var req struct {
-		ID string `json:"id"`
-	}
-	if r.ContentLength != 0 {
-		if err := httpwire.DecodeJSON(r, &req); err != nil {
-			s.fail(w, r, err, call.Target{})
-			return
+	id, err := leaveTarget(r)
+	if err == nil {
+		if member, _ := standing(s.cfg.Members, id); !member {
+			err = errkind.Wrap(errkind.EntityNotFound, nil, "node %q is not a member of the cluster (neither in the node table nor in the Raft configuration)", id)
 		}
 	}
-	if req.ID != "" && req.ID != s.cfg.Members.ID() {
-		if err := s.cfg.Members.RemoveNode(r.Context(), req.ID); err != nil {
+	if err != nil {
+		s.fail(w, r, err, call.Target{})
+		return
+	}
+	self := id == s.cfg.Members.ID()
+	s.log.Info("removal of a node asked", "node", id, "self", self, "by", peerFrom(r.Context()).name(), "remote", r.RemoteAddr)
+	if !self {
+		if err := s.cfg.Members.RemoveNode(r.Context(), id); err != nil {
 			s.fail(w, r, err, call.Target{})
 			return
 		}
@@ -436,6 +443,27 @@ func (s *Server) handleLeave(w http.ResponseWriter, r *http.Request) {
 		s.cfg.Leave()
 	}
 	httpwire.WriteRaw(w, http.StatusOK, []byte(`{"left":true}`))
+}
+
+// leaveTarget reads the leave body strictly: exactly {"id": "<node>"}.
+func leaveTarget(r *http.Request) (string, error) {
+	data, err := httpwire.ReadBody(r)
+	if err != nil {
+		return "", err
+	}
+	var req struct {
+		ID string `json:"id"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil && !errors.Is(err, io.EOF) {
+		// The decoder's message names an unknown field: json: unknown field "node".
+		return "", errkind.Wrap(httpwire.ErrBadParameter, nil, `leave body must be {"id": "<node id>"}: %v`, err)
+	}
+	if req.ID == "" {
+		return "", errkind.Wrap(httpwire.ErrBadParameter, nil, `leave body must be {"id": "<node id>"}: the node to remove, this node's own id to make it leave`)
+	}
+	return req.ID, nil
 }
 
 // POST /api/core/v1/cluster/apply: a Raft command forwarded by a follower.

@@ -154,10 +154,36 @@ func (b *Base) SaveSetting(ctx context.Context, name string, value any) error {
 		return fmt.Errorf("save setting %q: %w", name, err)
 	}
 	if _, err := host.SaveSetting(ctx, &proto.SaveSettingRequest{ModuleId: b.m.id, Name: name, ValueJson: raw}); err != nil {
-		return fmt.Errorf("save setting %q: %w", name, err)
+		return hostRefusal(fmt.Sprintf("save setting %q", name), err)
 	}
 	return nil
 }
+
+// hostRefusal turns the engine's refusal of a host call, a gRPC status, into the *Error a
+// refused Exec gets (the engine sends those in the answer with the class errkind gives them), so
+// that a driver tells a refusal from a broken connection with errors.As, and a driver returning
+// it gives its caller the same status: bad input (InvalidArgument: too large, not JSON, the
+// module's settings full) is 400 BadRequest, a driver limit 429 TooMany. Anything else (the
+// host gone, a deadline) is returned wrapped as it is.
+func hostRefusal(what string, err error) error {
+	if e := limitError(err); e != nil {
+		return &Error{Status: e.Status, Kind: e.Kind, Err: &refused{what + ": " + e.Err.Error(), err}}
+	}
+	if st, ok := status.FromError(err); ok && st.Code() == codes.InvalidArgument {
+		return &Error{Status: 400, Kind: "BadRequest", Err: &refused{what + ": " + st.Message(), err}}
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+// refused is the message of a host refusal, without gRPC's "rpc error: code = …" prefix, that
+// still unwraps to the gRPC status.
+type refused struct {
+	msg string
+	st  error
+}
+
+func (r *refused) Error() string { return r.msg }
+func (r *refused) Unwrap() error { return r.st }
 
 // maxStreamBackoff is the longest wait before a broken stream is opened again.
 const maxStreamBackoff = 5 * time.Second

@@ -236,12 +236,20 @@ func startNode(ctx context.Context, o *options, log hclog.Logger, leave func()) 
 		defer cancel()
 		_ = nodes.Close(stopCtx)
 	})
+	// A removed node is not told: it finds out (peer.RemovalWatch) and says so. It stops looking
+	// when the node is asked to stop, before a SIGTERM's own leave, which is no removal.
+	removal := peer.NewRemovalWatch(peer.RemovalConfig{Logger: log, Roster: n.store, Asker: n.peers,
+		Leader: func() string { id, _ := n.store.Leader(); return id }})
+	rctx, stopRemoval := context.WithCancel(ctx)
+	removalDone := make(chan struct{})
+	go func() { defer close(removalDone); removal.Run(rctx) }()
+	n.onClose(func() { stopRemoval(); <-removalDone })
 	ui, err := console.New()
 	if err != nil {
 		return n, err
 	}
 	n.api = httpapi.New(httpapi.Config{
-		Logger: log, Engine: n.core, Node: n.core, Auth: authn, Models: n.store, Watcher: watcher,
+		Logger: log, Engine: n.core, Node: removedNode{n.core, removal}, Auth: authn, Models: n.store, Watcher: watcher,
 		Addr: o.HTTPAddr, TLS: httpsConfig(https), Metrics: met, Authority: authority(o),
 		ReadTimeout: o.HTTPReadTimeout, WriteTimeout: o.HTTPWriteTimeout, IdleTimeout: o.HTTPIdleTimeout,
 		MaxConns: o.HTTPMaxConns, MaxConnsPerIP: o.HTTPMaxConnsPerIP,

@@ -6,11 +6,17 @@ import (
 	"encoding/json"
 	"fmt"
 	"sync"
+	"unicode/utf8"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/placeos-go/engine/plugin/proto"
 )
+
+// maxSettingSize is the engine's bound of one saved setting (core.MaxSettingSize).
+const maxSettingSize = 64 << 10
 
 // SystemID is the id of the one system the fake host knows.
 const SystemID = "sys-test"
@@ -358,6 +364,15 @@ func (h *Host) Monitor(r *proto.MonitorRequest, s grpc.ServerStreamingServer[pro
 
 // SaveSetting implements proto.HostServer.
 func (h *Host) SaveSetting(_ context.Context, r *proto.SaveSettingRequest) (*proto.Empty, error) {
+	// The engine's bounds of one value, with its status, so that a driver's handling of a refused
+	// save is tested here too; its rate and the module's total are not simulated.
+	if len(r.GetValueJson()) > maxSettingSize {
+		return nil, status.Errorf(codes.InvalidArgument, "setting %q of module %q is %d bytes, more than the %d a driver may save",
+			r.GetName(), r.GetModuleId(), len(r.GetValueJson()), maxSettingSize)
+	}
+	if !json.Valid(r.GetValueJson()) || !utf8.Valid(r.GetValueJson()) {
+		return nil, status.Errorf(codes.InvalidArgument, "setting %q of module %q is not valid UTF-8 JSON", r.GetName(), r.GetModuleId())
+	}
 	h.mu.Lock()
 	saved := SavedSetting{r.GetModuleId(), r.GetName(), r.GetValueJson()}
 	h.saved = append(h.saved, saved)
