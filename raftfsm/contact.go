@@ -31,3 +31,7 @@ func (s *Store) LeaderContact() time.Time {
 // others have marked it down and given its modules to other nodes: the leader's DownAfter, and
 // never less than an election takes.
 func (s *Store) CutOffAfter() time.Duration { return max(s.cfg.DownAfter, s.timing.leaderWait) }
+
+// DownAfter is how long the leader waits, hearing nothing from a node, before it marks the node
+// down and gives its modules to other nodes.
+func (s *Store) DownAfter() time.Duration { return s.cfg.DownAfter }

@@ -270,6 +270,12 @@ func (d *driver) serve(p *process) bool {
 	s.mu.Unlock()
 	d.log.Info("driver process started", "pid", p.pid, "launch_count", launches)
 
+	probeDone := make(chan struct{})
+	var probeWG sync.WaitGroup
+	if d.s.cfg.FenceAfter > 0 {
+		// From the start: an engine that stalls while the modules start must not leave them running.
+		probeWG.Go(func() { d.heartbeat(p, probeDone) })
+	}
 	slow := d.restartModules(p)
 	defer slow()
 	s.mu.Lock()
@@ -281,13 +287,7 @@ func (d *driver) serve(p *process) bool {
 	s.mu.Unlock()
 	d.refreshMetadata(p, launches)
 
-	probeDone := make(chan struct{})
-	var probeWG sync.WaitGroup
-	probeWG.Add(1)
-	go func() {
-		defer probeWG.Done()
-		d.probe(p, probeDone)
-	}()
+	probeWG.Go(func() { d.probe(p, probeDone) })
 	select {
 	case <-p.exited():
 		close(probeDone)
@@ -369,6 +369,9 @@ func (d *driver) crashed(p *process) {
 	s := d.s
 	exitStatus, code, signal := p.exitStatus()
 	reason := p.reason()
+	if reason == "" {
+		reason = d.fenced(p, code)
+	}
 	if reason == "" && p.run.outOfMemory() {
 		reason = "out of memory" + limitNote(p.memLimit)
 		d.log.Error("driver killed: "+reason, "pid", p.pid, "exit_status", exitStatus)

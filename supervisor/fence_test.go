@@ -1,0 +1,87 @@
+package supervisor
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/placeos-go/engine/examples/sims/display/displaysim"
+	"github.com/placeos-go/engine/internal/testutil"
+	"github.com/placeos-go/engine/plugin"
+	pb "github.com/placeos-go/engine/plugin/proto"
+)
+
+// TestFenceStopsSilencedDriver: a driver process that hears no heartbeat for FenceAfter (its
+// engine frozen) closes its device connection and exits on its own, and is relaunched with its
+// module once the supervisor sees it gone.
+func TestFenceStopsSilencedDriver(t *testing.T) {
+	t.Parallel()
+	const fenceAfter = 600 * time.Millisecond
+	var paused atomic.Bool
+	f := newFixture(t, Config{FenceAfter: fenceAfter, heartbeatsPaused: &paused})
+	display := testutil.BuildBinary(t, "examples/drivers/display")
+	sim, err := displaysim.New("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim.Start()
+	t.Cleanup(func() { _ = sim.Close() })
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	mod := &pb.Module{Id: "mod-display", DriverId: "drv-display", Name: "Display", Role: "device", Ip: "127.0.0.1", Port: int32(sim.Port())}
+	if err := f.sup.Start(ctx, display, mod); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 10*time.Second, "the display driver connects to the sim", func() bool { return sim.Connections() == 1 })
+	first := sim.Conns()[0]
+	st, _ := f.sup.DriverStatus(display)
+
+	// Heartbeats keep a healthy process running well past its fence time.
+	for until := time.Now().Add(3 * fenceAfter); time.Now().Before(until); {
+		if _, err := f.execErr(ctx, mod.Id, "power", true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if now, _ := f.sup.DriverStatus(display); now.PID != st.PID || now.LaunchCount != 1 {
+		t.Fatalf("a driver that got its heartbeats was relaunched: %+v", now)
+	}
+
+	paused.Store(true)
+	silenced := time.Now()
+	// The fence time counts from the last heartbeat, which came up to an interval before the pause.
+	within := fenceAfter + plugin.FenceStopTime + time.Second
+	testutil.Eventually(t, within, "the fenced driver's device connection closes", func() bool {
+		return !slices.Contains(sim.Conns(), first)
+	})
+	closed := time.Since(silenced)
+	testutil.WaitGone(t, st.PID)
+	if closed < fenceAfter-f.sup.cfg.HeartbeatInterval {
+		t.Fatalf("the connection closed %s after the heartbeats stopped, before the fence time %s", closed, fenceAfter)
+	}
+	t.Logf("device connection closed %s after the last heartbeat was held back (fence %s)", closed.Round(time.Millisecond), fenceAfter)
+
+	paused.Store(false)
+	testutil.Eventually(t, 10*time.Second, "the module runs again in a new process", func() bool {
+		now, _ := f.sup.DriverStatus(display)
+		return now.Running && now.PID != st.PID && sim.Connections() == 1
+	})
+	if _, err := f.execErr(ctx, mod.Id, "power", false); err != nil {
+		t.Fatal(err)
+	}
+	now, _ := f.sup.DriverStatus(display)
+	if now.LastExitCode != plugin.FencedExitCode || !strings.Contains(now.LastError, "fenced") {
+		t.Fatalf("the driver's status does not say it fenced itself: %+v", now)
+	}
+	exits := findLogs(f.logs, "driver process exited")
+	if len(exits) != 1 || !strings.Contains(exits[0]["reason"].(string), "fenced") {
+		t.Fatalf("want one exit logged as fenced, got %v", exits)
+	}
+	if !strings.Contains(f.logs.String(), "engine silent for 600ms: stopping modules and exiting (fenced)") {
+		t.Fatalf("the driver's own line is missing from the log:\n%s", f.logs.Tail(30))
+	}
+}
+
