@@ -36,6 +36,10 @@ type Config struct {
 	FenceAfter time.Duration
 	// HeartbeatInterval is how often each process gets a heartbeat; default FenceAfter/6.
 	HeartbeatInterval time.Duration
+	// InContact reports whether this node is in contact with the cluster's leader now (not cut
+	// off); nil: always. A process that fenced itself is relaunched only once it is: meanwhile
+	// the engine stops the modules it no longer may run, and those are not started again.
+	InContact func() bool
 	// heartbeatsPaused, set by a test, holds every heartbeat back: the engine seen as frozen.
 	heartbeatsPaused *atomic.Bool
 

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	pb "github.com/placeos-go/engine/plugin/proto"
@@ -156,6 +158,8 @@ func (d *driver) run() {
 		if err != nil {
 			d.failed(err)
 		} else if !d.serve(p) {
+			return
+		} else if _, code, _ := p.exitStatus(); d.fenced(code) != "" && !d.awaitContact() {
 			return
 		}
 		if delay := d.backoff(); delay > 0 {
@@ -368,9 +372,10 @@ func (d *driver) startAll(p *process, wg *sync.WaitGroup) {
 func (d *driver) crashed(p *process) {
 	s := d.s
 	exitStatus, code, signal := p.exitStatus()
-	reason := p.reason()
+	// Fenced first: a probe that failed as the process was exiting may have "killed" it too.
+	reason := d.fenced(code)
 	if reason == "" {
-		reason = d.fenced(p, code)
+		reason = p.reason()
 	}
 	if reason == "" && p.run.outOfMemory() {
 		reason = "out of memory" + limitNote(p.memLimit)
@@ -462,6 +467,14 @@ func (d *driver) probe(p *process, done <-chan struct{}) {
 			d.log.Warn("driver binary replaced on disk: this process still runs the old one; stop all of its modules, then start them, to load the new one "+
 				"(while writing a driver, `engine dev --watch FOLDER` rebuilds it on every save and moves its modules with no gap)",
 				"pid", p.pid, "modules", mods)
+		}
+		if err != nil && status.Code(err) == codes.Unavailable {
+			// The connection broke: the process is exiting (a fence), which the runner sees a
+			// moment later; it is no hang to kill.
+			select {
+			case <-p.exited():
+			case <-time.After(exitGrace):
+			}
 		}
 		if err == nil || p.hasExited() {
 			continue

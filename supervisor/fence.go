@@ -42,8 +42,32 @@ func (d *driver) heartbeat(p *process, done <-chan struct{}) {
 	}
 }
 
+// awaitContact holds the relaunch of a process that fenced itself until the node is in contact
+// with a leader again (Config.InContact): an engine that resumes after the others took its
+// modules over learns that it was cut off and stops them, and a relaunch before that would start
+// them next to their new owners. false: the driver was stopped meanwhile.
+func (d *driver) awaitContact() bool {
+	in := d.s.cfg.InContact
+	if in == nil {
+		return true
+	}
+	t := time.NewTicker(contactPoll)
+	defer t.Stop()
+	for !in() {
+		select {
+		case <-d.stop:
+			return false
+		case <-t.C:
+		}
+	}
+	return true
+}
+
+// contactPoll is how often awaitContact asks.
+const contactPoll = 50 * time.Millisecond
+
 // fenced says why p exited when it fenced itself, "" when it did not.
-func (d *driver) fenced(p *process, code int) string {
+func (d *driver) fenced(code int) string {
 	if d.s.cfg.FenceAfter <= 0 || code != plugin.FencedExitCode {
 		return ""
 	}

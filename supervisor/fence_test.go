@@ -20,8 +20,12 @@ import (
 func TestFenceStopsSilencedDriver(t *testing.T) {
 	t.Parallel()
 	const fenceAfter = 600 * time.Millisecond
-	var paused atomic.Bool
-	f := newFixture(t, Config{FenceAfter: fenceAfter, heartbeatsPaused: &paused})
+	var paused, cutOff atomic.Bool
+	var asked atomic.Int64
+	f := newFixture(t, Config{FenceAfter: fenceAfter, heartbeatsPaused: &paused, InContact: func() bool {
+		asked.Add(1)
+		return !cutOff.Load()
+	}})
 	display := testutil.BuildBinary(t, "examples/drivers/display")
 	sim, err := displaysim.New("127.0.0.1:0")
 	if err != nil {
@@ -50,6 +54,7 @@ func TestFenceStopsSilencedDriver(t *testing.T) {
 		t.Fatalf("a driver that got its heartbeats was relaunched: %+v", now)
 	}
 
+	cutOff.Store(true)
 	paused.Store(true)
 	silenced := time.Now()
 	// The fence time counts from the last heartbeat, which came up to an interval before the pause.
@@ -64,6 +69,18 @@ func TestFenceStopsSilencedDriver(t *testing.T) {
 	}
 	t.Logf("device connection closed %s after the last heartbeat was held back (fence %s)", closed.Round(time.Millisecond), fenceAfter)
 
+	// While the node is cut off the fenced process is not relaunched: the engine is about to stop
+	// the modules that moved away.
+	testutil.Eventually(t, 10*time.Second, "the fenced exit handled", func() bool {
+		return len(findLogs(f.logs, "driver process exited")) == 1
+	})
+	n := asked.Load()
+	testutil.Eventually(t, 5*time.Second, "the supervisor asking for contact again and again", func() bool { return asked.Load() > n+1 })
+	if now, _ := f.sup.DriverStatus(display); now.Running || sim.Connections() != 0 {
+		t.Fatalf("the fenced driver was relaunched while the node was cut off: %+v, %d connections", now, sim.Connections())
+	}
+
+	cutOff.Store(false)
 	paused.Store(false)
 	testutil.Eventually(t, 10*time.Second, "the module runs again in a new process", func() bool {
 		now, _ := f.sup.DriverStatus(display)
@@ -85,3 +102,49 @@ func TestFenceStopsSilencedDriver(t *testing.T) {
 	}
 }
 
+// TestFencedDriverStoppedWhileCutOff: a module stopped while its fenced process waits for the node
+// to be in contact again (the engine's cut-off stop) is not started again: the driver is not
+// relaunched at all.
+func TestFencedDriverStoppedWhileCutOff(t *testing.T) {
+	t.Parallel()
+	var paused atomic.Bool
+	f := newFixture(t, Config{FenceAfter: 300 * time.Millisecond, heartbeatsPaused: &paused, InContact: func() bool { return false }})
+	f.start(t, testModule("mod-1", "{}"))
+	pid := f.pid(t)
+	paused.Store(true)
+	testutil.WaitGone(t, pid)
+	testutil.Eventually(t, 5*time.Second, "the fenced exit handled", func() bool {
+		return len(findLogs(f.logs, "driver process exited")) == 1
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := f.sup.Stop(ctx, "mod-1"); err != nil {
+		t.Fatal(err)
+	}
+	if st, ok := f.sup.DriverStatus(f.binary); ok && st.Running {
+		t.Fatalf("the driver runs again after its last module stopped: %+v", st)
+	}
+	if n := len(findLogs(f.logs, "driver process started")); n != 1 {
+		t.Fatalf("%d launches, want the first only", n)
+	}
+}
+
+// TestDriverWithoutHeartbeat: a driver built before Heartbeat existed answers it Unimplemented;
+// the supervisor says so once, stops sending it, and the driver runs on.
+func TestDriverWithoutHeartbeat(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Config{FenceAfter: 300 * time.Millisecond, Env: func(string) []string {
+		return []string{"TESTDRIVER_NO_HEARTBEAT=1"}
+	}})
+	f.start(t, testModule("mod-1", "{}"))
+	pid := f.pid(t)
+	testutil.Eventually(t, 5*time.Second, "the supervisor noting the old driver", func() bool {
+		return len(findLogs(f.logs, "driver process predates heartbeats: it keeps running if this engine stalls (no fence)")) == 1
+	})
+	if got := f.exec(t, "mod-1", "echo", "still here"); got != `["still here"]` {
+		t.Fatalf("echo: %s", got)
+	}
+	if now := f.pid(t); now != pid {
+		t.Fatalf("the old driver was relaunched: pid %d, then %d", pid, now)
+	}
+}
