@@ -445,14 +445,7 @@ func (d *driver) probe(p *process, done <-chan struct{}) {
 	t := time.NewTicker(cfg.ProbeInterval)
 	defer t.Stop()
 	replaced := false
-	for {
-		select {
-		case <-done:
-			return
-		case <-p.exited():
-			return
-		case <-t.C:
-		}
+	for nextTick(t, p, done) {
 		if d.retireIfIdle() {
 			return
 		}
@@ -487,6 +480,18 @@ func (d *driver) probe(p *process, done <-chan struct{}) {
 		d.log.Error("driver process unresponsive, killing it", "pid", p.pid, "probe_timeout", cfg.ProbeTimeout.String(), "error", err)
 		p.kill(fmt.Sprintf("unresponsive: Info probe got no answer within %s", cfg.ProbeTimeout))
 		return
+	}
+}
+
+// nextTick waits for t's next tick: false once done is closed or p exited first.
+func nextTick(t *time.Ticker, p *process, done <-chan struct{}) bool {
+	select {
+	case <-done:
+		return false
+	case <-p.exited():
+		return false
+	case <-t.C:
+		return true
 	}
 }
 

@@ -32,12 +32,8 @@ func (d *driver) heartbeat(p *process, done <-chan struct{}) {
 				return
 			}
 		}
-		select {
-		case <-done:
+		if !nextTick(t, p, done) {
 			return
-		case <-p.exited():
-			return
-		case <-t.C:
 		}
 	}
 }
