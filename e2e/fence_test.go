@@ -23,22 +23,26 @@ func TestFrozenNodeDriversFenceThemselves(t *testing.T) {
 	rds := testutil.StartRedis(t)
 	bin := testutil.BuildBinary(t, "./examples/drivers/display")
 	sims := map[string]*displaysim.Sim{}
+	var all []string
+	// once: each of the displays ids has exactly one connection.
+	once := func(ids []string) bool {
+		for _, id := range ids {
+			if sims[id].Connections() != 1 {
+				return false
+			}
+		}
+		return true
+	}
 	var model strings.Builder
 	fmt.Fprintf(&model, "drivers: [{id: drv-display, module_name: Display, role: device, binary: %q}]\nmodules:\n", bin)
 	for i := 1; i <= displays; i++ {
 		id := fmt.Sprintf("mod-display-%d", i)
 		sims[id] = startDisplaySim(t)
+		all = append(all, id)
 		fmt.Fprintf(&model, "  - {id: %s, driver_id: drv-display, ip: 127.0.0.1, port: %d, running: true}\n", id, sims[id].Port())
 	}
 	c := enginetest.StartCluster(t, config(rds.URL), "fence", 3, model.String(), displays)
-	c.Eventually(20*time.Second, "one connection per display", func() bool {
-		for _, sim := range sims {
-			if sim.Connections() != 1 {
-				return false
-			}
-		}
-		return true
-	})
+	c.Eventually(20*time.Second, "one connection per display", func() bool { return once(all) })
 	// A follower that runs displays: freezing the leader would test an election as well.
 	place := c.WaitHealthy(3)
 	var frozen *enginetest.Node
@@ -95,28 +99,14 @@ func TestFrozenNodeDriversFenceThemselves(t *testing.T) {
 		return true
 	})
 	t.Logf("the frozen %s's %d display connections closed %s after SIGSTOP", frozen.ID, len(its), time.Since(paused).Round(time.Millisecond))
-	c.Eventually(10*time.Second, "its displays connected from the other nodes", func() bool {
-		for _, mod := range its {
-			if sims[mod].Connections() != 1 {
-				return false
-			}
-		}
-		return true
-	})
+	c.Eventually(10*time.Second, "its displays connected from the other nodes", func() bool { return once(its) })
 	// The freeze lasts on while the others run its displays (the watcher checks them): its
 	// length is the test's input, not a wait for something to happen.
 	<-time.After(time.Until(paused.Add(freeze)))
 	frozen.Resume()
 	frozen.WaitLog(10*time.Second, "fenced")
 	c.WaitHealthy(3)
-	c.Eventually(10*time.Second, "one connection per display after the resume", func() bool {
-		for _, sim := range sims {
-			if sim.Connections() != 1 {
-				return false
-			}
-		}
-		return true
-	})
+	c.Eventually(10*time.Second, "one connection per display after the resume", func() bool { return once(all) })
 	close(stop)
 	<-watched
 	for mod, n := range most {
