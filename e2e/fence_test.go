@@ -18,6 +18,21 @@ import (
 // each display never has two control connections, during the freeze or after it.
 func TestFrozenNodeDriversFenceThemselves(t *testing.T) {
 	t.Parallel()
+	frozenNodeFences(t, "fence", false)
+}
+
+// TestFrozenLeaderDriversFenceThemselves: the same with the leader frozen, which on its resume
+// believes for a moment that it still leads; its drivers wait for a quorum's word before they run
+// again.
+func TestFrozenLeaderDriversFenceThemselves(t *testing.T) {
+	t.Parallel()
+	frozenNodeFences(t, "fleader", true)
+}
+
+// frozenNodeFences freezes for 5 s a node that runs displays, the leader or a follower, and
+// checks that its display connections close before the others open theirs, and that after its
+// resume every display has one connection again without ever having had two.
+func frozenNodeFences(t *testing.T, prefix string, leader bool) {
 	const displays = 6
 	const freeze = 5 * time.Second
 	rds := testutil.StartRedis(t)
@@ -41,14 +56,13 @@ func TestFrozenNodeDriversFenceThemselves(t *testing.T) {
 		all = append(all, id)
 		fmt.Fprintf(&model, "  - {id: %s, driver_id: drv-display, ip: 127.0.0.1, port: %d, running: true}\n", id, sims[id].Port())
 	}
-	c := enginetest.StartCluster(t, config(rds.URL), "fence", 3, model.String(), displays)
+	c := enginetest.StartCluster(t, config(rds.URL), prefix, 3, model.String(), displays)
 	c.Eventually(20*time.Second, "one connection per display", func() bool { return once(all) })
-	// A follower that runs displays: freezing the leader would test an election as well.
 	place := c.WaitHealthy(3)
 	var frozen *enginetest.Node
 	var its []string
 	for _, n := range c.Nodes {
-		if n == c.Leader() {
+		if (n == c.Leader()) != leader {
 			continue
 		}
 		its = its[:0]
@@ -63,7 +77,7 @@ func TestFrozenNodeDriversFenceThemselves(t *testing.T) {
 		}
 	}
 	if frozen == nil {
-		t.Skipf("no follower runs a display: %v", place)
+		t.Skipf("no node of the kind (leader: %v) runs a display: %v", leader, place)
 	}
 	old := map[string]net.Conn{}
 	for _, mod := range its {

@@ -36,10 +36,11 @@ type Config struct {
 	FenceAfter time.Duration
 	// HeartbeatInterval is how often each process gets a heartbeat; default FenceAfter/6.
 	HeartbeatInterval time.Duration
-	// InContact reports whether this node is in contact with the cluster's leader now (not cut
-	// off); nil: always. A process that fenced itself is relaunched only once it is: meanwhile
-	// the engine stops the modules it no longer may run, and those are not started again.
-	InContact func() bool
+	// InContact reports whether a leader of the cluster has reached this node since the given
+	// time; nil: always. A process that fenced itself is relaunched only once one has since its
+	// exit was seen: meanwhile the engine learns which of its modules moved and stops them, and
+	// those are not started again.
+	InContact func(since time.Time) bool
 	// heartbeatsPaused, set by a test, holds every heartbeat back: the engine seen as frozen.
 	heartbeatsPaused *atomic.Bool
 

@@ -43,8 +43,8 @@
 // goroutine of its own that holds no lock (fence.go); a process that hears none for FenceAfter
 // (this engine frozen: SIGSTOP, a long pause) stops its modules and exits with
 // plugin.FencedExitCode (plugin's fence.go), before the other nodes start its modules. Its exit is
-// logged as a crash with reason "fenced: …", and it is relaunched once Config.InContact says the
-// node is in contact with a leader again (meanwhile the engine stops what moved away). A driver
+// logged as a crash with reason "fenced: …", and it is relaunched once Config.InContact says a
+// leader has reached the node since (meanwhile the engine stops what moved away). A driver
 // built before Heartbeat answers it Unimplemented: one INFO line, and no more heartbeats to it.
 //
 // Replaced binaries. A driver is keyed by its binary's path, and a process keeps the file it was

@@ -38,18 +38,20 @@ func (d *driver) heartbeat(p *process, done <-chan struct{}) {
 	}
 }
 
-// awaitContact holds the relaunch of a process that fenced itself until the node is in contact
-// with a leader again (Config.InContact): an engine that resumes after the others took its
-// modules over learns that it was cut off and stops them, and a relaunch before that would start
-// them next to their new owners. false: the driver was stopped meanwhile.
+// awaitContact holds the relaunch of a process that fenced itself until a leader has reached the
+// node since (Config.InContact): an engine that resumes after the others took its modules over
+// learns that it was cut off, or from the leader's log that they moved, and stops them; a
+// relaunch before that would start them next to their new owners. false: the driver was stopped
+// meanwhile.
 func (d *driver) awaitContact() bool {
 	in := d.s.cfg.InContact
 	if in == nil {
 		return true
 	}
+	since := time.Now()
 	t := time.NewTicker(contactPoll)
 	defer t.Stop()
-	for !in() {
+	for !in(since) {
 		select {
 		case <-d.stop:
 			return false

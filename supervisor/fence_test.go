@@ -22,7 +22,7 @@ func TestFenceStopsSilencedDriver(t *testing.T) {
 	const fenceAfter = 600 * time.Millisecond
 	var paused, cutOff atomic.Bool
 	var asked atomic.Int64
-	f := newFixture(t, Config{FenceAfter: fenceAfter, heartbeatsPaused: &paused, InContact: func() bool {
+	f := newFixture(t, Config{FenceAfter: fenceAfter, heartbeatsPaused: &paused, InContact: func(time.Time) bool {
 		asked.Add(1)
 		return !cutOff.Load()
 	}})
@@ -108,7 +108,7 @@ func TestFenceStopsSilencedDriver(t *testing.T) {
 func TestFencedDriverStoppedWhileCutOff(t *testing.T) {
 	t.Parallel()
 	var paused atomic.Bool
-	f := newFixture(t, Config{FenceAfter: 300 * time.Millisecond, heartbeatsPaused: &paused, InContact: func() bool { return false }})
+	f := newFixture(t, Config{FenceAfter: 300 * time.Millisecond, heartbeatsPaused: &paused, InContact: func(time.Time) bool { return false }})
 	f.start(t, testModule("mod-1", "{}"))
 	pid := f.pid(t)
 	paused.Store(true)

@@ -208,8 +208,8 @@ func startNode(ctx context.Context, o *options, log hclog.Logger, leave func()) 
 			// A frozen engine cannot stop its drivers: they fence themselves, gone before the
 			// others take their modules over (docs/protocol.md §1, "Fencing").
 			FenceAfter: fenceAfter(o.StopWhenCutOff, n.store.DownAfter()),
-			// core's cut-off test, negated: a fenced driver waits for it to stop what moved away.
-			InContact: func() bool { return time.Since(n.store.LeaderContact()) <= n.store.CutOffAfter() },
+			// A fenced driver waits for the leader's word, which stops what moved away.
+			InContact: n.store.HeardFromLeaderSince,
 			// Called at launches, after core.New has returned.
 			MemoryLimit: func(binary string) int64 {
 				limit, ok := n.core.DriverMemoryLimit(binary)
