@@ -15,5 +15,9 @@
 // leaves it: only the host can clean up after those. Where the folder's path would make the
 // socket's too long to bind (over 107 bytes), the socket goes in the temp dir as go-plugin has it.
 //
+// Fencing. A process served by Serve that has been sent a Heartbeat and then hears none for the
+// fence time it names stops its modules (the Driver's Terminate, within FenceStopTime) and exits
+// with FencedExitCode: its host is frozen and other nodes are taking its modules over (fence.go).
+//
 // This package imports nothing of ours, so driver binaries stay small.
 package plugin

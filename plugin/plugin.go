@@ -69,6 +69,8 @@ type DriverPlugin struct {
 
 	Impl Driver           // driver side
 	Host proto.HostServer // host side: served on the broker for this process
+
+	fence *fence // driver side, set by Serve: nil never fences (a driver in the host's process)
 }
 
 // GRPCServer runs in the driver process.
@@ -78,7 +80,7 @@ func (p *DriverPlugin) GRPCServer(broker *goplugin.GRPCBroker, s *grpc.Server) e
 	}
 	proto.RegisterDriverServer(s, &driverServer{impl: p.Impl, dial: func(id uint32) (*grpc.ClientConn, error) {
 		return broker.DialWithOptions(id, DialOptions()...)
-	}})
+	}, fence: p.fence})
 	return nil
 }
 
@@ -125,8 +127,9 @@ func (c *Client) Init(ctx context.Context) error {
 
 type driverServer struct {
 	proto.UnimplementedDriverServer
-	impl Driver
-	dial func(brokerID uint32) (*grpc.ClientConn, error) // the host's callback service
+	impl  Driver
+	dial  func(brokerID uint32) (*grpc.ClientConn, error) // the host's callback service
+	fence *fence
 
 	once sync.Once
 	err  error
@@ -174,6 +177,15 @@ func (s *driverServer) Terminate(ctx context.Context, r *proto.Empty) (*proto.Em
 	return s.impl.Terminate(ctx, r)
 }
 
+// Heartbeat restarts the fence watchdog (fence.go). It is answered by the plugin layer, not the
+// Driver: no driver code, and no lock of it, lies between the host and the answer.
+func (s *driverServer) Heartbeat(_ context.Context, r *proto.HeartbeatRequest) (*proto.Empty, error) {
+	if s.fence != nil {
+		s.fence.beat(time.Duration(r.GetFenceMs()) * time.Millisecond)
+	}
+	return &proto.Empty{}, nil
+}
+
 // Serve runs a driver process until the host stops it or goes away (Exit ends it earlier).
 // go-plugin owns stdout for its handshake, so a driver must never write to stdout itself; logger
 // should write to stderr, where go-plugin lifts the lines into the host's log.
@@ -183,7 +195,7 @@ func Serve(impl Driver, logger hclog.Logger) {
 	go exitWithParent(logger)
 	goplugin.Serve(&goplugin.ServeConfig{
 		HandshakeConfig: Handshake,
-		Plugins:         goplugin.PluginSet{Name: &DriverPlugin{Impl: impl}},
+		Plugins:         goplugin.PluginSet{Name: &DriverPlugin{Impl: impl, fence: &fence{impl: impl, log: logger, exit: Exit}}},
 		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
 			return grpc.NewServer(ServerOptions(opts)...)
 		},

@@ -31,3 +31,19 @@ func (s *Store) LeaderContact() time.Time {
 // others have marked it down and given its modules to other nodes: the leader's DownAfter, and
 // never less than an election takes.
 func (s *Store) CutOffAfter() time.Duration { return max(s.cfg.DownAfter, s.timing.leaderWait) }
+
+// DownAfter is how long the leader waits, hearing nothing from a node, before it marks the node
+// down and gives its modules to other nodes.
+func (s *Store) DownAfter() time.Duration { return s.cfg.DownAfter }
+
+// HeardFromLeaderSince reports whether a leader has reached this node since t: a leader's
+// contact after t, or, while this node leads, a quorum confirming now that it still does. A node
+// that resumes from a freeze believes for a moment that it still leads (then that it just stopped
+// leading, which LeaderContact counts as contact); this asks the others instead. It blocks for a
+// round trip to the voters while this node leads.
+func (s *Store) HeardFromLeaderSince(t time.Time) bool {
+	if s.raft.State() == raft.Leader {
+		return s.raft.VerifyLeader().Error() == nil
+	}
+	return s.raft.LastContact().After(t)
+}

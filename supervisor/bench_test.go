@@ -2,14 +2,17 @@ package supervisor
 
 import (
 	"context"
+	"os"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/placeos-go/engine/internal/testutil"
+	pb "github.com/placeos-go/engine/plugin/proto"
 )
 
 // BenchmarkKillToAnswer measures how long a module is unavailable after its (stable) driver
@@ -153,4 +156,47 @@ func BenchmarkKillToAnswerUnderLoad(b *testing.B) {
 	defer mu.Unlock()
 	b.ReportMetric(float64(failed)/float64(len(samples)), "failed-calls/kill")
 	b.ReportMetric(ms(slowest), "ms/slowest-failure")
+}
+
+// BenchmarkHeartbeat measures what a fence heartbeat costs: one Heartbeat call to a driver
+// process, its wall time (ns/op) and the CPU both sides spend on it (µs-host-cpu/op: this test
+// process, the engine's side; µs-driver-cpu/op: the driver process, from /proc/<pid>/stat). A
+// process gets one every Config.HeartbeatInterval (250 ms by default), whatever its modules.
+func BenchmarkHeartbeat(b *testing.B) {
+	f := newFixture(b, Config{})
+	f.start(b, testModule("mod-a", `{}`))
+	pid := f.pid(b)
+	f.sup.mu.Lock()
+	p := f.sup.drivers[f.binary].proc
+	f.sup.mu.Unlock()
+	req := &pb.HeartbeatRequest{FenceMs: time.Hour.Milliseconds()}
+	hostCPU := func() time.Duration {
+		var ru syscall.Rusage
+		if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+			b.Fatal(err)
+		}
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	host0, drv0 := hostCPU(), processCPU(b, pid)
+	for b.Loop() {
+		if _, err := p.rpc.Heartbeat(context.Background(), req); err != nil {
+			b.Fatal(err)
+		}
+	}
+	n := float64(b.N)
+	b.ReportMetric(float64((hostCPU()-host0).Microseconds())/n, "µs-host-cpu/op")
+	b.ReportMetric(float64((processCPU(b, pid)-drv0).Microseconds())/n, "µs-driver-cpu/op")
+}
+
+// processCPU is the CPU time pid has used (user and system, in clock ticks of 10 ms).
+func processCPU(b *testing.B, pid int) time.Duration {
+	raw, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		b.Fatal(err)
+	}
+	// Fields after the command name (which may hold spaces) start after the last ')'.
+	f := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+2:]))
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * 10 * time.Millisecond // USER_HZ
 }

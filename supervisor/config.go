@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -28,6 +29,20 @@ type Config struct {
 	LaunchTimeout time.Duration
 	ProbeInterval time.Duration // default 5 s
 	ProbeTimeout  time.Duration // default 3 s
+
+	// FenceAfter, when set, makes every driver process fence itself (fence.go): it stops its
+	// modules and exits once it has heard no heartbeat from the supervisor for FenceAfter, plus
+	// up to plugin.FenceStopTime to stop them. 0 sends no heartbeat: processes never fence.
+	FenceAfter time.Duration
+	// HeartbeatInterval is how often each process gets a heartbeat; default FenceAfter/6.
+	HeartbeatInterval time.Duration
+	// InContact reports whether a leader of the cluster has reached this node since the given
+	// time; nil: always. A process that fenced itself is relaunched only once one has since its
+	// exit was seen: meanwhile the engine learns which of its modules moved and stops them, and
+	// those are not started again.
+	InContact func(since time.Time) bool
+	// heartbeatsPaused, set by a test, holds every heartbeat back: the engine seen as frozen.
+	heartbeatsPaused *atomic.Bool
 
 	BackoffInitial time.Duration // default 100 ms: delay before the second relaunch in a row
 	BackoffMax     time.Duration // default 30 s
@@ -86,6 +101,10 @@ const (
 	defaultLogRate        = 100
 	defaultLogBurst       = 500
 
+	// heartbeatsPerFence is how many heartbeats go out within a fence time by default: five can
+	// be lost or late (a starved CPU) before a process fences itself for nothing.
+	heartbeatsPerFence = 6
+
 	// pipeDrainGrace is how long the last stderr lines of a process that exited are read for
 	// while something it started still holds the pipe open.
 	pipeDrainGrace = 500 * time.Millisecond
@@ -121,6 +140,9 @@ func (c *Config) setDefaults() {
 		c.LogBurst = defaultLogBurst
 	}
 	def(&c.logReportAfter, droppedReportAfter)
+	if c.FenceAfter > 0 {
+		def(&c.HeartbeatInterval, c.FenceAfter/heartbeatsPerFence)
+	}
 	if c.Parallel <= 0 {
 		c.Parallel = defaultParallel
 	}

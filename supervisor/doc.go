@@ -39,6 +39,14 @@
 // Hangs. Every ProbeInterval the supervisor calls Info with ProbeTimeout; a process that does not
 // answer is killed and relaunched like a crashed one.
 //
+// Fencing. With Config.FenceAfter, every process gets a Heartbeat every HeartbeatInterval from a
+// goroutine of its own that holds no lock (fence.go); a process that hears none for FenceAfter
+// (this engine frozen: SIGSTOP, a long pause) stops its modules and exits with
+// plugin.FencedExitCode (plugin's fence.go), before the other nodes start its modules. Its exit is
+// logged as a crash with reason "fenced: …", and it is relaunched once Config.InContact says a
+// leader has reached the node since (meanwhile the engine stops what moved away). A driver
+// built before Heartbeat answers it Unimplemented: one INFO line, and no more heartbeats to it.
+//
 // Replaced binaries. A driver is keyed by its binary's path, and a process keeps the file it was
 // started from: a new binary renamed over the path (writing over a running binary fails with
 // "text file busy") is not loaded until all of the driver's modules stop, which ends the

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	pb "github.com/placeos-go/engine/plugin/proto"
@@ -157,6 +159,8 @@ func (d *driver) run() {
 			d.failed(err)
 		} else if !d.serve(p) {
 			return
+		} else if _, code, _ := p.exitStatus(); d.fenced(code) != "" && !d.awaitContact() {
+			return
 		}
 		if delay := d.backoff(); delay > 0 {
 			t := time.NewTimer(delay)
@@ -270,6 +274,12 @@ func (d *driver) serve(p *process) bool {
 	s.mu.Unlock()
 	d.log.Info("driver process started", "pid", p.pid, "launch_count", launches)
 
+	probeDone := make(chan struct{})
+	var probeWG sync.WaitGroup
+	if d.s.cfg.FenceAfter > 0 {
+		// From the start: an engine that stalls while the modules start must not leave them running.
+		probeWG.Go(func() { d.heartbeat(p, probeDone) })
+	}
 	slow := d.restartModules(p)
 	defer slow()
 	s.mu.Lock()
@@ -281,13 +291,7 @@ func (d *driver) serve(p *process) bool {
 	s.mu.Unlock()
 	d.refreshMetadata(p, launches)
 
-	probeDone := make(chan struct{})
-	var probeWG sync.WaitGroup
-	probeWG.Add(1)
-	go func() {
-		defer probeWG.Done()
-		d.probe(p, probeDone)
-	}()
+	probeWG.Go(func() { d.probe(p, probeDone) })
 	select {
 	case <-p.exited():
 		close(probeDone)
@@ -368,7 +372,11 @@ func (d *driver) startAll(p *process, wg *sync.WaitGroup) {
 func (d *driver) crashed(p *process) {
 	s := d.s
 	exitStatus, code, signal := p.exitStatus()
-	reason := p.reason()
+	// Fenced first: a probe that failed as the process was exiting may have "killed" it too.
+	reason := d.fenced(code)
+	if reason == "" {
+		reason = p.reason()
+	}
 	if reason == "" && p.run.outOfMemory() {
 		reason = "out of memory" + limitNote(p.memLimit)
 		d.log.Error("driver killed: "+reason, "pid", p.pid, "exit_status", exitStatus)
@@ -437,14 +445,7 @@ func (d *driver) probe(p *process, done <-chan struct{}) {
 	t := time.NewTicker(cfg.ProbeInterval)
 	defer t.Stop()
 	replaced := false
-	for {
-		select {
-		case <-done:
-			return
-		case <-p.exited():
-			return
-		case <-t.C:
-		}
+	for nextTick(t, p, done) {
 		if d.retireIfIdle() {
 			return
 		}
@@ -460,6 +461,14 @@ func (d *driver) probe(p *process, done <-chan struct{}) {
 				"(while writing a driver, `engine dev --watch FOLDER` rebuilds it on every save and moves its modules with no gap)",
 				"pid", p.pid, "modules", mods)
 		}
+		if err != nil && status.Code(err) == codes.Unavailable {
+			// The connection broke: the process is exiting (a fence), which the runner sees a
+			// moment later; it is no hang to kill.
+			select {
+			case <-p.exited():
+			case <-time.After(exitGrace):
+			}
+		}
 		if err == nil || p.hasExited() {
 			continue
 		}
@@ -471,6 +480,18 @@ func (d *driver) probe(p *process, done <-chan struct{}) {
 		d.log.Error("driver process unresponsive, killing it", "pid", p.pid, "probe_timeout", cfg.ProbeTimeout.String(), "error", err)
 		p.kill(fmt.Sprintf("unresponsive: Info probe got no answer within %s", cfg.ProbeTimeout))
 		return
+	}
+}
+
+// nextTick waits for t's next tick: false once done is closed or p exited first.
+func nextTick(t *time.Ticker, p *process, done <-chan struct{}) bool {
+	select {
+	case <-done:
+		return false
+	case <-p.exited():
+		return false
+	case <-t.C:
+		return true
 	}
 }
 

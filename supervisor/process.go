@@ -118,18 +118,21 @@ func (p *process) callCtx(ctx context.Context) (context.Context, context.CancelF
 	return cctx, func() { stop(); cancel(nil) }
 }
 
+// exitGrace is how long a call that lost its connection waits for the runner to see the process
+// exit: gRPC may see the connection break a moment before the runner reaps the process.
+const exitGrace = time.Second
+
 // callErr turns a failed RPC into one of the package's errors. what names the call for the
 // message; ctx is the caller's context (with the exec deadline), not the derived call context.
 func (p *process) callErr(ctx context.Context, err error, what string) error {
 	if err == nil {
 		return nil
 	}
-	// gRPC may see the connection break a moment before the runner reaps the process; give the
-	// runner a short grace period so the caller gets the clear error.
+	// The caller gets the clear error if the process is exiting.
 	if status.Code(err) == codes.Unavailable || status.Code(err) == codes.Canceled {
 		select {
 		case <-p.exited():
-		case <-time.After(time.Second):
+		case <-time.After(exitGrace):
 		case <-ctx.Done():
 		}
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/placeos-go/engine/httpapi"
 	"github.com/placeos-go/engine/metrics"
 	"github.com/placeos-go/engine/peer"
+	"github.com/placeos-go/engine/plugin"
 	"github.com/placeos-go/engine/plugin/proto"
 	"github.com/placeos-go/engine/raftfsm"
 	"github.com/placeos-go/engine/state"
@@ -204,6 +205,11 @@ func startNode(ctx context.Context, o *options, log hclog.Logger, leave func()) 
 				return append([]string{"ENGINE_DRIVER_LOG_LEVEL=" + o.LogLevel}, o.driverEnv...)
 			},
 			Cgroups: true, // where systemd delegates the engine's cgroup (deploy/README.md "Driver limits")
+			// A frozen engine cannot stop its drivers: they fence themselves, gone before the
+			// others take their modules over (docs/protocol.md §1, "Fencing").
+			FenceAfter: fenceAfter(o.StopWhenCutOff, n.store.DownAfter()),
+			// A fenced driver waits for the leader's word, which stops what moved away.
+			InContact: n.store.HeardFromLeaderSince,
 			// Called at launches, after core.New has returned.
 			MemoryLimit: func(binary string) int64 {
 				limit, ok := n.core.DriverMemoryLimit(binary)
@@ -418,4 +424,15 @@ func certificateOf(proof peer.Proof) func() string {
 		return nil
 	}
 	return proof.TLS.Fingerprint
+}
+
+// fenceAfter is how long a driver process may hear nothing from this engine before it stops its
+// modules and exits: with --stop-when-cut-off, short enough that it is gone, its modules stopped
+// within plugin.FenceStopTime, by the time the leader marks this node down (downAfter) and other
+// nodes start them. 0 (no fence) without it.
+func fenceAfter(stopWhenCutOff bool, downAfter time.Duration) time.Duration {
+	if !stopWhenCutOff {
+		return 0
+	}
+	return downAfter - plugin.FenceStopTime
 }

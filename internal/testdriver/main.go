@@ -58,7 +58,8 @@
 // stuck on its device).
 //
 // Environment: TESTDRIVER_HANG_INFO=1 makes Info hang forever (a hung process for the probe);
-// TESTDRIVER_CRASH_ON_START=1 exits at once with status 2 (a crash loop).
+// TESTDRIVER_CRASH_ON_START=1 exits at once with status 2 (a crash loop);
+// TESTDRIVER_NO_HEARTBEAT=1 serves without Heartbeat, as a driver built before it did.
 package main
 
 import (
@@ -85,7 +86,12 @@ func main() {
 		logger.Error("crashing on start as asked")
 		os.Exit(2)
 	}
-	plugin.Serve(&driver{modules: map[string]*proto.Module{}, debug: map[string]bool{}, log: logger}, logger)
+	d := &driver{modules: map[string]*proto.Module{}, debug: map[string]bool{}, log: logger}
+	if os.Getenv("TESTDRIVER_NO_HEARTBEAT") == "1" {
+		serveWithoutHeartbeat(d, logger)
+		return
+	}
+	plugin.Serve(d, logger)
 }
 
 type driver struct {

@@ -107,6 +107,50 @@ func (x *InitRequest) GetHostBrokerId() uint32 {
 	return 0
 }
 
+type HeartbeatRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	FenceMs       int64                  `protobuf:"varint,1,opt,name=fence_ms,json=fenceMs,proto3" json:"fence_ms,omitempty"` // how long the driver may go without a heartbeat before it fences itself
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HeartbeatRequest) Reset() {
+	*x = HeartbeatRequest{}
+	mi := &file_plugin_proto_driver_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HeartbeatRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HeartbeatRequest) ProtoMessage() {}
+
+func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_plugin_proto_driver_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HeartbeatRequest.ProtoReflect.Descriptor instead.
+func (*HeartbeatRequest) Descriptor() ([]byte, []int) {
+	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *HeartbeatRequest) GetFenceMs() int64 {
+	if x != nil {
+		return x.FenceMs
+	}
+	return 0
+}
+
 // Module is the configuration of one module instance, settings already merged by the host.
 type Module struct {
 	state             protoimpl.MessageState `protogen:"open.v1"`
@@ -130,7 +174,7 @@ type Module struct {
 
 func (x *Module) Reset() {
 	*x = Module{}
-	mi := &file_plugin_proto_driver_proto_msgTypes[2]
+	mi := &file_plugin_proto_driver_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -142,7 +186,7 @@ func (x *Module) String() string {
 func (*Module) ProtoMessage() {}
 
 func (x *Module) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_driver_proto_msgTypes[2]
+	mi := &file_plugin_proto_driver_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -155,7 +199,7 @@ func (x *Module) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Module.ProtoReflect.Descriptor instead.
 func (*Module) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{2}
+	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Module) GetId() string {
@@ -265,7 +309,7 @@ type StartRequest struct {
 
 func (x *StartRequest) Reset() {
 	*x = StartRequest{}
-	mi := &file_plugin_proto_driver_proto_msgTypes[3]
+	mi := &file_plugin_proto_driver_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -277,7 +321,7 @@ func (x *StartRequest) String() string {
 func (*StartRequest) ProtoMessage() {}
 
 func (x *StartRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_driver_proto_msgTypes[3]
+	mi := &file_plugin_proto_driver_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -290,7 +334,7 @@ func (x *StartRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartRequest.ProtoReflect.Descriptor instead.
 func (*StartRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{3}
+	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *StartRequest) GetModule() *Module {
@@ -309,7 +353,7 @@ type ModuleRequest struct {
 
 func (x *ModuleRequest) Reset() {
 	*x = ModuleRequest{}
-	mi := &file_plugin_proto_driver_proto_msgTypes[4]
+	mi := &file_plugin_proto_driver_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -321,7 +365,7 @@ func (x *ModuleRequest) String() string {
 func (*ModuleRequest) ProtoMessage() {}
 
 func (x *ModuleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_driver_proto_msgTypes[4]
+	mi := &file_plugin_proto_driver_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -334,7 +378,7 @@ func (x *ModuleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModuleRequest.ProtoReflect.Descriptor instead.
 func (*ModuleRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{4}
+	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ModuleRequest) GetModuleId() string {
@@ -358,7 +402,7 @@ type ExecRequest struct {
 
 func (x *ExecRequest) Reset() {
 	*x = ExecRequest{}
-	mi := &file_plugin_proto_driver_proto_msgTypes[5]
+	mi := &file_plugin_proto_driver_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -370,7 +414,7 @@ func (x *ExecRequest) String() string {
 func (*ExecRequest) ProtoMessage() {}
 
 func (x *ExecRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_driver_proto_msgTypes[5]
+	mi := &file_plugin_proto_driver_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -383,7 +427,7 @@ func (x *ExecRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecRequest.ProtoReflect.Descriptor instead.
 func (*ExecRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{5}
+	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ExecRequest) GetModuleId() string {
@@ -440,7 +484,7 @@ type ExecError struct {
 
 func (x *ExecError) Reset() {
 	*x = ExecError{}
-	mi := &file_plugin_proto_driver_proto_msgTypes[6]
+	mi := &file_plugin_proto_driver_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -452,7 +496,7 @@ func (x *ExecError) String() string {
 func (*ExecError) ProtoMessage() {}
 
 func (x *ExecError) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_driver_proto_msgTypes[6]
+	mi := &file_plugin_proto_driver_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -465,7 +509,7 @@ func (x *ExecError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecError.ProtoReflect.Descriptor instead.
 func (*ExecError) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{6}
+	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ExecError) GetClass() string {
@@ -507,7 +551,7 @@ type ExecResponse struct {
 
 func (x *ExecResponse) Reset() {
 	*x = ExecResponse{}
-	mi := &file_plugin_proto_driver_proto_msgTypes[7]
+	mi := &file_plugin_proto_driver_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -519,7 +563,7 @@ func (x *ExecResponse) String() string {
 func (*ExecResponse) ProtoMessage() {}
 
 func (x *ExecResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_driver_proto_msgTypes[7]
+	mi := &file_plugin_proto_driver_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -532,7 +576,7 @@ func (x *ExecResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecResponse.ProtoReflect.Descriptor instead.
 func (*ExecResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{7}
+	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ExecResponse) GetResultJson() []byte {
@@ -565,7 +609,7 @@ type MetadataResponse struct {
 
 func (x *MetadataResponse) Reset() {
 	*x = MetadataResponse{}
-	mi := &file_plugin_proto_driver_proto_msgTypes[8]
+	mi := &file_plugin_proto_driver_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -577,7 +621,7 @@ func (x *MetadataResponse) String() string {
 func (*MetadataResponse) ProtoMessage() {}
 
 func (x *MetadataResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_driver_proto_msgTypes[8]
+	mi := &file_plugin_proto_driver_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -590,7 +634,7 @@ func (x *MetadataResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetadataResponse.ProtoReflect.Descriptor instead.
 func (*MetadataResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{8}
+	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *MetadataResponse) GetJson() []byte {
@@ -609,7 +653,7 @@ type InfoResponse struct {
 
 func (x *InfoResponse) Reset() {
 	*x = InfoResponse{}
-	mi := &file_plugin_proto_driver_proto_msgTypes[9]
+	mi := &file_plugin_proto_driver_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -621,7 +665,7 @@ func (x *InfoResponse) String() string {
 func (*InfoResponse) ProtoMessage() {}
 
 func (x *InfoResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_driver_proto_msgTypes[9]
+	mi := &file_plugin_proto_driver_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -634,7 +678,7 @@ func (x *InfoResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InfoResponse.ProtoReflect.Descriptor instead.
 func (*InfoResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{9}
+	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *InfoResponse) GetModuleIds() []string {
@@ -656,7 +700,7 @@ type SetStatusRequest struct {
 
 func (x *SetStatusRequest) Reset() {
 	*x = SetStatusRequest{}
-	mi := &file_plugin_proto_driver_proto_msgTypes[10]
+	mi := &file_plugin_proto_driver_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -668,7 +712,7 @@ func (x *SetStatusRequest) String() string {
 func (*SetStatusRequest) ProtoMessage() {}
 
 func (x *SetStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_driver_proto_msgTypes[10]
+	mi := &file_plugin_proto_driver_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -681,7 +725,7 @@ func (x *SetStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetStatusRequest.ProtoReflect.Descriptor instead.
 func (*SetStatusRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{10}
+	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *SetStatusRequest) GetModuleId() string {
@@ -725,7 +769,7 @@ type Target struct {
 
 func (x *Target) Reset() {
 	*x = Target{}
-	mi := &file_plugin_proto_driver_proto_msgTypes[11]
+	mi := &file_plugin_proto_driver_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -737,7 +781,7 @@ func (x *Target) String() string {
 func (*Target) ProtoMessage() {}
 
 func (x *Target) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_driver_proto_msgTypes[11]
+	mi := &file_plugin_proto_driver_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -750,7 +794,7 @@ func (x *Target) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Target.ProtoReflect.Descriptor instead.
 func (*Target) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{11}
+	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Target) GetModuleId() string {
@@ -792,7 +836,7 @@ type GetStatusRequest struct {
 
 func (x *GetStatusRequest) Reset() {
 	*x = GetStatusRequest{}
-	mi := &file_plugin_proto_driver_proto_msgTypes[12]
+	mi := &file_plugin_proto_driver_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -804,7 +848,7 @@ func (x *GetStatusRequest) String() string {
 func (*GetStatusRequest) ProtoMessage() {}
 
 func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_driver_proto_msgTypes[12]
+	mi := &file_plugin_proto_driver_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -817,7 +861,7 @@ func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatusRequest.ProtoReflect.Descriptor instead.
 func (*GetStatusRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{12}
+	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *GetStatusRequest) GetFromModule() string {
@@ -851,7 +895,7 @@ type GetStatusResponse struct {
 
 func (x *GetStatusResponse) Reset() {
 	*x = GetStatusResponse{}
-	mi := &file_plugin_proto_driver_proto_msgTypes[13]
+	mi := &file_plugin_proto_driver_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -863,7 +907,7 @@ func (x *GetStatusResponse) String() string {
 func (*GetStatusResponse) ProtoMessage() {}
 
 func (x *GetStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_driver_proto_msgTypes[13]
+	mi := &file_plugin_proto_driver_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -876,7 +920,7 @@ func (x *GetStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatusResponse.ProtoReflect.Descriptor instead.
 func (*GetStatusResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{13}
+	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *GetStatusResponse) GetValueJson() []byte {
@@ -904,7 +948,7 @@ type LogRequest struct {
 
 func (x *LogRequest) Reset() {
 	*x = LogRequest{}
-	mi := &file_plugin_proto_driver_proto_msgTypes[14]
+	mi := &file_plugin_proto_driver_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -916,7 +960,7 @@ func (x *LogRequest) String() string {
 func (*LogRequest) ProtoMessage() {}
 
 func (x *LogRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_driver_proto_msgTypes[14]
+	mi := &file_plugin_proto_driver_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -929,7 +973,7 @@ func (x *LogRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogRequest.ProtoReflect.Descriptor instead.
 func (*LogRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{14}
+	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *LogRequest) GetModuleId() string {
@@ -967,7 +1011,7 @@ type HostExecRequest struct {
 
 func (x *HostExecRequest) Reset() {
 	*x = HostExecRequest{}
-	mi := &file_plugin_proto_driver_proto_msgTypes[15]
+	mi := &file_plugin_proto_driver_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -979,7 +1023,7 @@ func (x *HostExecRequest) String() string {
 func (*HostExecRequest) ProtoMessage() {}
 
 func (x *HostExecRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_driver_proto_msgTypes[15]
+	mi := &file_plugin_proto_driver_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -992,7 +1036,7 @@ func (x *HostExecRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostExecRequest.ProtoReflect.Descriptor instead.
 func (*HostExecRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{15}
+	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *HostExecRequest) GetFromModule() string {
@@ -1048,7 +1092,7 @@ type SubscribeRequest struct {
 
 func (x *SubscribeRequest) Reset() {
 	*x = SubscribeRequest{}
-	mi := &file_plugin_proto_driver_proto_msgTypes[16]
+	mi := &file_plugin_proto_driver_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1060,7 +1104,7 @@ func (x *SubscribeRequest) String() string {
 func (*SubscribeRequest) ProtoMessage() {}
 
 func (x *SubscribeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_driver_proto_msgTypes[16]
+	mi := &file_plugin_proto_driver_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1073,7 +1117,7 @@ func (x *SubscribeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscribeRequest.ProtoReflect.Descriptor instead.
 func (*SubscribeRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{16}
+	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *SubscribeRequest) GetFromModule() string {
@@ -1106,7 +1150,7 @@ type StatusValue struct {
 
 func (x *StatusValue) Reset() {
 	*x = StatusValue{}
-	mi := &file_plugin_proto_driver_proto_msgTypes[17]
+	mi := &file_plugin_proto_driver_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1118,7 +1162,7 @@ func (x *StatusValue) String() string {
 func (*StatusValue) ProtoMessage() {}
 
 func (x *StatusValue) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_driver_proto_msgTypes[17]
+	mi := &file_plugin_proto_driver_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1131,7 +1175,7 @@ func (x *StatusValue) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusValue.ProtoReflect.Descriptor instead.
 func (*StatusValue) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{17}
+	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *StatusValue) GetValueJson() []byte {
@@ -1153,7 +1197,7 @@ type SubscriptionControl struct {
 
 func (x *SubscriptionControl) Reset() {
 	*x = SubscriptionControl{}
-	mi := &file_plugin_proto_driver_proto_msgTypes[18]
+	mi := &file_plugin_proto_driver_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1165,7 +1209,7 @@ func (x *SubscriptionControl) String() string {
 func (*SubscriptionControl) ProtoMessage() {}
 
 func (x *SubscriptionControl) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_driver_proto_msgTypes[18]
+	mi := &file_plugin_proto_driver_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1178,7 +1222,7 @@ func (x *SubscriptionControl) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscriptionControl.ProtoReflect.Descriptor instead.
 func (*SubscriptionControl) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{18}
+	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *SubscriptionControl) GetId() uint64 {
@@ -1218,7 +1262,7 @@ type SubscriptionEvent struct {
 
 func (x *SubscriptionEvent) Reset() {
 	*x = SubscriptionEvent{}
-	mi := &file_plugin_proto_driver_proto_msgTypes[19]
+	mi := &file_plugin_proto_driver_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1230,7 +1274,7 @@ func (x *SubscriptionEvent) String() string {
 func (*SubscriptionEvent) ProtoMessage() {}
 
 func (x *SubscriptionEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_driver_proto_msgTypes[19]
+	mi := &file_plugin_proto_driver_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1243,7 +1287,7 @@ func (x *SubscriptionEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscriptionEvent.ProtoReflect.Descriptor instead.
 func (*SubscriptionEvent) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{19}
+	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *SubscriptionEvent) GetId() uint64 {
@@ -1299,7 +1343,7 @@ type PublishRequest struct {
 
 func (x *PublishRequest) Reset() {
 	*x = PublishRequest{}
-	mi := &file_plugin_proto_driver_proto_msgTypes[20]
+	mi := &file_plugin_proto_driver_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1311,7 +1355,7 @@ func (x *PublishRequest) String() string {
 func (*PublishRequest) ProtoMessage() {}
 
 func (x *PublishRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_driver_proto_msgTypes[20]
+	mi := &file_plugin_proto_driver_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1324,7 +1368,7 @@ func (x *PublishRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublishRequest.ProtoReflect.Descriptor instead.
 func (*PublishRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{20}
+	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *PublishRequest) GetFromModule() string {
@@ -1358,7 +1402,7 @@ type MonitorRequest struct {
 
 func (x *MonitorRequest) Reset() {
 	*x = MonitorRequest{}
-	mi := &file_plugin_proto_driver_proto_msgTypes[21]
+	mi := &file_plugin_proto_driver_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1370,7 +1414,7 @@ func (x *MonitorRequest) String() string {
 func (*MonitorRequest) ProtoMessage() {}
 
 func (x *MonitorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_driver_proto_msgTypes[21]
+	mi := &file_plugin_proto_driver_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1383,7 +1427,7 @@ func (x *MonitorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MonitorRequest.ProtoReflect.Descriptor instead.
 func (*MonitorRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{21}
+	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *MonitorRequest) GetFromModule() string {
@@ -1409,7 +1453,7 @@ type ChannelMessage struct {
 
 func (x *ChannelMessage) Reset() {
 	*x = ChannelMessage{}
-	mi := &file_plugin_proto_driver_proto_msgTypes[22]
+	mi := &file_plugin_proto_driver_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1421,7 +1465,7 @@ func (x *ChannelMessage) String() string {
 func (*ChannelMessage) ProtoMessage() {}
 
 func (x *ChannelMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_driver_proto_msgTypes[22]
+	mi := &file_plugin_proto_driver_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1434,7 +1478,7 @@ func (x *ChannelMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChannelMessage.ProtoReflect.Descriptor instead.
 func (*ChannelMessage) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{22}
+	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ChannelMessage) GetMessage() []byte {
@@ -1455,7 +1499,7 @@ type SaveSettingRequest struct {
 
 func (x *SaveSettingRequest) Reset() {
 	*x = SaveSettingRequest{}
-	mi := &file_plugin_proto_driver_proto_msgTypes[23]
+	mi := &file_plugin_proto_driver_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1467,7 +1511,7 @@ func (x *SaveSettingRequest) String() string {
 func (*SaveSettingRequest) ProtoMessage() {}
 
 func (x *SaveSettingRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_driver_proto_msgTypes[23]
+	mi := &file_plugin_proto_driver_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1480,7 +1524,7 @@ func (x *SaveSettingRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SaveSettingRequest.ProtoReflect.Descriptor instead.
 func (*SaveSettingRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{23}
+	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *SaveSettingRequest) GetModuleId() string {
@@ -1511,7 +1555,9 @@ const file_plugin_proto_driver_proto_rawDesc = "" +
 	"\x19plugin/proto/driver.proto\x12\x10engine.plugin.v1\"\a\n" +
 	"\x05Empty\"3\n" +
 	"\vInitRequest\x12$\n" +
-	"\x0ehost_broker_id\x18\x01 \x01(\rR\fhostBrokerId\"\xe1\x02\n" +
+	"\x0ehost_broker_id\x18\x01 \x01(\rR\fhostBrokerId\"-\n" +
+	"\x10HeartbeatRequest\x12\x19\n" +
+	"\bfence_ms\x18\x01 \x01(\x03R\afenceMs\"\xe1\x02\n" +
 	"\x06Module\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
 	"\tdriver_id\x18\x02 \x01(\tR\bdriverId\x12\x12\n" +
@@ -1626,7 +1672,7 @@ const file_plugin_proto_driver_proto_rawDesc = "" +
 	"\tmodule_id\x18\x01 \x01(\tR\bmoduleId\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1d\n" +
 	"\n" +
-	"value_json\x18\x03 \x01(\fR\tvalueJson2\xa6\x05\n" +
+	"value_json\x18\x03 \x01(\fR\tvalueJson2\xf0\x05\n" +
 	"\x06Driver\x12>\n" +
 	"\x04Init\x12\x1d.engine.plugin.v1.InitRequest\x1a\x17.engine.plugin.v1.Empty\x12@\n" +
 	"\x05Start\x12\x1e.engine.plugin.v1.StartRequest\x1a\x17.engine.plugin.v1.Empty\x12A\n" +
@@ -1637,7 +1683,8 @@ const file_plugin_proto_driver_proto_rawDesc = "" +
 	"\x06Ignore\x12\x1f.engine.plugin.v1.ModuleRequest\x1a\x17.engine.plugin.v1.Empty\x12G\n" +
 	"\bMetadata\x12\x17.engine.plugin.v1.Empty\x1a\".engine.plugin.v1.MetadataResponse\x12?\n" +
 	"\x04Info\x12\x17.engine.plugin.v1.Empty\x1a\x1e.engine.plugin.v1.InfoResponse\x12=\n" +
-	"\tTerminate\x12\x17.engine.plugin.v1.Empty\x1a\x17.engine.plugin.v1.Empty2\xc7\x05\n" +
+	"\tTerminate\x12\x17.engine.plugin.v1.Empty\x1a\x17.engine.plugin.v1.Empty\x12H\n" +
+	"\tHeartbeat\x12\".engine.plugin.v1.HeartbeatRequest\x1a\x17.engine.plugin.v1.Empty2\xc7\x05\n" +
 	"\x04Host\x12H\n" +
 	"\tSetStatus\x12\".engine.plugin.v1.SetStatusRequest\x1a\x17.engine.plugin.v1.Empty\x12T\n" +
 	"\tGetStatus\x12\".engine.plugin.v1.GetStatusRequest\x1a#.engine.plugin.v1.GetStatusResponse\x12<\n" +
@@ -1661,80 +1708,83 @@ func file_plugin_proto_driver_proto_rawDescGZIP() []byte {
 	return file_plugin_proto_driver_proto_rawDescData
 }
 
-var file_plugin_proto_driver_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_plugin_proto_driver_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_plugin_proto_driver_proto_goTypes = []any{
 	(*Empty)(nil),               // 0: engine.plugin.v1.Empty
 	(*InitRequest)(nil),         // 1: engine.plugin.v1.InitRequest
-	(*Module)(nil),              // 2: engine.plugin.v1.Module
-	(*StartRequest)(nil),        // 3: engine.plugin.v1.StartRequest
-	(*ModuleRequest)(nil),       // 4: engine.plugin.v1.ModuleRequest
-	(*ExecRequest)(nil),         // 5: engine.plugin.v1.ExecRequest
-	(*ExecError)(nil),           // 6: engine.plugin.v1.ExecError
-	(*ExecResponse)(nil),        // 7: engine.plugin.v1.ExecResponse
-	(*MetadataResponse)(nil),    // 8: engine.plugin.v1.MetadataResponse
-	(*InfoResponse)(nil),        // 9: engine.plugin.v1.InfoResponse
-	(*SetStatusRequest)(nil),    // 10: engine.plugin.v1.SetStatusRequest
-	(*Target)(nil),              // 11: engine.plugin.v1.Target
-	(*GetStatusRequest)(nil),    // 12: engine.plugin.v1.GetStatusRequest
-	(*GetStatusResponse)(nil),   // 13: engine.plugin.v1.GetStatusResponse
-	(*LogRequest)(nil),          // 14: engine.plugin.v1.LogRequest
-	(*HostExecRequest)(nil),     // 15: engine.plugin.v1.HostExecRequest
-	(*SubscribeRequest)(nil),    // 16: engine.plugin.v1.SubscribeRequest
-	(*StatusValue)(nil),         // 17: engine.plugin.v1.StatusValue
-	(*SubscriptionControl)(nil), // 18: engine.plugin.v1.SubscriptionControl
-	(*SubscriptionEvent)(nil),   // 19: engine.plugin.v1.SubscriptionEvent
-	(*PublishRequest)(nil),      // 20: engine.plugin.v1.PublishRequest
-	(*MonitorRequest)(nil),      // 21: engine.plugin.v1.MonitorRequest
-	(*ChannelMessage)(nil),      // 22: engine.plugin.v1.ChannelMessage
-	(*SaveSettingRequest)(nil),  // 23: engine.plugin.v1.SaveSettingRequest
+	(*HeartbeatRequest)(nil),    // 2: engine.plugin.v1.HeartbeatRequest
+	(*Module)(nil),              // 3: engine.plugin.v1.Module
+	(*StartRequest)(nil),        // 4: engine.plugin.v1.StartRequest
+	(*ModuleRequest)(nil),       // 5: engine.plugin.v1.ModuleRequest
+	(*ExecRequest)(nil),         // 6: engine.plugin.v1.ExecRequest
+	(*ExecError)(nil),           // 7: engine.plugin.v1.ExecError
+	(*ExecResponse)(nil),        // 8: engine.plugin.v1.ExecResponse
+	(*MetadataResponse)(nil),    // 9: engine.plugin.v1.MetadataResponse
+	(*InfoResponse)(nil),        // 10: engine.plugin.v1.InfoResponse
+	(*SetStatusRequest)(nil),    // 11: engine.plugin.v1.SetStatusRequest
+	(*Target)(nil),              // 12: engine.plugin.v1.Target
+	(*GetStatusRequest)(nil),    // 13: engine.plugin.v1.GetStatusRequest
+	(*GetStatusResponse)(nil),   // 14: engine.plugin.v1.GetStatusResponse
+	(*LogRequest)(nil),          // 15: engine.plugin.v1.LogRequest
+	(*HostExecRequest)(nil),     // 16: engine.plugin.v1.HostExecRequest
+	(*SubscribeRequest)(nil),    // 17: engine.plugin.v1.SubscribeRequest
+	(*StatusValue)(nil),         // 18: engine.plugin.v1.StatusValue
+	(*SubscriptionControl)(nil), // 19: engine.plugin.v1.SubscriptionControl
+	(*SubscriptionEvent)(nil),   // 20: engine.plugin.v1.SubscriptionEvent
+	(*PublishRequest)(nil),      // 21: engine.plugin.v1.PublishRequest
+	(*MonitorRequest)(nil),      // 22: engine.plugin.v1.MonitorRequest
+	(*ChannelMessage)(nil),      // 23: engine.plugin.v1.ChannelMessage
+	(*SaveSettingRequest)(nil),  // 24: engine.plugin.v1.SaveSettingRequest
 }
 var file_plugin_proto_driver_proto_depIdxs = []int32{
-	2,  // 0: engine.plugin.v1.StartRequest.module:type_name -> engine.plugin.v1.Module
-	6,  // 1: engine.plugin.v1.ExecResponse.error:type_name -> engine.plugin.v1.ExecError
-	11, // 2: engine.plugin.v1.GetStatusRequest.target:type_name -> engine.plugin.v1.Target
-	11, // 3: engine.plugin.v1.HostExecRequest.target:type_name -> engine.plugin.v1.Target
-	11, // 4: engine.plugin.v1.SubscribeRequest.target:type_name -> engine.plugin.v1.Target
-	16, // 5: engine.plugin.v1.SubscriptionControl.subscribe:type_name -> engine.plugin.v1.SubscribeRequest
+	3,  // 0: engine.plugin.v1.StartRequest.module:type_name -> engine.plugin.v1.Module
+	7,  // 1: engine.plugin.v1.ExecResponse.error:type_name -> engine.plugin.v1.ExecError
+	12, // 2: engine.plugin.v1.GetStatusRequest.target:type_name -> engine.plugin.v1.Target
+	12, // 3: engine.plugin.v1.HostExecRequest.target:type_name -> engine.plugin.v1.Target
+	12, // 4: engine.plugin.v1.SubscribeRequest.target:type_name -> engine.plugin.v1.Target
+	17, // 5: engine.plugin.v1.SubscriptionControl.subscribe:type_name -> engine.plugin.v1.SubscribeRequest
 	1,  // 6: engine.plugin.v1.Driver.Init:input_type -> engine.plugin.v1.InitRequest
-	3,  // 7: engine.plugin.v1.Driver.Start:input_type -> engine.plugin.v1.StartRequest
-	3,  // 8: engine.plugin.v1.Driver.Update:input_type -> engine.plugin.v1.StartRequest
-	4,  // 9: engine.plugin.v1.Driver.Stop:input_type -> engine.plugin.v1.ModuleRequest
-	5,  // 10: engine.plugin.v1.Driver.Exec:input_type -> engine.plugin.v1.ExecRequest
-	4,  // 11: engine.plugin.v1.Driver.Debug:input_type -> engine.plugin.v1.ModuleRequest
-	4,  // 12: engine.plugin.v1.Driver.Ignore:input_type -> engine.plugin.v1.ModuleRequest
+	4,  // 7: engine.plugin.v1.Driver.Start:input_type -> engine.plugin.v1.StartRequest
+	4,  // 8: engine.plugin.v1.Driver.Update:input_type -> engine.plugin.v1.StartRequest
+	5,  // 9: engine.plugin.v1.Driver.Stop:input_type -> engine.plugin.v1.ModuleRequest
+	6,  // 10: engine.plugin.v1.Driver.Exec:input_type -> engine.plugin.v1.ExecRequest
+	5,  // 11: engine.plugin.v1.Driver.Debug:input_type -> engine.plugin.v1.ModuleRequest
+	5,  // 12: engine.plugin.v1.Driver.Ignore:input_type -> engine.plugin.v1.ModuleRequest
 	0,  // 13: engine.plugin.v1.Driver.Metadata:input_type -> engine.plugin.v1.Empty
 	0,  // 14: engine.plugin.v1.Driver.Info:input_type -> engine.plugin.v1.Empty
 	0,  // 15: engine.plugin.v1.Driver.Terminate:input_type -> engine.plugin.v1.Empty
-	10, // 16: engine.plugin.v1.Host.SetStatus:input_type -> engine.plugin.v1.SetStatusRequest
-	12, // 17: engine.plugin.v1.Host.GetStatus:input_type -> engine.plugin.v1.GetStatusRequest
-	14, // 18: engine.plugin.v1.Host.Log:input_type -> engine.plugin.v1.LogRequest
-	15, // 19: engine.plugin.v1.Host.Exec:input_type -> engine.plugin.v1.HostExecRequest
-	16, // 20: engine.plugin.v1.Host.Subscribe:input_type -> engine.plugin.v1.SubscribeRequest
-	20, // 21: engine.plugin.v1.Host.Publish:input_type -> engine.plugin.v1.PublishRequest
-	21, // 22: engine.plugin.v1.Host.Monitor:input_type -> engine.plugin.v1.MonitorRequest
-	23, // 23: engine.plugin.v1.Host.SaveSetting:input_type -> engine.plugin.v1.SaveSettingRequest
-	18, // 24: engine.plugin.v1.Host.Subscriptions:input_type -> engine.plugin.v1.SubscriptionControl
-	0,  // 25: engine.plugin.v1.Driver.Init:output_type -> engine.plugin.v1.Empty
-	0,  // 26: engine.plugin.v1.Driver.Start:output_type -> engine.plugin.v1.Empty
-	0,  // 27: engine.plugin.v1.Driver.Update:output_type -> engine.plugin.v1.Empty
-	0,  // 28: engine.plugin.v1.Driver.Stop:output_type -> engine.plugin.v1.Empty
-	7,  // 29: engine.plugin.v1.Driver.Exec:output_type -> engine.plugin.v1.ExecResponse
-	0,  // 30: engine.plugin.v1.Driver.Debug:output_type -> engine.plugin.v1.Empty
-	0,  // 31: engine.plugin.v1.Driver.Ignore:output_type -> engine.plugin.v1.Empty
-	8,  // 32: engine.plugin.v1.Driver.Metadata:output_type -> engine.plugin.v1.MetadataResponse
-	9,  // 33: engine.plugin.v1.Driver.Info:output_type -> engine.plugin.v1.InfoResponse
-	0,  // 34: engine.plugin.v1.Driver.Terminate:output_type -> engine.plugin.v1.Empty
-	0,  // 35: engine.plugin.v1.Host.SetStatus:output_type -> engine.plugin.v1.Empty
-	13, // 36: engine.plugin.v1.Host.GetStatus:output_type -> engine.plugin.v1.GetStatusResponse
-	0,  // 37: engine.plugin.v1.Host.Log:output_type -> engine.plugin.v1.Empty
-	7,  // 38: engine.plugin.v1.Host.Exec:output_type -> engine.plugin.v1.ExecResponse
-	17, // 39: engine.plugin.v1.Host.Subscribe:output_type -> engine.plugin.v1.StatusValue
-	0,  // 40: engine.plugin.v1.Host.Publish:output_type -> engine.plugin.v1.Empty
-	22, // 41: engine.plugin.v1.Host.Monitor:output_type -> engine.plugin.v1.ChannelMessage
-	0,  // 42: engine.plugin.v1.Host.SaveSetting:output_type -> engine.plugin.v1.Empty
-	19, // 43: engine.plugin.v1.Host.Subscriptions:output_type -> engine.plugin.v1.SubscriptionEvent
-	25, // [25:44] is the sub-list for method output_type
-	6,  // [6:25] is the sub-list for method input_type
+	2,  // 16: engine.plugin.v1.Driver.Heartbeat:input_type -> engine.plugin.v1.HeartbeatRequest
+	11, // 17: engine.plugin.v1.Host.SetStatus:input_type -> engine.plugin.v1.SetStatusRequest
+	13, // 18: engine.plugin.v1.Host.GetStatus:input_type -> engine.plugin.v1.GetStatusRequest
+	15, // 19: engine.plugin.v1.Host.Log:input_type -> engine.plugin.v1.LogRequest
+	16, // 20: engine.plugin.v1.Host.Exec:input_type -> engine.plugin.v1.HostExecRequest
+	17, // 21: engine.plugin.v1.Host.Subscribe:input_type -> engine.plugin.v1.SubscribeRequest
+	21, // 22: engine.plugin.v1.Host.Publish:input_type -> engine.plugin.v1.PublishRequest
+	22, // 23: engine.plugin.v1.Host.Monitor:input_type -> engine.plugin.v1.MonitorRequest
+	24, // 24: engine.plugin.v1.Host.SaveSetting:input_type -> engine.plugin.v1.SaveSettingRequest
+	19, // 25: engine.plugin.v1.Host.Subscriptions:input_type -> engine.plugin.v1.SubscriptionControl
+	0,  // 26: engine.plugin.v1.Driver.Init:output_type -> engine.plugin.v1.Empty
+	0,  // 27: engine.plugin.v1.Driver.Start:output_type -> engine.plugin.v1.Empty
+	0,  // 28: engine.plugin.v1.Driver.Update:output_type -> engine.plugin.v1.Empty
+	0,  // 29: engine.plugin.v1.Driver.Stop:output_type -> engine.plugin.v1.Empty
+	8,  // 30: engine.plugin.v1.Driver.Exec:output_type -> engine.plugin.v1.ExecResponse
+	0,  // 31: engine.plugin.v1.Driver.Debug:output_type -> engine.plugin.v1.Empty
+	0,  // 32: engine.plugin.v1.Driver.Ignore:output_type -> engine.plugin.v1.Empty
+	9,  // 33: engine.plugin.v1.Driver.Metadata:output_type -> engine.plugin.v1.MetadataResponse
+	10, // 34: engine.plugin.v1.Driver.Info:output_type -> engine.plugin.v1.InfoResponse
+	0,  // 35: engine.plugin.v1.Driver.Terminate:output_type -> engine.plugin.v1.Empty
+	0,  // 36: engine.plugin.v1.Driver.Heartbeat:output_type -> engine.plugin.v1.Empty
+	0,  // 37: engine.plugin.v1.Host.SetStatus:output_type -> engine.plugin.v1.Empty
+	14, // 38: engine.plugin.v1.Host.GetStatus:output_type -> engine.plugin.v1.GetStatusResponse
+	0,  // 39: engine.plugin.v1.Host.Log:output_type -> engine.plugin.v1.Empty
+	8,  // 40: engine.plugin.v1.Host.Exec:output_type -> engine.plugin.v1.ExecResponse
+	18, // 41: engine.plugin.v1.Host.Subscribe:output_type -> engine.plugin.v1.StatusValue
+	0,  // 42: engine.plugin.v1.Host.Publish:output_type -> engine.plugin.v1.Empty
+	23, // 43: engine.plugin.v1.Host.Monitor:output_type -> engine.plugin.v1.ChannelMessage
+	0,  // 44: engine.plugin.v1.Host.SaveSetting:output_type -> engine.plugin.v1.Empty
+	20, // 45: engine.plugin.v1.Host.Subscriptions:output_type -> engine.plugin.v1.SubscriptionEvent
+	26, // [26:46] is the sub-list for method output_type
+	6,  // [6:26] is the sub-list for method input_type
 	6,  // [6:6] is the sub-list for extension type_name
 	6,  // [6:6] is the sub-list for extension extendee
 	0,  // [0:6] is the sub-list for field type_name
@@ -1751,7 +1801,7 @@ func file_plugin_proto_driver_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plugin_proto_driver_proto_rawDesc), len(file_plugin_proto_driver_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   24,
+			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

@@ -35,6 +35,7 @@ const (
 	Driver_Metadata_FullMethodName  = "/engine.plugin.v1.Driver/Metadata"
 	Driver_Info_FullMethodName      = "/engine.plugin.v1.Driver/Info"
 	Driver_Terminate_FullMethodName = "/engine.plugin.v1.Driver/Terminate"
+	Driver_Heartbeat_FullMethodName = "/engine.plugin.v1.Driver/Heartbeat"
 )
 
 // DriverClient is the client API for Driver service.
@@ -56,6 +57,10 @@ type DriverClient interface {
 	// Info lists the running module ids; the supervisor uses it as the liveness probe.
 	Info(ctx context.Context, in *Empty, opts ...grpc.CallOption) (*InfoResponse, error)
 	Terminate(ctx context.Context, in *Empty, opts ...grpc.CallOption) (*Empty, error)
+	// Heartbeat tells the driver its host is alive. A driver that hears none for fence_ms stops its
+	// modules and exits (it fences itself: its host is frozen, and other nodes are taking its
+	// modules over). A driver without it answers Unimplemented, and the host stops sending it.
+	Heartbeat(ctx context.Context, in *HeartbeatRequest, opts ...grpc.CallOption) (*Empty, error)
 }
 
 type driverClient struct {
@@ -166,6 +171,16 @@ func (c *driverClient) Terminate(ctx context.Context, in *Empty, opts ...grpc.Ca
 	return out, nil
 }
 
+func (c *driverClient) Heartbeat(ctx context.Context, in *HeartbeatRequest, opts ...grpc.CallOption) (*Empty, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Empty)
+	err := c.cc.Invoke(ctx, Driver_Heartbeat_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // DriverServer is the server API for Driver service.
 // All implementations must embed UnimplementedDriverServer
 // for forward compatibility.
@@ -185,6 +200,10 @@ type DriverServer interface {
 	// Info lists the running module ids; the supervisor uses it as the liveness probe.
 	Info(context.Context, *Empty) (*InfoResponse, error)
 	Terminate(context.Context, *Empty) (*Empty, error)
+	// Heartbeat tells the driver its host is alive. A driver that hears none for fence_ms stops its
+	// modules and exits (it fences itself: its host is frozen, and other nodes are taking its
+	// modules over). A driver without it answers Unimplemented, and the host stops sending it.
+	Heartbeat(context.Context, *HeartbeatRequest) (*Empty, error)
 	mustEmbedUnimplementedDriverServer()
 }
 
@@ -224,6 +243,9 @@ func (UnimplementedDriverServer) Info(context.Context, *Empty) (*InfoResponse, e
 }
 func (UnimplementedDriverServer) Terminate(context.Context, *Empty) (*Empty, error) {
 	return nil, status.Error(codes.Unimplemented, "method Terminate not implemented")
+}
+func (UnimplementedDriverServer) Heartbeat(context.Context, *HeartbeatRequest) (*Empty, error) {
+	return nil, status.Error(codes.Unimplemented, "method Heartbeat not implemented")
 }
 func (UnimplementedDriverServer) mustEmbedUnimplementedDriverServer() {}
 func (UnimplementedDriverServer) testEmbeddedByValue()                {}
@@ -426,6 +448,24 @@ func _Driver_Terminate_Handler(srv interface{}, ctx context.Context, dec func(in
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Driver_Heartbeat_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(HeartbeatRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DriverServer).Heartbeat(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Driver_Heartbeat_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DriverServer).Heartbeat(ctx, req.(*HeartbeatRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Driver_ServiceDesc is the grpc.ServiceDesc for Driver service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -472,6 +512,10 @@ var Driver_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Terminate",
 			Handler:    _Driver_Terminate_Handler,
+		},
+		{
+			MethodName: "Heartbeat",
+			Handler:    _Driver_Heartbeat_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

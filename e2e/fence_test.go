@@ -1,0 +1,131 @@
+package e2e
+
+import (
+	"fmt"
+	"net"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/placeos-go/engine/examples/sims/display/displaysim"
+	"github.com/placeos-go/engine/internal/enginetest"
+	"github.com/placeos-go/engine/internal/testutil"
+)
+
+// A frozen engine (SIGSTOP: a long GC or VM pause, a suspended host) cannot stop its drivers, and
+// the others take its modules over after DownAfter: its display driver fences itself first, so
+// each display never has two control connections, during the freeze or after it.
+func TestFrozenNodeDriversFenceThemselves(t *testing.T) {
+	t.Parallel()
+	frozenNodeFences(t, "fence", false)
+}
+
+// TestFrozenLeaderDriversFenceThemselves: the same with the leader frozen, which on its resume
+// believes for a moment that it still leads; its drivers wait for a quorum's word before they run
+// again.
+func TestFrozenLeaderDriversFenceThemselves(t *testing.T) {
+	t.Parallel()
+	frozenNodeFences(t, "fleader", true)
+}
+
+// frozenNodeFences freezes for 5 s a node that runs displays, the leader or a follower, and
+// checks that its display connections close before the others open theirs, and that after its
+// resume every display has one connection again without ever having had two.
+func frozenNodeFences(t *testing.T, prefix string, leader bool) {
+	const displays = 6
+	const freeze = 5 * time.Second
+	rds := testutil.StartRedis(t)
+	bin := testutil.BuildBinary(t, "./examples/drivers/display")
+	sims := map[string]*displaysim.Sim{}
+	var all []string
+	// once: each of the displays ids has exactly one connection.
+	once := func(ids []string) bool {
+		for _, id := range ids {
+			if sims[id].Connections() != 1 {
+				return false
+			}
+		}
+		return true
+	}
+	var model strings.Builder
+	fmt.Fprintf(&model, "drivers: [{id: drv-display, module_name: Display, role: device, binary: %q}]\nmodules:\n", bin)
+	for i := 1; i <= displays; i++ {
+		id := fmt.Sprintf("mod-display-%d", i)
+		sims[id] = startDisplaySim(t)
+		all = append(all, id)
+		fmt.Fprintf(&model, "  - {id: %s, driver_id: drv-display, ip: 127.0.0.1, port: %d, running: true}\n", id, sims[id].Port())
+	}
+	c := enginetest.StartCluster(t, config(rds.URL), prefix, 3, model.String(), displays)
+	c.Eventually(20*time.Second, "one connection per display", func() bool { return once(all) })
+	place := c.WaitHealthy(3)
+	var frozen *enginetest.Node
+	var its []string
+	for _, n := range c.Nodes {
+		if (n == c.Leader()) != leader {
+			continue
+		}
+		its = its[:0]
+		for mod, node := range place {
+			if node == n.ID {
+				its = append(its, mod)
+			}
+		}
+		if len(its) > 0 {
+			frozen = n
+			break
+		}
+	}
+	if frozen == nil {
+		t.Skipf("no node of the kind (leader: %v) runs a display: %v", leader, place)
+	}
+	old := map[string]net.Conn{}
+	for _, mod := range its {
+		old[mod] = sims[mod].Conns()[0]
+	}
+
+	// Watch every display's connections from now to the end: never two at once.
+	most := map[string]int{} // read once the watcher is done
+	stop := make(chan struct{})
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		for {
+			for mod, sim := range sims {
+				most[mod] = max(most[mod], sim.Connections())
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+	}()
+
+	frozen.Pause()
+	paused := time.Now()
+	c.Eventually(3*time.Second, "the frozen node's display connections closed", func() bool {
+		for _, mod := range its {
+			if slices.Contains(sims[mod].Conns(), old[mod]) {
+				return false
+			}
+		}
+		return true
+	})
+	t.Logf("the frozen %s's %d display connections closed %s after SIGSTOP", frozen.ID, len(its), time.Since(paused).Round(time.Millisecond))
+	c.Eventually(10*time.Second, "its displays connected from the other nodes", func() bool { return once(its) })
+	// The freeze lasts on while the others run its displays (the watcher checks them): its
+	// length is the test's input, not a wait for something to happen.
+	<-time.After(time.Until(paused.Add(freeze)))
+	frozen.Resume()
+	frozen.WaitLog(10*time.Second, "fenced")
+	c.WaitHealthy(3)
+	c.Eventually(10*time.Second, "one connection per display after the resume", func() bool { return once(all) })
+	close(stop)
+	<-watched
+	for mod, n := range most {
+		if n > 1 {
+			t.Errorf("%s had %d connections at once (the frozen node ran %v)", mod, n, its)
+		}
+	}
+}

@@ -1,0 +1,81 @@
+package plugin
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/placeos-go/engine/plugin/proto"
+)
+
+// hangingDriver's Terminate never returns: a module whose OnUnload waits on the frozen host.
+// The fence calls nothing else of it.
+type hangingDriver struct {
+	Driver
+	terminating chan struct{}
+	release     chan struct{} // closed when the test ends
+}
+
+func newHangingDriver(t *testing.T) *hangingDriver {
+	d := &hangingDriver{terminating: make(chan struct{}), release: make(chan struct{})}
+	t.Cleanup(func() { close(d.release) })
+	return d
+}
+
+func (d *hangingDriver) Terminate(context.Context, *proto.Empty) (*proto.Empty, error) {
+	close(d.terminating)
+	<-d.release
+	return &proto.Empty{}, nil
+}
+
+// TestFenceExitsWithinStopTime: heartbeats keep the fence from firing; once they stop, the
+// process stops its modules and exits with FencedExitCode within FenceStopTime, even when
+// stopping them hangs.
+func TestFenceExitsWithinStopTime(t *testing.T) {
+	// Long enough that a loaded machine's stall between two beats does not fire it.
+	const after = 500 * time.Millisecond
+	d := newHangingDriver(t)
+	exits := make(chan int, 2)
+	f := &fence{impl: d, log: hclog.NewNullLogger(), exit: func(code int) { exits <- code }}
+	f.beat(after)
+	for until := time.Now().Add(2 * after); time.Now().Before(until); {
+		f.beat(after)
+		select {
+		case <-exits:
+			t.Fatal("fenced while its heartbeats came")
+		case <-time.After(after / 10): // the heartbeat interval
+		}
+	}
+	silent := time.Now()
+	select {
+	case <-d.terminating:
+	case <-time.After(after + time.Second):
+		t.Fatal("the modules were not stopped")
+	}
+	select {
+	case code := <-exits:
+		if code != FencedExitCode {
+			t.Fatalf("exit %d, want %d", code, FencedExitCode)
+		}
+	case <-time.After(FenceStopTime + time.Second):
+		t.Fatal("no exit while stopping the modules hung")
+	}
+	if took := time.Since(silent); took < after+FenceStopTime-after/10 {
+		t.Fatalf("exited %s after the last heartbeat, before the fence and stop time", took)
+	}
+}
+
+// TestFenceDisarmed: a heartbeat naming no fence time disarms the watchdog.
+func TestFenceDisarmed(t *testing.T) {
+	exits := make(chan int, 2)
+	f := &fence{impl: newHangingDriver(t), log: hclog.NewNullLogger(), exit: func(code int) { exits <- code }}
+	f.beat(500 * time.Millisecond)
+	f.beat(0)
+	select {
+	case code := <-exits:
+		t.Fatalf("a disarmed fence exited with %d", code)
+	case <-time.After(time.Second): // twice the fence time it had
+	}
+}
