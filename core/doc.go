@@ -25,7 +25,7 @@
 // module the node owns: each runs, or its start failed, or its start, update or move was still in
 // flight after the pass's whole wait; a start that answers within the wait is waited for. A start
 // in flight reads like a failed one: connected false (on its owner at once, everywhere once
-// recorded), not in status/loaded, and after the wait a runtime error recorded in Redis, "start
+// recorded; status/loaded lists it, as its process holds it), and after the wait a runtime error recorded in Redis, "start
 // has not answered for N s" (N counted when read), cleared when the start succeeds
 // (hungstart.go). So a driver stuck in one module's OnLoad holds neither the node's /ready nor
 // the cluster's `ready`, as a start that fails at once never did. A failed start is one ERROR

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -242,21 +241,11 @@ func (c *Core) driverProcesses(sts ...supervisor.DriverStatus) []DriverProcess {
 	return out
 }
 
-// Loaded maps each driver key to the module ids its process runs: one whose start is still in
-// flight, or failed, is held by the process but not loaded. Anything else the process holds is
-// listed, whatever this node meant for it (a module whose stop failed may run on).
-func (c *Core) Loaded() map[string][]string {
-	loaded := c.sup.Loaded()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for key, ids := range loaded {
-		loaded[key] = slices.DeleteFunc(ids, func(id string) bool {
-			st := c.modules[id]
-			return st != nil && !st.running && (st.op != nil || st.startFailed)
-		})
-	}
-	return loaded
-}
+// Loaded maps each driver key to the module ids its process holds, as PlaceOS's status/loaded
+// lists the modules mapped to a driver process: one whose start failed (held for the retry) or
+// has not answered yet included. Whether a module runs is its read's connected and
+// has_runtime_error (ModuleRuntime), not this list.
+func (c *Core) Loaded() map[string][]string { return c.sup.Loaded() }
 
 // DriverStatus is the state of one driver process; for a repository driver whose build failed
 // (so no process exists) it is the build's status with the compiler output. key is the binary

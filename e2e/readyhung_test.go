@@ -17,7 +17,7 @@ import (
 const readyAfterHang = 10 * time.Second
 
 // hungRead checks that module id reads like a module whose start has not answered: connected
-// false, its runtime error saying so, and not loaded on n.
+// false, its runtime error saying so (status/loaded lists it: its driver process holds it).
 func hungRead(t *testing.T, n *enginetest.Node, id string) {
 	t.Helper()
 	var m moduleRead
@@ -27,10 +27,6 @@ func hungRead(t *testing.T, n *enginetest.Node, id string) {
 	})
 	if m.Connected || m.ErrorTimestamp == nil || !strings.HasPrefix(m.RuntimeError, "start has not answered for ") {
 		t.Fatalf("%s on %s reads %+v; want not connected, its start not answered", id, n.ID, m)
-	}
-	loaded, err := n.Loaded()
-	if err != nil || strings.Contains(fmt.Sprint(loaded), id) {
-		t.Fatalf("status/loaded of %s: %v %v; want it without %s", n.ID, loaded, err, id)
 	}
 }
 
