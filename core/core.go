@@ -124,8 +124,10 @@ type moduleState struct {
 	// refusedAt is when its driver began refusing its settings updates (zero: it took the last).
 	refusedAt time.Time
 	// secrets are the module's protected setting values (model.Model.Secrets), hidden in what
-	// its driver says to callers (scrub).
-	secrets []string
+	// its driver says about it (scrub); secretLevel the highest of their levels, which decides
+	// who may read its driver's words in an execute's error (callError).
+	secrets     []string
+	secretLevel model.Level
 	// recorded is the start failure last written to Redis, at recordedAt (recordStartFailure).
 	recorded   state.ModuleError
 	recordedAt time.Time

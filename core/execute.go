@@ -136,17 +136,14 @@ func (c *Core) runLocal(ctx context.Context, moduleID string, req call.Request) 
 		return call.Result{}, errkind.Wrap(ErrModuleStopped, nil, "module %q stopped while it was called", moduleID)
 	}
 	if err != nil {
-		return call.Result{}, scrubCall(err, c.secretsOf(moduleID), req.Args)
+		return call.Result{}, c.callError(moduleID, req.Caller, err)
 	}
 	if e := resp.GetError(); e != nil {
 		// Whatever its code, the failure stays the driver's: its class is what lets a caller
 		// tell one 400 from another. Its words may quote a protected setting (scrub.go).
 		de := &errkind.DriverError{Class: e.Class, Message: e.Message, Backtrace: e.Backtrace, Code: int(resp.Code),
 			RetryAfter: errkind.RetryAfterMs(e.RetryAfterMs)}
-		if secrets := c.secretsOf(moduleID); len(secrets) > 0 {
-			de = scrubDriverError(de, hideQuoting(secrets, req.Args))
-		}
-		return call.Result{}, de
+		return call.Result{}, c.callError(moduleID, req.Caller, de)
 	}
 	res := call.Result{ModuleID: moduleID, Value: resp.ResultJson, Code: int(resp.Code)}
 	if res.Code < 200 || res.Code > 599 {

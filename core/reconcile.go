@@ -132,7 +132,8 @@ func (c *Core) reconcile(ctx context.Context) {
 		// would decrypt each protected value twice a pass. moduleConfig opened the very same
 		// values with the same key, so this cannot fail.
 		w.secrets, _ = m.Secrets(m.Modules[id], c.cfg.Secrets)
-		c.setModule(id, func(st *moduleState) { st.secrets = w.secrets })
+		level := m.SecretLevel(m.Modules[id])
+		c.setModule(id, func(st *moduleState) { st.secrets, st.secretLevel = w.secrets, level })
 		ops = append(ops, c.beginOp(ctx, id, sem, func(ctx context.Context) {
 			switch {
 			case moved:

@@ -28,9 +28,9 @@ const (
 // later level wins over an earlier one, as in PlaceOS.
 var protectedLevels = []Level{LevelSupport, LevelAdmin, LevelNeverDisplayed}
 
-// readableBy reports whether a caller of clearance c may read values of the level. Nobody reads
+// ReadableBy reports whether a caller of clearance c may read values of the level. Nobody reads
 // never_displayed values: only the module they are merged into receives them.
-func (l Level) readableBy(c auth.Clearance) bool {
+func (l Level) ReadableBy(c auth.Clearance) bool {
 	switch l {
 	case LevelNone:
 		return true
@@ -282,7 +282,7 @@ func openValue(k *Keyring, kind Kind, id string, level Level, key string, v json
 // they are set. Below admin, credentials inside repository URIs are redacted too (RedactURI).
 func (m *Model) Redacted(c auth.Clearance, k *Keyring) (*Model, error) {
 	out, err := m.rewriteModel(func(kind Kind, id string, level Level, key string, v json.RawMessage) (json.RawMessage, error) {
-		if !level.readableBy(c) {
+		if !level.ReadableBy(c) {
 			return redactedJSON, nil
 		}
 		return openValue(k, kind, id, level, key, v)
@@ -322,6 +322,22 @@ func mergeOwner(out Settings, k *Keyring, kind Kind, id string, plain Settings, 
 		}
 	}
 	return nil
+}
+
+// SecretLevel is the highest level of the protected values merged into module mod (its own, its
+// driver's, for a logic module its system's and zones'): LevelNone when it has none. A caller
+// whose clearance cannot read that level may not read every value the module's driver knows.
+func (m *Model) SecretLevel(mod *Module) Level {
+	highest := LevelNone
+	_ = m.settingOwners(mod, func(_ Kind, _ string, _ Settings, ps []Protected) error {
+		for _, p := range ps {
+			if len(p.Settings) > 0 && slices.Index(protectedLevels, p.Level) > slices.Index(protectedLevels, highest) {
+				highest = p.Level
+			}
+		}
+		return nil
+	})
+	return highest
 }
 
 // MinSecretLen is the shortest protected value Scrub hides: a shorter one (a digit, "on") would
