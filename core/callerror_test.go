@@ -60,20 +60,26 @@ modules:
 		for _, c := range []struct {
 			mod   string
 			clear auth.Clearance
-		}{{"m-admin", auth.ClearanceUser}, {"m-admin", auth.ClearanceSupport}, {"m-support", auth.ClearanceUser}, {"m-never", auth.ClearanceAdmin}, {"m-never", auth.ClearanceInternal}} {
+		}{{"m-admin", auth.ClearanceUser}, {"m-admin", auth.ClearanceSupport}, {"m-support", auth.ClearanceUser}, {"m-never", auth.ClearanceSupport}} {
 			right, wrong := answer(c.mod, c.clear, g.fn, g.right), answer(c.mod, c.clear, g.fn, g.wrong)
 			if right != hidden || wrong != hidden {
 				t.Errorf("%s as %s, %s: right guess %.120q, wrong %.120q; want both %q", c.mod, c.clear, g.fn, right, wrong, hidden)
 			}
 		}
 	}
-	// Callers who may read every protected value get the driver's words as they are.
+	// Callers who may read every protected value (never_displayed counting as admin's) get the
+	// driver's words, the values hidden as everywhere.
 	for _, c := range []struct {
 		mod   string
 		clear auth.Clearance
-	}{{"m-admin", auth.ClearanceAdmin}, {"m-admin", auth.ClearanceInternal}, {"m-support", auth.ClearanceSupport}, {"m-plain", auth.ClearanceUser}} {
+	}{{"m-admin", auth.ClearanceAdmin}, {"m-admin", auth.ClearanceInternal}, {"m-support", auth.ClearanceSupport}, {"m-never", auth.ClearanceAdmin}, {"m-plain", auth.ClearanceUser}} {
 		if got, want := answer(c.mod, c.clear, "echo", `["111111"]`), "input 111111 is not one of [hdmi1 hdmi2] | at echo"; got != want {
 			t.Errorf("%s as %s: %q, want the driver's words %q", c.mod, c.clear, got, want)
+		}
+		if c.mod != "m-plain" {
+			if got, want := answer(c.mod, c.clear, "unlock", `["9"]`), `controller answered E13 to "W[redacted]*9LOCK" | at unlock`; got != want {
+				t.Errorf("%s as %s: %q, want the driver's words with the value hidden %q", c.mod, c.clear, got, want)
+			}
 		}
 	}
 

@@ -265,6 +265,10 @@ func (c *Core) OnModuleStart(ctx context.Context, moduleID string) {
 		c.log.Debug("module starting under an older placement: its status is left to its owner", "module", moduleID, "owner", owner)
 		return
 	}
+	// Bounded as a driver's status write is: a frozen Redis must not hold the start (the supervisor
+	// waits for it), and a clear it did not take is kept for the write-back like any status write.
+	ctx, cancel := context.WithTimeout(ctx, statusWriteTimeout)
+	defer cancel()
 	if err := c.cfg.State.ClearStatus(ctx, moduleID); err != nil {
 		c.log.Warn("clearing module status failed", "module", moduleID, "error", err)
 	}

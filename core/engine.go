@@ -13,6 +13,7 @@ import (
 	"github.com/placeos-go/engine/builder"
 	"github.com/placeos-go/engine/call"
 	"github.com/placeos-go/engine/errkind"
+	"github.com/placeos-go/engine/state"
 	"github.com/placeos-go/engine/supervisor"
 )
 
@@ -50,23 +51,23 @@ func (c *Core) reachStatus(ctx context.Context, t call.Target, caller auth.Calle
 }
 
 // metadata returns the module's metadata (docs/protocol.md §4) from Redis, or, for a module this node
-// runs whose metadata is not (yet again) in Redis, from its driver.
+// runs whose metadata is not (yet again) in Redis or that Redis does not answer for (the state
+// store bounds that read: state.MetadataReadTimeout), from its driver.
 func (c *Core) metadata(ctx context.Context, moduleID string) (json.RawMessage, error) {
 	meta, err := c.cfg.State.Metadata(ctx, moduleID)
-	if err == nil || !errors.Is(err, errkind.NotFound) {
-		return meta, err
+	if err == nil {
+		return meta, nil
 	}
-	c.mu.Lock()
-	st := c.modules[moduleID]
-	var binary, notes string
-	if st != nil && st.running && st.config != nil {
-		binary, notes = st.binary, st.config.Notes
-	}
-	c.mu.Unlock()
-	if binary != "" {
-		if raw, derr := c.sup.Metadata(ctx, binary); derr == nil {
-			return withNotes(raw, notes)
+	if !errors.Is(err, errkind.NotFound) {
+		if errors.Is(err, state.ErrUnavailable) || errors.Is(err, state.ErrTimeout) {
+			if raw, ok := c.driverMetadata(ctx, moduleID); ok {
+				return raw, nil
+			}
 		}
+		return nil, err
+	}
+	if raw, ok := c.driverMetadata(ctx, moduleID); ok {
+		return raw, nil
 	}
 	// A module that should run but has no metadata yet is starting, or its driver has not built
 	// (or its owner is writing Redis again after a restart): retryable, not missing. Its host
@@ -83,6 +84,29 @@ func (c *Core) metadata(ctx context.Context, moduleID string) (json.RawMessage, 
 		return nil, errkind.Wrap(ErrModuleStopped, nil, "module %q is not running yet: it is starting, or its driver has not built (GET /api/core/v1/status lists build failures)", moduleID)
 	}
 	return nil, err
+}
+
+// driverMetadata is the metadata of a module this node runs, from its driver process, with the
+// module's notes; false for another module, or when the driver does not answer.
+func (c *Core) driverMetadata(ctx context.Context, moduleID string) (json.RawMessage, bool) {
+	c.mu.Lock()
+	st := c.modules[moduleID]
+	var binary, notes string
+	if st != nil && st.running && st.config != nil {
+		binary, notes = st.binary, st.config.Notes
+	}
+	c.mu.Unlock()
+	if binary == "" {
+		return nil, false
+	}
+	raw, err := c.sup.Metadata(ctx, binary)
+	if err != nil {
+		return nil, false
+	}
+	if raw, err = withNotes(raw, notes); err != nil {
+		return nil, false
+	}
+	return raw, true
 }
 
 // Types counts the modules of each name in a system.

@@ -366,6 +366,10 @@ func (c *Core) writeMetadata(ctx context.Context, w desired) error {
 	if meta, err = withNotes(meta, w.config.Notes); err != nil {
 		return err
 	}
+	// Bounded as a status write is: a write a frozen Redis does not take is kept for the
+	// write-back, and the start it ends is done.
+	ctx, cancel := context.WithTimeout(ctx, statusWriteTimeout)
+	defer cancel()
 	return c.cfg.State.SetMetadata(ctx, w.config.Id, meta)
 }
 

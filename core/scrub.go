@@ -22,11 +22,14 @@ import (
 // its input first (strconv.Atoi("+482913"), a trim, a truncation) defeats any attempt to hide the
 // caller's own values alongside; exempting those values instead lets a call carrying every PIN
 // unmask a driver that quotes the PIN by itself. Two red-team rounds broke each rule that looked
-// at the text. So what a caller sees of an execute's error does not depend on the secrets at all:
+// at the text. So whether a caller sees an execute's error does not depend on the secrets' values:
 // a caller who may read every protected value of the module (callerReads) gets the driver's words
-// as they are — it could read the values anyway — and any other caller gets the error's kind,
-// class and code with hiddenMessage for its words and no backtrace. A module without protected
-// values keeps its errors as they are, and a successful call costs nothing.
+// with the values hidden as everywhere else — no oracle there, it could read them anyway — and
+// any other caller gets the error's kind, class and code with hiddenMessage for its words and no
+// backtrace. never_displayed values count as an admin's here: nobody reads them, but an admin
+// chooses the drivers that receive them (docs/security.md), so hiding a driver's words from
+// admins would protect nothing. A module without protected values keeps its errors as they are,
+// and a successful call costs nothing.
 
 // scrub is err with the module's secrets hidden in its text; err itself when its text holds
 // none. The scrubbed error is still of err's kinds (errors.Is), and a driver error in it is still
@@ -93,23 +96,32 @@ func scrubDriverError(de *errkind.DriverError, clean cleaner) *errkind.DriverErr
 // driver's words in an execute's error.
 const hiddenMessage = "[redacted]: the driver's message is shown only to callers who may read every protected setting of the module"
 
-// callError is a failed execute's err as its caller may see it (see above): err itself when the
-// module has no protected values or the caller may read them all, else err with hiddenMessage
-// for its words (its kinds kept, a driver error still found by errors.As, without its backtrace).
+// callError is a failed execute's err as its caller may see it (see above): with the module's
+// protected values hidden when the caller may read them all (err itself when there are none),
+// else with hiddenMessage for its words (its kinds kept, a driver error still found by
+// errors.As, without its backtrace).
 func (c *Core) callError(moduleID string, caller auth.Caller, err error) error {
-	if c.callerReads(moduleID, caller) {
-		return err
+	secrets, reads := c.callerReads(moduleID, caller)
+	if reads {
+		return scrub(err, secrets)
 	}
 	return scrubWith(err, hideAll)
 }
 
-// callerReads reports whether caller may read every protected value of module moduleID (true
-// when it has none).
-func (c *Core) callerReads(moduleID string, caller auth.Caller) bool {
+// callerReads is module moduleID's protected values and whether caller may read every one of
+// them (see above: never_displayed as admin's).
+func (c *Core) callerReads(moduleID string, caller auth.Caller) ([]string, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	st := c.modules[moduleID]
-	return st == nil || st.secretLevel == "" || st.secretLevel.ReadableBy(caller.Clearance)
+	if st == nil {
+		return nil, true
+	}
+	level := st.secretLevel
+	if level == model.LevelNeverDisplayed {
+		level = model.LevelAdmin
+	}
+	return st.secrets, level == "" || level.ReadableBy(caller.Clearance)
 }
 
 // hideAll is the cleaner of an execute's error its caller may not read: the message only, in

@@ -267,6 +267,19 @@ modules:
 		t.Fatalf("a status set while Redis is frozen: %v %d %s (after %s)", err, r.Status, r.Body, took)
 	}
 	t.Logf("answered in %s", took.Round(time.Millisecond))
+	// A module written while Redis is frozen is written, starts and answers: the write's answer
+	// waits at most a second for the module's runtime fields, and the start's status clear is
+	// bounded and kept for the write-back like any status write (a dead node's modules moved
+	// nowhere, and model writes took 25 s, while Redis hung).
+	start = time.Now()
+	if r, err := e.Request(t.Context(), "PUT", "/api/engine/v2/modules/mod-g", `{"id": "mod-g", "driver_id": "drv-test", "running": true}`, 5*time.Second); err != nil || r.Status != 200 {
+		t.Fatalf("a module written while Redis is frozen: %v %+v (after %s)", err, r, time.Since(start))
+	}
+	e.Eventually(10*time.Second, "the module written while Redis is frozen answering", func() bool {
+		r, err := e.Request(t.Context(), "POST", "/api/engine/v2/modules/mod-g/exec/echo?timeout=2000", `[1]`, 3*time.Second)
+		return err == nil && r.Status == 200
+	})
+	t.Logf("written and answering %s after the write", time.Since(start).Round(time.Millisecond))
 	rds.Resume()
 	rc := rds.Client(t)
 	testutil.Eventually(t, 20*time.Second, "the value written back once Redis answers", func() bool {

@@ -492,13 +492,20 @@ func (s *Store) SetMetadata(ctx context.Context, moduleID string, data []byte) e
 		[]string{InterfaceKey(moduleID)}, data, InterfaceChangeChannel, moduleID).Err()
 	s.cache.invalidateMetadata(moduleID)
 	if err != nil {
+		// Classified first, as a status write's: a timed-out write (Redis frozen) is kept too.
+		err = redisErr("state: set metadata "+moduleID, err)
 		if h != nil && s.kept(h, moduleID, "metadata", err) {
 			return nil
 		}
-		return redisErr("state: set metadata "+moduleID, err)
+		return err
 	}
 	return nil
 }
+
+// MetadataReadTimeout bounds a read of a module's metadata the cache does not hold: an execute
+// waits for it, and a frozen Redis must not hold calls to the modules a node runs (their host
+// falls back to the driver's metadata).
+const MetadataReadTimeout = time.Second
 
 // Metadata returns a module's metadata JSON (shared with the cache: do not modify it);
 // ErrNoMetadata when absent. Cached.
@@ -509,6 +516,8 @@ func (s *Store) Metadata(ctx context.Context, moduleID string) ([]byte, error) {
 	}
 	if !ok {
 		gen := s.cache.begin()
+		ctx, cancel := context.WithTimeout(ctx, MetadataReadTimeout)
+		defer cancel()
 		v, err := s.client.Get(ctx, InterfaceKey(moduleID)).Bytes()
 		switch {
 		case errors.Is(err, redis.Nil):

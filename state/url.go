@@ -26,7 +26,10 @@ func SentinelURL(rawURL string) bool {
 // where the user and password are the sentinels' and the password parameter the data nodes' —
 // and gives the failover client, which asks the sentinels for the current primary on every new
 // connection. Any other URL is read by redis.ParseURL. clientName, when not empty and the URL
-// sets none, names the connections (CLIENT LIST). Errors never carry the URL's passwords.
+// sets none, names the connections (CLIENT LIST). Errors never carry the URL's passwords. The
+// client honours its callers' context deadlines down to the socket (ContextTimeoutEnabled):
+// without it a frozen Redis holds a call for go-redis's own read timeouts and retries, whatever
+// deadline its caller set — a module read, a module's start, a model write's answer.
 func NewClient(rawURL, clientName string) (*redis.Client, error) {
 	if _, err := url.Parse(rawURL); err != nil {
 		var ue *url.Error
@@ -43,6 +46,7 @@ func NewClient(rawURL, clientName string) (*redis.Client, error) {
 		if fo.ClientName == "" {
 			fo.ClientName = clientName
 		}
+		fo.ContextTimeoutEnabled = true
 		return redis.NewFailoverClient(fo), nil
 	}
 	ro, err := redis.ParseURL(rawURL)
@@ -52,6 +56,7 @@ func NewClient(rawURL, clientName string) (*redis.Client, error) {
 	if ro.ClientName == "" {
 		ro.ClientName = clientName
 	}
+	ro.ContextTimeoutEnabled = true
 	return redis.NewClient(ro), nil
 }
 
