@@ -347,7 +347,7 @@ const MinSecretLen = 4
 // Secrets is the plain text of every protected value a module's settings hold (MergedSettings:
 // its driver's, its system's and zones' for a logic module, its own), as a driver would print it
 // (a JSON string's characters, another value's JSON text), in each of the other forms
-// AppendForms lists; true, false, null and values shorter than MinSecretLen are left out. A value
+// appendForms lists; true, false, null and values shorter than MinSecretLen are left out. A value
 // k cannot open is an error, as in MergedSettings.
 func (m *Model) Secrets(mod *Module, k *Keyring) ([]string, error) {
 	var out []string
@@ -364,7 +364,7 @@ func (m *Model) Secrets(mod *Module, k *Keyring) ([]string, error) {
 					text = s
 				}
 				if len(text) >= MinSecretLen && text != "true" && text != "false" && text != "null" {
-					out = AppendForms(out, text)
+					out = appendForms(out, text)
 				}
 			}
 		}
@@ -377,7 +377,7 @@ func (m *Model) Secrets(mod *Module, k *Keyring) ([]string, error) {
 	return slices.Compact(out), nil
 }
 
-// AppendForms appends to out (without repeating one out holds) the forms a value may take in a
+// appendForms appends to out (without repeating one out holds) the forms a value may take in a
 // driver's words: as it is; inside a JSON string (a driver's JSON log line), with HTML characters
 // escaped (\u003c, as encoding/json writes them by default) or not; inside a JSON string inside a
 // JSON string (a settings document logged as a field: escaped twice); URL-encoded as a query
@@ -385,11 +385,11 @@ func (m *Model) Secrets(mod *Module, k *Keyring) ([]string, error) {
 // as a path segment (url.PathEscape); and, for a value of several lines, each of its lines of
 // MinSecretLen or more (a driver's plain stderr is read line by line). Other encodings (base64,
 // hex, a hash) are not recognised: a driver must not print a secret in them.
-func AppendForms(out []string, text string) []string {
+func appendForms(out []string, text string) []string {
 	if !slices.Contains(out, text) {
 		out = append(out, text)
 	}
-	if Plain(text) {
+	if plain(text) {
 		return out // every other form is the same text
 	}
 	add := func(f string) {
@@ -411,9 +411,9 @@ func AppendForms(out []string, text string) []string {
 	return out
 }
 
-// Plain reports whether no form of text (AppendForms) differs from it: it holds only what neither
+// plain reports whether no form of text (appendForms) differs from it: it holds only what neither
 // JSON nor a URL escapes.
-func Plain(text string) bool {
+func plain(text string) bool {
 	for i := 0; i < len(text); i++ {
 		c := text[i]
 		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.' || c == '~') {
@@ -450,14 +450,4 @@ func Scrub(text string, secrets []string) string {
 		}
 	}
 	return text
-}
-
-// Quotes reports whether text holds any of forms, in any case of its ASCII letters.
-func Quotes(text string, forms []string) bool {
-	for _, f := range forms {
-		if indexFold(text, f) >= 0 {
-			return true
-		}
-	}
-	return false
 }

@@ -12,7 +12,7 @@ import (
 func BenchmarkScrub(b *testing.B) {
 	var secrets []string
 	for _, v := range []string{"Proj3ctor!", "482913", `Kx9/Tq+7 z&W!`} {
-		secrets = AppendForms(secrets, v)
+		secrets = appendForms(secrets, v)
 	}
 	slices.SortFunc(secrets, longestFirst)
 	line := strings.Repeat("device said: POWER=ON input=HDMI1 volume 42; ", 64<<10/46)
