@@ -46,7 +46,11 @@ func (c *Core) recordModuleError(ctx context.Context, moduleID string, e state.M
 	if fresh {
 		return
 	}
-	if werr := c.cfg.State.SetModuleError(ctx, moduleID, e); werr != nil {
+	// Bounded as a status write: a frozen Redis must not hold the start that failed; the record
+	// is written again on a later pass (not fresh, as it was not recorded).
+	wctx, cancel := context.WithTimeout(ctx, statusWriteTimeout)
+	defer cancel()
+	if werr := c.cfg.State.SetModuleError(wctx, moduleID, e); werr != nil {
 		if !isCanceled(ctx, werr) {
 			c.log.Warn("recording a module's failure failed", "module", moduleID, "error", werr)
 		}
@@ -61,6 +65,10 @@ const rerecordAfter = time.Minute
 // forgetStartFailure removes the record once the module started, or left this node.
 func (c *Core) forgetStartFailure(ctx context.Context, moduleID string) {
 	c.setModule(moduleID, func(st *moduleState) { st.recorded = state.ModuleError{} })
+	// Bounded as a status write: a frozen Redis must not hold the start that succeeded (the
+	// module is not clean, so a later pass clears it again).
+	ctx, cancel := context.WithTimeout(ctx, statusWriteTimeout)
+	defer cancel()
 	if err := c.cfg.State.ClearModuleError(ctx, moduleID); err != nil {
 		if !isCanceled(ctx, err) {
 			c.log.Warn("clearing a module's start failure failed", "module", moduleID, "error", err)
