@@ -164,8 +164,10 @@ func (c *Core) keepClusterRecord(ctx context.Context) {
 // recordKeeper is the record this node last kept as leader (the keepClusterRecord loop's own).
 type recordKeeper struct {
 	rec     *state.ClusterRecord // nil: not leading
-	foreign string               // the last record found written by another leader, logged once
 	failing bool                 // the last write failed: a Redis outage is one WARN, not one per check
+	// lastForeign is when a record written after this leader's was last found, lastWarn when
+	// that was last logged as two clusters (foreignRepeat, foreignWarnEvery).
+	lastForeign, lastWarn time.Time
 }
 
 // check writes the record when this node leads and Redis does not hold it as this leader wrote
@@ -218,14 +220,32 @@ func (k *recordKeeper) logReplaced(c *Core, replaced []byte) {
 		c.log.Debug("updated the cluster's record in redis", "key", state.ClusterKey, "was", string(replaced))
 		return
 	}
-	if k.foreign == string(replaced) {
+	// Once is a leader that had not yet noticed it was deposed (a node paused past an election
+	// writes once on resuming, before Raft tells it): INFO. Again within foreignRepeat is a
+	// second cluster fighting over the record every check: WARN, at most every foreignWarnEvery.
+	now := time.Now()
+	repeated := !k.lastForeign.IsZero() && now.Sub(k.lastForeign) < foreignRepeat
+	k.lastForeign = now
+	if !repeated {
+		c.log.Info("another node wrote the cluster's record in redis after this leader did; rewritten (a leader that had not noticed yet it was deposed does this once)",
+			"key", state.ClusterKey, "theirs", string(replaced))
 		return
 	}
-	k.foreign = string(replaced)
-	c.log.Warn("another node wrote the cluster's record in redis after this leader did; rewritten. "+
-		"If this comes back, two clusters use this redis: stop the one a node that lost its data bootstrapped alone, empty its data directories, and start its nodes with --join naming a member of the other",
+	if now.Sub(k.lastWarn) < foreignWarnEvery {
+		return
+	}
+	k.lastWarn = now
+	c.log.Warn("another node keeps writing the cluster's record in redis after this leader: two clusters use this redis. "+
+		"Stop the one a node that lost its data bootstrapped alone, empty its data directories, and start its nodes with --join naming a member of the other",
 		"key", state.ClusterKey, "theirs", string(replaced), "members", strings.Join(k.rec.Members, ","))
 }
+
+// foreignRepeat is how soon a second record written after this leader's makes it two clusters
+// rather than a deposed leader's one write; foreignWarnEvery how often that is said again.
+const (
+	foreignRepeat    = time.Minute
+	foreignWarnEvery = 10 * time.Minute
+)
 
 // Ready reports whether this node has reconciled its share for the current membership epoch.
 func (c *Core) Ready() bool {

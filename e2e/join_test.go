@@ -217,6 +217,15 @@ func TestNoSecondClusterFromALostDisk(t *testing.T) {
 	}
 	testutil.Eventually(t, 10*time.Second, "the record rewritten over another writer's", recorded)
 	c.Leader().WaitLog(10*time.Second, "another node wrote the cluster's record in redis after this leader did")
+	// Once is what a deposed leader does on resuming (INFO); again is a second cluster (WARN).
+	if strings.Contains(c.Leader().Logs().String(), "two clusters") {
+		t.Fatal("one record written after the leader's was called two clusters (a deposed leader's resume does it once)")
+	}
+	if err := rc.Set(t.Context(), "engine/cluster", theirs, 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 10*time.Second, "the record rewritten over the other writer's again", recorded)
+	c.Leader().WaitLog(10*time.Second, "two clusters use this redis")
 
 	// Redis lost everything while the cluster runs.
 	if err := rc.FlushAll(t.Context()).Err(); err != nil {
