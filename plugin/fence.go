@@ -37,13 +37,14 @@ type fence struct {
 	mu    sync.Mutex
 	timer *time.Timer
 	after time.Duration
+	last  time.Time // the last heartbeat
 }
 
 // beat restarts the watchdog for after (0 or less disarms it).
 func (f *fence) beat(after time.Duration) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.after = after
+	f.after, f.last = after, time.Now()
 	switch {
 	case after <= 0:
 		if f.timer != nil {
@@ -56,14 +57,25 @@ func (f *fence) beat(after time.Duration) {
 	}
 }
 
+// fenceMessage is the line a fenced process writes: a timer that fired far later than it was set
+// for means this process itself was stopped or starved (SIGSTOP, swapping), not only its engine.
+func fenceMessage(silent, after time.Duration) string {
+	if silent > after+time.Second {
+		return "no heartbeat from the engine for " + silent.Round(time.Millisecond).String() + ", though the fence was " + after.String() +
+			": this driver process was itself stopped or starved; stopping modules and exiting (fenced)"
+	}
+	return "engine silent for " + after.String() + ": stopping modules and exiting (fenced)"
+}
+
 // fire fences the process. The exit comes after FenceStopTime whatever the stop does: a module's
 // OnUnload may wait on the silent host, and so may a write to stderr (the host reads that pipe).
 func (f *fence) fire() {
 	f.mu.Lock()
+	silent := time.Since(f.last)
 	after := f.after
 	f.mu.Unlock()
 	time.AfterFunc(FenceStopTime, func() { f.exit(FencedExitCode) })
-	f.log.Error("engine silent for " + after.String() + ": stopping modules and exiting (fenced)")
+	f.log.Error(fenceMessage(silent, after))
 	ctx, cancel := context.WithTimeout(context.Background(), FenceStopTime)
 	defer cancel()
 	_, _ = f.impl.Terminate(ctx, &proto.Empty{})

@@ -79,3 +79,16 @@ func TestFenceDisarmed(t *testing.T) {
 	case <-time.After(time.Second): // twice the fence time it had
 	}
 }
+
+// TestFenceMessageBlamesTheRightProcess: a fence timer that fired on time says the engine was
+// silent; one that fired far later than set says this process itself was stopped (the engine may
+// well have sent its heartbeats meanwhile).
+func TestFenceMessageBlamesTheRightProcess(t *testing.T) {
+	const after = 1500 * time.Millisecond
+	if got := fenceMessage(after+10*time.Millisecond, after); got != "engine silent for 1.5s: stopping modules and exiting (fenced)" {
+		t.Errorf("on time: %q", got)
+	}
+	if got := fenceMessage(7*time.Second, after); got != "no heartbeat from the engine for 7s, though the fence was 1.5s: this driver process was itself stopped or starved; stopping modules and exiting (fenced)" {
+		t.Errorf("late: %q", got)
+	}
+}

@@ -69,5 +69,5 @@ func (d *driver) fenced(code int) string {
 	if d.s.cfg.FenceAfter <= 0 || code != plugin.FencedExitCode {
 		return ""
 	}
-	return fmt.Sprintf("fenced: the driver heard no heartbeat from this engine for %s (the engine was stalled) and stopped its modules", d.s.cfg.FenceAfter)
+	return fmt.Sprintf("fenced: the driver heard no heartbeat from this engine for %s (this engine or the driver process was stalled: the driver's own last line says which) and stopped its modules", d.s.cfg.FenceAfter)
 }
