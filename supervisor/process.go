@@ -235,6 +235,13 @@ func (s *Supervisor) launch(d *driver, gen uint64) (*process, error) {
 			s.mu.Lock()
 			d.launching = ss
 			s.mu.Unlock()
+			// A stop that came before the family was known here killed nothing (launch's stop
+			// watcher read an empty one): the process would hang the launch out.
+			select {
+			case <-d.stop:
+				ss.Kill(0)
+			default:
+			}
 		}
 		return pr, nil
 	}
