@@ -251,9 +251,7 @@ func (h *Harness) TryStart(m Module) error {
 // Update sends a new configuration for the module under test.
 func (h *Harness) Update(m Module) {
 	h.t.Helper()
-	ctx, cancel := h.ctx()
-	defer cancel()
-	if _, err := h.Client.Update(ctx, &proto.StartRequest{Module: h.protoModule(m)}); err != nil {
+	if err := h.TryUpdate(m); err != nil {
 		h.t.Fatalf("sdktest: update: %v", err)
 	}
 }
