@@ -52,7 +52,7 @@ func (c *Core) reachStatus(ctx context.Context, t call.Target, caller auth.Calle
 
 // metadata returns the module's metadata (docs/protocol.md §4) from Redis, or, for a module this node
 // runs whose metadata is not (yet again) in Redis or that Redis does not answer for (the state
-// store bounds that read: state.ReadTimeout), from its driver.
+// store bounds that read: state.MetadataReadTimeout), from its driver.
 func (c *Core) metadata(ctx context.Context, moduleID string) (json.RawMessage, error) {
 	meta, err := c.cfg.State.Metadata(ctx, moduleID)
 	if err == nil {

@@ -78,17 +78,23 @@ func (c *Core) forgetStartFailure(ctx context.Context, moduleID string) {
 	c.setModule(moduleID, func(st *moduleState) { st.clean = true })
 }
 
+// redisReadTimeout bounds how long a module read (or the answer to a module write) waits for
+// Redis's runtime fields: a frozen Redis must not hold the model's reads and writes, whose
+// entities are the model's whatever Redis does (the read goes on without those fields).
+const redisReadTimeout = time.Second
+
 // ModuleRuntime is what a read of each module shows beside its entity (docs/protocol.md §9.5),
-// in one Redis round trip, waited for at most state.ReadTimeout (a frozen Redis must not hold
-// module reads and the answers to module writes, which go on without these fields). A recorded
-// failure counts only when it is its current owner's: one left by a node the module has since
-// moved from (that node died before clearing it) is stale.
+// in one Redis round trip, waited for at most redisReadTimeout. A recorded failure counts only
+// when it is its current owner's: one left by a node the module has since moved from (that node
+// died before clearing it) is stale.
 func (c *Core) ModuleRuntime(ctx context.Context, mods []*model.Module) ([]call.ModuleRuntime, error) {
 	ids := make([]string, len(mods))
 	for i, m := range mods {
 		ids[i] = m.ID
 	}
-	rts, err := c.cfg.State.ModuleRuntime(ctx, ids)
+	rctx, cancel := context.WithTimeout(ctx, redisReadTimeout)
+	defer cancel()
+	rts, err := c.cfg.State.ModuleRuntime(rctx, ids)
 	if err != nil {
 		return nil, err
 	}

@@ -61,8 +61,6 @@ func (s *Store) ModuleRuntime(ctx context.Context, moduleIDs []string) ([]Module
 		// them a log line).
 		return nil, fmt.Errorf("state: read module runtime: %w: no connection", ErrUnavailable)
 	}
-	ctx, cancel := context.WithTimeout(ctx, ReadTimeout)
-	defer cancel()
 	pipe := s.client.Pipeline()
 	connected := make([]*redis.StringCmd, len(moduleIDs))
 	for i, id := range moduleIDs {

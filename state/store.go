@@ -502,10 +502,10 @@ func (s *Store) SetMetadata(ctx context.Context, moduleID string, data []byte) e
 	return nil
 }
 
-// ReadTimeout bounds the reads callers wait on where a frozen Redis must not hold them: a module's
-// metadata the cache does not hold (an execute waits for it; the host of a module falls back to
-// its driver's) and the runtime fields of module reads (which go on without them).
-const ReadTimeout = time.Second
+// MetadataReadTimeout bounds a read of a module's metadata the cache does not hold: an execute
+// waits for it, and a frozen Redis must not hold calls to the modules a node runs (their host
+// falls back to the driver's metadata).
+const MetadataReadTimeout = time.Second
 
 // Metadata returns a module's metadata JSON (shared with the cache: do not modify it);
 // ErrNoMetadata when absent. Cached.
@@ -516,7 +516,7 @@ func (s *Store) Metadata(ctx context.Context, moduleID string) ([]byte, error) {
 	}
 	if !ok {
 		gen := s.cache.begin()
-		ctx, cancel := context.WithTimeout(ctx, ReadTimeout)
+		ctx, cancel := context.WithTimeout(ctx, MetadataReadTimeout)
 		defer cancel()
 		v, err := s.client.Get(ctx, InterfaceKey(moduleID)).Bytes()
 		switch {
