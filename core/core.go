@@ -34,7 +34,8 @@ type Config struct {
 	// Parallel bounds how many modules start at once (default 64). Starts in flight together
 	// share their round trips: the driver's gRPC connection carries many in one write, and
 	// their Redis writes go in one pipeline (package state); with 10,000 modules 64 at a time
-	// cost half the CPU of 8 at a time.
+	// cost half the CPU of 8 at a time. A start that has not answered within a pass's wait
+	// (2 s) no longer counts (modop.go).
 	Parallel int
 	// Cluster is the membership (nil: a standalone node that owns every module and system).
 	Cluster Cluster

@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"sync"
 	"time"
 )
 
@@ -37,6 +38,12 @@ type moduleOp struct {
 
 // beginOp runs fn for module id in a goroutine of its own as the module's operation in flight,
 // once sem has room. Only the reconcile loop calls it.
+//
+// sem bounds the operations that are making progress, not those that hang: an operation gives its
+// place back when it ends or after slowOp, whichever comes first. Otherwise a driver stuck in
+// OnLoad for as many modules as the bound (say 64 displays whose driver dials a device that is
+// off, with no timeout of its own) would hold the rest of the pass, every other driver's modules
+// included, until the supervisor's call timeout.
 func (c *Core) beginOp(ctx context.Context, id string, sem chan struct{}, fn func(ctx context.Context)) *moduleOp {
 	ctx, cancel := context.WithCancel(ctx)
 	op := &moduleOp{cancel: cancel, done: make(chan struct{})}
@@ -49,7 +56,13 @@ func (c *Core) beginOp(ctx context.Context, id string, sem chan struct{}, fn fun
 
 func (c *Core) runOp(ctx context.Context, id string, op *moduleOp, sem chan struct{}, fn func(ctx context.Context)) {
 	defer c.ops.Done()
-	defer func() { <-sem }()
+	var release sync.Once
+	free := func() { release.Do(func() { <-sem }) }
+	slow := time.AfterFunc(slowOp, free)
+	defer func() {
+		slow.Stop()
+		free()
+	}()
 	fn(ctx)
 	op.cancel()
 	c.mu.Lock()

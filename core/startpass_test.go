@@ -38,6 +38,13 @@ func newRealCore(t *testing.T, yaml string, logs io.Writer) *realCore {
 // newSealedRealCore is newRealCore with protected settings opened with k.
 func newSealedRealCore(t *testing.T, k *model.Keyring, yaml string, logs io.Writer) *realCore {
 	t.Helper()
+	return newRealCoreWith(t, Config{Secrets: k}, yaml, logs)
+}
+
+// newRealCoreWith is newRealCore with the settings of cfg that are not the test's own (its
+// node, store, state and logger).
+func newRealCoreWith(t *testing.T, cfg Config, yaml string, logs io.Writer) *realCore {
+	t.Helper()
 	drv := testutil.BuildBinary(t, "internal/testdriver")
 	sdkDrv := testutil.BuildBinary(t, "examples/drivers/lighting")
 	out := io.Discard
@@ -45,9 +52,10 @@ func newSealedRealCore(t *testing.T, k *model.Keyring, yaml string, logs io.Writ
 		out = logs
 	}
 	log := hclog.New(&hclog.LoggerOptions{Name: "engine", Output: out, Level: hclog.Debug, JSONFormat: true})
-	rc := &realCore{store: model.NewMemoryWithKeys(k), state: newFakeState()}
+	rc := &realCore{store: model.NewMemoryWithKeys(cfg.Secrets), state: newFakeState()}
 	apply(t, rc.store, fmt.Sprintf(yaml, drv, sdkDrv))
-	c, err := New(Config{NodeID: "n1", Store: rc.store, State: rc.state, Logger: log, Secrets: k},
+	cfg.NodeID, cfg.Store, cfg.State, cfg.Logger = "n1", rc.store, rc.state, log
+	c, err := New(cfg,
 		func(host proto.HostServer, onStart func(context.Context, string)) (Supervisor, error) {
 			sup, err := supervisor.New(supervisor.Config{Logger: log, Host: host, OnModuleStart: onStart})
 			rc.sup = sup
@@ -122,6 +130,30 @@ func TestHungStartDoesNotHoldThePass(t *testing.T) {
 		t.Fatalf("Close took %s with a hung start in flight", took)
 	}
 	testutil.WaitGoroutines(t, 5*time.Second, "core.(*Core).runOp", 0)
+}
+
+// Starts that hang take their places among the starts at once (Config.Parallel) only while a
+// pass waits for them: with twice as many hung starts as places, another module in the same pass
+// starts within a few seconds, not after the driver calls' timeout.
+func TestHungStartsDoNotHoldTheParallelBound(t *testing.T) {
+	t.Parallel()
+	rc := newRealCoreWith(t, Config{Parallel: 2}, `
+drivers:
+  - {id: drv-t, module_name: Test, role: service, binary: %[1]q}
+modules:
+  - {id: m-hang1, driver_id: drv-t, running: true, settings: {hang_start_ms: 600000}}
+  - {id: m-hang2, driver_id: drv-t, running: true, settings: {hang_start_ms: 600000}}
+  - {id: m-hang3, driver_id: drv-t, running: true, settings: {hang_start_ms: 600000}}
+  - {id: m-hang4, driver_id: drv-t, running: true, settings: {hang_start_ms: 600000}}
+  - {id: m-ok, driver_id: drv-t, running: true}
+`, nil)
+	testutil.Eventually(t, 15*time.Second, "m-ok started beside four hung starts", func() bool { return rc.started("m-ok") })
+	testutil.Eventually(t, 5*time.Second, "the node ready beside them", rc.Ready)
+	for _, id := range []string{"m-hang1", "m-hang2", "m-hang3", "m-hang4"} {
+		if !rc.inFlight(id) || rc.started(id) {
+			t.Errorf("%s: its start is not in flight any more", id)
+		}
+	}
 }
 
 // An update that hangs in the driver holds the pass no more than a start does, and a stop of its
