@@ -95,7 +95,8 @@ func LoadJWTVerifier(cfg JWTConfig, publicKeyPath string) (*JWTVerifier, error) 
 }
 
 // tokenClaims are the claims a PlaceOS token carries, plus a plain "role". They are spelled out
-// rather than embedding jwt.RegisteredClaims so that the dates are read strictly (numericDate).
+// rather than embedding jwt.RegisteredClaims so that the dates are read strictly (numericDate);
+// their names are read exactly (jwtnames.go).
 type tokenClaims struct {
 	Issuer    string           `json:"iss"`
 	Subject   string           `json:"sub"`
@@ -104,9 +105,7 @@ type tokenClaims struct {
 	NotBefore *numericDate     `json:"nbf"`
 	IssuedAt  *numericDate     `json:"iat"`
 	Role      string           `json:"role,omitempty"`
-	U         *struct {
-		P int `json:"p"`
-	} `json:"u,omitempty"`
+	U         *tokenFlags      `json:"u,omitempty"`
 }
 
 func (c *tokenClaims) GetExpirationTime() (*jwt.NumericDate, error) { return c.ExpiresAt.date(), nil }
@@ -182,6 +181,7 @@ var errCrit = errors.New(`the token names critical header extensions ("crit"), w
 func (v *JWTVerifier) refusal(parsed *jwt.Token, cl *tokenClaims, err error) string {
 	const invalid = "bearer token is invalid: "
 	var te *json.UnmarshalTypeError
+	var names *claimNameError
 	switch {
 	case errors.Is(err, jwt.ErrTokenExpired):
 		return "bearer token has expired"
@@ -202,6 +202,8 @@ func (v *JWTVerifier) refusal(parsed *jwt.Token, cl *tokenClaims, err error) str
 		return invalid + `claim "iss" is not the issuer this node accepts`
 	case errors.Is(err, jwt.ErrTokenInvalidAudience):
 		return invalid + `claim "aud" does not name the audience this node accepts`
+	case errors.As(err, &names):
+		return invalid + names.msg
 	case errors.Is(err, errCrit):
 		return invalid + errCrit.Error()
 	case errors.Is(err, jwt.ErrTokenSignatureInvalid) && parsed != nil && parsed.Method != nil && parsed.Method.Alg() != v.method:
