@@ -184,16 +184,19 @@ func (h *Host) Subscribe(req *proto.SubscribeRequest, stream proto.Host_Subscrib
 	return q.drain(ctx, func(v []byte) error { return stream.Send(&proto.StatusValue{ValueJson: v}) })
 }
 
-// Monitor streams the messages published on a channel from now on.
+// Monitor streams the messages published on a driver channel (publish.go) from now on.
 func (h *Host) Monitor(req *proto.MonitorRequest, stream proto.Host_MonitorServer) error {
 	ctx := stream.Context()
+	if err := checkChannel(req.FromModule, req.Channel); err != nil {
+		return err
+	}
 	release, err := h.c.openSubscription(req.FromModule)
 	if err != nil {
 		return err
 	}
 	defer release()
 	q := newStreamQueue[[]byte](subscribeQueue)
-	sub := h.c.cfg.State.Subscribe(req.Channel, q.put, state.WithOnDrop(func(error) { q.fail() }))
+	sub := h.c.cfg.State.Subscribe(ChannelPrefix+req.Channel, q.put, state.WithOnDrop(func(error) { q.fail() }))
 	defer sub.Cancel()
 	return q.drain(ctx, func(msg []byte) error { return stream.Send(&proto.ChannelMessage{Message: msg}) })
 }

@@ -116,14 +116,16 @@ func (b *Base) Subscribe(ctx context.Context, t Target, name string, fn func(val
 	})
 }
 
-// Publish sends message on a driver-to-driver channel.
+// Publish sends message on a driver-to-driver channel (at most 64 KiB; each publish counts
+// against the driver's call rate). A refusal is an *Error: 400 BadRequest for a bad channel name
+// or too large a message, 429 TooMany over the rate.
 func (b *Base) Publish(ctx context.Context, channel string, message []byte) error {
 	host, err := b.host(ctx)
 	if err != nil {
 		return err
 	}
 	if _, err := host.Publish(ctx, &proto.PublishRequest{FromModule: b.m.id, Channel: channel, Message: message}); err != nil {
-		return fmt.Errorf("publish %s: %w", channel, err)
+		return hostRefusal("publish "+channel, err)
 	}
 	return nil
 }

@@ -320,8 +320,15 @@ func (h *Host) unsubscribe(key string, ch chan json.RawMessage) {
 	}
 }
 
-// Publish implements proto.HostServer.
+// maxChannelMessage is the engine's bound on a published message (core.MaxChannelMessage).
+const maxChannelMessage = 64 << 10
+
+// Publish implements proto.HostServer, refusing too large a message as the engine does.
 func (h *Host) Publish(_ context.Context, r *proto.PublishRequest) (*proto.Empty, error) {
+	if len(r.GetMessage()) > maxChannelMessage {
+		return nil, status.Errorf(codes.InvalidArgument, "a message on channel %q is %d bytes, more than the %d a driver may publish",
+			r.GetChannel(), len(r.GetMessage()), maxChannelMessage)
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for _, ch := range h.monitors[r.GetChannel()] {
