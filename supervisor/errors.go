@@ -21,6 +21,9 @@ var (
 	ErrClosed = errkind.New(errkind.Unavailable, "supervisor closed")
 	// ErrInvalidModule is returned for a module without an id.
 	ErrInvalidModule = errkind.New(errkind.BadRequest, "invalid module")
+	// ErrMetadataTooLarge is a driver whose metadata is more than MaxMetadata: its modules do
+	// not start.
+	ErrMetadataTooLarge = errkind.New(errkind.Internal, "driver metadata too large")
 	// ErrChecksum is returned when a driver binary fails its checksum and is not launched.
 	ErrChecksum = errkind.New(errkind.Internal, "driver binary failed its checksum")
 )

@@ -361,3 +361,20 @@ func TestBlockedFunction(t *testing.T) {
 		t.Fatalf("blocked call: %v, want %v", err, ErrTimeout)
 	}
 }
+
+// A driver whose metadata is more than MaxMetadata (written to Redis once per module) gets no
+// module started: the start's error says why, and the healthy module answers on.
+func TestMetadataTooLarge(t *testing.T) {
+	t.Parallel()
+	f := newIsolation(t, Config{})
+	binary := filepath.Join(t.TempDir(), "baddriver-bigmeta")
+	if err := os.Link(f.bad, binary); err != nil {
+		t.Fatal(err)
+	}
+	f.startBad(t, binary, badModule("big", "healthy"))
+	_, err := f.sup.Metadata(t.Context(), binary)
+	if !errors.Is(err, ErrMetadataTooLarge) || !strings.Contains(err.Error(), "more than the 1048576 the engine takes") {
+		t.Fatalf("metadata of a driver answering 2 MiB: %v, want ErrMetadataTooLarge saying the bound", err)
+	}
+	f.healthyAnswers(t)
+}

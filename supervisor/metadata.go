@@ -3,9 +3,28 @@ package supervisor
 import (
 	"bytes"
 	"context"
+	"fmt"
 
 	pb "github.com/placeos-go/engine/plugin/proto"
 )
+
+// MaxMetadata bounds a driver's metadata (its functions, their parameters and descriptions, its
+// settings' schema: tens of KiB for a large driver). It is written to Redis once per module
+// (interface/<module>), so a driver answering with megabytes would put that much into Redis for
+// each of its modules; such a driver's modules do not start, and the reason says why.
+const MaxMetadata = 1 << 20
+
+// readMetadata asks p for its metadata, refusing more than MaxMetadata.
+func readMetadata(ctx context.Context, p *process) ([]byte, error) {
+	resp, err := p.rpc.Metadata(ctx, &pb.Empty{})
+	if err != nil {
+		return nil, err
+	}
+	if n := len(resp.Json); n > MaxMetadata {
+		return nil, fmt.Errorf("%w: the driver's metadata is %d bytes, more than the %d the engine takes", ErrMetadataTooLarge, n, MaxMetadata)
+	}
+	return resp.Json, nil
+}
 
 // refreshMetadata reads the metadata of a process that has just started and, when it is a
 // relaunch whose metadata differs from the previous process's (the binary was rebuilt at the
@@ -16,7 +35,7 @@ func (d *driver) refreshMetadata(p *process, launch int) {
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.CallTimeout)
 	defer cancel()
 	cctx, ccancel := p.callCtx(ctx)
-	resp, err := p.rpc.Metadata(cctx, &pb.Empty{})
+	meta, err := readMetadata(cctx, p)
 	ccancel()
 	if err != nil {
 		if !p.hasExited() {
@@ -26,11 +45,11 @@ func (d *driver) refreshMetadata(p *process, launch int) {
 	}
 	s.mu.Lock()
 	prev := d.lastMeta
-	d.metadata, d.metaGen, d.lastMeta = resp.Json, p.gen, resp.Json
+	d.metadata, d.metaGen, d.lastMeta = meta, p.gen, meta
 	mods := d.moduleIDs()
 	s.mu.Unlock()
-	if launch > 1 && !bytes.Equal(prev, resp.Json) && s.cfg.OnMetadata != nil {
+	if launch > 1 && !bytes.Equal(prev, meta) && s.cfg.OnMetadata != nil {
 		d.log.Info("driver metadata changed with the new process", "pid", p.pid, "modules", mods)
-		s.cfg.OnMetadata(ctx, d.binary, mods, resp.Json)
+		s.cfg.OnMetadata(ctx, d.binary, mods, meta)
 	}
 }

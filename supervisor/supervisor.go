@@ -294,14 +294,17 @@ func (s *Supervisor) Metadata(ctx context.Context, binary string) ([]byte, error
 	s.mu.Unlock()
 	cctx, ccancel := p.callCtx(ctx)
 	defer ccancel()
-	resp, err := p.rpc.Metadata(cctx, &pb.Empty{})
+	meta, err := readMetadata(cctx, p)
+	if errors.Is(err, ErrMetadataTooLarge) {
+		return nil, fmt.Errorf("metadata of %s: %w", binary, err)
+	}
 	if err != nil {
 		return nil, p.callErr(ctx, err, "metadata")
 	}
 	s.mu.Lock()
-	d.metadata, d.metaGen = resp.Json, p.gen
+	d.metadata, d.metaGen = meta, p.gen
 	s.mu.Unlock()
-	return resp.Json, nil
+	return meta, nil
 }
 
 // Info asks a running driver process which modules it runs.

@@ -16,7 +16,9 @@
 // "fork" started; crash(code) exits the process; block() never returns, deaf to its deadline;
 // pid() is the process id.
 //
-// BADDRIVER_CHILD=1 makes the binary a child of "fork": it sleeps until killed.
+// BADDRIVER_CHILD=1 makes the binary a child of "fork": it sleeps until killed. A binary whose
+// name contains "bigmeta" answers 2 MiB of metadata (a process's metadata is read before any of
+// its modules starts, so no setting can choose it).
 package main
 
 import (
@@ -25,6 +27,8 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -161,6 +165,10 @@ const metadata = `{
 }`
 
 func (d *driver) Metadata(context.Context, *proto.Empty) (*proto.MetadataResponse, error) {
+	if strings.Contains(filepath.Base(os.Args[0]), "bigmeta") {
+		pad := strings.Repeat("x", 2<<20)
+		return &proto.MetadataResponse{Json: []byte(`{"interface": {}, "versions": {"pad": "` + pad + `"}}`)}, nil
+	}
 	return &proto.MetadataResponse{Json: []byte(metadata)}, nil
 }
 
