@@ -1,41 +1,18 @@
 package builder
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"net"
-	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/placeos-go/engine/errkind"
+	"github.com/placeos-go/engine/internal/testutil"
 	"github.com/placeos-go/engine/model"
 )
-
-// lockedBuffer is a log output the test reads while the builder writes.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // TestSyncErrorHidesCredentials: a clone or fetch that fails against a real git host that
 // answers 500, or a port nobody listens on, leaves no credential of the repository's URI in the
@@ -43,14 +20,8 @@ func (b *lockedBuffer) String() string {
 // from the form given (red team 12, finding 2). Every credential in these URIs contains SECRET.
 func TestSyncErrorHidesCredentials(t *testing.T) {
 	t.Parallel()
-	var hits atomic.Int64
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		hits.Add(1)
-		http.Error(w, "broken", http.StatusInternalServerError)
-	}))
-	t.Cleanup(srv.Close)
-	up := strings.TrimPrefix(srv.URL, "http://")
-	refused := closedPort(t)
+	up, hits := testutil.FailingHTTP(t)
+	refused := testutil.FreeAddr(t) // claimed for this test, so nothing listens on it
 
 	cases := map[string]string{
 		"upper-case scheme":     "HTTP://ghp_SECRETTOKEN6@" + up + "/acme/repo.git",
@@ -67,7 +38,7 @@ func TestSyncErrorHidesCredentials(t *testing.T) {
 		"refused, https port":   "https://ghp_SECRETTOKEN4@127.0.0.1:443/acme/repo.git?x=SECRET9",
 		"refused, escaped":      "HTTP://ghp_SECRET%54OKEN@" + refused + "/a/re%70o.git;tok=SECRETP6#SECRETF3",
 	}
-	logs := &lockedBuffer{}
+	logs := &testutil.LockedBuffer{}
 	b := newBuilder(t, t.TempDir(), func(c *Config) {
 		c.Logger = hclog.New(&hclog.LoggerOptions{Output: logs, Level: hclog.Debug})
 		c.GitTimeout = 20 * time.Second
@@ -112,23 +83,9 @@ func TestSyncErrorHidesCredentials(t *testing.T) {
 	if strings.Contains(logs.String(), "SECRET") {
 		t.Errorf("the log shows a credential:\n%s", logs.String())
 	}
-	if hits.Load() == 0 {
+	if hits() == 0 {
 		t.Fatal("no clone reached the git server: the 500 answers were not tested")
 	}
-}
-
-// closedPort returns host:port where nothing listens: a port the system just gave and took back.
-func closedPort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return addr
 }
 
 // TestRedactErrorForms: a credential goes from a sync error in whichever spelling the error

@@ -2,11 +2,7 @@ package e2e
 
 import (
 	"fmt"
-	"net"
-	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,19 +19,8 @@ import (
 // finding 2).
 func TestRepositorySyncErrorHidesCredentials(t *testing.T) {
 	t.Parallel()
-	var hits atomic.Int64
-	git := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		hits.Add(1)
-		http.Error(w, "broken", http.StatusInternalServerError)
-	}))
-	t.Cleanup(git.Close)
-	up := strings.TrimPrefix(git.URL, "http://")
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	refused := l.Addr().String()
-	l.Close()
+	up, hits := testutil.FailingHTTP(t)
+	refused := testutil.FreeAddr(t) // claimed for this test, so nothing listens on it
 	uris := []string{
 		"HTTP://ghp_SECRETTOKEN1@" + up + "/acme/repo.git",
 		"http://ghp_SECRETTOKEN2@" + up + "/acme/re%70o.git",
@@ -71,7 +56,7 @@ func TestRepositorySyncErrorHidesCredentials(t *testing.T) {
 			})
 		}
 	}
-	if hits.Load() == 0 {
+	if hits() == 0 {
 		t.Fatal("no clone reached the git server: the 500 answers were not tested")
 	}
 	for _, key := range []string{userKey, supportKey, adminKey} {
