@@ -38,6 +38,15 @@
 // backoff when cloning or fetching fails, and fetched every Config.FetchInterval. Sync fetches one
 // on demand (the pull route).
 //
+// A commit (a driver's, or a repository's pin) is an object id only: the full id, or a prefix
+// that one commit alone has. A branch or tag named like it is never read instead (anyone who may
+// push can make one), a missing commit is fetched once and is then an error, and a prefix that
+// several commits share is refused (ErrAmbiguousCommit). Branches come from the repository's
+// branch.
+//
+// A failed clone or fetch is told (status, errors, log) without the credentials of the
+// repository's URI, in whichever form the git and HTTP libraries quote the URL (redactError).
+//
 // Everything that reaches git or go from the model is validated first, with the model's own rules
 // (model.ValidateRepository, ValidateDriverSource, ValidateDriverPath, ValidateBranch,
 // ValidateCommit), the same that refuse a bad model write: no path traversal, no option

@@ -19,6 +19,9 @@ var (
 	// ErrRevisionNotFound means a branch, tag or commit does not exist in the repository, even
 	// after a fetch.
 	ErrRevisionNotFound = errkind.New(errkind.NotFound, "revision not found")
+	// ErrAmbiguousCommit means a commit prefix is shared by more than one commit of the
+	// repository: the model must give more digits.
+	ErrAmbiguousCommit = errkind.New(errkind.BadRequest, "ambiguous commit")
 	// ErrBuildFailed is wrapped by *BuildError: the driver did not compile (the source's fault,
 	// so a bad request rather than an engine failure).
 	ErrBuildFailed = errkind.New(errkind.BadRequest, "build failed")

@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	git "github.com/go-git/go-git/v5"
@@ -218,13 +217,16 @@ func (b *Builder) sync(ctx context.Context, st *repoState) (RepoStatus, error) {
 	if err != nil {
 		st.failures++
 		st.nextTry = time.Now().Add(b.backoff(st.failures))
-		st.lastErr = strings.ReplaceAll(err.Error(), spec.URI, model.RedactURI(spec.URI))
+		// Only the redacted text goes on: the status and the error reach every role, the log
+		// every operator, and the raw error quotes the URI with its credentials.
+		st.lastErr = redactError(spec.URI, err)
 		st.cloned = cloned
 		b.mu.Unlock()
-		log.Error("repository sync failed", "error", st.lastErr, "failures", st.failures,
+		err = &redactedError{text: st.lastErr, err: err}
+		log.Error("repository sync failed", "error", err, "failures", st.failures,
 			"retry_in", b.backoff(st.failures).String())
 		if !cloned {
-			return b.repoStatus(st), fmt.Errorf("%w: %s: %s", ErrRepositoryUnavailable, spec.ID, st.lastErr)
+			return b.repoStatus(st), fmt.Errorf("%w: %s: %w", ErrRepositoryUnavailable, spec.ID, err)
 		}
 		return b.repoStatus(st), errkind.Wrap(errkind.Unavailable, err, "fetch %s", spec.ID)
 	}

@@ -68,15 +68,20 @@ func TestPeriodicFetch(t *testing.T) {
 		s, _ := b.RepoStatus("auto")
 		return s.Head == second
 	})
-	// A branch by name resolves too, and a missing one is a clear NotFound.
+	// The repository's branch resolves too, and a missing one is a clear NotFound.
 	runGit(t, src, "branch", "release/1")
 	if _, err := b.Sync(context.Background(), repoOf("auto", src)); err != nil {
 		t.Fatal(err)
 	}
-	if c, err := b.Resolve(context.Background(), repoOf("auto", src), "release/1"); err != nil || c != second {
+	onBranch := func(name string) model.Repository {
+		r := repoOf("auto", src)
+		r.Branch = name
+		return r
+	}
+	if c, err := b.Resolve(context.Background(), onBranch("release/1"), ""); err != nil || c != second {
 		t.Fatalf("branch release/1 resolved to %s, %v", c, err)
 	}
-	if _, err := b.Resolve(context.Background(), repoOf("auto", src), "nope"); !errors.Is(err, ErrRevisionNotFound) ||
+	if _, err := b.Resolve(context.Background(), onBranch("nope"), ""); !errors.Is(err, ErrRevisionNotFound) ||
 		!errors.Is(err, errkind.NotFound) {
 		t.Fatalf("missing branch: %v", err)
 	}

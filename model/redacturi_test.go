@@ -66,3 +66,26 @@ func TestRedactURI(t *testing.T) {
 		}
 	}
 }
+
+// URISecrets lists exactly what RedactURI hides, so a text that quotes the URI in another form
+// can be cleaned of it; what RedactURI keeps is not listed.
+func TestURISecrets(t *testing.T) {
+	t.Parallel()
+	for uri, want := range map[string][]string{
+		"https://TOKEN@github.com/a/b.git":         {"TOKEN"},
+		"https://oauth2:pw%21x@gitlab.com/g/p.git": {"oauth2", "pw!x", "oauth2:pw%21x"},
+		"ssh://git:pw@host/x.git":                  {"pw"},
+		"ssh://git@host/x.git":                     nil,
+		"git:pw@host:x.git;t=P":                    {"pw", "P"},
+		"http://h/r.git;a=P1;b?q=Q1&Q2#F1":         {"Q1", "Q2", "F1", "P1", "b"},
+		"http://h/r%2Egit;a=P%201":                 {"P%201", "P 1"},
+		"ext::https://u:p@host/x":                  {"u:p", "u", "p"},
+		"https://git.example.com/a.git":            nil,
+		"/srv/repos/a;k=V":                         {"V"},
+	} {
+		got := URISecrets(uri)
+		if strings.Join(got, "|") != strings.Join(want, "|") {
+			t.Errorf("URISecrets(%q) = %q, want %q", uri, got, want)
+		}
+	}
+}
