@@ -204,7 +204,8 @@ func (h *Host) Monitor(req *proto.MonitorRequest, stream proto.Host_MonitorServe
 // SaveSetting writes a setting of the calling module into the model: a Raft write, replicated
 // to every node and kept in each one's log and snapshots. So a value is at most MaxSettingSize,
 // a driver saves at most Limits.SettingRate a second, and the module's settings grow to at most
-// MaxSavedSettings keys and MaxSavedSettingsBytes (settingquota.go).
+// MaxSavedSettings keys and MaxSavedSettingsBytes (settingquota.go). A key the module's settings
+// protect is saved at that level, sealed (savesetting.go).
 func (h *Host) SaveSetting(ctx context.Context, req *proto.SaveSettingRequest) (*proto.Empty, error) {
 	if req.Name == "" || len(req.Name) > maxSettingName || !utf8.ValidString(req.Name) {
 		return nil, status.Errorf(codes.InvalidArgument, "a setting name of module %q must be 1 to %d bytes of UTF-8", req.ModuleId, maxSettingName)
@@ -228,13 +229,9 @@ func (h *Host) SaveSetting(ctx context.Context, req *proto.SaveSettingRequest) (
 		return nil, err
 	}
 	defer unlock()
-	if err := h.c.checkSettingsRoom(req.ModuleId, req.Name, value); err != nil {
+	if err := h.c.saveSetting(ctx, req.ModuleId, req.Name, value); err != nil {
 		return nil, err
 	}
-	if err := h.c.cfg.Store.SaveSetting(ctx, req.ModuleId, req.Name, value); err != nil {
-		return nil, err
-	}
-	h.c.waitSaved(ctx, req.ModuleId, req.Name, value)
 	return &proto.Empty{}, nil
 }
 

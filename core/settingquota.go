@@ -1,7 +1,6 @@
 package core
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"sync"
@@ -108,7 +107,8 @@ func (s *settingSaves) firstRefusal(moduleID string) bool {
 	return true
 }
 
-// settingsSize is what MaxSavedSettingsBytes counts: every name and JSON value.
+// settingsSize is what MaxSavedSettingsBytes counts of one group of settings: every name and
+// JSON value as stored (a protected one sealed).
 func settingsSize(s model.Settings) int {
 	n := 0
 	for k, v := range s {
@@ -117,36 +117,49 @@ func settingsSize(s model.Settings) int {
 	return n
 }
 
-// checkSettingsRoom refuses a save that would add a key past MaxSavedSettings, or grow the
-// module's own settings past MaxSavedSettingsBytes.
-func (c *Core) checkSettingsRoom(moduleID, name string, value []byte) error {
-	m, _ := c.cfg.Store.Model()
-	mod := m.Modules[moduleID]
-	if mod == nil {
-		return nil // the store refuses it as not found
+// ownSettings counts a module's own settings as the bounds do: its plain settings and every
+// protected level, where a driver's saves of protected keys go (model.SaveLevel).
+func ownSettings(mod *model.Module) (keys, size int) {
+	keys, size = len(mod.Settings), settingsSize(mod.Settings)
+	for _, p := range mod.ProtectedSettings {
+		keys, size = keys+len(p.Settings), size+settingsSize(p.Settings)
 	}
-	keys, size := len(mod.Settings), settingsSize(mod.Settings)
-	old, exists := mod.Settings[name]
-	after := size - len(old) + len(value)
+	return keys, size
+}
+
+// checkSettingsRoom refuses a save into the module's settings of level that would add a key past
+// MaxSavedSettings, or grow its own settings past MaxSavedSettingsBytes. A protected value
+// counts as sealed, and takes the place of a plain one of the same name (model.ProtectedSave).
+func (c *Core) checkSettingsRoom(mod *model.Module, name string, level model.Level, value []byte) error {
+	keys, size := ownSettings(mod)
+	keysAfter, after := keys, size
+	place, stored := mod.Settings, len(value)
+	if level != model.LevelNone {
+		place, stored = mod.ProtectedAt(level), model.SealedSize(len(value))
+		if old, ok := mod.Settings[name]; ok {
+			keysAfter, after = keysAfter-1, after-len(name)-len(old)
+		}
+	}
+	old, exists := place[name]
+	after += stored - len(old)
 	if !exists {
-		keys++
-		after += len(name)
+		keysAfter, after = keysAfter+1, after+len(name)
 	}
-	tooMany := !exists && keys > MaxSavedSettings
+	tooMany := keysAfter > keys && keysAfter > MaxSavedSettings
 	tooBig := after > MaxSavedSettingsBytes && after > size
 	if !tooMany && !tooBig {
 		return nil
 	}
-	driver := c.driverOf(moduleID)
+	driver := c.driverOf(mod.ID)
 	c.cfg.Metrics.DriverLimited(driver, metrics.DriverSettingsFull)
-	if c.saves.firstRefusal(moduleID) {
+	if c.saves.firstRefusal(mod.ID) {
 		c.log.Warn("a driver's setting save refused: the module's settings are full (further refusals for it are not logged)",
-			"module", moduleID, "driver", driver, "setting", name, "keys", len(mod.Settings), "bytes", size,
+			"module", mod.ID, "driver", driver, "setting", name, "keys", keys, "bytes", size,
 			"max_keys", MaxSavedSettings, "max_bytes", MaxSavedSettingsBytes)
 	}
 	return status.Errorf(codes.InvalidArgument,
 		"setting %q of module %q: the module's settings would hold %d keys and %d bytes, more than the %d keys and %d bytes a driver may save; overwrite a setting it has, or ask an operator to remove some",
-		name, moduleID, keys, after, MaxSavedSettings, MaxSavedSettingsBytes)
+		name, mod.ID, keysAfter, after, MaxSavedSettings, MaxSavedSettingsBytes)
 }
 
 // storedForm is a setting value as the model keeps it: compact, and HTML-escaped, as the Raft
@@ -154,14 +167,14 @@ func (c *Core) checkSettingsRoom(moduleID, name string, value []byte) error {
 // model shows is the one written (waitSaved) and the size checked the size kept.
 func storedForm(v []byte) ([]byte, error) { return json.Marshal(json.RawMessage(v)) }
 
-// waitSaved waits until this node's model holds the value a save wrote (at once on a leader or
-// a single node), so that the next save of the module is checked against it. Past savedWaitMax
+// waitSaved waits until this node's model shows the save (landed tells), at once on a leader or
+// a single node, so that the next save of the module is checked against it. Past savedWaitMax
 // it gives up: the write has landed, and the bound is off by at most this one save.
-func (c *Core) waitSaved(ctx context.Context, moduleID, name string, value []byte) {
+func (c *Core) waitSaved(ctx context.Context, moduleID, name string, landed func(*model.Module) bool) {
 	saved := func() bool {
 		m, _ := c.cfg.Store.Model()
 		mod := m.Modules[moduleID]
-		return mod == nil || bytes.Equal(mod.Settings[name], value)
+		return mod == nil || landed(mod)
 	}
 	if saved() {
 		return

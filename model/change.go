@@ -157,7 +157,10 @@ func (m *Model) WithRunning(moduleID string, running bool) (*Model, error) {
 	return next, nil
 }
 
-// WithSetting returns a copy of m in which the module's own setting name is value.
+// WithSetting returns a copy of m in which the module's own plain setting name is value. Every
+// node applies it for a save_setting command, old log entries included, so it writes the plain
+// settings whatever protects the key; a save of a protected key is proposed as ProtectedSave's
+// write instead, by the node that accepts it.
 func (m *Model) WithSetting(moduleID, name string, value json.RawMessage) (*Model, error) {
 	mod := m.Modules[moduleID]
 	if mod == nil {

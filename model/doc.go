@@ -17,4 +17,10 @@
 // Model.Redacted is the one view every management read returns — values the caller's clearance
 // reaches opened, the others (never_displayed always) replaced by RedactedValue, repository
 // credentials hidden below admin (RedactURI, which the builder uses for its logs and statuses).
+//
+// A driver's save of a key protected for its module (SaveLevel) is not WithSetting's plain write
+// but ProtectedSave's: a write of the module with the value at that level, sealed by the store's
+// Apply like a management write, so that the Raft log carries only commands every version
+// applies alike. WithSetting itself stays as it was: it is what every node applies for a
+// save_setting command, old log entries included.
 package model

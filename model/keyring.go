@@ -137,3 +137,10 @@ func parseSealed(s string) (kid string, data []byte, err error) {
 func valueAAD(kind Kind, id string, level Level, key string) string {
 	return fmt.Sprintf("engine/v1\x00%s\x00%s\x00%s\x00%s", kind, id, level, key)
 }
+
+// SealedSize is the length of the JSON string a value of n bytes is stored as once sealed: what
+// it costs the model, for bounds counted in stored bytes.
+func SealedSize(n int) int {
+	const idLen, nonceLen, tagLen = 8, 12, 16 // hex of 4 bytes (NewKeyring); AES-GCM's standard sizes
+	return len(`"`+sealedPrefix) + idLen + len(":") + base64.RawURLEncoding.EncodedLen(nonceLen+n+tagLen) + len(`"`)
+}
