@@ -14,8 +14,9 @@ import (
 // Its protected values and their level stay known as a leftModule until that is over: the stop
 // has returned, no execute of it runs here any more, and leftKeep has passed since both (a log
 // line travels through the driver's stderr pipe and arrives a little after the call that wrote
-// it). A module that comes back under the same id meanwhile has both its old and new values
-// hidden, under the higher of their levels. Past that, a line or an error about a module this node
+// it; at most twice leftKeep after the last of them). A module that comes back under the same id meanwhile has both its old and new values
+// hidden, under the higher of their levels; so have the old values of a module whose values
+// changed (setSecrets). Past that, a line or an error about a module this node
 // does not know is treated as if the module had the values of every module it knows, at the
 // highest level (scrub.go): it fails closed.
 
@@ -51,27 +52,55 @@ func (c *Core) leaveLocked(id string, st *moduleState) uint64 {
 	return l.gen
 }
 
-// settleLeft forgets module id's values leftKeep after now, or after its executes here ended.
+// setSecrets gives module id its protected values. Values it no longer has (a password changed)
+// are kept as if it had left (leaveLocked): its driver runs on the old settings until the update
+// took, and its executes in flight may still quote them.
+func (c *Core) setSecrets(id string, secrets []string, level model.Level) {
+	c.mu.Lock()
+	st := c.modules[id]
+	if st == nil {
+		c.mu.Unlock()
+		return
+	}
+	var gen uint64
+	dropped := slices.ContainsFunc(st.secrets, func(s string) bool { return !slices.Contains(secrets, s) })
+	if dropped {
+		gen = c.leaveLocked(id, st)
+	}
+	st.secrets, st.secretLevel = secrets, level
+	c.mu.Unlock()
+	if dropped {
+		c.settleLeft(id, gen)
+	}
+}
+
+// settleLeft forgets what module id left behind at gen once it is over (see above): checked
+// every leftKeep from now, it is forgotten at the first check that finds no execute of it here
+// and found none at the check before.
 func (c *Core) settleLeft(id string, gen uint64) {
+	c.checkLeftAfter(id, gen, false)
+}
+
+func (c *Core) checkLeftAfter(id string, gen uint64, wasBusy bool) {
 	time.AfterFunc(leftKeep, func() {
-		if c.forgetLeft(id, gen) {
-			c.settleLeft(id, gen)
+		if busy, again := c.checkLeft(id, gen, wasBusy); again {
+			c.checkLeftAfter(id, gen, busy)
 		}
 	})
 }
 
-// forgetLeft forgets what module id left behind at gen unless an execute of it still runs here;
-// it reports whether it must be looked at again.
-func (c *Core) forgetLeft(id string, gen uint64) (again bool) {
-	if c.calls.serving(id) {
-		return true
+// checkLeft is one check of settleLeft: busy reports an execute of module id running here, again
+// that what it left at gen is kept until the next check.
+func (c *Core) checkLeft(id string, gen uint64, wasBusy bool) (busy, again bool) {
+	if busy = c.calls.serving(id); busy || wasBusy {
+		return busy, true
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if l := c.left[id]; l != nil && l.gen == gen {
 		delete(c.left, id)
 	}
-	return false
+	return false, false
 }
 
 // serving reports whether an execute of moduleID runs here.

@@ -198,16 +198,54 @@ modules:
 	check("m1 back, support", words("m1", auth.ClearanceSupport), hiddenMessage)
 	check("a line of m1 back", tc.Scrub("m1", "alpha-secret gamma-secret beta-secret"), "[redacted] [redacted] beta-secret")
 
-	tc.mu.Lock()
-	gen := tc.left["m1"].gen
-	tc.mu.Unlock()
+	gen := leftGen(t, tc.Core, "m1")
 	tc.calls.enter("m1", "r1", auth.Caller{UserID: "u"})
-	if !tc.forgetLeft("m1", gen) {
+	if busy, again := tc.checkLeft("m1", gen, false); !busy || !again {
 		t.Error("m1's old values forgotten while an execute of it runs")
 	}
 	tc.calls.leave("m1", "r1", auth.Caller{UserID: "u"})
-	if tc.forgetLeft("m1", gen) {
+	if busy, again := tc.checkLeft("m1", gen, true); busy || !again {
+		t.Error("m1's old values forgotten at once after its last execute ended")
+	}
+	check("m1 back, its execute just ended, support", words("m1", auth.ClearanceSupport), hiddenMessage)
+	if _, again := tc.checkLeft("m1", gen, false); again {
 		t.Error("m1's old values kept after its executes ended")
 	}
 	check("m1 back, its old values forgotten, support", words("m1", auth.ClearanceSupport), "refused alpha-secret, beta-secret, [redacted]")
+}
+
+// TestChangedSecretStaysHidden: a module whose password changed keeps the old one hidden in its
+// driver's lines as long as a module that left would (its driver ran on it until the update
+// took), and only as long.
+func TestChangedSecretStaysHidden(t *testing.T) {
+	t.Parallel()
+	k := testutil.Keyring(t)
+	tc := sealedCore(t, k, `
+drivers: [{id: drv-d, module_name: Gate, role: device, binary: /bin/d}]
+modules: [{id: m1, driver_id: drv-d, running: true, protected_settings: [{level: admin, settings: {pin: alpha-secret}}]}]
+`, func(*fakeSup) {})
+	ctx := t.Context()
+	apply(t, tc.store, `modules: [{id: m1, driver_id: drv-d, running: true, protected_settings: [{level: admin, settings: {pin: delta-secret}}]}]`)
+	tc.reconcile(ctx)
+	if got := tc.Scrub("m1", "alpha-secret delta-secret"); got != "[redacted] [redacted]" {
+		t.Errorf("a line of m1 after its pin changed: %q", got)
+	}
+	gen := leftGen(t, tc.Core, "m1")
+	if _, again := tc.checkLeft("m1", gen, false); again {
+		t.Fatal("m1's old pin kept with no execute of it")
+	}
+	if got := tc.Scrub("m1", "alpha-secret delta-secret"); got != "alpha-secret [redacted]" {
+		t.Errorf("a line of m1 once its old pin is forgotten: %q", got)
+	}
+}
+
+// leftGen is the generation of what module id left behind on c.
+func leftGen(t *testing.T, c *Core, id string) uint64 {
+	t.Helper()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.left[id] == nil {
+		t.Fatalf("nothing kept of %s's values", id)
+	}
+	return c.left[id].gen
 }

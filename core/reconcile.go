@@ -138,7 +138,7 @@ func (c *Core) reconcile(ctx context.Context) {
 		// values with the same key, so this cannot fail.
 		w.secrets, _ = m.Secrets(m.Modules[id], c.cfg.Secrets)
 		level := m.SecretLevel(m.Modules[id])
-		c.setModule(id, func(st *moduleState) { st.secrets, st.secretLevel = w.secrets, level })
+		c.setSecrets(id, w.secrets, level)
 		ops = append(ops, c.beginOp(ctx, id, sem, func(ctx context.Context) {
 			switch {
 			case moved:
