@@ -14,11 +14,11 @@ import (
 // Its protected values and their level stay known as a leftModule until that is over: the stop
 // has returned, no execute of it runs here any more, and leftKeep has passed since both (a log
 // line travels through the driver's stderr pipe and arrives a little after the call that wrote
-// it; at most twice leftKeep after the last of them). A module that comes back under the same id meanwhile has both its old and new values
-// hidden, under the higher of their levels; so have the old values of a module whose values
-// changed (setSecrets). Past that, a line or an error about a module this node
-// does not know is treated as if the module had the values of every module it knows, at the
-// highest level (scrub.go): it fails closed.
+// it; settleLeft). A module that comes back under the same id meanwhile has both its old and new
+// values hidden, under the higher of their levels; so have the old values of a module whose
+// values changed (setSecrets), which its driver runs on until the update took. Past that, a line
+// or an error about a module this node does not know is treated as if the module had the values
+// of every module it knows, at the highest level (scrub.go): it fails closed.
 
 // leftKeep is how long a module's values are kept after its stop returned and its last execute
 // here ended.
@@ -75,10 +75,10 @@ func (c *Core) setSecrets(id string, secrets []string, level model.Level) {
 }
 
 // settleLeft forgets what module id left behind at gen once it is over (see above): checked
-// every leftKeep from now, it is forgotten at the first check that finds no execute of it here
-// and found none at the check before.
+// every leftKeep from now, it is forgotten at the second check in a row that finds no execute of
+// it here, so leftKeep to twice that after the stop returned and its last execute ended.
 func (c *Core) settleLeft(id string, gen uint64) {
-	c.checkLeftAfter(id, gen, false)
+	c.checkLeftAfter(id, gen, true) // an execute may have ended just before the first check
 }
 
 func (c *Core) checkLeftAfter(id string, gen uint64, wasBusy bool) {

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -13,6 +14,9 @@ import (
 	"github.com/placeos-go/engine/errkind"
 	"github.com/placeos-go/engine/internal/testutil"
 	"github.com/placeos-go/engine/model"
+	"github.com/placeos-go/engine/placement"
+	"github.com/placeos-go/engine/plugin/proto"
+	"github.com/placeos-go/engine/raftfsm"
 )
 
 // TestLeavingModuleKeepsItsSecrets: a module that leaves this node — stopped, or deleted — keeps
@@ -248,4 +252,52 @@ func leftGen(t *testing.T, c *Core, id string) uint64 {
 		t.Fatalf("nothing kept of %s's values", id)
 	}
 	return c.left[id].gen
+}
+
+// TestMovedModuleKeepsItsSecrets: a module placed on another node (its node's labels no longer
+// match its constraint) stops here, and the execute of it in flight here, failing after the stop
+// quoting its admin-level PIN, reaches a user only as the fixed hidden message.
+func TestMovedModuleKeepsItsSecrets(t *testing.T) {
+	t.Parallel()
+	k := testutil.Keyring(t)
+	site := func(s string) placement.Labels { return placement.Labels{"site": s} }
+	cl := &fakeCluster{epoch: 1, caughtUp: true, leader: true, nodes: []raftfsm.Node{
+		{ID: "n1", RaftAddr: "n1:7000", Up: true, Labels: site("a")},
+		{ID: "n2", RaftAddr: "n2:7000", Up: true, Labels: site("b")},
+	}}
+	held, release := make(chan struct{}), make(chan struct{})
+	tc := sealedCoreWith(t, Config{Cluster: cl, Peers: &fakePeers{}}, k, `
+drivers: [{id: drv-d, module_name: Gate, role: device, binary: /bin/d}]
+modules: [{id: m1, driver_id: drv-d, running: true, placement: {site: a}, protected_settings: [{level: admin, settings: {pin: alpha-secret}}]}]
+`, func(sup *fakeSup) {
+		sup.meta = `{"functions": {"open": {}}}`
+		sup.exec = func(context.Context, *proto.ExecRequest) (*proto.ExecResponse, error) {
+			close(held)
+			<-release
+			return &proto.ExecResponse{Code: 401, Error: &proto.ExecError{Class: "AuthError", Message: "refused alpha-secret"}}, nil
+		}
+	})
+	if !tc.started("m1") {
+		t.Fatal("m1 did not start on n1")
+	}
+	errc := make(chan error, 1)
+	go func() {
+		_, err := tc.Execute(t.Context(), call.Request{Target: call.Target{ModuleID: "m1"}, Function: "open", Args: json.RawMessage(`[]`),
+			Caller: auth.Caller{UserID: "alice", Clearance: auth.ClearanceUser}})
+		errc <- err
+	}()
+	<-held
+	cl.mu.Lock()
+	cl.nodes[0].Labels, cl.nodes[1].Labels = site("b"), site("a")
+	cl.epoch++
+	cl.mu.Unlock()
+	tc.reconcile(t.Context())
+	if owner, _ := tc.Owner("m1"); owner != "n2" || tc.started("m1") {
+		t.Fatalf("m1 owned by %q, started here %v; want it moved to n2", owner, tc.started("m1"))
+	}
+	close(release)
+	var de *errkind.DriverError
+	if err := <-errc; !errors.As(err, &de) || de.Message != hiddenMessage || de.Class != "AuthError" {
+		t.Fatalf("the user's call of m1 in flight while it moved away: %v", err)
+	}
 }
