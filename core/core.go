@@ -76,6 +76,7 @@ type Core struct {
 
 	mu      sync.Mutex
 	modules map[string]*moduleState      // modules this node runs or tried to run
+	left    map[string]*leftModule       // modules that left it, whose driver may still quote them (leaving.go)
 	lookups map[string]map[string]string // systems whose lookup this node wrote, as written
 
 	builds   map[string]*buildState // driver id -> latest build

@@ -55,6 +55,7 @@ func (c *Core) reconcile(ctx context.Context) {
 	c.mu.Lock()
 	// unrecord: what Redis holds of them as failures goes (runtime.go), once they left this node.
 	var stop, forget, release, unrecord []string
+	left := map[string]uint64{} // what they leave behind, kept until their stop returned (leaving.go)
 	for id, st := range c.modules {
 		w, ok := want[id]
 		// A module whose new binary is still building keeps running on the old one, and one
@@ -74,6 +75,7 @@ func (c *Core) reconcile(ctx context.Context) {
 			}
 		}
 		if !ok {
+			left[id] = c.leaveLocked(id, st)
 			delete(c.modules, id)
 		}
 	}
@@ -90,6 +92,9 @@ func (c *Core) reconcile(ctx context.Context) {
 	}
 	for _, id := range unrecord {
 		c.forgetStartFailure(ctx, id)
+	}
+	for id, gen := range left {
+		c.settleLeft(id, gen)
 	}
 	// Gone: Redis keeps its status, but this node no longer writes it back.
 	for _, id := range forget {
@@ -133,7 +138,7 @@ func (c *Core) reconcile(ctx context.Context) {
 		// values with the same key, so this cannot fail.
 		w.secrets, _ = m.Secrets(m.Modules[id], c.cfg.Secrets)
 		level := m.SecretLevel(m.Modules[id])
-		c.setModule(id, func(st *moduleState) { st.secrets, st.secretLevel = w.secrets, level })
+		c.setSecrets(id, w.secrets, level)
 		ops = append(ops, c.beginOp(ctx, id, sem, func(ctx context.Context) {
 			switch {
 			case moved:

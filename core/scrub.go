@@ -109,19 +109,19 @@ func (c *Core) callError(moduleID string, caller auth.Caller, err error) error {
 }
 
 // callerReads is module moduleID's protected values and whether caller may read every one of
-// them (see above: never_displayed as admin's).
+// them (see above: never_displayed as admin's). A module this node does not know (it left long
+// enough ago, leaving.go) fails closed: as if it had every value this node knows, at admin level.
 func (c *Core) callerReads(moduleID string, caller auth.Caller) ([]string, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	st := c.modules[moduleID]
-	if st == nil {
-		return nil, true
+	secrets, level, known := c.secretsLocked(moduleID)
+	if !known {
+		secrets, level = c.allSecretsLocked(), model.LevelAdmin
 	}
-	level := st.secretLevel
 	if level == model.LevelNeverDisplayed {
 		level = model.LevelAdmin
 	}
-	return st.secrets, level == "" || level.ReadableBy(caller.Clearance)
+	return secrets, level == "" || level.ReadableBy(caller.Clearance)
 }
 
 // hideAll is the cleaner of an execute's error its caller may not read: the message only, in
@@ -129,28 +129,16 @@ func (c *Core) callerReads(moduleID string, caller auth.Caller) ([]string, bool)
 func hideAll([]string) []string { return []string{hiddenMessage} }
 
 // Scrub is text a module's driver produced with the module's protected values hidden, for the
-// supervisor (supervisor.Config.Scrub); with moduleID "", the values of every module this node
-// hosts (a line of a process that names no module: which module's value it quotes is unknown,
-// and hiding another module's secret too costs nothing).
+// supervisor (supervisor.Config.Scrub), also while and after the module leaves this node
+// (leaving.go). With moduleID "", or one this node does not know, the values of every module it
+// hosts or that left it lately: which module's value the line quotes is unknown, and hiding
+// another module's secret too costs nothing.
 func (c *Core) Scrub(moduleID, text string) string {
-	if moduleID != "" {
-		return model.Scrub(text, c.secretsOf(moduleID))
-	}
 	c.mu.Lock()
-	var secrets []string
-	for _, st := range c.modules {
-		secrets = append(secrets, st.secrets...)
+	secrets, _, known := c.secretsLocked(moduleID)
+	if !known {
+		secrets = c.allSecretsLocked()
 	}
 	c.mu.Unlock()
 	return model.Scrub(text, secrets)
-}
-
-// secretsOf is what a running module's driver must not say to callers.
-func (c *Core) secretsOf(moduleID string) []string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if st := c.modules[moduleID]; st != nil {
-		return st.secrets
-	}
-	return nil
 }

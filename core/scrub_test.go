@@ -86,11 +86,17 @@ modules: [{id: m1, driver_id: drv-d, running: true, protected_settings: [{level:
 // the fake supervisor's behaviour before it.
 func sealedCore(t *testing.T, k *model.Keyring, yaml string, setup func(*fakeSup)) *testCore {
 	t.Helper()
+	return sealedCoreWith(t, Config{}, k, yaml, setup)
+}
+
+// sealedCoreWith is sealedCore with the settings of cfg that are not the test's own.
+func sealedCoreWith(t *testing.T, cfg Config, k *model.Keyring, yaml string, setup func(*fakeSup)) *testCore {
+	t.Helper()
 	tc := &testCore{store: model.NewMemoryWithKeys(k), sup: &fakeSup{}, state: newFakeState()}
 	apply(t, tc.store, yaml)
 	setup(tc.sup)
-	c, err := New(Config{NodeID: "n1", Store: tc.store, State: tc.state, Secrets: k, Logger: hclog.NewNullLogger()},
-		func(proto.HostServer, func(context.Context, string)) (Supervisor, error) { return tc.sup, nil })
+	cfg.NodeID, cfg.Store, cfg.State, cfg.Secrets, cfg.Logger = "n1", tc.store, tc.state, k, hclog.NewNullLogger()
+	c, err := New(cfg, func(proto.HostServer, func(context.Context, string)) (Supervisor, error) { return tc.sup, nil })
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -57,7 +57,8 @@ func newRealCoreWith(t *testing.T, cfg Config, yaml string, logs io.Writer) *rea
 	cfg.NodeID, cfg.Store, cfg.State, cfg.Logger = "n1", rc.store, rc.state, log
 	c, err := New(cfg,
 		func(host proto.HostServer, onStart func(context.Context, string)) (Supervisor, error) {
-			sup, err := supervisor.New(supervisor.Config{Logger: log, Host: host, OnModuleStart: onStart})
+			sup, err := supervisor.New(supervisor.Config{Logger: log, Host: host, OnModuleStart: onStart,
+				Scrub: func(id, text string) string { return rc.Scrub(id, text) }}) // as cmd/engine wires it
 			rc.sup = sup
 			return sup, err
 		})

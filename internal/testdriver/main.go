@@ -161,6 +161,7 @@ func (d *driver) Update(ctx context.Context, r *proto.StartRequest) (*proto.Empt
 }
 
 func (d *driver) Stop(_ context.Context, r *proto.ModuleRequest) (*proto.Empty, error) {
+	d.onStop(r.ModuleId) // unload.go
 	d.mu.Lock()
 	delete(d.modules, r.ModuleId)
 	delete(d.debug, r.ModuleId)
@@ -259,6 +260,7 @@ func (d *driver) Exec(ctx context.Context, r *proto.ExecRequest) (*proto.ExecRes
 	if !ok {
 		return raise(404, "NotFound", "module %q is not running", r.ModuleId), nil
 	}
+	d.awaitStop(mod, r.Function) // unload.go
 	var args []json.RawMessage
 	if len(r.ArgsJson) > 0 {
 		if err := json.Unmarshal(r.ArgsJson, &args); err != nil {
