@@ -74,10 +74,11 @@ type Core struct {
 
 	driverLimits sync.Map // binary → its driver's memory_limit (driver_limits.go)
 
-	mu      sync.Mutex
-	modules map[string]*moduleState      // modules this node runs or tried to run
-	left    map[string]*leftModule       // modules that left it, whose driver may still quote them (leaving.go)
-	lookups map[string]map[string]string // systems whose lookup this node wrote, as written
+	mu          sync.Mutex
+	modules     map[string]*moduleState      // modules this node runs or tried to run
+	left        map[string]*leftModule       // modules that left it, whose driver may still quote them (leaving.go)
+	leftStopped bool                         // Close ended the checks that forget c.left's entries
+	lookups     map[string]map[string]string // systems whose lookup this node wrote, as written
 
 	builds   map[string]*buildState // driver id -> latest build
 	buildGen map[string]uint64      // repository id -> pulls and recompiles so far
@@ -251,6 +252,7 @@ func (c *Core) Close() {
 	c.bg.Wait()
 	c.ops.Wait() // canceled with the loop's context: they end as soon as their driver call does
 	c.gates.close(c.writeStatus)
+	c.stopLeft()
 }
 
 // OnModuleStart clears a module's status before a new instance of it starts (docs/protocol.md §3),

@@ -29,6 +29,7 @@ type leftModule struct {
 	secrets []string
 	level   model.Level
 	gen     uint64 // bumped by each leave: a check scheduled for an earlier one does nothing
+	check   *time.Timer
 }
 
 // leaveLocked keeps module id's values as it leaves c.modules; c.mu is held. The returned
@@ -82,11 +83,27 @@ func (c *Core) settleLeft(id string, gen uint64) {
 }
 
 func (c *Core) checkLeftAfter(id string, gen uint64, wasBusy bool) {
-	time.AfterFunc(leftKeep, func() {
-		if busy, again := c.checkLeft(id, gen, wasBusy); again {
-			c.checkLeftAfter(id, gen, busy)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if l := c.left[id]; l != nil && l.gen == gen && !c.leftStopped {
+		l.check = time.AfterFunc(leftKeep, func() {
+			if busy, again := c.checkLeft(id, gen, wasBusy); again {
+				c.checkLeftAfter(id, gen, busy)
+			}
+		})
+	}
+}
+
+// stopLeft ends settleLeft's checks (Close): what modules left behind is kept from then on.
+func (c *Core) stopLeft() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.leftStopped = true
+	for _, l := range c.left {
+		if l.check != nil {
+			l.check.Stop()
 		}
-	})
+	}
 }
 
 // checkLeft is one check of settleLeft: busy reports an execute of module id running here, again
