@@ -70,6 +70,8 @@ const (
 	DriverSavesRefused    = "saves_refused"         // a setting save over the driver's rate
 	// DriverSettingsFull: a setting save that would grow its module's settings past their bound.
 	DriverSettingsFull = "settings_full"
+	// DriverStatusesFull: a status write past its module's bound of statuses or bytes.
+	DriverStatusesFull = "statuses_full"
 )
 
 const namespace = "engine"
