@@ -110,7 +110,9 @@ func (b *Base) Go(fn func(ctx context.Context)) {
 }
 
 // Set sets a status. The value is JSON-encoded; only a change travels to the host. Statuses set
-// before the host connection exists are kept and sent once it does.
+// before the host connection exists are kept and sent once it does. Set does not wait for the
+// engine: a value it refuses (over 1 MiB, the module's statuses full) is dropped and logged, and
+// Flush returns the refusal.
 func (b *Base) Set(name string, value any) {
 	if b.m == nil {
 		return
