@@ -53,7 +53,8 @@ type gateResult struct {
 // (an SDK driver's outbox does, one write at a time) then runs at the rate instead of spending
 // the node's CPU on calls whose values are mostly dropped, and its own coalescing takes over.
 // Each write is first counted against the module's bounds (statusquota.go), with the rate off too;
-// a write past them is refused and neither written nor kept.
+// a write past them is refused and neither written nor kept. The gate's lock is held across every
+// write, the rate on or off, so that the module's writes land in the order they were counted.
 func (s *statusGates) set(ctx context.Context, rate float64, moduleID, name string, value []byte,
 	write writeFn) (gateResult, *statusRefusal, error) {
 	now := time.Now()
@@ -70,16 +71,11 @@ func (s *statusGates) set(ctx context.Context, rate float64, moduleID, name stri
 	s.mu.Unlock()
 
 	g.mu.Lock()
+	defer g.mu.Unlock()
 	if r := g.tally.take(name, value, now); r != nil {
-		g.mu.Unlock()
 		return gateResult{}, r, nil
 	}
-	if rate <= 0 || closed {
-		g.mu.Unlock()
-		return gateResult{}, nil, write(ctx, moduleID, name, value)
-	}
-	defer g.mu.Unlock()
-	if len(g.pending) == 0 && g.b.Take(now) {
+	if rate <= 0 || closed || len(g.pending) == 0 && g.b.Take(now) {
 		return gateResult{}, nil, write(ctx, moduleID, name, value)
 	}
 	if g.pending == nil {
