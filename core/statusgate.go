@@ -95,9 +95,7 @@ func (s *statusGates) set(ctx context.Context, rate float64, moduleID, name stri
 // tally starts again from the values still waiting, and the gate is kept (a gate forgotten while
 // it drained would be dropped, and with it the new instance's tally).
 func (s *statusGates) restart(moduleID string) {
-	s.mu.Lock()
-	g := s.gates[moduleID]
-	s.mu.Unlock()
+	g := s.gate(moduleID)
 	if g == nil {
 		return
 	}
@@ -160,9 +158,7 @@ func (s *statusGates) close(write writeFn) {
 // forget is called when the module is no longer hosted here: its gate goes once its waiting
 // values are written (a stopping driver's last values still land).
 func (s *statusGates) forget(moduleID string) {
-	s.mu.Lock()
-	g := s.gates[moduleID]
-	s.mu.Unlock()
+	g := s.gate(moduleID)
 	if g == nil {
 		return
 	}
@@ -172,6 +168,13 @@ func (s *statusGates) forget(moduleID string) {
 	if !g.armed {
 		s.drop(moduleID, g)
 	}
+}
+
+// gate is moduleID's gate, nil when it has none.
+func (s *statusGates) gate(moduleID string) *statusGate {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.gates[moduleID]
 }
 
 // drop removes g if it is still moduleID's gate. g.mu is held.
