@@ -38,20 +38,20 @@ func (h *Host) SetStatus(ctx context.Context, req *proto.SetStatusRequest) (*pro
 		return nil, status.Errorf(codes.InvalidArgument, "module %q: %v", req.ModuleId, err)
 	}
 	if !req.Delete {
-		if err := checkStatusSize(req.ModuleId, req.Name, req.ValueJson); err != nil {
-			return nil, err
-		}
-		if err := checkValue(req.ValueJson, "status", req.Name, req.ModuleId); err != nil {
-			return nil, err
+		// A value over MaxStatusSize is refused by the gate, before its JSON is read.
+		if len(req.ValueJson) <= MaxStatusSize {
+			if err := checkValue(req.ValueJson, "status", req.Name, req.ModuleId); err != nil {
+				return nil, err
+			}
 		}
 		// JSON null deletes the status in the store (state.Store.SetStatus): counted as a delete.
 		if !isJSONNull(req.ValueJson) {
 			value = req.ValueJson
 		}
 	}
-	res, full, err := h.c.gates.set(ctx, h.c.cfg.Limits.StatusRate, req.ModuleId, req.Name, value, h.c.writeStatus)
-	if full != nil {
-		return nil, h.c.statusesFull(req.ModuleId, full)
+	res, refused, err := h.c.gates.set(ctx, h.c.cfg.Limits.StatusRate, req.ModuleId, req.Name, value, h.c.writeStatus)
+	if refused != nil {
+		return nil, h.c.statusRefused(req.ModuleId, refused)
 	}
 	if res.delayed {
 		driver := h.c.driverOf(req.ModuleId)

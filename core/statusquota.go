@@ -54,10 +54,13 @@ type statusTally struct {
 
 // statusRefusal is a status write the module's bounds refused.
 type statusRefusal struct {
-	name          string
-	names, total  int  // the module's statuses before the write
-	after         int  // their total bytes had the write passed
-	tooMany, warn bool // warn: the first refusal of the module in statusFullWarnEvery
+	name         string
+	size         int  // the value's
+	names, total int  // the module's statuses before the write
+	after        int  // their total bytes had the write passed
+	tooLarge     bool // the value is over MaxStatusSize (else the module's statuses are full)
+	tooMany      bool // a name past MaxStatuses (else past MaxStatusBytes)
+	warn         bool // the first refusal of the module in statusFullWarnEvery
 }
 
 // take counts a write (nil value: a delete), or refuses it past the bounds.
@@ -72,9 +75,11 @@ func (t *statusTally) take(name string, value []byte, now time.Time) *statusRefu
 	}
 	size := len(name) + len(value)
 	after := t.total - old + size
+	tooLarge := len(value) > MaxStatusSize
 	tooMany := !exists && len(t.sizes) >= MaxStatuses
-	if tooMany || after > MaxStatusBytes && size > old {
-		r := &statusRefusal{name: name, names: len(t.sizes), total: t.total, after: after, tooMany: tooMany}
+	if tooLarge || tooMany || after > MaxStatusBytes && size > old {
+		r := &statusRefusal{name: name, size: len(value), names: len(t.sizes), total: t.total, after: after,
+			tooLarge: tooLarge, tooMany: tooMany}
 		if now.Sub(t.warned) >= statusFullWarnEvery {
 			t.warned, r.warn = now, true
 		}
@@ -100,15 +105,19 @@ func (t *statusTally) restart(pending map[string][]byte) {
 	}
 }
 
-// statusesFull is the driver's answer to a refused write, logged (at most once a minute for the
+// statusRefused is the driver's answer to a refused write, logged (at most once a minute for the
 // module) and counted.
-func (c *Core) statusesFull(moduleID string, r *statusRefusal) error {
+func (c *Core) statusRefused(moduleID string, r *statusRefusal) error {
 	driver := c.driverOf(moduleID)
-	c.cfg.Metrics.DriverLimited(driver, metrics.DriverStatusesFull)
+	c.cfg.Metrics.DriverLimited(driver, metrics.DriverStatusRefused)
 	if r.warn {
-		c.log.Warn("a driver's status write refused: the module's statuses are full (further refusals for it are not logged for a minute)",
-			"module", moduleID, "driver", driver, "status", r.name, "statuses", r.names, "bytes", r.total,
-			"max_statuses", MaxStatuses, "max_bytes", MaxStatusBytes)
+		c.log.Warn("a driver's status write refused: too large, or the module's statuses are full (further refusals for it are not logged for a minute)",
+			"module", moduleID, "driver", driver, "status", r.name, "size", r.size, "statuses", r.names, "bytes", r.total,
+			"max_size", MaxStatusSize, "max_statuses", MaxStatuses, "max_bytes", MaxStatusBytes)
+	}
+	if r.tooLarge {
+		return status.Errorf(codes.InvalidArgument, "status %q of module %q is %d bytes, more than the %d a driver may set",
+			r.name, moduleID, r.size, MaxStatusSize)
 	}
 	st := status.Newf(codes.ResourceExhausted,
 		"status %q of module %q: the module's statuses would hold %d bytes, more than the %d a driver may set; set a smaller value, or delete statuses",
@@ -122,15 +131,6 @@ func (c *Core) statusesFull(moduleID string, r *statusRefusal) error {
 		st = d
 	}
 	return st.Err()
-}
-
-// checkStatusSize refuses a status value over MaxStatusSize.
-func checkStatusSize(moduleID, name string, value []byte) error {
-	if len(value) > MaxStatusSize {
-		return status.Errorf(codes.InvalidArgument, "status %q of module %q is %d bytes, more than the %d a driver may set",
-			name, moduleID, len(value), MaxStatusSize)
-	}
-	return nil
 }
 
 // isJSONNull reports whether v, valid JSON, is null: the store deletes the status then.

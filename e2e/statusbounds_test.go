@@ -22,7 +22,7 @@ type fillResult struct {
 // statuses of 1 MiB took Redis to 190 MB, a 30 MB status was taken, a read of the module's state
 // answered 217 MB), on a real node with real driver processes and Redis: a value over 1 MiB is
 // refused (InvalidArgument) and not in Redis; the 1,025th name and a write past 16 MiB are
-// refused (ResourceExhausted), logged once at WARN for the module and counted; an overwrite no
+// refused (ResourceExhausted); refusals are logged once at WARN for the module and counted; an overwrite no
 // larger and one that shrinks pass, and the room a shrink makes takes a new value; a crash
 // restart, which clears the module's status, starts the count again from what Redis holds; an
 // SDK driver gets the refusal as an *sdk.Error its caller sees as 400 BadRequest.
@@ -112,8 +112,8 @@ func TestStatusBounds(t *testing.T) {
 			t.Fatalf("%d WARN lines for %s's refusals, want 1", n, mod)
 		}
 	}
-	if n := metricValue(t, e, limited("drv-flood", "statuses_full")); n != 2 {
-		t.Fatalf("statuses_full of drv-flood = %v, want 2", n)
+	if n := metricValue(t, e, limited("drv-flood", "status_refused")); n != 3 {
+		t.Fatalf("status_refused of drv-flood = %v, want 3", n)
 	}
 
 	// A crash restart clears the module's status: the count starts again from nothing.
