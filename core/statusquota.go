@@ -36,9 +36,9 @@ const (
 // errdetails.ErrorInfo reason), so that the SDK tells it from gRPC's own ResourceExhausted.
 const StatusesFullReason = "STATUSES_FULL"
 
-// statusFullWarnEvery spaces the WARN lines of one module's refused statuses: a driver that keeps
+// statusRefusedWarnEvery spaces the WARN lines of one module's refused statuses: a driver that keeps
 // setting them must not flood the log.
-const statusFullWarnEvery = time.Minute
+const statusRefusedWarnEvery = time.Minute
 
 // statusTally is what a module's statuses hold as this node's writes made them: the size (name and
 // value) of each by name, and their sum. It lives in the module's gate, under its lock, so a write
@@ -60,7 +60,7 @@ type statusRefusal struct {
 	after        int  // their total bytes had the write passed
 	tooLarge     bool // the value is over MaxStatusSize (else the module's statuses are full)
 	tooMany      bool // a name past MaxStatuses (else past MaxStatusBytes)
-	warn         bool // the first refusal of the module in statusFullWarnEvery
+	warn         bool // the first refusal of the module in statusRefusedWarnEvery
 }
 
 // take counts a write (nil value: a delete), or refuses it past the bounds.
@@ -80,7 +80,7 @@ func (t *statusTally) take(name string, value []byte, now time.Time) *statusRefu
 	if tooLarge || tooMany || after > MaxStatusBytes && size > old {
 		r := &statusRefusal{name: name, size: len(value), names: len(t.sizes), total: t.total, after: after,
 			tooLarge: tooLarge, tooMany: tooMany}
-		if now.Sub(t.warned) >= statusFullWarnEvery {
+		if now.Sub(t.warned) >= statusRefusedWarnEvery {
 			t.warned, r.warn = now, true
 		}
 		return r
