@@ -274,8 +274,11 @@ func (c *Core) OnModuleStart(ctx context.Context, moduleID string) {
 	ctx, cancel := context.WithTimeout(ctx, statusWriteTimeout)
 	defer cancel()
 	if err := c.cfg.State.ClearStatus(ctx, moduleID); err != nil {
+		// Redis may still hold the old statuses: they stay counted against the module's bounds.
 		c.log.Warn("clearing module status failed", "module", moduleID, "error", err)
+		return
 	}
+	c.gates.restart(moduleID)
 }
 
 func (c *Core) binaryPath(m *model.Model, d *model.Driver) (string, error) {

@@ -21,8 +21,7 @@ import (
 // is still cleaned by a live node. What the old instance sets after the module left the model is
 // dropped by writeStatus, on every node. A write that was checked just before the model changed
 // holds its module's status gate (statusgate.go), which the pass takes (gates.forget) before the
-// deletion, so it lands before it; only with the status rate switched off (Limits.StatusRate < 0,
-// no gate) could such a write land after the deletion and make one key again.
+// deletion, so it lands before it.
 //
 // Every node remembers the modules it saw leave (bounded), not only their owner: a node that
 // stopped but is not yet marked down still owns them, and when it is marked down the node that

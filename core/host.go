@@ -27,9 +27,10 @@ type Host struct {
 // Host returns the driver callback service of this node.
 func (c *Core) Host() *Host { return &Host{c: c} }
 
-// SetStatus writes a status of the calling module, within the module's status rate
-// (Limits.StatusRate; statusgate.go): over it the write is kept and made later, and the driver is
-// told it succeeded once the next write is due.
+// SetStatus writes a status of the calling module, within the module's bounds (MaxStatusSize,
+// MaxStatuses, MaxStatusBytes; statusquota.go) and its status rate (Limits.StatusRate;
+// statusgate.go): over the rate the write is kept and made later, and the driver is told it
+// succeeded once the next write is due.
 func (h *Host) SetStatus(ctx context.Context, req *proto.SetStatusRequest) (*proto.Empty, error) {
 	var value []byte
 	if err := call.CheckIdentifier("a status name", req.Name); err != nil {
@@ -37,12 +38,21 @@ func (h *Host) SetStatus(ctx context.Context, req *proto.SetStatusRequest) (*pro
 		return nil, status.Errorf(codes.InvalidArgument, "module %q: %v", req.ModuleId, err)
 	}
 	if !req.Delete {
-		if err := checkValue(req.ValueJson, "status", req.Name, req.ModuleId); err != nil {
-			return nil, err
+		// A value over MaxStatusSize is refused by the gate, before its JSON is read.
+		if len(req.ValueJson) <= MaxStatusSize {
+			if err := checkValue(req.ValueJson, "status", req.Name, req.ModuleId); err != nil {
+				return nil, err
+			}
 		}
-		value = req.ValueJson
+		// JSON null deletes the status in the store (state.Store.SetStatus): counted as a delete.
+		if !isJSONNull(req.ValueJson) {
+			value = req.ValueJson
+		}
 	}
-	res, err := h.c.gates.set(ctx, h.c.cfg.Limits.StatusRate, req.ModuleId, req.Name, value, h.c.writeStatus)
+	res, refused, err := h.c.gates.set(ctx, h.c.cfg.Limits.StatusRate, req.ModuleId, req.Name, value, h.c.writeStatus)
+	if refused != nil {
+		return nil, h.c.statusRefused(req.ModuleId, refused)
+	}
 	if res.delayed {
 		driver := h.c.driverOf(req.ModuleId)
 		h.c.cfg.Metrics.DriverLimited(driver, metrics.DriverStatusDelayed)

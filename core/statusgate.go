@@ -35,6 +35,7 @@ type statusGate struct {
 	armed   bool              // a flush is scheduled
 	timer   *time.Timer       // the scheduled flush
 	gone    bool              // the module is no longer hosted: forget the gate once drained
+	tally   statusTally       // what the module's statuses hold (statusquota.go)
 }
 
 // writeFn writes one status (nil value deletes it).
@@ -51,17 +52,14 @@ type gateResult struct {
 // A delayed write's answer is paced until the next token is due: a driver that writes in a loop
 // (an SDK driver's outbox does, one write at a time) then runs at the rate instead of spending
 // the node's CPU on calls whose values are mostly dropped, and its own coalescing takes over.
+// Each write is first counted against the module's bounds (statusquota.go), with the rate off too;
+// a write past them is refused and neither written nor kept. The gate's lock is held across every
+// write, the rate on or off, so that the module's writes land in the order they were counted.
 func (s *statusGates) set(ctx context.Context, rate float64, moduleID, name string, value []byte,
-	write writeFn) (gateResult, error) {
-	if rate <= 0 {
-		return gateResult{}, write(ctx, moduleID, name, value)
-	}
+	write writeFn) (gateResult, *statusRefusal, error) {
 	now := time.Now()
 	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return gateResult{}, write(ctx, moduleID, name, value)
-	}
+	closed := s.closed
 	g := s.gates[moduleID]
 	if g == nil {
 		if s.gates == nil {
@@ -74,8 +72,11 @@ func (s *statusGates) set(ctx context.Context, rate float64, moduleID, name stri
 
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if len(g.pending) == 0 && g.b.Take(now) {
-		return gateResult{}, write(ctx, moduleID, name, value)
+	if r := g.tally.take(name, value, now); r != nil {
+		return gateResult{}, r, nil
+	}
+	if rate <= 0 || closed || len(g.pending) == 0 && g.b.Take(now) {
+		return gateResult{}, nil, write(ctx, moduleID, name, value)
 	}
 	if g.pending == nil {
 		g.pending = map[string][]byte{}
@@ -87,7 +88,21 @@ func (s *statusGates) set(ctx context.Context, rate float64, moduleID, name stri
 		g.armed = true
 		g.timer = time.AfterFunc(wait, func() { s.flush(moduleID, g, write) })
 	}
-	return gateResult{delayed: true, coalesced: coalesced, pace: max(wait, time.Duration(float64(time.Second)/rate))}, nil
+	return gateResult{delayed: true, coalesced: coalesced, pace: max(wait, time.Duration(float64(time.Second)/rate))}, nil, nil
+}
+
+// restart tells the module's gate that the module's status was cleared for a start here: its
+// tally starts again from the values still waiting, and the gate is kept (a gate forgotten while
+// it drained would be dropped, and with it the new instance's tally).
+func (s *statusGates) restart(moduleID string) {
+	g := s.gate(moduleID)
+	if g == nil {
+		return
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.gone = false
+	g.tally.restart(g.pending)
 }
 
 // flush writes as many waiting values as the bucket allows and schedules the rest.
@@ -143,9 +158,7 @@ func (s *statusGates) close(write writeFn) {
 // forget is called when the module is no longer hosted here: its gate goes once its waiting
 // values are written (a stopping driver's last values still land).
 func (s *statusGates) forget(moduleID string) {
-	s.mu.Lock()
-	g := s.gates[moduleID]
-	s.mu.Unlock()
+	g := s.gate(moduleID)
 	if g == nil {
 		return
 	}
@@ -155,6 +168,13 @@ func (s *statusGates) forget(moduleID string) {
 	if !g.armed {
 		s.drop(moduleID, g)
 	}
+}
+
+// gate is moduleID's gate, nil when it has none.
+func (s *statusGates) gate(moduleID string) *statusGate {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.gates[moduleID]
 }
 
 // drop removes g if it is still moduleID's gate. g.mu is held.

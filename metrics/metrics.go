@@ -70,6 +70,9 @@ const (
 	DriverSavesRefused    = "saves_refused"         // a setting save over the driver's rate
 	// DriverSettingsFull: a setting save that would grow its module's settings past their bound.
 	DriverSettingsFull = "settings_full"
+	// DriverStatusRefused: a status write over its size, or past its module's bound of statuses
+	// or bytes.
+	DriverStatusRefused = "status_refused"
 )
 
 const namespace = "engine"

@@ -110,7 +110,9 @@ func (b *Base) Go(fn func(ctx context.Context)) {
 }
 
 // Set sets a status. The value is JSON-encoded; only a change travels to the host. Statuses set
-// before the host connection exists are kept and sent once it does.
+// before the host connection exists are kept and sent once it does. Set does not wait for the
+// engine: a value it refuses (over 1 MiB, the module's statuses full) is dropped and logged, and
+// Flush returns the refusal.
 func (b *Base) Set(name string, value any) {
 	if b.m == nil {
 		return
@@ -131,6 +133,21 @@ func (b *Base) Set(name string, value any) {
 	}
 	b.m.status[name] = raw
 	b.m.out.push(statusUpdate{name: name, value: raw})
+}
+
+// Flush waits until the statuses set before it have reached the engine, and returns the engine's
+// refusal of a status set since the last Flush, if it refused one: an *Error, 400 BadRequest (a
+// value over 1 MiB, or the module's statuses full: 1,024 names or 16 MiB). Set does not wait;
+// a driver that must know its statuses were taken flushes. A refused status is not kept: Status
+// does not report it.
+func (b *Base) Flush(ctx context.Context) error {
+	if b.m == nil {
+		return nil
+	}
+	if err := b.m.out.flush(ctx); err != nil {
+		return err
+	}
+	return b.m.out.takeRefusal()
 }
 
 // Delete removes a status (the host publishes null).

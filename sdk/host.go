@@ -165,16 +165,32 @@ func (b *Base) SaveSetting(ctx context.Context, name string, value any) error {
 // refused Exec gets (the engine sends those in the answer with the class errkind gives them), so
 // that a driver tells a refusal from a broken connection with errors.As, and a driver returning
 // it gives its caller the same status: bad input (InvalidArgument: too large, not JSON, the
-// module's settings full) is 400 BadRequest, a driver limit 429 TooMany. Anything else (the
-// host gone, a deadline) is returned wrapped as it is.
+// module's settings full; the module's statuses full) is 400 BadRequest, a driver limit 429
+// TooMany. Anything else (the host gone, a deadline) is returned wrapped as it is.
 func hostRefusal(what string, err error) error {
 	if e := limitError(err); e != nil {
 		return &Error{Status: e.Status, Kind: e.Kind, Err: &refused{what + ": " + e.Err.Error(), err}}
 	}
-	if st, ok := status.FromError(err); ok && st.Code() == codes.InvalidArgument {
+	if st, ok := status.FromError(err); ok && (st.Code() == codes.InvalidArgument || statusesFull(st)) {
 		return &Error{Status: 400, Kind: "BadRequest", Err: &refused{what + ": " + st.Message(), err}}
 	}
 	return fmt.Errorf("%s: %w", what, err)
+}
+
+// statusesFull is the engine refusing a status past its module's bound of statuses or bytes
+// (core.StatusesFullReason): bad input of the driver, as a full module's settings are.
+func statusesFull(st *status.Status) bool {
+	return st.Code() == codes.ResourceExhausted && reason(st) == "STATUSES_FULL"
+}
+
+// reason is the engine's reason for a refusal (an errdetails.ErrorInfo), "" without one.
+func reason(st *status.Status) string {
+	for _, d := range st.Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok {
+			return info.GetReason()
+		}
+	}
+	return ""
 }
 
 // refused is the message of a host refusal, without gRPC's "rpc error: code = …" prefix, that
@@ -204,15 +220,10 @@ func limitError(err error) *Error {
 		return nil
 	}
 	st, ok := status.FromError(err)
-	if !ok || st.Code() != codes.ResourceExhausted {
+	if !ok || st.Code() != codes.ResourceExhausted || reason(st) != "DRIVER_LIMIT" { // core.LimitReason
 		return nil
 	}
-	for _, d := range st.Details() {
-		if info, ok := d.(*errdetails.ErrorInfo); ok && info.GetReason() == "DRIVER_LIMIT" { // core.LimitReason
-			return &Error{Status: 429, Kind: "TooMany", Err: errors.New(st.Message())}
-		}
-	}
-	return nil
+	return &Error{Status: 429, Kind: "TooMany", Err: errors.New(st.Message())}
 }
 
 // stream keeps a server stream open for the life of the module (or ctx, or until cancel),

@@ -11,12 +11,17 @@ import (
 )
 
 // TestHostRefusal: the statuses the engine refuses a save with (core/host.go SaveSetting, its
-// rate as core's limitError sends it) become the *Error a driver can tell apart; gRPC's own
+// rate as core's limitError sends it) and a status past its module's bounds (core/statusquota.go) become the *Error a driver can tell apart; gRPC's own
 // ResourceExhausted (a message over its size) and a broken host stay what they are.
 func TestHostRefusal(t *testing.T) {
 	t.Parallel()
 	limit, err := status.New(codes.ResourceExhausted, `driver "drv-x" saves settings faster than its limit of 10/s`).
 		WithDetails(&errdetails.ErrorInfo{Reason: "DRIVER_LIMIT", Domain: "engine"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	full, err := status.New(codes.ResourceExhausted, `status "x" of module "mod-x": the module has 1024 statuses`).
+		WithDetails(&errdetails.ErrorInfo{Reason: "STATUSES_FULL", Domain: "engine"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,6 +34,7 @@ func TestHostRefusal(t *testing.T) {
 		{"rate", limit.Err(), 429, "TooMany"},
 		{"too large", status.Error(codes.InvalidArgument, "setting \"x\" is 70000 bytes, more than the 65536 a driver may save"), 400, "BadRequest"},
 		{"settings full", status.Error(codes.InvalidArgument, "the module's settings would hold 257 keys"), 400, "BadRequest"},
+		{"statuses full", full.Err(), 400, "BadRequest"},
 		{"gRPC's own size limit", status.Error(codes.ResourceExhausted, "grpc: received message larger than max"), 0, ""},
 		{"host gone", status.Error(codes.Unavailable, "connection refused"), 0, ""},
 	}

@@ -1,8 +1,11 @@
 package sdk
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/placeos-go/engine/plugin/proto"
@@ -39,6 +42,8 @@ type outbox struct {
 	advance chan struct{} // closed whenever sent grows
 	worker  chan struct{} // the running worker's, closed when it exits; nil while none runs
 	closed  bool
+	refused error     // the engine's last refusal of a status since Flush took the one before
+	logged  time.Time // the last refusal logged
 }
 
 func newOutbox(m *module) *outbox {
@@ -153,6 +158,11 @@ func (o *outbox) send(host proto.HostClient, u statusUpdate) {
 		if err == nil {
 			return
 		}
+		var refusal *Error
+		if err := hostRefusal(fmt.Sprintf("set status %q", u.name), err); errors.As(err, &refusal) {
+			o.refuse(u, refusal) // asking again gets the same answer
+			return
+		}
 		if attempt == 4 {
 			o.m.log.Error("status not delivered to host", "status", u.name, "error", err)
 			return
@@ -164,4 +174,36 @@ func (o *outbox) send(host proto.HostClient, u statusUpdate) {
 		}
 		backoff *= 2
 	}
+}
+
+// refuseLogEvery spaces the ERROR lines of a module's refused statuses.
+const refuseLogEvery = time.Minute
+
+// refuse records the engine's refusal of u for Flush, and forgets u's value unless a newer one
+// replaced it: Status does not report a value the engine does not hold, and setting the same
+// value again asks the engine again.
+func (o *outbox) refuse(u statusUpdate, err *Error) {
+	o.m.statusMu.Lock()
+	if v, ok := o.m.status[u.name]; ok && bytes.Equal(v, u.value) {
+		delete(o.m.status, u.name)
+	}
+	o.refused = err
+	now := time.Now()
+	log := now.Sub(o.logged) >= refuseLogEvery
+	if log {
+		o.logged = now
+	}
+	o.m.statusMu.Unlock()
+	if log {
+		o.m.log.Error("the engine refused a status (further refusals are not logged for a minute)", "status", u.name, "error", err)
+	}
+}
+
+// takeRefusal is the refusal recorded since the last call, nil if none.
+func (o *outbox) takeRefusal() error {
+	o.m.statusMu.Lock()
+	defer o.m.statusMu.Unlock()
+	err := o.refused
+	o.refused = nil
+	return err
 }

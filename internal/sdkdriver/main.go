@@ -9,6 +9,8 @@
 //	                    *sdk.Error it failed with, as the SDK gives it
 //	subscribe_many(n)  subscribes to n statuses of its own module (s0…) until unsubscribe_all
 //	unsubscribe_all()  ends them; returns how many
+//	set_sized(name, size)  sets status name to a JSON string of size bytes and flushes: the
+//	              engine's refusal comes back as the *sdk.Error Flush returned
 //	wait()        waits until its call's context ends, then sets status "waited" to what the
 //	              context said: {"err": ctx.Err(), "deadline_ms": ms from the call's start to
 //	              ctx.Deadline(), -1 without one}
@@ -22,6 +24,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -80,6 +83,18 @@ func (g *Greeter) Wait(ctx context.Context) string {
 	<-ctx.Done()
 	g.Set("waited", map[string]any{"err": ctx.Err().Error(), "deadline_ms": ms})
 	return ctx.Err().Error()
+}
+
+// SetSizedArgs are set_sized's parameters.
+type SetSizedArgs struct {
+	Name string `json:"name"`
+	Size int    `json:"size"`
+}
+
+// SetSized sets a status of size bytes of JSON and waits until the engine took it or refused it.
+func (g *Greeter) SetSized(ctx context.Context, a SetSizedArgs) error {
+	g.Set(a.Name, strings.Repeat("x", max(a.Size-2, 0)))
+	return g.Flush(ctx)
 }
 
 // OnLoad sets the statuses the settings name under statuses_on_start.

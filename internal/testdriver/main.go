@@ -213,6 +213,7 @@ const metadata = `{
     "subscribe": {"module": {"type": "string", "title": "string"}, "name": {"type": "string", "title": "string"}, "n": {"type": "integer", "title": "int"}},
     "monitor": {"channel": {"type": "string", "title": "string"}, "n": {"type": "integer", "title": "int"}},
     "flood": {"name": {"type": "string", "title": "string"}, "n": {"type": "integer", "title": "int"}, "p": {"type": "integer", "title": "int", "default": 1}},
+    "fill": {"prefix": {"type": "string", "title": "string"}, "n": {"type": "integer", "title": "int"}, "size": {"type": "integer", "title": "int"}},
     "hold": {"module": {"type": "string", "title": "string"}, "prefix": {"type": "string", "title": "string"}, "n": {"type": "integer", "title": "int"}},
     "release": {},
     "call_flood": {"module": {"type": "string", "title": "string"}, "fn": {"type": "string", "title": "string"}, "n": {"type": "integer", "title": "int"}},
@@ -444,6 +445,8 @@ func (d *driver) run(ctx context.Context, host proto.HostClient, mod *proto.Modu
 			&proto.ExecRequest{ModuleId: str(0), Function: str(1), ArgsJson: raw(2), UserId: r.UserId, RequestId: r.RequestId}, inner)
 	case "mux_subscribe":
 		return muxSubscribe(ctx, host, mod.Id, str(0), str(1))
+	case "fill": // fill.go
+		return fill(ctx, host, mod.Id, str(0), num(1), num(2))
 	case "flood":
 		return flood(ctx, host, mod.Id, str(0), num(1), max(num(2), 1))
 	case "hold":
