@@ -26,6 +26,12 @@ const Name = "driver"
 // gRPC's default of 4 MiB is too small for a driver returning a file or a large status.
 const MaxMessageSize = 64 << 20
 
+// MaxHostMessageSize bounds what a driver sends the host's callback service: a status (at most
+// 1 MiB), a setting, a log line, or a driver-to-driver call's arguments (a client's execute body
+// is at most 8 MiB). The host reads and decodes a message whole before it can refuse it, so a
+// driver sending many 64 MiB messages at once would make the engine hold them all.
+const MaxHostMessageSize = 16 << 20
+
 // Handshake is shared by the host and every driver binary. The cookie stops a driver binary that
 // is run by hand from waiting for a host that will never come.
 var Handshake = goplugin.HandshakeConfig{
@@ -106,7 +112,8 @@ func (p *DriverPlugin) GRPCClient(ctx context.Context, broker *goplugin.GRPCBrok
 	}
 	id := broker.NextId()
 	go broker.AcceptAndServe(id, func(opts []grpc.ServerOption) *grpc.Server {
-		s := grpc.NewServer(ServerOptions(opts)...)
+		// The later option wins: the host takes less than a driver does.
+		s := grpc.NewServer(append(ServerOptions(opts), grpc.MaxRecvMsgSize(MaxHostMessageSize))...)
 		proto.RegisterHostServer(s, p.Host)
 		return s
 	})

@@ -286,6 +286,29 @@ func TestHostToDriver(t *testing.T) {
 	}
 }
 
+// The host's callback service takes at most MaxHostMessageSize from a driver; a larger message is
+// refused by gRPC before the host's code runs.
+func TestHostMessageBound(t *testing.T) {
+	t.Parallel()
+	_, drv, host := connect(t)
+	hc := drv.hostClient()
+	ctx := context.Background()
+	fits := bytes.Repeat([]byte("y"), plugin.MaxHostMessageSize-1024)
+	if _, err := hc.SetStatus(ctx, &proto.SetStatusRequest{ModuleId: "mod-1", Name: "fits", ValueJson: fits}); err != nil {
+		t.Fatalf("a status just under the bound: %v", err)
+	}
+	over := bytes.Repeat([]byte("y"), plugin.MaxHostMessageSize+1)
+	_, err := hc.SetStatus(ctx, &proto.SetStatusRequest{ModuleId: "mod-1", Name: "over", ValueJson: over})
+	if status.Code(err) != codes.ResourceExhausted {
+		t.Fatalf("a status over the bound: %v, want ResourceExhausted", err)
+	}
+	host.mu.Lock()
+	defer host.mu.Unlock()
+	if req, _ := host.last["SetStatus"].(*proto.SetStatusRequest); req == nil || req.Name != "fits" {
+		t.Fatalf("the host saw %v last, want the status that fits", req)
+	}
+}
+
 func TestDriverToHost(t *testing.T) {
 	t.Parallel()
 	_, drv, host := connect(t)
