@@ -89,8 +89,8 @@ func (c *Config) wsDefaults() {
 // wsRegistry tracks open sessions so Close can end them (hijacked connections are not the HTTP
 // server's any more).
 type wsRegistry struct {
-	mu       sync.Mutex
-	closed   bool // no new session: the server is closing
+	mu     sync.Mutex
+	closed bool // no new session: the server is closing
 	// draining refuses new execs once Close began; gate orders each exec's execs.Add before
 	// Close's waits for them (a WaitGroup may not grow from zero during a Wait).
 	gate     sync.RWMutex
@@ -203,8 +203,8 @@ func (s *Server) handleControl(w http.ResponseWriter, r *http.Request) {
 var errCredentialExpired = errors.New("the credential that opened the session has expired")
 
 // sessionContext is a session's context: cancelled when the session ends, when the server's
-// drain period ends (parent, the server's base context) and, for a credential
-// that expires, at that moment too. The deadline bounds everything the session starts — an
+// drain period ends (parent, the server's base context) and, for a credential that expires, at
+// that moment too. The deadline bounds everything the session starts — an
 // exec's (forwarded to another node, it travels with the call), a bind's look-up, a debug attach
 // — so nothing it asked for outlives its credential. A credential that never expires gets no
 // timer at all.
