@@ -46,23 +46,7 @@ systems: [{id: sys-1, name: Room, modules: [mod-r, mod-w]}]
 		[]byte(`{"id":1,"cmd":"exec","sys":"sys-1","mod":"Test","index":2,"name":"slow","args":[120000]}`)); err != nil {
 		t.Fatal(err)
 	}
-	type answer struct {
-		status int
-		body   string
-		retry  string
-		err    error
-	}
-	rest := make(chan answer, 1)
-	go func() {
-		resp, err := http.Post(e.Base+"/api/engine/v2/modules/mod-r/exec/slow", "application/json", strings.NewReader(`[120000]`))
-		if err != nil {
-			rest <- answer{err: err}
-			return
-		}
-		defer func() { _ = resp.Body.Close() }()
-		b, err := io.ReadAll(resp.Body)
-		rest <- answer{resp.StatusCode, string(b), resp.Header.Get("Retry-After"), err}
-	}()
+	rest := postAnswer(e.Base + "/api/engine/v2/modules/mod-r/exec/slow")
 	// Both executes are in the driver: slow sets its module's status busy before it sleeps.
 	e.Eventually(10*time.Second, "both executes in the driver", func() bool {
 		return e.Do("GET", "/api/engine/v2/modules/mod-r/state/busy", "").Body == "true" &&
@@ -92,19 +76,90 @@ systems: [{id: sys-1, name: Room, modules: [mod-r, mod-w]}]
 		t.Errorf("after the answer: %v, want close 1001", err)
 	}
 
-	a := <-rest
-	var body struct{ Error, Message string }
-	if a.err != nil {
-		t.Fatalf("REST exec in flight: %v, want a 503 answer", a.err)
-	}
-	if err := json.Unmarshal([]byte(a.body), &body); err != nil || a.status != http.StatusServiceUnavailable ||
-		body.Error != "unavailable" || !strings.Contains(body.Message, "shutting down") || a.retry != "1" {
-		t.Errorf("REST exec in flight: %d %s (Retry-After %q), want 503 unavailable, shutting down, Retry-After 1", a.status, a.body, a.retry)
-	}
+	wantUnavailable(t, "REST exec in flight", <-rest, "shutting down")
 	answered := time.Since(begun)
 	took := <-stopped
 	t.Logf("answered %v after SIGTERM; the engine exited after %v", answered, took)
 	if answered > 8*time.Second {
 		t.Errorf("answered %v after SIGTERM, past the HTTP shutdown's 5 s", answered)
 	}
+}
+
+// answer is what an HTTP client got.
+type answer struct {
+	status int
+	body   string
+	retry  string // Retry-After
+	err    error
+}
+
+// postAnswer POSTs a two-minute call (slow, [120000]) to url in the background.
+func postAnswer(url string) <-chan answer {
+	out := make(chan answer, 1)
+	go func() {
+		resp, err := http.Post(url, "application/json", strings.NewReader(`[120000]`))
+		if err != nil {
+			out <- answer{err: err}
+			return
+		}
+		defer func() { _ = resp.Body.Close() }()
+		b, err := io.ReadAll(resp.Body)
+		out <- answer{resp.StatusCode, string(b), resp.Header.Get("Retry-After"), err}
+	}()
+	return out
+}
+
+// wantUnavailable fails t unless a is 503 unavailable with Retry-After 1 and a message that
+// contains says.
+func wantUnavailable(t *testing.T, what string, a answer, says string) {
+	t.Helper()
+	if a.err != nil {
+		t.Errorf("%s: %v, want a 503 answer", what, a.err)
+		return
+	}
+	var body struct{ Error, Message string }
+	if err := json.Unmarshal([]byte(a.body), &body); err != nil || a.status != http.StatusServiceUnavailable ||
+		body.Error != "unavailable" || !strings.Contains(body.Message, says) || a.retry != "1" {
+		t.Errorf("%s: %d %s (Retry-After %q), want 503 unavailable (%q), Retry-After 1", what, a.status, a.body, a.retry, says)
+	}
+}
+
+// TestSIGTERMAnswersForwardedExecs: on a two-node cluster, SIGTERM to one node while executes
+// cross it both ways, each gets a 503 unavailable with its JSON body. Its own client's execute of
+// a module on the other node is answered when the leave cuts the link to the leader (or, were it
+// still running then, "shutting down" at the end of the drain); another client's execute, sent
+// to the other node, of a module on the stopping one is answered by the other node once the
+// stopping one's cluster port closes.
+func TestSIGTERMAnswersForwardedExecs(t *testing.T) {
+	t.Parallel()
+	rds := testutil.StartRedis(t)
+	drv := testutil.BuildBinary(t, "./internal/testdriver")
+	c := enginetest.StartCluster(t, config(rds.URL), "sa", 2, clusterModel(drv), clusterModules)
+	leader := c.Leader()
+	stopping := c.Nodes[0]
+	if stopping == leader {
+		stopping = c.Nodes[1]
+	}
+	var mine, theirs string // a module on the stopping node, one on the other
+	for mod, node := range c.WaitHealthy(2) {
+		if node == stopping.ID {
+			mine = mod
+		} else {
+			theirs = mod
+		}
+	}
+	if mine == "" || theirs == "" {
+		t.Fatalf("the placement leaves a node without modules: %v", c.WaitHealthy(2))
+	}
+	out := postAnswer(stopping.Base + "/api/engine/v2/modules/" + theirs + "/exec/slow")
+	in := postAnswer(leader.Base + "/api/engine/v2/modules/" + mine + "/exec/slow")
+	leader.Eventually(10*time.Second, "both executes in the drivers", func() bool {
+		return leader.Do("GET", "/api/engine/v2/modules/"+mine+"/state/busy", "").Body == "true" &&
+			leader.Do("GET", "/api/engine/v2/modules/"+theirs+"/state/busy", "").Body == "true"
+	})
+	begun := time.Now()
+	stopping.Stop()
+	t.Logf("%s stopped after %v", stopping.ID, time.Since(begun))
+	wantUnavailable(t, "the stopping node's own client, of a module elsewhere", <-out, "")
+	wantUnavailable(t, "another node's client, of a module on the stopping node", <-in, "")
 }
