@@ -12,7 +12,7 @@ import (
 // ErrShuttingDown is the cause every request and WebSocket exec still in flight is cancelled
 // with when Close's drain period ends: the caller gets 503 unavailable (Retry-After: 1) through
 // the one error mapping, where a hard close of its connection would leave it with no answer.
-var ErrShuttingDown = errkind.New(errkind.Unavailable, "this node is shutting down; try again (another node takes its modules over)")
+var ErrShuttingDown = errkind.New(errkind.Unavailable, "this node is shutting down; retry on another node, or once it is back")
 
 // answerReserve is the end of Close's time kept for answering what is still in flight: the
 // cancelled calls return within milliseconds (gRPC and the peer client honour their context),
