@@ -27,6 +27,11 @@
 // address, and the middleware a request whose Host is not a loopback name: a DNS-rebound page
 // would otherwise pass as the node's own origin (rebind.go).
 //
+// Close drains (shutdown.go): requests and WebSocket execs in flight may finish until shortly
+// before its deadline; then every request's and session's context (the server's base context) is
+// cancelled with ErrShuttingDown, so each answers 503 through the one error mapping before its
+// connection closes, rather than the connection closing with no answer.
+//
 // Resources are bounded (docs/protocol.md §6.1, §7.7): read, write and idle timeouts; no drain
 // of a body a handler left unread (middleware.go); a connection limit in all and per address,
 // with a small reserve that serves only liveness and readiness probes, where idle connections

@@ -25,5 +25,5 @@ var (
 
 // writeError answers r with err and logs it (httpwire.WriteError with this server's logger).
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error, t call.Target) {
-	httpwire.WriteError(w, r, s.log, err, t)
+	httpwire.WriteError(w, r, s.log, shuttingDown(r.Context(), err), t)
 }

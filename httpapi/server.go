@@ -117,6 +117,11 @@ type Server struct {
 	// hostLog spaces out the log lines of requests refused by the rebinding guard (checkHost).
 	hostLog every
 
+	// base is every request's and WebSocket session's context; stop cancels it with
+	// ErrShuttingDown when Close's drain period ends, so what is still in flight is answered 503.
+	base context.Context
+	stop context.CancelCauseFunc
+
 	mu    sync.Mutex
 	srv   *http.Server
 	ln    net.Listener
@@ -138,6 +143,7 @@ func New(cfg Config) *Server {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
 	}
 	s := &Server{log: cfg.Logger.Named("http")}
+	s.base, s.stop = context.WithCancelCause(context.Background())
 	cfg.limitDefaults(s.log)
 	cfg.wsDefaults()
 	cfg.Authority = cfg.Authority.withDefaults()
@@ -269,6 +275,7 @@ func (s *Server) Serve(ln net.Listener) error {
 		ReadTimeout:       s.cfg.ReadTimeout,
 		IdleTimeout:       s.cfg.IdleTimeout,
 		MaxHeaderBytes:    1 << 20,
+		BaseContext:       func(net.Listener) context.Context { return s.base },
 		ConnContext:       connContext,
 		ConnState:         connState,
 		ErrorLog:          s.log.StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true}),
@@ -297,21 +304,37 @@ func (s *Server) Addr() net.Addr {
 	return s.ln.Addr()
 }
 
-// Close stops accepting, lets in-flight requests finish until ctx ends (then drops them), closes
-// every WebSocket session (Shutdown does not track hijacked connections) and waits for the
-// serving goroutine.
+// Close stops accepting and lets requests and WebSocket execs in flight finish until shortly
+// before ctx's deadline (answerAt). Those still running then are cancelled with ErrShuttingDown
+// and answered 503 — an exec's error frame on a WebSocket — before their connections close;
+// every WebSocket session then closes with 1001 (Shutdown does not track hijacked connections).
+// A request that ignores its cancellation is dropped when ctx ends. New sessions and WebSocket
+// execs are refused 503 from the start.
 func (s *Server) Close(ctx context.Context) error {
 	s.mu.Lock()
 	srv := s.srv
 	s.mu.Unlock()
-	defer s.closeSessions()
-	if srv == nil {
-		return nil
+	s.drain()
+	at, bounded := answerAt(ctx)
+	if bounded {
+		answer := time.AfterFunc(time.Until(at), func() { s.stop(ErrShuttingDown) })
+		defer answer.Stop()
 	}
-	err := srv.Shutdown(ctx)
-	if err != nil {
-		err = errors.Join(err, srv.Close())
+	var err error
+	if srv != nil {
+		if err = srv.Shutdown(ctx); err != nil {
+			err = errors.Join(err, srv.Close())
+		}
 	}
+	if !bounded {
+		at = time.Now()
+	}
+	execs, cancel := context.WithDeadline(ctx, at)
+	s.waitExecs(execs)
+	cancel()
+	s.stop(ErrShuttingDown)
+	s.waitExecs(ctx)
+	s.closeSessions()
 	s.serve.Wait()
 	return err
 }

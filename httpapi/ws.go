@@ -89,8 +89,12 @@ func (c *Config) wsDefaults() {
 // wsRegistry tracks open sessions so Close can end them (hijacked connections are not the HTTP
 // server's any more).
 type wsRegistry struct {
-	mu       sync.Mutex
-	closed   bool
+	mu     sync.Mutex
+	closed bool // no new session: the server is closing
+	// draining refuses new execs once Close began; gate orders each exec's execs.Add before
+	// Close's waits for them (a WaitGroup may not grow from zero during a Wait).
+	gate     sync.RWMutex
+	draining bool
 	sessions map[*wsSession]struct{}
 	wg       sync.WaitGroup
 	// Places taken against the session limits, from before the upgrade until the session ends.
@@ -112,7 +116,6 @@ func (s *Server) WSSessions() int {
 
 func (s *Server) closeSessions() {
 	s.ws.mu.Lock()
-	s.ws.closed = true
 	for ss := range s.ws.sessions {
 		ss.kill("server closing")
 	}
@@ -153,7 +156,7 @@ func (s *Server) handleControl(w http.ResponseWriter, r *http.Request) {
 	if tc := tcpConn(conn.NetConn()); tc != nil {
 		_ = tc.SetWriteBuffer(wsSocketBuffer)
 	}
-	ctx, cancel := sessionContext(caller)
+	ctx, cancel := sessionContext(s.base, caller)
 	ss := &wsSession{
 		s:      s,
 		conn:   conn,
@@ -199,13 +202,14 @@ func (s *Server) handleControl(w http.ResponseWriter, r *http.Request) {
 // errCredentialExpired is the cause of a session's context ending at its credential's expiry.
 var errCredentialExpired = errors.New("the credential that opened the session has expired")
 
-// sessionContext is a session's context: cancelled when the session ends and, for a credential
-// that expires, at that moment too. The deadline bounds everything the session starts — an
+// sessionContext is a session's context: cancelled when the session ends, when the server's
+// drain period ends (parent, the server's base context) and, for a credential that expires, at
+// that moment too. The deadline bounds everything the session starts — an
 // exec's (forwarded to another node, it travels with the call), a bind's look-up, a debug attach
 // — so nothing it asked for outlives its credential. A credential that never expires gets no
 // timer at all.
-func sessionContext(caller auth.Caller) (context.Context, context.CancelFunc) {
-	ctx := auth.WithCaller(context.Background(), caller)
+func sessionContext(parent context.Context, caller auth.Caller) (context.Context, context.CancelFunc) {
+	ctx := auth.WithCaller(parent, caller)
 	if caller.Expires.IsZero() {
 		return context.WithCancel(ctx)
 	}
@@ -502,7 +506,11 @@ func (ss *wsSession) handle(data []byte) {
 		case <-ss.dead:
 			return
 		}
-		ss.execs.Add(1)
+		if !ss.s.admitExec(ss) {
+			<-ss.sem
+			ss.replyError(req, ErrShuttingDown, "")
+			return
+		}
 		go func() {
 			defer ss.execs.Done()
 			defer func() { <-ss.sem }()
@@ -529,5 +537,11 @@ func (ss *wsSession) replyError(req *wsRequest, err error, rid string) {
 	} else {
 		log.Debug("websocket request failed")
 	}
-	ss.reply(errorReply(req.ID, p.Code, p.Status, msg))
+	r := errorReply(req.ID, p.Code, p.Status, msg)
+	if errors.Is(err, ErrShuttingDown) {
+		// The session closes next, which drops the messages its queue holds: written now.
+		ss.sendNow(ss.encode(r))
+		return
+	}
+	ss.reply(r)
 }

@@ -149,7 +149,7 @@ func (ss *wsSession) exec(req *wsRequest) {
 		err = errkind.Wrap(errCorruptStatus, nil, "driver result is not valid JSON")
 	}
 	if err != nil {
-		ss.replyError(req, err, rid)
+		ss.replyError(req, shuttingDown(ss.ctx, err), rid)
 		return
 	}
 	ss.send(appendSuccess(nil, req, res.Value, res.Code))

@@ -56,6 +56,18 @@ func (ss *wsSession) send(msg []byte) {
 	ss.enqueue(msg)
 }
 
+// sendNow writes msg before it returns, after the message being written: for an answer that
+// must reach the client before the session closes, when the queue's waiting messages are dropped.
+func (ss *wsSession) sendNow(msg []byte) {
+	ss.wmu.Lock()
+	defer ss.wmu.Unlock()
+	select {
+	case <-ss.dead:
+	default:
+		ss.write(msg)
+	}
+}
+
 // write writes one message; the caller holds wmu. A failed write ends the session.
 func (ss *wsSession) write(b []byte) {
 	_ = ss.conn.SetWriteDeadline(time.Now().Add(wsWriteTimeout))
