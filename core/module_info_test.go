@@ -3,7 +3,9 @@ package core
 import (
 	"encoding/json"
 	"errors"
+	"maps"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -112,5 +114,64 @@ systems:
 	}
 	if calls := tc.sup.take(); !reflect.DeepEqual(calls, []string{"update mod-room {}"}) {
 		t.Errorf("calls %v, want the room's update", calls)
+	}
+}
+
+// TestModuleInfoOutlivesRedisLoss (faults 12): Redis restarted without data holds no metadata
+// until the nodes hosting the modules write it back. A logic module gets no update for the loss
+// nor for the write-back, as nothing its driver sees changed; a real change of a listed module's
+// metadata (a new driver build) still reaches it, once.
+func TestModuleInfoOutlivesRedisLoss(t *testing.T) {
+	t.Parallel()
+	tc := newTestCore(t, moduleInfoModel, nil)
+	tc.sup.meta = displayMeta
+	tc.Run(t.Context())
+	t.Cleanup(tc.Close)
+	testutil.Eventually(t, 5*time.Second, "the room's module_info with metadata", func() bool {
+		for _, id := range []string{"mod-1", "mod-2", "mod-room"} {
+			tc.state.deliver(state.InterfaceChangeChannel, []byte(id))
+		}
+		info := sentModuleInfo(t, tc)
+		return len(info) == 3 && len(info[0].Functions) > 0 && len(info[1].Functions) > 0 && len(info[2].Functions) > 0
+	})
+	tc.Close() // the passes below are the test's
+	full := sentModuleInfo(t, tc)
+	tc.sup.take()
+
+	setMeta := func(meta map[string]string) {
+		tc.state.mu.Lock()
+		defer tc.state.mu.Unlock()
+		tc.state.meta = meta
+	}
+	written := map[string]string{}
+	tc.state.mu.Lock()
+	maps.Copy(written, tc.state.meta)
+	tc.state.mu.Unlock()
+
+	setMeta(map[string]string{}) // Redis back empty
+	tc.reconcile(t.Context())
+	if calls := tc.sup.take(); len(calls) != 0 || !reflect.DeepEqual(sentModuleInfo(t, tc), full) {
+		t.Errorf("a pass with Redis emptied: calls %v, module_info %+v", calls, sentModuleInfo(t, tc))
+	}
+	setMeta(maps.Clone(written)) // each hosting node wrote its share back
+	tc.reconcile(t.Context())
+	if calls := tc.sup.take(); len(calls) != 0 || !reflect.DeepEqual(sentModuleInfo(t, tc), full) {
+		t.Errorf("a pass after the write-back: calls %v, module_info %+v", calls, sentModuleInfo(t, tc))
+	}
+
+	// mod-2's driver is rebuilt with one function more: the room hears of it once.
+	changed := maps.Clone(written)
+	changed["mod-2"] = strings.Replace(written["mod-2"], `"interface":{`, `"interface":{"mute":{},`, 1)
+	if changed["mod-2"] == written["mod-2"] {
+		t.Fatalf("no interface in mod-2's metadata: %s", written["mod-2"])
+	}
+	setMeta(changed)
+	tc.reconcile(t.Context())
+	tc.reconcile(t.Context())
+	if calls := tc.sup.take(); len(calls) != 1 || !strings.HasPrefix(calls[0], "update mod-room") {
+		t.Errorf("calls %v, want the room's one update", calls)
+	}
+	if got := sentModuleInfo(t, tc); got[1].Functions[0] != "mute" {
+		t.Errorf("mod-2 in the room's module_info after its change: %+v", got[1])
 	}
 }
