@@ -174,4 +174,26 @@ func TestModuleInfoOutlivesRedisLoss(t *testing.T) {
 	if got := sentModuleInfo(t, tc); got[1].Functions[0] != "mute" {
 		t.Errorf("mod-2 in the room's module_info after its change: %+v", got[1])
 	}
+
+	// mod-3 joins the system while Redis is away: nothing is known of it, so the room keeps the
+	// system it has until its metadata can be read, and then gets it whole, once.
+	apply(t, tc.store, `
+systems:
+  - {id: sys-1, name: Room, modules: [mod-1, mod-2, mod-room, mod-3]}
+`)
+	tc.state.mu.Lock()
+	tc.state.metaErr = errors.New("redis: connection refused")
+	tc.state.mu.Unlock()
+	tc.reconcile(t.Context())
+	if calls := tc.sup.take(); len(calls) != 0 || len(sentModuleInfo(t, tc)) != 3 {
+		t.Errorf("mod-3 joined with Redis away: calls %v, module_info %+v", calls, sentModuleInfo(t, tc))
+	}
+	tc.state.mu.Lock()
+	tc.state.metaErr = nil
+	tc.state.mu.Unlock()
+	tc.reconcile(t.Context())
+	got := sentModuleInfo(t, tc)
+	if calls := tc.sup.take(); len(calls) != 1 || len(got) != 4 || len(got[3].Functions) == 0 {
+		t.Errorf("mod-3 joined, Redis back: calls %v, module_info %+v", calls, got)
+	}
 }
