@@ -51,21 +51,21 @@ func sentModuleInfo(t *testing.T, tc *testCore) []metadata.SystemModule {
 	return cs.ModuleInfo
 }
 
-// TestLogicModuleGetsModuleInfo: a logic module's system carries its modules' names, indexes
-// and what their metadata reports; the module gets it again when that metadata arrives (the
-// InterfaceChangeChannel message kicks a pass) and when the system changes; a pass that cannot
-// read a module's metadata keeps what the module has rather than update it with less.
-func TestLogicModuleGetsModuleInfo(t *testing.T) {
-	t.Parallel()
+// displayInfo is what the room's module_info lists of a display module.
+func displayInfo(id, name string, index int) metadata.SystemModule {
+	return metadata.SystemModule{ID: id, Name: name, Index: index, Implements: []string{"Powerable"},
+		Functions: []string{"volume", "power", "input", "reboot", "factory_reset", "secret", "mix"}}
+}
+
+// startRoom runs a core with moduleInfoModel until the room's module_info lists what each of its
+// system's modules reports, which it returns.
+func startRoom(t *testing.T) (*testCore, []metadata.SystemModule) {
+	t.Helper()
 	tc := newTestCore(t, moduleInfoModel, nil)
 	tc.sup.meta = displayMeta
 	tc.Run(t.Context())
 	t.Cleanup(tc.Close)
-	display := func(id, name string, index int) metadata.SystemModule {
-		return metadata.SystemModule{ID: id, Name: name, Index: index, Implements: []string{"Powerable"},
-			Functions: []string{"volume", "power", "input", "reboot", "factory_reset", "secret", "mix"}}
-	}
-	full := []metadata.SystemModule{display("mod-1", "Display", 1), display("mod-2", "Projector", 1), display("mod-room", "Room", 1)}
+	full := []metadata.SystemModule{displayInfo("mod-1", "Display", 1), displayInfo("mod-2", "Projector", 1), displayInfo("mod-room", "Room", 1)}
 	// The first pass starts the room before any metadata is written: names and indexes only.
 	// Each module's SetMetadata is announced; the next pass sends the room what they report.
 	testutil.Eventually(t, 5*time.Second, "the room's module_info with metadata", func() bool {
@@ -74,6 +74,16 @@ func TestLogicModuleGetsModuleInfo(t *testing.T) {
 		}
 		return reflect.DeepEqual(sentModuleInfo(t, tc), full)
 	})
+	return tc, full
+}
+
+// TestLogicModuleGetsModuleInfo: a logic module's system carries its modules' names, indexes
+// and what their metadata reports; the module gets it again when that metadata arrives (the
+// InterfaceChangeChannel message kicks a pass) and when the system changes; a pass that cannot
+// read a module's metadata keeps what the module has rather than update it with less.
+func TestLogicModuleGetsModuleInfo(t *testing.T) {
+	t.Parallel()
+	tc, full := startRoom(t)
 
 	// A module of no hosted logic module's system does not kick a pass.
 	for len(tc.kick) > 0 {
@@ -108,7 +118,7 @@ systems:
   - {id: sys-1, name: Room, modules: [mod-1, mod-room, mod-3]}
 `)
 	tc.reconcile(t.Context())
-	want := []metadata.SystemModule{display("mod-1", "Display", 1), display("mod-room", "Room", 1), display("mod-3", "Display", 2)}
+	want := []metadata.SystemModule{displayInfo("mod-1", "Display", 1), displayInfo("mod-room", "Room", 1), displayInfo("mod-3", "Display", 2)}
 	if got := sentModuleInfo(t, tc); !reflect.DeepEqual(got, want) {
 		t.Errorf("after the system changed:\n got %+v\nwant %+v", got, want)
 	}
@@ -123,19 +133,8 @@ systems:
 // metadata (a new driver build) still reaches it, once.
 func TestModuleInfoOutlivesRedisLoss(t *testing.T) {
 	t.Parallel()
-	tc := newTestCore(t, moduleInfoModel, nil)
-	tc.sup.meta = displayMeta
-	tc.Run(t.Context())
-	t.Cleanup(tc.Close)
-	testutil.Eventually(t, 5*time.Second, "the room's module_info with metadata", func() bool {
-		for _, id := range []string{"mod-1", "mod-2", "mod-room"} {
-			tc.state.deliver(state.InterfaceChangeChannel, []byte(id))
-		}
-		info := sentModuleInfo(t, tc)
-		return len(info) == 3 && len(info[0].Functions) > 0 && len(info[1].Functions) > 0 && len(info[2].Functions) > 0
-	})
+	tc, full := startRoom(t)
 	tc.Close() // the passes below are the test's
-	full := sentModuleInfo(t, tc)
 	tc.sup.take()
 
 	setMeta := func(meta map[string]string) {
