@@ -55,9 +55,8 @@ type moduleInfos struct {
 	log     hclog.Logger
 	systems map[string]moduleInfo
 	watched map[string]bool
-	// prev is what the last pass listed of each module's metadata, known what this one lists;
-	// known becomes the next pass's prev (Core.infoKnown), so a module no system of a hosted
-	// logic module lists any more is forgotten.
+	// prev is what earlier passes listed of each module's metadata, known what this one lists;
+	// memo makes the next pass's prev of them (Core.infoKnown).
 	prev, known infoMemo
 }
 
@@ -134,6 +133,18 @@ func (is *moduleInfos) functionsOf(systemID, id string) (fs *functions, stale bo
 	}
 	is.log.Debug("module_info: metadata not read", "system", systemID, "module", id, "error", err)
 	return nil, true
+}
+
+// memo is what the next pass starts from: what this pass listed, and what earlier ones listed
+// of the modules still in the model that this one did not (those of a logic module this pass
+// did not configure, as its driver is building, keep what was known of them).
+func (is *moduleInfos) memo() infoMemo {
+	for id, k := range is.prev {
+		if _, listed := is.known[id]; !listed && is.m.Modules[id] != nil {
+			is.known[id] = k
+		}
+	}
+	return is.known
 }
 
 // stale tells whether the module_info built for systemID missed a module's metadata.

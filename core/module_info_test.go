@@ -9,7 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
+
 	"github.com/placeos-go/engine/internal/testutil"
+	"github.com/placeos-go/engine/model"
 	"github.com/placeos-go/engine/plugin/metadata"
 	"github.com/placeos-go/engine/state"
 )
@@ -194,5 +197,25 @@ systems:
 	got := sentModuleInfo(t, tc)
 	if calls := tc.sup.take(); len(calls) != 1 || len(got) != 4 || len(got[3].Functions) == 0 {
 		t.Errorf("mod-3 joined, Redis back: calls %v, module_info %+v", calls, got)
+	}
+}
+
+// TestModuleInfoMemo: the next pass remembers what this one listed, and what earlier ones listed
+// of modules still in the model (a logic module not configured this pass keeps what was known of
+// its system); a module deleted from the model is forgotten.
+func TestModuleInfoMemo(t *testing.T) {
+	t.Parallel()
+	store := model.NewMemory()
+	apply(t, store, moduleInfoModel)
+	m, _ := store.Model()
+	old, gone := &functions{order: []string{"old"}}, &functions{order: []string{"gone"}}
+	prev := infoMemo{"mod-1": {fs: old}, "mod-3": {fs: old}, "mod-deleted": {fs: gone}}
+	st := newFakeState()
+	st.meta["mod-1"] = `{"interface": {"power": {}}}`
+	infos := newModuleInfos(t.Context(), m, st, &functionCache{}, prev, hclog.NewNullLogger())
+	infos.of(m.Systems["sys-1"]) // lists mod-1 (read), mod-2 (no metadata anywhere) and mod-room
+	got := infos.memo()
+	if len(got) != 2 || got["mod-1"].fs.order[0] != "power" || got["mod-3"].fs != old {
+		t.Errorf("memo %+v: want mod-1 as read and mod-3 as remembered, nothing else", got)
 	}
 }

@@ -188,7 +188,7 @@ func (c *Core) desired(ctx context.Context, m *model.Model, v *view) map[string]
 		out[id] = w
 	}
 	c.infoWatched.Store(&infos.watched)
-	c.infoKnown = infos.known
+	c.infoKnown = infos.memo()
 	return out
 }
 
