@@ -97,6 +97,7 @@ type Core struct {
 
 	deleted        deletions // modules that left the model (forget.go); the reconcile loop's own
 	swept          sweep     // the last sweep of Redis (sweep.go); the reconcile loop's own
+	infoKnown      infoMemo  // what module_info last listed of each module (module_info.go); the reconcile loop's own
 	view           atomic.Pointer[view]
 	placer         *placement.Placer // the rings of the node sets the constraints select (placement.go)
 	ready          atomic.Bool       // reconciled at least once

@@ -55,18 +55,32 @@ type moduleInfos struct {
 	log     hclog.Logger
 	systems map[string]moduleInfo
 	watched map[string]bool
+	// prev is what earlier passes listed of each module's metadata, known what this one lists;
+	// memo makes the next pass's prev of them (Core.infoKnown).
+	prev, known infoMemo
+}
+
+// infoMemo is what a module_info listed of each module's metadata, by module id.
+type infoMemo map[string]knownInfo
+
+// knownInfo is what a module_info last listed of one module's metadata.
+type knownInfo struct {
+	fs *functions
+	// missing: Redis held none of it in the last pass, which kept fs.
+	missing bool
 }
 
 type moduleInfo struct {
 	entries []metadata.SystemModule
-	// stale: a module's metadata could not be read (Redis away); what the module got last is
-	// better than an update that loses that module's interfaces until Redis is back.
+	// stale: a module's metadata could not be read (Redis away) and no earlier pass listed it;
+	// what the module got last is better than an update that loses that module's interfaces
+	// until Redis is back.
 	stale bool
 }
 
-func newModuleInfos(ctx context.Context, m *model.Model, st State, cache *functionCache, log hclog.Logger) *moduleInfos {
-	return &moduleInfos{ctx: ctx, m: m, state: st, cache: cache, log: log,
-		systems: map[string]moduleInfo{}, watched: map[string]bool{}}
+func newModuleInfos(ctx context.Context, m *model.Model, st State, cache *functionCache, prev infoMemo, log hclog.Logger) *moduleInfos {
+	return &moduleInfos{ctx: ctx, m: m, state: st, cache: cache, log: log, prev: prev,
+		systems: map[string]moduleInfo{}, watched: map[string]bool{}, known: infoMemo{}}
 }
 
 // of is the module_info of system sys. A module whose metadata is not there yet (it has not
@@ -79,21 +93,58 @@ func (is *moduleInfos) of(sys *model.System) moduleInfo {
 	for _, e := range is.m.SystemModules(sys) {
 		is.watched[e.ID] = true
 		sm := metadata.SystemModule{ID: e.ID, Name: e.Name, Index: e.Index}
-		raw, err := is.state.Metadata(is.ctx, e.ID)
-		if err == nil {
-			var fs *functions
-			if fs, err = is.cache.get(e.ID, raw); err == nil {
-				sm.Implements, sm.Functions = fs.implements, fs.order
-			}
+		fs, stale := is.functionsOf(sys.ID, e.ID)
+		if fs != nil {
+			sm.Implements, sm.Functions = fs.implements, fs.order
 		}
-		if err != nil && !errors.Is(err, errkind.NotFound) {
-			is.log.Debug("module_info: metadata not read", "system", sys.ID, "module", e.ID, "error", err)
-			info.stale = true
-		}
+		info.stale = info.stale || stale
 		info.entries = append(info.entries, sm)
 	}
 	is.systems[sys.ID] = info
 	return info
+}
+
+// functionsOf is what module id's metadata reports (nil: nothing known of it yet). Metadata that
+// Redis lost or cannot give is taken as unknown, not as gone: the module listed keeps what an
+// earlier pass listed of it. A Redis restarted without data, or a failover, empties
+// interface/<id> until the node hosting the module writes it back; taking that as "no functions"
+// would update every logic module of the system twice (once for the loss, once for the
+// write-back), and drivers that reconnect on an update would reconnect on every Redis failover.
+// A real change (a new driver build) is written to Redis, so it still reaches them, once. stale:
+// it could not be read and nothing is known of it.
+func (is *moduleInfos) functionsOf(systemID, id string) (fs *functions, stale bool) {
+	raw, err := is.state.Metadata(is.ctx, id)
+	if err == nil {
+		if fs, err = is.cache.get(id, raw); err == nil {
+			is.known[id] = knownInfo{fs: fs}
+			return fs, false
+		}
+	}
+	if prev, ok := is.prev[id]; ok {
+		if !prev.missing {
+			is.log.Debug("module_info: a module's metadata is missing or unreadable; its system's logic modules keep what they were given",
+				"system", systemID, "module", id, "error", err)
+		}
+		is.known[id] = knownInfo{fs: prev.fs, missing: true}
+		return prev.fs, false
+	}
+	if errors.Is(err, errkind.NotFound) {
+		return nil, false
+	}
+	is.log.Debug("module_info: metadata not read", "system", systemID, "module", id, "error", err)
+	return nil, true
+}
+
+// memo is what the next pass starts from: what this pass listed, and what earlier ones listed
+// of the modules still in the model that this one did not (those of a logic module this pass
+// did not configure, as its driver is building, keep what was known of them).
+func (is *moduleInfos) memo() infoMemo {
+	for id, k := range is.prev {
+		if _, listed := is.known[id]; !listed && is.m.Modules[id] != nil {
+			is.known[id] = k
+		}
+	}
+	return is.known
 }
 
 // stale tells whether the module_info built for systemID missed a module's metadata.

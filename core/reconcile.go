@@ -170,7 +170,7 @@ func (c *Core) reconcile(ctx context.Context) {
 // payload or why it cannot be built.
 func (c *Core) desired(ctx context.Context, m *model.Model, v *view) map[string]desired {
 	out := map[string]desired{}
-	infos := newModuleInfos(ctx, m, c.cfg.State, &c.fnCache, c.log)
+	infos := newModuleInfos(ctx, m, c.cfg.State, &c.fnCache, c.infoKnown, c.log)
 	for id, mod := range m.Modules {
 		if !mod.Running || !c.owns(v, id) {
 			continue
@@ -188,6 +188,7 @@ func (c *Core) desired(ctx context.Context, m *model.Model, v *view) map[string]
 		out[id] = w
 	}
 	c.infoWatched.Store(&infos.watched)
+	c.infoKnown = infos.memo()
 	return out
 }
 

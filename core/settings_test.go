@@ -33,7 +33,7 @@ modules:
 		t.Fatal(err)
 	}
 	m, _ := store.Model()
-	infos := newModuleInfos(t.Context(), m, newFakeState(), &functionCache{}, hclog.NewNullLogger())
+	infos := newModuleInfos(t.Context(), m, newFakeState(), &functionCache{}, nil, hclog.NewNullLogger())
 	cfg, err := moduleConfig(m, m.Modules["mod-room"], k, infos)
 	if err != nil {
 		t.Fatal(err)

@@ -48,6 +48,8 @@
 //	                         its first event ({"accepted":true} or its error, code and class)
 //	support_only()           returns its name; listed under the support security level
 //	admin_only()             returns its name; listed under the administrator security level
+//	updates()                {"updates": n, "control_system": …}: how many Update calls this
+//	                         process had for the module, and the control system it runs with
 //
 // A module whose settings hold "statuses_on_start" (an object: status name → value) sets those
 // statuses through the host right after its start, as a device driver sets "connected" and
@@ -101,6 +103,7 @@ type driver struct {
 	modules map[string]*proto.Module
 	debug   map[string]bool
 	held    map[string][]context.CancelFunc // by module: subscriptions hold keeps open
+	updates map[string]int                  // by module: Update calls (updates.go)
 }
 
 func (d *driver) Connect(host proto.HostClient) {
@@ -157,6 +160,7 @@ func setStatuses(host proto.HostClient, id string, statuses map[string]json.RawM
 }
 
 func (d *driver) Update(ctx context.Context, r *proto.StartRequest) (*proto.Empty, error) {
+	d.countUpdate(r.GetModule().GetId()) // updates.go
 	return d.Start(ctx, r)
 }
 
@@ -220,7 +224,8 @@ const metadata = `{
     "as": {"module": {"type": "string", "title": "string"}, "fn": {"type": "string", "title": "string"}, "args": {"title": "any", "default": []}},
     "mux_subscribe": {"module": {"type": "string", "title": "string"}, "name": {"type": "string", "title": "string"}},
     "support_only": {},
-    "admin_only": {}
+    "admin_only": {},
+    "updates": {}
   },
   "implements": [], "requirements": {},
   "security": {"support": ["support_only"], "administrator": ["admin_only"]},
@@ -359,6 +364,8 @@ func (d *driver) run(ctx context.Context, host proto.HostClient, mod *proto.Modu
 		return json.Marshal(os.Getenv(str(0)))
 	case "pid":
 		return json.Marshal(os.Getpid())
+	case "updates":
+		return d.updatesOf(mod)
 	case "settings":
 		if len(mod.SettingsJson) == 0 {
 			return []byte("{}"), nil
