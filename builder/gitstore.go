@@ -1,6 +1,7 @@
 package builder
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -31,6 +32,26 @@ type boundedStorage struct {
 	*filesystem.Storage
 	maxObject, maxPack int64
 	tmpDir             string // where a received pack waits for its check
+
+	// Of the clone or fetch running (the repository's lock serialises them): refused is why the
+	// pack was refused while it arrived, cancel ends the operation's context.
+	refused error
+	cancel  context.CancelFunc
+}
+
+// guard runs a clone or fetch: fn gets a context that ends when the pack arriving passes
+// MaxPackBytes, and guard returns that refusal rather than the context's error. Ending the
+// context is what stops the sender: go-git kills a local git-upload-pack only when a read
+// fails, while a failed write leaves it blocked on its pipe and go-git waiting for it.
+func (s *boundedStorage) guard(ctx context.Context, fn func(context.Context) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	s.refused, s.cancel = nil, cancel
+	err := fn(ctx)
+	if s.refused != nil {
+		return s.refused
+	}
+	return err
 }
 
 // cloneStorage is the storage of the bare clone in dir.
@@ -66,17 +87,30 @@ type checkedPack struct {
 	failed bool
 }
 
+// Write keeps the pack; once it fails (over MaxPackBytes, or the disk) it ends the operation's
+// context and swallows the rest until go-git's next read sees the context end (see guard).
 func (w *checkedPack) Write(p []byte) (int, error) {
+	if w.failed {
+		return len(p), nil
+	}
 	if w.n+int64(len(p)) > w.s.maxPack {
-		w.failed = true
-		return 0, fmt.Errorf("%w: the pack is larger than MaxPackBytes (%d bytes)", ErrTooLarge, w.s.maxPack)
+		w.fail(fmt.Errorf("%w: the pack is larger than MaxPackBytes (%d bytes)", ErrTooLarge, w.s.maxPack))
+		return len(p), nil
 	}
 	n, err := w.f.Write(p)
 	w.n += int64(n)
 	if err != nil {
-		w.failed = true
+		w.fail(fmt.Errorf("receive pack: %w", err))
 	}
-	return n, err
+	return len(p), nil
+}
+
+func (w *checkedPack) fail(err error) {
+	w.failed = true
+	w.s.refused = err
+	if w.s.cancel != nil {
+		w.s.cancel()
+	}
 }
 
 // Close checks the received pack and gives it to go-git's own writer, which indexes it into the
@@ -85,7 +119,10 @@ func (w *checkedPack) Close() (err error) {
 	defer func() {
 		err = errors.Join(err, w.f.Close(), os.Remove(w.f.Name()))
 	}()
-	if w.failed || w.n == 0 {
+	if w.failed {
+		return w.s.refused
+	}
+	if w.n == 0 {
 		return nil
 	}
 	if _, err := w.f.Seek(0, io.SeekStart); err != nil {

@@ -193,6 +193,9 @@ func (b *Builder) sync(ctx context.Context, st *repoState) (RepoStatus, error) {
 		return b.repoStatus(st), err
 	}
 	defer st.release()
+	// lastFetch is when a fetch began, not when it ended: one that began before this call was
+	// made may have missed what the caller just pushed.
+	began := time.Now()
 	b.mu.Lock()
 	if st.cloned && st.failures == 0 && st.lastFetch.After(start) {
 		// Someone fetched while we waited: that fetch is as fresh as ours would be.
@@ -246,7 +249,7 @@ func (b *Builder) sync(ctx context.Context, st *repoState) (RepoStatus, error) {
 		return b.repoStatus(st), errkind.Wrap(errkind.Unavailable, err, "fetch %s", spec.ID)
 	}
 	st.failures, st.lastErr, st.nextTry = 0, "", time.Time{}
-	st.cloned, st.lastFetch, st.head, st.branch = true, time.Now(), head, branch
+	st.cloned, st.lastFetch, st.head, st.branch = true, began, head, branch
 	b.mu.Unlock()
 	if cloned {
 		log.Debug("fetched", "branch", branch, "head", short(head), "duration", time.Since(start).String())
@@ -282,7 +285,12 @@ func (b *Builder) clone(ctx context.Context, st *repoState, spec model.Repositor
 		opts.SingleBranch = false
 	}
 	// No work tree: bare, as PlainClone(..., true, ...) would, on the builder's bounded storage.
-	if _, err := git.CloneContext(ctx, b.cloneStorage(tmp), nil, opts); err != nil {
+	s := b.cloneStorage(tmp)
+	err = s.guard(ctx, func(ctx context.Context) error {
+		_, err := git.CloneContext(ctx, s, nil, opts)
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("clone: %w", err)
 	}
 	if err := privateTree(tmp); err != nil {
@@ -319,7 +327,9 @@ func (b *Builder) fetch(ctx context.Context, st *repoState, spec model.Repositor
 	if err != nil {
 		return err
 	}
-	err = st.repo.FetchContext(ctx, &git.FetchOptions{RemoteName: "origin", Auth: auth, Tags: git.AllTags, Force: true, Prune: true})
+	err = st.repo.Storer.(*boundedStorage).guard(ctx, func(ctx context.Context) error {
+		return st.repo.FetchContext(ctx, &git.FetchOptions{RemoteName: "origin", Auth: auth, Tags: git.AllTags, Force: true, Prune: true})
+	})
 	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
 		return fmt.Errorf("fetch: %w", err)
 	}
