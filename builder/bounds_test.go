@@ -110,7 +110,8 @@ func TestExportLimits(t *testing.T) {
 
 // TestBuildRefusesAHugeFileWithoutReadingIt is the red team's repository (finding 4): a tiny
 // driver beside a large file of zeros in one module, in a clone made before the limit was
-// lowered. The build fails naming the file and the limit, without reading the file.
+// lowered. The build fails naming the file and the limit, without reading the file; under the
+// default limits the build exports it without holding it in memory.
 func TestBuildRefusesAHugeFileWithoutReadingIt(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -132,6 +133,16 @@ func TestBuildRefusesAHugeFileWithoutReadingIt(t *testing.T) {
 	st, ok := b.BuildStatus("drivers/display", head)
 	if !ok || st.State != BuildFailed || !strings.Contains(st.Error, "blob.bin") {
 		t.Fatalf("build status %+v, want failed naming blob.bin", st)
+	}
+
+	// Under the default limits the file is exported, streamed from the pack to disk.
+	b = newBuilder(t, data, nil)
+	n = allocated(func() { _, err = b.Rebuild(ctx, repoOf("big", src), "drivers/display", head) })
+	if err != nil {
+		t.Fatalf("build under the default limits: %v", err)
+	}
+	if n > size/2 {
+		t.Fatalf("the build allocated %d MiB exporting a %d MiB file", n>>20, size>>20)
 	}
 }
 
