@@ -207,18 +207,6 @@ func (b *Builder) buildEnv() []string {
 			env[k] = v
 		}
 	}
-	if c.MaxFileBytes <= 0 {
-		c.MaxFileBytes = 64 << 20
-	}
-	if c.MaxExportBytes <= 0 {
-		c.MaxExportBytes = 512 << 20
-	}
-	if c.MaxExportFiles <= 0 {
-		c.MaxExportFiles = 100_000
-	}
-	if c.MaxPackBytes <= 0 {
-		c.MaxPackBytes = 1 << 30
-	}
 	for _, kv := range c.Env {
 		k, v, _ := strings.Cut(kv, "=")
 		env[k] = v
