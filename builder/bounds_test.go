@@ -281,3 +281,18 @@ func TestUntrackedRepositoryIsReleased(t *testing.T) {
 		t.Fatalf("build from the released repository: %v", err)
 	}
 }
+
+// TestDeltaTargetSize: a delta's size is the second varint at the head of its data (the first is
+// its base's); a delta of a few bytes may make a huge object.
+func TestDeltaTargetSize(t *testing.T) {
+	t.Parallel()
+	// base 300 (0xac 0x02), result 1 GiB (0x80 0x80 0x80 0x80 0x04), then instructions.
+	if n, err := deltaTargetSize([]byte{0xac, 0x02, 0x80, 0x80, 0x80, 0x80, 0x04, 0x91}); err != nil || n != 1<<30 {
+		t.Fatalf("got %d, %v; want 1 GiB", n, err)
+	}
+	for _, bad := range [][]byte{nil, {0x05}, {0x05, 0x80}, {0x05, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}} {
+		if n, err := deltaTargetSize(bad); err == nil {
+			t.Errorf("% x: got %d, want an error", bad, n)
+		}
+	}
+}
