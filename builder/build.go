@@ -262,7 +262,7 @@ func (b *Builder) BuildStatus(driverPath, commit string) (BuildStatus, bool) {
 }
 
 // export is exportTree under the repository lock, fetching once when the commit is missing.
-func (b *Builder) export(ctx context.Context, r model.Repository, commit, dst string) error {
+func (b *Builder) export(ctx context.Context, r model.Repository, driverPath, commit, dst string) error {
 	st, err := b.ensureCloned(ctx, r)
 	if err != nil {
 		return err
@@ -271,7 +271,8 @@ func (b *Builder) export(ctx context.Context, r model.Repository, commit, dst st
 		var skipped int
 		err := b.withRepo(ctx, st, func(repo *git.Repository) error {
 			var err error
-			skipped, err = exportTree(repo, commit, dst)
+			skipped, err = exportTree(ctx, repo, commit, driverPath, dst,
+				exportLimits{fileBytes: b.cfg.MaxFileBytes, totalBytes: b.cfg.MaxExportBytes, files: b.cfg.MaxExportFiles})
 			return err
 		})
 		if skipped > 0 {

@@ -32,7 +32,7 @@ func (b *Builder) compile(name string, r model.Repository, driverPath, commit st
 		if err := os.Mkdir(src, 0o700); err != nil {
 			return target{}, err
 		}
-		if err := b.export(ctx, r, commit, src); err != nil {
+		if err := b.export(ctx, r, driverPath, commit, src); err != nil {
 			return target{}, err
 		}
 		modRoot, err := findModuleRoot(src, driverPath)

@@ -59,6 +59,18 @@ type Config struct {
 	// GitTimeout bounds one clone or fetch; default 10 minutes.
 	GitTimeout time.Duration
 
+	// MaxFileBytes bounds one file a build exports and one object a clone or fetch may bring
+	// (go-git holds an object whole while it indexes a pack, so this bounds the engine's memory
+	// too); default 64 MiB.
+	MaxFileBytes int64
+	// MaxExportBytes and MaxExportFiles bound what one build exports: the driver's Go module at
+	// the commit; default 512 MiB and 100,000 files.
+	MaxExportBytes int64
+	MaxExportFiles int
+	// MaxPackBytes bounds one clone or fetch: the pack as received, and the sum of its objects'
+	// sizes once unpacked (a compressed pack can unpack a thousand times larger); default 1 GiB.
+	MaxPackBytes int64
+
 	// Credentials for private repositories; the first that matches a repository is used.
 	Credentials []Credential
 
@@ -134,6 +146,18 @@ func (c *Config) setDefaults() error {
 	}
 	if c.GitTimeout <= 0 {
 		c.GitTimeout = 10 * time.Minute
+	}
+	if c.MaxFileBytes <= 0 {
+		c.MaxFileBytes = 64 << 20
+	}
+	if c.MaxExportBytes <= 0 {
+		c.MaxExportBytes = 512 << 20
+	}
+	if c.MaxExportFiles <= 0 {
+		c.MaxExportFiles = 100_000
+	}
+	if c.MaxPackBytes <= 0 {
+		c.MaxPackBytes = 1 << 30
 	}
 	for _, kv := range c.Env {
 		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {

@@ -7,11 +7,12 @@
 //	<data-dir>/drivers/<path-slug>_<commit7>_<os>-<arch>          compiled driver binaries
 //	<data-dir>/drivers/<folder>_dev-<sha7>_<os>-<arch>            BuildFolder's, named by their own checksum
 //	<data-dir>/drivers/<...>.json             sidecar: full commit, repository, path, SHA-256
-//	<data-dir>/builds/                        per-build exports of one commit's tree (temporary)
+//	<data-dir>/builds/                        per-build exports of a driver's module at one commit (temporary)
 //	<data-dir>/builds/run/<pid>.pid           one per running go command (below)
 //
-// A build never touches the clone's files: it exports the tree of the exact commit into a build
-// directory of its own, points the driver module's requirement on github.com/placeos-go/engine at
+// A build never touches the clone's files: it exports the driver's Go module at the exact commit
+// (the subtree of the nearest folder at or above the driver's path that holds a go.mod) into a
+// build directory of its own, points the driver module's requirement on github.com/placeos-go/engine at
 // the engine's own source (Config.SDKDir) with a `replace`, and runs `go build -trimpath` without a
 // shell and with a clean environment. The binary's SHA-256 is written to a sidecar next to it, so
 // a restarted node trusts nothing it cannot re-check: Verify and SecureConfig compare the file
@@ -46,6 +47,14 @@
 //
 // A failed clone or fetch is told (status, errors, log) without the credentials of the
 // repository's URI, in whichever form the git and HTTP libraries quote the URL (redactError).
+//
+// A repository is untrusted input to the engine's own process, so what git brings is bounded
+// (Config): a clone or fetch receives its pack into a file and reads the object headers before
+// go-git indexes it (go-git holds each object of a pack whole while it indexes), refusing an
+// object over MaxFileBytes and a pack over MaxPackBytes, as sent or unpacked; an export streams
+// blobs to disk, checks each size before reading it, stops at MaxFileBytes, MaxExportBytes or
+// MaxExportFiles with ErrTooLarge naming the limit and the file, and stops when the build's
+// context ends. A repository SetRepositories drops has its go-git handle closed.
 //
 // Everything that reaches git or go from the model is validated first, with the model's own rules
 // (model.ValidateRepository, ValidateDriverSource, ValidateDriverPath, ValidateBranch,

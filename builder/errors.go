@@ -32,6 +32,9 @@ var (
 	ErrChecksumMismatch = errkind.New(errkind.Internal, "binary checksum mismatch")
 	// ErrNoModule means no go.mod was found at or above the driver path inside the repository.
 	ErrNoModule = errkind.New(errkind.BadRequest, "driver path is not inside a Go module")
+	// ErrTooLarge means a repository holds more than a builder limit allows (Config.MaxFileBytes,
+	// MaxExportBytes, MaxExportFiles, MaxPackBytes); the message names the limit and the file.
+	ErrTooLarge = errkind.New(errkind.BadRequest, "repository over a builder limit")
 	// ErrClosed is returned by calls made after Close.
 	ErrClosed = errkind.New(errkind.Unavailable, "builder closed")
 )

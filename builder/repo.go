@@ -85,6 +85,19 @@ func (st *repoState) acquire(ctx context.Context) error {
 
 func (st *repoState) release() { <-st.lock }
 
+// forget closes the go-git handle of an untracked repository that nothing uses, so that its
+// caches and pack indexes are freed; the next use opens the clone again. One in use is left to
+// the next SetRepositories. The small state itself stays: its lock keeps two handles of one
+// clone from ever running side by side.
+func (st *repoState) forget() {
+	select {
+	case st.lock <- struct{}{}:
+		st.repo = nil
+		st.release()
+	default:
+	}
+}
+
 func (b *Builder) repoDir(id string) string { return filepath.Join(b.reposDir(), id) }
 
 // discoverRepos finds the clones a previous run left, so that they are used without cloning.
@@ -128,7 +141,8 @@ func (b *Builder) state(r model.Repository) *repoState {
 
 // SetRepositories declares the repositories this node needs. Missing ones are cloned in the
 // background (with backoff on failure), all are fetched every FetchInterval. Repositories left
-// out are no longer fetched; their clones stay on disk (a model edit should not cost a clone).
+// out are no longer fetched and their go-git handles are closed; their clones stay on disk (a
+// model edit should not cost a clone).
 func (b *Builder) SetRepositories(repos []model.Repository) {
 	seen := map[string]bool{}
 	for _, r := range repos {
@@ -153,6 +167,7 @@ func (b *Builder) SetRepositories(repos []model.Repository) {
 	for id, st := range b.repos {
 		if !seen[id] {
 			st.tracked = false
+			st.forget()
 		}
 	}
 	b.mu.Unlock()
@@ -178,6 +193,9 @@ func (b *Builder) sync(ctx context.Context, st *repoState) (RepoStatus, error) {
 		return b.repoStatus(st), err
 	}
 	defer st.release()
+	// lastFetch is when a fetch began, not when it ended: one that began before this call was
+	// made may have missed what the caller just pushed.
+	began := time.Now()
 	b.mu.Lock()
 	if st.cloned && st.failures == 0 && st.lastFetch.After(start) {
 		// Someone fetched while we waited: that fetch is as fresh as ours would be.
@@ -231,7 +249,7 @@ func (b *Builder) sync(ctx context.Context, st *repoState) (RepoStatus, error) {
 		return b.repoStatus(st), errkind.Wrap(errkind.Unavailable, err, "fetch %s", spec.ID)
 	}
 	st.failures, st.lastErr, st.nextTry = 0, "", time.Time{}
-	st.cloned, st.lastFetch, st.head, st.branch = true, time.Now(), head, branch
+	st.cloned, st.lastFetch, st.head, st.branch = true, began, head, branch
 	b.mu.Unlock()
 	if cloned {
 		log.Debug("fetched", "branch", branch, "head", short(head), "duration", time.Since(start).String())
@@ -266,7 +284,13 @@ func (b *Builder) clone(ctx context.Context, st *repoState, spec model.Repositor
 		opts.ReferenceName = plumbing.NewBranchReferenceName(spec.Branch)
 		opts.SingleBranch = false
 	}
-	if _, err := git.PlainCloneContext(ctx, tmp, true, opts); err != nil {
+	// No work tree: bare, as PlainClone(..., true, ...) would, on the builder's bounded storage.
+	s := b.cloneStorage(tmp)
+	err = s.guard(ctx, func(ctx context.Context) error {
+		_, err := git.CloneContext(ctx, s, nil, opts)
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("clone: %w", err)
 	}
 	if err := privateTree(tmp); err != nil {
@@ -277,7 +301,7 @@ func (b *Builder) clone(ctx context.Context, st *repoState, spec model.Repositor
 	if err := os.Rename(tmp, dir); err != nil {
 		return err
 	}
-	repo, err := git.PlainOpen(dir)
+	repo, err := b.openClone(dir)
 	if err != nil {
 		return err
 	}
@@ -288,7 +312,7 @@ func (b *Builder) clone(ctx context.Context, st *repoState, spec model.Repositor
 
 func (b *Builder) fetch(ctx context.Context, st *repoState, spec model.Repository) error {
 	if st.repo == nil {
-		repo, err := git.PlainOpen(b.repoDir(spec.ID))
+		repo, err := b.openClone(b.repoDir(spec.ID))
 		if err != nil {
 			return fmt.Errorf("open clone: %w", err)
 		}
@@ -303,7 +327,9 @@ func (b *Builder) fetch(ctx context.Context, st *repoState, spec model.Repositor
 	if err != nil {
 		return err
 	}
-	err = st.repo.FetchContext(ctx, &git.FetchOptions{RemoteName: "origin", Auth: auth, Tags: git.AllTags, Force: true, Prune: true})
+	err = st.repo.Storer.(*boundedStorage).guard(ctx, func(ctx context.Context) error {
+		return st.repo.FetchContext(ctx, &git.FetchOptions{RemoteName: "origin", Auth: auth, Tags: git.AllTags, Force: true, Prune: true})
+	})
 	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
 		return fmt.Errorf("fetch: %w", err)
 	}

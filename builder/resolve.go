@@ -5,15 +5,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
-	"path"
-	"path/filepath"
 	"strings"
 
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/filemode"
-	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"github.com/placeos-go/engine/model"
 )
@@ -147,71 +142,11 @@ func (b *Builder) withRepo(ctx context.Context, st *repoState, fn func(*git.Repo
 		b.mu.Lock()
 		id := st.spec.ID
 		b.mu.Unlock()
-		repo, err := git.PlainOpen(b.repoDir(id))
+		repo, err := b.openClone(b.repoDir(id))
 		if err != nil {
 			return fmt.Errorf("%w: %s: %v", ErrRepositoryUnavailable, id, err)
 		}
 		st.repo = repo
 	}
 	return fn(st.repo)
-}
-
-// exportTree writes the tree of commit into dst, which must be empty. It writes regular files
-// only: symlinks and submodules are skipped (Go's module zips drop them too), and since no
-// symlink is ever created and every name is checked, nothing can be written outside dst.
-func exportTree(repo *git.Repository, commit string, dst string) (skipped int, err error) {
-	c, err := repo.CommitObject(plumbing.NewHash(commit))
-	if err != nil {
-		return 0, fmt.Errorf("%w: commit %s: %v", ErrRevisionNotFound, commit, err)
-	}
-	tree, err := c.Tree()
-	if err != nil {
-		return 0, fmt.Errorf("tree of %s: %w", commit, err)
-	}
-	err = tree.Files().ForEach(func(f *object.File) error {
-		if !safeTreePath(f.Name) {
-			return fmt.Errorf("unsafe path %q in commit %s", f.Name, short(commit))
-		}
-		// The engine's user alone reads a build's source, as it does the clone it came from.
-		var perm os.FileMode = 0o600
-		switch f.Mode {
-		case filemode.Executable:
-			perm = 0o700
-		case filemode.Regular, filemode.Deprecated:
-		default:
-			skipped++
-			return nil
-		}
-		target := filepath.Join(dst, filepath.FromSlash(f.Name))
-		if err := os.MkdirAll(filepath.Dir(target), 0o700); err != nil {
-			return err
-		}
-		rd, err := f.Reader()
-		if err != nil {
-			return err
-		}
-		defer rd.Close()
-		out, err := os.OpenFile(target, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
-		if err != nil {
-			return err
-		}
-		if _, err := out.ReadFrom(rd); err != nil {
-			out.Close()
-			return err
-		}
-		return out.Close()
-	})
-	return skipped, err
-}
-
-func safeTreePath(p string) bool {
-	if p == "" || strings.HasPrefix(p, "/") || path.Clean(p) != p || strings.Contains(p, "\\") {
-		return false
-	}
-	for _, c := range strings.Split(p, "/") {
-		if c == ".." || c == "." || strings.EqualFold(c, ".git") {
-			return false
-		}
-	}
-	return true
 }
