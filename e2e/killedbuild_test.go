@@ -20,7 +20,7 @@ import (
 // start kills the compiler that go build had started: nothing of the dead engine's build writes
 // on into its data directory. The go tool is the real one; a `go` first in the engine's PATH
 // only adds -toolexec, whose "compiler" records its pid and sleeps, so the build is caught in
-// the middle.
+// the middle. The go command's temp folder of the killed build goes at the next start too.
 func TestKilledEngineLeavesNoBuild(t *testing.T) {
 	t.Parallel()
 	redis := testutil.StartRedis(t)
@@ -83,6 +83,12 @@ modules:
 		}
 	}
 
+	// The go command's work folder of the build killed below, which it never removes itself.
+	workDirs, _ := filepath.Glob(filepath.Join(e.DataDir, "builds", "tmp", "go-build*"))
+	if len(workDirs) == 0 {
+		t.Fatal("no go-build folder in builds/tmp while the build runs")
+	}
+
 	e.Kill()
 	testutil.WaitGone(t, goBuild) // its parent-death signal
 	if !testutil.Alive(compiler) {
@@ -91,4 +97,11 @@ modules:
 	e.Start()
 	testutil.WaitGone(t, compiler)
 	e.WaitLog(30*time.Second, "killed a build left by a previous engine")
+	// Logged after the kill above, once the sweep is done.
+	e.WaitLog(30*time.Second, "removed the temp folders of builds a previous engine left")
+	for _, dir := range workDirs {
+		if _, err := os.Lstat(dir); !os.IsNotExist(err) {
+			t.Errorf("the killed build's %s is still there after the restart (%v)", dir, err)
+		}
+	}
 }
