@@ -3,7 +3,6 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -24,10 +23,7 @@ func TestCrashAtLaunchSaysWhy(t *testing.T) {
 	t.Parallel()
 	redis := testutil.StartRedis(t)
 	crashy := filepath.Join(t.TempDir(), "crashy")
-	testutil.WriteFile(t, crashy, "#!/bin/sh\necho 'crashy: login with "+crashySecret+" refused' >&2\necho 'crashy: cannot open config' >&2\nexit 3\n")
-	if err := os.Chmod(crashy, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	testutil.WriteScript(t, crashy, "echo 'crashy: login with "+crashySecret+" refused' >&2\necho 'crashy: cannot open config' >&2\nexit 3\n")
 	cfg := config(redis.URL, "--auth", "keys", "--api-keys", apiKeysFile(t), "--secrets-key-file", enginetest.SecretsKeyFile(t))
 	cfg.APIKey = adminKey
 	c := enginetest.StartCluster(t, cfg, "crashy", 2, fmt.Sprintf(`

@@ -35,13 +35,10 @@ func TestKilledEngineLeavesNoBuild(t *testing.T) {
 	}
 	bin, pidFile := t.TempDir(), filepath.Join(t.TempDir(), "compilers")
 	for name, script := range map[string]string{
-		"go":   fmt.Sprintf("#!/bin/sh\nif [ \"$1\" = build ]; then shift; exec %q build -toolexec=%q \"$@\"; fi\nexec %[1]q \"$@\"\n", realGo, filepath.Join(bin, "hang")),
-		"hang": fmt.Sprintf("#!/bin/sh\necho $$ >> %q\nexec sleep 3600\n", pidFile),
+		"go":   fmt.Sprintf("if [ \"$1\" = build ]; then shift; exec %q build -toolexec=%q \"$@\"; fi\nexec %[1]q \"$@\"\n", realGo, filepath.Join(bin, "hang")),
+		"hang": fmt.Sprintf("echo $$ >> %q\nexec sleep 3600\n", pidFile),
 	} {
-		testutil.WriteFile(t, filepath.Join(bin, name), script)
-		if err := os.Chmod(filepath.Join(bin, name), 0o755); err != nil {
-			t.Fatal(err)
-		}
+		testutil.WriteScript(t, filepath.Join(bin, name), script)
 	}
 	compilers := func() []int {
 		raw, _ := os.ReadFile(pidFile) // absent until the first build reaches its compiler

@@ -16,14 +16,11 @@ import (
 	"github.com/placeos-go/engine/internal/testutil"
 )
 
-// scriptDriver writes an executable shell script as a driver binary.
+// scriptDriver writes a shell script as a driver binary.
 func scriptDriver(t *testing.T, name, script string) string {
 	t.Helper()
 	binary := filepath.Join(t.TempDir(), name)
-	testutil.WriteFile(t, binary, "#!/bin/sh\n"+script)
-	if err := os.Chmod(binary, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	testutil.WriteScript(t, binary, script)
 	return binary
 }
 
