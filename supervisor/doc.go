@@ -27,14 +27,15 @@
 //
 // A failed launch says why. A process that exits with a failure before its launch completed (a
 // driver that cannot open its config and exits 3) fails with ErrLaunchExited, its exit status and
-// its last 3 stderr lines (at most 512 bytes, passed through Config.Scrub as its log lines are):
-// "driver process exited during its launch (exit status 3); its last lines on stderr: …". Only a
-// process that wrote something other than go-plugin's handshake on stdout and then exited 0 or
-// ran on (killed after a second) gets the hint that a driver binary must serve the engine's
-// driver protocol and write nothing else to stdout. A driver's status counts launch_count, every
-// launch tried on this node (failed ones included), and restart_count, the failed launches and
-// unexpected exits since the last process that ran StableAfter (the count behind the backoff and
-// "crashloop"): launch_count is never below restart_count.
+// its last 3 stderr lines (passed through Config.Scrub as its log lines are, then cut to 160 bytes
+// each; from a Go panic its first line and the two after it): "driver process exited during its
+// launch (exit status 3); its last lines on stderr: …". Only a process that wrote something other
+// than go-plugin's handshake on stdout and then exited 0 or ran on (killed after a second) gets the
+// hint that a driver binary must serve the engine's driver protocol and write nothing else to
+// stdout. A driver's status counts launch_count, every launch tried on this node (failed ones
+// included), and restart_count, the failed launches and unexpected exits since the last process
+// that ran StableAfter (the count behind the backoff and "crashloop"): launch_count is never below
+// restart_count.
 //
 // Slow starts. A module's Start or Update runs the driver's own code (its OnLoad), which may hang
 // up to CallTimeout. Stop aborts one in flight (the supervisor stops waiting for it, and the

@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -10,11 +11,15 @@ import (
 )
 
 const (
-	// stderrTailLines and maxStderrTail bound what a failed launch's error quotes of the
-	// process's stderr: the error travels into last_error, a module's runtime_error and the
-	// logs, and a driver that dumps megabytes before dying must not put them there.
+	// stderrTailLines and maxStderrLine bound what a failed launch's error quotes of the
+	// process's stderr (3 × 160 bytes, about 512 with the separators): the error travels into
+	// last_error, a module's runtime_error and the logs, and a driver that dumps megabytes before
+	// dying must not put them there.
 	stderrTailLines = 3
-	maxStderrTail   = 512
+	maxStderrLine   = 160
+	// keptStderrLine is how much of a line is kept until it is scrubbed and cut to
+	// maxStderrLine: a protected value that straddles the cut is whole when it is looked for.
+	keptStderrLine = 1024
 
 	// protocolHint is said of a process that answered the handshake with something else: a
 	// program that is not a driver, or a driver printing on stdout before plugin.Serve. A process
@@ -22,37 +27,49 @@ const (
 	protocolHint = "the driver binary must serve the engine's driver protocol (plugin.Serve / sdk.Serve) and write nothing else to stdout"
 )
 
-// stderrTail keeps the last stderrTailLines lines a process wrote on its stderr pipe, each cut
-// to maxStderrTail bytes: the reason a driver gives when it gives up at launch ("cannot open
-// config") is what it wrote last. Written by the stderr pump only, read once the process has
-// exited (procRunner.exited orders the two).
+// stderrTail keeps the last stderrTailLines lines a process wrote on its stderr pipe: the reason
+// a driver gives when it gives up at launch ("cannot open config") is what it wrote last. A Go
+// panic is the exception: its first line says what happened and the stack trace that follows
+// would push it out, so from a "panic: " or "fatal error: " line on only that line and the next
+// ones that fit are kept. Written by the stderr pump only, read once the process has exited
+// (procRunner.exited orders the two).
 type stderrTail struct {
 	lines [stderrTailLines][]byte
 	next  int // the slot the next line goes to
+	// panicked counts the lines kept since a panic's first line (0: none seen).
+	panicked int
 }
 
 func (t *stderrTail) add(line []byte) {
+	switch {
+	case t.panicked >= stderrTailLines:
+		return
+	case t.panicked > 0:
+		t.panicked++
+	case bytes.HasPrefix(line, []byte("panic: ")) || bytes.HasPrefix(line, []byte("fatal error: ")):
+		t.panicked = 1
+	}
 	// The slot's buffer is reused: a flooding process costs no allocation per line.
-	t.lines[t.next] = append(t.lines[t.next][:0], line[:min(len(line), maxStderrTail)]...)
+	t.lines[t.next] = append(t.lines[t.next][:0], line[:min(len(line), keptStderrLine)]...)
 	t.next = (t.next + 1) % stderrTailLines
 }
 
-// text is the lines, oldest first, each passed through scrub, joined with " | " and cut to their
-// last maxStderrTail bytes; "" when the process wrote nothing.
+// text is the lines, oldest first, each passed through scrub, cut to maxStderrLine bytes and
+// joined with " | "; "" when the process wrote nothing.
 func (t *stderrTail) text(scrub func(string) string) string {
 	var parts []string
 	for i := range stderrTailLines {
-		if line := t.lines[(t.next+i)%stderrTailLines]; len(line) > 0 {
-			// Scrubbed line by line before any cut, so a protected value is whole when it is
-			// looked for.
-			parts = append(parts, scrub(string(line)))
+		line := t.lines[(t.next+i)%stderrTailLines]
+		if len(line) == 0 {
+			continue
 		}
+		text := scrub(string(line))
+		if len(text) > maxStderrLine {
+			text = strings.ToValidUTF8(text[:maxStderrLine], "") + "…"
+		}
+		parts = append(parts, text)
 	}
-	out := strings.Join(parts, " | ")
-	if len(out) > maxStderrTail {
-		out = "…" + out[len(out)-maxStderrTail:]
-	}
-	return strings.ToValidUTF8(out, "")
+	return strings.Join(parts, " | ")
 }
 
 // launchExited is the error of a launch whose process exited by itself, with a failure, before

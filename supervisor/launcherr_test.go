@@ -56,7 +56,7 @@ func TestCrashAtLaunchQuotesStderr(t *testing.T) {
 				t.Errorf("%s %q does not say %q", what, text, want)
 			}
 		}
-		for _, not := range []string{protocolHint, "Unrecognized remote plugin message", "hunter2", "first line", long[:600]} {
+		for _, not := range []string{protocolHint, "Unrecognized remote plugin message", "hunter2", "first line", long[:maxStderrLine+1]} {
 			if strings.Contains(text, not) {
 				t.Errorf("%s %q says %q", what, text, not)
 			}
@@ -117,5 +117,30 @@ func TestPluginLoggerLevels(t *testing.T) {
 	}
 	if want := map[string]int{"debug": 4, "info": 0, "warn": 1, "error": 1}; !maps.Equal(levels, want) {
 		t.Fatalf("lines per level %v, want %v:\n%s", levels, want, logs.String())
+	}
+}
+
+// A Go panic at launch is quoted by its first line and what follows it, not by the last lines of
+// its stack trace; lines are cut after they are scrubbed.
+func TestStderrTailKeepsPanic(t *testing.T) {
+	t.Parallel()
+	var tail stderrTail
+	secret := strings.Repeat("s", 40)
+	for _, line := range []string{
+		"starting", "panic: cannot open /etc/mydriver.conf", "goroutine 1 [running]:", "main.main()",
+		"\t/src/main.go:12 +0x1d", "exit status 2",
+	} {
+		tail.add([]byte(line))
+	}
+	got := tail.text(func(s string) string { return s })
+	if want := "panic: cannot open /etc/mydriver.conf | goroutine 1 [running]: | main.main()"; got != want {
+		t.Errorf("tail of a panic: %q, want %q", got, want)
+	}
+
+	var plain stderrTail
+	plain.add([]byte(strings.Repeat("x", maxStderrLine-10) + secret))
+	got = plain.text(func(s string) string { return strings.ReplaceAll(s, secret, "[redacted]") })
+	if want := strings.Repeat("x", maxStderrLine-10) + "[redacted]"; got != want {
+		t.Errorf("a line with a protected value across the cut: %q, want %q", got, want)
 	}
 }
