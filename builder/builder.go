@@ -66,7 +66,7 @@ func New(cfg Config) (*Builder, error) {
 		engine:  proctree.EngineRecord(),
 	}
 	for _, d := range []string{b.reposDir(), b.driversDir(), b.buildsDir(), b.runDir(),
-		filepath.Join(b.buildsDir(), "home"), filepath.Join(b.buildsDir(), "tmp")} {
+		filepath.Join(b.buildsDir(), "home"), b.tmpDir()} {
 		// Private to the engine's user, like the whole data directory: clones may be private
 		// source, and binaries run as this user.
 		if err := os.MkdirAll(d, 0o700); err != nil {
@@ -76,6 +76,7 @@ func New(cfg Config) (*Builder, error) {
 	// Before the leftovers go: a killed engine's compiler may still write into them.
 	b.killLeftovers()
 	b.removeLeftovers()
+	b.sweepTmp()
 	if err := b.discoverRepos(); err != nil {
 		return nil, err
 	}
@@ -118,7 +119,7 @@ func (b *Builder) buildsDir() string  { return filepath.Join(b.cfg.DataDir, "bui
 // removeLeftovers deletes what a crash in the middle of a clone or build left behind: partial
 // clones, build exports and unfinished binaries. Their names all carry a ".tmp-" part.
 func (b *Builder) removeLeftovers() {
-	for _, dir := range []string{b.reposDir(), b.driversDir(), b.buildsDir(), filepath.Join(b.buildsDir(), "tmp")} {
+	for _, dir := range []string{b.reposDir(), b.driversDir(), b.buildsDir(), b.tmpDir()} {
 		entries, _ := os.ReadDir(dir)
 		for _, e := range entries {
 			if strings.Contains(e.Name(), ".tmp-") {

@@ -9,6 +9,7 @@
 //	<data-dir>/drivers/<...>.json             sidecar: full commit, repository, path, SHA-256
 //	<data-dir>/builds/                        per-build exports of a driver's module at one commit (temporary)
 //	<data-dir>/builds/run/<pid>.pid           one per running go command (below)
+//	<data-dir>/builds/tmp/                    the go command's TMPDIR (its go-build*, go-link-* folders)
 //
 // A build never touches the clone's files: it exports the driver's Go module at the exact commit
 // (the subtree of the nearest folder at or above the driver's path that holds a go.mod) into a
@@ -34,6 +35,9 @@
 // step ends, or until the next start: New kills every process the pid files in builds/run name
 // by group or mark, before it removes the build folders they write in, unless the engine that
 // started the go command still runs (a data directory copied from a live node: one INFO line).
+// It then removes the go-build* and go-link-* folders in builds/tmp, which a killed go command
+// never removes itself (one DEBUG line names them): real folders only, and nothing when builds/tmp
+// is itself a symlink, so the sweep never reaches outside the data directory.
 //
 // Repositories given to SetRepositories are cloned in the background, retried with exponential
 // backoff when cloning or fetching fails, and fetched every Config.FetchInterval. Sync fetches one

@@ -20,7 +20,7 @@ import (
 // start kills the compiler that go build had started: nothing of the dead engine's build writes
 // on into its data directory. The go tool is the real one; a `go` first in the engine's PATH
 // only adds -toolexec, whose "compiler" records its pid and sleeps, so the build is caught in
-// the middle.
+// the middle. The go command's temp folder of the killed build goes at the next start too.
 func TestKilledEngineLeavesNoBuild(t *testing.T) {
 	t.Parallel()
 	redis := testutil.StartRedis(t)
@@ -35,13 +35,10 @@ func TestKilledEngineLeavesNoBuild(t *testing.T) {
 	}
 	bin, pidFile := t.TempDir(), filepath.Join(t.TempDir(), "compilers")
 	for name, script := range map[string]string{
-		"go":   fmt.Sprintf("#!/bin/sh\nif [ \"$1\" = build ]; then shift; exec %q build -toolexec=%q \"$@\"; fi\nexec %[1]q \"$@\"\n", realGo, filepath.Join(bin, "hang")),
-		"hang": fmt.Sprintf("#!/bin/sh\necho $$ >> %q\nexec sleep 3600\n", pidFile),
+		"go":   fmt.Sprintf("if [ \"$1\" = build ]; then shift; exec %q build -toolexec=%q \"$@\"; fi\nexec %[1]q \"$@\"\n", realGo, filepath.Join(bin, "hang")),
+		"hang": fmt.Sprintf("echo $$ >> %q\nexec sleep 3600\n", pidFile),
 	} {
-		testutil.WriteFile(t, filepath.Join(bin, name), script)
-		if err := os.Chmod(filepath.Join(bin, name), 0o755); err != nil {
-			t.Fatal(err)
-		}
+		testutil.WriteScript(t, filepath.Join(bin, name), script)
 	}
 	compilers := func() []int {
 		raw, _ := os.ReadFile(pidFile) // absent until the first build reaches its compiler
@@ -83,6 +80,12 @@ modules:
 		}
 	}
 
+	// The go command's work folder of the build killed below, which it never removes itself.
+	workDirs, _ := filepath.Glob(filepath.Join(e.DataDir, "builds", "tmp", "go-build*"))
+	if len(workDirs) == 0 {
+		t.Fatal("no go-build folder in builds/tmp while the build runs")
+	}
+
 	e.Kill()
 	testutil.WaitGone(t, goBuild) // its parent-death signal
 	if !testutil.Alive(compiler) {
@@ -91,4 +94,11 @@ modules:
 	e.Start()
 	testutil.WaitGone(t, compiler)
 	e.WaitLog(30*time.Second, "killed a build left by a previous engine")
+	// Logged after the kill above, once the sweep is done.
+	e.WaitLog(30*time.Second, "removed the temp folders of builds a previous engine left")
+	for _, dir := range workDirs {
+		if _, err := os.Lstat(dir); !os.IsNotExist(err) {
+			t.Errorf("the killed build's %s is still there after the restart (%v)", dir, err)
+		}
+	}
 }

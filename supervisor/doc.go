@@ -25,6 +25,18 @@
 // latest launch timed out, calls fail at once with ErrRestarting and that reason rather than
 // wait for each retry. Stopping the driver's last module ends a launch in progress at once.
 //
+// A failed launch says why. A process that exits with a failure before its launch completed (a
+// driver that cannot open its config and exits 3) fails with ErrLaunchExited, its exit status and
+// its last 3 stderr lines (passed through Config.Scrub as its log lines are, then cut to 160 bytes
+// each; from a Go panic its first line and the two after it): "driver process exited during its
+// launch (exit status 3); its last lines on stderr: …". Only a process that wrote something other
+// than go-plugin's handshake on stdout and then exited 0 or ran on (killed after a second) gets the
+// hint that a driver binary must serve the engine's driver protocol and write nothing else to
+// stdout. A driver's status counts launch_count, every launch tried on this node (failed ones
+// included), and restart_count, the failed launches and unexpected exits since the last process
+// that ran StableAfter (the count behind the backoff and "crashloop"): launch_count is never below
+// restart_count.
+//
 // Slow starts. A module's Start or Update runs the driver's own code (its OnLoad), which may hang
 // up to CallTimeout. Stop aborts one in flight (the supervisor stops waiting for it, and the
 // module's Stop goes to the driver at once), and a Start or Update of the module waiting behind it
@@ -106,7 +118,9 @@
 // (Config.LogRate, LogBurst; lines below the log level are not counted); over it, lines are
 // dropped, one "driver log lines dropped" WARN per module and flood says how many, and
 // engine_driver_log_lines_dropped_total counts them. A process that keeps flooding is read more
-// slowly (floodDrops), so it blocks on its writes rather than burn the node's CPU.
+// slowly (floodDrops), so it blocks on its writes rather than burn the node's CPU. go-plugin's own
+// lines that repeat the supervisor's ("plugin process exited", "plugin failed to exit gracefully",
+// a stdout read ending on the closed pipe) are logged at DEBUG (pluginLogger).
 //
 // Identity. Each process gets a Host service of its own (guardedHost) that knows which modules
 // it hosts, from just before their Start until their Stop returned: a host call naming any other

@@ -39,7 +39,7 @@ type driver struct {
 	stopped     bool
 	changed     chan struct{} // closed and replaced on every change of proc/ready/state
 	state       string
-	launchCount int
+	launchCount int // launches that produced a working process (attempts counts them all)
 	lastExit    int
 	lastSignal  string
 	launchTime  time.Time
@@ -270,9 +270,9 @@ func (d *driver) serve(p *process) bool {
 	d.launchCount++
 	d.launchTime = p.started
 	d.notify()
-	launches := d.launchCount
+	launches, attempts := d.launchCount, d.attempts
 	s.mu.Unlock()
-	d.log.Info("driver process started", "pid", p.pid, "launch_count", launches)
+	d.log.Info("driver process started", "pid", p.pid, "launch_count", attempts)
 
 	probeDone := make(chan struct{})
 	var probeWG sync.WaitGroup

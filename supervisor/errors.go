@@ -15,6 +15,9 @@ var (
 	// ErrLaunchTimeout is a launch that did not complete within Config.LaunchTimeout; its process
 	// was killed.
 	ErrLaunchTimeout = errkind.New(errkind.Unavailable, "driver process did not start in time")
+	// ErrLaunchExited is a launch whose process exited with a failure before completing it; the
+	// error quotes its exit status and its last stderr lines.
+	ErrLaunchExited = errkind.New(errkind.Unavailable, "driver process exited during its launch")
 	// ErrTimeout is returned when a call to a driver passes its deadline.
 	ErrTimeout = errkind.New(errkind.Timeout, "driver call deadline exceeded")
 	// ErrClosed is returned after Close.

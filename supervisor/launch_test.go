@@ -19,10 +19,7 @@ func hangingDriver(t *testing.T) (binary, pidFile string) {
 	t.Helper()
 	dir := t.TempDir()
 	binary, pidFile = filepath.Join(dir, "td-hangstart"), filepath.Join(dir, "pids")
-	testutil.WriteFile(t, binary, "#!/bin/sh\necho $$ >> \"$HANG_PIDS\"\nsleep 3600 &\necho $! >> \"$HANG_PIDS\"\nwait\n")
-	if err := os.Chmod(binary, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	testutil.WriteScript(t, binary, "echo $$ >> \"$HANG_PIDS\"\nsleep 3600 &\necho $! >> \"$HANG_PIDS\"\nwait\n")
 	return binary, pidFile
 }
 

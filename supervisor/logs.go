@@ -175,6 +175,7 @@ func (r *procRunner) pumpStderr(l *logLimiter, out *io.PipeWriter) {
 		if skip || len(line) == 0 {
 			continue
 		}
+		r.tail.add(line) // whatever the limiter and the log level make of it
 		if isOutOfMemory(line) {
 			r.oom.Store(true)
 		}

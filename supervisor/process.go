@@ -186,7 +186,7 @@ func (s *Supervisor) launch(d *driver, gen uint64) (*process, error) {
 	var socketDir string
 	logs := newLogLimiter(&s.cfg, d.pluginLog, d.binary)
 	guard := newGuardedHost(s.host, d)
-	cc := plugin.ClientConfig(exec.Command(d.binary), guard, d.pluginLog, nil)
+	cc := plugin.ClientConfig(exec.Command(d.binary), guard, pluginLogger{d.pluginLog}, nil)
 	cc.SyncStdout = &lineWriter{fn: func(line []byte) { logs.plain(line, "stdout") }}
 	cc.SyncStderr = &lineWriter{fn: func(line []byte) { logs.plain(line, "stderr") }}
 	// Drivers are third-party code: they get go-plugin's handshake variables and driverEnv, never
@@ -229,6 +229,7 @@ func (s *Supervisor) launch(d *driver, gen uint64) (*process, error) {
 			}
 		}
 		pr.limit, pr.log = limit, d.log
+		pr.launching.Store(true)
 		pr.logs = logs
 		pr.onStart = func(ss family) {
 			s.writePidFile(d.binary, ss, socketDir)
@@ -274,15 +275,28 @@ func (s *Supervisor) launch(d *driver, gen uint64) (*process, error) {
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			err = launchTimeout(client, s.cfg.LaunchTimeout)
 		}
-		client.Kill()
+		started := pr != nil && pr.pid != 0
+		// go-plugin fails the launch the moment the process's stdout closes, a moment before the
+		// process is reaped: whether it exited by itself, and how, is what the error says.
+		exitedItself := false
+		if started {
+			if ctx.Err() == nil {
+				select {
+				case <-pr.exited:
+					exitedItself = true
+				case <-time.After(exitGrace):
+				}
+			}
+			pr.killAll()
+		}
+		client.Kill() // it waits for the process to be gone
 		// go-plugin's Kill leaves the socket folder when the process never started.
 		if err := removeSocketDir(socketDir); err != nil {
 			d.log.Warn("cannot remove the driver's socket folder", "error", err)
 		}
-		if pr == nil || pr.pid == 0 {
+		if !started {
 			return nil, err
 		}
-		pr.killAll()
 		defer pr.group.kill()
 		select {
 		case <-pr.exited:
@@ -290,12 +304,9 @@ func (s *Supervisor) launch(d *driver, gen uint64) (*process, error) {
 			return nil, err // its pid file stays: the next start kills it
 		}
 		s.removePidFile(d.binary, pr.pid)
-		status, code, signal := pr.exitStatus()
-		if pr.outOfMemory() {
-			status = "out of memory" + limitNote(limit) + ", " + status
-		}
-		return nil, &exitError{err: fmt.Errorf("%w (%s)", err, status), code: code, signal: signal}
+		return nil, launchErr(err, pr, exitedItself, limit, func(text string) string { return s.scrub("", text) })
 	}
+	pr.launching.Store(false)
 	pctx, pcancel := context.WithCancelCause(context.Background())
 	p := &process{gen: gen, pid: pr.pid, binary: d.binary, started: pr.started, client: client, rpc: rpc, run: pr, fam: pr.fam,
 		memLimit: limit, ctx: pctx, guard: guard}
@@ -330,13 +341,17 @@ type procRunner struct {
 	// onStartFailed is told why the process could not be started.
 	onStartFailed func(error)
 	oom           atomic.Bool // the process said it ran out of memory
-	pid           int
-	fam           family
-	started       time.Time
-	exited        chan struct{}
-	state         *os.ProcessState // set before exited is closed
-	waitErr       error
-	onStart       func(family)
+	// unrecognized: the process wrote something other than go-plugin's handshake on stdout.
+	unrecognized atomic.Bool
+	launching    atomic.Bool // until launch has connected: Kill leaves the process to launch
+	tail         stderrTail  // its last stderr lines, for a failed launch's error
+	pid          int
+	fam          family
+	started      time.Time
+	exited       chan struct{}
+	state        *os.ProcessState // set before exited is closed
+	waitErr      error
+	onStart      func(family)
 }
 
 func newProcRunner(cmd *exec.Cmd, mark string) (*procRunner, error) {
@@ -425,8 +440,13 @@ func (r *procRunner) Wait(context.Context) error {
 	return r.waitErr
 }
 
+// Kill is go-plugin's: it calls it when the handshake fails, a moment before a process that
+// failed would have exited by itself. During the launch, launch kills the process itself once it
+// has seen how it ends.
 func (r *procRunner) Kill(context.Context) error {
-	r.killAll()
+	if !r.launching.Load() {
+		r.killAll()
+	}
 	return nil
 }
 
@@ -447,8 +467,11 @@ func (r *procRunner) ID() string {
 	return strconv.Itoa(r.pid)
 }
 
+// Diagnose is asked by go-plugin when the process's first stdout line was not a handshake. The
+// hint is launchErr's to give, once it knows whether the process failed on its own.
 func (r *procRunner) Diagnose(context.Context) string {
-	return "the driver binary must serve the engine's driver protocol (plugin.Serve / sdk.Serve) and write nothing else to stdout"
+	r.unrecognized.Store(true)
+	return ""
 }
 func (r *procRunner) Stdout() io.ReadCloser { return r.stdout }
 func (r *procRunner) Stderr() io.ReadCloser { return r.logged }

@@ -369,7 +369,7 @@ func (d *driver) statusLocked() DriverStatus {
 		Driver:          d.binary,
 		Running:         d.proc != nil && d.ready,
 		ModuleInstances: len(d.modules),
-		LaunchCount:     d.launchCount,
+		LaunchCount:     d.attempts,
 		LastExitCode:    d.lastExit,
 		LastExitSignal:  d.lastSignal,
 		State:           d.state,

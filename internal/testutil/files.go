@@ -27,3 +27,13 @@ func ReadFile(tb testing.TB, p string) string {
 	}
 	return string(b)
 }
+
+// WriteScript writes a shell script to p and makes it executable: a stand-in for a driver or a
+// tool that misbehaves in one precise way. It fails tb on any error.
+func WriteScript(tb testing.TB, p, script string) {
+	tb.Helper()
+	WriteFile(tb, p, "#!/bin/sh\n"+script)
+	if err := os.Chmod(p, 0o755); err != nil {
+		tb.Fatal(err)
+	}
+}
