@@ -1,0 +1,138 @@
+package core
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/placeos-go/engine/call"
+	"github.com/placeos-go/engine/internal/testutil"
+	"github.com/placeos-go/engine/model"
+	"github.com/placeos-go/engine/plugin/proto"
+	"github.com/placeos-go/engine/state"
+)
+
+// runtimeOf is the module read's runtime fields of module id.
+func (rc *realCore) runtimeOf(t *testing.T, id string) call.ModuleRuntime {
+	t.Helper()
+	m, _ := rc.store.Model()
+	rts, err := rc.ModuleRuntime(t.Context(), []*model.Module{m.Modules[id]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rts[0]
+}
+
+// record is what Redis holds of module id's failure: what a read on any other node shows.
+func (rc *realCore) record(id string) (state.ModuleError, bool) {
+	rc.state.mu.Lock()
+	defer rc.state.mu.Unlock()
+	e, ok := rc.state.errs[id]
+	return e, ok
+}
+
+// A module whose driver process dies some time after its start (a crash loop after the start)
+// reads not connected, with why, both here and in Redis for the other nodes, within a few
+// seconds; once a relaunched process has started it again, it reads connected and the record is
+// gone.
+func TestDriverCrashAfterStartReadsNotConnected(t *testing.T) {
+	t.Parallel()
+	bad := testutil.BuildBinary(t, "internal/baddriver")
+	crashing := filepath.Join(t.TempDir(), "crashing")
+	testutil.WriteFile(t, crashing, "")
+	rc := newRealCore(t, `drivers: [{id: drv-t, module_name: Test, role: service, binary: %[1]q}]`, nil)
+	apply(t, rc.store, fmt.Sprintf(`
+drivers: [{id: drv-bad, module_name: Bad, role: service, binary: %q}]
+modules: [{id: m-late, driver_id: drv-bad, running: true, settings: {mode: crash_later, crash_after_ms: 300, crash_while: %q}}]
+`, bad, crashing))
+	testutil.Eventually(t, 10*time.Second, "m-late started", func() bool { return rc.started("m-late") })
+
+	var rt call.ModuleRuntime
+	testutil.Eventually(t, 5*time.Second, "m-late read as not connected with the reason", func() bool {
+		rt = rc.runtimeOf(t, "m-late")
+		return !rt.Connected
+	})
+	if !rt.HasRuntimeError || rt.ErrorTimestamp == nil || !strings.HasPrefix(rt.RuntimeError, "driver process is ") ||
+		!strings.Contains(rt.RuntimeError, "exit status 9") {
+		t.Fatalf("m-late while its driver crash-loops: %+v", rt)
+	}
+	var e state.ModuleError
+	testutil.Eventually(t, 5*time.Second, "the record in Redis, for the other nodes", func() bool {
+		var ok bool
+		e, ok = rc.record("m-late")
+		return ok
+	})
+	if e.Node != "n1" || !strings.Contains(e.Error, "exit status 9") || e.Build || e.Update || !e.Hung.IsZero() {
+		t.Fatalf("the record other nodes read: %+v", e)
+	}
+
+	// The next process lives: once it has started the module, the module reads connected again
+	// and the record is gone.
+	if err := os.Remove(crashing); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 20*time.Second, "m-late connected again, its record gone", func() bool {
+		_, recorded := rc.record("m-late")
+		rt = rc.runtimeOf(t, "m-late")
+		return rt.Connected && !rt.HasRuntimeError && rt.RuntimeError == "" && !recorded
+	})
+	if _, err := rc.sup.Exec(t.Context(), &proto.ExecRequest{ModuleId: "m-late", Function: "echo", ArgsJson: []byte("[1]")}); err != nil {
+		t.Fatalf("m-late after it recovered: %v", err)
+	}
+}
+
+// A process that crash-loops at launch after its module ran restarts many times, but Redis gets
+// one write when it goes down and one when it turns to crash-looping, not one per restart; the
+// first process that starts the module again clears it.
+func TestDriverCrashLoopRecordsOncePerEpisode(t *testing.T) {
+	t.Parallel()
+	bad := testutil.BuildBinary(t, "internal/baddriver")
+	dir := t.TempDir()
+	noLaunch := filepath.Join(dir, "no-launch")
+	wrapper := filepath.Join(dir, "bad-launch")
+	testutil.WriteFile(t, wrapper, fmt.Sprintf("#!/bin/sh\n[ -e %q ] && exit 3\nexec %q\n", noLaunch, bad))
+	if err := os.Chmod(wrapper, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	rc := newRealCore(t, `drivers: [{id: drv-t, module_name: Test, role: service, binary: %[1]q}]`, nil)
+	apply(t, rc.store, fmt.Sprintf(`
+drivers: [{id: drv-bad, module_name: Bad, role: service, binary: %q}]
+modules: [{id: m-bad, driver_id: drv-bad, running: true}]
+`, wrapper))
+	testutil.Eventually(t, 10*time.Second, "m-bad started", func() bool { return rc.started("m-bad") })
+
+	testutil.WriteFile(t, noLaunch, "")
+	rc.state.mu.Lock()
+	before := rc.state.errWrites
+	rc.state.mu.Unlock()
+	_, _ = rc.sup.Exec(t.Context(), &proto.ExecRequest{ModuleId: "m-bad", Function: "crash", ArgsJson: []byte("[9]")})
+	const restarts = 6
+	testutil.Eventually(t, 15*time.Second, fmt.Sprintf("%d restarts", restarts), func() bool {
+		st, _ := rc.sup.DriverStatus(wrapper)
+		return st.RestartCount >= restarts
+	})
+	rt := rc.runtimeOf(t, "m-bad")
+	e, _ := rc.record("m-bad")
+	rc.state.mu.Lock()
+	writes := rc.state.errWrites - before
+	rc.state.mu.Unlock()
+	const want = "driver process is crash-looping (5 restarts): "
+	if rt.Connected || !strings.HasPrefix(rt.RuntimeError, want) || !strings.HasPrefix(e.Error, want) || e.Node != "n1" {
+		t.Fatalf("m-bad crash-looping: read %+v, record %+v; want not connected, %q…", rt, e, want)
+	}
+	if writes != 2 {
+		t.Fatalf("%d record writes for one episode of %d restarts, want 2 (down, crash-looping)", writes, restarts)
+	}
+
+	if err := os.Remove(noLaunch); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 20*time.Second, "m-bad connected again, its record gone", func() bool {
+		_, recorded := rc.record("m-bad")
+		rt = rc.runtimeOf(t, "m-bad")
+		return rt.Connected && !rt.HasRuntimeError && !recorded
+	})
+}
