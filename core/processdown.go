@@ -57,7 +57,7 @@ func (c *Core) OnProcessState(binary string, moduleIDs []string, ps supervisor.P
 		}
 		cur := st.downFor()
 		if ps.State == supervisor.StateRunning {
-			if cur.state == "" {
+			if st.down.state == "" { // one of an earlier start of it is cleared too
 				continue
 			}
 			st.down = processDown{}
@@ -151,16 +151,22 @@ func (c *Core) writeDown(ctx context.Context, id string) {
 	}
 }
 
-// rerecordDowns queues every module whose driver process is down: a Redis that lost the record
-// has it back within rerecordAfter (recordModuleError writes an unchanged record no sooner).
+// rerecordDowns queues every running module whose driver process is down: a Redis that lost the
+// record has it back within rerecordAfter (recordModuleError writes an unchanged record no
+// sooner). One whose record is of an earlier start (it has since moved to a new binary of its
+// driver) is queued to have it cleared.
 func (c *Core) rerecordDowns() {
 	c.mu.Lock()
 	queued := false
 	for id, st := range c.modules {
-		if st.downFor().state != "" {
-			c.queueDownLocked(id)
-			queued = true
+		if st.down.state == "" || !st.running {
+			continue
 		}
+		if st.downFor().state == "" {
+			st.down = processDown{}
+		}
+		c.queueDownLocked(id)
+		queued = true
 	}
 	c.mu.Unlock()
 	if queued {

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"github.com/placeos-go/engine/model"
 	"github.com/placeos-go/engine/plugin/proto"
 	"github.com/placeos-go/engine/state"
+	"github.com/placeos-go/engine/supervisor"
 )
 
 // runtimeOf is the module read's runtime fields of module id.
@@ -135,4 +137,80 @@ modules: [{id: m-bad, driver_id: drv-bad, running: true}]
 		rt = rc.runtimeOf(t, "m-bad")
 		return rt.Connected && !rt.HasRuntimeError && !recorded
 	})
+}
+
+// drainDowns writes what writeDowns would, here and now.
+func drainDowns(ctx context.Context, c *Core) {
+	c.mu.Lock()
+	ids := c.downPending
+	c.downPending = nil
+	c.mu.Unlock()
+	for id := range ids {
+		c.writeDown(ctx, id)
+	}
+}
+
+// Down is recorded once per episode and per change to crash-looping, for the running modules of
+// that binary only; the first relaunch that starts them clears it, and so does a move of the
+// module to a new binary (the record is of the process it left).
+func TestProcessDownEpisodes(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	st := newFakeState()
+	c, store := runtimeCore(t, st, &fakeSup{})
+	c.reconcile(ctx)
+	read := func(id string) call.ModuleRuntime {
+		t.Helper()
+		m, _ := store.Model()
+		rts, err := c.ModuleRuntime(ctx, []*model.Module{m.Modules[id]})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rts[0]
+	}
+	down := func(binary string, s string, restarts int) {
+		c.OnProcessState(binary, []string{"m1", "m3"}, supervisor.ProcessState{State: s, Restarts: restarts, Reason: "exit status 9"})
+		drainDowns(ctx, c)
+	}
+
+	down("/bin/other", supervisor.StateRestarting, 1) // not the binary m1 runs on
+	if len(st.errs) != 0 || !read("m1").Connected {
+		t.Fatalf("another binary's exit recorded: %v", st.errs)
+	}
+	down("/bin/d1", supervisor.StateRestarting, 1)
+	e, ok := st.errs["m1"]
+	if rt := read("m1"); !ok || e.Error != "driver process is restarting (1 restart): exit status 9" || e.Node != "n1" ||
+		rt.Connected || rt.RuntimeError != e.Error || !rt.HasRuntimeError {
+		t.Fatalf("m1 down: record %+v, read %+v", e, rt)
+	}
+	if _, ok := st.errs["m3"]; ok {
+		t.Fatal("m3, not running, recorded")
+	}
+	writes := st.errWrites
+	down("/bin/d1", supervisor.StateRestarting, 2)
+	down("/bin/d1", supervisor.StateRestarting, 3)
+	if st.errWrites != writes {
+		t.Fatalf("%d writes for restarts of one episode", st.errWrites-writes)
+	}
+	down("/bin/d1", supervisor.StateCrashloop, 5)
+	if got := st.errs["m1"]; st.errWrites != writes+1 || got.Error != "driver process is crash-looping (5 restarts): exit status 9" || !got.At.Equal(e.At) {
+		t.Fatalf("turned crash-looping: %d writes, record %+v (episode began %v)", st.errWrites-writes, got, e.At)
+	}
+
+	down("/bin/d1", supervisor.StateRunning, 0)
+	if _, ok := st.errs["m1"]; ok || !read("m1").Connected {
+		t.Fatalf("m1 restarted: record %+v, read %+v", st.errs["m1"], read("m1"))
+	}
+
+	// Down again, then moved to a new binary by the pass: the record of the old process goes.
+	down("/bin/d1", supervisor.StateRestarting, 1)
+	if _, ok := st.errs["m1"]; !ok {
+		t.Fatal("a new episode not recorded")
+	}
+	apply(t, store, `drivers: [{id: drv-d, module_name: Display, role: device, binary: /bin/d2, settings: {a: 1}}]`)
+	c.reconcile(ctx)
+	drainDowns(ctx, c)
+	if _, ok := st.errs["m1"]; ok || !read("m1").Connected {
+		t.Fatalf("m1 moved to a new binary: record %+v, read %+v", st.errs["m1"], read("m1"))
+	}
 }
