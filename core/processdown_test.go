@@ -17,15 +17,20 @@ import (
 	"github.com/placeos-go/engine/supervisor"
 )
 
-// runtimeOf is the module read's runtime fields of module id.
-func (rc *realCore) runtimeOf(t *testing.T, id string) call.ModuleRuntime {
+// runtimeOf is the module read's runtime fields of module id of store, read by c.
+func runtimeOf(t *testing.T, c *Core, store *model.Memory, id string) call.ModuleRuntime {
 	t.Helper()
-	m, _ := rc.store.Model()
-	rts, err := rc.ModuleRuntime(t.Context(), []*model.Module{m.Modules[id]})
+	m, _ := store.Model()
+	rts, err := c.ModuleRuntime(t.Context(), []*model.Module{m.Modules[id]})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return rts[0]
+}
+
+func (rc *realCore) runtimeOf(t *testing.T, id string) call.ModuleRuntime {
+	t.Helper()
+	return runtimeOf(t, rc.Core, rc.store, id)
 }
 
 // record is what Redis holds of module id's failure: what a read on any other node shows.
@@ -159,15 +164,7 @@ func TestProcessDownEpisodes(t *testing.T) {
 	st := newFakeState()
 	c, store := runtimeCore(t, st, &fakeSup{})
 	c.reconcile(ctx)
-	read := func(id string) call.ModuleRuntime {
-		t.Helper()
-		m, _ := store.Model()
-		rts, err := c.ModuleRuntime(ctx, []*model.Module{m.Modules[id]})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return rts[0]
-	}
+	read := func(id string) call.ModuleRuntime { t.Helper(); return runtimeOf(t, c, store, id) }
 	down := func(binary string, s string, restarts int) {
 		c.OnProcessState(binary, []string{"m1", "m3"}, supervisor.ProcessState{State: s, Restarts: restarts, Reason: "exit status 9"})
 		drainDowns(ctx, c)
