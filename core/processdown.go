@@ -16,9 +16,9 @@ import (
 type processDown struct {
 	state string    // supervisor.StateRestarting or StateCrashloop; "" when not down
 	at    time.Time // when the episode began: later exits of it keep it
-	text  string    // the runtime_error a module read shows
+	text  string    // the runtime_error a module read shows, scrubbed
 	// since is the moduleState.since of the start it interrupted: a record of an earlier start
-	// of the module (stopped and started again since) is not this one's.
+	// of the module (started again or moved to a new binary since) is not this one's.
 	since time.Time
 }
 
@@ -47,6 +47,8 @@ func (c *Core) downHere(id string) processDown {
 // frozen Redis must not hold the relaunch.
 func (c *Core) OnProcessState(binary string, moduleIDs []string, ps supervisor.ProcessState) {
 	now := time.Now()
+	// Why a process ended names no module: a launch failure may quote what the process printed.
+	text := c.Scrub("", downText(ps))
 	changed := false
 	c.mu.Lock()
 	for _, id := range moduleIDs {
@@ -68,7 +70,7 @@ func (c *Core) OnProcessState(binary string, moduleIDs []string, ps supervisor.P
 			if cur.at.IsZero() {
 				cur.at = now
 			}
-			st.down = processDown{state: ps.State, at: cur.at, since: st.since, text: downText(ps)}
+			st.down = processDown{state: ps.State, at: cur.at, since: st.since, text: text}
 		}
 		c.queueDownLocked(id)
 		changed = true
@@ -145,7 +147,7 @@ func (c *Core) writeDown(ctx context.Context, id string) {
 	case !running:
 		// Stopped or gone: what Redis holds under its id may be its new owner's.
 	case d.state != "":
-		c.recordModuleError(ctx, id, state.ModuleError{At: d.at, Error: c.Scrub(id, d.text)})
+		c.recordModuleError(ctx, id, state.ModuleError{At: d.at, Error: d.text})
 	default:
 		c.forgetStartFailure(ctx, id)
 	}

@@ -183,6 +183,13 @@ func TestProcessDownEpisodes(t *testing.T) {
 	if _, ok := st.errs["m3"]; ok {
 		t.Fatal("m3, not running, recorded")
 	}
+	status, err := c.NodeStatus(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := status.(map[string]any)["failures"].([]ModuleStatus); len(f) != 1 || f[0].ID != "m1" || f[0].Error != e.Error {
+		t.Fatalf("the node status's failures: %+v", f)
+	}
 	writes := st.errWrites
 	down("/bin/d1", supervisor.StateRestarting, 2)
 	down("/bin/d1", supervisor.StateRestarting, 3)

@@ -110,7 +110,7 @@ func (c *Core) ModuleRuntime(ctx context.Context, mods []*model.Module) ([]call.
 			// Known here before Redis has the record writeDowns is writing.
 			at := d.at.Unix()
 			out[i].Connected, out[i].HasRuntimeError, out[i].ErrorTimestamp = false, true, &at
-			out[i].RuntimeError = c.Scrub(m.ID, d.text)
+			out[i].RuntimeError = d.text
 			continue
 		}
 		if e := rts[i].Error; e != nil && e.Node == owner && m.Running {
