@@ -46,9 +46,11 @@ modules: [{id: mod-l1, driver_id: drv-late, running: true, settings: {mode: cras
 		n.Eventually(10*time.Second, "mod-l1 connected on "+n.ID, func() bool { m, _ := get(n); return m.Connected })
 	}
 
-	// From now on every process of it dies 1.5 s after the start; the first goes at once.
+	// From now on every process of it dies 1.5 s after its start; the first goes at once. Once
+	// the file is gone, the process then running (or the next) lives on.
 	testutil.WriteFile(t, crashing, "")
 	host := c.Node(place["mod-l1"])
+	crashed := time.Now()
 	_ = host.Do("POST", "/api/engine/v2/modules/mod-l1/exec/crash", "[9]")
 	for _, n := range c.Nodes {
 		var m read
@@ -61,15 +63,27 @@ modules: [{id: mod-l1, driver_id: drv-late, running: true, settings: {mode: cras
 			!strings.HasPrefix(m.RuntimeError, "driver process is ") || !strings.Contains(m.RuntimeError, "exit status 9") {
 			t.Fatalf("mod-l1 crash-looping, read on %s (hosted on %s): %s", n.ID, host.ID, body)
 		}
+		t.Logf("read not connected on %s %s after the crash: %s", n.ID, time.Since(crashed).Round(time.Millisecond), m.RuntimeError)
+	}
+
+	// The relaunched process starts it (connected again), serves it 1.5 s and dies by itself: a
+	// new episode, read alike on both nodes.
+	for _, n := range c.Nodes {
+		n.Eventually(20*time.Second, "mod-l1 down again, by itself, on "+n.ID, func() bool {
+			m, _ := get(n)
+			return !m.Connected && strings.Contains(m.RuntimeError, "exit status 9") && !strings.Contains(m.RuntimeError, "(1 restart)")
+		})
 	}
 
 	if err := os.Remove(crashing); err != nil {
 		t.Fatal(err)
 	}
+	removed := time.Now()
 	for _, n := range c.Nodes {
 		n.Eventually(30*time.Second, "mod-l1 connected again on "+n.ID, func() bool {
 			m, _ := get(n)
 			return m.Connected && !m.HasRuntimeError && m.RuntimeError == "" && m.ErrorTimestamp == nil
 		})
+		t.Logf("connected again on %s %s after the crash loop ended", n.ID, time.Since(removed).Round(time.Millisecond))
 	}
 }

@@ -9,7 +9,8 @@ import (
 // crashLater is mode "crash_later": a driver that starts its module, serves it for a while and
 // then dies, in every process, as a driver that loses its device and panics. Settings:
 // crash_after_ms is how long after the start (default 300); crash_while names a file, and the
-// process crashes only while that file exists, so a test can end the crash loop by removing it.
+// process dies only if that file exists when the time comes, so that a test ends the crash loop
+// by removing it: the process then running lives on.
 func crashLater(settings []byte) {
 	var s struct {
 		AfterMS int    `json:"crash_after_ms"`
@@ -19,10 +20,12 @@ func crashLater(settings []byte) {
 	if s.AfterMS <= 0 {
 		s.AfterMS = 300
 	}
-	if s.While != "" {
-		if _, err := os.Stat(s.While); err != nil {
-			return // the file is gone: this process lives
+	time.AfterFunc(time.Duration(s.AfterMS)*time.Millisecond, func() {
+		if s.While != "" {
+			if _, err := os.Stat(s.While); err != nil {
+				return
+			}
 		}
-	}
-	time.AfterFunc(time.Duration(s.AfterMS)*time.Millisecond, func() { os.Exit(9) })
+		os.Exit(9)
+	})
 }
