@@ -218,3 +218,22 @@ func TestProcessDownEpisodes(t *testing.T) {
 		t.Fatalf("m1 moved to a new binary: record %+v, read %+v", st.errs["m1"], read("m1"))
 	}
 }
+
+// Why a process ended names no module, but may quote what it printed: every protected value this
+// node knows is hidden in the record and the read, for the user role reads runtime_error.
+func TestProcessDownHidesProtectedValues(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	st := newFakeState()
+	c, store := runtimeCore(t, st, &fakeSup{})
+	c.reconcile(ctx)
+	c.setSecrets("m2", []string{"hunter2-secret"}, model.LevelAdmin)
+	c.OnProcessState("/bin/d1", []string{"m1"}, supervisor.ProcessState{State: supervisor.StateRestarting, Restarts: 1,
+		Reason: "plugin: Unrecognized remote plugin message: password=hunter2-secret"})
+	drainDowns(ctx, c)
+	rt := runtimeOf(t, c, store, "m1")
+	if e := st.errs["m1"]; strings.Contains(e.Error, "hunter2") || strings.Contains(rt.RuntimeError, "hunter2") ||
+		!strings.Contains(e.Error, "password=") || rt.Connected {
+		t.Fatalf("record %q, read %+v: want m2's protected value hidden", e.Error, rt)
+	}
+}
