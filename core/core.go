@@ -109,6 +109,10 @@ type Core struct {
 	kick   chan struct{}
 	cancel context.CancelFunc
 	done   chan struct{}
+
+	// downKick wakes writeDowns for the modules in downPending (guarded by mu).
+	downKick    chan struct{}
+	downPending map[string]bool
 }
 
 // moduleState is what this node knows about one module it hosts.
@@ -140,6 +144,8 @@ type moduleState struct {
 	clean bool
 	// op is its start, update or move in flight, if any (modop.go).
 	op *moduleOp
+	// down: its driver process is down since it started (processdown.go).
+	down processDown
 }
 
 // NewSupervisor builds the node's supervisor once the host callback service exists: the
@@ -171,6 +177,7 @@ func New(cfg Config, newSup NewSupervisor) (*Core, error) {
 		buildGen: map[string]uint64{},
 		runCtx:   context.Background(),
 		kick:     make(chan struct{}, 1),
+		downKick: make(chan struct{}, 1),
 		done:     make(chan struct{}),
 		placer:   placement.NewPlacer(),
 	}
@@ -192,6 +199,8 @@ func (c *Core) Run(ctx context.Context) {
 		c.bg.Add(1)
 		go c.keepClusterRecord(ctx) // cluster.go
 	}
+	c.bg.Add(1)
+	go c.writeDowns(ctx) // processdown.go
 	go func() {
 		defer close(c.done)
 		if meta != nil { // nil from a State that does not subscribe (unit tests' fakes)

@@ -33,7 +33,12 @@
 // DEBUG; a start that has not answered is one WARN. A settings update the driver refuses (supervisor.Refusal) is
 // recorded in Redis like a failed start, so a read of the module shows it (runtime_error,
 // has_runtime_error; the module runs on, so connected stands) until an update is accepted or the
-// module stops here (runtime.go).
+// module stops here (runtime.go). A running module whose driver process goes down (it exited or
+// its relaunch failed; the supervisor's OnProcessState says so) is recorded alike, with why
+// ("driver process is crash-looping (5 restarts): exit status 9"): connected false on every node
+// until a relaunched process has started it again. The record is written when the process goes
+// down and when it turns to crash-looping, off the supervisor's goroutine, not on every restart
+// (processdown.go).
 //
 // At run time it is the one path of every execute (execute.go): REST, WebSocket, drivers calling
 // other modules and calls forwarded by other nodes all go through Execute, which refuses

@@ -218,6 +218,10 @@ func (c *Core) NodeStatus(context.Context) (any, error) {
 		ms := ModuleStatus{ID: id, Driver: st.binary, Running: st.running, Since: st.since}
 		if st.err != nil {
 			ms.Error = st.err.Error()
+		} else if d := st.downFor(); d.state != "" { // its driver process is down (processdown.go)
+			ms.Error = d.text
+		}
+		if ms.Error != "" {
 			failed = append(failed, ms)
 		}
 		mods = append(mods, ms)

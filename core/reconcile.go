@@ -154,6 +154,7 @@ func (c *Core) reconcile(ctx context.Context) {
 
 	c.reconcileLookups(ctx, m, v)
 	c.recordModules()
+	c.rerecordDowns()
 	// A module waiting for its driver's build is not reconciled yet; the build's end runs
 	// another pass. One whose operation is still in flight is: it has been waited for as long
 	// as a pass waits (modop.go, "Readiness").

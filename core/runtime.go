@@ -106,6 +106,13 @@ func (c *Core) ModuleRuntime(ctx context.Context, mods []*model.Module) ([]call.
 		// its status. Its owner knows a start in flight at once, the others once it is recorded.
 		out[i] = call.ModuleRuntime{CoreNode: owner, Connected: !m.Running ||
 			(owner != "" && string(rts[i].Connected) != "false" && (owner != c.cfg.NodeID || !c.starting(m.ID)))}
+		if d := c.downHere(m.ID); d.state != "" && owner == c.cfg.NodeID && m.Running {
+			// Known here before Redis has the record writeDowns is writing.
+			at := d.at.Unix()
+			out[i].Connected, out[i].HasRuntimeError, out[i].ErrorTimestamp = false, true, &at
+			out[i].RuntimeError = d.text
+			continue
+		}
 		if e := rts[i].Error; e != nil && e.Node == owner && m.Running {
 			out[i].RuntimeError = e.Error
 			if !e.Hung.IsZero() {

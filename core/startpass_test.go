@@ -58,7 +58,8 @@ func newRealCoreWith(t *testing.T, cfg Config, yaml string, logs io.Writer) *rea
 	c, err := New(cfg,
 		func(host proto.HostServer, onStart func(context.Context, string)) (Supervisor, error) {
 			sup, err := supervisor.New(supervisor.Config{Logger: log, Host: host, OnModuleStart: onStart,
-				Scrub: func(id, text string) string { return rc.Scrub(id, text) }}) // as cmd/engine wires it
+				Scrub:          func(id, text string) string { return rc.Scrub(id, text) }, // as cmd/engine wires it
+				OnProcessState: func(b string, ids []string, ps supervisor.ProcessState) { rc.OnProcessState(b, ids, ps) }})
 			rc.sup = sup
 			return sup, err
 		})

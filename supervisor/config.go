@@ -57,6 +57,13 @@ type Config struct {
 	OnMetadata func(ctx context.Context, binary string, moduleIDs []string, metadata []byte)
 	// OnModuleStart is called before every Start RPC, restarts included.
 	OnModuleStart func(ctx context.Context, moduleID string)
+	// OnProcessState is told when a driver's process goes down unexpectedly (it exited, or a
+	// relaunch failed: State StateRestarting or StateCrashloop, with Restarts and Reason) and when
+	// a relaunched process has (re)started its modules and takes calls (StateRunning), with the
+	// driver's modules at that moment. A process that was killed cannot say its modules are not
+	// connected; the engine says it for them. It is called from the driver's own goroutine, on
+	// every exit of a crash loop: it must return at once.
+	OnProcessState func(binary string, moduleIDs []string, st ProcessState)
 	// Scrub hides a module's protected setting values in what its driver says, before the
 	// supervisor passes it on: the driver's log lines that name the module (to the engine's log),
 	// its debug lines (to debug listeners), a start failing in a relaunched process; with
@@ -158,6 +165,13 @@ const (
 	StateCrashloop  = "crashloop"
 )
 
+// ProcessState is a change of a driver's process state told to Config.OnProcessState.
+type ProcessState struct {
+	State    string // StateRunning, StateRestarting or StateCrashloop
+	Restarts int    // unexpected exits since the last stable run
+	Reason   string // why the last process ended or did not start; "" when running
+}
+
 // DriverStatus is one driver process as served by GET /api/core/v1/status/driver.
 type DriverStatus struct {
 	Driver          string `json:"driver"`
@@ -175,6 +189,13 @@ type DriverStatus struct {
 	State        string `json:"state"`
 	RestartCount int    `json:"restart_count"`
 	LastError    string `json:"last_error"`
+}
+
+// tellState passes a process state change to Config.OnProcessState, if set.
+func (d *driver) tellState(mods []string, st ProcessState) {
+	if d.s.cfg.OnProcessState != nil {
+		d.s.cfg.OnProcessState(d.binary, mods, st)
+	}
 }
 
 // scrub is text with module id's protected values hidden (Config.Scrub).

@@ -17,6 +17,11 @@
 // (and the exec timeout) and then fail with ErrRestarting; in state "crashloop" they fail with
 // ErrRestarting at once rather than queue behind a process that keeps dying.
 //
+// Config.OnProcessState is told when a process goes down unexpectedly (an exit or a failed
+// relaunch, with the state and why) and when a relaunched one has started its modules and takes
+// calls: a killed process cannot tell anyone its modules are gone, so the engine records it for
+// them (module reads say connected false, with the reason).
+//
 // Launches. A launch (go-plugin's handshake line, then Init) must finish within
 // Config.LaunchTimeout, 10 s by default: a real driver takes milliseconds, and every caller
 // waiting for the driver (Start, the engine's reconcile pass) waits for the launch. A process

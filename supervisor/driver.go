@@ -260,6 +260,7 @@ func (d *driver) failed(err error) {
 		log = d.log.Debug
 	}
 	log("driver process failed to start", "error", err, "restart_count", restarts, "modules", mods, "state", state)
+	d.tellState(mods, ProcessState{State: state, Restarts: restarts, Reason: err.Error()})
 }
 
 // serve runs one process until it exits (true: relaunch) or the driver is stopped (false).
@@ -283,12 +284,17 @@ func (d *driver) serve(p *process) bool {
 	slow := d.restartModules(p)
 	defer slow()
 	s.mu.Lock()
-	if !p.hasExited() {
+	up := !p.hasExited()
+	if up {
 		d.ready = true
 		d.setState(StateRunning)
 		d.notify()
 	}
+	mods := d.moduleIDs()
 	s.mu.Unlock()
+	if up {
+		d.tellState(mods, ProcessState{State: StateRunning})
+	}
 	d.refreshMetadata(p, launches)
 
 	probeWG.Go(func() { d.probe(p, probeDone) })
@@ -405,6 +411,7 @@ func (d *driver) crashed(p *process) {
 	d.log.Error("driver process exited", "pid", p.pid, "exit_status", exitStatus, "exit_code", code,
 		"restart_count", restarts, "modules", mods, "reason", reason, "state", state,
 		"uptime", time.Since(p.started).Round(time.Millisecond).String())
+	d.tellState(mods, ProcessState{State: state, Restarts: restarts, Reason: reason})
 	p.cleanup()
 	// What it started is gone already (procRunner.wait); its cgroup holds whatever escaped
 	// the group too.

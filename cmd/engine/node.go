@@ -219,6 +219,10 @@ func startNode(ctx context.Context, o *options, log hclog.Logger, leave func()) 
 			OnMetadata: func(ctx context.Context, binary string, mods []string, meta []byte) {
 				n.core.OnDriverMetadata(ctx, binary, mods, meta)
 			},
+			// A killed driver cannot say its modules are down: the core records it for them.
+			OnProcessState: func(binary string, mods []string, ps supervisor.ProcessState) {
+				n.core.OnProcessState(binary, mods, ps)
+			},
 		})
 		if err == nil {
 			n.onClose(func() {

@@ -7,6 +7,7 @@
 //	fork          starts two children that sleep for ever, both holding the driver's stderr: one
 //	              in the driver's session, one in a session of its own (setsid)
 //	crash_loop    exits with status 3 right after the start, in every process
+//	crash_later   exits with status 9 some time after the start (crashlater.go)
 //	alloc         allocates and touches memory without bound
 //	log_flood     writes hclog JSON lines (with the module) to stderr as fast as it can
 //	stderr_flood  writes plain lines to stderr as fast as it can
@@ -80,6 +81,8 @@ func (d *driver) Start(_ context.Context, r *proto.StartRequest) (*proto.Empty, 
 			time.Sleep(20 * time.Millisecond) // let the start be answered first
 			os.Exit(3)
 		}()
+	case "crash_later":
+		crashLater(r.GetModule().GetSettingsJson())
 	case "alloc":
 		go allocate()
 	case "log_flood":
