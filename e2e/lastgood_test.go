@@ -18,7 +18,7 @@ import (
 // repository, is not started (its module says why) — where it used to run the other driver's
 // binary, healthy-looking; a driver re-pinned from its good commit to one that does not compile,
 // then to one that is missing, keeps running its own previous build, and its read says which,
-// to every role, until a good pin clears it.
+// to every role on every node, until a good pin clears it.
 func TestLastGoodIsTheDriversOwn(t *testing.T) {
 	t.Parallel()
 	redis := testutil.StartRedis(t)
@@ -43,8 +43,11 @@ modules:
   - {id: mod-pinned, driver_id: drv-pinned, running: true}
   - {id: mod-repin, driver_id: drv-repin, running: true}
 `, repo.dir, first[:7], second[:7])
-	e := enginetest.StartEngine(t, config(redis.URL, "--sdk-dir", root), "e2e-lastgood", model,
-		"--auth", "keys", "--api-keys", apiKeysFile(t))
+	// Two nodes: a read on either says the same, whichever hosts the module.
+	cfg := config(redis.URL, "--sdk-dir", root, "--auth", "keys", "--api-keys", apiKeysFile(t))
+	cfg.APIKey = adminKey
+	c := enginetest.StartCluster(t, cfg, "lastgood", 2, model, 2)
+	e := c.Nodes[0]
 	api := "/api/engine/v2"
 	admin := enginetest.APIKey(adminKey)
 	version := func(id string) string {
@@ -59,14 +62,24 @@ modules:
 		DriverNotBuilt  bool   `json:"driver_not_built"`
 		RuntimeError    string `json:"runtime_error"`
 	}
-	read := func(id, key string) moduleRead {
+	readOn := func(n *enginetest.Node, id, key string) moduleRead {
 		t.Helper()
 		var m moduleRead
-		r := e.Do("GET", api+"/modules/"+id, "", enginetest.APIKey(key))
+		r := n.Do("GET", api+"/modules/"+id, "", enginetest.APIKey(key))
 		if r.Status != 200 || json.Unmarshal([]byte(r.Body), &m) != nil {
-			t.Fatalf("read of %s: %d %s", id, r.Status, r.Body)
+			t.Fatalf("read of %s on %s: %d %s", id, n.ID, r.Status, r.Body)
 		}
 		return m
+	}
+	read := func(id, key string) moduleRead { t.Helper(); return readOn(e, id, key) }
+	// everyRead is the read of id by every role on every node.
+	everyRead := func(id string, check func(where string, m moduleRead)) {
+		t.Helper()
+		for _, n := range c.Nodes {
+			for _, key := range []string{userKey, supportKey, adminKey} {
+				check(fmt.Sprintf("on %s by %s", n.ID, key), readOn(n, id, key))
+			}
+		}
 	}
 
 	// A new driver on the same path, pinned to a commit the repository does not have: this node
@@ -82,11 +95,11 @@ modules:
 	e.Eventually(60*time.Second, "mod-missing settled", func() bool {
 		return read("mod-missing", adminKey).RuntimeError != "" || strings.HasPrefix(version("mod-missing"), `"v`)
 	})
-	for _, key := range []string{userKey, supportKey, adminKey} {
-		if m := read("mod-missing", key); !m.DriverNotBuilt || m.Connected || !strings.Contains(m.RuntimeError, "commit deadbee is not in the repository") {
-			t.Errorf("mod-missing read by %s: %+v; want not built, not connected, the missing commit named", key, m)
+	everyRead("mod-missing", func(where string, m moduleRead) {
+		if !m.DriverNotBuilt || m.Connected || !strings.Contains(m.RuntimeError, "commit deadbee is not in the repository") {
+			t.Errorf("mod-missing read %s: %+v; want not built, not connected, the missing commit named", where, m)
 		}
-	}
+	})
 	if r := e.Do("POST", api+"/modules/mod-missing/exec/version", "[]", admin); r.Status != 503 || strings.Contains(r.Body, `"v`) {
 		t.Errorf("exec on mod-missing: %d %s; want 503, not another driver's answer", r.Status, r.Body)
 	}
@@ -110,13 +123,12 @@ modules:
 		e.Eventually(60*time.Second, "mod-repin's read naming the failed build of "+tc.commit, func() bool {
 			return strings.Contains(read("mod-repin", adminKey).RuntimeError, want)
 		})
-		for _, key := range []string{userKey, supportKey, adminKey} {
-			m := read("mod-repin", key)
+		everyRead("mod-repin", func(where string, m moduleRead) {
 			if !m.HasRuntimeError || m.DriverNotBuilt || !m.Connected || !strings.Contains(m.RuntimeError, tc.why) ||
 				!strings.HasSuffix(m.RuntimeError, fmt.Sprintf("; running the last good build (commit %.7s)", second)) {
-				t.Errorf("mod-repin read by %s after the re-pin to %.7s: %+v", key, tc.commit, m)
+				t.Errorf("mod-repin read %s after the re-pin to %.7s: %+v", where, tc.commit, m)
 			}
-		}
+		})
 		if v := version("mod-repin"); v != `"v2"` {
 			t.Errorf("mod-repin after the re-pin to %.7s answers %s, want its own last good v2", tc.commit, v)
 		}
