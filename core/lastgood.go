@@ -24,7 +24,9 @@ func (c *Core) recordLastGood(ctx context.Context, m *model.Model, want map[stri
 		st := c.modules[id]
 		// A module whose operation is still in flight is looked at again by the pass its end asks for.
 		skip := st == nil || st.op != nil || !st.running || st.binary != w.binary || !st.refusedAt.IsZero()
-		recorded := st != nil && st.recorded.LastGood
+		// Anything Redis may still hold of a module that runs here, not refused, is stale: such a
+		// note, or one whose clearing failed (clean stays false until a clear succeeds).
+		stale := st != nil && !st.clean
 		if b := c.builds[mod.DriverID]; !skip && b != nil && !b.running && b.failure != nil && b.fallback == w.binary {
 			note = &state.ModuleError{At: b.failure.At, Error: b.failure.lastGoodNote(), LastGood: true}
 		}
@@ -33,7 +35,7 @@ func (c *Core) recordLastGood(ctx context.Context, m *model.Model, want map[stri
 		case skip:
 		case note != nil:
 			c.recordModuleError(ctx, id, *note) // written again only when it changed or after rerecordAfter
-		case recorded:
+		case stale:
 			c.forgetStartFailure(ctx, id)
 		}
 	}
