@@ -3,7 +3,6 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -146,14 +145,4 @@ modules:
 }
 
 // head is the repository's current commit.
-func (r *driverRepo) head() string {
-	r.t.Helper()
-	cmd := exec.Command("git", "rev-parse", "HEAD")
-	cmd.Dir = r.dir
-	cmd.Env = gitEnv()
-	out, err := cmd.Output()
-	if err != nil {
-		r.t.Fatalf("git rev-parse HEAD: %v", err)
-	}
-	return strings.TrimSpace(string(out))
-}
+func (r *driverRepo) head() string { return strings.TrimSpace(r.git("rev-parse", "HEAD")) }

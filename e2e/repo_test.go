@@ -76,14 +76,17 @@ func (r *driverRepo) write(name, content string) {
 	testutil.WriteFile(r.t, filepath.Join(r.dir, name), content)
 }
 
-func (r *driverRepo) git(args ...string) {
+// git runs git in the repository and returns what it printed.
+func (r *driverRepo) git(args ...string) string {
 	r.t.Helper()
 	cmd := exec.Command("git", args...)
 	cmd.Dir = r.dir
 	cmd.Env = gitEnv()
-	if out, err := cmd.CombinedOutput(); err != nil {
+	out, err := cmd.CombinedOutput()
+	if err != nil {
 		r.t.Fatalf("git %v: %v\n%s (git is required: apt-get install -y git)", args, err, out)
 	}
+	return string(out)
 }
 
 // gitEnv is this process's environment with a git identity and no user or system git
