@@ -8,11 +8,13 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
 	git "github.com/go-git/go-git/v5"
 
+	"github.com/placeos-go/engine/internal/atomicfile"
 	"github.com/placeos-go/engine/model"
 )
 
@@ -83,7 +85,11 @@ func (b *Builder) EnsureDriver(ctx context.Context, r model.Repository, d model.
 	if err != nil {
 		return Binary{}, err
 	}
-	return b.Build(ctx, r, d.Path, commit)
+	bin, err := b.Build(ctx, r, d.Path, commit)
+	if err == nil && d.ID != "" {
+		b.usedBy(bin.Path, d.ID)
+	}
+	return bin, err
 }
 
 // Build returns the binary of driverPath at commit (7 to 40 hex digits), compiling it unless a
@@ -209,6 +215,11 @@ type sidecar struct {
 	GoVersion    string    `json:"go_version"`
 	BuiltAt      time.Time `json:"built_at"`
 	Seconds      float64   `json:"seconds"`
+	// Drivers are the ids of the drivers that were handed this binary on this node (usedBy):
+	// only those may fall back to it (LastGood). Added in a later version: an older engine
+	// ignores the field, and a sidecar it wrote has none, so its binary is no driver's last
+	// good build until a driver uses it again.
+	Drivers []string `json:"drivers,omitempty"`
 }
 
 func (b *Builder) binPath(name string) string { return filepath.Join(b.driversDir(), name) }
@@ -248,6 +259,42 @@ func (b *Builder) load(name, commit string) (Binary, error) {
 func (b *Builder) touch(binPath string) {
 	now := time.Now()
 	_ = os.Chtimes(binPath+".json", now, now)
+}
+
+// maxSidecarDrivers bounds the driver ids one sidecar keeps (the oldest go first): drivers that
+// share a path and commit are few, however many were created and deleted over time.
+const maxSidecarDrivers = 64
+
+// usedBy records in the binary's sidecar that driver driverID was handed it, across restarts, so
+// that LastGood offers it to that driver and to no other. The sidecar is rewritten only the first
+// time a driver uses the binary.
+func (b *Builder) usedBy(binPath, driverID string) {
+	// Under b.mu, as Cleanup removes sidecars: a rewrite must not bring back one it removed, and
+	// two drivers recording at once must not lose each other's id.
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	sc, err := readSidecar(binPath)
+	if err != nil || slices.Contains(sc.Drivers, driverID) {
+		return
+	}
+	sc.Drivers = append(sc.Drivers, driverID)
+	if n := len(sc.Drivers) - maxSidecarDrivers; n > 0 {
+		sc.Drivers = slices.Delete(sc.Drivers, 0, n)
+	}
+	if err := writeSidecar(binPath, sc); err != nil {
+		b.log.Warn("cannot record the driver using a binary: it is not that driver's last good build", "binary", binPath,
+			"driver", driverID, "error", err)
+	}
+}
+
+// writeSidecar replaces the sidecar of the binary at binPath whole (atomically: a torn one would
+// make the binary untrusted).
+func writeSidecar(binPath string, sc sidecar) error {
+	data, err := json.MarshalIndent(sc, "", "  ")
+	if err != nil {
+		return err
+	}
+	return atomicfile.Write(binPath+".json", append(data, '\n'), 0o600)
 }
 
 // BuildStatus returns the last outcome of building driverPath at commit (full or 7+ digits).

@@ -17,7 +17,6 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/placeos-go/engine/internal/atomicfile"
 	"github.com/placeos-go/engine/model"
 	"github.com/placeos-go/engine/version"
 )
@@ -168,11 +167,7 @@ func (b *Builder) install(name, exe string, sc sidecar) error {
 	if err := os.Rename(exe, dst); err != nil {
 		return fmt.Errorf("install binary: %w", err)
 	}
-	data, err := json.MarshalIndent(sc, "", "  ")
-	if err != nil {
-		return err
-	}
-	return atomicfile.Write(dst+".json", append(data, '\n'), 0o600)
+	return writeSidecar(dst, sc)
 }
 
 // findModuleRoot walks up from the driver's folder to the nearest go.mod inside the export.

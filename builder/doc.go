@@ -6,7 +6,8 @@
 //	<data-dir>/repositories/<repository id>   bare go-git clones (full history); they survive restarts
 //	<data-dir>/drivers/<path-slug>_<commit7>_<os>-<arch>          compiled driver binaries
 //	<data-dir>/drivers/<folder>_dev-<sha7>_<os>-<arch>            BuildFolder's, named by their own checksum
-//	<data-dir>/drivers/<...>.json             sidecar: full commit, repository, path, SHA-256
+//	<data-dir>/drivers/<...>.json             sidecar: full commit, repository, path, SHA-256, and
+//	                                          the ids of the drivers handed the binary (LastGood)
 //	<data-dir>/builds/                        per-build exports of a driver's module at one commit (temporary)
 //	<data-dir>/builds/run/<pid>.pid           one per running go command (below)
 //	<data-dir>/builds/tmp/                    the go command's TMPDIR (its go-build*, go-link-* folders)

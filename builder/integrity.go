@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -122,11 +123,13 @@ func (b *Builder) Status() Status {
 	return s
 }
 
-// LastGood is the binary of driverPath in repository r that was built or used most recently on
-// this node (its sidecar's time, which every use refreshes), verified against its checksum: what
-// the driver's modules should keep running when a newer commit does not build. false when there
-// is none.
-func (b *Builder) LastGood(r model.Repository, driverPath string) (Binary, bool) {
+// LastGood is the binary of driverPath in repository r that driver driverID was handed most
+// recently on this node (its sidecar lists the driver, and its time is refreshed by every use),
+// verified against its checksum: what the driver's modules should keep running when a newer
+// commit does not build. Another driver's binary of the same path is never it, nor one whose
+// sidecar an older engine wrote (no driver ids) until a driver uses it again. false when there is
+// none.
+func (b *Builder) LastGood(r model.Repository, driverPath, driverID string) (Binary, bool) {
 	entries, err := os.ReadDir(b.driversDir())
 	if err != nil {
 		return Binary{}, false
@@ -143,7 +146,7 @@ func (b *Builder) LastGood(r model.Repository, driverPath string) (Binary, bool)
 		}
 		sc, err := readSidecar(b.binPath(name))
 		info, ierr := e.Info()
-		if err != nil || ierr != nil || sc.RepositoryID != r.ID || sc.Path != driverPath {
+		if err != nil || ierr != nil || sc.RepositoryID != r.ID || sc.Path != driverPath || !slices.Contains(sc.Drivers, driverID) {
 			continue
 		}
 		found = append(found, candidate{name, sc.Commit, info.ModTime()})

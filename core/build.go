@@ -1,6 +1,7 @@
 package core
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -37,6 +38,22 @@ type BuildFailure struct {
 	Output   string    `json:"output,omitempty"` // the compiler's, for a driver that did not compile
 	At       time.Time `json:"at"`
 	Running  string    `json:"running,omitempty"` // the last good binary, still serving
+	// RunningCommit is the commit Running was built from.
+	RunningCommit string `json:"running_commit,omitempty"`
+}
+
+// lastGoodNote is what a read of a module running the last good build says of it (runtime.go):
+// which commit did not build and why, and which one runs instead.
+func (f *BuildFailure) lastGoodNote() string {
+	what := "driver build"
+	if f.Commit != "" {
+		what += fmt.Sprintf(" of commit %.7s", f.Commit)
+	}
+	why := firstComplaint(f.Output)
+	if why == "" {
+		why = f.Error
+	}
+	return fmt.Sprintf("%s failed: %s; running the last good build (commit %.7s)", what, why, f.RunningCommit)
 }
 
 // buildKey is everything that decides which binary a repository driver needs. gen moves on a
@@ -93,18 +110,27 @@ func (c *Core) repositoryBinary(m *model.Model, d *model.Driver) (string, error)
 
 // buildFailed records a failed build of a repository driver: it finds the last good binary its
 // modules keep running, and says so at ERROR with the commit and the compiler's complaint.
+//
+// A pin that names no commit of the repository (missing, or a prefix several share) is the
+// operator's mistake rather than the code's, but falls back all the same: a driver re-pinned
+// from a commit it ran to one that does not resolve keeps running what it ran, as it would a
+// commit that does not compile. The fallback is only ever a binary this very driver ran here
+// (builder.LastGood by driver id): a driver that shares a repository path with others but never
+// ran here has none, and its modules stay stopped with the reason.
 func (c *Core) buildFailed(r model.Repository, d model.Driver, err error) *BuildFailure {
 	f := &BuildFailure{DriverID: d.ID, Error: err.Error(), At: time.Now()}
 	var be *builder.BuildError
 	if errors.As(err, &be) {
 		f.Commit, f.Output = be.Commit, be.Output
 		f.Error, _, _ = strings.Cut(f.Error, "\n") // the output has its own field
+	} else {
+		f.Commit = cmp.Or(d.Commit, r.Commit) // the pin that did not resolve ("" on a branch head)
 	}
 	// The compiler's first complaint on the line itself (the whole output follows in the error's
 	// continuation lines), so that a grep for the failure shows why.
 	first := firstComplaint(f.Output)
-	if prev, ok := c.cfg.Builder.LastGood(r, d.Path); ok {
-		f.Running = prev.Path
+	if prev, ok := c.cfg.Builder.LastGood(r, d.Path, d.ID); ok {
+		f.Running, f.RunningCommit = prev.Path, prev.Commit
 		c.log.Error("driver build failed; its modules keep running the last good build", "driver", d.ID, "path", d.Path,
 			"commit", f.Commit, "compiler", first, "running", prev.Path, "running_commit", prev.Commit, "error", err)
 		return f

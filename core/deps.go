@@ -136,9 +136,10 @@ type Builder interface {
 	Sync(ctx context.Context, r model.Repository) (builder.RepoStatus, error)
 	Resolve(ctx context.Context, r model.Repository, ref string) (string, error)
 	Rebuild(ctx context.Context, r model.Repository, driverPath, commit string) (builder.Binary, error)
-	// LastGood is the most recently used verified binary of a driver, for its modules to keep
-	// running when a newer commit does not build.
-	LastGood(r model.Repository, driverPath string) (builder.Binary, bool)
+	// LastGood is the verified binary of driverPath that driver driverID used most recently on
+	// this node, for its modules to keep running when a newer commit does not build; never
+	// another driver's.
+	LastGood(r model.Repository, driverPath, driverID string) (builder.Binary, bool)
 	Status() builder.Status
 	Cleanup(olderThan time.Duration, inUse func(binaryPath string) bool) ([]string, error)
 }

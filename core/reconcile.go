@@ -151,6 +151,7 @@ func (c *Core) reconcile(ctx context.Context) {
 		}))
 	}
 	c.awaitOps(ctx, ops)
+	c.recordLastGood(ctx, m, want)
 
 	c.reconcileLookups(ctx, m, v)
 	c.recordModules()

@@ -118,8 +118,9 @@ func (c *Core) ModuleRuntime(ctx context.Context, mods []*model.Module) ([]call.
 			if !e.Hung.IsZero() {
 				out[i].RuntimeError = hungText(time.Since(e.Hung))
 			}
-			// One whose update was refused runs on: its connected status stands.
-			out[i].Connected = out[i].Connected && e.Update
+			// One whose update was refused, or that runs its driver's last good build, runs on:
+			// its connected status stands.
+			out[i].Connected = out[i].Connected && (e.Update || e.LastGood)
 			if e.Build {
 				out[i].DriverNotBuilt = true
 				continue

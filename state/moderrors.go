@@ -20,6 +20,9 @@ type ModuleError struct {
 	// Update: it runs, but its driver refused its latest settings update (it runs on with the
 	// settings it had); At is when the refusals began.
 	Update bool `json:"update,omitempty"`
+	// LastGood: it runs, on the last good build of its driver, as the driver's latest build
+	// failed on Node; At is when that build failed.
+	LastGood bool `json:"last_good,omitempty"`
 	// Hung: its start, begun then, has not answered yet (the driver is still in it); a read
 	// says for how long. Zero otherwise.
 	Hung time.Time `json:"hung,omitzero"`
