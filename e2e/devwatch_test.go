@@ -85,4 +85,21 @@ func TestDevWatch(t *testing.T) {
 		bins, _ := filepath.Glob(filepath.Join(e.DataDir, "drivers", "mydisplay_dev-*"))
 		return len(slices.DeleteFunc(bins, func(p string) bool { return strings.HasSuffix(p, ".json") })) == 1
 	})
+
+	// A module someone added on the watched driver through the API goes with that driver when
+	// engine dev starts again on this data directory, rather than stopping the start half done.
+	extra := fmt.Sprintf(`{"id": "mod-extra", "driver_id": "drv-watch-mydisplay", "ip": %q, "port": %s, "running": true}`, host, port)
+	if r := e.Do("POST", "/api/engine/v2/modules", extra); r.Status/100 != 2 {
+		t.Fatalf("add a module on the watched driver: %d %s", r.Status, r.Body)
+	}
+	e.Stop()
+	root, err := testutil.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Start("--sdk-dir", root, "--displays", "0", "--watch", drv.Dir, "--watch-module", spec)
+	e.Eventually(3*time.Minute, "the watched driver answering again", func() bool { return e.WatchedAnswer() == "v5" })
+	if r := e.Do("GET", "/api/engine/v2/modules/mod-extra", ""); r.Status != 404 {
+		t.Fatalf("the module added on the watched driver after the restart: %d %s, want 404", r.Status, r.Body)
+	}
 }

@@ -57,12 +57,28 @@ const (
 // out of the demo room, so that nothing refers to them any more. A watch of this run adds its
 // own again once its first build is done. A module's keys in Redis go with it (ForgetModule, as
 // a deletion's: the reconciler, not running yet, never saw it in the model); a Redis that does not
-// take that now leaves them to the sweep.
-func forgetWatches(ctx context.Context, store *raftfsm.Store, st *state.Store, log hclog.Logger) error {
+// take that now leaves them to the sweep. A module someone added on a watched driver (through the
+// API) goes too: its driver does; one a system of their own still lists stops the start with
+// what to do, before anything is deleted.
+func forgetWatches(ctx context.Context, store *raftfsm.Store, st *state.Store, dataDir string, log hclog.Logger) error {
 	m, _ := store.Model()
-	stale := func(kind model.Kind, prefix string, ids []string) error {
+	watched := func(kind model.Kind, id string) bool {
+		if kind == model.KindDriver {
+			return strings.HasPrefix(id, watchDriverPrefix)
+		}
+		return strings.HasPrefix(id, watchModulePrefix) || strings.HasPrefix(m.Modules[id].DriverID, watchDriverPrefix)
+	}
+	for _, sys := range slices.Sorted(maps.Keys(m.Systems)) {
+		for _, id := range m.Systems[sys].Modules {
+			if m.Modules[id] != nil && watched(model.KindModule, id) {
+				return fmt.Errorf("module %s of system %s runs a driver an earlier engine dev --watch left, which goes now: take it out of the system "+
+					"(or delete it) with a plain engine dev on this data directory, or start afresh with another --data-dir (or remove %s)", id, sys, dataDir)
+			}
+		}
+	}
+	stale := func(kind model.Kind, ids []string) error {
 		for _, id := range ids {
-			if !strings.HasPrefix(id, prefix) {
+			if !watched(kind, id) {
 				continue
 			}
 			if err := store.Delete(ctx, kind, id); err != nil {
@@ -80,10 +96,10 @@ func forgetWatches(ctx context.Context, store *raftfsm.Store, st *state.Store, l
 		return nil
 	}
 	// Modules first: a driver that a module uses cannot be deleted.
-	if err := stale(model.KindModule, watchModulePrefix, slices.Sorted(maps.Keys(m.Modules))); err != nil {
+	if err := stale(model.KindModule, slices.Sorted(maps.Keys(m.Modules))); err != nil {
 		return err
 	}
-	return stale(model.KindDriver, watchDriverPrefix, slices.Sorted(maps.Keys(m.Drivers)))
+	return stale(model.KindDriver, slices.Sorted(maps.Keys(m.Drivers)))
 }
 
 func newDevWatch(o *options, n *node, out io.Writer) (*devWatch, error) {

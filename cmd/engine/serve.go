@@ -63,7 +63,7 @@ func serve(ctx context.Context, args []string, dev bool, sig *signals) error {
 		if err := applyWhenLed(ctx, n.store, f, log); err != nil {
 			return fmt.Errorf("demo model: %w", err)
 		}
-		if err := forgetWatches(ctx, n.store, n.state, log); err != nil {
+		if err := forgetWatches(ctx, n.store, n.state, o.DataDir, log); err != nil {
 			return err
 		}
 	}
