@@ -44,6 +44,9 @@ type outbox struct {
 	closed  bool
 	refused error     // the engine's last refusal of a status since Flush took the one before
 	logged  time.Time // the last refusal logged
+	// accepted is the last value of each status the engine took: what it goes on holding when
+	// it refuses a newer one (the same slices as the module's statuses, so it costs map entries).
+	accepted map[string]json.RawMessage
 }
 
 func newOutbox(m *module) *outbox {
@@ -156,6 +159,7 @@ func (o *outbox) send(host proto.HostClient, u statusUpdate) {
 		_, err := host.SetStatus(ctx, req)
 		cancel()
 		if err == nil {
+			o.took(u)
 			return
 		}
 		var refusal *Error
@@ -179,13 +183,31 @@ func (o *outbox) send(host proto.HostClient, u statusUpdate) {
 // refuseLogEvery spaces the ERROR lines of a module's refused statuses.
 const refuseLogEvery = time.Minute
 
-// refuse records the engine's refusal of u for Flush, and forgets u's value unless a newer one
-// replaced it: Status does not report a value the engine does not hold, and setting the same
-// value again asks the engine again.
+// took records that the engine holds u.
+func (o *outbox) took(u statusUpdate) {
+	o.m.statusMu.Lock()
+	defer o.m.statusMu.Unlock()
+	if u.del {
+		delete(o.accepted, u.name)
+		return
+	}
+	if o.accepted == nil {
+		o.accepted = map[string]json.RawMessage{}
+	}
+	o.accepted[u.name] = u.value
+}
+
+// refuse records the engine's refusal of u for Flush and, unless a newer value replaced u's,
+// goes back to the value the engine still holds (none when it took none): Status reports what
+// the engine's readers see, and setting the refused value again asks the engine again.
 func (o *outbox) refuse(u statusUpdate, err *Error) {
 	o.m.statusMu.Lock()
 	if v, ok := o.m.status[u.name]; ok && bytes.Equal(v, u.value) {
-		delete(o.m.status, u.name)
+		if held, ok := o.accepted[u.name]; ok {
+			o.m.status[u.name] = held
+		} else {
+			delete(o.m.status, u.name)
+		}
 	}
 	o.refused = err
 	now := time.Now()

@@ -2,6 +2,7 @@ package sdk_test
 
 import (
 	"context"
+	"fmt"
 	"sync/atomic"
 	"testing"
 
@@ -20,7 +21,10 @@ type refusingHost struct {
 	n atomic.Int64
 }
 
-func (h *refusingHost) SetStatus(context.Context, *proto.SetStatusRequest, ...grpc.CallOption) (*proto.Empty, error) {
+func (h *refusingHost) SetStatus(_ context.Context, r *proto.SetStatusRequest, _ ...grpc.CallOption) (*proto.Empty, error) {
+	if string(r.ValueJson) == "1" { // a small value, taken
+		return &proto.Empty{}, nil
+	}
 	h.n.Add(1)
 	return nil, status.Error(codes.InvalidArgument, `status "x" of module "m1" is 1048577 bytes, more than the 1048576 a driver may set`)
 }
@@ -29,17 +33,20 @@ func (h *refusingHost) SetStatus(context.Context, *proto.SetStatusRequest, ...gr
 type flusher struct{ sdk.Base }
 
 type nameArg struct {
-	Name string `json:"name"`
+	Name  string `json:"name"`
+	Value int    `json:"value"`
 }
 
 func (f *flusher) Put(ctx context.Context, a nameArg) error {
-	f.Set(a.Name, 1)
+	f.Set(a.Name, a.Value)
 	return f.Flush(ctx)
 }
 
-func (f *flusher) Has(a nameArg) bool {
-	var v int
-	return f.Status(a.Name, &v)
+// Get is the status's value, -1 when the module holds none.
+func (f *flusher) Get(a nameArg) int {
+	v := -1
+	f.Status(a.Name, &v)
+	return v
 }
 
 // A status the engine refuses is asked once (a refusal is not retried), comes back from Flush as
@@ -59,25 +66,32 @@ func TestStatusRefusal(t *testing.T) {
 	if _, err := rt.Start(ctx, &proto.StartRequest{Module: &proto.Module{Id: "m1"}}); err != nil {
 		t.Fatal(err)
 	}
-	exec := func(fn string) *proto.ExecResponse {
+	exec := func(fn, name string, value int) *proto.ExecResponse {
 		t.Helper()
-		resp, err := rt.Exec(ctx, &proto.ExecRequest{ModuleId: "m1", Function: fn, ArgsJson: []byte(`{"name": "x"}`)})
+		args := fmt.Sprintf(`{"name": %q, "value": %d}`, name, value)
+		resp, err := rt.Exec(ctx, &proto.ExecRequest{ModuleId: "m1", Function: fn, ArgsJson: []byte(args)})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return resp
 	}
-	for i := range 2 {
-		resp := exec("put")
+	// "x" never taken: the refused value is not kept. "y" taken as 1 first: after a refusal the
+	// module holds 1 again, as the engine's readers do.
+	if resp := exec("put", "y", 1); resp.Code != 200 {
+		t.Fatalf("put y 1: %d %v", resp.Code, resp.GetError())
+	}
+	for i, name := range []string{"x", "x", "y", "y"} {
+		resp := exec("put", name, 2)
 		if resp.Code != 400 || resp.GetError().GetClass() != "BadRequest" ||
-			resp.GetError().GetMessage() != `set status "x": status "x" of module "m1" is 1048577 bytes, more than the 1048576 a driver may set` {
-			t.Fatalf("put: %d %v; want 400 BadRequest with the engine's refusal", resp.Code, resp.GetError())
+			resp.GetError().GetMessage() != fmt.Sprintf(`set status %q: status "x" of module "m1" is 1048577 bytes, more than the 1048576 a driver may set`, name) {
+			t.Fatalf("put %s 2: %d %v; want 400 BadRequest with the engine's refusal", name, resp.Code, resp.GetError())
 		}
 		if n := host.n.Load(); n != int64(i+1) {
-			t.Fatalf("the host was asked %d times for %d puts; want once each", n, i+1)
+			t.Fatalf("the host was asked %d times for %d refused puts; want once each", n, i+1)
 		}
-		if resp := exec("has"); string(resp.ResultJson) != "false" {
-			t.Fatalf("has: %s; want the refused status not kept", resp.ResultJson)
+		want := map[string]string{"x": "-1", "y": "1"}[name]
+		if resp := exec("get", name, 0); string(resp.ResultJson) != want {
+			t.Fatalf("get %s after a refusal: %s; want %s", name, resp.ResultJson, want)
 		}
 	}
 }
