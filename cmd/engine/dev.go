@@ -123,7 +123,7 @@ func isGitRepo(dir string) bool {
 // printDemo prints where the demo answers and what to try. The status command names this very
 // binary (relative to the working directory when inside it): run from a driver repository,
 // there is no bin/engine to call.
-func printDemo(out io.Writer, addr string) {
+func printDemo(out io.Writer, addr string, keys bool) {
 	self := "engine"
 	if exe, err := os.Executable(); err == nil {
 		self = shortPath(exe)
@@ -147,7 +147,19 @@ Try:
   curl -s -X POST %[1]s/systems/sys-demo/Room_1/all_off
   curl -s %[1]s/systems/sys-demo/functions/Camera_1
   %[3]s status --server http://%[2]s
-
+%[4]s
 Ctrl-C stops everything.
-`, base, addr, self)
+`, base, addr, self, keysHint(keys))
+}
+
+// keysHint is what the printed commands need under --auth keys, which they do not carry: the
+// key is the operator's, not the engine's to print.
+func keysHint(keys bool) string {
+	if !keys {
+		return ""
+	}
+	return `
+  (--auth keys: add -H "X-API-Key: <a key of --api-keys>" to each curl line, and set
+  ENGINE_API_KEY for the status command.)
+`
 }

@@ -40,6 +40,8 @@ type devWatch struct {
 	spec string   // the file the module came from (--watch-module, or the folder's dev.yaml)
 	// served: a build of this watch has served the module; the first to do so prints how to call it.
 	served bool
+	// keysNote follows the printed curl lines under --auth keys, which they need a key for.
+	keysNote string
 }
 
 // watchSystem is the demo room the watched module joins.
@@ -112,6 +114,9 @@ func newDevWatch(o *options, n *node, out io.Writer) (*devWatch, error) {
 	id := strings.ToLower(folderID(o.Watch))
 	w := &devWatch{dir: o.Watch, files: files, bld: n.bld, store: n.store, core: n.core, spec: o.WatchModule,
 		api: "http://" + n.api.Addr().String() + "/api/engine/v2", out: out, log: n.log.Named("watch")}
+	if o.Auth == "keys" {
+		w.keysNote = "\n  (--auth keys: add -H \"X-API-Key: <a key of --api-keys>\" to these.)"
+	}
 	w.drv = model.Driver{ID: watchDriverPrefix + id, Name: "watched: " + o.Watch, ModuleName: s.ModuleName, Role: s.Role}
 	if w.drv.ModuleName == "" {
 		w.drv.ModuleName = moduleName(o.Watch)

@@ -43,14 +43,14 @@ func (w *devWatch) printLoaded(ctx context.Context, bin builder.Binary, name str
   driver:   %s (%s, role %s), binary %s built in %.1f s
   module:   %s in %s (%s; %s)
   execute:  curl -s -X POST %s/systems/%s/%s/%s -d '%s'
-  statuses: curl -s %s/systems/%s/%s
+  statuses: curl -s %s/systems/%s/%s%s
   Every save of a .go file, go.mod or go.sum in the folder rebuilds it; the module moves to the
   new build with no gap, and a build that fails leaves the last good one serving.
 
 `, w.drv.ID, w.dir, w.drv.Role, filepath.Base(bin.Path), took.Seconds(),
 		name, watchSystem, w.mod.ID, strings.Join(reach, ", "),
 		w.api, watchSystem, name, fn, args,
-		w.api, watchSystem, name)
+		w.api, watchSystem, name, w.keysNote)
 }
 
 func (w *devWatch) printf(format string, args ...any) { _, _ = fmt.Fprintf(w.out, format, args...) }

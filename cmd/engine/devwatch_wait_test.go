@@ -133,7 +133,7 @@ func TestChooseCall(t *testing.T) {
 // that a driver repository does not have.
 func TestPrintDemoNamesThisBinary(t *testing.T) {
 	var b strings.Builder
-	printDemo(&b, "127.0.0.1:8080")
+	printDemo(&b, "127.0.0.1:8080", false)
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
@@ -147,5 +147,17 @@ func TestPrintDemoNamesThisBinary(t *testing.T) {
 	}
 	if _, ok := within(exe, filepath.Dir(exe)); ok {
 		t.Errorf("a parent is within its child")
+	}
+}
+
+// Under --auth keys the printed commands say what they need (a key the engine does not print);
+// without it they stay as they are.
+func TestPrintDemoSaysKeysAreNeeded(t *testing.T) {
+	for _, keys := range []bool{false, true} {
+		var b strings.Builder
+		printDemo(&b, "127.0.0.1:8080", keys)
+		if got := strings.Contains(b.String(), `-H "X-API-Key:`) && strings.Contains(b.String(), "ENGINE_API_KEY"); got != keys {
+			t.Errorf("auth keys %v: the hint printed: %v\n%s", keys, got, b.String())
+		}
 	}
 }

@@ -77,7 +77,7 @@ func serve(ctx context.Context, args []string, dev bool, sig *signals) error {
 	n.onClose(n.core.Close)
 	log.Info("engine listening", "node", o.NodeID, "http", "http://"+n.api.Addr().String(), "raft", n.store.RaftAddr())
 	if dev {
-		printDemo(os.Stdout, n.api.Addr().String())
+		printDemo(os.Stdout, n.api.Addr().String(), o.Auth == "keys")
 	}
 	if o.Watch != "" {
 		w, err := newDevWatch(o, n, os.Stdout)
