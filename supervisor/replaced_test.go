@@ -86,6 +86,9 @@ func TestReplacedBinaryLoadedWithoutFailedCalls(t *testing.T) {
 	var calls, failures atomic.Int64
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
+	// Stopped before the checks below, and also when the test fails: no call may outlive it.
+	end := sync.OnceFunc(func() { close(stop); wg.Wait() })
+	defer end()
 	for _, mod := range []string{"mod-a", "mod-b"} {
 		wg.Go(func() {
 			for {
@@ -126,8 +129,7 @@ func TestReplacedBinaryLoadedWithoutFailedCalls(t *testing.T) {
 	})
 	before := calls.Load()
 	testutil.Eventually(t, 5*time.Second, "calls after the reload", func() bool { return calls.Load() > before+20 })
-	close(stop)
-	wg.Wait()
+	end()
 	if failures.Load() != 0 {
 		t.Fatalf("%d of %d calls failed", failures.Load(), calls.Load())
 	}
