@@ -8,8 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -45,13 +43,7 @@ systems: [{id: sys-1, name: Lab, modules: [mod-hello]}]
 `, repo.dir)
 	e := enginetest.NewNode(t, config(redis.URL, "--sdk-dir", sdk), "recompile")
 	e.Start("--bootstrap", "--model", enginetest.WriteModel(t, modelYAML))
-	version := func() enginetest.Response {
-		r, err := e.Try("POST", "/api/engine/v2/systems/sys-1/Hello_1/version", "[]")
-		if err != nil {
-			return enginetest.Response{Body: err.Error()}
-		}
-		return r
-	}
+	version := helloVersion(e)
 	e.Eventually(120*time.Second, "hello v1 answering", func() bool { return version().Body == `"v1"` })
 	pid := driverPID(t, e)
 
@@ -84,34 +76,9 @@ systems: [{id: sys-1, name: Lab, modules: [mod-hello]}]
 	}
 	testutil.WriteFile(t, vfile, strings.Replace(string(src), `const Number = "`, `const Number = "9.`, 1))
 
-	var calls, failures atomic.Int64
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	end := sync.OnceFunc(func() { close(stop); wg.Wait() })
-	defer end()
-	wg.Go(func() {
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			r := version()
-			calls.Add(1)
-			if r.Body != `"v1"` {
-				failures.Add(1)
-				t.Errorf("execute during the recompile: %d %s", r.Status, r.Body)
-			}
-		}
-	})
-	e.Eventually(10*time.Second, "calls running", func() bool { return calls.Load() > 10 })
-	got := recompile()
-	before := calls.Load()
-	e.Eventually(10*time.Second, "calls after the recompile", func() bool { return calls.Load() > before+10 })
-	end()
-	if failures.Load() > 0 {
-		t.Fatalf("%d of %d executes failed during the recompile", failures.Load(), calls.Load())
-	}
+	// The module is called in a loop through the recompile: every call answers.
+	var got recompiled
+	rollOutBy(t, e, version, "v1", "v1", func() { got = recompile() }, func() bool { return version().Body == `"v1"` })
 	now := driverPID(t, e)
 	if got.Load != "loaded" || got.PreviousSHA256 != same.SHA256 || got.SHA256 == same.SHA256 || got.Path != same.Path ||
 		now == pid || exeSum(t, now) != got.SHA256 {

@@ -256,13 +256,7 @@ func (s *Supervisor) lockReload(ctx context.Context, binary string) (func(), err
 // RunningSHA256 is the SHA-256 (hex) of the binary the process of binary runs: not the file at
 // the path, which may have been replaced since. false when no process of it runs.
 func (s *Supervisor) RunningSHA256(binary string) (string, bool) {
-	s.mu.Lock()
-	d := s.drivers[binary]
-	var p *process
-	if d != nil {
-		p = d.proc
-	}
-	s.mu.Unlock()
+	d, p := s.procOf(binary)
 	if p == nil {
 		return "", false
 	}

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -83,29 +81,8 @@ func TestReplacedBinaryLoadedWithoutFailedCalls(t *testing.T) {
 	f.start(t, testModule("mod-b", `{"v": 2}`))
 	oldPID := f.pid(t)
 
-	var calls, failures atomic.Int64
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	// Stopped before the checks below, and also when the test fails: no call may outlive it.
-	end := sync.OnceFunc(func() { close(stop); wg.Wait() })
+	calls, failures, end := callLoop(t, f, "the reload", "mod-a", "mod-b")
 	defer end()
-	for _, mod := range []string{"mod-a", "mod-b"} {
-		wg.Go(func() {
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				resp, err := f.execErr(context.Background(), mod, "sleep", 2)
-				calls.Add(1)
-				if err != nil || resp.Error != nil {
-					failures.Add(1)
-					t.Errorf("call on %s during the reload failed: %v %v", mod, err, resp.GetError())
-				}
-			}
-		})
-	}
 	testutil.Eventually(t, 5*time.Second, "calls running", func() bool { return calls.Load() > 20 })
 
 	data, err := os.ReadFile(f.binary)

@@ -420,18 +420,23 @@ func (d *driver) statusLocked() DriverStatus {
 
 // Kill SIGKILLs a driver's process group (chaos testing); the supervisor relaunches it.
 func (s *Supervisor) Kill(binary string) error {
-	s.mu.Lock()
-	d := s.drivers[binary]
-	var p *process
-	if d != nil {
-		p = d.proc
-	}
-	s.mu.Unlock()
+	_, p := s.procOf(binary)
 	if p == nil {
 		return fmt.Errorf("%w: %s", ErrDriverNotRunning, binary)
 	}
 	p.kill("killed on request")
 	return nil
+}
+
+// procOf is binary's driver and its current process (nil, nil: none).
+func (s *Supervisor) procOf(binary string) (*driver, *process) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := s.drivers[binary]
+	if d == nil {
+		return nil, nil
+	}
+	return d, d.proc
 }
 
 // Close terminates every driver process (Terminate, then the process group is killed) and
