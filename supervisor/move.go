@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -35,14 +36,13 @@ func (s *Supervisor) Move(ctx context.Context, binary string, m *pb.Module) erro
 	defer release()
 	defer releaseOld()
 	last, err := s.moveTo(ctx, d, old, proto.Clone(m).(*pb.Module), false)
-	if err != nil {
-		return err
+	if err == nil {
+		s.log.Info("module moved to a new driver binary", "module", m.Id, "from", old.d.binary, "to", binary)
 	}
-	s.log.Info("module moved to a new driver binary", "module", m.Id, "from", old.d.binary, "to", binary)
 	if last {
-		return old.d.close(ctx)
+		return errors.Join(err, old.d.close(ctx))
 	}
-	return nil
+	return err
 }
 
 // moveTo moves module instance old into driver d with configuration cfg, as Move describes.

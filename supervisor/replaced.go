@@ -79,7 +79,7 @@ func (d *driver) noticeReplaced(p *process) {
 	}
 	go func() {
 		defer s.wg.Done()
-		if _, err := s.Reload(context.Background(), d.binary); err != nil {
+		if _, err := s.Reload(context.Background(), d.binary); err != nil && !s.isClosed() {
 			d.log.Warn("loading the driver binary replaced on disk failed; modules keep running the old one", "error", err)
 		}
 	}()
@@ -320,4 +320,11 @@ func (s *Supervisor) allDriversLocked() []*driver {
 		}
 	}
 	return out
+}
+
+// isClosed reports whether Close was called: a reload it cut short is no failure to report.
+func (s *Supervisor) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
 }

@@ -155,3 +155,46 @@ func TestReloadSaysWhatItDid(t *testing.T) {
 	}
 	f.exec(t, "mod-a", "echo", 1)
 }
+
+// A module the new binary refuses to start keeps running in the old process, which stays until
+// that module stops; the others move, and the binary's driver is the new process throughout.
+func TestReloadKeepsARefusedModuleOnTheOldProcess(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Config{ProbeInterval: time.Hour})
+	f.binary = copyBinary(t, f.binary)
+	ctx := context.Background()
+	f.start(t, testModule("mod-a", `{}`))
+	f.start(t, testModule("mod-x", `{}`))
+	oldPID := f.pid(t)
+	// A configuration the driver refuses: the old process keeps the one it runs with.
+	if err := f.sup.Update(ctx, testModule("mod-x", `{"refuse_start": true}`)); err == nil {
+		t.Fatal("the driver took a configuration it refuses")
+	}
+	data, err := os.ReadFile(f.binary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	replaceBinary(t, f.binary, append(data, 1))
+
+	r, err := f.sup.Reload(ctx, f.binary)
+	if err == nil || r.Result != ReloadLoaded || fmt.Sprint(r.Moved) != "[mod-a]" || fmt.Sprint(r.Failed) != "[mod-x]" {
+		t.Fatalf("reload with a refused module = %+v, %v", r, err)
+	}
+	newPID := f.pid(t)
+	if newPID == oldPID {
+		t.Fatal("the binary's driver is still the old process")
+	}
+	if got := fmt.Sprint(f.sup.Loaded()[f.binary]); got != "[mod-a mod-x]" {
+		t.Fatalf("loaded = %s, want both modules under the binary", got)
+	}
+	f.exec(t, "mod-x", "echo", 1)
+	f.exec(t, "mod-a", "echo", 1)
+	if err := f.sup.Stop(ctx, "mod-x"); err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitGone(t, oldPID)
+	if f.pid(t) != newPID {
+		t.Fatal("stopping the old process's last module touched the new process")
+	}
+	f.exec(t, "mod-a", "echo", 1)
+}
