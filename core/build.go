@@ -201,8 +201,9 @@ type Recompiled struct {
 	builder.Binary
 	SHA256 string `json:"sha256"`
 	// Load is supervisor.ReloadLoaded (the rebuild differs and the modules now run it),
-	// ReloadUnchanged (bit-identical to the running binary: nothing to do) or ReloadNotRunning
-	// (no process runs that path here: the modules that need it start or move to it).
+	// ReloadUnchanged (bit-identical to the running binary: nothing to do), ReloadNotRunning
+	// (no process runs that path here: the modules that need it start or move to it) or
+	// ReloadFailed (it differs and no module would start in it: LoadError says why).
 	Load           string   `json:"load"`
 	PreviousSHA256 string   `json:"previous_sha256,omitempty"` // what the process ran before
 	Moved          []string `json:"moved,omitempty"`

@@ -22,6 +22,9 @@ const (
 	ReloadUnchanged = "unchanged"
 	// ReloadNotRunning: no process of the binary runs here; its next launch reads the file.
 	ReloadNotRunning = "not_running"
+	// ReloadFailed: the file differs, but no module would start in a process of it: they all
+	// keep running the old one (Reload's error says why).
+	ReloadFailed = "failed"
 )
 
 // Reload is what loading the file at a driver binary's path did.
@@ -139,20 +142,30 @@ func (s *Supervisor) Reload(ctx context.Context, binary string) (Reload, error) 
 	r.Moved, r.Failed, errs = s.moveAll(ctx, old, next, ids)
 	s.mu.Lock()
 	emptied := len(old.modules) == 0
-	if len(next.modules) == 0 && s.drivers[binary] == next && len(old.modules) > 0 {
+	abandoned := len(next.modules) == 0 && s.drivers[binary] == next && !emptied
+	if abandoned {
 		s.drivers[binary] = old // the new process took none: the old one stays the driver's
 	}
 	prevMeta := old.lastMeta
 	s.mu.Unlock()
 	releaseOld()
+	if abandoned {
+		// Not left to its probe to retire: Close would not find it, out of s.drivers.
+		if err := next.close(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if emptied {
 		// After every move: each waited for its own module's calls, and the process ends them all.
 		if err := old.close(ctx); err != nil {
 			errs = append(errs, err)
 		}
 	}
+	r.Result = ReloadLoaded
+	if len(r.Moved) == 0 && len(errs) > 0 {
+		r.Result = ReloadFailed
+	}
 	if len(r.Moved) > 0 {
-		r.Result = ReloadLoaded
 		old.log.Info("driver binary loaded: its modules moved to the new process", "from_sha256", shortSum(running),
 			"to_sha256", shortSum(onDisk), "moved", len(r.Moved), "failed", r.Failed)
 		s.metadataChanged(ctx, binary, prevMeta, r.Moved)

@@ -198,3 +198,30 @@ func TestReloadKeepsARefusedModuleOnTheOldProcess(t *testing.T) {
 	}
 	f.exec(t, "mod-a", "echo", 1)
 }
+
+// When the new binary starts none of the modules, the reload failed: the old process stays the
+// binary's driver and serves them all.
+func TestReloadRefusedByEveryModule(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Config{ProbeInterval: time.Hour})
+	f.binary = copyBinary(t, f.binary)
+	ctx := context.Background()
+	f.start(t, testModule("mod-x", `{}`))
+	oldPID := f.pid(t)
+	if err := f.sup.Update(ctx, testModule("mod-x", `{"refuse_start": true}`)); err == nil {
+		t.Fatal("the driver took a configuration it refuses")
+	}
+	data, err := os.ReadFile(f.binary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	replaceBinary(t, f.binary, append(data, 2))
+	r, err := f.sup.Reload(ctx, f.binary)
+	if err == nil || r.Result != ReloadFailed || len(r.Moved) != 0 || fmt.Sprint(r.Failed) != "[mod-x]" {
+		t.Fatalf("reload refused by every module = %+v, %v", r, err)
+	}
+	if got := f.pid(t); got != oldPID {
+		t.Fatalf("the binary's driver is pid %d, not the old process %d that runs its module", got, oldPID)
+	}
+	f.exec(t, "mod-x", "echo", 1)
+}
