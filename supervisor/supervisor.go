@@ -368,8 +368,12 @@ func (s *Supervisor) Loaded() map[string][]string {
 	defer s.mu.Unlock()
 	out := make(map[string][]string, len(s.drivers))
 	for _, d := range s.allDriversLocked() {
-		out[d.binary] = append(out[d.binary], d.moduleIDs()...)
-		sort.Strings(out[d.binary])
+		ids := d.moduleIDs()
+		if prev, ok := out[d.binary]; ok { // a reload's old process still has some of them
+			ids = append(prev, ids...)
+			sort.Strings(ids)
+		}
+		out[d.binary] = ids
 	}
 	return out
 }
