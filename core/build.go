@@ -11,6 +11,7 @@ import (
 	"github.com/placeos-go/engine/builder"
 	"github.com/placeos-go/engine/errkind"
 	"github.com/placeos-go/engine/model"
+	"github.com/placeos-go/engine/supervisor"
 )
 
 // ErrBuilding marks a module whose driver is still being fetched or compiled; it starts once
@@ -194,7 +195,27 @@ func (c *Core) Pull(ctx context.Context, repoID string) (any, error) {
 	return st, nil
 }
 
+// Recompiled is a recompile's answer: the binary built, and what became of the process running
+// the binary at that path on this node.
+type Recompiled struct {
+	builder.Binary
+	SHA256 string `json:"sha256"`
+	// Load is supervisor.ReloadLoaded (the rebuild differs and the modules now run it),
+	// ReloadUnchanged (bit-identical to the running binary: nothing to do), ReloadNotRunning
+	// (no process runs that path here: the modules that need it start or move to it) or
+	// ReloadFailed (it differs and no module would start in it: LoadError says why).
+	Load           string   `json:"load"`
+	PreviousSHA256 string   `json:"previous_sha256,omitempty"` // what the process ran before
+	Moved          []string `json:"moved,omitempty"`
+	// Failed are modules the new binary did not start: they keep running the old one, and
+	// LoadError says why.
+	Failed    []string `json:"failed,omitempty"`
+	LoadError string   `json:"load_error,omitempty"`
+}
+
 // Recompile builds a driver's current commit again, even if a binary or a failure is recorded.
+// The rebuild replaces the binary at the same path; when it differs from what the driver's
+// process runs, the modules move to a new process of it with no gap (supervisor.Reload).
 func (c *Core) Recompile(ctx context.Context, driverID string) (any, error) {
 	if c.cfg.Builder == nil {
 		return nil, ErrNoBuilder
@@ -213,6 +234,15 @@ func (c *Core) Recompile(ctx context.Context, driverID string) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	// What runs now, read before the rebuild replaces the file: the probe may load the new one
+	// before Reload below looks.
+	c.mu.Lock()
+	var built string
+	if st := c.builds[d.ID]; st != nil {
+		built = st.binary
+	}
+	c.mu.Unlock()
+	prev, _ := c.sup.RunningSHA256(built)
 	bin, err := c.cfg.Builder.Rebuild(ctx, *repo, d.Path, commit)
 	if err != nil {
 		return nil, err
@@ -221,7 +251,18 @@ func (c *Core) Recompile(ctx context.Context, driverID string) (any, error) {
 	c.buildGen[repo.ID]++
 	c.mu.Unlock()
 	c.Kick()
-	return bin, nil
+	// Not the request's context: a client that gives up must not leave the modules half moved.
+	r, err := c.sup.Reload(context.WithoutCancel(ctx), bin.Path)
+	out := Recompiled{Binary: bin, SHA256: bin.Checksum(), Load: r.Result, PreviousSHA256: r.Previous, Moved: r.Moved, Failed: r.Failed}
+	if err != nil {
+		c.log.Warn("recompiled driver: some modules keep running the old binary", "driver", driverID, "error", err)
+		out.LoadError = err.Error()
+	}
+	if r.Result == supervisor.ReloadUnchanged && built == bin.Path && prev != "" && prev != out.SHA256 {
+		// The probe saw the new file first and loaded it (supervisor, replaced.go).
+		out.Load, out.PreviousSHA256 = supervisor.ReloadLoaded, prev
+	}
+	return out, nil
 }
 
 // neededRepositories lists the repositories of the drivers this node runs: each node clones and

@@ -43,6 +43,11 @@ type Supervisor interface {
 	DriverStatus(binary string) (supervisor.DriverStatus, bool)
 	Drivers() []supervisor.DriverStatus
 	Kill(binary string) error
+	// Reload loads the file now at binary's path into a new process when it differs from what
+	// the running one runs, moving the modules without a gap (a recompile).
+	Reload(ctx context.Context, binary string) (supervisor.Reload, error)
+	// RunningSHA256 is the SHA-256 of what binary's process runs; false with no process.
+	RunningSHA256(binary string) (string, bool)
 }
 
 // State is live module state in Redis.

@@ -123,6 +123,10 @@ func (f *fakeSup) DriverStatus(string) (supervisor.DriverStatus, bool) {
 }
 func (f *fakeSup) Drivers() []supervisor.DriverStatus { return nil }
 func (f *fakeSup) Kill(string) error                  { return nil }
+func (f *fakeSup) Reload(context.Context, string) (supervisor.Reload, error) {
+	return supervisor.Reload{Result: supervisor.ReloadNotRunning}, nil
+}
+func (f *fakeSup) RunningSHA256(string) (string, bool) { return "", false }
 
 // fakeState keeps statuses, lookups and metadata in memory, answering misses with
 // errkind.NotFound as package state does.

@@ -126,13 +126,7 @@ systems: [{id: sys-1, name: Lab, modules: [mod-hello, mod-broken]}]
 	e := enginetest.NewNode(t, config(redis.URL, "--sdk-dir", root), "builder")
 	// Not waited for: the test waits for the driver the node builds to answer.
 	e.Start("--bootstrap", "--model", enginetest.WriteModel(t, modelYAML))
-	version := func() enginetest.Response {
-		r, err := e.Try("POST", "/api/engine/v2/systems/sys-1/Hello_1/version", "[]")
-		if err != nil {
-			return enginetest.Response{Body: err.Error()}
-		}
-		return r
-	}
+	version := helloVersion(e)
 	e.Eventually(90*time.Second, "hello v1 answering", func() bool { return version().Body == `"v1"` })
 
 	// The broken driver: its module is not started, the reason and the compiler output show.
@@ -276,9 +270,30 @@ systems: [{id: sys-1, name: Lab, modules: [mod-hello, mod-broken]}]
 	}
 }
 
+// helloVersion calls Hello_1.version of sys-1 on e; a failed request is its error as the body.
+func helloVersion(e *enginetest.Node) func() enginetest.Response {
+	return func() enginetest.Response {
+		r, err := e.Try("POST", "/api/engine/v2/systems/sys-1/Hello_1/version", "[]")
+		if err != nil {
+			return enginetest.Response{Body: err.Error()}
+		}
+		return r
+	}
+}
+
 // rollOut pulls the repository while a client calls the module in a loop, until done: every call
 // must answer the version before or the version after.
 func rollOut(t *testing.T, e *enginetest.Node, version func() enginetest.Response, before, after string, done func() bool) {
+	t.Helper()
+	rollOutBy(t, e, version, before, after, func() {
+		if r := e.Do("POST", "/api/engine/v2/repositories/repo-1/pull", ""); r.Status != 200 {
+			t.Fatalf("pull: %d %s", r.Status, r.Body)
+		}
+	}, done)
+}
+
+// rollOutBy is rollOut with act in place of the pull.
+func rollOutBy(t *testing.T, e *enginetest.Node, version func() enginetest.Response, before, after string, act func(), done func() bool) {
 	t.Helper()
 	var calls, failures atomic.Int64
 	stop := make(chan struct{})
@@ -303,9 +318,9 @@ func rollOut(t *testing.T, e *enginetest.Node, version func() enginetest.Respons
 			}
 		}
 	}()
-	if r := e.Do("POST", "/api/engine/v2/repositories/repo-1/pull", ""); r.Status != 200 {
-		t.Fatalf("pull: %d %s", r.Status, r.Body)
-	}
+	// Called in the loop's middle: the loop has run before act, and runs on until done.
+	e.Eventually(10*time.Second, "calls before the roll-out of "+after, func() bool { return calls.Load() > 0 })
+	act()
 	e.Eventually(90*time.Second, "the roll-out of "+after, done)
 	end()
 	if failures.Load() > 0 || calls.Load() < 10 {

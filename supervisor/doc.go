@@ -66,11 +66,18 @@
 //
 // Replaced binaries. A driver is keyed by its binary's path, and a process keeps the file it was
 // started from: a new binary renamed over the path (writing over a running binary fails with
-// "text file busy") is not loaded until all of the driver's modules stop, which ends the
-// process, and start again. The probe notices it (/proc/<pid>/exe is no longer the file at the
-// path) and logs one WARN per process saying so and what to do. A driver that changes on every
-// build gets a new path per build (the builder's binaries, `engine dev --watch`), and its
-// modules move to it without a gap (Move).
+// "text file busy"; a recompile of the same commit, an operator's new prebuilt binary) is not
+// what the process runs. The probe notices it (/proc/<pid>/exe is no longer the file at the
+// path) and Reload compares content, SHA-256 of /proc/<pid>/exe against the file: a
+// bit-identical file changes nothing (one DEBUG line); a different one is loaded without a gap,
+// as Move moves modules to a new commit: a second process of the path is launched (a new driver
+// entry that takes the path's place, so a module started meanwhile starts there), every module
+// is started in it before its old instance stops and its calls in flight finish, then the old
+// process ends. One INFO line names the old and new SHA-256. A module whose start fails in the
+// new process keeps running in the old one (WARN, and Reload's error); so does every module
+// when the new process does not launch. Start and Update of a module moved meanwhile go to its
+// new instance. A driver that changes on every build gets a new path per build (the builder's
+// commits, `engine dev --watch`), and its modules move to it with Move.
 //
 // Nothing left behind. Each driver process runs in its own process group (Setpgid; not its own
 // session, which Linux's autogroup scheduling would make a CPU group of its own: see family)

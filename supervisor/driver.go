@@ -52,6 +52,7 @@ type driver struct {
 	metadata []byte
 	metaGen  uint64
 	lastMeta []byte // the metadata of the last process that answered, kept across a crash
+	replaced replacedState
 }
 
 // module is one module the supervisor runs. cfg is guarded by Supervisor.mu; op serialises the
@@ -446,12 +447,11 @@ func (d *driver) shutdown(p *process) {
 }
 
 // probe calls Info every ProbeInterval and kills a process that does not answer in time. It
-// also says when the binary file was replaced under the process.
+// also notices the binary file replaced under the process, and has it loaded (replaced.go).
 func (d *driver) probe(p *process, done <-chan struct{}) {
 	cfg := d.s.cfg
 	t := time.NewTicker(cfg.ProbeInterval)
 	defer t.Stop()
-	replaced := false
 	for nextTick(t, p, done) {
 		if d.retireIfIdle() {
 			return
@@ -459,14 +459,8 @@ func (d *driver) probe(p *process, done <-chan struct{}) {
 		ctx, cancel := context.WithTimeout(p.ctx, cfg.ProbeTimeout)
 		_, err := p.rpc.Info(ctx, &pb.Empty{})
 		cancel()
-		if err == nil && !replaced && p.binaryReplaced() {
-			replaced = true // said once per process
-			d.s.mu.Lock()
-			mods := d.moduleIDs()
-			d.s.mu.Unlock()
-			d.log.Warn("driver binary replaced on disk: this process still runs the old one; stop all of its modules, then start them, to load the new one "+
-				"(while writing a driver, `engine dev --watch FOLDER` rebuilds it on every save and moves its modules with no gap)",
-				"pid", p.pid, "modules", mods)
+		if err == nil {
+			d.noticeReplaced(p)
 		}
 		if err != nil && status.Code(err) == codes.Unavailable {
 			// The connection broke: the process is exiting (a fence), which the runner sees a

@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -28,50 +29,76 @@ func (s *Supervisor) Move(ctx context.Context, binary string, m *pb.Module) erro
 	}
 	d := s.driverLocked(binary)
 	release := d.hold()
+	// The old driver too: emptied by the switch, its probe would retire it, ending the calls
+	// the move lets finish.
+	releaseOld := old.d.hold()
 	s.mu.Unlock()
 	defer release()
+	defer releaseOld()
+	last, err := s.moveTo(ctx, d, old, proto.Clone(m).(*pb.Module), false)
+	if err == nil {
+		s.log.Info("module moved to a new driver binary", "module", m.Id, "from", old.d.binary, "to", binary)
+	}
+	if last {
+		return errors.Join(err, old.d.close(ctx))
+	}
+	return err
+}
 
+// moveTo moves module instance old into driver d with configuration cfg, as Move describes.
+// follow: cfg is old's own configuration (a reload), so an Update that reached old meanwhile is
+// sent to the new instance too rather than lost. The caller holds d (hold). last: old was the
+// last module of its driver, whose process the caller ends (old.d.close) once every module it
+// moved has its calls finished; the others are stopped in it here.
+func (s *Supervisor) moveTo(ctx context.Context, d *driver, old *module, cfg *pb.Module, follow bool) (last bool, err error) {
+	id := old.id
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.CallTimeout)
 	defer cancel()
 	p, err := d.await(ctx)
 	if err != nil {
-		return fmt.Errorf("move %s to %s: %w", m.Id, binary, err)
+		return false, fmt.Errorf("move %s to %s: %w", id, d.binary, err)
 	}
-	cfg := proto.Clone(m).(*pb.Module)
-	next := &module{id: m.Id, d: d, cfg: cfg}
+	next := &module{id: id, d: d, cfg: cfg}
 	p.guard.admit(next)
 	cctx, ccancel := p.callCtx(ctx)
 	_, err = p.rpc.Start(cctx, &pb.StartRequest{Module: cfg})
 	ccancel()
 	if err != nil {
-		return p.callErr(ctx, err, "move: start "+m.Id)
+		return false, p.callErr(ctx, err, "move: start "+id)
 	}
 	next.gen, next.sent = p.gen, cfg
 	next.started.Store(true)
 
 	s.mu.Lock()
-	if s.modules[m.Id] != old { // stopped or moved meanwhile: undo
+	if s.modules[id] != old { // stopped or moved meanwhile: undo
 		s.mu.Unlock()
 		cctx, ccancel := p.callCtx(ctx)
-		_, _ = p.rpc.Stop(cctx, &pb.ModuleRequest{ModuleId: m.Id})
+		_, _ = p.rpc.Stop(cctx, &pb.ModuleRequest{ModuleId: id})
 		ccancel()
 		p.guard.leave(next)
-		return fmt.Errorf("%w: %s changed while moving", ErrModuleNotRunning, m.Id)
+		return false, fmt.Errorf("%w: %s changed while moving", ErrModuleNotRunning, id)
 	}
-	s.modules[m.Id] = next
-	d.modules[m.Id] = next
-	delete(old.d.modules, m.Id)
-	last := len(old.d.modules) == 0
-	if last {
+	if follow {
+		next.cfg = old.cfg
+	}
+	s.modules[id] = next
+	d.modules[id] = next
+	delete(old.d.modules, id)
+	last = len(old.d.modules) == 0
+	if last && s.drivers[old.d.binary] == old.d {
 		delete(s.drivers, old.d.binary)
 	}
 	oldProc := old.d.proc
 	s.mu.Unlock()
-	s.log.Info("module moved to a new driver binary", "module", m.Id, "from", old.d.binary, "to", binary)
 
-	if s.hasListeners(m.Id) {
+	if next.cfg != cfg {
+		if err := s.startOn(ctx, p, next); err != nil {
+			return last, err
+		}
+	}
+	if s.hasListeners(id) {
 		cctx, ccancel := p.callCtx(ctx)
-		_, _ = p.rpc.Debug(cctx, &pb.ModuleRequest{ModuleId: m.Id})
+		_, _ = p.rpc.Debug(cctx, &pb.ModuleRequest{ModuleId: id})
 		ccancel()
 	}
 	// Let calls already running on the old instance finish before it stops.
@@ -79,20 +106,20 @@ func (s *Supervisor) Move(ctx context.Context, binary string, m *pb.Module) erro
 		time.Sleep(5 * time.Millisecond)
 	}
 	if last {
-		return old.d.close(ctx)
+		return true, nil
 	}
 	old.op.Lock()
 	defer old.op.Unlock()
 	if oldProc == nil {
-		return nil
+		return false, nil
 	}
 	defer oldProc.guard.leave(old)
 	if old.gen == oldProc.gen && !oldProc.hasExited() {
 		cctx, ccancel := oldProc.callCtx(ctx)
 		defer ccancel()
-		if _, err := oldProc.rpc.Stop(cctx, &pb.ModuleRequest{ModuleId: m.Id}); err != nil && !oldProc.hasExited() {
-			return oldProc.callErr(ctx, err, "move: stop old "+m.Id)
+		if _, err := oldProc.rpc.Stop(cctx, &pb.ModuleRequest{ModuleId: id}); err != nil && !oldProc.hasExited() {
+			return false, oldProc.callErr(ctx, err, "move: stop old "+id)
 		}
 	}
-	return nil
+	return false, nil
 }

@@ -26,23 +26,14 @@ func copyBinary(t *testing.T, src string) string {
 	return dst
 }
 
-// Moving modules to a new binary while a client calls them in a loop fails no call; the old
-// process ends once its last module moved.
-func TestMoveWithoutFailedCalls(t *testing.T) {
-	t.Parallel()
-	f := newFixture(t, Config{})
-	f.start(t, testModule("mod-a", `{"v": 1}`))
-	f.start(t, testModule("mod-b", `{"v": 2}`))
-	oldPID := f.pid(t)
-	v2 := copyBinary(t, f.binary)
-
-	var calls, failures atomic.Int64
+// callLoop calls each of mods in a loop, counting the calls and those that fail (each an error
+// of the test, naming during), until end, which the test defers too: no call outlives it.
+func callLoop(t *testing.T, f *fixture, during string, mods ...string) (calls, failures *atomic.Int64, end func()) {
+	calls, failures = new(atomic.Int64), new(atomic.Int64)
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
-	for _, mod := range []string{"mod-a", "mod-b"} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+	for _, mod := range mods {
+		wg.Go(func() {
 			for {
 				select {
 				case <-stop:
@@ -53,11 +44,26 @@ func TestMoveWithoutFailedCalls(t *testing.T) {
 				calls.Add(1)
 				if err != nil || resp.Error != nil {
 					failures.Add(1)
-					t.Errorf("call on %s during the move failed: %v %v", mod, err, resp.GetError())
+					t.Errorf("call on %s during %s failed: %v %v", mod, during, err, resp.GetError())
 				}
 			}
-		}()
+		})
 	}
+	return calls, failures, sync.OnceFunc(func() { close(stop); wg.Wait() })
+}
+
+// Moving modules to a new binary while a client calls them in a loop fails no call; the old
+// process ends once its last module moved.
+func TestMoveWithoutFailedCalls(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Config{})
+	f.start(t, testModule("mod-a", `{"v": 1}`))
+	f.start(t, testModule("mod-b", `{"v": 2}`))
+	oldPID := f.pid(t)
+	v2 := copyBinary(t, f.binary)
+
+	calls, failures, end := callLoop(t, f, "the move", "mod-a", "mod-b")
+	defer end()
 	testutil.Eventually(t, 5*time.Second, "calls running", func() bool { return calls.Load() > 20 })
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -69,8 +75,7 @@ func TestMoveWithoutFailedCalls(t *testing.T) {
 	}
 	before := calls.Load()
 	testutil.Eventually(t, 5*time.Second, "calls after the move", func() bool { return calls.Load() > before+20 })
-	close(stop)
-	wg.Wait()
+	end()
 	if failures.Load() != 0 {
 		t.Fatalf("%d of %d calls failed", failures.Load(), calls.Load())
 	}

@@ -33,6 +33,7 @@ type Supervisor struct {
 	gen     uint64 // process launches so far
 	drivers map[string]*driver
 	modules map[string]*module
+	reloads map[string]chan struct{} // binary → closed when its reload in flight ends
 
 	dmu   sync.RWMutex
 	debug map[string]map[*listenerKey]func(level, msg string)
@@ -47,6 +48,7 @@ func New(cfg Config) (*Supervisor, error) {
 		log:     cfg.Logger.Named("supervisor"),
 		drivers: map[string]*driver{},
 		modules: map[string]*module{},
+		reloads: map[string]chan struct{}{},
 		debug:   map[string]map[*listenerKey]func(string, string){},
 		engine:  proctree.EngineRecord(),
 	}
@@ -78,6 +80,12 @@ func (s *Supervisor) driverLocked(binary string) *driver {
 	if d := s.drivers[binary]; d != nil {
 		return d
 	}
+	return s.newDriverLocked(binary)
+}
+
+// newDriverLocked makes binary's driver, launching its process, in the place of the one it may
+// have had (a reload moves that one's modules over). Caller holds s.mu.
+func (s *Supervisor) newDriverLocked(binary string) *driver {
 	log := s.log.With("driver", binary)
 	d := &driver{
 		s:      s,
@@ -121,12 +129,15 @@ func (s *Supervisor) Start(ctx context.Context, binary string, m *pb.Module) err
 			}
 			continue
 		}
-		d := s.driverLocked(binary)
 		if mod == nil {
+			d := s.driverLocked(binary)
 			mod = &module{id: m.Id, d: d}
 			s.modules[m.Id] = mod
 			d.modules[m.Id] = mod
 		}
+		// mod.d, not the binary's driver: while a reload moves the modules to a new process of
+		// the same binary (replaced.go), the module's instance is the old process's until moved.
+		d := mod.d
 		mod.cfg = m
 		s.mu.Unlock()
 
@@ -136,27 +147,45 @@ func (s *Supervisor) Start(ctx context.Context, binary string, m *pb.Module) err
 		if err != nil {
 			return fmt.Errorf("start %s: %w", m.Id, err)
 		}
-		return s.startOn(ctx, p, mod)
+		if err := s.startOn(ctx, p, mod); !s.reloadedSince(mod, err) {
+			return err
+		}
 	}
+}
+
+// reloadedSince reports whether a Start or Update of mod failed because a reload moved the
+// module to a new instance meanwhile: the caller sends it again, to that instance.
+func (s *Supervisor) reloadedSince(mod *module, err error) bool {
+	if !errors.Is(err, ErrModuleNotRunning) {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cur := s.modules[mod.id]
+	return cur != nil && cur != mod && cur.d.binary == mod.d.binary
 }
 
 // Update sends a module's new configuration to its process.
 func (s *Supervisor) Update(ctx context.Context, m *pb.Module) error {
-	s.mu.Lock()
-	mod := s.modules[m.GetId()]
-	if mod == nil {
-		s.mu.Unlock()
-		return fmt.Errorf("%w: %s", ErrModuleNotRunning, m.GetId())
-	}
-	mod.cfg = proto.Clone(m).(*pb.Module)
-	s.mu.Unlock()
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.CallTimeout)
 	defer cancel()
-	p, err := mod.d.await(ctx)
-	if err != nil {
-		return fmt.Errorf("update %s: %w", m.Id, err)
+	for {
+		s.mu.Lock()
+		mod := s.modules[m.GetId()]
+		if mod == nil {
+			s.mu.Unlock()
+			return fmt.Errorf("%w: %s", ErrModuleNotRunning, m.GetId())
+		}
+		mod.cfg = proto.Clone(m).(*pb.Module)
+		s.mu.Unlock()
+		p, err := mod.d.await(ctx)
+		if err != nil {
+			return fmt.Errorf("update %s: %w", m.Id, err)
+		}
+		if err := s.startOn(ctx, p, mod); !s.reloadedSince(mod, err) {
+			return err
+		}
 	}
-	return s.startOn(ctx, p, mod)
 }
 
 // Stop stops a module; when it was the last of its driver, the driver process is terminated.
@@ -174,7 +203,7 @@ func (s *Supervisor) Stop(ctx context.Context, moduleID string) error {
 		mod.abort(errStopped) // its Start in flight would hold the op lock below
 	}
 	last := len(d.modules) == 0
-	if last {
+	if last && s.drivers[d.binary] == d {
 		delete(s.drivers, d.binary)
 	}
 	p := d.proc
@@ -214,13 +243,17 @@ func (d *driver) close(ctx context.Context) error {
 	}
 }
 
-func (s *Supervisor) module(id string) (*module, error) {
+// callModule returns module id with one more call in flight on it. Counted under s.mu, which a
+// move's switch to the new instance holds too: a call that found the old instance is one the
+// move waits for before it stops it.
+func (s *Supervisor) callModule(id string) (*module, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return nil, ErrClosed
 	}
 	if m := s.modules[id]; m != nil {
+		m.inflight.Add(1)
 		return m, nil
 	}
 	return nil, fmt.Errorf("%w: %s", ErrModuleNotRunning, id)
@@ -236,11 +269,10 @@ func (s *Supervisor) module(id string) (*module, error) {
 // path, and a context layer per call (WithCancelCause, AfterFunc on the process context) cost
 // several allocations and a shared lock for what the closing connection does anyway.
 func (s *Supervisor) Exec(ctx context.Context, req *pb.ExecRequest) (*pb.ExecResponse, error) {
-	mod, err := s.module(req.GetModuleId())
+	mod, err := s.callModule(req.GetModuleId())
 	if err != nil {
 		return nil, err
 	}
-	mod.inflight.Add(1)
 	defer mod.inflight.Add(-1)
 	p, err := mod.d.await(ctx)
 	if err != nil {
@@ -335,8 +367,13 @@ func (s *Supervisor) Loaded() map[string][]string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := make(map[string][]string, len(s.drivers))
-	for b, d := range s.drivers {
-		out[b] = d.moduleIDs()
+	for _, d := range s.allDriversLocked() {
+		ids := d.moduleIDs()
+		if prev, ok := out[d.binary]; ok { // a reload's old process still has some of them
+			ids = append(prev, ids...)
+			sort.Strings(ids)
+		}
+		out[d.binary] = ids
 	}
 	return out
 }
@@ -387,13 +424,7 @@ func (d *driver) statusLocked() DriverStatus {
 
 // Kill SIGKILLs a driver's process group (chaos testing); the supervisor relaunches it.
 func (s *Supervisor) Kill(binary string) error {
-	s.mu.Lock()
-	d := s.drivers[binary]
-	var p *process
-	if d != nil {
-		p = d.proc
-	}
-	s.mu.Unlock()
+	_, p := s.procOf(binary)
 	if p == nil {
 		return fmt.Errorf("%w: %s", ErrDriverNotRunning, binary)
 	}
@@ -401,15 +432,23 @@ func (s *Supervisor) Kill(binary string) error {
 	return nil
 }
 
+// procOf is binary's driver and its current process (nil, nil: none).
+func (s *Supervisor) procOf(binary string) (*driver, *process) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := s.drivers[binary]
+	if d == nil {
+		return nil, nil
+	}
+	return d, d.proc
+}
+
 // Close terminates every driver process (Terminate, then the process group is killed) and
 // waits for them. With ctx done first it kills what is left and returns ctx's error.
 func (s *Supervisor) Close(ctx context.Context) error {
 	s.mu.Lock()
 	s.closed = true
-	drivers := make([]*driver, 0, len(s.drivers))
-	for _, d := range s.drivers {
-		drivers = append(drivers, d)
-	}
+	drivers := s.allDriversLocked()
 	s.drivers = map[string]*driver{}
 	s.modules = map[string]*module{}
 	s.mu.Unlock()
