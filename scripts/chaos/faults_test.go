@@ -350,9 +350,13 @@ func fillDataDir(s *suite, r *result, leader bool) {
 	}
 	n := c.nodes[2]
 	if leader {
-		if err := c.makeLeader(n); err != nil {
+		elections, err := c.makeLeader(n)
+		if err != nil {
 			r.fail("%v", err)
 			return
+		}
+		if elections > 0 {
+			r.note("node-3 made the leader in %d election(s), the leader of the moment frozen for each", elections)
 		}
 	}
 	if l := c.leader(); l == n {
@@ -394,14 +398,15 @@ func fillDataDir(s *suite, r *result, leader bool) {
 
 // makeLeader makes n the leader: the engine has no route that hands leadership over, so the
 // leader of the moment is frozen until another is elected and resumed at once (well before the
-// others would mark it down), until the election falls on n.
-func (c *cluster) makeLeader(n *node) error {
+// others would mark it down), until the election falls on n. It returns how many elections that
+// took.
+func (c *cluster) makeLeader(n *node) (int, error) {
 	c.t.Helper()
 	const tries = 8
-	for range tries {
+	for i := range tries {
 		l := c.leader()
 		if l == n {
-			return nil
+			return i, nil
 		}
 		c.freeze(l)
 		err := c.until(targetNodeLoss, "a leader other than "+l.ID, func() bool {
@@ -411,13 +416,13 @@ func (c *cluster) makeLeader(n *node) error {
 		c.thaw(l)
 		c.waitHealthy(3)
 		if err != nil {
-			return fmt.Errorf("make %s the leader: %w", n.ID, err)
+			return i, fmt.Errorf("make %s the leader: %w", n.ID, err)
 		}
 	}
 	if c.leader() != n {
-		return fmt.Errorf("make %s the leader: not elected in %d elections", n.ID, tries)
+		return tries, fmt.Errorf("make %s the leader: not elected in %d elections", n.ID, tries)
 	}
-	return nil
+	return tries, nil
 }
 
 // fill writes path until the file system is full and returns how much it wrote.
