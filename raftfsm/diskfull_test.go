@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -57,7 +56,7 @@ func TestLeaderDiskFullCatchesUp(t *testing.T) {
 // says, so what follows is the same.
 func TestLeaderDiskFullConflictingSuffix(t *testing.T) {
 	t.Parallel()
-	logs := &logWatch{}
+	logs := &testutil.LockedBuffer{}
 	c := newCluster(t, 3, func(cfg *Config) {
 		if cfg.NodeID == "node3" {
 			cfg.Logger = hclog.New(&hclog.LoggerOptions{Output: logs, Level: hclog.Info})
@@ -94,7 +93,7 @@ func TestLeaderDiskFullConflictingSuffix(t *testing.T) {
 	c.start(n3)
 	testutil.Eventually(t, 15*time.Second, "node3 clearing its conflicting entry, then failing to store the leader's", func() bool {
 		w.write(1, 4000)
-		return logs.has("clearing log suffix") && logs.has("failed to append to logs")
+		return strings.Contains(logs.String(), "clearing log suffix") && strings.Contains(logs.String(), "failed to append to logs")
 	})
 	freeDisk(t, filler)
 	w.caughtUp(n3)
@@ -140,24 +139,6 @@ func (w *writer) caughtUp(n *testNode) {
 		return true
 	})
 	w.t.Logf("%s caught up %s after its disk was freed (%d writes acknowledged)", n.id, time.Since(since).Round(time.Millisecond), len(w.acked))
-}
-
-// logWatch is a node's log, searchable.
-type logWatch struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logWatch) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logWatch) has(s string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Contains(l.buf.String(), s)
 }
 
 // makeLeader hands leadership to n and waits until every running node knows it.
