@@ -69,7 +69,7 @@
 // log store's help (suffixLog, logstore.go): a node holding an old leader's last entries deletes
 // them before it stores the new leader's, and a store that fails after the deletion would leave
 // Raft's record of its last entry on a deleted one for good; the deletion is therefore held until
-// the store, and a failed store leaves the old entries in place. A term or vote that cannot be
-// saved still stops the process (hashicorp/raft panics, rightly: it must not act on a term it did
-// not save); the service manager restarts it.
+// the store, and a failed store leaves the old entries in place. A new term that cannot be saved
+// still stops the process (hashicorp/raft panics, rightly: it must not act on a term it did not
+// save); the service manager restarts it.
 package raftfsm
