@@ -63,4 +63,13 @@
 // Raft's own log lines go to the node's logger, except that its repeated warnings and errors about
 // one peer (a down node is retried several times a second until it is removed) are written once
 // every 30 s with the count left out meanwhile (quietlog.go); the node-down line says the rest.
+//
+// A full disk: a failed log write makes a leader step down and a follower refuse the append, and
+// both take the leader's entries again once there is room, without a restart. One case needs the
+// log store's help (suffixLog, logstore.go): a node holding an old leader's last entries deletes
+// them before it stores the new leader's, and a store that fails after the deletion would leave
+// Raft's record of its last entry on a deleted one for good; the deletion is therefore held until
+// the store, and a failed store leaves the old entries in place. A new term that cannot be saved
+// still stops the process (hashicorp/raft panics, rightly: it must not act on a term it did not
+// save); the service manager restarts it.
 package raftfsm

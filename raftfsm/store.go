@@ -243,7 +243,7 @@ func (s *Store) open() error {
 	if s.bolt, err = openBolt(filepath.Join(dir, "raft.db")); err != nil {
 		return fmt.Errorf("raftfsm: open log store: %w", err)
 	}
-	if s.logs, err = raft.NewLogCache(512, s.bolt); err != nil {
+	if s.logs, err = raft.NewLogCache(512, &suffixLog{LogStore: s.bolt}); err != nil {
 		return fmt.Errorf("raftfsm: %w", err)
 	}
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(dir, 2, s.log.Named("snapshots"))

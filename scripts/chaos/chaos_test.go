@@ -227,7 +227,8 @@ func shortFaults() []fault {
 		nodeKill(false),
 		nodeKill(true),
 		isolate(false),
-		diskFull,
+		diskFull(false),
+		diskFull(true),
 		// Last: should the engine not recover from it, the faults after it would only repeat
 		// that failure.
 		redisRestart,
@@ -270,7 +271,8 @@ func TestChaosFull(t *testing.T) {
 			nodeKill(true),
 			isolate(false),
 			isolate(true),
-			diskFull,
+			diskFull(false),
+			diskFull(true),
 			displayKill,
 			redisFailover,
 			redisRestart,

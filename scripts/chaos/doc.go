@@ -30,10 +30,13 @@
 //     is harsher than a partition in one way (the node cannot act on its own side, e.g. step down
 //     as leader or fail its own clients' calls) and needs neither root nor network namespaces;
 //   - a node's disk filling: the third node's data directory is a small tmpfs, filled to ENOSPC
-//     for a few seconds and then freed. Mounting needs CAP_SYS_ADMIN; without it this one fault
-//     is reported as not applied (with the mount error) and the rest of the suite runs. A
-//     read-only raft folder is no substitute: root, which the suite usually runs as, writes
-//     through file permissions.
+//     for a few seconds and then freed; once as it is, and once after node-3 was made the leader
+//     (the leader of the moment frozen until another is elected, until the election falls on
+//     node-3): a leader steps down at its first failed log write, and may hold last entries the
+//     others never got, which the next leader's replace once the disk is freed. Mounting needs
+//     CAP_SYS_ADMIN; without it these faults are reported as not applied (with the mount error)
+//     and the rest of the suite runs. A read-only raft folder is no substitute: root, which the
+//     suite usually runs as, writes through file permissions.
 //
 // Invariants, checked and printed after every fault:
 //   - no acknowledged model write lost: every zone the engine answered 200 (or 202) for is on every node

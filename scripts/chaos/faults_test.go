@@ -330,14 +330,35 @@ func isolate(leader bool) fault {
 	}}
 }
 
-// diskFull fills node 3's data directory (a tmpfs) for diskFullFor, then frees it.
-var diskFull = fault{name: "node-3's disk full", apply: func(s *suite, r *result) {
+// diskFull fills node 3's data directory (a tmpfs) for diskFullFor, then frees it. With leader,
+// node-3 is made the leader first: it steps down when its log write fails, and must still take
+// every write of the next leader once its disk is freed — its last entries, which the others may
+// never have got, conflicting with them.
+func diskFull(leader bool) fault {
+	name := "node-3's disk full"
+	if leader {
+		name = "node-3's disk full while it leads"
+	}
+	return fault{name: name, apply: func(s *suite, r *result) { fillDataDir(s, r, leader) }}
+}
+
+func fillDataDir(s *suite, r *result, leader bool) {
 	c := s.c
 	if c.diskErr != "" {
 		r.note("NOT APPLIED: %s", c.diskErr)
 		return
 	}
 	n := c.nodes[2]
+	if leader {
+		elections, err := c.makeLeader(n)
+		if err != nil {
+			r.fail("%v", err)
+			return
+		}
+		if elections > 0 {
+			r.note("node-3 made the leader in %d election(s), the leader of the moment frozen for each", elections)
+		}
+	}
 	if l := c.leader(); l == n {
 		r.note("node-3 is the leader")
 	}
@@ -373,7 +394,36 @@ var diskFull = fault{name: "node-3's disk full", apply: func(s *suite, r *result
 	} else {
 		r.note("node-3 caught up %s after the disk was freed (%s after it filled)", ms(time.Since(ret)), ms(time.Since(at)))
 	}
-}}
+}
+
+// makeLeader makes n the leader: the engine has no route that hands leadership over, so the
+// leader of the moment is frozen until another is elected and resumed at once (well before the
+// others would mark it down), until the election falls on n. It returns how many elections that
+// took.
+func (c *cluster) makeLeader(n *node) (int, error) {
+	c.t.Helper()
+	const tries = 8
+	for i := range tries {
+		l := c.leader()
+		if l == n {
+			return i, nil
+		}
+		c.freeze(l)
+		err := c.until(targetNodeLoss, "a leader other than "+l.ID, func() bool {
+			ci, err := n.Info()
+			return err == nil && ci.Leader != "" && ci.Leader != l.ID
+		})
+		c.thaw(l)
+		c.waitHealthy(3)
+		if err != nil {
+			return i, fmt.Errorf("make %s the leader: %w", n.ID, err)
+		}
+	}
+	if c.leader() != n {
+		return tries, fmt.Errorf("make %s the leader: not elected in %d elections", n.ID, tries)
+	}
+	return tries, nil
+}
 
 // fill writes path until the file system is full and returns how much it wrote.
 func fill(path string) (int64, error) {
