@@ -399,7 +399,7 @@ func TestLeaderLeaveTransfersLeadership(t *testing.T) {
 		t.Fatalf("follower leave: %v", err)
 	}
 	c.stop(f)
-	if err := leader.s().Leave(ctx); !errors.Is(err, errkind.Conflict) {
+	if err := leader.s().Leave(ctx); !errors.Is(err, errkind.Conflict) || !errors.Is(err, ErrLastVoter) {
 		t.Fatalf("last voter leave: %v", err)
 	}
 }

@@ -1,6 +1,10 @@
 package raftfsm
 
-import "github.com/placeos-go/engine/errkind"
+import (
+	"fmt"
+
+	"github.com/placeos-go/engine/errkind"
+)
 
 var (
 	// ErrNoLeader is returned by writes on a node that cannot reach a leader, typically because it
@@ -18,6 +22,8 @@ var (
 	// ErrMembership is returned for a membership change that is refused (the last voter leaving,
 	// replacing the leader's own entry, a stale or future ready epoch).
 	ErrMembership = errkind.New(errkind.Conflict, "membership change refused")
+	// ErrLastVoter is the last voter asked to leave: it is the cluster, and stays in it.
+	ErrLastVoter = fmt.Errorf("%w: the last voter cannot leave", ErrMembership)
 	// ErrRevoked refuses a join with a certificate that was revoked (its node was removed).
 	ErrRevoked = errkind.New(errkind.Forbidden, "the certificate was revoked: its node was removed from the cluster")
 	// ErrLiveMember refuses a join that would move, or replace, a member the leader is in contact

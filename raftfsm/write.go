@@ -107,7 +107,7 @@ func (s *Store) Leave(ctx context.Context) error {
 			}
 		}
 		if voters <= 1 {
-			return fmt.Errorf("%w: %s is the last voter; it cannot leave", ErrMembership, s.cfg.NodeID)
+			return fmt.Errorf("%w (%s)", ErrLastVoter, s.cfg.NodeID)
 		}
 		s.log.Info("leaving: transferring leadership first")
 		if err := s.raft.LeadershipTransfer().Error(); err != nil {

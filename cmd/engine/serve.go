@@ -92,7 +92,9 @@ func serve(ctx context.Context, args []string, dev bool, sig *signals) error {
 	<-ctx.Done()
 	if sig.leaving() {
 		leaveCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		if err := n.store.Leave(leaveCtx); err != nil {
+		if err := n.store.Leave(leaveCtx); errors.Is(err, raftfsm.ErrLastVoter) {
+			log.Info("not leaving the cluster: this node is its last voter (the cluster stops with it)")
+		} else if err != nil {
 			log.Warn("leaving the cluster failed; stopping anyway", "error", err)
 		} else {
 			log.Info("left the cluster")
