@@ -54,9 +54,9 @@ func (c *Core) downHere(id string) processDown {
 
 // OnProcessState is the supervisor's Config.OnProcessState. A module of the driver goes down
 // once per episode and, once per change to crashloop, says so again; it comes back up on the
-// first relaunched process that has started it, to a restart note if it restarted. Only these changes are queued for Redis (by
-// writeDowns, off the supervisor's goroutine): a crash loop restarts many times a minute, and a
-// frozen Redis must not hold the relaunch.
+// first relaunched process that has started it, to a restart note if it restarted. Only these
+// changes are queued for Redis (by writeDowns, off the supervisor's goroutine): a crash loop
+// restarts many times a minute, and a frozen Redis must not hold the relaunch.
 func (c *Core) OnProcessState(binary string, moduleIDs []string, ps supervisor.ProcessState) {
 	now := time.Now()
 	// Why a process ended names no module: a launch failure may quote what the process printed.
