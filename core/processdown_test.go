@@ -287,4 +287,13 @@ func TestProcessDownHidesProtectedValues(t *testing.T) {
 		!strings.Contains(e.Error, "password=") || rt.Connected {
 		t.Fatalf("record %q, read %+v: want m2's protected value hidden", e.Error, rt)
 	}
+	// Up again: the restart note quotes the same reason, hidden alike.
+	c.OnProcessState("/bin/d1", []string{"m1"}, supervisor.ProcessState{State: supervisor.StateRunning, Restarts: 1,
+		Reason: "plugin: Unrecognized remote plugin message: password=hunter2-secret", StableAt: time.Now().Add(time.Hour)})
+	drainDowns(ctx, c)
+	rt = runtimeOf(t, c, store, "m1")
+	if e := st.errs["m1"]; strings.Contains(e.Error, "hunter2") || strings.Contains(rt.RuntimeError, "hunter2") ||
+		!strings.Contains(e.Error, "driver process restarted 1 time (last: ") || !rt.HasRuntimeError {
+		t.Fatalf("restart note %q, read %+v: want m2's protected value hidden", e.Error, rt)
+	}
 }
