@@ -13,18 +13,30 @@ import (
 // relaunch failed) after the module had started, and no relaunched process has started it again.
 // A killed process cannot set its modules' connected status to false, so the engine records this
 // in their place, like a failed start (docs/protocol.md §9.5).
+//
+// Once a relaunched process has started it again, it is a restart note until that process has
+// run the supervisor's StableAfter (stableAt): a crash loop with up windows of seconds must not
+// read "all fine" between its crashes. The module runs then, so its connected status stands.
 type processDown struct {
-	state string    // supervisor.StateRestarting or StateCrashloop; "" when not down
+	// state is supervisor.StateRestarting or StateCrashloop when down, StateRunning for a
+	// restart note; "" when neither.
+	state string
 	at    time.Time // when the episode began: later exits of it keep it
 	text  string    // the runtime_error a module read shows, scrubbed
 	// since is the moduleState.since of the start it interrupted: a record of an earlier start
 	// of the module (started again or moved to a new binary since) is not this one's.
 	since time.Time
+	// stableAt is when a restart note lapses: the reads compute against it, here and (in the
+	// record) on every node, so the note costs one write.
+	stableAt time.Time
 }
+
+// noted reports whether d is a restart note: its module runs again.
+func (d processDown) noted() bool { return d.state == supervisor.StateRunning }
 
 // downFor is st's processDown if it belongs to st's current start. Caller holds c.mu.
 func (st *moduleState) downFor() processDown {
-	if !st.running || !st.down.since.Equal(st.since) {
+	if !st.running || !st.down.since.Equal(st.since) || (st.down.noted() && !time.Now().Before(st.down.stableAt)) {
 		return processDown{}
 	}
 	return st.down
@@ -42,13 +54,13 @@ func (c *Core) downHere(id string) processDown {
 
 // OnProcessState is the supervisor's Config.OnProcessState. A module of the driver goes down
 // once per episode and, once per change to crashloop, says so again; it comes back up on the
-// first relaunched process that has started it. Only these changes are queued for Redis (by
-// writeDowns, off the supervisor's goroutine): a crash loop restarts many times a minute, and a
-// frozen Redis must not hold the relaunch.
+// first relaunched process that has started it, to a restart note if it restarted. Only these
+// changes are queued for Redis (by writeDowns, off the supervisor's goroutine): a crash loop
+// restarts many times a minute, and a frozen Redis must not hold the relaunch.
 func (c *Core) OnProcessState(binary string, moduleIDs []string, ps supervisor.ProcessState) {
 	now := time.Now()
 	// Why a process ended names no module: a launch failure may quote what the process printed.
-	text := c.Scrub("", downText(ps))
+	text := c.Scrub("", downText(ps, now))
 	changed := false
 	c.mu.Lock()
 	for _, id := range moduleIDs {
@@ -58,19 +70,19 @@ func (c *Core) OnProcessState(binary string, moduleIDs []string, ps supervisor.P
 			continue
 		}
 		cur := st.downFor()
-		if ps.State == supervisor.StateRunning {
+		switch {
+		case ps.State == supervisor.StateRunning && ps.StableAt.IsZero():
 			if st.down.state == "" { // one of an earlier start of it is cleared too
 				continue
 			}
 			st.down = processDown{}
-		} else {
-			if cur.state == ps.State {
-				continue
-			}
+		case cur.state == ps.State && !cur.noted():
+			continue
+		default:
 			if cur.at.IsZero() {
 				cur.at = now
 			}
-			st.down = processDown{state: ps.State, at: cur.at, since: st.since, text: text}
+			st.down = processDown{state: ps.State, at: cur.at, since: st.since, text: text, stableAt: ps.StableAt}
 		}
 		c.queueDownLocked(id)
 		changed = true
@@ -96,17 +108,21 @@ func (c *Core) kickDowns() {
 	}
 }
 
-// downText is the runtime_error of a module whose driver process is down.
-func downText(ps supervisor.ProcessState) string {
-	what := "restarting"
-	if ps.State == supervisor.StateCrashloop {
-		what = "crash-looping"
-	}
+// downText is the runtime_error of a module whose driver process is down, or (StateRunning)
+// runs again since now after restarts.
+func downText(ps supervisor.ProcessState, now time.Time) string {
 	s := "s"
 	if ps.Restarts == 1 {
 		s = ""
 	}
-	return fmt.Sprintf("driver process is %s (%d restart%s): %s", what, ps.Restarts, s, ps.Reason)
+	switch ps.State {
+	case supervisor.StateRunning:
+		return fmt.Sprintf("driver process restarted %d time%s (last: %s); running again since %s",
+			ps.Restarts, s, ps.Reason, now.UTC().Format(time.RFC3339))
+	case supervisor.StateCrashloop:
+		return fmt.Sprintf("driver process is crash-looping (%d restart%s): %s", ps.Restarts, s, ps.Reason)
+	}
+	return fmt.Sprintf("driver process is restarting (%d restart%s): %s", ps.Restarts, s, ps.Reason)
 }
 
 // writeDowns writes each queued module's processDown to Redis (or clears it once up) until ctx
@@ -147,7 +163,7 @@ func (c *Core) writeDown(ctx context.Context, id string) {
 	case !running:
 		// Stopped or gone: what Redis holds under its id may be its new owner's.
 	case d.state != "":
-		c.recordModuleError(ctx, id, state.ModuleError{At: d.at, Error: d.text})
+		c.recordModuleError(ctx, id, state.ModuleError{At: d.at, Error: d.text, StableAt: d.stableAt})
 	default:
 		c.forgetStartFailure(ctx, id)
 	}
@@ -156,7 +172,7 @@ func (c *Core) writeDown(ctx context.Context, id string) {
 // rerecordDowns queues every running module whose driver process is down: a Redis that lost the
 // record has it back within rerecordAfter (recordModuleError writes an unchanged record no
 // sooner). One whose record is of an earlier start (it has since moved to a new binary of its
-// driver) is queued to have it cleared.
+// driver), or a restart note that has lapsed, is queued to have it cleared.
 func (c *Core) rerecordDowns() {
 	c.mu.Lock()
 	queued := false

@@ -41,19 +41,28 @@ func (rc *realCore) record(id string) (state.ModuleError, bool) {
 	return e, ok
 }
 
+// stableSoon is a supervisor whose processes are stable after stableAfter, and that relaunches
+// within a fifth of a second: a crash loop's episode ends within a test's patience.
+func stableSoon(c *supervisor.Config) {
+	c.StableAfter, c.BackoffMax = stableAfter, 200*time.Millisecond
+}
+
+const stableAfter = 2 * time.Second
+
 // A module whose driver process dies some time after its start (a crash loop after the start)
 // reads not connected, with why, both here and in Redis for the other nodes, within a few
-// seconds; once a relaunched process has started it again, it reads connected and the record is
-// gone.
+// seconds; while a relaunched process runs it between crashes, it reads connected with a note
+// of the restarts (has_runtime_error); once a process has run StableAfter, it reads all fine and
+// the record is gone.
 func TestDriverCrashAfterStartReadsNotConnected(t *testing.T) {
 	t.Parallel()
 	bad := testutil.BuildBinary(t, "internal/baddriver")
 	crashing := filepath.Join(t.TempDir(), "crashing")
 	testutil.WriteFile(t, crashing, "")
-	rc := newRealCore(t, `drivers: [{id: drv-t, module_name: Test, role: service, binary: %[1]q}]`, nil)
+	rc := newRealCoreWith(t, Config{}, `drivers: [{id: drv-t, module_name: Test, role: service, binary: %[1]q}]`, nil, stableSoon)
 	apply(t, rc.store, fmt.Sprintf(`
 drivers: [{id: drv-bad, module_name: Bad, role: service, binary: %q}]
-modules: [{id: m-late, driver_id: drv-bad, running: true, settings: {mode: crash_later, crash_after_ms: 300, crash_while: %q}}]
+modules: [{id: m-late, driver_id: drv-bad, running: true, settings: {mode: crash_later, crash_after_ms: 600, crash_while: %q}}]
 `, bad, crashing))
 	testutil.Eventually(t, 10*time.Second, "m-late started", func() bool { return rc.started("m-late") })
 
@@ -76,12 +85,25 @@ modules: [{id: m-late, driver_id: drv-bad, running: true, settings: {mode: crash
 		t.Fatalf("the record other nodes read: %+v", e)
 	}
 
-	// The next process lives: once it has started the module, the module reads connected again
-	// and the record is gone.
+	// Up between two crashes: it runs, but a read says it keeps restarting, here and in the
+	// record the other nodes read.
+	const note = "driver process restarted "
+	testutil.Eventually(t, 10*time.Second, "m-late up between crashes, with the restart note", func() bool {
+		rt = rc.runtimeOf(t, "m-late")
+		e, _ = rc.record("m-late")
+		return rt.Connected && strings.HasPrefix(rt.RuntimeError, note) && strings.HasPrefix(e.Error, note)
+	})
+	if !rt.HasRuntimeError || rt.ErrorTimestamp == nil || !strings.Contains(rt.RuntimeError, "(last: exit status 9); running again since ") ||
+		e.StableAt.IsZero() || e.Node != "n1" {
+		t.Fatalf("m-late up between crashes: read %+v, record %+v", rt, e)
+	}
+
+	// The next process lives: once it has run StableAfter, the module reads all fine and the
+	// record is gone.
 	if err := os.Remove(crashing); err != nil {
 		t.Fatal(err)
 	}
-	testutil.Eventually(t, 20*time.Second, "m-late connected again, its record gone", func() bool {
+	testutil.Eventually(t, 30*time.Second, "m-late connected again, its record gone", func() bool {
 		_, recorded := rc.record("m-late")
 		rt = rc.runtimeOf(t, "m-late")
 		return rt.Connected && !rt.HasRuntimeError && rt.RuntimeError == "" && !recorded
@@ -93,7 +115,8 @@ modules: [{id: m-late, driver_id: drv-bad, running: true, settings: {mode: crash
 
 // A process that crash-loops at launch after its module ran restarts many times, but Redis gets
 // one write when it goes down and one when it turns to crash-looping, not one per restart; the
-// first process that starts the module again clears it.
+// first process that starts the module again turns it to a restart note, which lapses once that
+// process has run StableAfter.
 func TestDriverCrashLoopRecordsOncePerEpisode(t *testing.T) {
 	t.Parallel()
 	bad := testutil.BuildBinary(t, "internal/baddriver")
@@ -104,7 +127,7 @@ func TestDriverCrashLoopRecordsOncePerEpisode(t *testing.T) {
 	if err := os.Chmod(wrapper, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	rc := newRealCore(t, `drivers: [{id: drv-t, module_name: Test, role: service, binary: %[1]q}]`, nil)
+	rc := newRealCoreWith(t, Config{}, `drivers: [{id: drv-t, module_name: Test, role: service, binary: %[1]q}]`, nil, stableSoon)
 	apply(t, rc.store, fmt.Sprintf(`
 drivers: [{id: drv-bad, module_name: Bad, role: service, binary: %q}]
 modules: [{id: m-bad, driver_id: drv-bad, running: true}]
@@ -137,7 +160,7 @@ modules: [{id: m-bad, driver_id: drv-bad, running: true}]
 	if err := os.Remove(noLaunch); err != nil {
 		t.Fatal(err)
 	}
-	testutil.Eventually(t, 20*time.Second, "m-bad connected again, its record gone", func() bool {
+	testutil.Eventually(t, 30*time.Second, "m-bad connected again, its record gone", func() bool {
 		_, recorded := rc.record("m-bad")
 		rt = rc.runtimeOf(t, "m-bad")
 		return rt.Connected && !rt.HasRuntimeError && !recorded
@@ -201,6 +224,34 @@ func TestProcessDownEpisodes(t *testing.T) {
 		t.Fatalf("turned crash-looping: %d writes, record %+v (episode began %v)", st.errWrites-writes, got, e.At)
 	}
 
+	// Up again after the restarts: one write turns the record to a restart note; the module runs,
+	// so it reads connected, with the note.
+	c.OnProcessState("/bin/d1", []string{"m1"}, supervisor.ProcessState{State: supervisor.StateRunning, Restarts: 5,
+		Reason: "exit status 9", StableAt: time.Now().Add(time.Hour)})
+	drainDowns(ctx, c)
+	got, rt := st.errs["m1"], read("m1")
+	if st.errWrites != writes+2 || !got.At.Equal(e.At) || got.StableAt.IsZero() || !rt.Connected || !rt.HasRuntimeError ||
+		!strings.HasPrefix(rt.RuntimeError, "driver process restarted 5 times (last: exit status 9); running again since ") ||
+		rt.RuntimeError != got.Error {
+		t.Fatalf("m1 up after restarts: %d writes, record %+v, read %+v", st.errWrites-writes, got, rt)
+	}
+	// The process has run StableAfter: the note lapses, here and in the record, without a write;
+	// the next pass clears the record.
+	past := time.Now().Add(-time.Second)
+	c.mu.Lock()
+	c.modules["m1"].down.stableAt = past
+	c.mu.Unlock()
+	got.StableAt = past
+	st.errs["m1"] = got
+	if rt := read("m1"); !rt.Connected || rt.HasRuntimeError || rt.RuntimeError != "" || st.errWrites != writes+2 {
+		t.Fatalf("m1 stable again: read %+v", rt)
+	}
+	c.rerecordDowns()
+	drainDowns(ctx, c)
+	if _, ok := st.errs["m1"]; ok {
+		t.Fatalf("m1 stable again: the lapsed note still recorded: %+v", st.errs["m1"])
+	}
+
 	down("/bin/d1", supervisor.StateRunning, 0)
 	if _, ok := st.errs["m1"]; ok || !read("m1").Connected {
 		t.Fatalf("m1 restarted: record %+v, read %+v", st.errs["m1"], read("m1"))
@@ -235,5 +286,14 @@ func TestProcessDownHidesProtectedValues(t *testing.T) {
 	if e := st.errs["m1"]; strings.Contains(e.Error, "hunter2") || strings.Contains(rt.RuntimeError, "hunter2") ||
 		!strings.Contains(e.Error, "password=") || rt.Connected {
 		t.Fatalf("record %q, read %+v: want m2's protected value hidden", e.Error, rt)
+	}
+	// Up again: the restart note quotes the same reason, hidden alike.
+	c.OnProcessState("/bin/d1", []string{"m1"}, supervisor.ProcessState{State: supervisor.StateRunning, Restarts: 1,
+		Reason: "plugin: Unrecognized remote plugin message: password=hunter2-secret", StableAt: time.Now().Add(time.Hour)})
+	drainDowns(ctx, c)
+	rt = runtimeOf(t, c, store, "m1")
+	if e := st.errs["m1"]; strings.Contains(e.Error, "hunter2") || strings.Contains(rt.RuntimeError, "hunter2") ||
+		!strings.Contains(e.Error, "driver process restarted 1 time (last: ") || !rt.HasRuntimeError {
+		t.Fatalf("restart note %q, read %+v: want m2's protected value hidden", e.Error, rt)
 	}
 }

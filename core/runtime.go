@@ -109,18 +109,19 @@ func (c *Core) ModuleRuntime(ctx context.Context, mods []*model.Module) ([]call.
 		if d := c.downHere(m.ID); d.state != "" && owner == c.cfg.NodeID && m.Running {
 			// Known here before Redis has the record writeDowns is writing.
 			at := d.at.Unix()
-			out[i].Connected, out[i].HasRuntimeError, out[i].ErrorTimestamp = false, true, &at
-			out[i].RuntimeError = d.text
+			out[i].Connected = out[i].Connected && d.noted()
+			out[i].HasRuntimeError, out[i].ErrorTimestamp, out[i].RuntimeError = true, &at, d.text
 			continue
 		}
-		if e := rts[i].Error; e != nil && e.Node == owner && m.Running {
+		// A restart note lapses without a write: StableAt says when (processdown.go).
+		if e := rts[i].Error; e != nil && e.Node == owner && m.Running && (e.StableAt.IsZero() || time.Now().Before(e.StableAt)) {
 			out[i].RuntimeError = e.Error
 			if !e.Hung.IsZero() {
 				out[i].RuntimeError = hungText(time.Since(e.Hung))
 			}
-			// One whose update was refused, or that runs its driver's last good build, runs on:
-			// its connected status stands.
-			out[i].Connected = out[i].Connected && (e.Update || e.LastGood)
+			// One whose update was refused, that runs its driver's last good build, or whose
+			// driver process runs again after restarts, runs on: its connected status stands.
+			out[i].Connected = out[i].Connected && (e.Update || e.LastGood || !e.StableAt.IsZero())
 			if e.Build {
 				out[i].DriverNotBuilt = true
 				continue

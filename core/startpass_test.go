@@ -42,8 +42,8 @@ func newSealedRealCore(t *testing.T, k *model.Keyring, yaml string, logs io.Writ
 }
 
 // newRealCoreWith is newRealCore with the settings of cfg that are not the test's own (its
-// node, store, state and logger).
-func newRealCoreWith(t *testing.T, cfg Config, yaml string, logs io.Writer) *realCore {
+// node, store, state and logger); tune sets the supervisor's.
+func newRealCoreWith(t *testing.T, cfg Config, yaml string, logs io.Writer, tune ...func(*supervisor.Config)) *realCore {
 	t.Helper()
 	drv := testutil.BuildBinary(t, "internal/testdriver")
 	sdkDrv := testutil.BuildBinary(t, "examples/drivers/lighting")
@@ -57,9 +57,13 @@ func newRealCoreWith(t *testing.T, cfg Config, yaml string, logs io.Writer) *rea
 	cfg.NodeID, cfg.Store, cfg.State, cfg.Logger = "n1", rc.store, rc.state, log
 	c, err := New(cfg,
 		func(host proto.HostServer, onStart func(context.Context, string)) (Supervisor, error) {
-			sup, err := supervisor.New(supervisor.Config{Logger: log, Host: host, OnModuleStart: onStart,
+			scfg := supervisor.Config{Logger: log, Host: host, OnModuleStart: onStart,
 				Scrub:          func(id, text string) string { return rc.Scrub(id, text) }, // as cmd/engine wires it
-				OnProcessState: func(b string, ids []string, ps supervisor.ProcessState) { rc.OnProcessState(b, ids, ps) }})
+				OnProcessState: func(b string, ids []string, ps supervisor.ProcessState) { rc.OnProcessState(b, ids, ps) }}
+			for _, f := range tune {
+				f(&scfg)
+			}
+			sup, err := supervisor.New(scfg)
 			rc.sup = sup
 			return sup, err
 		})

@@ -15,13 +15,14 @@ import (
 
 // A module whose driver process crash-loops after its start (it serves for a while, then exits)
 // reads connected false with why on both nodes of a cluster, the one hosting it and the other,
-// within a few seconds; once a relaunched process lives, it reads connected again on both.
+// within a few seconds; between crashes, connected with a note of the restarts; once a
+// relaunched process has lived --driver-stable-after, it reads clean again on both.
 func TestCrashLoopingModuleReadsNotConnected(t *testing.T) {
 	t.Parallel()
 	rds := testutil.StartRedis(t)
 	bad := testutil.BuildBinary(t, "./internal/baddriver")
 	crashing := filepath.Join(t.TempDir(), "crashing")
-	c := enginetest.StartCluster(t, config(rds.URL), "crashread", 2, fmt.Sprintf(`
+	c := enginetest.StartCluster(t, config(rds.URL, "--driver-stable-after", "4s"), "crashread", 2, fmt.Sprintf(`
 drivers: [{id: drv-late, module_name: Late, role: service, binary: %q}]
 modules: [{id: mod-l1, driver_id: drv-late, running: true, settings: {mode: crash_later, crash_after_ms: 1500, crash_while: %q}}]
 `, bad, crashing), 1)
@@ -64,6 +65,20 @@ modules: [{id: mod-l1, driver_id: drv-late, running: true, settings: {mode: cras
 			t.Fatalf("mod-l1 crash-looping, read on %s (hosted on %s): %s", n.ID, host.ID, body)
 		}
 		t.Logf("read not connected on %s %s after the crash: %s", n.ID, time.Since(crashed).Round(time.Millisecond), m.RuntimeError)
+	}
+
+	// Between crashes, while a relaunched process serves it, it reads connected but not clean,
+	// on both nodes: the restart note, until a process has run --driver-stable-after.
+	for _, n := range c.Nodes {
+		var m read
+		var body string
+		n.Eventually(20*time.Second, "mod-l1 up between crashes, with the restart note, on "+n.ID, func() bool {
+			m, body = get(n)
+			return m.Connected && strings.HasPrefix(m.RuntimeError, "driver process restarted ")
+		})
+		if !m.HasRuntimeError || m.ErrorTimestamp == nil || !strings.Contains(m.RuntimeError, "exit status 9") {
+			t.Fatalf("mod-l1 up between crashes, read on %s: %s", n.ID, body)
+		}
 	}
 
 	// The relaunched process starts it (connected again), serves it 1.5 s and dies by itself: a

@@ -23,6 +23,10 @@ type ModuleError struct {
 	// LastGood: it runs, on the last good build of its driver, as the driver's latest build
 	// failed on Node; At is when that build failed.
 	LastGood bool `json:"last_good,omitempty"`
+	// StableAt: it runs again, after its driver process restarted (At is when the process first
+	// went down); the record lapses then, when the process has run the supervisor's StableAfter
+	// (reads ignore it from then on, without a write to clear it). Zero otherwise.
+	StableAt time.Time `json:"stable_at,omitzero"`
 	// Hung: its start, begun then, has not answered yet (the driver is still in it); a read
 	// says for how long. Zero otherwise.
 	Hung time.Time `json:"hung,omitzero"`

@@ -169,7 +169,12 @@ const (
 type ProcessState struct {
 	State    string // StateRunning, StateRestarting or StateCrashloop
 	Restarts int    // unexpected exits since the last stable run
-	Reason   string // why the last process ended or did not start; "" when running
+	// Reason is why the last process ended or did not start; with StateRunning after restarts,
+	// why the one before this process did.
+	Reason string
+	// StableAt, with StateRunning after restarts, is when this process will have run StableAfter:
+	// its restarts are history then, if it has not exited. Zero otherwise.
+	StableAt time.Time
 }
 
 // DriverStatus is one driver process as served by GET /api/core/v1/status/driver.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -233,6 +234,9 @@ func (d *driver) failedState() string {
 	return StateRestarting
 }
 
+// exitedPrefix begins the lastError of a process that exited.
+const exitedPrefix = "driver process exited: "
+
 // failed records a launch that did not produce a working process.
 func (d *driver) failed(err error) {
 	s := d.s
@@ -292,9 +296,16 @@ func (d *driver) serve(p *process) bool {
 		d.notify()
 	}
 	mods := d.moduleIDs()
+	// The restarts are counted until the next exit (crashed resets them lazily): a process up
+	// again after some is not all fine until it has run StableAfter.
+	ps := ProcessState{State: StateRunning, Restarts: d.restarts}
+	if ps.Restarts > 0 {
+		ps.Reason = strings.TrimPrefix(d.lastError, exitedPrefix)
+		ps.StableAt = p.started.Add(s.cfg.StableAfter)
+	}
 	s.mu.Unlock()
 	if up {
-		d.tellState(mods, ProcessState{State: StateRunning})
+		d.tellState(mods, ps)
 	}
 	d.refreshMetadata(p, launches)
 
@@ -401,7 +412,7 @@ func (d *driver) crashed(p *process) {
 	d.restarts++
 	d.proc, d.ready = nil, false
 	d.lastExit, d.lastSignal = code, signal
-	d.lastError = "driver process exited: " + reason
+	d.lastError = exitedPrefix + reason
 	d.setState(d.failedState())
 	s.cfg.Metrics.DriverRestarted(d.binary)
 	d.metadata = nil

@@ -58,7 +58,9 @@ type options struct {
 	LogFormat       string
 	DriverDir       string
 	ExecTimeout     time.Duration
-	PprofAddr       string
+	// DriverStableAfter is how long a driver process must run for its restarts to be history.
+	DriverStableAfter time.Duration
+	PprofAddr         string
 	// Runtime settings of the engine process (runtime.go).
 	GCPercent   gcPercentFlag
 	MemoryLimit memoryLimitFlag
@@ -204,6 +206,7 @@ func (o *options) flagSet(name string, dev bool) *flag.FlagSet {
 	fs.StringVar(&o.LogFormat, "log-format", "text", "text or json")
 	fs.StringVar(&o.DriverDir, "driver-dir", "", "directory that relative driver binary paths are resolved against (default: beside the engine binary)")
 	durationVar(fs, &o.ExecTimeout, "exec-timeout", core.DefaultExecTimeout, "longest an execute may take; callers may ask for less")
+	durationVar(fs, &o.DriverStableAfter, "driver-stable-after", time.Minute, "how long a relaunched driver process must run before its restarts are forgotten: the backoff resets, module reads drop the restart note")
 	fs.StringVar(&o.PprofAddr, "pprof-addr", "", "serve net/http/pprof on this (loopback) address; off when empty")
 	o.GCPercent, o.MemoryLimit, o.MaxProcs, o.DriverMaxProcs = gcPercentFlag{"auto"}, memoryLimitFlag{"auto"}, maxProcsFlag{"auto"}, maxProcsFlag{"auto"}
 	fs.Var(&o.GCPercent, "gc-percent", "garbage collector target, as GOGC: a percentage, off, or auto (Go's 100, raised while the live heap is small; GOGC when set)")
@@ -272,6 +275,9 @@ func (o *options) check(fs *flag.FlagSet) error {
 	}
 	if o.ExecTimeout <= 0 {
 		return fmt.Errorf("--exec-timeout must be positive, not %s", o.ExecTimeout)
+	}
+	if o.DriverStableAfter <= 0 {
+		return fmt.Errorf("--driver-stable-after must be positive, not %s", o.DriverStableAfter)
 	}
 	if err := o.checkLimits(); err != nil {
 		return err

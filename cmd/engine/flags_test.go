@@ -111,6 +111,7 @@ func TestBadFlagsTouchNothing(t *testing.T) {
 		"half the TLS files":            {"--auth", "none", "--tls-ca", "ca.pem", "--bootstrap"},
 		"unknown auth":                  {"--auth", "open", "--bootstrap"},
 		"zero exec timeout":             {"--auth", "none", "--exec-timeout", "0s", "--bootstrap"},
+		"zero driver stable time":       {"--auth", "none", "--driver-stable-after", "0s", "--bootstrap"},
 		"keys without keys":             {"--auth", "keys", "--bootstrap"},
 		"unknown log format":            {"--log-format", "xml", "--bootstrap"},
 		"unknown log level":             {"--auth", "none", "--log-level", "verbose", "--bootstrap"},

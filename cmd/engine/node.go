@@ -199,6 +199,8 @@ func startNode(ctx context.Context, o *options, log hclog.Logger, leave func()) 
 		sup, err := supervisor.New(supervisor.Config{
 			Logger: log, Host: host, OnModuleStart: onStart, SecureConfig: bld.SecureConfig, Metrics: met,
 			RunDir: filepath.Join(o.DataDir, "run"),
+			// A process up this long resets its restarts (backoff, the modules' restart note).
+			StableAfter: o.DriverStableAfter,
 			// Drivers log at the engine's level; their hclog JSON lines are lifted into the
 			// engine's log (JSON under --log-format json).
 			Env: func(string) []string {
