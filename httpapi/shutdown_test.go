@@ -13,6 +13,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/placeos-go/engine/call"
+	"github.com/placeos-go/engine/internal/testutil"
 )
 
 // TestCloseAnswersExecsInFlight: executes that outlast Close's drain period, over REST and over
@@ -92,6 +93,13 @@ func TestDrainRefusesNewExecs(t *testing.T) {
 	t.Parallel()
 	env := newWSEnv(t)
 	ws := env.dial(t)
+	// The client has its 101 before the server registers the session; a drain in between refuses
+	// the session itself, which is not what this test is about.
+	testutil.Eventually(t, 10*time.Second, "the session registered", func() bool {
+		env.hs.srv.ws.mu.Lock()
+		defer env.hs.srv.ws.mu.Unlock()
+		return len(env.hs.srv.ws.sessions) == 1
+	})
 	env.hs.srv.drain()
 	ws.send(`{"id":7,"cmd":"exec","sys":"sys-1","mod":"Display","index":1,"name":"late","args":[]}`)
 	ws.wantShuttingDown(7)
