@@ -16,9 +16,10 @@ var (
 	// ErrRepositoryUnavailable means a repository is not cloned (yet): cloning failed or is
 	// still being retried. Status says why.
 	ErrRepositoryUnavailable = errkind.New(errkind.Unavailable, "repository unavailable")
-	// ErrRevisionNotFound means a branch, tag or commit does not exist in the repository, even
-	// after a fetch.
-	ErrRevisionNotFound = errkind.New(errkind.NotFound, "revision not found")
+	// ErrRevisionNotFound means a branch or commit does not exist in the repository, even after
+	// a fetch. It reaches callers of the management routes (recompile), which name what the model
+	// points at and cannot find not_found (errkind.EntityNotFound, still an errkind.NotFound).
+	ErrRevisionNotFound = errkind.New(errkind.EntityNotFound, "revision not found")
 	// ErrAmbiguousCommit means a commit prefix is shared by more than one commit of the
 	// repository: the model must give more digits.
 	ErrAmbiguousCommit = errkind.New(errkind.BadRequest, "ambiguous commit")

@@ -58,8 +58,8 @@ modules:
 	}
 	for _, id := range []string{"d-branch", "d-tag"} {
 		if r := e.Do("POST", api+"/drivers/"+id+"/recompile", "", enginetest.APIKey(adminKey)); r.Status != 404 ||
-			!strings.Contains(r.Body, "is not in the repository") {
-			t.Errorf("recompile %s as admin: %d %s, want 404", id, r.Status, r.Body)
+			!strings.Contains(r.Body, "is not in the repository") || !strings.Contains(r.Body, `"error":"not_found"`) {
+			t.Errorf("recompile %s as admin: %d %s, want 404 not_found", id, r.Status, r.Body)
 		}
 		if r := e.Do("POST", api+"/drivers/"+id+"/recompile", "", enginetest.APIKey(userKey)); r.Status != 403 {
 			t.Errorf("recompile %s as user: %d %s, want 403", id, r.Status, r.Body)
