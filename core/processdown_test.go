@@ -223,6 +223,13 @@ func TestProcessDownEpisodes(t *testing.T) {
 	if got := st.errs["m1"]; st.errWrites != writes+1 || got.Error != "driver process is crash-looping (5 restarts): exit status 9" || !got.At.Equal(e.At) {
 		t.Fatalf("turned crash-looping: %d writes, record %+v (episode began %v)", st.errWrites-writes, got, e.At)
 	}
+	// A reconcile pass leaves the record alone: no other record of the module (a last good
+	// build's) clears it to have it written again.
+	c.reconcile(ctx)
+	drainDowns(ctx, c)
+	if got, ok := st.errs["m1"]; !ok || st.errWrites != writes+1 || got.Error != "driver process is crash-looping (5 restarts): exit status 9" {
+		t.Fatalf("after a pass: %d writes, record %+v (present: %v)", st.errWrites-writes, got, ok)
+	}
 
 	// Up again after the restarts: one write turns the record to a restart note; the module runs,
 	// so it reads connected, with the note.
