@@ -23,6 +23,10 @@ cluster: build ## a local 3-node cluster with Redis, simulated displays and the 
 
 test: test-deps ## run the whole suite (real redis-server, real driver processes)
 	$(GO) vet ./...
+	@# Warm the build cache the way the engine's builder compiles drivers (CGO off, -trimpath: other
+	@# cache keys than the tests' own builds). On a cold cache, tests in several packages would each
+	@# compile the SDK's dependencies side by side and outlast their wait for a driver.
+	CGO_ENABLED=0 $(GO) build -trimpath ./sdk/...
 	$(GO) test -count=1 -timeout 12m ./...
 
 test-deps: ## install redis-server, git and chromium when missing (needs root)
