@@ -11,6 +11,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/placeos-go/engine/internal/addrkey"
 	"github.com/placeos-go/engine/metrics"
 )
 
@@ -115,7 +116,7 @@ func (l *connLimiter) Accept() (net.Conn, error) {
 // admit places c within the limits, or says why it cannot (the refusal reason). It may close an
 // idle connection for room: that one is returned, already released, for the caller to close.
 func (l *connLimiter) admit(c net.Conn) (lc, evicted *limitedConn, reason string) {
-	key := addrKey(c.RemoteAddr())
+	key := addrkey.Of(c.RemoteAddr())
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	a := l.byAddr[key]
@@ -257,19 +258,6 @@ func (l *connLimiter) warn(reason string, remote net.Addr) {
 	l.log.Warn("HTTP connection limit reached: refusing new connections, or closing idle ones for them (counted in engine_http_connections_refused_total)",
 		"reason", reason, "remote", remote.String(), "open", normal, "idle", idle, "probe_reserve_open", spare,
 		"max_conns", l.max, "max_conns_per_ip", l.perIP)
-}
-
-// addrKey is what the per-address limit counts by: the IP address, or its /64 for IPv6 (one
-// host usually holds a whole /64).
-func addrKey(a net.Addr) string {
-	ta, ok := a.(*net.TCPAddr)
-	if !ok {
-		return a.String()
-	}
-	if ip4 := ta.IP.To4(); ip4 != nil {
-		return ip4.String()
-	}
-	return ta.IP.Mask(net.CIDRMask(64, 128)).String()
 }
 
 // limitedConn is an admitted connection; closing it frees its place. A connection on the probe

@@ -524,6 +524,41 @@ func TestWSBindLimit(t *testing.T) {
 	}
 }
 
+// Debug streams past the session's limit are refused with bad_request and code 429, counted
+// once each, whatever the request names: the same module by id under new indexes (which the
+// session keys apart) attached one stream each — on a non-owner node, one cluster-port connection
+// each — until a red team's session held thousands. An ignore makes room.
+func TestWSDebugLimit(t *testing.T) {
+	t.Parallel()
+	m := metrics.New()
+	env := newWSEnv(t, func(c *Config) { c.WSMaxDebugs, c.Metrics = 3, m })
+	c := env.dial(t)
+	debug := func(id, index int) string {
+		return fmt.Sprintf(`{"id":%d,"cmd":"debug","mod":"mod-1","index":%d}`, id, index)
+	}
+	for i := 1; i <= 3; i++ {
+		c.send(debug(i, i))
+		c.expect(`{"id":` + fmt.Sprint(i) + `,"type":"success"}`)
+	}
+	c.send(debug(4, 4))
+	c.expect(`{"id":4,"type":"error","code":429,"error_code":1,"msg":"too many debug streams: a session may hold 3"}`)
+	c.send(debug(5, 1)) // already attached: not a new stream
+	c.expect(`{"id":5,"type":"success"}`)
+	c.send(`{"id":6,"cmd":"ignore","mod":"mod-1","index":2}`)
+	c.expect(`{"id":6,"type":"success"}`)
+	c.send(debug(7, 4))
+	c.expect(`{"id":7,"type":"success"}`)
+	c.send(`{"id":8,"cmd":"debug","sys":"sys-1","mod":"Display","index":2}`)
+	c.expect(`{"id":8,"type":"error","code":429,"error_code":1,"msg":"too many debug streams: a session may hold 3"}`)
+	c.quiet()
+	if n := env.dbg.listeners(); n != 3 {
+		t.Fatalf("debug streams attached = %d, want 3", n)
+	}
+	if v, _ := m.Value(`engine_websocket_refused_total{limit="debugs_per_session"}`); v != 2 {
+		t.Fatalf("refusals counted %v, want 2", v)
+	}
+}
+
 // A bind to a system that does not exist is error 5 (code 404) and binds nothing; a module not
 // (yet) in an existing system still binds.
 func TestWSBindUnknownSystem(t *testing.T) {

@@ -49,10 +49,22 @@ func (s *Server) readModel(w http.ResponseWriter, r *http.Request) (*model.Model
 		if leader == "" {
 			return nil, errkind.Wrap(errkind.Unavailable, nil, "no leader: this node is not part of a majority")
 		}
-		http.Redirect(w, r, "http://"+leader+r.URL.RequestURI(), http.StatusTemporaryRedirect)
+		http.Redirect(w, r, s.scheme(r)+"://"+leader+r.URL.RequestURI(), http.StatusTemporaryRedirect)
 		return nil, nil
 	}
 	return s.cfg.Models.ModelFor(auth.CallerFrom(r.Context()).Clearance)
+}
+
+// scheme is the scheme a redirect to another node keeps: the one the request came in on. A
+// client follows the redirect with its credential (an api-key or bearer_token query parameter,
+// the X-API-Key header most clients keep across redirects), so an https request must never be
+// sent on to an http:// address, where anyone on the path reads the credential. The nodes of a
+// cluster serve their client API alike (docs/protocol.md §6.8).
+func (s *Server) scheme(r *http.Request) string {
+	if r.TLS != nil || s.cfg.TLS != nil {
+		return "https"
+	}
+	return "http"
 }
 
 // modelForRead is readModel for a handler: false when the response is written (an error about

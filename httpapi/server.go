@@ -90,6 +90,7 @@ type Config struct {
 	WSMaxInFlight     int           // concurrent execs per session
 	// WebSocket limits (docs/protocol.md §7.7); zero values take the WS* defaults.
 	WSMaxBinds           int // bindings per session; past it a bind is refused (429)
+	WSMaxDebugs          int // debug streams per session; past it a debug is refused (429)
 	WSMaxSessionsPerUser int // sessions per user id (not under --auth none); past it an upgrade is refused (429)
 	WSMaxSessions        int // sessions on this node; past it an upgrade is refused (429)
 

@@ -41,6 +41,9 @@ const (
 	WSMaxInFlight = 64
 	// WSMaxBinds bounds the bindings of one session; a bind past it is refused.
 	WSMaxBinds = 1000
+	// WSMaxDebugs bounds the debug streams of one session; a debug past it is refused. Each
+	// stream of a module another node runs is a connection to that node's cluster port.
+	WSMaxDebugs = 32
 	// WSMaxSessionsPerUser bounds the sessions of one user id; an upgrade past it is refused.
 	WSMaxSessionsPerUser = 100
 	// WSMaxSessions bounds the sessions of this node; an upgrade past it is refused.
@@ -77,6 +80,9 @@ func (c *Config) wsDefaults() {
 	}
 	if c.WSMaxBinds <= 0 {
 		c.WSMaxBinds = WSMaxBinds
+	}
+	if c.WSMaxDebugs <= 0 {
+		c.WSMaxDebugs = WSMaxDebugs
 	}
 	if c.WSMaxSessionsPerUser <= 0 {
 		c.WSMaxSessionsPerUser = WSMaxSessionsPerUser

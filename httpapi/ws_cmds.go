@@ -194,9 +194,23 @@ func (ss *wsSession) debug(req *wsRequest) {
 	key := debugKey{req.Sys, req.Mod, req.Index}
 	ss.mu.Lock()
 	_, live := ss.debugs[key]
+	full := len(ss.debugs) >= ss.s.cfg.WSMaxDebugs
 	ss.mu.Unlock()
-	if live {
+	switch {
+	case live:
 		ss.reply(wsReply{ID: req.ID, Type: "success"})
+		return
+	case full:
+		// Bounded as bindings are: each stream holds the module's lines for this session and, for
+		// a module another node runs, a connection to that node's cluster port (without a bound,
+		// one session opened thousands: the key's index is new to the session whatever module
+		// the id names).
+		ss.s.cfg.Metrics.WSRefused(metrics.WSLimitDebugs)
+		if ss.s.limitLog.ok() {
+			ss.log.Warn("limit reached: debug refused (counted in engine_websocket_refused_total; this line at most every 10 s)",
+				"limit", metrics.WSLimitDebugs, "max", ss.s.cfg.WSMaxDebugs)
+		}
+		ss.replyError(req, errkind.Wrap(errkind.TooMany, nil, "too many debug streams: a session may hold %d", ss.s.cfg.WSMaxDebugs), "")
 		return
 	}
 	ctx, cancelCtx := context.WithTimeout(ss.ctx, debugAttachTimeout)

@@ -22,7 +22,7 @@
 //	websocket_sessions                              gauge
 //	websocket_bindings                              gauge
 //	websocket_slow_disconnects_total                counter: sessions closed because their queue filled
-//	websocket_refused_total{limit}                  counter: binds and sessions refused by a limit (one of WSLimits)
+//	websocket_refused_total{limit}                  counter: binds, debug streams and sessions refused by a limit (one of WSLimits)
 //	http_connections                                gauge: open connections of the API listener
 //	http_connections_refused_total{reason}          counter: connections refused by the connection limits, or idle ones closed for room (one of ConnRefusedReasons)
 //	redis_errors_total{source}                      counter: failed commands (command) and lost pub/sub connections (pubsub)

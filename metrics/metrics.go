@@ -50,13 +50,14 @@ var ConnRefusedReasons = []string{ConnRefusedPerIP, ConnRefusedLimit, ConnRefuse
 
 // WebSocket limits, the values of websocket_refused_total's limit label.
 const (
-	WSLimitBinds        = "binds_per_session" // a bind past the session's binding limit
-	WSLimitUserSessions = "sessions_per_user" // an upgrade past the user's session limit
-	WSLimitNodeSessions = "sessions_per_node" // an upgrade past the node's session limit
+	WSLimitBinds        = "binds_per_session"  // a bind past the session's binding limit
+	WSLimitDebugs       = "debugs_per_session" // a debug past the session's debug-stream limit
+	WSLimitUserSessions = "sessions_per_user"  // an upgrade past the user's session limit
+	WSLimitNodeSessions = "sessions_per_node"  // an upgrade past the node's session limit
 )
 
 // WSLimits lists every limit label value.
-var WSLimits = []string{WSLimitBinds, WSLimitUserSessions, WSLimitNodeSessions}
+var WSLimits = []string{WSLimitBinds, WSLimitDebugs, WSLimitUserSessions, WSLimitNodeSessions}
 
 // Driver limits (core.Limits), the values of driver_limited_total's limit label.
 const (

@@ -37,6 +37,9 @@ type Client struct {
 	timings  linkTimings
 }
 
+// maxConnsPerNode bounds the HTTP connections this node holds to one other node's cluster port.
+const maxConnsPerNode = 64
+
 // NewClient returns a client that proves this node on every connection it opens (its
 // certificate, or the cluster greeting), as the other nodes' ports demand.
 func NewClient(proof Proof) *Client {
@@ -45,7 +48,12 @@ func NewClient(proof Proof) *Client {
 		return proof.Dial(ctx, addr, 0)
 	}
 	tr := &http.Transport{
-		MaxIdleConnsPerHost: 64,
+		// Bounded: node-to-node requests follow clients' (GET /api/core/v1/status/cluster asks
+		// every node for any authenticated caller), and without a bound a user's 1000 concurrent
+		// reads made this node open 450 connections at once to another node's cluster port,
+		// filling its handshake places (red team). Past it a request waits for a connection.
+		MaxConnsPerHost:     maxConnsPerNode,
+		MaxIdleConnsPerHost: maxConnsPerNode,
 		IdleConnTimeout:     90 * time.Second,
 		Proxy:               nil, // node-to-node calls never go through a proxy
 	}

@@ -25,7 +25,7 @@ type Port struct {
 	raft   *queue
 	http   *queue
 	exec   *queue
-	sem    chan struct{} // connections still in their handshake
+	hs     *handshakes // connections still in their handshake
 	wg     sync.WaitGroup
 	closed atomic.Bool
 
@@ -35,7 +35,8 @@ type Port struct {
 	warns   warnLimit
 }
 
-// Bounds of the connections that have not proved themselves yet.
+// Bounds of the connections that have not proved themselves yet (shared fairly between remote
+// addresses: handshakes.go).
 const (
 	handshakeTimeout = 10 * time.Second
 	maxHandshakes    = 256
@@ -50,7 +51,7 @@ func Listen(addr string, proof Proof, log hclog.Logger) (*Port, error) {
 	if log == nil {
 		log = hclog.NewNullLogger()
 	}
-	p := &Port{ln: ln, proof: proof, log: log.Named("cluster-port"), sem: make(chan struct{}, maxHandshakes)}
+	p := &Port{ln: ln, proof: proof, log: log.Named("cluster-port"), hs: newHandshakes(maxHandshakes)}
 	p.raft, p.http, p.exec = newQueue(p), newQueue(p), newQueue(p)
 	p.wg.Add(1)
 	go p.accept()
@@ -140,32 +141,38 @@ func (p *Port) accept() {
 			time.Sleep(10 * time.Millisecond) // e.g. out of file descriptors: do not spin
 			continue
 		}
-		select {
-		case p.sem <- struct{}{}:
-		default:
+		hs, evicted, ok := p.hs.admit(conn)
+		if evicted != nil {
+			_ = evicted.Close() // its sort fails and says so
+		}
+		if !ok {
 			p.refuse(conn, errors.New("too many connections in their handshake"))
 			continue
 		}
 		p.wg.Add(1)
 		go func() {
 			defer p.wg.Done()
-			defer func() { <-p.sem }()
-			p.sort(conn)
+			p.sort(conn, hs)
 		}()
 	}
 }
 
-// sort checks the connection's proof and hands it to Raft, HTTP or exec by its first byte.
-func (p *Port) sort(conn net.Conn) {
+// sort checks the connection's proof and hands it to Raft, HTTP or exec by its first byte. Its
+// handshake place (hs) is given back once the first byte is read, or it fails.
+func (p *Port) sort(conn net.Conn, hs *handshake) {
 	_ = conn.SetDeadline(time.Now().Add(handshakeTimeout))
 	proved, err := p.proof.check(conn)
 	if err != nil {
+		p.hs.release(hs)
 		p.refuse(conn, err)
 		return
 	}
 	conn = proved
 	br := bufio.NewReader(conn)
 	first, err := br.Peek(1)
+	if !p.hs.release(hs) && err == nil {
+		err = errors.New("its handshake place was given to another address's connection")
+	}
 	if err != nil {
 		p.refuse(conn, err)
 		return

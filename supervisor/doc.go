@@ -130,7 +130,9 @@
 // (Config.LogRate, LogBurst; lines below the log level are not counted); over it, lines are
 // dropped, one "driver log lines dropped" WARN per module and flood says how many, and
 // engine_driver_log_lines_dropped_total counts them. A process that keeps flooding is read more
-// slowly (floodDrops), so it blocks on its writes rather than burn the node's CPU. go-plugin's own
+// slowly (floodDrops), so it blocks on its writes rather than burn the node's CPU. Their messages
+// and field names are written with control characters escaped (logsafe.go), so a driver cannot
+// forge a line that reads as the engine's or drive the operator's terminal. go-plugin's own
 // lines that repeat the supervisor's ("plugin process exited", "plugin failed to exit gracefully",
 // a stdout read ending on the closed pipe) are logged at DEBUG (pluginLogger).
 //

@@ -378,3 +378,47 @@ func TestMetadataTooLarge(t *testing.T) {
 	}
 	f.healthyAnswers(t)
 }
+
+// A driver's log message, field names and plain stderr lines reach the engine's log as one line
+// each, with their line breaks and escape sequences escaped: hclog writes a message and a field
+// name as they are (only values are quoted), and a line break there would forge a line that
+// reads as the engine's own ("[ERROR] engine.auth: …").
+func TestDriverLogLinesCannotForgeLines(t *testing.T) {
+	t.Parallel()
+	f := newIsolation(t, Config{})
+	f.startBad(t, f.bad, badModule("forger", "log_forge"))
+	var msg, plain string
+	testutil.Eventually(t, 20*time.Second, "the driver's two lines logged", func() bool {
+		for _, line := range strings.Split(f.logs.String(), "\n") {
+			var e map[string]any
+			if json.Unmarshal([]byte(line), &e) != nil {
+				continue
+			}
+			m, _ := e["@message"].(string)
+			switch {
+			case strings.HasPrefix(m, "forged message"):
+				msg = m
+				for k := range e {
+					if strings.HasPrefix(k, "forged key") {
+						msg += " | key: " + k
+					}
+				}
+			case strings.HasPrefix(m, "forged plain"):
+				plain = m
+			}
+		}
+		return msg != "" && plain != ""
+	})
+	for _, got := range []string{msg, plain} {
+		if strings.ContainsAny(got, "\n\r\x1b") {
+			t.Errorf("logged with its control characters: %q", got)
+		}
+	}
+	want := `forged message\n2026-12-05T23:00:00.000Z [ERROR] engine.auth: forged line\x1b[2J | key: forged key\n2026-12-05T23:00:00.000Z [ERROR] engine.auth: forged`
+	if msg != want {
+		t.Errorf("the message and key logged as %q, want %q", msg, want)
+	}
+	if want := `forged plain\x1b[31m red\r over`; plain != want {
+		t.Errorf("the plain line logged as %q, want %q", plain, want)
+	}
+}

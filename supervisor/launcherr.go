@@ -85,9 +85,11 @@ func launchExited(status, tail string) error {
 // pluginLogger is the logger go-plugin gets. go-plugin logs a process's exit and its own
 // clean-up at INFO to ERROR, and the supervisor says the same better (which driver, why, what
 // happens next): a crash-looping driver would add two or three such lines to every one of its
-// own. Those go to DEBUG. The loggers go-plugin derives with Named (the driver's own stderr
-// lines) are the wrapped logger's, untouched.
+// own. Those go to DEBUG. The logger go-plugin derives with Named writes the driver's own stderr
+// lines, at their own level, with their control characters escaped (driverLines).
 type pluginLogger struct{ hclog.Logger }
+
+func (l pluginLogger) Named(name string) hclog.Logger { return driverLines{l.Logger.Named(name)} }
 
 func (l pluginLogger) Info(msg string, args ...any)  { l.log(hclog.Info, msg, args) }
 func (l pluginLogger) Warn(msg string, args ...any)  { l.log(hclog.Warn, msg, args) }

@@ -211,7 +211,7 @@ func (l *logLimiter) plain(line []byte, stream string) {
 	if l.scrub != nil {
 		text = l.scrub("", text) // it names no module: any module's value may be quoted
 	}
-	l.log.Warn(text, "stream", stream)
+	l.log.Warn(logSafe(text), "stream", stream) // a \r or an escape sequence, as in driverLines
 }
 
 // lineWriter hands what is written to it to fn line by line. go-plugin writes a driver's

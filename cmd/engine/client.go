@@ -136,6 +136,9 @@ func printStatus(ctx context.Context, out io.Writer, base string) error {
 			Error   string `json:"error"`
 		} `json:"modules"`
 	}
+	// The other nodes are asked with --server's scheme: the API key goes with each request, and
+	// an https cluster's key must not be sent to a node in clear (nor to its HTTPS port as http).
+	scheme, _, _ := strings.Cut(base, "://")
 	var nodes []nodeStatus
 	var problems []string // what makes the cluster degraded: the exit status says so
 	unreachable := map[string]error{}
@@ -147,7 +150,7 @@ func printStatus(ctx context.Context, out io.Writer, base string) error {
 		var ns nodeStatus
 		// A node that is gone answers at once (refused); a frozen one must not hold the table.
 		nctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		err := call(nctx, http.MethodGet, "http://"+n.HTTPAddr+"/api/core/v1/status", nil, &ns)
+		err := call(nctx, http.MethodGet, scheme+"://"+n.HTTPAddr+"/api/core/v1/status", nil, &ns)
 		cancel()
 		if err != nil {
 			// The cluster still lists it up when no leader is left to mark it down.

@@ -166,3 +166,27 @@ func TestHungUp(t *testing.T) {
 		t.Error("a refused connection taken for a hang-up")
 	}
 }
+
+// TestStatusKeepsHTTPS: engine status asks every node with --server's scheme. Each request carries
+// ENGINE_API_KEY, so an https cluster's nodes must not be asked at http:// (the key in clear).
+func TestStatusKeepsHTTPS(t *testing.T) {
+	t.Setenv("ENGINE_API_KEY", "admin-key-0123456789")
+	mux := http.NewServeMux()
+	ts := httptest.NewTLSServer(mux)
+	defer ts.Close()
+	saved := http.DefaultClient.Transport
+	http.DefaultClient.Transport = ts.Client().Transport // trusts the test server's certificate
+	defer func() { http.DefaultClient.Transport = saved }()
+	mux.Handle("GET /api/engine/v2/cluster", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = fmt.Fprintf(w, `{"leader": "node-1", "epoch": 3, "ready": true, "nodes": [{"id": "node-1", "http_addr": %q, "state": "up", "ready": true, "leader": true}]}`,
+			strings.TrimPrefix(ts.URL, "https://"))
+	}))
+	mux.Handle("GET /api/core/v1/status", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte(`{"node": "node-1", "ready": true}`))
+	}))
+	mux.Handle("GET /api/engine/v2/model", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte(`{}`)) }))
+	var out strings.Builder
+	if err := printStatus(context.Background(), &out, ts.URL); err != nil {
+		t.Fatalf("engine status of an https cluster: %v\n%s", err, out.String())
+	}
+}

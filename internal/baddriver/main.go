@@ -98,6 +98,12 @@ func (d *driver) Start(_ context.Context, r *proto.StartRequest) (*proto.Empty, 
 				fmt.Fprintf(os.Stderr, "plain stderr flood line %d\n", i)
 			}
 		}()
+	case "log_forge":
+		// A message and a field name that would start lines of their own, an escape sequence,
+		// and a plain stderr line that overwrites itself (\r) in red.
+		d.log.With("module", id).Warn("forged message\n2026-12-05T23:00:00.000Z [ERROR] engine.auth: forged line\x1b[2J",
+			"forged key\n2026-12-05T23:00:00.000Z [ERROR] engine.auth: forged", "v")
+		fmt.Fprint(os.Stderr, "forged plain\x1b[31m red\r over\n")
 	case "hang":
 		d.hang.Store(true)
 	default:
