@@ -18,10 +18,25 @@ import (
 // the binary is ready.
 var ErrBuilding = errkind.New(errkind.Unavailable, "driver is being compiled")
 
+// DefaultBuildHoldsReady is Config.BuildHoldsReady's default. A build in flight holds the node's
+// readiness (reconcile.go): a compile takes seconds to minutes, and a node that said ready while
+// its drivers compile would let a rolling restart move on before its modules run. But a git
+// server that takes the connection and never answers holds a clone until the builder's
+// GitTimeout (10 minutes, and again at every retry), and one such repository must not keep the
+// node — and so the cluster's ready — out of readiness that long. Past this, the node reports
+// ready without the build; its modules start when it ends.
+const DefaultBuildHoldsReady = 2 * time.Minute
+
+// errBuildOverdue marks an ErrBuilding of a build in flight for longer than
+// Config.BuildHoldsReady: it no longer holds readiness.
+var errBuildOverdue = errors.New("no longer holds the node's readiness")
+
 // buildState is this node's latest attempt to get a repository driver's binary.
 type buildState struct {
 	key     string // the inputs it was built from; a different key means build again
 	running bool
+	began   time.Time // when the build started
+	overdue bool      // running past Config.BuildHoldsReady, and logged
 	binary  string
 	err     error
 	// After a failure: the last good binary the driver's modules keep running ("" when this node
@@ -80,13 +95,21 @@ func (c *Core) repositoryBinary(m *model.Model, d *model.Driver) (string, error)
 	st := c.builds[d.ID]
 	switch {
 	case st != nil && st.key == key && st.running:
+		if took := time.Since(st.began); took > c.cfg.BuildHoldsReady {
+			if !st.overdue {
+				st.overdue = true
+				c.log.Warn("driver build has not finished: this node reports ready without it, and starts its modules when it ends (a git server that does not answer holds a fetch up to 10 minutes)",
+					"driver", d.ID, "repository", repo.ID, "path", d.Path, "running_for", took.Round(time.Second))
+			}
+			return "", fmt.Errorf("%w: %s (for %s; it %w)", ErrBuilding, d.ID, took.Round(time.Second), errBuildOverdue)
+		}
 		return "", fmt.Errorf("%w: %s", ErrBuilding, d.ID)
 	case st != nil && st.key == key && st.err != nil && st.fallback != "":
 		return st.fallback, nil // the room keeps working on the last good build
 	case st != nil && st.key == key:
 		return st.binary, st.err
 	}
-	next := &buildState{key: key, running: true}
+	next := &buildState{key: key, running: true, began: time.Now()}
 	c.builds[d.ID] = next
 	r, drv := *repo, *d
 	c.bg.Add(1)

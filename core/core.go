@@ -43,6 +43,9 @@ type Config struct {
 	Peers Peers
 	// Builder compiles drivers that name a repository (nil: only prebuilt binaries run).
 	Builder Builder
+	// BuildHoldsReady is how long a driver build in flight holds this node's readiness (default
+	// DefaultBuildHoldsReady; build.go).
+	BuildHoldsReady time.Duration
 	// KeepBinaries is how long a built driver binary no module uses is kept (0: forever).
 	KeepBinaries time.Duration
 	// SweepEvery is how often the leader deletes what Redis holds of modules and systems the
@@ -160,6 +163,9 @@ func New(cfg Config, newSup NewSupervisor) (*Core, error) {
 	}
 	if cfg.Resync <= 0 {
 		cfg.Resync = 5 * time.Second
+	}
+	if cfg.BuildHoldsReady <= 0 {
+		cfg.BuildHoldsReady = DefaultBuildHoldsReady
 	}
 	if cfg.Parallel <= 0 {
 		cfg.Parallel = DefaultParallel

@@ -1,10 +1,15 @@
 package core
 
 import (
+	"encoding/json"
+	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/placeos-go/engine/call"
+	"github.com/placeos-go/engine/errkind"
 	"github.com/placeos-go/engine/raftfsm"
 )
 
@@ -15,6 +20,7 @@ func TestCutOffStopsModules(t *testing.T) {
 	t.Parallel()
 	cl := &fakeCluster{epoch: 1, caughtUp: true, leader: false, nodes: []raftfsm.Node{{ID: "n1", HTTPAddr: "n1:80", Up: true}}}
 	tc := newTestCore(t, roomModel, func(c *Config) { c.Cluster = cl; c.StopWhenCutOff = true })
+	tc.sup.meta = displayMeta
 	ctx := t.Context()
 	tc.reconcile(ctx)
 	if got := tc.sup.take(); len(got) != 2 {
@@ -41,6 +47,11 @@ func TestCutOffStopsModules(t *testing.T) {
 	}
 	if tc.checkCutOff(ctx) {
 		t.Fatal("still cut off, yet a change")
+	}
+	// A call says why the module does not run here: the node is cut off, not the module starting.
+	_, err := tc.Execute(ctx, call.Request{Target: call.Target{ModuleID: "mod-1"}, Function: "power", Args: json.RawMessage(`[true]`)})
+	if p := errkind.Classify(err); !errors.Is(err, ErrCutOff) || p.Status != 503 || !strings.Contains(p.Message, "no contact with a leader") {
+		t.Fatalf("a call while cut off: %v (%+v); want 503 saying the node is cut off", err, p)
 	}
 
 	cl.mu.Lock()

@@ -20,6 +20,9 @@ var (
 	ErrBadMetadata = errkind.New(errkind.Internal, "driver metadata does not parse")
 	// ErrModuleStopped: the module exists but is not running on this node.
 	ErrModuleStopped = errkind.New(errkind.Unavailable, "module is not running")
+	// ErrCutOff: no leader has reached this node for longer than the others wait before moving
+	// its modules, so it stopped them (cutoff.go).
+	ErrCutOff = errkind.New(errkind.Unavailable, "node is cut off from the cluster's leader")
 	// ErrNodeStarting: this node has not reconciled the current membership yet.
 	ErrNodeStarting = errkind.New(errkind.Unavailable, "node is starting")
 	// ErrBadTarget: a call named a module neither by id nor by system and name.

@@ -205,6 +205,11 @@ func (c *Core) notRunning(moduleID string, why error, failed bool) error {
 		return c.retryNextPass(failed, errkind.Wrap(ErrModuleStopped, nil, "module %q is not running: %v", moduleID, why))
 	case !mod.Running:
 		return errkind.Wrap(ErrModuleStopped, nil, "module %q is stopped", moduleID)
+	case c.cutOff.Load():
+		// Not "starting": nothing starts here until a leader reaches this node again, and the
+		// operator should look at the network between the nodes, not at the driver.
+		return errkind.Wrap(ErrCutOff, nil, "module %q is not running: node %q has had no contact with a leader for %s and stopped its modules so that none runs on two nodes; it starts them again once a leader reaches it",
+			moduleID, c.cfg.NodeID, time.Since(c.cfg.Cluster.LeaderContact()).Round(time.Second))
 	default:
 		return errkind.Wrap(ErrModuleStopped, nil, "module %q is starting", moduleID)
 	}

@@ -158,10 +158,11 @@ func (c *Core) reconcile(ctx context.Context) {
 	c.rerecordDowns()
 	// A module waiting for its driver's build is not reconciled yet; the build's end runs
 	// another pass. One whose operation is still in flight is: it has been waited for as long
-	// as a pass waits (modop.go, "Readiness").
+	// as a pass waits (modop.go, "Readiness"). So is one whose build has run past
+	// Config.BuildHoldsReady (build.go).
 	building := false
 	for _, w := range want {
-		building = building || errors.Is(w.err, ErrBuilding)
+		building = building || errors.Is(w.err, ErrBuilding) && !errors.Is(w.err, errBuildOverdue)
 	}
 	if ctx.Err() == nil && !building {
 		c.markReady(ctx, v)

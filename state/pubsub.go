@@ -376,6 +376,9 @@ func (s *Store) syncOnce() {
 			continue // an empty UNSUBSCRIBE would mean "all channels"
 		}
 		if err := c.call(ctx, c.names...); err != nil && s.ctx.Err() == nil {
+			s.mu.Lock()
+			s.notUpYetLocked(err)
+			s.mu.Unlock()
 			s.log.Debug("pub/sub command not written; go-redis repeats it on reconnect",
 				"command", c.what, "count", len(c.names), "error", err)
 		}
@@ -463,6 +466,7 @@ func (s *Store) lost(err error, resend bool) {
 		}
 	}
 	s.cache.suspend()
+	s.notUpYetLocked(err)
 	s.mu.Unlock()
 	if wasUp {
 		s.opts.Metrics.RedisError("pubsub")
@@ -528,13 +532,40 @@ func (s *Store) maybeUpLocked() {
 	s.everUp = true
 }
 
+// notUpYetLocked notes why the node's first pub/sub connection failed: the first reason is
+// logged at WARN at once (a node waiting on Redis says why; after the first connection a loss is
+// the WARN of lost), the last one is what New's error names.
+func (s *Store) notUpYetLocked(err error) {
+	if s.everUp || err == nil {
+		return
+	}
+	if s.startErr == nil {
+		s.log.Warn("redis answered, but the pub/sub connection the node needs cannot be established; retrying until it is (the start fails after "+s.opts.StartTimeout.String()+")",
+			"error", err)
+	}
+	s.startErr = err
+}
+
+// waitUp waits for the first pub/sub connection, at most Options.StartTimeout.
 func (s *Store) waitUp(ctx context.Context) error {
+	timer := time.NewTimer(s.opts.StartTimeout)
+	defer timer.Stop()
+	var err error
 	select {
 	case <-s.firstUp:
 		return nil
 	case <-ctx.Done():
-		return redisErr("state: pub/sub connection not established", ctx.Err())
+		err = ctx.Err()
+	case <-timer.C:
+		err = fmt.Errorf("not up within %s: %w", s.opts.StartTimeout, context.DeadlineExceeded)
 	}
+	s.mu.RLock()
+	why := s.startErr
+	s.mu.RUnlock()
+	if why != nil {
+		err = fmt.Errorf("%w (last error: %w)", err, why)
+	}
+	return redisErr("state: pub/sub connection not established", err)
 }
 
 func (s *Store) dispatch(m *redis.Message) {

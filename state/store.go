@@ -40,6 +40,11 @@ type Options struct {
 	// LossCheck is how often the node checks its marker key (loss.go) to notice that Redis lost
 	// its data while the connection stayed up (default 5s; negative: never).
 	LossCheck time.Duration
+	// StartTimeout bounds how long New waits for the node's first pub/sub connection once Redis
+	// answered its PING (default DefaultStartTimeout): a Redis that takes one connection and
+	// refuses the next (maxclients reached) must fail the start with its reason, not hold it
+	// silently.
+	StartTimeout time.Duration
 	// Metrics counts Redis errors and pub/sub reconnects; nil records nothing. It hooks the
 	// go-redis client, so a Client passed in counts the errors of all its users.
 	Metrics *metrics.Metrics
@@ -82,10 +87,15 @@ type Store struct {
 	unconfirmed int                 // sent entries not yet confirmed on the current connection
 	up          bool                // every sent subscription is confirmed on the current connection
 	everUp      bool
+	startErr    error // why the first pub/sub connection is not up yet (New's error names it)
 	firstUp     chan struct{}
 	onRecon     map[*reconnectListener]struct{}
 	closeOnce   sync.Once
 }
+
+// DefaultStartTimeout is Options.StartTimeout's default: long enough for a Redis that is busy
+// loading or failing over, short enough that a start held by it ends with the reason.
+const DefaultStartTimeout = 30 * time.Second
 
 // New connects to Redis, opens the node's pub/sub connection and waits until it is subscribed to
 // the cache-invalidation channels, so the caches are usable as soon as New returns.
@@ -101,6 +111,9 @@ func New(ctx context.Context, opts Options) (*Store, error) {
 	}
 	if opts.LossCheck == 0 {
 		opts.LossCheck = defaultLossCheck
+	}
+	if opts.StartTimeout <= 0 {
+		opts.StartTimeout = DefaultStartTimeout
 	}
 	log := opts.Logger
 	if log == nil {

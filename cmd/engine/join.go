@@ -77,6 +77,11 @@ const (
 	answerMember                     // a member's cluster port, which took this node's proof
 	answerSilent                     // it took the connection but did not answer in time (a frozen process?)
 	answerRefused                    // it answered and turned this node away
+	// answerClosed: it closed the connection at once, before any answer. A member that takes
+	// no connection from this node does that (another --cluster-secret, TLS on one side only),
+	// but so does a TCP proxy or service-mesh sidecar whose member behind it is down: a refusal
+	// for a new node, not for a member restarting (probeJoin).
+	answerClosed
 )
 
 // joinProbe is what the --join addresses said, address by address.
@@ -90,14 +95,26 @@ type joinProbe struct {
 func (p joinProbe) anyAnswer() bool { return len(p.members) > 0 || len(p.silent) > 0 }
 
 // probeJoin asks every --join address once. A refusal by any of them is returned as the error:
-// the node must not start (nor bootstrap) with a --join that turns it away.
-func probeJoin(ctx context.Context, proof peer.Proof, addrs []string, log hclog.Logger) (joinProbe, error) {
+// the node must not start (nor bootstrap) with a --join that turns it away. member says this
+// node has Raft state (a member restarting): to it, an address that closes the connection at
+// once is one that does not answer, with a WARN. Else a cluster whose nodes reach each other
+// through proxies could never start again after all of them stopped: each member's proxy
+// closes at once while its member is down, and each node would refuse to start first.
+func probeJoin(ctx context.Context, proof peer.Proof, addrs []string, log hclog.Logger, member bool) (joinProbe, error) {
 	p := joinProbe{silent: map[string]error{}, none: map[string]error{}}
 	for _, addr := range addrs {
 		answer, err := probeMember(ctx, proof, addr)
 		switch answer {
 		case answerRefused:
 			return p, err
+		case answerClosed:
+			if !member {
+				return p, err
+			}
+			log.Warn("a --join address closed the connection at once; this node is a member (it has Raft state) and starts anyway: "+
+				"a proxy in front of a member that is down does this too, but so does a member that takes no connection from this node",
+				"addr", addr, "error", err)
+			p.none[addr] = err
 		case answerMember:
 			p.members = append(p.members, addr)
 		case answerSilent:
@@ -179,7 +196,7 @@ func classifyProbeError(ctx context.Context, proof peer.Proof, addr string, err 
 	case ctx.Err() != nil || errors.As(err, &timeout) && timeout.Timeout():
 		return answerSilent, fmt.Errorf("--join %s took the connection but did not answer within %s", addr, probeTimeout)
 	case errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.EPIPE):
-		return answerRefused, fmt.Errorf("--join %s closed the connection at once: it takes no connection from this node "+
+		return answerClosed, fmt.Errorf("--join %s closed the connection at once: it takes no connection from this node "+
 			"(another --cluster-secret, TLS on one side only, or a member under --auth keys with neither TLS nor a cluster secret): %w", addr, err)
 	case proof.TLS != nil:
 		return answerRefused, fmt.Errorf("--join %s refused this node's TLS handshake: %w (is it a node of this cluster, with the same --tls-ca? does it run TLS?)", addr, err)
@@ -192,7 +209,7 @@ func classifyProbeError(ctx context.Context, proof peer.Proof, addr string, err 
 func waitForMember(ctx context.Context, proof peer.Proof, addrs []string, log hclog.Logger) (joinProbe, error) {
 	deadline := time.Now().Add(bootstrapWait)
 	for {
-		p, err := probeJoin(ctx, proof, addrs, log)
+		p, err := probeJoin(ctx, proof, addrs, log, false) // only a node without Raft state waits
 		if err != nil || p.anyAnswer() || time.Now().After(deadline) {
 			return p, err
 		}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/placeos-go/engine/internal/testutil"
 	"github.com/placeos-go/engine/peer"
 )
@@ -57,7 +58,7 @@ func TestProbeAnswers(t *testing.T) {
 	}{
 		{"member", strings.TrimPrefix(member.URL, "http://"), answerMember, ""},
 		{"client API", strings.TrimPrefix(clientAPI.URL, "http://"), answerRefused, "is a client API address (it answered HTTP 404); --join takes a member's cluster port, its --raft-addr"},
-		{"closes at once", closing, answerRefused, "closed the connection at once"},
+		{"closes at once", closing, answerClosed, "closed the connection at once"},
 		{"says nothing", silent, answerSilent, "took the connection but did not answer"},
 		{"nobody listens", nobody, answerNone, "connection refused"},
 	} {
@@ -76,5 +77,40 @@ func TestProbeAnswers(t *testing.T) {
 				t.Fatalf("a client API is not peer.ErrNotClusterPort: %v", err)
 			}
 		})
+	}
+}
+
+// TestProbeJoinClosingAddress: an address that closes the connection at once turns a new node
+// away, but not a member restarting (it has Raft state): behind a TCP proxy or sidecar, every
+// member's address does that while the member is down, and a cluster whose nodes all stopped
+// must be able to start one of them first.
+func TestProbeJoinClosingAddress(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			_ = c.Close() // a proxy whose member is down
+		}
+	}()
+	closing := ln.Addr().String()
+	ctx := t.Context()
+	if _, err := probeJoin(ctx, peer.Proof{Open: true}, []string{closing}, hclog.NewNullLogger(), false); err == nil ||
+		!strings.Contains(err.Error(), "closed the connection at once") {
+		t.Fatalf("a new node past an address that closes at once: %v; want the refusal", err)
+	}
+	p, err := probeJoin(ctx, peer.Proof{Open: true}, []string{closing}, hclog.NewNullLogger(), true)
+	if err != nil {
+		t.Fatalf("a member past an address that closes at once refused to start: %v", err)
+	}
+	if p.anyAnswer() || p.none[closing] == nil {
+		t.Fatalf("a member's probe: %+v; want the address counted as not answering", p)
 	}
 }

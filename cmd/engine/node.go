@@ -104,7 +104,7 @@ func startNode(ctx context.Context, o *options, log hclog.Logger, leave func()) 
 	// Whether the --join addresses take this node, before anything is created (join.go).
 	var probe joinProbe
 	if len(o.joinAddrs) > 0 {
-		if probe, err = probeJoin(ctx, proof, o.joinAddrs, log); err != nil {
+		if probe, err = probeJoin(ctx, proof, o.joinAddrs, log, hasRaftDir(o.DataDir)); err != nil {
 			return n, err
 		}
 		// A node about to bootstrap, all of whose --join addresses are silent, asks them a few
