@@ -456,7 +456,9 @@ func TestReadBodyKeepsConnection(t *testing.T) {
 func TestTimeoutsSpareLongRequests(t *testing.T) {
 	t.Parallel()
 	env := newWSEnv(t, func(c *Config) {
-		c.ReadTimeout, c.WriteTimeout, c.WSPongInterval = 200*time.Millisecond, time.Second, 100*time.Millisecond
+		// A pong interval long enough for this client to answer each heartbeat's ping under load
+		// (at 100 ms the race detector on 2 cores had it dropped as silent).
+		c.ReadTimeout, c.WriteTimeout, c.WSPongInterval = 200*time.Millisecond, time.Second, 400*time.Millisecond
 	})
 	env.hs.eng.mu.Lock()
 	env.hs.eng.execFn = func(ctx context.Context, _ call.Request) (call.Result, error) {
@@ -480,7 +482,7 @@ func TestTimeoutsSpareLongRequests(t *testing.T) {
 	}
 
 	c := env.dial(t)
-	for range 15 { // a second and a half of periodic pongs: past both timeouts
+	for range 4 { // a second and a half of periodic pongs: past both timeouts
 		c.expect("pong")
 	}
 	c.send(`{"id":1,"cmd":"bind","sys":"sys-1","mod":"Display","index":1,"name":"power"}`)

@@ -149,8 +149,9 @@ func TestModelReadsRedactPerClearance(t *testing.T) {
 			checkRedaction(t, "POST /zones", body, role.c)
 		})
 	}
+	// Not parallel: it runs before the roles' subtests resume. The admin's rewrites mod-1 without
+	// notes, and beside it the PATCH below once read its notes gone from its own answer.
 	t.Run("round trip", func(t *testing.T) {
-		t.Parallel()
 		// What an admin reads, written back as is, keeps the values the admin could not see.
 		_, read := request(t, h, http.MethodGet, base+"/modules/mod-1", admin, "")
 		if code, body := request(t, h, http.MethodPut, base+"/modules/mod-1", admin, read); code != 200 {

@@ -8,8 +8,11 @@ import (
 	"io/fs"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/raft"
 
 	"github.com/placeos-go/engine/errkind"
 	"github.com/placeos-go/engine/internal/testutil"
@@ -544,5 +547,86 @@ func TestCaughtUpUnderAnOlderLeader(t *testing.T) {
 	testutil.Eventually(t, 20*time.Second, "the upgraded follower caught up", f.s().CaughtUp)
 	if m, _ := f.s().Model(); m.Zones["z-while-away"] == nil {
 		t.Fatal("caught up without the write committed while it was away")
+	}
+}
+
+// reelectingForwarder forwards as httpForwarder, but once armed the next model write it forwards
+// finds the leader stepping down and elected again: before it answers, leadership goes to another
+// node and back, and the answer is the refusal a leader gives while it is not one. Other commands
+// (the node's own barriers) pass.
+type reelectingForwarder struct {
+	httpForwarder
+	reelect  func()
+	armed    atomic.Bool
+	forwards atomic.Int32 // model writes forwarded
+}
+
+func (f *reelectingForwarder) Forward(ctx context.Context, raftAddr string, cmd []byte) error {
+	if e, err := decode(cmd); err == nil && e.Op == OpApply {
+		f.forwards.Add(1)
+		if f.armed.CompareAndSwap(true, false) {
+			f.reelect()
+			return errkind.New(errkind.Unavailable, ErrNotLeader.Error())
+		}
+	}
+	return f.httpForwarder.Forward(ctx, raftAddr, cmd)
+}
+
+// A leader that refused a forwarded write while it had stepped down, and was elected again in a
+// later term, is asked again: the follower's write goes through rather than failing as if no
+// leader answered (under load a leader misses its lease and is re-elected within milliseconds).
+func TestForwardAgainToALeaderElectedAgain(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var c *cluster
+	var fwd *reelectingForwarder
+	c = newCluster(t, 3, func(cfg *Config) {
+		if cfg.NodeID == "node2" && fwd == nil {
+			fwd = &reelectingForwarder{httpForwarder: cfg.Forwarder.(httpForwarder)}
+			cfg.Forwarder = fwd
+		}
+	})
+	c.bootstrap(ctx)
+	leader := c.waitLeader()
+	var f, other *testNode
+	for _, n := range c.nodes {
+		switch {
+		case n.id == "node2":
+			f = n
+		case n != leader:
+			other = n
+		}
+	}
+	if f == leader {
+		t.Fatalf("node2 leads; the test needs it a follower")
+	}
+	transfer := func(from, to *testNode) {
+		testutil.Eventually(t, 20*time.Second, "leadership from "+from.id+" to "+to.id, func() bool {
+			if to.s().raft.State() == raft.Leader {
+				return true
+			}
+			_ = from.s().raft.LeadershipTransferToServer(raft.ServerID(to.id), raft.ServerAddress(to.raftAddr)).Error()
+			return to.s().raft.State() == raft.Leader
+		})
+	}
+	testutil.Eventually(t, 20*time.Second, f.id+" caught up", f.s().CaughtUp)
+	fwd.reelect = func() {
+		transfer(leader, other)
+		transfer(other, leader)
+		testutil.Eventually(t, 20*time.Second, f.id+" following "+leader.id+" again", func() bool {
+			_, lid := f.s().raft.LeaderWithID()
+			return string(lid) == leader.id
+		})
+	}
+	fwd.armed.Store(true)
+	if err := f.s().Apply(ctx, &model.File{Zones: []*model.Zone{{ID: "z-reelected", Name: "Z"}}}); err != nil {
+		t.Fatalf("a write through a follower whose leader was elected again: %v", err)
+	}
+	if n := fwd.forwards.Load(); n < 2 {
+		t.Fatalf("%d forwards; the test wants the refused one and the one after the re-election", n)
+	}
+	if m, _ := leader.s().Model(); m.Zones["z-reelected"] == nil {
+		t.Fatal("the write is not in the leader's model")
 	}
 }

@@ -135,7 +135,9 @@ func (s *Store) ApplyForwarded(ctx context.Context, cmd []byte) error {
 // propose runs cmd on the leader: here, or through the Forwarder. It never waits long for a leader
 // that does not answer (frozen, or cut off): each forward has forwardWait, and a write whose leader
 // did not answer in time goes once more to the next leader the cluster elects, else fails as
-// unavailable.
+// unavailable. The next leader may be the same node in a later term: a leader that stepped down
+// for a moment (a loaded machine missing its lease) answers "not the leader" and is often elected
+// again at once, and a write sent to a follower then must not fail for want of another node.
 // Commands are idempotent (upserts, deletes, node states), so a write the silent leader did
 // commit after all is harmless to send again.
 func (s *Store) propose(ctx context.Context, cmd []byte) error {
@@ -144,6 +146,7 @@ func (s *Store) propose(ctx context.Context, cmd []byte) error {
 	}
 	deadline := time.Now().Add(s.timing.leaderWait)
 	var silent raft.ServerID // a leader that did not answer a forward
+	var silentTerm uint64    // the term it was asked in: elected again in a later one, it is a new leader
 	var silentErr error
 	for {
 		if s.closed.Load() {
@@ -152,7 +155,10 @@ func (s *Store) propose(ctx context.Context, cmd []byte) error {
 		if s.raft.State() == raft.Leader {
 			return s.lead(ctx, cmd)
 		}
-		if _, lid := s.raft.LeaderWithID(); lid != "" && lid != s.id && lid != silent {
+		// The term before the leader: read the other way round, a leader elected in between would
+		// be taken for the silent one's term and not asked again.
+		term := s.raft.CurrentTerm()
+		if _, lid := s.raft.LeaderWithID(); lid != "" && lid != s.id && (lid != silent || term > silentTerm) {
 			n, ok := s.fsm.Node(string(lid))
 			if ok && n.RaftAddr != "" {
 				if s.cfg.Forwarder == nil {
@@ -166,7 +172,7 @@ func (s *Store) propose(ctx context.Context, cmd []byte) error {
 					return fmt.Errorf("forwarded to leader %s at %s: %w", lid, n.RaftAddr, err)
 				}
 				s.log.Warn("the leader did not take a forwarded write; waiting for the next one", "leader", lid, "error", err)
-				silent, silentErr = lid, err
+				silent, silentTerm, silentErr = lid, term, err
 				deadline = time.Now().Add(s.timing.leaderWait)
 				continue
 			}
