@@ -189,21 +189,26 @@ func (c *cluster) bootstrap(ctx context.Context) {
 	}
 	c.waitLeader(c.nodes[:1]...)
 	for _, n := range c.nodes[1:] {
-		// A loaded machine can make the young leader miss its lease in the middle of a join
-		// ("leadership lost while committing log"); it is elected again, and the join is asked
-		// again, as an operator would (a join of a member is a no-op).
-		for deadline := time.Now().Add(30 * time.Second); ; {
-			err := first.Join(ctx, Member{ID: n.id, RaftAddr: n.raftAddr, HTTPAddr: n.httpAddr})
-			if err == nil {
-				break
-			}
-			if time.Now().After(deadline) || ctx.Err() != nil {
-				c.t.Fatalf("join %s: %v", n.id, err)
-			}
-			select {
-			case <-ctx.Done():
-			case <-time.After(100 * time.Millisecond):
-			}
+		c.join(ctx, first, Member{ID: n.id, RaftAddr: n.raftAddr, HTTPAddr: n.httpAddr})
+	}
+}
+
+// join asks via to add m. A loaded machine can make a young leader miss its lease in the middle
+// of a join ("leadership lost while committing log"); it is elected again, and the join is asked
+// again, as an operator would (a join of a member is a no-op).
+func (c *cluster) join(ctx context.Context, via *Store, m Member) {
+	c.t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		err := via.Join(ctx, m)
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			c.t.Fatalf("join %s: %v", m.ID, err)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(100 * time.Millisecond):
 		}
 	}
 }

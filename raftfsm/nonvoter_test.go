@@ -37,13 +37,9 @@ func TestNonVoter(t *testing.T) {
 	}
 	c.waitLeader(n1)
 	for _, n := range c.nodes[1:3] {
-		if err := n1.s().Join(ctx, Member{ID: n.id, RaftAddr: n.raftAddr, HTTPAddr: n.httpAddr}); err != nil {
-			t.Fatal(err)
-		}
+		c.join(ctx, n1.s(), Member{ID: n.id, RaftAddr: n.raftAddr, HTTPAddr: n.httpAddr})
 	}
-	if err := n1.s().Join(ctx, Member{ID: n4.id, RaftAddr: n4.raftAddr, HTTPAddr: n4.httpAddr, Labels: siteB, NonVoter: true}); err != nil {
-		t.Fatal(err)
-	}
+	c.join(ctx, n1.s(), Member{ID: n4.id, RaftAddr: n4.raftAddr, HTTPAddr: n4.httpAddr, Labels: siteB, NonVoter: true})
 	// Labels a node could not have been started with are refused, before Raft hears of them.
 	bad := Member{ID: "node9", RaftAddr: "127.0.0.1:1", HTTPAddr: "127.0.0.1:2", Labels: placement.Labels{"si te": "b"}}
 	if err := c.nodes[1].s().Join(ctx, bad); !errors.Is(err, errkind.BadRequest) || !strings.Contains(err.Error(), `label key "si te"`) {
