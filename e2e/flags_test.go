@@ -75,7 +75,7 @@ func TestStartRefusalsTouchNothing(t *testing.T) {
 		{"unknown log level", []string{"--auth", "none", "--bootstrap", "--log-level", "verbose"},
 			[]string{`--log-level must be trace, debug, info, warn (or warning) or error, not "verbose"`}},
 		{"redis unreachable", []string{"--auth", "none", "--bootstrap", "--redis", "redis://127.0.0.1:1/0"},
-			[]string{"engine: redis redis://127.0.0.1:1/0", "connection refused"}},
+			[]string{"engine: redis redis://127.0.0.1:1/0", "connection refused", "start redis-server, or name another Redis with --redis"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()

@@ -158,7 +158,8 @@ func New() *Metrics {
 		}),
 		wsRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "websocket_refused_total",
-			Help: "WebSocket binds and sessions refused by a limit (binds_per_session, sessions_per_user, sessions_per_node).",
+			// Built from the list, so a new limit is named here too.
+			Help: "WebSocket binds, debug streams and sessions refused by a limit (" + strings.Join(WSLimits, ", ") + ").",
 		}, []string{"limit"}),
 		httpConns: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: namespace, Name: "http_connections",
@@ -166,7 +167,7 @@ func New() *Metrics {
 		}),
 		httpConnsRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "http_connections_refused_total",
-			Help: "HTTP connections refused by the connection limits, by reason (per_ip, limit, busy).",
+			Help: "HTTP connections refused by the connection limits, or idle ones closed to admit a new one, by reason (" + strings.Join(ConnRefusedReasons, ", ") + ").",
 		}, []string{"reason"}),
 		redisErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "redis_errors_total",

@@ -173,6 +173,20 @@ func TestExposition(t *testing.T) {
 			t.Errorf("exposition lacks %q", want)
 		}
 	}
+	// A scrape's HELP line names every value of a limit's label: it said nothing of
+	// debugs_per_session and evicted, which an operator then met in the samples unexplained.
+	for metric, values := range map[string][]string{
+		"engine_websocket_refused_total":        WSLimits,
+		"engine_http_connections_refused_total": ConnRefusedReasons,
+	} {
+		_, help, _ := strings.Cut(out, "# HELP "+metric+" ")
+		help, _, _ = strings.Cut(help, "\n")
+		for _, v := range values {
+			if !strings.Contains(help, v) {
+				t.Errorf("HELP of %s does not name %q: %s", metric, v, help)
+			}
+		}
+	}
 	if strings.Contains(out, "typed-by-a-caller") {
 		t.Error("a refused call's function name became a label value")
 	}

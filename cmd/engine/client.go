@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -116,6 +117,7 @@ func printStatus(ctx context.Context, out io.Writer, base string) error {
 	// Drivers and modules come from every node that is up, so the table is the same from any node.
 	type nodeStatus struct {
 		Node    string `json:"node"`
+		Ready   bool   `json:"ready"`
 		Drivers []struct {
 			Driver          string `json:"driver"`
 			State           string `json:"state"`
@@ -170,16 +172,25 @@ func printStatus(ctx context.Context, out io.Writer, base string) error {
 	}
 	fmt.Fprintf(w, "cluster: leader %s, epoch %d, ready %v\n\n", leader, cl.Epoch, cl.Ready)
 	fmt.Fprintln(w, "NODE\tHTTP\tSTATE\tREADY\tLEADER\tVOTER\tLABELS\tMODULES")
+	// READY is each node's own answer where it gave one: the cluster's table is the leader's, and
+	// without a leader it stays as it was (a cut-off node that answers not ready read as ready).
+	ready := map[string]string{}
+	for _, ns := range nodes {
+		ready[ns.Node] = strconv.FormatBool(ns.Ready)
+	}
 	for _, n := range cl.Nodes {
-		state := n.State
+		state, nodeReady := n.State, strconv.FormatBool(n.Ready)
+		if r, ok := ready[n.ID]; ok {
+			nodeReady = r
+		}
 		if unreachable[n.ID] != nil {
-			state = "unreachable"
+			state, nodeReady = "unreachable", "?"
 		}
 		labels := n.Labels.String()
 		if labels == "" {
 			labels = "-"
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%v\t%v\t%v\t%s\t%d\n", n.ID, n.HTTPAddr, state, n.Ready, n.Leader, n.Voter == nil || *n.Voter, labels, n.Modules)
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%v\t%v\t%s\t%d\n", n.ID, n.HTTPAddr, state, nodeReady, n.Leader, n.Voter == nil || *n.Voter, labels, n.Modules)
 	}
 	var silent []string // the nodes that did not answer, in the cluster's order
 	for _, n := range cl.Nodes {

@@ -114,7 +114,9 @@ func writeModel(t *testing.T) string {
 
 // TestStatusListsUnreachableModules: a node listed up that does not answer (no leader is left to
 // mark it down) keeps its modules in the MODULE table, owned by it and marked unreachable, from
-// the model; the modules the model has stopped are not listed.
+// the model; the modules the model has stopped are not listed. The node table's READY is each
+// node's own answer, `?` for the one that does not answer: the cluster's table, which no leader
+// updates, still said true of both (a cut-off node answering 503 not ready read as ready).
 func TestStatusListsUnreachableModules(t *testing.T) {
 	t.Setenv("ENGINE_API_KEY", "")
 	gone, err := net.Listen("tcp", "127.0.0.1:0")
@@ -130,9 +132,9 @@ func TestStatusListsUnreachableModules(t *testing.T) {
 		return func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte(body)) }
 	}
 	mux.Handle("GET /api/engine/v2/cluster", answer(fmt.Sprintf(`{"leader": "", "epoch": 3, "nodes": [
-		{"id": "node-1", "http_addr": %q, "state": "up", "modules": 1},
-		{"id": "node-2", "http_addr": %q, "state": "up", "modules": 1}]}`, goneAddr, strings.TrimPrefix(ts.URL, "http://"))))
-	mux.Handle("GET /api/core/v1/status", answer(`{"node": "node-2", "modules": [{"id": "mod-2", "driver": "drv", "running": true}]}`))
+		{"id": "node-1", "http_addr": %q, "state": "up", "ready": true, "modules": 1},
+		{"id": "node-2", "http_addr": %q, "state": "up", "ready": true, "modules": 1}]}`, goneAddr, strings.TrimPrefix(ts.URL, "http://"))))
+	mux.Handle("GET /api/core/v1/status", answer(`{"node": "node-2", "ready": false, "modules": [{"id": "mod-2", "driver": "drv", "running": true}]}`))
 	mux.Handle("GET /api/engine/v2/model", answer(`{"modules": [
 		{"id": "mod-1", "driver_id": "drv", "running": true},
 		{"id": "mod-2", "driver_id": "drv", "running": true},
@@ -144,6 +146,12 @@ func TestStatusListsUnreachableModules(t *testing.T) {
 		t.Errorf("exit error %v; want the cluster degraded, node-1 not answering", err)
 	}
 	t.Logf("engine status:\n%s", out.String())
+	lines := strings.Split(out.String(), "\n")
+	for _, want := range [][]string{{"node-1", goneAddr, "unreachable", "?"}, {"node-2", strings.TrimPrefix(ts.URL, "http://"), "up", "false"}} {
+		if !slices.ContainsFunc(lines, func(l string) bool { f := strings.Fields(l); return len(f) >= 4 && slices.Equal(f[:4], want) }) {
+			t.Errorf("node table:\n%s\nwant a row starting %q", out.String(), strings.Join(want, " "))
+		}
+	}
 	_, table, _ := strings.Cut(out.String(), "\nMODULE")
 	rows := strings.Fields(strings.ReplaceAll(table, "\n", " | "))
 	want := strings.Fields("OWNER STATE LAST ERROR | mod-1 node-1 (unreachable) unknown its node does not answer | mod-2 node-2 running |")

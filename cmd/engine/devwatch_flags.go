@@ -3,11 +3,14 @@ package main
 import (
 	"errors"
 	"fmt"
+	"go/ast"
 	"go/parser"
 	"go/token"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"unicode"
 
@@ -108,21 +111,37 @@ func checkDriverFolder(dir string) (string, error) {
 
 // isMainPackage reports whether dir has a non-test .go file of package main.
 func isMainPackage(dir string) bool {
+	return mainPackageFile(dir, func(*ast.File) bool { return true })
+}
+
+// isDriverPackage reports whether dir is a main package that imports the engine's SDK: what
+// driversBelow lists. A main package without it (a device simulator such as examples/sims/*, a
+// tool) is no driver, and listing it sent the author to --watch a simulator.
+func isDriverPackage(dir string) bool {
+	sdk := strconv.Quote(version.Module + "/sdk")
+	return mainPackageFile(dir, func(f *ast.File) bool {
+		return slices.ContainsFunc(f.Imports, func(i *ast.ImportSpec) bool { return i.Path.Value == sdk })
+	})
+}
+
+// mainPackageFile reports whether dir has a non-test .go file of package main for which ok holds
+// (the file parsed up to its imports).
+func mainPackageFile(dir string, ok func(*ast.File) bool) bool {
 	files, _ := filepath.Glob(filepath.Join(dir, "*.go"))
 	for _, f := range files {
 		if strings.HasSuffix(f, "_test.go") || ignoredName(filepath.Base(f)) {
 			continue
 		}
-		if ast, err := parser.ParseFile(token.NewFileSet(), f, nil, parser.PackageClauseOnly); err == nil && ast.Name.Name == "main" {
+		if file, err := parser.ParseFile(token.NewFileSet(), f, nil, parser.ImportsOnly); err == nil && file.Name.Name == "main" && ok(file) {
 			return true
 		}
 	}
 	return false
 }
 
-// driversBelow lists the folders at most three levels below dir holding a main package (not
-// their own simulators), relative to dir: what someone who typed a repository's root may have
-// meant.
+// driversBelow lists the folders at most three levels below dir holding a driver (a main package
+// that imports the SDK; not simulators), relative to dir: what someone who typed a repository's
+// root may have meant.
 func driversBelow(dir string) []string {
 	var out []string
 	_ = filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
@@ -135,7 +154,9 @@ func driversBelow(dir string) []string {
 			return filepath.SkipDir
 		}
 		if isMainPackage(p) {
-			out = append(out, rel)
+			if isDriverPackage(p) {
+				out = append(out, rel)
+			}
 			return filepath.SkipDir
 		}
 		return nil

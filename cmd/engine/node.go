@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -125,6 +127,10 @@ func startNode(ctx context.Context, o *options, log hclog.Logger, leave func()) 
 		log.Info("Redis through Sentinel: following the primary the sentinels name", "url", state.RedactURL(redisURL))
 	}
 	st, err := state.New(ctx, state.Options{URL: redisURL, Logger: log, NodeID: o.NodeID, Metrics: met})
+	if errors.Is(err, syscall.ECONNREFUSED) {
+		// Nothing listens there: the operator forgot to start Redis or mistyped its address.
+		return n, fmt.Errorf("redis %s: %w (nothing listens there: start redis-server, or name another Redis with --redis or ENGINE_REDIS)", state.RedactURL(redisURL), err)
+	}
 	if err != nil {
 		return n, fmt.Errorf("redis %s: %w", state.RedactURL(redisURL), err)
 	}

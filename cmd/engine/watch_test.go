@@ -112,8 +112,11 @@ func TestWatchFlags(t *testing.T) {
 	mod := t.TempDir()
 	dir := filepath.Join(mod, "my-projector")
 	testutil.WriteFile(t, filepath.Join(mod, "go.mod"), "module example.com/x\n")
-	testutil.WriteFile(t, filepath.Join(dir, "main.go"), "package main\n")
+	testutil.WriteFile(t, filepath.Join(dir, "main.go"), "package main\n\nimport \"github.com/placeos-go/engine/sdk\"\n")
 	testutil.WriteFile(t, filepath.Join(dir, "sim", "sim.go"), "package sim\n")
+	// A main package that does not use the SDK (a device simulator, a tool) is no driver: the
+	// folder listing below leaves it out (`--watch examples` listed examples/sims/* as drivers).
+	testutil.WriteFile(t, filepath.Join(mod, "sims", "projector", "main.go"), "package main\n\nimport \"net\"\n")
 	spec := func(yaml string) string {
 		p := filepath.Join(t.TempDir(), "module.yaml")
 		testutil.WriteFile(t, p, yaml)
@@ -146,6 +149,10 @@ func TestWatchFlags(t *testing.T) {
 		if _, err := parseOptions("dev", c.args, true); err == nil || !strings.Contains(err.Error(), c.says) {
 			t.Errorf("%v: %v; want it to say %q", c.args, err, c.says)
 		}
+	}
+	// The listing names the driver alone, not the simulator beside it.
+	if _, err := parseOptions("dev", []string{"--watch", mod}, true); err == nil || !strings.HasSuffix(err.Error(), "the drivers below it: "+dir) {
+		t.Errorf("--watch %s: %v; want the drivers below it to be %s alone", mod, err, dir)
 	}
 	if _, err := parseOptions("serve", []string{"--watch", dir}, false); err == nil {
 		t.Error("engine serve took --watch")
