@@ -44,12 +44,7 @@ func (ss *wsSession) bind(req *wsRequest) {
 		ss.reply(wsReply{ID: req.ID, Type: "success", Meta: req.meta})
 		return
 	case full:
-		ss.s.cfg.Metrics.WSRefused(metrics.WSLimitBinds)
-		if ss.s.limitLog.ok() {
-			ss.log.Warn("limit reached: bind refused (counted in engine_websocket_refused_total; this line at most every 10 s)",
-				"limit", metrics.WSLimitBinds, "max", ss.s.cfg.WSMaxBinds)
-		}
-		ss.replyError(req, errkind.Wrap(errkind.TooMany, nil, "too many bindings: a session may hold %d", ss.s.cfg.WSMaxBinds), "")
+		ss.refuseOverLimit(req, metrics.WSLimitBinds, ss.s.cfg.WSMaxBinds, "bindings")
 		return
 	}
 	if err := ss.systemExists(req); err != nil {
@@ -205,12 +200,7 @@ func (ss *wsSession) debug(req *wsRequest) {
 		// a module another node runs, a connection to that node's cluster port (without a bound,
 		// one session opened thousands: the key's index is new to the session whatever module
 		// the id names).
-		ss.s.cfg.Metrics.WSRefused(metrics.WSLimitDebugs)
-		if ss.s.limitLog.ok() {
-			ss.log.Warn("limit reached: debug refused (counted in engine_websocket_refused_total; this line at most every 10 s)",
-				"limit", metrics.WSLimitDebugs, "max", ss.s.cfg.WSMaxDebugs)
-		}
-		ss.replyError(req, errkind.Wrap(errkind.TooMany, nil, "too many debug streams: a session may hold %d", ss.s.cfg.WSMaxDebugs), "")
+		ss.refuseOverLimit(req, metrics.WSLimitDebugs, ss.s.cfg.WSMaxDebugs, "debug streams")
 		return
 	}
 	ctx, cancelCtx := context.WithTimeout(ss.ctx, debugAttachTimeout)
@@ -276,4 +266,15 @@ func (ss *wsSession) ignore(req *wsRequest) {
 		cancel()
 	}
 	ss.reply(wsReply{ID: req.ID, Type: "success"})
+}
+
+// refuseOverLimit answers req 429 (errkind.TooMany) because the session holds max of what (the
+// limit's name in engine_websocket_refused_total), and says so in the log at most every 10 s.
+func (ss *wsSession) refuseOverLimit(req *wsRequest, limit string, max int, what string) {
+	ss.s.cfg.Metrics.WSRefused(limit)
+	if ss.s.limitLog.ok() {
+		ss.log.Warn("limit reached: "+req.Cmd+" refused (counted in engine_websocket_refused_total; this line at most every 10 s)",
+			"limit", limit, "max", max)
+	}
+	ss.replyError(req, errkind.Wrap(errkind.TooMany, nil, "too many %s: a session may hold %d", what, max), "")
 }
