@@ -58,6 +58,11 @@ type Config struct {
 	RetryMin, RetryMax time.Duration
 	// GitTimeout bounds one clone or fetch; default 10 minutes.
 	GitTimeout time.Duration
+	// GitStallTimeout bounds the silence of a git server over HTTP(S): a clone or fetch fails
+	// (ErrGitStalled) when the server sends nothing for this long (no connection, no answer, no
+	// next byte), however long the whole transfer takes; default 60 s. SSH and git:// are
+	// bounded by GitTimeout alone.
+	GitStallTimeout time.Duration
 
 	// MaxFileBytes bounds one file a build exports and one object a clone or fetch may bring
 	// (go-git holds an object whole while it indexes a pack, so this bounds the engine's memory
@@ -146,6 +151,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.GitTimeout <= 0 {
 		c.GitTimeout = 10 * time.Minute
+	}
+	if c.GitStallTimeout <= 0 {
+		c.GitStallTimeout = time.Minute
 	}
 	if c.MaxFileBytes <= 0 {
 		c.MaxFileBytes = 64 << 20

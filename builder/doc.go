@@ -42,7 +42,9 @@
 //
 // Repositories given to SetRepositories are cloned in the background, retried with exponential
 // backoff when cloning or fetching fails, and fetched every Config.FetchInterval. Sync fetches one
-// on demand (the pull route).
+// on demand (the pull route). A clone or fetch takes at most Config.GitTimeout, and over HTTP(S)
+// fails sooner when the server is silent for Config.GitStallTimeout (githttp.go: go-git has no
+// per-call HTTP client, so the package installs its own for http and https at init).
 //
 // A commit (a driver's, or a repository's pin) is an object id only: the full id, or a prefix
 // that one commit alone has. A branch or tag named like it is never read instead (anyone who may

@@ -214,6 +214,7 @@ func (b *Builder) sync(ctx context.Context, st *repoState) (RepoStatus, error) {
 
 	gctx, cancel := context.WithTimeout(ctx, b.cfg.GitTimeout)
 	defer cancel()
+	gctx, silence := withSilenceBound(gctx, b.cfg.GitStallTimeout)
 	log := b.log.With("repository", spec.ID, "uri", model.RedactURI(spec.URI))
 	var err error
 	if cloned {
@@ -228,6 +229,10 @@ func (b *Builder) sync(ctx context.Context, st *repoState) (RepoStatus, error) {
 		if errors.Is(err, ErrRevisionNotFound) && spec.Branch == "" {
 			err = nil // an empty repository has no default branch yet
 		}
+	}
+
+	if err != nil && silence.stalled.Load() && !errors.Is(err, ErrGitStalled) {
+		err = stalledError{err}
 	}
 
 	b.mu.Lock()

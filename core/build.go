@@ -20,9 +20,10 @@ var ErrBuilding = errkind.New(errkind.Unavailable, "driver is being compiled")
 
 // DefaultBuildHoldsReady is Config.BuildHoldsReady's default. A build in flight holds the node's
 // readiness (reconcile.go): a compile takes seconds to minutes, and a node that said ready while
-// its drivers compile would let a rolling restart move on before its modules run. But a git
-// server that takes the connection and never answers holds a clone until the builder's
-// GitTimeout (10 minutes, and again at every retry), and one such repository must not keep the
+// its drivers compile would let a rolling restart move on before its modules run. But a clone
+// may take until the builder's GitTimeout (10 minutes, and again at every retry: a slow server,
+// or a silent one over SSH or git://; over HTTP(S) 60 s of silence ends it), and one such
+// repository must not keep the
 // node — and so the cluster's ready — out of readiness that long. Past this, the node reports
 // ready without the build; its modules start when it ends.
 const DefaultBuildHoldsReady = 2 * time.Minute

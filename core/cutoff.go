@@ -3,6 +3,8 @@ package core
 import (
 	"context"
 	"time"
+
+	"github.com/placeos-go/engine/errkind"
 )
 
 // A node cut off from the leader — a network partition, a pause of its process — keeps running
@@ -48,4 +50,12 @@ func (c *Core) checkCutOff(ctx context.Context) bool {
 	c.log.Warn("cut off from the leader for longer than the other nodes wait before moving a node's modules: stopped every module this node ran, so that none runs twice",
 		"without_leader", away.Round(time.Millisecond), "stopped", len(ids))
 	return true
+}
+
+// cutOffErr is the answer of a cut-off node to a call of moduleID, whether the module is one it
+// stopped or one its last ring gives to another node: it runs nothing and cannot tell which node
+// runs the module now, until a leader reaches it. 503 (ErrCutOff) with the time without a leader.
+func (c *Core) cutOffErr(moduleID string) error {
+	return errkind.Wrap(ErrCutOff, nil, "module %q cannot be called on node %q: the node has had no contact with a leader for %s, so it stopped its modules (so that none runs on two nodes) and cannot tell which node runs this one; it can once a leader reaches it",
+		moduleID, c.cfg.NodeID, time.Since(c.cfg.Cluster.LeaderContact()).Round(time.Second))
 }

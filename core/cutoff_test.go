@@ -65,3 +65,41 @@ func TestCutOffStopsModules(t *testing.T) {
 		t.Fatalf("back in contact, the pass made %q (ready %v); want both started", got, tc.Ready())
 	}
 }
+
+// A cut-off node answers a call of a module its last ring gives to another node at once with the
+// same 503 as for the modules it stopped, rather than forwarding it to an owner it may no longer
+// reach (and answering 504 after the link's dial timeout); back in contact, it forwards again
+// (fault injection 13, L3).
+func TestCutOffNodeDoesNotForward(t *testing.T) {
+	t.Parallel()
+	peers := &fakePeers{}
+	tc, mod := twoNodes(t, peers)
+	cl := tc.cfg.Cluster.(*fakeCluster)
+	ctx := t.Context()
+	req := call.Request{Target: call.Target{ModuleID: mod}, Function: "power", Args: json.RawMessage(`[true]`)}
+
+	cl.mu.Lock()
+	cl.contact = time.Now().Add(-12 * time.Second)
+	cl.mu.Unlock()
+	if !tc.checkCutOff(ctx) {
+		t.Fatal("12 s without a leader is not cut off")
+	}
+	_, err := tc.Execute(ctx, req)
+	p := errkind.Classify(err)
+	if !errors.Is(err, ErrCutOff) || p.Status != 503 || !strings.Contains(p.Message, "no contact with a leader for 12s") {
+		t.Fatalf("a call of another node's module while cut off: %v (%+v); want 503 saying the node is cut off", err, p)
+	}
+	if len(peers.calls) != 0 {
+		t.Fatalf("a cut-off node forwarded %q", peers.calls)
+	}
+
+	cl.mu.Lock()
+	cl.contact = time.Time{}
+	cl.mu.Unlock()
+	if !tc.checkCutOff(ctx) {
+		t.Fatal("a leader in contact again is no change")
+	}
+	if res, err := tc.Execute(ctx, req); err != nil || string(res.Value) != `"remote"` || len(peers.calls) != 1 {
+		t.Fatalf("back in contact: %+v %v, forwarded %q", res, err, peers.calls)
+	}
+}

@@ -94,6 +94,12 @@ func (c *Core) checkAndRun(ctx context.Context, id string, req call.Request, for
 		if owner == c.cfg.NodeID || c.cfg.Peers == nil || !forward {
 			return c.runHere(ctx, id, req)
 		}
+		if c.cutOff.Load() {
+			// The owner is the one of a ring no leader has confirmed for seconds: it may have
+			// moved, or be as unreachable as the leader is; dialing it would only answer 504
+			// after the link's dial timeout. The cause is known now.
+			return call.Result{}, c.cutOffErr(id)
+		}
 		if addr == "" {
 			return call.Result{}, errkind.Wrap(ErrNotReachable, nil, "owner %q of module %q has no cluster address", owner, id)
 		}
@@ -208,8 +214,7 @@ func (c *Core) notRunning(moduleID string, why error, failed bool) error {
 	case c.cutOff.Load():
 		// Not "starting": nothing starts here until a leader reaches this node again, and the
 		// operator should look at the network between the nodes, not at the driver.
-		return errkind.Wrap(ErrCutOff, nil, "module %q is not running: node %q has had no contact with a leader for %s and stopped its modules so that none runs on two nodes; it starts them again once a leader reaches it",
-			moduleID, c.cfg.NodeID, time.Since(c.cfg.Cluster.LeaderContact()).Round(time.Second))
+		return c.cutOffErr(moduleID)
 	default:
 		return errkind.Wrap(ErrModuleStopped, nil, "module %q is starting", moduleID)
 	}

@@ -123,10 +123,11 @@ type Server struct {
 	base context.Context
 	stop context.CancelCauseFunc
 
-	mu    sync.Mutex
-	srv   *http.Server
-	ln    net.Listener
-	serve sync.WaitGroup
+	mu      sync.Mutex
+	srv     *http.Server
+	ln      net.Listener
+	accepts *httpwire.AcceptLog // the failed accepts of srv, rate-limited
+	serve   sync.WaitGroup
 }
 
 // New builds a Server; it starts nothing until Start.
@@ -270,6 +271,8 @@ func (s *Server) Serve(ln net.Listener) error {
 		ln = tls.NewListener(ln, s.cfg.TLS)
 	}
 	s.ln = ln
+	errLog, accepts := httpwire.ServerErrorLog(s.log, "client API", ln.Addr().String())
+	s.accepts = accepts
 	s.srv = &http.Server{
 		Handler:           s.handler,
 		ReadHeaderTimeout: readHeaderTimeout,
@@ -279,7 +282,7 @@ func (s *Server) Serve(ln net.Listener) error {
 		BaseContext:       func(net.Listener) context.Context { return s.base },
 		ConnContext:       connContext,
 		ConnState:         connState,
-		ErrorLog:          s.log.StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true}),
+		ErrorLog:          errLog, // failed accepts at WARN, rate-limited (httpwire.AcceptLog)
 		// No server-wide WriteTimeout: it would also cut WebSocket sessions, which live for
 		// hours. The middleware gives every response its own write deadline instead.
 	}
@@ -313,7 +316,7 @@ func (s *Server) Addr() net.Addr {
 // execs are refused 503 from the start.
 func (s *Server) Close(ctx context.Context) error {
 	s.mu.Lock()
-	srv := s.srv
+	srv, accepts := s.srv, s.accepts
 	s.mu.Unlock()
 	s.drain()
 	at, bounded := answerAt(ctx)
@@ -337,6 +340,9 @@ func (s *Server) Close(ctx context.Context) error {
 	s.waitExecs(ctx)
 	s.closeSessions()
 	s.serve.Wait()
+	if accepts != nil {
+		accepts.Stop()
+	}
 	return err
 }
 

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/placeos-go/engine/httpwire"
 )
 
 // Port is this node's cluster port: one TCP listener that carries Raft, the node-to-node HTTP
@@ -33,6 +35,7 @@ type Port struct {
 
 	refused atomic.Uint64
 	warns   warnLimit
+	accepts *httpwire.AcceptLog // failed accepts, rate-limited with a count
 }
 
 // Bounds of the connections that have not proved themselves yet (shared fairly between remote
@@ -52,6 +55,7 @@ func Listen(addr string, proof Proof, log hclog.Logger) (*Port, error) {
 		log = hclog.NewNullLogger()
 	}
 	p := &Port{ln: ln, proof: proof, log: log.Named("cluster-port"), hs: newHandshakes(maxHandshakes)}
+	p.accepts = httpwire.NewAcceptLog(p.log, "cluster port", ln.Addr().String())
 	p.raft, p.http, p.exec = newQueue(p), newQueue(p), newQueue(p)
 	p.wg.Add(1)
 	go p.accept()
@@ -117,6 +121,7 @@ func (p *Port) Close() error {
 		return nil
 	}
 	err := p.ln.Close()
+	p.accepts.Stop()
 	p.raft.close()
 	p.http.close()
 	p.exec.close()
@@ -137,7 +142,7 @@ func (p *Port) accept() {
 			if p.closed.Load() || errors.Is(err, net.ErrClosed) {
 				return
 			}
-			p.log.Warn("accept failed", "error", err)
+			p.accepts.Failed(err.Error())     // at the descriptor limit, one a retry: rate-limited
 			time.Sleep(10 * time.Millisecond) // e.g. out of file descriptors: do not spin
 			continue
 		}

@@ -119,6 +119,9 @@ func (s *Server) Handler() http.Handler { return s.handler }
 func (s *Server) Serve(port *Port) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// The port accepts the connections (its failed accepts: Port.accept); this logger takes the
+	// rest net/http reports, and would take a failed accept as the client API's does.
+	errLog, _ := httpwire.ServerErrorLog(s.log, "cluster port", port.Addr().String())
 	s.srv = &http.Server{
 		Handler:           s.handler,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -127,7 +130,7 @@ func (s *Server) Serve(port *Port) {
 		ReadTimeout:    30 * time.Second,
 		IdleTimeout:    2 * time.Minute,
 		MaxHeaderBytes: 64 << 10,
-		ErrorLog:       s.log.StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true}),
+		ErrorLog:       errLog,
 		ConnContext:    func(ctx context.Context, c net.Conn) context.Context { return WithTLS(ctx, tlsOf(c)) },
 	}
 	srv, done := s.srv, make(chan struct{})
