@@ -14,7 +14,8 @@
 // leader also keeps the cluster's members in Redis (state.ClusterKey, cluster.go), checked every
 // 2 s apart from the passes, so that nothing a pass waits for keeps the record away. A module
 // deleted from the model has its Redis keys deleted, after it stopped, by the one node that would
-// host it now (forget.go: that is its host while the host is up); a status its old instance sets
+// host it now (forget.go: that is its host while the host is up), or after 30 s by any node that
+// saw it leave, as that node may have restarted since and know nothing of it; a status its old instance sets
 // afterwards is dropped. What a deletion no node lived to finish left behind, the leader's sweep
 // deletes (sweep.go: ids the model lacked at two sweeps in a row, every Config.SweepEvery).
 //

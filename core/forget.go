@@ -25,16 +25,21 @@ import (
 //
 // Every node remembers the modules it saw leave (bounded), not only their owner: a node that
 // stopped but is not yet marked down still owns them, and when it is marked down the node that
-// takes over its share deletes them. A deletion that fails (Redis away) is tried again on every
-// pass until it succeeds. The owner's deletion is final; a node that is not the owner forgets the
-// module after forgetKeep. A deletion by a second owner finds nothing and announces nothing.
+// takes over its share deletes them. The owner may also be a node that never saw the module
+// leave: one that (re)started and was marked up between the deletion and this pass, or took a
+// down host's share right after its own start. It knows nothing to delete, so a node that is not
+// the owner deletes the keys itself once the deletion is forgetGrace old: by then the host's
+// stop and its last status writes are long over. A deletion that fails (Redis away) is tried
+// again on every pass until it succeeds. A deletion by a second node finds nothing and announces
+// nothing.
 
 const (
 	// maxDeleted bounds the deleted modules a node remembers until their keys are deleted.
 	maxDeleted = 10000
-	// forgetKeep is how long a node that does not own a deleted module remembers it, in case it
-	// becomes the owner (the owner was down but not yet marked down): well past DownAfter.
-	forgetKeep = 10 * time.Minute
+	// forgetGrace is how long a node that does not own a deleted module leaves its keys to the
+	// owner before it deletes them itself: well past DownAfter and a pass, so the owner (the host,
+	// which deletes after its stop) acts first whenever it knows of the deletion.
+	forgetGrace = 30 * time.Second
 	// forgetTimeout bounds one deletion: a Redis that does not answer must not hold up the pass.
 	forgetTimeout = 2 * time.Second
 )
@@ -64,10 +69,7 @@ func (c *Core) forgetDeleted(ctx context.Context, m *model.Model, v *view) {
 			delete(d.pending, id) // added back: its new instance starts with a clean status
 			continue
 		}
-		if v.deletedOwner(c.cfg.NodeID, id, g.placement) != c.cfg.NodeID {
-			if now.Sub(g.since) > forgetKeep {
-				delete(d.pending, id)
-			}
+		if v.deletedOwner(c.cfg.NodeID, id, g.placement) != c.cfg.NodeID && now.Sub(g.since) < forgetGrace {
 			continue
 		}
 		fctx, cancel := context.WithTimeout(ctx, forgetTimeout)
@@ -91,7 +93,7 @@ func (c *Core) forgetDeleted(ctx context.Context, m *model.Model, v *view) {
 			d.failing = false
 		}
 		delete(d.pending, id)
-		if n == 0 { // another owner did it already (ownership moved), or it never ran
+		if n == 0 { // another node did it already (the owner, or ownership moved), or it never ran
 			c.log.Debug("module deleted from the model: nothing of it left in redis", "module", id)
 			continue
 		}

@@ -3,6 +3,7 @@ package core
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/placeos-go/engine/model"
@@ -143,5 +144,53 @@ func TestDeletedOwner(t *testing.T) {
 	}
 	if got := (&view{}).deletedOwner("n1", "mod-0", placement.Labels{"site": "b"}); got != "n1" {
 		t.Fatalf("standalone owner: %s", got)
+	}
+}
+
+// A module deleted while its owner changed to a node that never saw it leave — the owner
+// restarted and was marked up again between the deletion and the pass that stopped the module on
+// its stand-in host — has its keys deleted by the node that saw it leave, once forgetGrace has
+// passed: the owner knows nothing to delete. They were left in Redis until the leader's sweep.
+func TestDeletedModuleForgottenWhenItsOwnerNeverSawIt(t *testing.T) {
+	t.Parallel()
+	tc, mod := twoNodes(t, &fakePeers{})
+	ctx := t.Context()
+	cl := tc.cfg.Cluster.(*fakeCluster)
+	setN2 := func(up bool) {
+		cl.mu.Lock()
+		cl.nodes = []raftfsm.Node{{ID: "n1", RaftAddr: "n1:7000", Up: true}, {ID: "n2", RaftAddr: "n2:7000", Up: up}}
+		cl.epoch++
+		cl.mu.Unlock()
+	}
+	tc.sup.take()
+	setN2(false) // n2 stops: n1 takes its share
+	tc.reconcile(ctx)
+	if got := tc.sup.take(); !slices.ContainsFunc(got, func(c string) bool { return strings.HasPrefix(c, "start "+mod+" ") }) {
+		t.Fatalf("n1 did not start %s while n2 was down: %q", mod, got)
+	}
+
+	// Deleted, and n2 back up (a new process: it never had the module in its model) before n1's pass.
+	if err := tc.store.Delete(ctx, model.KindModule, mod); err != nil {
+		t.Fatal(err)
+	}
+	setN2(true)
+	tc.reconcile(ctx)
+	if got := tc.sup.take(); !slices.Contains(got, "stop "+mod) {
+		t.Fatalf("n1 did not stop the deleted %s: %q", mod, got)
+	}
+	if got := tc.state.forgotten(); len(got) != 0 {
+		t.Fatalf("forgotten at once by a node that is not the owner: %q", got)
+	}
+
+	// forgetGrace later (its record aged rather than the test waiting): n1 deletes them itself.
+	g := tc.deleted.pending[mod]
+	g.since = g.since.Add(-forgetGrace)
+	tc.deleted.pending[mod] = g
+	tc.reconcile(ctx)
+	if got := tc.state.forgotten(); !slices.Equal(got, []string{mod}) {
+		t.Fatalf("forgotten %q, want [%s]: nobody deletes the keys of a module whose owner never saw it leave", got, mod)
+	}
+	if _, ok := tc.deleted.pending[mod]; ok {
+		t.Fatal("still pending after its deletion")
 	}
 }

@@ -120,7 +120,8 @@
 // Memory. Config.MemoryLimit gives a binary's limit: memory.max of its cgroup, else RLIMIT_DATA
 // (see limitMemory for why not RLIMIT_AS); GOMEMLIMIT at 90 % of it in the environment, and
 // oom_score_adj 500 (or the engine's own + 100) so the kernel picks a driver before the engine.
-// A driver over it dies ("fatal error: out of memory", or an OOM kill in its cgroup); the
+// A driver over it dies (the runtime's "fatal error: … out of memory" or "… cannot allocate
+// memory", isOutOfMemory, or an OOM kill in its cgroup); the
 // supervisor logs "driver killed: out of memory (limit 512MiB)", counts
 // engine_driver_out_of_memory_total, puts it in last_error and relaunches with backoff.
 //

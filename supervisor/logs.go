@@ -260,9 +260,12 @@ func field(line []byte, key string) string {
 }
 
 // isOutOfMemory recognises the Go runtime's last words when an allocation fails at the memory
-// limit (RLIMIT_DATA makes mmap fail, and the runtime throws).
+// limit (RLIMIT_DATA makes mmap fail, and the runtime throws). Which words depends on which
+// allocation failed first: the heap's says "out of memory", the runtime's own metadata
+// (persistentalloc) "cannot allocate memory" — under RLIMIT_DATA most deaths of a growing driver.
 func isOutOfMemory(line []byte) bool {
 	return bytes.HasPrefix(line, []byte("fatal error: out of memory")) ||
 		bytes.HasPrefix(line, []byte("fatal error: runtime: out of memory")) ||
+		bytes.HasPrefix(line, []byte("fatal error: runtime: cannot allocate memory")) ||
 		bytes.HasPrefix(line, []byte("runtime: out of memory"))
 }
