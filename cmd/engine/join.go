@@ -173,7 +173,12 @@ func probeMember(ctx context.Context, proof peer.Proof, addr string) (probeAnswe
 		// The node routes' own refusal (a certificate that names no node).
 		var eb httpwire.ErrorBody
 		_ = json.Unmarshal(body, &eb)
-		return answerRefused, fmt.Errorf("--join %s turned this node away (HTTP 403): %s", addr, eb.Message)
+		hint := ""
+		if strings.Contains(eb.Message, "certificate was revoked") {
+			// Removal revokes the certificate for good; the way back is a new one for the name.
+			hint = "; to bring this node back, give it a new certificate: engine tls init --out <dir> --nodes <this node> (the CA is kept), copy the pair and start it again with --join (docs/security.md)"
+		}
+		return answerRefused, fmt.Errorf("--join %s turned this node away (HTTP 403): %s%s", addr, eb.Message, hint)
 	}
 	return answerRefused, notClusterPort(addr, fmt.Sprintf("HTTP %d", resp.StatusCode))
 }

@@ -44,6 +44,13 @@ func TestProbeAnswers(t *testing.T) {
 	t.Cleanup(member.Close)
 	clientAPI := httptest.NewServer(http.NotFoundHandler())
 	t.Cleanup(clientAPI.Close)
+	// A member refusing a removed node's certificate, as the node routes do.
+	revoked := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Request-ID", "r-1")
+		w.WriteHeader(http.StatusForbidden)
+		_, _ = w.Write([]byte(`{"error":"access_denied","message":"the certificate was revoked: its node was removed from the cluster"}`))
+	}))
+	t.Cleanup(revoked.Close)
 	closing := listen(func(c net.Conn) { _ = c.Close() })
 	done := make(chan struct{})
 	t.Cleanup(func() { close(done) })
@@ -58,6 +65,7 @@ func TestProbeAnswers(t *testing.T) {
 	}{
 		{"member", strings.TrimPrefix(member.URL, "http://"), answerMember, ""},
 		{"client API", strings.TrimPrefix(clientAPI.URL, "http://"), answerRefused, "is a client API address (it answered HTTP 404); --join takes a member's cluster port, its --raft-addr"},
+		{"certificate revoked", strings.TrimPrefix(revoked.URL, "http://"), answerRefused, "certificate was revoked: its node was removed from the cluster; to bring this node back, give it a new certificate: engine tls init"},
 		{"closes at once", closing, answerClosed, "closed the connection at once"},
 		{"says nothing", silent, answerSilent, "took the connection but did not answer"},
 		{"nobody listens", nobody, answerNone, "connection refused"},
