@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -112,7 +113,7 @@ func (x *execs) exec(ctx context.Context, req *proto.ExecRequest) (*proto.ExecRe
 	if err != nil {
 		return nil, err
 	}
-	if err := es.send(&proto.ExecCall{Id: id, Request: req}); err != nil {
+	if err := es.sendWithin(ctx, &proto.ExecCall{Id: id, Request: req}); err != nil {
 		es.remove(id)
 		return nil, status.Errorf(codes.Unavailable, "plugin: the driver's exec stream is closed: %v", err)
 	}
@@ -178,6 +179,34 @@ func (es *execStream) send(c *proto.ExecCall) error {
 	es.sendMu.Lock()
 	defer es.sendMu.Unlock()
 	return es.s.Send(c)
+}
+
+// stuckSend is how long a call whose context has ended waits for its request to leave before
+// it ends the stream.
+const stuckSend = 100 * time.Millisecond
+
+// sendWithin sends c, ending by ctx's end plus stuckSend at the latest. gRPC's Send waits for
+// flow control with the stream's context, not the call's: a driver that stopped reading (a
+// frozen process, until the probe kills it) would hold its callers past their deadlines. A
+// caller whose context ends while its request still waits ends the stream instead, which fails
+// every call on it, as the connection's loss would. A healthy stream takes microseconds (a
+// request of megabytes, milliseconds) and is never ended by a deadline that happens to pass
+// meanwhile.
+func (es *execStream) sendWithin(ctx context.Context, c *proto.ExecCall) error {
+	sent := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		t := time.NewTimer(stuckSend)
+		defer t.Stop()
+		select {
+		case <-sent:
+		case <-t.C:
+			es.cancel()
+		}
+	})
+	err := es.send(c)
+	close(sent)
+	stop()
+	return err
 }
 
 // receive hands each answer to its call until the stream ends, then fails the calls left.

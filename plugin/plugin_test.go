@@ -188,12 +188,20 @@ func (h *fakeHost) SaveSetting(_ context.Context, r *proto.SaveSettingRequest) (
 // so the real plugin set, gRPC options, broker and Init handshake are under test.
 func connect(t *testing.T) (*plugin.Client, *fakeDriver, *fakeHost) {
 	t.Helper()
-	return connectDriver(t, false)
+	return connectDriver(t, current)
 }
 
-// connectDriver is connect; with old the driver's server answers the Execs stream
-// Unimplemented, as one built before it existed does.
-func connectDriver(t *testing.T, old bool) (*plugin.Client, *fakeDriver, *fakeHost) {
+// driverKind is how connectDriver's driver serves the Execs stream.
+type driverKind int
+
+const (
+	current driverKind = iota
+	old                // answers it Unimplemented, as a driver built before it does
+	deaf               // opens it and never reads it, as a frozen process
+)
+
+// connectDriver is connect with a driver of kind k.
+func connectDriver(t *testing.T, k driverKind) (*plugin.Client, *fakeDriver, *fakeHost) {
 	t.Helper()
 	drv := &fakeDriver{last: map[string]gproto.Message{}}
 	host := &fakeHost{last: map[string]gproto.Message{}}
@@ -219,8 +227,15 @@ func connectDriver(t *testing.T, old bool) (*plugin.Client, *fakeDriver, *fakeHo
 				}), grpc.StreamInterceptor(
 				func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
 					if strings.HasSuffix(info.FullMethod, "/Execs") {
-						if old {
+						switch k {
+						case old:
 							return status.Error(codes.Unimplemented, "method Execs not implemented")
+						case deaf:
+							if err := ss.SendHeader(nil); err != nil {
+								return err
+							}
+							<-ss.Context().Done()
+							return nil
 						}
 						_, ok := ss.Context().Deadline()
 						drv.mu.Lock()
@@ -390,7 +405,7 @@ func TestExecsStream(t *testing.T) {
 // A driver without the Execs stream (built before it) gets each execute as a unary Exec.
 func TestExecsUnaryForAnOlderDriver(t *testing.T) {
 	t.Parallel()
-	dc, drv, _ := connectDriver(t, true)
+	dc, drv, _ := connectDriver(t, old)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	for i := range 3 {
@@ -404,6 +419,31 @@ func TestExecsUnaryForAnOlderDriver(t *testing.T) {
 	defer drv.mu.Unlock()
 	if drv.unary != 3 {
 		t.Fatalf("%d unary Execs, want 3", drv.unary)
+	}
+}
+
+// A driver process that stops reading its Execs stream (frozen) does not hold a call past its
+// deadline, however much it has left unread: gRPC's flow control would hold the sender until the
+// probe killed the process. The stream ends instead, and the next call opens a new one.
+func TestExecsDriverNotReading(t *testing.T) {
+	t.Parallel()
+	dc, _, _ := connectDriver(t, deaf)
+	big := []byte(`["` + strings.Repeat("x", 1<<20) + `"]`)
+	for i := range 3 {
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		start := time.Now()
+		_, err := dc.Exec(ctx, &proto.ExecRequest{ModuleId: "mod-1", Function: "echo", ArgsJson: big})
+		took := time.Since(start)
+		cancel()
+		if err == nil {
+			t.Fatalf("call %d answered by a driver that does not read", i)
+		}
+		if took > 5*time.Second {
+			t.Fatalf("call %d (200 ms deadline) returned after %v: %v", i, took, err)
+		}
+		if c := status.Code(err); c != codes.DeadlineExceeded && c != codes.Unavailable {
+			t.Fatalf("call %d: %v, want DeadlineExceeded or Unavailable", i, err)
+		}
 	}
 }
 
