@@ -4,8 +4,6 @@ import (
 	"context"
 	"time"
 
-	"google.golang.org/grpc"
-
 	"github.com/placeos-go/engine/plugin/proto"
 )
 
@@ -20,15 +18,19 @@ import (
 // the host gave up at it, in it and in every context derived from it), without a timer behind
 // it.
 
-// Exec calls the driver's Exec within ctx: ctx's deadline goes to the driver as req.TimeoutMs
-// (left as the caller set it when ctx has none), and ctx's end, deadline or cancellation,
-// cancels the call. req is the caller's, handed over.
-func (c *Client) Exec(ctx context.Context, req *proto.ExecRequest, opts ...grpc.CallOption) (*proto.ExecResponse, error) {
+// Exec calls the driver's Exec within ctx, on the Execs stream (execs.go) when the driver
+// serves it: ctx's deadline goes to the driver as req.TimeoutMs (left as the caller set it when
+// ctx has none), and ctx's end, deadline or cancellation, cancels the call. req is the caller's,
+// handed over. Errors are gRPC statuses, as a unary call's.
+func (c *Client) Exec(ctx context.Context, req *proto.ExecRequest) (*proto.ExecResponse, error) {
 	if dl, ok := ctx.Deadline(); ok {
 		req.TimeoutMs = max(time.Until(dl).Milliseconds(), 1)
 		ctx = noDeadline{ctx}
 	}
-	return c.DriverClient.Exec(ctx, req, opts...)
+	if c.execs != nil {
+		return c.execs.exec(ctx, req)
+	}
+	return c.DriverClient.Exec(ctx, req)
 }
 
 // noDeadline is ctx with its deadline hidden from gRPC; it still ends when ctx does.

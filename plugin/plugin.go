@@ -101,7 +101,7 @@ func RegisterInProcess(s *grpc.Server, impl Driver, host *grpc.ClientConn) {
 
 // NewClient is the host's handle on a driver served with RegisterInProcess at conn.
 func NewClient(conn *grpc.ClientConn) *Client {
-	return &Client{DriverClient: proto.NewDriverClient(conn)}
+	return newClient(proto.NewDriverClient(conn), 0)
 }
 
 // GRPCClient runs in the host: it serves the Host service on the broker and returns the client.
@@ -117,18 +117,31 @@ func (p *DriverPlugin) GRPCClient(ctx context.Context, broker *goplugin.GRPCBrok
 		proto.RegisterHostServer(s, p.Host)
 		return s
 	})
-	return &Client{DriverClient: proto.NewDriverClient(conn), brokerID: id}, nil
+	return newClient(proto.NewDriverClient(conn), id), nil
 }
 
 // Client is the host's handle on one driver process.
 type Client struct {
 	proto.DriverClient
 	brokerID uint32
+	execs    *execs // nil: the driver has no Execs stream, each Exec is a unary call
 }
 
-// Init tells the driver where the Host service is; call it once right after Dispense.
+func newClient(dc proto.DriverClient, brokerID uint32) *Client {
+	return &Client{DriverClient: dc, brokerID: brokerID, execs: &execs{dc: dc}}
+}
+
+// Init tells the driver where the Host service is, and opens the Execs stream; call it once
+// right after Dispense.
 func (c *Client) Init(ctx context.Context) error {
-	_, err := c.DriverClient.Init(ctx, &proto.InitRequest{HostBrokerId: c.brokerID})
+	if _, err := c.DriverClient.Init(ctx, &proto.InitRequest{HostBrokerId: c.brokerID}); err != nil {
+		return err
+	}
+	_, err := c.execs.stream(ctx)
+	if errors.Is(err, errNotServed) {
+		c.execs = nil
+		return nil
+	}
 	return err
 }
 

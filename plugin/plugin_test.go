@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"sync"
@@ -29,8 +30,11 @@ type fakeDriver struct {
 	last  map[string]gproto.Message
 	// waited is what the context of the last "wait" call said.
 	waited waited
-	// grpcDeadline is whether the last Exec arrived with a gRPC deadline (grpc-timeout).
+	// grpcDeadline is whether the last Exec (or Execs stream) arrived with a gRPC deadline
+	// (grpc-timeout).
 	grpcDeadline bool
+	// unary counts the Execs that arrived as unary calls, not on the Execs stream.
+	unary int
 	// kept is the context of the last "keep" call.
 	kept context.Context
 }
@@ -85,6 +89,11 @@ func (d *fakeDriver) Exec(ctx context.Context, r *proto.ExecRequest) (*proto.Exe
 		d.kept = ctx
 		d.mu.Unlock()
 		return &proto.ExecResponse{Code: 200}, nil
+	case "huge": // an answer over the message limit
+		return &proto.ExecResponse{ResultJson: bytes.Repeat([]byte("x"), plugin.MaxMessageSize+1), Code: 200}, nil
+	case "slow": // echoes after 200 ms
+		time.Sleep(200 * time.Millisecond)
+		return &proto.ExecResponse{ResultJson: r.ArgsJson, Code: 200}, nil
 	case "wait": // until the host gives up; tells what the call's context said, and one derived from it
 		derived, cancel := context.WithCancel(ctx)
 		defer cancel()
@@ -179,6 +188,21 @@ func (h *fakeHost) SaveSetting(_ context.Context, r *proto.SaveSettingRequest) (
 // so the real plugin set, gRPC options, broker and Init handshake are under test.
 func connect(t *testing.T) (*plugin.Client, *fakeDriver, *fakeHost) {
 	t.Helper()
+	return connectDriver(t, current)
+}
+
+// driverKind is how connectDriver's driver serves the Execs stream.
+type driverKind int
+
+const (
+	current driverKind = iota
+	old                // answers it Unimplemented, as a driver built before it does
+	deaf               // opens it and never reads it, as a frozen process
+)
+
+// connectDriver is connect with a driver of kind k.
+func connectDriver(t *testing.T, k driverKind) (*plugin.Client, *fakeDriver, *fakeHost) {
+	t.Helper()
 	drv := &fakeDriver{last: map[string]gproto.Message{}}
 	host := &fakeHost{last: map[string]gproto.Message{}}
 	logger := hclog.New(&hclog.LoggerOptions{Output: io.Discard})
@@ -196,9 +220,29 @@ func connect(t *testing.T) (*plugin.Client, *fakeDriver, *fakeHost) {
 						_, ok := ctx.Deadline()
 						drv.mu.Lock()
 						drv.grpcDeadline = ok
+						drv.unary++
 						drv.mu.Unlock()
 					}
 					return h(ctx, req)
+				}), grpc.StreamInterceptor(
+				func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+					if strings.HasSuffix(info.FullMethod, "/Execs") {
+						switch k {
+						case old:
+							return status.Error(codes.Unimplemented, "method Execs not implemented")
+						case deaf:
+							if err := ss.SendHeader(nil); err != nil {
+								return err
+							}
+							<-ss.Context().Done()
+							return nil
+						}
+						_, ok := ss.Context().Deadline()
+						drv.mu.Lock()
+						drv.grpcDeadline = ok
+						drv.mu.Unlock()
+					}
+					return h(srv, ss)
 				})))...)
 		},
 		Logger: logger,
@@ -283,6 +327,123 @@ func TestHostToDriver(t *testing.T) {
 	if _, err := dc.Exec(ctx, &proto.ExecRequest{ModuleId: "mod-1", Function: "fail"}); err == nil ||
 		!strings.Contains(err.Error(), "driver transport failure") {
 		t.Errorf("a Go error from the driver: %v", err)
+	}
+}
+
+// Executes travel on the Execs stream: concurrent calls each get their own answer, a cancelled
+// call ends alone, and an answer or a request over the message limit fails its own call with
+// ResourceExhausted while the stream (and a call in flight on it) goes on.
+func TestExecsStream(t *testing.T) {
+	t.Parallel()
+	dc, drv, _ := connect(t)
+	ctx := context.Background()
+
+	slow := make(chan error, 1)
+	go func() {
+		resp, err := dc.Exec(ctx, &proto.ExecRequest{ModuleId: "mod-1", Function: "slow", ArgsJson: []byte(`["slow"]`)})
+		if err == nil && string(resp.ResultJson) != `["slow"]` {
+			err = fmt.Errorf("answer %s", resp.ResultJson)
+		}
+		slow <- err
+	}()
+	wctx, wcancel := context.WithCancel(ctx)
+	waited := make(chan error, 1)
+	go func() {
+		_, err := dc.Exec(wctx, &proto.ExecRequest{ModuleId: "mod-1", Function: "wait", TimeoutMs: 60000})
+		waited <- err
+	}()
+
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for i := range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			args := fmt.Sprintf(`[%d]`, i)
+			resp, err := dc.Exec(ctx, &proto.ExecRequest{ModuleId: "mod-1", Function: "echo", ArgsJson: []byte(args)})
+			if err != nil {
+				errs <- err
+			} else if string(resp.ResultJson) != args {
+				errs <- fmt.Errorf("call %d answered %s", i, resp.ResultJson)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+
+	if _, err := dc.Exec(ctx, &proto.ExecRequest{ModuleId: "mod-1", Function: "huge"}); status.Code(err) != codes.ResourceExhausted {
+		t.Errorf("an answer over the limit: %v, want ResourceExhausted", err)
+	}
+	over := bytes.Repeat([]byte("y"), plugin.MaxMessageSize+1)
+	if _, err := dc.Exec(ctx, &proto.ExecRequest{ModuleId: "mod-1", Function: "echo", ArgsJson: over}); status.Code(err) != codes.ResourceExhausted {
+		t.Errorf("a request over the limit: %v, want ResourceExhausted", err)
+	}
+	if err := <-slow; err != nil {
+		t.Errorf("a call in flight while others failed: %v", err)
+	}
+
+	wcancel()
+	if err := <-waited; status.Code(err) != codes.Canceled {
+		t.Errorf("the cancelled call: %v, want Canceled", err)
+	}
+	if w := drv.lastWait(t); !errors.Is(w.err, context.Canceled) {
+		t.Errorf("the driver's context of the cancelled call ended with %v, want Canceled", w.err)
+	}
+	if resp, err := dc.Exec(ctx, &proto.ExecRequest{ModuleId: "mod-1", Function: "echo", ArgsJson: []byte(`[1]`)}); err != nil || string(resp.ResultJson) != `[1]` {
+		t.Errorf("a call after all that: %v %v", resp, err)
+	}
+	drv.mu.Lock()
+	defer drv.mu.Unlock()
+	if drv.unary != 0 {
+		t.Errorf("%d calls arrived as unary Execs, want all on the stream", drv.unary)
+	}
+}
+
+// A driver without the Execs stream (built before it) gets each execute as a unary Exec.
+func TestExecsUnaryForAnOlderDriver(t *testing.T) {
+	t.Parallel()
+	dc, drv, _ := connectDriver(t, old)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for i := range 3 {
+		args := fmt.Sprintf(`[%d]`, i)
+		resp, err := dc.Exec(ctx, &proto.ExecRequest{ModuleId: "mod-1", Function: "echo", ArgsJson: []byte(args)})
+		if err != nil || string(resp.ResultJson) != args {
+			t.Fatalf("call %d: %v %v", i, resp, err)
+		}
+	}
+	drv.mu.Lock()
+	defer drv.mu.Unlock()
+	if drv.unary != 3 {
+		t.Fatalf("%d unary Execs, want 3", drv.unary)
+	}
+}
+
+// A driver process that stops reading its Execs stream (frozen) does not hold a call past its
+// deadline, however much it has left unread: gRPC's flow control would hold the sender until the
+// probe killed the process. The stream ends instead, and the next call opens a new one.
+func TestExecsDriverNotReading(t *testing.T) {
+	t.Parallel()
+	dc, _, _ := connectDriver(t, deaf)
+	big := []byte(`["` + strings.Repeat("x", 1<<20) + `"]`)
+	for i := range 3 {
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		start := time.Now()
+		_, err := dc.Exec(ctx, &proto.ExecRequest{ModuleId: "mod-1", Function: "echo", ArgsJson: big})
+		took := time.Since(start)
+		cancel()
+		if err == nil {
+			t.Fatalf("call %d answered by a driver that does not read", i)
+		}
+		if took > 5*time.Second {
+			t.Fatalf("call %d (200 ms deadline) returned after %v: %v", i, took, err)
+		}
+		if c := status.Code(err); c != codes.DeadlineExceeded && c != codes.Unavailable {
+			t.Fatalf("call %d: %v, want DeadlineExceeded or Unavailable", i, err)
+		}
 	}
 }
 

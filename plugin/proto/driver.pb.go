@@ -472,6 +472,129 @@ func (x *ExecRequest) GetTimeoutMs() int64 {
 	return 0
 }
 
+// ExecCall is call id on the Execs stream: its request, or (request absent) its cancellation.
+type ExecCall struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"` // chosen by the host; not reused on the stream
+	Request       *ExecRequest           `protobuf:"bytes,2,opt,name=request,proto3" json:"request,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExecCall) Reset() {
+	*x = ExecCall{}
+	mi := &file_plugin_proto_driver_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExecCall) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExecCall) ProtoMessage() {}
+
+func (x *ExecCall) ProtoReflect() protoreflect.Message {
+	mi := &file_plugin_proto_driver_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExecCall.ProtoReflect.Descriptor instead.
+func (*ExecCall) Descriptor() ([]byte, []int) {
+	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ExecCall) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *ExecCall) GetRequest() *ExecRequest {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+// ExecResult answers call id: the driver's response, or the gRPC status (code, message) the
+// call would have ended with as a unary Exec.
+type ExecResult struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Response      *ExecResponse          `protobuf:"bytes,2,opt,name=response,proto3" json:"response,omitempty"`
+	StatusCode    uint32                 `protobuf:"varint,3,opt,name=status_code,json=statusCode,proto3" json:"status_code,omitempty"` // a google.golang.org/grpc/codes value; 0 (OK) with a response
+	StatusMessage string                 `protobuf:"bytes,4,opt,name=status_message,json=statusMessage,proto3" json:"status_message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExecResult) Reset() {
+	*x = ExecResult{}
+	mi := &file_plugin_proto_driver_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExecResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExecResult) ProtoMessage() {}
+
+func (x *ExecResult) ProtoReflect() protoreflect.Message {
+	mi := &file_plugin_proto_driver_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExecResult.ProtoReflect.Descriptor instead.
+func (*ExecResult) Descriptor() ([]byte, []int) {
+	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ExecResult) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *ExecResult) GetResponse() *ExecResponse {
+	if x != nil {
+		return x.Response
+	}
+	return nil
+}
+
+func (x *ExecResult) GetStatusCode() uint32 {
+	if x != nil {
+		return x.StatusCode
+	}
+	return 0
+}
+
+func (x *ExecResult) GetStatusMessage() string {
+	if x != nil {
+		return x.StatusMessage
+	}
+	return ""
+}
+
 type ExecError struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Class         string                 `protobuf:"bytes,1,opt,name=class,proto3" json:"class,omitempty"` // e.g. "ArgumentError", "Panic", "Abort", "Timeout"
@@ -484,7 +607,7 @@ type ExecError struct {
 
 func (x *ExecError) Reset() {
 	*x = ExecError{}
-	mi := &file_plugin_proto_driver_proto_msgTypes[7]
+	mi := &file_plugin_proto_driver_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -496,7 +619,7 @@ func (x *ExecError) String() string {
 func (*ExecError) ProtoMessage() {}
 
 func (x *ExecError) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_driver_proto_msgTypes[7]
+	mi := &file_plugin_proto_driver_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -509,7 +632,7 @@ func (x *ExecError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecError.ProtoReflect.Descriptor instead.
 func (*ExecError) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{7}
+	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ExecError) GetClass() string {
@@ -551,7 +674,7 @@ type ExecResponse struct {
 
 func (x *ExecResponse) Reset() {
 	*x = ExecResponse{}
-	mi := &file_plugin_proto_driver_proto_msgTypes[8]
+	mi := &file_plugin_proto_driver_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -563,7 +686,7 @@ func (x *ExecResponse) String() string {
 func (*ExecResponse) ProtoMessage() {}
 
 func (x *ExecResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_driver_proto_msgTypes[8]
+	mi := &file_plugin_proto_driver_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -576,7 +699,7 @@ func (x *ExecResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecResponse.ProtoReflect.Descriptor instead.
 func (*ExecResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{8}
+	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ExecResponse) GetResultJson() []byte {
@@ -609,7 +732,7 @@ type MetadataResponse struct {
 
 func (x *MetadataResponse) Reset() {
 	*x = MetadataResponse{}
-	mi := &file_plugin_proto_driver_proto_msgTypes[9]
+	mi := &file_plugin_proto_driver_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -621,7 +744,7 @@ func (x *MetadataResponse) String() string {
 func (*MetadataResponse) ProtoMessage() {}
 
 func (x *MetadataResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_driver_proto_msgTypes[9]
+	mi := &file_plugin_proto_driver_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -634,7 +757,7 @@ func (x *MetadataResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetadataResponse.ProtoReflect.Descriptor instead.
 func (*MetadataResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{9}
+	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *MetadataResponse) GetJson() []byte {
@@ -653,7 +776,7 @@ type InfoResponse struct {
 
 func (x *InfoResponse) Reset() {
 	*x = InfoResponse{}
-	mi := &file_plugin_proto_driver_proto_msgTypes[10]
+	mi := &file_plugin_proto_driver_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -665,7 +788,7 @@ func (x *InfoResponse) String() string {
 func (*InfoResponse) ProtoMessage() {}
 
 func (x *InfoResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_driver_proto_msgTypes[10]
+	mi := &file_plugin_proto_driver_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -678,7 +801,7 @@ func (x *InfoResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InfoResponse.ProtoReflect.Descriptor instead.
 func (*InfoResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{10}
+	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *InfoResponse) GetModuleIds() []string {
@@ -700,7 +823,7 @@ type SetStatusRequest struct {
 
 func (x *SetStatusRequest) Reset() {
 	*x = SetStatusRequest{}
-	mi := &file_plugin_proto_driver_proto_msgTypes[11]
+	mi := &file_plugin_proto_driver_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -712,7 +835,7 @@ func (x *SetStatusRequest) String() string {
 func (*SetStatusRequest) ProtoMessage() {}
 
 func (x *SetStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_driver_proto_msgTypes[11]
+	mi := &file_plugin_proto_driver_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -725,7 +848,7 @@ func (x *SetStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetStatusRequest.ProtoReflect.Descriptor instead.
 func (*SetStatusRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{11}
+	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *SetStatusRequest) GetModuleId() string {
@@ -769,7 +892,7 @@ type Target struct {
 
 func (x *Target) Reset() {
 	*x = Target{}
-	mi := &file_plugin_proto_driver_proto_msgTypes[12]
+	mi := &file_plugin_proto_driver_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -781,7 +904,7 @@ func (x *Target) String() string {
 func (*Target) ProtoMessage() {}
 
 func (x *Target) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_driver_proto_msgTypes[12]
+	mi := &file_plugin_proto_driver_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -794,7 +917,7 @@ func (x *Target) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Target.ProtoReflect.Descriptor instead.
 func (*Target) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{12}
+	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Target) GetModuleId() string {
@@ -836,7 +959,7 @@ type GetStatusRequest struct {
 
 func (x *GetStatusRequest) Reset() {
 	*x = GetStatusRequest{}
-	mi := &file_plugin_proto_driver_proto_msgTypes[13]
+	mi := &file_plugin_proto_driver_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -848,7 +971,7 @@ func (x *GetStatusRequest) String() string {
 func (*GetStatusRequest) ProtoMessage() {}
 
 func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_driver_proto_msgTypes[13]
+	mi := &file_plugin_proto_driver_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -861,7 +984,7 @@ func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatusRequest.ProtoReflect.Descriptor instead.
 func (*GetStatusRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{13}
+	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *GetStatusRequest) GetFromModule() string {
@@ -895,7 +1018,7 @@ type GetStatusResponse struct {
 
 func (x *GetStatusResponse) Reset() {
 	*x = GetStatusResponse{}
-	mi := &file_plugin_proto_driver_proto_msgTypes[14]
+	mi := &file_plugin_proto_driver_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -907,7 +1030,7 @@ func (x *GetStatusResponse) String() string {
 func (*GetStatusResponse) ProtoMessage() {}
 
 func (x *GetStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_driver_proto_msgTypes[14]
+	mi := &file_plugin_proto_driver_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -920,7 +1043,7 @@ func (x *GetStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatusResponse.ProtoReflect.Descriptor instead.
 func (*GetStatusResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{14}
+	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *GetStatusResponse) GetValueJson() []byte {
@@ -948,7 +1071,7 @@ type LogRequest struct {
 
 func (x *LogRequest) Reset() {
 	*x = LogRequest{}
-	mi := &file_plugin_proto_driver_proto_msgTypes[15]
+	mi := &file_plugin_proto_driver_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -960,7 +1083,7 @@ func (x *LogRequest) String() string {
 func (*LogRequest) ProtoMessage() {}
 
 func (x *LogRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_driver_proto_msgTypes[15]
+	mi := &file_plugin_proto_driver_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -973,7 +1096,7 @@ func (x *LogRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogRequest.ProtoReflect.Descriptor instead.
 func (*LogRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{15}
+	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *LogRequest) GetModuleId() string {
@@ -1011,7 +1134,7 @@ type HostExecRequest struct {
 
 func (x *HostExecRequest) Reset() {
 	*x = HostExecRequest{}
-	mi := &file_plugin_proto_driver_proto_msgTypes[16]
+	mi := &file_plugin_proto_driver_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1023,7 +1146,7 @@ func (x *HostExecRequest) String() string {
 func (*HostExecRequest) ProtoMessage() {}
 
 func (x *HostExecRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_driver_proto_msgTypes[16]
+	mi := &file_plugin_proto_driver_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1036,7 +1159,7 @@ func (x *HostExecRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostExecRequest.ProtoReflect.Descriptor instead.
 func (*HostExecRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{16}
+	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *HostExecRequest) GetFromModule() string {
@@ -1092,7 +1215,7 @@ type SubscribeRequest struct {
 
 func (x *SubscribeRequest) Reset() {
 	*x = SubscribeRequest{}
-	mi := &file_plugin_proto_driver_proto_msgTypes[17]
+	mi := &file_plugin_proto_driver_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1104,7 +1227,7 @@ func (x *SubscribeRequest) String() string {
 func (*SubscribeRequest) ProtoMessage() {}
 
 func (x *SubscribeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_driver_proto_msgTypes[17]
+	mi := &file_plugin_proto_driver_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1117,7 +1240,7 @@ func (x *SubscribeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscribeRequest.ProtoReflect.Descriptor instead.
 func (*SubscribeRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{17}
+	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *SubscribeRequest) GetFromModule() string {
@@ -1150,7 +1273,7 @@ type StatusValue struct {
 
 func (x *StatusValue) Reset() {
 	*x = StatusValue{}
-	mi := &file_plugin_proto_driver_proto_msgTypes[18]
+	mi := &file_plugin_proto_driver_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1162,7 +1285,7 @@ func (x *StatusValue) String() string {
 func (*StatusValue) ProtoMessage() {}
 
 func (x *StatusValue) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_driver_proto_msgTypes[18]
+	mi := &file_plugin_proto_driver_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1175,7 +1298,7 @@ func (x *StatusValue) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusValue.ProtoReflect.Descriptor instead.
 func (*StatusValue) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{18}
+	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *StatusValue) GetValueJson() []byte {
@@ -1197,7 +1320,7 @@ type SubscriptionControl struct {
 
 func (x *SubscriptionControl) Reset() {
 	*x = SubscriptionControl{}
-	mi := &file_plugin_proto_driver_proto_msgTypes[19]
+	mi := &file_plugin_proto_driver_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1209,7 +1332,7 @@ func (x *SubscriptionControl) String() string {
 func (*SubscriptionControl) ProtoMessage() {}
 
 func (x *SubscriptionControl) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_driver_proto_msgTypes[19]
+	mi := &file_plugin_proto_driver_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1222,7 +1345,7 @@ func (x *SubscriptionControl) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscriptionControl.ProtoReflect.Descriptor instead.
 func (*SubscriptionControl) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{19}
+	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *SubscriptionControl) GetId() uint64 {
@@ -1262,7 +1385,7 @@ type SubscriptionEvent struct {
 
 func (x *SubscriptionEvent) Reset() {
 	*x = SubscriptionEvent{}
-	mi := &file_plugin_proto_driver_proto_msgTypes[20]
+	mi := &file_plugin_proto_driver_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1274,7 +1397,7 @@ func (x *SubscriptionEvent) String() string {
 func (*SubscriptionEvent) ProtoMessage() {}
 
 func (x *SubscriptionEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_driver_proto_msgTypes[20]
+	mi := &file_plugin_proto_driver_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1287,7 +1410,7 @@ func (x *SubscriptionEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscriptionEvent.ProtoReflect.Descriptor instead.
 func (*SubscriptionEvent) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{20}
+	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *SubscriptionEvent) GetId() uint64 {
@@ -1343,7 +1466,7 @@ type PublishRequest struct {
 
 func (x *PublishRequest) Reset() {
 	*x = PublishRequest{}
-	mi := &file_plugin_proto_driver_proto_msgTypes[21]
+	mi := &file_plugin_proto_driver_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1355,7 +1478,7 @@ func (x *PublishRequest) String() string {
 func (*PublishRequest) ProtoMessage() {}
 
 func (x *PublishRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_driver_proto_msgTypes[21]
+	mi := &file_plugin_proto_driver_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1368,7 +1491,7 @@ func (x *PublishRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublishRequest.ProtoReflect.Descriptor instead.
 func (*PublishRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{21}
+	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *PublishRequest) GetFromModule() string {
@@ -1402,7 +1525,7 @@ type MonitorRequest struct {
 
 func (x *MonitorRequest) Reset() {
 	*x = MonitorRequest{}
-	mi := &file_plugin_proto_driver_proto_msgTypes[22]
+	mi := &file_plugin_proto_driver_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1414,7 +1537,7 @@ func (x *MonitorRequest) String() string {
 func (*MonitorRequest) ProtoMessage() {}
 
 func (x *MonitorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_driver_proto_msgTypes[22]
+	mi := &file_plugin_proto_driver_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1427,7 +1550,7 @@ func (x *MonitorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MonitorRequest.ProtoReflect.Descriptor instead.
 func (*MonitorRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{22}
+	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *MonitorRequest) GetFromModule() string {
@@ -1453,7 +1576,7 @@ type ChannelMessage struct {
 
 func (x *ChannelMessage) Reset() {
 	*x = ChannelMessage{}
-	mi := &file_plugin_proto_driver_proto_msgTypes[23]
+	mi := &file_plugin_proto_driver_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1465,7 +1588,7 @@ func (x *ChannelMessage) String() string {
 func (*ChannelMessage) ProtoMessage() {}
 
 func (x *ChannelMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_driver_proto_msgTypes[23]
+	mi := &file_plugin_proto_driver_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1478,7 +1601,7 @@ func (x *ChannelMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChannelMessage.ProtoReflect.Descriptor instead.
 func (*ChannelMessage) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{23}
+	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ChannelMessage) GetMessage() []byte {
@@ -1499,7 +1622,7 @@ type SaveSettingRequest struct {
 
 func (x *SaveSettingRequest) Reset() {
 	*x = SaveSettingRequest{}
-	mi := &file_plugin_proto_driver_proto_msgTypes[24]
+	mi := &file_plugin_proto_driver_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1511,7 +1634,7 @@ func (x *SaveSettingRequest) String() string {
 func (*SaveSettingRequest) ProtoMessage() {}
 
 func (x *SaveSettingRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_driver_proto_msgTypes[24]
+	mi := &file_plugin_proto_driver_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1524,7 +1647,7 @@ func (x *SaveSettingRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SaveSettingRequest.ProtoReflect.Descriptor instead.
 func (*SaveSettingRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{24}
+	return file_plugin_proto_driver_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *SaveSettingRequest) GetModuleId() string {
@@ -1587,7 +1710,17 @@ const file_plugin_proto_driver_proto_rawDesc = "" +
 	"\n" +
 	"request_id\x18\x05 \x01(\tR\trequestId\x12\x1d\n" +
 	"\n" +
-	"timeout_ms\x18\x06 \x01(\x03R\ttimeoutMs\"\x7f\n" +
+	"timeout_ms\x18\x06 \x01(\x03R\ttimeoutMs\"S\n" +
+	"\bExecCall\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\x127\n" +
+	"\arequest\x18\x02 \x01(\v2\x1d.engine.plugin.v1.ExecRequestR\arequest\"\xa0\x01\n" +
+	"\n" +
+	"ExecResult\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\x12:\n" +
+	"\bresponse\x18\x02 \x01(\v2\x1e.engine.plugin.v1.ExecResponseR\bresponse\x12\x1f\n" +
+	"\vstatus_code\x18\x03 \x01(\rR\n" +
+	"statusCode\x12%\n" +
+	"\x0estatus_message\x18\x04 \x01(\tR\rstatusMessage\"\x7f\n" +
 	"\tExecError\x12\x14\n" +
 	"\x05class\x18\x01 \x01(\tR\x05class\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x1c\n" +
@@ -1672,7 +1805,7 @@ const file_plugin_proto_driver_proto_rawDesc = "" +
 	"\tmodule_id\x18\x01 \x01(\tR\bmoduleId\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1d\n" +
 	"\n" +
-	"value_json\x18\x03 \x01(\fR\tvalueJson2\xf0\x05\n" +
+	"value_json\x18\x03 \x01(\fR\tvalueJson2\xb7\x06\n" +
 	"\x06Driver\x12>\n" +
 	"\x04Init\x12\x1d.engine.plugin.v1.InitRequest\x1a\x17.engine.plugin.v1.Empty\x12@\n" +
 	"\x05Start\x12\x1e.engine.plugin.v1.StartRequest\x1a\x17.engine.plugin.v1.Empty\x12A\n" +
@@ -1684,7 +1817,8 @@ const file_plugin_proto_driver_proto_rawDesc = "" +
 	"\bMetadata\x12\x17.engine.plugin.v1.Empty\x1a\".engine.plugin.v1.MetadataResponse\x12?\n" +
 	"\x04Info\x12\x17.engine.plugin.v1.Empty\x1a\x1e.engine.plugin.v1.InfoResponse\x12=\n" +
 	"\tTerminate\x12\x17.engine.plugin.v1.Empty\x1a\x17.engine.plugin.v1.Empty\x12H\n" +
-	"\tHeartbeat\x12\".engine.plugin.v1.HeartbeatRequest\x1a\x17.engine.plugin.v1.Empty2\xc7\x05\n" +
+	"\tHeartbeat\x12\".engine.plugin.v1.HeartbeatRequest\x1a\x17.engine.plugin.v1.Empty\x12E\n" +
+	"\x05Execs\x12\x1a.engine.plugin.v1.ExecCall\x1a\x1c.engine.plugin.v1.ExecResult(\x010\x012\xc7\x05\n" +
 	"\x04Host\x12H\n" +
 	"\tSetStatus\x12\".engine.plugin.v1.SetStatusRequest\x1a\x17.engine.plugin.v1.Empty\x12T\n" +
 	"\tGetStatus\x12\".engine.plugin.v1.GetStatusRequest\x1a#.engine.plugin.v1.GetStatusResponse\x12<\n" +
@@ -1708,7 +1842,7 @@ func file_plugin_proto_driver_proto_rawDescGZIP() []byte {
 	return file_plugin_proto_driver_proto_rawDescData
 }
 
-var file_plugin_proto_driver_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
+var file_plugin_proto_driver_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
 var file_plugin_proto_driver_proto_goTypes = []any{
 	(*Empty)(nil),               // 0: engine.plugin.v1.Empty
 	(*InitRequest)(nil),         // 1: engine.plugin.v1.InitRequest
@@ -1717,77 +1851,83 @@ var file_plugin_proto_driver_proto_goTypes = []any{
 	(*StartRequest)(nil),        // 4: engine.plugin.v1.StartRequest
 	(*ModuleRequest)(nil),       // 5: engine.plugin.v1.ModuleRequest
 	(*ExecRequest)(nil),         // 6: engine.plugin.v1.ExecRequest
-	(*ExecError)(nil),           // 7: engine.plugin.v1.ExecError
-	(*ExecResponse)(nil),        // 8: engine.plugin.v1.ExecResponse
-	(*MetadataResponse)(nil),    // 9: engine.plugin.v1.MetadataResponse
-	(*InfoResponse)(nil),        // 10: engine.plugin.v1.InfoResponse
-	(*SetStatusRequest)(nil),    // 11: engine.plugin.v1.SetStatusRequest
-	(*Target)(nil),              // 12: engine.plugin.v1.Target
-	(*GetStatusRequest)(nil),    // 13: engine.plugin.v1.GetStatusRequest
-	(*GetStatusResponse)(nil),   // 14: engine.plugin.v1.GetStatusResponse
-	(*LogRequest)(nil),          // 15: engine.plugin.v1.LogRequest
-	(*HostExecRequest)(nil),     // 16: engine.plugin.v1.HostExecRequest
-	(*SubscribeRequest)(nil),    // 17: engine.plugin.v1.SubscribeRequest
-	(*StatusValue)(nil),         // 18: engine.plugin.v1.StatusValue
-	(*SubscriptionControl)(nil), // 19: engine.plugin.v1.SubscriptionControl
-	(*SubscriptionEvent)(nil),   // 20: engine.plugin.v1.SubscriptionEvent
-	(*PublishRequest)(nil),      // 21: engine.plugin.v1.PublishRequest
-	(*MonitorRequest)(nil),      // 22: engine.plugin.v1.MonitorRequest
-	(*ChannelMessage)(nil),      // 23: engine.plugin.v1.ChannelMessage
-	(*SaveSettingRequest)(nil),  // 24: engine.plugin.v1.SaveSettingRequest
+	(*ExecCall)(nil),            // 7: engine.plugin.v1.ExecCall
+	(*ExecResult)(nil),          // 8: engine.plugin.v1.ExecResult
+	(*ExecError)(nil),           // 9: engine.plugin.v1.ExecError
+	(*ExecResponse)(nil),        // 10: engine.plugin.v1.ExecResponse
+	(*MetadataResponse)(nil),    // 11: engine.plugin.v1.MetadataResponse
+	(*InfoResponse)(nil),        // 12: engine.plugin.v1.InfoResponse
+	(*SetStatusRequest)(nil),    // 13: engine.plugin.v1.SetStatusRequest
+	(*Target)(nil),              // 14: engine.plugin.v1.Target
+	(*GetStatusRequest)(nil),    // 15: engine.plugin.v1.GetStatusRequest
+	(*GetStatusResponse)(nil),   // 16: engine.plugin.v1.GetStatusResponse
+	(*LogRequest)(nil),          // 17: engine.plugin.v1.LogRequest
+	(*HostExecRequest)(nil),     // 18: engine.plugin.v1.HostExecRequest
+	(*SubscribeRequest)(nil),    // 19: engine.plugin.v1.SubscribeRequest
+	(*StatusValue)(nil),         // 20: engine.plugin.v1.StatusValue
+	(*SubscriptionControl)(nil), // 21: engine.plugin.v1.SubscriptionControl
+	(*SubscriptionEvent)(nil),   // 22: engine.plugin.v1.SubscriptionEvent
+	(*PublishRequest)(nil),      // 23: engine.plugin.v1.PublishRequest
+	(*MonitorRequest)(nil),      // 24: engine.plugin.v1.MonitorRequest
+	(*ChannelMessage)(nil),      // 25: engine.plugin.v1.ChannelMessage
+	(*SaveSettingRequest)(nil),  // 26: engine.plugin.v1.SaveSettingRequest
 }
 var file_plugin_proto_driver_proto_depIdxs = []int32{
 	3,  // 0: engine.plugin.v1.StartRequest.module:type_name -> engine.plugin.v1.Module
-	7,  // 1: engine.plugin.v1.ExecResponse.error:type_name -> engine.plugin.v1.ExecError
-	12, // 2: engine.plugin.v1.GetStatusRequest.target:type_name -> engine.plugin.v1.Target
-	12, // 3: engine.plugin.v1.HostExecRequest.target:type_name -> engine.plugin.v1.Target
-	12, // 4: engine.plugin.v1.SubscribeRequest.target:type_name -> engine.plugin.v1.Target
-	17, // 5: engine.plugin.v1.SubscriptionControl.subscribe:type_name -> engine.plugin.v1.SubscribeRequest
-	1,  // 6: engine.plugin.v1.Driver.Init:input_type -> engine.plugin.v1.InitRequest
-	4,  // 7: engine.plugin.v1.Driver.Start:input_type -> engine.plugin.v1.StartRequest
-	4,  // 8: engine.plugin.v1.Driver.Update:input_type -> engine.plugin.v1.StartRequest
-	5,  // 9: engine.plugin.v1.Driver.Stop:input_type -> engine.plugin.v1.ModuleRequest
-	6,  // 10: engine.plugin.v1.Driver.Exec:input_type -> engine.plugin.v1.ExecRequest
-	5,  // 11: engine.plugin.v1.Driver.Debug:input_type -> engine.plugin.v1.ModuleRequest
-	5,  // 12: engine.plugin.v1.Driver.Ignore:input_type -> engine.plugin.v1.ModuleRequest
-	0,  // 13: engine.plugin.v1.Driver.Metadata:input_type -> engine.plugin.v1.Empty
-	0,  // 14: engine.plugin.v1.Driver.Info:input_type -> engine.plugin.v1.Empty
-	0,  // 15: engine.plugin.v1.Driver.Terminate:input_type -> engine.plugin.v1.Empty
-	2,  // 16: engine.plugin.v1.Driver.Heartbeat:input_type -> engine.plugin.v1.HeartbeatRequest
-	11, // 17: engine.plugin.v1.Host.SetStatus:input_type -> engine.plugin.v1.SetStatusRequest
-	13, // 18: engine.plugin.v1.Host.GetStatus:input_type -> engine.plugin.v1.GetStatusRequest
-	15, // 19: engine.plugin.v1.Host.Log:input_type -> engine.plugin.v1.LogRequest
-	16, // 20: engine.plugin.v1.Host.Exec:input_type -> engine.plugin.v1.HostExecRequest
-	17, // 21: engine.plugin.v1.Host.Subscribe:input_type -> engine.plugin.v1.SubscribeRequest
-	21, // 22: engine.plugin.v1.Host.Publish:input_type -> engine.plugin.v1.PublishRequest
-	22, // 23: engine.plugin.v1.Host.Monitor:input_type -> engine.plugin.v1.MonitorRequest
-	24, // 24: engine.plugin.v1.Host.SaveSetting:input_type -> engine.plugin.v1.SaveSettingRequest
-	19, // 25: engine.plugin.v1.Host.Subscriptions:input_type -> engine.plugin.v1.SubscriptionControl
-	0,  // 26: engine.plugin.v1.Driver.Init:output_type -> engine.plugin.v1.Empty
-	0,  // 27: engine.plugin.v1.Driver.Start:output_type -> engine.plugin.v1.Empty
-	0,  // 28: engine.plugin.v1.Driver.Update:output_type -> engine.plugin.v1.Empty
-	0,  // 29: engine.plugin.v1.Driver.Stop:output_type -> engine.plugin.v1.Empty
-	8,  // 30: engine.plugin.v1.Driver.Exec:output_type -> engine.plugin.v1.ExecResponse
-	0,  // 31: engine.plugin.v1.Driver.Debug:output_type -> engine.plugin.v1.Empty
-	0,  // 32: engine.plugin.v1.Driver.Ignore:output_type -> engine.plugin.v1.Empty
-	9,  // 33: engine.plugin.v1.Driver.Metadata:output_type -> engine.plugin.v1.MetadataResponse
-	10, // 34: engine.plugin.v1.Driver.Info:output_type -> engine.plugin.v1.InfoResponse
-	0,  // 35: engine.plugin.v1.Driver.Terminate:output_type -> engine.plugin.v1.Empty
-	0,  // 36: engine.plugin.v1.Driver.Heartbeat:output_type -> engine.plugin.v1.Empty
-	0,  // 37: engine.plugin.v1.Host.SetStatus:output_type -> engine.plugin.v1.Empty
-	14, // 38: engine.plugin.v1.Host.GetStatus:output_type -> engine.plugin.v1.GetStatusResponse
-	0,  // 39: engine.plugin.v1.Host.Log:output_type -> engine.plugin.v1.Empty
-	8,  // 40: engine.plugin.v1.Host.Exec:output_type -> engine.plugin.v1.ExecResponse
-	18, // 41: engine.plugin.v1.Host.Subscribe:output_type -> engine.plugin.v1.StatusValue
-	0,  // 42: engine.plugin.v1.Host.Publish:output_type -> engine.plugin.v1.Empty
-	23, // 43: engine.plugin.v1.Host.Monitor:output_type -> engine.plugin.v1.ChannelMessage
-	0,  // 44: engine.plugin.v1.Host.SaveSetting:output_type -> engine.plugin.v1.Empty
-	20, // 45: engine.plugin.v1.Host.Subscriptions:output_type -> engine.plugin.v1.SubscriptionEvent
-	26, // [26:46] is the sub-list for method output_type
-	6,  // [6:26] is the sub-list for method input_type
-	6,  // [6:6] is the sub-list for extension type_name
-	6,  // [6:6] is the sub-list for extension extendee
-	0,  // [0:6] is the sub-list for field type_name
+	6,  // 1: engine.plugin.v1.ExecCall.request:type_name -> engine.plugin.v1.ExecRequest
+	10, // 2: engine.plugin.v1.ExecResult.response:type_name -> engine.plugin.v1.ExecResponse
+	9,  // 3: engine.plugin.v1.ExecResponse.error:type_name -> engine.plugin.v1.ExecError
+	14, // 4: engine.plugin.v1.GetStatusRequest.target:type_name -> engine.plugin.v1.Target
+	14, // 5: engine.plugin.v1.HostExecRequest.target:type_name -> engine.plugin.v1.Target
+	14, // 6: engine.plugin.v1.SubscribeRequest.target:type_name -> engine.plugin.v1.Target
+	19, // 7: engine.plugin.v1.SubscriptionControl.subscribe:type_name -> engine.plugin.v1.SubscribeRequest
+	1,  // 8: engine.plugin.v1.Driver.Init:input_type -> engine.plugin.v1.InitRequest
+	4,  // 9: engine.plugin.v1.Driver.Start:input_type -> engine.plugin.v1.StartRequest
+	4,  // 10: engine.plugin.v1.Driver.Update:input_type -> engine.plugin.v1.StartRequest
+	5,  // 11: engine.plugin.v1.Driver.Stop:input_type -> engine.plugin.v1.ModuleRequest
+	6,  // 12: engine.plugin.v1.Driver.Exec:input_type -> engine.plugin.v1.ExecRequest
+	5,  // 13: engine.plugin.v1.Driver.Debug:input_type -> engine.plugin.v1.ModuleRequest
+	5,  // 14: engine.plugin.v1.Driver.Ignore:input_type -> engine.plugin.v1.ModuleRequest
+	0,  // 15: engine.plugin.v1.Driver.Metadata:input_type -> engine.plugin.v1.Empty
+	0,  // 16: engine.plugin.v1.Driver.Info:input_type -> engine.plugin.v1.Empty
+	0,  // 17: engine.plugin.v1.Driver.Terminate:input_type -> engine.plugin.v1.Empty
+	2,  // 18: engine.plugin.v1.Driver.Heartbeat:input_type -> engine.plugin.v1.HeartbeatRequest
+	7,  // 19: engine.plugin.v1.Driver.Execs:input_type -> engine.plugin.v1.ExecCall
+	13, // 20: engine.plugin.v1.Host.SetStatus:input_type -> engine.plugin.v1.SetStatusRequest
+	15, // 21: engine.plugin.v1.Host.GetStatus:input_type -> engine.plugin.v1.GetStatusRequest
+	17, // 22: engine.plugin.v1.Host.Log:input_type -> engine.plugin.v1.LogRequest
+	18, // 23: engine.plugin.v1.Host.Exec:input_type -> engine.plugin.v1.HostExecRequest
+	19, // 24: engine.plugin.v1.Host.Subscribe:input_type -> engine.plugin.v1.SubscribeRequest
+	23, // 25: engine.plugin.v1.Host.Publish:input_type -> engine.plugin.v1.PublishRequest
+	24, // 26: engine.plugin.v1.Host.Monitor:input_type -> engine.plugin.v1.MonitorRequest
+	26, // 27: engine.plugin.v1.Host.SaveSetting:input_type -> engine.plugin.v1.SaveSettingRequest
+	21, // 28: engine.plugin.v1.Host.Subscriptions:input_type -> engine.plugin.v1.SubscriptionControl
+	0,  // 29: engine.plugin.v1.Driver.Init:output_type -> engine.plugin.v1.Empty
+	0,  // 30: engine.plugin.v1.Driver.Start:output_type -> engine.plugin.v1.Empty
+	0,  // 31: engine.plugin.v1.Driver.Update:output_type -> engine.plugin.v1.Empty
+	0,  // 32: engine.plugin.v1.Driver.Stop:output_type -> engine.plugin.v1.Empty
+	10, // 33: engine.plugin.v1.Driver.Exec:output_type -> engine.plugin.v1.ExecResponse
+	0,  // 34: engine.plugin.v1.Driver.Debug:output_type -> engine.plugin.v1.Empty
+	0,  // 35: engine.plugin.v1.Driver.Ignore:output_type -> engine.plugin.v1.Empty
+	11, // 36: engine.plugin.v1.Driver.Metadata:output_type -> engine.plugin.v1.MetadataResponse
+	12, // 37: engine.plugin.v1.Driver.Info:output_type -> engine.plugin.v1.InfoResponse
+	0,  // 38: engine.plugin.v1.Driver.Terminate:output_type -> engine.plugin.v1.Empty
+	0,  // 39: engine.plugin.v1.Driver.Heartbeat:output_type -> engine.plugin.v1.Empty
+	8,  // 40: engine.plugin.v1.Driver.Execs:output_type -> engine.plugin.v1.ExecResult
+	0,  // 41: engine.plugin.v1.Host.SetStatus:output_type -> engine.plugin.v1.Empty
+	16, // 42: engine.plugin.v1.Host.GetStatus:output_type -> engine.plugin.v1.GetStatusResponse
+	0,  // 43: engine.plugin.v1.Host.Log:output_type -> engine.plugin.v1.Empty
+	10, // 44: engine.plugin.v1.Host.Exec:output_type -> engine.plugin.v1.ExecResponse
+	20, // 45: engine.plugin.v1.Host.Subscribe:output_type -> engine.plugin.v1.StatusValue
+	0,  // 46: engine.plugin.v1.Host.Publish:output_type -> engine.plugin.v1.Empty
+	25, // 47: engine.plugin.v1.Host.Monitor:output_type -> engine.plugin.v1.ChannelMessage
+	0,  // 48: engine.plugin.v1.Host.SaveSetting:output_type -> engine.plugin.v1.Empty
+	22, // 49: engine.plugin.v1.Host.Subscriptions:output_type -> engine.plugin.v1.SubscriptionEvent
+	29, // [29:50] is the sub-list for method output_type
+	8,  // [8:29] is the sub-list for method input_type
+	8,  // [8:8] is the sub-list for extension type_name
+	8,  // [8:8] is the sub-list for extension extendee
+	0,  // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_plugin_proto_driver_proto_init() }
@@ -1801,7 +1941,7 @@ func file_plugin_proto_driver_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plugin_proto_driver_proto_rawDesc), len(file_plugin_proto_driver_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   25,
+			NumMessages:   27,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

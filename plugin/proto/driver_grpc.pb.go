@@ -36,6 +36,7 @@ const (
 	Driver_Info_FullMethodName      = "/engine.plugin.v1.Driver/Info"
 	Driver_Terminate_FullMethodName = "/engine.plugin.v1.Driver/Terminate"
 	Driver_Heartbeat_FullMethodName = "/engine.plugin.v1.Driver/Heartbeat"
+	Driver_Execs_FullMethodName     = "/engine.plugin.v1.Driver/Execs"
 )
 
 // DriverClient is the client API for Driver service.
@@ -61,6 +62,12 @@ type DriverClient interface {
 	// modules and exits (it fences itself: its host is frozen, and other nodes are taking its
 	// modules over). A driver without it answers Unimplemented, and the host stops sending it.
 	Heartbeat(ctx context.Context, in *HeartbeatRequest, opts ...grpc.CallOption) (*Empty, error)
+	// Execs carries every Exec of the host on one stream: the host sends a call (or the
+	// cancellation of one) under an id of its choosing, the driver answers with the id. A call
+	// costs no HTTP/2 stream, headers or trailers of its own. The driver sends its response headers
+	// at once, so the host learns whether the stream is served; a driver without it answers
+	// Unimplemented, and the host calls Exec for each call instead.
+	Execs(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[ExecCall, ExecResult], error)
 }
 
 type driverClient struct {
@@ -181,6 +188,19 @@ func (c *driverClient) Heartbeat(ctx context.Context, in *HeartbeatRequest, opts
 	return out, nil
 }
 
+func (c *driverClient) Execs(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[ExecCall, ExecResult], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Driver_ServiceDesc.Streams[0], Driver_Execs_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[ExecCall, ExecResult]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Driver_ExecsClient = grpc.BidiStreamingClient[ExecCall, ExecResult]
+
 // DriverServer is the server API for Driver service.
 // All implementations must embed UnimplementedDriverServer
 // for forward compatibility.
@@ -204,6 +224,12 @@ type DriverServer interface {
 	// modules and exits (it fences itself: its host is frozen, and other nodes are taking its
 	// modules over). A driver without it answers Unimplemented, and the host stops sending it.
 	Heartbeat(context.Context, *HeartbeatRequest) (*Empty, error)
+	// Execs carries every Exec of the host on one stream: the host sends a call (or the
+	// cancellation of one) under an id of its choosing, the driver answers with the id. A call
+	// costs no HTTP/2 stream, headers or trailers of its own. The driver sends its response headers
+	// at once, so the host learns whether the stream is served; a driver without it answers
+	// Unimplemented, and the host calls Exec for each call instead.
+	Execs(grpc.BidiStreamingServer[ExecCall, ExecResult]) error
 	mustEmbedUnimplementedDriverServer()
 }
 
@@ -246,6 +272,9 @@ func (UnimplementedDriverServer) Terminate(context.Context, *Empty) (*Empty, err
 }
 func (UnimplementedDriverServer) Heartbeat(context.Context, *HeartbeatRequest) (*Empty, error) {
 	return nil, status.Error(codes.Unimplemented, "method Heartbeat not implemented")
+}
+func (UnimplementedDriverServer) Execs(grpc.BidiStreamingServer[ExecCall, ExecResult]) error {
+	return status.Error(codes.Unimplemented, "method Execs not implemented")
 }
 func (UnimplementedDriverServer) mustEmbedUnimplementedDriverServer() {}
 func (UnimplementedDriverServer) testEmbeddedByValue()                {}
@@ -466,6 +495,13 @@ func _Driver_Heartbeat_Handler(srv interface{}, ctx context.Context, dec func(in
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Driver_Execs_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(DriverServer).Execs(&grpc.GenericServerStream[ExecCall, ExecResult]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Driver_ExecsServer = grpc.BidiStreamingServer[ExecCall, ExecResult]
+
 // Driver_ServiceDesc is the grpc.ServiceDesc for Driver service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -518,7 +554,14 @@ var Driver_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _Driver_Heartbeat_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "Execs",
+			Handler:       _Driver_Execs_Handler,
+			ServerStreams: true,
+			ClientStreams: true,
+		},
+	},
 	Metadata: "plugin/proto/driver.proto",
 }
 

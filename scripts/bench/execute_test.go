@@ -83,10 +83,13 @@ func measure(b *testing.B, name string, clients, n int, call func() error) resul
 //
 //	go test -run '^$' -bench '^BenchmarkExecute$' -benchtime 1x ./scripts/bench/
 //
-// BenchmarkExecute makes one call, echo([1]) on the test driver (internal/testdriver), three ways
+// BenchmarkExecute makes one call, echo([1]) on the test driver (internal/testdriver), four ways
 // side by side in one run, at 1 and 32 concurrent clients:
 //
-//   - direct: the driver's go-plugin gRPC Exec, from the benchmark process (no HTTP at all);
+//   - direct: the driver's go-plugin gRPC Exec, from the benchmark process (no HTTP at all), as
+//     plugin.Client makes it: a message each way on the driver's Execs stream;
+//   - direct, unary: the same as one unary gRPC Exec per call, as it was made before the Execs
+//     stream (stream-over-unary-c1 and -c32 say what the stream gained);
 //   - bare proxy: a plain net/http handler that reads the body, makes that same Exec call
 //     (module, function, arguments) through a go-plugin client made as the engine makes its
 //     own (plugin.ClientConfig, plugin.Connect), and writes the result: no auth, metrics,
@@ -111,7 +114,7 @@ func measure(b *testing.B, name string, clients, n int, call func() error) resul
 // answers with the engine's own response header names and values (copied from one engine answer
 // at the start), so the client does the same work for either (the allocation table shows the
 // client's count for both). Every run is EXECBENCH_CALLS calls (5000); EXECBENCH_ROUNDS rounds
-// (5) each run the three paths at 1 client and then at 32, in an order that rotates from round
+// (5) each run the four paths at 1 client and then at 32, in an order that rotates from round
 // to round. Figures are medians over the rounds; a ratio is the median of the per-round ratios,
 // each between runs made moments apart. The benchmark measures once per process whatever b.N is
 // (see runOnce).
@@ -150,15 +153,18 @@ func BenchmarkExecute(b *testing.B) {
 	runOnce(b, measureExecute)
 }
 
-// The three paths, in the order of the tables.
+// The four paths, in the order of the tables. pathUnary is the direct call as it was before the
+// Execs stream (plugin/execs.go): one unary gRPC Exec each, to the same driver process.
 const (
 	pathDirect = iota
 	pathBare
 	pathREST
+	pathUnary
 	nPaths
 )
 
-var execPathNames = [nPaths]string{"direct go-plugin gRPC", "bare proxy (net/http → gRPC)", "REST execute"}
+var execPathNames = [nPaths]string{"direct go-plugin gRPC", "bare proxy (net/http → gRPC)", "REST execute",
+	"direct, a unary gRPC Exec per call (no Execs stream)"}
 
 const (
 	execPath = "/api/engine/v2/systems/sys-bench/Test_1/echo"
@@ -195,6 +201,7 @@ func measureExecute(b *testing.B) (string, []clusterMetric) {
 	bare := startBare(b, drv, engineAnswerHeader(b, httpClient, base+execPath))
 	paths := [nPaths]func() error{
 		pathDirect: func() error { return directEcho(context.Background(), direct) },
+		pathUnary:  func() error { return unaryEcho(context.Background(), direct) },
 		pathBare:   echoPost(httpClient, "bare proxy", bare.http+execPath),
 		pathREST:   echoPost(httpClient, "REST", base+execPath),
 	}
@@ -264,6 +271,7 @@ func measureExecute(b *testing.B) (string, []clusterMetric) {
 			clusterMetric{medianOf(rest, func(i int) float64 { return rest[i].throughput / direct[i].throughput }), fmt.Sprintf("ratio-direct-c%d", clients)},
 			clusterMetric{medianOf(rest, func(i int) float64 { return rest[i].throughput / bare[i].throughput }), fmt.Sprintf("ratio-bare-c%d", clients)},
 			clusterMetric{medianOf(bare, func(i int) float64 { return bare[i].throughput / direct[i].throughput }), fmt.Sprintf("bare-ratio-c%d", clients)},
+			clusterMetric{medianOf(direct, func(i int) float64 { return direct[i].throughput / rs[pathUnary][i].throughput }), fmt.Sprintf("stream-over-unary-c%d", clients)},
 			clusterMetric{medianOf(rest, func(i int) float64 { return float64(rest[i].p50-bare[i].p50) / 1e3 }), fmt.Sprintf("p50-over-bare-us-c%d", clients)},
 			clusterMetric{a.own, fmt.Sprintf("allocs-own-c%d", clients)},
 			clusterMetric{a.engine, fmt.Sprintf("allocs-engine-c%d", clients)},
@@ -410,6 +418,18 @@ func directEcho(ctx context.Context, c *plugin.Client) error {
 	}
 	if string(resp.ResultJson) != execArgs {
 		return fmt.Errorf("direct echo: %s", resp.ResultJson)
+	}
+	return nil
+}
+
+// unaryEcho is directEcho as one unary gRPC Exec, the driver call the Execs stream replaced.
+func unaryEcho(ctx context.Context, c *plugin.Client) error {
+	resp, err := c.DriverClient.Exec(ctx, &proto.ExecRequest{ModuleId: "mod-bench", Function: "echo", ArgsJson: []byte(execArgs)})
+	if err != nil {
+		return err
+	}
+	if string(resp.ResultJson) != execArgs {
+		return fmt.Errorf("unary echo: %s", resp.ResultJson)
 	}
 	return nil
 }

@@ -1,0 +1,303 @@
+package plugin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	gproto "google.golang.org/protobuf/proto"
+
+	"github.com/placeos-go/engine/plugin/proto"
+)
+
+// The host's executes travel on one Execs stream per driver process instead of one unary Exec
+// each. A unary gRPC call is a new HTTP/2 stream: headers both ways, trailers, a stream's state
+// and flow-control window in both processes, a goroutine in the driver's server. On the stream a
+// call is one message each way, and answers that finish together leave in one write. Measured
+// with BenchmarkExecute (BENCHMARKS.md) against a bare proxy making the unary call.
+//
+// What a unary Exec gave, the stream keeps: a call ends at its context's end (the host sends the
+// call's cancellation, and the driver's context for it ends, with DeadlineExceeded at its
+// deadline); an answer over MaxMessageSize fails that call alone, with ResourceExhausted; the
+// driver's connection closing fails every call on it with Unavailable. A driver built before the
+// stream existed answers it Unimplemented, and its host calls Exec for each call.
+
+// execs is the host's end: the stream in use, opened again after it breaks.
+type execs struct {
+	dc proto.DriverClient
+
+	mu  sync.Mutex
+	cur *execStream // nil: the next call opens one
+}
+
+// errNotServed is the driver's Unimplemented: an older driver without the Execs stream.
+var errNotServed = errors.New("plugin: the driver does not serve the Execs stream")
+
+// open opens an Execs stream and waits, within ctx, for the driver's response headers, which
+// say whether it is served.
+func (x *execs) open(ctx context.Context) (*execStream, error) {
+	// The stream outlives the call that opened it; it ends with the driver's connection.
+	sctx, cancel := context.WithCancel(context.Background())
+	s, err := x.dc.Execs(sctx)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	headers := make(chan error, 1)
+	go func() {
+		md, err := s.Header()
+		if md == nil && err == nil {
+			// gRPC's Header keeps a stream's end (Unimplemented) for Recv to say.
+			_, err = s.Recv()
+		}
+		headers <- err
+	}()
+	select {
+	case err = <-headers:
+	case <-ctx.Done():
+		cancel()
+		return nil, status.FromContextError(ctx.Err()).Err()
+	}
+	if err != nil {
+		cancel()
+		if status.Code(err) == codes.Unimplemented {
+			return nil, errNotServed
+		}
+		return nil, err
+	}
+	es := &execStream{s: s, cancel: cancel, calls: map[uint64]chan *proto.ExecResult{}}
+	go es.receive(x)
+	return es, nil
+}
+
+// stream returns the stream in use, opening one if there is none.
+func (x *execs) stream(ctx context.Context) (*execStream, error) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.cur != nil {
+		return x.cur, nil
+	}
+	es, err := x.open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	x.cur = es
+	return es, nil
+}
+
+// drop forgets es once it has broken, so that the next call opens a new stream.
+func (x *execs) drop(es *execStream) {
+	x.mu.Lock()
+	if x.cur == es {
+		x.cur = nil
+	}
+	x.mu.Unlock()
+}
+
+// exec makes one call on the stream within ctx (req.TimeoutMs already set from its deadline).
+func (x *execs) exec(ctx context.Context, req *proto.ExecRequest) (*proto.ExecResponse, error) {
+	// A request over the limit would end the whole stream in gRPC's SendMsg: it fails alone,
+	// as its unary call would.
+	if n := gproto.Size(req); n > MaxMessageSize {
+		return nil, status.Errorf(codes.ResourceExhausted, "plugin: an exec request of %d bytes is over the %d byte limit", n, MaxMessageSize)
+	}
+	es, err := x.stream(ctx)
+	if err != nil {
+		return nil, err
+	}
+	id, answer, err := es.add()
+	if err != nil {
+		return nil, err
+	}
+	if err := es.sendWithin(ctx, &proto.ExecCall{Id: id, Request: req}); err != nil {
+		es.remove(id)
+		return nil, status.Errorf(codes.Unavailable, "plugin: the driver's exec stream is closed: %v", err)
+	}
+	select {
+	case r := <-answer:
+		return r.GetResponse(), resultErr(r)
+	case <-ctx.Done():
+		if es.remove(id) {
+			// The driver's context for the call ends as a unary call's would on RST_STREAM;
+			// the sender does not wait for it.
+			go func() { _ = es.send(&proto.ExecCall{Id: id}) }()
+		}
+		return nil, status.FromContextError(ctx.Err()).Err()
+	}
+}
+
+// resultErr is the gRPC status r carries, nil for a response.
+func resultErr(r *proto.ExecResult) error {
+	if r.GetStatusCode() == uint32(codes.OK) && r.Response != nil {
+		return nil
+	}
+	if r.GetStatusCode() == uint32(codes.OK) {
+		return status.Error(codes.Internal, "plugin: the driver answered an exec with neither a response nor an error")
+	}
+	return status.Error(codes.Code(r.GetStatusCode()), r.GetStatusMessage())
+}
+
+// execStream is one Execs stream and the calls waiting on it.
+type execStream struct {
+	s      proto.Driver_ExecsClient
+	cancel context.CancelFunc
+
+	sendMu sync.Mutex // gRPC allows one sender at a time
+
+	mu     sync.Mutex
+	next   uint64
+	calls  map[uint64]chan *proto.ExecResult
+	broken error // set once the stream has ended; no call is added after
+}
+
+func (es *execStream) add() (uint64, chan *proto.ExecResult, error) {
+	es.mu.Lock()
+	defer es.mu.Unlock()
+	if es.broken != nil {
+		return 0, nil, es.broken
+	}
+	es.next++
+	ch := make(chan *proto.ExecResult, 1)
+	es.calls[es.next] = ch
+	return es.next, ch, nil
+}
+
+// remove forgets call id; it reports whether the call was still waiting for its answer.
+func (es *execStream) remove(id uint64) bool {
+	es.mu.Lock()
+	defer es.mu.Unlock()
+	_, ok := es.calls[id]
+	delete(es.calls, id)
+	return ok
+}
+
+func (es *execStream) send(c *proto.ExecCall) error {
+	es.sendMu.Lock()
+	defer es.sendMu.Unlock()
+	return es.s.Send(c)
+}
+
+// stuckSend is how long a call whose context has ended waits for its request to leave before
+// it ends the stream.
+const stuckSend = 100 * time.Millisecond
+
+// sendWithin sends c, ending by ctx's end plus stuckSend at the latest. gRPC's Send waits for
+// flow control with the stream's context, not the call's: a driver that stopped reading (a
+// frozen process, until the probe kills it) would hold its callers past their deadlines. A
+// caller whose context ends while its request still waits ends the stream instead, which fails
+// every call on it, as the connection's loss would. A healthy stream takes microseconds (a
+// request of megabytes, milliseconds) and is never ended by a deadline that happens to pass
+// meanwhile.
+func (es *execStream) sendWithin(ctx context.Context, c *proto.ExecCall) error {
+	sent := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		t := time.NewTimer(stuckSend)
+		defer t.Stop()
+		select {
+		case <-sent:
+		case <-t.C:
+			es.cancel()
+		}
+	})
+	err := es.send(c)
+	close(sent)
+	stop()
+	return err
+}
+
+// receive hands each answer to its call until the stream ends, then fails the calls left.
+func (es *execStream) receive(x *execs) {
+	for {
+		r, err := es.s.Recv()
+		if err != nil {
+			es.end(x, err)
+			return
+		}
+		es.mu.Lock()
+		ch := es.calls[r.GetId()]
+		delete(es.calls, r.GetId())
+		es.mu.Unlock()
+		if ch != nil {
+			ch <- r
+		}
+	}
+}
+
+func (es *execStream) end(x *execs, err error) {
+	x.drop(es)
+	es.cancel()
+	broken := status.Errorf(codes.Unavailable, "plugin: the driver's exec stream ended: %v", err)
+	es.mu.Lock()
+	es.broken = broken
+	calls := es.calls
+	es.calls = nil
+	es.mu.Unlock()
+	failed := &proto.ExecResult{StatusCode: uint32(codes.Unavailable), StatusMessage: status.Convert(broken).Message()}
+	for _, ch := range calls {
+		ch <- failed
+	}
+}
+
+// Execs is the driver's end: each call runs as a unary Exec would, in a goroutine of its own,
+// with a context that ends when the host cancels the call or the stream ends.
+func (s *driverServer) Execs(stream proto.Driver_ExecsServer) error {
+	if err := stream.SendHeader(nil); err != nil {
+		return err
+	}
+	var (
+		sendMu  sync.Mutex
+		mu      sync.Mutex
+		running = map[uint64]context.CancelFunc{}
+		wg      sync.WaitGroup
+	)
+	// A call's answer is never sent after the handler has returned (gRPC forbids it): the
+	// handler waits for its calls. They end with the stream's context when the host goes away
+	// or drops the stream; a host that only closed its side still gets their answers.
+	defer wg.Wait()
+	for {
+		c, err := stream.Recv()
+		if err != nil {
+			return nil
+		}
+		id := c.GetId()
+		if c.Request == nil {
+			mu.Lock()
+			if cancel := running[id]; cancel != nil {
+				cancel()
+			}
+			mu.Unlock()
+			continue
+		}
+		ctx, cancel := context.WithCancel(stream.Context())
+		mu.Lock()
+		running[id] = cancel
+		mu.Unlock()
+		wg.Add(1)
+		go func(req *proto.ExecRequest) {
+			defer wg.Done()
+			resp, err := s.Exec(ctx, req)
+			mu.Lock()
+			delete(running, id)
+			mu.Unlock()
+			cancel()
+			r := &proto.ExecResult{Id: id, Response: resp}
+			if err != nil {
+				st := status.Convert(err)
+				r = &proto.ExecResult{Id: id, StatusCode: uint32(st.Code()), StatusMessage: st.Message()}
+			} else if resp == nil {
+				r = &proto.ExecResult{Id: id, StatusCode: uint32(codes.Internal), StatusMessage: "the driver's Exec returned no response"}
+			} else if n := gproto.Size(r); n > MaxMessageSize {
+				// An answer over the limit would end the stream for every call in flight.
+				r = &proto.ExecResult{Id: id, StatusCode: uint32(codes.ResourceExhausted),
+					StatusMessage: fmt.Sprintf("an exec answer of %d bytes is over the %d byte limit", n, MaxMessageSize)}
+			}
+			sendMu.Lock()
+			_ = stream.Send(r) // fails only once the stream has ended, and then no one waits
+			sendMu.Unlock()
+		}(c.Request)
+	}
+}
