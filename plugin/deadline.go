@@ -25,6 +25,7 @@ import (
 func (c *Client) Exec(ctx context.Context, req *proto.ExecRequest) (*proto.ExecResponse, error) {
 	if dl, ok := ctx.Deadline(); ok {
 		req.TimeoutMs = max(time.Until(dl).Milliseconds(), 1)
+		req.DeadlineUnixNano = dl.UnixNano()
 		ctx = noDeadline{ctx}
 	}
 	if c.execs != nil {
@@ -38,18 +39,24 @@ type noDeadline struct{ context.Context }
 
 func (noDeadline) Deadline() (time.Time, bool) { return time.Time{}, false }
 
-// withTimeoutMs is the driver's side: the context of an Exec, reporting the deadline its host
-// sent in timeout_ms, and ending when the host cancels the call. A context whose gRPC deadline is
-// set (an older host) is left as it is. stop, once the call has returned, ends it (if the host
-// has not) and releases what it holds.
-func withTimeoutMs(ctx context.Context, ms int64) (_ context.Context, stop func()) {
+// withDeadline is the driver's side: the context of an Exec, reporting the deadline its host
+// sent (deadline_unix_nano, or timeout_ms from the call's arrival from an older host), and ending
+// when the host cancels the call. A context whose gRPC deadline is set (an older host) is left as
+// it is. stop, once the call has returned, ends it (if the host has not) and releases what it
+// holds.
+func withDeadline(ctx context.Context, r *proto.ExecRequest) (_ context.Context, stop func()) {
+	ms := r.GetTimeoutMs()
 	if ms <= 0 {
 		return ctx, func() {}
 	}
 	if _, ok := ctx.Deadline(); ok {
 		return ctx, func() {}
 	}
-	c := &execCtx{Context: ctx, dl: time.Now().Add(time.Duration(ms) * time.Millisecond), done: make(chan struct{})}
+	dl := time.Now().Add(time.Duration(ms) * time.Millisecond)
+	if n := r.GetDeadlineUnixNano(); n > 0 {
+		dl = time.Unix(0, n)
+	}
+	c := &execCtx{Context: ctx, dl: dl, done: make(chan struct{})}
 	release := context.AfterFunc(ctx, c.end)
 	return c, func() {
 		// The call is over: its context ends now, as gRPC's does when a handler returns, so
@@ -62,9 +69,10 @@ func withTimeoutMs(ctx context.Context, ms int64) (_ context.Context, stop func(
 }
 
 // deadlineSlack is how close to the deadline the host's cancellation may arrive and still be
-// the deadline: the driver's copy of it is the moment the call arrived plus timeout_ms, which
-// is whole milliseconds, so the two clocks' deadlines differ by up to a millisecond and the
-// transit of the call and of its cancellation.
+// the deadline. The host cancels at its deadline or after it, and sends the same time, so the
+// cancellation never arrives before it; the slack covers an older host's timeout_ms only (whole
+// milliseconds counted from the call's arrival, so later than the host's by the call's transit)
+// and a wall clock stepped between the two readings.
 const deadlineSlack = 5 * time.Millisecond
 
 // execCtx reports dl as its deadline without a timer: it ends when the gRPC call's context does

@@ -177,7 +177,7 @@ func (s *driverServer) Stop(ctx context.Context, r *proto.ModuleRequest) (*proto
 	return s.impl.Stop(ctx, r)
 }
 func (s *driverServer) Exec(ctx context.Context, r *proto.ExecRequest) (*proto.ExecResponse, error) {
-	ctx, stop := withTimeoutMs(ctx, r.GetTimeoutMs())
+	ctx, stop := withDeadline(ctx, r)
 	defer stop()
 	return s.impl.Exec(ctx, r)
 }

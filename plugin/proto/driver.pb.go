@@ -389,15 +389,19 @@ func (x *ModuleRequest) GetModuleId() string {
 }
 
 type ExecRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	ModuleId      string                 `protobuf:"bytes,1,opt,name=module_id,json=moduleId,proto3" json:"module_id,omitempty"`
-	Function      string                 `protobuf:"bytes,2,opt,name=function,proto3" json:"function,omitempty"`
-	ArgsJson      []byte                 `protobuf:"bytes,3,opt,name=args_json,json=argsJson,proto3" json:"args_json,omitempty"` // a JSON array (positional) or object (named); empty means no arguments
-	UserId        string                 `protobuf:"bytes,4,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
-	RequestId     string                 `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
-	TimeoutMs     int64                  `protobuf:"varint,6,opt,name=timeout_ms,json=timeoutMs,proto3" json:"timeout_ms,omitempty"` // the call's deadline; the host cancels the call when it passes (no gRPC deadline is sent)
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	ModuleId  string                 `protobuf:"bytes,1,opt,name=module_id,json=moduleId,proto3" json:"module_id,omitempty"`
+	Function  string                 `protobuf:"bytes,2,opt,name=function,proto3" json:"function,omitempty"`
+	ArgsJson  []byte                 `protobuf:"bytes,3,opt,name=args_json,json=argsJson,proto3" json:"args_json,omitempty"` // a JSON array (positional) or object (named); empty means no arguments
+	UserId    string                 `protobuf:"bytes,4,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	RequestId string                 `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	TimeoutMs int64                  `protobuf:"varint,6,opt,name=timeout_ms,json=timeoutMs,proto3" json:"timeout_ms,omitempty"` // the call's deadline; the host cancels the call when it passes (no gRPC deadline is sent)
+	// The same deadline as a time on the host's clock (Unix nanoseconds), which the driver process
+	// shares: the driver's copy of it does not move by the call's transit. 0: an older host, the
+	// driver counts timeout_ms from the call's arrival.
+	DeadlineUnixNano int64 `protobuf:"varint,7,opt,name=deadline_unix_nano,json=deadlineUnixNano,proto3" json:"deadline_unix_nano,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *ExecRequest) Reset() {
@@ -468,6 +472,13 @@ func (x *ExecRequest) GetRequestId() string {
 func (x *ExecRequest) GetTimeoutMs() int64 {
 	if x != nil {
 		return x.TimeoutMs
+	}
+	return 0
+}
+
+func (x *ExecRequest) GetDeadlineUnixNano() int64 {
+	if x != nil {
+		return x.DeadlineUnixNano
 	}
 	return 0
 }
@@ -1701,7 +1712,7 @@ const file_plugin_proto_driver_proto_rawDesc = "" +
 	"\fStartRequest\x120\n" +
 	"\x06module\x18\x01 \x01(\v2\x18.engine.plugin.v1.ModuleR\x06module\",\n" +
 	"\rModuleRequest\x12\x1b\n" +
-	"\tmodule_id\x18\x01 \x01(\tR\bmoduleId\"\xba\x01\n" +
+	"\tmodule_id\x18\x01 \x01(\tR\bmoduleId\"\xe8\x01\n" +
 	"\vExecRequest\x12\x1b\n" +
 	"\tmodule_id\x18\x01 \x01(\tR\bmoduleId\x12\x1a\n" +
 	"\bfunction\x18\x02 \x01(\tR\bfunction\x12\x1b\n" +
@@ -1710,7 +1721,8 @@ const file_plugin_proto_driver_proto_rawDesc = "" +
 	"\n" +
 	"request_id\x18\x05 \x01(\tR\trequestId\x12\x1d\n" +
 	"\n" +
-	"timeout_ms\x18\x06 \x01(\x03R\ttimeoutMs\"S\n" +
+	"timeout_ms\x18\x06 \x01(\x03R\ttimeoutMs\x12,\n" +
+	"\x12deadline_unix_nano\x18\a \x01(\x03R\x10deadlineUnixNano\"S\n" +
 	"\bExecCall\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x127\n" +
 	"\arequest\x18\x02 \x01(\v2\x1d.engine.plugin.v1.ExecRequestR\arequest\"\xa0\x01\n" +
