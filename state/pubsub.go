@@ -563,7 +563,7 @@ func (s *Store) waitUp(ctx context.Context) error {
 	why := s.startErr
 	s.mu.RUnlock()
 	if why != nil {
-		err = fmt.Errorf("%w (last error: %w)", err, why)
+		err = fmt.Errorf("%w (last error: %w)", err, withRefusal(context.Background(), s.client, why))
 	}
 	return redisErr("state: pub/sub connection not established", err)
 }

@@ -64,11 +64,34 @@ func TestNewFailsWhenPubSubCannotConnect(t *testing.T) {
 		t.Fatal("New succeeded without a pub/sub connection")
 	}
 	// go-redis writes its SUBSCRIBE before it reads Redis's refusal, so the reason it reports is
-	// the connection Redis closed (a broken pipe or EOF), not Redis's words.
-	if msg := res.err.Error(); !strings.Contains(msg, "pub/sub connection not established") || !strings.Contains(msg, "last error:") {
+	// the connection Redis closed (a broken pipe or EOF); Redis's own words are read apart.
+	if msg := res.err.Error(); !strings.Contains(msg, "pub/sub connection not established") || !strings.Contains(msg, "last error:") ||
+		!strings.Contains(msg, "redis says: ERR max number of clients reached") {
 		t.Errorf("New's error %q does not say what failed and why", res.err)
 	}
 	if out := logs.String(); !strings.Contains(out, "[WARN]") || !strings.Contains(out, "pub/sub connection the node needs cannot be established") {
 		t.Errorf("no WARN while waiting; log:\n%s", out)
+	}
+}
+
+// A Redis that refuses the node's first connection says why (maxclients here; protected mode
+// alike), and the start's error quotes it: go-redis alone reports a broken pipe or EOF. A Redis
+// that is not there says nothing, and nothing is added.
+func TestNewSaysWhyRedisRefuses(t *testing.T) {
+	t.Parallel()
+	r := testutil.StartRedis(t)
+	admin := r.Client(t)
+	if err := admin.ConfigSet(t.Context(), "maxclients", "1").Err(); err != nil {
+		t.Fatal(err)
+	}
+	_, err := New(t.Context(), Options{URL: r.URL, Logger: hclog.NewNullLogger(), StartTimeout: 2 * time.Second})
+	if err == nil || !strings.Contains(err.Error(), "(redis says: ERR max number of clients reached)") {
+		t.Fatalf("New's error %v does not quote Redis's refusal", err)
+	}
+
+	down := "redis://" + testutil.FreeAddr(t) + "/0"
+	_, err = New(t.Context(), Options{URL: down, Logger: hclog.NewNullLogger(), StartTimeout: 2 * time.Second})
+	if err == nil || strings.Contains(err.Error(), "redis says") {
+		t.Fatalf("New against no Redis: %v", err)
 	}
 }

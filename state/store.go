@@ -162,6 +162,7 @@ func New(ctx context.Context, opts Options) (*Store, error) {
 	}
 	s.writes = &batcher{client: s.client}
 	if err := s.client.Ping(ctx).Err(); err != nil {
+		err = withRefusal(ctx, s.client, err)
 		s.closeClient()
 		return nil, redisErr("state: ping redis", err)
 	}
