@@ -33,6 +33,7 @@ type statusGate struct {
 	b       tokens.Bucket
 	pending map[string][]byte // status name → latest value over the rate (nil: delete)
 	armed   bool              // a flush is scheduled
+	answer  time.Time         // when the latest delayed write's answer is due (pace)
 	timer   *time.Timer       // the scheduled flush
 	gone    bool              // the module is no longer hosted: forget the gate once drained
 	tally   statusTally       // what the module's statuses hold (statusquota.go)
@@ -52,6 +53,9 @@ type gateResult struct {
 // A delayed write's answer is paced until the next token is due: a driver that writes in a loop
 // (an SDK driver's outbox does, one write at a time) then runs at the rate instead of spending
 // the node's CPU on calls whose values are mostly dropped, and its own coalescing takes over.
+// The module's delayed answers are spaced by the rate's interval, one after the other, so that
+// a driver writing from many goroutines at once is held to the rate too, not to the rate times
+// its writers (8 writers made 1,064 calls a second at 200/s); none waits more than maxPace.
 // Each write is first counted against the module's bounds (statusquota.go), with the rate off too;
 // a write past them is refused and neither written nor kept. The gate's lock is held across every
 // write, the rate on or off, so that the module's writes land in the order they were counted.
@@ -88,8 +92,15 @@ func (s *statusGates) set(ctx context.Context, rate float64, moduleID, name stri
 		g.armed = true
 		g.timer = time.AfterFunc(wait, func() { s.flush(moduleID, g, write) })
 	}
-	return gateResult{delayed: true, coalesced: coalesced, pace: max(wait, time.Duration(float64(time.Second)/rate))}, nil, nil
+	// The answer is due one interval after the module's latest delayed answer, or after now.
+	pace := min(max(g.answer.Sub(now), 0)+time.Duration(float64(time.Second)/rate), maxPace)
+	g.answer = now.Add(pace)
+	return gateResult{delayed: true, coalesced: coalesced, pace: max(wait, pace)}, nil, nil
 }
+
+// maxPace bounds how long a delayed write's answer is held: past the rate's interval times the
+// writers waiting, a driver with very many of them is answered a second after each write.
+const maxPace = time.Second
 
 // restart tells the module's gate that the module's status was cleared for a start here: its
 // tally starts again from the values still waiting, and the gate is kept (a gate forgotten while
