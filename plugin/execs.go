@@ -30,8 +30,9 @@ import (
 type execs struct {
 	dc proto.DriverClient
 
-	mu  sync.Mutex
-	cur *execStream // nil: the next call opens one
+	mu      sync.Mutex
+	cur     *execStream   // nil: the next call opens one
+	opening chan struct{} // closed when the open under way has ended; nil: none is
 }
 
 // errNotServed is the driver's Unimplemented: an older driver without the Execs stream.
@@ -69,24 +70,43 @@ func (x *execs) open(ctx context.Context) (*execStream, error) {
 		}
 		return nil, err
 	}
-	es := &execStream{s: s, cancel: cancel, calls: map[uint64]chan *proto.ExecResult{}}
-	go es.receive(x)
-	return es, nil
+	return &execStream{s: s, cancel: cancel, calls: map[uint64]chan *proto.ExecResult{}}, nil
 }
 
-// stream returns the stream in use, opening one if there is none.
+// stream returns the stream in use, opening one if there is none. A call that finds another
+// opening it waits for that, within its own context: the opener waits for the driver's headers
+// within its context, and a frozen driver's would otherwise hold every caller to the longest
+// deadline among them.
 func (x *execs) stream(ctx context.Context) (*execStream, error) {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	if x.cur != nil {
-		return x.cur, nil
+	for {
+		x.mu.Lock()
+		if es := x.cur; es != nil {
+			x.mu.Unlock()
+			return es, nil
+		}
+		if wait := x.opening; wait != nil {
+			x.mu.Unlock()
+			select {
+			case <-wait: // its stream, or a turn to open one
+				continue
+			case <-ctx.Done():
+				return nil, status.FromContextError(ctx.Err()).Err()
+			}
+		}
+		done := make(chan struct{})
+		x.opening = done
+		x.mu.Unlock()
+		es, err := x.open(ctx)
+		x.mu.Lock()
+		x.opening, x.cur = nil, es // es is nil when the open failed
+		x.mu.Unlock()
+		close(done)
+		if es != nil {
+			// Only now: a stream that ends at once must find itself in cur to be dropped.
+			go es.receive(x)
+		}
+		return es, err
 	}
-	es, err := x.open(ctx)
-	if err != nil {
-		return nil, err
-	}
-	x.cur = es
-	return es, nil
 }
 
 // drop forgets es once it has broken, so that the next call opens a new stream.
