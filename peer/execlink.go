@@ -7,13 +7,13 @@ import (
 	"io"
 	"net"
 	"net/url"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/placeos-go/engine/call"
 	"github.com/placeos-go/engine/errkind"
+	"github.com/placeos-go/engine/internal/calltab"
 )
 
 // execLink is this node's exec connection to another node: callers write their calls as frames
@@ -31,10 +31,7 @@ type execLink struct {
 	w      *frameWriter
 	frames atomic.Uint64 // frames read, for the watchdog
 
-	mu      sync.Mutex
-	pending map[uint64]chan linkAnswer
-	nextID  uint64 // also the number of calls made, for the watchdog
-	dead    error  // why the link ended; no call is added after
+	calls calltab.Table[linkAnswer] // the calls waiting for their answers
 }
 
 type linkAnswer struct {
@@ -111,8 +108,7 @@ func (p *Client) link(ctx context.Context, addr string) (*execLink, error) {
 	}
 	l := p.links[addr]
 	if l == nil {
-		l = &execLink{p: p, addr: addr, ready: make(chan struct{}), done: make(chan struct{}),
-			pending: map[uint64]chan linkAnswer{}}
+		l = &execLink{p: p, addr: addr, ready: make(chan struct{}), done: make(chan struct{})}
 		p.links[addr] = l
 		// Not on the caller's context: other calls wait for the same link.
 		go l.dial()
@@ -202,9 +198,9 @@ func (l *execLink) open() error {
 // exec sends one call and waits for its answer or the end of ctx.
 func (l *execLink) exec(ctx context.Context, req *call.Request) (int, []byte, error) {
 	ch := make(chan linkAnswer, 1)
-	id, err := l.add(ch)
+	id, err := l.calls.Add(ch)
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, errLinkDown
 	}
 	c := callFrame{clearance: req.Caller.Clearance.String(), userID: req.Caller.UserID, requestID: req.RequestID,
 		module: req.Target.ModuleID, function: req.Function, args: req.Args}
@@ -225,7 +221,7 @@ func (l *execLink) exec(ctx context.Context, req *call.Request) (int, []byte, er
 	case a := <-ch:
 		return a.status, a.body, a.err
 	case <-ctx.Done():
-		if !l.remove(id) {
+		if !l.calls.Remove(id) {
 			a := <-ch // the reader has it already
 			return a.status, a.body, a.err
 		}
@@ -238,26 +234,6 @@ func (l *execLink) exec(ctx context.Context, req *call.Request) (int, []byte, er
 
 // emptyArgs is what a call without arguments sends, as the HTTP route's body did.
 var emptyArgs = []byte("[]")
-
-func (l *execLink) add(ch chan linkAnswer) (uint64, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.dead != nil {
-		return 0, errLinkDown
-	}
-	l.nextID++
-	l.pending[l.nextID] = ch
-	return l.nextID, nil
-}
-
-// remove forgets call id; false if the reader took it first (its answer is on its way).
-func (l *execLink) remove(id uint64) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	_, ok := l.pending[id]
-	delete(l.pending, id)
-	return ok
-}
 
 // read hands each answer to its call until the link breaks.
 func (l *execLink) read() {
@@ -283,11 +259,7 @@ func (l *execLink) read() {
 				l.fail(err)
 				return
 			}
-			l.mu.Lock()
-			ch := l.pending[id]
-			delete(l.pending, id)
-			l.mu.Unlock()
-			if ch != nil { // else its caller gave up
+			if ch := l.calls.Take(id); ch != nil { // else its caller gave up
 				ch <- linkAnswer{status: status, body: body}
 			}
 		case framePong:
@@ -317,15 +289,10 @@ func (l *execLink) fail(cause error) {
 // end marks the link dead, unless it is dead already or (onlyIdle) has calls waiting, closes it
 // and returns the calls that were waiting.
 func (l *execLink) end(cause error, onlyIdle bool) (map[uint64]chan linkAnswer, bool) {
-	l.mu.Lock()
-	if l.dead != nil || (onlyIdle && len(l.pending) > 0) {
-		l.mu.Unlock()
+	pending, ok := l.calls.End(cause, onlyIdle)
+	if !ok {
 		return nil, false
 	}
-	l.dead = cause
-	pending := l.pending
-	l.pending = nil
-	l.mu.Unlock()
 	l.p.forget(l, false)
 	close(l.done)
 	_ = l.conn.Close()
@@ -346,9 +313,7 @@ func (l *execLink) watch() {
 		case <-t.C:
 		}
 		f := l.frames.Load()
-		l.mu.Lock()
-		waiting, made := len(l.pending), l.nextID
-		l.mu.Unlock()
+		waiting, made := l.calls.Counts()
 		switch {
 		case f != frames || waiting == 0:
 			silent = 0

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/status"
 	gproto "google.golang.org/protobuf/proto"
 
+	"github.com/placeos-go/engine/internal/calltab"
 	"github.com/placeos-go/engine/plugin/proto"
 )
 
@@ -70,7 +71,7 @@ func (x *execs) open(ctx context.Context) (*execStream, error) {
 		}
 		return nil, err
 	}
-	return &execStream{s: s, cancel: cancel, calls: map[uint64]chan *proto.ExecResult{}}, nil
+	return &execStream{s: s, cancel: cancel}, nil
 }
 
 // stream returns the stream in use, opening one if there is none. A call that finds another
@@ -129,19 +130,20 @@ func (x *execs) exec(ctx context.Context, req *proto.ExecRequest) (*proto.ExecRe
 	if err != nil {
 		return nil, err
 	}
-	id, answer, err := es.add()
+	answer := make(chan *proto.ExecResult, 1)
+	id, err := es.calls.Add(answer)
 	if err != nil {
 		return nil, err
 	}
 	if err := es.sendWithin(ctx, &proto.ExecCall{Id: id, Request: req}); err != nil {
-		es.remove(id)
+		es.calls.Remove(id)
 		return nil, status.Errorf(codes.Unavailable, "plugin: the driver's exec stream is closed: %v", err)
 	}
 	select {
 	case r := <-answer:
 		return r.GetResponse(), resultErr(r)
 	case <-ctx.Done():
-		if es.remove(id) {
+		if es.calls.Remove(id) {
 			// The driver's context for the call ends as a unary call's would on RST_STREAM;
 			// the sender does not wait for it.
 			go func() { _ = es.send(&proto.ExecCall{Id: id}) }()
@@ -168,31 +170,7 @@ type execStream struct {
 
 	sendMu sync.Mutex // gRPC allows one sender at a time
 
-	mu     sync.Mutex
-	next   uint64
-	calls  map[uint64]chan *proto.ExecResult
-	broken error // set once the stream has ended; no call is added after
-}
-
-func (es *execStream) add() (uint64, chan *proto.ExecResult, error) {
-	es.mu.Lock()
-	defer es.mu.Unlock()
-	if es.broken != nil {
-		return 0, nil, es.broken
-	}
-	es.next++
-	ch := make(chan *proto.ExecResult, 1)
-	es.calls[es.next] = ch
-	return es.next, ch, nil
-}
-
-// remove forgets call id; it reports whether the call was still waiting for its answer.
-func (es *execStream) remove(id uint64) bool {
-	es.mu.Lock()
-	defer es.mu.Unlock()
-	_, ok := es.calls[id]
-	delete(es.calls, id)
-	return ok
+	calls calltab.Table[*proto.ExecResult] // the calls waiting for their answers
 }
 
 func (es *execStream) send(c *proto.ExecCall) error {
@@ -237,11 +215,7 @@ func (es *execStream) receive(x *execs) {
 			es.end(x, err)
 			return
 		}
-		es.mu.Lock()
-		ch := es.calls[r.GetId()]
-		delete(es.calls, r.GetId())
-		es.mu.Unlock()
-		if ch != nil {
+		if ch := es.calls.Take(r.GetId()); ch != nil { // else its caller gave up
 			ch <- r
 		}
 	}
@@ -251,11 +225,7 @@ func (es *execStream) end(x *execs, err error) {
 	x.drop(es)
 	es.cancel()
 	broken := status.Errorf(codes.Unavailable, "plugin: the driver's exec stream ended: %v", err)
-	es.mu.Lock()
-	es.broken = broken
-	calls := es.calls
-	es.calls = nil
-	es.mu.Unlock()
+	calls, _ := es.calls.End(broken, false)
 	failed := &proto.ExecResult{StatusCode: uint32(codes.Unavailable), StatusMessage: status.Convert(broken).Message()}
 	for _, ch := range calls {
 		ch <- failed

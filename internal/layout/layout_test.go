@@ -38,7 +38,7 @@ var (
 	leaves = set{"the leaves", []string{
 		"errkind", "call", "auth", "httpwire", "jsonscan", "clustertls", "model", "placement", "metrics",
 		"plugin/...", "state", "raftfsm", "builder", "supervisor", "subscriptions", "version", "scaffold",
-		"internal/lazyq", "internal/tokens", "internal/atomicfile", "internal/proctree", "internal/addrkey", "console",
+		"internal/lazyq", "internal/tokens", "internal/atomicfile", "internal/proctree", "internal/addrkey", "internal/calltab", "console",
 	}}
 	// The engine core and the two HTTP faces of a node. They meet only in cmd/engine.
 	tiers = set{"core, httpapi and peer", []string{"core", "httpapi", "peer"}}
