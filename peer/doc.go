@@ -19,8 +19,8 @@
 // one, and writers that queue behind each other share one system call. It replaced an HTTP/1.1
 // request per call, whose framing and goroutine hand-offs on both nodes cost more than the
 // owner's own work on the call. Nothing about a call changes with it: the deadline travels with
-// the call (the remaining milliseconds), a caller that gives up cancels the owner's work (a
-// cancel frame), the request id and the caller (user id and clearance) travel as the HTTP
+// the call (the remaining milliseconds), a caller that is cancelled cancels the owner's work (a
+// cancel frame; at the deadline none is sent, the owner ends the call at its own), the request id and the caller (user id and clearance) travel as the HTTP
 // headers did, and an answer is the status and body the HTTP route would have given, read back
 // by httpwire.ProblemOf into an error of the same kind — 409 for a module the node does not host,
 // so the sender retries with a fresh ring. A link whose node goes silent while calls wait is

@@ -225,9 +225,14 @@ func (l *execLink) exec(ctx context.Context, req *call.Request) (int, []byte, er
 			a := <-ch // the reader has it already
 			return a.status, a.body, a.err
 		}
-		// The owner stops working on it, as when an HTTP caller hangs up. Sent aside: a link
-		// that stopped taking writes must not hold the caller past its deadline.
-		go func() { _ = l.w.frame(frameCancel, id) }()
+		// At the deadline the owner ends the call itself: it counts timeoutMS from the call's
+		// arrival, so its deadline is this one plus the call's transit. A cancel frame would
+		// reach it before that and end the driver's context as Canceled, not DeadlineExceeded.
+		// A caller that went away (cancelled) has the owner stop at once, as when an HTTP caller
+		// hangs up. Sent aside: a link that stopped taking writes must not hold the caller.
+		if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			go func() { _ = l.w.frame(frameCancel, id) }()
+		}
 		return 0, nil, late(ctx, l.addr)
 	}
 }
