@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"time"
 
@@ -101,9 +102,10 @@ func (x *execs) drop(es *execStream) {
 // exec makes one call on the stream within ctx (req.TimeoutMs already set from its deadline).
 func (x *execs) exec(ctx context.Context, req *proto.ExecRequest) (*proto.ExecResponse, error) {
 	// A request over the limit would end the whole stream in gRPC's SendMsg: it fails alone,
-	// as its unary call would.
-	if n := gproto.Size(req); n > MaxMessageSize {
-		return nil, status.Errorf(codes.ResourceExhausted, "plugin: an exec request of %d bytes is over the %d byte limit", n, MaxMessageSize)
+	// as its unary call would. What gRPC measures is the ExecCall, the request and its id (the
+	// largest an id can be: a few bytes at most are refused that the unary call took).
+	if n := gproto.Size(&proto.ExecCall{Id: math.MaxUint64, Request: req}); n > MaxMessageSize {
+		return nil, status.Errorf(codes.ResourceExhausted, "plugin: an exec request of %d bytes (with its call id) is over the %d byte limit", n, MaxMessageSize)
 	}
 	es, err := x.stream(ctx)
 	if err != nil {

@@ -1,0 +1,69 @@
+package plugin_test
+
+import (
+	"context"
+	"math"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	gproto "google.golang.org/protobuf/proto"
+
+	"github.com/placeos-go/engine/plugin"
+	"github.com/placeos-go/engine/plugin/proto"
+)
+
+// hang bounds how long a call that should end at its deadline of a few hundred milliseconds may
+// take before the test calls it hung: generous, for a loaded machine.
+const hang = 10 * time.Second
+
+// execResult is what a call made in a goroutine came back with.
+type execResult struct {
+	resp *proto.ExecResponse
+	err  error
+}
+
+func goExec(ctx context.Context, dc *plugin.Client, req *proto.ExecRequest) <-chan execResult {
+	out := make(chan execResult, 1)
+	go func() {
+		resp, err := dc.Exec(ctx, req)
+		out <- execResult{resp, err}
+	}()
+	return out
+}
+
+func within(t *testing.T, what string, ch <-chan execResult) execResult {
+	t.Helper()
+	select {
+	case r := <-ch:
+		return r
+	case <-time.After(hang):
+		t.Fatalf("%s did not return within %s", what, hang)
+		return execResult{}
+	}
+}
+
+// A request over the limit fails alone also when it is only the Execs stream's framing (its id)
+// that takes it over: gRPC's SendMsg would end the stream, and every call on it, for it.
+func TestExecsRequestOverTheLimitByItsFraming(t *testing.T) {
+	t.Parallel()
+	dc, _, _ := connect(t)
+	ctx := context.Background()
+	slow := goExec(ctx, dc, &proto.ExecRequest{ModuleId: "mod-1", Function: "slow", ArgsJson: []byte(`["slow"]`)})
+
+	req := &proto.ExecRequest{ModuleId: "mod-1", Function: "echo", ArgsJson: make([]byte, plugin.MaxMessageSize-100)}
+	req.ArgsJson = make([]byte, len(req.ArgsJson)+plugin.MaxMessageSize-gproto.Size(req))
+	if n := gproto.Size(req); n != plugin.MaxMessageSize {
+		t.Fatalf("request of %d bytes, want %d", n, plugin.MaxMessageSize)
+	}
+	if n := gproto.Size(&proto.ExecCall{Id: math.MaxUint64, Request: req}); n <= plugin.MaxMessageSize {
+		t.Fatalf("the call on the stream is %d bytes, not over the limit", n)
+	}
+	if _, err := dc.Exec(ctx, req); status.Code(err) != codes.ResourceExhausted {
+		t.Errorf("a request at the limit, over it with its id: %v, want ResourceExhausted", err)
+	}
+	if r := within(t, "the slow call", slow); r.err != nil || string(r.resp.GetResultJson()) != `["slow"]` {
+		t.Errorf("a call in flight meanwhile: %v %v", r.resp, r.err)
+	}
+}
