@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/status"
 	gproto "google.golang.org/protobuf/proto"
 
+	"github.com/placeos-go/engine/internal/testutil"
 	"github.com/placeos-go/engine/plugin"
 	"github.com/placeos-go/engine/plugin/proto"
 )
@@ -41,6 +42,39 @@ func within(t *testing.T, what string, ch <-chan execResult) execResult {
 	case <-time.After(hang):
 		t.Fatalf("%s did not return within %s", what, hang)
 		return execResult{}
+	}
+}
+
+// A driver that froze after its Execs stream ended does not answer the next stream's opening:
+// the call opening it waits within its own deadline, and every other call ends at its own,
+// not at the opener's (or when the probe kills the process).
+func TestExecsOpeningHoldsNoOtherCall(t *testing.T) {
+	t.Parallel()
+	dc, drv, _ := connectDriver(t, frozen)
+	close(drv.gate) // the first stream ends
+
+	// A call with a long deadline opens the next stream, which is never answered (it may first
+	// find the ended stream not yet forgotten, and fail at once: it tries again).
+	long, stopLong := context.WithCancel(context.Background())
+	opener := make(chan struct{})
+	go func() {
+		defer close(opener)
+		for long.Err() == nil {
+			_, _ = dc.Exec(long, &proto.ExecRequest{ModuleId: "mod-1", Function: "echo"})
+		}
+	}()
+	t.Cleanup(func() { stopLong(); <-opener })
+	testutil.Eventually(t, hang, "a second Execs stream", func() bool {
+		drv.mu.Lock()
+		defer drv.mu.Unlock()
+		return drv.streams >= 2
+	})
+
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	r := within(t, "a call of 200 ms while another opens the stream", goExec(ctx, dc, &proto.ExecRequest{ModuleId: "mod-1", Function: "echo"}))
+	if status.Code(r.err) != codes.DeadlineExceeded {
+		t.Fatalf("the call: %v, want DeadlineExceeded", r.err)
 	}
 }
 

@@ -37,6 +37,10 @@ type fakeDriver struct {
 	unary int
 	// kept is the context of the last "keep" call.
 	kept context.Context
+	// streams counts the Execs streams the host opened.
+	streams int
+	// gate, for a frozen driver, is closed to end its first Execs stream.
+	gate chan struct{}
 }
 
 type waited struct {
@@ -198,12 +202,13 @@ const (
 	current driverKind = iota
 	old                // answers it Unimplemented, as a driver built before it does
 	deaf               // opens it and never reads it, as a frozen process
+	frozen             // its first stream ends once d.gate is closed, and later ones are never answered
 )
 
 // connectDriver is connect with a driver of kind k.
 func connectDriver(t *testing.T, k driverKind) (*plugin.Client, *fakeDriver, *fakeHost) {
 	t.Helper()
-	drv := &fakeDriver{last: map[string]gproto.Message{}}
+	drv := &fakeDriver{last: map[string]gproto.Message{}, gate: make(chan struct{})}
 	host := &fakeHost{last: map[string]gproto.Message{}}
 	logger := hclog.New(&hclog.LoggerOptions{Output: io.Discard})
 
@@ -227,14 +232,25 @@ func connectDriver(t *testing.T, k driverKind) (*plugin.Client, *fakeDriver, *fa
 				}), grpc.StreamInterceptor(
 				func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
 					if strings.HasSuffix(info.FullMethod, "/Execs") {
+						drv.mu.Lock()
+						drv.streams++
+						n := drv.streams
+						drv.mu.Unlock()
+						if k == frozen && n > 1 {
+							<-ss.Context().Done()
+							return nil
+						}
 						switch k {
 						case old:
 							return status.Error(codes.Unimplemented, "method Execs not implemented")
-						case deaf:
+						case deaf, frozen:
 							if err := ss.SendHeader(nil); err != nil {
 								return err
 							}
-							<-ss.Context().Done()
+							select {
+							case <-ss.Context().Done():
+							case <-drv.gate:
+							}
 							return nil
 						}
 						_, ok := ss.Context().Deadline()

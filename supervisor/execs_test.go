@@ -1,0 +1,140 @@
+package supervisor
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/placeos-go/engine/internal/testutil"
+
+	pb "github.com/placeos-go/engine/plugin/proto"
+)
+
+// stoppedHang bounds how long a call of a few hundred milliseconds may take against a stopped
+// driver process before the test calls it hung: generous, for a loaded machine.
+const stoppedHang = 15 * time.Second
+
+type execOutcome struct {
+	resp *pb.ExecResponse
+	err  error
+}
+
+func (f *fixture) goExec(ctx context.Context, req *pb.ExecRequest) <-chan execOutcome {
+	out := make(chan execOutcome, 1)
+	go func() {
+		resp, err := f.sup.Exec(ctx, req)
+		out <- execOutcome{resp, err}
+	}()
+	return out
+}
+
+func waitOutcome(t *testing.T, what string, ch <-chan execOutcome) execOutcome {
+	t.Helper()
+	select {
+	case o := <-ch:
+		return o
+	case <-time.After(stoppedHang):
+		t.Fatalf("%s did not return within %s", what, stoppedHang)
+		return execOutcome{}
+	}
+}
+
+// A stopped driver process (SIGSTOP: frozen, until the probe kills it) holds no call past its
+// own deadline, and a call that gives up costs the others nothing:
+//   - a call waiting to send behind another call's request, which the stopped process's flow
+//     control holds, ends at its deadline alone: the stream, and that request, go on, and
+//     answer once the process runs again;
+//   - once the stream has ended, a call waiting while another opens the next one (the stopped
+//     process never answers the opening) ends at its own deadline, not at the opener's.
+//
+// Not parallel: it waits for goroutines by their stacks.
+func TestExecStoppedDriverHoldsNoCallPastItsDeadline(t *testing.T) {
+	f := newFixture(t, Config{ProbeInterval: time.Hour}) // the probe would kill the stopped process
+	f.start(t, testModule("mod-1", `{}`))
+	f.exec(t, "mod-1", "echo", "warm") // the Execs stream is open
+	pid := f.pid(t)
+	stopped := true
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if stopped {
+			_ = syscall.Kill(pid, syscall.SIGCONT)
+		}
+	})
+
+	// 8 MiB, a client's largest execute body: far over what the socket and gRPC's windows take.
+	// gRPC queues a message whole and holds the next send until the queue has left.
+	big, _ := json.Marshal([]string{strings.Repeat("x", 8<<20)})
+	lctx, lcancel := context.WithTimeout(context.Background(), time.Minute)
+	defer lcancel()
+	bigCall := f.goExec(lctx, &pb.ExecRequest{ModuleId: "mod-1", Function: "echo", ArgsJson: big})
+	testutil.Eventually(t, stoppedHang, "the large request queued", func() bool {
+		return testutil.Goroutines("github.com/placeos-go/engine/plugin.(*execs).exec") == 1 &&
+			testutil.Goroutines("github.com/placeos-go/engine/plugin.(*execStream).sendWithin") == 0
+	})
+	next := f.goExec(lctx, &pb.ExecRequest{ModuleId: "mod-1", Function: "echo", ArgsJson: []byte(`[0]`)})
+	testutil.Eventually(t, stoppedHang, "the next request held by the stopped process", func() bool {
+		return testutil.Goroutines("google.golang.org/grpc/internal/transport.(*writeQuota).get") >= 1
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	o := waitOutcome(t, "a call waiting to send behind it", f.goExec(ctx, &pb.ExecRequest{ModuleId: "mod-1", Function: "echo", ArgsJson: []byte(`[1]`)}))
+	if !errors.Is(o.err, ErrTimeout) {
+		t.Fatalf("the waiting call: %v, want ErrTimeout", o.err)
+	}
+	if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	o = waitOutcome(t, "the large call once the process runs", bigCall)
+	if o.err != nil || string(o.resp.GetResultJson()) != string(big) {
+		t.Fatalf("the large call: %v (answer of %d bytes)", o.err, len(o.resp.GetResultJson()))
+	}
+	o = waitOutcome(t, "the held call once the process runs", next)
+	if o.err != nil || string(o.resp.GetResultJson()) != `[0]` {
+		t.Fatalf("the held call: %v %v", o.resp, o.err)
+	}
+
+	// Stopped again, a call stuck in its send past its deadline ends the stream.
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel = context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	o = waitOutcome(t, "a large call stuck in its send", f.goExec(ctx, &pb.ExecRequest{ModuleId: "mod-1", Function: "echo", ArgsJson: big}))
+	if !errors.Is(o.err, ErrTimeout) {
+		t.Fatalf("the stuck call: %v, want ErrTimeout", o.err)
+	}
+	// A call with a long deadline opens the next stream, which the stopped process never
+	// answers (it may first find the ended stream not yet forgotten: it tries again).
+	long, stopLong := context.WithCancel(context.Background())
+	opener := make(chan struct{})
+	go func() {
+		defer close(opener)
+		for long.Err() == nil {
+			_, _ = f.sup.Exec(long, &pb.ExecRequest{ModuleId: "mod-1", Function: "echo"})
+		}
+	}()
+	defer func() { stopLong(); <-opener }()
+	testutil.Eventually(t, stoppedHang, "a call opening the next stream", func() bool {
+		return testutil.Goroutines("github.com/placeos-go/engine/plugin.(*execs).open") >= 1
+	})
+	ctx, cancel = context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	o = waitOutcome(t, "a call while another opens the stream", f.goExec(ctx, &pb.ExecRequest{ModuleId: "mod-1", Function: "echo", ArgsJson: []byte(`[2]`)}))
+	if !errors.Is(o.err, ErrTimeout) {
+		t.Fatalf("the call: %v, want ErrTimeout", o.err)
+	}
+
+	stopped = false
+	if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.exec(t, "mod-1", "echo", 3); got != `[3]` {
+		t.Fatalf("a call once the process runs: %s", got)
+	}
+}
