@@ -4,11 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/placeos-go/engine/errkind"
 	"github.com/placeos-go/engine/internal/testutil"
 
 	pb "github.com/placeos-go/engine/plugin/proto"
@@ -136,5 +139,58 @@ func TestExecStoppedDriverHoldsNoCallPastItsDeadline(t *testing.T) {
 	}
 	if got := f.exec(t, "mod-1", "echo", 3); got != `[3]` {
 		t.Fatalf("a call once the process runs: %s", got)
+	}
+}
+
+// waitingForAnswers counts the calls sent on an Execs stream that wait for their answers.
+func waitingForAnswers() int {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	count := 0
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if strings.Contains(g, "[select") && strings.Contains(g, "plugin.(*execs).exec(") && !strings.Contains(g, "sendWithin(") {
+			count++
+		}
+	}
+	return count
+}
+
+// A call whose Execs stream ends under it while its process lives (a frozen process's stream,
+// ended by another call stuck in its send past its deadline) is told so as a 503 to retry, not
+// as a 500 failure of the node.
+func TestExecStreamEndedUnderACallIsUnavailable(t *testing.T) {
+	f := newFixture(t, Config{ProbeInterval: time.Hour}) // the probe would kill the stopped process
+	f.start(t, testModule("mod-1", `{}`))
+	f.exec(t, "mod-1", "echo", "warm")
+	pid := f.pid(t)
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = syscall.Kill(pid, syscall.SIGCONT) }()
+
+	lctx, lcancel := context.WithTimeout(context.Background(), time.Minute)
+	defer lcancel()
+	waiting := f.goExec(lctx, &pb.ExecRequest{ModuleId: "mod-1", Function: "echo", ArgsJson: []byte(`[0]`)})
+	testutil.Eventually(t, stoppedHang, "the call sent", func() bool { return waitingForAnswers() == 1 })
+
+	// Its cancellation cannot leave after 8 MiB the stopped process does not read: it ends the
+	// stream.
+	big, _ := json.Marshal([]string{strings.Repeat("x", 8<<20)})
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	o := waitOutcome(t, "a large call", f.goExec(ctx, &pb.ExecRequest{ModuleId: "mod-1", Function: "echo", ArgsJson: big}))
+	if !errors.Is(o.err, ErrTimeout) {
+		t.Fatalf("the large call: %v, want ErrTimeout", o.err)
+	}
+	o = waitOutcome(t, "the call whose stream ended", waiting)
+	if !errors.Is(o.err, ErrCallLost) || errkind.Classify(o.err).Status != http.StatusServiceUnavailable {
+		t.Fatalf("the call whose stream ended: %v (%d), want ErrCallLost, 503", o.err, errkind.Classify(o.err).Status)
 	}
 }
