@@ -2,6 +2,7 @@ package plugin_test
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"testing"
 	"time"
@@ -99,5 +100,41 @@ func TestExecsRequestOverTheLimitByItsFraming(t *testing.T) {
 	}
 	if r := within(t, "the slow call", slow); r.err != nil || string(r.resp.GetResultJson()) != `["slow"]` {
 		t.Errorf("a call in flight meanwhile: %v %v", r.resp, r.err)
+	}
+}
+
+// A driver that answers ids it was never asked, answers a call twice, answers with neither a
+// response nor a status, or ends its side of the stream, gives no caller another's answer: each
+// call gets its own, an empty answer is an Internal error, the stream's end fails the calls on
+// it with Unavailable, and the next call opens a new stream.
+func TestExecsRogueDriver(t *testing.T) {
+	t.Parallel()
+	dc, drv, _ := connectDriver(t, rogue)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var calls []<-chan execResult
+	for i := range 200 {
+		calls = append(calls, goExec(ctx, dc, &proto.ExecRequest{ModuleId: "mod-1", Function: "echo", ArgsJson: []byte(fmt.Sprintf(`[%d]`, i))}))
+	}
+	for i, ch := range calls {
+		r := within(t, "a call", ch)
+		if want := fmt.Sprintf(`[%d]`, i); r.err != nil || string(r.resp.GetResultJson()) != want {
+			t.Fatalf("call %d: %v %v, want %s", i, r.resp, r.err, want)
+		}
+	}
+	if _, err := dc.Exec(ctx, &proto.ExecRequest{ModuleId: "mod-1", Function: "empty"}); status.Code(err) != codes.Internal {
+		t.Errorf("an answer with neither response nor status: %v, want Internal", err)
+	}
+	if _, err := dc.Exec(ctx, &proto.ExecRequest{ModuleId: "mod-1", Function: "close"}); status.Code(err) != codes.Unavailable {
+		t.Errorf("a call whose stream the driver ended: %v, want Unavailable", err)
+	}
+	testutil.Eventually(t, hang, "a call on a new stream", func() bool {
+		resp, err := dc.Exec(ctx, &proto.ExecRequest{ModuleId: "mod-1", Function: "echo", ArgsJson: []byte(`["again"]`)})
+		return err == nil && string(resp.ResultJson) == `["again"]`
+	})
+	drv.mu.Lock()
+	defer drv.mu.Unlock()
+	if drv.streams != 2 {
+		t.Errorf("%d Execs streams, want 2", drv.streams)
 	}
 }

@@ -203,7 +203,44 @@ const (
 	old                // answers it Unimplemented, as a driver built before it does
 	deaf               // opens it and never reads it, as a frozen process
 	frozen             // its first stream ends once d.gate is closed, and later ones are never answered
+	rogue              // answers as no driver should: rogueExecs
 )
+
+// rogueExecs answers each call on an Execs stream with an answer to an id never asked first,
+// then its echo, then a second answer to it; "empty" with neither a response nor a status;
+// "close" ends the stream.
+func rogueExecs(ss grpc.ServerStream) error {
+	if err := ss.SendHeader(nil); err != nil {
+		return err
+	}
+	for {
+		c := new(proto.ExecCall)
+		if err := ss.RecvMsg(c); err != nil {
+			return nil
+		}
+		if c.Request == nil {
+			continue
+		}
+		var answers []*proto.ExecResult
+		switch c.Request.Function {
+		case "close":
+			return nil
+		case "empty":
+			answers = []*proto.ExecResult{{Id: c.Id}}
+		default:
+			answers = []*proto.ExecResult{
+				{Id: c.Id + 1<<40, Response: &proto.ExecResponse{ResultJson: []byte(`"stranger"`), Code: 200}},
+				{Id: c.Id, Response: &proto.ExecResponse{ResultJson: c.Request.ArgsJson, Code: 200}},
+				{Id: c.Id, Response: &proto.ExecResponse{ResultJson: []byte(`"twice"`), Code: 200}},
+			}
+		}
+		for _, r := range answers {
+			if err := ss.SendMsg(r); err != nil {
+				return nil
+			}
+		}
+	}
+}
 
 // connectDriver is connect with a driver of kind k.
 func connectDriver(t *testing.T, k driverKind) (*plugin.Client, *fakeDriver, *fakeHost) {
@@ -241,6 +278,8 @@ func connectDriver(t *testing.T, k driverKind) (*plugin.Client, *fakeDriver, *fa
 							return nil
 						}
 						switch k {
+						case rogue:
+							return rogueExecs(ss)
 						case old:
 							return status.Error(codes.Unimplemented, "method Execs not implemented")
 						case deaf, frozen:
