@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/placeos-go/engine/plugin/proto"
@@ -81,7 +82,9 @@ type execCtx struct {
 
 func (c *execCtx) end() {
 	c.err = context.Canceled
-	if !time.Now().Before(c.dl.Add(-deadlineSlack)) {
+	// The host says so on the Execs stream (a cancellation's deadline flag); a unary call's
+	// RST_STREAM does not, and the clocks decide.
+	if errors.Is(context.Cause(c.Context), context.DeadlineExceeded) || !time.Now().Before(c.dl.Add(-deadlineSlack)) {
 		c.err = context.DeadlineExceeded
 	}
 	close(c.done)

@@ -154,7 +154,10 @@ func (x *execs) exec(ctx context.Context, req *proto.ExecRequest) (*proto.ExecRe
 			// the sender does not wait for it.
 			// It waits its turn for as long as the stream lasts, and once sending, is held
 			// to the grace of a call whose context has ended.
-			go func() { _ = es.sendWithin(es.ctx, ctx, &proto.ExecCall{Id: id}) }()
+			// It says whether the deadline passed: the driver's clock alone cannot tell when
+			// the request reached it late.
+			cancel := &proto.ExecCall{Id: id, Deadline: errors.Is(ctx.Err(), context.DeadlineExceeded)}
+			go func() { _ = es.sendWithin(es.ctx, ctx, cancel) }()
 		}
 		return nil, status.FromContextError(ctx.Err()).Err()
 	}
@@ -286,7 +289,7 @@ func (s *driverServer) Execs(stream proto.Driver_ExecsServer) error {
 	var (
 		sendMu  sync.Mutex
 		mu      sync.Mutex
-		running = map[uint64]context.CancelFunc{}
+		running = map[uint64]context.CancelCauseFunc{}
 		wg      sync.WaitGroup
 	)
 	// A call's answer is never sent after the handler has returned (gRPC forbids it): the
@@ -302,12 +305,16 @@ func (s *driverServer) Execs(stream proto.Driver_ExecsServer) error {
 		if c.Request == nil {
 			mu.Lock()
 			if cancel := running[id]; cancel != nil {
-				cancel()
+				why := context.Canceled
+				if c.GetDeadline() {
+					why = context.DeadlineExceeded // withTimeoutMs's context reports it
+				}
+				cancel(why)
 			}
 			mu.Unlock()
 			continue
 		}
-		ctx, cancel := context.WithCancel(stream.Context())
+		ctx, cancel := context.WithCancelCause(stream.Context())
 		mu.Lock()
 		running[id] = cancel
 		mu.Unlock()
@@ -318,7 +325,7 @@ func (s *driverServer) Execs(stream proto.Driver_ExecsServer) error {
 			mu.Lock()
 			delete(running, id)
 			mu.Unlock()
-			cancel()
+			cancel(nil)
 			r := &proto.ExecResult{Id: id, Response: resp}
 			if err != nil {
 				st := status.Convert(err)

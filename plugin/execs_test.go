@@ -2,6 +2,7 @@ package plugin_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"testing"
@@ -136,5 +137,32 @@ func TestExecsRogueDriver(t *testing.T) {
 	defer drv.mu.Unlock()
 	if drv.streams != 2 {
 		t.Errorf("%d Execs streams, want 2", drv.streams)
+	}
+}
+
+// The driver's context of a call the host gave up at its deadline ends with DeadlineExceeded
+// also when the request reached the driver late (the driver counts timeout_ms from the
+// request's arrival, so by its own clock the cancellation comes early): the cancellation says
+// why.
+func TestExecsDeadlineOfALateRequest(t *testing.T) {
+	t.Parallel()
+	dc, drv, _ := connectDriver(t, late)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if _, err := dc.Exec(ctx, &proto.ExecRequest{ModuleId: "mod-1", Function: "wait"}); status.Code(err) != codes.DeadlineExceeded {
+		t.Fatalf("host: %v, want DeadlineExceeded", err)
+	}
+	if w := drv.lastWait(t); !errors.Is(w.err, context.DeadlineExceeded) || !errors.Is(w.derivedErr, context.DeadlineExceeded) {
+		t.Fatalf("the driver's context ended with %v, one derived from it with %v; want DeadlineExceeded", w.err, w.derivedErr)
+	}
+
+	// A caller that goes away before its deadline is still Canceled.
+	ctx, cancel = context.WithTimeout(context.Background(), time.Minute)
+	time.AfterFunc(200*time.Millisecond, cancel)
+	if _, err := dc.Exec(ctx, &proto.ExecRequest{ModuleId: "mod-1", Function: "wait"}); status.Code(err) != codes.Canceled {
+		t.Fatalf("host: %v, want Canceled", err)
+	}
+	if w := drv.lastWait(t); !errors.Is(w.err, context.Canceled) {
+		t.Fatalf("the driver's context of a call its caller left ended with %v, want Canceled", w.err)
 	}
 }

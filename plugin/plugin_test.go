@@ -204,7 +204,20 @@ const (
 	deaf               // opens it and never reads it, as a frozen process
 	frozen             // its first stream ends once d.gate is closed, and later ones are never answered
 	rogue              // answers as no driver should: rogueExecs
+	late               // each request on its Execs stream reaches the driver's code 50 ms late: lateStream
 )
+
+// lateStream hands each request on to the driver 50 ms after it arrived, and a cancellation at
+// once: the transit of a request on a loaded machine, its cancellation's quicker.
+type lateStream struct{ grpc.ServerStream }
+
+func (l lateStream) RecvMsg(m any) error {
+	err := l.ServerStream.RecvMsg(m)
+	if c, ok := m.(*proto.ExecCall); ok && err == nil && c.Request != nil {
+		time.Sleep(50 * time.Millisecond)
+	}
+	return err
+}
 
 // rogueExecs answers each call on an Execs stream with an answer to an id never asked first,
 // then its echo, then a second answer to it; "empty" with neither a response nor a status;
@@ -280,6 +293,8 @@ func connectDriver(t *testing.T, k driverKind) (*plugin.Client, *fakeDriver, *fa
 						switch k {
 						case rogue:
 							return rogueExecs(ss)
+						case late:
+							ss = lateStream{ss}
 						case old:
 							return status.Error(codes.Unimplemented, "method Execs not implemented")
 						case deaf, frozen:

@@ -474,9 +474,12 @@ func (x *ExecRequest) GetTimeoutMs() int64 {
 
 // ExecCall is call id on the Execs stream: its request, or (request absent) its cancellation.
 type ExecCall struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"` // chosen by the host; not reused on the stream
-	Request       *ExecRequest           `protobuf:"bytes,2,opt,name=request,proto3" json:"request,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Id      uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"` // chosen by the host; not reused on the stream
+	Request *ExecRequest           `protobuf:"bytes,2,opt,name=request,proto3" json:"request,omitempty"`
+	// On a cancellation: the host gave up at the call's deadline (else its caller went away). The
+	// driver's context of the call then ends with DeadlineExceeded, whenever by its own clock.
+	Deadline      bool `protobuf:"varint,3,opt,name=deadline,proto3" json:"deadline,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -523,6 +526,13 @@ func (x *ExecCall) GetRequest() *ExecRequest {
 		return x.Request
 	}
 	return nil
+}
+
+func (x *ExecCall) GetDeadline() bool {
+	if x != nil {
+		return x.Deadline
+	}
+	return false
 }
 
 // ExecResult answers call id: the driver's response, or the gRPC status (code, message) the
@@ -1710,10 +1720,11 @@ const file_plugin_proto_driver_proto_rawDesc = "" +
 	"\n" +
 	"request_id\x18\x05 \x01(\tR\trequestId\x12\x1d\n" +
 	"\n" +
-	"timeout_ms\x18\x06 \x01(\x03R\ttimeoutMs\"S\n" +
+	"timeout_ms\x18\x06 \x01(\x03R\ttimeoutMs\"o\n" +
 	"\bExecCall\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x127\n" +
-	"\arequest\x18\x02 \x01(\v2\x1d.engine.plugin.v1.ExecRequestR\arequest\"\xa0\x01\n" +
+	"\arequest\x18\x02 \x01(\v2\x1d.engine.plugin.v1.ExecRequestR\arequest\x12\x1a\n" +
+	"\bdeadline\x18\x03 \x01(\bR\bdeadline\"\xa0\x01\n" +
 	"\n" +
 	"ExecResult\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12:\n" +
