@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"time"
 
@@ -30,17 +31,24 @@ import (
 // execs is the host's end: the stream in use, opened again after it breaks.
 type execs struct {
 	dc proto.DriverClient
+	// opening is held by the one call that opens a stream, while it waits for the driver's
+	// headers. The others wait for it within their own contexts: a frozen driver never sends
+	// them, and a call must not wait past its deadline for another call's.
+	opening chan struct{}
 
-	mu      sync.Mutex
-	cur     *execStream   // nil: the next call opens one
-	opening chan struct{} // closed when the open under way has ended; nil: none is
+	mu  sync.Mutex
+	cur *execStream // nil: the next call opens one
+}
+
+func newExecs(dc proto.DriverClient) *execs {
+	return &execs{dc: dc, opening: make(chan struct{}, 1)}
 }
 
 // errNotServed is the driver's Unimplemented: an older driver without the Execs stream.
 var errNotServed = errors.New("plugin: the driver does not serve the Execs stream")
 
 // open opens an Execs stream and waits, within ctx, for the driver's response headers, which
-// say whether it is served.
+// say whether it is served. Its answers are received once it is the stream in use (stream).
 func (x *execs) open(ctx context.Context) (*execStream, error) {
 	// The stream outlives the call that opened it; it ends with the driver's connection.
 	sctx, cancel := context.WithCancel(context.Background())
@@ -71,43 +79,39 @@ func (x *execs) open(ctx context.Context) (*execStream, error) {
 		}
 		return nil, err
 	}
-	return &execStream{s: s, cancel: cancel}, nil
+	return &execStream{s: s, ctx: sctx, cancel: cancel, sending: make(chan struct{}, 1)}, nil
 }
 
-// stream returns the stream in use, opening one if there is none. A call that finds another
-// opening it waits for that, within its own context: the opener waits for the driver's headers
-// within its context, and a frozen driver's would otherwise hold every caller to the longest
-// deadline among them.
+// stream returns the stream in use, opening one if there is none.
 func (x *execs) stream(ctx context.Context) (*execStream, error) {
-	for {
-		x.mu.Lock()
-		if es := x.cur; es != nil {
-			x.mu.Unlock()
-			return es, nil
-		}
-		if wait := x.opening; wait != nil {
-			x.mu.Unlock()
-			select {
-			case <-wait: // its stream, or a turn to open one
-				continue
-			case <-ctx.Done():
-				return nil, status.FromContextError(ctx.Err()).Err()
-			}
-		}
-		done := make(chan struct{})
-		x.opening = done
-		x.mu.Unlock()
-		es, err := x.open(ctx)
-		x.mu.Lock()
-		x.opening, x.cur = nil, es // es is nil when the open failed
-		x.mu.Unlock()
-		close(done)
-		if es != nil {
-			// Only now: a stream that ends at once must find itself in cur to be dropped.
-			go es.receive(x)
-		}
-		return es, err
+	if es := x.current(); es != nil {
+		return es, nil
 	}
+	select {
+	case x.opening <- struct{}{}:
+	case <-ctx.Done():
+		return nil, status.FromContextError(ctx.Err()).Err()
+	}
+	defer func() { <-x.opening }()
+	if es := x.current(); es != nil { // opened while this call waited
+		return es, nil
+	}
+	es, err := x.open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	x.mu.Lock()
+	x.cur = es
+	x.mu.Unlock()
+	// Only now: a stream that ends at once is dropped after it was made the one in use.
+	go es.receive(x)
+	return es, nil
+}
+
+func (x *execs) current() *execStream {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return x.cur
 }
 
 // drop forgets es once it has broken, so that the next call opens a new stream.
@@ -122,9 +126,10 @@ func (x *execs) drop(es *execStream) {
 // exec makes one call on the stream within ctx (req.TimeoutMs already set from its deadline).
 func (x *execs) exec(ctx context.Context, req *proto.ExecRequest) (*proto.ExecResponse, error) {
 	// A request over the limit would end the whole stream in gRPC's SendMsg: it fails alone,
-	// as its unary call would.
-	if n := gproto.Size(req); n > MaxMessageSize {
-		return nil, status.Errorf(codes.ResourceExhausted, "plugin: an exec request of %d bytes is over the %d byte limit", n, MaxMessageSize)
+	// as its unary call would. What gRPC measures is the ExecCall, the request and its id (the
+	// largest an id can be: a few bytes at most are refused that the unary call took).
+	if n := gproto.Size(&proto.ExecCall{Id: math.MaxUint64, Request: req}); n > MaxMessageSize {
+		return nil, status.Errorf(codes.ResourceExhausted, "plugin: an exec request of %d bytes (with its call id) is over the %d byte limit", n, MaxMessageSize)
 	}
 	es, err := x.stream(ctx)
 	if err != nil {
@@ -135,8 +140,11 @@ func (x *execs) exec(ctx context.Context, req *proto.ExecRequest) (*proto.ExecRe
 	if err != nil {
 		return nil, err
 	}
-	if err := es.sendWithin(ctx, &proto.ExecCall{Id: id, Request: req}); err != nil {
+	if err := es.sendWithin(ctx, ctx, &proto.ExecCall{Id: id, Request: req}); err != nil {
 		es.calls.Remove(id)
+		if ctx.Err() != nil {
+			return nil, status.FromContextError(ctx.Err()).Err()
+		}
 		return nil, status.Errorf(codes.Unavailable, "plugin: the driver's exec stream is closed: %v", err)
 	}
 	select {
@@ -146,7 +154,9 @@ func (x *execs) exec(ctx context.Context, req *proto.ExecRequest) (*proto.ExecRe
 		if es.calls.Remove(id) {
 			// The driver's context for the call ends as a unary call's would on RST_STREAM;
 			// the sender does not wait for it.
-			go func() { _ = es.send(&proto.ExecCall{Id: id}) }()
+			// It waits its turn for as long as the stream lasts, and once sending, is held
+			// to the grace of a call whose context has ended.
+			go func() { _ = es.sendWithin(es.ctx, ctx, &proto.ExecCall{Id: id}) }()
 		}
 		return nil, status.FromContextError(ctx.Err()).Err()
 	}
@@ -166,33 +176,38 @@ func resultErr(r *proto.ExecResult) error {
 // execStream is one Execs stream and the calls waiting on it.
 type execStream struct {
 	s      proto.Driver_ExecsClient
+	ctx    context.Context // ends with the stream
 	cancel context.CancelFunc
 
-	sendMu sync.Mutex // gRPC allows one sender at a time
+	// sending is held by the one call sending (gRPC allows one sender at a time); the others
+	// wait for it within their own contexts.
+	sending chan struct{}
 
 	calls calltab.Table[*proto.ExecResult] // the calls waiting for their answers
-}
-
-func (es *execStream) send(c *proto.ExecCall) error {
-	es.sendMu.Lock()
-	defer es.sendMu.Unlock()
-	return es.s.Send(c)
 }
 
 // stuckSend is how long a call whose context has ended waits for its request to leave before
 // it ends the stream.
 const stuckSend = 100 * time.Millisecond
 
-// sendWithin sends c, ending by ctx's end plus stuckSend at the latest. gRPC's Send waits for
-// flow control with the stream's context, not the call's: a driver that stopped reading (a
-// frozen process, until the probe kills it) would hold its callers past their deadlines. A
-// caller whose context ends while its request still waits ends the stream instead, which fails
-// every call on it, as the connection's loss would. A healthy stream takes microseconds (a
-// request of megabytes, milliseconds) and is never ended by a deadline that happens to pass
-// meanwhile.
-func (es *execStream) sendWithin(ctx context.Context, c *proto.ExecCall) error {
+// sendWithin sends c once no other call is sending, waiting for its turn until wait ends (then
+// it sends nothing, and the stream goes on), and ending by within's end plus stuckSend at the
+// latest once it sends. gRPC's Send waits for flow control with the stream's context, not the
+// call's: a driver that stopped reading (a frozen process, until the probe kills it) would hold
+// its callers past their deadlines. A caller whose context ends while its request still waits
+// to leave ends the stream instead, which fails every call on it, as the connection's loss
+// would. A healthy stream takes microseconds (a request of megabytes, milliseconds) and is never
+// ended by a deadline that happens to pass meanwhile; a caller that only waited for its turn
+// behind such a request (which gRPC's flow control holds a moment) leaves alone at its deadline.
+func (es *execStream) sendWithin(wait, within context.Context, c *proto.ExecCall) error {
+	select {
+	case es.sending <- struct{}{}:
+	case <-wait.Done():
+		return wait.Err()
+	}
+	defer func() { <-es.sending }()
 	sent := make(chan struct{})
-	stop := context.AfterFunc(ctx, func() {
+	stop := context.AfterFunc(within, func() {
 		t := time.NewTimer(stuckSend)
 		defer t.Stop()
 		select {
@@ -201,7 +216,7 @@ func (es *execStream) sendWithin(ctx context.Context, c *proto.ExecCall) error {
 			es.cancel()
 		}
 	})
-	err := es.send(c)
+	err := es.s.Send(c)
 	close(sent)
 	stop()
 	return err

@@ -128,7 +128,7 @@ type Client struct {
 }
 
 func newClient(dc proto.DriverClient, brokerID uint32) *Client {
-	return &Client{DriverClient: dc, brokerID: brokerID, execs: &execs{dc: dc}}
+	return &Client{DriverClient: dc, brokerID: brokerID, execs: newExecs(dc)}
 }
 
 // Init tells the driver where the Host service is, and opens the Execs stream; call it once

@@ -37,6 +37,10 @@ type fakeDriver struct {
 	unary int
 	// kept is the context of the last "keep" call.
 	kept context.Context
+	// streams counts the Execs streams the host opened.
+	streams int
+	// gate, for a frozen driver, is closed to end its first Execs stream.
+	gate chan struct{}
 }
 
 type waited struct {
@@ -198,12 +202,63 @@ const (
 	current driverKind = iota
 	old                // answers it Unimplemented, as a driver built before it does
 	deaf               // opens it and never reads it, as a frozen process
+	frozen             // its first stream ends once d.gate is closed, and later ones are never answered
+	rogue              // answers as no driver should: rogueExecs
+	late               // each request on its Execs stream reaches the driver's code 50 ms late: lateStream
 )
+
+// lateStream hands each request on to the driver 50 ms after it arrived, and a cancellation at
+// once: the transit of a request on a loaded machine, its cancellation's quicker.
+type lateStream struct{ grpc.ServerStream }
+
+func (l lateStream) RecvMsg(m any) error {
+	err := l.ServerStream.RecvMsg(m)
+	if c, ok := m.(*proto.ExecCall); ok && err == nil && c.Request != nil {
+		time.Sleep(50 * time.Millisecond)
+	}
+	return err
+}
+
+// rogueExecs answers each call on an Execs stream with an answer to an id never asked first,
+// then its echo, then a second answer to it; "empty" with neither a response nor a status;
+// "close" ends the stream.
+func rogueExecs(ss grpc.ServerStream) error {
+	if err := ss.SendHeader(nil); err != nil {
+		return err
+	}
+	for {
+		c := new(proto.ExecCall)
+		if err := ss.RecvMsg(c); err != nil {
+			return nil
+		}
+		if c.Request == nil {
+			continue
+		}
+		var answers []*proto.ExecResult
+		switch c.Request.Function {
+		case "close":
+			return nil
+		case "empty":
+			answers = []*proto.ExecResult{{Id: c.Id}}
+		default:
+			answers = []*proto.ExecResult{
+				{Id: c.Id + 1<<40, Response: &proto.ExecResponse{ResultJson: []byte(`"stranger"`), Code: 200}},
+				{Id: c.Id, Response: &proto.ExecResponse{ResultJson: c.Request.ArgsJson, Code: 200}},
+				{Id: c.Id, Response: &proto.ExecResponse{ResultJson: []byte(`"twice"`), Code: 200}},
+			}
+		}
+		for _, r := range answers {
+			if err := ss.SendMsg(r); err != nil {
+				return nil
+			}
+		}
+	}
+}
 
 // connectDriver is connect with a driver of kind k.
 func connectDriver(t *testing.T, k driverKind) (*plugin.Client, *fakeDriver, *fakeHost) {
 	t.Helper()
-	drv := &fakeDriver{last: map[string]gproto.Message{}}
+	drv := &fakeDriver{last: map[string]gproto.Message{}, gate: make(chan struct{})}
 	host := &fakeHost{last: map[string]gproto.Message{}}
 	logger := hclog.New(&hclog.LoggerOptions{Output: io.Discard})
 
@@ -227,14 +282,29 @@ func connectDriver(t *testing.T, k driverKind) (*plugin.Client, *fakeDriver, *fa
 				}), grpc.StreamInterceptor(
 				func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
 					if strings.HasSuffix(info.FullMethod, "/Execs") {
+						drv.mu.Lock()
+						drv.streams++
+						n := drv.streams
+						drv.mu.Unlock()
+						if k == frozen && n > 1 {
+							<-ss.Context().Done()
+							return nil
+						}
 						switch k {
+						case rogue:
+							return rogueExecs(ss)
+						case late:
+							ss = lateStream{ss}
 						case old:
 							return status.Error(codes.Unimplemented, "method Execs not implemented")
-						case deaf:
+						case deaf, frozen:
 							if err := ss.SendHeader(nil); err != nil {
 								return err
 							}
-							<-ss.Context().Done()
+							select {
+							case <-ss.Context().Done():
+							case <-drv.gate:
+							}
 							return nil
 						}
 						_, ok := ss.Context().Deadline()

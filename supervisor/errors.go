@@ -18,6 +18,9 @@ var (
 	// ErrLaunchExited is a launch whose process exited with a failure before completing it; the
 	// error quotes its exit status and its last stderr lines.
 	ErrLaunchExited = errkind.New(errkind.Unavailable, "driver process exited during its launch")
+	// ErrCallLost is a call whose connection to its driver process, or its Execs stream, ended
+	// under it while the process lives: the driver stopped reading it (frozen), or ended it.
+	ErrCallLost = errkind.New(errkind.Unavailable, "driver call lost")
 	// ErrTimeout is returned when a call to a driver passes its deadline.
 	ErrTimeout = errkind.New(errkind.Timeout, "driver call deadline exceeded")
 	// ErrClosed is returned after Close.

@@ -146,6 +146,13 @@ func (p *process) callErr(ctx context.Context, err error, what string) error {
 	if ctx.Err() != nil {
 		return fmt.Errorf("%s: %w", what, ctx.Err())
 	}
+	if status.Code(err) == codes.Unavailable {
+		// The process lives, but the call's connection or Execs stream ended under it (a frozen
+		// process's stream, ended by a call stuck in its send; a driver that ended its side):
+		// the driver did not take the call, and the caller may try again — not a failure of
+		// the node.
+		return fmt.Errorf("%w: %s (driver %s): %s", ErrCallLost, what, filepath.Base(p.binary), status.Convert(err).Message())
+	}
 	if status.Code(err) == codes.ResourceExhausted {
 		// An answer over the gRPC message limit (a function returning 100 MB): the driver's
 		// fault, told to the caller as such rather than as an unexpected failure of the node.
