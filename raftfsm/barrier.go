@@ -43,7 +43,44 @@ func (b *barriers) applied(token string) {
 // Barrier returns once this node has applied everything the cluster committed before the call:
 // it logs a barrier through the leader (here, or forwarded) and waits for this node's FSM to
 // apply it. It fails as a write fails without a leader, or when ctx ends first.
+//
+// A leader of a version before barriers (a rolling upgrade) refuses the command; then the commit
+// index this node has heard of, applied here, is the next best sign (it may lag the leader's by
+// a heartbeat). Every caller gets that fallback: the node's catch-up at start, and a follower's
+// PATCH, which failed (400, "unknown op") until the leader was upgraded.
 func (s *Store) Barrier(ctx context.Context) error {
+	err := s.logBarrier(ctx)
+	if !olderLeader(err) {
+		return err
+	}
+	if s.olderLeader.CompareAndSwap(false, true) {
+		s.log.Info("the leader does not know barriers (an older version): this node goes by the commit index it has heard of until the leader is upgraded", "error", err)
+	}
+	return s.awaitCommitApplied(ctx)
+}
+
+// awaitCommitApplied returns once this node knows a leader and has applied the commit index it
+// knew at the call, or fails when ctx ends first.
+func (s *Store) awaitCommitApplied(ctx context.Context) error {
+	target := s.raft.CommitIndex()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if _, lid := s.raft.LeaderWithID(); lid != "" && s.raft.AppliedIndex() >= target {
+			return nil
+		}
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return errkind.Wrap(errkind.Timeout, ctx.Err(), "raftfsm: the commit index this node heard of is not applied here yet")
+		case <-s.ctx.Done():
+			return ErrClosed
+		}
+	}
+}
+
+// logBarrier logs a barrier through the leader and waits for this node's FSM to apply it.
+func (s *Store) logBarrier(ctx context.Context) error {
 	var t [16]byte
 	_, _ = rand.Read(t[:])
 	token := hex.EncodeToString(t[:])
@@ -74,13 +111,6 @@ func (s *Store) Barrier(ctx context.Context) error {
 // crosses nodes as its kind).
 func olderLeader(err error) bool { return errors.Is(err, errkind.BadRequest) }
 
-// commitApplied reports whether this node knows a leader and has applied every entry it knows
-// to be committed.
-func (s *Store) commitApplied() bool {
-	_, lid := s.raft.LeaderWithID()
-	return lid != "" && s.raft.AppliedIndex() >= s.raft.CommitIndex()
-}
-
 // markStarting clears this node's readiness in the node table, where it still says the node is
 // ready for the epoch it was ready for before it stopped: it is not until its first pass.
 // A barrier after it makes this node's own copy show it, too.
@@ -107,12 +137,6 @@ func (s *Store) catchUp() {
 	for attempt := 1; ; attempt++ {
 		ctx, cancel := context.WithTimeout(s.ctx, 5*time.Second)
 		err := s.Barrier(ctx)
-		if olderLeader(err) && s.commitApplied() {
-			// A leader of a version before barriers (a rolling upgrade) refuses the command: the
-			// commit index this node has heard of, all applied, is the next best sign.
-			s.log.Info("the leader does not know barriers (an older version): caught up by the commit index")
-			err = nil
-		}
 		if err == nil {
 			if err = s.markStarting(ctx); olderLeader(err) {
 				err = nil // nor this command: the table keeps the old readiness until the leader is upgraded

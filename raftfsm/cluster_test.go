@@ -550,6 +550,45 @@ func TestCaughtUpUnderAnOlderLeader(t *testing.T) {
 	}
 }
 
+// TestBarrierUnderAnOlderLeader: a Barrier on a follower of a leader that refuses barriers (a
+// rolling upgrade; a PATCH through an upgraded follower asks for one) returns once the follower
+// has applied the commit index it has heard of, with a write the leader acknowledged before it,
+// instead of failing with the leader's "unknown op" until the leader is upgraded.
+func TestBarrierUnderAnOlderLeader(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	c := newCluster(t, 3, nil)
+	c.bootstrap(ctx)
+	leader := c.waitLeader()
+	f := c.followers()[0]
+	c.stop(f)
+	c.cfg = func(cfg *Config) {
+		if cfg.NodeID == f.id {
+			cfg.Forwarder = olderLeaderForwarder{cfg.Forwarder.(httpForwarder)}
+		}
+	}
+	c.start(f)
+	testutil.Eventually(t, 20*time.Second, "the upgraded follower caught up", f.s().CaughtUp)
+	for i := range 5 {
+		id := fmt.Sprintf("z-%d", i)
+		if err := leader.s().Apply(ctx, &model.File{Zones: []*model.Zone{{ID: id, Name: "Z"}}}); err != nil {
+			t.Fatal(err)
+		}
+		bctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := f.s().Barrier(bctx)
+		cancel()
+		if err != nil {
+			t.Fatalf("barrier %d under an older leader: %v", i, err)
+		}
+		// The follower hears of the commit with the leader's next message: what it applied by
+		// then holds the write, or it comes within a heartbeat.
+		testutil.Eventually(t, 5*time.Second, "the write in the follower's model", func() bool {
+			m, _ := f.s().Model()
+			return m.Zones[id] != nil
+		})
+	}
+}
+
 // reelectingForwarder forwards as httpForwarder, but once armed the next model write it forwards
 // finds the leader stepping down and elected again: before it answers, leadership goes to another
 // node and back, and the answer is the refusal a leader gives while it is not one. Other commands

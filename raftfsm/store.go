@@ -134,13 +134,15 @@ type Store struct {
 	fsm      *FSM
 	barriers barriers
 	caughtUp atomic.Bool // a barrier asked for after the node opened came back (barrier.go)
-	openedAt time.Time
-	ledUntil atomic.Int64 // unix nanoseconds when this node last stopped leading (LeaderContact)
-	trans    *raft.NetworkTransport
-	bolt     *raftboltdb.BoltStore
-	stable   *closingStable // bolt as Raft's stable store (stable.go)
-	logs     raft.LogStore
-	snaps    raft.SnapshotStore
+	// olderLeader: a leader refused a barrier (an older version); logged once (barrier.go)
+	olderLeader atomic.Bool
+	openedAt    time.Time
+	ledUntil    atomic.Int64 // unix nanoseconds when this node last stopped leading (LeaderContact)
+	trans       *raft.NetworkTransport
+	bolt        *raftboltdb.BoltStore
+	stable      *closingStable // bolt as Raft's stable store (stable.go)
+	logs        raft.LogStore
+	snaps       raft.SnapshotStore
 
 	raftNotify chan bool // raft's NotifyCh
 	leaderCh   chan bool // ours: 1-buffered, latest value wins
