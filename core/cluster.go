@@ -293,6 +293,13 @@ func (c *Core) Cluster(context.Context) (any, error) {
 	if cl == nil {
 		return nil, ErrNoCluster
 	}
+	if !cl.CaughtUp() {
+		// A node that has just started holds the table of its last snapshot until it has caught
+		// up: every node up and ready, itself included, for an epoch long gone. An operator
+		// waiting for "ready" between the nodes of a rolling upgrade read that as ready 1-2 s
+		// before the node was (the upgrade drill), and would for minutes after a long absence.
+		return nil, errkind.Wrap(ErrNodeStarting, nil, "node %q is catching up with the cluster: its table is not current yet; ask again in a moment, or ask another node", c.cfg.NodeID)
+	}
 	leader, _ := cl.Leader()
 	epoch := cl.Epoch()
 	v := c.view.Load()

@@ -2,6 +2,9 @@ package core
 
 import (
 	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/placeos-go/engine/errkind"
@@ -50,5 +53,28 @@ func TestClusterStatus(t *testing.T) {
 	}
 	if got := read(); got[1].Status != nil || got[1].Error != "node n2:7000 is unreachable" || got[1].State != "up" {
 		t.Errorf("n2 failing: %+v", got[1])
+	}
+}
+
+// TestClusterWhileCatchingUp: a node that has not caught up with the cluster (just started, its
+// table the one of its last snapshot: every node ready for an old epoch) answers that it is
+// catching up (503), not its stale table with "ready": true; once caught up, the table.
+func TestClusterWhileCatchingUp(t *testing.T) {
+	t.Parallel()
+	cl := &fakeCluster{epoch: 3, nodes: []raftfsm.Node{
+		{ID: "n1", RaftAddr: "n1:7000", Up: true, ReadyEpoch: 3}, {ID: "n2", RaftAddr: "n2:7000", Up: true, ReadyEpoch: 3}}}
+	tc := newTestCore(t, "drivers:\n  - {id: drv-d, module_name: Display, role: device, binary: /bin/display}\n", func(c *Config) {
+		c.Cluster = cl
+	})
+	_, err := tc.Cluster(t.Context())
+	if !errors.Is(err, ErrNodeStarting) || errkind.Classify(err).Status != http.StatusServiceUnavailable || !strings.Contains(err.Error(), "catching up") {
+		t.Fatalf("a node catching up answered %v; want 503, catching up", err)
+	}
+	cl.mu.Lock()
+	cl.caughtUp = true
+	cl.mu.Unlock()
+	v, err := tc.Cluster(t.Context())
+	if err != nil || len(v.(ClusterInfo).Nodes) != 2 {
+		t.Fatalf("caught up: %v %v", v, err)
 	}
 }
