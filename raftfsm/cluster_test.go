@@ -598,12 +598,20 @@ type reelectingForwarder struct {
 	reelect  func()
 	armed    atomic.Bool
 	forwards atomic.Int32 // model writes forwarded
+	// committed: the armed write is committed before the leader steps down, and its answer lost
+	// ("leadership lost while committing"), as when a leader steps down mid-commit.
+	committed bool
 }
 
 func (f *reelectingForwarder) Forward(ctx context.Context, raftAddr string, cmd []byte) error {
-	if e, err := decode(cmd); err == nil && e.Op == OpApply {
+	if e, err := decode(cmd); err == nil && (e.Op == OpApply || e.Op == OpDelete) {
 		f.forwards.Add(1)
 		if f.armed.CompareAndSwap(true, false) {
+			if f.committed {
+				if err := f.httpForwarder.Forward(ctx, raftAddr, cmd); err != nil {
+					return err
+				}
+			}
 			f.reelect()
 			return errkind.New(errkind.Unavailable, ErrNotLeader.Error())
 		}
@@ -614,21 +622,19 @@ func (f *reelectingForwarder) Forward(ctx context.Context, raftAddr string, cmd 
 // A leader that refused a forwarded write while it had stepped down, and was elected again in a
 // later term, is asked again: the follower's write goes through rather than failing as if no
 // leader answered (under load a leader misses its lease and is re-elected within milliseconds).
-func TestForwardAgainToALeaderElectedAgain(t *testing.T) {
-	t.Parallel()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	var c *cluster
-	var fwd *reelectingForwarder
-	c = newCluster(t, 3, func(cfg *Config) {
+// reelectingCluster is a cluster of three whose node2, a follower, forwards through a
+// reelectingForwarder that re-elects the leader (leader) when armed.
+func reelectingCluster(ctx context.Context, t *testing.T) (leader, f *testNode, fwd *reelectingForwarder) {
+	t.Helper()
+	c := newCluster(t, 3, func(cfg *Config) {
 		if cfg.NodeID == "node2" && fwd == nil {
 			fwd = &reelectingForwarder{httpForwarder: cfg.Forwarder.(httpForwarder)}
 			cfg.Forwarder = fwd
 		}
 	})
 	c.bootstrap(ctx)
-	leader := c.waitLeader()
-	var f, other *testNode
+	leader = c.waitLeader()
+	var other *testNode
 	for _, n := range c.nodes {
 		switch {
 		case n.id == "node2":
@@ -658,6 +664,14 @@ func TestForwardAgainToALeaderElectedAgain(t *testing.T) {
 			return string(lid) == leader.id
 		})
 	}
+	return leader, f, fwd
+}
+
+func TestForwardAgainToALeaderElectedAgain(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	leader, f, fwd := reelectingCluster(ctx, t)
 	fwd.armed.Store(true)
 	if err := f.s().Apply(ctx, &model.File{Zones: []*model.Zone{{ID: "z-reelected", Name: "Z"}}}); err != nil {
 		t.Fatalf("a write through a follower whose leader was elected again: %v", err)
@@ -667,5 +681,30 @@ func TestForwardAgainToALeaderElectedAgain(t *testing.T) {
 	}
 	if m, _ := leader.s().Model(); m.Zones["z-reelected"] == nil {
 		t.Fatal("the write is not in the leader's model")
+	}
+}
+
+// A forwarded delete that its leader committed before it stepped down, its answer lost ("leadership
+// lost while committing"), is sent again to the leader elected in a later term: the entity is
+// gone, so the delete succeeded. It answered NotFound (404 to the client) in the upgrade drill.
+func TestForwardedDeleteCommittedBeforeAReelection(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	leader, f, fwd := reelectingCluster(ctx, t)
+	if err := f.s().Apply(ctx, &model.File{Zones: []*model.Zone{{ID: "z-gone", Name: "Z"}}}); err != nil {
+		t.Fatal(err)
+	}
+	fwd.committed = true
+	fwd.armed.Store(true)
+	if err := f.s().Delete(ctx, model.KindZone, "z-gone"); err != nil {
+		t.Fatalf("a delete committed before its leader stepped down and was elected again: %v", err)
+	}
+	if m, _ := leader.s().Model(); m.Zones["z-gone"] != nil {
+		t.Fatal("the zone is still in the leader's model")
+	}
+	// A delete of what never existed is still refused.
+	if err := f.s().Delete(ctx, model.KindZone, "z-never"); !errors.Is(err, errkind.NotFound) {
+		t.Fatalf("delete of an unknown zone: %v, want NotFound", err)
 	}
 }

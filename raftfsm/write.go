@@ -141,7 +141,8 @@ func (s *Store) ApplyForwarded(ctx context.Context, cmd []byte) error {
 // Commands are idempotent (upserts, deletes, node states), so a write the silent leader did
 // commit after all is harmless to send again.
 func (s *Store) propose(ctx context.Context, cmd []byte) error {
-	if _, err := decode(cmd); err != nil {
+	e, err := decode(cmd)
+	if err != nil {
 		return err
 	}
 	deadline := time.Now().Add(s.timing.leaderWait)
@@ -167,6 +168,14 @@ func (s *Store) propose(ctx context.Context, cmd []byte) error {
 				err := s.forward(ctx, n.RaftAddr, cmd)
 				switch {
 				case err == nil:
+					return nil
+				case silent != "" && e.Op == OpDelete && errors.Is(err, errkind.NotFound):
+					// Sent again after a leader that did not answer: that one may have committed
+					// it before it stepped down ("leadership lost while committing"), and the
+					// client must not read 404 for its own delete. It is gone, which is what the
+					// delete asked for (also when another write removed it meanwhile, or, refused
+					// unread the first time, it was never there).
+					s.log.Info("a delete sent again after its leader stepped down found it gone: the first one was committed", "leader", lid)
 					return nil
 				case ctx.Err() != nil || silent != "" || !errors.Is(err, errkind.Unavailable) && !errors.Is(err, errkind.Timeout):
 					return fmt.Errorf("forwarded to leader %s at %s: %w", lid, n.RaftAddr, err)
