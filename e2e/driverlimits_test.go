@@ -76,29 +76,30 @@ func TestDriverLimits(t *testing.T) {
 		t.Fatalf("GOMAXPROCS in the driver: %d %s, want \"3\"", r.Status, r.Body)
 	}
 
-	// Status flood: 2000 writes by 8 writers (level0…level7) as fast as the host answers. The
-	// first 250 (5 s of 50/s) pass; past them each answer is paced to the rate (20 ms) and the
-	// values wait in the gate, most replaced before they are written; every last value lands.
+	// Status flood: 400 writes by 8 writers (level0…level7) as fast as the host answers. The
+	// first 250 (5 s of 50/s) pass; past them the module's answers are paced one 20 ms interval
+	// apart for all its writers together (not 20 ms for each writer: 8 writers would make 8 times
+	// the rate), and the values wait in the gate; every last value lands.
 	began := time.Now()
-	if r := exec("mod-flood", "flood", `["level", 2000, 8]`); r.Status != 200 || r.Body != "2000" {
+	if r := exec("mod-flood", "flood", `["level", 400, 8]`); r.Status != 200 || r.Body != "400" {
 		t.Fatalf("flood: %d %s", r.Status, r.Body)
 	}
-	if took := time.Since(began); took < 3*time.Second {
-		t.Fatalf("1750 writes over the rate answered in %s; want them paced (8 writers × 20 ms each)", took)
+	if took := time.Since(began); took < 2*time.Second {
+		t.Fatalf("150 writes over the rate answered in %s; want them paced 20 ms apart for the module (3 s)", took)
 	}
 	if r := exec("mod-healthy", "echo", `[1]`); r.Status != 200 {
 		t.Fatalf("the healthy module after a flood: %d %s", r.Status, r.Body)
 	}
 	e.Eventually(10*time.Second, "the flood's last values in Redis", func() bool {
 		for w := range 8 {
-			if e.Do("GET", fmt.Sprintf("/api/engine/v2/modules/mod-flood/state/level%d", w), "").Body != fmt.Sprint(1993+w) {
+			if e.Do("GET", fmt.Sprintf("/api/engine/v2/modules/mod-flood/state/level%d", w), "").Body != fmt.Sprint(393+w) {
 				return false
 			}
 		}
 		return true
 	})
-	if n := metricValue(t, e, limited("drv-flood", "status_coalesced")); n < 1000 {
-		t.Fatalf("coalesced status writes = %v, want most of the 1750 over the burst", n)
+	if n := metricValue(t, e, limited("drv-flood", "status_delayed")); n < 100 {
+		t.Fatalf("delayed status writes = %v, want most of the 150 over the burst", n)
 	}
 	if n := metricValue(t, e, limited("drv-healthy", "status_delayed")); n != 0 {
 		t.Fatalf("the healthy driver's writes were delayed %v times", n)
