@@ -82,8 +82,10 @@ func measureWSExec(b *testing.B) (string, []clusterMetric) {
 		pathDirect: func() error { return directEcho(context.Background(), direct) },
 		pathBare:   func() error { _, err := loop.call(); return err },
 		pathREST:   func() error { _, err := engine.call(); return err },
+		pathUnary:  func() error { return unaryEcho(context.Background(), direct) },
 	}
-	names := [nPaths]string{"direct go-plugin gRPC", "bare gorilla/websocket loop → gRPC", "engine WebSocket exec"}
+	names := [nPaths]string{"direct go-plugin gRPC", "bare gorilla/websocket loop → gRPC", "engine WebSocket exec",
+		execPathNames[pathUnary]}
 	for range 500 {
 		for _, call := range paths {
 			if err := call(); err != nil {
