@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -138,17 +137,8 @@ func TestExecStoppedDriverHoldsNoCallPastItsDeadline(t *testing.T) {
 
 // waitingForAnswers counts the calls sent on an Execs stream that wait for their answers.
 func waitingForAnswers() int {
-	buf := make([]byte, 1<<20)
-	for {
-		n := runtime.Stack(buf, true)
-		if n < len(buf) {
-			buf = buf[:n]
-			break
-		}
-		buf = make([]byte, 2*len(buf))
-	}
 	count := 0
-	for _, g := range strings.Split(string(buf), "\n\n") {
+	for _, g := range testutil.GoroutineStacks() {
 		if strings.Contains(g, "[select") && strings.Contains(g, "plugin.(*execs).exec(") && !strings.Contains(g, "sendWithin(") {
 			count++
 		}

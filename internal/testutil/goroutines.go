@@ -12,6 +12,17 @@ import (
 // as the runtime names it: "lazyq.(*Queue[...]).consume"). Leak checks use it from tests that
 // do not run in parallel, so that other tests' goroutines are not counted.
 func Goroutines(fn string) int {
+	count := 0
+	for _, g := range GoroutineStacks() {
+		if strings.Contains(g, fn+"(") {
+			count++
+		}
+	}
+	return count
+}
+
+// GoroutineStacks is the stack of every goroutine of this process, one string each.
+func GoroutineStacks() []string {
 	buf := make([]byte, 1<<20)
 	for {
 		n := runtime.Stack(buf, true)
@@ -21,13 +32,7 @@ func Goroutines(fn string) int {
 		}
 		buf = make([]byte, 2*len(buf))
 	}
-	count := 0
-	for _, g := range strings.Split(string(buf), "\n\n") {
-		if strings.Contains(g, fn+"(") {
-			count++
-		}
-	}
-	return count
+	return strings.Split(string(buf), "\n\n")
 }
 
 // WaitGoroutines waits until exactly want goroutines run fn (see Goroutines), failing t after
