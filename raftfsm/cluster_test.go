@@ -524,20 +524,17 @@ func (f olderLeaderForwarder) Forward(ctx context.Context, raftAddr string, cmd 
 	return f.httpForwarder.Forward(ctx, raftAddr, cmd)
 }
 
-// TestCaughtUpUnderAnOlderLeader: in a rolling upgrade the first upgraded node is a follower of a
-// leader that refuses barriers; it is caught up by the commit index it has heard of instead,
-// rather than never (which would stall the upgrade, each node waiting to be ready).
-func TestCaughtUpUnderAnOlderLeader(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
+// upgradedUnderOlderLeader starts a 3-node cluster, stops a follower, runs away (with the
+// leader) while it is down, and starts it again as an upgraded node whose leader refuses
+// barriers; it returns once that follower has caught up.
+func upgradedUnderOlderLeader(t *testing.T, away func(leader *testNode)) (leader, f *testNode) {
+	t.Helper()
 	c := newCluster(t, 3, nil)
-	c.bootstrap(ctx)
-	leader := c.waitLeader()
-	f := c.followers()[0]
+	c.bootstrap(context.Background())
+	leader = c.waitLeader()
+	f = c.followers()[0]
 	c.stop(f)
-	if err := leader.s().Apply(ctx, &model.File{Zones: []*model.Zone{{ID: "z-while-away", Name: "Z"}}}); err != nil {
-		t.Fatal(err)
-	}
+	away(leader)
 	c.cfg = func(cfg *Config) {
 		if cfg.NodeID == f.id {
 			cfg.Forwarder = olderLeaderForwarder{cfg.Forwarder.(httpForwarder)}
@@ -545,6 +542,20 @@ func TestCaughtUpUnderAnOlderLeader(t *testing.T) {
 	}
 	c.start(f)
 	testutil.Eventually(t, 20*time.Second, "the upgraded follower caught up", f.s().CaughtUp)
+	return leader, f
+}
+
+// TestCaughtUpUnderAnOlderLeader: in a rolling upgrade the first upgraded node is a follower of a
+// leader that refuses barriers; it is caught up by the commit index it has heard of instead,
+// rather than never (which would stall the upgrade, each node waiting to be ready).
+func TestCaughtUpUnderAnOlderLeader(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	_, f := upgradedUnderOlderLeader(t, func(leader *testNode) {
+		if err := leader.s().Apply(ctx, &model.File{Zones: []*model.Zone{{ID: "z-while-away", Name: "Z"}}}); err != nil {
+			t.Fatal(err)
+		}
+	})
 	if m, _ := f.s().Model(); m.Zones["z-while-away"] == nil {
 		t.Fatal("caught up without the write committed while it was away")
 	}
@@ -557,18 +568,7 @@ func TestCaughtUpUnderAnOlderLeader(t *testing.T) {
 func TestBarrierUnderAnOlderLeader(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	c := newCluster(t, 3, nil)
-	c.bootstrap(ctx)
-	leader := c.waitLeader()
-	f := c.followers()[0]
-	c.stop(f)
-	c.cfg = func(cfg *Config) {
-		if cfg.NodeID == f.id {
-			cfg.Forwarder = olderLeaderForwarder{cfg.Forwarder.(httpForwarder)}
-		}
-	}
-	c.start(f)
-	testutil.Eventually(t, 20*time.Second, "the upgraded follower caught up", f.s().CaughtUp)
+	leader, f := upgradedUnderOlderLeader(t, func(*testNode) {})
 	for i := range 5 {
 		id := fmt.Sprintf("z-%d", i)
 		if err := leader.s().Apply(ctx, &model.File{Zones: []*model.Zone{{ID: id, Name: "Z"}}}); err != nil {
