@@ -127,9 +127,12 @@ func (x *execs) drop(es *execStream) {
 func (x *execs) exec(ctx context.Context, req *proto.ExecRequest) (*proto.ExecResponse, error) {
 	// A request over the limit would end the whole stream in gRPC's SendMsg: it fails alone,
 	// as its unary call would. What gRPC measures is the ExecCall, the request and its id (the
-	// largest an id can be: a few bytes at most are refused that the unary call took).
-	if n := gproto.Size(&proto.ExecCall{Id: math.MaxUint64, Request: req}); n > MaxMessageSize {
-		return nil, status.Errorf(codes.ResourceExhausted, "plugin: an exec request of %d bytes (with its call id) is over the %d byte limit", n, MaxMessageSize)
+	// largest an id can be: a few bytes at most are refused that the unary call took). Measured
+	// only when its fields could come near the limit: gRPC measures every message again.
+	if nearLimit(len(req.ArgsJson) + len(req.ModuleId) + len(req.Function) + len(req.UserId) + len(req.RequestId)) {
+		if n := gproto.Size(&proto.ExecCall{Id: math.MaxUint64, Request: req}); n > MaxMessageSize {
+			return nil, status.Errorf(codes.ResourceExhausted, "plugin: an exec request of %d bytes (with its call id) is over the %d byte limit", n, MaxMessageSize)
+		}
 	}
 	es, err := x.stream(ctx)
 	if err != nil {
@@ -295,14 +298,35 @@ func (s *driverServer) Execs(stream proto.Driver_ExecsServer) error {
 				r = &proto.ExecResult{Id: id, StatusCode: uint32(st.Code()), StatusMessage: st.Message()}
 			} else if resp == nil {
 				r = &proto.ExecResult{Id: id, StatusCode: uint32(codes.Internal), StatusMessage: "the driver's Exec returned no response"}
-			} else if n := gproto.Size(r); n > MaxMessageSize {
+			} else if nearLimit(answerBytes(resp)) {
 				// An answer over the limit would end the stream for every call in flight.
-				r = &proto.ExecResult{Id: id, StatusCode: uint32(codes.ResourceExhausted),
-					StatusMessage: fmt.Sprintf("an exec answer of %d bytes is over the %d byte limit", n, MaxMessageSize)}
+				if n := gproto.Size(r); n > MaxMessageSize {
+					r = &proto.ExecResult{Id: id, StatusCode: uint32(codes.ResourceExhausted),
+						StatusMessage: fmt.Sprintf("an exec answer of %d bytes is over the %d byte limit", n, MaxMessageSize)}
+				}
 			}
 			sendMu.Lock()
 			_ = stream.Send(r) // fails only once the stream has ended, and then no one waits
 			sendMu.Unlock()
 		}(c.Request)
 	}
+}
+
+// fieldSlack bounds what a message's tags, lengths, numbers and ids add to the bytes of its text
+// fields: a message whose text fields stay fieldSlack under MaxMessageSize is within it.
+const fieldSlack = 64 << 10
+
+// nearLimit reports whether a message with n bytes of text fields may be over MaxMessageSize.
+func nearLimit(n int) bool { return n > MaxMessageSize-fieldSlack }
+
+// answerBytes is the bytes of r's text fields.
+func answerBytes(r *proto.ExecResponse) int {
+	n := len(r.ResultJson)
+	if e := r.Error; e != nil {
+		n += len(e.Class) + len(e.Message)
+		for _, line := range e.Backtrace {
+			n += len(line) + 8 // each line's tag and length, too
+		}
+	}
+	return n
 }
