@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/placeos-go/engine/internal/testutil"
 )
 
@@ -87,6 +89,41 @@ func TestLiveEngine(t *testing.T) {
 	} {
 		if got := LiveEngine(c.record); got != c.want {
 			t.Errorf("LiveEngine(%q) = %d, want %d", c.record, got, c.want)
+		}
+	}
+}
+
+// ExitStatus reads how a child ended while it is a zombie, before it is reaped, as wait would.
+func TestExitStatus(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		script string
+		kill   bool
+		want   string
+	}{
+		{script: "exit 3", want: "exit status 3"},
+		{script: "exit 0", want: "exit status 0"},
+		{script: "sleep 30", kill: true, want: "signal: killed"},
+	} {
+		cmd := exec.Command("sh", "-c", tc.script)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		pid := cmd.Process.Pid
+		if _, ok := ExitStatus(pid); ok {
+			t.Fatalf("%q: an exit status while it runs", tc.script)
+		}
+		if tc.kill {
+			_ = cmd.Process.Kill()
+		}
+		var info unix.Siginfo
+		for unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil) == unix.EINTR {
+		}
+		ws, ok := ExitStatus(pid)
+		_ = cmd.Wait() // reaped only now: the status above was read from the zombie
+		if !ok || cmd.ProcessState.Sys().(syscall.WaitStatus) != ws || cmd.ProcessState.String() != tc.want {
+			t.Fatalf("%q: ExitStatus = %#x %v, wait says %#x (%s), want %s", tc.script, uint32(ws), ok,
+				uint32(cmd.ProcessState.Sys().(syscall.WaitStatus)), cmd.ProcessState, tc.want)
 		}
 	}
 }

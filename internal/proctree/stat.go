@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 // NewMark returns a random mark for a tree's environment variable.
@@ -37,6 +38,19 @@ func Parent(pid int) int {
 	}
 	ppid, _ := strconv.Atoi(f[1]) // field 4
 	return ppid
+}
+
+// ExitStatus is the wait status of pid once it has exited and before it is reaped (a zombie),
+// as wait would return it: field 52 of /proc/<pid>/stat (Linux 3.5 and later). It lets the parent
+// learn how a child ended while the child's pid still holds its process group; false while pid
+// runs or where the field is missing.
+func ExitStatus(pid int) (syscall.WaitStatus, bool) {
+	f, ok := stat(pid)
+	if !ok || f[0] != "Z" || len(f) < 50 {
+		return 0, false
+	}
+	code, err := strconv.ParseUint(f[49], 10, 32)
+	return syscall.WaitStatus(code), err == nil
 }
 
 // IsZombie reports whether pid has exited (or is gone): a zombie holds nothing but its pid.
