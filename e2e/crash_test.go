@@ -86,6 +86,47 @@ func TestDriverKilledDuringSlowCall(t *testing.T) {
 	}
 }
 
+// A driver whose process has run --driver-stable-after gets a spare process, which takes the
+// module over when the process is killed; killing the engine leaves neither behind.
+func TestDriverSpareTakesOver(t *testing.T) {
+	t.Parallel()
+	redis := testutil.StartRedis(t)
+	drv := testutil.BuildBinary(t, "./internal/testdriver")
+	e := enginetest.StartEngine(t, config(redis.URL, "--driver-stable-after=300ms"), "e2e", testDriverModel(drv))
+	pid := e.DriverPID(drv)
+	var spare int
+	e.Eventually(20*time.Second, "a spare driver process in status/driver", func() bool {
+		st, err := e.Driver(drv)
+		spare = st.SparePID
+		return err == nil && spare != 0 && spare != pid
+	})
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	e.Eventually(20*time.Second, "the module answering from the spare", func() bool {
+		r := e.Do("POST", "/api/engine/v2/modules/mod-test/exec/pid", "[]")
+		return r.Status == 200 && r.Body == fmt.Sprint(spare)
+	})
+	if got := e.DriverPID(drv); got != spare {
+		t.Fatalf("driver pid after the kill = %d, want the spare %d", got, spare)
+	}
+	tookOver := false
+	for line := range strings.Lines(e.Logs().String()) {
+		tookOver = tookOver || strings.Contains(line, "driver process started:") && strings.Contains(line, fmt.Sprintf(" pid=%d ", spare)) && strings.Contains(line, "spare=true")
+	}
+	if !tookOver {
+		t.Fatalf("no line saying the spare %d took over:\n%s", spare, e.Logs())
+	}
+	var next int
+	e.Eventually(20*time.Second, "a new spare", func() bool {
+		st, err := e.Driver(drv)
+		next = st.SparePID
+		return err == nil && next != 0 && next != spare
+	})
+	e.Kill()
+	testutil.WaitGone(t, pid, spare, next)
+}
+
 // Killing the engine with SIGKILL leaves no driver behind: the drivers notice their host is gone,
 // and the next start-up stops any that are still there.
 func TestNoOrphansAfterEngineKilled(t *testing.T) {

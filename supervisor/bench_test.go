@@ -16,21 +16,30 @@ import (
 )
 
 // BenchmarkKillToAnswer measures how long a module is unavailable after its (stable) driver
-// process is SIGKILLed: from the kill to the first successful call. It reports the median as
-// ms/recovery; the ns/op figure includes the untimed waits and means nothing.
-func BenchmarkKillToAnswer(b *testing.B) {
-	const stable = 50 * time.Millisecond
-	f := newFixture(b, Config{StableAfter: stable})
+// process is SIGKILLed: from the kill to the first successful call, with a spare process ready to
+// take over (Config.Spare, the engine's default). It reports the median as ms/recovery, and the
+// share of rounds in which the spare took over (spare-used; 1 unless a spare was unfit); the
+// ns/op figure includes the untimed waits and means nothing. BenchmarkKillToAnswerNoSpare is the
+// same without spares: a new process is launched for the module.
+func BenchmarkKillToAnswer(b *testing.B)        { benchKillToAnswer(b, true) }
+func BenchmarkKillToAnswerNoSpare(b *testing.B) { benchKillToAnswer(b, false) }
+
+// killStable is the StableAfter of the crash benchmarks: each kill is a first crash, not a crash
+// loop, once the process has run this long.
+const killStable = 50 * time.Millisecond
+
+func benchKillToAnswer(b *testing.B, spare bool) {
+	f := newFixture(b, Config{StableAfter: killStable, Spare: spare})
 	f.start(b, testModule("mod-a", `{}`))
 	var samples []time.Duration
+	spares := 0
 	for b.Loop() {
 		b.StopTimer()
-		// Let the process count as stable, so each kill is a first crash, not a crash loop.
-		time.Sleep(stable + 10*time.Millisecond)
-		pid := f.pid(b)
+		pid, sparePID := f.readyToKill(b, spare)
 		b.StartTimer()
 
 		began := time.Now()
+		println("kill at", began.UnixMicro())
 		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 			b.Fatal(err)
 		}
@@ -39,6 +48,9 @@ func BenchmarkKillToAnswer(b *testing.B) {
 			resp, err := f.execErr(ctx, "mod-a", "pid")
 			cancel()
 			if err == nil && resp.Error == nil && string(resp.ResultJson) != strconv.Itoa(pid) {
+				if string(resp.ResultJson) == strconv.Itoa(sparePID) {
+					spares++
+				}
 				break
 			}
 			if time.Since(began) > 10*time.Second {
@@ -52,21 +64,44 @@ func BenchmarkKillToAnswer(b *testing.B) {
 	}
 	sort.Slice(samples, func(i, j int) bool { return samples[i] < samples[j] })
 	b.ReportMetric(float64(samples[len(samples)/2].Microseconds())/1000, "ms/recovery")
+	if spare {
+		b.ReportMetric(float64(spares)/float64(len(samples)), "spare-used")
+	}
+}
+
+// readyToKill waits until the driver's process has run killStable (so its kill is a first
+// crash), and with spare until it has a spare; it returns both pids.
+func (f *fixture) readyToKill(b *testing.B, spare bool) (pid, sparePID int) {
+	if !spare {
+		time.Sleep(killStable + 10*time.Millisecond)
+		return f.pid(b), 0
+	}
+	// A spare is launched once the process has run StableAfter.
+	testutil.Eventually(b, 20*time.Second, "a spare driver process", func() bool {
+		st, _ := f.sup.DriverStatus(f.binary)
+		pid, sparePID = st.PID, st.SparePID
+		return st.Running && sparePID != 0
+	})
+	return pid, sparePID
 }
 
 // BenchmarkKillToAnswerUnderLoad is BenchmarkKillToAnswer while 32 clients call the driver's 8
 // modules in a loop (issue 13: crash recovery under load). Each round SIGKILLs the process and
 // times, from the kill, until every module has answered from the new process. It reports the
 // median and p99 of that over the rounds (ms/recovery-p50, ms/recovery-p99), how many calls failed
-// during the rounds (failed-calls/kill) and the longest any failed call took to fail
-// (ms/slowest-failure): calls caught by a crash must fail fast, not hang.
-func BenchmarkKillToAnswerUnderLoad(b *testing.B) {
+// during the rounds (failed-calls/kill), the longest any failed call took to fail
+// (ms/slowest-failure): calls caught by a crash must fail fast, not hang; and the share of rounds
+// in which the spare took over (spare-used). BenchmarkKillToAnswerUnderLoadNoSpare is the same
+// without spares.
+func BenchmarkKillToAnswerUnderLoad(b *testing.B)        { benchKillUnderLoad(b, true) }
+func BenchmarkKillToAnswerUnderLoadNoSpare(b *testing.B) { benchKillUnderLoad(b, false) }
+
+func benchKillUnderLoad(b *testing.B, spare bool) {
 	const (
-		stable  = 50 * time.Millisecond
 		clients = 32
 		modules = 8
 	)
-	f := newFixture(b, Config{StableAfter: stable})
+	f := newFixture(b, Config{StableAfter: killStable, Spare: spare})
 	ids := make([]string, modules)
 	for i := range ids {
 		ids[i] = "mod-" + strconv.Itoa(i)
@@ -121,10 +156,10 @@ func BenchmarkKillToAnswerUnderLoad(b *testing.B) {
 	}()
 
 	var samples []time.Duration
+	spares := 0
 	for b.Loop() {
 		b.StopTimer()
-		time.Sleep(stable + 10*time.Millisecond) // a first crash each time, not a crash loop
-		victim := f.pid(b)
+		victim, sparePID := f.readyToKill(b, spare)
 		mu.Lock()
 		pid, answered, allBack = victim, map[string]bool{}, make(chan struct{})
 		back := allBack
@@ -142,6 +177,9 @@ func BenchmarkKillToAnswerUnderLoad(b *testing.B) {
 		}
 		samples = append(samples, time.Since(began))
 		b.StopTimer()
+		if st, _ := f.sup.DriverStatus(f.binary); st.PID == sparePID {
+			spares++
+		}
 		mu.Lock()
 		pid = 0
 		mu.Unlock()
@@ -156,6 +194,9 @@ func BenchmarkKillToAnswerUnderLoad(b *testing.B) {
 	defer mu.Unlock()
 	b.ReportMetric(float64(failed)/float64(len(samples)), "failed-calls/kill")
 	b.ReportMetric(ms(slowest), "ms/slowest-failure")
+	if spare {
+		b.ReportMetric(float64(spares)/float64(len(samples)), "spare-used")
+	}
 }
 
 // BenchmarkHeartbeat measures what a fence heartbeat costs: one Heartbeat call to a driver

@@ -48,6 +48,9 @@ type Config struct {
 	BackoffMax     time.Duration // default 30 s
 	StableAfter    time.Duration // default 1 min: a process up this long resets the backoff
 	CrashloopAfter int           // default 5 restarts within the unstable window
+	// Spare keeps each driver one more process, launched without modules once its process has
+	// run StableAfter, to take over at once when that process exits (spare.go).
+	Spare bool
 
 	// RunDir holds a <pid>.pid file per running process, for orphan cleanup; "" disables it.
 	RunDir string
@@ -179,11 +182,13 @@ type ProcessState struct {
 
 // DriverStatus is one driver process as served by GET /api/core/v1/status/driver.
 type DriverStatus struct {
-	Driver          string `json:"driver"`
-	Running         bool   `json:"running"`
-	PID             int    `json:"pid"`
-	ModuleInstances int    `json:"module_instances"`
-	LaunchCount     int    `json:"launch_count"`
+	Driver  string `json:"driver"`
+	Running bool   `json:"running"`
+	PID     int    `json:"pid"`
+	// SparePID is the driver's spare process (Config.Spare), 0 while it has none.
+	SparePID        int `json:"spare_pid"`
+	ModuleInstances int `json:"module_instances"`
+	LaunchCount     int `json:"launch_count"`
 	// LastExitCode is the exit status of the previous process; 128+n when signal n killed it.
 	LastExitCode int `json:"last_exit_code"`
 	// LastExitSignal names the signal that killed the previous process ("SIGKILL"), "" if it

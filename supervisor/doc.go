@@ -8,6 +8,13 @@
 // relaunches, re-sends Start for every module (calling Config.OnModuleStart first) and re-enables
 // debug forwarding for modules that still have listeners.
 //
+// Spares. With Config.Spare, a driver whose process has run StableAfter gets a second process of
+// its binary, launched and initialised but with no module, which takes the process's place the
+// moment it exits: the relaunch costs the modules their Starts, not a process start (spare.go).
+// The exit is known from the zombie's exit status (/proc), before the /proc scan that kills what
+// the process left behind and before it is reaped, so neither holds the relaunch (process.go,
+// wait; bury finishes the dead process in the background).
+//
 // Backoff. The first relaunch after a stable run is immediate, so a single crash costs the
 // modules only the launch time; each further crash within Config.StableAfter of its launch waits
 // BackoffInitial, doubling up to BackoffMax. After CrashloopAfter such restarts the driver shows

@@ -31,21 +31,25 @@ type driver struct {
 	stopOnce sync.Once
 	done     chan struct{} // closed when run has returned
 
-	modules     map[string]*module
-	proc        *process // the current process, nil between processes
-	launching   family   // a process still in its handshake (leader 0 if none)
-	pending     int      // calls (Move, Metadata) using the driver before it has their module
-	attempts    int      // launches tried, failed ones included
-	ready       bool     // proc has (re)started its modules and takes calls
-	stopped     bool
-	changed     chan struct{} // closed and replaced on every change of proc/ready/state
-	state       string
-	launchCount int // launches that produced a working process (attempts counts them all)
-	lastExit    int
-	lastSignal  string
-	launchTime  time.Time
-	lastError   string
-	restarts    int // unexpected exits since the last stable run
+	modules   map[string]*module
+	proc      *process // the current process, nil between processes
+	launching family   // a process still in its handshake (leader 0 if none)
+	// spare is the launched process waiting to take over from proc (spare.go), spareLaunching
+	// one in its handshake.
+	spare          *spareProc
+	spareLaunching family
+	pending        int  // calls (Move, Metadata) using the driver before it has their module
+	attempts       int  // launches tried, failed ones included
+	ready          bool // proc has (re)started its modules and takes calls
+	stopped        bool
+	changed        chan struct{} // closed and replaced on every change of proc/ready/state
+	state          string
+	launchCount    int // launches that produced a working process (attempts counts them all)
+	lastExit       int
+	lastSignal     string
+	launchTime     time.Time
+	lastError      string
+	restarts       int // unexpected exits since the last stable run
 	// hung is set while the last launch timed out: callers fail at once instead of waiting up
 	// to LaunchTimeout for each retry, which would hold them (and the engine's reconcile) again
 	// on every pass.
@@ -135,6 +139,11 @@ func (d *driver) awaitFor(ctx context.Context, launched bool) (*process, error) 
 func (d *driver) run() {
 	defer d.s.wg.Done()
 	defer close(d.done)
+	if d.s.cfg.Spare {
+		var keeper sync.WaitGroup
+		keeper.Go(d.keepSpare)
+		defer keeper.Wait() // run returns once d.stop is closed, which ends the keeper too
+	}
 	defer func() {
 		d.s.mu.Lock()
 		d.stopped, d.proc, d.ready = true, nil, false
@@ -156,7 +165,10 @@ func (d *driver) run() {
 		d.s.gen++
 		gen := d.s.gen
 		d.s.mu.Unlock()
-		p, err := d.s.launch(d, gen)
+		p, err := d.takeSpare(), error(nil)
+		if p == nil {
+			p, err = d.s.launch(d, gen, &d.launching)
+		}
 		if err != nil {
 			d.failed(err)
 		} else if !d.serve(p) {
@@ -278,7 +290,7 @@ func (d *driver) serve(p *process) bool {
 	d.notify()
 	launches, attempts := d.launchCount, d.attempts
 	s.mu.Unlock()
-	d.log.Info("driver process started", "pid", p.pid, "launch_count", attempts)
+	d.log.Info("driver process started", "pid", p.pid, "launch_count", attempts, "spare", p.spare)
 
 	probeDone := make(chan struct{})
 	var probeWG sync.WaitGroup
@@ -424,11 +436,17 @@ func (d *driver) crashed(p *process) {
 		"restart_count", restarts, "modules", mods, "reason", reason, "state", state,
 		"uptime", time.Since(p.started).Round(time.Millisecond).String())
 	d.tellState(mods, ProcessState{State: state, Restarts: restarts, Reason: reason})
+	s.wg.Go(func() { d.bury(p) }) // the run goroutine holds s.wg above zero
+}
+
+// bury finishes a process that exited by itself: go-plugin's side of it, then, once it is reaped
+// (procRunner.wait kills what it left behind first, which takes a /proc scan), its cgroup with
+// whatever escaped the group, and its pid file. In the background: the relaunch does not wait.
+func (d *driver) bury(p *process) {
 	p.cleanup()
-	// What it started is gone already (procRunner.wait); its cgroup holds whatever escaped
-	// the group too.
+	<-p.run.reaped
 	p.run.group.kill()
-	s.removePidFile(p.binary, p.pid)
+	d.s.removePidFile(p.binary, p.pid)
 }
 
 // shutdown stops a process on purpose: Terminate, go-plugin's graceful close, then the group.
@@ -448,11 +466,11 @@ func (d *driver) shutdown(p *process) {
 	p.run.killAll() // should the close have left it running; its children go as it exits
 	p.run.group.kill()
 	select {
-	case <-p.exited():
+	case <-p.run.reaped:
+		s.removePidFile(p.binary, p.pid)
 	case <-time.After(terminateTimeout):
-		d.log.Error("driver process did not exit after SIGKILL", "pid", p.pid)
+		d.log.Error("driver process did not exit after SIGKILL", "pid", p.pid) // its pid file stays: the next start kills it
 	}
-	s.removePidFile(p.binary, p.pid)
 	exitStatus, _, _ := p.exitStatus()
 	d.log.Info("driver process stopped", "pid", p.pid, "exit_status", exitStatus)
 }

@@ -183,8 +183,10 @@ func newFixture(t testing.TB, cfg Config) *fixture {
 	var pids []int
 	t.Cleanup(func() {
 		for _, st := range sup.Drivers() {
-			if st.PID != 0 {
-				pids = append(pids, st.PID)
+			for _, pid := range []int{st.PID, st.SparePID} {
+				if pid != 0 {
+					pids = append(pids, pid)
+				}
 			}
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -38,8 +38,12 @@ type process struct {
 	rpc     *plugin.Client
 	run     *procRunner
 	fam     family // what the process and its children are, to kill them all on every exit
-	// memLimit is the process's memory limit in bytes (0: none).
+	// memLimit is the process's memory limit in bytes (0: none), env the extra environment it
+	// was given (Config.Env): a spare launched before either changed is not used (spare.go).
 	memLimit int64
+	env      []string
+	// spare: launched as the driver's spare, it took over from a process that exited.
+	spare bool
 	// guard is the Host service this process calls: it knows which modules the process hosts.
 	guard *guardedHost
 
@@ -69,14 +73,23 @@ func (p *process) hasExited() bool {
 func (p *process) exitStatus() (string, int, string) { return p.run.exitStatus() }
 
 func (r *procRunner) exitStatus() (string, int, string) {
-	st := r.state
-	if st == nil {
+	select {
+	case <-r.exited:
+	default:
+		return "unknown", -1, "" // it has not exited (yet)
+	}
+	ws := r.status
+	switch {
+	case ws == unknownStatus:
 		return "unknown", -1, ""
+	case ws.Signaled():
+		line := "signal: " + ws.Signal().String()
+		if ws.CoreDump() {
+			line += " (core dumped)"
+		}
+		return line, 128 + int(ws.Signal()), unix.SignalName(ws.Signal())
 	}
-	if ws, ok := st.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		return st.String(), 128 + int(ws.Signal()), unix.SignalName(ws.Signal())
-	}
-	return st.String(), st.ExitCode(), ""
+	return "exit status " + strconv.Itoa(ws.ExitStatus()), ws.ExitStatus(), ""
 }
 
 // exitError is a launch that failed because the process exited during its handshake; it
@@ -168,8 +181,9 @@ func (p *process) callErr(ctx context.Context, err error, what string) error {
 	return fmt.Errorf("%s (driver %s): %w", what, filepath.Base(p.binary), err)
 }
 
-// launch starts one process of d's binary and connects to it.
-func (s *Supervisor) launch(d *driver, gen uint64) (*process, error) {
+// launch starts one process of d's binary and connects to it. slot holds the process while it is
+// in its handshake (d.launching, or d.spareLaunching for a spare), so that a stop kills it.
+func (s *Supervisor) launch(d *driver, gen uint64, slot *family) (*process, error) {
 	if s.cfg.SecureConfig != nil {
 		if sc := s.cfg.SecureConfig(d.binary); sc != nil {
 			ok, err := sc.Check(d.binary)
@@ -241,7 +255,7 @@ func (s *Supervisor) launch(d *driver, gen uint64) (*process, error) {
 		pr.onStart = func(ss family) {
 			s.writePidFile(d.binary, ss, socketDir)
 			s.mu.Lock()
-			d.launching = ss
+			*slot = ss
 			s.mu.Unlock()
 			// A stop that came before the family was known here killed nothing (launch's stop
 			// watcher read an empty one): the process would hang the launch out.
@@ -255,7 +269,7 @@ func (s *Supervisor) launch(d *driver, gen uint64) (*process, error) {
 	}
 	defer func() {
 		s.mu.Lock()
-		d.launching = family{}
+		*slot = family{}
 		s.mu.Unlock()
 	}()
 	// go-plugin waits a minute for the handshake line by default; both its wait and Init's get
@@ -271,7 +285,7 @@ func (s *Supervisor) launch(d *driver, gen uint64) (*process, error) {
 		case <-d.stop:
 			cancel()
 			s.mu.Lock()
-			launching := d.launching
+			launching := *slot
 			s.mu.Unlock()
 			launching.Kill(0)
 		case <-ctx.Done():
@@ -306,7 +320,7 @@ func (s *Supervisor) launch(d *driver, gen uint64) (*process, error) {
 		}
 		defer pr.group.kill()
 		select {
-		case <-pr.exited:
+		case <-pr.reaped:
 		case <-time.After(terminateTimeout):
 			return nil, err // its pid file stays: the next start kills it
 		}
@@ -316,7 +330,7 @@ func (s *Supervisor) launch(d *driver, gen uint64) (*process, error) {
 	pr.launching.Store(false)
 	pctx, pcancel := context.WithCancelCause(context.Background())
 	p := &process{gen: gen, pid: pr.pid, binary: d.binary, started: pr.started, client: client, rpc: rpc, run: pr, fam: pr.fam,
-		memLimit: limit, ctx: pctx, guard: guard}
+		memLimit: limit, env: extraEnv, ctx: pctx, guard: guard}
 	go func() {
 		<-pr.exited
 		pcancel(ErrProcessExited)
@@ -355,9 +369,10 @@ type procRunner struct {
 	pid          int
 	fam          family
 	started      time.Time
-	exited       chan struct{}
-	state        *os.ProcessState // set before exited is closed
-	waitErr      error
+	exited       chan struct{}      // closed once the process has exited, with status set
+	status       syscall.WaitStatus // how it ended
+	reaped       chan struct{}      // closed once what it left is gone and it is reaped
+	waitErr      error              // set before reaped is closed
 	onStart      func(family)
 }
 
@@ -370,7 +385,7 @@ func newProcRunner(cmd *exec.Cmd, mark string) (*procRunner, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &procRunner{cmd: cmd, stdout: stdout, stderr: stderr, fam: newFamily(mark), exited: make(chan struct{})}, nil
+	return &procRunner{cmd: cmd, stdout: stdout, stderr: stderr, fam: newFamily(mark), exited: make(chan struct{}), reaped: make(chan struct{})}, nil
 }
 
 func (r *procRunner) Start(context.Context) error {
@@ -417,16 +432,24 @@ func (r *procRunner) Start(context.Context) error {
 // in the stderr pipe (a panic, the runtime's "out of memory") are read first, within a grace.
 //
 // What the process started is killed before it is reaped: while the exited process is a zombie
-// its pid cannot be reused, so its process group id names only what it started.
+// its pid cannot be reused, so its process group id names only what it started. Finding what it
+// started scans /proc (5–15 ms on a small VM), so the exit is told (exited, with the status read
+// from the zombie) while that scan runs, and the process is reaped (reaped) after it: a relaunch
+// or a spare's takeover does not wait for it.
 func (r *procRunner) wait(pumped <-chan struct{}) {
 	var info unix.Siginfo
 	for unix.Waitid(unix.P_PID, r.pid, &info, unix.WEXITED|unix.WNOWAIT, nil) == unix.EINTR {
 	}
-	if left := r.fam.Alive(); len(left) > 0 {
-		r.log.Warn("killing processes the driver left behind", "pid", r.pid, "processes", left)
-		r.fam.Kill(childGrace)
-	}
-	state, err := r.cmd.Process.Wait()
+	left := make(chan struct{})
+	go func() {
+		defer close(left)
+		if procs := r.fam.Alive(); len(procs) > 0 {
+			r.log.Warn("killing processes the driver left behind", "pid", r.pid, "processes", procs)
+			r.fam.Kill(childGrace)
+		}
+	}()
+	status, known := proctree.ExitStatus(r.pid)
+	// A child holding the pipes is killed above, which closes them.
 	select {
 	case <-pumped:
 	case <-time.After(pipeDrainGrace):
@@ -434,16 +457,33 @@ func (r *procRunner) wait(pumped <-chan struct{}) {
 	_ = r.stderr.Close()
 	_ = r.stdout.Close()
 	<-pumped
-	r.state, r.waitErr = state, err
-	if err == nil && !state.Success() {
-		r.waitErr = &exec.ExitError{ProcessState: state}
+	if known {
+		r.status = status
+		close(r.exited)
 	}
-	close(r.exited)
+	<-left
+	state, err := r.cmd.Process.Wait()
+	if err == nil && !state.Success() {
+		err = &exec.ExitError{ProcessState: state}
+	}
+	r.waitErr = err
+	if !known { // a kernel without the zombie's exit code in /proc: told once reaped
+		if state != nil {
+			r.status = state.Sys().(syscall.WaitStatus)
+		} else {
+			r.status = unknownStatus
+		}
+		close(r.exited)
+	}
+	close(r.reaped)
 }
+
+// unknownStatus marks a process whose wait failed: its status is not known.
+const unknownStatus = syscall.WaitStatus(1<<32 - 1)
 
 // Wait is called exactly once, by go-plugin, after the process's stdout and stderr closed.
 func (r *procRunner) Wait(context.Context) error {
-	<-r.exited
+	<-r.reaped
 	return r.waitErr
 }
 
@@ -457,8 +497,8 @@ func (r *procRunner) Kill(context.Context) error {
 	return nil
 }
 
-// killAll SIGKILLs the process and what it started, unless it has been reaped: then wait killed
-// what it left, and its pid may be another process's by now.
+// killAll SIGKILLs the process and what it started, unless it has exited: then wait kills what it
+// left (before it reaps it, after which its pid may be another process's).
 func (r *procRunner) killAll() {
 	select {
 	case <-r.exited:

@@ -416,6 +416,9 @@ func (d *driver) statusLocked() DriverStatus {
 	if d.proc != nil {
 		st.PID = d.proc.pid
 	}
+	if d.spare != nil {
+		st.SparePID = d.spare.p.pid
+	}
 	if !d.launchTime.IsZero() {
 		st.LaunchTime = d.launchTime.Unix()
 	}
@@ -467,12 +470,16 @@ func (s *Supervisor) Close(ctx context.Context) error {
 		for _, d := range drivers {
 			// A process still in its handshake is not d.proc yet; kill it by pid.
 			s.mu.Lock()
-			p, launching := d.proc, d.launching
+			p, spare, launching, spareLaunching := d.proc, d.spare, d.launching, d.spareLaunching
 			s.mu.Unlock()
 			if p != nil {
 				p.kill("supervisor closed")
 			}
+			if spare != nil {
+				spare.p.kill("supervisor closed")
+			}
 			launching.Kill(0)
+			spareLaunching.Kill(0)
 		}
 		return err
 	}

@@ -60,7 +60,9 @@ type options struct {
 	ExecTimeout     time.Duration
 	// DriverStableAfter is how long a driver process must run for its restarts to be history.
 	DriverStableAfter time.Duration
-	PprofAddr         string
+	// DriverSpare keeps each driver a spare process that takes over when its process exits.
+	DriverSpare bool
+	PprofAddr   string
 	// Runtime settings of the engine process (runtime.go).
 	GCPercent   gcPercentFlag
 	MemoryLimit memoryLimitFlag
@@ -138,6 +140,9 @@ func parseOptions(name string, args []string, dev bool) (*options, error) {
 	if err := parseFlags(fs, args); err != nil {
 		return nil, err
 	}
+	if err := boolValueApart(fs, args); err != nil {
+		return nil, err
+	}
 	fs.Visit(func(f *flag.Flag) { delete(fromEnv, f.Name) }) // the command line won
 	if err := o.check(fs); err != nil {
 		// The checks name flags; say so when the value came from the environment.
@@ -149,6 +154,26 @@ func parseOptions(name string, args []string, dev bool) (*options, error) {
 		return nil, err
 	}
 	return o, nil
+}
+
+// boolValueApart refuses `--voter false`: Go reads a true/false flag alone and its value as the
+// first argument, where the flags end. The refusal shows the form to write, with the flag given.
+func boolValueApart(fs *flag.FlagSet, args []string) error {
+	n := fs.NArg()
+	if n == 0 || n == len(args) {
+		return nil
+	}
+	a := strings.ToLower(fs.Arg(0))
+	if a != "false" && a != "true" {
+		return nil
+	}
+	name := strings.TrimLeft(args[len(args)-n-1], "-")
+	if f := fs.Lookup(name); f != nil {
+		if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
+			return fmt.Errorf("unexpected argument %q: a true/false flag takes its value after '=', e.g. --%s=%s", fs.Arg(0), name, a)
+		}
+	}
+	return nil
 }
 
 // envName is the environment variable a flag is also read from: --http-addr → ENGINE_HTTP_ADDR.
@@ -207,6 +232,7 @@ func (o *options) flagSet(name string, dev bool) *flag.FlagSet {
 	fs.StringVar(&o.DriverDir, "driver-dir", "", "directory that relative driver binary paths are resolved against (default: beside the engine binary)")
 	durationVar(fs, &o.ExecTimeout, "exec-timeout", core.DefaultExecTimeout, "longest an execute may take; callers may ask for less")
 	durationVar(fs, &o.DriverStableAfter, "driver-stable-after", time.Minute, "how long a relaunched driver process must run before its restarts are forgotten: the backoff resets, module reads drop the restart note")
+	fs.BoolVar(&o.DriverSpare, "driver-spare", true, "keep each driver one idle spare process, launched once its process has run --driver-stable-after, which takes the modules over at once when that process exits; --driver-spare=false launches a new process then")
 	fs.StringVar(&o.PprofAddr, "pprof-addr", "", "serve net/http/pprof on this (loopback) address; off when empty")
 	o.GCPercent, o.MemoryLimit, o.MaxProcs, o.DriverMaxProcs = gcPercentFlag{"auto"}, memoryLimitFlag{"auto"}, maxProcsFlag{"auto"}, maxProcsFlag{"auto"}
 	fs.Var(&o.GCPercent, "gc-percent", "garbage collector target, as GOGC: a percentage, off, or auto (Go's 100, raised while the live heap is small; GOGC when set)")
@@ -244,10 +270,6 @@ func (o *options) flagSet(name string, dev bool) *flag.FlagSet {
 // on other flags.
 func (o *options) check(fs *flag.FlagSet) error {
 	if fs.NArg() > 0 {
-		if a := strings.ToLower(fs.Arg(0)); a == "false" || a == "true" {
-			// `--voter false`: Go reads a bool flag alone and its value as an argument.
-			return fmt.Errorf("unexpected argument %q: a true/false flag takes its value after '=', e.g. --voter=false", fs.Arg(0))
-		}
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	if err := o.readSecrets(fs); err != nil {

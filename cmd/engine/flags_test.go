@@ -420,6 +420,57 @@ func TestLabelsAndVoterForms(t *testing.T) {
 	}
 }
 
+// TestDriverSpareForms: --driver-spare and ENGINE_DRIVER_SPARE as people type them; `--driver-spare
+// false` is refused with the form to write.
+func TestDriverSpareForms(t *testing.T) {
+	base := []string{"--auth", "none"}
+	for _, tt := range []struct {
+		args []string
+		env  string
+		want bool
+	}{
+		{want: true},
+		{args: []string{"--driver-spare=false"}, want: false},
+		{args: []string{"--driver-spare=0"}, want: false},
+		{args: []string{"--driver-spare=FALSE"}, want: false},
+		{args: []string{"--driver-spare"}, want: true},
+		{env: "false", want: false},
+		{args: []string{"--driver-spare=true"}, env: "false", want: true},
+	} {
+		setOrUnset(t, "ENGINE_DRIVER_SPARE", tt.env)
+		o, err := parseOptions("serve", append(slices.Clone(base), tt.args...), false)
+		if err != nil {
+			t.Fatalf("%q (ENGINE_DRIVER_SPARE=%q): %v", tt.args, tt.env, err)
+		}
+		if o.DriverSpare != tt.want {
+			t.Fatalf("%q (ENGINE_DRIVER_SPARE=%q): spare %v, want %v", tt.args, tt.env, o.DriverSpare, tt.want)
+		}
+	}
+	for _, tt := range []struct {
+		args []string
+		env  string
+		says string
+	}{
+		{args: []string{"--driver-spare", "false"}, says: "a true/false flag takes its value after '=', e.g. --driver-spare=false"},
+		{args: []string{"--driver-spare=off"}, says: "driver-spare"},
+		{env: "no", says: "ENGINE_DRIVER_SPARE"},
+	} {
+		setOrUnset(t, "ENGINE_DRIVER_SPARE", tt.env)
+		_, err := parseOptions("serve", append(slices.Clone(base), tt.args...), false)
+		if err == nil || !strings.Contains(err.Error(), tt.says) {
+			t.Fatalf("%q (ENGINE_DRIVER_SPARE=%q): error %v, want one saying %q", tt.args, tt.env, err, tt.says)
+		}
+	}
+}
+
+// setOrUnset sets the environment variable name to v for the test, or unsets it for v "".
+func setOrUnset(t *testing.T, name, v string) {
+	t.Setenv(name, v) // restored after the test
+	if v == "" {
+		_ = os.Unsetenv(name)
+	}
+}
+
 // --driver-dir as people type it (".", "bin/drivers", "./x/") is made absolute: a relative one
 // would make a driver's path a bare name ("display"), which exec looks up in $PATH, and tie it to
 // the working directory.

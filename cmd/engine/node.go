@@ -207,6 +207,8 @@ func startNode(ctx context.Context, o *options, log hclog.Logger, leave func()) 
 			RunDir: filepath.Join(o.DataDir, "run"),
 			// A process up this long resets its restarts (backoff, the modules' restart note).
 			StableAfter: o.DriverStableAfter,
+			// A crash costs the modules their Starts, not a process start (supervisor/spare.go).
+			Spare: o.DriverSpare,
 			// Drivers log at the engine's level; their hclog JSON lines are lifted into the
 			// engine's log (JSON under --log-format json).
 			Env: func(string) []string {

@@ -160,8 +160,9 @@ func (n *Node) Loaded() (map[string][]string, error) {
 
 // DriverStatus is the part of GET /api/core/v1/status/driver the tests read.
 type DriverStatus struct {
-	PID     int  `json:"pid"`
-	Running bool `json:"running"`
+	PID      int  `json:"pid"`
+	SparePID int  `json:"spare_pid"`
+	Running  bool `json:"running"`
 }
 
 // Driver is the status of binary's driver process on the node.

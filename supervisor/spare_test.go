@@ -1,0 +1,252 @@
+package supervisor
+
+import (
+	"os"
+	"strconv"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/placeos-go/engine/internal/testutil"
+)
+
+// spareWait bounds how long a test waits for a spare to be launched or to take over.
+const spareWait = 20 * time.Second
+
+// awaitSpare waits for the driver to have a spare other than those in not, and returns its pid.
+func (f *fixture) awaitSpare(t *testing.T, not ...int) int {
+	t.Helper()
+	var pid int
+	testutil.Eventually(t, spareWait, "a spare driver process", func() bool {
+		st, _ := f.sup.DriverStatus(f.binary)
+		pid = st.SparePID
+		for _, n := range not {
+			if pid == n {
+				return false
+			}
+		}
+		return pid != 0
+	})
+	return pid
+}
+
+// answersFrom waits until every module answers from process pid.
+func (f *fixture) answersFrom(t *testing.T, pid int, mods ...string) {
+	t.Helper()
+	for _, mod := range mods {
+		testutil.Eventually(t, spareWait, mod+" answering from process "+strconv.Itoa(pid), func() bool {
+			resp, err := f.execErr(t.Context(), mod, "pid")
+			return err == nil && resp.Error == nil && string(resp.ResultJson) == strconv.Itoa(pid)
+		})
+	}
+}
+
+// A driver whose process has run StableAfter gets a spare; when the process is killed, the spare
+// takes its modules over (no new process is started for them), and once it has run StableAfter
+// in its turn the driver gets a new spare.
+func TestSpareTakesOver(t *testing.T) {
+	f := newFixture(t, Config{Spare: true, StableAfter: 200 * time.Millisecond})
+	mods := []string{"mod-a", "mod-b", "mod-c"}
+	for _, id := range mods {
+		f.start(t, testModule(id, `{}`))
+	}
+	first := f.pid(t)
+	spare := f.awaitSpare(t)
+	if spare == first {
+		t.Fatalf("spare pid %d is the driver's process", spare)
+	}
+	if got := f.exec(t, "mod-a", "pid"); got != strconv.Itoa(first) {
+		t.Fatalf("mod-a answered from %s before the kill, want %d: a spare must not serve", got, first)
+	}
+
+	if err := syscall.Kill(first, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	f.answersFrom(t, spare, mods...)
+	st, _ := f.sup.DriverStatus(f.binary)
+	if st.PID != spare || st.RestartCount != 1 || !st.Running {
+		t.Fatalf("status after the takeover = %+v, want pid %d running with restart_count 1", st, spare)
+	}
+	var tookOver bool
+	for _, e := range findLogs(f.logs, "driver process started") {
+		if e["pid"] == float64(spare) && e["spare"] == true {
+			tookOver = true
+		}
+	}
+	if !tookOver {
+		t.Fatalf("no 'driver process started' line with spare=true for pid %d:\n%s", spare, f.logs.String())
+	}
+	testutil.WaitGone(t, first)
+	f.awaitSpare(t, first, spare)
+}
+
+// A crash loop uses at most one spare: the process that took over has not run StableAfter (its
+// run counts from the takeover, not from its launch as a spare), so a second crash relaunches as
+// before, with backoff.
+func TestSpareOncePerCrashLoop(t *testing.T) {
+	// Long enough for the test to kill the process that took over before it has run it, on a
+	// loaded machine too.
+	const stable = 2 * time.Second
+	f := newFixture(t, Config{Spare: true, StableAfter: stable})
+	f.start(t, testModule("mod-a", `{}`))
+	first := f.pid(t)
+	spare := f.awaitSpare(t)
+	spareSeen := time.Now()
+	// The spare waits a while before it takes over, so that its uptime tells which start counts.
+	const idle = 300 * time.Millisecond
+	testutil.Eventually(t, spareWait, "the spare idle for "+idle.String(), func() bool { return time.Since(spareSeen) > idle })
+	if err := syscall.Kill(first, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	f.answersFrom(t, spare, "mod-a")
+	if err := syscall.Kill(spare, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	sinceSeen := time.Since(spareSeen)
+	var third int
+	testutil.Eventually(t, spareWait, "a third process", func() bool {
+		st, _ := f.sup.DriverStatus(f.binary)
+		third = st.PID
+		return st.Running && third != first && third != spare
+	})
+	st, _ := f.sup.DriverStatus(f.binary)
+	if st.RestartCount != 2 || st.SparePID != 0 {
+		t.Fatalf("status after the second crash = %+v, want restart_count 2 and no spare", st)
+	}
+	for _, e := range findLogs(f.logs, "driver process started") {
+		if e["pid"] == float64(third) && e["spare"] != false {
+			t.Fatalf("the third process is logged as a spare: %v", e)
+		}
+	}
+	exits := 0
+	for _, e := range findLogs(f.logs, "driver process exited") {
+		if e["pid"] != float64(spare) {
+			continue
+		}
+		exits++
+		uptime, err := time.ParseDuration(e["uptime"].(string))
+		if err != nil || uptime > sinceSeen-idle {
+			t.Fatalf("the spare's uptime %v (%v) counts from its launch: it was seen %v before its kill and idle %v", uptime, err, sinceSeen, idle)
+		}
+	}
+	if exits != 1 {
+		t.Fatalf("%d 'driver process exited' lines for the spare %d, want 1", exits, spare)
+	}
+}
+
+// A spare that exits, or stops answering the probe, is logged and replaced; the driver's
+// process is not touched.
+func TestSpareLostIsReplaced(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		signal syscall.Signal
+		reason string
+	}{
+		{"killed", syscall.SIGKILL, ""},
+		{"frozen", syscall.SIGSTOP, "unresponsive spare: Info probe got no answer within 300ms"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, Config{Spare: true, StableAfter: 100 * time.Millisecond,
+				ProbeInterval: 100 * time.Millisecond, ProbeTimeout: 300 * time.Millisecond})
+			f.start(t, testModule("mod-a", `{}`))
+			active := f.pid(t)
+			spare := f.awaitSpare(t)
+			if err := syscall.Kill(spare, tc.signal); err != nil {
+				t.Fatal(err)
+			}
+			next := f.awaitSpare(t, spare)
+			testutil.WaitGone(t, spare)
+			lines := findLogs(f.logs, "spare driver process exited; another is launched after the driver's stable time")
+			if len(lines) != 1 || lines[0]["pid"] != float64(spare) || lines[0]["reason"] != tc.reason || lines[0]["@level"] != "warn" {
+				t.Fatalf("want one WARN for spare %d with reason %q, got %v", spare, tc.reason, lines)
+			}
+			st, _ := f.sup.DriverStatus(f.binary)
+			if st.PID != active || st.RestartCount != 0 || next == active {
+				t.Fatalf("status = %+v: the driver's process %d must be untouched", st, active)
+			}
+			if got := f.exec(t, "mod-a", "pid"); got != strconv.Itoa(active) {
+				t.Fatalf("mod-a answered from %s, want %d", got, active)
+			}
+		})
+	}
+}
+
+// A spare launched before the driver's memory limit changed, or before its binary was replaced
+// on disk, is not used: those apply from the driver's next launch. It is stopped, and a new
+// process is launched instead.
+func TestSpareUnfitIsNotUsed(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		change func(f *fixture, limit *atomic.Int64)
+		why    string
+	}{
+		{"memory limit", func(_ *fixture, limit *atomic.Int64) { limit.Store(300 << 20) },
+			"spare driver process not used: the driver's memory limit changed since its launch"},
+		{"binary replaced", func(f *fixture, _ *atomic.Int64) {
+			data, err := os.ReadFile(f.binary)
+			if err != nil {
+				t.Fatal(err)
+			}
+			replaceBinary(t, f.binary, data) // the same content in a new file: what runs is not the file
+		},
+			"spare driver process not used: the binary was replaced on disk since its launch"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var limit atomic.Int64
+			limit.Store(256 << 20)
+			// The probe would notice a replaced binary and reload it first: not in this test.
+			f := newFixture(t, Config{Spare: true, StableAfter: 100 * time.Millisecond, ProbeInterval: time.Hour,
+				MemoryLimit: func(string) int64 { return limit.Load() }})
+			f.binary = copyBinary(t, f.binary)
+			f.start(t, testModule("mod-a", `{}`))
+			first := f.pid(t)
+			spare := f.awaitSpare(t)
+			tc.change(f, &limit)
+			if err := syscall.Kill(first, syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			testutil.WaitGone(t, spare)
+			var next int
+			testutil.Eventually(t, spareWait, "a new process", func() bool {
+				st, _ := f.sup.DriverStatus(f.binary)
+				next = st.PID
+				return st.Running && next != first
+			})
+			if next == spare {
+				t.Fatalf("the unfit spare %d took over", spare)
+			}
+			f.answersFrom(t, next, "mod-a")
+			if lines := findLogs(f.logs, tc.why); len(lines) != 1 || lines[0]["pid"] != float64(spare) {
+				t.Fatalf("want one line %q for pid %d, got %v", tc.why, spare, lines)
+			}
+		})
+	}
+}
+
+// A spare goes with its driver: when the driver's last module stops, and when the supervisor
+// closes.
+func TestSpareStoppedWithDriver(t *testing.T) {
+	t.Run("last module stopped", func(t *testing.T) {
+		f := newFixture(t, Config{Spare: true, StableAfter: 100 * time.Millisecond})
+		f.start(t, testModule("mod-a", `{}`))
+		active := f.pid(t)
+		spare := f.awaitSpare(t)
+		if err := f.sup.Stop(t.Context(), "mod-a"); err != nil {
+			t.Fatal(err)
+		}
+		testutil.WaitGone(t, active, spare)
+	})
+	t.Run("close", func(t *testing.T) {
+		f := newFixture(t, Config{Spare: true, StableAfter: 100 * time.Millisecond})
+		f.start(t, testModule("mod-a", `{}`))
+		active := f.pid(t)
+		spare := f.awaitSpare(t)
+		if err := f.sup.Close(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if testutil.Alive(active) || testutil.Alive(spare) {
+			t.Fatalf("Close returned with process %d alive %v, spare %d alive %v", active, testutil.Alive(active), spare, testutil.Alive(spare))
+		}
+	})
+}
