@@ -60,7 +60,7 @@ func (d *driver) keepSpare() {
 			d.shutdown(p)
 			return
 		}
-		d.log.Debug("spare driver process ready", "pid", p.pid)
+		d.log.Info("spare driver process ready", "pid", p.pid)
 		if !d.watchSpare(sp) {
 			return
 		}

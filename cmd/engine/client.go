@@ -122,6 +122,7 @@ func printStatus(ctx context.Context, out io.Writer, base string) error {
 			Driver          string `json:"driver"`
 			State           string `json:"state"`
 			PID             int    `json:"pid"`
+			SparePID        int    `json:"spare_pid"`
 			ModuleInstances int    `json:"module_instances"`
 			RestartCount    int    `json:"restart_count"`
 			LastError       string `json:"last_error"`
@@ -199,7 +200,7 @@ func printStatus(ctx context.Context, out io.Writer, base string) error {
 			fmt.Fprintf(w, "\n%s: %v (its drivers are not listed; its modules are, as the model has them)\n", n.ID, err)
 		}
 	}
-	fmt.Fprintln(w, "\nNODE\tDRIVER\tSTATE\tPID\tMODULES\tRESTARTS\tLAST ERROR")
+	fmt.Fprintln(w, "\nNODE\tDRIVER\tSTATE\tPID\tSPARE\tMODULES\tRESTARTS\tLAST ERROR")
 	for _, ns := range nodes {
 		for _, d := range ns.Drivers {
 			last := d.LastError
@@ -208,7 +209,11 @@ func printStatus(ctx context.Context, out io.Writer, base string) error {
 				last = fmt.Sprintf("new build failed (commit %.7s, %s): %s; running the last good build",
 					f.Commit, f.At.Local().Format(time.DateTime), firstLine(f.Error))
 			}
-			fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%d\t%d\t%s\n", ns.Node, d.Driver, d.State, d.PID, d.ModuleInstances, d.RestartCount, last)
+			spare := "-"
+			if d.SparePID != 0 {
+				spare = strconv.Itoa(d.SparePID)
+			}
+			fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\t%d\t%d\t%s\n", ns.Node, d.Driver, d.State, d.PID, spare, d.ModuleInstances, d.RestartCount, last)
 		}
 	}
 	type row struct{ id, owner, state, err string }

@@ -134,7 +134,9 @@ func TestStatusListsUnreachableModules(t *testing.T) {
 	mux.Handle("GET /api/engine/v2/cluster", answer(fmt.Sprintf(`{"leader": "", "epoch": 3, "nodes": [
 		{"id": "node-1", "http_addr": %q, "state": "up", "ready": true, "modules": 1},
 		{"id": "node-2", "http_addr": %q, "state": "up", "ready": true, "modules": 1}]}`, goneAddr, strings.TrimPrefix(ts.URL, "http://"))))
-	mux.Handle("GET /api/core/v1/status", answer(`{"node": "node-2", "ready": false, "modules": [{"id": "mod-2", "driver": "drv", "running": true}]}`))
+	mux.Handle("GET /api/core/v1/status", answer(`{"node": "node-2", "ready": false, "modules": [{"id": "mod-2", "driver": "drv", "running": true}],
+		"drivers": [{"driver": "drv", "state": "running", "pid": 100, "spare_pid": 101, "module_instances": 1},
+			{"driver": "drv-old", "state": "restarting", "pid": 0, "spare_pid": 0, "module_instances": 1, "restart_count": 1}]}`))
 	mux.Handle("GET /api/engine/v2/model", answer(`{"modules": [
 		{"id": "mod-1", "driver_id": "drv", "running": true},
 		{"id": "mod-2", "driver_id": "drv", "running": true},
@@ -150,6 +152,12 @@ func TestStatusListsUnreachableModules(t *testing.T) {
 	for _, want := range [][]string{{"node-1", goneAddr, "unreachable", "?"}, {"node-2", strings.TrimPrefix(ts.URL, "http://"), "up", "false"}} {
 		if !slices.ContainsFunc(lines, func(l string) bool { f := strings.Fields(l); return len(f) >= 4 && slices.Equal(f[:4], want) }) {
 			t.Errorf("node table:\n%s\nwant a row starting %q", out.String(), strings.Join(want, " "))
+		}
+	}
+	// The driver table: SPARE is the spare process's pid, "-" without one.
+	for _, want := range []string{"node-2 drv running 100 101 1 0", "node-2 drv-old restarting 0 - 1 1"} {
+		if !slices.ContainsFunc(lines, func(l string) bool { return strings.Join(strings.Fields(l), " ") == want }) {
+			t.Errorf("driver table:\n%s\nwant a row %q", out.String(), want)
 		}
 	}
 	_, table, _ := strings.Cut(out.String(), "\nMODULE")
