@@ -39,7 +39,6 @@ func benchKillToAnswer(b *testing.B, spare bool) {
 		b.StartTimer()
 
 		began := time.Now()
-		println("kill at", began.UnixMicro())
 		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 			b.Fatal(err)
 		}

@@ -35,11 +35,12 @@ func (f Family) Members() []int {
 			continue
 		}
 		pgid, start, ok := Info(pid)
-		if !ok {
+		// What the leader started started after it: older processes are not read further (their
+		// environment is the costly read of the scan).
+		if !ok || start < f.Start {
 			continue
 		}
-		ours := f.Leader > 0 && pgid == f.Leader && start >= f.Start
-		if ours || f.Carries(pid) {
+		if f.Leader > 0 && pgid == f.Leader || f.Carries(pid) {
 			out = append(out, pid)
 		}
 	}
