@@ -16,7 +16,10 @@
 // (closed after 90 s without any), carrying many calls at once as length-prefixed frames
 // (frame.go). A call is written from the caller's goroutine; one reader per connection hands each
 // answer to its call; the owner runs each call on a worker and writes the answer when it has
-// one, and writers that queue behind each other share one system call. It replaced an HTTP/1.1
+// one. Frames are written in batches (framewriter.go): a writer that finds a write under way only
+// appends its frame, and one that will write first lets the other goroutines ready to run append
+// theirs when other calls are in flight, so under load one system call (one TLS record) carries
+// many frames on both nodes, while a lone call's frame goes out at once. It replaced an HTTP/1.1
 // request per call, whose framing and goroutine hand-offs on both nodes cost more than the
 // owner's own work on the call. Nothing about a call changes with it: the deadline travels with
 // the call (the remaining milliseconds), a caller that is cancelled cancels the owner's work (a

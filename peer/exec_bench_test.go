@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"runtime"
 	"testing"
 
 	"github.com/placeos-go/engine/call"
@@ -23,7 +24,9 @@ func (echoLocal) DebugHere(context.Context, string, func(level, msg string)) (fu
 func (echoLocal) NodeStatus(context.Context) (any, error) { return map[string]any{}, nil }
 
 // BenchmarkForward: one forwarded execute, client and owner in this process over loopback, with
-// the cluster greeting (no TLS), over the exec protocol and over the HTTP route it replaced.
+// the cluster greeting (no TLS), over the exec protocol and over the HTTP route it replaced; each
+// with one caller per CPU, and with 16 callers at once (-c16), as the cluster benchmark's 16
+// clients, where frames written together share a write.
 //
 //	go test -run '^$' -bench Forward -benchmem ./peer/
 func BenchmarkForward(b *testing.B) {
@@ -41,15 +44,21 @@ func BenchmarkForward(b *testing.B) {
 	addr := port.Addr().String()
 	req := call.Request{Target: call.Target{ModuleID: "mod-1"}, Function: "echo", Args: json.RawMessage(`[1]`), RequestID: "rid-1"}
 	for _, path := range []struct {
-		name string
-		exec func(c *Client, ctx context.Context) (int, []byte, error)
+		name    string
+		callers int // at once; 0: one per CPU
+		exec    func(c *Client, ctx context.Context) (int, []byte, error)
 	}{
-		{"frames", func(c *Client, ctx context.Context) (int, []byte, error) { return c.execFrames(ctx, addr, &req) }},
-		{"http", func(c *Client, ctx context.Context) (int, []byte, error) { return c.execHTTP(ctx, addr, &req) }},
+		{"frames", 0, func(c *Client, ctx context.Context) (int, []byte, error) { return c.execFrames(ctx, addr, &req) }},
+		{"http", 0, func(c *Client, ctx context.Context) (int, []byte, error) { return c.execHTTP(ctx, addr, &req) }},
+		{"frames-c16", 16, func(c *Client, ctx context.Context) (int, []byte, error) { return c.execFrames(ctx, addr, &req) }},
+		{"http-c16", 16, func(c *Client, ctx context.Context) (int, []byte, error) { return c.execHTTP(ctx, addr, &req) }},
 	} {
 		b.Run(path.name, func(b *testing.B) {
 			c := NewClient(proof)
 			b.Cleanup(c.Close)
+			if path.callers > 0 {
+				b.SetParallelism(max(path.callers/runtime.GOMAXPROCS(0), 1))
+			}
 			b.RunParallel(func(pb *testing.PB) {
 				ctx := context.Background()
 				for pb.Next() {

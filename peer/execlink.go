@@ -30,6 +30,7 @@ type execLink struct {
 	r      *bufio.Reader
 	w      *frameWriter
 	frames atomic.Uint64 // frames read, for the watchdog
+	active atomic.Int32  // calls in exec, read without the table's lock when writing a frame
 
 	calls calltab.Table[linkAnswer] // the calls waiting for their answers
 }
@@ -197,6 +198,8 @@ func (l *execLink) open() error {
 
 // exec sends one call and waits for its answer or the end of ctx.
 func (l *execLink) exec(ctx context.Context, req *call.Request) (int, []byte, error) {
+	company := l.active.Add(1) > 1
+	defer l.active.Add(-1)
 	ch := make(chan linkAnswer, 1)
 	id, err := l.calls.Add(ch)
 	if err != nil {
@@ -210,10 +213,7 @@ func (l *execLink) exec(ctx context.Context, req *call.Request) (int, []byte, er
 	if dl, ok := ctx.Deadline(); ok {
 		c.timeoutMS = uint64(max(time.Until(dl).Milliseconds(), 1))
 	}
-	err = l.w.write(func(w *bufio.Writer) {
-		_, _ = w.Write(appendCallHead(w.AvailableBuffer(), id, &c))
-		_, _ = w.Write(c.args)
-	})
+	err = l.w.write(func(b []byte) []byte { return append(appendCallHead(b, id, &c), c.args...) }, company)
 	if err != nil {
 		l.fail(err) // the answer is this failure
 	}

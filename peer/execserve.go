@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/placeos-go/engine/auth"
@@ -34,9 +35,10 @@ type execSession struct {
 	ctx    context.Context // ends with the connection: every call's context derives from it
 	cancel context.CancelFunc
 
-	mu    sync.Mutex
-	calls map[uint64]context.CancelFunc // the calls running, for frameCancel
-	wg    sync.WaitGroup                // the calls running
+	mu      sync.Mutex
+	calls   map[uint64]context.CancelFunc // the calls running, for frameCancel
+	wg      sync.WaitGroup                // the calls running
+	running atomic.Int32                  // the calls running, read without the lock: an answer with others due yields first (frameWriter.write)
 }
 
 // serveExec answers one exec connection until it ends or the server stops reading it (Close).
@@ -57,7 +59,7 @@ func (s *Server) serveExec(conn net.Conn) {
 		x.nodesOnly = x.node == ""
 	}
 	// Answered before any call is read: a caller that does not get it knows nothing ran here.
-	if err := x.w.write(func(w *bufio.Writer) { _, _ = w.WriteString(execMagic) }); err != nil {
+	if err := x.w.write(func(b []byte) []byte { return append(b, execMagic...) }, false); err != nil {
 		_ = conn.Close()
 		return
 	}
@@ -133,6 +135,7 @@ func (x *execSession) start(id uint64, p []byte, refused error) {
 	x.calls[id] = cancel
 	x.mu.Unlock()
 	x.wg.Add(1)
+	x.running.Add(1)
 	j := execJob{x: x, id: id, p: p, refused: refused, ctx: ctx, cancel: cancel}
 	select {
 	case x.s.jobs <- j: // an idle worker takes it
@@ -165,6 +168,7 @@ func (s *Server) work(j execJob) {
 	defer idle.Stop()
 	for {
 		j.x.run(j.ctx, j.id, j.p, j.refused)
+		j.x.running.Add(-1)
 		j.x.mu.Lock()
 		delete(j.x.calls, j.id)
 		j.x.mu.Unlock()
@@ -242,10 +246,8 @@ func (x *execSession) run(ctx context.Context, id uint64, p []byte, refused erro
 // answer writes call id's answer; a connection that broke meanwhile loses it, as its caller is
 // gone.
 func (x *execSession) answer(id uint64, status int, body []byte) {
-	_ = x.w.write(func(w *bufio.Writer) {
-		_, _ = w.Write(appendAnswerHead(w.AvailableBuffer(), id, status, len(body)))
-		_, _ = w.Write(body)
-	})
+	_ = x.w.write(func(b []byte) []byte { return append(appendAnswerHead(b, id, status, len(body)), body...) },
+		x.running.Load() > 1)
 }
 
 // fail answers call id with err as the HTTP route would: the same status, error body and log

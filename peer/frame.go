@@ -57,8 +57,8 @@ type callFrame struct {
 	args                                           []byte
 }
 
-// appendCallHead appends the header and every field of the call but its arguments, which follow
-// it on the wire (written apart, so that large arguments are not copied).
+// appendCallHead appends the header and every field of the call but its arguments, which the
+// caller appends after it (c.args, as the client sent them).
 func appendCallHead(b []byte, id uint64, c *callFrame) []byte {
 	n := frameFixed + uvarintLen(c.timeoutMS) + len(c.args)
 	for _, s := range c.strings() {
