@@ -412,11 +412,7 @@ func (d *driver) crashed(p *process) {
 		d.log.Error("driver killed: "+reason, "pid", p.pid, "exit_status", exitStatus)
 		s.cfg.Metrics.DriverOutOfMemory(d.binary)
 	}
-	if reason == "" {
-		reason = exitStatus
-	} else {
-		reason = reason + " (" + exitStatus + ")"
-	}
+	reason = withExitStatus(reason, exitStatus)
 	s.mu.Lock()
 	if time.Since(p.started) >= s.cfg.StableAfter {
 		d.restarts = 0

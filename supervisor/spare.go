@@ -126,7 +126,7 @@ func (d *driver) watchSpare(sp *spareProc) bool {
 				reason = "out of memory" + limitNote(sp.p.memLimit)
 			}
 			d.log.Warn("spare driver process exited; another is launched after the driver's stable time", "pid", sp.p.pid,
-				"exit_status", exitStatus, "reason", reason, "stable_after", s.cfg.StableAfter.String())
+				"exit_status", exitStatus, "reason", withExitStatus(reason, exitStatus), "stable_after", s.cfg.StableAfter.String())
 			d.bury(sp.p)
 			return d.pause(s.cfg.StableAfter)
 		case <-t.C:

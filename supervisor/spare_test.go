@@ -143,8 +143,10 @@ func TestSpareLostIsReplaced(t *testing.T) {
 		signal syscall.Signal
 		reason string
 	}{
-		{"killed", syscall.SIGKILL, ""},
-		{"frozen", syscall.SIGSTOP, "unresponsive spare: Info probe got no answer within 300ms"},
+		// The reason reads as the driver process's exit line's does: the exit status, after the
+		// engine's own reason when it killed the spare.
+		{"killed", syscall.SIGKILL, "signal: killed"},
+		{"frozen", syscall.SIGSTOP, "unresponsive spare: Info probe got no answer within 300ms (signal: killed)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t, Config{Spare: true, StableAfter: 100 * time.Millisecond,
