@@ -3,6 +3,7 @@ package supervisor
 import (
 	"os"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -251,4 +252,30 @@ func TestSpareStoppedWithDriver(t *testing.T) {
 			t.Fatalf("Close returned with process %d alive %v, spare %d alive %v", active, testutil.Alive(active), spare, testutil.Alive(spare))
 		}
 	})
+}
+
+// A spare that cannot launch beside the driver's process — its main takes a fixed port the
+// process holds — is logged with the driver's stderr and where DRIVERS.md says what to do, and
+// tried again after StableAfter; the driver's process is not touched.
+func TestSpareLaunchFailureSaysWhy(t *testing.T) {
+	addr := testutil.FreeAddr(t)
+	f := newFixture(t, Config{Spare: true, StableAfter: 100 * time.Millisecond,
+		Env: func(string) []string { return []string{"TESTDRIVER_LISTEN=" + addr} }})
+	f.start(t, testModule("mod-a", `{}`))
+	active := f.pid(t)
+	const msg = "spare driver process failed to launch; tried again after the driver's stable time"
+	testutil.Eventually(t, spareWait, "two WARNs of a spare failing its launch", func() bool {
+		return len(findLogs(f.logs, msg)) >= 2
+	})
+	line := findLogs(f.logs, msg)[0]
+	if e, _ := line["error"].(string); !strings.Contains(e, "address already in use") || line["@level"] != "warn" {
+		t.Fatalf("want a WARN quoting the driver's stderr, got %v", line)
+	}
+	if h, _ := line["hint"].(string); !strings.Contains(h, "before sdk.Serve") || !strings.Contains(h, "DRIVERS.md") {
+		t.Fatalf("want a hint naming what main does before sdk.Serve and DRIVERS.md, got %v", line)
+	}
+	st, _ := f.sup.DriverStatus(f.binary)
+	if st.PID != active || st.SparePID != 0 || st.RestartCount != 0 {
+		t.Fatalf("status = %+v: the driver's process %d must be untouched, with no spare", st, active)
+	}
 }
