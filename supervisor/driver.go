@@ -319,9 +319,11 @@ func (d *driver) serve(p *process) bool {
 	if up {
 		d.tellState(mods, ps)
 	}
+	// The probe before the metadata read: a process that hangs (a spare that froze before it
+	// was taken) would hold that read for CallTimeout, and its modules down with it.
+	probeWG.Go(func() { d.probe(p, probeDone) })
 	d.refreshMetadata(p, launches)
 
-	probeWG.Go(func() { d.probe(p, probeDone) })
 	select {
 	case <-p.exited():
 		close(probeDone)

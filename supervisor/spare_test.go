@@ -279,3 +279,41 @@ func TestSpareLaunchFailureSaysWhy(t *testing.T) {
 		t.Fatalf("status = %+v: the driver's process %d must be untouched, with no spare", st, active)
 	}
 }
+
+// A spare that froze just before the driver's process died is taken over as it is; the process
+// probe must find it while its modules' starts hang in it, not after the metadata read that
+// follows them waits the whole CallTimeout: the modules answer again from a third process.
+func TestFrozenSpareTakenOverIsReplaced(t *testing.T) {
+	// ProbeTimeout outlasts the two signals below, so the spare's own probe cannot find it frozen
+	// first (the line checked below says whether the frozen spare was taken); CallTimeout is far
+	// beyond the test's wait.
+	f := newFixture(t, Config{Spare: true, StableAfter: 100 * time.Millisecond, CallTimeout: 10 * time.Minute,
+		ProbeInterval: 100 * time.Millisecond, ProbeTimeout: time.Second})
+	f.start(t, testModule("mod-a", `{}`))
+	active := f.pid(t)
+	spare := f.awaitSpare(t)
+	if err := syscall.Kill(spare, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(active, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	var third int
+	testutil.Eventually(t, spareWait, "mod-a answering from a process other than the dead one and the frozen spare", func() bool {
+		st, _ := f.sup.DriverStatus(f.binary)
+		if st.PID == 0 || st.PID == active || st.PID == spare {
+			return false
+		}
+		resp, err := f.execErr(t.Context(), "mod-a", "pid")
+		third = st.PID
+		return err == nil && resp.Error == nil && string(resp.ResultJson) == strconv.Itoa(st.PID)
+	})
+	var taken bool
+	for _, e := range findLogs(f.logs, "driver process started") {
+		taken = taken || e["pid"] == float64(spare) && e["spare"] == true
+	}
+	if !taken {
+		t.Fatalf("the frozen spare %d was not taken over (its own probe found it first?); process %d serves:\n%s", spare, third, f.logs.String())
+	}
+	testutil.WaitGone(t, active, spare)
+}
