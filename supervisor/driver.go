@@ -450,16 +450,23 @@ func (d *driver) bury(p *process) {
 // shutdown stops a process on purpose: Terminate, go-plugin's graceful close, then the group.
 func (d *driver) shutdown(p *process) {
 	s := d.s
+	hung := false
 	if !p.hasExited() {
 		ctx, cancel := context.WithTimeout(context.Background(), terminateTimeout)
 		if _, err := p.rpc.Terminate(ctx, &pb.Empty{}); err != nil && !p.hasExited() {
 			d.log.Warn("driver did not answer Terminate", "pid", p.pid, "error", err)
+			hung = true
 		}
 		cancel()
 	}
 	p.mu.Lock()
 	p.killReason = "stopped"
 	p.mu.Unlock()
+	if hung {
+		// go-plugin's graceful close asks the process to shut down and waits for the answer with
+		// no deadline: a hung (frozen) process would hold the stop for ever.
+		p.run.killAll()
+	}
 	p.cleanup()     // go-plugin's graceful close, then procRunner.Kill
 	p.run.killAll() // should the close have left it running; its children go as it exits
 	p.run.group.kill()

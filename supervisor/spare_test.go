@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"context"
 	"os"
 	"strconv"
 	"strings"
@@ -316,4 +317,36 @@ func TestFrozenSpareTakenOverIsReplaced(t *testing.T) {
 		t.Fatalf("the frozen spare %d was not taken over (its own probe found it first?); process %d serves:\n%s", spare, third, f.logs.String())
 	}
 	testutil.WaitGone(t, active, spare)
+}
+
+// A process that hangs as its driver stops — a frozen spare, or a frozen driver process — is
+// killed once its Terminate goes unanswered: go-plugin's graceful close, which waits with no
+// deadline for an answer such a process never gives, must not hold the stop (the engine's stop
+// ran out of time, and left the pid file behind).
+func TestFrozenProcessStoppedOnClose(t *testing.T) {
+	for _, which := range []string{"spare", "process"} {
+		t.Run(which, func(t *testing.T) {
+			run := t.TempDir()
+			f := newFixture(t, Config{Spare: true, StableAfter: 100 * time.Millisecond, RunDir: run})
+			f.start(t, testModule("mod-a", `{}`))
+			active := f.pid(t)
+			spare := f.awaitSpare(t)
+			frozen := spare
+			if which == "process" {
+				frozen = active
+			}
+			if err := syscall.Kill(frozen, syscall.SIGSTOP); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(t.Context(), spareWait)
+			defer cancel()
+			if err := f.sup.Close(ctx); err != nil {
+				t.Fatalf("close with the %s %d frozen: %v\n%s", which, frozen, err, f.logs.String())
+			}
+			testutil.WaitGone(t, active, spare)
+			if left, _ := os.ReadDir(run); len(left) != 0 {
+				t.Fatalf("pid files left after the stop: %v", left)
+			}
+		})
+	}
 }
