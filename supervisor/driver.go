@@ -462,12 +462,16 @@ func (d *driver) shutdown(p *process) {
 	p.mu.Lock()
 	p.killReason = "stopped"
 	p.mu.Unlock()
+	// go-plugin's graceful close asks the process to shut down and waits for its answer with no
+	// deadline: a hung (frozen) process would hold the stop for ever. One that did not answer
+	// Terminate is killed first; one that hangs after answering it, once the close has taken
+	// longer than go-plugin's own wait for a graceful exit (2 s) allows.
 	if hung {
-		// go-plugin's graceful close asks the process to shut down and waits for the answer with
-		// no deadline: a hung (frozen) process would hold the stop for ever.
 		p.run.killAll()
 	}
-	p.cleanup()     // go-plugin's graceful close, then procRunner.Kill
+	watchdog := time.AfterFunc(2*terminateTimeout, p.run.killAll)
+	p.cleanup() // go-plugin's graceful close, then procRunner.Kill
+	watchdog.Stop()
 	p.run.killAll() // should the close have left it running; its children go as it exits
 	p.run.group.kill()
 	select {

@@ -319,10 +319,10 @@ func TestFrozenSpareTakenOverIsReplaced(t *testing.T) {
 	testutil.WaitGone(t, active, spare)
 }
 
-// A process that hangs as its driver stops — a frozen spare, or a frozen driver process — is
-// killed once its Terminate goes unanswered: go-plugin's graceful close, which waits with no
-// deadline for an answer such a process never gives, must not hold the stop (the engine's stop
-// ran out of time, and left the pid file behind).
+// A process that hangs as its driver stops — a frozen spare, or a frozen driver process, frozen
+// before it answers Terminate or (the signal arriving late) after — is killed: go-plugin's
+// graceful close, which waits with no deadline for an answer such a process never gives, must
+// not hold the stop (the engine's stop ran out of time, and left the pid file behind).
 func TestFrozenProcessStoppedOnClose(t *testing.T) {
 	for _, which := range []string{"spare", "process"} {
 		t.Run(which, func(t *testing.T) {
