@@ -319,9 +319,11 @@ func (d *driver) serve(p *process) bool {
 	if up {
 		d.tellState(mods, ps)
 	}
+	// The probe before the metadata read: a process that hangs (a spare that froze before it
+	// was taken) would hold that read for CallTimeout, and its modules down with it.
+	probeWG.Go(func() { d.probe(p, probeDone) })
 	d.refreshMetadata(p, launches)
 
-	probeWG.Go(func() { d.probe(p, probeDone) })
 	select {
 	case <-p.exited():
 		close(probeDone)
@@ -412,11 +414,7 @@ func (d *driver) crashed(p *process) {
 		d.log.Error("driver killed: "+reason, "pid", p.pid, "exit_status", exitStatus)
 		s.cfg.Metrics.DriverOutOfMemory(d.binary)
 	}
-	if reason == "" {
-		reason = exitStatus
-	} else {
-		reason = reason + " (" + exitStatus + ")"
-	}
+	reason = withExitStatus(reason, exitStatus)
 	s.mu.Lock()
 	if time.Since(p.started) >= s.cfg.StableAfter {
 		d.restarts = 0
@@ -452,17 +450,28 @@ func (d *driver) bury(p *process) {
 // shutdown stops a process on purpose: Terminate, go-plugin's graceful close, then the group.
 func (d *driver) shutdown(p *process) {
 	s := d.s
+	hung := false
 	if !p.hasExited() {
 		ctx, cancel := context.WithTimeout(context.Background(), terminateTimeout)
 		if _, err := p.rpc.Terminate(ctx, &pb.Empty{}); err != nil && !p.hasExited() {
 			d.log.Warn("driver did not answer Terminate", "pid", p.pid, "error", err)
+			hung = true
 		}
 		cancel()
 	}
 	p.mu.Lock()
 	p.killReason = "stopped"
 	p.mu.Unlock()
-	p.cleanup()     // go-plugin's graceful close, then procRunner.Kill
+	// go-plugin's graceful close asks the process to shut down and waits for its answer with no
+	// deadline: a hung (frozen) process would hold the stop for ever. One that did not answer
+	// Terminate is killed first; one that hangs after answering it, once the close has taken
+	// longer than go-plugin's own wait for a graceful exit (2 s) allows.
+	if hung {
+		p.run.killAll()
+	}
+	watchdog := time.AfterFunc(2*terminateTimeout, p.run.killAll)
+	p.cleanup() // go-plugin's graceful close, then procRunner.Kill
+	watchdog.Stop()
 	p.run.killAll() // should the close have left it running; its children go as it exits
 	p.run.group.kill()
 	select {

@@ -72,6 +72,16 @@ func (p *process) hasExited() bool {
 // the signal's name ("SIGKILL"; "" when the process exited).
 func (p *process) exitStatus() (string, int, string) { return p.run.exitStatus() }
 
+// withExitStatus is the reason an exit line gives: the exit status alone, or after the engine's
+// own reason for the exit (a failed probe's kill, out of memory), as the driver process's and its
+// spare's lines read alike.
+func withExitStatus(reason, exitStatus string) string {
+	if reason == "" {
+		return exitStatus
+	}
+	return reason + " (" + exitStatus + ")"
+}
+
 func (r *procRunner) exitStatus() (string, int, string) {
 	select {
 	case <-r.exited:

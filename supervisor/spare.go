@@ -23,6 +23,10 @@ import (
 // A spare launched before its binary was replaced on disk or before its memory limit or
 // environment changed is not used: those apply from the driver's next launch.
 
+// spareLaunchHint goes with a spare's failed launch, for the driver's author.
+const spareLaunchHint = "a spare runs the driver's main beside its running process: what main takes before sdk.Serve " +
+	"(a fixed listening port, a lock file, a serial port) must not be exclusive (DRIVERS.md §7, \"Two processes of your driver\")"
+
 // spareProc is a driver's spare process; taken is closed when the driver takes it.
 type spareProc struct {
 	p     *process
@@ -42,8 +46,10 @@ func (d *driver) keepSpare() {
 			if d.stopping() {
 				return
 			}
+			// The driver's own process launched, so what failed is most likely what its main
+			// takes before serving that a second process cannot take too: say where to look.
 			d.log.Warn("spare driver process failed to launch; tried again after the driver's stable time", "error", err,
-				"stable_after", s.cfg.StableAfter.String())
+				"stable_after", s.cfg.StableAfter.String(), "hint", spareLaunchHint)
 			if !d.pause(s.cfg.StableAfter) {
 				return
 			}
@@ -126,7 +132,7 @@ func (d *driver) watchSpare(sp *spareProc) bool {
 				reason = "out of memory" + limitNote(sp.p.memLimit)
 			}
 			d.log.Warn("spare driver process exited; another is launched after the driver's stable time", "pid", sp.p.pid,
-				"exit_status", exitStatus, "reason", reason, "stable_after", s.cfg.StableAfter.String())
+				"exit_status", exitStatus, "reason", withExitStatus(reason, exitStatus), "stable_after", s.cfg.StableAfter.String())
 			d.bury(sp.p)
 			return d.pause(s.cfg.StableAfter)
 		case <-t.C:

@@ -1,8 +1,10 @@
 package supervisor
 
 import (
+	"context"
 	"os"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -143,8 +145,10 @@ func TestSpareLostIsReplaced(t *testing.T) {
 		signal syscall.Signal
 		reason string
 	}{
-		{"killed", syscall.SIGKILL, ""},
-		{"frozen", syscall.SIGSTOP, "unresponsive spare: Info probe got no answer within 300ms"},
+		// The reason reads as the driver process's exit line's does: the exit status, after the
+		// engine's own reason when it killed the spare.
+		{"killed", syscall.SIGKILL, "signal: killed"},
+		{"frozen", syscall.SIGSTOP, "unresponsive spare: Info probe got no answer within 300ms (signal: killed)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t, Config{Spare: true, StableAfter: 100 * time.Millisecond,
@@ -249,4 +253,100 @@ func TestSpareStoppedWithDriver(t *testing.T) {
 			t.Fatalf("Close returned with process %d alive %v, spare %d alive %v", active, testutil.Alive(active), spare, testutil.Alive(spare))
 		}
 	})
+}
+
+// A spare that cannot launch beside the driver's process — its main takes a fixed port the
+// process holds — is logged with the driver's stderr and where DRIVERS.md says what to do, and
+// tried again after StableAfter; the driver's process is not touched.
+func TestSpareLaunchFailureSaysWhy(t *testing.T) {
+	addr := testutil.FreeAddr(t)
+	f := newFixture(t, Config{Spare: true, StableAfter: 100 * time.Millisecond,
+		Env: func(string) []string { return []string{"TESTDRIVER_LISTEN=" + addr} }})
+	f.start(t, testModule("mod-a", `{}`))
+	active := f.pid(t)
+	const msg = "spare driver process failed to launch; tried again after the driver's stable time"
+	testutil.Eventually(t, spareWait, "two WARNs of a spare failing its launch", func() bool {
+		return len(findLogs(f.logs, msg)) >= 2
+	})
+	line := findLogs(f.logs, msg)[0]
+	if e, _ := line["error"].(string); !strings.Contains(e, "address already in use") || line["@level"] != "warn" {
+		t.Fatalf("want a WARN quoting the driver's stderr, got %v", line)
+	}
+	if h, _ := line["hint"].(string); !strings.Contains(h, "before sdk.Serve") || !strings.Contains(h, "DRIVERS.md") {
+		t.Fatalf("want a hint naming what main does before sdk.Serve and DRIVERS.md, got %v", line)
+	}
+	st, _ := f.sup.DriverStatus(f.binary)
+	if st.PID != active || st.SparePID != 0 || st.RestartCount != 0 {
+		t.Fatalf("status = %+v: the driver's process %d must be untouched, with no spare", st, active)
+	}
+}
+
+// A spare that froze just before the driver's process died is taken over as it is; the process
+// probe must find it while its modules' starts hang in it, not after the metadata read that
+// follows them waits the whole CallTimeout: the modules answer again from a third process.
+func TestFrozenSpareTakenOverIsReplaced(t *testing.T) {
+	// ProbeTimeout outlasts the two signals below, so the spare's own probe cannot find it frozen
+	// first (the line checked below says whether the frozen spare was taken); CallTimeout is far
+	// beyond the test's wait.
+	f := newFixture(t, Config{Spare: true, StableAfter: 100 * time.Millisecond, CallTimeout: 10 * time.Minute,
+		ProbeInterval: 100 * time.Millisecond, ProbeTimeout: time.Second})
+	f.start(t, testModule("mod-a", `{}`))
+	active := f.pid(t)
+	spare := f.awaitSpare(t)
+	if err := syscall.Kill(spare, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(active, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	var third int
+	testutil.Eventually(t, spareWait, "mod-a answering from a process other than the dead one and the frozen spare", func() bool {
+		st, _ := f.sup.DriverStatus(f.binary)
+		if st.PID == 0 || st.PID == active || st.PID == spare {
+			return false
+		}
+		resp, err := f.execErr(t.Context(), "mod-a", "pid")
+		third = st.PID
+		return err == nil && resp.Error == nil && string(resp.ResultJson) == strconv.Itoa(st.PID)
+	})
+	var taken bool
+	for _, e := range findLogs(f.logs, "driver process started") {
+		taken = taken || e["pid"] == float64(spare) && e["spare"] == true
+	}
+	if !taken {
+		t.Fatalf("the frozen spare %d was not taken over (its own probe found it first?); process %d serves:\n%s", spare, third, f.logs.String())
+	}
+	testutil.WaitGone(t, active, spare)
+}
+
+// A process that hangs as its driver stops — a frozen spare, or a frozen driver process, frozen
+// before it answers Terminate or (the signal arriving late) after — is killed: go-plugin's
+// graceful close, which waits with no deadline for an answer such a process never gives, must
+// not hold the stop (the engine's stop ran out of time, and left the pid file behind).
+func TestFrozenProcessStoppedOnClose(t *testing.T) {
+	for _, which := range []string{"spare", "process"} {
+		t.Run(which, func(t *testing.T) {
+			run := t.TempDir()
+			f := newFixture(t, Config{Spare: true, StableAfter: 100 * time.Millisecond, RunDir: run})
+			f.start(t, testModule("mod-a", `{}`))
+			active := f.pid(t)
+			spare := f.awaitSpare(t)
+			frozen := spare
+			if which == "process" {
+				frozen = active
+			}
+			if err := syscall.Kill(frozen, syscall.SIGSTOP); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(t.Context(), spareWait)
+			defer cancel()
+			if err := f.sup.Close(ctx); err != nil {
+				t.Fatalf("close with the %s %d frozen: %v\n%s", which, frozen, err, f.logs.String())
+			}
+			testutil.WaitGone(t, active, spare)
+			if left, _ := os.ReadDir(run); len(left) != 0 {
+				t.Fatalf("pid files left after the stop: %v", left)
+			}
+		})
+	}
 }

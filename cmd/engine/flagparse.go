@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -45,11 +46,31 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 		return err
 	}
 	if err != nil {
+		if m := badBool.FindStringSubmatch(err.Error()); m != nil {
+			return &usageError{command: fs.Name(), err: errors.New(boolRefusal(m[1], m[2]))}
+		}
 		// The flag package names flags with one dash; every doc and message here uses two.
 		text := strings.NewReplacer("for flag -", "for flag --", "not defined: -", "not defined: --", "an argument: -", "an argument: --").Replace(err.Error())
 		return &usageError{command: fs.Name(), err: errors.New(text)}
 	}
 	return nil
+}
+
+// badBool is the flag package's refusal of a true/false flag's value, which says only "parse
+// error": `invalid boolean value "no" for -driver-spare: parse error`.
+var badBool = regexp.MustCompile(`^invalid boolean value ("(?:[^"\\]|\\.)*") for -(\S+): `)
+
+// boolRefusal says what a true/false flag takes, as the environment's refusal does, and the form
+// to write when the value typed is a common word for one of them (people type no, off, yes).
+func boolRefusal(quoted, name string) string {
+	text := fmt.Sprintf("invalid value %s for flag --%s: want true or false (or 1, 0)", quoted, name)
+	switch v, _ := strconv.Unquote(quoted); strings.ToLower(v) {
+	case "no", "n", "off", "disable", "disabled":
+		text += fmt.Sprintf(": --%s=false", name)
+	case "yes", "y", "on", "enable", "enabled":
+		text += fmt.Sprintf(": --%s=true", name)
+	}
+	return text
 }
 
 // twoDashes is the flag package's listing of flags (PrintDefaults) with each flag named with two

@@ -29,6 +29,10 @@ func TestFlagRefusalsOnce(t *testing.T) {
 		{[]string{"new", "driver", "x", "--transport"}, "engine new driver", "flag needs an argument: --transport"},
 		{[]string{"serve", "--redis-sweep", "5"}, "engine serve", `invalid value "5" for flag --redis-sweep: want a duration with its unit, such as 90s, 5m or 1h30m, or 0 or off for never`},
 		{[]string{"serve", "--exec-timeout", "60"}, "engine serve", `invalid value "60" for flag --exec-timeout: want a duration with its unit, such as 90s, 5m or 1h30m`},
+		// Go's own refusal of a true/false flag's value said "parse error" and named the flag with one dash.
+		{[]string{"serve", "--driver-spare=no"}, "engine serve", `invalid value "no" for flag --driver-spare: want true or false (or 1, 0): --driver-spare=false`},
+		{[]string{"dev", "--voter=yes"}, "engine dev", `invalid value "yes" for flag --voter: want true or false (or 1, 0): --voter=true`},
+		{[]string{"serve", "--bootstrap=maybe"}, "engine serve", `invalid value "maybe" for flag --bootstrap: want true or false (or 1, 0)`},
 	} {
 		name := strings.Join(c.args, " ")
 		cmd := exec.Command(bin, c.args...)

@@ -61,7 +61,9 @@
 //
 // Environment: TESTDRIVER_HANG_INFO=1 makes Info hang forever (a hung process for the probe);
 // TESTDRIVER_CRASH_ON_START=1 exits at once with status 2 (a crash loop);
-// TESTDRIVER_NO_HEARTBEAT=1 serves without Heartbeat, as a driver built before it did.
+// TESTDRIVER_NO_HEARTBEAT=1 serves without Heartbeat, as a driver built before it did;
+// TESTDRIVER_LISTEN=host:port listens there before serving and exits with status 3 when it
+// cannot (a driver whose main takes something exclusive, which its spare cannot take too).
 package main
 
 import (
@@ -70,6 +72,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"strings"
 	"sync"
@@ -87,6 +90,16 @@ func main() {
 	if os.Getenv("TESTDRIVER_CRASH_ON_START") == "1" {
 		logger.Error("crashing on start as asked")
 		os.Exit(2)
+	}
+	// A driver whose main takes a fixed listening port before Serve: its second process (a
+	// spare) cannot start beside the first.
+	if addr := os.Getenv("TESTDRIVER_LISTEN"); addr != "" {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "testdriver:", err)
+			os.Exit(3)
+		}
+		defer ln.Close()
 	}
 	d := &driver{modules: map[string]*proto.Module{}, debug: map[string]bool{}, log: logger}
 	if os.Getenv("TESTDRIVER_NO_HEARTBEAT") == "1" {
