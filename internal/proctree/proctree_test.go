@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -101,11 +102,16 @@ func TestExitStatus(t *testing.T) {
 		kill   bool
 		want   string
 	}{
-		{script: "exit 3", want: "exit status 3"},
-		{script: "exit 0", want: "exit status 0"},
-		{script: "sleep 30", kill: true, want: "signal: killed"},
+		{script: "read x; exit 3", want: "exit status 3"},
+		{script: "read x; exit 0", want: "exit status 0"},
+		{script: "read x; sleep 30", kill: true, want: "signal: killed"},
 	} {
+		// Each waits for its stdin to close, so that it runs when first asked.
 		cmd := exec.Command("sh", "-c", tc.script)
+		stdin, err := cmd.StdinPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -116,6 +122,7 @@ func TestExitStatus(t *testing.T) {
 		if tc.kill {
 			_ = cmd.Process.Kill()
 		}
+		_ = stdin.Close()
 		var info unix.Siginfo
 		for unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil) == unix.EINTR {
 		}
@@ -125,5 +132,27 @@ func TestExitStatus(t *testing.T) {
 			t.Fatalf("%q: ExitStatus = %#x %v, wait says %#x (%s), want %s", tc.script, uint32(ws), ok,
 				uint32(cmd.ProcessState.Sys().(syscall.WaitStatus)), cmd.ProcessState, tc.want)
 		}
+	}
+}
+
+// A process's environment is read whole, however large: the mark after 64 KiB of other variables
+// is found, and one it does not carry is not.
+func TestCarriesLargeEnvironment(t *testing.T) {
+	t.Parallel()
+	f := Family{Env: "PROCTREE_TEST_MARK", Mark: NewMark()}
+	cmd := exec.Command("sleep", "30")
+	cmd.Env = []string{"BIG=" + strings.Repeat("x", 64<<10), f.Env + "=" + f.Mark}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	if !f.Carries(cmd.Process.Pid) {
+		t.Fatalf("the mark after a 64 KiB variable is not found")
+	}
+	if (Family{Env: f.Env, Mark: NewMark()}).Carries(cmd.Process.Pid) {
+		t.Fatalf("another mark is found")
+	}
+	if _, start, ok := Info(cmd.Process.Pid); !ok || start == 0 {
+		t.Fatalf("Info = %d, %v", start, ok)
 	}
 }
