@@ -43,6 +43,9 @@ type Config struct {
 	InContact func(since time.Time) bool
 	// heartbeatsPaused, set by a test, holds every heartbeat back: the engine seen as frozen.
 	heartbeatsPaused *atomic.Bool
+	// heartbeatsAnswered, set by a test, counts the heartbeats a process answered: one has armed
+	// its fence.
+	heartbeatsAnswered *atomic.Int64
 
 	BackoffInitial time.Duration // default 100 ms: delay before the second relaunch in a row
 	BackoffMax     time.Duration // default 30 s

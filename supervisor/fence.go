@@ -27,6 +27,9 @@ func (d *driver) heartbeat(p *process, done <-chan struct{}) {
 			ctx, cancel := context.WithTimeout(p.ctx, cfg.HeartbeatInterval)
 			_, err := p.rpc.Heartbeat(ctx, req)
 			cancel()
+			if err == nil && cfg.heartbeatsAnswered != nil {
+				cfg.heartbeatsAnswered.Add(1)
+			}
 			if status.Code(err) == codes.Unimplemented {
 				d.log.Info("driver process predates heartbeats: it keeps running if this engine stalls (no fence)", "pid", p.pid)
 				return

@@ -108,9 +108,14 @@ func TestFenceStopsSilencedDriver(t *testing.T) {
 func TestFencedDriverStoppedWhileCutOff(t *testing.T) {
 	t.Parallel()
 	var paused atomic.Bool
-	f := newFixture(t, Config{FenceAfter: 300 * time.Millisecond, heartbeatsPaused: &paused, InContact: func(time.Time) bool { return false }})
+	var answered atomic.Int64
+	f := newFixture(t, Config{FenceAfter: 300 * time.Millisecond, heartbeatsPaused: &paused, heartbeatsAnswered: &answered,
+		InContact: func(time.Time) bool { return false }})
 	f.start(t, testModule("mod-1", "{}"))
 	pid := f.pid(t)
+	// The fence is armed by the first heartbeat the process hears: on a loaded machine the test
+	// could otherwise silence them before one got through, and the process would never fence.
+	testutil.Eventually(t, 10*time.Second, "a heartbeat answered", func() bool { return answered.Load() > 0 })
 	paused.Store(true)
 	testutil.WaitGone(t, pid)
 	testutil.Eventually(t, 5*time.Second, "the fenced exit handled", func() bool {
