@@ -189,9 +189,12 @@ type DriverStatus struct {
 	Running bool   `json:"running"`
 	PID     int    `json:"pid"`
 	// SparePID is the driver's spare process (Config.Spare), 0 while it has none.
-	SparePID        int `json:"spare_pid"`
-	ModuleInstances int `json:"module_instances"`
-	LaunchCount     int `json:"launch_count"`
+	SparePID int `json:"spare_pid"`
+	// SpareError says why the driver has no spare when its last one failed to launch or exited
+	// ("launch failed: …", "exited: …"), until the next one is ready.
+	SpareError      string `json:"spare_error,omitempty"`
+	ModuleInstances int    `json:"module_instances"`
+	LaunchCount     int    `json:"launch_count"`
 	// LastExitCode is the exit status of the previous process; 128+n when signal n killed it.
 	LastExitCode int `json:"last_exit_code"`
 	// LastExitSignal names the signal that killed the previous process ("SIGKILL"), "" if it

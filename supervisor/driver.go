@@ -38,9 +38,10 @@ type driver struct {
 	// one in its handshake.
 	spare          *spareProc
 	spareLaunching family
-	pending        int  // calls (Move, Metadata) using the driver before it has their module
-	attempts       int  // launches tried, failed ones included
-	ready          bool // proc has (re)started its modules and takes calls
+	spareError     string // why the last spare failed, until the next is ready
+	pending        int    // calls (Move, Metadata) using the driver before it has their module
+	attempts       int    // launches tried, failed ones included
+	ready          bool   // proc has (re)started its modules and takes calls
 	stopped        bool
 	changed        chan struct{} // closed and replaced on every change of proc/ready/state
 	state          string

@@ -50,6 +50,7 @@ func (d *driver) keepSpare() {
 			// takes before serving that a second process cannot take too: say where to look.
 			d.log.Warn("spare driver process failed to launch; tried again after the driver's stable time", "error", err,
 				"stable_after", s.cfg.StableAfter.String(), "hint", spareLaunchHint)
+			d.setSpareError("launch failed: " + err.Error())
 			if !d.pause(s.cfg.StableAfter) {
 				return
 			}
@@ -59,7 +60,7 @@ func (d *driver) keepSpare() {
 		s.mu.Lock()
 		stopped := d.stopping()
 		if !stopped {
-			d.spare = sp
+			d.spare, d.spareError = sp, ""
 		}
 		s.mu.Unlock()
 		if stopped {
@@ -131,8 +132,10 @@ func (d *driver) watchSpare(sp *spareProc) bool {
 			if reason == "" && sp.p.run.outOfMemory() {
 				reason = "out of memory" + limitNote(sp.p.memLimit)
 			}
+			reason = withExitStatus(reason, exitStatus)
 			d.log.Warn("spare driver process exited; another is launched after the driver's stable time", "pid", sp.p.pid,
-				"exit_status", exitStatus, "reason", withExitStatus(reason, exitStatus), "stable_after", s.cfg.StableAfter.String())
+				"exit_status", exitStatus, "reason", reason, "stable_after", s.cfg.StableAfter.String())
+			d.setSpareError("exited: " + reason)
 			d.bury(sp.p)
 			return d.pause(s.cfg.StableAfter)
 		case <-t.C:
@@ -145,6 +148,13 @@ func (d *driver) watchSpare(sp *spareProc) bool {
 			}
 		}
 	}
+}
+
+// setSpareError records why d has no spare, for its status until the next spare is ready.
+func (d *driver) setSpareError(why string) {
+	d.s.mu.Lock()
+	d.spareError = why
+	d.s.mu.Unlock()
 }
 
 // dropSpare removes sp from d unless d took it meanwhile; true: it was still d's spare.

@@ -279,6 +279,9 @@ func TestSpareLaunchFailureSaysWhy(t *testing.T) {
 	if st.PID != active || st.SparePID != 0 || st.RestartCount != 0 {
 		t.Fatalf("status = %+v: the driver's process %d must be untouched, with no spare", st, active)
 	}
+	if !strings.HasPrefix(st.SpareError, "launch failed: ") || !strings.Contains(st.SpareError, "address already in use") {
+		t.Fatalf("spare_error = %q, want why the spare does not launch", st.SpareError)
+	}
 }
 
 // A spare that froze just before the driver's process died is taken over as it is; the process

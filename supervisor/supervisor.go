@@ -419,6 +419,7 @@ func (d *driver) statusLocked() DriverStatus {
 	if d.spare != nil {
 		st.SparePID = d.spare.p.pid
 	}
+	st.SpareError = d.spareError
 	if !d.launchTime.IsZero() {
 		st.LaunchTime = d.launchTime.Unix()
 	}

@@ -123,6 +123,7 @@ func printStatus(ctx context.Context, out io.Writer, base string) error {
 			State           string `json:"state"`
 			PID             int    `json:"pid"`
 			SparePID        int    `json:"spare_pid"`
+			SpareError      string `json:"spare_error"`
 			ModuleInstances int    `json:"module_instances"`
 			RestartCount    int    `json:"restart_count"`
 			LastError       string `json:"last_error"`
@@ -212,6 +213,9 @@ func printStatus(ctx context.Context, out io.Writer, base string) error {
 			spare := "-"
 			if d.SparePID != 0 {
 				spare = strconv.Itoa(d.SparePID)
+			}
+			if d.SpareError != "" { // why there is no spare, after the process's own error
+				last = strings.TrimPrefix(last+"; spare "+firstLine(d.SpareError), "; ")
 			}
 			fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\t%d\t%d\t%s\n", ns.Node, d.Driver, d.State, d.PID, spare, d.ModuleInstances, d.RestartCount, last)
 		}

@@ -136,7 +136,9 @@ func TestStatusListsUnreachableModules(t *testing.T) {
 		{"id": "node-2", "http_addr": %q, "state": "up", "ready": true, "modules": 1}]}`, goneAddr, strings.TrimPrefix(ts.URL, "http://"))))
 	mux.Handle("GET /api/core/v1/status", answer(`{"node": "node-2", "ready": false, "modules": [{"id": "mod-2", "driver": "drv", "running": true}],
 		"drivers": [{"driver": "drv", "state": "running", "pid": 100, "spare_pid": 101, "module_instances": 1},
-			{"driver": "drv-old", "state": "restarting", "pid": 0, "spare_pid": 0, "module_instances": 1, "restart_count": 1}]}`))
+			{"driver": "drv-old", "state": "restarting", "pid": 0, "spare_pid": 0, "module_instances": 1, "restart_count": 1},
+			{"driver": "drv-port", "state": "running", "pid": 200, "spare_pid": 0, "module_instances": 1,
+			 "spare_error": "launch failed: driver process exited during its launch (exit status 3)\nmore"}]}`))
 	mux.Handle("GET /api/engine/v2/model", answer(`{"modules": [
 		{"id": "mod-1", "driver_id": "drv", "running": true},
 		{"id": "mod-2", "driver_id": "drv", "running": true},
@@ -155,7 +157,8 @@ func TestStatusListsUnreachableModules(t *testing.T) {
 		}
 	}
 	// The driver table: SPARE is the spare process's pid, "-" without one.
-	for _, want := range []string{"node-2 drv running 100 101 1 0", "node-2 drv-old restarting 0 - 1 1"} {
+	for _, want := range []string{"node-2 drv running 100 101 1 0", "node-2 drv-old restarting 0 - 1 1",
+		"node-2 drv-port running 200 - 1 0 spare launch failed: driver process exited during its launch (exit status 3)"} {
 		if !slices.ContainsFunc(lines, func(l string) bool { return strings.Join(strings.Fields(l), " ") == want }) {
 			t.Errorf("driver table:\n%s\nwant a row %q", out.String(), want)
 		}
