@@ -211,12 +211,25 @@ func procStat(pid int) (byte, int, bool) {
 }
 
 // orphanProblems describes every driver process of this run that has no live engine of this run
-// as its parent, is stopped, or duplicates its driver under one engine.
+// as its parent, is stopped, or duplicates its driver under one engine. A driver's spare process
+// (spare_pid in the node's status, --driver-spare) is no duplicate; while a node does not answer,
+// its spares count as duplicates (the check is polled until it passes).
 func (c *cluster) orphanProblems() (problems []string, drivers int) {
 	engines := map[int]string{}
+	spares := map[int]bool{}
 	for _, n := range c.nodes {
 		if n.Running() {
 			engines[n.PID()] = n.ID
+			var st struct {
+				Drivers []struct {
+					SparePID int `json:"spare_pid"`
+				} `json:"drivers"`
+			}
+			if n.GetJSON("/api/core/v1/status", &st) == nil {
+				for _, d := range st.Drivers {
+					spares[d.SparePID] = d.SparePID != 0
+				}
+			}
 		}
 	}
 	per := map[string]int{}
@@ -236,7 +249,9 @@ func (c *cluster) orphanProblems() (problems []string, drivers int) {
 		case p.state == 'T' || p.state == 't':
 			problems = append(problems, fmt.Sprintf("%s pid %d under %s is still stopped", p.exe, p.pid, owner))
 		}
-		per[fmt.Sprintf("%s under %s", p.exe, owner)]++
+		if !spares[p.pid] {
+			per[fmt.Sprintf("%s under %s", p.exe, owner)]++
+		}
 	}
 	for k, v := range per {
 		if v > 1 {
