@@ -33,6 +33,9 @@ func TestFlagRefusalsOnce(t *testing.T) {
 		{[]string{"serve", "--driver-spare=no"}, "engine serve", `invalid value "no" for flag --driver-spare: want true or false (or 1, 0): --driver-spare=false`},
 		{[]string{"dev", "--voter=yes"}, "engine dev", `invalid value "yes" for flag --voter: want true or false (or 1, 0): --voter=true`},
 		{[]string{"serve", "--bootstrap=maybe"}, "engine serve", `invalid value "maybe" for flag --bootstrap: want true or false (or 1, 0)`},
+		// Go reads `--driver-spare false` as the flag alone and "false" as an argument.
+		{[]string{"serve", "--driver-spare", "false"}, "engine serve", `unexpected argument "false": a true/false flag takes its value after '=', e.g. --driver-spare=false`},
+		{[]string{"serve", "extra"}, "engine serve", `unexpected argument "extra"`},
 	} {
 		name := strings.Join(c.args, " ")
 		cmd := exec.Command(bin, c.args...)

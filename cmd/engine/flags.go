@@ -170,7 +170,7 @@ func boolValueApart(fs *flag.FlagSet, args []string) error {
 	name := strings.TrimLeft(args[len(args)-n-1], "-")
 	if f := fs.Lookup(name); f != nil {
 		if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
-			return fmt.Errorf("unexpected argument %q: a true/false flag takes its value after '=', e.g. --%s=%s", fs.Arg(0), name, a)
+			return &usageError{command: fs.Name(), err: fmt.Errorf("unexpected argument %q: a true/false flag takes its value after '=', e.g. --%s=%s", fs.Arg(0), name, a)}
 		}
 	}
 	return nil
@@ -270,7 +270,7 @@ func (o *options) flagSet(name string, dev bool) *flag.FlagSet {
 // on other flags.
 func (o *options) check(fs *flag.FlagSet) error {
 	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+		return &usageError{command: fs.Name(), err: fmt.Errorf("unexpected argument %q", fs.Arg(0))}
 	}
 	if err := o.readSecrets(fs); err != nil {
 		return err
