@@ -166,7 +166,8 @@ func (d *driver) run() {
 		d.s.gen++
 		gen := d.s.gen
 		d.s.mu.Unlock()
-		p, err := d.takeSpare(), error(nil)
+		var err error
+		p := d.takeSpare()
 		if p == nil {
 			p, err = d.s.launch(d, gen, &d.launching)
 		}
@@ -406,16 +407,11 @@ func (d *driver) crashed(p *process) {
 	s := d.s
 	exitStatus, code, signal := p.exitStatus()
 	// Fenced first: a probe that failed as the process was exiting may have "killed" it too.
-	reason := d.fenced(code)
-	if reason == "" {
-		reason = p.reason()
-	}
-	if reason == "" && p.run.outOfMemory() {
-		reason = "out of memory" + limitNote(p.memLimit)
-		d.log.Error("driver killed: "+reason, "pid", p.pid, "exit_status", exitStatus)
+	reason, oom := p.exitReason(d.fenced(code))
+	if oom {
+		d.log.Error("driver killed: out of memory"+limitNote(p.memLimit), "pid", p.pid, "exit_status", exitStatus)
 		s.cfg.Metrics.DriverOutOfMemory(d.binary)
 	}
-	reason = withExitStatus(reason, exitStatus)
 	s.mu.Lock()
 	if time.Since(p.started) >= s.cfg.StableAfter {
 		d.restarts = 0

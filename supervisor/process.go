@@ -72,14 +72,21 @@ func (p *process) hasExited() bool {
 // the signal's name ("SIGKILL"; "" when the process exited).
 func (p *process) exitStatus() (string, int, string) { return p.run.exitStatus() }
 
-// withExitStatus is the reason an exit line gives: the exit status alone, or after the engine's
-// own reason for the exit (a failed probe's kill, out of memory), as the driver process's and its
-// spare's lines read alike.
-func withExitStatus(reason, exitStatus string) string {
-	if reason == "" {
-		return exitStatus
+// exitReason is why p exited as its exit line says it, the driver process's and its spare's
+// alike: the exit status alone, or after the engine's own reason (own, such as a fence; else why
+// the supervisor killed it; else out of memory, when oom).
+func (p *process) exitReason(own string) (reason string, oom bool) {
+	exitStatus, _, _ := p.exitStatus()
+	if own == "" {
+		own = p.reason()
 	}
-	return reason + " (" + exitStatus + ")"
+	if own == "" && p.run.outOfMemory() {
+		own, oom = "out of memory"+limitNote(p.memLimit), true
+	}
+	if own == "" {
+		return exitStatus, oom
+	}
+	return own + " (" + exitStatus + ")", oom
 }
 
 func (r *procRunner) exitStatus() (string, int, string) {

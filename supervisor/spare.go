@@ -128,11 +128,7 @@ func (d *driver) watchSpare(sp *spareProc) bool {
 				return true // taken as it exited: the driver's process now, and its exit is a crash
 			}
 			exitStatus, _, _ := sp.p.exitStatus()
-			reason := sp.p.reason()
-			if reason == "" && sp.p.run.outOfMemory() {
-				reason = "out of memory" + limitNote(sp.p.memLimit)
-			}
-			reason = withExitStatus(reason, exitStatus)
+			reason, _ := sp.p.exitReason("")
 			d.log.Warn("spare driver process exited; another is launched after the driver's stable time", "pid", sp.p.pid,
 				"exit_status", exitStatus, "reason", reason, "stable_after", s.cfg.StableAfter.String())
 			d.setSpareError("exited: " + reason)
