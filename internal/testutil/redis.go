@@ -150,6 +150,16 @@ func (r *Redis) ReplicaOf(t testing.TB, primary string) {
 // Port is the server's TCP port.
 func (r *Redis) Port() int { return r.port }
 
+// PID is the running server's process id (0 when it is not running), e.g. for its CPU time.
+func (r *Redis) PID() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cmd == nil || r.cmd.Process == nil {
+		return 0
+	}
+	return r.cmd.Process.Pid
+}
+
 // Client returns a go-redis client for the server, closed when the test ends.
 func (r *Redis) Client(t testing.TB) *redis.Client {
 	t.Helper()

@@ -183,6 +183,8 @@ type execRun struct {
 	drvCPU   float64 // the CPU time per call of the proxy's driver process, µs; 0 for direct
 	wakes    float64 // the proxy process's thread wake-ups per call; 0 for direct
 	drvWakes float64 // its driver process's
+	self     float64 // the benchmark process's CPU time per call (the clients'), µs
+	redis    float64 // the engine's Redis server's CPU time per call, µs, during every run
 	busy     float64 // the whole machine's CPU time per call, µs (/proc/stat)
 	idle     float64 // the share of the machine's CPU time left idle during the run
 }
@@ -233,7 +235,7 @@ func measureExecute(b *testing.B) (string, []clusterMetric) {
 		for c, clients := range execClients {
 			for k := range nPaths {
 				p := (r + k) % nPaths
-				runs[c][p] = append(runs[c][p], runPath(b, execPathNames[p], clients, calls, paths[p], counters[p]))
+				runs[c][p] = append(runs[c][p], runPath(b, execPathNames[p], clients, calls, paths[p], counters[p], redis.PID()))
 			}
 		}
 	}
@@ -321,6 +323,10 @@ func measureExecute(b *testing.B) (string, []clusterMetric) {
 	cpuRow("its driver process", pathBare, func(r execRun) float64 { return r.drvCPU })
 	cpuRow("engine process", pathREST, func(r execRun) float64 { return r.cpu })
 	cpuRow("its driver process", pathREST, func(r execRun) float64 { return r.drvCPU })
+	cpuRow("benchmark process (the clients), HTTP to the bare proxy", pathBare, func(r execRun) float64 { return r.self })
+	cpuRow("benchmark process (the clients), HTTP to the engine", pathREST, func(r execRun) float64 { return r.self })
+	cpuRow("the engine's Redis during the bare proxy's runs", pathBare, func(r execRun) float64 { return r.redis })
+	cpuRow("the engine's Redis during the engine's runs", pathREST, func(r execRun) float64 { return r.redis })
 	cpuRow("whole machine during the bare proxy's runs", pathBare, func(r execRun) float64 { return r.busy })
 	cpuRow("whole machine during the engine's runs", pathREST, func(r execRun) float64 { return r.busy })
 	cpuRow("machine idle during the bare proxy's runs, %", pathBare, func(r execRun) float64 { return 100 * r.idle })
@@ -333,7 +339,7 @@ func measureExecute(b *testing.B) (string, []clusterMetric) {
 		bare, rest := runs[c][pathBare], runs[c][pathREST]
 		metrics = append(metrics, clusterMetric{medianOf(rest, func(i int) float64 { return rest[i].cpu - bare[i].cpu }), fmt.Sprintf("cpu-us-own-c%d", clients)})
 	}
-	sb.WriteString("\nCPU time is the scheduler's account of each process's threads (/proc/PID/task/*/schedstat) over a run, divided by its calls: it does not depend on how busy the rest of the machine is as throughput does, so it shows where the engine's extra cost is even on a shared machine. The whole machine's rows (client, proxy, driver and anything else running; /proc/stat, 10 ms ticks) and its idle share tell CPU cost from waiting: at 32 clients a path that leaves the CPUs idle more often is limited by latency, not work.\n")
+	sb.WriteString("\nCPU time is the scheduler's account of each process's threads (/proc/PID/task/*/schedstat) over a run, divided by its calls: it does not depend on how busy the rest of the machine is as throughput does, so it shows where the engine's extra cost is even on a shared machine. The benchmark process's rows are the clients' own CPU (the same HTTP client for both paths), the Redis rows show that an execute does not touch Redis. The whole machine's rows (client, proxy, driver and anything else running; /proc/stat, 10 ms ticks) and its idle share tell CPU cost from waiting: at 32 clients a path that leaves the CPUs idle more often is limited by latency, not work.\n")
 
 	ownMax := slices.MaxFunc(all, func(a, z allocs) int { return cmp.Compare(a.own, z.own) }).own
 	metrics = append(metrics, clusterMetric{ownMax, "allocs-own"})
@@ -362,7 +368,7 @@ func verdict(ok bool) string {
 
 // runPath measures one run of a path with the allocations over it: the benchmark process's
 // (the client's) always, the proxy process's when the path has a counter.
-func runPath(b *testing.B, name string, clients, calls int, call func() error, server *mallocCounter) execRun {
+func runPath(b *testing.B, name string, clients, calls int, call func() error, server *mallocCounter, redisPID int) execRun {
 	b.Helper()
 	runtime.GC() // every run starts from a collected heap in this process
 	var s0 float64
@@ -374,12 +380,17 @@ func runPath(b *testing.B, name string, clients, calls int, call func() error, s
 	}
 	var ms0, ms1 runtime.MemStats
 	runtime.ReadMemStats(&ms0)
+	self0, _ := testutil.Sched(os.Getpid())
+	redis0, _ := testutil.Sched(redisPID)
 	busy0, idle0 := machineCPU()
 	r := measure(b, name, clients, calls, call)
 	busy1, idle1 := machineCPU()
+	self1, _ := testutil.Sched(os.Getpid())
+	redis1, _ := testutil.Sched(redisPID)
 	runtime.ReadMemStats(&ms1)
 	out := execRun{result: r, client: float64(ms1.Mallocs-ms0.Mallocs) / float64(calls),
-		busy: float64(busy1-busy0) / 1e3 / float64(calls)}
+		busy: float64(busy1-busy0) / 1e3 / float64(calls),
+		self: float64(self1-self0) / 1e3 / float64(calls), redis: float64(redis1-redis0) / 1e3 / float64(calls)}
 	if all := busy1 - busy0 + idle1 - idle0; all > 0 {
 		out.idle = float64(idle1-idle0) / float64(all)
 	}

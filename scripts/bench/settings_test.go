@@ -106,7 +106,7 @@ systems: [{id: sys-bench, name: Bench, modules: [mod-bench]}]
 		for c, n := range clients {
 			for k := range calls0 {
 				p := (r + k) % len(calls0)
-				runs[c][p] = append(runs[c][p], runPath(b, names[p], n, calls, calls0[p], nil))
+				runs[c][p] = append(runs[c][p], runPath(b, names[p], n, calls, calls0[p], nil, 0))
 			}
 		}
 	}

@@ -103,7 +103,7 @@ func measureWSExec(b *testing.B) (string, []clusterMetric) {
 	for r := range rounds {
 		for k := range nPaths {
 			p := (r + k) % nPaths
-			runs[p] = append(runs[p], runPath(b, names[p], 1, calls, paths[p], counters[p]))
+			runs[p] = append(runs[p], runPath(b, names[p], 1, calls, paths[p], counters[p], redis.PID()))
 		}
 	}
 
