@@ -55,8 +55,10 @@ func (c *Core) execute(ctx context.Context, req call.Request, forward bool) (cal
 	if err != nil {
 		res.Value, res.Code = nil, 0
 		var de *errkind.DriverError
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) && !errors.As(err, &de) {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) && !errors.As(err, &de) &&
+			!(errkind.IsRemote(err) && errors.Is(err, errkind.Timeout)) {
 			// Whatever layer noticed first, the caller's story is that the call ran out of time.
+			// The owner's own timeout answer tells it already, in the same words.
 			err = errkind.Wrap(ErrTimeout, err, "%s did not answer within %s", req.Function, timeout)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -327,6 +328,34 @@ func TestExecuteForwardsToTheOwner(t *testing.T) {
 	var nh *NotHostedError
 	if !errors.As(err, &nh) || nh.Owner != "n2" || errkind.Classify(err).Status != 409 || len(peers.reqs) != 1 {
 		t.Fatalf("ExecuteHere of a foreign module: %v", err)
+	}
+}
+
+// TestForwardedTimeoutToldOnce: the owner's answer that the call ran out of time, arriving as
+// this node's own deadline passes, is the caller's answer as the owner worded it; it is not
+// prefixed with the same words again (a rolling-upgrade drill logged "power did not answer
+// within 5s: power did not answer within 5s: …"). A deadline this node noticed itself still
+// names the function.
+func TestForwardedTimeoutToldOnce(t *testing.T) {
+	t.Parallel()
+	const owners = "power did not answer within 200ms: context deadline exceeded"
+	peers := &fakePeers{execCtx: func(ctx context.Context, req call.Request) (call.Result, error) {
+		<-ctx.Done()
+		return call.Result{}, errkind.FromProblem(http.StatusGatewayTimeout, "", owners, "", nil, 0)
+	}}
+	tc, mod := twoNodes(t, peers)
+	req := call.Request{Target: call.Target{ModuleID: mod}, Function: "power", Args: json.RawMessage(`[true]`), Timeout: 200 * time.Millisecond}
+	_, err := tc.Execute(t.Context(), req)
+	if p := errkind.Classify(err); p.Status != 504 || p.Message != owners {
+		t.Fatalf("the owner's timeout: %d %q, want 504 %q", p.Status, p.Message, owners)
+	}
+	peers.execCtx = func(ctx context.Context, req call.Request) (call.Result, error) {
+		<-ctx.Done()
+		return call.Result{}, errkind.Wrap(errkind.Timeout, ctx.Err(), "node n2:7000 did not answer in time")
+	}
+	_, err = tc.Execute(t.Context(), req)
+	if p := errkind.Classify(err); p.Status != 504 || !strings.HasPrefix(p.Message, "power did not answer within 200ms: node n2:7000 did not answer in time") {
+		t.Fatalf("this node's own timeout: %d %q", p.Status, p.Message)
 	}
 }
 

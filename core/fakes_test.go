@@ -418,6 +418,8 @@ type fakePeers struct {
 	calls []string
 	reqs  []call.Request
 	exec  func(addr string, req call.Request) (call.Result, error)
+	// execCtx, when set, answers instead of exec, with the call's context.
+	execCtx func(ctx context.Context, req call.Request) (call.Result, error)
 	// statusErr fails NodeStatus.
 	statusErr error
 }
@@ -426,8 +428,11 @@ func (p *fakePeers) Exec(ctx context.Context, addr string, req call.Request) (ca
 	p.mu.Lock()
 	p.calls = append(p.calls, addr+" "+req.Target.ModuleID+"."+req.Function)
 	p.reqs = append(p.reqs, req)
-	h := p.exec
+	h, hc := p.exec, p.execCtx
 	p.mu.Unlock()
+	if hc != nil {
+		return hc(ctx, req)
+	}
 	if h != nil {
 		return h(addr, req)
 	}

@@ -193,7 +193,20 @@ func FromProblem(status int, name, message, class string, backtrace []string, re
 	if status == http.StatusBadGateway {
 		kind = Unavailable
 	}
-	return WithRetryAfter(Wrap(kind, nil, "%s", message), retryAfter)
+	return WithRetryAfter(&remote{Wrap(kind, nil, "%s", message)}, retryAfter)
+}
+
+// remote is a failure another node answered with: its message is the whole story, worded there.
+type remote struct{ error }
+
+func (e *remote) Unwrap() error { return e.error }
+
+// IsRemote reports whether err is a failure of the engine's own that another node answered with
+// (FromProblem): a layer that would add its own account of the failure (a deadline's, say)
+// leaves it as the other node told it.
+func IsRemote(err error) bool {
+	var r *remote
+	return errors.As(err, &r)
 }
 
 // retryHint is an error of the engine's own that says when the caller may try again.
