@@ -3,6 +3,7 @@ package supervisor
 import (
 	"context"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -381,10 +382,20 @@ func TestSpareFailingBacksOff(t *testing.T) {
 	testutil.Eventually(t, spareWait, "six failed tries of the spare", func() bool {
 		return len(findLogs(f.logs, spareLaunchFailedAgain)) >= 5
 	})
+	// One line per try: the lines before and after counting the tries are the same (no try
+	// ended in between), and the try after the last line may be under way.
+	testutil.Eventually(t, spareWait, "the tries and failure lines counted between two tries", func() bool {
+		before := len(findLogs(f.logs, spareLaunchFailedAgain))
+		n := tries()
+		if after := len(findLogs(f.logs, spareLaunchFailedAgain)); after != before {
+			return false
+		}
+		if n != 1+before && n != 2+before {
+			t.Fatalf("%d tries of the spare for %d failure lines: a failure went unlogged or was logged twice", n, 1+before)
+		}
+		return true
+	})
 	first, again := findLogs(f.logs, spareLaunchFailed), findLogs(f.logs, spareLaunchFailedAgain)
-	if n := tries(); n != 1+len(again) && n != 2+len(again) { // the try after the last line may be under way
-		t.Fatalf("%d tries of the spare for %d failure lines: a failure went unlogged or was logged twice", n, 1+len(again))
-	}
 	if len(first) != 1 || first[0]["@level"] != "warn" || first[0]["failures"] != float64(1) || first[0]["retry_in"] != stable.String() {
 		t.Fatalf("want one WARN for the first failure, retried after %s, got %v", stable, first)
 	}
@@ -414,12 +425,11 @@ func TestSpareFailingBacksOff(t *testing.T) {
 		t.Fatalf("status = %+v: want process %d untouched, no spare and spare_error saying why", st, active)
 	}
 
-	// The fix: another port. The wait ends, and the spare launches.
+	// The fix: another port, and the spare launches. (The change ends a wait in progress, with
+	// a line saying so: TestSparePauseEndsOnChange; one that lands between two tries is seen
+	// by the next.)
 	addr.Store(testutil.FreeAddr(t))
 	spare := f.awaitSpare(t)
-	if len(findLogs(f.logs, "driver's configuration changed: its spare is tried again now")) != 1 {
-		t.Fatalf("no line saying the change ends the wait:\n%s", f.logs.Tail(20))
-	}
 	if st, _ := f.sup.DriverStatus(f.binary); st.SpareError != "" {
 		t.Fatalf("spare_error = %q with spare %d ready", st.SpareError, spare)
 	}
@@ -445,5 +455,49 @@ func TestSpareFailingBacksOff(t *testing.T) {
 	exits = findLogs(f.logs, spareExited)
 	if len(exits) != 2 || exits[1]["pid"] != float64(next) || exits[1]["failures"] != float64(1) || len(findLogs(f.logs, spareExitedAgain)) != 0 {
 		t.Fatalf("want a second WARN with failures 1 for spare %d, got %v and repeats %v", next, exits, findLogs(f.logs, spareExitedAgain))
+	}
+}
+
+// A change of what a driver's launch takes (here its environment) ends the spare's wait for its
+// next try at once, however long that wait, and starts the count over.
+func TestSparePauseEndsOnChange(t *testing.T) {
+	var env atomic.Value
+	env.Store("A=1")
+	f := newFixture(t, Config{Spare: true, ProbeInterval: 10 * time.Millisecond,
+		Env: func(string) []string { return []string{env.Load().(string)} }})
+	d := &driver{s: f.sup, binary: f.binary, log: f.sup.cfg.Logger, stop: make(chan struct{})}
+	var b spareBackoff
+	b.noteConfig(d)
+	b.next(time.Hour, time.Hour)
+	ended := make(chan bool, 1)
+	go func() { ended <- d.sparePause(&b, time.Hour) }()
+	env.Store("A=2")
+	select {
+	case again := <-ended:
+		if !again || b.fails != 0 {
+			t.Fatalf("sparePause = %v with %d failures, want true and the count reset", again, b.fails)
+		}
+	case <-time.After(spareWait):
+		close(d.stop)
+		t.Fatal("the hour's wait did not end when the driver's environment changed")
+	}
+	if len(findLogs(f.logs, "driver's configuration changed: its spare is tried again now")) != 1 {
+		t.Fatalf("no line saying the change ends the wait:\n%s", f.logs.Tail(5))
+	}
+}
+
+// The wait after each failure in a row doubles from the stable time up to the cap, and starts
+// over after a reset.
+func TestSpareBackoffSteps(t *testing.T) {
+	var b spareBackoff
+	var got []time.Duration
+	for range 6 {
+		got = append(got, b.next(time.Minute, 30*time.Minute))
+	}
+	b.reset()
+	got = append(got, b.next(time.Minute, 30*time.Minute))
+	want := []time.Duration{time.Minute, 2 * time.Minute, 4 * time.Minute, 8 * time.Minute, 16 * time.Minute, 30 * time.Minute, time.Minute}
+	if !slices.Equal(got, want) {
+		t.Fatalf("waits %v, want %v", got, want)
 	}
 }
