@@ -54,6 +54,9 @@ type Config struct {
 	// Spare keeps each driver one more process, launched without modules once its process has
 	// run StableAfter, to take over at once when that process exits (spare.go).
 	Spare bool
+	// SpareBackoffMax bounds the wait between tries of a spare that keeps failing (to launch, or
+	// exiting), which doubles from StableAfter (spareretry.go); default 30 min.
+	SpareBackoffMax time.Duration
 
 	// RunDir holds a <pid>.pid file per running process, for orphan cleanup; "" disables it.
 	RunDir string
@@ -109,6 +112,7 @@ const (
 	defaultBackoffInitial = 100 * time.Millisecond
 	defaultBackoffMax     = 30 * time.Second
 	defaultStableAfter    = time.Minute
+	defaultSpareBackoff   = 30 * time.Minute
 	defaultCrashloopAfter = 5
 	defaultParallel       = 64
 	defaultLogRate        = 100
@@ -143,6 +147,7 @@ func (c *Config) setDefaults() {
 	def(&c.BackoffInitial, defaultBackoffInitial)
 	def(&c.BackoffMax, defaultBackoffMax)
 	def(&c.StableAfter, defaultStableAfter)
+	def(&c.SpareBackoffMax, max(defaultSpareBackoff, c.StableAfter))
 	if c.CrashloopAfter <= 0 {
 		c.CrashloopAfter = defaultCrashloopAfter
 	}

@@ -13,7 +13,10 @@
 // moment it exits: the relaunch costs the modules their Starts, not a process start (spare.go).
 // The exit is known from the zombie's exit status (/proc), before the /proc scan that kills what
 // the process left behind and before it is reaped, so neither holds the relaunch (process.go,
-// wait; bury finishes the dead process in the background).
+// wait; bury finishes the dead process in the background). A spare that keeps failing (its
+// launch, or exiting) is tried again after StableAfter, then after twice the last wait up to
+// Config.SpareBackoffMax, with one WARN for the first failure in a row and one INFO line per
+// repeat (spareretry.go).
 //
 // Backoff. The first relaunch after a stable run is immediate, so a single crash costs the
 // modules only the launch time; each further crash within Config.StableAfter of its launch waits

@@ -179,6 +179,13 @@ func (r *procRunner) pumpStderr(l *logLimiter, out *io.PipeWriter) {
 		if isOutOfMemory(line) {
 			r.oom.Store(true)
 		}
+		if r.spare && r.launching.Load() {
+			// A spare that fails its launch has these lines quoted in its error, and it is tried
+			// again for as long as the driver runs: at their own level they would repeat a WARN
+			// on every try (spareretry.go).
+			l.quiet(line)
+			continue
+		}
 		if line[0] != '{' {
 			l.plain(line, "stderr")
 			continue
@@ -199,6 +206,18 @@ func (r *procRunner) pumpStderr(l *logLimiter, out *io.PipeWriter) {
 			return
 		}
 	}
+}
+
+// quiet logs a line a spare wrote during its launch at DEBUG, within the driver's bucket.
+func (l *logLimiter) quiet(line []byte) {
+	if l.log.GetLevel() > hclog.Debug || !l.take("") {
+		return
+	}
+	text := string(line)
+	if l.scrub != nil {
+		text = l.scrub("", text)
+	}
+	l.log.Debug(logSafe(text), "stream", "stderr", "spare_launch", true)
 }
 
 // plain logs a line the driver wrote that is not an hclog line at WARN, within the driver's

@@ -267,6 +267,7 @@ func (s *Supervisor) launch(d *driver, gen uint64, slot *family) (*process, erro
 			}
 		}
 		pr.limit, pr.log = limit, d.log
+		pr.spare = slot == &d.spareLaunching
 		pr.launching.Store(true)
 		pr.logs = logs
 		pr.onStart = func(ss family) {
@@ -382,6 +383,7 @@ type procRunner struct {
 	// unrecognized: the process wrote something other than go-plugin's handshake on stdout.
 	unrecognized atomic.Bool
 	launching    atomic.Bool // until launch has connected: Kill leaves the process to launch
+	spare        bool        // launched as a spare: its stderr lines during the launch are DEBUG
 	tail         stderrTail  // its last stderr lines, for a failed launch's error
 	pid          int
 	fam          family

@@ -19,7 +19,8 @@ import (
 //
 // A spare is the driver's own: it gets no heartbeat (its fence is not armed, and it has no module
 // to stop), the keeper probes it as the driver's probe does the process, and it is stopped with
-// the driver. One that exits or hangs meanwhile is logged (WARN) and replaced after StableAfter.
+// the driver. One that exits or hangs meanwhile, or fails its launch, is logged and tried again
+// with a backoff from StableAfter (spareretry.go).
 // A spare launched before its binary was replaced on disk or before its memory limit or
 // environment changed is not used: those apply from the driver's next launch.
 
@@ -36,22 +37,23 @@ type spareProc struct {
 // keepSpare keeps d a spare process until d stops. It runs for as long as d.run does.
 func (d *driver) keepSpare() {
 	s := d.s
+	var b spareBackoff
 	for d.awaitSpareWanted() {
 		s.mu.Lock()
 		s.gen++
 		gen := s.gen
 		s.mu.Unlock()
+		b.noteConfig(d)
 		p, err := s.launch(d, gen, &d.spareLaunching)
 		if err != nil {
 			if d.stopping() {
 				return
 			}
+			d.setSpareError("launch failed: " + err.Error())
 			// The driver's own process launched, so what failed is most likely what its main
 			// takes before serving that a second process cannot take too: say where to look.
-			d.log.Warn("spare driver process failed to launch; tried again after the driver's stable time", "error", err,
-				"stable_after", s.cfg.StableAfter.String(), "hint", spareLaunchHint)
-			d.setSpareError("launch failed: " + err.Error())
-			if !d.pause(s.cfg.StableAfter) {
+			wait := d.spareFailed(&b, spareLaunchFailed, spareLaunchFailedAgain, "error", err, "hint", spareLaunchHint)
+			if !d.sparePause(&b, wait) {
 				return
 			}
 			continue
@@ -68,7 +70,7 @@ func (d *driver) keepSpare() {
 			return
 		}
 		d.log.Info("spare driver process ready", "pid", p.pid)
-		if !d.watchSpare(sp) {
+		if !d.watchSpare(sp, &b) {
 			return
 		}
 	}
@@ -108,15 +110,17 @@ func (d *driver) awaitSpareWanted() bool {
 	}
 }
 
-// watchSpare holds sp until d takes it (true), it exits or stops answering (true, after a pause
-// of StableAfter), or d stops (false, having stopped it).
-func (d *driver) watchSpare(sp *spareProc) bool {
+// watchSpare holds sp until d takes it (true), it exits or stops answering (true, after the
+// backoff's pause), or d stops (false, having stopped it).
+func (d *driver) watchSpare(sp *spareProc, b *spareBackoff) bool {
 	s := d.s
+	ready := time.Now()
 	t := time.NewTicker(s.cfg.ProbeInterval)
 	defer t.Stop()
 	for {
 		select {
 		case <-sp.taken:
+			b.reset() // it did its job
 			return true
 		case <-d.stop:
 			if d.dropSpare(sp) {
@@ -125,15 +129,18 @@ func (d *driver) watchSpare(sp *spareProc) bool {
 			return false
 		case <-sp.p.exited():
 			if !d.dropSpare(sp) {
+				b.reset()
 				return true // taken as it exited: the driver's process now, and its exit is a crash
+			}
+			if time.Since(ready) >= s.cfg.StableAfter {
+				b.reset() // a spare that served its time is no failure in a row
 			}
 			exitStatus, _, _ := sp.p.exitStatus()
 			reason, _ := sp.p.exitReason("")
-			d.log.Warn("spare driver process exited; another is launched after the driver's stable time", "pid", sp.p.pid,
-				"exit_status", exitStatus, "reason", reason, "stable_after", s.cfg.StableAfter.String())
 			d.setSpareError("exited: " + reason)
+			wait := d.spareFailed(b, spareExited, spareExitedAgain, "pid", sp.p.pid, "exit_status", exitStatus, "reason", reason)
 			d.bury(sp.p)
-			return d.pause(s.cfg.StableAfter)
+			return d.sparePause(b, wait)
 		case <-t.C:
 			ctx, cancel := context.WithTimeout(sp.p.ctx, s.cfg.ProbeTimeout)
 			_, err := sp.p.rpc.Info(ctx, &pb.Empty{})
@@ -170,18 +177,6 @@ func (d *driver) stopping() bool {
 	case <-d.stop:
 		return true
 	default:
-		return false
-	}
-}
-
-// pause waits for delay or d's stop; false: d stopped.
-func (d *driver) pause(delay time.Duration) bool {
-	t := time.NewTimer(delay)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-d.stop:
 		return false
 	}
 }

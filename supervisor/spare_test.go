@@ -3,6 +3,7 @@ package supervisor
 import (
 	"context"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -161,7 +162,7 @@ func TestSpareLostIsReplaced(t *testing.T) {
 			}
 			next := f.awaitSpare(t, spare)
 			testutil.WaitGone(t, spare)
-			lines := findLogs(f.logs, "spare driver process exited; another is launched after the driver's stable time")
+			lines := findLogs(f.logs, spareExited)
 			if len(lines) != 1 || lines[0]["pid"] != float64(spare) || lines[0]["reason"] != tc.reason || lines[0]["@level"] != "warn" {
 				t.Fatalf("want one WARN for spare %d with reason %q, got %v", spare, tc.reason, lines)
 			}
@@ -257,18 +258,17 @@ func TestSpareStoppedWithDriver(t *testing.T) {
 
 // A spare that cannot launch beside the driver's process — its main takes a fixed port the
 // process holds — is logged with the driver's stderr and where DRIVERS.md says what to do, and
-// tried again after StableAfter; the driver's process is not touched.
+// tried again; the driver's process is not touched.
 func TestSpareLaunchFailureSaysWhy(t *testing.T) {
 	addr := testutil.FreeAddr(t)
 	f := newFixture(t, Config{Spare: true, StableAfter: 100 * time.Millisecond,
 		Env: func(string) []string { return []string{"TESTDRIVER_LISTEN=" + addr} }})
 	f.start(t, testModule("mod-a", `{}`))
 	active := f.pid(t)
-	const msg = "spare driver process failed to launch; tried again after the driver's stable time"
-	testutil.Eventually(t, spareWait, "two WARNs of a spare failing its launch", func() bool {
-		return len(findLogs(f.logs, msg)) >= 2
+	testutil.Eventually(t, spareWait, "a spare failing its launch twice", func() bool {
+		return len(findLogs(f.logs, spareLaunchFailedAgain)) >= 1
 	})
-	line := findLogs(f.logs, msg)[0]
+	line := findLogs(f.logs, spareLaunchFailed)[0]
 	if e, _ := line["error"].(string); !strings.Contains(e, "address already in use") || line["@level"] != "warn" {
 		t.Fatalf("want a WARN quoting the driver's stderr, got %v", line)
 	}
@@ -351,5 +351,153 @@ func TestFrozenProcessStoppedOnClose(t *testing.T) {
 				t.Fatalf("pid files left after the stop: %v", left)
 			}
 		})
+	}
+}
+
+// A spare that keeps failing backs off: its tries wait StableAfter, then twice as long each
+// time up to SpareBackoffMax. The first failure is a WARN with why; each repeat one INFO line
+// with the next try's time, and nothing else above DEBUG (the spare's own stderr lines are in
+// the launch's error). The count starts over when the driver's environment changes (the next try
+// comes at once) and once a spare has been ready for StableAfter; spare_error says why there is
+// no spare throughout.
+func TestSpareFailingBacksOff(t *testing.T) {
+	const stable = 50 * time.Millisecond
+	var addr atomic.Value
+	addr.Store(testutil.FreeAddr(t))
+	f := newFixture(t, Config{Spare: true, StableAfter: stable, SpareBackoffMax: 4 * stable,
+		ProbeInterval: stable, Env: func(string) []string { return []string{"TESTDRIVER_LISTEN=" + addr.Load().(string)} }})
+	f.start(t, testModule("mod-a", `{}`))
+	active := f.pid(t)
+
+	// Each try of the spare writes the test driver's "address already in use" to stderr once.
+	tries := func() int {
+		n := 0
+		for _, e := range f.logs.Entries("stream", "stderr") {
+			if m, _ := e["@message"].(string); e["spare_launch"] == true && strings.Contains(m, "address already in use") {
+				n++
+			}
+		}
+		return n
+	}
+	testutil.Eventually(t, spareWait, "six failed tries of the spare", func() bool {
+		return len(findLogs(f.logs, spareLaunchFailedAgain)) >= 5
+	})
+	// One line per try: the lines before and after counting the tries are the same (no try
+	// ended in between), and the try after the last line may be under way.
+	testutil.Eventually(t, spareWait, "the tries and failure lines counted between two tries", func() bool {
+		before := len(findLogs(f.logs, spareLaunchFailedAgain))
+		n := tries()
+		if after := len(findLogs(f.logs, spareLaunchFailedAgain)); after != before {
+			return false
+		}
+		if n != 1+before && n != 2+before {
+			t.Fatalf("%d tries of the spare for %d failure lines: a failure went unlogged or was logged twice", n, 1+before)
+		}
+		return true
+	})
+	first, again := findLogs(f.logs, spareLaunchFailed), findLogs(f.logs, spareLaunchFailedAgain)
+	if len(first) != 1 || first[0]["@level"] != "warn" || first[0]["failures"] != float64(1) || first[0]["retry_in"] != stable.String() {
+		t.Fatalf("want one WARN for the first failure, retried after %s, got %v", stable, first)
+	}
+	if h, _ := first[0]["hint"].(string); !strings.Contains(h, "DRIVERS.md") {
+		t.Fatalf("the first failure has no hint: %v", first[0])
+	}
+	// Doubling from the stable time, up to the cap.
+	want := []time.Duration{2 * stable, 4 * stable, 4 * stable, 4 * stable}
+	for i, w := range want {
+		e := again[i]
+		if e["@level"] != "info" || e["failures"] != float64(i+2) || e["retry_in"] != w.String() || e["hint"] != nil {
+			t.Fatalf("repeat %d = %v, want INFO with failures %d, retry_in %s and no hint", i+1, e, i+2, w)
+		}
+		if e["next_try"] == nil {
+			t.Fatalf("repeat %d does not say when the next try is: %v", i+1, e)
+		}
+		if err, _ := e["error"].(string); !strings.Contains(err, "address already in use") {
+			t.Fatalf("repeat %d does not say why: %v", i+1, e)
+		}
+	}
+	// The first failure's WARN is the only line above INFO.
+	if warns, errs := f.logs.Entries("@level", "warn"), f.logs.Entries("@level", "error"); len(warns) != 1 || len(errs) != 0 {
+		t.Fatalf("lines above INFO while the spare backs off: %v %v", warns, errs)
+	}
+	st, _ := f.sup.DriverStatus(f.binary)
+	if st.PID != active || st.SparePID != 0 || !strings.HasPrefix(st.SpareError, "launch failed: ") || !strings.Contains(st.SpareError, "address already in use") {
+		t.Fatalf("status = %+v: want process %d untouched, no spare and spare_error saying why", st, active)
+	}
+
+	// The fix: another port, and the spare launches. (The change ends a wait in progress, with
+	// a line saying so: TestSparePauseEndsOnChange; one that lands between two tries is seen
+	// by the next.)
+	addr.Store(testutil.FreeAddr(t))
+	spare := f.awaitSpare(t)
+	if st, _ := f.sup.DriverStatus(f.binary); st.SpareError != "" {
+		t.Fatalf("spare_error = %q with spare %d ready", st.SpareError, spare)
+	}
+	// Its exit is the first failure since the change: a WARN, retried after the stable time.
+	kill := func(pid int) {
+		t.Helper()
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+	}
+	kill(spare)
+	next := f.awaitSpare(t, spare)
+	exits := findLogs(f.logs, spareExited)
+	if len(exits) != 1 || exits[0]["failures"] != float64(1) || exits[0]["retry_in"] != stable.String() {
+		t.Fatalf("want a WARN for the exit after the change, failures 1 and retry_in %s, got %v", stable, exits)
+	}
+	// A spare ready for the stable time is no failure in a row: its exit is a WARN again, not
+	// the second failure.
+	seen := time.Now()
+	testutil.Eventually(t, spareWait, "the spare ready for the stable time", func() bool { return time.Since(seen) > stable })
+	kill(next)
+	f.awaitSpare(t, spare, next)
+	exits = findLogs(f.logs, spareExited)
+	if len(exits) != 2 || exits[1]["pid"] != float64(next) || exits[1]["failures"] != float64(1) || len(findLogs(f.logs, spareExitedAgain)) != 0 {
+		t.Fatalf("want a second WARN with failures 1 for spare %d, got %v and repeats %v", next, exits, findLogs(f.logs, spareExitedAgain))
+	}
+}
+
+// A change of what a driver's launch takes (here its environment) ends the spare's wait for its
+// next try at once, however long that wait, and starts the count over.
+func TestSparePauseEndsOnChange(t *testing.T) {
+	var env atomic.Value
+	env.Store("A=1")
+	f := newFixture(t, Config{Spare: true, ProbeInterval: 10 * time.Millisecond,
+		Env: func(string) []string { return []string{env.Load().(string)} }})
+	d := &driver{s: f.sup, binary: f.binary, log: f.sup.cfg.Logger, stop: make(chan struct{})}
+	var b spareBackoff
+	b.noteConfig(d)
+	b.next(time.Hour, time.Hour)
+	ended := make(chan bool, 1)
+	go func() { ended <- d.sparePause(&b, time.Hour) }()
+	env.Store("A=2")
+	select {
+	case again := <-ended:
+		if !again || b.fails != 0 {
+			t.Fatalf("sparePause = %v with %d failures, want true and the count reset", again, b.fails)
+		}
+	case <-time.After(spareWait):
+		close(d.stop)
+		t.Fatal("the hour's wait did not end when the driver's environment changed")
+	}
+	if len(findLogs(f.logs, "driver's configuration changed: its spare is tried again now")) != 1 {
+		t.Fatalf("no line saying the change ends the wait:\n%s", f.logs.Tail(5))
+	}
+}
+
+// The wait after each failure in a row doubles from the stable time up to the cap, and starts
+// over after a reset.
+func TestSpareBackoffSteps(t *testing.T) {
+	var b spareBackoff
+	var got []time.Duration
+	for range 6 {
+		got = append(got, b.next(time.Minute, 30*time.Minute))
+	}
+	b.reset()
+	got = append(got, b.next(time.Minute, 30*time.Minute))
+	want := []time.Duration{time.Minute, 2 * time.Minute, 4 * time.Minute, 8 * time.Minute, 16 * time.Minute, 30 * time.Minute, time.Minute}
+	if !slices.Equal(got, want) {
+		t.Fatalf("waits %v, want %v", got, want)
 	}
 }
