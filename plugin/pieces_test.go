@@ -148,8 +148,11 @@ func TestExecPiecesNotForAnOlderHost(t *testing.T) {
 }
 
 // An answer that is ready while a large answer is being sent goes out between its pieces: the
-// host has it before the large answer's last piece. The large answer's second piece waits until
-// the small answer waits for its turn to send; the turns go in order, so it is next.
+// host has it right after the large answer's first or second piece, not after its last. The
+// large answer's second piece waits until the small answer has gone out (between the first two
+// pieces) or waits for its turn to send; the turns go in order, so then it is next. (With a
+// mutex for the turn, the sender of the pieces took it again before the small answer, for one to
+// three more pieces.)
 //
 // Not parallel: it looks for the small answer among the goroutines of this process.
 func TestExecPiecesLetOtherAnswersThrough(t *testing.T) {
