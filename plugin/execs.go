@@ -3,9 +3,9 @@ package plugin
 import (
 	"context"
 	"errors"
-	"fmt"
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -27,6 +27,13 @@ import (
 // deadline); an answer over MaxMessageSize fails that call alone, with ResourceExhausted; the
 // driver's connection closing fails every call on it with Unavailable. A driver built before the
 // stream existed answers it Unimplemented, and its host calls Exec for each call.
+//
+// Answers share the stream, one message at a time, so a large answer goes in pieces of PieceSize
+// (pieces.go): sent whole it held every answer behind it until it had left. A piece waits its
+// turn like any answer, the driver sends the next piece in a later turn, and the host's receive
+// loop gathers the pieces of a call and hands the caller the whole answer. The limit is the
+// same as for an answer sent whole; a caller that gives up drops what was gathered for it, and
+// the stream's end fails a call whose answer is half there like every other call on it.
 
 // execs is the host's end: the stream in use, opened again after it breaks.
 type execs struct {
@@ -52,7 +59,7 @@ var errNotServed = errors.New("plugin: the driver does not serve the Execs strea
 func (x *execs) open(ctx context.Context) (*execStream, error) {
 	// The stream outlives the call that opened it; it ends with the driver's connection.
 	sctx, cancel := context.WithCancel(context.Background())
-	s, err := x.dc.Execs(sctx)
+	s, err := x.dc.Execs(withPieces(sctx))
 	if err != nil {
 		cancel()
 		return nil, err
@@ -155,6 +162,7 @@ func (x *execs) exec(ctx context.Context, req *proto.ExecRequest) (*proto.ExecRe
 		return r.GetResponse(), resultErr(r)
 	case <-ctx.Done():
 		if es.calls.Remove(id) {
+			es.dropPieces(id) // what came of its answer, if it comes in pieces
 			// The driver's context for the call ends as a unary call's would on RST_STREAM;
 			// the sender does not wait for it.
 			// It waits its turn for as long as the stream lasts, and once sending, is held
@@ -187,6 +195,13 @@ type execStream struct {
 	sending chan struct{}
 
 	calls calltab.Table[*proto.ExecResult] // the calls waiting for their answers
+
+	// pieces holds the answers that come in pieces (pieces.go) while they are gathered, by call
+	// id: the first piece, its result growing to its full length.
+	piecesMu sync.Mutex
+	pieces   map[uint64]*proto.ExecResult
+	// gathering is len(pieces), for the receive loop to look at without the lock.
+	gathering atomic.Int32
 }
 
 // stuckSend is how long a call whose context has ended waits for its request to leave before
@@ -233,6 +248,15 @@ func (es *execStream) receive(x *execs) {
 			es.end(x, err)
 			return
 		}
+		if r.GetResultSize() != 0 || len(r.GetPiece()) != 0 {
+			es.gather(r)
+			continue
+		}
+		if es.gathering.Load() != 0 {
+			// A driver that answers whole a call whose answer it began in pieces: nothing
+			// gathered for it may stay.
+			es.dropPieces(r.GetId())
+		}
 		if ch := es.calls.Take(r.GetId()); ch != nil { // else its caller gave up
 			ch <- r
 		}
@@ -244,71 +268,13 @@ func (es *execStream) end(x *execs, err error) {
 	es.cancel()
 	broken := status.Errorf(codes.Unavailable, "plugin: the driver's exec stream ended: %v", err)
 	calls, _ := es.calls.End(broken, false)
+	es.piecesMu.Lock()
+	es.pieces = nil // the calls they were for are failed with the rest
+	es.gathering.Store(0)
+	es.piecesMu.Unlock()
 	failed := &proto.ExecResult{StatusCode: uint32(codes.Unavailable), StatusMessage: status.Convert(broken).Message()}
 	for _, ch := range calls {
 		ch <- failed
-	}
-}
-
-// Execs is the driver's end: each call runs as a unary Exec would, in a goroutine of its own,
-// with a context that ends when the host cancels the call or the stream ends.
-func (s *driverServer) Execs(stream proto.Driver_ExecsServer) error {
-	if err := stream.SendHeader(nil); err != nil {
-		return err
-	}
-	var (
-		sendMu  sync.Mutex
-		mu      sync.Mutex
-		running = map[uint64]context.CancelFunc{}
-		wg      sync.WaitGroup
-	)
-	// A call's answer is never sent after the handler has returned (gRPC forbids it): the
-	// handler waits for its calls. They end with the stream's context when the host goes away
-	// or drops the stream; a host that only closed its side still gets their answers.
-	defer wg.Wait()
-	for {
-		c, err := stream.Recv()
-		if err != nil {
-			return nil
-		}
-		id := c.GetId()
-		if c.Request == nil {
-			mu.Lock()
-			if cancel := running[id]; cancel != nil {
-				cancel()
-			}
-			mu.Unlock()
-			continue
-		}
-		ctx, cancel := context.WithCancel(stream.Context())
-		mu.Lock()
-		running[id] = cancel
-		mu.Unlock()
-		wg.Add(1)
-		go func(req *proto.ExecRequest) {
-			defer wg.Done()
-			resp, err := s.Exec(ctx, req)
-			mu.Lock()
-			delete(running, id)
-			mu.Unlock()
-			cancel()
-			r := &proto.ExecResult{Id: id, Response: resp}
-			if err != nil {
-				st := status.Convert(err)
-				r = &proto.ExecResult{Id: id, StatusCode: uint32(st.Code()), StatusMessage: st.Message()}
-			} else if resp == nil {
-				r = &proto.ExecResult{Id: id, StatusCode: uint32(codes.Internal), StatusMessage: "the driver's Exec returned no response"}
-			} else if nearLimit(answerBytes(resp)) {
-				// An answer over the limit would end the stream for every call in flight.
-				if n := gproto.Size(r); n > MaxMessageSize {
-					r = &proto.ExecResult{Id: id, StatusCode: uint32(codes.ResourceExhausted),
-						StatusMessage: fmt.Sprintf("an exec answer of %d bytes is over the %d byte limit", n, MaxMessageSize)}
-				}
-			}
-			sendMu.Lock()
-			_ = stream.Send(r) // fails only once the stream has ended, and then no one waits
-			sendMu.Unlock()
-		}(c.Request)
 	}
 }
 

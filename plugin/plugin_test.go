@@ -3,6 +3,7 @@ package plugin_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +16,7 @@ import (
 	goplugin "github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	grpcmd "google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	gproto "google.golang.org/protobuf/proto"
 
@@ -41,6 +43,21 @@ type fakeDriver struct {
 	streams int
 	// gate, for a frozen driver, is closed to end its first Execs stream.
 	gate chan struct{}
+	// onSend, when set, runs before the driver sends each message on its Execs stream, and
+	// onRecv before it reads the next one, with the one it read before (nil at first): that one
+	// has been handled (drivers of kind current and nopieces).
+	onSend func(*proto.ExecResult)
+	onRecv func(handled *proto.ExecCall)
+	// arrived is every message the host received on its Execs streams, in order.
+	arrived []arrival
+}
+
+// arrival is a message the host received on its Execs stream.
+type arrival struct {
+	id         uint64
+	resultSize uint64 // the first piece of an answer in pieces
+	piece      int    // the bytes of a later piece
+	whole      int    // the bytes of the result of an answer sent whole
 }
 
 type waited struct {
@@ -93,6 +110,12 @@ func (d *fakeDriver) Exec(ctx context.Context, r *proto.ExecRequest) (*proto.Exe
 		d.kept = ctx
 		d.mu.Unlock()
 		return &proto.ExecResponse{Code: 200}, nil
+	case "size": // a result of n bytes (its arguments: [n]), patterned
+		var n []int
+		if err := json.Unmarshal(r.ArgsJson, &n); err != nil || len(n) != 1 {
+			return nil, fmt.Errorf("size: arguments %s", r.ArgsJson)
+		}
+		return &proto.ExecResponse{ResultJson: patterned()[:n[0]], Code: 200}, nil
 	case "huge": // an answer over the message limit
 		return &proto.ExecResponse{ResultJson: bytes.Repeat([]byte("x"), plugin.MaxMessageSize+1), Code: 200}, nil
 	case "slow": // echoes after 200 ms
@@ -199,13 +222,70 @@ func connect(t *testing.T) (*plugin.Client, *fakeDriver, *fakeHost) {
 type driverKind int
 
 const (
-	current driverKind = iota
-	old                // answers it Unimplemented, as a driver built before it does
-	deaf               // opens it and never reads it, as a frozen process
-	frozen             // its first stream ends once d.gate is closed, and later ones are never answered
-	rogue              // answers as no driver should: rogueExecs
-	late               // each request on its Execs stream reaches the driver's code 50 ms late: lateStream
+	current  driverKind = iota
+	old                 // answers it Unimplemented, as a driver built before it does
+	deaf                // opens it and never reads it, as a frozen process
+	frozen              // its first stream ends once d.gate is closed, and later ones are never answered
+	rogue               // answers as no driver should: rogueExecs
+	late                // each request on its Execs stream reaches the driver's code 50 ms late: lateStream
+	nopieces            // never told the host takes pieces, as a driver built before them (which ignores it)
 )
+
+// hookedStream runs the driver's onSend and onRecv around its Execs stream's messages.
+type hookedStream struct {
+	grpc.ServerStream
+	drv  *fakeDriver
+	last *proto.ExecCall // read by the one goroutine that reads the stream
+}
+
+func (h *hookedStream) SendMsg(m any) error {
+	h.drv.mu.Lock()
+	hook := h.drv.onSend
+	h.drv.mu.Unlock()
+	if r, ok := m.(*proto.ExecResult); ok && hook != nil {
+		hook(r)
+	}
+	return h.ServerStream.SendMsg(m)
+}
+
+func (h *hookedStream) RecvMsg(m any) error {
+	h.drv.mu.Lock()
+	hook := h.drv.onRecv
+	h.drv.mu.Unlock()
+	if hook != nil {
+		hook(h.last)
+	}
+	err := h.ServerStream.RecvMsg(m)
+	h.last, _ = m.(*proto.ExecCall)
+	return err
+}
+
+// deafToPieces is a stream whose context does not carry the host's ask for pieces.
+type deafToPieces struct{ grpc.ServerStream }
+
+func (d deafToPieces) Context() context.Context {
+	ctx := d.ServerStream.Context()
+	md, _ := grpcmd.FromIncomingContext(ctx)
+	md = md.Copy()
+	md.Delete("engine-exec-pieces")
+	return grpcmd.NewIncomingContext(ctx, md)
+}
+
+// arrivals records the messages the host receives on its Execs stream in drv.arrived.
+type arrivals struct {
+	grpc.ClientStream
+	drv *fakeDriver
+}
+
+func (a arrivals) RecvMsg(m any) error {
+	err := a.ClientStream.RecvMsg(m)
+	if r, ok := m.(*proto.ExecResult); ok && err == nil {
+		a.drv.mu.Lock()
+		a.drv.arrived = append(a.drv.arrived, arrival{id: r.Id, resultSize: r.ResultSize, piece: len(r.Piece), whole: len(r.GetResponse().GetResultJson())})
+		a.drv.mu.Unlock()
+	}
+	return err
+}
 
 // lateStream hands each request on to the driver 50 ms after it arrived, and a cancellation at
 // once: the transit of a request on a loaded machine, its cancellation's quicker.
@@ -221,7 +301,7 @@ func (l lateStream) RecvMsg(m any) error {
 
 // rogueExecs answers each call on an Execs stream with an answer to an id never asked first,
 // then its echo, then a second answer to it; "empty" with neither a response nor a status;
-// "close" ends the stream.
+// "close" ends the stream; "pieces_…" answer in pieces that make no answer.
 func rogueExecs(ss grpc.ServerStream) error {
 	if err := ss.SendHeader(nil); err != nil {
 		return err
@@ -240,6 +320,28 @@ func rogueExecs(ss grpc.ServerStream) error {
 			return nil
 		case "empty":
 			answers = []*proto.ExecResult{{Id: c.Id}}
+		case "pieces_over": // an answer in pieces that announces a result over the limit
+			answers = []*proto.ExecResult{
+				{Id: c.Id, ResultSize: plugin.MaxMessageSize + 1, Response: &proto.ExecResponse{ResultJson: []byte(`"xxxxx`), Code: 200}},
+				{Id: c.Id, Piece: []byte(`xxxxx`)},
+			}
+		case "pieces_long": // pieces that come to more than the result they announced
+			answers = []*proto.ExecResult{
+				{Id: c.Id, ResultSize: 10, Response: &proto.ExecResponse{ResultJson: []byte(`"xxxxx`), Code: 200}},
+				{Id: c.Id, Piece: []byte(`xxxxx"`)},
+				{Id: c.Id, Piece: []byte(`xxxxx"`)},
+			}
+		case "pieces_whole": // the first piece of an answer, then the answer whole
+			answers = []*proto.ExecResult{
+				{Id: c.Id, ResultSize: 10, Response: &proto.ExecResponse{ResultJson: []byte(`"xxxxx`), Code: 200}},
+				{Id: c.Id, Response: &proto.ExecResponse{ResultJson: []byte(`"whole"`), Code: 200}},
+			}
+		case "pieces_cut": // the first piece of an answer, then the stream's end
+			if err := ss.SendMsg(&proto.ExecResult{Id: c.Id, ResultSize: 4 * plugin.PieceSize,
+				Response: &proto.ExecResponse{ResultJson: patterned()[:plugin.PieceSize], Code: 200}}); err != nil {
+				return nil
+			}
+			return nil
 		default:
 			answers = []*proto.ExecResult{
 				{Id: c.Id + 1<<40, Response: &proto.ExecResponse{ResultJson: []byte(`"stranger"`), Code: 200}},
@@ -295,6 +397,8 @@ func connectDriver(t *testing.T, k driverKind) (*plugin.Client, *fakeDriver, *fa
 							return rogueExecs(ss)
 						case late:
 							ss = lateStream{ss}
+						case nopieces:
+							ss = &hookedStream{ServerStream: deafToPieces{ss}, drv: drv}
 						case old:
 							return status.Error(codes.Unimplemented, "method Execs not implemented")
 						case deaf, frozen:
@@ -306,6 +410,9 @@ func connectDriver(t *testing.T, k driverKind) (*plugin.Client, *fakeDriver, *fa
 							case <-drv.gate:
 							}
 							return nil
+						}
+						if k == current {
+							ss = &hookedStream{ServerStream: ss, drv: drv}
 						}
 						_, ok := ss.Context().Deadline()
 						drv.mu.Lock()
@@ -326,6 +433,14 @@ func connectDriver(t *testing.T, k driverKind) (*plugin.Client, *fakeDriver, *fa
 	}
 	cfg := plugin.ClientConfig(nil, host, logger, nil)
 	cfg.Cmd, cfg.Reattach = nil, rc
+	cfg.GRPCDialOptions = append(cfg.GRPCDialOptions, grpc.WithStreamInterceptor(
+		func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+			cs, err := streamer(ctx, desc, cc, method, opts...)
+			if err != nil || !strings.HasSuffix(method, "/Execs") {
+				return cs, err
+			}
+			return arrivals{cs, drv}, nil
+		}))
 	client := goplugin.NewClient(cfg)
 	t.Cleanup(func() {
 		client.Kill()

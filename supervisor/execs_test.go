@@ -1,9 +1,11 @@
 package supervisor
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"syscall"
@@ -198,5 +200,33 @@ func endStream(t *testing.T, f *fixture, big []byte) {
 			return testutil.Goroutines("github.com/placeos-go/engine/plugin.(*execStream).sendWithin") == 0 ||
 				testutil.Goroutines(receiver) < streams
 		})
+	}
+}
+
+// Large answers from a driver process (in pieces on its Execs stream) come back byte for byte
+// while small calls to the same process go on among them, each with its own answer.
+func TestExecLargeAnswersAmongSmallCalls(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Config{})
+	f.start(t, testModule("mod-1", `{}`))
+	// Every 7-digit string once: a piece out of place or lost changes the answer.
+	big, _ := json.Marshal([]string{testutil.DeBruijnDigits(7)})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var large []<-chan execOutcome
+	for range 3 {
+		large = append(large, f.goExec(ctx, &pb.ExecRequest{ModuleId: "mod-1", Function: "echo", ArgsJson: big}))
+	}
+	for i := range 50 {
+		want := fmt.Sprintf(`[%d]`, i)
+		if got := f.exec(t, "mod-1", "echo", i); got != want {
+			t.Fatalf("small call %d: %s, want %s", i, got, want)
+		}
+	}
+	for i, ch := range large {
+		o := waitOutcome(t, "a large call", ch)
+		if o.err != nil || !bytes.Equal(o.resp.GetResultJson(), big) {
+			t.Fatalf("large call %d: %v (an answer of %d bytes, want the %d sent)", i, o.err, len(o.resp.GetResultJson()), len(big))
+		}
 	}
 }

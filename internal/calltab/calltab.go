@@ -37,6 +37,15 @@ func (t *Table[T]) Remove(id uint64) bool {
 	return ok
 }
 
+// Has reports whether call id still waits for its answer (an answer that comes in parts is
+// gathered only for a call whose caller has not given up).
+func (t *Table[T]) Has(id uint64) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	_, ok := t.calls[id]
+	return ok
+}
+
 // Take removes call id and returns the channel for its answer; nil when no call waits under id
 // (its caller gave up, or the peer answered an id never given).
 func (t *Table[T]) Take(id uint64) chan T {

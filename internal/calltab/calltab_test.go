@@ -16,14 +16,17 @@ func TestTable(t *testing.T) {
 	if ida == idb {
 		t.Fatalf("two calls got id %d", ida)
 	}
+	if !tab.Has(ida) || tab.Has(999) {
+		t.Fatal("Has: a waiting call not found, or an id never given found")
+	}
 	if ch := tab.Take(ida); ch != a {
 		t.Fatal("Take did not return the call's channel")
 	}
 	if tab.Take(ida) != nil || tab.Take(999) != nil {
 		t.Fatal("an answer taken twice, or one for an id never given, found a call")
 	}
-	if tab.Remove(ida) {
-		t.Fatal("Remove of a taken call reported it waiting")
+	if tab.Remove(ida) || tab.Has(ida) {
+		t.Fatal("Remove of a taken call reported it waiting, or Has still finds it")
 	}
 	if w, made := tab.Counts(); w != 1 || made != 2 {
 		t.Fatalf("counts %d waiting, %d made; want 1, 2", w, made)

@@ -538,12 +538,21 @@ func (x *ExecCall) GetRequest() *ExecRequest {
 
 // ExecResult answers call id: the driver's response, or the gRPC status (code, message) the
 // call would have ended with as a unary Exec.
+//
+// Pieces: to a host that opened the stream with the metadata "engine-exec-pieces: 1", a driver
+// sends an answer whose result_json is over 256 KiB (plugin.PieceSize) as several ExecResults of
+// the same id, each sent on its own, so that other answers go out between them. The first has
+// the response with the start of result_json, and result_size; each later one has only piece,
+// the next part of result_json, in order; the answer is whole once result_size bytes have come.
+// A host that did not ask never gets pieces.
 type ExecResult struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Id            uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
 	Response      *ExecResponse          `protobuf:"bytes,2,opt,name=response,proto3" json:"response,omitempty"`
 	StatusCode    uint32                 `protobuf:"varint,3,opt,name=status_code,json=statusCode,proto3" json:"status_code,omitempty"` // a google.golang.org/grpc/codes value; 0 (OK) with a response
 	StatusMessage string                 `protobuf:"bytes,4,opt,name=status_message,json=statusMessage,proto3" json:"status_message,omitempty"`
+	ResultSize    uint64                 `protobuf:"varint,5,opt,name=result_size,json=resultSize,proto3" json:"result_size,omitempty"` // the first piece: the length of the whole result_json; 0: not in pieces
+	Piece         []byte                 `protobuf:"bytes,6,opt,name=piece,proto3" json:"piece,omitempty"`                              // a later piece: the next part of result_json
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -604,6 +613,20 @@ func (x *ExecResult) GetStatusMessage() string {
 		return x.StatusMessage
 	}
 	return ""
+}
+
+func (x *ExecResult) GetResultSize() uint64 {
+	if x != nil {
+		return x.ResultSize
+	}
+	return 0
+}
+
+func (x *ExecResult) GetPiece() []byte {
+	if x != nil {
+		return x.Piece
+	}
+	return nil
 }
 
 type ExecError struct {
@@ -1725,14 +1748,17 @@ const file_plugin_proto_driver_proto_rawDesc = "" +
 	"\x12deadline_unix_nano\x18\a \x01(\x03R\x10deadlineUnixNano\"S\n" +
 	"\bExecCall\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x127\n" +
-	"\arequest\x18\x02 \x01(\v2\x1d.engine.plugin.v1.ExecRequestR\arequest\"\xa0\x01\n" +
+	"\arequest\x18\x02 \x01(\v2\x1d.engine.plugin.v1.ExecRequestR\arequest\"\xd7\x01\n" +
 	"\n" +
 	"ExecResult\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12:\n" +
 	"\bresponse\x18\x02 \x01(\v2\x1e.engine.plugin.v1.ExecResponseR\bresponse\x12\x1f\n" +
 	"\vstatus_code\x18\x03 \x01(\rR\n" +
 	"statusCode\x12%\n" +
-	"\x0estatus_message\x18\x04 \x01(\tR\rstatusMessage\"\x7f\n" +
+	"\x0estatus_message\x18\x04 \x01(\tR\rstatusMessage\x12\x1f\n" +
+	"\vresult_size\x18\x05 \x01(\x04R\n" +
+	"resultSize\x12\x14\n" +
+	"\x05piece\x18\x06 \x01(\fR\x05piece\"\x7f\n" +
 	"\tExecError\x12\x14\n" +
 	"\x05class\x18\x01 \x01(\tR\x05class\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x1c\n" +
