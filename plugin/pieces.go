@@ -30,6 +30,9 @@ import (
 // answer under it travels whole, as it always did, at no extra cost.
 const PieceSize = 256 << 10
 
+// gatherPrealloc is the most the host reserves for an answer's pieces before they arrive.
+const gatherPrealloc = 16 * PieceSize
+
 // piecesKey is the metadata with which a host opening an Execs stream says it takes answers in
 // pieces (value "1").
 const piecesKey = "engine-exec-pieces"
@@ -100,8 +103,11 @@ func (es *execStream) addPiece(r *proto.ExecResult) *proto.ExecResult {
 		case r.Response == nil || r.StatusCode != uint32(codes.OK) || len(r.Piece) > 0 || uint64(len(r.Response.ResultJson)) > size:
 			return badPieces(id, "its first piece is malformed")
 		}
-		// Sized once, at the length the first piece announces (at most the message limit).
-		r.Response.ResultJson = append(make([]byte, 0, size), r.Response.ResultJson...)
+		// Sized once at the length the first piece announces, up to gatherPrealloc: past it the
+		// buffer grows with the pieces that come. The announcement costs nothing a driver has
+		// not sent: one that announced the limit for every call in flight and sent no more
+		// would otherwise have the host reserve 64 MiB a call.
+		r.Response.ResultJson = append(make([]byte, 0, min(size, gatherPrealloc)), r.Response.ResultJson...)
 		g = r
 		if es.pieces == nil {
 			es.pieces = map[uint64]*proto.ExecResult{}

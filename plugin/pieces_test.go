@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -350,4 +351,39 @@ func TestExecPiecesBroken(t *testing.T) {
 		resp, err := dc.Exec(ctx, &proto.ExecRequest{ModuleId: "mod-1", Function: "echo", ArgsJson: []byte(`["again"]`)})
 		return err == nil && string(resp.ResultJson) == `["again"]`
 	})
+}
+
+// What a driver announces costs the host nothing it has not sent: calls whose first pieces
+// announce an answer at the limit, and no more, hold the few bytes that came, not 64 MiB each.
+func TestExecPiecesAnnouncedNotReserved(t *testing.T) {
+	t.Parallel()
+	dc, _, _ := connectDriver(t, rogue)
+	const calls = 8
+	var before runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var wg sync.WaitGroup
+	for range calls {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, _ = dc.Exec(ctx, &proto.ExecRequest{ModuleId: "mod-1", Function: "pieces_announce"})
+		}()
+	}
+	testutil.Eventually(t, hang, "every call's first piece gathered", func() bool {
+		_, gathering := plugin.Pending(dc)
+		return gathering == calls
+	})
+	var during runtime.MemStats
+	runtime.ReadMemStats(&during)
+	if rise := int64(during.HeapAlloc) - int64(before.HeapAlloc); rise > calls*plugin.MaxMessageSize/4 {
+		t.Errorf("%d announced answers at the limit raised the heap by %d MiB (a whole answer is %d MiB)", calls, rise>>20, plugin.MaxMessageSize>>20)
+	}
+	cancel()
+	wg.Wait()
+	if n, gathering := plugin.Pending(dc); n != 0 || gathering != 0 {
+		t.Errorf("after the callers gave up: %d calls wait, %d answers are gathered; want none", n, gathering)
+	}
 }

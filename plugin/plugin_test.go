@@ -336,6 +336,10 @@ func rogueExecs(ss grpc.ServerStream) error {
 				{Id: c.Id, ResultSize: 10, Response: &proto.ExecResponse{ResultJson: []byte(`"xxxxx`), Code: 200}},
 				{Id: c.Id, Response: &proto.ExecResponse{ResultJson: []byte(`"whole"`), Code: 200}},
 			}
+		case "pieces_announce": // the first piece of an answer at the limit, and no more
+			answers = []*proto.ExecResult{
+				{Id: c.Id, ResultSize: plugin.MaxMessageSize - 64, Response: &proto.ExecResponse{ResultJson: []byte(`"xxxxx`), Code: 200}},
+			}
 		case "pieces_cut": // the first piece of an answer, then the stream's end
 			if err := ss.SendMsg(&proto.ExecResult{Id: c.Id, ResultSize: 4 * plugin.PieceSize,
 				Response: &proto.ExecResponse{ResultJson: patterned()[:plugin.PieceSize], Code: 200}}); err != nil {
