@@ -256,7 +256,7 @@ const (
 
 // Ready reports whether this node has reconciled its share for the current membership epoch.
 func (c *Core) Ready() bool {
-	if !c.ready.Load() || c.cutOff.Load() {
+	if !c.ready.Load() || c.cutOff.Load() || c.NotMember() != nil {
 		return false
 	}
 	if c.cfg.Cluster == nil {
@@ -299,6 +299,9 @@ func (c *Core) Cluster(context.Context) (any, error) {
 	cl := c.cfg.Cluster
 	if cl == nil {
 		return nil, ErrNoCluster
+	}
+	if err := c.NotMember(); err != nil {
+		return nil, err
 	}
 	if !cl.CaughtUp() {
 		// A node that has just started holds the table of its last snapshot until it has caught
