@@ -30,6 +30,14 @@ type view struct {
 // refreshView recomputes the rings from committed membership and the model's constraints and
 // publishes them for the hot path.
 func (c *Core) refreshView() *view {
+	v := c.buildView(c.placer)
+	c.noteUnplaced(c.view.Swap(v), v)
+	return v
+}
+
+// buildView computes the rings of the committed membership and the model's constraints now, with
+// placer's rings, without publishing them.
+func (c *Core) buildView(placer *placement.Placer) *view {
 	v := &view{}
 	if c.cfg.Cluster != nil {
 		v.epoch = c.cfg.Cluster.Epoch()
@@ -42,10 +50,9 @@ func (c *Core) refreshView() *view {
 			}
 		}
 		m, _ := c.cfg.Store.Model()
-		v.plan = c.placer.Plan(up)
+		v.plan = placer.Plan(up)
 		v.place(v.plan, m)
 	}
-	c.noteUnplaced(c.view.Swap(v), v)
 	return v
 }
 
@@ -249,7 +256,7 @@ const (
 
 // Ready reports whether this node has reconciled its share for the current membership epoch.
 func (c *Core) Ready() bool {
-	if !c.ready.Load() || c.cutOff.Load() {
+	if !c.ready.Load() || c.cutOff.Load() || c.NotMember() != nil {
 		return false
 	}
 	if c.cfg.Cluster == nil {
@@ -293,6 +300,9 @@ func (c *Core) Cluster(context.Context) (any, error) {
 	if cl == nil {
 		return nil, ErrNoCluster
 	}
+	if err := c.NotMember(); err != nil {
+		return nil, err
+	}
 	if !cl.CaughtUp() {
 		// A node that has just started holds the table of its last snapshot until it has caught
 		// up: every node up and ready, itself included, for an epoch long gone. An operator
@@ -303,6 +313,13 @@ func (c *Core) Cluster(context.Context) (any, error) {
 	leader, _ := cl.Leader()
 	epoch := cl.Epoch()
 	v := c.view.Load()
+	if v == nil || v.epoch != epoch {
+		// The pass that routes by this membership has not run yet: a node that has just caught
+		// up has no ring at all until then, and would count every running module as its own.
+		// Count by the membership the table below shows, without routing by it before the pass
+		// (nor touching the pass's cached rings).
+		v = c.buildView(placement.NewPlacer())
+	}
 	counts := map[string]int{}
 	m, _ := c.cfg.Store.Model()
 	for id, mod := range m.Modules {

@@ -3,6 +3,8 @@ package core
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
+	"maps"
 	"net/http"
 	"strings"
 	"testing"
@@ -76,5 +78,38 @@ func TestClusterWhileCatchingUp(t *testing.T) {
 	v, err := tc.Cluster(t.Context())
 	if err != nil || len(v.(ClusterInfo).Nodes) != 2 {
 		t.Fatalf("caught up: %v %v", v, err)
+	}
+}
+
+// TestClusterCountsRightAfterCatchingUp: a node that had just caught up answered GET /cluster
+// with every running module counted on itself (the others 0) until its first reconcile pass
+// made the ring it routes by: the counts come from the current membership.
+func TestClusterCountsRightAfterCatchingUp(t *testing.T) {
+	t.Parallel()
+	cl := &fakeCluster{epoch: 3, caughtUp: true, nodes: []raftfsm.Node{
+		{ID: "n1", RaftAddr: "n1:7000", Up: true, ReadyEpoch: 3}, {ID: "n2", RaftAddr: "n2:7000", Up: true, ReadyEpoch: 3}}}
+	var yaml strings.Builder
+	yaml.WriteString("drivers:\n  - {id: drv-d, module_name: Display, role: device, binary: /bin/display}\nmodules:\n")
+	for i := range 20 {
+		fmt.Fprintf(&yaml, "  - {id: mod-%02d, driver_id: drv-d, running: true}\n", i)
+	}
+	tc := newTestCore(t, yaml.String(), func(c *Config) { c.Cluster = cl })
+	counts := func() map[string]int {
+		t.Helper()
+		v, err := tc.Cluster(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]int{}
+		for _, n := range v.(ClusterInfo).Nodes {
+			out[n.ID] = n.Modules
+		}
+		return out
+	}
+	before := counts() // no reconcile pass yet
+	tc.refreshView()   // what the first pass does
+	after := counts()
+	if !maps.Equal(before, after) || after["n1"]+after["n2"] != 20 || after["n1"] == 0 || after["n2"] == 0 {
+		t.Fatalf("module counts before the first pass %v, after it %v", before, after)
 	}
 }

@@ -39,6 +39,9 @@ type Config struct {
 	Parallel int
 	// Cluster is the membership (nil: a standalone node that owns every module and system).
 	Cluster Cluster
+	// Membership is the error this node answers with while it is not a member of the cluster,
+	// nil while it is one (membership.go); nil: always a member.
+	Membership func() error
 	// Peers forwards executes to the node hosting a module (nil: everything runs here).
 	Peers Peers
 	// Builder compiles drivers that name a repository (nil: only prebuilt binaries run).

@@ -23,7 +23,8 @@ const DefaultExecTimeout = 60 * time.Second
 // same input, deadline, resolution, clearance and argument checks:
 //
 //  0. the input: identifiers of at most 255 bytes of UTF-8, arguments of UTF-8 (input.go);
-//  1. one deadline: the engine's execute timeout, or less if the caller asked for less;
+//  1. one deadline: the engine's execute timeout, or less if the caller asked for less; a node
+//     that is not a member of the cluster answers that at once (membership.go);
 //  2. resolve the target to a module id (system + name + index, or the id itself), and apply the
 //     protected-module rule to the module's resolved name (reach);
 //  3. check the function against the module's metadata: it exists, the caller's clearance
@@ -68,6 +69,9 @@ func (c *Core) execute(ctx context.Context, req call.Request, forward bool) (cal
 // route resolves and checks the call, then runs it here or on the owner. The result names the
 // module the target resolved to, also on failure.
 func (c *Core) route(ctx context.Context, req call.Request, forward bool) (call.Result, error) {
+	if err := c.NotMember(); err != nil {
+		return call.Result{}, err // it runs nothing, and no owner takes its calls (membership.go)
+	}
 	id, err := c.reach(ctx, req.Target, req.Caller)
 	if err != nil {
 		return call.Result{ModuleID: id}, err

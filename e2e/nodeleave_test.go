@@ -15,8 +15,9 @@ import (
 // TestNodeRemovalAsked: a newcomer's removal request with a typo ({"node": …}) once made the node
 // asked leave the cluster itself, and an id no member has "succeeded"; the removed node then ran
 // on showing every node up. Now the route takes exactly {"id"} of a member, the node asked logs
-// who asked, and the removed node says it was removed: one ERROR line, not ready, and GET /cluster
-// answers why instead of its stale table. It keeps running (a service manager would restart it).
+// who asked, and the removed node says it is not a member: one ERROR line, not ready, and GET
+// /cluster answers why and how to come back instead of its stale table, as its executes do. It
+// keeps running (a service manager would restart it).
 func TestNodeRemovalAsked(t *testing.T) {
 	t.Parallel()
 	redis := testutil.StartRedis(t)
@@ -70,7 +71,7 @@ func TestNodeRemovalAsked(t *testing.T) {
 		return err == nil && len(info.Nodes) == 2 && info.State(n3.ID) == ""
 	})
 
-	const removed = "this node was removed from the cluster"
+	const removed = "this node is not a member of the cluster ("
 	n3.WaitLog(60*time.Second, removed)
 	if !n3.Running() {
 		t.Fatal("the removed node exited: under a service manager it would be started again, and loop")
@@ -79,8 +80,12 @@ func TestNodeRemovalAsked(t *testing.T) {
 		t.Error("the removed node says it is ready")
 	}
 	if r, err := n3.Try("GET", "/api/engine/v2/cluster", ""); err != nil || r.Status != http.StatusServiceUnavailable ||
-		!strings.Contains(r.Body, removed) || !strings.Contains(r.Body, "wipe its data directory and join again") {
-		t.Errorf("GET /cluster on the removed node: %+v %v, want 503 saying it was removed", r, err)
+		!strings.Contains(r.Body, removed) || !strings.Contains(r.Body, "start it with --join ") || !strings.Contains(r.Body, n1.Raft) || !strings.Contains(r.Body, `"state":"not a member"`) {
+		t.Errorf("GET /cluster on the removed node: %+v %v, want 503 saying it is not a member", r, err)
+	}
+	if r, err := n3.Try("POST", "/api/engine/v2/systems/sys-1/Test_1/echo", `["hi"]`); err != nil || r.Status != http.StatusServiceUnavailable ||
+		!strings.Contains(r.Body, removed) {
+		t.Errorf("an execute on the removed node: %+v %v, want 503 saying it is not a member", r, err)
 	}
 	if got := strings.Count(n3.Logs().String(), "[ERROR] engine.membership: "+removed); got != 1 {
 		t.Errorf("the removal logged %d times, want once", got)

@@ -85,6 +85,9 @@ type Problem struct {
 	// RetryAfter is when the caller may try again (a driver's hint, or the engine's:
 	// WithRetryAfter), 0 for no hint.
 	RetryAfter time.Duration
+	// State names a state of the node that answered which retrying does not end, only an
+	// operator (WithState: "not a member"); "" for none.
+	State string
 }
 
 // mapping is the one table between kinds and what callers see, most specific first. Classify
@@ -154,6 +157,10 @@ func Classify(err error) Problem {
 			var rh *retryHint
 			if errors.As(err, &rh) {
 				p.RetryAfter = rh.after
+			}
+			var sn *stateNote
+			if errors.As(err, &sn) {
+				p.State = sn.state
 			}
 			return p
 		}
@@ -225,4 +232,22 @@ func WithRetryAfter(err error, after time.Duration) error {
 		return err
 	}
 	return &retryHint{err, min(after, MaxRetryAfter)}
+}
+
+// stateNote is an error of the engine's own that names the state of the node that answered.
+type stateNote struct {
+	error
+	state string
+}
+
+func (e *stateNote) Unwrap() error { return e.error }
+
+// WithState names the state of this node that err comes from, one that lasts until an operator
+// acts (a node that is not a member of the cluster): REST answers carry it as "state", and
+// without a Retry-After, since retrying soon cannot succeed. err itself when state is "".
+func WithState(err error, state string) error {
+	if err == nil || state == "" {
+		return err
+	}
+	return &stateNote{err, state}
 }

@@ -201,3 +201,15 @@ func TestCodeNames(t *testing.T) {
 		t.Fatal("out-of-range code")
 	}
 }
+
+// TestWithState: a state names the node's standing on the problem, keeps the kind's status, and
+// a nil error or an empty state change nothing.
+func TestWithState(t *testing.T) {
+	err := WithState(New(Unavailable, "this node is not a member"), "not a member")
+	if p := Classify(err); p.Status != 503 || p.State != "not a member" || p.Message != "this node is not a member" {
+		t.Fatalf("%+v", p)
+	}
+	if WithState(nil, "x") != nil || Classify(WithState(New(Unavailable, "y"), "")).State != "" {
+		t.Fatal("a nil error or an empty state")
+	}
+}

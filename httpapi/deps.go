@@ -45,6 +45,9 @@ type Engine interface {
 type Node interface {
 	// Ready reports whether this node has reconciled its share for the current epoch.
 	Ready() bool
+	// NotMember is why this node is not a member of the cluster (in an errkind.WithState state),
+	// nil while it is one.
+	NotMember() error
 	// NodeStatus is JSON-encodable: drivers, modules, build failures on this node.
 	NodeStatus(ctx context.Context) (any, error)
 	// ClusterStatus is every node's NodeStatus, asked over the cluster port (JSON-encodable).

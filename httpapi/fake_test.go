@@ -41,8 +41,9 @@ type fakeEngine struct {
 	rtErr    error            // ModuleRuntime fails with it (Redis away)
 
 	// Node
-	ready  bool
-	killed []string
+	ready     bool
+	notMember error // NotMember, and Cluster's answer
+	killed    []string
 }
 
 func newFakeEngine() *fakeEngine {
@@ -263,6 +264,12 @@ func (f *fakeEngine) Ready() bool {
 	return f.ready
 }
 
+func (f *fakeEngine) NotMember() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.notMember
+}
+
 func (f *fakeEngine) NodeStatus(context.Context) (any, error) {
 	return map[string]any{"drivers": []string{"drv/display"}, "build_failures": []string{}}, nil
 }
@@ -294,6 +301,9 @@ func (f *fakeEngine) KillDriver(key string) error {
 }
 
 func (f *fakeEngine) Cluster(context.Context) (any, error) {
+	if err := f.NotMember(); err != nil {
+		return nil, err
+	}
 	return nil, errkind.New(errkind.NotFound, "this node is not part of a cluster")
 }
 

@@ -17,8 +17,18 @@ func (s *Server) handleRoot(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 }
 
-// GET /api/core/v1/ready: 200 once this node has reconciled its share for the current epoch.
+// GET /api/core/v1/ready: 200 once this node has reconciled its share for the current epoch. A
+// node that is not a member of the cluster names that state, which waiting does not end; the why
+// and what to do are for GET /cluster and the log: this route answers anyone, and the hint names
+// the members' cluster ports.
 func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
+	if err := s.cfg.Node.NotMember(); err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, struct {
+			Ready bool   `json:"ready"`
+			State string `json:"state"`
+		}{false, errkind.Classify(err).State})
+		return
+	}
 	if s.cfg.Node.Ready() {
 		writeRaw(w, http.StatusOK, []byte(`{"ready":true}`))
 		return

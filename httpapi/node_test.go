@@ -3,6 +3,8 @@ package httpapi
 import (
 	"net/http"
 	"testing"
+
+	"github.com/placeos-go/engine/errkind"
 )
 
 func TestNodeRoutes(t *testing.T) {
@@ -65,5 +67,25 @@ func TestClusterRouteStandalone(t *testing.T) {
 	code, body, _ := hs.do(t, http.MethodGet, base+"/cluster", "")
 	if code != 404 || body != `{"error":"module_not_found","message":"this node is not part of a cluster"}` {
 		t.Fatalf("got %d %s", code, body)
+	}
+}
+
+// TestNotMemberState: a node that is not a member of the cluster says so by name on GET /ready
+// (the reason stays off this open route: it names the members' cluster ports) and, with the
+// reason and what to do, on GET /cluster — with no Retry-After: waiting does not end that state.
+func TestNotMemberState(t *testing.T) {
+	t.Parallel()
+	hs := newHarness(t)
+	hs.eng.ready = true
+	hs.eng.notMember = errkind.WithState(errkind.New(errkind.Unavailable, "this node is not a member of the cluster (why): do this"), "not a member")
+	if code, body, _ := hs.do(t, "GET", NodeBase+"/ready", ""); code != 503 || body != `{"ready":false,"state":"not a member"}` {
+		t.Fatalf("ready: %d %s", code, body)
+	}
+	code, body, rec := hs.do(t, "GET", "/api/engine/v2/cluster", "")
+	if code != 503 || body != `{"error":"unavailable","message":"this node is not a member of the cluster (why): do this","state":"not a member"}` {
+		t.Fatalf("cluster: %d %s", code, body)
+	}
+	if ra := rec.Header().Get("Retry-After"); ra != "" {
+		t.Fatalf("cluster: Retry-After %q on a state retrying does not end", ra)
 	}
 }

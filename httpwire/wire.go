@@ -124,6 +124,9 @@ type ErrorBody struct {
 	// whole seconds: a node that forwarded the call reads it back, so the answer is the same
 	// whichever node the client called.
 	RetryAfterMs int64 `json:"retry_after_ms,omitempty"`
+	// State names the state of the node that answered, one retrying does not end (errkind.WithState:
+	// "not a member").
+	State string `json:"state,omitempty"`
 }
 
 // WriteError answers r with err as errkind.Classify presents it, echoing the target the request
@@ -138,12 +141,15 @@ func WriteError(w http.ResponseWriter, r *http.Request, log hclog.Logger, err er
 	body := ErrorBody{
 		Error: p.Name, Message: msg,
 		SysID: t.SystemID, ModuleName: t.Name, Index: t.Index, ModuleID: t.ModuleID,
-		Backtrace: p.Backtrace, RetryAfterMs: p.RetryAfter.Milliseconds(),
+		Backtrace: p.Backtrace, RetryAfterMs: p.RetryAfter.Milliseconds(), State: p.State,
 	}
 	if p.Raised {
 		body.Class = p.Class
 	}
 	switch {
+	case p.State != "":
+		// The node stays in that state until an operator acts (errkind.WithState): no hint
+		// that a retry in a second could succeed.
 	case p.RetryAfter > 0:
 		// The driver knows its device (a projector warming up), or the engine when it will
 		// next try what failed (a module's start): whole seconds, rounded up.
@@ -159,11 +165,12 @@ func WriteError(w http.ResponseWriter, r *http.Request, log hclog.Logger, err er
 	switch {
 	case p.Internal:
 		l.Error("request failed")
-	case p.Raised, p.RetryAfter > 0:
+	case p.Raised, p.RetryAfter > 0, p.State != "":
 		// The driver's own answer (a projector warming up says 503 to every poll): the device's
 		// state, counted in the exec metrics by class, not a fault of the node. Likewise a call
 		// of a module whose start is failing, told when to retry: the failure is logged where
-		// the start fails, not again for every client that polls the module.
+		// the start fails, not again for every client that polls the module; and a node's state
+		// (not a member), logged where the node finds it.
 		l.Debug("request failed")
 	case p.Status >= 500 && p.Status != http.StatusInternalServerError:
 		l.Warn("request failed")

@@ -107,11 +107,13 @@
 //
 // The leave route takes exactly {"id"} naming a member (another field is 400, a non-member 404):
 // a body that named the node another way once made the node asked leave instead. A removed node
-// is not told — the leader stops talking to it, and its own table still shows every node up.
-// RemovalWatch finds out (its Raft configuration without it, or, with no leader, a member
-// answering that it is not one) and logs it once at ERROR; the client API then answers it is
-// not ready and why. The process keeps running: a service manager would start it again, and it
-// would loop.
+// is not told — the leader stops talking to it, and its own table still shows every node up —
+// and a node restarted without --join after it left waits for a leader that never comes.
+// RemovalWatch finds out (its Raft configuration without it; started without --join outside its
+// own configuration, with no leader; or, with no leader, a member answering that it is not one)
+// and logs it once at ERROR with what to do; the node then answers in state NotMemberState (core:
+// not ready, GET /cluster and executes 503 with why). The process keeps running: a service
+// manager would start it again, and it would loop.
 //
 // # Browsers
 //

@@ -42,27 +42,100 @@ func TestRemovalWatch(t *testing.T) {
 
 	w.Check(t.Context())
 	w.Check(t.Context())
-	err := w.Removed()
-	if !errors.Is(err, peer.ErrRemoved) || errkind.Classify(err).Status != 503 ||
+	err := w.NotMember()
+	if !errors.Is(err, peer.ErrNotInCluster) || errkind.Classify(err).Status != 503 ||
 		!strings.Contains(err.Error(), "node "+nodeID+" ("+member.addr+") does not list it") {
 		t.Fatalf("removed: %v", err)
 	}
-	if n := strings.Count(logs.String(), "[ERROR] membership: this node was removed from the cluster"); n != 1 {
+	if n := strings.Count(logs.String(), "[ERROR] membership: this node is not a member of the cluster"); n != 1 {
 		t.Fatalf("logged %d times, want once:\n%s", n, logs.String())
 	}
 
 	leader.Store(nodeID)
 	w.Check(t.Context())
-	if err := w.Removed(); err != nil || !strings.Contains(logs.String(), "a member of the cluster again") {
+	if err := w.NotMember(); err != nil || !strings.Contains(logs.String(), "a member of the cluster again") {
 		t.Fatalf("with a leader: %v\n%s", err, logs.String())
+	}
+
+	// Restarted before any snapshot: its table is empty, and the members it asks are those of
+	// its Raft configuration.
+	fresh := peer.NewRemovalWatch(peer.RemovalConfig{Roster: &staleRoster{id: "n3", servers: []raftfsm.Server{{ID: "n3"}, {ID: nodeID, RaftAddr: member.addr}}},
+		Asker: asker, Leader: func() string { return "" }})
+	fresh.Check(t.Context())
+	if err := fresh.NotMember(); err == nil || !strings.Contains(err.Error(), "node "+nodeID+" ("+member.addr+") does not list it") {
+		t.Fatalf("restarted with no table: %v", err)
 	}
 
 	// Joining: neither the configuration nor the table lists it yet.
 	joining := peer.NewRemovalWatch(peer.RemovalConfig{Roster: &staleRoster{id: "n4", nodes: roster.nodes}, Asker: asker,
-		Leader: func() string { return "" }})
+		Leader: func() string { return "" }, Joins: true})
 	joining.Check(t.Context())
-	if err := joining.Removed(); err != nil {
+	if err := joining.NotMember(); err != nil {
 		t.Fatalf("a joining node: %v", err)
+	}
+}
+
+// TestRemovalWatchRestartedOutside: the rolling-upgrade drill's node, restarted without --join
+// after it left (SIGTERM) or after its removal reached it, said "catching up" for ever. Its own
+// Raft configuration does not list it and no leader talks to it: it is not a member, says so
+// once, names the members' cluster ports to --join, and answers in state "not a member". A
+// leader that talks to it has it in its configuration after all; a node with no Raft state and
+// no --join has no cluster; a node that joins on this start (--join) with its old table is
+// neither, until the leader's entries reach it.
+func TestRemovalWatchRestartedOutside(t *testing.T) {
+	t.Parallel()
+	var logs testutil.LockedBuffer
+	var leader atomic.Value
+	leader.Store("")
+	left := &staleRoster{id: "n3", servers: []raftfsm.Server{{ID: "n1", RaftAddr: "10.0.0.1:7000"}, {ID: "n2", RaftAddr: "10.0.0.2:7000"}},
+		nodes: []raftfsm.Node{{ID: "n1", RaftAddr: "10.0.0.1:7000"}, {ID: "n2", RaftAddr: "10.0.0.2:7000"}, {ID: "n3"}}}
+	w := peer.NewRemovalWatch(peer.RemovalConfig{Logger: logTo(&logs), Roster: left,
+		Leader: func() string { return leader.Load().(string) }})
+	w.Check(t.Context())
+	w.Check(t.Context())
+	err := w.NotMember()
+	if !errors.Is(err, peer.ErrNotInCluster) || !strings.Contains(err.Error(), "its Raft configuration no longer lists it") ||
+		!strings.Contains(err.Error(), "--join 10.0.0.1:7000,10.0.0.2:7000") || !strings.Contains(err.Error(), "wipe its data directory") {
+		t.Fatalf("restarted outside: %v", err)
+	}
+	if p := errkind.Classify(err); p.Status != 503 || p.State != peer.NotMemberState {
+		t.Fatalf("restarted outside: %+v", p)
+	}
+	if n := strings.Count(logs.String(), "[ERROR] membership: this node is not a member of the cluster"); n != 1 {
+		t.Fatalf("logged %d times, want once:\n%s", n, logs.String())
+	}
+	leader.Store("n1")
+	w.Check(t.Context())
+	if err := w.NotMember(); err != nil {
+		t.Fatalf("with a leader talking to it: %v", err)
+	}
+
+	// Its table from before the snapshot does not list it either (no snapshot yet): the same.
+	bare := &staleRoster{id: "n3", servers: left.servers}
+	w = peer.NewRemovalWatch(peer.RemovalConfig{Roster: bare, Leader: func() string { return "" }})
+	w.Check(t.Context())
+	if err := w.NotMember(); err == nil || !strings.Contains(err.Error(), "does not list it, and it was started without --join") {
+		t.Fatalf("restarted outside, no table: %v", err)
+	}
+	// No Raft state, no --join: no cluster at all.
+	w = peer.NewRemovalWatch(peer.RemovalConfig{Roster: &staleRoster{id: "n9"}, Leader: func() string { return "" }})
+	w.Check(t.Context())
+	if err := w.NotMember(); err == nil || !strings.Contains(err.Error(), "no Raft state") || !strings.Contains(err.Error(), "--bootstrap") {
+		t.Fatalf("no Raft state: %v", err)
+	}
+	// Rejoining with --join: its old table lists it, its configuration not yet.
+	w = peer.NewRemovalWatch(peer.RemovalConfig{Roster: left, Leader: func() string { return "" }, Joins: true})
+	w.Check(t.Context())
+	if err := w.NotMember(); err != nil {
+		t.Fatalf("rejoining: %v", err)
+	}
+	// Joined, and a leader reached it; then it lost the leader, and its configuration no longer
+	// lists it: removed right after it joined.
+	w = peer.NewRemovalWatch(peer.RemovalConfig{Roster: left, Leader: func() string { return "" }, Joins: true,
+		Contacted: func() bool { return true }})
+	w.Check(t.Context())
+	if err := w.NotMember(); err == nil || !strings.Contains(err.Error(), "no longer lists it") {
+		t.Fatalf("removed after it joined: %v", err)
 	}
 }
 
@@ -80,13 +153,13 @@ func TestRemovalWatchOverTLS(t *testing.T) {
 	w := peer.NewRemovalWatch(peer.RemovalConfig{Roster: roster, Asker: asker, Leader: func() string { return "" }})
 
 	w.Check(t.Context())
-	if err := w.Removed(); err == nil || !strings.Contains(err.Error(), "node n1 ("+member.addr+") refuses it") ||
+	if err := w.NotMember(); err == nil || !strings.Contains(err.Error(), "node n1 ("+member.addr+") refuses it") ||
 		!strings.Contains(err.Error(), "not a member") {
 		t.Fatalf("not a member: %v", err)
 	}
 	member.members.revoke(mine.Fingerprint())
 	w.Check(t.Context())
-	if err := w.Removed(); err == nil || !strings.Contains(err.Error(), "revoked") {
+	if err := w.NotMember(); err == nil || !strings.Contains(err.Error(), "revoked") {
 		t.Fatalf("revoked: %v", err)
 	}
 }

@@ -183,9 +183,17 @@ func startNode(ctx context.Context, o *options, log hclog.Logger, leave func()) 
 			joining = false // nobody to join: this node is the cluster
 		}
 	}
-	if !joining {
-		n.warnIfOutside()
-	}
+	// A node that is not a member — removed, or restarted without --join after it left, or with no
+	// cluster at all — is not told: it finds out (peer.RemovalWatch), says so at once and answers
+	// so (core/membership.go). It stops looking when the node is asked to stop, before a SIGTERM's
+	// own leave, which is no removal.
+	removal := peer.NewRemovalWatch(peer.RemovalConfig{Logger: log, Roster: n.store, Asker: n.peers, Joins: joining,
+		Leader:    func() string { id, _ := n.store.Leader(); return id },
+		Contacted: func() bool { return n.store.HeardFromLeaderSince(time.Time{}) }})
+	rctx, stopRemoval := context.WithCancel(ctx)
+	removalDone := make(chan struct{})
+	go func() { defer close(removalDone); removal.Run(rctx) }()
+	n.onClose(func() { stopRemoval(); <-removalDone })
 
 	bld, err := builder.New(builder.Config{DataDir: o.DataDir, SDKDir: o.SDKDir, Logger: log, Credentials: creds, Metrics: met})
 	if err != nil {
@@ -200,7 +208,8 @@ func startNode(ctx context.Context, o *options, log hclog.Logger, leave func()) 
 		Logger: log, NodeID: o.NodeID, Store: n.store, Cluster: n.store, Peers: n.peers, State: st,
 		Watcher: watcher, Builder: bld, DriverDir: o.DriverDir, ExecTimeout: o.ExecTimeout,
 		KeepBinaries: o.KeepBinaries, SweepEvery: o.RedisSweep, StopWhenCutOff: o.StopWhenCutOff, Metrics: met, Secrets: secretsKey,
-		Limits: o.driverLimits(),
+		Membership: removal.NotMember,
+		Limits:     o.driverLimits(),
 	}, func(host proto.HostServer, onStart func(context.Context, string)) (core.Supervisor, error) {
 		sup, err := supervisor.New(supervisor.Config{
 			Logger: log, Host: host, OnModuleStart: onStart, SecureConfig: bld.SecureConfig, Metrics: met,
@@ -256,20 +265,12 @@ func startNode(ctx context.Context, o *options, log hclog.Logger, leave func()) 
 		defer cancel()
 		_ = nodes.Close(stopCtx)
 	})
-	// A removed node is not told: it finds out (peer.RemovalWatch) and says so. It stops looking
-	// when the node is asked to stop, before a SIGTERM's own leave, which is no removal.
-	removal := peer.NewRemovalWatch(peer.RemovalConfig{Logger: log, Roster: n.store, Asker: n.peers,
-		Leader: func() string { id, _ := n.store.Leader(); return id }})
-	rctx, stopRemoval := context.WithCancel(ctx)
-	removalDone := make(chan struct{})
-	go func() { defer close(removalDone); removal.Run(rctx) }()
-	n.onClose(func() { stopRemoval(); <-removalDone })
 	ui, err := console.New()
 	if err != nil {
 		return n, err
 	}
 	n.api = httpapi.New(httpapi.Config{
-		Logger: log, Engine: n.core, Node: removedNode{n.core, removal}, Auth: authn, Models: n.store, Watcher: watcher,
+		Logger: log, Engine: n.core, Node: n.core, Auth: authn, Models: n.store, Watcher: watcher,
 		Addr: o.HTTPAddr, TLS: httpsConfig(https), Metrics: met, Authority: authority(o),
 		ReadTimeout: o.HTTPReadTimeout, WriteTimeout: o.HTTPWriteTimeout, IdleTimeout: o.HTTPIdleTimeout,
 		MaxConns: o.HTTPMaxConns, MaxConnsPerIP: o.HTTPMaxConnsPerIP,
@@ -386,28 +387,6 @@ func (n *node) redis(url string) (string, error) {
 	n.onClose(mr.Close)
 	n.log.Warn("using embedded Redis: state is lost on exit (development only)", "addr", mr.Addr())
 	return "redis://" + mr.Addr() + "/0", nil
-}
-
-// warnIfOutside says what to do when this node, started without --join, is in no Raft
-// configuration (a new node without --bootstrap) or not in the one it last knew (it left
-// gracefully on SIGTERM, or was removed): it would otherwise wait, saying nothing, for an election
-// it can never take part in.
-func (n *node) warnIfOutside() {
-	servers, err := n.store.Servers()
-	if err != nil {
-		return
-	}
-	for _, s := range servers {
-		if s.ID == n.store.ID() {
-			return
-		}
-	}
-	if len(servers) == 0 {
-		n.log.Warn("this node has no cluster: give --bootstrap to start a new one, or --join naming a member's cluster port (--raft-addr)")
-		return
-	}
-	n.log.Warn("this node is not a member of the cluster it knew (it left, or was removed): "+
-		"start it with --join naming another member's cluster port (--raft-addr) to rejoin", "known_members", len(servers))
 }
 
 // defaultDriverDir is bin/drivers beside bin/engine, where `make build` puts the example drivers.

@@ -138,6 +138,7 @@ func (wsbStub) Debug(context.Context, string, func(string, string)) (func(), err
 	return nil, errWSBStub
 }
 func (wsbStub) Ready() bool                                    { return true }
+func (wsbStub) NotMember() error                               { return nil }
 func (wsbStub) NodeStatus(context.Context) (any, error)        { return map[string]any{}, nil }
 func (wsbStub) ClusterStatus(context.Context) (any, error)     { return map[string]any{}, nil }
 func (wsbStub) Loaded() map[string][]string                    { return nil }
