@@ -84,6 +84,7 @@ type Core struct {
 	modules     map[string]*moduleState      // modules this node runs or tried to run
 	left        map[string]*leftModule       // modules that left it, whose driver may still quote them (leaving.go)
 	leftStopped bool                         // Close ended the checks that forget c.left's entries
+	anySecrets  *model.SecretIndex           // every value of modules and left, built when nil (scrubscope.go)
 	lookups     map[string]map[string]string // systems whose lookup this node wrote, as written
 
 	builds   map[string]*buildState // driver id -> latest build

@@ -208,9 +208,15 @@ type ModuleStatus struct {
 	Error   string    `json:"error,omitempty"`
 }
 
-// NodeStatus describes this node's drivers and modules (GET /api/core/v1/status).
-func (c *Core) NodeStatus(context.Context) (any, error) {
+// NodeStatus describes this node's drivers and modules (GET /api/core/v1/status), as the caller
+// ctx carries may read them: a protected module's failure (the driver's words of a failed start,
+// its process down) is its state, which a caller below support may not read on any route
+// (docs/protocol.md §8.3), so for such a caller the module is listed without its error and is
+// not among the failures. A ctx without a caller reads as a user (auth.CallerFrom); another node
+// asking for a user's cluster status says whose (peer.Client.NodeStatus).
+func (c *Core) NodeStatus(ctx context.Context) (any, error) {
 	m, _ := c.cfg.Store.Model()
+	clearance := auth.CallerFrom(ctx).Clearance
 	c.mu.Lock()
 	mods := make([]ModuleStatus, 0, len(c.modules))
 	var failed []ModuleStatus
@@ -220,6 +226,11 @@ func (c *Core) NodeStatus(context.Context) (any, error) {
 			ms.Error = st.err.Error()
 		} else if d := st.downFor(); d.state != "" { // its driver process is down (processdown.go)
 			ms.Error = d.text
+		}
+		// The name the model gives it, as reach judges a module by id; one the model no
+		// longer has (still stopping here) has no name to protect.
+		if mod := m.Modules[id]; mod != nil && !auth.ModuleAllowed(m.ResolvedName(mod), clearance) {
+			ms.Error = ""
 		}
 		if ms.Error != "" {
 			failed = append(failed, ms)

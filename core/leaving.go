@@ -68,6 +68,9 @@ func (c *Core) setSecrets(id string, secrets []string, level model.Level) {
 	if dropped {
 		gen = c.leaveLocked(id, st)
 	}
+	if !slices.Equal(st.secrets, secrets) {
+		c.anySecrets = nil // a value added (or dropped and kept in c.left): index them again
+	}
 	st.secrets, st.secretLevel = secrets, level
 	c.mu.Unlock()
 	if dropped {
@@ -116,6 +119,7 @@ func (c *Core) checkLeft(id string, gen uint64, wasBusy bool) (busy, again bool)
 	defer c.mu.Unlock()
 	if l := c.left[id]; l != nil && l.gen == gen {
 		delete(c.left, id)
+		c.anySecrets = nil // its values need hiding no more
 	}
 	return false, false
 }

@@ -222,3 +222,60 @@ func TestStartStopMissingModule(t *testing.T) {
 		}
 	}
 }
+
+// TestNodeStatusHidesProtectedFailures: the node status lists every module this node holds, but a
+// protected module's failure (its driver's words of a failed start) only to a caller who may read
+// its state: support and above, a driver's own read, another node asking for itself (it acts as
+// admin). A user, and a context naming no caller, see the module without its error and not among
+// the failures; a plain module's failure is everyone's to read (docs/protocol.md §8.3).
+func TestNodeStatusHidesProtectedFailures(t *testing.T) {
+	t.Parallel()
+	tc := newTestCore(t, protectedModel, nil)
+	tc.sup.meta = displayMeta
+	tc.sup.startErr = map[string]error{
+		"mod-1": errors.New("OnLoad: display-words"),
+		"mod-l": errors.New("OnLoad: logic-words"),
+		"mod-t": errors.New("OnLoad: trigger-words"),
+	}
+	tc.reconcile(t.Context())
+	words := map[string]string{"mod-1": "display-words", "mod-l": "logic-words", "mod-t": "trigger-words"}
+	ctxs := map[string]context.Context{
+		"no caller": t.Context(),
+		"user":      auth.WithCaller(t.Context(), user(auth.ClearanceUser)),
+		"support":   auth.WithCaller(t.Context(), user(auth.ClearanceSupport)),
+		"admin":     auth.WithCaller(t.Context(), user(auth.ClearanceAdmin)),
+		"internal":  auth.WithCaller(t.Context(), auth.Caller{Clearance: auth.ClearanceInternal}),
+	}
+	for name, ctx := range ctxs {
+		st, err := tc.NodeStatus(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc := st.(map[string]any)
+		modules, failures := doc["modules"].([]ModuleStatus), doc["failures"].([]ModuleStatus)
+		cleared := name != "user" && name != "no caller"
+		for id, w := range words {
+			protected := id != "mod-1"
+			want := !protected || cleared
+			var listed, failing bool
+			for _, ms := range modules {
+				if ms.ID == id {
+					listed = true
+					if strings.Contains(ms.Error, w) != want {
+						t.Errorf("%s: modules entry of %s has error %q; want its words shown: %v", name, id, ms.Error, want)
+					}
+				}
+			}
+			for _, ms := range failures {
+				failing = failing || ms.ID == id
+			}
+			if !listed || failing != want {
+				t.Errorf("%s: %s listed %v, among the failures %v; want listed, failing %v", name, id, listed, failing, want)
+			}
+		}
+		raw, _ := json.Marshal(st)
+		if !cleared && (strings.Contains(string(raw), "logic-words") || strings.Contains(string(raw), "trigger-words")) {
+			t.Errorf("%s: the node status tells a protected module's failure: %s", name, raw)
+		}
+	}
+}

@@ -131,13 +131,16 @@ func hideAll([]string) []string { return []string{hiddenMessage} }
 // Scrub is text a module's driver produced with the module's protected values hidden, for the
 // supervisor (supervisor.Config.Scrub), also while and after the module leaves this node
 // (leaving.go). With moduleID "", or one this node does not know, the values of every module it
-// hosts or that left it lately: which module's value the line quotes is unknown, and hiding
-// another module's secret too costs nothing.
+// hosts or that left it lately: which module's value the text quotes is unknown, and hiding
+// another module's secret too costs nothing. The supervisor scrubs the driver's log and debug
+// lines so, whatever module they name (scrubscope.go).
 func (c *Core) Scrub(moduleID, text string) string {
 	c.mu.Lock()
 	secrets, _, known := c.secretsLocked(moduleID)
 	if !known {
-		secrets = c.allSecretsLocked()
+		all := c.anySecretsLocked()
+		c.mu.Unlock()
+		return all.Scrub(text)
 	}
 	c.mu.Unlock()
 	return model.Scrub(text, secrets)

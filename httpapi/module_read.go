@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 
+	"github.com/placeos-go/engine/auth"
 	"github.com/placeos-go/engine/call"
 	"github.com/placeos-go/engine/model"
 )
@@ -46,7 +47,8 @@ func (s *Server) writeEntity(w http.ResponseWriter, r *http.Request, status int,
 }
 
 // writeModules answers mods (one: an object; a list page: an array) as moduleReads, from m, the
-// model as the caller reads it. A list, or ?complete=true, adds their drivers and systems.
+// model as the caller reads it. A list, or ?complete=true, adds their drivers and systems. Every
+// module read goes through here, so the protected-module rule for runtime fields lives here.
 func (s *Server) writeModules(w http.ResponseWriter, r *http.Request, status int, m *model.Model, mods []*model.Module, list bool) {
 	rts, err := s.cfg.Engine.ModuleRuntime(r.Context(), mods)
 	if err != nil {
@@ -56,10 +58,14 @@ func (s *Server) writeModules(w http.ResponseWriter, r *http.Request, status int
 			"request_id", RequestID(r.Context()))
 	}
 	complete := list || r.URL.Query().Get("complete") == "true"
+	clearance := auth.CallerFrom(r.Context()).Clearance
 	out := make([]moduleRead, len(mods))
 	for i, mod := range mods {
 		out[i].Module = mod
-		if err == nil {
+		// A protected module's runtime fields are its state (connected, the driver's words of a
+		// failed start): a caller who may not read its statuses (docs/protocol.md §8.3) reads
+		// the entity without them, as when Redis is away.
+		if err == nil && auth.ModuleAllowed(m.ResolvedName(mod), clearance) {
 			out[i].ModuleRuntime = &rts[i]
 		}
 		if complete {

@@ -279,7 +279,8 @@ func openValue(k *Keyring, kind Kind, id string, level Level, key string, v json
 // (lists, single entities, the model file, the entity a write echoes) goes through it.
 // Protected values of a level the caller may read are opened with k; all others — never_displayed
 // always, even for admins — become RedactedValue, keeping their keys so that the reader knows
-// they are set. Below admin, credentials inside repository URIs are redacted too (RedactURI).
+// they are set. Below admin, credentials inside repository URIs are redacted too (RedactURI);
+// below support, the settings of a protected ("_"-named) module too (redactProtectedModules).
 func (m *Model) Redacted(c auth.Clearance, k *Keyring) (*Model, error) {
 	out, err := m.rewriteModel(func(kind Kind, id string, level Level, key string, v json.RawMessage) (json.RawMessage, error) {
 		if !level.ReadableBy(c) {
@@ -290,6 +291,7 @@ func (m *Model) Redacted(c auth.Clearance, k *Keyring) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
+	out.redactProtectedModules(c)
 	if c < auth.ClearanceAdmin {
 		out.Repositories = maps.Clone(out.Repositories)
 		for id, r := range out.Repositories {

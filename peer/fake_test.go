@@ -60,13 +60,15 @@ func (l *fakeLocal) ExecuteHere(ctx context.Context, req call.Request) (call.Res
 	return call.Result{ModuleID: req.Target.ModuleID, Value: json.RawMessage(`{"ok":true}`), Code: http.StatusOK}, nil
 }
 
-func (l *fakeLocal) NodeStatus(context.Context) (any, error) {
+// NodeStatus answers with the clearance of the caller the request acts for ("as"), which the
+// core's status decides what to show by.
+func (l *fakeLocal) NodeStatus(ctx context.Context) (any, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.statusErr != nil {
 		return nil, l.statusErr
 	}
-	return map[string]any{"node": "fake", "drivers": []any{}}, nil
+	return map[string]any{"node": "fake", "drivers": []any{}, "as": auth.CallerFrom(ctx).Clearance.String()}, nil
 }
 
 func (l *fakeLocal) DebugHere(ctx context.Context, moduleID string, fn func(level, msg string)) (func(), error) {

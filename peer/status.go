@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 
+	"github.com/placeos-go/engine/auth"
 	"github.com/placeos-go/engine/call"
 	"github.com/placeos-go/engine/errkind"
 	"github.com/placeos-go/engine/httpwire"
@@ -22,9 +23,11 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 }
 
 // NodeStatus asks the node whose cluster port is at addr for its status (the document of
-// GET /api/core/v1/status on the client API).
+// GET /api/core/v1/status on the client API), as the caller ctx carries may read it: the other
+// node leaves out what that caller may not read (a protected module's failure), as this one does.
 func (p *Client) NodeStatus(ctx context.Context, addr string) (json.RawMessage, error) {
-	status, data, err := p.do(ctx, http.MethodGet, addr, p.scheme+"://"+addr+httpwire.NodeBase+"/status", nil, nil, httpwire.RequestID(ctx))
+	caller := auth.CallerFrom(ctx)
+	status, data, err := p.do(ctx, http.MethodGet, addr, p.scheme+"://"+addr+httpwire.NodeBase+"/status", nil, &caller, httpwire.RequestID(ctx))
 	if err != nil {
 		return nil, err
 	}

@@ -1,10 +1,12 @@
 package peer_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"testing"
 
+	"github.com/placeos-go/engine/auth"
 	"github.com/placeos-go/engine/errkind"
 	"github.com/placeos-go/engine/peer"
 )
@@ -38,4 +40,32 @@ func TestNodeStatus(t *testing.T) {
 	gone.stop(t.Context(), t)
 	_, err = peer.NewClient(proved).NodeStatus(t.Context(), gone.addr)
 	wantKind(t, err, errkind.Unavailable, http.StatusServiceUnavailable)
+}
+
+// TestNodeStatusActsForTheCaller: a node asking another for its status on a caller's behalf (the
+// cluster status) sends that caller's clearance, so the other node leaves out what the caller may
+// not read (a protected module's failure, docs/protocol.md §8.3) as the asking node does; a
+// context naming no caller is asked for as a user (auth.CallerFrom fails closed).
+func TestNodeStatusActsForTheCaller(t *testing.T) {
+	t.Parallel()
+	n := newNode(t)
+	c := newClient(t, proved)
+	for _, tt := range []struct {
+		ctx  context.Context
+		want string
+	}{
+		{t.Context(), "user"},
+		{auth.WithCaller(t.Context(), auth.Caller{UserID: "u1", Clearance: auth.ClearanceUser}), "user"},
+		{auth.WithCaller(t.Context(), auth.Caller{UserID: "s1", Clearance: auth.ClearanceSupport}), "support"},
+		{auth.WithCaller(t.Context(), auth.Caller{UserID: "a1", Clearance: auth.ClearanceAdmin}), "admin"},
+	} {
+		raw, err := c.NodeStatus(tt.ctx, n.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc struct{ As string }
+		if err := json.Unmarshal(raw, &doc); err != nil || doc.As != tt.want {
+			t.Errorf("the status was asked for as %q (%v); want %q", doc.As, err, tt.want)
+		}
+	}
 }

@@ -74,10 +74,11 @@ type Config struct {
 	// every exit of a crash loop: it must return at once.
 	OnProcessState func(binary string, moduleIDs []string, st ProcessState)
 	// Scrub hides a module's protected setting values in what its driver says, before the
-	// supervisor passes it on: the driver's log lines that name the module (to the engine's log),
-	// its debug lines (to debug listeners), a start failing in a relaunched process; with
-	// moduleID "", those of every module (a line a process wrote that names no module: a panic,
-	// a library's print). nil passes them as they are. The supervisor cannot tell which of a
+	// supervisor passes it on (a start failing in a relaunched process); with moduleID "", those
+	// of every module: so are the driver's log lines (to the engine's log) and debug lines (to
+	// debug listeners) scrubbed, whatever module they name, as the driver fills that field and
+	// holds every one of its modules' values, and so is a line that names no module (a panic, a
+	// library's print). nil passes them as they are. The supervisor cannot tell which of a
 	// module's settings are protected; the engine core can.
 	Scrub func(moduleID, text string) string
 	// SecureConfig optionally returns the checksum a binary must match; nil means none.

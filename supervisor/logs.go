@@ -199,8 +199,11 @@ func (r *procRunner) pumpStderr(l *logLimiter, out *io.PipeWriter) {
 		}
 		// A copy: line is the reader's buffer, not to be appended to.
 		fwd = append(append(fwd[:0], line...), '\n')
-		if mod != "" && l.scrub != nil {
-			fwd = append(fwd[:0], l.scrub(mod, string(fwd))...)
+		if l.scrub != nil {
+			// The values of every module, not only those of the module the line names: the
+			// driver fills that field, holds all its modules' values, and may write a line that
+			// names one module and quotes another's, or names none.
+			fwd = append(fwd[:0], l.scrub("", string(fwd))...)
 		}
 		if _, err := out.Write(fwd); err != nil {
 			return

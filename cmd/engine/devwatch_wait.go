@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/placeos-go/engine/auth"
 	"github.com/placeos-go/engine/core"
 )
 
@@ -71,7 +72,8 @@ func startError(err, binary string) (string, bool) {
 
 // moduleStatus is the watched module's entry in core's node status.
 func (w *devWatch) moduleStatus(ctx context.Context) (core.ModuleStatus, bool) {
-	st, _ := w.core.NodeStatus(ctx)
+	// The developer watching it reads its failure whatever its name (a "_" module's too).
+	st, _ := w.core.NodeStatus(auth.WithCaller(ctx, auth.Caller{Clearance: auth.ClearanceInternal}))
 	m, _ := st.(map[string]any)
 	mods, _ := m["modules"].([]core.ModuleStatus)
 	for _, ms := range mods {

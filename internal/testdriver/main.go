@@ -11,10 +11,12 @@
 //	fail()                   returns a driver error (class RuntimeError, code 500)
 //	busy(ms)                 returns a busy device's error (class Busy, code 503) with the
 //	                         retry hint ms
-//	leak()                   logs the module's whole settings JSON (an hclog line naming the
+//	leak(as)                 logs the module's whole settings JSON (an hclog line naming the
 //	                         module, a plain stderr line, and a debug line while debug is on)
 //	                         and returns a driver error quoting it (a careless driver: the
-//	                         engine must hide its protected values)
+//	                         engine must hide its protected values); with as, the hclog line
+//	                         and the debug line name module as instead ("" : the hclog line
+//	                         names none), as a driver sharing a connection between modules may
 //	refuse(input, note)      returns a driver error (class ArgumentError, code 400) quoting its
 //	                         input and the module's settings JSON, not note (a careless driver
 //	                         that echoes input beside its settings: the engine must hide both,
@@ -214,7 +216,7 @@ const metadata = `{
     "exit": {"code": {"type": "integer", "title": "int", "default": 0}},
     "fail": {},
     "busy": {"ms": {"type": "integer", "title": "int"}},
-    "leak": {},
+    "leak": {"as": {"title": "any", "default": null}},
     "refuse": {"input": {"title": "any"}, "note": {"title": "any", "default": null}},
     "pid": {},
     "env": {"name": {"type": "string", "title": "string"}},
@@ -357,10 +359,18 @@ func (d *driver) run(ctx context.Context, host proto.HostClient, mod *proto.Modu
 	case "fail":
 		return nil, &driverErr{raise(500, "RuntimeError", "failure requested")}
 	case "leak":
-		d.log.Info("leaking settings", "module", mod.Id, "settings", string(mod.SettingsJson))
+		as := mod.Id
+		if string(raw(0)) != "null" {
+			as = str(0)
+		}
+		if as == "" {
+			d.log.Info("leaking settings", "settings", string(mod.SettingsJson))
+		} else {
+			d.log.Info("leaking settings", "module", as, "settings", string(mod.SettingsJson))
+		}
 		fmt.Fprintf(os.Stderr, "plain settings %s\n", mod.SettingsJson) // a line naming no module
-		if debug {
-			if _, err := host.Log(ctx, &proto.LogRequest{ModuleId: mod.Id, Level: "info", Message: "settings " + string(mod.SettingsJson)}); err != nil {
+		if debug || as != mod.Id {
+			if _, err := host.Log(ctx, &proto.LogRequest{ModuleId: as, Level: "info", Message: "settings " + string(mod.SettingsJson)}); err != nil {
 				return nil, err
 			}
 		}

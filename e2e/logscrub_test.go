@@ -1,0 +1,97 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/placeos-go/engine/internal/enginetest"
+	"github.com/placeos-go/engine/internal/testutil"
+)
+
+// TestDriverLinesScrubbedWhateverModuleTheyName: one driver process serves mod-a and mod-b, each
+// with an admin-level protected value. mod-b's driver logs its settings in a line that names
+// mod-a, in one that names no module, and in a debug line it says is mod-a's (a driver sharing
+// a connection between its modules logs so): the engine's log shows none of mod-b's value, and
+// neither does the debug stream of mod-a that a support caller watches, since the module a line
+// names is the driver's word, not a fact (docs/protocol.md §2.7).
+func TestDriverLinesScrubbedWhateverModuleTheyName(t *testing.T) {
+	t.Parallel()
+	const aValue, bValue = "a-admin-value-4711", "b-admin-value-1337"
+	redis := testutil.StartRedis(t)
+	engineBin := testutil.BuildBinary(t, "./cmd/engine")
+	drv := testutil.BuildBinary(t, "./internal/testdriver")
+	keyFile := filepath.Join(t.TempDir(), "secrets.key")
+	if out, err := exec.Command(engineBin, "secrets", "init", "--out", keyFile).CombinedOutput(); err != nil {
+		t.Fatalf("engine secrets init: %v\n%s", err, out)
+	}
+	e := enginetest.StartEngine(t, config(redis.URL, "--auth", "keys", "--api-keys", apiKeysFile(t), "--secrets-key-file", keyFile), "logscrub", fmt.Sprintf(`
+drivers: [{id: drv-test, module_name: Test, role: device, binary: %q}]
+modules:
+  - {id: mod-a, driver_id: drv-test, running: true, settings: {input: a-input}}
+  - {id: mod-b, driver_id: drv-test, running: true, settings: {input: b-input}}
+systems: [{id: sys-1, name: Room, modules: [mod-a, mod-b]}]
+`, drv))
+	for id, v := range map[string]string{"mod-a": aValue, "mod-b": bValue} {
+		input := strings.TrimPrefix(id, "mod-") + "-input"
+		mod := fmt.Sprintf(`{"id": %q, "driver_id": "drv-test", "running": true, "settings": {"input": %q},
+			"protected_settings": [{"level": "admin", "settings": {"password": %q}}]}`, id, input, v)
+		if r := e.Do("PUT", "/api/engine/v2/modules/"+id, mod, enginetest.APIKey(adminKey)); r.Status != 200 {
+			t.Fatalf("PUT %s: %d %s", id, r.Status, r.Body)
+		}
+		e.Eventually(30*time.Second, id+" runs with its protected value", func() bool {
+			r := e.Do("POST", "/api/engine/v2/modules/"+id+"/exec/settings", "[]", enginetest.APIKey(adminKey))
+			return r.Status == 200 && strings.Contains(r.Body, v)
+		})
+	}
+
+	dbg := dialWS(t, e, supportKey)
+	if code := dbg.request(1, `{"id": 1, "cmd": "debug", "sys": "sys-1", "mod": "Test", "index": 1, "name": "debug"}`); code != 200 {
+		t.Fatalf("debug of mod-a as support: %d", code)
+	}
+	for _, as := range []string{`"mod-a"`, `""`} {
+		if r := e.Do("POST", "/api/engine/v2/modules/mod-b/exec/leak", "["+as+"]", enginetest.APIKey(adminKey)); r.Status != 500 {
+			t.Fatalf("leak as %s: %d %s", as, r.Status, r.Body)
+		}
+	}
+	// Both hclog lines, one naming mod-a and one naming no module, reach the log.
+	e.Eventually(20*time.Second, "both of mod-b's leaking lines in the log", func() bool {
+		n := 0
+		for _, line := range strings.Split(e.Logs().String(), "\n") {
+			if strings.Contains(line, "leaking settings") && strings.Contains(line, "b-input") {
+				n++
+			}
+		}
+		return n >= 2
+	})
+	for _, line := range strings.Split(e.Logs().String(), "\n") {
+		if strings.Contains(line, "leaking settings") && strings.Contains(line, "b-input") {
+			if strings.Contains(line, bValue) || !strings.Contains(line, "[redacted]") {
+				t.Errorf("the log shows mod-b's value in a line its driver wrote: %s", line)
+			}
+		}
+	}
+	for {
+		if err := dbg.conn.SetReadDeadline(time.Now().Add(20 * time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		_, data, err := dbg.conn.ReadMessage()
+		if err != nil {
+			t.Fatalf("no debug line of mod-b's leak on mod-a's stream: %v", err)
+		}
+		var m struct{ Type, Msg string }
+		if json.Unmarshal(data, &m) == nil && m.Type == "debug" && strings.Contains(m.Msg, "b-input") {
+			if strings.Contains(m.Msg, bValue) || !strings.Contains(m.Msg, "[redacted]") {
+				t.Errorf("mod-a's debug stream, watched by support, shows mod-b's admin value: %s", m.Msg)
+			}
+			break
+		}
+	}
+	if strings.Contains(e.Logs().String(), aValue) || strings.Contains(e.Logs().String(), bValue) {
+		t.Errorf("the engine logged a protected value")
+	}
+}
