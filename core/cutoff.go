@@ -13,13 +13,20 @@ import (
 // two writers of one status. It cannot tell whether they did (they might have lost their majority
 // too), so once it has gone as long without a leader as they take to do it
 // (Cluster.CutOffAfter), it assumes they did and stops every module it runs; it reconciles again
-// as soon as a leader contacts it, which hands it back its share of the ring. Checked every
-// cutOffCheck by the reconcile loop. Config.StopWhenCutOff false keeps them running instead: a
+// once a leader has contacted it and brought it up to date, which hands it back its share of
+// the ring. Contact alone is not enough: the entries in which the others moved its modules may
+// still be on their way, and a pass on the old ring would start them here while they run there;
+// so it asks for a barrier through the leader, and is cut off until that has been applied here.
+// Checked every cutOffCheck by the reconcile loop. Config.StopWhenCutOff false keeps them running instead: a
 // room that must not go dark when the majority is lost, at the price of modules running twice
 // during a partition.
 
 // cutOffCheck is how often the reconcile loop looks at the leader's contact.
 const cutOffCheck = 200 * time.Millisecond
+
+// cutOffBarrier bounds the wait of a check for the barrier that ends a cut-off; one that did not
+// come back in time is asked for again at the next check.
+const cutOffBarrier = 2 * time.Second
 
 // checkCutOff stops this node's modules when it is cut off and reports whether that changed
 // (the loop then runs a pass).
@@ -30,11 +37,19 @@ func (c *Core) checkCutOff(ctx context.Context) bool {
 	if cut == c.cutOff.Load() {
 		return false
 	}
-	c.cutOff.Store(cut)
 	if !cut {
-		c.log.Info("a leader is in contact again: reconciling this node's share")
+		bctx, cancel := context.WithTimeout(ctx, cutOffBarrier)
+		err := cl.Barrier(bctx)
+		cancel()
+		if err != nil {
+			c.log.Debug("a leader is in contact again, but this node is not up to date yet: still cut off", "error", err)
+			return false
+		}
+		c.cutOff.Store(false)
+		c.log.Info("a leader is in contact again and this node is up to date: reconciling its share")
 		return true
 	}
+	c.cutOff.Store(true)
 	c.cancelOps(func(string) bool { return true })
 	c.mu.Lock()
 	var ids []string

@@ -120,6 +120,9 @@ type Cluster interface {
 	// how long it may go without one before it must assume the others marked it down (cutoff.go).
 	LeaderContact() time.Time
 	CutOffAfter() time.Duration
+	// Barrier returns once an entry the leader logged now has been applied on this node: its
+	// model is the cluster's as of the call.
+	Barrier(ctx context.Context) error
 }
 
 // Peers reaches the other nodes of the cluster (package peer).

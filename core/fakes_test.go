@@ -367,6 +367,10 @@ type fakeCluster struct {
 	caughtUp bool
 	readied  []string  // "node@epoch" per SetNodeReady
 	contact  time.Time // LeaderContact; zero: now
+	// barrierErr fails Barrier (a leader in contact that has not brought this node up to date);
+	// barriers counts the calls.
+	barrierErr error
+	barriers   int
 }
 
 func (f *fakeCluster) Nodes() []raftfsm.Node {
@@ -406,6 +410,12 @@ func (f *fakeCluster) LeaderContact() time.Time {
 	return f.contact
 }
 func (f *fakeCluster) CutOffAfter() time.Duration { return 2 * time.Second }
+func (f *fakeCluster) Barrier(context.Context) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.barriers++
+	return f.barrierErr
+}
 func (f *fakeCluster) CaughtUp() bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
