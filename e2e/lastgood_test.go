@@ -36,8 +36,8 @@ func TestLastGoodIsTheDriversOwn(t *testing.T) {
 	model := fmt.Sprintf(`
 repositories: [{id: repo-1, uri: %q}]
 drivers:
-  - {id: drv-pinned, module_name: Pinned, role: service, repository_id: repo-1, path: drivers/hello, commit: %s}
-  - {id: drv-repin, module_name: Repin, role: service, repository_id: repo-1, path: drivers/hello, commit: %s}
+  - {id: drv-pinned, module_name: Pinned, role: service, repository_id: repo-1, path: drivers/hello, commit: %q}
+  - {id: drv-repin, module_name: Repin, role: service, repository_id: repo-1, path: drivers/hello, commit: %q}
 modules:
   - {id: mod-pinned, driver_id: drv-pinned, running: true}
   - {id: mod-repin, driver_id: drv-repin, running: true}

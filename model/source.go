@@ -205,10 +205,16 @@ func branchProblem(b string) string {
 }
 
 func commitProblem(c string) string {
-	if !IsCommit(c) {
+	switch {
+	case IsCommit(c):
+		return ""
+	case c != "" && strings.Trim(c, "0123456789.e+-") == "":
+		// What is left of a number: a YAML model file's unquoted 56881e0 or 1234e56 is a float
+		// to YAML, and reaches the model as its value, not the text the user typed.
+		return `must be 7 to 40 lowercase hex digits (YAML reads an unquoted commit of digits and one "e" as a number: quote it, commit: "56881e0")`
+	default:
 		return "must be 7 to 40 lowercase hex digits"
 	}
-	return ""
 }
 
 func driverPathProblem(p string) string {

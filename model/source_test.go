@@ -168,6 +168,9 @@ drivers: [{id: d1, module_name: D, role: device, repository_id: acme, path: driv
 		{"repositories: [{id: r, uri: /srv/git/x}]\ndrivers: [{id: d, module_name: D, role: device, repository_id: r, path: /etc}]", `driver "d": path "/etc": must be relative`},
 		{"repositories: [{id: r, uri: /srv/git/x}]\ndrivers: [{id: d, module_name: D, role: device, repository_id: r, path: drivers/-toolexec=x}]", `driver "d": path "drivers/-toolexec=x": no component may start with '-'`},
 		{"repositories: [{id: r, uri: /srv/git/x}]\ndrivers: [{id: d, module_name: D, role: device, repository_id: r, path: x, commit: --all}]", `driver "d": commit "--all"`},
+		// YAML reads an unquoted short hash of digits and one e as a number (56881e0 is 56881.0):
+		// the error says to quote it.
+		{"repositories: [{id: r, uri: /srv/git/x}]\ndrivers: [{id: d, module_name: D, role: device, repository_id: r, path: x, commit: 56881e0}]", `driver "d": commit "56881": must be 7 to 40 lowercase hex digits (YAML reads an unquoted commit of digits and one "e" as a number: quote it`},
 	}
 	for _, tt := range tests {
 		f, err := ParseFile([]byte(tt.yaml))
