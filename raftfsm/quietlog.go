@@ -72,8 +72,13 @@ func (l quietLogger) ResetNamed(name string) hclog.Logger {
 	return quietLogger{Logger: l.Logger.ResetNamed(name), q: l.q}
 }
 
+// repeatsAlone are raft's warnings that name no peer yet repeat several times a second for as long
+// as a node has no leader: a candidate's every election round (a node removed while it was down
+// campaigns for ever; its membership ERROR and /ready say why).
+var repeatsAlone = map[string]bool{"Election timeout reached, restarting election": true}
+
 // pass reports whether a line is written, and its arguments (with the count of lines like it
-// left out). Only lines naming a peer are ever held back.
+// left out). Only lines naming a peer, and those of repeatsAlone, are ever held back.
 func (q *quieter) pass(msg string, args []any) ([]any, bool) {
 	peer := ""
 	for i := 0; i+1 < len(args); i += 2 {
@@ -84,7 +89,7 @@ func (q *quieter) pass(msg string, args []any) ([]any, bool) {
 			break
 		}
 	}
-	if peer == "" {
+	if peer == "" && !repeatsAlone[msg] {
 		return args, true
 	}
 	key := msg + "\x00" + peer
