@@ -10,7 +10,8 @@ import (
 
 // Raft's replication loops log every failed heartbeat and append to a peer that is gone at
 // ERROR, several times a second, for as long as the peer stays in the configuration (minutes,
-// until the leader removes it). The node-down line of health.go already tells the operator; so
+// until the leader removes it); a node with no leader logs each refused vote request as often,
+// for ever when the others removed it while it was down (its membership ERROR tells why). The node-down line of health.go already tells the operator; so
 // raft's repeated lines about one peer are written once per quietEvery, each with how many like
 // it were left out since.
 const quietEvery = 30 * time.Second
@@ -71,17 +72,24 @@ func (l quietLogger) ResetNamed(name string) hclog.Logger {
 	return quietLogger{Logger: l.Logger.ResetNamed(name), q: l.q}
 }
 
+// repeatsAlone are raft's warnings that name no peer yet repeat several times a second for as long
+// as a node has no leader: a candidate's every election round (a node removed while it was down
+// campaigns for ever; its membership ERROR and /ready say why).
+var repeatsAlone = map[string]bool{"Election timeout reached, restarting election": true}
+
 // pass reports whether a line is written, and its arguments (with the count of lines like it
-// left out). Only lines naming a peer are ever held back.
+// left out). Only lines naming a peer, and those of repeatsAlone, are ever held back.
 func (q *quieter) pass(msg string, args []any) ([]any, bool) {
 	peer := ""
 	for i := 0; i+1 < len(args); i += 2 {
-		if k, _ := args[i].(string); k == "peer" || k == "server-id" {
+		// target: the peer a candidate asked for its vote, refused several times a second by
+		// members that no longer count this node (removed while it was down) or cannot be reached.
+		if k, _ := args[i].(string); k == "peer" || k == "server-id" || k == "target" {
 			peer = fmt.Sprint(args[i+1]) // a string, a raft.ServerAddress or a raft.Server
 			break
 		}
 	}
-	if peer == "" {
+	if peer == "" && !repeatsAlone[msg] {
 		return args, true
 	}
 	key := msg + "\x00" + peer

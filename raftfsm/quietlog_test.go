@@ -25,12 +25,16 @@ func TestQuietLoggerHoldsBackRepeatsAboutAPeer(t *testing.T) {
 		l.Error("failed to appendEntries to", "peer", down, "error", "connection refused")
 		l.Error("failed to heartbeat to", "peer", raft.ServerAddress("127.0.0.1:7002"), "error", "connection refused")
 		l.Warn("failed to contact", "server-id", raft.ServerID("node-2"), "time", time.Second)
+		// A node campaigning while the others refuse it (removed while it was down, or cut off)
+		// names the peer it asked as target.
+		l.Error("failed to make requestVote RPC", "target", down, "error", "EOF", "term", 3)
+		l.Warn("Election timeout reached, restarting election")
 		l.Error("a line about no peer")
 		now = now.Add(100 * time.Millisecond)
 	}
 	l.Error("failed to appendEntries to", "peer", raft.Server{ID: "node-3"}, "error", "refused")
 	count := func(s string) int { return strings.Count(buf.String(), s) }
-	for _, msg := range []string{"failed to appendEntries to: peer=\"{Voter node-2", "failed to heartbeat to", "failed to contact"} {
+	for _, msg := range []string{"failed to appendEntries to: peer=\"{Voter node-2", "failed to heartbeat to", "failed to contact", "failed to make requestVote RPC", "Election timeout reached"} {
 		if n := count(msg); n != 1 {
 			t.Fatalf("%q written %d times in 5 s, want once:\n%s", msg, n, buf.String())
 		}

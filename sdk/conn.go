@@ -169,7 +169,9 @@ func (c *Conn) run(ctx context.Context) {
 				level = hclog.Debug
 			}
 			fails, lastErr = fails+1, err.Error()
-			log.Log(level, "connect failed", "error", err, "retry_in", backoff, "failures", fails)
+			// Durations as text: the line reaches the engine as JSON, where a Duration is a bare
+			// number of nanoseconds that the engine's log prints as 2.5e+08.
+			log.Log(level, "connect failed", "error", err, "retry_in", backoff.String(), "failures", fails)
 			if !sleep(c.b.Clock(), backoff, ctx.Done(), nil) {
 				return
 			}
@@ -190,7 +192,7 @@ func (c *Conn) run(ctx context.Context) {
 		if online {
 			backoff, changed = c.cfg.minBackoff, nil
 		}
-		log.Debug("disconnected", "reconnect_in", backoff)
+		log.Debug("disconnected", "reconnect_in", backoff.String())
 		// Pause before redialling: a device that accepts and drops at once must not be hammered.
 		if !sleep(c.b.Clock(), backoff, ctx.Done(), changed) {
 			return

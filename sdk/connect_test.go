@@ -111,6 +111,11 @@ func TestConnectFailuresLogged(t *testing.T) {
 	if w, d := failures("warn"), failures("debug"); w != 1 || d != 2 {
 		t.Fatalf("%d refusals at WARN and %d at DEBUG, want 1 and 2", w, d)
 	}
+	// The pause reads as a duration in the engine's log, not as nanoseconds: the line travels as
+	// JSON, where a time.Duration is a bare number the host prints as 2.5e+08.
+	if w := logsAt(h, "warn", "connect failed"); w[0].Fields["retry_in"] != "250ms" {
+		t.Fatalf("retry_in = %#v, want \"250ms\": %s", w[0].Fields["retry_in"], w[0])
+	}
 	if e := h.WaitLog("connected"); e.Level != "info" || !strings.Contains(e.String(), "after_failures=3") {
 		t.Fatalf("log: %s", e)
 	}

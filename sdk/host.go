@@ -269,7 +269,7 @@ func (b *Base) stream(ctx context.Context, what string,
 				refused, backoff = true, maxStreamBackoff
 			} else {
 				refused = false
-				b.m.log.Warn("stream broke; reopening", "stream", what, "error", err, "backoff", backoff)
+				b.m.log.Warn("stream broke; reopening", "stream", what, "error", err, "backoff", backoff.String())
 			}
 			select {
 			case <-time.After(backoff):
