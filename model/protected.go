@@ -279,8 +279,9 @@ func openValue(k *Keyring, kind Kind, id string, level Level, key string, v json
 // (lists, single entities, the model file, the entity a write echoes) goes through it.
 // Protected values of a level the caller may read are opened with k; all others — never_displayed
 // always, even for admins — become RedactedValue, keeping their keys so that the reader knows
-// they are set. Below admin, credentials inside repository URIs are redacted too (RedactURI);
-// below support, the settings of a protected ("_"-named) module too (redactProtectedModules).
+// they are set. Below admin, credentials inside repository and module URIs are redacted too
+// (RedactURI); below support, the settings of a protected ("_"-named) module too
+// (redactProtectedModules).
 func (m *Model) Redacted(c auth.Clearance, k *Keyring) (*Model, error) {
 	out, err := m.rewriteModel(func(kind Kind, id string, level Level, key string, v json.RawMessage) (json.RawMessage, error) {
 		if !level.ReadableBy(c) {
@@ -293,16 +294,32 @@ func (m *Model) Redacted(c auth.Clearance, k *Keyring) (*Model, error) {
 	}
 	out.redactProtectedModules(c)
 	if c < auth.ClearanceAdmin {
-		out.Repositories = maps.Clone(out.Repositories)
-		for id, r := range out.Repositories {
-			if red := RedactURI(r.URI); red != r.URI {
-				cp := *r
-				cp.URI = red
-				out.Repositories[id] = &cp
-			}
-		}
+		out.Repositories = redactURIs(out.Repositories, func(r *Repository) *string { return &r.URI })
+		// A device's URI may carry its credentials (https://admin:PASS@display/api) as a
+		// repository's does; only an admin, the one role that writes modules back, reads it whole.
+		out.Modules = redactURIs(out.Modules, func(m *Module) *string { return &m.URI })
 	}
 	return out, nil
+}
+
+// redactURIs is entities with the URI uri points to in each redacted (RedactURI): the map and
+// the entities it changes are copies, the others shared.
+func redactURIs[T any](entities map[string]*T, uri func(*T) *string) map[string]*T {
+	var out map[string]*T
+	for id, e := range entities {
+		if red := RedactURI(*uri(e)); red != *uri(e) {
+			if out == nil {
+				out = maps.Clone(entities)
+			}
+			cp := *e
+			*uri(&cp) = red
+			out[id] = &cp
+		}
+	}
+	if out == nil {
+		return entities
+	}
+	return out
 }
 
 // mergeOwner merges one owner's settings into out: plain settings first, then each protected

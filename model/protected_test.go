@@ -527,3 +527,39 @@ modules: [{id: m2, driver_id: d, protected_settings: [{level: admin, settings: {
 		t.Fatalf("a line of a value of several lines: %q (lines under 4 characters stay)", got)
 	}
 }
+
+// A module's device URI may carry the device's credentials (https://admin:PASS@display/api):
+// below admin they are hidden as a repository URI's are, and an admin — the only role that
+// writes modules back — reads it whole.
+func TestRedactedModuleURI(t *testing.T) {
+	t.Parallel()
+	f, err := ParseFile([]byte(`
+drivers: [{id: drv-1, module_name: Display, role: device, binary: /bin/display}]
+modules:
+  - {id: mod-secret, driver_id: drv-1, uri: "https://admin:dev1ce-PASS@10.0.0.5/api"}
+  - {id: mod-plain, driver_id: drv-1, uri: "ws://10.0.0.6:8080/control"}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := New().Upsert(f)
+	for c, want := range map[auth.Clearance]string{
+		auth.ClearanceUser:    "https://xxxxx@10.0.0.5/api",
+		auth.ClearanceSupport: "https://xxxxx@10.0.0.5/api",
+		auth.ClearanceAdmin:   "https://admin:dev1ce-PASS@10.0.0.5/api",
+	} {
+		r, err := m.Redacted(c, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := r.Modules["mod-secret"].URI; got != want {
+			t.Errorf("mod-secret's uri as %s: %s, want %s", c, got, want)
+		}
+		if got := r.Modules["mod-plain"].URI; got != "ws://10.0.0.6:8080/control" {
+			t.Errorf("mod-plain's uri as %s: %s", c, got)
+		}
+	}
+	if m.Modules["mod-secret"].URI != "https://admin:dev1ce-PASS@10.0.0.5/api" {
+		t.Fatal("redacting changed the model itself")
+	}
+}
