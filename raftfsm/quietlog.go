@@ -11,9 +11,10 @@ import (
 // Raft's replication loops log every failed heartbeat and append to a peer that is gone at
 // ERROR, several times a second, for as long as the peer stays in the configuration (minutes,
 // until the leader removes it); a node with no leader logs each refused vote request as often,
-// for ever when the others removed it while it was down (its membership ERROR tells why). The node-down line of health.go already tells the operator; so
-// raft's repeated lines about one peer are written once per quietEvery, each with how many like
-// it were left out since.
+// for ever when the others removed it while it was down (its membership ERROR tells why), and
+// writes every round of its campaign at INFO. The node-down line of health.go already tells the
+// operator; so raft's repeated lines about one peer, and those of a campaign, are written once
+// per quietEvery, each with how many like it were left out since.
 const quietEvery = 30 * time.Second
 
 // quietLogger passes everything through to the node's logger, except raft's repeated warnings
@@ -50,7 +51,19 @@ func (l quietLogger) Warn(msg string, args ...any) {
 	}
 }
 
+func (l quietLogger) Info(msg string, args ...any) {
+	if args, ok := l.q.passInfo(msg, args); ok {
+		l.Logger.Info(msg, args...)
+	}
+}
+
 func (l quietLogger) Log(level hclog.Level, msg string, args ...any) {
+	if level == hclog.Info {
+		var ok bool
+		if args, ok = l.q.passInfo(msg, args); !ok {
+			return
+		}
+	}
 	if level == hclog.Error || level == hclog.Warn {
 		var ok bool
 		if args, ok = l.q.pass(msg, args); !ok {
@@ -77,6 +90,21 @@ func (l quietLogger) ResetNamed(name string) hclog.Logger {
 // campaigns for ever; its membership ERROR and /ready say why).
 var repeatsAlone = map[string]bool{"Election timeout reached, restarting election": true}
 
+// campaignInfo are raft's INFO lines of every election round, as often as the round repeats on a
+// node that campaigns for ever (~2.6 a second each). A real election writes them once.
+var campaignInfo = map[string]bool{
+	"entering candidate state":                               true,
+	"pre-vote campaign failed, waiting for election timeout": true,
+}
+
+// passInfo is pass for raft's INFO lines: only campaignInfo's are ever held back.
+func (q *quieter) passInfo(msg string, args []any) ([]any, bool) {
+	if !campaignInfo[msg] {
+		return args, true
+	}
+	return q.hold(msg, args)
+}
+
 // pass reports whether a line is written, and its arguments (with the count of lines like it
 // left out). Only lines naming a peer, and those of repeatsAlone, are ever held back.
 func (q *quieter) pass(msg string, args []any) ([]any, bool) {
@@ -92,7 +120,11 @@ func (q *quieter) pass(msg string, args []any) ([]any, bool) {
 	if peer == "" && !repeatsAlone[msg] {
 		return args, true
 	}
-	key := msg + "\x00" + peer
+	return q.hold(msg+"\x00"+peer, args)
+}
+
+// hold writes the line under key once per quietEvery, with the count of those left out since.
+func (q *quieter) hold(key string, args []any) ([]any, bool) {
 	now := q.now()
 	q.mu.Lock()
 	defer q.mu.Unlock()

@@ -29,18 +29,26 @@ func TestQuietLoggerHoldsBackRepeatsAboutAPeer(t *testing.T) {
 		// names the peer it asked as target.
 		l.Error("failed to make requestVote RPC", "target", down, "error", "EOF", "term", 3)
 		l.Warn("Election timeout reached, restarting election")
+		// ... and writes its every round at INFO.
+		l.Info("entering candidate state", "node", "node-1", "term", 3)
+		l.Log(hclog.Info, "pre-vote campaign failed, waiting for election timeout", "term", 3)
+		l.Info("an INFO line of raft's own")
 		l.Error("a line about no peer")
 		now = now.Add(100 * time.Millisecond)
 	}
 	l.Error("failed to appendEntries to", "peer", raft.Server{ID: "node-3"}, "error", "refused")
 	count := func(s string) int { return strings.Count(buf.String(), s) }
-	for _, msg := range []string{"failed to appendEntries to: peer=\"{Voter node-2", "failed to heartbeat to", "failed to contact", "failed to make requestVote RPC", "Election timeout reached"} {
+	for _, msg := range []string{"failed to appendEntries to: peer=\"{Voter node-2", "failed to heartbeat to", "failed to contact", "failed to make requestVote RPC", "Election timeout reached",
+		"entering candidate state", "pre-vote campaign failed"} {
 		if n := count(msg); n != 1 {
 			t.Fatalf("%q written %d times in 5 s, want once:\n%s", msg, n, buf.String())
 		}
 	}
 	if n := count("a line about no peer"); n != 50 {
 		t.Fatalf("a line naming no peer written %d times, want 50", n)
+	}
+	if n := count("an INFO line of raft's own"); n != 50 {
+		t.Fatalf("another INFO line written %d times, want 50", n)
 	}
 	if n := count("node-3"); n != 1 {
 		t.Fatal("another peer's line was held back")
