@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
+
 	"github.com/placeos-go/engine/errkind"
 )
 
@@ -62,7 +64,11 @@ func (c *Core) checkCutOff(ctx context.Context) bool {
 	for _, id := range ids {
 		c.stopHere(ctx, id)
 	}
-	c.log.Warn("cut off from the leader for longer than the other nodes wait before moving a node's modules: stopped every module this node ran, so that none runs twice",
+	level := hclog.Warn
+	if len(ids) == 0 && c.NotMember() != nil {
+		level = hclog.Debug // it runs nothing and has said at ERROR that it is no member: no leader will come
+	}
+	c.log.Log(level, "cut off from the leader for longer than the other nodes wait before moving a node's modules: stopped every module this node ran, so that none runs twice",
 		"without_leader", away.Round(time.Millisecond), "stopped", len(ids))
 	return true
 }

@@ -72,6 +72,11 @@ func TestClusterNotAMemberSaysSo(t *testing.T) {
 		if got := strings.Count(n3.Logs().String(), "[ERROR] engine.membership: "); got != 1 {
 			t.Fatalf("the ERROR line logged %d times, want once", got)
 		}
+		// With no leader it is cut off too, but it ran nothing: that is not news to warn of.
+		n3.WaitLog(30*time.Second, "[DEBUG] engine.core: cut off from the leader")
+		if strings.Contains(n3.Logs().String(), "[WARN]  engine.core: cut off from the leader") {
+			t.Error("the node that is not a member warns that it is cut off and stopped nothing")
+		}
 	}
 
 	// n3 leaves (SIGTERM) and is restarted without --join.
