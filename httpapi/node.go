@@ -80,6 +80,11 @@ func driverKey(r *http.Request) (string, error) {
 	return key, nil
 }
 
+// driverNotFound says what path names, since people try a driver's id or module name first.
+func driverNotFound(key string) error {
+	return errkind.Wrap(ErrDriverNotFound, nil, "no driver process on this node runs %s: path is the driver key, the file path of the binary as GET /api/core/v1/status/loaded lists it", key)
+}
+
 // GET /api/core/v1/status/driver?path={driver_key}
 func (s *Server) handleDriverStatus(w http.ResponseWriter, r *http.Request) {
 	key, err := driverKey(r)
@@ -89,7 +94,7 @@ func (s *Server) handleDriverStatus(w http.ResponseWriter, r *http.Request) {
 	}
 	st, ok := s.cfg.Node.DriverStatus(key)
 	if !ok {
-		s.writeError(w, r, errkind.Wrap(ErrDriverNotFound, nil, "driver %s is not loaded on this node", key), call.Target{})
+		s.writeError(w, r, driverNotFound(key), call.Target{})
 		return
 	}
 	writeJSON(w, http.StatusOK, st)
@@ -105,7 +110,7 @@ func (s *Server) handleChaosTerminate(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := s.cfg.Node.KillDriver(key); err != nil {
 		if errors.Is(err, errkind.NotFound) {
-			err = errkind.Wrap(ErrDriverNotFound, nil, "driver %s is not loaded on this node", key)
+			err = driverNotFound(key)
 		}
 		s.writeError(w, r, err, call.Target{})
 		return

@@ -23,7 +23,7 @@ func TestNodeRoutes(t *testing.T) {
 		{"loaded", "GET", NodeBase + "/status/loaded", true, 200, `{"drv/display":["mod-1"]}`},
 		{"driver", "GET", NodeBase + "/status/driver?path=drv/display", true, 200, `{"pid":42,"running":true,"state":"running"}`},
 		{"driver unknown", "GET", NodeBase + "/status/driver?path=drv/x", true, 404,
-			`{"error":"not_found","message":"driver drv/x is not loaded on this node"}`},
+			`{"error":"not_found","message":"no driver process on this node runs drv/x: path is the driver key, the file path of the binary as GET /api/core/v1/status/loaded lists it"}`},
 		// Driver keys of repository drivers hold a "+": pasted as is, or encoded.
 		{"driver key pasted", "GET", NodeBase + "/status/driver?path=drivers+hello_1234567_linux-amd64", true, 200, `{"pid":42,"running":true,"state":"running"}`},
 		{"driver key encoded", "GET", NodeBase + "/status/driver?x=1&path=drivers%2Bhello_1234567_linux-amd64", true, 200, `{"pid":42,"running":true,"state":"running"}`},
@@ -33,7 +33,7 @@ func TestNodeRoutes(t *testing.T) {
 			`{"error":"bad_request","message":"query parameter path (the driver key) is required"}`},
 		{"chaos", "POST", NodeBase + "/chaos/terminate?path=drv/display", true, 200, ``},
 		{"chaos unknown", "POST", NodeBase + "/chaos/terminate?path=drv/x", true, 404,
-			`{"error":"not_found","message":"driver drv/x is not loaded on this node"}`},
+			`{"error":"not_found","message":"no driver process on this node runs drv/x: path is the driver key, the file path of the binary as GET /api/core/v1/status/loaded lists it"}`},
 		{"chaos by GET", "GET", NodeBase + "/chaos/terminate?path=drv/display", true, 405,
 			`{"error":"bad_request","message":"method GET not allowed on /api/core/v1/chaos/terminate"}`},
 	}
