@@ -284,7 +284,7 @@ type ClusterNode struct {
 	ID       string `json:"id"`
 	HTTPAddr string `json:"http_addr"`
 	RaftAddr string `json:"raft_addr"`
-	State    string `json:"state"` // up | down
+	State    string `json:"state"` // up | down | removing
 	Ready    bool   `json:"ready"`
 	Leader   bool   `json:"leader"`
 	Modules  int    `json:"modules"`
@@ -338,7 +338,10 @@ func (c *Core) Cluster(context.Context) (any, error) {
 		if cn.Labels == nil {
 			cn.Labels = placement.Labels{}
 		}
-		if n.Up {
+		switch {
+		case n.Up && n.Removing:
+			cn.State = "removing" // removed: its modules move once it has stopped them
+		case n.Up:
 			cn.State = "up"
 			info.Ready = info.Ready && cn.Ready
 		}

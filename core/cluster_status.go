@@ -13,11 +13,15 @@ import (
 // time is listed with the error, so that one sick node never holds up the whole answer.
 const peerStatusTimeout = 3 * time.Second
 
+// errRemoving is the status of a node an operator removed while it was up, for the moment its
+// entry is held (raftfsm's removal.go): its certificate is revoked, so it is not asked.
+const errRemoving = "the node was removed: its modules move to the other nodes once it has stopped them (within seconds)"
+
 // NodeStatusOf is one node in ClusterStatus: its status document as it answered it, or why
 // there is none.
 type NodeStatusOf struct {
 	Node  string `json:"node"`
-	State string `json:"state"` // up | down, as the cluster document says
+	State string `json:"state"` // up | down | removing, as the cluster document says
 	// ThisNode marks the node that answered: the one pull and recompile act on.
 	ThisNode bool            `json:"this_node,omitempty"`
 	Status   json.RawMessage `json:"status,omitempty"`
@@ -46,6 +50,9 @@ func (c *Core) ClusterStatus(ctx context.Context) (any, error) {
 			out[i] = own
 		case !n.Up:
 			out[i].Error = "the node is down"
+		case n.Removing:
+			out[i].State = "removing"
+			out[i].Error = errRemoving
 		case c.cfg.Peers == nil || n.RaftAddr == "":
 			out[i].State = "up"
 			out[i].Error = "the node has no cluster address to ask"

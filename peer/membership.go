@@ -31,6 +31,9 @@ type Roster interface {
 func standing(r Roster, node string) (member, selfListed bool) {
 	self := r.ID()
 	for _, n := range r.Nodes() {
+		if n.Removing { // removed: the entry only keeps its modules in place for a moment
+			continue
+		}
 		member = member || n.ID == node
 		selfListed = selfListed || n.ID == self
 	}

@@ -86,6 +86,13 @@ type nodeIDData struct {
 	// Revoke (leave, node_remove): the node's recorded certificates are revoked with its removal.
 	// An older node ignores it and only removes the node.
 	Revoke bool `json:"revoke,omitempty"`
+	// Hold (node_remove): the node is removed but its entry stays, marked Removing, so that its
+	// modules stay placed on it until the leader releases it (removal.go). An older node ignores it
+	// and removes the node at once.
+	Hold bool `json:"hold,omitempty"`
+	// Release (node_remove): the entry goes only if it is still marked Removing (a node that
+	// joined again meanwhile stays).
+	Release bool `json:"release,omitempty"`
 }
 
 type nodeUpData struct {
@@ -189,6 +196,14 @@ func setNodeStartingCommand(id string) []byte { return encode(OpSetNodeStarting,
 
 func nodeRemoveCommand(id string, revoke bool) []byte {
 	return encode(OpNodeRemove, nodeIDData{ID: id, Revoke: revoke})
+}
+
+func nodeHoldCommand(id string) []byte {
+	return encode(OpNodeRemove, nodeIDData{ID: id, Revoke: true, Hold: true})
+}
+
+func nodeReleaseCommand(id string) []byte {
+	return encode(OpNodeRemove, nodeIDData{ID: id, Release: true})
 }
 
 func joinCommand(m Member) []byte { return encode(OpJoin, m) }

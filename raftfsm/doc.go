@@ -45,7 +45,9 @@
 // its address, is refused (ErrLiveMember, 409) — the real node would lose the log to whoever the
 // join names. The fields this adds (Member.Cert, Node.Certs, the removal's revoke, the snapshot's
 // revoked) are ones older nodes ignore, so a mixed cluster works, without revocation until every
-// node is upgraded, and an old log replays unchanged.
+// node is upgraded, and an old log replays unchanged. An operator's removal of a node that is up
+// keeps its entry, marked Removing, until it has surely stopped its modules (removal.go); an older
+// node reads that as the removal it knows and moves the modules at once.
 //
 // Timeouts are derived from one multiplier (Config.TimeoutScale, default 1) tuned for a LAN:
 // heartbeat and election timeouts of 250 ms, so a dead leader is replaced in well under a second

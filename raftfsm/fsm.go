@@ -33,12 +33,16 @@ type Node struct {
 	// Certs are the fingerprints of the certificates the node joined with (or re-recorded after a
 	// rotation), the latest last: what its removal revokes (revoke.go).
 	Certs []string `json:"certs,omitempty"`
+	// Removing: an operator removed the node while it was up (removal.go). It is out of the Raft
+	// configuration and its certificates are revoked, but its modules stay placed on it until the
+	// leader releases the entry, once the node has surely stopped them itself.
+	Removing bool `json:"removing,omitempty"`
 }
 
 // equal reports whether two entries say the same (Node holds a map, so == does not compile).
 func (n Node) equal(o Node) bool {
 	return n.ID == o.ID && n.HTTPAddr == o.HTTPAddr && n.RaftAddr == o.RaftAddr && n.NonVoter == o.NonVoter &&
-		n.Up == o.Up && n.ReadyEpoch == o.ReadyEpoch && maps.Equal(n.Labels, o.Labels) && slices.Equal(n.Certs, o.Certs)
+		n.Up == o.Up && n.ReadyEpoch == o.ReadyEpoch && n.Removing == o.Removing && maps.Equal(n.Labels, o.Labels) && slices.Equal(n.Certs, o.Certs)
 }
 
 // ReadyFor reports whether the node is up and has reconciled its share for epoch.
@@ -168,6 +172,7 @@ func (f *FSM) apply(cmd []byte) (bool, error) {
 			}
 			n := nodes[d.ID]
 			n.ID, n.HTTPAddr, n.RaftAddr, n.Labels, n.NonVoter, n.Up = d.ID, d.HTTPAddr, d.RaftAddr, d.Labels, d.NonVoter, true
+			n.Removing = false
 			n.Certs = withCert(n.Certs, d.Cert)
 			nodes[d.ID] = n
 			return nil
@@ -178,10 +183,18 @@ func (f *FSM) apply(cmd []byte) (bool, error) {
 			return false, err
 		}
 		return f.updateNodes(func(nodes map[string]Node) error {
+			n, ok := nodes[d.ID]
 			if d.Revoke {
-				f.revoke(nodes[d.ID])
+				f.revoke(n)
 			}
-			delete(nodes, d.ID)
+			switch {
+			case d.Release && !n.Removing:
+			case d.Hold && ok:
+				n.Removing = true
+				nodes[d.ID] = n
+			default:
+				delete(nodes, d.ID)
+			}
 			return nil
 		})
 	case OpSetNodeUp:

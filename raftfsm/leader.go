@@ -93,12 +93,14 @@ func (s *Store) leaderLoop(ctx context.Context) {
 
 	t := time.NewTicker(s.timing.check)
 	defer t.Stop()
+	held := map[string]*heldNode{}
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 			s.checkHealth(ctx, since)
+			s.releaseRemoved(ctx, held)
 			s.ensureSelf(ctx) // a certificate rotated while leading (SIGHUP) is recorded too
 		}
 	}

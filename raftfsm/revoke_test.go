@@ -54,6 +54,11 @@ func TestRemovalRevokesTheCertificate(t *testing.T) {
 	for _, n := range c.running() {
 		testutil.Eventually(t, 5*time.Second, n.id+" knows the revocation", func() bool { return n.s().Revoked(gone.Cert) })
 	}
+	// It was up: its entry stays until the leader releases it (removal.go).
+	testutil.Eventually(t, 10*time.Second, "the removed node released", func() bool {
+		_, ok := nodeState(f.s(), gone.ID)
+		return !ok
+	})
 	wantRevoked := func(s *Store, what string) {
 		t.Helper()
 		err := s.Join(ctx, gone)

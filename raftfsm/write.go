@@ -341,6 +341,16 @@ func (s *Store) remove(ctx context.Context, id raft.ServerID, revoke bool) error
 	if id == s.id {
 		return fmt.Errorf("%w: the leader cannot remove itself; it must leave (transferring leadership first)", ErrMembership)
 	}
+	n, known := s.fsm.Node(string(id))
+	hold := revoke && known && n.Up
+	if hold {
+		// Its modules may still run there: held until it has stopped them (removal.go). Recorded
+		// before the configuration changes, while the node still hears the leader, so that it
+		// reads its own removal at once.
+		if err := s.applyLocal(ctx, nodeHoldCommand(string(id))); err != nil {
+			return err
+		}
+	}
 	servers, err := s.configuration()
 	if err != nil {
 		return err
@@ -354,6 +364,10 @@ func (s *Store) remove(ctx context.Context, id raft.ServerID, revoke bool) error
 		}
 	}
 	s.health.forget(id)
+	if hold {
+		s.log.Info("removed node's modules move once it has stopped them", "id", id, "after", s.removalHold())
+		return nil
+	}
 	return s.applyLocal(ctx, nodeRemoveCommand(string(id), revoke))
 }
 

@@ -1,0 +1,129 @@
+package e2e
+
+import (
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/placeos-go/engine/clustertls"
+	"github.com/placeos-go/engine/examples/sims/display/displaysim"
+	"github.com/placeos-go/engine/internal/enginetest"
+	"github.com/placeos-go/engine/internal/testutil"
+	"github.com/placeos-go/engine/peer"
+)
+
+// TestRemovingALiveNodeRunsNoModuleTwice: an operator removes a node that is up and runs displays
+// (deploy/README "Removing a node for good"). The others used to start its modules the moment it
+// was removed, while it ran them on for the two seconds it took to notice: two connections to
+// each of its displays. Its entry is now held (GET /cluster says "removing") until it has stopped
+// them, and each display has one connection throughout.
+func TestRemovingALiveNodeRunsNoModuleTwice(t *testing.T) {
+	t.Parallel()
+	const displays = 6
+	rds := testutil.StartRedis(t)
+	bin := testutil.BuildBinary(t, "./examples/drivers/display")
+	sims := map[string]*displaysim.Sim{}
+	var model strings.Builder
+	fmt.Fprintf(&model, "drivers: [{id: drv-display, module_name: Display, role: device, binary: %q}]\nmodules:\n", bin)
+	for i := 1; i <= displays; i++ {
+		id := fmt.Sprintf("mod-display-%d", i)
+		sims[id] = startDisplaySim(t)
+		fmt.Fprintf(&model, "  - {id: %s, driver_id: drv-display, ip: 127.0.0.1, port: %d, running: true}\n", id, sims[id].Port())
+	}
+	c := enginetest.StartCluster(t, config(rds.URL), "rmlive", 3, model.String(), displays)
+	place := c.WaitHealthy(3)
+	leader := c.Leader()
+	// The node removed: a follower that runs displays (the leader cannot be removed by another).
+	var gone *enginetest.Node
+	var its []string
+	for _, n := range c.Nodes {
+		if n == leader {
+			continue
+		}
+		its = its[:0]
+		for mod, node := range place {
+			if node == n.ID {
+				its = append(its, mod)
+			}
+		}
+		if len(its) > 0 {
+			gone = n
+			break
+		}
+	}
+	if gone == nil {
+		t.Fatalf("no follower runs a display: %v", place)
+	}
+	c.Eventually(20*time.Second, "one connection per display", func() bool {
+		for _, sim := range sims {
+			if sim.Connections() != 1 {
+				return false
+			}
+		}
+		return true
+	})
+
+	old := map[string]net.Conn{}
+	for _, mod := range its {
+		old[mod] = sims[mod].Conns()[0]
+	}
+	most := map[string]int{} // read once the watcher is done
+	stop := make(chan struct{})
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		for {
+			for mod, sim := range sims {
+				most[mod] = max(most[mod], controlling(t, sim.Conns()))
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+	}()
+
+	m, err := clustertls.Load(clustertls.CAFile(c.TLSDir()), clustertls.CertFile(c.TLSDir(), leader.ID), clustertls.KeyFile(c.TLSDir(), leader.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	operator := peer.NewClient(peer.Proof{TLS: m})
+	defer operator.Close()
+	if err := operator.Remove(t.Context(), leader.Raft, gone.ID); err != nil {
+		t.Fatalf("removing %s: %v", gone.ID, err)
+	}
+	// While it stops its displays, the cluster lists it as removing, not up.
+	var ci enginetest.ClusterInfo
+	if err := leader.GetJSON("/api/engine/v2/cluster", &ci); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range ci.Nodes {
+		if n.ID == gone.ID && n.State != "removing" {
+			t.Errorf("GET /cluster right after the removal lists %s as %q", gone.ID, n.State)
+		}
+	}
+	c.Eventually(30*time.Second, "its displays connected from the other nodes, once each", func() bool {
+		for _, mod := range its {
+			if established(t, old[mod]) || controlling(t, sims[mod].Conns()) != 1 {
+				return false
+			}
+		}
+		return true
+	})
+	for _, mod := range its {
+		if !strings.Contains(gone.Logs().String(), "module="+mod) {
+			t.Fatalf("%s never ran %s", gone.ID, mod)
+		}
+	}
+	close(stop)
+	<-watched
+	for mod, n := range most {
+		if n > 1 {
+			t.Errorf("%s had %d connections at once (the removed node ran %v)", mod, n, its)
+		}
+	}
+	leader.WaitLog(30*time.Second, "removed node released")
+}
