@@ -320,13 +320,23 @@ func (s *Server) Close(ctx context.Context) error {
 	s.mu.Unlock()
 	s.drain()
 	at, bounded := answerAt(ctx)
-	if bounded {
-		answer := time.AfterFunc(time.Until(at), func() { s.stop(ErrShuttingDown) })
-		defer answer.Stop()
-	}
 	var err error
 	if srv != nil {
-		if err = srv.Shutdown(ctx); err != nil {
+		first := ctx
+		if bounded {
+			var cancel context.CancelFunc
+			first, cancel = context.WithDeadline(ctx, at)
+			defer cancel()
+		}
+		err = srv.Shutdown(first)
+		if err != nil && bounded && ctx.Err() == nil {
+			// Answer what is still in flight, then wait for those connections again: a new
+			// Shutdown looks from 1 ms on, where the first had slowed to every 500 ms and would
+			// have seen the answers written only after most of what is left of ctx.
+			s.stop(ErrShuttingDown)
+			err = srv.Shutdown(ctx)
+		}
+		if err != nil {
 			err = errors.Join(err, srv.Close())
 		}
 	}
