@@ -110,7 +110,7 @@ type options struct {
 	// cookie-authenticated writes and WebSocket upgrades (--allowed-origins; docs/protocol.md §8.5).
 	AllowedOrigins httpapi.Origins
 
-	// Least exposure (issue 11, small holes): token claims and the public URL.
+	// What bearer tokens must claim, and the URL GET /auth/authority names (checkExposure).
 	JWTIssuer   string
 	JWTAudience string
 	PublicURL   string
