@@ -108,6 +108,7 @@ type tokenClaims struct {
 	U         *tokenFlags      `json:"u,omitempty"`
 }
 
+// The Get methods make tokenClaims a jwt.Claims, which the parser validates.
 func (c *tokenClaims) GetExpirationTime() (*jwt.NumericDate, error) { return c.ExpiresAt.date(), nil }
 func (c *tokenClaims) GetIssuedAt() (*jwt.NumericDate, error)       { return c.IssuedAt.date(), nil }
 func (c *tokenClaims) GetNotBefore() (*jwt.NumericDate, error)      { return c.NotBefore.date(), nil }

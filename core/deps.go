@@ -21,7 +21,6 @@ type ModelStore interface {
 	Watch(ctx context.Context) <-chan struct{}
 	// The writes: each is validated against the whole model and refused with a clear error.
 	Apply(ctx context.Context, f *model.File) error
-	Delete(ctx context.Context, kind model.Kind, id string) error
 	SetRunning(ctx context.Context, moduleID string, running bool) error
 	SaveSetting(ctx context.Context, moduleID, name string, value json.RawMessage) error
 }

@@ -46,21 +46,48 @@ func (c *Core) reconcile(ctx context.Context) {
 	}
 	want := c.desired(ctx, m, v)
 	// A module that should no longer run has its operation in flight canceled and ended first,
-	// so that the stop below comes after it (modop.go).
-	c.cancelOps(func(id string) bool {
-		w, ok := want[id]
-		return !ok || (w.err != nil && !errors.Is(w.err, ErrBuilding))
-	})
+	// so that dropUnwanted's stop comes after it (modop.go).
+	c.cancelOps(func(id string) bool { return mustStop(want, id) })
 
+	c.dropUnwanted(ctx, m, v, want)
+	c.awaitOps(ctx, c.beginWanted(ctx, m, want))
+	c.recordLastGood(ctx, m, want)
+
+	c.reconcileLookups(ctx, m, v)
+	c.recordModules()
+	c.rerecordDowns()
+	// A module waiting for its driver's build is not reconciled yet; the build's end runs
+	// another pass. One whose operation is still in flight is: it has been waited for as long
+	// as a pass waits (modop.go, "Readiness"). So is one whose build has run past
+	// Config.BuildHoldsReady (build.go).
+	building := false
+	for _, w := range want {
+		building = building || errors.Is(w.err, ErrBuilding) && !errors.Is(w.err, errBuildOverdue)
+	}
+	if ctx.Err() == nil && !building {
+		c.markReady(ctx, v)
+	}
+}
+
+// mustStop reports whether a module running here must stop: want does not list it, or lists it
+// with an error other than a build in flight. A module whose new binary is still building keeps
+// running on the old one, and one whose binary changed moves to it without a gap (beginWanted).
+func mustStop(want map[string]desired, id string) bool {
+	w, ok := want[id]
+	return !ok || (w.err != nil && !errors.Is(w.err, ErrBuilding))
+}
+
+// dropUnwanted lets go of what this node should no longer run (mustStop) or track (not in want):
+// it stops the running ones, releases and forgets the ones whose start failed, and then deletes
+// what Redis holds of the modules deleted from the model.
+func (c *Core) dropUnwanted(ctx context.Context, m *model.Model, v *view, want map[string]desired) {
 	c.mu.Lock()
 	// unrecord: what Redis holds of them as failures goes (runtime.go), once they left this node.
 	var stop, forget, release, unrecord []string
 	left := map[string]uint64{} // what they leave behind, kept until their stop returned (leaving.go)
 	for id, st := range c.modules {
-		w, ok := want[id]
-		// A module whose new binary is still building keeps running on the old one, and one
-		// whose binary changed moves to it without a gap (below); anything else unwanted stops.
-		if st.running && (!ok || (w.err != nil && !errors.Is(w.err, ErrBuilding))) {
+		_, ok := want[id]
+		if st.running && mustStop(want, id) {
 			stop = append(stop, id)
 			if !ok && !st.refusedAt.IsZero() { // stopHere cannot tell once its state is gone
 				unrecord = append(unrecord, id)
@@ -103,7 +130,11 @@ func (c *Core) reconcile(ctx context.Context) {
 	}
 	// Deleted from the model: after the stops above, so nothing set while stopping outlives it.
 	c.forgetDeleted(ctx, m, v)
+}
 
+// beginWanted begins the start, update or move of every module of want that is not running as
+// wanted, at most Config.Parallel at once, and returns the operations begun.
+func (c *Core) beginWanted(ctx context.Context, m *model.Model, want map[string]desired) []*moduleOp {
 	// The pass's own bound on operations at once: those an earlier pass left in flight do not
 	// hold this one's.
 	sem := make(chan struct{}, c.cfg.Parallel)
@@ -150,23 +181,7 @@ func (c *Core) reconcile(ctx context.Context) {
 			}
 		}))
 	}
-	c.awaitOps(ctx, ops)
-	c.recordLastGood(ctx, m, want)
-
-	c.reconcileLookups(ctx, m, v)
-	c.recordModules()
-	c.rerecordDowns()
-	// A module waiting for its driver's build is not reconciled yet; the build's end runs
-	// another pass. One whose operation is still in flight is: it has been waited for as long
-	// as a pass waits (modop.go, "Readiness"). So is one whose build has run past
-	// Config.BuildHoldsReady (build.go).
-	building := false
-	for _, w := range want {
-		building = building || errors.Is(w.err, ErrBuilding) && !errors.Is(w.err, errBuildOverdue)
-	}
-	if ctx.Err() == nil && !building {
-		c.markReady(ctx, v)
-	}
+	return ops
 }
 
 // desired lists the modules this node should run (running and owned here), with their start

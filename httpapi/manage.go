@@ -25,8 +25,7 @@ func (s *Server) manageRoutes(handle func(method, path string, h http.HandlerFun
 	h(http.MethodPost, c+"/drivers/{id}/recompile", s.boundedID(model.KindDriver, s.handleAction(s.cfg.Node.Recompile)))
 	h(http.MethodGet, c+"/model", s.handleModelGet)
 	h(http.MethodPut, c+"/model", s.handleModelPut)
-	for _, kind := range model.Kinds {
-		k := kind
+	for _, k := range model.Kinds {
 		base := c + "/" + string(k)
 		h(http.MethodGet, base, func(w http.ResponseWriter, r *http.Request) { s.handleList(w, r, k) })
 		h(http.MethodPost, base, func(w http.ResponseWriter, r *http.Request) { s.handlePut(w, r, k, true) })
@@ -402,13 +401,8 @@ func (s *Server) handleModelGet(w http.ResponseWriter, r *http.Request) {
 // PUT /model: upsert every entity of a model file in one validated write (`engine apply`).
 // Entities that refer to each other (a system and its logic module) can only arrive together.
 func (s *Server) handleModelPut(w http.ResponseWriter, r *http.Request) {
-	if s.cfg.Models == nil {
-		s.writeError(w, r, ErrNoManager, call.Target{})
-		return
-	}
-	var raw json.RawMessage
-	if err := httpwire.DecodeJSON(r, &raw); err != nil {
-		s.writeError(w, r, err, call.Target{})
+	raw, ok := s.writeBody(w, r)
+	if !ok {
 		return
 	}
 	f, err := model.ParseFile(raw)

@@ -245,7 +245,6 @@ func (s *Server) takePlace(w http.ResponseWriter, r *http.Request, caller auth.C
 		s.writeError(w, r, errkind.Wrap(ErrUnavailable, nil, "server is shutting down"), call.Target{})
 		return false
 	case limit != "":
-		s.cfg.Metrics.WSRefused(limit)
 		s.refuseLimit(w, r, limit, msg)
 		return false
 	}
@@ -262,9 +261,11 @@ func (s *Server) releasePlace(caller auth.Caller) {
 	}
 }
 
-// refuseLimit answers 429 (errkind.TooMany) and says so in the log at most every 10 s: a flood
-// must not flood the log too.
+// refuseLimit counts an upgrade refused by a session limit, answers 429 (errkind.TooMany) and
+// says so in the log at most every 10 s: a flood must not flood the log too. refuseOverLimit is
+// its twin for a command a session's limit refuses.
 func (s *Server) refuseLimit(w http.ResponseWriter, r *http.Request, limit, msg string) {
+	s.cfg.Metrics.WSRefused(limit)
 	if s.limitLog.ok() {
 		s.log.Warn("limit reached: refused (counted in engine_websocket_refused_total; this line at most every 10 s)",
 			"limit", limit, "message", msg, "request_id", RequestID(r.Context()), "remote", r.RemoteAddr)

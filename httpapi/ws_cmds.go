@@ -30,7 +30,7 @@ func (ss *wsSession) bind(req *wsRequest) {
 		return
 	}
 	if ss.s.cfg.Watcher == nil {
-		ss.reply(errorReply(req.ID, errkind.CodeUnexpectedFailure, http.StatusServiceUnavailable, "failed to bind: status subscriptions are not available"))
+		ss.replyError(req, errkind.Wrap(ErrUnavailable, nil, "failed to bind: status subscriptions are not available"), "")
 		return
 	}
 	key := bindKey{req.Sys, req.Mod, req.Index, req.Name}
@@ -183,7 +183,7 @@ func appendSuccess(b []byte, req *wsRequest, value json.RawMessage, code int) []
 // Lines keep the first debug request's id and carry the module id.
 func (ss *wsSession) debug(req *wsRequest) {
 	if ss.caller.Clearance < auth.ClearanceSupport {
-		ss.reply(errorReply(req.ID, errkind.CodeAccessDenied, http.StatusForbidden, "debug needs support clearance"))
+		ss.replyError(req, errkind.Wrap(ErrAccessDenied, nil, "debug needs support clearance"), "")
 		return
 	}
 	key := debugKey{req.Sys, req.Mod, req.Index}

@@ -158,9 +158,14 @@ func parseWSRequest(data []byte) (*wsRequest, error) {
 		}
 		req.Args = raw // a part of data, which the session reads afresh for every frame
 	}
-	// meta echoes the client's own JSON for each field; an omitted index echoes the default,
-	// because clients route notifications by mod and index. debug and ignore may leave sys and
-	// name out; they are left out of meta too.
+	req.meta = wsMeta(&fields)
+	return req, nil
+}
+
+// wsMeta is a request's meta: the client's own JSON of sys, mod, index and name. An omitted index
+// echoes the default, because clients route notifications by mod and index; debug and ignore may
+// leave sys and name out, and they are left out of meta too.
+func wsMeta(fields *[wsNFields]json.RawMessage) []byte {
 	index := fields[wsIndex]
 	if isAbsent(index) {
 		index = json.RawMessage("1")
@@ -184,8 +189,7 @@ func parseWSRequest(data []byte) (*wsRequest, error) {
 		}
 		m = append(append(m, f.key...), f.raw...)
 	}
-	req.meta = append(m, '}')
-	return req, nil
+	return append(m, '}')
 }
 
 // wsBad is a parse error of the request with id.

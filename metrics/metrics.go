@@ -126,7 +126,7 @@ func New() *Metrics {
 		reg: prometheus.NewRegistry(),
 		execDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: namespace, Name: "exec_duration_seconds",
-			Help: "Executes run on this node, by driver, function and result.",
+			Help: "Executes run on this node, by driver, function and result (" + strings.Join(Results, ", ") + ").",
 			// From sub-millisecond local calls up to the 60 s default execute timeout.
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
 		}, []string{"driver", "function", "result"}),

@@ -8,7 +8,7 @@
 //
 // A Model value is immutable once published by a store: readers share it without locks, writers
 // build a new one (Clone, change, publish). Memory is the in-process store used by a single node
-// and by tests; the Raft FSM is the clustered store (issue 3). Both satisfy core's store interface.
+// and by tests; the Raft FSM (package raftfsm) is the clustered store. Both satisfy core's store interface.
 //
 // Protected settings (levels support, admin, never_displayed) are kept sealed: a store holds
 // only values that Keyring encrypted (AES-256-GCM, bound to their entity, level and key), so

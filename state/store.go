@@ -97,29 +97,33 @@ type Store struct {
 // loading or failing over, short enough that a start held by it ends with the reason.
 const DefaultStartTimeout = 30 * time.Second
 
+// setDefaults fills the options left zero.
+func (o *Options) setDefaults() {
+	if o.QueueSize <= 0 {
+		o.QueueSize = 256
+	}
+	if o.IdleTimeout <= 0 {
+		o.IdleTimeout = 5 * time.Second
+	}
+	if o.MaxBackoff <= 0 {
+		o.MaxBackoff = time.Second
+	}
+	if o.LossCheck == 0 {
+		o.LossCheck = defaultLossCheck
+	}
+	if o.StartTimeout <= 0 {
+		o.StartTimeout = DefaultStartTimeout
+	}
+	if o.Logger == nil {
+		o.Logger = hclog.NewNullLogger()
+	}
+}
+
 // New connects to Redis, opens the node's pub/sub connection and waits until it is subscribed to
 // the cache-invalidation channels, so the caches are usable as soon as New returns.
 func New(ctx context.Context, opts Options) (*Store, error) {
-	if opts.QueueSize <= 0 {
-		opts.QueueSize = 256
-	}
-	if opts.IdleTimeout <= 0 {
-		opts.IdleTimeout = 5 * time.Second
-	}
-	if opts.MaxBackoff <= 0 {
-		opts.MaxBackoff = time.Second
-	}
-	if opts.LossCheck == 0 {
-		opts.LossCheck = defaultLossCheck
-	}
-	if opts.StartTimeout <= 0 {
-		opts.StartTimeout = DefaultStartTimeout
-	}
-	log := opts.Logger
-	if log == nil {
-		log = hclog.NewNullLogger()
-	}
-	log = log.Named("state")
+	opts.setDefaults()
+	log := opts.Logger.Named("state")
 	if opts.NodeID != "" {
 		log = log.With("node", opts.NodeID)
 	}
@@ -374,9 +378,9 @@ func (s *Store) StatusValue(ctx context.Context, moduleID, name string) (value [
 	return v, true, nil
 }
 
-// SetLookup replaces system/<systemID> with entries (field "Name/N" → module id) inside one
-// MULTI/EXEC, so readers see the old or the new hash and never a half-built one, and publishes
-// the system id on lookup-change in the same transaction.
+// SetLookup replaces system/<systemID> with entries (field "Name/N" → module id; none deletes
+// it) inside one MULTI/EXEC, so readers see the old or the new hash and never a half-built one,
+// and publishes the system id on lookup-change in the same transaction.
 func (s *Store) SetLookup(ctx context.Context, systemID string, entries map[string]string) error {
 	key := SystemKey(systemID)
 	s.share.lookupMu.Lock()
@@ -402,24 +406,9 @@ func (s *Store) SetLookup(ctx context.Context, systemID string, entries map[stri
 	return nil
 }
 
-// DeleteLookup removes system/<systemID> and publishes lookup-change.
+// DeleteLookup removes system/<systemID> and publishes lookup-change: SetLookup with no entries.
 func (s *Store) DeleteLookup(ctx context.Context, systemID string) error {
-	s.share.lookupMu.Lock()
-	defer s.share.lookupMu.Unlock()
-	s.share.rememberLookup(systemID, nil)
-	_, err := s.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.Del(ctx, SystemKey(systemID))
-		p.Publish(ctx, LookupChangeChannel, systemID)
-		return nil
-	})
-	s.cache.invalidateSystem(systemID)
-	if err != nil {
-		if s.share.owned(systemID) {
-			s.missed()
-		}
-		return redisErr("state: delete lookup "+systemID, err)
-	}
-	return nil
+	return s.SetLookup(ctx, systemID, nil)
 }
 
 // lookup returns the (possibly cached, shared: do not modify) lookup hash of a system.

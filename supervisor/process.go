@@ -201,16 +201,8 @@ func (p *process) callErr(ctx context.Context, err error, what string) error {
 // launch starts one process of d's binary and connects to it. slot holds the process while it is
 // in its handshake (d.launching, or d.spareLaunching for a spare), so that a stop kills it.
 func (s *Supervisor) launch(d *driver, gen uint64, slot *family) (*process, error) {
-	if s.cfg.SecureConfig != nil {
-		if sc := s.cfg.SecureConfig(d.binary); sc != nil {
-			ok, err := sc.Check(d.binary)
-			if err != nil {
-				return nil, fmt.Errorf("%w: %s: %w", ErrChecksum, d.binary, err)
-			}
-			if !ok {
-				return nil, fmt.Errorf("%w: %s", ErrChecksum, d.binary)
-			}
-		}
+	if err := s.checkBinary(d.binary); err != nil {
+		return nil, err
 	}
 	var extraEnv []string
 	if s.cfg.Env != nil {
@@ -311,39 +303,7 @@ func (s *Supervisor) launch(d *driver, gen uint64, slot *family) (*process, erro
 	}()
 	rpc, err := plugin.Connect(ctx, client)
 	if err != nil {
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			err = launchTimeout(client, s.cfg.LaunchTimeout)
-		}
-		started := pr != nil && pr.pid != 0
-		// go-plugin fails the launch the moment the process's stdout closes, a moment before the
-		// process is reaped: whether it exited by itself, and how, is what the error says.
-		exitedItself := false
-		if started {
-			if ctx.Err() == nil {
-				select {
-				case <-pr.exited:
-					exitedItself = true
-				case <-time.After(exitGrace):
-				}
-			}
-			pr.killAll()
-		}
-		client.Kill() // it waits for the process to be gone
-		// go-plugin's Kill leaves the socket folder when the process never started.
-		if err := removeSocketDir(socketDir); err != nil {
-			d.log.Warn("cannot remove the driver's socket folder", "error", err)
-		}
-		if !started {
-			return nil, err
-		}
-		defer pr.group.kill()
-		select {
-		case <-pr.reaped:
-		case <-time.After(terminateTimeout):
-			return nil, err // its pid file stays: the next start kills it
-		}
-		s.removePidFile(d.binary, pr.pid)
-		return nil, launchErr(err, pr, exitedItself, limit, func(text string) string { return s.scrub("", text) })
+		return nil, s.launchFailed(ctx, d, client, pr, socketDir, limit, err)
 	}
 	pr.launching.Store(false)
 	pctx, pcancel := context.WithCancelCause(context.Background())
@@ -354,6 +314,65 @@ func (s *Supervisor) launch(d *driver, gen uint64, slot *family) (*process, erro
 		pcancel(ErrProcessExited)
 	}()
 	return p, nil
+}
+
+// checkBinary refuses a binary whose checksum is not the one recorded when it was built.
+func (s *Supervisor) checkBinary(binary string) error {
+	if s.cfg.SecureConfig == nil {
+		return nil
+	}
+	sc := s.cfg.SecureConfig(binary)
+	if sc == nil {
+		return nil
+	}
+	ok, err := sc.Check(binary)
+	if err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrChecksum, binary, err)
+	}
+	if !ok {
+		return fmt.Errorf("%w: %s", ErrChecksum, binary)
+	}
+	return nil
+}
+
+// launchFailed cleans up after a launch whose connection failed with err — the process (pr, nil
+// if it never started) and its group killed and reaped, its socket folder and pid file removed —
+// and returns the launch's error: what the process said, how it exited, or which part of the
+// launch ran out of time (ctx is the launch's).
+func (s *Supervisor) launchFailed(ctx context.Context, d *driver, client *goplugin.Client, pr *procRunner, socketDir string, limit int64, err error) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		err = launchTimeout(client, s.cfg.LaunchTimeout)
+	}
+	started := pr != nil && pr.pid != 0
+	// go-plugin fails the launch the moment the process's stdout closes, a moment before the
+	// process is reaped: whether it exited by itself, and how, is what the error says.
+	exitedItself := false
+	if started {
+		if ctx.Err() == nil {
+			select {
+			case <-pr.exited:
+				exitedItself = true
+			case <-time.After(exitGrace):
+			}
+		}
+		pr.killAll()
+	}
+	client.Kill() // it waits for the process to be gone
+	// go-plugin's Kill leaves the socket folder when the process never started.
+	if err := removeSocketDir(socketDir); err != nil {
+		d.log.Warn("cannot remove the driver's socket folder", "error", err)
+	}
+	if !started {
+		return err
+	}
+	defer pr.group.kill()
+	select {
+	case <-pr.reaped:
+	case <-time.After(terminateTimeout):
+		return err // its pid file stays: the next start kills it
+	}
+	s.removePidFile(d.binary, pr.pid)
+	return launchErr(err, pr, exitedItself, limit, func(text string) string { return s.scrub("", text) })
 }
 
 // launchTimeout says which part of a launch did not finish within limit: the handshake line

@@ -93,60 +93,88 @@ func status(ctx context.Context, args []string) error {
 	return printStatus(ctx, os.Stdout, base)
 }
 
-// printStatus writes engine status's tables for the cluster base belongs to.
+// clusterTable is what engine status reads of GET /cluster.
+type clusterTable struct {
+	Leader   string                `json:"leader"`
+	Epoch    uint64                `json:"epoch"`
+	Ready    bool                  `json:"ready"`
+	Nodes    []clusterNode         `json:"nodes"`
+	Unplaced []core.UnplacedModule `json:"unplaced"`
+}
+
+type clusterNode struct {
+	ID       string           `json:"id"`
+	HTTPAddr string           `json:"http_addr"`
+	State    string           `json:"state"`
+	Ready    bool             `json:"ready"`
+	Leader   bool             `json:"leader"`
+	Modules  int              `json:"modules"`
+	Labels   placement.Labels `json:"labels"`
+	Voter    *bool            `json:"voter"` // absent from older nodes: every node voted
+}
+
+// nodeStatus is what engine status reads of a node's GET /api/core/v1/status.
+type nodeStatus struct {
+	Node    string `json:"node"`
+	Ready   bool   `json:"ready"`
+	Drivers []struct {
+		Driver          string `json:"driver"`
+		State           string `json:"state"`
+		PID             int    `json:"pid"`
+		SparePID        int    `json:"spare_pid"`
+		SpareError      string `json:"spare_error"`
+		ModuleInstances int    `json:"module_instances"`
+		RestartCount    int    `json:"restart_count"`
+		LastError       string `json:"last_error"`
+		FailedBuild     *struct {
+			Commit string    `json:"commit"`
+			Error  string    `json:"error"`
+			At     time.Time `json:"at"`
+		} `json:"failed_build"`
+	} `json:"drivers"`
+	Modules []struct {
+		ID      string `json:"id"`
+		Driver  string `json:"driver"`
+		Running bool   `json:"running"`
+		Error   string `json:"error"`
+	} `json:"modules"`
+}
+
+// printStatus writes engine status's tables for the cluster base belongs to: nodes, driver
+// processes, modules. A degraded cluster (a node down or silent, no leader, a module unplaced)
+// is an errDegraded after the tables.
 func printStatus(ctx context.Context, out io.Writer, base string) error {
-	var cl struct {
-		Leader string `json:"leader"`
-		Epoch  uint64 `json:"epoch"`
-		Ready  bool   `json:"ready"`
-		Nodes  []struct {
-			ID       string           `json:"id"`
-			HTTPAddr string           `json:"http_addr"`
-			State    string           `json:"state"`
-			Ready    bool             `json:"ready"`
-			Leader   bool             `json:"leader"`
-			Modules  int              `json:"modules"`
-			Labels   placement.Labels `json:"labels"`
-			Voter    *bool            `json:"voter"` // absent from older nodes: every node voted
-		} `json:"nodes"`
-		Unplaced []core.UnplacedModule `json:"unplaced"`
-	}
+	var cl clusterTable
 	if err := call(ctx, http.MethodGet, base+"/api/engine/v2/cluster", nil, &cl); err != nil {
 		return noEngineHint(base, err)
 	}
 	// Drivers and modules come from every node that is up, so the table is the same from any node.
-	type nodeStatus struct {
-		Node    string `json:"node"`
-		Ready   bool   `json:"ready"`
-		Drivers []struct {
-			Driver          string `json:"driver"`
-			State           string `json:"state"`
-			PID             int    `json:"pid"`
-			SparePID        int    `json:"spare_pid"`
-			SpareError      string `json:"spare_error"`
-			ModuleInstances int    `json:"module_instances"`
-			RestartCount    int    `json:"restart_count"`
-			LastError       string `json:"last_error"`
-			FailedBuild     *struct {
-				Commit string    `json:"commit"`
-				Error  string    `json:"error"`
-				At     time.Time `json:"at"`
-			} `json:"failed_build"`
-		} `json:"drivers"`
-		Modules []struct {
-			ID      string `json:"id"`
-			Driver  string `json:"driver"`
-			Running bool   `json:"running"`
-			Error   string `json:"error"`
-		} `json:"modules"`
+	nodes, unreachable, problems := askNodes(ctx, base, cl.Nodes)
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	if cl.Leader == "" {
+		problems = append(problems, "no leader")
 	}
+	printNodes(w, cl, nodes, unreachable)
+	printDrivers(w, nodes)
+	problems = append(problems, printModules(ctx, w, base, cl, nodes, unreachable)...)
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	if len(problems) > 0 {
+		// Scripts and monitors read the exit status: a degraded cluster is not a healthy one.
+		return fmt.Errorf("%w: %s", errDegraded, strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// askNodes reads the status of every node the cluster lists up. It returns the answers, the
+// error of each node that did not answer, and what makes the cluster degraded.
+func askNodes(ctx context.Context, base string, all []clusterNode) (nodes []nodeStatus, unreachable map[string]error, problems []string) {
 	// The other nodes are asked with --server's scheme: the API key goes with each request, and
 	// an https cluster's key must not be sent to a node in clear (nor to its HTTPS port as http).
 	scheme, _, _ := strings.Cut(base, "://")
-	var nodes []nodeStatus
-	var problems []string // what makes the cluster degraded: the exit status says so
-	unreachable := map[string]error{}
-	for _, n := range cl.Nodes {
+	unreachable = map[string]error{}
+	for _, n := range all {
 		if n.State != "up" {
 			problems = append(problems, n.ID+" is "+n.State)
 			continue
@@ -164,13 +192,16 @@ func printStatus(ctx context.Context, out io.Writer, base string) error {
 		}
 		nodes = append(nodes, ns)
 	}
+	return nodes, unreachable, problems
+}
 
-	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+// printNodes writes the cluster line and the table of nodes, and a line for each node that did
+// not answer.
+func printNodes(w io.Writer, cl clusterTable, nodes []nodeStatus, unreachable map[string]error) {
 	leader := cl.Leader
 	if leader == "" {
 		// The node asked sees no leader: it is cut off from the majority, or the majority is down.
 		leader = "none (no majority: model writes are refused and no module moves)"
-		problems = append(problems, "no leader")
 	}
 	fmt.Fprintf(w, "cluster: leader %s, epoch %d, ready %v\n\n", leader, cl.Epoch, cl.Ready)
 	fmt.Fprintln(w, "NODE\tHTTP\tSTATE\tREADY\tLEADER\tVOTER\tLABELS\tMODULES")
@@ -194,13 +225,15 @@ func printStatus(ctx context.Context, out io.Writer, base string) error {
 		}
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%v\t%v\t%s\t%d\n", n.ID, n.HTTPAddr, state, nodeReady, n.Leader, n.Voter == nil || *n.Voter, labels, n.Modules)
 	}
-	var silent []string // the nodes that did not answer, in the cluster's order
 	for _, n := range cl.Nodes {
 		if err := unreachable[n.ID]; err != nil {
-			silent = append(silent, n.ID)
 			fmt.Fprintf(w, "\n%s: %v (its drivers are not listed; its modules are, as the model has them)\n", n.ID, err)
 		}
 	}
+}
+
+// printDrivers writes the table of the driver processes of the nodes that answered.
+func printDrivers(w io.Writer, nodes []nodeStatus) {
 	fmt.Fprintln(w, "\nNODE\tDRIVER\tSTATE\tPID\tSPARE\tMODULES\tRESTARTS\tLAST ERROR")
 	for _, ns := range nodes {
 		for _, d := range ns.Drivers {
@@ -220,6 +253,12 @@ func printStatus(ctx context.Context, out io.Writer, base string) error {
 			fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\t%d\t%d\t%s\n", ns.Node, d.Driver, d.State, d.PID, spare, d.ModuleInstances, d.RestartCount, last)
 		}
 	}
+}
+
+// printModules writes the table of modules: those of the nodes that answered, the unplaced ones,
+// and, from the model, the running ones of nodes that did not answer. It returns the unplaced
+// modules as problems.
+func printModules(ctx context.Context, w io.Writer, base string, cl clusterTable, nodes []nodeStatus, unreachable map[string]error) (problems []string) {
 	type row struct{ id, owner, state, err string }
 	var rows []row
 	for _, ns := range nodes {
@@ -237,6 +276,12 @@ func printStatus(ctx context.Context, out io.Writer, base string) error {
 	for _, u := range cl.Unplaced {
 		rows = append(rows, row{u.ID, "-", "unplaced", u.Reason})
 		problems = append(problems, fmt.Sprintf("module %s is unplaced (%s)", u.ID, u.Reason))
+	}
+	var silent []string // the nodes that did not answer, in the cluster's order
+	for _, n := range cl.Nodes {
+		if unreachable[n.ID] != nil {
+			silent = append(silent, n.ID)
+		}
 	}
 	if len(silent) > 0 {
 		// The modules of a node that does not answer are still its: list them from the model, so
@@ -261,14 +306,7 @@ func printStatus(ctx context.Context, out io.Writer, base string) error {
 	for _, r := range rows {
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", r.id, r.owner, r.state, firstLine(r.err))
 	}
-	if err := w.Flush(); err != nil {
-		return err
-	}
-	if len(problems) > 0 {
-		// Scripts and monitors read the exit status: a degraded cluster is not a healthy one.
-		return fmt.Errorf("%w: %s", errDegraded, strings.Join(problems, "; "))
-	}
-	return nil
+	return problems
 }
 
 // runningModules are the ids of the modules the model wants running.

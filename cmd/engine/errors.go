@@ -6,8 +6,8 @@ import (
 	"github.com/placeos-go/engine/errkind"
 )
 
-// Sentinel errors of the command line. Start-up refusals wrap them (errkind.Wrap) with a message
-// that names the flag and says what to give instead.
+// Sentinel errors of the command line. The checks of the parsed flags (options.check) wrap them
+// (errkind.Wrap) with a message that names the flag and says what to give instead.
 var (
 	// errNotLoopback: a listener that has no authentication of its own (the profiler) was given
 	// an address other hosts could reach.

@@ -110,7 +110,7 @@ type options struct {
 	// cookie-authenticated writes and WebSocket upgrades (--allowed-origins; docs/protocol.md §8.5).
 	AllowedOrigins httpapi.Origins
 
-	// Least exposure (issue 11, small holes): token claims and the public URL.
+	// What bearer tokens must claim, and the URL GET /auth/authority names (checkExposure).
 	JWTIssuer   string
 	JWTAudience string
 	PublicURL   string
@@ -285,7 +285,7 @@ func (o *options) check(fs *flag.FlagSet) error {
 			return auth.ErrNoCredentialSource
 		}
 	default:
-		return fmt.Errorf("--auth must be keys or none, not %q", o.Auth)
+		return errkind.Wrap(errBadFlag, nil, "--auth must be keys or none, not %q", o.Auth)
 	}
 	level, err := logLevel(o.LogLevel)
 	if err != nil {
@@ -293,13 +293,13 @@ func (o *options) check(fs *flag.FlagSet) error {
 	}
 	o.LogLevel = level
 	if o.LogFormat != "text" && o.LogFormat != "json" {
-		return fmt.Errorf("--log-format must be text or json, not %q", o.LogFormat)
+		return errkind.Wrap(errBadFlag, nil, "--log-format must be text or json, not %q", o.LogFormat)
 	}
 	if o.ExecTimeout <= 0 {
-		return fmt.Errorf("--exec-timeout must be positive, not %s", o.ExecTimeout)
+		return errkind.Wrap(errBadFlag, nil, "--exec-timeout must be positive, not %s", o.ExecTimeout)
 	}
 	if o.DriverStableAfter <= 0 {
-		return fmt.Errorf("--driver-stable-after must be positive, not %s", o.DriverStableAfter)
+		return errkind.Wrap(errBadFlag, nil, "--driver-stable-after must be positive, not %s", o.DriverStableAfter)
 	}
 	if err := o.checkLimits(); err != nil {
 		return err
@@ -370,7 +370,7 @@ func (o *options) checkLimits() error {
 		v    time.Duration
 	}{{"--http-read-timeout", o.HTTPReadTimeout}, {"--http-idle-timeout", o.HTTPIdleTimeout}} {
 		if d.v <= 0 {
-			return fmt.Errorf("%s must be positive, not %s", d.flag, d.v)
+			return errkind.Wrap(errBadFlag, nil, "%s must be positive, not %s", d.flag, d.v)
 		}
 	}
 	for _, d := range []struct {
@@ -378,25 +378,25 @@ func (o *options) checkLimits() error {
 		v    time.Duration
 	}{{"--keep-binaries", o.KeepBinaries}, {"--redis-sweep", o.RedisSweep}} {
 		if d.v < 0 {
-			return fmt.Errorf("%s must be 0 (never) or positive, not %s", d.flag, d.v)
+			return errkind.Wrap(errBadFlag, nil, "%s must be 0 (never) or positive, not %s", d.flag, d.v)
 		}
 	}
 	if o.HTTPWriteTimeout == 0 {
 		o.HTTPWriteTimeout = o.ExecTimeout + time.Minute
 	}
 	if o.HTTPWriteTimeout <= o.ExecTimeout {
-		return fmt.Errorf("--http-write-timeout (%s) must be longer than --exec-timeout (%s), or executes are cut off", o.HTTPWriteTimeout, o.ExecTimeout)
+		return errkind.Wrap(errBadFlag, nil, "--http-write-timeout (%s) must be longer than --exec-timeout (%s), or executes are cut off", o.HTTPWriteTimeout, o.ExecTimeout)
 	}
 	for _, n := range []struct {
 		flag string
 		v    int
 	}{{"--http-max-conns", o.HTTPMaxConns}, {"--ws-max-binds", o.WSMaxBinds}, {"--ws-max-sessions-per-user", o.WSMaxSessionsPerUser}, {"--ws-max-sessions", o.WSMaxSessions}} {
 		if n.v <= 0 {
-			return fmt.Errorf("%s must be positive, not %d", n.flag, n.v)
+			return errkind.Wrap(errBadFlag, nil, "%s must be positive, not %d", n.flag, n.v)
 		}
 	}
 	if o.HTTPMaxConnsPerIP < 0 {
-		return fmt.Errorf("--http-max-conns-per-ip must be 0 (half of --http-max-conns) or positive, not %d", o.HTTPMaxConnsPerIP)
+		return errkind.Wrap(errBadFlag, nil, "--http-max-conns-per-ip must be 0 (half of --http-max-conns) or positive, not %d", o.HTTPMaxConnsPerIP)
 	}
 	return nil
 }
@@ -412,22 +412,22 @@ func (o *options) checkCluster() error {
 		}
 	}
 	if (o.HTTPTLSCert == "") != (o.HTTPTLSKey == "") {
-		return fmt.Errorf("--http-tls-cert and --http-tls-key go together")
+		return errkind.Wrap(errBadFlag, nil, "--http-tls-cert and --http-tls-key go together")
 	}
 	switch {
 	case set == 3:
 		return nil
 	case set > 0:
-		return fmt.Errorf("--tls-ca, --tls-cert and --tls-key go together (make them with `engine tls init`)")
+		return errkind.Wrap(errBadFlag, nil, "--tls-ca, --tls-cert and --tls-key go together (make them with `engine tls init`)")
 	}
 	for _, a := range []string{o.RaftAddr, o.AdvertiseRaft} {
 		if a != "" && httpapi.LoopbackOnly(a) != nil && !o.InsecureCluster {
-			return fmt.Errorf("cluster port %q is not loopback and has no TLS: give --tls-ca, --tls-cert and --tls-key "+
+			return errkind.Wrap(errBadFlag, nil, "cluster port %q is not loopback and has no TLS: give --tls-ca, --tls-cert and --tls-key "+
 				"(`engine tls init` makes them), or --insecure-cluster to accept that anyone who reaches it is a node", a)
 		}
 	}
 	if len(o.joinAddrs) > 0 && o.Auth == "keys" && o.ClusterSecret == "" {
-		return fmt.Errorf("a cluster with --auth keys needs TLS (--tls-ca, --tls-cert, --tls-key) or at least --cluster-secret")
+		return errkind.Wrap(errBadFlag, nil, "a cluster with --auth keys needs TLS (--tls-ca, --tls-cert, --tls-key) or at least --cluster-secret")
 	}
 	return nil
 }
@@ -462,14 +462,14 @@ func memberAddr(s string) (string, error) {
 	addr := strings.TrimSpace(s)
 	if scheme, rest, ok := strings.Cut(addr, "://"); ok {
 		if !strings.EqualFold(scheme, "http") && !strings.EqualFold(scheme, "https") {
-			return "", fmt.Errorf("--join %q: want the member's cluster port as host:port, not a %s URL", s, scheme)
+			return "", errkind.Wrap(errBadFlag, nil, "--join %q: want the member's cluster port as host:port, not a %s URL", s, scheme)
 		}
 		addr = rest
 	}
 	addr = strings.TrimSuffix(addr, "/")
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil || host == "" || port == "" || strings.ContainsAny(addr, "/?#@") {
-		return "", fmt.Errorf("--join %q: want the cluster port (--raft-addr) of a member as host:port, e.g. 10.0.0.1:7000", s)
+		return "", errkind.Wrap(errBadFlag, nil, "--join %q: want the cluster port (--raft-addr) of a member as host:port, e.g. 10.0.0.1:7000", s)
 	}
 	return addr, nil
 }

@@ -100,6 +100,15 @@ func TestJoinSchemeWarnings(t *testing.T) {
 // Redis does not answer (every case runs against a Redis URL nobody listens on).
 func TestBadFlagsTouchNothing(t *testing.T) {
 	t.Parallel()
+	// The refusals of a flag's value or of a combination of flags, as opposed to a file that does
+	// not load or a Redis that does not answer: errBadFlag, as errors.go says.
+	badFlag := map[string]bool{
+		"join without a cluster secret": true, "join by ftp": true, "open cluster port": true,
+		"half the TLS files": true, "unknown auth": true, "zero exec timeout": true,
+		"zero driver stable time": true, "unknown log format": true, "unknown log level": true,
+		"empty log level": true, "jwt issuer without a jwt key": true, "jwt audience without a key": true,
+		"public url without a scheme": true, "public url with a query": true, "non-voter bootstrap": true,
+	}
 	keys := filepath.Join(t.TempDir(), "keys.yaml")
 	if err := os.WriteFile(keys, []byte(`[{key: "0123456789abcdef0123", user_id: a, role: admin}]`), 0o600); err != nil {
 		t.Fatal(err)
@@ -113,7 +122,7 @@ func TestBadFlagsTouchNothing(t *testing.T) {
 		"zero exec timeout":             {"--auth", "none", "--exec-timeout", "0s", "--bootstrap"},
 		"zero driver stable time":       {"--auth", "none", "--driver-stable-after", "0s", "--bootstrap"},
 		"keys without keys":             {"--auth", "keys", "--bootstrap"},
-		"unknown log format":            {"--log-format", "xml", "--bootstrap"},
+		"unknown log format":            {"--auth", "none", "--log-format", "xml", "--bootstrap"},
 		"unknown log level":             {"--auth", "none", "--log-level", "verbose", "--bootstrap"},
 		"empty log level":               {"--auth", "none", "--log-level", "", "--bootstrap"},
 		"no auth beyond loopback":       {"--auth", "none", "--http-addr", "0.0.0.0:0", "--bootstrap"},
@@ -142,6 +151,9 @@ func TestBadFlagsTouchNothing(t *testing.T) {
 			}
 			if _, serr := os.Stat(dir); !os.IsNotExist(serr) {
 				t.Fatalf("refused with %v, but the data directory was created", err)
+			}
+			if badFlag[name] && !errors.Is(err, errBadFlag) {
+				t.Fatalf("refused with %v, which is not an errBadFlag", err)
 			}
 		})
 	}

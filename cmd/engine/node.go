@@ -14,6 +14,7 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/placeos-go/engine/auth"
 	"github.com/placeos-go/engine/builder"
 	"github.com/placeos-go/engine/clustertls"
 	"github.com/placeos-go/engine/console"
@@ -117,25 +118,10 @@ func startNode(ctx context.Context, o *options, log hclog.Logger, leave func()) 
 			}
 		}
 	}
-	redisURL, err := n.redis(o.Redis)
-	if err != nil {
+	met := metrics.New() // one registry for the node, served at GET /metrics
+	if n.state, err = n.openState(ctx, o, met); err != nil {
 		return n, err
 	}
-	met := metrics.New() // one registry for the node, served at GET /metrics
-	state.LogRedisClient(log.With("node", o.NodeID))
-	if state.SentinelURL(redisURL) {
-		log.Info("Redis through Sentinel: following the primary the sentinels name", "url", state.RedactURL(redisURL))
-	}
-	st, err := state.New(ctx, state.Options{URL: redisURL, Logger: log, NodeID: o.NodeID, Metrics: met})
-	if errors.Is(err, syscall.ECONNREFUSED) {
-		// Nothing listens there: the operator forgot to start Redis or mistyped its address.
-		return n, fmt.Errorf("redis %s: %w (nothing listens there: start redis-server, or name another Redis with --redis or ENGINE_REDIS)", state.RedactURL(redisURL), err)
-	}
-	if err != nil {
-		return n, fmt.Errorf("redis %s: %w", state.RedactURL(redisURL), err)
-	}
-	n.onClose(func() { _ = st.Close() })
-	n.state = st
 	// Everything a flag names was read without error and Redis answers: only now is anything
 	// created, and all of it private to the engine's user.
 	privateUmask()
@@ -147,15 +133,7 @@ func startNode(ctx context.Context, o *options, log hclog.Logger, leave func()) 
 		return n, fmt.Errorf("cluster port %s: %w", o.RaftAddr, err)
 	}
 	n.onClose(func() { _ = n.port.Close() })
-	switch addr := n.port.Addr().String(); {
-	case proof.TLS != nil:
-	case proof.Secret != "":
-		log.Warn("the cluster port runs WITHOUT TLS: the cluster secret keeps out whoever cannot read its traffic, no one else", "addr", addr)
-	case proof.Open:
-		log.Warn("the cluster port runs WITHOUT TLS or cluster secret: any process that reaches it is taken for a node", "addr", addr)
-	default:
-		log.Info("the cluster port takes no connection: this node has neither TLS nor a cluster secret, so it runs alone", "addr", addr)
-	}
+	logClusterPort(log, proof, n.port.Addr().String())
 	n.peers = peer.NewClient(proof)
 	n.onClose(n.peers.Close) // last: the store forwards through it until it closes
 	n.store, err = raftfsm.Open(raftfsm.Config{
@@ -201,16 +179,117 @@ func startNode(ctx context.Context, o *options, log hclog.Logger, leave func()) 
 	}
 	n.onClose(func() { _ = bld.Close() })
 	n.bld = bld
-	watcher := subscriptions.New(st, log)
+	watcher := subscriptions.New(n.state, log)
 	n.onClose(func() { _ = watcher.Close() })
 
 	n.core, err = core.New(core.Config{
-		Logger: log, NodeID: o.NodeID, Store: n.store, Cluster: n.store, Peers: n.peers, State: st,
+		Logger: log, NodeID: o.NodeID, Store: n.store, Cluster: n.store, Peers: n.peers, State: n.state,
 		Watcher: watcher, Builder: bld, DriverDir: o.DriverDir, ExecTimeout: o.ExecTimeout,
 		KeepBinaries: o.KeepBinaries, SweepEvery: o.RedisSweep, StopWhenCutOff: o.StopWhenCutOff, Metrics: met, Secrets: secretsKey,
 		Membership: removal.NotMember,
 		Limits:     o.driverLimits(),
-	}, func(host proto.HostServer, onStart func(context.Context, string)) (core.Supervisor, error) {
+	}, n.supervisors(o, bld, met))
+	if err != nil {
+		return n, err
+	}
+
+	nodes := peer.NewServer(peer.ServerConfig{Logger: log, Local: n.core, Members: n.store, Leave: leave})
+	nodes.Serve(n.port)
+	n.onClose(func() {
+		stopCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = nodes.Close(stopCtx)
+	})
+	if err := n.startAPI(o, authn, watcher, met, https); err != nil {
+		return n, err
+	}
+	if o.PprofAddr != "" {
+		stopPprof, err := servePprof(o.PprofAddr, log)
+		if err != nil {
+			return n, err
+		}
+		n.onClose(stopPprof)
+	}
+	if joining {
+		if err := n.joinCluster(ctx, o); err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// startAPI starts the client, management and node API, which the node closes when it stops.
+func (n *node) startAPI(o *options, authn *auth.Authenticator, watcher *subscriptions.Manager, met *metrics.Metrics, https *clustertls.KeyPair) error {
+	log := n.log
+	ui, err := console.New()
+	if err != nil {
+		return err
+	}
+	n.api = httpapi.New(httpapi.Config{
+		Logger: log, Engine: n.core, Node: n.core, Auth: authn, Models: n.store, Watcher: watcher,
+		Addr: o.HTTPAddr, TLS: httpsConfig(https), Metrics: met, Authority: authority(o),
+		ReadTimeout: o.HTTPReadTimeout, WriteTimeout: o.HTTPWriteTimeout, IdleTimeout: o.HTTPIdleTimeout,
+		MaxConns: o.HTTPMaxConns, MaxConnsPerIP: o.HTTPMaxConnsPerIP,
+		WSMaxBinds: o.WSMaxBinds, WSMaxSessionsPerUser: o.WSMaxSessionsPerUser, WSMaxSessions: o.WSMaxSessions,
+		AllowedOrigins: o.AllowedOrigins, Console: ui,
+	})
+	// A reload of the API keys ends the WebSocket sessions their new version no longer allows.
+	authn.OnAPIKeysChange(n.api.EndRevokedSessions)
+	if err := n.api.Start(); err != nil {
+		return err
+	}
+	n.onClose(func() {
+		stopCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := n.api.Close(stopCtx); err != nil {
+			log.Warn("HTTP shutdown", "error", err)
+		}
+	})
+	return nil
+}
+
+// logClusterPort says how the cluster port proves who connects: a warning where anyone who
+// reaches it, or reads its traffic, could pass for a node.
+func logClusterPort(log hclog.Logger, proof peer.Proof, addr string) {
+	switch {
+	case proof.TLS != nil:
+	case proof.Secret != "":
+		log.Warn("the cluster port runs WITHOUT TLS: the cluster secret keeps out whoever cannot read its traffic, no one else", "addr", addr)
+	case proof.Open:
+		log.Warn("the cluster port runs WITHOUT TLS or cluster secret: any process that reaches it is taken for a node", "addr", addr)
+	default:
+		log.Info("the cluster port takes no connection: this node has neither TLS nor a cluster secret, so it runs alone", "addr", addr)
+	}
+}
+
+// joinCluster asks the --join members to add this node (join.go). A node its own Raft state
+// already lists is not held up by it.
+func (n *node) joinCluster(ctx context.Context, o *options) error {
+	log := n.log
+	if n.inOwnConfiguration(o.NodeID) {
+		// A member already (its Raft state lists it): the join only refreshes its entry, and
+		// the node serves without it. Waiting would let a restart while the --join nodes are
+		// down (node-1 of make cluster, say) keep this node — and with it the majority —
+		// from serving, and then exit.
+		jctx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			if err := n.join(jctx, o); err != nil && jctx.Err() == nil {
+				log.Warn("a member's join to refresh its entry failed; it runs on as a member", "error", err)
+			}
+		}()
+		n.onClose(func() { cancel(); <-done })
+		return nil
+	}
+	return n.join(ctx, o)
+}
+
+// supervisors is how core.New makes the node's supervisor of driver processes, which the node
+// stops when it closes.
+func (n *node) supervisors(o *options, bld *builder.Builder, met *metrics.Metrics) func(proto.HostServer, func(context.Context, string)) (core.Supervisor, error) {
+	log := n.log
+	return func(host proto.HostServer, onStart func(context.Context, string)) (core.Supervisor, error) {
 		sup, err := supervisor.New(supervisor.Config{
 			Logger: log, Host: host, OnModuleStart: onStart, SecureConfig: bld.SecureConfig, Metrics: met,
 			RunDir: filepath.Join(o.DataDir, "run"),
@@ -253,69 +332,7 @@ func startNode(ctx context.Context, o *options, log hclog.Logger, leave func()) 
 			})
 		}
 		return sup, err
-	})
-	if err != nil {
-		return n, err
 	}
-
-	nodes := peer.NewServer(peer.ServerConfig{Logger: log, Local: n.core, Members: n.store, Leave: leave})
-	nodes.Serve(n.port)
-	n.onClose(func() {
-		stopCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = nodes.Close(stopCtx)
-	})
-	ui, err := console.New()
-	if err != nil {
-		return n, err
-	}
-	n.api = httpapi.New(httpapi.Config{
-		Logger: log, Engine: n.core, Node: n.core, Auth: authn, Models: n.store, Watcher: watcher,
-		Addr: o.HTTPAddr, TLS: httpsConfig(https), Metrics: met, Authority: authority(o),
-		ReadTimeout: o.HTTPReadTimeout, WriteTimeout: o.HTTPWriteTimeout, IdleTimeout: o.HTTPIdleTimeout,
-		MaxConns: o.HTTPMaxConns, MaxConnsPerIP: o.HTTPMaxConnsPerIP,
-		WSMaxBinds: o.WSMaxBinds, WSMaxSessionsPerUser: o.WSMaxSessionsPerUser, WSMaxSessions: o.WSMaxSessions,
-		AllowedOrigins: o.AllowedOrigins, Console: ui,
-	})
-	// A reload of the API keys ends the WebSocket sessions their new version no longer allows.
-	authn.OnAPIKeysChange(n.api.EndRevokedSessions)
-	if err := n.api.Start(); err != nil {
-		return n, err
-	}
-	n.onClose(func() {
-		stopCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := n.api.Close(stopCtx); err != nil {
-			log.Warn("HTTP shutdown", "error", err)
-		}
-	})
-	if o.PprofAddr != "" {
-		stopPprof, err := servePprof(o.PprofAddr, log)
-		if err != nil {
-			return n, err
-		}
-		n.onClose(stopPprof)
-	}
-	if joining {
-		if n.inOwnConfiguration(o.NodeID) {
-			// A member already (its Raft state lists it): the join only refreshes its entry, and
-			// the node serves without it. Waiting would let a restart while the --join nodes are
-			// down (node-1 of make cluster, say) keep this node — and with it the majority —
-			// from serving, and then exit.
-			jctx, cancel := context.WithCancel(ctx)
-			done := make(chan struct{})
-			go func() {
-				defer close(done)
-				if err := n.join(jctx, o); err != nil && jctx.Err() == nil {
-					log.Warn("a member's join to refresh its entry failed; it runs on as a member", "error", err)
-				}
-			}()
-			n.onClose(func() { cancel(); <-done })
-		} else if err := n.join(ctx, o); err != nil {
-			return n, err
-		}
-	}
-	return n, nil
 }
 
 // inOwnConfiguration reports whether this node's Raft state lists it as a member.
@@ -373,6 +390,30 @@ func (n *node) bootstrapInsteadOfJoin(o *options, probe joinProbe) (bool, error)
 func hasRaftDir(dataDir string) bool {
 	_, err := os.Stat(filepath.Join(dataDir, "raft"))
 	return err == nil
+}
+
+// openState connects to --redis (an in-process server for "embedded") and returns the node's
+// store, which the node closes when it stops.
+func (n *node) openState(ctx context.Context, o *options, met *metrics.Metrics) (*state.Store, error) {
+	log := n.log
+	redisURL, err := n.redis(o.Redis)
+	if err != nil {
+		return nil, err
+	}
+	state.LogRedisClient(log.With("node", o.NodeID))
+	if state.SentinelURL(redisURL) {
+		log.Info("Redis through Sentinel: following the primary the sentinels name", "url", state.RedactURL(redisURL))
+	}
+	st, err := state.New(ctx, state.Options{URL: redisURL, Logger: log, NodeID: o.NodeID, Metrics: met})
+	if errors.Is(err, syscall.ECONNREFUSED) {
+		// Nothing listens there: the operator forgot to start Redis or mistyped its address.
+		return nil, fmt.Errorf("redis %s: %w (nothing listens there: start redis-server, or name another Redis with --redis or ENGINE_REDIS)", state.RedactURL(redisURL), err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("redis %s: %w", state.RedactURL(redisURL), err)
+	}
+	n.onClose(func() { _ = st.Close() })
+	return st, nil
 }
 
 // redis returns the Redis URL to use, starting the embedded server for "embedded".

@@ -213,12 +213,11 @@ func (c runtimeChoice) driverEnv() []string {
 //     sockets); one that computes a lot can be given more with --driver-gomaxprocs. Larger
 //     machines keep Go's choice: not measured here.
 //   - --gc-percent 400: 1.00–1.10× at 1 client and 1.03–1.16× at 32 with two Ps, 1.02–1.18× and
-//     0.96–1.05× with one, for +30 % RSS that grows with the heap. Once the engine's own CPU per
-//     call had come down (issue 13), 200 and 400 measured 5–7 % faster at 32 clients with one P,
-//     level at 1 client: what pays is fewer collections of a small heap, not a larger heap. So
-//     auto keeps Go's 100 but lets the heap grow by at least 8 MiB between collections (gcFloor):
-//     200 % at a 4 MiB live heap, Go's own 100 % from 8 MiB up; no memory limit is needed to
-//     bound it.
+//     0.96–1.05× with one, for +30 % RSS that grows with the heap. At the engine's present CPU per
+//     call, 200 and 400 measured 5–7 % faster at 32 clients with one P, level at 1
+//     client: what pays is fewer collections of a small heap, not a larger heap. So auto keeps
+//     Go's 100 but lets the heap grow by at least 8 MiB between collections (gcFloor): 200 % at
+//     a 4 MiB live heap, Go's own 100 % from 8 MiB up; no memory limit is needed to bound it.
 func autoRuntime(procs int) runtimeChoice {
 	c := runtimeChoice{GCPercent: 100, MemoryLimit: math.MaxInt64}
 	if procs == 2 {

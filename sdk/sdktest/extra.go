@@ -28,16 +28,17 @@ func (h *Harness) ExecAsync(fn string, args ...any) *Pending {
 	if args == nil {
 		args = []any{}
 	}
-	b, err := json.Marshal(args)
-	if err != nil {
-		h.t.Fatalf("sdktest: encode args: %v", err)
-	}
+	return h.execAsync(fn, h.argsJSON(args))
+}
+
+// execAsync calls fn with arguments as JSON text in a goroutine of its own.
+func (h *Harness) execAsync(fn, args string) *Pending {
 	c := &Pending{h: h, done: make(chan struct{})}
 	go func() {
 		defer close(c.done)
 		ctx, cancel := h.ctx()
 		defer cancel()
-		c.res = h.execErr(ctx, fn, string(b))
+		c.res = h.execErr(ctx, fn, args)
 	}()
 	return c
 }
@@ -162,16 +163,5 @@ func startReq(m *proto.Module) *proto.StartRequest { return &proto.StartRequest{
 // ExecAsyncNamed calls fn with named arguments without waiting for the result.
 func (h *Harness) ExecAsyncNamed(fn string, args map[string]any) *Pending {
 	h.t.Helper()
-	b, err := json.Marshal(args)
-	if err != nil {
-		h.t.Fatalf("sdktest: encode args: %v", err)
-	}
-	c := &Pending{h: h, done: make(chan struct{})}
-	go func() {
-		defer close(c.done)
-		ctx, cancel := h.ctx()
-		defer cancel()
-		c.res = h.execErr(ctx, fn, string(b))
-	}()
-	return c
+	return h.execAsync(fn, h.argsJSON(args))
 }

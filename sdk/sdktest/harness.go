@@ -352,21 +352,23 @@ func (h *Harness) Exec(fn string, args ...any) Result {
 	if args == nil {
 		args = []any{}
 	}
-	b, err := json.Marshal(args)
-	if err != nil {
-		h.t.Fatalf("sdktest: encode args: %v", err)
-	}
-	return h.ExecRaw(fn, string(b))
+	return h.ExecRaw(fn, h.argsJSON(args))
 }
 
 // ExecNamed calls fn with named arguments.
 func (h *Harness) ExecNamed(fn string, args map[string]any) Result {
 	h.t.Helper()
+	return h.ExecRaw(fn, h.argsJSON(args))
+}
+
+// argsJSON is the JSON text of an exec's arguments.
+func (h *Harness) argsJSON(args any) string {
+	h.t.Helper()
 	b, err := json.Marshal(args)
 	if err != nil {
 		h.t.Fatalf("sdktest: encode args: %v", err)
 	}
-	return h.ExecRaw(fn, string(b))
+	return string(b)
 }
 
 // ExecRaw calls fn with arguments given as JSON text, exactly as a host would.
@@ -374,8 +376,7 @@ func (h *Harness) ExecRaw(fn, args string) Result {
 	h.t.Helper()
 	ctx, cancel := h.ctx()
 	defer cancel()
-	resp, err := h.Client.Exec(ctx, &proto.ExecRequest{ModuleId: h.ModuleID(), Function: fn,
-		ArgsJson: []byte(args), UserId: h.User, RequestId: "req-test"})
+	resp, err := h.Client.Exec(ctx, protoExec(h.ModuleID(), fn, args, h.User))
 	if err != nil {
 		h.t.Fatalf("sdktest: exec %s: %v", fn, err)
 	}
