@@ -19,9 +19,9 @@ import (
 // the ring. Contact alone is not enough: the entries in which the others moved its modules may
 // still be on their way, and a pass on the old ring would start them here while they run there;
 // so it asks for a barrier through the leader, and is cut off until that has been applied here.
-// Checked every cutOffCheck by the reconcile loop. Config.StopWhenCutOff false keeps them running instead: a
-// room that must not go dark when the majority is lost, at the price of modules running twice
-// during a partition.
+// Checked every cutOffCheck by the reconcile loop. Config.StopWhenCutOff false keeps them
+// running instead: a room that must not go dark when the majority is lost, at the price of
+// modules running twice during a partition.
 
 // cutOffCheck is how often the reconcile loop looks at the leader's contact.
 const cutOffCheck = 200 * time.Millisecond

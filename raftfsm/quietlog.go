@@ -12,13 +12,13 @@ import (
 // ERROR, several times a second, for as long as the peer stays in the configuration (minutes,
 // until the leader removes it); a node with no leader logs each refused vote request as often,
 // for ever when the others removed it while it was down (its membership ERROR tells why), and
-// writes every round of its campaign at INFO. The node-down line of health.go already tells the
-// operator; so raft's repeated lines about one peer, and those of a campaign, are written once
+// writes every round of its campaign at INFO. The leader's `node down` line (leader.go) already tells
+// the operator; so raft's repeated lines about one peer, and those of a campaign, are written once
 // per quietEvery, each with how many like it were left out since.
 const quietEvery = 30 * time.Second
 
 // quietLogger passes everything through to the node's logger, except raft's repeated warnings
-// and errors about one peer.
+// and errors about one peer and the lines of a campaign.
 type quietLogger struct {
 	hclog.Logger
 	q *quieter
