@@ -63,12 +63,14 @@ func apiKeys(o *options, authn *auth.Authenticator) reloadable {
 // reloadOnHUP reads certificates and API keys again on each SIGHUP, so they can be rotated or
 // revoked without a restart. It is installed whatever the flags: without it Go's default for
 // SIGHUP is to end the process, and an operator's `kill -HUP` must never stop a node. It returns
-// the function that stops listening.
+// the function that stops listening and waits for a reload under way.
 func reloadOnHUP(log hclog.Logger, rs ...reloadable) (stop func()) {
 	ch := make(chan os.Signal, 1)
 	signal.Notify(ch, syscall.SIGHUP)
 	done := make(chan struct{})
+	ended := make(chan struct{})
 	go func() {
+		defer close(ended)
 		for {
 			select {
 			case <-done:
@@ -83,5 +85,6 @@ func reloadOnHUP(log hclog.Logger, rs ...reloadable) (stop func()) {
 	return func() {
 		signal.Stop(ch)
 		close(done)
+		<-ended
 	}
 }
