@@ -22,8 +22,9 @@ func hungRead(t *testing.T, n *enginetest.Node, id string) {
 	t.Helper()
 	var m moduleRead
 	n.Eventually(10*time.Second, id+" read as a start that has not answered", func() bool {
-		m = readModule(t, n, id)
-		return m.HasRuntimeError
+		// A follower may not have applied the module's write yet: 404 until it has.
+		r := n.Do("GET", "/api/engine/v2/modules/"+id, "")
+		return r.Status == 200 && json.Unmarshal([]byte(r.Body), &m) == nil && m.HasRuntimeError
 	})
 	if m.Connected || m.ErrorTimestamp == nil || !strings.HasPrefix(m.RuntimeError, "start has not answered for ") {
 		t.Fatalf("%s on %s reads %+v; want not connected, its start not answered", id, n.ID, m)

@@ -190,10 +190,12 @@ func TestExecIdleLinkClosed(t *testing.T) {
 func TestExecSlowOwnerKeptAlive(t *testing.T) {
 	t.Parallel()
 	n := newNode(t)
-	const check = 10 * time.Millisecond
+	// Each ping has linkPingPeriods periods (300 ms) for its answer: a loaded machine stalled
+	// the node past 30 ms with a 10 ms period.
+	const check = 100 * time.Millisecond
 	n.local.onExec(func(ctx context.Context, req call.Request) (call.Result, error) {
 		select {
-		case <-time.After(30 * check): // the driver's work
+		case <-time.After(12 * check): // the driver's work: several pings long
 		case <-ctx.Done():
 			return call.Result{}, ctx.Err()
 		}
