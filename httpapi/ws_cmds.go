@@ -26,7 +26,7 @@ const bindCheckTimeout = 5 * time.Second
 // bind: success with meta, then the current value once, then every change (docs/protocol.md §7).
 func (ss *wsSession) bind(req *wsRequest) {
 	if !auth.ModuleAllowed(req.Mod, ss.caller.Clearance) {
-		ss.reply(errorReply(req.ID, errkind.CodeAccessDenied, http.StatusForbidden, "attempted to access protected module "+req.Mod))
+		ss.replyError(req, errkind.Wrap(ErrAccessDenied, nil, "attempted to access protected module %s", req.Mod), "")
 		return
 	}
 	if ss.s.cfg.Watcher == nil {
