@@ -438,3 +438,33 @@ func TestExecRacingStop(t *testing.T) {
 		}
 	}
 }
+
+// TestDebugLevelIsTheProtocols: a debug line's level is one of the five the protocol names
+// (docs/protocol.md §5.4), whatever the driver sends: it reached every debug watcher (and another
+// node's, over the cluster port) as the driver wrote it, unscrubbed, while only the message was
+// scrubbed of the node's protected values — a driver putting a value (or megabytes) there had it
+// shown to a support watcher whatever the value's level.
+func TestDebugLevelIsTheProtocols(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Config{Scrub: func(_, text string) string { return strings.ReplaceAll(text, "hunter2", "[redacted]") }})
+	f.start(t, testModule("mod-a", `{}`))
+	var mu sync.Mutex
+	var got []string
+	defer f.sup.Debug("mod-a", func(level, msg string) { mu.Lock(); got = append(got, level+":"+msg); mu.Unlock() })()
+	for _, level := range []string{"WARN", "warning", "Error", "trace", "debug", "info", "password=hunter2", strings.Repeat("x", 1<<20)} {
+		if on := f.exec(t, "mod-a", "log", "line hunter2", level); on != "true" {
+			t.Fatal("debug forwarding is off")
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	want := []string{"warn", "warn", "error", "trace", "debug", "info", "info", "info"}
+	if len(got) != len(want) {
+		t.Fatalf("got %d lines, want %d", len(got), len(want))
+	}
+	for i, line := range got {
+		if line != want[i]+":line [redacted]" {
+			t.Errorf("line %d reached the watcher as %.80q, want %q", i, line, want[i]+":line [redacted]")
+		}
+	}
+}

@@ -69,6 +69,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -226,7 +227,7 @@ const metadata = `{
     "get": {"module": {"type": "string", "title": "string"}, "name": {"type": "string", "title": "string"}},
     "call": {"module": {"type": "string", "title": "string"}, "fn": {"type": "string", "title": "string"}, "args": {"title": "any", "default": []}},
     "call_b64": {"module": {"type": "string", "title": "string"}, "fn": {"type": "string", "title": "string"}, "b64": {"type": "string", "title": "string"}},
-    "log": {"msg": {"type": "string", "title": "string"}},
+    "log": {"msg": {"type": "string", "title": "string"}, "level": {"type": "string", "title": "string", "default": "info"}},
     "save": {"name": {"type": "string", "title": "string"}, "value": {"title": "any"}},
     "publish": {"channel": {"type": "string", "title": "string"}, "msg": {"type": "string", "title": "string"}},
     "subscribe": {"module": {"type": "string", "title": "string"}, "name": {"type": "string", "title": "string"}, "n": {"type": "integer", "title": "int"}},
@@ -428,7 +429,8 @@ func (d *driver) run(ctx context.Context, host proto.HostClient, mod *proto.Modu
 		return resp.ResultJson, nil
 	case "log":
 		if debug {
-			_, err := host.Log(ctx, &proto.LogRequest{ModuleId: mod.Id, Level: "info", Message: str(0)})
+			level := cmp.Or(str(1), "info") // a level a driver should not send, for the host to judge
+			_, err := host.Log(ctx, &proto.LogRequest{ModuleId: mod.Id, Level: level, Message: str(0)})
 			return []byte("true"), err
 		}
 		return []byte("false"), nil
