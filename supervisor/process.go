@@ -225,8 +225,8 @@ func (s *Supervisor) launch(d *driver, gen uint64, slot *family) (*process, erro
 	logs := newLogLimiter(&s.cfg, d.pluginLog, d.binary)
 	guard := newGuardedHost(s.host, d)
 	cc := plugin.ClientConfig(exec.Command(d.binary), guard, pluginLogger{d.pluginLog}, nil)
-	cc.SyncStdout = &lineWriter{fn: func(line []byte) { logs.plain(line, "stdout") }}
-	cc.SyncStderr = &lineWriter{fn: func(line []byte) { logs.plain(line, "stderr") }}
+	cc.SyncStdout = &lineWriter{fn: func(line []byte, cut bool) { logs.plain(line, "stdout", cut) }}
+	cc.SyncStderr = &lineWriter{fn: func(line []byte, cut bool) { logs.plain(line, "stderr", cut) }}
 	// Drivers are third-party code: they get go-plugin's handshake variables and driverEnv, never
 	// the engine's own environment (cluster secret, JWT secret, Redis URL).
 	cc.SkipHostEnv = true

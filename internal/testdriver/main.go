@@ -233,6 +233,7 @@ const metadata = `{
     "subscribe": {"module": {"type": "string", "title": "string"}, "name": {"type": "string", "title": "string"}, "n": {"type": "integer", "title": "int"}},
     "monitor": {"channel": {"type": "string", "title": "string"}, "n": {"type": "integer", "title": "int"}},
     "flood": {"name": {"type": "string", "title": "string"}, "n": {"type": "integer", "title": "int"}, "p": {"type": "integer", "title": "int", "default": 1}},
+    "long_line": {"how": {"type": "string", "title": "string"}, "pad": {"type": "integer", "title": "int"}, "text": {"type": "string", "title": "string"}},
     "fill": {"prefix": {"type": "string", "title": "string"}, "n": {"type": "integer", "title": "int"}, "size": {"type": "integer", "title": "int"}},
     "hold": {"module": {"type": "string", "title": "string"}, "prefix": {"type": "string", "title": "string"}, "n": {"type": "integer", "title": "int"}},
     "release": {},
@@ -477,6 +478,14 @@ func (d *driver) run(ctx context.Context, host proto.HostClient, mod *proto.Modu
 			&proto.ExecRequest{ModuleId: str(0), Function: str(1), ArgsJson: raw(2), UserId: r.UserId, RequestId: r.RequestId}, inner)
 	case "mux_subscribe":
 		return muxSubscribe(ctx, host, mod.Id, str(0), str(1))
+	case "long_line": // pad x's then text on one line: "log" as an hclog line, "print" on os.Stderr
+		line := strings.Repeat("x", num(1)) + str(2)
+		if str(0) == "log" {
+			d.log.Info(line)
+		} else {
+			fmt.Fprintln(os.Stderr, line)
+		}
+		return []byte("null"), nil
 	case "fill": // fill.go
 		return fill(ctx, host, mod.Id, str(0), num(1), num(2))
 	case "flood":
