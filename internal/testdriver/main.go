@@ -139,10 +139,14 @@ func (d *driver) Start(_ context.Context, r *proto.StartRequest) (*proto.Empty, 
 	var settings struct {
 		Statuses map[string]json.RawMessage `json:"statuses_on_start"`
 		Refuse   bool                       `json:"refuse_start"`
+		Quoting  string                     `json:"refuse_start_quoting"` // another module's settings, as a shared connection's login could
 		InStart  bool                       `json:"statuses_in_start"`
 		HangMs   int                        `json:"hang_start_ms"`
 	}
 	if json.Unmarshal(r.Module.SettingsJson, &settings) == nil && settings.Refuse {
+		if other := d.moduleOf(settings.Quoting); other != nil {
+			return nil, fmt.Errorf("refusing to start: login with %s refused", other.SettingsJson)
+		}
 		return nil, fmt.Errorf("refusing to start with settings %s", r.Module.SettingsJson)
 	}
 	time.Sleep(time.Duration(settings.HangMs) * time.Millisecond)
@@ -160,6 +164,13 @@ func (d *driver) Start(_ context.Context, r *proto.StartRequest) (*proto.Empty, 
 		}
 	}
 	return &proto.Empty{}, nil
+}
+
+// moduleOf is the module id this process started, nil for none.
+func (d *driver) moduleOf(id string) *proto.Module {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.modules[id]
 }
 
 // setStatuses sets a module's statuses_on_start after its start, one call at a time, as an SDK
