@@ -146,3 +146,41 @@ systems: [{id: sys-1, name: Room, modules: [mod-b]}]
 		t.Errorf("the engine logged mod-b's value")
 	}
 }
+
+// TestInnerValueOfAnObjectSettingScrubbed: a protected setting whose value is an object
+// (credentials: {username, password}) was hidden only as its whole JSON text; a driver quoting the
+// password alone — here in an execute's error, read by an admin, who gets the driver's words with
+// the values hidden, and in its log — showed it. Every string inside counts as a value.
+func TestInnerValueOfAnObjectSettingScrubbed(t *testing.T) {
+	t.Parallel()
+	const password = "inner-pass-5521"
+	redis := testutil.StartRedis(t)
+	engineBin := testutil.BuildBinary(t, "./cmd/engine")
+	drv := testutil.BuildBinary(t, "./internal/testdriver")
+	keyFile := filepath.Join(t.TempDir(), "secrets.key")
+	if out, err := exec.Command(engineBin, "secrets", "init", "--out", keyFile).CombinedOutput(); err != nil {
+		t.Fatalf("engine secrets init: %v\n%s", err, out)
+	}
+	e := enginetest.StartEngine(t, config(redis.URL, "--auth", "keys", "--api-keys", apiKeysFile(t), "--secrets-key-file", keyFile), "innerscrub", fmt.Sprintf(`
+drivers: [{id: drv-test, module_name: Test, role: device, binary: %q}]
+modules:
+  - {id: mod-a, driver_id: drv-test, running: true}
+systems: [{id: sys-1, name: Room, modules: [mod-a]}]
+`, drv))
+	modA := fmt.Sprintf(`{"id": "mod-a", "driver_id": "drv-test", "running": true,
+		"protected_settings": [{"level": "admin", "settings": {"credentials": {"username": "svc-room", "password": %q}}}]}`, password)
+	if r := e.Do("PUT", "/api/engine/v2/modules/mod-a", modA, enginetest.APIKey(adminKey)); r.Status != 200 {
+		t.Fatalf("PUT mod-a: %d %s", r.Status, r.Body)
+	}
+	e.Eventually(30*time.Second, "mod-a runs with its protected value", func() bool {
+		r := e.Do("POST", "/api/engine/v2/modules/mod-a/exec/settings", "[]", enginetest.APIKey(adminKey))
+		return r.Status == 200 && strings.Contains(r.Body, password)
+	})
+	r := e.Do("POST", "/api/engine/v2/modules/mod-a/exec/refuse", fmt.Sprintf(`[%q]`, password), enginetest.APIKey(adminKey))
+	if r.Status != 400 || strings.Contains(r.Body, password) || !strings.Contains(r.Body, "[redacted]") {
+		t.Fatalf("the driver's error quoting the password, as an admin reads it: %d %s", r.Status, r.Body)
+	}
+	if strings.Contains(e.Logs().String(), "refused") && strings.Contains(e.Logs().String(), `"`+password+`"`) {
+		t.Errorf("the engine logged the password")
+	}
+}
