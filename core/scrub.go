@@ -63,7 +63,7 @@ func (c *Core) scrubAny(err error, secrets []string) error {
 	return scrubWith(err, func(texts []string) []string {
 		out := make([]string, len(texts))
 		for i, t := range texts {
-			out[i] = all.Scrub(model.Scrub(t, secrets))
+			out[i] = all.Scrub(t, secrets...)
 		}
 		return out
 	})
@@ -162,5 +162,5 @@ func (c *Core) Scrub(moduleID, text string) string {
 	secrets, _, _ := c.secretsLocked(moduleID)
 	all := c.anySecretsLocked()
 	c.mu.Unlock()
-	return all.Scrub(model.Scrub(text, secrets))
+	return all.Scrub(text, secrets...)
 }

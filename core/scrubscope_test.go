@@ -83,3 +83,20 @@ modules:
 		t.Fatalf("a supervisor's line about m1 (its start failure, logged): %q", got)
 	}
 }
+
+// TestScrubOwnAndEveryValueInOnePass: a module's own value inside another module's longer one
+// ("pass-1234" in "xpass-1234y") is hidden with it in one pass, longest first: hidden first on
+// its own, it left the longer value's ends in clear ("x[redacted]y").
+func TestScrubOwnAndEveryValueInOnePass(t *testing.T) {
+	t.Parallel()
+	k := testutil.Keyring(t)
+	tc := sealedCore(t, k, `
+drivers: [{id: drv-d, module_name: Gate, role: device, binary: /bin/d}]
+modules:
+  - {id: m1, driver_id: drv-d, running: true, protected_settings: [{level: admin, settings: {pin: pass-1234}}]}
+  - {id: m2, driver_id: drv-d, running: true, protected_settings: [{level: admin, settings: {pin: xpass-1234y}}]}
+`, func(*fakeSup) {})
+	if got := tc.Scrub("m1", "as m1: xpass-1234y and pass-1234"); got != "as m1: [redacted] and [redacted]" {
+		t.Fatalf("scrubbed: %q", got)
+	}
+}
