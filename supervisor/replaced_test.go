@@ -267,6 +267,11 @@ func TestWrapperScriptReloadedOnce(t *testing.T) {
 	if _, replaced := proc().binaryReplaced(); !replaced {
 		t.Fatal("the probe does not see the script replaced")
 	}
+	// Reload takes a process that has started its modules (ready), a moment after Start returned.
+	testutil.Eventually(t, 10*time.Second, "the driver's process ready", func() bool {
+		st, _ := f.sup.DriverStatus(f.binary)
+		return st.Running
+	})
 	pid := f.pid(t)
 	if r, err := f.sup.Reload(context.Background(), f.binary); err != nil || r.Result != ReloadLoaded {
 		t.Fatalf("reload of the replaced script = %+v, %v", r, err)
