@@ -211,8 +211,8 @@ type ModuleStatus struct {
 // NodeStatus describes this node's drivers and modules (GET /api/core/v1/status), as the caller
 // ctx carries may read them: a protected module's failure (the driver's words of a failed start,
 // its process down) is its state, which a caller below support may not read on any route
-// (docs/protocol.md §8.3), so for such a caller the module is listed without its error and is
-// not among the failures. A ctx without a caller reads as a user (auth.CallerFrom); another node
+// (docs/protocol.md §8.3), so for such a caller the module is listed without its error, is not
+// among the failures, and runs as the model says. A ctx without a caller reads as a user (auth.CallerFrom); another node
 // asking for a user's cluster status says whose (peer.Client.NodeStatus).
 func (c *Core) NodeStatus(ctx context.Context) (any, error) {
 	m, _ := c.cfg.Store.Model()
@@ -228,9 +228,11 @@ func (c *Core) NodeStatus(ctx context.Context) (any, error) {
 			ms.Error = d.text
 		}
 		// The name the model gives it, as reach judges a module by id; one the model no
-		// longer has (still stopping here) has no name to protect.
+		// longer has (still stopping here) has no name to protect. Whether it runs here, and
+		// since when, is its state as much as its error (a failed start reads running: false):
+		// such a caller gets the model's running, which every module read shows.
 		if mod := m.Modules[id]; mod != nil && !auth.ModuleAllowed(m.ResolvedName(mod), clearance) {
-			ms.Error = ""
+			ms.Error, ms.Running, ms.Since = "", mod.Running, time.Time{}
 		}
 		if ms.Error != "" {
 			failed = append(failed, ms)

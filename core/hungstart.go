@@ -48,7 +48,7 @@ func (c *Core) startHangs(ctx context.Context, w desired, began time.Time) {
 	} else {
 		log.Warn("module start has not answered; waiting for it while the node goes on", "after", slowOp)
 	}
-	c.recordModuleError(ctx, id, state.ModuleError{At: since, Error: scrub(hung, w.secrets).Error(), Hung: began})
+	c.recordModuleError(ctx, id, state.ModuleError{At: since, Error: c.scrubAny(hung, w.secrets).Error(), Hung: began})
 }
 
 // startHung is the runtime error of a module whose start has not answered since began. It is

@@ -227,7 +227,9 @@ func TestStartStopMissingModule(t *testing.T) {
 // protected module's failure (its driver's words of a failed start) only to a caller who may read
 // its state: support and above, a driver's own read, another node asking for itself (it acts as
 // admin). A user, and a context naming no caller, see the module without its error and not among
-// the failures; a plain module's failure is everyone's to read (docs/protocol.md §8.3).
+// the failures, and as running when the model says it runs — its start failing here made it
+// "running": false, which told them as much as the error; a plain module's failure is everyone's
+// to read (docs/protocol.md §8.3).
 func TestNodeStatusHidesProtectedFailures(t *testing.T) {
 	t.Parallel()
 	tc := newTestCore(t, protectedModel, nil)
@@ -263,6 +265,12 @@ func TestNodeStatusHidesProtectedFailures(t *testing.T) {
 					listed = true
 					if strings.Contains(ms.Error, w) != want {
 						t.Errorf("%s: modules entry of %s has error %q; want its words shown: %v", name, id, ms.Error, want)
+					}
+					// Whether it runs here is its state too: its start failed, so it does not,
+					// which a caller who may not read its state is not told (the model's
+					// running, which every module read shows, stands in).
+					if ms.Running != !want || !ms.Since.IsZero() && !want {
+						t.Errorf("%s: modules entry of %s says running %v since %v; want running %v", name, id, ms.Running, ms.Since, !want)
 					}
 				}
 			}

@@ -262,7 +262,7 @@ func (c *Core) startModule(ctx context.Context, w desired) {
 	id := w.config.Id
 	log := c.log.With("module", id, "driver", w.binary)
 	hung, err := c.awaitStart(ctx, w)
-	err = scrub(err, w.secrets)
+	err = c.scrubAny(err, w.secrets)
 	if err == nil {
 		err = c.writeMetadata(ctx, w)
 	}
@@ -307,8 +307,8 @@ func (c *Core) updateModule(ctx context.Context, w desired) {
 	log := c.log.With("module", id, "driver", w.binary)
 	err := c.sup.Update(ctx, w.config)
 	var ref *supervisor.Refusal
-	refused := errors.As(err, &ref) // the driver's own no, not a failure to reach it
-	err = scrub(err, w.secrets)     // which keeps no Refusal to find
+	refused := errors.As(err, &ref)  // the driver's own no, not a failure to reach it
+	err = c.scrubAny(err, w.secrets) // which keeps no Refusal to find
 	if err == nil {
 		// The driver runs the new config now, whatever becomes of its metadata: the next pass
 		// compares the model with what the driver runs, or a change made and undone while this
@@ -351,7 +351,7 @@ func (c *Core) updateModule(ctx context.Context, w desired) {
 func (c *Core) moveModule(ctx context.Context, w desired) {
 	id := w.config.Id
 	log := c.log.With("module", id, "driver", w.binary)
-	err := scrub(c.sup.Move(ctx, w.binary, w.config), w.secrets)
+	err := c.scrubAny(c.sup.Move(ctx, w.binary, w.config), w.secrets)
 	if err == nil {
 		err = c.writeMetadata(ctx, w)
 	}

@@ -47,6 +47,28 @@ func scrub(err error, secrets []string) error {
 	})
 }
 
+// scrubAny is err, a failed start, update or move of a module whose values are secrets, with
+// those and every other value this node knows hidden: the driver process holds all its modules'
+// values, and one connection shared between them can fail one module's start with another's
+// password, as it can log it (scrubscope.go). Nobody's arguments shape such a failure, so hiding
+// every value there is no oracle — unlike an execute's error (callError), which keeps to its own
+// module's values.
+func (c *Core) scrubAny(err error, secrets []string) error {
+	if err == nil {
+		return nil
+	}
+	c.mu.Lock()
+	all := c.anySecretsLocked()
+	c.mu.Unlock()
+	return scrubWith(err, func(texts []string) []string {
+		out := make([]string, len(texts))
+		for i, t := range texts {
+			out[i] = all.Scrub(t, secrets...)
+		}
+		return out
+	})
+}
+
 // A cleaner is what callers may see of texts a driver said (an error's message and each line of
 // its backtrace), in the same order.
 type cleaner func(texts []string) []string
@@ -130,18 +152,15 @@ func hideAll([]string) []string { return []string{hiddenMessage} }
 
 // Scrub is text a module's driver produced with the module's protected values hidden, for the
 // supervisor (supervisor.Config.Scrub), also while and after the module leaves this node
-// (leaving.go). With moduleID "", or one this node does not know, the values of every module it
-// hosts or that left it lately: which module's value the text quotes is unknown, and hiding
-// another module's secret too costs nothing. The supervisor scrubs the driver's log and debug
-// lines so, whatever module they name (scrubscope.go).
+// (leaving.go), and with them the values of every module this node hosts or that left it lately:
+// the driver holds all its modules' values, and which module's value the text quotes is the
+// driver's word (with moduleID "", or one this node does not know, unknown); hiding another
+// module's secret too costs nothing. The supervisor scrubs the driver's log and debug lines so,
+// whatever module they name (scrubscope.go), and its lines about a module's failed start.
 func (c *Core) Scrub(moduleID, text string) string {
 	c.mu.Lock()
-	secrets, _, known := c.secretsLocked(moduleID)
-	if !known {
-		all := c.anySecretsLocked()
-		c.mu.Unlock()
-		return all.Scrub(text)
-	}
+	secrets, _, _ := c.secretsLocked(moduleID)
+	all := c.anySecretsLocked()
 	c.mu.Unlock()
-	return model.Scrub(text, secrets)
+	return all.Scrub(text, secrets...)
 }

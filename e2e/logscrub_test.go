@@ -95,3 +95,92 @@ systems: [{id: sys-1, name: Room, modules: [mod-a, mod-b]}]
 		t.Errorf("the engine logged a protected value")
 	}
 }
+
+// TestStartFailureQuotingAnotherModule: mod-a and mod-b share a driver process (one connection
+// to a gateway, say), and mod-a's start fails quoting mod-b's login, protected at admin level.
+// mod-a has no protected values of its own, and its failure was scrubbed of its own only: any
+// user read mod-b's password in mod-a's runtime_error and in the node status, and the log held
+// it. A failed start is scrubbed of every value the node knows, as the driver's log lines are
+// (docs/protocol.md §2.7).
+func TestStartFailureQuotingAnotherModule(t *testing.T) {
+	t.Parallel()
+	const bValue = "b-gateway-login-8812"
+	redis := testutil.StartRedis(t)
+	engineBin := testutil.BuildBinary(t, "./cmd/engine")
+	drv := testutil.BuildBinary(t, "./internal/testdriver")
+	keyFile := filepath.Join(t.TempDir(), "secrets.key")
+	if out, err := exec.Command(engineBin, "secrets", "init", "--out", keyFile).CombinedOutput(); err != nil {
+		t.Fatalf("engine secrets init: %v\n%s", err, out)
+	}
+	e := enginetest.StartEngine(t, config(redis.URL, "--auth", "keys", "--api-keys", apiKeysFile(t), "--secrets-key-file", keyFile), "startscrub", fmt.Sprintf(`
+drivers: [{id: drv-test, module_name: Test, role: device, binary: %q}]
+modules:
+  - {id: mod-b, driver_id: drv-test, running: true}
+systems: [{id: sys-1, name: Room, modules: [mod-b]}]
+`, drv))
+	modB := fmt.Sprintf(`{"id": "mod-b", "driver_id": "drv-test", "running": true,
+		"protected_settings": [{"level": "admin", "settings": {"password": %q}}]}`, bValue)
+	if r := e.Do("PUT", "/api/engine/v2/modules/mod-b", modB, enginetest.APIKey(adminKey)); r.Status != 200 {
+		t.Fatalf("PUT mod-b: %d %s", r.Status, r.Body)
+	}
+	e.Eventually(30*time.Second, "mod-b runs with its protected value", func() bool {
+		r := e.Do("POST", "/api/engine/v2/modules/mod-b/exec/settings", "[]", enginetest.APIKey(adminKey))
+		return r.Status == 200 && strings.Contains(r.Body, bValue)
+	})
+	modA := `{"id": "mod-a", "driver_id": "drv-test", "running": true, "settings": {"refuse_start": true, "refuse_start_quoting": "mod-b"}}`
+	if r := e.Do("POST", "/api/engine/v2/modules", modA, enginetest.APIKey(adminKey)); r.Status != 201 && r.Status != 200 {
+		t.Fatalf("POST mod-a: %d %s", r.Status, r.Body)
+	}
+	var read string
+	e.Eventually(30*time.Second, "mod-a's failed start in its read", func() bool {
+		read = e.Do("GET", "/api/engine/v2/modules/mod-a", "", enginetest.APIKey(userKey)).Body
+		return strings.Contains(read, "login with")
+	})
+	if strings.Contains(read, bValue) || !strings.Contains(read, "[redacted]") {
+		t.Errorf("a user's read of mod-a: %s", read)
+	}
+	if st := e.Do("GET", "/api/core/v1/status", "", enginetest.APIKey(userKey)).Body; strings.Contains(st, bValue) || !strings.Contains(st, "login with") {
+		t.Errorf("a user's node status: %s", st)
+	}
+	if strings.Contains(e.Logs().String(), bValue) {
+		t.Errorf("the engine logged mod-b's value")
+	}
+}
+
+// TestInnerValueOfAnObjectSettingScrubbed: a protected setting whose value is an object
+// (credentials: {username, password}) was hidden only as its whole JSON text; a driver quoting the
+// password alone — here in an execute's error, read by an admin, who gets the driver's words with
+// the values hidden, and in its log — showed it. Every string inside counts as a value.
+func TestInnerValueOfAnObjectSettingScrubbed(t *testing.T) {
+	t.Parallel()
+	const password = "inner-pass-5521"
+	redis := testutil.StartRedis(t)
+	engineBin := testutil.BuildBinary(t, "./cmd/engine")
+	drv := testutil.BuildBinary(t, "./internal/testdriver")
+	keyFile := filepath.Join(t.TempDir(), "secrets.key")
+	if out, err := exec.Command(engineBin, "secrets", "init", "--out", keyFile).CombinedOutput(); err != nil {
+		t.Fatalf("engine secrets init: %v\n%s", err, out)
+	}
+	e := enginetest.StartEngine(t, config(redis.URL, "--auth", "keys", "--api-keys", apiKeysFile(t), "--secrets-key-file", keyFile), "innerscrub", fmt.Sprintf(`
+drivers: [{id: drv-test, module_name: Test, role: device, binary: %q}]
+modules:
+  - {id: mod-a, driver_id: drv-test, running: true}
+systems: [{id: sys-1, name: Room, modules: [mod-a]}]
+`, drv))
+	modA := fmt.Sprintf(`{"id": "mod-a", "driver_id": "drv-test", "running": true,
+		"protected_settings": [{"level": "admin", "settings": {"credentials": {"username": "svc-room", "password": %q}}}]}`, password)
+	if r := e.Do("PUT", "/api/engine/v2/modules/mod-a", modA, enginetest.APIKey(adminKey)); r.Status != 200 {
+		t.Fatalf("PUT mod-a: %d %s", r.Status, r.Body)
+	}
+	e.Eventually(30*time.Second, "mod-a runs with its protected value", func() bool {
+		r := e.Do("POST", "/api/engine/v2/modules/mod-a/exec/settings", "[]", enginetest.APIKey(adminKey))
+		return r.Status == 200 && strings.Contains(r.Body, password)
+	})
+	r := e.Do("POST", "/api/engine/v2/modules/mod-a/exec/refuse", fmt.Sprintf(`[%q]`, password), enginetest.APIKey(adminKey))
+	if r.Status != 400 || strings.Contains(r.Body, password) || !strings.Contains(r.Body, "[redacted]") {
+		t.Fatalf("the driver's error quoting the password, as an admin reads it: %d %s", r.Status, r.Body)
+	}
+	if strings.Contains(e.Logs().String(), "refused") && strings.Contains(e.Logs().String(), `"`+password+`"`) {
+		t.Errorf("the engine logged the password")
+	}
+}

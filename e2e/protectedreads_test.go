@@ -137,27 +137,38 @@ func TestProtectedModuleReadsEveryRole(t *testing.T) {
 						t.Errorf("%s on %s: the reads do not show %q", role.name, n.ID, s)
 					}
 				}
-				// Each node's status names every module it holds, a protected one without its error.
+				// Each node's status names every module it holds, a protected one without its error,
+				// and as running when the model says so (its failed start read running: false).
 				var cl struct {
 					Nodes []struct {
 						Node   string
 						Status struct {
 							Failures []struct{ ID string }
+							Modules  []struct {
+								ID      string
+								Running bool
+							}
 						}
 					}
 				}
 				if err := json.Unmarshal([]byte(get("/api/core/v1/status/cluster")), &cl); err != nil || len(cl.Nodes) != 2 {
 					t.Fatalf("%s: status/cluster on %s: %v", role.name, n.ID, err)
 				}
-				failing := map[string]bool{}
+				failing, running := map[string]bool{}, map[string]bool{}
 				for _, e := range cl.Nodes {
 					for _, f := range e.Status.Failures {
 						failing[f.ID] = true
+					}
+					for _, m := range e.Status.Modules {
+						running[m.ID] = m.Running
 					}
 				}
 				for _, id := range []string{"mod-u", "mod-p1", "mod-p6"} {
 					if want := role.cleared || id == "mod-u"; failing[id] != want {
 						t.Errorf("%s: status/cluster on %s lists %s among the failures: %v; want %v", role.name, n.ID, id, failing[id], want)
+					}
+					if want := !role.cleared && id != "mod-u"; running[id] != want {
+						t.Errorf("%s: status/cluster on %s says %s runs: %v; want %v", role.name, n.ID, id, running[id], want)
 					}
 				}
 			}

@@ -1,6 +1,7 @@
 package model
 
 import (
+	"bytes"
 	"cmp"
 	"encoding/json"
 	"fmt"
@@ -382,9 +383,8 @@ func (m *Model) Secrets(mod *Module, k *Keyring) ([]string, error) {
 				if json.Unmarshal(plain, &s) == nil {
 					text = s
 				}
-				if len(text) >= MinSecretLen && text != "true" && text != "false" && text != "null" {
-					out = appendForms(out, text)
-				}
+				out = appendSecret(out, text)
+				out = appendInner(out, plain)
 			}
 		}
 		return nil
@@ -394,6 +394,51 @@ func (m *Model) Secrets(mod *Module, k *Keyring) ([]string, error) {
 	}
 	slices.SortFunc(out, longestFirst)
 	return slices.Compact(out), nil
+}
+
+// appendSecret appends text's forms (appendForms) to out, unless it is too short or a word of
+// JSON to be a secret.
+func appendSecret(out []string, text string) []string {
+	if len(text) >= MinSecretLen && text != "true" && text != "false" && text != "null" {
+		out = appendForms(out, text)
+	}
+	return out
+}
+
+// appendInner appends the strings and numbers inside plain, an object or a list at any depth,
+// as secrets of their own: a value such as credentials: {username, password} is printed by a
+// driver a member at a time, never as the JSON text of the whole. A string or number alone adds
+// nothing (it is the value itself).
+func appendInner(out []string, plain []byte) []string {
+	dec := json.NewDecoder(bytes.NewReader(plain))
+	dec.UseNumber() // a number as it is written, as a driver prints it
+	var v any
+	if dec.Decode(&v) != nil {
+		return out
+	}
+	var walk func(v any, top bool)
+	walk = func(v any, top bool) {
+		switch v := v.(type) {
+		case map[string]any:
+			for _, e := range v {
+				walk(e, false)
+			}
+		case []any:
+			for _, e := range v {
+				walk(e, false)
+			}
+		case string:
+			if !top {
+				out = appendSecret(out, v)
+			}
+		case json.Number:
+			if !top {
+				out = appendSecret(out, v.String())
+			}
+		}
+	}
+	walk(v, true)
+	return out
 }
 
 // appendForms appends to out (without repeating one out holds) the forms a value may take in a

@@ -563,3 +563,49 @@ modules:
 		t.Fatal("redacting changed the model itself")
 	}
 }
+
+// TestSecretsInsideObjectValues: a protected setting whose value is an object or a list (PlaceOS
+// drivers take `credentials: {username, password}`) was a secret only as its whole JSON text,
+// which no driver prints: the password a driver quotes ("login refused for Obj-Secret-99") was
+// not hidden. Each string and number inside counts as a value of its own too, at any depth.
+func TestSecretsInsideObjectValues(t *testing.T) {
+	t.Parallel()
+	k := testKeyring(t)
+	f, err := ParseFile([]byte(`
+drivers: [{id: d, module_name: D, role: device, binary: /bin/d}]
+modules:
+  - id: m1
+    driver_id: d
+    protected_settings:
+      - level: admin
+        settings:
+          credentials: {username: svc-operator, password: "Obj-Secret-99", pin: 482913, short: abc, on: true}
+          hosts: ["backup-host-pass", {token: "deep-token-7"}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := NewMemoryWithKeys(k)
+	if err := s.Apply(context.Background(), f); err != nil {
+		t.Fatal(err)
+	}
+	m, _ := s.Model()
+	secrets, err := m.Secrets(m.Modules["m1"], k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"svc-operator", "Obj-Secret-99", "482913", "backup-host-pass", "deep-token-7"} {
+		if !slices.Contains(secrets, want) {
+			t.Errorf("the secrets of m1 lack %q: %q", want, secrets)
+		}
+	}
+	for _, not := range []string{"abc", "true"} {
+		if slices.Contains(secrets, not) {
+			t.Errorf("the secrets of m1 hold %q (shorter than %d, or true): %q", not, MinSecretLen, secrets)
+		}
+	}
+	line := "login refused for svc-operator with obj-secret-99 (pin 482913) at backup-host-pass"
+	if got := NewSecretIndex(secrets).Scrub(line); got != "login refused for [redacted] with [redacted] (pin [redacted]) at [redacted]" {
+		t.Errorf("scrubbed: %q", got)
+	}
+}

@@ -32,25 +32,26 @@ func NewSecretIndex(secrets []string) *SecretIndex {
 	return x
 }
 
-// Scrub is text with every indexed value it holds hidden, as Scrub(text, secrets) would: the
-// same values, matched alike, the longest first. Text that holds none is returned as it is,
-// without allocating.
-func (x *SecretIndex) Scrub(text string) string {
+// Scrub is text with every indexed value it holds, and every one of also, hidden, as
+// Scrub(text, secrets) would: the same values, matched alike, the longest first — in one pass,
+// so that a value inside a longer one of the other list is not hidden first, leaving the
+// longer one's ends in clear. Text that holds none is returned as it is, without allocating.
+func (x *SecretIndex) Scrub(text string, also ...string) string {
 	if x == nil {
-		return text
+		return Scrub(text, also)
 	}
-	var found []string
+	found := also
 	for i := 0; i+MinSecretLen <= len(text); i++ {
 		for _, s := range x.byPrefix[foldPrefix(text[i:])] {
 			if !slices.Contains(found, s) {
-				found = append(found, s)
+				found = append(slices.Clip(found), s)
 			}
 		}
 	}
 	if len(found) == 0 && len(x.short) == 0 {
 		return text
 	}
-	return Scrub(text, append(found, x.short...))
+	return Scrub(text, append(slices.Clip(found), x.short...))
 }
 
 // foldPrefix is the first MinSecretLen bytes of s (at least that long), ASCII letters lower-cased.

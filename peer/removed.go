@@ -47,8 +47,8 @@ type RemovalConfig struct {
 // reached it, waits for a leader that never comes. The watch tells them apart from a member that
 // waits for its cluster: its Raft configuration, once listing it, no longer does; or it was started
 // without --join, knows no leader, and its Raft configuration does not list it (or it has none);
-// or, while it has no leader, another member's cluster port answers that it is not a member (403
-// not a member or certificate revoked over TLS, {"member": false} without).
+// or, while it has no leader, the other members' cluster ports answer that it is not a member (403
+// not a member or certificate revoked over TLS, {"member": false} without) and none that it is.
 // It does not stop the process: a service manager would start it again, and it would loop.
 type RemovalWatch struct {
 	cfg RemovalConfig
@@ -167,7 +167,11 @@ func (w *RemovalWatch) notMemberBy(ctx context.Context) (by, hint string) {
 	case leader != "" || w.cfg.Asker == nil:
 		return "", "" // a leader that still talks to this node has it in its configuration
 	}
-	// Cut off from any leader: removed, or a partition. A member that answers tells which.
+	// Cut off from any leader: removed, or a partition, or an election. The members that answer
+	// tell which — but one that does not list this node may only be behind (down while this
+	// node joined, or joining itself), so a member that lists it outweighs any that do not: a
+	// healthy member that asked a lagging one first called itself removed for the length of an
+	// election. A removed node is told so once no member it asks still lists it.
 	ids := make([]string, 0, len(others))
 	for id := range others {
 		ids = append(ids, id)
@@ -179,13 +183,19 @@ func (w *RemovalWatch) notMemberBy(ctx context.Context) (by, hint string) {
 		member, err := w.cfg.Asker.IsMember(actx, addr, self, "")
 		cancel()
 		switch {
-		case err == nil && !member:
-			return fmt.Sprintf("node %s (%s) does not list it", id, addr), rejoinHint(others)
+		case err == nil && member:
+			return "", ""
+		case by != "":
+		case err == nil:
+			by = fmt.Sprintf("node %s (%s) does not list it", id, addr)
 		case refusesMe(err):
-			return fmt.Sprintf("node %s (%s) refuses it: %v", id, addr, err), rejoinHint(others)
+			by = fmt.Sprintf("node %s (%s) refuses it: %v", id, addr, err)
 		}
 	}
-	return "", ""
+	if by == "" {
+		return "", ""
+	}
+	return by, rejoinHint(others)
 }
 
 // rejoinHint is what an operator does about a node that left or was removed, naming the cluster

@@ -163,3 +163,36 @@ func TestRemovalWatchOverTLS(t *testing.T) {
 		t.Fatalf("revoked: %v", err)
 	}
 }
+
+// TestRemovalWatchOneMemberBehind: a member that loses its leader (an election) asks the others,
+// and one of them is behind — it was down while this node joined, or it is joining itself — so
+// it does not list this node, while another member does. One such answer made a healthy member
+// call itself removed (ERROR, 503 "not a member" on every execute, not ready, the hint to wipe
+// its data directory) until a leader reached it again. A member that lists it outweighs any
+// number that do not; with none listing it, it is not a member.
+func TestRemovalWatchOneMemberBehind(t *testing.T) {
+	t.Parallel()
+	behind := newNode(t) // lists n1 and n2, not n3
+	current := newNode(t)
+	current.members.setTable("n1", "n2", "n3")
+	var logs testutil.LockedBuffer
+	// "a-…" is asked first: the members are asked in the order of their ids.
+	roster := &staleRoster{id: "n3", servers: []raftfsm.Server{{ID: "n3"}, {ID: "a-behind", RaftAddr: behind.addr}, {ID: "b-current", RaftAddr: current.addr}}}
+	asker := peer.NewClient(proved)
+	t.Cleanup(asker.Close)
+	w := peer.NewRemovalWatch(peer.RemovalConfig{Logger: logTo(&logs), Roster: roster, Asker: asker, Leader: func() string { return "" }})
+	w.Check(t.Context())
+	if err := w.NotMember(); err != nil {
+		t.Fatalf("a member one other member lists: %v\n%s", err, logs.String())
+	}
+	if strings.Contains(logs.String(), "not a member") {
+		t.Fatalf("logged:\n%s", logs.String())
+	}
+	// Once the one that listed it no longer does, it is not a member, and the answer names the
+	// first member that said so.
+	current.members.setTable("n1", "n2")
+	w.Check(t.Context())
+	if err := w.NotMember(); err == nil || !strings.Contains(err.Error(), "node a-behind ("+behind.addr+") does not list it") {
+		t.Fatalf("no member lists it: %v", err)
+	}
+}

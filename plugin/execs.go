@@ -200,6 +200,8 @@ type execStream struct {
 	// id: the first piece, its result growing to its full length.
 	piecesMu sync.Mutex
 	pieces   map[uint64]*proto.ExecResult
+	// held is the capacity of the results in pieces: at most maxGathered.
+	held int
 	// gathering is len(pieces), for the receive loop to look at without the lock.
 	gathering atomic.Int32
 }
@@ -270,6 +272,7 @@ func (es *execStream) end(x *execs, err error) {
 	calls, _ := es.calls.End(broken, false)
 	es.piecesMu.Lock()
 	es.pieces = nil // the calls they were for are failed with the rest
+	es.held = 0
 	es.gathering.Store(0)
 	es.piecesMu.Unlock()
 	failed := &proto.ExecResult{StatusCode: uint32(codes.Unavailable), StatusMessage: status.Convert(broken).Message()}

@@ -33,6 +33,14 @@ const PieceSize = 256 << 10
 // gatherPrealloc is the most the host reserves for an answer's pieces before they arrive.
 const gatherPrealloc = 16 * PieceSize
 
+// maxGathered bounds what the answers being gathered on one stream (one driver process) hold
+// together. Each is bounded by MaxMessageSize, but a driver that sends all of an answer but its
+// last piece, for every call in flight (its own calls to its modules among them), had the host
+// hold 64 MiB a call for as long as each caller waited, where answers sent whole are handed on
+// as they come. Four answers at the limit fit at once; a piece that would take the stream past
+// it fails its call alone, as an answer over MaxMessageSize does.
+const maxGathered = 4 * MaxMessageSize
+
 // piecesKey is the metadata with which a host opening an Execs stream says it takes answers in
 // pieces (value "1").
 const piecesKey = "engine-exec-pieces"
@@ -91,7 +99,7 @@ func (es *execStream) addPiece(r *proto.ExecResult) *proto.ExecResult {
 	if size := r.GetResultSize(); size > 0 { // the first piece
 		switch {
 		case g != nil:
-			delete(es.pieces, id)
+			es.forget(id)
 			return badPieces(id, "began twice")
 		case !es.calls.Has(id):
 			// Checked under piecesMu, which a caller that gives up takes after it has removed
@@ -107,7 +115,12 @@ func (es *execStream) addPiece(r *proto.ExecResult) *proto.ExecResult {
 		// buffer grows with the pieces that come. The announcement costs nothing a driver has
 		// not sent: one that announced the limit for every call in flight and sent no more
 		// would otherwise have the host reserve 64 MiB a call.
-		r.Response.ResultJson = append(make([]byte, 0, min(size, gatherPrealloc)), r.Response.ResultJson...)
+		first := r.Response.ResultJson
+		r.Response.ResultJson = nil
+		if !es.grow(r, len(first), max(min(int(size), gatherPrealloc), len(first))) {
+			return overGathered(id, size)
+		}
+		r.Response.ResultJson = append(r.Response.ResultJson, first...)
 		g = r
 		if es.pieces == nil {
 			es.pieces = map[uint64]*proto.ExecResult{}
@@ -118,16 +131,54 @@ func (es *execStream) addPiece(r *proto.ExecResult) *proto.ExecResult {
 			return nil
 		}
 		if r.Response != nil || r.StatusCode != uint32(codes.OK) || uint64(len(g.Response.ResultJson)+len(r.Piece)) > g.ResultSize {
-			delete(es.pieces, id)
+			es.forget(id)
 			return badPieces(id, "its pieces do not make the length it announced")
+		}
+		buf := g.Response.ResultJson
+		if need := len(buf) + len(r.Piece); need > cap(buf) {
+			// Grown as append would, but never past the length announced, and within the
+			// stream's bound.
+			if !es.grow(g, need, min(max(2*cap(buf), need), int(g.ResultSize))) {
+				es.forget(id)
+				return overGathered(id, g.ResultSize)
+			}
 		}
 		g.Response.ResultJson = append(g.Response.ResultJson, r.Piece...)
 	}
 	if uint64(len(g.Response.ResultJson)) < g.ResultSize {
 		return nil
 	}
-	delete(es.pieces, id)
+	es.forget(id) // handed to its caller: no longer the stream's to hold
 	return g
+}
+
+// grow gives g's result a buffer of capacity c (at least need), keeping what it holds, unless the
+// answers being gathered would then hold more than maxGathered together (es.piecesMu held).
+func (es *execStream) grow(g *proto.ExecResult, need, c int) bool {
+	old := cap(g.Response.ResultJson)
+	if es.held-old+c > maxGathered {
+		return false
+	}
+	buf := make([]byte, len(g.Response.ResultJson), max(c, need))
+	copy(buf, g.Response.ResultJson)
+	g.Response.ResultJson = buf
+	es.held += cap(buf) - old
+	return true
+}
+
+// forget drops what was gathered of call id's answer (es.piecesMu held).
+func (es *execStream) forget(id uint64) {
+	if g := es.pieces[id]; g != nil {
+		es.held -= cap(g.Response.ResultJson)
+		delete(es.pieces, id)
+	}
+}
+
+// overGathered fails call id, whose answer of size bytes would take the answers being gathered
+// on the stream past maxGathered.
+func overGathered(id, size uint64) *proto.ExecResult {
+	return &proto.ExecResult{Id: id, StatusCode: uint32(codes.ResourceExhausted),
+		StatusMessage: fmt.Sprintf("plugin: an exec answer of %d bytes in pieces would take the driver's answers being gathered past the %d bytes the host holds at once", size, maxGathered)}
 }
 
 // badPieces fails call id whose answer came in pieces that make no answer (a driver that breaks
@@ -141,7 +192,7 @@ func badPieces(id uint64, why string) *proto.ExecResult {
 // removed its call, so that no piece after it starts a new gathering), or one answered whole.
 func (es *execStream) dropPieces(id uint64) {
 	es.piecesMu.Lock()
-	delete(es.pieces, id)
+	es.forget(id)
 	es.gathering.Store(int32(len(es.pieces)))
 	es.piecesMu.Unlock()
 }

@@ -387,3 +387,58 @@ func TestExecPiecesAnnouncedNotReserved(t *testing.T) {
 		t.Errorf("after the callers gave up: %d calls wait, %d answers are gathered; want none", n, gathering)
 	}
 }
+
+// What a driver sends of answers it never finishes is bounded on the host as a whole, not only
+// call by call: a driver that sends every piece but the last of an answer at the limit, for
+// every call in flight (its own calls to its modules among them), had the host hold 64 MiB a
+// call for as long as each caller waited. Past MaxGathered, the call whose piece would go over
+// it fails alone (ResourceExhausted) and what was gathered for it is let go.
+func TestExecPiecesBoundedTogether(t *testing.T) {
+	t.Parallel()
+	dc, _, _ := connectDriver(t, rogue)
+	const calls = 8
+	size := plugin.MaxMessageSize - 64
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var mu sync.Mutex
+	var errs []error
+	var wg sync.WaitGroup
+	for range calls {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := dc.Exec(ctx, &proto.ExecRequest{ModuleId: "mod-1", Function: "pieces_most"})
+			mu.Lock()
+			errs = append(errs, err)
+			mu.Unlock()
+		}()
+	}
+	// Each call either fails alone, or has every piece but the last gathered.
+	testutil.Eventually(t, time.Minute, "every call failed or gathered all it was sent", func() bool {
+		mu.Lock()
+		failed := len(errs)
+		mu.Unlock()
+		_, gathering := plugin.Pending(dc)
+		held, length := plugin.Gathered(dc)
+		return failed+gathering == calls && length == gathering*(size-1) && held >= length
+	})
+	held, _ := plugin.Gathered(dc)
+	if held > plugin.MaxGathered {
+		t.Errorf("%d answers at the limit, never finished, hold %d MiB on the host; want at most %d MiB", calls, held>>20, plugin.MaxGathered>>20)
+	}
+	mu.Lock()
+	for _, err := range errs {
+		if status.Code(err) != codes.ResourceExhausted || !strings.Contains(err.Error(), "being gathered") {
+			t.Errorf("a call failed with %v, want ResourceExhausted for the answers being gathered", err)
+		}
+	}
+	mu.Unlock()
+	cancel()
+	wg.Wait()
+	if n, gathering := plugin.Pending(dc); n != 0 || gathering != 0 {
+		t.Errorf("after the callers gave up: %d calls wait, %d answers are gathered; want none", n, gathering)
+	}
+	if resp, err := dc.Exec(context.Background(), &proto.ExecRequest{ModuleId: "mod-1", Function: "echo", ArgsJson: []byte(`[1]`)}); err != nil || string(resp.ResultJson) != `[1]` {
+		t.Fatalf("a call after: %v %v", resp, err)
+	}
+}

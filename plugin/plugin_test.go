@@ -340,6 +340,13 @@ func rogueExecs(ss grpc.ServerStream) error {
 			answers = []*proto.ExecResult{
 				{Id: c.Id, ResultSize: plugin.MaxMessageSize - 64, Response: &proto.ExecResponse{ResultJson: []byte(`"xxxxx`), Code: 200}},
 			}
+		case "pieces_most": // an answer at the limit, every piece of it but its last byte
+			size := plugin.MaxMessageSize - 64
+			piece := patterned()[:plugin.PieceSize]
+			answers = []*proto.ExecResult{{Id: c.Id, ResultSize: uint64(size), Response: &proto.ExecResponse{ResultJson: piece, Code: 200}}}
+			for off := plugin.PieceSize; off < size-1; off += plugin.PieceSize {
+				answers = append(answers, &proto.ExecResult{Id: c.Id, Piece: piece[:min(plugin.PieceSize, size-1-off)]})
+			}
 		case "pieces_cut": // the first piece of an answer, then the stream's end
 			if err := ss.SendMsg(&proto.ExecResult{Id: c.Id, ResultSize: 4 * plugin.PieceSize,
 				Response: &proto.ExecResponse{ResultJson: patterned()[:plugin.PieceSize], Code: 200}}); err != nil {

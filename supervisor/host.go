@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"context"
+	"strings"
 
 	"github.com/placeos-go/engine/plugin/proto"
 )
@@ -26,10 +27,25 @@ func (h *hostServer) Log(_ context.Context, r *proto.LogRequest) (*proto.Empty, 
 	}
 	// Every module's values, whichever module the driver says the line is about (see pumpStderr).
 	msg := h.s.scrub("", r.Message)
+	level := debugLevel(r.Level)
 	for _, fn := range fns {
-		fn(r.Level, msg)
+		fn(level, msg)
 	}
 	return &proto.Empty{}, nil
+}
+
+// debugLevel is the level of a debug line as the protocol names it (trace, debug, info, warn or
+// error; docs/protocol.md §5.4), lower case; info for anything else. The driver fills it, and it
+// goes to every watcher beside the scrubbed message: as written, it could carry a protected
+// value, or megabytes.
+func debugLevel(level string) string {
+	switch l := strings.ToLower(level); l {
+	case "trace", "debug", "info", "warn", "error":
+		return l
+	case "warning":
+		return "warn"
+	}
+	return "info"
 }
 
 // listenerKey identifies one Debug listener; it must not be zero-sized, or every new(listenerKey)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -16,6 +17,11 @@ import (
 const (
 	// maxLogLine bounds one stderr line; the rest of a longer line is dropped.
 	maxLogLine = 64 << 10
+	// cutSlack is what is dropped of a cut line after it was scrubbed (cutLine): a protected
+	// value that straddled the cut is looked for in the part kept, which holds only its first
+	// bytes, so they would reach the log. A value up to cutSlack long is now hidden whole or
+	// not shown at all.
+	cutSlack = 4 << 10
 	// maxLogKeys bounds the per-module buckets of one process: module names come from the
 	// driver, and a hostile one could invent a new one per line.
 	maxLogKeys = 1024
@@ -175,6 +181,7 @@ func (r *procRunner) pumpStderr(l *logLimiter, out *io.PipeWriter) {
 		if skip || len(line) == 0 {
 			continue
 		}
+		cut := isPrefix  // the rest of the line is dropped
 		r.tail.add(line) // whatever the limiter and the log level make of it
 		if isOutOfMemory(line) {
 			r.oom.Store(true)
@@ -183,11 +190,11 @@ func (r *procRunner) pumpStderr(l *logLimiter, out *io.PipeWriter) {
 			// A spare that fails its launch has these lines quoted in its error, and it is tried
 			// again for as long as the driver runs: at their own level they would repeat a WARN
 			// on every try (spareretry.go).
-			l.quiet(line)
+			l.quiet(line, cut)
 			continue
 		}
 		if line[0] != '{' {
-			l.plain(line, "stderr")
+			l.plain(line, "stderr", cut)
 			continue
 		}
 		if lv := hclog.LevelFromString(field(line, "@level")); lv != hclog.NoLevel && lv < level {
@@ -197,14 +204,10 @@ func (r *procRunner) pumpStderr(l *logLimiter, out *io.PipeWriter) {
 		if !l.take(mod) {
 			continue
 		}
-		// A copy: line is the reader's buffer, not to be appended to.
-		fwd = append(append(fwd[:0], line...), '\n')
-		if l.scrub != nil {
-			// The values of every module, not only those of the module the line names: the
-			// driver fills that field, holds all its modules' values, and may write a line that
-			// names one module and quotes another's, or names none.
-			fwd = append(fwd[:0], l.scrub("", string(fwd))...)
-		}
+		// The values of every module, not only those of the module the line names: the driver
+		// fills that field, holds all its modules' values, and may write a line that names one
+		// module and quotes another's, or names none.
+		fwd = append(append(fwd[:0], l.clean(line, cut)...), '\n')
 		if _, err := out.Write(fwd); err != nil {
 			return
 		}
@@ -212,28 +215,40 @@ func (r *procRunner) pumpStderr(l *logLimiter, out *io.PipeWriter) {
 }
 
 // quiet logs a line a spare wrote during its launch at DEBUG, within the driver's bucket.
-func (l *logLimiter) quiet(line []byte) {
+func (l *logLimiter) quiet(line []byte, cut bool) {
 	if l.log.GetLevel() > hclog.Debug || !l.take("") {
 		return
 	}
+	l.log.Debug(logSafe(l.clean(line, cut)), "stream", "stderr", "spare_launch", true)
+}
+
+// plain logs a line the driver wrote that is not an hclog line at WARN, within the driver's
+// bucket: it is what a driver author or a library printed, often why the driver fails. cut: the
+// rest of the line was dropped.
+func (l *logLimiter) plain(line []byte, stream string, cut bool) {
+	if l.log.GetLevel() > hclog.Warn || !l.take("") {
+		return
+	}
+	// It names no module: any module's value may be quoted.
+	l.log.Warn(logSafe(l.clean(line, cut)), "stream", stream) // a \r or an escape sequence, as in driverLines
+}
+
+// clean is a driver's line with every module's protected values hidden (Config.Scrub); of a line
+// that was cut (the rest of it dropped), without its last cutSlack bytes and marked "…", as the
+// first bytes of a value that straddled the cut would not be recognised.
+func (l *logLimiter) clean(line []byte, cut bool) string {
 	text := string(line)
 	if l.scrub != nil {
 		text = l.scrub("", text)
 	}
-	l.log.Debug(logSafe(text), "stream", "stderr", "spare_launch", true)
-}
-
-// plain logs a line the driver wrote that is not an hclog line at WARN, within the driver's
-// bucket: it is what a driver author or a library printed, often why the driver fails.
-func (l *logLimiter) plain(line []byte, stream string) {
-	if l.log.GetLevel() > hclog.Warn || !l.take("") {
-		return
+	if !cut {
+		return text
 	}
-	text := string(line)
-	if l.scrub != nil {
-		text = l.scrub("", text) // it names no module: any module's value may be quoted
+	i := max(0, len(text)-cutSlack)
+	for i > 0 && !utf8.RuneStart(text[i]) {
+		i--
 	}
-	l.log.Warn(logSafe(text), "stream", stream) // a \r or an escape sequence, as in driverLines
+	return text[:i] + "…"
 }
 
 // lineWriter hands what is written to it to fn line by line. go-plugin writes a driver's
@@ -241,8 +256,9 @@ func (l *logLimiter) plain(line []byte, stream string) {
 // hclog lines (written to the stderr the logger was given before Serve) and the runtime's own
 // last words (a panic, a fatal error) come through the stderr pipe.
 type lineWriter struct {
-	fn  func(line []byte)
+	fn  func(line []byte, cut bool) // cut: the rest of the line was dropped
 	buf []byte
+	cut bool
 }
 
 func (w *lineWriter) Write(p []byte) (int, error) {
@@ -250,16 +266,23 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 	for len(p) > 0 {
 		i := bytes.IndexByte(p, '\n')
 		if i < 0 {
-			w.buf = append(w.buf, p[:min(len(p), maxLogLine-len(w.buf))]...)
+			w.keep(p)
 			break
 		}
-		w.buf = append(w.buf, p[:min(i, max(0, maxLogLine-len(w.buf)))]...)
+		w.keep(p[:i])
 		if len(w.buf) > 0 {
-			w.fn(w.buf)
+			w.fn(w.buf, w.cut)
 		}
-		w.buf, p = w.buf[:0], p[i+1:]
+		w.buf, w.cut, p = w.buf[:0], false, p[i+1:]
 	}
 	return n, nil
+}
+
+// keep adds p to the line, up to maxLogLine.
+func (w *lineWriter) keep(p []byte) {
+	room := max(0, maxLogLine-len(w.buf))
+	w.cut = w.cut || len(p) > room
+	w.buf = append(w.buf, p[:min(len(p), room)]...)
 }
 
 // field is the string value of key in an hclog JSON line ("" if absent), found without a full

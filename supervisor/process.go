@@ -30,9 +30,12 @@ import (
 
 // process is one running driver process.
 type process struct {
-	gen     uint64 // launch number within the supervisor, so modules know which process started them
-	pid     int
-	binary  string
+	gen    uint64 // launch number within the supervisor, so modules know which process started them
+	pid    int
+	binary string
+	// file is the file at binary's path when the process was launched (nil: none could be
+	// read), which the probe compares with the file there now (replaced.go).
+	file    os.FileInfo
 	started time.Time
 	client  *goplugin.Client
 	rpc     *plugin.Client
@@ -214,11 +217,12 @@ func (s *Supervisor) launch(d *driver, gen uint64, slot *family) (*process, erro
 	}
 	var pr *procRunner
 	var socketDir string
+	file, _ := os.Stat(d.binary) // before the launch: a file renamed over it after is loaded once more, not missed
 	logs := newLogLimiter(&s.cfg, d.pluginLog, d.binary)
 	guard := newGuardedHost(s.host, d)
 	cc := plugin.ClientConfig(exec.Command(d.binary), guard, pluginLogger{d.pluginLog}, nil)
-	cc.SyncStdout = &lineWriter{fn: func(line []byte) { logs.plain(line, "stdout") }}
-	cc.SyncStderr = &lineWriter{fn: func(line []byte) { logs.plain(line, "stderr") }}
+	cc.SyncStdout = &lineWriter{fn: func(line []byte, cut bool) { logs.plain(line, "stdout", cut) }}
+	cc.SyncStderr = &lineWriter{fn: func(line []byte, cut bool) { logs.plain(line, "stderr", cut) }}
 	// Drivers are third-party code: they get go-plugin's handshake variables and driverEnv, never
 	// the engine's own environment (cluster secret, JWT secret, Redis URL).
 	cc.SkipHostEnv = true
@@ -307,7 +311,7 @@ func (s *Supervisor) launch(d *driver, gen uint64, slot *family) (*process, erro
 	}
 	pr.launching.Store(false)
 	pctx, pcancel := context.WithCancelCause(context.Background())
-	p := &process{gen: gen, pid: pr.pid, binary: d.binary, started: pr.started, client: client, rpc: rpc, run: pr, fam: pr.fam,
+	p := &process{gen: gen, pid: pr.pid, binary: d.binary, file: file, started: pr.started, client: client, rpc: rpc, run: pr, fam: pr.fam,
 		memLimit: limit, env: extraEnv, ctx: pctx, guard: guard}
 	go func() {
 		<-pr.exited

@@ -49,15 +49,25 @@ type replacedState struct {
 // binaryReplaced reports whether the file at the binary's path is no longer the file the process
 // runs: a new build renamed over it, the safe way to replace a running binary (writing over it
 // fails with "text file busy"). The process keeps the old code and the supervisor keys drivers by
-// path, so nothing would otherwise tell that the new file is not running. It reads
-// /proc/<pid>/exe, so it reports nothing where there is no /proc. It returns the file on disk.
+// path, so nothing would otherwise tell that the new file is not running. The file the process
+// was launched from, still at the path unchanged, is not replaced whatever the process runs: a
+// script that execs the driver (or runs it) never shows in /proc/<pid>/exe, which names the
+// program it became, and was taken for a file replaced at every probe, each reload moving every
+// module to a new process. Else it reads /proc/<pid>/exe, so it reports nothing where there is no
+// /proc. It returns the file on disk.
 func (p *process) binaryReplaced() (os.FileInfo, bool) {
+	onDisk, err := os.Stat(p.binary)
+	if err != nil {
+		return nil, false
+	}
+	if p.file != nil && os.SameFile(p.file, onDisk) && p.file.ModTime().Equal(onDisk.ModTime()) {
+		return onDisk, false
+	}
 	running, err := os.Stat(fmt.Sprintf("/proc/%d/exe", p.pid))
 	if err != nil {
 		return nil, false
 	}
-	onDisk, err := os.Stat(p.binary)
-	return onDisk, err == nil && !os.SameFile(running, onDisk)
+	return onDisk, !os.SameFile(running, onDisk)
 }
 
 // noticeReplaced is the probe's part: a file at the path that p does not run and that no reload

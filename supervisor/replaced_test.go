@@ -225,3 +225,62 @@ func TestReloadRefusedByEveryModule(t *testing.T) {
 	}
 	f.exec(t, "mod-x", "echo", 1)
 }
+
+// wrapperScript writes a script that execs binary (as an operator's wrapper that sets something
+// up first) and returns its path.
+func wrapperScript(t *testing.T, binary, comment string) string {
+	t.Helper()
+	path := t.TempDir() + "/driver.sh"
+	if err := os.WriteFile(path, []byte("#!/bin/sh\n# "+comment+"\nexec "+binary+" \"$@\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// A driver whose binary is a script that execs (or runs) the driver: /proc/<pid>/exe names the
+// program the script became, never the script, and the probe took that for a file replaced under
+// the process. Once the script was replaced, or a first reload of it worked, every probe (5 s)
+// reloaded it: a new process, every module moved to it, its device connections dropped and made
+// again, for as long as the driver ran. The file the process was launched from is what the
+// probe compares now: a wrapper is reloaded once when it is replaced, and left alone after.
+func TestWrapperScriptReloadedOnce(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Config{ProbeInterval: time.Hour}) // the test looks for the probe
+	real := f.binary
+	f.binary = wrapperScript(t, real, "first")
+	f.start(t, testModule("mod-a", `{}`))
+	proc := func() *process {
+		f.sup.mu.Lock()
+		defer f.sup.mu.Unlock()
+		return f.sup.drivers[f.binary].proc
+	}
+	if _, replaced := proc().binaryReplaced(); replaced {
+		t.Fatal("the probe takes the script the process was launched from for a replaced file")
+	}
+	data := []byte("#!/bin/sh\n# second\nexec " + real + " \"$@\"\n")
+	if err := os.WriteFile(f.binary+".new", data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(f.binary+".new", f.binary); err != nil {
+		t.Fatal(err)
+	}
+	if _, replaced := proc().binaryReplaced(); !replaced {
+		t.Fatal("the probe does not see the script replaced")
+	}
+	// Reload takes a process that has started its modules (ready), a moment after Start returned.
+	testutil.Eventually(t, 10*time.Second, "the driver's process ready", func() bool {
+		st, _ := f.sup.DriverStatus(f.binary)
+		return st.Running
+	})
+	pid := f.pid(t)
+	if r, err := f.sup.Reload(context.Background(), f.binary); err != nil || r.Result != ReloadLoaded {
+		t.Fatalf("reload of the replaced script = %+v, %v", r, err)
+	}
+	if f.pid(t) == pid {
+		t.Fatal("the module still runs in the process of the old script")
+	}
+	if _, replaced := proc().binaryReplaced(); replaced {
+		t.Fatal("the process of the new script is taken for one whose file was replaced: the probe would reload it again")
+	}
+	f.exec(t, "mod-a", "echo", 1)
+}

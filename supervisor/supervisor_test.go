@@ -438,3 +438,61 @@ func TestExecRacingStop(t *testing.T) {
 		}
 	}
 }
+
+// TestDebugLevelIsTheProtocols: a debug line's level is one of the five the protocol names
+// (docs/protocol.md §5.4), whatever the driver sends: it reached every debug watcher (and another
+// node's, over the cluster port) as the driver wrote it, unscrubbed, while only the message was
+// scrubbed of the node's protected values — a driver putting a value (or megabytes) there had it
+// shown to a support watcher whatever the value's level.
+func TestDebugLevelIsTheProtocols(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Config{Scrub: func(_, text string) string { return strings.ReplaceAll(text, "hunter2", "[redacted]") }})
+	f.start(t, testModule("mod-a", `{}`))
+	var mu sync.Mutex
+	var got []string
+	defer f.sup.Debug("mod-a", func(level, msg string) { mu.Lock(); got = append(got, level+":"+msg); mu.Unlock() })()
+	for _, level := range []string{"WARN", "warning", "Error", "trace", "debug", "info", "password=hunter2", strings.Repeat("x", 1<<20)} {
+		if on := f.exec(t, "mod-a", "log", "line hunter2", level); on != "true" {
+			t.Fatal("debug forwarding is off")
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	want := []string{"warn", "warn", "error", "trace", "debug", "info", "info", "info"}
+	if len(got) != len(want) {
+		t.Fatalf("got %d lines, want %d", len(got), len(want))
+	}
+	for i, line := range got {
+		if line != want[i]+":line [redacted]" {
+			t.Errorf("line %d reached the watcher as %.80q, want %q", i, line, want[i]+":line [redacted]")
+		}
+	}
+}
+
+// TestCutLogLineKeepsNoPartOfAValue: a driver's line longer than maxLogLine is cut, and a
+// protected value that straddled the cut was looked for only in what was kept: its first bytes
+// went to the node's log, an hclog line (which no longer parses) at DEBUG, a line on the driver's
+// os.Stderr at WARN. The engine made that part of the value, not the driver; a value up to
+// cutSlack long is now whole when it is looked for.
+func TestCutLogLineKeepsNoPartOfAValue(t *testing.T) {
+	t.Parallel()
+	const secret = "hunter2-0123456789abcdefghijklmnopqrstuvwxyz"
+	f := newFixture(t, Config{Scrub: func(_, text string) string { return strings.ReplaceAll(text, secret, "[redacted]") }})
+	f.start(t, testModule("mod-a", `{}`))
+	// The cut falls in the middle of the value, whatever the hclog line's opening (under 20
+	// bytes off the 29 of {"@level":"info","@message":").
+	for how, pad := range map[string]int{"print": maxLogLine - len(secret)/2, "log": maxLogLine - 29 - len(secret)/2} {
+		f.exec(t, "mod-a", "long_line", how, pad, secret)
+		f.exec(t, "mod-a", "long_line", how, 10, secret+" "+how+" done") // a line after it: the long one was read
+	}
+	testutil.Eventually(t, 10*time.Second, "the lines after the long ones logged", func() bool {
+		return strings.Contains(f.logs.String(), "[redacted] print done") && strings.Contains(f.logs.String(), "[redacted] log done")
+	})
+	if logs := f.logs.String(); strings.Contains(logs, secret[:8]) {
+		i := strings.Index(logs, secret[:8])
+		t.Fatalf("the node's log holds part of the value: …%s…", logs[max(0, i-20):min(len(logs), i+40)])
+	}
+	if !strings.Contains(f.logs.String(), "xxxxxxxx") {
+		t.Fatal("the long lines were not logged at all")
+	}
+}

@@ -69,6 +69,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -138,10 +139,14 @@ func (d *driver) Start(_ context.Context, r *proto.StartRequest) (*proto.Empty, 
 	var settings struct {
 		Statuses map[string]json.RawMessage `json:"statuses_on_start"`
 		Refuse   bool                       `json:"refuse_start"`
+		Quoting  string                     `json:"refuse_start_quoting"` // another module's settings, as a shared connection's login could
 		InStart  bool                       `json:"statuses_in_start"`
 		HangMs   int                        `json:"hang_start_ms"`
 	}
 	if json.Unmarshal(r.Module.SettingsJson, &settings) == nil && settings.Refuse {
+		if other := d.moduleOf(settings.Quoting); other != nil {
+			return nil, fmt.Errorf("refusing to start: login with %s refused", other.SettingsJson)
+		}
 		return nil, fmt.Errorf("refusing to start with settings %s", r.Module.SettingsJson)
 	}
 	time.Sleep(time.Duration(settings.HangMs) * time.Millisecond)
@@ -159,6 +164,13 @@ func (d *driver) Start(_ context.Context, r *proto.StartRequest) (*proto.Empty, 
 		}
 	}
 	return &proto.Empty{}, nil
+}
+
+// moduleOf is the module id this process started, nil for none.
+func (d *driver) moduleOf(id string) *proto.Module {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.modules[id]
 }
 
 // setStatuses sets a module's statuses_on_start after its start, one call at a time, as an SDK
@@ -226,12 +238,13 @@ const metadata = `{
     "get": {"module": {"type": "string", "title": "string"}, "name": {"type": "string", "title": "string"}},
     "call": {"module": {"type": "string", "title": "string"}, "fn": {"type": "string", "title": "string"}, "args": {"title": "any", "default": []}},
     "call_b64": {"module": {"type": "string", "title": "string"}, "fn": {"type": "string", "title": "string"}, "b64": {"type": "string", "title": "string"}},
-    "log": {"msg": {"type": "string", "title": "string"}},
+    "log": {"msg": {"type": "string", "title": "string"}, "level": {"type": "string", "title": "string", "default": "info"}},
     "save": {"name": {"type": "string", "title": "string"}, "value": {"title": "any"}},
     "publish": {"channel": {"type": "string", "title": "string"}, "msg": {"type": "string", "title": "string"}},
     "subscribe": {"module": {"type": "string", "title": "string"}, "name": {"type": "string", "title": "string"}, "n": {"type": "integer", "title": "int"}},
     "monitor": {"channel": {"type": "string", "title": "string"}, "n": {"type": "integer", "title": "int"}},
     "flood": {"name": {"type": "string", "title": "string"}, "n": {"type": "integer", "title": "int"}, "p": {"type": "integer", "title": "int", "default": 1}},
+    "long_line": {"how": {"type": "string", "title": "string"}, "pad": {"type": "integer", "title": "int"}, "text": {"type": "string", "title": "string"}},
     "fill": {"prefix": {"type": "string", "title": "string"}, "n": {"type": "integer", "title": "int"}, "size": {"type": "integer", "title": "int"}},
     "hold": {"module": {"type": "string", "title": "string"}, "prefix": {"type": "string", "title": "string"}, "n": {"type": "integer", "title": "int"}},
     "release": {},
@@ -428,7 +441,8 @@ func (d *driver) run(ctx context.Context, host proto.HostClient, mod *proto.Modu
 		return resp.ResultJson, nil
 	case "log":
 		if debug {
-			_, err := host.Log(ctx, &proto.LogRequest{ModuleId: mod.Id, Level: "info", Message: str(0)})
+			level := cmp.Or(str(1), "info") // a level a driver should not send, for the host to judge
+			_, err := host.Log(ctx, &proto.LogRequest{ModuleId: mod.Id, Level: level, Message: str(0)})
 			return []byte("true"), err
 		}
 		return []byte("false"), nil
@@ -475,6 +489,14 @@ func (d *driver) run(ctx context.Context, host proto.HostClient, mod *proto.Modu
 			&proto.ExecRequest{ModuleId: str(0), Function: str(1), ArgsJson: raw(2), UserId: r.UserId, RequestId: r.RequestId}, inner)
 	case "mux_subscribe":
 		return muxSubscribe(ctx, host, mod.Id, str(0), str(1))
+	case "long_line": // pad x's then text on one line: "log" as an hclog line, "print" on os.Stderr
+		line := strings.Repeat("x", num(1)) + str(2)
+		if str(0) == "log" {
+			d.log.Info(line)
+		} else {
+			fmt.Fprintln(os.Stderr, line)
+		}
+		return []byte("null"), nil
 	case "fill": // fill.go
 		return fill(ctx, host, mod.Id, str(0), num(1), num(2))
 	case "flood":
