@@ -176,7 +176,8 @@ func probeMember(ctx context.Context, proof peer.Proof, addr string) (probeAnswe
 		hint := ""
 		if strings.Contains(eb.Message, "certificate was revoked") {
 			// Removal revokes the certificate for good; the way back is a new one for the name.
-			hint = "; to bring this node back, give it a new certificate: engine tls init --out <dir> --nodes <this node> (the CA is kept), copy the pair and start it again with --join (docs/security.md)"
+			// tls init keeps a pair it finds, so the revoked one must go first or nothing changes.
+			hint = "; to bring this node back, give it a new certificate: delete its old pair (<node>.pem, <node>-key.pem) in the folder engine tls init wrote, then engine tls init --out <that folder> --nodes <this node> (the CA is kept), copy the new pair here and start it again with --join (docs/security.md)"
 		}
 		return answerRefused, fmt.Errorf("--join %s turned this node away (HTTP 403): %s%s", addr, eb.Message, hint)
 	}

@@ -65,7 +65,7 @@ func TestProbeAnswers(t *testing.T) {
 	}{
 		{"member", strings.TrimPrefix(member.URL, "http://"), answerMember, ""},
 		{"client API", strings.TrimPrefix(clientAPI.URL, "http://"), answerRefused, "is a client API address (it answered HTTP 404); --join takes a member's cluster port, its --raft-addr"},
-		{"certificate revoked", strings.TrimPrefix(revoked.URL, "http://"), answerRefused, "certificate was revoked: its node was removed from the cluster; to bring this node back, give it a new certificate: engine tls init"},
+		{"certificate revoked", strings.TrimPrefix(revoked.URL, "http://"), answerRefused, "certificate was revoked: its node was removed from the cluster; to bring this node back, give it a new certificate: delete its old pair (<node>.pem, <node>-key.pem) in the folder engine tls init wrote, then engine tls init"},
 		{"closes at once", closing, answerClosed, "closed the connection at once"},
 		{"says nothing", silent, answerSilent, "took the connection but did not answer"},
 		{"nobody listens", nobody, answerNone, "connection refused"},

@@ -39,11 +39,25 @@ func tlsCommand(args []string) error {
 	if err != nil {
 		return err
 	}
+	written := map[string]bool{}
 	for _, f := range wrote {
 		fmt.Println("wrote", f)
+		written[f] = true
+	}
+	var kept []string
+	for _, n := range list {
+		if !written[clustertls.CertFile(*out, n)] {
+			kept = append(kept, n)
+		}
 	}
 	if len(wrote) == 0 {
 		fmt.Println("nothing to write: every node already has its certificate in", *out)
+	}
+	if len(kept) > 0 {
+		// Init never overwrites a pair, so running it again for a removed node (whose certificate
+		// every member refuses) would hand back the revoked pair unless the operator knows this.
+		fmt.Printf("kept the pair already there for %s: to give a node a new certificate (a removed node's is revoked), delete its <node>.pem and <node>-key.pem first\n",
+			strings.Join(kept, ", "))
 	}
 	fmt.Printf("\nStart each node with --tls-ca %s --tls-cert %s --tls-key %s (its own files);\n"+
 		"keep %s off the nodes: it signs new certificates.\n",

@@ -3,8 +3,10 @@ package simtcp
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"sync"
+	"time"
 )
 
 // Server accepts TCP connections and hands each to a serve function.
@@ -16,6 +18,9 @@ type Server struct {
 	conns  map[net.Conn]struct{}
 	closed bool
 	wg     sync.WaitGroup
+
+	connLog  io.Writer // nil: connections are not logged
+	connWhat string
 }
 
 // Listen listens on addr ("127.0.0.1:0" for a free port); Start begins serving. serve runs in its
@@ -32,6 +37,22 @@ func Listen(addr string, serve func(c net.Conn)) (*Server, error) {
 func (s *Server) Start() {
 	s.wg.Add(1)
 	go s.accept()
+}
+
+// LogConnections writes a line to w each time a client connects or goes, with the number still
+// open, so that whoever runs the simulator by hand sees a device with two clients (one module
+// running on two nodes at once) without a packet capture. Call it before Start.
+func (s *Server) LogConnections(w io.Writer, what string) {
+	s.connLog, s.connWhat = w, what
+}
+
+// logConn writes one connection line when LogConnections asked for them.
+func (s *Server) logConn(c net.Conn, event string, open int) {
+	if s.connLog == nil {
+		return
+	}
+	fmt.Fprintf(s.connLog, "%s %s %s: client %s %s (%d open)\n",
+		time.Now().UTC().Format("2006-01-02T15:04:05.000Z"), s.connWhat, s.Addr(), c.RemoteAddr(), event, open)
 }
 
 // Addr is the listening address.
@@ -95,15 +116,19 @@ func (s *Server) accept() {
 			return
 		}
 		s.conns[c] = struct{}{}
+		open := len(s.conns)
 		s.wg.Add(1)
 		s.mu.Unlock()
+		s.logConn(c, "connected", open)
 		go func() {
 			defer s.wg.Done()
 			defer func() {
 				s.mu.Lock()
 				delete(s.conns, c)
+				open := len(s.conns)
 				s.mu.Unlock()
 				_ = c.Close()
+				s.logConn(c, "disconnected", open)
 			}()
 			s.serve(c)
 		}()

@@ -1,5 +1,5 @@
 // Command samsungmdc runs the Samsung MDC display simulator (see package mdcsim) until
-// interrupted:
+// interrupted, logging each client that connects or goes on stderr:
 //
 //	bin/sims/samsungmdc --addr 127.0.0.1:1515 --id 1
 package main
@@ -8,10 +8,9 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/placeos-go/engine/examples/sims/samsungmdc/mdcsim"
+	"github.com/placeos-go/engine/examples/simtcp"
 )
 
 func main() {
@@ -23,14 +22,5 @@ func main() {
 		os.Exit(2)
 	}
 	sim, err := mdcsim.New(*addr, byte(*id))
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	sim.Start()
-	fmt.Fprintf(os.Stderr, "Samsung MDC simulator (display id %d) listening on %s\n", *id, sim.Addr())
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
-	<-sig
-	_ = sim.Close()
+	simtcp.Main(fmt.Sprintf("Samsung MDC simulator (display id %d)", *id), sim, err)
 }
