@@ -116,6 +116,7 @@ type Core struct {
 	kick   chan struct{}
 	cancel context.CancelFunc
 	done   chan struct{}
+	halt   sync.Once // stopLoop
 
 	// downKick wakes writeDowns for the modules in downPending (guarded by mu).
 	downKick    chan struct{}
@@ -267,12 +268,30 @@ func (c *Core) Close() {
 	if c.cancel == nil {
 		return
 	}
-	c.cancel()
-	<-c.done
-	c.bg.Wait()
-	c.ops.Wait() // canceled with the loop's context: they end as soon as their driver call does
+	c.stopLoop()
 	c.gates.close(c.writeStatus)
 	c.stopLeft()
+}
+
+// stopLoop stops the reconcile loop and what it began, and waits for them; once.
+func (c *Core) stopLoop() {
+	c.halt.Do(func() {
+		c.cancel()
+		<-c.done
+		c.bg.Wait()
+		c.ops.Wait() // canceled with the loop's context: they end as soon as their driver call does
+	})
+}
+
+// StopModules is the first step of a node's graceful leave: it stops the reconcile loop, so that
+// nothing starts again, and every module this node runs, so that their devices are free before the
+// leave lets other nodes start them (one leaving first ran them on while the others started them:
+// two connections to a display). It returns how many it stopped; Close follows as always.
+func (c *Core) StopModules(ctx context.Context) int {
+	if c.cancel != nil {
+		c.stopLoop()
+	}
+	return c.stopAll(ctx)
 }
 
 // OnModuleStart clears a module's status before a new instance of it starts (docs/protocol.md §3),

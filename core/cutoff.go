@@ -52,24 +52,13 @@ func (c *Core) checkCutOff(ctx context.Context) bool {
 		return true
 	}
 	c.cutOff.Store(true)
-	c.cancelOps(func(string) bool { return true })
-	c.mu.Lock()
-	var ids []string
-	for id, st := range c.modules {
-		if st.running || st.startFailed {
-			ids = append(ids, id)
-		}
-	}
-	c.mu.Unlock()
-	for _, id := range ids {
-		c.stopHere(ctx, id)
-	}
+	stopped := c.stopAll(ctx)
 	level := hclog.Warn
-	if len(ids) == 0 && c.NotMember() != nil {
+	if stopped == 0 && c.NotMember() != nil {
 		level = hclog.Debug // it runs nothing and has said at ERROR that it is no member: no leader will come
 	}
 	c.log.Log(level, "cut off from the leader for longer than the other nodes wait before moving a node's modules: stopped every module this node ran, so that none runs twice",
-		"without_leader", away.Round(time.Millisecond), "stopped", len(ids))
+		"without_leader", away.Round(time.Millisecond), "stopped", stopped)
 	return true
 }
 

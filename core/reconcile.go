@@ -258,6 +258,24 @@ func (c *Core) stopHere(ctx context.Context, id string) {
 	c.gates.forget(id)
 }
 
+// stopAll ends every module operation in flight and stops every module this node runs or failed
+// to start, and returns how many; a cut-off node and a leaving one let go of all they hold.
+func (c *Core) stopAll(ctx context.Context) int {
+	c.cancelOps(func(string) bool { return true })
+	c.mu.Lock()
+	var ids []string
+	for id, st := range c.modules {
+		if st.running || st.startFailed {
+			ids = append(ids, id)
+		}
+	}
+	c.mu.Unlock()
+	for _, id := range ids {
+		c.stopHere(ctx, id)
+	}
+	return len(ids)
+}
+
 func (c *Core) startModule(ctx context.Context, w desired) {
 	id := w.config.Id
 	log := c.log.With("module", id, "driver", w.binary)

@@ -91,6 +91,10 @@ func serve(ctx context.Context, args []string, dev bool, sig *signals) error {
 
 	<-ctx.Done()
 	if sig.leaving() {
+		// Its devices are free before the leave lets the others start its modules.
+		stopCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		log.Info("leaving the cluster: stopped this node's modules first", "stopped", n.core.StopModules(stopCtx))
+		cancel()
 		leaveCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		if err := n.store.Leave(leaveCtx); errors.Is(err, raftfsm.ErrLastVoter) {
 			log.Info("not leaving the cluster: this node is its last voter (the cluster stops with it)")
