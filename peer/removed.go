@@ -211,7 +211,7 @@ func rejoinHint(addrs map[string]string) string {
 		join = "--join " + strings.Join(list, ",")
 	}
 	return "it left the cluster or was removed. To bring it back, start it with " + join +
-		" (a node an operator removed needs a new certificate first: engine tls init); to start it afresh, wipe its data directory; else stop it"
+		" (a node an operator removed needs a new certificate first: delete its old certificate and key files, then engine tls init); to start it afresh, wipe its data directory; else stop it"
 }
 
 // refusesMe reports whether err is a member refusing this node's certificate as a non-member's

@@ -7,8 +7,8 @@ import (
 )
 
 // A spare that keeps failing backs off. One that cannot launch beside the driver's process (its
-// main binds a fixed port) fails alike every time: tried every StableAfter, it logged a WARN a
-// minute for as long as the driver ran. So the next try comes StableAfter after the first failure,
+// main binds a fixed port) fails alike every time, and tried every StableAfter it would log a
+// WARN a minute for as long as the driver ran. So the next try comes StableAfter after the first failure,
 // then after twice the last wait, up to Config.SpareBackoffMax. The first failure is one WARN
 // saying why (with the hint, for a launch); each repeat is one INFO line with the next try's time,
 // and the spare's own stderr lines during its launch are DEBUG (they are in the launch's error).
