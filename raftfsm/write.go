@@ -344,9 +344,9 @@ func (s *Store) remove(ctx context.Context, id raft.ServerID, revoke bool) error
 	n, known := s.fsm.Node(string(id))
 	hold := revoke && known && n.Up
 	if hold {
-		// Its modules may still run there: held until it has stopped them (removal.go). Recorded
-		// before the configuration changes, while the node still hears the leader, so that it
-		// reads its own removal at once.
+		// Its modules may still run there: held until it has stopped them (removal.go). Marked
+		// before the configuration changes, so that a leader lost in between leaves its successor
+		// a marked entry to finish, not a node out of the configuration that nobody releases.
 		if err := s.applyLocal(ctx, nodeHoldCommand(string(id))); err != nil {
 			return err
 		}
