@@ -75,7 +75,7 @@ func driverKey(r *http.Request) (string, error) {
 		}
 	}
 	if key == "" {
-		return "", errkind.Wrap(httpwire.ErrBadParameter, nil, "query parameter path (the driver key) is required")
+		return "", errkind.Wrap(httpwire.ErrBadParameter, nil, "query parameter path is required: the driver key, the file path of the binary as GET /api/core/v1/status/loaded lists it")
 	}
 	return key, nil
 }

@@ -30,7 +30,7 @@ func TestNodeRoutes(t *testing.T) {
 		{"driver key badly encoded", "GET", NodeBase + "/status/driver?path=drv%zz", true, 400,
 			`{"error":"bad_request","message":"query parameter path is not URL-encoded: invalid URL escape \"%zz\""}`},
 		{"driver without path", "GET", NodeBase + "/status/driver", true, 400,
-			`{"error":"bad_request","message":"query parameter path (the driver key) is required"}`},
+			`{"error":"bad_request","message":"query parameter path is required: the driver key, the file path of the binary as GET /api/core/v1/status/loaded lists it"}`},
 		{"chaos", "POST", NodeBase + "/chaos/terminate?path=drv/display", true, 200, ``},
 		{"chaos unknown", "POST", NodeBase + "/chaos/terminate?path=drv/x", true, 404,
 			`{"error":"not_found","message":"no driver process on this node runs drv/x: path is the driver key, the file path of the binary as GET /api/core/v1/status/loaded lists it"}`},
