@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -42,6 +43,8 @@ type node struct {
 	api    *httpapi.Server
 	peers  *peer.Client
 	closer []func() // run in reverse order by close
+
+	apiClosed sync.Once // closeAPI
 }
 
 // onClose registers fn to run when the node stops, after everything started later.
@@ -238,14 +241,21 @@ func (n *node) startAPI(o *options, authn *auth.Authenticator, watcher *subscrip
 	if err := n.api.Start(); err != nil {
 		return err
 	}
-	n.onClose(func() {
+	n.onClose(n.closeAPI)
+	return nil
+}
+
+// closeAPI stops the client API: it accepts nothing more, and what is in flight gets about 4 s
+// to finish before it is answered 503 (httpapi.Close). Once: a leaving node closes it before it
+// stops its modules, and its close comes back to it.
+func (n *node) closeAPI() {
+	n.apiClosed.Do(func() {
 		stopCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		if err := n.api.Close(stopCtx); err != nil {
-			log.Warn("HTTP shutdown", "error", err)
+			n.log.Warn("HTTP shutdown", "error", err)
 		}
 	})
-	return nil
 }
 
 // logClusterPort says how the cluster port proves who connects: a warning where anyone who
