@@ -44,7 +44,9 @@ type node struct {
 	peers  *peer.Client
 	closer []func() // run in reverse order by close
 
-	apiClosed sync.Once // closeAPI
+	apiClosed   sync.Once // closeAPI
+	nodesClosed sync.Once // closeNodes
+	nodes       *peer.Server
 }
 
 // onClose registers fn to run when the node stops, after everything started later.
@@ -196,13 +198,9 @@ func startNode(ctx context.Context, o *options, log hclog.Logger, leave func()) 
 		return n, err
 	}
 
-	nodes := peer.NewServer(peer.ServerConfig{Logger: log, Local: n.core, Members: n.store, Leave: leave})
-	nodes.Serve(n.port)
-	n.onClose(func() {
-		stopCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = nodes.Close(stopCtx)
-	})
+	n.nodes = peer.NewServer(peer.ServerConfig{Logger: log, Local: n.core, Members: n.store, Leave: leave})
+	n.nodes.Serve(n.port)
+	n.onClose(n.closeNodes)
 	if err := n.startAPI(o, authn, watcher, met, https); err != nil {
 		return n, err
 	}
@@ -243,6 +241,16 @@ func (n *node) startAPI(o *options, authn *auth.Authenticator, watcher *subscrip
 	}
 	n.onClose(n.closeAPI)
 	return nil
+}
+
+// closeNodes stops the node-to-node routes and executes other nodes forward here, letting those
+// in flight finish as closeAPI does. Once, as closeAPI.
+func (n *node) closeNodes() {
+	n.nodesClosed.Do(func() {
+		stopCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = n.nodes.Close(stopCtx)
+	})
 }
 
 // closeAPI stops the client API: it accepts nothing more, and what is in flight gets about 4 s

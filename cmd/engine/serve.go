@@ -91,10 +91,11 @@ func serve(ctx context.Context, args []string, dev bool, sig *signals) error {
 
 	<-ctx.Done()
 	if sig.leaving() {
-		// What clients have in flight finishes (or is answered) while the modules still run; then
-		// the modules stop, so that their devices are free before the leave lets the others
-		// start them.
+		// What clients and other nodes have in flight finishes (or is answered) while the modules
+		// still run; then the modules stop, so that their devices are free before the leave lets
+		// the others start them.
 		n.closeAPI()
+		n.closeNodes()
 		stopCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		log.Info("leaving the cluster: stopped this node's modules first", "stopped", n.core.StopModules(stopCtx))
 		cancel()
