@@ -87,22 +87,7 @@ func frozenNodeFences(t *testing.T, prefix string, leader bool) {
 	}
 
 	// Watch every display's connections from now to the end: never two at once.
-	most := map[string]int{} // read once the watcher is done
-	stop := make(chan struct{})
-	watched := make(chan struct{})
-	go func() {
-		defer close(watched)
-		for {
-			for mod, sim := range sims {
-				most[mod] = max(most[mod], controlling(t, sim.Conns()))
-			}
-			select {
-			case <-stop:
-				return
-			case <-time.After(5 * time.Millisecond):
-			}
-		}
-	}()
+	mostAtOnce := watchConnections(t, sims)
 
 	frozen.Pause()
 	paused := time.Now()
@@ -123,12 +108,37 @@ func frozenNodeFences(t *testing.T, prefix string, leader bool) {
 	frozen.WaitLog(10*time.Second, "fenced")
 	c.WaitHealthy(3)
 	c.Eventually(10*time.Second, "one connection per display after the resume", func() bool { return once(all) })
-	close(stop)
-	<-watched
+	most := mostAtOnce()
 	for mod, n := range most {
 		if n > 1 {
 			t.Errorf("%s had %d connections at once (the frozen node ran %v)", mod, n, its)
 		}
+	}
+}
+
+// watchConnections polls every display's connections every millisecond (an overlap lasted 2-4 ms)
+// until the returned function is called, which returns the most each display had at once.
+func watchConnections(t *testing.T, sims map[string]*displaysim.Sim) (mostAtOnce func() map[string]int) {
+	most := map[string]int{}
+	stop := make(chan struct{})
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		for {
+			for mod, sim := range sims {
+				most[mod] = max(most[mod], controlling(t, sim.Conns()))
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(time.Millisecond):
+			}
+		}
+	}()
+	return func() map[string]int {
+		close(stop)
+		<-watched
+		return most
 	}
 }
 

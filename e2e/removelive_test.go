@@ -108,22 +108,7 @@ func handsOverOnce(t *testing.T, prefix string, goes func(c *enginetest.Cluster,
 	for _, mod := range its {
 		old[mod] = sims[mod].Conns()[0]
 	}
-	most := map[string]int{} // read once the watcher is done
-	stop := make(chan struct{})
-	watched := make(chan struct{})
-	go func() {
-		defer close(watched)
-		for {
-			for mod, sim := range sims {
-				most[mod] = max(most[mod], controlling(t, sim.Conns()))
-			}
-			select {
-			case <-stop:
-				return
-			case <-time.After(time.Millisecond): // an overlap lasted 2-4 ms
-			}
-		}
-	}()
+	mostAtOnce := watchConnections(t, sims)
 
 	goes(c, leader, gone)
 	c.Eventually(30*time.Second, "its displays connected from the other nodes, once each", func() bool {
@@ -139,9 +124,7 @@ func handsOverOnce(t *testing.T, prefix string, goes func(c *enginetest.Cluster,
 			t.Fatalf("%s never ran %s", gone.ID, mod)
 		}
 	}
-	close(stop)
-	<-watched
-	for mod, n := range most {
+	for mod, n := range mostAtOnce() {
 		if n > 1 {
 			t.Errorf("%s had %d connections at once (the node that went ran %v)", mod, n, its)
 		}
