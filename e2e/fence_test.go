@@ -35,56 +35,10 @@ func TestFrozenLeaderDriversFenceThemselves(t *testing.T) {
 // checks that its display connections close before the others open theirs, and that after its
 // resume every display has one connection again without ever having had two.
 func frozenNodeFences(t *testing.T, prefix string, leader bool) {
-	const displays = 6
 	const freeze = 5 * time.Second
-	rds := testutil.StartRedis(t)
-	bin := testutil.BuildBinary(t, "./examples/drivers/display")
-	sims := map[string]*displaysim.Sim{}
-	var all []string
-	// once: each of the displays ids has exactly one connection.
-	once := func(ids []string) bool {
-		for _, id := range ids {
-			if sims[id].Connections() != 1 {
-				return false
-			}
-		}
-		return true
-	}
-	var model strings.Builder
-	fmt.Fprintf(&model, "drivers: [{id: drv-display, module_name: Display, role: device, binary: %q}]\nmodules:\n", bin)
-	for i := 1; i <= displays; i++ {
-		id := fmt.Sprintf("mod-display-%d", i)
-		sims[id] = startDisplaySim(t)
-		all = append(all, id)
-		fmt.Fprintf(&model, "  - {id: %s, driver_id: drv-display, ip: 127.0.0.1, port: %d, running: true}\n", id, sims[id].Port())
-	}
-	c := enginetest.StartCluster(t, config(rds.URL), prefix, 3, model.String(), displays)
-	c.Eventually(20*time.Second, "one connection per display", func() bool { return once(all) })
-	place := c.WaitHealthy(3)
-	var frozen *enginetest.Node
-	var its []string
-	for _, n := range c.Nodes {
-		if (n == c.Leader()) != leader {
-			continue
-		}
-		its = its[:0]
-		for mod, node := range place {
-			if node == n.ID {
-				its = append(its, mod)
-			}
-		}
-		if len(its) > 0 {
-			frozen = n
-			break
-		}
-	}
-	if frozen == nil {
-		t.Skipf("no node of the kind (leader: %v) runs a display: %v", leader, place)
-	}
-	old := map[string]net.Conn{}
-	for _, mod := range its {
-		old[mod] = sims[mod].Conns()[0]
-	}
+	c, sims, place := displaysCluster(t, prefix)
+	frozen, its := runningDisplays(t, c, place, leader)
+	old := firstConns(sims, its)
 
 	// Watch every display's connections from now to the end: never two at once.
 	mostAtOnce := watchConnections(t, sims)
@@ -100,20 +54,82 @@ func frozenNodeFences(t *testing.T, prefix string, leader bool) {
 		return true
 	})
 	t.Logf("the frozen %s's %d display connections closed %s after SIGSTOP", frozen.ID, len(its), time.Since(paused).Round(time.Millisecond))
-	c.Eventually(10*time.Second, "its displays connected from the other nodes", func() bool { return once(its) })
+	c.Eventually(10*time.Second, "its displays connected from the other nodes", func() bool { return oncePerDisplay(sims, its) })
 	// The freeze lasts on while the others run its displays (the watcher checks them): its
 	// length is the test's input, not a wait for something to happen.
 	<-time.After(time.Until(paused.Add(freeze)))
 	frozen.Resume()
 	frozen.WaitLog(10*time.Second, "fenced")
 	c.WaitHealthy(3)
-	c.Eventually(10*time.Second, "one connection per display after the resume", func() bool { return once(all) })
+	c.Eventually(10*time.Second, "one connection per display after the resume", func() bool { return oncePerDisplay(sims, nil) })
 	most := mostAtOnce()
 	for mod, n := range most {
 		if n > 1 {
 			t.Errorf("%s had %d connections at once (the frozen node ran %v)", mod, n, its)
 		}
 	}
+}
+
+// displaysCluster starts a 3-node cluster running six display modules, each with a simulated
+// display of its own, and returns it once every display has one connection, with the simulators
+// by module id and the placement.
+func displaysCluster(t *testing.T, prefix string) (*enginetest.Cluster, map[string]*displaysim.Sim, map[string]string) {
+	const displays = 6
+	rds := testutil.StartRedis(t)
+	bin := testutil.BuildBinary(t, "./examples/drivers/display")
+	sims := map[string]*displaysim.Sim{}
+	var model strings.Builder
+	fmt.Fprintf(&model, "drivers: [{id: drv-display, module_name: Display, role: device, binary: %q}]\nmodules:\n", bin)
+	for i := 1; i <= displays; i++ {
+		id := fmt.Sprintf("mod-display-%d", i)
+		sims[id] = startDisplaySim(t)
+		fmt.Fprintf(&model, "  - {id: %s, driver_id: drv-display, ip: 127.0.0.1, port: %d, running: true}\n", id, sims[id].Port())
+	}
+	c := enginetest.StartCluster(t, config(rds.URL), prefix, 3, model.String(), displays)
+	c.Eventually(20*time.Second, "one connection per display", func() bool { return oncePerDisplay(sims, nil) })
+	return c, sims, c.WaitHealthy(3)
+}
+
+// oncePerDisplay reports whether each display of ids (every one when ids is nil) has exactly one
+// connection.
+func oncePerDisplay(sims map[string]*displaysim.Sim, ids []string) bool {
+	for id, sim := range sims {
+		if (ids == nil || slices.Contains(ids, id)) && sim.Connections() != 1 {
+			return false
+		}
+	}
+	return true
+}
+
+// runningDisplays is a node of c that runs displays by place — the leader, or a follower — and
+// the displays it runs.
+func runningDisplays(t *testing.T, c *enginetest.Cluster, place map[string]string, leader bool) (*enginetest.Node, []string) {
+	t.Helper()
+	for _, n := range c.Nodes {
+		if (n == c.Leader()) != leader {
+			continue
+		}
+		var its []string
+		for mod, node := range place {
+			if node == n.ID {
+				its = append(its, mod)
+			}
+		}
+		if len(its) > 0 {
+			return n, its
+		}
+	}
+	t.Fatalf("no node of the kind (leader: %v) runs a display: %v", leader, place)
+	return nil, nil
+}
+
+// firstConns is the connection each of the displays its has now.
+func firstConns(sims map[string]*displaysim.Sim, its []string) map[string]net.Conn {
+	old := map[string]net.Conn{}
+	for _, mod := range its {
+		old[mod] = sims[mod].Conns()[0]
+	}
+	return old
 }
 
 // watchConnections polls every display's connections every millisecond (an overlap lasted 2-4 ms)

@@ -3,8 +3,6 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -22,20 +20,12 @@ import (
 func TestDriverLinesScrubbedWhateverModuleTheyName(t *testing.T) {
 	t.Parallel()
 	const aValue, bValue = "a-admin-value-4711", "b-admin-value-1337"
-	redis := testutil.StartRedis(t)
-	engineBin := testutil.BuildBinary(t, "./cmd/engine")
-	drv := testutil.BuildBinary(t, "./internal/testdriver")
-	keyFile := filepath.Join(t.TempDir(), "secrets.key")
-	if out, err := exec.Command(engineBin, "secrets", "init", "--out", keyFile).CombinedOutput(); err != nil {
-		t.Fatalf("engine secrets init: %v\n%s", err, out)
-	}
-	e := enginetest.StartEngine(t, config(redis.URL, "--auth", "keys", "--api-keys", apiKeysFile(t), "--secrets-key-file", keyFile), "logscrub", fmt.Sprintf(`
-drivers: [{id: drv-test, module_name: Test, role: device, binary: %q}]
+	e := keyedEngine(t, "logscrub", `
 modules:
   - {id: mod-a, driver_id: drv-test, running: true, settings: {input: a-input}}
   - {id: mod-b, driver_id: drv-test, running: true, settings: {input: b-input}}
 systems: [{id: sys-1, name: Room, modules: [mod-a, mod-b]}]
-`, drv))
+`)
 	for id, v := range map[string]string{"mod-a": aValue, "mod-b": bValue} {
 		input := strings.TrimPrefix(id, "mod-") + "-input"
 		mod := fmt.Sprintf(`{"id": %q, "driver_id": "drv-test", "running": true, "settings": {"input": %q},
@@ -105,19 +95,11 @@ systems: [{id: sys-1, name: Room, modules: [mod-a, mod-b]}]
 func TestStartFailureQuotingAnotherModule(t *testing.T) {
 	t.Parallel()
 	const bValue = "b-gateway-login-8812"
-	redis := testutil.StartRedis(t)
-	engineBin := testutil.BuildBinary(t, "./cmd/engine")
-	drv := testutil.BuildBinary(t, "./internal/testdriver")
-	keyFile := filepath.Join(t.TempDir(), "secrets.key")
-	if out, err := exec.Command(engineBin, "secrets", "init", "--out", keyFile).CombinedOutput(); err != nil {
-		t.Fatalf("engine secrets init: %v\n%s", err, out)
-	}
-	e := enginetest.StartEngine(t, config(redis.URL, "--auth", "keys", "--api-keys", apiKeysFile(t), "--secrets-key-file", keyFile), "startscrub", fmt.Sprintf(`
-drivers: [{id: drv-test, module_name: Test, role: device, binary: %q}]
+	e := keyedEngine(t, "startscrub", `
 modules:
   - {id: mod-b, driver_id: drv-test, running: true}
 systems: [{id: sys-1, name: Room, modules: [mod-b]}]
-`, drv))
+`)
 	modB := fmt.Sprintf(`{"id": "mod-b", "driver_id": "drv-test", "running": true,
 		"protected_settings": [{"level": "admin", "settings": {"password": %q}}]}`, bValue)
 	if r := e.Do("PUT", "/api/engine/v2/modules/mod-b", modB, enginetest.APIKey(adminKey)); r.Status != 200 {
@@ -154,19 +136,11 @@ systems: [{id: sys-1, name: Room, modules: [mod-b]}]
 func TestInnerValueOfAnObjectSettingScrubbed(t *testing.T) {
 	t.Parallel()
 	const password = "inner-pass-5521"
-	redis := testutil.StartRedis(t)
-	engineBin := testutil.BuildBinary(t, "./cmd/engine")
-	drv := testutil.BuildBinary(t, "./internal/testdriver")
-	keyFile := filepath.Join(t.TempDir(), "secrets.key")
-	if out, err := exec.Command(engineBin, "secrets", "init", "--out", keyFile).CombinedOutput(); err != nil {
-		t.Fatalf("engine secrets init: %v\n%s", err, out)
-	}
-	e := enginetest.StartEngine(t, config(redis.URL, "--auth", "keys", "--api-keys", apiKeysFile(t), "--secrets-key-file", keyFile), "innerscrub", fmt.Sprintf(`
-drivers: [{id: drv-test, module_name: Test, role: device, binary: %q}]
+	e := keyedEngine(t, "innerscrub", `
 modules:
   - {id: mod-a, driver_id: drv-test, running: true}
 systems: [{id: sys-1, name: Room, modules: [mod-a]}]
-`, drv))
+`)
 	modA := fmt.Sprintf(`{"id": "mod-a", "driver_id": "drv-test", "running": true,
 		"protected_settings": [{"level": "admin", "settings": {"credentials": {"username": "svc-room", "password": %q}}}]}`, password)
 	if r := e.Do("PUT", "/api/engine/v2/modules/mod-a", modA, enginetest.APIKey(adminKey)); r.Status != 200 {
@@ -183,4 +157,14 @@ systems: [{id: sys-1, name: Room, modules: [mod-a]}]
 	if strings.Contains(e.Logs().String(), "refused") && strings.Contains(e.Logs().String(), `"`+password+`"`) {
 		t.Errorf("the engine logged the password")
 	}
+}
+
+// keyedEngine starts a single node with API keys (apiKeysFile) and a secrets key, running the test
+// driver as drv-test with the modules and systems of the model text given.
+func keyedEngine(t *testing.T, name, modulesAndSystems string) *enginetest.Node {
+	t.Helper()
+	redis := testutil.StartRedis(t)
+	drv := testutil.BuildBinary(t, "./internal/testdriver")
+	return enginetest.StartEngine(t, config(redis.URL, "--auth", "keys", "--api-keys", apiKeysFile(t), "--secrets-key-file", secretsKeyFile(t)), name,
+		fmt.Sprintf("drivers: [{id: drv-test, module_name: Test, role: device, binary: %q}]\n", drv)+modulesAndSystems)
 }

@@ -1,16 +1,12 @@
 package e2e
 
 import (
-	"fmt"
-	"net"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/placeos-go/engine/clustertls"
-	"github.com/placeos-go/engine/examples/sims/display/displaysim"
 	"github.com/placeos-go/engine/internal/enginetest"
-	"github.com/placeos-go/engine/internal/testutil"
 	"github.com/placeos-go/engine/peer"
 )
 
@@ -60,54 +56,11 @@ func TestLeavingNodeRunsNoModuleTwice(t *testing.T) {
 // them out of the cluster, and checks that its displays are then driven from the other nodes, one
 // connection each, never two at once on any display.
 func handsOverOnce(t *testing.T, prefix string, goes func(c *enginetest.Cluster, leader, gone *enginetest.Node)) {
-	const displays = 6
-	rds := testutil.StartRedis(t)
-	bin := testutil.BuildBinary(t, "./examples/drivers/display")
-	sims := map[string]*displaysim.Sim{}
-	var model strings.Builder
-	fmt.Fprintf(&model, "drivers: [{id: drv-display, module_name: Display, role: device, binary: %q}]\nmodules:\n", bin)
-	for i := 1; i <= displays; i++ {
-		id := fmt.Sprintf("mod-display-%d", i)
-		sims[id] = startDisplaySim(t)
-		fmt.Fprintf(&model, "  - {id: %s, driver_id: drv-display, ip: 127.0.0.1, port: %d, running: true}\n", id, sims[id].Port())
-	}
-	c := enginetest.StartCluster(t, config(rds.URL), prefix, 3, model.String(), displays)
-	place := c.WaitHealthy(3)
+	c, sims, place := displaysCluster(t, prefix)
 	leader := c.Leader()
 	// The node that goes: a follower that runs displays (the leader cannot be removed by another).
-	var gone *enginetest.Node
-	var its []string
-	for _, n := range c.Nodes {
-		if n == leader {
-			continue
-		}
-		its = its[:0]
-		for mod, node := range place {
-			if node == n.ID {
-				its = append(its, mod)
-			}
-		}
-		if len(its) > 0 {
-			gone = n
-			break
-		}
-	}
-	if gone == nil {
-		t.Fatalf("no follower runs a display: %v", place)
-	}
-	c.Eventually(20*time.Second, "one connection per display", func() bool {
-		for _, sim := range sims {
-			if sim.Connections() != 1 {
-				return false
-			}
-		}
-		return true
-	})
-
-	old := map[string]net.Conn{}
-	for _, mod := range its {
-		old[mod] = sims[mod].Conns()[0]
-	}
+	gone, its := runningDisplays(t, c, place, false)
+	old := firstConns(sims, its)
 	mostAtOnce := watchConnections(t, sims)
 
 	goes(c, leader, gone)

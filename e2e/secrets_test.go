@@ -35,13 +35,9 @@ const (
 func TestProtectedSettingsReachTheModuleOnly(t *testing.T) {
 	t.Parallel()
 	redis := testutil.StartRedis(t)
-	engineBin := testutil.BuildBinary(t, "./cmd/engine")
 	drv := testutil.BuildBinary(t, "./internal/testdriver")
 	dir := t.TempDir()
-	keyFile := filepath.Join(dir, "secrets.key")
-	if out, err := exec.Command(engineBin, "secrets", "init", "--out", keyFile).CombinedOutput(); err != nil {
-		t.Fatalf("engine secrets init: %v\n%s", err, out)
-	}
+	keyFile := secretsKeyFile(t)
 	secretFile := filepath.Join(dir, "cluster-secret")
 	if err := os.WriteFile(secretFile, []byte(clusterSecret+"\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -223,4 +219,14 @@ func grepFiles(t *testing.T, dir string, values ...string) (hits []string) {
 		t.Fatal(err)
 	}
 	return hits
+}
+
+// secretsKeyFile is a new secrets key, made as an operator makes one (engine secrets init).
+func secretsKeyFile(t *testing.T) string {
+	t.Helper()
+	keyFile := filepath.Join(t.TempDir(), "secrets.key")
+	if out, err := exec.Command(testutil.BuildBinary(t, "./cmd/engine"), "secrets", "init", "--out", keyFile).CombinedOutput(); err != nil {
+		t.Fatalf("engine secrets init: %v\n%s", err, out)
+	}
+	return keyFile
 }
