@@ -231,6 +231,7 @@ head_cluster() {
 		v=$(metric cluster BenchmarkClusterExecuteNonOwner ratio-c$c)
 		headline "execute through a non-owner, $c client$( ((c > 1)) && echo s)" "$(num "$v" '%.2f×')" "$(target "$v" ge 0.75 'execute at the owner (issue 13: ≥ 0.75×)')" "see below"
 		headline "execute through the bare forwarder (one more HTTP hop, the floor), $c client$( ((c > 1)) && echo s)" "$(num "$(metric cluster BenchmarkClusterExecuteNonOwner ratio-fwd-c$c)" '%.2f×')" "execute at the owner" "see below"
+		headline "execute through the bare relay (one more process copying bytes, parsing nothing), $c client$( ((c > 1)) && echo s)" "$(num "$(metric cluster BenchmarkClusterExecuteNonOwner ratio-relay-c$c)" '%.2f×')" "execute at the owner" "see below"
 	done
 }
 

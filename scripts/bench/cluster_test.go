@@ -315,7 +315,7 @@ func ringMoved(ids, from, to []string) float64 {
 // module (the baseline) with the same execute sent to a node that does not, which forwards it
 // over the exec protocol of the cluster port (package peer), and with the same execute sent
 // through the bare forwarder (forwarder_test.go), the floor of one more HTTP hop in front of the
-// owner. Clients spread their calls over the owner's modules; runs alternate the three paths so
+// owner, and through the bare relay, the floor of one more process. Clients spread their calls over the owner's modules; runs alternate the three paths so
 // that machine noise hits them alike, and the best run of each is compared. Each run also records the CPU time every process spent per
 // call (from /proc: user + system), which shows what the extra hop costs and where. With
 // CLUSTERBENCH_PPROF=<dir> the engines serve pprof, and CPU profiles of the owner and the
@@ -355,8 +355,10 @@ func BenchmarkClusterExecuteNonOwner(b *testing.B) {
 		atOwner, viaOther := callThrough(owner), callThrough(other)
 		fwd := startForwarder(b, owner, other)
 		viaForwarder := func() error { return echoAt(fwd.base, nextModule(), 10*time.Second) }
+		relay := startRelay(b, owner, other)
+		viaRelay := func() error { return echoAt(relay.base, nextModule(), 10*time.Second) }
 		for range 300 {
-			for _, call := range []func() error{atOwner, viaOther, viaForwarder} {
+			for _, call := range []func() error{atOwner, viaOther, viaForwarder, viaRelay} {
 				if err := call(); err != nil {
 					b.Fatal(err)
 				}
@@ -368,30 +370,34 @@ func BenchmarkClusterExecuteNonOwner(b *testing.B) {
 		}
 		fwdProcs := slices.Clone(procs)
 		fwdProcs[2] = cpuProc{"forwarder", fwd.pid}
+		relayProcs := slices.Clone(procs)
+		relayProcs[2] = cpuProc{"relay", relay.pid}
 		var sb strings.Builder
-		fmt.Fprintf(&sb, "\n| execute by module id | clients | throughput ratio | calls/s | p50 | p99 | CPU µs per call: client, owner, non-owner or forwarder, driver | target |\n|---|---|---|---|---|---|---|---|\n")
+		fmt.Fprintf(&sb, "\n| execute by module id | clients | throughput ratio | calls/s | p50 | p99 | CPU µs per call: client, owner, non-owner, forwarder or relay, driver | target |\n|---|---|---|---|---|---|---|---|\n")
 		var metrics []clusterMetric
 		for _, clients := range []int{1, 16, 32} {
 			calls := 1500 * clients / min(clients, 4)
-			var base, via, bare []cpuResult
+			var base, via, bare, relayed []cpuResult
 			for range nonOwnerRounds {
 				base = append(base, measureCPU(b, procs, "at the owner", clients, calls, atOwner))
 				via = append(via, measureCPU(b, procs, "through a non-owner", clients, calls, viaOther))
 				bare = append(bare, measureCPU(b, fwdProcs, "through the bare forwarder", clients, calls, viaForwarder))
+				relayed = append(relayed, measureCPU(b, relayProcs, "through the bare relay", clients, calls, viaRelay))
 			}
-			bt, vt, ft := bestOfCPU(base), bestOfCPU(via), bestOfCPU(bare)
+			bt, vt, ft, rt := bestOfCPU(base), bestOfCPU(via), bestOfCPU(bare), bestOfCPU(relayed)
 			for _, r := range []struct {
 				r      cpuResult
 				target string
-			}{{bt, "baseline"}, {vt, fmt.Sprintf(">= 0.75× (issue 13); %.2f× the bare forwarder", vt.throughput/ft.throughput)}, {ft, "floor of one more hop"}} {
+			}{{bt, "baseline"}, {vt, fmt.Sprintf(">= 0.75× (issue 13); %.2f× the bare forwarder, %.2f× the bare relay", vt.throughput/ft.throughput, vt.throughput/rt.throughput)}, {ft, "floor of one more HTTP hop"}, {rt, "floor of one more process"}} {
 				fmt.Fprintf(&sb, "| %s | %d | %.2f× | %.0f | %d µs | %d µs | %s | %s |\n", r.r.name, clients,
 					r.r.throughput/bt.throughput, r.r.throughput, r.r.p50.Microseconds(), r.r.p99.Microseconds(), r.r.cpuText(), r.target)
 			}
 			metrics = append(metrics,
 				clusterMetric{vt.throughput / bt.throughput, fmt.Sprintf("ratio-c%d", clients)},
-				clusterMetric{ft.throughput / bt.throughput, fmt.Sprintf("ratio-fwd-c%d", clients)})
+				clusterMetric{ft.throughput / bt.throughput, fmt.Sprintf("ratio-fwd-c%d", clients)},
+				clusterMetric{rt.throughput / bt.throughput, fmt.Sprintf("ratio-relay-c%d", clients)})
 		}
-		fmt.Fprintf(&sb, "\nOwner %s hosts %d modules; all processes (3 engines, their drivers, Redis, the clients, the bare forwarder) share this machine's %d CPUs. Best of %d interleaved runs each. The bare forwarder (with the non-owner's GOMAXPROCS) is a plain net/http handler that sends each request on to the owner's client API with a keep-alive net/http client: one HTTP hop, nothing else.\n",
+		fmt.Fprintf(&sb, "\nOwner %s hosts %d modules; all processes (3 engines, their drivers, Redis, the clients, the bare forwarder and relay) share this machine's %d CPUs. Best of %d interleaved runs each. The bare forwarder (with the non-owner's GOMAXPROCS) is a plain net/http handler that sends each request on to the owner's client API with a keep-alive net/http client: one HTTP hop, nothing else. The bare relay (the same GOMAXPROCS) copies the bytes of each client connection to a connection of its own to the owner's client API and back, parsing nothing: the least one more process in the path can cost.\n",
 			owner.ID, len(mods), runtime.NumCPU(), nonOwnerRounds)
 		if profiles != "" {
 			for _, path := range []struct {

@@ -88,6 +88,60 @@ func TestClusterBenchForwarderProcess(t *testing.T) {
 	_, _ = io.Copy(io.Discard, os.Stdin)
 }
 
+// The bare relay is the floor under the bare forwarder: a process that copies bytes between each
+// client connection and a connection of its own to the owner's client API, parsing nothing. No
+// way of sending a call through one more process can cost less than it on this machine: what it
+// costs is the extra process's wake-ups and copies alone.
+
+// relayToEnv names the owner's host:port for the relay process.
+const relayToEnv = "CLUSTERBENCH_RELAY_TO"
+
+// startRelay runs the bare relay in front of the node owner, with the GOMAXPROCS the node beside
+// it (like) chose for itself, until the benchmark ends.
+func startRelay(b *testing.B, owner, like *enginetest.Node) *forwarder {
+	b.Helper()
+	m := regexp.MustCompile(`runtime:.* gomaxprocs=(\d+)`).FindStringSubmatch(like.Logs().String())
+	if m == nil {
+		b.Fatalf("%s logged no runtime line with gomaxprocs", like.ID)
+	}
+	c := startChild(b, "TestClusterBenchRelayProcess", relayToEnv+"="+strings.TrimPrefix(owner.Base, "http://"), "GOMAXPROCS="+m[1])
+	return &forwarder{base: "http://" + c.line(b, "addr "), pid: c.cmd.Process.Pid}
+}
+
+// TestClusterBenchRelayProcess is the bare relay process (see startRelay): it writes
+// "addr HOST:PORT" on stdout and relays until its input ends.
+func TestClusterBenchRelayProcess(t *testing.T) {
+	target := os.Getenv(relayToEnv)
+	if target == "" {
+		return // only BenchmarkClusterExecuteNonOwner runs it, as its child
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			in, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer in.Close()
+				out, err := net.Dial("tcp", target)
+				if err != nil {
+					return
+				}
+				defer out.Close()
+				go func() { _, _ = io.Copy(out, in); _ = out.(*net.TCPConn).CloseWrite() }()
+				_, _ = io.Copy(in, out)
+			}()
+		}
+	}()
+	fmt.Printf("addr %s\n", ln.Addr())
+	_, _ = io.Copy(io.Discard, os.Stdin)
+}
+
 // echoAt runs echo([1]) on a module by id through the client API at base, as execEcho does
 // through a node.
 func echoAt(base, module string, timeout time.Duration) error {
