@@ -181,7 +181,7 @@ func New(cfg Config, newSup NewSupervisor) (*Core, error) {
 	cfg.Limits = cfg.Limits.withDefaults()
 	c := &Core{
 		cfg:      cfg,
-		log:      cfg.Logger.Named("core").With("node", cfg.NodeID),
+		log:      cfg.Logger.Named("core"),
 		modules:  map[string]*moduleState{},
 		lookups:  map[string]map[string]string{},
 		builds:   map[string]*buildState{},

@@ -141,7 +141,7 @@ func TestClusterPortRefusesNonMembers(t *testing.T) {
 	}
 	refused("mem-9", "a node that never joined")
 	n1.Eventually(10*time.Second, "the refusal naming the node", func() bool {
-		return strings.Contains(n1.Logs().String(), "node=mem-9")
+		return strings.Contains(n1.Logs().String(), "peer=mem-9")
 	})
 
 	n3 := c.Join()

@@ -114,14 +114,14 @@ func TestDevWatchNewDriver(t *testing.T) {
 	}
 	n.Stop()
 	testutil.WaitGone(t, children["sim"], children["projector"])
-	if !strings.Contains(n.Logs().String(), "simulator stopped: pid="+strconv.Itoa(children["sim"])) {
+	if !strings.Contains(n.Logs().String(), "simulator stopped: node="+n.ID+" pid="+strconv.Itoa(children["sim"])) {
 		t.Error("engine dev did not stop the simulator itself")
 	}
 
 	// The next plain engine dev on the same data carries no watched module.
 	n.Start("--displays", "0")
 	n.WaitReady()
-	n.WaitLog(time.Second, "removed what an earlier engine dev --watch left: id=mod-watch-projector")
+	n.WaitLog(time.Second, "removed what an earlier engine dev --watch left: node="+n.ID+" id=mod-watch-projector")
 	if !keysGone(t, redis.Client(t), "mod-watch-projector") { // at once, not at a sweep
 		t.Error("the removed watch module's status and metadata are still in Redis")
 	}

@@ -69,7 +69,7 @@ func TestAPIKeysReloadOnSIGHUP(t *testing.T) {
 - {key: %q, user_id: nina, role: support}
 `, userKey, adminKey, lowerKey, newKey))
 	n.Reload()
-	n.WaitLog(10*time.Second, `API keys reloaded: file=`+keys+` keys=4`)
+	n.WaitLog(10*time.Second, `API keys reloaded: node=`+n.ID+` file=`+keys+` keys=4`)
 	for name, c := range map[string]*debugClient{"removed": removed, "lowered": lowered} {
 		testutil.Eventually(t, 10*time.Second, "the "+name+" key's session closed", c.closed)
 		var ce *websocket.CloseError
@@ -94,7 +94,7 @@ func TestAPIKeysReloadOnSIGHUP(t *testing.T) {
 	// A broken file: refused whole, the keys in force stay, the engine lives on.
 	writeKeys(fmt.Sprintf("- {key: %q, user_id: nina, role: support}\n- {key: short, user_id: eve, role: admin}\n", newKey))
 	n.Reload()
-	n.WaitLog(10*time.Second, "reloading the API keys failed; keeping the ones in force: file="+keys)
+	n.WaitLog(10*time.Second, "reloading the API keys failed; keeping the ones in force: node="+n.ID+" file="+keys)
 	n.WaitLog(time.Second, "entry 2: key must be at least 16 characters")
 	if r := n.Do("POST", exec, `[1]`, enginetest.APIKey(userKey)); r.Status != 200 {
 		t.Fatalf("a kept key after the broken file: %d %s", r.Status, r.Body)
@@ -130,7 +130,7 @@ func TestAPIKeysRevokedAcrossNodes(t *testing.T) {
 
 	testutil.WriteFile(t, keys, fmt.Sprintf("- {key: %q, user_id: ursula}\n- {key: %q, user_id: ada, role: admin}\n", userKey, adminKey))
 	a.Reload()
-	a.WaitLog(10*time.Second, "API keys reloaded: file="+keys+" keys=2")
+	a.WaitLog(10*time.Second, "API keys reloaded: node="+a.ID+" file="+keys+" keys=2")
 	testutil.Eventually(t, 10*time.Second, "the session closed", ws.closed)
 	var ce *websocket.CloseError
 	if !errors.As(ws.end, &ce) || ce.Code != 4001 || ce.Text != "credential revoked" {
@@ -146,7 +146,7 @@ func TestAPIKeysRevokedAcrossNodes(t *testing.T) {
 		t.Fatalf("the removed key on %s before its SIGHUP: %d %s, want 200 (its keys are its own)", b.ID, r.Status, r.Body)
 	}
 	b.Reload()
-	b.WaitLog(10*time.Second, "API keys reloaded: file="+keys+" keys=2")
+	b.WaitLog(10*time.Second, "API keys reloaded: node="+b.ID+" file="+keys+" keys=2")
 	if r := b.Do("POST", exec, `[1]`, enginetest.APIKey(supportKey)); r.Status != http.StatusUnauthorized {
 		t.Fatalf("the removed key on %s after its SIGHUP: %d %s, want 401", b.ID, r.Status, r.Body)
 	}

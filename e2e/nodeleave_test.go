@@ -65,7 +65,7 @@ func TestNodeRemovalAsked(t *testing.T) {
 	if code, body := leave(`{"id":"` + n3.ID + `"}`); code != 200 || body != `{"left":true}` {
 		t.Fatalf("removing %s: %d %s", n3.ID, code, body)
 	}
-	n2.WaitLog(10*time.Second, "removal of a node asked: node="+n3.ID+" self=false by="+n1.ID+" remote=127.0.0.1:")
+	n2.WaitLog(10*time.Second, "removal of a node asked: node="+n2.ID+" id="+n3.ID+" self=false by="+n1.ID+" remote=127.0.0.1:")
 	c.Eventually(30*time.Second, "a cluster of two", func() bool {
 		info, err := n1.Info()
 		return err == nil && len(info.Nodes) == 2 && info.State(n3.ID) == ""

@@ -80,7 +80,7 @@ func (s *Server) serveExec(conn net.Conn) {
 	_ = conn.Close()
 	s.removeSession(x)
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !s.stopping() {
-		s.log.Debug("exec connection ended", "remote", conn.RemoteAddr().String(), "node", x.node, "error", err)
+		s.log.Debug("exec connection ended", "remote", conn.RemoteAddr().String(), "peer", x.node, "error", err)
 	}
 }
 
@@ -212,7 +212,7 @@ func (x *execSession) run(ctx context.Context, id uint64, p []byte, refused erro
 	defer func() {
 		if x.s.log.IsDebug() {
 			x.s.log.Debug("request", "request_id", rid, "method", "EXEC", "path", executePath(c.module),
-				"node", x.node, "duration", time.Since(start))
+				"peer", x.node, "duration", time.Since(start))
 		}
 	}()
 	defer func() {

@@ -54,7 +54,7 @@ func TestClusterPortServesMembersOnly(t *testing.T) {
 	}
 	testutil.Eventually(t, within, "the refusals named in the log", func() bool {
 		l := logs.String()
-		return strings.Contains(l, `node route refused`) && strings.Contains(l, `node=n3`) &&
+		return strings.Contains(l, `node route refused`) && strings.Contains(l, `peer=n3`) &&
 			strings.Contains(l, `cluster connection refused`) && strings.Contains(l, `the certificate names node \"n3\"`)
 	})
 

@@ -218,7 +218,7 @@ func (p *Port) guard(c *peeked, rule func(peerCert) error) (net.Conn, error) {
 		return nil, err
 	}
 	return &memberConn{Conn: c, admit: admit, next: time.Now().Add(recheckEvery), gone: func(why error) {
-		p.log.Warn("cluster connection dropped", "remote", c.RemoteAddr().String(), "node", peer.node, "reason", why.Error())
+		p.log.Warn("cluster connection dropped", "remote", c.RemoteAddr().String(), "peer", peer.node, "reason", why.Error())
 	}}, nil
 }
 

@@ -112,9 +112,9 @@ func (w *RemovalWatch) Check(ctx context.Context) {
 	w.mu.Unlock()
 	switch {
 	case by != "" && was == "":
-		w.log.Error("this node is not a member of the cluster ("+by+"): "+hint, "node", w.cfg.Roster.ID())
+		w.log.Error("this node is not a member of the cluster (" + by + "): " + hint)
 	case by == "" && was != "":
-		w.log.Info("this node is a member of the cluster again", "node", w.cfg.Roster.ID())
+		w.log.Info("this node is a member of the cluster again")
 	}
 }
 

@@ -215,7 +215,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		defer func() {
 			if s.log.IsDebug() {
 				s.log.Debug("request", "request_id", rid, "method", r.Method, "path", r.URL.Path,
-					"node", peerFrom(r.Context()).name(), "duration", time.Since(start))
+					"peer", peerFrom(r.Context()).name(), "duration", time.Since(start))
 			}
 		}()
 		defer func() {
@@ -251,7 +251,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 				admit = notRevoked
 			}
 			if err := admit(s.cfg.Members, *p); err != nil {
-				s.strangers.log(s.log, "node route refused", "remote", r.RemoteAddr, "node", p.node, "path", r.URL.Path, "reason", err.Error())
+				s.strangers.log(s.log, "node route refused", "remote", r.RemoteAddr, "peer", p.node, "path", r.URL.Path, "reason", err.Error())
 				s.fail(w, r, err, call.Target{})
 				return
 			}
@@ -436,7 +436,7 @@ func (s *Server) handleLeave(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	self := id == s.cfg.Members.ID()
-	s.log.Info("removal of a node asked", "node", id, "self", self, "by", peerFrom(r.Context()).name(), "remote", r.RemoteAddr)
+	s.log.Info("removal of a node asked", "id", id, "self", self, "by", peerFrom(r.Context()).name(), "remote", r.RemoteAddr)
 	if !self {
 		if err := s.cfg.Members.RemoveNode(r.Context(), id); err != nil {
 			s.fail(w, r, err, call.Target{})

@@ -194,7 +194,7 @@ func Open(cfg Config) (*Store, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = hclog.NewNullLogger()
 	}
-	log := cfg.Logger.Named("raft").With("node", cfg.NodeID)
+	log := cfg.Logger.Named("raft")
 	s := &Store{
 		cfg:        cfg,
 		log:        log,

@@ -25,8 +25,9 @@ type Options struct {
 	// Client is used instead of URL; the Store does not close it.
 	Client *redis.Client
 	Logger hclog.Logger
-	// NodeID names this node in logs and, when the Store creates the client from URL, in the
-	// connections' CLIENT name ("engine-<NodeID>"), so CLIENT LIST shows which node is which.
+	// NodeID names this node, when the Store creates the client from URL, in the connections'
+	// CLIENT name ("engine-<NodeID>"), so CLIENT LIST shows which node is which. (Log lines get
+	// the node from Logger.)
 	NodeID string
 	// QueueSize is the default per-listener queue bound (default 256). A listener whose queue is
 	// full when a message arrives is dropped. The queue grows from nothing as messages wait and
@@ -124,9 +125,6 @@ func (o *Options) setDefaults() {
 func New(ctx context.Context, opts Options) (*Store, error) {
 	opts.setDefaults()
 	log := opts.Logger.Named("state")
-	if opts.NodeID != "" {
-		log = log.With("node", opts.NodeID)
-	}
 
 	s := &Store{
 		opts:     opts,

@@ -25,7 +25,7 @@ func certificates(r reloader) reloadable {
 			return
 		}
 		if m, ok := r.(*clustertls.Material); ok {
-			log.Info("cluster certificates reloaded", "node", m.Node(), "expires", m.Expires())
+			log.Info("cluster certificates reloaded", "expires", m.Expires())
 		} else {
 			log.Info("client API certificate reloaded")
 		}

@@ -418,7 +418,7 @@ func (n *node) openState(ctx context.Context, o *options, met *metrics.Metrics) 
 	if err != nil {
 		return nil, err
 	}
-	state.LogRedisClient(log.With("node", o.NodeID))
+	state.LogRedisClient(log)
 	if state.SentinelURL(redisURL) {
 		log.Info("Redis through Sentinel: following the primary the sentinels name", "url", state.RedactURL(redisURL))
 	}

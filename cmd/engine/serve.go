@@ -37,7 +37,7 @@ func serve(ctx context.Context, args []string, dev bool, sig *signals) error {
 		Level:      hclog.LevelFromString(o.LogLevel),
 		JSONFormat: o.LogFormat == "json",
 		Output:     os.Stderr,
-	})
+	}).With("node", o.NodeID) // every line of the node, its drivers' included, says which node wrote it
 	for _, w := range append(o.secretWarnings, o.warnings...) {
 		log.Warn(w)
 	}
@@ -75,7 +75,7 @@ func serve(ctx context.Context, args []string, dev bool, sig *signals) error {
 
 	n.core.Run(ctx)
 	n.onClose(n.core.Close)
-	log.Info("engine listening", "node", o.NodeID, "http", "http://"+n.api.Addr().String(), "raft", n.store.RaftAddr())
+	log.Info("engine listening", "http", "http://"+n.api.Addr().String(), "raft", n.store.RaftAddr())
 	if dev {
 		printDemo(os.Stdout, n.api.Addr().String(), o.Auth == "keys")
 	}
