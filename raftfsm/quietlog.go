@@ -40,24 +40,25 @@ func newQuietLogger(l hclog.Logger) hclog.Logger {
 }
 
 func (l quietLogger) Error(msg string, args ...any) {
-	if args, ok := l.q.pass(msg, args); ok {
+	if args, ok := l.q.pass(msg, ownKeys(args)); ok {
 		l.Logger.Error(msg, args...)
 	}
 }
 
 func (l quietLogger) Warn(msg string, args ...any) {
-	if args, ok := l.q.pass(msg, args); ok {
+	if args, ok := l.q.pass(msg, ownKeys(args)); ok {
 		l.Logger.Warn(msg, args...)
 	}
 }
 
 func (l quietLogger) Info(msg string, args ...any) {
-	if args, ok := l.q.passInfo(msg, args); ok {
+	if args, ok := l.q.passInfo(msg, ownKeys(args)); ok {
 		l.Logger.Info(msg, args...)
 	}
 }
 
 func (l quietLogger) Log(level hclog.Level, msg string, args ...any) {
+	args = ownKeys(args)
 	if level == hclog.Info {
 		var ok bool
 		if args, ok = l.q.passInfo(msg, args); !ok {
@@ -83,6 +84,19 @@ func (l quietLogger) Named(name string) hclog.Logger {
 
 func (l quietLogger) ResetNamed(name string) hclog.Logger {
 	return quietLogger{Logger: l.Logger.ResetNamed(name), q: l.q}
+}
+
+// ownKeys renames the key "node" of a raft line (its candidate line names the raft instance so)
+// to "raft": the node's logger already carries "node", its name, and a second key of that name
+// would be written twice in text and replace the name in JSON.
+func ownKeys(args []any) []any {
+	for i := 0; i+1 < len(args); i += 2 {
+		if k, _ := args[i].(string); k == "node" {
+			args = append([]any(nil), args...)
+			args[i] = "raft"
+		}
+	}
+	return args
 }
 
 // repeatsAlone are raft's warnings that name no peer yet repeat several times a second for as long

@@ -2,6 +2,7 @@ package raftfsm
 
 import (
 	"bytes"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -57,5 +58,27 @@ func TestQuietLoggerHoldsBackRepeatsAboutAPeer(t *testing.T) {
 	l.Error("failed to heartbeat to", "peer", raft.ServerAddress("127.0.0.1:7002"), "error", "connection refused")
 	if n := count("similar_lines_left_out=49"); n != 1 {
 		t.Fatalf("after %s: the line again with the count left out, got:\n%s", quietEvery, buf.String())
+	}
+}
+
+// TestQuietLoggerKeepsTheNodeName: raft's candidate line names its instance "node"; under the
+// node's logger, which carries node=<name>, that key comes out as "raft", so the JSON line keeps
+// the node's name.
+func TestQuietLoggerKeepsTheNodeName(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	l := newQuietLogger(hclog.New(&hclog.LoggerOptions{Output: &buf, JSONFormat: true}).With("node", "n1")).Named("raft")
+	l.Info("entering candidate state", "node", "Node at 127.0.0.1:7001 [Candidate]", "term", 2)
+	l.Log(hclog.Info, "entering candidate state", "node", "Node at 127.0.0.1:7001 [Candidate]", "term", 3)
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 1 { // the second is held back
+		t.Fatalf("want 1 line, got %q", buf.String())
+	}
+	var line map[string]any
+	if err := json.Unmarshal([]byte(lines[0]), &line); err != nil {
+		t.Fatal(err)
+	}
+	if line["node"] != "n1" || line["raft"] != "Node at 127.0.0.1:7001 [Candidate]" {
+		t.Fatalf("node=%v raft=%v, want n1 and raft's own words: %s", line["node"], line["raft"], lines[0])
 	}
 }
