@@ -1,5 +1,5 @@
 // Package bench holds the benchmarks that need the whole engine, each measured side by side with
-// its baseline in one run and printed as a markdown table for the README:
+// its baseline in one run and printed as a markdown table for BENCHMARKS.md (scripts/bench.sh):
 //
 //   - BenchmarkExecute: REST execute against a bare proxy (a plain net/http handler making the
 //     same go-plugin gRPC call, in a process of its own) and against the direct gRPC call, at 1
