@@ -40,12 +40,18 @@ type forwarder struct {
 // TestClusterBenchForwarderProcess), until the benchmark ends.
 func startForwarder(b *testing.B, owner, like *enginetest.Node) *forwarder {
 	b.Helper()
+	c := startChild(b, "TestClusterBenchForwarderProcess", forwardToEnv+"="+owner.Base, maxProcsOf(b, like))
+	return &forwarder{base: "http://" + c.line(b, "addr "), pid: c.cmd.Process.Pid}
+}
+
+// maxProcsOf is GOMAXPROCS=<n> for a child process: the GOMAXPROCS the node like chose for itself.
+func maxProcsOf(b *testing.B, like *enginetest.Node) string {
+	b.Helper()
 	m := regexp.MustCompile(`runtime:.* gomaxprocs=(\d+)`).FindStringSubmatch(like.Logs().String())
 	if m == nil {
 		b.Fatalf("%s logged no runtime line with gomaxprocs", like.ID)
 	}
-	c := startChild(b, "TestClusterBenchForwarderProcess", forwardToEnv+"="+owner.Base, "GOMAXPROCS="+m[1])
-	return &forwarder{base: "http://" + c.line(b, "addr "), pid: c.cmd.Process.Pid}
+	return "GOMAXPROCS=" + m[1]
 }
 
 // TestClusterBenchForwarderProcess is the bare forwarder process (see startForwarder): it writes
@@ -100,11 +106,7 @@ const relayToEnv = "CLUSTERBENCH_RELAY_TO"
 // it (like) chose for itself, until the benchmark ends.
 func startRelay(b *testing.B, owner, like *enginetest.Node) *forwarder {
 	b.Helper()
-	m := regexp.MustCompile(`runtime:.* gomaxprocs=(\d+)`).FindStringSubmatch(like.Logs().String())
-	if m == nil {
-		b.Fatalf("%s logged no runtime line with gomaxprocs", like.ID)
-	}
-	c := startChild(b, "TestClusterBenchRelayProcess", relayToEnv+"="+strings.TrimPrefix(owner.Base, "http://"), "GOMAXPROCS="+m[1])
+	c := startChild(b, "TestClusterBenchRelayProcess", relayToEnv+"="+strings.TrimPrefix(owner.Base, "http://"), maxProcsOf(b, like))
 	return &forwarder{base: "http://" + c.line(b, "addr "), pid: c.cmd.Process.Pid}
 }
 
