@@ -341,6 +341,15 @@ func (s *Store) remove(ctx context.Context, id raft.ServerID, revoke bool) error
 	if id == s.id {
 		return fmt.Errorf("%w: the leader cannot remove itself; it must leave (transferring leadership first)", ErrMembership)
 	}
+	servers, err := s.configuration()
+	if err != nil {
+		return err
+	}
+	if revoke {
+		if err := s.keepsMajority(servers, id); err != nil {
+			return err
+		}
+	}
 	n, known := s.fsm.Node(string(id))
 	hold := revoke && known && n.Up
 	if hold {
@@ -350,10 +359,6 @@ func (s *Store) remove(ctx context.Context, id raft.ServerID, revoke bool) error
 		if err := s.applyLocal(ctx, nodeHoldCommand(string(id))); err != nil {
 			return err
 		}
-	}
-	servers, err := s.configuration()
-	if err != nil {
-		return err
 	}
 	for _, srv := range servers {
 		if srv.ID == id {
