@@ -341,6 +341,9 @@ func (c *Core) Cluster(context.Context) (any, error) {
 		switch {
 		case n.Up && n.Removing:
 			cn.State = "removing" // removed: its modules move once it has stopped them
+			// Those modules run nowhere between its stop and the release that moves them (the
+			// epoch, and so every node's ready, changes only then).
+			info.Ready = info.Ready && cn.Modules == 0
 		case n.Up:
 			cn.State = "up"
 			info.Ready = info.Ready && cn.Ready

@@ -113,3 +113,37 @@ func TestClusterCountsRightAfterCatchingUp(t *testing.T) {
 		t.Fatalf("module counts before the first pass %v, after it %v", before, after)
 	}
 }
+
+// TestClusterNotReadyWhileRemoving: a node an operator removed while it was up keeps its modules
+// placed on it (removing) until it has stopped them, and only then do the others start them. The
+// cluster said ready all along, so "remove it, then wait for ready" went on while those modules
+// ran nowhere: it is not ready while a removing node holds modules.
+func TestClusterNotReadyWhileRemoving(t *testing.T) {
+	t.Parallel()
+	cl := &fakeCluster{epoch: 3, caughtUp: true, leaderID: "n1", nodes: []raftfsm.Node{
+		{ID: "n1", RaftAddr: "n1:7000", Up: true, ReadyEpoch: 3}, {ID: "n2", RaftAddr: "n2:7000", Up: true, ReadyEpoch: 3, Removing: true}}}
+	var yaml strings.Builder
+	yaml.WriteString("drivers:\n  - {id: drv-d, module_name: Display, role: device, binary: /bin/display}\nmodules:\n")
+	for i := range 20 {
+		fmt.Fprintf(&yaml, "  - {id: mod-%02d, driver_id: drv-d, running: true}\n", i)
+	}
+	tc := newTestCore(t, yaml.String(), func(c *Config) { c.Cluster = cl })
+	info := func() ClusterInfo {
+		t.Helper()
+		v, err := tc.Cluster(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v.(ClusterInfo)
+	}
+	if ci := info(); ci.Ready || ci.Nodes[1].State != "removing" || ci.Nodes[1].Modules == 0 {
+		t.Fatalf("while n2 is removing with modules: %+v; want not ready", ci)
+	}
+	// Released: n2 gone, the epoch moved, n1 ready for it.
+	cl.mu.Lock()
+	cl.nodes, cl.epoch = []raftfsm.Node{{ID: "n1", RaftAddr: "n1:7000", Up: true, ReadyEpoch: 4}}, 4
+	cl.mu.Unlock()
+	if ci := info(); !ci.Ready {
+		t.Fatalf("after the release: %+v; want ready", ci)
+	}
+}

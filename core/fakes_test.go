@@ -365,6 +365,7 @@ type fakeCluster struct {
 	epoch    uint64
 	leader   bool
 	caughtUp bool
+	leaderID string    // Leader's id ("": none)
 	readied  []string  // "node@epoch" per SetNodeReady
 	contact  time.Time // LeaderContact; zero: now
 	// barrierErr fails Barrier (a leader in contact that has not brought this node up to date);
@@ -388,8 +389,12 @@ func (f *fakeCluster) IsLeader() bool {
 	defer f.mu.Unlock()
 	return f.leader
 }
-func (f *fakeCluster) Leader() (string, string) { return "", "" }
-func (f *fakeCluster) Term() uint64             { return 1 }
+func (f *fakeCluster) Leader() (string, string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.leaderID, ""
+}
+func (f *fakeCluster) Term() uint64 { return 1 }
 func (f *fakeCluster) SetNodeReady(_ context.Context, id string, epoch uint64) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -60,7 +60,8 @@
 // listens, so the process is gone, which a timeout cannot tell from a frozen node); one that
 // answers again (or that has produced no failure for a quiet period after a leader change) is
 // marked up. A node that stays down for Config.RemoveAfter is removed from the Raft configuration,
-// but only when the remaining live voters still form a majority of the smaller configuration.
+// but only when the remaining live voters still form a majority of the smaller configuration. An
+// operator's removal of a voter (RemoveNode) is refused by the same rule (removal.go keepsMajority).
 //
 // Raft's own log lines go to the node's logger, except that its repeated warnings and errors about
 // one peer (a down node is retried several times a second until it is removed) are written once

@@ -24,6 +24,9 @@ var (
 	ErrMembership = errkind.New(errkind.Conflict, "membership change refused")
 	// ErrLastVoter is the last voter asked to leave: it is the cluster, and stays in it.
 	ErrLastVoter = fmt.Errorf("%w: the last voter cannot leave", ErrMembership)
+	// errLeaderItself refuses a removal of the leader by the leader: another node cannot make it
+	// go; its own Leave hands the lead over first, or takes itself out (leaveAsLeader).
+	errLeaderItself = fmt.Errorf("%w: the leader cannot remove itself; it must leave (transferring leadership first)", ErrMembership)
 	// ErrRevoked refuses a join with a certificate that was revoked (its node was removed).
 	ErrRevoked = errkind.New(errkind.Forbidden, "the certificate was revoked: its node was removed from the cluster")
 	// ErrLiveMember refuses a join that would move, or replace, a member the leader is in contact

@@ -110,6 +110,9 @@ func (s *Store) leaderLoop(ctx context.Context) {
 // a restart with a new HTTP address or new labels, a new certificate). A leader is a voter
 // whatever its flag says.
 func (s *Store) ensureSelf(ctx context.Context) {
+	if s.leaving.Load() {
+		return // it takes its own entry out (leaveAsLeader)
+	}
 	n, ok := s.fsm.Node(s.cfg.NodeID)
 	me := s.self()
 	me.NonVoter = false

@@ -2,7 +2,9 @@ package raftfsm
 
 import (
 	"context"
+	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -83,4 +85,34 @@ func (s *Store) releaseRemoved(ctx context.Context, held map[string]*heldNode) {
 			delete(held, id)
 		}
 	}
+}
+
+// keepsMajority refuses an operator's removal of a voter that would leave servers without a
+// majority of live voters: the change could never commit, the leader would step down, and no
+// leader could be elected until a dead voter came back (every node cut off, every module
+// stopped). The leader's own removal of a node down too long has the same rule (checkHealth).
+// Removing the dead voters first keeps the majority at every step.
+func (s *Store) keepsMajority(servers []raft.Server, id raft.ServerID) error {
+	voters, live, target := 0, 0, false
+	var down []string
+	for _, srv := range servers {
+		if srv.Suffrage != raft.Voter {
+			continue
+		}
+		if srv.ID == id {
+			target = true
+			continue
+		}
+		voters++
+		if srv.ID == s.id || s.live(srv.ID) {
+			live++
+		} else {
+			down = append(down, string(srv.ID))
+		}
+	}
+	if !target || live >= voters/2+1 {
+		return nil
+	}
+	return fmt.Errorf("%w: removing %s would leave %d live voters of %d, no majority (down: %s), and the cluster without a leader; remove the down nodes first, or bring them back",
+		ErrMembership, id, live, voters, strings.Join(down, ", "))
 }

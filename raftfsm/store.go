@@ -158,6 +158,7 @@ type Store struct {
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
 	closed    atomic.Bool
+	leaving   atomic.Bool // Leave began: ensureSelf no longer puts this node's entry back
 	closeOnce sync.Once
 	closeErr  error
 }

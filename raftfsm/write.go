@@ -93,32 +93,77 @@ func (s *Store) RemoveNode(ctx context.Context, nodeID string) error {
 }
 
 // Leave takes this node out of the cluster gracefully: a leader first transfers leadership, then
-// the (new) leader removes this node. Close the Store afterwards.
+// the (new) leader removes this node. Close the Store afterwards. It asks again, until ctx ends,
+// when the leader it asked does not answer: that one may be leaving too (its cluster port closed)
+// and hand the lead on, possibly back to this node, which then takes itself out (leaveAsLeader).
 func (s *Store) Leave(ctx context.Context) error {
+	s.leaving.Store(true)
 	if s.raft.State() == raft.Leader {
-		servers, err := s.Servers()
-		if err != nil {
+		if err := s.lastVoter(); err != nil {
 			return err
-		}
-		voters := 0
-		for _, srv := range servers {
-			if srv.Voter {
-				voters++
-			}
-		}
-		if voters <= 1 {
-			return fmt.Errorf("%w (%s)", ErrLastVoter, s.cfg.NodeID)
 		}
 		s.log.Info("leaving: transferring leadership first")
 		if err := s.raft.LeadershipTransfer().Error(); err != nil {
 			return s.raftErr(err, "leadership transfer")
 		}
 	}
-	// Not revoked: a node that leaves on SIGTERM is most often restarted, and rejoins as itself.
-	if err := s.propose(ctx, leaveCommand(s.cfg.NodeID, false)); err != nil {
+	for {
+		// Not revoked: a node that leaves on SIGTERM is most often restarted, and rejoins as itself.
+		err := s.propose(ctx, leaveCommand(s.cfg.NodeID, false))
+		if errors.Is(err, errLeaderItself) {
+			// The lead came to this node after the check above, from another node that is
+			// leaving. Handing it on could give it straight back (Raft picks the first follower
+			// as far along), so this node takes itself out.
+			err = s.leaveAsLeader(ctx)
+		}
+		if err == nil {
+			s.log.Info("left the cluster")
+			return nil
+		}
+		if ctx.Err() != nil || !errors.Is(err, errkind.Unavailable) {
+			return err
+		}
+		s.log.Info("leaving: the leader did not take this node's leave; asking again", "error", err)
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(s.timing.heartbeat):
+		}
+	}
+}
+
+// leaveAsLeader takes this node, the leader, out of the cluster: its entry first (its modules,
+// already stopped, move to the others; ensureSelf no longer puts it back), then its place in the
+// Raft configuration, after which Raft steps down and the others elect a leader.
+func (s *Store) leaveAsLeader(ctx context.Context) error {
+	if err := s.lastVoter(); err != nil {
 		return err
 	}
-	s.log.Info("left the cluster")
+	if err := s.applyLocal(ctx, nodeRemoveCommand(s.cfg.NodeID, false)); err != nil {
+		return err
+	}
+	if err := s.raft.RemoveServer(s.id, 0, s.cfg.ApplyTimeout).Error(); err != nil {
+		return s.raftErr(err, "remove itself")
+	}
+	s.log.Info("leaving: this node, the leader, took itself out of the configuration; the others elect a leader")
+	return nil
+}
+
+// lastVoter is ErrLastVoter when this node is the only voter of the configuration.
+func (s *Store) lastVoter() error {
+	servers, err := s.Servers()
+	if err != nil {
+		return err
+	}
+	voters := 0
+	for _, srv := range servers {
+		if srv.Voter {
+			voters++
+		}
+	}
+	if voters <= 1 {
+		return fmt.Errorf("%w (%s)", ErrLastVoter, s.cfg.NodeID)
+	}
 	return nil
 }
 
@@ -339,7 +384,16 @@ func (s *Store) join(ctx context.Context, d Member) error {
 
 func (s *Store) remove(ctx context.Context, id raft.ServerID, revoke bool) error {
 	if id == s.id {
-		return fmt.Errorf("%w: the leader cannot remove itself; it must leave (transferring leadership first)", ErrMembership)
+		return errLeaderItself
+	}
+	servers, err := s.configuration()
+	if err != nil {
+		return err
+	}
+	if revoke {
+		if err := s.keepsMajority(servers, id); err != nil {
+			return err
+		}
 	}
 	n, known := s.fsm.Node(string(id))
 	hold := revoke && known && n.Up
@@ -350,10 +404,6 @@ func (s *Store) remove(ctx context.Context, id raft.ServerID, revoke bool) error
 		if err := s.applyLocal(ctx, nodeHoldCommand(string(id))); err != nil {
 			return err
 		}
-	}
-	servers, err := s.configuration()
-	if err != nil {
-		return err
 	}
 	for _, srv := range servers {
 		if srv.ID == id {

@@ -51,7 +51,7 @@ func serve(ctx context.Context, args []string, dev bool, sig *signals) error {
 	n, err := startNode(ctx, o, log, sig.leave)
 	defer n.close()
 	if err != nil {
-		return err
+		return stoppedWhileStarting(ctx, log, err)
 	}
 
 	if dev {
@@ -61,7 +61,7 @@ func serve(ctx context.Context, args []string, dev bool, sig *signals) error {
 		}
 		n.onClose(stopSims)
 		if err := applyWhenLed(ctx, n.store, f, log); err != nil {
-			return fmt.Errorf("demo model: %w", err)
+			return stoppedWhileStarting(ctx, log, fmt.Errorf("demo model: %w", err))
 		}
 		if err := forgetWatches(ctx, n.store, n.state, o.DataDir, log); err != nil {
 			return err
@@ -69,7 +69,7 @@ func serve(ctx context.Context, args []string, dev bool, sig *signals) error {
 	}
 	if o.Model != "" {
 		if err := applyModelFile(ctx, n.store, o.DataDir, o.Model, log); err != nil {
-			return err
+			return stoppedWhileStarting(ctx, log, err)
 		}
 	}
 
@@ -110,6 +110,17 @@ func serve(ctx context.Context, args []string, dev bool, sig *signals) error {
 		cancel()
 	}
 	log.Info("shutting down")
+	return nil
+}
+
+// stoppedWhileStarting is err, unless a signal came while the node started (a join still being
+// retried, a model file waiting for a leader): that is a stop, which exits 0 like any other, not
+// a failure of the step it cut short.
+func stoppedWhileStarting(ctx context.Context, log hclog.Logger, err error) error {
+	if ctx.Err() == nil {
+		return err
+	}
+	log.Info("stopped while starting", "cut_short", err)
 	return nil
 }
 

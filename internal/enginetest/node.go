@@ -291,6 +291,16 @@ func (n *Node) Running() bool {
 	return n.p != nil && !n.p.exited()
 }
 
+// ExitCode is the exit status of the engine's last process; -1 while it runs or before it started.
+func (n *Node) ExitCode() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.p == nil || !n.p.exited() {
+		return -1
+	}
+	return n.p.cmd.ProcessState.ExitCode()
+}
+
 // Paused reports whether the engine is stopped by Pause.
 func (n *Node) Paused() bool {
 	n.mu.Lock()
