@@ -62,14 +62,12 @@ func TestExecStoppedDriverHoldsNoCallPastItsDeadline(t *testing.T) {
 	f.exec(t, "mod-1", "echo", "warm") // the Execs stream is open
 	pid := f.pid(t)
 	stopped := true
-	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
 	t.Cleanup(func() {
 		if stopped {
 			_ = syscall.Kill(pid, syscall.SIGCONT)
 		}
 	})
+	testutil.Freeze(t, pid)
 
 	// 8 MiB, a client's largest execute body: far over what the socket and gRPC's windows take.
 	// gRPC queues a message whole and holds the next send until the queue has left.
@@ -102,9 +100,7 @@ func TestExecStoppedDriverHoldsNoCallPastItsDeadline(t *testing.T) {
 
 	// Stopped again, a call stuck in its send past its context's end ends the stream: the
 	// cancellation of a call sent after 8 MiB.
-	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
+	testutil.Freeze(t, pid)
 	endStream(t, f, big)
 	// A call with a long deadline opens the next stream, which the stopped process never
 	// answers (it may first find the ended stream not yet forgotten: it tries again).
@@ -156,10 +152,8 @@ func TestExecStreamEndedUnderACallIsUnavailable(t *testing.T) {
 	f.start(t, testModule("mod-1", `{}`))
 	f.exec(t, "mod-1", "echo", "warm")
 	pid := f.pid(t)
-	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
 	defer func() { _ = syscall.Kill(pid, syscall.SIGCONT) }()
+	testutil.Freeze(t, pid)
 
 	lctx, lcancel := context.WithTimeout(context.Background(), time.Minute)
 	defer lcancel()
