@@ -232,7 +232,8 @@ func (n *Node) Kill() (drivers []int) {
 }
 
 // Pause stops the engine process (not its drivers) with SIGSTOP: to the others it is as if
-// its links were cut. Resume continues it.
+// its links were cut. It returns once every thread of the process is stopped (testutil.Freeze):
+// kill(2) returns before that. Resume continues it.
 func (n *Node) Pause() { n.signal(syscall.SIGSTOP, true) }
 
 // Resume continues an engine Pause stopped (SIGCONT).
@@ -248,7 +249,9 @@ func (n *Node) signal(sig syscall.Signal, paused bool) {
 	if n.p == nil || n.p.exited() {
 		n.tb.Fatalf("%s %s: its engine is not running", sig, n.ID)
 	}
-	if err := n.p.cmd.Process.Signal(sig); err != nil {
+	if sig == syscall.SIGSTOP {
+		testutil.Freeze(n.tb, n.p.cmd.Process.Pid)
+	} else if err := n.p.cmd.Process.Signal(sig); err != nil {
 		n.tb.Fatalf("%s %s: %v", sig, n.ID, err)
 	}
 	n.paused = paused
