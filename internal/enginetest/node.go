@@ -39,6 +39,11 @@ type Config struct {
 // ReadyWithin is how long WaitReady, Restart and Cluster.Start give a node to become ready.
 const ReadyWithin = 60 * time.Second
 
+// DevReadyWithin is how long WaitReady gives `engine dev` (Config.Command "dev"): it is ready
+// once it has compiled the demo room's drivers, on the CPUs the tests share (36 s on a machine
+// half as loaded as CI's, 6-20 s a build; over 60 s in a run of the whole e2e suite).
+const DevReadyWithin = 3 * time.Minute
+
 // Node is one engine: what survives its restarts (id, addresses, data directory) and the
 // process currently running it. Its methods may be called from several goroutines.
 type Node struct {
@@ -269,10 +274,15 @@ func (n *Node) Restart() {
 	n.WaitReady()
 }
 
-// WaitReady waits until GET /api/core/v1/ready answers 200.
+// WaitReady waits until GET /api/core/v1/ready answers 200, for ReadyWithin (DevReadyWithin for
+// engine dev).
 func (n *Node) WaitReady() {
 	n.tb.Helper()
-	n.Eventually(ReadyWithin, n.ID+" ready", n.Ready)
+	within := ReadyWithin
+	if n.cfg.Command == "dev" {
+		within = DevReadyWithin
+	}
+	n.Eventually(within, n.ID+" ready", n.Ready)
 }
 
 // current is the process a stop or kill acts on; the test no longer wants it to run.
