@@ -184,9 +184,11 @@ func endStream(t *testing.T, f *fixture, big []byte) {
 		ctx, cancel := context.WithCancel(context.Background())
 		call := f.goExec(ctx, &pb.ExecRequest{ModuleId: "mod-1", Function: "echo", ArgsJson: big})
 		// Sent, or held in its send: either way it ends the stream once cancelled, or leaves
-		// the next one held.
+		// the next one held. An earlier call's cancellation may end the stream meanwhile (its
+		// sender had not started when the wait below found no send under way): then this call
+		// fails at once, and a call waiting on the stream leaves exec as this one enters it.
 		testutil.Eventually(t, stoppedHang, "the large call under way", func() bool {
-			return testutil.Goroutines(exec) > calls
+			return testutil.Goroutines(exec) > calls || len(call) > 0 || testutil.Goroutines(receiver) < streams
 		})
 		cancel()
 		waitOutcome(t, "a cancelled large call", call)
