@@ -84,7 +84,8 @@ func TestDriverLimits(t *testing.T) {
 	if r := exec("mod-flood", "flood", `["level", 400, 8]`); r.Status != 200 || r.Body != "400" {
 		t.Fatalf("flood: %d %s", r.Status, r.Body)
 	}
-	if took := time.Since(began); took < 2*time.Second {
+	took := time.Since(began)
+	if took < 2*time.Second {
 		t.Fatalf("150 writes over the rate answered in %s; want them paced 20 ms apart for the module (3 s)", took)
 	}
 	if r := exec("mod-healthy", "echo", `[1]`); r.Status != 200 {
@@ -98,8 +99,13 @@ func TestDriverLimits(t *testing.T) {
 		}
 		return true
 	})
-	if n := metricValue(t, e, limited("drv-flood", "status_delayed")); n < 100 {
-		t.Fatalf("delayed status writes = %v, want most of the 150 over the burst", n)
+	// How many of the 150 over the burst wait depends on how fast the first 250 came: on a loaded
+	// machine they take long enough for the bucket to refill (50/s), and fewer of the rest wait
+	// (76 in one run). However many, they were paced 20 ms apart for the module: the flood took
+	// at least that long.
+	delayed := metricValue(t, e, limited("drv-flood", "status_delayed"))
+	if paced := time.Duration(delayed-1) * 20 * time.Millisecond; delayed < 1 || took < paced {
+		t.Fatalf("delayed status writes = %v in a flood of %s; want some, paced 20 ms apart for the module", delayed, took)
 	}
 	if n := metricValue(t, e, limited("drv-healthy", "status_delayed")); n != 0 {
 		t.Fatalf("the healthy driver's writes were delayed %v times", n)

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -11,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/placeos-go/engine/internal/testutil"
 	"github.com/placeos-go/engine/metrics"
@@ -32,9 +35,14 @@ func busyConn(t *testing.T, ip, addr string) (c net.Conn, finish func() error) {
 	return c, func() error { _, err := c.Write([]byte("true]")); return err }
 }
 
-// holdConns connects from ip to addr as fast as it can until stop, sending each connection
+// holdConns connects from ip to l as fast as l accepts until stop, sending each connection
 // payload (and never more), and keeps the last keep connections open; it closes them at the end.
-func holdConns(ip, addr string, keep int, payload string, stop <-chan struct{}, dials *atomic.Int64) {
+// It dials only while fewer than floodQueued connections wait in l's accept queue: a client's
+// close does not take its connection out of that queue, so flooders closing and dialling at
+// will, on a machine whose CPUs the server does not get, fill it (somaxconn), and the kernel
+// then drops every SYN, a probe's too, which retries after 1, 2, 4, 8 s: past its timeout.
+func holdConns(t *testing.T, l *connLimiter, ip string, keep int, payload string, stop <-chan struct{}, dials *atomic.Int64) {
+	addr := l.Addr().String()
 	var held []net.Conn
 	defer func() {
 		for _, c := range held {
@@ -46,6 +54,10 @@ func holdConns(ip, addr string, keep int, payload string, stop <-chan struct{}, 
 		case <-stop:
 			return
 		default:
+		}
+		if acceptQueue(t, l) >= floodQueued {
+			time.Sleep(time.Millisecond)
+			continue
 		}
 		c, err := dialFrom(ip, addr)
 		if err != nil {
@@ -61,6 +73,35 @@ func holdConns(ip, addr string, keep int, payload string, stop <-chan struct{}, 
 			held = held[1:]
 		}
 	}
+}
+
+// floodQueued bounds the accept queue a flood fills: far over what the server accepts in a
+// moment (it never waits for the flood), far under somaxconn (4096 by default).
+const floodQueued = 64
+
+// acceptQueue is how many connections wait in l's accept queue: what TCP_INFO of a listening
+// socket gives in place of its unacknowledged segments. It fails t from any goroutine (Errorf)
+// and says 0 when the kernel does not tell.
+func acceptQueue(t *testing.T, l *connLimiter) int {
+	tl, ok := l.Listener.(*net.TCPListener)
+	if !ok {
+		t.Errorf("the limiter's listener is a %T, not a TCP listener", l.Listener)
+		return 0
+	}
+	rc, err := tl.SyscallConn()
+	if err != nil {
+		t.Errorf("the listener's socket: %v", err)
+		return 0
+	}
+	var info *unix.TCPInfo
+	cerr := rc.Control(func(fd uintptr) { info, err = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO) })
+	if cerr != nil || err != nil {
+		if !errors.Is(cerr, net.ErrClosed) {
+			t.Errorf("TCP_INFO of the listener: %v %v", cerr, err)
+		}
+		return 0
+	}
+	return int(info.Unacked)
 }
 
 // acceptingLimiter is a limiter on a loopback listener, closed at the end of the test, set up by
@@ -135,7 +176,7 @@ func TestHalfOpenFloodServesClients(t *testing.T) {
 		wg.Add(1)
 		go func() { // each address keeps 100 half-sent requests, the listener takes 128 in all
 			defer wg.Done()
-			holdConns(fmt.Sprintf("127.0.0.%d", h+2), addr, 100, "GET / HTTP/1.1\r\nHost: x\r\n", stop, &dials)
+			holdConns(t, l, fmt.Sprintf("127.0.0.%d", h+2), 100, "GET / HTTP/1.1\r\nHost: x\r\n", stop, &dials)
 		}()
 	}
 	turnedAway := func(reasons ...string) float64 {

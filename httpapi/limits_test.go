@@ -228,7 +228,8 @@ func isTimeout(err error) bool {
 func TestReconnectFlood(t *testing.T) {
 	t.Parallel()
 	m := metrics.New()
-	_, addr := liveServer(t, func(c *Config) { c.Metrics, c.MaxConns, c.MaxConnsPerIP = m, 16, 8 })
+	hs, addr := liveServer(t, func(c *Config) { c.Metrics, c.MaxConns, c.MaxConnsPerIP = m, 16, 8 })
+	l := limiterOf(hs)
 	refused := func() float64 {
 		n := 0.0
 		for _, r := range metrics.ConnRefusedReasons {
@@ -245,7 +246,7 @@ func TestReconnectFlood(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				holdConns(fmt.Sprintf("127.0.0.%d", h+2), addr, 4, "", stop, &dials)
+				holdConns(t, l, fmt.Sprintf("127.0.0.%d", h+2), 4, "", stop, &dials)
 			}()
 		}
 	}

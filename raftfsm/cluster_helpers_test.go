@@ -75,6 +75,9 @@ type testNode struct {
 	httpAddr string
 	srv      *http.Server
 	store    atomic.Pointer[Store]
+	// closeErr is why its last Close failed: Raft that did not shut down keeps its log store
+	// open, and a start in this process would wait forever for that file's lock.
+	closeErr error
 }
 
 func (n *testNode) s() *Store { return n.store.Load() }
@@ -123,6 +126,9 @@ func (c *cluster) httpOf(raftAddr string) string {
 // start opens the node's store (from its data dir) and HTTP listener.
 func (c *cluster) start(n *testNode) {
 	c.t.Helper()
+	if n.closeErr != nil {
+		c.t.Fatalf("%s cannot start again in this process: its last close failed, and its log store stays locked: %v", n.id, n.closeErr)
+	}
 	addr := n.httpAddr
 	if addr == "" {
 		addr = testutil.FreeAddr(c.t)
@@ -172,6 +178,7 @@ func (c *cluster) stop(n *testNode) {
 	if s := n.store.Swap(nil); s != nil {
 		_ = n.srv.Close()
 		if err := s.Close(); err != nil {
+			n.closeErr = err
 			c.t.Errorf("%s: close: %v", n.id, err)
 		}
 	}

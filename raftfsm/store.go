@@ -270,8 +270,11 @@ func (s *Store) open() error {
 		}
 		s.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 			Stream: layer, MaxPool: 3, Timeout: s.timing.transport, Logger: s.log.Named("transport"),
+			MaxRPCsInFlight: noPipelining,
 		})
-	} else if s.trans, err = raft.NewTCPTransportWithLogger(s.cfg.RaftAddr, advertise, 3, s.timing.transport, s.log.Named("transport")); err != nil {
+	} else if s.trans, err = raft.NewTCPTransportWithConfig(s.cfg.RaftAddr, advertise, &raft.NetworkTransportConfig{
+		MaxPool: 3, Timeout: s.timing.transport, Logger: s.log.Named("transport"), MaxRPCsInFlight: noPipelining,
+	}); err != nil {
 		return fmt.Errorf("raftfsm: raft transport on %s: %w", s.cfg.RaftAddr, err)
 	}
 	rc := raft.DefaultConfig()
@@ -393,6 +396,15 @@ func (s *Store) Close() error {
 	})
 	return s.closeErr
 }
+
+// noPipelining is the transports' MaxRPCsInFlight: each append to a follower waits for its answer
+// (hashicorp/raft's replicateTo) instead of going down a pipeline. A pipelined append the
+// follower refused (its disk full, a newer term) stops the pipeline's decoder; the leader may
+// still send one more, which then waits for the decoder's hand-off forever, so that follower got
+// no entry again (only heartbeats) while that leader led, and the leader's Raft never shut down
+// (TestFollowerFailingAppendsCatchesUp). Two in flight, the library's default, gained nothing
+// measurable on a LAN (hashicorp/raft#541).
+const noPipelining = 1
 
 // shutdownWait bounds how long Close waits for Raft to shut down.
 const shutdownWait = 10 * time.Second

@@ -62,14 +62,12 @@ func TestExecStoppedDriverHoldsNoCallPastItsDeadline(t *testing.T) {
 	f.exec(t, "mod-1", "echo", "warm") // the Execs stream is open
 	pid := f.pid(t)
 	stopped := true
-	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
 	t.Cleanup(func() {
 		if stopped {
 			_ = syscall.Kill(pid, syscall.SIGCONT)
 		}
 	})
+	testutil.Freeze(t, pid)
 
 	// 8 MiB, a client's largest execute body: far over what the socket and gRPC's windows take.
 	// gRPC queues a message whole and holds the next send until the queue has left.
@@ -102,9 +100,7 @@ func TestExecStoppedDriverHoldsNoCallPastItsDeadline(t *testing.T) {
 
 	// Stopped again, a call stuck in its send past its context's end ends the stream: the
 	// cancellation of a call sent after 8 MiB.
-	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
+	testutil.Freeze(t, pid)
 	endStream(t, f, big)
 	// A call with a long deadline opens the next stream, which the stopped process never
 	// answers (it may first find the ended stream not yet forgotten: it tries again).
@@ -156,10 +152,8 @@ func TestExecStreamEndedUnderACallIsUnavailable(t *testing.T) {
 	f.start(t, testModule("mod-1", `{}`))
 	f.exec(t, "mod-1", "echo", "warm")
 	pid := f.pid(t)
-	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
 	defer func() { _ = syscall.Kill(pid, syscall.SIGCONT) }()
+	testutil.Freeze(t, pid)
 
 	lctx, lcancel := context.WithTimeout(context.Background(), time.Minute)
 	defer lcancel()
@@ -190,9 +184,11 @@ func endStream(t *testing.T, f *fixture, big []byte) {
 		ctx, cancel := context.WithCancel(context.Background())
 		call := f.goExec(ctx, &pb.ExecRequest{ModuleId: "mod-1", Function: "echo", ArgsJson: big})
 		// Sent, or held in its send: either way it ends the stream once cancelled, or leaves
-		// the next one held.
+		// the next one held. An earlier call's cancellation may end the stream meanwhile (its
+		// sender had not started when the wait below found no send under way): then this call
+		// fails at once, and a call waiting on the stream leaves exec as this one enters it.
 		testutil.Eventually(t, stoppedHang, "the large call under way", func() bool {
-			return testutil.Goroutines(exec) > calls
+			return testutil.Goroutines(exec) > calls || len(call) > 0 || testutil.Goroutines(receiver) < streams
 		})
 		cancel()
 		waitOutcome(t, "a cancelled large call", call)

@@ -171,12 +171,14 @@ export class Control {
   }
 
   // stream sends a bind or debug request and calls fn with each notify or debug reply; it answers
-  // a function that ends the stream. While the socket is down the request waits for it.
-  stream(req, fn, endCmd) {
+  // a function that ends the stream. While the socket is down the request waits for it. attached
+  // (optional) runs once the engine has answered the request: a debug stream carries the lines
+  // logged from then on, not those of a call made between the click and the answer.
+  stream(req, fn, endCmd, attached) {
     const id = this.nextID++;
     this.streams.set(id, { req, fn });
     const sent = this.ws && this.ws.readyState === WebSocket.OPEN ? this.request(req, id) : Promise.resolve();
-    sent.catch((e) => {
+    sent.then(() => attached && attached(), (e) => {
       this.streams.delete(id);
       fn({ type: 'error', msg: e.message, code: e.code });
     });
@@ -190,8 +192,8 @@ export class Control {
     return this.stream({ cmd: 'bind', sys, mod, index, name }, fn, 'unbind');
   }
 
-  debug(moduleID, fn) {
-    return this.stream({ cmd: 'debug', mod: moduleID }, fn, 'ignore');
+  debug(moduleID, fn, attached) {
+    return this.stream({ cmd: 'debug', mod: moduleID }, fn, 'ignore', attached);
   }
 
   close() {

@@ -130,12 +130,19 @@ function moduleCard(ctx, sysID, e, stops) {
       return;
     }
     debugOut.hidden = false;
-    debugOut.append(`— debug stream of ${m.id} —\n`);
+    // Said once the engine has attached the stream (the driver forwards its lines from then on),
+    // not at the click: a function run in between would log lines the stream never carries.
+    let said = false;
+    const attached = () => {
+      if (!said) debugOut.append(`— debug stream of ${m.id} —\n`);
+      said = true;
+    };
     endDebug = ctx.control.debug(m.id, (msg) => {
+      if (msg.type !== 'error') attached(); // a line may overtake the answer
       debugOut.append(msg.type === 'error' ? `error: ${msg.msg}\n` : `[${msg.level}] ${msg.msg}\n`);
       while (debugOut.childNodes.length > 300) debugOut.firstChild.remove();
       debugOut.scrollTop = debugOut.scrollHeight;
-    });
+    }, attached);
   };
   stops.push(() => endDebug && endDebug());
 

@@ -39,6 +39,11 @@ type Config struct {
 // ReadyWithin is how long WaitReady, Restart and Cluster.Start give a node to become ready.
 const ReadyWithin = 60 * time.Second
 
+// DevReadyWithin is how long WaitReady gives `engine dev` (Config.Command "dev"): it is ready
+// once it has compiled the demo room's drivers, on the CPUs the tests share (36 s on a machine
+// half as loaded as CI's, 6-20 s a build; over 60 s in a run of the whole e2e suite).
+const DevReadyWithin = 3 * time.Minute
+
 // Node is one engine: what survives its restarts (id, addresses, data directory) and the
 // process currently running it. Its methods may be called from several goroutines.
 type Node struct {
@@ -232,7 +237,8 @@ func (n *Node) Kill() (drivers []int) {
 }
 
 // Pause stops the engine process (not its drivers) with SIGSTOP: to the others it is as if
-// its links were cut. Resume continues it.
+// its links were cut. It returns once every thread of the process is stopped (testutil.Freeze):
+// kill(2) returns before that. Resume continues it.
 func (n *Node) Pause() { n.signal(syscall.SIGSTOP, true) }
 
 // Resume continues an engine Pause stopped (SIGCONT).
@@ -248,7 +254,9 @@ func (n *Node) signal(sig syscall.Signal, paused bool) {
 	if n.p == nil || n.p.exited() {
 		n.tb.Fatalf("%s %s: its engine is not running", sig, n.ID)
 	}
-	if err := n.p.cmd.Process.Signal(sig); err != nil {
+	if sig == syscall.SIGSTOP {
+		testutil.Freeze(n.tb, n.p.cmd.Process.Pid)
+	} else if err := n.p.cmd.Process.Signal(sig); err != nil {
 		n.tb.Fatalf("%s %s: %v", sig, n.ID, err)
 	}
 	n.paused = paused
@@ -266,10 +274,15 @@ func (n *Node) Restart() {
 	n.WaitReady()
 }
 
-// WaitReady waits until GET /api/core/v1/ready answers 200.
+// WaitReady waits until GET /api/core/v1/ready answers 200, for ReadyWithin (DevReadyWithin for
+// engine dev).
 func (n *Node) WaitReady() {
 	n.tb.Helper()
-	n.Eventually(ReadyWithin, n.ID+" ready", n.Ready)
+	within := ReadyWithin
+	if n.cfg.Command == "dev" {
+		within = DevReadyWithin
+	}
+	n.Eventually(within, n.ID+" ready", n.Ready)
 }
 
 // current is the process a stop or kill acts on; the test no longer wants it to run.

@@ -2,6 +2,7 @@ package testutil
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -97,6 +98,11 @@ func procStat(pid int) ([]string, bool) {
 	if err != nil {
 		return nil, false
 	}
+	return statFields(b)
+}
+
+// statFields returns the fields of a stat file's text b after the command name.
+func statFields(b []byte) ([]string, bool) {
 	i := bytes.LastIndexByte(b, ')')
 	if i < 0 {
 		return nil, false
@@ -119,4 +125,35 @@ func parentOf(pid int) (int, bool) {
 	}
 	ppid, err := strconv.Atoi(f[1])
 	return ppid, err == nil
+}
+
+// Freeze stops pid with SIGSTOP and waits, failing t after 10 s, until every one of its threads
+// is stopped. kill(2) returns once the signal is queued: the kernel wakes one thread to begin
+// the stop, and until that thread is scheduled (a while, on a loaded machine) the others run on
+// and may still read and answer a request sent after Freeze would have returned.
+func Freeze(t testing.TB, pid int) {
+	t.Helper()
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatalf("SIGSTOP %d: %v", pid, err)
+	}
+	Eventually(t, 10*time.Second, fmt.Sprintf("every thread of process %d stopped", pid), func() bool { return stopped(pid) })
+}
+
+// stopped reports whether every thread of pid is stopped (state T, or t under a tracer).
+func stopped(pid int) bool {
+	tasks, err := os.ReadDir("/proc/" + strconv.Itoa(pid) + "/task")
+	if err != nil || len(tasks) == 0 {
+		return false
+	}
+	for _, task := range tasks {
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/task/" + task.Name() + "/stat")
+		if err != nil {
+			return false
+		}
+		f, ok := statFields(b)
+		if !ok || len(f) < 1 || (f[0] != "T" && f[0] != "t") {
+			return false
+		}
+	}
+	return true
 }

@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"slices"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -31,6 +32,27 @@ func TestProcessHelpers(t *testing.T) {
 	if Alive(pid) {
 		t.Fatal("a reaped process is alive")
 	}
+}
+
+func TestFreeze(t *testing.T) {
+	t.Parallel()
+	cmd := exec.Command("sleep", "30")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	pid := cmd.Process.Pid
+	if stopped(pid) {
+		t.Fatal("a running process counts as stopped")
+	}
+	Freeze(t, pid)
+	if !stopped(pid) {
+		t.Fatal("Freeze returned before the process stopped")
+	}
+	if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	Eventually(t, 10*time.Second, "the process running again", func() bool { return !stopped(pid) })
 }
 
 func TestGoroutines(t *testing.T) {
