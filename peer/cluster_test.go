@@ -156,6 +156,9 @@ func TestLeave(t *testing.T) {
 		{"empty object", `{}`, 400, noID, nil, 0, false, true},
 		{"no body", ``, 400, noID, nil, 0, false, true},
 		{"empty id", `{"id":""}`, 400, noID, nil, 0, false, true},
+		// Asked again while the first removal holds its entry: said so, not "not a member".
+		{"being removed", `{"id":"n3"}`, 409,
+			`{"error":"bad_request","message":"node \"n3\" is being removed already: out of the Raft configuration, its entry kept (state removing) until it has been out of the leader's reach for the cut-off time, then its modules move"}`, nil, 0, false, true},
 		{"not a member", `{"id":"nope"}`, 404,
 			`{"error":"not_found","message":"node \"nope\" is not a member of the cluster (neither in the node table nor in the Raft configuration)"}`, nil, 0, false, true},
 		{"bad body", `{`, 400, `{"error":"bad_request","message":"leave body must be {\"id\": \"\u003cnode id\u003e\"}: unexpected EOF"}`, nil, 0, false, true},
@@ -173,6 +176,9 @@ func TestLeave(t *testing.T) {
 					s.peer.Leave = nil
 				}
 			})
+			n.members.mu.Lock()
+			n.members.gone = []string{"n3"}
+			n.members.mu.Unlock()
 			if !tt.memberOK {
 				n.members.fail(errkind.Wrap(errkind.Unavailable, nil, "not the leader"))
 			}

@@ -130,6 +130,7 @@ type fakeMembers struct {
 	callers []auth.Caller
 	rids    []string
 	table   []string          // the node table's ids; nil: nodeID and "n2"
+	gone    []string          // more entries of the node table, held for their removal (Removing)
 	addrs   map[string]string // their cluster ports (RaftAddr), where a test gives them
 	revoked map[string]bool   // revoked certificate fingerprints
 }
@@ -162,6 +163,9 @@ func (m *fakeMembers) Nodes() []raftfsm.Node {
 	nodes := make([]raftfsm.Node, len(ids))
 	for i, id := range ids {
 		nodes[i] = raftfsm.Node{ID: id, RaftAddr: m.addrs[id]}
+	}
+	for _, id := range m.gone {
+		nodes = append(nodes, raftfsm.Node{ID: id, RaftAddr: m.addrs[id], Up: true, Removing: true})
 	}
 	return nodes
 }

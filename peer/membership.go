@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/placeos-go/engine/clustertls"
+	"github.com/placeos-go/engine/errkind"
 	"github.com/placeos-go/engine/raftfsm"
 )
 
@@ -43,6 +44,17 @@ func standing(r Roster, node string) (member, selfListed bool) {
 		selfListed = selfListed || s.ID == self
 	}
 	return member, selfListed
+}
+
+// leaveRefusal is the refusal of a removal of node, which is not a member: 409 while its entry is
+// held for an earlier removal (listed as removing until its modules move), else 404.
+func leaveRefusal(r Roster, node string) error {
+	for _, n := range r.Nodes() {
+		if n.ID == node && n.Removing {
+			return errkind.Wrap(errkind.Conflict, nil, "node %q is being removed already: out of the Raft configuration, its entry kept (state removing) until it has been out of the leader's reach for the cut-off time, then its modules move", node)
+		}
+	}
+	return errkind.Wrap(errkind.EntityNotFound, nil, "node %q is not a member of the cluster (neither in the node table nor in the Raft configuration)", node)
 }
 
 // peerCert is who a TLS peer is: the node its certificate names, and that certificate's

@@ -428,7 +428,7 @@ func (s *Server) handleLeave(w http.ResponseWriter, r *http.Request) {
 	id, err := leaveTarget(r)
 	if err == nil {
 		if member, _ := standing(s.cfg.Members, id); !member {
-			err = errkind.Wrap(errkind.EntityNotFound, nil, "node %q is not a member of the cluster (neither in the node table nor in the Raft configuration)", id)
+			err = leaveRefusal(s.cfg.Members, id)
 		}
 	}
 	if err != nil {
